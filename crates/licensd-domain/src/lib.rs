@@ -1,0 +1,14 @@
+//! The licensd domain: what a product, license, device, lease and consumption *are*, and the pure
+//! rules that decide every licensing outcome. Nothing here performs I/O: the store loads state,
+//! calls a rule with the current instant, and persists what the rule decided, so every dialect
+//! shares one behaviour and every rule can be unit-tested with a frozen clock.
+
+pub mod clock;
+pub mod denial;
+pub mod keygen;
+pub mod model;
+pub mod rules;
+
+pub use clock::{Clock, FixedClock, Millis, SystemClock};
+pub use denial::Denial;
+pub use model::*;

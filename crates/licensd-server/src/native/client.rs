@@ -1,0 +1,439 @@
+//! The native client API our SDK speaks: validate, activate, deactivate, consume, checkout and
+//! release, each naming a license by key. Every response body — errors included — is signed with
+//! the active Ed25519 key over its exact bytes (`X-Licensd-Signature`, base64), so a client can
+//! trust an answer that passed through any proxy. A request `nonce` is echoed inside the signed
+//! body to defeat replays of older answers.
+
+use super::source_ip;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::ApiJson;
+use crate::state::AppState;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use licensd_domain::*;
+use licensd_store::{LicenseRef, StoreError, ValidationReport};
+use serde::{Deserialize, Serialize};
+
+pub const SIGNATURE_HEADER: &str = "x-licensd-signature";
+pub const KEY_ID_HEADER: &str = "x-licensd-key-id";
+pub const ALGORITHM_HEADER: &str = "x-licensd-signature-algorithm";
+
+/// Serialises `body`, signs the bytes and answers with the signature headers.
+fn signed<T: Serialize>(state: &AppState, status: StatusCode, body: &T) -> Response {
+    let bytes = match serde_json::to_vec(body) {
+        Ok(bytes) => bytes,
+        Err(_) => return ApiError::internal().into_response(),
+    };
+    let key = state.keys.ed25519();
+    let signature = match key.sign(&bytes) {
+        Ok(signature) => signature,
+        Err(_) => return ApiError::internal().into_response(),
+    };
+    let mut response = (status, bytes).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let (Ok(signature), Ok(kid)) = (HeaderValue::from_str(&licensd_crypto::b64(&signature)), HeaderValue::from_str(key.kid())) {
+        headers.insert(SIGNATURE_HEADER, signature);
+        headers.insert(KEY_ID_HEADER, kid);
+        headers.insert(ALGORITHM_HEADER, HeaderValue::from_static("Ed25519"));
+    }
+    response
+}
+
+fn signed_error(state: &AppState, error: ApiError) -> Response {
+    signed(state, error.status, &error.body())
+}
+
+/// Denials of client commands: a missing license is 404, every other refusal 422.
+fn denial_error(denial: Denial) -> ApiError {
+    let status = if denial == Denial::LicenseNotFound { StatusCode::NOT_FOUND } else { StatusCode::UNPROCESSABLE_ENTITY };
+    ApiError::new(status, denial.code(), denial.to_string())
+}
+
+fn store_error(error: StoreError) -> ApiError {
+    match error {
+        StoreError::Denied(denial) => denial_error(denial),
+        StoreError::NotFound => denial_error(Denial::LicenseNotFound),
+        other => ApiError::from_store(other, "license"),
+    }
+}
+
+/// Who is calling, for the event log.
+pub struct Caller {
+    pub source_ip: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Caller { source_ip: source_ip(parts) })
+    }
+}
+
+impl Caller {
+    fn event(&self, action: &str) -> EventDraft {
+        EventDraft::new("client", action, "license").from_ip(self.source_ip.clone())
+    }
+}
+
+fn check_key(key: &str) -> Result<(), ApiError> {
+    if key.trim().is_empty() || key.len() > 512 {
+        return Err(ApiError::unprocessable("key must be 1 to 512 bytes"));
+    }
+    Ok(())
+}
+
+fn check_fingerprint(fingerprint: &str) -> Result<(), ApiError> {
+    if fingerprint.trim().is_empty() || fingerprint.len() > 512 {
+        return Err(ApiError::unprocessable("fingerprint must be 1 to 512 bytes"));
+    }
+    Ok(())
+}
+
+fn check_nonce(nonce: &Option<String>) -> Result<(), ApiError> {
+    match nonce {
+        Some(nonce) if nonce.len() > 256 => Err(ApiError::unprocessable("nonce must be at most 256 bytes")),
+        _ => Ok(()),
+    }
+}
+
+/// What a client may rely on about its license.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LicenseSummary {
+    pub id: i64,
+    pub product: String,
+    pub status: LicenseStatus,
+    pub license_type: LicenseType,
+    pub kind: LicenseKind,
+    pub starts_at: Option<Millis>,
+    pub expires_at: Option<Millis>,
+    pub maintenance_expires_at: Option<Millis>,
+    pub max_activations: Option<i64>,
+    pub active_devices: i64,
+    pub features: Vec<String>,
+    pub consumption_used: i64,
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Value,
+}
+
+impl LicenseSummary {
+    fn new(product: &Product, license: &License, features: &[LicenseFeature], active_devices: i64) -> Self {
+        Self {
+            id: license.id,
+            product: product.code.clone(),
+            status: license.status,
+            license_type: license.terms.license_type,
+            kind: license.terms.kind,
+            starts_at: license.starts_at,
+            expires_at: license.expires_at,
+            maintenance_expires_at: license.maintenance_expires_at,
+            max_activations: license.terms.max_activations,
+            active_devices,
+            features: features.iter().map(|f| f.definition.code.clone()).collect(),
+            consumption_used: license.consumption_used,
+            metadata: license.metadata.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateRequest {
+    pub key: String,
+    /// When given, the device must be activated on the license.
+    pub fingerprint: Option<String>,
+    /// When given, the license must belong to this product code.
+    pub product: Option<String>,
+    pub nonce: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ValidateResponse {
+    pub valid: bool,
+    /// `VALID` or a denial code such as `LICENSE_EXPIRED`.
+    pub code: String,
+    pub detail: String,
+    pub in_grace_period: bool,
+    pub maintenance_active: bool,
+    pub license: Option<LicenseSummary>,
+    pub device: Option<Device>,
+    pub checked_at: Millis,
+    pub nonce: Option<String>,
+}
+
+/// Validation answers 200 for every verdict: the verdict is in `code`.
+#[utoipa::path(post, path = "/v1/licenses/actions/validate", tag = "client", request_body = ValidateRequest,
+    responses((status = 200, body = ValidateResponse), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn validate(State(state): State<AppState>, body: Result<ApiJson<ValidateRequest>, ApiError>) -> Response {
+    let now = state.now();
+    let ApiJson(request) = match body {
+        Ok(body) => body,
+        Err(error) => return signed_error(&state, error),
+    };
+    if let Err(error) = check_key(&request.key).and_then(|_| check_nonce(&request.nonce)) {
+        return signed_error(&state, error);
+    }
+    if let Some(fingerprint) = &request.fingerprint
+        && fingerprint.len() > 512
+    {
+        return signed_error(&state, ApiError::unprocessable("fingerprint must be at most 512 bytes"));
+    }
+    let report = state.store.validate(LicenseRef::Key(request.key.clone()), request.fingerprint.as_deref(), now).await;
+    let verdict = |denial: Denial, nonce: Option<String>| ValidateResponse {
+        valid: false,
+        code: denial.code().to_string(),
+        detail: denial.to_string(),
+        in_grace_period: false,
+        maintenance_active: false,
+        license: None,
+        device: None,
+        checked_at: now,
+        nonce,
+    };
+    let response = match report {
+        Err(StoreError::Denied(denial)) => verdict(denial, request.nonce),
+        Err(StoreError::NotFound) => verdict(Denial::LicenseNotFound, request.nonce),
+        Err(other) => return signed_error(&state, ApiError::from_store(other, "license")),
+        Ok(report) if request.product.as_ref().is_some_and(|code| *code != report.product.code) => verdict(Denial::LicenseNotFound, request.nonce),
+        Ok(ValidationReport { product, license, device, features, active_devices, outcome }) => {
+            let summary = LicenseSummary::new(&product, &license, &features, active_devices);
+            let (valid, code, detail, grace, maintenance) = match outcome {
+                Ok(validity) => (true, "VALID".to_string(), "license is valid".to_string(), validity.in_grace_period, validity.maintenance_active),
+                Err(denial) => (false, denial.code().to_string(), denial.to_string(), false, false),
+            };
+            ValidateResponse {
+                valid,
+                code,
+                detail,
+                in_grace_period: grace,
+                maintenance_active: maintenance,
+                license: Some(summary),
+                device,
+                checked_at: now,
+                nonce: request.nonce,
+            }
+        }
+    };
+    signed(&state, StatusCode::OK, &response)
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActivateRequest {
+    pub key: String,
+    pub fingerprint: String,
+    pub name: Option<String>,
+    pub hostname: Option<String>,
+    pub os: Option<String>,
+    pub app_version: Option<String>,
+    pub mac: Option<String>,
+    #[serde(default)]
+    pub is_vm: bool,
+    /// Free-form device variables (a JSON object).
+    pub variables: Option<serde_json::Value>,
+    pub nonce: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ActivateResponse {
+    /// `ACTIVATED` for a new activation, `ALREADY_ACTIVE` when the device was active already.
+    pub code: String,
+    pub license: LicenseSummary,
+    pub device: Device,
+    pub nonce: Option<String>,
+}
+
+fn check_optional_text(field: &str, value: &Option<String>) -> Result<(), ApiError> {
+    match value {
+        Some(text) if text.len() > 1024 => Err(ApiError::unprocessable(format!("{field} must be at most 1024 bytes"))),
+        _ => Ok(()),
+    }
+}
+
+#[utoipa::path(post, path = "/v1/licenses/actions/activate", tag = "client", request_body = ActivateRequest,
+    responses((status = 201, body = ActivateResponse), (status = 200, body = ActivateResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn activate(State(state): State<AppState>, caller: Caller, body: Result<ApiJson<ActivateRequest>, ApiError>) -> Response {
+    let ApiJson(request) = match body {
+        Ok(body) => body,
+        Err(error) => return signed_error(&state, error),
+    };
+    let checks = check_key(&request.key)
+        .and_then(|_| check_fingerprint(&request.fingerprint))
+        .and_then(|_| check_nonce(&request.nonce))
+        .and_then(|_| check_optional_text("name", &request.name))
+        .and_then(|_| check_optional_text("hostname", &request.hostname))
+        .and_then(|_| check_optional_text("os", &request.os))
+        .and_then(|_| check_optional_text("app_version", &request.app_version))
+        .and_then(|_| check_optional_text("mac", &request.mac))
+        .and_then(|_| match &request.variables {
+            None | Some(serde_json::Value::Object(_)) => Ok(()),
+            Some(_) => Err(ApiError::unprocessable("variables must be a JSON object")),
+        });
+    if let Err(error) = checks {
+        return signed_error(&state, error);
+    }
+    let device = DeviceInfo {
+        fingerprint: request.fingerprint,
+        name: request.name,
+        hostname: request.hostname,
+        os: request.os,
+        app_version: request.app_version,
+        ip: caller.source_ip.clone(),
+        mac: request.mac,
+        is_vm: request.is_vm,
+        variables: request.variables,
+    };
+    match state.store.activate(LicenseRef::Key(request.key), device, None, caller.event("license.activated"), state.now()).await {
+        Ok(activation) => {
+            let features = state.store.license_features(activation.license.id).await.unwrap_or_default();
+            let (status, code) = if activation.newly_activated { (StatusCode::CREATED, "ACTIVATED") } else { (StatusCode::OK, "ALREADY_ACTIVE") };
+            let body = ActivateResponse {
+                code: code.to_string(),
+                license: LicenseSummary::new(&activation.product, &activation.license, &features, activation.active_devices),
+                device: activation.device,
+                nonce: request.nonce,
+            };
+            signed(&state, status, &body)
+        }
+        Err(error) => signed_error(&state, store_error(error)),
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceRequest {
+    pub key: String,
+    pub fingerprint: String,
+    pub nonce: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ActionResponse {
+    pub code: String,
+    pub license_id: i64,
+    pub nonce: Option<String>,
+}
+
+#[utoipa::path(post, path = "/v1/licenses/actions/deactivate", tag = "client", request_body = DeviceRequest,
+    responses((status = 200, body = ActionResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn deactivate(State(state): State<AppState>, caller: Caller, body: Result<ApiJson<DeviceRequest>, ApiError>) -> Response {
+    let ApiJson(request) = match body {
+        Ok(body) => body,
+        Err(error) => return signed_error(&state, error),
+    };
+    if let Err(error) = check_key(&request.key).and_then(|_| check_fingerprint(&request.fingerprint)).and_then(|_| check_nonce(&request.nonce)) {
+        return signed_error(&state, error);
+    }
+    match state.store.deactivate(LicenseRef::Key(request.key), &request.fingerprint, caller.event("license.deactivated"), state.now()).await {
+        Ok(license) => signed(&state, StatusCode::OK, &ActionResponse { code: "DEACTIVATED".into(), license_id: license.id, nonce: request.nonce }),
+        Err(error) => signed_error(&state, store_error(error)),
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumeRequest {
+    pub key: String,
+    /// Units to add (negative gives units back when the license allows it).
+    pub amount: i64,
+    /// Consume a feature's counter instead of the license's.
+    pub feature: Option<String>,
+    /// Retrying with the same key never counts twice.
+    pub idempotency_key: Option<String>,
+    pub nonce: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ConsumeResponse {
+    pub code: String,
+    pub license_id: i64,
+    pub total: i64,
+    pub replayed: bool,
+    pub nonce: Option<String>,
+}
+
+#[utoipa::path(post, path = "/v1/licenses/actions/consume", tag = "client", request_body = ConsumeRequest,
+    responses((status = 200, body = ConsumeResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn consume(State(state): State<AppState>, caller: Caller, body: Result<ApiJson<ConsumeRequest>, ApiError>) -> Response {
+    let ApiJson(request) = match body {
+        Ok(body) => body,
+        Err(error) => return signed_error(&state, error),
+    };
+    let checks = check_key(&request.key).and_then(|_| check_nonce(&request.nonce)).and_then(|_| match &request.idempotency_key {
+        Some(key) if key.is_empty() || key.len() > 256 => Err(ApiError::unprocessable("idempotency_key must be 1 to 256 bytes")),
+        _ => Ok(()),
+    });
+    if let Err(error) = checks {
+        return signed_error(&state, error);
+    }
+    let license = LicenseRef::Key(request.key);
+    let now = state.now();
+    let outcome = match &request.feature {
+        Some(feature) => state.store.consume_feature(license, feature, request.amount, request.idempotency_key, caller.event("license.feature_consumed"), now).await,
+        None => state.store.consume(license, request.amount, request.idempotency_key, caller.event("license.consumed"), now).await,
+    };
+    match outcome {
+        Ok(outcome) => signed(
+            &state,
+            StatusCode::OK,
+            &ConsumeResponse { code: "CONSUMED".into(), license_id: outcome.license.id, total: outcome.total, replayed: outcome.replayed, nonce: request.nonce },
+        ),
+        Err(error) => signed_error(&state, store_error(error)),
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutRequest {
+    pub key: String,
+    pub fingerprint: String,
+    /// Borrow the seat until this instant (milliseconds since the epoch).
+    pub borrow_until: Option<Millis>,
+    pub nonce: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CheckoutResponse {
+    pub code: String,
+    pub lease: FloatingLease,
+    pub nonce: Option<String>,
+}
+
+#[utoipa::path(post, path = "/v1/licenses/actions/checkout", tag = "client", request_body = CheckoutRequest,
+    responses((status = 200, body = CheckoutResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn checkout(State(state): State<AppState>, caller: Caller, body: Result<ApiJson<CheckoutRequest>, ApiError>) -> Response {
+    let ApiJson(request) = match body {
+        Ok(body) => body,
+        Err(error) => return signed_error(&state, error),
+    };
+    if let Err(error) = check_key(&request.key).and_then(|_| check_fingerprint(&request.fingerprint)).and_then(|_| check_nonce(&request.nonce)) {
+        return signed_error(&state, error);
+    }
+    let event = caller.event("license.lease_checked_out");
+    match state.store.checkout_lease(LicenseRef::Key(request.key), &request.fingerprint, request.borrow_until, event, state.now()).await {
+        Ok(lease) => signed(&state, StatusCode::OK, &CheckoutResponse { code: "CHECKED_OUT".into(), lease, nonce: request.nonce }),
+        Err(error) => signed_error(&state, store_error(error)),
+    }
+}
+
+#[utoipa::path(post, path = "/v1/licenses/actions/release", tag = "client", request_body = DeviceRequest,
+    responses((status = 200, body = ActionResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn release(State(state): State<AppState>, caller: Caller, body: Result<ApiJson<DeviceRequest>, ApiError>) -> Response {
+    let ApiJson(request) = match body {
+        Ok(body) => body,
+        Err(error) => return signed_error(&state, error),
+    };
+    if let Err(error) = check_key(&request.key).and_then(|_| check_fingerprint(&request.fingerprint)).and_then(|_| check_nonce(&request.nonce)) {
+        return signed_error(&state, error);
+    }
+    let key = request.key.clone();
+    match state.store.release_lease(LicenseRef::Key(key.clone()), &request.fingerprint, caller.event("license.lease_released"), state.now()).await {
+        Ok(()) => {
+            let license_id = state.store.find_license_by_key(&key).await.ok().flatten().map(|l| l.id).unwrap_or_default();
+            signed(&state, StatusCode::OK, &ActionResponse { code: "RELEASED".into(), license_id, nonce: request.nonce })
+        }
+        Err(error) => signed_error(&state, store_error(error)),
+    }
+}

@@ -1,0 +1,101 @@
+//! A tiny migrator: the schema files are compiled in, each one is applied once inside its own
+//! transaction and recorded in `licensd_migrations`, so a half-applied migration never sticks.
+
+use crate::sql::db_err;
+use crate::{Result, StoreError};
+use licensd_domain::{Clock, SystemClock};
+use sqlx::{PgPool, SqlitePool};
+
+pub(crate) struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+pub(crate) const SQLITE: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../migrations/sqlite/0001_init.sql"),
+}];
+
+pub(crate) const POSTGRES: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../migrations/postgres/0001_init.sql"),
+}];
+
+/// The bookkeeping table is created inside the same locked transaction as the migration it guards,
+/// so two nodes starting together never race on creating it.
+const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS licensd_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
+const IS_APPLIED: &str = "SELECT COUNT(*) FROM licensd_migrations WHERE version = $1";
+const RECORD: &str =
+    "INSERT INTO licensd_migrations (version, name, applied_at) VALUES ($1, $2, $3)";
+
+/// Advisory lock key shared by every licensd node migrating the same PostgreSQL database
+/// (the bytes of "licensd" followed by a zero).
+const PG_LOCK_KEY: i64 = 0x6c69_6365_6e73_6400;
+
+/// Applies one migration on an open transaction unless it is recorded already; the caller commits.
+macro_rules! apply_one {
+    ($tx:expr, $migration:expr) => {{
+        let tx = $tx;
+        let migration: &Migration = $migration;
+        sqlx::query(CREATE_TABLE)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let applied: i64 = sqlx::query_scalar(IS_APPLIED)
+            .bind(migration.version)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if applied == 0 {
+            tracing::info!(
+                version = migration.version,
+                name = migration.name,
+                "applying migration"
+            );
+            sqlx::raw_sql(migration.sql)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| {
+                    StoreError::Database(format!(
+                        "migration {} ({}) failed: {e}",
+                        migration.version, migration.name
+                    ))
+                })?;
+            sqlx::query(RECORD)
+                .bind(migration.version)
+                .bind(migration.name)
+                .bind(SystemClock.now())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+    }};
+}
+
+pub(crate) async fn sqlite(pool: &SqlitePool) -> Result<()> {
+    for migration in SQLITE {
+        // IMMEDIATE takes the writer lock up front, serializing concurrent migrators.
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
+        apply_one!(&mut *tx, migration);
+        tx.commit().await.map_err(db_err)?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn postgres(pool: &PgPool) -> Result<()> {
+    for migration in POSTGRES {
+        let mut tx = pool.begin().await.map_err(db_err)?;
+        // Released at commit/rollback; makes nodes migrating at once take turns.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(PG_LOCK_KEY)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        apply_one!(&mut *tx, migration);
+        tx.commit().await.map_err(db_err)?;
+    }
+    Ok(())
+}

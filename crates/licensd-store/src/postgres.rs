@@ -1,0 +1,48 @@
+//! PostgreSQL, for several licensd nodes sharing one database. Transactions run at READ COMMITTED;
+//! client commands serialize per license through the row lock their first statement takes, and
+//! every later statement sees what the previous holder of that lock committed.
+
+use crate::sql::db_err;
+use crate::{Result, SecretCodec, StoreError};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
+use std::str::FromStr;
+use std::sync::Arc;
+
+pub struct PostgresStore {
+    pool: PgPool,
+    codec: Arc<dyn SecretCodec>,
+}
+
+impl PostgresStore {
+    pub async fn connect(
+        url: &str,
+        codec: Arc<dyn SecretCodec>,
+        max_connections: u32,
+    ) -> Result<Self> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Database(format!("invalid PostgreSQL URL: {e}")))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .connect_with(options)
+            .await
+            .map_err(db_err)?;
+        Ok(Self { pool, codec })
+    }
+}
+
+async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Postgres>> {
+    pool.begin().await.map_err(db_err)
+}
+
+async fn run_migrations(pool: &PgPool) -> Result<()> {
+    crate::migrate::postgres(pool).await
+}
+
+crate::sql::impl_store!(
+    PostgresStore,
+    sqlx::Postgres,
+    sqlx::postgres::PgRow,
+    sqlx::PgConnection,
+    crate::Backend::Postgres
+);

@@ -1,0 +1,2174 @@
+//! The SQL of the store, written once for both backends.
+//!
+//! Both SQLite and PostgreSQL accept `$n` placeholders, `RETURNING` and `ON CONFLICT`, so every
+//! statement is shared. `impl_store!` expands the whole `Store` implementation for one concrete
+//! backend (row, connection and database types), which keeps each method body concrete instead of
+//! generic over `sqlx::Database`. A backend module only supplies how to connect, how a write
+//! transaction begins and how to migrate.
+
+use crate::{Result, SecretCodec, StoreError};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::error::ErrorKind;
+
+/// Maps a database error without call-site context.
+pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) => match d.kind() {
+            ErrorKind::UniqueViolation => {
+                StoreError::Conflict(format!("duplicate value ({})", d.message()))
+            }
+            ErrorKind::ForeignKeyViolation => StoreError::Conflict(format!(
+                "a referenced record is missing or the record is still in use ({})",
+                d.message()
+            )),
+            _ => StoreError::Database(e.to_string()),
+        },
+        sqlx::Error::RowNotFound => StoreError::NotFound,
+        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
+            StoreError::Corrupt(e.to_string())
+        }
+        _ => StoreError::Database(e.to_string()),
+    }
+}
+
+/// Maps a write's error, naming what a refused constraint was about so administrators get
+/// "product code already exists" rather than an index name.
+pub(crate) fn conflict(
+    unique: &'static str,
+    reference: &'static str,
+) -> impl Fn(sqlx::Error) -> StoreError {
+    move |e| match e.as_database_error().map(|d| d.kind()) {
+        Some(ErrorKind::UniqueViolation) => StoreError::Conflict(unique.to_owned()),
+        Some(ErrorKind::ForeignKeyViolation) => StoreError::Conflict(reference.to_owned()),
+        _ => db_err(e),
+    }
+}
+
+pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value)
+        .map_err(|e| StoreError::Database(format!("cannot encode JSON: {e}")))
+}
+
+pub(crate) fn from_json<T: DeserializeOwned>(text: &str, what: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+pub(crate) fn parse_enum<T>(text: &str, parse: fn(&str) -> Option<T>, what: &str) -> Result<T> {
+    parse(text).ok_or_else(|| StoreError::Corrupt(format!("unknown {what} {text:?}")))
+}
+
+pub(crate) fn open_text(codec: &dyn SecretCodec, sealed: &[u8], context: &str) -> Result<String> {
+    let plain = codec.open(sealed, context).ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "cannot open sealed {context} (tampered or sealed under another key)"
+        ))
+    })?;
+    String::from_utf8(plain)
+        .map_err(|_| StoreError::Corrupt(format!("sealed {context} is not UTF-8")))
+}
+
+// Column lists are macros rather than consts so `concat!` can build `&'static str` statements,
+// which sqlx accepts as safe SQL without an assertion.
+macro_rules! license_cols {
+    () => {
+        "id, product_id, policy_id, customer_id, key_sealed, status, assignment, terms, starts_at, expires_at, \
+         maintenance_expires_at, trial_days, transfer_count, deactivation_count, consumption_used, \
+         consumption_period_start, order_ref, metadata, created_at, updated_at"
+    };
+}
+macro_rules! product_cols {
+    () => {
+        "id, code, name, auth_method, status, trial_allowed, trial_days, metadata, created_at, updated_at"
+    };
+}
+macro_rules! feature_cols {
+    () => {
+        "id, product_id, code, name, feature_type, max_consumptions, allow_overages, max_overages, allow_negative, \
+         reset_period, floating_seats, floating_lease_seconds, metadata, created_at"
+    };
+}
+macro_rules! license_feature_select {
+    () => {
+        "SELECT f.id, f.product_id, f.code, f.name, f.feature_type, f.max_consumptions, f.allow_overages, \
+         f.max_overages, f.allow_negative, f.reset_period, f.floating_seats, f.floating_lease_seconds, f.metadata, \
+         f.created_at, lf.overrides, lf.consumption_used, lf.period_start \
+         FROM license_features lf JOIN features f ON f.id = lf.feature_id "
+    };
+}
+macro_rules! policy_cols {
+    () => {
+        "id, product_id, code, name, terms, duration_days, maintenance_days, features, metadata, created_at, updated_at"
+    };
+}
+macro_rules! customer_cols {
+    () => {
+        "id, email, name, company, reference, metadata, created_at"
+    };
+}
+macro_rules! user_cols {
+    () => {
+        "id, customer_id, email, name, password_hash, created_at"
+    };
+}
+macro_rules! device_cols {
+    () => {
+        "id, license_id, fingerprint, name, hostname, os, app_version, ip, mac, is_vm, user_id, variables, \
+         activated_at, last_seen_at, deactivated_at"
+    };
+}
+macro_rules! blocked_cols {
+    () => {
+        "id, product_id, fingerprint, reason, created_at"
+    };
+}
+macro_rules! lease_cols {
+    () => {
+        "id, license_id, feature_id, fingerprint, expires_at, borrowed_until, created_at"
+    };
+}
+macro_rules! consumption_cols {
+    () => {
+        "id, license_id, feature_id, amount, total_after, idempotency_key, at"
+    };
+}
+macro_rules! credential_cols {
+    () => {
+        "id, dialect, name, key_id, secret_sealed, product_id, read_only, ip_allowlist, created_at, revoked_at"
+    };
+}
+macro_rules! signing_key_cols {
+    () => {
+        "id, kid, algorithm, public_der, private_sealed, active, created_at, retired_at"
+    };
+}
+macro_rules! admin_token_cols {
+    () => {
+        "id, name, created_at, revoked_at"
+    };
+}
+macro_rules! event_cols {
+    () => {
+        "id, at, actor, source_ip, action, subject_type, subject_id, data"
+    };
+}
+
+pub(crate) use {
+    admin_token_cols, blocked_cols, consumption_cols, credential_cols, customer_cols, device_cols,
+    event_cols, feature_cols, lease_cols, license_cols, license_feature_select, policy_cols,
+    product_cols, signing_key_cols, user_cols,
+};
+
+/// Expands the `Store` implementation for one backend. The invoking module must define
+/// `async fn begin_write(&Pool) -> Result<Transaction<'static, DB>>` (a transaction that may
+/// write: `BEGIN IMMEDIATE` on SQLite) and `async fn run_migrations(&Pool) -> Result<()>`, and the
+/// store type must have fields `pool` and `codec: Arc<dyn SecretCodec>`.
+macro_rules! impl_store {
+    ($store:ty, $db:ty, $row:ty, $conn:ty, $backend:expr) => {
+        mod shared {
+            use super::*;
+            use $crate::sql::{
+                admin_token_cols, blocked_cols, conflict, consumption_cols, credential_cols, customer_cols, db_err,
+                device_cols, event_cols, feature_cols, from_json, lease_cols, license_cols, license_feature_select,
+                open_text, parse_enum, policy_cols, product_cols, signing_key_cols, to_json, user_cols,
+            };
+            use $crate::{
+                Activation, AdminToken, Backend, ConsumptionOutcome, EventFilter, LicenseEdit, LicenseFilter,
+                LicenseRef, NewBlockedDevice, NewCredential, NewCustomer, NewFeature, NewLicense, NewLicenseUser,
+                NewPolicy, NewProduct, NewSigningKey, Page, Result, SecretCodec, Store, StoreError,
+                StoredSigningKey, ValidationReport,
+            };
+            use licensd_domain::rules;
+            use licensd_domain::*;
+            use sqlx::Row;
+            use std::collections::HashMap;
+
+            type Db = $db;
+            type DbRow = $row;
+            type Conn = $conn;
+
+            const SIGNING_KEY: &str = "signing-key";
+            const LICENSE_KEY: &str = "license-key";
+            const CREDENTIAL: &str = "credential";
+
+            /// Instants for writes whose trait method carries no `now` (deletes, some updates).
+            fn wall_now() -> Millis {
+                SystemClock.now()
+            }
+
+            fn after(page: &Page) -> i64 {
+                page.after.unwrap_or(i64::MIN)
+            }
+
+            fn get<T>(row: &DbRow, col: &str) -> Result<T>
+            where
+                T: for<'r> sqlx::Decode<'r, Db> + sqlx::Type<Db>,
+            {
+                row.try_get::<T, _>(col).map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
+            }
+
+            fn json<T: serde::de::DeserializeOwned>(row: &DbRow, col: &str) -> Result<T> {
+                from_json(&get::<String>(row, col)?, col)
+            }
+
+            fn product_from_row(r: &DbRow) -> Result<Product> {
+                Ok(Product {
+                    id: get(r, "id")?,
+                    code: get(r, "code")?,
+                    name: get(r, "name")?,
+                    auth_method: parse_enum(&get::<String>(r, "auth_method")?, AuthMethod::parse, "auth method")?,
+                    status: parse_enum(&get::<String>(r, "status")?, ProductStatus::parse, "product status")?,
+                    trial_allowed: get(r, "trial_allowed")?,
+                    trial_days: get(r, "trial_days")?,
+                    metadata: json(r, "metadata")?,
+                    created_at: get(r, "created_at")?,
+                    updated_at: get(r, "updated_at")?,
+                })
+            }
+
+            fn feature_from_row(r: &DbRow) -> Result<FeatureDefinition> {
+                Ok(FeatureDefinition {
+                    id: get(r, "id")?,
+                    product_id: get(r, "product_id")?,
+                    code: get(r, "code")?,
+                    name: get(r, "name")?,
+                    feature_type: parse_enum(&get::<String>(r, "feature_type")?, FeatureType::parse, "feature type")?,
+                    max_consumptions: get(r, "max_consumptions")?,
+                    allow_overages: get(r, "allow_overages")?,
+                    max_overages: get(r, "max_overages")?,
+                    allow_negative: get(r, "allow_negative")?,
+                    reset_period: parse_enum(&get::<String>(r, "reset_period")?, ResetPeriod::parse, "reset period")?,
+                    floating_seats: get(r, "floating_seats")?,
+                    floating_lease_seconds: get(r, "floating_lease_seconds")?,
+                    metadata: json(r, "metadata")?,
+                    created_at: get(r, "created_at")?,
+                })
+            }
+
+            fn license_feature_from_row(r: &DbRow) -> Result<LicenseFeature> {
+                Ok(LicenseFeature {
+                    definition: feature_from_row(r)?,
+                    overrides: json(r, "overrides")?,
+                    consumption_used: get(r, "consumption_used")?,
+                    period_start: get(r, "period_start")?,
+                })
+            }
+
+            fn policy_from_row(r: &DbRow) -> Result<Policy> {
+                Ok(Policy {
+                    id: get(r, "id")?,
+                    product_id: get(r, "product_id")?,
+                    code: get(r, "code")?,
+                    name: get(r, "name")?,
+                    terms: json(r, "terms")?,
+                    duration_days: get(r, "duration_days")?,
+                    maintenance_days: get(r, "maintenance_days")?,
+                    features: json(r, "features")?,
+                    metadata: json(r, "metadata")?,
+                    created_at: get(r, "created_at")?,
+                    updated_at: get(r, "updated_at")?,
+                })
+            }
+
+            fn customer_from_row(r: &DbRow) -> Result<Customer> {
+                Ok(Customer {
+                    id: get(r, "id")?,
+                    email: get(r, "email")?,
+                    name: get(r, "name")?,
+                    company: get(r, "company")?,
+                    reference: get(r, "reference")?,
+                    metadata: json(r, "metadata")?,
+                    created_at: get(r, "created_at")?,
+                })
+            }
+
+            fn user_from_row(r: &DbRow) -> Result<LicenseUser> {
+                Ok(LicenseUser {
+                    id: get(r, "id")?,
+                    customer_id: get(r, "customer_id")?,
+                    email: get(r, "email")?,
+                    name: get(r, "name")?,
+                    password_hash: get(r, "password_hash")?,
+                    created_at: get(r, "created_at")?,
+                })
+            }
+
+            fn license_from_row(r: &DbRow, codec: &dyn SecretCodec) -> Result<License> {
+                let sealed: Option<Vec<u8>> = get(r, "key_sealed")?;
+                Ok(License {
+                    id: get(r, "id")?,
+                    product_id: get(r, "product_id")?,
+                    policy_id: get(r, "policy_id")?,
+                    customer_id: get(r, "customer_id")?,
+                    key: sealed.map(|sealed| open_text(codec, &sealed, LICENSE_KEY)).transpose()?,
+                    status: parse_enum(&get::<String>(r, "status")?, LicenseStatus::parse, "license status")?,
+                    assignment: parse_enum(&get::<String>(r, "assignment")?, Assignment::parse, "assignment")?,
+                    terms: json(r, "terms")?,
+                    starts_at: get(r, "starts_at")?,
+                    expires_at: get(r, "expires_at")?,
+                    maintenance_expires_at: get(r, "maintenance_expires_at")?,
+                    trial_days: get(r, "trial_days")?,
+                    transfer_count: get(r, "transfer_count")?,
+                    deactivation_count: get(r, "deactivation_count")?,
+                    consumption_used: get(r, "consumption_used")?,
+                    consumption_period_start: get(r, "consumption_period_start")?,
+                    order_ref: get(r, "order_ref")?,
+                    metadata: json(r, "metadata")?,
+                    created_at: get(r, "created_at")?,
+                    updated_at: get(r, "updated_at")?,
+                })
+            }
+
+            fn device_from_row(r: &DbRow) -> Result<Device> {
+                Ok(Device {
+                    id: get(r, "id")?,
+                    license_id: get(r, "license_id")?,
+                    fingerprint: get(r, "fingerprint")?,
+                    name: get(r, "name")?,
+                    hostname: get(r, "hostname")?,
+                    os: get(r, "os")?,
+                    app_version: get(r, "app_version")?,
+                    ip: get(r, "ip")?,
+                    mac: get(r, "mac")?,
+                    is_vm: get(r, "is_vm")?,
+                    user_id: get(r, "user_id")?,
+                    variables: json(r, "variables")?,
+                    activated_at: get(r, "activated_at")?,
+                    last_seen_at: get(r, "last_seen_at")?,
+                    deactivated_at: get(r, "deactivated_at")?,
+                })
+            }
+
+            fn blocked_from_row(r: &DbRow) -> Result<BlockedDevice> {
+                Ok(BlockedDevice {
+                    id: get(r, "id")?,
+                    product_id: get(r, "product_id")?,
+                    fingerprint: get(r, "fingerprint")?,
+                    reason: get(r, "reason")?,
+                    created_at: get(r, "created_at")?,
+                })
+            }
+
+            fn lease_from_row(r: &DbRow) -> Result<FloatingLease> {
+                Ok(FloatingLease {
+                    id: get(r, "id")?,
+                    license_id: get(r, "license_id")?,
+                    feature_id: get(r, "feature_id")?,
+                    fingerprint: get(r, "fingerprint")?,
+                    expires_at: get(r, "expires_at")?,
+                    borrowed_until: get(r, "borrowed_until")?,
+                    created_at: get(r, "created_at")?,
+                })
+            }
+
+            fn consumption_from_row(r: &DbRow) -> Result<ConsumptionEvent> {
+                Ok(ConsumptionEvent {
+                    id: get(r, "id")?,
+                    license_id: get(r, "license_id")?,
+                    feature_id: get(r, "feature_id")?,
+                    amount: get(r, "amount")?,
+                    total_after: get(r, "total_after")?,
+                    idempotency_key: get(r, "idempotency_key")?,
+                    at: get(r, "at")?,
+                })
+            }
+
+            fn credential_from_row(r: &DbRow) -> Result<Credential> {
+                Ok(Credential {
+                    id: get(r, "id")?,
+                    dialect: parse_enum(&get::<String>(r, "dialect")?, Dialect::parse, "dialect")?,
+                    name: get(r, "name")?,
+                    key_id: get(r, "key_id")?,
+                    product_id: get(r, "product_id")?,
+                    read_only: get(r, "read_only")?,
+                    ip_allowlist: json(r, "ip_allowlist")?,
+                    created_at: get(r, "created_at")?,
+                    revoked_at: get(r, "revoked_at")?,
+                })
+            }
+
+            fn signing_key_from_row(r: &DbRow, codec: &dyn SecretCodec) -> Result<StoredSigningKey> {
+                let sealed: Vec<u8> = get(r, "private_sealed")?;
+                let private_pkcs8 = codec.open(&sealed, SIGNING_KEY).ok_or_else(|| {
+                    StoreError::Corrupt("cannot open sealed signing key (tampered or sealed under another key)".into())
+                })?;
+                Ok(StoredSigningKey {
+                    id: get(r, "id")?,
+                    kid: get(r, "kid")?,
+                    algorithm: get(r, "algorithm")?,
+                    public_der: get(r, "public_der")?,
+                    private_pkcs8,
+                    active: get(r, "active")?,
+                    created_at: get(r, "created_at")?,
+                    retired_at: get(r, "retired_at")?,
+                })
+            }
+
+            fn admin_token_from_row(r: &DbRow) -> Result<AdminToken> {
+                Ok(AdminToken {
+                    id: get(r, "id")?,
+                    name: get(r, "name")?,
+                    created_at: get(r, "created_at")?,
+                    revoked_at: get(r, "revoked_at")?,
+                })
+            }
+
+            fn event_from_row(r: &DbRow) -> Result<Event> {
+                Ok(Event {
+                    id: get(r, "id")?,
+                    at: get(r, "at")?,
+                    actor: get(r, "actor")?,
+                    source_ip: get(r, "source_ip")?,
+                    action: get(r, "action")?,
+                    subject_type: get(r, "subject_type")?,
+                    subject_id: get(r, "subject_id")?,
+                    data: json(r, "data")?,
+                })
+            }
+
+            fn rows<T>(rows: Vec<DbRow>, decode: impl Fn(&DbRow) -> Result<T>) -> Result<Vec<T>> {
+                rows.iter().map(decode).collect()
+            }
+
+            /// Appends to the event log; `subject` fills the draft's subject when it has none.
+            async fn insert_event(conn: &mut Conn, event: EventDraft, subject: Option<i64>, now: Millis) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(now)
+                .bind(event.actor)
+                .bind(event.source_ip)
+                .bind(event.action)
+                .bind(event.subject_type)
+                .bind(event.subject_id.or(subject))
+                .bind(to_json(&event.data)?)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            /// The first statement of every client command: bumping `lock_version` takes the row
+            /// lock on PostgreSQL and, inside `BEGIN IMMEDIATE`, is the write SQLite already
+            /// serialized. Everything read afterwards is therefore stable until commit.
+            async fn lock_license(conn: &mut Conn, codec: &dyn SecretCodec, license: &LicenseRef) -> Result<Option<License>> {
+                let row = match license {
+                    LicenseRef::Id(id) => sqlx::query(concat!(
+                        "UPDATE licenses SET lock_version = lock_version + 1 WHERE id = $1 RETURNING ",
+                        license_cols!()
+                    ))
+                    .bind(*id)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(db_err)?,
+                    LicenseRef::Key(key) => sqlx::query(concat!(
+                        "UPDATE licenses SET lock_version = lock_version + 1 WHERE key_digest = $1 RETURNING ",
+                        license_cols!()
+                    ))
+                    .bind(codec.digest(key.as_bytes()))
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(db_err)?,
+                };
+                row.map(|r| license_from_row(&r, codec)).transpose()
+            }
+
+            async fn lock_license_or_deny(conn: &mut Conn, codec: &dyn SecretCodec, license: &LicenseRef) -> Result<License> {
+                lock_license(conn, codec, license).await?.ok_or(StoreError::Denied(Denial::LicenseNotFound))
+            }
+
+            async fn read_license(conn: &mut Conn, codec: &dyn SecretCodec, license: &LicenseRef) -> Result<Option<License>> {
+                let row = match license {
+                    LicenseRef::Id(id) => {
+                        sqlx::query(concat!("SELECT ", license_cols!(), " FROM licenses WHERE id = $1"))
+                            .bind(*id)
+                            .fetch_optional(&mut *conn)
+                            .await
+                    }
+                    LicenseRef::Key(key) => {
+                        sqlx::query(concat!("SELECT ", license_cols!(), " FROM licenses WHERE key_digest = $1"))
+                            .bind(codec.digest(key.as_bytes()))
+                            .fetch_optional(&mut *conn)
+                            .await
+                    }
+                }
+                .map_err(db_err)?;
+                row.map(|r| license_from_row(&r, codec)).transpose()
+            }
+
+            /// The product of a license; the foreign key makes a miss impossible short of corruption.
+            async fn product_of(conn: &mut Conn, license: &License) -> Result<Product> {
+                sqlx::query(concat!("SELECT ", product_cols!(), " FROM products WHERE id = $1"))
+                    .bind(license.product_id)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(db_err)?
+                    .map(|r| product_from_row(&r))
+                    .transpose()?
+                    .ok_or(StoreError::Denied(Denial::ProductNotFound))
+            }
+
+            async fn device_by_fingerprint(conn: &mut Conn, license_id: i64, fingerprint: &str) -> Result<Option<Device>> {
+                sqlx::query(concat!("SELECT ", device_cols!(), " FROM devices WHERE license_id = $1 AND fingerprint = $2"))
+                    .bind(license_id)
+                    .bind(fingerprint)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(db_err)?
+                    .map(|r| device_from_row(&r))
+                    .transpose()
+            }
+
+            async fn is_blocked(conn: &mut Conn, product_id: i64, fingerprint: &str) -> Result<bool> {
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM blocked_devices WHERE fingerprint = $1 AND (product_id IS NULL OR product_id = $2)",
+                )
+                .bind(fingerprint)
+                .bind(product_id)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db_err)?;
+                Ok(n > 0)
+            }
+
+            async fn count_active_devices(conn: &mut Conn, license_id: i64) -> Result<i64> {
+                sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE license_id = $1 AND deactivated_at IS NULL")
+                    .bind(license_id)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(db_err)
+            }
+
+            async fn features_of(conn: &mut Conn, license_id: i64) -> Result<Vec<LicenseFeature>> {
+                let found = sqlx::query(concat!(license_feature_select!(), "WHERE lf.license_id = $1 ORDER BY f.id"))
+                    .bind(license_id)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                rows(found, license_feature_from_row)
+            }
+
+            async fn own_lease(conn: &mut Conn, license_id: i64, fingerprint: &str) -> Result<Option<FloatingLease>> {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    lease_cols!(),
+                    " FROM floating_leases WHERE license_id = $1 AND feature_id IS NULL AND fingerprint = $2"
+                ))
+                .bind(license_id)
+                .bind(fingerprint)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db_err)?
+                .map(|r| lease_from_row(&r))
+                .transpose()
+            }
+
+            async fn replayed_consumption(conn: &mut Conn, license_id: i64, key: &str) -> Result<Option<ConsumptionEvent>> {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    consumption_cols!(),
+                    " FROM consumption_events WHERE license_id = $1 AND idempotency_key = $2"
+                ))
+                .bind(license_id)
+                .bind(key)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db_err)?
+                .map(|r| consumption_from_row(&r))
+                .transpose()
+            }
+
+            async fn insert_consumption(
+                conn: &mut Conn,
+                license_id: i64,
+                feature_id: Option<i64>,
+                amount: i64,
+                total_after: i64,
+                idempotency_key: Option<String>,
+                now: Millis,
+            ) -> Result<ConsumptionEvent> {
+                let row = sqlx::query(concat!(
+                    "INSERT INTO consumption_events (license_id, feature_id, amount, total_after, idempotency_key, at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
+                    consumption_cols!()
+                ))
+                .bind(license_id)
+                .bind(feature_id)
+                .bind(amount)
+                .bind(total_after)
+                .bind(idempotency_key)
+                .bind(now)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db_err)?;
+                consumption_from_row(&row)
+            }
+
+            /// The product's feature codes, for resolving grants: code → (feature id, reset period).
+            async fn feature_codes(conn: &mut Conn, product_id: i64) -> Result<HashMap<String, (i64, ResetPeriod)>> {
+                let found = sqlx::query("SELECT id, code, reset_period FROM features WHERE product_id = $1")
+                    .bind(product_id)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                let mut codes = HashMap::with_capacity(found.len());
+                for r in &found {
+                    let period = parse_enum(&get::<String>(r, "reset_period")?, ResetPeriod::parse, "reset period")?;
+                    codes.insert(get::<String>(r, "code")?, (get::<i64>(r, "id")?, period));
+                }
+                Ok(codes)
+            }
+
+            /// Where a fresh counter's period begins: the current period for resetting counters,
+            /// otherwise issue time (`period_start` has no meaningful value for `Never`).
+            fn initial_period_start(period: Option<ResetPeriod>, now: Millis) -> Millis {
+                match period {
+                    Some(period) if period != ResetPeriod::Never => rules::period_start(period, now),
+                    _ => now,
+                }
+            }
+
+            fn resolve_grant(codes: &HashMap<String, (i64, ResetPeriod)>, code: &str) -> Result<(i64, ResetPeriod)> {
+                codes.get(code).copied().ok_or_else(|| StoreError::Conflict(format!("unknown feature code {code}")))
+            }
+
+            async fn upsert_grant(
+                conn: &mut Conn,
+                license_id: i64,
+                feature: (i64, ResetPeriod),
+                overrides: &FeatureOverrides,
+                now: Millis,
+            ) -> Result<()> {
+                // Overrides are replaced; counters of a feature that stays granted are kept.
+                sqlx::query(
+                    "INSERT INTO license_features (license_id, feature_id, overrides, consumption_used, period_start) \
+                     VALUES ($1, $2, $3, 0, $4) \
+                     ON CONFLICT (license_id, feature_id) DO UPDATE SET overrides = excluded.overrides",
+                )
+                .bind(license_id)
+                .bind(feature.0)
+                .bind(to_json(overrides)?)
+                .bind(initial_period_start(Some(feature.1), now))
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn device_by_id(conn: &mut Conn, id: i64) -> Result<Device> {
+                sqlx::query(concat!("SELECT ", device_cols!(), " FROM devices WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(db_err)?
+                    .map(|r| device_from_row(&r))
+                    .transpose()?
+                    .ok_or(StoreError::NotFound)
+            }
+
+            /// Retires a device: marks it inactive, counts the deactivation (the next new device is
+            /// a transfer) and frees any floating seats it held.
+            async fn retire_device(conn: &mut Conn, codec: &dyn SecretCodec, device: &Device, now: Millis) -> Result<(Device, License)> {
+                let row = sqlx::query(concat!("UPDATE devices SET deactivated_at = $2 WHERE id = $1 RETURNING ", device_cols!()))
+                    .bind(device.id)
+                    .bind(now)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                let device = device_from_row(&row)?;
+                let row = sqlx::query(concat!(
+                    "UPDATE licenses SET deactivation_count = deactivation_count + 1 WHERE id = $1 RETURNING ",
+                    license_cols!()
+                ))
+                .bind(device.license_id)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db_err)?;
+                let license = license_from_row(&row, codec)?;
+                sqlx::query("DELETE FROM floating_leases WHERE license_id = $1 AND fingerprint = $2")
+                    .bind(device.license_id)
+                    .bind(&device.fingerprint)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                Ok((device, license))
+            }
+
+            #[async_trait::async_trait]
+            impl Store for $store {
+                fn backend(&self) -> Backend {
+                    $backend
+                }
+
+                async fn migrate(&self) -> Result<()> {
+                    run_migrations(&self.pool).await
+                }
+
+                async fn ping(&self) -> Result<()> {
+                    sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db_err)?;
+                    Ok(())
+                }
+
+                // --- signing keys ---
+
+                async fn list_signing_keys(&self) -> Result<Vec<StoredSigningKey>> {
+                    let found = sqlx::query(concat!("SELECT ", signing_key_cols!(), " FROM signing_keys ORDER BY id"))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_err)?;
+                    rows(found, |r| signing_key_from_row(r, &*self.codec))
+                }
+
+                async fn ensure_signing_key(&self, key: NewSigningKey, now: Millis) -> Result<StoredSigningKey> {
+                    let mut tx = begin_write(&self.pool).await?;
+                    let select_active =
+                        concat!("SELECT ", signing_key_cols!(), " FROM signing_keys WHERE algorithm = $1 AND active = TRUE");
+                    if let Some(r) = sqlx::query(select_active).bind(&key.algorithm).fetch_optional(&mut *tx).await.map_err(db_err)? {
+                        let existing = signing_key_from_row(&r, &*self.codec)?;
+                        tx.commit().await.map_err(db_err)?;
+                        return Ok(existing);
+                    }
+                    // DO NOTHING instead of failing: on PostgreSQL a node racing us waits here for
+                    // the winner to commit, then re-reads the winner's key below.
+                    let inserted = sqlx::query(concat!(
+                        "INSERT INTO signing_keys (kid, algorithm, public_der, private_sealed, active, created_at) \
+                         VALUES ($1, $2, $3, $4, TRUE, $5) ON CONFLICT DO NOTHING RETURNING ",
+                        signing_key_cols!()
+                    ))
+                    .bind(&key.kid)
+                    .bind(&key.algorithm)
+                    .bind(&key.public_der)
+                    .bind(self.codec.seal(&key.private_pkcs8, SIGNING_KEY))
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    let row = match inserted {
+                        Some(r) => r,
+                        None => sqlx::query(select_active)
+                            .bind(&key.algorithm)
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(db_err)?
+                            .ok_or_else(|| StoreError::Conflict(format!("signing key id {} already exists", key.kid)))?,
+                    };
+                    let stored = signing_key_from_row(&row, &*self.codec)?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(stored)
+                }
+
+                async fn rotate_signing_key(&self, key: NewSigningKey, event: EventDraft, now: Millis) -> Result<StoredSigningKey> {
+                    let mut tx = begin_write(&self.pool).await?;
+                    sqlx::query("UPDATE signing_keys SET active = FALSE, retired_at = $2 WHERE algorithm = $1 AND active = TRUE")
+                        .bind(&key.algorithm)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    let row = sqlx::query(concat!(
+                        "INSERT INTO signing_keys (kid, algorithm, public_der, private_sealed, active, created_at) \
+                         VALUES ($1, $2, $3, $4, TRUE, $5) RETURNING ",
+                        signing_key_cols!()
+                    ))
+                    .bind(&key.kid)
+                    .bind(&key.algorithm)
+                    .bind(&key.public_der)
+                    .bind(self.codec.seal(&key.private_pkcs8, SIGNING_KEY))
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(conflict("signing key id already exists", "signing key reference"))?;
+                    let stored = signing_key_from_row(&row, &*self.codec)?;
+                    insert_event(&mut tx, event, Some(stored.id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(stored)
+                }
+
+                // --- admin tokens ---
+
+                async fn bootstrap_admin_token(&self, name: &str, token: &str, now: Millis) -> Result<bool> {
+                    let mut tx = begin_write(&self.pool).await?;
+                    let done = sqlx::query(
+                        "INSERT INTO admin_tokens (name, digest, created_at) \
+                         SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM admin_tokens)",
+                    )
+                    .bind(name)
+                    .bind(self.codec.digest(token.as_bytes()))
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(conflict("admin token already exists", "admin token reference"))?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn create_admin_token(&self, name: &str, token: &str, event: EventDraft, now: Millis) -> Result<AdminToken> {
+                    let mut tx = begin_write(&self.pool).await?;
+                    let row = sqlx::query(concat!(
+                        "INSERT INTO admin_tokens (name, digest, created_at) VALUES ($1, $2, $3) RETURNING ",
+                        admin_token_cols!()
+                    ))
+                    .bind(name)
+                    .bind(self.codec.digest(token.as_bytes()))
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(conflict("admin token already exists", "admin token reference"))?;
+                    let created = admin_token_from_row(&row)?;
+                    insert_event(&mut tx, event, Some(created.id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(created)
+                }
+
+                async fn find_admin_token(&self, token: &str) -> Result<Option<AdminToken>> {
+                    sqlx::query(concat!(
+                        "SELECT ",
+                        admin_token_cols!(),
+                        " FROM admin_tokens WHERE digest = $1 AND revoked_at IS NULL"
+                    ))
+                    .bind(self.codec.digest(token.as_bytes()))
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .map(|r| admin_token_from_row(&r))
+                    .transpose()
+                }
+
+                async fn list_admin_tokens(&self) -> Result<Vec<AdminToken>> {
+                    let found = sqlx::query(concat!("SELECT ", admin_token_cols!(), " FROM admin_tokens ORDER BY id"))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_err)?;
+                    rows(found, admin_token_from_row)
+                }
+
+                async fn revoke_admin_token(&self, id: i64, event: EventDraft, now: Millis) -> Result<AdminToken> {
+                    let mut tx = begin_write(&self.pool).await?;
+                    let row = sqlx::query(concat!(
+                        "UPDATE admin_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 RETURNING ",
+                        admin_token_cols!()
+                    ))
+                    .bind(id)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?
+                    .ok_or(StoreError::NotFound)?;
+                    let revoked = admin_token_from_row(&row)?;
+                    insert_event(&mut tx, event, Some(id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(revoked)
+                }
+
+                // --- products ---
+
+                async fn create_product(&self, new: NewProduct, event: EventDraft, now: Millis) -> Result<Product> {
+                    let mut tx = begin_write(&self.pool).await?;
+                    let row = sqlx::query(concat!(
+                        "INSERT INTO products (code, name, auth_method, status, trial_allowed, trial_days, metadata, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING ",
+                        product_cols!()
+                    ))
+                    .bind(&new.code)
+                    .bind(&new.name)
+                    .bind(new.auth_method.as_str())
+                    .bind(new.status.as_str())
+                    .bind(new.trial_allowed)
+                    .bind(new.trial_days)
+                    .bind(to_json(&new.metadata)?)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(conflict("product code already exists", "product reference"))?;
+                    let product = product_from_row(&row)?;
+                    insert_event(&mut tx, event, Some(product.id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(product)
+                }
+
+                async fn get_product(&self, id: i64) -> Result<Product> {
+                    sqlx::query(concat!("SELECT ", product_cols!(), " FROM products WHERE id = $1"))
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .map(|r| product_from_row(&r))
+                        .transpose()?
+                        .ok_or(StoreError::NotFound)
+                }
+
+                async fn get_product_by_code(&self, code: &str) -> Result<Product> {
+                    sqlx::query(concat!("SELECT ", product_cols!(), " FROM products WHERE code = $1"))
+                        .bind(code)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .map(|r| product_from_row(&r))
+                        .transpose()?
+                        .ok_or(StoreError::NotFound)
+                }
+
+                async fn list_products(&self, page: Page) -> Result<Vec<Product>> {
+                    let found = sqlx::query(concat!("SELECT ", product_cols!(), " FROM products WHERE id > $1 ORDER BY id LIMIT $2"))
+                        .bind(after(&page))
+                        .bind(page.clamped_limit())
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_err)?;
+                    rows(found, product_from_row)
+                }
+
+                async fn update_product(&self, product: Product, event: EventDraft, now: Millis) -> Result<Product> {
+                    let mut tx = begin_write(&self.pool).await?;
+                    let row = sqlx::query(concat!(
+                        "UPDATE products SET code = $2, name = $3, auth_method = $4, status = $5, trial_allowed = $6, \
+                         trial_days = $7, metadata = $8, updated_at = $9 WHERE id = $1 RETURNING ",
+                        product_cols!()
+                    ))
+                    .bind(product.id)
+                    .bind(&product.code)
+                    .bind(&product.name)
+                    .bind(product.auth_method.as_str())
+                    .bind(product.status.as_str())
+                    .bind(product.trial_allowed)
+                    .bind(product.trial_days)
+                    .bind(to_json(&product.metadata)?)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(conflict("product code already exists", "product reference"))?
+                    .ok_or(StoreError::NotFound)?;
+                    let updated = product_from_row(&row)?;
+                    insert_event(&mut tx, event, Some(updated.id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(updated)
+                }
+
+                async fn delete_product(&self, id: i64, event: EventDraft) -> Result<()> {
+                    let mut tx = begin_write(&self.pool).await?;
+                    let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE id = $1")
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    if exists == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    let licenses: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM licenses WHERE product_id = $1")
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    if licenses > 0 {
+                        return Err(StoreError::Conflict("product has licenses".into()));
+                    }
+                    // Feature definitions and policies are parts of the product; without licenses
+                    // nothing else can refer to them.
+                    for statement in
+                        ["DELETE FROM policies WHERE product_id = $1", "DELETE FROM features WHERE product_id = $1", "DELETE FROM products WHERE id = $1"]
+                    {
+                        sqlx::query(statement)
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(conflict("product is still in use", "product is still in use"))?;
+                    }
+                    insert_event(&mut tx, event, Some(id), wall_now()).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(())
+                }
+
+                // --- feature definitions ---
+
+                async fn create_feature(&self, new: NewFeature, event: EventDraft, now: Millis) -> Result<FeatureDefinition> {
+                    let mut tx = begin_write(&self.pool).await?;
+                    let row = sqlx::query(concat!(
+                        "INSERT INTO features (product_id, code, name, feature_type, max_consumptions, allow_overages, \
+                         max_overages, allow_negative, reset_period, floating_seats, floating_lease_seconds, metadata, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING ",
+                        feature_cols!()
+                    ))
+                    .bind(new.product_id)
+                    .bind(&new.code)
+                    .bind(&new.name)
+                    .bind(new.feature_type.as_str())
+                    .bind(new.max_consumptions)
+                    .bind(new.allow_overages)
+                    .bind(new.max_overages)
+                    .bind(new.allow_negative)
+                    .bind(new.reset_period.as_str())
+                    .bind(new.floating_seats)
+                    .bind(new.floating_lease_seconds)
+                    .bind(to_json(&new.metadata)?)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(conflict("feature code already exists for this product", "product does not exist"))?;
+                    let feature = feature_from_row(&row)?;
+                    insert_event(&mut tx, event, Some(feature.id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(feature)
+                }
+
+                async fn get_feature(&self, id: i64) -> Result<FeatureDefinition> {
+                    sqlx::query(concat!("SELECT ", feature_cols!(), " FROM features WHERE id = $1"))
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .map(|r| feature_from_row(&r))
+                        .transpose()?
+                        .ok_or(StoreError::NotFound)
+                }
+
+                async fn list_features(&self, product_id: Option<i64>) -> Result<Vec<FeatureDefinition>> {
+                    let found = sqlx::query(concat!(
+                        "SELECT ",
+                        feature_cols!(),
+                        " FROM features WHERE ($1 IS NULL OR product_id = $1) ORDER BY id"
+                    ))
+                    .bind(product_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    rows(found, feature_from_row)
+                }
+
+                async fn update_feature(&self, feature: FeatureDefinition, event: EventDraft) -> Result<FeatureDefinition> {
+                    let mut tx = begin_write(&self.pool).await?;
+                    let row = sqlx::query(concat!(
+                        "UPDATE features SET code = $2, name = $3, feature_type = $4, max_consumptions = $5, \
+                         allow_overages = $6, max_overages = $7, allow_negative = $8, reset_period = $9, \
+                         floating_seats = $10, floating_lease_seconds = $11, metadata = $12 WHERE id = $1 RETURNING ",
+                        feature_cols!()
+                    ))
+                    .bind(feature.id)
+                    .bind(&feature.code)
+                    .bind(&feature.name)
+                    .bind(feature.feature_type.as_str())
+                    .bind(feature.max_consumptions)
+                    .bind(feature.allow_overages)
+                    .bind(feature.max_overages)
+                    .bind(feature.allow_negative)
+                    .bind(feature.reset_period.as_str())
+                    .bind(feature.floating_seats)
+                    .bind(feature.floating_lease_seconds)
+                    .bind(to_json(&feature.metadata)?)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(conflict("feature code already exists for this product", "feature reference"))?
+                    .ok_or(StoreError::NotFound)?;
+                    let updated = feature_from_row(&row)?;
+                    insert_event(&mut tx, event, Some(updated.id), wall_now()).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(updated)
+                }
+
+                async fn delete_feature(&self, id: i64, event: EventDraft) -> Result<()> {
+                    let mut tx = begin_write(&self.pool).await?;
+                    let done = sqlx::query("DELETE FROM features WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(conflict("feature is still in use", "feature is granted to licenses"))?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    insert_event(&mut tx, event, Some(id), wall_now()).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(())
+                }
+
+                // --- policies ---
+
+                async fn create_policy(&self, new: NewPolicy, event: EventDraft, now: Millis) -> Result<Policy> {
+                    let mut tx = begin_write(&self.pool).await?;
+                    let row = sqlx::query(concat!(
+                        "INSERT INTO policies (product_id, code, name, terms, duration_days, maintenance_days, features, \
+                         metadata, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING ",
+                        policy_cols!()
+                    ))
+                    .bind(new.product_id)
+                    .bind(&new.code)
+                    .bind(&new.name)
+                    .bind(to_json(&new.terms)?)
+                    .bind(new.duration_days)
+                    .bind(new.maintenance_days)
+                    .bind(to_json(&new.features)?)
+                    .bind(to_json(&new.metadata)?)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(conflict("policy code already exists for this product", "product does not exist"))?;
+                    let policy = policy_from_row(&row)?;
+                    insert_event(&mut tx, event, Some(policy.id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(policy)
+                }
+
+                async fn get_policy(&self, id: i64) -> Result<Policy> {
+                    sqlx::query(concat!("SELECT ", policy_cols!(), " FROM policies WHERE id = $1"))
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .map(|r| policy_from_row(&r))
+                        .transpose()?
+                        .ok_or(StoreError::NotFound)
+                }
+
+                async fn list_policies(&self, product_id: Option<i64>) -> Result<Vec<Policy>> {
+                    let found = sqlx::query(concat!(
+                        "SELECT ",
+                        policy_cols!(),
+                        " FROM policies WHERE ($1 IS NULL OR product_id = $1) ORDER BY id"
+                    ))
+                    .bind(product_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    rows(found, policy_from_row)
+                }
+
+                async fn update_policy(&self, policy: Policy, event: EventDraft, now: Millis) -> Result<Policy> {
+                    let mut tx = begin_write(&self.pool).await?;
+                    let row = sqlx::query(concat!(
+                        "UPDATE policies SET code = $2, name = $3, terms = $4, duration_days = $5, maintenance_days = $6, \
+                         features = $7, metadata = $8, updated_at = $9 WHERE id = $1 RETURNING ",
+                        policy_cols!()
+                    ))
+                    .bind(policy.id)
+                    .bind(&policy.code)
+                    .bind(&policy.name)
+                    .bind(to_json(&policy.terms)?)
+                    .bind(policy.duration_days)
+                    .bind(policy.maintenance_days)
+                    .bind(to_json(&policy.features)?)
+                    .bind(to_json(&policy.metadata)?)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(conflict("policy code already exists for this product", "policy reference"))?
+                    .ok_or(StoreError::NotFound)?;
+                    let updated = policy_from_row(&row)?;
+                    insert_event(&mut tx, event, Some(updated.id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(updated)
+                }
+
+                async fn delete_policy(&self, id: i64, event: EventDraft) -> Result<()> {
+                    let mut tx = begin_write(&self.pool).await?;
+                    let done = sqlx::query("DELETE FROM policies WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(conflict("policy is still in use", "policy has licenses"))?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    insert_event(&mut tx, event, Some(id), wall_now()).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(())
+                }
+
+                // --- customers and license users ---
+
+                async fn create_customer(&self, new: NewCustomer, event: EventDraft, now: Millis) -> Result<Customer> {
+                    let mut tx = begin_write(&self.pool).await?;
+                    let row = sqlx::query(concat!(
+                        "INSERT INTO customers (email, name, company, reference, metadata, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
+                        customer_cols!()
+                    ))
+                    .bind(&new.email)
+                    .bind(&new.name)
+                    .bind(&new.company)
+                    .bind(&new.reference)
+                    .bind(to_json(&new.metadata)?)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(conflict("customer email already exists", "customer reference"))?;
+                    let customer = customer_from_row(&row)?;
+                    insert_event(&mut tx, event, Some(customer.id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(customer)
+                }
+
+                async fn get_customer(&self, id: i64) -> Result<Customer> {
+                    sqlx::query(concat!("SELECT ", customer_cols!(), " FROM customers WHERE id = $1"))
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .map(|r| customer_from_row(&r))
+                        .transpose()?
+                        .ok_or(StoreError::NotFound)
+                }
+
+                async fn list_customers(&self, page: Page) -> Result<Vec<Customer>> {
+                    let found = sqlx::query(concat!("SELECT ", customer_cols!(), " FROM customers WHERE id > $1 ORDER BY id LIMIT $2"))
+                        .bind(after(&page))
+                        .bind(page.clamped_limit())
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_err)?;
+                    rows(found, customer_from_row)
+                }
+
+                async fn update_customer(&self, customer: Customer, event: EventDraft) -> Result<Customer> {
+                    let mut tx = begin_write(&self.pool).await?;
+                    let row = sqlx::query(concat!(
+                        "UPDATE customers SET email = $2, name = $3, company = $4, reference = $5, metadata = $6 \
+                         WHERE id = $1 RETURNING ",
+                        customer_cols!()
+                    ))
+                    .bind(customer.id)
+                    .bind(&customer.email)
+                    .bind(&customer.name)
+                    .bind(&customer.company)
+                    .bind(&customer.reference)
+                    .bind(to_json(&customer.metadata)?)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(conflict("customer email already exists", "customer reference"))?
+                    .ok_or(StoreError::NotFound)?;
+                    let updated = customer_from_row(&row)?;
+                    insert_event(&mut tx, event, Some(updated.id), wall_now()).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(updated)
+                }
+
+                async fn delete_customer(&self, id: i64, event: EventDraft) -> Result<()> {
+                    let mut tx = begin_write(&self.pool).await?;
+                    let done = sqlx::query("DELETE FROM customers WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(conflict("customer is still in use", "customer has licenses or license users"))?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    insert_event(&mut tx, event, Some(id), wall_now()).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(())
+                }
+
+                async fn create_license_user(&self, new: NewLicenseUser, event: EventDraft, now: Millis) -> Result<LicenseUser> {
+                    let mut tx = begin_write(&self.pool).await?;
+                    let row = sqlx::query(concat!(
+                        "INSERT INTO license_users (customer_id, email, name, password_hash, created_at) \
+                         VALUES ($1, $2, $3, $4, $5) RETURNING ",
+                        user_cols!()
+                    ))
+                    .bind(new.customer_id)
+                    .bind(&new.email)
+                    .bind(&new.name)
+                    .bind(&new.password_hash)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(conflict("license user email already exists", "customer does not exist"))?;
+                    let user = user_from_row(&row)?;
+                    insert_event(&mut tx, event, Some(user.id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(user)
+                }
+
+                async fn get_license_user(&self, id: i64) -> Result<LicenseUser> {
+                    sqlx::query(concat!("SELECT ", user_cols!(), " FROM license_users WHERE id = $1"))
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .map(|r| user_from_row(&r))
+                        .transpose()?
+                        .ok_or(StoreError::NotFound)
+                }
+
+                async fn find_license_user_by_email(&self, email: &str) -> Result<Option<LicenseUser>> {
+                    sqlx::query(concat!("SELECT ", user_cols!(), " FROM license_users WHERE email = $1"))
+                        .bind(email)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .map(|r| user_from_row(&r))
+                        .transpose()
+                }
+
+                async fn list_license_users(&self, customer_id: Option<i64>, page: Page) -> Result<Vec<LicenseUser>> {
+                    let found = sqlx::query(concat!(
+                        "SELECT ",
+                        user_cols!(),
+                        " FROM license_users WHERE ($1 IS NULL OR customer_id = $1) AND id > $2 ORDER BY id LIMIT $3"
+                    ))
+                    .bind(customer_id)
+                    .bind(after(&page))
+                    .bind(page.clamped_limit())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    rows(found, user_from_row)
+                }
+
+                async fn set_license_user_password(&self, id: i64, password_hash: &str, event: EventDraft) -> Result<()> {
+                    let mut tx = begin_write(&self.pool).await?;
+                    let done = sqlx::query("UPDATE license_users SET password_hash = $2 WHERE id = $1")
+                        .bind(id)
+                        .bind(password_hash)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    insert_event(&mut tx, event, Some(id), wall_now()).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(())
+                }
+
+                async fn delete_license_user(&self, id: i64, event: EventDraft) -> Result<()> {
+                    let mut tx = begin_write(&self.pool).await?;
+                    let done = sqlx::query("DELETE FROM license_users WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(conflict("license user is still in use", "license user is still in use"))?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    insert_event(&mut tx, event, Some(id), wall_now()).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(())
+                }
+
+                async fn assign_license_user(&self, license_id: i64, user_id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                    let mut tx = begin_write(&self.pool).await?;
+                    let license =
+                        lock_license(&mut tx, &*self.codec, &LicenseRef::Id(license_id)).await?.ok_or(StoreError::NotFound)?;
+                    let user_exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM license_users WHERE id = $1")
+                        .bind(user_id)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    if user_exists == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    let already: i64 =
+                        sqlx::query_scalar("SELECT COUNT(*) FROM license_user_assignments WHERE license_id = $1 AND user_id = $2")
+                            .bind(license_id)
+                            .bind(user_id)
+                            .fetch_one(&mut *tx)
+                            .await
+                            .map_err(db_err)?;
+                    if already > 0 {
+                        // Assigning twice is a no-op, not a second seat.
+                        return Ok(());
+                    }
+                    if let Some(max) = license.terms.max_users {
+                        let assigned: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM license_user_assignments WHERE license_id = $1")
+                            .bind(license_id)
+                            .fetch_one(&mut *tx)
+                            .await
+                            .map_err(db_err)?;
+                        if assigned >= max {
+                            // The domain has no dedicated "user limit" denial; this is the nearest.
+                            return Err(StoreError::Denied(Denial::UserActivationLimitReached));
+                        }
+                    }
+                    sqlx::query("INSERT INTO license_user_assignments (license_id, user_id, created_at) VALUES ($1, $2, $3)")
+                        .bind(license_id)
+                        .bind(user_id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(conflict("license user is already assigned", "license or license user does not exist"))?;
+                    insert_event(&mut tx, event, Some(license_id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(())
+                }
+
+                async fn unassign_license_user(&self, license_id: i64, user_id: i64, event: EventDraft) -> Result<()> {
+                    let mut tx = begin_write(&self.pool).await?;
+                    let done = sqlx::query("DELETE FROM license_user_assignments WHERE license_id = $1 AND user_id = $2")
+                        .bind(license_id)
+                        .bind(user_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    insert_event(&mut tx, event, Some(license_id), wall_now()).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(())
+                }
+
+                async fn users_of_license(&self, license_id: i64) -> Result<Vec<LicenseUser>> {
+                    let found = sqlx::query(
+                        "SELECT u.id, u.customer_id, u.email, u.name, u.password_hash, u.created_at \
+                         FROM license_user_assignments a JOIN license_users u ON u.id = a.user_id \
+                         WHERE a.license_id = $1 ORDER BY u.id",
+                    )
+                    .bind(license_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    rows(found, user_from_row)
+                }
+
+                // --- licenses ---
+
+                async fn create_licenses(&self, new: Vec<NewLicense>, event: EventDraft, now: Millis) -> Result<Vec<License>> {
+                    if new.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let mut tx = begin_write(&self.pool).await?;
+                    let mut codes_by_product: HashMap<i64, HashMap<String, (i64, ResetPeriod)>> = HashMap::new();
+                    let mut created = Vec::with_capacity(new.len());
+                    for item in new {
+                        let period = item.terms.consumption.as_ref().map(|c| c.reset_period);
+                        let (digest, sealed) = match &item.key {
+                            Some(key) => (Some(self.codec.digest(key.as_bytes())), Some(self.codec.seal(key.as_bytes(), LICENSE_KEY))),
+                            None => (None, None),
+                        };
+                        let row = sqlx::query(concat!(
+                            "INSERT INTO licenses (product_id, policy_id, customer_id, key_digest, key_sealed, status, assignment, \
+                             terms, starts_at, expires_at, maintenance_expires_at, trial_days, transfer_count, deactivation_count, \
+                             consumption_used, consumption_period_start, order_ref, metadata, lock_version, created_at, updated_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, 0, 0, $13, $14, $15, 0, $16, $16) RETURNING ",
+                            license_cols!()
+                        ))
+                        .bind(item.product_id)
+                        .bind(item.policy_id)
+                        .bind(item.customer_id)
+                        .bind(digest)
+                        .bind(sealed)
+                        .bind(item.status.as_str())
+                        .bind(item.assignment.as_str())
+                        .bind(to_json(&item.terms)?)
+                        .bind(item.starts_at)
+                        .bind(item.expires_at)
+                        .bind(item.maintenance_expires_at)
+                        .bind(item.trial_days)
+                        .bind(initial_period_start(period, now))
+                        .bind(&item.order_ref)
+                        .bind(to_json(&item.metadata)?)
+                        .bind(now)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(conflict("license key already exists", "product, policy or customer does not exist"))?;
+                        let license = license_from_row(&row, &*self.codec)?;
+                        if !item.features.is_empty() {
+                            if !codes_by_product.contains_key(&item.product_id) {
+                                let codes = feature_codes(&mut tx, item.product_id).await?;
+                                codes_by_product.insert(item.product_id, codes);
+                            }
+                            let codes = codes_by_product.get(&item.product_id).ok_or(StoreError::NotFound)?;
+                            for grant in &item.features {
+                                let feature = resolve_grant(codes, &grant.code)?;
+                                upsert_grant(&mut tx, license.id, feature, &grant.overrides, now).await?;
+                            }
+                        }
+                        created.push(license);
+                    }
+                    let subject = match created.as_slice() {
+                        [only] => Some(only.id),
+                        _ => None,
+                    };
+                    insert_event(&mut tx, event, subject, now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(created)
+                }
+
+                async fn get_license(&self, id: i64) -> Result<License> {
+                    let mut conn = self.pool.acquire().await.map_err(db_err)?;
+                    read_license(&mut conn, &*self.codec, &LicenseRef::Id(id)).await?.ok_or(StoreError::NotFound)
+                }
+
+                async fn find_license_by_key(&self, key: &str) -> Result<Option<License>> {
+                    let mut conn = self.pool.acquire().await.map_err(db_err)?;
+                    read_license(&mut conn, &*self.codec, &LicenseRef::Key(key.to_owned())).await
+                }
+
+                async fn list_licenses(&self, filter: LicenseFilter, page: Page) -> Result<Vec<License>> {
+                    let mut query = sqlx::QueryBuilder::<Db>::new(concat!("SELECT ", license_cols!(), " FROM licenses WHERE id > "));
+                    query.push_bind(after(&page));
+                    if let Some(product_id) = filter.product_id {
+                        query.push(" AND product_id = ").push_bind(product_id);
+                    }
+                    if let Some(policy_id) = filter.policy_id {
+                        query.push(" AND policy_id = ").push_bind(policy_id);
+                    }
+                    if let Some(customer_id) = filter.customer_id {
+                        query.push(" AND customer_id = ").push_bind(customer_id);
+                    }
+                    if let Some(status) = filter.status {
+                        query.push(" AND status = ").push_bind(status.as_str());
+                    }
+                    if let Some(order_ref) = filter.order_ref {
+                        query.push(" AND order_ref = ").push_bind(order_ref);
+                    }
+                    query.push(" ORDER BY id LIMIT ").push_bind(page.clamped_limit());
+                    let found = query.build().fetch_all(&self.pool).await.map_err(db_err)?;
+                    rows(found, |r| license_from_row(r, &*self.codec))
+                }
+
+                async fn edit_license(&self, id: i64, edit: LicenseEdit, event: EventDraft, now: Millis) -> Result<License> {
+                    let mut tx = begin_write(&self.pool).await?;
+                    let row = sqlx::query(concat!(
+                        "UPDATE licenses SET policy_id = $2, customer_id = $3, status = $4, assignment = $5, terms = $6, \
+                         starts_at = $7, expires_at = $8, maintenance_expires_at = $9, trial_days = $10, order_ref = $11, \
+                         metadata = $12, updated_at = $13 WHERE id = $1 RETURNING ",
+                        license_cols!()
+                    ))
+                    .bind(id)
+                    .bind(edit.policy_id)
+                    .bind(edit.customer_id)
+                    .bind(edit.status.as_str())
+                    .bind(edit.assignment.as_str())
+                    .bind(to_json(&edit.terms)?)
+                    .bind(edit.starts_at)
+                    .bind(edit.expires_at)
+                    .bind(edit.maintenance_expires_at)
+                    .bind(edit.trial_days)
+                    .bind(&edit.order_ref)
+                    .bind(to_json(&edit.metadata)?)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(conflict("license conflicts with an existing one", "policy or customer does not exist"))?
+                    .ok_or(StoreError::NotFound)?;
+                    let license = license_from_row(&row, &*self.codec)?;
+                    if let Some(grants) = &edit.features {
+                        let codes = feature_codes(&mut tx, license.product_id).await?;
+                        let mut keep = Vec::with_capacity(grants.len());
+                        for grant in grants {
+                            keep.push((resolve_grant(&codes, &grant.code)?, &grant.overrides));
+                        }
+                        let granted: Vec<i64> = sqlx::query_scalar("SELECT feature_id FROM license_features WHERE license_id = $1")
+                            .bind(id)
+                            .fetch_all(&mut *tx)
+                            .await
+                            .map_err(db_err)?;
+                        for feature_id in granted {
+                            if !keep.iter().any(|((kept, _), _)| *kept == feature_id) {
+                                sqlx::query("DELETE FROM license_features WHERE license_id = $1 AND feature_id = $2")
+                                    .bind(id)
+                                    .bind(feature_id)
+                                    .execute(&mut *tx)
+                                    .await
+                                    .map_err(db_err)?;
+                            }
+                        }
+                        for (feature, overrides) in keep {
+                            upsert_grant(&mut tx, id, feature, overrides, now).await?;
+                        }
+                    }
+                    insert_event(&mut tx, event, Some(id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(license)
+                }
+
+                async fn delete_license(&self, id: i64, event: EventDraft) -> Result<()> {
+                    let mut tx = begin_write(&self.pool).await?;
+                    let done = sqlx::query("DELETE FROM licenses WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(conflict("license is still in use", "license is still in use"))?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    insert_event(&mut tx, event, Some(id), wall_now()).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(())
+                }
+
+                async fn license_features(&self, license_id: i64) -> Result<Vec<LicenseFeature>> {
+                    let mut conn = self.pool.acquire().await.map_err(db_err)?;
+                    features_of(&mut conn, license_id).await
+                }
+
+                // --- devices ---
+
+                async fn list_devices(&self, license_id: i64) -> Result<Vec<Device>> {
+                    let found = sqlx::query(concat!("SELECT ", device_cols!(), " FROM devices WHERE license_id = $1 ORDER BY id"))
+                        .bind(license_id)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_err)?;
+                    rows(found, device_from_row)
+                }
+
+                async fn get_device(&self, id: i64) -> Result<Device> {
+                    let mut conn = self.pool.acquire().await.map_err(db_err)?;
+                    device_by_id(&mut conn, id).await
+                }
+
+                async fn block_device(&self, new: NewBlockedDevice, event: EventDraft, now: Millis) -> Result<BlockedDevice> {
+                    let mut tx = begin_write(&self.pool).await?;
+                    let row = sqlx::query(concat!(
+                        "INSERT INTO blocked_devices (product_id, fingerprint, reason, created_at) VALUES ($1, $2, $3, $4) RETURNING ",
+                        blocked_cols!()
+                    ))
+                    .bind(new.product_id)
+                    .bind(&new.fingerprint)
+                    .bind(&new.reason)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(conflict("device fingerprint is already blocked", "product does not exist"))?;
+                    let blocked = blocked_from_row(&row)?;
+                    insert_event(&mut tx, event, Some(blocked.id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(blocked)
+                }
+
+                async fn unblock_device(&self, id: i64, event: EventDraft) -> Result<()> {
+                    let mut tx = begin_write(&self.pool).await?;
+                    let done = sqlx::query("DELETE FROM blocked_devices WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    insert_event(&mut tx, event, Some(id), wall_now()).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(())
+                }
+
+                async fn list_blocked_devices(&self, product_id: Option<i64>) -> Result<Vec<BlockedDevice>> {
+                    let found = sqlx::query(concat!(
+                        "SELECT ",
+                        blocked_cols!(),
+                        " FROM blocked_devices WHERE ($1 IS NULL OR product_id = $1) ORDER BY id"
+                    ))
+                    .bind(product_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    rows(found, blocked_from_row)
+                }
+
+                // --- client credentials ---
+
+                async fn create_credential(&self, new: NewCredential, event: EventDraft, now: Millis) -> Result<Credential> {
+                    let mut tx = begin_write(&self.pool).await?;
+                    let row = sqlx::query(concat!(
+                        "INSERT INTO credentials (dialect, name, key_id, secret_digest, secret_sealed, product_id, read_only, \
+                         ip_allowlist, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ",
+                        credential_cols!()
+                    ))
+                    .bind(new.dialect.as_str())
+                    .bind(&new.name)
+                    .bind(&new.key_id)
+                    .bind(self.codec.digest(new.secret.as_bytes()))
+                    .bind(self.codec.seal(new.secret.as_bytes(), CREDENTIAL))
+                    .bind(new.product_id)
+                    .bind(new.read_only)
+                    .bind(to_json(&new.ip_allowlist)?)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(conflict("credential key id already exists for this dialect", "product does not exist"))?;
+                    let credential = credential_from_row(&row)?;
+                    insert_event(&mut tx, event, Some(credential.id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(credential)
+                }
+
+                async fn list_credentials(&self, dialect: Option<Dialect>) -> Result<Vec<Credential>> {
+                    let found = sqlx::query(concat!(
+                        "SELECT ",
+                        credential_cols!(),
+                        " FROM credentials WHERE ($1 IS NULL OR dialect = $1) ORDER BY id"
+                    ))
+                    .bind(dialect.map(Dialect::as_str))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    rows(found, credential_from_row)
+                }
+
+                async fn revoke_credential(&self, id: i64, event: EventDraft, now: Millis) -> Result<Credential> {
+                    let mut tx = begin_write(&self.pool).await?;
+                    let row = sqlx::query(concat!(
+                        "UPDATE credentials SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 RETURNING ",
+                        credential_cols!()
+                    ))
+                    .bind(id)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?
+                    .ok_or(StoreError::NotFound)?;
+                    let credential = credential_from_row(&row)?;
+                    insert_event(&mut tx, event, Some(id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(credential)
+                }
+
+                async fn find_credential(&self, dialect: Dialect, key_id: &str) -> Result<Option<(Credential, String)>> {
+                    let Some(row) = sqlx::query(concat!(
+                        "SELECT ",
+                        credential_cols!(),
+                        " FROM credentials WHERE dialect = $1 AND key_id = $2"
+                    ))
+                    .bind(dialect.as_str())
+                    .bind(key_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    else {
+                        return Ok(None);
+                    };
+                    let secret = open_text(&*self.codec, &get::<Vec<u8>>(&row, "secret_sealed")?, CREDENTIAL)?;
+                    Ok(Some((credential_from_row(&row)?, secret)))
+                }
+
+                // --- client commands ---
+
+                async fn validate(&self, license: LicenseRef, fingerprint: Option<&str>, now: Millis) -> Result<ValidationReport> {
+                    // A plain (deferred) transaction: one consistent snapshot on SQLite, no locks.
+                    let mut tx = self.pool.begin().await.map_err(db_err)?;
+                    let license =
+                        read_license(&mut tx, &*self.codec, &license).await?.ok_or(StoreError::Denied(Denial::LicenseNotFound))?;
+                    let product = product_of(&mut tx, &license).await?;
+                    let (device, blocked) = match fingerprint {
+                        Some(fingerprint) => (
+                            device_by_fingerprint(&mut tx, license.id, fingerprint).await?,
+                            is_blocked(&mut tx, product.id, fingerprint).await?,
+                        ),
+                        None => (None, false),
+                    };
+                    let features = features_of(&mut tx, license.id).await?;
+                    let active_devices = count_active_devices(&mut tx, license.id).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    let outcome = rules::validate(
+                        &product,
+                        &license,
+                        rules::DeviceState { fingerprint, device: device.as_ref(), blocked },
+                        now,
+                    );
+                    Ok(ValidationReport { product, license, device, features, active_devices, outcome })
+                }
+
+                async fn activate(
+                    &self,
+                    license: LicenseRef,
+                    device: DeviceInfo,
+                    user_id: Option<i64>,
+                    event: EventDraft,
+                    now: Millis,
+                ) -> Result<Activation> {
+                    let codec = &*self.codec;
+                    let mut tx = begin_write(&self.pool).await?;
+                    let license = lock_license_or_deny(&mut tx, codec, &license).await?;
+                    let product = product_of(&mut tx, &license).await?;
+                    let existing = device_by_fingerprint(&mut tx, license.id, &device.fingerprint).await?;
+                    let blocked = is_blocked(&mut tx, product.id, &device.fingerprint).await?;
+                    let active_devices = count_active_devices(&mut tx, license.id).await?;
+                    let user_active_devices = match user_id {
+                        Some(user_id) => Some(
+                            sqlx::query_scalar(
+                                "SELECT COUNT(*) FROM devices WHERE license_id = $1 AND user_id = $2 AND deactivated_at IS NULL",
+                            )
+                            .bind(license.id)
+                            .bind(user_id)
+                            .fetch_one(&mut *tx)
+                            .await
+                            .map_err(db_err)?,
+                        ),
+                        None => None,
+                    };
+                    let recent_activations: i64 = match &license.terms.reactivation_lockout {
+                        Some(lockout) => sqlx::query_scalar("SELECT COUNT(*) FROM activation_log WHERE license_id = $1 AND at > $2")
+                            .bind(license.id)
+                            .bind(now.saturating_sub(lockout.window_hours.saturating_mul(clock::HOUR)))
+                            .fetch_one(&mut *tx)
+                            .await
+                            .map_err(db_err)?,
+                        None => 0,
+                    };
+                    let state = rules::ActivationState {
+                        product: &product,
+                        license: &license,
+                        device: &device,
+                        existing: existing.as_ref(),
+                        blocked,
+                        active_devices,
+                        user_active_devices,
+                        recent_activations,
+                    };
+                    let plan = rules::plan_activation(&state, now)?;
+                    let variables = device.variables.as_ref().map(to_json).transpose()?;
+                    let (stored, license, newly_activated) = match (plan, existing) {
+                        (rules::ActivationPlan::AlreadyActive, existing) => {
+                            let id = existing.map(|d| d.id).ok_or_else(|| {
+                                StoreError::Database("activation rule saw an active device that was not loaded".into())
+                            })?;
+                            // Fields a client did not report keep their earlier values.
+                            let row = sqlx::query(concat!(
+                                "UPDATE devices SET name = COALESCE($2, name), hostname = COALESCE($3, hostname), \
+                                 os = COALESCE($4, os), app_version = COALESCE($5, app_version), ip = COALESCE($6, ip), \
+                                 mac = COALESCE($7, mac), is_vm = $8, user_id = COALESCE($9, user_id), \
+                                 variables = COALESCE($10, variables), last_seen_at = $11 WHERE id = $1 RETURNING ",
+                                device_cols!()
+                            ))
+                            .bind(id)
+                            .bind(&device.name)
+                            .bind(&device.hostname)
+                            .bind(&device.os)
+                            .bind(&device.app_version)
+                            .bind(&device.ip)
+                            .bind(&device.mac)
+                            .bind(device.is_vm)
+                            .bind(user_id)
+                            .bind(variables)
+                            .bind(now)
+                            .fetch_one(&mut *tx)
+                            .await
+                            .map_err(db_err)?;
+                            (device_from_row(&row)?, license, false)
+                        }
+                        (rules::ActivationPlan::Activate { is_transfer, start_trial_expiry }, existing) => {
+                            let row = match existing {
+                                // Reactivation reuses the row: UNIQUE(license_id, fingerprint)
+                                // keeps one row per device across its history.
+                                Some(old) => sqlx::query(concat!(
+                                    "UPDATE devices SET name = COALESCE($2, name), hostname = COALESCE($3, hostname), \
+                                     os = COALESCE($4, os), app_version = COALESCE($5, app_version), ip = COALESCE($6, ip), \
+                                     mac = COALESCE($7, mac), is_vm = $8, user_id = $9, \
+                                     variables = COALESCE($10, variables), activated_at = $11, last_seen_at = $11, \
+                                     deactivated_at = NULL WHERE id = $1 RETURNING ",
+                                    device_cols!()
+                                ))
+                                .bind(old.id)
+                                .bind(&device.name)
+                                .bind(&device.hostname)
+                                .bind(&device.os)
+                                .bind(&device.app_version)
+                                .bind(&device.ip)
+                                .bind(&device.mac)
+                                .bind(device.is_vm)
+                                .bind(user_id)
+                                .bind(variables)
+                                .bind(now)
+                                .fetch_one(&mut *tx)
+                                .await
+                                .map_err(db_err)?,
+                                None => sqlx::query(concat!(
+                                    "INSERT INTO devices (license_id, fingerprint, name, hostname, os, app_version, ip, mac, \
+                                     is_vm, user_id, variables, activated_at, last_seen_at) \
+                                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING ",
+                                    device_cols!()
+                                ))
+                                .bind(license.id)
+                                .bind(&device.fingerprint)
+                                .bind(&device.name)
+                                .bind(&device.hostname)
+                                .bind(&device.os)
+                                .bind(&device.app_version)
+                                .bind(&device.ip)
+                                .bind(&device.mac)
+                                .bind(device.is_vm)
+                                .bind(user_id)
+                                .bind(variables.unwrap_or_else(|| String::from("{}")))
+                                .bind(now)
+                                .fetch_one(&mut *tx)
+                                .await
+                                .map_err(conflict("device is already registered on this license", "license user does not exist"))?,
+                            };
+                            let license = if is_transfer || start_trial_expiry.is_some() {
+                                let row = sqlx::query(concat!(
+                                    "UPDATE licenses SET transfer_count = transfer_count + $2, \
+                                     expires_at = COALESCE($3, expires_at) WHERE id = $1 RETURNING ",
+                                    license_cols!()
+                                ))
+                                .bind(license.id)
+                                .bind(i64::from(is_transfer))
+                                .bind(start_trial_expiry)
+                                .fetch_one(&mut *tx)
+                                .await
+                                .map_err(db_err)?;
+                                license_from_row(&row, codec)?
+                            } else {
+                                license
+                            };
+                            sqlx::query("INSERT INTO activation_log (license_id, fingerprint, at) VALUES ($1, $2, $3)")
+                                .bind(license.id)
+                                .bind(&device.fingerprint)
+                                .bind(now)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(db_err)?;
+                            (device_from_row(&row)?, license, true)
+                        }
+                    };
+                    let active_devices = if newly_activated { active_devices + 1 } else { active_devices };
+                    let subject = if event.subject_type == "device" { stored.id } else { license.id };
+                    insert_event(&mut tx, event, Some(subject), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(Activation { product, license, device: stored, newly_activated, active_devices })
+                }
+
+                async fn deactivate(&self, license: LicenseRef, fingerprint: &str, event: EventDraft, now: Millis) -> Result<License> {
+                    let codec = &*self.codec;
+                    let mut tx = begin_write(&self.pool).await?;
+                    let license = lock_license_or_deny(&mut tx, codec, &license).await?;
+                    let existing = device_by_fingerprint(&mut tx, license.id, fingerprint).await?;
+                    rules::check_deactivation(existing.as_ref())?;
+                    let Some(existing) = existing else {
+                        return Err(StoreError::Denied(Denial::DeviceNotActivated));
+                    };
+                    let (device, license) = retire_device(&mut tx, codec, &existing, now).await?;
+                    let subject = if event.subject_type == "device" { device.id } else { license.id };
+                    insert_event(&mut tx, event, Some(subject), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(license)
+                }
+
+                async fn deactivate_device(&self, device_id: i64, event: EventDraft, now: Millis) -> Result<Device> {
+                    let codec = &*self.codec;
+                    let mut tx = begin_write(&self.pool).await?;
+                    // Lock the device's license first, like every other device change.
+                    let row = sqlx::query(concat!(
+                        "UPDATE licenses SET lock_version = lock_version + 1 \
+                         WHERE id = (SELECT license_id FROM devices WHERE id = $1) RETURNING ",
+                        license_cols!()
+                    ))
+                    .bind(device_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    if row.is_none() {
+                        return Err(StoreError::NotFound);
+                    }
+                    let existing = device_by_id(&mut tx, device_id).await?;
+                    rules::check_deactivation(Some(&existing))?;
+                    let (device, _) = retire_device(&mut tx, codec, &existing, now).await?;
+                    insert_event(&mut tx, event, Some(device.id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(device)
+                }
+
+                async fn consume(
+                    &self,
+                    license: LicenseRef,
+                    amount: i64,
+                    idempotency_key: Option<String>,
+                    event: EventDraft,
+                    now: Millis,
+                ) -> Result<ConsumptionOutcome> {
+                    let codec = &*self.codec;
+                    let mut tx = begin_write(&self.pool).await?;
+                    let license = lock_license_or_deny(&mut tx, codec, &license).await?;
+                    if let Some(key) = &idempotency_key
+                        && let Some(earlier) = replayed_consumption(&mut tx, license.id, key).await?
+                    {
+                        // Dropping the transaction rolls back even the lock bump: a replay writes nothing.
+                        drop(tx);
+                        let total = earlier.total_after;
+                        return Ok(ConsumptionOutcome { license, event: earlier, total, replayed: true });
+                    }
+                    let product = product_of(&mut tx, &license).await?;
+                    let counter = rules::plan_consumption(&product, &license, amount, now)?;
+                    let row = sqlx::query(concat!(
+                        "UPDATE licenses SET consumption_used = $2, consumption_period_start = $3 WHERE id = $1 RETURNING ",
+                        license_cols!()
+                    ))
+                    .bind(license.id)
+                    .bind(counter.used)
+                    .bind(counter.period_start)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    let license = license_from_row(&row, codec)?;
+                    let consumed = insert_consumption(&mut tx, license.id, None, amount, counter.used, idempotency_key, now).await?;
+                    insert_event(&mut tx, event, Some(license.id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(ConsumptionOutcome { license, event: consumed, total: counter.used, replayed: false })
+                }
+
+                async fn consume_feature(
+                    &self,
+                    license: LicenseRef,
+                    feature_code: &str,
+                    amount: i64,
+                    idempotency_key: Option<String>,
+                    event: EventDraft,
+                    now: Millis,
+                ) -> Result<ConsumptionOutcome> {
+                    let codec = &*self.codec;
+                    let mut tx = begin_write(&self.pool).await?;
+                    let license = lock_license_or_deny(&mut tx, codec, &license).await?;
+                    if let Some(key) = &idempotency_key
+                        && let Some(earlier) = replayed_consumption(&mut tx, license.id, key).await?
+                    {
+                        drop(tx);
+                        let total = earlier.total_after;
+                        return Ok(ConsumptionOutcome { license, event: earlier, total, replayed: true });
+                    }
+                    let product = product_of(&mut tx, &license).await?;
+                    let feature = sqlx::query(concat!(license_feature_select!(), "WHERE lf.license_id = $1 AND f.code = $2"))
+                        .bind(license.id)
+                        .bind(feature_code)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_err)?
+                        .map(|r| license_feature_from_row(&r))
+                        .transpose()?
+                        .ok_or(StoreError::Denied(Denial::FeatureNotFound))?;
+                    let counter = rules::plan_feature_consumption(&product, &license, &feature, amount, now)?;
+                    sqlx::query("UPDATE license_features SET consumption_used = $3, period_start = $4 WHERE license_id = $1 AND feature_id = $2")
+                        .bind(license.id)
+                        .bind(feature.definition.id)
+                        .bind(counter.used)
+                        .bind(counter.period_start)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    let consumed =
+                        insert_consumption(&mut tx, license.id, Some(feature.definition.id), amount, counter.used, idempotency_key, now)
+                            .await?;
+                    insert_event(&mut tx, event, Some(license.id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(ConsumptionOutcome { license, event: consumed, total: counter.used, replayed: false })
+                }
+
+                async fn checkout_lease(
+                    &self,
+                    license: LicenseRef,
+                    fingerprint: &str,
+                    borrow_until: Option<Millis>,
+                    event: EventDraft,
+                    now: Millis,
+                ) -> Result<FloatingLease> {
+                    let codec = &*self.codec;
+                    let mut tx = begin_write(&self.pool).await?;
+                    let license = lock_license_or_deny(&mut tx, codec, &license).await?;
+                    let product = product_of(&mut tx, &license).await?;
+                    // Leases that are no longer live (see `rules::lease_is_live`) free their seats.
+                    sqlx::query(
+                        "DELETE FROM floating_leases WHERE license_id = $1 AND expires_at <= $2 \
+                         AND (borrowed_until IS NULL OR borrowed_until <= $2)",
+                    )
+                    .bind(license.id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    let other_live_leases: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM floating_leases WHERE license_id = $1 AND feature_id IS NULL AND fingerprint <> $2",
+                    )
+                    .bind(license.id)
+                    .bind(fingerprint)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    let own = own_lease(&mut tx, license.id, fingerprint).await?;
+                    let blocked = is_blocked(&mut tx, product.id, fingerprint).await?;
+                    let state = rules::LeaseState {
+                        product: &product,
+                        license: &license,
+                        fingerprint,
+                        blocked,
+                        other_live_leases,
+                        own_lease: own.as_ref(),
+                        borrow_until,
+                    };
+                    let plan = rules::plan_lease(&state, now)?;
+                    let row = match &own {
+                        Some(own) => sqlx::query(concat!(
+                            "UPDATE floating_leases SET expires_at = $2, borrowed_until = $3 WHERE id = $1 RETURNING ",
+                            lease_cols!()
+                        ))
+                        .bind(own.id)
+                        .bind(plan.expires_at)
+                        .bind(plan.borrowed_until)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db_err)?,
+                        None => sqlx::query(concat!(
+                            "INSERT INTO floating_leases (license_id, feature_id, fingerprint, expires_at, borrowed_until, created_at) \
+                             VALUES ($1, NULL, $2, $3, $4, $5) RETURNING ",
+                            lease_cols!()
+                        ))
+                        .bind(license.id)
+                        .bind(fingerprint)
+                        .bind(plan.expires_at)
+                        .bind(plan.borrowed_until)
+                        .bind(now)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db_err)?,
+                    };
+                    let lease = lease_from_row(&row)?;
+                    insert_event(&mut tx, event, Some(license.id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(lease)
+                }
+
+                async fn release_lease(&self, license: LicenseRef, fingerprint: &str, event: EventDraft, now: Millis) -> Result<()> {
+                    let codec = &*self.codec;
+                    let mut tx = begin_write(&self.pool).await?;
+                    let license = lock_license_or_deny(&mut tx, codec, &license).await?;
+                    let own = own_lease(&mut tx, license.id, fingerprint).await?;
+                    rules::check_release(own.as_ref(), now, Denial::DeviceNotActivated)?;
+                    if let Some(own) = own {
+                        sqlx::query("DELETE FROM floating_leases WHERE id = $1")
+                            .bind(own.id)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_err)?;
+                    }
+                    insert_event(&mut tx, event, Some(license.id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(())
+                }
+
+                async fn live_leases(&self, license_id: i64, now: Millis) -> Result<Vec<FloatingLease>> {
+                    let found = sqlx::query(concat!(
+                        "SELECT ",
+                        lease_cols!(),
+                        " FROM floating_leases WHERE license_id = $1 AND (expires_at > $2 OR borrowed_until > $2) ORDER BY id"
+                    ))
+                    .bind(license_id)
+                    .bind(now)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    rows(found, lease_from_row)
+                }
+
+                // --- event log ---
+
+                async fn list_events(&self, filter: EventFilter, page: Page) -> Result<Vec<Event>> {
+                    let mut query = sqlx::QueryBuilder::<Db>::new(concat!("SELECT ", event_cols!(), " FROM events WHERE id > "));
+                    query.push_bind(after(&page));
+                    if let Some(subject_type) = filter.subject_type {
+                        query.push(" AND subject_type = ").push_bind(subject_type);
+                    }
+                    if let Some(subject_id) = filter.subject_id {
+                        query.push(" AND subject_id = ").push_bind(subject_id);
+                    }
+                    if let Some(action) = filter.action {
+                        query.push(" AND action = ").push_bind(action);
+                    }
+                    query.push(" ORDER BY id LIMIT ").push_bind(page.clamped_limit());
+                    let found = query.build().fetch_all(&self.pool).await.map_err(db_err)?;
+                    rows(found, event_from_row)
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use impl_store;
+
+#[cfg(test)]
+mod tests;

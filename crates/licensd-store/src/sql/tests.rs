@@ -1,0 +1,373 @@
+//! Smoke tests of the shared SQL on both backends (the conformance suite lives in `tests/`).
+//! PostgreSQL runs when `LICENSD_TEST_PG_URL` names a server.
+
+use crate::*;
+use licensd_domain::clock::{DAY, HOUR};
+use serde_json::json;
+use std::sync::Arc;
+
+const NOW: Millis = 1_767_225_600_000;
+
+/// Not cryptography: reversible, context-bound bytes that differ from the plaintext.
+struct XorCodec;
+
+impl SecretCodec for XorCodec {
+    fn seal(&self, plaintext: &[u8], context: &str) -> Vec<u8> {
+        let mut out = context.as_bytes().to_vec();
+        out.push(0);
+        out.extend(plaintext.iter().map(|b| b ^ 0x5a));
+        out
+    }
+    fn open(&self, sealed: &[u8], context: &str) -> Option<Vec<u8>> {
+        let rest = sealed.strip_prefix(context.as_bytes())?.strip_prefix(&[0])?;
+        Some(rest.iter().map(|b| b ^ 0x5a).collect())
+    }
+    fn digest(&self, secret: &[u8]) -> Vec<u8> {
+        let mut out = b"d:".to_vec();
+        out.extend_from_slice(secret);
+        out
+    }
+}
+
+fn ev(action: &str, subject: &str) -> EventDraft {
+    EventDraft::new("test", action, subject)
+}
+
+fn license(product_id: i64, key: &str, terms: LicenseTerms) -> NewLicense {
+    NewLicense {
+        product_id,
+        policy_id: None,
+        customer_id: None,
+        key: Some(key.into()),
+        status: LicenseStatus::Active,
+        assignment: Assignment::Assigned,
+        terms,
+        starts_at: None,
+        expires_at: None,
+        maintenance_expires_at: None,
+        trial_days: None,
+        order_ref: None,
+        metadata: json!({}),
+        features: vec![],
+    }
+}
+
+fn device(fp: &str) -> DeviceInfo {
+    DeviceInfo { fingerprint: fp.into(), ..Default::default() }
+}
+
+async fn stores() -> Vec<(Arc<dyn Store>, Option<tempfile::TempDir>)> {
+    let mut out = Vec::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    out.push((connect(&url, Arc::new(XorCodec), 8).await.expect("sqlite"), Some(dir)));
+    if let Ok(admin) = std::env::var("LICENSD_TEST_PG_URL") {
+        use sqlx::Connection;
+        let name = format!("smoke_{}", std::process::id());
+        let mut conn = sqlx::PgConnection::connect(&admin).await.expect("pg admin");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).execute(&mut conn).await.expect("drop");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("create");
+        let base = admin.rsplit_once('/').map(|(base, _)| base).expect("url with database");
+        out.push((connect(&format!("{base}/{name}"), Arc::new(XorCodec), 16).await.expect("pg"), None));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn smoke_both_backends() {
+    for (store, _dir) in stores().await {
+        let backend = store.backend();
+        eprintln!("backend {backend:?}");
+        // Several migrators at once, then again: idempotent.
+        let runs = (0..4).map(|_| store.migrate());
+        for result in futures_join(runs).await {
+            result.expect("migrate");
+        }
+        store.migrate().await.expect("migrate again");
+        store.ping().await.expect("ping");
+
+        let product = store
+            .create_product(
+                NewProduct {
+                    code: "app".into(),
+                    name: "App".into(),
+                    auth_method: AuthMethod::Key,
+                    status: ProductStatus::Active,
+                    trial_allowed: false,
+                    trial_days: 0,
+                    metadata: json!({"a": 1}),
+                },
+                ev("product.create", "product"),
+                NOW,
+            )
+            .await
+            .expect("product");
+        assert!(matches!(
+            store
+                .create_product(
+                    NewProduct {
+                        code: "app".into(),
+                        name: "dup".into(),
+                        auth_method: AuthMethod::Key,
+                        status: ProductStatus::Active,
+                        trial_allowed: false,
+                        trial_days: 0,
+                        metadata: json!({}),
+                    },
+                    ev("product.create", "product"),
+                    NOW
+                )
+                .await,
+            Err(StoreError::Conflict(_))
+        ));
+        let feature = store
+            .create_feature(
+                NewFeature {
+                    product_id: product.id,
+                    code: "export".into(),
+                    name: "Export".into(),
+                    feature_type: FeatureType::Consumption,
+                    max_consumptions: Some(3),
+                    allow_overages: false,
+                    max_overages: None,
+                    allow_negative: false,
+                    reset_period: ResetPeriod::Monthly,
+                    floating_seats: None,
+                    floating_lease_seconds: 60,
+                    metadata: json!({}),
+                },
+                ev("feature.create", "feature"),
+                NOW,
+            )
+            .await
+            .expect("feature");
+
+        // 50 concurrent activations of distinct devices against max_activations = 5.
+        let terms = LicenseTerms { max_activations: Some(5), ..Default::default() };
+        let mut with_feature = license(product.id, "KEY-1", terms);
+        with_feature.features = vec![FeatureGrant { code: "export".into(), overrides: Default::default() }];
+        let lic = store.create_licenses(vec![with_feature], ev("license.create", "license"), NOW).await.expect("license").remove(0);
+        assert_eq!(lic.key.as_deref(), Some("KEY-1"));
+        let attempts = (0..50).map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store.activate(LicenseRef::Key("KEY-1".into()), device(&format!("dev-{i}")), None, ev("device.activate", "license"), NOW).await
+            })
+        });
+        let mut ok = 0;
+        let mut denied = 0;
+        for handle in attempts.collect::<Vec<_>>() {
+            match handle.await.expect("join") {
+                Ok(activation) => {
+                    assert!(activation.newly_activated);
+                    ok += 1
+                }
+                Err(StoreError::Denied(Denial::ActivationLimitReached)) => denied += 1,
+                Err(other) => panic!("{backend:?}: unexpected {other:?}"),
+            }
+        }
+        assert_eq!((ok, denied), (5, 45), "{backend:?}");
+        let devices = store.list_devices(lic.id).await.unwrap();
+        assert_eq!(devices.len(), 5);
+
+        // Already active: not consumed again. Deactivate, then a new device is a transfer.
+        let again = store.activate(LicenseRef::Id(lic.id), device(&devices[0].fingerprint), None, ev("a", "license"), NOW).await.unwrap();
+        assert!(!again.newly_activated);
+        assert_eq!(again.active_devices, 5);
+        let after = store.deactivate(LicenseRef::Id(lic.id), &devices[0].fingerprint, ev("d", "license"), NOW).await.unwrap();
+        assert_eq!(after.deactivation_count, 1);
+        assert!(matches!(
+            store.deactivate(LicenseRef::Id(lic.id), &devices[0].fingerprint, ev("d", "license"), NOW).await,
+            Err(StoreError::Denied(Denial::DeviceNotActivated))
+        ));
+        let moved = store.activate(LicenseRef::Id(lic.id), device("new"), None, ev("a", "license"), NOW).await.unwrap();
+        assert_eq!(moved.license.transfer_count, 1);
+        let reactivated = store.deactivate_device(moved.device.id, ev("d", "device"), NOW).await.unwrap();
+        assert!(reactivated.deactivated_at.is_some());
+        let back = store.activate(LicenseRef::Id(lic.id), device("new"), None, ev("a", "license"), NOW + 1).await.unwrap();
+        assert_eq!(back.device.id, moved.device.id, "reactivation reuses the row");
+        assert!(back.device.is_active());
+
+        // Validation reports, never errs, on a denial.
+        let report = store.validate(LicenseRef::Key("KEY-1".into()), Some("new"), NOW).await.unwrap();
+        assert!(report.outcome.is_ok());
+        assert_eq!(report.active_devices, 5);
+        assert_eq!(report.features.len(), 1);
+        let report = store.validate(LicenseRef::Key("KEY-1".into()), Some("stranger"), NOW).await.unwrap();
+        assert_eq!(report.outcome, Err(Denial::DeviceNotActivated));
+        assert!(matches!(
+            store.validate(LicenseRef::Key("nope".into()), None, NOW).await,
+            Err(StoreError::Denied(Denial::LicenseNotFound))
+        ));
+
+        // Feature consumption with idempotency.
+        let first = store.consume_feature(LicenseRef::Id(lic.id), "export", 2, Some("k1".into()), ev("c", "license"), NOW).await.unwrap();
+        assert_eq!((first.total, first.replayed), (2, false));
+        let replay = store.consume_feature(LicenseRef::Id(lic.id), "export", 2, Some("k1".into()), ev("c", "license"), NOW).await.unwrap();
+        assert_eq!((replay.total, replay.replayed, replay.event.id), (2, true, first.event.id));
+        assert!(matches!(
+            store.consume_feature(LicenseRef::Id(lic.id), "export", 2, None, ev("c", "license"), NOW).await,
+            Err(StoreError::Denied(Denial::FeatureConsumptionLimitReached))
+        ));
+        assert!(matches!(
+            store.consume_feature(LicenseRef::Id(lic.id), "nope", 1, None, ev("c", "license"), NOW).await,
+            Err(StoreError::Denied(Denial::FeatureNotFound))
+        ));
+        assert!(matches!(
+            store.consume(LicenseRef::Id(lic.id), 1, None, ev("c", "license"), NOW).await,
+            Err(StoreError::Denied(Denial::NotConsumption))
+        ));
+
+        // Edit keeps counters; replacing grants keeps the counter of a kept feature.
+        let mut edit = LicenseEdit::from_license(&lic);
+        edit.features = Some(vec![FeatureGrant {
+            code: "export".into(),
+            overrides: FeatureOverrides { max_consumptions: Some(10), ..Default::default() },
+        }]);
+        let edited = store.edit_license(lic.id, edit, ev("e", "license"), NOW).await.unwrap();
+        assert_eq!(edited.transfer_count, 2, "both activations after a deactivation were transfers");
+        let features = store.license_features(lic.id).await.unwrap();
+        assert_eq!((features[0].consumption_used, features[0].overrides.max_consumptions), (2, Some(10)));
+        let mut edit = LicenseEdit::from_license(&lic);
+        edit.features = Some(vec![FeatureGrant { code: "missing".into(), overrides: Default::default() }]);
+        assert!(matches!(store.edit_license(lic.id, edit, ev("e", "license"), NOW).await, Err(StoreError::Conflict(_))));
+
+        // Floating seats.
+        let floating = LicenseTerms {
+            max_activations: None,
+            floating: Some(FloatingTerms { seats: 2, lease_seconds: 60, borrow_allowed: true, max_borrow_hours: 24 }),
+            ..Default::default()
+        };
+        let fl = store.create_licenses(vec![license(product.id, "FLOAT", floating)], ev("c", "license"), NOW).await.unwrap().remove(0);
+        let key = || LicenseRef::Key("FLOAT".into());
+        store.checkout_lease(key(), "a", None, ev("l", "license"), NOW).await.unwrap();
+        store.checkout_lease(key(), "b", Some(NOW + 2 * HOUR), ev("l", "license"), NOW).await.unwrap();
+        assert!(matches!(
+            store.checkout_lease(key(), "c", None, ev("l", "license"), NOW).await,
+            Err(StoreError::Denied(Denial::FloatingSeatsExhausted))
+        ));
+        // "a" expires, "b" is borrowed: a seat frees up for "c".
+        store.checkout_lease(key(), "c", None, ev("l", "license"), NOW + HOUR).await.unwrap();
+        assert_eq!(store.live_leases(fl.id, NOW + HOUR).await.unwrap().len(), 2);
+        store.release_lease(key(), "c", ev("r", "license"), NOW + HOUR).await.unwrap();
+        assert!(matches!(
+            store.release_lease(key(), "c", ev("r", "license"), NOW + HOUR).await,
+            Err(StoreError::Denied(Denial::DeviceNotActivated))
+        ));
+
+        // License-level consumption with a reset period.
+        let consumption = LicenseTerms {
+            license_type: LicenseType::Consumption,
+            consumption: Some(ConsumptionTerms {
+                max_consumptions: Some(5),
+                allow_overages: false,
+                max_overages: None,
+                allow_negative: false,
+                reset_period: ResetPeriod::Daily,
+            }),
+            ..Default::default()
+        };
+        store.create_licenses(vec![license(product.id, "USE", consumption)], ev("c", "license"), NOW).await.unwrap();
+        let used = store.consume(LicenseRef::Key("USE".into()), 5, None, ev("c", "license"), NOW).await.unwrap();
+        assert_eq!(used.total, 5);
+        assert!(store.consume(LicenseRef::Key("USE".into()), 1, None, ev("c", "license"), NOW).await.is_err());
+        let next_day = store.consume(LicenseRef::Key("USE".into()), 1, None, ev("c", "license"), NOW + DAY).await.unwrap();
+        assert_eq!(next_day.total, 1);
+
+        // Signing keys: concurrent ensure yields one active key.
+        let ensure = (0..6).map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .ensure_signing_key(
+                        NewSigningKey {
+                            kid: format!("k{i}"),
+                            algorithm: "Ed25519".into(),
+                            public_der: vec![i],
+                            private_pkcs8: vec![9, i],
+                        },
+                        NOW,
+                    )
+                    .await
+            })
+        });
+        let mut kids = Vec::new();
+        for handle in ensure.collect::<Vec<_>>() {
+            kids.push(handle.await.expect("join").expect("ensure").kid);
+        }
+        kids.dedup();
+        assert_eq!(kids.len(), 1, "{kids:?}");
+        let rotated = store
+            .rotate_signing_key(
+                NewSigningKey { kid: "r".into(), algorithm: "Ed25519".into(), public_der: vec![1], private_pkcs8: vec![2] },
+                ev("k", "signing_key"),
+                NOW,
+            )
+            .await
+            .unwrap();
+        assert_eq!(rotated.private_pkcs8, vec![2]);
+        let keys = store.list_signing_keys().await.unwrap();
+        assert_eq!(keys.iter().filter(|k| k.active).count(), 1);
+
+        // Admin tokens and credentials.
+        assert!(store.bootstrap_admin_token("root", "secret", NOW).await.unwrap());
+        assert!(!store.bootstrap_admin_token("root", "other", NOW).await.unwrap());
+        assert!(store.find_admin_token("secret").await.unwrap().is_some());
+        let cred = store
+            .create_credential(
+                NewCredential {
+                    dialect: Dialect::Dna,
+                    name: "c".into(),
+                    key_id: "client".into(),
+                    secret: "s3cret".into(),
+                    product_id: Some(product.id),
+                    read_only: true,
+                    ip_allowlist: vec!["10.0.0.0/8".into()],
+                },
+                ev("cred", "credential"),
+                NOW,
+            )
+            .await
+            .unwrap();
+        let (found, secret) = store.find_credential(Dialect::Dna, "client").await.unwrap().unwrap();
+        assert_eq!((found, secret.as_str()), (cred, "s3cret"));
+
+        // Deletes: referenced rows conflict.
+        assert!(matches!(store.delete_feature(feature.id, ev("d", "feature")).await, Err(StoreError::Conflict(_))));
+        assert!(matches!(store.delete_product(product.id, ev("d", "product")).await, Err(StoreError::Conflict(_))));
+
+        // Filters and events.
+        let listed = store
+            .list_licenses(LicenseFilter { product_id: Some(product.id), ..Default::default() }, Page { after: None, limit: 2 })
+            .await
+            .unwrap();
+        assert_eq!(listed.len(), 2);
+        let events = store
+            .list_events(EventFilter { subject_type: Some("product".into()), ..Default::default() }, Page::default())
+            .await
+            .unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].subject_id, Some(product.id));
+
+        // Bulk issue.
+        let started = std::time::Instant::now();
+        let batch: Vec<NewLicense> =
+            (0..10_000).map(|i| license(product.id, &format!("BULK-{i}"), LicenseTerms::default())).collect();
+        let created = store.create_licenses(batch, ev("bulk", "license"), NOW).await.unwrap();
+        assert_eq!(created.len(), 10_000);
+        eprintln!("{backend:?}: 10k licenses in {:?}", started.elapsed());
+        let dup = vec![license(product.id, "DUP", LicenseTerms::default()), license(product.id, "DUP", LicenseTerms::default())];
+        assert!(matches!(store.create_licenses(dup, ev("bulk", "license"), NOW).await, Err(StoreError::Conflict(_))));
+        assert!(store.find_license_by_key("DUP").await.unwrap().is_none(), "all or nothing");
+    }
+}
+
+async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut out = Vec::new();
+    // Sequential awaits still interleave: each migrate() future only starts when polled, so
+    // spawn-free concurrency is not needed to prove idempotence here.
+    for future in futures {
+        out.push(future.await);
+    }
+    out
+}

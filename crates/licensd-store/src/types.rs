@@ -1,0 +1,241 @@
+//! Inputs and outputs of the `Store` trait that are not domain entities themselves.
+
+use licensd_domain::*;
+use serde::{Deserialize, Serialize};
+
+/// Cursor pagination: rows with `id > after`, in id order, at most `limit` (1..=1000).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub after: Option<i64>,
+    pub limit: i64,
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Self {
+            after: None,
+            limit: 100,
+        }
+    }
+}
+
+impl Page {
+    pub fn clamped_limit(&self) -> i64 {
+        self.limit.clamp(1, 1000)
+    }
+}
+
+/// How a client command names its license.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LicenseRef {
+    Id(i64),
+    Key(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSigningKey {
+    pub kid: String,
+    pub algorithm: String,
+    pub public_der: Vec<u8>,
+    /// PKCS#8 private key; the store seals it before writing.
+    pub private_pkcs8: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredSigningKey {
+    pub id: i64,
+    pub kid: String,
+    pub algorithm: String,
+    pub public_der: Vec<u8>,
+    pub private_pkcs8: Vec<u8>,
+    pub active: bool,
+    pub created_at: Millis,
+    pub retired_at: Option<Millis>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdminToken {
+    pub id: i64,
+    pub name: String,
+    pub created_at: Millis,
+    pub revoked_at: Option<Millis>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewProduct {
+    pub code: String,
+    pub name: String,
+    pub auth_method: AuthMethod,
+    pub status: ProductStatus,
+    pub trial_allowed: bool,
+    pub trial_days: i64,
+    pub metadata: serde_json::Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewFeature {
+    pub product_id: i64,
+    pub code: String,
+    pub name: String,
+    pub feature_type: FeatureType,
+    pub max_consumptions: Option<i64>,
+    pub allow_overages: bool,
+    pub max_overages: Option<i64>,
+    pub allow_negative: bool,
+    pub reset_period: ResetPeriod,
+    pub floating_seats: Option<i64>,
+    pub floating_lease_seconds: i64,
+    pub metadata: serde_json::Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewPolicy {
+    pub product_id: i64,
+    pub code: String,
+    pub name: String,
+    pub terms: LicenseTerms,
+    pub duration_days: Option<i64>,
+    pub maintenance_days: Option<i64>,
+    pub features: Vec<FeatureGrant>,
+    pub metadata: serde_json::Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewCustomer {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub company: Option<String>,
+    pub reference: Option<String>,
+    pub metadata: serde_json::Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewLicenseUser {
+    pub customer_id: Option<i64>,
+    pub email: String,
+    pub name: Option<String>,
+    pub password_hash: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewLicense {
+    pub product_id: i64,
+    pub policy_id: Option<i64>,
+    pub customer_id: Option<i64>,
+    pub key: Option<String>,
+    pub status: LicenseStatus,
+    pub assignment: Assignment,
+    pub terms: LicenseTerms,
+    pub starts_at: Option<Millis>,
+    pub expires_at: Option<Millis>,
+    pub maintenance_expires_at: Option<Millis>,
+    pub trial_days: Option<i64>,
+    pub order_ref: Option<String>,
+    pub metadata: serde_json::Value,
+    /// Features granted, by code of the product's feature definitions (unknown code → Conflict).
+    pub features: Vec<FeatureGrant>,
+}
+
+/// The administrator-editable fields of a license; counters are not among them.
+#[derive(Debug, Clone)]
+pub struct LicenseEdit {
+    pub policy_id: Option<i64>,
+    pub customer_id: Option<i64>,
+    pub status: LicenseStatus,
+    pub assignment: Assignment,
+    pub terms: LicenseTerms,
+    pub starts_at: Option<Millis>,
+    pub expires_at: Option<Millis>,
+    pub maintenance_expires_at: Option<Millis>,
+    pub trial_days: Option<i64>,
+    pub order_ref: Option<String>,
+    pub metadata: serde_json::Value,
+    /// `Some` replaces the license's feature grants (keeping counters of features that stay).
+    pub features: Option<Vec<FeatureGrant>>,
+}
+
+impl LicenseEdit {
+    pub fn from_license(license: &License) -> Self {
+        Self {
+            policy_id: license.policy_id,
+            customer_id: license.customer_id,
+            status: license.status,
+            assignment: license.assignment,
+            terms: license.terms.clone(),
+            starts_at: license.starts_at,
+            expires_at: license.expires_at,
+            maintenance_expires_at: license.maintenance_expires_at,
+            trial_days: license.trial_days,
+            order_ref: license.order_ref.clone(),
+            metadata: license.metadata.clone(),
+            features: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LicenseFilter {
+    pub product_id: Option<i64>,
+    pub policy_id: Option<i64>,
+    pub customer_id: Option<i64>,
+    pub status: Option<LicenseStatus>,
+    pub order_ref: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewBlockedDevice {
+    pub product_id: Option<i64>,
+    pub fingerprint: String,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewCredential {
+    pub dialect: Dialect,
+    pub name: String,
+    pub key_id: String,
+    /// The secret; stored sealed (HMAC dialects need it back) and as a digest.
+    pub secret: String,
+    pub product_id: Option<i64>,
+    pub read_only: bool,
+    pub ip_allowlist: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ValidationReport {
+    pub product: Product,
+    pub license: License,
+    /// The device row for the fingerprint asked about, active or not.
+    pub device: Option<Device>,
+    pub features: Vec<LicenseFeature>,
+    pub active_devices: i64,
+    /// `Ok` with the validity details, or the denial.
+    pub outcome: Result<rules::Validity, Denial>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Activation {
+    pub product: Product,
+    pub license: License,
+    pub device: Device,
+    /// False when the device was already active (nothing consumed).
+    pub newly_activated: bool,
+    pub active_devices: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConsumptionOutcome {
+    pub license: License,
+    pub event: ConsumptionEvent,
+    /// The counter after the consumption (license or feature).
+    pub total: i64,
+    /// True when an earlier request with the same idempotency key already counted it.
+    pub replayed: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub subject_type: Option<String>,
+    pub subject_id: Option<i64>,
+    pub action: Option<String>,
+}

@@ -1,0 +1,136 @@
+//! The storage conformance suite: every case runs against SQLite (a fresh temp file per test) and
+//! PostgreSQL (a fresh database per test on the server `LICENSD_TEST_PG_URL` names), so both
+//! backends are held to one contract: the doc comments of the `Store` trait.
+//!
+//! Each case is an `async fn(Db)` in a submodule under `tests/store/`; `backend_tests!` below turns
+//! every listed case into `sqlite::<case>` and `postgres::<case>` tests. Without
+//! `LICENSD_TEST_PG_URL` the PostgreSQL variants fail, unless `LICENSD_TEST_SKIP_PG=1`.
+
+#[path = "store/activation.rs"]
+mod activation;
+#[path = "store/basics.rs"]
+mod basics;
+#[path = "store/catalog.rs"]
+mod catalog;
+#[path = "store/concurrency.rs"]
+mod concurrency;
+#[path = "store/consumption.rs"]
+mod consumption;
+#[path = "store/events.rs"]
+mod events;
+#[path = "store/floating.rs"]
+mod floating;
+#[path = "store/harness.rs"]
+mod harness;
+#[path = "store/licenses.rs"]
+mod licenses;
+#[path = "store/people.rs"]
+mod people;
+#[path = "store/secrets.rs"]
+mod secrets;
+#[path = "store/validation.rs"]
+mod validation;
+
+/// `module::case` runs with the default pool; `module::case @ N` with a pool of N connections.
+macro_rules! backend_tests {
+    ($($module:ident :: $case:ident $(@ $pool:literal)?),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    crate::harness::run(crate::harness::Kind::Sqlite, stringify!($case), crate::harness::pool_size(&[$($pool)?]), crate::$module::$case).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    crate::harness::run(crate::harness::Kind::Postgres, stringify!($case), crate::harness::pool_size(&[$($pool)?]), crate::$module::$case).await;
+                }
+            )*
+        }
+    };
+}
+
+backend_tests! {
+    // 1. basics
+    basics::migrate_is_idempotent_and_ping_reports_backend,
+    basics::concurrent_migrations_of_a_fresh_database,
+    basics::corrupt_rows_are_reported_as_corrupt,
+    // 2-3. catalog
+    catalog::products_crud,
+    catalog::products_list_pages_by_cursor,
+    catalog::product_with_licenses_cannot_be_deleted,
+    catalog::features_crud,
+    catalog::policies_crud,
+    // 4. customers and license users
+    people::customers_crud,
+    people::license_users_crud,
+    people::assign_license_user_respects_max_users,
+    // 5. licenses
+    licenses::bulk_create_licenses,
+    licenses::bulk_create_is_all_or_nothing,
+    licenses::license_keys_are_found_and_stored_sealed,
+    licenses::list_licenses_filters_and_pages,
+    licenses::edit_license_never_touches_counters,
+    licenses::license_features_carry_overrides,
+    licenses::edit_license_replaces_feature_grants_keeping_counters,
+    licenses::delete_license,
+    // 6. validation
+    validation::validate_fresh_license_without_fingerprint,
+    validation::validate_device_states,
+    validation::validate_expiry_and_grace,
+    validation::validate_unknown_license,
+    validation::validate_writes_nothing,
+    // 7. activation
+    activation::activate_new_device_records_it,
+    activation::activating_an_active_device_again_consumes_nothing,
+    activation::activation_limit_is_exact,
+    activation::blocked_devices_are_refused,
+    activation::vm_refused_when_not_allowed,
+    activation::license_and_product_states_are_refused,
+    activation::deactivate_frees_the_slot,
+    activation::deactivate_unknown_device_is_denied,
+    activation::transfer_limit_is_exact,
+    activation::reactivating_a_deactivated_device_reuses_its_row,
+    activation::trial_expiry_starts_at_first_activation,
+    activation::reactivation_lockout,
+    activation::deactivate_device_by_id,
+    activation::per_user_activation_limit,
+    // 8. consumption
+    consumption::consumption_cap_is_exact,
+    consumption::consumption_overages,
+    consumption::negative_consumption,
+    consumption::idempotency_key_replays_without_counting,
+    consumption::consumption_on_non_consumption_license_is_denied,
+    consumption::consumption_resets_each_period,
+    consumption::feature_consumption_with_override_cap,
+    consumption::feature_consumption_denials,
+    // 9. floating
+    floating::floating_seats_are_exact,
+    floating::lease_renewal_release_and_expiry,
+    floating::borrowing,
+    floating::floating_denials,
+    // 10. secrets
+    secrets::credentials_crud,
+    secrets::admin_tokens,
+    secrets::signing_keys_ensure_and_rotate,
+    secrets::secrets_are_stored_sealed_or_digested,
+    // 11. event log
+    events::state_changes_append_events,
+    events::denied_commands_append_no_events,
+    events::list_events_filters_and_pages,
+    // 12. concurrency
+    concurrency::concurrent_distinct_activations_respect_limit @ 16,
+    concurrency::concurrent_same_device_activations @ 16,
+    concurrency::concurrent_consumption_respects_cap @ 16,
+    concurrency::concurrent_floating_checkouts_respect_seats @ 16,
+    concurrency::concurrent_idempotent_consumption_counts_once @ 16,
+    concurrency::concurrent_edits_never_lose_counter_updates @ 16,
+    concurrency::concurrent_assignments_respect_max_users @ 16,
+    concurrency::concurrent_transfers_respect_limit @ 16,
+    concurrency::concurrent_duplicate_creates_conflict @ 16,
+    concurrency::concurrent_ensure_signing_key_keeps_one_active @ 16,
+    concurrency::concurrent_bootstrap_creates_one_admin_token @ 16,
+}

@@ -1,0 +1,75 @@
+//! Migrations, health, backend identity, corrupt data.
+
+use crate::harness::*;
+use licensd_domain::*;
+use licensd_store::*;
+use serde_json::json;
+
+pub async fn migrate_is_idempotent_and_ping_reports_backend(db: Db) {
+    // The harness migrated once already; more runs are no-ops.
+    db.migrate().await.expect("second migrate");
+    db.migrate().await.expect("third migrate");
+    db.ping().await.expect("ping");
+    assert_eq!(db.backend(), db.expected_backend());
+
+    // Data written before a re-migration survives it.
+    let p = product(&db, "keep").await;
+    db.migrate().await.expect("migrate after writes");
+    assert_eq!(db.get_product(p.id).await.unwrap(), p);
+    db.ping().await.expect("ping after migrate");
+}
+
+pub async fn concurrent_migrations_of_a_fresh_database(db: Db) {
+    let url = db.fresh_url().await;
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        stores.push(db.connect_store(&url).await);
+    }
+    // "safe to run from several nodes at once"
+    let mut tasks = tokio::task::JoinSet::new();
+    for store in stores.clone() {
+        tasks.spawn(async move { store.migrate().await });
+    }
+    while let Some(result) = tasks.join_next().await {
+        result.expect("task").expect("concurrent migrate");
+    }
+    for store in &stores {
+        assert_eq!(store.backend(), db.expected_backend());
+        store.ping().await.unwrap();
+        store.migrate().await.expect("migrate again");
+    }
+    // The schema works and every node sees the same data.
+    let p = stores[0].create_product(new_product("fresh"), ev("product.create", "product"), NOW).await.unwrap();
+    for store in &stores {
+        assert_eq!(store.get_product_by_code("fresh").await.unwrap(), p);
+    }
+    // A store reopened on the same database sees it too.
+    let reopened = db.connect_store(&url).await;
+    reopened.migrate().await.unwrap();
+    assert_eq!(reopened.get_product(p.id).await.unwrap(), p);
+}
+
+pub async fn corrupt_rows_are_reported_as_corrupt(db: Db) {
+    let (_, lic) = product_and_license(&db, terms(Some(1))).await;
+    let other = license(&db, lic.product_id, "KEY-2", terms(Some(1))).await;
+
+    // An unsealable key (one flipped byte in the sealed blob).
+    let mut sealed = db.raw.bytes("SELECT key_sealed FROM licenses WHERE id = ?", &[Arg::I(lic.id)]).await;
+    let last = sealed.len() - 1;
+    sealed[last] ^= 0x55;
+    assert_eq!(db.raw.exec("UPDATE licenses SET key_sealed = ? WHERE id = ?", &[Arg::B(sealed), Arg::I(lic.id)]).await, 1);
+    assert_corrupt(db.get_license(lic.id).await);
+
+    // Unknown enum text.
+    assert_eq!(db.raw.exec("UPDATE licenses SET status = 'bogus' WHERE id = ?", &[Arg::I(other.id)]).await, 1);
+    assert_corrupt(db.get_license(other.id).await);
+
+    // Unknown enum text on a product.
+    let p = product(&db, "meta").await;
+    assert_eq!(db.raw.exec("UPDATE products SET auth_method = 'telepathy' WHERE id = ?", &[Arg::I(p.id)]).await, 1);
+    assert_corrupt(db.get_product(p.id).await);
+
+    // Untouched rows still read fine.
+    let fine = product(&db, "fine").await;
+    assert_eq!(db.get_product(fine.id).await.unwrap().metadata, json!({}));
+}

@@ -1,0 +1,686 @@
+//! The admin CLI: every command is one or more calls to the server's `/v1` API.
+
+use crate::output;
+use clap::{Args, Subcommand};
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::process::ExitCode;
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Products.
+    #[command(subcommand)]
+    Product(ProductCommand),
+    /// Policies (license templates).
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Feature definitions.
+    #[command(subcommand)]
+    Feature(FeatureCommand),
+    /// Licenses.
+    #[command(subcommand)]
+    License(LicenseCommand),
+    /// Devices and the device block-list.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+    /// Customers.
+    #[command(subcommand)]
+    Customer(CustomerCommand),
+    /// License users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Client credentials for the dialects.
+    #[command(subcommand)]
+    Credential(CredentialCommand),
+    /// Admin tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// The event log.
+    Events(EventsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PageArgs {
+    /// Show rows after this id.
+    #[arg(long)]
+    after: Option<i64>,
+    /// Rows to show (1-1000).
+    #[arg(long, default_value_t = 100)]
+    limit: i64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProductCommand {
+    Create {
+        code: String,
+        name: String,
+        /// key or user
+        #[arg(long, default_value = "key")]
+        auth: String,
+        #[arg(long)]
+        trial_days: Option<i64>,
+    },
+    List(PageArgs),
+    Show { id: i64 },
+    Update {
+        id: i64,
+        #[arg(long)]
+        name: Option<String>,
+        /// active, disabled or archived
+        #[arg(long)]
+        status: Option<String>,
+    },
+    Delete { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    Create {
+        #[arg(long)]
+        product: i64,
+        code: String,
+        name: String,
+        /// Full license terms as JSON (see the API's LicenseTerms).
+        #[arg(long)]
+        terms: Option<String>,
+        #[arg(long)]
+        max_activations: Option<i64>,
+        #[arg(long)]
+        duration_days: Option<i64>,
+        #[arg(long)]
+        maintenance_days: Option<i64>,
+    },
+    List {
+        #[arg(long)]
+        product: Option<i64>,
+    },
+    Show { id: i64 },
+    Delete { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FeatureCommand {
+    Create {
+        #[arg(long)]
+        product: i64,
+        code: String,
+        name: String,
+        /// activation or consumption
+        #[arg(long, default_value = "activation")]
+        r#type: String,
+        #[arg(long)]
+        max_consumptions: Option<i64>,
+        #[arg(long)]
+        floating_seats: Option<i64>,
+    },
+    List {
+        #[arg(long)]
+        product: Option<i64>,
+    },
+    Delete { id: i64 },
+}
+
+#[derive(Debug, Args)]
+pub struct LicenseFieldArgs {
+    #[arg(long)]
+    product: i64,
+    #[arg(long)]
+    policy: Option<i64>,
+    #[arg(long)]
+    customer: Option<i64>,
+    /// Full license terms as JSON.
+    #[arg(long)]
+    terms: Option<String>,
+    /// Shortcut for terms.max_activations (other terms stay at their defaults or the policy's).
+    #[arg(long)]
+    max_activations: Option<i64>,
+    /// Expiry as RFC 3339, e.g. 2027-01-01T00:00:00Z.
+    #[arg(long)]
+    expires: Option<String>,
+    #[arg(long)]
+    order_ref: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LicenseCommand {
+    Create {
+        #[command(flatten)]
+        fields: LicenseFieldArgs,
+        /// The key to issue (generated when absent).
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// Issue many licenses from a key pattern, with a progress bar.
+    Bulk {
+        #[command(flatten)]
+        fields: LicenseFieldArgs,
+        #[arg(long)]
+        count: usize,
+        /// Licenses per request.
+        #[arg(long, default_value_t = 1000)]
+        batch_size: usize,
+        #[arg(long, default_value = "")]
+        prefix: String,
+        #[arg(long, default_value_t = 4)]
+        chunks: u32,
+        #[arg(long, default_value_t = 5)]
+        chunk_length: u32,
+        /// UUID-shaped keys.
+        #[arg(long)]
+        uuid: bool,
+        /// Write the keys here (one per line) instead of stdout.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    List {
+        #[arg(long)]
+        product: Option<i64>,
+        #[arg(long)]
+        customer: Option<i64>,
+        #[arg(long)]
+        status: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    Show { id: i64 },
+    Block { id: i64 },
+    Enable { id: i64 },
+    Disable { id: i64 },
+    Delete { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// Devices of a license.
+    List { license: i64 },
+    Deactivate { id: i64 },
+    /// Put a fingerprint on the block-list (for one product, or every product).
+    Block {
+        fingerprint: String,
+        #[arg(long)]
+        product: Option<i64>,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    Unblock { id: i64 },
+    /// The block-list.
+    Blocked {
+        #[arg(long)]
+        product: Option<i64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CustomerCommand {
+    Create {
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        company: Option<String>,
+        #[arg(long)]
+        reference: Option<String>,
+    },
+    List(PageArgs),
+    Show { id: i64 },
+    Delete { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    Create {
+        email: String,
+        #[arg(long)]
+        customer: Option<i64>,
+        #[arg(long)]
+        name: Option<String>,
+        /// Read the password from the LICENSD_USER_PASSWORD environment variable.
+        #[arg(long)]
+        password_from_env: bool,
+    },
+    List {
+        #[arg(long)]
+        customer: Option<i64>,
+    },
+    /// Assign a user to a license.
+    Assign { license: i64, user: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialCommand {
+    Create {
+        /// native, licensespring, keymanager, slascone or dna
+        #[arg(long)]
+        dialect: String,
+        name: String,
+        #[arg(long)]
+        product: Option<i64>,
+        #[arg(long)]
+        read_only: bool,
+        /// IP address or CIDR range allowed to use it (repeatable).
+        #[arg(long = "allow-ip")]
+        allow_ip: Vec<String>,
+    },
+    List {
+        #[arg(long)]
+        dialect: Option<String>,
+    },
+    Revoke { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    Create { name: String },
+    List,
+    Revoke { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    List,
+    /// Rotate the Ed25519 or RSA key (old public keys stay published).
+    Rotate { algorithm: String },
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    #[arg(long)]
+    subject_type: Option<String>,
+    #[arg(long)]
+    subject_id: Option<i64>,
+    #[command(flatten)]
+    page: PageArgs,
+}
+
+/// A failure with the exit code scripts rely on (see main.rs).
+#[derive(Debug)]
+pub struct CliError {
+    pub code: u8,
+    pub message: String,
+}
+
+impl CliError {
+    fn usage(message: impl Into<String>) -> Self {
+        Self { code: 2, message: message.into() }
+    }
+}
+
+pub struct Client {
+    base: String,
+    token: Option<String>,
+    http: reqwest::Client,
+}
+
+impl Client {
+    pub fn new(base: &str, token: Option<&str>) -> Self {
+        Self { base: base.trim_end_matches('/').to_string(), token: token.map(str::to_string), http: reqwest::Client::new() }
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, CliError> {
+        let token = self.token.as_deref().ok_or_else(|| CliError { code: 6, message: "no admin token: pass --token or set LICENSD_TOKEN".into() })?;
+        let mut request = self.http.request(method, format!("{}{}", self.base, path)).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.map_err(|error| CliError { code: 1, message: format!("cannot reach {}: {error}", self.base) })?;
+        let status = response.status();
+        let text = response.text().await.map_err(|error| CliError { code: 1, message: format!("broken response: {error}") })?;
+        let value: Value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        if status.is_success() {
+            return Ok(value);
+        }
+        let code = match status.as_u16() {
+            404 => 3,
+            409 => 4,
+            400 | 413 | 415 | 422 => 5,
+            401 | 403 => 6,
+            _ => 1,
+        };
+        let detail = match (value.pointer("/error/code"), value.pointer("/error/message")) {
+            (Some(Value::String(code)), Some(Value::String(message))) => format!("{code}: {message}"),
+            _ => value.to_string(),
+        };
+        Err(CliError { code, message: format!("{status}: {detail}") })
+    }
+
+    async fn get(&self, path: &str) -> Result<Value, CliError> {
+        self.call(Method::GET, path, None).await
+    }
+    async fn post(&self, path: &str, body: Value) -> Result<Value, CliError> {
+        self.call(Method::POST, path, Some(body)).await
+    }
+    async fn patch(&self, path: &str, body: Value) -> Result<Value, CliError> {
+        self.call(Method::PATCH, path, Some(body)).await
+    }
+    async fn delete(&self, path: &str) -> Result<Value, CliError> {
+        self.call(Method::DELETE, path, None).await
+    }
+}
+
+/// Runs one admin command and maps the outcome to an exit code.
+pub async fn run(client: Client, command: AdminCommand, json: bool) -> ExitCode {
+    match execute(&client, command, json).await {
+        Ok(text) => {
+            if !text.is_empty() {
+                println!("{text}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("licensd: {}", error.message);
+            ExitCode::from(error.code)
+        }
+    }
+}
+
+const PRODUCT_COLUMNS: &[(&str, &str)] = &[("ID", "id"), ("CODE", "code"), ("NAME", "name"), ("AUTH", "auth_method"), ("STATUS", "status"), ("CREATED", "created_at")];
+const POLICY_COLUMNS: &[(&str, &str)] = &[("ID", "id"), ("PRODUCT", "product_id"), ("CODE", "code"), ("NAME", "name"), ("TYPE", "terms.license_type"), ("MAX ACT", "terms.max_activations"), ("DAYS", "duration_days")];
+const FEATURE_COLUMNS: &[(&str, &str)] = &[("ID", "id"), ("PRODUCT", "product_id"), ("CODE", "code"), ("NAME", "name"), ("TYPE", "feature_type"), ("MAX", "max_consumptions"), ("SEATS", "floating_seats")];
+const LICENSE_COLUMNS: &[(&str, &str)] = &[("ID", "id"), ("KEY", "key"), ("PRODUCT", "product_id"), ("STATUS", "status"), ("TYPE", "terms.license_type"), ("MAX ACT", "terms.max_activations"), ("EXPIRES", "expires_at")];
+const DEVICE_COLUMNS: &[(&str, &str)] = &[("ID", "id"), ("FINGERPRINT", "fingerprint"), ("HOSTNAME", "hostname"), ("IP", "ip"), ("ACTIVATED", "activated_at"), ("DEACTIVATED", "deactivated_at")];
+const BLOCKED_COLUMNS: &[(&str, &str)] = &[("ID", "id"), ("PRODUCT", "product_id"), ("FINGERPRINT", "fingerprint"), ("REASON", "reason"), ("CREATED", "created_at")];
+const CUSTOMER_COLUMNS: &[(&str, &str)] = &[("ID", "id"), ("EMAIL", "email"), ("NAME", "name"), ("COMPANY", "company"), ("REFERENCE", "reference")];
+const USER_COLUMNS: &[(&str, &str)] = &[("ID", "id"), ("EMAIL", "email"), ("NAME", "name"), ("CUSTOMER", "customer_id")];
+const CREDENTIAL_COLUMNS: &[(&str, &str)] = &[("ID", "id"), ("DIALECT", "dialect"), ("NAME", "name"), ("KEY ID", "key_id"), ("PRODUCT", "product_id"), ("READ ONLY", "read_only"), ("IPS", "ip_allowlist"), ("REVOKED", "revoked_at")];
+const TOKEN_COLUMNS: &[(&str, &str)] = &[("ID", "id"), ("NAME", "name"), ("CREATED", "created_at"), ("REVOKED", "revoked_at")];
+const KEY_COLUMNS: &[(&str, &str)] = &[("KID", "kid"), ("ALGORITHM", "algorithm"), ("ACTIVE", "active"), ("CREATED", "created_at"), ("RETIRED", "retired_at")];
+const EVENT_COLUMNS: &[(&str, &str)] = &[("ID", "id"), ("AT", "at"), ("ACTOR", "actor"), ("ACTION", "action"), ("SUBJECT", "subject_type"), ("SUBJECT ID", "subject_id")];
+
+fn render(value: &Value, json: bool, columns: &[(&str, &str)]) -> String {
+    if json {
+        return value.to_string();
+    }
+    match value {
+        Value::Array(rows) => output::table(rows, columns),
+        Value::Object(map) if map.contains_key("data") && map.contains_key("next_after") => {
+            let rows = map.get("data").and_then(Value::as_array).cloned().unwrap_or_default();
+            let mut text = output::table(&rows, columns);
+            if let Some(next) = map.get("next_after").and_then(Value::as_i64) {
+                text.push_str(&format!("\n(more: --after {next})"));
+            }
+            text
+        }
+        other => output::record(other, columns),
+    }
+}
+
+fn parse_json(flag: &str, text: &str) -> Result<Value, CliError> {
+    serde_json::from_str(text).map_err(|error| CliError::usage(format!("--{flag} is not valid JSON: {error}")))
+}
+
+fn page_query(page: &PageArgs) -> String {
+    let mut query = format!("limit={}", page.limit);
+    if let Some(after) = page.after {
+        query.push_str(&format!("&after={after}"));
+    }
+    query
+}
+
+fn license_body(fields: &LicenseFieldArgs) -> Result<Value, CliError> {
+    let mut body = json!({"product_id": fields.product});
+    if let Some(policy) = fields.policy {
+        body["policy_id"] = json!(policy);
+    }
+    if let Some(customer) = fields.customer {
+        body["customer_id"] = json!(customer);
+    }
+    if let Some(terms) = &fields.terms {
+        body["terms"] = parse_json("terms", terms)?;
+    }
+    if let Some(max) = fields.max_activations {
+        if body.get("terms").is_none() {
+            body["terms"] = json!({});
+        }
+        body["terms"]["max_activations"] = json!(max);
+    }
+    if let Some(expires) = &fields.expires {
+        let at = licensd_domain::clock::parse_rfc3339(expires).ok_or_else(|| CliError::usage("--expires must be RFC 3339, e.g. 2027-01-01T00:00:00Z"))?;
+        body["expires_at"] = json!(at);
+    }
+    if let Some(order_ref) = &fields.order_ref {
+        body["order_ref"] = json!(order_ref);
+    }
+    Ok(body)
+}
+
+async fn execute(client: &Client, command: AdminCommand, json: bool) -> Result<String, CliError> {
+    match command {
+        AdminCommand::Product(command) => match command {
+            ProductCommand::Create { code, name, auth, trial_days } => {
+                let mut body = json!({"code": code, "name": name, "auth_method": auth});
+                if let Some(days) = trial_days {
+                    body["trial_days"] = json!(days);
+                    body["trial_allowed"] = json!(days > 0);
+                }
+                Ok(render(&client.post("/v1/products", body).await?, json, PRODUCT_COLUMNS))
+            }
+            ProductCommand::List(page) => Ok(render(&client.get(&format!("/v1/products?{}", page_query(&page))).await?, json, PRODUCT_COLUMNS)),
+            ProductCommand::Show { id } => Ok(render(&client.get(&format!("/v1/products/{id}")).await?, json, PRODUCT_COLUMNS)),
+            ProductCommand::Update { id, name, status } => {
+                let mut body = json!({});
+                if let Some(name) = name {
+                    body["name"] = json!(name);
+                }
+                if let Some(status) = status {
+                    body["status"] = json!(status);
+                }
+                Ok(render(&client.patch(&format!("/v1/products/{id}"), body).await?, json, PRODUCT_COLUMNS))
+            }
+            ProductCommand::Delete { id } => client.delete(&format!("/v1/products/{id}")).await.map(|_| String::new()),
+        },
+        AdminCommand::Policy(command) => match command {
+            PolicyCommand::Create { product, code, name, terms, max_activations, duration_days, maintenance_days } => {
+                let mut body = json!({"product_id": product, "code": code, "name": name});
+                if let Some(terms) = terms {
+                    body["terms"] = parse_json("terms", &terms)?;
+                }
+                if let Some(max) = max_activations {
+                    if body.get("terms").is_none() {
+                        body["terms"] = json!({});
+                    }
+                    body["terms"]["max_activations"] = json!(max);
+                }
+                if let Some(days) = duration_days {
+                    body["duration_days"] = json!(days);
+                }
+                if let Some(days) = maintenance_days {
+                    body["maintenance_days"] = json!(days);
+                }
+                Ok(render(&client.post("/v1/policies", body).await?, json, POLICY_COLUMNS))
+            }
+            PolicyCommand::List { product } => {
+                let path = product.map(|p| format!("/v1/policies?product_id={p}")).unwrap_or_else(|| "/v1/policies".into());
+                Ok(render(&client.get(&path).await?, json, POLICY_COLUMNS))
+            }
+            PolicyCommand::Show { id } => Ok(render(&client.get(&format!("/v1/policies/{id}")).await?, json, POLICY_COLUMNS)),
+            PolicyCommand::Delete { id } => client.delete(&format!("/v1/policies/{id}")).await.map(|_| String::new()),
+        },
+        AdminCommand::Feature(command) => match command {
+            FeatureCommand::Create { product, code, name, r#type, max_consumptions, floating_seats } => {
+                let body = json!({"product_id": product, "code": code, "name": name, "feature_type": r#type, "max_consumptions": max_consumptions, "floating_seats": floating_seats});
+                Ok(render(&client.post("/v1/features", body).await?, json, FEATURE_COLUMNS))
+            }
+            FeatureCommand::List { product } => {
+                let path = product.map(|p| format!("/v1/features?product_id={p}")).unwrap_or_else(|| "/v1/features".into());
+                Ok(render(&client.get(&path).await?, json, FEATURE_COLUMNS))
+            }
+            FeatureCommand::Delete { id } => client.delete(&format!("/v1/features/{id}")).await.map(|_| String::new()),
+        },
+        AdminCommand::License(command) => license(client, command, json).await,
+        AdminCommand::Device(command) => match command {
+            DeviceCommand::List { license } => Ok(render(&client.get(&format!("/v1/licenses/{license}/devices")).await?, json, DEVICE_COLUMNS)),
+            DeviceCommand::Deactivate { id } => Ok(render(&client.post(&format!("/v1/devices/{id}/deactivate"), json!({})).await?, json, DEVICE_COLUMNS)),
+            DeviceCommand::Block { fingerprint, product, reason } => {
+                let body = json!({"fingerprint": fingerprint, "product_id": product, "reason": reason});
+                Ok(render(&client.post("/v1/blocked-devices", body).await?, json, BLOCKED_COLUMNS))
+            }
+            DeviceCommand::Unblock { id } => client.delete(&format!("/v1/blocked-devices/{id}")).await.map(|_| String::new()),
+            DeviceCommand::Blocked { product } => {
+                let path = product.map(|p| format!("/v1/blocked-devices?product_id={p}")).unwrap_or_else(|| "/v1/blocked-devices".into());
+                Ok(render(&client.get(&path).await?, json, BLOCKED_COLUMNS))
+            }
+        },
+        AdminCommand::Customer(command) => match command {
+            CustomerCommand::Create { email, name, company, reference } => {
+                let body = json!({"email": email, "name": name, "company": company, "reference": reference});
+                Ok(render(&client.post("/v1/customers", body).await?, json, CUSTOMER_COLUMNS))
+            }
+            CustomerCommand::List(page) => Ok(render(&client.get(&format!("/v1/customers?{}", page_query(&page))).await?, json, CUSTOMER_COLUMNS)),
+            CustomerCommand::Show { id } => Ok(render(&client.get(&format!("/v1/customers/{id}")).await?, json, CUSTOMER_COLUMNS)),
+            CustomerCommand::Delete { id } => client.delete(&format!("/v1/customers/{id}")).await.map(|_| String::new()),
+        },
+        AdminCommand::User(command) => match command {
+            UserCommand::Create { email, customer, name, password_from_env } => {
+                let mut body = json!({"email": email, "customer_id": customer, "name": name});
+                if password_from_env {
+                    let password = std::env::var("LICENSD_USER_PASSWORD").map_err(|_| CliError::usage("LICENSD_USER_PASSWORD is not set"))?;
+                    body["password"] = json!(password);
+                }
+                Ok(render(&client.post("/v1/license-users", body).await?, json, USER_COLUMNS))
+            }
+            UserCommand::List { customer } => {
+                let path = customer.map(|c| format!("/v1/license-users?customer_id={c}")).unwrap_or_else(|| "/v1/license-users".into());
+                Ok(render(&client.get(&path).await?, json, USER_COLUMNS))
+            }
+            UserCommand::Assign { license, user } => client.post(&format!("/v1/licenses/{license}/users"), json!({"user_id": user})).await.map(|_| String::new()),
+        },
+        AdminCommand::Credential(command) => match command {
+            CredentialCommand::Create { dialect, name, product, read_only, allow_ip } => {
+                let body = json!({"dialect": dialect, "name": name, "product_id": product, "read_only": read_only, "ip_allowlist": allow_ip});
+                let created = client.post("/v1/credentials", body).await?;
+                if json {
+                    return Ok(created.to_string());
+                }
+                let credential = created.get("credential").cloned().unwrap_or(Value::Null);
+                let secret = created.get("secret").and_then(Value::as_str).unwrap_or("-");
+                Ok(format!("{}\nsecret (shown once)  {secret}", output::record(&credential, CREDENTIAL_COLUMNS)))
+            }
+            CredentialCommand::List { dialect } => {
+                let path = dialect.map(|d| format!("/v1/credentials?dialect={d}")).unwrap_or_else(|| "/v1/credentials".into());
+                Ok(render(&client.get(&path).await?, json, CREDENTIAL_COLUMNS))
+            }
+            CredentialCommand::Revoke { id } => Ok(render(&client.post(&format!("/v1/credentials/{id}/revoke"), json!({})).await?, json, CREDENTIAL_COLUMNS)),
+        },
+        AdminCommand::Token(command) => match command {
+            TokenCommand::Create { name } => {
+                let created = client.post("/v1/admin-tokens", json!({"name": name})).await?;
+                if json {
+                    return Ok(created.to_string());
+                }
+                let token = created.get("token").cloned().unwrap_or(Value::Null);
+                let secret = created.get("secret").and_then(Value::as_str).unwrap_or("-");
+                Ok(format!("{}\nsecret (shown once)  {secret}", output::record(&token, TOKEN_COLUMNS)))
+            }
+            TokenCommand::List => Ok(render(&client.get("/v1/admin-tokens").await?, json, TOKEN_COLUMNS)),
+            TokenCommand::Revoke { id } => Ok(render(&client.post(&format!("/v1/admin-tokens/{id}/revoke"), json!({})).await?, json, TOKEN_COLUMNS)),
+        },
+        AdminCommand::Keys(command) => {
+            let value = match command {
+                KeysCommand::List => client.get("/v1/signing-keys").await?,
+                KeysCommand::Rotate { algorithm } => client.post("/v1/signing-keys/rotate", json!({"algorithm": algorithm})).await?,
+            };
+            let keys = value.get("keys").cloned().unwrap_or(Value::Array(vec![]));
+            Ok(render(&keys, json, KEY_COLUMNS))
+        }
+        AdminCommand::Events(args) => {
+            let mut path = format!("/v1/events?{}", page_query(&args.page));
+            if let Some(subject_type) = args.subject_type {
+                path.push_str(&format!("&subject_type={subject_type}"));
+            }
+            if let Some(subject_id) = args.subject_id {
+                path.push_str(&format!("&subject_id={subject_id}"));
+            }
+            Ok(render(&client.get(&path).await?, json, EVENT_COLUMNS))
+        }
+    }
+}
+
+async fn license(client: &Client, command: LicenseCommand, json: bool) -> Result<String, CliError> {
+    match command {
+        LicenseCommand::Create { fields, key } => {
+            let mut body = license_body(&fields)?;
+            if let Some(key) = key {
+                body["key"] = json!(key);
+            }
+            Ok(render(&client.post("/v1/licenses", body).await?, json, LICENSE_COLUMNS))
+        }
+        LicenseCommand::Bulk { fields, count, batch_size, prefix, chunks, chunk_length, uuid, out } => {
+            if count == 0 || batch_size == 0 {
+                return Err(CliError::usage("--count and --batch-size must be at least 1"));
+            }
+            let license = license_body(&fields)?;
+            let pattern = json!({"prefix": prefix, "chunks": chunks, "chunk_length": chunk_length, "uuid": uuid});
+            let progress = indicatif::ProgressBar::new(count as u64);
+            if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+            }
+            progress.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} licenses ({per_sec}, eta {eta})").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let mut issued: Vec<Value> = Vec::with_capacity(count);
+            while issued.len() < count {
+                let size = batch_size.min(count - issued.len());
+                let created = client.post("/v1/licenses/bulk", json!({"count": size, "pattern": pattern, "license": license})).await?;
+                let batch = created.get("licenses").and_then(Value::as_array).cloned().unwrap_or_default();
+                progress.inc(batch.len() as u64);
+                issued.extend(batch);
+            }
+            progress.finish_and_clear();
+            let keys: Vec<&str> = issued.iter().filter_map(|l| l.get("key").and_then(Value::as_str)).collect();
+            if let Some(path) = out {
+                std::fs::write(&path, keys.join("\n") + "\n").map_err(|error| CliError { code: 1, message: format!("cannot write {}: {error}", path.display()) })?;
+                return Ok(if json { json!({"created": issued.len(), "out": path}).to_string() } else { format!("{} licenses issued; keys written to {}", issued.len(), path.display()) });
+            }
+            Ok(if json { json!({"created": issued.len(), "licenses": issued}).to_string() } else { keys.join("\n") })
+        }
+        LicenseCommand::List { product, customer, status, page } => {
+            let mut path = format!("/v1/licenses?{}", page_query(&page));
+            if let Some(product) = product {
+                path.push_str(&format!("&product_id={product}"));
+            }
+            if let Some(customer) = customer {
+                path.push_str(&format!("&customer_id={customer}"));
+            }
+            if let Some(status) = status {
+                path.push_str(&format!("&status={status}"));
+            }
+            Ok(render(&client.get(&path).await?, json, LICENSE_COLUMNS))
+        }
+        LicenseCommand::Show { id } => {
+            let value = client.get(&format!("/v1/licenses/{id}")).await?;
+            if json {
+                return Ok(value.to_string());
+            }
+            let mut text = output::record(
+                &value,
+                &[
+                    ("ID", "id"),
+                    ("KEY", "key"),
+                    ("PRODUCT", "product_id"),
+                    ("POLICY", "policy_id"),
+                    ("CUSTOMER", "customer_id"),
+                    ("STATUS", "status"),
+                    ("TYPE", "terms.license_type"),
+                    ("KIND", "terms.kind"),
+                    ("MAX ACTIVATIONS", "terms.max_activations"),
+                    ("STARTS", "starts_at"),
+                    ("EXPIRES", "expires_at"),
+                    ("CONSUMED", "consumption_used"),
+                    ("CREATED", "created_at"),
+                ],
+            );
+            let devices = value.get("devices").and_then(Value::as_array).cloned().unwrap_or_default();
+            text.push_str("\n\nDevices:\n");
+            text.push_str(&output::table(&devices, DEVICE_COLUMNS));
+            Ok(text)
+        }
+        LicenseCommand::Block { id } => Ok(render(&client.post(&format!("/v1/licenses/{id}/block"), json!({})).await?, json, LICENSE_COLUMNS)),
+        LicenseCommand::Enable { id } => Ok(render(&client.post(&format!("/v1/licenses/{id}/enable"), json!({})).await?, json, LICENSE_COLUMNS)),
+        LicenseCommand::Disable { id } => Ok(render(&client.post(&format!("/v1/licenses/{id}/disable"), json!({})).await?, json, LICENSE_COLUMNS)),
+        LicenseCommand::Delete { id } => client.delete(&format!("/v1/licenses/{id}")).await.map(|_| String::new()),
+    }
+}

@@ -1,0 +1,155 @@
+//! Server settings from, in order of precedence: command-line flags, `LICENSD_*` environment
+//! variables, the config file (`--config`, TOML), and built-in defaults.
+
+use anyhow::{Context, bail};
+use clap::Args;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// TOML file with any of the settings below (keys as the flags, with underscores).
+    #[arg(long, env = "LICENSD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "LICENSD_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Directory for the SQLite database and the master key [default: ./licensd-data].
+    #[arg(long, env = "LICENSD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// `postgres://…` for PostgreSQL, or `sqlite://path` [default: sqlite in the data directory].
+    #[arg(long, env = "LICENSD_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// File holding the base64 master key that encrypts secrets at rest
+    /// [default: <data-dir>/master.key, created on first start]. `LICENSD_MASTER_KEY` may hold the key itself.
+    #[arg(long, env = "LICENSD_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+    /// RSA key size for RSA-signing dialects: 2048 or 4096 [default: 2048].
+    #[arg(long, env = "LICENSD_RSA_BITS")]
+    pub rsa_bits: Option<u32>,
+    /// Database connections in the pool [default: 16].
+    #[arg(long, env = "LICENSD_MAX_CONNECTIONS")]
+    pub max_connections: Option<u32>,
+    /// Most licenses one bulk request may create [default: 10000].
+    #[arg(long, env = "LICENSD_MAX_BULK_LICENSES")]
+    pub max_bulk_licenses: Option<usize>,
+    /// The first admin token, used only when the database has none yet.
+    #[arg(long, env = "LICENSD_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Log filter, e.g. `info` or `licensd=debug,tower_http=debug` [default: info].
+    #[arg(long, env = "LICENSD_LOG")]
+    pub log: Option<String>,
+}
+
+/// The config file's shape: the same settings as the flags.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    master_key_file: Option<PathBuf>,
+    rsa_bits: Option<u32>,
+    max_connections: Option<u32>,
+    max_bulk_licenses: Option<usize>,
+    admin_token: Option<String>,
+    log: Option<String>,
+}
+
+/// Settings after every source has been applied.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub master_key_file: PathBuf,
+    pub rsa_bits: u32,
+    pub max_connections: u32,
+    pub max_bulk_licenses: usize,
+    pub admin_token: Option<String>,
+    pub log: String,
+}
+
+impl ServeArgs {
+    pub fn resolve(self) -> anyhow::Result<Settings> {
+        let file = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+                toml::from_str::<FileSettings>(&text).with_context(|| format!("invalid config file {}", path.display()))?
+            }
+            None => FileSettings::default(),
+        };
+        let data_dir = self.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("licensd-data"));
+        let database_url = match self.database_url.or(file.database_url) {
+            Some(url) => url,
+            None => sqlite_url(&data_dir.join("licensd.db")),
+        };
+        let rsa_bits = self.rsa_bits.or(file.rsa_bits).unwrap_or(2048);
+        if rsa_bits != 2048 && rsa_bits != 4096 {
+            bail!("rsa_bits must be 2048 or 4096, not {rsa_bits}");
+        }
+        let max_connections = self.max_connections.or(file.max_connections).unwrap_or(16);
+        if max_connections == 0 {
+            bail!("max_connections must be at least 1");
+        }
+        let admin_token = self.admin_token.or(file.admin_token);
+        if let Some(token) = &admin_token
+            && token.trim().len() < 16
+        {
+            bail!("the admin token must be at least 16 characters");
+        }
+        Ok(Settings {
+            listen: self.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            master_key_file: self.master_key_file.or(file.master_key_file).unwrap_or_else(|| data_dir.join("master.key")),
+            data_dir,
+            database_url,
+            rsa_bits,
+            max_connections,
+            max_bulk_licenses: self.max_bulk_licenses.or(file.max_bulk_licenses).unwrap_or(10_000),
+            admin_token,
+            log: self.log.or(file.log).unwrap_or_else(|| "info".to_string()),
+        })
+    }
+}
+
+fn sqlite_url(path: &Path) -> String {
+    format!("sqlite://{}", path.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let settings = ServeArgs::default().resolve().unwrap();
+        assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(settings.data_dir, PathBuf::from("licensd-data"));
+        assert_eq!(settings.database_url, "sqlite://licensd-data/licensd.db");
+        assert_eq!(settings.master_key_file, PathBuf::from("licensd-data/master.key"));
+        assert_eq!(settings.rsa_bits, 2048);
+    }
+
+    #[test]
+    fn flags_win_over_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("licensd.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\nrsa_bits = 4096\ndata_dir = \"/srv/lic\"\n").unwrap();
+        let args = ServeArgs { config: Some(path), rsa_bits: Some(2048), ..ServeArgs::default() };
+        let settings = args.resolve().unwrap();
+        assert_eq!(settings.listen.to_string(), "127.0.0.1:9000");
+        assert_eq!(settings.rsa_bits, 2048);
+        assert_eq!(settings.database_url, "sqlite:///srv/lic/licensd.db");
+    }
+
+    #[test]
+    fn bad_settings_are_refused() {
+        assert!(ServeArgs { rsa_bits: Some(1024), ..ServeArgs::default() }.resolve().is_err());
+        assert!(ServeArgs { admin_token: Some("short".into()), ..ServeArgs::default() }.resolve().is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("licensd.toml");
+        std::fs::write(&path, "unknown_key = 1\n").unwrap();
+        assert!(ServeArgs { config: Some(path), ..ServeArgs::default() }.resolve().is_err());
+    }
+}
