@@ -53,6 +53,8 @@ pub enum Denial {
     UserActivationLimitReached,
     #[error("license user not found on this license")]
     LicenseUserNotFound,
+    #[error("license has reached its number of users")]
+    LicenseUserLimitReached,
     #[error("wrong credentials for the license user")]
     InvalidUserCredentials,
     // --- floating ---
@@ -92,7 +94,7 @@ pub enum Denial {
 
 impl Denial {
     /// Every variant, for exhaustive tests and documentation tables.
-    pub const ALL: [Denial; 37] = [
+    pub const ALL: [Denial; 38] = [
         Denial::LicenseNotFound,
         Denial::ProductNotFound,
         Denial::ProductDisabled,
@@ -114,6 +116,7 @@ impl Denial {
         Denial::TransferLimitReached,
         Denial::UserActivationLimitReached,
         Denial::LicenseUserNotFound,
+        Denial::LicenseUserLimitReached,
         Denial::InvalidUserCredentials,
         Denial::NotFloating,
         Denial::FloatingSeatsExhausted,
@@ -156,6 +159,7 @@ impl Denial {
             Denial::TransferLimitReached => "TRANSFER_LIMIT_REACHED",
             Denial::UserActivationLimitReached => "USER_ACTIVATION_LIMIT_REACHED",
             Denial::LicenseUserNotFound => "LICENSE_USER_NOT_FOUND",
+            Denial::LicenseUserLimitReached => "LICENSE_USER_LIMIT_REACHED",
             Denial::InvalidUserCredentials => "INVALID_USER_CREDENTIALS",
             Denial::NotFloating => "NOT_FLOATING",
             Denial::FloatingSeatsExhausted => "FLOATING_SEATS_EXHAUSTED",

@@ -160,6 +160,14 @@ pub fn plan_activation(state: &ActivationState<'_>, now: Millis) -> Result<Activ
     Ok(ActivationPlan::Activate { is_transfer, start_trial_expiry })
 }
 
+/// Assigning one more user to a license: refused once `max_users` users are assigned.
+pub fn check_user_assignment(license: &License, assigned_users: i64) -> Result<(), Denial> {
+    match license.terms.max_users {
+        Some(max) if assigned_users >= max => Err(Denial::LicenseUserLimitReached),
+        _ => Ok(()),
+    }
+}
+
 /// Deactivation needs an active device; it never consumes a transfer by itself (the next new
 /// device does).
 pub fn check_deactivation(existing: Option<&Device>) -> Result<(), Denial> {

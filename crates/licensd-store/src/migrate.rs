@@ -28,8 +28,7 @@ pub(crate) const POSTGRES: &[Migration] = &[Migration {
 /// so two nodes starting together never race on creating it.
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS licensd_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
 const IS_APPLIED: &str = "SELECT COUNT(*) FROM licensd_migrations WHERE version = $1";
-const RECORD: &str =
-    "INSERT INTO licensd_migrations (version, name, applied_at) VALUES ($1, $2, $3)";
+const RECORD: &str = "INSERT INTO licensd_migrations (version, name, applied_at) VALUES ($1, $2, $3)";
 
 /// Advisory lock key shared by every licensd node migrating the same PostgreSQL database
 /// (the bytes of "licensd" followed by a zero).
@@ -40,30 +39,20 @@ macro_rules! apply_one {
     ($tx:expr, $migration:expr) => {{
         let tx = $tx;
         let migration: &Migration = $migration;
-        sqlx::query(CREATE_TABLE)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        sqlx::query(CREATE_TABLE).execute(&mut *tx).await.map_err(db_err)?;
         let applied: i64 = sqlx::query_scalar(IS_APPLIED)
             .bind(migration.version)
             .fetch_one(&mut *tx)
             .await
             .map_err(db_err)?;
         if applied == 0 {
-            tracing::info!(
-                version = migration.version,
-                name = migration.name,
-                "applying migration"
-            );
-            sqlx::raw_sql(migration.sql)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| {
-                    StoreError::Database(format!(
-                        "migration {} ({}) failed: {e}",
-                        migration.version, migration.name
-                    ))
-                })?;
+            tracing::info!(version = migration.version, name = migration.name, "applying migration");
+            sqlx::raw_sql(migration.sql).execute(&mut *tx).await.map_err(|e| {
+                StoreError::Database(format!(
+                    "migration {} ({}) failed: {e}",
+                    migration.version, migration.name
+                ))
+            })?;
             sqlx::query(RECORD)
                 .bind(migration.version)
                 .bind(migration.name)

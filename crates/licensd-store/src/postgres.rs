@@ -15,11 +15,7 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
-    pub async fn connect(
-        url: &str,
-        codec: Arc<dyn SecretCodec>,
-        max_connections: u32,
-    ) -> Result<Self> {
+    pub async fn connect(url: &str, codec: Arc<dyn SecretCodec>, max_connections: u32) -> Result<Self> {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Database(format!("invalid PostgreSQL URL: {e}")))?;
         let pool = PgPoolOptions::new()
@@ -33,6 +29,18 @@ impl PostgresStore {
 
 async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Postgres>> {
     pool.begin().await.map_err(db_err)
+}
+
+/// Under READ COMMITTED two nodes bootstrapping at once would both see no admin token; an
+/// advisory lock held until commit makes the second one see the first one's token.
+async fn serialize_bootstrap(conn: &mut sqlx::PgConnection) -> Result<()> {
+    const BOOTSTRAP_LOCK_KEY: i64 = 0x6c69_6365_6e73_6401;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(BOOTSTRAP_LOCK_KEY)
+        .execute(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
 }
 
 async fn run_migrations(pool: &PgPool) -> Result<()> {

@@ -15,9 +15,7 @@ use sqlx::error::ErrorKind;
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(d) => match d.kind() {
-            ErrorKind::UniqueViolation => {
-                StoreError::Conflict(format!("duplicate value ({})", d.message()))
-            }
+            ErrorKind::UniqueViolation => StoreError::Conflict(format!("duplicate value ({})", d.message())),
             ErrorKind::ForeignKeyViolation => StoreError::Conflict(format!(
                 "a referenced record is missing or the record is still in use ({})",
                 d.message()
@@ -25,19 +23,14 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
             _ => StoreError::Database(e.to_string()),
         },
         sqlx::Error::RowNotFound => StoreError::NotFound,
-        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
-            StoreError::Corrupt(e.to_string())
-        }
+        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => StoreError::Corrupt(e.to_string()),
         _ => StoreError::Database(e.to_string()),
     }
 }
 
 /// Maps a write's error, naming what a refused constraint was about so administrators get
 /// "product code already exists" rather than an index name.
-pub(crate) fn conflict(
-    unique: &'static str,
-    reference: &'static str,
-) -> impl Fn(sqlx::Error) -> StoreError {
+pub(crate) fn conflict(unique: &'static str, reference: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
     move |e| match e.as_database_error().map(|d| d.kind()) {
         Some(ErrorKind::UniqueViolation) => StoreError::Conflict(unique.to_owned()),
         Some(ErrorKind::ForeignKeyViolation) => StoreError::Conflict(reference.to_owned()),
@@ -46,8 +39,7 @@ pub(crate) fn conflict(
 }
 
 pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string(value)
-        .map_err(|e| StoreError::Database(format!("cannot encode JSON: {e}")))
+    serde_json::to_string(value).map_err(|e| StoreError::Database(format!("cannot encode JSON: {e}")))
 }
 
 pub(crate) fn from_json<T: DeserializeOwned>(text: &str, what: &str) -> Result<T> {
@@ -64,8 +56,7 @@ pub(crate) fn open_text(codec: &dyn SecretCodec, sealed: &[u8], context: &str) -
             "cannot open sealed {context} (tampered or sealed under another key)"
         ))
     })?;
-    String::from_utf8(plain)
-        .map_err(|_| StoreError::Corrupt(format!("sealed {context} is not UTF-8")))
+    String::from_utf8(plain).map_err(|_| StoreError::Corrupt(format!("sealed {context} is not UTF-8")))
 }
 
 // Column lists are macros rather than consts so `concat!` can build `&'static str` statements,
@@ -154,14 +145,16 @@ macro_rules! event_cols {
 }
 
 pub(crate) use {
-    admin_token_cols, blocked_cols, consumption_cols, credential_cols, customer_cols, device_cols,
-    event_cols, feature_cols, lease_cols, license_cols, license_feature_select, policy_cols,
-    product_cols, signing_key_cols, user_cols,
+    admin_token_cols, blocked_cols, consumption_cols, credential_cols, customer_cols, device_cols, event_cols,
+    feature_cols, lease_cols, license_cols, license_feature_select, policy_cols, product_cols, signing_key_cols,
+    user_cols,
 };
 
 /// Expands the `Store` implementation for one backend. The invoking module must define
 /// `async fn begin_write(&Pool) -> Result<Transaction<'static, DB>>` (a transaction that may
-/// write: `BEGIN IMMEDIATE` on SQLite) and `async fn run_migrations(&Pool) -> Result<()>`, and the
+/// write: `BEGIN IMMEDIATE` on SQLite), `async fn run_migrations(&Pool) -> Result<()>` and
+/// `async fn serialize_bootstrap(&mut Connection) -> Result<()>` (makes concurrent admin-token
+/// bootstraps take turns inside their transactions), and the
 /// store type must have fields `pool` and `codec: Arc<dyn SecretCodec>`.
 macro_rules! impl_store {
     ($store:ty, $db:ty, $row:ty, $conn:ty, $backend:expr) => {
@@ -789,6 +782,7 @@ macro_rules! impl_store {
 
                 async fn bootstrap_admin_token(&self, name: &str, token: &str, now: Millis) -> Result<bool> {
                     let mut tx = begin_write(&self.pool).await?;
+                    serialize_bootstrap(&mut tx).await?;
                     let done = sqlx::query(
                         "INSERT INTO admin_tokens (name, digest, created_at) \
                          SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM admin_tokens)",
@@ -1366,16 +1360,13 @@ macro_rules! impl_store {
                         // Assigning twice is a no-op, not a second seat.
                         return Ok(());
                     }
-                    if let Some(max) = license.terms.max_users {
+                    if license.terms.max_users.is_some() {
                         let assigned: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM license_user_assignments WHERE license_id = $1")
                             .bind(license_id)
                             .fetch_one(&mut *tx)
                             .await
                             .map_err(db_err)?;
-                        if assigned >= max {
-                            // The domain has no dedicated "user limit" denial; this is the nearest.
-                            return Err(StoreError::Denied(Denial::UserActivationLimitReached));
-                        }
+                        rules::check_user_assignment(&license, assigned)?;
                     }
                     sqlx::query("INSERT INTO license_user_assignments (license_id, user_id, created_at) VALUES ($1, $2, $3)")
                         .bind(license_id)

@@ -4,9 +4,7 @@
 
 use crate::sql::db_err;
 use crate::{Result, SecretCodec, StoreError};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, Transaction};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -19,11 +17,7 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if missing) the database at a `sqlite:` URL.
-    pub async fn connect(
-        url: &str,
-        codec: Arc<dyn SecretCodec>,
-        max_connections: u32,
-    ) -> Result<Self> {
+    pub async fn connect(url: &str, codec: Arc<dyn SecretCodec>, max_connections: u32) -> Result<Self> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::Database(format!("invalid SQLite URL: {e}")))?
             .create_if_missing(true)
@@ -43,6 +37,11 @@ impl SqliteStore {
 
 async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>> {
     pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)
+}
+
+/// `BEGIN IMMEDIATE` already serializes every writer.
+async fn serialize_bootstrap(_conn: &mut sqlx::SqliteConnection) -> Result<()> {
+    Ok(())
 }
 
 async fn run_migrations(pool: &SqlitePool) -> Result<()> {

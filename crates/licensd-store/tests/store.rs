@@ -58,10 +58,12 @@ backend_tests! {
     basics::migrate_is_idempotent_and_ping_reports_backend,
     basics::concurrent_migrations_of_a_fresh_database,
     basics::corrupt_rows_are_reported_as_corrupt,
+    basics::unknown_ids_are_not_found,
     // 2-3. catalog
     catalog::products_crud,
     catalog::products_list_pages_by_cursor,
     catalog::product_with_licenses_cannot_be_deleted,
+    catalog::referenced_rows_cannot_be_deleted,
     catalog::features_crud,
     catalog::policies_crud,
     // 4. customers and license users
@@ -107,6 +109,7 @@ backend_tests! {
     consumption::consumption_resets_each_period,
     consumption::feature_consumption_with_override_cap,
     consumption::feature_consumption_denials,
+    consumption::feature_consumption_resets_each_period,
     // 9. floating
     floating::floating_seats_are_exact,
     floating::lease_renewal_release_and_expiry,
@@ -133,4 +136,7 @@ backend_tests! {
     concurrency::concurrent_duplicate_creates_conflict @ 16,
     concurrency::concurrent_ensure_signing_key_keeps_one_active @ 16,
     concurrency::concurrent_bootstrap_creates_one_admin_token @ 16,
+    concurrency::concurrent_feature_consumption_respects_cap @ 16,
+    concurrency::concurrent_deactivations_count_once @ 16,
+    concurrency::concurrent_same_device_checkouts @ 16,
 }

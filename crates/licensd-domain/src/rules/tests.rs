@@ -494,3 +494,12 @@ fn text_enums_round_trip() {
     assert_eq!(Dialect::parse("nope"), None);
     assert_eq!(serde_json::to_string(&Assignment::InStock).unwrap(), "\"in_stock\"");
 }
+
+#[test]
+fn user_assignment_limit() {
+    let mut l = license();
+    assert_eq!(check_user_assignment(&l, 1_000), Ok(()));
+    l.terms.max_users = Some(2);
+    assert_eq!(check_user_assignment(&l, 1), Ok(()));
+    assert_eq!(check_user_assignment(&l, 2), Err(Denial::LicenseUserLimitReached));
+}

@@ -53,7 +53,10 @@ fn license(product_id: i64, key: &str, terms: LicenseTerms) -> NewLicense {
 }
 
 fn device(fp: &str) -> DeviceInfo {
-    DeviceInfo { fingerprint: fp.into(), ..Default::default() }
+    DeviceInfo {
+        fingerprint: fp.into(),
+        ..Default::default()
+    }
 }
 
 async fn stores() -> Vec<(Arc<dyn Store>, Option<tempfile::TempDir>)> {
@@ -65,10 +68,21 @@ async fn stores() -> Vec<(Arc<dyn Store>, Option<tempfile::TempDir>)> {
         use sqlx::Connection;
         let name = format!("smoke_{}", std::process::id());
         let mut conn = sqlx::PgConnection::connect(&admin).await.expect("pg admin");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).execute(&mut conn).await.expect("drop");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("create");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("drop");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create");
         let base = admin.rsplit_once('/').map(|(base, _)| base).expect("url with database");
-        out.push((connect(&format!("{base}/{name}"), Arc::new(XorCodec), 16).await.expect("pg"), None));
+        out.push((
+            connect(&format!("{base}/{name}"), Arc::new(XorCodec), 16)
+                .await
+                .expect("pg"),
+            None,
+        ));
     }
     out
 }
@@ -79,9 +93,14 @@ async fn smoke_both_backends() {
         let backend = store.backend();
         eprintln!("backend {backend:?}");
         // Several migrators at once, then again: idempotent.
-        let runs = (0..4).map(|_| store.migrate());
-        for result in futures_join(runs).await {
-            result.expect("migrate");
+        let runs: Vec<_> = (0..4)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { store.migrate().await })
+            })
+            .collect();
+        for run in runs {
+            run.await.expect("join").expect("migrate");
         }
         store.migrate().await.expect("migrate again");
         store.ping().await.expect("ping");
@@ -143,15 +162,33 @@ async fn smoke_both_backends() {
             .expect("feature");
 
         // 50 concurrent activations of distinct devices against max_activations = 5.
-        let terms = LicenseTerms { max_activations: Some(5), ..Default::default() };
+        let terms = LicenseTerms {
+            max_activations: Some(5),
+            ..Default::default()
+        };
         let mut with_feature = license(product.id, "KEY-1", terms);
-        with_feature.features = vec![FeatureGrant { code: "export".into(), overrides: Default::default() }];
-        let lic = store.create_licenses(vec![with_feature], ev("license.create", "license"), NOW).await.expect("license").remove(0);
+        with_feature.features = vec![FeatureGrant {
+            code: "export".into(),
+            overrides: Default::default(),
+        }];
+        let lic = store
+            .create_licenses(vec![with_feature], ev("license.create", "license"), NOW)
+            .await
+            .expect("license")
+            .remove(0);
         assert_eq!(lic.key.as_deref(), Some("KEY-1"));
         let attempts = (0..50).map(|i| {
             let store = store.clone();
             tokio::spawn(async move {
-                store.activate(LicenseRef::Key("KEY-1".into()), device(&format!("dev-{i}")), None, ev("device.activate", "license"), NOW).await
+                store
+                    .activate(
+                        LicenseRef::Key("KEY-1".into()),
+                        device(&format!("dev-{i}")),
+                        None,
+                        ev("device.activate", "license"),
+                        NOW,
+                    )
+                    .await
             })
         });
         let mut ok = 0;
@@ -171,29 +208,58 @@ async fn smoke_both_backends() {
         assert_eq!(devices.len(), 5);
 
         // Already active: not consumed again. Deactivate, then a new device is a transfer.
-        let again = store.activate(LicenseRef::Id(lic.id), device(&devices[0].fingerprint), None, ev("a", "license"), NOW).await.unwrap();
+        let again = store
+            .activate(
+                LicenseRef::Id(lic.id),
+                device(&devices[0].fingerprint),
+                None,
+                ev("a", "license"),
+                NOW,
+            )
+            .await
+            .unwrap();
         assert!(!again.newly_activated);
         assert_eq!(again.active_devices, 5);
-        let after = store.deactivate(LicenseRef::Id(lic.id), &devices[0].fingerprint, ev("d", "license"), NOW).await.unwrap();
+        let after = store
+            .deactivate(LicenseRef::Id(lic.id), &devices[0].fingerprint, ev("d", "license"), NOW)
+            .await
+            .unwrap();
         assert_eq!(after.deactivation_count, 1);
         assert!(matches!(
-            store.deactivate(LicenseRef::Id(lic.id), &devices[0].fingerprint, ev("d", "license"), NOW).await,
+            store
+                .deactivate(LicenseRef::Id(lic.id), &devices[0].fingerprint, ev("d", "license"), NOW)
+                .await,
             Err(StoreError::Denied(Denial::DeviceNotActivated))
         ));
-        let moved = store.activate(LicenseRef::Id(lic.id), device("new"), None, ev("a", "license"), NOW).await.unwrap();
+        let moved = store
+            .activate(LicenseRef::Id(lic.id), device("new"), None, ev("a", "license"), NOW)
+            .await
+            .unwrap();
         assert_eq!(moved.license.transfer_count, 1);
-        let reactivated = store.deactivate_device(moved.device.id, ev("d", "device"), NOW).await.unwrap();
+        let reactivated = store
+            .deactivate_device(moved.device.id, ev("d", "device"), NOW)
+            .await
+            .unwrap();
         assert!(reactivated.deactivated_at.is_some());
-        let back = store.activate(LicenseRef::Id(lic.id), device("new"), None, ev("a", "license"), NOW + 1).await.unwrap();
+        let back = store
+            .activate(LicenseRef::Id(lic.id), device("new"), None, ev("a", "license"), NOW + 1)
+            .await
+            .unwrap();
         assert_eq!(back.device.id, moved.device.id, "reactivation reuses the row");
         assert!(back.device.is_active());
 
         // Validation reports, never errs, on a denial.
-        let report = store.validate(LicenseRef::Key("KEY-1".into()), Some("new"), NOW).await.unwrap();
+        let report = store
+            .validate(LicenseRef::Key("KEY-1".into()), Some("new"), NOW)
+            .await
+            .unwrap();
         assert!(report.outcome.is_ok());
         assert_eq!(report.active_devices, 5);
         assert_eq!(report.features.len(), 1);
-        let report = store.validate(LicenseRef::Key("KEY-1".into()), Some("stranger"), NOW).await.unwrap();
+        let report = store
+            .validate(LicenseRef::Key("KEY-1".into()), Some("stranger"), NOW)
+            .await
+            .unwrap();
         assert_eq!(report.outcome, Err(Denial::DeviceNotActivated));
         assert!(matches!(
             store.validate(LicenseRef::Key("nope".into()), None, NOW).await,
@@ -201,20 +267,49 @@ async fn smoke_both_backends() {
         ));
 
         // Feature consumption with idempotency.
-        let first = store.consume_feature(LicenseRef::Id(lic.id), "export", 2, Some("k1".into()), ev("c", "license"), NOW).await.unwrap();
+        let first = store
+            .consume_feature(
+                LicenseRef::Id(lic.id),
+                "export",
+                2,
+                Some("k1".into()),
+                ev("c", "license"),
+                NOW,
+            )
+            .await
+            .unwrap();
         assert_eq!((first.total, first.replayed), (2, false));
-        let replay = store.consume_feature(LicenseRef::Id(lic.id), "export", 2, Some("k1".into()), ev("c", "license"), NOW).await.unwrap();
-        assert_eq!((replay.total, replay.replayed, replay.event.id), (2, true, first.event.id));
+        let replay = store
+            .consume_feature(
+                LicenseRef::Id(lic.id),
+                "export",
+                2,
+                Some("k1".into()),
+                ev("c", "license"),
+                NOW,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (replay.total, replay.replayed, replay.event.id),
+            (2, true, first.event.id)
+        );
         assert!(matches!(
-            store.consume_feature(LicenseRef::Id(lic.id), "export", 2, None, ev("c", "license"), NOW).await,
+            store
+                .consume_feature(LicenseRef::Id(lic.id), "export", 2, None, ev("c", "license"), NOW)
+                .await,
             Err(StoreError::Denied(Denial::FeatureConsumptionLimitReached))
         ));
         assert!(matches!(
-            store.consume_feature(LicenseRef::Id(lic.id), "nope", 1, None, ev("c", "license"), NOW).await,
+            store
+                .consume_feature(LicenseRef::Id(lic.id), "nope", 1, None, ev("c", "license"), NOW)
+                .await,
             Err(StoreError::Denied(Denial::FeatureNotFound))
         ));
         assert!(matches!(
-            store.consume(LicenseRef::Id(lic.id), 1, None, ev("c", "license"), NOW).await,
+            store
+                .consume(LicenseRef::Id(lic.id), 1, None, ev("c", "license"), NOW)
+                .await,
             Err(StoreError::Denied(Denial::NotConsumption))
         ));
 
@@ -222,34 +317,70 @@ async fn smoke_both_backends() {
         let mut edit = LicenseEdit::from_license(&lic);
         edit.features = Some(vec![FeatureGrant {
             code: "export".into(),
-            overrides: FeatureOverrides { max_consumptions: Some(10), ..Default::default() },
+            overrides: FeatureOverrides {
+                max_consumptions: Some(10),
+                ..Default::default()
+            },
         }]);
         let edited = store.edit_license(lic.id, edit, ev("e", "license"), NOW).await.unwrap();
-        assert_eq!(edited.transfer_count, 2, "both activations after a deactivation were transfers");
+        assert_eq!(
+            edited.transfer_count, 2,
+            "both activations after a deactivation were transfers"
+        );
         let features = store.license_features(lic.id).await.unwrap();
-        assert_eq!((features[0].consumption_used, features[0].overrides.max_consumptions), (2, Some(10)));
+        assert_eq!(
+            (features[0].consumption_used, features[0].overrides.max_consumptions),
+            (2, Some(10))
+        );
         let mut edit = LicenseEdit::from_license(&lic);
-        edit.features = Some(vec![FeatureGrant { code: "missing".into(), overrides: Default::default() }]);
-        assert!(matches!(store.edit_license(lic.id, edit, ev("e", "license"), NOW).await, Err(StoreError::Conflict(_))));
+        edit.features = Some(vec![FeatureGrant {
+            code: "missing".into(),
+            overrides: Default::default(),
+        }]);
+        assert!(matches!(
+            store.edit_license(lic.id, edit, ev("e", "license"), NOW).await,
+            Err(StoreError::Conflict(_))
+        ));
 
         // Floating seats.
         let floating = LicenseTerms {
             max_activations: None,
-            floating: Some(FloatingTerms { seats: 2, lease_seconds: 60, borrow_allowed: true, max_borrow_hours: 24 }),
+            floating: Some(FloatingTerms {
+                seats: 2,
+                lease_seconds: 60,
+                borrow_allowed: true,
+                max_borrow_hours: 24,
+            }),
             ..Default::default()
         };
-        let fl = store.create_licenses(vec![license(product.id, "FLOAT", floating)], ev("c", "license"), NOW).await.unwrap().remove(0);
+        let fl = store
+            .create_licenses(vec![license(product.id, "FLOAT", floating)], ev("c", "license"), NOW)
+            .await
+            .unwrap()
+            .remove(0);
         let key = || LicenseRef::Key("FLOAT".into());
-        store.checkout_lease(key(), "a", None, ev("l", "license"), NOW).await.unwrap();
-        store.checkout_lease(key(), "b", Some(NOW + 2 * HOUR), ev("l", "license"), NOW).await.unwrap();
+        store
+            .checkout_lease(key(), "a", None, ev("l", "license"), NOW)
+            .await
+            .unwrap();
+        store
+            .checkout_lease(key(), "b", Some(NOW + 2 * HOUR), ev("l", "license"), NOW)
+            .await
+            .unwrap();
         assert!(matches!(
             store.checkout_lease(key(), "c", None, ev("l", "license"), NOW).await,
             Err(StoreError::Denied(Denial::FloatingSeatsExhausted))
         ));
         // "a" expires, "b" is borrowed: a seat frees up for "c".
-        store.checkout_lease(key(), "c", None, ev("l", "license"), NOW + HOUR).await.unwrap();
+        store
+            .checkout_lease(key(), "c", None, ev("l", "license"), NOW + HOUR)
+            .await
+            .unwrap();
         assert_eq!(store.live_leases(fl.id, NOW + HOUR).await.unwrap().len(), 2);
-        store.release_lease(key(), "c", ev("r", "license"), NOW + HOUR).await.unwrap();
+        store
+            .release_lease(key(), "c", ev("r", "license"), NOW + HOUR)
+            .await
+            .unwrap();
         assert!(matches!(
             store.release_lease(key(), "c", ev("r", "license"), NOW + HOUR).await,
             Err(StoreError::Denied(Denial::DeviceNotActivated))
@@ -267,11 +398,25 @@ async fn smoke_both_backends() {
             }),
             ..Default::default()
         };
-        store.create_licenses(vec![license(product.id, "USE", consumption)], ev("c", "license"), NOW).await.unwrap();
-        let used = store.consume(LicenseRef::Key("USE".into()), 5, None, ev("c", "license"), NOW).await.unwrap();
+        store
+            .create_licenses(vec![license(product.id, "USE", consumption)], ev("c", "license"), NOW)
+            .await
+            .unwrap();
+        let used = store
+            .consume(LicenseRef::Key("USE".into()), 5, None, ev("c", "license"), NOW)
+            .await
+            .unwrap();
         assert_eq!(used.total, 5);
-        assert!(store.consume(LicenseRef::Key("USE".into()), 1, None, ev("c", "license"), NOW).await.is_err());
-        let next_day = store.consume(LicenseRef::Key("USE".into()), 1, None, ev("c", "license"), NOW + DAY).await.unwrap();
+        assert!(
+            store
+                .consume(LicenseRef::Key("USE".into()), 1, None, ev("c", "license"), NOW)
+                .await
+                .is_err()
+        );
+        let next_day = store
+            .consume(LicenseRef::Key("USE".into()), 1, None, ev("c", "license"), NOW + DAY)
+            .await
+            .unwrap();
         assert_eq!(next_day.total, 1);
 
         // Signing keys: concurrent ensure yields one active key.
@@ -299,7 +444,12 @@ async fn smoke_both_backends() {
         assert_eq!(kids.len(), 1, "{kids:?}");
         let rotated = store
             .rotate_signing_key(
-                NewSigningKey { kid: "r".into(), algorithm: "Ed25519".into(), public_der: vec![1], private_pkcs8: vec![2] },
+                NewSigningKey {
+                    kid: "r".into(),
+                    algorithm: "Ed25519".into(),
+                    public_der: vec![1],
+                    private_pkcs8: vec![2],
+                },
                 ev("k", "signing_key"),
                 NOW,
             )
@@ -333,17 +483,35 @@ async fn smoke_both_backends() {
         assert_eq!((found, secret.as_str()), (cred, "s3cret"));
 
         // Deletes: referenced rows conflict.
-        assert!(matches!(store.delete_feature(feature.id, ev("d", "feature")).await, Err(StoreError::Conflict(_))));
-        assert!(matches!(store.delete_product(product.id, ev("d", "product")).await, Err(StoreError::Conflict(_))));
+        assert!(matches!(
+            store.delete_feature(feature.id, ev("d", "feature")).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            store.delete_product(product.id, ev("d", "product")).await,
+            Err(StoreError::Conflict(_))
+        ));
 
         // Filters and events.
         let listed = store
-            .list_licenses(LicenseFilter { product_id: Some(product.id), ..Default::default() }, Page { after: None, limit: 2 })
+            .list_licenses(
+                LicenseFilter {
+                    product_id: Some(product.id),
+                    ..Default::default()
+                },
+                Page { after: None, limit: 2 },
+            )
             .await
             .unwrap();
         assert_eq!(listed.len(), 2);
         let events = store
-            .list_events(EventFilter { subject_type: Some("product".into()), ..Default::default() }, Page::default())
+            .list_events(
+                EventFilter {
+                    subject_type: Some("product".into()),
+                    ..Default::default()
+                },
+                Page::default(),
+            )
             .await
             .unwrap();
         assert_eq!(events.len(), 1);
@@ -351,23 +519,23 @@ async fn smoke_both_backends() {
 
         // Bulk issue.
         let started = std::time::Instant::now();
-        let batch: Vec<NewLicense> =
-            (0..10_000).map(|i| license(product.id, &format!("BULK-{i}"), LicenseTerms::default())).collect();
+        let batch: Vec<NewLicense> = (0..10_000)
+            .map(|i| license(product.id, &format!("BULK-{i}"), LicenseTerms::default()))
+            .collect();
         let created = store.create_licenses(batch, ev("bulk", "license"), NOW).await.unwrap();
         assert_eq!(created.len(), 10_000);
         eprintln!("{backend:?}: 10k licenses in {:?}", started.elapsed());
-        let dup = vec![license(product.id, "DUP", LicenseTerms::default()), license(product.id, "DUP", LicenseTerms::default())];
-        assert!(matches!(store.create_licenses(dup, ev("bulk", "license"), NOW).await, Err(StoreError::Conflict(_))));
-        assert!(store.find_license_by_key("DUP").await.unwrap().is_none(), "all or nothing");
+        let dup = vec![
+            license(product.id, "DUP", LicenseTerms::default()),
+            license(product.id, "DUP", LicenseTerms::default()),
+        ];
+        assert!(matches!(
+            store.create_licenses(dup, ev("bulk", "license"), NOW).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(
+            store.find_license_by_key("DUP").await.unwrap().is_none(),
+            "all or nothing"
+        );
     }
-}
-
-async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
-    let mut out = Vec::new();
-    // Sequential awaits still interleave: each migrate() future only starts when polled, so
-    // spawn-free concurrency is not needed to prove idempotence here.
-    for future in futures {
-        out.push(future.await);
-    }
-    out
 }

@@ -39,7 +39,10 @@ pub async fn concurrent_migrations_of_a_fresh_database(db: Db) {
         store.migrate().await.expect("migrate again");
     }
     // The schema works and every node sees the same data.
-    let p = stores[0].create_product(new_product("fresh"), ev("product.create", "product"), NOW).await.unwrap();
+    let p = stores[0]
+        .create_product(new_product("fresh"), ev("product.create", "product"), NOW)
+        .await
+        .unwrap();
     for store in &stores {
         assert_eq!(store.get_product_by_code("fresh").await.unwrap(), p);
     }
@@ -54,22 +57,162 @@ pub async fn corrupt_rows_are_reported_as_corrupt(db: Db) {
     let other = license(&db, lic.product_id, "KEY-2", terms(Some(1))).await;
 
     // An unsealable key (one flipped byte in the sealed blob).
-    let mut sealed = db.raw.bytes("SELECT key_sealed FROM licenses WHERE id = ?", &[Arg::I(lic.id)]).await;
+    let mut sealed = db
+        .raw
+        .bytes("SELECT key_sealed FROM licenses WHERE id = ?", &[Arg::I(lic.id)])
+        .await;
     let last = sealed.len() - 1;
     sealed[last] ^= 0x55;
-    assert_eq!(db.raw.exec("UPDATE licenses SET key_sealed = ? WHERE id = ?", &[Arg::B(sealed), Arg::I(lic.id)]).await, 1);
+    assert_eq!(
+        db.raw
+            .exec(
+                "UPDATE licenses SET key_sealed = ? WHERE id = ?",
+                &[Arg::B(sealed), Arg::I(lic.id)]
+            )
+            .await,
+        1
+    );
     assert_corrupt(db.get_license(lic.id).await);
 
     // Unknown enum text.
-    assert_eq!(db.raw.exec("UPDATE licenses SET status = 'bogus' WHERE id = ?", &[Arg::I(other.id)]).await, 1);
+    assert_eq!(
+        db.raw
+            .exec("UPDATE licenses SET status = 'bogus' WHERE id = ?", &[Arg::I(other.id)])
+            .await,
+        1
+    );
     assert_corrupt(db.get_license(other.id).await);
 
     // Unknown enum text on a product.
     let p = product(&db, "meta").await;
-    assert_eq!(db.raw.exec("UPDATE products SET auth_method = 'telepathy' WHERE id = ?", &[Arg::I(p.id)]).await, 1);
+    assert_eq!(
+        db.raw
+            .exec(
+                "UPDATE products SET auth_method = 'telepathy' WHERE id = ?",
+                &[Arg::I(p.id)]
+            )
+            .await,
+        1
+    );
     assert_corrupt(db.get_product(p.id).await);
 
     // Untouched rows still read fine.
     let fine = product(&db, "fine").await;
     assert_eq!(db.get_product(fine.id).await.unwrap().metadata, json!({}));
+}
+
+pub async fn unknown_ids_are_not_found(db: Db) {
+    const GHOST: i64 = 987_654;
+    let p = product(&db, "app").await;
+    let feature = db
+        .create_feature(
+            new_feature(p.id, "f", FeatureType::Activation),
+            ev("feature.create", "feature"),
+            NOW,
+        )
+        .await
+        .unwrap();
+    let customer = db
+        .create_customer(
+            NewCustomer {
+                email: None,
+                name: None,
+                company: None,
+                reference: None,
+                metadata: json!({}),
+            },
+            ev("customer.create", "customer"),
+            NOW,
+        )
+        .await
+        .unwrap();
+    let policy = db
+        .create_policy(
+            NewPolicy {
+                product_id: p.id,
+                code: "pol".into(),
+                name: "Pol".into(),
+                terms: LicenseTerms::default(),
+                duration_days: None,
+                maintenance_days: None,
+                features: vec![],
+                metadata: json!({}),
+            },
+            ev("policy.create", "policy"),
+            NOW,
+        )
+        .await
+        .unwrap();
+    let events_before = event_count(&db).await;
+
+    assert_not_found(db.get_feature(GHOST).await);
+    assert_not_found(
+        db.update_feature(
+            FeatureDefinition {
+                id: GHOST,
+                code: "ghost".into(),
+                ..feature
+            },
+            ev("feature.update", "feature"),
+        )
+        .await,
+    );
+    assert_not_found(db.delete_feature(GHOST, ev("feature.delete", "feature")).await);
+    assert_not_found(db.get_policy(GHOST).await);
+    assert_not_found(
+        db.update_policy(
+            Policy {
+                id: GHOST,
+                code: "ghost".into(),
+                ..policy
+            },
+            ev("policy.update", "policy"),
+            NOW,
+        )
+        .await,
+    );
+    assert_not_found(db.delete_policy(GHOST, ev("policy.delete", "policy")).await);
+    assert_not_found(db.get_customer(GHOST).await);
+    assert_not_found(
+        db.update_customer(Customer { id: GHOST, ..customer }, ev("customer.update", "customer"))
+            .await,
+    );
+    assert_not_found(db.delete_customer(GHOST, ev("customer.delete", "customer")).await);
+    assert_not_found(db.get_license_user(GHOST).await);
+    assert_not_found(
+        db.set_license_user_password(GHOST, "hash", ev("user.password", "license_user"))
+            .await,
+    );
+    assert_not_found(db.delete_license_user(GHOST, ev("user.delete", "license_user")).await);
+    assert_not_found(db.get_license(GHOST).await);
+    assert_not_found(db.delete_license(GHOST, ev("license.delete", "license")).await);
+    assert_not_found(db.get_device(GHOST).await);
+    assert_not_found(
+        db.deactivate_device(GHOST, ev("device.deactivate", "device"), NOW)
+            .await,
+    );
+    assert_not_found(db.unblock_device(GHOST, ev("device.unblock", "blocked_device")).await);
+    assert_not_found(
+        db.revoke_credential(GHOST, ev("credential.revoke", "credential"), NOW)
+            .await,
+    );
+    assert_not_found(
+        db.revoke_admin_token(GHOST, ev("admin_token.revoke", "admin_token"), NOW)
+            .await,
+    );
+    assert_eq!(
+        event_count(&db).await,
+        events_before,
+        "failed admin commands append no events"
+    );
+}
+
+#[tokio::test]
+async fn connect_rejects_unknown_url_schemes() {
+    let codec = std::sync::Arc::new(TestCodec::new(1));
+    match connect("mysql://localhost/db", codec, 1).await {
+        Err(StoreError::Database(message)) => assert!(message.contains("mysql"), "{message}"),
+        Err(other) => panic!("expected Database error, got {other:?}"),
+        Ok(_) => panic!("a mysql:// URL must be refused"),
+    }
 }

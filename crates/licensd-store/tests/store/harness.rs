@@ -37,7 +37,10 @@ impl TestCodec {
     }
 
     fn keystream_byte(&self, context: &str, index: usize) -> u8 {
-        let block = hash64(self.key ^ 0x5EA1, &[context.as_bytes(), &((index / 8) as u64).to_le_bytes()]);
+        let block = hash64(
+            self.key ^ 0x5EA1,
+            &[context.as_bytes(), &((index / 8) as u64).to_le_bytes()],
+        );
         block.to_le_bytes()[index % 8]
     }
 
@@ -55,7 +58,11 @@ impl SecretCodec for TestCodec {
         let mut out = Vec::with_capacity(plaintext.len() + 17);
         out.push(CODEC_VERSION);
         out.extend_from_slice(&self.context_tag(context));
-        let ciphertext: Vec<u8> = plaintext.iter().enumerate().map(|(i, b)| b ^ self.keystream_byte(context, i)).collect();
+        let ciphertext: Vec<u8> = plaintext
+            .iter()
+            .enumerate()
+            .map(|(i, b)| b ^ self.keystream_byte(context, i))
+            .collect();
         let mac = self.mac(context, &ciphertext);
         out.extend_from_slice(&ciphertext);
         out.extend_from_slice(&mac);
@@ -70,11 +77,19 @@ impl SecretCodec for TestCodec {
         if mac != self.mac(context, ciphertext) {
             return None;
         }
-        Some(ciphertext.iter().enumerate().map(|(i, b)| b ^ self.keystream_byte(context, i)).collect())
+        Some(
+            ciphertext
+                .iter()
+                .enumerate()
+                .map(|(i, b)| b ^ self.keystream_byte(context, i))
+                .collect(),
+        )
     }
 
     fn digest(&self, secret: &[u8]) -> Vec<u8> {
-        (0u64..4).flat_map(|i| hash64(self.key ^ 0xD16E ^ (i << 32), &[secret]).to_le_bytes()).collect()
+        (0u64..4)
+            .flat_map(|i| hash64(self.key ^ 0xD16E ^ (i << 32), &[secret]).to_le_bytes())
+            .collect()
     }
 }
 
@@ -162,16 +177,32 @@ impl Raw {
     /// One BIGINT/INTEGER value (use `CAST(… AS BIGINT)` around SUMs).
     pub async fn i64(&self, sql: &str, args: &[Arg]) -> i64 {
         let result = match self {
-            Raw::Sqlite(pool) => bind_all!(sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql.to_owned())), args).fetch_one(pool).await,
-            Raw::Pg(pool) => bind_all!(sqlx::query_scalar::<_, i64>(AssertSqlSafe(Self::pg_sql(sql))), args).fetch_one(pool).await,
+            Raw::Sqlite(pool) => {
+                bind_all!(sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql.to_owned())), args)
+                    .fetch_one(pool)
+                    .await
+            }
+            Raw::Pg(pool) => {
+                bind_all!(sqlx::query_scalar::<_, i64>(AssertSqlSafe(Self::pg_sql(sql))), args)
+                    .fetch_one(pool)
+                    .await
+            }
         };
         result.unwrap_or_else(|e| panic!("raw query failed: {sql}: {e}"))
     }
 
     pub async fn bytes(&self, sql: &str, args: &[Arg]) -> Vec<u8> {
         let result = match self {
-            Raw::Sqlite(pool) => bind_all!(sqlx::query_scalar::<_, Vec<u8>>(AssertSqlSafe(sql.to_owned())), args).fetch_one(pool).await,
-            Raw::Pg(pool) => bind_all!(sqlx::query_scalar::<_, Vec<u8>>(AssertSqlSafe(Self::pg_sql(sql))), args).fetch_one(pool).await,
+            Raw::Sqlite(pool) => {
+                bind_all!(sqlx::query_scalar::<_, Vec<u8>>(AssertSqlSafe(sql.to_owned())), args)
+                    .fetch_one(pool)
+                    .await
+            }
+            Raw::Pg(pool) => {
+                bind_all!(sqlx::query_scalar::<_, Vec<u8>>(AssertSqlSafe(Self::pg_sql(sql))), args)
+                    .fetch_one(pool)
+                    .await
+            }
         };
         result.unwrap_or_else(|e| panic!("raw query failed: {sql}: {e}"))
     }
@@ -179,8 +210,14 @@ impl Raw {
     /// Runs a statement; returns the rows it affected.
     pub async fn exec(&self, sql: &str, args: &[Arg]) -> u64 {
         let result = match self {
-            Raw::Sqlite(pool) => bind_all!(sqlx::query(AssertSqlSafe(sql.to_owned())), args).execute(pool).await.map(|r| r.rows_affected()),
-            Raw::Pg(pool) => bind_all!(sqlx::query(AssertSqlSafe(Self::pg_sql(sql))), args).execute(pool).await.map(|r| r.rows_affected()),
+            Raw::Sqlite(pool) => bind_all!(sqlx::query(AssertSqlSafe(sql.to_owned())), args)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected()),
+            Raw::Pg(pool) => bind_all!(sqlx::query(AssertSqlSafe(Self::pg_sql(sql))), args)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected()),
         };
         result.unwrap_or_else(|e| panic!("raw statement failed: {sql}: {e}"))
     }
@@ -226,8 +263,16 @@ impl std::ops::Deref for Db {
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn unique_suffix() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    format!("{}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst), nanos % 1_000_000)
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst),
+        nanos % 1_000_000
+    )
 }
 
 /// `postgres://user@host:port/db?params` with the database name replaced.
@@ -247,9 +292,18 @@ impl Db {
         let codec = Arc::new(TestCodec::new(0x1CE5_5EED));
         let (env, url) = match kind {
             Kind::Sqlite => {
-                let dir = tempfile::Builder::new().prefix("licensd-store-test-").tempdir().expect("temp dir");
+                let dir = tempfile::Builder::new()
+                    .prefix("licensd-store-test-")
+                    .tempdir()
+                    .expect("temp dir");
                 let url = format!("sqlite://{}", dir.path().join(format!("{test}.db")).display());
-                (Env { dir: Some(dir), pg: None }, url)
+                (
+                    Env {
+                        dir: Some(dir),
+                        pg: None,
+                    },
+                    url,
+                )
             }
             Kind::Postgres => {
                 let admin_url = match std::env::var("LICENSD_TEST_PG_URL") {
@@ -265,24 +319,58 @@ impl Db {
                          or set LICENSD_TEST_SKIP_PG=1 to skip the PostgreSQL variants for a quick local loop."
                     ),
                 };
-                let pg = PgEnv { admin_url, databases: Mutex::new(Vec::new()) };
+                let pg = PgEnv {
+                    admin_url,
+                    databases: Mutex::new(Vec::new()),
+                };
                 let url = pg.create_database().await;
-                (Env { dir: None, pg: Some(pg) }, url)
+                (
+                    Env {
+                        dir: None,
+                        pg: Some(pg),
+                    },
+                    url,
+                )
             }
         };
-        let store = connect(&url, codec.clone(), max_connections).await.unwrap_or_else(|e| panic!("connect {url}: {e}"));
+        let store = connect(&url, codec.clone(), max_connections)
+            .await
+            .unwrap_or_else(|e| panic!("connect {url}: {e}"));
         store.migrate().await.unwrap_or_else(|e| panic!("migrate {url}: {e}"));
         let raw = match kind {
-            Kind::Sqlite => Raw::Sqlite(SqlitePoolOptions::new().max_connections(2).connect(&url).await.expect("raw sqlite pool")),
-            Kind::Postgres => Raw::Pg(PgPoolOptions::new().max_connections(2).connect(&url).await.expect("raw postgres pool")),
+            Kind::Sqlite => Raw::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(2)
+                    .connect(&url)
+                    .await
+                    .expect("raw sqlite pool"),
+            ),
+            Kind::Postgres => Raw::Pg(
+                PgPoolOptions::new()
+                    .max_connections(2)
+                    .connect(&url)
+                    .await
+                    .expect("raw postgres pool"),
+            ),
         };
-        Some(Db { store, codec, kind, url, raw, max_connections, env: Arc::new(env) })
+        Some(Db {
+            store,
+            codec,
+            kind,
+            url,
+            raw,
+            max_connections,
+            env: Arc::new(env),
+        })
     }
 
     /// The URL of another, empty (unmigrated) database on the same backend.
     pub async fn fresh_url(&self) -> String {
         match (&self.env.dir, &self.env.pg) {
-            (Some(dir), _) => format!("sqlite://{}", dir.path().join(format!("fresh-{}.db", unique_suffix())).display()),
+            (Some(dir), _) => format!(
+                "sqlite://{}",
+                dir.path().join(format!("fresh-{}.db", unique_suffix())).display()
+            ),
             (_, Some(pg)) => pg.create_database().await,
             _ => unreachable!("a Db has a temp dir or a PostgreSQL server"),
         }
@@ -290,7 +378,9 @@ impl Db {
 
     /// Opens another store on `url` with this test's codec.
     pub async fn connect_store(&self, url: &str) -> Arc<dyn Store> {
-        connect(url, self.codec.clone(), self.max_connections).await.unwrap_or_else(|e| panic!("connect {url}: {e}"))
+        connect(url, self.codec.clone(), self.max_connections)
+            .await
+            .unwrap_or_else(|e| panic!("connect {url}: {e}"))
     }
 
     pub fn expected_backend(&self) -> Backend {
@@ -316,7 +406,10 @@ impl PgEnv {
         let mut conn = sqlx::PgConnection::connect(&self.admin_url)
             .await
             .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at LICENSD_TEST_PG_URL={}: {e}", self.admin_url));
-        sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
+        sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
         let _ = conn.close().await;
         self.databases.lock().unwrap().push(name.clone());
         with_database(&self.admin_url, &name)
@@ -327,9 +420,14 @@ impl PgEnv {
         if names.is_empty() {
             return;
         }
-        let Ok(mut conn) = sqlx::PgConnection::connect(&self.admin_url).await else { return };
+        let Ok(mut conn) = sqlx::PgConnection::connect(&self.admin_url).await else {
+            return;
+        };
         for name in names {
-            if let Err(e) = sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await {
+            if let Err(e) = sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                .execute(&mut conn)
+                .await
+            {
                 eprintln!("note: could not drop test database {name}: {e}");
             }
         }
@@ -343,7 +441,9 @@ where
     F: FnOnce(Db) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let Some(db) = Db::open(kind, test, max_connections).await else { return };
+    let Some(db) = Db::open(kind, test, max_connections).await else {
+        return;
+    };
     case(db.clone()).await;
     db.cleanup().await;
 }
@@ -373,7 +473,9 @@ pub fn new_product(code: &str) -> NewProduct {
 }
 
 pub async fn product(db: &Db, code: &str) -> Product {
-    db.create_product(new_product(code), ev("product.create", "product"), NOW).await.expect("create product")
+    db.create_product(new_product(code), ev("product.create", "product"), NOW)
+        .await
+        .expect("create product")
 }
 
 pub fn new_feature(product_id: i64, code: &str, feature_type: FeatureType) -> NewFeature {
@@ -395,7 +497,10 @@ pub fn new_feature(product_id: i64, code: &str, feature_type: FeatureType) -> Ne
 
 /// Default terms with the given activation limit.
 pub fn terms(max_activations: Option<i64>) -> LicenseTerms {
-    LicenseTerms { max_activations, ..LicenseTerms::default() }
+    LicenseTerms {
+        max_activations,
+        ..LicenseTerms::default()
+    }
 }
 
 pub fn consumption_terms(max: Option<i64>) -> LicenseTerms {
@@ -416,7 +521,12 @@ pub fn consumption_terms(max: Option<i64>) -> LicenseTerms {
 pub fn floating_terms(seats: i64, lease_seconds: i64) -> LicenseTerms {
     LicenseTerms {
         max_activations: None,
-        floating: Some(FloatingTerms { seats, lease_seconds, borrow_allowed: true, max_borrow_hours: 24 }),
+        floating: Some(FloatingTerms {
+            seats,
+            lease_seconds,
+            borrow_allowed: true,
+            max_borrow_hours: 24,
+        }),
         ..LicenseTerms::default()
     }
 }
@@ -441,7 +551,10 @@ pub fn new_license(product_id: i64, key: &str, terms: LicenseTerms) -> NewLicens
 }
 
 pub async fn create_license(db: &Db, new: NewLicense) -> License {
-    let mut created = db.create_licenses(vec![new], ev("license.create", "license"), NOW).await.expect("create license");
+    let mut created = db
+        .create_licenses(vec![new], ev("license.create", "license"), NOW)
+        .await
+        .expect("create license");
     assert_eq!(created.len(), 1, "create_licenses returns one license per input");
     created.remove(0)
 }
@@ -458,7 +571,10 @@ pub async fn product_and_license(db: &Db, terms: LicenseTerms) -> (Product, Lice
 }
 
 pub fn dev(fingerprint: &str) -> DeviceInfo {
-    DeviceInfo { fingerprint: fingerprint.into(), ..DeviceInfo::default() }
+    DeviceInfo {
+        fingerprint: fingerprint.into(),
+        ..DeviceInfo::default()
+    }
 }
 
 pub fn key_of(license: &License) -> LicenseRef {
@@ -466,19 +582,58 @@ pub fn key_of(license: &License) -> LicenseRef {
 }
 
 pub async fn activate(db: &Db, license: &License, fingerprint: &str, now: Millis) -> Result<Activation> {
-    db.activate(key_of(license), dev(fingerprint), None, ev_on("device.activate", "license", license.id), now).await
+    db.activate(
+        key_of(license),
+        dev(fingerprint),
+        None,
+        ev_on("device.activate", "license", license.id),
+        now,
+    )
+    .await
 }
 
 pub async fn deactivate(db: &Db, license: &License, fingerprint: &str, now: Millis) -> Result<License> {
-    db.deactivate(key_of(license), fingerprint, ev_on("device.deactivate", "license", license.id), now).await
+    db.deactivate(
+        key_of(license),
+        fingerprint,
+        ev_on("device.deactivate", "license", license.id),
+        now,
+    )
+    .await
 }
 
-pub async fn consume(db: &Db, license: &License, amount: i64, idempotency_key: Option<&str>, now: Millis) -> Result<ConsumptionOutcome> {
-    db.consume(key_of(license), amount, idempotency_key.map(str::to_owned), ev_on("license.consume", "license", license.id), now).await
+pub async fn consume(
+    db: &Db,
+    license: &License,
+    amount: i64,
+    idempotency_key: Option<&str>,
+    now: Millis,
+) -> Result<ConsumptionOutcome> {
+    db.consume(
+        key_of(license),
+        amount,
+        idempotency_key.map(str::to_owned),
+        ev_on("license.consume", "license", license.id),
+        now,
+    )
+    .await
 }
 
-pub async fn checkout(db: &Db, license: &License, fingerprint: &str, borrow_until: Option<Millis>, now: Millis) -> Result<FloatingLease> {
-    db.checkout_lease(key_of(license), fingerprint, borrow_until, ev_on("lease.checkout", "license", license.id), now).await
+pub async fn checkout(
+    db: &Db,
+    license: &License,
+    fingerprint: &str,
+    borrow_until: Option<Millis>,
+    now: Millis,
+) -> Result<FloatingLease> {
+    db.checkout_lease(
+        key_of(license),
+        fingerprint,
+        borrow_until,
+        ev_on("lease.checkout", "license", license.id),
+        now,
+    )
+    .await
 }
 
 pub fn page(limit: i64) -> Page {
@@ -486,7 +641,10 @@ pub fn page(limit: i64) -> Page {
 }
 
 pub fn all() -> Page {
-    Page { after: None, limit: 1000 }
+    Page {
+        after: None,
+        limit: 1000,
+    }
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -539,7 +697,12 @@ pub async fn event_count(db: &Db) -> i64 {
 }
 
 pub async fn count_where_license(db: &Db, table: &str, license_id: i64) -> i64 {
-    db.raw.i64(&format!("SELECT COUNT(*) FROM {table} WHERE license_id = ?"), &[Arg::I(license_id)]).await
+    db.raw
+        .i64(
+            &format!("SELECT COUNT(*) FROM {table} WHERE license_id = ?"),
+            &[Arg::I(license_id)],
+        )
+        .await
 }
 
 /// Everything a client command on one license could change.
@@ -556,7 +719,13 @@ pub struct LicenseState {
 }
 
 pub async fn state(db: &Db, license_id: i64) -> LicenseState {
-    let mut users: Vec<i64> = db.users_of_license(license_id).await.expect("users_of_license").iter().map(|u| u.id).collect();
+    let mut users: Vec<i64> = db
+        .users_of_license(license_id)
+        .await
+        .expect("users_of_license")
+        .iter()
+        .map(|u| u.id)
+        .collect();
     users.sort_unstable();
     LicenseState {
         license: db.get_license(license_id).await.expect("get_license"),
@@ -578,7 +747,11 @@ pub async fn assert_unchanged(db: &Db, before: &LicenseState, what: &str) {
 }
 
 pub fn active_fingerprints(devices: &[Device]) -> Vec<String> {
-    let mut fps: Vec<String> = devices.iter().filter(|d| d.is_active()).map(|d| d.fingerprint.clone()).collect();
+    let mut fps: Vec<String> = devices
+        .iter()
+        .filter(|d| d.is_active())
+        .map(|d| d.fingerprint.clone())
+        .collect();
     fps.sort();
     fps
 }
@@ -595,7 +768,11 @@ fn test_codec_round_trips_binds_context_and_detects_tampering() {
     for i in 0..sealed.len() {
         let mut tampered = sealed.clone();
         tampered[i] ^= 0x01;
-        assert_eq!(codec.open(&tampered, "license-key"), None, "flipping byte {i} must be detected");
+        assert_eq!(
+            codec.open(&tampered, "license-key"),
+            None,
+            "flipping byte {i} must be detected"
+        );
     }
     assert_eq!(codec.open(&sealed[..sealed.len() - 1], "license-key"), None);
     assert_eq!(codec.open(&codec.seal(b"", "x"), "x").as_deref(), Some(&b""[..]));
@@ -604,6 +781,9 @@ fn test_codec_round_trips_binds_context_and_detects_tampering() {
     assert_ne!(codec.digest(b"abc"), codec.digest(b"abd"));
     assert_ne!(codec.digest(b"abc"), TestCodec::new(8).digest(b"abc"));
     assert_eq!(with_database("postgres://u@h:1/postgres", "x"), "postgres://u@h:1/x");
-    assert_eq!(with_database("postgres://u@h:1/postgres?sslmode=disable", "x"), "postgres://u@h:1/x?sslmode=disable");
+    assert_eq!(
+        with_database("postgres://u@h:1/postgres?sslmode=disable", "x"),
+        "postgres://u@h:1/x?sslmode=disable"
+    );
     assert_eq!(with_database("postgres://u@h:1", "x"), "postgres://u@h:1/x");
 }

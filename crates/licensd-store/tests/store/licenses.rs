@@ -7,8 +7,13 @@ use serde_json::json;
 
 pub async fn bulk_create_licenses(db: Db) {
     let p = product(&db, "app").await;
-    let batch: Vec<NewLicense> = (0..50).map(|i| new_license(p.id, &format!("BULK-{i:04}"), terms(Some(2)))).collect();
-    let created = db.create_licenses(batch, ev("license.create", "license"), NOW).await.expect("bulk create");
+    let batch: Vec<NewLicense> = (0..50)
+        .map(|i| new_license(p.id, &format!("BULK-{i:04}"), terms(Some(2))))
+        .collect();
+    let created = db
+        .create_licenses(batch, ev("license.create", "license"), NOW)
+        .await
+        .expect("bulk create");
     assert_eq!(created.len(), 50);
     for (i, lic) in created.iter().enumerate() {
         assert_eq!(
@@ -53,7 +58,20 @@ pub async fn bulk_create_licenses(db: Db) {
 
     // Keyless (user-based) licenses may share the absence of a key.
     let keyless = db
-        .create_licenses(vec![NewLicense { key: None, ..new_license(p.id, "", terms(Some(1))) }, NewLicense { key: None, ..new_license(p.id, "", terms(Some(1))) }], ev("license.create", "license"), NOW)
+        .create_licenses(
+            vec![
+                NewLicense {
+                    key: None,
+                    ..new_license(p.id, "", terms(Some(1)))
+                },
+                NewLicense {
+                    key: None,
+                    ..new_license(p.id, "", terms(Some(1)))
+                },
+            ],
+            ev("license.create", "license"),
+            NOW,
+        )
         .await
         .expect("two keyless licenses");
     assert_eq!(keyless.len(), 2);
@@ -63,7 +81,15 @@ pub async fn bulk_create_licenses(db: Db) {
     // Every enum value round-trips.
     for status in LicenseStatus::ALL {
         for assignment in Assignment::ALL {
-            let lic = create_license(&db, NewLicense { status: *status, assignment: *assignment, ..new_license(p.id, &format!("E-{status}-{assignment}"), terms(None)) }).await;
+            let lic = create_license(
+                &db,
+                NewLicense {
+                    status: *status,
+                    assignment: *assignment,
+                    ..new_license(p.id, &format!("E-{status}-{assignment}"), terms(None))
+                },
+            )
+            .await;
             let got = db.get_license(lic.id).await.unwrap();
             assert_eq!((got.status, got.assignment), (*status, *assignment));
         }
@@ -72,34 +98,73 @@ pub async fn bulk_create_licenses(db: Db) {
 
 pub async fn bulk_create_is_all_or_nothing(db: Db) {
     let p = product(&db, "app").await;
-    db.create_feature(new_feature(p.id, "pro", FeatureType::Activation), ev("feature.create", "feature"), NOW).await.unwrap();
+    db.create_feature(
+        new_feature(p.id, "pro", FeatureType::Activation),
+        ev("feature.create", "feature"),
+        NOW,
+    )
+    .await
+    .unwrap();
     let events_before = event_count(&db).await;
 
     // A duplicate key inside the batch.
-    let mut batch: Vec<NewLicense> = (0..10).map(|i| new_license(p.id, &format!("K-{i}"), terms(Some(1)))).collect();
+    let mut batch: Vec<NewLicense> = (0..10)
+        .map(|i| new_license(p.id, &format!("K-{i}"), terms(Some(1))))
+        .collect();
     batch[7].key = Some("K-2".into());
     assert_conflict(db.create_licenses(batch, ev("license.create", "license"), NOW).await);
-    assert!(db.list_licenses(LicenseFilter::default(), all()).await.unwrap().is_empty(), "nothing inserted");
+    assert!(
+        db.list_licenses(LicenseFilter::default(), all())
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing inserted"
+    );
     assert_eq!(db.find_license_by_key("K-0").await.unwrap(), None);
     assert_eq!(event_count(&db).await, events_before, "no event for a refused batch");
 
     // A duplicate of an existing key.
     let existing = license(&db, p.id, "EXISTING", terms(Some(1))).await;
-    let batch = vec![new_license(p.id, "NEW-1", terms(Some(1))), new_license(p.id, "EXISTING", terms(Some(1))), new_license(p.id, "NEW-2", terms(Some(1)))];
+    let batch = vec![
+        new_license(p.id, "NEW-1", terms(Some(1))),
+        new_license(p.id, "EXISTING", terms(Some(1))),
+        new_license(p.id, "NEW-2", terms(Some(1))),
+    ];
     assert_conflict(db.create_licenses(batch, ev("license.create", "license"), NOW).await);
     let listed = db.list_licenses(LicenseFilter::default(), all()).await.unwrap();
     assert_eq!(listed, vec![existing.clone()]);
     assert_eq!(db.find_license_by_key("NEW-1").await.unwrap(), None);
 
     // An unknown feature code in one license of the batch.
-    let good = NewLicense { features: vec![FeatureGrant { code: "pro".into(), overrides: FeatureOverrides::default() }], ..new_license(p.id, "F-1", terms(Some(1))) };
-    let bad = NewLicense { features: vec![FeatureGrant { code: "nope".into(), overrides: FeatureOverrides::default() }], ..new_license(p.id, "F-2", terms(Some(1))) };
-    assert_conflict(db.create_licenses(vec![good.clone(), bad], ev("license.create", "license"), NOW).await);
-    assert_eq!(db.list_licenses(LicenseFilter::default(), all()).await.unwrap(), vec![existing.clone()]);
+    let good = NewLicense {
+        features: vec![FeatureGrant {
+            code: "pro".into(),
+            overrides: FeatureOverrides::default(),
+        }],
+        ..new_license(p.id, "F-1", terms(Some(1)))
+    };
+    let bad = NewLicense {
+        features: vec![FeatureGrant {
+            code: "nope".into(),
+            overrides: FeatureOverrides::default(),
+        }],
+        ..new_license(p.id, "F-2", terms(Some(1)))
+    };
+    assert_conflict(
+        db.create_licenses(vec![good.clone(), bad], ev("license.create", "license"), NOW)
+            .await,
+    );
+    assert_eq!(
+        db.list_licenses(LicenseFilter::default(), all()).await.unwrap(),
+        vec![existing.clone()]
+    );
     assert_eq!(db.raw.i64("SELECT COUNT(*) FROM license_features", &[]).await, 0);
 
     // The same batch without the bad license goes through.
-    let ok = db.create_licenses(vec![good], ev("license.create", "license"), NOW).await.expect("valid batch");
+    let ok = db
+        .create_licenses(vec![good], ev("license.create", "license"), NOW)
+        .await
+        .expect("valid batch");
     assert_eq!(db.license_features(ok[0].id).await.unwrap().len(), 1);
 }
 
@@ -107,9 +172,17 @@ pub async fn license_keys_are_found_and_stored_sealed(db: Db) {
     let p = product(&db, "app").await;
     let lic = license(&db, p.id, "ABCDE-FGHJK-LMNPQ-RSTUV", terms(Some(1))).await;
     assert_eq!(lic.key.as_deref(), Some("ABCDE-FGHJK-LMNPQ-RSTUV"));
-    let found = db.find_license_by_key("ABCDE-FGHJK-LMNPQ-RSTUV").await.unwrap().expect("found by key");
+    let found = db
+        .find_license_by_key("ABCDE-FGHJK-LMNPQ-RSTUV")
+        .await
+        .unwrap()
+        .expect("found by key");
     assert_eq!(found, lic);
-    assert_eq!(found.key.as_deref(), Some("ABCDE-FGHJK-LMNPQ-RSTUV"), "the plain key comes back");
+    assert_eq!(
+        found.key.as_deref(),
+        Some("ABCDE-FGHJK-LMNPQ-RSTUV"),
+        "the plain key comes back"
+    );
     assert_eq!(db.get_license(lic.id).await.unwrap(), lic);
     assert_eq!(db.find_license_by_key("ABCDE-FGHJK-LMNPQ-RSTUW").await.unwrap(), None);
     assert_eq!(db.find_license_by_key("").await.unwrap(), None);
@@ -117,27 +190,79 @@ pub async fn license_keys_are_found_and_stored_sealed(db: Db) {
 
     // At rest the key is neither stored in the clear nor as a plain hash of itself in text form.
     let plain = b"ABCDE-FGHJK-LMNPQ-RSTUV";
-    let sealed = db.raw.bytes("SELECT key_sealed FROM licenses WHERE id = ?", &[Arg::I(lic.id)]).await;
-    let digest = db.raw.bytes("SELECT key_digest FROM licenses WHERE id = ?", &[Arg::I(lic.id)]).await;
-    assert!(!sealed.windows(plain.len()).any(|w| w == plain), "key_sealed holds the plain key");
-    assert!(!digest.windows(plain.len()).any(|w| w == plain), "key_digest holds the plain key");
+    let sealed = db
+        .raw
+        .bytes("SELECT key_sealed FROM licenses WHERE id = ?", &[Arg::I(lic.id)])
+        .await;
+    let digest = db
+        .raw
+        .bytes("SELECT key_digest FROM licenses WHERE id = ?", &[Arg::I(lic.id)])
+        .await;
+    assert!(
+        !sealed.windows(plain.len()).any(|w| w == plain),
+        "key_sealed holds the plain key"
+    );
+    assert!(
+        !digest.windows(plain.len()).any(|w| w == plain),
+        "key_digest holds the plain key"
+    );
     assert_ne!(sealed, digest);
 }
 
 pub async fn list_licenses_filters_and_pages(db: Db) {
     let p1 = product(&db, "p1").await;
     let p2 = product(&db, "p2").await;
-    let c1 = db.create_customer(NewCustomer { email: Some("c1@x.org".into()), name: None, company: None, reference: None, metadata: json!({}) }, ev("customer.create", "customer"), NOW).await.unwrap();
-    let c2 = db.create_customer(NewCustomer { email: Some("c2@x.org".into()), name: None, company: None, reference: None, metadata: json!({}) }, ev("customer.create", "customer"), NOW).await.unwrap();
+    let c1 = db
+        .create_customer(
+            NewCustomer {
+                email: Some("c1@x.org".into()),
+                name: None,
+                company: None,
+                reference: None,
+                metadata: json!({}),
+            },
+            ev("customer.create", "customer"),
+            NOW,
+        )
+        .await
+        .unwrap();
+    let c2 = db
+        .create_customer(
+            NewCustomer {
+                email: Some("c2@x.org".into()),
+                name: None,
+                company: None,
+                reference: None,
+                metadata: json!({}),
+            },
+            ev("customer.create", "customer"),
+            NOW,
+        )
+        .await
+        .unwrap();
     let pol = db
         .create_policy(
-            NewPolicy { product_id: p1.id, code: "std".into(), name: "Std".into(), terms: LicenseTerms::default(), duration_days: None, maintenance_days: None, features: vec![], metadata: json!({}) },
+            NewPolicy {
+                product_id: p1.id,
+                code: "std".into(),
+                name: "Std".into(),
+                terms: LicenseTerms::default(),
+                duration_days: None,
+                maintenance_days: None,
+                features: vec![],
+                metadata: json!({}),
+            },
             ev("policy.create", "policy"),
             NOW,
         )
         .await
         .unwrap();
-    let mk = |product: i64, key: &str, customer: Option<i64>, status: LicenseStatus, order: Option<&str>, policy: Option<i64>| NewLicense {
+    let mk = |product: i64,
+              key: &str,
+              customer: Option<i64>,
+              status: LicenseStatus,
+              order: Option<&str>,
+              policy: Option<i64>| NewLicense {
         customer_id: customer,
         status,
         order_ref: order.map(str::to_owned),
@@ -147,7 +272,14 @@ pub async fn list_licenses_filters_and_pages(db: Db) {
     let created = db
         .create_licenses(
             vec![
-                mk(p1.id, "A", Some(c1.id), LicenseStatus::Active, Some("PO-1"), Some(pol.id)),
+                mk(
+                    p1.id,
+                    "A",
+                    Some(c1.id),
+                    LicenseStatus::Active,
+                    Some("PO-1"),
+                    Some(pol.id),
+                ),
                 mk(p1.id, "B", Some(c1.id), LicenseStatus::Disabled, Some("PO-1"), None),
                 mk(p1.id, "C", Some(c2.id), LicenseStatus::Active, None, None),
                 mk(p1.id, "D", None, LicenseStatus::Active, Some("PO-2"), None),
@@ -165,35 +297,214 @@ pub async fn list_licenses_filters_and_pages(db: Db) {
 
     let keys = |v: Vec<License>| v.iter().map(|l| l.key.clone().unwrap()).collect::<Vec<_>>();
     let list = |filter: LicenseFilter| db.list_licenses(filter, all());
-    assert_eq!(keys(list(LicenseFilter::default()).await.unwrap()), ["A", "B", "C", "D", "E", "F"]);
-    assert_eq!(keys(list(LicenseFilter { product_id: Some(p1.id), ..Default::default() }).await.unwrap()), ["A", "B", "C", "D"]);
-    assert_eq!(keys(list(LicenseFilter { product_id: Some(p2.id), ..Default::default() }).await.unwrap()), ["E", "F"]);
-    assert_eq!(keys(list(LicenseFilter { status: Some(LicenseStatus::Disabled), ..Default::default() }).await.unwrap()), ["B"]);
-    assert_eq!(keys(list(LicenseFilter { status: Some(LicenseStatus::Active), ..Default::default() }).await.unwrap()), ["A", "C", "D", "E"]);
-    assert_eq!(keys(list(LicenseFilter { status: Some(LicenseStatus::Blocked), ..Default::default() }).await.unwrap()), Vec::<String>::new());
-    assert_eq!(keys(list(LicenseFilter { customer_id: Some(c1.id), ..Default::default() }).await.unwrap()), ["A", "B", "E"]);
-    assert_eq!(keys(list(LicenseFilter { customer_id: Some(c2.id), ..Default::default() }).await.unwrap()), ["C", "F"]);
-    assert_eq!(keys(list(LicenseFilter { product_id: Some(p1.id), customer_id: Some(c1.id), ..Default::default() }).await.unwrap()), ["A", "B"]);
-    assert_eq!(keys(list(LicenseFilter { product_id: Some(p1.id), status: Some(LicenseStatus::Active), ..Default::default() }).await.unwrap()), ["A", "C", "D"]);
-    assert_eq!(keys(list(LicenseFilter { policy_id: Some(pol.id), ..Default::default() }).await.unwrap()), ["A"]);
-    assert_eq!(keys(list(LicenseFilter { order_ref: Some("PO-1".into()), ..Default::default() }).await.unwrap()), ["A", "B"]);
-    assert_eq!(keys(list(LicenseFilter { order_ref: Some("PO-9".into()), ..Default::default() }).await.unwrap()), Vec::<String>::new());
+    assert_eq!(
+        keys(list(LicenseFilter::default()).await.unwrap()),
+        ["A", "B", "C", "D", "E", "F"]
+    );
+    assert_eq!(
+        keys(
+            list(LicenseFilter {
+                product_id: Some(p1.id),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+        ),
+        ["A", "B", "C", "D"]
+    );
+    assert_eq!(
+        keys(
+            list(LicenseFilter {
+                product_id: Some(p2.id),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+        ),
+        ["E", "F"]
+    );
+    assert_eq!(
+        keys(
+            list(LicenseFilter {
+                status: Some(LicenseStatus::Disabled),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+        ),
+        ["B"]
+    );
+    assert_eq!(
+        keys(
+            list(LicenseFilter {
+                status: Some(LicenseStatus::Active),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+        ),
+        ["A", "C", "D", "E"]
+    );
+    assert_eq!(
+        keys(
+            list(LicenseFilter {
+                status: Some(LicenseStatus::Blocked),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+        ),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        keys(
+            list(LicenseFilter {
+                customer_id: Some(c1.id),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+        ),
+        ["A", "B", "E"]
+    );
+    assert_eq!(
+        keys(
+            list(LicenseFilter {
+                customer_id: Some(c2.id),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+        ),
+        ["C", "F"]
+    );
+    assert_eq!(
+        keys(
+            list(LicenseFilter {
+                product_id: Some(p1.id),
+                customer_id: Some(c1.id),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+        ),
+        ["A", "B"]
+    );
+    assert_eq!(
+        keys(
+            list(LicenseFilter {
+                product_id: Some(p1.id),
+                status: Some(LicenseStatus::Active),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+        ),
+        ["A", "C", "D"]
+    );
+    assert_eq!(
+        keys(
+            list(LicenseFilter {
+                policy_id: Some(pol.id),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+        ),
+        ["A"]
+    );
+    assert_eq!(
+        keys(
+            list(LicenseFilter {
+                order_ref: Some("PO-1".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+        ),
+        ["A", "B"]
+    );
+    assert_eq!(
+        keys(
+            list(LicenseFilter {
+                order_ref: Some("PO-9".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+        ),
+        Vec::<String>::new()
+    );
 
     // Cursor pages within a filter.
-    let filter = LicenseFilter { product_id: Some(p1.id), ..Default::default() };
+    let filter = LicenseFilter {
+        product_id: Some(p1.id),
+        ..Default::default()
+    };
     let first = db.list_licenses(filter.clone(), page(3)).await.unwrap();
     assert_eq!(keys(first.clone()), ["A", "B", "C"]);
-    let second = db.list_licenses(filter.clone(), Page { after: Some(first[2].id), limit: 3 }).await.unwrap();
+    let second = db
+        .list_licenses(
+            filter.clone(),
+            Page {
+                after: Some(first[2].id),
+                limit: 3,
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(keys(second.clone()), ["D"]);
-    assert!(db.list_licenses(filter, Page { after: Some(second[0].id), limit: 3 }).await.unwrap().is_empty());
-    let unfiltered = db.list_licenses(LicenseFilter::default(), Page { after: Some(created[1].id), limit: 2 }).await.unwrap();
+    assert!(
+        db.list_licenses(
+            filter,
+            Page {
+                after: Some(second[0].id),
+                limit: 3
+            }
+        )
+        .await
+        .unwrap()
+        .is_empty()
+    );
+    let unfiltered = db
+        .list_licenses(
+            LicenseFilter::default(),
+            Page {
+                after: Some(created[1].id),
+                limit: 2,
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(keys(unfiltered), ["C", "D"]);
 }
 
 pub async fn edit_license_never_touches_counters(db: Db) {
     let p = product(&db, "app").await;
-    let c = db.create_customer(NewCustomer { email: None, name: Some("Buyer".into()), company: None, reference: None, metadata: json!({}) }, ev("customer.create", "customer"), NOW).await.unwrap();
-    let lic = license(&db, p.id, "KEY-1", LicenseTerms { max_activations: Some(2), ..consumption_terms(Some(100)) }).await;
+    let c = db
+        .create_customer(
+            NewCustomer {
+                email: None,
+                name: Some("Buyer".into()),
+                company: None,
+                reference: None,
+                metadata: json!({}),
+            },
+            ev("customer.create", "customer"),
+            NOW,
+        )
+        .await
+        .unwrap();
+    let lic = license(
+        &db,
+        p.id,
+        "KEY-1",
+        LicenseTerms {
+            max_activations: Some(2),
+            ..consumption_terms(Some(100))
+        },
+    )
+    .await;
 
     activate(&db, &lic, "A", NOW).await.unwrap();
     activate(&db, &lic, "B", NOW + 1).await.unwrap();
@@ -202,10 +513,21 @@ pub async fn edit_license_never_touches_counters(db: Db) {
     consume(&db, &lic, 7, None, NOW + 4).await.unwrap();
 
     let before = db.get_license(lic.id).await.unwrap();
-    assert_eq!((before.deactivation_count, before.transfer_count, before.consumption_used), (1, 1, 7));
+    assert_eq!(
+        (
+            before.deactivation_count,
+            before.transfer_count,
+            before.consumption_used
+        ),
+        (1, 1, 7)
+    );
     let devices_before = db.list_devices(lic.id).await.unwrap();
 
-    let new_terms = LicenseTerms { max_activations: Some(10), vm_allowed: false, ..consumption_terms(Some(500)) };
+    let new_terms = LicenseTerms {
+        max_activations: Some(10),
+        vm_allowed: false,
+        ..consumption_terms(Some(500))
+    };
     let edit = LicenseEdit {
         customer_id: Some(c.id),
         status: LicenseStatus::Suspended,
@@ -219,7 +541,10 @@ pub async fn edit_license_never_touches_counters(db: Db) {
         metadata: json!({"edited": true}),
         ..LicenseEdit::from_license(&before)
     };
-    let after = db.edit_license(lic.id, edit, ev_on("license.update", "license", lic.id), NOW + 5_000).await.expect("edit");
+    let after = db
+        .edit_license(lic.id, edit, ev_on("license.update", "license", lic.id), NOW + 5_000)
+        .await
+        .expect("edit");
     let expected = License {
         customer_id: Some(c.id),
         status: LicenseStatus::Suspended,
@@ -236,36 +561,92 @@ pub async fn edit_license_never_touches_counters(db: Db) {
     };
     assert_eq!(after, expected);
     assert_eq!(db.get_license(lic.id).await.unwrap(), expected);
-    assert_eq!(db.list_devices(lic.id).await.unwrap(), devices_before, "devices untouched by an edit");
+    assert_eq!(
+        db.list_devices(lic.id).await.unwrap(),
+        devices_before,
+        "devices untouched by an edit"
+    );
 
     // Clearing optional fields works too, and the counters still stand.
     let cleared = db
         .edit_license(
             lic.id,
-            LicenseEdit { customer_id: None, starts_at: None, expires_at: None, maintenance_expires_at: None, trial_days: None, order_ref: None, status: LicenseStatus::Active, ..LicenseEdit::from_license(&after) },
+            LicenseEdit {
+                customer_id: None,
+                starts_at: None,
+                expires_at: None,
+                maintenance_expires_at: None,
+                trial_days: None,
+                order_ref: None,
+                status: LicenseStatus::Active,
+                ..LicenseEdit::from_license(&after)
+            },
             ev_on("license.update", "license", lic.id),
             NOW + 6_000,
         )
         .await
         .unwrap();
-    assert_eq!((cleared.customer_id, cleared.expires_at, cleared.order_ref.clone()), (None, None, None));
-    assert_eq!((cleared.deactivation_count, cleared.transfer_count, cleared.consumption_used, cleared.consumption_period_start), (1, 1, 7, before.consumption_period_start));
+    assert_eq!(
+        (cleared.customer_id, cleared.expires_at, cleared.order_ref.clone()),
+        (None, None, None)
+    );
+    assert_eq!(
+        (
+            cleared.deactivation_count,
+            cleared.transfer_count,
+            cleared.consumption_used,
+            cleared.consumption_period_start
+        ),
+        (1, 1, 7, before.consumption_period_start)
+    );
     assert_eq!(cleared.key, lic.key);
     assert_eq!(cleared.created_at, NOW);
 
     // The counters keep counting from where they were.
     assert_eq!(consume(&db, &lic, 3, None, NOW + 7_000).await.unwrap().total, 10);
-    assert_not_found(db.edit_license(999_999, LicenseEdit::from_license(&cleared), ev("license.update", "license"), NOW).await);
+    assert_not_found(
+        db.edit_license(
+            999_999,
+            LicenseEdit::from_license(&cleared),
+            ev("license.update", "license"),
+            NOW,
+        )
+        .await,
+    );
 }
 
 async fn features_for(db: &Db) -> (Product, FeatureDefinition, FeatureDefinition, FeatureDefinition) {
     let p = product(db, "app").await;
     let api = db
-        .create_feature(NewFeature { max_consumptions: Some(100), ..new_feature(p.id, "api", FeatureType::Consumption) }, ev("feature.create", "feature"), NOW)
+        .create_feature(
+            NewFeature {
+                max_consumptions: Some(100),
+                ..new_feature(p.id, "api", FeatureType::Consumption)
+            },
+            ev("feature.create", "feature"),
+            NOW,
+        )
         .await
         .unwrap();
-    let pro = db.create_feature(new_feature(p.id, "pro", FeatureType::Activation), ev("feature.create", "feature"), NOW).await.unwrap();
-    let seats = db.create_feature(NewFeature { floating_seats: Some(5), ..new_feature(p.id, "seats", FeatureType::Activation) }, ev("feature.create", "feature"), NOW).await.unwrap();
+    let pro = db
+        .create_feature(
+            new_feature(p.id, "pro", FeatureType::Activation),
+            ev("feature.create", "feature"),
+            NOW,
+        )
+        .await
+        .unwrap();
+    let seats = db
+        .create_feature(
+            NewFeature {
+                floating_seats: Some(5),
+                ..new_feature(p.id, "seats", FeatureType::Activation)
+            },
+            ev("feature.create", "feature"),
+            NOW,
+        )
+        .await
+        .unwrap();
     (p, api, pro, seats)
 }
 
@@ -276,11 +657,27 @@ fn by_code(mut v: Vec<LicenseFeature>) -> Vec<LicenseFeature> {
 
 pub async fn license_features_carry_overrides(db: Db) {
     let (p, api, pro, _seats) = features_for(&db).await;
-    let api_overrides = FeatureOverrides { max_consumptions: Some(10), allow_overages: Some(true), max_overages: Some(2), allow_negative: Some(true), floating_seats: None, expires_at: Some(NOW + 7 * DAY) };
+    let api_overrides = FeatureOverrides {
+        max_consumptions: Some(10),
+        allow_overages: Some(true),
+        max_overages: Some(2),
+        allow_negative: Some(true),
+        floating_seats: None,
+        expires_at: Some(NOW + 7 * DAY),
+    };
     let lic = create_license(
         &db,
         NewLicense {
-            features: vec![FeatureGrant { code: "api".into(), overrides: api_overrides.clone() }, FeatureGrant { code: "pro".into(), overrides: FeatureOverrides::default() }],
+            features: vec![
+                FeatureGrant {
+                    code: "api".into(),
+                    overrides: api_overrides.clone(),
+                },
+                FeatureGrant {
+                    code: "pro".into(),
+                    overrides: FeatureOverrides::default(),
+                },
+            ],
             ..new_license(p.id, "KEY-1", terms(Some(1)))
         },
     )
@@ -289,8 +686,18 @@ pub async fn license_features_carry_overrides(db: Db) {
     assert_eq!(
         features,
         vec![
-            LicenseFeature { definition: api.clone(), overrides: api_overrides.clone(), consumption_used: 0, period_start: features[0].period_start },
-            LicenseFeature { definition: pro.clone(), overrides: FeatureOverrides::default(), consumption_used: 0, period_start: features[1].period_start },
+            LicenseFeature {
+                definition: api.clone(),
+                overrides: api_overrides.clone(),
+                consumption_used: 0,
+                period_start: features[0].period_start
+            },
+            LicenseFeature {
+                definition: pro.clone(),
+                overrides: FeatureOverrides::default(),
+                consumption_used: 0,
+                period_start: features[1].period_start
+            },
         ]
     );
     assert_eq!(features[0].max_consumptions(), Some(10));
@@ -301,10 +708,25 @@ pub async fn license_features_carry_overrides(db: Db) {
 
     // Unknown codes, and codes of another product's features, conflict.
     let p2 = product(&db, "other").await;
-    db.create_feature(new_feature(p2.id, "foreign", FeatureType::Activation), ev("feature.create", "feature"), NOW).await.unwrap();
+    db.create_feature(
+        new_feature(p2.id, "foreign", FeatureType::Activation),
+        ev("feature.create", "feature"),
+        NOW,
+    )
+    .await
+    .unwrap();
     for code in ["nope", "foreign"] {
-        let bad = NewLicense { features: vec![FeatureGrant { code: code.into(), overrides: FeatureOverrides::default() }], ..new_license(p.id, &format!("BAD-{code}"), terms(Some(1))) };
-        assert_conflict(db.create_licenses(vec![bad], ev("license.create", "license"), NOW).await);
+        let bad = NewLicense {
+            features: vec![FeatureGrant {
+                code: code.into(),
+                overrides: FeatureOverrides::default(),
+            }],
+            ..new_license(p.id, &format!("BAD-{code}"), terms(Some(1)))
+        };
+        assert_conflict(
+            db.create_licenses(vec![bad], ev("license.create", "license"), NOW)
+                .await,
+        );
         assert_eq!(db.find_license_by_key(&format!("BAD-{code}")).await.unwrap(), None);
     }
 
@@ -318,69 +740,187 @@ pub async fn edit_license_replaces_feature_grants_keeping_counters(db: Db) {
     let lic = create_license(
         &db,
         NewLicense {
-            features: vec![FeatureGrant { code: "api".into(), overrides: FeatureOverrides::default() }, FeatureGrant { code: "pro".into(), overrides: FeatureOverrides::default() }],
+            features: vec![
+                FeatureGrant {
+                    code: "api".into(),
+                    overrides: FeatureOverrides::default(),
+                },
+                FeatureGrant {
+                    code: "pro".into(),
+                    overrides: FeatureOverrides::default(),
+                },
+            ],
             ..new_license(p.id, "KEY-1", terms(Some(1)))
         },
     )
     .await;
-    let out = db.consume_feature(key_of(&lic), "api", 3, None, ev_on("feature.consume", "license", lic.id), NOW).await.unwrap();
+    let out = db
+        .consume_feature(
+            key_of(&lic),
+            "api",
+            3,
+            None,
+            ev_on("feature.consume", "license", lic.id),
+            NOW,
+        )
+        .await
+        .unwrap();
     assert_eq!(out.total, 3);
 
     // `features: None` leaves grants alone.
-    db.edit_license(lic.id, LicenseEdit { order_ref: Some("x".into()), ..LicenseEdit::from_license(&lic) }, ev_on("license.update", "license", lic.id), NOW + 1).await.unwrap();
+    db.edit_license(
+        lic.id,
+        LicenseEdit {
+            order_ref: Some("x".into()),
+            ..LicenseEdit::from_license(&lic)
+        },
+        ev_on("license.update", "license", lic.id),
+        NOW + 1,
+    )
+    .await
+    .unwrap();
     let unchanged = by_code(db.license_features(lic.id).await.unwrap());
-    assert_eq!(unchanged.iter().map(|f| f.definition.code.as_str()).collect::<Vec<_>>(), ["api", "pro"]);
+    assert_eq!(
+        unchanged.iter().map(|f| f.definition.code.as_str()).collect::<Vec<_>>(),
+        ["api", "pro"]
+    );
     assert_eq!(unchanged[0].consumption_used, 3);
 
     // `Some` replaces them: api stays (counter kept, new overrides), pro goes, seats comes.
-    let new_api = FeatureOverrides { max_consumptions: Some(50), ..FeatureOverrides::default() };
+    let new_api = FeatureOverrides {
+        max_consumptions: Some(50),
+        ..FeatureOverrides::default()
+    };
     let edit = LicenseEdit {
-        features: Some(vec![FeatureGrant { code: "api".into(), overrides: new_api.clone() }, FeatureGrant { code: "seats".into(), overrides: FeatureOverrides { floating_seats: Some(2), ..FeatureOverrides::default() } }]),
+        features: Some(vec![
+            FeatureGrant {
+                code: "api".into(),
+                overrides: new_api.clone(),
+            },
+            FeatureGrant {
+                code: "seats".into(),
+                overrides: FeatureOverrides {
+                    floating_seats: Some(2),
+                    ..FeatureOverrides::default()
+                },
+            },
+        ]),
         ..LicenseEdit::from_license(&lic)
     };
-    db.edit_license(lic.id, edit, ev_on("license.update", "license", lic.id), NOW + 2).await.expect("replace grants");
+    db.edit_license(lic.id, edit, ev_on("license.update", "license", lic.id), NOW + 2)
+        .await
+        .expect("replace grants");
     let replaced = by_code(db.license_features(lic.id).await.unwrap());
     assert_eq!(replaced.len(), 2);
     assert_eq!(replaced[0].definition, api);
     assert_eq!(replaced[0].overrides, new_api);
-    assert_eq!(replaced[0].consumption_used, 3, "the counter of a feature that stays is kept");
+    assert_eq!(
+        replaced[0].consumption_used, 3,
+        "the counter of a feature that stays is kept"
+    );
     assert_eq!(replaced[1].definition, seats);
     assert_eq!(replaced[1].overrides.floating_seats, Some(2));
     assert_eq!(replaced[1].consumption_used, 0);
 
     // An unknown code in a replacement conflicts and changes nothing.
     let before = by_code(db.license_features(lic.id).await.unwrap());
-    let bad = LicenseEdit { features: Some(vec![FeatureGrant { code: "nope".into(), overrides: FeatureOverrides::default() }]), status: LicenseStatus::Disabled, ..LicenseEdit::from_license(&lic) };
-    assert_conflict(db.edit_license(lic.id, bad, ev_on("license.update", "license", lic.id), NOW + 3).await);
+    let bad = LicenseEdit {
+        features: Some(vec![FeatureGrant {
+            code: "nope".into(),
+            overrides: FeatureOverrides::default(),
+        }]),
+        status: LicenseStatus::Disabled,
+        ..LicenseEdit::from_license(&lic)
+    };
+    assert_conflict(
+        db.edit_license(lic.id, bad, ev_on("license.update", "license", lic.id), NOW + 3)
+            .await,
+    );
     assert_eq!(by_code(db.license_features(lic.id).await.unwrap()), before);
-    assert_eq!(db.get_license(lic.id).await.unwrap().status, LicenseStatus::Active, "a refused edit writes nothing");
+    assert_eq!(
+        db.get_license(lic.id).await.unwrap().status,
+        LicenseStatus::Active,
+        "a refused edit writes nothing"
+    );
 
     // An empty replacement removes every grant.
-    db.edit_license(lic.id, LicenseEdit { features: Some(vec![]), ..LicenseEdit::from_license(&lic) }, ev_on("license.update", "license", lic.id), NOW + 4).await.unwrap();
+    db.edit_license(
+        lic.id,
+        LicenseEdit {
+            features: Some(vec![]),
+            ..LicenseEdit::from_license(&lic)
+        },
+        ev_on("license.update", "license", lic.id),
+        NOW + 4,
+    )
+    .await
+    .unwrap();
     assert!(db.license_features(lic.id).await.unwrap().is_empty());
 }
 
 pub async fn delete_license(db: Db) {
     let p = product(&db, "app").await;
-    db.create_feature(new_feature(p.id, "pro", FeatureType::Activation), ev("feature.create", "feature"), NOW).await.unwrap();
-    let lic = create_license(&db, NewLicense { features: vec![FeatureGrant { code: "pro".into(), overrides: FeatureOverrides::default() }], ..new_license(p.id, "KEY-1", terms(Some(3))) }).await;
+    db.create_feature(
+        new_feature(p.id, "pro", FeatureType::Activation),
+        ev("feature.create", "feature"),
+        NOW,
+    )
+    .await
+    .unwrap();
+    let lic = create_license(
+        &db,
+        NewLicense {
+            features: vec![FeatureGrant {
+                code: "pro".into(),
+                overrides: FeatureOverrides::default(),
+            }],
+            ..new_license(p.id, "KEY-1", terms(Some(3)))
+        },
+    )
+    .await;
     let keep = license(&db, p.id, "KEY-KEEP", terms(Some(3))).await;
-    let user = db.create_license_user(NewLicenseUser { customer_id: None, email: "u@x.org".into(), name: None, password_hash: None }, ev("user.create", "license_user"), NOW).await.unwrap();
-    db.assign_license_user(lic.id, user.id, ev_on("license.assign_user", "license", lic.id), NOW).await.unwrap();
+    let user = db
+        .create_license_user(
+            NewLicenseUser {
+                customer_id: None,
+                email: "u@x.org".into(),
+                name: None,
+                password_hash: None,
+            },
+            ev("user.create", "license_user"),
+            NOW,
+        )
+        .await
+        .unwrap();
+    db.assign_license_user(lic.id, user.id, ev_on("license.assign_user", "license", lic.id), NOW)
+        .await
+        .unwrap();
     let a = activate(&db, &lic, "A", NOW).await.unwrap();
     activate(&db, &keep, "A", NOW).await.unwrap();
 
-    db.delete_license(lic.id, ev_on("license.delete", "license", lic.id)).await.expect("delete license with devices, features and users");
+    db.delete_license(lic.id, ev_on("license.delete", "license", lic.id))
+        .await
+        .expect("delete license with devices, features and users");
     assert_not_found(db.get_license(lic.id).await);
     assert_eq!(db.find_license_by_key("KEY-1").await.unwrap(), None);
     assert_not_found(db.get_device(a.device.id).await);
-    assert_not_found(db.delete_license(lic.id, ev_on("license.delete", "license", lic.id)).await);
-    assert_eq!(db.get_license_user(user.id).await.unwrap(), user, "users outlive their licenses");
+    assert_not_found(
+        db.delete_license(lic.id, ev_on("license.delete", "license", lic.id))
+            .await,
+    );
+    assert_eq!(
+        db.get_license_user(user.id).await.unwrap(),
+        user,
+        "users outlive their licenses"
+    );
 
     // Other licenses are untouched; the key is free again.
     assert_eq!(db.get_license(keep.id).await.unwrap(), keep);
     assert_eq!(active_fingerprints(&db.list_devices(keep.id).await.unwrap()), ["A"]);
     let again = license(&db, p.id, "KEY-1", terms(Some(1))).await;
     assert_ne!(again.id, lic.id);
-    assert_eq!(db.list_licenses(LicenseFilter::default(), all()).await.unwrap().len(), 2);
+    assert_eq!(
+        db.list_licenses(LicenseFilter::default(), all()).await.unwrap().len(),
+        2
+    );
 }

@@ -5,7 +5,10 @@ use licensd_domain::rules::Validity;
 use licensd_domain::*;
 use licensd_store::*;
 
-const VALID: Validity = Validity { in_grace_period: false, maintenance_active: true };
+const VALID: Validity = Validity {
+    in_grace_period: false,
+    maintenance_active: true,
+};
 
 pub async fn validate_fresh_license_without_fingerprint(db: Db) {
     let (p, lic) = product_and_license(&db, terms(Some(2))).await;
@@ -23,9 +26,22 @@ pub async fn validate_fresh_license_without_fingerprint(db: Db) {
     assert_eq!(by_id.license, lic);
 
     // Maintenance over: still valid, flagged.
-    let m = create_license(&db, NewLicense { maintenance_expires_at: Some(NOW - 1), ..new_license(p.id, "KEY-M", terms(Some(1))) }).await;
+    let m = create_license(
+        &db,
+        NewLicense {
+            maintenance_expires_at: Some(NOW - 1),
+            ..new_license(p.id, "KEY-M", terms(Some(1)))
+        },
+    )
+    .await;
     let report = db.validate(key_of(&m), None, NOW).await.unwrap();
-    assert_eq!(report.outcome, Ok(Validity { in_grace_period: false, maintenance_active: false }));
+    assert_eq!(
+        report.outcome,
+        Ok(Validity {
+            in_grace_period: false,
+            maintenance_active: false
+        })
+    );
 }
 
 pub async fn validate_device_states(db: Db) {
@@ -64,7 +80,17 @@ pub async fn validate_device_states(db: Db) {
 
     // A blocked device that is active no longer validates.
     activate(&db, &lic, "fp-c", NOW + 4_000).await.unwrap();
-    db.block_device(NewBlockedDevice { product_id: None, fingerprint: "fp-c".into(), reason: None }, ev("device.block", "blocked_device"), NOW + 5_000).await.unwrap();
+    db.block_device(
+        NewBlockedDevice {
+            product_id: None,
+            fingerprint: "fp-c".into(),
+            reason: None,
+        },
+        ev("device.block", "blocked_device"),
+        NOW + 5_000,
+    )
+    .await
+    .unwrap();
     let report = db.validate(key_of(&lic), Some("fp-c"), NOW + 6_000).await.unwrap();
     assert_eq!(report.outcome, Err(Denial::DeviceBlocked));
 
@@ -80,33 +106,135 @@ pub async fn validate_device_states(db: Db) {
 
 pub async fn validate_expiry_and_grace(db: Db) {
     let p = product(&db, "app").await;
-    let expired = create_license(&db, NewLicense { expires_at: Some(NOW - 1), ..new_license(p.id, "EXPIRED", terms(Some(1))) }).await;
-    assert_eq!(db.validate(key_of(&expired), None, NOW).await.unwrap().outcome, Err(Denial::LicenseExpired));
+    let expired = create_license(
+        &db,
+        NewLicense {
+            expires_at: Some(NOW - 1),
+            ..new_license(p.id, "EXPIRED", terms(Some(1)))
+        },
+    )
+    .await;
+    assert_eq!(
+        db.validate(key_of(&expired), None, NOW).await.unwrap().outcome,
+        Err(Denial::LicenseExpired)
+    );
 
     // Exactly at expiry it no longer validates; one millisecond before it does.
-    let edge = create_license(&db, NewLicense { expires_at: Some(NOW), ..new_license(p.id, "EDGE", terms(Some(1))) }).await;
-    assert_eq!(db.validate(key_of(&edge), None, NOW).await.unwrap().outcome, Err(Denial::LicenseExpired));
-    assert_eq!(db.validate(key_of(&edge), None, NOW - 1).await.unwrap().outcome, Ok(VALID));
+    let edge = create_license(
+        &db,
+        NewLicense {
+            expires_at: Some(NOW),
+            ..new_license(p.id, "EDGE", terms(Some(1)))
+        },
+    )
+    .await;
+    assert_eq!(
+        db.validate(key_of(&edge), None, NOW).await.unwrap().outcome,
+        Err(Denial::LicenseExpired)
+    );
+    assert_eq!(
+        db.validate(key_of(&edge), None, NOW - 1).await.unwrap().outcome,
+        Ok(VALID)
+    );
 
     // Grace period.
-    let grace = create_license(&db, NewLicense { expires_at: Some(NOW - HOUR), ..new_license(p.id, "GRACE", LicenseTerms { grace_period_hours: 24, ..terms(Some(1)) }) }).await;
-    assert_eq!(db.validate(key_of(&grace), None, NOW).await.unwrap().outcome, Ok(Validity { in_grace_period: true, maintenance_active: true }));
-    assert_eq!(db.validate(key_of(&grace), None, NOW + 23 * HOUR).await.unwrap().outcome, Err(Denial::LicenseExpired));
+    let grace = create_license(
+        &db,
+        NewLicense {
+            expires_at: Some(NOW - HOUR),
+            ..new_license(
+                p.id,
+                "GRACE",
+                LicenseTerms {
+                    grace_period_hours: 24,
+                    ..terms(Some(1))
+                },
+            )
+        },
+    )
+    .await;
+    assert_eq!(
+        db.validate(key_of(&grace), None, NOW).await.unwrap().outcome,
+        Ok(Validity {
+            in_grace_period: true,
+            maintenance_active: true
+        })
+    );
+    assert_eq!(
+        db.validate(key_of(&grace), None, NOW + 23 * HOUR)
+            .await
+            .unwrap()
+            .outcome,
+        Err(Denial::LicenseExpired)
+    );
 
     // Trials say so.
-    let trial = create_license(&db, NewLicense { expires_at: Some(NOW - 1), ..new_license(p.id, "TRIAL", LicenseTerms { kind: LicenseKind::Trial, ..terms(Some(1)) }) }).await;
-    assert_eq!(db.validate(key_of(&trial), None, NOW).await.unwrap().outcome, Err(Denial::TrialExpired));
+    let trial = create_license(
+        &db,
+        NewLicense {
+            expires_at: Some(NOW - 1),
+            ..new_license(
+                p.id,
+                "TRIAL",
+                LicenseTerms {
+                    kind: LicenseKind::Trial,
+                    ..terms(Some(1))
+                },
+            )
+        },
+    )
+    .await;
+    assert_eq!(
+        db.validate(key_of(&trial), None, NOW).await.unwrap().outcome,
+        Err(Denial::TrialExpired)
+    );
 
     // Not started yet.
-    let future = create_license(&db, NewLicense { starts_at: Some(NOW + DAY), ..new_license(p.id, "FUTURE", terms(Some(1))) }).await;
-    assert_eq!(db.validate(key_of(&future), None, NOW).await.unwrap().outcome, Err(Denial::LicenseNotStarted));
-    assert_eq!(db.validate(key_of(&future), None, NOW + DAY).await.unwrap().outcome, Ok(VALID));
+    let future = create_license(
+        &db,
+        NewLicense {
+            starts_at: Some(NOW + DAY),
+            ..new_license(p.id, "FUTURE", terms(Some(1)))
+        },
+    )
+    .await;
+    assert_eq!(
+        db.validate(key_of(&future), None, NOW).await.unwrap().outcome,
+        Err(Denial::LicenseNotStarted)
+    );
+    assert_eq!(
+        db.validate(key_of(&future), None, NOW + DAY).await.unwrap().outcome,
+        Ok(VALID)
+    );
 
     // License and product states come before dates.
-    let disabled = create_license(&db, NewLicense { status: LicenseStatus::Disabled, expires_at: Some(NOW - 1), ..new_license(p.id, "DISABLED", terms(Some(1))) }).await;
-    assert_eq!(db.validate(key_of(&disabled), None, NOW).await.unwrap().outcome, Err(Denial::LicenseDisabled));
-    db.update_product(Product { status: ProductStatus::Disabled, ..p.clone() }, ev_on("product.update", "product", p.id), NOW).await.unwrap();
-    assert_eq!(db.validate(key_of(&disabled), None, NOW).await.unwrap().outcome, Err(Denial::ProductDisabled));
+    let disabled = create_license(
+        &db,
+        NewLicense {
+            status: LicenseStatus::Disabled,
+            expires_at: Some(NOW - 1),
+            ..new_license(p.id, "DISABLED", terms(Some(1)))
+        },
+    )
+    .await;
+    assert_eq!(
+        db.validate(key_of(&disabled), None, NOW).await.unwrap().outcome,
+        Err(Denial::LicenseDisabled)
+    );
+    db.update_product(
+        Product {
+            status: ProductStatus::Disabled,
+            ..p.clone()
+        },
+        ev_on("product.update", "product", p.id),
+        NOW,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        db.validate(key_of(&disabled), None, NOW).await.unwrap().outcome,
+        Err(Denial::ProductDisabled)
+    );
     let report = db.validate(key_of(&expired), None, NOW).await.unwrap();
     assert_eq!(report.outcome, Err(Denial::ProductDisabled));
     assert_eq!(report.product.status, ProductStatus::Disabled);
@@ -118,8 +246,15 @@ pub async fn validate_unknown_license(db: Db) {
         Err(StoreError::Denied(Denial::LicenseNotFound)) => {}
         other => panic!("expected Err(Denied(LicenseNotFound)), got {other:?}"),
     }
-    assert_denied(db.validate(LicenseRef::Key("NO-SUCH-KEY".into()), Some("fp"), NOW).await, Denial::LicenseNotFound);
-    assert_denied(db.validate(LicenseRef::Id(999_999), None, NOW).await, Denial::LicenseNotFound);
+    assert_denied(
+        db.validate(LicenseRef::Key("NO-SUCH-KEY".into()), Some("fp"), NOW)
+            .await,
+        Denial::LicenseNotFound,
+    );
+    assert_denied(
+        db.validate(LicenseRef::Id(999_999), None, NOW).await,
+        Denial::LicenseNotFound,
+    );
 }
 
 pub async fn validate_writes_nothing(db: Db) {
@@ -127,9 +262,13 @@ pub async fn validate_writes_nothing(db: Db) {
     activate(&db, &lic, "fp-a", NOW).await.unwrap();
     let before = state(&db, lic.id).await;
     for (i, fp) in [None, Some("fp-a"), Some("fp-b")].into_iter().enumerate() {
-        db.validate(key_of(&lic), fp, NOW + HOUR * (i as i64 + 1)).await.unwrap();
+        db.validate(key_of(&lic), fp, NOW + HOUR * (i as i64 + 1))
+            .await
+            .unwrap();
     }
-    db.validate(LicenseRef::Key("NOPE".into()), Some("fp-a"), NOW + DAY).await.unwrap_err();
+    db.validate(LicenseRef::Key("NOPE".into()), Some("fp-a"), NOW + DAY)
+        .await
+        .unwrap_err();
     assert_unchanged(&db, &before, "validation").await;
     // last_seen_at is not refreshed by a read.
     assert_eq!(db.list_devices(lic.id).await.unwrap()[0].last_seen_at, NOW);
