@@ -47,9 +47,6 @@ mod tests {
         assert_eq!(b64(b"a"), "YQ==");
         assert_eq!(b64url(b"a"), "YQ");
         assert_eq!(b64_decode("YQ==").ok(), Some(b"a".to_vec()));
-        assert!(matches!(
-            b64_decode("not base64!"),
-            Err(CryptoError::Base64)
-        ));
+        assert!(matches!(b64_decode("not base64!"), Err(CryptoError::Base64)));
     }
 }

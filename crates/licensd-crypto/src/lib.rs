@@ -15,7 +15,5 @@ mod signing;
 pub use encoding::{b64, b64_decode, b64url, hex};
 pub use error::CryptoError;
 pub use password::{hash_password, verify_password};
-pub use secrets::{
-    Digester, MasterKey, Sealer, constant_time_eq, hmac_sha256, random_bytes, random_token, sha256,
-};
+pub use secrets::{Digester, MasterKey, Sealer, constant_time_eq, hmac_sha256, random_bytes, random_token, sha256};
 pub use signing::{Algorithm, PublicKey, SigningKey};

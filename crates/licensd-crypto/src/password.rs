@@ -24,9 +24,7 @@ pub fn hash_password(password: &str) -> Result<String, CryptoError> {
 /// The parameters stored in the hash are used, so raising the defaults later does not lock
 /// existing users out. A malformed hash is simply a mismatch: callers only need yes or no.
 pub fn verify_password(password: &str, phc: &str) -> bool {
-    Argon2::default()
-        .verify_password(password.as_bytes(), phc)
-        .is_ok()
+    Argon2::default().verify_password(password.as_bytes(), phc).is_ok()
 }
 
 #[cfg(test)]
@@ -49,9 +47,6 @@ mod tests {
     fn malformed_hash_is_a_mismatch() {
         assert!(!verify_password("x", ""));
         assert!(!verify_password("x", "not a phc string"));
-        assert!(!verify_password(
-            "x",
-            "$argon2id$v=19$m=19456,t=2,p=1$AAAA$BBBB"
-        ));
+        assert!(!verify_password("x", "$argon2id$v=19$m=19456,t=2,p=1$AAAA$BBBB"));
     }
 }

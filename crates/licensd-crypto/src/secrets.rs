@@ -17,9 +17,7 @@ const TAG_LEN: usize = 16;
 
 /// Fills `buf` from the operating system's CSPRNG (via AWS-LC).
 pub fn random_bytes(buf: &mut [u8]) -> Result<(), CryptoError> {
-    SystemRandom::new()
-        .fill(buf)
-        .map_err(|_| CryptoError::Random)
+    SystemRandom::new().fill(buf).map_err(|_| CryptoError::Random)
 }
 
 /// A fresh bearer secret: `prefix` followed by 256 random bits in URL-safe base64.
@@ -104,8 +102,7 @@ impl Sealer {
         // `UnboundKey::new` only fails when the key length differs from the algorithm's key
         // length; AES-256 takes 32 bytes and the array type guarantees 32, so this cannot fail.
         #[allow(clippy::expect_used)]
-        let unbound = UnboundKey::new(&AES_256_GCM, &key)
-            .expect("AES-256-GCM accepts any 32-byte key by construction");
+        let unbound = UnboundKey::new(&AES_256_GCM, &key).expect("AES-256-GCM accepts any 32-byte key by construction");
         Self {
             key: Arc::new(LessSafeKey::new(unbound)),
         }
@@ -120,11 +117,7 @@ impl Sealer {
         out.extend_from_slice(&nonce);
         let mut in_out = plaintext.to_vec();
         self.key
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(aad),
-                &mut in_out,
-            )
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut in_out)
             .map_err(|_| CryptoError::Seal)?;
         out.extend_from_slice(&in_out);
         Ok(out)
@@ -136,8 +129,7 @@ impl Sealer {
             return Err(CryptoError::Unseal);
         }
         let (nonce_bytes, ciphertext) = rest.split_at(NONCE_LEN);
-        let nonce =
-            Nonce::try_assume_unique_for_key(nonce_bytes).map_err(|_| CryptoError::Unseal)?;
+        let nonce = Nonce::try_assume_unique_for_key(nonce_bytes).map_err(|_| CryptoError::Unseal)?;
         let mut in_out = ciphertext.to_vec();
         let plaintext_len = self
             .key
@@ -230,14 +222,8 @@ mod tests {
         let s = sealer(7);
         let sealed = s.seal(b"secret", b"row-1")?;
 
-        assert!(matches!(
-            s.open(&sealed, b"row-2"),
-            Err(CryptoError::Unseal)
-        ));
-        assert!(matches!(
-            sealer(8).open(&sealed, b"row-1"),
-            Err(CryptoError::Unseal)
-        ));
+        assert!(matches!(s.open(&sealed, b"row-2"), Err(CryptoError::Unseal)));
+        assert!(matches!(sealer(8).open(&sealed, b"row-1"), Err(CryptoError::Unseal)));
 
         for i in 0..sealed.len() {
             let mut tampered = sealed.clone();
@@ -248,10 +234,7 @@ mod tests {
             );
         }
         for len in 0..sealed.len() {
-            assert!(matches!(
-                s.open(&sealed[..len], b"row-1"),
-                Err(CryptoError::Unseal)
-            ));
+            assert!(matches!(s.open(&sealed[..len], b"row-1"), Err(CryptoError::Unseal)));
         }
         Ok(())
     }
@@ -328,10 +311,7 @@ mod tests {
         // The sealer and digester really use the derived subkeys.
         let sealed = mk.sealer().seal(b"x", b"")?;
         assert_eq!(Sealer::new(mk.derive("seal")).open(&sealed, b"")?, b"x");
-        assert_eq!(
-            mk.digester().digest(b"x"),
-            hmac_sha256(&mk.derive("digest"), b"x")
-        );
+        assert_eq!(mk.digester().digest(b"x"), hmac_sha256(&mk.derive("digest"), b"x"));
         Ok(())
     }
 

@@ -4,9 +4,8 @@ use aws_lc_rs::encoding::{AsDer as _, Pkcs8V1Der, PublicKeyX509Der};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{
-    ED25519, Ed25519KeyPair, KeyPair as _, ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256,
-    RSA_PKCS1_SHA256, RsaKeyPair, RsaPublicKeyComponents, RsaSubjectPublicKey, UnparsedPublicKey,
-    VerificationAlgorithm,
+    ED25519, Ed25519KeyPair, KeyPair as _, ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair,
+    RsaPublicKeyComponents, RsaSubjectPublicKey, UnparsedPublicKey, VerificationAlgorithm,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -15,9 +14,7 @@ use crate::{CryptoError, b64, b64_decode, b64url, hex, sha256};
 
 /// DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): SEQUENCE { SEQUENCE { OID
 /// 1.3.101.112 }, BIT STRING (0 unused bits) } followed by the 32-byte raw key.
-const ED25519_SPKI_PREFIX: [u8; 12] = [
-    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-];
+const ED25519_SPKI_PREFIX: [u8; 12] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
 const ED25519_KEY_LEN: usize = 32;
 
 const PEM_HEADER: &str = "-----BEGIN PUBLIC KEY-----";
@@ -119,8 +116,7 @@ impl SigningKey {
                     KeySize::Rsa4096
                 };
                 let pair = RsaKeyPair::generate(size).map_err(|_| CryptoError::KeyGeneration)?;
-                let der: Pkcs8V1Der<'static> =
-                    pair.as_der().map_err(|_| CryptoError::KeyGeneration)?;
+                let der: Pkcs8V1Der<'static> = pair.as_der().map_err(|_| CryptoError::KeyGeneration)?;
                 der.as_ref().to_vec()
             }
             Algorithm::Ed25519 => Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
@@ -146,15 +142,13 @@ impl SigningKey {
                         pair.public_modulus_len() * 8
                     )));
                 }
-                let spki: PublicKeyX509Der<'static> =
-                    pair.public_key().as_der().map_err(rejected)?;
+                let spki: PublicKeyX509Der<'static> = pair.public_key().as_der().map_err(rejected)?;
                 let spki = spki.as_ref().to_vec();
                 (Pair::Rsa(pair), spki)
             }
             None => {
                 let pair = Ed25519KeyPair::from_pkcs8(pkcs8_der).map_err(rejected)?;
-                let spki: PublicKeyX509Der<'static> =
-                    pair.public_key().as_der().map_err(rejected)?;
+                let spki: PublicKeyX509Der<'static> = pair.public_key().as_der().map_err(rejected)?;
                 let spki = spki.as_ref().to_vec();
                 (Pair::Ed25519(pair), spki)
             }
@@ -188,13 +182,8 @@ impl SigningKey {
         match &self.pair {
             Pair::Rsa(pair) => {
                 let mut signature = vec![0u8; pair.public_modulus_len()];
-                pair.sign(
-                    &RSA_PKCS1_SHA256,
-                    &SystemRandom::new(),
-                    message,
-                    &mut signature,
-                )
-                .map_err(|_| CryptoError::Signing)?;
+                pair.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), message, &mut signature)
+                    .map_err(|_| CryptoError::Signing)?;
                 Ok(signature)
             }
             Pair::Ed25519(pair) => pair
@@ -312,11 +301,7 @@ impl PublicKey {
             }
             Algorithm::Ed25519 => {
                 let raw = match self.spki_der.split_at_checked(ED25519_SPKI_PREFIX.len()) {
-                    Some((prefix, raw))
-                        if prefix == ED25519_SPKI_PREFIX && raw.len() == ED25519_KEY_LEN =>
-                    {
-                        raw
-                    }
+                    Some((prefix, raw)) if prefix == ED25519_SPKI_PREFIX && raw.len() == ED25519_KEY_LEN => raw,
                     _ => return serde_json::Value::Null,
                 };
                 json!({
@@ -348,12 +333,9 @@ mod tests {
 
     // Golden vector from SLASCONE's public demo (see /work/shared/vectors/slascone/README.md):
     // signature.txt is base64 RSASSA-PKCS1-v1_5/SHA-256 over the exact bytes of license.json.
-    const SLASCONE_LICENSE: &[u8] =
-        include_bytes!("../../../../shared/vectors/slascone/license.json");
-    const SLASCONE_SIGNATURE: &str =
-        include_str!("../../../../shared/vectors/slascone/signature.txt");
-    const SLASCONE_PEM: &str =
-        include_str!("../../../../shared/vectors/slascone/slascone_demo_public_key.pem");
+    const SLASCONE_LICENSE: &[u8] = include_bytes!("../../../../shared/vectors/slascone/license.json");
+    const SLASCONE_SIGNATURE: &str = include_str!("../../../../shared/vectors/slascone/signature.txt");
+    const SLASCONE_PEM: &str = include_str!("../../../../shared/vectors/slascone/slascone_demo_public_key.pem");
 
     fn keys() -> Result<Vec<SigningKey>, CryptoError> {
         ALL.into_iter().map(SigningKey::generate).collect()
@@ -363,14 +345,8 @@ mod tests {
     fn algorithm_names() -> Result<(), serde_json::Error> {
         for alg in ALL {
             assert_eq!(Algorithm::parse(alg.as_str()), Some(alg));
-            assert_eq!(
-                serde_json::to_string(&alg)?,
-                format!("\"{}\"", alg.as_str())
-            );
-            assert_eq!(
-                serde_json::from_str::<Algorithm>(&format!("\"{alg}\""))?,
-                alg
-            );
+            assert_eq!(serde_json::to_string(&alg)?, format!("\"{}\"", alg.as_str()));
+            assert_eq!(serde_json::from_str::<Algorithm>(&format!("\"{alg}\""))?, alg);
         }
         assert_eq!(Algorithm::parse("ed25519"), Some(Algorithm::Ed25519));
         assert_eq!(Algorithm::parse("RSA-3072"), None);
@@ -425,8 +401,7 @@ mod tests {
             // A signature from the reloaded key verifies under the original public key.
             key.public_key().verify(b"m", &again.sign(b"m")?)?;
 
-            let from_spki =
-                PublicKey::from_spki_der(key.algorithm(), key.public_key().spki_der.clone())?;
+            let from_spki = PublicKey::from_spki_der(key.algorithm(), key.public_key().spki_der.clone())?;
             assert_eq!(from_spki, key.public_key());
         }
         Ok(())
@@ -503,11 +478,8 @@ mod tests {
                     assert_eq!(jwk["e"], "AQAB");
                     let n = jwk["n"].as_str().ok_or(CryptoError::Base64)?;
                     assert!(!n.contains('='));
-                    let n = base64::Engine::decode(
-                        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-                        n,
-                    )
-                    .map_err(|_| CryptoError::Base64)?;
+                    let n = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, n)
+                        .map_err(|_| CryptoError::Base64)?;
                     let bits = if key.algorithm() == Algorithm::Rsa2048 {
                         2048
                     } else {
@@ -520,11 +492,8 @@ mod tests {
                     assert_eq!(jwk["kty"], "OKP");
                     assert_eq!(jwk["crv"], "Ed25519");
                     let x = jwk["x"].as_str().ok_or(CryptoError::Base64)?;
-                    let x = base64::Engine::decode(
-                        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-                        x,
-                    )
-                    .map_err(|_| CryptoError::Base64)?;
+                    let x = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, x)
+                        .map_err(|_| CryptoError::Base64)?;
                     assert_eq!(x.len(), 32);
                     // Raw keys are accepted and normalised to the same SPKI (and kid).
                     assert_eq!(

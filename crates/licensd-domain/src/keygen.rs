@@ -93,7 +93,11 @@ impl KeyPattern {
 
     /// Random bytes `generate` consumes per key.
     pub fn bytes_needed(&self) -> usize {
-        if self.uuid { 16 } else { (self.chunks * self.chunk_length) as usize * 4 }
+        if self.uuid {
+            16
+        } else {
+            (self.chunks * self.chunk_length) as usize * 4
+        }
     }
 
     /// Builds one key from `random` (at least `bytes_needed()` bytes). Each character takes a
@@ -105,10 +109,21 @@ impl KeyPattern {
             b[6] = (b[6] & 0x0f) | 0x40; // version 4
             b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
             let hex: String = b.iter().map(|byte| format!("{byte:02x}")).collect();
-            return format!("{}{}-{}-{}-{}-{}{}", self.prefix, &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32], self.suffix);
+            return format!(
+                "{}{}-{}-{}-{}-{}{}",
+                self.prefix,
+                &hex[0..8],
+                &hex[8..12],
+                &hex[12..16],
+                &hex[16..20],
+                &hex[20..32],
+                self.suffix
+            );
         }
         let symbols: Vec<char> = self.charset.chars().collect();
-        let mut samples = random.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+        let mut samples = random
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
         let mut key = self.prefix.clone();
         for chunk in 0..self.chunks {
             if chunk > 0 {
@@ -144,21 +159,38 @@ mod tests {
 
     #[test]
     fn prefix_suffix_and_uuid() {
-        let p = KeyPattern { prefix: "PRE-".into(), suffix: "-X".into(), ..KeyPattern::default() };
+        let p = KeyPattern {
+            prefix: "PRE-".into(),
+            suffix: "-X".into(),
+            ..KeyPattern::default()
+        };
         let key = p.generate(&vec![1; p.bytes_needed()]);
         assert!(key.starts_with("PRE-") && key.ends_with("-X"));
-        let u = KeyPattern { uuid: true, ..KeyPattern::default() };
+        let u = KeyPattern {
+            uuid: true,
+            ..KeyPattern::default()
+        };
         let key = u.generate(&[0xff; 16]);
         assert_eq!(key, "ffffffff-ffff-4fff-bfff-ffffffffffff");
     }
 
     #[test]
     fn weak_or_broken_patterns_are_refused() {
-        let short = KeyPattern { chunks: 1, chunk_length: 4, ..KeyPattern::default() };
+        let short = KeyPattern {
+            chunks: 1,
+            chunk_length: 4,
+            ..KeyPattern::default()
+        };
         assert_eq!(short.validate(), Err(PatternError::TooGuessable));
-        let one_symbol = KeyPattern { charset: "AAAA".into(), ..KeyPattern::default() };
+        let one_symbol = KeyPattern {
+            charset: "AAAA".into(),
+            ..KeyPattern::default()
+        };
         assert_eq!(one_symbol.validate(), Err(PatternError::Charset));
-        let huge = KeyPattern { chunks: 17, ..KeyPattern::default() };
+        let huge = KeyPattern {
+            chunks: 17,
+            ..KeyPattern::default()
+        };
         assert_eq!(huge.validate(), Err(PatternError::Shape));
     }
 }

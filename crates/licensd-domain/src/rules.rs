@@ -75,7 +75,12 @@ pub struct Validity {
 /// Validation order: not found (store) → product → license state → not started → expired →
 /// device blocked → device not activated. Floating licenses validate without an activation: their
 /// seat is a lease, checked by the floating rules.
-pub fn validate(product: &Product, license: &License, device: DeviceState<'_>, now: Millis) -> Result<Validity, Denial> {
+pub fn validate(
+    product: &Product,
+    license: &License,
+    device: DeviceState<'_>,
+    now: Millis,
+) -> Result<Validity, Denial> {
     check_license_usable(product, license, now)?;
     if let Some(fingerprint) = device.fingerprint {
         if fingerprint.trim().is_empty() {
@@ -89,7 +94,10 @@ pub fn validate(product: &Product, license: &License, device: DeviceState<'_>, n
             return Err(Denial::DeviceNotActivated);
         }
     }
-    Ok(Validity { in_grace_period: in_grace_period(license, now), maintenance_active: maintenance_active(license, now) })
+    Ok(Validity {
+        in_grace_period: in_grace_period(license, now),
+        maintenance_active: maintenance_active(license, now),
+    })
 }
 
 /// State the activation rule reads, loaded after the license row was locked.
@@ -115,7 +123,10 @@ pub enum ActivationPlan {
     AlreadyActive,
     /// Bind the device. `is_transfer` increments the license's transfer count;
     /// `start_trial_expiry` sets a trial's expiry on its first activation.
-    Activate { is_transfer: bool, start_trial_expiry: Option<Millis> },
+    Activate {
+        is_transfer: bool,
+        start_trial_expiry: Option<Millis>,
+    },
 }
 
 pub fn plan_activation(state: &ActivationState<'_>, now: Millis) -> Result<ActivationPlan, Denial> {
@@ -150,14 +161,22 @@ pub fn plan_activation(state: &ActivationState<'_>, now: Millis) -> Result<Activ
     }
     // A device arriving after an earlier device left is a transfer.
     let is_transfer = license.deactivation_count > license.transfer_count;
-    if is_transfer && license.terms.max_transfers.is_some_and(|max| license.transfer_count >= max) {
+    if is_transfer
+        && license
+            .terms
+            .max_transfers
+            .is_some_and(|max| license.transfer_count >= max)
+    {
         return Err(Denial::TransferLimitReached);
     }
     let start_trial_expiry = match (license.terms.kind, license.expires_at, license.trial_days) {
         (LicenseKind::Trial, None, Some(days)) => Some(now.saturating_add(days.saturating_mul(DAY))),
         _ => None,
     };
-    Ok(ActivationPlan::Activate { is_transfer, start_trial_expiry })
+    Ok(ActivationPlan::Activate {
+        is_transfer,
+        start_trial_expiry,
+    })
 }
 
 /// Assigning one more user to a license: refused once `max_users` users are assigned.
@@ -180,7 +199,9 @@ pub fn check_deactivation(existing: Option<&Device>) -> Result<(), Denial> {
 /// The first instant of the consumption period containing `now`.
 pub fn period_start(period: ResetPeriod, now: Millis) -> Millis {
     use jiff::{Timestamp, ToSpan, tz::TimeZone};
-    let Ok(ts) = Timestamp::from_millisecond(now) else { return now };
+    let Ok(ts) = Timestamp::from_millisecond(now) else {
+        return now;
+    };
     let date = ts.to_zoned(TimeZone::UTC).date();
     let start = match period {
         ResetPeriod::Never => return i64::MIN,
@@ -207,13 +228,22 @@ pub struct Counter {
 
 pub fn current_counter(terms: &ConsumptionTerms, used: i64, stored_period_start: Millis, now: Millis) -> Counter {
     if terms.reset_period == ResetPeriod::Never {
-        return Counter { used, period_start: stored_period_start };
+        return Counter {
+            used,
+            period_start: stored_period_start,
+        };
     }
     let start = period_start(terms.reset_period, now);
     if start > stored_period_start {
-        Counter { used: 0, period_start: start }
+        Counter {
+            used: 0,
+            period_start: start,
+        }
     } else {
-        Counter { used, period_start: stored_period_start }
+        Counter {
+            used,
+            period_start: stored_period_start,
+        }
     }
 }
 
@@ -228,7 +258,12 @@ pub fn consumption_ceiling(terms: &ConsumptionTerms) -> Option<i64> {
 
 /// Decides a consumption of `amount` units against a counter. Returns the counter after it.
 /// Negative amounts give units back; the counter never goes below zero.
-pub fn apply_consumption(terms: &ConsumptionTerms, counter: Counter, amount: i64, limit_denial: Denial) -> Result<Counter, Denial> {
+pub fn apply_consumption(
+    terms: &ConsumptionTerms,
+    counter: Counter,
+    amount: i64,
+    limit_denial: Denial,
+) -> Result<Counter, Denial> {
     if amount == 0 {
         return Err(Denial::ConsumptionAmountInvalid);
     }
@@ -239,7 +274,10 @@ pub fn apply_consumption(terms: &ConsumptionTerms, counter: Counter, amount: i64
     if amount > 0 && consumption_ceiling(terms).is_some_and(|ceiling| next > ceiling) {
         return Err(limit_denial);
     }
-    Ok(Counter { used: next, period_start: counter.period_start })
+    Ok(Counter {
+        used: next,
+        period_start: counter.period_start,
+    })
 }
 
 /// License-level consumption: usable license, consumption type, then the counter.
@@ -261,7 +299,13 @@ pub fn plan_consumption(product: &Product, license: &License, amount: i64, now: 
 }
 
 /// Feature-level consumption.
-pub fn plan_feature_consumption(product: &Product, license: &License, feature: &LicenseFeature, amount: i64, now: Millis) -> Result<Counter, Denial> {
+pub fn plan_feature_consumption(
+    product: &Product,
+    license: &License,
+    feature: &LicenseFeature,
+    amount: i64,
+    now: Millis,
+) -> Result<Counter, Denial> {
     check_license_usable(product, license, now)?;
     if feature.overrides.expires_at.is_some_and(|at| now >= at) {
         return Err(Denial::FeatureExpired);
@@ -325,11 +369,26 @@ pub fn plan_lease(state: &LeaseState<'_>, now: Millis) -> Result<LeasePlan, Deni
             Some(until)
         }
     };
-    plan_seat(floating.seats, floating.lease_seconds, state.other_live_leases, state.own_lease, borrowed_until, now, Denial::FloatingSeatsExhausted)
+    plan_seat(
+        floating.seats,
+        floating.lease_seconds,
+        state.other_live_leases,
+        state.own_lease,
+        borrowed_until,
+        now,
+        Denial::FloatingSeatsExhausted,
+    )
 }
 
 /// Checks out or renews a floating feature seat.
-pub fn plan_feature_lease(product: &Product, license: &License, feature: &LicenseFeature, other_live_leases: i64, own_lease: Option<&FloatingLease>, now: Millis) -> Result<LeasePlan, Denial> {
+pub fn plan_feature_lease(
+    product: &Product,
+    license: &License,
+    feature: &LicenseFeature,
+    other_live_leases: i64,
+    own_lease: Option<&FloatingLease>,
+    now: Millis,
+) -> Result<LeasePlan, Denial> {
     check_license_usable(product, license, now)?;
     if feature.overrides.expires_at.is_some_and(|at| now >= at) {
         return Err(Denial::FeatureExpired);
@@ -337,10 +396,26 @@ pub fn plan_feature_lease(product: &Product, license: &License, feature: &Licens
     let Some(seats) = feature.floating_seats() else {
         return Err(Denial::FeatureNotFloating);
     };
-    plan_seat(seats, feature.definition.floating_lease_seconds, other_live_leases, own_lease, None, now, Denial::FeatureSeatsExhausted)
+    plan_seat(
+        seats,
+        feature.definition.floating_lease_seconds,
+        other_live_leases,
+        own_lease,
+        None,
+        now,
+        Denial::FeatureSeatsExhausted,
+    )
 }
 
-fn plan_seat(seats: i64, lease_seconds: i64, other_live: i64, own: Option<&FloatingLease>, borrowed_until: Option<Millis>, now: Millis, exhausted: Denial) -> Result<LeasePlan, Denial> {
+fn plan_seat(
+    seats: i64,
+    lease_seconds: i64,
+    other_live: i64,
+    own: Option<&FloatingLease>,
+    borrowed_until: Option<Millis>,
+    now: Millis,
+    exhausted: Denial,
+) -> Result<LeasePlan, Denial> {
     let holds_seat = own.is_some_and(|lease| lease_is_live(lease, now));
     if !holds_seat && other_live >= seats {
         return Err(exhausted);
@@ -367,7 +442,9 @@ pub fn stamp_from_policy(policy: &Policy, now: Millis) -> (LicenseTerms, Option<
         (LicenseKind::Trial, _) | (_, None) => None,
         (_, Some(days)) => Some(now.saturating_add(days.saturating_mul(DAY))),
     };
-    let maintenance = policy.maintenance_days.map(|days| now.saturating_add(days.saturating_mul(DAY)));
+    let maintenance = policy
+        .maintenance_days
+        .map(|days| now.saturating_add(days.saturating_mul(DAY)));
     (policy.terms.clone(), expires_at, maintenance)
 }
 

@@ -28,7 +28,11 @@ pub struct ErrorDetail {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
@@ -47,7 +51,12 @@ impl ApiError {
     }
 
     pub fn body(&self) -> ErrorBody {
-        ErrorBody { error: ErrorDetail { code: self.code.to_string(), message: self.message.clone() } }
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message.clone(),
+            },
+        }
     }
 
     /// Maps a store error for a named resource.
@@ -55,14 +64,20 @@ impl ApiError {
         match error {
             StoreError::NotFound => Self::not_found(what),
             StoreError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
-            StoreError::Denied(denial) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, denial.code(), denial.to_string()),
+            StoreError::Denied(denial) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, denial.code(), denial.to_string())
+            }
             StoreError::Corrupt(message) => {
                 tracing::error!(%message, "corrupt data");
                 Self::internal()
             }
             StoreError::Database(message) => {
                 tracing::error!(%message, "database error");
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", "the database is unavailable; retry later")
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database_unavailable",
+                    "the database is unavailable; retry later",
+                )
             }
         }
     }
@@ -81,9 +96,17 @@ impl IntoResponse for ApiError {
 }
 
 pub async fn route_not_found(method: Method, uri: Uri) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "route_not_found", format!("no route for {method} {}", uri.path()))
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+        format!("no route for {method} {}", uri.path()),
+    )
 }
 
 pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("{method} is not allowed on {}", uri.path()))
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
 }

@@ -13,7 +13,10 @@ pub struct CryptoCodec {
 
 impl CryptoCodec {
     pub fn new(master: &licensd_crypto::MasterKey) -> Self {
-        Self { sealer: master.sealer(), digester: master.digester() }
+        Self {
+            sealer: master.sealer(),
+            digester: master.digester(),
+        }
     }
 }
 
@@ -70,7 +73,14 @@ impl KeyRing {
         let rsa = ensure(store, rsa_algorithm, now).await?;
         let ed25519 = ensure(store, Algorithm::Ed25519, now).await?;
         let published = published(store).await?;
-        Ok(Self { rsa_algorithm, inner: RwLock::new(Active { rsa: Arc::new(rsa), ed25519: Arc::new(ed25519), published }) })
+        Ok(Self {
+            rsa_algorithm,
+            inner: RwLock::new(Active {
+                rsa: Arc::new(rsa),
+                ed25519: Arc::new(ed25519),
+                published,
+            }),
+        })
     }
 
     pub fn rsa(&self) -> Arc<SigningKey> {
@@ -84,8 +94,18 @@ impl KeyRing {
     }
 
     /// Replaces the active key of `algorithm` (RSA means the configured RSA size) with a new one.
-    pub async fn rotate(&self, store: &dyn Store, algorithm: Algorithm, event: EventDraft, now: Millis) -> Result<PublicKey, KeyError> {
-        let algorithm = if algorithm == Algorithm::Ed25519 { algorithm } else { self.rsa_algorithm };
+    pub async fn rotate(
+        &self,
+        store: &dyn Store,
+        algorithm: Algorithm,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<PublicKey, KeyError> {
+        let algorithm = if algorithm == Algorithm::Ed25519 {
+            algorithm
+        } else {
+            self.rsa_algorithm
+        };
         let key = generate(algorithm).await?;
         let stored = store.rotate_signing_key(new_signing_key(&key), event, now).await?;
         let key = to_signing_key(&stored)?;
@@ -125,7 +145,12 @@ fn new_signing_key(key: &SigningKey) -> NewSigningKey {
 }
 
 async fn ensure(store: &dyn Store, algorithm: Algorithm, now: Millis) -> Result<SigningKey, KeyError> {
-    if let Some(existing) = store.list_signing_keys().await?.into_iter().find(|k| k.active && k.algorithm == algorithm.as_str()) {
+    if let Some(existing) = store
+        .list_signing_keys()
+        .await?
+        .into_iter()
+        .find(|k| k.active && k.algorithm == algorithm.as_str())
+    {
         return to_signing_key(&existing);
     }
     let key = generate(algorithm).await?;
@@ -134,16 +159,20 @@ async fn ensure(store: &dyn Store, algorithm: Algorithm, now: Millis) -> Result<
 }
 
 fn to_signing_key(stored: &StoredSigningKey) -> Result<SigningKey, KeyError> {
-    let algorithm = Algorithm::parse(&stored.algorithm)
-        .ok_or_else(|| KeyError::UnknownAlgorithm { kid: stored.kid.clone(), algorithm: stored.algorithm.clone() })?;
+    let algorithm = Algorithm::parse(&stored.algorithm).ok_or_else(|| KeyError::UnknownAlgorithm {
+        kid: stored.kid.clone(),
+        algorithm: stored.algorithm.clone(),
+    })?;
     Ok(SigningKey::from_pkcs8(algorithm, &stored.private_pkcs8)?)
 }
 
 async fn published(store: &dyn Store) -> Result<Vec<PublishedKey>, KeyError> {
     let mut keys = Vec::new();
     for stored in store.list_signing_keys().await? {
-        let algorithm = Algorithm::parse(&stored.algorithm)
-            .ok_or_else(|| KeyError::UnknownAlgorithm { kid: stored.kid.clone(), algorithm: stored.algorithm.clone() })?;
+        let algorithm = Algorithm::parse(&stored.algorithm).ok_or_else(|| KeyError::UnknownAlgorithm {
+            kid: stored.kid.clone(),
+            algorithm: stored.algorithm.clone(),
+        })?;
         keys.push(PublishedKey {
             public: PublicKey::from_spki_der(algorithm, stored.public_der.clone())?,
             active: stored.active,

@@ -12,7 +12,9 @@ pub struct ServerSettings {
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        Self { max_bulk_licenses: 10_000 }
+        Self {
+            max_bulk_licenses: 10_000,
+        }
     }
 }
 

@@ -64,7 +64,9 @@ pub enum ProductCommand {
         trial_days: Option<i64>,
     },
     List(PageArgs),
-    Show { id: i64 },
+    Show {
+        id: i64,
+    },
     Update {
         id: i64,
         #[arg(long)]
@@ -73,7 +75,9 @@ pub enum ProductCommand {
         #[arg(long)]
         status: Option<String>,
     },
-    Delete { id: i64 },
+    Delete {
+        id: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,8 +101,12 @@ pub enum PolicyCommand {
         #[arg(long)]
         product: Option<i64>,
     },
-    Show { id: i64 },
-    Delete { id: i64 },
+    Show {
+        id: i64,
+    },
+    Delete {
+        id: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -120,7 +128,9 @@ pub enum FeatureCommand {
         #[arg(long)]
         product: Option<i64>,
     },
-    Delete { id: i64 },
+    Delete {
+        id: i64,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -185,18 +195,32 @@ pub enum LicenseCommand {
         #[command(flatten)]
         page: PageArgs,
     },
-    Show { id: i64 },
-    Block { id: i64 },
-    Enable { id: i64 },
-    Disable { id: i64 },
-    Delete { id: i64 },
+    Show {
+        id: i64,
+    },
+    Block {
+        id: i64,
+    },
+    Enable {
+        id: i64,
+    },
+    Disable {
+        id: i64,
+    },
+    Delete {
+        id: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum DeviceCommand {
     /// Devices of a license.
-    List { license: i64 },
-    Deactivate { id: i64 },
+    List {
+        license: i64,
+    },
+    Deactivate {
+        id: i64,
+    },
     /// Put a fingerprint on the block-list (for one product, or every product).
     Block {
         fingerprint: String,
@@ -205,7 +229,9 @@ pub enum DeviceCommand {
         #[arg(long)]
         reason: Option<String>,
     },
-    Unblock { id: i64 },
+    Unblock {
+        id: i64,
+    },
     /// The block-list.
     Blocked {
         #[arg(long)]
@@ -226,8 +252,12 @@ pub enum CustomerCommand {
         reference: Option<String>,
     },
     List(PageArgs),
-    Show { id: i64 },
-    Delete { id: i64 },
+    Show {
+        id: i64,
+    },
+    Delete {
+        id: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -269,7 +299,9 @@ pub enum CredentialCommand {
         #[arg(long)]
         dialect: Option<String>,
     },
-    Revoke { id: i64 },
+    Revoke {
+        id: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -283,7 +315,9 @@ pub enum TokenCommand {
 pub enum KeysCommand {
     List,
     /// Rotate the Ed25519 or RSA key (old public keys stay published).
-    Rotate { algorithm: String },
+    Rotate {
+        algorithm: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -305,7 +339,10 @@ pub struct CliError {
 
 impl CliError {
     fn usage(message: impl Into<String>) -> Self {
-        Self { code: 2, message: message.into() }
+        Self {
+            code: 2,
+            message: message.into(),
+        }
     }
 }
 
@@ -317,19 +354,39 @@ pub struct Client {
 
 impl Client {
     pub fn new(base: &str, token: Option<&str>) -> Self {
-        Self { base: base.trim_end_matches('/').to_string(), token: token.map(str::to_string), http: reqwest::Client::new() }
+        Self {
+            base: base.trim_end_matches('/').to_string(),
+            token: token.map(str::to_string),
+            http: reqwest::Client::new(),
+        }
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, CliError> {
-        let token = self.token.as_deref().ok_or_else(|| CliError { code: 6, message: "no admin token: pass --token or set LICENSD_TOKEN".into() })?;
-        let mut request = self.http.request(method, format!("{}{}", self.base, path)).bearer_auth(token);
+        let token = self.token.as_deref().ok_or_else(|| CliError {
+            code: 6,
+            message: "no admin token: pass --token or set LICENSD_TOKEN".into(),
+        })?;
+        let mut request = self
+            .http
+            .request(method, format!("{}{}", self.base, path))
+            .bearer_auth(token);
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.map_err(|error| CliError { code: 1, message: format!("cannot reach {}: {error}", self.base) })?;
+        let response = request.send().await.map_err(|error| CliError {
+            code: 1,
+            message: format!("cannot reach {}: {error}", self.base),
+        })?;
         let status = response.status();
-        let text = response.text().await.map_err(|error| CliError { code: 1, message: format!("broken response: {error}") })?;
-        let value: Value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let text = response.text().await.map_err(|error| CliError {
+            code: 1,
+            message: format!("broken response: {error}"),
+        })?;
+        let value: Value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         if status.is_success() {
             return Ok(value);
         }
@@ -344,7 +401,10 @@ impl Client {
             (Some(Value::String(code)), Some(Value::String(message))) => format!("{code}: {message}"),
             _ => value.to_string(),
         };
-        Err(CliError { code, message: format!("{status}: {detail}") })
+        Err(CliError {
+            code,
+            message: format!("{status}: {detail}"),
+        })
     }
 
     async fn get(&self, path: &str) -> Result<Value, CliError> {
@@ -377,18 +437,100 @@ pub async fn run(client: Client, command: AdminCommand, json: bool) -> ExitCode 
     }
 }
 
-const PRODUCT_COLUMNS: &[(&str, &str)] = &[("ID", "id"), ("CODE", "code"), ("NAME", "name"), ("AUTH", "auth_method"), ("STATUS", "status"), ("CREATED", "created_at")];
-const POLICY_COLUMNS: &[(&str, &str)] = &[("ID", "id"), ("PRODUCT", "product_id"), ("CODE", "code"), ("NAME", "name"), ("TYPE", "terms.license_type"), ("MAX ACT", "terms.max_activations"), ("DAYS", "duration_days")];
-const FEATURE_COLUMNS: &[(&str, &str)] = &[("ID", "id"), ("PRODUCT", "product_id"), ("CODE", "code"), ("NAME", "name"), ("TYPE", "feature_type"), ("MAX", "max_consumptions"), ("SEATS", "floating_seats")];
-const LICENSE_COLUMNS: &[(&str, &str)] = &[("ID", "id"), ("KEY", "key"), ("PRODUCT", "product_id"), ("STATUS", "status"), ("TYPE", "terms.license_type"), ("MAX ACT", "terms.max_activations"), ("EXPIRES", "expires_at")];
-const DEVICE_COLUMNS: &[(&str, &str)] = &[("ID", "id"), ("FINGERPRINT", "fingerprint"), ("HOSTNAME", "hostname"), ("IP", "ip"), ("ACTIVATED", "activated_at"), ("DEACTIVATED", "deactivated_at")];
-const BLOCKED_COLUMNS: &[(&str, &str)] = &[("ID", "id"), ("PRODUCT", "product_id"), ("FINGERPRINT", "fingerprint"), ("REASON", "reason"), ("CREATED", "created_at")];
-const CUSTOMER_COLUMNS: &[(&str, &str)] = &[("ID", "id"), ("EMAIL", "email"), ("NAME", "name"), ("COMPANY", "company"), ("REFERENCE", "reference")];
-const USER_COLUMNS: &[(&str, &str)] = &[("ID", "id"), ("EMAIL", "email"), ("NAME", "name"), ("CUSTOMER", "customer_id")];
-const CREDENTIAL_COLUMNS: &[(&str, &str)] = &[("ID", "id"), ("DIALECT", "dialect"), ("NAME", "name"), ("KEY ID", "key_id"), ("PRODUCT", "product_id"), ("READ ONLY", "read_only"), ("IPS", "ip_allowlist"), ("REVOKED", "revoked_at")];
-const TOKEN_COLUMNS: &[(&str, &str)] = &[("ID", "id"), ("NAME", "name"), ("CREATED", "created_at"), ("REVOKED", "revoked_at")];
-const KEY_COLUMNS: &[(&str, &str)] = &[("KID", "kid"), ("ALGORITHM", "algorithm"), ("ACTIVE", "active"), ("CREATED", "created_at"), ("RETIRED", "retired_at")];
-const EVENT_COLUMNS: &[(&str, &str)] = &[("ID", "id"), ("AT", "at"), ("ACTOR", "actor"), ("ACTION", "action"), ("SUBJECT", "subject_type"), ("SUBJECT ID", "subject_id")];
+const PRODUCT_COLUMNS: &[(&str, &str)] = &[
+    ("ID", "id"),
+    ("CODE", "code"),
+    ("NAME", "name"),
+    ("AUTH", "auth_method"),
+    ("STATUS", "status"),
+    ("CREATED", "created_at"),
+];
+const POLICY_COLUMNS: &[(&str, &str)] = &[
+    ("ID", "id"),
+    ("PRODUCT", "product_id"),
+    ("CODE", "code"),
+    ("NAME", "name"),
+    ("TYPE", "terms.license_type"),
+    ("MAX ACT", "terms.max_activations"),
+    ("DAYS", "duration_days"),
+];
+const FEATURE_COLUMNS: &[(&str, &str)] = &[
+    ("ID", "id"),
+    ("PRODUCT", "product_id"),
+    ("CODE", "code"),
+    ("NAME", "name"),
+    ("TYPE", "feature_type"),
+    ("MAX", "max_consumptions"),
+    ("SEATS", "floating_seats"),
+];
+const LICENSE_COLUMNS: &[(&str, &str)] = &[
+    ("ID", "id"),
+    ("KEY", "key"),
+    ("PRODUCT", "product_id"),
+    ("STATUS", "status"),
+    ("TYPE", "terms.license_type"),
+    ("MAX ACT", "terms.max_activations"),
+    ("EXPIRES", "expires_at"),
+];
+const DEVICE_COLUMNS: &[(&str, &str)] = &[
+    ("ID", "id"),
+    ("FINGERPRINT", "fingerprint"),
+    ("HOSTNAME", "hostname"),
+    ("IP", "ip"),
+    ("ACTIVATED", "activated_at"),
+    ("DEACTIVATED", "deactivated_at"),
+];
+const BLOCKED_COLUMNS: &[(&str, &str)] = &[
+    ("ID", "id"),
+    ("PRODUCT", "product_id"),
+    ("FINGERPRINT", "fingerprint"),
+    ("REASON", "reason"),
+    ("CREATED", "created_at"),
+];
+const CUSTOMER_COLUMNS: &[(&str, &str)] = &[
+    ("ID", "id"),
+    ("EMAIL", "email"),
+    ("NAME", "name"),
+    ("COMPANY", "company"),
+    ("REFERENCE", "reference"),
+];
+const USER_COLUMNS: &[(&str, &str)] = &[
+    ("ID", "id"),
+    ("EMAIL", "email"),
+    ("NAME", "name"),
+    ("CUSTOMER", "customer_id"),
+];
+const CREDENTIAL_COLUMNS: &[(&str, &str)] = &[
+    ("ID", "id"),
+    ("DIALECT", "dialect"),
+    ("NAME", "name"),
+    ("KEY ID", "key_id"),
+    ("PRODUCT", "product_id"),
+    ("READ ONLY", "read_only"),
+    ("IPS", "ip_allowlist"),
+    ("REVOKED", "revoked_at"),
+];
+const TOKEN_COLUMNS: &[(&str, &str)] = &[
+    ("ID", "id"),
+    ("NAME", "name"),
+    ("CREATED", "created_at"),
+    ("REVOKED", "revoked_at"),
+];
+const KEY_COLUMNS: &[(&str, &str)] = &[
+    ("KID", "kid"),
+    ("ALGORITHM", "algorithm"),
+    ("ACTIVE", "active"),
+    ("CREATED", "created_at"),
+    ("RETIRED", "retired_at"),
+];
+const EVENT_COLUMNS: &[(&str, &str)] = &[
+    ("ID", "id"),
+    ("AT", "at"),
+    ("ACTOR", "actor"),
+    ("ACTION", "action"),
+    ("SUBJECT", "subject_type"),
+    ("SUBJECT ID", "subject_id"),
+];
 
 fn render(value: &Value, json: bool, columns: &[(&str, &str)]) -> String {
     if json {
@@ -438,7 +580,8 @@ fn license_body(fields: &LicenseFieldArgs) -> Result<Value, CliError> {
         body["terms"]["max_activations"] = json!(max);
     }
     if let Some(expires) = &fields.expires {
-        let at = licensd_domain::clock::parse_rfc3339(expires).ok_or_else(|| CliError::usage("--expires must be RFC 3339, e.g. 2027-01-01T00:00:00Z"))?;
+        let at = licensd_domain::clock::parse_rfc3339(expires)
+            .ok_or_else(|| CliError::usage("--expires must be RFC 3339, e.g. 2027-01-01T00:00:00Z"))?;
         body["expires_at"] = json!(at);
     }
     if let Some(order_ref) = &fields.order_ref {
@@ -450,7 +593,12 @@ fn license_body(fields: &LicenseFieldArgs) -> Result<Value, CliError> {
 async fn execute(client: &Client, command: AdminCommand, json: bool) -> Result<String, CliError> {
     match command {
         AdminCommand::Product(command) => match command {
-            ProductCommand::Create { code, name, auth, trial_days } => {
+            ProductCommand::Create {
+                code,
+                name,
+                auth,
+                trial_days,
+            } => {
                 let mut body = json!({"code": code, "name": name, "auth_method": auth});
                 if let Some(days) = trial_days {
                     body["trial_days"] = json!(days);
@@ -458,8 +606,16 @@ async fn execute(client: &Client, command: AdminCommand, json: bool) -> Result<S
                 }
                 Ok(render(&client.post("/v1/products", body).await?, json, PRODUCT_COLUMNS))
             }
-            ProductCommand::List(page) => Ok(render(&client.get(&format!("/v1/products?{}", page_query(&page))).await?, json, PRODUCT_COLUMNS)),
-            ProductCommand::Show { id } => Ok(render(&client.get(&format!("/v1/products/{id}")).await?, json, PRODUCT_COLUMNS)),
+            ProductCommand::List(page) => Ok(render(
+                &client.get(&format!("/v1/products?{}", page_query(&page))).await?,
+                json,
+                PRODUCT_COLUMNS,
+            )),
+            ProductCommand::Show { id } => Ok(render(
+                &client.get(&format!("/v1/products/{id}")).await?,
+                json,
+                PRODUCT_COLUMNS,
+            )),
             ProductCommand::Update { id, name, status } => {
                 let mut body = json!({});
                 if let Some(name) = name {
@@ -468,12 +624,27 @@ async fn execute(client: &Client, command: AdminCommand, json: bool) -> Result<S
                 if let Some(status) = status {
                     body["status"] = json!(status);
                 }
-                Ok(render(&client.patch(&format!("/v1/products/{id}"), body).await?, json, PRODUCT_COLUMNS))
+                Ok(render(
+                    &client.patch(&format!("/v1/products/{id}"), body).await?,
+                    json,
+                    PRODUCT_COLUMNS,
+                ))
             }
-            ProductCommand::Delete { id } => client.delete(&format!("/v1/products/{id}")).await.map(|_| String::new()),
+            ProductCommand::Delete { id } => client
+                .delete(&format!("/v1/products/{id}"))
+                .await
+                .map(|_| String::new()),
         },
         AdminCommand::Policy(command) => match command {
-            PolicyCommand::Create { product, code, name, terms, max_activations, duration_days, maintenance_days } => {
+            PolicyCommand::Create {
+                product,
+                code,
+                name,
+                terms,
+                max_activations,
+                duration_days,
+                maintenance_days,
+            } => {
                 let mut body = json!({"product_id": product, "code": code, "name": name});
                 if let Some(terms) = terms {
                     body["terms"] = parse_json("terms", &terms)?;
@@ -493,63 +664,146 @@ async fn execute(client: &Client, command: AdminCommand, json: bool) -> Result<S
                 Ok(render(&client.post("/v1/policies", body).await?, json, POLICY_COLUMNS))
             }
             PolicyCommand::List { product } => {
-                let path = product.map(|p| format!("/v1/policies?product_id={p}")).unwrap_or_else(|| "/v1/policies".into());
+                let path = product
+                    .map(|p| format!("/v1/policies?product_id={p}"))
+                    .unwrap_or_else(|| "/v1/policies".into());
                 Ok(render(&client.get(&path).await?, json, POLICY_COLUMNS))
             }
-            PolicyCommand::Show { id } => Ok(render(&client.get(&format!("/v1/policies/{id}")).await?, json, POLICY_COLUMNS)),
-            PolicyCommand::Delete { id } => client.delete(&format!("/v1/policies/{id}")).await.map(|_| String::new()),
+            PolicyCommand::Show { id } => Ok(render(
+                &client.get(&format!("/v1/policies/{id}")).await?,
+                json,
+                POLICY_COLUMNS,
+            )),
+            PolicyCommand::Delete { id } => client
+                .delete(&format!("/v1/policies/{id}"))
+                .await
+                .map(|_| String::new()),
         },
         AdminCommand::Feature(command) => match command {
-            FeatureCommand::Create { product, code, name, r#type, max_consumptions, floating_seats } => {
+            FeatureCommand::Create {
+                product,
+                code,
+                name,
+                r#type,
+                max_consumptions,
+                floating_seats,
+            } => {
                 let body = json!({"product_id": product, "code": code, "name": name, "feature_type": r#type, "max_consumptions": max_consumptions, "floating_seats": floating_seats});
                 Ok(render(&client.post("/v1/features", body).await?, json, FEATURE_COLUMNS))
             }
             FeatureCommand::List { product } => {
-                let path = product.map(|p| format!("/v1/features?product_id={p}")).unwrap_or_else(|| "/v1/features".into());
+                let path = product
+                    .map(|p| format!("/v1/features?product_id={p}"))
+                    .unwrap_or_else(|| "/v1/features".into());
                 Ok(render(&client.get(&path).await?, json, FEATURE_COLUMNS))
             }
-            FeatureCommand::Delete { id } => client.delete(&format!("/v1/features/{id}")).await.map(|_| String::new()),
+            FeatureCommand::Delete { id } => client
+                .delete(&format!("/v1/features/{id}"))
+                .await
+                .map(|_| String::new()),
         },
         AdminCommand::License(command) => license(client, command, json).await,
         AdminCommand::Device(command) => match command {
-            DeviceCommand::List { license } => Ok(render(&client.get(&format!("/v1/licenses/{license}/devices")).await?, json, DEVICE_COLUMNS)),
-            DeviceCommand::Deactivate { id } => Ok(render(&client.post(&format!("/v1/devices/{id}/deactivate"), json!({})).await?, json, DEVICE_COLUMNS)),
-            DeviceCommand::Block { fingerprint, product, reason } => {
+            DeviceCommand::List { license } => Ok(render(
+                &client.get(&format!("/v1/licenses/{license}/devices")).await?,
+                json,
+                DEVICE_COLUMNS,
+            )),
+            DeviceCommand::Deactivate { id } => Ok(render(
+                &client.post(&format!("/v1/devices/{id}/deactivate"), json!({})).await?,
+                json,
+                DEVICE_COLUMNS,
+            )),
+            DeviceCommand::Block {
+                fingerprint,
+                product,
+                reason,
+            } => {
                 let body = json!({"fingerprint": fingerprint, "product_id": product, "reason": reason});
-                Ok(render(&client.post("/v1/blocked-devices", body).await?, json, BLOCKED_COLUMNS))
+                Ok(render(
+                    &client.post("/v1/blocked-devices", body).await?,
+                    json,
+                    BLOCKED_COLUMNS,
+                ))
             }
-            DeviceCommand::Unblock { id } => client.delete(&format!("/v1/blocked-devices/{id}")).await.map(|_| String::new()),
+            DeviceCommand::Unblock { id } => client
+                .delete(&format!("/v1/blocked-devices/{id}"))
+                .await
+                .map(|_| String::new()),
             DeviceCommand::Blocked { product } => {
-                let path = product.map(|p| format!("/v1/blocked-devices?product_id={p}")).unwrap_or_else(|| "/v1/blocked-devices".into());
+                let path = product
+                    .map(|p| format!("/v1/blocked-devices?product_id={p}"))
+                    .unwrap_or_else(|| "/v1/blocked-devices".into());
                 Ok(render(&client.get(&path).await?, json, BLOCKED_COLUMNS))
             }
         },
         AdminCommand::Customer(command) => match command {
-            CustomerCommand::Create { email, name, company, reference } => {
+            CustomerCommand::Create {
+                email,
+                name,
+                company,
+                reference,
+            } => {
                 let body = json!({"email": email, "name": name, "company": company, "reference": reference});
-                Ok(render(&client.post("/v1/customers", body).await?, json, CUSTOMER_COLUMNS))
+                Ok(render(
+                    &client.post("/v1/customers", body).await?,
+                    json,
+                    CUSTOMER_COLUMNS,
+                ))
             }
-            CustomerCommand::List(page) => Ok(render(&client.get(&format!("/v1/customers?{}", page_query(&page))).await?, json, CUSTOMER_COLUMNS)),
-            CustomerCommand::Show { id } => Ok(render(&client.get(&format!("/v1/customers/{id}")).await?, json, CUSTOMER_COLUMNS)),
-            CustomerCommand::Delete { id } => client.delete(&format!("/v1/customers/{id}")).await.map(|_| String::new()),
+            CustomerCommand::List(page) => Ok(render(
+                &client.get(&format!("/v1/customers?{}", page_query(&page))).await?,
+                json,
+                CUSTOMER_COLUMNS,
+            )),
+            CustomerCommand::Show { id } => Ok(render(
+                &client.get(&format!("/v1/customers/{id}")).await?,
+                json,
+                CUSTOMER_COLUMNS,
+            )),
+            CustomerCommand::Delete { id } => client
+                .delete(&format!("/v1/customers/{id}"))
+                .await
+                .map(|_| String::new()),
         },
         AdminCommand::User(command) => match command {
-            UserCommand::Create { email, customer, name, password_from_env } => {
+            UserCommand::Create {
+                email,
+                customer,
+                name,
+                password_from_env,
+            } => {
                 let mut body = json!({"email": email, "customer_id": customer, "name": name});
                 if password_from_env {
-                    let password = std::env::var("LICENSD_USER_PASSWORD").map_err(|_| CliError::usage("LICENSD_USER_PASSWORD is not set"))?;
+                    let password = std::env::var("LICENSD_USER_PASSWORD")
+                        .map_err(|_| CliError::usage("LICENSD_USER_PASSWORD is not set"))?;
                     body["password"] = json!(password);
                 }
-                Ok(render(&client.post("/v1/license-users", body).await?, json, USER_COLUMNS))
+                Ok(render(
+                    &client.post("/v1/license-users", body).await?,
+                    json,
+                    USER_COLUMNS,
+                ))
             }
             UserCommand::List { customer } => {
-                let path = customer.map(|c| format!("/v1/license-users?customer_id={c}")).unwrap_or_else(|| "/v1/license-users".into());
+                let path = customer
+                    .map(|c| format!("/v1/license-users?customer_id={c}"))
+                    .unwrap_or_else(|| "/v1/license-users".into());
                 Ok(render(&client.get(&path).await?, json, USER_COLUMNS))
             }
-            UserCommand::Assign { license, user } => client.post(&format!("/v1/licenses/{license}/users"), json!({"user_id": user})).await.map(|_| String::new()),
+            UserCommand::Assign { license, user } => client
+                .post(&format!("/v1/licenses/{license}/users"), json!({"user_id": user}))
+                .await
+                .map(|_| String::new()),
         },
         AdminCommand::Credential(command) => match command {
-            CredentialCommand::Create { dialect, name, product, read_only, allow_ip } => {
+            CredentialCommand::Create {
+                dialect,
+                name,
+                product,
+                read_only,
+                allow_ip,
+            } => {
                 let body = json!({"dialect": dialect, "name": name, "product_id": product, "read_only": read_only, "ip_allowlist": allow_ip});
                 let created = client.post("/v1/credentials", body).await?;
                 if json {
@@ -557,13 +811,22 @@ async fn execute(client: &Client, command: AdminCommand, json: bool) -> Result<S
                 }
                 let credential = created.get("credential").cloned().unwrap_or(Value::Null);
                 let secret = created.get("secret").and_then(Value::as_str).unwrap_or("-");
-                Ok(format!("{}\nsecret (shown once)  {secret}", output::record(&credential, CREDENTIAL_COLUMNS)))
+                Ok(format!(
+                    "{}\nsecret (shown once)  {secret}",
+                    output::record(&credential, CREDENTIAL_COLUMNS)
+                ))
             }
             CredentialCommand::List { dialect } => {
-                let path = dialect.map(|d| format!("/v1/credentials?dialect={d}")).unwrap_or_else(|| "/v1/credentials".into());
+                let path = dialect
+                    .map(|d| format!("/v1/credentials?dialect={d}"))
+                    .unwrap_or_else(|| "/v1/credentials".into());
                 Ok(render(&client.get(&path).await?, json, CREDENTIAL_COLUMNS))
             }
-            CredentialCommand::Revoke { id } => Ok(render(&client.post(&format!("/v1/credentials/{id}/revoke"), json!({})).await?, json, CREDENTIAL_COLUMNS)),
+            CredentialCommand::Revoke { id } => Ok(render(
+                &client.post(&format!("/v1/credentials/{id}/revoke"), json!({})).await?,
+                json,
+                CREDENTIAL_COLUMNS,
+            )),
         },
         AdminCommand::Token(command) => match command {
             TokenCommand::Create { name } => {
@@ -573,15 +836,26 @@ async fn execute(client: &Client, command: AdminCommand, json: bool) -> Result<S
                 }
                 let token = created.get("token").cloned().unwrap_or(Value::Null);
                 let secret = created.get("secret").and_then(Value::as_str).unwrap_or("-");
-                Ok(format!("{}\nsecret (shown once)  {secret}", output::record(&token, TOKEN_COLUMNS)))
+                Ok(format!(
+                    "{}\nsecret (shown once)  {secret}",
+                    output::record(&token, TOKEN_COLUMNS)
+                ))
             }
             TokenCommand::List => Ok(render(&client.get("/v1/admin-tokens").await?, json, TOKEN_COLUMNS)),
-            TokenCommand::Revoke { id } => Ok(render(&client.post(&format!("/v1/admin-tokens/{id}/revoke"), json!({})).await?, json, TOKEN_COLUMNS)),
+            TokenCommand::Revoke { id } => Ok(render(
+                &client.post(&format!("/v1/admin-tokens/{id}/revoke"), json!({})).await?,
+                json,
+                TOKEN_COLUMNS,
+            )),
         },
         AdminCommand::Keys(command) => {
             let value = match command {
                 KeysCommand::List => client.get("/v1/signing-keys").await?,
-                KeysCommand::Rotate { algorithm } => client.post("/v1/signing-keys/rotate", json!({"algorithm": algorithm})).await?,
+                KeysCommand::Rotate { algorithm } => {
+                    client
+                        .post("/v1/signing-keys/rotate", json!({"algorithm": algorithm}))
+                        .await?
+                }
             };
             let keys = value.get("keys").cloned().unwrap_or(Value::Array(vec![]));
             Ok(render(&keys, json, KEY_COLUMNS))
@@ -608,7 +882,16 @@ async fn license(client: &Client, command: LicenseCommand, json: bool) -> Result
             }
             Ok(render(&client.post("/v1/licenses", body).await?, json, LICENSE_COLUMNS))
         }
-        LicenseCommand::Bulk { fields, count, batch_size, prefix, chunks, chunk_length, uuid, out } => {
+        LicenseCommand::Bulk {
+            fields,
+            count,
+            batch_size,
+            prefix,
+            chunks,
+            chunk_length,
+            uuid,
+            out,
+        } => {
             if count == 0 || batch_size == 0 {
                 return Err(CliError::usage("--count and --batch-size must be at least 1"));
             }
@@ -619,25 +902,54 @@ async fn license(client: &Client, command: LicenseCommand, json: bool) -> Result
                 progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
             }
             progress.set_style(
-                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} licenses ({per_sec}, eta {eta})").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} licenses ({per_sec}, eta {eta})")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             let mut issued: Vec<Value> = Vec::with_capacity(count);
             while issued.len() < count {
                 let size = batch_size.min(count - issued.len());
-                let created = client.post("/v1/licenses/bulk", json!({"count": size, "pattern": pattern, "license": license})).await?;
-                let batch = created.get("licenses").and_then(Value::as_array).cloned().unwrap_or_default();
+                let created = client
+                    .post(
+                        "/v1/licenses/bulk",
+                        json!({"count": size, "pattern": pattern, "license": license}),
+                    )
+                    .await?;
+                let batch = created
+                    .get("licenses")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
                 progress.inc(batch.len() as u64);
                 issued.extend(batch);
             }
             progress.finish_and_clear();
-            let keys: Vec<&str> = issued.iter().filter_map(|l| l.get("key").and_then(Value::as_str)).collect();
+            let keys: Vec<&str> = issued
+                .iter()
+                .filter_map(|l| l.get("key").and_then(Value::as_str))
+                .collect();
             if let Some(path) = out {
-                std::fs::write(&path, keys.join("\n") + "\n").map_err(|error| CliError { code: 1, message: format!("cannot write {}: {error}", path.display()) })?;
-                return Ok(if json { json!({"created": issued.len(), "out": path}).to_string() } else { format!("{} licenses issued; keys written to {}", issued.len(), path.display()) });
+                std::fs::write(&path, keys.join("\n") + "\n").map_err(|error| CliError {
+                    code: 1,
+                    message: format!("cannot write {}: {error}", path.display()),
+                })?;
+                return Ok(if json {
+                    json!({"created": issued.len(), "out": path}).to_string()
+                } else {
+                    format!("{} licenses issued; keys written to {}", issued.len(), path.display())
+                });
             }
-            Ok(if json { json!({"created": issued.len(), "licenses": issued}).to_string() } else { keys.join("\n") })
+            Ok(if json {
+                json!({"created": issued.len(), "licenses": issued}).to_string()
+            } else {
+                keys.join("\n")
+            })
         }
-        LicenseCommand::List { product, customer, status, page } => {
+        LicenseCommand::List {
+            product,
+            customer,
+            status,
+            page,
+        } => {
             let mut path = format!("/v1/licenses?{}", page_query(&page));
             if let Some(product) = product {
                 path.push_str(&format!("&product_id={product}"));
@@ -673,14 +985,33 @@ async fn license(client: &Client, command: LicenseCommand, json: bool) -> Result
                     ("CREATED", "created_at"),
                 ],
             );
-            let devices = value.get("devices").and_then(Value::as_array).cloned().unwrap_or_default();
+            let devices = value
+                .get("devices")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             text.push_str("\n\nDevices:\n");
             text.push_str(&output::table(&devices, DEVICE_COLUMNS));
             Ok(text)
         }
-        LicenseCommand::Block { id } => Ok(render(&client.post(&format!("/v1/licenses/{id}/block"), json!({})).await?, json, LICENSE_COLUMNS)),
-        LicenseCommand::Enable { id } => Ok(render(&client.post(&format!("/v1/licenses/{id}/enable"), json!({})).await?, json, LICENSE_COLUMNS)),
-        LicenseCommand::Disable { id } => Ok(render(&client.post(&format!("/v1/licenses/{id}/disable"), json!({})).await?, json, LICENSE_COLUMNS)),
-        LicenseCommand::Delete { id } => client.delete(&format!("/v1/licenses/{id}")).await.map(|_| String::new()),
+        LicenseCommand::Block { id } => Ok(render(
+            &client.post(&format!("/v1/licenses/{id}/block"), json!({})).await?,
+            json,
+            LICENSE_COLUMNS,
+        )),
+        LicenseCommand::Enable { id } => Ok(render(
+            &client.post(&format!("/v1/licenses/{id}/enable"), json!({})).await?,
+            json,
+            LICENSE_COLUMNS,
+        )),
+        LicenseCommand::Disable { id } => Ok(render(
+            &client.post(&format!("/v1/licenses/{id}/disable"), json!({})).await?,
+            json,
+            LICENSE_COLUMNS,
+        )),
+        LicenseCommand::Delete { id } => client
+            .delete(&format!("/v1/licenses/{id}"))
+            .await
+            .map(|_| String::new()),
     }
 }

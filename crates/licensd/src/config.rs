@@ -75,16 +75,28 @@ impl ServeArgs {
     pub fn resolve(self) -> anyhow::Result<Settings> {
         let file = match &self.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
-                toml::from_str::<FileSettings>(&text).with_context(|| format!("invalid config file {}", path.display()))?
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read config file {}", path.display()))?;
+                toml::from_str::<FileSettings>(&text)
+                    .with_context(|| format!("invalid config file {}", path.display()))?
             }
             None => FileSettings::default(),
         };
-        let data_dir = self.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("licensd-data"));
+        let data_dir = self
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("licensd-data"));
         let database_url = match self.database_url.or(file.database_url) {
             Some(url) => url,
             None => sqlite_url(&data_dir.join("licensd.db")),
         };
+        // Refuse an unusable URL before anything (the master key file) is written.
+        if !["sqlite:", "postgres://", "postgresql://"]
+            .iter()
+            .any(|scheme| database_url.starts_with(scheme))
+        {
+            bail!("unsupported database URL: use sqlite://path or postgres://user@host/db");
+        }
         let rsa_bits = self.rsa_bits.or(file.rsa_bits).unwrap_or(2048);
         if rsa_bits != 2048 && rsa_bits != 4096 {
             bail!("rsa_bits must be 2048 or 4096, not {rsa_bits}");
@@ -100,8 +112,14 @@ impl ServeArgs {
             bail!("the admin token must be at least 16 characters");
         }
         Ok(Settings {
-            listen: self.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
-            master_key_file: self.master_key_file.or(file.master_key_file).unwrap_or_else(|| data_dir.join("master.key")),
+            listen: self
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            master_key_file: self
+                .master_key_file
+                .or(file.master_key_file)
+                .unwrap_or_else(|| data_dir.join("master.key")),
             data_dir,
             database_url,
             rsa_bits,
@@ -135,8 +153,16 @@ mod tests {
     fn flags_win_over_the_config_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("licensd.toml");
-        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\nrsa_bits = 4096\ndata_dir = \"/srv/lic\"\n").unwrap();
-        let args = ServeArgs { config: Some(path), rsa_bits: Some(2048), ..ServeArgs::default() };
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\nrsa_bits = 4096\ndata_dir = \"/srv/lic\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            rsa_bits: Some(2048),
+            ..ServeArgs::default()
+        };
         let settings = args.resolve().unwrap();
         assert_eq!(settings.listen.to_string(), "127.0.0.1:9000");
         assert_eq!(settings.rsa_bits, 2048);
@@ -145,11 +171,40 @@ mod tests {
 
     #[test]
     fn bad_settings_are_refused() {
-        assert!(ServeArgs { rsa_bits: Some(1024), ..ServeArgs::default() }.resolve().is_err());
-        assert!(ServeArgs { admin_token: Some("short".into()), ..ServeArgs::default() }.resolve().is_err());
+        assert!(
+            ServeArgs {
+                rsa_bits: Some(1024),
+                ..ServeArgs::default()
+            }
+            .resolve()
+            .is_err()
+        );
+        assert!(
+            ServeArgs {
+                admin_token: Some("short".into()),
+                ..ServeArgs::default()
+            }
+            .resolve()
+            .is_err()
+        );
+        assert!(
+            ServeArgs {
+                database_url: Some("mysql://x".into()),
+                ..ServeArgs::default()
+            }
+            .resolve()
+            .is_err()
+        );
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("licensd.toml");
         std::fs::write(&path, "unknown_key = 1\n").unwrap();
-        assert!(ServeArgs { config: Some(path), ..ServeArgs::default() }.resolve().is_err());
+        assert!(
+            ServeArgs {
+                config: Some(path),
+                ..ServeArgs::default()
+            }
+            .resolve()
+            .is_err()
+        );
     }
 }

@@ -13,7 +13,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(name = "licensd", version, about = "Self-hosted software licensing server and its admin CLI")]
+#[command(
+    name = "licensd",
+    version,
+    about = "Self-hosted software licensing server and its admin CLI"
+)]
 pub struct Args {
     /// Server URL the admin commands talk to.
     #[arg(long, global = true, env = "LICENSD_SERVER", default_value = "http://127.0.0.1:8080")]

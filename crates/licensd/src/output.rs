@@ -8,23 +8,45 @@ fn cell(row: &Value, field: &str) -> String {
     match value {
         None | Some(Value::Null) => "-".to_string(),
         Some(Value::String(text)) => text.clone(),
-        Some(Value::Number(number)) if field.ends_with("_at") => {
-            number.as_i64().map(licensd_domain::clock::to_rfc3339).unwrap_or_else(|| number.to_string())
-        }
-        Some(Value::Array(items)) => items.iter().map(|item| item.as_str().map(str::to_string).unwrap_or_else(|| item.to_string())).collect::<Vec<_>>().join(","),
+        Some(Value::Number(number)) if field.ends_with("_at") => number
+            .as_i64()
+            .map(licensd_domain::clock::to_rfc3339)
+            .unwrap_or_else(|| number.to_string()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| item.as_str().map(str::to_string).unwrap_or_else(|| item.to_string()))
+            .collect::<Vec<_>>()
+            .join(","),
         Some(other) => other.to_string(),
     }
 }
 
 pub fn table(rows: &[Value], columns: &[(&str, &str)]) -> String {
-    let cells: Vec<Vec<String>> = rows.iter().map(|row| columns.iter().map(|(_, field)| cell(row, field)).collect()).collect();
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| columns.iter().map(|(_, field)| cell(row, field)).collect())
+        .collect();
     let widths: Vec<usize> = columns
         .iter()
         .enumerate()
-        .map(|(i, (title, _))| cells.iter().map(|row| row[i].chars().count()).chain([title.len()]).max().unwrap_or(0))
+        .map(|(i, (title, _))| {
+            cells
+                .iter()
+                .map(|row| row[i].chars().count())
+                .chain([title.len()])
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let line = |values: Vec<String>| {
-        values.iter().zip(&widths).map(|(value, width)| format!("{value:<width$}")).collect::<Vec<_>>().join("  ").trim_end().to_string()
+        values
+            .iter()
+            .zip(&widths)
+            .map(|(value, width)| format!("{value:<width$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
     };
     let mut out = vec![line(columns.iter().map(|(title, _)| title.to_string()).collect())];
     out.extend(cells.into_iter().map(line));
@@ -34,7 +56,11 @@ pub fn table(rows: &[Value], columns: &[(&str, &str)]) -> String {
 /// A single object as `field: value` lines.
 pub fn record(row: &Value, fields: &[(&str, &str)]) -> String {
     let width = fields.iter().map(|(title, _)| title.len()).max().unwrap_or(0);
-    fields.iter().map(|(title, field)| format!("{title:<width$}  {}", cell(row, field))).collect::<Vec<_>>().join("\n")
+    fields
+        .iter()
+        .map(|(title, field)| format!("{title:<width$}  {}", cell(row, field)))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[cfg(test)]
@@ -44,9 +70,15 @@ mod tests {
 
     #[test]
     fn table_aligns_columns_and_formats_instants() {
-        let rows = vec![json!({"id": 1, "code": "app", "created_at": 1_767_225_600_000i64}), json!({"id": 22, "code": null})];
+        let rows = vec![
+            json!({"id": 1, "code": "app", "created_at": 1_767_225_600_000i64}),
+            json!({"id": 22, "code": null}),
+        ];
         let text = table(&rows, &[("ID", "id"), ("CODE", "code"), ("CREATED", "created_at")]);
-        assert_eq!(text, "ID  CODE  CREATED\n1   app   2026-01-01T00:00:00.000Z\n22  -     -");
+        assert_eq!(
+            text,
+            "ID  CODE  CREATED\n1   app   2026-01-01T00:00:00.000Z\n22  -     -"
+        );
     }
 
     #[test]

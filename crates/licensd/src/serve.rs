@@ -11,9 +11,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Logs go to stderr; stdout carries only the lines scripts may parse.
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Reads the master key from `LICENSD_MASTER_KEY`, else from its file, creating the file
@@ -23,10 +27,12 @@ fn load_master_key(path: &Path) -> anyhow::Result<MasterKey> {
         return MasterKey::from_base64(&text).context("LICENSD_MASTER_KEY is not a base64 32-byte key");
     }
     match std::fs::read_to_string(path) {
-        Ok(text) => MasterKey::from_base64(&text).with_context(|| format!("master key file {} is not a base64 32-byte key", path.display())),
+        Ok(text) => MasterKey::from_base64(&text)
+            .with_context(|| format!("master key file {} is not a base64 32-byte key", path.display())),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             let key = MasterKey::generate().context("cannot generate a master key")?;
-            write_secret_file(path, &key.to_base64()).with_context(|| format!("cannot write master key file {}", path.display()))?;
+            write_secret_file(path, &key.to_base64())
+                .with_context(|| format!("cannot write master key file {}", path.display()))?;
             tracing::info!(path = %path.display(), "generated a new master key; back it up with the database");
             Ok(key)
         }
@@ -50,11 +56,14 @@ fn write_secret_file(path: &Path, contents: &str) -> std::io::Result<()> {
 
 async fn open_store(settings: &Settings) -> anyhow::Result<(Arc<dyn Store>, MasterKey)> {
     if settings.database_url.starts_with("sqlite:") || !Path::new(&settings.master_key_file).exists() {
-        std::fs::create_dir_all(&settings.data_dir).with_context(|| format!("cannot create data directory {}", settings.data_dir.display()))?;
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("cannot create data directory {}", settings.data_dir.display()))?;
     }
     let master = load_master_key(&settings.master_key_file)?;
     let codec = Arc::new(CryptoCodec::new(&master));
-    let store = licensd_store::connect(&settings.database_url, codec, settings.max_connections).await.context("cannot open the database")?;
+    let store = licensd_store::connect(&settings.database_url, codec, settings.max_connections)
+        .await
+        .context("cannot open the database")?;
     store.migrate().await.context("cannot migrate the database")?;
     Ok((store, master))
 }
@@ -72,23 +81,36 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(&settings.log);
     let (store, _master) = open_store(&settings).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let rsa = if settings.rsa_bits == 4096 { Algorithm::Rsa4096 } else { Algorithm::Rsa2048 };
-    let keys = KeyRing::load(store.as_ref(), rsa, clock.now()).await.context("cannot load signing keys")?;
+    let rsa = if settings.rsa_bits == 4096 {
+        Algorithm::Rsa4096
+    } else {
+        Algorithm::Rsa2048
+    };
+    let keys = KeyRing::load(store.as_ref(), rsa, clock.now())
+        .await
+        .context("cannot load signing keys")?;
     bootstrap_admin(store.as_ref(), settings.admin_token.as_deref(), clock.now()).await?;
 
     let state = AppState {
         store,
         keys: Arc::new(keys),
         clock,
-        settings: Arc::new(ServerSettings { max_bulk_licenses: settings.max_bulk_licenses }),
+        settings: Arc::new(ServerSettings {
+            max_bulk_licenses: settings.max_bulk_licenses,
+        }),
     };
-    let listener = tokio::net::TcpListener::bind(settings.listen).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, database = %redact(&settings.database_url), "licensd listening");
     // Scripts and tests read the bound address from this line (useful with port 0).
     println!("licensd: listening on http://{address}");
     let app = licensd_server::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("server failed")?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server failed")?;
     tracing::info!("licensd stopped");
     Ok(())
 }
@@ -143,4 +165,3 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
 }
-

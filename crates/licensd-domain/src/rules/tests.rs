@@ -27,7 +27,10 @@ fn license() -> License {
         key: Some("KEY".into()),
         status: LicenseStatus::Active,
         assignment: Assignment::Assigned,
-        terms: LicenseTerms { max_activations: Some(2), ..LicenseTerms::default() },
+        terms: LicenseTerms {
+            max_activations: Some(2),
+            ..LicenseTerms::default()
+        },
         starts_at: None,
         expires_at: None,
         maintenance_expires_at: None,
@@ -64,7 +67,10 @@ fn device(fingerprint: &str, active: bool) -> Device {
 }
 
 fn info(fingerprint: &str) -> DeviceInfo {
-    DeviceInfo { fingerprint: fingerprint.into(), ..DeviceInfo::default() }
+    DeviceInfo {
+        fingerprint: fingerprint.into(),
+        ..DeviceInfo::default()
+    }
 }
 
 fn activation<'a>(product: &'a Product, license: &'a License, device: &'a DeviceInfo) -> ActivationState<'a> {
@@ -81,13 +87,23 @@ fn activation<'a>(product: &'a Product, license: &'a License, device: &'a Device
 }
 
 fn no_device() -> DeviceState<'static> {
-    DeviceState { fingerprint: None, device: None, blocked: false }
+    DeviceState {
+        fingerprint: None,
+        device: None,
+        blocked: false,
+    }
 }
 
 #[test]
 fn usable_license_validates() {
     let v = validate(&product(), &license(), no_device(), NOW).unwrap();
-    assert_eq!(v, Validity { in_grace_period: false, maintenance_active: true });
+    assert_eq!(
+        v,
+        Validity {
+            in_grace_period: false,
+            maintenance_active: true
+        }
+    );
 }
 
 #[test]
@@ -128,7 +144,10 @@ fn expiry_boundary_and_grace_period() {
     l.terms.grace_period_hours = 2;
     let v = validate(&product(), &l, no_device(), NOW + HOUR).unwrap();
     assert!(v.in_grace_period);
-    assert_eq!(validate(&product(), &l, no_device(), NOW + 2 * HOUR), Err(Denial::LicenseExpired));
+    assert_eq!(
+        validate(&product(), &l, no_device(), NOW + 2 * HOUR),
+        Err(Denial::LicenseExpired)
+    );
     assert!(!in_grace_period(&l, NOW - 1));
 }
 
@@ -136,7 +155,10 @@ fn expiry_boundary_and_grace_period() {
 fn start_date_boundary() {
     let mut l = license();
     l.starts_at = Some(NOW);
-    assert_eq!(validate(&product(), &l, no_device(), NOW - 1), Err(Denial::LicenseNotStarted));
+    assert_eq!(
+        validate(&product(), &l, no_device(), NOW - 1),
+        Err(Denial::LicenseNotStarted)
+    );
     assert!(validate(&product(), &l, no_device(), NOW).is_ok());
 }
 
@@ -154,15 +176,36 @@ fn device_checks_in_validation() {
     let p = product();
     let active = device("a", true);
     let inactive = device("a", false);
-    let with = |fp, dev, blocked| DeviceState { fingerprint: fp, device: dev, blocked };
-    assert_eq!(validate(&p, &l, with(Some(" "), None, false), NOW), Err(Denial::FingerprintRequired));
-    assert_eq!(validate(&p, &l, with(Some("a"), Some(&active), true), NOW), Err(Denial::DeviceBlocked));
-    assert_eq!(validate(&p, &l, with(Some("a"), None, false), NOW), Err(Denial::DeviceNotActivated));
-    assert_eq!(validate(&p, &l, with(Some("a"), Some(&inactive), false), NOW), Err(Denial::DeviceNotActivated));
+    let with = |fp, dev, blocked| DeviceState {
+        fingerprint: fp,
+        device: dev,
+        blocked,
+    };
+    assert_eq!(
+        validate(&p, &l, with(Some(" "), None, false), NOW),
+        Err(Denial::FingerprintRequired)
+    );
+    assert_eq!(
+        validate(&p, &l, with(Some("a"), Some(&active), true), NOW),
+        Err(Denial::DeviceBlocked)
+    );
+    assert_eq!(
+        validate(&p, &l, with(Some("a"), None, false), NOW),
+        Err(Denial::DeviceNotActivated)
+    );
+    assert_eq!(
+        validate(&p, &l, with(Some("a"), Some(&inactive), false), NOW),
+        Err(Denial::DeviceNotActivated)
+    );
     assert!(validate(&p, &l, with(Some("a"), Some(&active), false), NOW).is_ok());
     // Floating licenses hold seats through leases, not activations.
     let mut floating = l.clone();
-    floating.terms.floating = Some(FloatingTerms { seats: 1, lease_seconds: 60, borrow_allowed: false, max_borrow_hours: 0 });
+    floating.terms.floating = Some(FloatingTerms {
+        seats: 1,
+        lease_seconds: 60,
+        borrow_allowed: false,
+        max_borrow_hours: 0,
+    });
     assert!(validate(&p, &floating, with(Some("a"), None, false), NOW).is_ok());
 }
 
@@ -171,7 +214,13 @@ fn activation_of_new_device_within_limit() {
     let (p, l, d) = (product(), license(), info("a"));
     let mut s = activation(&p, &l, &d);
     s.active_devices = 1;
-    assert_eq!(plan_activation(&s, NOW), Ok(ActivationPlan::Activate { is_transfer: false, start_trial_expiry: None }));
+    assert_eq!(
+        plan_activation(&s, NOW),
+        Ok(ActivationPlan::Activate {
+            is_transfer: false,
+            start_trial_expiry: None
+        })
+    );
 }
 
 #[test]
@@ -232,7 +281,13 @@ fn transfers_count_new_devices_after_deactivations() {
     l.terms.max_transfers = Some(1);
     l.deactivation_count = 1;
     let s = activation(&p, &l, &d);
-    assert_eq!(plan_activation(&s, NOW), Ok(ActivationPlan::Activate { is_transfer: true, start_trial_expiry: None }));
+    assert_eq!(
+        plan_activation(&s, NOW),
+        Ok(ActivationPlan::Activate {
+            is_transfer: true,
+            start_trial_expiry: None
+        })
+    );
     l.transfer_count = 1;
     l.deactivation_count = 2;
     let s = activation(&p, &l, &d);
@@ -245,13 +300,22 @@ fn transfers_count_new_devices_after_deactivations() {
     // No deactivation yet: not a transfer.
     l.deactivation_count = 0;
     let s = activation(&p, &l, &d);
-    assert_eq!(plan_activation(&s, NOW), Ok(ActivationPlan::Activate { is_transfer: false, start_trial_expiry: None }));
+    assert_eq!(
+        plan_activation(&s, NOW),
+        Ok(ActivationPlan::Activate {
+            is_transfer: false,
+            start_trial_expiry: None
+        })
+    );
 }
 
 #[test]
 fn reactivation_lockout() {
     let (p, mut l, d) = (product(), license(), info("a"));
-    l.terms.reactivation_lockout = Some(ReactivationLockout { limit: 3, window_hours: 24 });
+    l.terms.reactivation_lockout = Some(ReactivationLockout {
+        limit: 3,
+        window_hours: 24,
+    });
     let mut s = activation(&p, &l, &d);
     s.recent_activations = 3;
     assert_eq!(plan_activation(&s, NOW), Err(Denial::ReactivationLockout));
@@ -265,16 +329,31 @@ fn trial_expiry_starts_at_first_activation() {
     l.terms.kind = LicenseKind::Trial;
     l.trial_days = Some(14);
     let s = activation(&p, &l, &d);
-    assert_eq!(plan_activation(&s, NOW), Ok(ActivationPlan::Activate { is_transfer: false, start_trial_expiry: Some(NOW + 14 * DAY) }));
+    assert_eq!(
+        plan_activation(&s, NOW),
+        Ok(ActivationPlan::Activate {
+            is_transfer: false,
+            start_trial_expiry: Some(NOW + 14 * DAY)
+        })
+    );
     l.expires_at = Some(NOW + DAY);
     let s = activation(&p, &l, &d);
-    assert_eq!(plan_activation(&s, NOW), Ok(ActivationPlan::Activate { is_transfer: false, start_trial_expiry: None }));
+    assert_eq!(
+        plan_activation(&s, NOW),
+        Ok(ActivationPlan::Activate {
+            is_transfer: false,
+            start_trial_expiry: None
+        })
+    );
 }
 
 #[test]
 fn deactivation_needs_an_active_device() {
     assert_eq!(check_deactivation(None), Err(Denial::DeviceNotActivated));
-    assert_eq!(check_deactivation(Some(&device("a", false))), Err(Denial::DeviceNotActivated));
+    assert_eq!(
+        check_deactivation(Some(&device("a", false))),
+        Err(Denial::DeviceNotActivated)
+    );
     assert_eq!(check_deactivation(Some(&device("a", true))), Ok(()));
 }
 
@@ -299,7 +378,10 @@ fn consumption_respects_cap_exactly() {
     assert_eq!(plan_consumption(&p, &l, 3, NOW).map(|c| c.used), Ok(10));
     assert_eq!(plan_consumption(&p, &l, 4, NOW), Err(Denial::ConsumptionLimitReached));
     assert_eq!(plan_consumption(&p, &l, 0, NOW), Err(Denial::ConsumptionAmountInvalid));
-    assert_eq!(plan_consumption(&p, &l, -1, NOW), Err(Denial::NegativeConsumptionNotAllowed));
+    assert_eq!(
+        plan_consumption(&p, &l, -1, NOW),
+        Err(Denial::NegativeConsumptionNotAllowed)
+    );
     assert_eq!(plan_consumption(&p, &license(), 1, NOW), Err(Denial::NotConsumption));
 }
 
@@ -331,7 +413,10 @@ fn consumption_resets_at_period_boundaries() {
     l.terms.consumption.as_mut().unwrap().reset_period = ResetPeriod::Monthly;
     l.consumption_used = 10;
     l.consumption_period_start = period_start(ResetPeriod::Monthly, NOW);
-    assert_eq!(plan_consumption(&p, &l, 1, NOW + DAY), Err(Denial::ConsumptionLimitReached));
+    assert_eq!(
+        plan_consumption(&p, &l, 1, NOW + DAY),
+        Err(Denial::ConsumptionLimitReached)
+    );
     let next_month = NOW + 31 * DAY;
     let after = plan_consumption(&p, &l, 1, next_month).unwrap();
     assert_eq!(after.used, 1);
@@ -342,10 +427,22 @@ fn consumption_resets_at_period_boundaries() {
 fn period_starts() {
     // NOW is Thursday 2026-01-01T00:00Z; take an instant in the middle of 2026-03-18 (a Wednesday).
     let mid = 1_773_835_200_000 + 5 * HOUR + 7 * MINUTE; // 2026-03-18T12:00Z + 5h07
-    assert_eq!(crate::clock::to_rfc3339(period_start(ResetPeriod::Daily, mid)), "2026-03-18T00:00:00.000Z");
-    assert_eq!(crate::clock::to_rfc3339(period_start(ResetPeriod::Weekly, mid)), "2026-03-16T00:00:00.000Z");
-    assert_eq!(crate::clock::to_rfc3339(period_start(ResetPeriod::Monthly, mid)), "2026-03-01T00:00:00.000Z");
-    assert_eq!(crate::clock::to_rfc3339(period_start(ResetPeriod::Yearly, mid)), "2026-01-01T00:00:00.000Z");
+    assert_eq!(
+        crate::clock::to_rfc3339(period_start(ResetPeriod::Daily, mid)),
+        "2026-03-18T00:00:00.000Z"
+    );
+    assert_eq!(
+        crate::clock::to_rfc3339(period_start(ResetPeriod::Weekly, mid)),
+        "2026-03-16T00:00:00.000Z"
+    );
+    assert_eq!(
+        crate::clock::to_rfc3339(period_start(ResetPeriod::Monthly, mid)),
+        "2026-03-01T00:00:00.000Z"
+    );
+    assert_eq!(
+        crate::clock::to_rfc3339(period_start(ResetPeriod::Yearly, mid)),
+        "2026-01-01T00:00:00.000Z"
+    );
     assert_eq!(period_start(ResetPeriod::Never, mid), i64::MIN);
 }
 
@@ -377,27 +474,57 @@ fn feature(kind: FeatureType) -> LicenseFeature {
 fn feature_consumption_uses_overrides() {
     let (p, l) = (product(), license());
     let mut f = feature(FeatureType::Consumption);
-    assert_eq!(plan_feature_consumption(&p, &l, &f, 6, NOW), Err(Denial::FeatureConsumptionLimitReached));
+    assert_eq!(
+        plan_feature_consumption(&p, &l, &f, 6, NOW),
+        Err(Denial::FeatureConsumptionLimitReached)
+    );
     f.overrides.max_consumptions = Some(6);
     assert_eq!(plan_feature_consumption(&p, &l, &f, 6, NOW).map(|c| c.used), Ok(6));
     f.overrides.expires_at = Some(NOW);
-    assert_eq!(plan_feature_consumption(&p, &l, &f, 1, NOW), Err(Denial::FeatureExpired));
+    assert_eq!(
+        plan_feature_consumption(&p, &l, &f, 1, NOW),
+        Err(Denial::FeatureExpired)
+    );
     let activation_feature = feature(FeatureType::Activation);
-    assert_eq!(plan_feature_consumption(&p, &l, &activation_feature, 1, NOW), Err(Denial::FeatureNotConsumption));
+    assert_eq!(
+        plan_feature_consumption(&p, &l, &activation_feature, 1, NOW),
+        Err(Denial::FeatureNotConsumption)
+    );
 }
 
 fn floating_license(borrow: bool) -> License {
     let mut l = license();
-    l.terms.floating = Some(FloatingTerms { seats: 2, lease_seconds: 30, borrow_allowed: borrow, max_borrow_hours: 24 });
+    l.terms.floating = Some(FloatingTerms {
+        seats: 2,
+        lease_seconds: 30,
+        borrow_allowed: borrow,
+        max_borrow_hours: 24,
+    });
     l
 }
 
 fn lease(expires_at: Millis, borrowed_until: Option<Millis>) -> FloatingLease {
-    FloatingLease { id: 1, license_id: 7, feature_id: None, fingerprint: "a".into(), expires_at, borrowed_until, created_at: 0 }
+    FloatingLease {
+        id: 1,
+        license_id: 7,
+        feature_id: None,
+        fingerprint: "a".into(),
+        expires_at,
+        borrowed_until,
+        created_at: 0,
+    }
 }
 
 fn lease_state<'a>(p: &'a Product, l: &'a License) -> LeaseState<'a> {
-    LeaseState { product: p, license: l, fingerprint: "a", blocked: false, other_live_leases: 0, own_lease: None, borrow_until: None }
+    LeaseState {
+        product: p,
+        license: l,
+        fingerprint: "a",
+        blocked: false,
+        other_live_leases: 0,
+        own_lease: None,
+        borrow_until: None,
+    }
 }
 
 #[test]
@@ -406,7 +533,14 @@ fn floating_seats_are_exact_and_renewals_free() {
     let l = floating_license(false);
     let mut s = lease_state(&p, &l);
     s.other_live_leases = 1;
-    assert_eq!(plan_lease(&s, NOW), Ok(LeasePlan { expires_at: NOW + 30 * SECOND, borrowed_until: None, new_seat: true }));
+    assert_eq!(
+        plan_lease(&s, NOW),
+        Ok(LeasePlan {
+            expires_at: NOW + 30 * SECOND,
+            borrowed_until: None,
+            new_seat: true
+        })
+    );
     s.other_live_leases = 2;
     assert_eq!(plan_lease(&s, NOW), Err(Denial::FloatingSeatsExhausted));
     let own = lease(NOW + 1, None);
@@ -429,7 +563,10 @@ fn borrowing_rules() {
     let l = floating_license(true);
     let mut s = lease_state(&p, &l);
     s.borrow_until = Some(NOW + HOUR);
-    assert_eq!(plan_lease(&s, NOW).map(|plan| plan.borrowed_until), Ok(Some(NOW + HOUR)));
+    assert_eq!(
+        plan_lease(&s, NOW).map(|plan| plan.borrowed_until),
+        Ok(Some(NOW + HOUR))
+    );
     s.borrow_until = Some(NOW + 25 * HOUR);
     assert_eq!(plan_lease(&s, NOW), Err(Denial::BorrowPeriodInvalid));
     s.borrow_until = Some(NOW);
@@ -441,19 +578,34 @@ fn lease_liveness_and_release() {
     assert!(lease_is_live(&lease(NOW + 1, None), NOW));
     assert!(!lease_is_live(&lease(NOW, None), NOW));
     assert!(lease_is_live(&lease(NOW - 1, Some(NOW + 1)), NOW));
-    assert_eq!(check_release(None, NOW, Denial::FeatureNotInUse), Err(Denial::FeatureNotInUse));
-    assert_eq!(check_release(Some(&lease(NOW - 1, None)), NOW, Denial::DeviceNotActivated), Err(Denial::DeviceNotActivated));
-    assert_eq!(check_release(Some(&lease(NOW + 1, None)), NOW, Denial::DeviceNotActivated), Ok(()));
+    assert_eq!(
+        check_release(None, NOW, Denial::FeatureNotInUse),
+        Err(Denial::FeatureNotInUse)
+    );
+    assert_eq!(
+        check_release(Some(&lease(NOW - 1, None)), NOW, Denial::DeviceNotActivated),
+        Err(Denial::DeviceNotActivated)
+    );
+    assert_eq!(
+        check_release(Some(&lease(NOW + 1, None)), NOW, Denial::DeviceNotActivated),
+        Ok(())
+    );
 }
 
 #[test]
 fn feature_leases() {
     let (p, l) = (product(), license());
     let mut f = feature(FeatureType::Activation);
-    assert_eq!(plan_feature_lease(&p, &l, &f, 0, None, NOW), Err(Denial::FeatureNotFloating));
+    assert_eq!(
+        plan_feature_lease(&p, &l, &f, 0, None, NOW),
+        Err(Denial::FeatureNotFloating)
+    );
     f.definition.floating_seats = Some(1);
     assert!(plan_feature_lease(&p, &l, &f, 0, None, NOW).is_ok());
-    assert_eq!(plan_feature_lease(&p, &l, &f, 1, None, NOW), Err(Denial::FeatureSeatsExhausted));
+    assert_eq!(
+        plan_feature_lease(&p, &l, &f, 1, None, NOW),
+        Err(Denial::FeatureSeatsExhausted)
+    );
     f.overrides.floating_seats = Some(2);
     assert!(plan_feature_lease(&p, &l, &f, 1, None, NOW).is_ok());
 }

@@ -40,29 +40,49 @@ pub fn check_ip_rule(rule: &str) -> Result<(), ApiError> {
         Some((address, prefix)) => (address, Some(prefix)),
         None => (rule, None),
     };
-    let ip: std::net::IpAddr = address.parse().map_err(|_| ApiError::unprocessable(format!("ip_allowlist entry {rule:?} is not an IP address or CIDR range")))?;
+    let ip: std::net::IpAddr = address.parse().map_err(|_| {
+        ApiError::unprocessable(format!(
+            "ip_allowlist entry {rule:?} is not an IP address or CIDR range"
+        ))
+    })?;
     if let Some(prefix) = prefix {
         let max = if ip.is_ipv4() { 32 } else { 128 };
         match prefix.parse::<u8>() {
             Ok(bits) if bits <= max => {}
-            _ => return Err(ApiError::unprocessable(format!("ip_allowlist entry {rule:?} has an invalid prefix length"))),
+            _ => {
+                return Err(ApiError::unprocessable(format!(
+                    "ip_allowlist entry {rule:?} has an invalid prefix length"
+                )));
+            }
         }
     }
     Ok(())
 }
 
 #[utoipa::path(post, path = "/v1/credentials", tag = "credentials", request_body = CreateCredential, responses((status = 201, body = CreatedCredential), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn create_credential(admin: Admin, State(state): State<AppState>, ApiJson(body): ApiJson<CreateCredential>) -> Result<(StatusCode, Json<CreatedCredential>), ApiError> {
+pub async fn create_credential(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CreateCredential>,
+) -> Result<(StatusCode, Json<CreatedCredential>), ApiError> {
     require_text("name", &body.name, 256)?;
     for rule in &body.ip_allowlist {
         check_ip_rule(rule)?;
     }
     if let Some(product_id) = body.product_id {
-        state.store.get_product(product_id).await.map_err(|e| ApiError::from_store(e, "product"))?;
+        state
+            .store
+            .get_product(product_id)
+            .await
+            .map_err(|e| ApiError::from_store(e, "product"))?;
     }
     let mut random = [0u8; 16];
     licensd_crypto::random_bytes(&mut random).map_err(|_| ApiError::internal())?;
-    let key_id = KeyPattern { uuid: true, ..KeyPattern::default() }.generate(&random);
+    let key_id = KeyPattern {
+        uuid: true,
+        ..KeyPattern::default()
+    }
+    .generate(&random);
     let secret = licensd_crypto::random_token("").map_err(|_| ApiError::internal())?;
     let new = NewCredential {
         dialect: body.dialect,
@@ -73,7 +93,11 @@ pub async fn create_credential(admin: Admin, State(state): State<AppState>, ApiJ
         read_only: body.read_only,
         ip_allowlist: body.ip_allowlist,
     };
-    let credential = state.store.create_credential(new, admin.event("credential.created", "credential"), state.now()).await.map_err(|e| ApiError::from_store(e, "credential"))?;
+    let credential = state
+        .store
+        .create_credential(new, admin.event("credential.created", "credential"), state.now())
+        .await
+        .map_err(|e| ApiError::from_store(e, "credential"))?;
     Ok((StatusCode::CREATED, Json(CreatedCredential { credential, secret })))
 }
 
@@ -84,14 +108,28 @@ pub struct CredentialQuery {
 }
 
 #[utoipa::path(get, path = "/v1/credentials", tag = "credentials", params(CredentialQuery), responses((status = 200, body = Vec<Credential>)), security(("bearer" = [])))]
-pub async fn list_credentials(_admin: Admin, State(state): State<AppState>, ApiQuery(query): ApiQuery<CredentialQuery>) -> Result<Json<Vec<Credential>>, ApiError> {
+pub async fn list_credentials(
+    _admin: Admin,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<CredentialQuery>,
+) -> Result<Json<Vec<Credential>>, ApiError> {
     Ok(Json(state.store.list_credentials(query.dialect).await?))
 }
 
 #[utoipa::path(post, path = "/v1/credentials/{id}/revoke", tag = "credentials", params(("id" = i64, Path)), responses((status = 200, body = Credential), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn revoke_credential(admin: Admin, State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<Json<Credential>, ApiError> {
+pub async fn revoke_credential(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Credential>, ApiError> {
     let event = admin.event("credential.revoked", "credential").subject(id);
-    Ok(Json(state.store.revoke_credential(id, event, state.now()).await.map_err(|e| ApiError::from_store(e, "credential"))?))
+    Ok(Json(
+        state
+            .store
+            .revoke_credential(id, event, state.now())
+            .await
+            .map_err(|e| ApiError::from_store(e, "credential"))?,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -110,7 +148,12 @@ pub struct AdminTokenView {
 
 impl From<AdminToken> for AdminTokenView {
     fn from(token: AdminToken) -> Self {
-        Self { id: token.id, name: token.name, created_at: token.created_at, revoked_at: token.revoked_at }
+        Self {
+            id: token.id,
+            name: token.name,
+            created_at: token.created_at,
+            revoked_at: token.revoked_at,
+        }
     }
 }
 
@@ -122,22 +165,62 @@ pub struct CreatedAdminToken {
 }
 
 #[utoipa::path(post, path = "/v1/admin-tokens", tag = "admin-tokens", request_body = CreateAdminToken, responses((status = 201, body = CreatedAdminToken)), security(("bearer" = [])))]
-pub async fn create_admin_token(admin: Admin, State(state): State<AppState>, ApiJson(body): ApiJson<CreateAdminToken>) -> Result<(StatusCode, Json<CreatedAdminToken>), ApiError> {
+pub async fn create_admin_token(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CreateAdminToken>,
+) -> Result<(StatusCode, Json<CreatedAdminToken>), ApiError> {
     require_text("name", &body.name, 256)?;
     let secret = licensd_crypto::random_token("lsd_").map_err(|_| ApiError::internal())?;
-    let token = state.store.create_admin_token(&body.name, &secret, admin.event("admin_token.created", "admin_token"), state.now()).await?;
-    Ok((StatusCode::CREATED, Json(CreatedAdminToken { token: token.into(), secret })))
+    let token = state
+        .store
+        .create_admin_token(
+            &body.name,
+            &secret,
+            admin.event("admin_token.created", "admin_token"),
+            state.now(),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedAdminToken {
+            token: token.into(),
+            secret,
+        }),
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/admin-tokens", tag = "admin-tokens", responses((status = 200, body = Vec<AdminTokenView>)), security(("bearer" = [])))]
-pub async fn list_admin_tokens(_admin: Admin, State(state): State<AppState>) -> Result<Json<Vec<AdminTokenView>>, ApiError> {
-    Ok(Json(state.store.list_admin_tokens().await?.into_iter().map(Into::into).collect()))
+pub async fn list_admin_tokens(
+    _admin: Admin,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<AdminTokenView>>, ApiError> {
+    Ok(Json(
+        state
+            .store
+            .list_admin_tokens()
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
 }
 
 #[utoipa::path(post, path = "/v1/admin-tokens/{id}/revoke", tag = "admin-tokens", params(("id" = i64, Path)), responses((status = 200, body = AdminTokenView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn revoke_admin_token(admin: Admin, State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<Json<AdminTokenView>, ApiError> {
+pub async fn revoke_admin_token(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<AdminTokenView>, ApiError> {
     let event = admin.event("admin_token.revoked", "admin_token").subject(id);
-    Ok(Json(state.store.revoke_admin_token(id, event, state.now()).await.map_err(|e| ApiError::from_store(e, "admin token"))?.into()))
+    Ok(Json(
+        state
+            .store
+            .revoke_admin_token(id, event, state.now())
+            .await
+            .map_err(|e| ApiError::from_store(e, "admin token"))?
+            .into(),
+    ))
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -186,17 +269,27 @@ pub struct RotateKey {
 }
 
 #[utoipa::path(post, path = "/v1/signing-keys/rotate", tag = "signing-keys", request_body = RotateKey, responses((status = 200, body = SigningKeys)), security(("bearer" = [])))]
-pub async fn rotate_signing_key(admin: Admin, State(state): State<AppState>, ApiJson(body): ApiJson<RotateKey>) -> Result<Json<SigningKeys>, ApiError> {
+pub async fn rotate_signing_key(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RotateKey>,
+) -> Result<Json<SigningKeys>, ApiError> {
     let algorithm = match body.algorithm.to_ascii_lowercase().as_str() {
         "ed25519" => Algorithm::Ed25519,
         "rsa" | "rsa-2048" | "rsa-4096" => Algorithm::Rsa2048,
         _ => return Err(ApiError::unprocessable("algorithm must be Ed25519 or RSA")),
     };
-    let event = admin.event("signing_key.rotated", "signing_key").data(serde_json::json!({"algorithm": body.algorithm}));
-    state.keys.rotate(state.store.as_ref(), algorithm, event, state.now()).await.map_err(|error| {
-        tracing::error!(%error, "key rotation failed");
-        ApiError::internal()
-    })?;
+    let event = admin
+        .event("signing_key.rotated", "signing_key")
+        .data(serde_json::json!({"algorithm": body.algorithm}));
+    state
+        .keys
+        .rotate(state.store.as_ref(), algorithm, event, state.now())
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "key rotation failed");
+            ApiError::internal()
+        })?;
     Ok(list_signing_keys(State(state)).await)
 }
 
@@ -211,8 +304,24 @@ pub struct EventQuery {
 }
 
 #[utoipa::path(get, path = "/v1/events", tag = "events", params(EventQuery), responses((status = 200, body = Paged<Event>)), security(("bearer" = [])))]
-pub async fn list_events(_admin: Admin, State(state): State<AppState>, ApiQuery(query): ApiQuery<EventQuery>) -> Result<Json<Paged<Event>>, ApiError> {
-    let page = PageQuery { after: query.after, limit: query.limit }.page()?;
-    let filter = EventFilter { subject_type: query.subject_type, subject_id: query.subject_id, action: query.action };
-    Ok(Json(Paged::new(state.store.list_events(filter, page).await?, page.limit, |e| e.id)))
+pub async fn list_events(
+    _admin: Admin,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<EventQuery>,
+) -> Result<Json<Paged<Event>>, ApiError> {
+    let page = PageQuery {
+        after: query.after,
+        limit: query.limit,
+    }
+    .page()?;
+    let filter = EventFilter {
+        subject_type: query.subject_type,
+        subject_id: query.subject_id,
+        action: query.action,
+    };
+    Ok(Json(Paged::new(
+        state.store.list_events(filter, page).await?,
+        page.limit,
+        |e| e.id,
+    )))
 }

@@ -38,14 +38,20 @@ fn active_product() -> ProductStatus {
 fn check_code(code: &str) -> Result<(), ApiError> {
     require_text("code", code, 128)?;
     if !code.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-        return Err(ApiError::unprocessable("code may contain only letters, digits, '-', '_' and '.'"));
+        return Err(ApiError::unprocessable(
+            "code may contain only letters, digits, '-', '_' and '.'",
+        ));
     }
     Ok(())
 }
 
 #[utoipa::path(post, path = "/v1/products", tag = "products", request_body = CreateProduct,
     responses((status = 201, body = Product), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn create_product(admin: Admin, State(state): State<AppState>, ApiJson(body): ApiJson<CreateProduct>) -> Result<(StatusCode, Json<Product>), ApiError> {
+pub async fn create_product(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CreateProduct>,
+) -> Result<(StatusCode, Json<Product>), ApiError> {
     check_code(&body.code)?;
     require_text("name", &body.name, 256)?;
     require_non_negative("trial_days", Some(body.trial_days))?;
@@ -58,20 +64,38 @@ pub async fn create_product(admin: Admin, State(state): State<AppState>, ApiJson
         trial_days: body.trial_days,
         metadata: metadata_or_empty(body.metadata)?,
     };
-    let product = state.store.create_product(new, admin.event("product.created", "product"), state.now()).await.map_err(|e| ApiError::from_store(e, "product"))?;
+    let product = state
+        .store
+        .create_product(new, admin.event("product.created", "product"), state.now())
+        .await
+        .map_err(|e| ApiError::from_store(e, "product"))?;
     Ok((StatusCode::CREATED, Json(product)))
 }
 
 #[utoipa::path(get, path = "/v1/products", tag = "products", params(PageQuery), responses((status = 200, body = Paged<Product>)), security(("bearer" = [])))]
-pub async fn list_products(_admin: Admin, State(state): State<AppState>, ApiQuery(query): ApiQuery<PageQuery>) -> Result<Json<Paged<Product>>, ApiError> {
+pub async fn list_products(
+    _admin: Admin,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<Paged<Product>>, ApiError> {
     let page = query.page()?;
     let products = state.store.list_products(page).await?;
     Ok(Json(Paged::new(products, page.limit, |p| p.id)))
 }
 
 #[utoipa::path(get, path = "/v1/products/{id}", tag = "products", params(("id" = i64, Path)), responses((status = 200, body = Product), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn get_product(_admin: Admin, State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<Json<Product>, ApiError> {
-    Ok(Json(state.store.get_product(id).await.map_err(|e| ApiError::from_store(e, "product"))?))
+pub async fn get_product(
+    _admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Product>, ApiError> {
+    Ok(Json(
+        state
+            .store
+            .get_product(id)
+            .await
+            .map_err(|e| ApiError::from_store(e, "product"))?,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -88,8 +112,17 @@ pub struct UpdateProduct {
 
 #[utoipa::path(patch, path = "/v1/products/{id}", tag = "products", params(("id" = i64, Path)), request_body = UpdateProduct,
     responses((status = 200, body = Product), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn update_product(admin: Admin, State(state): State<AppState>, ApiPath(id): ApiPath<i64>, ApiJson(body): ApiJson<UpdateProduct>) -> Result<Json<Product>, ApiError> {
-    let mut product = state.store.get_product(id).await.map_err(|e| ApiError::from_store(e, "product"))?;
+pub async fn update_product(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<UpdateProduct>,
+) -> Result<Json<Product>, ApiError> {
+    let mut product = state
+        .store
+        .get_product(id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "product"))?;
     if let Some(code) = body.code {
         check_code(&code)?;
         product.code = code;
@@ -115,13 +148,27 @@ pub async fn update_product(admin: Admin, State(state): State<AppState>, ApiPath
         product.metadata = metadata_or_empty(body.metadata)?;
     }
     let event = admin.event("product.updated", "product").subject(id);
-    Ok(Json(state.store.update_product(product, event, state.now()).await.map_err(|e| ApiError::from_store(e, "product"))?))
+    Ok(Json(
+        state
+            .store
+            .update_product(product, event, state.now())
+            .await
+            .map_err(|e| ApiError::from_store(e, "product"))?,
+    ))
 }
 
 #[utoipa::path(delete, path = "/v1/products/{id}", tag = "products", params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn delete_product(admin: Admin, State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<StatusCode, ApiError> {
-    state.store.delete_product(id, admin.event("product.deleted", "product").subject(id)).await.map_err(|e| ApiError::from_store(e, "product"))?;
+pub async fn delete_product(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .store
+        .delete_product(id, admin.event("product.deleted", "product").subject(id))
+        .await
+        .map_err(|e| ApiError::from_store(e, "product"))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -157,7 +204,12 @@ fn default_lease_seconds() -> i64 {
     1800
 }
 
-fn check_feature_numbers(max_consumptions: Option<i64>, max_overages: Option<i64>, floating_seats: Option<i64>, lease: i64) -> Result<(), ApiError> {
+fn check_feature_numbers(
+    max_consumptions: Option<i64>,
+    max_overages: Option<i64>,
+    floating_seats: Option<i64>,
+    lease: i64,
+) -> Result<(), ApiError> {
     require_non_negative("max_consumptions", max_consumptions)?;
     require_non_negative("max_overages", max_overages)?;
     require_non_negative("floating_seats", floating_seats)?;
@@ -169,11 +221,24 @@ fn check_feature_numbers(max_consumptions: Option<i64>, max_overages: Option<i64
 
 #[utoipa::path(post, path = "/v1/features", tag = "features", request_body = CreateFeature,
     responses((status = 201, body = FeatureDefinition), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn create_feature(admin: Admin, State(state): State<AppState>, ApiJson(body): ApiJson<CreateFeature>) -> Result<(StatusCode, Json<FeatureDefinition>), ApiError> {
+pub async fn create_feature(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CreateFeature>,
+) -> Result<(StatusCode, Json<FeatureDefinition>), ApiError> {
     check_code(&body.code)?;
     require_text("name", &body.name, 256)?;
-    check_feature_numbers(body.max_consumptions, body.max_overages, body.floating_seats, body.floating_lease_seconds)?;
-    state.store.get_product(body.product_id).await.map_err(|e| ApiError::from_store(e, "product"))?;
+    check_feature_numbers(
+        body.max_consumptions,
+        body.max_overages,
+        body.floating_seats,
+        body.floating_lease_seconds,
+    )?;
+    state
+        .store
+        .get_product(body.product_id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "product"))?;
     let new = NewFeature {
         product_id: body.product_id,
         code: body.code,
@@ -188,7 +253,11 @@ pub async fn create_feature(admin: Admin, State(state): State<AppState>, ApiJson
         floating_lease_seconds: body.floating_lease_seconds,
         metadata: metadata_or_empty(body.metadata)?,
     };
-    let feature = state.store.create_feature(new, admin.event("feature.created", "feature"), state.now()).await.map_err(|e| ApiError::from_store(e, "feature"))?;
+    let feature = state
+        .store
+        .create_feature(new, admin.event("feature.created", "feature"), state.now())
+        .await
+        .map_err(|e| ApiError::from_store(e, "feature"))?;
     Ok((StatusCode::CREATED, Json(feature)))
 }
 
@@ -199,13 +268,27 @@ pub struct ProductFilter {
 }
 
 #[utoipa::path(get, path = "/v1/features", tag = "features", params(ProductFilter), responses((status = 200, body = Vec<FeatureDefinition>)), security(("bearer" = [])))]
-pub async fn list_features(_admin: Admin, State(state): State<AppState>, ApiQuery(filter): ApiQuery<ProductFilter>) -> Result<Json<Vec<FeatureDefinition>>, ApiError> {
+pub async fn list_features(
+    _admin: Admin,
+    State(state): State<AppState>,
+    ApiQuery(filter): ApiQuery<ProductFilter>,
+) -> Result<Json<Vec<FeatureDefinition>>, ApiError> {
     Ok(Json(state.store.list_features(filter.product_id).await?))
 }
 
 #[utoipa::path(get, path = "/v1/features/{id}", tag = "features", params(("id" = i64, Path)), responses((status = 200, body = FeatureDefinition), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn get_feature(_admin: Admin, State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<Json<FeatureDefinition>, ApiError> {
-    Ok(Json(state.store.get_feature(id).await.map_err(|e| ApiError::from_store(e, "feature"))?))
+pub async fn get_feature(
+    _admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<FeatureDefinition>, ApiError> {
+    Ok(Json(
+        state
+            .store
+            .get_feature(id)
+            .await
+            .map_err(|e| ApiError::from_store(e, "feature"))?,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -230,8 +313,17 @@ pub struct UpdateFeature {
 }
 
 #[utoipa::path(patch, path = "/v1/features/{id}", tag = "features", params(("id" = i64, Path)), request_body = UpdateFeature, responses((status = 200, body = FeatureDefinition)), security(("bearer" = [])))]
-pub async fn update_feature(admin: Admin, State(state): State<AppState>, ApiPath(id): ApiPath<i64>, ApiJson(body): ApiJson<UpdateFeature>) -> Result<Json<FeatureDefinition>, ApiError> {
-    let mut feature = state.store.get_feature(id).await.map_err(|e| ApiError::from_store(e, "feature"))?;
+pub async fn update_feature(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<UpdateFeature>,
+) -> Result<Json<FeatureDefinition>, ApiError> {
+    let mut feature = state
+        .store
+        .get_feature(id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "feature"))?;
     if let Some(name) = body.name {
         require_text("name", &name, 256)?;
         feature.name = name;
@@ -263,14 +355,33 @@ pub async fn update_feature(admin: Admin, State(state): State<AppState>, ApiPath
     if body.metadata.is_some() {
         feature.metadata = metadata_or_empty(body.metadata)?;
     }
-    check_feature_numbers(feature.max_consumptions, feature.max_overages, feature.floating_seats, feature.floating_lease_seconds)?;
+    check_feature_numbers(
+        feature.max_consumptions,
+        feature.max_overages,
+        feature.floating_seats,
+        feature.floating_lease_seconds,
+    )?;
     let event = admin.event("feature.updated", "feature").subject(id);
-    Ok(Json(state.store.update_feature(feature, event).await.map_err(|e| ApiError::from_store(e, "feature"))?))
+    Ok(Json(
+        state
+            .store
+            .update_feature(feature, event)
+            .await
+            .map_err(|e| ApiError::from_store(e, "feature"))?,
+    ))
 }
 
 #[utoipa::path(delete, path = "/v1/features/{id}", tag = "features", params(("id" = i64, Path)), responses((status = 204), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn delete_feature(admin: Admin, State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<StatusCode, ApiError> {
-    state.store.delete_feature(id, admin.event("feature.deleted", "feature").subject(id)).await.map_err(|e| ApiError::from_store(e, "feature"))?;
+pub async fn delete_feature(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .store
+        .delete_feature(id, admin.event("feature.deleted", "feature").subject(id))
+        .await
+        .map_err(|e| ApiError::from_store(e, "feature"))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -298,7 +409,9 @@ pub fn check_terms(terms: &LicenseTerms) -> Result<(), ApiError> {
     require_non_negative("terms.max_activations_per_user", terms.max_activations_per_user)?;
     if let Some(floating) = &terms.floating {
         if floating.seats < 1 || floating.lease_seconds < 1 {
-            return Err(ApiError::unprocessable("terms.floating needs seats >= 1 and lease_seconds >= 1"));
+            return Err(ApiError::unprocessable(
+                "terms.floating needs seats >= 1 and lease_seconds >= 1",
+            ));
         }
         require_non_negative("terms.floating.max_borrow_hours", Some(floating.max_borrow_hours))?;
     }
@@ -312,19 +425,29 @@ pub fn check_terms(terms: &LicenseTerms) -> Result<(), ApiError> {
     if let Some(lockout) = &terms.reactivation_lockout
         && (lockout.limit < 1 || lockout.window_hours < 1)
     {
-        return Err(ApiError::unprocessable("terms.reactivation_lockout needs limit >= 1 and window_hours >= 1"));
+        return Err(ApiError::unprocessable(
+            "terms.reactivation_lockout needs limit >= 1 and window_hours >= 1",
+        ));
     }
     Ok(())
 }
 
 #[utoipa::path(post, path = "/v1/policies", tag = "policies", request_body = CreatePolicy, responses((status = 201, body = Policy), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn create_policy(admin: Admin, State(state): State<AppState>, ApiJson(body): ApiJson<CreatePolicy>) -> Result<(StatusCode, Json<Policy>), ApiError> {
+pub async fn create_policy(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CreatePolicy>,
+) -> Result<(StatusCode, Json<Policy>), ApiError> {
     check_code(&body.code)?;
     require_text("name", &body.name, 256)?;
     check_terms(&body.terms)?;
     require_non_negative("duration_days", body.duration_days)?;
     require_non_negative("maintenance_days", body.maintenance_days)?;
-    state.store.get_product(body.product_id).await.map_err(|e| ApiError::from_store(e, "product"))?;
+    state
+        .store
+        .get_product(body.product_id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "product"))?;
     check_feature_codes(&state, body.product_id, &body.features).await?;
     let new = NewPolicy {
         product_id: body.product_id,
@@ -336,7 +459,11 @@ pub async fn create_policy(admin: Admin, State(state): State<AppState>, ApiJson(
         features: body.features,
         metadata: metadata_or_empty(body.metadata)?,
     };
-    let policy = state.store.create_policy(new, admin.event("policy.created", "policy"), state.now()).await.map_err(|e| ApiError::from_store(e, "policy"))?;
+    let policy = state
+        .store
+        .create_policy(new, admin.event("policy.created", "policy"), state.now())
+        .await
+        .map_err(|e| ApiError::from_store(e, "policy"))?;
     Ok((StatusCode::CREATED, Json(policy)))
 }
 
@@ -348,20 +475,37 @@ pub async fn check_feature_codes(state: &AppState, product_id: i64, grants: &[Fe
     let known = state.store.list_features(Some(product_id)).await?;
     for grant in grants {
         if !known.iter().any(|f| f.code == grant.code) {
-            return Err(ApiError::unprocessable(format!("unknown feature code {:?} for this product", grant.code)));
+            return Err(ApiError::unprocessable(format!(
+                "unknown feature code {:?} for this product",
+                grant.code
+            )));
         }
     }
     Ok(())
 }
 
 #[utoipa::path(get, path = "/v1/policies", tag = "policies", params(ProductFilter), responses((status = 200, body = Vec<Policy>)), security(("bearer" = [])))]
-pub async fn list_policies(_admin: Admin, State(state): State<AppState>, ApiQuery(filter): ApiQuery<ProductFilter>) -> Result<Json<Vec<Policy>>, ApiError> {
+pub async fn list_policies(
+    _admin: Admin,
+    State(state): State<AppState>,
+    ApiQuery(filter): ApiQuery<ProductFilter>,
+) -> Result<Json<Vec<Policy>>, ApiError> {
     Ok(Json(state.store.list_policies(filter.product_id).await?))
 }
 
 #[utoipa::path(get, path = "/v1/policies/{id}", tag = "policies", params(("id" = i64, Path)), responses((status = 200, body = Policy), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn get_policy(_admin: Admin, State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<Json<Policy>, ApiError> {
-    Ok(Json(state.store.get_policy(id).await.map_err(|e| ApiError::from_store(e, "policy"))?))
+pub async fn get_policy(
+    _admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Policy>, ApiError> {
+    Ok(Json(
+        state
+            .store
+            .get_policy(id)
+            .await
+            .map_err(|e| ApiError::from_store(e, "policy"))?,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -380,8 +524,17 @@ pub struct UpdatePolicy {
 }
 
 #[utoipa::path(patch, path = "/v1/policies/{id}", tag = "policies", params(("id" = i64, Path)), request_body = UpdatePolicy, responses((status = 200, body = Policy)), security(("bearer" = [])))]
-pub async fn update_policy(admin: Admin, State(state): State<AppState>, ApiPath(id): ApiPath<i64>, ApiJson(body): ApiJson<UpdatePolicy>) -> Result<Json<Policy>, ApiError> {
-    let mut policy = state.store.get_policy(id).await.map_err(|e| ApiError::from_store(e, "policy"))?;
+pub async fn update_policy(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<UpdatePolicy>,
+) -> Result<Json<Policy>, ApiError> {
+    let mut policy = state
+        .store
+        .get_policy(id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "policy"))?;
     if let Some(name) = body.name {
         require_text("name", &name, 256)?;
         policy.name = name;
@@ -406,11 +559,25 @@ pub async fn update_policy(admin: Admin, State(state): State<AppState>, ApiPath(
         policy.metadata = metadata_or_empty(body.metadata)?;
     }
     let event = admin.event("policy.updated", "policy").subject(id);
-    Ok(Json(state.store.update_policy(policy, event, state.now()).await.map_err(|e| ApiError::from_store(e, "policy"))?))
+    Ok(Json(
+        state
+            .store
+            .update_policy(policy, event, state.now())
+            .await
+            .map_err(|e| ApiError::from_store(e, "policy"))?,
+    ))
 }
 
 #[utoipa::path(delete, path = "/v1/policies/{id}", tag = "policies", params(("id" = i64, Path)), responses((status = 204), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn delete_policy(admin: Admin, State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<StatusCode, ApiError> {
-    state.store.delete_policy(id, admin.event("policy.deleted", "policy").subject(id)).await.map_err(|e| ApiError::from_store(e, "policy"))?;
+pub async fn delete_policy(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .store
+        .delete_policy(id, admin.event("policy.deleted", "policy").subject(id))
+        .await
+        .map_err(|e| ApiError::from_store(e, "policy"))?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -34,7 +34,10 @@ fn signed<T: Serialize>(state: &AppState, status: StatusCode, body: &T) -> Respo
     let mut response = (status, bytes).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if let (Ok(signature), Ok(kid)) = (HeaderValue::from_str(&licensd_crypto::b64(&signature)), HeaderValue::from_str(key.kid())) {
+    if let (Ok(signature), Ok(kid)) = (
+        HeaderValue::from_str(&licensd_crypto::b64(&signature)),
+        HeaderValue::from_str(key.kid()),
+    ) {
         headers.insert(SIGNATURE_HEADER, signature);
         headers.insert(KEY_ID_HEADER, kid);
         headers.insert(ALGORITHM_HEADER, HeaderValue::from_static("Ed25519"));
@@ -48,7 +51,11 @@ fn signed_error(state: &AppState, error: ApiError) -> Response {
 
 /// Denials of client commands: a missing license is 404, every other refusal 422.
 fn denial_error(denial: Denial) -> ApiError {
-    let status = if denial == Denial::LicenseNotFound { StatusCode::NOT_FOUND } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let status = if denial == Denial::LicenseNotFound {
+        StatusCode::NOT_FOUND
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
     ApiError::new(status, denial.code(), denial.to_string())
 }
 
@@ -68,7 +75,9 @@ pub struct Caller {
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = std::convert::Infallible;
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Caller { source_ip: source_ip(parts) })
+        Ok(Caller {
+            source_ip: source_ip(parts),
+        })
     }
 }
 
@@ -180,7 +189,14 @@ pub async fn validate(State(state): State<AppState>, body: Result<ApiJson<Valida
     {
         return signed_error(&state, ApiError::unprocessable("fingerprint must be at most 512 bytes"));
     }
-    let report = state.store.validate(LicenseRef::Key(request.key.clone()), request.fingerprint.as_deref(), now).await;
+    let report = state
+        .store
+        .validate(
+            LicenseRef::Key(request.key.clone()),
+            request.fingerprint.as_deref(),
+            now,
+        )
+        .await;
     let verdict = |denial: Denial, nonce: Option<String>| ValidateResponse {
         valid: false,
         code: denial.code().to_string(),
@@ -196,11 +212,31 @@ pub async fn validate(State(state): State<AppState>, body: Result<ApiJson<Valida
         Err(StoreError::Denied(denial)) => verdict(denial, request.nonce),
         Err(StoreError::NotFound) => verdict(Denial::LicenseNotFound, request.nonce),
         Err(other) => return signed_error(&state, ApiError::from_store(other, "license")),
-        Ok(report) if request.product.as_ref().is_some_and(|code| *code != report.product.code) => verdict(Denial::LicenseNotFound, request.nonce),
-        Ok(ValidationReport { product, license, device, features, active_devices, outcome }) => {
+        Ok(report)
+            if request
+                .product
+                .as_ref()
+                .is_some_and(|code| *code != report.product.code) =>
+        {
+            verdict(Denial::LicenseNotFound, request.nonce)
+        }
+        Ok(ValidationReport {
+            product,
+            license,
+            device,
+            features,
+            active_devices,
+            outcome,
+        }) => {
             let summary = LicenseSummary::new(&product, &license, &features, active_devices);
             let (valid, code, detail, grace, maintenance) = match outcome {
-                Ok(validity) => (true, "VALID".to_string(), "license is valid".to_string(), validity.in_grace_period, validity.maintenance_active),
+                Ok(validity) => (
+                    true,
+                    "VALID".to_string(),
+                    "license is valid".to_string(),
+                    validity.in_grace_period,
+                    validity.maintenance_active,
+                ),
                 Err(denial) => (false, denial.code().to_string(), denial.to_string(), false, false),
             };
             ValidateResponse {
@@ -254,7 +290,11 @@ fn check_optional_text(field: &str, value: &Option<String>) -> Result<(), ApiErr
 
 #[utoipa::path(post, path = "/v1/licenses/actions/activate", tag = "client", request_body = ActivateRequest,
     responses((status = 201, body = ActivateResponse), (status = 200, body = ActivateResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn activate(State(state): State<AppState>, caller: Caller, body: Result<ApiJson<ActivateRequest>, ApiError>) -> Response {
+pub async fn activate(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<ApiJson<ActivateRequest>, ApiError>,
+) -> Response {
     let ApiJson(request) = match body {
         Ok(body) => body,
         Err(error) => return signed_error(&state, error),
@@ -285,13 +325,36 @@ pub async fn activate(State(state): State<AppState>, caller: Caller, body: Resul
         is_vm: request.is_vm,
         variables: request.variables,
     };
-    match state.store.activate(LicenseRef::Key(request.key), device, None, caller.event("license.activated"), state.now()).await {
+    match state
+        .store
+        .activate(
+            LicenseRef::Key(request.key),
+            device,
+            None,
+            caller.event("license.activated"),
+            state.now(),
+        )
+        .await
+    {
         Ok(activation) => {
-            let features = state.store.license_features(activation.license.id).await.unwrap_or_default();
-            let (status, code) = if activation.newly_activated { (StatusCode::CREATED, "ACTIVATED") } else { (StatusCode::OK, "ALREADY_ACTIVE") };
+            let features = state
+                .store
+                .license_features(activation.license.id)
+                .await
+                .unwrap_or_default();
+            let (status, code) = if activation.newly_activated {
+                (StatusCode::CREATED, "ACTIVATED")
+            } else {
+                (StatusCode::OK, "ALREADY_ACTIVE")
+            };
             let body = ActivateResponse {
                 code: code.to_string(),
-                license: LicenseSummary::new(&activation.product, &activation.license, &features, activation.active_devices),
+                license: LicenseSummary::new(
+                    &activation.product,
+                    &activation.license,
+                    &features,
+                    activation.active_devices,
+                ),
                 device: activation.device,
                 nonce: request.nonce,
             };
@@ -318,16 +381,40 @@ pub struct ActionResponse {
 
 #[utoipa::path(post, path = "/v1/licenses/actions/deactivate", tag = "client", request_body = DeviceRequest,
     responses((status = 200, body = ActionResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn deactivate(State(state): State<AppState>, caller: Caller, body: Result<ApiJson<DeviceRequest>, ApiError>) -> Response {
+pub async fn deactivate(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<ApiJson<DeviceRequest>, ApiError>,
+) -> Response {
     let ApiJson(request) = match body {
         Ok(body) => body,
         Err(error) => return signed_error(&state, error),
     };
-    if let Err(error) = check_key(&request.key).and_then(|_| check_fingerprint(&request.fingerprint)).and_then(|_| check_nonce(&request.nonce)) {
+    if let Err(error) = check_key(&request.key)
+        .and_then(|_| check_fingerprint(&request.fingerprint))
+        .and_then(|_| check_nonce(&request.nonce))
+    {
         return signed_error(&state, error);
     }
-    match state.store.deactivate(LicenseRef::Key(request.key), &request.fingerprint, caller.event("license.deactivated"), state.now()).await {
-        Ok(license) => signed(&state, StatusCode::OK, &ActionResponse { code: "DEACTIVATED".into(), license_id: license.id, nonce: request.nonce }),
+    match state
+        .store
+        .deactivate(
+            LicenseRef::Key(request.key),
+            &request.fingerprint,
+            caller.event("license.deactivated"),
+            state.now(),
+        )
+        .await
+    {
+        Ok(license) => signed(
+            &state,
+            StatusCode::OK,
+            &ActionResponse {
+                code: "DEACTIVATED".into(),
+                license_id: license.id,
+                nonce: request.nonce,
+            },
+        ),
         Err(error) => signed_error(&state, store_error(error)),
     }
 }
@@ -356,29 +443,66 @@ pub struct ConsumeResponse {
 
 #[utoipa::path(post, path = "/v1/licenses/actions/consume", tag = "client", request_body = ConsumeRequest,
     responses((status = 200, body = ConsumeResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn consume(State(state): State<AppState>, caller: Caller, body: Result<ApiJson<ConsumeRequest>, ApiError>) -> Response {
+pub async fn consume(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<ApiJson<ConsumeRequest>, ApiError>,
+) -> Response {
     let ApiJson(request) = match body {
         Ok(body) => body,
         Err(error) => return signed_error(&state, error),
     };
-    let checks = check_key(&request.key).and_then(|_| check_nonce(&request.nonce)).and_then(|_| match &request.idempotency_key {
-        Some(key) if key.is_empty() || key.len() > 256 => Err(ApiError::unprocessable("idempotency_key must be 1 to 256 bytes")),
-        _ => Ok(()),
-    });
+    let checks = check_key(&request.key)
+        .and_then(|_| check_nonce(&request.nonce))
+        .and_then(|_| match &request.idempotency_key {
+            Some(key) if key.is_empty() || key.len() > 256 => {
+                Err(ApiError::unprocessable("idempotency_key must be 1 to 256 bytes"))
+            }
+            _ => Ok(()),
+        });
     if let Err(error) = checks {
         return signed_error(&state, error);
     }
     let license = LicenseRef::Key(request.key);
     let now = state.now();
     let outcome = match &request.feature {
-        Some(feature) => state.store.consume_feature(license, feature, request.amount, request.idempotency_key, caller.event("license.feature_consumed"), now).await,
-        None => state.store.consume(license, request.amount, request.idempotency_key, caller.event("license.consumed"), now).await,
+        Some(feature) => {
+            state
+                .store
+                .consume_feature(
+                    license,
+                    feature,
+                    request.amount,
+                    request.idempotency_key,
+                    caller.event("license.feature_consumed"),
+                    now,
+                )
+                .await
+        }
+        None => {
+            state
+                .store
+                .consume(
+                    license,
+                    request.amount,
+                    request.idempotency_key,
+                    caller.event("license.consumed"),
+                    now,
+                )
+                .await
+        }
     };
     match outcome {
         Ok(outcome) => signed(
             &state,
             StatusCode::OK,
-            &ConsumeResponse { code: "CONSUMED".into(), license_id: outcome.license.id, total: outcome.total, replayed: outcome.replayed, nonce: request.nonce },
+            &ConsumeResponse {
+                code: "CONSUMED".into(),
+                license_id: outcome.license.id,
+                total: outcome.total,
+                replayed: outcome.replayed,
+                nonce: request.nonce,
+            },
         ),
         Err(error) => signed_error(&state, store_error(error)),
     }
@@ -403,36 +527,92 @@ pub struct CheckoutResponse {
 
 #[utoipa::path(post, path = "/v1/licenses/actions/checkout", tag = "client", request_body = CheckoutRequest,
     responses((status = 200, body = CheckoutResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn checkout(State(state): State<AppState>, caller: Caller, body: Result<ApiJson<CheckoutRequest>, ApiError>) -> Response {
+pub async fn checkout(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<ApiJson<CheckoutRequest>, ApiError>,
+) -> Response {
     let ApiJson(request) = match body {
         Ok(body) => body,
         Err(error) => return signed_error(&state, error),
     };
-    if let Err(error) = check_key(&request.key).and_then(|_| check_fingerprint(&request.fingerprint)).and_then(|_| check_nonce(&request.nonce)) {
+    if let Err(error) = check_key(&request.key)
+        .and_then(|_| check_fingerprint(&request.fingerprint))
+        .and_then(|_| check_nonce(&request.nonce))
+    {
         return signed_error(&state, error);
     }
     let event = caller.event("license.lease_checked_out");
-    match state.store.checkout_lease(LicenseRef::Key(request.key), &request.fingerprint, request.borrow_until, event, state.now()).await {
-        Ok(lease) => signed(&state, StatusCode::OK, &CheckoutResponse { code: "CHECKED_OUT".into(), lease, nonce: request.nonce }),
+    match state
+        .store
+        .checkout_lease(
+            LicenseRef::Key(request.key),
+            &request.fingerprint,
+            request.borrow_until,
+            event,
+            state.now(),
+        )
+        .await
+    {
+        Ok(lease) => signed(
+            &state,
+            StatusCode::OK,
+            &CheckoutResponse {
+                code: "CHECKED_OUT".into(),
+                lease,
+                nonce: request.nonce,
+            },
+        ),
         Err(error) => signed_error(&state, store_error(error)),
     }
 }
 
 #[utoipa::path(post, path = "/v1/licenses/actions/release", tag = "client", request_body = DeviceRequest,
     responses((status = 200, body = ActionResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn release(State(state): State<AppState>, caller: Caller, body: Result<ApiJson<DeviceRequest>, ApiError>) -> Response {
+pub async fn release(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<ApiJson<DeviceRequest>, ApiError>,
+) -> Response {
     let ApiJson(request) = match body {
         Ok(body) => body,
         Err(error) => return signed_error(&state, error),
     };
-    if let Err(error) = check_key(&request.key).and_then(|_| check_fingerprint(&request.fingerprint)).and_then(|_| check_nonce(&request.nonce)) {
+    if let Err(error) = check_key(&request.key)
+        .and_then(|_| check_fingerprint(&request.fingerprint))
+        .and_then(|_| check_nonce(&request.nonce))
+    {
         return signed_error(&state, error);
     }
     let key = request.key.clone();
-    match state.store.release_lease(LicenseRef::Key(key.clone()), &request.fingerprint, caller.event("license.lease_released"), state.now()).await {
+    match state
+        .store
+        .release_lease(
+            LicenseRef::Key(key.clone()),
+            &request.fingerprint,
+            caller.event("license.lease_released"),
+            state.now(),
+        )
+        .await
+    {
         Ok(()) => {
-            let license_id = state.store.find_license_by_key(&key).await.ok().flatten().map(|l| l.id).unwrap_or_default();
-            signed(&state, StatusCode::OK, &ActionResponse { code: "RELEASED".into(), license_id, nonce: request.nonce })
+            let license_id = state
+                .store
+                .find_license_by_key(&key)
+                .await
+                .ok()
+                .flatten()
+                .map(|l| l.id)
+                .unwrap_or_default();
+            signed(
+                &state,
+                StatusCode::OK,
+                &ActionResponse {
+                    code: "RELEASED".into(),
+                    license_id,
+                    nonce: request.nonce,
+                },
+            )
         }
         Err(error) => signed_error(&state, store_error(error)),
     }

@@ -1,7 +1,7 @@
 //! Licenses (single and bulk issue, edits, state changes), devices and the device block-list.
 
 use super::catalog::{check_feature_codes, check_terms};
-use super::{Admin, PageQuery, Paged, metadata_or_empty, require_text};
+use super::{Admin, PageQuery, Paged, metadata_or_empty, optional_text, require_text};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
@@ -61,10 +61,18 @@ pub struct IssuedKey {
 /// Builds the license to insert from the request, its policy and the product.
 async fn prepare(state: &AppState, fields: &LicenseFields) -> Result<(Product, NewLicense), ApiError> {
     let now = state.now();
-    let product = state.store.get_product(fields.product_id).await.map_err(|e| ApiError::from_store(e, "product"))?;
+    let product = state
+        .store
+        .get_product(fields.product_id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "product"))?;
     let (mut terms, mut expires_at, mut maintenance, mut features) = (LicenseTerms::default(), None, None, Vec::new());
     if let Some(policy_id) = fields.policy_id {
-        let policy = state.store.get_policy(policy_id).await.map_err(|e| ApiError::from_store(e, "policy"))?;
+        let policy = state
+            .store
+            .get_policy(policy_id)
+            .await
+            .map_err(|e| ApiError::from_store(e, "policy"))?;
         if policy.product_id != product.id {
             return Err(ApiError::unprocessable("policy belongs to another product"));
         }
@@ -86,18 +94,25 @@ async fn prepare(state: &AppState, fields: &LicenseFields) -> Result<(Product, N
     }
     check_feature_codes(state, product.id, &features).await?;
     if let Some(customer_id) = fields.customer_id {
-        state.store.get_customer(customer_id).await.map_err(|e| ApiError::from_store(e, "customer"))?;
+        state
+            .store
+            .get_customer(customer_id)
+            .await
+            .map_err(|e| ApiError::from_store(e, "customer"))?;
     }
     if let (Some(start), Some(end)) = (fields.starts_at, expires_at)
         && end <= start
     {
         return Err(ApiError::unprocessable("expires_at must be after starts_at"));
     }
+    optional_text("order_ref", &fields.order_ref, 256)?;
     let key = fields.key.clone();
     if let Some(key) = &key {
         require_text("key", key, 512)?;
     }
-    let trial_days = fields.trial_days.or((terms.kind == LicenseKind::Trial).then_some(product.trial_days).filter(|days| *days > 0));
+    let trial_days = fields.trial_days.or((terms.kind == LicenseKind::Trial)
+        .then_some(product.trial_days)
+        .filter(|days| *days > 0));
     let new = NewLicense {
         product_id: product.id,
         policy_id: fields.policy_id,
@@ -125,26 +140,42 @@ fn generate_key(pattern: &KeyPattern) -> Result<String, ApiError> {
 
 #[utoipa::path(post, path = "/v1/licenses", tag = "licenses", request_body = LicenseFields,
     responses((status = 201, body = License), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn create_license(admin: Admin, State(state): State<AppState>, ApiJson(body): ApiJson<LicenseFields>) -> Result<(StatusCode, Json<License>), ApiError> {
+pub async fn create_license(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<LicenseFields>,
+) -> Result<(StatusCode, Json<License>), ApiError> {
     let (product, mut new) = prepare(&state, &body).await?;
     if new.key.is_none() && product.auth_method == AuthMethod::Key {
         new.key = Some(generate_key(&KeyPattern::default())?);
     }
-    let mut created = state.store.create_licenses(vec![new], admin.event("license.created", "license"), state.now()).await.map_err(|e| ApiError::from_store(e, "license"))?;
+    let mut created = state
+        .store
+        .create_licenses(vec![new], admin.event("license.created", "license"), state.now())
+        .await
+        .map_err(|e| ApiError::from_store(e, "license"))?;
     let license = created.pop().ok_or_else(ApiError::internal)?;
     Ok((StatusCode::CREATED, Json(license)))
 }
 
 #[utoipa::path(post, path = "/v1/licenses/bulk", tag = "licenses", request_body = BulkCreateLicenses,
     responses((status = 201, body = BulkCreated), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn bulk_create_licenses(admin: Admin, State(state): State<AppState>, ApiJson(body): ApiJson<BulkCreateLicenses>) -> Result<(StatusCode, Json<BulkCreated>), ApiError> {
+pub async fn bulk_create_licenses(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<BulkCreateLicenses>,
+) -> Result<(StatusCode, Json<BulkCreated>), ApiError> {
     let max = state.settings.max_bulk_licenses;
     if body.count == 0 || body.count > max {
         return Err(ApiError::unprocessable(format!("count must be between 1 and {max}")));
     }
-    body.pattern.validate().map_err(|e| ApiError::unprocessable(format!("pattern: {e}")))?;
+    body.pattern
+        .validate()
+        .map_err(|e| ApiError::unprocessable(format!("pattern: {e}")))?;
     if body.license.key.is_some() {
-        return Err(ApiError::unprocessable("license.key is not allowed in bulk requests; keys come from the pattern"));
+        return Err(ApiError::unprocessable(
+            "license.key is not allowed in bulk requests; keys come from the pattern",
+        ));
     }
     let (_product, template) = prepare(&state, &body.license).await?;
     let mut batch = Vec::with_capacity(body.count);
@@ -153,13 +184,31 @@ pub async fn bulk_create_licenses(admin: Admin, State(state): State<AppState>, A
         let key = generate_key(&body.pattern)?;
         // A collision inside the batch is astronomically unlikely with >= 64 bits, but cheap to rule out.
         if seen.insert(key.clone()) {
-            batch.push(NewLicense { key: Some(key), ..template.clone() });
+            batch.push(NewLicense {
+                key: Some(key),
+                ..template.clone()
+            });
         }
     }
-    let event = admin.event("license.bulk_created", "license").data(serde_json::json!({"count": body.count}));
-    let created = state.store.create_licenses(batch, event, state.now()).await.map_err(|e| ApiError::from_store(e, "license"))?;
-    let licenses = created.into_iter().map(|l| IssuedKey { id: l.id, key: l.key }).collect::<Vec<_>>();
-    Ok((StatusCode::CREATED, Json(BulkCreated { created: licenses.len(), licenses })))
+    let event = admin
+        .event("license.bulk_created", "license")
+        .data(serde_json::json!({"count": body.count}));
+    let created = state
+        .store
+        .create_licenses(batch, event, state.now())
+        .await
+        .map_err(|e| ApiError::from_store(e, "license"))?;
+    let licenses = created
+        .into_iter()
+        .map(|l| IssuedKey { id: l.id, key: l.key })
+        .collect::<Vec<_>>();
+    Ok((
+        StatusCode::CREATED,
+        Json(BulkCreated {
+            created: licenses.len(),
+            licenses,
+        }),
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -175,8 +224,16 @@ pub struct LicenseQuery {
 }
 
 #[utoipa::path(get, path = "/v1/licenses", tag = "licenses", params(LicenseQuery), responses((status = 200, body = Paged<License>)), security(("bearer" = [])))]
-pub async fn list_licenses(_admin: Admin, State(state): State<AppState>, ApiQuery(query): ApiQuery<LicenseQuery>) -> Result<Json<Paged<License>>, ApiError> {
-    let page = PageQuery { after: query.after, limit: query.limit }.page()?;
+pub async fn list_licenses(
+    _admin: Admin,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<LicenseQuery>,
+) -> Result<Json<Paged<License>>, ApiError> {
+    let page = PageQuery {
+        after: query.after,
+        limit: query.limit,
+    }
+    .page()?;
     let filter = LicenseFilter {
         product_id: query.product_id,
         policy_id: query.policy_id,
@@ -198,11 +255,23 @@ pub struct LicenseDetail {
 }
 
 #[utoipa::path(get, path = "/v1/licenses/{id}", tag = "licenses", params(("id" = i64, Path)), responses((status = 200, body = LicenseDetail), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn get_license(_admin: Admin, State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<Json<LicenseDetail>, ApiError> {
-    let license = state.store.get_license(id).await.map_err(|e| ApiError::from_store(e, "license"))?;
+pub async fn get_license(
+    _admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<LicenseDetail>, ApiError> {
+    let license = state
+        .store
+        .get_license(id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "license"))?;
     let features = state.store.license_features(id).await?;
     let devices = state.store.list_devices(id).await?;
-    Ok(Json(LicenseDetail { license, features, devices }))
+    Ok(Json(LicenseDetail {
+        license,
+        features,
+        devices,
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -234,12 +303,25 @@ pub struct UpdateLicense {
 }
 
 #[utoipa::path(patch, path = "/v1/licenses/{id}", tag = "licenses", params(("id" = i64, Path)), request_body = UpdateLicense, responses((status = 200, body = License), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn update_license(admin: Admin, State(state): State<AppState>, ApiPath(id): ApiPath<i64>, ApiJson(body): ApiJson<UpdateLicense>) -> Result<Json<License>, ApiError> {
-    let license = state.store.get_license(id).await.map_err(|e| ApiError::from_store(e, "license"))?;
+pub async fn update_license(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<UpdateLicense>,
+) -> Result<Json<License>, ApiError> {
+    let license = state
+        .store
+        .get_license(id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "license"))?;
     let mut edit = LicenseEdit::from_license(&license);
     if let Some(customer_id) = body.customer_id {
         if let Some(id) = customer_id {
-            state.store.get_customer(id).await.map_err(|e| ApiError::from_store(e, "customer"))?;
+            state
+                .store
+                .get_customer(id)
+                .await
+                .map_err(|e| ApiError::from_store(e, "customer"))?;
         }
         edit.customer_id = customer_id;
     }
@@ -266,6 +348,7 @@ pub async fn update_license(admin: Admin, State(state): State<AppState>, ApiPath
         edit.trial_days = value;
     }
     if let Some(value) = body.order_ref {
+        optional_text("order_ref", &value, 256)?;
         edit.order_ref = value;
     }
     if body.metadata.is_some() {
@@ -281,59 +364,137 @@ pub async fn update_license(admin: Admin, State(state): State<AppState>, ApiPath
         return Err(ApiError::unprocessable("expires_at must be after starts_at"));
     }
     let event = admin.event("license.updated", "license").subject(id);
-    Ok(Json(state.store.edit_license(id, edit, event, state.now()).await.map_err(|e| ApiError::from_store(e, "license"))?))
+    Ok(Json(
+        state
+            .store
+            .edit_license(id, edit, event, state.now())
+            .await
+            .map_err(|e| ApiError::from_store(e, "license"))?,
+    ))
 }
 
-async fn set_status(admin: Admin, state: AppState, id: i64, status: LicenseStatus, action: &str) -> Result<Json<License>, ApiError> {
-    let license = state.store.get_license(id).await.map_err(|e| ApiError::from_store(e, "license"))?;
+async fn set_status(
+    admin: Admin,
+    state: AppState,
+    id: i64,
+    status: LicenseStatus,
+    action: &str,
+) -> Result<Json<License>, ApiError> {
+    let license = state
+        .store
+        .get_license(id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "license"))?;
     let mut edit = LicenseEdit::from_license(&license);
     edit.status = status;
     let event = admin.event(action, "license").subject(id);
-    Ok(Json(state.store.edit_license(id, edit, event, state.now()).await.map_err(|e| ApiError::from_store(e, "license"))?))
+    Ok(Json(
+        state
+            .store
+            .edit_license(id, edit, event, state.now())
+            .await
+            .map_err(|e| ApiError::from_store(e, "license"))?,
+    ))
 }
 
 #[utoipa::path(post, path = "/v1/licenses/{id}/enable", tag = "licenses", params(("id" = i64, Path)), responses((status = 200, body = License)), security(("bearer" = [])))]
-pub async fn enable_license(admin: Admin, State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<Json<License>, ApiError> {
+pub async fn enable_license(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<License>, ApiError> {
     set_status(admin, state, id, LicenseStatus::Active, "license.enabled").await
 }
 
 #[utoipa::path(post, path = "/v1/licenses/{id}/disable", tag = "licenses", params(("id" = i64, Path)), responses((status = 200, body = License)), security(("bearer" = [])))]
-pub async fn disable_license(admin: Admin, State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<Json<License>, ApiError> {
+pub async fn disable_license(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<License>, ApiError> {
     set_status(admin, state, id, LicenseStatus::Disabled, "license.disabled").await
 }
 
 #[utoipa::path(post, path = "/v1/licenses/{id}/block", tag = "licenses", params(("id" = i64, Path)), responses((status = 200, body = License)), security(("bearer" = [])))]
-pub async fn block_license(admin: Admin, State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<Json<License>, ApiError> {
+pub async fn block_license(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<License>, ApiError> {
     set_status(admin, state, id, LicenseStatus::Blocked, "license.blocked").await
 }
 
 #[utoipa::path(delete, path = "/v1/licenses/{id}", tag = "licenses", params(("id" = i64, Path)), responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn delete_license(admin: Admin, State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<StatusCode, ApiError> {
-    state.store.delete_license(id, admin.event("license.deleted", "license").subject(id)).await.map_err(|e| ApiError::from_store(e, "license"))?;
+pub async fn delete_license(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .store
+        .delete_license(id, admin.event("license.deleted", "license").subject(id))
+        .await
+        .map_err(|e| ApiError::from_store(e, "license"))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/v1/licenses/{id}/devices", tag = "devices", params(("id" = i64, Path)), responses((status = 200, body = Vec<Device>)), security(("bearer" = [])))]
-pub async fn list_devices(_admin: Admin, State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<Json<Vec<Device>>, ApiError> {
-    state.store.get_license(id).await.map_err(|e| ApiError::from_store(e, "license"))?;
+pub async fn list_devices(
+    _admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Vec<Device>>, ApiError> {
+    state
+        .store
+        .get_license(id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "license"))?;
     Ok(Json(state.store.list_devices(id).await?))
 }
 
 #[utoipa::path(get, path = "/v1/licenses/{id}/leases", tag = "devices", params(("id" = i64, Path)), responses((status = 200, body = Vec<FloatingLease>)), security(("bearer" = [])))]
-pub async fn list_leases(_admin: Admin, State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<Json<Vec<FloatingLease>>, ApiError> {
-    state.store.get_license(id).await.map_err(|e| ApiError::from_store(e, "license"))?;
+pub async fn list_leases(
+    _admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Vec<FloatingLease>>, ApiError> {
+    state
+        .store
+        .get_license(id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "license"))?;
     Ok(Json(state.store.live_leases(id, state.now()).await?))
 }
 
 #[utoipa::path(get, path = "/v1/devices/{id}", tag = "devices", params(("id" = i64, Path)), responses((status = 200, body = Device), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn get_device(_admin: Admin, State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<Json<Device>, ApiError> {
-    Ok(Json(state.store.get_device(id).await.map_err(|e| ApiError::from_store(e, "device"))?))
+pub async fn get_device(
+    _admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Device>, ApiError> {
+    Ok(Json(
+        state
+            .store
+            .get_device(id)
+            .await
+            .map_err(|e| ApiError::from_store(e, "device"))?,
+    ))
 }
 
 #[utoipa::path(post, path = "/v1/devices/{id}/deactivate", tag = "devices", params(("id" = i64, Path)), responses((status = 200, body = Device), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn deactivate_device(admin: Admin, State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<Json<Device>, ApiError> {
+pub async fn deactivate_device(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Device>, ApiError> {
     let event = admin.event("device.deactivated", "device").subject(id);
-    Ok(Json(state.store.deactivate_device(id, event, state.now()).await.map_err(|e| ApiError::from_store(e, "device"))?))
+    Ok(Json(
+        state
+            .store
+            .deactivate_device(id, event, state.now())
+            .await
+            .map_err(|e| ApiError::from_store(e, "device"))?,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -346,23 +507,52 @@ pub struct BlockDevice {
 }
 
 #[utoipa::path(post, path = "/v1/blocked-devices", tag = "devices", request_body = BlockDevice, responses((status = 201, body = BlockedDevice), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn block_device(admin: Admin, State(state): State<AppState>, ApiJson(body): ApiJson<BlockDevice>) -> Result<(StatusCode, Json<BlockedDevice>), ApiError> {
+pub async fn block_device(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<BlockDevice>,
+) -> Result<(StatusCode, Json<BlockedDevice>), ApiError> {
     require_text("fingerprint", &body.fingerprint, 512)?;
+    optional_text("reason", &body.reason, 1024)?;
     if let Some(product_id) = body.product_id {
-        state.store.get_product(product_id).await.map_err(|e| ApiError::from_store(e, "product"))?;
+        state
+            .store
+            .get_product(product_id)
+            .await
+            .map_err(|e| ApiError::from_store(e, "product"))?;
     }
-    let new = NewBlockedDevice { product_id: body.product_id, fingerprint: body.fingerprint, reason: body.reason };
-    let blocked = state.store.block_device(new, admin.event("device.blocked", "blocked_device"), state.now()).await.map_err(|e| ApiError::from_store(e, "blocked device"))?;
+    let new = NewBlockedDevice {
+        product_id: body.product_id,
+        fingerprint: body.fingerprint,
+        reason: body.reason,
+    };
+    let blocked = state
+        .store
+        .block_device(new, admin.event("device.blocked", "blocked_device"), state.now())
+        .await
+        .map_err(|e| ApiError::from_store(e, "blocked device"))?;
     Ok((StatusCode::CREATED, Json(blocked)))
 }
 
 #[utoipa::path(get, path = "/v1/blocked-devices", tag = "devices", params(super::catalog::ProductFilter), responses((status = 200, body = Vec<BlockedDevice>)), security(("bearer" = [])))]
-pub async fn list_blocked_devices(_admin: Admin, State(state): State<AppState>, ApiQuery(filter): ApiQuery<super::catalog::ProductFilter>) -> Result<Json<Vec<BlockedDevice>>, ApiError> {
+pub async fn list_blocked_devices(
+    _admin: Admin,
+    State(state): State<AppState>,
+    ApiQuery(filter): ApiQuery<super::catalog::ProductFilter>,
+) -> Result<Json<Vec<BlockedDevice>>, ApiError> {
     Ok(Json(state.store.list_blocked_devices(filter.product_id).await?))
 }
 
 #[utoipa::path(delete, path = "/v1/blocked-devices/{id}", tag = "devices", params(("id" = i64, Path)), responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn unblock_device(admin: Admin, State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<StatusCode, ApiError> {
-    state.store.unblock_device(id, admin.event("device.unblocked", "blocked_device").subject(id)).await.map_err(|e| ApiError::from_store(e, "blocked device"))?;
+pub async fn unblock_device(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .store
+        .unblock_device(id, admin.event("device.unblocked", "blocked_device").subject(id))
+        .await
+        .map_err(|e| ApiError::from_store(e, "blocked device"))?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -23,34 +23,92 @@ use std::net::SocketAddr;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/openapi.json", get(openapi::document))
-        .route("/v1/products", post(catalog::create_product).get(catalog::list_products))
-        .route("/v1/products/{id}", get(catalog::get_product).patch(catalog::update_product).delete(catalog::delete_product))
-        .route("/v1/features", post(catalog::create_feature).get(catalog::list_features))
-        .route("/v1/features/{id}", get(catalog::get_feature).patch(catalog::update_feature).delete(catalog::delete_feature))
+        .route(
+            "/v1/products",
+            post(catalog::create_product).get(catalog::list_products),
+        )
+        .route(
+            "/v1/products/{id}",
+            get(catalog::get_product)
+                .patch(catalog::update_product)
+                .delete(catalog::delete_product),
+        )
+        .route(
+            "/v1/features",
+            post(catalog::create_feature).get(catalog::list_features),
+        )
+        .route(
+            "/v1/features/{id}",
+            get(catalog::get_feature)
+                .patch(catalog::update_feature)
+                .delete(catalog::delete_feature),
+        )
         .route("/v1/policies", post(catalog::create_policy).get(catalog::list_policies))
-        .route("/v1/policies/{id}", get(catalog::get_policy).patch(catalog::update_policy).delete(catalog::delete_policy))
-        .route("/v1/licenses", post(licenses::create_license).get(licenses::list_licenses))
+        .route(
+            "/v1/policies/{id}",
+            get(catalog::get_policy)
+                .patch(catalog::update_policy)
+                .delete(catalog::delete_policy),
+        )
+        .route(
+            "/v1/licenses",
+            post(licenses::create_license).get(licenses::list_licenses),
+        )
         .route("/v1/licenses/bulk", post(licenses::bulk_create_licenses))
-        .route("/v1/licenses/{id}", get(licenses::get_license).patch(licenses::update_license).delete(licenses::delete_license))
+        .route(
+            "/v1/licenses/{id}",
+            get(licenses::get_license)
+                .patch(licenses::update_license)
+                .delete(licenses::delete_license),
+        )
         .route("/v1/licenses/{id}/enable", post(licenses::enable_license))
         .route("/v1/licenses/{id}/disable", post(licenses::disable_license))
         .route("/v1/licenses/{id}/block", post(licenses::block_license))
         .route("/v1/licenses/{id}/devices", get(licenses::list_devices))
         .route("/v1/licenses/{id}/leases", get(licenses::list_leases))
-        .route("/v1/licenses/{id}/users", get(people::users_of_license).post(people::assign_user))
+        .route(
+            "/v1/licenses/{id}/users",
+            get(people::users_of_license).post(people::assign_user),
+        )
         .route("/v1/licenses/{id}/users/{user_id}", delete(people::unassign_user))
         .route("/v1/devices/{id}", get(licenses::get_device))
         .route("/v1/devices/{id}/deactivate", post(licenses::deactivate_device))
-        .route("/v1/blocked-devices", post(licenses::block_device).get(licenses::list_blocked_devices))
+        .route(
+            "/v1/blocked-devices",
+            post(licenses::block_device).get(licenses::list_blocked_devices),
+        )
         .route("/v1/blocked-devices/{id}", delete(licenses::unblock_device))
-        .route("/v1/customers", post(people::create_customer).get(people::list_customers))
-        .route("/v1/customers/{id}", get(people::get_customer).patch(people::update_customer).delete(people::delete_customer))
-        .route("/v1/license-users", post(people::create_license_user).get(people::list_license_users))
-        .route("/v1/license-users/{id}", get(people::get_license_user).delete(people::delete_license_user))
-        .route("/v1/license-users/{id}/password", post(people::set_license_user_password))
-        .route("/v1/credentials", post(access::create_credential).get(access::list_credentials))
+        .route(
+            "/v1/customers",
+            post(people::create_customer).get(people::list_customers),
+        )
+        .route(
+            "/v1/customers/{id}",
+            get(people::get_customer)
+                .patch(people::update_customer)
+                .delete(people::delete_customer),
+        )
+        .route(
+            "/v1/license-users",
+            post(people::create_license_user).get(people::list_license_users),
+        )
+        .route(
+            "/v1/license-users/{id}",
+            get(people::get_license_user).delete(people::delete_license_user),
+        )
+        .route(
+            "/v1/license-users/{id}/password",
+            post(people::set_license_user_password),
+        )
+        .route(
+            "/v1/credentials",
+            post(access::create_credential).get(access::list_credentials),
+        )
         .route("/v1/credentials/{id}/revoke", post(access::revoke_credential))
-        .route("/v1/admin-tokens", post(access::create_admin_token).get(access::list_admin_tokens))
+        .route(
+            "/v1/admin-tokens",
+            post(access::create_admin_token).get(access::list_admin_tokens),
+        )
         .route("/v1/admin-tokens/{id}/revoke", post(access::revoke_admin_token))
         .route("/v1/signing-keys", get(access::list_signing_keys))
         .route("/v1/signing-keys/rotate", post(access::rotate_signing_key))
@@ -78,7 +136,10 @@ impl Admin {
 }
 
 pub fn source_ip(parts: &Parts) -> Option<String> {
-    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string())
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string())
 }
 
 impl FromRequestParts<AppState> for Admin {
@@ -97,7 +158,11 @@ impl FromRequestParts<AppState> for Admin {
             .filter(|token| !token.is_empty())
             .ok_or_else(|| ApiError::unauthorized("malformed Authorization header; expected Bearer <admin token>"))?;
         match state.store.find_admin_token(token).await? {
-            Some(found) => Ok(Admin { token_id: found.id, name: found.name, source_ip: source_ip(parts) }),
+            Some(found) => Ok(Admin {
+                token_id: found.id,
+                name: found.name,
+                source_ip: source_ip(parts),
+            }),
             None => Err(ApiError::unauthorized("invalid or revoked admin token")),
         }
     }
@@ -117,9 +182,15 @@ impl PageQuery {
     pub fn page(&self) -> Result<licensd_store::Page, ApiError> {
         let limit = self.limit.unwrap_or(100);
         if !(1..=1000).contains(&limit) {
-            return Err(ApiError::bad_request("invalid_query", "limit must be between 1 and 1000"));
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "limit must be between 1 and 1000",
+            ));
         }
-        Ok(licensd_store::Page { after: self.after, limit })
+        Ok(licensd_store::Page {
+            after: self.after,
+            limit,
+        })
     }
 }
 
@@ -132,7 +203,11 @@ pub struct Paged<T> {
 
 impl<T> Paged<T> {
     pub fn new(data: Vec<T>, limit: i64, id: impl Fn(&T) -> i64) -> Self {
-        let next_after = if data.len() as i64 >= limit { data.last().map(&id) } else { None };
+        let next_after = if data.len() as i64 >= limit {
+            data.last().map(&id)
+        } else {
+            None
+        };
         Self { data, next_after }
     }
 }
@@ -152,6 +227,14 @@ pub fn require_text(field: &str, value: &str, max: usize) -> Result<(), ApiError
 pub fn require_non_negative(field: &str, value: Option<i64>) -> Result<(), ApiError> {
     match value {
         Some(v) if v < 0 => Err(ApiError::unprocessable(format!("{field} must not be negative"))),
+        _ => Ok(()),
+    }
+}
+
+/// Bounds optional free text (names, references, reasons).
+pub fn optional_text(field: &str, value: &Option<String>, max: usize) -> Result<(), ApiError> {
+    match value {
+        Some(text) if text.len() > max => Err(ApiError::unprocessable(format!("{field} must be at most {max} bytes"))),
         _ => Ok(()),
     }
 }

@@ -23,6 +23,7 @@ use utoipa::{Modify, OpenApi};
         access::create_admin_token, access::list_admin_tokens, access::revoke_admin_token,
         access::list_signing_keys, access::rotate_signing_key, access::list_events,
         client::validate, client::activate, client::deactivate, client::consume, client::checkout, client::release,
+        document,
     ),
     modifiers(&BearerAuth),
 )]
@@ -33,10 +34,15 @@ struct BearerAuth;
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
     }
 }
 
+/// This document.
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "meta", responses((status = 200, description = "The OpenAPI 3.1 document of this API")))]
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }

@@ -1,6 +1,6 @@
 //! Customers and license users (the people user-based licenses are assigned to).
 
-use super::{Admin, PageQuery, Paged, metadata_or_empty, require_text};
+use super::{Admin, PageQuery, Paged, metadata_or_empty, optional_text, require_text};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
@@ -13,9 +13,14 @@ use serde::Deserialize;
 
 fn check_email(email: &str) -> Result<(), ApiError> {
     require_text("email", email, 320)?;
-    let valid = email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'))
-        && !email.chars().any(char::is_whitespace);
-    if valid { Ok(()) } else { Err(ApiError::unprocessable("email is not a valid address")) }
+    let valid = email.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+    }) && !email.chars().any(char::is_whitespace);
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::unprocessable("email is not a valid address"))
+    }
 }
 
 fn check_password(password: &str) -> Result<(), ApiError> {
@@ -45,27 +50,64 @@ pub struct CreateCustomer {
 }
 
 #[utoipa::path(post, path = "/v1/customers", tag = "customers", request_body = CreateCustomer, responses((status = 201, body = Customer), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn create_customer(admin: Admin, State(state): State<AppState>, ApiJson(body): ApiJson<CreateCustomer>) -> Result<(StatusCode, Json<Customer>), ApiError> {
+pub async fn create_customer(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CreateCustomer>,
+) -> Result<(StatusCode, Json<Customer>), ApiError> {
     if let Some(email) = &body.email {
         check_email(email)?;
     }
+    optional_text("name", &body.name, 256)?;
+    optional_text("company", &body.company, 256)?;
+    optional_text("reference", &body.reference, 256)?;
     if body.email.is_none() && body.name.is_none() && body.company.is_none() && body.reference.is_none() {
-        return Err(ApiError::unprocessable("a customer needs at least one of email, name, company or reference"));
+        return Err(ApiError::unprocessable(
+            "a customer needs at least one of email, name, company or reference",
+        ));
     }
-    let new = NewCustomer { email: body.email, name: body.name, company: body.company, reference: body.reference, metadata: metadata_or_empty(body.metadata)? };
-    let customer = state.store.create_customer(new, admin.event("customer.created", "customer"), state.now()).await.map_err(|e| ApiError::from_store(e, "customer"))?;
+    let new = NewCustomer {
+        email: body.email,
+        name: body.name,
+        company: body.company,
+        reference: body.reference,
+        metadata: metadata_or_empty(body.metadata)?,
+    };
+    let customer = state
+        .store
+        .create_customer(new, admin.event("customer.created", "customer"), state.now())
+        .await
+        .map_err(|e| ApiError::from_store(e, "customer"))?;
     Ok((StatusCode::CREATED, Json(customer)))
 }
 
 #[utoipa::path(get, path = "/v1/customers", tag = "customers", params(PageQuery), responses((status = 200, body = Paged<Customer>)), security(("bearer" = [])))]
-pub async fn list_customers(_admin: Admin, State(state): State<AppState>, ApiQuery(query): ApiQuery<PageQuery>) -> Result<Json<Paged<Customer>>, ApiError> {
+pub async fn list_customers(
+    _admin: Admin,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<Paged<Customer>>, ApiError> {
     let page = query.page()?;
-    Ok(Json(Paged::new(state.store.list_customers(page).await?, page.limit, |c| c.id)))
+    Ok(Json(Paged::new(
+        state.store.list_customers(page).await?,
+        page.limit,
+        |c| c.id,
+    )))
 }
 
 #[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers", params(("id" = i64, Path)), responses((status = 200, body = Customer), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn get_customer(_admin: Admin, State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<Json<Customer>, ApiError> {
-    Ok(Json(state.store.get_customer(id).await.map_err(|e| ApiError::from_store(e, "customer"))?))
+pub async fn get_customer(
+    _admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Customer>, ApiError> {
+    Ok(Json(
+        state
+            .store
+            .get_customer(id)
+            .await
+            .map_err(|e| ApiError::from_store(e, "customer"))?,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -87,8 +129,17 @@ pub struct UpdateCustomer {
 }
 
 #[utoipa::path(patch, path = "/v1/customers/{id}", tag = "customers", params(("id" = i64, Path)), request_body = UpdateCustomer, responses((status = 200, body = Customer)), security(("bearer" = [])))]
-pub async fn update_customer(admin: Admin, State(state): State<AppState>, ApiPath(id): ApiPath<i64>, ApiJson(body): ApiJson<UpdateCustomer>) -> Result<Json<Customer>, ApiError> {
-    let mut customer = state.store.get_customer(id).await.map_err(|e| ApiError::from_store(e, "customer"))?;
+pub async fn update_customer(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<UpdateCustomer>,
+) -> Result<Json<Customer>, ApiError> {
+    let mut customer = state
+        .store
+        .get_customer(id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "customer"))?;
     if let Some(email) = body.email {
         if let Some(email) = &email {
             check_email(email)?;
@@ -96,24 +147,41 @@ pub async fn update_customer(admin: Admin, State(state): State<AppState>, ApiPat
         customer.email = email;
     }
     if let Some(name) = body.name {
+        optional_text("name", &name, 256)?;
         customer.name = name;
     }
     if let Some(company) = body.company {
+        optional_text("company", &company, 256)?;
         customer.company = company;
     }
     if let Some(reference) = body.reference {
+        optional_text("reference", &reference, 256)?;
         customer.reference = reference;
     }
     if body.metadata.is_some() {
         customer.metadata = metadata_or_empty(body.metadata)?;
     }
     let event = admin.event("customer.updated", "customer").subject(id);
-    Ok(Json(state.store.update_customer(customer, event).await.map_err(|e| ApiError::from_store(e, "customer"))?))
+    Ok(Json(
+        state
+            .store
+            .update_customer(customer, event)
+            .await
+            .map_err(|e| ApiError::from_store(e, "customer"))?,
+    ))
 }
 
 #[utoipa::path(delete, path = "/v1/customers/{id}", tag = "customers", params(("id" = i64, Path)), responses((status = 204), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn delete_customer(admin: Admin, State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<StatusCode, ApiError> {
-    state.store.delete_customer(id, admin.event("customer.deleted", "customer").subject(id)).await.map_err(|e| ApiError::from_store(e, "customer"))?;
+pub async fn delete_customer(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .store
+        .delete_customer(id, admin.event("customer.deleted", "customer").subject(id))
+        .await
+        .map_err(|e| ApiError::from_store(e, "customer"))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -128,10 +196,19 @@ pub struct CreateLicenseUser {
 }
 
 #[utoipa::path(post, path = "/v1/license-users", tag = "license-users", request_body = CreateLicenseUser, responses((status = 201, body = LicenseUser), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn create_license_user(admin: Admin, State(state): State<AppState>, ApiJson(body): ApiJson<CreateLicenseUser>) -> Result<(StatusCode, Json<LicenseUser>), ApiError> {
+pub async fn create_license_user(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CreateLicenseUser>,
+) -> Result<(StatusCode, Json<LicenseUser>), ApiError> {
     check_email(&body.email)?;
+    optional_text("name", &body.name, 256)?;
     if let Some(customer_id) = body.customer_id {
-        state.store.get_customer(customer_id).await.map_err(|e| ApiError::from_store(e, "customer"))?;
+        state
+            .store
+            .get_customer(customer_id)
+            .await
+            .map_err(|e| ApiError::from_store(e, "customer"))?;
     }
     let password_hash = match body.password {
         Some(password) => {
@@ -140,8 +217,17 @@ pub async fn create_license_user(admin: Admin, State(state): State<AppState>, Ap
         }
         None => None,
     };
-    let new = NewLicenseUser { customer_id: body.customer_id, email: body.email, name: body.name, password_hash };
-    let user = state.store.create_license_user(new, admin.event("license_user.created", "license_user"), state.now()).await.map_err(|e| ApiError::from_store(e, "license user"))?;
+    let new = NewLicenseUser {
+        customer_id: body.customer_id,
+        email: body.email,
+        name: body.name,
+        password_hash,
+    };
+    let user = state
+        .store
+        .create_license_user(new, admin.event("license_user.created", "license_user"), state.now())
+        .await
+        .map_err(|e| ApiError::from_store(e, "license user"))?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
@@ -154,19 +240,49 @@ pub struct LicenseUserQuery {
 }
 
 #[utoipa::path(get, path = "/v1/license-users", tag = "license-users", params(LicenseUserQuery), responses((status = 200, body = Paged<LicenseUser>)), security(("bearer" = [])))]
-pub async fn list_license_users(_admin: Admin, State(state): State<AppState>, ApiQuery(query): ApiQuery<LicenseUserQuery>) -> Result<Json<Paged<LicenseUser>>, ApiError> {
-    let page = PageQuery { after: query.after, limit: query.limit }.page()?;
-    Ok(Json(Paged::new(state.store.list_license_users(query.customer_id, page).await?, page.limit, |u| u.id)))
+pub async fn list_license_users(
+    _admin: Admin,
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<LicenseUserQuery>,
+) -> Result<Json<Paged<LicenseUser>>, ApiError> {
+    let page = PageQuery {
+        after: query.after,
+        limit: query.limit,
+    }
+    .page()?;
+    Ok(Json(Paged::new(
+        state.store.list_license_users(query.customer_id, page).await?,
+        page.limit,
+        |u| u.id,
+    )))
 }
 
 #[utoipa::path(get, path = "/v1/license-users/{id}", tag = "license-users", params(("id" = i64, Path)), responses((status = 200, body = LicenseUser), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn get_license_user(_admin: Admin, State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<Json<LicenseUser>, ApiError> {
-    Ok(Json(state.store.get_license_user(id).await.map_err(|e| ApiError::from_store(e, "license user"))?))
+pub async fn get_license_user(
+    _admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<LicenseUser>, ApiError> {
+    Ok(Json(
+        state
+            .store
+            .get_license_user(id)
+            .await
+            .map_err(|e| ApiError::from_store(e, "license user"))?,
+    ))
 }
 
 #[utoipa::path(delete, path = "/v1/license-users/{id}", tag = "license-users", params(("id" = i64, Path)), responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn delete_license_user(admin: Admin, State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<StatusCode, ApiError> {
-    state.store.delete_license_user(id, admin.event("license_user.deleted", "license_user").subject(id)).await.map_err(|e| ApiError::from_store(e, "license user"))?;
+pub async fn delete_license_user(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .store
+        .delete_license_user(id, admin.event("license_user.deleted", "license_user").subject(id))
+        .await
+        .map_err(|e| ApiError::from_store(e, "license user"))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -177,12 +293,25 @@ pub struct SetPassword {
 }
 
 #[utoipa::path(post, path = "/v1/license-users/{id}/password", tag = "license-users", params(("id" = i64, Path)), request_body = SetPassword, responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn set_license_user_password(admin: Admin, State(state): State<AppState>, ApiPath(id): ApiPath<i64>, ApiJson(body): ApiJson<SetPassword>) -> Result<StatusCode, ApiError> {
+pub async fn set_license_user_password(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<SetPassword>,
+) -> Result<StatusCode, ApiError> {
     check_password(&body.password)?;
-    state.store.get_license_user(id).await.map_err(|e| ApiError::from_store(e, "license user"))?;
+    state
+        .store
+        .get_license_user(id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "license user"))?;
     let hash = hash_password(body.password).await?;
     let event = admin.event("license_user.password_set", "license_user").subject(id);
-    state.store.set_license_user_password(id, &hash, event).await.map_err(|e| ApiError::from_store(e, "license user"))?;
+    state
+        .store
+        .set_license_user_password(id, &hash, event)
+        .await
+        .map_err(|e| ApiError::from_store(e, "license user"))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -193,23 +322,62 @@ pub struct AssignUser {
 }
 
 #[utoipa::path(post, path = "/v1/licenses/{id}/users", tag = "license-users", params(("id" = i64, Path)), request_body = AssignUser, responses((status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn assign_user(admin: Admin, State(state): State<AppState>, ApiPath(id): ApiPath<i64>, ApiJson(body): ApiJson<AssignUser>) -> Result<StatusCode, ApiError> {
-    state.store.get_license(id).await.map_err(|e| ApiError::from_store(e, "license"))?;
-    state.store.get_license_user(body.user_id).await.map_err(|e| ApiError::from_store(e, "license user"))?;
-    let event = admin.event("license.user_assigned", "license").subject(id).data(serde_json::json!({"user_id": body.user_id}));
-    state.store.assign_license_user(id, body.user_id, event, state.now()).await.map_err(|e| ApiError::from_store(e, "license"))?;
+pub async fn assign_user(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<AssignUser>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .store
+        .get_license(id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "license"))?;
+    state
+        .store
+        .get_license_user(body.user_id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "license user"))?;
+    let event = admin
+        .event("license.user_assigned", "license")
+        .subject(id)
+        .data(serde_json::json!({"user_id": body.user_id}));
+    state
+        .store
+        .assign_license_user(id, body.user_id, event, state.now())
+        .await
+        .map_err(|e| ApiError::from_store(e, "license"))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(delete, path = "/v1/licenses/{id}/users/{user_id}", tag = "license-users", params(("id" = i64, Path), ("user_id" = i64, Path)), responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn unassign_user(admin: Admin, State(state): State<AppState>, ApiPath((id, user_id)): ApiPath<(i64, i64)>) -> Result<StatusCode, ApiError> {
-    let event = admin.event("license.user_unassigned", "license").subject(id).data(serde_json::json!({"user_id": user_id}));
-    state.store.unassign_license_user(id, user_id, event).await.map_err(|e| ApiError::from_store(e, "license user assignment"))?;
+pub async fn unassign_user(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiPath((id, user_id)): ApiPath<(i64, i64)>,
+) -> Result<StatusCode, ApiError> {
+    let event = admin
+        .event("license.user_unassigned", "license")
+        .subject(id)
+        .data(serde_json::json!({"user_id": user_id}));
+    state
+        .store
+        .unassign_license_user(id, user_id, event)
+        .await
+        .map_err(|e| ApiError::from_store(e, "license user assignment"))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/v1/licenses/{id}/users", tag = "license-users", params(("id" = i64, Path)), responses((status = 200, body = Vec<LicenseUser>)), security(("bearer" = [])))]
-pub async fn users_of_license(_admin: Admin, State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Result<Json<Vec<LicenseUser>>, ApiError> {
-    state.store.get_license(id).await.map_err(|e| ApiError::from_store(e, "license"))?;
+pub async fn users_of_license(
+    _admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Vec<LicenseUser>>, ApiError> {
+    state
+        .store
+        .get_license(id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "license"))?;
     Ok(Json(state.store.users_of_license(id).await?))
 }

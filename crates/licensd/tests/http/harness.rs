@@ -57,19 +57,34 @@ impl PgDatabase {
     pub async fn create() -> Self {
         let admin_url = match std::env::var("LICENSD_TEST_PG_URL") {
             Ok(url) => url,
-            Err(_) => panic!("LICENSD_TEST_PG_URL is not set: run the suite with scripts/test, which starts PostgreSQL"),
+            Err(_) => {
+                panic!("LICENSD_TEST_PG_URL is not set: run the suite with scripts/test, which starts PostgreSQL")
+            }
         };
         let name = format!(
             "licensd_http_{}_{}_{}",
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::SeqCst),
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0)
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0)
         );
         use sqlx::Connection;
-        let mut connection = sqlx::PgConnection::connect(&admin_url).await.expect("connect to LICENSD_TEST_PG_URL");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut connection).await.expect("create test database");
-        let base = admin_url.rsplit_once('/').map(|(base, _)| base.to_string()).expect("database URL has a path");
-        Self { url: format!("{base}/{name}") }
+        let mut connection = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .expect("connect to LICENSD_TEST_PG_URL");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut connection)
+            .await
+            .expect("create test database");
+        let base = admin_url
+            .rsplit_once('/')
+            .map(|(base, _)| base.to_string())
+            .expect("database URL has a path");
+        Self {
+            url: format!("{base}/{name}"),
+        }
     }
 }
 
@@ -98,7 +113,12 @@ impl Server {
     }
 
     /// Starts with extra `serve` arguments and environment, reusing a data dir and database.
-    pub async fn start_with(backend: Backend, data_dir: tempfile::TempDir, database_url: Option<String>, extra: &[(&str, &str)]) -> Self {
+    pub async fn start_with(
+        backend: Backend,
+        data_dir: tempfile::TempDir,
+        database_url: Option<String>,
+        extra: &[(&str, &str)],
+    ) -> Self {
         let mut command = Command::new(binary());
         command
             .arg("serve")
@@ -113,7 +133,11 @@ impl Server {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         if let Some(url) = &database_url {
-            command.arg("--database-url").arg(url).arg("--max-connections").arg("32");
+            command
+                .arg("--database-url")
+                .arg(url)
+                .arg("--max-connections")
+                .arg("32");
         }
         for (key, value) in extra {
             if key.starts_with("--") {
@@ -143,8 +167,18 @@ impl Server {
                 panic!("licensd did not report a listening address within 60 s");
             }
         };
-        let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("http client");
-        Server { child, base, backend, data_dir, database_url, http }
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .build()
+            .expect("http client");
+        Server {
+            child,
+            base,
+            backend,
+            data_dir,
+            database_url,
+            http,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -160,12 +194,29 @@ impl Server {
         let response = request.send().await.expect("request");
         let status = response.status();
         let text = response.text().await.expect("body");
-        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) })
+        (
+            status,
+            if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap_or(Value::String(text))
+            },
+        )
     }
 
     /// An unauthenticated JSON POST (the client API); returns status, body and headers.
-    pub async fn client_post(&self, path: &str, body: Value) -> (StatusCode, Value, reqwest::header::HeaderMap, Vec<u8>) {
-        let response = self.http.post(self.url(path)).json(&body).send().await.expect("request");
+    pub async fn client_post(
+        &self,
+        path: &str,
+        body: Value,
+    ) -> (StatusCode, Value, reqwest::header::HeaderMap, Vec<u8>) {
+        let response = self
+            .http
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.bytes().await.expect("body").to_vec();
@@ -175,14 +226,26 @@ impl Server {
 
     /// Creates a product and returns its id.
     pub async fn product(&self, code: &str) -> i64 {
-        let (status, body) = self.admin(Method::POST, "/v1/products", Some(serde_json::json!({"code": code, "name": code}))).await;
+        let (status, body) = self
+            .admin(
+                Method::POST,
+                "/v1/products",
+                Some(serde_json::json!({"code": code, "name": code})),
+            )
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["id"].as_i64().expect("product id")
     }
 
     /// Creates a license with the given terms and key; returns its id.
     pub async fn license(&self, product_id: i64, key: &str, terms: Value) -> i64 {
-        let (status, body) = self.admin(Method::POST, "/v1/licenses", Some(serde_json::json!({"product_id": product_id, "key": key, "terms": terms}))).await;
+        let (status, body) = self
+            .admin(
+                Method::POST,
+                "/v1/licenses",
+                Some(serde_json::json!({"product_id": product_id, "key": key, "terms": terms})),
+            )
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["id"].as_i64().expect("license id")
     }
@@ -199,7 +262,11 @@ impl Server {
             .env_remove("LICENSD_SERVER")
             .output()
             .expect("run licensd cli");
-        (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
     }
 
     /// Stops the server and hands back its data dir and database for a restart.
@@ -220,12 +287,38 @@ impl Drop for Server {
 
 /// Verifies a client-API response signature against the server's published Ed25519 key.
 pub async fn verify_signature(server: &Server, headers: &reqwest::header::HeaderMap, body: &[u8]) {
-    let kid = headers.get("x-licensd-key-id").and_then(|v| v.to_str().ok()).expect("key id header");
-    let signature = headers.get("x-licensd-signature").and_then(|v| v.to_str().ok()).expect("signature header");
-    assert_eq!(headers.get("x-licensd-signature-algorithm").and_then(|v| v.to_str().ok()), Some("Ed25519"));
-    let keys: Value = server.http.get(server.url("/v1/signing-keys")).send().await.expect("keys").json().await.expect("keys json");
-    let key = keys["keys"].as_array().expect("keys").iter().find(|k| k["kid"] == kid).expect("kid published");
-    let public = licensd_crypto::PublicKey::from_pem(licensd_crypto::Algorithm::Ed25519, key["pem"].as_str().expect("pem")).expect("pem parses");
+    let kid = headers
+        .get("x-licensd-key-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("key id header");
+    let signature = headers
+        .get("x-licensd-signature")
+        .and_then(|v| v.to_str().ok())
+        .expect("signature header");
+    assert_eq!(
+        headers
+            .get("x-licensd-signature-algorithm")
+            .and_then(|v| v.to_str().ok()),
+        Some("Ed25519")
+    );
+    let keys: Value = server
+        .http
+        .get(server.url("/v1/signing-keys"))
+        .send()
+        .await
+        .expect("keys")
+        .json()
+        .await
+        .expect("keys json");
+    let key = keys["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["kid"] == kid)
+        .expect("kid published");
+    let public =
+        licensd_crypto::PublicKey::from_pem(licensd_crypto::Algorithm::Ed25519, key["pem"].as_str().expect("pem"))
+            .expect("pem parses");
     let signature = licensd_crypto::b64_decode(signature).expect("base64 signature");
     public.verify(body, &signature).expect("response signature verifies");
 }

@@ -94,11 +94,18 @@ impl Spawned {
             }
         });
         match receiver.recv_timeout(Duration::from_secs(60)) {
-            Ok(base) => Spawned { child, base, stdout: lines },
+            Ok(base) => Spawned {
+                child,
+                base,
+                stdout: lines,
+            },
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("licensd did not report a listening address within 60 s; stdout: {:?}", lines.lock().expect("stdout lines"));
+                panic!(
+                    "licensd did not report a listening address within 60 s; stdout: {:?}",
+                    lines.lock().expect("stdout lines")
+                );
             }
         }
     }
@@ -127,7 +134,10 @@ impl Drop for Spawned {
 
 /// Runs a command that must exit on its own (within 60 s); returns exit code, stdout, stderr.
 fn run_to_exit(mut command: Command) -> (i32, String, String) {
-    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = command.spawn().expect("spawn licensd");
     let mut out = child.stdout.take().expect("stdout");
     let mut err = child.stderr.take().expect("stderr");
@@ -149,7 +159,11 @@ fn run_to_exit(mut command: Command) -> (i32, String, String) {
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("licensd did not exit within 60 s; stdout: {:?}; stderr: {:?}", out.join(), err.join());
+            panic!(
+                "licensd did not exit within 60 s; stdout: {:?}; stderr: {:?}",
+                out.join(),
+                err.join()
+            );
         }
         std::thread::sleep(Duration::from_millis(50));
     };
@@ -162,7 +176,12 @@ async fn get_status(http: &reqwest::Client, url: String, token: &str) -> StatusC
 }
 
 async fn signing_keys(server: &Server) -> Vec<Value> {
-    let response = server.http.get(server.url("/v1/signing-keys")).send().await.expect("request");
+    let response = server
+        .http
+        .get(server.url("/v1/signing-keys"))
+        .send()
+        .await
+        .expect("request");
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.expect("keys json");
     body["keys"].as_array().expect("keys array").clone()
@@ -174,14 +193,21 @@ fn kid(key: &Value) -> String {
 
 /// Kids of the active keys of one algorithm.
 fn active(keys: &[Value], algorithm: &str) -> Vec<String> {
-    keys.iter().filter(|k| k["algorithm"] == algorithm && k["active"] == json!(true)).map(kid).collect()
+    keys.iter()
+        .filter(|k| k["algorithm"] == algorithm && k["active"] == json!(true))
+        .map(kid)
+        .collect()
 }
 
 /// One active RSA-2048 and one active Ed25519 key, each published as PEM and JWK.
 fn assert_key_set(keys: &[Value]) {
     assert_eq!(active(keys, "RSA-2048").len(), 1, "{keys:?}");
     assert_eq!(active(keys, "Ed25519").len(), 1, "{keys:?}");
-    assert_eq!(keys.iter().filter(|k| k["active"] == json!(true)).count(), 2, "{keys:?}");
+    assert_eq!(
+        keys.iter().filter(|k| k["active"] == json!(true)).count(),
+        2,
+        "{keys:?}"
+    );
     for key in keys {
         let pem = key["pem"].as_str().expect("pem");
         assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----"), "{pem}");
@@ -208,7 +234,9 @@ fn assert_key_set(keys: &[Value]) {
 async fn events_after(server: &Server, mut after: i64) -> Vec<Value> {
     let mut events = Vec::new();
     loop {
-        let (status, page) = server.admin(Method::GET, &format!("/v1/events?after={after}&limit=1000"), None).await;
+        let (status, page) = server
+            .admin(Method::GET, &format!("/v1/events?after={after}&limit=1000"), None)
+            .await;
         assert_eq!(status, StatusCode::OK, "{page}");
         events.extend(page["data"].as_array().expect("events").iter().cloned());
         match page["next_after"].as_i64() {
@@ -233,7 +261,10 @@ backend_tests! {
         assert_eq!(response.json::<Value>().await.expect("json"), json!({"status": "ok"}));
         let response = server.http.get(server.url("/readyz")).send().await.expect("readyz");
         assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(response.json::<Value>().await.expect("json"), json!({"status": "ready"}));
+        assert_eq!(
+            response.json::<Value>().await.expect("json"),
+            json!({"status": "ready"})
+        );
     }
 
     async fn restart_keeps_the_signing_keys(server) {
@@ -244,7 +275,10 @@ backend_tests! {
         let server = Server::start_with(backend, data_dir, database_url, &[]).await;
         let after = signing_keys(&server).await;
         assert_key_set(&after);
-        assert_eq!(before.iter().map(kid).collect::<BTreeSet<_>>(), after.iter().map(kid).collect::<BTreeSet<_>>());
+        assert_eq!(
+            before.iter().map(kid).collect::<BTreeSet<_>>(),
+            after.iter().map(kid).collect::<BTreeSet<_>>()
+        );
         assert_eq!(active(&before, "Ed25519"), active(&after, "Ed25519"));
         assert_eq!(active(&before, "RSA-2048"), active(&after, "RSA-2048"));
         for key in &before {
@@ -258,23 +292,43 @@ backend_tests! {
         let old_ed = active(&before, "Ed25519").pop().expect("active Ed25519 key");
         let old_rsa = active(&before, "RSA-2048");
 
-        let (status, body) = server.admin(Method::POST, "/v1/signing-keys/rotate", Some(json!({"algorithm": "Ed25519"}))).await;
+        let (status, body) = server
+            .admin(
+                Method::POST,
+                "/v1/signing-keys/rotate",
+                Some(json!({"algorithm": "Ed25519"})),
+            )
+            .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let rotated = body["keys"].as_array().expect("keys").clone();
         assert_key_set(&rotated);
         let new_ed = active(&rotated, "Ed25519").pop().expect("new active Ed25519 key");
         assert_ne!(new_ed, old_ed);
-        assert_eq!(active(&rotated, "RSA-2048"), old_rsa, "rotating Ed25519 leaves RSA alone");
-        let old = rotated.iter().find(|k| k["kid"] == old_ed.as_str()).expect("the old key stays listed");
+        assert_eq!(
+            active(&rotated, "RSA-2048"),
+            old_rsa,
+            "rotating Ed25519 leaves RSA alone"
+        );
+        let old = rotated
+            .iter()
+            .find(|k| k["kid"] == old_ed.as_str())
+            .expect("the old key stays listed");
         assert_eq!(old["active"], json!(false), "{old}");
         assert!(old["retired_at"].as_i64().is_some(), "{old}");
         assert_eq!(signing_keys(&server).await, rotated);
 
         let product = server.product("rotate").await;
-        server.license(product, "ROTATE-KEY-0001", json!({"max_activations": 1})).await;
-        let (status, _, headers, bytes) = server.client_post("/v1/licenses/actions/validate", json!({"key": "ROTATE-KEY-0001"})).await;
+        server
+            .license(product, "ROTATE-KEY-0001", json!({"max_activations": 1}))
+            .await;
+        let (status, _, headers, bytes) = server
+            .client_post("/v1/licenses/actions/validate", json!({"key": "ROTATE-KEY-0001"}))
+            .await;
         assert_eq!(status, StatusCode::OK);
-        assert_eq!(headers.get("x-licensd-key-id").and_then(|v| v.to_str().ok()), Some(new_ed.as_str()));
+        assert_eq!(
+            headers.get("x-licensd-key-id").and_then(|v| v.to_str().ok()),
+            Some(new_ed.as_str())
+        );
         verify_signature(&server, &headers, &bytes).await;
 
         // The rotation is durable.
@@ -283,32 +337,70 @@ backend_tests! {
         let server = Server::start_with(backend, data_dir, database_url, &[]).await;
         let keys = signing_keys(&server).await;
         assert_eq!(active(&keys, "Ed25519"), vec![new_ed.clone()]);
-        assert!(keys.iter().any(|k| k["kid"] == old_ed.as_str() && k["active"] == json!(false)));
-        let (status, _, headers, bytes) = server.client_post("/v1/licenses/actions/activate", json!({"key": "ROTATE-KEY-0001", "fingerprint": "after-restart"})).await;
+        assert!(
+            keys.iter()
+                .any(|k| k["kid"] == old_ed.as_str() && k["active"] == json!(false))
+        );
+        let (status, _, headers, bytes) = server
+            .client_post(
+                "/v1/licenses/actions/activate",
+                json!({"key": "ROTATE-KEY-0001", "fingerprint": "after-restart"}),
+            )
+            .await;
         assert_eq!(status, StatusCode::CREATED);
-        assert_eq!(headers.get("x-licensd-key-id").and_then(|v| v.to_str().ok()), Some(new_ed.as_str()));
+        assert_eq!(
+            headers.get("x-licensd-key-id").and_then(|v| v.to_str().ok()),
+            Some(new_ed.as_str())
+        );
         verify_signature(&server, &headers, &bytes).await;
     }
 
     async fn every_state_change_is_in_the_event_log(server) {
         let last = events_after(&server, 0).await.last().map(event_id).unwrap_or(0);
         let product = server.product("events").await;
-        let license = server.license(product, "EVENTS-KEY-0001", json!({"max_activations": 1})).await;
-        let (status, body, _, _) = server.client_post("/v1/licenses/actions/activate", json!({"key": "EVENTS-KEY-0001", "fingerprint": "first"})).await;
-        assert_eq!((status, body["code"].as_str()), (StatusCode::CREATED, Some("ACTIVATED")), "{body}");
+        let license = server
+            .license(product, "EVENTS-KEY-0001", json!({"max_activations": 1}))
+            .await;
+        let (status, body, _, _) = server
+            .client_post(
+                "/v1/licenses/actions/activate",
+                json!({"key": "EVENTS-KEY-0001", "fingerprint": "first"}),
+            )
+            .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::CREATED, Some("ACTIVATED")),
+            "{body}"
+        );
 
         let events = events_after(&server, last).await;
         let actions: Vec<&str> = events.iter().map(|e| e["action"].as_str().expect("action")).collect();
-        assert_eq!(actions, ["product.created", "license.created", "license.activated"], "{events:?}");
+        assert_eq!(
+            actions,
+            ["product.created", "license.created", "license.activated"],
+            "{events:?}"
+        );
         let ids: Vec<i64> = events.iter().map(event_id).collect();
-        assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "ids not increasing: {ids:?}");
+        assert!(
+            ids.windows(2).all(|pair| pair[0] < pair[1]),
+            "ids not increasing: {ids:?}"
+        );
         assert_eq!(events[0]["subject_id"], json!(product));
         assert_eq!(events[1]["subject_id"], json!(license));
 
         // A refused activation changes nothing, so it logs nothing.
         let count = events_after(&server, 0).await.len();
-        let (status, body, _, _) = server.client_post("/v1/licenses/actions/activate", json!({"key": "EVENTS-KEY-0001", "fingerprint": "second"})).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("ACTIVATION_LIMIT_REACHED")), "{body}");
+        let (status, body, _, _) = server
+            .client_post(
+                "/v1/licenses/actions/activate",
+                json!({"key": "EVENTS-KEY-0001", "fingerprint": "second"}),
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("ACTIVATION_LIMIT_REACHED")),
+            "{body}"
+        );
         let after = events_after(&server, 0).await;
         assert_eq!(after.len(), count, "a denied activation was logged: {:?}", after.last());
         assert_eq!(after.last().map(event_id), ids.last().copied());
@@ -357,17 +449,39 @@ mod boot {
             let lines = first.lines();
             let token_lines: Vec<&String> = lines.iter().filter(|l| l.contains("admin token")).collect();
             assert_eq!(token_lines.len(), 1, "stdout: {lines:?}");
-            let token = token_lines[0].strip_prefix(TOKEN_LINE_PREFIX).unwrap_or_else(|| panic!("unexpected token line: {:?}", token_lines[0])).to_string();
-            assert!(token.starts_with("lsd_") && token.len() > 20 && !token.contains(char::is_whitespace), "token {token:?}");
-            assert_eq!(lines.iter().filter(|l| l.contains(&token)).count(), 1, "the token is shown once: {lines:?}");
-            assert_eq!(get_status(&http, first.url("/v1/products"), &token).await, StatusCode::OK);
-            assert_eq!(get_status(&http, first.url("/v1/products"), "lsd_not-the-token-0123456789").await, StatusCode::UNAUTHORIZED);
+            let token = token_lines[0]
+                .strip_prefix(TOKEN_LINE_PREFIX)
+                .unwrap_or_else(|| panic!("unexpected token line: {:?}", token_lines[0]))
+                .to_string();
+            assert!(
+                token.starts_with("lsd_") && token.len() > 20 && !token.contains(char::is_whitespace),
+                "token {token:?}"
+            );
+            assert_eq!(
+                lines.iter().filter(|l| l.contains(&token)).count(),
+                1,
+                "the token is shown once: {lines:?}"
+            );
+            assert_eq!(
+                get_status(&http, first.url("/v1/products"), &token).await,
+                StatusCode::OK
+            );
+            assert_eq!(
+                get_status(&http, first.url("/v1/products"), "lsd_not-the-token-0123456789").await,
+                StatusCode::UNAUTHORIZED
+            );
             first.stop();
 
             let second = Spawned::start(licensd(&args, &[]));
             let lines = second.lines();
-            assert!(!lines.iter().any(|l| l.contains("admin token") || l.contains("lsd_")), "second start printed a token: {lines:?}");
-            assert_eq!(get_status(&http, second.url("/v1/products"), &token).await, StatusCode::OK);
+            assert!(
+                !lines.iter().any(|l| l.contains("admin token") || l.contains("lsd_")),
+                "second start printed a token: {lines:?}"
+            );
+            assert_eq!(
+                get_status(&http, second.url("/v1/products"), &token).await,
+                StatusCode::OK
+            );
             second.stop();
         }
 
@@ -382,14 +496,24 @@ mod boot {
             for run in 1..=2 {
                 let (code, stdout, stderr) = run_to_exit(licensd(&args, &[]));
                 assert_eq!(code, 0, "run {run}: stdout {stdout:?} stderr {stderr:?}");
-                assert_eq!(stdout.trim_end(), "licensd: database is up to date", "run {run}: stderr {stderr:?}");
+                assert_eq!(
+                    stdout.trim_end(),
+                    "licensd: database is up to date",
+                    "run {run}: stderr {stderr:?}"
+                );
             }
             if backend == Backend::Sqlite {
                 assert!(data_dir.path().join("licensd.db").is_file());
             }
             // A server starts on the migrated database.
-            let server = Spawned::start(licensd(&serve_args(data_dir.path(), database_url.as_deref()), &[("LICENSD_ADMIN_TOKEN", ADMIN_TOKEN)]));
-            assert_eq!(get_status(&reqwest::Client::new(), server.url("/v1/products"), ADMIN_TOKEN).await, StatusCode::OK);
+            let server = Spawned::start(licensd(
+                &serve_args(data_dir.path(), database_url.as_deref()),
+                &[("LICENSD_ADMIN_TOKEN", ADMIN_TOKEN)],
+            ));
+            assert_eq!(
+                get_status(&reqwest::Client::new(), server.url("/v1/products"), ADMIN_TOKEN).await,
+                StatusCode::OK
+            );
         }
     }
 }
@@ -398,12 +522,25 @@ mod boot {
 async fn secrets_are_not_stored_in_plain_text_sqlite() {
     let server = Server::start(Backend::Sqlite).await;
     let product = server.product("plaintext-visible-product").await;
-    server.license(product, "SECRET-KEY-1234567890", json!({"max_activations": 2})).await;
-    let (status, created) = server.admin(Method::POST, "/v1/credentials", Some(json!({"dialect": "native", "name": "at-rest"}))).await;
+    server
+        .license(product, "SECRET-KEY-1234567890", json!({"max_activations": 2}))
+        .await;
+    let (status, created) = server
+        .admin(
+            Method::POST,
+            "/v1/credentials",
+            Some(json!({"dialect": "native", "name": "at-rest"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let secret = created["secret"].as_str().expect("credential secret").to_string();
     assert!(secret.len() >= 16, "{secret}");
-    let (status, body, _, _) = server.client_post("/v1/licenses/actions/activate", json!({"key": "SECRET-KEY-1234567890", "fingerprint": "at-rest-device"})).await;
+    let (status, body, _, _) = server
+        .client_post(
+            "/v1/licenses/actions/activate",
+            json!({"key": "SECRET-KEY-1234567890", "fingerprint": "at-rest-device"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 
     let dir = server.data_dir.path();
@@ -412,8 +549,15 @@ async fn secrets_are_not_stored_in_plain_text_sqlite() {
         bytes.extend(wal);
     }
     // The search works: plain data is found.
-    assert!(contains(&bytes, "plaintext-visible-product"), "the product code is not in the database files; is this the right file?");
-    for (what, needle) in [("license key", "SECRET-KEY-1234567890"), ("admin token", ADMIN_TOKEN), ("credential secret", secret.as_str())] {
+    assert!(
+        contains(&bytes, "plaintext-visible-product"),
+        "the product code is not in the database files; is this the right file?"
+    );
+    for (what, needle) in [
+        ("license key", "SECRET-KEY-1234567890"),
+        ("admin token", ADMIN_TOKEN),
+        ("credential secret", secret.as_str()),
+    ] {
         assert!(!contains(&bytes, needle), "the {what} is stored in plain text");
     }
 
@@ -427,31 +571,73 @@ async fn secrets_are_not_stored_in_plain_text_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn config_file_supplies_settings_and_flags_and_env_override_it() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (from_file, from_env, from_flag) = (dir.path().join("from-file"), dir.path().join("from-env"), dir.path().join("from-flag"));
+    let (from_file, from_env, from_flag) = (
+        dir.path().join("from-file"),
+        dir.path().join("from-env"),
+        dir.path().join("from-flag"),
+    );
     let config = dir.path().join("licensd.toml");
-    std::fs::write(&config, format!("listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n", path_str(&from_file))).expect("write config");
+    std::fs::write(
+        &config,
+        format!("listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n", path_str(&from_file)),
+    )
+    .expect("write config");
     let config_args = vec!["serve".to_string(), "--config".to_string(), path_str(&config)];
     let http = reqwest::Client::new();
 
     let server = Spawned::start(licensd(&config_args, &[("LICENSD_ADMIN_TOKEN", ADMIN_TOKEN)]));
-    assert!(server.base.starts_with("http://127.0.0.1:") && !server.base.ends_with(":0"), "{}", server.base);
-    assert_eq!(get_status(&http, server.url("/v1/products"), ADMIN_TOKEN).await, StatusCode::OK);
-    assert!(from_file.join("licensd.db").is_file(), "data_dir from the config file is not used");
+    assert!(
+        server.base.starts_with("http://127.0.0.1:") && !server.base.ends_with(":0"),
+        "{}",
+        server.base
+    );
+    assert_eq!(
+        get_status(&http, server.url("/v1/products"), ADMIN_TOKEN).await,
+        StatusCode::OK
+    );
+    assert!(
+        from_file.join("licensd.db").is_file(),
+        "data_dir from the config file is not used"
+    );
     assert!(from_file.join("master.key").is_file());
     server.stop();
 
     // Environment beats the file.
-    let server = Spawned::start(licensd(&config_args, &[("LICENSD_ADMIN_TOKEN", ADMIN_TOKEN), ("LICENSD_DATA_DIR", &path_str(&from_env))]));
-    assert_eq!(get_status(&http, server.url("/healthz"), ADMIN_TOKEN).await, StatusCode::OK);
-    assert!(from_env.join("licensd.db").is_file(), "LICENSD_DATA_DIR does not override the config file");
+    let server = Spawned::start(licensd(
+        &config_args,
+        &[
+            ("LICENSD_ADMIN_TOKEN", ADMIN_TOKEN),
+            ("LICENSD_DATA_DIR", &path_str(&from_env)),
+        ],
+    ));
+    assert_eq!(
+        get_status(&http, server.url("/healthz"), ADMIN_TOKEN).await,
+        StatusCode::OK
+    );
+    assert!(
+        from_env.join("licensd.db").is_file(),
+        "LICENSD_DATA_DIR does not override the config file"
+    );
     server.stop();
 
     // A flag beats both.
     let mut args = config_args.clone();
     args.extend(["--data-dir".to_string(), path_str(&from_flag)]);
-    let server = Spawned::start(licensd(&args, &[("LICENSD_ADMIN_TOKEN", ADMIN_TOKEN), ("LICENSD_DATA_DIR", &path_str(&from_env))]));
-    assert_eq!(get_status(&http, server.url("/healthz"), ADMIN_TOKEN).await, StatusCode::OK);
-    assert!(from_flag.join("licensd.db").is_file(), "--data-dir does not override env and config file");
+    let server = Spawned::start(licensd(
+        &args,
+        &[
+            ("LICENSD_ADMIN_TOKEN", ADMIN_TOKEN),
+            ("LICENSD_DATA_DIR", &path_str(&from_env)),
+        ],
+    ));
+    assert_eq!(
+        get_status(&http, server.url("/healthz"), ADMIN_TOKEN).await,
+        StatusCode::OK
+    );
+    assert!(
+        from_flag.join("licensd.db").is_file(),
+        "--data-dir does not override env and config file"
+    );
     server.stop();
 }
 
@@ -459,11 +645,27 @@ async fn config_file_supplies_settings_and_flags_and_env_override_it() {
 fn unknown_config_key_is_refused_naming_the_file() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("bad.toml");
-    std::fs::write(&config, format!("listen = \"127.0.0.1:0\"\ndata_dir = {:?}\nbogus_setting = 1\n", path_str(&dir.path().join("data")))).expect("write config");
-    let (code, stdout, stderr) = run_to_exit(licensd(&["serve".to_string(), "--config".to_string(), path_str(&config)], &[("LICENSD_ADMIN_TOKEN", ADMIN_TOKEN)]));
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\nbogus_setting = 1\n",
+            path_str(&dir.path().join("data"))
+        ),
+    )
+    .expect("write config");
+    let (code, stdout, stderr) = run_to_exit(licensd(
+        &["serve".to_string(), "--config".to_string(), path_str(&config)],
+        &[("LICENSD_ADMIN_TOKEN", ADMIN_TOKEN)],
+    ));
     assert_ne!(code, 0, "stdout {stdout:?}");
-    assert!(stderr.contains(&path_str(&config)), "the message does not name the file: {stderr:?}");
-    assert!(stderr.contains("bogus_setting"), "the message does not name the key: {stderr:?}");
+    assert!(
+        stderr.contains(&path_str(&config)),
+        "the message does not name the file: {stderr:?}"
+    );
+    assert!(
+        stderr.contains("bogus_setting"),
+        "the message does not name the key: {stderr:?}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!stdout.contains("listening"), "{stdout}");
 }
@@ -483,10 +685,21 @@ fn rsa_bits_1024_is_refused() {
 #[test]
 fn unsupported_database_url_is_refused_cleanly() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (code, stdout, stderr) = run_to_exit(licensd(&serve_args(dir.path(), Some("mysql://x")), &[("LICENSD_ADMIN_TOKEN", ADMIN_TOKEN)]));
+    let (code, stdout, stderr) = run_to_exit(licensd(
+        &serve_args(dir.path(), Some("mysql://x")),
+        &[("LICENSD_ADMIN_TOKEN", ADMIN_TOKEN)],
+    ));
     assert_eq!(code, 1, "stdout {stdout:?} stderr {stderr:?}");
     assert!(stderr.starts_with("licensd: "), "{stderr:?}");
-    assert!(stderr.contains("database"), "the message does not say what is wrong: {stderr:?}");
+    assert!(
+        stderr.contains("database"),
+        "the message does not say what is wrong: {stderr:?}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!stdout.contains("listening"), "{stdout}");
+    // A refused start leaves nothing behind: no master key that belongs to no database.
+    assert!(
+        !dir.path().join("master.key").exists(),
+        "a master key was written for a refused start"
+    );
 }
