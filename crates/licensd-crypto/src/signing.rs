@@ -331,11 +331,11 @@ mod tests {
 
     const ALL: [Algorithm; 3] = [Algorithm::Rsa2048, Algorithm::Rsa4096, Algorithm::Ed25519];
 
-    // Golden vector from SLASCONE's public demo (see /work/shared/vectors/slascone/README.md):
+    // Golden vector from SLASCONE's public demo (see testdata/vectors/slascone/README.md):
     // signature.txt is base64 RSASSA-PKCS1-v1_5/SHA-256 over the exact bytes of license.json.
-    const SLASCONE_LICENSE: &[u8] = include_bytes!("../../../../shared/vectors/slascone/license.json");
-    const SLASCONE_SIGNATURE: &str = include_str!("../../../../shared/vectors/slascone/signature.txt");
-    const SLASCONE_PEM: &str = include_str!("../../../../shared/vectors/slascone/slascone_demo_public_key.pem");
+    const SLASCONE_LICENSE: &[u8] = include_bytes!("../../../testdata/vectors/slascone/license.json");
+    const SLASCONE_SIGNATURE: &str = include_str!("../../../testdata/vectors/slascone/signature.txt");
+    const SLASCONE_PEM: &str = include_str!("../../../testdata/vectors/slascone/slascone_demo_public_key.pem");
 
     fn keys() -> Result<Vec<SigningKey>, CryptoError> {
         ALL.into_iter().map(SigningKey::generate).collect()

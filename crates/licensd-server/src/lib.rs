@@ -2,6 +2,7 @@
 //! (`/v1/licenses/actions/*`), health probes, and (in their own modules, as their issues land) the
 //! vendor dialects. Handlers translate HTTP to store and domain calls; they hold no licensing rules.
 
+pub mod dialects;
 pub mod error;
 pub mod extract;
 pub mod keys;
@@ -24,6 +25,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(native::health::healthz))
         .route("/readyz", get(native::health::readyz))
         .merge(native::routes())
+        .merge(dialects::admin_routes())
+        .merge(dialects::routes())
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

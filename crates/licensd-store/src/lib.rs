@@ -9,6 +9,7 @@
 //! changes nothing.
 
 mod codec;
+pub mod dialects;
 mod migrate;
 mod postgres;
 mod sql;
@@ -70,8 +71,27 @@ pub async fn connect(
     }
 }
 
+/// Everything licensd stores: the core below plus, as supertraits, each dialect's own storage
+/// (`DnaStore`, … in their own modules, with their own migrations). It is implemented for any type
+/// that implements every part, so an `Arc<dyn Store>` reaches every method. Bring the part traits
+/// into scope with `use licensd_store::prelude::*`.
+pub trait Store: CoreStore + LicenseSpringStore + KeyManagerStore + SlasconeStore + DnaStore {}
+
+impl<T: CoreStore + LicenseSpringStore + KeyManagerStore + SlasconeStore + DnaStore> Store for T {}
+
+pub use dialects::dna::DnaStore;
+pub use dialects::keymanager::KeyManagerStore;
+pub use dialects::licensespring::LicenseSpringStore;
+pub use dialects::slascone::SlasconeStore;
+
+/// The part traits, for method calls on `dyn Store`.
+pub mod prelude {
+    pub use crate::{CoreStore, DnaStore, KeyManagerStore, LicenseSpringStore, SlasconeStore, Store};
+}
+
+/// Storage shared by every dialect: catalog, licenses, devices, people, credentials, keys, events.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait CoreStore: Send + Sync + 'static {
     fn backend(&self) -> Backend;
     /// Applies pending migrations (idempotent; safe to run from several nodes at once).
     async fn migrate(&self) -> Result<()>;

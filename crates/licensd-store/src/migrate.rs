@@ -65,7 +65,7 @@ macro_rules! apply_one {
 }
 
 pub(crate) async fn sqlite(pool: &SqlitePool) -> Result<()> {
-    for migration in SQLITE {
+    for migration in SQLITE.iter().chain(crate::dialects::sqlite_migrations()) {
         // IMMEDIATE takes the writer lock up front, serializing concurrent migrators.
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
         apply_one!(&mut *tx, migration);
@@ -75,7 +75,7 @@ pub(crate) async fn sqlite(pool: &SqlitePool) -> Result<()> {
 }
 
 pub(crate) async fn postgres(pool: &PgPool) -> Result<()> {
-    for migration in POSTGRES {
+    for migration in POSTGRES.iter().chain(crate::dialects::postgres_migrations()) {
         let mut tx = pool.begin().await.map_err(db_err)?;
         // Released at commit/rollback; makes nodes migrating at once take turns.
         sqlx::query("SELECT pg_advisory_xact_lock($1)")

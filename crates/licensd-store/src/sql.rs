@@ -168,7 +168,7 @@ macro_rules! impl_store {
             use $crate::{
                 Activation, AdminToken, Backend, ConsumptionOutcome, EventFilter, LicenseEdit, LicenseFilter,
                 LicenseRef, NewBlockedDevice, NewCredential, NewCustomer, NewFeature, NewLicense, NewLicenseUser,
-                NewPolicy, NewProduct, NewSigningKey, Page, Result, SecretCodec, Store, StoreError,
+                NewPolicy, NewProduct, NewSigningKey, Page, Result, SecretCodec, StoreError,
                 StoredSigningKey, ValidationReport,
             };
             use licensd_domain::rules;
@@ -689,7 +689,7 @@ macro_rules! impl_store {
             }
 
             #[async_trait::async_trait]
-            impl Store for $store {
+            impl $crate::CoreStore for $store {
                 fn backend(&self) -> Backend {
                     $backend
                 }

@@ -12,3 +12,13 @@ mod cli;
 mod concurrency;
 #[path = "http/lifecycle.rs"]
 mod lifecycle;
+
+// One module per dialect, each with its black-box (and vendor-client) tests.
+#[path = "http/dna.rs"]
+mod dna;
+#[path = "http/keymanager.rs"]
+mod keymanager;
+#[path = "http/licensespring.rs"]
+mod licensespring;
+#[path = "http/slascone.rs"]
+mod slascone;

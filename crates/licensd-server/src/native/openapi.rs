@@ -44,5 +44,9 @@ impl Modify for BearerAuth {
 /// This document.
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "meta", responses((status = 200, description = "The OpenAPI 3.1 document of this API")))]
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+    let mut document = ApiDoc::openapi();
+    for fragment in crate::dialects::openapi() {
+        document.merge(fragment);
+    }
+    Json(document)
 }

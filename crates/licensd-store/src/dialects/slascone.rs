@@ -1,0 +1,17 @@
+//! Storage the slascone dialect brings into the domain. Nothing yet: the dialect is not implemented.
+//! Migrations use versions 300–399; files live in migrations/{sqlite,postgres}/.
+
+use crate::migrate::Migration;
+use crate::{PostgresStore, SqliteStore};
+
+pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[];
+pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[];
+
+#[async_trait::async_trait]
+pub trait SlasconeStore: Send + Sync + 'static {}
+
+#[async_trait::async_trait]
+impl SlasconeStore for SqliteStore {}
+
+#[async_trait::async_trait]
+impl SlasconeStore for PostgresStore {}

@@ -1,0 +1,1 @@
+//! Black-box tests of the dna dialect: none yet (the dialect is not implemented).

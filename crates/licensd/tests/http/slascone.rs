@@ -1,0 +1,1 @@
+//! Black-box tests of the slascone dialect: none yet (the dialect is not implemented).
