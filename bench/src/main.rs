@@ -1,0 +1,38 @@
+//! Benchmark helpers for `bench/run`:
+//!
+//! - `baseline`: a minimal server that answers the same request shapes as licensd's client API
+//!   from memory and signs with the same algorithm and key size. Its throughput, measured in the
+//!   same run on the same machine, is the ceiling licensd's figures are compared with.
+//! - `seed`: builds the benchmark dataset in a running licensd through its native API and writes
+//!   the key files the load scripts read.
+
+mod baseline;
+mod seed;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "licensd-bench")]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the baseline endpoints until killed.
+    Baseline(baseline::Args),
+    /// Create the dataset in a running licensd.
+    Seed(seed::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        match args.command {
+            Command::Baseline(args) => baseline::run(args).await,
+            Command::Seed(args) => seed::run(args).await,
+        }
+    })
+}
