@@ -1419,4 +1419,42 @@ backend_tests! {
         let (status, _, body) = raw(&server, Method::GET, "/v1/events", &[], None).await;
         assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthorized");
     }
+
+    async fn api_repeated_checks_reuse_signatures_and_never_serve_stale_bodies(server) {
+        let product = server.product("cached").await;
+        let license = server.license(product, "CACHE-1", json!({"max_activations": 2})).await;
+        let (status, _, _, _) = server.client_post("/v1/licenses/actions/activate", json!({"key": "CACHE-1", "fingerprint": "fp"})).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let check = json!({"key": "CACHE-1", "fingerprint": "fp"});
+
+        // Two checks within the same second give the same bytes and the same signature.
+        let mut same_second = false;
+        for _ in 0..20 {
+            let (_, first, first_headers, first_bytes) = server.client_post("/v1/licenses/actions/validate", check.clone()).await;
+            let (_, second, second_headers, second_bytes) = server.client_post("/v1/licenses/actions/validate", check.clone()).await;
+            assert_eq!(first["code"], "VALID");
+            assert_eq!(first["checked_at"].as_i64().unwrap() % 1000, 0, "checked_at is reported to the second");
+            if first["checked_at"] == second["checked_at"] {
+                assert_eq!(first_bytes, second_bytes);
+                assert_eq!(first_headers.get("x-licensd-signature"), second_headers.get("x-licensd-signature"));
+                verify_signature(&server, &second_headers, &second_bytes).await;
+                same_second = true;
+                break;
+            }
+        }
+        assert!(same_second, "never saw two checks in the same second");
+
+        // A change to the license shows at once, correctly signed: no stale body, no stale signature.
+        let (status, _) = server.admin(Method::PATCH, &format!("/v1/licenses/{license}"), Some(json!({"metadata": {"seats": 7}}))).await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, body, headers, bytes) = server.client_post("/v1/licenses/actions/validate", check.clone()).await;
+        assert_eq!(body["license"]["metadata"], json!({"seats": 7}));
+        verify_signature(&server, &headers, &bytes).await;
+        let (status, _) = server.admin(Method::POST, &format!("/v1/licenses/{license}/block"), None).await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, body, headers, bytes) = server.client_post("/v1/licenses/actions/validate", check.clone()).await;
+        assert_eq!(body["code"], "LICENSE_BLOCKED");
+        assert_eq!(body["valid"], false);
+        verify_signature(&server, &headers, &bytes).await;
+    }
 }
