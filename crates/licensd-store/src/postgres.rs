@@ -10,8 +10,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 pub struct PostgresStore {
-    pool: PgPool,
-    codec: Arc<dyn SecretCodec>,
+    pub(crate) pool: PgPool,
+    pub(crate) codec: Arc<dyn SecretCodec>,
 }
 
 impl PostgresStore {
@@ -27,7 +27,8 @@ impl PostgresStore {
     }
 }
 
-async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Postgres>> {
+async fn begin_write(store: &PostgresStore) -> Result<Transaction<'static, Postgres>> {
+    let pool = &store.pool;
     pool.begin().await.map_err(db_err)
 }
 

@@ -151,8 +151,8 @@ pub(crate) use {
 };
 
 /// Expands the `Store` implementation for one backend. The invoking module must define
-/// `async fn begin_write(&Pool) -> Result<Transaction<'static, DB>>` (a transaction that may
-/// write: `BEGIN IMMEDIATE` on SQLite), `async fn run_migrations(&Pool) -> Result<()>` and
+/// `async fn begin_write(&Store) -> Result<Transaction<'static, DB>>` (a transaction that may
+/// write: `BEGIN IMMEDIATE` on SQLite's single writer connection), `async fn run_migrations(&Pool) -> Result<()>` and
 /// `async fn serialize_bootstrap(&mut Connection) -> Result<()>` (makes concurrent admin-token
 /// bootstraps take turns inside their transactions), and the
 /// store type must have fields `pool` and `codec: Arc<dyn SecretCodec>`.
@@ -525,6 +525,36 @@ macro_rules! impl_store {
                 Ok(n > 0)
             }
 
+            /// The device row for a fingerprint, whether the fingerprint is blocked for the product, and
+            /// the license's active-device count, in one round trip (validation and activation both
+            /// need all three, activation while holding the license lock).
+            async fn device_state(
+                conn: &mut Conn,
+                license_id: i64,
+                product_id: i64,
+                fingerprint: &str,
+            ) -> Result<(Option<Device>, bool, i64)> {
+                let row = sqlx::query(
+                    "SELECT (SELECT COUNT(*) FROM devices WHERE license_id = $1 AND deactivated_at IS NULL) AS active_count, \
+                     (SELECT COUNT(*) FROM blocked_devices WHERE fingerprint = $2 AND (product_id IS NULL OR product_id = $3)) \
+                     AS blocked_count, d.id, d.license_id, d.fingerprint, d.name, d.hostname, d.os, d.app_version, d.ip, \
+                     d.mac, d.is_vm, d.user_id, d.variables, d.activated_at, d.last_seen_at, d.deactivated_at \
+                     FROM (SELECT 1 AS anchor) AS anchor LEFT JOIN devices d ON d.license_id = $1 AND d.fingerprint = $2",
+                )
+                .bind(license_id)
+                .bind(fingerprint)
+                .bind(product_id)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db_err)?;
+                let device = match get::<Option<i64>>(&row, "id")? {
+                    Some(_) => Some(device_from_row(&row)?),
+                    None => None,
+                };
+                let blocked: i64 = get(&row, "blocked_count")?;
+                Ok((device, blocked > 0, get(&row, "active_count")?))
+            }
+
             async fn count_active_devices(conn: &mut Conn, license_id: i64) -> Result<i64> {
                 sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE license_id = $1 AND deactivated_at IS NULL")
                     .bind(license_id)
@@ -714,7 +744,7 @@ macro_rules! impl_store {
                 }
 
                 async fn ensure_signing_key(&self, key: NewSigningKey, now: Millis) -> Result<StoredSigningKey> {
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let select_active =
                         concat!("SELECT ", signing_key_cols!(), " FROM signing_keys WHERE algorithm = $1 AND active = TRUE");
                     if let Some(r) = sqlx::query(select_active).bind(&key.algorithm).fetch_optional(&mut *tx).await.map_err(db_err)? {
@@ -752,7 +782,7 @@ macro_rules! impl_store {
                 }
 
                 async fn rotate_signing_key(&self, key: NewSigningKey, event: EventDraft, now: Millis) -> Result<StoredSigningKey> {
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     sqlx::query("UPDATE signing_keys SET active = FALSE, retired_at = $2 WHERE algorithm = $1 AND active = TRUE")
                         .bind(&key.algorithm)
                         .bind(now)
@@ -781,7 +811,7 @@ macro_rules! impl_store {
                 // --- admin tokens ---
 
                 async fn bootstrap_admin_token(&self, name: &str, token: &str, now: Millis) -> Result<bool> {
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     serialize_bootstrap(&mut tx).await?;
                     let done = sqlx::query(
                         "INSERT INTO admin_tokens (name, digest, created_at) \
@@ -798,7 +828,7 @@ macro_rules! impl_store {
                 }
 
                 async fn create_admin_token(&self, name: &str, token: &str, event: EventDraft, now: Millis) -> Result<AdminToken> {
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let row = sqlx::query(concat!(
                         "INSERT INTO admin_tokens (name, digest, created_at) VALUES ($1, $2, $3) RETURNING ",
                         admin_token_cols!()
@@ -838,7 +868,7 @@ macro_rules! impl_store {
                 }
 
                 async fn revoke_admin_token(&self, id: i64, event: EventDraft, now: Millis) -> Result<AdminToken> {
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let row = sqlx::query(concat!(
                         "UPDATE admin_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 RETURNING ",
                         admin_token_cols!()
@@ -858,7 +888,7 @@ macro_rules! impl_store {
                 // --- products ---
 
                 async fn create_product(&self, new: NewProduct, event: EventDraft, now: Millis) -> Result<Product> {
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let row = sqlx::query(concat!(
                         "INSERT INTO products (code, name, auth_method, status, trial_allowed, trial_days, metadata, created_at, updated_at) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING ",
@@ -914,7 +944,7 @@ macro_rules! impl_store {
                 }
 
                 async fn update_product(&self, product: Product, event: EventDraft, now: Millis) -> Result<Product> {
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let row = sqlx::query(concat!(
                         "UPDATE products SET code = $2, name = $3, auth_method = $4, status = $5, trial_allowed = $6, \
                          trial_days = $7, metadata = $8, updated_at = $9 WHERE id = $1 RETURNING ",
@@ -940,7 +970,7 @@ macro_rules! impl_store {
                 }
 
                 async fn delete_product(&self, id: i64, event: EventDraft) -> Result<()> {
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE id = $1")
                         .bind(id)
                         .fetch_one(&mut *tx)
@@ -976,7 +1006,7 @@ macro_rules! impl_store {
                 // --- feature definitions ---
 
                 async fn create_feature(&self, new: NewFeature, event: EventDraft, now: Millis) -> Result<FeatureDefinition> {
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let row = sqlx::query(concat!(
                         "INSERT INTO features (product_id, code, name, feature_type, max_consumptions, allow_overages, \
                          max_overages, allow_negative, reset_period, floating_seats, floating_lease_seconds, metadata, created_at) \
@@ -1030,7 +1060,7 @@ macro_rules! impl_store {
                 }
 
                 async fn update_feature(&self, feature: FeatureDefinition, event: EventDraft) -> Result<FeatureDefinition> {
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let row = sqlx::query(concat!(
                         "UPDATE features SET code = $2, name = $3, feature_type = $4, max_consumptions = $5, \
                          allow_overages = $6, max_overages = $7, allow_negative = $8, reset_period = $9, \
@@ -1060,7 +1090,7 @@ macro_rules! impl_store {
                 }
 
                 async fn delete_feature(&self, id: i64, event: EventDraft) -> Result<()> {
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let done = sqlx::query("DELETE FROM features WHERE id = $1")
                         .bind(id)
                         .execute(&mut *tx)
@@ -1077,7 +1107,7 @@ macro_rules! impl_store {
                 // --- policies ---
 
                 async fn create_policy(&self, new: NewPolicy, event: EventDraft, now: Millis) -> Result<Policy> {
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let row = sqlx::query(concat!(
                         "INSERT INTO policies (product_id, code, name, terms, duration_days, maintenance_days, features, \
                          metadata, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING ",
@@ -1126,7 +1156,7 @@ macro_rules! impl_store {
                 }
 
                 async fn update_policy(&self, policy: Policy, event: EventDraft, now: Millis) -> Result<Policy> {
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let row = sqlx::query(concat!(
                         "UPDATE policies SET code = $2, name = $3, terms = $4, duration_days = $5, maintenance_days = $6, \
                          features = $7, metadata = $8, updated_at = $9 WHERE id = $1 RETURNING ",
@@ -1152,7 +1182,7 @@ macro_rules! impl_store {
                 }
 
                 async fn delete_policy(&self, id: i64, event: EventDraft) -> Result<()> {
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let done = sqlx::query("DELETE FROM policies WHERE id = $1")
                         .bind(id)
                         .execute(&mut *tx)
@@ -1169,7 +1199,7 @@ macro_rules! impl_store {
                 // --- customers and license users ---
 
                 async fn create_customer(&self, new: NewCustomer, event: EventDraft, now: Millis) -> Result<Customer> {
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let row = sqlx::query(concat!(
                         "INSERT INTO customers (email, name, company, reference, metadata, created_at) \
                          VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
@@ -1212,7 +1242,7 @@ macro_rules! impl_store {
                 }
 
                 async fn update_customer(&self, customer: Customer, event: EventDraft) -> Result<Customer> {
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let row = sqlx::query(concat!(
                         "UPDATE customers SET email = $2, name = $3, company = $4, reference = $5, metadata = $6 \
                          WHERE id = $1 RETURNING ",
@@ -1235,7 +1265,7 @@ macro_rules! impl_store {
                 }
 
                 async fn delete_customer(&self, id: i64, event: EventDraft) -> Result<()> {
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let done = sqlx::query("DELETE FROM customers WHERE id = $1")
                         .bind(id)
                         .execute(&mut *tx)
@@ -1250,7 +1280,7 @@ macro_rules! impl_store {
                 }
 
                 async fn create_license_user(&self, new: NewLicenseUser, event: EventDraft, now: Millis) -> Result<LicenseUser> {
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let row = sqlx::query(concat!(
                         "INSERT INTO license_users (customer_id, email, name, password_hash, created_at) \
                          VALUES ($1, $2, $3, $4, $5) RETURNING ",
@@ -1307,7 +1337,7 @@ macro_rules! impl_store {
                 }
 
                 async fn set_license_user_password(&self, id: i64, password_hash: &str, event: EventDraft) -> Result<()> {
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let done = sqlx::query("UPDATE license_users SET password_hash = $2 WHERE id = $1")
                         .bind(id)
                         .bind(password_hash)
@@ -1323,7 +1353,7 @@ macro_rules! impl_store {
                 }
 
                 async fn delete_license_user(&self, id: i64, event: EventDraft) -> Result<()> {
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let done = sqlx::query("DELETE FROM license_users WHERE id = $1")
                         .bind(id)
                         .execute(&mut *tx)
@@ -1338,7 +1368,7 @@ macro_rules! impl_store {
                 }
 
                 async fn assign_license_user(&self, license_id: i64, user_id: i64, event: EventDraft, now: Millis) -> Result<()> {
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let license =
                         lock_license(&mut tx, &*self.codec, &LicenseRef::Id(license_id)).await?.ok_or(StoreError::NotFound)?;
                     let user_exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM license_users WHERE id = $1")
@@ -1381,7 +1411,7 @@ macro_rules! impl_store {
                 }
 
                 async fn unassign_license_user(&self, license_id: i64, user_id: i64, event: EventDraft) -> Result<()> {
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let done = sqlx::query("DELETE FROM license_user_assignments WHERE license_id = $1 AND user_id = $2")
                         .bind(license_id)
                         .bind(user_id)
@@ -1415,7 +1445,7 @@ macro_rules! impl_store {
                     if new.is_empty() {
                         return Ok(Vec::new());
                     }
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let mut codes_by_product: HashMap<i64, HashMap<String, (i64, ResetPeriod)>> = HashMap::new();
                     let mut created = Vec::with_capacity(new.len());
                     for item in new {
@@ -1507,7 +1537,7 @@ macro_rules! impl_store {
                 }
 
                 async fn edit_license(&self, id: i64, edit: LicenseEdit, event: EventDraft, now: Millis) -> Result<License> {
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let row = sqlx::query(concat!(
                         "UPDATE licenses SET policy_id = $2, customer_id = $3, status = $4, assignment = $5, terms = $6, \
                          starts_at = $7, expires_at = $8, maintenance_expires_at = $9, trial_days = $10, order_ref = $11, \
@@ -1563,7 +1593,7 @@ macro_rules! impl_store {
                 }
 
                 async fn delete_license(&self, id: i64, event: EventDraft) -> Result<()> {
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let done = sqlx::query("DELETE FROM licenses WHERE id = $1")
                         .bind(id)
                         .execute(&mut *tx)
@@ -1599,7 +1629,7 @@ macro_rules! impl_store {
                 }
 
                 async fn block_device(&self, new: NewBlockedDevice, event: EventDraft, now: Millis) -> Result<BlockedDevice> {
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let row = sqlx::query(concat!(
                         "INSERT INTO blocked_devices (product_id, fingerprint, reason, created_at) VALUES ($1, $2, $3, $4) RETURNING ",
                         blocked_cols!()
@@ -1618,7 +1648,7 @@ macro_rules! impl_store {
                 }
 
                 async fn unblock_device(&self, id: i64, event: EventDraft) -> Result<()> {
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let done = sqlx::query("DELETE FROM blocked_devices WHERE id = $1")
                         .bind(id)
                         .execute(&mut *tx)
@@ -1648,7 +1678,7 @@ macro_rules! impl_store {
                 // --- client credentials ---
 
                 async fn create_credential(&self, new: NewCredential, event: EventDraft, now: Millis) -> Result<Credential> {
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let row = sqlx::query(concat!(
                         "INSERT INTO credentials (dialect, name, key_id, secret_digest, secret_sealed, product_id, read_only, \
                          ip_allowlist, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ",
@@ -1686,7 +1716,7 @@ macro_rules! impl_store {
                 }
 
                 async fn revoke_credential(&self, id: i64, event: EventDraft, now: Millis) -> Result<Credential> {
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let row = sqlx::query(concat!(
                         "UPDATE credentials SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 RETURNING ",
                         credential_cols!()
@@ -1729,15 +1759,11 @@ macro_rules! impl_store {
                     let license =
                         read_license(&mut tx, &*self.codec, &license).await?.ok_or(StoreError::Denied(Denial::LicenseNotFound))?;
                     let product = product_of(&mut tx, &license).await?;
-                    let (device, blocked) = match fingerprint {
-                        Some(fingerprint) => (
-                            device_by_fingerprint(&mut tx, license.id, fingerprint).await?,
-                            is_blocked(&mut tx, product.id, fingerprint).await?,
-                        ),
-                        None => (None, false),
+                    let (device, blocked, active_devices) = match fingerprint {
+                        Some(fingerprint) => device_state(&mut tx, license.id, product.id, fingerprint).await?,
+                        None => (None, false, count_active_devices(&mut tx, license.id).await?),
                     };
                     let features = features_of(&mut tx, license.id).await?;
-                    let active_devices = count_active_devices(&mut tx, license.id).await?;
                     tx.commit().await.map_err(db_err)?;
                     let outcome = rules::validate(
                         &product,
@@ -1757,12 +1783,11 @@ macro_rules! impl_store {
                     now: Millis,
                 ) -> Result<Activation> {
                     let codec = &*self.codec;
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let license = lock_license_or_deny(&mut tx, codec, &license).await?;
                     let product = product_of(&mut tx, &license).await?;
-                    let existing = device_by_fingerprint(&mut tx, license.id, &device.fingerprint).await?;
-                    let blocked = is_blocked(&mut tx, product.id, &device.fingerprint).await?;
-                    let active_devices = count_active_devices(&mut tx, license.id).await?;
+                    let (existing, blocked, active_devices) =
+                        device_state(&mut tx, license.id, product.id, &device.fingerprint).await?;
                     let user_active_devices = match user_id {
                         Some(user_id) => Some(
                             sqlx::query_scalar(
@@ -1909,7 +1934,7 @@ macro_rules! impl_store {
 
                 async fn deactivate(&self, license: LicenseRef, fingerprint: &str, event: EventDraft, now: Millis) -> Result<License> {
                     let codec = &*self.codec;
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let license = lock_license_or_deny(&mut tx, codec, &license).await?;
                     let existing = device_by_fingerprint(&mut tx, license.id, fingerprint).await?;
                     rules::check_deactivation(existing.as_ref())?;
@@ -1925,7 +1950,7 @@ macro_rules! impl_store {
 
                 async fn deactivate_device(&self, device_id: i64, event: EventDraft, now: Millis) -> Result<Device> {
                     let codec = &*self.codec;
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     // Lock the device's license first, like every other device change.
                     let row = sqlx::query(concat!(
                         "UPDATE licenses SET lock_version = lock_version + 1 \
@@ -1956,7 +1981,7 @@ macro_rules! impl_store {
                     now: Millis,
                 ) -> Result<ConsumptionOutcome> {
                     let codec = &*self.codec;
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let license = lock_license_or_deny(&mut tx, codec, &license).await?;
                     if let Some(key) = &idempotency_key
                         && let Some(earlier) = replayed_consumption(&mut tx, license.id, key).await?
@@ -1995,7 +2020,7 @@ macro_rules! impl_store {
                     now: Millis,
                 ) -> Result<ConsumptionOutcome> {
                     let codec = &*self.codec;
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let license = lock_license_or_deny(&mut tx, codec, &license).await?;
                     if let Some(key) = &idempotency_key
                         && let Some(earlier) = replayed_consumption(&mut tx, license.id, key).await?
@@ -2040,7 +2065,7 @@ macro_rules! impl_store {
                     now: Millis,
                 ) -> Result<FloatingLease> {
                     let codec = &*self.codec;
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let license = lock_license_or_deny(&mut tx, codec, &license).await?;
                     let product = product_of(&mut tx, &license).await?;
                     // Leases that are no longer live (see `rules::lease_is_live`) free their seats.
@@ -2106,7 +2131,7 @@ macro_rules! impl_store {
 
                 async fn release_lease(&self, license: LicenseRef, fingerprint: &str, event: EventDraft, now: Millis) -> Result<()> {
                     let codec = &*self.codec;
-                    let mut tx = begin_write(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let license = lock_license_or_deny(&mut tx, codec, &license).await?;
                     let own = own_lease(&mut tx, license.id, fingerprint).await?;
                     rules::check_release(own.as_ref(), now, Denial::DeviceNotActivated)?;
