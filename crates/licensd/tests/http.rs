@@ -12,6 +12,8 @@ mod cli;
 mod concurrency;
 #[path = "http/lifecycle.rs"]
 mod lifecycle;
+#[path = "http/scaleout.rs"]
+mod scaleout;
 
 // One module per dialect, each with its black-box (and vendor-client) tests.
 #[path = "http/dna.rs"]
