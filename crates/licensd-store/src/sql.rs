@@ -490,6 +490,44 @@ macro_rules! impl_store {
                 row.map(|r| license_from_row(&r, codec)).transpose()
             }
 
+            /// `read_license` plus whether the license has any features, so validation can skip the
+            /// features query for the (common) licenses without any.
+            async fn read_license_with_feature_flag(
+                conn: &mut Conn,
+                codec: &dyn SecretCodec,
+                license: &LicenseRef,
+            ) -> Result<Option<(License, bool)>> {
+                let row = match license {
+                    LicenseRef::Id(id) => {
+                        sqlx::query(concat!(
+                            "SELECT ",
+                            license_cols!(),
+                            ", EXISTS (SELECT 1 FROM license_features lf WHERE lf.license_id = licenses.id) AS has_features",
+                            " FROM licenses WHERE id = $1"
+                        ))
+                        .bind(*id)
+                        .fetch_optional(&mut *conn)
+                        .await
+                    }
+                    LicenseRef::Key(key) => {
+                        sqlx::query(concat!(
+                            "SELECT ",
+                            license_cols!(),
+                            ", EXISTS (SELECT 1 FROM license_features lf WHERE lf.license_id = licenses.id) AS has_features",
+                            " FROM licenses WHERE key_digest = $1"
+                        ))
+                        .bind(codec.digest(key.as_bytes()))
+                        .fetch_optional(&mut *conn)
+                        .await
+                    }
+                }
+                .map_err(db_err)?;
+                match row {
+                    Some(r) => Ok(Some((license_from_row(&r, codec)?, get::<bool>(&r, "has_features")?))),
+                    None => Ok(None),
+                }
+            }
+
             /// The product of a license; the foreign key makes a miss impossible short of corruption.
             async fn product_of(conn: &mut Conn, license: &License) -> Result<Product> {
                 sqlx::query(concat!("SELECT ", product_cols!(), " FROM products WHERE id = $1"))
@@ -1756,14 +1794,15 @@ macro_rules! impl_store {
                 async fn validate(&self, license: LicenseRef, fingerprint: Option<&str>, now: Millis) -> Result<ValidationReport> {
                     // A plain (deferred) transaction: one consistent snapshot on SQLite, no locks.
                     let mut tx = self.pool.begin().await.map_err(db_err)?;
-                    let license =
-                        read_license(&mut tx, &*self.codec, &license).await?.ok_or(StoreError::Denied(Denial::LicenseNotFound))?;
+                    let (license, has_features) = read_license_with_feature_flag(&mut tx, &*self.codec, &license)
+                        .await?
+                        .ok_or(StoreError::Denied(Denial::LicenseNotFound))?;
                     let product = product_of(&mut tx, &license).await?;
                     let (device, blocked, active_devices) = match fingerprint {
                         Some(fingerprint) => device_state(&mut tx, license.id, product.id, fingerprint).await?,
                         None => (None, false, count_active_devices(&mut tx, license.id).await?),
                     };
-                    let features = features_of(&mut tx, license.id).await?;
+                    let features = if has_features { features_of(&mut tx, license.id).await? } else { Vec::new() };
                     tx.commit().await.map_err(db_err)?;
                     let outcome = rules::validate(
                         &product,

@@ -1365,10 +1365,24 @@ backend_tests! {
                 (path.as_str(), methods)
             })
             .collect();
-        let missing: Vec<&&str> = expected.keys().filter(|path| !documented.contains_key(*path)).collect();
-        let extra: Vec<&&str> = documented.keys().filter(|path| !expected.contains_key(*path)).collect();
-        assert!(missing.is_empty() && extra.is_empty(), "OpenAPI paths differ from the router: missing {missing:?}, undocumented-in-router {extra:?}");
-        assert_eq!(documented, expected);
+        // Every core route is documented with exactly its methods.
+        let missing: Vec<(&&str, &BTreeSet<&str>)> = expected.iter().filter(|(path, methods)| documented.get(*path) != Some(*methods)).collect();
+        assert!(missing.is_empty(), "core routes missing from the OpenAPI document or with other methods: {missing:?}");
+        // Every documented operation (the dialects add their own management routes) exists in the
+        // router: calling it never answers route_not_found or method_not_allowed.
+        for (path, methods) in &documented {
+            let concrete = path.split('/').map(|segment| if segment.starts_with('{') { "999999" } else { segment }).collect::<Vec<_>>().join("/");
+            for method in methods {
+                let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+                let response = server.http.request(method.clone(), server.url(&concrete)).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+                let status = response.status();
+                let body = response.text().await.unwrap_or_default();
+                assert!(
+                    !body.contains("route_not_found") && !body.contains("method_not_allowed") && status != StatusCode::METHOD_NOT_ALLOWED,
+                    "documented {method} {path} is not routed: {status} {body}"
+                );
+            }
+        }
         // Management operations require the bearer scheme; client actions and signing keys do not.
         let security = |path: &str, method: &str| paths[path][method]["security"].clone();
         assert!(security("/v1/products", "post").to_string().contains("bearer"));
