@@ -3,11 +3,22 @@
 //! calls a rule with the current instant, and persists what the rule decided, so every dialect
 //! shares one behaviour and every rule can be unit-tested with a frozen clock.
 
+pub mod access;
+pub mod analytics;
 pub mod clock;
+pub mod consumption_rollback;
+pub mod contract;
 pub mod denial;
+pub mod downloadable;
+pub mod feature_borrow;
+pub mod generator;
 pub mod keygen;
+pub mod lockout;
 pub mod model;
+pub mod product_version;
 pub mod rules;
+pub mod status_keywords;
+pub mod telemetry;
 
 pub use clock::{Clock, FixedClock, Millis, SystemClock};
 pub use denial::Denial;

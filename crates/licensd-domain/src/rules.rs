@@ -144,9 +144,7 @@ pub fn plan_activation(state: &ActivationState<'_>, now: Millis) -> Result<Activ
     if state.existing.is_some_and(Device::is_active) {
         return Ok(ActivationPlan::AlreadyActive);
     }
-    if let Some(lockout) = &license.terms.reactivation_lockout
-        && state.recent_activations >= lockout.limit
-    {
+    if crate::lockout::reactivation_locked(license, state.recent_activations) {
         return Err(Denial::ReactivationLockout);
     }
     if let Some(max) = license.terms.max_activations

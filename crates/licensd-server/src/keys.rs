@@ -75,9 +75,12 @@ pub struct KeyRing {
 /// and misses. Repeated checks of an unchanged license then skip the signature (300 µs for
 /// RSA-2048). Bounded: when full it is cleared, which costs one re-sign per entry.
 struct SignatureCache {
-    entries: std::sync::Mutex<std::collections::HashMap<(String, [u8; 32]), Arc<Vec<u8>>>>,
+    entries: std::sync::Mutex<SignatureMap>,
     capacity: usize,
 }
+
+/// (key id, SHA-256 of the signed bytes) → signature.
+type SignatureMap = std::collections::HashMap<(String, [u8; 32]), Arc<Vec<u8>>>;
 
 impl SignatureCache {
     fn new(capacity: usize) -> Self {
@@ -101,7 +104,7 @@ impl SignatureCache {
         Ok(signature)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<(String, [u8; 32]), Arc<Vec<u8>>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SignatureMap> {
         // The map holds no invariant a panicking holder could break.
         self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }

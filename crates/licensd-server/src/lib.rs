@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 pub mod keys;
 pub mod native;
+pub mod ratelimit;
 pub mod state;
 
 pub use keys::{CryptoCodec, KeyRing};
@@ -22,6 +23,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/", get(native::health::root))
         .route("/healthz", get(native::health::healthz))
         .route("/readyz", get(native::health::readyz))
         .merge(native::routes())

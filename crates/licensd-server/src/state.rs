@@ -8,12 +8,15 @@ use std::sync::Arc;
 pub struct ServerSettings {
     /// Most licenses one bulk request may create.
     pub max_bulk_licenses: usize,
+    /// Request rate limits the dialects apply (see `ratelimit`).
+    pub rate_limit: crate::ratelimit::RateLimitSettings,
 }
 
 impl Default for ServerSettings {
     fn default() -> Self {
         Self {
             max_bulk_licenses: 10_000,
+            rate_limit: crate::ratelimit::RateLimitSettings::default(),
         }
     }
 }
@@ -25,6 +28,8 @@ pub struct AppState {
     pub keys: Arc<KeyRing>,
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<ServerSettings>,
+    /// The request rate limiter every dialect shares.
+    pub limiter: Arc<crate::ratelimit::RateLimiter>,
 }
 
 impl AppState {

@@ -80,7 +80,10 @@ pub trait Store: CoreStore + LicenseSpringStore + KeyManagerStore + SlasconeStor
 impl<T: CoreStore + LicenseSpringStore + KeyManagerStore + SlasconeStore + DnaStore> Store for T {}
 
 pub use dialects::dna::DnaStore;
-pub use dialects::keymanager::KeyManagerStore;
+pub use dialects::keymanager::{
+    ApiKeySettings, AssignFn, AssignOutcome, AssignSelection, ContractFields, KeyManagerStore, MetaEntry, MetaOwner,
+    NewTelemetry, ProductSigningKey, StoredContract, TelemetryFilter,
+};
 pub use dialects::licensespring::LicenseSpringStore;
 pub use dialects::slascone::SlasconeStore;
 

@@ -16,18 +16,28 @@ mod catalog;
 mod concurrency;
 #[path = "store/consumption.rs"]
 mod consumption;
+#[path = "store/dna.rs"]
+mod dna;
 #[path = "store/events.rs"]
 mod events;
 #[path = "store/floating.rs"]
 mod floating;
 #[path = "store/harness.rs"]
 mod harness;
+#[path = "store/keymanager.rs"]
+mod keymanager;
 #[path = "store/licenses.rs"]
 mod licenses;
+#[path = "store/licensespring.rs"]
+mod licensespring;
 #[path = "store/people.rs"]
 mod people;
+#[path = "store/schema.rs"]
+mod schema;
 #[path = "store/secrets.rs"]
 mod secrets;
+#[path = "store/slascone.rs"]
+mod slascone;
 #[path = "store/validation.rs"]
 mod validation;
 
@@ -54,6 +64,12 @@ macro_rules! backend_tests {
 }
 
 backend_tests! {
+    // Key Manager dialect storage
+    keymanager::km_settings_blocks_and_product_keys,
+    keymanager::km_metadata_per_owner,
+    keymanager::km_generators_and_assignment,
+    keymanager::km_contract_quota_holds_under_concurrency @ 16,
+    keymanager::km_downloadables_and_telemetry,
     // 1. basics
     basics::migrate_is_idempotent_and_ping_reports_backend,
     basics::concurrent_migrations_of_a_fresh_database,
@@ -139,4 +155,23 @@ backend_tests! {
     concurrency::concurrent_feature_consumption_respects_cap @ 16,
     concurrency::concurrent_deactivations_count_once @ 16,
     concurrency::concurrent_same_device_checkouts @ 16,
+    // LicenseSpring dialect storage
+    licensespring::feature_seats_checkout_renew_release,
+    licensespring::feature_seat_borrowing,
+    licensespring::concurrent_feature_checkouts_respect_seats @ 16,
+    licensespring::user_licenses_and_customer_lookup,
+    licensespring::device_variables_merge_under_the_lock,
+    licensespring::product_versions_crud,
+    // DNA dialect storage
+    dna::dna_ip_lockout_counts_failures_per_ip,
+    dna::dna_passwords_reset_codes_and_license_data,
+    dna::dna_info_tags_and_facts,
+    dna::dna_concurrent_failures_are_all_counted @ 16,
+    // SLASCONE dialect storage
+    slascone::slascone_token_keys_are_issued_once_and_found,
+    slascone::slascone_token_keys_are_stored_sealed,
+    slascone::slascone_concurrent_token_issue_agrees,
+    slascone::slascone_rollback_gives_units_back_once,
+    slascone::slascone_data_gathering_definitions_and_reports,
+    slascone::slascone_licenses_of_a_user,
 }

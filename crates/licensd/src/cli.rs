@@ -40,6 +40,18 @@ pub enum AdminCommand {
     Keys(KeysCommand),
     /// The event log.
     Events(EventsArgs),
+    /// Softworkz DNA: IP lockout policy, end-user passwords, license data, InfoTags.
+    #[command(subcommand)]
+    Dna(crate::cli_dna::DnaCommand),
+    /// Key Manager: API keys with capabilities, the access block list, product signing keys.
+    #[command(subcommand)]
+    Keymanager(crate::cli_keymanager::KeyManagerCommand),
+    /// LicenseSpring: product versions and their installation files.
+    #[command(subcommand)]
+    Licensespring(crate::cli_licensespring::LicenseSpringCommand),
+    /// SLASCONE: analytical fields, usage features and modules, reported usage and analytics.
+    #[command(subcommand)]
+    Slascone(crate::cli_slascone::SlasconeCommand),
 }
 
 #[derive(Debug, Args)]
@@ -361,7 +373,12 @@ impl Client {
         }
     }
 
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, CliError> {
+    /// The server base URL and admin token, for requests `call` cannot make (raw uploads).
+    pub(crate) fn endpoint(&self) -> (&str, Option<&str>, &reqwest::Client) {
+        (&self.base, self.token.as_deref(), &self.http)
+    }
+
+    pub(crate) async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, CliError> {
         let token = self.token.as_deref().ok_or_else(|| CliError {
             code: 6,
             message: "no admin token: pass --token or set LICENSD_TOKEN".into(),
@@ -860,6 +877,10 @@ async fn execute(client: &Client, command: AdminCommand, json: bool) -> Result<S
             let keys = value.get("keys").cloned().unwrap_or(Value::Array(vec![]));
             Ok(render(&keys, json, KEY_COLUMNS))
         }
+        AdminCommand::Dna(command) => crate::cli_dna::execute(client, command, json).await,
+        AdminCommand::Keymanager(command) => crate::cli_keymanager::execute(client, command, json).await,
+        AdminCommand::Licensespring(command) => crate::cli_licensespring::execute(client, command, json).await,
+        AdminCommand::Slascone(command) => crate::cli_slascone::execute(client, command, json).await,
         AdminCommand::Events(args) => {
             let mut path = format!("/v1/events?{}", page_query(&args.page));
             if let Some(subject_type) = args.subject_type {

@@ -40,6 +40,15 @@ pub struct ServeArgs {
     /// Log filter, e.g. `info` or `licensd=debug,tower_http=debug` [default: info].
     #[arg(long, env = "LICENSD_LOG")]
     pub log: Option<String>,
+    /// Dialect API requests allowed per credential per rate-limit window [default: unlimited].
+    #[arg(long, env = "LICENSD_RATE_LIMIT_PER_CREDENTIAL")]
+    pub rate_limit_per_credential: Option<u32>,
+    /// Dialect API requests allowed per client IP per rate-limit window [default: unlimited].
+    #[arg(long, env = "LICENSD_RATE_LIMIT_PER_IP")]
+    pub rate_limit_per_ip: Option<u32>,
+    /// Length of the rate-limit window in seconds [default: 60].
+    #[arg(long, env = "LICENSD_RATE_LIMIT_WINDOW_SECONDS")]
+    pub rate_limit_window_seconds: Option<u64>,
 }
 
 /// The config file's shape: the same settings as the flags.
@@ -55,6 +64,9 @@ struct FileSettings {
     max_bulk_licenses: Option<usize>,
     admin_token: Option<String>,
     log: Option<String>,
+    rate_limit_per_credential: Option<u32>,
+    rate_limit_per_ip: Option<u32>,
+    rate_limit_window_seconds: Option<u64>,
 }
 
 /// Settings after every source has been applied.
@@ -69,6 +81,9 @@ pub struct Settings {
     pub max_bulk_licenses: usize,
     pub admin_token: Option<String>,
     pub log: String,
+    pub rate_limit_per_credential: Option<u32>,
+    pub rate_limit_per_ip: Option<u32>,
+    pub rate_limit_window_seconds: u64,
 }
 
 impl ServeArgs {
@@ -105,6 +120,18 @@ impl ServeArgs {
         if max_connections == 0 {
             bail!("max_connections must be at least 1");
         }
+        let rate_limit_per_credential = self.rate_limit_per_credential.or(file.rate_limit_per_credential);
+        let rate_limit_per_ip = self.rate_limit_per_ip.or(file.rate_limit_per_ip);
+        if rate_limit_per_credential == Some(0) || rate_limit_per_ip == Some(0) {
+            bail!("rate limits must be at least 1 request per window (leave them unset for no limit)");
+        }
+        let rate_limit_window_seconds = self
+            .rate_limit_window_seconds
+            .or(file.rate_limit_window_seconds)
+            .unwrap_or(60);
+        if rate_limit_window_seconds == 0 {
+            bail!("rate_limit_window_seconds must be at least 1");
+        }
         let admin_token = self.admin_token.or(file.admin_token);
         if let Some(token) = &admin_token
             && token.trim().len() < 16
@@ -127,6 +154,9 @@ impl ServeArgs {
             max_bulk_licenses: self.max_bulk_licenses.or(file.max_bulk_licenses).unwrap_or(10_000),
             admin_token,
             log: self.log.or(file.log).unwrap_or_else(|| "info".to_string()),
+            rate_limit_per_credential,
+            rate_limit_per_ip,
+            rate_limit_window_seconds,
         })
     }
 }
@@ -167,6 +197,35 @@ mod tests {
         assert_eq!(settings.listen.to_string(), "127.0.0.1:9000");
         assert_eq!(settings.rsa_bits, 2048);
         assert_eq!(settings.database_url, "sqlite:///srv/lic/licensd.db");
+    }
+
+    #[test]
+    fn rate_limits_default_off_and_refuse_zero() {
+        let settings = ServeArgs::default().resolve().unwrap();
+        assert_eq!(
+            (
+                settings.rate_limit_per_credential,
+                settings.rate_limit_per_ip,
+                settings.rate_limit_window_seconds
+            ),
+            (None, None, 60)
+        );
+        for args in [
+            ServeArgs {
+                rate_limit_per_credential: Some(0),
+                ..ServeArgs::default()
+            },
+            ServeArgs {
+                rate_limit_per_ip: Some(0),
+                ..ServeArgs::default()
+            },
+            ServeArgs {
+                rate_limit_window_seconds: Some(0),
+                ..ServeArgs::default()
+            },
+        ] {
+            assert!(args.resolve().is_err());
+        }
     }
 
     #[test]

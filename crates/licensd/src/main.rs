@@ -5,6 +5,10 @@
 //! 6 authentication failed.
 
 mod cli;
+mod cli_dna;
+mod cli_keymanager;
+mod cli_licensespring;
+mod cli_slascone;
 mod config;
 mod output;
 mod serve;

@@ -91,13 +91,20 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .context("cannot load signing keys")?;
     bootstrap_admin(store.as_ref(), settings.admin_token.as_deref(), clock.now()).await?;
 
+    let rate_limit = licensd_server::ratelimit::RateLimitSettings {
+        per_credential: settings.rate_limit_per_credential,
+        per_ip: settings.rate_limit_per_ip,
+        window: std::time::Duration::from_secs(settings.rate_limit_window_seconds),
+    };
     let state = AppState {
         store,
         keys: Arc::new(keys),
         clock,
         settings: Arc::new(ServerSettings {
             max_bulk_licenses: settings.max_bulk_licenses,
+            rate_limit,
         }),
+        limiter: Arc::new(licensd_server::ratelimit::RateLimiter::new(rate_limit)),
     };
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await

@@ -4,6 +4,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
+/// The server root: says what answers here. Vendor SDKs probe it to decide whether they are
+/// online (LicenseSpring's Python `is_online()` expects a 200 from the API host's root).
+pub async fn root() -> Json<Value> {
+    Json(json!({"name": "licensd", "version": env!("CARGO_PKG_VERSION"), "api": "/v1", "openapi": "/v1/openapi.json"}))
+}
+
 /// Liveness: the process answers.
 pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))

@@ -1,17 +1,650 @@
-//! Storage the dna dialect brings into the domain. Nothing yet: the dialect is not implemented.
+//! Storage the DNA dialect brings into the domain: per-license end-user data (license and admin
+//! passwords, reset codes, activation email, license data), the IP lockout (failed password
+//! attempts per license and end-user IP, with the per-product policy), and InfoTags.
 //! Migrations use versions 400–499; files live in migrations/{sqlite,postgres}/.
+//!
+//! Every write that decides a lockout runs in one transaction whose first statement locks the
+//! license row, like the core client commands, so concurrent failures are all counted.
 
 use crate::migrate::Migration;
-use crate::{PostgresStore, SqliteStore};
+use crate::{Page, PostgresStore, Result, SqliteStore};
+use licensd_domain::lockout::IpLockoutPolicy;
+use licensd_domain::{EventDraft, License, Millis};
+use serde::{Deserialize, Serialize};
 
-pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[];
-pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[];
+pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
+    version: 400,
+    name: "dna",
+    sql: include_str!("../../migrations/sqlite/0400_dna.sql"),
+}];
+pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[Migration {
+    version: 400,
+    name: "dna",
+    sql: include_str!("../../migrations/postgres/0400_dna.sql"),
+}];
+
+/// The DNA end-user data of a license; all `None` for a license that has none yet.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DnaLicense {
+    pub license_id: i64,
+    /// argon2id PHC string of the end user's license password.
+    pub password_hash: Option<String>,
+    /// argon2id PHC string of a multi-user license's admin password.
+    pub admin_password_hash: Option<String>,
+    pub activation_email: Option<String>,
+    pub license_data: Option<String>,
+}
+
+/// Which of a license's two passwords an operation is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DnaPassword {
+    User,
+    Admin,
+}
+
+/// What the status KeyWords need beyond the license and product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DnaLicenseFacts {
+    pub active_devices: i64,
+    /// New activations inside the license's reactivation lockout window (0 without a lockout).
+    pub recent_activations: i64,
+    /// Whether any end-user IP is locked out of the license now.
+    pub ip_locked: bool,
+}
+
+/// The outcome of a recorded password check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordAttempt {
+    Accepted,
+    /// The password was wrong; `locked` tells whether this failure locked the IP out.
+    Rejected {
+        locked: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InfoTag {
+    pub id: i64,
+    pub license_id: i64,
+    pub tag: String,
+    pub at: Millis,
+}
 
 #[async_trait::async_trait]
-pub trait DnaStore: Send + Sync + 'static {}
+pub trait DnaStore: Send + Sync + 'static {
+    /// The license's DNA data (defaults when it has none); NotFound when the license does not exist.
+    async fn dna_license(&self, license_id: i64) -> Result<DnaLicense>;
+    /// Counts for the status KeyWords, read in one snapshot.
+    async fn dna_license_facts(&self, license: &License, now: Millis) -> Result<DnaLicenseFacts>;
+    /// Whether this end-user IP is locked out of the license now.
+    async fn dna_ip_locked(&self, license_id: i64, ip: &str, now: Millis) -> Result<bool>;
+    /// Records a password check from `ip` under the license row lock. A locked-out IP is refused
+    /// with `Denied(IpLockout)` and nothing is recorded; a failure counts towards the product's IP
+    /// lockout policy and is committed. NotFound when the license does not exist.
+    async fn dna_password_attempt(
+        &self,
+        license_id: i64,
+        ip: &str,
+        accepted: bool,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<PasswordAttempt>;
+    /// Sets (or with `None` clears) one of the license's passwords; also voids that password's
+    /// pending reset code.
+    async fn dna_set_password(
+        &self,
+        license_id: i64,
+        which: DnaPassword,
+        hash: Option<String>,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<()>;
+    /// Stores a password reset code (as its keyed digest) valid until `expires_at`, replacing any
+    /// earlier one for the same password.
+    async fn dna_set_reset_code(
+        &self,
+        license_id: i64,
+        which: DnaPassword,
+        code: &str,
+        expires_at: Millis,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<()>;
+    /// Whether `code` is the pending, unexpired reset code of that password.
+    async fn dna_reset_code_matches(
+        &self,
+        license_id: i64,
+        which: DnaPassword,
+        code: &str,
+        now: Millis,
+    ) -> Result<bool>;
+    /// Changes the activation email and/or the license data (`None` keeps a field); all or nothing.
+    async fn dna_update_license(
+        &self,
+        license_id: i64,
+        activation_email: Option<String>,
+        license_data: Option<String>,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<DnaLicense>;
+    /// Ends every IP lockout and forgets failed attempts of the license; returns how many IPs.
+    async fn dna_clear_ip_lockouts(&self, license_id: i64, event: EventDraft) -> Result<u64>;
+    /// Resets the reactivation lockout: the license's past activations stop counting towards it
+    /// (they move from `activation_log` to `dna_cleared_activations`, keeping the audit trail).
+    /// Returns how many activations were cleared.
+    async fn dna_reset_reactivation_lockout(&self, license_id: i64, event: EventDraft, now: Millis) -> Result<u64>;
+    /// The product's IP lockout policy (the default when none was set); NotFound without the product.
+    async fn dna_ip_lockout_policy(&self, product_id: i64) -> Result<IpLockoutPolicy>;
+    async fn dna_set_ip_lockout_policy(
+        &self,
+        product_id: i64,
+        policy: IpLockoutPolicy,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<IpLockoutPolicy>;
+    async fn dna_add_info_tag(&self, license_id: i64, tag: &str, event: EventDraft, now: Millis) -> Result<InfoTag>;
+    /// InfoTags of the license in the order they were reported.
+    async fn dna_info_tags(&self, license_id: i64, page: Page) -> Result<Vec<InfoTag>>;
+    /// The most recently reported InfoTag.
+    async fn dna_latest_info_tag(&self, license_id: i64) -> Result<Option<InfoTag>>;
+}
 
-#[async_trait::async_trait]
-impl DnaStore for SqliteStore {}
+/// Implements `DnaStore` for one backend; `$begin` opens a transaction that may write and whose
+/// first statement's lock is held to commit (`BEGIN IMMEDIATE` on SQLite).
+macro_rules! impl_dna_store {
+    ($store:ty, $row:ty, $conn:ty, $begin:literal) => {
+        #[async_trait::async_trait]
+        impl DnaStore for $store {
+            async fn dna_license(&self, license_id: i64) -> Result<DnaLicense> {
+                let mut conn = self.pool.acquire().await.map_err(db_err)?;
+                license_exists(&mut conn, license_id).await?;
+                dna_row(&mut conn, license_id).await
+            }
 
-#[async_trait::async_trait]
-impl DnaStore for PostgresStore {}
+            async fn dna_license_facts(&self, license: &License, now: Millis) -> Result<DnaLicenseFacts> {
+                // One read transaction so the three counts describe the same moment.
+                let mut tx = self.pool.begin().await.map_err(db_err)?;
+                let active_devices: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE license_id = $1 AND deactivated_at IS NULL")
+                        .bind(license.id)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                let recent_activations: i64 = match &license.terms.reactivation_lockout {
+                    Some(lockout) => {
+                        sqlx::query_scalar("SELECT COUNT(*) FROM activation_log WHERE license_id = $1 AND at > $2")
+                            .bind(license.id)
+                            .bind(now.saturating_sub(lockout.window_hours.saturating_mul(HOUR)))
+                            .fetch_one(&mut *tx)
+                            .await
+                            .map_err(db_err)?
+                    }
+                    None => 0,
+                };
+                let locked: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM dna_ip_attempts WHERE license_id = $1 AND locked_until > $2")
+                        .bind(license.id)
+                        .bind(now)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(DnaLicenseFacts {
+                    active_devices,
+                    recent_activations,
+                    ip_locked: locked > 0,
+                })
+            }
+
+            async fn dna_ip_locked(&self, license_id: i64, ip: &str, now: Millis) -> Result<bool> {
+                let mut conn = self.pool.acquire().await.map_err(db_err)?;
+                let attempts = ip_attempts(&mut conn, license_id, ip).await?;
+                Ok(lockout::ip_locked(attempts.as_ref(), now))
+            }
+
+            async fn dna_password_attempt(
+                &self,
+                license_id: i64,
+                ip: &str,
+                accepted: bool,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<PasswordAttempt> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let product_id = lock_license(&mut tx, license_id).await?;
+                let attempts = ip_attempts(&mut tx, license_id, ip).await?;
+                lockout::check_ip_lockout(attempts.as_ref(), now)?;
+                if accepted {
+                    tx.commit().await.map_err(db_err)?;
+                    return Ok(PasswordAttempt::Accepted);
+                }
+                let policy = policy_of(&mut tx, product_id).await?;
+                let next = lockout::record_ip_failure(&policy, attempts.as_ref(), now);
+                sqlx::query(
+                    "INSERT INTO dna_ip_attempts (license_id, ip, failures, window_start, locked_until) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (license_id, ip) DO UPDATE SET \
+                     failures = excluded.failures, window_start = excluded.window_start, locked_until = excluded.locked_until",
+                )
+                .bind(license_id)
+                .bind(ip)
+                .bind(next.failures)
+                .bind(next.window_start)
+                .bind(next.locked_until)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                let locked = lockout::ip_locked(Some(&next), now);
+                let event = event.data(serde_json::json!({"ip": ip, "locked_until": next.locked_until}));
+                insert_event(&mut tx, event, license_id, now).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(PasswordAttempt::Rejected { locked })
+            }
+
+            async fn dna_set_password(
+                &self,
+                license_id: i64,
+                which: DnaPassword,
+                hash: Option<String>,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<()> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                lock_license(&mut tx, license_id).await?;
+                ensure_row(&mut tx, license_id, now).await?;
+                let sql = match which {
+                    DnaPassword::User => {
+                        "UPDATE dna_licenses SET password_hash = $2, reset_digest = NULL, reset_expires_at = NULL, \
+                         updated_at = $3 WHERE license_id = $1"
+                    }
+                    DnaPassword::Admin => {
+                        "UPDATE dna_licenses SET admin_password_hash = $2, admin_reset_digest = NULL, \
+                         admin_reset_expires_at = NULL, updated_at = $3 WHERE license_id = $1"
+                    }
+                };
+                sqlx::query(sql)
+                    .bind(license_id)
+                    .bind(hash)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                insert_event(&mut tx, event, license_id, now).await?;
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn dna_set_reset_code(
+                &self,
+                license_id: i64,
+                which: DnaPassword,
+                code: &str,
+                expires_at: Millis,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<()> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                lock_license(&mut tx, license_id).await?;
+                ensure_row(&mut tx, license_id, now).await?;
+                let sql = match which {
+                    DnaPassword::User => {
+                        "UPDATE dna_licenses SET reset_digest = $2, reset_expires_at = $3, updated_at = $4 \
+                         WHERE license_id = $1"
+                    }
+                    DnaPassword::Admin => {
+                        "UPDATE dna_licenses SET admin_reset_digest = $2, admin_reset_expires_at = $3, updated_at = $4 \
+                         WHERE license_id = $1"
+                    }
+                };
+                sqlx::query(sql)
+                    .bind(license_id)
+                    .bind(self.codec.digest(code.as_bytes()))
+                    .bind(expires_at)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                insert_event(&mut tx, event, license_id, now).await?;
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn dna_reset_code_matches(
+                &self,
+                license_id: i64,
+                which: DnaPassword,
+                code: &str,
+                now: Millis,
+            ) -> Result<bool> {
+                // The digest is keyed, so comparing it in SQL reveals nothing about the code.
+                let sql = match which {
+                    DnaPassword::User => {
+                        "SELECT COUNT(*) FROM dna_licenses WHERE license_id = $1 AND reset_digest = $2 \
+                         AND reset_expires_at > $3"
+                    }
+                    DnaPassword::Admin => {
+                        "SELECT COUNT(*) FROM dna_licenses WHERE license_id = $1 AND admin_reset_digest = $2 \
+                         AND admin_reset_expires_at > $3"
+                    }
+                };
+                let n: i64 = sqlx::query_scalar(sql)
+                    .bind(license_id)
+                    .bind(self.codec.digest(code.as_bytes()))
+                    .bind(now)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                Ok(n > 0)
+            }
+
+            async fn dna_update_license(
+                &self,
+                license_id: i64,
+                activation_email: Option<String>,
+                license_data: Option<String>,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<DnaLicense> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                lock_license(&mut tx, license_id).await?;
+                ensure_row(&mut tx, license_id, now).await?;
+                sqlx::query(
+                    "UPDATE dna_licenses SET activation_email = COALESCE($2, activation_email), \
+                     license_data = COALESCE($3, license_data), updated_at = $4 WHERE license_id = $1",
+                )
+                .bind(license_id)
+                .bind(activation_email)
+                .bind(license_data)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                let updated = dna_row(&mut tx, license_id).await?;
+                insert_event(&mut tx, event, license_id, now).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(updated)
+            }
+
+            async fn dna_clear_ip_lockouts(&self, license_id: i64, event: EventDraft) -> Result<u64> {
+                let now = SystemClock.now();
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                lock_license(&mut tx, license_id).await?;
+                let done = sqlx::query("DELETE FROM dna_ip_attempts WHERE license_id = $1")
+                    .bind(license_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                insert_event(&mut tx, event, license_id, now).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(done.rows_affected())
+            }
+
+            async fn dna_reset_reactivation_lockout(
+                &self,
+                license_id: i64,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<u64> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                lock_license(&mut tx, license_id).await?;
+                sqlx::query(
+                    "INSERT INTO dna_cleared_activations (license_id, fingerprint, at, cleared_at) \
+                     SELECT license_id, fingerprint, at, $2 FROM activation_log WHERE license_id = $1",
+                )
+                .bind(license_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                let done = sqlx::query("DELETE FROM activation_log WHERE license_id = $1")
+                    .bind(license_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                insert_event(&mut tx, event, license_id, now).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(done.rows_affected())
+            }
+
+            async fn dna_ip_lockout_policy(&self, product_id: i64) -> Result<IpLockoutPolicy> {
+                let mut conn = self.pool.acquire().await.map_err(db_err)?;
+                let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE id = $1")
+                    .bind(product_id)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                if exists == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                policy_of(&mut conn, product_id).await
+            }
+
+            async fn dna_set_ip_lockout_policy(
+                &self,
+                product_id: i64,
+                policy: IpLockoutPolicy,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<IpLockoutPolicy> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let done = sqlx::query(
+                    "INSERT INTO dna_product_settings (product_id, ip_lockout, updated_at) \
+                     SELECT id, $2, $3 FROM products WHERE id = $1 \
+                     ON CONFLICT (product_id) DO UPDATE SET ip_lockout = excluded.ip_lockout, updated_at = excluded.updated_at",
+                )
+                .bind(product_id)
+                .bind(to_json(&policy)?)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                insert_event(&mut tx, event, product_id, now).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(policy)
+            }
+
+            async fn dna_add_info_tag(
+                &self,
+                license_id: i64,
+                tag: &str,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<InfoTag> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                lock_license(&mut tx, license_id).await?;
+                let row = sqlx::query(
+                    "INSERT INTO dna_info_tags (license_id, tag, at) VALUES ($1, $2, $3) RETURNING id, license_id, tag, at",
+                )
+                .bind(license_id)
+                .bind(tag)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                let created = info_tag_from_row(&row)?;
+                insert_event(&mut tx, event, license_id, now).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(created)
+            }
+
+            async fn dna_info_tags(&self, license_id: i64, page: Page) -> Result<Vec<InfoTag>> {
+                let mut conn = self.pool.acquire().await.map_err(db_err)?;
+                license_exists(&mut conn, license_id).await?;
+                let found = sqlx::query(
+                    "SELECT id, license_id, tag, at FROM dna_info_tags WHERE license_id = $1 AND id > $2 \
+                     ORDER BY id LIMIT $3",
+                )
+                .bind(license_id)
+                .bind(page.after.unwrap_or(i64::MIN))
+                .bind(page.clamped_limit())
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db_err)?;
+                found.iter().map(info_tag_from_row).collect()
+            }
+
+            async fn dna_latest_info_tag(&self, license_id: i64) -> Result<Option<InfoTag>> {
+                sqlx::query(
+                    "SELECT id, license_id, tag, at FROM dna_info_tags WHERE license_id = $1 ORDER BY id DESC LIMIT 1",
+                )
+                .bind(license_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?
+                .map(|r| info_tag_from_row(&r))
+                .transpose()
+            }
+        }
+
+        fn get<T>(row: &$row, col: &str) -> Result<T>
+        where
+            T: for<'r> sqlx::Decode<'r, <$row as sqlx::Row>::Database> + sqlx::Type<<$row as sqlx::Row>::Database>,
+        {
+            row.try_get::<T, _>(col).map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
+        }
+
+        fn info_tag_from_row(r: &$row) -> Result<InfoTag> {
+            Ok(InfoTag {
+                id: get(r, "id")?,
+                license_id: get(r, "license_id")?,
+                tag: get(r, "tag")?,
+                at: get(r, "at")?,
+            })
+        }
+
+        /// Takes the license row lock (the first statement of every locked write) and returns the
+        /// license's product id; NotFound when the license does not exist.
+        async fn lock_license(conn: &mut $conn, license_id: i64) -> Result<i64> {
+            sqlx::query_scalar("UPDATE licenses SET lock_version = lock_version + 1 WHERE id = $1 RETURNING product_id")
+                .bind(license_id)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db_err)?
+                .ok_or(StoreError::NotFound)
+        }
+
+        async fn license_exists(conn: &mut $conn, license_id: i64) -> Result<()> {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM licenses WHERE id = $1")
+                .bind(license_id)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db_err)?;
+            if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        }
+
+        async fn ensure_row(conn: &mut $conn, license_id: i64, now: Millis) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO dna_licenses (license_id, updated_at) VALUES ($1, $2) ON CONFLICT (license_id) DO NOTHING",
+            )
+            .bind(license_id)
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            Ok(())
+        }
+
+        async fn dna_row(conn: &mut $conn, license_id: i64) -> Result<DnaLicense> {
+            let row = sqlx::query(
+                "SELECT password_hash, admin_password_hash, activation_email, license_data FROM dna_licenses \
+                 WHERE license_id = $1",
+            )
+            .bind(license_id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            match row {
+                None => Ok(DnaLicense {
+                    license_id,
+                    ..DnaLicense::default()
+                }),
+                Some(r) => Ok(DnaLicense {
+                    license_id,
+                    password_hash: get(&r, "password_hash")?,
+                    admin_password_hash: get(&r, "admin_password_hash")?,
+                    activation_email: get(&r, "activation_email")?,
+                    license_data: get(&r, "license_data")?,
+                }),
+            }
+        }
+
+        async fn ip_attempts(conn: &mut $conn, license_id: i64, ip: &str) -> Result<Option<IpAttempts>> {
+            let row = sqlx::query(
+                "SELECT failures, window_start, locked_until FROM dna_ip_attempts WHERE license_id = $1 AND ip = $2",
+            )
+            .bind(license_id)
+            .bind(ip)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            row.map(|r| {
+                Ok(IpAttempts {
+                    failures: get(&r, "failures")?,
+                    window_start: get(&r, "window_start")?,
+                    locked_until: get(&r, "locked_until")?,
+                })
+            })
+            .transpose()
+        }
+
+        async fn policy_of(conn: &mut $conn, product_id: i64) -> Result<IpLockoutPolicy> {
+            let text: Option<String> =
+                sqlx::query_scalar("SELECT ip_lockout FROM dna_product_settings WHERE product_id = $1")
+                    .bind(product_id)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+            match text {
+                Some(text) => from_json(&text, "dna_product_settings.ip_lockout"),
+                None => Ok(IpLockoutPolicy::default()),
+            }
+        }
+
+        async fn insert_event(conn: &mut $conn, event: EventDraft, subject: i64, now: Millis) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(now)
+            .bind(event.actor)
+            .bind(event.source_ip)
+            .bind(event.action)
+            .bind(event.subject_type)
+            .bind(event.subject_id.or(Some(subject)))
+            .bind(to_json(&event.data)?)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            Ok(())
+        }
+    };
+}
+
+mod sqlite_impl {
+    use super::*;
+    use crate::StoreError;
+    use crate::sql::{db_err, from_json, to_json};
+    use licensd_domain::clock::HOUR;
+    use licensd_domain::lockout::{self, IpAttempts};
+    use licensd_domain::{Clock, SystemClock};
+    use sqlx::Row;
+
+    impl_dna_store!(
+        SqliteStore,
+        sqlx::sqlite::SqliteRow,
+        sqlx::SqliteConnection,
+        "BEGIN IMMEDIATE"
+    );
+}
+
+mod postgres_impl {
+    use super::*;
+    use crate::StoreError;
+    use crate::sql::{db_err, from_json, to_json};
+    use licensd_domain::clock::HOUR;
+    use licensd_domain::lockout::{self, IpAttempts};
+    use licensd_domain::{Clock, SystemClock};
+    use sqlx::Row;
+
+    impl_dna_store!(PostgresStore, sqlx::postgres::PgRow, sqlx::PgConnection, "BEGIN");
+}

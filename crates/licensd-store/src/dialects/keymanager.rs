@@ -1,17 +1,1411 @@
-//! Storage the keymanager dialect brings into the domain. Nothing yet: the dialect is not implemented.
-//! Migrations use versions 200–299; files live in migrations/{sqlite,postgres}/.
+//! Storage the Key Manager dialect brings into the domain: capabilities of Key Manager API keys,
+//! the access block list, per-product signing keys and key/value metadata of license keys and
+//! products. Migrations use versions 200–299; files live in migrations/{sqlite,postgres}/.
 
 use crate::migrate::Migration;
-use crate::{PostgresStore, SqliteStore};
+use crate::{PostgresStore, Result, SqliteStore};
+use licensd_domain::access::{AccessBlock, AccessBlockKind};
+use licensd_domain::contract::{Contract, ContractRefusal};
+use licensd_domain::downloadable::{Downloadable, DownloadableSpec};
+use licensd_domain::generator::{Generator, GeneratorSpec};
+use licensd_domain::telemetry::TelemetryRecord;
+use licensd_domain::{EventDraft, Millis};
+use serde::{Deserialize, Serialize};
 
-pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[];
-pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[];
+pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
+    version: 200,
+    name: "keymanager",
+    sql: include_str!("../../migrations/sqlite/0200_keymanager.sql"),
+}];
+pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[Migration {
+    version: 200,
+    name: "keymanager",
+    sql: include_str!("../../migrations/postgres/0200_keymanager.sql"),
+}];
+
+/// Capabilities and on/off state of one Key Manager API key (a credential of dialect keymanager).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeySettings {
+    pub credential_id: i64,
+    /// Endpoint names the key may call (e.g. `verify`, `create-product`).
+    pub capabilities: Vec<String>,
+    /// An inactive key is refused with code 101 until switched back on.
+    pub active: bool,
+    pub updated_at: Millis,
+}
+
+/// A product's own signing key; the private part is sealed at rest.
+#[derive(Debug, Clone)]
+pub struct ProductSigningKey {
+    pub product_id: i64,
+    pub kid: String,
+    pub algorithm: String,
+    pub public_der: Vec<u8>,
+    pub private_pkcs8: Vec<u8>,
+    pub created_at: Millis,
+}
+
+/// What a metadata entry belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetaOwner {
+    License(i64),
+    Product(i64),
+}
+
+impl MetaOwner {
+    fn id(self) -> i64 {
+        match self {
+            MetaOwner::License(id) | MetaOwner::Product(id) => id,
+        }
+    }
+    fn subject_type(self) -> &'static str {
+        match self {
+            MetaOwner::License(_) => "license",
+            MetaOwner::Product(_) => "product",
+        }
+    }
+}
+
+/// One key/value metadata entry of a license key or product.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetaEntry {
+    pub id: i64,
+    pub key: String,
+    pub value: String,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// A contract as stored: the domain contract, its secret key and how many keys it holds now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredContract {
+    pub contract: Contract,
+    pub key: String,
+    pub license_keys_count: i64,
+}
+
+/// What create/update-contract write. `key` is the secret the holder authenticates with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContractFields {
+    pub product_id: i64,
+    pub name: String,
+    pub information: Option<String>,
+    pub key: String,
+    pub license_keys_quantity: i64,
+    pub active: bool,
+    pub can_get_info: bool,
+    pub can_generate: bool,
+    pub can_destroy: bool,
+    pub can_destroy_all: bool,
+}
+
+/// Which in-stock keys an assignment takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssignSelection {
+    /// This license, if it is in stock and active.
+    One(i64),
+    /// `quantity` in-stock, active keys of the product (oldest first).
+    Random { product_id: i64, quantity: i64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssignOutcome {
+    /// The ids of the licenses now assigned.
+    Assigned(Vec<i64>),
+    /// `One`: the license is not in stock (or not active).
+    NotAssignable,
+    /// `Random`: fewer keys in stock than asked, even with those offered for minting.
+    Insufficient { available: i64 },
+}
+
+/// Given a stock license's metadata and the instant, the metadata and expiry it gets when assigned.
+pub type AssignFn = dyn Fn(&serde_json::Value, Millis) -> (serde_json::Value, Option<Millis>) + Send + Sync;
+
+/// A telemetry record to store.
+#[derive(Debug, Clone)]
+pub struct NewTelemetry {
+    pub user_identifier: Option<String>,
+    pub license_id: Option<i64>,
+    pub license_key: Option<String>,
+    pub activation_identifier: Option<String>,
+    pub product_id: Option<i64>,
+    pub product_version: Option<String>,
+    pub data_type: String,
+    pub data_group: String,
+    pub data: serde_json::Value,
+    pub is_correct_format: bool,
+    pub license_key_exists: bool,
+    pub product_exists: bool,
+    pub product_version_exists: bool,
+    pub has_red_flags: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TelemetryFilter {
+    pub license_key: Option<String>,
+    pub user_identifier: Option<String>,
+    pub has_red_flags: Option<bool>,
+    pub product_id: Option<i64>,
+}
 
 #[async_trait::async_trait]
-pub trait KeyManagerStore: Send + Sync + 'static {}
+pub trait KeyManagerStore: Send + Sync + 'static {
+    /// The settings stored for a credential, if any were ever written.
+    async fn km_api_key_settings(&self, credential_id: i64) -> Result<Option<ApiKeySettings>>;
+    /// Writes (inserts or replaces) a key's settings; NotFound when the credential does not exist
+    /// or is not a Key Manager credential.
+    async fn km_put_api_key_settings(&self, settings: ApiKeySettings, event: EventDraft) -> Result<ApiKeySettings>;
 
-#[async_trait::async_trait]
-impl KeyManagerStore for SqliteStore {}
+    /// Conflict when the same kind and value is already listed.
+    async fn km_add_access_block(
+        &self,
+        kind: AccessBlockKind,
+        value: &str,
+        reason: Option<String>,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<AccessBlock>;
+    async fn km_list_access_blocks(&self) -> Result<Vec<AccessBlock>>;
+    async fn km_delete_access_block(&self, id: i64, event: EventDraft) -> Result<()>;
 
-#[async_trait::async_trait]
-impl KeyManagerStore for PostgresStore {}
+    /// Sets (or replaces) the product's own signing key; NotFound for an unknown product.
+    async fn km_put_product_signing_key(
+        &self,
+        product_id: i64,
+        key: crate::NewSigningKey,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<ProductSigningKey>;
+    async fn km_product_signing_key(&self, product_id: i64) -> Result<Option<ProductSigningKey>>;
+    /// Removes the product's key (the global key signs again); NotFound when it has none.
+    async fn km_delete_product_signing_key(&self, product_id: i64, event: EventDraft) -> Result<()>;
+
+    /// Deletes a product with everything that belongs to it (its license keys with their
+    /// activations, policies, features) in one transaction, as Key Manager's delete-product does.
+    /// NotFound for an unknown product.
+    async fn km_delete_product(&self, product_id: i64, event: EventDraft) -> Result<()>;
+
+    /// Entries in creation order.
+    async fn km_list_meta(&self, owner: MetaOwner) -> Result<Vec<MetaEntry>>;
+    /// Conflict when the key exists already; NotFound when the owner does not exist.
+    async fn km_create_meta(
+        &self,
+        owner: MetaOwner,
+        key: &str,
+        value: &str,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<MetaEntry>;
+    /// NotFound when the owner has no entry under `key`.
+    async fn km_update_meta(
+        &self,
+        owner: MetaOwner,
+        key: &str,
+        value: &str,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<MetaEntry>;
+    /// NotFound when the owner has no entry under `key`.
+    async fn km_delete_meta(&self, owner: MetaOwner, key: &str, event: EventDraft, now: Millis) -> Result<()>;
+
+    // --- generators ---
+    /// NotFound for an unknown product.
+    async fn km_create_generator(
+        &self,
+        product_id: i64,
+        spec: GeneratorSpec,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<Generator>;
+    async fn km_get_generator(&self, id: i64) -> Result<Generator>;
+    /// In id order; all products when `product_id` is `None`.
+    async fn km_list_generators(&self, product_id: Option<i64>) -> Result<Vec<Generator>>;
+    async fn km_update_generator(
+        &self,
+        id: i64,
+        spec: GeneratorSpec,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<Generator>;
+    async fn km_delete_generator(&self, id: i64, event: EventDraft) -> Result<()>;
+
+    // --- assignment ---
+    /// Assigns in-stock keys in one transaction: the chosen rows are locked, and for `Random` the
+    /// shortfall is made up from `mint` (inserted already assigned) when it offers enough keys.
+    /// Conflict when a minted key already exists.
+    async fn km_assign(
+        &self,
+        selection: AssignSelection,
+        assign: &AssignFn,
+        mint: Vec<crate::NewLicense>,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<AssignOutcome>;
+
+    // --- contracts ---
+    /// Conflict when the contract key is taken; NotFound for an unknown product.
+    async fn km_create_contract(
+        &self,
+        fields: ContractFields,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<StoredContract>;
+    async fn km_update_contract(
+        &self,
+        id: i64,
+        fields: ContractFields,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<StoredContract>;
+    /// The keys the contract minted stay; they just no longer count against any quota.
+    async fn km_delete_contract(&self, id: i64, event: EventDraft) -> Result<()>;
+    async fn km_get_contract(&self, id: i64) -> Result<StoredContract>;
+    async fn km_find_contract_by_key(&self, key: &str) -> Result<Option<StoredContract>>;
+    async fn km_list_contracts(&self) -> Result<Vec<StoredContract>>;
+    /// Inserts `new` as keys of the contract when the contract's quota allows them, decided under
+    /// the contract's row lock; `Ok(Err(_))` is the contract's refusal (nothing written).
+    async fn km_contract_generate(
+        &self,
+        contract_id: i64,
+        new: Vec<crate::NewLicense>,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<std::result::Result<Vec<i64>, ContractRefusal>>;
+    /// Deletes one key the contract minted; NotFound when it is not one of them.
+    async fn km_contract_destroy(&self, contract_id: i64, license_id: i64, event: EventDraft) -> Result<()>;
+    /// Deletes every key the contract minted; returns how many.
+    async fn km_contract_destroy_all(&self, contract_id: i64, event: EventDraft) -> Result<i64>;
+
+    // --- downloadables ---
+    /// Conflict when the product has this numeric version already; NotFound for an unknown product.
+    async fn km_create_downloadable(
+        &self,
+        product_id: i64,
+        spec: DownloadableSpec,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<Downloadable>;
+    async fn km_list_downloadables(&self, product_id: Option<i64>) -> Result<Vec<Downloadable>>;
+    async fn km_get_downloadable(&self, id: i64) -> Result<Downloadable>;
+    async fn km_downloadable_by_version(&self, product_id: i64, numeric_version: i64) -> Result<Option<Downloadable>>;
+    async fn km_put_downloadable_file(
+        &self,
+        id: i64,
+        file_name: &str,
+        content: Vec<u8>,
+        event: EventDraft,
+    ) -> Result<Downloadable>;
+    /// The file and its name, counting the download; `None` when no file was uploaded.
+    async fn km_take_download(&self, id: i64) -> Result<Option<(String, Vec<u8>)>>;
+    async fn km_delete_downloadable(&self, id: i64, event: EventDraft) -> Result<()>;
+
+    // --- telemetry ---
+    async fn km_add_telemetry(&self, record: NewTelemetry, now: Millis) -> Result<TelemetryRecord>;
+    /// Newest first, at most `limit`.
+    async fn km_list_telemetry(&self, filter: TelemetryFilter, limit: i64) -> Result<Vec<TelemetryRecord>>;
+}
+
+const PRODUCT_SIGNING_KEY: &str = "product-signing-key";
+/// Must equal the core store's context, so keys minted here open like any other.
+const LICENSE_KEY: &str = "license-key";
+const CONTRACT_KEY: &str = "contract-key";
+const TELEMETRY_KEY: &str = "telemetry-license-key";
+
+fn meta_table(owner: MetaOwner) -> (&'static str, &'static str, &'static str) {
+    match owner {
+        MetaOwner::License(_) => ("km_license_meta", "license_id", "licenses"),
+        MetaOwner::Product(_) => ("km_product_meta", "product_id", "products"),
+    }
+}
+
+async fn begin_sqlite(pool: &sqlx::SqlitePool) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+    pool.begin_with("BEGIN IMMEDIATE").await.map_err(crate::sql::db_err)
+}
+
+async fn begin_postgres(pool: &sqlx::PgPool) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+    pool.begin().await.map_err(crate::sql::db_err)
+}
+
+macro_rules! impl_keymanager {
+    ($store:ty, $row:ty, $conn:ty, $begin:ident, $lock:literal, $skip_locked:literal) => {
+        const _: () = {
+            use crate::StoreError;
+            use crate::sql::{conflict, db_err, from_json, to_json};
+            use sqlx::Row;
+
+            fn get<T>(row: &$row, col: &str) -> Result<T>
+            where
+                T: for<'r> sqlx::Decode<'r, <$row as sqlx::Row>::Database> + sqlx::Type<<$row as sqlx::Row>::Database>,
+            {
+                row.try_get::<T, _>(col).map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
+            }
+
+            async fn insert_event(conn: &mut $conn, event: EventDraft, subject: Option<i64>, now: Millis) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(now)
+                .bind(event.actor)
+                .bind(event.source_ip)
+                .bind(event.action)
+                .bind(event.subject_type)
+                .bind(event.subject_id.or(subject))
+                .bind(to_json(&event.data)?)
+                .execute(conn)
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            fn block_from_row(row: &$row) -> Result<AccessBlock> {
+                let kind: String = get(row, "kind")?;
+                Ok(AccessBlock {
+                    id: get(row, "id")?,
+                    kind: AccessBlockKind::parse(&kind)
+                        .ok_or_else(|| StoreError::Corrupt(format!("unknown access block kind {kind:?}")))?,
+                    value: get(row, "value")?,
+                    reason: get(row, "reason")?,
+                    created_at: get(row, "created_at")?,
+                })
+            }
+
+            fn meta_from_row(row: &$row) -> Result<MetaEntry> {
+                Ok(MetaEntry {
+                    id: get(row, "id")?,
+                    key: get(row, "meta_key")?,
+                    value: get(row, "meta_value")?,
+                    created_at: get(row, "created_at")?,
+                    updated_at: get(row, "updated_at")?,
+                })
+            }
+
+            fn wall_now() -> Millis {
+                use licensd_domain::Clock;
+                licensd_domain::SystemClock.now()
+            }
+
+
+            const GENERATOR_COLS: &str =
+                "id, product_id, name, pattern, activation_limit, validity_days, active, created_at, updated_at";
+            const CONTRACT_COLS: &str = "c.id, c.product_id, c.name, c.information, c.key_sealed, c.license_keys_quantity, \
+                 c.active, c.can_get_info, c.can_generate, c.can_destroy, c.can_destroy_all, c.created_at, c.updated_at, \
+                 (SELECT COUNT(*) FROM km_contract_licenses l WHERE l.contract_id = c.id) AS license_keys_count";
+            const DOWNLOADABLE_SELECT: &str = "SELECT id, product_id, numeric_version, version, update_summary, changelog, \
+                 published, release_date, download_counter, file_name, \
+                 CAST(LENGTH(file_content) AS BIGINT) AS file_size, created_at \
+                 FROM km_downloadables";
+            const TELEMETRY_COLS: &str = "id, user_identifier, license_id, license_key_sealed, activation_identifier, \
+                 product_id, product_version, data_type, data_group, data, is_correct_format, license_key_exists, \
+                 product_exists, product_version_exists, has_red_flags, created_at";
+
+            fn generator_from_row(row: &$row) -> Result<Generator> {
+                let pattern: String = get(row, "pattern")?;
+                Ok(Generator {
+                    id: get(row, "id")?,
+                    product_id: get(row, "product_id")?,
+                    name: get(row, "name")?,
+                    pattern: from_json(&pattern, "generator pattern")?,
+                    activation_limit: get(row, "activation_limit")?,
+                    validity_days: get(row, "validity_days")?,
+                    active: get(row, "active")?,
+                    created_at: get(row, "created_at")?,
+                    updated_at: get(row, "updated_at")?,
+                })
+            }
+
+            fn contract_from_row(row: &$row, codec: &dyn crate::SecretCodec) -> Result<StoredContract> {
+                let sealed: Vec<u8> = get(row, "key_sealed")?;
+                Ok(StoredContract {
+                    contract: Contract {
+                        id: get(row, "id")?,
+                        product_id: get(row, "product_id")?,
+                        name: get(row, "name")?,
+                        information: get(row, "information")?,
+                        license_keys_quantity: get(row, "license_keys_quantity")?,
+                        active: get(row, "active")?,
+                        can_get_info: get(row, "can_get_info")?,
+                        can_generate: get(row, "can_generate")?,
+                        can_destroy: get(row, "can_destroy")?,
+                        can_destroy_all: get(row, "can_destroy_all")?,
+                        created_at: get(row, "created_at")?,
+                        updated_at: get(row, "updated_at")?,
+                    },
+                    key: crate::sql::open_text(codec, &sealed, CONTRACT_KEY)?,
+                    license_keys_count: get(row, "license_keys_count")?,
+                })
+            }
+
+            fn downloadable_from_row(row: &$row) -> Result<Downloadable> {
+                Ok(Downloadable {
+                    id: get(row, "id")?,
+                    product_id: get(row, "product_id")?,
+                    numeric_version: get(row, "numeric_version")?,
+                    version: get(row, "version")?,
+                    update_summary: get(row, "update_summary")?,
+                    changelog: get(row, "changelog")?,
+                    published: get(row, "published")?,
+                    release_date: get(row, "release_date")?,
+                    download_counter: get(row, "download_counter")?,
+                    file_name: get(row, "file_name")?,
+                    file_size: get::<Option<i64>>(row, "file_size")?,
+                    created_at: get(row, "created_at")?,
+                })
+            }
+
+            fn telemetry_from_row(row: &$row, codec: &dyn crate::SecretCodec) -> Result<TelemetryRecord> {
+                let sealed: Option<Vec<u8>> = get(row, "license_key_sealed")?;
+                let data: String = get(row, "data")?;
+                Ok(TelemetryRecord {
+                    id: get(row, "id")?,
+                    user_identifier: get(row, "user_identifier")?,
+                    license_id: get(row, "license_id")?,
+                    license_key: sealed.map(|s| crate::sql::open_text(codec, &s, TELEMETRY_KEY)).transpose()?,
+                    activation_identifier: get(row, "activation_identifier")?,
+                    product_id: get(row, "product_id")?,
+                    product_version: get(row, "product_version")?,
+                    data_type: get(row, "data_type")?,
+                    data_group: get(row, "data_group")?,
+                    data: from_json(&data, "telemetry data")?,
+                    is_correct_format: get(row, "is_correct_format")?,
+                    license_key_exists: get(row, "license_key_exists")?,
+                    product_exists: get(row, "product_exists")?,
+                    product_version_exists: get(row, "product_version_exists")?,
+                    has_red_flags: get(row, "has_red_flags")?,
+                    created_at: get(row, "created_at")?,
+                })
+            }
+
+            async fn product_exists(conn: &mut $conn, product_id: i64) -> Result<bool> {
+                let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE id = $1")
+                    .bind(product_id)
+                    .fetch_one(conn)
+                    .await
+                    .map_err(db_err)?;
+                Ok(found > 0)
+            }
+
+            /// Inserts one key-based license (no feature grants: Key Manager keys have none),
+            /// sealed and digested exactly as the core store does.
+            async fn insert_license(
+                conn: &mut $conn,
+                codec: &dyn crate::SecretCodec,
+                item: &crate::NewLicense,
+                now: Millis,
+            ) -> Result<i64> {
+                let key = item.key.as_deref().ok_or_else(|| StoreError::Conflict("a license key is required".into()))?;
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO licenses (product_id, policy_id, customer_id, key_digest, key_sealed, status, assignment, \
+                     terms, starts_at, expires_at, maintenance_expires_at, trial_days, transfer_count, deactivation_count, \
+                     consumption_used, consumption_period_start, order_ref, metadata, lock_version, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, 0, 0, $13, $14, $15, 0, $13, $13) RETURNING id",
+                )
+                .bind(item.product_id)
+                .bind(item.policy_id)
+                .bind(item.customer_id)
+                .bind(codec.digest(key.as_bytes()))
+                .bind(codec.seal(key.as_bytes(), LICENSE_KEY))
+                .bind(item.status.as_str())
+                .bind(item.assignment.as_str())
+                .bind(to_json(&item.terms)?)
+                .bind(item.starts_at)
+                .bind(item.expires_at)
+                .bind(item.maintenance_expires_at)
+                .bind(item.trial_days)
+                .bind(now)
+                .bind(&item.order_ref)
+                .bind(to_json(&item.metadata)?)
+                .fetch_one(conn)
+                .await
+                .map_err(conflict("license key already exists", "product does not exist"))?;
+                Ok(id)
+            }
+
+            async fn assign_row(conn: &mut $conn, id: i64, assign: &AssignFn, now: Millis) -> Result<()> {
+                let metadata: String = sqlx::query_scalar("SELECT metadata FROM licenses WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                let metadata: serde_json::Value = from_json(&metadata, "license metadata")?;
+                let (metadata, expires_at) = assign(&metadata, now);
+                sqlx::query(
+                    "UPDATE licenses SET assignment = 'assigned', metadata = $2, expires_at = $3, updated_at = $4, \
+                     lock_version = lock_version + 1 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(to_json(&metadata)?)
+                .bind(expires_at)
+                .bind(now)
+                .execute(conn)
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn contract_by_id(conn: &mut $conn, codec: &dyn crate::SecretCodec, id: i64) -> Result<StoredContract> {
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {CONTRACT_COLS} FROM km_contracts c WHERE c.id = $1")))
+                    .bind(id)
+                    .fetch_optional(conn)
+                    .await
+                    .map_err(db_err)?
+                    .ok_or(StoreError::NotFound)?;
+                contract_from_row(&row, codec)
+            }
+
+            #[async_trait::async_trait]
+            impl KeyManagerStore for $store {
+                async fn km_api_key_settings(&self, credential_id: i64) -> Result<Option<ApiKeySettings>> {
+                    let row = sqlx::query(
+                        "SELECT credential_id, capabilities, active, updated_at FROM km_api_key_settings \
+                         WHERE credential_id = $1",
+                    )
+                    .bind(credential_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    row.map(|row| {
+                        let capabilities: String = get(&row, "capabilities")?;
+                        Ok(ApiKeySettings {
+                            credential_id: get(&row, "credential_id")?,
+                            capabilities: from_json(&capabilities, "API key capabilities")?,
+                            active: get(&row, "active")?,
+                            updated_at: get(&row, "updated_at")?,
+                        })
+                    })
+                    .transpose()
+                }
+
+                async fn km_put_api_key_settings(
+                    &self,
+                    settings: ApiKeySettings,
+                    event: EventDraft,
+                ) -> Result<ApiKeySettings> {
+                    let mut tx = $begin(&self.pool).await?;
+                    let found: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM credentials WHERE id = $1 AND dialect = 'keymanager'",
+                    )
+                    .bind(settings.credential_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    if found == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    sqlx::query(
+                        "INSERT INTO km_api_key_settings (credential_id, capabilities, active, updated_at) \
+                         VALUES ($1, $2, $3, $4) ON CONFLICT (credential_id) DO UPDATE SET \
+                         capabilities = excluded.capabilities, active = excluded.active, updated_at = excluded.updated_at",
+                    )
+                    .bind(settings.credential_id)
+                    .bind(to_json(&settings.capabilities)?)
+                    .bind(settings.active)
+                    .bind(settings.updated_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    insert_event(&mut tx, event, Some(settings.credential_id), settings.updated_at).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(settings)
+                }
+
+                async fn km_add_access_block(
+                    &self,
+                    kind: AccessBlockKind,
+                    value: &str,
+                    reason: Option<String>,
+                    event: EventDraft,
+                    now: Millis,
+                ) -> Result<AccessBlock> {
+                    let mut tx = $begin(&self.pool).await?;
+                    let row = sqlx::query(
+                        "INSERT INTO km_access_blocks (kind, value, reason, created_at) VALUES ($1, $2, $3, $4) \
+                         RETURNING id, kind, value, reason, created_at",
+                    )
+                    .bind(kind.as_str())
+                    .bind(value)
+                    .bind(reason)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(conflict("this value is already on the access block list", "reference missing"))?;
+                    let block = block_from_row(&row)?;
+                    insert_event(&mut tx, event, Some(block.id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(block)
+                }
+
+                async fn km_list_access_blocks(&self) -> Result<Vec<AccessBlock>> {
+                    let rows = sqlx::query("SELECT id, kind, value, reason, created_at FROM km_access_blocks ORDER BY id")
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_err)?;
+                    rows.iter().map(block_from_row).collect()
+                }
+
+                async fn km_delete_access_block(&self, id: i64, event: EventDraft) -> Result<()> {
+                    let mut tx = $begin(&self.pool).await?;
+                    let done = sqlx::query("DELETE FROM km_access_blocks WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    insert_event(&mut tx, event, Some(id), wall_now()).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(())
+                }
+
+                async fn km_put_product_signing_key(
+                    &self,
+                    product_id: i64,
+                    key: crate::NewSigningKey,
+                    event: EventDraft,
+                    now: Millis,
+                ) -> Result<ProductSigningKey> {
+                    let sealed = self.codec.seal(&key.private_pkcs8, PRODUCT_SIGNING_KEY);
+                    let mut tx = $begin(&self.pool).await?;
+                    let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE id = $1")
+                        .bind(product_id)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    if found == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    sqlx::query(
+                        "INSERT INTO km_product_signing_keys (product_id, kid, algorithm, public_der, private_sealed, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (product_id) DO UPDATE SET kid = excluded.kid, \
+                         algorithm = excluded.algorithm, public_der = excluded.public_der, \
+                         private_sealed = excluded.private_sealed, created_at = excluded.created_at",
+                    )
+                    .bind(product_id)
+                    .bind(&key.kid)
+                    .bind(&key.algorithm)
+                    .bind(&key.public_der)
+                    .bind(sealed)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    insert_event(&mut tx, event, Some(product_id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(ProductSigningKey {
+                        product_id,
+                        kid: key.kid,
+                        algorithm: key.algorithm,
+                        public_der: key.public_der,
+                        private_pkcs8: key.private_pkcs8,
+                        created_at: now,
+                    })
+                }
+
+                async fn km_product_signing_key(&self, product_id: i64) -> Result<Option<ProductSigningKey>> {
+                    let row = sqlx::query(
+                        "SELECT product_id, kid, algorithm, public_der, private_sealed, created_at \
+                         FROM km_product_signing_keys WHERE product_id = $1",
+                    )
+                    .bind(product_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    let Some(row) = row else { return Ok(None) };
+                    let sealed: Vec<u8> = get(&row, "private_sealed")?;
+                    let private_pkcs8 = self.codec.open(&sealed, PRODUCT_SIGNING_KEY).ok_or_else(|| {
+                        StoreError::Corrupt("cannot open sealed product signing key (tampered or another master key)".into())
+                    })?;
+                    Ok(Some(ProductSigningKey {
+                        product_id: get(&row, "product_id")?,
+                        kid: get(&row, "kid")?,
+                        algorithm: get(&row, "algorithm")?,
+                        public_der: get(&row, "public_der")?,
+                        private_pkcs8,
+                        created_at: get(&row, "created_at")?,
+                    }))
+                }
+
+                async fn km_delete_product_signing_key(&self, product_id: i64, event: EventDraft) -> Result<()> {
+                    let mut tx = $begin(&self.pool).await?;
+                    let done = sqlx::query("DELETE FROM km_product_signing_keys WHERE product_id = $1")
+                        .bind(product_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    insert_event(&mut tx, event, Some(product_id), wall_now()).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(())
+                }
+
+                async fn km_delete_product(&self, product_id: i64, event: EventDraft) -> Result<()> {
+                    let mut tx = $begin(&self.pool).await?;
+                    let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE id = $1")
+                        .bind(product_id)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    if found == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    // Rows hanging off licenses (devices, leases, grants, consumption, metadata)
+                    // go with them through ON DELETE CASCADE.
+                    for statement in [
+                        "DELETE FROM licenses WHERE product_id = $1",
+                        "DELETE FROM policies WHERE product_id = $1",
+                        "DELETE FROM features WHERE product_id = $1",
+                        "DELETE FROM products WHERE id = $1",
+                    ] {
+                        sqlx::query(statement)
+                            .bind(product_id)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(conflict("product is still in use", "product is still in use"))?;
+                    }
+                    insert_event(&mut tx, event, Some(product_id), wall_now()).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(())
+                }
+
+                async fn km_list_meta(&self, owner: MetaOwner) -> Result<Vec<MetaEntry>> {
+                    let (table, column, _) = meta_table(owner);
+                    let sql = format!(
+                        "SELECT id, meta_key, meta_value, created_at, updated_at FROM {table} WHERE {column} = $1 ORDER BY id"
+                    );
+                    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .bind(owner.id())
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_err)?;
+                    rows.iter().map(meta_from_row).collect()
+                }
+
+                async fn km_create_meta(
+                    &self,
+                    owner: MetaOwner,
+                    key: &str,
+                    value: &str,
+                    event: EventDraft,
+                    now: Millis,
+                ) -> Result<MetaEntry> {
+                    let (table, column, owners) = meta_table(owner);
+                    let mut tx = $begin(&self.pool).await?;
+                    let found: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                        "SELECT COUNT(*) FROM {owners} WHERE id = $1"
+                    )))
+                    .bind(owner.id())
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    if found == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "INSERT INTO {table} ({column}, meta_key, meta_value, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $4) RETURNING id, meta_key, meta_value, created_at, updated_at"
+                    )))
+                    .bind(owner.id())
+                    .bind(key)
+                    .bind(value)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(conflict("meta key already exists", "owner does not exist"))?;
+                    let entry = meta_from_row(&row)?;
+                    let event = EventDraft { subject_type: owner.subject_type().into(), ..event };
+                    insert_event(&mut tx, event, Some(owner.id()), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(entry)
+                }
+
+                async fn km_update_meta(
+                    &self,
+                    owner: MetaOwner,
+                    key: &str,
+                    value: &str,
+                    event: EventDraft,
+                    now: Millis,
+                ) -> Result<MetaEntry> {
+                    let (table, column, _) = meta_table(owner);
+                    let mut tx = $begin(&self.pool).await?;
+                    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "UPDATE {table} SET meta_value = $3, updated_at = $4 WHERE {column} = $1 AND meta_key = $2 \
+                         RETURNING id, meta_key, meta_value, created_at, updated_at"
+                    )))
+                    .bind(owner.id())
+                    .bind(key)
+                    .bind(value)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    let entry = meta_from_row(&row.ok_or(StoreError::NotFound)?)?;
+                    let event = EventDraft { subject_type: owner.subject_type().into(), ..event };
+                    insert_event(&mut tx, event, Some(owner.id()), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(entry)
+                }
+
+                async fn km_delete_meta(&self, owner: MetaOwner, key: &str, event: EventDraft, now: Millis) -> Result<()> {
+                    let (table, column, _) = meta_table(owner);
+                    let mut tx = $begin(&self.pool).await?;
+                    let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DELETE FROM {table} WHERE {column} = $1 AND meta_key = $2"
+                    )))
+                    .bind(owner.id())
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    let event = EventDraft { subject_type: owner.subject_type().into(), ..event };
+                    insert_event(&mut tx, event, Some(owner.id()), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(())
+                }
+
+                async fn km_create_generator(
+                    &self,
+                    product_id: i64,
+                    spec: GeneratorSpec,
+                    event: EventDraft,
+                    now: Millis,
+                ) -> Result<Generator> {
+                    let mut tx = $begin(&self.pool).await?;
+                    if !product_exists(&mut tx, product_id).await? {
+                        return Err(StoreError::NotFound);
+                    }
+                    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "INSERT INTO km_generators (product_id, name, pattern, activation_limit, validity_days, active, \
+                         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {GENERATOR_COLS}"
+                    )))
+                    .bind(product_id)
+                    .bind(&spec.name)
+                    .bind(to_json(&spec.pattern)?)
+                    .bind(spec.activation_limit)
+                    .bind(spec.validity_days)
+                    .bind(spec.active)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    let generator = generator_from_row(&row)?;
+                    insert_event(&mut tx, event, Some(generator.id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(generator)
+                }
+
+                async fn km_get_generator(&self, id: i64) -> Result<Generator> {
+                    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {GENERATOR_COLS} FROM km_generators WHERE id = $1")))
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .ok_or(StoreError::NotFound)?;
+                    generator_from_row(&row)
+                }
+
+                async fn km_list_generators(&self, product_id: Option<i64>) -> Result<Vec<Generator>> {
+                    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "SELECT {GENERATOR_COLS} FROM km_generators WHERE ($1 IS NULL OR product_id = $1) ORDER BY id"
+                    )))
+                    .bind(product_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    rows.iter().map(generator_from_row).collect()
+                }
+
+                async fn km_update_generator(&self, id: i64, spec: GeneratorSpec, event: EventDraft, now: Millis) -> Result<Generator> {
+                    let mut tx = $begin(&self.pool).await?;
+                    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "UPDATE km_generators SET name = $2, pattern = $3, activation_limit = $4, validity_days = $5, \
+                         active = $6, updated_at = $7 WHERE id = $1 RETURNING {GENERATOR_COLS}"
+                    )))
+                    .bind(id)
+                    .bind(&spec.name)
+                    .bind(to_json(&spec.pattern)?)
+                    .bind(spec.activation_limit)
+                    .bind(spec.validity_days)
+                    .bind(spec.active)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?
+                    .ok_or(StoreError::NotFound)?;
+                    let generator = generator_from_row(&row)?;
+                    insert_event(&mut tx, event, Some(id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(generator)
+                }
+
+                async fn km_delete_generator(&self, id: i64, event: EventDraft) -> Result<()> {
+                    let mut tx = $begin(&self.pool).await?;
+                    let done = sqlx::query("DELETE FROM km_generators WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    insert_event(&mut tx, event, Some(id), wall_now()).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(())
+                }
+
+                async fn km_assign(
+                    &self,
+                    selection: AssignSelection,
+                    assign: &AssignFn,
+                    mint: Vec<crate::NewLicense>,
+                    event: EventDraft,
+                    now: Millis,
+                ) -> Result<AssignOutcome> {
+                    let mut tx = $begin(&self.pool).await?;
+                    let mut ids: Vec<i64> = match selection {
+                        AssignSelection::One(id) => sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                            "SELECT id FROM licenses WHERE id = $1 AND assignment = 'in_stock' AND status = 'active'{}",
+                            $lock
+                        )))
+                        .bind(id)
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db_err)?,
+                        AssignSelection::Random { product_id, quantity } => sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                            "SELECT id FROM licenses WHERE product_id = $1 AND assignment = 'in_stock' AND status = 'active' \
+                             AND key_digest IS NOT NULL ORDER BY id LIMIT $2{}",
+                            $skip_locked
+                        )))
+                        .bind(product_id)
+                        .bind(quantity.max(0))
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db_err)?,
+                    };
+                    match selection {
+                        AssignSelection::One(_) if ids.is_empty() => return Ok(AssignOutcome::NotAssignable),
+                        AssignSelection::Random { quantity, .. } if (ids.len() as i64) < quantity => {
+                            let shortfall = (quantity - ids.len() as i64) as usize;
+                            if mint.len() < shortfall {
+                                return Ok(AssignOutcome::Insufficient { available: ids.len() as i64 });
+                            }
+                            let mut minted = Vec::with_capacity(shortfall);
+                            for item in mint.iter().take(shortfall) {
+                                minted.push(insert_license(&mut tx, &*self.codec, item, now).await?);
+                            }
+                            for id in &ids {
+                                assign_row(&mut tx, *id, assign, now).await?;
+                            }
+                            ids.extend(minted);
+                            let subject = ids.first().copied();
+                            insert_event(&mut tx, event, subject, now).await?;
+                            tx.commit().await.map_err(db_err)?;
+                            return Ok(AssignOutcome::Assigned(ids));
+                        }
+                        _ => {}
+                    }
+                    for id in &ids {
+                        assign_row(&mut tx, *id, assign, now).await?;
+                    }
+                    let subject = ids.first().copied();
+                    insert_event(&mut tx, event, subject, now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(AssignOutcome::Assigned(ids))
+                }
+
+                async fn km_create_contract(&self, fields: ContractFields, event: EventDraft, now: Millis) -> Result<StoredContract> {
+                    let mut tx = $begin(&self.pool).await?;
+                    if !product_exists(&mut tx, fields.product_id).await? {
+                        return Err(StoreError::NotFound);
+                    }
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO km_contracts (product_id, name, information, key_digest, key_sealed, license_keys_quantity, \
+                         active, can_get_info, can_generate, can_destroy, can_destroy_all, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
+                    )
+                    .bind(fields.product_id)
+                    .bind(&fields.name)
+                    .bind(&fields.information)
+                    .bind(self.codec.digest(fields.key.as_bytes()))
+                    .bind(self.codec.seal(fields.key.as_bytes(), CONTRACT_KEY))
+                    .bind(fields.license_keys_quantity)
+                    .bind(fields.active)
+                    .bind(fields.can_get_info)
+                    .bind(fields.can_generate)
+                    .bind(fields.can_destroy)
+                    .bind(fields.can_destroy_all)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(conflict("contract key already in use", "product does not exist"))?;
+                    let stored = contract_by_id(&mut tx, &*self.codec, id).await?;
+                    insert_event(&mut tx, event, Some(id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(stored)
+                }
+
+                async fn km_update_contract(&self, id: i64, fields: ContractFields, event: EventDraft, now: Millis) -> Result<StoredContract> {
+                    let mut tx = $begin(&self.pool).await?;
+                    if !product_exists(&mut tx, fields.product_id).await? {
+                        return Err(StoreError::NotFound);
+                    }
+                    let done = sqlx::query(
+                        "UPDATE km_contracts SET product_id = $2, name = $3, information = $4, key_digest = $5, key_sealed = $6, \
+                         license_keys_quantity = $7, active = $8, can_get_info = $9, can_generate = $10, can_destroy = $11, \
+                         can_destroy_all = $12, updated_at = $13 WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(fields.product_id)
+                    .bind(&fields.name)
+                    .bind(&fields.information)
+                    .bind(self.codec.digest(fields.key.as_bytes()))
+                    .bind(self.codec.seal(fields.key.as_bytes(), CONTRACT_KEY))
+                    .bind(fields.license_keys_quantity)
+                    .bind(fields.active)
+                    .bind(fields.can_get_info)
+                    .bind(fields.can_generate)
+                    .bind(fields.can_destroy)
+                    .bind(fields.can_destroy_all)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(conflict("contract key already in use", "product does not exist"))?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    let stored = contract_by_id(&mut tx, &*self.codec, id).await?;
+                    insert_event(&mut tx, event, Some(id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(stored)
+                }
+
+                async fn km_delete_contract(&self, id: i64, event: EventDraft) -> Result<()> {
+                    let mut tx = $begin(&self.pool).await?;
+                    let done = sqlx::query("DELETE FROM km_contracts WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    insert_event(&mut tx, event, Some(id), wall_now()).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(())
+                }
+
+                async fn km_get_contract(&self, id: i64) -> Result<StoredContract> {
+                    let mut conn = self.pool.acquire().await.map_err(db_err)?;
+                    contract_by_id(&mut conn, &*self.codec, id).await
+                }
+
+                async fn km_find_contract_by_key(&self, key: &str) -> Result<Option<StoredContract>> {
+                    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "SELECT {CONTRACT_COLS} FROM km_contracts c WHERE c.key_digest = $1"
+                    )))
+                    .bind(self.codec.digest(key.as_bytes()))
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    row.map(|row| contract_from_row(&row, &*self.codec)).transpose()
+                }
+
+                async fn km_list_contracts(&self) -> Result<Vec<StoredContract>> {
+                    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {CONTRACT_COLS} FROM km_contracts c ORDER BY c.id")))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_err)?;
+                    rows.iter().map(|row| contract_from_row(row, &*self.codec)).collect()
+                }
+
+                async fn km_contract_generate(
+                    &self,
+                    contract_id: i64,
+                    new: Vec<crate::NewLicense>,
+                    event: EventDraft,
+                    now: Millis,
+                ) -> Result<std::result::Result<Vec<i64>, ContractRefusal>> {
+                    let mut tx = $begin(&self.pool).await?;
+                    // The contract row lock serializes every generation against its quota.
+                    let locked = sqlx::query("UPDATE km_contracts SET updated_at = updated_at WHERE id = $1")
+                        .bind(contract_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    if locked.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    let stored = contract_by_id(&mut tx, &*self.codec, contract_id).await?;
+                    if let Err(refusal) = stored.contract.plan_generate(stored.license_keys_count, new.len() as i64) {
+                        return Ok(Err(refusal));
+                    }
+                    let mut ids = Vec::with_capacity(new.len());
+                    for item in &new {
+                        let id = insert_license(&mut tx, &*self.codec, item, now).await?;
+                        sqlx::query("INSERT INTO km_contract_licenses (license_id, contract_id) VALUES ($1, $2)")
+                            .bind(id)
+                            .bind(contract_id)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_err)?;
+                        ids.push(id);
+                    }
+                    insert_event(&mut tx, event, Some(contract_id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(Ok(ids))
+                }
+
+                async fn km_contract_destroy(&self, contract_id: i64, license_id: i64, event: EventDraft) -> Result<()> {
+                    let mut tx = $begin(&self.pool).await?;
+                    let done = sqlx::query(
+                        "DELETE FROM licenses WHERE id = $1 AND id IN \
+                         (SELECT license_id FROM km_contract_licenses WHERE contract_id = $2)",
+                    )
+                    .bind(license_id)
+                    .bind(contract_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(conflict("license is still in use", "license is still in use"))?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    insert_event(&mut tx, event, Some(license_id), wall_now()).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(())
+                }
+
+                async fn km_contract_destroy_all(&self, contract_id: i64, event: EventDraft) -> Result<i64> {
+                    let mut tx = $begin(&self.pool).await?;
+                    let done = sqlx::query(
+                        "DELETE FROM licenses WHERE id IN (SELECT license_id FROM km_contract_licenses WHERE contract_id = $1)",
+                    )
+                    .bind(contract_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(conflict("license is still in use", "license is still in use"))?;
+                    let count = done.rows_affected() as i64;
+                    if count > 0 {
+                        insert_event(&mut tx, event, Some(contract_id), wall_now()).await?;
+                    }
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(count)
+                }
+
+                async fn km_create_downloadable(
+                    &self,
+                    product_id: i64,
+                    spec: DownloadableSpec,
+                    event: EventDraft,
+                    now: Millis,
+                ) -> Result<Downloadable> {
+                    let mut tx = $begin(&self.pool).await?;
+                    if !product_exists(&mut tx, product_id).await? {
+                        return Err(StoreError::NotFound);
+                    }
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO km_downloadables (product_id, numeric_version, version, update_summary, changelog, \
+                         published, release_date, download_counter, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8) \
+                         RETURNING id",
+                    )
+                    .bind(product_id)
+                    .bind(spec.numeric_version)
+                    .bind(&spec.version)
+                    .bind(&spec.update_summary)
+                    .bind(&spec.changelog)
+                    .bind(spec.published)
+                    .bind(spec.release_date)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(conflict("the product has this numeric version already", "product does not exist"))?;
+                    insert_event(&mut tx, event, Some(id), now).await?;
+                    let row = sqlx::query(sqlx::AssertSqlSafe(format!("{DOWNLOADABLE_SELECT} WHERE id = $1")))
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    let downloadable = downloadable_from_row(&row)?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(downloadable)
+                }
+
+                async fn km_list_downloadables(&self, product_id: Option<i64>) -> Result<Vec<Downloadable>> {
+                    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "{DOWNLOADABLE_SELECT} WHERE ($1 IS NULL OR product_id = $1) ORDER BY product_id, numeric_version"
+                    )))
+                    .bind(product_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    rows.iter().map(downloadable_from_row).collect()
+                }
+
+                async fn km_get_downloadable(&self, id: i64) -> Result<Downloadable> {
+                    let row = sqlx::query(sqlx::AssertSqlSafe(format!("{DOWNLOADABLE_SELECT} WHERE id = $1")))
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .ok_or(StoreError::NotFound)?;
+                    downloadable_from_row(&row)
+                }
+
+                async fn km_downloadable_by_version(&self, product_id: i64, numeric_version: i64) -> Result<Option<Downloadable>> {
+                    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "{DOWNLOADABLE_SELECT} WHERE product_id = $1 AND numeric_version = $2"
+                    )))
+                    .bind(product_id)
+                    .bind(numeric_version)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    row.as_ref().map(downloadable_from_row).transpose()
+                }
+
+                async fn km_put_downloadable_file(
+                    &self,
+                    id: i64,
+                    file_name: &str,
+                    content: Vec<u8>,
+                    event: EventDraft,
+                ) -> Result<Downloadable> {
+                    let mut tx = $begin(&self.pool).await?;
+                    let done = sqlx::query("UPDATE km_downloadables SET file_name = $2, file_content = $3 WHERE id = $1")
+                        .bind(id)
+                        .bind(file_name)
+                        .bind(content)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    insert_event(&mut tx, event, Some(id), wall_now()).await?;
+                    let row = sqlx::query(sqlx::AssertSqlSafe(format!("{DOWNLOADABLE_SELECT} WHERE id = $1")))
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    let downloadable = downloadable_from_row(&row)?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(downloadable)
+                }
+
+                async fn km_take_download(&self, id: i64) -> Result<Option<(String, Vec<u8>)>> {
+                    let mut tx = $begin(&self.pool).await?;
+                    let row = sqlx::query(
+                        "UPDATE km_downloadables SET download_counter = download_counter + 1 \
+                         WHERE id = $1 AND file_content IS NOT NULL RETURNING file_name, file_content",
+                    )
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    let file = match row {
+                        Some(row) => {
+                            let name: Option<String> = get(&row, "file_name")?;
+                            let content: Vec<u8> = get(&row, "file_content")?;
+                            Some((name.unwrap_or_else(|| "download".into()), content))
+                        }
+                        None => None,
+                    };
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(file)
+                }
+
+                async fn km_delete_downloadable(&self, id: i64, event: EventDraft) -> Result<()> {
+                    let mut tx = $begin(&self.pool).await?;
+                    let done = sqlx::query("DELETE FROM km_downloadables WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    insert_event(&mut tx, event, Some(id), wall_now()).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(())
+                }
+
+                async fn km_add_telemetry(&self, record: NewTelemetry, now: Millis) -> Result<TelemetryRecord> {
+                    let (digest, sealed) = match &record.license_key {
+                        Some(key) => (
+                            Some(self.codec.digest(key.as_bytes())),
+                            Some(self.codec.seal(key.as_bytes(), TELEMETRY_KEY)),
+                        ),
+                        None => (None, None),
+                    };
+                    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "INSERT INTO km_telemetry (user_identifier, license_id, license_key_digest, license_key_sealed, \
+                         activation_identifier, product_id, product_version, data_type, data_group, data, is_correct_format, \
+                         license_key_exists, product_exists, product_version_exists, has_red_flags, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING {TELEMETRY_COLS}"
+                    )))
+                    .bind(&record.user_identifier)
+                    .bind(record.license_id)
+                    .bind(digest)
+                    .bind(sealed)
+                    .bind(&record.activation_identifier)
+                    .bind(record.product_id)
+                    .bind(&record.product_version)
+                    .bind(&record.data_type)
+                    .bind(&record.data_group)
+                    .bind(to_json(&record.data)?)
+                    .bind(record.is_correct_format)
+                    .bind(record.license_key_exists)
+                    .bind(record.product_exists)
+                    .bind(record.product_version_exists)
+                    .bind(record.has_red_flags)
+                    .bind(now)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    telemetry_from_row(&row, &*self.codec)
+                }
+
+                async fn km_list_telemetry(&self, filter: TelemetryFilter, limit: i64) -> Result<Vec<TelemetryRecord>> {
+                    let digest = filter.license_key.as_ref().map(|key| self.codec.digest(key.as_bytes()));
+                    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "SELECT {TELEMETRY_COLS} FROM km_telemetry WHERE ($1 IS NULL OR license_key_digest = $1) \
+                         AND ($2 IS NULL OR user_identifier = $2) AND ($3 IS NULL OR has_red_flags = $3) \
+                         AND ($4 IS NULL OR product_id = $4) ORDER BY id DESC LIMIT $5"
+                    )))
+                    .bind(digest)
+                    .bind(&filter.user_identifier)
+                    .bind(filter.has_red_flags)
+                    .bind(filter.product_id)
+                    .bind(limit.clamp(1, 1000))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    rows.iter().map(|row| telemetry_from_row(row, &*self.codec)).collect()
+                }
+            }
+        };
+    };
+}
+
+// SQLite serializes writers with BEGIN IMMEDIATE, so it needs (and has) no row-lock clauses.
+impl_keymanager!(
+    SqliteStore,
+    sqlx::sqlite::SqliteRow,
+    sqlx::SqliteConnection,
+    begin_sqlite,
+    "",
+    ""
+);
+impl_keymanager!(
+    PostgresStore,
+    sqlx::postgres::PgRow,
+    sqlx::PgConnection,
+    begin_postgres,
+    " FOR UPDATE",
+    " FOR UPDATE SKIP LOCKED"
+);

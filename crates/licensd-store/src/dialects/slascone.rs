@@ -1,17 +1,657 @@
-//! Storage the slascone dialect brings into the domain. Nothing yet: the dialect is not implemented.
+//! Storage the SLASCONE dialect brings into the domain: token keys. In SLASCONE an activation
+//! assigns one of a license's tokens to a client and hands the client a token key (a GUID) that
+//! later names that assignment (unassign, heartbeats with `token_key`). licensd's activation slot is
+//! the core `Device`; this table only remembers which token key belongs to which (license, client).
+//!
+//! Token keys are secrets like license keys: stored sealed (heartbeats hand them back) and looked
+//! up by their keyed digest, never in plain text.
 //! Migrations use versions 300–399; files live in migrations/{sqlite,postgres}/.
 
 use crate::migrate::Migration;
-use crate::{PostgresStore, SqliteStore};
+use crate::{PostgresStore, Result, SqliteStore};
+use licensd_domain::analytics::{AnalyticalField, AnalyticalFieldType, UsageFeature, UsageModule};
+use licensd_domain::{EventDraft, Millis};
 
-pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[];
-pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[];
+pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
+    version: 300,
+    name: "slascone",
+    sql: include_str!("../../migrations/sqlite/0300_slascone.sql"),
+}];
+pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[Migration {
+    version: 300,
+    name: "slascone",
+    sql: include_str!("../../migrations/postgres/0300_slascone.sql"),
+}];
+
+/// The sealing context of token keys (binds the ciphertext to this use).
+const TOKEN_CONTEXT: &str = "slascone-token-key";
+
+/// One token key: the assignment of a license's token to a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlasconeToken {
+    pub license_id: i64,
+    pub client_id: String,
+    pub token_key: String,
+    pub created_at: Millis,
+}
+
+/// One analytical value as reported: the field, its value (text, or a JSON array of texts) and
+/// the instant the client measured it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnalyticalReport {
+    pub field_id: i64,
+    pub value: String,
+    pub reported_at: Millis,
+}
+
+/// One usage count as reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageReport {
+    pub usage_feature_id: i64,
+    pub usage_module_id: Option<i64>,
+    pub value: i64,
+    pub reported_at: Millis,
+}
+
+/// Summed usage of a license per usage feature and module (feature totals without a module first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageTotal {
+    pub usage_feature_id: i64,
+    pub usage_module_id: Option<i64>,
+    pub total: i64,
+}
+
+/// The outcome of rolling back a consumption transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumptionRollback {
+    pub license_id: i64,
+    pub feature_id: i64,
+    /// The feature's counter after the rollback.
+    pub total: i64,
+    /// True when the transaction had been rolled back before (nothing changed this time).
+    pub replayed: bool,
+}
 
 #[async_trait::async_trait]
-pub trait SlasconeStore: Send + Sync + 'static {}
+pub trait SlasconeStore: Send + Sync + 'static {
+    /// The token key of (license, client), recording `candidate` as that key when there is none
+    /// yet. Idempotent and safe under concurrency: two racing calls return the same key.
+    /// NotFound when the license does not exist.
+    async fn slascone_token_for(
+        &self,
+        license_id: i64,
+        client_id: &str,
+        candidate: &str,
+        now: Millis,
+    ) -> Result<SlasconeToken>;
+    /// The token key of (license, client), if one was ever issued.
+    async fn slascone_token_of(&self, license_id: i64, client_id: &str) -> Result<Option<SlasconeToken>>;
+    /// The token a token key names, if any.
+    async fn slascone_find_token(&self, token_key: &str) -> Result<Option<SlasconeToken>>;
+    /// Every token ever issued to this client id, oldest first (heartbeats find the client's
+    /// license through them).
+    async fn slascone_client_tokens(&self, client_id: &str) -> Result<Vec<SlasconeToken>>;
+    /// Rolls back the feature consumption recorded as consumption event `transaction_id`, under
+    /// the license row lock (`consumption_rollback::plan_rollback` decides). Idempotent: a second
+    /// rollback of the same transaction changes nothing and reports `replayed`. NotFound when no
+    /// feature consumption has that id; a rollback event is itself never rolled back
+    /// (`Denied(ConsumptionAmountInvalid)`). With `product_scope`, a transaction of a license of
+    /// another product is NotFound too (a product-scoped key cannot reach it).
+    async fn slascone_rollback_consumption(
+        &self,
+        transaction_id: i64,
+        product_scope: Option<i64>,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<ConsumptionRollback>;
 
-#[async_trait::async_trait]
-impl SlasconeStore for SqliteStore {}
+    // --- data gathering: definitions per product (Conflict on a duplicate name) and reports ---
+    async fn slascone_create_analytical_field(
+        &self,
+        product_id: i64,
+        name: &str,
+        field_type: AnalyticalFieldType,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<AnalyticalField>;
+    async fn slascone_analytical_fields(&self, product_id: i64) -> Result<Vec<AnalyticalField>>;
+    async fn slascone_create_usage_feature(
+        &self,
+        product_id: i64,
+        name: &str,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<UsageFeature>;
+    async fn slascone_usage_features(&self, product_id: i64) -> Result<Vec<UsageFeature>>;
+    /// NotFound without the usage feature.
+    async fn slascone_create_usage_module(
+        &self,
+        usage_feature_id: i64,
+        name: &str,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<UsageModule>;
+    async fn slascone_usage_modules(&self, usage_feature_id: i64) -> Result<Vec<UsageModule>>;
+    /// Records one analytical heartbeat: all its values or none.
+    async fn slascone_record_analytics(
+        &self,
+        license_id: i64,
+        client_id: &str,
+        reports: Vec<AnalyticalReport>,
+        now: Millis,
+    ) -> Result<()>;
+    /// Every analytical value reported for the license, in arrival order.
+    async fn slascone_analytical_values(&self, license_id: i64) -> Result<Vec<AnalyticalReport>>;
+    /// Records one usage heartbeat: all its counts or none.
+    async fn slascone_record_usage(
+        &self,
+        license_id: i64,
+        client_id: &str,
+        reports: Vec<UsageReport>,
+        now: Millis,
+    ) -> Result<()>;
+    async fn slascone_usage_totals(&self, license_id: i64) -> Result<Vec<UsageTotal>>;
+    /// Ids of the licenses a license user is assigned to, in id order.
+    async fn slascone_licenses_of_user(&self, user_id: i64) -> Result<Vec<i64>>;
+}
 
-#[async_trait::async_trait]
-impl SlasconeStore for PostgresStore {}
+macro_rules! impl_slascone_store {
+    ($store:ty, $row:ty, $conn:ty, $begin:literal) => {
+        #[async_trait::async_trait]
+        impl SlasconeStore for $store {
+            async fn slascone_token_for(
+                &self,
+                license_id: i64,
+                client_id: &str,
+                candidate: &str,
+                now: Millis,
+            ) -> Result<SlasconeToken> {
+                let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM licenses WHERE id = $1")
+                    .bind(license_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                if exists.is_none() {
+                    return Err(StoreError::NotFound);
+                }
+                // ON CONFLICT DO NOTHING on the (license, client) key: a racing insert loses quietly
+                // and both callers then read the one row that won.
+                sqlx::query(
+                    "INSERT INTO slascone_tokens (license_id, client_id, token_digest, token_sealed, created_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (license_id, client_id) DO NOTHING",
+                )
+                .bind(license_id)
+                .bind(client_id)
+                .bind(self.codec.digest(candidate.as_bytes()))
+                .bind(self.codec.seal(candidate.as_bytes(), TOKEN_CONTEXT))
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+                self.slascone_token_of(license_id, client_id)
+                    .await?
+                    .ok_or_else(|| StoreError::Database("token row vanished after insert".into()))
+            }
+
+            async fn slascone_token_of(&self, license_id: i64, client_id: &str) -> Result<Option<SlasconeToken>> {
+                let row = sqlx::query(
+                    "SELECT license_id, client_id, token_sealed, created_at FROM slascone_tokens \
+                     WHERE license_id = $1 AND client_id = $2",
+                )
+                .bind(license_id)
+                .bind(client_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+                row.map(|row| token_from_row(&*self.codec, &row)).transpose()
+            }
+
+            async fn slascone_find_token(&self, token_key: &str) -> Result<Option<SlasconeToken>> {
+                let row = sqlx::query(
+                    "SELECT license_id, client_id, token_sealed, created_at FROM slascone_tokens \
+                     WHERE token_digest = $1",
+                )
+                .bind(self.codec.digest(token_key.as_bytes()))
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+                row.map(|row| token_from_row(&*self.codec, &row)).transpose()
+            }
+
+            async fn slascone_client_tokens(&self, client_id: &str) -> Result<Vec<SlasconeToken>> {
+                let found = sqlx::query(
+                    "SELECT license_id, client_id, token_sealed, created_at FROM slascone_tokens \
+                     WHERE client_id = $1 ORDER BY created_at, license_id",
+                )
+                .bind(client_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+                found
+                    .iter()
+                    .map(|row| token_from_row(&*self.codec, row))
+                    .collect()
+            }
+
+            async fn slascone_rollback_consumption(
+                &self,
+                transaction_id: i64,
+                product_scope: Option<i64>,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<ConsumptionRollback> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let Some(row) = sqlx::query(
+                    "SELECT license_id, feature_id, amount, at FROM consumption_events \
+                     WHERE id = $1 AND feature_id IS NOT NULL",
+                )
+                .bind(transaction_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?
+                else {
+                    return Err(StoreError::NotFound);
+                };
+                let license_id: i64 = row.try_get("license_id").map_err(db_err)?;
+                let feature_id: i64 = row.try_get("feature_id").map_err(db_err)?;
+                let amount: i64 = row.try_get("amount").map_err(db_err)?;
+                let consumed_at: i64 = row.try_get("at").map_err(db_err)?;
+                // Lock the license row first, like every command that changes a counter.
+                let product_id: i64 =
+                    sqlx::query_scalar("UPDATE licenses SET lock_version = lock_version + 1 WHERE id = $1 RETURNING product_id")
+                        .bind(license_id)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                if product_scope.is_some_and(|scope| scope != product_id) {
+                    return Err(StoreError::NotFound);
+                }
+                let earlier: Option<i64> = sqlx::query_scalar(
+                    "SELECT total_after FROM consumption_events WHERE license_id = $1 AND idempotency_key = $2",
+                )
+                .bind(license_id)
+                .bind(rollback_key(transaction_id))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                if let Some(total) = earlier {
+                    // Dropping the transaction rolls back the lock bump: a replay writes nothing.
+                    drop(tx);
+                    return Ok(ConsumptionRollback { license_id, feature_id, total, replayed: true });
+                }
+                let counter_row = sqlx::query(
+                    "SELECT lf.consumption_used, lf.period_start, f.reset_period FROM license_features lf \
+                     JOIN features f ON f.id = lf.feature_id WHERE lf.license_id = $1 AND lf.feature_id = $2",
+                )
+                .bind(license_id)
+                .bind(feature_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .ok_or(StoreError::NotFound)?;
+                let used: i64 = counter_row.try_get("consumption_used").map_err(db_err)?;
+                let period_start: i64 = counter_row.try_get("period_start").map_err(db_err)?;
+                let reset: String = counter_row.try_get("reset_period").map_err(db_err)?;
+                let reset_period = ResetPeriod::parse(&reset)
+                    .ok_or_else(|| StoreError::Corrupt(format!("unknown reset period {reset:?}")))?;
+                // Only the reset period matters for where the counter stands now.
+                let terms = ConsumptionTerms {
+                    max_consumptions: None,
+                    allow_overages: false,
+                    max_overages: None,
+                    allow_negative: false,
+                    reset_period,
+                };
+                let current = rules::current_counter(&terms, used, period_start, now);
+                let next = consumption_rollback::plan_rollback(current, amount, consumed_at)?;
+                sqlx::query(
+                    "UPDATE license_features SET consumption_used = $3, period_start = $4 \
+                     WHERE license_id = $1 AND feature_id = $2",
+                )
+                .bind(license_id)
+                .bind(feature_id)
+                .bind(next.used)
+                .bind(next.period_start)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                sqlx::query(
+                    "INSERT INTO consumption_events (license_id, feature_id, amount, total_after, idempotency_key, at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(license_id)
+                .bind(feature_id)
+                .bind(next.used - current.used)
+                .bind(next.used)
+                .bind(rollback_key(transaction_id))
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                let data = serde_json::json!({"transaction_id": transaction_id, "returned": current.used - next.used});
+                sqlx::query(
+                    "INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(now)
+                .bind(event.actor)
+                .bind(event.source_ip)
+                .bind(event.action)
+                .bind(event.subject_type)
+                .bind(event.subject_id.or(Some(license_id)))
+                .bind(to_json(&data)?)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(ConsumptionRollback { license_id, feature_id, total: next.used, replayed: false })
+            }
+
+            async fn slascone_create_analytical_field(
+                &self,
+                product_id: i64,
+                name: &str,
+                field_type: AnalyticalFieldType,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<AnalyticalField> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO slascone_analytical_fields (product_id, name, field_type, created_at) \
+                     VALUES ($1, $2, $3, $4) RETURNING id",
+                )
+                .bind(product_id)
+                .bind(name)
+                .bind(field_type.as_str())
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(conflict("analytical field already exists", "product does not exist"))?;
+                log_event(&mut tx, event, id, now).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(AnalyticalField { id, product_id, name: name.to_owned(), field_type, created_at: now })
+            }
+
+            async fn slascone_analytical_fields(&self, product_id: i64) -> Result<Vec<AnalyticalField>> {
+                let found = sqlx::query(
+                    "SELECT id, product_id, name, field_type, created_at FROM slascone_analytical_fields \
+                     WHERE product_id = $1 ORDER BY id",
+                )
+                .bind(product_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+                let mut fields = Vec::with_capacity(found.len());
+                for row in &found {
+                    let text: String = row.try_get("field_type").map_err(db_err)?;
+                    fields.push(AnalyticalField {
+                        id: row.try_get("id").map_err(db_err)?,
+                        product_id: row.try_get("product_id").map_err(db_err)?,
+                        name: row.try_get("name").map_err(db_err)?,
+                        field_type: AnalyticalFieldType::parse(&text)
+                            .ok_or_else(|| StoreError::Corrupt(format!("unknown analytical field type {text:?}")))?,
+                        created_at: row.try_get("created_at").map_err(db_err)?,
+                    });
+                }
+                Ok(fields)
+            }
+
+            async fn slascone_create_usage_feature(
+                &self,
+                product_id: i64,
+                name: &str,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<UsageFeature> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO slascone_usage_features (product_id, name, created_at) VALUES ($1, $2, $3) RETURNING id",
+                )
+                .bind(product_id)
+                .bind(name)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(conflict("usage feature already exists", "product does not exist"))?;
+                log_event(&mut tx, event, id, now).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(UsageFeature { id, product_id, name: name.to_owned(), created_at: now })
+            }
+
+            async fn slascone_usage_features(&self, product_id: i64) -> Result<Vec<UsageFeature>> {
+                let found = sqlx::query(
+                    "SELECT id, product_id, name, created_at FROM slascone_usage_features WHERE product_id = $1 ORDER BY id",
+                )
+                .bind(product_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+                let mut features = Vec::with_capacity(found.len());
+                for row in &found {
+                    features.push(UsageFeature {
+                        id: row.try_get("id").map_err(db_err)?,
+                        product_id: row.try_get("product_id").map_err(db_err)?,
+                        name: row.try_get("name").map_err(db_err)?,
+                        created_at: row.try_get("created_at").map_err(db_err)?,
+                    });
+                }
+                Ok(features)
+            }
+
+            async fn slascone_create_usage_module(
+                &self,
+                usage_feature_id: i64,
+                name: &str,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<UsageModule> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM slascone_usage_features WHERE id = $1")
+                    .bind(usage_feature_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                if exists.is_none() {
+                    return Err(StoreError::NotFound);
+                }
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO slascone_usage_modules (usage_feature_id, name, created_at) VALUES ($1, $2, $3) RETURNING id",
+                )
+                .bind(usage_feature_id)
+                .bind(name)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(conflict("usage module already exists", "usage feature does not exist"))?;
+                log_event(&mut tx, event, id, now).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(UsageModule { id, usage_feature_id, name: name.to_owned(), created_at: now })
+            }
+
+            async fn slascone_usage_modules(&self, usage_feature_id: i64) -> Result<Vec<UsageModule>> {
+                let found = sqlx::query(
+                    "SELECT id, usage_feature_id, name, created_at FROM slascone_usage_modules \
+                     WHERE usage_feature_id = $1 ORDER BY id",
+                )
+                .bind(usage_feature_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+                let mut modules = Vec::with_capacity(found.len());
+                for row in &found {
+                    modules.push(UsageModule {
+                        id: row.try_get("id").map_err(db_err)?,
+                        usage_feature_id: row.try_get("usage_feature_id").map_err(db_err)?,
+                        name: row.try_get("name").map_err(db_err)?,
+                        created_at: row.try_get("created_at").map_err(db_err)?,
+                    });
+                }
+                Ok(modules)
+            }
+
+            async fn slascone_record_analytics(
+                &self,
+                license_id: i64,
+                client_id: &str,
+                reports: Vec<AnalyticalReport>,
+                now: Millis,
+            ) -> Result<()> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                for report in reports {
+                    sqlx::query(
+                        "INSERT INTO slascone_analytical_reports \
+                         (license_id, client_id, field_id, value, reported_at, received_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(license_id)
+                    .bind(client_id)
+                    .bind(report.field_id)
+                    .bind(&report.value)
+                    .bind(report.reported_at)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(conflict("duplicate report", "license or analytical field does not exist"))?;
+                }
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn slascone_analytical_values(&self, license_id: i64) -> Result<Vec<AnalyticalReport>> {
+                let found = sqlx::query(
+                    "SELECT field_id, value, reported_at FROM slascone_analytical_reports WHERE license_id = $1 ORDER BY id",
+                )
+                .bind(license_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+                let mut reports = Vec::with_capacity(found.len());
+                for row in &found {
+                    reports.push(AnalyticalReport {
+                        field_id: row.try_get("field_id").map_err(db_err)?,
+                        value: row.try_get("value").map_err(db_err)?,
+                        reported_at: row.try_get("reported_at").map_err(db_err)?,
+                    });
+                }
+                Ok(reports)
+            }
+
+            async fn slascone_record_usage(
+                &self,
+                license_id: i64,
+                client_id: &str,
+                reports: Vec<UsageReport>,
+                now: Millis,
+            ) -> Result<()> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                for report in reports {
+                    sqlx::query(
+                        "INSERT INTO slascone_usage_reports \
+                         (license_id, client_id, usage_feature_id, usage_module_id, value, reported_at, received_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(license_id)
+                    .bind(client_id)
+                    .bind(report.usage_feature_id)
+                    .bind(report.usage_module_id)
+                    .bind(report.value)
+                    .bind(report.reported_at)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(conflict("duplicate report", "license or usage feature does not exist"))?;
+                }
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn slascone_usage_totals(&self, license_id: i64) -> Result<Vec<UsageTotal>> {
+                let found = sqlx::query(
+                    "SELECT usage_feature_id, usage_module_id, CAST(SUM(value) AS BIGINT) AS total FROM slascone_usage_reports \
+                     WHERE license_id = $1 GROUP BY usage_feature_id, usage_module_id \
+                     ORDER BY usage_feature_id, usage_module_id IS NOT NULL, usage_module_id",
+                )
+                .bind(license_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+                let mut totals = Vec::with_capacity(found.len());
+                for row in &found {
+                    totals.push(UsageTotal {
+                        usage_feature_id: row.try_get("usage_feature_id").map_err(db_err)?,
+                        usage_module_id: row.try_get("usage_module_id").map_err(db_err)?,
+                        total: row.try_get("total").map_err(db_err)?,
+                    });
+                }
+                Ok(totals)
+            }
+
+            async fn slascone_licenses_of_user(&self, user_id: i64) -> Result<Vec<i64>> {
+                sqlx::query_scalar("SELECT license_id FROM license_user_assignments WHERE user_id = $1 ORDER BY license_id")
+                    .bind(user_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)
+            }
+        }
+
+        async fn log_event(
+            conn: &mut $conn,
+            event: EventDraft,
+            subject: i64,
+            now: Millis,
+        ) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(now)
+            .bind(event.actor)
+            .bind(event.source_ip)
+            .bind(event.action)
+            .bind(event.subject_type)
+            .bind(event.subject_id.or(Some(subject)))
+            .bind(to_json(&event.data)?)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            Ok(())
+        }
+
+        fn rollback_key(transaction_id: i64) -> String {
+            format!("slascone-rollback:{transaction_id}")
+        }
+
+        fn token_from_row(codec: &dyn crate::SecretCodec, row: &$row) -> Result<SlasconeToken> {
+            let sealed: Vec<u8> = row.try_get("token_sealed").map_err(db_err)?;
+            Ok(SlasconeToken {
+                license_id: row.try_get("license_id").map_err(db_err)?,
+                client_id: row.try_get("client_id").map_err(db_err)?,
+                token_key: open_text(codec, &sealed, TOKEN_CONTEXT)?,
+                created_at: row.try_get("created_at").map_err(db_err)?,
+            })
+        }
+    };
+}
+
+mod sqlite_impl {
+    use super::*;
+    use crate::StoreError;
+    use crate::sql::{conflict, db_err, open_text, to_json};
+    use licensd_domain::{ConsumptionTerms, ResetPeriod, consumption_rollback, rules};
+    use sqlx::Row;
+
+    impl_slascone_store!(
+        SqliteStore,
+        sqlx::sqlite::SqliteRow,
+        sqlx::SqliteConnection,
+        "BEGIN IMMEDIATE"
+    );
+}
+
+mod postgres_impl {
+    use super::*;
+    use crate::StoreError;
+    use crate::sql::{conflict, db_err, open_text, to_json};
+    use licensd_domain::{ConsumptionTerms, ResetPeriod, consumption_rollback, rules};
+    use sqlx::Row;
+
+    impl_slascone_store!(PostgresStore, sqlx::postgres::PgRow, sqlx::PgConnection, "BEGIN");
+}

@@ -1353,6 +1353,9 @@ backend_tests! {
             ("/v1/licenses/actions/consume", &["post"][..]),
             ("/v1/licenses/actions/checkout", &["post"][..]),
             ("/v1/licenses/actions/release", &["post"][..]),
+            // LicenseSpring dialect: product versions.
+            ("/v1/products/{id}/versions", &["post", "get"][..]),
+            ("/v1/product-versions/{id}", &["delete"][..]),
         ]
         .into_iter()
         .map(|(path, methods)| (path, methods.iter().copied().collect()))

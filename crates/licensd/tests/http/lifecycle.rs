@@ -265,6 +265,12 @@ backend_tests! {
             response.json::<Value>().await.expect("json"),
             json!({"status": "ready"})
         );
+        // The root answers too: vendor SDKs probe it to decide whether they are online.
+        let response = server.http.get(server.url("/")).send().await.expect("root");
+        assert_eq!(response.status(), StatusCode::OK);
+        let root = response.json::<Value>().await.expect("json");
+        assert_eq!(root["name"], "licensd");
+        assert_eq!(root["openapi"], "/v1/openapi.json");
     }
 
     async fn restart_keeps_the_signing_keys(server) {

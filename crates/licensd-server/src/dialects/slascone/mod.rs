@@ -1,16 +1,222 @@
-//! SLASCONE API v2 (issue 5), mounted at /api/v2/isv/{isv_id}. Not implemented yet: no routes are mounted.
+//! SLASCONE API v2 (issue 5), mounted at `/api/v2/isv/{isv_id}`.
+//!
+//! Software built on SLASCONE's provisioning API works against licensd by changing its base URL
+//! and the public key it trusts (licensd's active RSA key, `GET /v1/signing-keys`).
+//!
+//! * **ISV id:** licensd serves one vendor; any well-formed GUID is accepted as `isv_id`, so the
+//!   software keeps the ISV id it was built with. A malformed one is 404.
+//! * **ProvisioningKey:** a licensd credential of dialect `slascone` (`POST /v1/credentials`); the
+//!   header value is `<key_id>.<secret>`. A product-scoped credential is a bad key (401) for any
+//!   other product. **AdminKey:** a licensd admin token.
+//! * **Ids:** `product_id` is the product's code (give products their SLASCONE GUID as code);
+//!   licensd's integer ids (license, customer, template = policy, feature, limitation) travel as
+//!   GUIDs `00000000-0000-8000-8000-<12 hex digits of the id>`. Token keys are random GUIDs
+//!   (stored sealed, looked up by keyed digest; `SlasconeStore`).
+//! * **Signatures:** every answer of the dialect (success or error) carries
+//!   `x-slascone-signature` = Base64 RSA PKCS#1 v1.5 SHA-256 over the exact body bytes, and
+//!   `X-Nonce-Signature` over the decoded `X-Nonce` bytes when the request sent one.
+//! * **Domain mapping:** see `info.rs` (tokens = devices, floating tokens = floating leases,
+//!   edition = policy, features / limitations = activation / consumption features).
+//!
+//! ## Endpoints
+//!
+//! | Method & path (below `/api/v2/isv/{isv_id}`) | Store command |
+//! |---|---|
+//! | POST `/provisioning/activations` | `activate` (+ token key) |
+//! | POST `/provisioning/heartbeats` | `validate`, then `activate` (refresh) |
+//! | POST `/provisioning/unassign` | `deactivate` |
+//! | POST `/provisioning/validate` | `validate` |
+//! | POST `/provisioning/validate/consumption` | consumption feature balance |
+//! | POST `/provisioning/licenses/by_license`, `/by_customer`, `/by_user` | reads |
+//! | GET `/provisioning/licenses/{license_id}/tokens/floating/active/count` | `live_leases` |
+//! | POST `/provisioning/session/open`, `/session/close` | `checkout_lease`, `release_lease` |
+//! | GET `/provisioning/activations/offline` | `activate`, signed activation XML |
+//! | POST `/data_gathering/analytical_heartbeats` | `slascone_record_analytics` |
+//! | POST `/data_gathering/usage_heartbeats`, `/usage_heartbeats_by_name` | `slascone_record_usage` |
+//! | POST `/data_gathering/consumption_heartbeats` | `consume_feature` (idempotent by `external_id`) |
+//! | POST `/data_gathering/consumption_heartbeats/rollback` | `slascone_rollback_consumption` |
+//! | GET `/licenses/{license_id}/xml` (AdminKey) | signed license XML |
+//! | GET `/licenses/{license_id}/usage` (AdminKey) | `slascone_usage_totals` |
+//! | native `/v1/slascone/…` (bearer admin token, in `/v1/openapi.json`) | definitions, usage totals, analytical values |
+//! | POST `/licenses/{license_id}/users`, DELETE `/licenses/{license_id}/users/{user_id}` (AdminKey) | `assign_license_user`, `unassign_license_user` |
+//! | POST `/products/{product_id}/analytical_fields`, `/usage_features`, `/usage_features/{id}/usage_modules` (AdminKey) | definitions |
+//!
+//! 429 (the shared per-credential limiter, `--rate-limit-per-credential`) and 503 (database
+//! unreachable) answers carry `Retry-After`. Not implemented: the license
+//! state toggle, per-IP limiting in this dialect, and the back-office groups listed below.
+//!
+//! ## Conflict IDs of seed 002
+//!
+//! Tests are in `crates/licensd/tests/http/slascone.rs` (each runs on SQLite and PostgreSQL).
+//!
+//! | ID | Produced by test | or why it cannot occur (yet) |
+//! |---|---|---|
+//! | 1000 | `conflicts_activation`, `validate_and_lookup`, `sessions_floating` | |
+//! | 1001 | `conflicts_license_state` (expired: activation and heartbeat) | |
+//! | 1002 | `conflicts_license_state` (disabled: activation and heartbeat) | |
+//! | 1003 | — | software release limitations are not modelled; every version is compliant |
+//! | 1004, 1005 | — | dialect admin license create/update (release limitations, legacy keys): not implemented |
+//! | 1007 | `sessions_floating` (all floating seats taken) | |
+//! | 1008, 1009, 1010, 1012 | `license_users` (AdminKey license-user paths; 1010 also `licenses/by_user`) | |
+//! | 1011 | — | lowering a license's user limit goes through the native license edit, which does not check assigned users |
+//! | 2000 | `conflicts_activation` (no free token) | |
+//! | 2001 | `conflicts_tokens` (token key used by another client) | |
+//! | 2002 | `conflicts_tokens` (heartbeat with the token key of an unassigned token) | |
+//! | 2003 | `conflicts_tokens` (unknown token key: unassign and heartbeat) | |
+//! | 2004 | `conflicts_tokens` (unassign twice) | |
+//! | 2005 | — | activation is idempotent per (license, client): activating again answers 200 with the same token |
+//! | 2006 | `conflicts_tokens`, `activation_heartbeat_unassign_flow`, `conflicts_activation`, `consumption_heartbeats_status_and_rollback` | |
+//! | 2007 | — | legacy license keys: lookup not implemented |
+//! | 2008, 2009, 2011 | — | dialect admin license updates: not implemented (native edits never lower counters) |
+//! | 2010 | `conflicts_activation`, `sessions_floating`, `consumption_heartbeats_status_and_rollback` | |
+//! | 3000 | `conflicts_activation`, `data_gathering_analytical_and_usage` (admin) | |
+//! | 3001–3004 | — | data exchange / licence-by-details / mail: not implemented |
+//! | 4000, 4001 | `validate_and_lookup` (by_customer) | |
+//! | 4002–4005 | — | customer admin group of the dialect: not implemented |
+//! | 5000 | `conflicts_tokens` (heartbeat with another client's token key) | |
+//! | 5001 | — | legacy duplicate of 6000; licensd answers 6000 |
+//! | 6000, 6001, 6003, 6005 | `data_gathering_analytical_and_usage` | |
+//! | 6002, 6004 | `data_gathering_analytical_and_usage` (by id and by name) | |
+//! | 6006, 6007, 6008, 6009, 6019 | `consumption_heartbeats_status_and_rollback` | |
+//! | 6010, 6011, 6015 | `data_gathering_analytical_and_usage` (AdminKey creates) | |
+//! | 6012–6014, 6016–6018, 6020 | — | license types, editions, heartbeat types, limitation/variable/feature admin creates of the dialect: not implemented |
+//! | 7000 | — | cannot occur: licensd has no hosted UI deployment |
+//! | 8000–8003 | — | edition admin group of the dialect: not implemented |
+//! | 9000–9006 | — | customer master data admin group: not implemented |
+//! | 10001–10003 | — | webhook admin group: not implemented (licensd has no webhooks yet) |
+//! | 11001–11004 | — | cannot occur: licensd has admin tokens, not vendor-portal users, and sends no mail |
+//! | 12000 | `sessions_floating` (session on a named license) | |
+//! | 12001 | `sessions_floating` (close without an open session) | |
+//! | 12002 | — | one client holds one session per license and reopening renews it, so the per-client limit is never exceeded |
+//! | 12003 | `sessions_floating` (checkout period 0) | |
+//! | 12004 | `sessions_user_type_products_need_a_user` | |
+//! | 12005 | `sessions_floating` (no session id) | |
+//! | 12006 | — | see 12002: sessions are per client, not per user |
+//! | 13001–13003, 14001–14003 | — | tags and resellers admin groups: not implemented |
+
+mod admin;
+mod codes;
+mod consumption;
+mod gathering;
+mod info;
+mod provisioning;
+mod sessions;
+mod users;
+mod wire;
+mod xml;
 
 use crate::state::AppState;
 use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::{get, post};
+use provisioning::respond;
+use wire::{SlError, authenticate_admin, check_isv, guid_id};
+
+const PREFIX: &str = "/api/v2/isv/{isv_id}";
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
+    let client = Router::new()
+        .route("/provisioning/activations", post(provisioning::activate))
+        .route(
+            "/provisioning/activations/offline",
+            get(provisioning::offline_activation),
+        )
+        .route("/provisioning/heartbeats", post(provisioning::heartbeat))
+        .route("/provisioning/unassign", post(provisioning::unassign))
+        .route("/provisioning/validate", post(provisioning::validate))
+        .route("/provisioning/licenses/by_license", post(provisioning::by_license))
+        .route("/provisioning/licenses/by_customer", post(provisioning::by_customer))
+        .route("/provisioning/licenses/by_user", post(provisioning::by_user))
+        .route(
+            "/provisioning/licenses/{license_id}/tokens/floating/active/count",
+            get(provisioning::floating_count),
+        )
+        .route("/provisioning/validate/consumption", post(consumption::status))
+        .route("/data_gathering/consumption_heartbeats", post(consumption::heartbeat))
+        .route(
+            "/data_gathering/consumption_heartbeats/rollback",
+            post(consumption::rollback),
+        )
+        .route("/data_gathering/analytical_heartbeats", post(gathering::analytical))
+        .route("/data_gathering/usage_heartbeats", post(gathering::usage_by_id))
+        .route(
+            "/data_gathering/usage_heartbeats_by_name",
+            post(gathering::usage_by_name),
+        )
+        .route(
+            "/products/{product_id}/analytical_fields",
+            post(gathering::create_analytical_field),
+        )
+        .route(
+            "/products/{product_id}/usage_features",
+            post(gathering::create_usage_feature),
+        )
+        .route(
+            "/products/{product_id}/usage_features/{usage_feature_id}/usage_modules",
+            post(gathering::create_usage_module),
+        )
+        .route("/licenses/{license_id}/usage", get(gathering::usage_totals))
+        .route("/licenses/{license_id}/users", post(users::add))
+        .route(
+            "/licenses/{license_id}/users/{user_id}",
+            axum::routing::delete(users::remove),
+        )
+        .route("/provisioning/session/open", post(sessions::open))
+        .route("/provisioning/session/close", post(sessions::close))
+        .route("/licenses/{license_id}/xml", get(license_xml));
+    Router::new().nest(PREFIX, client)
+}
+
+/// GET /licenses/{license_id}/xml (AdminKey): the signed offline license file. `client_id` in the
+/// query writes an inline activation for that client.
+async fn license_xml(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    query: Result<axum::extract::Query<XmlQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+    _body: Bytes,
+) -> Response {
+    let result = async {
+        let Path((isv_id, license_id)) = path.map_err(|e| SlError::BadRequest(e.body_text()))?;
+        check_isv(&isv_id)?;
+        authenticate_admin(&state, &headers).await?;
+        let axum::extract::Query(query) = query.map_err(|e| SlError::BadRequest(e.body_text()))?;
+        let id = guid_id(&license_id).ok_or(SlError::Conflict(codes::Conflict::InvalidLicenseKey))?;
+        let license = match state.store.get_license(id).await {
+            Ok(license) => license,
+            Err(licensd_store::StoreError::NotFound) => {
+                return Err(codes::Conflict::InvalidLicenseKey.into());
+            }
+            Err(other) => return Err(SlError::from_store(other)),
+        };
+        let product = state
+            .store
+            .get_product(license.product_id)
+            .await
+            .map_err(SlError::from_store)?;
+        let info = provisioning::render_info(&state, &product, &license, None, None).await?;
+        let client = query.client_id.filter(|id| !id.trim().is_empty());
+        let xml = xml::license_file(&state.keys.rsa(), &info, license.updated_at, client.as_deref())?;
+        Ok(wire::xml_ok(xml, &format!("License-{license_id}.xml")))
+    }
+    .await;
+    respond(&state, &headers, result).await
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct XmlQuery {
+    client_id: Option<String>,
 }
 
 pub fn admin_routes() -> Router<AppState> {
-    Router::new()
+    admin::routes()
 }
 
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    utoipa::openapi::OpenApiBuilder::new().build()
+    use utoipa::OpenApi;
+    admin::SlasconeAdminApi::openapi()
 }

@@ -1,0 +1,153 @@
+//! API keys (codes 100–103) and the access block list (150).
+//!
+//! A Key Manager API key is a licensd credential of dialect `keymanager`. The key string a client
+//! sends is `<key_id>.<secret>`: `key_id` (a UUID) finds the credential, the secret is compared in
+//! constant time with the sealed one. Capabilities (endpoint names) and an on/off switch live in
+//! the Key Manager storage keyed by credential id; a key without stored settings has the client
+//! capabilities an app embedding it needs (`CLIENT_CAPABILITIES`). A revoked or switched-off key
+//! answers 101, a caller outside a non-empty IP allow-list 103, a missing capability 102.
+
+use super::Internal;
+use super::envelope::Reply;
+use crate::state::AppState;
+use licensd_domain::Credential;
+use licensd_domain::Dialect;
+use licensd_domain::access::{ApiKeyRefusal, ApiKeyState, check_api_key, find_block};
+
+/// Every endpoint of the dialect, which is also the capability needed to call it.
+pub const ALL_CAPABILITIES: &[&str] = &[
+    "verify",
+    "activate",
+    "deactivate",
+    "get-license-key-details",
+    "access-downloadables",
+    "download",
+    "assign-license-key",
+    "random-assign-license-keys",
+    "random-assign-license-keys-queued",
+    "create-license-keys",
+    "update-license-key",
+    "delete-license-key",
+    "create-product",
+    "update-product",
+    "delete-product",
+    "create-license-key-meta",
+    "update-license-key-meta",
+    "delete-license-key-meta",
+    "create-product-meta",
+    "update-product-meta",
+    "delete-product-meta",
+    "get-all-products",
+    "get-all-generators",
+    "generate",
+    "get-license-keys",
+    "send-telemetry-data",
+    "get-telemetry-data",
+    "get-available-license-keys-count",
+    "create-contract",
+    "update-contract",
+    "delete-contract",
+    "get-all-contracts",
+];
+
+/// What a key embedded in shipped software needs; the default for keys without settings.
+pub const CLIENT_CAPABILITIES: &[&str] = &[
+    "verify",
+    "activate",
+    "deactivate",
+    "get-license-key-details",
+    "access-downloadables",
+    "download",
+    "send-telemetry-data",
+    "create-license-key-meta",
+    "update-license-key-meta",
+    "delete-license-key-meta",
+];
+
+/// Endpoints that only read; a read-only credential keeps just these capabilities.
+const READ_ONLY_CAPABILITIES: &[&str] = &[
+    "verify",
+    "get-license-key-details",
+    "access-downloadables",
+    "download",
+    "get-all-products",
+    "get-all-generators",
+    "get-license-keys",
+    "get-telemetry-data",
+    "get-available-license-keys-count",
+    "get-all-contracts",
+];
+
+/// An authorised caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub credential: Credential,
+    pub ip: Option<String>,
+}
+
+impl Caller {
+    pub fn actor(&self) -> String {
+        format!("keymanager:{}", self.credential.name)
+    }
+}
+
+/// Runs the API-key checks for `capability`, then the block list against the caller's IP and the
+/// request's `identifier`. `Err(Ok(reply))` is a refusal to send; `Err(Err(_))` an internal error.
+pub async fn authorize(
+    state: &AppState,
+    api_key: Option<&str>,
+    ip: Option<&str>,
+    identifier: Option<&str>,
+    capability: &str,
+) -> Result<Caller, Result<Reply, Internal>> {
+    let credential = match api_key.and_then(|key| key.split_once('.')) {
+        Some((key_id, secret)) => match state.store.find_credential(Dialect::KeyManager, key_id).await {
+            Ok(Some((credential, stored)))
+                if licensd_crypto::constant_time_eq(stored.as_bytes(), secret.as_bytes()) =>
+            {
+                Some(credential)
+            }
+            Ok(_) => None,
+            Err(error) => return Err(Err(error.into())),
+        },
+        None => None,
+    };
+    let settings = match &credential {
+        Some(credential) => state
+            .store
+            .km_api_key_settings(credential.id)
+            .await
+            .map_err(|e| Err(e.into()))?,
+        None => None,
+    };
+    let (mut capabilities, active) = match settings {
+        Some(settings) => (settings.capabilities, settings.active),
+        None => (CLIENT_CAPABILITIES.iter().map(|c| c.to_string()).collect(), true),
+    };
+    if credential.as_ref().is_some_and(|c| c.read_only) {
+        capabilities.retain(|c| READ_ONLY_CAPABILITIES.contains(&c.as_str()));
+    }
+    let key_state = credential.as_ref().map(|credential| ApiKeyState {
+        revoked: credential.revoked_at.is_some(),
+        active,
+        ip_allowlist: &credential.ip_allowlist,
+        capabilities: &capabilities,
+    });
+    if let Err(refusal) = check_api_key(key_state, ip, capability) {
+        return Err(Ok(Reply::new(match refusal {
+            ApiKeyRefusal::Unknown => 100,
+            ApiKeyRefusal::Inactive => 101,
+            ApiKeyRefusal::IpNotAllowed => 103,
+            ApiKeyRefusal::MissingCapability => 102,
+        })));
+    }
+    let blocks = state.store.km_list_access_blocks().await.map_err(|e| Err(e.into()))?;
+    if find_block(&blocks, ip, identifier).is_some() {
+        return Err(Ok(Reply::new(150)));
+    }
+    let credential = credential.ok_or(Ok(Reply::new(100)))?;
+    Ok(Caller {
+        credential,
+        ip: ip.map(str::to_string),
+    })
+}

@@ -1,0 +1,186 @@
+//! What shipped applications call: verify, activate, deactivate and get-license-key-details.
+
+use super::auth::{Caller, authorize};
+use super::codes::{Command, denial_code};
+use super::envelope::Reply;
+use super::request::KmRequest;
+use super::views::{license_json, product_json};
+use super::{Internal, respond};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::response::Response;
+use licensd_domain::{Denial, DeviceInfo, EventDraft, License};
+use licensd_store::{LicenseRef, MetaOwner, StoreError};
+use serde_json::json;
+
+pub async fn verify(State(state): State<AppState>, req: KmRequest) -> Response {
+    let outcome = check(&state, &req, "verify", Command::Verify).await;
+    respond(&state, outcome).await
+}
+
+pub async fn details(State(state): State<AppState>, req: KmRequest) -> Response {
+    let outcome = check(&state, &req, "get-license-key-details", Command::Details).await;
+    respond(&state, outcome).await
+}
+
+pub async fn activate(State(state): State<AppState>, req: KmRequest) -> Response {
+    let outcome = activate_inner(&state, &req).await;
+    respond(&state, outcome).await
+}
+
+pub async fn deactivate(State(state): State<AppState>, req: KmRequest) -> Response {
+    let outcome = deactivate_inner(&state, &req).await;
+    respond(&state, outcome).await
+}
+
+/// The common start of the license-key commands: API key, block list, then `identifier` (215)
+/// and the key itself (210). Returns the caller, the identifier and the license.
+pub(super) async fn start(
+    state: &AppState,
+    req: &KmRequest,
+    capability: &str,
+) -> Result<Result<(Caller, String, License), Reply>, Internal> {
+    let identifier = req.present("identifier");
+    let caller = match authorize(
+        state,
+        req.api_key.as_deref(),
+        req.ip.as_deref(),
+        identifier.as_deref(),
+        capability,
+    )
+    .await
+    {
+        Ok(caller) => caller,
+        Err(refusal) => return refusal.map(Err),
+    };
+    let Some(identifier) = identifier else {
+        return Ok(Err(Reply::new(215)));
+    };
+    match find_license(state, &caller, req).await? {
+        Some(license) => Ok(Ok((caller, identifier, license))),
+        None => Ok(Err(Reply::new(210))),
+    }
+}
+
+/// The license the request's `license_key` names, if it exists and the caller's key may see it
+/// (a key scoped to one product sees only that product's licenses).
+pub(super) async fn find_license(
+    state: &AppState,
+    caller: &Caller,
+    req: &KmRequest,
+) -> Result<Option<License>, Internal> {
+    let Some(key) = req.present("license_key") else {
+        return Ok(None);
+    };
+    let license = state.store.find_license_by_key(&key).await?;
+    Ok(license.filter(|license| caller.credential.product_id.is_none_or(|p| p == license.product_id)))
+}
+
+fn event(caller: &Caller, action: &str) -> EventDraft {
+    EventDraft::new(caller.actor(), action, "license").from_ip(caller.ip.clone())
+}
+
+async fn check(state: &AppState, req: &KmRequest, capability: &str, command: Command) -> Result<Reply, Internal> {
+    let (_, identifier, license) = match start(state, req, capability).await? {
+        Ok(found) => found,
+        // An unknown key on verify may be an Envato purchase code of one of our Envato products.
+        Err(reply) if reply.code == 210 && command == Command::Verify => {
+            if let (Some(key), Some(identifier)) = (req.present("license_key"), req.present("identifier")) {
+                let caller = match authorize(
+                    state,
+                    req.api_key.as_deref(),
+                    req.ip.as_deref(),
+                    Some(&identifier),
+                    capability,
+                )
+                .await
+                {
+                    Ok(caller) => caller,
+                    Err(refusal) => return refusal,
+                };
+                if let Some(imported) = super::envato::import(state, &caller, req, &key, &identifier).await? {
+                    return Ok(imported);
+                }
+            }
+            return Ok(reply);
+        }
+        Err(reply) => return Ok(reply),
+    };
+    let report = match state
+        .store
+        .validate(LicenseRef::Id(license.id), Some(&identifier), state.now())
+        .await
+    {
+        Ok(report) => report,
+        Err(StoreError::NotFound) => return Ok(Reply::new(210)),
+        Err(StoreError::Denied(denial)) => {
+            return Ok(Reply::new(denial_code(denial, command)).product(license.product_id));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let product_id = report.license.product_id;
+    if let Err(denial) = report.outcome {
+        return Ok(Reply::new(denial_code(denial, command)).product(product_id));
+    }
+    match command {
+        Command::Details => {
+            let license_meta = state.store.km_list_meta(MetaOwner::License(license.id)).await?;
+            let product_meta = state.store.km_list_meta(MetaOwner::Product(product_id)).await?;
+            Ok(Reply::new(500)
+                .field("licenseKey", license_json(&report.license, &license_meta))
+                .field("product", product_json(&report.product, &product_meta))
+                .product(product_id))
+        }
+        Command::Verify | Command::Activate | Command::Deactivate => Ok(Reply::new(200).product(product_id)),
+    }
+}
+
+async fn activate_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+    let (caller, identifier, license) = match start(state, req, "activate").await? {
+        Ok(found) => found,
+        Err(reply) => return Ok(reply),
+    };
+    // `post_url` is the client's remote-deactivation callback; it is kept with the activation.
+    let variables = req.present("post_url").map(|url| json!({ "post_url": url }));
+    let device = DeviceInfo {
+        fingerprint: identifier,
+        ip: caller.ip.clone(),
+        variables,
+        ..DeviceInfo::default()
+    };
+    let event = event(&caller, "license.activated");
+    match state
+        .store
+        .activate(LicenseRef::Id(license.id), device, None, event, state.now())
+        .await
+    {
+        Ok(activation) => {
+            Ok(Reply::new(if activation.newly_activated { 300 } else { 301 }).product(license.product_id))
+        }
+        Err(StoreError::NotFound) => Ok(Reply::new(210)),
+        Err(StoreError::Denied(denial)) => {
+            Ok(Reply::new(denial_code(denial, Command::Activate)).product(license.product_id))
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+async fn deactivate_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+    let (caller, identifier, license) = match start(state, req, "deactivate").await? {
+        Ok(found) => found,
+        Err(reply) => return Ok(reply),
+    };
+    let event = event(&caller, "license.deactivated");
+    match state
+        .store
+        .deactivate(LicenseRef::Id(license.id), &identifier, event, state.now())
+        .await
+    {
+        Ok(_) => Ok(Reply::new(400).product(license.product_id)),
+        Err(StoreError::NotFound) | Err(StoreError::Denied(Denial::LicenseNotFound)) => Ok(Reply::new(210)),
+        Err(StoreError::Denied(denial)) => {
+            Ok(Reply::new(denial_code(denial, Command::Deactivate)).product(license.product_id))
+        }
+        Err(other) => Err(other.into()),
+    }
+}

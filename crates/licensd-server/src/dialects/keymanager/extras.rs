@@ -1,0 +1,359 @@
+//! access-downloadables and download, send-telemetry-data and get-telemetry-data.
+
+use super::auth::authorize;
+use super::client::start;
+use super::codes::{Command, denial_code};
+use super::envelope::Reply;
+use super::request::KmRequest;
+use super::views::km_date;
+use super::{Internal, respond};
+use crate::state::AppState;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use licensd_domain::downloadable::Downloadable;
+use licensd_domain::telemetry::{Reference, TelemetryInput, check_telemetry, red_flags};
+use licensd_store::{LicenseRef, NewTelemetry, StoreError, TelemetryFilter};
+use serde_json::{Map, Value, json};
+
+/// The caller's address, when the server knows it.
+pub struct PeerIp(Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(PeerIp(crate::native::source_ip(parts)))
+    }
+}
+
+/// Percent-encodes a path segment (RFC 3986 unreserved characters stay).
+fn encode_segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+fn downloadable_json(d: &Downloadable, url: String) -> Value {
+    json!({
+        "id": d.id,
+        "product_id": d.product_id,
+        "numeric_version": d.numeric_version,
+        "version": d.version,
+        "update_summary": d.update_summary,
+        "changelog": d.changelog,
+        "published": u8::from(d.published),
+        "release_date": d.release_date.map(km_date),
+        "download_counter": d.download_counter,
+        "url": url,
+    })
+}
+
+pub async fn access_downloadables(State(state): State<AppState>, req: KmRequest) -> Response {
+    let outcome = access_downloadables_inner(&state, &req).await;
+    respond(&state, outcome).await
+}
+
+async fn access_downloadables_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+    let (_, identifier, license) = match start(state, req, "access-downloadables").await? {
+        Ok(found) => found,
+        Err(reply) => return Ok(reply),
+    };
+    let report = match state
+        .store
+        .validate(LicenseRef::Id(license.id), Some(&identifier), state.now())
+        .await
+    {
+        Ok(report) => report,
+        Err(StoreError::NotFound) => return Ok(Reply::new(210)),
+        Err(StoreError::Denied(denial)) => return Ok(Reply::new(denial_code(denial, Command::Verify))),
+        Err(other) => return Err(other.into()),
+    };
+    if let Err(denial) = report.outcome {
+        return Ok(Reply::new(denial_code(denial, Command::Verify)).product(license.product_id));
+    }
+    let api_key = req.api_key.clone().unwrap_or_default();
+    let key = license.key.clone().unwrap_or_default();
+    let id64 = licensd_crypto::b64(identifier.as_bytes());
+    let downloadables: Vec<Value> = state
+        .store
+        .km_list_downloadables(Some(license.product_id))
+        .await?
+        .iter()
+        .filter(|d| d.published)
+        .map(|d| {
+            let url = format!(
+                "{}/api/v1/download/{}/{}/{}/{}",
+                req.origin,
+                encode_segment(&api_key),
+                encode_segment(&key),
+                encode_segment(&id64),
+                d.numeric_version
+            );
+            downloadable_json(d, url)
+        })
+        .collect();
+    Ok(Reply::new(600)
+        .field("downloadables", Value::Array(downloadables))
+        .product(license.product_id))
+}
+
+/// `GET /api/v1/download/{api_key}/{license_key}/{base64 identifier}/{numeric_version}`: the file
+/// itself, or an envelope with 700 (no such file) or 701 (not entitled).
+pub async fn download(
+    State(state): State<AppState>,
+    PeerIp(ip): PeerIp,
+    Path((api_key, license_key, identifier, version)): Path<(String, String, String, String)>,
+) -> Response {
+    let outcome = download_inner(&state, ip, api_key, license_key, identifier, version).await;
+    match outcome {
+        Ok(Ok((name, content))) => {
+            let mut response = (StatusCode::OK, content).into_response();
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
+            if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+                headers.insert(header::CONTENT_DISPOSITION, value);
+            }
+            response
+        }
+        Ok(Err(reply)) => respond(&state, Ok(reply)).await,
+        Err(internal) => respond(&state, Err(internal)).await,
+    }
+}
+
+async fn download_inner(
+    state: &AppState,
+    ip: Option<String>,
+    api_key: String,
+    license_key: String,
+    identifier: String,
+    version: String,
+) -> Result<Result<(String, Vec<u8>), Reply>, Internal> {
+    let identifier = licensd_crypto::b64_decode(identifier.trim())
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .filter(|id| !id.trim().is_empty());
+    let caller = match authorize(state, Some(&api_key), ip.as_deref(), identifier.as_deref(), "download").await {
+        Ok(caller) => caller,
+        Err(Ok(reply)) => return Ok(Err(reply)),
+        Err(Err(internal)) => return Err(internal),
+    };
+    let Some(identifier) = identifier else {
+        return Ok(Err(Reply::new(701)));
+    };
+    let license = state
+        .store
+        .find_license_by_key(&license_key)
+        .await?
+        .filter(|l| caller.credential.product_id.is_none_or(|p| p == l.product_id));
+    let Some(license) = license else {
+        return Ok(Err(Reply::new(701)));
+    };
+    let entitled = match state
+        .store
+        .validate(LicenseRef::Id(license.id), Some(&identifier), state.now())
+        .await
+    {
+        Ok(report) => report.outcome.is_ok(),
+        Err(StoreError::NotFound | StoreError::Denied(_)) => false,
+        Err(other) => return Err(other.into()),
+    };
+    if !entitled {
+        return Ok(Err(Reply::new(701).product(license.product_id)));
+    }
+    let Some(numeric) = version.parse::<i64>().ok() else {
+        return Ok(Err(Reply::new(700).product(license.product_id)));
+    };
+    let downloadable = state
+        .store
+        .km_downloadable_by_version(license.product_id, numeric)
+        .await?
+        .filter(|d| d.published);
+    let Some(downloadable) = downloadable else {
+        return Ok(Err(Reply::new(700).product(license.product_id)));
+    };
+    match state.store.km_take_download(downloadable.id).await? {
+        Some(file) => Ok(Ok(file)),
+        None => Ok(Err(Reply::new(700).product(license.product_id))),
+    }
+}
+
+pub async fn send_telemetry(State(state): State<AppState>, req: KmRequest) -> Response {
+    let outcome = send_telemetry_inner(&state, &req).await;
+    respond(&state, outcome).await
+}
+
+fn bounded(req: &KmRequest, name: &str, max: usize) -> Option<String> {
+    req.present(name).map(|t| t.chars().take(max).collect())
+}
+
+async fn send_telemetry_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+    let activation_identifier = bounded(req, "activation_identifier", 255);
+    let caller = match authorize(
+        state,
+        req.api_key.as_deref(),
+        req.ip.as_deref(),
+        activation_identifier.as_deref(),
+        "send-telemetry-data",
+    )
+    .await
+    {
+        Ok(caller) => caller,
+        Err(refusal) => return refusal,
+    };
+    let input = TelemetryInput {
+        data_type: bounded(req, "data_type", 64),
+        data_group: bounded(req, "data_group", 255),
+        single_value: bounded(req, "numeric_data_single_value", 64),
+        x: bounded(req, "numeric_data_x", 64),
+        y: bounded(req, "numeric_data_y", 64),
+        text: req.text("text_data").map(|t| t.chars().take(65_535).collect()),
+    };
+    let checked = check_telemetry(&input);
+    let license_key = bounded(req, "license_key", 255);
+    let license = match &license_key {
+        Some(key) => state
+            .store
+            .find_license_by_key(key)
+            .await?
+            .filter(|l| caller.credential.product_id.is_none_or(|p| p == l.product_id)),
+        None => None,
+    };
+    let product_given = req.present("product_id");
+    let product = match product_given.as_deref().and_then(|p| p.parse::<i64>().ok()) {
+        Some(id) => match state.store.get_product(id).await {
+            Ok(product) => Some(product),
+            Err(StoreError::NotFound) => None,
+            Err(other) => return Err(other.into()),
+        },
+        None => None,
+    };
+    let product_id = product
+        .as_ref()
+        .map(|p| p.id)
+        .or(license.as_ref().map(|l| l.product_id));
+    let product_version = bounded(req, "product_version", 64);
+    let version_exists = match (&product_version, product_id) {
+        (Some(version), Some(product_id)) => state
+            .store
+            .km_list_downloadables(Some(product_id))
+            .await?
+            .iter()
+            .any(|d| &d.version == version),
+        _ => false,
+    };
+    let key_matches_product = match (&license, &product) {
+        (Some(license), Some(product)) => license.product_id == product.id,
+        _ => true,
+    };
+    let flagged = red_flags(
+        Reference {
+            given: license_key.is_some(),
+            exists: license.is_some(),
+        },
+        Reference {
+            given: product_given.is_some(),
+            exists: product.is_some(),
+        },
+        Reference {
+            given: product_version.is_some(),
+            exists: version_exists,
+        },
+        key_matches_product,
+    );
+    let correct = checked.errors.is_empty();
+    let record = NewTelemetry {
+        user_identifier: bounded(req, "user_identifier", 255),
+        license_id: license.as_ref().map(|l| l.id),
+        license_key,
+        activation_identifier,
+        product_id,
+        product_version,
+        data_type: checked.data_type.chars().take(64).collect(),
+        data_group: checked.data_group.clone(),
+        data: checked.data.clone(),
+        is_correct_format: correct,
+        license_key_exists: license.is_some(),
+        product_exists: product_id.is_some(),
+        product_version_exists: version_exists,
+        has_red_flags: flagged,
+    };
+    state.store.km_add_telemetry(record, state.now()).await?;
+    let reply = if correct {
+        Reply::new(830).field("errors", json!([]))
+    } else {
+        let errors: Map<String, Value> = checked
+            .errors
+            .into_iter()
+            .map(|(field, message)| (field, json!([message])))
+            .collect();
+        Reply::new(831).field("errors", Value::Object(errors))
+    };
+    Ok(match product_id {
+        Some(id) => reply.product(id),
+        None => reply,
+    })
+}
+
+pub async fn get_telemetry(State(state): State<AppState>, req: KmRequest) -> Response {
+    let outcome = get_telemetry_inner(&state, &req).await;
+    respond(&state, outcome).await
+}
+
+async fn get_telemetry_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+    let caller = match authorize(
+        state,
+        req.api_key.as_deref(),
+        req.ip.as_deref(),
+        None,
+        "get-telemetry-data",
+    )
+    .await
+    {
+        Ok(caller) => caller,
+        Err(refusal) => return refusal,
+    };
+    let filter = TelemetryFilter {
+        license_key: req.present("license_key"),
+        user_identifier: req.present("user_identifier"),
+        has_red_flags: match req.present("has_red_flags").as_deref() {
+            Some("1" | "true") => Some(true),
+            Some("0" | "false") => Some(false),
+            _ => None,
+        },
+        product_id: caller
+            .credential
+            .product_id
+            .or_else(|| req.present("product_id").and_then(|p| p.parse().ok())),
+    };
+    let limit = req.present("limit").and_then(|l| l.parse().ok()).unwrap_or(1000);
+    let records = state.store.km_list_telemetry(filter, limit).await?;
+    let data: Vec<Value> = records
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id,
+                "user_identifier": r.user_identifier,
+                "license_key": r.license_key,
+                "activation_identifier": r.activation_identifier,
+                "product_id": r.product_id,
+                "product_version": r.product_version,
+                "data_type": r.data_type,
+                "data_group": r.data_group,
+                "data": r.data,
+                "is_correct_format": u8::from(r.is_correct_format),
+                "license_key_exists": u8::from(r.license_key_exists),
+                "product_exists": u8::from(r.product_exists),
+                "product_version_exists": u8::from(r.product_version_exists),
+                "has_red_flags": u8::from(r.has_red_flags),
+                "created_at": km_date(r.created_at),
+            })
+        })
+        .collect();
+    Ok(Reply::new(970).field("data", Value::Array(data)))
+}

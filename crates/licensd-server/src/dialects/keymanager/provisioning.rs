@@ -1,0 +1,424 @@
+//! Minting and handing out keys: get-all-generators, generate, assign-license-key,
+//! random-assign-license-keys and its queued variant (result POSTed to the caller's webhook).
+
+use super::auth::{Caller, authorize};
+use super::client::find_license;
+use super::envelope::Reply;
+use super::request::KmRequest;
+use super::views::{LicenseAttrs, km_date, license_json};
+use super::{Internal, respond};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::response::Response;
+use licensd_domain::generator::{Generator, GeneratorError, check_quantity};
+use licensd_domain::{Assignment, EventDraft, LicenseStatus, LicenseTerms, Millis};
+use licensd_store::{AssignOutcome, AssignSelection, MetaOwner, NewLicense, StoreError};
+use serde_json::{Value, json};
+
+const DAY_MS: Millis = 86_400_000;
+
+async fn caller(state: &AppState, req: &KmRequest, capability: &str) -> Result<Result<Caller, Reply>, Internal> {
+    match authorize(
+        state,
+        req.api_key.as_deref(),
+        req.ip.as_deref(),
+        req.present("identifier").as_deref(),
+        capability,
+    )
+    .await
+    {
+        Ok(caller) => Ok(Ok(caller)),
+        Err(Ok(reply)) => Ok(Err(reply)),
+        Err(Err(internal)) => Err(internal),
+    }
+}
+
+macro_rules! authorised {
+    ($state:expr, $req:expr, $capability:expr) => {
+        match caller($state, $req, $capability).await? {
+            Ok(caller) => caller,
+            Err(reply) => return Ok(reply),
+        }
+    };
+}
+
+fn event(caller: &Caller, action: &str) -> EventDraft {
+    EventDraft::new(caller.actor(), action, "license").from_ip(caller.ip.clone())
+}
+
+/// A generator as Key Manager lists it.
+pub fn generator_json(generator: &Generator) -> Value {
+    let pattern = &generator.pattern;
+    json!({
+        "id": generator.id,
+        "product_id": generator.product_id,
+        "name": generator.name,
+        "method": generator.method(),
+        "prefix": pattern.prefix,
+        "suffix": pattern.suffix,
+        "function_name": Value::Null,
+        "number_of_chunks": pattern.chunks,
+        "chunk_length": pattern.chunk_length,
+        "charset": pattern.charset,
+        "separator": pattern.separator,
+        "activation_limit": generator.activation_limit,
+        "validity": generator.validity_days,
+        "status": u8::from(generator.active),
+        "created_at": km_date(generator.created_at),
+        "updated_at": km_date(generator.updated_at),
+    })
+}
+
+/// `n` fresh keys from the generator's pattern.
+pub fn mint_keys(generator: &Generator, n: usize) -> Result<Vec<String>, Internal> {
+    let mut keys = Vec::with_capacity(n);
+    let mut random = vec![0u8; generator.pattern.bytes_needed()];
+    for _ in 0..n {
+        licensd_crypto::random_bytes(&mut random)?;
+        keys.push(generator.mint(&random));
+    }
+    Ok(keys)
+}
+
+/// A key minted by `generator`: its limit and validity, in stock unless `owner` assigns it now.
+pub fn minted_license(generator: &Generator, key: String, owner: Option<(&LicenseAttrs, Millis)>) -> NewLicense {
+    let mut attrs = owner.map(|(attrs, _)| attrs.clone()).unwrap_or_default();
+    attrs.validity = generator.validity_days;
+    let (assignment, expires_at) = match owner {
+        Some((_, now)) => {
+            attrs.assigned_at = Some(now);
+            let expiry = (generator.validity_days > 0).then(|| now.saturating_add(generator.validity_days * DAY_MS));
+            (Assignment::Assigned, expiry)
+        }
+        None => (Assignment::InStock, None),
+    };
+    NewLicense {
+        product_id: generator.product_id,
+        policy_id: None,
+        customer_id: None,
+        key: Some(key),
+        status: LicenseStatus::Active,
+        assignment,
+        terms: LicenseTerms {
+            max_activations: (generator.activation_limit > 0).then_some(generator.activation_limit),
+            ..LicenseTerms::default()
+        },
+        starts_at: None,
+        expires_at,
+        maintenance_expires_at: None,
+        trial_days: None,
+        order_ref: None,
+        metadata: attrs.write_into(&json!({})),
+        features: Vec::new(),
+    }
+}
+
+/// The generator a product mints with: its first active one.
+pub async fn product_generator(state: &AppState, product_id: i64) -> Result<Option<Generator>, Internal> {
+    Ok(state
+        .store
+        .km_list_generators(Some(product_id))
+        .await?
+        .into_iter()
+        .find(|g| g.active))
+}
+
+pub async fn get_all_generators(State(state): State<AppState>, req: KmRequest) -> Response {
+    let outcome = get_all_generators_inner(&state, &req).await;
+    respond(&state, outcome).await
+}
+
+async fn get_all_generators_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+    let caller = authorised!(state, req, "get-all-generators");
+    let product_id = caller
+        .credential
+        .product_id
+        .or_else(|| req.present("product_id").and_then(|p| p.parse().ok()));
+    let generators = state.store.km_list_generators(product_id).await?;
+    // The reference lists generators under `products` (a quirk of the vendor's docs, kept).
+    Ok(Reply::new(820).field(
+        "products",
+        Value::Array(generators.iter().map(generator_json).collect()),
+    ))
+}
+
+fn quantity(req: &KmRequest) -> Option<i64> {
+    req.present("quantity")
+        .and_then(|q| q.parse::<i64>().ok())
+        .filter(|q| check_quantity(*q).is_ok())
+}
+
+fn incorrect(field: &str, message: &str) -> Reply {
+    Reply::new(901).field("errors", json!({ field: [message] }))
+}
+
+pub async fn generate(State(state): State<AppState>, req: KmRequest) -> Response {
+    let outcome = generate_inner(&state, &req).await;
+    respond(&state, outcome).await
+}
+
+async fn generate_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+    let caller = authorised!(state, req, "generate");
+    let generator = match req.present("generator_id").and_then(|g| g.parse::<i64>().ok()) {
+        Some(id) => match state.store.km_get_generator(id).await {
+            Ok(generator) => Some(generator),
+            Err(StoreError::NotFound) => None,
+            Err(other) => return Err(other.into()),
+        },
+        None => None,
+    };
+    let Some(generator) = generator.filter(|g| caller.credential.product_id.is_none_or(|p| p == g.product_id)) else {
+        return Ok(Reply::new(806));
+    };
+    let Some(quantity) = quantity(req) else {
+        return Ok(incorrect("quantity", "The quantity must be between 1 and 1000.").product(generator.product_id));
+    };
+    match generator.check_mint(quantity) {
+        Ok(()) => {}
+        Err(GeneratorError::Inactive) => return Ok(Reply::new(806).product(generator.product_id)),
+        Err(_) => {
+            return Ok(incorrect("quantity", "The quantity must be between 1 and 1000.").product(generator.product_id));
+        }
+    }
+    // Keys carry at least 64 random bits; a collision with an existing key is retried once.
+    for attempt in 0..2 {
+        let keys = mint_keys(&generator, quantity as usize)?;
+        let batch = keys
+            .iter()
+            .map(|k| minted_license(&generator, k.clone(), None))
+            .collect();
+        match state
+            .store
+            .create_licenses(batch, event(&caller, "license.generated"), state.now())
+            .await
+        {
+            Ok(_) => {
+                return Ok(Reply::new(815)
+                    .field("licenseKeys", json!(keys))
+                    .product(generator.product_id));
+            }
+            Err(StoreError::Conflict(_)) if attempt == 0 => continue,
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(StoreError::Conflict("generated keys collided twice".into()).into())
+}
+
+/// The owner fields of an assignment request (`email` and `owner_email` both accepted).
+fn owner(req: &KmRequest) -> LicenseAttrs {
+    LicenseAttrs {
+        owner_name: req.present("owner_name").map(|n| n.chars().take(255).collect()),
+        owner_email: req
+            .present("owner_email")
+            .or_else(|| req.present("email"))
+            .map(|e| e.chars().take(255).collect()),
+        ..LicenseAttrs::default()
+    }
+}
+
+/// What assigning does to a stock key: owner and assignment date written, expiry from validity.
+fn assigner(owner: LicenseAttrs) -> impl Fn(&Value, Millis) -> (Value, Option<Millis>) + Send + Sync {
+    move |metadata: &Value, now: Millis| {
+        let mut attrs = metadata
+            .get(super::views::METADATA_KEY)
+            .and_then(|v| serde_json::from_value::<LicenseAttrs>(v.clone()).ok())
+            .unwrap_or_default();
+        if owner.owner_name.is_some() {
+            attrs.owner_name = owner.owner_name.clone();
+        }
+        if owner.owner_email.is_some() {
+            attrs.owner_email = owner.owner_email.clone();
+        }
+        attrs.assigned_at = Some(now);
+        let expiry = (attrs.validity > 0).then(|| now.saturating_add(attrs.validity.saturating_mul(DAY_MS)));
+        (attrs.write_into(metadata), expiry)
+    }
+}
+
+pub async fn assign_license_key(State(state): State<AppState>, req: KmRequest) -> Response {
+    let outcome = assign_license_key_inner(&state, &req).await;
+    respond(&state, outcome).await
+}
+
+async fn assign_license_key_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+    let caller = authorised!(state, req, "assign-license-key");
+    let Some(license) = find_license(state, &caller, req).await? else {
+        return Ok(Reply::new(801));
+    };
+    let assign = assigner(owner(req));
+    match state
+        .store
+        .km_assign(
+            AssignSelection::One(license.id),
+            &assign,
+            Vec::new(),
+            event(&caller, "license.assigned"),
+            state.now(),
+        )
+        .await?
+    {
+        AssignOutcome::Assigned(_) => {
+            let license = state.store.get_license(license.id).await?;
+            let meta = state.store.km_list_meta(MetaOwner::License(license.id)).await?;
+            Ok(Reply::new(800)
+                .field("licenseKey", license_json(&license, &meta))
+                .product(license.product_id))
+        }
+        AssignOutcome::NotAssignable | AssignOutcome::Insufficient { .. } => {
+            Ok(Reply::new(801).product(license.product_id))
+        }
+    }
+}
+
+pub async fn random_assign(State(state): State<AppState>, req: KmRequest) -> Response {
+    let outcome = match caller(&state, &req, "random-assign-license-keys").await {
+        Ok(Ok(caller)) => random_assign_for(&state, &req, &caller).await,
+        Ok(Err(reply)) => Ok(reply),
+        Err(internal) => Err(internal),
+    };
+    respond(&state, outcome).await
+}
+
+/// The random assignment itself, shared by the direct and the queued endpoint.
+async fn random_assign_for(state: &AppState, req: &KmRequest, caller: &Caller) -> Result<Reply, Internal> {
+    let product = match req.present("product_id").and_then(|p| p.parse::<i64>().ok()) {
+        Some(id) => match state.store.get_product(id).await {
+            Ok(product) => Some(product),
+            Err(StoreError::NotFound) => None,
+            Err(other) => return Err(other.into()),
+        },
+        None => None,
+    };
+    let Some(product) = product.filter(|p| caller.credential.product_id.is_none_or(|scope| scope == p.id)) else {
+        return Ok(Reply::new(805));
+    };
+    let Some(quantity) = quantity(req) else {
+        return Ok(incorrect("quantity", "The quantity must be between 1 and 1000.").product(product.id));
+    };
+    let generate = matches!(req.present("generate").as_deref(), Some("1" | "true"));
+    let owner = owner(req);
+    let now = state.now();
+    let mint = if generate {
+        let Some(generator) = product_generator(state, product.id).await? else {
+            return Ok(Reply::new(806).product(product.id));
+        };
+        // Offered for the shortfall only; the store takes as many as it needs.
+        mint_keys(&generator, quantity as usize)?
+            .into_iter()
+            .map(|key| minted_license(&generator, key, Some((&owner, now))))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let assign = assigner(owner);
+    let outcome = state
+        .store
+        .km_assign(
+            AssignSelection::Random {
+                product_id: product.id,
+                quantity,
+            },
+            &assign,
+            mint,
+            event(caller, "license.assigned"),
+            now,
+        )
+        .await;
+    match outcome {
+        Ok(AssignOutcome::Assigned(ids)) => {
+            let mut keys = Vec::with_capacity(ids.len());
+            for id in ids {
+                let license = state.store.get_license(id).await?;
+                let meta = state.store.km_list_meta(MetaOwner::License(id)).await?;
+                keys.push(license_json(&license, &meta));
+            }
+            Ok(Reply::new(803)
+                .field("license_keys", Value::Array(keys))
+                .product(product.id))
+        }
+        Ok(AssignOutcome::Insufficient { available }) => Ok(Reply::new(802)
+            .field("available_quantity", json!(available))
+            .product(product.id)),
+        Ok(AssignOutcome::NotAssignable) => Ok(Reply::new(802)
+            .field("available_quantity", json!(0))
+            .product(product.id)),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// A webhook target: an absolute http(s) URL.
+fn webhook_url(text: &str) -> Option<reqwest::Url> {
+    let url = reqwest::Url::parse(text.trim()).ok()?;
+    (matches!(url.scheme(), "http" | "https") && url.host().is_some()).then_some(url)
+}
+
+pub async fn random_assign_queued(State(state): State<AppState>, req: KmRequest) -> Response {
+    let outcome = random_assign_queued_inner(&state, req).await;
+    respond(&state, outcome).await
+}
+
+async fn random_assign_queued_inner(state: &AppState, req: KmRequest) -> Result<Reply, Internal> {
+    let caller = authorised!(state, &req, "random-assign-license-keys-queued");
+    let Some(url) = req.present("webhook_url").as_deref().and_then(webhook_url) else {
+        return Ok(incorrect(
+            "webhook_url",
+            "The webhook url must be a valid http or https URL.",
+        ));
+    };
+    let identifier = req.present("identifier");
+    let worker = state.clone();
+    // The job runs after the answer; its outcome (803, or 802/805/806 …) is signed like any
+    // answer and POSTed to the webhook with the caller's `identifier` passed through.
+    tokio::spawn(async move {
+        let outcome = random_assign_for(&worker, &req, &caller).await;
+        let reply = match outcome {
+            Ok(reply) => reply,
+            Err(error) => {
+                tracing::error!(%error, "queued random assignment failed");
+                return;
+            }
+        };
+        let reply = match &identifier {
+            Some(identifier) => reply.field("identifier", json!(identifier)),
+            None => reply,
+        };
+        let body = match super::sign(&worker, &reply).await {
+            Ok(body) => body,
+            Err(error) => {
+                tracing::error!(%error, "cannot sign the queued random assignment result");
+                return;
+            }
+        };
+        deliver(url, body).await;
+    });
+    Ok(Reply::new(807))
+}
+
+/// POSTs the signed result, retrying a few times with growing pauses when the receiver fails.
+async fn deliver(url: reqwest::Url, body: String) {
+    let client = match reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+    {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::error!(%error, "cannot build the webhook client");
+            return;
+        }
+    };
+    for attempt in 0..4u32 {
+        let sent = client
+            .post(url.clone())
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await;
+        match sent {
+            Ok(response) if response.status().is_success() => return,
+            Ok(response) => tracing::warn!(status = %response.status(), attempt, "webhook refused the result"),
+            Err(error) => tracing::warn!(%error, attempt, "webhook delivery failed"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500 * 2u64.pow(attempt))).await;
+    }
+}

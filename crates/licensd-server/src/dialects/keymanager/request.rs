@@ -1,0 +1,179 @@
+//! Reading a Key Manager request the way its clients send it: parameters as form fields or a JSON
+//! body (plus the query string), the API key in the body, the query or `Authorization: Bearer`.
+//! A body that does not parse counts as an empty one, so the endpoint answers with its own
+//! "required"/"incorrect data" code instead of a transport error.
+
+use crate::state::AppState;
+use axum::extract::{ConnectInfo, FromRequest, Query, Request};
+use axum::http::header;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+/// The parameters of one request, JSON values for JSON bodies and strings for form fields.
+#[derive(Debug, Clone, Default)]
+pub struct KmRequest {
+    pub params: HashMap<String, Value>,
+    pub api_key: Option<String>,
+    /// The raw `Authorization: Bearer` token (the Contracts API authenticates with it).
+    pub bearer: Option<String>,
+    pub ip: Option<String>,
+    /// `scheme://host` the client reached us at, for URLs handed back (download links).
+    pub origin: String,
+}
+
+impl KmRequest {
+    /// A parameter as text (numbers and booleans in JSON bodies are accepted as their text).
+    pub fn text(&self, name: &str) -> Option<String> {
+        match self.params.get(name)? {
+            Value::String(text) => Some(text.clone()),
+            Value::Number(number) => Some(number.to_string()),
+            Value::Bool(flag) => Some(if *flag { "1" } else { "0" }.to_string()),
+            _ => None,
+        }
+    }
+
+    /// A parameter as trimmed, non-empty text.
+    pub fn present(&self, name: &str) -> Option<String> {
+        self.text(name).map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
+    }
+
+    /// The raw JSON value of a parameter.
+    pub fn value(&self, name: &str) -> Option<&Value> {
+        self.params.get(name)
+    }
+}
+
+fn flatten(map: serde_json::Map<String, Value>, into: &mut HashMap<String, Value>) {
+    for (name, value) in map {
+        into.insert(name, value);
+    }
+}
+
+impl FromRequest<AppState> for KmRequest {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(req: Request, _state: &AppState) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        let mut params = HashMap::new();
+        if let Ok(Query(query)) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri) {
+            for (name, value) in query {
+                params.insert(name, Value::String(value));
+            }
+        }
+        let bearer = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty());
+        let is_json = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().contains("json"));
+        let bytes = axum::body::to_bytes(body, crate::MAX_BODY_BYTES)
+            .await
+            .unwrap_or_default();
+        if !bytes.is_empty() {
+            if is_json {
+                if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&bytes) {
+                    flatten(map, &mut params);
+                }
+            } else {
+                for (name, value) in parse_form(&bytes) {
+                    params.insert(name, Value::String(value));
+                }
+            }
+        }
+        // Body first, then query (both already merged, body winning), then the bearer header.
+        let api_key = match params.get("api_key") {
+            Some(Value::String(key)) if !key.trim().is_empty() => Some(key.trim().to_string()),
+            _ => bearer.clone(),
+        };
+        let origin = origin(&parts.headers);
+        Ok(KmRequest {
+            params,
+            api_key,
+            bearer,
+            ip,
+            origin,
+        })
+    }
+}
+
+/// `scheme://host` from `X-Forwarded-Proto` (behind a TLS proxy) and `Host`.
+pub fn origin(headers: &axum::http::HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c)))
+        .unwrap_or("localhost");
+    let scheme = match headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()) {
+        Some("https") => "https",
+        _ => "http",
+    };
+    format!("{scheme}://{host}")
+}
+
+/// `application/x-www-form-urlencoded` fields (`+` is a space, `%XX` a byte); fields that are not
+/// UTF-8 after decoding are dropped.
+fn parse_form(bytes: &[u8]) -> Vec<(String, String)> {
+    fn decode(part: &[u8]) -> Option<String> {
+        let mut out = Vec::with_capacity(part.len());
+        let mut i = 0;
+        while i < part.len() {
+            match part[i] {
+                b'+' => out.push(b' '),
+                b'%' => {
+                    if i + 2 >= part.len() || !part[i + 1].is_ascii_hexdigit() || !part[i + 2].is_ascii_hexdigit() {
+                        return None;
+                    }
+                    let hex = std::str::from_utf8(&part[i + 1..i + 3]).ok()?;
+                    out.push(u8::from_str_radix(hex, 16).ok()?);
+                    i += 2;
+                }
+                other => out.push(other),
+            }
+            i += 1;
+        }
+        String::from_utf8(out).ok()
+    }
+    bytes
+        .split(|b| *b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .filter_map(|pair| {
+            let (name, value) = match pair.iter().position(|b| *b == b'=') {
+                Some(at) => (&pair[..at], &pair[at + 1..]),
+                None => (pair, &b""[..]),
+            };
+            Some((decode(name)?, decode(value)?))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_form;
+
+    #[test]
+    fn form_fields_decode() {
+        assert_eq!(
+            parse_form(b"api_key=a.b&license_key=K%2D1+x&empty=&flag"),
+            vec![
+                ("api_key".to_string(), "a.b".to_string()),
+                ("license_key".to_string(), "K-1 x".to_string()),
+                ("empty".to_string(), String::new()),
+                ("flag".to_string(), String::new()),
+            ]
+        );
+        // A truncated escape drops the field instead of guessing.
+        assert_eq!(parse_form(b"a=%4"), vec![]);
+        assert_eq!(parse_form(b"a=%zz&b=1"), vec![("b".to_string(), "1".to_string())]);
+    }
+}

@@ -1,0 +1,151 @@
+//! How domain licenses and products look to a Key Manager client. Key Manager attributes the
+//! domain has no column for (owner, validity in days, assignment date, product source …) are kept
+//! in the entity's `metadata` under the `keymanager` key; everything with a domain meaning (status,
+//! assignment, activation limit, expiry) lives in the domain fields, where the rules read it.
+
+use licensd_domain::{Assignment, License, LicenseStatus, Millis, Product, ProductStatus};
+use licensd_store::MetaEntry;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+pub const METADATA_KEY: &str = "keymanager";
+
+/// Key Manager attributes of a license key.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LicenseAttrs {
+    pub owner_name: Option<String>,
+    pub owner_email: Option<String>,
+    /// Days of validity from assignment; 0 never expires.
+    pub validity: i64,
+    pub assigned_at: Option<Millis>,
+    pub contract_id: Option<i64>,
+}
+
+impl LicenseAttrs {
+    pub fn of(license: &License) -> Self {
+        license
+            .metadata
+            .get(METADATA_KEY)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default()
+    }
+
+    /// `metadata` with these attributes written in (other keys kept).
+    pub fn write_into(&self, metadata: &Value) -> Value {
+        let mut map = match metadata {
+            Value::Object(map) => map.clone(),
+            _ => serde_json::Map::new(),
+        };
+        map.insert(METADATA_KEY.into(), json!(self));
+        Value::Object(map)
+    }
+}
+
+/// Key Manager attributes of a product.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProductAttrs {
+    pub description: Option<String>,
+    /// `internal` or `envato`.
+    pub source: Option<String>,
+    pub external_reference: Option<String>,
+    pub post_url: Option<String>,
+    pub require_non_expired: bool,
+}
+
+impl ProductAttrs {
+    pub fn of(product: &Product) -> Self {
+        product
+            .metadata
+            .get(METADATA_KEY)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn write_into(&self, metadata: &Value) -> Value {
+        let mut map = match metadata {
+            Value::Object(map) => map.clone(),
+            _ => serde_json::Map::new(),
+        };
+        map.insert(METADATA_KEY.into(), json!(self));
+        Value::Object(map)
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS` (UTC), Key Manager's date format.
+pub fn km_date(at: Millis) -> String {
+    match jiff::Timestamp::from_millisecond(at) {
+        Ok(ts) => ts.strftime("%Y-%m-%d %H:%M:%S").to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+fn optional_date(at: Option<Millis>) -> Value {
+    at.map(|at| Value::String(km_date(at))).unwrap_or(Value::Null)
+}
+
+/// Key Manager's license status word for a domain license.
+pub fn license_status(license: &License) -> &'static str {
+    match (license.status, license.assignment) {
+        (LicenseStatus::Active, Assignment::InStock) => "available",
+        (LicenseStatus::Active, Assignment::Reserved) => "reserved",
+        (LicenseStatus::Active, Assignment::Assigned) => "assigned",
+        (LicenseStatus::Blocked | LicenseStatus::Disabled | LicenseStatus::Suspended, _) => "blocked",
+    }
+}
+
+pub fn product_status(product: &Product) -> &'static str {
+    match product.status {
+        ProductStatus::Active => "active",
+        ProductStatus::Disabled | ProductStatus::Archived => "inactive",
+    }
+}
+
+pub fn meta_json(entries: &[MetaEntry]) -> Value {
+    Value::Array(
+        entries
+            .iter()
+            .map(|entry| json!({"id": entry.id, "key": entry.key, "value": entry.value}))
+            .collect(),
+    )
+}
+
+/// The `licenseKey` object of get-license-key-details and the key lists.
+pub fn license_json(license: &License, meta: &[MetaEntry]) -> Value {
+    let attrs = LicenseAttrs::of(license);
+    json!({
+        "id": license.id,
+        "product_id": license.product_id,
+        "license_key": license.key,
+        "owner_name": attrs.owner_name,
+        "owner_email": attrs.owner_email,
+        "activation_limit": license.terms.max_activations.unwrap_or(0),
+        "validity": attrs.validity,
+        "status": license_status(license),
+        "assigned_at": optional_date(attrs.assigned_at),
+        "contract_id": attrs.contract_id,
+        "meta_data": meta_json(meta),
+        "expires_at": license.expires_at.map(|at| Value::String(km_date(at))).unwrap_or(Value::Bool(false)),
+        "created_at": km_date(license.created_at),
+        "updated_at": km_date(license.updated_at),
+    })
+}
+
+/// The `product` object of get-license-key-details and get-all-products.
+pub fn product_json(product: &Product, meta: &[MetaEntry]) -> Value {
+    let attrs = ProductAttrs::of(product);
+    json!({
+        "id": product.id,
+        "external_reference": attrs.external_reference,
+        "source": attrs.source.unwrap_or_else(|| "internal".into()),
+        "name": product.name,
+        "description": attrs.description,
+        "post_url": attrs.post_url,
+        "status": product_status(product),
+        "require_non_expired": u8::from(attrs.require_non_expired),
+        "meta_data": meta_json(meta),
+        "created_at": km_date(product.created_at),
+        "updated_at": km_date(product.updated_at),
+    })
+}

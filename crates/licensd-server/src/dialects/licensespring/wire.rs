@@ -1,0 +1,206 @@
+//! The LicenseSpring wire format: the error body, request parameters (query string or JSON body,
+//! read the same way), and response signing (the `LicenseSignature` header over the exact body
+//! bytes, and the v1 `license_signature` body field).
+
+use crate::state::AppState;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use licensd_domain::Denial;
+use licensd_store::StoreError;
+use serde_json::{Map, Value};
+
+/// The `LicenseSignature` header both SDKs verify (RSA PKCS#1 v1.5, SHA-256, base64, over the raw
+/// body bytes). Header names are case-insensitive; `http` requires the lowercase spelling here.
+pub const SIGNATURE_HEADER: &str = "licensesignature";
+
+/// A LicenseSpring error: `{"status": n, "code": "...", "message": "..."}` with HTTP status `n`.
+/// Every business error is a JSON 4xx: the SDKs read any 5xx (or non-JSON 4xx) as "server
+/// unreachable" and silently start their offline grace period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LsError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl LsError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn bad(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, message)
+    }
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "internal server error",
+        )
+    }
+    pub fn missing(name: &str) -> Self {
+        Self::bad("missing_parameters", format!("missing required parameter: {name}"))
+    }
+    pub fn invalid(name: &str, expected: &str) -> Self {
+        Self::bad("validation_error", format!("parameter {name} must be {expected}"))
+    }
+
+    /// Maps a store error; denials go through the dialect's one table (`super::denial_error`).
+    pub fn from_store(error: StoreError) -> Self {
+        match error {
+            StoreError::Denied(denial) => super::denial_error(denial),
+            StoreError::NotFound => super::denial_error(Denial::LicenseNotFound),
+            StoreError::Conflict(message) => Self::bad("validation_error", message),
+            StoreError::Corrupt(message) => {
+                tracing::error!(%message, "corrupt data");
+                Self::internal()
+            }
+            StoreError::Database(message) => {
+                tracing::error!(%message, "database error");
+                Self::internal()
+            }
+        }
+    }
+}
+
+impl IntoResponse for LsError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "status": self.status.as_u16(),
+            "code": self.code,
+            "message": self.message,
+        });
+        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        let mut response = (self.status, bytes).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        response
+    }
+}
+
+/// Request parameters as one flat object: the JSON body of a POST, or the query string of a GET
+/// (whose values are all strings; the typed getters accept either form).
+pub struct Params(pub Map<String, Value>);
+
+impl Params {
+    pub fn from_query(pairs: Vec<(String, String)>) -> Self {
+        Self(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
+    }
+
+    /// Parses a JSON object body; anything else is `invalid_json`.
+    pub fn from_json(body: &[u8]) -> Result<Self, LsError> {
+        match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Object(map)) => Ok(Self(map)),
+            Ok(_) => Err(LsError::bad("invalid_json", "request body must be a JSON object")),
+            Err(error) => Err(LsError::bad(
+                "invalid_json",
+                format!("request body is not valid JSON: {error}"),
+            )),
+        }
+    }
+
+    fn present(&self, name: &str) -> Option<&Value> {
+        self.0.get(name).filter(|value| !value.is_null())
+    }
+
+    /// An optional string; absent and `null` mean the same (Python drops `None` values).
+    pub fn opt_str(&self, name: &str) -> Result<Option<String>, LsError> {
+        match self.present(name) {
+            None => Ok(None),
+            Some(Value::String(text)) if text.len() <= 4096 => Ok(Some(text.clone())),
+            Some(Value::Number(number)) => Ok(Some(number.to_string())),
+            Some(_) => Err(LsError::invalid(name, "a string of at most 4096 bytes")),
+        }
+    }
+
+    pub fn req_str(&self, name: &str) -> Result<String, LsError> {
+        self.opt_str(name)?.ok_or_else(|| LsError::missing(name))
+    }
+
+    pub fn opt_i64(&self, name: &str) -> Result<Option<i64>, LsError> {
+        match self.present(name) {
+            None => Ok(None),
+            Some(Value::Number(number)) => number
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| LsError::invalid(name, "an integer")),
+            Some(Value::String(text)) => text
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| LsError::invalid(name, "an integer")),
+            Some(_) => Err(LsError::invalid(name, "an integer")),
+        }
+    }
+
+    pub fn opt_bool(&self, name: &str) -> Result<Option<bool>, LsError> {
+        match self.present(name) {
+            None => Ok(None),
+            Some(Value::Bool(flag)) => Ok(Some(*flag)),
+            Some(Value::String(text)) => match text.to_ascii_lowercase().as_str() {
+                "true" | "1" => Ok(Some(true)),
+                "false" | "0" => Ok(Some(false)),
+                _ => Err(LsError::invalid(name, "true or false")),
+            },
+            Some(_) => Err(LsError::invalid(name, "true or false")),
+        }
+    }
+
+    pub fn opt_object(&self, name: &str) -> Result<Option<Value>, LsError> {
+        match self.present(name) {
+            None => Ok(None),
+            Some(value @ Value::Object(_)) => Ok(Some(value.clone())),
+            Some(_) => Err(LsError::invalid(name, "an object")),
+        }
+    }
+}
+
+/// The v1 `license_signature`: RSA over `lower(hardware_id#license_key_or_email#validity)`.
+pub fn v1_signature(state: &AppState, hardware_id: &str, id: &str, validity: Option<&str>) -> Result<String, LsError> {
+    let message = format!("{hardware_id}#{id}#{}", validity.unwrap_or("")).to_lowercase();
+    let signature = state
+        .keys
+        .rsa()
+        .sign(message.as_bytes())
+        .map_err(|_| LsError::internal())?;
+    Ok(licensd_crypto::b64(&signature))
+}
+
+/// Serialises `body` as compact JSON (byte-identical to JavaScript's `JSON.stringify` for the
+/// values this dialect emits: no floats, no integer-like keys in our own objects) and signs the
+/// exact bytes in the `LicenseSignature` header.
+pub fn signed(state: &AppState, body: &Value) -> Response {
+    let bytes = match serde_json::to_vec(body) {
+        Ok(bytes) => bytes,
+        Err(_) => return LsError::internal().into_response(),
+    };
+    let signature = match state.keys.rsa().sign(&bytes) {
+        Ok(signature) => licensd_crypto::b64(&signature),
+        Err(_) => return LsError::internal().into_response(),
+    };
+    let mut response = (StatusCode::OK, bytes).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Ok(value) = HeaderValue::from_str(&signature) {
+        headers.insert(SIGNATURE_HEADER, value);
+    }
+    response
+}
+
+/// A plain-text 200 (`license_deactivated`, …); the SDKs compare the trimmed text and verify no
+/// signature on these.
+pub fn plain(text: &'static str) -> Response {
+    let mut response = (StatusCode::OK, text).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}

@@ -1,0 +1,478 @@
+//! Data gathering: analytical heartbeats (typed custom values) and usage heartbeats (counts per
+//! usage feature and module, by id or by name), recorded per license and client; plus the
+//! AdminKey paths that define analytical fields, usage features and usage modules of a product
+//! (licensd's choice of path, SLASCONE's conflicts: 6015, 6010, 6011 for duplicates).
+//!
+//! The client names no product: a report belongs to the license of the client (an active token,
+//! or the `token_key` given) whose product defines the field or feature. A heartbeat is checked as
+//! a whole and recorded in one transaction, so a refused heartbeat records nothing.
+
+use super::codes::Conflict;
+use super::consumption::client_licenses;
+use super::info::utc;
+use super::provisioning::{isv, respond};
+use super::wire::{
+    SlError, SlResult, authenticate, authenticate_admin, check_isv, guid_id, id_guid, json_ok, parse_body, text_ok,
+};
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use licensd_domain::analytics::{self, AnalyticalField, AnalyticalFieldType, AnalyticsRejection, UsageFeature};
+use licensd_domain::clock::parse_rfc3339;
+use licensd_domain::*;
+use licensd_store::StoreError;
+use licensd_store::dialects::slascone::{AnalyticalReport, UsageReport};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+fn rejection(rejection: AnalyticsRejection) -> SlError {
+    match rejection {
+        AnalyticsRejection::NotNumeric => Conflict::NumericFieldText.into(),
+        AnalyticsRejection::NotBoolean => Conflict::BooleanFieldValue.into(),
+        AnalyticsRejection::DuplicateField => Conflict::AnalyticalFieldRepeated.into(),
+    }
+}
+
+/// A client's `timestamp_utc`, or now when absent; malformed is a technical 400.
+fn instant(text: Option<&str>, now: Millis) -> SlResult<Millis> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(now),
+        Some(text) => parse_rfc3339(text)
+            .or_else(|| parse_rfc3339(&format!("{text}Z")))
+            .ok_or_else(|| SlError::BadRequest(format!("timestamp_utc {text:?} is not an RFC 3339 instant"))),
+    }
+}
+
+/// JSON scalars as the text SLASCONE clients send them (`42`, `true`, `"abc"`).
+fn scalar_text(value: &Value) -> SlResult<String> {
+    match value {
+        Value::String(text) => Ok(text.clone()),
+        Value::Number(number) => Ok(number.to_string()),
+        Value::Bool(flag) => Ok(flag.to_string()),
+        _ => Err(SlError::BadRequest(
+            "analytical values must be strings, numbers or booleans".into(),
+        )),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AnalyticalItem {
+    pub analytical_field_id: Option<String>,
+    pub value: Option<Value>,
+    pub value_array: Option<Vec<Value>>,
+    pub timestamp_utc: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AnalyticalHeartbeat {
+    pub client_id: Option<String>,
+    pub user_id: Option<String>,
+    pub token_key: Option<String>,
+    pub analytical_heartbeat: Vec<AnalyticalItem>,
+}
+
+fn client_id(value: Option<&str>) -> SlResult<String> {
+    match value.map(str::trim) {
+        Some(id) if !id.is_empty() => Ok(id.to_owned()),
+        _ => Err(Conflict::MissingClientId.into()),
+    }
+}
+
+/// POST /data_gathering/analytical_heartbeats
+pub async fn analytical(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        isv(path)?;
+        let caller = authenticate(&state, &headers).await?;
+        let request: AnalyticalHeartbeat = parse_body(&body)?;
+        let client = client_id(request.client_id.as_deref())?;
+        let licenses = client_licenses(&state, &caller, &client, request.token_key.as_deref()).await?;
+        let now = state.now();
+        // The fields every candidate license's product defines.
+        let mut candidates: Vec<(i64, Vec<AnalyticalField>)> = Vec::new();
+        for license in &licenses {
+            let fields = state
+                .store
+                .slascone_analytical_fields(license.product_id)
+                .await
+                .map_err(SlError::from_store)?;
+            candidates.push((license.id, fields));
+        }
+        let mut license_id = None;
+        let mut reports = Vec::new();
+        for item in &request.analytical_heartbeat {
+            let wanted = item.analytical_field_id.as_deref().and_then(guid_id);
+            let found = candidates
+                .iter()
+                .find_map(|(license, fields)| fields.iter().find(|f| Some(f.id) == wanted).map(|f| (*license, f)));
+            let Some((owner, field)) = found else {
+                return Err(Conflict::UnknownAnalyticalField.into());
+            };
+            // One heartbeat reports for one license.
+            if license_id.is_some_and(|id| id != owner) {
+                return Err(Conflict::UnknownAnalyticalField.into());
+            }
+            license_id = Some(owner);
+            let value = match (&item.value_array, &item.value) {
+                (Some(array), _) => {
+                    let texts = array.iter().map(scalar_text).collect::<SlResult<Vec<_>>>()?;
+                    for text in &texts {
+                        analytics::check_value(field.field_type, text).map_err(rejection)?;
+                    }
+                    serde_json::to_string(&texts).map_err(|_| SlError::Internal)?
+                }
+                (None, Some(value)) => {
+                    let text = scalar_text(value)?;
+                    analytics::check_value(field.field_type, &text).map_err(rejection)?;
+                    text
+                }
+                (None, None) => return Err(SlError::BadRequest("an analytical value is missing".into())),
+            };
+            reports.push(AnalyticalReport {
+                field_id: field.id,
+                value,
+                reported_at: instant(item.timestamp_utc.as_deref(), now)?,
+            });
+        }
+        let ids: Vec<i64> = reports.iter().map(|r| r.field_id).collect();
+        analytics::check_unique_fields(&ids).map_err(rejection)?;
+        if let Some(license_id) = license_id {
+            state
+                .store
+                .slascone_record_analytics(license_id, &client, reports, now)
+                .await
+                .map_err(SlError::from_store)?;
+        }
+        Ok(text_ok("The analytical heartbeat was recorded."))
+    }
+    .await;
+    respond(&state, &headers, result).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct UsageItem {
+    pub usage_feature_id: Option<String>,
+    pub usage_module_id: Option<String>,
+    pub usage_feature_name: Option<String>,
+    pub usage_module_name: Option<String>,
+    pub timestamp_utc: Option<String>,
+    pub value: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct UsageHeartbeat {
+    pub client_id: Option<String>,
+    pub user_id: Option<String>,
+    pub token_key: Option<String>,
+    pub usage_heartbeat: Vec<UsageItem>,
+}
+
+/// How a usage heartbeat names features and modules.
+#[derive(Clone, Copy)]
+enum NamedBy {
+    Id,
+    Name,
+}
+
+/// POST /data_gathering/usage_heartbeats
+pub async fn usage_by_id(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = usage(&state, path, &headers, &body, NamedBy::Id).await;
+    respond(&state, &headers, result).await
+}
+
+/// POST /data_gathering/usage_heartbeats_by_name
+pub async fn usage_by_name(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = usage(&state, path, &headers, &body, NamedBy::Name).await;
+    respond(&state, &headers, result).await
+}
+
+async fn usage(
+    state: &AppState,
+    path: Result<Path<String>, PathRejection>,
+    headers: &HeaderMap,
+    body: &Bytes,
+    named_by: NamedBy,
+) -> SlResult<Response> {
+    isv(path)?;
+    let caller = authenticate(state, headers).await?;
+    let request: UsageHeartbeat = parse_body(body)?;
+    let client = client_id(request.client_id.as_deref())?;
+    let licenses = client_licenses(state, &caller, &client, request.token_key.as_deref()).await?;
+    let now = state.now();
+    let mut candidates: Vec<(i64, Vec<UsageFeature>)> = Vec::new();
+    for license in &licenses {
+        let features = state
+            .store
+            .slascone_usage_features(license.product_id)
+            .await
+            .map_err(SlError::from_store)?;
+        candidates.push((license.id, features));
+    }
+    let mut license_id = None;
+    let mut reports = Vec::new();
+    for item in &request.usage_heartbeat {
+        let matches = |feature: &UsageFeature| match named_by {
+            NamedBy::Id => item.usage_feature_id.as_deref().and_then(guid_id) == Some(feature.id),
+            NamedBy::Name => item.usage_feature_name.as_deref().map(str::trim) == Some(feature.name.as_str()),
+        };
+        let found = candidates
+            .iter()
+            .find_map(|(license, features)| features.iter().find(|f| matches(f)).map(|f| (*license, f.clone())));
+        let Some((owner, feature)) = found else {
+            return Err(Conflict::UnknownUsageFeature.into());
+        };
+        if license_id.is_some_and(|id| id != owner) {
+            return Err(Conflict::UnknownUsageFeature.into());
+        }
+        license_id = Some(owner);
+        let module_wanted = match named_by {
+            NamedBy::Id => item.usage_module_id.as_deref().map(str::trim).filter(|t| !t.is_empty()),
+            NamedBy::Name => item
+                .usage_module_name
+                .as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty()),
+        };
+        let usage_module_id = match module_wanted {
+            None => None,
+            Some(wanted) => {
+                let modules = state
+                    .store
+                    .slascone_usage_modules(feature.id)
+                    .await
+                    .map_err(SlError::from_store)?;
+                let module = modules.iter().find(|m| match named_by {
+                    NamedBy::Id => guid_id(wanted) == Some(m.id),
+                    NamedBy::Name => m.name == wanted,
+                });
+                Some(module.ok_or(SlError::Conflict(Conflict::UnknownUsageModule))?.id)
+            }
+        };
+        let value = match item.value {
+            None => 1,
+            Some(value) if value >= 0.0 && value.fract() == 0.0 && value <= i64::MAX as f64 => value as i64,
+            Some(value) => {
+                return Err(SlError::BadRequest(format!("usage value {value} is not a count")));
+            }
+        };
+        reports.push(UsageReport {
+            usage_feature_id: feature.id,
+            usage_module_id,
+            value,
+            reported_at: instant(item.timestamp_utc.as_deref(), now)?,
+        });
+    }
+    if let Some(license_id) = license_id {
+        state
+            .store
+            .slascone_record_usage(license_id, &client, reports, now)
+            .await
+            .map_err(SlError::from_store)?;
+    }
+    Ok(text_ok("The usage heartbeat was recorded."))
+}
+
+// --- AdminKey: definitions ---
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DefinitionRequest {
+    pub name: Option<String>,
+    /// Analytical fields: `numeric`, `alphanumeric` or `boolean`.
+    #[serde(rename = "type")]
+    pub field_type: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DefinitionView {
+    pub id: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none", rename = "type")]
+    pub field_type: Option<&'static str>,
+    pub created_date_utc: String,
+}
+
+/// The product an admin path names by its code (SLASCONE product id); 3000 when unknown.
+async fn admin_product(state: &AppState, headers: &HeaderMap, isv_id: &str, code: &str) -> SlResult<(String, Product)> {
+    check_isv(isv_id)?;
+    let actor = authenticate_admin(state, headers).await?;
+    match state.store.get_product_by_code(code).await {
+        Ok(product) => Ok((actor, product)),
+        Err(StoreError::NotFound) => Err(Conflict::UnknownProduct.into()),
+        Err(other) => Err(SlError::from_store(other)),
+    }
+}
+
+fn name_of(request: &DefinitionRequest) -> SlResult<String> {
+    match request.name.as_deref().map(str::trim) {
+        Some(name) if !name.is_empty() && name.len() <= 256 => Ok(name.to_owned()),
+        _ => Err(SlError::BadRequest("name must be 1 to 256 characters".into())),
+    }
+}
+
+/// A uniqueness conflict of a definition becomes the dialect's "already exists" ID.
+fn exists(error: StoreError, conflict: Conflict) -> SlError {
+    match error {
+        StoreError::Conflict(_) => conflict.into(),
+        other => SlError::from_store(other),
+    }
+}
+
+/// POST /products/{product_id}/analytical_fields (AdminKey)
+pub async fn create_analytical_field(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        let Path((isv_id, code)) = path.map_err(|e| SlError::BadRequest(e.body_text()))?;
+        let (actor, product) = admin_product(&state, &headers, &isv_id, &code).await?;
+        let request: DefinitionRequest = parse_body(&body)?;
+        let name = name_of(&request)?;
+        let field_type = request
+            .field_type
+            .as_deref()
+            .and_then(AnalyticalFieldType::parse)
+            .ok_or_else(|| SlError::BadRequest("type must be numeric, alphanumeric or boolean".into()))?;
+        let event = EventDraft::new(actor, "slascone.analytical_field_created", "product");
+        let field = state
+            .store
+            .slascone_create_analytical_field(product.id, &name, field_type, event, state.now())
+            .await
+            .map_err(|e| exists(e, Conflict::AnalyticalFieldExists))?;
+        json_ok(&DefinitionView {
+            id: id_guid(field.id),
+            name: field.name,
+            field_type: Some(field.field_type.as_str()),
+            created_date_utc: utc(field.created_at),
+        })
+    }
+    .await;
+    respond(&state, &headers, result).await
+}
+
+/// POST /products/{product_id}/usage_features (AdminKey)
+pub async fn create_usage_feature(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        let Path((isv_id, code)) = path.map_err(|e| SlError::BadRequest(e.body_text()))?;
+        let (actor, product) = admin_product(&state, &headers, &isv_id, &code).await?;
+        let request: DefinitionRequest = parse_body(&body)?;
+        let name = name_of(&request)?;
+        let event = EventDraft::new(actor, "slascone.usage_feature_created", "product");
+        let feature = state
+            .store
+            .slascone_create_usage_feature(product.id, &name, event, state.now())
+            .await
+            .map_err(|e| exists(e, Conflict::UsageFeatureExists))?;
+        json_ok(&DefinitionView {
+            id: id_guid(feature.id),
+            name: feature.name,
+            field_type: None,
+            created_date_utc: utc(feature.created_at),
+        })
+    }
+    .await;
+    respond(&state, &headers, result).await
+}
+
+/// POST /products/{product_id}/usage_features/{usage_feature_id}/usage_modules (AdminKey)
+pub async fn create_usage_module(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String, String)>, PathRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        let Path((isv_id, code, feature_guid)) = path.map_err(|e| SlError::BadRequest(e.body_text()))?;
+        let (actor, product) = admin_product(&state, &headers, &isv_id, &code).await?;
+        let features = state
+            .store
+            .slascone_usage_features(product.id)
+            .await
+            .map_err(SlError::from_store)?;
+        let feature = features
+            .iter()
+            .find(|f| guid_id(&feature_guid) == Some(f.id))
+            .ok_or(SlError::Conflict(Conflict::UnknownUsageFeature))?;
+        let request: DefinitionRequest = parse_body(&body)?;
+        let name = name_of(&request)?;
+        let event = EventDraft::new(actor, "slascone.usage_module_created", "product");
+        let module = state
+            .store
+            .slascone_create_usage_module(feature.id, &name, event, state.now())
+            .await
+            .map_err(|e| exists(e, Conflict::UsageModuleExists))?;
+        json_ok(&DefinitionView {
+            id: id_guid(module.id),
+            name: module.name,
+            field_type: None,
+            created_date_utc: utc(module.created_at),
+        })
+    }
+    .await;
+    respond(&state, &headers, result).await
+}
+
+#[derive(Debug, Serialize)]
+pub struct UsageTotalView {
+    pub usage_feature_id: String,
+    pub usage_module_id: Option<String>,
+    pub total: i64,
+}
+
+/// GET /licenses/{license_id}/usage (AdminKey): summed usage of a license.
+pub async fn usage_totals(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        let Path((isv_id, license_guid)) = path.map_err(|e| SlError::BadRequest(e.body_text()))?;
+        check_isv(&isv_id)?;
+        authenticate_admin(&state, &headers).await?;
+        let id = guid_id(&license_guid).ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?;
+        let totals = state
+            .store
+            .slascone_usage_totals(id)
+            .await
+            .map_err(SlError::from_store)?;
+        let views: Vec<UsageTotalView> = totals
+            .into_iter()
+            .map(|t| UsageTotalView {
+                usage_feature_id: id_guid(t.usage_feature_id),
+                usage_module_id: t.usage_module_id.map(id_guid),
+                total: t.total,
+            })
+            .collect();
+        json_ok(&views)
+    }
+    .await;
+    respond(&state, &headers, result).await
+}

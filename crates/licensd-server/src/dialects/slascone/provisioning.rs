@@ -1,0 +1,738 @@
+//! Client endpoints under `/api/v2/isv/{isv_id}/provisioning`. Each authenticates the
+//! `ProvisioningKey`, names product, license and client, calls one store command (the domain rules
+//! run there, under the license lock) and renders SLASCONE's reply. No licensing rule lives here.
+
+use super::codes::Conflict;
+use super::info::{self, InfoParts, LicenseInfo};
+use super::wire::{
+    Caller, SlError, SlResult, authenticate, check_isv, guid_id, json_ok, parse_body, random_guid, text_ok,
+};
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use licensd_domain::*;
+use licensd_store::dialects::slascone::SlasconeToken;
+use licensd_store::{LicenseFilter, LicenseRef, Page, StoreError};
+use serde::Deserialize;
+use serde_json::json;
+
+/// Signs the answer (see `wire::finish`).
+pub async fn respond(state: &AppState, headers: &HeaderMap, result: SlResult<Response>) -> Response {
+    super::wire::finish(state, headers, result).await
+}
+
+/// The ISV id of the path (the only path parameter of most routes).
+pub fn isv(path: Result<Path<String>, PathRejection>) -> SlResult<()> {
+    let Path(isv_id) = path.map_err(|e| SlError::BadRequest(e.body_text()))?;
+    check_isv(&isv_id)
+}
+
+pub fn event(caller: &Caller, action: &str) -> EventDraft {
+    EventDraft::new(caller.actor(), action, "license")
+}
+
+/// A required text field: missing or blank is `missing`.
+fn required(value: Option<String>, missing: Conflict) -> SlResult<String> {
+    match value {
+        Some(value) if !value.trim().is_empty() => Ok(value.trim().to_owned()),
+        _ => Err(missing.into()),
+    }
+}
+
+/// The product a `product_id` names (its code), within the key's product scope.
+pub async fn product(state: &AppState, caller: &Caller, product_id: Option<String>) -> SlResult<Product> {
+    let code = required(product_id, Conflict::UnknownProduct)?;
+    let product = match state.store.get_product_by_code(&code).await {
+        Ok(product) => product,
+        Err(StoreError::NotFound) => return Err(Conflict::UnknownProduct.into()),
+        Err(other) => return Err(SlError::from_store(other)),
+    };
+    caller.require_product(product.id)?;
+    Ok(product)
+}
+
+/// The license a SLASCONE `license_id` (GUID) names, within the key's product scope. An unknown
+/// or foreign id is "not a valid license key" (1000), as SLASCONE answers.
+pub async fn license_by_guid(state: &AppState, caller: &Caller, license_id: Option<String>) -> SlResult<License> {
+    let id = license_id
+        .as_deref()
+        .and_then(guid_id)
+        .ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?;
+    let license = match state.store.get_license(id).await {
+        Ok(license) => license,
+        Err(StoreError::NotFound) => return Err(Conflict::InvalidLicenseKey.into()),
+        Err(other) => return Err(SlError::from_store(other)),
+    };
+    caller.require_product(license.product_id)?;
+    Ok(license)
+}
+
+/// Loads what a `LicenseInfo` needs besides what the caller already has, and renders it.
+pub async fn render_info(
+    state: &AppState,
+    product: &Product,
+    license: &License,
+    device: Option<&Device>,
+    token_key: Option<&str>,
+) -> SlResult<LicenseInfo> {
+    let now = state.now();
+    let store = &state.store;
+    let policy = match license.policy_id {
+        Some(id) => Some(store.get_policy(id).await.map_err(SlError::from_store)?),
+        None => None,
+    };
+    let customer = match license.customer_id {
+        Some(id) => Some(store.get_customer(id).await.map_err(SlError::from_store)?),
+        None => None,
+    };
+    let features = store.license_features(license.id).await.map_err(SlError::from_store)?;
+    let users = store.users_of_license(license.id).await.map_err(SlError::from_store)?;
+    let fingerprint = device.map(|d| d.fingerprint.as_str());
+    let report = store
+        .validate(LicenseRef::Id(license.id), fingerprint, now)
+        .await
+        .map_err(SlError::from_store)?;
+    Ok(info::license_info(&InfoParts {
+        product,
+        license: &report.license,
+        policy: policy.as_ref(),
+        customer: customer.as_ref(),
+        device,
+        token_key,
+        features: &features,
+        users: &users,
+        valid: report.outcome.is_ok(),
+        now,
+    }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ActivateRequest {
+    pub product_id: Option<String>,
+    pub license_key: Option<String>,
+    pub client_id: Option<String>,
+    pub client_name: Option<String>,
+    pub client_description: Option<String>,
+    pub software_version: Option<String>,
+    pub operating_system: Option<String>,
+}
+
+/// POST /provisioning/activations: assigns a token of the license (named by its license key or
+/// by a token key) to the client.
+pub async fn activate(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = activate_inner(&state, path, &headers, &body).await;
+    respond(&state, &headers, result).await
+}
+
+async fn activate_inner(
+    state: &AppState,
+    path: Result<Path<String>, PathRejection>,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> SlResult<Response> {
+    isv(path)?;
+    let caller = authenticate(state, headers).await?;
+    let request: ActivateRequest = parse_body(body)?;
+    let product = product(state, &caller, request.product_id).await?;
+    let client_id = required(request.client_id, Conflict::MissingClientId)?;
+    let key = required(request.license_key, Conflict::InvalidLicenseKey)?;
+    let license = find_by_license_or_token_key(state, &product, &key, &client_id).await?;
+    let variables = request
+        .client_description
+        .as_ref()
+        .map(|description| json!({"client_description": description}));
+    let device = DeviceInfo {
+        fingerprint: client_id.clone(),
+        name: request.client_name,
+        os: request.operating_system,
+        app_version: request.software_version,
+        variables,
+        ..DeviceInfo::default()
+    };
+    let activation = state
+        .store
+        .activate(
+            LicenseRef::Id(license.id),
+            device,
+            None,
+            event(&caller, "slascone.activated"),
+            state.now(),
+        )
+        .await
+        .map_err(SlError::from_store)?;
+    let token = issue_token(state, license.id, &client_id).await?;
+    let info = render_info(
+        state,
+        &activation.product,
+        &activation.license,
+        Some(&activation.device),
+        Some(&token.token_key),
+    )
+    .await?;
+    json_ok(&info)
+}
+
+/// The token key of (license, client), creating it on first use.
+pub async fn issue_token(state: &AppState, license_id: i64, client_id: &str) -> SlResult<SlasconeToken> {
+    let candidate = random_guid()?;
+    state
+        .store
+        .slascone_token_for(license_id, client_id, &candidate, state.now())
+        .await
+        .map_err(SlError::from_store)
+}
+
+/// Activation accepts the license key or a token key. A token key names one token: it can only
+/// activate the client it was issued to (2001 for any other client).
+async fn find_by_license_or_token_key(
+    state: &AppState,
+    product: &Product,
+    key: &str,
+    client_id: &str,
+) -> SlResult<License> {
+    if let Some(license) = state
+        .store
+        .find_license_by_key(key)
+        .await
+        .map_err(SlError::from_store)?
+    {
+        if license.product_id != product.id {
+            return Err(Conflict::InvalidLicenseKey.into());
+        }
+        return Ok(license);
+    }
+    let Some(token) = state
+        .store
+        .slascone_find_token(key)
+        .await
+        .map_err(SlError::from_store)?
+    else {
+        return Err(Conflict::InvalidLicenseKey.into());
+    };
+    let license = state
+        .store
+        .get_license(token.license_id)
+        .await
+        .map_err(SlError::from_store)?;
+    if license.product_id != product.id {
+        return Err(Conflict::UnknownTokenKey.into());
+    }
+    if token.client_id != client_id {
+        return Err(Conflict::TokenAlreadyAssigned.into());
+    }
+    Ok(license)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct HeartbeatRequest {
+    pub product_id: Option<String>,
+    pub client_id: Option<String>,
+    pub software_version: Option<String>,
+    pub operating_system: Option<String>,
+    pub token_key: Option<String>,
+    pub user_id: Option<String>,
+    pub group_id: Option<String>,
+    pub heartbeat_type_id: Option<String>,
+}
+
+/// POST /provisioning/heartbeats: refreshes the client's license parameters (and its reported OS
+/// and version). 2006 when the client holds no active token of the product.
+pub async fn heartbeat(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = heartbeat_inner(&state, path, &headers, &body).await;
+    respond(&state, &headers, result).await
+}
+
+async fn heartbeat_inner(
+    state: &AppState,
+    path: Result<Path<String>, PathRejection>,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> SlResult<Response> {
+    isv(path)?;
+    let caller = authenticate(state, headers).await?;
+    let request: HeartbeatRequest = parse_body(body)?;
+    let product = product(state, &caller, request.product_id).await?;
+    let client_id = required(request.client_id, Conflict::MissingClientId)?;
+    let (license, token) = client_license(state, &product, &client_id, request.token_key.as_deref()).await?;
+    let now = state.now();
+    let report = state
+        .store
+        .validate(LicenseRef::Id(license.id), Some(&client_id), now)
+        .await
+        .map_err(SlError::from_store)?;
+    if let Err(denial) = report.outcome {
+        return Err(denial.into());
+    }
+    // Record what the client reported. `activate` on an active device only refreshes it; the
+    // license is re-checked under its lock, so a license that just expired is refused here too.
+    let refreshed = state
+        .store
+        .activate(
+            LicenseRef::Id(license.id),
+            DeviceInfo {
+                fingerprint: client_id.clone(),
+                os: request.operating_system,
+                app_version: request.software_version,
+                ..DeviceInfo::default()
+            },
+            None,
+            event(&caller, "slascone.heartbeat"),
+            now,
+        )
+        .await
+        .map_err(SlError::from_store)?;
+    if refreshed.newly_activated {
+        // The token was unassigned between the check and the refresh: a heartbeat must not
+        // assign it again, so undo that and answer as for any unassigned client.
+        state
+            .store
+            .deactivate(
+                LicenseRef::Id(license.id),
+                &client_id,
+                event(&caller, "slascone.heartbeat_undone"),
+                now,
+            )
+            .await
+            .map_err(SlError::from_store)?;
+        return Err(Conflict::UnknownClient.into());
+    }
+    let info = render_info(
+        state,
+        &refreshed.product,
+        &refreshed.license,
+        Some(&refreshed.device),
+        Some(&token.token_key),
+    )
+    .await?;
+    json_ok(&info)
+}
+
+/// The license of the product on which the client holds an active token. With a `token_key`, the
+/// token must belong to the client (5000) and exist (2003); its device must be active (2002).
+async fn client_license(
+    state: &AppState,
+    product: &Product,
+    client_id: &str,
+    token_key: Option<&str>,
+) -> SlResult<(License, SlasconeToken)> {
+    if let Some(token_key) = token_key.map(str::trim).filter(|key| !key.is_empty()) {
+        let token = state
+            .store
+            .slascone_find_token(token_key)
+            .await
+            .map_err(SlError::from_store)?
+            .ok_or(SlError::Conflict(Conflict::UnknownTokenKey))?;
+        let license = state
+            .store
+            .get_license(token.license_id)
+            .await
+            .map_err(SlError::from_store)?;
+        if license.product_id != product.id {
+            return Err(Conflict::UnknownTokenKey.into());
+        }
+        if token.client_id != client_id {
+            return Err(Conflict::ClientOnOtherToken.into());
+        }
+        if active_device(state, license.id, client_id).await?.is_none() {
+            return Err(Conflict::TokenNotAssigned.into());
+        }
+        return Ok((license, token));
+    }
+    let tokens = state
+        .store
+        .slascone_client_tokens(client_id)
+        .await
+        .map_err(SlError::from_store)?;
+    // The most recent active assignment on this product wins.
+    for token in tokens.into_iter().rev() {
+        let license = state
+            .store
+            .get_license(token.license_id)
+            .await
+            .map_err(SlError::from_store)?;
+        if license.product_id == product.id && active_device(state, license.id, client_id).await?.is_some() {
+            return Ok((license, token));
+        }
+    }
+    Err(Conflict::UnknownClient.into())
+}
+
+pub async fn active_device(state: &AppState, license_id: i64, client_id: &str) -> SlResult<Option<Device>> {
+    let devices = state
+        .store
+        .list_devices(license_id)
+        .await
+        .map_err(SlError::from_store)?;
+    Ok(devices
+        .into_iter()
+        .find(|device| device.fingerprint == client_id && device.is_active()))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct UnassignRequest {
+    pub token_key: Option<String>,
+}
+
+/// POST /provisioning/unassign: frees the token a token key names.
+pub async fn unassign(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = unassign_inner(&state, path, &headers, &body).await;
+    respond(&state, &headers, result).await
+}
+
+async fn unassign_inner(
+    state: &AppState,
+    path: Result<Path<String>, PathRejection>,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> SlResult<Response> {
+    isv(path)?;
+    let caller = authenticate(state, headers).await?;
+    let request: UnassignRequest = parse_body(body)?;
+    let token_key = required(request.token_key, Conflict::UnknownTokenKey)?;
+    let token = state
+        .store
+        .slascone_find_token(&token_key)
+        .await
+        .map_err(SlError::from_store)?
+        .ok_or(SlError::Conflict(Conflict::UnknownTokenKey))?;
+    let license = state
+        .store
+        .get_license(token.license_id)
+        .await
+        .map_err(SlError::from_store)?;
+    caller.require_product(license.product_id)?;
+    match state
+        .store
+        .deactivate(
+            LicenseRef::Id(license.id),
+            &token.client_id,
+            event(&caller, "slascone.unassigned"),
+            state.now(),
+        )
+        .await
+    {
+        Ok(_) => Ok(text_ok("The token was unassigned.")),
+        // The token exists but its client is no longer active: SLASCONE's "already unassigned".
+        Err(StoreError::Denied(Denial::DeviceNotActivated)) => Err(Conflict::TokenAlreadyUnassigned.into()),
+        Err(other) => Err(SlError::from_store(other)),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ValidateRequest {
+    pub license_key: Option<String>,
+    pub product_id: Option<String>,
+    pub client_id: Option<String>,
+}
+
+/// POST /provisioning/validate: the license's current `LicenseInfo` (with the client's token
+/// when a `client_id` is given). Validity travels in `is_license_valid`; only an unknown key is a
+/// conflict.
+pub async fn validate(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = validate_inner(&state, path, &headers, &body).await;
+    respond(&state, &headers, result).await
+}
+
+async fn validate_inner(
+    state: &AppState,
+    path: Result<Path<String>, PathRejection>,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> SlResult<Response> {
+    isv(path)?;
+    let caller = authenticate(state, headers).await?;
+    let request: ValidateRequest = parse_body(body)?;
+    let key = required(request.license_key, Conflict::InvalidLicenseKey)?;
+    let license = state
+        .store
+        .find_license_by_key(&key)
+        .await
+        .map_err(SlError::from_store)?
+        .ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?;
+    caller.require_product(license.product_id)?;
+    let product = state
+        .store
+        .get_product(license.product_id)
+        .await
+        .map_err(SlError::from_store)?;
+    if let Some(code) = request.product_id.filter(|code| !code.trim().is_empty())
+        && code.trim() != product.code
+    {
+        return Err(Conflict::InvalidLicenseKey.into());
+    }
+    let client = request.client_id.filter(|id| !id.trim().is_empty());
+    let (device, token) = match &client {
+        Some(client_id) => (
+            active_device(state, license.id, client_id).await?,
+            state
+                .store
+                .slascone_token_of(license.id, client_id)
+                .await
+                .map_err(SlError::from_store)?,
+        ),
+        None => (None, None),
+    };
+    let info = render_info(
+        state,
+        &product,
+        &license,
+        device.as_ref(),
+        token
+            .as_ref()
+            .filter(|_| device.is_some())
+            .map(|t| t.token_key.as_str()),
+    )
+    .await?;
+    json_ok(&info)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LookupRequest {
+    pub license_key: Option<String>,
+    pub customer_id: Option<String>,
+    pub product_id: Option<String>,
+    pub user_id: Option<String>,
+}
+
+/// POST /provisioning/licenses/by_license: the license a key names, as a one-element list.
+pub async fn by_license(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        isv(path)?;
+        let caller = authenticate(&state, &headers).await?;
+        let request: LookupRequest = parse_body(&body)?;
+        let key = required(request.license_key, Conflict::InvalidLicenseKey)?;
+        let license = state
+            .store
+            .find_license_by_key(&key)
+            .await
+            .map_err(SlError::from_store)?
+            .ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?;
+        caller.require_product(license.product_id)?;
+        let product = state
+            .store
+            .get_product(license.product_id)
+            .await
+            .map_err(SlError::from_store)?;
+        let info = render_info(&state, &product, &license, None, None).await?;
+        json_ok(&vec![info])
+    }
+    .await;
+    respond(&state, &headers, result).await
+}
+
+/// POST /provisioning/licenses/by_customer: the customer's licenses of the key's product (or of
+/// `product_id`). 4000 for an unknown customer, 4001 when the customer holds none.
+pub async fn by_customer(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        isv(path)?;
+        let caller = authenticate(&state, &headers).await?;
+        let request: LookupRequest = parse_body(&body)?;
+        let customer_id = request
+            .customer_id
+            .as_deref()
+            .and_then(guid_id)
+            .ok_or(SlError::Conflict(Conflict::UnknownCustomer))?;
+        match state.store.get_customer(customer_id).await {
+            Ok(_) => {}
+            Err(StoreError::NotFound) => return Err(Conflict::UnknownCustomer.into()),
+            Err(other) => return Err(SlError::from_store(other)),
+        }
+        let product_filter = match request.product_id.filter(|code| !code.trim().is_empty()) {
+            Some(code) => Some(product(&state, &caller, Some(code)).await?.id),
+            None => caller.credential.product_id,
+        };
+        let mut infos = Vec::new();
+        let mut page = Page::default();
+        loop {
+            let filter = LicenseFilter {
+                customer_id: Some(customer_id),
+                product_id: product_filter,
+                ..LicenseFilter::default()
+            };
+            let licenses = state
+                .store
+                .list_licenses(filter, page)
+                .await
+                .map_err(SlError::from_store)?;
+            let Some(last) = licenses.last().map(|l| l.id) else {
+                break;
+            };
+            for license in &licenses {
+                let product = state
+                    .store
+                    .get_product(license.product_id)
+                    .await
+                    .map_err(SlError::from_store)?;
+                infos.push(render_info(&state, &product, license, None, None).await?);
+            }
+            page.after = Some(last);
+        }
+        if infos.is_empty() {
+            return Err(Conflict::NoLicensesForCustomer.into());
+        }
+        json_ok(&infos)
+    }
+    .await;
+    respond(&state, &headers, result).await
+}
+
+/// GET /provisioning/licenses/{license_id}/tokens/floating/active/count: live floating sessions.
+pub async fn floating_count(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        let Path((isv_id, license_id)) = path.map_err(|e| SlError::BadRequest(e.body_text()))?;
+        check_isv(&isv_id)?;
+        let caller = authenticate(&state, &headers).await?;
+        let license = license_by_guid(&state, &caller, Some(license_id)).await?;
+        let leases = state
+            .store
+            .live_leases(license.id, state.now())
+            .await
+            .map_err(SlError::from_store)?;
+        let count = leases.iter().filter(|lease| lease.feature_id.is_none()).count();
+        json_ok(&count)
+    }
+    .await;
+    respond(&state, &headers, result).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct OfflineQuery {
+    pub product_id: Option<String>,
+    pub license_key: Option<String>,
+    pub client_id: Option<String>,
+    pub file_name: Option<String>,
+}
+
+/// GET /provisioning/activations/offline: activates the client (as POST /activations does) and
+/// answers the signed `<slascone_activation_file>` for a machine without internet access.
+pub async fn offline_activation(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<OfflineQuery>, QueryRejection>,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        isv(path)?;
+        let caller = authenticate(&state, &headers).await?;
+        let Query(query) = query.map_err(|e| SlError::BadRequest(e.body_text()))?;
+        let product = product(&state, &caller, query.product_id).await?;
+        let client_id = required(query.client_id, Conflict::MissingClientId)?;
+        let key = required(query.license_key, Conflict::InvalidLicenseKey)?;
+        let license = find_by_license_or_token_key(&state, &product, &key, &client_id).await?;
+        let activation = state
+            .store
+            .activate(
+                LicenseRef::Id(license.id),
+                DeviceInfo {
+                    fingerprint: client_id.clone(),
+                    ..DeviceInfo::default()
+                },
+                None,
+                event(&caller, "slascone.activated_offline"),
+                state.now(),
+            )
+            .await
+            .map_err(SlError::from_store)?;
+        let token = issue_token(&state, license.id, &client_id).await?;
+        let xml = super::xml::activation_file(
+            &state.keys.rsa(),
+            activation.license.key.as_deref().unwrap_or_default(),
+            &token.token_key,
+            &client_id,
+            activation.device.activated_at,
+        )?;
+        let name = query.file_name.unwrap_or_else(|| "ActivationFile.xml".to_owned());
+        Ok(super::wire::xml_ok(xml, &name))
+    }
+    .await;
+    respond(&state, &headers, result).await
+}
+
+/// POST /provisioning/licenses/by_user: the licenses a license user (`user_id` = email) is
+/// assigned to, within the key's product scope. 1010 for an unknown user.
+pub async fn by_user(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        isv(path)?;
+        let caller = authenticate(&state, &headers).await?;
+        let request: LookupRequest = parse_body(&body)?;
+        let email = request.user_id.unwrap_or_default().trim().to_ascii_lowercase();
+        let user = state
+            .store
+            .find_license_user_by_email(&email)
+            .await
+            .map_err(SlError::from_store)?
+            .ok_or(SlError::Conflict(Conflict::UnknownLicenseUser))?;
+        let ids = state
+            .store
+            .slascone_licenses_of_user(user.id)
+            .await
+            .map_err(SlError::from_store)?;
+        let mut infos = Vec::new();
+        for id in ids {
+            let license = state.store.get_license(id).await.map_err(SlError::from_store)?;
+            if caller
+                .credential
+                .product_id
+                .is_some_and(|scope| scope != license.product_id)
+            {
+                continue;
+            }
+            let product = state
+                .store
+                .get_product(license.product_id)
+                .await
+                .map_err(SlError::from_store)?;
+            infos.push(render_info(&state, &product, &license, None, None).await?);
+        }
+        json_ok(&infos)
+    }
+    .await;
+    respond(&state, &headers, result).await
+}

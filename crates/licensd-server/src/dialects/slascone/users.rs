@@ -1,0 +1,179 @@
+//! License users of a license (SLASCONE named users), under AdminKey paths of licensd's choosing:
+//! `POST /licenses/{license_id}/users` `{user_id, name}` (`user_id` is the user's email, as the
+//! WPF sample uses it) and `DELETE /licenses/{license_id}/users/{user_id}`. The user limit is the
+//! license's `max_users`, enforced by the store under the license lock (1009).
+
+use super::codes::Conflict;
+use super::provisioning::respond;
+use super::wire::{SlError, SlResult, authenticate_admin, check_isv, guid_id, json_ok, parse_body, text_ok};
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use licensd_domain::*;
+use licensd_store::{NewLicenseUser, StoreError};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AddUser {
+    pub user_id: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UserView {
+    pub user_id: String,
+    pub name: Option<String>,
+    pub is_active: bool,
+}
+
+/// A plausible email address: one `@` with text on both sides, a dot in the domain, no spaces.
+fn valid_email(email: &str) -> bool {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
+                && !email.chars().any(char::is_whitespace)
+                && email.len() <= 254
+        }
+        None => false,
+    }
+}
+
+async fn license(state: &AppState, guid: &str) -> SlResult<License> {
+    let id = guid_id(guid).ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?;
+    match state.store.get_license(id).await {
+        Ok(license) => Ok(license),
+        Err(StoreError::NotFound) => Err(Conflict::InvalidLicenseKey.into()),
+        Err(other) => Err(SlError::from_store(other)),
+    }
+}
+
+/// POST /licenses/{license_id}/users (AdminKey)
+pub async fn add(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        let Path((isv_id, license_guid)) = path.map_err(|e| SlError::BadRequest(e.body_text()))?;
+        check_isv(&isv_id)?;
+        let actor = authenticate_admin(&state, &headers).await?;
+        let license = license(&state, &license_guid).await?;
+        let request: AddUser = parse_body(&body)?;
+        let email = request.user_id.unwrap_or_default().trim().to_ascii_lowercase();
+        if !valid_email(&email) {
+            return Err(Conflict::InvalidEmail.into());
+        }
+        let existing = state
+            .store
+            .find_license_user_by_email(&email)
+            .await
+            .map_err(SlError::from_store)?;
+        if let Some(user) = &existing {
+            let assigned = state
+                .store
+                .users_of_license(license.id)
+                .await
+                .map_err(SlError::from_store)?;
+            if assigned.iter().any(|u| u.id == user.id) {
+                return Err(Conflict::UserIdExists.into());
+            }
+        }
+        let now = state.now();
+        let (user, created) = match existing {
+            Some(user) => (user, false),
+            None => {
+                let new = NewLicenseUser {
+                    customer_id: license.customer_id,
+                    email: email.clone(),
+                    name: request.name.clone(),
+                    password_hash: None,
+                };
+                let event = EventDraft::new(actor.clone(), "slascone.license_user_created", "license_user");
+                let user = state
+                    .store
+                    .create_license_user(new, event, now)
+                    .await
+                    .map_err(SlError::from_store)?;
+                (user, true)
+            }
+        };
+        let event = EventDraft::new(actor.clone(), "slascone.license_user_assigned", "license");
+        if let Err(error) = state.store.assign_license_user(license.id, user.id, event, now).await {
+            // A refused assignment leaves nothing behind: remove the user this request created.
+            if created {
+                let undo = EventDraft::new(actor, "slascone.license_user_removed", "license_user");
+                if let Err(cleanup) = state.store.delete_license_user(user.id, undo).await {
+                    tracing::error!(error = %cleanup, "slascone: could not remove a license user after a refused assignment");
+                }
+            }
+            return Err(SlError::from_store(error));
+        }
+        json_ok(&UserView {
+            user_id: user.email,
+            name: user.name,
+            is_active: true,
+        })
+    }
+    .await;
+    respond(&state, &headers, result).await
+}
+
+/// DELETE /licenses/{license_id}/users/{user_id} (AdminKey)
+pub async fn remove(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String, String)>, PathRejection>,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        let Path((isv_id, license_guid, email)) = path.map_err(|e| SlError::BadRequest(e.body_text()))?;
+        check_isv(&isv_id)?;
+        let actor = authenticate_admin(&state, &headers).await?;
+        let license = license(&state, &license_guid).await?;
+        let email = email.trim().to_ascii_lowercase();
+        let user = state
+            .store
+            .find_license_user_by_email(&email)
+            .await
+            .map_err(SlError::from_store)?
+            .ok_or(SlError::Conflict(Conflict::UnknownLicenseUser))?;
+        let event = EventDraft::new(actor, "slascone.license_user_unassigned", "license");
+        match state.store.unassign_license_user(license.id, user.id, event).await {
+            Ok(()) => Ok(text_ok("The license user was removed.")),
+            Err(StoreError::NotFound) => Err(Conflict::UnknownLicenseUser.into()),
+            Err(other) => Err(SlError::from_store(other)),
+        }
+    }
+    .await;
+    respond(&state, &headers, result).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_email;
+
+    #[test]
+    fn emails() {
+        assert!(valid_email("a@example.com"));
+        for bad in [
+            "",
+            "a",
+            "a@",
+            "@example.com",
+            "a@example",
+            "a b@example.com",
+            "a@@example.com",
+            "a@.com",
+        ] {
+            assert!(!valid_email(bad), "{bad}");
+        }
+    }
+}

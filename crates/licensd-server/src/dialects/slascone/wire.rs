@@ -1,0 +1,373 @@
+//! SLASCONE wire plumbing: the error answers (401, 400, 404 and 409 `{id, message, help}`), the
+//! response signatures (`x-slascone-signature`, `X-Nonce-Signature`), key authentication and the
+//! GUID forms of licensd's integer ids.
+
+use super::codes::Conflict;
+use crate::ratelimit::RateDecision;
+use crate::state::AppState;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use licensd_domain::{Credential, Denial, Dialect};
+use licensd_store::StoreError;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+/// The header the signature of the body travels in.
+pub const SIGNATURE_HEADER: &str = "x-slascone-signature";
+/// The request header carrying Base64 of client-chosen random bytes, and its answer.
+pub const NONCE_HEADER: &str = "x-nonce";
+pub const NONCE_SIGNATURE_HEADER: &str = "x-nonce-signature";
+
+/// Everything a SLASCONE endpoint can answer instead of success.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SlError {
+    /// 409 with the seed's id and message.
+    #[error("conflict {}", .0.id())]
+    Conflict(Conflict),
+    #[error("unauthorized: {0}")]
+    Unauthorized(&'static str),
+    /// A technical 400 (malformed JSON, a field of the wrong type, a malformed GUID).
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("not found: {0}")]
+    NotFound(&'static str),
+    /// 429: the credential's request allowance is used up; retry after the seconds given.
+    #[error("rate limited for {0} s")]
+    RateLimited(u64),
+    /// 503: the database did not answer; a retry is likely to succeed.
+    #[error("service unavailable")]
+    Unavailable,
+    #[error("internal error")]
+    Internal,
+}
+
+impl From<Conflict> for SlError {
+    fn from(conflict: Conflict) -> Self {
+        SlError::Conflict(conflict)
+    }
+}
+
+impl From<Denial> for SlError {
+    fn from(denial: Denial) -> Self {
+        SlError::Conflict(super::codes::denial_conflict(denial))
+    }
+}
+
+impl SlError {
+    /// Maps a store error: denials through the one table, everything else technical.
+    pub fn from_store(error: StoreError) -> Self {
+        match error {
+            StoreError::Denied(denial) => denial.into(),
+            StoreError::NotFound => SlError::NotFound("record"),
+            StoreError::Database(message) => {
+                tracing::error!(error = %message, "slascone: database unavailable");
+                SlError::Unavailable
+            }
+            other => {
+                tracing::error!(error = %other, "slascone: store error");
+                SlError::Internal
+            }
+        }
+    }
+}
+
+impl IntoResponse for SlError {
+    fn into_response(self) -> Response {
+        let (status, body) = match &self {
+            SlError::Conflict(conflict) => (
+                StatusCode::CONFLICT,
+                json!({"id": conflict.id(), "message": conflict.message(), "help": conflict.help()}),
+            ),
+            // Technical errors use the ProblemDetails shape ASP.NET (SLASCONE's stack) answers with.
+            SlError::Unauthorized(detail) => (
+                StatusCode::UNAUTHORIZED,
+                json!({"title": "Unauthorized", "status": 401, "detail": detail}),
+            ),
+            SlError::BadRequest(detail) => (
+                StatusCode::BAD_REQUEST,
+                json!({"title": "Bad Request", "status": 400, "detail": detail}),
+            ),
+            SlError::NotFound(what) => (
+                StatusCode::NOT_FOUND,
+                json!({"title": "Not Found", "status": 404, "detail": format!("{what} not found")}),
+            ),
+            SlError::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"title": "Internal Server Error", "status": 500}),
+            ),
+            SlError::RateLimited(seconds) => {
+                let body = json!({"title": "Too Many Requests", "status": 429});
+                return retry_after(StatusCode::TOO_MANY_REQUESTS, *seconds, body);
+            }
+            SlError::Unavailable => {
+                let body = json!({"title": "Service Unavailable", "status": 503});
+                return retry_after(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE_RETRY_SECONDS, body);
+            }
+        };
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+/// How long a client should wait after a 503 (the database was briefly unreachable).
+pub const UNAVAILABLE_RETRY_SECONDS: u64 = 5;
+
+/// 429 and 503 tell the client when to retry, as SLASCONE's do (its guidance: one retry at most).
+fn retry_after(status: StatusCode, seconds: u64, body: serde_json::Value) -> Response {
+    (status, [(header::RETRY_AFTER, seconds.to_string())], axum::Json(body)).into_response()
+}
+
+pub type SlResult<T> = Result<T, SlError>;
+
+/// Parses a JSON request body; a malformed body is a technical 400.
+pub fn parse_body<T: DeserializeOwned>(bytes: &Bytes) -> SlResult<T> {
+    serde_json::from_slice(bytes).map_err(|e| SlError::BadRequest(format!("invalid JSON body: {e}")))
+}
+
+/// A 200 JSON answer (the signing middleware adds the signature over these exact bytes).
+pub fn json_ok<T: serde::Serialize>(value: &T) -> SlResult<Response> {
+    let body = serde_json::to_vec(value).map_err(|_| SlError::Internal)?;
+    Ok(([(header::CONTENT_TYPE, "application/json; charset=utf-8")], body).into_response())
+}
+
+/// A 200 plain-text answer, as SLASCONE gives for unassign, session close and data gathering.
+pub fn text_ok(text: &str) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text.to_owned()).into_response()
+}
+
+/// A 200 XML answer (an offline file).
+pub fn xml_ok(xml: String, file_name: &str) -> Response {
+    // The file name is sanitised: it ends up inside a header value.
+    let safe: String = file_name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+        .collect();
+    let disposition = format!(
+        "attachment; filename=\"{}\"",
+        if safe.is_empty() { "file.xml" } else { &safe }
+    );
+    (
+        [
+            (header::CONTENT_TYPE, "application/xml; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        xml,
+    )
+        .into_response()
+}
+
+/// Signs an answer of the dialect, success or error: `x-slascone-signature` = Base64 RSA
+/// PKCS#1 v1.5 SHA-256 over the exact body bytes sent; with a request `X-Nonce`, also
+/// `X-Nonce-Signature` over the decoded nonce bytes. A nonce that is not Base64 turns the answer
+/// into a (signed) 400 before anything else.
+pub async fn finish(state: &AppState, headers: &HeaderMap, result: SlResult<Response>) -> Response {
+    let nonce = match headers.get(NONCE_HEADER) {
+        None => None,
+        Some(value) => match value
+            .to_str()
+            .ok()
+            .and_then(|text| licensd_crypto::b64_decode(text.trim()).ok())
+            .filter(|bytes| !bytes.is_empty())
+        {
+            Some(bytes) => Some(bytes),
+            None => {
+                let error = SlError::BadRequest("X-Nonce must be Base64 of random bytes".into());
+                return sign(state, None, error.into_response()).await;
+            }
+        },
+    };
+    let response = result.unwrap_or_else(IntoResponse::into_response);
+    sign(state, nonce.as_deref(), response).await
+}
+
+async fn sign(state: &AppState, nonce: Option<&[u8]>, response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    // Bodies here are built in memory by the handlers; the limit only guards against surprises.
+    let Ok(bytes) = axum::body::to_bytes(body, 16 * 1024 * 1024).await else {
+        return SlError::Internal.into_response();
+    };
+    let key = state.keys.rsa();
+    let Ok(signature) = key.sign(&bytes) else {
+        return SlError::Internal.into_response();
+    };
+    insert_b64(&mut parts.headers, SIGNATURE_HEADER, &signature);
+    if let Some(nonce) = nonce {
+        let Ok(signature) = key.sign(nonce) else {
+            return SlError::Internal.into_response();
+        };
+        insert_b64(&mut parts.headers, NONCE_SIGNATURE_HEADER, &signature);
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+fn insert_b64(headers: &mut HeaderMap, name: &'static str, signature: &[u8]) {
+    // Base64 is always a valid header value.
+    if let Ok(value) = HeaderValue::from_str(&licensd_crypto::b64(signature)) {
+        headers.insert(name, value);
+    }
+}
+
+/// An application authenticated with a `ProvisioningKey`.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub credential: Credential,
+}
+
+impl Caller {
+    /// A product-scoped key used for another product is a bad key for that call: 401.
+    pub fn require_product(&self, product_id: i64) -> SlResult<()> {
+        match self.credential.product_id {
+            Some(allowed) if allowed != product_id => Err(SlError::Unauthorized(
+                "the ProvisioningKey is not valid for this product",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn actor(&self) -> String {
+        format!("slascone:{}", self.credential.key_id)
+    }
+}
+
+/// Authenticates the `ProvisioningKey` header. Its value is `<key_id>.<secret>` of a licensd
+/// credential of dialect `slascone` (what `POST /v1/credentials` returns), so the software ships
+/// one opaque string as it does with SLASCONE. Unknown, malformed or revoked keys are 401.
+pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> SlResult<Caller> {
+    let value = headers
+        .get("provisioningkey")
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+        .ok_or(SlError::Unauthorized("missing ProvisioningKey header"))?;
+    let (key_id, secret) = value
+        .split_once('.')
+        .ok_or(SlError::Unauthorized("invalid ProvisioningKey"))?;
+    let found = state
+        .store
+        .find_credential(Dialect::Slascone, key_id)
+        .await
+        .map_err(SlError::from_store)?;
+    match found {
+        Some((credential, stored))
+            if credential.revoked_at.is_none()
+                && licensd_crypto::constant_time_eq(stored.as_bytes(), secret.as_bytes()) =>
+        {
+            // The shared limiter counts the credential's requests (off unless configured).
+            match state.limiter.check_credential("slascone", &credential.key_id) {
+                RateDecision::Allowed => Ok(Caller { credential }),
+                RateDecision::Limited { reset_seconds } => Err(SlError::RateLimited(reset_seconds)),
+            }
+        }
+        _ => Err(SlError::Unauthorized("invalid ProvisioningKey")),
+    }
+}
+
+/// Authenticates the back-office `AdminKey` header: a licensd admin token.
+pub async fn authenticate_admin(state: &AppState, headers: &HeaderMap) -> SlResult<String> {
+    let token = headers
+        .get("adminkey")
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+        .ok_or(SlError::Unauthorized("missing AdminKey header"))?;
+    match state.store.find_admin_token(token).await.map_err(SlError::from_store)? {
+        Some(found) => Ok(format!("slascone-admin:{}", found.name)),
+        None => Err(SlError::Unauthorized("invalid AdminKey")),
+    }
+}
+
+/// The ISV id in every path. licensd serves one vendor, so any well-formed GUID is accepted: the
+/// software keeps the ISV id it was built with and changes only the base URL.
+pub fn check_isv(isv_id: &str) -> SlResult<()> {
+    parse_guid(isv_id).map(|_| ()).ok_or(SlError::NotFound("ISV"))
+}
+
+/// Parses a GUID in its 8-4-4-4-12 hex form (any case) into its 16 bytes.
+pub fn parse_guid(text: &str) -> Option<[u8; 16]> {
+    let text = text.trim();
+    let groups: Vec<&str> = text.split('-').collect();
+    if groups.len() != 5 || groups.iter().map(|g| g.len()).ne([8, 4, 4, 4, 12]) {
+        return None;
+    }
+    let hex: String = groups.concat();
+    let mut out = [0u8; 16];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// licensd's integer ids travel as GUIDs, as SLASCONE's do: `00000000-0000-8000-8000-<12 hex>`
+/// (a version-8, custom-layout UUID holding the id), so they are reversible without a table.
+pub fn id_guid(id: i64) -> String {
+    format!("00000000-0000-8000-8000-{:012x}", id.max(0))
+}
+
+/// The id a GUID from `id_guid` holds; `None` for any other GUID.
+pub fn guid_id(text: &str) -> Option<i64> {
+    let bytes = parse_guid(text)?;
+    if bytes[..10] != [0, 0, 0, 0, 0, 0, 0x80, 0, 0x80, 0] {
+        return None;
+    }
+    let mut id: i64 = 0;
+    for byte in &bytes[10..] {
+        id = (id << 8) | i64::from(*byte);
+    }
+    Some(id)
+}
+
+/// A fresh random GUID (version 4) for token keys.
+pub fn random_guid() -> SlResult<String> {
+    let mut bytes = [0u8; 16];
+    licensd_crypto::random_bytes(&mut bytes).map_err(|_| SlError::Internal)?;
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex = licensd_crypto::hex(&bytes);
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retryable_answers_carry_retry_after() {
+        let limited = SlError::RateLimited(17).into_response();
+        assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            limited.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()),
+            Some("17")
+        );
+        let unavailable = SlError::from_store(StoreError::Database("connection refused".into())).into_response();
+        assert_eq!(unavailable.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            unavailable
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()),
+            Some("5")
+        );
+    }
+
+    #[test]
+    fn guid_ids_round_trip() {
+        for id in [0, 1, 42, 0xffff_ffff, 1 << 40] {
+            assert_eq!(guid_id(&id_guid(id)), Some(id));
+        }
+        assert_eq!(id_guid(255), "00000000-0000-8000-8000-0000000000ff");
+        assert_eq!(guid_id("27180460-29df-4a5a-a0a1-78c85ab6cee0"), None);
+        assert_eq!(guid_id("not-a-guid"), None);
+        assert!(parse_guid("27180460-29DF-4a5a-a0a1-78c85ab6cee0").is_some());
+        assert!(parse_guid("2718046029df4a5aa0a178c85ab6cee0").is_none());
+        let random = random_guid().unwrap_or_default();
+        assert!(parse_guid(&random).is_some());
+        assert_eq!(random.as_bytes()[14], b'4');
+    }
+}

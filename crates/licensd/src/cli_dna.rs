@@ -1,0 +1,196 @@
+//! `licensd dna …`: managing what the Softworkz DNA dialect adds (the `/v1/dna/…` routes).
+
+use crate::cli::{CliError, Client};
+use crate::output;
+use clap::Subcommand;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+#[derive(Debug, Subcommand)]
+pub enum DnaCommand {
+    /// Show a product's IP lockout policy.
+    IpLockout { product: i64 },
+    /// Set a product's IP lockout policy (failed end-user password attempts per IP).
+    SetIpLockout {
+        product: i64,
+        /// Failures that lock an IP out.
+        #[arg(long)]
+        max_failures: i64,
+        /// The window the failures are counted in, in seconds.
+        #[arg(long)]
+        window_seconds: i64,
+        /// How long the IP stays locked out, in seconds.
+        #[arg(long)]
+        lockout_seconds: i64,
+    },
+    /// Show a license's DNA data and status KeyWords.
+    Show { license: i64 },
+    /// Change a license's activation email and/or license data.
+    Update {
+        license: i64,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        data: Option<String>,
+    },
+    /// Set the end user's license password (`--clear` removes it).
+    SetPassword {
+        license: i64,
+        #[arg(required_unless_present = "clear")]
+        password: Option<String>,
+        #[arg(long, conflicts_with = "password")]
+        clear: bool,
+    },
+    /// Set a multi-user license's admin password (`--clear` removes it).
+    SetAdminPassword {
+        license: i64,
+        #[arg(required_unless_present = "clear")]
+        password: Option<String>,
+        #[arg(long, conflicts_with = "password")]
+        clear: bool,
+    },
+    /// End every IP lockout of a license.
+    Unlock { license: i64 },
+    /// Reset a license's reactivation lockout (REACTLOCKOUT).
+    ResetReactlockout { license: i64 },
+    /// List a license's InfoTags.
+    InfoTags { license: i64 },
+    /// Record an InfoTag for a license.
+    AddInfoTag { license: i64, tag: String },
+}
+
+const POLICY_FIELDS: &[(&str, &str)] = &[
+    ("MAX FAILURES", "max_failures"),
+    ("WINDOW (s)", "window_seconds"),
+    ("LOCKOUT (s)", "lockout_seconds"),
+];
+const LICENSE_FIELDS: &[(&str, &str)] = &[
+    ("LICENSE", "license_id"),
+    ("STATUS", "status"),
+    ("PASSWORD SET", "password_set"),
+    ("ADMIN PASSWORD SET", "admin_password_set"),
+    ("EMAIL", "activation_email"),
+    ("DATA", "license_data"),
+    ("IP LOCKED", "ip_locked"),
+];
+const TAG_COLUMNS: &[(&str, &str)] = &[("ID", "id"), ("TAG", "tag"), ("AT", "at")];
+
+fn show(value: &Value, json: bool, fields: &[(&str, &str)]) -> String {
+    if json {
+        return value.to_string();
+    }
+    match value {
+        Value::Array(rows) => output::table(rows, fields),
+        other => output::record(other, fields),
+    }
+}
+
+pub async fn execute(client: &Client, command: DnaCommand, json: bool) -> Result<String, CliError> {
+    match command {
+        DnaCommand::IpLockout { product } => {
+            let value = client
+                .call(Method::GET, &format!("/v1/dna/products/{product}/ip-lockout"), None)
+                .await?;
+            Ok(show(&value, json, POLICY_FIELDS))
+        }
+        DnaCommand::SetIpLockout {
+            product,
+            max_failures,
+            window_seconds,
+            lockout_seconds,
+        } => {
+            let body = json!({"max_failures": max_failures, "window_seconds": window_seconds, "lockout_seconds": lockout_seconds});
+            let value = client
+                .call(
+                    Method::PUT,
+                    &format!("/v1/dna/products/{product}/ip-lockout"),
+                    Some(body),
+                )
+                .await?;
+            Ok(show(&value, json, POLICY_FIELDS))
+        }
+        DnaCommand::Show { license } => {
+            let value = client
+                .call(Method::GET, &format!("/v1/dna/licenses/{license}"), None)
+                .await?;
+            Ok(show(&value, json, LICENSE_FIELDS))
+        }
+        DnaCommand::Update { license, email, data } => {
+            if email.is_none() && data.is_none() {
+                return Err(CliError {
+                    code: 2,
+                    message: "give --email and/or --data".into(),
+                });
+            }
+            let body = json!({"activation_email": email, "license_data": data});
+            let value = client
+                .call(Method::PATCH, &format!("/v1/dna/licenses/{license}"), Some(body))
+                .await?;
+            Ok(show(&value, json, LICENSE_FIELDS))
+        }
+        DnaCommand::SetPassword { license, password, .. } => {
+            client
+                .call(
+                    Method::PUT,
+                    &format!("/v1/dna/licenses/{license}/password"),
+                    Some(json!({ "password": password })),
+                )
+                .await?;
+            Ok(String::new())
+        }
+        DnaCommand::SetAdminPassword { license, password, .. } => {
+            client
+                .call(
+                    Method::PUT,
+                    &format!("/v1/dna/licenses/{license}/admin-password"),
+                    Some(json!({ "password": password })),
+                )
+                .await?;
+            Ok(String::new())
+        }
+        DnaCommand::Unlock { license } => {
+            let value = client
+                .call(
+                    Method::POST,
+                    &format!("/v1/dna/licenses/{license}/unlock"),
+                    Some(json!({})),
+                )
+                .await?;
+            Ok(if json {
+                value.to_string()
+            } else {
+                format!("cleared {} IP(s)", value["cleared"])
+            })
+        }
+        DnaCommand::ResetReactlockout { license } => {
+            let value = client
+                .call(
+                    Method::POST,
+                    &format!("/v1/dna/licenses/{license}/reset-reactivation-lockout"),
+                    Some(json!({})),
+                )
+                .await?;
+            Ok(if json {
+                value.to_string()
+            } else {
+                format!("cleared {} activation(s)", value["cleared"])
+            })
+        }
+        DnaCommand::InfoTags { license } => {
+            let value = client
+                .call(Method::GET, &format!("/v1/dna/licenses/{license}/info-tags"), None)
+                .await?;
+            Ok(show(&value, json, TAG_COLUMNS))
+        }
+        DnaCommand::AddInfoTag { license, tag } => {
+            let value = client
+                .call(
+                    Method::POST,
+                    &format!("/v1/dna/licenses/{license}/info-tags"),
+                    Some(json!({ "tag": tag })),
+                )
+                .await?;
+            Ok(show(&value, json, TAG_COLUMNS))
+        }
+    }
+}
