@@ -1,5 +1,6 @@
 -- wrk script for every bench scenario. Environment:
---   BENCH_SCENARIO  bare | validate | validate_same | activate | consume | floating
+--   BENCH_SCENARIO  bare | validate | validate_same | activate | consume | floating | ls_check
+--   BENCH_TOKEN     bearer token (ls_check)
 --   BENCH_KEYS      key file written by `licensd-bench seed` (lines: key [fingerprint])
 -- Prints one machine-readable RESULT line when done.
 
@@ -25,8 +26,15 @@ function init(args)
     end
   end
   math.randomseed(os.time() + (thread_id or 0) * 7919)
-  wrk.method = "POST"
-  wrk.headers["Content-Type"] = "application/json"
+  if scenario == "ls_check" then
+    -- LicenseSpring clients send a Date header (checked against a 15-minute window) and a token.
+    wrk.method = "GET"
+    wrk.headers["Authorization"] = "Bearer " .. (os.getenv("BENCH_TOKEN") or "")
+    wrk.headers["Date"] = os.date("!%a, %d %b %Y %H:%M:%S GMT")
+  else
+    wrk.method = "POST"
+    wrk.headers["Content-Type"] = "application/json"
+  end
 end
 
 function request()
@@ -35,6 +43,9 @@ function request()
     return wrk.format(nil, nil, nil, "{}")
   end
   local i = math.random(#keys)
+  if scenario == "ls_check" then
+    return wrk.format(nil, wrk.path .. "?product=bench&hardware_id=" .. prints[i] .. "&license_key=" .. keys[i])
+  end
   local body
   if scenario == "validate" then
     body = '{"key":"' .. keys[i] .. '","fingerprint":"' .. prints[i] .. '"}'

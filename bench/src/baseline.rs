@@ -4,7 +4,8 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -23,10 +24,14 @@ pub struct Args {
     /// Key files written by `seed` (lines of `key` or `key fingerprint`); their keys are "known".
     #[arg(long)]
     keys: Vec<PathBuf>,
+    /// File with the LicenseSpring OAuth client id and secret (`id secret`), written by `seed`.
+    #[arg(long)]
+    ls_client: Option<PathBuf>,
 }
 
 struct Baseline {
     licenses: HashMap<String, i64>,
+    ls_client: Option<(String, String)>,
     ed25519: SigningKey,
     rsa: SigningKey,
 }
@@ -48,8 +53,20 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             }
         }
     }
+    let ls_client = match &args.ls_client {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)?;
+            let mut parts = text.split_whitespace();
+            match (parts.next(), parts.next()) {
+                (Some(id), Some(secret)) => Some((id.to_string(), secret.to_string())),
+                _ => anyhow::bail!("{} must hold `client_id client_secret`", path.display()),
+            }
+        }
+        None => None,
+    };
     let state = Arc::new(Baseline {
         licenses,
+        ls_client,
         ed25519: SigningKey::generate(Algorithm::Ed25519)?,
         rsa: SigningKey::generate(Algorithm::Rsa2048)?,
     });
@@ -57,6 +74,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .route("/bare", post(bare))
         .route("/ed25519/validate", post(validate_ed25519))
         .route("/rsa2048/validate", post(validate_rsa))
+        .route("/ls/check_license", axum::routing::get(ls_check_license))
         .with_state(state);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     println!("baseline: listening on http://{}", listener.local_addr()?);
@@ -120,6 +138,75 @@ fn validate(state: &Baseline, key: &SigningKey, body: &[u8]) -> Response {
     ) {
         headers.insert("x-licensd-signature", signature);
         headers.insert("x-licensd-key-id", kid);
+    }
+    response
+}
+
+/// LicenseSpring `check_license` as the baseline does it: check the bearer token's HMAC, look the
+/// license up, render a license object of the dialect's size and sign it with RSA-2048
+/// (`LicenseSignature` header and `license_signature` field, like the dialect).
+async fn ls_check_license(
+    State(state): State<Arc<Baseline>>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    // Verify the bearer token exactly as the dialect does: lsat.<id>.<expires>.<HMAC>.
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let parts: Vec<&str> = token.unwrap_or_default().split('.').collect();
+    let Some((client_id, secret)) = &state.ls_client else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    let verified = parts.len() == 4 && {
+        let message = format!("licensd-oauth\n{client_id}\n{}", parts[2]);
+        let expected = licensd_crypto::b64url(&licensd_crypto::hmac_sha256(secret.as_bytes(), message.as_bytes()));
+        licensd_crypto::constant_time_eq(expected.as_bytes(), parts[3].as_bytes())
+    };
+    if !verified {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let key = query.get("license_key").cloned().unwrap_or_default();
+    let Some(id) = state.licenses.get(&key) else {
+        return (StatusCode::BAD_REQUEST, "{\"code\":\"license_not_found\"}").into_response();
+    };
+    let hardware_id = query.get("hardware_id").cloned().unwrap_or_default();
+    let mut license = json!({
+        "id": id, "license_key": key, "license_type": "perpetual", "is_trial": false, "license_active": true,
+        "license_enabled": true, "is_expired": false, "validity_period": null, "validity_with_grace_period": null,
+        "start_date": null, "maintenance_period": null, "enable_maintenance_period": false, "allow_grace_period": false,
+        "grace_period": 0, "max_activations": 5, "times_activated": 1, "transfer_count": 0, "max_transfers": 0,
+        "allow_unlimited_activations": false, "prevent_vm": false, "is_floating": false, "is_floating_cloud": false,
+        "floating_users": 0, "floating_timeout": 0, "max_consumptions": 0, "total_consumptions": 0,
+        "allow_unlimited_consumptions": false, "allow_negative_consumptions": false, "allow_overages": false,
+        "max_overages": 0, "reset_consumption": false, "consumption_period": null, "is_air_gapped": false,
+        "is_hardware_key_auth": false, "license_signature": "", "metadata": {}, "product_features": [],
+        "custom_fields": [], "customer": {"email": "", "company_name": "", "first_name": "", "last_name": ""},
+        "product_details": {"product_id": 1, "product_name": "Benchmark", "short_code": "bench", "authorization_method": "license-key",
+            "metadata": {}, "allow_trial": false, "trial_days": 0, "is_bundle": false},
+        "device_id": id, "hardware_id": hardware_id, "borrowed_until": null, "user": null, "order_store_id": "",
+    });
+    let v1 = format!("{hardware_id}#{key}#");
+    let Ok(v1_signature) = state.rsa.sign(v1.as_bytes()) else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    license["license_signature"] = json!(licensd_crypto::b64(&v1_signature));
+    let Ok(bytes) = serde_json::to_vec(&license) else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let Ok(signature) = state.rsa.sign(&bytes) else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let mut response = (StatusCode::OK, bytes).into_response();
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    if let Ok(value) = HeaderValue::from_str(&format!(
+        "algorithm=\"rsa-sha256\",signature=\"{}\"",
+        licensd_crypto::b64(&signature)
+    )) {
+        response.headers_mut().insert("licensesignature", value);
     }
     response
 }

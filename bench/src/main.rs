@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! Benchmark helpers for `bench/run`:
 //!
 //! - `baseline`: a minimal server that answers the same request shapes as licensd's client API

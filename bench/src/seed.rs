@@ -109,6 +109,39 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         )
         .await?;
     std::fs::write(args.out.join("floating.txt"), floating.join("\n") + "\n")?;
+
+    // LicenseSpring: a credential and an OAuth bearer token for it (wrk cannot compute the
+    // per-request HMAC signature, so the bench authenticates the way OAuth clients do).
+    let credential = api
+        .post(
+            "/v1/credentials",
+            json!({"dialect": "licensespring", "name": "bench"}),
+            true,
+        )
+        .await?;
+    let client_id = credential["credential"]["key_id"]
+        .as_str()
+        .context("credential key id")?;
+    let client_secret = credential["secret"].as_str().context("credential secret")?;
+    let response = api
+        .http
+        .post(format!("{}/api/v4/oauth/token", api.base))
+        // The id is a UUID and the secret base64url: both are form-safe as they are.
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=client_credentials&client_id={client_id}&client_secret={client_secret}"
+        ))
+        .send()
+        .await
+        .context("POST /api/v4/oauth/token")?;
+    let status = response.status();
+    let token: Value = response.json().await.context("oauth token body")?;
+    if !status.is_success() {
+        bail!("POST /api/v4/oauth/token: {status} {token}");
+    }
+    let access_token = token["access_token"].as_str().context("access_token")?;
+    std::fs::write(args.out.join("ls_token.txt"), format!("{access_token}\n"))?;
+    std::fs::write(args.out.join("ls_client.txt"), format!("{client_id} {client_secret}\n"))?;
     eprintln!("seed: done");
     Ok(())
 }
