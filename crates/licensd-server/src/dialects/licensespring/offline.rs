@@ -6,7 +6,8 @@
 //! of the `api_key` inside the request, over the raw bytes of the `request` value exactly as the
 //! client serialised it (Python and Node serialise differently, so it is never re-serialised here).
 //! It may be base64 or hex. The inner `date` is not held to the 15-minute window: request files
-//! may be days old. OAuth-made files (`client_id`) are refused: OAuth is not implemented.
+//! may be days old. Files made with OAuth client credentials (`client_id`) are refused with a
+//! clear `validation_error`: verifying their signature is not implemented (online OAuth is).
 
 use super::handlers::{Identity, Peer, identify, license_response_object};
 use super::wire::{LsError, Params, plain, signed, v1_signature};
