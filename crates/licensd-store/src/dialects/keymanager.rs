@@ -988,11 +988,18 @@ macro_rules! impl_keymanager {
                         .await
                         .map_err(db_err)?,
                     };
+                    // Early refusals roll back explicitly: a dropped transaction's rollback is only
+                    // sent when its connection is next used, and until then its row locks would make
+                    // a following request's SKIP LOCKED selection miss keys that are in stock.
                     match selection {
-                        AssignSelection::One(_) if ids.is_empty() => return Ok(AssignOutcome::NotAssignable),
+                        AssignSelection::One(_) if ids.is_empty() => {
+                            tx.rollback().await.map_err(db_err)?;
+                            return Ok(AssignOutcome::NotAssignable);
+                        }
                         AssignSelection::Random { quantity, .. } if (ids.len() as i64) < quantity => {
                             let shortfall = (quantity - ids.len() as i64) as usize;
                             if mint.len() < shortfall {
+                                tx.rollback().await.map_err(db_err)?;
                                 return Ok(AssignOutcome::Insufficient { available: ids.len() as i64 });
                             }
                             let mut minted = Vec::with_capacity(shortfall);
