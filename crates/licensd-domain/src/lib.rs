@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod analytics;
+pub mod backoffice;
 pub mod clock;
 pub mod consumption_rollback;
 pub mod contract;

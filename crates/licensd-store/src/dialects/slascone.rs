@@ -10,18 +10,61 @@
 use crate::migrate::Migration;
 use crate::{PostgresStore, Result, SqliteStore};
 use licensd_domain::analytics::{AnalyticalField, AnalyticalFieldType, UsageFeature, UsageModule};
-use licensd_domain::{EventDraft, Millis};
+use licensd_domain::backoffice::{CustomerProfile, Entry, EntryKind, TagTarget};
+use licensd_domain::{Customer, EventDraft, Millis};
 
-pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
-    version: 300,
-    name: "slascone",
-    sql: include_str!("../../migrations/sqlite/0300_slascone.sql"),
-}];
-pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[Migration {
-    version: 300,
-    name: "slascone",
-    sql: include_str!("../../migrations/postgres/0300_slascone.sql"),
-}];
+pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 300,
+        name: "slascone",
+        sql: include_str!("../../migrations/sqlite/0300_slascone.sql"),
+    },
+    Migration {
+        version: 301,
+        name: "slascone_backoffice",
+        sql: include_str!("../../migrations/sqlite/0301_slascone_backoffice.sql"),
+    },
+];
+pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 300,
+        name: "slascone",
+        sql: include_str!("../../migrations/postgres/0300_slascone.sql"),
+    },
+    Migration {
+        version: 301,
+        name: "slascone_backoffice",
+        sql: include_str!("../../migrations/postgres/0301_slascone_backoffice.sql"),
+    },
+];
+
+// The `StoreError::Conflict` texts of the back-office commands: callers (the dialect) tell the
+// refusals apart by them.
+pub const CONFLICT_ENTRY_EXISTS: &str = "entry already exists";
+pub const CONFLICT_CUSTOMER_NUMBER: &str = "customer number already exists";
+pub const CONFLICT_CUSTOMER_EMAIL: &str = "customer email already exists";
+pub const CONFLICT_PROSPECT_NUMBER: &str = "prospect number already exists";
+pub const CONFLICT_TAG_ASSIGNED: &str = "tag assignment already exists";
+pub const CONFLICT_LAST_EDITION: &str = "the last edition of a product cannot be deleted";
+pub const CONFLICT_EDITION_IN_USE: &str = "edition has licenses";
+pub const CONFLICT_LEGACY_KEY: &str = "legacy license key already exists";
+pub const CONFLICT_TOKENS_IN_USE: &str = "fewer tokens than are assigned";
+pub const CONFLICT_USERS_IN_USE: &str = "a lower user limit than users are assigned";
+pub const CONFLICT_EXPIRATION_MODE: &str = "days after activation once a token is assigned";
+
+/// A change of a license's limits and expiry, checked against its assignments under its lock.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LicenseLimitsUpdate {
+    /// Tokens (max activations); refused below the active devices.
+    pub token_limit: Option<i64>,
+    /// License users; refused below the assigned users.
+    pub user_limit: Option<i64>,
+    /// A fixed expiry (`expires_at`, clearing days-after-activation).
+    pub expires_at: Option<Millis>,
+    /// Days after the first activation (`trial_days`, clearing a fixed expiry); refused while a
+    /// token is assigned.
+    pub days_after_activation: Option<i64>,
+}
 
 /// The sealing context of token keys (binds the ciphertext to this use).
 const TOKEN_CONTEXT: &str = "slascone-token-key";
@@ -153,6 +196,92 @@ pub trait SlasconeStore: Send + Sync + 'static {
     async fn slascone_usage_totals(&self, license_id: i64) -> Result<Vec<UsageTotal>>;
     /// Ids of the licenses a license user is assigned to, in id order.
     async fn slascone_licenses_of_user(&self, user_id: i64) -> Result<Vec<i64>>;
+
+    // --- back office (`licensd_domain::backoffice`) ---
+    /// Creates a named entry. `Conflict(CONFLICT_ENTRY_EXISTS)` when (kind, scope, name) exists.
+    /// The caller checks that the scope (product, reseller) exists.
+    async fn slascone_create_entry(
+        &self,
+        kind: EntryKind,
+        scope_id: i64,
+        name: &str,
+        detail: Option<&str>,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<Entry>;
+    /// Entries of a kind, in id order; with `scope_id`, only that scope's.
+    async fn slascone_entries(&self, kind: EntryKind, scope_id: Option<i64>) -> Result<Vec<Entry>>;
+    /// The entry with this id if it is of this kind.
+    async fn slascone_find_entry(&self, kind: EntryKind, id: i64) -> Result<Option<Entry>>;
+    /// Creates a core customer (`reference` = customer number) and its SLASCONE profile in one
+    /// transaction (`profile.customer_id` is ignored). Conflicts: `CONFLICT_CUSTOMER_NUMBER`,
+    /// `CONFLICT_CUSTOMER_EMAIL`, `CONFLICT_PROSPECT_NUMBER`; nothing is stored on a refusal.
+    async fn slascone_create_customer(
+        &self,
+        email: &str,
+        company: &str,
+        profile: CustomerProfile,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<(Customer, CustomerProfile)>;
+    async fn slascone_customer_profile(&self, customer_id: i64) -> Result<Option<CustomerProfile>>;
+    /// Assigns a tag to a customer or license. NotFound when the tag or the target does not
+    /// exist; `Conflict(CONFLICT_TAG_ASSIGNED)` when the assignment exists.
+    async fn slascone_assign_tag(
+        &self,
+        tag_id: i64,
+        target: TagTarget,
+        target_id: i64,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<()>;
+    async fn slascone_tags_of(&self, target: TagTarget, target_id: i64) -> Result<Vec<Entry>>;
+    /// Sets the license's value of a variable, or its license type (an entry of kind
+    /// `LicenseType`, value empty), replacing its previous type. NotFound without the license.
+    async fn slascone_set_license_value(
+        &self,
+        license_id: i64,
+        entry_id: i64,
+        value: &str,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<()>;
+    /// Removes the license's values of a kind (a reset software release limitation).
+    async fn slascone_clear_license_kind(
+        &self,
+        license_id: i64,
+        kind: EntryKind,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<()>;
+    /// Changes a license's limits and expiry under its row lock. NotFound without the license;
+    /// `Conflict(CONFLICT_TOKENS_IN_USE | CONFLICT_USERS_IN_USE | CONFLICT_EXPIRATION_MODE)`
+    /// refuses the whole update.
+    async fn slascone_update_license_limits(
+        &self,
+        license_id: i64,
+        update: LicenseLimitsUpdate,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<()>;
+    /// The license's variable values and license type with their entries, in entry id order.
+    async fn slascone_license_values(&self, license_id: i64) -> Result<Vec<(Entry, String)>>;
+    /// Records the legacy license key of a migrated license (`Conflict(CONFLICT_LEGACY_KEY)` when
+    /// another license has it).
+    async fn slascone_set_legacy_key(
+        &self,
+        license_id: i64,
+        legacy_key: &str,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<()>;
+    /// The license a legacy license key names.
+    async fn slascone_license_of_legacy_key(&self, legacy_key: &str) -> Result<Option<i64>>;
+    /// The legacy license key of a license, if it has one.
+    async fn slascone_legacy_key_of(&self, license_id: i64) -> Result<Option<String>>;
+    /// Deletes an edition (policy). `Conflict(CONFLICT_LAST_EDITION)` when it is its product's
+    /// only one, `Conflict(CONFLICT_EDITION_IN_USE)` while licenses reference it; NotFound.
+    async fn slascone_delete_edition(&self, policy_id: i64, event: EventDraft, now: Millis) -> Result<()>;
 }
 
 macro_rules! impl_slascone_store {
@@ -590,6 +719,444 @@ macro_rules! impl_slascone_store {
                     .await
                     .map_err(db_err)
             }
+
+            async fn slascone_create_entry(
+                &self,
+                kind: EntryKind,
+                scope_id: i64,
+                name: &str,
+                detail: Option<&str>,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<Entry> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO slascone_entries (kind, scope_id, name, detail, created_at) \
+                     VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                )
+                .bind(kind.as_str())
+                .bind(scope_id)
+                .bind(name)
+                .bind(detail)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(conflict(CONFLICT_ENTRY_EXISTS, "entry reference does not exist"))?;
+                log_event(&mut tx, event, id, now).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(Entry { id, kind, scope_id, name: name.to_owned(), detail: detail.map(str::to_owned), created_at: now })
+            }
+
+            async fn slascone_entries(&self, kind: EntryKind, scope_id: Option<i64>) -> Result<Vec<Entry>> {
+                let found = sqlx::query(
+                    "SELECT id, kind, scope_id, name, detail, created_at FROM slascone_entries \
+                     WHERE kind = $1 AND ($2 IS NULL OR scope_id = $2) ORDER BY id",
+                )
+                .bind(kind.as_str())
+                .bind(scope_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+                found.iter().map(entry_from_row).collect()
+            }
+
+            async fn slascone_find_entry(&self, kind: EntryKind, id: i64) -> Result<Option<Entry>> {
+                let row = sqlx::query(
+                    "SELECT id, kind, scope_id, name, detail, created_at FROM slascone_entries WHERE id = $1 AND kind = $2",
+                )
+                .bind(id)
+                .bind(kind.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+                row.as_ref().map(entry_from_row).transpose()
+            }
+
+            async fn slascone_create_customer(
+                &self,
+                email: &str,
+                company: &str,
+                profile: CustomerProfile,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<(Customer, CustomerProfile)> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                // Checked inside the write transaction so the refusal names the field; the UNIQUE
+                // keys still decide a race (then reported as a duplicate number).
+                let number: Option<i64> =
+                    sqlx::query_scalar("SELECT customer_id FROM slascone_customers WHERE customer_number = $1")
+                        .bind(&profile.customer_number)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                if number.is_some() {
+                    return Err(StoreError::Conflict(CONFLICT_CUSTOMER_NUMBER.into()));
+                }
+                if let Some(prospect) = &profile.prospect_number {
+                    let taken: Option<i64> =
+                        sqlx::query_scalar("SELECT customer_id FROM slascone_customers WHERE prospect_number = $1")
+                            .bind(prospect)
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(db_err)?;
+                    if taken.is_some() {
+                        return Err(StoreError::Conflict(CONFLICT_PROSPECT_NUMBER.into()));
+                    }
+                }
+                let row = sqlx::query(
+                    "INSERT INTO customers (email, name, company, reference, metadata, created_at) \
+                     VALUES ($1, NULL, $2, $3, '{}', $4) RETURNING id",
+                )
+                .bind(email)
+                .bind(company)
+                .bind(&profile.customer_number)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(conflict(CONFLICT_CUSTOMER_EMAIL, "customer reference"))?;
+                let id: i64 = row.try_get("id").map_err(db_err)?;
+                sqlx::query(
+                    "INSERT INTO slascone_customers \
+                     (customer_id, customer_number, prospect_number, customer_type_id, country, language) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(id)
+                .bind(&profile.customer_number)
+                .bind(&profile.prospect_number)
+                .bind(profile.customer_type_id)
+                .bind(&profile.country)
+                .bind(&profile.language)
+                .execute(&mut *tx)
+                .await
+                .map_err(conflict(CONFLICT_CUSTOMER_NUMBER, "customer type does not exist"))?;
+                log_event(&mut tx, event, id, now).await?;
+                tx.commit().await.map_err(db_err)?;
+                let customer = Customer {
+                    id,
+                    email: Some(email.to_owned()),
+                    name: None,
+                    company: Some(company.to_owned()),
+                    reference: Some(profile.customer_number.clone()),
+                    metadata: serde_json::json!({}),
+                    created_at: now,
+                };
+                Ok((customer, CustomerProfile { customer_id: id, ..profile }))
+            }
+
+            async fn slascone_customer_profile(&self, customer_id: i64) -> Result<Option<CustomerProfile>> {
+                let row = sqlx::query(
+                    "SELECT customer_id, customer_number, prospect_number, customer_type_id, country, language \
+                     FROM slascone_customers WHERE customer_id = $1",
+                )
+                .bind(customer_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+                let Some(row) = row else { return Ok(None) };
+                Ok(Some(CustomerProfile {
+                    customer_id: row.try_get("customer_id").map_err(db_err)?,
+                    customer_number: row.try_get("customer_number").map_err(db_err)?,
+                    prospect_number: row.try_get("prospect_number").map_err(db_err)?,
+                    customer_type_id: row.try_get("customer_type_id").map_err(db_err)?,
+                    country: row.try_get("country").map_err(db_err)?,
+                    language: row.try_get("language").map_err(db_err)?,
+                }))
+            }
+
+            async fn slascone_assign_tag(
+                &self,
+                tag_id: i64,
+                target: TagTarget,
+                target_id: i64,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<()> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let tag: Option<i64> = sqlx::query_scalar("SELECT id FROM slascone_entries WHERE id = $1 AND kind = $2")
+                    .bind(tag_id)
+                    .bind(EntryKind::Tag.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                let target_sql = match target {
+                    TagTarget::Customer => "SELECT id FROM customers WHERE id = $1",
+                    TagTarget::License => "SELECT id FROM licenses WHERE id = $1",
+                };
+                let exists: Option<i64> = sqlx::query_scalar(target_sql)
+                    .bind(target_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                if tag.is_none() || exists.is_none() {
+                    return Err(StoreError::NotFound);
+                }
+                sqlx::query(
+                    "INSERT INTO slascone_tag_assignments (tag_id, target_type, target_id, created_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(tag_id)
+                .bind(target.as_str())
+                .bind(target_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(conflict(CONFLICT_TAG_ASSIGNED, "tag does not exist"))?;
+                log_event(&mut tx, event, tag_id, now).await?;
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn slascone_tags_of(&self, target: TagTarget, target_id: i64) -> Result<Vec<Entry>> {
+                let found = sqlx::query(
+                    "SELECT e.id, e.kind, e.scope_id, e.name, e.detail, e.created_at FROM slascone_tag_assignments a \
+                     JOIN slascone_entries e ON e.id = a.tag_id WHERE a.target_type = $1 AND a.target_id = $2 ORDER BY e.id",
+                )
+                .bind(target.as_str())
+                .bind(target_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+                found.iter().map(entry_from_row).collect()
+            }
+
+            async fn slascone_set_license_value(
+                &self,
+                license_id: i64,
+                entry_id: i64,
+                value: &str,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<()> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let kind: Option<String> = sqlx::query_scalar("SELECT kind FROM slascone_entries WHERE id = $1")
+                    .bind(entry_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                let license: Option<i64> = sqlx::query_scalar("SELECT id FROM licenses WHERE id = $1")
+                    .bind(license_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                let (Some(kind), Some(_)) = (kind, license) else {
+                    return Err(StoreError::NotFound);
+                };
+                if EntryKind::parse(&kind).is_some_and(EntryKind::single_per_license) {
+                    // A license has one type and one release limitation: the new replaces the old.
+                    sqlx::query(
+                        "DELETE FROM slascone_license_values WHERE license_id = $1 AND entry_id IN \
+                         (SELECT id FROM slascone_entries WHERE kind = $2)",
+                    )
+                    .bind(license_id)
+                    .bind(&kind)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                }
+                sqlx::query(
+                    "INSERT INTO slascone_license_values (license_id, entry_id, value) VALUES ($1, $2, $3) \
+                     ON CONFLICT (license_id, entry_id) DO UPDATE SET value = excluded.value",
+                )
+                .bind(license_id)
+                .bind(entry_id)
+                .bind(value)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                log_event(&mut tx, event, license_id, now).await?;
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn slascone_clear_license_kind(
+                &self,
+                license_id: i64,
+                kind: EntryKind,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<()> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                sqlx::query(
+                    "DELETE FROM slascone_license_values WHERE license_id = $1 AND entry_id IN \
+                     (SELECT id FROM slascone_entries WHERE kind = $2)",
+                )
+                .bind(license_id)
+                .bind(kind.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                log_event(&mut tx, event, license_id, now).await?;
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn slascone_update_license_limits(
+                &self,
+                license_id: i64,
+                update: LicenseLimitsUpdate,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<()> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                // The license row lock first, as every command that checks a count against a limit:
+                // no activation or user assignment can slip in between the count and the update.
+                let row = sqlx::query(
+                    "UPDATE licenses SET lock_version = lock_version + 1 WHERE id = $1 \
+                     RETURNING terms, expires_at, trial_days",
+                )
+                .bind(license_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .ok_or(StoreError::NotFound)?;
+                let terms_text: String = row.try_get("terms").map_err(db_err)?;
+                let mut terms: licensd_domain::LicenseTerms = from_json(&terms_text, "license terms")?;
+                let mut expires_at: Option<i64> = row.try_get("expires_at").map_err(db_err)?;
+                let mut trial_days: Option<i64> = row.try_get("trial_days").map_err(db_err)?;
+                let active: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM devices WHERE license_id = $1 AND deactivated_at IS NULL",
+                )
+                .bind(license_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM license_user_assignments WHERE license_id = $1")
+                    .bind(license_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                if let Some(limit) = update.token_limit {
+                    if limit < active {
+                        return Err(StoreError::Conflict(CONFLICT_TOKENS_IN_USE.into()));
+                    }
+                    terms.max_activations = Some(limit);
+                }
+                if let Some(limit) = update.user_limit {
+                    if limit < users {
+                        return Err(StoreError::Conflict(CONFLICT_USERS_IN_USE.into()));
+                    }
+                    terms.max_users = Some(limit);
+                }
+                if let Some(days) = update.days_after_activation {
+                    if active > 0 {
+                        return Err(StoreError::Conflict(CONFLICT_EXPIRATION_MODE.into()));
+                    }
+                    trial_days = Some(days);
+                    expires_at = None;
+                }
+                if let Some(at) = update.expires_at {
+                    expires_at = Some(at);
+                    trial_days = None;
+                }
+                sqlx::query("UPDATE licenses SET terms = $2, expires_at = $3, trial_days = $4, updated_at = $5 WHERE id = $1")
+                    .bind(license_id)
+                    .bind(to_json(&terms)?)
+                    .bind(expires_at)
+                    .bind(trial_days)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                log_event(&mut tx, event, license_id, now).await?;
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn slascone_license_values(&self, license_id: i64) -> Result<Vec<(Entry, String)>> {
+                let found = sqlx::query(
+                    "SELECT e.id, e.kind, e.scope_id, e.name, e.detail, e.created_at, v.value FROM slascone_license_values v \
+                     JOIN slascone_entries e ON e.id = v.entry_id WHERE v.license_id = $1 ORDER BY e.id",
+                )
+                .bind(license_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+                found
+                    .iter()
+                    .map(|row| Ok((entry_from_row(row)?, row.try_get("value").map_err(db_err)?)))
+                    .collect()
+            }
+
+            async fn slascone_set_legacy_key(
+                &self,
+                license_id: i64,
+                legacy_key: &str,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<()> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                sqlx::query("DELETE FROM slascone_legacy_keys WHERE license_id = $1")
+                    .bind(license_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                sqlx::query("INSERT INTO slascone_legacy_keys (legacy_key, license_id) VALUES ($1, $2)")
+                    .bind(legacy_key)
+                    .bind(license_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| match conflict(CONFLICT_LEGACY_KEY, "license does not exist")(e) {
+                        StoreError::Conflict(text) if text != CONFLICT_LEGACY_KEY => StoreError::NotFound,
+                        other => other,
+                    })?;
+                log_event(&mut tx, event, license_id, now).await?;
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn slascone_license_of_legacy_key(&self, legacy_key: &str) -> Result<Option<i64>> {
+                sqlx::query_scalar("SELECT license_id FROM slascone_legacy_keys WHERE legacy_key = $1")
+                    .bind(legacy_key)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)
+            }
+
+            async fn slascone_legacy_key_of(&self, license_id: i64) -> Result<Option<String>> {
+                sqlx::query_scalar("SELECT legacy_key FROM slascone_legacy_keys WHERE license_id = $1")
+                    .bind(license_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)
+            }
+
+            async fn slascone_delete_edition(&self, policy_id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let product_id: Option<i64> = sqlx::query_scalar("SELECT product_id FROM policies WHERE id = $1")
+                    .bind(policy_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                let product_id = product_id.ok_or(StoreError::NotFound)?;
+                // Lock the product row so two deletes of a product's last two editions serialise
+                // (SQLite's BEGIN IMMEDIATE already does).
+                sqlx::query("UPDATE products SET updated_at = updated_at WHERE id = $1")
+                    .bind(product_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM policies WHERE product_id = $1")
+                    .bind(product_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                if count <= 1 {
+                    return Err(StoreError::Conflict(CONFLICT_LAST_EDITION.into()));
+                }
+                sqlx::query("DELETE FROM policies WHERE id = $1")
+                    .bind(policy_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(conflict(CONFLICT_EDITION_IN_USE, CONFLICT_EDITION_IN_USE))?;
+                log_event(&mut tx, event, policy_id, now).await?;
+                tx.commit().await.map_err(db_err)
+            }
+        }
+
+        fn entry_from_row(row: &$row) -> Result<Entry> {
+            let kind: String = row.try_get("kind").map_err(db_err)?;
+            Ok(Entry {
+                id: row.try_get("id").map_err(db_err)?,
+                kind: EntryKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("unknown entry kind {kind:?}")))?,
+                scope_id: row.try_get("scope_id").map_err(db_err)?,
+                name: row.try_get("name").map_err(db_err)?,
+                detail: row.try_get("detail").map_err(db_err)?,
+                created_at: row.try_get("created_at").map_err(db_err)?,
+            })
         }
 
         async fn log_event(
@@ -634,7 +1201,7 @@ macro_rules! impl_slascone_store {
 mod sqlite_impl {
     use super::*;
     use crate::StoreError;
-    use crate::sql::{conflict, db_err, open_text, to_json};
+    use crate::sql::{conflict, db_err, from_json, open_text, to_json};
     use licensd_domain::{ConsumptionTerms, ResetPeriod, consumption_rollback, rules};
     use sqlx::Row;
 
@@ -649,7 +1216,7 @@ mod sqlite_impl {
 mod postgres_impl {
     use super::*;
     use crate::StoreError;
-    use crate::sql::{conflict, db_err, open_text, to_json};
+    use crate::sql::{conflict, db_err, from_json, open_text, to_json};
     use licensd_domain::{ConsumptionTerms, ResetPeriod, consumption_rollback, rules};
     use sqlx::Row;
 

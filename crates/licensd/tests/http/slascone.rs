@@ -243,6 +243,36 @@ const MSG_12000: &str =
     "The provisioning mode of this license is set to Named. Sessions need the provisioning mode to be Floating.";
 const MSG_12001: &str = "No open session were found.";
 
+/// An AdminKey call of the dialect (signatures recorded for the independent verifier).
+async fn admin_call(client: &Client<'_>, method: Method, path: impl AsRef<str>, body: Option<Value>) -> Answer {
+    client
+        .send(
+            method,
+            path.as_ref(),
+            body,
+            &[("AdminKey", crate::harness::ADMIN_TOKEN)],
+        )
+        .await
+}
+
+fn ok(answer: &Answer) -> &Value {
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    &answer.body
+}
+
+fn guid_of(answer: &Answer, field: &str) -> String {
+    ok(answer)[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {field} in {}", answer.body))
+        .to_owned()
+}
+
+async fn native_count(server: &Server, path: &str) -> usize {
+    let (status, list) = server.admin(Method::GET, path, None).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    list["data"].as_array().or(list.as_array()).map(Vec::len).expect("list")
+}
+
 backend_tests! {
     async fn golden_vectors_verify_with_the_independent_verifiers(server) {
         // The oracles themselves: SLASCONE's own demo signatures verify, tampered data does not.
@@ -856,6 +886,39 @@ backend_tests! {
         client.verify_all().await;
     }
 
+    async fn per_ip_limit_answers_429_with_retry_after(server) {
+        let setup = setup(&server).await;
+        server.license(setup.product_id, "IP-KEY", json!({"max_activations": 1})).await;
+        let backend = server.backend;
+        let (dir, database) = server.stop();
+        let server = Server::start_with(backend, dir, database, &[("--rate-limit-per-ip", "3"), ("--rate-limit-window-seconds", "60")]).await;
+        let client = Client::new(&server, setup.key.clone());
+        // The IP allowance counts every request of the dialect, also unauthenticated ones.
+        let bad = Client::new(&server, "nonsense".to_owned());
+        assert_eq!(bad.post("/provisioning/validate", json!({"license_key": "IP-KEY"})).await.status, StatusCode::UNAUTHORIZED);
+        for _ in 0..2 {
+            let answer = client.post("/provisioning/validate", json!({"license_key": "IP-KEY"})).await;
+            assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        }
+        for answer in [
+            client.post("/provisioning/validate", json!({"license_key": "IP-KEY"})).await,
+            admin_call(&client, Method::POST, "/tags", Some(json!({"name": "VIP"}))).await,
+        ] {
+            assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS, "{}", answer.body);
+            let retry: u64 = answer
+                .headers
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .expect("Retry-After seconds");
+            assert!((1..=60).contains(&retry), "{retry}");
+        }
+        // The refused admin call stored nothing; the native API is not the dialect's allowance.
+        let (status, tags) = server.admin(Method::GET, "/v1/slascone/entries/tag", None).await;
+        assert_eq!((status, tags), (StatusCode::OK, json!([])));
+        client.verify_all().await;
+        bad.verify_all().await;
+    }
 
     async fn data_gathering_analytical_and_usage(server) {
         let setup = setup(&server).await;
@@ -1132,6 +1195,451 @@ backend_tests! {
         assert_eq!(status, StatusCode::OK, "{body}");
         let (status, body) = call(Method::POST, format!("/api/v2/isv/{ISV}/licenses/{}/users", guid(999_999)), Some(json!({"user_id": "c@example.com"}))).await;
         assert_eq!((status, body), (StatusCode::CONFLICT, conflict_body(1000, MSG_1000)));
+        client.verify_all().await;
+    }
+
+    async fn backoffice_customers_and_master_data(server) {
+        let setup = setup(&server).await;
+        let client = Client::new(&server, setup.key.clone());
+        // The back office needs the AdminKey: a ProvisioningKey alone is 401.
+        let answer = client.post("/customers", json!({"company_name": "ACME"})).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
+        let enterprise = admin_call(&client, Method::POST, "/customers/types", Some(json!({"name": "Enterprise"}))).await;
+        let enterprise = guid_of(&enterprise, "id");
+        conflict(
+            &admin_call(&client, Method::POST, "/customers/types", Some(json!({"name": " Enterprise "}))).await,
+            9004,
+            "This customer type already exists.",
+        );
+        let cases = [
+            (json!({}), 9002, "Company name can not be empty."),
+            (json!({"company_name": "  "}), 9002, "Company name can not be empty."),
+            (json!({"company_name": "ACME"}), 4004, "Missing customer number."),
+            (json!({"company_name": "ACME", "customer_number": "C-1"}), 4005, "Missing customer email."),
+            (
+                json!({"company_name": "ACME", "customer_number": "C-1", "email": "it@acme.example", "country": "XX"}),
+                9000,
+                "Unknown country.",
+            ),
+            (
+                json!({"company_name": "ACME", "customer_number": "C-1", "email": "it@acme.example", "country": "ch", "language": "klingon"}),
+                9006,
+                "Unknown customer language.",
+            ),
+            (
+                json!({"company_name": "ACME", "customer_number": "C-1", "email": "it@acme.example", "customer_type_id": guid(987_654)}),
+                9001,
+                "Unknown customer type.",
+            ),
+        ];
+        for (body, id, message) in cases {
+            conflict(&admin_call(&client, Method::POST, "/customers", Some(body)).await, id, message);
+        }
+        let created = admin_call(
+            &client,
+            Method::POST,
+            "/customers",
+            Some(json!({"company_name": "ACME", "customer_number": "C-1", "email": "IT@acme.example",
+                "country": "ch", "language": "de-CH", "customer_type_id": enterprise, "prospect_number": "P-1"})),
+        )
+        .await;
+        let body = ok(&created).clone();
+        assert_eq!(body["company_name"], "ACME");
+        assert_eq!(body["customer_number"], "C-1");
+        assert_eq!(body["email"], "it@acme.example");
+        assert_eq!(body["country"], "CH");
+        assert_eq!(body["language"], "de");
+        assert_eq!(body["customer_type_id"], json!(enterprise));
+        assert_eq!(body["prospect_number"], "P-1");
+        let customer_guid = body["customer_id"].as_str().expect("customer id").to_owned();
+        let duplicates = [
+            (json!({"company_name": "Other", "customer_number": "C-1", "email": "x@other.example"}), 4002, "A customer with this number already exists."),
+            (json!({"company_name": "Other", "customer_number": "C-2", "email": "it@ACME.example"}), 4003, "This email is already assigned to another customer."),
+            (json!({"company_name": "Other", "customer_number": "C-2", "email": "x@other.example", "prospect_number": "P-1"}), 9005, "A customer with this prospect number already exists."),
+        ];
+        for (body, id, message) in duplicates {
+            conflict(&admin_call(&client, Method::POST, "/customers", Some(body)).await, id, message);
+        }
+        // Nine refusals, one customer: a refused request stores nothing.
+        assert_eq!(native_count(&server, "/v1/customers").await, 1);
+        ok(&admin_call(&client, Method::POST, "/customers", Some(json!({"company_name": "Other", "customer_number": "C-2", "email": "x@other.example"}))).await);
+        // The native API sees the same customer and master data, and refuses the same duplicates.
+        let customer_id = i64::from_str_radix(&customer_guid[24..], 16).expect("guid id");
+        let (status, native) = server.admin(Method::GET, &format!("/v1/slascone/customers/{customer_id}"), None).await;
+        assert_eq!(status, StatusCode::OK, "{native}");
+        assert_eq!(native["profile"]["customer_number"], "C-1");
+        assert_eq!(native["profile"]["country"], "CH");
+        assert_eq!(native["customer"]["reference"], "C-1");
+        let (status, refused) = server
+            .admin(Method::POST, "/v1/slascone/customers", Some(json!({"email": "new@acme.example", "company": "N", "customer_number": "C-2"})))
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+        let (status, types) = server.admin(Method::GET, "/v1/slascone/entries/customer_type", None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(types.as_array().map(Vec::len), Some(1), "{types}");
+        // LicenseInfo carries the customer number of the license's customer.
+        server
+            .admin(Method::POST, "/v1/licenses", Some(json!({"product_id": setup.product_id, "key": "CUST-KEY", "customer_id": customer_id})))
+            .await;
+        let info = client.post("/provisioning/validate", json!({"license_key": "CUST-KEY"})).await;
+        assert_eq!(ok(&info)["customer"]["customer_number"], "C-1");
+        client.verify_all().await;
+    }
+
+    async fn backoffice_webhooks_tags_and_resellers(server) {
+        let setup = setup(&server).await;
+        let client = Client::new(&server, setup.key.clone());
+        for body in [json!({}), json!({"name": "n"}), json!({"url": "https://hooks.example/x"}), json!({"name": " ", "url": "https://hooks.example/x"})] {
+            conflict(&admin_call(&client, Method::POST, "/webhooks", Some(body)).await, 10002, "Name and url can not be empty.");
+        }
+        for url in ["hooks.example/x", "ftp://hooks.example/x", "https://", "not a url"] {
+            conflict(
+                &admin_call(&client, Method::POST, "/webhooks", Some(json!({"name": "n", "url": url}))).await,
+                10003,
+                "Invalid Url format.",
+            );
+        }
+        let hook = admin_call(&client, Method::POST, "/webhooks", Some(json!({"name": "CRM", "url": "https://hooks.example/x"}))).await;
+        assert_eq!(ok(&hook)["url"], "https://hooks.example/x");
+        assert_eq!(hook.body["name"], "CRM");
+        conflict(
+            &admin_call(&client, Method::POST, "/webhooks", Some(json!({"name": "Other", "url": "https://hooks.example/x"}))).await,
+            10001,
+            "A webhook with this url already exists.",
+        );
+        let (_, hooks) = server.admin(Method::GET, "/v1/slascone/entries/webhook", None).await;
+        assert_eq!(hooks.as_array().map(Vec::len), Some(1), "{hooks}");
+
+        // Tags: creating is idempotent by name; assignments need exactly one target.
+        let tag = guid_of(&admin_call(&client, Method::POST, "/tags", Some(json!({"name": "VIP"}))).await, "id");
+        assert_eq!(guid_of(&admin_call(&client, Method::POST, "/tags", Some(json!({"name": "VIP"}))).await, "id"), tag);
+        let customer = guid_of(
+            &admin_call(&client, Method::POST, "/customers", Some(json!({"company_name": "ACME", "customer_number": "C-1", "email": "a@acme.example"}))).await,
+            "customer_id",
+        );
+        let license_id = server.license(setup.product_id, "TAG-KEY", json!({"max_activations": 1})).await;
+        const MSG_13002: &str = "Invalid data, enter a customerId or a licenseId.";
+        for body in [json!({"tag_id": tag}), json!({"tag_id": tag, "customer_id": customer, "license_id": guid(license_id)}), json!({"tag_id": tag, "customer_id": ""})] {
+            conflict(&admin_call(&client, Method::POST, "/tags/assignments", Some(body)).await, 13002, MSG_13002);
+        }
+        for tag_id in [json!(guid(999_999)), json!("not-a-guid"), Value::Null] {
+            conflict(
+                &admin_call(&client, Method::POST, "/tags/assignments", Some(json!({"tag_id": tag_id, "customer_id": customer}))).await,
+                13001,
+                "Unknown tag.",
+            );
+        }
+        let assigned = admin_call(&client, Method::POST, "/tags/assignments", Some(json!({"tag_id": tag, "customer_id": customer}))).await;
+        assert_eq!(ok(&assigned).as_array().map(Vec::len), Some(1));
+        const MSG_13003: &str = "This tag assignment already exists.";
+        conflict(
+            &admin_call(&client, Method::POST, &format!("/customers/{customer}/tags"), Some(json!({"tag_id": tag}))).await,
+            13003,
+            MSG_13003,
+        );
+        ok(&admin_call(&client, Method::POST, &format!("/licenses/{}/tags", guid(license_id)), Some(json!({"tag_id": tag}))).await);
+        conflict(
+            &admin_call(&client, Method::POST, "/tags/assignments", Some(json!({"tag_id": tag, "license_id": guid(license_id)}))).await,
+            13003,
+            MSG_13003,
+        );
+        conflict(
+            &admin_call(&client, Method::POST, &format!("/customers/{}/tags", guid(999_999)), Some(json!({"tag_id": tag}))).await,
+            4000,
+            MSG_4000,
+        );
+        conflict(
+            &admin_call(&client, Method::POST, &format!("/licenses/{}/tags", guid(999_999)), Some(json!({"tag_id": tag}))).await,
+            1000,
+            MSG_1000,
+        );
+        let (status, tags) = server.admin(Method::GET, &format!("/v1/slascone/licenses/{license_id}/tags"), None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(tags.as_array().map(|t| t.iter().map(|t| t["name"].clone()).collect::<Vec<_>>()), Some(vec![json!("VIP")]));
+
+        // Resellers, their types and contacts.
+        let reseller = guid_of(&admin_call(&client, Method::POST, "/resellers", Some(json!({"name": "Channel AG"}))).await, "id");
+        conflict(
+            &admin_call(&client, Method::POST, "/resellers", Some(json!({"name": "Channel AG"}))).await,
+            14001,
+            "This reseller already exists.",
+        );
+        ok(&admin_call(&client, Method::POST, "/resellers/types", Some(json!({"name": "Distributor"}))).await);
+        conflict(
+            &admin_call(&client, Method::POST, "/resellers/types", Some(json!({"name": "Distributor"}))).await,
+            14003,
+            "This reseller type already exists.",
+        );
+        let contacts = format!("/resellers/{reseller}/contacts");
+        ok(&admin_call(&client, Method::POST, &contacts, Some(json!({"email": "Sales@channel.example", "name": "Sales"}))).await);
+        conflict(
+            &admin_call(&client, Method::POST, &contacts, Some(json!({"email": "sales@channel.example"}))).await,
+            14002,
+            "This reseller contact already exists.",
+        );
+        let missing = admin_call(&client, Method::POST, &format!("/resellers/{}/contacts", guid(999_999)), Some(json!({"email": "a@b.example"}))).await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND, "{}", missing.body);
+        // The native API manages the same entries (a duplicate is its 409 there).
+        let (status, _) = server.admin(Method::POST, "/v1/slascone/entries/reseller", Some(json!({"name": "Channel AG"}))).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        let (status, _) = server.admin(Method::POST, "/v1/slascone/entries/nonsense", Some(json!({"name": "x"}))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        client.verify_all().await;
+    }
+
+    async fn backoffice_catalogue_and_editions(server) {
+        let setup = setup(&server).await;
+        let client = Client::new(&server, setup.key.clone());
+        let product = format!("/products/{PRODUCT}");
+        for (path, body, id, message) in [
+            ("license_types", json!({"name": "Subscription"}), 6012, "This license type already exists."),
+            ("heartbeat_types", json!({"name": "Daily"}), 6014, "This heartbeat type already exists."),
+            ("variables", json!({"name": "Region", "description": "Sales region"}), 6017, "This variable already exists."),
+            ("limitations", json!({"name": "API calls", "value": 100}), 6016, "This limitation already exists."),
+            ("features", json!({"name": "Export"}), 6018, "This feature already exists."),
+            ("templates", json!({"name": "Standard", "token_limit": 2}), 6013, "This template/edition already exists."),
+        ] {
+            ok(&admin_call(&client, Method::POST, &format!("{product}/{path}"), Some(body.clone())).await);
+            conflict(&admin_call(&client, Method::POST, &format!("{product}/{path}"), Some(body.clone())).await, id, message);
+            conflict(&admin_call(&client, Method::POST, &format!("/products/no-such-product/{path}"), Some(body)).await, 3000, MSG_3000);
+        }
+        // Features and limitations are the product's feature definitions (native API).
+        let (_, features) = server.admin(Method::GET, &format!("/v1/features?product_id={}", setup.product_id), None).await;
+        let names: Vec<(Value, Value)> = features
+            .as_array()
+            .or(features["data"].as_array())
+            .expect("features")
+            .iter()
+            .map(|f| (f["name"].clone(), f["feature_type"].clone()))
+            .collect();
+        assert_eq!(names, vec![(json!("API calls"), json!("consumption")), (json!("Export"), json!("activation"))]);
+        let template = |body: Value| admin_call(&client, Method::POST, format!("{product}/templates"), Some(body));
+        let floating = guid_of(&template(json!({"name": "Floating", "provisioning_mode": 1, "floating_token_limit": 3, "session_period": 10})).await, "id");
+        let trial = guid_of(&template(json!({"name": "Trial", "is_temporary": true})).await, "id");
+        let spare = guid_of(&template(json!({"name": "Spare"})).await, "id");
+        let (_, policies) = server.admin(Method::GET, &format!("/v1/policies?product_id={}", setup.product_id), None).await;
+        let standard = policies
+            .as_array()
+            .or(policies["data"].as_array())
+            .expect("policies")
+            .iter()
+            .find(|p| p["name"] == "Standard")
+            .and_then(|p| p["id"].as_i64())
+            .expect("Standard edition");
+        conflict(
+            &admin_call(&client, Method::PUT, &format!("/templates/{}", guid(standard)), Some(json!({"provisioning_mode": 1}))).await,
+            6020,
+            "Changing the template's provisioning mode is not allowed.",
+        );
+        conflict(
+            &admin_call(&client, Method::PUT, &format!("/templates/{floating}"), Some(json!({"provisioning_mode": 0}))).await,
+            6020,
+            "Changing the template's provisioning mode is not allowed.",
+        );
+        let updated = admin_call(&client, Method::PUT, &format!("/templates/{floating}"), Some(json!({"floating_token_limit": 5}))).await;
+        assert_eq!(ok(&updated)["floating_token_limit"], 5);
+        assert_eq!(updated.body["provisioning_mode"], 1);
+        assert_eq!(updated.body["session_period"], 10);
+        // A product keeps at least one edition.
+        let (_, other) = server.admin(Method::POST, "/v1/products", Some(json!({"code": "single-edition", "name": "Single"}))).await;
+        let other_id = other["id"].as_i64().expect("product");
+        let only = guid_of(&admin_call(&client, Method::POST, "/products/single-edition/templates", Some(json!({"name": "Only"}))).await, "id");
+        const MSG_8000: &str = "This template can not be deleted. A product needs to have at least one template.";
+        conflict(&admin_call(&client, Method::DELETE, &format!("/templates/{only}"), None).await, 8000, MSG_8000);
+        assert_eq!(native_count(&server, &format!("/v1/policies?product_id={other_id}")).await, 1);
+        assert_eq!(admin_call(&client, Method::DELETE, &format!("/templates/{spare}"), None).await.status, StatusCode::OK);
+
+        // Data exchange: a license from an edition by name, with the product's catalogue values.
+        let variable = {
+            let (_, list) = server.admin(Method::GET, &format!("/v1/slascone/entries/variable?scope_id={}", setup.product_id), None).await;
+            guid(list[0]["id"].as_i64().expect("variable"))
+        };
+        let license_type = {
+            let (_, list) = server.admin(Method::GET, "/v1/slascone/entries/license_type", None).await;
+            guid(list[0]["id"].as_i64().expect("license type"))
+        };
+        let customer = guid_of(
+            &admin_call(&client, Method::POST, "/customers", Some(json!({"company_name": "ACME", "customer_number": "C-1", "email": "a@acme.example"}))).await,
+            "customer_id",
+        );
+        let base = json!({"product_id": PRODUCT, "template_name": "Standard", "customer_id": customer});
+        let with = |extra: Value| {
+            let mut body = base.clone();
+            for (k, v) in extra.as_object().expect("object") {
+                body[k] = v.clone();
+            }
+            body
+        };
+        let by_template = "/data_exchange/licenses/by_template";
+        for (body, id, message) in [
+            (with(json!({"product_id": "no-such-product"})), 3000, MSG_3000),
+            (with(json!({"template_name": "Platinum"})), 8001, "Unknown template/edition name."),
+            (with(json!({"customer_id": guid(999_999)})), 4000, MSG_4000),
+            (with(json!({"expiration_date_utc": "31/12/2030"})), 9003, "The expiration date is not valid. Supported formats: mm/dd/yyyy, dd.mm.yyyy, yyyy-mm-dd."),
+            (with(json!({"expiration_date_utc": "2030-02-30"})), 9003, "The expiration date is not valid. Supported formats: mm/dd/yyyy, dd.mm.yyyy, yyyy-mm-dd."),
+            (with(json!({"license_type_id": guid(999_999)})), 2009, "Unknown license type."),
+            (with(json!({"variables": [{"id": guid(999_999), "value": "x"}]})), 3002, "Unknown product variable."),
+            (with(json!({"features": [guid(999_999)]})), 3001, "Unknown product feature."),
+            (with(json!({"limitations": [{"id": guid(999_999), "value": 5}]})), 3003, "Unknown product limitation."),
+        ] {
+            conflict(&admin_call(&client, Method::POST, by_template, Some(body)).await, id, message);
+        }
+        let licenses_path = format!("/v1/licenses?product_id={}", setup.product_id);
+        assert_eq!(native_count(&server, &licenses_path).await, 0);
+        let created = admin_call(
+            &client,
+            Method::POST,
+            by_template,
+            Some(with(json!({"expiration_date_utc": "12/31/2030", "license_name": "ACME main", "legacy_license_key": "OLD-1",
+                "license_type_id": license_type, "variables": [{"id": variable, "value": "EMEA"}]}))),
+        )
+        .await;
+        let info = ok(&created).clone();
+        assert_eq!(info["template_name"], "Standard");
+        assert_eq!(info["token_limit"], 2);
+        assert_eq!(info["license_name"], "ACME main");
+        assert_eq!(info["legacy_license_key"], "OLD-1");
+        assert_eq!(info["expiration_date_utc"], "2030-12-31T00:00:00Z");
+        assert_eq!(info["license_type"], json!({"id": license_type, "name": "Subscription"}));
+        assert_eq!(info["variables"], json!([{"id": variable, "name": "Region", "description": "Sales region", "value": "EMEA"}]));
+        conflict(
+            &admin_call(&client, Method::POST, by_template, Some(with(json!({"legacy_license_key": "OLD-1"})))).await,
+            1005,
+            "A license with this legacy license key already exists.",
+        );
+        assert_eq!(native_count(&server, &licenses_path).await, 1);
+        // The client sees the same values on validate.
+        let key = info["license_key"].as_str().expect("key").to_owned();
+        let validated = client.post("/provisioning/validate", json!({"license_key": key})).await;
+        assert_eq!(ok(&validated)["variables"], info["variables"]);
+        assert_eq!(validated.body["license_type"], info["license_type"]);
+
+        // Switching editions keeps the provisioning mode and the temporary-ness.
+        let license = info["license_id"].as_str().expect("license id").to_owned();
+        let switch = |template: String| admin_call(&client, Method::PUT, format!("/licenses/{license}/template"), Some(json!({"template_id": template})));
+        conflict(&switch(floating.clone()).await, 8002, "Switching to an edition with a different provisioning mode is not allowed.");
+        conflict(&switch(trial.clone()).await, 8003, "A non-temporary license cannot be converted to a temporary license, or vice-versa.");
+        let premium = guid_of(&template(json!({"name": "Premium"})).await, "id");
+        let switched = switch(premium).await;
+        assert_eq!(ok(&switched)["template_name"], "Premium");
+        let missing = switch(only).await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND, "{}", missing.body);
+        // A license that still uses an edition keeps it.
+        let (_, policies) = server.admin(Method::GET, &format!("/v1/policies?product_id={}", setup.product_id), None).await;
+        let premium_id = policies
+            .as_array()
+            .or(policies["data"].as_array())
+            .expect("policies")
+            .iter()
+            .find(|p| p["name"] == "Premium")
+            .and_then(|p| p["id"].as_i64())
+            .expect("premium");
+        let in_use = admin_call(&client, Method::DELETE, &format!("/templates/{}", guid(premium_id)), None).await;
+        assert_eq!(in_use.status, StatusCode::BAD_REQUEST, "{}", in_use.body);
+        client.verify_all().await;
+    }
+
+    async fn license_updates_releases_and_legacy_keys(server) {
+        let setup = setup(&server).await;
+        let client = Client::new(&server, setup.key.clone());
+        let product = format!("/products/{PRODUCT}");
+        ok(&admin_call(&client, Method::POST, format!("{product}/templates"), Some(json!({"name": "Standard", "token_limit": 2}))).await);
+        ok(&admin_call(&client, Method::POST, format!("{product}/templates"), Some(json!({"name": "Trial", "is_temporary": true}))).await);
+        let by_template = "/data_exchange/licenses/by_template";
+        let issue = |template: &'static str, extra: Value| {
+            let mut body = json!({"product_id": PRODUCT, "template_name": template});
+            for (k, v) in extra.as_object().expect("object") {
+                body[k] = v.clone();
+            }
+            admin_call(&client, Method::POST, by_template, Some(body))
+        };
+        let info = ok(&issue("Standard", json!({"legacy_license_key": "OLD-7"})).await).clone();
+        let license = info["license_id"].as_str().expect("license").to_owned();
+        let key = info["license_key"].as_str().expect("key").to_owned();
+        let update = |body: Value| admin_call(&client, Method::PUT, format!("/licenses/{license}"), Some(body));
+
+        // Legacy keys: lookup by the key a migrated license had (2007 when unknown).
+        conflict(
+            &client.post("/provisioning/licenses/by_license", json!({"legacy_license_key": "OLD-0"})).await,
+            2007,
+            "Unknown legacy license key.",
+        );
+        let found = client.post("/provisioning/licenses/by_license", json!({"legacy_license_key": "OLD-7"})).await;
+        assert_eq!(ok(&found)[0]["license_key"], json!(key));
+        assert_eq!(found.body[0]["legacy_license_key"], "OLD-7");
+
+        // Tokens and users cannot drop below what is assigned.
+        let activate = |client_id: &'static str, version: &'static str| {
+            client.post("/provisioning/activations", json!({"product_id": PRODUCT, "license_key": key, "client_id": client_id, "software_version": version}))
+        };
+        ok(&activate("C1", "2.0").await);
+        const MSG_2008: &str = "Can not decrease the number of devices/tokens.";
+        conflict(&update(json!({"token_limit": 0})).await, 2008, MSG_2008);
+        assert_eq!(ok(&update(json!({"token_limit": 1})).await)["token_limit"], 1);
+        let users = format!("/licenses/{license}/users");
+        ok(&admin_call(&client, Method::POST, &users, Some(json!({"user_id": "ann@example.com"}))).await);
+        conflict(
+            &update(json!({"user_limit": 0, "token_limit": 5})).await,
+            1011,
+            "Can not decrease the license user limit. You need to delete existing active users.",
+        );
+        // The refused update changed nothing (not even the token limit it also carried).
+        let validated = client.post("/provisioning/validate", json!({"license_key": key})).await;
+        assert_eq!(ok(&validated)["token_limit"], 1);
+        ok(&update(json!({"user_limit": 1, "token_limit": 2})).await);
+        for (body, id, message) in [
+            (json!({"license_type_id": guid(999_999)}), 2009, "Unknown license type."),
+            (json!({"expiration_date_utc": "2030/12/31"}), 9003, "The expiration date is not valid. Supported formats: mm/dd/yyyy, dd.mm.yyyy, yyyy-mm-dd."),
+            (json!({"software_release_limitation": "9.9"}), 1004, "Unknown software release limitation. If you want to reset the softwareReleaseLimitation, then use softwareReleaseLimitation= ‘none’ or softwareReleaseLimitation= ”."),
+        ] {
+            conflict(&update(body).await, id, message);
+        }
+        conflict(
+            &issue("Standard", json!({"software_release_limitation": "9.9"})).await,
+            1004,
+            "Unknown software release limitation. If you want to reset the softwareReleaseLimitation, then use softwareReleaseLimitation= ‘none’ or softwareReleaseLimitation= ”.",
+        );
+        let updated = update(json!({"expiration_date_utc": "31.12.2030"})).await;
+        assert_eq!(ok(&updated)["expiration_date_utc"], "2030-12-31T00:00:00Z");
+
+        // Software release limitations: a client newer than the license's release is refused.
+        let release = admin_call(&client, Method::POST, format!("{product}/software_release_limitations"), Some(json!({"software_release": "2.0"}))).await;
+        let release_id = guid_of(&release, "id");
+        let again = admin_call(&client, Method::POST, format!("{product}/software_release_limitations"), Some(json!({"software_release": "2.0"}))).await;
+        assert_eq!(guid_of(&again, "id"), release_id);
+        let limited = update(json!({"software_release_limitation": "2.0"})).await;
+        assert_eq!(ok(&limited)["software_release_limitation"], json!({"id": release_id, "product_id": PRODUCT, "software_release": "2.0"}));
+        let heartbeat = |version: &'static str| {
+            client.post("/provisioning/heartbeats", json!({"product_id": PRODUCT, "client_id": "C1", "software_version": version, "operating_system": "Linux"}))
+        };
+        const MSG_1003: &str = "Non compliant software version.";
+        conflict(&heartbeat("2.1").await, 1003, MSG_1003);
+        conflict(&activate("C2", "10.0").await, 1003, MSG_1003);
+        let fine = heartbeat("2.0.0").await;
+        assert_eq!(ok(&fine)["is_software_version_valid"], true);
+        assert_eq!(fine.body["software_release_limitation"]["software_release"], "2.0");
+        // The refused activation assigned no token.
+        let (_, devices) = server.admin(Method::GET, &format!("/v1/licenses/{}/devices", i64::from_str_radix(&license[24..], 16).expect("id")), None).await;
+        assert_eq!(devices.as_array().or(devices["data"].as_array()).map(Vec::len), Some(1), "{devices}");
+        let reset = update(json!({"software_release_limitation": "none"})).await;
+        assert_eq!(ok(&reset)["software_release_limitation"], Value::Null);
+        ok(&heartbeat("2.1").await);
+
+        // Days after activation cannot be chosen once a token is assigned.
+        let trial = ok(&issue("Trial", json!({})).await).clone();
+        let trial_license = trial["license_id"].as_str().expect("trial").to_owned();
+        let trial_key = trial["license_key"].as_str().expect("trial key").to_owned();
+        let days = json!({"expiration_mode": 1, "expiration_days": 30});
+        ok(&admin_call(&client, Method::PUT, format!("/licenses/{trial_license}"), Some(days.clone())).await);
+        ok(&client.post("/provisioning/activations", json!({"product_id": PRODUCT, "license_key": trial_key, "client_id": "T1"})).await);
+        conflict(
+            &admin_call(&client, Method::PUT, format!("/licenses/{trial_license}"), Some(days.clone())).await,
+            2011,
+            "Can not change the expiration mode to Days After Activation, because a token is already assigned.",
+        );
+        // licensd counts days from activation for temporary licenses only.
+        assert_eq!(update(days).await.status, StatusCode::BAD_REQUEST);
+        conflict(&admin_call(&client, Method::PUT, format!("/licenses/{}", guid(999_999)), Some(json!({"token_limit": 1}))).await, 1000, MSG_1000);
         client.verify_all().await;
     }
 

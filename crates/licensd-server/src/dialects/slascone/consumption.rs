@@ -98,6 +98,7 @@ pub struct StatusRequest {
 
 /// POST /provisioning/validate/consumption: the limitation's balance now.
 pub async fn status(
+    _ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
@@ -193,6 +194,7 @@ pub async fn client_licenses(
 
 /// POST /data_gathering/consumption_heartbeats
 pub async fn heartbeat(
+    _ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
@@ -282,6 +284,7 @@ async fn heartbeat_inner(
 /// or as `{"transaction_ids": [...]}`. Unknown ids are 6019 ("This limitation does not exist":
 /// there is no consumption of a limitation under that id).
 pub async fn rollback(
+    _ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,

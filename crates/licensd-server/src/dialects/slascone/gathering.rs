@@ -85,6 +85,7 @@ fn client_id(value: Option<&str>) -> SlResult<String> {
 
 /// POST /data_gathering/analytical_heartbeats
 pub async fn analytical(
+    _ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
@@ -187,6 +188,7 @@ enum NamedBy {
 
 /// POST /data_gathering/usage_heartbeats
 pub async fn usage_by_id(
+    _ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
@@ -198,6 +200,7 @@ pub async fn usage_by_id(
 
 /// POST /data_gathering/usage_heartbeats_by_name
 pub async fn usage_by_name(
+    _ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
@@ -341,6 +344,7 @@ fn exists(error: StoreError, conflict: Conflict) -> SlError {
 
 /// POST /products/{product_id}/analytical_fields (AdminKey)
 pub async fn create_analytical_field(
+    _ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
@@ -375,6 +379,7 @@ pub async fn create_analytical_field(
 
 /// POST /products/{product_id}/usage_features (AdminKey)
 pub async fn create_usage_feature(
+    _ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
@@ -404,6 +409,7 @@ pub async fn create_usage_feature(
 
 /// POST /products/{product_id}/usage_features/{usage_feature_id}/usage_modules (AdminKey)
 pub async fn create_usage_module(
+    _ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<(String, String, String)>, PathRejection>,
     headers: HeaderMap,
@@ -449,6 +455,7 @@ pub struct UsageTotalView {
 
 /// GET /licenses/{license_id}/usage (AdminKey): summed usage of a license.
 pub async fn usage_totals(
+    _ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,

@@ -245,9 +245,49 @@ pub fn license_info(parts: &InfoParts<'_>) -> LicenseInfo {
             })
             .collect(),
         created_date_utc: utc(license.created_at),
-        // SLASCONE's license types are vendor-defined categories licensd does not model.
+        // Filled from the back-office values by `apply_values`.
         license_type: None,
     }
+}
+
+/// Writes a license's back-office values into its `LicenseInfo`: `variables[]{id, name,
+/// description, value}` and `license_type{id, name}`.
+/// With a software release limitation, also `software_release_limitation{id, product_id,
+/// software_release}` and whether the client's reported version complies.
+pub fn apply_values(
+    info: &mut LicenseInfo,
+    values: &[(backoffice::Entry, String)],
+    product: &Product,
+    client_version: Option<&str>,
+) {
+    use backoffice::EntryKind;
+    if let Some((release, _)) = values
+        .iter()
+        .find(|(entry, _)| entry.kind == EntryKind::SoftwareRelease)
+    {
+        info.software_release_limitation = Some(serde_json::json!({
+            "id": id_guid(release.id),
+            "product_id": product.code,
+            "software_release": release.name,
+        }));
+        info.is_software_version_valid = client_version.is_none_or(|v| backoffice::version_complies(v, &release.name));
+    }
+    info.variables = values
+        .iter()
+        .filter(|(entry, _)| entry.kind == EntryKind::Variable)
+        .map(|(entry, value)| {
+            serde_json::json!({
+                "id": id_guid(entry.id),
+                "name": entry.name,
+                "description": entry.detail.clone().unwrap_or_default(),
+                "value": value,
+            })
+        })
+        .collect();
+    info.license_type = values
+        .iter()
+        .find(|(entry, _)| entry.kind == EntryKind::LicenseType)
+        .map(|(entry, _)| serde_json::json!({"id": id_guid(entry.id), "name": entry.name}));
 }
 
 /// `SessionStatus` of an open floating session (a live lease).

@@ -40,10 +40,13 @@
 //! | native `/v1/slascone/…` (bearer admin token, in `/v1/openapi.json`) | definitions, usage totals, analytical values |
 //! | POST `/licenses/{license_id}/users`, DELETE `/licenses/{license_id}/users/{user_id}` (AdminKey) | `assign_license_user`, `unassign_license_user` |
 //! | POST `/products/{product_id}/analytical_fields`, `/usage_features`, `/usage_features/{id}/usage_modules` (AdminKey) | definitions |
+//! | back office (AdminKey): customers, customer types, tags, webhooks, resellers, product catalogue, templates, license updates, data exchange by template | see `backoffice.rs` (table there) |
+//! | native `/v1/slascone/entries/{kind}`, `/customers`, `/tags/{id}/assignments`, `/licenses/{id}/tags`, `/values`, `/legacy-key` | the same back-office store commands |
 //!
-//! 429 (the shared per-credential limiter, `--rate-limit-per-credential`) and 503 (database
-//! unreachable) answers carry `Retry-After`. Not implemented: the license
-//! state toggle, per-IP limiting in this dialect, and the back-office groups listed below.
+//! 429 (the shared limiter: per credential, `--rate-limit-per-credential`, and per client IP,
+//! `--rate-limit-per-ip`, counted by `wire::IpGate` before anything else) and 503 (database
+//! unreachable) answers carry `Retry-After`. Not implemented: the license state toggle; webhooks
+//! are registered and stored but not delivered.
 //!
 //! ## Conflict IDs of seed 002
 //!
@@ -54,11 +57,12 @@
 //! | 1000 | `conflicts_activation`, `validate_and_lookup`, `sessions_floating` | |
 //! | 1001 | `conflicts_license_state` (expired: activation and heartbeat) | |
 //! | 1002 | `conflicts_license_state` (disabled: activation and heartbeat) | |
-//! | 1003 | — | software release limitations are not modelled; every version is compliant |
-//! | 1004, 1005 | — | dialect admin license create/update (release limitations, legacy keys): not implemented |
+//! | 1003 | `license_updates_releases_and_legacy_keys` (heartbeat and activation newer than the license's release limitation) | |
+//! | 1004 | `license_updates_releases_and_legacy_keys` (license update and create by template) | |
+//! | 1005 | `backoffice_catalogue_and_editions` (create by template with a taken legacy key) | |
 //! | 1007 | `sessions_floating` (all floating seats taken) | |
 //! | 1008, 1009, 1010, 1012 | `license_users` (AdminKey license-user paths; 1010 also `licenses/by_user`) | |
-//! | 1011 | — | lowering a license's user limit goes through the native license edit, which does not check assigned users |
+//! | 1011 | `license_updates_releases_and_legacy_keys` (PUT `/licenses/{id}` below the assigned users) | |
 //! | 2000 | `conflicts_activation` (no free token) | |
 //! | 2001 | `conflicts_tokens` (token key used by another client) | |
 //! | 2002 | `conflicts_tokens` (heartbeat with the token key of an unassigned token) | |
@@ -66,25 +70,29 @@
 //! | 2004 | `conflicts_tokens` (unassign twice) | |
 //! | 2005 | — | activation is idempotent per (license, client): activating again answers 200 with the same token |
 //! | 2006 | `conflicts_tokens`, `activation_heartbeat_unassign_flow`, `conflicts_activation`, `consumption_heartbeats_status_and_rollback` | |
-//! | 2007 | — | legacy license keys: lookup not implemented |
-//! | 2008, 2009, 2011 | — | dialect admin license updates: not implemented (native edits never lower counters) |
+//! | 2007 | `license_updates_releases_and_legacy_keys` (`licenses/by_license` with an unknown `legacy_license_key`) | |
+//! | 2008, 2011 | `license_updates_releases_and_legacy_keys` (tokens below the assigned; days after activation with a token assigned) | |
+//! | 2009 | `license_updates_releases_and_legacy_keys`, `backoffice_catalogue_and_editions` | |
 //! | 2010 | `conflicts_activation`, `sessions_floating`, `consumption_heartbeats_status_and_rollback` | |
 //! | 3000 | `conflicts_activation`, `data_gathering_analytical_and_usage` (admin) | |
-//! | 3001–3004 | — | data exchange / licence-by-details / mail: not implemented |
-//! | 4000, 4001 | `validate_and_lookup` (by_customer) | |
-//! | 4002–4005 | — | customer admin group of the dialect: not implemented |
+//! | 3001, 3002, 3003 | `backoffice_catalogue_and_editions` (create by template with an unknown feature, variable, limitation) | |
+//! | 3004 | — | cannot occur: licensd sends no mail and has no email templates |
+//! | 4000 | `validate_and_lookup` (by_customer), `backoffice_webhooks_tags_and_resellers`, `backoffice_catalogue_and_editions` | |
+//! | 4001 | `validate_and_lookup` (by_customer) | |
+//! | 4002, 4003, 4004, 4005 | `backoffice_customers_and_master_data` | |
 //! | 5000 | `conflicts_tokens` (heartbeat with another client's token key) | |
 //! | 5001 | — | legacy duplicate of 6000; licensd answers 6000 |
 //! | 6000, 6001, 6003, 6005 | `data_gathering_analytical_and_usage` | |
 //! | 6002, 6004 | `data_gathering_analytical_and_usage` (by id and by name) | |
 //! | 6006, 6007, 6008, 6009, 6019 | `consumption_heartbeats_status_and_rollback` | |
 //! | 6010, 6011, 6015 | `data_gathering_analytical_and_usage` (AdminKey creates) | |
-//! | 6012–6014, 6016–6018, 6020 | — | license types, editions, heartbeat types, limitation/variable/feature admin creates of the dialect: not implemented |
+//! | 6012, 6013, 6014, 6016, 6017, 6018, 6020 | `backoffice_catalogue_and_editions` | |
 //! | 7000 | — | cannot occur: licensd has no hosted UI deployment |
-//! | 8000–8003 | — | edition admin group of the dialect: not implemented |
-//! | 9000–9006 | — | customer master data admin group: not implemented |
-//! | 10001–10003 | — | webhook admin group: not implemented (licensd has no webhooks yet) |
-//! | 11001–11004 | — | cannot occur: licensd has admin tokens, not vendor-portal users, and sends no mail |
+//! | 8000, 8001, 8002, 8003 | `backoffice_catalogue_and_editions` | |
+//! | 9000, 9001, 9002, 9004, 9005, 9006 | `backoffice_customers_and_master_data` | |
+//! | 9003 | `backoffice_catalogue_and_editions` (create by template), `license_updates_releases_and_legacy_keys` (update) | |
+//! | 10001, 10002, 10003 | `backoffice_webhooks_tags_and_resellers` (registration and storage; no delivery yet) | |
+//! | 11001–11004 | — | cannot occur: licensd has no vendor-portal users, invitations or roles (its back office is reached with admin tokens, which have no email), and it sends no mail (11003) |
 //! | 12000 | `sessions_floating` (session on a named license) | |
 //! | 12001 | `sessions_floating` (close without an open session) | |
 //! | 12002 | — | one client holds one session per license and reopening renews it, so the per-client limit is never exceeded |
@@ -92,9 +100,10 @@
 //! | 12004 | `sessions_user_type_products_need_a_user` | |
 //! | 12005 | `sessions_floating` (no session id) | |
 //! | 12006 | — | see 12002: sessions are per client, not per user |
-//! | 13001–13003, 14001–14003 | — | tags and resellers admin groups: not implemented |
+//! | 13001, 13002, 13003, 14001, 14002, 14003 | `backoffice_webhooks_tags_and_resellers` | |
 
 mod admin;
+mod backoffice;
 mod codes;
 mod consumption;
 mod gathering;
@@ -112,7 +121,7 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use provisioning::respond;
 use wire::{SlError, authenticate_admin, check_isv, guid_id};
 
@@ -167,13 +176,57 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/provisioning/session/open", post(sessions::open))
         .route("/provisioning/session/close", post(sessions::close))
-        .route("/licenses/{license_id}/xml", get(license_xml));
+        .route("/licenses/{license_id}/xml", get(license_xml))
+        // Back office (AdminKey), backoffice.rs.
+        .route("/customers", post(backoffice::create_customer))
+        .route("/customers/types", post(backoffice::create_customer_type))
+        .route("/customers/{customer_id}/tags", post(backoffice::tag_customer))
+        .route("/licenses/{license_id}/tags", post(backoffice::tag_license))
+        .route("/licenses/{license_id}/template", put(backoffice::switch_template))
+        .route("/licenses/{license_id}", put(backoffice::update_license))
+        .route(
+            "/products/{product_id}/software_release_limitations",
+            post(backoffice::create_software_release),
+        )
+        .route("/tags", post(backoffice::create_tag))
+        .route("/tags/assignments", post(backoffice::create_tag_assignment))
+        .route("/webhooks", post(backoffice::create_webhook))
+        .route("/resellers", post(backoffice::create_reseller))
+        .route("/resellers/types", post(backoffice::create_reseller_type))
+        .route(
+            "/resellers/{reseller_id}/contacts",
+            post(backoffice::create_reseller_contact),
+        )
+        .route(
+            "/products/{product_id}/license_types",
+            post(backoffice::create_license_type),
+        )
+        .route(
+            "/products/{product_id}/heartbeat_types",
+            post(backoffice::create_heartbeat_type),
+        )
+        .route("/products/{product_id}/variables", post(backoffice::create_variable))
+        .route("/products/{product_id}/features", post(backoffice::create_feature))
+        .route(
+            "/products/{product_id}/limitations",
+            post(backoffice::create_limitation),
+        )
+        .route("/products/{product_id}/templates", post(backoffice::create_template))
+        .route(
+            "/templates/{template_id}",
+            put(backoffice::update_template).delete(backoffice::delete_template),
+        )
+        .route(
+            "/data_exchange/licenses/by_template",
+            post(backoffice::create_license_by_template),
+        );
     Router::new().nest(PREFIX, client)
 }
 
 /// GET /licenses/{license_id}/xml (AdminKey): the signed offline license file. `client_id` in the
 /// query writes an inline activation for that client.
 async fn license_xml(
+    _ip: wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
     query: Result<axum::extract::Query<XmlQuery>, axum::extract::rejection::QueryRejection>,

@@ -95,7 +95,7 @@ pub async fn render_info(
         .validate(LicenseRef::Id(license.id), fingerprint, now)
         .await
         .map_err(SlError::from_store)?;
-    Ok(info::license_info(&InfoParts {
+    let mut rendered = info::license_info(&InfoParts {
         product,
         license: &report.license,
         policy: policy.as_ref(),
@@ -106,7 +106,26 @@ pub async fn render_info(
         users: &users,
         valid: report.outcome.is_ok(),
         now,
-    }))
+    });
+    // The license's variable values and license type (back office, backoffice.rs).
+    let values = store
+        .slascone_license_values(license.id)
+        .await
+        .map_err(SlError::from_store)?;
+    info::apply_values(
+        &mut rendered,
+        &values,
+        product,
+        device.and_then(|d| d.app_version.as_deref()),
+    );
+    if let Some(legacy) = store
+        .slascone_legacy_key_of(license.id)
+        .await
+        .map_err(SlError::from_store)?
+    {
+        rendered.legacy_license_key = Some(legacy);
+    }
+    Ok(rendered)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -124,6 +143,7 @@ pub struct ActivateRequest {
 /// POST /provisioning/activations: assigns a token of the license (named by its license key or
 /// by a token key) to the client.
 pub async fn activate(
+    _ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
@@ -146,6 +166,7 @@ async fn activate_inner(
     let client_id = required(request.client_id, Conflict::MissingClientId)?;
     let key = required(request.license_key, Conflict::InvalidLicenseKey)?;
     let license = find_by_license_or_token_key(state, &product, &key, &client_id).await?;
+    check_software_version(state, license.id, request.software_version.as_deref()).await?;
     let variables = request
         .client_description
         .as_ref()
@@ -179,6 +200,28 @@ async fn activate_inner(
     )
     .await?;
     json_ok(&info)
+}
+
+/// 1003 when the client runs a newer version than the license's software release limitation
+/// covers (the limitation is the highest release the license may run).
+pub async fn check_software_version(state: &AppState, license_id: i64, version: Option<&str>) -> SlResult<()> {
+    let Some(version) = version.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(());
+    };
+    let values = state
+        .store
+        .slascone_license_values(license_id)
+        .await
+        .map_err(SlError::from_store)?;
+    let limitation = values
+        .iter()
+        .find(|(entry, _)| entry.kind == licensd_domain::backoffice::EntryKind::SoftwareRelease);
+    match limitation {
+        Some((entry, _)) if !licensd_domain::backoffice::version_complies(version, &entry.name) => {
+            Err(Conflict::NonCompliantSoftwareVersion.into())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The token key of (license, client), creating it on first use.
@@ -248,6 +291,7 @@ pub struct HeartbeatRequest {
 /// POST /provisioning/heartbeats: refreshes the client's license parameters (and its reported OS
 /// and version). 2006 when the client holds no active token of the product.
 pub async fn heartbeat(
+    _ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
@@ -278,6 +322,7 @@ async fn heartbeat_inner(
     if let Err(denial) = report.outcome {
         return Err(denial.into());
     }
+    check_software_version(state, license.id, request.software_version.as_deref()).await?;
     // Record what the client reported. `activate` on an active device only refreshes it; the
     // license is re-checked under its lock, so a license that just expired is refused here too.
     let refreshed = state
@@ -391,6 +436,7 @@ pub struct UnassignRequest {
 
 /// POST /provisioning/unassign: frees the token a token key names.
 pub async fn unassign(
+    _ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
@@ -451,6 +497,7 @@ pub struct ValidateRequest {
 /// when a `client_id` is given). Validity travels in `is_license_valid`; only an unknown key is a
 /// conflict.
 pub async fn validate(
+    _ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
@@ -517,6 +564,8 @@ async fn validate_inner(
 #[serde(default)]
 pub struct LookupRequest {
     pub license_key: Option<String>,
+    /// by_license: the license's legacy license key instead of its key (2007 when unknown).
+    pub legacy_license_key: Option<String>,
     pub customer_id: Option<String>,
     pub product_id: Option<String>,
     pub user_id: Option<String>,
@@ -524,6 +573,7 @@ pub struct LookupRequest {
 
 /// POST /provisioning/licenses/by_license: the license a key names, as a one-element list.
 pub async fn by_license(
+    _ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
@@ -533,13 +583,27 @@ pub async fn by_license(
         isv(path)?;
         let caller = authenticate(&state, &headers).await?;
         let request: LookupRequest = parse_body(&body)?;
-        let key = required(request.license_key, Conflict::InvalidLicenseKey)?;
-        let license = state
-            .store
-            .find_license_by_key(&key)
-            .await
-            .map_err(SlError::from_store)?
-            .ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?;
+        let license = match request.legacy_license_key.filter(|k| !k.trim().is_empty()) {
+            // A migrated license is also found by the key it had before the migration.
+            Some(legacy) => {
+                let id = state
+                    .store
+                    .slascone_license_of_legacy_key(legacy.trim())
+                    .await
+                    .map_err(SlError::from_store)?
+                    .ok_or(SlError::Conflict(Conflict::UnknownLegacyKey))?;
+                state.store.get_license(id).await.map_err(SlError::from_store)?
+            }
+            None => {
+                let key = required(request.license_key, Conflict::InvalidLicenseKey)?;
+                state
+                    .store
+                    .find_license_by_key(&key)
+                    .await
+                    .map_err(SlError::from_store)?
+                    .ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?
+            }
+        };
         caller.require_product(license.product_id)?;
         let product = state
             .store
@@ -556,6 +620,7 @@ pub async fn by_license(
 /// POST /provisioning/licenses/by_customer: the customer's licenses of the key's product (or of
 /// `product_id`). 4000 for an unknown customer, 4001 when the customer holds none.
 pub async fn by_customer(
+    _ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
@@ -616,6 +681,7 @@ pub async fn by_customer(
 
 /// GET /provisioning/licenses/{license_id}/tokens/floating/active/count: live floating sessions.
 pub async fn floating_count(
+    _ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
@@ -648,6 +714,7 @@ pub struct OfflineQuery {
 /// GET /provisioning/activations/offline: activates the client (as POST /activations does) and
 /// answers the signed `<slascone_activation_file>` for a machine without internet access.
 pub async fn offline_activation(
+    _ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<OfflineQuery>, QueryRejection>,
@@ -693,6 +760,7 @@ pub async fn offline_activation(
 /// POST /provisioning/licenses/by_user: the licenses a license user (`user_id` = email) is
 /// assigned to, within the key's product scope. 1010 for an unknown user.
 pub async fn by_user(
+    _ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,

@@ -70,6 +70,7 @@ async fn parse(
 
 /// POST /provisioning/session/open
 pub async fn open(
+    _ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
@@ -103,6 +104,7 @@ pub async fn open(
 
 /// POST /provisioning/session/close
 pub async fn close(
+    _ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,

@@ -31,7 +31,7 @@ pub struct UserView {
 }
 
 /// A plausible email address: one `@` with text on both sides, a dot in the domain, no spaces.
-fn valid_email(email: &str) -> bool {
+pub fn valid_email(email: &str) -> bool {
     match email.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty()
@@ -57,6 +57,7 @@ async fn license(state: &AppState, guid: &str) -> SlResult<License> {
 
 /// POST /licenses/{license_id}/users (AdminKey)
 pub async fn add(
+    _ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
@@ -129,6 +130,7 @@ pub async fn add(
 
 /// DELETE /licenses/{license_id}/users/{user_id} (AdminKey)
 pub async fn remove(
+    _ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<(String, String, String)>, PathRejection>,
     headers: HeaderMap,

@@ -6,12 +6,15 @@ use super::codes::Conflict;
 use crate::ratelimit::RateDecision;
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use licensd_domain::{Credential, Denial, Dialect};
 use licensd_store::StoreError;
 use serde::de::DeserializeOwned;
 use serde_json::json;
+use std::net::SocketAddr;
 
 /// The header the signature of the body travels in.
 pub const SIGNATURE_HEADER: &str = "x-slascone-signature";
@@ -204,6 +207,28 @@ fn insert_b64(headers: &mut HeaderMap, name: &'static str, signature: &[u8]) {
     // Base64 is always a valid header value.
     if let Ok(value) = HeaderValue::from_str(&licensd_crypto::b64(signature)) {
         headers.insert(name, value);
+    }
+}
+
+/// The per-IP allowance of the dialect (`--rate-limit-per-ip`), counted before anything else a
+/// handler does: every route of the dialect takes it as its first extractor. Over the allowance the
+/// request is refused with a signed 429 carrying `Retry-After`.
+pub struct IpGate;
+
+impl FromRequestParts<AppState> for IpGate {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        if let Some(ip) = ip
+            && let RateDecision::Limited { reset_seconds } = state.limiter.check_ip("slascone", &ip)
+        {
+            return Err(finish(state, &parts.headers, Err(SlError::RateLimited(reset_seconds))).await);
+        }
+        Ok(IpGate)
     }
 }
 

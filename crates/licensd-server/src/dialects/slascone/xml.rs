@@ -164,8 +164,8 @@ pub fn license_file(
     doc.text("license_name", info.license_name.as_deref())
         .text("license_key", info.license_key.as_deref())
         .text("legacy_license_key", info.legacy_license_key.as_deref())
-        .text("license_type_id", None)
-        .text("license_type_name", None)
+        .text("license_type_id", license_type_field(info, "id").as_deref())
+        .text("license_type_name", license_type_field(info, "name").as_deref())
         .text("product_name", Some(&info.product_name))
         .text("product_id", Some(&info.product_id))
         .text("template_name", info.template_name.as_deref())
@@ -175,9 +175,21 @@ pub fn license_file(
         .int("user_limits", None)
         .text("start_date_utc", info.start_date_utc.as_deref())
         .text("expiration_date_utc", info.expiration_date_utc.as_deref())
-        .boolean("is_temporary", info.is_temporary)
-        .text("software_release_limitation", None)
-        .int("session_period", info.session_period)
+        .boolean("is_temporary", info.is_temporary);
+    match &info.software_release_limitation {
+        Some(release) => {
+            let field = |name: &str| release.get(name).and_then(serde_json::Value::as_str).map(str::to_owned);
+            doc.open("software_release_limitation")
+                .text("id", field("id").as_deref())
+                .text("product_id", field("product_id").as_deref())
+                .text("software_release", field("software_release").as_deref())
+                .close("software_release_limitation");
+        }
+        None => {
+            doc.text("software_release_limitation", None);
+        }
+    }
+    doc.int("session_period", info.session_period)
         .int("heartbeat_period", info.heartbeat_period)
         .int("freeride", info.freeride);
     for feature in &info.features {
@@ -202,11 +214,33 @@ pub fn license_file(
             )
             .close("limitations");
     }
+    for variable in &info.variables {
+        let field = |name: &str| {
+            variable
+                .get(name)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        };
+        doc.open("variables")
+            .text("id", field("id").as_deref())
+            .text("name", field("name").as_deref())
+            .text("description", field("description").as_deref())
+            .text("value", field("value").as_deref())
+            .close("variables");
+    }
     if let Some(client_id) = client_id {
         doc.text("client_id", Some(client_id));
     }
     doc.close("slascone_license_file");
     sign(key, "slascone_license_file", &doc.into_string())
+}
+
+fn license_type_field(info: &LicenseInfo, name: &str) -> Option<String> {
+    info.license_type
+        .as_ref()
+        .and_then(|t| t.get(name))
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
 }
 
 #[cfg(test)]

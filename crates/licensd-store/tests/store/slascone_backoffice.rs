@@ -1,0 +1,381 @@
+//! The SLASCONE back office's storage: named entries, customers with their master data, tag
+//! assignments, per-license values, legacy keys and the last-edition rule.
+
+use crate::harness::*;
+use licensd_domain::backoffice::{CustomerProfile, EntryKind, TagTarget};
+use licensd_store::StoreError;
+use licensd_store::dialects::slascone::{
+    CONFLICT_CUSTOMER_EMAIL, CONFLICT_CUSTOMER_NUMBER, CONFLICT_EDITION_IN_USE, CONFLICT_ENTRY_EXISTS,
+    CONFLICT_EXPIRATION_MODE, CONFLICT_LAST_EDITION, CONFLICT_LEGACY_KEY, CONFLICT_PROSPECT_NUMBER,
+    CONFLICT_TAG_ASSIGNED, CONFLICT_TOKENS_IN_USE, CONFLICT_USERS_IN_USE, LicenseLimitsUpdate,
+};
+use licensd_store::{NewLicenseUser, NewPolicy};
+use serde_json::json;
+
+fn conflict_text<T: std::fmt::Debug>(result: licensd_store::Result<T>) -> String {
+    match result {
+        Err(StoreError::Conflict(text)) => text,
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
+
+fn profile(number: &str, prospect: Option<&str>) -> CustomerProfile {
+    CustomerProfile {
+        customer_id: 0,
+        customer_number: number.into(),
+        prospect_number: prospect.map(str::to_owned),
+        customer_type_id: None,
+        country: Some("CH".into()),
+        language: Some("de".into()),
+    }
+}
+
+pub async fn slascone_entries_are_unique_per_kind_and_scope(db: Db) {
+    let p = product(&db, "p1").await;
+    let q = product(&db, "p2").await;
+    let e = |kind| ev("entry", kind);
+    let tag = db
+        .slascone_create_entry(EntryKind::Tag, 0, "VIP", None, e("tag"), NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            tag.kind,
+            tag.scope_id,
+            tag.name.as_str(),
+            tag.detail.as_deref(),
+            tag.created_at
+        ),
+        (EntryKind::Tag, 0, "VIP", None, NOW)
+    );
+    assert_eq!(
+        conflict_text(
+            db.slascone_create_entry(EntryKind::Tag, 0, "VIP", Some("x"), e("tag"), NOW)
+                .await
+        ),
+        CONFLICT_ENTRY_EXISTS
+    );
+    // The same name is free in another kind and in another scope.
+    db.slascone_create_entry(EntryKind::CustomerType, 0, "VIP", None, e("ct"), NOW)
+        .await
+        .unwrap();
+    let var_p = db
+        .slascone_create_entry(EntryKind::Variable, p.id, "Region", Some("desc"), e("var"), NOW)
+        .await
+        .unwrap();
+    db.slascone_create_entry(EntryKind::Variable, q.id, "Region", None, e("var"), NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        conflict_text(
+            db.slascone_create_entry(EntryKind::Variable, p.id, "Region", None, e("var"), NOW)
+                .await
+        ),
+        CONFLICT_ENTRY_EXISTS
+    );
+    assert_eq!(db.slascone_entries(EntryKind::Variable, None).await.unwrap().len(), 2);
+    assert_eq!(
+        db.slascone_entries(EntryKind::Variable, Some(p.id)).await.unwrap(),
+        vec![var_p.clone()]
+    );
+    assert_eq!(
+        db.slascone_find_entry(EntryKind::Variable, var_p.id).await.unwrap(),
+        Some(var_p.clone())
+    );
+    // An id of another kind is not found as this kind.
+    assert_eq!(db.slascone_find_entry(EntryKind::Tag, var_p.id).await.unwrap(), None);
+}
+
+pub async fn slascone_customers_are_created_whole_or_not_at_all(db: Db) {
+    let ct = db
+        .slascone_create_entry(EntryKind::CustomerType, 0, "Enterprise", None, ev("ct", "ct"), NOW)
+        .await
+        .unwrap();
+    let mut first = profile("C-1", Some("P-1"));
+    first.customer_type_id = Some(ct.id);
+    let (customer, stored) = db
+        .slascone_create_customer("a@acme.example", "ACME", first.clone(), ev("customer", "customer"), NOW)
+        .await
+        .unwrap();
+    assert_eq!(customer.reference.as_deref(), Some("C-1"));
+    assert_eq!(customer.company.as_deref(), Some("ACME"));
+    assert_eq!(
+        stored,
+        CustomerProfile {
+            customer_id: customer.id,
+            ..first
+        }
+    );
+    assert_eq!(db.get_customer(customer.id).await.unwrap(), customer);
+    assert_eq!(db.slascone_customer_profile(customer.id).await.unwrap(), Some(stored));
+    let events = event_count(&db).await;
+    for (email, number, prospect, expected) in [
+        ("b@other.example", "C-1", None, CONFLICT_CUSTOMER_NUMBER),
+        ("a@acme.example", "C-2", None, CONFLICT_CUSTOMER_EMAIL),
+        ("b@other.example", "C-2", Some("P-1"), CONFLICT_PROSPECT_NUMBER),
+    ] {
+        let result = db
+            .slascone_create_customer(
+                email,
+                "Other",
+                profile(number, prospect),
+                ev("customer", "customer"),
+                NOW,
+            )
+            .await;
+        assert_eq!(conflict_text(result), expected);
+    }
+    // Refusals left no core customer, profile or event behind.
+    assert_eq!(db.list_customers(all()).await.unwrap().len(), 1);
+    assert_eq!(db.raw.i64("SELECT COUNT(*) FROM slascone_customers", &[]).await, 1);
+    assert_eq!(event_count(&db).await, events);
+    // Without a profile a customer has none (core customers are not SLASCONE customers).
+    assert_eq!(db.slascone_customer_profile(999_999).await.unwrap(), None);
+}
+
+pub async fn slascone_tags_values_and_legacy_keys(db: Db) {
+    let (p, lic) = product_and_license(&db, terms(Some(1))).await;
+    let (customer, _) = db
+        .slascone_create_customer("a@acme.example", "ACME", profile("C-1", None), ev("c", "c"), NOW)
+        .await
+        .unwrap();
+    let tag = db
+        .slascone_create_entry(EntryKind::Tag, 0, "VIP", None, ev("t", "t"), NOW)
+        .await
+        .unwrap();
+    db.slascone_assign_tag(tag.id, TagTarget::Customer, customer.id, ev("a", "t"), NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        conflict_text(
+            db.slascone_assign_tag(tag.id, TagTarget::Customer, customer.id, ev("a", "t"), NOW)
+                .await
+        ),
+        CONFLICT_TAG_ASSIGNED
+    );
+    db.slascone_assign_tag(tag.id, TagTarget::License, lic.id, ev("a", "t"), NOW)
+        .await
+        .unwrap();
+    assert_not_found(
+        db.slascone_assign_tag(tag.id, TagTarget::License, 999_999, ev("a", "t"), NOW)
+            .await,
+    );
+    assert_not_found(
+        db.slascone_assign_tag(999_999, TagTarget::License, lic.id, ev("a", "t"), NOW)
+            .await,
+    );
+    // Only tags are tags.
+    let variable = db
+        .slascone_create_entry(EntryKind::Variable, p.id, "Region", None, ev("v", "v"), NOW)
+        .await
+        .unwrap();
+    assert_not_found(
+        db.slascone_assign_tag(variable.id, TagTarget::License, lic.id, ev("a", "t"), NOW)
+            .await,
+    );
+    assert_eq!(
+        db.slascone_tags_of(TagTarget::License, lic.id).await.unwrap(),
+        vec![tag.clone()]
+    );
+    assert_eq!(
+        db.slascone_tags_of(TagTarget::Customer, customer.id).await.unwrap(),
+        vec![tag]
+    );
+
+    // Values: a variable's value is replaced; a license has one license type.
+    let standard = db
+        .slascone_create_entry(EntryKind::LicenseType, p.id, "Standard", None, ev("lt", "lt"), NOW)
+        .await
+        .unwrap();
+    let subscription = db
+        .slascone_create_entry(EntryKind::LicenseType, p.id, "Subscription", None, ev("lt", "lt"), NOW)
+        .await
+        .unwrap();
+    for (entry, value) in [
+        (variable.id, "EMEA"),
+        (variable.id, "APAC"),
+        (standard.id, ""),
+        (subscription.id, ""),
+    ] {
+        db.slascone_set_license_value(lic.id, entry, value, ev("v", "license"), NOW)
+            .await
+            .unwrap();
+    }
+    let values = db.slascone_license_values(lic.id).await.unwrap();
+    assert_eq!(
+        values,
+        vec![(variable, "APAC".to_owned()), (subscription, String::new())]
+    );
+    assert_not_found(
+        db.slascone_set_license_value(999_999, standard.id, "", ev("v", "license"), NOW)
+            .await,
+    );
+    assert_not_found(
+        db.slascone_set_license_value(lic.id, 999_999, "", ev("v", "license"), NOW)
+            .await,
+    );
+
+    // Legacy keys: unique across licenses; re-keying a license replaces its key.
+    let other = license(&db, p.id, "OTHER-KEY", terms(Some(1))).await;
+    db.slascone_set_legacy_key(lic.id, "OLD-1", ev("l", "license"), NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        conflict_text(
+            db.slascone_set_legacy_key(other.id, "OLD-1", ev("l", "license"), NOW)
+                .await
+        ),
+        CONFLICT_LEGACY_KEY
+    );
+    assert_not_found(
+        db.slascone_set_legacy_key(999_999, "OLD-9", ev("l", "license"), NOW)
+            .await,
+    );
+    db.slascone_set_legacy_key(lic.id, "OLD-2", ev("l", "license"), NOW)
+        .await
+        .unwrap();
+    assert_eq!(db.slascone_license_of_legacy_key("OLD-1").await.unwrap(), None);
+    assert_eq!(db.slascone_license_of_legacy_key("OLD-2").await.unwrap(), Some(lic.id));
+    assert_eq!(
+        db.slascone_legacy_key_of(lic.id).await.unwrap().as_deref(),
+        Some("OLD-2")
+    );
+    assert_eq!(db.slascone_legacy_key_of(other.id).await.unwrap(), None);
+}
+
+pub async fn slascone_a_product_keeps_its_last_edition(db: Db) {
+    let p = product(&db, "p1").await;
+    let edition = |code: &str| NewPolicy {
+        product_id: p.id,
+        code: code.into(),
+        name: code.into(),
+        terms: terms(Some(1)),
+        duration_days: None,
+        maintenance_days: None,
+        features: Vec::new(),
+        metadata: json!({}),
+    };
+    let a = db.create_policy(edition("a"), ev("p", "policy"), NOW).await.unwrap();
+    let b = db.create_policy(edition("b"), ev("p", "policy"), NOW).await.unwrap();
+    let mut lic = new_license(p.id, "ON-A", terms(Some(1)));
+    lic.policy_id = Some(a.id);
+    create_license(&db, lic).await;
+    // An edition with licenses stays.
+    assert_eq!(
+        conflict_text(db.slascone_delete_edition(a.id, ev("d", "policy"), NOW).await),
+        CONFLICT_EDITION_IN_USE
+    );
+    db.slascone_delete_edition(b.id, ev("d", "policy"), NOW).await.unwrap();
+    assert_eq!(
+        conflict_text(db.slascone_delete_edition(a.id, ev("d", "policy"), NOW).await),
+        CONFLICT_LAST_EDITION
+    );
+    assert_not_found(db.slascone_delete_edition(b.id, ev("d", "policy"), NOW).await);
+    assert_eq!(db.list_policies(Some(p.id)).await.unwrap(), vec![a]);
+}
+
+pub async fn slascone_license_limits_respect_assignments(db: Db) {
+    let (p, lic) = product_and_license(&db, terms(Some(3))).await;
+    activate(&db, &lic, "fp-1", NOW).await.unwrap();
+    activate(&db, &lic, "fp-2", NOW).await.unwrap();
+    let user = db
+        .create_license_user(
+            NewLicenseUser {
+                customer_id: None,
+                email: "ann@example.com".into(),
+                name: None,
+                password_hash: None,
+            },
+            ev("u", "license_user"),
+            NOW,
+        )
+        .await
+        .unwrap();
+    db.assign_license_user(lic.id, user.id, ev("a", "license"), NOW)
+        .await
+        .unwrap();
+    let update = |token_limit, user_limit| LicenseLimitsUpdate {
+        token_limit,
+        user_limit,
+        ..LicenseLimitsUpdate::default()
+    };
+    let events = event_count(&db).await;
+    assert_eq!(
+        conflict_text(
+            db.slascone_update_license_limits(lic.id, update(Some(1), None), ev("u", "license"), NOW)
+                .await
+        ),
+        CONFLICT_TOKENS_IN_USE
+    );
+    assert_eq!(
+        conflict_text(
+            db.slascone_update_license_limits(lic.id, update(Some(5), Some(0)), ev("u", "license"), NOW)
+                .await
+        ),
+        CONFLICT_USERS_IN_USE
+    );
+    let days = LicenseLimitsUpdate {
+        days_after_activation: Some(30),
+        ..LicenseLimitsUpdate::default()
+    };
+    assert_eq!(
+        conflict_text(
+            db.slascone_update_license_limits(lic.id, days.clone(), ev("u", "license"), NOW)
+                .await
+        ),
+        CONFLICT_EXPIRATION_MODE
+    );
+    // Refusals changed nothing.
+    assert_eq!(db.get_license(lic.id).await.unwrap().terms, lic.terms);
+    assert_eq!(event_count(&db).await, events);
+    db.slascone_update_license_limits(lic.id, update(Some(2), Some(1)), ev("u", "license"), NOW + 1)
+        .await
+        .unwrap();
+    let fixed = LicenseLimitsUpdate {
+        expires_at: Some(NOW + 10 * DAY),
+        ..LicenseLimitsUpdate::default()
+    };
+    db.slascone_update_license_limits(lic.id, fixed, ev("u", "license"), NOW + 2)
+        .await
+        .unwrap();
+    let after = db.get_license(lic.id).await.unwrap();
+    assert_eq!((after.terms.max_activations, after.terms.max_users), (Some(2), Some(1)));
+    assert_eq!(
+        (after.expires_at, after.trial_days, after.updated_at),
+        (Some(NOW + 10 * DAY), None, NOW + 2)
+    );
+    // Without active tokens, days after activation replace the fixed expiry.
+    let fresh = license(&db, p.id, "FRESH-KEY", terms(Some(1))).await;
+    db.slascone_update_license_limits(fresh.id, days, ev("u", "license"), NOW)
+        .await
+        .unwrap();
+    let fresh = db.get_license(fresh.id).await.unwrap();
+    assert_eq!((fresh.expires_at, fresh.trial_days), (None, Some(30)));
+    assert_not_found(
+        db.slascone_update_license_limits(999_999, update(Some(1), None), ev("u", "license"), NOW)
+            .await,
+    );
+    // A release limitation is single-valued and can be cleared.
+    let r1 = db
+        .slascone_create_entry(EntryKind::SoftwareRelease, p.id, "1.0", None, ev("r", "r"), NOW)
+        .await
+        .unwrap();
+    let r2 = db
+        .slascone_create_entry(EntryKind::SoftwareRelease, p.id, "2.0", None, ev("r", "r"), NOW)
+        .await
+        .unwrap();
+    db.slascone_set_license_value(lic.id, r1.id, "", ev("v", "license"), NOW)
+        .await
+        .unwrap();
+    db.slascone_set_license_value(lic.id, r2.id, "", ev("v", "license"), NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        db.slascone_license_values(lic.id).await.unwrap(),
+        vec![(r2, String::new())]
+    );
+    db.slascone_clear_license_kind(lic.id, EntryKind::SoftwareRelease, ev("c", "license"), NOW)
+        .await
+        .unwrap();
+    assert!(db.slascone_license_values(lic.id).await.unwrap().is_empty());
+}
