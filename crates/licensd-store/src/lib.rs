@@ -203,6 +203,27 @@ pub trait CoreStore: Send + Sync + 'static {
         event: EventDraft,
         now: Millis,
     ) -> Result<License>;
+    /// Activates the device on every listed license in ONE transaction (a bundle: issue 3). The
+    /// licenses are locked in ascending id order, each is decided by the same rule as `activate`,
+    /// and any refusal rolls back all of them. Results are in ascending id order.
+    async fn activate_many(
+        &self,
+        license_ids: &[i64],
+        device: DeviceInfo,
+        user_id: Option<i64>,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<Vec<Activation>>;
+    /// Deactivates the device with this fingerprint on every listed license where it is active, in
+    /// one transaction (locks in ascending id order); denied with `DeviceNotActivated` when it is
+    /// active on none. Returns the licenses released, in ascending id order.
+    async fn deactivate_many(
+        &self,
+        license_ids: &[i64],
+        fingerprint: &str,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<Vec<License>>;
     /// Administrative deactivation by device id.
     async fn deactivate_device(&self, device_id: i64, event: EventDraft, now: Millis) -> Result<Device>;
     /// Adds consumption. A repeated idempotency key returns the first result without counting again.

@@ -593,6 +593,161 @@ macro_rules! impl_store {
                 Ok((device, blocked > 0, get(&row, "active_count")?))
             }
 
+            /// Activation after the license lock is held: loads what the rule needs, asks
+            /// `rules::plan_activation`, and writes what it decided. Shared by `activate` and
+            /// `activate_many`, which add the event and commit.
+            async fn activate_locked(
+                conn: &mut Conn,
+                codec: &dyn SecretCodec,
+                license: License,
+                device: &DeviceInfo,
+                user_id: Option<i64>,
+                now: Millis,
+            ) -> Result<Activation> {
+                let product = product_of(&mut *conn, &license).await?;
+                let (existing, blocked, active_devices) =
+                    device_state(&mut *conn, license.id, product.id, &device.fingerprint).await?;
+                let user_active_devices = match user_id {
+                    Some(user_id) => Some(
+                        sqlx::query_scalar(
+                            "SELECT COUNT(*) FROM devices WHERE license_id = $1 AND user_id = $2 AND deactivated_at IS NULL",
+                        )
+                        .bind(license.id)
+                        .bind(user_id)
+                        .fetch_one(&mut *conn)
+                        .await
+                        .map_err(db_err)?,
+                    ),
+                    None => None,
+                };
+                let recent_activations: i64 = match &license.terms.reactivation_lockout {
+                    Some(lockout) => sqlx::query_scalar("SELECT COUNT(*) FROM activation_log WHERE license_id = $1 AND at > $2")
+                        .bind(license.id)
+                        .bind(now.saturating_sub(lockout.window_hours.saturating_mul(clock::HOUR)))
+                        .fetch_one(&mut *conn)
+                        .await
+                        .map_err(db_err)?,
+                    None => 0,
+                };
+                let state = rules::ActivationState {
+                    product: &product,
+                    license: &license,
+                    device,
+                    existing: existing.as_ref(),
+                    blocked,
+                    active_devices,
+                    user_active_devices,
+                    recent_activations,
+                };
+                let plan = rules::plan_activation(&state, now)?;
+                let variables = device.variables.as_ref().map(to_json).transpose()?;
+                let (stored, license, newly_activated) = match (plan, existing) {
+                    (rules::ActivationPlan::AlreadyActive, existing) => {
+                        let id = existing.map(|d| d.id).ok_or_else(|| {
+                            StoreError::Database("activation rule saw an active device that was not loaded".into())
+                        })?;
+                        // Fields a client did not report keep their earlier values.
+                        let row = sqlx::query(concat!(
+                            "UPDATE devices SET name = COALESCE($2, name), hostname = COALESCE($3, hostname), \
+                             os = COALESCE($4, os), app_version = COALESCE($5, app_version), ip = COALESCE($6, ip), \
+                             mac = COALESCE($7, mac), is_vm = $8, user_id = COALESCE($9, user_id), \
+                             variables = COALESCE($10, variables), last_seen_at = $11 WHERE id = $1 RETURNING ",
+                            device_cols!()
+                        ))
+                        .bind(id)
+                        .bind(&device.name)
+                        .bind(&device.hostname)
+                        .bind(&device.os)
+                        .bind(&device.app_version)
+                        .bind(&device.ip)
+                        .bind(&device.mac)
+                        .bind(device.is_vm)
+                        .bind(user_id)
+                        .bind(variables)
+                        .bind(now)
+                        .fetch_one(&mut *conn)
+                        .await
+                        .map_err(db_err)?;
+                        (device_from_row(&row)?, license, false)
+                    }
+                    (rules::ActivationPlan::Activate { is_transfer, start_trial_expiry }, existing) => {
+                        let row = match existing {
+                            // Reactivation reuses the row: UNIQUE(license_id, fingerprint)
+                            // keeps one row per device across its history.
+                            Some(old) => sqlx::query(concat!(
+                                "UPDATE devices SET name = COALESCE($2, name), hostname = COALESCE($3, hostname), \
+                                 os = COALESCE($4, os), app_version = COALESCE($5, app_version), ip = COALESCE($6, ip), \
+                                 mac = COALESCE($7, mac), is_vm = $8, user_id = $9, \
+                                 variables = COALESCE($10, variables), activated_at = $11, last_seen_at = $11, \
+                                 deactivated_at = NULL WHERE id = $1 RETURNING ",
+                                device_cols!()
+                            ))
+                            .bind(old.id)
+                            .bind(&device.name)
+                            .bind(&device.hostname)
+                            .bind(&device.os)
+                            .bind(&device.app_version)
+                            .bind(&device.ip)
+                            .bind(&device.mac)
+                            .bind(device.is_vm)
+                            .bind(user_id)
+                            .bind(variables)
+                            .bind(now)
+                            .fetch_one(&mut *conn)
+                            .await
+                            .map_err(db_err)?,
+                            None => sqlx::query(concat!(
+                                "INSERT INTO devices (license_id, fingerprint, name, hostname, os, app_version, ip, mac, \
+                                 is_vm, user_id, variables, activated_at, last_seen_at) \
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING ",
+                                device_cols!()
+                            ))
+                            .bind(license.id)
+                            .bind(&device.fingerprint)
+                            .bind(&device.name)
+                            .bind(&device.hostname)
+                            .bind(&device.os)
+                            .bind(&device.app_version)
+                            .bind(&device.ip)
+                            .bind(&device.mac)
+                            .bind(device.is_vm)
+                            .bind(user_id)
+                            .bind(variables.unwrap_or_else(|| String::from("{}")))
+                            .bind(now)
+                            .fetch_one(&mut *conn)
+                            .await
+                            .map_err(conflict("device is already registered on this license", "license user does not exist"))?,
+                        };
+                        let license = if is_transfer || start_trial_expiry.is_some() {
+                            let row = sqlx::query(concat!(
+                                "UPDATE licenses SET transfer_count = transfer_count + $2, \
+                                 expires_at = COALESCE($3, expires_at) WHERE id = $1 RETURNING ",
+                                license_cols!()
+                            ))
+                            .bind(license.id)
+                            .bind(i64::from(is_transfer))
+                            .bind(start_trial_expiry)
+                            .fetch_one(&mut *conn)
+                            .await
+                            .map_err(db_err)?;
+                            license_from_row(&row, codec)?
+                        } else {
+                            license
+                        };
+                        sqlx::query("INSERT INTO activation_log (license_id, fingerprint, at) VALUES ($1, $2, $3)")
+                            .bind(license.id)
+                            .bind(&device.fingerprint)
+                            .bind(now)
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(db_err)?;
+                        (device_from_row(&row)?, license, true)
+                    }
+                };
+                let active_devices = if newly_activated { active_devices + 1 } else { active_devices };
+                Ok(Activation { product, license, device: stored, newly_activated, active_devices })
+            }
+
             async fn count_active_devices(conn: &mut Conn, license_id: i64) -> Result<i64> {
                 sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE license_id = $1 AND deactivated_at IS NULL")
                     .bind(license_id)
@@ -1824,151 +1979,43 @@ macro_rules! impl_store {
                     let codec = &*self.codec;
                     let mut tx = begin_write(self).await?;
                     let license = lock_license_or_deny(&mut tx, codec, &license).await?;
-                    let product = product_of(&mut tx, &license).await?;
-                    let (existing, blocked, active_devices) =
-                        device_state(&mut tx, license.id, product.id, &device.fingerprint).await?;
-                    let user_active_devices = match user_id {
-                        Some(user_id) => Some(
-                            sqlx::query_scalar(
-                                "SELECT COUNT(*) FROM devices WHERE license_id = $1 AND user_id = $2 AND deactivated_at IS NULL",
-                            )
-                            .bind(license.id)
-                            .bind(user_id)
-                            .fetch_one(&mut *tx)
-                            .await
-                            .map_err(db_err)?,
-                        ),
-                        None => None,
-                    };
-                    let recent_activations: i64 = match &license.terms.reactivation_lockout {
-                        Some(lockout) => sqlx::query_scalar("SELECT COUNT(*) FROM activation_log WHERE license_id = $1 AND at > $2")
-                            .bind(license.id)
-                            .bind(now.saturating_sub(lockout.window_hours.saturating_mul(clock::HOUR)))
-                            .fetch_one(&mut *tx)
-                            .await
-                            .map_err(db_err)?,
-                        None => 0,
-                    };
-                    let state = rules::ActivationState {
-                        product: &product,
-                        license: &license,
-                        device: &device,
-                        existing: existing.as_ref(),
-                        blocked,
-                        active_devices,
-                        user_active_devices,
-                        recent_activations,
-                    };
-                    let plan = rules::plan_activation(&state, now)?;
-                    let variables = device.variables.as_ref().map(to_json).transpose()?;
-                    let (stored, license, newly_activated) = match (plan, existing) {
-                        (rules::ActivationPlan::AlreadyActive, existing) => {
-                            let id = existing.map(|d| d.id).ok_or_else(|| {
-                                StoreError::Database("activation rule saw an active device that was not loaded".into())
-                            })?;
-                            // Fields a client did not report keep their earlier values.
-                            let row = sqlx::query(concat!(
-                                "UPDATE devices SET name = COALESCE($2, name), hostname = COALESCE($3, hostname), \
-                                 os = COALESCE($4, os), app_version = COALESCE($5, app_version), ip = COALESCE($6, ip), \
-                                 mac = COALESCE($7, mac), is_vm = $8, user_id = COALESCE($9, user_id), \
-                                 variables = COALESCE($10, variables), last_seen_at = $11 WHERE id = $1 RETURNING ",
-                                device_cols!()
-                            ))
-                            .bind(id)
-                            .bind(&device.name)
-                            .bind(&device.hostname)
-                            .bind(&device.os)
-                            .bind(&device.app_version)
-                            .bind(&device.ip)
-                            .bind(&device.mac)
-                            .bind(device.is_vm)
-                            .bind(user_id)
-                            .bind(variables)
-                            .bind(now)
-                            .fetch_one(&mut *tx)
-                            .await
-                            .map_err(db_err)?;
-                            (device_from_row(&row)?, license, false)
-                        }
-                        (rules::ActivationPlan::Activate { is_transfer, start_trial_expiry }, existing) => {
-                            let row = match existing {
-                                // Reactivation reuses the row: UNIQUE(license_id, fingerprint)
-                                // keeps one row per device across its history.
-                                Some(old) => sqlx::query(concat!(
-                                    "UPDATE devices SET name = COALESCE($2, name), hostname = COALESCE($3, hostname), \
-                                     os = COALESCE($4, os), app_version = COALESCE($5, app_version), ip = COALESCE($6, ip), \
-                                     mac = COALESCE($7, mac), is_vm = $8, user_id = $9, \
-                                     variables = COALESCE($10, variables), activated_at = $11, last_seen_at = $11, \
-                                     deactivated_at = NULL WHERE id = $1 RETURNING ",
-                                    device_cols!()
-                                ))
-                                .bind(old.id)
-                                .bind(&device.name)
-                                .bind(&device.hostname)
-                                .bind(&device.os)
-                                .bind(&device.app_version)
-                                .bind(&device.ip)
-                                .bind(&device.mac)
-                                .bind(device.is_vm)
-                                .bind(user_id)
-                                .bind(variables)
-                                .bind(now)
-                                .fetch_one(&mut *tx)
-                                .await
-                                .map_err(db_err)?,
-                                None => sqlx::query(concat!(
-                                    "INSERT INTO devices (license_id, fingerprint, name, hostname, os, app_version, ip, mac, \
-                                     is_vm, user_id, variables, activated_at, last_seen_at) \
-                                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING ",
-                                    device_cols!()
-                                ))
-                                .bind(license.id)
-                                .bind(&device.fingerprint)
-                                .bind(&device.name)
-                                .bind(&device.hostname)
-                                .bind(&device.os)
-                                .bind(&device.app_version)
-                                .bind(&device.ip)
-                                .bind(&device.mac)
-                                .bind(device.is_vm)
-                                .bind(user_id)
-                                .bind(variables.unwrap_or_else(|| String::from("{}")))
-                                .bind(now)
-                                .fetch_one(&mut *tx)
-                                .await
-                                .map_err(conflict("device is already registered on this license", "license user does not exist"))?,
-                            };
-                            let license = if is_transfer || start_trial_expiry.is_some() {
-                                let row = sqlx::query(concat!(
-                                    "UPDATE licenses SET transfer_count = transfer_count + $2, \
-                                     expires_at = COALESCE($3, expires_at) WHERE id = $1 RETURNING ",
-                                    license_cols!()
-                                ))
-                                .bind(license.id)
-                                .bind(i64::from(is_transfer))
-                                .bind(start_trial_expiry)
-                                .fetch_one(&mut *tx)
-                                .await
-                                .map_err(db_err)?;
-                                license_from_row(&row, codec)?
-                            } else {
-                                license
-                            };
-                            sqlx::query("INSERT INTO activation_log (license_id, fingerprint, at) VALUES ($1, $2, $3)")
-                                .bind(license.id)
-                                .bind(&device.fingerprint)
-                                .bind(now)
-                                .execute(&mut *tx)
-                                .await
-                                .map_err(db_err)?;
-                            (device_from_row(&row)?, license, true)
-                        }
-                    };
-                    let active_devices = if newly_activated { active_devices + 1 } else { active_devices };
-                    let subject = if event.subject_type == "device" { stored.id } else { license.id };
+                    let activation = activate_locked(&mut tx, codec, license, &device, user_id, now).await?;
+                    let subject = if event.subject_type == "device" { activation.device.id } else { activation.license.id };
                     insert_event(&mut tx, event, Some(subject), now).await?;
                     tx.commit().await.map_err(db_err)?;
-                    Ok(Activation { product, license, device: stored, newly_activated, active_devices })
+                    Ok(activation)
+                }
+
+                async fn activate_many(
+                    &self,
+                    license_ids: &[i64],
+                    device: DeviceInfo,
+                    user_id: Option<i64>,
+                    event: EventDraft,
+                    now: Millis,
+                ) -> Result<Vec<Activation>> {
+                    let codec = &*self.codec;
+                    let mut ids = license_ids.to_vec();
+                    ids.sort_unstable();
+                    ids.dedup();
+                    let mut tx = begin_write(self).await?;
+                    // Every lock first, in ascending id order: two bundles sharing licenses then
+                    // always lock in the same order, so PostgreSQL cannot deadlock them.
+                    let mut locked = Vec::with_capacity(ids.len());
+                    for id in &ids {
+                        locked.push(lock_license_or_deny(&mut tx, codec, &LicenseRef::Id(*id)).await?);
+                    }
+                    let mut activations = Vec::with_capacity(locked.len());
+                    for license in locked {
+                        // A refusal returns here and drops `tx`, rolling back every earlier member.
+                        let activation = activate_locked(&mut tx, codec, license, &device, user_id, now).await?;
+                        let subject =
+                            if event.subject_type == "device" { activation.device.id } else { activation.license.id };
+                        insert_event(&mut tx, event.clone(), Some(subject), now).await?;
+                        activations.push(activation);
+                    }
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(activations)
                 }
 
                 async fn deactivate(&self, license: LicenseRef, fingerprint: &str, event: EventDraft, now: Millis) -> Result<License> {
@@ -1985,6 +2032,43 @@ macro_rules! impl_store {
                     insert_event(&mut tx, event, Some(subject), now).await?;
                     tx.commit().await.map_err(db_err)?;
                     Ok(license)
+                }
+
+                async fn deactivate_many(
+                    &self,
+                    license_ids: &[i64],
+                    fingerprint: &str,
+                    event: EventDraft,
+                    now: Millis,
+                ) -> Result<Vec<License>> {
+                    let codec = &*self.codec;
+                    let mut ids = license_ids.to_vec();
+                    ids.sort_unstable();
+                    ids.dedup();
+                    let mut tx = begin_write(self).await?;
+                    // Same ascending lock order as `activate_many`.
+                    let mut locked = Vec::with_capacity(ids.len());
+                    for id in &ids {
+                        locked.push(lock_license_or_deny(&mut tx, codec, &LicenseRef::Id(*id)).await?);
+                    }
+                    let mut released = Vec::with_capacity(locked.len());
+                    for license in locked {
+                        let existing = device_by_fingerprint(&mut tx, license.id, fingerprint).await?;
+                        // A license the device is not active on (released on its own earlier) is
+                        // skipped, so the group can always be released as a whole.
+                        let Some(existing) = existing.filter(Device::is_active) else {
+                            continue;
+                        };
+                        let (device, license) = retire_device(&mut tx, codec, &existing, now).await?;
+                        let subject = if event.subject_type == "device" { device.id } else { license.id };
+                        insert_event(&mut tx, event.clone(), Some(subject), now).await?;
+                        released.push(license);
+                    }
+                    if released.is_empty() {
+                        return Err(StoreError::Denied(Denial::DeviceNotActivated));
+                    }
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(released)
                 }
 
                 async fn deactivate_device(&self, device_id: i64, event: EventDraft, now: Millis) -> Result<Device> {

@@ -30,6 +30,8 @@ mod keymanager;
 mod licenses;
 #[path = "store/licensespring.rs"]
 mod licensespring;
+#[path = "store/ls_bundles.rs"]
+mod ls_bundles;
 #[path = "store/people.rs"]
 mod people;
 #[path = "store/schema.rs"]
@@ -38,6 +40,8 @@ mod schema;
 mod secrets;
 #[path = "store/slascone.rs"]
 mod slascone;
+#[path = "store/slascone_backoffice.rs"]
+mod slascone_backoffice;
 #[path = "store/validation.rs"]
 mod validation;
 
@@ -162,6 +166,9 @@ backend_tests! {
     licensespring::user_licenses_and_customer_lookup,
     licensespring::device_variables_merge_under_the_lock,
     licensespring::product_versions_crud,
+    ls_bundles::bundle_membership,
+    ls_bundles::bundle_activation_is_atomic,
+    ls_bundles::concurrent_bundle_activations_respect_member_limits @ 16,
     // DNA dialect storage
     dna::dna_ip_lockout_counts_failures_per_ip,
     dna::dna_passwords_reset_codes_and_license_data,
@@ -174,4 +181,9 @@ backend_tests! {
     slascone::slascone_rollback_gives_units_back_once,
     slascone::slascone_data_gathering_definitions_and_reports,
     slascone::slascone_licenses_of_a_user,
+    slascone_backoffice::slascone_entries_are_unique_per_kind_and_scope,
+    slascone_backoffice::slascone_customers_are_created_whole_or_not_at_all,
+    slascone_backoffice::slascone_tags_values_and_legacy_keys,
+    slascone_backoffice::slascone_a_product_keeps_its_last_edition,
+    slascone_backoffice::slascone_license_limits_respect_assignments,
 }

@@ -1,5 +1,6 @@
-//! `licensd licensespring …`: managing what the LicenseSpring dialect adds (product versions and
-//! their installation files, the `/v1/products/{id}/versions` routes).
+//! `licensd licensespring …`: managing what the LicenseSpring dialect adds: product versions and
+//! their installation files (the `/v1/products/{id}/versions` routes) and bundles (the
+//! `/v1/products/{id}/bundle-members` and `/v1/licenses/{id}/bundle-members` routes).
 
 use crate::cli::{CliError, Client};
 use crate::output;
@@ -15,6 +16,18 @@ pub enum LicenseSpringCommand {
     AddVersion(Box<AddVersionArgs>),
     /// Delete a product version.
     DeleteVersion { id: i64 },
+    /// List a bundle product's member products.
+    BundleProducts { product: i64 },
+    /// Make a product a member of a bundle product (which makes that product a bundle).
+    AddBundleProduct { bundle: i64, member: i64 },
+    /// Remove a member product from a bundle product.
+    RemoveBundleProduct { bundle: i64, member: i64 },
+    /// List a bundle license's member licenses.
+    BundleLicenses { license: i64 },
+    /// Link a member license (of a member product) to a bundle license.
+    LinkBundleLicense { bundle: i64, member: i64 },
+    /// Unlink a member license from its bundle license.
+    UnlinkBundleLicense { bundle: i64, member: i64 },
 }
 
 #[derive(Debug, Args)]
@@ -68,6 +81,22 @@ fn show(value: &Value, json: bool) -> String {
     }
 }
 
+/// A bundle and its members, e.g. `bundle 3: 4, 5`.
+fn show_bundle(value: &Value, id: &str, members: &str, json: bool) -> String {
+    if json {
+        return value.to_string();
+    }
+    let list: Vec<String> = value[members]
+        .as_array()
+        .map(|ids| ids.iter().map(Value::to_string).collect())
+        .unwrap_or_default();
+    format!(
+        "bundle {}: {}",
+        value[id],
+        if list.is_empty() { "-".into() } else { list.join(", ") }
+    )
+}
+
 pub async fn execute(client: &Client, command: LicenseSpringCommand, json: bool) -> Result<String, CliError> {
     match command {
         LicenseSpringCommand::Versions { product } => {
@@ -108,6 +137,66 @@ pub async fn execute(client: &Client, command: LicenseSpringCommand, json: bool)
                 .call(Method::POST, &format!("/v1/products/{product}/versions"), Some(body))
                 .await?;
             Ok(show(&value, json))
+        }
+        LicenseSpringCommand::BundleProducts { product } => {
+            let value = client
+                .call(Method::GET, &format!("/v1/products/{product}/bundle-members"), None)
+                .await?;
+            Ok(show_bundle(&value, "product_id", "member_product_ids", json))
+        }
+        LicenseSpringCommand::AddBundleProduct { bundle, member } => {
+            let value = client
+                .call(
+                    Method::POST,
+                    &format!("/v1/products/{bundle}/bundle-members"),
+                    Some(json!({"product_id": member})),
+                )
+                .await?;
+            Ok(show_bundle(&value, "product_id", "member_product_ids", json))
+        }
+        LicenseSpringCommand::RemoveBundleProduct { bundle, member } => {
+            client
+                .call(
+                    Method::DELETE,
+                    &format!("/v1/products/{bundle}/bundle-members/{member}"),
+                    None,
+                )
+                .await?;
+            Ok(if json {
+                json!({"removed": member}).to_string()
+            } else {
+                format!("removed product {member} from bundle {bundle}")
+            })
+        }
+        LicenseSpringCommand::BundleLicenses { license } => {
+            let value = client
+                .call(Method::GET, &format!("/v1/licenses/{license}/bundle-members"), None)
+                .await?;
+            Ok(show_bundle(&value, "license_id", "member_license_ids", json))
+        }
+        LicenseSpringCommand::LinkBundleLicense { bundle, member } => {
+            let value = client
+                .call(
+                    Method::POST,
+                    &format!("/v1/licenses/{bundle}/bundle-members"),
+                    Some(json!({"license_id": member})),
+                )
+                .await?;
+            Ok(show_bundle(&value, "license_id", "member_license_ids", json))
+        }
+        LicenseSpringCommand::UnlinkBundleLicense { bundle, member } => {
+            client
+                .call(
+                    Method::DELETE,
+                    &format!("/v1/licenses/{bundle}/bundle-members/{member}"),
+                    None,
+                )
+                .await?;
+            Ok(if json {
+                json!({"unlinked": member}).to_string()
+            } else {
+                format!("unlinked license {member} from bundle license {bundle}")
+            })
         }
         LicenseSpringCommand::DeleteVersion { id } => {
             client

@@ -4,11 +4,11 @@
 //
 // Environment: LS_NODE_MODULES (path to node_modules), LS_API_PATH (http://host:port/api/v4),
 // LS_API_KEY, LS_SHARED_KEY, LS_PRODUCT, LS_PUBLIC_KEY (PEM), LS_KEY, LS_FEATURE, LS_HWID,
-// LS_HWID2, LS_FILE_PATH.
+// LS_HWID2, LS_FILE_PATH, and for the bundle part LS_BUNDLE (bundle product code) and LS_BUNDLE_KEY.
 'use strict';
 
 const path = require('path');
-const { LicenseAPI, LicenseManager } = require(path.join(process.env.LS_NODE_MODULES, '@licensespring/node-sdk'));
+const { BundleManager, LicenseAPI, LicenseManager } = require(path.join(process.env.LS_NODE_MODULES, '@licensespring/node-sdk'));
 
 const env = process.env;
 
@@ -97,6 +97,25 @@ async function main() {
   out.manager = {
     license_active: managed.license_active,
     deactivated: await manager.deactivateLicense({ license_key: env.LS_KEY }),
+  };
+
+  // Bundles: LicenseAPI checks v1 on every license of the array and v2 over the whole array.
+  const bundleIdent = { product: env.LS_BUNDLE, hardware_id: env.LS_HWID, license_key: env.LS_BUNDLE_KEY };
+  const bundleActivated = await api.activateBundle(bundleIdent);
+  out.bundle = { activate: bundleActivated.map((row) => row.product_details.short_code) };
+  out.bundle.check = (await api.checkBundle(bundleIdent)).map((row) => [row.product_details.short_code, row.license_active]);
+  out.bundle.not_bundle = await failure(() => api.activateBundle({ ...bundleIdent, product }));
+  out.bundle.deactivate = await api.deactivateBundle(bundleIdent);
+  out.bundle.check_after_deactivate = await failure(() => api.checkBundle(bundleIdent));
+  const bundles = new BundleManager(
+    config({ productCode: env.LS_BUNDLE, filePath: path.join(env.LS_FILE_PATH, 'bundle'), hardwareID: env.LS_HWID2 }),
+  );
+  const managedBundle = await bundles.activateBundle({ license_key: env.LS_BUNDLE_KEY });
+  const checkedBundle = await bundles.checkBundle({ license_key: env.LS_BUNDLE_KEY });
+  out.bundle.manager = {
+    activate: managedBundle.map((row) => row.product_details.short_code),
+    check: checkedBundle.map((row) => row.license_enabled && row.license_active),
+    deactivated: await bundles.deactivateBundle({ license_key: env.LS_BUNDLE_KEY }),
   };
   return out;
 }

@@ -6,7 +6,8 @@ object with what each step observed and exits 0, or prints the failure and exits
 Usage: python python_sdk.py <scenario>
 Environment: LS_DOMAIN (host:port), LS_API_KEY, LS_SHARED_KEY, LS_PRODUCT, LS_PUBLIC_KEY (PEM),
 LS_KEY (license key), LS_FEATURE (consumption feature code), LS_HWID, LS_HWID2, LS_FILE_PATH,
-and for the floating scenario LS_FLOATING_KEY.
+for the floating scenario LS_FLOATING_KEY, and for the bundle scenario LS_MEMBER (a member
+product's code) and LS_HWID3.
 """
 
 import json
@@ -18,6 +19,7 @@ from licensespring.api import APIClient
 from licensespring.api.error import ClientError
 from licensespring.api.signature import SignatureVerifier
 from licensespring.hardware import HardwareIdProvider
+from licensespring.licensefile.bundle_manager import BundleManager
 from licensespring.licensefile.config import Configuration
 from licensespring.licensefile.license_manager import LicenseID, LicenseManager
 from licensespring.licensefile.object_parser.customer import Customer
@@ -296,10 +298,77 @@ def oauth():
     return out
 
 
+def bundle():
+    """A bundle (LS_PRODUCT) with member LS_MEMBER: APIClient activate/check/deactivate_bundle,
+    then BundleManager online (activate, local checks, a member's own check through the bundle
+    key, check_bundle, reload from the file, deactivate) and offline (request file →
+    /activate_bundle_offline → .lic → activate_bundle_offline)."""
+    import base64
+
+    product, member, key = ENV["LS_PRODUCT"], ENV["LS_MEMBER"], ENV["LS_KEY"]
+    api = client()
+    ident = dict(product=product, hardware_id=ENV["LS_HWID"], license_key=key)
+    out = {"activate": [row["product_details"]["short_code"] for row in api.activate_bundle(**ident)]}
+    out["check"] = [[row["product_details"]["short_code"], row["license_active"]] for row in api.check_bundle(**ident)]
+    out["not_bundle"] = client_error(
+        lambda: api.activate_bundle(product=member, hardware_id=ENV["LS_HWID"], license_key=key)
+    )
+    out["deactivate"] = api.deactivate_bundle(**ident)
+    out["check_after_deactivate"] = client_error(lambda: api.check_bundle(**ident))
+
+    def conf_for(hwid):
+        class Hwid(HardwareIdProvider):
+            def get_id(self):
+                return hwid
+
+        return Configuration(
+            product=product,
+            api_key=ENV["LS_API_KEY"],
+            shared_key=ENV["LS_SHARED_KEY"],
+            api_protocol="http",
+            api_domain=ENV["LS_DOMAIN"],
+            signature_verifier=OurVerifier,
+            hardware_id_provider=Hwid,
+            file_path=os.path.join(ENV["LS_FILE_PATH"], hwid),
+        )
+
+    manager = BundleManager(conf_for(ENV["LS_HWID2"]))
+    licenses = manager.activate_bundle(LicenseID.from_key(key))
+    for license in licenses.values():
+        license.local_check()
+    licenses[member].check()
+    checked = manager.check_bundle(LicenseID.from_key(key))
+    reloaded = BundleManager(conf_for(ENV["LS_HWID2"])).get_current_bundle()
+    out["manager"] = {
+        "codes": sorted(licenses),
+        "keys": sorted({license.key() for license in licenses.values()}),
+        "member_active": licenses[member].license_active(),
+        "checked": sorted(checked),
+        "reloaded": sorted(reloaded),
+    }
+    manager.deactivate_bundle(LicenseID.from_key(key))
+    out["manager"]["deactivated"] = True
+
+    workdir = os.path.join(ENV["LS_FILE_PATH"], ENV["LS_HWID3"])
+    os.makedirs(workdir, exist_ok=True)
+    offline_manager = BundleManager(conf_for(ENV["LS_HWID3"]))
+    req_path = offline_manager.create_offline_activation_file(LicenseID.from_key(key), workdir)
+    with open(req_path) as handle:
+        response = api.send_request(method="post", endpoint="/activate_bundle_offline", data=handle.read())
+    lic_path = os.path.join(workdir, "ls_bundle_activation.lic")
+    with open(lic_path, "w") as handle:
+        handle.write(base64.b64encode(response.content).decode())
+    offline_licenses = offline_manager.activate_bundle_offline(lic_path)
+    for license in offline_licenses.values():
+        license.local_check()
+    out["offline"] = sorted(offline_licenses)
+    return out
+
+
 def main():
     scenario = sys.argv[1] if len(sys.argv) > 1 else "quickstart"
     try:
-        result = {"quickstart": quickstart, "floating": floating, "trial": trial, "user": user, "offline": offline, "oauth": oauth}[scenario]()
+        result = {"quickstart": quickstart, "floating": floating, "trial": trial, "user": user, "offline": offline, "oauth": oauth, "bundle": bundle}[scenario]()
     except Exception:
         traceback.print_exc()
         sys.exit(1)

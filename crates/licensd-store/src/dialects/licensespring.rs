@@ -3,6 +3,9 @@
 //! licensing needs (a user's licenses, a customer by e-mail). Feature seats live in the core
 //! `floating_leases` table (`feature_id` set). Product versions and installation files have their
 //! own table (`ls_product_versions`, migration 100).
+//! Bundles (migration 101): `ls_bundle_products` lists a bundle product's member products and
+//! `ls_bundle_licenses` links each member license to its bundle license; activating a bundle uses
+//! the core `activate_many`.
 //! Migrations use versions 100–199; files live in migrations/{sqlite,postgres}/.
 //!
 //! Like the core client commands, each write runs in one transaction whose first statement locks
@@ -14,16 +17,30 @@ use crate::{CoreStore, PostgresStore, Result, SqliteStore, StoreError};
 use licensd_domain::product_version::ProductVersion;
 use licensd_domain::{Denial, EventDraft, FloatingLease, LicenseFeature, Millis, feature_borrow, rules};
 
-pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
-    version: 100,
-    name: "licensespring",
-    sql: include_str!("../../migrations/sqlite/0100_licensespring.sql"),
-}];
-pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[Migration {
-    version: 100,
-    name: "licensespring",
-    sql: include_str!("../../migrations/postgres/0100_licensespring.sql"),
-}];
+pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 100,
+        name: "licensespring",
+        sql: include_str!("../../migrations/sqlite/0100_licensespring.sql"),
+    },
+    Migration {
+        version: 101,
+        name: "licensespring_bundles",
+        sql: include_str!("../../migrations/sqlite/0101_licensespring_bundles.sql"),
+    },
+];
+pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 100,
+        name: "licensespring",
+        sql: include_str!("../../migrations/postgres/0100_licensespring.sql"),
+    },
+    Migration {
+        version: 101,
+        name: "licensespring_bundles",
+        sql: include_str!("../../migrations/postgres/0101_licensespring_bundles.sql"),
+    },
+];
 
 /// A product version to record (see `licensd_domain::product_version::ProductVersion`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +112,63 @@ pub trait LicenseSpringStore: Send + Sync + 'static {
         license_id: i64,
         feature_code: &str,
         fingerprint: &str,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<()>;
+
+    /// Makes `member_product_id` a member of the bundle `bundle_product_id`. Conflict when either
+    /// product does not exist, they are the same, the member is itself a bundle, the bundle is
+    /// itself a member of another bundle (bundles do not nest), or the pair exists.
+    async fn add_bundle_product(
+        &self,
+        bundle_product_id: i64,
+        member_product_id: i64,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<()>;
+    /// NotFound when the product is not a member of the bundle. Conflict while member licenses
+    /// of that product are linked to licenses of the bundle.
+    async fn remove_bundle_product(
+        &self,
+        bundle_product_id: i64,
+        member_product_id: i64,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<()>;
+    /// The bundle's member product ids, ascending; empty when the product is not a bundle.
+    async fn bundle_products(&self, bundle_product_id: i64) -> Result<Vec<i64>>;
+    /// Links a member license to a bundle license. Conflict unless the member license's product
+    /// is a member of the bundle license's product, and when the bundle license already has a
+    /// member license of that product or the member license is linked already.
+    async fn link_bundle_license(
+        &self,
+        bundle_license_id: i64,
+        member_license_id: i64,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<()>;
+    /// NotFound when the license is not linked to a bundle license.
+    async fn unlink_bundle_license(&self, member_license_id: i64, event: EventDraft, now: Millis) -> Result<()>;
+    /// The member license ids of a bundle license, ascending.
+    async fn bundle_licenses(&self, bundle_license_id: i64) -> Result<Vec<i64>>;
+    /// The bundle license a member license is linked to, if any.
+    async fn bundle_of_license(&self, member_license_id: i64) -> Result<Option<i64>>;
+
+    /// An offline deactivation with the usage recorded while offline, in one transaction under
+    /// the license lock: adds `consumptions` to the license counter and each `(feature code,
+    /// amount)` to that feature's counter, each through the domain's consumption rule (limits,
+    /// overages, negatives, reset periods hold as online), then deactivates the device. Any
+    /// refusal changes nothing: `DeviceNotActivated` when the device is not active,
+    /// `FeatureNotFound` for a feature the license does not grant, or the consumption denial.
+    /// Zero amounts are skipped. `idempotency_key` marks the consumption events it writes.
+    #[allow(clippy::too_many_arguments)]
+    async fn deactivate_with_consumptions(
+        &self,
+        license_id: i64,
+        fingerprint: &str,
+        consumptions: i64,
+        feature_consumptions: Vec<(String, i64)>,
+        idempotency_key: Option<String>,
         event: EventDraft,
         now: Millis,
     ) -> Result<()>;
@@ -356,6 +430,337 @@ macro_rules! impl_licensespring_store {
                 tx.commit().await.map_err(db_err)?;
                 Ok(())
             }
+
+            async fn add_bundle_product(
+                &self,
+                bundle_product_id: i64,
+                member_product_id: i64,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<()> {
+                if bundle_product_id == member_product_id {
+                    return Err(StoreError::Conflict("a bundle cannot contain itself".into()));
+                }
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                // Bundles stay one level deep, so activating one never has to walk a tree.
+                let nested: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM ls_bundle_products WHERE bundle_product_id = $1 OR member_product_id = $2",
+                )
+                .bind(member_product_id)
+                .bind(bundle_product_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                if nested > 0 {
+                    return Err(StoreError::Conflict("bundles cannot be nested".into()));
+                }
+                sqlx::query("INSERT INTO ls_bundle_products (bundle_product_id, member_product_id) VALUES ($1, $2)")
+                    .bind(bundle_product_id)
+                    .bind(member_product_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(conflict("the product is already a member of this bundle", "product does not exist"))?;
+                insert_event(&mut tx, event, bundle_product_id, now).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn remove_bundle_product(
+                &self,
+                bundle_product_id: i64,
+                member_product_id: i64,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<()> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let linked: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM ls_bundle_licenses bl JOIN licenses l ON l.id = bl.bundle_license_id \
+                     WHERE l.product_id = $1 AND bl.member_product_id = $2",
+                )
+                .bind(bundle_product_id)
+                .bind(member_product_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                if linked > 0 {
+                    return Err(StoreError::Conflict(
+                        "licenses of this member product are linked to licenses of the bundle".into(),
+                    ));
+                }
+                let deleted =
+                    sqlx::query("DELETE FROM ls_bundle_products WHERE bundle_product_id = $1 AND member_product_id = $2")
+                        .bind(bundle_product_id)
+                        .bind(member_product_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?
+                        .rows_affected();
+                if deleted == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                insert_event(&mut tx, event, bundle_product_id, now).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn bundle_products(&self, bundle_product_id: i64) -> Result<Vec<i64>> {
+                sqlx::query_scalar(
+                    "SELECT member_product_id FROM ls_bundle_products WHERE bundle_product_id = $1 ORDER BY member_product_id",
+                )
+                .bind(bundle_product_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)
+            }
+
+            async fn link_bundle_license(
+                &self,
+                bundle_license_id: i64,
+                member_license_id: i64,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<()> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let products: Vec<(i64, i64)> = sqlx::query_as("SELECT id, product_id FROM licenses WHERE id IN ($1, $2)")
+                    .bind(bundle_license_id)
+                    .bind(member_license_id)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                let product_of = |id: i64| products.iter().find(|(license, _)| *license == id).map(|(_, product)| *product);
+                let (Some(bundle_product), Some(member_product)) =
+                    (product_of(bundle_license_id), product_of(member_license_id))
+                else {
+                    return Err(StoreError::Conflict("license does not exist".into()));
+                };
+                let member: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM ls_bundle_products WHERE bundle_product_id = $1 AND member_product_id = $2",
+                )
+                .bind(bundle_product)
+                .bind(member_product)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                if member == 0 {
+                    return Err(StoreError::Conflict(
+                        "the license's product is not a member of the bundle license's product".into(),
+                    ));
+                }
+                sqlx::query(
+                    "INSERT INTO ls_bundle_licenses (member_license_id, bundle_license_id, member_product_id) \
+                     VALUES ($1, $2, $3)",
+                )
+                .bind(member_license_id)
+                .bind(bundle_license_id)
+                .bind(member_product)
+                .execute(&mut *tx)
+                .await
+                .map_err(conflict(
+                    "the license is linked already, or the bundle license has a license of this product",
+                    "license does not exist",
+                ))?;
+                insert_event(&mut tx, event, bundle_license_id, now).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn unlink_bundle_license(&self, member_license_id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let deleted = sqlx::query("DELETE FROM ls_bundle_licenses WHERE member_license_id = $1")
+                    .bind(member_license_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?
+                    .rows_affected();
+                if deleted == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                insert_event(&mut tx, event, member_license_id, now).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn bundle_licenses(&self, bundle_license_id: i64) -> Result<Vec<i64>> {
+                sqlx::query_scalar(
+                    "SELECT member_license_id FROM ls_bundle_licenses WHERE bundle_license_id = $1 ORDER BY member_license_id",
+                )
+                .bind(bundle_license_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)
+            }
+
+            async fn bundle_of_license(&self, member_license_id: i64) -> Result<Option<i64>> {
+                sqlx::query_scalar("SELECT bundle_license_id FROM ls_bundle_licenses WHERE member_license_id = $1")
+                    .bind(member_license_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)
+            }
+
+            async fn deactivate_with_consumptions(
+                &self,
+                license_id: i64,
+                fingerprint: &str,
+                consumptions: i64,
+                feature_consumptions: Vec<(String, i64)>,
+                idempotency_key: Option<String>,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<()> {
+                // Terms are read first (as in checkout_feature_lease); the counters, which the
+                // limits apply to, are read again after the lock.
+                let mut license = self.get_license(license_id).await?;
+                let product = self.get_product(license.product_id).await?;
+                let mut features = self.license_features(license_id).await?;
+                let mut planned = Vec::with_capacity(feature_consumptions.len());
+                for (code, amount) in &feature_consumptions {
+                    if *amount == 0 {
+                        continue;
+                    }
+                    let index = features
+                        .iter()
+                        .position(|feature| feature.definition.code == *code)
+                        .ok_or(StoreError::Denied(Denial::FeatureNotFound))?;
+                    planned.push((index, *amount));
+                }
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                lock_license(&mut tx, license_id).await?;
+                let device: Option<i64> = sqlx::query_scalar(
+                    "SELECT id FROM devices WHERE license_id = $1 AND fingerprint = $2 AND deactivated_at IS NULL",
+                )
+                .bind(license_id)
+                .bind(fingerprint)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                let Some(device_id) = device else {
+                    return Err(StoreError::Denied(Denial::DeviceNotActivated));
+                };
+                let (used, period_start): (i64, i64) =
+                    sqlx::query_as("SELECT consumption_used, consumption_period_start FROM licenses WHERE id = $1")
+                        .bind(license_id)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                license.consumption_used = used;
+                license.consumption_period_start = period_start;
+                if consumptions != 0 {
+                    let counter = rules::plan_consumption(&product, &license, consumptions, now)?;
+                    sqlx::query("UPDATE licenses SET consumption_used = $2, consumption_period_start = $3 WHERE id = $1")
+                        .bind(license_id)
+                        .bind(counter.used)
+                        .bind(counter.period_start)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    insert_consumption_event(&mut tx, license_id, None, consumptions, counter.used, &idempotency_key, now)
+                        .await?;
+                    license.consumption_used = counter.used;
+                    license.consumption_period_start = counter.period_start;
+                }
+                for (index, amount) in planned {
+                    let feature = &mut features[index];
+                    let (used, period_start): (i64, i64) = sqlx::query_as(
+                        "SELECT consumption_used, period_start FROM license_features WHERE license_id = $1 AND feature_id = $2",
+                    )
+                    .bind(license_id)
+                    .bind(feature.definition.id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    feature.consumption_used = used;
+                    feature.period_start = period_start;
+                    let counter = rules::plan_feature_consumption(&product, &license, feature, amount, now)?;
+                    sqlx::query(
+                        "UPDATE license_features SET consumption_used = $3, period_start = $4 \
+                         WHERE license_id = $1 AND feature_id = $2",
+                    )
+                    .bind(license_id)
+                    .bind(feature.definition.id)
+                    .bind(counter.used)
+                    .bind(counter.period_start)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    feature.consumption_used = counter.used;
+                    feature.period_start = counter.period_start;
+                    insert_consumption_event(
+                        &mut tx,
+                        license_id,
+                        Some(feature.definition.id),
+                        amount,
+                        counter.used,
+                        &idempotency_key,
+                        now,
+                    )
+                    .await?;
+                }
+                // The device leaves as in the core deactivation: marked inactive, counted, and its
+                // floating seats freed.
+                sqlx::query("UPDATE devices SET deactivated_at = $2 WHERE id = $1")
+                    .bind(device_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                sqlx::query("UPDATE licenses SET deactivation_count = deactivation_count + 1 WHERE id = $1")
+                    .bind(license_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                sqlx::query("DELETE FROM floating_leases WHERE license_id = $1 AND fingerprint = $2")
+                    .bind(license_id)
+                    .bind(fingerprint)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                insert_event(&mut tx, event, license_id, now).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(())
+            }
+        }
+
+        /// One row of the consumption history. Only the first row of a request carries the
+        /// idempotency key: the key is unique per license, and a replayed file is refused anyway
+        /// because its device is no longer active.
+        async fn insert_consumption_event(
+            conn: &mut $conn,
+            license_id: i64,
+            feature_id: Option<i64>,
+            amount: i64,
+            total_after: i64,
+            idempotency_key: &Option<String>,
+            now: Millis,
+        ) -> Result<()> {
+            let key = match idempotency_key {
+                Some(key) => {
+                    let taken: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM consumption_events WHERE license_id = $1 AND idempotency_key = $2",
+                    )
+                    .bind(license_id)
+                    .bind(key)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                    (taken == 0).then_some(key.clone())
+                }
+                None => None,
+            };
+            sqlx::query(
+                "INSERT INTO consumption_events (license_id, feature_id, amount, total_after, idempotency_key, at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(license_id)
+            .bind(feature_id)
+            .bind(amount)
+            .bind(total_after)
+            .bind(key)
+            .bind(now)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            Ok(())
         }
 
         async fn lock_license(conn: &mut $conn, license_id: i64) -> Result<()> {

@@ -378,6 +378,44 @@ fn run_python(scenario: &str, env: &[(&str, String)]) -> Value {
     serde_json::from_str(stdout.lines().last().unwrap_or("")).expect("scenario prints JSON")
 }
 
+/// A bundle product `bundle` containing `members` (new products), a bundle license `key` and one
+/// member license per member (2 activations each), linked; returns (bundle license, member licenses).
+async fn bundle_setup(server: &Server, bundle: &str, members: &[&str], key: &str) -> (i64, Vec<i64>) {
+    let bundle_product = product(server, bundle, json!({})).await;
+    let bundle_license = license(
+        server,
+        json!({"product_id": bundle_product, "key": key, "terms": {"max_activations": 5}}),
+    )
+    .await;
+    let mut member_licenses = Vec::new();
+    for (n, code) in members.iter().enumerate() {
+        let member = product(server, code, json!({})).await;
+        let (status, body) = server
+            .admin(
+                Method::POST,
+                &format!("/v1/products/{bundle_product}/bundle-members"),
+                Some(json!({"product_id": member})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let member_license = license(
+            server,
+            json!({"product_id": member, "key": format!("{key}-M{n}"), "terms": {"max_activations": 2}}),
+        )
+        .await;
+        let (status, body) = server
+            .admin(
+                Method::POST,
+                &format!("/v1/licenses/{bundle_license}/bundle-members"),
+                Some(json!({"license_id": member_license})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        member_licenses.push(member_license);
+    }
+    (bundle_license, member_licenses)
+}
+
 backend_tests! {
     async fn auth_errors(server) {
         let cred = credential(&server, json!({})).await;
@@ -773,6 +811,7 @@ backend_tests! {
             "terms": {"license_type": "consumption", "max_activations": 2, "consumption": {"max_consumptions": 50}},
             "features": [{"code": "render"}]})).await;
         license(&server, json!({"product_id": app, "key": "NODE-OFFLINE-1", "terms": {"max_activations": 1}})).await;
+        let (bundle, members) = bundle_setup(&server, "nodesuite", &["nodeedit", "nodeview"], "NODE-SUITE").await;
         let files = tempfile::tempdir().expect("tempdir");
         let result = run_node(&[
             ("LS_API_PATH", format!("{}/api/v4", server.base)),
@@ -786,7 +825,23 @@ backend_tests! {
             ("LS_HWID", "node-device-1".into()),
             ("LS_HWID2", "node-device-2".into()),
             ("LS_FILE_PATH", files.path().display().to_string()),
+            ("LS_BUNDLE", "nodesuite".into()),
+            ("LS_BUNDLE_KEY", "NODE-SUITE".into()),
         ]);
+        assert_eq!(result["bundle"], json!({
+            "activate": ["nodesuite", "nodeedit", "nodeview"],
+            "check": [["nodesuite", true], ["nodeedit", true], ["nodeview", true]],
+            "not_bundle": [400, "product_not_bundle"],
+            // The SDK turns the exact `license_deactivated` reply into `true`.
+            "deactivate": true,
+            "check_after_deactivate": [400, "device_not_found"],
+            "manager": {"activate": ["nodesuite", "nodeedit", "nodeview"], "check": [true, true, true], "deactivated": true},
+        }));
+        for id in std::iter::once(bundle).chain(members) {
+            let devices = devices(&server, id).await;
+            assert_eq!(devices.len(), 2, "license {id}: {devices:?}");
+            assert!(devices.iter().all(|d| !d["deactivated_at"].is_null()));
+        }
         assert_eq!(result["activate"], json!({"license_key": "NODE-KEY-0001", "short_code": "nodeapp", "times_activated": 1}));
         assert_eq!(result["check"], json!({"license_active": true, "license_enabled": true}));
         assert_eq!(result["check_feature"], json!("render"));
@@ -1076,6 +1131,49 @@ backend_tests! {
         assert!(!devices[0]["deactivated_at"].is_null());
     }
 
+    async fn sdk_python_bundle(server) {
+        let cred = credential(&server, json!({})).await;
+        let (bundle, members) = bundle_setup(&server, "pysuite", &["pyedit", "pyview"], "PY-SUITE").await;
+        let files = tempfile::tempdir().expect("tempdir");
+        let result = run_python(
+            "bundle",
+            &[
+                ("LS_DOMAIN", server.base.trim_start_matches("http://").to_string()),
+                ("LS_API_KEY", cred.api_key.clone()),
+                ("LS_SHARED_KEY", cred.shared_key.clone()),
+                ("LS_PRODUCT", "pysuite".into()),
+                ("LS_MEMBER", "pyedit".into()),
+                ("LS_PUBLIC_KEY", rsa_public_pem(&server).await),
+                ("LS_KEY", "PY-SUITE".into()),
+                ("LS_HWID", "bundle-1".into()),
+                ("LS_HWID2", "bundle-2".into()),
+                ("LS_HWID3", "bundle-3".into()),
+                ("LS_FILE_PATH", files.path().display().to_string()),
+            ],
+        );
+        assert_eq!(result, json!({
+            "activate": ["pysuite", "pyedit", "pyview"],
+            "check": [["pysuite", true], ["pyedit", true], ["pyview", true]],
+            "not_bundle": [400, "product_not_bundle"],
+            "deactivate": "license_deactivated",
+            "check_after_deactivate": [400, "device_not_found"],
+            "manager": {"codes": ["pyedit", "pysuite", "pyview"], "keys": ["PY-SUITE"], "member_active": true,
+                "checked": ["pyedit", "pysuite", "pyview"], "reloaded": ["pyedit", "pysuite", "pyview"], "deactivated": true},
+            "offline": ["pyedit", "pysuite", "pyview"],
+        }));
+        // Online devices 1 and 2 were released; the offline device 3 holds a seat on every license.
+        for id in std::iter::once(bundle).chain(members) {
+            let mut active: Vec<String> = devices(&server, id)
+                .await
+                .iter()
+                .filter(|d| d["deactivated_at"].is_null())
+                .map(|d| d["fingerprint"].as_str().expect("fingerprint").to_string())
+                .collect();
+            active.sort();
+            assert_eq!(active, ["bundle-3"], "license {id}");
+        }
+    }
+
     async fn device_variables(server) {
         let cred = credential(&server, json!({})).await;
         let app = product(&server, "vars", json!({})).await;
@@ -1256,6 +1354,380 @@ backend_tests! {
         assert_eq!(listed, json!([]));
         let (code, _, _) = server.cli(&["licensespring", "delete-version", &id]);
         assert_ne!(code, 0, "deleting a missing version fails");
+    }
+
+    async fn bundle_flow(server) {
+        let cred = credential(&server, json!({})).await;
+        let suite = product(&server, "suite", json!({})).await;
+        let editor = product(&server, "editor", json!({})).await;
+        let viewer = product(&server, "viewer", json!({})).await;
+        let solo = product(&server, "solo", json!({})).await;
+        // Membership through the native API, with its refusals.
+        let members = |bundle: i64, member: i64| {
+            let server = &server;
+            async move {
+                server
+                    .admin(Method::POST, &format!("/v1/products/{bundle}/bundle-members"), Some(json!({"product_id": member})))
+                    .await
+            }
+        };
+        assert_eq!(members(suite, editor).await.0, StatusCode::CREATED);
+        let (status, body) = members(suite, viewer).await;
+        assert_eq!((status, body), (StatusCode::CREATED, json!({"product_id": suite, "member_product_ids": [editor, viewer]})));
+        assert_eq!(members(suite, suite).await.0, StatusCode::CONFLICT);
+        assert_eq!(members(editor, solo).await.0, StatusCode::CONFLICT, "bundles do not nest");
+        assert_eq!(members(suite, 999_999).await.0, StatusCode::NOT_FOUND);
+
+        let bundle = license(&server, json!({"product_id": suite, "key": "SUITE-KEY", "terms": {"max_activations": 5}})).await;
+        let editor_license = license(&server, json!({"product_id": editor, "key": "EDITOR-KEY", "terms": {"max_activations": 1}})).await;
+        let viewer_license = license(&server, json!({"product_id": viewer, "key": "VIEWER-KEY", "terms": {"max_activations": 2}})).await;
+        license(&server, json!({"product_id": solo, "key": "SOLO-KEY"})).await;
+        let solo_license = license(&server, json!({"product_id": solo, "key": "SOLO-2"})).await;
+        let link = |member: i64| {
+            let server = &server;
+            async move {
+                server
+                    .admin(Method::POST, &format!("/v1/licenses/{bundle}/bundle-members"), Some(json!({"license_id": member})))
+                    .await
+            }
+        };
+        assert_eq!(link(editor_license).await.0, StatusCode::CREATED);
+        let (status, body) = link(viewer_license).await;
+        assert_eq!((status, body), (StatusCode::CREATED, json!({"license_id": bundle, "member_license_ids": [editor_license, viewer_license]})));
+        assert_eq!(link(solo_license).await.0, StatusCode::CONFLICT, "not a member product");
+
+        // Bundle calls on a plain product.
+        post(&server, &cred, "activate_bundle", ident("solo", "HW-1", "SOLO-KEY")).await.error(400, "product_not_bundle");
+        get(&server, &cred, "check_bundle", &[("product", "solo"), ("hardware_id", "HW-1"), ("license_key", "SOLO-KEY")])
+            .await
+            .error(400, "product_not_bundle");
+        post(&server, &cred, "deactivate_bundle", ident("solo", "HW-1", "SOLO-KEY")).await.error(400, "product_not_bundle");
+        post(&server, &cred, "activate_bundle", ident("nope", "HW-1", "SUITE-KEY")).await.error(400, "unknown_product_code");
+        post(&server, &cred, "activate_bundle", ident("suite", "HW-1", "NOPE")).await.error(400, "license_not_found");
+        post(&server, &cred, "activate_bundle", ident("suite", "HW-1", "EDITOR-KEY")).await.error(400, "license_not_found");
+        post(&server, &cred, "activate_bundle", json!({"product": "suite", "license_key": "SUITE-KEY"}))
+            .await
+            .error(400, "missing_parameters");
+
+        // Activation: the bundle license first, then the members; each signed over the bundle key.
+        let activated = post(&server, &cred, "activate_bundle", ident("suite", "HW-1", "SUITE-KEY")).await;
+        let list = activated.ok().as_array().expect("array").clone();
+        verify_v2(&server, &activated).await;
+        let codes: Vec<&str> = list.iter().map(|l| l["product_details"]["short_code"].as_str().expect("code")).collect();
+        assert_eq!(codes, ["suite", "editor", "viewer"]);
+        let ids: Vec<i64> = list.iter().map(|l| l["id"].as_i64().expect("id")).collect();
+        assert_eq!(ids, [bundle, editor_license, viewer_license]);
+        let pem = rsa_public_pem(&server).await;
+        let public = PublicKey::from_pem(Algorithm::Rsa2048, &pem).expect("pem");
+        for object in &list {
+            assert_eq!(object["license_key"], json!("SUITE-KEY"));
+            assert_eq!(object["hardware_id"], json!("HW-1"));
+            assert_eq!(object["times_activated"], json!(1));
+            let v1 = licensd_crypto::b64_decode(object["license_signature"].as_str().expect("v1")).expect("b64");
+            public.verify(b"hw-1#suite-key#", &v1).expect("v1 over the bundle key");
+        }
+        // Again on the same device: nothing consumed.
+        let again = post(&server, &cred, "activate_bundle", ident("suite", "HW-1", "SUITE-KEY")).await;
+        assert!(again.ok().as_array().expect("array").iter().all(|l| l["times_activated"] == json!(1)));
+
+        let checked = get(&server, &cred, "check_bundle", &[("product", "suite"), ("hardware_id", "HW-1"), ("license_key", "SUITE-KEY"), ("include_expired_features", "false")]).await;
+        let list = checked.ok().as_array().expect("array").clone();
+        verify_v2(&server, &checked).await;
+        assert_eq!(list.len(), 3);
+        assert!(list.iter().all(|l| l["license_active"] == json!(true) && l["license_enabled"] == json!(true) && l["is_expired"] == json!(false)));
+        get(&server, &cred, "check_bundle", &[("product", "suite"), ("hardware_id", "HW-9"), ("license_key", "SUITE-KEY")])
+            .await
+            .error(400, "device_not_found");
+
+        // Single-license calls reach a member through the bundle key (bundle_code optional).
+        let member = check_license(&server, &cred, "editor", "HW-1", "SUITE-KEY").await;
+        assert_eq!((member.ok()["id"].as_i64(), member.body["license_key"].as_str()), (Some(editor_license), Some("SUITE-KEY")));
+        let with_code = [("product", "editor"), ("hardware_id", "HW-1"), ("license_key", "SUITE-KEY"), ("bundle_code", "suite")];
+        assert_eq!(get(&server, &cred, "check_license", &with_code).await.ok()["id"], json!(editor_license));
+        let own_key = [("product", "editor"), ("hardware_id", "HW-1"), ("license_key", "EDITOR-KEY"), ("bundle_code", "suite")];
+        assert_eq!(get(&server, &cred, "check_license", &own_key).await.ok()["license_key"], json!("EDITOR-KEY"));
+        let wrong_code = [("product", "editor"), ("hardware_id", "HW-1"), ("license_key", "SUITE-KEY"), ("bundle_code", "solo")];
+        get(&server, &cred, "check_license", &wrong_code).await.error(400, "license_not_found");
+        check_license(&server, &cred, "solo", "HW-1", "SUITE-KEY").await.error(400, "license_not_found");
+
+        // A second device: the editor allows one, so the whole bundle is refused and nothing changes.
+        post(&server, &cred, "activate_bundle", ident("suite", "HW-2", "SUITE-KEY")).await.error(400, "license_activated_max_times");
+        for id in [bundle, editor_license, viewer_license] {
+            let devices = devices(&server, id).await;
+            assert_eq!(devices.len(), 1, "license {id}: {devices:?}");
+            assert_eq!(devices[0]["fingerprint"], json!("HW-1"));
+        }
+
+        // A read-only key may check but not activate or deactivate.
+        let reader = credential(&server, json!({"read_only": true})).await;
+        post(&server, &reader, "activate_bundle", ident("suite", "HW-1", "SUITE-KEY")).await.error(400, "read_only_api_key");
+        post(&server, &reader, "deactivate_bundle", ident("suite", "HW-1", "SUITE-KEY")).await.error(400, "read_only_api_key");
+
+        // Deactivation releases every license; then there is nothing left to release.
+        let deactivated = post(&server, &cred, "deactivate_bundle", ident("suite", "HW-1", "SUITE-KEY")).await;
+        assert_eq!((deactivated.status, deactivated.text()), (StatusCode::OK, "license_deactivated".to_string()));
+        for id in [bundle, editor_license, viewer_license] {
+            assert!(devices(&server, id).await.iter().all(|d| !d["deactivated_at"].is_null()));
+        }
+        post(&server, &cred, "deactivate_bundle", ident("suite", "HW-1", "SUITE-KEY")).await.error(400, "device_not_found");
+        get(&server, &cred, "check_bundle", &[("product", "suite"), ("hardware_id", "HW-1"), ("license_key", "SUITE-KEY")])
+            .await
+            .error(400, "device_not_found");
+        // The freed seat takes the second device now.
+        let moved = post(&server, &cred, "activate_bundle", ident("suite", "HW-2", "SUITE-KEY")).await;
+        assert_eq!(moved.ok().as_array().map(Vec::len), Some(3));
+
+        // A disabled member refuses the bundle.
+        let (status, _) = server.admin(Method::POST, &format!("/v1/licenses/{editor_license}/disable"), None).await;
+        assert_eq!(status, StatusCode::OK);
+        post(&server, &cred, "activate_bundle", ident("suite", "HW-3", "SUITE-KEY")).await.error(400, "license_not_enabled");
+        assert!(devices(&server, bundle).await.iter().all(|d| d["fingerprint"] != json!("HW-3")));
+        get(&server, &cred, "check_bundle", &[("product", "suite"), ("hardware_id", "HW-2"), ("license_key", "SUITE-KEY")])
+            .await
+            .error(400, "license_not_enabled");
+
+        // Unlinking through the wrong bundle is not found; through the right one it works.
+        let (status, _) = server.admin(Method::DELETE, &format!("/v1/licenses/{solo_license}/bundle-members/{viewer_license}"), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = server.admin(Method::DELETE, &format!("/v1/licenses/{bundle}/bundle-members/{viewer_license}"), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (_, listed) = server.admin(Method::GET, &format!("/v1/licenses/{bundle}/bundle-members"), None).await;
+        assert_eq!(listed, json!({"license_id": bundle, "member_license_ids": [editor_license]}));
+        let (status, _) = server.admin(Method::DELETE, &format!("/v1/products/{suite}/bundle-members/{viewer}"), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (_, listed) = server.admin(Method::GET, &format!("/v1/products/{suite}/bundle-members"), None).await;
+        assert_eq!(listed, json!({"product_id": suite, "member_product_ids": [editor]}));
+    }
+
+    async fn bundle_activation_race(server) {
+        let cred = credential(&server, json!({})).await;
+        // Members allow 2 devices each: of 12 devices racing for the bundle, exactly 2 win.
+        let (bundle, members) = bundle_setup(&server, "racesuite", &["racea", "raceb"], "RACE-SUITE").await;
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(12));
+        let tasks: Vec<_> = (0..12)
+            .map(|i| {
+                let http = server.http.clone();
+                let url = server.url("/api/v4/activate_bundle");
+                let headers = signed_headers(&cred);
+                let barrier = barrier.clone();
+                tokio::spawn(async move {
+                    let mut request = http.post(url).header("content-type", "application/json");
+                    for (name, value) in headers {
+                        request = request.header(name, value);
+                    }
+                    let body = serde_json::to_vec(&ident("racesuite", &format!("RACE-{i:02}"), "RACE-SUITE")).expect("json");
+                    barrier.wait().await;
+                    let response = request.body(body).send().await.expect("request");
+                    let status = response.status();
+                    let body: Value = response.json().await.unwrap_or(Value::Null);
+                    (i, status, body)
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for task in tasks {
+            let (i, status, body) = task.await.expect("task");
+            match status {
+                StatusCode::OK => winners.push(format!("RACE-{i:02}")),
+                _ => assert_eq!((status, &body["code"]), (StatusCode::BAD_REQUEST, &json!("license_activated_max_times")), "{body}"),
+            }
+        }
+        assert_eq!(winners.len(), 2, "{winners:?}");
+        for id in std::iter::once(bundle).chain(members) {
+            let mut active: Vec<String> = devices(&server, id)
+                .await
+                .iter()
+                .filter(|d| d["deactivated_at"].is_null())
+                .map(|d| d["fingerprint"].as_str().expect("fingerprint").to_string())
+                .collect();
+            active.sort();
+            assert_eq!(active, winners, "license {id}");
+        }
+    }
+
+    async fn bundle_offline_activation(server) {
+        let cred = credential(&server, json!({})).await;
+        let suite = product(&server, "osuite", json!({})).await;
+        let tool = product(&server, "otool", json!({})).await;
+        let plain = product(&server, "oplain", json!({})).await;
+        let (status, _) = server.admin(Method::POST, &format!("/v1/products/{suite}/bundle-members"), Some(json!({"product_id": tool}))).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let bundle = license(&server, json!({"product_id": suite, "key": "OB-KEY"})).await;
+        let member = license(&server, json!({"product_id": tool, "key": "OB-TOOL", "terms": {"max_activations": 1}})).await;
+        license(&server, json!({"product_id": plain, "key": "OB-PLAIN"})).await;
+        let (status, _) = server.admin(Method::POST, &format!("/v1/licenses/{bundle}/bundle-members"), Some(json!({"license_id": member}))).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let inner = |product: &str, key: &str, hwid: &str| json!({"request": "activation", "product": product, "hardware_id": hwid,
+            "license_key": key, "date": "Sun, 22 Nov 2026 08:30:00 GMT", "request_id": "bundle-req-1",
+            "schema_version": 2, "api_key": cred.api_key});
+
+        post_text(&server, &cred, "activate_bundle_offline", String::new()).await.error(400, "missing_content");
+        post_text(&server, &cred, "activate_bundle_offline", request_file(&cred, &inner("oplain", "OB-PLAIN", "ohw"), false))
+            .await
+            .error(400, "product_not_bundle");
+        let file = request_file(&cred, &inner("osuite", "OB-KEY", "ohw"), false);
+        let forged = {
+            let decoded = String::from_utf8(licensd_crypto::b64_decode(&file).expect("b64")).expect("utf8");
+            licensd_crypto::b64(decoded.replace("ohw", "evil").as_bytes())
+        };
+        post_text(&server, &cred, "activate_bundle_offline", forged).await.error(401, "offline_signature_mismatch");
+
+        let activated = post_text(&server, &cred, "activate_bundle_offline", file).await;
+        let mut answer = activated.ok().clone();
+        verify_v2(&server, &activated).await;
+        let licenses = answer["licenses"].as_array().expect("licenses").clone();
+        let codes: Vec<&str> = licenses.iter().map(|l| l["product_details"]["short_code"].as_str().expect("code")).collect();
+        assert_eq!(codes, ["osuite", "otool"]);
+        let pem = rsa_public_pem(&server).await;
+        let public = PublicKey::from_pem(Algorithm::Rsa2048, &pem).expect("pem");
+        for object in &licenses {
+            assert_eq!((object["request_id"].as_str(), object["license_key"].as_str()), (Some("bundle-req-1"), Some("OB-KEY")));
+            // Each license carries the single-license offline signatures.
+            let mut unsigned = object.clone();
+            let map = unsigned.as_object_mut().expect("object");
+            map.remove("license_signature");
+            let v2 = licensd_crypto::b64_decode(map.remove("license_signature_v2").expect("v2").as_str().expect("text")).expect("b64");
+            public.verify(&serde_json::to_vec(&unsigned).expect("json"), &v2).expect("license_signature_v2");
+        }
+        // bundle_signature_v2 covers {"licenses": […]}.
+        let bundle_v2 = answer.as_object_mut().expect("object").remove("bundle_signature_v2").expect("bundle signature");
+        let bundle_v2 = licensd_crypto::b64_decode(bundle_v2.as_str().expect("text")).expect("b64");
+        public.verify(&serde_json::to_vec(&answer).expect("json"), &bundle_v2).expect("bundle_signature_v2");
+        assert_eq!(devices(&server, member).await.len(), 1);
+
+        // The member's one seat is taken: another device is refused for the whole bundle.
+        post_text(&server, &cred, "activate_bundle_offline", request_file(&cred, &inner("osuite", "OB-KEY", "ohw-2"), false))
+            .await
+            .error(400, "license_activated_max_times");
+        assert_eq!(devices(&server, bundle).await.len(), 1);
+
+        // An offline deactivation file naming the bundle product releases every license.
+        let mut deactivation = inner("osuite", "OB-KEY", "ohw");
+        deactivation["request"] = json!("deactivation");
+        let done = post_text(&server, &cred, "deactivate_offline", request_file(&cred, &deactivation, false)).await;
+        assert_eq!((done.status, done.text()), (StatusCode::OK, "license_deactivated".to_string()));
+        for id in [bundle, member] {
+            assert!(devices(&server, id).await.iter().all(|d| !d["deactivated_at"].is_null()));
+        }
+        post_text(&server, &cred, "deactivate_offline", request_file(&cred, &deactivation, false))
+            .await
+            .error(400, "device_not_found");
+        let moved = post_text(&server, &cred, "activate_bundle_offline", request_file(&cred, &inner("osuite", "OB-KEY", "ohw-2"), false)).await;
+        assert_eq!(moved.ok()["licenses"].as_array().map(Vec::len), Some(2));
+    }
+
+    async fn offline_uploads_and_consumption_sync(server) {
+        let cred = credential(&server, json!({})).await;
+        let app = product(&server, "sync", json!({})).await;
+        feature(&server, json!({"product_id": app, "code": "render", "name": "Render", "feature_type": "consumption", "max_consumptions": 5})).await;
+        license(&server, json!({"product_id": app, "key": "SYNC-1", "terms": {"max_activations": 2, "license_type": "consumption",
+            "consumption": {"max_consumptions": 10}}, "features": [{"code": "render"}]})).await;
+        let inner = |kind: &str, extra: Value| {
+            let mut inner = json!({"request": kind, "product": "sync", "hardware_id": "sync-hw", "license_key": "SYNC-1",
+                "date": "Sun, 22 Nov 2026 08:30:00 GMT", "request_id": "sync-req", "schema_version": 2, "api_key": cred.api_key});
+            inner.as_object_mut().expect("object").extend(extra.as_object().expect("object").clone());
+            inner
+        };
+        // The documented form upload: multipart/form-data with a `file` part.
+        let upload = |endpoint: &'static str, file: String, part: &'static str| {
+            let server = &server;
+            async move {
+                let body = format!("--b0undary\r\nContent-Disposition: form-data; name=\"{part}\"; filename=\"request.req\"\r\n\
+                    Content-Type: application/octet-stream\r\n\r\n{file}\r\n--b0undary--\r\n");
+                let response = server
+                    .http
+                    .post(server.url(&format!("/api/v4/{endpoint}")))
+                    .header("content-type", "multipart/form-data; boundary=b0undary")
+                    .body(body)
+                    .send()
+                    .await
+                    .expect("request");
+                let status = response.status();
+                let headers = response.headers().clone();
+                let bytes = response.bytes().await.expect("body").to_vec();
+                let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                Reply { status, body, headers, bytes }
+            }
+        };
+        upload("activate_offline", request_file(&cred, &inner("activation", json!({})), false), "other")
+            .await
+            .error(400, "missing_content");
+        let activated = upload("activate_offline", request_file(&cred, &inner("activation", json!({})), false), "file").await;
+        assert_eq!(activated.ok()["request_id"], json!("sync-req"));
+        verify_v2(&server, &activated).await;
+
+        // Usage recorded offline is synced through the consumption rules; a refusal changes nothing.
+        let totals = || async {
+            let checked = check_license(&server, &cred, "sync", "sync-hw", "SYNC-1").await;
+            let features = checked.ok()["product_features"].as_array().expect("features").clone();
+            (checked.body["total_consumptions"].clone(), features[0]["total_consumptions"].clone())
+        };
+        let deactivate = |extra: Value| upload("deactivate_offline", request_file(&cred, &inner("deactivation", extra), false), "file");
+        deactivate(json!({"consumptions": 11})).await.error(400, "license_not_enough_consumptions");
+        deactivate(json!({"consumptions": 1, "product_features": [{"code": "render", "consumptions": 6}]}))
+            .await
+            .error(400, "feature_not_enough_consumptions");
+        deactivate(json!({"product_features": [{"code": "nope", "consumptions": 1}]}))
+            .await
+            .error(400, "invalid_license_feature_code");
+        deactivate(json!({"product_features": [{"code": "render", "consumptions": "many"}]}))
+            .await
+            .error(400, "validation_error");
+        assert_eq!(totals().await, (json!(0), json!(0)), "refused files change nothing");
+        let done = deactivate(json!({"consumptions": 3, "product_features": [{"code": "render", "local_consumptions": 2}]})).await;
+        assert_eq!((done.status, done.text()), (StatusCode::OK, "license_deactivated".to_string()));
+        deactivate(json!({"consumptions": 3})).await.error(400, "device_not_found");
+        post(&server, &cred, "activate_license", ident("sync", "sync-hw", "SYNC-1")).await.ok();
+        assert_eq!(totals().await, (json!(3), json!(2)));
+    }
+
+    async fn expired_features_are_left_out_unless_asked(server) {
+        let cred = credential(&server, json!({})).await;
+        let app = product(&server, "feat", json!({})).await;
+        feature(&server, json!({"product_id": app, "code": "old", "name": "Old"})).await;
+        feature(&server, json!({"product_id": app, "code": "new", "name": "New"})).await;
+        license(&server, json!({"product_id": app, "key": "FEAT-1", "features": [
+            {"code": "old", "overrides": {"expires_at": now_ms() - 1000}},
+            {"code": "new", "overrides": {"expires_at": now_ms() + 86_400_000}}]})).await;
+        post(&server, &cred, "activate_license", ident("feat", "hw", "FEAT-1")).await.ok();
+        let codes = |reply: &Reply| -> Vec<String> {
+            reply.ok()["product_features"].as_array().expect("features").iter()
+                .map(|f| f["code"].as_str().expect("code").to_string()).collect()
+        };
+        let base = [("product", "feat"), ("hardware_id", "hw"), ("license_key", "FEAT-1")];
+        assert_eq!(codes(&get(&server, &cred, "check_license", &base).await), ["new"]);
+        let mut without = base.to_vec();
+        without.push(("include_expired_features", "false"));
+        assert_eq!(codes(&get(&server, &cred, "check_license", &without).await), ["new"]);
+        let mut with = base.to_vec();
+        with.push(("include_expired_features", "true"));
+        let reply = get(&server, &cred, "check_license", &with).await;
+        assert_eq!(codes(&reply), ["old", "new"]);
+        verify_v2(&server, &reply).await;
+        with.push(("include_expired_features", "maybe"));
+        get(&server, &cred, "check_license", &with).await.error(400, "validation_error");
+    }
+
+    async fn cli_manages_bundles(server) {
+        let suite = product(&server, "clisuite", json!({})).await.to_string();
+        let tool = product(&server, "clitool", json!({})).await.to_string();
+        let cli = |args: &[&str]| {
+            let (code, stdout, stderr) = server.cli(args);
+            assert_eq!(code, 0, "licensd {args:?}: {stdout} {stderr}");
+            stdout
+        };
+        let added: Value = serde_json::from_str(cli(&["--json", "licensespring", "add-bundle-product", &suite, &tool]).trim()).expect("json");
+        assert_eq!(added["member_product_ids"], json!([tool.parse::<i64>().expect("id")]));
+        assert_eq!(cli(&["licensespring", "bundle-products", &suite]).trim(), format!("bundle {suite}: {tool}"));
+        let bundle = license(&server, json!({"product_id": suite.parse::<i64>().expect("id"), "key": "CLI-SUITE"})).await.to_string();
+        let member = license(&server, json!({"product_id": tool.parse::<i64>().expect("id"), "key": "CLI-TOOL"})).await.to_string();
+        cli(&["licensespring", "link-bundle-license", &bundle, &member]);
+        assert_eq!(cli(&["licensespring", "bundle-licenses", &bundle]).trim(), format!("bundle {bundle}: {member}"));
+        let (code, _, _) = server.cli(&["licensespring", "link-bundle-license", &bundle, &member]);
+        assert_ne!(code, 0, "linking twice fails");
+        cli(&["licensespring", "unlink-bundle-license", &bundle, &member]);
+        cli(&["licensespring", "remove-bundle-product", &suite, &tool]);
+        assert_eq!(cli(&["licensespring", "bundle-products", &suite]).trim(), format!("bundle {suite}: -"));
     }
 
     async fn order_webhooks(server) {

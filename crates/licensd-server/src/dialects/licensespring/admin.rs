@@ -1,5 +1,7 @@
 //! Native `/v1` management of what the LicenseSpring dialect brought into the domain: product
-//! versions and their installation files (served by `versions` and `installation_file`).
+//! versions and their installation files (served by `versions` and `installation_file`), and
+//! bundles (a bundle product's member products; a bundle license's member licenses), served by
+//! `activate_bundle`, `check_bundle`, `deactivate_bundle` and `activate_bundle_offline`.
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath};
@@ -10,7 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use licensd_domain::product_version::ProductVersion;
 use licensd_store::dialects::licensespring::NewProductVersion;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -131,9 +133,220 @@ pub async fn delete_product_version(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddBundleProduct {
+    /// The member product to add to the bundle (a product that is not itself a bundle).
+    pub product_id: i64,
+}
+
+/// A bundle product and its member products.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BundleProducts {
+    pub product_id: i64,
+    /// Ascending; empty when the product is not a bundle.
+    pub member_product_ids: Vec<i64>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkBundleLicense {
+    /// The member license: a license of one of the bundle product's member products.
+    pub license_id: i64,
+}
+
+/// A bundle license and its member licenses.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BundleLicenses {
+    pub license_id: i64,
+    /// Ascending.
+    pub member_license_ids: Vec<i64>,
+}
+
+async fn bundle_products_of(state: &AppState, product_id: i64) -> Result<BundleProducts, ApiError> {
+    state
+        .store
+        .get_product(product_id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "product"))?;
+    let member_product_ids = state
+        .store
+        .bundle_products(product_id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "product"))?;
+    Ok(BundleProducts {
+        product_id,
+        member_product_ids,
+    })
+}
+
+async fn bundle_licenses_of(state: &AppState, license_id: i64) -> Result<BundleLicenses, ApiError> {
+    state
+        .store
+        .get_license(license_id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "license"))?;
+    let member_license_ids = state
+        .store
+        .bundle_licenses(license_id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "license"))?;
+    Ok(BundleLicenses {
+        license_id,
+        member_license_ids,
+    })
+}
+
+#[utoipa::path(post, path = "/v1/products/{id}/bundle-members", tag = "bundles", params(("id" = i64, Path)),
+    request_body = AddBundleProduct,
+    responses((status = 201, body = BundleProducts), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn add_bundle_product(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(product_id): ApiPath<i64>,
+    ApiJson(body): ApiJson<AddBundleProduct>,
+) -> Result<(StatusCode, Json<BundleProducts>), ApiError> {
+    for id in [product_id, body.product_id] {
+        state
+            .store
+            .get_product(id)
+            .await
+            .map_err(|e| ApiError::from_store(e, "product"))?;
+    }
+    state
+        .store
+        .add_bundle_product(
+            product_id,
+            body.product_id,
+            admin.event("product.bundle_member_added", "product"),
+            state.now(),
+        )
+        .await
+        .map_err(|e| ApiError::from_store(e, "product"))?;
+    Ok((StatusCode::CREATED, Json(bundle_products_of(&state, product_id).await?)))
+}
+
+#[utoipa::path(get, path = "/v1/products/{id}/bundle-members", tag = "bundles", params(("id" = i64, Path)),
+    responses((status = 200, body = BundleProducts), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn list_bundle_products(
+    _admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(product_id): ApiPath<i64>,
+) -> Result<Json<BundleProducts>, ApiError> {
+    Ok(Json(bundle_products_of(&state, product_id).await?))
+}
+
+#[utoipa::path(delete, path = "/v1/products/{id}/bundle-members/{member_id}", tag = "bundles",
+    params(("id" = i64, Path), ("member_id" = i64, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn remove_bundle_product(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiPath((product_id, member_id)): ApiPath<(i64, i64)>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .store
+        .remove_bundle_product(
+            product_id,
+            member_id,
+            admin.event("product.bundle_member_removed", "product"),
+            state.now(),
+        )
+        .await
+        .map_err(|e| ApiError::from_store(e, "bundle member product"))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/v1/licenses/{id}/bundle-members", tag = "bundles", params(("id" = i64, Path)),
+    request_body = LinkBundleLicense,
+    responses((status = 201, body = BundleLicenses), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn link_bundle_license(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(license_id): ApiPath<i64>,
+    ApiJson(body): ApiJson<LinkBundleLicense>,
+) -> Result<(StatusCode, Json<BundleLicenses>), ApiError> {
+    for id in [license_id, body.license_id] {
+        state
+            .store
+            .get_license(id)
+            .await
+            .map_err(|e| ApiError::from_store(e, "license"))?;
+    }
+    state
+        .store
+        .link_bundle_license(
+            license_id,
+            body.license_id,
+            admin.event("license.bundle_member_linked", "license"),
+            state.now(),
+        )
+        .await
+        .map_err(|e| ApiError::from_store(e, "license"))?;
+    Ok((StatusCode::CREATED, Json(bundle_licenses_of(&state, license_id).await?)))
+}
+
+#[utoipa::path(get, path = "/v1/licenses/{id}/bundle-members", tag = "bundles", params(("id" = i64, Path)),
+    responses((status = 200, body = BundleLicenses), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn list_bundle_licenses(
+    _admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(license_id): ApiPath<i64>,
+) -> Result<Json<BundleLicenses>, ApiError> {
+    Ok(Json(bundle_licenses_of(&state, license_id).await?))
+}
+
+#[utoipa::path(delete, path = "/v1/licenses/{id}/bundle-members/{member_id}", tag = "bundles",
+    params(("id" = i64, Path), ("member_id" = i64, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn unlink_bundle_license(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiPath((license_id, member_id)): ApiPath<(i64, i64)>,
+) -> Result<StatusCode, ApiError> {
+    // Only a member of this bundle license is unlinked through it.
+    let linked = state
+        .store
+        .bundle_of_license(member_id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "license"))?;
+    if linked != Some(license_id) {
+        return Err(ApiError::not_found("bundle member license"));
+    }
+    state
+        .store
+        .unlink_bundle_license(
+            member_id,
+            admin.event("license.bundle_member_unlinked", "license"),
+            state.now(),
+        )
+        .await
+        .map_err(|e| ApiError::from_store(e, "bundle member license"))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(create_product_version, list_product_versions, delete_product_version),
-    components(schemas(CreateProductVersion, ProductVersion))
+    paths(
+        create_product_version,
+        list_product_versions,
+        delete_product_version,
+        add_bundle_product,
+        list_bundle_products,
+        remove_bundle_product,
+        link_bundle_license,
+        list_bundle_licenses,
+        unlink_bundle_license
+    ),
+    components(schemas(
+        CreateProductVersion,
+        ProductVersion,
+        AddBundleProduct,
+        BundleProducts,
+        LinkBundleLicense,
+        BundleLicenses
+    ))
 )]
 pub struct LicenseSpringAdminApi;

@@ -43,19 +43,19 @@ pub(crate) fn query_params(query: Query2) -> Result<Params, LsError> {
     }
 }
 
-fn respond(result: Result<Response, LsError>) -> Response {
+pub(crate) fn respond(result: Result<Response, LsError>) -> Response {
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
 /// Which code an unknown product gets: check_license uses seed 004's `unknown_product`, every
 /// other endpoint seed 001's `unknown_product_code`.
 #[derive(Clone, Copy)]
-enum UnknownProduct {
+pub(crate) enum UnknownProduct {
     CheckLicense,
     Other,
 }
 
-fn event(caller: &Caller, peer: &Peer, action: &str) -> EventDraft {
+pub(crate) fn event(caller: &Caller, peer: &Peer, action: &str) -> EventDraft {
     EventDraft::new(format!("licensespring:{}", caller.credential.key_id), action, "license")
         .from_ip(peer.0.map(|ip| ip.to_string()))
 }
@@ -77,6 +77,9 @@ async fn product(state: &AppState, params: &Params, unknown: UnknownProduct) -> 
 pub(crate) struct Identity {
     pub license: License,
     pub user: Option<LicenseUser>,
+    /// The bundle license's key, when a key-based request reached this member license through
+    /// it: the SDKs verify the v1 signature over, and store, the key they sent.
+    pub bundle_key: Option<String>,
 }
 
 impl Identity {
@@ -84,7 +87,11 @@ impl Identity {
     pub(crate) fn signed_id(&self) -> String {
         match &self.user {
             Some(user) => user.email.clone(),
-            None => self.license.key.clone().unwrap_or_default(),
+            None => self
+                .bundle_key
+                .clone()
+                .or_else(|| self.license.key.clone())
+                .unwrap_or_default(),
         }
     }
 }
@@ -134,6 +141,10 @@ async fn user_product_licenses(
 /// on a user-based product): the user, their password when `check_password`, and their license
 /// on the product (`license_id` picks one of several). The SDKs send back the `id` they were
 /// given as `license_id`; it must name the same license.
+///
+/// Bundles: the key (or the user's license) may name a bundle license while `product` is one of
+/// its member products; the request then targets that member license. `bundle_code` (the bundle
+/// product's code) makes this explicit and must match.
 pub(crate) async fn identify(
     state: &AppState,
     product: &Product,
@@ -143,6 +154,7 @@ pub(crate) async fn identify(
     let license_id = params.opt_i64("license_id")?;
     let key = params.opt_str("license_key")?.filter(|key| !key.is_empty());
     let username = params.opt_str("username")?.filter(|name| !name.is_empty());
+    let bundle_code = params.opt_str("bundle_code")?.filter(|code| !code.is_empty());
     if product.auth_method == AuthMethod::User || (key.is_none() && username.is_some()) {
         let username = username.ok_or_else(|| LsError::missing("username"))?;
         let password = if check_password {
@@ -151,24 +163,89 @@ pub(crate) async fn identify(
             None
         };
         let user = license_user(state, &username, password.as_deref()).await?;
-        let license = user_product_licenses(state, &user, product)
-            .await?
-            .into_iter()
-            .find(|license| license_id.is_none_or(|id| id == license.id))
-            .ok_or_else(|| super::denial_error(Denial::LicenseUserNotFound))?;
-        return Ok(Identity {
-            license,
-            user: Some(user),
-        });
+        let ids = state
+            .store
+            .license_ids_of_user(user.id)
+            .await
+            .map_err(LsError::from_store)?;
+        for id in ids {
+            let candidate = state.store.get_license(id).await.map_err(LsError::from_store)?;
+            if let Some(license) = on_product(state, candidate, product, bundle_code.as_deref()).await?
+                && license_id.is_none_or(|id| id == license.id)
+            {
+                return Ok(Identity {
+                    license,
+                    user: Some(user),
+                    bundle_key: None,
+                });
+            }
+        }
+        return Err(super::denial_error(Denial::LicenseUserNotFound));
     }
     let key = key.ok_or_else(|| LsError::missing("license_key"))?;
-    match state.store.find_license_by_key(&key).await {
-        Ok(Some(license)) if license.product_id == product.id && license_id.is_none_or(|id| id == license.id) => {
-            Ok(Identity { license, user: None })
+    let found = state
+        .store
+        .find_license_by_key(&key)
+        .await
+        .map_err(LsError::from_store)?;
+    let license = match found {
+        Some(license) => on_product(state, license, product, bundle_code.as_deref()).await?,
+        None => None,
+    };
+    match license {
+        Some(license) if license_id.is_none_or(|id| id == license.id) => {
+            let bundle_key = (license.key.as_deref() != Some(key.as_str())).then_some(key);
+            Ok(Identity {
+                license,
+                user: None,
+                bundle_key,
+            })
         }
-        Ok(_) => Err(super::denial_error(Denial::LicenseNotFound)),
-        Err(error) => Err(LsError::from_store(error)),
+        _ => Err(super::denial_error(Denial::LicenseNotFound)),
     }
+}
+
+/// The license a request on `product` means, given the license its key or user names: that
+/// license itself when it is of `product`, or, when it is a bundle license, its member license of
+/// `product`. With `bundle_code`, the bundle license's product must have that code.
+async fn on_product(
+    state: &AppState,
+    license: License,
+    product: &Product,
+    bundle_code: Option<&str>,
+) -> Result<Option<License>, LsError> {
+    let store = &state.store;
+    if license.product_id == product.id {
+        let Some(code) = bundle_code else {
+            return Ok(Some(license));
+        };
+        // A member license named by its own key, in the bundle `bundle_code` names.
+        let Some(bundle_id) = store.bundle_of_license(license.id).await.map_err(LsError::from_store)? else {
+            return Ok(None);
+        };
+        let bundle = store.get_license(bundle_id).await.map_err(LsError::from_store)?;
+        let bundle_product = store
+            .get_product(bundle.product_id)
+            .await
+            .map_err(LsError::from_store)?;
+        return Ok((bundle_product.code == code).then_some(license));
+    }
+    if let Some(code) = bundle_code {
+        let bundle_product = store
+            .get_product(license.product_id)
+            .await
+            .map_err(LsError::from_store)?;
+        if bundle_product.code != code {
+            return Ok(None);
+        }
+    }
+    for id in store.bundle_licenses(license.id).await.map_err(LsError::from_store)? {
+        let member = store.get_license(id).await.map_err(LsError::from_store)?;
+        if member.product_id == product.id {
+            return Ok(Some(member));
+        }
+    }
+    Ok(None)
 }
 
 /// The license the identity block names (no password check).
@@ -177,7 +254,7 @@ async fn license(state: &AppState, product: &Product, params: &Params) -> Result
 }
 
 /// Authenticates and names the product, enforcing the key's product scope.
-async fn begin(
+pub(crate) async fn begin(
     state: &AppState,
     headers: &HeaderMap,
     peer: &Peer,
@@ -253,7 +330,25 @@ pub(crate) async fn license_response_object(
             .count() as i64;
         object.insert("user".into(), render::user(user, license, total));
     }
+    if let Some(key) = &identity.bundle_key {
+        object.insert("license_key".into(), json!(key));
+    }
     Ok(object)
+}
+
+/// The device data an activation request carries.
+pub(crate) fn device_info(params: &Params, hardware_id: &str) -> Result<DeviceInfo, LsError> {
+    Ok(DeviceInfo {
+        fingerprint: hardware_id.to_string(),
+        name: params.opt_str("os_hostname")?,
+        hostname: params.opt_str("hostname")?,
+        os: params.opt_str("os_ver")?,
+        app_version: params.opt_str("app_ver")?,
+        ip: params.opt_str("ip")?,
+        mac: params.opt_str("mac_address")?,
+        is_vm: params.opt_bool("is_vm")?.unwrap_or(false),
+        variables: params.opt_object("variables")?,
+    })
 }
 
 /// `GET /api/v4/`: the SDKs' reachability probe.
@@ -277,17 +372,7 @@ pub async fn activate_license(State(state): State<AppState>, peer: Peer, headers
             let hardware_id = params.req_str("hardware_id")?;
             let identity = identify(&state, &product, &params, true).await?;
             caller.require_write()?;
-            let device = DeviceInfo {
-                fingerprint: hardware_id.clone(),
-                name: params.opt_str("os_hostname")?,
-                hostname: params.opt_str("hostname")?,
-                os: params.opt_str("os_ver")?,
-                app_version: params.opt_str("app_ver")?,
-                ip: params.opt_str("ip")?,
-                mac: params.opt_str("mac_address")?,
-                is_vm: params.opt_bool("is_vm")?.unwrap_or(false),
-                variables: params.opt_object("variables")?,
-            };
+            let device = device_info(&params, &hardware_id)?;
             let activation = state
                 .store
                 .activate(
@@ -302,6 +387,7 @@ pub async fn activate_license(State(state): State<AppState>, peer: Peer, headers
             let identity = Identity {
                 license: activation.license,
                 user: identity.user,
+                bundle_key: identity.bundle_key,
             };
             license_response(
                 &state,
@@ -323,67 +409,170 @@ pub async fn check_license(State(state): State<AppState>, peer: Peer, headers: H
             let params = query_params(query)?;
             let (caller, product) = begin(&state, &headers, &peer, &params, UnknownProduct::CheckLicense).await?;
             let hardware_id = params.req_str("hardware_id")?;
-            let Identity { license, user } = identify(&state, &product, &params, false).await?;
-            let now = state.now();
-            let report = state
-                .store
-                .validate(LicenseRef::Id(license.id), Some(&hardware_id), now)
-                .await
-                .map_err(LsError::from_store)?;
-            let device_active = report.device.as_ref().is_some_and(Device::is_active);
-            match report.outcome {
-                Ok(_) => {}
-                // An expired license answers 200 with `is_expired: true` (both SDKs flag expiry
-                // from the body), as long as the device is one of its own.
-                Err(Denial::LicenseExpired | Denial::TrialExpired) if device_active => {}
-                Err(Denial::LicenseExpired | Denial::TrialExpired) => {
-                    return Err(super::denial_error(Denial::DeviceNotActivated));
-                }
-                Err(denial) => return Err(super::denial_error(denial)),
-            }
-            let mut license = report.license;
-            let borrowed = state
-                .store
-                .live_leases(license.id, now)
-                .await
-                .map_err(LsError::from_store)?
-                .iter()
-                .any(|lease| {
-                    lease.feature_id.is_none()
-                        && lease.fingerprint == hardware_id
-                        && lease.borrowed_until.is_some_and(|until| until > now)
-                });
-            if license.terms.floating.is_some()
-                && !borrowed
-                && rules::check_license_usable(&report.product, &license, now).is_ok()
-            {
-                // A check on a floating-cloud license takes or renews this device's seat; a
-                // borrowed seat is already held until its borrow ends, and renewing would end it.
-                state
-                    .store
-                    .checkout_lease(
-                        LicenseRef::Id(license.id),
-                        &hardware_id,
-                        None,
-                        event(&caller, &peer, "license.lease_checked_out"),
-                        now,
-                    )
-                    .await
-                    .map_err(LsError::from_store)?;
-                license = state.store.get_license(license.id).await.map_err(LsError::from_store)?;
-            }
-            license_response(
+            let identity = identify(&state, &product, &params, false).await?;
+            let signed_id = identity.signed_id();
+            let include_expired_features = include_expired_features(&params)?;
+            let report = validated(&state, identity.license.id, &hardware_id).await?;
+            let object = checked_license(
                 &state,
-                &report.product,
-                &Identity { license, user },
-                report.device.as_ref(),
+                &caller,
+                &peer,
+                include_expired_features,
+                report,
+                identity,
+                &signed_id,
                 &hardware_id,
-                report.active_devices,
             )
-            .await
+            .await?;
+            Ok(signed(&state, &Value::Object(object)))
         }
         .await,
     )
+}
+
+/// `include_expired_features` (default false, what both SDKs send).
+pub(crate) fn include_expired_features(params: &Params) -> Result<bool, LsError> {
+    Ok(params.opt_bool("include_expired_features")?.unwrap_or(false))
+}
+
+/// The read-only half of check_license: validates the license for the device. An expired license
+/// passes (it answers 200 with `is_expired: true`; both SDKs flag expiry from the body) as long
+/// as the device is one of its own.
+pub(crate) async fn validated(
+    state: &AppState,
+    license_id: i64,
+    hardware_id: &str,
+) -> Result<licensd_store::ValidationReport, LsError> {
+    let report = state
+        .store
+        .validate(LicenseRef::Id(license_id), Some(hardware_id), state.now())
+        .await
+        .map_err(LsError::from_store)?;
+    let device_active = report.device.as_ref().is_some_and(Device::is_active);
+    match report.outcome {
+        Ok(_) => Ok(report),
+        Err(Denial::LicenseExpired | Denial::TrialExpired) if device_active => Ok(report),
+        Err(Denial::LicenseExpired | Denial::TrialExpired) => Err(super::denial_error(Denial::DeviceNotActivated)),
+        Err(denial) => Err(super::denial_error(denial)),
+    }
+}
+
+/// The rest of check_license for one license (also each license of check_bundle), after
+/// `validated`: takes or renews a floating seat and renders the license object with its v1
+/// signature over `signed_id` (the key or e-mail the client sent).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn checked_license(
+    state: &AppState,
+    caller: &Caller,
+    peer: &Peer,
+    include_expired_features: bool,
+    report: licensd_store::ValidationReport,
+    identity: Identity,
+    signed_id: &str,
+    hardware_id: &str,
+) -> Result<serde_json::Map<String, Value>, LsError> {
+    let Identity { user, bundle_key, .. } = identity;
+    let now = state.now();
+    let mut license = report.license;
+    let borrowed = state
+        .store
+        .live_leases(license.id, now)
+        .await
+        .map_err(LsError::from_store)?
+        .iter()
+        .any(|lease| {
+            lease.feature_id.is_none()
+                && lease.fingerprint == hardware_id
+                && lease.borrowed_until.is_some_and(|until| until > now)
+        });
+    if license.terms.floating.is_some()
+        && !borrowed
+        && rules::check_license_usable(&report.product, &license, now).is_ok()
+    {
+        // A check on a floating-cloud license takes or renews this device's seat; a
+        // borrowed seat is already held until its borrow ends, and renewing would end it.
+        state
+            .store
+            .checkout_lease(
+                LicenseRef::Id(license.id),
+                hardware_id,
+                None,
+                event(caller, peer, "license.lease_checked_out"),
+                now,
+            )
+            .await
+            .map_err(LsError::from_store)?;
+        license = state.store.get_license(license.id).await.map_err(LsError::from_store)?;
+    }
+    let identity = Identity {
+        license,
+        user,
+        bundle_key,
+    };
+    let mut object = license_response_object(
+        state,
+        &report.product,
+        &identity,
+        report.device.as_ref(),
+        hardware_id,
+        report.active_devices,
+    )
+    .await?;
+    if !include_expired_features {
+        drop_expired_features(&mut object, &identity.license, now, state).await?;
+    }
+    sign_v1(state, &mut object, &identity.license, signed_id, hardware_id)?;
+    Ok(object)
+}
+
+/// Adds the v1 `license_signature` over `lower(hardware_id#signed_id#validity_period)`. For a
+/// bundle's licenses `signed_id` is the bundle key the client sent, which the object then also
+/// carries as `license_key` (the SDKs verify and store what they sent).
+pub(crate) fn sign_v1(
+    state: &AppState,
+    object: &mut serde_json::Map<String, Value>,
+    license: &License,
+    signed_id: &str,
+    hardware_id: &str,
+) -> Result<(), LsError> {
+    let validity = render::validity_period(license);
+    object.insert(
+        "license_signature".into(),
+        json!(v1_signature(state, hardware_id, signed_id, validity.as_deref())?),
+    );
+    Ok(())
+}
+
+/// `include_expired_features=false` (what both SDKs send by default): features whose own expiry
+/// has passed are left out of `product_features`.
+async fn drop_expired_features(
+    object: &mut serde_json::Map<String, Value>,
+    license: &License,
+    now: Millis,
+    state: &AppState,
+) -> Result<(), LsError> {
+    let features = state
+        .store
+        .license_features(license.id)
+        .await
+        .map_err(LsError::from_store)?;
+    let expired: Vec<&str> = features
+        .iter()
+        .filter(|feature| feature.overrides.expires_at.is_some_and(|at| now >= at))
+        .map(|feature| feature.definition.code.as_str())
+        .collect();
+    if expired.is_empty() {
+        return Ok(());
+    }
+    if let Some(Value::Array(list)) = object.get_mut("product_features") {
+        list.retain(|feature| {
+            feature
+                .get("code")
+                .and_then(Value::as_str)
+                .is_none_or(|code| !expired.contains(&code))
+        });
+    }
+    Ok(())
 }
 
 pub async fn deactivate_license(

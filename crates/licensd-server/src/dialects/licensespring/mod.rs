@@ -3,26 +3,52 @@
 //! key it trusts. Contract: shared/reference/licensespring-api.md.
 //!
 //! The dialect only translates: authentication (`auth`, `oauth`), parameters, the error body and
-//! response signing (`wire`), the license object (`render`), the endpoints (`handlers`, `offline`,
-//! `orders`) and the management routes (`admin`). Business rules stay in the domain and the store's
-//! locked commands (activate, validate, deactivate, consume, consume_feature, checkout_lease,
-//! release_lease, and this dialect's `LicenseSpringStore`: feature seats, device variables,
-//! product versions).
+//! response signing (`wire`), the license object (`render`), the endpoints (`handlers`, `bundles`,
+//! `offline`, `orders`) and the management routes (`admin`). Business rules stay in the domain and
+//! the store's locked commands (activate, activate_many, validate, deactivate, deactivate_many,
+//! consume, consume_feature, checkout_lease, release_lease, and this dialect's
+//! `LicenseSpringStore`: feature seats, device variables, product versions, bundles, offline
+//! deactivation with usage sync).
 //!
 //! # Endpoints
 //! `GET /` (here `/api/v4/`), `activate_license`, `check_license`, `deactivate_license`,
 //! `check_license_feature`, `add_consumption`, `add_feature_consumption`, `floating/borrow`,
 //! `floating/release`, `floating/feature_borrow`, `floating/feature_release`, `trial_key`,
 //! `product_details`, `versions`, `installation_file`, `activate_offline`, `deactivate_offline`,
+//! `activate_bundle`, `check_bundle`, `deactivate_bundle`, `activate_bundle_offline`,
 //! `track_device_variables`, `get_device_variables`, `change_password`, `user_licenses`,
 //! `customer_license_users`, `sso_url`, `oauth_url` + `oauth/token`, `webhook/license`,
 //! `webhook/order`. Management: `/v1/products/{id}/versions`, `/v1/product-versions/{id}`
-//! (`licensd licensespring versions|add-version|delete-version`).
+//! (`licensd licensespring versions|add-version|delete-version`), `/v1/products/{id}/bundle-members`
+//! and `/v1/licenses/{id}/bundle-members` (`licensd licensespring bundle-products|add-bundle-product|
+//! remove-bundle-product|bundle-licenses|link-bundle-license|unlink-bundle-license`).
 //!
-//! Not implemented: bundles (`activate_bundle`, `check_bundle`, `deactivate_bundle`,
-//! `activate_bundle_offline`), the multipart form of the offline uploads (the SDKs send the raw
-//! text), syncing the `consumptions` an offline deactivation file carries, SSO, TPM and hardware
-//! keys, and the on-premises Floating Server protocol (`is_floating` is always false).
+//! `check_license` (and `check_bundle`) leave features whose own expiry has passed out of
+//! `product_features` unless `include_expired_features=true`.
+//!
+//! Offline uploads (`activate_offline`, `deactivate_offline`, `activate_bundle_offline`) take the
+//! raw base64 text the SDKs send, or the documented `multipart/form-data` form with a `file` part.
+//! An offline deactivation file's `consumptions` and `product_features` (pending local
+//! consumptions) are added through the domain's consumption rules in the deactivation's own
+//! transaction: an over-limit file is refused whole.
+//!
+//! Not implemented: SSO, TPM and hardware keys, offline request files made with OAuth client
+//! credentials, and the on-premises Floating Server protocol (`is_floating` is always false).
+//!
+//! # Bundles
+//! A bundle is a product with member products (`/v1/products/{id}/bundle-members`); a bundle
+//! license is a license of the bundle product with one linked member license per member product
+//! (`/v1/licenses/{id}/bundle-members`), each with its own terms. The client names the bundle
+//! product and the bundle license's key (or user). Every bundle answer lists the bundle license
+//! first, then the member licenses by id: the bundle license's own terms bind the whole bundle, and
+//! Python's offline bundle loader requires the first license to be of the bundle product.
+//! Activation (online and offline) activates the device on all of them in one transaction
+//! (`activate_many`, rows locked in ascending id order): one refusal changes nothing.
+//! `deactivate_bundle` (and `deactivate_offline` naming a bundle product) releases the device
+//! everywhere in one transaction. Member license objects carry the bundle key as `license_key`,
+//! and their v1 `license_signature` is over it (the SDKs verify and store the key they sent).
+//! Single-license calls reach a member license with the member product's code and the bundle key;
+//! `bundle_code` (the bundle product's code) is optional and must match when given.
 //!
 //! # Signatures
 //! Every 2xx JSON body is compact JSON (what JavaScript's `JSON.stringify` writes for it) signed
@@ -63,7 +89,7 @@
 //! | `validation_error` | 400 | `request_errors` (non-integer `consumptions`) |
 //! | `missing_headers` | 400 | `auth_errors` (no Date / Authorization) |
 //! | `missing_parameters` | 400 | `request_errors` (no `hardware_id`) |
-//! | `missing_content` | 400 | `offline_activation` (empty body) |
+//! | `missing_content` | 400 | `offline_activation` (empty body), `bundle_offline_activation`, `offline_uploads_and_consumption_sync` (form upload without a `file` part) |
 //! | `invalid_json` | 400 | `request_errors` |
 //! | `active_license_required` | 400 | `versions_and_installation_files` |
 //! | `api_key_product_not_allowed` | 400 | `credential_errors` |
@@ -80,7 +106,7 @@
 //! | `device_not_found` | 400 | `sdk_python_quickstart` (check after deactivation), `license_lifecycle` |
 //! | `disabled_product` | 400 | `activation_errors` |
 //! | `email_missing` | 400 | `trial_and_product_details` |
-//! | `feature_not_enough_consumptions` | 400 | `consumption_flow` |
+//! | `feature_not_enough_consumptions` | 400 | `consumption_flow`, `offline_uploads_and_consumption_sync` |
 //! | `feature_not_floating` | 400 | `floating_features` |
 //! | `floating_feature_device_not_in_use` | 400 | `floating_features` |
 //! | `floating_not_available` | 400 | `floating_flow` (all seats taken) |
@@ -92,7 +118,7 @@
 //! | `invalid_product_auth_method` | 400 | `user_based_licenses` |
 //! | `invalid_value` | 400 | cannot occur: malformed values are reported as `validation_error` |
 //! | `key_product_based_does_not_allow_users` | 400 | `order_webhooks` |
-//! | `license_activated_max_times` | 400 | `activation_errors` |
+//! | `license_activated_max_times` | 400 | `activation_errors`, `bundle_flow` (one member full refuses the whole bundle), `bundle_offline_activation` |
 //! | `license_borrow_not_allowed` | 400 | `floating_flow` |
 //! | `license_device_exists` | 400 | cannot occur: re-activating an active device succeeds without consuming an activation |
 //! | `license_expired` | 400 | `activation_errors` (check_license answers 200 with `is_expired: true` instead) |
@@ -100,7 +126,7 @@
 //! | `license_not_active` | 400 | `activation_errors` (suspended license) |
 //! | `license_not_consumption` | 400 | `consumption_flow` |
 //! | `license_not_enabled` | 400 | `activation_errors` (disabled license) |
-//! | `license_not_enough_consumptions` | 400 | `consumption_flow` |
+//! | `license_not_enough_consumptions` | 400 | `consumption_flow`, `offline_uploads_and_consumption_sync` |
 //! | `license_not_found` | 400 | `activation_errors`, `sdk_python_quickstart` |
 //! | `license_start_date_error` | 400 | `activation_errors` |
 //! | `license_transferred_max_times` | 400 | `activation_errors` |
@@ -114,7 +140,7 @@
 //! | `oauth_token_expired` | 400 | `oauth_flow` |
 //! | `oauth_token_malformed` | 400 | `oauth_flow` |
 //! | `offline_floating_cloud_not_supported` | 400 | `offline_activation` |
-//! | `product_not_bundle` | 400 | not yet: bundles are not implemented |
+//! | `product_not_bundle` | 400 | `bundle_flow` (activate, check and deactivate a plain product as a bundle), `bundle_offline_activation`, `sdk_python_bundle`, `sdk_node` |
 //! | `quantity_too_large` | 400 | `order_webhooks` |
 //! | `read_only_api_key` | 400 | `credential_errors` |
 //! | `revoked_api_key` | 400 | `credential_errors` |
@@ -130,7 +156,7 @@
 //! | `authentication_failure` | 401 | `auth_errors` (Date outside the 15-minute window; IP allow-list), `user_based_licenses` (wrong password) |
 //! | `hardware_key_signature_mismatch` | 401 | cannot occur: no hardware-key products |
 //! | `invalid_client_credentials` | 401 | `oauth_flow` (token endpoint, with the Keycloak `error` field too) |
-//! | `offline_signature_mismatch` | 401 | `offline_activation` (tampered request file) |
+//! | `offline_signature_mismatch` | 401 | `offline_activation` (tampered request file), `bundle_offline_activation` |
 //! | `signature_mismatch` | 401 | `auth_errors`, `sdk_python_quickstart` |
 //! | `license_key_exists` | 409 | `order_webhooks` |
 //! | `order_id_exists` | 409 | `order_webhooks` |
@@ -140,13 +166,19 @@
 //! | `notification_sending_error` | 500 | cannot occur: licensd sends no notifications |
 
 mod admin;
-mod auth;
+mod bundles;
+// `auth`, `render` and `wire` are public (hidden from docs) only so the micro-benchmarks
+// (bench/benches/micro.rs) can measure the real HMAC check and license-object rendering.
+#[doc(hidden)]
+pub mod auth;
 mod handlers;
 mod oauth;
 mod offline;
 mod orders;
-mod render;
-mod wire;
+#[doc(hidden)]
+pub mod render;
+#[doc(hidden)]
+pub mod wire;
 
 use crate::state::AppState;
 use axum::Router;
@@ -230,6 +262,13 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v4/user_licenses", get(handlers::user_licenses))
         .route("/api/v4/customer_license_users", get(handlers::customer_license_users))
         .route("/api/v4/activate_offline", post(offline::activate_offline))
+        .route("/api/v4/activate_bundle", post(bundles::activate_bundle))
+        .route("/api/v4/check_bundle", get(bundles::check_bundle))
+        .route("/api/v4/deactivate_bundle", post(bundles::deactivate_bundle))
+        .route(
+            "/api/v4/activate_bundle_offline",
+            post(offline::activate_bundle_offline),
+        )
         .route("/api/v4/deactivate_offline", post(offline::deactivate_offline))
         .route("/api/v4/track_device_variables", post(handlers::track_device_variables))
         .route("/api/v4/get_device_variables", get(handlers::get_device_variables))
@@ -250,6 +289,22 @@ pub fn admin_routes() -> Router<AppState> {
             post(admin::create_product_version).get(admin::list_product_versions),
         )
         .route("/v1/product-versions/{id}", delete(admin::delete_product_version))
+        .route(
+            "/v1/products/{id}/bundle-members",
+            post(admin::add_bundle_product).get(admin::list_bundle_products),
+        )
+        .route(
+            "/v1/products/{id}/bundle-members/{member_id}",
+            delete(admin::remove_bundle_product),
+        )
+        .route(
+            "/v1/licenses/{id}/bundle-members",
+            post(admin::link_bundle_license).get(admin::list_bundle_licenses),
+        )
+        .route(
+            "/v1/licenses/{id}/bundle-members/{member_id}",
+            delete(admin::unlink_bundle_license),
+        )
 }
 
 pub fn openapi() -> utoipa::openapi::OpenApi {

@@ -9,15 +9,17 @@
 //! may be days old. Files made with OAuth client credentials (`client_id`) are refused with a
 //! clear `validation_error`: verifying their signature is not implemented (online OAuth is).
 
-use super::handlers::{Identity, Peer, identify, license_response_object};
+use super::bundles::{bundle_license_ids, in_bundle_order, require_bundle};
+use super::handlers::{Identity, Peer, device_info, identify, license_response_object};
 use super::wire::{LsError, Params, plain, signed, v1_signature};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use licensd_domain::*;
-use licensd_store::{LicenseRef, StoreError};
-use serde_json::{Value, json};
+use licensd_store::{Activation, LicenseRef, StoreError};
+use serde_json::{Map, Value, json};
 
 /// The byte range of a top-level member's value in a JSON object, without re-serialising it.
 pub fn top_level_member<'a>(json: &'a [u8], name: &str) -> Option<&'a [u8]> {
@@ -183,6 +185,68 @@ async fn read_request_file(state: &AppState, body: &[u8], kind: &str) -> Result<
     })
 }
 
+/// The request file of an upload: the raw body (`text/plain`, what the SDKs send), or the `file`
+/// part of a `multipart/form-data` body (the documented form upload).
+fn uploaded_file<'a>(headers: &HeaderMap, body: &'a [u8]) -> Result<&'a [u8], LsError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    let (kind, params) = content_type.split_once(';').unwrap_or((content_type, ""));
+    if !kind.trim().eq_ignore_ascii_case("multipart/form-data") {
+        return Ok(body);
+    }
+    let boundary = params
+        .split(';')
+        .filter_map(|param| param.trim().split_once('='))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("boundary"))
+        .map(|(_, value)| value.trim().trim_matches('"'))
+        .filter(|boundary| !boundary.is_empty())
+        .ok_or_else(|| malformed("the multipart body names no boundary"))?;
+    multipart_part(body, boundary, "file")
+        .ok_or_else(|| LsError::bad("missing_content", "the multipart body has no file part"))
+}
+
+/// The content of the form part named `name` (RFC 7578): parts are separated by
+/// `--boundary`, and each part's headers end at the first blank line.
+fn multipart_part<'a>(body: &'a [u8], boundary: &str, name: &str) -> Option<&'a [u8]> {
+    let delimiter = format!("--{boundary}");
+    let delimiter = delimiter.as_bytes();
+    let mut parts = Vec::new();
+    let mut at = find(body, delimiter, 0)?;
+    loop {
+        let start = at + delimiter.len();
+        if body[start..].starts_with(b"--") {
+            break;
+        }
+        let next = find(body, delimiter, start)?;
+        parts.push(&body[start..next]);
+        at = next;
+    }
+    let wanted = [format!("name=\"{name}\""), format!("name={name}")];
+    parts.into_iter().find_map(|part| {
+        let part = part.strip_prefix(b"\r\n").unwrap_or(part);
+        let split = find(part, b"\r\n\r\n", 0)?;
+        let head = String::from_utf8_lossy(&part[..split]).to_ascii_lowercase();
+        let named = head.lines().any(|line| {
+            line.starts_with("content-disposition:")
+                && line
+                    .split(';')
+                    .any(|param| wanted.iter().any(|want| param.trim() == want.as_str()))
+        });
+        let content = &part[split + 4..];
+        named.then(|| content.strip_suffix(b"\r\n").unwrap_or(content))
+    })
+}
+
+fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    haystack
+        .get(from..)?
+        .windows(needle.len())
+        .position(|window| window == needle)
+        .map(|at| at + from)
+}
+
 fn malformed(message: &str) -> LsError {
     LsError::bad("authorization_missing_params", message)
 }
@@ -213,35 +277,20 @@ fn file_event(file: &RequestFile, peer: &Peer, action: &str) -> EventDraft {
         .from_ip(peer.0.map(|ip| ip.to_string()))
 }
 
-pub async fn activate_offline(State(state): State<AppState>, peer: Peer, body: Bytes) -> Response {
+pub async fn activate_offline(State(state): State<AppState>, peer: Peer, headers: HeaderMap, body: Bytes) -> Response {
     let result: Result<Response, LsError> = async {
-        let file = read_request_file(&state, &body, "activation").await?;
+        let body = uploaded_file(&headers, &body)?;
+        let file = read_request_file(&state, body, "activation").await?;
         let product = file_product(&state, &file).await?;
         let request = &file.request;
         let hardware_id = request.req_str("hardware_id")?;
         let identity = identify(&state, &product, request, true).await?;
-        if identity.license.terms.floating.is_some() {
-            return Err(LsError::bad(
-                "offline_floating_cloud_not_supported",
-                "floating cloud licenses cannot be activated offline",
-            ));
-        }
-        let device = DeviceInfo {
-            fingerprint: hardware_id.clone(),
-            name: request.opt_str("os_hostname")?,
-            hostname: request.opt_str("hostname")?,
-            os: request.opt_str("os_ver")?,
-            app_version: request.opt_str("app_ver")?,
-            ip: request.opt_str("ip")?,
-            mac: request.opt_str("mac_address")?,
-            is_vm: request.opt_bool("is_vm")?.unwrap_or(false),
-            variables: request.opt_object("variables")?,
-        };
+        refuse_floating(&identity.license)?;
         let activation = state
             .store
             .activate(
                 LicenseRef::Id(identity.license.id),
-                device,
+                device_info(request, &hardware_id)?,
                 identity.user.as_ref().map(|user| user.id),
                 file_event(&file, &peer, "license.activated_offline"),
                 state.now(),
@@ -249,55 +298,178 @@ pub async fn activate_offline(State(state): State<AppState>, peer: Peer, body: B
             .await
             .map_err(LsError::from_store)?;
         let identity = Identity {
-            license: activation.license,
+            license: activation.license.clone(),
             user: identity.user,
+            bundle_key: identity.bundle_key,
         };
-        let mut object = license_response_object(
-            &state,
-            &activation.product,
-            &identity,
-            Some(&activation.device),
-            &hardware_id,
-            activation.active_devices,
-        )
-        .await?;
-        let date = super::auth::http_date(state.now());
-        let id = identity.signed_id();
-        let api_key = &file.credential.key_id;
-        let offline_message = format!("licenseSpring\ndate: {date}\n{id}\n{hardware_id}\n{api_key}");
-        object.insert("request".into(), json!("activation"));
-        object.insert("request_id".into(), json!(request.opt_str("request_id")?));
-        object.insert("date".into(), json!(date));
-        object.insert(
-            "offline_signature".into(),
-            json!(super::auth::hmac_b64(&file.shared_key, &offline_message)),
-        );
-        // v2 covers the object without both signature fields, in the order it is emitted.
-        let unsigned = serde_json::to_vec(&Value::Object(object.clone())).map_err(|_| LsError::internal())?;
-        let v2 = state.keys.rsa().sign(&unsigned).map_err(|_| LsError::internal())?;
-        let validity = super::render::validity_period(&identity.license);
-        object.insert(
-            "license_signature".into(),
-            json!(v1_signature(&state, &hardware_id, &id, validity.as_deref())?),
-        );
-        object.insert("license_signature_v2".into(), json!(licensd_crypto::b64(&v2)));
+        let object = offline_object(&state, &file, &identity, &activation, &hardware_id).await?;
         Ok(signed(&state, &Value::Object(object)))
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
-pub async fn deactivate_offline(State(state): State<AppState>, peer: Peer, body: Bytes) -> Response {
+fn refuse_floating(license: &License) -> Result<(), LsError> {
+    if license.terms.floating.is_some() {
+        return Err(LsError::bad(
+            "offline_floating_cloud_not_supported",
+            "floating cloud licenses cannot be activated offline",
+        ));
+    }
+    Ok(())
+}
+
+/// The offline activation answer for one license: the license object plus `request`,
+/// `request_id`, `date`, `offline_signature`, `license_signature` (v1 over the key or e-mail the
+/// file names) and `license_signature_v2`.
+async fn offline_object(
+    state: &AppState,
+    file: &RequestFile,
+    identity: &Identity,
+    activation: &Activation,
+    hardware_id: &str,
+) -> Result<Map<String, Value>, LsError> {
+    let request = &file.request;
+    let mut object = license_response_object(
+        state,
+        &activation.product,
+        identity,
+        Some(&activation.device),
+        hardware_id,
+        activation.active_devices,
+    )
+    .await?;
+    let date = super::auth::http_date(state.now());
+    let id = identity.signed_id();
+    let api_key = &file.credential.key_id;
+    let offline_message = format!("licenseSpring\ndate: {date}\n{id}\n{hardware_id}\n{api_key}");
+    object.insert("request".into(), json!("activation"));
+    object.insert("request_id".into(), json!(request.opt_str("request_id")?));
+    object.insert("date".into(), json!(date));
+    object.insert(
+        "offline_signature".into(),
+        json!(super::auth::hmac_b64(&file.shared_key, &offline_message)),
+    );
+    // v2 covers the object without both signature fields, in the order it is emitted.
+    let unsigned = serde_json::to_vec(&Value::Object(object.clone())).map_err(|_| LsError::internal())?;
+    let v2 = state.keys.rsa().sign(&unsigned).map_err(|_| LsError::internal())?;
+    let validity = super::render::validity_period(&identity.license);
+    object.insert(
+        "license_signature".into(),
+        json!(v1_signature(state, hardware_id, &id, validity.as_deref())?),
+    );
+    object.insert("license_signature_v2".into(), json!(licensd_crypto::b64(&v2)));
+    Ok(object)
+}
+
+/// `POST /activate_bundle_offline`: the same request file as `activate_offline`, naming the
+/// bundle product. Every license of the bundle is activated in one transaction; the answer is
+/// `{"licenses": [offline answers…], "bundle_signature_v2": …}`, the signature being RSA over the
+/// compact JSON of `{"licenses": […]}`.
+pub async fn activate_bundle_offline(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let result: Result<Response, LsError> = async {
-        let file = read_request_file(&state, &body, "deactivation").await?;
+        let body = uploaded_file(&headers, &body)?;
+        let file = read_request_file(&state, body, "activation").await?;
         let product = file_product(&state, &file).await?;
-        let hardware_id = file.request.req_str("hardware_id")?;
-        let identity = identify(&state, &product, &file.request, false).await?;
+        require_bundle(&state, &product).await?;
+        let request = &file.request;
+        let hardware_id = request.req_str("hardware_id")?;
+        let identity = identify(&state, &product, request, true).await?;
+        let ids = bundle_license_ids(&state, &identity.license).await?;
+        for id in &ids {
+            refuse_floating(&state.store.get_license(*id).await.map_err(LsError::from_store)?)?;
+        }
+        let activations = state
+            .store
+            .activate_many(
+                &ids,
+                device_info(request, &hardware_id)?,
+                identity.user.as_ref().map(|user| user.id),
+                file_event(&file, &peer, "license.bundle_activated_offline"),
+                state.now(),
+            )
+            .await
+            .map_err(LsError::from_store)?;
+        let signed_id = identity.signed_id();
+        let mut licenses = Vec::with_capacity(activations.len());
+        for activation in in_bundle_order(&ids, activations) {
+            let member = Identity {
+                license: activation.license.clone(),
+                user: identity.user.clone(),
+                bundle_key: identity.user.is_none().then(|| signed_id.clone()),
+            };
+            licenses.push(Value::Object(
+                offline_object(&state, &file, &member, &activation, &hardware_id).await?,
+            ));
+        }
+        let mut answer = Map::new();
+        answer.insert("licenses".into(), Value::Array(licenses));
+        let unsigned = serde_json::to_vec(&Value::Object(answer.clone())).map_err(|_| LsError::internal())?;
+        let signature = state.keys.rsa().sign(&unsigned).map_err(|_| LsError::internal())?;
+        answer.insert("bundle_signature_v2".into(), json!(licensd_crypto::b64(&signature)));
+        Ok(signed(&state, &Value::Object(answer)))
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `POST /deactivate_offline`. The usage recorded offline travels in the file: `consumptions`
+/// (license consumptions) and `product_features` (`[{"code", "consumptions" | "local_consumptions"}]`,
+/// the feature objects with their pending local consumptions [inferred: the docs name the key, not
+/// its shape]). They are added through the domain's consumption rules in the same transaction as
+/// the deactivation, so an over-limit sync refuses the whole file and changes nothing. A file naming
+/// a bundle product releases the device on every license of the bundle.
+pub async fn deactivate_offline(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result: Result<Response, LsError> = async {
+        let body = uploaded_file(&headers, &body)?;
+        let file = read_request_file(&state, body, "deactivation").await?;
+        let product = file_product(&state, &file).await?;
+        let request = &file.request;
+        let hardware_id = request.req_str("hardware_id")?;
+        let identity = identify(&state, &product, request, false).await?;
+        let consumptions = request.opt_i64("consumptions")?.unwrap_or(0);
+        let features = feature_consumptions(request)?;
+        let bundle = !state
+            .store
+            .bundle_products(product.id)
+            .await
+            .map_err(LsError::from_store)?
+            .is_empty();
+        if bundle {
+            let ids = bundle_license_ids(&state, &identity.license).await?;
+            state
+                .store
+                .deactivate_many(
+                    &ids,
+                    &hardware_id,
+                    file_event(&file, &peer, "license.bundle_deactivated_offline"),
+                    state.now(),
+                )
+                .await
+                .map_err(LsError::from_store)?;
+            return Ok(plain("license_deactivated"));
+        }
+        let idempotency_key = request
+            .opt_str("request_id")?
+            .map(|id| format!("licensespring-offline:{id}"));
         state
             .store
-            .deactivate(
-                LicenseRef::Id(identity.license.id),
+            .deactivate_with_consumptions(
+                identity.license.id,
                 &hardware_id,
+                consumptions,
+                features,
+                idempotency_key,
                 file_event(&file, &peer, "license.deactivated_offline"),
                 state.now(),
             )
@@ -309,9 +481,60 @@ pub async fn deactivate_offline(State(state): State<AppState>, peer: Peer, body:
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// `product_features` of a deactivation file as (feature code, pending consumptions).
+fn feature_consumptions(request: &Params) -> Result<Vec<(String, i64)>, LsError> {
+    let list = match request.0.get("product_features") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(list)) => list,
+        Some(_) => return Err(LsError::invalid("product_features", "a list of features")),
+    };
+    let mut features = Vec::with_capacity(list.len());
+    for item in list {
+        let code = item.get("code").and_then(Value::as_str);
+        let amount = match (item.get("consumptions"), item.get("local_consumptions")) {
+            (Some(value), _) | (None, Some(value)) => value.as_i64(),
+            (None, None) => Some(0),
+        };
+        match (code, amount) {
+            (Some(code), Some(amount)) => features.push((code.to_string(), amount)),
+            _ => {
+                return Err(LsError::invalid(
+                    "product_features",
+                    "a list of {\"code\", \"consumptions\"} objects with integer consumptions",
+                ));
+            }
+        }
+    }
+    Ok(features)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_file_part_of_a_form_upload() {
+        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n\
+--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"activate_offline.req\"\r\n\
+Content-Type: application/octet-stream\r\n\r\nZXlKcg==\r\n--XyZ--\r\n";
+        assert_eq!(multipart_part(body, "XyZ", "file"), Some(&b"ZXlKcg=="[..]));
+        assert_eq!(multipart_part(body, "XyZ", "note"), Some(&b"hello"[..]));
+        assert_eq!(multipart_part(body, "XyZ", "other"), None);
+        assert_eq!(multipart_part(body, "nope", "file"), None);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            "multipart/form-data; boundary=\"XyZ\"".parse().unwrap(),
+        );
+        assert_eq!(uploaded_file(&headers, body), Ok(&b"ZXlKcg=="[..]));
+        headers.insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
+        assert_eq!(uploaded_file(&headers, b"raw"), Ok(&b"raw"[..]));
+        headers.insert(header::CONTENT_TYPE, "multipart/form-data".parse().unwrap());
+        assert_eq!(
+            uploaded_file(&headers, body).map_err(|e| e.code),
+            Err("authorization_missing_params")
+        );
+    }
 
     #[test]
     fn finds_the_raw_request_member() {
