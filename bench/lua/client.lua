@@ -2,6 +2,8 @@
 --   BENCH_SCENARIO  bare | validate | validate_same | activate | consume | floating | ls_check
 --   BENCH_TOKEN     bearer token (ls_check)
 --   BENCH_KEYS      key file written by `licensd-bench seed` (lines: key [fingerprint])
+--   BENCH_SEQUENTIAL=1 with BENCH_THREADS=T: walk the keys in order (first checks of each license)
+--                   instead of picking them at random
 -- Prints one machine-readable RESULT line when done.
 
 local scenario = os.getenv("BENCH_SCENARIO") or "bare"
@@ -9,6 +11,8 @@ local keys_file = os.getenv("BENCH_KEYS")
 local keys, prints = {}, {}
 local counter = 0
 local threads = 0
+local sequential = os.getenv("BENCH_SEQUENTIAL") == "1"
+local thread_count = tonumber(os.getenv("BENCH_THREADS") or "1")
 
 function setup(thread)
   thread:set("thread_id", threads)
@@ -43,6 +47,9 @@ function request()
     return wrk.format(nil, nil, nil, "{}")
   end
   local i = math.random(#keys)
+  if sequential then
+    i = ((counter - 1) * thread_count + thread_id) % #keys + 1
+  end
   if scenario == "ls_check" then
     return wrk.format(nil, wrk.path .. "?product=bench&hardware_id=" .. prints[i] .. "&license_key=" .. keys[i])
   end

@@ -73,39 +73,66 @@ pub struct KeyRing {
 /// RSA PKCS#1 v1.5 and Ed25519 are deterministic: the same key over the same bytes always gives
 /// the same signature, so a hit can never be wrong or stale — a changed license changes the bytes
 /// and misses. Repeated checks of an unchanged license then skip the signature (300 µs for
-/// RSA-2048). Bounded: when full it is cleared, which costs one re-sign per entry.
+/// RSA-2048). Bounded with two generations: when the current one is full it becomes the previous
+/// one (the older previous is dropped) and hits there are promoted, so a working set that fits in
+/// one generation keeps hitting instead of being wiped all at once.
 struct SignatureCache {
-    entries: std::sync::Mutex<SignatureMap>,
+    entries: std::sync::Mutex<Generations>,
+    /// Entries per generation.
     capacity: usize,
 }
 
 /// (key id, SHA-256 of the signed bytes) → signature.
 type SignatureMap = std::collections::HashMap<(String, [u8; 32]), Arc<Vec<u8>>>;
 
+#[derive(Default)]
+struct Generations {
+    current: SignatureMap,
+    previous: SignatureMap,
+}
+
+impl Generations {
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.current.len() + self.previous.len()
+    }
+}
+
 impl SignatureCache {
     fn new(capacity: usize) -> Self {
         Self {
-            entries: std::sync::Mutex::new(std::collections::HashMap::new()),
-            capacity,
+            entries: std::sync::Mutex::new(Generations::default()),
+            capacity: capacity.max(1),
         }
     }
 
     fn sign(&self, key: &SigningKey, bytes: &[u8]) -> Result<Arc<Vec<u8>>, CryptoError> {
         let id = (key.kid().to_string(), licensd_crypto::sha256(bytes));
-        if let Some(hit) = self.lock().get(&id) {
-            return Ok(hit.clone());
+        {
+            let mut entries = self.lock();
+            if let Some(hit) = entries.current.get(&id) {
+                return Ok(hit.clone());
+            }
+            if let Some(hit) = entries.previous.remove(&id) {
+                self.insert(&mut entries, id, hit.clone());
+                return Ok(hit);
+            }
         }
+        // Sign outside the lock: an RSA signature takes hundreds of microseconds.
         let signature = Arc::new(key.sign(bytes)?);
-        let mut entries = self.lock();
-        if entries.len() >= self.capacity {
-            entries.clear();
-        }
-        entries.insert(id, signature.clone());
+        self.insert(&mut self.lock(), id, signature.clone());
         Ok(signature)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, SignatureMap> {
-        // The map holds no invariant a panicking holder could break.
+    fn insert(&self, entries: &mut Generations, id: (String, [u8; 32]), signature: Arc<Vec<u8>>) {
+        if entries.current.len() >= self.capacity {
+            entries.previous = std::mem::take(&mut entries.current);
+        }
+        entries.current.insert(id, signature);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Generations> {
+        // The maps hold no invariant a panicking holder could break.
         self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
@@ -123,7 +150,9 @@ impl KeyRing {
                 ed25519: Arc::new(ed25519),
                 published,
             }),
-            signatures: SignatureCache::new(16_384),
+            // Two generations of 32,768: every license of a 10k-license check workload (two
+            // RSA signatures each for LicenseSpring) stays cached; at most ~30 MB.
+            signatures: SignatureCache::new(32_768),
         })
     }
 
@@ -262,6 +291,20 @@ mod tests {
         );
         two.public_key().verify(b"body", &by_two).unwrap();
         cache.sign(&one, b"third").unwrap();
-        assert!(cache.lock().len() <= 2);
+        cache.sign(&one, b"fourth").unwrap();
+        cache.sign(&one, b"fifth").unwrap();
+        assert!(cache.lock().len() <= 4, "two generations of two entries at most");
+    }
+
+    #[test]
+    fn a_working_set_that_fits_a_generation_keeps_hitting() {
+        let cache = SignatureCache::new(2);
+        let key = SigningKey::generate(Algorithm::Ed25519).unwrap();
+        let first = cache.sign(&key, b"one").unwrap();
+        let second = cache.sign(&key, b"two").unwrap();
+        // A third body rolls the generation; the first two survive in the previous one.
+        cache.sign(&key, b"three").unwrap();
+        assert!(Arc::ptr_eq(&first, &cache.sign(&key, b"one").unwrap()));
+        assert!(Arc::ptr_eq(&second, &cache.sign(&key, b"two").unwrap()));
     }
 }

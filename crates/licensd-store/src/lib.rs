@@ -12,6 +12,7 @@ mod codec;
 pub mod dialects;
 mod migrate;
 mod postgres;
+mod read_cache;
 mod sql;
 mod sqlite;
 mod types;
@@ -68,6 +69,24 @@ pub async fn connect(
             "unsupported database URL scheme (use sqlite:// or postgres://): {}",
             url.split(':').next().unwrap_or("")
         )))
+    }
+}
+
+/// `connect` for a server process: on SQLite, validations are also served from a per-process cache
+/// of up to `validation_cache_entries` (0: none; see `SqliteStore::enable_validation_cache` for
+/// the condition it relies on: this process is the database's only user).
+pub async fn connect_server(
+    url: &str,
+    codec: std::sync::Arc<dyn SecretCodec>,
+    max_connections: u32,
+    validation_cache_entries: usize,
+) -> Result<std::sync::Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        let mut store = SqliteStore::connect(url, codec, max_connections).await?;
+        store.enable_validation_cache(validation_cache_entries).await?;
+        Ok(std::sync::Arc::new(store))
+    } else {
+        connect(url, codec, max_connections).await
     }
 }
 

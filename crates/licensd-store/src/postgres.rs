@@ -27,6 +27,12 @@ impl PostgresStore {
     }
 }
 
+/// Never on PostgreSQL: other nodes commit without telling this one, and whatever decides
+/// "valid" reads the primary (DESIGN.md).
+fn read_cache(_store: &PostgresStore) -> Option<&crate::read_cache::ReadCache> {
+    None
+}
+
 async fn begin_write(store: &PostgresStore) -> Result<Transaction<'static, Postgres>> {
     let pool = &store.pool;
     pool.begin().await.map_err(db_err)

@@ -144,10 +144,35 @@ macro_rules! event_cols {
     };
 }
 
+/// Everything `validate` needs in one row: the license (columns 0–19, `license_cols!` order), its
+/// product (20–29, `product_cols!`), the device for `$2` (from 30, `device_cols!`; all NULL when
+/// there is none), the active-device count, whether `$2` is blocked for the product, and whether
+/// the license has features. Callers append the `WHERE` on `l`.
+macro_rules! validation_select {
+    () => {
+        "SELECT l.id, l.product_id, l.policy_id, l.customer_id, l.key_sealed, l.status, l.assignment, l.terms, \
+         l.starts_at, l.expires_at, l.maintenance_expires_at, l.trial_days, l.transfer_count, l.deactivation_count, \
+         l.consumption_used, l.consumption_period_start, l.order_ref, l.metadata, l.created_at, l.updated_at, \
+         p.id, p.code, p.name, p.auth_method, p.status, p.trial_allowed, p.trial_days, p.metadata, p.created_at, \
+         p.updated_at, \
+         d.id, d.license_id, d.fingerprint, d.name, d.hostname, d.os, d.app_version, d.ip, d.mac, d.is_vm, d.user_id, \
+         d.variables, d.activated_at, d.last_seen_at, d.deactivated_at, \
+         (SELECT COUNT(*) FROM devices a WHERE a.license_id = l.id AND a.deactivated_at IS NULL) AS active_count, \
+         (SELECT COUNT(*) FROM blocked_devices b WHERE b.fingerprint = $2 \
+          AND (b.product_id IS NULL OR b.product_id = l.product_id)) AS blocked_count, \
+         EXISTS (SELECT 1 FROM license_features lf WHERE lf.license_id = l.id) AS has_features \
+         FROM licenses l JOIN products p ON p.id = l.product_id \
+         LEFT JOIN devices d ON d.license_id = l.id AND d.fingerprint = $2 "
+    };
+}
+/// Where `validation_select!`'s product and device columns start.
+pub(crate) const VALIDATION_PRODUCT_AT: usize = 20;
+pub(crate) const VALIDATION_DEVICE_AT: usize = 30;
+
 pub(crate) use {
     admin_token_cols, blocked_cols, consumption_cols, credential_cols, customer_cols, device_cols, event_cols,
     feature_cols, lease_cols, license_cols, license_feature_select, policy_cols, product_cols, signing_key_cols,
-    user_cols,
+    user_cols, validation_select,
 };
 
 /// Expands the `Store` implementation for one backend. The invoking module must define
@@ -163,8 +188,10 @@ macro_rules! impl_store {
             use $crate::sql::{
                 admin_token_cols, blocked_cols, conflict, consumption_cols, credential_cols, customer_cols, db_err,
                 device_cols, event_cols, feature_cols, from_json, lease_cols, license_cols, license_feature_select,
-                open_text, parse_enum, policy_cols, product_cols, signing_key_cols, to_json, user_cols,
+                open_text, parse_enum, policy_cols, product_cols, signing_key_cols, to_json, user_cols, validation_select,
+                VALIDATION_DEVICE_AT, VALIDATION_PRODUCT_AT,
             };
+            use $crate::read_cache::{CacheKey, ReadCache, ValidationInputs};
             use $crate::{
                 Activation, AdminToken, Backend, ConsumptionOutcome, EventFilter, LicenseEdit, LicenseFilter,
                 LicenseRef, NewBlockedDevice, NewCredential, NewCustomer, NewFeature, NewLicense, NewLicenseUser,
@@ -204,18 +231,47 @@ macro_rules! impl_store {
                 from_json(&get::<String>(row, col)?, col)
             }
 
+            /// Where a decoder finds its columns: by name (a plain `SELECT <cols>`), or by position
+            /// from a base index (a joined row whose tables share column names, in the order of
+            /// the `*_cols!` lists).
+            #[derive(Clone, Copy)]
+            enum At {
+                Name,
+                From(usize),
+            }
+
+            fn col<T>(row: &DbRow, at: At, index: usize, name: &str) -> Result<T>
+            where
+                T: for<'r> sqlx::Decode<'r, Db> + sqlx::Type<Db>,
+            {
+                match at {
+                    At::Name => get(row, name),
+                    At::From(base) => row
+                        .try_get::<T, _>(base + index)
+                        .map_err(|e| StoreError::Corrupt(format!("column {name}: {e}"))),
+                }
+            }
+
+            fn json_at<T: serde::de::DeserializeOwned>(row: &DbRow, at: At, index: usize, name: &str) -> Result<T> {
+                from_json(&col::<String>(row, at, index, name)?, name)
+            }
+
             fn product_from_row(r: &DbRow) -> Result<Product> {
+                product_at(r, At::Name)
+            }
+
+            fn product_at(r: &DbRow, at: At) -> Result<Product> {
                 Ok(Product {
-                    id: get(r, "id")?,
-                    code: get(r, "code")?,
-                    name: get(r, "name")?,
-                    auth_method: parse_enum(&get::<String>(r, "auth_method")?, AuthMethod::parse, "auth method")?,
-                    status: parse_enum(&get::<String>(r, "status")?, ProductStatus::parse, "product status")?,
-                    trial_allowed: get(r, "trial_allowed")?,
-                    trial_days: get(r, "trial_days")?,
-                    metadata: json(r, "metadata")?,
-                    created_at: get(r, "created_at")?,
-                    updated_at: get(r, "updated_at")?,
+                    id: col(r, at, 0, "id")?,
+                    code: col(r, at, 1, "code")?,
+                    name: col(r, at, 2, "name")?,
+                    auth_method: parse_enum(&col::<String>(r, at, 3, "auth_method")?, AuthMethod::parse, "auth method")?,
+                    status: parse_enum(&col::<String>(r, at, 4, "status")?, ProductStatus::parse, "product status")?,
+                    trial_allowed: col(r, at, 5, "trial_allowed")?,
+                    trial_days: col(r, at, 6, "trial_days")?,
+                    metadata: json_at(r, at, 7, "metadata")?,
+                    created_at: col(r, at, 8, "created_at")?,
+                    updated_at: col(r, at, 9, "updated_at")?,
                 })
             }
 
@@ -287,48 +343,56 @@ macro_rules! impl_store {
             }
 
             fn license_from_row(r: &DbRow, codec: &dyn SecretCodec) -> Result<License> {
-                let sealed: Option<Vec<u8>> = get(r, "key_sealed")?;
+                license_at(r, codec, At::Name)
+            }
+
+            fn license_at(r: &DbRow, codec: &dyn SecretCodec, at: At) -> Result<License> {
+                let sealed: Option<Vec<u8>> = col(r, at, 4, "key_sealed")?;
                 Ok(License {
-                    id: get(r, "id")?,
-                    product_id: get(r, "product_id")?,
-                    policy_id: get(r, "policy_id")?,
-                    customer_id: get(r, "customer_id")?,
+                    id: col(r, at, 0, "id")?,
+                    product_id: col(r, at, 1, "product_id")?,
+                    policy_id: col(r, at, 2, "policy_id")?,
+                    customer_id: col(r, at, 3, "customer_id")?,
                     key: sealed.map(|sealed| open_text(codec, &sealed, LICENSE_KEY)).transpose()?,
-                    status: parse_enum(&get::<String>(r, "status")?, LicenseStatus::parse, "license status")?,
-                    assignment: parse_enum(&get::<String>(r, "assignment")?, Assignment::parse, "assignment")?,
-                    terms: json(r, "terms")?,
-                    starts_at: get(r, "starts_at")?,
-                    expires_at: get(r, "expires_at")?,
-                    maintenance_expires_at: get(r, "maintenance_expires_at")?,
-                    trial_days: get(r, "trial_days")?,
-                    transfer_count: get(r, "transfer_count")?,
-                    deactivation_count: get(r, "deactivation_count")?,
-                    consumption_used: get(r, "consumption_used")?,
-                    consumption_period_start: get(r, "consumption_period_start")?,
-                    order_ref: get(r, "order_ref")?,
-                    metadata: json(r, "metadata")?,
-                    created_at: get(r, "created_at")?,
-                    updated_at: get(r, "updated_at")?,
+                    status: parse_enum(&col::<String>(r, at, 5, "status")?, LicenseStatus::parse, "license status")?,
+                    assignment: parse_enum(&col::<String>(r, at, 6, "assignment")?, Assignment::parse, "assignment")?,
+                    terms: json_at(r, at, 7, "terms")?,
+                    starts_at: col(r, at, 8, "starts_at")?,
+                    expires_at: col(r, at, 9, "expires_at")?,
+                    maintenance_expires_at: col(r, at, 10, "maintenance_expires_at")?,
+                    trial_days: col(r, at, 11, "trial_days")?,
+                    transfer_count: col(r, at, 12, "transfer_count")?,
+                    deactivation_count: col(r, at, 13, "deactivation_count")?,
+                    consumption_used: col(r, at, 14, "consumption_used")?,
+                    consumption_period_start: col(r, at, 15, "consumption_period_start")?,
+                    order_ref: col(r, at, 16, "order_ref")?,
+                    metadata: json_at(r, at, 17, "metadata")?,
+                    created_at: col(r, at, 18, "created_at")?,
+                    updated_at: col(r, at, 19, "updated_at")?,
                 })
             }
 
             fn device_from_row(r: &DbRow) -> Result<Device> {
+                device_at(r, At::Name)
+            }
+
+            fn device_at(r: &DbRow, at: At) -> Result<Device> {
                 Ok(Device {
-                    id: get(r, "id")?,
-                    license_id: get(r, "license_id")?,
-                    fingerprint: get(r, "fingerprint")?,
-                    name: get(r, "name")?,
-                    hostname: get(r, "hostname")?,
-                    os: get(r, "os")?,
-                    app_version: get(r, "app_version")?,
-                    ip: get(r, "ip")?,
-                    mac: get(r, "mac")?,
-                    is_vm: get(r, "is_vm")?,
-                    user_id: get(r, "user_id")?,
-                    variables: json(r, "variables")?,
-                    activated_at: get(r, "activated_at")?,
-                    last_seen_at: get(r, "last_seen_at")?,
-                    deactivated_at: get(r, "deactivated_at")?,
+                    id: col(r, at, 0, "id")?,
+                    license_id: col(r, at, 1, "license_id")?,
+                    fingerprint: col(r, at, 2, "fingerprint")?,
+                    name: col(r, at, 3, "name")?,
+                    hostname: col(r, at, 4, "hostname")?,
+                    os: col(r, at, 5, "os")?,
+                    app_version: col(r, at, 6, "app_version")?,
+                    ip: col(r, at, 7, "ip")?,
+                    mac: col(r, at, 8, "mac")?,
+                    is_vm: col(r, at, 9, "is_vm")?,
+                    user_id: col(r, at, 10, "user_id")?,
+                    variables: json_at(r, at, 11, "variables")?,
+                    activated_at: col(r, at, 12, "activated_at")?,
+                    last_seen_at: col(r, at, 13, "last_seen_at")?,
+                    deactivated_at: col(r, at, 14, "deactivated_at")?,
                 })
             }
 
@@ -488,44 +552,6 @@ macro_rules! impl_store {
                 }
                 .map_err(db_err)?;
                 row.map(|r| license_from_row(&r, codec)).transpose()
-            }
-
-            /// `read_license` plus whether the license has any features, so validation can skip the
-            /// features query for the (common) licenses without any.
-            async fn read_license_with_feature_flag(
-                conn: &mut Conn,
-                codec: &dyn SecretCodec,
-                license: &LicenseRef,
-            ) -> Result<Option<(License, bool)>> {
-                let row = match license {
-                    LicenseRef::Id(id) => {
-                        sqlx::query(concat!(
-                            "SELECT ",
-                            license_cols!(),
-                            ", EXISTS (SELECT 1 FROM license_features lf WHERE lf.license_id = licenses.id) AS has_features",
-                            " FROM licenses WHERE id = $1"
-                        ))
-                        .bind(*id)
-                        .fetch_optional(&mut *conn)
-                        .await
-                    }
-                    LicenseRef::Key(key) => {
-                        sqlx::query(concat!(
-                            "SELECT ",
-                            license_cols!(),
-                            ", EXISTS (SELECT 1 FROM license_features lf WHERE lf.license_id = licenses.id) AS has_features",
-                            " FROM licenses WHERE key_digest = $1"
-                        ))
-                        .bind(codec.digest(key.as_bytes()))
-                        .fetch_optional(&mut *conn)
-                        .await
-                    }
-                }
-                .map_err(db_err)?;
-                match row {
-                    Some(r) => Ok(Some((license_from_row(&r, codec)?, get::<bool>(&r, "has_features")?))),
-                    None => Ok(None),
-                }
             }
 
             /// The product of a license; the foreign key makes a miss impossible short of corruption.
@@ -872,6 +898,68 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            /// What validation reads. The common case (no features) is one statement: a single
+            /// SELECT is a consistent snapshot on both databases, so it needs no BEGIN/COMMIT round
+            /// trips.
+            async fn read_validation_inputs(
+                store: &$store,
+                license: &LicenseRef,
+                fingerprint: Option<&str>,
+            ) -> Result<ValidationInputs> {
+                let row = match license {
+                    LicenseRef::Id(id) => sqlx::query(concat!(validation_select!(), "WHERE l.id = $1"))
+                        .bind(*id)
+                        .bind(fingerprint)
+                        .fetch_optional(&store.pool)
+                        .await
+                        .map_err(db_err)?,
+                    LicenseRef::Key(key) => sqlx::query(concat!(validation_select!(), "WHERE l.key_digest = $1"))
+                        .bind(store.codec.digest(key.as_bytes()))
+                        .bind(fingerprint)
+                        .fetch_optional(&store.pool)
+                        .await
+                        .map_err(db_err)?,
+                }
+                .ok_or(StoreError::Denied(Denial::LicenseNotFound))?;
+                if get::<bool>(&row, "has_features")? {
+                    // Features live in other rows: read everything again in one transaction.
+                    return read_validation_inputs_with_features(store, license, fingerprint).await;
+                }
+                let device = match col::<Option<i64>>(&row, At::From(VALIDATION_DEVICE_AT), 0, "id")? {
+                    Some(_) => Some(device_at(&row, At::From(VALIDATION_DEVICE_AT))?),
+                    None => None,
+                };
+                Ok(ValidationInputs {
+                    license: license_at(&row, &*store.codec, At::From(0))?,
+                    product: product_at(&row, At::From(VALIDATION_PRODUCT_AT))?,
+                    device,
+                    blocked: get::<i64>(&row, "blocked_count")? > 0,
+                    active_devices: get(&row, "active_count")?,
+                    features: Vec::new(),
+                })
+            }
+
+            /// `read_validation_inputs` for a license with features: license, product, device
+            /// state and features from one snapshot (a read transaction).
+            async fn read_validation_inputs_with_features(
+                store: &$store,
+                license: &LicenseRef,
+                fingerprint: Option<&str>,
+            ) -> Result<ValidationInputs> {
+                let mut tx = store.pool.begin().await.map_err(db_err)?;
+                let license = read_license(&mut tx, &*store.codec, license)
+                    .await?
+                    .ok_or(StoreError::Denied(Denial::LicenseNotFound))?;
+                let product = product_of(&mut tx, &license).await?;
+                let (device, blocked, active_devices) = match fingerprint {
+                    Some(fingerprint) => device_state(&mut tx, license.id, product.id, fingerprint).await?,
+                    None => (None, false, count_active_devices(&mut tx, license.id).await?),
+                };
+                let features = features_of(&mut tx, license.id).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(ValidationInputs { product, license, device, blocked, active_devices, features })
+            }
+
             async fn device_by_id(conn: &mut Conn, id: i64) -> Result<Device> {
                 sqlx::query(concat!("SELECT ", device_cols!(), " FROM devices WHERE id = $1"))
                     .bind(id)
@@ -1116,14 +1204,17 @@ macro_rules! impl_store {
                 }
 
                 async fn get_product_by_code(&self, code: &str) -> Result<Product> {
-                    sqlx::query(concat!("SELECT ", product_cols!(), " FROM products WHERE code = $1"))
-                        .bind(code)
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(db_err)?
-                        .map(|r| product_from_row(&r))
-                        .transpose()?
-                        .ok_or(StoreError::NotFound)
+                    ReadCache::through(read_cache(self), |cache| &cache.products_by_code, code.to_owned(), async {
+                        sqlx::query(concat!("SELECT ", product_cols!(), " FROM products WHERE code = $1"))
+                            .bind(code)
+                            .fetch_optional(&self.pool)
+                            .await
+                            .map_err(db_err)?
+                            .map(|r| product_from_row(&r))
+                            .transpose()?
+                            .ok_or(StoreError::NotFound)
+                    })
+                    .await
                 }
 
                 async fn list_products(&self, page: Page) -> Result<Vec<Product>> {
@@ -1414,14 +1505,17 @@ macro_rules! impl_store {
                 }
 
                 async fn get_customer(&self, id: i64) -> Result<Customer> {
-                    sqlx::query(concat!("SELECT ", customer_cols!(), " FROM customers WHERE id = $1"))
-                        .bind(id)
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(db_err)?
-                        .map(|r| customer_from_row(&r))
-                        .transpose()?
-                        .ok_or(StoreError::NotFound)
+                    ReadCache::through(read_cache(self), |cache| &cache.customers, id, async {
+                        sqlx::query(concat!("SELECT ", customer_cols!(), " FROM customers WHERE id = $1"))
+                            .bind(id)
+                            .fetch_optional(&self.pool)
+                            .await
+                            .map_err(db_err)?
+                            .map(|r| customer_from_row(&r))
+                            .transpose()?
+                            .ok_or(StoreError::NotFound)
+                    })
+                    .await
                 }
 
                 async fn list_customers(&self, page: Page) -> Result<Vec<Customer>> {
@@ -1702,8 +1796,12 @@ macro_rules! impl_store {
                 }
 
                 async fn find_license_by_key(&self, key: &str) -> Result<Option<License>> {
-                    let mut conn = self.pool.acquire().await.map_err(db_err)?;
-                    read_license(&mut conn, &*self.codec, &LicenseRef::Key(key.to_owned())).await
+                    let digest = self.codec.digest(key.as_bytes());
+                    ReadCache::through(read_cache(self), |cache| &cache.licenses_by_key, digest, async {
+                        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+                        read_license(&mut conn, &*self.codec, &LicenseRef::Key(key.to_owned())).await
+                    })
+                    .await
                 }
 
                 async fn list_licenses(&self, filter: LicenseFilter, page: Page) -> Result<Vec<License>> {
@@ -1801,8 +1899,11 @@ macro_rules! impl_store {
                 }
 
                 async fn license_features(&self, license_id: i64) -> Result<Vec<LicenseFeature>> {
-                    let mut conn = self.pool.acquire().await.map_err(db_err)?;
-                    features_of(&mut conn, license_id).await
+                    ReadCache::through(read_cache(self), |cache| &cache.license_features, license_id, async {
+                        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+                        features_of(&mut conn, license_id).await
+                    })
+                    .await
                 }
 
                 // --- devices ---
@@ -1927,45 +2028,38 @@ macro_rules! impl_store {
                 }
 
                 async fn find_credential(&self, dialect: Dialect, key_id: &str) -> Result<Option<(Credential, String)>> {
-                    let Some(row) = sqlx::query(concat!(
-                        "SELECT ",
-                        credential_cols!(),
-                        " FROM credentials WHERE dialect = $1 AND key_id = $2"
-                    ))
-                    .bind(dialect.as_str())
-                    .bind(key_id)
-                    .fetch_optional(&self.pool)
+                    ReadCache::through(read_cache(self), |cache| &cache.credentials, (dialect, key_id.to_owned()), async {
+                        let Some(row) = sqlx::query(concat!(
+                            "SELECT ",
+                            credential_cols!(),
+                            " FROM credentials WHERE dialect = $1 AND key_id = $2"
+                        ))
+                        .bind(dialect.as_str())
+                        .bind(key_id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        else {
+                            return Ok(None);
+                        };
+                        let secret = open_text(&*self.codec, &get::<Vec<u8>>(&row, "secret_sealed")?, CREDENTIAL)?;
+                        Ok(Some((credential_from_row(&row)?, secret)))
+                    })
                     .await
-                    .map_err(db_err)?
-                    else {
-                        return Ok(None);
-                    };
-                    let secret = open_text(&*self.codec, &get::<Vec<u8>>(&row, "secret_sealed")?, CREDENTIAL)?;
-                    Ok(Some((credential_from_row(&row)?, secret)))
                 }
 
                 // --- client commands ---
 
                 async fn validate(&self, license: LicenseRef, fingerprint: Option<&str>, now: Millis) -> Result<ValidationReport> {
-                    // A plain (deferred) transaction: one consistent snapshot on SQLite, no locks.
-                    let mut tx = self.pool.begin().await.map_err(db_err)?;
-                    let (license, has_features) = read_license_with_feature_flag(&mut tx, &*self.codec, &license)
-                        .await?
-                        .ok_or(StoreError::Denied(Denial::LicenseNotFound))?;
-                    let product = product_of(&mut tx, &license).await?;
-                    let (device, blocked, active_devices) = match fingerprint {
-                        Some(fingerprint) => device_state(&mut tx, license.id, product.id, fingerprint).await?,
-                        None => (None, false, count_active_devices(&mut tx, license.id).await?),
-                    };
-                    let features = if has_features { features_of(&mut tx, license.id).await? } else { Vec::new() };
-                    tx.commit().await.map_err(db_err)?;
-                    let outcome = rules::validate(
-                        &product,
-                        &license,
-                        rules::DeviceState { fingerprint, device: device.as_ref(), blocked },
-                        now,
-                    );
-                    Ok(ValidationReport { product, license, device, features, active_devices, outcome })
+                    let key = CacheKey::new(&license, fingerprint, &*self.codec);
+                    let inputs = ReadCache::through(
+                        read_cache(self),
+                        |cache| &cache.validation,
+                        key,
+                        read_validation_inputs(self, &license, fingerprint),
+                    )
+                    .await?;
+                    Ok(inputs.report(fingerprint, now))
                 }
 
                 async fn activate(
@@ -2271,6 +2365,27 @@ macro_rules! impl_store {
                 }
 
                 async fn live_leases(&self, license_id: i64, now: Millis) -> Result<Vec<FloatingLease>> {
+                    if let Some(cache) = read_cache(self) {
+                        // Cached: every lease row of the license, filtered here by this request's clock
+                        // exactly as the query below filters.
+                        let all = ReadCache::through(Some(cache), |cache| &cache.leases, license_id, async {
+                            let found = sqlx::query(concat!(
+                                "SELECT ",
+                                lease_cols!(),
+                                " FROM floating_leases WHERE license_id = $1 ORDER BY id"
+                            ))
+                            .bind(license_id)
+                            .fetch_all(&self.pool)
+                            .await
+                            .map_err(db_err)?;
+                            rows(found, lease_from_row)
+                        })
+                        .await?;
+                        return Ok(all
+                            .into_iter()
+                            .filter(|lease| lease.expires_at > now || lease.borrowed_until.is_some_and(|until| until > now))
+                            .collect());
+                    }
                     let found = sqlx::query(concat!(
                         "SELECT ",
                         lease_cols!(),

@@ -7,12 +7,14 @@
 //! 100 ms gave activation p99s near a second under 32 concurrent writers. Reads use the main pool
 //! and run beside the writer (WAL).
 
+use crate::read_cache::{Generation, ReadCache};
 use crate::sql::db_err;
 use crate::{Result, SecretCodec, StoreError};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, Transaction};
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 pub struct SqliteStore {
@@ -20,6 +22,9 @@ pub struct SqliteStore {
     /// The single connection every core write transaction uses.
     pub(crate) writer: SqlitePool,
     pub(crate) codec: Arc<dyn SecretCodec>,
+    /// Bumped after every commit on any connection of this store (see `read_cache`).
+    generation: Generation,
+    read_cache: Option<ReadCache>,
 }
 
 impl SqliteStore {
@@ -33,25 +38,104 @@ impl SqliteStore {
             .foreign_keys(true)
             // Writers queue on the lock instead of failing with SQLITE_BUSY.
             .busy_timeout(Duration::from_secs(10));
+        // One counter per store for its whole life; connections of the pools point at it from C,
+        // so it must outlive every connection: leaked on purpose (8 bytes per opened store).
+        let generation: Generation = Box::leak(Box::new(AtomicU64::new(0)));
         // An in-memory database exists once per connection: it gets a single shared connection.
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let readers = if in_memory { 1 } else { max_connections.max(1) };
-        let pool = SqlitePoolOptions::new()
-            .max_connections(readers)
+        let pool = pool_options(readers, generation)
             .connect_with(options.clone())
             .await
             .map_err(db_err)?;
         let writer = if in_memory {
             pool.clone()
         } else {
-            SqlitePoolOptions::new()
-                .max_connections(1)
+            pool_options(1, generation)
                 .connect_with(options)
                 .await
                 .map_err(db_err)?
         };
-        Ok(Self { pool, writer, codec })
+        Ok(Self {
+            pool,
+            writer,
+            codec,
+            generation,
+            read_cache: None,
+        })
     }
+
+    /// Serves repeated validations and the lookups around them from memory (`read_cache`),
+    /// keeping up to `entries` of each kind.
+    ///
+    /// Only for a process that is the database's sole user (`licensd serve` holds a lock that
+    /// keeps a second server off the file): commits by another process would not invalidate it.
+    /// Has no effect on an in-memory database or when `entries` is 0.
+    pub async fn enable_validation_cache(&mut self, entries: usize) -> Result<()> {
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        // The generation is bumped by the WAL hook, which only WAL mode calls.
+        self.read_cache =
+            (entries > 0 && mode.eq_ignore_ascii_case("wal")).then(|| ReadCache::new(self.generation, entries));
+        Ok(())
+    }
+}
+
+fn pool_options(max_connections: u32, generation: Generation) -> SqlitePoolOptions {
+    SqlitePoolOptions::new()
+        .max_connections(max_connections)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                let mut handle = conn.lock_handle().await?;
+                wal_hook::register(handle.as_raw_handle().as_ptr(), generation);
+                Ok(())
+            })
+        })
+}
+
+/// SQLite's WAL hook, called after each commit that wrote to the log. sqlx exposes commit and
+/// update hooks, but those run *before* the commit is visible; a generation bumped there could be
+/// read by a validation that then still sees the old rows and caches them under the new number.
+mod wal_hook {
+    use super::{AtomicU64, Generation, Ordering};
+    use libsqlite3_sys::{SQLITE_OK, sqlite3, sqlite3_wal_checkpoint, sqlite3_wal_hook};
+    use std::ffi::{c_char, c_int, c_void};
+
+    /// SQLite's default: checkpoint once the log holds this many pages. Registering a WAL hook
+    /// replaces the built-in auto-checkpoint hook, so ours checkpoints the same way it did
+    /// (nothing may call `PRAGMA wal_autocheckpoint` later: that would unregister this hook).
+    const AUTO_CHECKPOINT_PAGES: c_int = 1000;
+
+    pub(super) fn register(db: *mut sqlite3, generation: Generation) {
+        let counter: *const AtomicU64 = generation;
+        // SAFETY: `db` is an open connection locked for our exclusive use by sqlx's
+        // `lock_handle`; the counter is `'static`, so the pointer stays valid for as long as the
+        // connection can call the hook.
+        unsafe {
+            sqlite3_wal_hook(db, Some(on_commit), counter.cast_mut().cast::<c_void>());
+        }
+    }
+
+    unsafe extern "C" fn on_commit(counter: *mut c_void, db: *mut sqlite3, name: *const c_char, pages: c_int) -> c_int {
+        // SAFETY: `counter` is the `'static` AtomicU64 given to `register`.
+        let generation = unsafe { &*counter.cast::<AtomicU64>() };
+        generation.fetch_add(1, Ordering::Release);
+        if pages >= AUTO_CHECKPOINT_PAGES {
+            // SAFETY: SQLite calls the hook on the committing connection `db` with the name of
+            // the database written; checkpointing from the hook is what the default hook does.
+            // A busy checkpoint is retried at the next commit, as with the default hook.
+            unsafe {
+                sqlite3_wal_checkpoint(db, name);
+            }
+        }
+        SQLITE_OK
+    }
+}
+
+fn read_cache(store: &SqliteStore) -> Option<&ReadCache> {
+    store.read_cache.as_ref()
 }
 
 async fn begin_write(store: &SqliteStore) -> Result<Transaction<'static, Sqlite>> {

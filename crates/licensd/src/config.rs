@@ -34,6 +34,10 @@ pub struct ServeArgs {
     /// Most licenses one bulk request may create [default: 10000].
     #[arg(long, env = "LICENSD_MAX_BULK_LICENSES")]
     pub max_bulk_licenses: Option<usize>,
+    /// SQLite only: validations kept in memory for repeated checks, invalidated by every commit
+    /// (0 turns the cache off) [default: 16384].
+    #[arg(long, env = "LICENSD_VALIDATION_CACHE_ENTRIES")]
+    pub validation_cache_entries: Option<usize>,
     /// The first admin token, used only when the database has none yet.
     #[arg(long, env = "LICENSD_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
@@ -62,6 +66,7 @@ struct FileSettings {
     rsa_bits: Option<u32>,
     max_connections: Option<u32>,
     max_bulk_licenses: Option<usize>,
+    validation_cache_entries: Option<usize>,
     admin_token: Option<String>,
     log: Option<String>,
     rate_limit_per_credential: Option<u32>,
@@ -79,6 +84,7 @@ pub struct Settings {
     pub rsa_bits: u32,
     pub max_connections: u32,
     pub max_bulk_licenses: usize,
+    pub validation_cache_entries: usize,
     pub admin_token: Option<String>,
     pub log: String,
     pub rate_limit_per_credential: Option<u32>,
@@ -152,6 +158,10 @@ impl ServeArgs {
             rsa_bits,
             max_connections,
             max_bulk_licenses: self.max_bulk_licenses.or(file.max_bulk_licenses).unwrap_or(10_000),
+            validation_cache_entries: self
+                .validation_cache_entries
+                .or(file.validation_cache_entries)
+                .unwrap_or(16_384),
             admin_token,
             log: self.log.or(file.log).unwrap_or_else(|| "info".to_string()),
             rate_limit_per_credential,

@@ -1,13 +1,13 @@
 //! `licensd serve` and `licensd migrate`.
 
 use crate::config::{ServeArgs, Settings};
-use anyhow::Context;
+use anyhow::{Context, bail};
 use licensd_crypto::{Algorithm, MasterKey};
 use licensd_domain::{Clock, SystemClock};
 use licensd_server::{AppState, CryptoCodec, KeyRing, ServerSettings};
 use licensd_store::Store;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 fn init_logging(filter: &str) {
@@ -54,24 +54,68 @@ fn write_secret_file(path: &Path, contents: &str) -> std::io::Result<()> {
     file.sync_all()
 }
 
-async fn open_store(settings: &Settings) -> anyhow::Result<(Arc<dyn Store>, MasterKey)> {
+/// Opens and migrates the database; `validation_cache_entries` as in `licensd_store::connect_server`.
+async fn open_store(
+    settings: &Settings,
+    validation_cache_entries: usize,
+) -> anyhow::Result<(Arc<dyn Store>, MasterKey)> {
     if settings.database_url.starts_with("sqlite:") || !Path::new(&settings.master_key_file).exists() {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("cannot create data directory {}", settings.data_dir.display()))?;
     }
     let master = load_master_key(&settings.master_key_file)?;
     let codec = Arc::new(CryptoCodec::new(&master));
-    let store = licensd_store::connect(&settings.database_url, codec, settings.max_connections)
-        .await
-        .context("cannot open the database")?;
+    let store = licensd_store::connect_server(
+        &settings.database_url,
+        codec,
+        settings.max_connections,
+        validation_cache_entries,
+    )
+    .await
+    .context("cannot open the database")?;
     store.migrate().await.context("cannot migrate the database")?;
     Ok((store, master))
+}
+
+/// The SQLite file a `sqlite:` URL names, unless it is an in-memory database.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && !path.contains(":memory:") && !url.contains("mode=memory")).then(|| PathBuf::from(path))
+}
+
+/// Keeps a second `licensd serve` off this server's SQLite database for as long as the process
+/// lives: the server caches validations and relies on being the file's only writer (several
+/// nodes belong on PostgreSQL). Returns the open lock file, which holds the lock.
+fn lock_sqlite_database(url: &str) -> anyhow::Result<Option<std::fs::File>> {
+    let Some(database) = sqlite_file(url) else {
+        return Ok(None);
+    };
+    let mut name = database.clone().into_os_string();
+    name.push(".serve-lock");
+    let path = PathBuf::from(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open lock file {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "another licensd serve is using {} (one server per SQLite database; use PostgreSQL for several)",
+            database.display()
+        ),
+        Err(std::fs::TryLockError::Error(error)) => {
+            Err(error).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
 }
 
 pub async fn migrate(args: ServeArgs) -> anyhow::Result<()> {
     let settings = args.resolve()?;
     init_logging(&settings.log);
-    open_store(&settings).await?;
+    open_store(&settings, 0).await?;
     println!("licensd: database is up to date");
     Ok(())
 }
@@ -79,7 +123,12 @@ pub async fn migrate(args: ServeArgs) -> anyhow::Result<()> {
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let settings = args.resolve()?;
     init_logging(&settings.log);
-    let (store, _master) = open_store(&settings).await?;
+    if settings.database_url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("cannot create data directory {}", settings.data_dir.display()))?;
+    }
+    let _serve_lock = lock_sqlite_database(&settings.database_url)?;
+    let (store, _master) = open_store(&settings, settings.validation_cache_entries).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let rsa = if settings.rsa_bits == 4096 {
         Algorithm::Rsa4096

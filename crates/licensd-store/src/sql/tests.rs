@@ -539,3 +539,25 @@ async fn smoke_both_backends() {
         );
     }
 }
+
+/// `validate` decodes `validation_select!` by position with the same decoders as the plain
+/// `SELECT <cols>` statements, so its column lists must stay those lists, in that order.
+#[test]
+fn validation_select_lists_the_decoders_columns_in_order() {
+    let select = crate::sql::validation_select!();
+    let columns: Vec<&str> = select
+        .trim_start_matches("SELECT ")
+        .split(',')
+        .map(str::trim)
+        .take_while(|column| !column.starts_with('('))
+        .collect();
+    let prefixed = |prefix: &str, list: &str| -> Vec<String> {
+        list.split(',').map(|c| format!("{prefix}.{}", c.trim())).collect()
+    };
+    let mut expected = prefixed("l", crate::sql::license_cols!());
+    assert_eq!(expected.len(), crate::sql::VALIDATION_PRODUCT_AT);
+    expected.extend(prefixed("p", crate::sql::product_cols!()));
+    assert_eq!(expected.len(), crate::sql::VALIDATION_DEVICE_AT);
+    expected.extend(prefixed("d", crate::sql::device_cols!()));
+    assert_eq!(columns, expected);
+}

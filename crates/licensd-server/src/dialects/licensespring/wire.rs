@@ -165,10 +165,11 @@ impl Params {
 /// The v1 `license_signature`: RSA over `lower(hardware_id#license_key_or_email#validity)`.
 pub fn v1_signature(state: &AppState, hardware_id: &str, id: &str, validity: Option<&str>) -> Result<String, LsError> {
     let message = format!("{hardware_id}#{id}#{}", validity.unwrap_or("")).to_lowercase();
+    // Cached: the message depends only on the license and device, so repeated checks reuse it.
+    let key = state.keys.rsa();
     let signature = state
         .keys
-        .rsa()
-        .sign(message.as_bytes())
+        .sign_cached(&key, message.as_bytes())
         .map_err(|_| LsError::internal())?;
     Ok(licensd_crypto::b64(&signature))
 }
@@ -181,7 +182,9 @@ pub fn signed(state: &AppState, body: &Value) -> Response {
         Ok(bytes) => bytes,
         Err(_) => return LsError::internal().into_response(),
     };
-    let signature = match state.keys.rsa().sign(&bytes) {
+    // Byte-identical answers (repeated checks of an unchanged license) reuse their signature.
+    let key = state.keys.rsa();
+    let signature = match state.keys.sign_cached(&key, &bytes) {
         Ok(signature) => licensd_crypto::b64(&signature),
         Err(_) => return LsError::internal().into_response(),
     };

@@ -1,0 +1,342 @@
+//! A per-process cache of what `validate` reads, for the single-node SQLite deployment.
+//!
+//! Repeated checks of the same license are the commonest request a licensing server gets, and on
+//! SQLite the database read is most of their cost. The cache keeps the *inputs* of validation
+//! (license, product, device row, block flag, active-device count, features), never the verdict:
+//! the domain rules still run on every request with the request's own clock, so expiry, grace and
+//! start dates are decided exactly as without the cache.
+//!
+//! Exactness rests on a write generation: a counter the database bumps after every commit that
+//! changed anything (SQLite's WAL hook, registered on every connection of the store, runs after
+//! the commit is durable and visible). An entry is served only while the generation is the one it
+//! was read under, and it is stored only if no commit finished while it was being read. So:
+//! - an entry is never older than the last finished commit: any commit that finished before the
+//!   entry's read began was visible to that read, and any that finished later changed the
+//!   generation;
+//! - a commit that is visible but whose hook has not yet run belongs to a write whose caller has
+//!   not yet been answered, so a read that misses it is ordered before that write.
+//!
+//! Any write invalidates every entry. That is coarse, but writes are rare next to checks, and it
+//! needs no knowledge of which rows a statement touched — a dialect store added tomorrow is covered
+//! without doing anything.
+//!
+//! Only this process's commits bump the generation: the cache is enabled only by `licensd serve`,
+//! which holds the database's process lock (a second server on the same file refuses to start).
+
+use crate::{LicenseRef, SecretCodec, ValidationReport};
+use licensd_domain::rules;
+use licensd_domain::{Credential, Customer, Device, Dialect, FloatingLease, License, LicenseFeature, Millis, Product};
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Everything validation reads from the database for one (license, fingerprint).
+#[derive(Debug, Clone)]
+pub(crate) struct ValidationInputs {
+    pub product: Product,
+    pub license: License,
+    pub device: Option<Device>,
+    pub blocked: bool,
+    pub active_devices: i64,
+    pub features: Vec<LicenseFeature>,
+}
+
+impl ValidationInputs {
+    /// Runs the domain's validation at `now`.
+    pub fn report(self, fingerprint: Option<&str>, now: Millis) -> ValidationReport {
+        let outcome = rules::validate(
+            &self.product,
+            &self.license,
+            rules::DeviceState {
+                fingerprint,
+                device: self.device.as_ref(),
+                blocked: self.blocked,
+            },
+            now,
+        );
+        ValidationReport {
+            product: self.product,
+            license: self.license,
+            device: self.device,
+            features: self.features,
+            active_devices: self.active_devices,
+            outcome,
+        }
+    }
+}
+
+/// How a request named the license: its id, or the keyed digest of its key (plaintext keys are
+/// not kept as map keys).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum LicenseName {
+    Id(i64),
+    Digest(Vec<u8>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct CacheKey {
+    license: LicenseName,
+    fingerprint: Option<String>,
+}
+
+impl CacheKey {
+    pub fn new(license: &LicenseRef, fingerprint: Option<&str>, codec: &dyn SecretCodec) -> Self {
+        Self {
+            license: match license {
+                LicenseRef::Id(id) => LicenseName::Id(*id),
+                LicenseRef::Key(key) => LicenseName::Digest(codec.digest(key.as_bytes())),
+            },
+            fingerprint: fingerprint.map(str::to_owned),
+        }
+    }
+}
+
+/// The write generation a database connection bumps after each commit.
+pub(crate) type Generation = &'static AtomicU64;
+
+/// The reads the cache serves: validation's inputs and the lookups that dialect requests make
+/// before and after validating (credential, product by code, license by key, features, floating
+/// leases, customer).
+pub(crate) struct ReadCache {
+    generation: Generation,
+    pub validation: GenerationMap<CacheKey, ValidationInputs>,
+    pub credentials: GenerationMap<(Dialect, String), Option<(Credential, String)>>,
+    pub products_by_code: GenerationMap<String, Product>,
+    pub licenses_by_key: GenerationMap<Vec<u8>, Option<License>>,
+    pub license_features: GenerationMap<i64, Vec<LicenseFeature>>,
+    /// Every lease row of a license, live or not: callers filter by their own clock.
+    pub leases: GenerationMap<i64, Vec<FloatingLease>>,
+    pub customers: GenerationMap<i64, Customer>,
+}
+
+impl ReadCache {
+    /// `entries`: the bound of each map.
+    pub fn new(generation: Generation, entries: usize) -> Self {
+        Self {
+            generation,
+            validation: GenerationMap::new(entries),
+            credentials: GenerationMap::new(entries),
+            products_by_code: GenerationMap::new(entries),
+            licenses_by_key: GenerationMap::new(entries),
+            license_features: GenerationMap::new(entries),
+            leases: GenerationMap::new(entries),
+            customers: GenerationMap::new(entries),
+        }
+    }
+
+    /// The generation to read under: pass it to `put` with what was read.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// `map`'s entry for `key` if it is current, else `load`'s answer (kept if no commit finished
+    /// while loading). Without a cache, just `load`.
+    pub async fn through<K, V, F>(
+        cache: Option<&Self>,
+        map: fn(&Self) -> &GenerationMap<K, V>,
+        key: K,
+        load: F,
+    ) -> crate::Result<V>
+    where
+        K: Hash + Eq,
+        V: Clone,
+        F: Future<Output = crate::Result<V>>,
+    {
+        let Some(cache) = cache else {
+            return load.await;
+        };
+        let generation = cache.generation();
+        if let Some(hit) = map(cache).get(&key, generation) {
+            return Ok(hit);
+        }
+        let value = load.await?;
+        map(cache).put(key, generation, &value, || cache.generation());
+        Ok(value)
+    }
+}
+
+/// One bounded map of entries tagged with the generation they were read under.
+pub(crate) struct GenerationMap<K, V> {
+    entries: Mutex<HashMap<K, (u64, V)>>,
+    capacity: usize,
+}
+
+impl<K: Hash + Eq, V: Clone> GenerationMap<K, V> {
+    fn new(capacity: usize) -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// The entry for `key` if it was read under `current`.
+    pub fn get(&self, key: &K, current: u64) -> Option<V> {
+        match self.lock().get(key) {
+            Some((generation, value)) if *generation == current => Some(value.clone()),
+            _ => None,
+        }
+    }
+
+    /// Keeps `value`, read under `generation`, unless `current()` has moved on since.
+    pub fn put(&self, key: K, generation: u64, value: &V, current: impl Fn() -> u64) {
+        let mut entries = self.lock();
+        // Checked under the lock, so a stale entry cannot overwrite a fresh one read later.
+        if current() != generation {
+            return;
+        }
+        if entries.len() >= self.capacity {
+            // Entries of older generations are dead; when all are live, start over.
+            entries.retain(|_, (entry_generation, _)| *entry_generation == generation);
+            if entries.len() >= self.capacity {
+                entries.clear();
+            }
+        }
+        entries.insert(key, (generation, value.clone()));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, (u64, V)>> {
+        // The map holds no invariant a panicking holder could break.
+        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use licensd_domain::{Assignment, AuthMethod, LicenseStatus, LicenseTerms, ProductStatus};
+
+    fn inputs(license_id: i64) -> ValidationInputs {
+        let product = Product {
+            id: 1,
+            code: "p".into(),
+            name: "P".into(),
+            auth_method: AuthMethod::Key,
+            status: ProductStatus::Active,
+            trial_allowed: false,
+            trial_days: 0,
+            metadata: serde_json::json!({}),
+            created_at: 0,
+            updated_at: 0,
+        };
+        let license = License {
+            id: license_id,
+            product_id: 1,
+            policy_id: None,
+            customer_id: None,
+            key: Some(format!("KEY-{license_id}")),
+            status: LicenseStatus::Active,
+            assignment: Assignment::Assigned,
+            terms: LicenseTerms::default(),
+            starts_at: None,
+            expires_at: None,
+            maintenance_expires_at: None,
+            trial_days: None,
+            transfer_count: 0,
+            deactivation_count: 0,
+            consumption_used: 0,
+            consumption_period_start: 0,
+            order_ref: None,
+            metadata: serde_json::json!({}),
+            created_at: 0,
+            updated_at: 0,
+        };
+        ValidationInputs {
+            product,
+            license,
+            device: None,
+            blocked: false,
+            active_devices: 0,
+            features: Vec::new(),
+        }
+    }
+
+    fn key(id: i64) -> CacheKey {
+        CacheKey {
+            license: LicenseName::Id(id),
+            fingerprint: None,
+        }
+    }
+
+    fn generation() -> Generation {
+        Box::leak(Box::new(AtomicU64::new(0)))
+    }
+
+    fn put(cache: &ReadCache, id: i64, read_under: u64) {
+        cache
+            .validation
+            .put(key(id), read_under, &inputs(id), || cache.generation());
+    }
+
+    fn get(cache: &ReadCache, id: i64) -> Option<ValidationInputs> {
+        cache.validation.get(&key(id), cache.generation())
+    }
+
+    #[test]
+    fn an_entry_is_served_until_the_next_commit() {
+        let generation = generation();
+        let cache = ReadCache::new(generation, 8);
+        put(&cache, 1, cache.generation());
+        assert_eq!(get(&cache, 1).map(|i| i.license.id), Some(1));
+        generation.fetch_add(1, Ordering::Release);
+        assert!(get(&cache, 1).is_none(), "a commit must invalidate every entry");
+    }
+
+    #[test]
+    fn a_read_overtaken_by_a_commit_is_not_kept() {
+        let generation = generation();
+        let cache = ReadCache::new(generation, 8);
+        let read_under = cache.generation();
+        // A commit finishes while the read is in flight: what was read may predate it.
+        generation.fetch_add(1, Ordering::Release);
+        put(&cache, 1, read_under);
+        assert!(get(&cache, 1).is_none());
+        assert_eq!(cache.validation.len(), 0);
+    }
+
+    #[test]
+    fn the_cache_is_bounded_and_drops_dead_generations_first() {
+        let generation = generation();
+        let cache = ReadCache::new(generation, 2);
+        put(&cache, 1, cache.generation());
+        generation.fetch_add(1, Ordering::Release);
+        put(&cache, 2, cache.generation());
+        put(&cache, 3, cache.generation());
+        assert_eq!(cache.validation.len(), 2, "the dead entry made room");
+        assert!(get(&cache, 2).is_some() && get(&cache, 3).is_some());
+        put(&cache, 4, cache.generation());
+        assert!(cache.validation.len() <= 2);
+        assert!(get(&cache, 4).is_some());
+    }
+
+    #[tokio::test]
+    async fn through_loads_once_per_generation() {
+        let generation = generation();
+        let cache = ReadCache::new(generation, 8);
+        let loads = std::sync::atomic::AtomicUsize::new(0);
+        let load = || async {
+            loads.fetch_add(1, Ordering::SeqCst);
+            Ok(Vec::new())
+        };
+        for _ in 0..3 {
+            ReadCache::through(Some(&cache), |c| &c.license_features, 1, load())
+                .await
+                .unwrap();
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+        generation.fetch_add(1, Ordering::Release);
+        ReadCache::through(Some(&cache), |c| &c.license_features, 1, load())
+            .await
+            .unwrap();
+        assert_eq!(loads.load(Ordering::SeqCst), 2);
+        ReadCache::through(None, |c| &c.license_features, 1, load())
+            .await
+            .unwrap();
+        assert_eq!(loads.load(Ordering::SeqCst), 3, "without a cache every call loads");
+    }
+}
