@@ -295,6 +295,38 @@ def oauth():
     except Exception as error:
         out["wrong_secret"] = type(error).__name__
     out["deactivate"] = api.deactivate_license(**ident)
+    # Offline with OAuth credentials: the request files name client_id; the SDK keys the
+    # activation file with the client secret and the deactivation file with the client id.
+    import base64
+
+    class Hwid(HardwareIdProvider):
+        def get_id(self):
+            return ENV["LS_HWID"] + "-offline"
+
+    conf = Configuration(
+        product=ENV["LS_PRODUCT"],
+        client_id=ENV["LS_API_KEY"],
+        client_secret=ENV["LS_SHARED_KEY"],
+        api_protocol="http",
+        api_domain=ENV["LS_DOMAIN"],
+        signature_verifier=OurVerifier,
+        hardware_id_provider=Hwid,
+        file_path=ENV["LS_FILE_PATH"],
+    )
+    manager = LicenseManager(conf)
+    workdir = ENV["LS_FILE_PATH"]
+    req_path = manager.create_offline_activation_file(LicenseID.from_key(ENV["LS_KEY"]), workdir)
+    with open(req_path) as handle:
+        response = api.activate_offline(handle.read())
+    lic_path = os.path.join(workdir, "ls_oauth_activation.lic")
+    with open(lic_path, "w") as handle:
+        handle.write(base64.b64encode(json.dumps(response).encode()).decode())
+    license = manager.activate_license_offline(lic_path)
+    license.local_check()
+    out["offline_key"] = license.key()
+    deactivation_path = license.deactivate_offline(workdir)
+    with open(deactivation_path) as handle:
+        out["offline_deactivate"] = api.deactivate_offline(handle.read())
     return out
 
 

@@ -1256,6 +1256,7 @@ backend_tests! {
         let cred = credential(&server, json!({})).await;
         let app = product(&server, "pyoauth", json!({})).await;
         license(&server, json!({"product_id": app, "key": "PY-OAUTH-1", "terms": {"max_activations": 1}})).await;
+        let files = tempfile::tempdir().expect("tempdir");
         let result = run_python(
             "oauth",
             &[
@@ -1266,10 +1267,12 @@ backend_tests! {
                 ("LS_PUBLIC_KEY", rsa_public_pem(&server).await),
                 ("LS_HWID", "oauth-device".into()),
                 ("LS_KEY", "PY-OAUTH-1".into()),
+                ("LS_FILE_PATH", files.path().display().to_string()),
             ],
         );
         assert_eq!(result, json!({"activate": "PY-OAUTH-1", "check": true, "refreshed_after_expiry": true,
-            "wrong_secret": "InvalidClientCredentials", "deactivate": "license_deactivated"}));
+            "wrong_secret": "InvalidClientCredentials", "deactivate": "license_deactivated",
+            "offline_key": "PY-OAUTH-1", "offline_deactivate": "license_deactivated"}));
     }
 
     async fn versions_and_installation_files(server) {

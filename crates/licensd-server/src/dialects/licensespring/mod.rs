@@ -32,8 +32,10 @@
 //! consumptions) are added through the domain's consumption rules in the deactivation's own
 //! transaction: an over-limit file is refused whole.
 //!
-//! Not implemented: SSO, TPM and hardware keys, offline request files made with OAuth client
-//! credentials, and the on-premises Floating Server protocol (`is_floating` is always false).
+//! Offline request files made with OAuth client credentials are accepted (`sdk_python_oauth`).
+//!
+//! Not implemented: SSO, TPM and hardware keys, and the on-premises Floating Server protocol
+//! (`is_floating` is always false).
 //!
 //! # Bundles
 //! A bundle is a product with member products (`/v1/products/{id}/bundle-members`); a bundle

@@ -6,8 +6,9 @@
 //! of the `api_key` inside the request, over the raw bytes of the `request` value exactly as the
 //! client serialised it (Python and Node serialise differently, so it is never re-serialised here).
 //! It may be base64 or hex. The inner `date` is not held to the 15-minute window: request files
-//! may be days old. Files made with OAuth client credentials (`client_id`) are refused with a
-//! clear `validation_error`: verifying their signature is not implemented (online OAuth is).
+//! may be days old. Files made with OAuth client credentials name `client_id` and are keyed with
+//! the client secret (the same credential's key id and secret); the Python SDK keys OAuth
+//! deactivation files with the client id itself, which is accepted for deactivation only.
 
 use super::bundles::{bundle_license_ids, in_bundle_order, require_bundle};
 use super::handlers::{Identity, Peer, device_info, identify, license_response_object};
@@ -141,28 +142,30 @@ async fn read_request_file(state: &AppState, body: &[u8], kind: &str) -> Result<
     if request.opt_str("request")?.as_deref() != Some(kind) {
         return Err(LsError::invalid("request", &format!("\"{kind}\"")));
     }
-    let api_key = match request.opt_str("api_key")? {
-        Some(key) => key,
-        None if request.opt_str("client_id")?.is_some() => {
-            return Err(LsError::bad(
-                "validation_error",
-                "request files made with OAuth credentials are not supported by this server",
-            ));
-        }
-        None => return Err(malformed("the request names no api_key")),
+    // API-key files name `api_key` (HMAC keyed with the shared key); OAuth files name `client_id`
+    // (keyed with the client secret). Both are the same licensd credential (key id + secret).
+    let (key_id, oauth) = match (request.opt_str("api_key")?, request.opt_str("client_id")?) {
+        (Some(key), _) => (key, false),
+        (None, Some(client_id)) => (client_id, true),
+        (None, None) => return Err(malformed("the request names no api_key or client_id")),
     };
     let (credential, shared_key) = state
         .store
-        .find_credential(Dialect::LicenseSpring, &api_key)
+        .find_credential(Dialect::LicenseSpring, &key_id)
         .await
         .map_err(LsError::from_store)?
         .ok_or_else(|| LsError::bad("invalid_api_key", "unknown API key"))?;
-    let mac = licensd_crypto::hmac_sha256(shared_key.as_bytes(), raw);
-    let matches = licensd_crypto::constant_time_eq(licensd_crypto::b64(&mac).as_bytes(), signature.as_bytes())
-        || licensd_crypto::constant_time_eq(
-            licensd_crypto::hex(&mac).as_bytes(),
-            signature.to_ascii_lowercase().as_bytes(),
-        );
+    let verifies = |hmac_key: &[u8]| {
+        let mac = licensd_crypto::hmac_sha256(hmac_key, raw);
+        licensd_crypto::constant_time_eq(licensd_crypto::b64(&mac).as_bytes(), signature.as_bytes())
+            || licensd_crypto::constant_time_eq(
+                licensd_crypto::hex(&mac).as_bytes(),
+                signature.to_ascii_lowercase().as_bytes(),
+            )
+    };
+    // The Python SDK (4.0.0) keys an OAuth *deactivation* file's HMAC with the client id instead
+    // of the secret; accepted for deactivation only, which can release but never take a seat.
+    let matches = verifies(shared_key.as_bytes()) || (oauth && kind == "deactivation" && verifies(key_id.as_bytes()));
     if !matches {
         return Err(LsError::unauthorized(
             "offline_signature_mismatch",
