@@ -604,6 +604,22 @@ pub async fn deactivate_license(
     )
 }
 
+/// The preamble of the commands a device sends about its own license (consumption, floating,
+/// feature calls): the license the identity block names, a credential that may write, and
+/// `hardware_id` active on that license — checked in that order, so each refusal keeps its code.
+async fn writable_device_license(
+    state: &AppState,
+    caller: &Caller,
+    product: &Product,
+    params: &Params,
+    hardware_id: &str,
+) -> Result<License, LsError> {
+    let license = license(state, product, params).await?;
+    caller.require_write()?;
+    active_device(state, &license, hardware_id).await?;
+    Ok(license)
+}
+
 /// The active device for `hardware_id`, or `device_not_found`.
 async fn active_device(state: &AppState, license: &License, hardware_id: &str) -> Result<(Device, i64), LsError> {
     let now = state.now();
@@ -680,9 +696,7 @@ pub async fn add_consumption(State(state): State<AppState>, peer: Peer, headers:
             let (caller, product) = begin(&state, &headers, &peer, &params, UnknownProduct::Other).await?;
             let hardware_id = params.req_str("hardware_id")?;
             let amount = params.opt_i64("consumptions")?.unwrap_or(1);
-            let license = license(&state, &product, &params).await?;
-            caller.require_write()?;
-            active_device(&state, &license, &hardware_id).await?;
+            let license = writable_device_license(&state, &caller, &product, &params, &hardware_id).await?;
             let now = state.now();
             let outcome = state
                 .store
@@ -716,9 +730,7 @@ pub async fn add_feature_consumption(
             let hardware_id = params.req_str("hardware_id")?;
             let code = params.req_str("feature")?;
             let amount = params.opt_i64("consumptions")?.unwrap_or(1);
-            let license = license(&state, &product, &params).await?;
-            caller.require_write()?;
-            active_device(&state, &license, &hardware_id).await?;
+            let license = writable_device_license(&state, &caller, &product, &params, &hardware_id).await?;
             let now = state.now();
             state
                 .store
@@ -773,9 +785,7 @@ pub async fn floating_borrow(State(state): State<AppState>, peer: Peer, headers:
             let params = Params::from_json(&body)?;
             let (caller, product) = begin(&state, &headers, &peer, &params, UnknownProduct::Other).await?;
             let hardware_id = params.req_str("hardware_id")?;
-            let license = license(&state, &product, &params).await?;
-            caller.require_write()?;
-            active_device(&state, &license, &hardware_id).await?;
+            let license = writable_device_license(&state, &caller, &product, &params, &hardware_id).await?;
             let now = state.now();
             let until = borrow_until(&params, &license, now)?;
             let lease = state
@@ -810,9 +820,7 @@ pub async fn floating_release(State(state): State<AppState>, peer: Peer, headers
             let params = Params::from_json(&body)?;
             let (caller, product) = begin(&state, &headers, &peer, &params, UnknownProduct::Other).await?;
             let hardware_id = params.req_str("hardware_id")?;
-            let license = license(&state, &product, &params).await?;
-            caller.require_write()?;
-            active_device(&state, &license, &hardware_id).await?;
+            let license = writable_device_license(&state, &caller, &product, &params, &hardware_id).await?;
             state
                 .store
                 .release_lease(
@@ -883,9 +891,7 @@ pub async fn floating_feature_borrow(
             let (caller, product) = begin(&state, &headers, &peer, &params, UnknownProduct::Other).await?;
             let hardware_id = params.req_str("hardware_id")?;
             let code = params.req_str("feature")?;
-            let license = license(&state, &product, &params).await?;
-            caller.require_write()?;
-            active_device(&state, &license, &hardware_id).await?;
+            let license = writable_device_license(&state, &caller, &product, &params, &hardware_id).await?;
             let now = state.now();
             let until = borrow_until(&params, &license, now)?;
             let lease = state
@@ -918,9 +924,7 @@ pub async fn floating_feature_release(
             let (caller, product) = begin(&state, &headers, &peer, &params, UnknownProduct::Other).await?;
             let hardware_id = params.req_str("hardware_id")?;
             let code = params.req_str("feature")?;
-            let license = license(&state, &product, &params).await?;
-            caller.require_write()?;
-            active_device(&state, &license, &hardware_id).await?;
+            let license = writable_device_license(&state, &caller, &product, &params, &hardware_id).await?;
             state
                 .store
                 .release_feature_lease(
@@ -1340,9 +1344,7 @@ pub async fn track_device_variables(
                     "at most 100 variables with names of 1 to 256 bytes",
                 ));
             }
-            let license = license(&state, &product, &params).await?;
-            caller.require_write()?;
-            active_device(&state, &license, &hardware_id).await?;
+            let license = writable_device_license(&state, &caller, &product, &params, &hardware_id).await?;
             let now = state.now();
             let (device_id, after) = state
                 .store
