@@ -8,6 +8,13 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// A pooled connection idle for longer than this is checked with a ping before it is handed out.
+/// Under load connections are idle for microseconds, and the ping would be a second round trip
+/// beside a validation's single statement; after a quiet spell (when the server may have
+/// restarted or a proxy dropped the socket) the check is worth its round trip.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(2);
 
 pub struct PostgresStore {
     pub(crate) pool: PgPool,
@@ -20,6 +27,16 @@ impl PostgresStore {
             .map_err(|e| StoreError::Database(format!("invalid PostgreSQL URL: {e}")))?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for < PING_AFTER_IDLE {
+                        return Ok(true);
+                    }
+                    // A dead connection is dropped and the pool opens another.
+                    Ok(sqlx::Connection::ping(conn).await.is_ok())
+                })
+            })
             .connect_with(options)
             .await
             .map_err(db_err)?;
@@ -30,6 +47,13 @@ impl PostgresStore {
 /// Never on PostgreSQL: other nodes commit without telling this one, and whatever decides
 /// "valid" reads the primary (DESIGN.md).
 fn read_cache(_store: &PostgresStore) -> Option<&crate::read_cache::ReadCache> {
+    None
+}
+
+/// PostgreSQL cannot prepare several statements as one, and in READ COMMITTED what is read after
+/// the lock must be a statement of its own (a statement's snapshot predates the lock wait), so
+/// its client writes stay a statement at a time.
+fn batch_writer(_store: &PostgresStore) -> Option<&PgPool> {
     None
 }
 

@@ -148,31 +148,100 @@ macro_rules! event_cols {
 /// product (20–29, `product_cols!`), the device for `$2` (from 30, `device_cols!`; all NULL when
 /// there is none), the active-device count, whether `$2` is blocked for the product, and whether
 /// the license has features. Callers append the `WHERE` on `l`.
-macro_rules! validation_select {
+macro_rules! license_product_select {
     () => {
         "SELECT l.id, l.product_id, l.policy_id, l.customer_id, l.key_sealed, l.status, l.assignment, l.terms, \
          l.starts_at, l.expires_at, l.maintenance_expires_at, l.trial_days, l.transfer_count, l.deactivation_count, \
          l.consumption_used, l.consumption_period_start, l.order_ref, l.metadata, l.created_at, l.updated_at, \
          p.id, p.code, p.name, p.auth_method, p.status, p.trial_allowed, p.trial_days, p.metadata, p.created_at, \
-         p.updated_at, \
-         d.id, d.license_id, d.fingerprint, d.name, d.hostname, d.os, d.app_version, d.ip, d.mac, d.is_vm, d.user_id, \
-         d.variables, d.activated_at, d.last_seen_at, d.deactivated_at, \
-         (SELECT COUNT(*) FROM devices a WHERE a.license_id = l.id AND a.deactivated_at IS NULL) AS active_count, \
-         (SELECT COUNT(*) FROM blocked_devices b WHERE b.fingerprint = $2 \
-          AND (b.product_id IS NULL OR b.product_id = l.product_id)) AS blocked_count, \
-         EXISTS (SELECT 1 FROM license_features lf WHERE lf.license_id = l.id) AS has_features \
-         FROM licenses l JOIN products p ON p.id = l.product_id \
-         LEFT JOIN devices d ON d.license_id = l.id AND d.fingerprint = $2 "
+         p.updated_at"
+    };
+}
+macro_rules! validation_select {
+    () => {
+        concat!(
+            license_product_select!(),
+            ", d.id, d.license_id, d.fingerprint, d.name, d.hostname, d.os, d.app_version, d.ip, d.mac, d.is_vm, \
+             d.user_id, d.variables, d.activated_at, d.last_seen_at, d.deactivated_at, \
+             (SELECT COUNT(*) FROM devices a WHERE a.license_id = l.id AND a.deactivated_at IS NULL) AS active_count, \
+             (SELECT COUNT(*) FROM blocked_devices b WHERE b.fingerprint = $2 \
+              AND (b.product_id IS NULL OR b.product_id = l.product_id)) AS blocked_count, \
+             EXISTS (SELECT 1 FROM license_features lf WHERE lf.license_id = l.id) AS has_features \
+             FROM licenses l JOIN products p ON p.id = l.product_id \
+             LEFT JOIN devices d ON d.license_id = l.id AND d.fingerprint = $2 "
+        )
+    };
+}
+/// Activation's device writes, shared by the statement-at-a-time path and SQLite's batches.
+/// Touch and reactivate: `$1` the device id, `$2`–`$10` what the client reported (name, hostname,
+/// os, app version, ip, mac, is_vm, user id, variables), `$11` now. Insert: `$1` the license id,
+/// `$2` the fingerprint, `$3`–`$11` the same report, `$12` now. Callers append `device_cols!()`.
+macro_rules! device_touch_sql {
+    () => {
+        "UPDATE devices SET name = COALESCE($2, name), hostname = COALESCE($3, hostname), \
+         os = COALESCE($4, os), app_version = COALESCE($5, app_version), ip = COALESCE($6, ip), \
+         mac = COALESCE($7, mac), is_vm = $8, user_id = COALESCE($9, user_id), \
+         variables = COALESCE($10, variables), last_seen_at = $11 WHERE id = $1 RETURNING "
+    };
+}
+macro_rules! device_reactivate_sql {
+    () => {
+        "UPDATE devices SET name = COALESCE($2, name), hostname = COALESCE($3, hostname), \
+         os = COALESCE($4, os), app_version = COALESCE($5, app_version), ip = COALESCE($6, ip), \
+         mac = COALESCE($7, mac), is_vm = $8, user_id = $9, \
+         variables = COALESCE($10, variables), activated_at = $11, last_seen_at = $11, \
+         deactivated_at = NULL WHERE id = $1 RETURNING "
+    };
+}
+macro_rules! device_insert_sql {
+    () => {
+        "INSERT INTO devices (license_id, fingerprint, name, hostname, os, app_version, ip, mac, \
+         is_vm, user_id, variables, activated_at, last_seen_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING "
     };
 }
 /// Where `validation_select!`'s product and device columns start.
 pub(crate) const VALIDATION_PRODUCT_AT: usize = 20;
 pub(crate) const VALIDATION_DEVICE_AT: usize = 30;
 
+/// The first batch of a client write: BEGIN IMMEDIATE, the lock (the same
+/// `lock_version` bump as `lock_license`) and `then` (a SELECT by the same license
+/// reference, `$1`, with its own parameters from `$2`).
+macro_rules! begin_lock_then {
+    ($license:expr, $codec:expr, [$($by_id:tt)*], [$($by_key:tt)*]) => {
+        match $license {
+            LicenseRef::Id(id) => sqlx::query(concat!(
+                "BEGIN IMMEDIATE; UPDATE licenses SET lock_version = lock_version + 1 WHERE id = $1; ",
+                $($by_id)*
+            ))
+            .bind(*id),
+            LicenseRef::Key(key) => sqlx::query(concat!(
+                "BEGIN IMMEDIATE; UPDATE licenses SET lock_version = lock_version + 1 WHERE key_digest = $1; ",
+                $($by_key)*
+            ))
+            .bind($codec.digest(key.as_bytes())),
+        }
+    };
+}
+
+/// License, product (at `VALIDATION_PRODUCT_AT`) and the earlier consumption with
+/// idempotency key `$2` (at `VALIDATION_DEVICE_AT`, all NULL when there is none).
+macro_rules! consumption_replay_select {
+    () => {
+        concat!(
+            license_product_select!(),
+            ", c.id, c.license_id, c.feature_id, c.amount, c.total_after, c.idempotency_key, c.at \
+             FROM licenses l JOIN products p ON p.id = l.product_id \
+             LEFT JOIN consumption_events c ON c.license_id = l.id AND c.idempotency_key = $2 "
+        )
+    };
+}
+
 pub(crate) use {
-    admin_token_cols, blocked_cols, consumption_cols, credential_cols, customer_cols, device_cols, event_cols,
-    feature_cols, lease_cols, license_cols, license_feature_select, policy_cols, product_cols, signing_key_cols,
-    user_cols, validation_select,
+    admin_token_cols, begin_lock_then, blocked_cols, consumption_cols, consumption_replay_select, credential_cols,
+    customer_cols, device_cols, device_insert_sql, device_reactivate_sql, device_touch_sql, event_cols, feature_cols,
+    lease_cols, license_cols, license_feature_select, license_product_select, policy_cols, product_cols,
+    signing_key_cols, user_cols, validation_select,
 };
 
 /// Expands the `Store` implementation for one backend. The invoking module must define
@@ -186,9 +255,10 @@ macro_rules! impl_store {
         mod shared {
             use super::*;
             use $crate::sql::{
-                admin_token_cols, blocked_cols, conflict, consumption_cols, credential_cols, customer_cols, db_err,
-                device_cols, event_cols, feature_cols, from_json, lease_cols, license_cols, license_feature_select,
-                open_text, parse_enum, policy_cols, product_cols, signing_key_cols, to_json, user_cols, validation_select,
+                admin_token_cols, begin_lock_then, blocked_cols, conflict, consumption_replay_select, consumption_cols, credential_cols, customer_cols, db_err,
+                device_cols, device_insert_sql, device_reactivate_sql, device_touch_sql, event_cols, feature_cols,
+                from_json, lease_cols, license_cols, license_feature_select, license_product_select, open_text,
+                parse_enum, policy_cols, product_cols, signing_key_cols, to_json, user_cols, validation_select,
                 VALIDATION_DEVICE_AT, VALIDATION_PRODUCT_AT,
             };
             use $crate::read_cache::{CacheKey, ReadCache, ValidationInputs};
@@ -619,20 +689,15 @@ macro_rules! impl_store {
                 Ok((device, blocked > 0, get(&row, "active_count")?))
             }
 
-            /// Activation after the license lock is held: loads what the rule needs, asks
-            /// `rules::plan_activation`, and writes what it decided. Shared by `activate` and
-            /// `activate_many`, which add the event and commit.
-            async fn activate_locked(
+            /// The counts an activation rule needs beyond the device state, each only when the
+            /// license asks for it: the user's active devices, and activations inside the
+            /// reactivation-lockout window.
+            async fn activation_counts(
                 conn: &mut Conn,
-                codec: &dyn SecretCodec,
-                license: License,
-                device: &DeviceInfo,
+                license: &License,
                 user_id: Option<i64>,
                 now: Millis,
-            ) -> Result<Activation> {
-                let product = product_of(&mut *conn, &license).await?;
-                let (existing, blocked, active_devices) =
-                    device_state(&mut *conn, license.id, product.id, &device.fingerprint).await?;
+            ) -> Result<(Option<i64>, i64)> {
                 let user_active_devices = match user_id {
                     Some(user_id) => Some(
                         sqlx::query_scalar(
@@ -655,6 +720,46 @@ macro_rules! impl_store {
                         .map_err(db_err)?,
                     None => 0,
                 };
+                Ok((user_active_devices, recent_activations))
+            }
+
+            type Query<'q> = sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>;
+
+            /// Binds what a client reported about its device, in the order of `device_touch_sql!`
+            /// (`$2`–`$10`).
+            fn bind_device_report<'q>(
+                query: Query<'q>,
+                device: &DeviceInfo,
+                user_id: Option<i64>,
+                variables: Option<String>,
+            ) -> Query<'q> {
+                query
+                    .bind(device.name.clone())
+                    .bind(device.hostname.clone())
+                    .bind(device.os.clone())
+                    .bind(device.app_version.clone())
+                    .bind(device.ip.clone())
+                    .bind(device.mac.clone())
+                    .bind(device.is_vm)
+                    .bind(user_id)
+                    .bind(variables)
+            }
+
+            /// Activation after the license lock is held: loads what the rule needs, asks
+            /// `rules::plan_activation`, and writes what it decided. Shared by `activate` and
+            /// `activate_many`, which add the event and commit.
+            async fn activate_locked(
+                conn: &mut Conn,
+                codec: &dyn SecretCodec,
+                license: License,
+                device: &DeviceInfo,
+                user_id: Option<i64>,
+                now: Millis,
+            ) -> Result<Activation> {
+                let product = product_of(&mut *conn, &license).await?;
+                let (existing, blocked, active_devices) =
+                    device_state(&mut *conn, license.id, product.id, &device.fingerprint).await?;
+                let (user_active_devices, recent_activations) = activation_counts(&mut *conn, &license, user_id, now).await?;
                 let state = rules::ActivationState {
                     product: &product,
                     license: &license,
@@ -673,25 +778,10 @@ macro_rules! impl_store {
                             StoreError::Database("activation rule saw an active device that was not loaded".into())
                         })?;
                         // Fields a client did not report keep their earlier values.
-                        let row = sqlx::query(concat!(
-                            "UPDATE devices SET name = COALESCE($2, name), hostname = COALESCE($3, hostname), \
-                             os = COALESCE($4, os), app_version = COALESCE($5, app_version), ip = COALESCE($6, ip), \
-                             mac = COALESCE($7, mac), is_vm = $8, user_id = COALESCE($9, user_id), \
-                             variables = COALESCE($10, variables), last_seen_at = $11 WHERE id = $1 RETURNING ",
-                            device_cols!()
-                        ))
-                        .bind(id)
-                        .bind(&device.name)
-                        .bind(&device.hostname)
-                        .bind(&device.os)
-                        .bind(&device.app_version)
-                        .bind(&device.ip)
-                        .bind(&device.mac)
-                        .bind(device.is_vm)
-                        .bind(user_id)
-                        .bind(variables)
-                        .bind(now)
-                        .fetch_one(&mut *conn)
+                        let query = sqlx::query(concat!(device_touch_sql!(), device_cols!())).bind(id);
+                        let row = bind_device_report(query, device, user_id, variables)
+                            .bind(now)
+                            .fetch_one(&mut *conn)
                         .await
                         .map_err(db_err)?;
                         (device_from_row(&row)?, license, false)
@@ -700,45 +790,24 @@ macro_rules! impl_store {
                         let row = match existing {
                             // Reactivation reuses the row: UNIQUE(license_id, fingerprint)
                             // keeps one row per device across its history.
-                            Some(old) => sqlx::query(concat!(
-                                "UPDATE devices SET name = COALESCE($2, name), hostname = COALESCE($3, hostname), \
-                                 os = COALESCE($4, os), app_version = COALESCE($5, app_version), ip = COALESCE($6, ip), \
-                                 mac = COALESCE($7, mac), is_vm = $8, user_id = $9, \
-                                 variables = COALESCE($10, variables), activated_at = $11, last_seen_at = $11, \
-                                 deactivated_at = NULL WHERE id = $1 RETURNING ",
-                                device_cols!()
-                            ))
-                            .bind(old.id)
-                            .bind(&device.name)
-                            .bind(&device.hostname)
-                            .bind(&device.os)
-                            .bind(&device.app_version)
-                            .bind(&device.ip)
-                            .bind(&device.mac)
-                            .bind(device.is_vm)
-                            .bind(user_id)
-                            .bind(variables)
+                            Some(old) => bind_device_report(
+                                sqlx::query(concat!(device_reactivate_sql!(), device_cols!())).bind(old.id),
+                                device,
+                                user_id,
+                                variables,
+                            )
                             .bind(now)
                             .fetch_one(&mut *conn)
                             .await
                             .map_err(db_err)?,
-                            None => sqlx::query(concat!(
-                                "INSERT INTO devices (license_id, fingerprint, name, hostname, os, app_version, ip, mac, \
-                                 is_vm, user_id, variables, activated_at, last_seen_at) \
-                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING ",
-                                device_cols!()
-                            ))
-                            .bind(license.id)
-                            .bind(&device.fingerprint)
-                            .bind(&device.name)
-                            .bind(&device.hostname)
-                            .bind(&device.os)
-                            .bind(&device.app_version)
-                            .bind(&device.ip)
-                            .bind(&device.mac)
-                            .bind(device.is_vm)
-                            .bind(user_id)
-                            .bind(variables.unwrap_or_else(|| String::from("{}")))
+                            None => bind_device_report(
+                                sqlx::query(concat!(device_insert_sql!(), device_cols!()))
+                                    .bind(license.id)
+                                    .bind(&device.fingerprint),
+                                device,
+                                user_id,
+                                Some(variables.unwrap_or_else(|| String::from("{}"))),
+                            )
                             .bind(now)
                             .fetch_one(&mut *conn)
                             .await
@@ -772,6 +841,307 @@ macro_rules! impl_store {
                 };
                 let active_devices = if newly_activated { active_devices + 1 } else { active_devices };
                 Ok(Activation { product, license, device: stored, newly_activated, active_devices })
+            }
+
+            /// SQLite's hot client writes (activate, consume) as two statement batches instead of
+            /// a statement at a time.
+            ///
+            /// sqlx runs every SQLite connection on a thread of its own, and each statement is a
+            /// message to that thread and one back. On the single writer connection those hand-offs
+            /// are the whole cost of a write: an activation was eight of them (BEGIN, lock,
+            /// product, device state, device, activation log, event, COMMIT), each a wake-up of
+            /// another thread on a busy machine, with the writer lock held throughout. Here the
+            /// first batch is `BEGIN IMMEDIATE`, the lock and everything the rule reads (one
+            /// SELECT); the rule decides in Rust; the second batch is every write and the COMMIT.
+            /// The lock is taken by the batch's first statement exactly as on the other path, so
+            /// the limits hold the same way; a refusal rolls back.
+            ///
+            /// BEGIN and COMMIT travel inside the batches, so sqlx's `Transaction` cannot track
+            /// them: `BatchedWrite` does. A batch that fails is followed by ROLLBACK, and a future
+            /// dropped mid-transaction (a client that went away) closes the connection instead of
+            /// returning it to the pool, which rolls back whatever it held.
+            struct BatchedWrite {
+                conn: sqlx::pool::PoolConnection<Db>,
+                /// A transaction may be open on `conn`.
+                open: bool,
+            }
+
+            impl BatchedWrite {
+                async fn acquire(pool: &sqlx::Pool<Db>) -> Result<Self> {
+                    Ok(Self { conn: pool.acquire().await.map_err(db_err)?, open: false })
+                }
+
+                /// Runs a batch that opens the transaction or works inside it.
+                async fn run(&mut self, query: Query<'_>) -> Result<Vec<DbRow>> {
+                    self.open = true;
+                    query.fetch_all(&mut *self.conn).await.map_err(db_err)
+                }
+
+                /// Runs the batch that ends in COMMIT.
+                async fn finish(&mut self, query: Query<'_>) -> Result<Vec<DbRow>> {
+                    let rows = self.run(query).await?;
+                    self.open = false;
+                    Ok(rows)
+                }
+
+                async fn rollback(&mut self) {
+                    if !self.open {
+                        return;
+                    }
+                    // "no transaction is active" (BEGIN itself failed) is fine too; anything else
+                    // leaves the state unknown, so the connection is not reused.
+                    match sqlx::query("ROLLBACK").execute(&mut *self.conn).await {
+                        Ok(_) => self.open = false,
+                        Err(e) if e.to_string().contains("no transaction is active") => self.open = false,
+                        Err(_) => {}
+                    }
+                }
+            }
+
+            impl Drop for BatchedWrite {
+                fn drop(&mut self) {
+                    if self.open {
+                        self.conn.close_on_drop();
+                    }
+                }
+            }
+
+            /// Runs `body` on the writer and rolls back when it fails.
+            async fn batched<T>(
+                pool: &sqlx::Pool<Db>,
+                body: impl AsyncFnOnce(&mut BatchedWrite) -> Result<T>,
+            ) -> Result<T> {
+                let mut write = BatchedWrite::acquire(pool).await?;
+                let result = body(&mut write).await;
+                if result.is_err() {
+                    write.rollback().await;
+                }
+                result
+            }
+
+            async fn activate_batched(
+                pool: &sqlx::Pool<Db>,
+                codec: &dyn SecretCodec,
+                license: &LicenseRef,
+                device: &DeviceInfo,
+                user_id: Option<i64>,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<Activation> {
+                batched(pool, async |write: &mut BatchedWrite| {
+                    let first = begin_lock_then!(
+                        license,
+                        codec,
+                        [validation_select!(), "WHERE l.id = $1"],
+                        [validation_select!(), "WHERE l.key_digest = $1"]
+                    )
+                    .bind(&device.fingerprint);
+                    let rows = write.run(first).await?;
+                    let row = rows.first().ok_or(StoreError::Denied(Denial::LicenseNotFound))?;
+                    let ValidationInputs { product, license, device: existing, blocked, active_devices, .. } =
+                        validation_inputs_at(row, codec)?;
+                    let (user_active_devices, recent_activations) =
+                        activation_counts(&mut write.conn, &license, user_id, now).await?;
+                    let state = rules::ActivationState {
+                        product: &product,
+                        license: &license,
+                        device,
+                        existing: existing.as_ref(),
+                        blocked,
+                        active_devices,
+                        user_active_devices,
+                        recent_activations,
+                    };
+                    let plan = rules::plan_activation(&state, now)?;
+                    let variables = device.variables.as_ref().map(to_json).transpose()?;
+                    let device_subject = event.subject_type == "device";
+                    let event_data = to_json(&event.data)?;
+                    let (rows, newly_activated) = match (plan, existing) {
+                        (rules::ActivationPlan::AlreadyActive, existing) => {
+                            let id = existing.map(|d| d.id).ok_or_else(|| {
+                                StoreError::Database("activation rule saw an active device that was not loaded".into())
+                            })?;
+                            let subject = if device_subject { id } else { license.id };
+                            let query = bind_device_report(
+                                sqlx::query(concat!(
+                                    device_touch_sql!(),
+                                    device_cols!(),
+                                    "; INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
+                                     VALUES ($11, $12, $13, $14, $15, $16, $17); COMMIT"
+                                ))
+                                .bind(id),
+                                device,
+                                user_id,
+                                variables,
+                            )
+                            .bind(now)
+                            .bind(event.actor)
+                            .bind(event.source_ip)
+                            .bind(event.action)
+                            .bind(event.subject_type)
+                            .bind(event.subject_id.or(Some(subject)))
+                            .bind(event_data);
+                            (write.finish(query).await?, false)
+                        }
+                        (rules::ActivationPlan::Activate { is_transfer, start_trial_expiry }, Some(old)) => {
+                            let subject = if device_subject { old.id } else { license.id };
+                            let query = bind_device_report(
+                                sqlx::query(concat!(
+                                    device_reactivate_sql!(),
+                                    device_cols!(),
+                                    "; INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
+                                     VALUES ($11, $12, $13, $14, $15, $16, $17); \
+                                     UPDATE licenses SET transfer_count = transfer_count + $18, \
+                                     expires_at = COALESCE($19, expires_at) \
+                                     WHERE id = $20 AND ($18 <> 0 OR $19 IS NOT NULL) RETURNING ",
+                                    license_cols!(),
+                                    "; INSERT INTO activation_log (license_id, fingerprint, at) VALUES ($20, $21, $11); COMMIT"
+                                ))
+                                .bind(old.id),
+                                device,
+                                user_id,
+                                variables,
+                            )
+                            .bind(now)
+                            .bind(event.actor)
+                            .bind(event.source_ip)
+                            .bind(event.action)
+                            .bind(event.subject_type)
+                            .bind(event.subject_id.or(Some(subject)))
+                            .bind(event_data)
+                            .bind(i64::from(is_transfer))
+                            .bind(start_trial_expiry)
+                            .bind(license.id)
+                            .bind(&device.fingerprint);
+                            (write.finish(query).await?, true)
+                        }
+                        (rules::ActivationPlan::Activate { is_transfer, start_trial_expiry }, None) => {
+                            // The new device's id is known only inside the batch: the event takes
+                            // it from `last_insert_rowid()` when the device is its subject.
+                            let subject = if device_subject { None } else { Some(license.id) };
+                            let query = bind_device_report(
+                                sqlx::query(concat!(
+                                    device_insert_sql!(),
+                                    device_cols!(),
+                                    "; INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
+                                     VALUES ($12, $13, $14, $15, $16, COALESCE($17, last_insert_rowid()), $18); \
+                                     UPDATE licenses SET transfer_count = transfer_count + $19, \
+                                     expires_at = COALESCE($20, expires_at) \
+                                     WHERE id = $1 AND ($19 <> 0 OR $20 IS NOT NULL) RETURNING ",
+                                    license_cols!(),
+                                    "; INSERT INTO activation_log (license_id, fingerprint, at) VALUES ($1, $2, $12); COMMIT"
+                                ))
+                                .bind(license.id)
+                                .bind(&device.fingerprint),
+                                device,
+                                user_id,
+                                Some(variables.unwrap_or_else(|| String::from("{}"))),
+                            )
+                            .bind(now)
+                            .bind(event.actor)
+                            .bind(event.source_ip)
+                            .bind(event.action)
+                            .bind(event.subject_type)
+                            .bind(event.subject_id.or(subject))
+                            .bind(event_data)
+                            .bind(i64::from(is_transfer))
+                            .bind(start_trial_expiry);
+                            let rows = write.finish(query).await.map_err(|e| match e {
+                                // Same message as the statement-at-a-time path's insert.
+                                StoreError::Conflict(_) => {
+                                    StoreError::Conflict("device is already registered on this license".into())
+                                }
+                                other => other,
+                            })?;
+                            (rows, true)
+                        }
+                    };
+                    // Rows: the device, then the license if the batch changed it.
+                    let stored = rows
+                        .first()
+                        .map(device_from_row)
+                        .transpose()?
+                        .ok_or_else(|| StoreError::Database("activation batch returned no device".into()))?;
+                    let license = match rows.get(1) {
+                        Some(row) => license_from_row(row, codec)?,
+                        None => license,
+                    };
+                    let active_devices = if newly_activated { active_devices + 1 } else { active_devices };
+                    Ok(Activation { product, license, device: stored, newly_activated, active_devices })
+                })
+                .await
+            }
+
+            async fn consume_batched(
+                pool: &sqlx::Pool<Db>,
+                codec: &dyn SecretCodec,
+                license: &LicenseRef,
+                amount: i64,
+                idempotency_key: Option<String>,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<ConsumptionOutcome> {
+                batched(pool, async |write: &mut BatchedWrite| {
+                    // License, product and the earlier consumption with this idempotency key.
+                    let first = begin_lock_then!(
+                        license,
+                        codec,
+                        [consumption_replay_select!(), "WHERE l.id = $1"],
+                        [consumption_replay_select!(), "WHERE l.key_digest = $1"]
+                    )
+                    .bind(idempotency_key.clone());
+                    let rows = write.run(first).await?;
+                    let row = rows.first().ok_or(StoreError::Denied(Denial::LicenseNotFound))?;
+                    let license = license_at(row, codec, At::From(0))?;
+                    const EARLIER_AT: usize = VALIDATION_DEVICE_AT;
+                    if let Some(id) = col::<Option<i64>>(row, At::From(EARLIER_AT), 0, "id")? {
+                        // A replay writes nothing, not even the lock bump.
+                        write.rollback().await;
+                        let at = At::From(EARLIER_AT);
+                        let earlier = ConsumptionEvent {
+                            id,
+                            license_id: col(row, at, 1, "license_id")?,
+                            feature_id: col(row, at, 2, "feature_id")?,
+                            amount: col(row, at, 3, "amount")?,
+                            total_after: col(row, at, 4, "total_after")?,
+                            idempotency_key: col(row, at, 5, "idempotency_key")?,
+                            at: col(row, at, 6, "at")?,
+                        };
+                        let total = earlier.total_after;
+                        return Ok(ConsumptionOutcome { license, event: earlier, total, replayed: true });
+                    }
+                    let product = product_at(row, At::From(VALIDATION_PRODUCT_AT))?;
+                    let counter = rules::plan_consumption(&product, &license, amount, now)?;
+                    let query = sqlx::query(concat!(
+                        "UPDATE licenses SET consumption_used = $2, consumption_period_start = $3 WHERE id = $1 RETURNING ",
+                        license_cols!(),
+                        "; INSERT INTO consumption_events (license_id, feature_id, amount, total_after, idempotency_key, at) \
+                         VALUES ($1, NULL, $4, $2, $5, $6) RETURNING ",
+                        consumption_cols!(),
+                        "; INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
+                         VALUES ($6, $7, $8, $9, $10, $11, $12); COMMIT"
+                    ))
+                    .bind(license.id)
+                    .bind(counter.used)
+                    .bind(counter.period_start)
+                    .bind(amount)
+                    .bind(idempotency_key)
+                    .bind(now)
+                    .bind(event.actor)
+                    .bind(event.source_ip)
+                    .bind(event.action)
+                    .bind(event.subject_type)
+                    .bind(event.subject_id.or(Some(license.id)))
+                    .bind(to_json(&event.data)?);
+                    let rows = write.finish(query).await?;
+                    let (Some(license_row), Some(event_row)) = (rows.first(), rows.get(1)) else {
+                        return Err(StoreError::Database("consumption batch returned too few rows".into()));
+                    };
+                    let license = license_from_row(license_row, codec)?;
+                    let consumed = consumption_from_row(event_row)?;
+                    Ok(ConsumptionOutcome { license, event: consumed, total: counter.used, replayed: false })
+                })
+                .await
             }
 
             async fn count_active_devices(conn: &mut Conn, license_id: i64) -> Result<i64> {
@@ -925,16 +1295,21 @@ macro_rules! impl_store {
                     // Features live in other rows: read everything again in one transaction.
                     return read_validation_inputs_with_features(store, license, fingerprint).await;
                 }
-                let device = match col::<Option<i64>>(&row, At::From(VALIDATION_DEVICE_AT), 0, "id")? {
-                    Some(_) => Some(device_at(&row, At::From(VALIDATION_DEVICE_AT))?),
+                validation_inputs_at(&row, &*store.codec)
+            }
+
+            /// Decodes a `validation_select!` row (features are not part of it).
+            fn validation_inputs_at(row: &DbRow, codec: &dyn SecretCodec) -> Result<ValidationInputs> {
+                let device = match col::<Option<i64>>(row, At::From(VALIDATION_DEVICE_AT), 0, "id")? {
+                    Some(_) => Some(device_at(row, At::From(VALIDATION_DEVICE_AT))?),
                     None => None,
                 };
                 Ok(ValidationInputs {
-                    license: license_at(&row, &*store.codec, At::From(0))?,
-                    product: product_at(&row, At::From(VALIDATION_PRODUCT_AT))?,
+                    license: license_at(row, codec, At::From(0))?,
+                    product: product_at(row, At::From(VALIDATION_PRODUCT_AT))?,
                     device,
-                    blocked: get::<i64>(&row, "blocked_count")? > 0,
-                    active_devices: get(&row, "active_count")?,
+                    blocked: get::<i64>(row, "blocked_count")? > 0,
+                    active_devices: get(row, "active_count")?,
                     features: Vec::new(),
                 })
             }
@@ -2071,6 +2446,9 @@ macro_rules! impl_store {
                     now: Millis,
                 ) -> Result<Activation> {
                     let codec = &*self.codec;
+                    if let Some(writer) = batch_writer(self) {
+                        return activate_batched(writer, codec, &license, &device, user_id, event, now).await;
+                    }
                     let mut tx = begin_write(self).await?;
                     let license = lock_license_or_deny(&mut tx, codec, &license).await?;
                     let activation = activate_locked(&mut tx, codec, license, &device, user_id, now).await?;
@@ -2198,6 +2576,9 @@ macro_rules! impl_store {
                     now: Millis,
                 ) -> Result<ConsumptionOutcome> {
                     let codec = &*self.codec;
+                    if let Some(writer) = batch_writer(self) {
+                        return consume_batched(writer, codec, &license, amount, idempotency_key, event, now).await;
+                    }
                     let mut tx = begin_write(self).await?;
                     let license = lock_license_or_deny(&mut tx, codec, &license).await?;
                     if let Some(key) = &idempotency_key
