@@ -276,6 +276,7 @@ macro_rules! impl_store {
             type Db = $db;
             type DbRow = $row;
             type Conn = $conn;
+            const BACKEND: Backend = $backend;
 
             const SIGNING_KEY: &str = "signing-key";
             const LICENSE_KEY: &str = "license-key";
@@ -754,11 +755,22 @@ macro_rules! impl_store {
                 license: License,
                 device: &DeviceInfo,
                 user_id: Option<i64>,
+                event: EventDraft,
                 now: Millis,
             ) -> Result<Activation> {
-                let product = product_of(&mut *conn, &license).await?;
-                let (existing, blocked, active_devices) =
-                    device_state(&mut *conn, license.id, product.id, &device.fingerprint).await?;
+                // Product, device state and whether the license has features, in one statement
+                // after the lock (so on PostgreSQL its snapshot includes the previous holder's
+                // commit).
+                let row = sqlx::query(concat!(validation_select!(), "WHERE l.id = $1"))
+                    .bind(license.id)
+                    .bind(&device.fingerprint)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                let ValidationInputs { product, device: existing, blocked, active_devices, .. } =
+                    validation_inputs_at(&row, codec)?;
+                let known_features = (!get::<bool>(&row, "has_features")?).then(Vec::new);
+                let device_subject = event.subject_type == "device";
                 let (user_active_devices, recent_activations) = activation_counts(&mut *conn, &license, user_id, now).await?;
                 let state = rules::ActivationState {
                     product: &product,
@@ -800,6 +812,46 @@ macro_rules! impl_store {
                             .fetch_one(&mut *conn)
                             .await
                             .map_err(db_err)?,
+                            None if BACKEND == Backend::Postgres && !is_transfer && start_trial_expiry.is_none() => {
+                                // The common case in one round trip: device, event and
+                                // activation log through data-modifying CTEs (PostgreSQL only).
+                                let subject = if device_subject { None } else { Some(license.id) };
+                                let row = bind_device_report(
+                                    sqlx::query(concat!(
+                                        "WITH d AS (",
+                                        device_insert_sql!(),
+                                        device_cols!(),
+                                        "), e AS (INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
+                                         SELECT $12, $13, $14, $15, $16, COALESCE($17, d.id), $18 FROM d), \
+                                         g AS (INSERT INTO activation_log (license_id, fingerprint, at) SELECT $1, $2, $12 FROM d) \
+                                         SELECT * FROM d"
+                                    ))
+                                    .bind(license.id)
+                                    .bind(&device.fingerprint),
+                                    device,
+                                    user_id,
+                                    Some(variables.unwrap_or_else(|| String::from("{}"))),
+                                )
+                                .bind(now)
+                                .bind(event.actor)
+                                .bind(event.source_ip)
+                                .bind(event.action)
+                                .bind(event.subject_type)
+                                .bind(event.subject_id.or(subject))
+                                .bind(to_json(&event.data)?)
+                                .fetch_one(&mut *conn)
+                                .await
+                                .map_err(conflict("device is already registered on this license", "license user does not exist"))?;
+                                let active_devices = active_devices + 1;
+                                return Ok(Activation {
+                                    product,
+                                    license,
+                                    device: device_from_row(&row)?,
+                                    newly_activated: true,
+                                    active_devices,
+                                    known_features,
+                                });
+                            }
                             None => bind_device_report(
                                 sqlx::query(concat!(device_insert_sql!(), device_cols!()))
                                     .bind(license.id)
@@ -839,8 +891,10 @@ macro_rules! impl_store {
                         (device_from_row(&row)?, license, true)
                     }
                 };
+                let subject = if device_subject { stored.id } else { license.id };
+                insert_event(&mut *conn, event, Some(subject), now).await?;
                 let active_devices = if newly_activated { active_devices + 1 } else { active_devices };
-                Ok(Activation { product, license, device: stored, newly_activated, active_devices })
+                Ok(Activation { product, license, device: stored, newly_activated, active_devices, known_features })
             }
 
             /// SQLite's hot client writes (activate, consume) as two statement batches instead of
@@ -940,6 +994,7 @@ macro_rules! impl_store {
                     let row = rows.first().ok_or(StoreError::Denied(Denial::LicenseNotFound))?;
                     let ValidationInputs { product, license, device: existing, blocked, active_devices, .. } =
                         validation_inputs_at(row, codec)?;
+                    let known_features = (!get::<bool>(row, "has_features")?).then(Vec::new);
                     let (user_active_devices, recent_activations) =
                         activation_counts(&mut write.conn, &license, user_id, now).await?;
                     let state = rules::ActivationState {
@@ -1067,7 +1122,7 @@ macro_rules! impl_store {
                         None => license,
                     };
                     let active_devices = if newly_activated { active_devices + 1 } else { active_devices };
-                    Ok(Activation { product, license, device: stored, newly_activated, active_devices })
+                    Ok(Activation { product, license, device: stored, newly_activated, active_devices, known_features })
                 })
                 .await
             }
@@ -2451,9 +2506,7 @@ macro_rules! impl_store {
                     }
                     let mut tx = begin_write(self).await?;
                     let license = lock_license_or_deny(&mut tx, codec, &license).await?;
-                    let activation = activate_locked(&mut tx, codec, license, &device, user_id, now).await?;
-                    let subject = if event.subject_type == "device" { activation.device.id } else { activation.license.id };
-                    insert_event(&mut tx, event, Some(subject), now).await?;
+                    let activation = activate_locked(&mut tx, codec, license, &device, user_id, event, now).await?;
                     tx.commit().await.map_err(db_err)?;
                     Ok(activation)
                 }
@@ -2480,10 +2533,8 @@ macro_rules! impl_store {
                     let mut activations = Vec::with_capacity(locked.len());
                     for license in locked {
                         // A refusal returns here and drops `tx`, rolling back every earlier member.
-                        let activation = activate_locked(&mut tx, codec, license, &device, user_id, now).await?;
-                        let subject =
-                            if event.subject_type == "device" { activation.device.id } else { activation.license.id };
-                        insert_event(&mut tx, event.clone(), Some(subject), now).await?;
+                        let activation =
+                            activate_locked(&mut tx, codec, license, &device, user_id, event.clone(), now).await?;
                         activations.push(activation);
                     }
                     tx.commit().await.map_err(db_err)?;

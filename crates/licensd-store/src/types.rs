@@ -221,6 +221,10 @@ pub struct Activation {
     /// False when the device was already active (nothing consumed).
     pub newly_activated: bool,
     pub active_devices: i64,
+    /// The license's features when the activation learnt them for free (a license without
+    /// features, on a backend whose activation read says so); `None` means "ask
+    /// `license_features`".
+    pub known_features: Option<Vec<LicenseFeature>>,
 }
 
 #[derive(Debug, Clone)]

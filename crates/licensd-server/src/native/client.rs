@@ -343,12 +343,15 @@ pub async fn activate(
         )
         .await
     {
-        Ok(activation) => {
-            let features = state
-                .store
-                .license_features(activation.license.id)
-                .await
-                .unwrap_or_default();
+        Ok(mut activation) => {
+            let features = match activation.known_features.take() {
+                Some(features) => features,
+                None => state
+                    .store
+                    .license_features(activation.license.id)
+                    .await
+                    .unwrap_or_default(),
+            };
             let (status, code) = if activation.newly_activated {
                 (StatusCode::CREATED, "ACTIVATED")
             } else {

@@ -243,9 +243,13 @@ backend_tests! {
         assert_error(status, &body, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
 
         // Over the 1 MiB body limit: refused, nothing created.
+        // Repeated: the client must always get to read the 413, never a reset connection
+        // (the server reads the rest of the upload before answering).
         let big = json!({"code": "big", "name": "Big", "metadata": {"blob": "x".repeat(1_536 * 1024)}});
-        let (status, _, body) = raw(&server, Method::POST, "/v1/products", &json_auth, Some(serde_json::to_vec(&big).unwrap())).await;
-        assert_error(status, &body, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+        for _ in 0..5 {
+            let (status, _, body) = raw(&server, Method::POST, "/v1/products", &json_auth, Some(serde_json::to_vec(&big).unwrap())).await;
+            assert_error(status, &body, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+        }
         let (status, list) = server.admin(Method::GET, "/v1/products", None).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(list["data"], json!([]), "a refused body must not create anything");
@@ -818,6 +822,19 @@ backend_tests! {
         assert_eq!(body["license"]["active_devices"], 1);
         let (status, body) = activate(&server, "ACT-1", "fp-b").await;
         assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "ACTIVATION_LIMIT_REACHED");
+
+        // The answer lists the license's features whether or not it has any (a license without
+        // features is answered without reading them again).
+        let (status, body) = activate(&server, "ACT-1", "fp-a").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["license"]["features"], json!([]));
+        let (status, _) = server.admin(Method::POST, "/v1/features", Some(json!({"product_id": product, "code": "pro", "name": "Pro"}))).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (status, _) = server.admin(Method::POST, "/v1/licenses", Some(json!({"product_id": product, "key": "ACT-FEAT", "features": [{"code": "pro"}]}))).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (status, body) = activate(&server, "ACT-FEAT", "fp-f").await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(body["license"]["features"], json!(["pro"]));
 
         let (status, body, headers, bytes) = server.client_post("/v1/licenses/actions/activate", json!({"key": "NO-SUCH", "fingerprint": "fp"})).await;
         assert_error(status, &body, StatusCode::NOT_FOUND, "LICENSE_NOT_FOUND");
