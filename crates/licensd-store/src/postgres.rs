@@ -50,10 +50,9 @@ fn read_cache(_store: &PostgresStore) -> Option<&crate::read_cache::ReadCache> {
     None
 }
 
-/// PostgreSQL cannot prepare several statements as one, and in READ COMMITTED what is read after
-/// the lock must be a statement of its own (a statement's snapshot predates the lock wait), so
-/// its client writes stay a statement at a time.
-fn batch_writer(_store: &PostgresStore) -> Option<&PgPool> {
+/// Only SQLite has a writer thread; PostgreSQL's client writes run a statement at a time, each a
+/// round trip (see `activate_locked` for how few).
+fn sqlite_writer(_store: &PostgresStore) -> Option<&crate::sqlite::WriterThread> {
     None
 }
 

@@ -28,6 +28,26 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     }
 }
 
+/// Maps an error of the SQLite writer thread's rusqlite connection like `db_err` maps sqlx's.
+pub(crate) fn lite_err(e: rusqlite::Error) -> StoreError {
+    use rusqlite::ffi;
+    match &e {
+        rusqlite::Error::SqliteFailure(failure, message) => match failure.extended_code {
+            ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+                StoreError::Conflict(format!("duplicate value ({})", message.as_deref().unwrap_or("unique")))
+            }
+            ffi::SQLITE_CONSTRAINT_FOREIGNKEY => StoreError::Conflict(
+                "a referenced record is missing or the record is still in use (foreign key)".into(),
+            ),
+            _ => StoreError::Database(e.to_string()),
+        },
+        rusqlite::Error::FromSqlConversionFailure(..) | rusqlite::Error::InvalidColumnType(..) => {
+            StoreError::Corrupt(e.to_string())
+        }
+        _ => StoreError::Database(e.to_string()),
+    }
+}
+
 /// Maps a write's error, naming what a refused constraint was about so administrators get
 /// "product code already exists" rather than an index name.
 pub(crate) fn conflict(unique: &'static str, reference: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
@@ -204,26 +224,6 @@ macro_rules! device_insert_sql {
 pub(crate) const VALIDATION_PRODUCT_AT: usize = 20;
 pub(crate) const VALIDATION_DEVICE_AT: usize = 30;
 
-/// The first batch of a client write: BEGIN IMMEDIATE, the lock (the same
-/// `lock_version` bump as `lock_license`) and `then` (a SELECT by the same license
-/// reference, `$1`, with its own parameters from `$2`).
-macro_rules! begin_lock_then {
-    ($license:expr, $codec:expr, [$($by_id:tt)*], [$($by_key:tt)*]) => {
-        match $license {
-            LicenseRef::Id(id) => sqlx::query(concat!(
-                "BEGIN IMMEDIATE; UPDATE licenses SET lock_version = lock_version + 1 WHERE id = $1; ",
-                $($by_id)*
-            ))
-            .bind(*id),
-            LicenseRef::Key(key) => sqlx::query(concat!(
-                "BEGIN IMMEDIATE; UPDATE licenses SET lock_version = lock_version + 1 WHERE key_digest = $1; ",
-                $($by_key)*
-            ))
-            .bind($codec.digest(key.as_bytes())),
-        }
-    };
-}
-
 /// License, product (at `VALIDATION_PRODUCT_AT`) and the earlier consumption with
 /// idempotency key `$2` (at `VALIDATION_DEVICE_AT`, all NULL when there is none).
 macro_rules! consumption_replay_select {
@@ -238,10 +238,10 @@ macro_rules! consumption_replay_select {
 }
 
 pub(crate) use {
-    admin_token_cols, begin_lock_then, blocked_cols, consumption_cols, consumption_replay_select, credential_cols,
-    customer_cols, device_cols, device_insert_sql, device_reactivate_sql, device_touch_sql, event_cols, feature_cols,
-    lease_cols, license_cols, license_feature_select, license_product_select, policy_cols, product_cols,
-    signing_key_cols, user_cols, validation_select,
+    admin_token_cols, blocked_cols, consumption_cols, consumption_replay_select, credential_cols, customer_cols,
+    device_cols, device_insert_sql, device_reactivate_sql, device_touch_sql, event_cols, feature_cols, lease_cols,
+    license_cols, license_feature_select, license_product_select, policy_cols, product_cols, signing_key_cols,
+    user_cols, validation_select,
 };
 
 /// Expands the `Store` implementation for one backend. The invoking module must define
@@ -255,7 +255,7 @@ macro_rules! impl_store {
         mod shared {
             use super::*;
             use $crate::sql::{
-                admin_token_cols, begin_lock_then, blocked_cols, conflict, consumption_replay_select, consumption_cols, credential_cols, customer_cols, db_err,
+                admin_token_cols, blocked_cols, conflict, consumption_replay_select, lite_err, consumption_cols, credential_cols, customer_cols, db_err,
                 device_cols, device_insert_sql, device_reactivate_sql, device_touch_sql, event_cols, feature_cols,
                 from_json, lease_cols, license_cols, license_feature_select, license_product_select, open_text,
                 parse_enum, policy_cols, product_cols, signing_key_cols, to_json, user_cols, validation_select,
@@ -311,19 +311,42 @@ macro_rules! impl_store {
                 From(usize),
             }
 
-            fn col<T>(row: &DbRow, at: At, index: usize, name: &str) -> Result<T>
-            where
-                T: for<'r> sqlx::Decode<'r, Db> + sqlx::Type<Db>,
-            {
-                match at {
-                    At::Name => get(row, name),
-                    At::From(base) => row
-                        .try_get::<T, _>(base + index)
-                        .map_err(|e| StoreError::Corrupt(format!("column {name}: {e}"))),
+            /// A column type both row kinds decode: sqlx's, and rusqlite's on the SQLite writer
+            /// thread (`sqlite_writer`).
+            trait ColumnValue: for<'r> sqlx::Decode<'r, Db> + sqlx::Type<Db> + rusqlite::types::FromSql {}
+            impl<T> ColumnValue for T where T: for<'r> sqlx::Decode<'r, Db> + sqlx::Type<Db> + rusqlite::types::FromSql {}
+
+            /// What the decoders read from: a sqlx row, or a row of the SQLite writer thread.
+            trait Columns {
+                fn column<T: ColumnValue>(&self, at: At, index: usize, name: &str) -> Result<T>;
+            }
+
+            impl Columns for DbRow {
+                fn column<T: ColumnValue>(&self, at: At, index: usize, name: &str) -> Result<T> {
+                    match at {
+                        At::Name => get(self, name),
+                        At::From(base) => self
+                            .try_get::<T, _>(base + index)
+                            .map_err(|e| StoreError::Corrupt(format!("column {name}: {e}"))),
+                    }
                 }
             }
 
-            fn json_at<T: serde::de::DeserializeOwned>(row: &DbRow, at: At, index: usize, name: &str) -> Result<T> {
+            impl Columns for rusqlite::Row<'_> {
+                fn column<T: ColumnValue>(&self, at: At, index: usize, name: &str) -> Result<T> {
+                    match at {
+                        At::Name => self.get::<_, T>(name),
+                        At::From(base) => self.get::<_, T>(base + index),
+                    }
+                    .map_err(|e| StoreError::Corrupt(format!("column {name}: {e}")))
+                }
+            }
+
+            fn col<T: ColumnValue>(row: &impl Columns, at: At, index: usize, name: &str) -> Result<T> {
+                row.column(at, index, name)
+            }
+
+            fn json_at<T: serde::de::DeserializeOwned>(row: &impl Columns, at: At, index: usize, name: &str) -> Result<T> {
                 from_json(&col::<String>(row, at, index, name)?, name)
             }
 
@@ -331,7 +354,7 @@ macro_rules! impl_store {
                 product_at(r, At::Name)
             }
 
-            fn product_at(r: &DbRow, at: At) -> Result<Product> {
+            fn product_at(r: &impl Columns, at: At) -> Result<Product> {
                 Ok(Product {
                     id: col(r, at, 0, "id")?,
                     code: col(r, at, 1, "code")?,
@@ -417,7 +440,7 @@ macro_rules! impl_store {
                 license_at(r, codec, At::Name)
             }
 
-            fn license_at(r: &DbRow, codec: &dyn SecretCodec, at: At) -> Result<License> {
+            fn license_at(r: &impl Columns, codec: &dyn SecretCodec, at: At) -> Result<License> {
                 let sealed: Option<Vec<u8>> = col(r, at, 4, "key_sealed")?;
                 Ok(License {
                     id: col(r, at, 0, "id")?,
@@ -447,7 +470,7 @@ macro_rules! impl_store {
                 device_at(r, At::Name)
             }
 
-            fn device_at(r: &DbRow, at: At) -> Result<Device> {
+            fn device_at(r: &impl Columns, at: At) -> Result<Device> {
                 Ok(Device {
                     id: col(r, at, 0, "id")?,
                     license_id: col(r, at, 1, "license_id")?,
@@ -490,14 +513,18 @@ macro_rules! impl_store {
             }
 
             fn consumption_from_row(r: &DbRow) -> Result<ConsumptionEvent> {
+                consumption_at(r, At::Name)
+            }
+
+            fn consumption_at(r: &impl Columns, at: At) -> Result<ConsumptionEvent> {
                 Ok(ConsumptionEvent {
-                    id: get(r, "id")?,
-                    license_id: get(r, "license_id")?,
-                    feature_id: get(r, "feature_id")?,
-                    amount: get(r, "amount")?,
-                    total_after: get(r, "total_after")?,
-                    idempotency_key: get(r, "idempotency_key")?,
-                    at: get(r, "at")?,
+                    id: col(r, at, 0, "id")?,
+                    license_id: col(r, at, 1, "license_id")?,
+                    feature_id: col(r, at, 2, "feature_id")?,
+                    amount: col(r, at, 3, "amount")?,
+                    total_after: col(r, at, 4, "total_after")?,
+                    idempotency_key: col(r, at, 5, "idempotency_key")?,
+                    at: col(r, at, 6, "at")?,
                 })
             }
 
@@ -558,12 +585,12 @@ macro_rules! impl_store {
                 rows.iter().map(decode).collect()
             }
 
+            const INSERT_EVENT: &str = "INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
+                                        VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
             /// Appends to the event log; `subject` fills the draft's subject when it has none.
             async fn insert_event(conn: &mut Conn, event: EventDraft, subject: Option<i64>, now: Millis) -> Result<()> {
-                sqlx::query(
-                    "INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
+                sqlx::query(INSERT_EVENT)
                 .bind(now)
                 .bind(event.actor)
                 .bind(event.source_ip)
@@ -897,106 +924,128 @@ macro_rules! impl_store {
                 Ok(Activation { product, license, device: stored, newly_activated, active_devices, known_features })
             }
 
-            /// SQLite's hot client writes (activate, consume) as two statement batches instead of
-            /// a statement at a time.
-            ///
-            /// sqlx runs every SQLite connection on a thread of its own, and each statement is a
-            /// message to that thread and one back. On the single writer connection those hand-offs
-            /// are the whole cost of a write: an activation was eight of them (BEGIN, lock,
-            /// product, device state, device, activation log, event, COMMIT), each a wake-up of
-            /// another thread on a busy machine, with the writer lock held throughout. Here the
-            /// first batch is `BEGIN IMMEDIATE`, the lock and everything the rule reads (one
-            /// SELECT); the rule decides in Rust; the second batch is every write and the COMMIT.
-            /// The lock is taken by the batch's first statement exactly as on the other path, so
-            /// the limits hold the same way; a refusal rolls back.
-            ///
-            /// BEGIN and COMMIT travel inside the batches, so sqlx's `Transaction` cannot track
-            /// them: `BatchedWrite` does. A batch that fails is followed by ROLLBACK, and a future
-            /// dropped mid-transaction (a client that went away) closes the connection instead of
-            /// returning it to the pool, which rolls back whatever it held.
-            struct BatchedWrite {
-                conn: sqlx::pool::PoolConnection<Db>,
-                /// A transaction may be open on `conn`.
-                open: bool,
-            }
+            /// SQLite's hot client writes (activate, consume) as whole transactions on the writer
+            /// thread (`sqlite_writer`): lock, read, the domain's rule and every write run there in
+            /// one call, with prepared statements kept between calls. Through sqlx every statement
+            /// is a message to its connection's thread and one back, and with the writer lock held
+            /// across those hand-offs they were the whole cost of a write (bench/RESULTS.md).
+            /// `BEGIN IMMEDIATE` is the lock, as on the sqlx path: SQLite admits one writer, so
+            /// the license row needs no lock of its own.
+            mod on_writer {
+                use super::*;
+                use rusqlite::types::ToSql;
+                use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 
-            impl BatchedWrite {
-                async fn acquire(pool: &sqlx::Pool<Db>) -> Result<Self> {
-                    Ok(Self { conn: pool.acquire().await.map_err(db_err)?, open: false })
+                type Params<'a> = [(&'a str, &'a dyn ToSql)];
+
+                /// The license reference as `$1` of the `WHERE l.id = $1` / `WHERE l.key_digest = $1`
+                /// statement pair.
+                enum LicenseParam {
+                    Id(i64),
+                    Digest(Vec<u8>),
                 }
 
-                /// Runs a batch that opens the transaction or works inside it.
-                async fn run(&mut self, query: Query<'_>) -> Result<Vec<DbRow>> {
-                    self.open = true;
-                    query.fetch_all(&mut *self.conn).await.map_err(db_err)
-                }
-
-                /// Runs the batch that ends in COMMIT.
-                async fn finish(&mut self, query: Query<'_>) -> Result<Vec<DbRow>> {
-                    let rows = self.run(query).await?;
-                    self.open = false;
-                    Ok(rows)
-                }
-
-                async fn rollback(&mut self) {
-                    if !self.open {
-                        return;
+                impl LicenseParam {
+                    fn new(license: &LicenseRef, codec: &dyn SecretCodec) -> Self {
+                        match license {
+                            LicenseRef::Id(id) => Self::Id(*id),
+                            LicenseRef::Key(key) => Self::Digest(codec.digest(key.as_bytes())),
+                        }
                     }
-                    // "no transaction is active" (BEGIN itself failed) is fine too; anything else
-                    // leaves the state unknown, so the connection is not reused.
-                    match sqlx::query("ROLLBACK").execute(&mut *self.conn).await {
-                        Ok(_) => self.open = false,
-                        Err(e) if e.to_string().contains("no transaction is active") => self.open = false,
-                        Err(_) => {}
+
+                    fn pick(&self, by_id: &'static str, by_key: &'static str) -> (&'static str, &dyn ToSql) {
+                        match self {
+                            Self::Id(id) => (by_id, id),
+                            Self::Digest(digest) => (by_key, digest),
+                        }
                     }
                 }
-            }
 
-            impl Drop for BatchedWrite {
-                fn drop(&mut self) {
-                    if self.open {
-                        self.conn.close_on_drop();
+                fn begin(conn: &mut Connection) -> Result<Transaction<'_>> {
+                    conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(lite_err)
+                }
+
+                fn query_one<T>(
+                    tx: &Transaction<'_>,
+                    sql: &str,
+                    params: &Params<'_>,
+                    decode: impl FnOnce(&rusqlite::Row<'_>) -> Result<T>,
+                ) -> Result<Option<T>> {
+                    let mut stmt = tx.prepare_cached(sql).map_err(lite_err)?;
+                    let mut rows = stmt.query(params).map_err(lite_err)?;
+                    match rows.next().map_err(lite_err)? {
+                        Some(row) => decode(row).map(Some),
+                        None => Ok(None),
                     }
                 }
-            }
 
-            /// Runs `body` on the writer and rolls back when it fails.
-            async fn batched<T>(
-                pool: &sqlx::Pool<Db>,
-                body: impl AsyncFnOnce(&mut BatchedWrite) -> Result<T>,
-            ) -> Result<T> {
-                let mut write = BatchedWrite::acquire(pool).await?;
-                let result = body(&mut write).await;
-                if result.is_err() {
-                    write.rollback().await;
+                fn count(tx: &Transaction<'_>, sql: &str, params: &Params<'_>) -> Result<i64> {
+                    tx.prepare_cached(sql)
+                        .map_err(lite_err)?
+                        .query_row(params, |row| row.get(0))
+                        .optional()
+                        .map_err(lite_err)
+                        .map(Option::unwrap_or_default)
                 }
-                result
-            }
 
-            async fn activate_batched(
-                pool: &sqlx::Pool<Db>,
-                codec: &dyn SecretCodec,
-                license: &LicenseRef,
-                device: &DeviceInfo,
-                user_id: Option<i64>,
-                event: EventDraft,
-                now: Millis,
-            ) -> Result<Activation> {
-                batched(pool, async |write: &mut BatchedWrite| {
-                    let first = begin_lock_then!(
-                        license,
-                        codec,
-                        [validation_select!(), "WHERE l.id = $1"],
-                        [validation_select!(), "WHERE l.key_digest = $1"]
-                    )
-                    .bind(&device.fingerprint);
-                    let rows = write.run(first).await?;
-                    let row = rows.first().ok_or(StoreError::Denied(Denial::LicenseNotFound))?;
-                    let ValidationInputs { product, license, device: existing, blocked, active_devices, .. } =
-                        validation_inputs_at(row, codec)?;
-                    let known_features = (!get::<bool>(row, "has_features")?).then(Vec::new);
-                    let (user_active_devices, recent_activations) =
-                        activation_counts(&mut write.conn, &license, user_id, now).await?;
+                fn insert_event(tx: &Transaction<'_>, event: EventDraft, subject: i64, now: Millis) -> Result<()> {
+                    let data = to_json(&event.data)?;
+                    let subject = event.subject_id.unwrap_or(subject);
+                    tx.prepare_cached(INSERT_EVENT)
+                        .map_err(lite_err)?
+                        .execute::<&Params<'_>>(&[
+                            ("$1", &now),
+                            ("$2", &event.actor),
+                            ("$3", &event.source_ip),
+                            ("$4", &event.action),
+                            ("$5", &event.subject_type),
+                            ("$6", &subject),
+                            ("$7", &data),
+                        ])
+                        .map_err(lite_err)?;
+                    Ok(())
+                }
+
+                pub(super) fn activate(
+                    conn: &mut Connection,
+                    codec: &dyn SecretCodec,
+                    license: &LicenseRef,
+                    device: &DeviceInfo,
+                    user_id: Option<i64>,
+                    event: EventDraft,
+                    now: Millis,
+                ) -> Result<Activation> {
+                    let tx = begin(conn)?;
+                    let license_param = LicenseParam::new(license, codec);
+                    let (read_sql, key) = license_param.pick(
+                        concat!(validation_select!(), "WHERE l.id = $1"),
+                        concat!(validation_select!(), "WHERE l.key_digest = $1"),
+                    );
+                    let read = query_one(&tx, read_sql, &[("$1", key), ("$2", &device.fingerprint)], |row| {
+                        Ok((validation_inputs_at(row, codec)?, col::<bool>(row, At::Name, 0, "has_features")?))
+                    })?;
+                    // Returning drops `tx`, which rolls back: a refusal changes nothing.
+                    let (inputs, has_features) = read.ok_or(StoreError::Denied(Denial::LicenseNotFound))?;
+                    let ValidationInputs { product, license, device: existing, blocked, active_devices, .. } = inputs;
+                    let user_active_devices = match user_id {
+                        Some(user_id) => Some(count(
+                            &tx,
+                            "SELECT COUNT(*) FROM devices WHERE license_id = $1 AND user_id = $2 AND deactivated_at IS NULL",
+                            &[("$1", &license.id), ("$2", &user_id)],
+                        )?),
+                        None => None,
+                    };
+                    let recent_activations = match &license.terms.reactivation_lockout {
+                        Some(lockout) => count(
+                            &tx,
+                            "SELECT COUNT(*) FROM activation_log WHERE license_id = $1 AND at > $2",
+                            &[
+                                ("$1", &license.id),
+                                ("$2", &now.saturating_sub(lockout.window_hours.saturating_mul(clock::HOUR))),
+                            ],
+                        )?,
+                        None => 0,
+                    };
                     let state = rules::ActivationState {
                         product: &product,
                         license: &license,
@@ -1009,194 +1058,160 @@ macro_rules! impl_store {
                     };
                     let plan = rules::plan_activation(&state, now)?;
                     let variables = device.variables.as_ref().map(to_json).transpose()?;
-                    let device_subject = event.subject_type == "device";
-                    let event_data = to_json(&event.data)?;
-                    let (rows, newly_activated) = match (plan, existing) {
+                    let report: [&dyn ToSql; 9] = [
+                        &device.name,
+                        &device.hostname,
+                        &device.os,
+                        &device.app_version,
+                        &device.ip,
+                        &device.mac,
+                        &device.is_vm,
+                        &user_id,
+                        &variables,
+                    ];
+                    // The device statements' parameters: `$1` (and `$2` for an insert), the report,
+                    // then now (see `device_touch_sql!`).
+                    const REPORT_FROM_2: [&str; 9] = ["$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10"];
+                    const REPORT_FROM_3: [&str; 9] = ["$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11"];
+                    let (stored, license, newly_activated) = match (plan, existing) {
                         (rules::ActivationPlan::AlreadyActive, existing) => {
                             let id = existing.map(|d| d.id).ok_or_else(|| {
                                 StoreError::Database("activation rule saw an active device that was not loaded".into())
                             })?;
-                            let subject = if device_subject { id } else { license.id };
-                            let query = bind_device_report(
-                                sqlx::query(concat!(
-                                    device_touch_sql!(),
-                                    device_cols!(),
-                                    "; INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
-                                     VALUES ($11, $12, $13, $14, $15, $16, $17); COMMIT"
-                                ))
-                                .bind(id),
-                                device,
-                                user_id,
-                                variables,
-                            )
-                            .bind(now)
-                            .bind(event.actor)
-                            .bind(event.source_ip)
-                            .bind(event.action)
-                            .bind(event.subject_type)
-                            .bind(event.subject_id.or(Some(subject)))
-                            .bind(event_data);
-                            (write.finish(query).await?, false)
-                        }
-                        (rules::ActivationPlan::Activate { is_transfer, start_trial_expiry }, Some(old)) => {
-                            let subject = if device_subject { old.id } else { license.id };
-                            let query = bind_device_report(
-                                sqlx::query(concat!(
-                                    device_reactivate_sql!(),
-                                    device_cols!(),
-                                    "; INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
-                                     VALUES ($11, $12, $13, $14, $15, $16, $17); \
-                                     UPDATE licenses SET transfer_count = transfer_count + $18, \
-                                     expires_at = COALESCE($19, expires_at) \
-                                     WHERE id = $20 AND ($18 <> 0 OR $19 IS NOT NULL) RETURNING ",
-                                    license_cols!(),
-                                    "; INSERT INTO activation_log (license_id, fingerprint, at) VALUES ($20, $21, $11); COMMIT"
-                                ))
-                                .bind(old.id),
-                                device,
-                                user_id,
-                                variables,
-                            )
-                            .bind(now)
-                            .bind(event.actor)
-                            .bind(event.source_ip)
-                            .bind(event.action)
-                            .bind(event.subject_type)
-                            .bind(event.subject_id.or(Some(subject)))
-                            .bind(event_data)
-                            .bind(i64::from(is_transfer))
-                            .bind(start_trial_expiry)
-                            .bind(license.id)
-                            .bind(&device.fingerprint);
-                            (write.finish(query).await?, true)
-                        }
-                        (rules::ActivationPlan::Activate { is_transfer, start_trial_expiry }, None) => {
-                            // The new device's id is known only inside the batch: the event takes
-                            // it from `last_insert_rowid()` when the device is its subject.
-                            let subject = if device_subject { None } else { Some(license.id) };
-                            let query = bind_device_report(
-                                sqlx::query(concat!(
-                                    device_insert_sql!(),
-                                    device_cols!(),
-                                    "; INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
-                                     VALUES ($12, $13, $14, $15, $16, COALESCE($17, last_insert_rowid()), $18); \
-                                     UPDATE licenses SET transfer_count = transfer_count + $19, \
-                                     expires_at = COALESCE($20, expires_at) \
-                                     WHERE id = $1 AND ($19 <> 0 OR $20 IS NOT NULL) RETURNING ",
-                                    license_cols!(),
-                                    "; INSERT INTO activation_log (license_id, fingerprint, at) VALUES ($1, $2, $12); COMMIT"
-                                ))
-                                .bind(license.id)
-                                .bind(&device.fingerprint),
-                                device,
-                                user_id,
-                                Some(variables.unwrap_or_else(|| String::from("{}"))),
-                            )
-                            .bind(now)
-                            .bind(event.actor)
-                            .bind(event.source_ip)
-                            .bind(event.action)
-                            .bind(event.subject_type)
-                            .bind(event.subject_id.or(subject))
-                            .bind(event_data)
-                            .bind(i64::from(is_transfer))
-                            .bind(start_trial_expiry);
-                            let rows = write.finish(query).await.map_err(|e| match e {
-                                // Same message as the statement-at-a-time path's insert.
-                                StoreError::Conflict(_) => {
-                                    StoreError::Conflict("device is already registered on this license".into())
-                                }
-                                other => other,
+                            let mut params: Vec<(&str, &dyn ToSql)> = vec![("$1", &id)];
+                            params.extend(REPORT_FROM_2.iter().copied().zip(report));
+                            params.push(("$11", &now));
+                            let stored = query_one(&tx, concat!(device_touch_sql!(), device_cols!()), &params, |row| {
+                                device_at(row, At::Name)
                             })?;
-                            (rows, true)
+                            (stored, license, false)
+                        }
+                        (rules::ActivationPlan::Activate { is_transfer, start_trial_expiry }, existing) => {
+                            let stored = match existing {
+                                Some(old) => {
+                                    let mut params: Vec<(&str, &dyn ToSql)> = vec![("$1", &old.id)];
+                                    params.extend(REPORT_FROM_2.iter().copied().zip(report));
+                                    params.push(("$11", &now));
+                                    query_one(&tx, concat!(device_reactivate_sql!(), device_cols!()), &params, |row| {
+                                        device_at(row, At::Name)
+                                    })?
+                                }
+                                None => {
+                                    let empty = String::from("{}");
+                                    let variables: &dyn ToSql = match &variables {
+                                        Some(variables) => variables,
+                                        None => &empty,
+                                    };
+                                    let mut params: Vec<(&str, &dyn ToSql)> =
+                                        vec![("$1", &license.id), ("$2", &device.fingerprint)];
+                                    params.extend(REPORT_FROM_3.iter().copied().zip(report).take(8));
+                                    params.push(("$11", variables));
+                                    params.push(("$12", &now));
+                                    query_one(&tx, concat!(device_insert_sql!(), device_cols!()), &params, |row| {
+                                        device_at(row, At::Name)
+                                    })
+                                    .map_err(|e| match e {
+                                        StoreError::Conflict(_) => StoreError::Conflict(
+                                            "device is already registered on this license".into(),
+                                        ),
+                                        other => other,
+                                    })?
+                                }
+                            };
+                            let license = if is_transfer || start_trial_expiry.is_some() {
+                                query_one(
+                                    &tx,
+                                    concat!(
+                                        "UPDATE licenses SET transfer_count = transfer_count + $2, \
+                                         expires_at = COALESCE($3, expires_at) WHERE id = $1 RETURNING ",
+                                        license_cols!()
+                                    ),
+                                    &[("$1", &license.id), ("$2", &i64::from(is_transfer)), ("$3", &start_trial_expiry)],
+                                    |row| license_at(row, codec, At::Name),
+                                )?
+                                .ok_or(StoreError::Denied(Denial::LicenseNotFound))?
+                            } else {
+                                license
+                            };
+                            tx.prepare_cached("INSERT INTO activation_log (license_id, fingerprint, at) VALUES ($1, $2, $3)")
+                                .map_err(lite_err)?
+                                .execute::<&Params<'_>>(&[("$1", &license.id), ("$2", &device.fingerprint), ("$3", &now)])
+                                .map_err(lite_err)?;
+                            (stored, license, true)
                         }
                     };
-                    // Rows: the device, then the license if the batch changed it.
-                    let stored = rows
-                        .first()
-                        .map(device_from_row)
-                        .transpose()?
-                        .ok_or_else(|| StoreError::Database("activation batch returned no device".into()))?;
-                    let license = match rows.get(1) {
-                        Some(row) => license_from_row(row, codec)?,
-                        None => license,
-                    };
+                    let stored = stored.ok_or_else(|| StoreError::Database("activation wrote no device row".into()))?;
+                    let subject = if event.subject_type == "device" { stored.id } else { license.id };
+                    insert_event(&tx, event, subject, now)?;
+                    tx.commit().map_err(lite_err)?;
                     let active_devices = if newly_activated { active_devices + 1 } else { active_devices };
+                    let known_features = (!has_features).then(Vec::new);
                     Ok(Activation { product, license, device: stored, newly_activated, active_devices, known_features })
-                })
-                .await
-            }
+                }
 
-            async fn consume_batched(
-                pool: &sqlx::Pool<Db>,
-                codec: &dyn SecretCodec,
-                license: &LicenseRef,
-                amount: i64,
-                idempotency_key: Option<String>,
-                event: EventDraft,
-                now: Millis,
-            ) -> Result<ConsumptionOutcome> {
-                batched(pool, async |write: &mut BatchedWrite| {
-                    // License, product and the earlier consumption with this idempotency key.
-                    let first = begin_lock_then!(
-                        license,
-                        codec,
-                        [consumption_replay_select!(), "WHERE l.id = $1"],
-                        [consumption_replay_select!(), "WHERE l.key_digest = $1"]
-                    )
-                    .bind(idempotency_key.clone());
-                    let rows = write.run(first).await?;
-                    let row = rows.first().ok_or(StoreError::Denied(Denial::LicenseNotFound))?;
-                    let license = license_at(row, codec, At::From(0))?;
+                pub(super) fn consume(
+                    conn: &mut Connection,
+                    codec: &dyn SecretCodec,
+                    license: &LicenseRef,
+                    amount: i64,
+                    idempotency_key: Option<String>,
+                    event: EventDraft,
+                    now: Millis,
+                ) -> Result<ConsumptionOutcome> {
+                    let tx = begin(conn)?;
+                    let license_param = LicenseParam::new(license, codec);
+                    let (read_sql, key) = license_param.pick(
+                        concat!(consumption_replay_select!(), "WHERE l.id = $1"),
+                        concat!(consumption_replay_select!(), "WHERE l.key_digest = $1"),
+                    );
                     const EARLIER_AT: usize = VALIDATION_DEVICE_AT;
-                    if let Some(id) = col::<Option<i64>>(row, At::From(EARLIER_AT), 0, "id")? {
-                        // A replay writes nothing, not even the lock bump.
-                        write.rollback().await;
-                        let at = At::From(EARLIER_AT);
-                        let earlier = ConsumptionEvent {
-                            id,
-                            license_id: col(row, at, 1, "license_id")?,
-                            feature_id: col(row, at, 2, "feature_id")?,
-                            amount: col(row, at, 3, "amount")?,
-                            total_after: col(row, at, 4, "total_after")?,
-                            idempotency_key: col(row, at, 5, "idempotency_key")?,
-                            at: col(row, at, 6, "at")?,
+                    let read = query_one(&tx, read_sql, &[("$1", key), ("$2", &idempotency_key)], |row| {
+                        let earlier = match col::<Option<i64>>(row, At::From(EARLIER_AT), 0, "id")? {
+                            Some(_) => Some(consumption_at(row, At::From(EARLIER_AT))?),
+                            None => None,
                         };
+                        Ok((license_at(row, codec, At::From(0))?, product_at(row, At::From(VALIDATION_PRODUCT_AT))?, earlier))
+                    })?;
+                    let (license, product, earlier) = read.ok_or(StoreError::Denied(Denial::LicenseNotFound))?;
+                    if let Some(earlier) = earlier {
+                        // A replay writes nothing: dropping `tx` rolls back.
                         let total = earlier.total_after;
                         return Ok(ConsumptionOutcome { license, event: earlier, total, replayed: true });
                     }
-                    let product = product_at(row, At::From(VALIDATION_PRODUCT_AT))?;
                     let counter = rules::plan_consumption(&product, &license, amount, now)?;
-                    let query = sqlx::query(concat!(
-                        "UPDATE licenses SET consumption_used = $2, consumption_period_start = $3 WHERE id = $1 RETURNING ",
-                        license_cols!(),
-                        "; INSERT INTO consumption_events (license_id, feature_id, amount, total_after, idempotency_key, at) \
-                         VALUES ($1, NULL, $4, $2, $5, $6) RETURNING ",
-                        consumption_cols!(),
-                        "; INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
-                         VALUES ($6, $7, $8, $9, $10, $11, $12); COMMIT"
-                    ))
-                    .bind(license.id)
-                    .bind(counter.used)
-                    .bind(counter.period_start)
-                    .bind(amount)
-                    .bind(idempotency_key)
-                    .bind(now)
-                    .bind(event.actor)
-                    .bind(event.source_ip)
-                    .bind(event.action)
-                    .bind(event.subject_type)
-                    .bind(event.subject_id.or(Some(license.id)))
-                    .bind(to_json(&event.data)?);
-                    let rows = write.finish(query).await?;
-                    let (Some(license_row), Some(event_row)) = (rows.first(), rows.get(1)) else {
-                        return Err(StoreError::Database("consumption batch returned too few rows".into()));
-                    };
-                    let license = license_from_row(license_row, codec)?;
-                    let consumed = consumption_from_row(event_row)?;
+                    let license = query_one(
+                        &tx,
+                        concat!(
+                            "UPDATE licenses SET consumption_used = $2, consumption_period_start = $3 WHERE id = $1 RETURNING ",
+                            license_cols!()
+                        ),
+                        &[("$1", &license.id), ("$2", &counter.used), ("$3", &counter.period_start)],
+                        |row| license_at(row, codec, At::Name),
+                    )?
+                    .ok_or(StoreError::Denied(Denial::LicenseNotFound))?;
+                    let no_feature: Option<i64> = None;
+                    let consumed = query_one(
+                        &tx,
+                        concat!(
+                            "INSERT INTO consumption_events (license_id, feature_id, amount, total_after, idempotency_key, at) \
+                             VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
+                            consumption_cols!()
+                        ),
+                        &[
+                            ("$1", &license.id),
+                            ("$2", &no_feature),
+                            ("$3", &amount),
+                            ("$4", &counter.used),
+                            ("$5", &idempotency_key),
+                            ("$6", &now),
+                        ],
+                        |row| consumption_at(row, At::Name),
+                    )?
+                    .ok_or_else(|| StoreError::Database("consumption wrote no event row".into()))?;
+                    insert_event(&tx, event, license.id, now)?;
+                    tx.commit().map_err(lite_err)?;
                     Ok(ConsumptionOutcome { license, event: consumed, total: counter.used, replayed: false })
-                })
-                .await
+                }
             }
 
             async fn count_active_devices(conn: &mut Conn, license_id: i64) -> Result<i64> {
@@ -1354,7 +1369,7 @@ macro_rules! impl_store {
             }
 
             /// Decodes a `validation_select!` row (features are not part of it).
-            fn validation_inputs_at(row: &DbRow, codec: &dyn SecretCodec) -> Result<ValidationInputs> {
+            fn validation_inputs_at(row: &impl Columns, codec: &dyn SecretCodec) -> Result<ValidationInputs> {
                 let device = match col::<Option<i64>>(row, At::From(VALIDATION_DEVICE_AT), 0, "id")? {
                     Some(_) => Some(device_at(row, At::From(VALIDATION_DEVICE_AT))?),
                     None => None,
@@ -1363,8 +1378,8 @@ macro_rules! impl_store {
                     license: license_at(row, codec, At::From(0))?,
                     product: product_at(row, At::From(VALIDATION_PRODUCT_AT))?,
                     device,
-                    blocked: get::<i64>(row, "blocked_count")? > 0,
-                    active_devices: get(row, "active_count")?,
+                    blocked: col::<i64>(row, At::Name, 0, "blocked_count")? > 0,
+                    active_devices: col(row, At::Name, 0, "active_count")?,
                     features: Vec::new(),
                 })
             }
@@ -2501,8 +2516,11 @@ macro_rules! impl_store {
                     now: Millis,
                 ) -> Result<Activation> {
                     let codec = &*self.codec;
-                    if let Some(writer) = batch_writer(self) {
-                        return activate_batched(writer, codec, &license, &device, user_id, event, now).await;
+                    if let Some(writer) = sqlite_writer(self) {
+                        let codec = self.codec.clone();
+                        return writer
+                            .run(move |conn| on_writer::activate(conn, &*codec, &license, &device, user_id, event, now))
+                            .await;
                     }
                     let mut tx = begin_write(self).await?;
                     let license = lock_license_or_deny(&mut tx, codec, &license).await?;
@@ -2627,8 +2645,11 @@ macro_rules! impl_store {
                     now: Millis,
                 ) -> Result<ConsumptionOutcome> {
                     let codec = &*self.codec;
-                    if let Some(writer) = batch_writer(self) {
-                        return consume_batched(writer, codec, &license, amount, idempotency_key, event, now).await;
+                    if let Some(writer) = sqlite_writer(self) {
+                        let codec = self.codec.clone();
+                        return writer
+                            .run(move |conn| on_writer::consume(conn, &*codec, &license, amount, idempotency_key, event, now))
+                            .await;
                     }
                     let mut tx = begin_write(self).await?;
                     let license = lock_license_or_deny(&mut tx, codec, &license).await?;
