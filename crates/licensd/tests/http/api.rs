@@ -1484,6 +1484,14 @@ backend_tests! {
         let (_, body, headers, bytes) = server.client_post("/v1/licenses/actions/validate", check.clone()).await;
         assert_eq!(body["license"]["metadata"], json!({"seats": 7}));
         verify_signature(&server, &headers, &bytes).await;
+        // So does a client write (on SQLite it commits on the writer thread's own connection).
+        assert_eq!(body["license"]["active_devices"], 1);
+        let (status, _, _, _) = server.client_post("/v1/licenses/actions/activate", json!({"key": "CACHE-1", "fingerprint": "fp-2"})).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (_, body, headers, bytes) = server.client_post("/v1/licenses/actions/validate", check.clone()).await;
+        assert_eq!(body["code"], "VALID");
+        assert_eq!(body["license"]["active_devices"], 2);
+        verify_signature(&server, &headers, &bytes).await;
         let (status, _) = server.admin(Method::POST, &format!("/v1/licenses/{license}/block"), None).await;
         assert_eq!(status, StatusCode::OK);
         let (_, body, headers, bytes) = server.client_post("/v1/licenses/actions/validate", check.clone()).await;
