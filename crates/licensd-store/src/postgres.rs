@@ -56,6 +56,11 @@ fn sqlite_writer(_store: &PostgresStore) -> Option<&crate::sqlite::WriterThread>
     None
 }
 
+/// Validation on PostgreSQL is one statement on the pool.
+fn sqlite_readers(_store: &PostgresStore) -> Option<&crate::sqlite::ThreadReaders> {
+    None
+}
+
 async fn begin_write(store: &PostgresStore) -> Result<Transaction<'static, Postgres>> {
     let pool = &store.pool;
     pool.begin().await.map_err(db_err)

@@ -28,8 +28,8 @@ use licensd_domain::rules;
 use licensd_domain::{Credential, Customer, Device, Dialect, FloatingLease, License, LicenseFeature, Millis, Product};
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Everything validation reads from the database for one (license, fingerprint).
 #[derive(Debug, Clone)]

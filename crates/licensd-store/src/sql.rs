@@ -924,14 +924,19 @@ macro_rules! impl_store {
                 Ok(Activation { product, license, device: stored, newly_activated, active_devices, known_features })
             }
 
-            /// SQLite's hot client writes (activate, consume) as whole transactions on the writer
-            /// thread (`sqlite_writer`): lock, read, the domain's rule and every write run there in
-            /// one call, with prepared statements kept between calls. Through sqlx every statement
-            /// is a message to its connection's thread and one back, and with the writer lock held
-            /// across those hand-offs they were the whole cost of a write (bench/RESULTS.md).
-            /// `BEGIN IMMEDIATE` is the lock, as on the sqlx path: SQLite admits one writer, so
-            /// the license row needs no lock of its own.
-            mod on_writer {
+            /// SQLite without sqlx in between, for the hottest paths. Through sqlx every statement
+            /// is a message to its connection's thread and one back; these hand-offs were the
+            /// whole cost of a write (the writer lock is held across them) and most of an uncached
+            /// validation (bench/RESULTS.md).
+            ///
+            /// - Activations and consumptions run as whole transactions on the writer thread
+            ///   (`sqlite::WriterThread`): lock, read, the domain's rule and every write in one call,
+            ///   with prepared statements kept between calls. `BEGIN IMMEDIATE` is the lock, as on
+            ///   the sqlx path: SQLite admits one writer, so the license row needs no lock of its
+            ///   own.
+            /// - Validation reads on the calling thread's own read connection
+            ///   (`sqlite::ThreadReaders`): one SELECT in WAL mode never waits for a writer.
+            mod direct {
                 use super::*;
                 use rusqlite::types::ToSql;
                 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
@@ -961,12 +966,34 @@ macro_rules! impl_store {
                     }
                 }
 
+                /// `validation_select!` for one license on a read connection: `None` when there is no
+                /// such license, `Some(None)` when it has features (read those through sqlx, in one
+                /// read transaction with the rest).
+                pub(super) fn validation_inputs(
+                    conn: &Connection,
+                    codec: &dyn SecretCodec,
+                    license: &LicenseRef,
+                    fingerprint: Option<&str>,
+                ) -> Result<Option<Option<ValidationInputs>>> {
+                    let license_param = LicenseParam::new(license, codec);
+                    let (read_sql, key) = license_param.pick(
+                        concat!(validation_select!(), "WHERE l.id = $1"),
+                        concat!(validation_select!(), "WHERE l.key_digest = $1"),
+                    );
+                    query_one(conn, read_sql, &[("$1", key), ("$2", &fingerprint)], |row| {
+                        if col::<bool>(row, At::Name, 0, "has_features")? {
+                            return Ok(None);
+                        }
+                        validation_inputs_at(row, codec).map(Some)
+                    })
+                }
+
                 fn begin(conn: &mut Connection) -> Result<Transaction<'_>> {
                     conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(lite_err)
                 }
 
                 fn query_one<T>(
-                    tx: &Transaction<'_>,
+                    tx: &Connection,
                     sql: &str,
                     params: &Params<'_>,
                     decode: impl FnOnce(&rusqlite::Row<'_>) -> Result<T>,
@@ -979,7 +1006,7 @@ macro_rules! impl_store {
                     }
                 }
 
-                fn count(tx: &Transaction<'_>, sql: &str, params: &Params<'_>) -> Result<i64> {
+                fn count(tx: &Connection, sql: &str, params: &Params<'_>) -> Result<i64> {
                     tx.prepare_cached(sql)
                         .map_err(lite_err)?
                         .query_row(params, |row| row.get(0))
@@ -988,7 +1015,7 @@ macro_rules! impl_store {
                         .map(Option::unwrap_or_default)
                 }
 
-                fn insert_event(tx: &Transaction<'_>, event: EventDraft, subject: i64, now: Millis) -> Result<()> {
+                fn insert_event(tx: &Connection, event: EventDraft, subject: i64, now: Millis) -> Result<()> {
                     let data = to_json(&event.data)?;
                     let subject = event.subject_id.unwrap_or(subject);
                     tx.prepare_cached(INSERT_EVENT)
@@ -1346,6 +1373,14 @@ macro_rules! impl_store {
                 license: &LicenseRef,
                 fingerprint: Option<&str>,
             ) -> Result<ValidationInputs> {
+                if let Some(readers) = sqlite_readers(store) {
+                    let found = readers.read(|conn| direct::validation_inputs(conn, &*store.codec, license, fingerprint))?;
+                    return match found {
+                        Some(Some(inputs)) => Ok(inputs),
+                        Some(None) => read_validation_inputs_with_features(store, license, fingerprint).await,
+                        None => Err(StoreError::Denied(Denial::LicenseNotFound)),
+                    };
+                }
                 let row = match license {
                     LicenseRef::Id(id) => sqlx::query(concat!(validation_select!(), "WHERE l.id = $1"))
                         .bind(*id)
@@ -2519,7 +2554,7 @@ macro_rules! impl_store {
                     if let Some(writer) = sqlite_writer(self) {
                         let codec = self.codec.clone();
                         return writer
-                            .run(move |conn| on_writer::activate(conn, &*codec, &license, &device, user_id, event, now))
+                            .run(move |conn| direct::activate(conn, &*codec, &license, &device, user_id, event, now))
                             .await;
                     }
                     let mut tx = begin_write(self).await?;
@@ -2648,7 +2683,7 @@ macro_rules! impl_store {
                     if let Some(writer) = sqlite_writer(self) {
                         let codec = self.codec.clone();
                         return writer
-                            .run(move |conn| on_writer::consume(conn, &*codec, &license, amount, idempotency_key, event, now))
+                            .run(move |conn| direct::consume(conn, &*codec, &license, amount, idempotency_key, event, now))
                             .await;
                     }
                     let mut tx = begin_write(self).await?;

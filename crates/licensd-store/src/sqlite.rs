@@ -23,6 +23,8 @@ pub struct SqliteStore {
     pub(crate) writer: SqlitePool,
     /// Runs activations and consumptions on a connection of its own, taking turns with `writer`.
     writer_thread: Option<WriterThread>,
+    /// Validation's reads, on a connection per calling thread.
+    readers: Option<ThreadReaders>,
     pub(crate) codec: Arc<dyn SecretCodec>,
     /// Bumped after every commit on any connection of this store (see `read_cache`).
     generation: Generation,
@@ -58,15 +60,23 @@ impl SqliteStore {
                 .await
                 .map_err(db_err)?
         };
-        let writer_thread = if in_memory {
-            None
+        let (writer_thread, readers) = if in_memory {
+            (None, None)
         } else {
-            Some(WriterThread::open(options.get_filename(), writer.clone(), generation)?)
+            let path = options.get_filename();
+            (
+                Some(WriterThread::open(path, writer.clone(), generation)?),
+                Some(ThreadReaders {
+                    path: path.to_owned(),
+                    id: generation as *const AtomicU64 as usize,
+                }),
+            )
         };
         Ok(Self {
             pool,
             writer,
             writer_thread,
+            readers,
             codec,
             generation,
             read_cache: None,
@@ -215,14 +225,63 @@ impl WriterThread {
     }
 }
 
+/// One read connection per thread that reads (in the server, the runtime's worker threads), so
+/// an uncached validation is one SELECT on the thread that asked: no hand-off, no pool. In WAL
+/// mode a reader never waits for the writer, and a point lookup takes tens of microseconds, short
+/// enough to run on a runtime worker.
+pub(crate) struct ThreadReaders {
+    path: std::path::PathBuf,
+    /// Tells this store's connections from another store's on the same thread (tests open many).
+    id: usize,
+}
+
+thread_local! {
+    static READERS: std::cell::RefCell<std::collections::HashMap<usize, rusqlite::Connection>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+impl ThreadReaders {
+    /// Runs `read` on this thread's connection to the store, opening it on first use.
+    pub(crate) fn read<T>(&self, read: impl FnOnce(&rusqlite::Connection) -> Result<T>) -> Result<T> {
+        READERS.with(|readers| {
+            let mut readers = readers.borrow_mut();
+            let conn = match readers.entry(self.id) {
+                std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+                std::collections::hash_map::Entry::Vacant(entry) => entry.insert(self.open()?),
+            };
+            read(conn)
+        })
+    }
+
+    fn open(&self) -> Result<rusqlite::Connection> {
+        use rusqlite::OpenFlags;
+        let fail = |e: rusqlite::Error| StoreError::Database(format!("cannot open a SQLite read connection: {e}"));
+        let conn = rusqlite::Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(fail)?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(fail)?;
+        conn.pragma_update(None, "query_only", "ON").map_err(fail)?;
+        conn.set_prepared_statement_cache_capacity(8);
+        Ok(conn)
+    }
+}
+
 fn read_cache(store: &SqliteStore) -> Option<&ReadCache> {
     store.read_cache.as_ref()
 }
 
-/// The thread that runs SQLite's hot client writes as whole transactions (`sql.rs`, `on_writer`);
+/// The thread that runs SQLite's hot client writes as whole transactions (`sql.rs`, `direct`);
 /// `None` for an in-memory database, which only the pool's own connection can see.
 fn sqlite_writer(store: &SqliteStore) -> Option<&WriterThread> {
     store.writer_thread.as_ref()
+}
+
+/// Read connections on the calling threads for validation (`sql.rs`, `direct`); `None` for an
+/// in-memory database.
+fn sqlite_readers(store: &SqliteStore) -> Option<&ThreadReaders> {
+    store.readers.as_ref()
 }
 
 async fn begin_write(store: &SqliteStore) -> Result<Transaction<'static, Sqlite>> {
