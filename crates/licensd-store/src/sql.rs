@@ -501,14 +501,18 @@ macro_rules! impl_store {
             }
 
             fn lease_from_row(r: &DbRow) -> Result<FloatingLease> {
+                lease_at(r)
+            }
+
+            fn lease_at(r: &impl Columns) -> Result<FloatingLease> {
                 Ok(FloatingLease {
-                    id: get(r, "id")?,
-                    license_id: get(r, "license_id")?,
-                    feature_id: get(r, "feature_id")?,
-                    fingerprint: get(r, "fingerprint")?,
-                    expires_at: get(r, "expires_at")?,
-                    borrowed_until: get(r, "borrowed_until")?,
-                    created_at: get(r, "created_at")?,
+                    id: col(r, At::Name, 0, "id")?,
+                    license_id: col(r, At::Name, 0, "license_id")?,
+                    feature_id: col(r, At::Name, 0, "feature_id")?,
+                    fingerprint: col(r, At::Name, 0, "fingerprint")?,
+                    expires_at: col(r, At::Name, 0, "expires_at")?,
+                    borrowed_until: col(r, At::Name, 0, "borrowed_until")?,
+                    created_at: col(r, At::Name, 0, "created_at")?,
                 })
             }
 
@@ -929,7 +933,7 @@ macro_rules! impl_store {
             /// whole cost of a write (the writer lock is held across them) and most of an uncached
             /// validation (bench/RESULTS.md).
             ///
-            /// - Activations and consumptions run as whole transactions on the writer thread
+            /// - Activations, consumptions and lease checkouts run as whole transactions on the writer thread
             ///   (`sqlite::WriterThread`): lock, read, the domain's rule and every write in one call,
             ///   with prepared statements kept between calls. `BEGIN IMMEDIATE` is the lock, as on
             ///   the sqlx path: SQLite admits one writer, so the license row needs no lock of its
@@ -1174,6 +1178,97 @@ macro_rules! impl_store {
                     let active_devices = if newly_activated { active_devices + 1 } else { active_devices };
                     let known_features = (!has_features).then(Vec::new);
                     Ok(Activation { product, license, device: stored, newly_activated, active_devices, known_features })
+                }
+
+                pub(super) fn checkout_lease(
+                    conn: &mut Connection,
+                    codec: &dyn SecretCodec,
+                    license: &LicenseRef,
+                    fingerprint: &str,
+                    borrow_until: Option<Millis>,
+                    event: EventDraft,
+                    now: Millis,
+                ) -> Result<FloatingLease> {
+                    let tx = begin(conn)?;
+                    let license_param = LicenseParam::new(license, codec);
+                    let (read_sql, key) = license_param.pick(
+                        concat!(license_product_select!(), " FROM licenses l JOIN products p ON p.id = l.product_id WHERE l.id = $1"),
+                        concat!(license_product_select!(), " FROM licenses l JOIN products p ON p.id = l.product_id WHERE l.key_digest = $1"),
+                    );
+                    let read = query_one(&tx, read_sql, &[("$1", key)], |row| {
+                        Ok((license_at(row, codec, At::From(0))?, product_at(row, At::From(VALIDATION_PRODUCT_AT))?))
+                    })?;
+                    // Returning drops `tx`, which rolls back: a refusal changes nothing.
+                    let (license, product) = read.ok_or(StoreError::Denied(Denial::LicenseNotFound))?;
+                    // Leases that are no longer live (see `rules::lease_is_live`) free their seats.
+                    tx.prepare_cached(
+                        "DELETE FROM floating_leases WHERE license_id = $1 AND expires_at <= $2 \
+                         AND (borrowed_until IS NULL OR borrowed_until <= $2)",
+                    )
+                    .map_err(lite_err)?
+                    .execute::<&Params<'_>>(&[("$1", &license.id), ("$2", &now)])
+                    .map_err(lite_err)?;
+                    let other_live_leases = count(
+                        &tx,
+                        "SELECT COUNT(*) FROM floating_leases WHERE license_id = $1 AND feature_id IS NULL AND fingerprint <> $2",
+                        &[("$1", &license.id), ("$2", &fingerprint)],
+                    )?;
+                    let own = query_one(
+                        &tx,
+                        concat!(
+                            "SELECT ",
+                            lease_cols!(),
+                            " FROM floating_leases WHERE license_id = $1 AND feature_id IS NULL AND fingerprint = $2"
+                        ),
+                        &[("$1", &license.id), ("$2", &fingerprint)],
+                        |row| lease_at(row),
+                    )?;
+                    let blocked = count(
+                        &tx,
+                        "SELECT COUNT(*) FROM blocked_devices WHERE fingerprint = $1 AND (product_id IS NULL OR product_id = $2)",
+                        &[("$1", &fingerprint), ("$2", &product.id)],
+                    )? > 0;
+                    let state = rules::LeaseState {
+                        product: &product,
+                        license: &license,
+                        fingerprint,
+                        blocked,
+                        other_live_leases,
+                        own_lease: own.as_ref(),
+                        borrow_until,
+                    };
+                    let plan = rules::plan_lease(&state, now)?;
+                    let lease = match &own {
+                        Some(own) => query_one(
+                            &tx,
+                            concat!(
+                                "UPDATE floating_leases SET expires_at = $2, borrowed_until = $3 WHERE id = $1 RETURNING ",
+                                lease_cols!()
+                            ),
+                            &[("$1", &own.id), ("$2", &plan.expires_at), ("$3", &plan.borrowed_until)],
+                            |row| lease_at(row),
+                        )?,
+                        None => query_one(
+                            &tx,
+                            concat!(
+                                "INSERT INTO floating_leases (license_id, feature_id, fingerprint, expires_at, borrowed_until, created_at) \
+                                 VALUES ($1, NULL, $2, $3, $4, $5) RETURNING ",
+                                lease_cols!()
+                            ),
+                            &[
+                                ("$1", &license.id),
+                                ("$2", &fingerprint),
+                                ("$3", &plan.expires_at),
+                                ("$4", &plan.borrowed_until),
+                                ("$5", &now),
+                            ],
+                            |row| lease_at(row),
+                        )?,
+                    }
+                    .ok_or_else(|| StoreError::Database("lease checkout wrote no lease row".into()))?;
+                    insert_event(&tx, event, license.id, now)?;
+                    tx.commit().map_err(lite_err)?;
+                    Ok(lease)
                 }
 
                 pub(super) fn consume(
@@ -2770,6 +2865,15 @@ macro_rules! impl_store {
                     now: Millis,
                 ) -> Result<FloatingLease> {
                     let codec = &*self.codec;
+                    if let Some(writer) = sqlite_writer(self) {
+                        let codec = self.codec.clone();
+                        let fingerprint = fingerprint.to_owned();
+                        return writer
+                            .run(move |conn| {
+                                direct::checkout_lease(conn, &*codec, &license, &fingerprint, borrow_until, event, now)
+                            })
+                            .await;
+                    }
                     let mut tx = begin_write(self).await?;
                     let license = lock_license_or_deny(&mut tx, codec, &license).await?;
                     let product = product_of(&mut tx, &license).await?;

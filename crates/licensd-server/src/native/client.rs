@@ -346,11 +346,13 @@ pub async fn activate(
         Ok(mut activation) => {
             let features = match activation.known_features.take() {
                 Some(features) => features,
-                None => state
-                    .store
-                    .license_features(activation.license.id)
-                    .await
-                    .unwrap_or_default(),
+                // The activation is committed; if its features cannot be read the client gets
+                // the store's error rather than an answer claiming the license has none, and a
+                // retry answers ALREADY_ACTIVE with the features.
+                None => match state.store.license_features(activation.license.id).await {
+                    Ok(features) => features,
+                    Err(error) => return signed_error(&state, store_error(error)),
+                },
             };
             let (status, code) = if activation.newly_activated {
                 (StatusCode::CREATED, "ACTIVATED")
