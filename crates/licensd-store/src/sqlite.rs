@@ -4,8 +4,11 @@
 //!
 //! Core writes go through a pool of exactly one connection: writers then queue inside the process
 //! (first come, first served) instead of spinning in SQLite's busy handler, whose sleeps of up to
-//! 100 ms gave activation p99s near a second under 32 concurrent writers. Reads use the main pool
-//! and run beside the writer (WAL).
+//! 100 ms gave activation p99s near a second under 32 concurrent writers. The hot client writes
+//! (activation, consumption, lease checkout) take that same turn but run on `WriterThread`, a
+//! connection of their own that executes a whole transaction per call; validation reads on the
+//! calling thread's connection (`ThreadReaders`); other reads use the main pool. Readers run
+//! beside the writer (WAL).
 
 use crate::read_cache::{Generation, ReadCache};
 use crate::sql::db_err;
