@@ -592,16 +592,77 @@ macro_rules! impl_store {
             const INSERT_EVENT: &str = "INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
                                         VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
+            // Statements both engines run (sqlx below, rusqlite in `direct`), written once.
+            const IS_BLOCKED: &str =
+                "SELECT COUNT(*) FROM blocked_devices WHERE fingerprint = $1 AND (product_id IS NULL OR product_id = $2)";
+            const USER_ACTIVE_DEVICES: &str =
+                "SELECT COUNT(*) FROM devices WHERE license_id = $1 AND user_id = $2 AND deactivated_at IS NULL";
+            const RECENT_ACTIVATIONS: &str = "SELECT COUNT(*) FROM activation_log WHERE license_id = $1 AND at > $2";
+            const INSERT_ACTIVATION_LOG: &str = "INSERT INTO activation_log (license_id, fingerprint, at) VALUES ($1, $2, $3)";
+            /// `$2` 1 for a transfer, `$3` the expiry a first trial activation sets.
+            const COUNT_TRANSFER_OR_TRIAL: &str = concat!(
+                "UPDATE licenses SET transfer_count = transfer_count + $2, \
+                 expires_at = COALESCE($3, expires_at) WHERE id = $1 RETURNING ",
+                license_cols!()
+            );
+            /// Leases that are no longer live (see `rules::lease_is_live`) free their seats.
+            const DROP_DEAD_LEASES: &str = "DELETE FROM floating_leases WHERE license_id = $1 AND expires_at <= $2 \
+                                            AND (borrowed_until IS NULL OR borrowed_until <= $2)";
+            const OTHER_LEASES: &str =
+                "SELECT COUNT(*) FROM floating_leases WHERE license_id = $1 AND feature_id IS NULL AND fingerprint <> $2";
+            const OWN_LEASE: &str = concat!(
+                "SELECT ",
+                lease_cols!(),
+                " FROM floating_leases WHERE license_id = $1 AND feature_id IS NULL AND fingerprint = $2"
+            );
+            const RENEW_LEASE: &str = concat!(
+                "UPDATE floating_leases SET expires_at = $2, borrowed_until = $3 WHERE id = $1 RETURNING ",
+                lease_cols!()
+            );
+            const INSERT_LEASE: &str = concat!(
+                "INSERT INTO floating_leases (license_id, feature_id, fingerprint, expires_at, borrowed_until, created_at) \
+                 VALUES ($1, NULL, $2, $3, $4, $5) RETURNING ",
+                lease_cols!()
+            );
+            const SET_CONSUMPTION: &str = concat!(
+                "UPDATE licenses SET consumption_used = $2, consumption_period_start = $3 WHERE id = $1 RETURNING ",
+                license_cols!()
+            );
+            const INSERT_CONSUMPTION: &str = concat!(
+                "INSERT INTO consumption_events (license_id, feature_id, amount, total_after, idempotency_key, at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
+                consumption_cols!()
+            );
+
+            /// Where the reactivation-lockout window of `RECENT_ACTIVATIONS` starts.
+            fn lockout_window_start(lockout: &ReactivationLockout, now: Millis) -> Millis {
+                now.saturating_sub(lockout.window_hours.saturating_mul(clock::HOUR))
+            }
+
+            /// The activation rule over what the read after the license lock found, plus the
+            /// counts `activation_counts` adds.
+            fn plan_activation_on(
+                inputs: &ValidationInputs,
+                device: &DeviceInfo,
+                (user_active_devices, recent_activations): (Option<i64>, i64),
+                now: Millis,
+            ) -> Result<rules::ActivationPlan> {
+                let state = rules::ActivationState {
+                    product: &inputs.product,
+                    license: &inputs.license,
+                    device,
+                    existing: inputs.device.as_ref(),
+                    blocked: inputs.blocked,
+                    active_devices: inputs.active_devices,
+                    user_active_devices,
+                    recent_activations,
+                };
+                Ok(rules::plan_activation(&state, now)?)
+            }
+
             /// Appends to the event log; `subject` fills the draft's subject when it has none.
             async fn insert_event(conn: &mut Conn, event: EventDraft, subject: Option<i64>, now: Millis) -> Result<()> {
-                sqlx::query(INSERT_EVENT)
-                .bind(now)
-                .bind(event.actor)
-                .bind(event.source_ip)
-                .bind(event.action)
-                .bind(event.subject_type)
-                .bind(event.subject_id.or(subject))
-                .bind(to_json(&event.data)?)
+                bind_event(sqlx::query(INSERT_EVENT).bind(now), event, subject)?
                 .execute(&mut *conn)
                 .await
                 .map_err(db_err)?;
@@ -680,9 +741,7 @@ macro_rules! impl_store {
             }
 
             async fn is_blocked(conn: &mut Conn, product_id: i64, fingerprint: &str) -> Result<bool> {
-                let n: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM blocked_devices WHERE fingerprint = $1 AND (product_id IS NULL OR product_id = $2)",
-                )
+                let n: i64 = sqlx::query_scalar(IS_BLOCKED)
                 .bind(fingerprint)
                 .bind(product_id)
                 .fetch_one(&mut *conn)
@@ -732,9 +791,7 @@ macro_rules! impl_store {
             ) -> Result<(Option<i64>, i64)> {
                 let user_active_devices = match user_id {
                     Some(user_id) => Some(
-                        sqlx::query_scalar(
-                            "SELECT COUNT(*) FROM devices WHERE license_id = $1 AND user_id = $2 AND deactivated_at IS NULL",
-                        )
+                        sqlx::query_scalar(USER_ACTIVE_DEVICES)
                         .bind(license.id)
                         .bind(user_id)
                         .fetch_one(&mut *conn)
@@ -744,9 +801,9 @@ macro_rules! impl_store {
                     None => None,
                 };
                 let recent_activations: i64 = match &license.terms.reactivation_lockout {
-                    Some(lockout) => sqlx::query_scalar("SELECT COUNT(*) FROM activation_log WHERE license_id = $1 AND at > $2")
+                    Some(lockout) => sqlx::query_scalar(RECENT_ACTIVATIONS)
                         .bind(license.id)
-                        .bind(now.saturating_sub(lockout.window_hours.saturating_mul(clock::HOUR)))
+                        .bind(lockout_window_start(lockout, now))
                         .fetch_one(&mut *conn)
                         .await
                         .map_err(db_err)?,
@@ -756,6 +813,19 @@ macro_rules! impl_store {
             }
 
             type Query<'q> = sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>;
+
+            /// Binds an event's fields after its instant, in `INSERT_EVENT`'s order: actor, source IP,
+            /// action, subject type, subject (the draft's, else `subject`), data.
+            fn bind_event<'q>(query: Query<'q>, event: EventDraft, subject: Option<i64>) -> Result<Query<'q>> {
+                let data = to_json(&event.data)?;
+                Ok(query
+                    .bind(event.actor)
+                    .bind(event.source_ip)
+                    .bind(event.action)
+                    .bind(event.subject_type)
+                    .bind(event.subject_id.or(subject))
+                    .bind(data))
+            }
 
             /// Binds what a client reported about its device, in the order of `device_touch_sql!`
             /// (`$2`–`$10`).
@@ -798,22 +868,12 @@ macro_rules! impl_store {
                     .fetch_one(&mut *conn)
                     .await
                     .map_err(db_err)?;
-                let ValidationInputs { product, device: existing, blocked, active_devices, .. } =
-                    validation_inputs_at(&row, codec)?;
+                let inputs = validation_inputs_at(&row, codec)?;
                 let known_features = (!get::<bool>(&row, "has_features")?).then(Vec::new);
                 let device_subject = event.subject_type == "device";
-                let (user_active_devices, recent_activations) = activation_counts(&mut *conn, &license, user_id, now).await?;
-                let state = rules::ActivationState {
-                    product: &product,
-                    license: &license,
-                    device,
-                    existing: existing.as_ref(),
-                    blocked,
-                    active_devices,
-                    user_active_devices,
-                    recent_activations,
-                };
-                let plan = rules::plan_activation(&state, now)?;
+                let counts = activation_counts(&mut *conn, &license, user_id, now).await?;
+                let plan = plan_activation_on(&inputs, device, counts, now)?;
+                let ValidationInputs { product, device: existing, active_devices, .. } = inputs;
                 let variables = device.variables.as_ref().map(to_json).transpose()?;
                 let (stored, license, newly_activated) = match (plan, existing) {
                     (rules::ActivationPlan::AlreadyActive, existing) => {
@@ -847,7 +907,7 @@ macro_rules! impl_store {
                                 // The common case in one round trip: device, event and
                                 // activation log through data-modifying CTEs (PostgreSQL only).
                                 let subject = if device_subject { None } else { Some(license.id) };
-                                let row = bind_device_report(
+                                let query = bind_device_report(
                                     sqlx::query(concat!(
                                         "WITH d AS (",
                                         device_insert_sql!(),
@@ -863,13 +923,8 @@ macro_rules! impl_store {
                                     user_id,
                                     Some(variables.unwrap_or_else(|| String::from("{}"))),
                                 )
-                                .bind(now)
-                                .bind(event.actor)
-                                .bind(event.source_ip)
-                                .bind(event.action)
-                                .bind(event.subject_type)
-                                .bind(event.subject_id.or(subject))
-                                .bind(to_json(&event.data)?)
+                                .bind(now);
+                                let row = bind_event(query, event, subject)?
                                 .fetch_one(&mut *conn)
                                 .await
                                 .map_err(conflict("device is already registered on this license", "license user does not exist"))?;
@@ -897,11 +952,7 @@ macro_rules! impl_store {
                             .map_err(conflict("device is already registered on this license", "license user does not exist"))?,
                         };
                         let license = if is_transfer || start_trial_expiry.is_some() {
-                            let row = sqlx::query(concat!(
-                                "UPDATE licenses SET transfer_count = transfer_count + $2, \
-                                 expires_at = COALESCE($3, expires_at) WHERE id = $1 RETURNING ",
-                                license_cols!()
-                            ))
+                            let row = sqlx::query(COUNT_TRANSFER_OR_TRIAL)
                             .bind(license.id)
                             .bind(i64::from(is_transfer))
                             .bind(start_trial_expiry)
@@ -912,7 +963,7 @@ macro_rules! impl_store {
                         } else {
                             license
                         };
-                        sqlx::query("INSERT INTO activation_log (license_id, fingerprint, at) VALUES ($1, $2, $3)")
+                        sqlx::query(INSERT_ACTIVATION_LOG)
                             .bind(license.id)
                             .bind(&device.fingerprint)
                             .bind(now)
@@ -1057,37 +1108,21 @@ macro_rules! impl_store {
                     })?;
                     // Returning drops `tx`, which rolls back: a refusal changes nothing.
                     let (inputs, has_features) = read.ok_or(StoreError::Denied(Denial::LicenseNotFound))?;
-                    let ValidationInputs { product, license, device: existing, blocked, active_devices, .. } = inputs;
+                    let license = &inputs.license;
                     let user_active_devices = match user_id {
-                        Some(user_id) => Some(count(
-                            &tx,
-                            "SELECT COUNT(*) FROM devices WHERE license_id = $1 AND user_id = $2 AND deactivated_at IS NULL",
-                            &[("$1", &license.id), ("$2", &user_id)],
-                        )?),
+                        Some(user_id) => Some(count(&tx, USER_ACTIVE_DEVICES, &[("$1", &license.id), ("$2", &user_id)])?),
                         None => None,
                     };
                     let recent_activations = match &license.terms.reactivation_lockout {
                         Some(lockout) => count(
                             &tx,
-                            "SELECT COUNT(*) FROM activation_log WHERE license_id = $1 AND at > $2",
-                            &[
-                                ("$1", &license.id),
-                                ("$2", &now.saturating_sub(lockout.window_hours.saturating_mul(clock::HOUR))),
-                            ],
+                            RECENT_ACTIVATIONS,
+                            &[("$1", &license.id), ("$2", &lockout_window_start(lockout, now))],
                         )?,
                         None => 0,
                     };
-                    let state = rules::ActivationState {
-                        product: &product,
-                        license: &license,
-                        device,
-                        existing: existing.as_ref(),
-                        blocked,
-                        active_devices,
-                        user_active_devices,
-                        recent_activations,
-                    };
-                    let plan = rules::plan_activation(&state, now)?;
+                    let plan = plan_activation_on(&inputs, device, (user_active_devices, recent_activations), now)?;
+                    let ValidationInputs { product, license, device: existing, active_devices, .. } = inputs;
                     let variables = device.variables.as_ref().map(to_json).transpose()?;
                     let report: [&dyn ToSql; 9] = [
                         &device.name,
@@ -1152,11 +1187,7 @@ macro_rules! impl_store {
                             let license = if is_transfer || start_trial_expiry.is_some() {
                                 query_one(
                                     &tx,
-                                    concat!(
-                                        "UPDATE licenses SET transfer_count = transfer_count + $2, \
-                                         expires_at = COALESCE($3, expires_at) WHERE id = $1 RETURNING ",
-                                        license_cols!()
-                                    ),
+                                    COUNT_TRANSFER_OR_TRIAL,
                                     &[("$1", &license.id), ("$2", &i64::from(is_transfer)), ("$3", &start_trial_expiry)],
                                     |row| license_at(row, codec, At::Name),
                                 )?
@@ -1164,7 +1195,7 @@ macro_rules! impl_store {
                             } else {
                                 license
                             };
-                            tx.prepare_cached("INSERT INTO activation_log (license_id, fingerprint, at) VALUES ($1, $2, $3)")
+                            tx.prepare_cached(INSERT_ACTIVATION_LOG)
                                 .map_err(lite_err)?
                                 .execute::<&Params<'_>>(&[("$1", &license.id), ("$2", &device.fingerprint), ("$3", &now)])
                                 .map_err(lite_err)?;
@@ -1200,34 +1231,13 @@ macro_rules! impl_store {
                     })?;
                     // Returning drops `tx`, which rolls back: a refusal changes nothing.
                     let (license, product) = read.ok_or(StoreError::Denied(Denial::LicenseNotFound))?;
-                    // Leases that are no longer live (see `rules::lease_is_live`) free their seats.
-                    tx.prepare_cached(
-                        "DELETE FROM floating_leases WHERE license_id = $1 AND expires_at <= $2 \
-                         AND (borrowed_until IS NULL OR borrowed_until <= $2)",
-                    )
+                    tx.prepare_cached(DROP_DEAD_LEASES)
                     .map_err(lite_err)?
                     .execute::<&Params<'_>>(&[("$1", &license.id), ("$2", &now)])
                     .map_err(lite_err)?;
-                    let other_live_leases = count(
-                        &tx,
-                        "SELECT COUNT(*) FROM floating_leases WHERE license_id = $1 AND feature_id IS NULL AND fingerprint <> $2",
-                        &[("$1", &license.id), ("$2", &fingerprint)],
-                    )?;
-                    let own = query_one(
-                        &tx,
-                        concat!(
-                            "SELECT ",
-                            lease_cols!(),
-                            " FROM floating_leases WHERE license_id = $1 AND feature_id IS NULL AND fingerprint = $2"
-                        ),
-                        &[("$1", &license.id), ("$2", &fingerprint)],
-                        |row| lease_at(row),
-                    )?;
-                    let blocked = count(
-                        &tx,
-                        "SELECT COUNT(*) FROM blocked_devices WHERE fingerprint = $1 AND (product_id IS NULL OR product_id = $2)",
-                        &[("$1", &fingerprint), ("$2", &product.id)],
-                    )? > 0;
+                    let other_live_leases = count(&tx, OTHER_LEASES, &[("$1", &license.id), ("$2", &fingerprint)])?;
+                    let own = query_one(&tx, OWN_LEASE, &[("$1", &license.id), ("$2", &fingerprint)], |row| lease_at(row))?;
+                    let blocked = count(&tx, IS_BLOCKED, &[("$1", &fingerprint), ("$2", &product.id)])? > 0;
                     let state = rules::LeaseState {
                         product: &product,
                         license: &license,
@@ -1241,20 +1251,13 @@ macro_rules! impl_store {
                     let lease = match &own {
                         Some(own) => query_one(
                             &tx,
-                            concat!(
-                                "UPDATE floating_leases SET expires_at = $2, borrowed_until = $3 WHERE id = $1 RETURNING ",
-                                lease_cols!()
-                            ),
+                            RENEW_LEASE,
                             &[("$1", &own.id), ("$2", &plan.expires_at), ("$3", &plan.borrowed_until)],
                             |row| lease_at(row),
                         )?,
                         None => query_one(
                             &tx,
-                            concat!(
-                                "INSERT INTO floating_leases (license_id, feature_id, fingerprint, expires_at, borrowed_until, created_at) \
-                                 VALUES ($1, NULL, $2, $3, $4, $5) RETURNING ",
-                                lease_cols!()
-                            ),
+                            INSERT_LEASE,
                             &[
                                 ("$1", &license.id),
                                 ("$2", &fingerprint),
@@ -1303,10 +1306,7 @@ macro_rules! impl_store {
                     let counter = rules::plan_consumption(&product, &license, amount, now)?;
                     let license = query_one(
                         &tx,
-                        concat!(
-                            "UPDATE licenses SET consumption_used = $2, consumption_period_start = $3 WHERE id = $1 RETURNING ",
-                            license_cols!()
-                        ),
+                        SET_CONSUMPTION,
                         &[("$1", &license.id), ("$2", &counter.used), ("$3", &counter.period_start)],
                         |row| license_at(row, codec, At::Name),
                     )?
@@ -1314,11 +1314,7 @@ macro_rules! impl_store {
                     let no_feature: Option<i64> = None;
                     let consumed = query_one(
                         &tx,
-                        concat!(
-                            "INSERT INTO consumption_events (license_id, feature_id, amount, total_after, idempotency_key, at) \
-                             VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
-                            consumption_cols!()
-                        ),
+                        INSERT_CONSUMPTION,
                         &[
                             ("$1", &license.id),
                             ("$2", &no_feature),
@@ -1354,11 +1350,7 @@ macro_rules! impl_store {
             }
 
             async fn own_lease(conn: &mut Conn, license_id: i64, fingerprint: &str) -> Result<Option<FloatingLease>> {
-                sqlx::query(concat!(
-                    "SELECT ",
-                    lease_cols!(),
-                    " FROM floating_leases WHERE license_id = $1 AND feature_id IS NULL AND fingerprint = $2"
-                ))
+                sqlx::query(OWN_LEASE)
                 .bind(license_id)
                 .bind(fingerprint)
                 .fetch_optional(&mut *conn)
@@ -1392,11 +1384,7 @@ macro_rules! impl_store {
                 idempotency_key: Option<String>,
                 now: Millis,
             ) -> Result<ConsumptionEvent> {
-                let row = sqlx::query(concat!(
-                    "INSERT INTO consumption_events (license_id, feature_id, amount, total_after, idempotency_key, at) \
-                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
-                    consumption_cols!()
-                ))
+                let row = sqlx::query(INSERT_CONSUMPTION)
                 .bind(license_id)
                 .bind(feature_id)
                 .bind(amount)
@@ -2793,10 +2781,7 @@ macro_rules! impl_store {
                     }
                     let product = product_of(&mut tx, &license).await?;
                     let counter = rules::plan_consumption(&product, &license, amount, now)?;
-                    let row = sqlx::query(concat!(
-                        "UPDATE licenses SET consumption_used = $2, consumption_period_start = $3 WHERE id = $1 RETURNING ",
-                        license_cols!()
-                    ))
+                    let row = sqlx::query(SET_CONSUMPTION)
                     .bind(license.id)
                     .bind(counter.used)
                     .bind(counter.period_start)
@@ -2877,19 +2862,13 @@ macro_rules! impl_store {
                     let mut tx = begin_write(self).await?;
                     let license = lock_license_or_deny(&mut tx, codec, &license).await?;
                     let product = product_of(&mut tx, &license).await?;
-                    // Leases that are no longer live (see `rules::lease_is_live`) free their seats.
-                    sqlx::query(
-                        "DELETE FROM floating_leases WHERE license_id = $1 AND expires_at <= $2 \
-                         AND (borrowed_until IS NULL OR borrowed_until <= $2)",
-                    )
+                    sqlx::query(DROP_DEAD_LEASES)
                     .bind(license.id)
                     .bind(now)
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err)?;
-                    let other_live_leases: i64 = sqlx::query_scalar(
-                        "SELECT COUNT(*) FROM floating_leases WHERE license_id = $1 AND feature_id IS NULL AND fingerprint <> $2",
-                    )
+                    let other_live_leases: i64 = sqlx::query_scalar(OTHER_LEASES)
                     .bind(license.id)
                     .bind(fingerprint)
                     .fetch_one(&mut *tx)
@@ -2908,21 +2887,14 @@ macro_rules! impl_store {
                     };
                     let plan = rules::plan_lease(&state, now)?;
                     let row = match &own {
-                        Some(own) => sqlx::query(concat!(
-                            "UPDATE floating_leases SET expires_at = $2, borrowed_until = $3 WHERE id = $1 RETURNING ",
-                            lease_cols!()
-                        ))
+                        Some(own) => sqlx::query(RENEW_LEASE)
                         .bind(own.id)
                         .bind(plan.expires_at)
                         .bind(plan.borrowed_until)
                         .fetch_one(&mut *tx)
                         .await
                         .map_err(db_err)?,
-                        None => sqlx::query(concat!(
-                            "INSERT INTO floating_leases (license_id, feature_id, fingerprint, expires_at, borrowed_until, created_at) \
-                             VALUES ($1, NULL, $2, $3, $4, $5) RETURNING ",
-                            lease_cols!()
-                        ))
+                        None => sqlx::query(INSERT_LEASE)
                         .bind(license.id)
                         .bind(fingerprint)
                         .bind(plan.expires_at)
