@@ -337,6 +337,15 @@ backend_tests! {
         let (status, body) = dna.send(Method::PATCH, "/dna/v1/licenses/APP/DETAIL-1", json!({"NewLicenseData": "seats=4"})).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!((body["ActivationEmail"].as_str(), body["LicenseData"].as_str()), (Some("buyer@example.com"), Some("seats=4")));
+        // Over the 1 MiB body limit: DNA's own 413 (read to the end first, so the client gets it),
+        // and nothing changes.
+        for _ in 0..3 {
+            let (status, body) = dna.send(Method::PATCH, "/dna/v1/licenses/APP/DETAIL-1", json!({"NewLicenseData": "x".repeat(1_536 * 1024)})).await;
+            assert_eq!((status, body), (StatusCode::PAYLOAD_TOO_LARGE, message("Request body is too large")));
+        }
+        let (status, body) = dna.get("/dna/v1/licenses/APP/DETAIL-1").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["LicenseData"].as_str(), Some("seats=4"));
         let (status, view) = server.admin(Method::GET, &format!("/v1/dna/licenses/{id}"), None).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(view, json!({"license_id": id, "status": "EXISTS ACTIVATION ACTIVATED VALID", "password_set": false, "admin_password_set": false, "activation_email": "buyer@example.com", "license_data": "seats=4", "ip_locked": false}));
