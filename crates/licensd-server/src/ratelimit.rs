@@ -1,7 +1,7 @@
 //! Request rate limits shared by every dialect: a fixed-window counter per API credential and per
 //! client IP, in memory on each node. A dialect asks `check_ip` before authenticating and
 //! `check_credential` after, and answers `Limited` in its own documented form (DNA: 429 with
-//! `X-RateLimit-Reset`). Health probes and metrics never call it, so they are never throttled.
+//! `X-RateLimit-Reset`; Key Manager: a signed 429 envelope with `retry_after`). Health probes and metrics never call it, so they are never throttled.
 //!
 //! Fixed windows are enough here: the limits protect the server and mirror vendors' "N requests
 //! per period" allowances, whose reset time clients read from a header.

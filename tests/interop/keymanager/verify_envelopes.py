@@ -3,7 +3,8 @@
 Reads JSON lines on stdin, each {"pem": <SubjectPublicKeyInfo PEM>, "envelope": <the HTTP body text>},
 and prints one line per input: "ok <code>" when the envelope is well formed, its signature is
 RSA PKCS#1 v1.5 / SHA-256 over the ASCII text of `response_base64`, and `response` equals the decoded
-`response_base64`; otherwise "fail <reason>". Exits 1 if any line failed.
+`response_base64` (a 429 may add the signed `retry_after` at the top level); otherwise
+"fail <reason>". Exits 1 if any line failed.
 """
 
 import base64
@@ -19,7 +20,11 @@ def check(line):
     item = json.loads(line)
     key = serialization.load_pem_public_key(item["pem"].encode("ascii"))
     envelope = json.loads(item["envelope"])
-    if set(envelope) != {"response", "response_base64", "private_key_used", "signature"}:
+    fields = {"response", "response_base64", "private_key_used", "signature"}
+    # A rate-limit answer (429) also carries the `retry_after` the SDKs read at the top level.
+    if "retry_after" in envelope:
+        fields.add("retry_after")
+    if set(envelope) != fields:
         return "fail fields " + ",".join(sorted(envelope))
     if envelope["private_key_used"] not in ("global", "product"):
         return "fail private_key_used " + str(envelope["private_key_used"])
@@ -32,6 +37,8 @@ def check(line):
     decoded = json.loads(base64.b64decode(text, validate=True))
     if decoded != envelope["response"]:
         return "fail response differs from response_base64"
+    if "retry_after" in envelope and (decoded["code"] != 429 or decoded.get("retry_after") != envelope["retry_after"]):
+        return "fail retry_after outside a signed 429"
     return "ok %s" % decoded["code"]
 
 

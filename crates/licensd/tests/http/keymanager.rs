@@ -603,5 +603,7 @@ mod contracts;
 mod envato;
 #[path = "keymanager/extras.rs"]
 mod extras;
+#[path = "keymanager/fidelity.rs"]
+mod fidelity;
 #[path = "keymanager/provisioning.rs"]
 mod provisioning;

@@ -9,6 +9,7 @@
 
 use super::Internal;
 use super::envelope::Reply;
+use crate::ratelimit::RateDecision;
 use crate::state::AppState;
 use licensd_domain::Credential;
 use licensd_domain::Dialect;
@@ -140,6 +141,13 @@ pub async fn authorize(
             ApiKeyRefusal::IpNotAllowed => 103,
             ApiKeyRefusal::MissingCapability => 102,
         })));
+    }
+    // The per-credential allowance (`--rate-limit-per-credential`) counts authenticated keys only.
+    if let Some(credential) = &credential
+        && let RateDecision::Limited { reset_seconds } =
+            state.limiter.check_credential(super::RATE_SCOPE, &credential.key_id)
+    {
+        return Err(Ok(Reply::rate_limited(reset_seconds)));
     }
     let blocks = state.store.km_list_access_blocks().await.map_err(|e| Err(e.into()))?;
     if find_block(&blocks, ip, identifier).is_some() {

@@ -40,6 +40,22 @@ pub(super) async fn start(
     req: &KmRequest,
     capability: &str,
 ) -> Result<Result<(Caller, String, License), Reply>, Internal> {
+    let (caller, identifier) = match start_caller(state, req, capability).await? {
+        Ok(found) => found,
+        Err(reply) => return Ok(Err(reply)),
+    };
+    match find_license(state, &caller, req).await? {
+        Some(license) => Ok(Ok((caller, identifier, license))),
+        None => Ok(Err(Reply::new(210))),
+    }
+}
+
+/// API key, block list and `identifier` (215): the caller and the identifier.
+pub(super) async fn start_caller(
+    state: &AppState,
+    req: &KmRequest,
+    capability: &str,
+) -> Result<Result<(Caller, String), Reply>, Internal> {
     let identifier = req.present("identifier");
     let caller = match authorize(
         state,
@@ -53,12 +69,9 @@ pub(super) async fn start(
         Ok(caller) => caller,
         Err(refusal) => return refusal.map(Err),
     };
-    let Some(identifier) = identifier else {
-        return Ok(Err(Reply::new(215)));
-    };
-    match find_license(state, &caller, req).await? {
-        Some(license) => Ok(Ok((caller, identifier, license))),
-        None => Ok(Err(Reply::new(210))),
+    match identifier {
+        Some(identifier) => Ok(Ok((caller, identifier))),
+        None => Ok(Err(Reply::new(215))),
     }
 }
 
@@ -81,30 +94,20 @@ fn event(caller: &Caller, action: &str) -> EventDraft {
 }
 
 async fn check(state: &AppState, req: &KmRequest, capability: &str, command: Command) -> Result<Reply, Internal> {
-    let (_, identifier, license) = match start(state, req, capability).await? {
+    // Authorised once: the rate limiter counts each request a single time.
+    let (caller, identifier) = match start_caller(state, req, capability).await? {
         Ok(found) => found,
-        // An unknown key on verify may be an Envato purchase code of one of our Envato products.
-        Err(reply) if reply.code == 210 && command == Command::Verify => {
-            if let (Some(key), Some(identifier)) = (req.present("license_key"), req.present("identifier")) {
-                let caller = match authorize(
-                    state,
-                    req.api_key.as_deref(),
-                    req.ip.as_deref(),
-                    Some(&identifier),
-                    capability,
-                )
-                .await
-                {
-                    Ok(caller) => caller,
-                    Err(refusal) => return refusal,
-                };
-                if let Some(imported) = super::envato::import(state, &caller, req, &key, &identifier).await? {
-                    return Ok(imported);
-                }
-            }
-            return Ok(reply);
-        }
         Err(reply) => return Ok(reply),
+    };
+    let Some(license) = find_license(state, &caller, req).await? else {
+        // An unknown key on verify may be an Envato purchase code of one of our Envato products.
+        if command == Command::Verify
+            && let Some(key) = req.present("license_key")
+            && let Some(imported) = super::envato::import(state, &caller, req, &key, &identifier).await?
+        {
+            return Ok(imported);
+        }
+        return Ok(Reply::new(210));
     };
     let report = match state
         .store

@@ -88,6 +88,10 @@ pub fn message(code: u16) -> &'static str {
         1401 => "License key not found",
         1500 => "License keys deleted",
         1501 => "No license keys not found",
+        // Outside the seed (it has no transport codes): HTTP's own reason phrases.
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        429 => "Too Many Requests",
         // Unreachable by construction: handlers only pass codes from the table above.
         _ => "Unknown response code",
     }

@@ -9,6 +9,7 @@ use super::provisioning::{generator_json, mint_keys, minted_license, product_gen
 use super::request::KmRequest;
 use super::views::{LicenseAttrs, km_date, product_json};
 use super::{Internal, respond};
+use crate::ratelimit::RateDecision;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::response::Response;
@@ -333,6 +334,13 @@ async fn holder(
     let Some(stored) = stored else {
         return Ok(Err(Reply::new(1200)));
     };
+    // A contract key is the holder's credential: `--rate-limit-per-credential` counts it.
+    if let RateDecision::Limited { reset_seconds } = state
+        .limiter
+        .check_credential(super::RATE_SCOPE, &format!("contract:{}", stored.contract.id))
+    {
+        return Ok(Err(Reply::rate_limited(reset_seconds)));
+    }
     if stored.contract.check(operation).is_err() {
         return Ok(Err(Reply::new(102).product(stored.contract.product_id)));
     }

@@ -33,6 +33,9 @@ pub struct Reply {
     pub fields: Vec<(&'static str, Value)>,
     /// The product the request resolved to; its own key signs when it has one.
     pub product_id: Option<i64>,
+    /// Seconds until a rate-limit window resets (429 only): also sent as the envelope's top-level
+    /// `retry_after`, which the SDKs read, and as `Retry-After`.
+    pub retry_after: Option<u64>,
 }
 
 impl Reply {
@@ -42,7 +45,15 @@ impl Reply {
             message: super::codes::message(code),
             fields: Vec::new(),
             product_id: None,
+            retry_after: None,
         }
+    }
+
+    /// The answer over a `--rate-limit-*` allowance: HTTP 429, code 429, `retry_after` seconds.
+    pub fn rate_limited(reset_seconds: u64) -> Self {
+        let mut reply = Self::new(429).field("retry_after", Value::from(reset_seconds));
+        reply.retry_after = Some(reset_seconds);
+        reply
     }
 
     pub fn field(mut self, name: &'static str, value: Value) -> Self {
@@ -55,11 +66,16 @@ impl Reply {
         self
     }
 
-    /// API-key refusals travel as 401, access-block refusals as 403, every business result as 200.
+    /// API-key refusals travel as 401, access-block refusals as 403, the transport answers outside
+    /// the seed (404 unknown route, 405 wrong method, 429 rate limit) with their own status, every
+    /// business result as 200.
     pub fn http_status(&self) -> StatusCode {
         match self.code {
             100..=103 => StatusCode::UNAUTHORIZED,
             150 => StatusCode::FORBIDDEN,
+            404 => StatusCode::NOT_FOUND,
+            405 => StatusCode::METHOD_NOT_ALLOWED,
+            429 => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::OK,
         }
     }
@@ -116,8 +132,12 @@ pub fn envelope_body(
     let response = reply.response_json(timestamp);
     let response_base64 = licensd_crypto::b64(response.as_bytes());
     let signature = licensd_crypto::b64(&key.sign(response_base64.as_bytes())?);
+    let retry_after = match reply.retry_after {
+        Some(seconds) => format!(",\"retry_after\":{seconds}"),
+        None => String::new(),
+    };
     Ok(format!(
-        "{{\"response\":{response},\"response_base64\":\"{response_base64}\",\"private_key_used\":\"{}\",\"signature\":\"{signature}\"}}",
+        "{{\"response\":{response},\"response_base64\":\"{response_base64}\",\"private_key_used\":\"{}\",\"signature\":\"{signature}\"{retry_after}}}",
         used.as_str()
     ))
 }
@@ -134,6 +154,9 @@ pub fn render(reply: &Reply, key: &Arc<SigningKey>, used: KeyUsed, timestamp: i6
     let mut http = (reply.http_status(), body).into_response();
     http.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Some(seconds) = reply.retry_after {
+        http.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
     http
 }
 

@@ -107,6 +107,9 @@ pub async fn download(
     PeerIp(ip): PeerIp,
     Path((api_key, license_key, identifier, version)): Path<(String, String, String, String)>,
 ) -> Response {
+    if let Some(refusal) = super::request::ip_gate(&state, ip.as_deref()).await {
+        return refusal;
+    }
     let outcome = download_inner(&state, ip, api_key, license_key, identifier, version).await;
     match outcome {
         Ok(Ok((name, content))) => {

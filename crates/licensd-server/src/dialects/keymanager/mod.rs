@@ -19,6 +19,11 @@
 //! once; a contract whose product is not active answers 1202; download permission is "the key is
 //! valid and activated for the identifier in the URL" (701 otherwise); delete-product deletes the
 //! product's keys with it; update-license-key cannot move a key to another product (951).
+//! Rate limits: `--rate-limit-per-ip` counts every request of the mount before anything else
+//! (`request::ip_gate`), `--rate-limit-per-credential` each authenticated API key (`auth.rs`) and
+//! each contract key of the Contracts API. Over the allowance the answer is HTTP 429 with a signed
+//! envelope of code 429 ("Too Many Requests", outside the seed), `retry_after` in seconds both in
+//! the signed response and at the envelope's top level (where the SDKs read it), and `Retry-After`.
 //! Envato purchase codes (206) are looked up with the Envato Market API when `LICENSD_ENVATO_TOKEN`
 //! is set (`envato.rs`; `LICENSD_ENVATO_API_URL` overrides the API's address).
 //!
@@ -129,6 +134,12 @@
 //! | 1401 | Contracts API destroy | contracts::contracts_and_the_contracts_api |
 //! | 1500 | Contracts API destroy-all | contracts::contracts_and_the_contracts_api |
 //! | 1501 | Contracts API destroy-all | contracts::contracts_and_the_contracts_api |
+//!
+//! Outside the seed (HTTP status = code):
+//!
+//! | code | when | test |
+//! |---|---|---|
+//! | 429 | any route, over `--rate-limit-per-ip` / `--rate-limit-per-credential` | fidelity::rate_limits_apply_to_key_manager |
 
 mod admin;
 mod auth;
@@ -153,6 +164,9 @@ use licensd_store::StoreError;
 use std::sync::Arc;
 
 pub use admin::KeyManagerApi;
+
+/// The dialect's namespace in the shared rate limiter.
+const RATE_SCOPE: &str = "keymanager";
 
 /// A failure that is not the client's: database or crypto trouble (HTTP 500, logged).
 #[derive(Debug, thiserror::Error)]

@@ -3,9 +3,12 @@
 //! A body that does not parse counts as an empty one, so the endpoint answers with its own
 //! "required"/"incorrect data" code instead of a transport error.
 
+use super::envelope::Reply;
+use crate::ratelimit::RateDecision;
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, FromRequest, Query, Request};
 use axum::http::header;
+use axum::response::Response;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -50,15 +53,32 @@ fn flatten(map: serde_json::Map<String, Value>, into: &mut HashMap<String, Value
     }
 }
 
-impl FromRequest<AppState> for KmRequest {
-    type Rejection = std::convert::Infallible;
+/// The per-IP allowance (`--rate-limit-per-ip`), counted before anything else a request does;
+/// `Some` is the signed 429 to answer with.
+pub async fn ip_gate(state: &AppState, ip: Option<&str>) -> Option<Response> {
+    let ip = ip?;
+    match state.limiter.check_ip(super::RATE_SCOPE, ip) {
+        RateDecision::Allowed => None,
+        RateDecision::Limited { reset_seconds } => {
+            Some(super::respond(state, Ok(Reply::rate_limited(reset_seconds))).await)
+        }
+    }
+}
 
-    async fn from_request(req: Request, _state: &AppState) -> Result<Self, Self::Rejection> {
+impl FromRequest<AppState> for KmRequest {
+    /// Only the per-IP rate limit refuses a request here (signed 429); a body that does not parse
+    /// is an empty one.
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
         let ip = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip().to_string());
+        if let Some(refusal) = ip_gate(state, ip.as_deref()).await {
+            return Err(refusal);
+        }
         let mut params = HashMap::new();
         if let Ok(Query(query)) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri) {
             for (name, value) in query {
@@ -72,16 +92,17 @@ impl FromRequest<AppState> for KmRequest {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty());
-        let is_json = parts
+        let content_type = parts
             .headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.to_ascii_lowercase().contains("json"));
+            .map(str::to_ascii_lowercase)
+            .unwrap_or_default();
         let bytes = axum::body::to_bytes(body, crate::MAX_BODY_BYTES)
             .await
             .unwrap_or_default();
         if !bytes.is_empty() {
-            if is_json {
+            if content_type.contains("json") {
                 if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&bytes) {
                     flatten(map, &mut params);
                 }

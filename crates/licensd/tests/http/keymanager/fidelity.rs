@@ -1,0 +1,90 @@
+//! Fidelity to the Key Manager documents and clients (issue 12, points 12–17): rate limits,
+//! `license_keys` that is not a JSON array, multipart bodies, assign-and-activate-license-key,
+//! unknown routes and wrong methods, and the documented formats of dates and empty values.
+
+use super::*;
+
+/// A raw form POST: HTTP status, `Retry-After`, and the envelope text.
+async fn raw_post(server: &Server, action: &str, fields: &[(&str, &str)]) -> (StatusCode, Option<String>, String) {
+    let response = form(server.http.post(server.url(&format!("/api/v1/{action}"))), fields)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    (status, retry_after, response.text().await.unwrap())
+}
+
+/// Checks a signed 429: HTTP 429, `Retry-After`, the top-level `retry_after` the SDKs read, and the
+/// signed response in full. Returns the seconds advertised.
+fn assert_rate_limited(km: &Km<'_>, (status, header, text): (StatusCode, Option<String>, String), window: u64) -> u64 {
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{text}");
+    let (used, decoded) = km.check_text(&text);
+    assert_eq!(used, "global");
+    let envelope: Value = serde_json::from_str(&text).unwrap();
+    let seconds = envelope["retry_after"].as_u64().expect("top-level retry_after");
+    assert!((1..=window).contains(&seconds), "{seconds}");
+    assert_eq!(header.as_deref(), Some(seconds.to_string().as_str()));
+    assert_eq!(
+        decoded,
+        json!({"code": 429, "message": "Too Many Requests", "retry_after": seconds, "timestamp": decoded["timestamp"]})
+    );
+    let keys: Vec<&str> = envelope.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["private_key_used", "response", "response_base64", "retry_after", "signature"]);
+    seconds
+}
+
+backend_tests! {
+    async fn rate_limits_apply_to_key_manager(server) {
+        let backend = server.backend;
+        let (data_dir, database_url) = server.stop();
+        let server = Server::start_with(backend, data_dir, database_url, &[("--rate-limit-per-credential", "2"), ("--rate-limit-window-seconds", "3")]).await;
+        let km = Km::new(&server).await;
+        let product = server.product("km-rate").await;
+        assigned_license(&server, product, "KM-RATE", 5).await;
+        let first = client_key(&server).await;
+        let second = client_key(&server).await;
+        let params = [("license_key", "KM-RATE"), ("identifier", "host")];
+        km.post("activate", &first, &params, 300).await;
+        km.post("verify", &first, &params, 200).await;
+        let over = raw_post(&server, "verify", &[("api_key", first.as_str()), ("license_key", "KM-RATE"), ("identifier", "host")]).await;
+        let seconds = assert_rate_limited(&km, over, 3);
+        // Other credentials have their own allowance; unknown keys are not counted as anyone's.
+        km.post("verify", &second, &params, 200).await;
+        for _ in 0..3 {
+            km.post("verify", "2964c3c9-0b5d-4d89-b3ac-4668f30bc492", &params, 100).await;
+        }
+        // The refused request changed nothing, and the window resets.
+        tokio::time::sleep(std::time::Duration::from_millis(seconds * 1000 + 200)).await;
+        km.post("verify", &first, &params, 200).await;
+
+        // Per client IP, counted before the API key is looked at, on every route of the mount.
+        let (data_dir, database_url) = server.stop();
+        let server = Server::start_with(backend, data_dir, database_url, &[("--rate-limit-per-ip", "3"), ("--rate-limit-window-seconds", "60")]).await;
+        let km = Km::new(&server).await;
+        km.post("verify", "", &params, 100).await;
+        km.post("verify", &first, &params, 200).await;
+        km.post("verify", &second, &params, 200).await;
+        let over = raw_post(&server, "verify", &[("api_key", second.as_str()), ("license_key", "KM-RATE"), ("identifier", "host")]).await;
+        assert_rate_limited(&km, over, 60);
+        let response = server
+            .http
+            .get(server.url(&format!("/api/v1/download/{first}/KM-RATE/aG9zdA%3D%3D/1")))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let header = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
+        assert_rate_limited(&km, (status, header, response.text().await.unwrap()), 60);
+        // Health probes and the native API are never limited.
+        for _ in 0..5 {
+            assert_eq!(server.http.get(server.url("/healthz")).send().await.unwrap().status(), StatusCode::OK);
+        }
+        assert_eq!(server.admin(Method::GET, "/v1/products", None).await.0, StatusCode::OK);
+        km.finish();
+    }
+}
