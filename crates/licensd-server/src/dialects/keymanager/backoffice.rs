@@ -124,26 +124,33 @@ fn expiry(assignment: Assignment, attrs: &LicenseAttrs) -> Option<Millis> {
     }
 }
 
-/// `license_keys` as a JSON array (JSON bodies) or as the text of one (form fields), or a
-/// comma/newline separated list.
-fn key_list(req: &KmRequest) -> Option<Vec<String>> {
-    let keys: Vec<String> = match req.value("license_keys")? {
-        Value::Array(items) => items
-            .iter()
-            .map(|v| v.as_str().map(str::to_string))
-            .collect::<Option<_>>()?,
-        Value::String(text) => match serde_json::from_str::<Vec<String>>(text) {
-            Ok(keys) => keys,
-            Err(_) => text.split([',', '\n']).map(str::to_string).collect(),
-        },
-        _ => return None,
+/// What `license_keys` holds.
+enum KeyList {
+    Missing,
+    /// Present but not a JSON array of strings (the documentation: "JSON Array").
+    NotAnArray,
+    Keys(Vec<String>),
+}
+
+/// `license_keys` as a JSON array of strings: the array itself in JSON bodies, its JSON text in
+/// form fields. Anything else (a bare key, a comma list, an object, numbers) is not one.
+fn key_list(req: &KmRequest) -> KeyList {
+    let parsed: Option<Vec<String>> = match req.value("license_keys") {
+        None => return KeyList::Missing,
+        Some(Value::Array(items)) => items.iter().map(|v| v.as_str().map(str::to_string)).collect(),
+        Some(Value::String(text)) if text.trim().is_empty() => return KeyList::Missing,
+        Some(Value::String(text)) => serde_json::from_str::<Vec<String>>(text).ok(),
+        Some(_) => None,
     };
-    let keys: Vec<String> = keys
-        .into_iter()
-        .map(|k| k.trim().to_string())
-        .filter(|k| !k.is_empty())
-        .collect();
-    Some(keys)
+    match parsed {
+        Some(keys) => KeyList::Keys(
+            keys.into_iter()
+                .map(|k| k.trim().to_string())
+                .filter(|k| !k.is_empty())
+                .collect(),
+        ),
+        None => KeyList::NotAnArray,
+    }
 }
 
 pub async fn create_license_keys(State(state): State<AppState>, req: KmRequest) -> Response {
@@ -154,9 +161,18 @@ pub async fn create_license_keys(State(state): State<AppState>, req: KmRequest) 
 async fn create_license_keys_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
     let caller = authorised!(state, req, "create-license-keys");
     let mut errors = Errors::default();
-    let keys = key_list(req).unwrap_or_default();
+    let keys = match key_list(req) {
+        KeyList::Keys(keys) => keys,
+        KeyList::Missing => Vec::new(),
+        KeyList::NotAnArray => {
+            errors.add("license_keys", "The license keys must be a JSON array of strings.");
+            Vec::new()
+        }
+    };
     if keys.is_empty() {
-        errors.add("license_keys", "The license keys field is required.");
+        if !errors.0.contains_key("license_keys") {
+            errors.add("license_keys", "The license keys field is required.");
+        }
     } else if keys.len() > MAX_KEYS_PER_REQUEST {
         errors.add(
             "license_keys",

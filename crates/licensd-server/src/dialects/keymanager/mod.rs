@@ -24,6 +24,8 @@
 //! each contract key of the Contracts API. Over the allowance the answer is HTTP 429 with a signed
 //! envelope of code 429 ("Too Many Requests", outside the seed), `retry_after` in seconds both in
 //! the signed response and at the envelope's top level (where the SDKs read it), and `Retry-After`.
+//! `license_keys` of create-license-keys must be a JSON array of strings (the array in a JSON
+//! body, its JSON text in a form field); anything else is 901 with an `errors.license_keys` entry.
 //! Envato purchase codes (206) are looked up with the Envato Market API when `LICENSD_ENVATO_TOKEN`
 //! is set (`envato.rs`; `LICENSD_ENVATO_API_URL` overrides the API's address).
 //!
@@ -70,7 +72,7 @@
 //! | 806 | random-assign-license-keys, generate | provisioning::generators_generate_and_assign |
 //! | 807 | random-assign-license-keys-queued | provisioning::queued_random_assign_calls_back |
 //! | 900 | create-license-keys | backoffice::license_key_crud |
-//! | 901 | create-license-keys (also bad quantity on generate / random-assign) | backoffice::license_key_crud, provisioning::generators_generate_and_assign |
+//! | 901 | create-license-keys (also bad quantity on generate / random-assign; `license_keys` not a JSON array) | backoffice::license_key_crud, provisioning::generators_generate_and_assign, fidelity::create_license_keys_wants_a_json_array |
 //! | 902 | create-license-keys | backoffice::license_key_crud |
 //! | 950 | update-license-key | backoffice::license_key_crud |
 //! | 951 | update-license-key | backoffice::license_key_crud |

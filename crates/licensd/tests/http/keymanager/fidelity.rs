@@ -4,6 +4,18 @@
 
 use super::*;
 
+/// A key with every capability, as a shop back office would hold.
+async fn shop_key(server: &Server) -> String {
+    api_key(server, json!({"name": "shop", "capabilities": ["all"]})).await.1
+}
+
+/// How many licenses exist (native API).
+async fn license_count(server: &Server) -> usize {
+    let (status, page) = server.admin(Method::GET, "/v1/licenses", None).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    page["data"].as_array().unwrap().len()
+}
+
 /// A raw form POST: HTTP status, `Retry-After`, and the envelope text.
 async fn raw_post(server: &Server, action: &str, fields: &[(&str, &str)]) -> (StatusCode, Option<String>, String) {
     let response = form(server.http.post(server.url(&format!("/api/v1/{action}"))), fields)
@@ -85,6 +97,44 @@ backend_tests! {
             assert_eq!(server.http.get(server.url("/healthz")).send().await.unwrap().status(), StatusCode::OK);
         }
         assert_eq!(server.admin(Method::GET, "/v1/products", None).await.0, StatusCode::OK);
+        km.finish();
+    }
+
+    async fn create_license_keys_wants_a_json_array(server) {
+        let km = Km::new(&server).await;
+        let product = server.product("km-array").await;
+        let pid = product.to_string();
+        let key = shop_key(&server).await;
+        let (_, events_before) = server.admin(Method::GET, "/v1/events", None).await;
+        let refusal = json!({"license_keys": ["The license keys must be a JSON array of strings."]});
+        // Form fields: a bare key, a comma list, an object, numbers, broken JSON.
+        for text in ["KM-RAW", "KM-1,KM-2", "{\"a\":\"KM-O\"}", "[1,2]", "[\"KM-OPEN\"", "\"KM-S\""] {
+            let decoded = km.post("create-license-keys", &key, &[("product_id", &pid), ("license_keys", text)], 901).await;
+            assert_eq!(decoded, json!({"code": 901, "message": "Incorrect data found", "errors": refusal, "timestamp": decoded["timestamp"]}), "{text}");
+        }
+        // JSON bodies: a string, an object, a number, an array holding a non-string.
+        for value in [json!("KM-J"), json!({"k": "KM-J"}), json!(7), json!(["KM-J", {"k": 1}])] {
+            let response = server
+                .http
+                .post(server.url("/api/v1/create-license-keys"))
+                .bearer_auth(&key)
+                .json(&json!({"product_id": product, "license_keys": value}))
+                .send()
+                .await
+                .unwrap();
+            let (status, _, decoded) = km.envelope(response).await;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(decoded["code"], 901, "{value}: {decoded}");
+            assert_eq!(decoded["errors"], refusal, "{value}");
+        }
+        // Nothing was created and nothing recorded.
+        assert_eq!(license_count(&server).await, 0);
+        let (_, events_after) = server.admin(Method::GET, "/v1/events", None).await;
+        assert_eq!(events_before, events_after);
+        // A JSON array (text in a form field) still works.
+        let decoded = km.post("create-license-keys", &key, &[("product_id", &pid), ("license_keys", "[\"KM-OK\"]")], 900).await;
+        assert_eq!(decoded["created"], 1);
+        assert_eq!(license_count(&server).await, 1);
         km.finish();
     }
 }
