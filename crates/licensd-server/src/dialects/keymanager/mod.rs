@@ -2,8 +2,9 @@
 //! each answering with the signed envelope of `envelope.rs` (RSA PKCS#1 v1.5 / SHA-256 over the
 //! `response_base64` text; the product's own key when it has one, the global RSA key otherwise).
 //! Transport: every business result is HTTP 200, API-key refusals 100–103 are 401 and the access
-//! block list (150) is 403; parameters come as form fields or JSON, the API key in the body, the
-//! query or `Authorization: Bearer` (format and capabilities: `auth.rs`).
+//! block list (150) is 403; parameters come as form fields (url-encoded, or `multipart/form-data`
+//! as PHP curl sends an array of fields: text parts only, file parts are ignored) or JSON, the API
+//! key in the body, the query or `Authorization: Bearer` (format and capabilities: `auth.rs`).
 //!
 //! The dialect is a translation layer: licenses, products, activations and their limits are the
 //! domain's (identifier = device fingerprint; "not assigned" = `Assignment::InStock`; blocked =
@@ -54,8 +55,8 @@
 //! | 205 | verify, activate | verify_status_codes, backoffice::license_key_crud |
 //! | 206 | verify | envato::envato_purchase_codes_are_imported |
 //! | 210 | verify and every license-key command | verify_status_codes, verify_activate_deactivate_cycle |
-//! | 215 | verify, activate, deactivate, details | verify_status_codes, verify_activate_deactivate_cycle |
-//! | 300 | activate | verify_activate_deactivate_cycle |
+//! | 215 | verify, activate, deactivate, details | verify_status_codes, verify_activate_deactivate_cycle, fidelity::multipart_bodies_are_read_like_form_fields |
+//! | 300 | activate | verify_activate_deactivate_cycle, fidelity::multipart_bodies_are_read_like_form_fields |
 //! | 301 | activate | verify_activate_deactivate_cycle |
 //! | 302 | activate | verify_activate_deactivate_cycle, backoffice::license_key_crud |
 //! | 400 | deactivate | verify_activate_deactivate_cycle |
@@ -71,7 +72,7 @@
 //! | 805 | random-assign-license-keys | provisioning::generators_generate_and_assign |
 //! | 806 | random-assign-license-keys, generate | provisioning::generators_generate_and_assign |
 //! | 807 | random-assign-license-keys-queued | provisioning::queued_random_assign_calls_back |
-//! | 900 | create-license-keys | backoffice::license_key_crud |
+//! | 900 | create-license-keys | backoffice::license_key_crud, fidelity::multipart_bodies_are_read_like_form_fields |
 //! | 901 | create-license-keys (also bad quantity on generate / random-assign; `license_keys` not a JSON array) | backoffice::license_key_crud, provisioning::generators_generate_and_assign, fidelity::create_license_keys_wants_a_json_array |
 //! | 902 | create-license-keys | backoffice::license_key_crud |
 //! | 950 | update-license-key | backoffice::license_key_crud |

@@ -1,13 +1,14 @@
-//! Reading a Key Manager request the way its clients send it: parameters as form fields or a JSON
-//! body (plus the query string), the API key in the body, the query or `Authorization: Bearer`.
+//! Reading a Key Manager request the way its clients send it: parameters as form fields
+//! (url-encoded or multipart) or a JSON body (plus the query string), the API key in the body, the query or `Authorization: Bearer`.
 //! A body that does not parse counts as an empty one, so the endpoint answers with its own
 //! "required"/"incorrect data" code instead of a transport error.
 
 use super::envelope::Reply;
 use crate::ratelimit::RateDecision;
 use crate::state::AppState;
-use axum::extract::{ConnectInfo, FromRequest, Query, Request};
-use axum::http::header;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, FromRequest, Multipart, Query, Request};
+use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -106,6 +107,10 @@ impl FromRequest<AppState> for KmRequest {
                 if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&bytes) {
                     flatten(map, &mut params);
                 }
+            } else if content_type.starts_with("multipart/form-data") {
+                for (name, value) in parse_multipart(&parts.headers, bytes).await {
+                    params.insert(name, Value::String(value));
+                }
             } else {
                 for (name, value) in parse_form(&bytes) {
                     params.insert(name, Value::String(value));
@@ -125,6 +130,38 @@ impl FromRequest<AppState> for KmRequest {
             ip,
             origin,
         })
+    }
+}
+
+/// The text fields of a `multipart/form-data` body (what PHP curl sends when `CURLOPT_POSTFIELDS`
+/// is an array), read like form fields. File parts are skipped; a body that does not parse is an
+/// empty one, as for the other encodings.
+async fn parse_multipart(headers: &HeaderMap, bytes: Bytes) -> Vec<(String, String)> {
+    let mut request = Request::new(Body::from(bytes));
+    if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
+        request.headers_mut().insert(header::CONTENT_TYPE, content_type.clone());
+    }
+    let Ok(mut multipart) = Multipart::from_request(request, &()).await else {
+        return Vec::new();
+    };
+    let mut fields = Vec::new();
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) => {
+                let Some(name) = field.name().map(str::to_string) else {
+                    continue;
+                };
+                if field.file_name().is_some() {
+                    continue;
+                }
+                match field.text().await {
+                    Ok(text) => fields.push((name, text)),
+                    Err(_) => return Vec::new(),
+                }
+            }
+            Ok(None) => return fields,
+            Err(_) => return Vec::new(),
+        }
     }
 }
 

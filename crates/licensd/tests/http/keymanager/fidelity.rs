@@ -16,6 +16,39 @@ async fn license_count(server: &Server) -> usize {
     page["data"].as_array().unwrap().len()
 }
 
+/// A `multipart/form-data` body as PHP curl writes it for an array `CURLOPT_POSTFIELDS`: text
+/// parts, plus `files` as file parts (name, file name, content).
+fn multipart(fields: &[(&str, &str)], files: &[(&str, &str, &str)]) -> (String, Vec<u8>) {
+    let boundary = "------------------------7b2f0c1e9d4a5e63";
+    let mut body = String::new();
+    for (name, value) in fields {
+        body.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"));
+    }
+    for (name, file, content) in files {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file}\"\r\nContent-Type: application/octet-stream\r\n\r\n{content}\r\n"
+        ));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    (format!("multipart/form-data; boundary={boundary}"), body.into_bytes())
+}
+
+/// POSTs a multipart body (and optionally a bearer key); returns the decoded signed response.
+async fn post_multipart(km: &Km<'_>, action: &str, bearer: Option<&str>, content_type: &str, body: Vec<u8>) -> Value {
+    let mut request = km
+        .server
+        .http
+        .post(km.server.url(&format!("/api/v1/{action}")))
+        .header("content-type", content_type)
+        .body(body);
+    if let Some(key) = bearer {
+        request = request.bearer_auth(key);
+    }
+    let (status, _, decoded) = km.envelope(request.send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{decoded}");
+    decoded
+}
+
 /// A raw form POST: HTTP status, `Retry-After`, and the envelope text.
 async fn raw_post(server: &Server, action: &str, fields: &[(&str, &str)]) -> (StatusCode, Option<String>, String) {
     let response = form(server.http.post(server.url(&format!("/api/v1/{action}"))), fields)
@@ -135,6 +168,40 @@ backend_tests! {
         let decoded = km.post("create-license-keys", &key, &[("product_id", &pid), ("license_keys", "[\"KM-OK\"]")], 900).await;
         assert_eq!(decoded["created"], 1);
         assert_eq!(license_count(&server).await, 1);
+        km.finish();
+    }
+
+    async fn multipart_bodies_are_read_like_form_fields(server) {
+        let km = Km::new(&server).await;
+        let product = server.product("km-multipart").await;
+        let pid = product.to_string();
+        assigned_license(&server, product, "KM-MP", 2).await;
+        let client = client_key(&server).await;
+        let shop = shop_key(&server).await;
+        let fields = [("api_key", client.as_str()), ("license_key", "KM-MP"), ("identifier", "mp.example")];
+        let (content_type, body) = multipart(&fields, &[]);
+        let decoded = post_multipart(&km, "activate", None, &content_type, body).await;
+        assert_eq!(decoded, json!({"code": 300, "message": "License key activated", "timestamp": decoded["timestamp"]}));
+        let (content_type, body) = multipart(&fields, &[]);
+        assert_eq!(post_multipart(&km, "verify", None, &content_type, body).await["code"], 200);
+        // A JSON array in a text part, as a PHP client json_encodes it.
+        let (content_type, body) = multipart(
+            &[("api_key", shop.as_str()), ("product_id", pid.as_str()), ("license_keys", "[\"MP-1\",\"MP-2\"]"), ("status", "available")],
+            &[],
+        );
+        let decoded = post_multipart(&km, "create-license-keys", None, &content_type, body).await;
+        assert_eq!(decoded, json!({"code": 900, "message": "License keys creation result", "created": 2, "duplicate": 0, "timestamp": decoded["timestamp"]}));
+        // File parts are not parameters: the identifier sent as a file is missing.
+        let (content_type, body) = multipart(
+            &[("api_key", client.as_str()), ("license_key", "KM-MP")],
+            &[("identifier", "id.txt", "mp.example")],
+        );
+        assert_eq!(post_multipart(&km, "verify", None, &content_type, body).await["code"], 215);
+        // A broken multipart body is an empty one (the key still comes from the bearer header).
+        let (content_type, body) = multipart(&fields, &[]);
+        let truncated = body[..body.len() / 2].to_vec();
+        assert_eq!(post_multipart(&km, "verify", Some(&client), &content_type, truncated).await["code"], 215);
+        assert_eq!(post_multipart(&km, "verify", Some(&client), "multipart/form-data", b"license_key=KM-MP".to_vec()).await["code"], 215);
         km.finish();
     }
 }
