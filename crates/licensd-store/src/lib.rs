@@ -100,7 +100,7 @@ impl<T: CoreStore + LicenseSpringStore + KeyManagerStore + SlasconeStore + DnaSt
 
 pub use dialects::dna::DnaStore;
 pub use dialects::keymanager::{
-    ApiKeySettings, AssignFn, AssignOutcome, AssignSelection, ContractFields, KeyManagerStore, MetaEntry, MetaOwner,
+    ApiKeySettings, AssignActivation, AssignFn, AssignOutcome, AssignSelection, ContractFields, KeyManagerStore, MetaEntry, MetaOwner,
     NewTelemetry, ProductSigningKey, StoredContract, TelemetryFilter,
 };
 pub use dialects::licensespring::LicenseSpringStore;

@@ -252,7 +252,7 @@ pub(crate) use {
 /// store type must have fields `pool` and `codec: Arc<dyn SecretCodec>`.
 macro_rules! impl_store {
     ($store:ty, $db:ty, $row:ty, $conn:ty, $backend:expr) => {
-        mod shared {
+        pub(crate) mod shared {
             use super::*;
             use $crate::sql::{
                 admin_token_cols, blocked_cols, conflict, consumption_replay_select, lite_err, consumption_cols, credential_cols, customer_cols, db_err,
@@ -694,7 +694,7 @@ macro_rules! impl_store {
                 row.map(|r| license_from_row(&r, codec)).transpose()
             }
 
-            async fn lock_license_or_deny(conn: &mut Conn, codec: &dyn SecretCodec, license: &LicenseRef) -> Result<License> {
+            pub(crate) async fn lock_license_or_deny(conn: &mut Conn, codec: &dyn SecretCodec, license: &LicenseRef) -> Result<License> {
                 lock_license(conn, codec, license).await?.ok_or(StoreError::Denied(Denial::LicenseNotFound))
             }
 
@@ -850,7 +850,7 @@ macro_rules! impl_store {
             /// Activation after the license lock is held: loads what the rule needs, asks
             /// `rules::plan_activation`, and writes what it decided. Shared by `activate` and
             /// `activate_many`, which add the event and commit.
-            async fn activate_locked(
+            pub(crate) async fn activate_locked(
                 conn: &mut Conn,
                 codec: &dyn SecretCodec,
                 license: License,

@@ -118,6 +118,15 @@ pub enum AssignOutcome {
     Insufficient { available: i64 },
 }
 
+/// What `km_assign_and_activate` did.
+#[derive(Debug, Clone)]
+pub enum AssignActivation {
+    /// Assigned and activated (or, for a device already active there, assigned and confirmed).
+    Activated(Box<crate::Activation>),
+    /// The license is not in stock (or not active): nothing changed.
+    NotAssignable,
+}
+
 /// Given a stock license's metadata and the instant, the metadata and expiry it gets when assigned.
 pub type AssignFn = dyn Fn(&serde_json::Value, Millis) -> (serde_json::Value, Option<Millis>) + Send + Sync;
 
@@ -242,6 +251,20 @@ pub trait KeyManagerStore: Send + Sync + 'static {
         now: Millis,
     ) -> Result<AssignOutcome>;
 
+    /// Key Manager's assign-and-activate in ONE transaction: the in-stock, active license is
+    /// locked and assigned by `assign` (as `km_assign` does), then `device` is activated on it by
+    /// the same rule as `Store::activate`. An activation refusal (`Denied`) rolls the assignment
+    /// back with it, events included, so a refusal changes nothing.
+    async fn km_assign_and_activate(
+        &self,
+        license_id: i64,
+        assign: &AssignFn,
+        device: licensd_domain::DeviceInfo,
+        assign_event: EventDraft,
+        activate_event: EventDraft,
+        now: Millis,
+    ) -> Result<AssignActivation>;
+
     // --- contracts ---
     /// Conflict when the contract key is taken; NotFound for an unknown product.
     async fn km_create_contract(
@@ -327,7 +350,7 @@ async fn begin_postgres(pool: &sqlx::PgPool) -> Result<sqlx::Transaction<'static
 }
 
 macro_rules! impl_keymanager {
-    ($store:ty, $row:ty, $conn:ty, $begin:ident, $lock:literal, $skip_locked:literal) => {
+    ($store:ty, $row:ty, $conn:ty, $begin:ident, $lock:literal, $skip_locked:literal, $core:ident) => {
         const _: () = {
             use crate::StoreError;
             use crate::sql::{conflict, db_err, from_json, to_json};
@@ -1026,6 +1049,51 @@ macro_rules! impl_keymanager {
                     Ok(AssignOutcome::Assigned(ids))
                 }
 
+                async fn km_assign_and_activate(
+                    &self,
+                    license_id: i64,
+                    assign: &AssignFn,
+                    device: licensd_domain::DeviceInfo,
+                    assign_event: EventDraft,
+                    activate_event: EventDraft,
+                    now: Millis,
+                ) -> Result<AssignActivation> {
+                    use crate::$core::shared::{activate_locked, lock_license_or_deny};
+                    use licensd_domain::{Assignment, LicenseStatus};
+                    let codec = &*self.codec;
+                    let license_ref = crate::LicenseRef::Id(license_id);
+                    let mut tx = $begin(&self.pool).await?;
+                    let outcome = async {
+                        let license = lock_license_or_deny(&mut tx, codec, &license_ref).await?;
+                        if license.assignment != Assignment::InStock || license.status != LicenseStatus::Active {
+                            return Ok(None);
+                        }
+                        assign_row(&mut tx, license.id, assign, now).await?;
+                        insert_event(&mut tx, assign_event, Some(license.id), now).await?;
+                        // The activation rule reads the license as assigned.
+                        let license = lock_license_or_deny(&mut tx, codec, &license_ref).await?;
+                        activate_locked(&mut tx, codec, license, &device, None, activate_event, now)
+                            .await
+                            .map(Some)
+                    }
+                    .await;
+                    match outcome {
+                        Ok(Some(activation)) => {
+                            tx.commit().await.map_err(db_err)?;
+                            Ok(AssignActivation::Activated(Box::new(activation)))
+                        }
+                        // Refusals roll back explicitly, so no row lock outlives the request.
+                        Ok(None) => {
+                            tx.rollback().await.map_err(db_err)?;
+                            Ok(AssignActivation::NotAssignable)
+                        }
+                        Err(error) => {
+                            tx.rollback().await.map_err(db_err)?;
+                            Err(error)
+                        }
+                    }
+                }
+
                 async fn km_create_contract(&self, fields: ContractFields, event: EventDraft, now: Millis) -> Result<StoredContract> {
                     let mut tx = $begin(&self.pool).await?;
                     if !product_exists(&mut tx, fields.product_id).await? {
@@ -1406,7 +1474,8 @@ impl_keymanager!(
     sqlx::SqliteConnection,
     begin_sqlite,
     "",
-    ""
+    "",
+    sqlite
 );
 impl_keymanager!(
     PostgresStore,
@@ -1414,5 +1483,6 @@ impl_keymanager!(
     sqlx::PgConnection,
     begin_postgres,
     " FOR UPDATE",
-    " FOR UPDATE SKIP LOCKED"
+    " FOR UPDATE SKIP LOCKED",
+    postgres
 );

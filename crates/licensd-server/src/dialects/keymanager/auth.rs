@@ -24,6 +24,7 @@ pub const ALL_CAPABILITIES: &[&str] = &[
     "access-downloadables",
     "download",
     "assign-license-key",
+    "assign-and-activate-license-key",
     "random-assign-license-keys",
     "random-assign-license-keys-queued",
     "create-license-keys",

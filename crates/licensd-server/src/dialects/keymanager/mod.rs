@@ -20,6 +20,10 @@
 //! once; a contract whose product is not active answers 1202; download permission is "the key is
 //! valid and activated for the identifier in the URL" (701 otherwise); delete-product deletes the
 //! product's keys with it; update-license-key cannot move a key to another product (951).
+//! assign-and-activate-license-key assigns and activates in one store transaction
+//! (`km_assign_and_activate`): 215 without `identifier`, 801 for an unknown key or one not in
+//! stock, an activation refusal (203, 205, 302 …) leaves the key unassigned; `owner_name` and
+//! `owner_email` are optional as on assign-license-key.
 //! Rate limits: `--rate-limit-per-ip` counts every request of the mount before anything else
 //! (`request::ip_gate`), `--rate-limit-per-credential` each authenticated API key (`auth.rs`) and
 //! each contract key of the Contracts API. Over the allowance the answer is HTTP 429 with a signed
@@ -44,21 +48,21 @@
 //! |---|---|---|
 //! | 100 | any (API key) | api_key_codes_and_transports |
 //! | 101 | any (API key) | api_key_codes_and_transports, cli::cli_manages_… |
-//! | 102 | any (API key); Contracts API (contract flag off) | api_key_codes_and_transports, contracts::contracts_and_the_contracts_api |
+//! | 102 | any (API key); Contracts API (contract flag off) | api_key_codes_and_transports, contracts::contracts_and_the_contracts_api, fidelity::assign_and_activate_license_key |
 //! | 103 | any (API key) | api_key_codes_and_transports |
 //! | 150 | any carrying an IP / identifier | access_block_list, cli::cli_manages_… |
 //! | 200 | verify | verify_activate_deactivate_cycle |
 //! | 201 | verify, activate, license-key meta | verify_status_codes, backoffice::license_key_meta |
 //! | 202 | verify, get-license-key-details, access-downloadables | verify_activate_deactivate_cycle, extras::downloadables_and_download |
-//! | 203 | verify, activate | verify_status_codes, backoffice::product_crud_meta_and_lists |
+//! | 203 | verify, activate, assign-and-activate-license-key | verify_status_codes, backoffice::product_crud_meta_and_lists, fidelity::assign_and_activate_license_key |
 //! | 204 | verify, activate, access-downloadables | verify_status_codes, backoffice::license_key_crud |
 //! | 205 | verify, activate | verify_status_codes, backoffice::license_key_crud |
 //! | 206 | verify | envato::envato_purchase_codes_are_imported |
 //! | 210 | verify and every license-key command | verify_status_codes, verify_activate_deactivate_cycle |
-//! | 215 | verify, activate, deactivate, details | verify_status_codes, verify_activate_deactivate_cycle, fidelity::multipart_bodies_are_read_like_form_fields |
-//! | 300 | activate | verify_activate_deactivate_cycle, fidelity::multipart_bodies_are_read_like_form_fields |
+//! | 215 | verify, activate, deactivate, details, assign-and-activate-license-key | verify_status_codes, verify_activate_deactivate_cycle, fidelity::assign_and_activate_license_key, fidelity::multipart_bodies_are_read_like_form_fields |
+//! | 300 | activate, assign-and-activate-license-key | verify_activate_deactivate_cycle, fidelity::assign_and_activate_license_key, fidelity::multipart_bodies_are_read_like_form_fields |
 //! | 301 | activate | verify_activate_deactivate_cycle |
-//! | 302 | activate | verify_activate_deactivate_cycle, backoffice::license_key_crud |
+//! | 302 | activate | verify_activate_deactivate_cycle, backoffice::license_key_crud, fidelity::assign_and_activate_license_key |
 //! | 400 | deactivate | verify_activate_deactivate_cycle |
 //! | 401 | deactivate | verify_activate_deactivate_cycle |
 //! | 500 | get-license-key-details | license_key_details_and_product_key |
@@ -66,7 +70,7 @@
 //! | 700 | download | extras::downloadables_and_download |
 //! | 701 | download | extras::downloadables_and_download |
 //! | 800 | assign-license-key | provisioning::generators_generate_and_assign |
-//! | 801 | assign-license-key | provisioning::generators_generate_and_assign |
+//! | 801 | assign-license-key, assign-and-activate-license-key | provisioning::generators_generate_and_assign, fidelity::assign_and_activate_license_key |
 //! | 802 | random-assign-license-keys (and its callback) | provisioning::generators_generate_and_assign, provisioning::queued_random_assign_calls_back |
 //! | 803 | random-assign-license-keys (and its callback) | provisioning::generators_generate_and_assign, provisioning::queued_random_assign_calls_back |
 //! | 805 | random-assign-license-keys | provisioning::generators_generate_and_assign |
@@ -255,6 +259,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/generate", post(provisioning::generate))
         .route("/api/v1/assign-license-key", post(provisioning::assign_license_key))
+        .route(
+            "/api/v1/assign-and-activate-license-key",
+            post(provisioning::assign_and_activate),
+        )
         .route("/api/v1/random-assign-license-keys", post(provisioning::random_assign))
         .route(
             "/api/v1/random-assign-license-keys-queued",

@@ -1,8 +1,10 @@
 //! Minting and handing out keys: get-all-generators, generate, assign-license-key,
-//! random-assign-license-keys and its queued variant (result POSTed to the caller's webhook).
+//! assign-and-activate-license-key, random-assign-license-keys and its queued variant (result
+//! POSTed to the caller's webhook).
 
 use super::auth::{Caller, authorize};
-use super::client::find_license;
+use super::client::{find_license, start_caller};
+use super::codes::{Command, denial_code};
 use super::envelope::Reply;
 use super::request::KmRequest;
 use super::views::{LicenseAttrs, km_date, license_json};
@@ -11,8 +13,8 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::response::Response;
 use licensd_domain::generator::{Generator, GeneratorError, check_quantity};
-use licensd_domain::{Assignment, EventDraft, LicenseStatus, LicenseTerms, Millis};
-use licensd_store::{AssignOutcome, AssignSelection, MetaOwner, NewLicense, StoreError};
+use licensd_domain::{Assignment, Denial, DeviceInfo, EventDraft, LicenseStatus, LicenseTerms, Millis};
+use licensd_store::{AssignActivation, AssignOutcome, AssignSelection, MetaOwner, NewLicense, StoreError};
 use serde_json::{Value, json};
 
 const DAY_MS: Millis = 86_400_000;
@@ -267,6 +269,55 @@ async fn assign_license_key_inner(state: &AppState, req: &KmRequest) -> Result<R
         AssignOutcome::NotAssignable | AssignOutcome::Insufficient { .. } => {
             Ok(Reply::new(801).product(license.product_id))
         }
+    }
+}
+
+pub async fn assign_and_activate(State(state): State<AppState>, req: KmRequest) -> Response {
+    let outcome = assign_and_activate_inner(&state, &req).await;
+    respond(&state, outcome).await
+}
+
+/// assign-license-key and activate in one store transaction: 300 when both happened; 215 without
+/// an `identifier`; 801 for an unknown key or one that is not in stock; an activation refusal
+/// (203, 205, 302, 150 …) assigns nothing either.
+async fn assign_and_activate_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+    let (caller, identifier) = match start_caller(state, req, "assign-and-activate-license-key").await? {
+        Ok(found) => found,
+        Err(reply) => return Ok(reply),
+    };
+    let Some(license) = find_license(state, &caller, req).await? else {
+        return Ok(Reply::new(801));
+    };
+    let assign = assigner(owner(req));
+    // `post_url` is the client's remote-deactivation callback, kept with the activation as
+    // activate keeps it.
+    let variables = req.present("post_url").map(|url| json!({ "post_url": url }));
+    let device = DeviceInfo {
+        fingerprint: identifier,
+        ip: caller.ip.clone(),
+        variables,
+        ..DeviceInfo::default()
+    };
+    let outcome = state
+        .store
+        .km_assign_and_activate(
+            license.id,
+            &assign,
+            device,
+            event(&caller, "license.assigned"),
+            event(&caller, "license.activated"),
+            state.now(),
+        )
+        .await;
+    let product_id = license.product_id;
+    match outcome {
+        Ok(AssignActivation::Activated(_)) => Ok(Reply::new(300).product(product_id)),
+        Ok(AssignActivation::NotAssignable) => Ok(Reply::new(801).product(product_id)),
+        Err(StoreError::NotFound | StoreError::Denied(Denial::LicenseNotFound)) => Ok(Reply::new(801)),
+        Err(StoreError::Denied(denial)) => {
+            Ok(Reply::new(denial_code(denial, Command::Activate)).product(product_id))
+        }
+        Err(other) => Err(other.into()),
     }
 }
 

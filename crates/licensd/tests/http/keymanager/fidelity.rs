@@ -204,4 +204,53 @@ backend_tests! {
         assert_eq!(post_multipart(&km, "verify", Some(&client), "multipart/form-data", b"license_key=KM-MP".to_vec()).await["code"], 215);
         km.finish();
     }
+
+    async fn assign_and_activate_license_key(server) {
+        let km = Km::new(&server).await;
+        let product = server.product("km-aa").await;
+        let pid = product.to_string();
+        let shop = shop_key(&server).await;
+        let client = client_key(&server).await;
+        km.post("create-license-keys", &shop, &[("product_id", &pid), ("license_keys", "[\"AA-1\",\"AA-2\",\"AA-3\"]"), ("validity", "30"), ("activation_limit", "1")], 900).await;
+        let params = |key: &'static str, identifier: &'static str| {
+            vec![("license_key", key), ("identifier", identifier), ("owner_email", "ada@example.com"), ("owner_name", "Ada"), ("post_url", "https://shop.example/receiver.php")]
+        };
+        // Codes before anything changes: capability (102), identifier (215), unknown key (801).
+        km.post("assign-and-activate-license-key", &client, &params("AA-1", "site.example"), 102).await;
+        km.post("assign-and-activate-license-key", &shop, &[("license_key", "AA-1")], 215).await;
+        km.post("assign-and-activate-license-key", &shop, &params("NOPE", "site.example"), 801).await;
+
+        // 300: assigned (owner, assignment date, expiry from validity) and activated at once.
+        let decoded = km.post("assign-and-activate-license-key", &shop, &params("AA-1", "site.example"), 300).await;
+        assert_eq!(decoded, json!({"code": 300, "message": "License key activated", "timestamp": decoded["timestamp"]}));
+        km.post("verify", &client, &[("license_key", "AA-1"), ("identifier", "site.example")], 200).await;
+        km.post("activate", &client, &[("license_key", "AA-1"), ("identifier", "site.example")], 301).await;
+        let listed = km.send(Method::GET, "get-license-keys", &shop, &[("product_id", &pid)], Transport::Form).await;
+        let aa1 = listed["license_keys"].as_array().unwrap().iter().find(|k| k["license_key"] == "AA-1").unwrap().clone();
+        assert_eq!((aa1["status"].as_str(), aa1["owner_email"].as_str(), aa1["owner_name"].as_str()), (Some("assigned"), Some("ada@example.com"), Some("Ada")));
+        assert!(aa1["assigned_at"].is_string() && aa1["expires_at"].is_string(), "{aa1}");
+        // 801: already assigned.
+        km.post("assign-and-activate-license-key", &shop, &params("AA-1", "other.example"), 801).await;
+
+        // An activation refusal assigns nothing either: the product is inactive (203).
+        km.post("update-product", &shop, &[("product_id", &pid), ("status", "inactive")], 650).await;
+        let (_, events_before) = server.admin(Method::GET, "/v1/events", None).await;
+        km.post("assign-and-activate-license-key", &shop, &params("AA-2", "site.example"), 203).await;
+        let (_, events_after) = server.admin(Method::GET, "/v1/events", None).await;
+        assert_eq!(events_before, events_after);
+        let listed = km.send(Method::GET, "get-license-keys", &shop, &[("product_id", &pid)], Transport::Form).await;
+        let aa2 = listed["license_keys"].as_array().unwrap().iter().find(|k| k["license_key"] == "AA-2").unwrap().clone();
+        assert_eq!(aa2["status"], "available", "{aa2}");
+        assert!(aa2["owner_email"].is_null(), "{aa2}");
+        km.post("update-product", &shop, &[("product_id", &pid), ("status", "active")], 650).await;
+        // A blocked key is not assignable (801); a key in stock is, through a JSON body too.
+        km.post("update-license-key", &shop, &[("license_key", "AA-2"), ("status", "blocked")], 950).await;
+        km.post("assign-and-activate-license-key", &shop, &params("AA-2", "site.example"), 801).await;
+        let decoded = km
+            .send(Method::POST, "assign-and-activate-license-key", &shop, &params("AA-3", "desk-1"), Transport::JsonBearer)
+            .await;
+        assert_eq!(decoded["code"], 300, "{decoded}");
+        km.post("activate", &client, &[("license_key", "AA-3"), ("identifier", "desk-2")], 302).await;
+        km.finish();
+    }
 }
