@@ -157,8 +157,12 @@ pub fn plan_activation(state: &ActivationState<'_>, now: Millis) -> Result<Activ
     {
         return Err(Denial::UserActivationLimitReached);
     }
-    // A device arriving after an earlier device left is a transfer.
-    let is_transfer = license.deactivation_count > license.transfer_count;
+    // A transfer is a *different* device arriving after an earlier device left (deactivations
+    // outnumber transfers). A device that was active on this license before (its row is kept,
+    // inactive) coming back is a reactivation, not a transfer: an owner who deactivates and
+    // reactivates their own machine consumes no transfer, even with `max_transfers: 0`.
+    let returning = state.existing.is_some();
+    let is_transfer = !returning && license.deactivation_count > license.transfer_count;
     if is_transfer
         && license
             .terms

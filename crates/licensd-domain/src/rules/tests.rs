@@ -297,6 +297,18 @@ fn transfers_count_new_devices_after_deactivations() {
     l.deactivation_count = 1;
     let s = activation(&p, &l, &d);
     assert_eq!(plan_activation(&s, NOW), Err(Denial::TransferLimitReached));
+    // The device that left coming back is a reactivation, not a transfer, even with no
+    // transfers allowed (issue 12, point 1).
+    let returning = device("b", false);
+    let mut s = activation(&p, &l, &d);
+    s.existing = Some(&returning);
+    assert_eq!(
+        plan_activation(&s, NOW),
+        Ok(ActivationPlan::Activate {
+            is_transfer: false,
+            start_trial_expiry: None
+        })
+    );
     // No deactivation yet: not a transfer.
     l.deactivation_count = 0;
     let s = activation(&p, &l, &d);
