@@ -174,7 +174,8 @@ async fn details(ctx: &Ctx, product: &Product, license: &License, page: DevicePa
         // licensd activates online only.
         "OfflineActivation": false,
         "ServerActivationDate": date(first_activation),
-        "ExpiryNoDays": license.trial_days,
+        // The days an EVALUATION or TEST code runs from its first activation.
+        "ExpiryNoDays": rules::expiry_days_after_activation(license),
         "ExpiryDate": date(license.expires_at),
         "LastReactivationDate": date(last_reactivation),
         "LastValidationDate": date(last_validation),

@@ -25,6 +25,11 @@
 //!   `password`, `adminpassword`, both `passrecovery` calls, DELETE device, the credits query (in
 //!   the body or the query string) and consume. The GET details, status and infotags calls take
 //!   no body (`fidelity::dna_user_ip_is_required_wherever_documented`).
+//! - ExpiryNoDays / ExpiryDate: a code without a fixed expiry gets `ExpiryDate = first activation
+//!   + ExpiryNoDays` (the domain's `rules::expiry_days_after_activation`, the license's
+//!   `trial_days`). EVALUATION codes take the product's trial days when issued without their own;
+//!   TEST codes run 15 days unless the code says otherwise; later activations keep the date
+//!   (`fidelity::dna_evaluation_and_test_codes_expire_after_first_activation`).
 //! - Refusals (wrong password, IP lockout, no credits, banned …) → 400 with a `Message`, since DNA
 //!   documents only 400/401/404/409/429/500; missing product, license or device → 404.
 //! - End-user data lives in the DNA store (`dna_licenses`): the license password and the

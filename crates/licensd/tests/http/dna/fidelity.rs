@@ -2,11 +2,33 @@
 //! `UserIp` wherever the reference carries it, the activation clock of EVALUATION and TEST codes).
 
 use super::*;
+use licensd_domain::clock::to_rfc3339;
 
 const CHALLENGE: &str = "Basic realm=\"DNA\", charset=\"UTF-8\"";
+const DAY: i64 = 86_400_000;
 
 fn challenge(headers: &HeaderMap) -> Option<&str> {
     headers.get("www-authenticate").and_then(|v| v.to_str().ok())
+}
+
+/// The license's `expires_at` and its one device's `activated_at`, from the native API.
+async fn expiry_and_activation(server: &Server, id: i64) -> (Option<i64>, i64) {
+    let (status, license) = server.admin(Method::GET, &format!("/v1/licenses/{id}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{license}");
+    let (status, devices) = server
+        .admin(Method::GET, &format!("/v1/licenses/{id}/devices"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{devices}");
+    let devices = devices
+        .as_array()
+        .cloned()
+        .or_else(|| devices["data"].as_array().cloned())
+        .expect("devices");
+    assert_eq!(devices.len(), 1, "{devices:?}");
+    (
+        license["expires_at"].as_i64(),
+        devices[0]["activated_at"].as_i64().expect("activated_at"),
+    )
 }
 
 backend_tests! {
@@ -110,5 +132,55 @@ backend_tests! {
         assert_eq!(dna.get("/dna/v1/Licenses/APP/IP-1/status").await.0, StatusCode::OK);
         assert_eq!(dna.get("/dna/v1/Licenses/APP/IP-1").await.0, StatusCode::OK);
         assert_eq!(dna.get("/dna/v1/Licenses/APP/IP-1/infotags").await.0, StatusCode::OK);
+    }
+
+    async fn dna_evaluation_and_test_codes_expire_after_first_activation(server) {
+        let product_id = server.product("APP").await;
+        let (status, body) = server.admin(Method::POST, "/v1/products", Some(json!({"code": "TRIALS", "name": "Trials", "trial_days": 7}))).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let trials_id = body["id"].as_i64().unwrap();
+        let eval = license(&server, json!({"product_id": product_id, "key": "EVAL-30", "trial_days": 30, "terms": {"kind": "evaluation"}})).await;
+        let eval_default = license(&server, json!({"product_id": trials_id, "key": "EVAL-P", "terms": {"kind": "evaluation"}})).await;
+        let test = license(&server, json!({"product_id": product_id, "key": "TEST-1", "terms": {"kind": "test"}})).await;
+        let test_5 = license(&server, json!({"product_id": product_id, "key": "TEST-5", "trial_days": 5, "terms": {"kind": "test"}})).await;
+        let dna = client(&server).await;
+        for (product, key, id, days, kind) in [
+            ("APP", "EVAL-30", eval, 30, "EVALUATION"),
+            // The product's trial days, as for `trial` codes.
+            ("TRIALS", "EVAL-P", eval_default, 7, "EVALUATION"),
+            // Test codes: 15 days unless the code says otherwise.
+            ("APP", "TEST-1", test, 15, "TEST"),
+            ("APP", "TEST-5", test_5, 5, "TEST"),
+        ] {
+            let path = format!("/dna/v1/Licenses/{product}/{key}");
+            let (status, body) = dna.get(&path).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            assert_eq!((body["ExpiryNoDays"].clone(), body["ExpiryDate"].clone()), (json!(days), Value::Null), "{key} before activation");
+            assert_eq!(body["LicenseCodeType"], json!(kind));
+            activate(&server, key, "m1").await;
+            let (expires_at, activated_at) = expiry_and_activation(&server, id).await;
+            assert_eq!(expires_at, Some(activated_at + days * DAY), "{key}: the clock starts at first activation");
+            let (_, body) = dna.get(&path).await;
+            assert_eq!(body["ExpiryDate"], json!(to_rfc3339(activated_at + days * DAY)), "{key}");
+            assert_eq!(body["ExpiryNoDays"], json!(days));
+            assert_eq!(body["Status"], json!(format!("EXISTS {kind} ACTIVATED")));
+            // A later activation does not move the date.
+            let (status, _, _, _) = server.client_post("/v1/licenses/actions/deactivate", json!({"key": key, "fingerprint": "m1"})).await;
+            assert_eq!(status, StatusCode::OK);
+            activate(&server, key, "m1").await;
+            let (status, lic) = server.admin(Method::GET, &format!("/v1/licenses/{id}"), None).await;
+            assert_eq!((status, lic["expires_at"].as_i64()), (StatusCode::OK, expires_at));
+        }
+        // An ACTIVATION code runs its ExpiryNoDays from first activation too; without them it
+        // has no clock.
+        let normal = license(&server, json!({"product_id": product_id, "key": "NORMAL-30", "trial_days": 30})).await;
+        activate(&server, "NORMAL-30", "m1").await;
+        let (expires_at, activated_at) = expiry_and_activation(&server, normal).await;
+        assert_eq!(expires_at, Some(activated_at + 30 * DAY));
+        let plain = license(&server, json!({"product_id": product_id, "key": "NORMAL-1"})).await;
+        activate(&server, "NORMAL-1", "m1").await;
+        assert_eq!(expiry_and_activation(&server, plain).await.0, None);
+        let (_, body) = dna.get("/dna/v1/Licenses/APP/NORMAL-1").await;
+        assert_eq!((body["ExpiryNoDays"].clone(), body["ExpiryDate"].clone()), (Value::Null, Value::Null));
     }
 }
