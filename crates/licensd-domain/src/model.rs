@@ -277,7 +277,8 @@ pub struct License {
     pub starts_at: Option<Millis>,
     pub expires_at: Option<Millis>,
     pub maintenance_expires_at: Option<Millis>,
-    /// Trials without a fixed expiry get `expires_at = first activation + trial_days`.
+    /// Licenses without a fixed expiry get `expires_at = first activation + trial_days`
+    /// (`rules::expiry_days_after_activation`; test codes default to 15 days).
     pub trial_days: Option<i64>,
     pub transfer_count: i64,
     pub deactivation_count: i64,

@@ -157,8 +157,12 @@ pub fn plan_activation(state: &ActivationState<'_>, now: Millis) -> Result<Activ
     {
         return Err(Denial::UserActivationLimitReached);
     }
-    // A device arriving after an earlier device left is a transfer.
-    let is_transfer = license.deactivation_count > license.transfer_count;
+    // A transfer is a *different* device arriving after an earlier device left (deactivations
+    // outnumber transfers). A device that was active on this license before (its row is kept,
+    // inactive) coming back is a reactivation, not a transfer: an owner who deactivates and
+    // reactivates their own machine consumes no transfer, even with `max_transfers: 0`.
+    let returning = state.existing.is_some();
+    let is_transfer = !returning && license.deactivation_count > license.transfer_count;
     if is_transfer
         && license
             .terms
@@ -167,14 +171,29 @@ pub fn plan_activation(state: &ActivationState<'_>, now: Millis) -> Result<Activ
     {
         return Err(Denial::TransferLimitReached);
     }
-    let start_trial_expiry = match (license.terms.kind, license.expires_at, license.trial_days) {
-        (LicenseKind::Trial, None, Some(days)) => Some(now.saturating_add(days.saturating_mul(DAY))),
+    let start_trial_expiry = match (license.expires_at, expiry_days_after_activation(license)) {
+        (None, Some(days)) => Some(now.saturating_add(days.saturating_mul(DAY))),
         _ => None,
     };
     Ok(ActivationPlan::Activate {
         is_transfer,
         start_trial_expiry,
     })
+}
+
+/// How long a test code lasts after its first activation when the license does not say
+/// (DNA: "expires 15 days after activation").
+pub const TEST_CODE_DAYS: i64 = 15;
+
+/// The days a license runs from its first activation (DNA's ExpiryNoDays): its `trial_days`
+/// (stamped at issue, from the product for trials and evaluation codes; none → no clock), and for
+/// test codes without them `TEST_CODE_DAYS`. The clock starts only while the license has no
+/// `expires_at`: a fixed expiry is kept.
+pub fn expiry_days_after_activation(license: &License) -> Option<i64> {
+    match license.terms.kind {
+        LicenseKind::Test => Some(license.trial_days.unwrap_or(TEST_CODE_DAYS)),
+        LicenseKind::Trial | LicenseKind::Evaluation | LicenseKind::Normal => license.trial_days,
+    }
 }
 
 /// Assigning one more user to a license: refused once `max_users` users are assigned.

@@ -297,6 +297,18 @@ fn transfers_count_new_devices_after_deactivations() {
     l.deactivation_count = 1;
     let s = activation(&p, &l, &d);
     assert_eq!(plan_activation(&s, NOW), Err(Denial::TransferLimitReached));
+    // The device that left coming back is a reactivation, not a transfer, even with no
+    // transfers allowed (issue 12, point 1).
+    let returning = device("b", false);
+    let mut s = activation(&p, &l, &d);
+    s.existing = Some(&returning);
+    assert_eq!(
+        plan_activation(&s, NOW),
+        Ok(ActivationPlan::Activate {
+            is_transfer: false,
+            start_trial_expiry: None
+        })
+    );
     // No deactivation yet: not a transfer.
     l.deactivation_count = 0;
     let s = activation(&p, &l, &d);
@@ -321,6 +333,32 @@ fn reactivation_lockout() {
     assert_eq!(plan_activation(&s, NOW), Err(Denial::ReactivationLockout));
     s.recent_activations = 2;
     assert!(plan_activation(&s, NOW).is_ok());
+}
+
+#[test]
+fn evaluation_and_test_codes_start_their_clock_at_first_activation() {
+    let (p, mut l, d) = (product(), license(), info("a"));
+    let starts = |l: &License| match plan_activation(&activation(&p, l, &d), NOW) {
+        Ok(ActivationPlan::Activate { start_trial_expiry, .. }) => start_trial_expiry,
+        other => panic!("{other:?}"),
+    };
+    l.terms.kind = LicenseKind::Evaluation;
+    assert_eq!(starts(&l), None, "an evaluation code without ExpiryNoDays has no clock");
+    l.trial_days = Some(30);
+    assert_eq!(starts(&l), Some(NOW + 30 * DAY));
+    l.terms.kind = LicenseKind::Test;
+    assert_eq!(starts(&l), Some(NOW + 30 * DAY), "the license's own days win");
+    l.trial_days = None;
+    assert_eq!(starts(&l), Some(NOW + TEST_CODE_DAYS * DAY));
+    l.expires_at = Some(NOW + DAY);
+    assert_eq!(starts(&l), None, "a fixed expiry is kept");
+    l.expires_at = None;
+    // DNA's uploaded codes carry an expiry period whatever their type.
+    l.terms.kind = LicenseKind::Normal;
+    l.trial_days = Some(30);
+    assert_eq!(starts(&l), Some(NOW + 30 * DAY));
+    l.trial_days = None;
+    assert_eq!(starts(&l), None, "a normal license without days has no clock");
 }
 
 #[test]

@@ -3,6 +3,10 @@
 //! the active Ed25519 key over its exact bytes (`X-Licensd-Signature`, base64), so a client can
 //! trust an answer that passed through any proxy. A request `nonce` is echoed inside the signed
 //! body to defeat replays of older answers.
+//!
+//! Transfers (`TRANSFER_LIMIT_REACHED`): a transfer is an activation on a *different* device after
+//! a deactivation; the device that left coming back is a reactivation and uses none
+//! (`licensd_domain::rules::plan_activation`; `api::fidelity::native_reactivating_the_same_device_is_not_a_transfer`).
 
 use super::source_ip;
 use crate::error::{ApiError, ErrorBody};

@@ -110,9 +110,14 @@ async fn prepare(state: &AppState, fields: &LicenseFields) -> Result<(Product, N
     if let Some(key) = &key {
         require_text("key", key, 512)?;
     }
-    let trial_days = fields.trial_days.or((terms.kind == LicenseKind::Trial)
-        .then_some(product.trial_days)
-        .filter(|days| *days > 0));
+    // Trials and evaluation codes run the product's trial days from their first activation
+    // unless the license says otherwise; test codes default to `rules::TEST_CODE_DAYS`
+    // (`rules::expiry_days_after_activation`).
+    let trial_days = fields
+        .trial_days
+        .or(matches!(terms.kind, LicenseKind::Trial | LicenseKind::Evaluation)
+            .then_some(product.trial_days)
+            .filter(|days| *days > 0));
     let new = NewLicense {
         product_id: product.id,
         policy_id: fields.policy_id,

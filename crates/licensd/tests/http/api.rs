@@ -1500,3 +1500,7 @@ backend_tests! {
         verify_signature(&server, &headers, &bytes).await;
     }
 }
+
+/// Issue 12 (dialect fidelity) for the native API.
+#[path = "api/fidelity.rs"]
+mod fidelity;

@@ -326,15 +326,15 @@ backend_tests! {
         assert_eq!((status, body), (StatusCode::BAD_REQUEST, message("Invalid UserIp format")));
         let (status, body) = dna.send(Method::PATCH, "/dna/v1/Licenses/APP/DETAIL-1", json!({"UserIp": "192.0.2.1"})).await;
         assert_eq!((status, body), (StatusCode::BAD_REQUEST, message("NewEmail or NewLicenseData is required")));
-        let (status, body) = dna.send(Method::PATCH, "/dna/v1/Licenses/APP/DETAIL-1", json!({"NewEmail": "a@example.com", "SendDnaEmail": true})).await;
+        let (status, body) = dna.send(Method::PATCH, "/dna/v1/Licenses/APP/DETAIL-1", json!({"NewEmail": "a@example.com", "SendDnaEmail": true, "UserIp": "192.0.2.1"})).await;
         assert_eq!((status, body), (StatusCode::BAD_REQUEST, message("SendDnaEmail is not supported: this server sends no email (use SendDnaEmail=false)")));
-        let (status, body) = dna.send(Method::PATCH, "/dna/v1/Licenses/APP/DETAIL-1", json!({"NewEmail": "a@example.com", "Test": true})).await;
+        let (status, body) = dna.send(Method::PATCH, "/dna/v1/Licenses/APP/DETAIL-1", json!({"NewEmail": "a@example.com", "Test": true, "UserIp": "192.0.2.1"})).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body["ActivationEmail"], Value::Null, "a test event changes nothing");
         let (status, body) = dna.send(Method::PATCH, "/dna/v1/licenses/APP/DETAIL-1", json!({"NewEmail": "buyer@example.com", "NewLicenseData": "seats=3", "UserIp": "192.0.2.1", "Test": false, "SendDnaEmail": false})).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!((body["ActivationEmail"].as_str(), body["LicenseData"].as_str()), (Some("buyer@example.com"), Some("seats=3")));
-        let (status, body) = dna.send(Method::PATCH, "/dna/v1/licenses/APP/DETAIL-1", json!({"NewLicenseData": "seats=4"})).await;
+        let (status, body) = dna.send(Method::PATCH, "/dna/v1/licenses/APP/DETAIL-1", json!({"NewLicenseData": "seats=4", "UserIp": "192.0.2.1"})).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!((body["ActivationEmail"].as_str(), body["LicenseData"].as_str()), (Some("buyer@example.com"), Some("seats=4")));
         // Over the 1 MiB body limit: DNA's own 413 (read to the end first, so the client gets it),
@@ -484,9 +484,9 @@ backend_tests! {
         assert_eq!((status, body), (StatusCode::CONFLICT, message("Test event against an ACTIVE product: the device was not removed")));
         let (status, body) = dna.send(Method::DELETE, "/dna/v1/Licenses/APP/DEV-1/m1", json!({"UserIp": "192.0.2.1"})).await;
         assert_eq!((status, body), (StatusCode::NO_CONTENT, Value::Null));
-        let (status, body) = dna.send(Method::DELETE, "/dna/v1/licenses/APP/DEV-1/m1", json!({})).await;
+        let (status, body) = dna.send(Method::DELETE, "/dna/v1/licenses/APP/DEV-1/m1", json!({"UserIp": "192.0.2.1"})).await;
         assert_eq!((status, body), (StatusCode::NOT_FOUND, message("DeviceId not found")));
-        let (status, body, _) = dna.call(Method::DELETE, "/dna/v1/LICENSES/APP/DEV-1/unknown", None).await;
+        let (status, body, _) = dna.call(Method::DELETE, "/dna/v1/LICENSES/APP/DEV-1/unknown", Some(json!({"UserIp": "192.0.2.1"}))).await;
         assert_eq!((status, body), (StatusCode::NOT_FOUND, message("DeviceId not found")));
         let (_, body) = dna.get("/dna/v1/Licenses/APP/DEV-1").await;
         let machines: Vec<&str> = body["Devices"].as_array().unwrap().iter().map(|d| d["MachineId"].as_str().unwrap()).collect();
@@ -495,7 +495,7 @@ backend_tests! {
         // The freed seat takes a third activation: the lockout limit (3 in 24 h) is now reached.
         activate(&server, "DEV-1", "m3").await;
         assert_eq!(status_of(&dna, "APP", "DEV-1").await, "EXISTS ACTIVATION REACTLOCKOUT");
-        let (status, _) = dna.send(Method::DELETE, "/dna/v1/Licenses/APP/DEV-1/m3", json!({})).await;
+        let (status, _) = dna.send(Method::DELETE, "/dna/v1/Licenses/APP/DEV-1/m3", json!({"UserIp": "192.0.2.1"})).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
         // And the domain refuses the next activation for the same reason the status names.
         let (status, body, _, _) = server.client_post("/v1/licenses/actions/activate", json!({"key": "DEV-1", "fingerprint": "m4"})).await;
@@ -522,30 +522,30 @@ backend_tests! {
         license(&server, json!({"product_id": product_id, "key": "PLAIN-1"})).await;
         let dna = client(&server).await;
         let credits = json!([{"Target": "LICENSE", "Name": "Credits", "Count": 100}, {"Target": "LICENSE", "Name": "exports", "Count": 10}]);
-        assert_eq!(dna.get("/dna/v1/credits/APP/CR-1").await, (StatusCode::OK, credits.clone()));
+        assert_eq!(dna.get("/dna/v1/credits/APP/CR-1?UserIp=192.0.2.1").await, (StatusCode::OK, credits.clone()));
         assert_eq!(dna.send(Method::GET, "/dna/v1/Credits/APP/CR-1", json!({"Target": "ALL", "UserIp": "192.0.2.1"})).await, (StatusCode::OK, credits));
-        assert_eq!(dna.get("/dna/v1/credits/APP/CR-1?Target=LICENSE").await.0, StatusCode::OK);
-        let (status, body) = dna.get("/dna/v1/credits/APP/CR-1?Target=EMAIL").await;
+        assert_eq!(dna.get("/dna/v1/credits/APP/CR-1?Target=LICENSE&UserIp=192.0.2.1").await.0, StatusCode::OK);
+        let (status, body) = dna.get("/dna/v1/credits/APP/CR-1?Target=EMAIL&UserIp=192.0.2.1").await;
         assert_eq!((status, body), (StatusCode::BAD_REQUEST, message("Target EMAIL is not supported: credits are kept per License Code only")));
-        let (status, body) = dna.get("/dna/v1/credits/APP/CR-1?Target=BOGUS").await;
+        let (status, body) = dna.get("/dna/v1/credits/APP/CR-1?Target=BOGUS&UserIp=192.0.2.1").await;
         assert_eq!((status, body), (StatusCode::BAD_REQUEST, message("Invalid Target: use LICENSE, EMAIL or ALL")));
-        assert_eq!(dna.get("/dna/v1/credits/APP/PLAIN-1").await, (StatusCode::OK, json!([])));
+        assert_eq!(dna.get("/dna/v1/credits/APP/PLAIN-1?UserIp=192.0.2.1").await, (StatusCode::OK, json!([])));
 
         let consume = "/dna/v1/Credits/APP/CR-1/consume";
         let (status, body) = dna.send(Method::POST, consume, json!({"Name": "Credits", "Count": 30, "Target": "LICENSE", "UserIp": "192.0.2.1", "SendDnaEmail": false})).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body[0], json!({"Target": "LICENSE", "Name": "Credits", "Count": 70}));
-        let (status, body) = dna.send(Method::POST, consume, json!({"Name": "Credits", "Count": 71})).await;
+        let (status, body) = dna.send(Method::POST, consume, json!({"Name": "Credits", "Count": 71, "UserIp": "192.0.2.1"})).await;
         assert_eq!((status, body), (StatusCode::BAD_REQUEST, message("Not enough credits")));
-        let (status, body) = dna.send(Method::POST, "/dna/v1/credits/APP/CR-1/Consume", json!({"Name": "exports", "Count": 4})).await;
+        let (status, body) = dna.send(Method::POST, "/dna/v1/credits/APP/CR-1/Consume", json!({"Name": "exports", "Count": 4, "UserIp": "192.0.2.1"})).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body, json!([{"Target": "LICENSE", "Name": "Credits", "Count": 70}, {"Target": "LICENSE", "Name": "exports", "Count": 6}]));
         for (bad, text) in [
-            (json!({"Name": "Credits"}), "Count is required"),
-            (json!({"Name": "Credits", "Count": 20001}), "Invalid Count: must be between 0 and 20000"),
-            (json!({"Name": "Credits", "Count": -1}), "Invalid Count: must be between 0 and 20000"),
-            (json!({"Name": "Credits", "Count": 1, "Target": "EMAIL"}), "Target EMAIL is not supported: credits are kept per License Code only"),
-            (json!({"Name": "Credits", "Count": "ten"}), ""),
+            (json!({"Name": "Credits", "UserIp": "192.0.2.1"}), "Count is required"),
+            (json!({"Name": "Credits", "Count": 20001, "UserIp": "192.0.2.1"}), "Invalid Count: must be between 0 and 20000"),
+            (json!({"Name": "Credits", "Count": -1, "UserIp": "192.0.2.1"}), "Invalid Count: must be between 0 and 20000"),
+            (json!({"Name": "Credits", "Count": 1, "Target": "EMAIL", "UserIp": "192.0.2.1"}), "Target EMAIL is not supported: credits are kept per License Code only"),
+            (json!({"Name": "Credits", "Count": "ten", "UserIp": "192.0.2.1"}), ""),
         ] {
             let (status, body) = dna.send(Method::POST, consume, bad.clone()).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
@@ -553,14 +553,14 @@ backend_tests! {
                 assert_eq!(body, message(text), "{bad}");
             }
         }
-        let (status, body) = dna.send(Method::POST, consume, json!({"Name": "nosuch", "Count": 1})).await;
+        let (status, body) = dna.send(Method::POST, consume, json!({"Name": "nosuch", "Count": 1, "UserIp": "192.0.2.1"})).await;
         assert_eq!((status, body), (StatusCode::NOT_FOUND, message("Credit Name not found for this license")));
         // Count 0 and test events use nothing.
-        let (status, body) = dna.send(Method::POST, consume, json!({"Name": "Credits", "Count": 0})).await;
+        let (status, body) = dna.send(Method::POST, consume, json!({"Name": "Credits", "Count": 0, "UserIp": "192.0.2.1"})).await;
         assert_eq!((status, body[0]["Count"].as_i64()), (StatusCode::OK, Some(70)));
-        let (status, body) = dna.send(Method::POST, consume, json!({"Name": "Credits", "Count": 5, "Test": true})).await;
+        let (status, body) = dna.send(Method::POST, consume, json!({"Name": "Credits", "Count": 5, "Test": true, "UserIp": "192.0.2.1"})).await;
         assert_eq!((status, body[0]["Count"].as_i64()), (StatusCode::OK, Some(70)));
-        let (status, body) = dna.send(Method::POST, "/dna/v1/Credits/APP/PLAIN-1/consume", json!({"Name": "Credits", "Count": 1})).await;
+        let (status, body) = dna.send(Method::POST, "/dna/v1/Credits/APP/PLAIN-1/consume", json!({"Name": "Credits", "Count": 1, "UserIp": "192.0.2.1"})).await;
         assert_eq!((status, body), (StatusCode::BAD_REQUEST, message("The License Code has no credits")));
         // The credits are the domain's consumption counter, visible natively.
         let (_, licenses) = server.admin(Method::GET, "/v1/licenses", None).await;
@@ -669,3 +669,7 @@ backend_tests! {
         }
     }
 }
+
+/// Issue 12 (dialect fidelity).
+#[path = "dna/fidelity.rs"]
+mod fidelity;

@@ -1911,3 +1911,7 @@ mod rsa4096 {
         floating_with_4096_key(Backend::Postgres).await;
     }
 }
+
+/// Issue 12 (dialect fidelity).
+#[path = "licensespring/fidelity.rs"]
+mod fidelity;

@@ -2,7 +2,7 @@
 //! store and the domain, and renders DNA's JSON. Where DNA's documentation is silent, the decision
 //! is written next to the code.
 
-use super::wire::{DnaError, check_id, optional_user_ip, parse_body, user_ip};
+use super::wire::{DnaError, check_id, parse_body, user_ip};
 use crate::state::AppState;
 use axum::Json;
 use axum::http::StatusCode;
@@ -174,7 +174,8 @@ async fn details(ctx: &Ctx, product: &Product, license: &License, page: DevicePa
         // licensd activates online only.
         "OfflineActivation": false,
         "ServerActivationDate": date(first_activation),
-        "ExpiryNoDays": license.trial_days,
+        // The days an EVALUATION or TEST code runs from its first activation.
+        "ExpiryNoDays": rules::expiry_days_after_activation(license),
         "ExpiryDate": date(license.expires_at),
         "LastReactivationDate": date(last_reactivation),
         "LastValidationDate": date(last_validation),
@@ -336,7 +337,7 @@ fn valid_email(email: &str) -> bool {
 pub async fn update(ctx: &Ctx, ids: (&str, &str), bytes: &[u8]) -> Result<Response, DnaError> {
     ctx.require_write()?;
     let body: UpdateBody = parse_body(bytes)?;
-    optional_user_ip(&body.user_ip)?;
+    user_ip(&body.user_ip)?;
     refuse_email(body.send_dna_email)?;
     if body.new_email.is_none() && body.new_license_data.is_none() {
         return Err(DnaError::bad_request("NewEmail or NewLicenseData is required"));
@@ -503,7 +504,7 @@ struct DeviceBody {
 pub async fn delete_device(ctx: &Ctx, ids: (&str, &str), device: &str, bytes: &[u8]) -> Result<Response, DnaError> {
     ctx.require_write()?;
     let body: DeviceBody = parse_body(bytes)?;
-    optional_user_ip(&body.user_ip)?;
+    user_ip(&body.user_ip)?;
     if device.is_empty() || device.len() > 256 {
         return Err(DnaError::bad_request("Invalid DeviceId format"));
     }
@@ -589,7 +590,7 @@ pub async fn credits(ctx: &Ctx, ids: (&str, &str), bytes: &[u8], query: &str) ->
             _ => return Err(DnaError::bad_request(format!("Unknown query parameter {key}"))),
         }
     }
-    optional_user_ip(&body.user_ip)?;
+    user_ip(&body.user_ip)?;
     check_target(body.target.as_deref())?;
     let (_, license) = ctx.load(ids).await?;
     Ok(Json(credit_list(ctx, &license).await?).into_response())
@@ -652,7 +653,7 @@ const MAX_CONSUME: i64 = 20_000;
 pub async fn consume(ctx: &Ctx, ids: (&str, &str), bytes: &[u8]) -> Result<Response, DnaError> {
     ctx.require_write()?;
     let body: ConsumeBody = parse_body(bytes)?;
-    optional_user_ip(&body.user_ip)?;
+    user_ip(&body.user_ip)?;
     refuse_email(body.send_dna_email)?;
     check_target(body.target.as_deref())?;
     let count = body.count.ok_or_else(|| DnaError::bad_request("Count is required"))?;

@@ -16,7 +16,20 @@
 //! Decisions where DNA is silent (each also noted at its code):
 //! - Credentials: a `dna` credential's key id is the clientId and its secret the apiKey. Unknown,
 //!   wrong, revoked, outside the IP allow-list, scoped to another product, or read-only on a write
-//!   → 401 (the only authentication error DNA documents).
+//!   → 401 (the only authentication error DNA documents). Every 401 carries
+//!   `WWW-Authenticate: Basic realm="DNA", charset="UTF-8"`: .NET's `HttpClient` with a
+//!   `CredentialCache` sends Basic credentials only after that challenge
+//!   (`fidelity::dna_401_answers_carry_the_basic_challenge`).
+//! - `UserIp` is required (400 `UserIp is required`, or `Invalid UserIp format`, before anything
+//!   is read or changed) by every call whose documented body carries it: details POST, PATCH,
+//!   `password`, `adminpassword`, both `passrecovery` calls, DELETE device, the credits query (in
+//!   the body or the query string) and consume. The GET details, status and infotags calls take
+//!   no body (`fidelity::dna_user_ip_is_required_wherever_documented`).
+//! - ExpiryNoDays / ExpiryDate: a code without a fixed expiry gets `ExpiryDate = first activation
+//!   + ExpiryNoDays` (the domain's `rules::expiry_days_after_activation`, the license's
+//!   `trial_days`). EVALUATION codes take the product's trial days when issued without their own;
+//!   TEST codes run 15 days unless the code says otherwise; later activations keep the date
+//!   (`fidelity::dna_evaluation_and_test_codes_expire_after_first_activation`).
 //! - Refusals (wrong password, IP lockout, no credits, banned …) → 400 with a `Message`, since DNA
 //!   documents only 400/401/404/409/429/500; missing product, license or device → 404.
 //! - End-user data lives in the DNA store (`dna_licenses`): the license password and the

@@ -12,6 +12,9 @@ use licensd_store::StoreError;
 use serde::de::DeserializeOwned;
 use std::net::IpAddr;
 
+/// The challenge every DNA 401 carries.
+pub const WWW_AUTHENTICATE: &str = "Basic realm=\"DNA\", charset=\"UTF-8\"";
+
 /// A DNA error answer: status plus `{"Message": …}`; a 429 also carries the reset headers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DnaError {
@@ -78,6 +81,13 @@ impl From<StoreError> for DnaError {
 impl IntoResponse for DnaError {
     fn into_response(self) -> Response {
         let mut response = (self.status, Json(serde_json::json!({ "Message": self.message }))).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            // RFC 9110 §11.6.1: a 401 carries the challenge. .NET's HttpClient (with
+            // `PreAuthenticate` or `CredentialCache`) sends Basic credentials only after it.
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(WWW_AUTHENTICATE));
+        }
         if let Some(seconds) = self.reset_seconds {
             let value = HeaderValue::from(seconds);
             response.headers_mut().insert("x-ratelimit-reset", value.clone());
@@ -230,7 +240,9 @@ pub fn parse_body<T: DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, DnaE
     serde_json::from_slice(bytes).map_err(|e| DnaError::bad_request(format!("Invalid request body: {e}")))
 }
 
-/// `UserIp` as DNA sends it: required where the IP lockout applies.
+/// `UserIp` as DNA sends it: the end user's address. Required by every call whose documented body
+/// carries it (reference/dna-api.md §1.3: details POST, PATCH, the password and recovery calls,
+/// DELETE device, credits query and consume), whether or not the call feeds the IP lockout.
 pub fn user_ip(value: &Option<String>) -> Result<String, DnaError> {
     match value.as_deref().map(str::trim) {
         None | Some("") => Err(DnaError::bad_request("UserIp is required")),
@@ -238,14 +250,6 @@ pub fn user_ip(value: &Option<String>) -> Result<String, DnaError> {
             .parse::<IpAddr>()
             .map(|ip| ip.to_string())
             .map_err(|_| DnaError::bad_request("Invalid UserIp format")),
-    }
-}
-
-/// An optional `UserIp` must still be an address when present.
-pub fn optional_user_ip(value: &Option<String>) -> Result<Option<String>, DnaError> {
-    match value {
-        None => Ok(None),
-        Some(_) => user_ip(value).map(Some),
     }
 }
 
@@ -297,7 +301,6 @@ mod tests {
             user_ip(&Some("300.1.1.1".into())),
             Err(DnaError::bad_request("Invalid UserIp format"))
         );
-        assert_eq!(optional_user_ip(&None), Ok(None));
     }
 
     #[test]

@@ -34,6 +34,13 @@
 //!
 //! Offline request files made with OAuth client credentials are accepted (`sdk_python_oauth`).
 //!
+//! # Transfers
+//! A transfer is an activation on a *different* device after a deactivation (`max_transfers`,
+//! `transfer_count`; the rule is `licensd_domain::rules::plan_activation`). A device that was active
+//! on the license before, deactivated and activated again is a reactivation: it uses no transfer,
+//! so an owner may deactivate and reactivate their own machine with `max_transfers: 0`
+//! (`fidelity::reactivating_the_same_device_is_not_a_transfer`).
+//!
 //! Not implemented: SSO, TPM and hardware keys, and the on-premises Floating Server protocol
 //! (`is_floating` is always false).
 //!
@@ -131,7 +138,7 @@
 //! | `license_not_enough_consumptions` | 400 | `consumption_flow`, `offline_uploads_and_consumption_sync` |
 //! | `license_not_found` | 400 | `activation_errors`, `sdk_python_quickstart` |
 //! | `license_start_date_error` | 400 | `activation_errors` |
-//! | `license_transferred_max_times` | 400 | `activation_errors` |
+//! | `license_transferred_max_times` | 400 | `activation_errors`, `fidelity::reactivating_the_same_device_is_not_a_transfer` |
 //! | `license_user_activated_max_times` | 400 | `user_based_licenses` |
 //! | `license_user_not_found` | 400 | `user_based_licenses` |
 //! | `license_users_error` | 400 | `order_webhooks` |
