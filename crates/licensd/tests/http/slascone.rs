@@ -12,6 +12,10 @@ use std::process::Command;
 const ISV: &str = "8a3b1c2d-0000-4000-8000-000000000001";
 const PRODUCT: &str = "47df1df5-bbc8-4b1b-a185-58ddfb1d3271";
 
+/// Issue 12: behaviour as SLASCONE's documents and clients expect (tests in slascone/).
+#[path = "slascone/fidelity.rs"]
+mod fidelity;
+
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }

@@ -12,9 +12,13 @@
 //!   licensd's integer ids (license, customer, template = policy, feature, limitation) travel as
 //!   GUIDs `00000000-0000-8000-8000-<12 hex digits of the id>`. Token keys are random GUIDs
 //!   (stored sealed, looked up by keyed digest; `SlasconeStore`).
-//! * **Signatures:** every answer of the dialect (success or error) carries
-//!   `x-slascone-signature` = Base64 RSA PKCS#1 v1.5 SHA-256 over the exact body bytes, and
-//!   `X-Nonce-Signature` over the decoded `X-Nonce` bytes when the request sent one.
+//! * **Signatures:** every answer under the mount (success or error, including the router's own
+//!   404 for an unknown path, 405 for a wrong method and 413 for a body over `MAX_BODY_BYTES`)
+//!   carries `x-slascone-signature` = Base64 RSA PKCS#1 v1.5 SHA-256 over the exact body bytes,
+//!   and `X-Nonce-Signature` over the decoded `X-Nonce` bytes when the request sent one.
+//! * **Error shapes:** 409 `{id, message, help}`; technical errors are ASP.NET ProblemDetails
+//!   `{title, status, detail?}`: 400, 401, 404 (`detail: "route not found"` for an unknown path),
+//!   405 (with `Allow`), 413 (`wire::SlBody`), 429 and 503 (with `Retry-After`), 500.
 //! * **Domain mapping:** see `info.rs` (tokens = devices, floating tokens = floating leases,
 //!   edition = policy, features / limitations = activation / consumption features).
 //!
@@ -116,7 +120,6 @@ mod xml;
 
 use crate::state::AppState;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -219,7 +222,11 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/data_exchange/licenses/by_template",
             post(backoffice::create_license_by_template),
-        );
+        )
+        // Unknown paths and wrong methods under the mount answer in the dialect's shape, signed
+        // (after every route: the 405 fallback applies to the routes added before it).
+        .method_not_allowed_fallback(wire::method_not_allowed)
+        .fallback(wire::route_not_found);
     Router::new().nest(PREFIX, client)
 }
 
@@ -231,7 +238,7 @@ async fn license_xml(
     path: Result<Path<(String, String)>, PathRejection>,
     query: Result<axum::extract::Query<XmlQuery>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
-    _body: Bytes,
+    _body: wire::SlBody,
 ) -> Response {
     let result = async {
         let Path((isv_id, license_id)) = path.map_err(|e| SlError::BadRequest(e.body_text()))?;
