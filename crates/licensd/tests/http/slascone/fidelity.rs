@@ -3,6 +3,11 @@
 
 use super::*;
 
+/// The root start tag of an XML document (up to its first `>`).
+fn root_tag(xml: &str) -> &str {
+    &xml[..=xml.find('>').expect("a start tag")]
+}
+
 backend_tests! {
     async fn every_answer_under_the_mount_is_signed_and_slascone_shaped(server) {
         let setup = setup(&server).await;
@@ -44,6 +49,53 @@ backend_tests! {
         let response = server.http.get(server.url("/no/such/route")).send().await.expect("request");
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
         assert!(response.headers().get("x-slascone-signature").is_none());
+        client.verify_all().await;
+    }
+
+    async fn offline_files_declare_xsi_and_xsd_on_the_root_like_slascone(server) {
+        let setup = setup(&server).await;
+        let license_id = server.license(setup.product_id, "NS-KEY", json!({"max_activations": 2})).await;
+        let client = Client::new(&server, setup.key.clone());
+        let vectors = repo_root().join("testdata/vectors/slascone");
+        let read = |name: &str| std::fs::read_to_string(vectors.join(name)).expect("vector");
+        let vector_activation = read("ActivationFile.xml");
+        let vector_license = read("OfflineLicenseFile.xml");
+        let answer = client
+            .send(
+                Method::GET,
+                &format!("/provisioning/activations/offline?product_id={PRODUCT}&license_key=NS-KEY&client_id=NS-CLIENT"),
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        let activation = String::from_utf8(answer.bytes.clone()).expect("utf-8");
+        let answer = admin_call(&client, Method::GET, format!("/licenses/{}/xml", guid(license_id)), None).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        let license = String::from_utf8(answer.bytes.clone()).expect("utf-8");
+        // The root start tags are byte for byte those of SLASCONE's own files.
+        assert_eq!(root_tag(&activation), root_tag(&vector_activation));
+        assert_eq!(root_tag(&license), root_tag(&vector_license));
+        // Nil elements use the root's prefix, as SLASCONE's do; nothing redeclares it.
+        assert!(license.contains("<user_limits xsi:nil=\"true\"></user_limits>"), "{license}");
+        assert_eq!(license.matches("xmlns:xsi").count(), 1, "{license}");
+        // Still verified by xmlsec1; a tampered copy is not.
+        let dir = tempfile::tempdir().expect("tmp");
+        let pem = dir.path().join("key.pem");
+        std::fs::write(&pem, rsa_pem(&server).await).expect("pem");
+        for (name, xml, from, to) in [
+            ("activation.xml", &activation, "NS-CLIENT", "NS-CLIENX"),
+            ("license.xml", &license, "<user_limits xsi:nil=\"true\">", "<user_limits>"),
+        ] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, xml).expect("write");
+            let (ok, output) = xmlsec_verify(&pem, &path);
+            assert!(ok, "{name} does not verify:\n{output}\n{xml}");
+            let tampered = dir.path().join(format!("tampered-{name}"));
+            std::fs::write(&tampered, xml.replacen(from, to, 1)).expect("write");
+            let (ok, output) = xmlsec_verify(&pem, &tampered);
+            assert!(!ok, "tampered {name} verified:\n{output}");
+        }
         client.verify_all().await;
     }
 }
