@@ -33,6 +33,7 @@
 //! | POST `/provisioning/validate/consumption` | consumption feature balance |
 //! | POST `/provisioning/licenses/by_license`, `/by_customer`, `/by_user` | reads |
 //! | GET `/provisioning/licenses/{license_id}/tokens/floating/active/count` | `live_leases` |
+//! | POST `/provisioning/licenses/state/toggle` (`license_id` or `license_key`; answers `{license_id, is_license_active}`, see `toggle.rs`) | `slascone_toggle_license` |
 //! | POST `/provisioning/session/open`, `/session/close` | `checkout_lease`, `release_lease` |
 //! | GET `/provisioning/activations/offline` | `activate`, signed activation XML |
 //! | POST `/data_gathering/analytical_heartbeats` | `slascone_record_analytics` |
@@ -49,8 +50,8 @@
 //!
 //! 429 (the shared limiter: per credential, `--rate-limit-per-credential`, and per client IP,
 //! `--rate-limit-per-ip`, counted by `wire::IpGate` before anything else) and 503 (database
-//! unreachable) answers carry `Retry-After`. Not implemented: the license state toggle; webhooks
-//! are registered and stored but not delivered.
+//! unreachable) answers carry `Retry-After`. Not implemented: webhooks are registered and stored but
+//! not delivered.
 //!
 //! ## Conflict IDs of seed 002
 //!
@@ -114,6 +115,7 @@ mod gathering;
 mod info;
 mod provisioning;
 mod sessions;
+mod toggle;
 mod users;
 mod wire;
 mod xml;
@@ -143,6 +145,7 @@ pub fn routes() -> Router<AppState> {
         .route("/provisioning/licenses/by_license", post(provisioning::by_license))
         .route("/provisioning/licenses/by_customer", post(provisioning::by_customer))
         .route("/provisioning/licenses/by_user", post(provisioning::by_user))
+        .route("/provisioning/licenses/state/toggle", post(toggle::toggle))
         .route(
             "/provisioning/licenses/{license_id}/tokens/floating/active/count",
             get(provisioning::floating_count),

@@ -98,4 +98,41 @@ backend_tests! {
         }
         client.verify_all().await;
     }
+
+    async fn license_state_toggle_switches_active_and_inactive(server) {
+        let setup = setup(&server).await;
+        let license_id = server.license(setup.product_id, "TOGGLE-KEY", json!({"max_activations": 2})).await;
+        let client = Client::new(&server, setup.key.clone());
+        let activate = json!({"product_id": PRODUCT, "license_key": "TOGGLE-KEY", "client_id": "T1"});
+        ok(&client.post("/provisioning/activations", activate.clone()).await);
+        let beat = json!({"product_id": PRODUCT, "client_id": "T1"});
+        // Off: the license answers 1002 until it is toggled back.
+        let answer = client.post("/provisioning/licenses/state/toggle", json!({"license_id": guid(license_id)})).await;
+        assert_eq!(ok(&answer), &json!({"license_id": guid(license_id), "is_license_active": false}));
+        conflict(&client.post("/provisioning/heartbeats", beat.clone()).await, 1002, MSG_1002);
+        conflict(&client.post("/provisioning/activations", json!({"product_id": PRODUCT, "license_key": "TOGGLE-KEY", "client_id": "T2"})).await, 1002, MSG_1002);
+        let (_, native) = server.admin(Method::GET, &format!("/v1/licenses/{license_id}"), None).await;
+        assert_eq!(native["status"], "disabled", "{native}");
+        // On again, by license key this time.
+        let answer = client.post("/provisioning/licenses/state/toggle", json!({"license_key": "TOGGLE-KEY"})).await;
+        assert_eq!(ok(&answer), &json!({"license_id": guid(license_id), "is_license_active": true}));
+        assert_eq!(ok(&client.post("/provisioning/heartbeats", beat).await)["is_license_active"], true);
+        // Unknown licenses: 1000; a key scoped to another product: 401; changes nothing.
+        conflict(&client.post("/provisioning/licenses/state/toggle", json!({"license_id": guid(999_999)})).await, 1000, MSG_1000);
+        conflict(&client.post("/provisioning/licenses/state/toggle", json!({"license_key": "NOPE"})).await, 1000, MSG_1000);
+        conflict(&client.post("/provisioning/licenses/state/toggle", json!({})).await, 1000, MSG_1000);
+        let other = server.product("toggle-other").await;
+        let scoped = Client::new(&server, credential(&server, Some(other)).await);
+        let answer = scoped.post("/provisioning/licenses/state/toggle", json!({"license_id": guid(license_id)})).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+        let (_, native) = server.admin(Method::GET, &format!("/v1/licenses/{license_id}"), None).await;
+        assert_eq!(native["status"], "active", "{native}");
+        // Each toggle is one event.
+        let (status, events) = server.admin(Method::GET, "/v1/events?action=slascone.license_state_toggled", None).await;
+        assert_eq!(status, StatusCode::OK, "{events}");
+        let list = events["data"].as_array().or(events.as_array()).expect("events");
+        assert_eq!(list.iter().filter(|e| e["action"] == "slascone.license_state_toggled").count(), 2, "{events}");
+        scoped.verify_all().await;
+        client.verify_all().await;
+    }
 }
