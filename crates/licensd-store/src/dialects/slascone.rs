@@ -11,7 +11,7 @@ use crate::migrate::Migration;
 use crate::{PostgresStore, Result, SqliteStore};
 use licensd_domain::analytics::{AnalyticalField, AnalyticalFieldType, UsageFeature, UsageModule};
 use licensd_domain::backoffice::{CustomerProfile, Entry, EntryKind, TagTarget};
-use licensd_domain::{Customer, EventDraft, Millis};
+use licensd_domain::{Customer, EventDraft, LicenseStatus, Millis};
 
 pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[
     Migration {
@@ -282,6 +282,11 @@ pub trait SlasconeStore: Send + Sync + 'static {
     /// Deletes an edition (policy). `Conflict(CONFLICT_LAST_EDITION)` when it is its product's
     /// only one, `Conflict(CONFLICT_EDITION_IN_USE)` while licenses reference it; NotFound.
     async fn slascone_delete_edition(&self, policy_id: i64, event: EventDraft, now: Millis) -> Result<()>;
+    /// Toggles the license between active and inactive (SLASCONE's license state) in one statement
+    /// under the row lock, with its event: an active license becomes `disabled`, any other status
+    /// (disabled, blocked, suspended) becomes `active`. Returns the new status; NotFound when the
+    /// license does not exist.
+    async fn slascone_toggle_license(&self, license_id: i64, event: EventDraft, now: Millis) -> Result<LicenseStatus>;
 }
 
 macro_rules! impl_slascone_store {
@@ -1144,6 +1149,25 @@ macro_rules! impl_slascone_store {
                     .map_err(conflict(CONFLICT_EDITION_IN_USE, CONFLICT_EDITION_IN_USE))?;
                 log_event(&mut tx, event, policy_id, now).await?;
                 tx.commit().await.map_err(db_err)
+            }
+
+            async fn slascone_toggle_license(&self, license_id: i64, event: EventDraft, now: Millis) -> Result<LicenseStatus> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let status: Option<String> = sqlx::query_scalar(
+                    "UPDATE licenses SET status = CASE WHEN status = 'active' THEN 'disabled' ELSE 'active' END, \
+                     updated_at = $2 WHERE id = $1 RETURNING status",
+                )
+                .bind(license_id)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                let status = status.ok_or(StoreError::NotFound)?;
+                let status = LicenseStatus::parse(&status)
+                    .ok_or_else(|| StoreError::Corrupt(format!("unknown license status {status:?}")))?;
+                log_event(&mut tx, event, license_id, now).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(status)
             }
         }
 

@@ -225,7 +225,7 @@ pub async fn create_customer(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     let result = async {
         let Path(isv_id) = path.map_err(path_err)?;
@@ -315,7 +315,7 @@ pub async fn create_customer_type(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     global_entry(
         state,
@@ -334,7 +334,7 @@ pub async fn create_reseller(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     global_entry(
         state,
@@ -353,7 +353,7 @@ pub async fn create_reseller_type(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     global_entry(
         state,
@@ -398,7 +398,7 @@ pub async fn create_reseller_contact(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     let result = async {
         let Path((isv_id, reseller)) = path.map_err(path_err)?;
@@ -455,7 +455,7 @@ pub async fn create_webhook(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     let result = async {
         let Path(isv_id) = path.map_err(path_err)?;
@@ -492,7 +492,7 @@ pub async fn create_tag(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     let result = async {
         let Path(isv_id) = path.map_err(path_err)?;
@@ -571,7 +571,7 @@ pub async fn create_tag_assignment(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     let result = async {
         let Path(isv_id) = path.map_err(path_err)?;
@@ -595,7 +595,7 @@ pub async fn tag_customer(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     let result = async {
         let Path((isv_id, customer)) = path.map_err(path_err)?;
@@ -618,7 +618,7 @@ pub async fn tag_license(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     let result = async {
         let Path((isv_id, license)) = path.map_err(path_err)?;
@@ -643,7 +643,7 @@ pub async fn create_license_type(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     product_entry(
         state,
@@ -662,7 +662,7 @@ pub async fn create_heartbeat_type(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     product_entry(
         state,
@@ -681,7 +681,7 @@ pub async fn create_variable(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     product_entry(
         state,
@@ -740,7 +740,7 @@ pub async fn create_feature(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     catalogue_feature(state, path, headers, body, FeatureType::Activation).await
 }
@@ -751,7 +751,7 @@ pub async fn create_limitation(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     catalogue_feature(state, path, headers, body, FeatureType::Consumption).await
 }
@@ -939,7 +939,7 @@ pub async fn create_template(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     let result = async {
         let Path((isv_id, code)) = path.map_err(path_err)?;
@@ -988,7 +988,7 @@ pub async fn update_template(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     let result = async {
         let Path((isv_id, template)) = path.map_err(path_err)?;
@@ -1061,7 +1061,7 @@ pub async fn switch_template(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     let result = async {
         let Path((isv_id, license)) = path.map_err(path_err)?;
@@ -1145,7 +1145,7 @@ pub async fn create_license_by_template(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     let result = async {
         let Path(isv_id) = path.map_err(path_err)?;
@@ -1334,7 +1334,7 @@ pub async fn create_software_release(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     let result = async {
         let Path((isv_id, code)) = path.map_err(path_err)?;
@@ -1424,7 +1424,7 @@ pub async fn update_license(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     let result = async {
         let Path((isv_id, license)) = path.map_err(path_err)?;

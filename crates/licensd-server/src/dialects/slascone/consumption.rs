@@ -102,7 +102,7 @@ pub async fn status(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     let result = async {
         isv(path)?;
@@ -198,7 +198,7 @@ pub async fn heartbeat(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     let result = heartbeat_inner(&state, path, &headers, &body).await;
     respond(&state, &headers, result).await
@@ -288,7 +288,7 @@ pub async fn rollback(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     let result = async {
         isv(path)?;

@@ -89,7 +89,7 @@ pub async fn analytical(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     let result = async {
         isv(path)?;
@@ -192,7 +192,7 @@ pub async fn usage_by_id(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     let result = usage(&state, path, &headers, &body, NamedBy::Id).await;
     respond(&state, &headers, result).await
@@ -204,7 +204,7 @@ pub async fn usage_by_name(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     let result = usage(&state, path, &headers, &body, NamedBy::Name).await;
     respond(&state, &headers, result).await
@@ -348,7 +348,7 @@ pub async fn create_analytical_field(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     let result = async {
         let Path((isv_id, code)) = path.map_err(|e| SlError::BadRequest(e.body_text()))?;
@@ -383,7 +383,7 @@ pub async fn create_usage_feature(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     let result = async {
         let Path((isv_id, code)) = path.map_err(|e| SlError::BadRequest(e.body_text()))?;
@@ -413,7 +413,7 @@ pub async fn create_usage_module(
     State(state): State<AppState>,
     path: Result<Path<(String, String, String)>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     let result = async {
         let Path((isv_id, code, feature_guid)) = path.map_err(|e| SlError::BadRequest(e.body_text()))?;

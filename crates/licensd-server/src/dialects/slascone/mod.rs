@@ -12,9 +12,13 @@
 //!   licensd's integer ids (license, customer, template = policy, feature, limitation) travel as
 //!   GUIDs `00000000-0000-8000-8000-<12 hex digits of the id>`. Token keys are random GUIDs
 //!   (stored sealed, looked up by keyed digest; `SlasconeStore`).
-//! * **Signatures:** every answer of the dialect (success or error) carries
-//!   `x-slascone-signature` = Base64 RSA PKCS#1 v1.5 SHA-256 over the exact body bytes, and
-//!   `X-Nonce-Signature` over the decoded `X-Nonce` bytes when the request sent one.
+//! * **Signatures:** every answer under the mount (success or error, including the router's own
+//!   404 for an unknown path, 405 for a wrong method and 413 for a body over `MAX_BODY_BYTES`)
+//!   carries `x-slascone-signature` = Base64 RSA PKCS#1 v1.5 SHA-256 over the exact body bytes,
+//!   and `X-Nonce-Signature` over the decoded `X-Nonce` bytes when the request sent one.
+//! * **Error shapes:** 409 `{id, message, help}`; technical errors are ASP.NET ProblemDetails
+//!   `{title, status, detail?}`: 400, 401, 404 (`detail: "route not found"` for an unknown path),
+//!   405 (with `Allow`), 413 (`wire::SlBody`), 429 and 503 (with `Retry-After`), 500.
 //! * **Domain mapping:** see `info.rs` (tokens = devices, floating tokens = floating leases,
 //!   edition = policy, features / limitations = activation / consumption features).
 //!
@@ -29,6 +33,7 @@
 //! | POST `/provisioning/validate/consumption` | consumption feature balance |
 //! | POST `/provisioning/licenses/by_license`, `/by_customer`, `/by_user` | reads |
 //! | GET `/provisioning/licenses/{license_id}/tokens/floating/active/count` | `live_leases` |
+//! | POST `/provisioning/licenses/state/toggle` (`license_id` or `license_key`; answers `{license_id, is_license_active}`, see `toggle.rs`) | `slascone_toggle_license` |
 //! | POST `/provisioning/session/open`, `/session/close` | `checkout_lease`, `release_lease` |
 //! | GET `/provisioning/activations/offline` | `activate`, signed activation XML |
 //! | POST `/data_gathering/analytical_heartbeats` | `slascone_record_analytics` |
@@ -45,8 +50,8 @@
 //!
 //! 429 (the shared limiter: per credential, `--rate-limit-per-credential`, and per client IP,
 //! `--rate-limit-per-ip`, counted by `wire::IpGate` before anything else) and 503 (database
-//! unreachable) answers carry `Retry-After`. Not implemented: the license state toggle; webhooks
-//! are registered and stored but not delivered.
+//! unreachable) answers carry `Retry-After`. Not implemented: webhooks are registered and stored but
+//! not delivered.
 //!
 //! ## Conflict IDs of seed 002
 //!
@@ -110,13 +115,13 @@ mod gathering;
 mod info;
 mod provisioning;
 mod sessions;
+mod toggle;
 mod users;
 mod wire;
 mod xml;
 
 use crate::state::AppState;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -140,6 +145,7 @@ pub fn routes() -> Router<AppState> {
         .route("/provisioning/licenses/by_license", post(provisioning::by_license))
         .route("/provisioning/licenses/by_customer", post(provisioning::by_customer))
         .route("/provisioning/licenses/by_user", post(provisioning::by_user))
+        .route("/provisioning/licenses/state/toggle", post(toggle::toggle))
         .route(
             "/provisioning/licenses/{license_id}/tokens/floating/active/count",
             get(provisioning::floating_count),
@@ -219,7 +225,11 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/data_exchange/licenses/by_template",
             post(backoffice::create_license_by_template),
-        );
+        )
+        // Unknown paths and wrong methods under the mount answer in the dialect's shape, signed
+        // (after every route: the 405 fallback applies to the routes added before it).
+        .method_not_allowed_fallback(wire::method_not_allowed)
+        .fallback(wire::route_not_found);
     Router::new().nest(PREFIX, client)
 }
 
@@ -231,7 +241,7 @@ async fn license_xml(
     path: Result<Path<(String, String)>, PathRejection>,
     query: Result<axum::extract::Query<XmlQuery>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
-    _body: Bytes,
+    _body: wire::SlBody,
 ) -> Response {
     let result = async {
         let Path((isv_id, license_id)) = path.map_err(|e| SlError::BadRequest(e.body_text()))?;

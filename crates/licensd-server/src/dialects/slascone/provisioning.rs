@@ -147,7 +147,7 @@ pub async fn activate(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     let result = activate_inner(&state, path, &headers, &body).await;
     respond(&state, &headers, result).await
@@ -295,7 +295,7 @@ pub async fn heartbeat(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     let result = heartbeat_inner(&state, path, &headers, &body).await;
     respond(&state, &headers, result).await
@@ -440,7 +440,7 @@ pub async fn unassign(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     let result = unassign_inner(&state, path, &headers, &body).await;
     respond(&state, &headers, result).await
@@ -501,7 +501,7 @@ pub async fn validate(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     let result = validate_inner(&state, path, &headers, &body).await;
     respond(&state, &headers, result).await
@@ -577,7 +577,7 @@ pub async fn by_license(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     let result = async {
         isv(path)?;
@@ -624,7 +624,7 @@ pub async fn by_customer(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     let result = async {
         isv(path)?;
@@ -764,7 +764,7 @@ pub async fn by_user(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     let result = async {
         isv(path)?;

@@ -74,7 +74,7 @@ pub async fn open(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     let result = async {
         let (caller, request, parsed) = parse(&state, path, &headers, &body).await?;
@@ -108,7 +108,7 @@ pub async fn close(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     let result = async {
         let (caller, _request, parsed) = parse(&state, path, &headers, &body).await?;

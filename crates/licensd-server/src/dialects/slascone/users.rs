@@ -7,7 +7,6 @@ use super::codes::Conflict;
 use super::provisioning::respond;
 use super::wire::{SlError, SlResult, authenticate_admin, check_isv, guid_id, json_ok, parse_body, text_ok};
 use crate::state::AppState;
-use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -61,7 +60,7 @@ pub async fn add(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     let result = async {
         let Path((isv_id, license_guid)) = path.map_err(|e| SlError::BadRequest(e.body_text()))?;

@@ -6,7 +6,7 @@ use super::codes::Conflict;
 use crate::ratelimit::RateDecision;
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -35,6 +35,12 @@ pub enum SlError {
     BadRequest(String),
     #[error("not found: {0}")]
     NotFound(&'static str),
+    /// 405: the path exists under the mount, the method does not (the `Allow` header lists them).
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 413: the request body is over the server's limit.
+    #[error("payload too large")]
+    PayloadTooLarge,
     /// 429: the credential's request allowance is used up; retry after the seconds given.
     #[error("rate limited for {0} s")]
     RateLimited(u64),
@@ -94,6 +100,14 @@ impl IntoResponse for SlError {
             SlError::NotFound(what) => (
                 StatusCode::NOT_FOUND,
                 json!({"title": "Not Found", "status": 404, "detail": format!("{what} not found")}),
+            ),
+            SlError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                json!({"title": "Method Not Allowed", "status": 405}),
+            ),
+            SlError::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!({"title": "Payload Too Large", "status": 413, "detail": "the request body is too large"}),
             ),
             SlError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -230,6 +244,42 @@ impl FromRequestParts<AppState> for IpGate {
         }
         Ok(IpGate)
     }
+}
+
+/// The request body of a dialect route. Reading it fails only when it is over the server's limit
+/// (`MAX_BODY_BYTES`, 413) or breaks off (400); either way the answer is SLASCONE-shaped and
+/// signed like every other answer of the dialect.
+pub struct SlBody(pub Bytes);
+
+impl FromRequest<AppState> for SlBody {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let headers = request.headers().clone();
+        match Bytes::from_request(request, state).await {
+            Ok(bytes) => Ok(SlBody(bytes)),
+            Err(rejection) => {
+                let error = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    SlError::PayloadTooLarge
+                } else {
+                    SlError::BadRequest(rejection.body_text())
+                };
+                Err(finish(state, &headers, Err(error)).await)
+            }
+        }
+    }
+}
+
+/// The fallback of the mount: a path below `/api/v2/isv/{isv_id}` that is no route of the dialect
+/// is a signed SLASCONE 404, not licensd's native error.
+pub async fn route_not_found(_ip: IpGate, State(state): State<AppState>, headers: HeaderMap) -> Response {
+    finish(&state, &headers, Err(SlError::NotFound("route"))).await
+}
+
+/// A known path of the dialect with a method it does not serve: a signed SLASCONE 405 (axum adds
+/// the `Allow` header).
+pub async fn method_not_allowed(_ip: IpGate, State(state): State<AppState>, headers: HeaderMap) -> Response {
+    finish(&state, &headers, Err(SlError::MethodNotAllowed)).await
 }
 
 /// An application authenticated with a `ProvisioningKey`.

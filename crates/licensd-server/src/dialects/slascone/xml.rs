@@ -3,14 +3,24 @@
 //! `Reference URI=""` with the enveloped-signature transform, no KeyInfo, `Signature` as the last
 //! child (the form of SLASCONE's own files in testdata/vectors/slascone).
 //!
-//! A general C14N is not needed because licensd writes the document already in canonical form: no
+//! The root declares `xmlns:xsi` and `xmlns:xsd`, in that order, exactly as SLASCONE's own files
+//! do (.NET's `XmlSerializer` writes them), and nil elements use the root's `xsi` prefix
+//! (`<user_limits xsi:nil="true"></user_limits>`).
+//!
+//! A general C14N is not needed because licensd writes the document almost in canonical form: no
 //! XML declaration, no comments, no whitespace between elements, start and end tags for empty
-//! elements, text escaped as C14N escapes it, and no namespace declarations on the root. The root
-//! carrying none matters: the only namespace in scope of `SignedInfo` is then the `ds` default
-//! namespace of `Signature`, so the canonical SignedInfo is the same whether a verifier
-//! canonicalises it standalone or in document context. `xsi:nil` elements declare `xsi` on
-//! themselves. The document digest is therefore SHA-256 over the exact bytes emitted without the
-//! `Signature` element, and `xmlsec1 --verify` is the oracle (tests/http/slascone.rs).
+//! elements, text escaped as C14N escapes it, and no namespace declaration below the root. The
+//! one difference is the order of the root's two declarations: C14N sorts namespace nodes by
+//! prefix (`xsd` before `xsi`), so the document digest is SHA-256 over the emitted bytes with the
+//! root's start tag in that sorted order (`canonical_form`).
+//!
+//! `SignedInfo` is signed in its canonical form in document context: the `ds` default namespace
+//! of `Signature` and the root's `xmlns:xsd`/`xmlns:xsi`, which are in scope of it, are rendered
+//! on it (`<SignedInfo xmlns="…xmldsig#" xmlns:xsd="…" xmlns:xsi="…">`). That is what inclusive
+//! C14N prescribes and what SLASCONE's own files carry: their SignatureValue verifies over that
+//! form and not over a standalone SignedInfo (checked against `ActivationFile.xml` of the
+//! vectors), and `xmlsec1 --verify` accepts both theirs and ours (tests/http/slascone.rs and
+//! tests/http/slascone/fidelity.rs).
 
 use super::info::LicenseInfo;
 use super::info::utc;
@@ -19,6 +29,7 @@ use licensd_crypto::SigningKey;
 use licensd_domain::Millis;
 
 const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
+const XSD: &str = "http://www.w3.org/2001/XMLSchema";
 const DS: &str = "http://www.w3.org/2000/09/xmldsig#";
 
 /// Builds an element-only document in canonical form.
@@ -39,6 +50,15 @@ impl Canonical {
                 other => out.push(other),
             }
         }
+    }
+
+    /// The document's root start tag with SLASCONE's namespace declarations (`xsi`, then `xsd`).
+    pub fn root(&mut self, name: &str) -> &mut Self {
+        self.out.push('<');
+        self.out.push_str(name);
+        self.out.push_str(&root_declarations(false));
+        self.out.push('>');
+        self
     }
 
     pub fn open(&mut self, name: &str) -> &mut Self {
@@ -66,9 +86,7 @@ impl Canonical {
             None => {
                 self.out.push('<');
                 self.out.push_str(name);
-                self.out.push_str(" xmlns:xsi=\"");
-                self.out.push_str(XSI);
-                self.out.push_str("\" xsi:nil=\"true\"></");
+                self.out.push_str(" xsi:nil=\"true\"></");
                 self.out.push_str(name);
                 self.out.push('>');
                 self
@@ -89,10 +107,27 @@ impl Canonical {
     }
 }
 
-/// The canonical `SignedInfo` over a document digest (standalone: the `ds` default namespace on it).
-fn signed_info(digest_b64: &str, with_namespace: bool) -> String {
-    let open = if with_namespace {
-        format!("<SignedInfo xmlns=\"{DS}\">")
+/// The root's namespace declarations: as SLASCONE writes them (`xsi` first), or in C14N order.
+fn root_declarations(canonical: bool) -> String {
+    if canonical {
+        format!(" xmlns:xsd=\"{XSD}\" xmlns:xsi=\"{XSI}\"")
+    } else {
+        format!(" xmlns:xsi=\"{XSI}\" xmlns:xsd=\"{XSD}\"")
+    }
+}
+
+/// The inclusive C14N form of a document written by `Canonical` (root declarations sorted).
+fn canonical_form(root: &str, document: &str) -> SlResult<String> {
+    let emitted = format!("<{root}{}>", root_declarations(false));
+    let rest = document.strip_prefix(&emitted).ok_or(SlError::Internal)?;
+    Ok(format!("<{root}{}>{rest}", root_declarations(true)))
+}
+
+/// `SignedInfo` over a document digest: canonical (in document context: the `ds` default namespace
+/// and the root's two declarations rendered on it), or as written inside `Signature`.
+fn signed_info(digest_b64: &str, canonical: bool) -> String {
+    let open = if canonical {
+        format!("<SignedInfo xmlns=\"{DS}\"{}>", root_declarations(true))
     } else {
         "<SignedInfo>".to_owned()
     };
@@ -109,7 +144,8 @@ fn signed_info(digest_b64: &str, with_namespace: bool) -> String {
 pub fn sign(key: &SigningKey, root: &str, document: &str) -> SlResult<String> {
     let end = format!("</{root}>");
     let body = document.strip_suffix(&end).ok_or(SlError::Internal)?;
-    let digest = licensd_crypto::b64(&licensd_crypto::sha256(document.as_bytes()));
+    let canonical = canonical_form(root, document)?;
+    let digest = licensd_crypto::b64(&licensd_crypto::sha256(canonical.as_bytes()));
     let signature = key
         .sign(signed_info(&digest, true).as_bytes())
         .map_err(|_| SlError::Internal)?;
@@ -129,7 +165,7 @@ pub fn activation_file(
     activated_at: Millis,
 ) -> SlResult<String> {
     let mut doc = Canonical::default();
-    doc.open("slascone_activation_file")
+    doc.root("slascone_activation_file")
         .text("license_key", Some(license_key))
         .text("token_key", Some(token_key))
         .text("client_id", Some(client_id))
@@ -147,7 +183,7 @@ pub fn license_file(
     client_id: Option<&str>,
 ) -> SlResult<String> {
     let mut doc = Canonical::default();
-    doc.open("slascone_license_file")
+    doc.root("slascone_license_file")
         .text("modified_date_utc", Some(&utc(modified_at)));
     match &info.customer {
         Some(customer) => {
@@ -250,11 +286,19 @@ mod tests {
     #[test]
     fn canonical_escaping_and_nil() {
         let mut doc = Canonical::default();
-        doc.open("r").text("a", Some("x<&>\r\"'")).text("b", None).close("r");
+        doc.root("r").text("a", Some("x<&>\r\"'")).text("b", None).close("r");
+        let xml = doc.into_string();
         assert_eq!(
-            doc.into_string(),
-            "<r><a>x&lt;&amp;&gt;&#xD;\"'</a><b xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" \
-             xsi:nil=\"true\"></b></r>"
+            xml,
+            "<r xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\">\
+             <a>x&lt;&amp;&gt;&#xD;\"'</a><b xsi:nil=\"true\"></b></r>"
+        );
+        assert_eq!(
+            canonical_form("r", &xml).ok().as_deref(),
+            Some(
+                "<r xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">\
+                 <a>x&lt;&amp;&gt;&#xD;\"'</a><b xsi:nil=\"true\"></b></r>"
+            )
         );
     }
 
@@ -264,7 +308,8 @@ mod tests {
         let xml = activation_file(&key, "KEY", "TOKEN", "CLIENT", 0).map_err(|e| e.to_string())?;
         let start = xml.find("<Signature ").ok_or("no signature")?;
         let end = xml.find("</Signature>").ok_or("no end")? + "</Signature>".len();
-        let unsigned = format!("{}{}", &xml[..start], &xml[end..]);
+        let unsigned = canonical_form("slascone_activation_file", &format!("{}{}", &xml[..start], &xml[end..]))
+            .map_err(|e| e.to_string())?;
         let digest = licensd_crypto::b64(&licensd_crypto::sha256(unsigned.as_bytes()));
         assert!(xml.contains(&format!("<DigestValue>{digest}</DigestValue>")));
         let value_start = xml.find("<SignatureValue>").ok_or("no value")? + "<SignatureValue>".len();

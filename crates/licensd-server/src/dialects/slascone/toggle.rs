@@ -1,0 +1,83 @@
+//! POST /provisioning/licenses/state/toggle (SLASCONE's `ToogleLicenseStateAsync`): switches a
+//! license between active and inactive.
+//!
+//! SLASCONE's public material names the operation, its `ToggleLicenseStateDto` request and its
+//! `LicenseStateDto` answer but not their fields; licensd's decision, in SLASCONE's snake_case:
+//! the request names the license by `license_id` (its GUID) or by `license_key`; the answer is
+//! `{"license_id": <GUID>, "is_license_active": <bool>}` (`is_license_active` as in `LicenseInfo`).
+//! An inactive license answers activations and heartbeats with 1002 until it is toggled back.
+//! Unknown license: 1000. The flip is one statement under the license's row lock
+//! (`slascone_toggle_license`), so two concurrent toggles leave the license where it started.
+
+use super::codes::Conflict;
+use super::provisioning::{event, isv, license_by_guid, respond};
+use super::wire::{SlError, SlResult, authenticate, id_guid, json_ok, parse_body};
+use crate::state::AppState;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use licensd_domain::LicenseStatus;
+use licensd_store::StoreError;
+use licensd_store::dialects::slascone::SlasconeStore;
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ToggleRequest {
+    pub license_id: Option<String>,
+    pub license_key: Option<String>,
+}
+
+pub async fn toggle(
+    _ip: super::wire::IpGate,
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    super::wire::SlBody(body): super::wire::SlBody,
+) -> Response {
+    let result = toggle_inner(&state, path, &headers, &body).await;
+    respond(&state, &headers, result).await
+}
+
+async fn toggle_inner(
+    state: &AppState,
+    path: Result<Path<String>, PathRejection>,
+    headers: &HeaderMap,
+    body: &axum::body::Bytes,
+) -> SlResult<Response> {
+    isv(path)?;
+    let caller = authenticate(state, headers).await?;
+    let request: ToggleRequest = parse_body(body)?;
+    let license = match request.license_key.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
+        Some(key) => {
+            let license = state
+                .store
+                .find_license_by_key(key)
+                .await
+                .map_err(SlError::from_store)?
+                .ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?;
+            caller.require_product(license.product_id)?;
+            license
+        }
+        None => license_by_guid(state, &caller, request.license_id).await?,
+    };
+    let status = match state
+        .store
+        .slascone_toggle_license(
+            license.id,
+            event(&caller, "slascone.license_state_toggled"),
+            state.now(),
+        )
+        .await
+    {
+        Ok(status) => status,
+        Err(StoreError::NotFound) => return Err(Conflict::InvalidLicenseKey.into()),
+        Err(other) => return Err(SlError::from_store(other)),
+    };
+    json_ok(&json!({
+        "license_id": id_guid(license.id),
+        "is_license_active": status == LicenseStatus::Active,
+    }))
+}

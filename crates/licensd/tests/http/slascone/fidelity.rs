@@ -1,0 +1,138 @@
+//! Issue 12 (dialect fidelity), SLASCONE points: each test runs on SQLite and PostgreSQL and
+//! verifies every signature independently (the parent module's `Client`).
+
+use super::*;
+
+/// The root start tag of an XML document (up to its first `>`).
+fn root_tag(xml: &str) -> &str {
+    &xml[..=xml.find('>').expect("a start tag")]
+}
+
+backend_tests! {
+    async fn every_answer_under_the_mount_is_signed_and_slascone_shaped(server) {
+        let setup = setup(&server).await;
+        let client = Client::new(&server, setup.key.clone());
+        // A path below the mount that is no route: SLASCONE's 404, signed.
+        let answer = client.post("/provisioning/no_such_route", json!({})).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND);
+        assert_eq!(answer.body, json!({"title": "Not Found", "status": 404, "detail": "route not found"}));
+        let answer = client.send(Method::GET, "", None, &[]).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND);
+        assert_eq!(answer.body["status"], 404);
+        // A route of the dialect with a method it does not serve: 405, signed, with Allow.
+        let answer = client.send(Method::GET, "/provisioning/activations", None, &[]).await;
+        assert_eq!(answer.status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(answer.body, json!({"title": "Method Not Allowed", "status": 405}));
+        let allow = answer.headers.get("allow").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert!(allow.contains("POST"), "Allow: {allow}");
+        let answer = client.send(Method::DELETE, "/licenses/00000000-0000-8000-8000-000000000001", None, &[]).await;
+        assert_eq!(answer.status, StatusCode::METHOD_NOT_ALLOWED);
+        // A body over the server's limit: 413 in the dialect's shape, signed, on a client route and
+        // on a back-office route; nothing was activated.
+        let big = json!({"product_id": PRODUCT, "license_key": "x".repeat(1_200_000), "client_id": "C1"});
+        let answer = client.post("/provisioning/activations", big.clone()).await;
+        assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(
+            answer.body,
+            json!({"title": "Payload Too Large", "status": 413, "detail": "the request body is too large"})
+        );
+        let answer = admin_call(&client, Method::POST, "/customers", Some(big)).await;
+        assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
+        // The X-Nonce is signed on these answers too.
+        let nonce = [9u8; 16];
+        let nonce_b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, nonce);
+        let answer = client.send(Method::PUT, "/provisioning/activations", None, &[("X-Nonce", nonce_b64.as_str())]).await;
+        assert_eq!(answer.status, StatusCode::METHOD_NOT_ALLOWED);
+        let signature = answer.headers.get("x-nonce-signature").and_then(|v| v.to_str().ok()).expect("nonce signature").to_owned();
+        client.record_nonce(&nonce, &signature);
+        // Outside the mount licensd keeps its native shape.
+        let response = server.http.get(server.url("/no/such/route")).send().await.expect("request");
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert!(response.headers().get("x-slascone-signature").is_none());
+        client.verify_all().await;
+    }
+
+    async fn offline_files_declare_xsi_and_xsd_on_the_root_like_slascone(server) {
+        let setup = setup(&server).await;
+        let license_id = server.license(setup.product_id, "NS-KEY", json!({"max_activations": 2})).await;
+        let client = Client::new(&server, setup.key.clone());
+        let vectors = repo_root().join("testdata/vectors/slascone");
+        let read = |name: &str| std::fs::read_to_string(vectors.join(name)).expect("vector");
+        let vector_activation = read("ActivationFile.xml");
+        let vector_license = read("OfflineLicenseFile.xml");
+        let answer = client
+            .send(
+                Method::GET,
+                &format!("/provisioning/activations/offline?product_id={PRODUCT}&license_key=NS-KEY&client_id=NS-CLIENT"),
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        let activation = String::from_utf8(answer.bytes.clone()).expect("utf-8");
+        let answer = admin_call(&client, Method::GET, format!("/licenses/{}/xml", guid(license_id)), None).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        let license = String::from_utf8(answer.bytes.clone()).expect("utf-8");
+        // The root start tags are byte for byte those of SLASCONE's own files.
+        assert_eq!(root_tag(&activation), root_tag(&vector_activation));
+        assert_eq!(root_tag(&license), root_tag(&vector_license));
+        // Nil elements use the root's prefix, as SLASCONE's do; nothing redeclares it.
+        assert!(license.contains("<user_limits xsi:nil=\"true\"></user_limits>"), "{license}");
+        assert_eq!(license.matches("xmlns:xsi").count(), 1, "{license}");
+        // Still verified by xmlsec1; a tampered copy is not.
+        let dir = tempfile::tempdir().expect("tmp");
+        let pem = dir.path().join("key.pem");
+        std::fs::write(&pem, rsa_pem(&server).await).expect("pem");
+        for (name, xml, from, to) in [
+            ("activation.xml", &activation, "NS-CLIENT", "NS-CLIENX"),
+            ("license.xml", &license, "<user_limits xsi:nil=\"true\">", "<user_limits>"),
+        ] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, xml).expect("write");
+            let (ok, output) = xmlsec_verify(&pem, &path);
+            assert!(ok, "{name} does not verify:\n{output}\n{xml}");
+            let tampered = dir.path().join(format!("tampered-{name}"));
+            std::fs::write(&tampered, xml.replacen(from, to, 1)).expect("write");
+            let (ok, output) = xmlsec_verify(&pem, &tampered);
+            assert!(!ok, "tampered {name} verified:\n{output}");
+        }
+        client.verify_all().await;
+    }
+
+    async fn license_state_toggle_switches_active_and_inactive(server) {
+        let setup = setup(&server).await;
+        let license_id = server.license(setup.product_id, "TOGGLE-KEY", json!({"max_activations": 2})).await;
+        let client = Client::new(&server, setup.key.clone());
+        let activate = json!({"product_id": PRODUCT, "license_key": "TOGGLE-KEY", "client_id": "T1"});
+        ok(&client.post("/provisioning/activations", activate.clone()).await);
+        let beat = json!({"product_id": PRODUCT, "client_id": "T1"});
+        // Off: the license answers 1002 until it is toggled back.
+        let answer = client.post("/provisioning/licenses/state/toggle", json!({"license_id": guid(license_id)})).await;
+        assert_eq!(ok(&answer), &json!({"license_id": guid(license_id), "is_license_active": false}));
+        conflict(&client.post("/provisioning/heartbeats", beat.clone()).await, 1002, MSG_1002);
+        conflict(&client.post("/provisioning/activations", json!({"product_id": PRODUCT, "license_key": "TOGGLE-KEY", "client_id": "T2"})).await, 1002, MSG_1002);
+        let (_, native) = server.admin(Method::GET, &format!("/v1/licenses/{license_id}"), None).await;
+        assert_eq!(native["status"], "disabled", "{native}");
+        // On again, by license key this time.
+        let answer = client.post("/provisioning/licenses/state/toggle", json!({"license_key": "TOGGLE-KEY"})).await;
+        assert_eq!(ok(&answer), &json!({"license_id": guid(license_id), "is_license_active": true}));
+        assert_eq!(ok(&client.post("/provisioning/heartbeats", beat).await)["is_license_active"], true);
+        // Unknown licenses: 1000; a key scoped to another product: 401; changes nothing.
+        conflict(&client.post("/provisioning/licenses/state/toggle", json!({"license_id": guid(999_999)})).await, 1000, MSG_1000);
+        conflict(&client.post("/provisioning/licenses/state/toggle", json!({"license_key": "NOPE"})).await, 1000, MSG_1000);
+        conflict(&client.post("/provisioning/licenses/state/toggle", json!({})).await, 1000, MSG_1000);
+        let other = server.product("toggle-other").await;
+        let scoped = Client::new(&server, credential(&server, Some(other)).await);
+        let answer = scoped.post("/provisioning/licenses/state/toggle", json!({"license_id": guid(license_id)})).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+        let (_, native) = server.admin(Method::GET, &format!("/v1/licenses/{license_id}"), None).await;
+        assert_eq!(native["status"], "active", "{native}");
+        // Each toggle is one event.
+        let (status, events) = server.admin(Method::GET, "/v1/events?action=slascone.license_state_toggled", None).await;
+        assert_eq!(status, StatusCode::OK, "{events}");
+        let list = events["data"].as_array().or(events.as_array()).expect("events");
+        assert_eq!(list.iter().filter(|e| e["action"] == "slascone.license_state_toggled").count(), 2, "{events}");
+        scoped.verify_all().await;
+        client.verify_all().await;
+    }
+}
