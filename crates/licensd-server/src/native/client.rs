@@ -25,7 +25,7 @@ pub const KEY_ID_HEADER: &str = "x-licensd-key-id";
 pub const ALGORITHM_HEADER: &str = "x-licensd-signature-algorithm";
 
 /// Serialises `body`, signs the bytes and answers with the signature headers.
-fn signed<T: Serialize>(state: &AppState, status: StatusCode, body: &T) -> Response {
+pub(super) fn signed<T: Serialize>(state: &AppState, status: StatusCode, body: &T) -> Response {
     let bytes = match serde_json::to_vec(body) {
         Ok(bytes) => bytes,
         Err(_) => return ApiError::internal().into_response(),
@@ -49,12 +49,12 @@ fn signed<T: Serialize>(state: &AppState, status: StatusCode, body: &T) -> Respo
     response
 }
 
-fn signed_error(state: &AppState, error: ApiError) -> Response {
+pub(super) fn signed_error(state: &AppState, error: ApiError) -> Response {
     signed(state, error.status, &error.body())
 }
 
 /// Denials of client commands: a missing license is 404, every other refusal 422.
-fn denial_error(denial: Denial) -> ApiError {
+pub(super) fn denial_error(denial: Denial) -> ApiError {
     let status = if denial == Denial::LicenseNotFound {
         StatusCode::NOT_FOUND
     } else {
@@ -91,21 +91,21 @@ impl Caller {
     }
 }
 
-fn check_key(key: &str) -> Result<(), ApiError> {
+pub(super) fn check_key(key: &str) -> Result<(), ApiError> {
     if key.trim().is_empty() || key.len() > 512 {
         return Err(ApiError::unprocessable("key must be 1 to 512 bytes"));
     }
     Ok(())
 }
 
-fn check_fingerprint(fingerprint: &str) -> Result<(), ApiError> {
+pub(super) fn check_fingerprint(fingerprint: &str) -> Result<(), ApiError> {
     if fingerprint.trim().is_empty() || fingerprint.len() > 512 {
         return Err(ApiError::unprocessable("fingerprint must be 1 to 512 bytes"));
     }
     Ok(())
 }
 
-fn check_nonce(nonce: &Option<String>) -> Result<(), ApiError> {
+pub(super) fn check_nonce(nonce: &Option<String>) -> Result<(), ApiError> {
     match nonce {
         Some(nonce) if nonce.len() > 256 => Err(ApiError::unprocessable("nonce must be at most 256 bytes")),
         _ => Ok(()),

@@ -5,6 +5,7 @@ pub mod access;
 pub mod catalog;
 pub mod client;
 pub mod health;
+pub mod licence_file;
 pub mod licenses;
 pub mod openapi;
 pub mod people;
@@ -65,6 +66,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/licenses/{id}/disable", post(licenses::disable_license))
         .route("/v1/licenses/{id}/block", post(licenses::block_license))
         .route("/v1/licenses/{id}/devices", get(licenses::list_devices))
+        .route("/v1/licenses/{id}/license-file", post(licence_file::issue_license_file))
         .route("/v1/licenses/{id}/leases", get(licenses::list_leases))
         .route(
             "/v1/licenses/{id}/users",
@@ -119,6 +121,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/licenses/actions/consume", post(client::consume))
         .route("/v1/licenses/actions/checkout", post(client::checkout))
         .route("/v1/licenses/actions/release", post(client::release))
+        .route("/v1/licenses/actions/checkout-file", post(licence_file::checkout_file))
 }
 
 /// An authenticated administrator (bearer token from `/v1/admin-tokens` or bootstrap).

@@ -1,6 +1,6 @@
 //! The OpenAPI document for `/v1`, generated from the handlers' annotations so it cannot drift.
 
-use super::{access, catalog, client, licenses, people};
+use super::{access, catalog, client, licence_file, licenses, people};
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -23,6 +23,7 @@ use utoipa::{Modify, OpenApi};
         access::create_admin_token, access::list_admin_tokens, access::revoke_admin_token,
         access::list_signing_keys, access::rotate_signing_key, access::list_events,
         client::validate, client::activate, client::deactivate, client::consume, client::checkout, client::release,
+        licence_file::checkout_file, licence_file::issue_license_file,
         document,
     ),
     modifiers(&BearerAuth),
