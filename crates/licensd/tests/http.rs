@@ -16,6 +16,8 @@ mod lifecycle;
 mod scaleout;
 
 // The reliability suite (tests/reliability/README.md).
+#[path = "http/reliability_auth.rs"]
+mod reliability_auth;
 #[path = "http/reliability_badinput.rs"]
 mod reliability_badinput;
 #[path = "http/reliability_kill9.rs"]
