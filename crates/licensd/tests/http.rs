@@ -15,6 +15,16 @@ mod lifecycle;
 #[path = "http/scaleout.rs"]
 mod scaleout;
 
+// The reliability suite (tests/reliability/README.md).
+#[path = "http/reliability_auth.rs"]
+mod reliability_auth;
+#[path = "http/reliability_badinput.rs"]
+mod reliability_badinput;
+#[path = "http/reliability_kill9.rs"]
+mod reliability_kill9;
+#[path = "http/reliability_support.rs"]
+mod reliability_support;
+
 // One module per dialect, each with its black-box (and vendor-client) tests.
 #[path = "http/dna.rs"]
 mod dna;
