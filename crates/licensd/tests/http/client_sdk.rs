@@ -1,5 +1,5 @@
 //! The Rust client SDK (crates/licensd-client) against the real server: the whole client API,
-//! answers tampered with by a proxy, a foreign pinned key, licence files (issued by the client
+//! answers tampered with or replayed by a proxy, a foreign pinned key, licence files (issued by the client
 //! route and the admin route, expired, bound to another device, clock set back, checked by the
 //! independent Python verifier too) and the offline grace path.
 
@@ -68,8 +68,11 @@ fn denial(result: Result<impl std::fmt::Debug, ClientError>) -> Denial {
 
 // --- a proxy that can change one byte of every answer ------------------------------------------
 
+/// An HTTP/1.1 message: head (with the blank line) and body.
+type Message = (Vec<u8>, Vec<u8>);
+
 /// Reads one HTTP/1.1 message (headers and a Content-Length body) from `stream`.
-async fn read_message(stream: &mut TcpStream) -> Option<(Vec<u8>, Vec<u8>)> {
+async fn read_message(stream: &mut TcpStream) -> Option<Message> {
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 8192];
     let head_end = loop {
@@ -102,13 +105,17 @@ async fn read_message(stream: &mut TcpStream) -> Option<(Vec<u8>, Vec<u8>)> {
 /// Forwards each request to `upstream`; while `tamper` is set, the last ASCII digit of every
 /// answer body is changed (the JSON stays valid, only the signature can tell). One request per
 /// connection.
-async fn start_proxy(upstream: String, tamper: Arc<AtomicBool>) -> String {
+async fn start_proxy(upstream: String, tamper: Arc<AtomicBool>, replay: Arc<AtomicBool>) -> String {
+    // The last untouched answer, for replaying.
+    let recorded: Arc<std::sync::Mutex<Option<Message>>> = Arc::default();
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
     let address = listener.local_addr().expect("proxy address");
     tokio::spawn(async move {
         while let Ok((mut downstream, _)) = listener.accept().await {
             let upstream = upstream.clone();
             let tamper = tamper.clone();
+            let replay = replay.clone();
+            let recorded = recorded.clone();
             tokio::spawn(async move {
                 let Some((head, body)) = read_message(&mut downstream).await else {
                     return;
@@ -119,9 +126,16 @@ async fn start_proxy(upstream: String, tamper: Arc<AtomicBool>) -> String {
                 if server.write_all(&head).await.is_err() || server.write_all(&body).await.is_err() {
                     return;
                 }
-                let Some((head, mut body)) = read_message(&mut server).await else {
+                let Some((mut head, mut body)) = read_message(&mut server).await else {
                     return;
                 };
+                if replay.load(Ordering::SeqCst) {
+                    if let Some((old_head, old_body)) = recorded.lock().expect("recorded").clone() {
+                        (head, body) = (old_head, old_body);
+                    }
+                } else {
+                    *recorded.lock().expect("recorded") = Some((head.clone(), body.clone()));
+                }
                 if tamper.load(Ordering::SeqCst)
                     && let Some(at) = body.iter().rposition(u8::is_ascii_digit)
                 {
@@ -228,13 +242,20 @@ backend_tests! {
         let product = server.product("sdk-tamper").await;
         server.license(product, "SDK-TAMPER-0001", json!({"max_activations": 2})).await;
         let tamper = Arc::new(AtomicBool::new(false));
-        let proxy = start_proxy(server.base.clone(), tamper.clone()).await;
+        let replay = Arc::new(AtomicBool::new(false));
+        let proxy = start_proxy(server.base.clone(), tamper.clone(), replay.clone()).await;
         let cache = tempfile::tempdir().expect("cache dir");
         let sdk = client(config(&proxy, "SDK-TAMPER-0001", FINGERPRINT, &pem).cache_dir(cache.path()));
 
         // Untouched, the proxy is transparent.
         sdk.activate(&DeviceDetails::default()).await.expect("activate through the proxy");
         sdk.validate().await.expect("validate through the proxy");
+
+        // An older signed answer replayed in place of the fresh one: its nonce gives it away.
+        replay.store(true, Ordering::SeqCst);
+        assert!(matches!(sdk.validate().await, Err(ClientError::NonceMismatch)));
+        replay.store(false, Ordering::SeqCst);
+        sdk.validate().await.expect("fresh answers are accepted again");
 
         // One byte changed: every answer is refused, and the cache does not stand in for it.
         tamper.store(true, Ordering::SeqCst);
