@@ -8,6 +8,8 @@ mod harness;
 mod api;
 #[path = "http/cli.rs"]
 mod cli;
+#[path = "http/client_sdk.rs"]
+mod client_sdk;
 #[path = "http/concurrency.rs"]
 mod concurrency;
 #[path = "http/lifecycle.rs"]

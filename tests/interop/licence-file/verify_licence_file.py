@@ -50,6 +50,8 @@ def strict_b64(text):
 
 
 def verify(data, trusted, fingerprint, now, last_seen, licence_key):
+    if len(data) > 256 * 1024:
+        raise Refused("malformed")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:

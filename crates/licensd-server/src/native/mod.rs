@@ -1,5 +1,7 @@
 //! licensd's own API: management under `/v1` (admin bearer token) and the client actions our SDK
-//! uses (`/v1/licenses/actions/*`, signed with Ed25519).
+//! uses (`/v1/licenses/actions/*`, signed with Ed25519), including offline licence files
+//! (`actions/checkout-file`, admin `/v1/licenses/{id}/license-file`; format in
+//! docs/licence-file.md).
 
 pub mod access;
 pub mod catalog;

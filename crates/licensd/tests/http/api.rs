@@ -1370,6 +1370,8 @@ backend_tests! {
             ("/v1/licenses/actions/consume", &["post"][..]),
             ("/v1/licenses/actions/checkout", &["post"][..]),
             ("/v1/licenses/actions/release", &["post"][..]),
+            ("/v1/licenses/actions/checkout-file", &["post"][..]),
+            ("/v1/licenses/{id}/license-file", &["post"][..]),
             // LicenseSpring dialect: product versions.
             ("/v1/products/{id}/versions", &["post", "get"][..]),
             ("/v1/product-versions/{id}", &["delete"][..]),
