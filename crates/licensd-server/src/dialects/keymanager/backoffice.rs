@@ -516,6 +516,7 @@ fn product_fields(
     existing: Option<(&str, ProductStatus, ProductAttrs)>,
     errors: &mut Errors,
 ) -> (String, ProductStatus, ProductAttrs) {
+    let creating = existing.is_none();
     let (mut name, mut status, mut attrs) = match existing {
         Some((name, status, attrs)) => (name.to_string(), status, attrs),
         None => (String::new(), ProductStatus::Active, ProductAttrs::default()),
@@ -550,8 +551,14 @@ fn product_fields(
             ),
         }
     }
-    if let Some(text) = text_param(req, "description", errors) {
-        attrs.description = Some(text);
+    match text_param(req, "description", errors) {
+        Some(text) => attrs.description = Some(text),
+        // Creation requires a description as it requires a name (the documentation's 751 example
+        // lists both); an update keeps the current one.
+        None if creating && !errors.0.contains_key("description") => {
+            errors.add("description", "The description field is required.")
+        }
+        None => {}
     }
     if let Some(text) = text_param(req, "external_reference", errors) {
         attrs.external_reference = Some(text);

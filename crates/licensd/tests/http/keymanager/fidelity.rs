@@ -6,7 +6,9 @@ use super::*;
 
 /// A key with every capability, as a shop back office would hold.
 async fn shop_key(server: &Server) -> String {
-    api_key(server, json!({"name": "shop", "capabilities": ["all"]})).await.1
+    api_key(server, json!({"name": "shop", "capabilities": ["all"]}))
+        .await
+        .1
 }
 
 /// How many licenses exist (native API).
@@ -22,7 +24,9 @@ fn multipart(fields: &[(&str, &str)], files: &[(&str, &str, &str)]) -> (String, 
     let boundary = "------------------------7b2f0c1e9d4a5e63";
     let mut body = String::new();
     for (name, value) in fields {
-        body.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"));
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
     }
     for (name, file, content) in files {
         body.push_str(&format!(
@@ -79,7 +83,16 @@ fn assert_rate_limited(km: &Km<'_>, (status, header, text): (StatusCode, Option<
         json!({"code": 429, "message": "Too Many Requests", "retry_after": seconds, "timestamp": decoded["timestamp"]})
     );
     let keys: Vec<&str> = envelope.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, ["private_key_used", "response", "response_base64", "retry_after", "signature"]);
+    assert_eq!(
+        keys,
+        [
+            "private_key_used",
+            "response",
+            "response_base64",
+            "retry_after",
+            "signature"
+        ]
+    );
     seconds
 }
 
@@ -251,6 +264,54 @@ backend_tests! {
             .await;
         assert_eq!(decoded["code"], 300, "{decoded}");
         km.post("activate", &client, &[("license_key", "AA-3"), ("identifier", "desk-2")], 302).await;
+        km.finish();
+    }
+
+    async fn unknown_routes_wrong_methods_and_every_offending_field(server) {
+        let km = Km::new(&server).await;
+        let shop = shop_key(&server).await;
+        let client = client_key(&server).await;
+        // Unknown routes and wrong methods answer signed envelopes with their HTTP status.
+        let cases: [(Method, &str, StatusCode, i64, &str); 8] = [
+            (Method::POST, "/api/v1/no-such-endpoint", StatusCode::NOT_FOUND, 404, "Not Found"),
+            (Method::GET, "/api/v1", StatusCode::NOT_FOUND, 404, "Not Found"),
+            (Method::GET, "/api/v1/", StatusCode::NOT_FOUND, 404, "Not Found"),
+            (Method::POST, "/api/v1/verify/extra", StatusCode::NOT_FOUND, 404, "Not Found"),
+            (Method::GET, "/api/v1/download/short", StatusCode::NOT_FOUND, 404, "Not Found"),
+            (Method::GET, "/api/v1/verify", StatusCode::METHOD_NOT_ALLOWED, 405, "Method Not Allowed"),
+            (Method::DELETE, "/api/v1/get-all-products", StatusCode::METHOD_NOT_ALLOWED, 405, "Method Not Allowed"),
+            (Method::POST, &format!("/api/v1/download/{client}/K/aA%3D%3D/1"), StatusCode::METHOD_NOT_ALLOWED, 405, "Method Not Allowed"),
+        ];
+        for (method, path, status, code, message) in cases {
+            let response = server.http.request(method.clone(), server.url(path)).send().await.unwrap();
+            assert_eq!(response.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("application/json"));
+            let (got, used, decoded) = km.envelope(response).await;
+            assert_eq!((got, used.as_str()), (status, "global"), "{method} {path}");
+            assert_eq!(decoded, json!({"code": code, "message": message, "timestamp": decoded["timestamp"]}), "{method} {path}");
+        }
+
+        // 751 lists every offending field, as the documented example does.
+        let decoded = km.post("create-product", &shop, &[("source", "internal"), ("status", "active"), ("require_non_expired", "0")], 751).await;
+        assert_eq!(
+            decoded,
+            json!({"code": 751, "message": "Incorrect data found", "errors": {"name": ["The name field is required."], "description": ["The description field is required."]}, "timestamp": decoded["timestamp"]})
+        );
+        let decoded = km.post("create-product", &shop, &[("name", "P"), ("description", "D"), ("status", "asleep")], 751).await;
+        assert_eq!(decoded["errors"], json!({"status": ["The selected status is invalid."]}));
+        // 831: the documented example's request (an unknown product, nothing else).
+        let decoded = km.post("send-telemetry-data", &client, &[("product_id", "100")], 831).await;
+        assert_eq!(
+            decoded,
+            json!({"code": 831, "message": "Incorrect format data saved", "errors": {
+                "product_id": ["The selected product id is invalid."],
+                "user_identifier": ["The user identifier field is required."],
+                "license_key": ["The license key field is required."],
+                "activation_identifier": ["The activation identifier field is required."],
+                "product_version": ["The product version field is required."],
+                "data_type": ["The data type field is required."],
+                "data_group": ["The data group field is required."]
+            }, "timestamp": decoded["timestamp"]})
+        );
         km.finish();
     }
 }
