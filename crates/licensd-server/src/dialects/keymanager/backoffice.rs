@@ -868,8 +868,7 @@ async fn get_license_keys_inner(state: &AppState, req: &KmRequest) -> Result<Rep
         {
             continue;
         }
-        let meta = state.store.km_list_meta(MetaOwner::License(license.id)).await?;
-        keys.push(license_json(&license, &meta));
+        keys.push(license_json(&license));
     }
     Ok(Reply::new(730).field("license_keys", Value::Array(keys)))
 }

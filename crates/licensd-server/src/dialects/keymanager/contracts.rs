@@ -7,7 +7,7 @@ use super::auth::{Caller, authorize};
 use super::envelope::Reply;
 use super::provisioning::{generator_json, mint_keys, minted_license, product_generator};
 use super::request::KmRequest;
-use super::views::{LicenseAttrs, km_date, product_json};
+use super::views::{LicenseAttrs, km_timestamp, product_json};
 use super::{Internal, respond};
 use crate::ratelimit::RateDecision;
 use crate::state::AppState;
@@ -34,8 +34,8 @@ fn contract_json(stored: &StoredContract) -> Value {
         "can_generate": u8::from(c.can_generate),
         "can_destroy": u8::from(c.can_destroy),
         "can_destroy_all": u8::from(c.can_destroy_all),
-        "created_at": km_date(c.created_at),
-        "updated_at": km_date(c.updated_at),
+        "created_at": km_timestamp(c.created_at),
+        "updated_at": km_timestamp(c.updated_at),
     })
 }
 

@@ -5,7 +5,7 @@ use super::client::start;
 use super::codes::{Command, denial_code};
 use super::envelope::Reply;
 use super::request::KmRequest;
-use super::views::km_date;
+use super::views::{km_date, km_timestamp};
 use super::{Internal, respond};
 use crate::state::AppState;
 use axum::extract::{FromRequestParts, Path, State};
@@ -374,7 +374,8 @@ async fn get_telemetry_inner(state: &AppState, req: &KmRequest) -> Result<Reply,
                 "product_exists": u8::from(r.product_exists),
                 "product_version_exists": u8::from(r.product_version_exists),
                 "has_red_flags": u8::from(r.has_red_flags),
-                "created_at": km_date(r.created_at),
+                "created_at": km_timestamp(r.created_at),
+                "updated_at": km_timestamp(r.created_at),
             })
         })
         .collect();

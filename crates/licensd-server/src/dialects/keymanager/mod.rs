@@ -37,6 +37,15 @@
 //! `user_identifier`, `license_key`, `activation_identifier`, `product_version`, `data_type`,
 //! `data_group` and its data, and a `product_id` that exists (it is stored either way).
 //! Unknown paths under `/api/v1` and wrong methods answer signed envelopes too (404 / 405 below).
+//! Formats follow the documented examples (`views.rs`, tested in full by
+//! `fidelity::documented_formats_of_dates_and_empty_values`): record times (`created_at`,
+//! `updated_at` of products, keys, generators, contracts, telemetry) as Laravel writes them,
+//! `YYYY-MM-DDTHH:MM:SS.000000Z`; the dates Key Manager keeps as text (`assigned_at`,
+//! `expires_at`, `release_date`) as `YYYY-MM-DD HH:MM:SS`; a product's unset `external_reference`,
+//! `post_url` and `description` and a generator's `prefix`, `suffix`, `function_name` as `""`; a
+//! key's unset owner and `assigned_at` as `null` (as in the get-license-keys example); `meta_data`
+//! as `[{key, value}]`; get-license-key-details' `licenseKey` and `product` with exactly the
+//! example's fields; assign-license-key's 800 with no payload, as documented.
 //! Envato purchase codes (206) are looked up with the Envato Market API when `LICENSD_ENVATO_TOKEN`
 //! is set (`envato.rs`; `LICENSD_ENVATO_API_URL` overrides the API's address).
 //!

@@ -241,7 +241,9 @@ backend_tests! {
         let listed = km.send(Method::GET, "get-license-keys", &shop, &[("product_id", &pid)], Transport::Form).await;
         let aa1 = listed["license_keys"].as_array().unwrap().iter().find(|k| k["license_key"] == "AA-1").unwrap().clone();
         assert_eq!((aa1["status"].as_str(), aa1["owner_email"].as_str(), aa1["owner_name"].as_str()), (Some("assigned"), Some("ada@example.com"), Some("Ada")));
-        assert!(aa1["assigned_at"].is_string() && aa1["expires_at"].is_string(), "{aa1}");
+        assert!(aa1["assigned_at"].is_string(), "{aa1}");
+        let details = km.post("get-license-key-details", &client, &[("license_key", "AA-1"), ("identifier", "site.example")], 500).await;
+        assert!(details["licenseKey"]["expires_at"].is_string(), "{details}");
         // 801: already assigned.
         km.post("assign-and-activate-license-key", &shop, &params("AA-1", "other.example"), 801).await;
 
@@ -312,6 +314,88 @@ backend_tests! {
                 "data_group": ["The data group field is required."]
             }, "timestamp": decoded["timestamp"]})
         );
+        km.finish();
+    }
+
+    async fn documented_formats_of_dates_and_empty_values(server) {
+        let km = Km::new(&server).await;
+        let shop = shop_key(&server).await;
+        let client = client_key(&server).await;
+        let record_time = |value: &Value| {
+            let text = value.as_str().unwrap_or_else(|| panic!("not a date: {value}"));
+            // `YYYY-MM-DDTHH:MM:SS.000000Z`
+            let shape: String = text.chars().map(|c| if c.is_ascii_digit() { '9' } else { c }).collect();
+            assert_eq!(shape, "9999-99-99T99:99:99.000000Z".replace("000000", "999999"), "{text}");
+            assert!(text.ends_with(".000000Z"), "{text}");
+        };
+        let decoded = km.post("create-product", &shop, &[("name", "Doc Product"), ("description", "Documented"), ("source", "internal"), ("status", "active"), ("require_non_expired", "0")], 750).await;
+        let product = decoded["product_id"].as_i64().unwrap();
+        let pid = product.to_string();
+        km.post("create-product-meta", &shop, &[("product_id", &pid), ("key", "test-key"), ("value", "test value x")], 273).await;
+
+        // get-all-products: unset texts are "", record times in Laravel's form, meta as key/value.
+        let decoded = km.send(Method::GET, "get-all-products", &shop, &[], Transport::Form).await;
+        let listed = decoded["products"].as_array().unwrap().iter().find(|p| p["id"] == product).unwrap().clone();
+        record_time(&listed["created_at"]);
+        record_time(&listed["updated_at"]);
+        assert_eq!(
+            listed,
+            json!({"id": product, "external_reference": "", "source": "internal", "name": "Doc Product", "post_url": "",
+                   "description": "Documented", "status": "active", "require_non_expired": 0,
+                   "created_at": listed["created_at"], "updated_at": listed["updated_at"],
+                   "meta_data": [{"key": "test-key", "value": "test value x"}]})
+        );
+
+        // get-license-keys: owner and assigned_at are null on a stock key.
+        km.post("create-license-keys", &shop, &[("product_id", &pid), ("license_keys", "[\"DOC-1\"]"), ("activation_limit", "1"), ("validity", "365")], 900).await;
+        km.post("create-license-keys", &shop, &[("product_id", &pid), ("license_keys", "[\"DOC-2\"]"), ("activation_limit", "0"), ("validity", "30"), ("status", "assigned"), ("owner_name", "Test User"), ("owner_email", "email@domain.ltd"), ("assigned_at", "2030-01-01 00:00:00")], 900).await;
+        let decoded = km.send(Method::GET, "get-license-keys", &shop, &[("status", "available")], Transport::Form).await;
+        let stock = decoded["license_keys"][0].clone();
+        record_time(&stock["created_at"]);
+        assert_eq!(
+            stock,
+            json!({"id": stock["id"], "product_id": product, "license_key": "DOC-1", "owner_name": null, "owner_email": null,
+                   "activation_limit": 1, "validity": 365, "assigned_at": null, "status": "available",
+                   "created_at": stock["created_at"], "updated_at": stock["updated_at"]})
+        );
+        assert_eq!(decoded["license_keys"].as_array().map(Vec::len), Some(1));
+
+        // get-license-key-details: the documented objects, dates as Key Manager stores them.
+        let params = [("license_key", "DOC-2"), ("identifier", "domain.ltd")];
+        km.post("activate", &client, &params, 300).await;
+        km.post("create-license-key-meta", &client, &[("license_key", "DOC-2"), ("identifier", "domain.ltd"), ("key", "test-key"), ("value", "test value y")], 453).await;
+        let decoded = km.post("get-license-key-details", &client, &params, 500).await;
+        assert_eq!(
+            decoded,
+            json!({"code": 500, "message": "Active license key found",
+                   "licenseKey": {"id": decoded["licenseKey"]["id"], "license_key": "DOC-2", "owner_name": "Test User", "owner_email": "email@domain.ltd",
+                                  "activation_limit": 0, "validity": 30, "assigned_at": "2030-01-01 00:00:00",
+                                  "meta_data": [{"key": "test-key", "value": "test value y"}], "expires_at": "2030-01-31 00:00:00"},
+                   "product": {"id": product, "external_reference": "", "source": "internal", "name": "Doc Product", "post_url": "",
+                               "description": "Documented", "meta_data": [{"key": "test-key", "value": "test value x"}]},
+                   "timestamp": decoded["timestamp"]})
+        );
+
+        // get-all-generators: the documented fields, "" for the unused ones.
+        let (status, _) = server
+            .admin(Method::POST, &format!("/v1/keymanager/products/{product}/generators"), Some(json!({"name": "uuid", "pattern": {"uuid": true}})))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let decoded = km.send(Method::GET, "get-all-generators", &shop, &[], Transport::Form).await;
+        let generator = decoded["products"][0].clone();
+        record_time(&generator["created_at"]);
+        record_time(&generator["updated_at"]);
+        let mut keys: Vec<&str> = generator.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["activation_limit", "charset", "chunk_length", "created_at", "function_name", "id", "method", "number_of_chunks", "prefix", "product_id", "status", "suffix", "updated_at", "validity"]);
+        assert_eq!((&generator["method"], &generator["prefix"], &generator["suffix"], &generator["function_name"]), (&json!("uuid"), &json!(""), &json!(""), &json!("")));
+
+        // Telemetry records carry both record times.
+        km.post("send-telemetry-data", &client, &[("data_type", "text"), ("text_data", "t"), ("data_group", "g")], 831).await;
+        let reader = api_key(&server, json!({"name": "analytics", "capabilities": ["get-telemetry-data"]})).await.1;
+        let decoded = km.send(Method::GET, "get-telemetry-data", &reader, &[], Transport::Form).await;
+        record_time(&decoded["data"][0]["created_at"]);
+        record_time(&decoded["data"][0]["updated_at"]);
         km.finish();
     }
 }
