@@ -51,6 +51,10 @@
 //!
 //! # Seed codes and the black-box tests that produce them
 //!
+//! Handlers: `client.rs` (verify, activate, deactivate, details), `backoffice.rs` (license keys,
+//! their metadata and lists), `products.rs` (products and their metadata), `provisioning.rs`
+//! (generators and assignment), `extras.rs` (downloads, telemetry), `contracts.rs`.
+//!
 //! Tests live in `crates/licensd/tests/http/keymanager.rs` and its submodules under
 //! `tests/http/keymanager/` (named `module::test` below; no prefix = the file itself), each run on
 //! SQLite and PostgreSQL (`…::sqlite::<test>` / `…::postgres::<test>`). Every envelope a test
@@ -174,6 +178,7 @@ mod contracts;
 mod envato;
 pub mod envelope;
 mod extras;
+mod products;
 mod provisioning;
 mod request;
 mod views;
@@ -269,12 +274,12 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/delete-license-key-meta",
             km(post(backoffice::delete_license_key_meta)),
         )
-        .route("/api/v1/create-product", km(post(backoffice::create_product)))
-        .route("/api/v1/update-product", km(post(backoffice::update_product)))
-        .route("/api/v1/delete-product", km(post(backoffice::delete_product)))
-        .route("/api/v1/create-product-meta", km(post(backoffice::create_product_meta)))
-        .route("/api/v1/update-product-meta", km(post(backoffice::update_product_meta)))
-        .route("/api/v1/delete-product-meta", km(post(backoffice::delete_product_meta)))
+        .route("/api/v1/create-product", km(post(products::create_product)))
+        .route("/api/v1/update-product", km(post(products::update_product)))
+        .route("/api/v1/delete-product", km(post(products::delete_product)))
+        .route("/api/v1/create-product-meta", km(post(products::create_product_meta)))
+        .route("/api/v1/update-product-meta", km(post(products::update_product_meta)))
+        .route("/api/v1/delete-product-meta", km(post(products::delete_product_meta)))
         .route(
             "/api/v1/get-all-generators",
             km(get(provisioning::get_all_generators).post(provisioning::get_all_generators)),
@@ -320,7 +325,7 @@ pub fn routes() -> Router<AppState> {
         // Read endpoints are GET in the reference; POST is accepted too (the SDKs differ).
         .route(
             "/api/v1/get-all-products",
-            km(get(backoffice::get_all_products).post(backoffice::get_all_products)),
+            km(get(products::get_all_products).post(products::get_all_products)),
         )
         .route(
             "/api/v1/get-license-keys",
