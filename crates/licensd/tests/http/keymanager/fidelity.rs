@@ -100,7 +100,7 @@ backend_tests! {
     async fn rate_limits_apply_to_key_manager(server) {
         let backend = server.backend;
         let (data_dir, database_url) = server.stop();
-        let server = Server::start_with(backend, data_dir, database_url, &[("--rate-limit-per-credential", "2"), ("--rate-limit-window-seconds", "3")]).await;
+        let server = Server::start_with(backend, data_dir, database_url, &[("--rate-limit-per-credential", "2"), ("--rate-limit-window-seconds", "5")]).await;
         let km = Km::new(&server).await;
         let product = server.product("km-rate").await;
         assigned_license(&server, product, "KM-RATE", 5).await;
@@ -110,12 +110,26 @@ backend_tests! {
         km.post("activate", &first, &params, 300).await;
         km.post("verify", &first, &params, 200).await;
         let over = raw_post(&server, "verify", &[("api_key", first.as_str()), ("license_key", "KM-RATE"), ("identifier", "host")]).await;
-        let seconds = assert_rate_limited(&km, over, 3);
+        let seconds = assert_rate_limited(&km, over, 5);
         // Other credentials have their own allowance; unknown keys are not counted as anyone's.
         km.post("verify", &second, &params, 200).await;
         for _ in 0..3 {
             km.post("verify", "2964c3c9-0b5d-4d89-b3ac-4668f30bc492", &params, 100).await;
         }
+        // A contract key is the Contracts API's credential: counted on its own.
+        let shop = shop_key(&server).await;
+        let pid = product.to_string();
+        let contract = [("contract_key", "reseller-rate-0001"), ("contract_name", "R"), ("product_id", pid.as_str()), ("license_keys_quantity", "3"), ("status", "active"), ("can_get_info", "1")];
+        km.post("create-contract", &shop, &contract, 841).await;
+        for _ in 0..2 {
+            let response = server.http.get(server.url("/api/v1/contracts/get-info")).bearer_auth("reseller-rate-0001").send().await.unwrap();
+            let (status, _, decoded) = km.envelope(response).await;
+            assert_eq!((status, decoded["code"].as_i64()), (StatusCode::OK, Some(1203)), "{decoded}");
+        }
+        let response = server.http.get(server.url("/api/v1/contracts/get-info")).bearer_auth("reseller-rate-0001").send().await.unwrap();
+        let status = response.status();
+        let header = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
+        assert_rate_limited(&km, (status, header, response.text().await.unwrap()), 5);
         // The refused request changed nothing, and the window resets.
         tokio::time::sleep(std::time::Duration::from_millis(seconds * 1000 + 200)).await;
         km.post("verify", &first, &params, 200).await;
