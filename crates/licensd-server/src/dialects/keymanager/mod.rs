@@ -45,7 +45,10 @@
 //! `post_url` and `description` and a generator's `prefix`, `suffix`, `function_name` as `""`; a
 //! key's unset owner and `assigned_at` as `null` (as in the get-license-keys example); `meta_data`
 //! as `[{key, value}]`; get-license-key-details' `licenseKey` and `product` with exactly the
-//! example's fields; assign-license-key's 800 with no payload, as documented.
+//! example's fields; assign-license-key's 800 with no payload, as documented; a contract as the
+//! create-contract example shows it (`name`, `information`). create-contract requires every field
+//! of the example (information, status and the four flags too; update-contract keeps what is
+//! not sent) and 825 words its per-field messages as the example does.
 //! Envato purchase codes (206) are looked up with the Envato Market API when `LICENSD_ENVATO_TOKEN`
 //! is set (`envato.rs`; `LICENSD_ENVATO_API_URL` overrides the API's address).
 //!
@@ -143,8 +146,8 @@
 //! | 970 | get-telemetry-data | extras::telemetry_is_kept_and_flagged |
 //! | 740 | get-available-license-keys-count | backoffice::product_crud_meta_and_lists |
 //! | 741 | get-available-license-keys-count | backoffice::product_crud_meta_and_lists, provisioning::generators_generate_and_assign |
-//! | 825 | create-contract, update-contract | contracts::contracts_and_the_contracts_api |
-//! | 841 | create-contract | contracts::contracts_and_the_contracts_api |
+//! | 825 | create-contract, update-contract | contracts::contracts_and_the_contracts_api, fidelity::unknown_routes_wrong_methods_and_every_offending_field |
+//! | 841 | create-contract | contracts::contracts_and_the_contracts_api, fidelity::unknown_routes_wrong_methods_and_every_offending_field |
 //! | 842 | update-contract | contracts::contracts_and_the_contracts_api |
 //! | 843 | delete-contract | contracts::contracts_and_the_contracts_api |
 //! | 844 | delete-contract | contracts::contracts_and_the_contracts_api |

@@ -119,7 +119,7 @@ backend_tests! {
         // A contract key is the Contracts API's credential: counted on its own.
         let shop = shop_key(&server).await;
         let pid = product.to_string();
-        let contract = [("contract_key", "reseller-rate-0001"), ("contract_name", "R"), ("product_id", pid.as_str()), ("license_keys_quantity", "3"), ("status", "active"), ("can_get_info", "1")];
+        let contract = [("contract_key", "reseller-rate-0001"), ("contract_name", "R"), ("product_id", pid.as_str()), ("contract_information", "pack"), ("license_keys_quantity", "3"), ("status", "active"), ("can_get_info", "1"), ("can_generate", "0"), ("can_destroy", "0"), ("can_destroy_all", "0")];
         km.post("create-contract", &shop, &contract, 841).await;
         for _ in 0..2 {
             let response = server.http.get(server.url("/api/v1/contracts/get-info")).bearer_auth("reseller-rate-0001").send().await.unwrap();
@@ -314,6 +314,36 @@ backend_tests! {
         );
         let decoded = km.post("create-product", &shop, &[("name", "P"), ("description", "D"), ("status", "asleep")], 751).await;
         assert_eq!(decoded["errors"], json!({"status": ["The selected status is invalid."]}));
+        // 825: an empty create-contract lists every field, in the documented words.
+        let decoded = km.post("create-contract", &shop, &[], 825).await;
+        assert_eq!(
+            decoded["errors"],
+            json!({
+                "contract_key": "Contract key is required and must be unique.",
+                "contract_name": "Contract name is required.",
+                "contract_information": "Contract information is required.",
+                "product_id": "Product Id must be a valid product Id.",
+                "license_keys_quantity": "License keys quantity must be 1 or more.",
+                "status": "Status must be active or inactive",
+                "can_get_info": "Can get info must be 1 for true or 0 for false",
+                "can_generate": "Can generate must be 1 for true or 0 for false",
+                "can_destroy": "Can destroy must be 1 for true or 0 for false",
+                "can_destroy_all": "Can destroy all must be 1 for true or 0 for false"
+            })
+        );
+        // 841: the contract object as documented (`name`, `information`, record times).
+        let product = server.product("km-contract-doc").await.to_string();
+        let fields = [("contract_key", "6dabe9fa-3512-49b4-beb5-7f837b510ec3-1234"), ("contract_name", "Test Contract"), ("contract_information", "Test information"), ("product_id", product.as_str()), ("license_keys_quantity", "65"), ("status", "active"), ("can_get_info", "1"), ("can_generate", "1"), ("can_destroy", "1"), ("can_destroy_all", "1")];
+        let decoded = km.post("create-contract", &shop, &fields, 841).await;
+        let contract = &decoded["contract"];
+        assert_eq!(
+            contract,
+            &json!({"contract_key": "6dabe9fa-3512-49b4-beb5-7f837b510ec3-1234", "name": "Test Contract", "information": "Test information",
+                    "product_id": product.parse::<i64>().unwrap(), "license_keys_quantity": 65, "status": "active", "can_get_info": 1, "can_generate": 1,
+                    "can_destroy": 1, "can_destroy_all": 1, "updated_at": contract["updated_at"], "created_at": contract["created_at"],
+                    "id": contract["id"], "license_keys_count": 0})
+        );
+        assert!(contract["created_at"].as_str().is_some_and(|t| t.ends_with(".000000Z")), "{contract}");
         // 831: the documented example's request (an unknown product, nothing else).
         let decoded = km.post("send-telemetry-data", &client, &[("product_id", "100")], 831).await;
         assert_eq!(
