@@ -74,7 +74,12 @@ pub fn check_telemetry(input: &TelemetryInput) -> CheckedTelemetry {
             }
         },
         _ => {
-            errors.push(("data_type".into(), "The selected data type is invalid.".into()));
+            let message = if data_type.trim().is_empty() {
+                "The data type field is required."
+            } else {
+                "The selected data type is invalid."
+            };
+            errors.push(("data_type".into(), message.into()));
             json!({
                 "value": input.single_value, "x": input.x, "y": input.y, "text": input.text
             })

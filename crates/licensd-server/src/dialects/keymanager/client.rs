@@ -4,7 +4,7 @@ use super::auth::{Caller, authorize};
 use super::codes::{Command, denial_code};
 use super::envelope::Reply;
 use super::request::KmRequest;
-use super::views::{license_json, product_json};
+use super::views::{license_details_json, product_details_json};
 use super::{Internal, respond};
 use crate::state::AppState;
 use axum::extract::State;
@@ -130,8 +130,8 @@ async fn check(state: &AppState, req: &KmRequest, capability: &str, command: Com
             let license_meta = state.store.km_list_meta(MetaOwner::License(license.id)).await?;
             let product_meta = state.store.km_list_meta(MetaOwner::Product(product_id)).await?;
             Ok(Reply::new(500)
-                .field("licenseKey", license_json(&report.license, &license_meta))
-                .field("product", product_json(&report.product, &product_meta))
+                .field("licenseKey", license_details_json(&report.license, &license_meta))
+                .field("product", product_details_json(&report.product, &product_meta))
                 .product(product_id))
         }
         Command::Verify | Command::Activate | Command::Deactivate => Ok(Reply::new(200).product(product_id)),

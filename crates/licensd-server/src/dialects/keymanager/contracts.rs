@@ -7,7 +7,7 @@ use super::auth::{Caller, authorize};
 use super::envelope::Reply;
 use super::provisioning::{generator_json, mint_keys, minted_license, product_generator};
 use super::request::KmRequest;
-use super::views::{LicenseAttrs, km_date, product_json};
+use super::views::{LicenseAttrs, km_timestamp, product_json};
 use super::{Internal, respond};
 use crate::ratelimit::RateDecision;
 use crate::state::AppState;
@@ -19,13 +19,18 @@ use licensd_domain::{EventDraft, ProductStatus};
 use licensd_store::{ContractFields, MetaOwner, StoreError, StoredContract};
 use serde_json::{Map, Value, json};
 
+// 825's messages, as the documentation's example words them.
+const KEY_REQUIRED: &str = "Contract key is required and must be unique.";
+const PRODUCT_INVALID: &str = "Product Id must be a valid product Id.";
+const QUANTITY_INVALID: &str = "License keys quantity must be 1 or more.";
+
 fn contract_json(stored: &StoredContract) -> Value {
     let c = &stored.contract;
     json!({
         "id": c.id,
         "contract_key": stored.key,
-        "contract_name": c.name,
-        "contract_information": c.information,
+        "name": c.name,
+        "information": c.information.clone().unwrap_or_default(),
         "product_id": c.product_id,
         "license_keys_quantity": c.license_keys_quantity,
         "license_keys_count": stored.license_keys_count,
@@ -34,8 +39,8 @@ fn contract_json(stored: &StoredContract) -> Value {
         "can_generate": u8::from(c.can_generate),
         "can_destroy": u8::from(c.can_destroy),
         "can_destroy_all": u8::from(c.can_destroy_all),
-        "created_at": km_date(c.created_at),
-        "updated_at": km_date(c.updated_at),
+        "created_at": km_timestamp(c.created_at),
+        "updated_at": km_timestamp(c.updated_at),
     })
 }
 
@@ -56,14 +61,22 @@ macro_rules! authorised {
     };
 }
 
-fn flag(req: &KmRequest, name: &str, current: bool, errors: &mut Map<String, Value>) -> bool {
-    match req.present(name).as_deref() {
-        None => current,
-        Some("1" | "true") => true,
-        Some("0" | "false") => false,
-        Some(_) => {
-            errors.insert(name.into(), json!(format!("The {name} field must be 0 or 1.")));
-            current
+/// A 0/1 capability flag; required on creation (`current` is `None`), as the documentation's 825
+/// example lists every flag of an empty request.
+fn flag(req: &KmRequest, name: &str, current: Option<bool>, errors: &mut Map<String, Value>) -> bool {
+    let refuse = |errors: &mut Map<String, Value>| {
+        let words = name.replace('_', " ");
+        let mut label = words.clone();
+        label[..1].make_ascii_uppercase();
+        errors.insert(name.into(), json!(format!("{label} must be 1 for true or 0 for false")));
+    };
+    match (req.present(name).as_deref(), current) {
+        (None, Some(current)) => current,
+        (Some("1" | "true"), _) => true,
+        (Some("0" | "false"), _) => false,
+        (_, current) => {
+            refuse(errors);
+            current.unwrap_or(false)
         }
     }
 }
@@ -87,7 +100,7 @@ async fn contract_fields(
             String::new()
         }
         None => {
-            errors.insert("contract_key".into(), json!("The contract key field is required."));
+            errors.insert("contract_key".into(), json!(KEY_REQUIRED));
             String::new()
         }
     };
@@ -104,33 +117,40 @@ async fn contract_fields(
             String::new()
         }
         None => {
-            errors.insert("contract_name".into(), json!("The contract name field is required."));
+            errors.insert("contract_name".into(), json!("Contract name is required."));
             String::new()
         }
     };
     let information = req
         .text("contract_information")
         .map(|t| t.chars().take(65_535).collect())
+        .filter(|t: &String| !t.trim().is_empty())
         .or_else(|| current.and_then(|c| c.contract.information.clone()));
+    if information.is_none() && current.is_none() {
+        errors.insert(
+            "contract_information".into(),
+            json!("Contract information is required."),
+        );
+    }
     let product_id = match req.present("product_id") {
         Some(text) => match text.parse::<i64>() {
             Ok(id) => match state.store.get_product(id).await {
                 Ok(_) => id,
                 Err(StoreError::NotFound) => {
-                    errors.insert("product_id".into(), json!("The selected product id is invalid."));
+                    errors.insert("product_id".into(), json!(PRODUCT_INVALID));
                     0
                 }
                 Err(other) => return Err(other.into()),
             },
             Err(_) => {
-                errors.insert("product_id".into(), json!("The selected product id is invalid."));
+                errors.insert("product_id".into(), json!(PRODUCT_INVALID));
                 0
             }
         },
         None => match current {
             Some(c) => c.contract.product_id,
             None => {
-                errors.insert("product_id".into(), json!("The product id field is required."));
+                errors.insert("product_id".into(), json!(PRODUCT_INVALID));
                 0
             }
         },
@@ -139,30 +159,24 @@ async fn contract_fields(
         Some(text) => match text.parse::<i64>() {
             Ok(q) if (1..=1_000_000).contains(&q) => q,
             _ => {
-                errors.insert(
-                    "license_keys_quantity".into(),
-                    json!("The license keys quantity must be at least 1."),
-                );
+                errors.insert("license_keys_quantity".into(), json!(QUANTITY_INVALID));
                 0
             }
         },
         None => match current {
             Some(c) => c.contract.license_keys_quantity,
             None => {
-                errors.insert(
-                    "license_keys_quantity".into(),
-                    json!("The license keys quantity field is required."),
-                );
+                errors.insert("license_keys_quantity".into(), json!(QUANTITY_INVALID));
                 0
             }
         },
     };
-    let active = match req.present("status").as_deref() {
-        None => current.is_none_or(|c| c.contract.active),
-        Some("active") => true,
-        Some("inactive") => false,
-        Some(_) => {
-            errors.insert("status".into(), json!("The selected status is invalid."));
+    let active = match (req.present("status").as_deref(), current) {
+        (None, Some(c)) => c.contract.active,
+        (Some("active"), _) => true,
+        (Some("inactive"), _) => false,
+        _ => {
+            errors.insert("status".into(), json!("Status must be active or inactive"));
             true
         }
     };
@@ -174,15 +188,10 @@ async fn contract_fields(
         key,
         license_keys_quantity: quantity,
         active,
-        can_get_info: flag(req, "can_get_info", c.is_none_or(|c| c.can_get_info), &mut errors),
-        can_generate: flag(req, "can_generate", c.is_none_or(|c| c.can_generate), &mut errors),
-        can_destroy: flag(req, "can_destroy", c.is_some_and(|c| c.can_destroy), &mut errors),
-        can_destroy_all: flag(
-            req,
-            "can_destroy_all",
-            c.is_some_and(|c| c.can_destroy_all),
-            &mut errors,
-        ),
+        can_get_info: flag(req, "can_get_info", c.map(|c| c.can_get_info), &mut errors),
+        can_generate: flag(req, "can_generate", c.map(|c| c.can_generate), &mut errors),
+        can_destroy: flag(req, "can_destroy", c.map(|c| c.can_destroy), &mut errors),
+        can_destroy_all: flag(req, "can_destroy_all", c.map(|c| c.can_destroy_all), &mut errors),
     };
     Ok(if errors.is_empty() { Ok(fields) } else { Err(errors) })
 }
@@ -208,10 +217,7 @@ async fn create_contract_inner(state: &AppState, req: &KmRequest) -> Result<Repl
         .await
     {
         Ok(stored) => Ok(Reply::new(841).field("contract", contract_json(&stored))),
-        Err(StoreError::Conflict(_)) => Ok(Reply::new(825).field(
-            "errors",
-            json!({"contract_key": "The contract key has already been taken."}),
-        )),
+        Err(StoreError::Conflict(_)) => Ok(Reply::new(825).field("errors", json!({"contract_key": KEY_REQUIRED}))),
         Err(StoreError::NotFound) => {
             Ok(Reply::new(825).field("errors", json!({"product_id": "The selected product id is invalid."})))
         }
@@ -256,10 +262,7 @@ async fn update_contract_inner(state: &AppState, req: &KmRequest) -> Result<Repl
         .await
     {
         Ok(stored) => Ok(Reply::new(842).field("contract", contract_json(&stored))),
-        Err(StoreError::Conflict(_)) => Ok(Reply::new(825).field(
-            "errors",
-            json!({"contract_key": "The contract key has already been taken."}),
-        )),
+        Err(StoreError::Conflict(_)) => Ok(Reply::new(825).field("errors", json!({"contract_key": KEY_REQUIRED}))),
         Err(StoreError::NotFound) => {
             Ok(Reply::new(825).field("errors", json!({"contract_id": "The selected contract id is invalid."})))
         }

@@ -5,7 +5,7 @@ use super::client::start;
 use super::codes::{Command, denial_code};
 use super::envelope::Reply;
 use super::request::KmRequest;
-use super::views::km_date;
+use super::views::{km_date, km_timestamp};
 use super::{Internal, respond};
 use crate::state::AppState;
 use axum::extract::{FromRequestParts, Path, State};
@@ -269,9 +269,30 @@ async fn send_telemetry_inner(state: &AppState, req: &KmRequest) -> Result<Reply
         },
         key_matches_product,
     );
-    let correct = checked.errors.is_empty();
+    // Every offending field, as the documentation's 831 example lists them: an unknown
+    // `product_id`, the references a genuine copy always sends, then the data fields.
+    let user_identifier = bounded(req, "user_identifier", 255);
+    let mut errors: Vec<(String, String)> = Vec::new();
+    if product_given.is_some() && product.is_none() {
+        errors.push(("product_id".into(), "The selected product id is invalid.".into()));
+    }
+    for (field, given) in [
+        ("user_identifier", user_identifier.is_some()),
+        ("license_key", license_key.is_some()),
+        ("activation_identifier", activation_identifier.is_some()),
+        ("product_version", product_version.is_some()),
+    ] {
+        if !given {
+            errors.push((
+                field.into(),
+                format!("The {} field is required.", field.replace('_', " ")),
+            ));
+        }
+    }
+    errors.extend(checked.errors.iter().cloned());
+    let correct = errors.is_empty();
     let record = NewTelemetry {
-        user_identifier: bounded(req, "user_identifier", 255),
+        user_identifier,
         license_id: license.as_ref().map(|l| l.id),
         license_key,
         activation_identifier,
@@ -290,8 +311,7 @@ async fn send_telemetry_inner(state: &AppState, req: &KmRequest) -> Result<Reply
     let reply = if correct {
         Reply::new(830).field("errors", json!([]))
     } else {
-        let errors: Map<String, Value> = checked
-            .errors
+        let errors: Map<String, Value> = errors
             .into_iter()
             .map(|(field, message)| (field, json!([message])))
             .collect();
@@ -354,7 +374,8 @@ async fn get_telemetry_inner(state: &AppState, req: &KmRequest) -> Result<Reply,
                 "product_exists": u8::from(r.product_exists),
                 "product_version_exists": u8::from(r.product_version_exists),
                 "has_red_flags": u8::from(r.has_red_flags),
-                "created_at": km_date(r.created_at),
+                "created_at": km_timestamp(r.created_at),
+                "updated_at": km_timestamp(r.created_at),
             })
         })
         .collect();

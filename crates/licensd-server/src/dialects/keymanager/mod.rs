@@ -31,10 +31,32 @@
 //! the signed response and at the envelope's top level (where the SDKs read it), and `Retry-After`.
 //! `license_keys` of create-license-keys must be a JSON array of strings (the array in a JSON
 //! body, its JSON text in a form field); anything else is 901 with an `errors.license_keys` entry.
+//! Validation errors (751, 651, 901, 951, 831 …) list every offending field at once, Laravel's
+//! `{field: [message]}`, as the documented examples do (object keys come out sorted): create-product
+//! requires `name` and `description`; a telemetry record is of correct format only with
+//! `user_identifier`, `license_key`, `activation_identifier`, `product_version`, `data_type`,
+//! `data_group` and its data, and a `product_id` that exists (it is stored either way).
+//! Unknown paths under `/api/v1` and wrong methods answer signed envelopes too (404 / 405 below).
+//! Formats follow the documented examples (`views.rs`, tested in full by
+//! `fidelity::documented_formats_of_dates_and_empty_values`): record times (`created_at`,
+//! `updated_at` of products, keys, generators, contracts, telemetry) as Laravel writes them,
+//! `YYYY-MM-DDTHH:MM:SS.000000Z`; the dates Key Manager keeps as text (`assigned_at`,
+//! `expires_at`, `release_date`) as `YYYY-MM-DD HH:MM:SS`; a product's unset `external_reference`,
+//! `post_url` and `description` and a generator's `prefix`, `suffix`, `function_name` as `""`; a
+//! key's unset owner and `assigned_at` as `null` (as in the get-license-keys example); `meta_data`
+//! as `[{key, value}]`; get-license-key-details' `licenseKey` and `product` with exactly the
+//! example's fields; assign-license-key's 800 with no payload, as documented; a contract as the
+//! create-contract example shows it (`name`, `information`). create-contract requires every field
+//! of the example (information, status and the four flags too; update-contract keeps what is
+//! not sent) and 825 words its per-field messages as the example does.
 //! Envato purchase codes (206) are looked up with the Envato Market API when `LICENSD_ENVATO_TOKEN`
 //! is set (`envato.rs`; `LICENSD_ENVATO_API_URL` overrides the API's address).
 //!
 //! # Seed codes and the black-box tests that produce them
+//!
+//! Handlers: `client.rs` (verify, activate, deactivate, details), `backoffice.rs` (license keys,
+//! their metadata and lists), `products.rs` (products and their metadata), `provisioning.rs`
+//! (generators and assignment), `extras.rs` (downloads, telemetry), `contracts.rs`.
 //!
 //! Tests live in `crates/licensd/tests/http/keymanager.rs` and its submodules under
 //! `tests/http/keymanager/` (named `module::test` below; no prefix = the file itself), each run on
@@ -85,7 +107,7 @@
 //! | 850 | delete-license-key | backoffice::license_key_crud |
 //! | 851 | delete-license-key | backoffice::license_key_crud |
 //! | 750 | create-product | backoffice::product_crud_meta_and_lists |
-//! | 751 | create-product | backoffice::product_crud_meta_and_lists |
+//! | 751 | create-product | backoffice::product_crud_meta_and_lists, fidelity::unknown_routes_wrong_methods_and_every_offending_field |
 //! | 650 | update-product | backoffice::product_crud_meta_and_lists |
 //! | 651 | update-product | backoffice::product_crud_meta_and_lists |
 //! | 550 | delete-product | backoffice::product_crud_meta_and_lists |
@@ -120,12 +142,12 @@
 //! | 815 | generate | provisioning::generators_generate_and_assign, cli::cli_manages_… |
 //! | 730 | get-license-keys | backoffice::license_key_crud |
 //! | 830 | send-telemetry-data | extras::telemetry_is_kept_and_flagged |
-//! | 831 | send-telemetry-data | extras::telemetry_is_kept_and_flagged |
+//! | 831 | send-telemetry-data | extras::telemetry_is_kept_and_flagged, fidelity::unknown_routes_wrong_methods_and_every_offending_field |
 //! | 970 | get-telemetry-data | extras::telemetry_is_kept_and_flagged |
 //! | 740 | get-available-license-keys-count | backoffice::product_crud_meta_and_lists |
 //! | 741 | get-available-license-keys-count | backoffice::product_crud_meta_and_lists, provisioning::generators_generate_and_assign |
-//! | 825 | create-contract, update-contract | contracts::contracts_and_the_contracts_api |
-//! | 841 | create-contract | contracts::contracts_and_the_contracts_api |
+//! | 825 | create-contract, update-contract | contracts::contracts_and_the_contracts_api, fidelity::unknown_routes_wrong_methods_and_every_offending_field |
+//! | 841 | create-contract | contracts::contracts_and_the_contracts_api, fidelity::unknown_routes_wrong_methods_and_every_offending_field |
 //! | 842 | update-contract | contracts::contracts_and_the_contracts_api |
 //! | 843 | delete-contract | contracts::contracts_and_the_contracts_api |
 //! | 844 | delete-contract | contracts::contracts_and_the_contracts_api |
@@ -146,6 +168,8 @@
 //!
 //! | code | when | test |
 //! |---|---|---|
+//! | 404 | a path under `/api/v1` that names no endpoint | fidelity::unknown_routes_wrong_methods_and_every_offending_field |
+//! | 405 | an endpoint called with a method it does not take | fidelity::unknown_routes_wrong_methods_and_every_offending_field |
 //! | 429 | any route, over `--rate-limit-per-ip` / `--rate-limit-per-credential` | fidelity::rate_limits_apply_to_key_manager |
 
 mod admin;
@@ -157,14 +181,16 @@ mod contracts;
 mod envato;
 pub mod envelope;
 mod extras;
+mod products;
 mod provisioning;
 mod request;
 mod views;
 
 use crate::state::AppState;
 use axum::Router;
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, any, get, post};
 use envelope::{KeyUsed, Reply};
 use licensd_crypto::{Algorithm, SigningKey};
 use licensd_store::StoreError;
@@ -228,83 +254,103 @@ async fn signing_key(state: &AppState, product_id: Option<i64>) -> Result<(Arc<S
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/verify", post(client::verify))
-        .route("/api/v1/activate", post(client::activate))
-        .route("/api/v1/deactivate", post(client::deactivate))
-        .route("/api/v1/get-license-key-details", post(client::details))
-        .route("/api/v1/create-license-keys", post(backoffice::create_license_keys))
-        .route("/api/v1/update-license-key", post(backoffice::update_license_key))
-        .route("/api/v1/delete-license-key", post(backoffice::delete_license_key))
+        // Paths under the mount that name no endpoint: a signed 404 envelope.
+        .route("/api/v1", any(unknown_route))
+        .route("/api/v1/", any(unknown_route))
+        .route("/api/v1/{*rest}", any(unknown_route))
+        .route("/api/v1/verify", km(post(client::verify)))
+        .route("/api/v1/activate", km(post(client::activate)))
+        .route("/api/v1/deactivate", km(post(client::deactivate)))
+        .route("/api/v1/get-license-key-details", km(post(client::details)))
+        .route("/api/v1/create-license-keys", km(post(backoffice::create_license_keys)))
+        .route("/api/v1/update-license-key", km(post(backoffice::update_license_key)))
+        .route("/api/v1/delete-license-key", km(post(backoffice::delete_license_key)))
         .route(
             "/api/v1/create-license-key-meta",
-            post(backoffice::create_license_key_meta),
+            km(post(backoffice::create_license_key_meta)),
         )
         .route(
             "/api/v1/update-license-key-meta",
-            post(backoffice::update_license_key_meta),
+            km(post(backoffice::update_license_key_meta)),
         )
         .route(
             "/api/v1/delete-license-key-meta",
-            post(backoffice::delete_license_key_meta),
+            km(post(backoffice::delete_license_key_meta)),
         )
-        .route("/api/v1/create-product", post(backoffice::create_product))
-        .route("/api/v1/update-product", post(backoffice::update_product))
-        .route("/api/v1/delete-product", post(backoffice::delete_product))
-        .route("/api/v1/create-product-meta", post(backoffice::create_product_meta))
-        .route("/api/v1/update-product-meta", post(backoffice::update_product_meta))
-        .route("/api/v1/delete-product-meta", post(backoffice::delete_product_meta))
+        .route("/api/v1/create-product", km(post(products::create_product)))
+        .route("/api/v1/update-product", km(post(products::update_product)))
+        .route("/api/v1/delete-product", km(post(products::delete_product)))
+        .route("/api/v1/create-product-meta", km(post(products::create_product_meta)))
+        .route("/api/v1/update-product-meta", km(post(products::update_product_meta)))
+        .route("/api/v1/delete-product-meta", km(post(products::delete_product_meta)))
         .route(
             "/api/v1/get-all-generators",
-            get(provisioning::get_all_generators).post(provisioning::get_all_generators),
+            km(get(provisioning::get_all_generators).post(provisioning::get_all_generators)),
         )
-        .route("/api/v1/generate", post(provisioning::generate))
-        .route("/api/v1/assign-license-key", post(provisioning::assign_license_key))
+        .route("/api/v1/generate", km(post(provisioning::generate)))
+        .route("/api/v1/assign-license-key", km(post(provisioning::assign_license_key)))
         .route(
             "/api/v1/assign-and-activate-license-key",
-            post(provisioning::assign_and_activate),
+            km(post(provisioning::assign_and_activate)),
         )
-        .route("/api/v1/random-assign-license-keys", post(provisioning::random_assign))
+        .route(
+            "/api/v1/random-assign-license-keys",
+            km(post(provisioning::random_assign)),
+        )
         .route(
             "/api/v1/random-assign-license-keys-queued",
-            post(provisioning::random_assign_queued),
+            km(post(provisioning::random_assign_queued)),
         )
-        .route("/api/v1/access-downloadables", post(extras::access_downloadables))
+        .route("/api/v1/access-downloadables", km(post(extras::access_downloadables)))
         .route(
             "/api/v1/download/{api_key}/{license_key}/{identifier}/{numeric_version}",
-            get(extras::download),
+            km(get(extras::download)),
         )
-        .route("/api/v1/send-telemetry-data", post(extras::send_telemetry))
+        .route("/api/v1/send-telemetry-data", km(post(extras::send_telemetry)))
         .route(
             "/api/v1/get-telemetry-data",
-            get(extras::get_telemetry).post(extras::get_telemetry),
+            km(get(extras::get_telemetry).post(extras::get_telemetry)),
         )
-        .route("/api/v1/create-contract", post(contracts::create_contract))
-        .route("/api/v1/update-contract", post(contracts::update_contract))
-        .route("/api/v1/delete-contract", post(contracts::delete_contract))
+        .route("/api/v1/create-contract", km(post(contracts::create_contract)))
+        .route("/api/v1/update-contract", km(post(contracts::update_contract)))
+        .route("/api/v1/delete-contract", km(post(contracts::delete_contract)))
         .route(
             "/api/v1/get-all-contracts",
-            get(contracts::get_all_contracts).post(contracts::get_all_contracts),
+            km(get(contracts::get_all_contracts).post(contracts::get_all_contracts)),
         )
         .route(
             "/api/v1/contracts/get-info",
-            get(contracts::get_info).post(contracts::get_info),
+            km(get(contracts::get_info).post(contracts::get_info)),
         )
-        .route("/api/v1/contracts/generate", post(contracts::generate))
-        .route("/api/v1/contracts/destroy", post(contracts::destroy))
-        .route("/api/v1/contracts/destroy-all", post(contracts::destroy_all))
+        .route("/api/v1/contracts/generate", km(post(contracts::generate)))
+        .route("/api/v1/contracts/destroy", km(post(contracts::destroy)))
+        .route("/api/v1/contracts/destroy-all", km(post(contracts::destroy_all)))
         // Read endpoints are GET in the reference; POST is accepted too (the SDKs differ).
         .route(
             "/api/v1/get-all-products",
-            get(backoffice::get_all_products).post(backoffice::get_all_products),
+            km(get(products::get_all_products).post(products::get_all_products)),
         )
         .route(
             "/api/v1/get-license-keys",
-            get(backoffice::get_license_keys).post(backoffice::get_license_keys),
+            km(get(backoffice::get_license_keys).post(backoffice::get_license_keys)),
         )
         .route(
             "/api/v1/get-available-license-keys-count",
-            get(backoffice::available_count).post(backoffice::available_count),
+            km(get(backoffice::available_count).post(backoffice::available_count)),
         )
+}
+
+/// Every endpoint answers a method it does not take with a signed 405 envelope.
+fn km(endpoint: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    endpoint.fallback(wrong_method)
+}
+
+async fn unknown_route(State(state): State<AppState>, _req: request::KmRequest) -> Response {
+    respond(&state, Ok(Reply::new(404))).await
+}
+
+async fn wrong_method(State(state): State<AppState>, _req: request::KmRequest) -> Response {
+    respond(&state, Ok(Reply::new(405))).await
 }
 
 pub fn admin_routes() -> Router<AppState> {

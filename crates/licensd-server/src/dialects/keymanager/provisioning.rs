@@ -7,14 +7,14 @@ use super::client::{find_license, start_caller};
 use super::codes::{Command, denial_code};
 use super::envelope::Reply;
 use super::request::KmRequest;
-use super::views::{LicenseAttrs, km_date, license_json};
+use super::views::{LicenseAttrs, km_timestamp, license_json};
 use super::{Internal, respond};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::response::Response;
 use licensd_domain::generator::{Generator, GeneratorError, check_quantity};
 use licensd_domain::{Assignment, Denial, DeviceInfo, EventDraft, LicenseStatus, LicenseTerms, Millis};
-use licensd_store::{AssignActivation, AssignOutcome, AssignSelection, MetaOwner, NewLicense, StoreError};
+use licensd_store::{AssignActivation, AssignOutcome, AssignSelection, NewLicense, StoreError};
 use serde_json::{Value, json};
 
 const DAY_MS: Millis = 86_400_000;
@@ -54,20 +54,19 @@ pub fn generator_json(generator: &Generator) -> Value {
     json!({
         "id": generator.id,
         "product_id": generator.product_id,
-        "name": generator.name,
         "method": generator.method(),
         "prefix": pattern.prefix,
         "suffix": pattern.suffix,
-        "function_name": Value::Null,
+        // Custom (PHP function) generators do not exist here.
+        "function_name": "",
         "number_of_chunks": pattern.chunks,
         "chunk_length": pattern.chunk_length,
-        "charset": pattern.charset,
-        "separator": pattern.separator,
         "activation_limit": generator.activation_limit,
         "validity": generator.validity_days,
         "status": u8::from(generator.active),
-        "created_at": km_date(generator.created_at),
-        "updated_at": km_date(generator.updated_at),
+        "charset": pattern.charset,
+        "created_at": km_timestamp(generator.created_at),
+        "updated_at": km_timestamp(generator.updated_at),
     })
 }
 
@@ -259,13 +258,8 @@ async fn assign_license_key_inner(state: &AppState, req: &KmRequest) -> Result<R
         )
         .await?
     {
-        AssignOutcome::Assigned(_) => {
-            let license = state.store.get_license(license.id).await?;
-            let meta = state.store.km_list_meta(MetaOwner::License(license.id)).await?;
-            Ok(Reply::new(800)
-                .field("licenseKey", license_json(&license, &meta))
-                .product(license.product_id))
-        }
+        // The documented answer carries no payload beyond code and message.
+        AssignOutcome::Assigned(_) => Ok(Reply::new(800).product(license.product_id)),
         AssignOutcome::NotAssignable | AssignOutcome::Insufficient { .. } => {
             Ok(Reply::new(801).product(license.product_id))
         }
@@ -314,9 +308,7 @@ async fn assign_and_activate_inner(state: &AppState, req: &KmRequest) -> Result<
         Ok(AssignActivation::Activated(_)) => Ok(Reply::new(300).product(product_id)),
         Ok(AssignActivation::NotAssignable) => Ok(Reply::new(801).product(product_id)),
         Err(StoreError::NotFound | StoreError::Denied(Denial::LicenseNotFound)) => Ok(Reply::new(801)),
-        Err(StoreError::Denied(denial)) => {
-            Ok(Reply::new(denial_code(denial, Command::Activate)).product(product_id))
-        }
+        Err(StoreError::Denied(denial)) => Ok(Reply::new(denial_code(denial, Command::Activate)).product(product_id)),
         Err(other) => Err(other.into()),
     }
 }
@@ -380,8 +372,7 @@ async fn random_assign_for(state: &AppState, req: &KmRequest, caller: &Caller) -
             let mut keys = Vec::with_capacity(ids.len());
             for id in ids {
                 let license = state.store.get_license(id).await?;
-                let meta = state.store.km_list_meta(MetaOwner::License(id)).await?;
-                keys.push(license_json(&license, &meta));
+                keys.push(license_json(&license));
             }
             Ok(Reply::new(803)
                 .field("license_keys", Value::Array(keys))

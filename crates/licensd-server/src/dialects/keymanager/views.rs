@@ -73,7 +73,8 @@ impl ProductAttrs {
     }
 }
 
-/// `YYYY-MM-DD HH:MM:SS` (UTC), Key Manager's date format.
+/// `YYYY-MM-DD HH:MM:SS` (UTC), Key Manager's format for the dates it stores as text
+/// (`assigned_at`, `expires_at`, `release_date`).
 pub fn km_date(at: Millis) -> String {
     match jiff::Timestamp::from_millisecond(at) {
         Ok(ts) => ts.strftime("%Y-%m-%d %H:%M:%S").to_string(),
@@ -81,8 +82,22 @@ pub fn km_date(at: Millis) -> String {
     }
 }
 
+/// `YYYY-MM-DDTHH:MM:SS.000000Z` (UTC, whole seconds), how Key Manager (Laravel) writes a record's
+/// `created_at` / `updated_at`.
+pub fn km_timestamp(at: Millis) -> String {
+    match jiff::Timestamp::from_millisecond(at) {
+        Ok(ts) => ts.strftime("%Y-%m-%dT%H:%M:%S.000000Z").to_string(),
+        Err(_) => String::new(),
+    }
+}
+
 fn optional_date(at: Option<Millis>) -> Value {
     at.map(|at| Value::String(km_date(at))).unwrap_or(Value::Null)
+}
+
+/// Optional text the documentation shows as `""` when unset.
+fn text_or_empty(text: Option<String>) -> Value {
+    Value::String(text.unwrap_or_default())
 }
 
 /// Key Manager's license status word for a domain license.
@@ -102,17 +117,19 @@ pub fn product_status(product: &Product) -> &'static str {
     }
 }
 
+/// `meta_data` as the documentation shows it: `[{"key": …, "value": …}]`.
 pub fn meta_json(entries: &[MetaEntry]) -> Value {
     Value::Array(
         entries
             .iter()
-            .map(|entry| json!({"id": entry.id, "key": entry.key, "value": entry.value}))
+            .map(|entry| json!({"key": entry.key, "value": entry.value}))
             .collect(),
     )
 }
 
-/// The `licenseKey` object of get-license-key-details and the key lists.
-pub fn license_json(license: &License, meta: &[MetaEntry]) -> Value {
+/// A license key in lists (get-license-keys, random-assign's `license_keys`), the documented
+/// example's fields: owner and `assigned_at` are `null` when unset.
+pub fn license_json(license: &License) -> Value {
     let attrs = LicenseAttrs::of(license);
     json!({
         "id": license.id,
@@ -122,30 +139,59 @@ pub fn license_json(license: &License, meta: &[MetaEntry]) -> Value {
         "owner_email": attrs.owner_email,
         "activation_limit": license.terms.max_activations.unwrap_or(0),
         "validity": attrs.validity,
-        "status": license_status(license),
         "assigned_at": optional_date(attrs.assigned_at),
-        "contract_id": attrs.contract_id,
-        "meta_data": meta_json(meta),
-        "expires_at": license.expires_at.map(|at| Value::String(km_date(at))).unwrap_or(Value::Bool(false)),
-        "created_at": km_date(license.created_at),
-        "updated_at": km_date(license.updated_at),
+        "status": license_status(license),
+        "created_at": km_timestamp(license.created_at),
+        "updated_at": km_timestamp(license.updated_at),
     })
 }
 
-/// The `product` object of get-license-key-details and get-all-products.
+/// The `licenseKey` object of get-license-key-details (the documented example's fields):
+/// `expires_at` is `false` or the expiry date.
+pub fn license_details_json(license: &License, meta: &[MetaEntry]) -> Value {
+    let attrs = LicenseAttrs::of(license);
+    json!({
+        "id": license.id,
+        "license_key": license.key,
+        "owner_name": attrs.owner_name,
+        "owner_email": attrs.owner_email,
+        "activation_limit": license.terms.max_activations.unwrap_or(0),
+        "validity": attrs.validity,
+        "assigned_at": optional_date(attrs.assigned_at),
+        "meta_data": meta_json(meta),
+        "expires_at": license.expires_at.map(|at| Value::String(km_date(at))).unwrap_or(Value::Bool(false)),
+    })
+}
+
+/// A product in get-all-products and the Contracts API (the documented example's fields; unset
+/// texts are `""`).
 pub fn product_json(product: &Product, meta: &[MetaEntry]) -> Value {
     let attrs = ProductAttrs::of(product);
     json!({
         "id": product.id,
-        "external_reference": attrs.external_reference,
+        "external_reference": text_or_empty(attrs.external_reference),
         "source": attrs.source.unwrap_or_else(|| "internal".into()),
         "name": product.name,
-        "description": attrs.description,
-        "post_url": attrs.post_url,
+        "post_url": text_or_empty(attrs.post_url),
+        "description": text_or_empty(attrs.description),
         "status": product_status(product),
         "require_non_expired": u8::from(attrs.require_non_expired),
+        "created_at": km_timestamp(product.created_at),
+        "updated_at": km_timestamp(product.updated_at),
         "meta_data": meta_json(meta),
-        "created_at": km_date(product.created_at),
-        "updated_at": km_date(product.updated_at),
+    })
+}
+
+/// The `product` object of get-license-key-details (the documented example's fields).
+pub fn product_details_json(product: &Product, meta: &[MetaEntry]) -> Value {
+    let attrs = ProductAttrs::of(product);
+    json!({
+        "id": product.id,
+        "external_reference": text_or_empty(attrs.external_reference),
+        "source": attrs.source.unwrap_or_else(|| "internal".into()),
+        "name": product.name,
+        "post_url": text_or_empty(attrs.post_url),
+        "description": text_or_empty(attrs.description),
+        "meta_data": meta_json(meta),
     })
 }

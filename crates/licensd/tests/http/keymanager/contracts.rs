@@ -64,7 +64,7 @@ backend_tests! {
         km.post("update-contract", &key, &[("contract_id", "999999"), ("contract_name", "x")], 825).await;
         km.post("update-contract", &key, &[("contract_id", &contract_id), ("status", "paused")], 825).await;
         let decoded = km.post("update-contract", &key, &[("contract_id", &contract_id), ("contract_name", "Reseller A")], 842).await;
-        assert_eq!((decoded["message"].as_str(), decoded["contract"]["contract_name"].as_str()), (Some("contract updated"), Some("Reseller A")));
+        assert_eq!((decoded["message"].as_str(), decoded["contract"]["name"].as_str()), (Some("contract updated"), Some("Reseller A")));
 
         // The Contracts API: 1200, 1204, 1300, 1206, 1205.
         let (_, decoded) = contract_call(&km, Method::GET, "get-info", "not-a-contract", &[]).await;
@@ -119,7 +119,7 @@ backend_tests! {
         let (_, decoded) = contract_call(&km, Method::POST, "destroy", "reseller-key-0001", &[("license_key", "OUTSIDE")]).await;
         assert_eq!(decoded["code"], 102);
         let bare_id = bare.to_string();
-        km.post("create-contract", &key, &[("contract_key", "bare-contract-01"), ("contract_name", "B"), ("product_id", &bare_id), ("license_keys_quantity", "5")], 841).await;
+        km.post("create-contract", &key, &[("contract_key", "bare-contract-01"), ("contract_name", "B"), ("contract_information", "bare"), ("product_id", &bare_id), ("license_keys_quantity", "5"), ("status", "active"), ("can_get_info", "1"), ("can_generate", "1"), ("can_destroy", "0"), ("can_destroy_all", "0")], 841).await;
         let (_, decoded) = contract_call(&km, Method::GET, "get-info", "bare-contract-01", &[]).await;
         assert_eq!((decoded["code"].as_i64(), decoded["message"].as_str()), (Some(1203), Some("Generator not found")));
         let (_, decoded) = contract_call(&km, Method::POST, "generate", "bare-contract-01", &[("quantity", "1")]).await;

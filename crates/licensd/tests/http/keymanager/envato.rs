@@ -75,7 +75,7 @@ backend_tests! {
         let shop = api_key(&server, json!({"name": "shop", "capabilities": ["all"]})).await.1;
         let key = client_key(&server).await;
         let decoded = km
-            .post("create-product", &shop, &[("name", "Theme"), ("source", "envato"), ("external_reference", "12345")], 750)
+            .post("create-product", &shop, &[("name", "Theme"), ("description", "A theme"), ("source", "envato"), ("external_reference", "12345")], 750)
             .await;
         let product = decoded["product_id"].as_i64().unwrap();
 

@@ -99,11 +99,12 @@ backend_tests! {
         let client = client_key(&server).await;
         let reader = api_key(&server, json!({"name": "analytics", "capabilities": ["get-telemetry-data"]})).await.1;
 
+        downloadable(&server, product, 101, true).await;
         let decoded = km
             .post(
                 "send-telemetry-data",
                 &client,
-                &[("data_type", "numeric-single-value"), ("numeric_data_single_value", "42"), ("data_group", "opens"), ("license_key", "KM-TEL"), ("product_id", &pid), ("user_identifier", "u1")],
+                &[("data_type", "numeric-single-value"), ("numeric_data_single_value", "42"), ("data_group", "opens"), ("license_key", "KM-TEL"), ("product_id", &pid), ("user_identifier", "u1"), ("activation_identifier", "desk-1"), ("product_version", "1.0.1")],
                 830,
             )
             .await;
@@ -114,7 +115,7 @@ backend_tests! {
         assert_eq!(decoded["message"], "Incorrect format data saved");
         assert!(decoded["errors"]["numeric_data_y"].is_array(), "{decoded}");
         // A cracked copy's made-up key is stored and red-flagged.
-        km.post("send-telemetry-data", &client, &[("data_type", "text"), ("text_data", "hi"), ("data_group", "g"), ("license_key", "CRACKED-123")], 830).await;
+        km.post("send-telemetry-data", &client, &[("data_type", "text"), ("text_data", "hi"), ("data_group", "g"), ("license_key", "CRACKED-123"), ("user_identifier", "u2"), ("activation_identifier", "desk-2"), ("product_version", "1.0.1")], 830).await;
         km.post("get-telemetry-data", &client, &[], 102).await;
 
         let decoded = km.send(Method::GET, "get-telemetry-data", &reader, &[], Transport::Form).await;

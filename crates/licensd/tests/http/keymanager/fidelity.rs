@@ -6,7 +6,9 @@ use super::*;
 
 /// A key with every capability, as a shop back office would hold.
 async fn shop_key(server: &Server) -> String {
-    api_key(server, json!({"name": "shop", "capabilities": ["all"]})).await.1
+    api_key(server, json!({"name": "shop", "capabilities": ["all"]}))
+        .await
+        .1
 }
 
 /// How many licenses exist (native API).
@@ -22,7 +24,9 @@ fn multipart(fields: &[(&str, &str)], files: &[(&str, &str, &str)]) -> (String, 
     let boundary = "------------------------7b2f0c1e9d4a5e63";
     let mut body = String::new();
     for (name, value) in fields {
-        body.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"));
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
     }
     for (name, file, content) in files {
         body.push_str(&format!(
@@ -79,7 +83,16 @@ fn assert_rate_limited(km: &Km<'_>, (status, header, text): (StatusCode, Option<
         json!({"code": 429, "message": "Too Many Requests", "retry_after": seconds, "timestamp": decoded["timestamp"]})
     );
     let keys: Vec<&str> = envelope.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, ["private_key_used", "response", "response_base64", "retry_after", "signature"]);
+    assert_eq!(
+        keys,
+        [
+            "private_key_used",
+            "response",
+            "response_base64",
+            "retry_after",
+            "signature"
+        ]
+    );
     seconds
 }
 
@@ -87,7 +100,7 @@ backend_tests! {
     async fn rate_limits_apply_to_key_manager(server) {
         let backend = server.backend;
         let (data_dir, database_url) = server.stop();
-        let server = Server::start_with(backend, data_dir, database_url, &[("--rate-limit-per-credential", "2"), ("--rate-limit-window-seconds", "3")]).await;
+        let server = Server::start_with(backend, data_dir, database_url, &[("--rate-limit-per-credential", "2"), ("--rate-limit-window-seconds", "5")]).await;
         let km = Km::new(&server).await;
         let product = server.product("km-rate").await;
         assigned_license(&server, product, "KM-RATE", 5).await;
@@ -97,12 +110,26 @@ backend_tests! {
         km.post("activate", &first, &params, 300).await;
         km.post("verify", &first, &params, 200).await;
         let over = raw_post(&server, "verify", &[("api_key", first.as_str()), ("license_key", "KM-RATE"), ("identifier", "host")]).await;
-        let seconds = assert_rate_limited(&km, over, 3);
+        let seconds = assert_rate_limited(&km, over, 5);
         // Other credentials have their own allowance; unknown keys are not counted as anyone's.
         km.post("verify", &second, &params, 200).await;
         for _ in 0..3 {
             km.post("verify", "2964c3c9-0b5d-4d89-b3ac-4668f30bc492", &params, 100).await;
         }
+        // A contract key is the Contracts API's credential: counted on its own.
+        let shop = shop_key(&server).await;
+        let pid = product.to_string();
+        let contract = [("contract_key", "reseller-rate-0001"), ("contract_name", "R"), ("product_id", pid.as_str()), ("contract_information", "pack"), ("license_keys_quantity", "3"), ("status", "active"), ("can_get_info", "1"), ("can_generate", "0"), ("can_destroy", "0"), ("can_destroy_all", "0")];
+        km.post("create-contract", &shop, &contract, 841).await;
+        for _ in 0..2 {
+            let response = server.http.get(server.url("/api/v1/contracts/get-info")).bearer_auth("reseller-rate-0001").send().await.unwrap();
+            let (status, _, decoded) = km.envelope(response).await;
+            assert_eq!((status, decoded["code"].as_i64()), (StatusCode::OK, Some(1203)), "{decoded}");
+        }
+        let response = server.http.get(server.url("/api/v1/contracts/get-info")).bearer_auth("reseller-rate-0001").send().await.unwrap();
+        let status = response.status();
+        let header = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
+        assert_rate_limited(&km, (status, header, response.text().await.unwrap()), 5);
         // The refused request changed nothing, and the window resets.
         tokio::time::sleep(std::time::Duration::from_millis(seconds * 1000 + 200)).await;
         km.post("verify", &first, &params, 200).await;
@@ -228,7 +255,9 @@ backend_tests! {
         let listed = km.send(Method::GET, "get-license-keys", &shop, &[("product_id", &pid)], Transport::Form).await;
         let aa1 = listed["license_keys"].as_array().unwrap().iter().find(|k| k["license_key"] == "AA-1").unwrap().clone();
         assert_eq!((aa1["status"].as_str(), aa1["owner_email"].as_str(), aa1["owner_name"].as_str()), (Some("assigned"), Some("ada@example.com"), Some("Ada")));
-        assert!(aa1["assigned_at"].is_string() && aa1["expires_at"].is_string(), "{aa1}");
+        assert!(aa1["assigned_at"].is_string(), "{aa1}");
+        let details = km.post("get-license-key-details", &client, &[("license_key", "AA-1"), ("identifier", "site.example")], 500).await;
+        assert!(details["licenseKey"]["expires_at"].is_string(), "{details}");
         // 801: already assigned.
         km.post("assign-and-activate-license-key", &shop, &params("AA-1", "other.example"), 801).await;
 
@@ -251,6 +280,166 @@ backend_tests! {
             .await;
         assert_eq!(decoded["code"], 300, "{decoded}");
         km.post("activate", &client, &[("license_key", "AA-3"), ("identifier", "desk-2")], 302).await;
+        km.finish();
+    }
+
+    async fn unknown_routes_wrong_methods_and_every_offending_field(server) {
+        let km = Km::new(&server).await;
+        let shop = shop_key(&server).await;
+        let client = client_key(&server).await;
+        // Unknown routes and wrong methods answer signed envelopes with their HTTP status.
+        let cases: [(Method, &str, StatusCode, i64, &str); 8] = [
+            (Method::POST, "/api/v1/no-such-endpoint", StatusCode::NOT_FOUND, 404, "Not Found"),
+            (Method::GET, "/api/v1", StatusCode::NOT_FOUND, 404, "Not Found"),
+            (Method::GET, "/api/v1/", StatusCode::NOT_FOUND, 404, "Not Found"),
+            (Method::POST, "/api/v1/verify/extra", StatusCode::NOT_FOUND, 404, "Not Found"),
+            (Method::GET, "/api/v1/download/short", StatusCode::NOT_FOUND, 404, "Not Found"),
+            (Method::GET, "/api/v1/verify", StatusCode::METHOD_NOT_ALLOWED, 405, "Method Not Allowed"),
+            (Method::DELETE, "/api/v1/get-all-products", StatusCode::METHOD_NOT_ALLOWED, 405, "Method Not Allowed"),
+            (Method::POST, &format!("/api/v1/download/{client}/K/aA%3D%3D/1"), StatusCode::METHOD_NOT_ALLOWED, 405, "Method Not Allowed"),
+        ];
+        for (method, path, status, code, message) in cases {
+            let response = server.http.request(method.clone(), server.url(path)).send().await.unwrap();
+            assert_eq!(response.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("application/json"));
+            let (got, used, decoded) = km.envelope(response).await;
+            assert_eq!((got, used.as_str()), (status, "global"), "{method} {path}");
+            assert_eq!(decoded, json!({"code": code, "message": message, "timestamp": decoded["timestamp"]}), "{method} {path}");
+        }
+
+        // 751 lists every offending field, as the documented example does.
+        let decoded = km.post("create-product", &shop, &[("source", "internal"), ("status", "active"), ("require_non_expired", "0")], 751).await;
+        assert_eq!(
+            decoded,
+            json!({"code": 751, "message": "Incorrect data found", "errors": {"name": ["The name field is required."], "description": ["The description field is required."]}, "timestamp": decoded["timestamp"]})
+        );
+        let decoded = km.post("create-product", &shop, &[("name", "P"), ("description", "D"), ("status", "asleep")], 751).await;
+        assert_eq!(decoded["errors"], json!({"status": ["The selected status is invalid."]}));
+        // 825: an empty create-contract lists every field, in the documented words.
+        let decoded = km.post("create-contract", &shop, &[], 825).await;
+        assert_eq!(
+            decoded["errors"],
+            json!({
+                "contract_key": "Contract key is required and must be unique.",
+                "contract_name": "Contract name is required.",
+                "contract_information": "Contract information is required.",
+                "product_id": "Product Id must be a valid product Id.",
+                "license_keys_quantity": "License keys quantity must be 1 or more.",
+                "status": "Status must be active or inactive",
+                "can_get_info": "Can get info must be 1 for true or 0 for false",
+                "can_generate": "Can generate must be 1 for true or 0 for false",
+                "can_destroy": "Can destroy must be 1 for true or 0 for false",
+                "can_destroy_all": "Can destroy all must be 1 for true or 0 for false"
+            })
+        );
+        // 841: the contract object as documented (`name`, `information`, record times).
+        let product = server.product("km-contract-doc").await.to_string();
+        let fields = [("contract_key", "6dabe9fa-3512-49b4-beb5-7f837b510ec3-1234"), ("contract_name", "Test Contract"), ("contract_information", "Test information"), ("product_id", product.as_str()), ("license_keys_quantity", "65"), ("status", "active"), ("can_get_info", "1"), ("can_generate", "1"), ("can_destroy", "1"), ("can_destroy_all", "1")];
+        let decoded = km.post("create-contract", &shop, &fields, 841).await;
+        let contract = &decoded["contract"];
+        assert_eq!(
+            contract,
+            &json!({"contract_key": "6dabe9fa-3512-49b4-beb5-7f837b510ec3-1234", "name": "Test Contract", "information": "Test information",
+                    "product_id": product.parse::<i64>().unwrap(), "license_keys_quantity": 65, "status": "active", "can_get_info": 1, "can_generate": 1,
+                    "can_destroy": 1, "can_destroy_all": 1, "updated_at": contract["updated_at"], "created_at": contract["created_at"],
+                    "id": contract["id"], "license_keys_count": 0})
+        );
+        assert!(contract["created_at"].as_str().is_some_and(|t| t.ends_with(".000000Z")), "{contract}");
+        // 831: the documented example's request (an unknown product, nothing else).
+        let decoded = km.post("send-telemetry-data", &client, &[("product_id", "100")], 831).await;
+        assert_eq!(
+            decoded,
+            json!({"code": 831, "message": "Incorrect format data saved", "errors": {
+                "product_id": ["The selected product id is invalid."],
+                "user_identifier": ["The user identifier field is required."],
+                "license_key": ["The license key field is required."],
+                "activation_identifier": ["The activation identifier field is required."],
+                "product_version": ["The product version field is required."],
+                "data_type": ["The data type field is required."],
+                "data_group": ["The data group field is required."]
+            }, "timestamp": decoded["timestamp"]})
+        );
+        km.finish();
+    }
+
+    async fn documented_formats_of_dates_and_empty_values(server) {
+        let km = Km::new(&server).await;
+        let shop = shop_key(&server).await;
+        let client = client_key(&server).await;
+        let record_time = |value: &Value| {
+            let text = value.as_str().unwrap_or_else(|| panic!("not a date: {value}"));
+            // `YYYY-MM-DDTHH:MM:SS.000000Z`
+            let shape: String = text.chars().map(|c| if c.is_ascii_digit() { '9' } else { c }).collect();
+            assert_eq!(shape, "9999-99-99T99:99:99.000000Z".replace("000000", "999999"), "{text}");
+            assert!(text.ends_with(".000000Z"), "{text}");
+        };
+        let decoded = km.post("create-product", &shop, &[("name", "Doc Product"), ("description", "Documented"), ("source", "internal"), ("status", "active"), ("require_non_expired", "0")], 750).await;
+        let product = decoded["product_id"].as_i64().unwrap();
+        let pid = product.to_string();
+        km.post("create-product-meta", &shop, &[("product_id", &pid), ("key", "test-key"), ("value", "test value x")], 273).await;
+
+        // get-all-products: unset texts are "", record times in Laravel's form, meta as key/value.
+        let decoded = km.send(Method::GET, "get-all-products", &shop, &[], Transport::Form).await;
+        let listed = decoded["products"].as_array().unwrap().iter().find(|p| p["id"] == product).unwrap().clone();
+        record_time(&listed["created_at"]);
+        record_time(&listed["updated_at"]);
+        assert_eq!(
+            listed,
+            json!({"id": product, "external_reference": "", "source": "internal", "name": "Doc Product", "post_url": "",
+                   "description": "Documented", "status": "active", "require_non_expired": 0,
+                   "created_at": listed["created_at"], "updated_at": listed["updated_at"],
+                   "meta_data": [{"key": "test-key", "value": "test value x"}]})
+        );
+
+        // get-license-keys: owner and assigned_at are null on a stock key.
+        km.post("create-license-keys", &shop, &[("product_id", &pid), ("license_keys", "[\"DOC-1\"]"), ("activation_limit", "1"), ("validity", "365")], 900).await;
+        km.post("create-license-keys", &shop, &[("product_id", &pid), ("license_keys", "[\"DOC-2\"]"), ("activation_limit", "0"), ("validity", "30"), ("status", "assigned"), ("owner_name", "Test User"), ("owner_email", "email@domain.ltd"), ("assigned_at", "2030-01-01 00:00:00")], 900).await;
+        let decoded = km.send(Method::GET, "get-license-keys", &shop, &[("status", "available")], Transport::Form).await;
+        let stock = decoded["license_keys"][0].clone();
+        record_time(&stock["created_at"]);
+        assert_eq!(
+            stock,
+            json!({"id": stock["id"], "product_id": product, "license_key": "DOC-1", "owner_name": null, "owner_email": null,
+                   "activation_limit": 1, "validity": 365, "assigned_at": null, "status": "available",
+                   "created_at": stock["created_at"], "updated_at": stock["updated_at"]})
+        );
+        assert_eq!(decoded["license_keys"].as_array().map(Vec::len), Some(1));
+
+        // get-license-key-details: the documented objects, dates as Key Manager stores them.
+        let params = [("license_key", "DOC-2"), ("identifier", "domain.ltd")];
+        km.post("activate", &client, &params, 300).await;
+        km.post("create-license-key-meta", &client, &[("license_key", "DOC-2"), ("identifier", "domain.ltd"), ("key", "test-key"), ("value", "test value y")], 453).await;
+        let decoded = km.post("get-license-key-details", &client, &params, 500).await;
+        assert_eq!(
+            decoded,
+            json!({"code": 500, "message": "Active license key found",
+                   "licenseKey": {"id": decoded["licenseKey"]["id"], "license_key": "DOC-2", "owner_name": "Test User", "owner_email": "email@domain.ltd",
+                                  "activation_limit": 0, "validity": 30, "assigned_at": "2030-01-01 00:00:00",
+                                  "meta_data": [{"key": "test-key", "value": "test value y"}], "expires_at": "2030-01-31 00:00:00"},
+                   "product": {"id": product, "external_reference": "", "source": "internal", "name": "Doc Product", "post_url": "",
+                               "description": "Documented", "meta_data": [{"key": "test-key", "value": "test value x"}]},
+                   "timestamp": decoded["timestamp"]})
+        );
+
+        // get-all-generators: the documented fields, "" for the unused ones.
+        let (status, _) = server
+            .admin(Method::POST, &format!("/v1/keymanager/products/{product}/generators"), Some(json!({"name": "uuid", "pattern": {"uuid": true}})))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let decoded = km.send(Method::GET, "get-all-generators", &shop, &[], Transport::Form).await;
+        let generator = decoded["products"][0].clone();
+        record_time(&generator["created_at"]);
+        record_time(&generator["updated_at"]);
+        let mut keys: Vec<&str> = generator.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["activation_limit", "charset", "chunk_length", "created_at", "function_name", "id", "method", "number_of_chunks", "prefix", "product_id", "status", "suffix", "updated_at", "validity"]);
+        assert_eq!((&generator["method"], &generator["prefix"], &generator["suffix"], &generator["function_name"]), (&json!("uuid"), &json!(""), &json!(""), &json!("")));
+
+        // Telemetry records carry both record times.
+        km.post("send-telemetry-data", &client, &[("data_type", "text"), ("text_data", "t"), ("data_group", "g")], 831).await;
+        let reader = api_key(&server, json!({"name": "analytics", "capabilities": ["get-telemetry-data"]})).await.1;
+        let decoded = km.send(Method::GET, "get-telemetry-data", &reader, &[], Transport::Form).await;
+        record_time(&decoded["data"][0]["created_at"]);
+        record_time(&decoded["data"][0]["updated_at"]);
         km.finish();
     }
 }

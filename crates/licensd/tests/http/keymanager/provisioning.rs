@@ -92,10 +92,11 @@ backend_tests! {
         let decoded = km
             .post("assign-license-key", &key, &[("license_key", &minted[0]), ("owner_name", "Bob"), ("email", "bob@example.com")], 800)
             .await;
-        assert_eq!(decoded["message"], "License key assigned");
-        assert_eq!(decoded["licenseKey"]["owner_email"], "bob@example.com");
-        assert_eq!(decoded["licenseKey"]["status"], "assigned");
-        assert!(decoded["licenseKey"]["expires_at"].is_string(), "{decoded}");
+        assert_eq!(decoded, json!({"code": 800, "message": "License key assigned", "timestamp": decoded["timestamp"]}));
+        let listed = km.send(Method::GET, "get-license-keys", &key, &[("owner_email", "bob@example.com")], Transport::Form).await;
+        let bob = &listed["license_keys"][0];
+        assert_eq!((bob["license_key"].as_str(), bob["status"].as_str(), bob["owner_name"].as_str()), (Some(minted[0].as_str()), Some("assigned"), Some("Bob")));
+        assert!(bob["assigned_at"].is_string(), "{listed}");
         let decoded = km.post("assign-license-key", &key, &[("license_key", &minted[0])], 801).await;
         assert_eq!(decoded["message"], "Invalid or already assigned license key");
         km.post("assign-license-key", &key, &[("license_key", "NOPE")], 801).await;
