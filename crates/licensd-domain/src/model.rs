@@ -6,7 +6,10 @@ use serde::{Deserialize, Serialize};
 
 /// Declares a plain enumeration with its stable text form, used for storage and the wire.
 macro_rules! text_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+    // `$text:tt`, not `:literal`: a `literal` fragment reaches derive macros wrapped in an
+    // invisible group, which utoipa does not read, so the OpenAPI document named the variants
+    // ("Evaluation") instead of the text the server accepts ("evaluation").
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:tt),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -102,6 +102,7 @@ pub async fn create_credential(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CredentialQuery {
     pub dialect: Option<Dialect>,
@@ -294,6 +295,7 @@ pub async fn rotate_signing_key(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventQuery {
     pub subject_type: Option<String>,

@@ -262,6 +262,7 @@ pub async fn create_feature(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ProductFilter {
     pub product_id: Option<i64>,

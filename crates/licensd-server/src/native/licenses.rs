@@ -217,6 +217,7 @@ pub async fn bulk_create_licenses(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LicenseQuery {
     pub product_id: Option<i64>,

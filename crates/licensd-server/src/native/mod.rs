@@ -175,6 +175,7 @@ impl FromRequestParts<AppState> for Admin {
 
 /// `?after=<id>&limit=<n>` cursor pagination.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// Return rows with an id greater than this (the last id of the previous page).

@@ -1,4 +1,9 @@
 //! The OpenAPI document for `/v1`, generated from the handlers' annotations so it cannot drift.
+//! Enum schemas list exactly the texts the server reads and writes (`"evaluation"`, not the
+//! variant name `"Evaluation"`): `api::fidelity::native_openapi_enums_agree_with_the_server` walks
+//! this document, sends every documented enum value of every request (body fields, query and path
+//! parameters) and expects it accepted, sends undocumented spellings and expects a 4xx, and checks
+//! every enum value in the answers is documented.
 
 use super::{access, catalog, client, licence_file, licenses, people};
 use axum::Json;

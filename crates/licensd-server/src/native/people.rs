@@ -232,6 +232,7 @@ pub async fn create_license_user(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LicenseUserQuery {
     pub customer_id: Option<i64>,

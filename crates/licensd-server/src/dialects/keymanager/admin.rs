@@ -506,6 +506,7 @@ pub async fn create_generator(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ProductFilter {
     pub product_id: Option<i64>,
@@ -632,6 +633,7 @@ pub async fn delete_downloadable(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct FileQuery {
     /// The name the file is served under.
@@ -771,6 +773,7 @@ pub async fn delete_contract(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TelemetryQuery {
     pub license_key: Option<String>,

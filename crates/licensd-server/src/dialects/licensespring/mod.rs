@@ -84,9 +84,14 @@
 //! licensd has no OIDC integration, so SSO activation (`id_token` / `code`) is not available.
 //!
 //! # JSON caveats
-//! License and product `metadata` and device `variables` are emitted as stored. Node re-serialises
-//! the parsed body before verifying, so metadata with floats (`1.0`) or integer-like keys (`"12"`)
-//! would not verify in Node; keep metadata to strings, integers, booleans and word keys.
+//! The Node SDK verifies `LicenseSignature` (and offline `license_signature_v2`) over
+//! `JSON.stringify(JSON.parse(body))`, not over the bytes received. Every signed body (and every
+//! offline v2 payload) is therefore written in that fixed point (`js_json`): numbers as ECMAScript
+//! writes them (`10.0` → `10`, `1e21` → `1e+21`, integers past 2^53 rounded to the double
+//! JavaScript reads), array-index keys (`"7"`, `"2024"`) first in ascending numeric order, then
+//! the others. License and product `metadata`, device `variables` and custom fields of any shape
+//! therefore verify in Node and in Python (which checks the raw bytes)
+//! (`fidelity::signed_json_survives_a_javascript_round_trip`).
 //!
 //! # Error codes (seed 001) and where they are proven
 //! Tests are in `crates/licensd/tests/http/licensespring.rs` (HTTP, both backends) unless noted; the
@@ -181,6 +186,7 @@ mod bundles;
 #[doc(hidden)]
 pub mod auth;
 mod handlers;
+mod js_json;
 mod oauth;
 mod offline;
 mod orders;

@@ -354,7 +354,7 @@ async fn offline_object(
         json!(super::auth::hmac_b64(&file.shared_key, &offline_message)),
     );
     // v2 covers the object without both signature fields, in the order it is emitted.
-    let unsigned = serde_json::to_vec(&Value::Object(object.clone())).map_err(|_| LsError::internal())?;
+    let unsigned = super::js_json::to_vec(&Value::Object(object.clone()));
     let v2 = state.keys.rsa().sign(&unsigned).map_err(|_| LsError::internal())?;
     let validity = super::render::validity_period(&identity.license);
     object.insert(
@@ -412,7 +412,7 @@ pub async fn activate_bundle_offline(
         }
         let mut answer = Map::new();
         answer.insert("licenses".into(), Value::Array(licenses));
-        let unsigned = serde_json::to_vec(&Value::Object(answer.clone())).map_err(|_| LsError::internal())?;
+        let unsigned = super::js_json::to_vec(&Value::Object(answer.clone()));
         let signature = state.keys.rsa().sign(&unsigned).map_err(|_| LsError::internal())?;
         answer.insert("bundle_signature_v2".into(), json!(licensd_crypto::b64(&signature)));
         Ok(signed(&state, &Value::Object(answer)))

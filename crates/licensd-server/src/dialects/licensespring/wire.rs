@@ -174,14 +174,11 @@ pub fn v1_signature(state: &AppState, hardware_id: &str, id: &str, validity: Opt
     Ok(licensd_crypto::b64(&signature))
 }
 
-/// Serialises `body` as compact JSON (byte-identical to JavaScript's `JSON.stringify` for the
-/// values this dialect emits: no floats, no integer-like keys in our own objects) and signs the
-/// exact bytes in the `LicenseSignature` header.
+/// Serialises `body` as compact JSON in the form JavaScript's `JSON.stringify(JSON.parse(…))`
+/// writes it (`js_json`: the Node SDK verifies over that re-serialisation, Python over the raw
+/// bytes, and both are these bytes) and signs the exact bytes in the `LicenseSignature` header.
 pub fn signed(state: &AppState, body: &Value) -> Response {
-    let bytes = match serde_json::to_vec(body) {
-        Ok(bytes) => bytes,
-        Err(_) => return LsError::internal().into_response(),
-    };
+    let bytes = super::js_json::to_vec(body);
     // Byte-identical answers (repeated checks of an unchanged license) reuse their signature.
     let key = state.keys.rsa();
     let signature = match state.keys.sign_cached(&key, &bytes) {

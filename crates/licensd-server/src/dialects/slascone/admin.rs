@@ -277,6 +277,7 @@ fn kind_of(text: &str) -> Result<EntryKind, ApiError> {
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ScopeQuery {
     /// The product (license types, heartbeat types, variables) or reseller (contacts).
     pub scope_id: Option<i64>,

@@ -7,6 +7,9 @@ use licensd_domain::clock::to_rfc3339;
 const CHALLENGE: &str = "Basic realm=\"DNA\", charset=\"UTF-8\"";
 const DAY: i64 = 86_400_000;
 
+/// Basic credentials (clientId, apiKey), or none.
+type Auth<'a> = Option<(&'a str, &'a str)>;
+
 fn challenge(headers: &HeaderMap) -> Option<&str> {
     headers.get("www-authenticate").and_then(|v| v.to_str().ok())
 }
@@ -44,7 +47,7 @@ backend_tests! {
         let (ro_id, ro_key, _) = credential(&server, json!({"read_only": true})).await;
         let other_id = server.product("P2").await;
         let (scoped_id, scoped_key, _) = credential(&server, json!({"product_id": other_id})).await;
-        let cases: Vec<(&str, Method, &str, Option<(&str, &str)>)> = vec![
+        let cases: Vec<(&str, Method, &str, Auth)> = vec![
             ("no Authorization", Method::GET, path, None),
             ("wrong apiKey", Method::GET, path, Some((&dna.client_id, "wrong"))),
             ("unknown clientId", Method::GET, path, Some(("nobody", &dna.api_key))),
