@@ -26,7 +26,7 @@
 //!
 //! | Method & path (below `/api/v2/isv/{isv_id}`) | Store command |
 //! |---|---|
-//! | POST `/provisioning/activations` | `activate` (+ token key) |
+//! | POST `/provisioning/activations` | `activate` (+ token key; a free token key brought by a new client is claimed after the activation, `slascone_claim_token`) |
 //! | POST `/provisioning/heartbeats` | `validate`, then `activate` (refresh) |
 //! | POST `/provisioning/unassign` | `deactivate` |
 //! | POST `/provisioning/validate` | `validate` |
@@ -69,7 +69,7 @@
 //! | 1008, 1009, 1010, 1012 | `license_users` (AdminKey license-user paths; 1010 also `licenses/by_user`) | |
 //! | 1011 | `license_updates_releases_and_legacy_keys` (PUT `/licenses/{id}` below the assigned users) | |
 //! | 2000 | `conflicts_activation` (no free token) | |
-//! | 2001 | `conflicts_tokens` (token key used by another client) | |
+//! | 2001 | `conflicts_tokens`, `an_unassigned_token_key_is_free_for_the_next_client` (token key of a client that still holds it; once unassigned, the next client takes the same token: `slascone_claim_token`) | |
 //! | 2002 | `conflicts_tokens` (heartbeat with the token key of an unassigned token) | |
 //! | 2003 | `conflicts_tokens` (unknown token key: unassign and heartbeat) | |
 //! | 2004 | `conflicts_tokens` (unassign twice) | |

@@ -165,7 +165,7 @@ async fn activate_inner(
     let product = product(state, &caller, request.product_id).await?;
     let client_id = required(request.client_id, Conflict::MissingClientId)?;
     let key = required(request.license_key, Conflict::InvalidLicenseKey)?;
-    let license = find_by_license_or_token_key(state, &product, &key, &client_id).await?;
+    let (license, claim) = find_by_license_or_token_key(state, &product, &key, &client_id).await?;
     check_software_version(state, license.id, request.software_version.as_deref()).await?;
     let variables = request
         .client_description
@@ -190,7 +190,7 @@ async fn activate_inner(
         )
         .await
         .map_err(SlError::from_store)?;
-    let token = issue_token(state, license.id, &client_id).await?;
+    let token = token_after_activation(state, &caller, license.id, &client_id, claim).await?;
     let info = render_info(
         state,
         &activation.product,
@@ -234,14 +234,17 @@ pub async fn issue_token(state: &AppState, license_id: i64, client_id: &str) -> 
         .map_err(SlError::from_store)
 }
 
-/// Activation accepts the license key or a token key. A token key names one token: it can only
-/// activate the client it was issued to (2001 for any other client).
+/// Activation accepts the license key or a token key. A token key names one token: it activates
+/// the client it is assigned to, and, once unassigned, is free again for the next client that
+/// brings it (the token moves to that client, `slascone_claim_token`). While its holder is
+/// active, any other client gets 2001. Returns the license and the token key to claim after the
+/// activation succeeded (so a refused activation moves nothing).
 async fn find_by_license_or_token_key(
     state: &AppState,
     product: &Product,
     key: &str,
     client_id: &str,
-) -> SlResult<License> {
+) -> SlResult<(License, Option<String>)> {
     if let Some(license) = state
         .store
         .find_license_by_key(key)
@@ -251,7 +254,7 @@ async fn find_by_license_or_token_key(
         if license.product_id != product.id {
             return Err(Conflict::InvalidLicenseKey.into());
         }
-        return Ok(license);
+        return Ok((license, None));
     }
     let Some(token) = state
         .store
@@ -269,10 +272,38 @@ async fn find_by_license_or_token_key(
     if license.product_id != product.id {
         return Err(Conflict::UnknownTokenKey.into());
     }
-    if token.client_id != client_id {
+    if token.client_id != client_id && active_device(state, license.id, &token.client_id).await?.is_some() {
         return Err(Conflict::TokenAlreadyAssigned.into());
     }
-    Ok(license)
+    Ok((license, Some(token.token_key)))
+}
+
+/// The client's token after a successful activation: the token key it brought (claimed if it was
+/// free), or its own token of the license. If another client took the brought token between the
+/// check and the activation, the client keeps the activation with a token of its own.
+async fn token_after_activation(
+    state: &AppState,
+    caller: &Caller,
+    license_id: i64,
+    client_id: &str,
+    claim: Option<String>,
+) -> SlResult<SlasconeToken> {
+    if let Some(token_key) = claim {
+        let claimed = state
+            .store
+            .slascone_claim_token(
+                &token_key,
+                client_id,
+                event(caller, "slascone.token_reassigned"),
+                state.now(),
+            )
+            .await
+            .map_err(SlError::from_store)?;
+        if let Some(token) = claimed {
+            return Ok(token);
+        }
+    }
+    issue_token(state, license_id, client_id).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -727,7 +758,7 @@ pub async fn offline_activation(
         let product = product(&state, &caller, query.product_id).await?;
         let client_id = required(query.client_id, Conflict::MissingClientId)?;
         let key = required(query.license_key, Conflict::InvalidLicenseKey)?;
-        let license = find_by_license_or_token_key(&state, &product, &key, &client_id).await?;
+        let (license, claim) = find_by_license_or_token_key(&state, &product, &key, &client_id).await?;
         let activation = state
             .store
             .activate(
@@ -742,7 +773,7 @@ pub async fn offline_activation(
             )
             .await
             .map_err(SlError::from_store)?;
-        let token = issue_token(&state, license.id, &client_id).await?;
+        let token = token_after_activation(&state, &caller, license.id, &client_id, claim).await?;
         let xml = super::xml::activation_file(
             &state.keys.rsa(),
             activation.license.key.as_deref().unwrap_or_default(),

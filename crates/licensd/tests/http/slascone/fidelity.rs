@@ -135,4 +135,36 @@ backend_tests! {
         scoped.verify_all().await;
         client.verify_all().await;
     }
+
+    async fn an_unassigned_token_key_is_free_for_the_next_client(server) {
+        let setup = setup(&server).await;
+        server.license(setup.product_id, "FREE-TOKEN", json!({"max_activations": 1})).await;
+        let client = Client::new(&server, setup.key.clone());
+        let first = client
+            .post("/provisioning/activations", json!({"product_id": PRODUCT, "license_key": "FREE-TOKEN", "client_id": "A"}))
+            .await;
+        let token = guid_of(&first, "token_key");
+        let by_token = |client_id: &str| json!({"product_id": PRODUCT, "license_key": token, "client_id": client_id});
+        // Assigned to A: nobody else may take it.
+        conflict(&client.post("/provisioning/activations", by_token("B")).await, 2001, MSG_2001);
+        // Unassigned: the next client takes the same token.
+        ok(&client.post("/provisioning/unassign", json!({"token_key": token})).await);
+        let taken = client.post("/provisioning/activations", by_token("B")).await;
+        assert_eq!(ok(&taken)["token_key"], token.as_str());
+        assert_eq!(taken.body["client_id"], "B");
+        // The token is B's now: A is an unknown client, B heartbeats with the token key.
+        conflict(&client.post("/provisioning/heartbeats", json!({"product_id": PRODUCT, "client_id": "A"})).await, 2006, MSG_2006);
+        let beat = client.post("/provisioning/heartbeats", json!({"product_id": PRODUCT, "client_id": "B", "token_key": token})).await;
+        assert_eq!(ok(&beat)["token_key"], token.as_str());
+        conflict(&client.post("/provisioning/activations", by_token("A")).await, 2001, MSG_2001);
+        // Freed again, it goes back to A; the single seat is never exceeded.
+        ok(&client.post("/provisioning/unassign", json!({"token_key": token})).await);
+        assert_eq!(ok(&client.post("/provisioning/activations", by_token("A")).await)["token_key"], token.as_str());
+        conflict(
+            &client.post("/provisioning/activations", json!({"product_id": PRODUCT, "license_key": "FREE-TOKEN", "client_id": "C"})).await,
+            2000,
+            MSG_2000,
+        );
+        client.verify_all().await;
+    }
 }
