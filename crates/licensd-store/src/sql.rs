@@ -1971,7 +1971,7 @@ macro_rules! impl_store {
                     .bind(now)
                     .fetch_one(&mut *tx)
                     .await
-                    .map_err(conflict("policy code already exists for this product", "product does not exist"))?;
+                    .map_err(conflict("policy code or name already exists for this product", "product does not exist"))?;
                     let policy = policy_from_row(&row)?;
                     insert_event(&mut tx, event, Some(policy.id), now).await?;
                     tx.commit().await.map_err(db_err)?;
@@ -2020,7 +2020,7 @@ macro_rules! impl_store {
                     .bind(now)
                     .fetch_optional(&mut *tx)
                     .await
-                    .map_err(conflict("policy code already exists for this product", "policy reference"))?
+                    .map_err(conflict("policy code or name already exists for this product", "policy reference"))?
                     .ok_or(StoreError::NotFound)?;
                     let updated = policy_from_row(&row)?;
                     insert_event(&mut tx, event, Some(updated.id), now).await?;

@@ -5,7 +5,7 @@
 //!
 //! Token keys are secrets like license keys: stored sealed (heartbeats hand them back) and looked
 //! up by their keyed digest, never in plain text.
-//! Migrations use versions 300–399; files live in migrations/{sqlite,postgres}/.
+//! Migrations use versions 300–399 and 510–519; files live in migrations/{sqlite,postgres}/.
 
 use crate::migrate::Migration;
 use crate::{PostgresStore, Result, SqliteStore};
@@ -24,6 +24,11 @@ pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "slascone_backoffice",
         sql: include_str!("../../migrations/sqlite/0301_slascone_backoffice.sql"),
     },
+    Migration {
+        version: 510,
+        name: "edition_names_unique",
+        sql: include_str!("../../migrations/sqlite/0510_edition_names_unique.sql"),
+    },
 ];
 pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[
     Migration {
@@ -35,6 +40,11 @@ pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 301,
         name: "slascone_backoffice",
         sql: include_str!("../../migrations/postgres/0301_slascone_backoffice.sql"),
+    },
+    Migration {
+        version: 510,
+        name: "edition_names_unique",
+        sql: include_str!("../../migrations/postgres/0510_edition_names_unique.sql"),
     },
 ];
 

@@ -91,7 +91,8 @@
 //! | 6002, 6004 | `data_gathering_analytical_and_usage` (by id and by name) | |
 //! | 6006, 6007, 6008, 6009, 6019 | `consumption_heartbeats_status_and_rollback` | |
 //! | 6010, 6011, 6015 | `data_gathering_analytical_and_usage` (AdminKey creates) | |
-//! | 6012, 6013, 6014, 6016, 6017, 6018, 6020 | `backoffice_catalogue_and_editions` | |
+//! | 6012, 6014, 6016, 6017, 6018, 6020 | `backoffice_catalogue_and_editions` | |
+//! | 6013 | `backoffice_catalogue_and_editions`, `edition_names_are_unique_per_product_whichever_api_created_them` (edition create and rename; names are unique per product by a unique index, migration 510, so an edition made with the native `/v1/policies` counts too; names compare exactly, as on both databases) | |
 //! | 7000 | — | cannot occur: licensd has no hosted UI deployment |
 //! | 8000, 8001, 8002, 8003 | `backoffice_catalogue_and_editions` | |
 //! | 9000, 9001, 9002, 9004, 9005, 9006 | `backoffice_customers_and_master_data` | |

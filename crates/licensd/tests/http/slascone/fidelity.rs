@@ -167,4 +167,43 @@ backend_tests! {
         );
         client.verify_all().await;
     }
+
+    async fn edition_names_are_unique_per_product_whichever_api_created_them(server) {
+        let setup = setup(&server).await;
+        let client = Client::new(&server, setup.key.clone());
+        const MSG_6013: &str = "This template/edition already exists.";
+        let templates = format!("/products/{PRODUCT}/templates");
+        // Created natively (code and name chosen apart), refused by the back office: 6013.
+        let (status, body) = server
+            .admin(Method::POST, "/v1/policies", Some(json!({"product_id": setup.product_id, "code": "silver", "name": "Silver Edition"})))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        conflict(&admin_call(&client, Method::POST, &templates, Some(json!({"name": "Silver Edition"}))).await, 6013, MSG_6013);
+        // Created by the back office, refused natively (409) even with another code.
+        let gold = guid_of(&admin_call(&client, Method::POST, &templates, Some(json!({"name": "Gold"}))).await, "id");
+        let (status, body) = server
+            .admin(Method::POST, "/v1/policies", Some(json!({"product_id": setup.product_id, "code": "gold-2", "name": "Gold"})))
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        // A rename onto a taken name: 6013, the template keeps its name.
+        conflict(&admin_call(&client, Method::PUT, format!("/templates/{gold}"), Some(json!({"name": "Silver Edition"}))).await, 6013, MSG_6013);
+        let (status, body) = server.admin(Method::GET, &format!("/v1/policies?product_id={}", setup.product_id), None).await;
+        assert_eq!(status, StatusCode::OK);
+        let mut names: Vec<String> = body
+            .as_array()
+            .or(body["data"].as_array())
+            .expect("policies")
+            .iter()
+            .map(|p| p["name"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, vec!["Gold".to_owned(), "Silver Edition".to_owned()]);
+        // The same name is free in another product.
+        let other = server.product("edition-other").await;
+        let (status, body) = server
+            .admin(Method::POST, "/v1/policies", Some(json!({"product_id": other, "code": "gold", "name": "Gold"})))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        client.verify_all().await;
+    }
 }
