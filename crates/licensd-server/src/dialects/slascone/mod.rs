@@ -5,6 +5,14 @@
 //!
 //! * **ISV id:** licensd serves one vendor; any well-formed GUID is accepted as `isv_id`, so the
 //!   software keeps the ISV id it was built with. A malformed one is 404.
+//! * **GUIDs** compare without regard to case, as .NET's `Guid` does: product ids (product codes),
+//!   license keys and token keys that are GUIDs, ISV ids and licensd's id GUIDs (`lookup.rs`).
+//! * **Text bounds and formats** (`bounds.rs`): `client_id` and every other id or key at most 256
+//!   characters, instants 64, any other string 4096; beyond is a 400 naming the field. A
+//!   `timestamp_utc` (activation, data gathering, consumption items) that is not an RFC 3339
+//!   instant is a 400 and nothing is recorded. Consumption values: SLASCONE's clients send
+//!   decimals; licensd counts whole units, so a fractional value is a 400 (decision: licensd's
+//!   counters are integers in every dialect).
 //! * **ProvisioningKey:** a licensd credential of dialect `slascone` (`POST /v1/credentials`); the
 //!   header value is `<key_id>.<secret>`. A product-scoped credential is a bad key (401) for any
 //!   other product. **AdminKey:** a licensd admin token.
@@ -110,10 +118,12 @@
 
 mod admin;
 mod backoffice;
+mod bounds;
 mod codes;
 mod consumption;
 mod gathering;
 mod info;
+mod lookup;
 mod provisioning;
 mod sessions;
 mod toggle;

@@ -45,7 +45,7 @@ fn required(value: Option<String>, missing: Conflict) -> SlResult<String> {
 /// The product a `product_id` names (its code), within the key's product scope.
 pub async fn product(state: &AppState, caller: &Caller, product_id: Option<String>) -> SlResult<Product> {
     let code = required(product_id, Conflict::UnknownProduct)?;
-    let product = match state.store.get_product_by_code(&code).await {
+    let product = match super::lookup::product_by_code(&state, &code).await {
         Ok(product) => product,
         Err(StoreError::NotFound) => return Err(Conflict::UnknownProduct.into()),
         Err(other) => return Err(SlError::from_store(other)),
@@ -138,6 +138,8 @@ pub struct ActivateRequest {
     pub client_description: Option<String>,
     pub software_version: Option<String>,
     pub operating_system: Option<String>,
+    /// The client's clock at activation; must be an instant when given (400 otherwise).
+    pub timestamp_utc: Option<String>,
 }
 
 /// POST /provisioning/activations: assigns a token of the license (named by its license key or
@@ -162,6 +164,7 @@ async fn activate_inner(
     isv(path)?;
     let caller = authenticate(state, headers).await?;
     let request: ActivateRequest = parse_body(body)?;
+    super::gathering::instant(request.timestamp_utc.as_deref(), state.now())?;
     let product = product(state, &caller, request.product_id).await?;
     let client_id = required(request.client_id, Conflict::MissingClientId)?;
     let key = required(request.license_key, Conflict::InvalidLicenseKey)?;
@@ -245,9 +248,7 @@ async fn find_by_license_or_token_key(
     key: &str,
     client_id: &str,
 ) -> SlResult<(License, Option<String>)> {
-    if let Some(license) = state
-        .store
-        .find_license_by_key(key)
+    if let Some(license) = super::lookup::license_by_key(&state, key)
         .await
         .map_err(SlError::from_store)?
     {
@@ -256,9 +257,7 @@ async fn find_by_license_or_token_key(
         }
         return Ok((license, None));
     }
-    let Some(token) = state
-        .store
-        .slascone_find_token(key)
+    let Some(token) = super::lookup::token_by_key(&state, key)
         .await
         .map_err(SlError::from_store)?
     else {
@@ -407,9 +406,7 @@ async fn client_license(
     token_key: Option<&str>,
 ) -> SlResult<(License, SlasconeToken)> {
     if let Some(token_key) = token_key.map(str::trim).filter(|key| !key.is_empty()) {
-        let token = state
-            .store
-            .slascone_find_token(token_key)
+        let token = super::lookup::token_by_key(&state, token_key)
             .await
             .map_err(SlError::from_store)?
             .ok_or(SlError::Conflict(Conflict::UnknownTokenKey))?;
@@ -487,9 +484,7 @@ async fn unassign_inner(
     let caller = authenticate(state, headers).await?;
     let request: UnassignRequest = parse_body(body)?;
     let token_key = required(request.token_key, Conflict::UnknownTokenKey)?;
-    let token = state
-        .store
-        .slascone_find_token(&token_key)
+    let token = super::lookup::token_by_key(&state, &token_key)
         .await
         .map_err(SlError::from_store)?
         .ok_or(SlError::Conflict(Conflict::UnknownTokenKey))?;
@@ -548,9 +543,7 @@ async fn validate_inner(
     let caller = authenticate(state, headers).await?;
     let request: ValidateRequest = parse_body(body)?;
     let key = required(request.license_key, Conflict::InvalidLicenseKey)?;
-    let license = state
-        .store
-        .find_license_by_key(&key)
+    let license = super::lookup::license_by_key(&state, &key)
         .await
         .map_err(SlError::from_store)?
         .ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?;
@@ -561,7 +554,7 @@ async fn validate_inner(
         .await
         .map_err(SlError::from_store)?;
     if let Some(code) = request.product_id.filter(|code| !code.trim().is_empty())
-        && code.trim() != product.code
+        && !super::lookup::guid_forms(code.trim()).contains(&product.code)
     {
         return Err(Conflict::InvalidLicenseKey.into());
     }
@@ -627,9 +620,7 @@ pub async fn by_license(
             }
             None => {
                 let key = required(request.license_key, Conflict::InvalidLicenseKey)?;
-                state
-                    .store
-                    .find_license_by_key(&key)
+                super::lookup::license_by_key(&state, &key)
                     .await
                     .map_err(SlError::from_store)?
                     .ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?
@@ -755,6 +746,14 @@ pub async fn offline_activation(
         isv(path)?;
         let caller = authenticate(&state, &headers).await?;
         let Query(query) = query.map_err(|e| SlError::BadRequest(e.body_text()))?;
+        for (field, value) in [
+            ("product_id", &query.product_id),
+            ("license_key", &query.license_key),
+            ("client_id", &query.client_id),
+            ("file_name", &query.file_name),
+        ] {
+            super::bounds::check_text(field, value.as_deref().unwrap_or_default())?;
+        }
         let product = product(&state, &caller, query.product_id).await?;
         let client_id = required(query.client_id, Conflict::MissingClientId)?;
         let key = required(query.license_key, Conflict::InvalidLicenseKey)?;

@@ -206,4 +206,60 @@ backend_tests! {
         assert_eq!(status, StatusCode::CREATED, "{body}");
         client.verify_all().await;
     }
+
+    async fn guids_compare_in_any_case_and_text_is_bounded(server) {
+        let setup = setup(&server).await;
+        let key = "3f2504e0-4f89-11d3-9a0c-0305e82c3301";
+        let license_id = server.license(setup.product_id, key, json!({"max_activations": 3})).await;
+        let client = Client::new(&server, setup.key.clone());
+        // Product id and license key in upper case name the same product and license.
+        let first = client
+            .post("/provisioning/activations", json!({"product_id": PRODUCT.to_uppercase(), "license_key": key.to_uppercase(), "client_id": "G1"}))
+            .await;
+        assert_eq!(ok(&first)["license_id"], guid(license_id));
+        let token = guid_of(&first, "token_key");
+        let info = client.post("/provisioning/validate", json!({"license_key": key.to_uppercase(), "product_id": PRODUCT.to_uppercase()})).await;
+        assert_eq!(ok(&info)["license_key"], key);
+        // Token keys too: heartbeat and unassign with the upper-case form.
+        let beat = client.post("/provisioning/heartbeats", json!({"product_id": PRODUCT, "client_id": "G1", "token_key": token.to_uppercase()})).await;
+        assert_eq!(ok(&beat)["token_key"], token.as_str());
+        ok(&client.post("/provisioning/unassign", json!({"token_key": token.to_uppercase()})).await);
+        // The ISV id in any case (and a license GUID in upper case).
+        let upper_isv = format!("/api/v2/isv/{}/provisioning/licenses/{}/tokens/floating/active/count", ISV.to_uppercase(), guid(license_id).to_uppercase());
+        let response = server.http.get(server.url(&upper_isv)).header("ProvisioningKey", &setup.key).send().await.expect("request");
+        assert_eq!(response.status(), StatusCode::OK);
+        // timestamp_utc that is not an instant: 400, nothing activated.
+        let answer = client
+            .post("/provisioning/activations", json!({"product_id": PRODUCT, "license_key": key, "client_id": "G2", "timestamp_utc": "yesterday"}))
+            .await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+        assert_eq!(answer.body["title"], "Bad Request");
+        conflict(&client.post("/provisioning/heartbeats", json!({"product_id": PRODUCT, "client_id": "G2"})).await, 2006, MSG_2006);
+        let answer = client
+            .post("/provisioning/activations", json!({"product_id": PRODUCT, "license_key": key, "client_id": "G2", "timestamp_utc": "2026-01-02T03:04:05Z"}))
+            .await;
+        ok(&answer);
+        // Maximum lengths (bounds.rs): client_id 256, other text 4096; beyond is 400 naming the field.
+        let long_id = "c".repeat(257);
+        let answer = client.post("/provisioning/activations", json!({"product_id": PRODUCT, "license_key": key, "client_id": long_id})).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+        assert_eq!(answer.body["detail"], "client_id is longer than 256 characters");
+        let answer = client
+            .post("/provisioning/activations", json!({"product_id": PRODUCT, "license_key": key, "client_id": "G3", "client_name": "n".repeat(4097)}))
+            .await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+        assert_eq!(answer.body["detail"], "client_name is longer than 4096 characters");
+        let answer = client
+            .send(Method::GET, &format!("/provisioning/activations/offline?product_id={PRODUCT}&license_key={key}&client_id={long_id}"), None, &[])
+            .await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+        let answer = client.post("/provisioning/unassign", json!({"token_key": "k".repeat(257)})).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+        // None of the refused activations took a token; the longest allowed id is fine.
+        let (_, devices) = server.admin(Method::GET, &format!("/v1/licenses/{license_id}/devices"), None).await;
+        let active = devices.as_array().or(devices["data"].as_array()).expect("devices").iter().filter(|d| d["deactivated_at"].is_null()).count();
+        assert_eq!(active, 1, "{devices}");
+        ok(&client.post("/provisioning/activations", json!({"product_id": PRODUCT, "license_key": key, "client_id": "c".repeat(256)})).await);
+        client.verify_all().await;
+    }
 }
