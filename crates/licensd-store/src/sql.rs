@@ -2677,6 +2677,49 @@ macro_rules! impl_store {
                     Ok(activations)
                 }
 
+                async fn activate_moving(
+                    &self,
+                    license_id: i64,
+                    release_from: &[i64],
+                    device: DeviceInfo,
+                    user_id: Option<i64>,
+                    event: EventDraft,
+                    release_event: EventDraft,
+                    now: Millis,
+                ) -> Result<Activation> {
+                    let codec = &*self.codec;
+                    let mut ids: Vec<i64> = release_from.iter().copied().filter(|id| *id != license_id).collect();
+                    ids.push(license_id);
+                    ids.sort_unstable();
+                    ids.dedup();
+                    let mut tx = begin_write(self).await?;
+                    // Same ascending lock order as `activate_many`.
+                    let mut target = None;
+                    let mut released = Vec::new();
+                    for id in &ids {
+                        let license = lock_license_or_deny(&mut tx, codec, &LicenseRef::Id(*id)).await?;
+                        if *id == license_id {
+                            target = Some(license);
+                        } else {
+                            released.push(license);
+                        }
+                    }
+                    for license in released {
+                        let existing = device_by_fingerprint(&mut tx, license.id, &device.fingerprint).await?;
+                        let Some(existing) = existing.filter(Device::is_active) else {
+                            continue;
+                        };
+                        let (retired, license) = retire_device(&mut tx, codec, &existing, now).await?;
+                        let subject = if release_event.subject_type == "device" { retired.id } else { license.id };
+                        insert_event(&mut tx, release_event.clone(), Some(subject), now).await?;
+                    }
+                    let target = target.ok_or(StoreError::Denied(Denial::LicenseNotFound))?;
+                    // A refusal returns here and drops `tx`: nothing was released.
+                    let activation = activate_locked(&mut tx, codec, target, &device, user_id, event, now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(activation)
+                }
+
                 async fn deactivate(&self, license: LicenseRef, fingerprint: &str, event: EventDraft, now: Millis) -> Result<License> {
                     let codec = &*self.codec;
                     let mut tx = begin_write(self).await?;

@@ -34,7 +34,7 @@
 //!
 //! | Method & path (below `/api/v2/isv/{isv_id}`) | Store command |
 //! |---|---|
-//! | POST `/provisioning/activations` | `activate` (+ token key; a free token key brought by a new client is claimed after the activation, `slascone_claim_token`) |
+//! | POST `/provisioning/activations` | `activate_moving` (+ token key; a free token key brought by a new client is claimed after the activation, `slascone_claim_token`) |
 //! | POST `/provisioning/heartbeats` | `validate`, then `activate` (refresh) |
 //! | POST `/provisioning/unassign` | `deactivate` |
 //! | POST `/provisioning/validate` | `validate` |
@@ -81,7 +81,7 @@
 //! | 2002 | `conflicts_tokens` (heartbeat with the token key of an unassigned token) | |
 //! | 2003 | `conflicts_tokens` (unknown token key: unassign and heartbeat) | |
 //! | 2004 | `conflicts_tokens` (unassign twice) | |
-//! | 2005 | — | activation is idempotent per (license, client): activating again answers 200 with the same token |
+//! | 2005 | `a_client_bound_to_another_license_of_the_product_is_moved` | a client active on another non-temporary license of the product is moved (old token released in the activation's transaction, `activate_moving`) unless both licenses belong to the same customer: then 2005. Temporary licenses coexist; activating the same license again is idempotent |
 //! | 2006 | `conflicts_tokens`, `activation_heartbeat_unassign_flow`, `conflicts_activation`, `consumption_heartbeats_status_and_rollback` | |
 //! | 2007 | `license_updates_releases_and_legacy_keys` (`licenses/by_license` with an unknown `legacy_license_key`) | |
 //! | 2008, 2011 | `license_updates_releases_and_legacy_keys` (tokens below the assigned; days after activation with a token assigned) | |

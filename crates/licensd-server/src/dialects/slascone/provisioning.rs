@@ -182,13 +182,16 @@ async fn activate_inner(
         variables,
         ..DeviceInfo::default()
     };
+    let release_from = licenses_to_move_from(state, &license, &client_id).await?;
     let activation = state
         .store
-        .activate(
-            LicenseRef::Id(license.id),
+        .activate_moving(
+            license.id,
+            &release_from,
             device,
             None,
             event(&caller, "slascone.activated"),
+            event(&caller, "slascone.moved_away"),
             state.now(),
         )
         .await
@@ -203,6 +206,46 @@ async fn activate_inner(
     )
     .await?;
     json_ok(&info)
+}
+
+/// The other licenses a client moves away from when it activates `license` (reference §1.1: a
+/// client already bound to another non-temporary license of the same product is moved; the old
+/// token is released in the activation's transaction, `activate_moving`). A temporary (trial)
+/// license coexists with the permanent one instead, and a temporary license is never moved away
+/// from. Where the move is not allowed, 2005: the client is bound to another license of the SAME
+/// customer (licensd's decision, from the seed's "already activated/assigned to this customer": a
+/// customer moves a client between its own licenses by unassigning it first).
+async fn licenses_to_move_from(state: &AppState, license: &License, client_id: &str) -> SlResult<Vec<i64>> {
+    if license.terms.kind == LicenseKind::Trial {
+        return Ok(Vec::new());
+    }
+    let tokens = state
+        .store
+        .slascone_client_tokens(client_id)
+        .await
+        .map_err(SlError::from_store)?;
+    let mut moved = Vec::new();
+    for token in tokens {
+        if token.license_id == license.id || moved.contains(&token.license_id) {
+            continue;
+        }
+        let other = match state.store.get_license(token.license_id).await {
+            Ok(other) => other,
+            Err(StoreError::NotFound) => continue,
+            Err(error) => return Err(SlError::from_store(error)),
+        };
+        if other.product_id != license.product_id || other.terms.kind == LicenseKind::Trial {
+            continue;
+        }
+        if active_device(state, other.id, client_id).await?.is_none() {
+            continue;
+        }
+        if other.customer_id.is_some() && other.customer_id == license.customer_id {
+            return Err(Conflict::ClientAlreadyActivated.into());
+        }
+        moved.push(other.id);
+    }
+    Ok(moved)
 }
 
 /// 1003 when the client runs a newer version than the license's software release limitation
@@ -758,16 +801,19 @@ pub async fn offline_activation(
         let client_id = required(query.client_id, Conflict::MissingClientId)?;
         let key = required(query.license_key, Conflict::InvalidLicenseKey)?;
         let (license, claim) = find_by_license_or_token_key(&state, &product, &key, &client_id).await?;
+        let release_from = licenses_to_move_from(&state, &license, &client_id).await?;
         let activation = state
             .store
-            .activate(
-                LicenseRef::Id(license.id),
+            .activate_moving(
+                license.id,
+                &release_from,
                 DeviceInfo {
                     fingerprint: client_id.clone(),
                     ..DeviceInfo::default()
                 },
                 None,
                 event(&caller, "slascone.activated_offline"),
+                event(&caller, "slascone.moved_away"),
                 state.now(),
             )
             .await

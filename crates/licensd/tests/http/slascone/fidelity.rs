@@ -262,4 +262,73 @@ backend_tests! {
         ok(&client.post("/provisioning/activations", json!({"product_id": PRODUCT, "license_key": key, "client_id": "c".repeat(256)})).await);
         client.verify_all().await;
     }
+
+    async fn a_client_bound_to_another_license_of_the_product_is_moved(server) {
+        let setup = setup(&server).await;
+        let customer = |name: &'static str| {
+            let server = &server;
+            async move {
+                let (status, body) = server.admin(Method::POST, "/v1/customers", Some(json!({"company": name, "reference": name}))).await;
+                assert_eq!(status, StatusCode::CREATED, "{body}");
+                body["id"].as_i64().expect("id")
+            }
+        };
+        let (alpha, beta) = (customer("Alpha").await, customer("Beta").await);
+        let license = |key: &'static str, customer: Option<i64>, terms: Value| {
+            let server = &server;
+            async move {
+                let (status, body) = server
+                    .admin(Method::POST, "/v1/licenses", Some(json!({"product_id": setup.product_id, "key": key, "customer_id": customer, "terms": terms})))
+                    .await;
+                assert_eq!(status, StatusCode::CREATED, "{body}");
+                body["id"].as_i64().expect("id")
+            }
+        };
+        let one = json!({"max_activations": 1});
+        let l1 = license("MOVE-A1", Some(alpha), one.clone()).await;
+        let l2 = license("MOVE-B1", Some(beta), one.clone()).await;
+        let l3 = license("MOVE-A2", Some(alpha), one.clone()).await;
+        let l4 = license("MOVE-B2", Some(beta), one.clone()).await;
+        let trial = license("MOVE-TRIAL", None, json!({"max_activations": 1, "kind": "trial"})).await;
+        let client = Client::new(&server, setup.key.clone());
+        let activate = |key: &str, client_id: &str| json!({"product_id": PRODUCT, "license_key": key, "client_id": client_id});
+        let beat = json!({"product_id": PRODUCT, "client_id": "X"});
+        let active_on = |license_id: i64| {
+            let server = &server;
+            async move {
+                let (_, devices) = server.admin(Method::GET, &format!("/v1/licenses/{license_id}/devices"), None).await;
+                devices.as_array().or(devices["data"].as_array()).expect("devices").iter()
+                    .filter(|d| d["deactivated_at"].is_null())
+                    .map(|d| d["fingerprint"].as_str().unwrap_or_default().to_owned())
+                    .collect::<Vec<_>>()
+            }
+        };
+        ok(&client.post("/provisioning/activations", activate("MOVE-A1", "X")).await);
+        // To another customer's license: moved, the old token released in the same step.
+        assert_eq!(ok(&client.post("/provisioning/activations", activate("MOVE-B1", "X")).await)["license_id"], guid(l2));
+        assert_eq!(active_on(l1).await, Vec::<String>::new());
+        assert_eq!(ok(&client.post("/provisioning/heartbeats", beat.clone()).await)["license_id"], guid(l2));
+        // The freed seat of the single-seat license is free for another client.
+        ok(&client.post("/provisioning/activations", activate("MOVE-A1", "Y")).await);
+        ok(&client.post("/provisioning/activations", activate("MOVE-A2", "X")).await);
+        assert_eq!(active_on(l2).await, Vec::<String>::new());
+        assert_eq!(active_on(l3).await, vec!["X".to_owned()]);
+        // Between two licenses of the same customer the move is not allowed: 2005, nothing changes.
+        let moved = client.post("/provisioning/activations", activate("MOVE-A1", "X")).await;
+        conflict(&moved, 2005, "This client is already activated/assigned to this customer.");
+        assert_eq!(active_on(l3).await, vec!["X".to_owned()]);
+        // A refused activation (the target is full) releases nothing.
+        ok(&client.post("/provisioning/activations", activate("MOVE-B2", "Z")).await);
+        conflict(&client.post("/provisioning/activations", activate("MOVE-B2", "X")).await, 2000, MSG_2000);
+        assert_eq!(active_on(l3).await, vec!["X".to_owned()]);
+        assert_eq!(active_on(l4).await, vec!["Z".to_owned()]);
+        // A temporary license coexists with the permanent one.
+        ok(&client.post("/provisioning/activations", activate("MOVE-TRIAL", "X")).await);
+        assert_eq!(active_on(l3).await, vec!["X".to_owned()]);
+        assert_eq!(active_on(trial).await, vec!["X".to_owned()]);
+        // Activating the same license again is still idempotent.
+        ok(&client.post("/provisioning/activations", activate("MOVE-A2", "X")).await);
+        assert_eq!(active_on(l3).await, vec!["X".to_owned()]);
+        client.verify_all().await;
+    }
 }
