@@ -154,7 +154,7 @@ pub async fn client_licenses(
 ) -> SlResult<Vec<License>> {
     let tokens = match token_key.map(str::trim).filter(|key| !key.is_empty()) {
         Some(key) => {
-            let token = super::lookup::token_by_key(&state, key)
+            let token = super::lookup::token_by_key(state, key)
                 .await
                 .map_err(SlError::from_store)?
                 .ok_or(SlError::Conflict(Conflict::UnknownTokenKey))?;

@@ -320,7 +320,7 @@ pub struct DefinitionView {
 async fn admin_product(state: &AppState, headers: &HeaderMap, isv_id: &str, code: &str) -> SlResult<(String, Product)> {
     check_isv(isv_id)?;
     let actor = authenticate_admin(state, headers).await?;
-    match super::lookup::product_by_code(&state, code).await {
+    match super::lookup::product_by_code(state, code).await {
         Ok(product) => Ok((actor, product)),
         Err(StoreError::NotFound) => Err(Conflict::UnknownProduct.into()),
         Err(other) => Err(SlError::from_store(other)),

@@ -45,7 +45,7 @@ fn required(value: Option<String>, missing: Conflict) -> SlResult<String> {
 /// The product a `product_id` names (its code), within the key's product scope.
 pub async fn product(state: &AppState, caller: &Caller, product_id: Option<String>) -> SlResult<Product> {
     let code = required(product_id, Conflict::UnknownProduct)?;
-    let product = match super::lookup::product_by_code(&state, &code).await {
+    let product = match super::lookup::product_by_code(state, &code).await {
         Ok(product) => product,
         Err(StoreError::NotFound) => return Err(Conflict::UnknownProduct.into()),
         Err(other) => return Err(SlError::from_store(other)),
@@ -291,7 +291,7 @@ async fn find_by_license_or_token_key(
     key: &str,
     client_id: &str,
 ) -> SlResult<(License, Option<String>)> {
-    if let Some(license) = super::lookup::license_by_key(&state, key)
+    if let Some(license) = super::lookup::license_by_key(state, key)
         .await
         .map_err(SlError::from_store)?
     {
@@ -300,7 +300,7 @@ async fn find_by_license_or_token_key(
         }
         return Ok((license, None));
     }
-    let Some(token) = super::lookup::token_by_key(&state, key)
+    let Some(token) = super::lookup::token_by_key(state, key)
         .await
         .map_err(SlError::from_store)?
     else {
@@ -449,7 +449,7 @@ async fn client_license(
     token_key: Option<&str>,
 ) -> SlResult<(License, SlasconeToken)> {
     if let Some(token_key) = token_key.map(str::trim).filter(|key| !key.is_empty()) {
-        let token = super::lookup::token_by_key(&state, token_key)
+        let token = super::lookup::token_by_key(state, token_key)
             .await
             .map_err(SlError::from_store)?
             .ok_or(SlError::Conflict(Conflict::UnknownTokenKey))?;
@@ -527,7 +527,7 @@ async fn unassign_inner(
     let caller = authenticate(state, headers).await?;
     let request: UnassignRequest = parse_body(body)?;
     let token_key = required(request.token_key, Conflict::UnknownTokenKey)?;
-    let token = super::lookup::token_by_key(&state, &token_key)
+    let token = super::lookup::token_by_key(state, &token_key)
         .await
         .map_err(SlError::from_store)?
         .ok_or(SlError::Conflict(Conflict::UnknownTokenKey))?;
@@ -586,7 +586,7 @@ async fn validate_inner(
     let caller = authenticate(state, headers).await?;
     let request: ValidateRequest = parse_body(body)?;
     let key = required(request.license_key, Conflict::InvalidLicenseKey)?;
-    let license = super::lookup::license_by_key(&state, &key)
+    let license = super::lookup::license_by_key(state, &key)
         .await
         .map_err(SlError::from_store)?
         .ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?;

@@ -51,7 +51,7 @@ async fn toggle_inner(
     let request: ToggleRequest = parse_body(body)?;
     let license = match request.license_key.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
         Some(key) => {
-            let license = super::lookup::license_by_key(&state, key)
+            let license = super::lookup::license_by_key(state, key)
                 .await
                 .map_err(SlError::from_store)?
                 .ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?;
