@@ -233,6 +233,21 @@ pub trait CoreStore: Send + Sync + 'static {
         event: EventDraft,
         now: Millis,
     ) -> Result<Vec<Activation>>;
+    /// Activates the device on `license_id` and, in the SAME transaction, releases its active
+    /// activations on `release_from` (a client moving from one license to another: SLASCONE). All
+    /// licenses are locked in ascending id order; a refused activation releases nothing. Each
+    /// release is logged with `release_event`.
+    #[allow(clippy::too_many_arguments)]
+    async fn activate_moving(
+        &self,
+        license_id: i64,
+        release_from: &[i64],
+        device: DeviceInfo,
+        user_id: Option<i64>,
+        event: EventDraft,
+        release_event: EventDraft,
+        now: Millis,
+    ) -> Result<Activation>;
     /// Deactivates the device with this fingerprint on every listed license where it is active, in
     /// one transaction (locks in ascending id order); denied with `DeviceNotActivated` when it is
     /// active on none. Returns the licenses released, in ascending id order.

@@ -1971,7 +1971,7 @@ macro_rules! impl_store {
                     .bind(now)
                     .fetch_one(&mut *tx)
                     .await
-                    .map_err(conflict("policy code already exists for this product", "product does not exist"))?;
+                    .map_err(conflict("policy code or name already exists for this product", "product does not exist"))?;
                     let policy = policy_from_row(&row)?;
                     insert_event(&mut tx, event, Some(policy.id), now).await?;
                     tx.commit().await.map_err(db_err)?;
@@ -2020,7 +2020,7 @@ macro_rules! impl_store {
                     .bind(now)
                     .fetch_optional(&mut *tx)
                     .await
-                    .map_err(conflict("policy code already exists for this product", "policy reference"))?
+                    .map_err(conflict("policy code or name already exists for this product", "policy reference"))?
                     .ok_or(StoreError::NotFound)?;
                     let updated = policy_from_row(&row)?;
                     insert_event(&mut tx, event, Some(updated.id), now).await?;
@@ -2675,6 +2675,49 @@ macro_rules! impl_store {
                     }
                     tx.commit().await.map_err(db_err)?;
                     Ok(activations)
+                }
+
+                async fn activate_moving(
+                    &self,
+                    license_id: i64,
+                    release_from: &[i64],
+                    device: DeviceInfo,
+                    user_id: Option<i64>,
+                    event: EventDraft,
+                    release_event: EventDraft,
+                    now: Millis,
+                ) -> Result<Activation> {
+                    let codec = &*self.codec;
+                    let mut ids: Vec<i64> = release_from.iter().copied().filter(|id| *id != license_id).collect();
+                    ids.push(license_id);
+                    ids.sort_unstable();
+                    ids.dedup();
+                    let mut tx = begin_write(self).await?;
+                    // Same ascending lock order as `activate_many`.
+                    let mut target = None;
+                    let mut released = Vec::new();
+                    for id in &ids {
+                        let license = lock_license_or_deny(&mut tx, codec, &LicenseRef::Id(*id)).await?;
+                        if *id == license_id {
+                            target = Some(license);
+                        } else {
+                            released.push(license);
+                        }
+                    }
+                    for license in released {
+                        let existing = device_by_fingerprint(&mut tx, license.id, &device.fingerprint).await?;
+                        let Some(existing) = existing.filter(Device::is_active) else {
+                            continue;
+                        };
+                        let (retired, license) = retire_device(&mut tx, codec, &existing, now).await?;
+                        let subject = if release_event.subject_type == "device" { retired.id } else { license.id };
+                        insert_event(&mut tx, release_event.clone(), Some(subject), now).await?;
+                    }
+                    let target = target.ok_or(StoreError::Denied(Denial::LicenseNotFound))?;
+                    // A refusal returns here and drops `tx`: nothing was released.
+                    let activation = activate_locked(&mut tx, codec, target, &device, user_id, event, now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(activation)
                 }
 
                 async fn deactivate(&self, license: LicenseRef, fingerprint: &str, event: EventDraft, now: Millis) -> Result<License> {

@@ -5,7 +5,7 @@
 //!
 //! Token keys are secrets like license keys: stored sealed (heartbeats hand them back) and looked
 //! up by their keyed digest, never in plain text.
-//! Migrations use versions 300–399; files live in migrations/{sqlite,postgres}/.
+//! Migrations use versions 300–399 and 510–519; files live in migrations/{sqlite,postgres}/.
 
 use crate::migrate::Migration;
 use crate::{PostgresStore, Result, SqliteStore};
@@ -24,6 +24,11 @@ pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "slascone_backoffice",
         sql: include_str!("../../migrations/sqlite/0301_slascone_backoffice.sql"),
     },
+    Migration {
+        version: 510,
+        name: "edition_names_unique",
+        sql: include_str!("../../migrations/sqlite/0510_edition_names_unique.sql"),
+    },
 ];
 pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[
     Migration {
@@ -35,6 +40,11 @@ pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 301,
         name: "slascone_backoffice",
         sql: include_str!("../../migrations/postgres/0301_slascone_backoffice.sql"),
+    },
+    Migration {
+        version: 510,
+        name: "edition_names_unique",
+        sql: include_str!("../../migrations/postgres/0510_edition_names_unique.sql"),
     },
 ];
 
@@ -127,6 +137,18 @@ pub trait SlasconeStore: Send + Sync + 'static {
         candidate: &str,
         now: Millis,
     ) -> Result<SlasconeToken>;
+    /// Hands the token a token key names to `client_id` when its holder no longer holds an active
+    /// activation of the license (the token was unassigned: it is free again). Under the license's
+    /// row lock; the client's own earlier, unassigned token row of that license gives way. Returns
+    /// the token as it now stands, or `None` when its holder is active (the token is taken).
+    /// NotFound when no token has that key.
+    async fn slascone_claim_token(
+        &self,
+        token_key: &str,
+        client_id: &str,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<Option<SlasconeToken>>;
     /// The token key of (license, client), if one was ever issued.
     async fn slascone_token_of(&self, license_id: i64, client_id: &str) -> Result<Option<SlasconeToken>>;
     /// The token a token key names, if any.
@@ -325,6 +347,75 @@ macro_rules! impl_slascone_store {
                 self.slascone_token_of(license_id, client_id)
                     .await?
                     .ok_or_else(|| StoreError::Database("token row vanished after insert".into()))
+            }
+
+            async fn slascone_claim_token(
+                &self,
+                token_key: &str,
+                client_id: &str,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<Option<SlasconeToken>> {
+                let digest = self.codec.digest(token_key.as_bytes());
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let license_id: Option<i64> =
+                    sqlx::query_scalar("SELECT license_id FROM slascone_tokens WHERE token_digest = $1")
+                        .bind(&digest)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                let license_id = license_id.ok_or(StoreError::NotFound)?;
+                // The license row lock serialises this with activations and unassigns of the license
+                // (SQLite's BEGIN IMMEDIATE already holds the write lock).
+                sqlx::query("UPDATE licenses SET updated_at = updated_at WHERE id = $1")
+                    .bind(license_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                let holder: String = sqlx::query_scalar("SELECT client_id FROM slascone_tokens WHERE token_digest = $1")
+                    .bind(&digest)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                if holder != client_id {
+                    let active: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM devices WHERE license_id = $1 AND fingerprint = $2 \
+                         AND deactivated_at IS NULL",
+                    )
+                    .bind(license_id)
+                    .bind(&holder)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    if active > 0 {
+                        return Ok(None);
+                    }
+                    sqlx::query("DELETE FROM slascone_tokens WHERE license_id = $1 AND client_id = $2")
+                        .bind(license_id)
+                        .bind(client_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    sqlx::query("UPDATE slascone_tokens SET client_id = $2, created_at = $3 WHERE token_digest = $1")
+                        .bind(&digest)
+                        .bind(client_id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    log_event(&mut tx, event, license_id, now).await?;
+                }
+                let row = sqlx::query(
+                    "SELECT license_id, client_id, token_sealed, created_at FROM slascone_tokens \
+                     WHERE token_digest = $1",
+                )
+                .bind(&digest)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                let token = token_from_row(&*self.codec, &row)?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(Some(token))
             }
 
             async fn slascone_token_of(&self, license_id: i64, client_id: &str) -> Result<Option<SlasconeToken>> {

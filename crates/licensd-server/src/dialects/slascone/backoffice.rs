@@ -104,7 +104,7 @@ async fn admin(state: &AppState, headers: &HeaderMap, isv_id: &str) -> SlResult<
 }
 
 async fn product_by_code(state: &AppState, code: &str) -> SlResult<Product> {
-    match state.store.get_product_by_code(code).await {
+    match super::lookup::product_by_code(state, code).await {
         Ok(product) => Ok(product),
         Err(StoreError::NotFound) => Err(Conflict::UnknownProduct.into()),
         Err(other) => Err(SlError::from_store(other)),

@@ -154,9 +154,7 @@ pub async fn client_licenses(
 ) -> SlResult<Vec<License>> {
     let tokens = match token_key.map(str::trim).filter(|key| !key.is_empty()) {
         Some(key) => {
-            let token = state
-                .store
-                .slascone_find_token(key)
+            let token = super::lookup::token_by_key(state, key)
                 .await
                 .map_err(SlError::from_store)?
                 .ok_or(SlError::Conflict(Conflict::UnknownTokenKey))?;
@@ -221,6 +219,7 @@ async fn heartbeat_inner(
     // Check every item before consuming anything.
     let mut planned = Vec::new();
     for item in &request.consumption_heartbeat {
+        super::gathering::instant(item.timestamp_utc.as_deref(), state.now())?;
         let limitation_id = item.limitation_id.clone().unwrap_or_default();
         let value = match item.value {
             Some(value) if value > 0.0 && value.fract() == 0.0 && value <= i64::MAX as f64 => value as i64,

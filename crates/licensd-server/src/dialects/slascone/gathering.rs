@@ -37,7 +37,7 @@ fn rejection(rejection: AnalyticsRejection) -> SlError {
 }
 
 /// A client's `timestamp_utc`, or now when absent; malformed is a technical 400.
-fn instant(text: Option<&str>, now: Millis) -> SlResult<Millis> {
+pub fn instant(text: Option<&str>, now: Millis) -> SlResult<Millis> {
     match text.map(str::trim).filter(|t| !t.is_empty()) {
         None => Ok(now),
         Some(text) => parse_rfc3339(text)
@@ -320,7 +320,7 @@ pub struct DefinitionView {
 async fn admin_product(state: &AppState, headers: &HeaderMap, isv_id: &str, code: &str) -> SlResult<(String, Product)> {
     check_isv(isv_id)?;
     let actor = authenticate_admin(state, headers).await?;
-    match state.store.get_product_by_code(code).await {
+    match super::lookup::product_by_code(state, code).await {
         Ok(product) => Ok((actor, product)),
         Err(StoreError::NotFound) => Err(Conflict::UnknownProduct.into()),
         Err(other) => Err(SlError::from_store(other)),

@@ -5,6 +5,14 @@
 //!
 //! * **ISV id:** licensd serves one vendor; any well-formed GUID is accepted as `isv_id`, so the
 //!   software keeps the ISV id it was built with. A malformed one is 404.
+//! * **GUIDs** compare without regard to case, as .NET's `Guid` does: product ids (product codes),
+//!   license keys and token keys that are GUIDs, ISV ids and licensd's id GUIDs (`lookup.rs`).
+//! * **Text bounds and formats** (`bounds.rs`): `client_id` and every other id or key at most 256
+//!   characters, instants 64, any other string 4096; beyond is a 400 naming the field. A
+//!   `timestamp_utc` (activation, data gathering, consumption items) that is not an RFC 3339
+//!   instant is a 400 and nothing is recorded. Consumption values: SLASCONE's clients send
+//!   decimals; licensd counts whole units, so a fractional value is a 400 (decision: licensd's
+//!   counters are integers in every dialect).
 //! * **ProvisioningKey:** a licensd credential of dialect `slascone` (`POST /v1/credentials`); the
 //!   header value is `<key_id>.<secret>`. A product-scoped credential is a bad key (401) for any
 //!   other product. **AdminKey:** a licensd admin token.
@@ -26,7 +34,7 @@
 //!
 //! | Method & path (below `/api/v2/isv/{isv_id}`) | Store command |
 //! |---|---|
-//! | POST `/provisioning/activations` | `activate` (+ token key) |
+//! | POST `/provisioning/activations` | `activate_moving` (+ token key; a free token key brought by a new client is claimed after the activation, `slascone_claim_token`) |
 //! | POST `/provisioning/heartbeats` | `validate`, then `activate` (refresh) |
 //! | POST `/provisioning/unassign` | `deactivate` |
 //! | POST `/provisioning/validate` | `validate` |
@@ -69,11 +77,11 @@
 //! | 1008, 1009, 1010, 1012 | `license_users` (AdminKey license-user paths; 1010 also `licenses/by_user`) | |
 //! | 1011 | `license_updates_releases_and_legacy_keys` (PUT `/licenses/{id}` below the assigned users) | |
 //! | 2000 | `conflicts_activation` (no free token) | |
-//! | 2001 | `conflicts_tokens` (token key used by another client) | |
+//! | 2001 | `conflicts_tokens`, `an_unassigned_token_key_is_free_for_the_next_client` (token key of a client that still holds it; once unassigned, the next client takes the same token: `slascone_claim_token`) | |
 //! | 2002 | `conflicts_tokens` (heartbeat with the token key of an unassigned token) | |
 //! | 2003 | `conflicts_tokens` (unknown token key: unassign and heartbeat) | |
 //! | 2004 | `conflicts_tokens` (unassign twice) | |
-//! | 2005 | — | activation is idempotent per (license, client): activating again answers 200 with the same token |
+//! | 2005 | `a_client_bound_to_another_license_of_the_product_is_moved` | a client active on another non-temporary license of the product is moved (old token released in the activation's transaction, `activate_moving`) unless both licenses belong to the same customer: then 2005. Temporary licenses coexist; activating the same license again is idempotent |
 //! | 2006 | `conflicts_tokens`, `activation_heartbeat_unassign_flow`, `conflicts_activation`, `consumption_heartbeats_status_and_rollback` | |
 //! | 2007 | `license_updates_releases_and_legacy_keys` (`licenses/by_license` with an unknown `legacy_license_key`) | |
 //! | 2008, 2011 | `license_updates_releases_and_legacy_keys` (tokens below the assigned; days after activation with a token assigned) | |
@@ -91,7 +99,8 @@
 //! | 6002, 6004 | `data_gathering_analytical_and_usage` (by id and by name) | |
 //! | 6006, 6007, 6008, 6009, 6019 | `consumption_heartbeats_status_and_rollback` | |
 //! | 6010, 6011, 6015 | `data_gathering_analytical_and_usage` (AdminKey creates) | |
-//! | 6012, 6013, 6014, 6016, 6017, 6018, 6020 | `backoffice_catalogue_and_editions` | |
+//! | 6012, 6014, 6016, 6017, 6018, 6020 | `backoffice_catalogue_and_editions` | |
+//! | 6013 | `backoffice_catalogue_and_editions`, `edition_names_are_unique_per_product_whichever_api_created_them` (edition create and rename; names are unique per product by a unique index, migration 510, so an edition made with the native `/v1/policies` counts too; names compare exactly, as on both databases) | |
 //! | 7000 | — | cannot occur: licensd has no hosted UI deployment |
 //! | 8000, 8001, 8002, 8003 | `backoffice_catalogue_and_editions` | |
 //! | 9000, 9001, 9002, 9004, 9005, 9006 | `backoffice_customers_and_master_data` | |
@@ -109,10 +118,12 @@
 
 mod admin;
 mod backoffice;
+mod bounds;
 mod codes;
 mod consumption;
 mod gathering;
 mod info;
+mod lookup;
 mod provisioning;
 mod sessions;
 mod toggle;

@@ -45,7 +45,7 @@ fn required(value: Option<String>, missing: Conflict) -> SlResult<String> {
 /// The product a `product_id` names (its code), within the key's product scope.
 pub async fn product(state: &AppState, caller: &Caller, product_id: Option<String>) -> SlResult<Product> {
     let code = required(product_id, Conflict::UnknownProduct)?;
-    let product = match state.store.get_product_by_code(&code).await {
+    let product = match super::lookup::product_by_code(state, &code).await {
         Ok(product) => product,
         Err(StoreError::NotFound) => return Err(Conflict::UnknownProduct.into()),
         Err(other) => return Err(SlError::from_store(other)),
@@ -138,6 +138,8 @@ pub struct ActivateRequest {
     pub client_description: Option<String>,
     pub software_version: Option<String>,
     pub operating_system: Option<String>,
+    /// The client's clock at activation; must be an instant when given (400 otherwise).
+    pub timestamp_utc: Option<String>,
 }
 
 /// POST /provisioning/activations: assigns a token of the license (named by its license key or
@@ -162,10 +164,11 @@ async fn activate_inner(
     isv(path)?;
     let caller = authenticate(state, headers).await?;
     let request: ActivateRequest = parse_body(body)?;
+    super::gathering::instant(request.timestamp_utc.as_deref(), state.now())?;
     let product = product(state, &caller, request.product_id).await?;
     let client_id = required(request.client_id, Conflict::MissingClientId)?;
     let key = required(request.license_key, Conflict::InvalidLicenseKey)?;
-    let license = find_by_license_or_token_key(state, &product, &key, &client_id).await?;
+    let (license, claim) = find_by_license_or_token_key(state, &product, &key, &client_id).await?;
     check_software_version(state, license.id, request.software_version.as_deref()).await?;
     let variables = request
         .client_description
@@ -179,18 +182,21 @@ async fn activate_inner(
         variables,
         ..DeviceInfo::default()
     };
+    let release_from = licenses_to_move_from(state, &license, &client_id).await?;
     let activation = state
         .store
-        .activate(
-            LicenseRef::Id(license.id),
+        .activate_moving(
+            license.id,
+            &release_from,
             device,
             None,
             event(&caller, "slascone.activated"),
+            event(&caller, "slascone.moved_away"),
             state.now(),
         )
         .await
         .map_err(SlError::from_store)?;
-    let token = issue_token(state, license.id, &client_id).await?;
+    let token = token_after_activation(state, &caller, license.id, &client_id, claim).await?;
     let info = render_info(
         state,
         &activation.product,
@@ -200,6 +206,46 @@ async fn activate_inner(
     )
     .await?;
     json_ok(&info)
+}
+
+/// The other licenses a client moves away from when it activates `license` (reference §1.1: a
+/// client already bound to another non-temporary license of the same product is moved; the old
+/// token is released in the activation's transaction, `activate_moving`). A temporary (trial)
+/// license coexists with the permanent one instead, and a temporary license is never moved away
+/// from. Where the move is not allowed, 2005: the client is bound to another license of the SAME
+/// customer (licensd's decision, from the seed's "already activated/assigned to this customer": a
+/// customer moves a client between its own licenses by unassigning it first).
+async fn licenses_to_move_from(state: &AppState, license: &License, client_id: &str) -> SlResult<Vec<i64>> {
+    if license.terms.kind == LicenseKind::Trial {
+        return Ok(Vec::new());
+    }
+    let tokens = state
+        .store
+        .slascone_client_tokens(client_id)
+        .await
+        .map_err(SlError::from_store)?;
+    let mut moved = Vec::new();
+    for token in tokens {
+        if token.license_id == license.id || moved.contains(&token.license_id) {
+            continue;
+        }
+        let other = match state.store.get_license(token.license_id).await {
+            Ok(other) => other,
+            Err(StoreError::NotFound) => continue,
+            Err(error) => return Err(SlError::from_store(error)),
+        };
+        if other.product_id != license.product_id || other.terms.kind == LicenseKind::Trial {
+            continue;
+        }
+        if active_device(state, other.id, client_id).await?.is_none() {
+            continue;
+        }
+        if other.customer_id.is_some() && other.customer_id == license.customer_id {
+            return Err(Conflict::ClientAlreadyActivated.into());
+        }
+        moved.push(other.id);
+    }
+    Ok(moved)
 }
 
 /// 1003 when the client runs a newer version than the license's software release limitation
@@ -234,28 +280,27 @@ pub async fn issue_token(state: &AppState, license_id: i64, client_id: &str) -> 
         .map_err(SlError::from_store)
 }
 
-/// Activation accepts the license key or a token key. A token key names one token: it can only
-/// activate the client it was issued to (2001 for any other client).
+/// Activation accepts the license key or a token key. A token key names one token: it activates
+/// the client it is assigned to, and, once unassigned, is free again for the next client that
+/// brings it (the token moves to that client, `slascone_claim_token`). While its holder is
+/// active, any other client gets 2001. Returns the license and the token key to claim after the
+/// activation succeeded (so a refused activation moves nothing).
 async fn find_by_license_or_token_key(
     state: &AppState,
     product: &Product,
     key: &str,
     client_id: &str,
-) -> SlResult<License> {
-    if let Some(license) = state
-        .store
-        .find_license_by_key(key)
+) -> SlResult<(License, Option<String>)> {
+    if let Some(license) = super::lookup::license_by_key(state, key)
         .await
         .map_err(SlError::from_store)?
     {
         if license.product_id != product.id {
             return Err(Conflict::InvalidLicenseKey.into());
         }
-        return Ok(license);
+        return Ok((license, None));
     }
-    let Some(token) = state
-        .store
-        .slascone_find_token(key)
+    let Some(token) = super::lookup::token_by_key(state, key)
         .await
         .map_err(SlError::from_store)?
     else {
@@ -269,10 +314,38 @@ async fn find_by_license_or_token_key(
     if license.product_id != product.id {
         return Err(Conflict::UnknownTokenKey.into());
     }
-    if token.client_id != client_id {
+    if token.client_id != client_id && active_device(state, license.id, &token.client_id).await?.is_some() {
         return Err(Conflict::TokenAlreadyAssigned.into());
     }
-    Ok(license)
+    Ok((license, Some(token.token_key)))
+}
+
+/// The client's token after a successful activation: the token key it brought (claimed if it was
+/// free), or its own token of the license. If another client took the brought token between the
+/// check and the activation, the client keeps the activation with a token of its own.
+async fn token_after_activation(
+    state: &AppState,
+    caller: &Caller,
+    license_id: i64,
+    client_id: &str,
+    claim: Option<String>,
+) -> SlResult<SlasconeToken> {
+    if let Some(token_key) = claim {
+        let claimed = state
+            .store
+            .slascone_claim_token(
+                &token_key,
+                client_id,
+                event(caller, "slascone.token_reassigned"),
+                state.now(),
+            )
+            .await
+            .map_err(SlError::from_store)?;
+        if let Some(token) = claimed {
+            return Ok(token);
+        }
+    }
+    issue_token(state, license_id, client_id).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -376,9 +449,7 @@ async fn client_license(
     token_key: Option<&str>,
 ) -> SlResult<(License, SlasconeToken)> {
     if let Some(token_key) = token_key.map(str::trim).filter(|key| !key.is_empty()) {
-        let token = state
-            .store
-            .slascone_find_token(token_key)
+        let token = super::lookup::token_by_key(state, token_key)
             .await
             .map_err(SlError::from_store)?
             .ok_or(SlError::Conflict(Conflict::UnknownTokenKey))?;
@@ -456,9 +527,7 @@ async fn unassign_inner(
     let caller = authenticate(state, headers).await?;
     let request: UnassignRequest = parse_body(body)?;
     let token_key = required(request.token_key, Conflict::UnknownTokenKey)?;
-    let token = state
-        .store
-        .slascone_find_token(&token_key)
+    let token = super::lookup::token_by_key(state, &token_key)
         .await
         .map_err(SlError::from_store)?
         .ok_or(SlError::Conflict(Conflict::UnknownTokenKey))?;
@@ -517,9 +586,7 @@ async fn validate_inner(
     let caller = authenticate(state, headers).await?;
     let request: ValidateRequest = parse_body(body)?;
     let key = required(request.license_key, Conflict::InvalidLicenseKey)?;
-    let license = state
-        .store
-        .find_license_by_key(&key)
+    let license = super::lookup::license_by_key(state, &key)
         .await
         .map_err(SlError::from_store)?
         .ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?;
@@ -530,7 +597,7 @@ async fn validate_inner(
         .await
         .map_err(SlError::from_store)?;
     if let Some(code) = request.product_id.filter(|code| !code.trim().is_empty())
-        && code.trim() != product.code
+        && !super::lookup::guid_forms(code.trim()).contains(&product.code)
     {
         return Err(Conflict::InvalidLicenseKey.into());
     }
@@ -596,9 +663,7 @@ pub async fn by_license(
             }
             None => {
                 let key = required(request.license_key, Conflict::InvalidLicenseKey)?;
-                state
-                    .store
-                    .find_license_by_key(&key)
+                super::lookup::license_by_key(&state, &key)
                     .await
                     .map_err(SlError::from_store)?
                     .ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?
@@ -724,25 +789,36 @@ pub async fn offline_activation(
         isv(path)?;
         let caller = authenticate(&state, &headers).await?;
         let Query(query) = query.map_err(|e| SlError::BadRequest(e.body_text()))?;
+        for (field, value) in [
+            ("product_id", &query.product_id),
+            ("license_key", &query.license_key),
+            ("client_id", &query.client_id),
+            ("file_name", &query.file_name),
+        ] {
+            super::bounds::check_text(field, value.as_deref().unwrap_or_default())?;
+        }
         let product = product(&state, &caller, query.product_id).await?;
         let client_id = required(query.client_id, Conflict::MissingClientId)?;
         let key = required(query.license_key, Conflict::InvalidLicenseKey)?;
-        let license = find_by_license_or_token_key(&state, &product, &key, &client_id).await?;
+        let (license, claim) = find_by_license_or_token_key(&state, &product, &key, &client_id).await?;
+        let release_from = licenses_to_move_from(&state, &license, &client_id).await?;
         let activation = state
             .store
-            .activate(
-                LicenseRef::Id(license.id),
+            .activate_moving(
+                license.id,
+                &release_from,
                 DeviceInfo {
                     fingerprint: client_id.clone(),
                     ..DeviceInfo::default()
                 },
                 None,
                 event(&caller, "slascone.activated_offline"),
+                event(&caller, "slascone.moved_away"),
                 state.now(),
             )
             .await
             .map_err(SlError::from_store)?;
-        let token = issue_token(&state, license.id, &client_id).await?;
+        let token = token_after_activation(&state, &caller, license.id, &client_id, claim).await?;
         let xml = super::xml::activation_file(
             &state.keys.rsa(),
             activation.license.key.as_deref().unwrap_or_default(),

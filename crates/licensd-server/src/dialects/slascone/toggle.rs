@@ -19,7 +19,6 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use licensd_domain::LicenseStatus;
 use licensd_store::StoreError;
-use licensd_store::dialects::slascone::SlasconeStore;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -52,9 +51,7 @@ async fn toggle_inner(
     let request: ToggleRequest = parse_body(body)?;
     let license = match request.license_key.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
         Some(key) => {
-            let license = state
-                .store
-                .find_license_by_key(key)
+            let license = super::lookup::license_by_key(state, key)
                 .await
                 .map_err(SlError::from_store)?
                 .ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?;
