@@ -140,7 +140,7 @@ mod envato;
 pub mod envelope;
 mod extras;
 mod provisioning;
-mod request;
+pub(crate) mod request;
 mod views;
 
 use crate::state::AppState;

@@ -175,7 +175,7 @@ mod bundles;
 pub mod auth;
 mod handlers;
 mod oauth;
-mod offline;
+pub(crate) mod offline;
 mod orders;
 #[doc(hidden)]
 pub mod render;

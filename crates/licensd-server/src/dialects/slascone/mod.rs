@@ -108,10 +108,10 @@ mod codes;
 mod consumption;
 mod gathering;
 mod info;
-mod provisioning;
+pub(crate) mod provisioning;
 mod sessions;
 mod users;
-mod wire;
+pub(crate) mod wire;
 mod xml;
 
 use crate::state::AppState;
