@@ -165,7 +165,11 @@ pub(crate) fn request_file_bytes(body: &[u8]) -> Result<Vec<u8>, LsError> {
 
 async fn read_request_file(state: &AppState, body: &[u8], kind: &str) -> Result<RequestFile, LsError> {
     let decoded = request_file_bytes(body)?;
-    let DecodedRequestFile { request, signature, raw } = decode_request_file(&decoded, kind)?;
+    let DecodedRequestFile {
+        request,
+        signature,
+        raw,
+    } = decode_request_file(&decoded, kind)?;
     let signature = signature.as_str();
     // API-key files name `api_key` (HMAC keyed with the shared key); OAuth files name `client_id`
     // (keyed with the client secret). Both are the same licensd credential (key id + secret).
