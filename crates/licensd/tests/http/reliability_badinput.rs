@@ -253,8 +253,10 @@ async fn raw_request(
     let mut stream = tokio::net::TcpStream::connect(address)
         .await
         .map_err(|e| format!("connect: {e}"))?;
-    let mut head =
-        format!("{method} {target} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: 0\r\n");
+    let mut head = format!(
+        "{method} {target} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
