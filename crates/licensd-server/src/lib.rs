@@ -5,6 +5,8 @@
 pub mod dialects;
 pub mod error;
 pub mod extract;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod keys;
 pub mod native;
 pub mod ratelimit;

@@ -240,20 +240,30 @@ fn payloads(fixtures: &Fixtures, slot: usize) -> Vec<Payload> {
 
 /// Sends a request with an empty body over a fresh TCP connection; `Err` unless the server
 /// answers with a status below 500.
-async fn raw_request(base: &str, method: &str, target: &str, headers: &[(String, String)]) -> Result<(), String> {
+async fn raw_request(
+    base: &str,
+    method: &str,
+    target: &str,
+    headers: &[(String, String)],
+    content_type: &str,
+    body: &[u8],
+) -> Result<(), String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let address = base.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(address)
         .await
         .map_err(|e| format!("connect: {e}"))?;
-    let mut head =
-        format!("{method} {target} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: 0\r\n");
+    let mut head = format!(
+        "{method} {target} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
     head.push_str("\r\n");
     // The server may answer and close before it has read the whole head: keep what it sent.
     let _ = stream.write_all(head.as_bytes()).await;
+    let _ = stream.write_all(body).await;
     let mut answer = Vec::new();
     let read = tokio::time::timeout(std::time::Duration::from_secs(30), stream.read_to_end(&mut answer)).await;
     if read.is_err() {
@@ -357,7 +367,7 @@ async fn sweep(backend: Backend) {
                     let _permit = permit;
                     if let Some((base, target)) = raw_target {
                         // reqwest refuses URLs over 64 KiB: send this one by hand.
-                        return raw_request(&base, method.as_str(), &target, &headers)
+                        return raw_request(&base, method.as_str(), &target, &headers, content_type, &[])
                             .await
                             .err()
                             .map(|what| Failure {
@@ -368,12 +378,24 @@ async fn sweep(backend: Backend) {
                                 what,
                             });
                     }
-                    let mut request = http.request(method, url).header("content-type", content_type);
-                    for (name, value) in headers {
+                    let mut request = http
+                        .request(method.clone(), url.clone())
+                        .header("content-type", content_type);
+                    for (name, value) in &headers {
                         request = request.header(name, value);
                     }
-                    let what = match request.body(body).send().await {
-                        Err(error) => Some(format!("no answer: {}", chain(&error))),
+                    let what = match request.body(body.clone()).send().await {
+                        // The server may answer before reading a large body and close; the
+                        // client then fails writing it. Send again by hand, keeping whatever the
+                        // server answered: only no answer at all (or a 5xx) is a failure.
+                        Err(error) => {
+                            let target = format!("/{}", url.splitn(4, '/').nth(3).unwrap_or(""));
+                            let base = url.splitn(4, '/').take(3).collect::<Vec<_>>().join("/");
+                            raw_request(&base, method.as_str(), &target, &headers, content_type, &body)
+                                .await
+                                .err()
+                                .map(|raw| format!("no answer: {}; by hand: {raw}", chain(&error)))
+                        }
                         Ok(response) => {
                             let status = response.status();
                             match response.bytes().await {

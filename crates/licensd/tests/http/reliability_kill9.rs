@@ -166,7 +166,7 @@ async fn kill9_cycles(backend: Backend) {
                 let mut local = Rng::seeded(seed);
                 for i in 0.. {
                     let id = format!("c{cycle}-w{worker}-{i}");
-                    let op = if local.next() % 2 == 0 {
+                    let op = if local.next().is_multiple_of(2) {
                         Op::Activate { fingerprint: id }
                     } else {
                         Op::Consume {

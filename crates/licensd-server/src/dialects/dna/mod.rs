@@ -50,7 +50,7 @@
 
 mod admin;
 mod handlers;
-mod wire;
+pub(crate) mod wire;
 
 use crate::state::AppState;
 use axum::Router;
@@ -85,7 +85,7 @@ async fn unknown_resource() -> DnaError {
 
 /// A DNA resource, after case-insensitive matching of its path.
 #[derive(Debug, PartialEq, Eq)]
-enum Resource {
+pub(crate) enum Resource {
     License,
     Status,
     Password,
@@ -100,7 +100,7 @@ enum Resource {
 
 /// Splits `/dna/v1/<resource>/<productId>/<licenseId>[/…]`; resource names are matched
 /// case-insensitively, ids kept as sent.
-fn match_path(path: &str) -> Option<(Resource, String, String)> {
+pub(crate) fn match_path(path: &str) -> Option<(Resource, String, String)> {
     let rest = path.strip_prefix("/dna/v1/")?;
     let segments: Vec<&str> = rest.split('/').collect();
     let lower = |s: &str| s.to_ascii_lowercase();

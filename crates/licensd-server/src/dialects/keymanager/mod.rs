@@ -183,7 +183,7 @@ pub mod envelope;
 mod extras;
 mod products;
 mod provisioning;
-mod request;
+pub(crate) mod request;
 mod views;
 
 use crate::state::AppState;

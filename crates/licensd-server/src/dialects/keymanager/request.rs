@@ -181,7 +181,7 @@ pub fn origin(headers: &axum::http::HeaderMap) -> String {
 
 /// `application/x-www-form-urlencoded` fields (`+` is a space, `%XX` a byte); fields that are not
 /// UTF-8 after decoding are dropped.
-fn parse_form(bytes: &[u8]) -> Vec<(String, String)> {
+pub(crate) fn parse_form(bytes: &[u8]) -> Vec<(String, String)> {
     fn decode(part: &[u8]) -> Option<String> {
         let mut out = Vec::with_capacity(part.len());
         let mut i = 0;

@@ -188,7 +188,7 @@ pub mod auth;
 mod handlers;
 mod js_json;
 mod oauth;
-mod offline;
+pub(crate) mod offline;
 mod orders;
 #[doc(hidden)]
 pub mod render;

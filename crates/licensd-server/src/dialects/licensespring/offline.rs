@@ -118,18 +118,22 @@ struct RequestFile {
     shared_key: String,
 }
 
-async fn read_request_file(state: &AppState, body: &[u8], kind: &str) -> Result<RequestFile, LsError> {
-    let text = std::str::from_utf8(body).map_err(|_| malformed("the request file is not text"))?;
-    let text: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    if text.is_empty() {
-        return Err(LsError::bad("missing_content", "the offline request is empty"));
-    }
-    let decoded = licensd_crypto::b64_decode(&text).map_err(|_| malformed("the request file is not base64"))?;
-    let outer: Value = serde_json::from_slice(&decoded).map_err(|_| malformed("the request file is not JSON"))?;
+/// A request file decoded, before its credential is looked up: the inner request, its signature
+/// and the exact bytes of the `request` member the signature covers.
+pub(crate) struct DecodedRequestFile<'a> {
+    pub request: Params,
+    pub signature: String,
+    pub raw: &'a [u8],
+}
+
+/// Decodes an uploaded request file (base64 of `{"request": {...}, "signature": "..."}`) and
+/// checks it is a `kind` request. Pure: no store access (the fuzz target `ls_request_file` runs it).
+pub(crate) fn decode_request_file<'a>(decoded: &'a [u8], kind: &str) -> Result<DecodedRequestFile<'a>, LsError> {
+    let outer: Value = serde_json::from_slice(decoded).map_err(|_| malformed("the request file is not JSON"))?;
     let (Some(request), Some(signature), Some(raw)) = (
         outer.get("request").filter(|value| value.is_object()),
         outer.get("signature").and_then(Value::as_str),
-        top_level_member(&decoded, "request"),
+        top_level_member(decoded, "request"),
     ) else {
         return Err(malformed(
             "the request file lacks request or signature (schema version 2)",
@@ -142,6 +146,31 @@ async fn read_request_file(state: &AppState, body: &[u8], kind: &str) -> Result<
     if request.opt_str("request")?.as_deref() != Some(kind) {
         return Err(LsError::invalid("request", &format!("\"{kind}\"")));
     }
+    Ok(DecodedRequestFile {
+        request,
+        signature: signature.to_string(),
+        raw,
+    })
+}
+
+/// The base64 text of a request file, whitespace removed, decoded.
+pub(crate) fn request_file_bytes(body: &[u8]) -> Result<Vec<u8>, LsError> {
+    let text = std::str::from_utf8(body).map_err(|_| malformed("the request file is not text"))?;
+    let text: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    if text.is_empty() {
+        return Err(LsError::bad("missing_content", "the offline request is empty"));
+    }
+    licensd_crypto::b64_decode(&text).map_err(|_| malformed("the request file is not base64"))
+}
+
+async fn read_request_file(state: &AppState, body: &[u8], kind: &str) -> Result<RequestFile, LsError> {
+    let decoded = request_file_bytes(body)?;
+    let DecodedRequestFile {
+        request,
+        signature,
+        raw,
+    } = decode_request_file(&decoded, kind)?;
+    let signature = signature.as_str();
     // API-key files name `api_key` (HMAC keyed with the shared key); OAuth files name `client_id`
     // (keyed with the client secret). Both are the same licensd credential (key id + secret).
     let (key_id, oauth) = match (request.opt_str("api_key")?, request.opt_str("client_id")?) {
@@ -190,7 +219,7 @@ async fn read_request_file(state: &AppState, body: &[u8], kind: &str) -> Result<
 
 /// The request file of an upload: the raw body (`text/plain`, what the SDKs send), or the `file`
 /// part of a `multipart/form-data` body (the documented form upload).
-fn uploaded_file<'a>(headers: &HeaderMap, body: &'a [u8]) -> Result<&'a [u8], LsError> {
+pub(crate) fn uploaded_file<'a>(headers: &HeaderMap, body: &'a [u8]) -> Result<&'a [u8], LsError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())

@@ -124,11 +124,11 @@ mod consumption;
 mod gathering;
 mod info;
 mod lookup;
-mod provisioning;
+pub(crate) mod provisioning;
 mod sessions;
 mod toggle;
 mod users;
-mod wire;
+pub(crate) mod wire;
 mod xml;
 
 use crate::state::AppState;
