@@ -155,7 +155,8 @@ pub fn render(reply: &Reply, key: &Arc<SigningKey>, used: KeyUsed, timestamp: i6
     http.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     if let Some(seconds) = reply.retry_after {
-        http.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        http.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     http
 }

@@ -314,9 +314,7 @@ async fn assign_and_activate_inner(state: &AppState, req: &KmRequest) -> Result<
         Ok(AssignActivation::Activated(_)) => Ok(Reply::new(300).product(product_id)),
         Ok(AssignActivation::NotAssignable) => Ok(Reply::new(801).product(product_id)),
         Err(StoreError::NotFound | StoreError::Denied(Denial::LicenseNotFound)) => Ok(Reply::new(801)),
-        Err(StoreError::Denied(denial)) => {
-            Ok(Reply::new(denial_code(denial, Command::Activate)).product(product_id))
-        }
+        Err(StoreError::Denied(denial)) => Ok(Reply::new(denial_code(denial, Command::Activate)).product(product_id)),
         Err(other) => Err(other.into()),
     }
 }

@@ -6,7 +6,9 @@ use super::*;
 
 /// A key with every capability, as a shop back office would hold.
 async fn shop_key(server: &Server) -> String {
-    api_key(server, json!({"name": "shop", "capabilities": ["all"]})).await.1
+    api_key(server, json!({"name": "shop", "capabilities": ["all"]}))
+        .await
+        .1
 }
 
 /// How many licenses exist (native API).
@@ -22,7 +24,9 @@ fn multipart(fields: &[(&str, &str)], files: &[(&str, &str, &str)]) -> (String, 
     let boundary = "------------------------7b2f0c1e9d4a5e63";
     let mut body = String::new();
     for (name, value) in fields {
-        body.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"));
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
     }
     for (name, file, content) in files {
         body.push_str(&format!(
@@ -79,7 +83,16 @@ fn assert_rate_limited(km: &Km<'_>, (status, header, text): (StatusCode, Option<
         json!({"code": 429, "message": "Too Many Requests", "retry_after": seconds, "timestamp": decoded["timestamp"]})
     );
     let keys: Vec<&str> = envelope.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, ["private_key_used", "response", "response_base64", "retry_after", "signature"]);
+    assert_eq!(
+        keys,
+        [
+            "private_key_used",
+            "response",
+            "response_base64",
+            "retry_after",
+            "signature"
+        ]
+    );
     seconds
 }
 
