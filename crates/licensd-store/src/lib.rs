@@ -8,6 +8,7 @@
 //! limits hold exactly under any number of concurrent requests. A denied command rolls back and
 //! changes nothing.
 
+mod backup;
 mod codec;
 pub mod dialects;
 mod migrate;
@@ -17,6 +18,7 @@ mod sql;
 mod sqlite;
 mod types;
 
+pub use backup::backup_sqlite;
 pub use codec::SecretCodec;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

@@ -4,6 +4,7 @@
 //! 2 usage error; 3 not found; 4 conflict; 5 invalid input or refused by a licensing rule;
 //! 6 authentication failed.
 
+mod backup;
 mod cli;
 mod cli_dna;
 mod cli_keymanager;
@@ -42,6 +43,8 @@ pub enum Command {
     Serve(config::ServeArgs),
     /// Apply database migrations and exit.
     Migrate(config::ServeArgs),
+    /// Copy the live SQLite database to a new file (PostgreSQL: use pg_dump).
+    Backup(backup::BackupArgs),
     #[command(flatten)]
     Admin(cli::AdminCommand),
 }
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
         match args.command {
             Command::Serve(serve_args) => report(serve::serve(serve_args).await),
             Command::Migrate(serve_args) => report(serve::migrate(serve_args).await),
+            Command::Backup(backup_args) => report(backup::backup(backup_args).await),
             Command::Admin(command) => {
                 let client = cli::Client::new(&args.server, args.token.as_deref());
                 cli::run(client, command, args.json).await

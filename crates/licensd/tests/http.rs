@@ -14,6 +14,8 @@ mod client_sdk;
 mod concurrency;
 #[path = "http/lifecycle.rs"]
 mod lifecycle;
+#[path = "http/operations.rs"]
+mod operations;
 #[path = "http/scaleout.rs"]
 mod scaleout;
 
