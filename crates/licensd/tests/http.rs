@@ -10,6 +10,8 @@ mod api;
 mod cli;
 #[path = "http/concurrency.rs"]
 mod concurrency;
+#[path = "http/hardening.rs"]
+mod hardening;
 #[path = "http/lifecycle.rs"]
 mod lifecycle;
 #[path = "http/scaleout.rs"]

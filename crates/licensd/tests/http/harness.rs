@@ -269,6 +269,21 @@ impl Server {
         )
     }
 
+    /// The server process (to signal it or wait for its exit).
+    pub fn process(&mut self) -> &mut Child {
+        &mut self.child
+    }
+
+    /// Starts a server on a fresh database of `backend` with extra `serve` arguments / environment.
+    pub async fn start_fresh_with(backend: Backend, extra: &[(&str, &str)]) -> Self {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let database_url = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(PgDatabase::create().await.url),
+        };
+        Self::start_with(backend, data_dir, database_url, extra).await
+    }
+
     /// Stops the server and hands back its data dir and database for a restart.
     pub fn stop(mut self) -> (tempfile::TempDir, Option<String>) {
         let _ = self.child.kill();

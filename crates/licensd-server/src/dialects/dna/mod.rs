@@ -37,7 +37,7 @@
 
 mod admin;
 mod handlers;
-mod wire;
+pub(crate) mod wire;
 
 use crate::state::AppState;
 use axum::Router;

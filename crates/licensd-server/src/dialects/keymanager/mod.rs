@@ -167,6 +167,10 @@ pub enum Internal {
 async fn respond(state: &AppState, outcome: Result<Reply, Internal>) -> Response {
     let reply = match outcome {
         Ok(reply) => reply,
+        // Input the database refused (the edge lets no NUL through; this is the backstop).
+        Err(Internal::Store(StoreError::InvalidInput(_))) => {
+            return Box::pin(edge_refusal(state, axum::http::StatusCode::BAD_REQUEST)).await;
+        }
         Err(error) => return internal(error),
     };
     let (key, used) = match signing_key(state, reply.product_id).await {
@@ -185,6 +189,16 @@ async fn sign(state: &AppState, reply: &Reply) -> Result<String, Internal> {
         used,
         state.now().div_euclid(1000),
     )?)
+}
+
+/// The edge's refusal of a request (a NUL in a text input, a body too slow): the signed 901
+/// "Incorrect data found" envelope (global key) with the HTTP status the edge chose (400 / 408).
+pub(crate) async fn edge_refusal(state: &AppState, status: axum::http::StatusCode) -> Response {
+    let mut response = respond(state, Ok(Reply::new(901))).await;
+    if response.status().is_success() {
+        *response.status_mut() = status;
+    }
+    response
 }
 
 fn internal(error: Internal) -> Response {

@@ -111,7 +111,7 @@ mod info;
 mod provisioning;
 mod sessions;
 mod users;
-mod wire;
+pub(crate) mod wire;
 mod xml;
 
 use crate::state::AppState;

@@ -1,0 +1,8 @@
+//! Issue 13's defects, each proven black-box against the real binary on both databases.
+
+#[path = "hardening/log_secrets.rs"]
+mod log_secrets;
+#[path = "hardening/nul.rs"]
+mod nul;
+#[path = "hardening/slow_clients.rs"]
+mod slow_clients;
