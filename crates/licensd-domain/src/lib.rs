@@ -14,6 +14,7 @@ pub mod downloadable;
 pub mod feature_borrow;
 pub mod generator;
 pub mod keygen;
+pub mod limits;
 pub mod lockout;
 pub mod model;
 pub mod product_version;
