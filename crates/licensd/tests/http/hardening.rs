@@ -8,3 +8,5 @@ mod log_secrets;
 mod nul;
 #[path = "hardening/slow_clients.rs"]
 mod slow_clients;
+#[path = "hardening/trial_race.rs"]
+mod trial_race;
