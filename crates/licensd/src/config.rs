@@ -62,6 +62,10 @@ pub struct ServeArgs {
     /// Seconds open connections get to finish after SIGTERM / Ctrl-C before they are closed [default: 30].
     #[arg(long, env = "LICENSD_SHUTDOWN_GRACE")]
     pub shutdown_grace: Option<u64>,
+    /// Let webhooks named by API clients (Key Manager's queued random-assign) target private,
+    /// loopback and link-local addresses [default: refused].
+    #[arg(long, env = "LICENSD_ALLOW_PRIVATE_WEBHOOKS")]
+    pub allow_private_webhooks: bool,
 }
 
 /// The config file's shape: the same settings as the flags.
@@ -84,6 +88,7 @@ struct FileSettings {
     header_read_timeout: Option<u64>,
     body_read_timeout: Option<u64>,
     shutdown_grace: Option<u64>,
+    allow_private_webhooks: Option<bool>,
 }
 
 /// Settings after every source has been applied.
@@ -105,6 +110,7 @@ pub struct Settings {
     pub header_read_timeout: std::time::Duration,
     pub body_read_timeout: std::time::Duration,
     pub shutdown_grace: std::time::Duration,
+    pub allow_private_webhooks: bool,
 }
 
 impl ServeArgs {
@@ -199,6 +205,7 @@ impl ServeArgs {
             header_read_timeout,
             body_read_timeout,
             shutdown_grace,
+            allow_private_webhooks: self.allow_private_webhooks || file.allow_private_webhooks.unwrap_or(false),
         })
     }
 }

@@ -152,6 +152,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             max_bulk_licenses: settings.max_bulk_licenses,
             rate_limit,
             body_read_timeout: settings.body_read_timeout,
+            allow_private_webhooks: settings.allow_private_webhooks,
         }),
         limiter: Arc::new(licensd_server::ratelimit::RateLimiter::new(rate_limit)),
     };

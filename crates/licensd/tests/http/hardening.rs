@@ -10,3 +10,5 @@ mod nul;
 mod slow_clients;
 #[path = "hardening/trial_race.rs"]
 mod trial_race;
+#[path = "hardening/webhooks.rs"]
+mod webhooks;

@@ -128,6 +128,8 @@ impl Server {
             .arg(data_dir.path())
             .env("LICENSD_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("LICENSD_LOG", "warn")
+            // Tests receive webhooks on 127.0.0.1 (hardening::webhooks turns this off again).
+            .env("LICENSD_ALLOW_PRIVATE_WEBHOOKS", "true")
             .env_remove("LICENSD_DATABASE_URL")
             .env_remove("LICENSD_MASTER_KEY")
             .stdout(Stdio::piped())

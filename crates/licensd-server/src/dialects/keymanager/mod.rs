@@ -65,7 +65,7 @@
 //! | 806 | random-assign-license-keys, generate | provisioning::generators_generate_and_assign |
 //! | 807 | random-assign-license-keys-queued | provisioning::queued_random_assign_calls_back |
 //! | 900 | create-license-keys | backoffice::license_key_crud |
-//! | 901 | create-license-keys (also bad quantity on generate / random-assign) | backoffice::license_key_crud, provisioning::generators_generate_and_assign |
+//! | 901 | create-license-keys (also bad quantity on generate / random-assign; a queued webhook_url resolving to a private, loopback or link-local address unless `--allow-private-webhooks`: hardening::webhooks; a NUL in any input, as HTTP 400: hardening::nul) | backoffice::license_key_crud, provisioning::generators_generate_and_assign |
 //! | 902 | create-license-keys | backoffice::license_key_crud |
 //! | 950 | update-license-key | backoffice::license_key_crud |
 //! | 951 | update-license-key | backoffice::license_key_crud |
