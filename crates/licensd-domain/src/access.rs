@@ -85,6 +85,42 @@ pub fn ip_matches(rule: &str, ip: &str) -> bool {
     }
 }
 
+/// Whether an outbound request (a webhook the client names) may go to `ip`: public unicast
+/// addresses only; loopback, private (RFC 1918, CGNAT, IPv6 unique-local), link-local,
+/// unspecified, multicast, broadcast and documentation ranges are internal. An IPv4-mapped IPv6
+/// address is judged as the IPv4 address it carries.
+pub fn is_public_address(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 198 && (b == 18 || b == 19))
+                || a >= 240)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public_address(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || first == 0x2001 && v6.segments()[1] == 0x0db8)
+        }
+    }
+}
+
 /// Whether `identifier` is, or is a subdomain of, the blocked `domain` (case-insensitive; a
 /// scheme, path or `www.` the client sent along is ignored).
 pub fn domain_matches(domain: &str, identifier: &str) -> bool {
@@ -239,5 +275,36 @@ mod tests {
             Err(ApiKeyRefusal::MissingCapability)
         );
         assert_eq!(check_api_key(Some(key), Some("10.2.3.4"), "verify"), Ok(()));
+    }
+}
+
+#[cfg(test)]
+mod public_address_tests {
+    use super::is_public_address;
+
+    #[test]
+    fn internal_ranges_are_not_public() {
+        for internal in [
+            "127.0.0.1",
+            "10.0.0.1",
+            "172.16.5.4",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "255.255.255.255",
+            "224.0.0.1",
+            "::1",
+            "::",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(!is_public_address(internal.parse().unwrap()), "{internal}");
+        }
+        for public in ["8.8.8.8", "1.1.1.1", "2606:4700::1111", "::ffff:8.8.8.8"] {
+            assert!(is_public_address(public.parse().unwrap()), "{public}");
+        }
     }
 }

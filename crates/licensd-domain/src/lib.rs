@@ -15,6 +15,7 @@ pub mod feature_borrow;
 pub mod generator;
 pub mod keygen;
 pub mod licence_file;
+pub mod limits;
 pub mod lockout;
 pub mod model;
 pub mod product_version;

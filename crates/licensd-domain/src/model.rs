@@ -82,17 +82,22 @@ pub struct LicenseTerms {
     pub license_type: LicenseType,
     pub kind: LicenseKind,
     /// Devices that may be active at once; `None` is unlimited.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1000000000))]
     pub max_activations: Option<i64>,
     /// Moves to a new device after a deactivation; `None` is unlimited, `Some(0)` forbids them.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1000000000))]
     pub max_transfers: Option<i64>,
     /// Hours past expiry during which the license still validates.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 876600))]
     pub grace_period_hours: i64,
     pub vm_allowed: bool,
     pub floating: Option<FloatingTerms>,
     pub consumption: Option<ConsumptionTerms>,
     /// Distinct license users allowed; `None` is unlimited.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1000000000))]
     pub max_users: Option<i64>,
     /// Active devices per license user; `None` is unlimited.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1000000000))]
     pub max_activations_per_user: Option<i64>,
     /// DNA-style reactivation lockout: at most `limit` new activations within `window_hours`.
     pub reactivation_lockout: Option<ReactivationLockout>,
@@ -121,13 +126,16 @@ impl Default for LicenseTerms {
 #[serde(deny_unknown_fields)]
 pub struct FloatingTerms {
     /// Devices that may hold a lease at once.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000000000))]
     pub seats: i64,
     /// How long a lease lives without a renewal (heartbeat), in seconds.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 31622400))]
     pub lease_seconds: i64,
     #[serde(default)]
     pub borrow_allowed: bool,
     /// The longest borrow, in hours.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 876600))]
     pub max_borrow_hours: i64,
 }
 
@@ -136,11 +144,13 @@ pub struct FloatingTerms {
 #[serde(deny_unknown_fields)]
 pub struct ConsumptionTerms {
     /// Units allowed per period; `None` is unlimited.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1000000000))]
     pub max_consumptions: Option<i64>,
     #[serde(default)]
     pub allow_overages: bool,
     /// Units allowed beyond the cap when overages are on; `None` is unlimited overage.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1000000000))]
     pub max_overages: Option<i64>,
     #[serde(default)]
     pub allow_negative: bool,
@@ -156,7 +166,9 @@ fn reset_never() -> ResetPeriod {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReactivationLockout {
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000000000))]
     pub limit: i64,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 876600))]
     pub window_hours: i64,
 }
 

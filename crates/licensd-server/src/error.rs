@@ -71,6 +71,7 @@ impl ApiError {
                 tracing::error!(%message, "corrupt data");
                 Self::internal()
             }
+            StoreError::InvalidInput(message) => Self::bad_request("invalid_input", message),
             StoreError::Database(message) => {
                 tracing::error!(%message, "database error");
                 Self::new(

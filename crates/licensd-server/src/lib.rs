@@ -3,6 +3,7 @@
 //! vendor dialects. Handlers translate HTTP to store and domain calls; they hold no licensing rules.
 
 pub mod dialects;
+pub mod edge;
 pub mod error;
 pub mod extract;
 #[doc(hidden)]
@@ -10,6 +11,7 @@ pub mod fuzzing;
 pub mod keys;
 pub mod native;
 pub mod ratelimit;
+pub mod redact;
 pub mod state;
 
 pub use keys::{CryptoCodec, KeyRing};
@@ -45,8 +47,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), edge::check_request))
         .layer(middleware::from_fn(drain_oversized_body))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(redact::request_span::<Body>))
         .with_state(state)
 }
 
@@ -91,7 +94,7 @@ async fn drain_oversized_body(req: Request, next: Next) -> Response {
 
 /// A body one byte over `MAX_BODY_BYTES`, from a static buffer of zeros (in `.bss`: it takes no
 /// space in the binary and no memory is written).
-fn over_limit_body() -> Body {
+pub(crate) fn over_limit_body() -> Body {
     static OVER_LIMIT: [u8; MAX_BODY_BYTES + 1] = [0; MAX_BODY_BYTES + 1];
     Body::from(Bytes::from_static(&OVER_LIMIT))
 }

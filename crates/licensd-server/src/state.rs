@@ -10,6 +10,10 @@ pub struct ServerSettings {
     pub max_bulk_licenses: usize,
     /// Request rate limits the dialects apply (see `ratelimit`).
     pub rate_limit: crate::ratelimit::RateLimitSettings,
+    /// How long a client may take to send a request body before it is answered 408.
+    pub body_read_timeout: std::time::Duration,
+    /// Whether webhooks a client names may target private, loopback and link-local addresses.
+    pub allow_private_webhooks: bool,
 }
 
 impl Default for ServerSettings {
@@ -17,6 +21,8 @@ impl Default for ServerSettings {
         Self {
             max_bulk_licenses: 10_000,
             rate_limit: crate::ratelimit::RateLimitSettings::default(),
+            body_read_timeout: crate::edge::DEFAULT_BODY_READ_TIMEOUT,
+            allow_private_webhooks: false,
         }
     }
 }

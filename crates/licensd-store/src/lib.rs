@@ -40,6 +40,11 @@ pub enum StoreError {
     /// Stored data could not be decoded (corrupt row, unknown enum text, unsealable secret).
     #[error("corrupt data: {0}")]
     Corrupt(String),
+    /// The database refused a value the request carried (PostgreSQL SQLSTATE class 22, "data
+    /// exception": a NUL in text, a number out of range, …): the client's fault, never a reason
+    /// to retry. The edge refuses such input first; this is the backstop.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
     #[error("database error: {0}")]
     Database(String),
 }

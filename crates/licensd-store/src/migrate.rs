@@ -23,6 +23,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "blocked_devices_by_fingerprint",
         sql: include_str!("../migrations/sqlite/0002_blocked_devices_by_fingerprint.sql"),
     },
+    Migration {
+        version: 500,
+        name: "one_trial_per_device",
+        sql: include_str!("../migrations/sqlite/0500_one_trial_per_device.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -35,6 +40,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 2,
         name: "blocked_devices_by_fingerprint",
         sql: include_str!("../migrations/postgres/0002_blocked_devices_by_fingerprint.sql"),
+    },
+    Migration {
+        version: 500,
+        name: "one_trial_per_device",
+        sql: include_str!("../migrations/postgres/0500_one_trial_per_device.sql"),
     },
 ];
 

@@ -20,12 +20,21 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
                 "a referenced record is missing or the record is still in use ({})",
                 d.message()
             )),
+            _ if is_data_exception(d.as_ref()) => StoreError::InvalidInput(d.message().to_string()),
             _ => StoreError::Database(e.to_string()),
         },
         sqlx::Error::RowNotFound => StoreError::NotFound,
         sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => StoreError::Corrupt(e.to_string()),
         _ => StoreError::Database(e.to_string()),
     }
+}
+
+/// Whether PostgreSQL refused a statement because of a value it carried (SQLSTATE class 22,
+/// "data exception", e.g. 22021 for a NUL byte in text or 22003 for a number out of range).
+fn is_data_exception(error: &dyn sqlx::error::DatabaseError) -> bool {
+    error
+        .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .is_some_and(|pg| pg.code().starts_with("22"))
 }
 
 /// Maps an error of the SQLite writer thread's rusqlite connection like `db_err` maps sqlx's.

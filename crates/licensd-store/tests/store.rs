@@ -24,6 +24,8 @@ mod events;
 mod floating;
 #[path = "store/harness.rs"]
 mod harness;
+#[path = "store/input.rs"]
+mod input;
 #[path = "store/keymanager.rs"]
 mod keymanager;
 #[path = "store/licenses.rs"]
@@ -79,6 +81,7 @@ backend_tests! {
     basics::concurrent_migrations_of_a_fresh_database,
     basics::corrupt_rows_are_reported_as_corrupt,
     basics::unknown_ids_are_not_found,
+    input::a_value_postgres_refuses_is_invalid_input,
     // 2-3. catalog
     catalog::products_crud,
     catalog::products_list_pages_by_cursor,

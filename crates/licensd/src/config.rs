@@ -53,6 +53,19 @@ pub struct ServeArgs {
     /// Length of the rate-limit window in seconds [default: 60].
     #[arg(long, env = "LICENSD_RATE_LIMIT_WINDOW_SECONDS")]
     pub rate_limit_window_seconds: Option<u64>,
+    /// Seconds a client may take to send a request's headers before the connection is closed [default: 30].
+    #[arg(long, env = "LICENSD_HEADER_READ_TIMEOUT")]
+    pub header_read_timeout: Option<u64>,
+    /// Seconds a client may take to send a request's body before it is answered 408 [default: 30].
+    #[arg(long, env = "LICENSD_BODY_READ_TIMEOUT")]
+    pub body_read_timeout: Option<u64>,
+    /// Seconds open connections get to finish after SIGTERM / Ctrl-C before they are closed [default: 30].
+    #[arg(long, env = "LICENSD_SHUTDOWN_GRACE")]
+    pub shutdown_grace: Option<u64>,
+    /// Let webhooks named by API clients (Key Manager's queued random-assign) target private,
+    /// loopback and link-local addresses [default: refused].
+    #[arg(long, env = "LICENSD_ALLOW_PRIVATE_WEBHOOKS")]
+    pub allow_private_webhooks: bool,
 }
 
 /// The config file's shape: the same settings as the flags.
@@ -72,6 +85,10 @@ struct FileSettings {
     rate_limit_per_credential: Option<u32>,
     rate_limit_per_ip: Option<u32>,
     rate_limit_window_seconds: Option<u64>,
+    header_read_timeout: Option<u64>,
+    body_read_timeout: Option<u64>,
+    shutdown_grace: Option<u64>,
+    allow_private_webhooks: Option<bool>,
 }
 
 /// Settings after every source has been applied.
@@ -90,6 +107,10 @@ pub struct Settings {
     pub rate_limit_per_credential: Option<u32>,
     pub rate_limit_per_ip: Option<u32>,
     pub rate_limit_window_seconds: u64,
+    pub header_read_timeout: std::time::Duration,
+    pub body_read_timeout: std::time::Duration,
+    pub shutdown_grace: std::time::Duration,
+    pub allow_private_webhooks: bool,
 }
 
 impl ServeArgs {
@@ -138,6 +159,20 @@ impl ServeArgs {
         if rate_limit_window_seconds == 0 {
             bail!("rate_limit_window_seconds must be at least 1");
         }
+        let seconds = |flag: Option<u64>, file: Option<u64>, name: &str| -> anyhow::Result<std::time::Duration> {
+            match flag.or(file).unwrap_or(30) {
+                0 => bail!("{name} must be at least 1 second"),
+                n if n > 86_400 => bail!("{name} must be at most 86400 seconds"),
+                n => Ok(std::time::Duration::from_secs(n)),
+            }
+        };
+        let header_read_timeout = seconds(
+            self.header_read_timeout,
+            file.header_read_timeout,
+            "header_read_timeout",
+        )?;
+        let body_read_timeout = seconds(self.body_read_timeout, file.body_read_timeout, "body_read_timeout")?;
+        let shutdown_grace = seconds(self.shutdown_grace, file.shutdown_grace, "shutdown_grace")?;
         let admin_token = self.admin_token.or(file.admin_token);
         if let Some(token) = &admin_token
             && token.trim().len() < 16
@@ -167,6 +202,10 @@ impl ServeArgs {
             rate_limit_per_credential,
             rate_limit_per_ip,
             rate_limit_window_seconds,
+            header_read_timeout,
+            body_read_timeout,
+            shutdown_grace,
+            allow_private_webhooks: self.allow_private_webhooks || file.allow_private_webhooks.unwrap_or(false),
         })
     }
 }

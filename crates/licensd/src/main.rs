@@ -11,6 +11,7 @@ mod cli_keymanager;
 mod cli_licensespring;
 mod cli_slascone;
 mod config;
+mod listener;
 mod output;
 mod serve;
 

@@ -6,7 +6,6 @@ use licensd_crypto::{Algorithm, MasterKey};
 use licensd_domain::{Clock, SystemClock};
 use licensd_server::{AppState, CryptoCodec, KeyRing, ServerSettings};
 use licensd_store::Store;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -152,6 +151,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         settings: Arc::new(ServerSettings {
             max_bulk_licenses: settings.max_bulk_licenses,
             rate_limit,
+            body_read_timeout: settings.body_read_timeout,
+            allow_private_webhooks: settings.allow_private_webhooks,
         }),
         limiter: Arc::new(licensd_server::ratelimit::RateLimiter::new(rate_limit)),
     };
@@ -162,11 +163,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(%address, database = %redact(&settings.database_url), "licensd listening");
     // Scripts and tests read the bound address from this line (useful with port 0).
     println!("licensd: listening on http://{address}");
-    let app = licensd_server::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server failed")?;
+    let limits = crate::listener::Limits {
+        header_read_timeout: settings.header_read_timeout,
+        shutdown_grace: settings.shutdown_grace,
+    };
+    crate::listener::serve(listener, licensd_server::router(state), limits, shutdown_signal()).await;
     tracing::info!("licensd stopped");
     Ok(())
 }

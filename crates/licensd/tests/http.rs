@@ -12,6 +12,8 @@ mod cli;
 mod client_sdk;
 #[path = "http/concurrency.rs"]
 mod concurrency;
+#[path = "http/hardening.rs"]
+mod hardening;
 #[path = "http/lifecycle.rs"]
 mod lifecycle;
 #[path = "http/operations.rs"]

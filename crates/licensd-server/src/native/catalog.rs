@@ -1,6 +1,9 @@
 //! Products, feature definitions and policies.
 
-use super::{Admin, PageQuery, Paged, metadata_or_empty, require_non_negative, require_text};
+use super::{
+    Admin, PageQuery, Paged, metadata_or_empty, require_days, require_instant, require_non_negative, require_text,
+    within,
+};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
@@ -54,7 +57,7 @@ pub async fn create_product(
 ) -> Result<(StatusCode, Json<Product>), ApiError> {
     check_code(&body.code)?;
     require_text("name", &body.name, 256)?;
-    require_non_negative("trial_days", Some(body.trial_days))?;
+    require_days("trial_days", Some(body.trial_days))?;
     let new = NewProduct {
         code: body.code,
         name: body.name,
@@ -141,7 +144,7 @@ pub async fn update_product(
         product.trial_allowed = trial_allowed;
     }
     if let Some(trial_days) = body.trial_days {
-        require_non_negative("trial_days", Some(trial_days))?;
+        require_days("trial_days", Some(trial_days))?;
         product.trial_days = trial_days;
     }
     if body.metadata.is_some() {
@@ -216,7 +219,15 @@ fn check_feature_numbers(
     if lease < 1 {
         return Err(ApiError::unprocessable("floating_lease_seconds must be at least 1"));
     }
-    Ok(())
+    within(limits::count("max_consumptions", max_consumptions))?;
+    within(limits::count("max_overages", max_overages))?;
+    within(limits::count("floating_seats", floating_seats))?;
+    within(limits::check(
+        "floating_lease_seconds",
+        lease,
+        1,
+        limits::MAX_LEASE_SECONDS,
+    ))
 }
 
 #[utoipa::path(post, path = "/v1/features", tag = "features", request_body = CreateFeature,
@@ -423,6 +434,7 @@ pub fn check_terms(terms: &LicenseTerms) -> Result<(), ApiError> {
     if terms.license_type == LicenseType::Consumption && terms.consumption.is_none() {
         return Err(ApiError::unprocessable("a consumption license needs terms.consumption"));
     }
+    within(limits::check_terms(terms))?;
     if let Some(lockout) = &terms.reactivation_lockout
         && (lockout.limit < 1 || lockout.window_hours < 1)
     {
@@ -442,8 +454,8 @@ pub async fn create_policy(
     check_code(&body.code)?;
     require_text("name", &body.name, 256)?;
     check_terms(&body.terms)?;
-    require_non_negative("duration_days", body.duration_days)?;
-    require_non_negative("maintenance_days", body.maintenance_days)?;
+    require_days("duration_days", body.duration_days)?;
+    require_days("maintenance_days", body.maintenance_days)?;
     state
         .store
         .get_product(body.product_id)
@@ -472,6 +484,13 @@ pub async fn create_policy(
 pub async fn check_feature_codes(state: &AppState, product_id: i64, grants: &[FeatureGrant]) -> Result<(), ApiError> {
     if grants.is_empty() {
         return Ok(());
+    }
+    for grant in grants {
+        let overrides = &grant.overrides;
+        within(limits::count("overrides.max_consumptions", overrides.max_consumptions))?;
+        within(limits::count("overrides.max_overages", overrides.max_overages))?;
+        within(limits::count("overrides.floating_seats", overrides.floating_seats))?;
+        require_instant("overrides.expires_at", overrides.expires_at)?;
     }
     let known = state.store.list_features(Some(product_id)).await?;
     for grant in grants {
@@ -545,11 +564,11 @@ pub async fn update_policy(
         policy.terms = terms;
     }
     if let Some(days) = body.duration_days {
-        require_non_negative("duration_days", days)?;
+        require_days("duration_days", days)?;
         policy.duration_days = days;
     }
     if let Some(days) = body.maintenance_days {
-        require_non_negative("maintenance_days", days)?;
+        require_days("maintenance_days", days)?;
         policy.maintenance_days = days;
     }
     if let Some(features) = body.features {

@@ -440,6 +440,7 @@ pub async fn deactivate(
 pub struct ConsumeRequest {
     pub key: String,
     /// Units to add (negative gives units back when the license allows it).
+    #[schema(minimum = -1000000000, maximum = 1000000000)]
     pub amount: i64,
     /// Consume a feature's counter instead of the license's.
     pub feature: Option<String>,
@@ -470,6 +471,7 @@ pub async fn consume(
     };
     let checks = check_key(&request.key)
         .and_then(|_| check_nonce(&request.nonce))
+        .and_then(|_| super::within(licensd_domain::limits::amount("amount", request.amount)))
         .and_then(|_| match &request.idempotency_key {
             Some(key) if key.is_empty() || key.len() > 256 => {
                 Err(ApiError::unprocessable("idempotency_key must be 1 to 256 bytes"))

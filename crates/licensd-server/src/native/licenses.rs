@@ -1,7 +1,7 @@
 //! Licenses (single and bulk issue, edits, state changes), devices and the device block-list.
 
 use super::catalog::{check_feature_codes, check_terms};
-use super::{Admin, PageQuery, Paged, metadata_or_empty, optional_text, require_text};
+use super::{Admin, PageQuery, Paged, metadata_or_empty, optional_text, require_days, require_instant, require_text};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
@@ -83,6 +83,10 @@ async fn prepare(state: &AppState, fields: &LicenseFields) -> Result<(Product, N
         terms = explicit.clone();
     }
     check_terms(&terms)?;
+    require_instant("starts_at", fields.starts_at)?;
+    require_instant("expires_at", fields.expires_at)?;
+    require_instant("maintenance_expires_at", fields.maintenance_expires_at)?;
+    require_days("trial_days", fields.trial_days)?;
     if fields.expires_at.is_some() {
         expires_at = fields.expires_at;
     }
@@ -341,6 +345,10 @@ pub async fn update_license(
         check_terms(&terms)?;
         edit.terms = terms;
     }
+    require_instant("starts_at", body.starts_at.flatten())?;
+    require_instant("expires_at", body.expires_at.flatten())?;
+    require_instant("maintenance_expires_at", body.maintenance_expires_at.flatten())?;
+    require_days("trial_days", body.trial_days.flatten())?;
     if let Some(value) = body.starts_at {
         edit.starts_at = value;
     }

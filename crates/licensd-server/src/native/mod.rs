@@ -237,6 +237,22 @@ pub fn require_non_negative(field: &str, value: Option<i64>) -> Result<(), ApiEr
     }
 }
 
+/// A domain range check (`licensd_domain::limits`) as the native 422.
+pub fn within(check: Result<(), licensd_domain::limits::OutOfRange>) -> Result<(), ApiError> {
+    check.map_err(|error| ApiError::unprocessable(error.to_string()))
+}
+
+/// A duration in days: not negative, at most `limits::MAX_DAYS`.
+pub fn require_days(field: &str, value: Option<i64>) -> Result<(), ApiError> {
+    require_non_negative(field, value)?;
+    within(licensd_domain::limits::days(field, value))
+}
+
+/// An instant within `limits::MIN_INSTANT..=MAX_INSTANT`.
+pub fn require_instant(field: &str, value: Option<i64>) -> Result<(), ApiError> {
+    within(licensd_domain::limits::instant(field, value))
+}
+
 /// Bounds optional free text (names, references, reasons).
 pub fn optional_text(field: &str, value: &Option<String>, max: usize) -> Result<(), ApiError> {
     match value {

@@ -128,6 +128,8 @@ impl Server {
             .arg(data_dir.path())
             .env("LICENSD_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("LICENSD_LOG", "warn")
+            // Tests receive webhooks on 127.0.0.1 (hardening::webhooks turns this off again).
+            .env("LICENSD_ALLOW_PRIVATE_WEBHOOKS", "true")
             .env_remove("LICENSD_DATABASE_URL")
             .env_remove("LICENSD_MASTER_KEY")
             .stdout(Stdio::piped())
@@ -267,6 +269,21 @@ impl Server {
             String::from_utf8_lossy(&output.stdout).into_owned(),
             String::from_utf8_lossy(&output.stderr).into_owned(),
         )
+    }
+
+    /// The server process (to signal it or wait for its exit).
+    pub fn process(&mut self) -> &mut Child {
+        &mut self.child
+    }
+
+    /// Starts a server on a fresh database of `backend` with extra `serve` arguments / environment.
+    pub async fn start_fresh_with(backend: Backend, extra: &[(&str, &str)]) -> Self {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let database_url = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(PgDatabase::create().await.url),
+        };
+        Self::start_with(backend, data_dir, database_url, extra).await
     }
 
     /// Stops the server and hands back its data dir and database for a restart.

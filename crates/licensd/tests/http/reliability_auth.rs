@@ -36,9 +36,9 @@ const PUBLIC: &[(&str, &str)] = &[
     ("ANY", "/dna/v1"),
 ];
 
-/// Cells that fail today because of a defect of issue 13 that branch `hardening` fixes:
+/// Cells that fail today because of a known, filed defect still open (issue 13, defect 3):
 /// (backend or `None` for both, dialect, cell, why). The test fails if an entry matches no failing
-/// cell, so the list cannot go stale; the lead empties it when merging `hardening`.
+/// cell, so the list cannot go stale; it empties when SLASCONE enforces its credential flags.
 const KNOWN_DEFECTS_FIXED_ON_HARDENING: &[(Option<Backend>, Dialect, Cell, &str)] = &[
     (
         None,

@@ -9,24 +9,10 @@ use crate::harness::Backend;
 use crate::reliability_support::*;
 use std::sync::Arc;
 
-/// Cells that fail today because of a defect of issue 13 that branch `hardening` fixes:
-/// (backend, route template prefix, payload name prefix, why). Matching cells are still sent; the
-/// test fails if an entry no longer matches any failing cell, so the list cannot go stale. The
-/// lead empties it when merging `hardening`.
-const KNOWN_DEFECTS_FIXED_ON_HARDENING: &[(Backend, &str, &str, &str)] = &[
-    (
-        Backend::Postgres,
-        "/api/v4/",
-        "nul",
-        "issue 13 defect 1: a NUL in a LicenseSpring input reaches PostgreSQL, answered 500",
-    ),
-    (
-        Backend::Postgres,
-        "/api/v2/isv/",
-        "nul",
-        "issue 13 defect 1: a NUL in a SLASCONE input reaches PostgreSQL, answered 503",
-    ),
-];
+/// Cells that fail today because of a known, filed defect: (backend, route template prefix,
+/// payload name prefix, why). Matching cells are still sent; the test fails if an entry no longer
+/// matches any failing cell, so the list cannot go stale. Empty: the NUL defect (issue 13, 1) is fixed.
+const KNOWN_DEFECTS_FIXED_ON_HARDENING: &[(Backend, &str, &str, &str)] = &[];
 
 /// Field names the dialects read (native, LicenseSpring, Key Manager, SLASCONE, DNA).
 const FIELDS: &[&str] = &[

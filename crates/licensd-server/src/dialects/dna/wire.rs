@@ -64,6 +64,7 @@ impl DnaError {
                 tracing::error!(%message, "corrupt data");
                 Self::internal()
             }
+            StoreError::InvalidInput(message) => Self::bad_request(message),
             StoreError::Database(message) => {
                 tracing::error!(%message, "database error");
                 Self::internal()

@@ -99,7 +99,7 @@
 //! | 806 | random-assign-license-keys, generate | provisioning::generators_generate_and_assign |
 //! | 807 | random-assign-license-keys-queued | provisioning::queued_random_assign_calls_back |
 //! | 900 | create-license-keys | backoffice::license_key_crud, fidelity::multipart_bodies_are_read_like_form_fields |
-//! | 901 | create-license-keys (also bad quantity on generate / random-assign; `license_keys` not a JSON array) | backoffice::license_key_crud, provisioning::generators_generate_and_assign, fidelity::create_license_keys_wants_a_json_array |
+//! | 901 | create-license-keys (also bad quantity on generate / random-assign; `license_keys` not a JSON array; a queued webhook_url resolving to a private, loopback or link-local address unless `--allow-private-webhooks`: hardening::webhooks; a NUL in any input, as HTTP 400: hardening::nul) | backoffice::license_key_crud, provisioning::generators_generate_and_assign, fidelity::create_license_keys_wants_a_json_array |
 //! | 902 | create-license-keys | backoffice::license_key_crud |
 //! | 950 | update-license-key | backoffice::license_key_crud |
 //! | 951 | update-license-key | backoffice::license_key_crud |
@@ -214,6 +214,10 @@ pub enum Internal {
 async fn respond(state: &AppState, outcome: Result<Reply, Internal>) -> Response {
     let reply = match outcome {
         Ok(reply) => reply,
+        // Input the database refused (the edge lets no NUL through; this is the backstop).
+        Err(Internal::Store(StoreError::InvalidInput(_))) => {
+            return Box::pin(edge_refusal(state, axum::http::StatusCode::BAD_REQUEST)).await;
+        }
         Err(error) => return internal(error),
     };
     let (key, used) = match signing_key(state, reply.product_id).await {
@@ -232,6 +236,16 @@ async fn sign(state: &AppState, reply: &Reply) -> Result<String, Internal> {
         used,
         state.now().div_euclid(1000),
     )?)
+}
+
+/// The edge's refusal of a request (a NUL in a text input, a body too slow): the signed 901
+/// "Incorrect data found" envelope (global key) with the HTTP status the edge chose (400 / 408).
+pub(crate) async fn edge_refusal(state: &AppState, status: axum::http::StatusCode) -> Response {
+    let mut response = respond(state, Ok(Reply::new(901))).await;
+    if response.status().is_success() {
+        *response.status_mut() = status;
+    }
+    response
 }
 
 fn internal(error: Internal) -> Response {

@@ -388,6 +388,21 @@ async fn random_assign_for(state: &AppState, req: &KmRequest, caller: &Caller) -
     }
 }
 
+/// The address a webhook goes to: the first its host resolves to, when every resolved address
+/// is public (`access::is_public_address`) or private targets are allowed.
+async fn webhook_target(url: &reqwest::Url, allow_private: bool) -> Option<std::net::SocketAddr> {
+    let host = url
+        .host_str()?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let port = url.port_or_known_default()?;
+    let addresses: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), port)).await.ok()?.collect();
+    let allowed =
+        |address: &std::net::SocketAddr| allow_private || licensd_domain::access::is_public_address(address.ip());
+    (!addresses.is_empty() && addresses.iter().all(allowed)).then(|| addresses[0])
+}
+
 /// A webhook target: an absolute http(s) URL.
 fn webhook_url(text: &str) -> Option<reqwest::Url> {
     let url = reqwest::Url::parse(text.trim()).ok()?;
@@ -405,6 +420,12 @@ async fn random_assign_queued_inner(state: &AppState, req: KmRequest) -> Result<
         return Ok(incorrect(
             "webhook_url",
             "The webhook url must be a valid http or https URL.",
+        ));
+    };
+    let Some(target) = webhook_target(&url, state.settings.allow_private_webhooks).await else {
+        return Ok(incorrect(
+            "webhook_url",
+            "The webhook url must resolve to a public address.",
         ));
     };
     let identifier = req.present("identifier");
@@ -431,14 +452,17 @@ async fn random_assign_queued_inner(state: &AppState, req: KmRequest) -> Result<
                 return;
             }
         };
-        deliver(url, body).await;
+        deliver(url, target, body).await;
     });
     Ok(Reply::new(807))
 }
 
 /// POSTs the signed result, retrying a few times with growing pauses when the receiver fails.
-async fn deliver(url: reqwest::Url, body: String) {
+async fn deliver(url: reqwest::Url, target: std::net::SocketAddr, body: String) {
+    let host = url.host_str().unwrap_or_default().to_string();
+    // Pinned to the address that was checked, so a second DNS answer cannot redirect it.
     let client = match reqwest::Client::builder()
+        .resolve(&host, target)
         .timeout(std::time::Duration::from_secs(10))
         .redirect(reqwest::redirect::Policy::none())
         .build()

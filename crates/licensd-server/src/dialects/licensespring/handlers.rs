@@ -976,6 +976,35 @@ fn trial_marker(hardware_id: &str) -> String {
     format!("licensespring-trial:{hardware_id}")
 }
 
+/// The answer for a device whose trial was already issued (one trial per hardware id and
+/// product, kept by a unique index on the marker).
+async fn existing_trial(state: &AppState, product_id: i64, marker: &str) -> Result<Option<Response>, LsError> {
+    let existing = state
+        .store
+        .list_licenses(
+            licensd_store::LicenseFilter {
+                product_id: Some(product_id),
+                order_ref: Some(marker.to_string()),
+                ..Default::default()
+            },
+            licensd_store::Page::default(),
+        )
+        .await
+        .map_err(LsError::from_store)?;
+    Ok(existing.first().map(|license| {
+        signed(
+            state,
+            &json!({
+                "license_type": render::license_type(license.terms.license_type),
+                "is_trial": true,
+                "license": license.key,
+                "license_key": license.key,
+                "id": license.id,
+            }),
+        )
+    }))
+}
+
 pub async fn trial_key(State(state): State<AppState>, peer: Peer, headers: HeaderMap, query: Query2) -> Response {
     respond(
         async {
@@ -1018,29 +1047,8 @@ pub async fn trial_key(State(state): State<AppState>, peer: Peer, headers: Heade
             };
             caller.require_write()?;
             let marker = trial_marker(&hardware_id);
-            let existing = state
-                .store
-                .list_licenses(
-                    licensd_store::LicenseFilter {
-                        product_id: Some(product.id),
-                        order_ref: Some(marker.clone()),
-                        ..Default::default()
-                    },
-                    licensd_store::Page::default(),
-                )
-                .await
-                .map_err(LsError::from_store)?;
-            if let Some(license) = existing.first() {
-                return Ok(signed(
-                    &state,
-                    &json!({
-                        "license_type": render::license_type(license.terms.license_type),
-                        "is_trial": true,
-                        "license": license.key,
-                        "license_key": license.key,
-                        "id": license.id,
-                    }),
-                ));
+            if let Some(reply) = existing_trial(&state, product.id, &marker).await? {
+                return Ok(reply);
             }
             let now = state.now();
             let (mut terms, _, maintenance) = match &policy {
@@ -1069,18 +1077,29 @@ pub async fn trial_key(State(state): State<AppState>, peer: Peer, headers: Heade
                 expires_at: None,
                 maintenance_expires_at: maintenance,
                 trial_days: Some(trial_days),
-                order_ref: Some(marker),
+                order_ref: Some(marker.clone()),
                 metadata: json!({"trial_email": email}),
                 features: policy
                     .as_ref()
                     .map(|policy| policy.features.clone())
                     .unwrap_or_default(),
             };
-            let mut created = state
+            let mut created = match state
                 .store
                 .create_licenses(vec![new], event(&caller, &peer, "license.trial_issued"), now)
                 .await
-                .map_err(LsError::from_store)?;
+            {
+                Ok(created) => created,
+                // A concurrent request issued this device's trial first (the unique index on
+                // the marker refused the second): answer with that one.
+                Err(StoreError::Conflict(message)) => {
+                    return match existing_trial(&state, product.id, &marker).await? {
+                        Some(reply) => Ok(reply),
+                        None => Err(LsError::from_store(StoreError::Conflict(message))),
+                    };
+                }
+                Err(error) => return Err(LsError::from_store(error)),
+            };
             let license = created.pop().ok_or_else(LsError::internal)?;
             Ok(signed(
                 &state,

@@ -61,6 +61,7 @@ impl LsError {
                 tracing::error!(%message, "corrupt data");
                 Self::internal()
             }
+            StoreError::InvalidInput(message) => Self::bad("validation_error", message),
             StoreError::Database(message) => {
                 tracing::error!(%message, "database error");
                 Self::internal()

@@ -869,7 +869,7 @@ fn template_view(policy: &Policy) -> TemplateView {
         is_temporary: policy.terms.kind == LicenseKind::Trial,
         token_limit: policy.terms.max_activations,
         floating_token_limit: floating.map(|f| f.seats),
-        session_period: floating.map(|f| (f.lease_seconds + 59) / 60),
+        session_period: floating.map(|f| licensd_domain::limits::minutes_ceil(f.lease_seconds)),
         user_limit: policy.terms.max_users,
         expiration_days: policy.duration_days,
     }

@@ -229,7 +229,7 @@ pub fn license_info(parts: &InfoParts<'_>) -> LicenseInfo {
         is_newer_software_shipment_available: false,
         latest_software_shipment: None,
         enforce_software_version_upgrade: false,
-        session_period: floating.map(|f| (f.lease_seconds + 59) / 60),
+        session_period: floating.map(|f| licensd_domain::limits::minutes_ceil(f.lease_seconds)),
         heartbeat_period: meta_int(license, "heartbeat_period"),
         freeride: meta_int(license, "freeride"),
         features: feature_infos,

@@ -69,6 +69,7 @@ impl SlError {
         match error {
             StoreError::Denied(denial) => denial.into(),
             StoreError::NotFound => SlError::NotFound("record"),
+            StoreError::InvalidInput(message) => SlError::BadRequest(message),
             StoreError::Database(message) => {
                 tracing::error!(error = %message, "slascone: database unavailable");
                 SlError::Unavailable

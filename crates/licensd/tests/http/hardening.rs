@@ -1,0 +1,14 @@
+//! Issue 13's defects, each proven black-box against the real binary on both databases.
+
+#[path = "hardening/limits.rs"]
+mod limits;
+#[path = "hardening/log_secrets.rs"]
+mod log_secrets;
+#[path = "hardening/nul.rs"]
+mod nul;
+#[path = "hardening/slow_clients.rs"]
+mod slow_clients;
+#[path = "hardening/trial_race.rs"]
+mod trial_race;
+#[path = "hardening/webhooks.rs"]
+mod webhooks;
