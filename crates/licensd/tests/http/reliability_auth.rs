@@ -450,7 +450,7 @@ async fn real_writes(server: &LoggedServer, creds: &Creds, _backend: Backend) ->
             Dialect::Dna,
             "DELETE",
             format!("/dna/v1/Licenses/{DNA_PRODUCT}/{LICENSE_KEY}/dev-1"),
-            json!({}),
+            json!({"UserIp": "192.0.2.1"}),
         ),
     ];
     let mut failures = Vec::new();
