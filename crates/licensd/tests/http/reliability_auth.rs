@@ -29,11 +29,15 @@ const PUBLIC: &[(&str, &str)] = &[
     ("POST", "/v1/licenses/actions/consume"),
     ("POST", "/v1/licenses/actions/checkout"),
     ("POST", "/v1/licenses/actions/release"),
+    ("POST", "/v1/licenses/actions/checkout-file"),
     ("GET", "/api/v4"),
     ("GET", "/api/v4/"),
     ("GET", "/api/v4/oauth_url"),
     // Not an endpoint: DNA's bare prefix answers its 404 "No such resource" to anyone.
     ("ANY", "/dna/v1"),
+    // Not endpoints: Key Manager's bare mount answers its signed 404 envelope to anyone.
+    ("ANY", "/api/v1"),
+    ("ANY", "/api/v1/"),
 ];
 
 /// Cells that fail today because of a known, filed defect still open (issue 13, defect 3):

@@ -98,7 +98,7 @@ backend_tests! {
                 ("POST", "/v1/licenses") => one(template.into(), json!({"product_id": product, "key": format!("K-{n}"), "expires_at": expires, "terms": terms})),
                 ("POST", "/v1/licenses/bulk") => one(template.into(), json!({"count": 1, "license": {"product_id": product, "expires_at": expires, "terms": terms}})),
                 ("PATCH", "/v1/licenses/{id}") => one(format!("/v1/licenses/{license}"), json!({"expires_at": expires, "terms": terms})),
-                ("POST", "/v1/policies") => one(template.into(), json!({"product_id": product, "code": format!("pol{n}"), "name": "Pol", "terms": terms})),
+                ("POST", "/v1/policies") => one(template.into(), json!({"product_id": product, "code": format!("pol{n}"), "name": format!("Pol {n}"), "terms": terms})),
                 ("PATCH", "/v1/policies/{id}") => one(format!("/v1/policies/{policy}"), json!({"terms": terms})),
                 ("POST", "/v1/products") => one(template.into(), json!({"code": format!("p{n}"), "name": "P"})),
                 ("PATCH", "/v1/products/{id}") => one(format!("/v1/products/{spare}"), json!({})),
