@@ -10,6 +10,7 @@ pub mod clock;
 pub mod consumption_rollback;
 pub mod contract;
 pub mod denial;
+pub mod dna_credits;
 pub mod downloadable;
 pub mod feature_borrow;
 pub mod generator;

@@ -101,11 +101,12 @@ pub async fn connect_server(
 /// (`DnaStore`, … in their own modules, with their own migrations). It is implemented for any type
 /// that implements every part, so an `Arc<dyn Store>` reaches every method. Bring the part traits
 /// into scope with `use licensd_store::prelude::*`.
-pub trait Store: CoreStore + LicenseSpringStore + KeyManagerStore + SlasconeStore + DnaStore {}
+pub trait Store: CoreStore + LicenseSpringStore + KeyManagerStore + SlasconeStore + DnaStore + DnaCreditStore {}
 
-impl<T: CoreStore + LicenseSpringStore + KeyManagerStore + SlasconeStore + DnaStore> Store for T {}
+impl<T: CoreStore + LicenseSpringStore + KeyManagerStore + SlasconeStore + DnaStore + DnaCreditStore> Store for T {}
 
 pub use dialects::dna::DnaStore;
+pub use dialects::dna_credits::DnaCreditStore;
 pub use dialects::keymanager::{
     ApiKeySettings, AssignActivation, AssignFn, AssignOutcome, AssignSelection, ContractFields, KeyManagerStore,
     MetaEntry, MetaOwner, NewTelemetry, ProductSigningKey, StoredContract, TelemetryFilter,
@@ -115,7 +116,7 @@ pub use dialects::slascone::SlasconeStore;
 
 /// The part traits, for method calls on `dyn Store`.
 pub mod prelude {
-    pub use crate::{CoreStore, DnaStore, KeyManagerStore, LicenseSpringStore, SlasconeStore, Store};
+    pub use crate::{CoreStore, DnaCreditStore, DnaStore, KeyManagerStore, LicenseSpringStore, SlasconeStore, Store};
 }
 
 /// Storage shared by every dialect: catalog, licenses, devices, people, credentials, keys, events.

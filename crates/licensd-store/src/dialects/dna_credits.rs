@@ -1,0 +1,338 @@
+//! Storage of DNA's credit pools per buyer e-mail (`Target: EMAIL`, domain `dna_credits`): one
+//! row per (product, e-mail, credit name) with its balance. The e-mail is the pool key of
+//! `dna_credits::pool_email`; a License Code reaches the pools of its activation e-mail
+//! (`dna_licenses.activation_email`).
+//!
+//! A consumption is one transaction that locks the pool row before reading it (`FOR UPDATE` on
+//! PostgreSQL; SQLite's `BEGIN IMMEDIATE` holds the only writer lock), so concurrent consumptions
+//! by any of the e-mail's codes queue on the row and the domain decides each one on the balance the
+//! previous one left: a pool is never overdrawn. A refusal rolls back and changes nothing.
+//! Migrations use versions 540–549; files live in migrations/{sqlite,postgres}/.
+
+use crate::migrate::Migration;
+use crate::{PostgresStore, Result, SqliteStore};
+use licensd_domain::dna_credits::Funding;
+use licensd_domain::{EventDraft, License, Millis, Product};
+use serde::{Deserialize, Serialize};
+
+pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
+    version: 540,
+    name: "dna_credit_pools",
+    sql: include_str!("../../migrations/sqlite/0540_dna_credit_pools.sql"),
+}];
+pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[Migration {
+    version: 540,
+    name: "dna_credit_pools",
+    sql: include_str!("../../migrations/postgres/0540_dna_credit_pools.sql"),
+}];
+
+/// One credit of a buyer e-mail's pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreditPool {
+    pub product_id: i64,
+    /// The pool key: the buyer e-mail, trimmed and lowercased.
+    pub email: String,
+    pub name: String,
+    /// Credits left.
+    pub balance: i64,
+    /// Credits used over the pool's life.
+    pub consumed: i64,
+    pub updated_at: Millis,
+}
+
+#[async_trait::async_trait]
+pub trait DnaCreditStore: Send + Sync + 'static {
+    /// The product's pools (of one e-mail when given), by e-mail then name; NotFound without the
+    /// product.
+    async fn dna_credit_pools(&self, product_id: i64, email: Option<&str>) -> Result<Vec<CreditPool>>;
+    /// The pools the license reaches through its activation e-mail (none without an e-mail).
+    async fn dna_license_credit_pools(&self, license: &License) -> Result<Vec<CreditPool>>;
+    /// Funds one pool credit (creating it), as the domain's `plan_funding` allows; NotFound without
+    /// the product, InvalidInput when the rule refuses.
+    async fn dna_fund_credit_pool(
+        &self,
+        product_id: i64,
+        email: &str,
+        name: &str,
+        funding: Funding,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<CreditPool>;
+    /// Uses `amount` credits of `name` from the pool of the license's activation e-mail, under the
+    /// pool row lock, as the domain's `plan_pool_consumption` decides (`Denied(FeatureNotFound)`
+    /// when the code has no e-mail or the e-mail no such credit, `Denied(ConsumptionLimitReached)`
+    /// when too few are left). `product` and `license` are the caller's snapshot of the code.
+    async fn dna_consume_credit_pool(
+        &self,
+        product: &Product,
+        license: &License,
+        name: &str,
+        amount: i64,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<CreditPool>;
+}
+
+/// Implements `DnaCreditStore` for one backend. `$writer` is the pool write transactions use,
+/// `$begin` opens one whose first statement takes the write lock, `$lock` is appended to a
+/// `SELECT` that must lock the rows it reads.
+macro_rules! impl_dna_credit_store {
+    ($store:ty, $row:ty, $conn:ty, $writer:ident, $begin:literal, $lock:literal) => {
+        #[async_trait::async_trait]
+        impl DnaCreditStore for $store {
+            async fn dna_credit_pools(&self, product_id: i64, email: Option<&str>) -> Result<Vec<CreditPool>> {
+                let mut conn = self.pool.acquire().await.map_err(db_err)?;
+                let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE id = $1")
+                    .bind(product_id)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                if exists == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                let rows = sqlx::query(concat!(
+                    "SELECT product_id, email, name, balance, consumed, updated_at FROM dna_credit_pools ",
+                    "WHERE product_id = $1 AND ($2 IS NULL OR email = $2) ORDER BY email, name LIMIT 1000"
+                ))
+                .bind(product_id)
+                .bind(email.map(pool_email))
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db_err)?;
+                rows.iter().map(pool_from_row).collect()
+            }
+
+            async fn dna_license_credit_pools(&self, license: &License) -> Result<Vec<CreditPool>> {
+                let mut conn = self.pool.acquire().await.map_err(db_err)?;
+                let Some(email) = email_of(&mut conn, license.id).await? else {
+                    return Ok(Vec::new());
+                };
+                let rows = sqlx::query(concat!(
+                    "SELECT product_id, email, name, balance, consumed, updated_at FROM dna_credit_pools ",
+                    "WHERE product_id = $1 AND email = $2 ORDER BY name"
+                ))
+                .bind(license.product_id)
+                .bind(email)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db_err)?;
+                rows.iter().map(pool_from_row).collect()
+            }
+
+            async fn dna_fund_credit_pool(
+                &self,
+                product_id: i64,
+                email: &str,
+                name: &str,
+                funding: Funding,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<CreditPool> {
+                let email = pool_email(email);
+                let mut tx = self.$writer.begin_with($begin).await.map_err(db_err)?;
+                // The product row lock serializes fundings of the product, so the count of credit
+                // types an e-mail holds cannot change under the rule.
+                let product: Option<i64> = sqlx::query_scalar(concat!("SELECT id FROM products WHERE id = $1", $lock))
+                    .bind(product_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                if product.is_none() {
+                    return Err(StoreError::NotFound);
+                }
+                let current = locked_pool(&mut tx, product_id, &email, name).await?;
+                let other_types: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM dna_credit_pools WHERE product_id = $1 AND email = $2 AND name <> $3",
+                )
+                .bind(product_id)
+                .bind(&email)
+                .bind(name)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                let other_types = usize::try_from(other_types).unwrap_or(usize::MAX);
+                let next = dna_credits::plan_funding(current, other_types, funding)
+                    .map_err(|e| StoreError::InvalidInput(e.to_string()))?;
+                let row = sqlx::query(concat!(
+                    "INSERT INTO dna_credit_pools (product_id, email, name, balance, consumed, updated_at) ",
+                    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (product_id, email, name) DO UPDATE SET ",
+                    "balance = excluded.balance, consumed = excluded.consumed, updated_at = excluded.updated_at ",
+                    "RETURNING product_id, email, name, balance, consumed, updated_at"
+                ))
+                .bind(product_id)
+                .bind(&email)
+                .bind(name)
+                .bind(next.balance)
+                .bind(next.consumed)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                let pool = pool_from_row(&row)?;
+                let event = event.data(serde_json::json!({
+                    "email": pool.email, "name": pool.name, "balance": pool.balance,
+                    "previous_balance": current.map(|c| c.balance),
+                }));
+                insert_event(&mut tx, event, product_id, now).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(pool)
+            }
+
+            async fn dna_consume_credit_pool(
+                &self,
+                product: &Product,
+                license: &License,
+                name: &str,
+                amount: i64,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<CreditPool> {
+                let mut tx = self.$writer.begin_with($begin).await.map_err(db_err)?;
+                let current = match email_of(&mut tx, license.id).await? {
+                    Some(email) => locked_pool(&mut tx, license.product_id, &email, name)
+                        .await?
+                        .map(|pool| (email, pool)),
+                    None => None,
+                };
+                let next = dna_credits::plan_pool_consumption(
+                    product,
+                    license,
+                    current.as_ref().map(|(_, pool)| *pool),
+                    amount,
+                    now,
+                )?;
+                // The rule only accepts an existing pool.
+                let Some((email, _)) = current else {
+                    return Err(StoreError::Denied(licensd_domain::Denial::FeatureNotFound));
+                };
+                let row = sqlx::query(concat!(
+                    "UPDATE dna_credit_pools SET balance = $4, consumed = $5, updated_at = $6 ",
+                    "WHERE product_id = $1 AND email = $2 AND name = $3 ",
+                    "RETURNING product_id, email, name, balance, consumed, updated_at"
+                ))
+                .bind(license.product_id)
+                .bind(&email)
+                .bind(name)
+                .bind(next.balance)
+                .bind(next.consumed)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                let pool = pool_from_row(&row)?;
+                let event = event.data(serde_json::json!({
+                    "target": "EMAIL", "email": pool.email, "name": pool.name,
+                    "amount": amount, "balance": pool.balance,
+                }));
+                insert_event(&mut tx, event, license.id, now).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(pool)
+            }
+        }
+
+        fn get<T>(row: &$row, col: &str) -> Result<T>
+        where
+            T: for<'r> sqlx::Decode<'r, <$row as sqlx::Row>::Database> + sqlx::Type<<$row as sqlx::Row>::Database>,
+        {
+            row.try_get::<T, _>(col).map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
+        }
+
+        fn pool_from_row(r: &$row) -> Result<CreditPool> {
+            Ok(CreditPool {
+                product_id: get(r, "product_id")?,
+                email: get(r, "email")?,
+                name: get(r, "name")?,
+                balance: get(r, "balance")?,
+                consumed: get(r, "consumed")?,
+                updated_at: get(r, "updated_at")?,
+            })
+        }
+
+        /// The license's activation e-mail as a pool key; None without one.
+        async fn email_of(conn: &mut $conn, license_id: i64) -> Result<Option<String>> {
+            let email: Option<Option<String>> =
+                sqlx::query_scalar("SELECT activation_email FROM dna_licenses WHERE license_id = $1")
+                    .bind(license_id)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+            Ok(email
+                .flatten()
+                .map(|e| pool_email(&e))
+                .filter(|e| !e.is_empty()))
+        }
+
+        /// Reads one pool credit, locking its row until the transaction ends.
+        async fn locked_pool(conn: &mut $conn, product_id: i64, email: &str, name: &str) -> Result<Option<PoolBalance>> {
+            let row = sqlx::query(concat!(
+                "SELECT balance, consumed FROM dna_credit_pools WHERE product_id = $1 AND email = $2 AND name = $3",
+                $lock
+            ))
+            .bind(product_id)
+            .bind(email)
+            .bind(name)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            row.map(|r| {
+                Ok(PoolBalance {
+                    balance: get(&r, "balance")?,
+                    consumed: get(&r, "consumed")?,
+                })
+            })
+            .transpose()
+        }
+
+        async fn insert_event(conn: &mut $conn, event: EventDraft, subject: i64, now: Millis) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(now)
+            .bind(event.actor)
+            .bind(event.source_ip)
+            .bind(event.action)
+            .bind(event.subject_type)
+            .bind(event.subject_id.or(Some(subject)))
+            .bind(to_json(&event.data)?)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            Ok(())
+        }
+    };
+}
+
+mod sqlite_impl {
+    use super::*;
+    use crate::StoreError;
+    use crate::sql::{db_err, to_json};
+    use licensd_domain::dna_credits::{self, PoolBalance, pool_email};
+    use sqlx::Row;
+
+    impl_dna_credit_store!(
+        SqliteStore,
+        sqlx::sqlite::SqliteRow,
+        sqlx::SqliteConnection,
+        writer,
+        "BEGIN IMMEDIATE",
+        ""
+    );
+}
+
+mod postgres_impl {
+    use super::*;
+    use crate::StoreError;
+    use crate::sql::{db_err, to_json};
+    use licensd_domain::dna_credits::{self, PoolBalance, pool_email};
+    use sqlx::Row;
+
+    impl_dna_credit_store!(
+        PostgresStore,
+        sqlx::postgres::PgRow,
+        sqlx::PgConnection,
+        pool,
+        "BEGIN",
+        " FOR UPDATE"
+    );
+}
