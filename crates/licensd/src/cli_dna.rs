@@ -57,6 +57,34 @@ pub enum DnaCommand {
     InfoTags { license: i64 },
     /// Record an InfoTag for a license.
     AddInfoTag { license: i64, tag: String },
+    /// List a product's credit pools per buyer email (DNA `Target: EMAIL`).
+    Pools {
+        product: i64,
+        /// Only this buyer email's pools.
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Set the balance of a buyer email's credit pool (creating it).
+    SetPool {
+        product: i64,
+        #[arg(long)]
+        email: String,
+        /// The credit name DNA clients send as `Name`.
+        #[arg(long)]
+        name: String,
+        #[arg(long, allow_hyphen_values = true)]
+        count: i64,
+    },
+    /// Add credits to a buyer email's credit pool (a replenishment; creates it).
+    AddPoolCredits {
+        product: i64,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, allow_hyphen_values = true)]
+        count: i64,
+    },
 }
 
 const POLICY_FIELDS: &[(&str, &str)] = &[
@@ -74,6 +102,23 @@ const LICENSE_FIELDS: &[(&str, &str)] = &[
     ("IP LOCKED", "ip_locked"),
 ];
 const TAG_COLUMNS: &[(&str, &str)] = &[("ID", "id"), ("TAG", "tag"), ("AT", "at")];
+const POOL_COLUMNS: &[(&str, &str)] = &[
+    ("PRODUCT", "product_id"),
+    ("EMAIL", "email"),
+    ("NAME", "name"),
+    ("COUNT", "count"),
+    ("CONSUMED", "consumed"),
+];
+
+/// `a@b` → `a%40b`: a query value with every byte outside the unreserved set escaped.
+fn query_value(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
 
 fn show(value: &Value, json: bool, fields: &[(&str, &str)]) -> String {
     if json {
@@ -191,6 +236,49 @@ pub async fn execute(client: &Client, command: DnaCommand, json: bool) -> Result
                 )
                 .await?;
             Ok(show(&value, json, TAG_COLUMNS))
+        }
+        DnaCommand::Pools { product, email } => {
+            let query = email.map(|e| format!("?email={}", query_value(&e))).unwrap_or_default();
+            let value = client
+                .call(
+                    Method::GET,
+                    &format!("/v1/dna/products/{product}/credit-pools{query}"),
+                    None,
+                )
+                .await?;
+            Ok(show(&value, json, POOL_COLUMNS))
+        }
+        DnaCommand::SetPool {
+            product,
+            email,
+            name,
+            count,
+        } => {
+            let body = json!({"email": email, "name": name, "count": count});
+            let value = client
+                .call(
+                    Method::PUT,
+                    &format!("/v1/dna/products/{product}/credit-pools"),
+                    Some(body),
+                )
+                .await?;
+            Ok(show(&value, json, POOL_COLUMNS))
+        }
+        DnaCommand::AddPoolCredits {
+            product,
+            email,
+            name,
+            count,
+        } => {
+            let body = json!({"email": email, "name": name, "count": count});
+            let value = client
+                .call(
+                    Method::POST,
+                    &format!("/v1/dna/products/{product}/credit-pools/add"),
+                    Some(body),
+                )
+                .await?;
+            Ok(show(&value, json, POOL_COLUMNS))
         }
     }
 }

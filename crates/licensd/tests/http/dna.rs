@@ -525,8 +525,8 @@ backend_tests! {
         assert_eq!(dna.get("/dna/v1/credits/APP/CR-1?UserIp=192.0.2.1").await, (StatusCode::OK, credits.clone()));
         assert_eq!(dna.send(Method::GET, "/dna/v1/Credits/APP/CR-1", json!({"Target": "ALL", "UserIp": "192.0.2.1"})).await, (StatusCode::OK, credits));
         assert_eq!(dna.get("/dna/v1/credits/APP/CR-1?Target=LICENSE&UserIp=192.0.2.1").await.0, StatusCode::OK);
-        let (status, body) = dna.get("/dna/v1/credits/APP/CR-1?Target=EMAIL&UserIp=192.0.2.1").await;
-        assert_eq!((status, body), (StatusCode::BAD_REQUEST, message("Target EMAIL is not supported: credits are kept per License Code only")));
+        // CR-1 has no activation email, so it reaches no EMAIL pool (dna::credit_pools).
+        assert_eq!(dna.get("/dna/v1/credits/APP/CR-1?Target=EMAIL&UserIp=192.0.2.1").await, (StatusCode::OK, json!([])));
         let (status, body) = dna.get("/dna/v1/credits/APP/CR-1?Target=BOGUS&UserIp=192.0.2.1").await;
         assert_eq!((status, body), (StatusCode::BAD_REQUEST, message("Invalid Target: use LICENSE, EMAIL or ALL")));
         assert_eq!(dna.get("/dna/v1/credits/APP/PLAIN-1?UserIp=192.0.2.1").await, (StatusCode::OK, json!([])));
@@ -544,7 +544,7 @@ backend_tests! {
             (json!({"Name": "Credits", "UserIp": "192.0.2.1"}), "Count is required"),
             (json!({"Name": "Credits", "Count": 20001, "UserIp": "192.0.2.1"}), "Invalid Count: must be between 0 and 20000"),
             (json!({"Name": "Credits", "Count": -1, "UserIp": "192.0.2.1"}), "Invalid Count: must be between 0 and 20000"),
-            (json!({"Name": "Credits", "Count": 1, "Target": "EMAIL", "UserIp": "192.0.2.1"}), "Target EMAIL is not supported: credits are kept per License Code only"),
+            (json!({"Name": "Credits", "Count": 1, "Target": "EMAIL", "UserIp": "192.0.2.1"}), "The License Code has no activation email, so it has no EMAIL credits"),
             (json!({"Name": "Credits", "Count": "ten", "UserIp": "192.0.2.1"}), ""),
         ] {
             let (status, body) = dna.send(Method::POST, consume, bad.clone()).await;
@@ -671,5 +671,7 @@ backend_tests! {
 }
 
 /// Issue 12 (dialect fidelity).
+#[path = "dna/credit_pools.rs"]
+mod credit_pools;
 #[path = "dna/fidelity.rs"]
 mod fidelity;

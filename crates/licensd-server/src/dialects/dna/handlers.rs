@@ -13,6 +13,9 @@ use licensd_domain::*;
 use licensd_store::dialects::dna::{DnaPassword, PasswordAttempt};
 use licensd_store::{LicenseRef, StoreError};
 use serde::Deserialize;
+
+mod credits;
+pub use credits::{consume, credits};
 use serde_json::{Value, json};
 
 /// An authenticated request.
@@ -531,71 +534,6 @@ pub async fn delete_device(ctx: &Ctx, ids: (&str, &str), device: &str, bytes: &[
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// The name DNA credits of the license-level consumption counter go by; consumption features are
-/// further credit types named by their feature code.
-const LICENSE_CREDITS: &str = "Credits";
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct CreditsQuery {
-    target: Option<String>,
-    user_ip: Option<String>,
-}
-
-/// Only the credits of the code itself exist in licensd: pools per buyer email do not.
-fn check_target(target: Option<&str>) -> Result<(), DnaError> {
-    match target.map(str::to_ascii_uppercase).as_deref() {
-        None | Some("LICENSE") | Some("ALL") => Ok(()),
-        Some("EMAIL") => Err(DnaError::bad_request(
-            "Target EMAIL is not supported: credits are kept per License Code only",
-        )),
-        Some(_) => Err(DnaError::bad_request("Invalid Target: use LICENSE, EMAIL or ALL")),
-    }
-}
-
-/// `[{Target, Name, Count}]`: the remaining credits of the license counter and of each
-/// consumption feature. `Count` is null when the counter has no cap (unlimited credits).
-async fn credit_list(ctx: &Ctx, license: &License) -> Result<Value, DnaError> {
-    let mut list = Vec::new();
-    if let Some(terms) = &license.terms.consumption {
-        let counter = rules::current_counter(
-            terms,
-            license.consumption_used,
-            license.consumption_period_start,
-            ctx.now,
-        );
-        let count = terms.max_consumptions.map(|max| max.saturating_sub(counter.used));
-        list.push(json!({"Target": "LICENSE", "Name": LICENSE_CREDITS, "Count": count}));
-    }
-    for feature in ctx.state.store.license_features(license.id).await? {
-        if feature.definition.feature_type != FeatureType::Consumption {
-            continue;
-        }
-        let terms = feature.consumption_terms();
-        let counter = rules::current_counter(&terms, feature.consumption_used, feature.period_start, ctx.now);
-        let count = terms.max_consumptions.map(|max| max.saturating_sub(counter.used));
-        list.push(json!({"Target": "LICENSE", "Name": feature.definition.code, "Count": count}));
-    }
-    Ok(Value::Array(list))
-}
-
-/// GET …/credits/{p}/{l}; `Target` and `UserIp` come in a JSON body as DNA documents, or in the
-/// query string for clients that cannot send a body with GET.
-pub async fn credits(ctx: &Ctx, ids: (&str, &str), bytes: &[u8], query: &str) -> Result<Response, DnaError> {
-    let mut body: CreditsQuery = parse_body(bytes)?;
-    for (key, value) in form_pairs(query) {
-        match key.to_ascii_lowercase().as_str() {
-            "target" => body.target = Some(value),
-            "userip" => body.user_ip = Some(value),
-            _ => return Err(DnaError::bad_request(format!("Unknown query parameter {key}"))),
-        }
-    }
-    user_ip(&body.user_ip)?;
-    check_target(body.target.as_deref())?;
-    let (_, license) = ctx.load(ids).await?;
-    Ok(Json(credit_list(ctx, &license).await?).into_response())
-}
-
 /// `a=b&c=d` pairs, percent-decoded.
 fn form_pairs(query: &str) -> Vec<(String, String)> {
     query
@@ -631,84 +569,6 @@ fn percent_decode(text: &str) -> String {
 
 fn hex_value(byte: u8) -> Option<u8> {
     (byte as char).to_digit(16).and_then(|d| u8::try_from(d).ok())
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ConsumeBody {
-    name: Option<String>,
-    count: Option<i64>,
-    target: Option<String>,
-    user_ip: Option<String>,
-    test: Option<bool>,
-    send_dna_email: Option<bool>,
-}
-
-/// The most credits one consume call may use, as DNA documents.
-const MAX_CONSUME: i64 = 20_000;
-
-/// POST …/Credits/{p}/{l}/consume: uses `Count` credits of `Name` through the store's locked,
-/// capped consumption (the license counter for `Credits` or no name, else the consumption feature
-/// with that code). Count 0 and test events change nothing. Answers the remaining credits.
-pub async fn consume(ctx: &Ctx, ids: (&str, &str), bytes: &[u8]) -> Result<Response, DnaError> {
-    ctx.require_write()?;
-    let body: ConsumeBody = parse_body(bytes)?;
-    user_ip(&body.user_ip)?;
-    refuse_email(body.send_dna_email)?;
-    check_target(body.target.as_deref())?;
-    let count = body.count.ok_or_else(|| DnaError::bad_request("Count is required"))?;
-    if !(0..=MAX_CONSUME).contains(&count) {
-        return Err(DnaError::bad_request(format!(
-            "Invalid Count: must be between 0 and {MAX_CONSUME}"
-        )));
-    }
-    let name = body.name.unwrap_or_else(|| LICENSE_CREDITS.to_string());
-    if name.is_empty() || name.len() > 128 {
-        return Err(DnaError::bad_request("Invalid Name"));
-    }
-    let (_, license) = ctx.load(ids).await?;
-    let store = &ctx.state.store;
-    let is_license_counter = name.eq_ignore_ascii_case(LICENSE_CREDITS);
-    let license = if count == 0 || body.test == Some(true) {
-        // Nothing is used; still say whether the credit exists.
-        if is_license_counter && license.terms.consumption.is_none() {
-            return Err(super::wire::denial_error(Denial::NotConsumption));
-        }
-        if !is_license_counter
-            && !store
-                .license_features(license.id)
-                .await?
-                .iter()
-                .any(|f| f.definition.code == name)
-        {
-            return Err(super::wire::denial_error(Denial::FeatureNotFound));
-        }
-        license
-    } else if is_license_counter {
-        store
-            .consume(
-                LicenseRef::Id(license.id),
-                count,
-                None,
-                ctx.event("dna.credits_consume"),
-                ctx.now,
-            )
-            .await?
-            .license
-    } else {
-        store
-            .consume_feature(
-                LicenseRef::Id(license.id),
-                &name,
-                count,
-                None,
-                ctx.event("dna.credits_consume"),
-                ctx.now,
-            )
-            .await?
-            .license
-    };
-    Ok(Json(credit_list(ctx, &license).await?).into_response())
 }
 
 /// GET …/Licenses/{p}/{l}/infotags (DNA does not publish this path): the InfoTags reported for

@@ -44,11 +44,34 @@
 //! - `Test: true` is a dry run that validates and changes nothing (licensd has no TESTING MODE, so
 //!   every product is ACTIVE); `SendDnaEmail: true` is refused (licensd sends no email), so reset
 //!   codes are returned in the response.
-//! - Credits are the license's consumption counter (name `Credits`) plus its consumption
-//!   features (by feature code); `Count` is what is left (null without a cap). Per-email pools
-//!   (`Target: EMAIL`) do not exist and are refused.
+//! - Credits (`handlers/credits.rs`, domain `dna_credits`): `Target: LICENSE` (the default) is the
+//!   code's own credits, the license's consumption counter (name `Credits`) plus its consumption
+//!   features (by feature code); `Count` is what is left (null without a cap). `Target: EMAIL` is
+//!   the pool of the code's activation email for its product, shared by every code of that
+//!   product with the same email (compared without case); vendors fund it through
+//!   `/v1/dna/products/{id}/credit-pools` (`PUT` sets a balance, `POST …/add` replenishes) and
+//!   `licensd dna set-pool | add-pool-credits | pools`, at most 5 credit names per email.
+//!   `Target: ALL` reads LICENSE then EMAIL entries, and consumes from the code's own credit
+//!   first, else (none of that name, or too few) from the pool: one consumption is taken whole
+//!   from one source, never split. Pool consumptions lock the pool row, so concurrent ones never
+//!   overdraw it (`credit_pools::dna_email_pool_concurrent_consumptions_never_overdraw`).
+//!   A code without an email reads no EMAIL entries and its EMAIL consumption is refused
+//!   (`credit_pools::dna_email_and_all_credits_share_one_pool_per_buyer_email`).
+//!
+//! Credit answers (all `{"Message": …}`; tests in `dna::credit_pools` unless noted):
+//!
+//! | Status | Message | When |
+//! |---|---|---|
+//! | 200 | `[{Target, Name, Count}]` | read, or a consumption that used its credits (or Count 0 / `Test`) |
+//! | 400 | `Invalid Target: use LICENSE, EMAIL or ALL` | any other `Target` word |
+//! | 400 | `Not enough credits` | the credit (ALL: the code's and the pool's) has fewer than `Count` left; nothing changes |
+//! | 400 | `The License Code has no credits` | LICENSE/ALL `Credits` on a code without a consumption counter and no such pool credit (`dna::dna_credits`) |
+//! | 400 | `The License Code has no activation email, so it has no EMAIL credits` | `Target: EMAIL` consumption by a code without an email |
+//! | 400 | `Invalid Count: must be between 0 and 20000`, `Count is required`, `Invalid Name` | bad body (`dna::dna_credits`) |
+//! | 404 | `Credit Name not found for this license` | no credit of that name in any source the target covers |
 
 mod admin;
+mod admin_credits;
 mod handlers;
 pub(crate) mod wire;
 
@@ -72,11 +95,13 @@ pub fn routes() -> Router<AppState> {
 }
 
 pub fn admin_routes() -> Router<AppState> {
-    admin::routes()
+    admin::routes().merge(admin_credits::routes())
 }
 
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    admin::openapi()
+    let mut doc = admin::openapi();
+    doc.merge(admin_credits::openapi());
+    doc
 }
 
 async fn unknown_resource() -> DnaError {
