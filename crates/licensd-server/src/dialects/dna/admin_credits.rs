@@ -79,8 +79,15 @@ pub struct CreditPoolQuery {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FundCreditPool {
+    /// The buyer e-mail (at most 254 bytes).
+    #[schema(max_length = 254)]
     pub email: String,
+    /// The credit name (1 to 128 bytes, no control characters).
+    #[schema(min_length = 1, max_length = 128)]
     pub name: String,
+    /// The balance (`PUT`) or the credits to add (`POST …/add`); the balance stays within
+    /// 0…10^12 (`dna_credits::MAX_POOL_BALANCE`).
+    #[schema(minimum = 0, maximum = 1000000000000_i64)]
     pub count: i64,
 }
 

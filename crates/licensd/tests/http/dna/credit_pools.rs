@@ -167,6 +167,14 @@ backend_tests! {
         // A code whose e-mail changes reaches the new address's pool.
         set_email(&server, a2, "other@example.com").await;
         assert_eq!(dna.credits("APP", "A-2", "EMAIL").await, (StatusCode::OK, json!([])));
+        // A banned code uses no pool credits: the code's own state is checked first.
+        assert_eq!(fund(&server, Method::PUT, product_id, "other@example.com", "Credits", 3).await.0, StatusCode::OK);
+        let (status, _) = server.admin(Method::POST, &format!("/v1/licenses/{b1}/block"), None).await;
+        assert_eq!(status, StatusCode::OK);
+        for target in ["EMAIL", "ALL"] {
+            assert_eq!(dna.consume("APP", "B-1", target, "Credits", 1).await, (StatusCode::BAD_REQUEST, message("The License Code is BANNED")), "{target}");
+        }
+        assert_eq!(dna.consume("APP", "A-2", "EMAIL", "Credits", 1).await, (StatusCode::OK, json!([entry("EMAIL", "Credits", 2)])));
         let (status, body) = dna.consume("APP", "A-2", "BOGUS", "Credits", 1).await;
         assert_eq!((status, body), (StatusCode::BAD_REQUEST, message("Invalid Target: use LICENSE, EMAIL or ALL")));
 
@@ -189,8 +197,9 @@ backend_tests! {
         assert_eq!(fund(&server, Method::PUT, 999_999, "buyer@example.com", "Credits", 1).await.0, StatusCode::NOT_FOUND);
         let (status, _) = server.admin(Method::GET, "/v1/dna/products/999999/credit-pools", None).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
-        let (status, body) = server.admin(Method::GET, &format!("/v1/dna/products/{product_id}/credit-pools?email=other@example.com"), None).await;
-        assert_eq!((status, body), (StatusCode::OK, json!([])));
+        let (status, body) = server.admin(Method::GET, &format!("/v1/dna/products/{product_id}/credit-pools?email=Other@example.com"), None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!((body[0]["email"].as_str(), body[0]["count"].as_i64(), body[0]["consumed"].as_i64(), body.as_array().map(Vec::len)), (Some("other@example.com"), Some(2), Some(1), Some(1)));
     }
 
     async fn dna_email_pool_concurrent_consumptions_never_overdraw(server) {
