@@ -196,14 +196,23 @@ mod tests {
 
     #[test]
     fn funding_is_bounded() {
-        let pool = Some(PoolBalance { balance: 5, consumed: 2 });
+        let pool = Some(PoolBalance {
+            balance: 5,
+            consumed: 2,
+        });
         assert_eq!(
             plan_funding(pool, 0, Funding::Add(3)),
-            Ok(PoolBalance { balance: 8, consumed: 2 })
+            Ok(PoolBalance {
+                balance: 8,
+                consumed: 2
+            })
         );
         assert_eq!(
             plan_funding(pool, 4, Funding::Set(0)),
-            Ok(PoolBalance { balance: 0, consumed: 2 })
+            Ok(PoolBalance {
+                balance: 0,
+                consumed: 2
+            })
         );
         assert_eq!(plan_funding(None, 4, Funding::Set(1)).map(|p| p.balance), Ok(1));
         assert_eq!(plan_funding(None, 5, Funding::Set(1)), Err(FundingError::TooManyTypes));

@@ -17,13 +17,24 @@ async fn set_email(server: &Server, license_id: i64, email: &str) {
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
-async fn fund(server: &Server, method: Method, product_id: i64, email: &str, name: &str, count: i64) -> (StatusCode, Value) {
+async fn fund(
+    server: &Server,
+    method: Method,
+    product_id: i64,
+    email: &str,
+    name: &str,
+    count: i64,
+) -> (StatusCode, Value) {
     let path = match method {
         Method::PUT => format!("/v1/dna/products/{product_id}/credit-pools"),
         _ => format!("/v1/dna/products/{product_id}/credit-pools/add"),
     };
     server
-        .admin(method, &path, Some(json!({"email": email, "name": name, "count": count})))
+        .admin(
+            method,
+            &path,
+            Some(json!({"email": email, "name": name, "count": count})),
+        )
         .await
 }
 
@@ -49,7 +60,11 @@ impl Dna<'_> {
 /// The pools of one product as the native API lists them: (email, name, count, consumed).
 async fn pools(server: &Server, product_id: i64) -> Vec<(String, String, i64, i64)> {
     let (status, body) = server
-        .admin(Method::GET, &format!("/v1/dna/products/{product_id}/credit-pools"), None)
+        .admin(
+            Method::GET,
+            &format!("/v1/dna/products/{product_id}/credit-pools"),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body.as_array()
@@ -67,7 +82,9 @@ async fn pools(server: &Server, product_id: i64) -> Vec<(String, String, i64, i6
 }
 
 async fn event_count(server: &Server) -> usize {
-    let (status, body) = server.admin(Method::GET, "/v1/events?action=dna.credits_consume&limit=1000", None).await;
+    let (status, body) = server
+        .admin(Method::GET, "/v1/events?action=dna.credits_consume&limit=1000", None)
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["data"].as_array().map(Vec::len).expect("event page")
 }

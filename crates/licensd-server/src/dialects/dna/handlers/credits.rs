@@ -148,7 +148,9 @@ pub async fn consume(ctx: &Ctx, ids: (&str, &str), bytes: &[u8]) -> Result<Respo
     let mut refusal: Option<Denial> = None;
     for &source in target.sources() {
         let attempt = if dry_run {
-            credit_exists(ctx, source, &license, &name).await.map(|()| license.clone())
+            credit_exists(ctx, source, &license, &name)
+                .await
+                .map(|()| license.clone())
         } else {
             use_credits(ctx, source, &product, &license, &name, count).await
         };
