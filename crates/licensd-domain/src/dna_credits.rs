@@ -194,6 +194,76 @@ mod tests {
         assert_eq!(pool_email("  Buyer@Example.COM "), "buyer@example.com");
     }
 
+    fn product() -> Product {
+        Product {
+            id: 1,
+            code: "app".into(),
+            name: "App".into(),
+            auth_method: crate::AuthMethod::Key,
+            status: crate::ProductStatus::Active,
+            trial_allowed: true,
+            trial_days: 14,
+            metadata: serde_json::Value::Null,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    fn license() -> License {
+        License {
+            id: 7,
+            product_id: 1,
+            policy_id: None,
+            customer_id: None,
+            key: Some("KEY".into()),
+            status: crate::LicenseStatus::Active,
+            assignment: crate::Assignment::Assigned,
+            terms: crate::LicenseTerms::default(),
+            starts_at: None,
+            expires_at: None,
+            maintenance_expires_at: None,
+            trial_days: None,
+            transfer_count: 0,
+            deactivation_count: 0,
+            consumption_used: 0,
+            consumption_period_start: 0,
+            order_ref: None,
+            metadata: serde_json::Value::Null,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn pool_consumption_is_capped_and_checks_the_code_first() {
+        let (product, license) = (product(), license());
+        let pool = Some(PoolBalance {
+            balance: 3,
+            consumed: 1,
+        });
+        let plan = |license: &License, pool, amount| plan_pool_consumption(&product, license, pool, amount, 1_000);
+        assert_eq!(
+            plan(&license, pool, 3),
+            Ok(PoolBalance {
+                balance: 0,
+                consumed: 4
+            })
+        );
+        assert_eq!(plan(&license, pool, 4), Err(Denial::ConsumptionLimitReached));
+        assert_eq!(plan(&license, pool, 0), Err(Denial::ConsumptionAmountInvalid));
+        assert_eq!(plan(&license, None, 1), Err(Denial::FeatureNotFound));
+        let blocked = License {
+            status: crate::LicenseStatus::Blocked,
+            ..license.clone()
+        };
+        assert_eq!(plan(&blocked, pool, 1), Err(Denial::LicenseBlocked));
+        let expired = License {
+            expires_at: Some(1_000),
+            ..license
+        };
+        assert_eq!(plan(&expired, pool, 1), Err(Denial::LicenseExpired));
+    }
+
     #[test]
     fn funding_is_bounded() {
         let pool = Some(PoolBalance {
