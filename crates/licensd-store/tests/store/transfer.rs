@@ -238,6 +238,6 @@ pub async fn import_refuses_non_empty_databases_and_bad_files(db: Db) {
         // The new database holds no row (the truncated file got as far as the schema).
         let store = db.connect_store(&url).await;
         store.migrate().await.expect("migrate");
-        assert!(store.list_products(Page::default()).await.expect("list").is_empty(), "{expected}");
+        assert!(store.list_products(licensd_store::Page::default()).await.expect("list").is_empty(), "{expected}");
     }
 }
