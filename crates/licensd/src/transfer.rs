@@ -38,8 +38,10 @@ impl Bar {
             bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
         }
         bar.set_style(
-            indicatif::ProgressStyle::with_template(&format!("{{bar:40}} {{pos}}/{{len}} rows {what} ({{per_sec}}, eta {{eta}})"))
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(&format!(
+                "{{bar:40}} {{pos}}/{{len}} rows {what} ({{per_sec}}, eta {{eta}})"
+            ))
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         Bar(bar)
     }

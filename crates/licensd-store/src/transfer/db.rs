@@ -20,11 +20,15 @@ pub(super) fn db(error: sqlx::Error) -> TransferError {
 pub(super) fn ident(name: &str) -> Result<String, TransferError> {
     if !name.is_empty()
         && name.len() <= 63
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
     {
         Ok(format!("\"{name}\""))
     } else {
-        Err(TransferError::Schema(format!("unexpected identifier {name:?} in the schema")))
+        Err(TransferError::Schema(format!(
+            "unexpected identifier {name:?} in the schema"
+        )))
     }
 }
 
@@ -207,8 +211,14 @@ pub(super) enum Conn<'c> {
 impl Conn<'_> {
     pub async fn execute(&mut self, sql: &str) -> Result<(), TransferError> {
         match self {
-            Conn::Sqlite(c) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned())).execute(&mut **c).await.map(|_| ()),
-            Conn::Postgres(c) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned())).execute(&mut **c).await.map(|_| ()),
+            Conn::Sqlite(c) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+                .execute(&mut **c)
+                .await
+                .map(|_| ()),
+            Conn::Postgres(c) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+                .execute(&mut **c)
+                .await
+                .map(|_| ()),
         }
         .map_err(db)
     }
@@ -282,7 +292,10 @@ impl Conn<'_> {
 
     /// Whether `table` holds at least one row.
     pub async fn has_rows(&mut self, table: &str) -> Result<bool, TransferError> {
-        let sql = format!("SELECT COUNT(*) FROM (SELECT 1 FROM {} LIMIT 1) AS probe", ident(table)?);
+        let sql = format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM {} LIMIT 1) AS probe",
+            ident(table)?
+        );
         Ok(self.count_sql(&sql).await? > 0)
     }
 
@@ -467,8 +480,12 @@ pub(super) fn sqlite_cell(row: &SqliteRow, index: usize, column: &Column) -> Res
 /// Reads one PostgreSQL cell by the column's type.
 pub(super) fn postgres_cell(row: &PgRow, index: usize, column: &Column) -> Result<Cell, TransferError> {
     let cell = match (column.column_type, column.int_bits) {
-        (ColumnType::Integer, 16) => row.try_get::<Option<i16>, _>(index).map(|v| v.map(|v| Cell::Int(v.into()))),
-        (ColumnType::Integer, 32) => row.try_get::<Option<i32>, _>(index).map(|v| v.map(|v| Cell::Int(v.into()))),
+        (ColumnType::Integer, 16) => row
+            .try_get::<Option<i16>, _>(index)
+            .map(|v| v.map(|v| Cell::Int(v.into()))),
+        (ColumnType::Integer, 32) => row
+            .try_get::<Option<i32>, _>(index)
+            .map(|v| v.map(|v| Cell::Int(v.into()))),
         (ColumnType::Integer, _) => row.try_get::<Option<i64>, _>(index).map(|v| v.map(Cell::Int)),
         (ColumnType::Boolean, _) => row.try_get::<Option<bool>, _>(index).map(|v| v.map(Cell::Bool)),
         (ColumnType::Bytes, _) => row.try_get::<Option<Vec<u8>>, _>(index).map(|v| v.map(Cell::Bytes)),

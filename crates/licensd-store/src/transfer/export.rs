@@ -142,9 +142,12 @@ async fn export_on(
         }
         written += count;
     }
-    write_line(out, &EndLine {
-        end: EndCount { rows: written },
-    })?;
+    write_line(
+        out,
+        &EndLine {
+            end: EndCount { rows: written },
+        },
+    )?;
     Ok(TransferSummary {
         tables: header.tables.len(),
         rows: written,
@@ -160,7 +163,11 @@ async fn write_rows(
     out: &mut dyn Write,
     progress: &dyn Progress,
 ) -> Result<u64, TransferError> {
-    let list = columns.iter().map(|c| ident(&c.name)).collect::<Result<Vec<_>, _>>()?.join(", ");
+    let list = columns
+        .iter()
+        .map(|c| ident(&c.name))
+        .collect::<Result<Vec<_>, _>>()?
+        .join(", ");
     let order = if columns.iter().any(|c| c.name == "id") {
         " ORDER BY id"
     } else {
@@ -169,12 +176,15 @@ async fn write_rows(
     let sql = format!("SELECT {list} FROM {}{order}", ident(table)?);
     let mut count = 0u64;
     let mut emit = |cells: Map<String, Value>, count: &mut u64| -> Result<(), TransferError> {
-        write_line(out, &RowLine {
-            table: Cow::Borrowed(table),
-            row: cells,
-        })?;
+        write_line(
+            out,
+            &RowLine {
+                table: Cow::Borrowed(table),
+                row: cells,
+            },
+        )?;
         *count += 1;
-        if *count % PROGRESS_EVERY == 0 {
+        if (*count).is_multiple_of(PROGRESS_EVERY) {
             progress.advance(PROGRESS_EVERY);
         }
         Ok(())

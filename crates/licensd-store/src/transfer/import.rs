@@ -2,8 +2,8 @@
 
 use super::db::{Cell, Column, Conn, Db, ident};
 use super::{
-    EndLine, FORMAT, FORMAT_VERSION, Header, MIGRATIONS_TABLE, Progress, RowLine, TABLES, TableHeader,
-    TransferError, TransferSummary,
+    EndLine, FORMAT, FORMAT_VERSION, Header, MIGRATIONS_TABLE, Progress, RowLine, TABLES, TableHeader, TransferError,
+    TransferSummary,
 };
 use crate::migrate;
 use serde_json::{Map, Value};
@@ -21,8 +21,13 @@ const PROGRESS_EVERY: u64 = 256;
 /// was migrated past the export's schema. Otherwise: the export's migrations are applied, every
 /// row is inserted in one transaction (any error rolls all of them back), the id counters are
 /// moved past the imported ids, and then this binary's newer migrations are applied.
-pub async fn import_from_file(url: &str, input: &Path, progress: &dyn Progress) -> Result<TransferSummary, TransferError> {
-    let file = std::fs::File::open(input).map_err(|e| TransferError::Io(format!("cannot open {}: {e}", input.display())))?;
+pub async fn import_from_file(
+    url: &str,
+    input: &Path,
+    progress: &dyn Progress,
+) -> Result<TransferSummary, TransferError> {
+    let file =
+        std::fs::File::open(input).map_err(|e| TransferError::Io(format!("cannot open {}: {e}", input.display())))?;
     let mut lines = std::io::BufReader::with_capacity(1 << 20, file).lines();
     let first = match lines.next() {
         Some(line) => line.map_err(|e| TransferError::Io(format!("cannot read {}: {e}", input.display())))?,
@@ -33,13 +38,14 @@ pub async fn import_from_file(url: &str, input: &Path, progress: &dyn Progress) 
     let database = Db::open(url, true).await?;
     let result = import_into(&database, &header, &mut lines, progress).await;
     progress.finish();
-    let result = match result {
-        // This binary's later migrations now see the imported rows, as they would have on the source.
-        Ok(summary) => database.migrate_where(|_| true).await.map(|()| summary).map_err(|e| {
-            TransferError::Database(format!("the rows were imported, but a later migration failed: {e}"))
-        }),
-        Err(error) => Err(error),
-    };
+    let result =
+        match result {
+            // This binary's later migrations now see the imported rows, as they would have on the source.
+            Ok(summary) => database.migrate_where(|_| true).await.map(|()| summary).map_err(|e| {
+                TransferError::Database(format!("the rows were imported, but a later migration failed: {e}"))
+            }),
+            Err(error) => Err(error),
+        };
     database.close().await;
     result
 }
@@ -160,7 +166,10 @@ async fn insert_all(
     let mut plans: HashMap<&str, Plan<'_>> = HashMap::new();
     for table in &header.tables {
         if !present.contains(&table.name) {
-            return Err(TransferError::Schema(format!("table {} does not exist in the target database", table.name)));
+            return Err(TransferError::Schema(format!(
+                "table {} does not exist in the target database",
+                table.name
+            )));
         }
         let target = conn.columns(&table.name).await?;
         let mut targets = Vec::with_capacity(table.columns.len());
@@ -204,7 +213,9 @@ async fn insert_all(
             if line.trim().is_empty() {
                 continue;
             }
-            return Err(TransferError::Format(format!("line {line_number}: data after the end line")));
+            return Err(TransferError::Format(format!(
+                "line {line_number}: data after the end line"
+            )));
         }
         if line.starts_with("{\"end\"") {
             let end: EndLine = serde_json::from_str(&line)
@@ -252,7 +263,7 @@ async fn insert_all(
             .map_err(|e| TransferError::Database(format!("line {line_number}: table {}: {e}", plan.table.name)))?;
         plan.inserted += 1;
         inserted += 1;
-        if inserted % PROGRESS_EVERY == 0 {
+        if inserted.is_multiple_of(PROGRESS_EVERY) {
             progress.advance(PROGRESS_EVERY);
         }
     }

@@ -43,7 +43,10 @@ pub async fn every_table_is_exported(db: Db) {
         "tables not covered by export (add them to licensd_store::transfer::TABLES): {missing:?}"
     );
     let stale: Vec<&&str> = TABLES.iter().filter(|t| !tables.contains(**t)).collect();
-    assert!(stale.is_empty(), "TABLES names tables the schema does not have: {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "TABLES names tables the schema does not have: {stale:?}"
+    );
     let unique: BTreeSet<&&str> = TABLES.iter().collect();
     assert_eq!(unique.len(), TABLES.len(), "TABLES lists a table twice");
 }
@@ -110,7 +113,10 @@ fn read_export(path: &Path) -> (Value, Vec<String>) {
     let text = std::fs::read_to_string(path).expect("read export");
     let mut lines = text.lines();
     let header: Value = serde_json::from_str(lines.next().expect("header")).expect("header json");
-    let rows: Vec<String> = lines.filter(|l| l.starts_with("{\"table\"")).map(str::to_owned).collect();
+    let rows: Vec<String> = lines
+        .filter(|l| l.starts_with("{\"table\""))
+        .map(str::to_owned)
+        .collect();
     (header, rows)
 }
 
@@ -124,7 +130,9 @@ pub async fn values_survive_a_trip_through_the_other_engine(db: Db) {
     assert_eq!(product.id, 3, "ids 1 and 2 were used");
     let dir = tempfile::tempdir().expect("temp dir");
     let first = export_path(dir.path(), "first");
-    transfer::export_to_file(&db.url, &first, NOW, &()).await.expect("export");
+    transfer::export_to_file(&db.url, &first, NOW, &())
+        .await
+        .expect("export");
 
     let other = match db.kind {
         Kind::Sqlite => Kind::Postgres,
@@ -148,13 +156,28 @@ pub async fn values_survive_a_trip_through_the_other_engine(db: Db) {
                 .expect("metadata"),
         };
         assert_eq!(text, EXACT_TEXT);
-        assert_eq!(target.raw.i64("SELECT created_at FROM products WHERE code = 'EXACT'", &[]).await, BIG);
         assert_eq!(
-            target.raw.bytes("SELECT file_content FROM km_downloadables WHERE numeric_version = ?", &[Arg::I(i64::MIN)]).await,
+            target
+                .raw
+                .i64("SELECT created_at FROM products WHERE code = 'EXACT'", &[])
+                .await,
+            BIG
+        );
+        assert_eq!(
+            target
+                .raw
+                .bytes(
+                    "SELECT file_content FROM km_downloadables WHERE numeric_version = ?",
+                    &[Arg::I(i64::MIN)]
+                )
+                .await,
             (0..=255u8).collect::<Vec<u8>>()
         );
         assert_eq!(
-            target.raw.i64("SELECT COUNT(*) FROM km_downloadables WHERE published", &[]).await,
+            target
+                .raw
+                .i64("SELECT COUNT(*) FROM km_downloadables WHERE published", &[])
+                .await,
             1,
             "booleans keep their value"
         );
@@ -163,7 +186,9 @@ pub async fn values_survive_a_trip_through_the_other_engine(db: Db) {
         let again = target.get_product(3).await.expect("product after import");
         assert_eq!(again.code, "VIA-STORE");
         assert_eq!(again.metadata, product.metadata);
-        transfer::export_to_file(&target.url, &second_for_other, NOW, &()).await.expect("export from the other engine");
+        transfer::export_to_file(&target.url, &second_for_other, NOW, &())
+            .await
+            .expect("export from the other engine");
         // The id counter continues past every id the source handed out, the deleted one included.
         let next = target
             .create_product(new_product("AFTER"), ev("product.create", "product"), NOW)
@@ -175,16 +200,23 @@ pub async fn values_survive_a_trip_through_the_other_engine(db: Db) {
 
     // Back into a new, unmigrated database of the first engine: import migrates it first.
     let back_url = db.fresh_url().await;
-    transfer::import_from_file(&back_url, &second, &()).await.expect("import back");
+    transfer::import_from_file(&back_url, &second, &())
+        .await
+        .expect("import back");
     let third = export_path(dir.path(), "third");
-    transfer::export_to_file(&back_url, &third, NOW, &()).await.expect("export again");
+    transfer::export_to_file(&back_url, &third, NOW, &())
+        .await
+        .expect("export again");
 
     let (first_header, first_rows) = read_export(&first);
     let (third_header, third_rows) = read_export(&third);
     assert_eq!(first_rows, third_rows, "every row comes back exactly");
     assert_eq!(first_header["tables"], third_header["tables"]);
     assert_eq!(first_header["migrations"], third_header["migrations"]);
-    assert!(first_rows.iter().any(|l| l.contains("\"table\":\"events\"")), "events are exported");
+    assert!(
+        first_rows.iter().any(|l| l.contains("\"table\":\"events\"")),
+        "events are exported"
+    );
 }
 
 pub async fn import_refuses_non_empty_databases_and_bad_files(db: Db) {
@@ -193,7 +225,9 @@ pub async fn import_refuses_non_empty_databases_and_bad_files(db: Db) {
         .expect("product");
     let dir = tempfile::tempdir().expect("temp dir");
     let file = export_path(dir.path(), "export");
-    transfer::export_to_file(&db.url, &file, NOW, &()).await.expect("export");
+    transfer::export_to_file(&db.url, &file, NOW, &())
+        .await
+        .expect("export");
     // Never overwrites.
     let size = std::fs::metadata(&file).expect("export").len();
     let again = transfer::export_to_file(&db.url, &file, NOW, &()).await;
@@ -215,7 +249,11 @@ pub async fn import_refuses_non_empty_databases_and_bad_files(db: Db) {
     let (header, rest) = text.split_once('\n').expect("header line");
     let variant = |name: &str, header: &Value, rest: &str| {
         let path = export_path(dir.path(), name);
-        std::fs::write(&path, format!("{}\n{rest}", serde_json::to_string(header).expect("json"))).expect("write");
+        std::fs::write(
+            &path,
+            format!("{}\n{rest}", serde_json::to_string(header).expect("json")),
+        )
+        .expect("write");
         path
     };
     let original: Value = serde_json::from_str(header).expect("header");
@@ -223,9 +261,16 @@ pub async fn import_refuses_non_empty_databases_and_bad_files(db: Db) {
     let mut future = original.clone();
     future["format_version"] = Value::from(2);
     let mut newer = original.clone();
-    newer["migrations"].as_array_mut().expect("migrations").push(Value::from(99_999));
+    newer["migrations"]
+        .as_array_mut()
+        .expect("migrations")
+        .push(Value::from(99_999));
     newer["schema_version"] = Value::from(99_999);
-    let truncated_rest: String = rest.lines().filter(|l| !l.starts_with("{\"end\"")).map(|l| format!("{l}\n")).collect();
+    let truncated_rest: String = rest
+        .lines()
+        .filter(|l| !l.starts_with("{\"end\""))
+        .map(|l| format!("{l}\n"))
+        .collect();
     let cases = [
         (variant("future", &future, rest), "unknown export format version 2"),
         (variant("newer", &newer, rest), "newer schema"),
@@ -238,6 +283,13 @@ pub async fn import_refuses_non_empty_databases_and_bad_files(db: Db) {
         // The new database holds no row (the truncated file got as far as the schema).
         let store = db.connect_store(&url).await;
         store.migrate().await.expect("migrate");
-        assert!(store.list_products(licensd_store::Page::default()).await.expect("list").is_empty(), "{expected}");
+        assert!(
+            store
+                .list_products(licensd_store::Page::default())
+                .await
+                .expect("list")
+                .is_empty(),
+            "{expected}"
+        );
     }
 }

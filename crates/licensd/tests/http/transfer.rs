@@ -55,7 +55,12 @@ fn export(server: &Server, out: &Path) -> (i32, String, String) {
     run_licensd(&args, None)
 }
 
-fn import(input: &Path, data_dir: &Path, database_url: Option<&str>, master_key: Option<&str>) -> (i32, String, String) {
+fn import(
+    input: &Path,
+    data_dir: &Path,
+    database_url: Option<&str>,
+    master_key: Option<&str>,
+) -> (i32, String, String) {
     let mut args: Vec<std::ffi::OsString> = vec!["import".into(), "--in".into(), input.as_os_str().to_owned()];
     args.extend(location(data_dir, database_url));
     let args: Vec<&OsStr> = args.iter().map(|a| a.as_os_str()).collect();
@@ -99,18 +104,26 @@ async fn native_activate(server: &Server, key: &str, fingerprint: &str) -> (Stat
 /// activation, a DNA licence with its password and an activation, and the events of all that.
 async fn seed(server: &Server) -> Dataset {
     let native = server.product("NATIVE").await;
-    server.license(native, "NATIVE-KEY-1", json!({"max_activations": 3})).await;
+    server
+        .license(native, "NATIVE-KEY-1", json!({"max_activations": 3}))
+        .await;
     for fingerprint in ["fp-1", "fp-2"] {
         let (status, body) = native_activate(server, "NATIVE-KEY-1", fingerprint).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
     // A deleted licence: the copy must not hand its id out again either.
-    let gone = server.license(native, "NATIVE-GONE", json!({"max_activations": 1})).await;
-    let (status, body) = server.admin(Method::DELETE, &format!("/v1/licenses/{gone}"), None).await;
+    let gone = server
+        .license(native, "NATIVE-GONE", json!({"max_activations": 1}))
+        .await;
+    let (status, body) = server
+        .admin(Method::DELETE, &format!("/v1/licenses/{gone}"), None)
+        .await;
     assert!(status.is_success(), "{status} {body}");
 
     let ls_product = server.product("lsapp").await;
-    server.license(ls_product, "LS-KEY-1", json!({"max_activations": 2})).await;
+    server
+        .license(ls_product, "LS-KEY-1", json!({"max_activations": 2}))
+        .await;
     let licensespring = credential(server, json!({"dialect": "licensespring", "name": "ls app"})).await;
     let reply = licensespring_call(
         server,
@@ -122,9 +135,16 @@ async fn seed(server: &Server) -> Dataset {
     .await;
     assert_eq!(reply.0, StatusCode::OK, "{}", reply.1);
 
-    let sc_product = created(server, "/v1/products", json!({"code": SLASCONE_PRODUCT, "name": "BI Server"})).await;
+    let sc_product = created(
+        server,
+        "/v1/products",
+        json!({"code": SLASCONE_PRODUCT, "name": "BI Server"}),
+    )
+    .await;
     let sc_product = sc_product["id"].as_i64().expect("id");
-    server.license(sc_product, "SC-KEY-1", json!({"max_activations": 2})).await;
+    server
+        .license(sc_product, "SC-KEY-1", json!({"max_activations": 2}))
+        .await;
     let (key_id, secret) = credential(
         server,
         json!({"dialect": "slascone", "name": "sc app", "product_id": sc_product}),
@@ -220,7 +240,11 @@ async fn slascone_activate(server: &Server, key: &str) -> (StatusCode, Value, (V
         .expect("x-slascone-signature")
         .to_owned();
     let bytes = response.bytes().await.expect("body").to_vec();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null), (bytes, signature))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        (bytes, signature),
+    )
 }
 
 /// `application/x-www-form-urlencoded` text of `fields`.
@@ -245,7 +269,11 @@ async fn keymanager_call(server: &Server, api_key: &str, action: &str, identifie
         .http
         .post(server.url(&format!("/api/v1/{action}")))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(form(&[("api_key", api_key), ("license_key", "KM-KEY-1"), ("identifier", identifier)]))
+        .body(form(&[
+            ("api_key", api_key),
+            ("license_key", "KM-KEY-1"),
+            ("identifier", identifier),
+        ]))
         .send()
         .await
         .expect("request");
@@ -384,7 +412,11 @@ async fn probe(server: &Server, data: &Dataset, keys: &Value) -> Vec<(&'static s
         .await
         .expect("request");
     let status = response.status();
-    answers.push(("dna licence", status.as_u16(), response.json().await.unwrap_or(Value::Null)));
+    answers.push((
+        "dna licence",
+        status.as_u16(),
+        response.json().await.unwrap_or(Value::Null),
+    ));
     answers
 }
 
@@ -450,7 +482,11 @@ async fn moves_with_identical_answers(from: Backend, to: Backend) {
     let copy = probe(&target, &data, &keys).await;
     for ((what, status, body), (_, copy_status, copy_body)) in original.iter().zip(&copy) {
         assert_eq!(copy_status, status, "{what}: {copy_body} vs {body}");
-        assert_eq!(stable(copy_body), stable(body), "{what} answers differently after the move");
+        assert_eq!(
+            stable(copy_body),
+            stable(body),
+            "{what} answers differently after the move"
+        );
     }
     let codes: Vec<u16> = original.iter().map(|(_, status, _)| *status).collect();
     assert_eq!(codes, [200, 201, 422, 200, 200, 200, 200, 200, 200], "{original:?}");
