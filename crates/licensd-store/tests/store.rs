@@ -74,6 +74,7 @@ macro_rules! backend_tests {
 backend_tests! {
     // export / import
     transfer::every_table_is_exported,
+    transfer::export_refuses_a_table_it_does_not_cover,
     transfer::values_survive_a_trip_through_the_other_engine,
     transfer::import_refuses_non_empty_databases_and_bad_files,
     // Key Manager dialect storage

@@ -120,6 +120,27 @@ fn read_export(path: &Path) -> (Value, Vec<String>) {
     (header, rows)
 }
 
+/// The run-time half of the guard: a table export does not know (a migration that forgot
+/// `TABLES`) makes export fail instead of writing a file without it.
+pub async fn export_refuses_a_table_it_does_not_cover(db: Db) {
+    db.raw
+        .exec(
+            "CREATE TABLE forgotten_by_export (id BIGINT PRIMARY KEY, note TEXT)",
+            &[],
+        )
+        .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = export_path(dir.path(), "refused");
+    let error = transfer::export_to_file(&db.url, &out, NOW, &())
+        .await
+        .expect_err("export refuses");
+    assert!(
+        error.to_string().contains("forgotten_by_export is not covered"),
+        "{error}"
+    );
+    assert!(!out.exists(), "a refused export leaves no file");
+}
+
 pub async fn values_survive_a_trip_through_the_other_engine(db: Db) {
     seed_edge_values(&db).await;
     // Data written through the store too: sealed secrets, digests, JSON terms, events.
