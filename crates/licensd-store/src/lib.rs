@@ -16,6 +16,7 @@ mod postgres;
 mod read_cache;
 mod sql;
 mod sqlite;
+pub mod transfer;
 mod types;
 
 pub use backup::backup_sqlite;

@@ -88,8 +88,35 @@ macro_rules! apply_one {
     }};
 }
 
+/// The versions of every migration this binary knows for `backend`, ascending.
+pub(crate) fn known_versions(backend: crate::Backend) -> Vec<i64> {
+    let mut versions: Vec<i64> = match backend {
+        crate::Backend::Sqlite => SQLITE
+            .iter()
+            .chain(crate::dialects::sqlite_migrations())
+            .map(|m| m.version)
+            .collect(),
+        crate::Backend::Postgres => POSTGRES
+            .iter()
+            .chain(crate::dialects::postgres_migrations())
+            .map(|m| m.version)
+            .collect(),
+    };
+    versions.sort_unstable();
+    versions
+}
+
 pub(crate) async fn sqlite(pool: &SqlitePool) -> Result<()> {
-    for migration in SQLITE.iter().chain(crate::dialects::sqlite_migrations()) {
+    sqlite_where(pool, |_| true).await
+}
+
+/// Applies the migrations `keep` selects, in their usual order (import rebuilds an export's schema).
+pub(crate) async fn sqlite_where(pool: &SqlitePool, keep: impl Fn(i64) -> bool) -> Result<()> {
+    for migration in SQLITE
+        .iter()
+        .chain(crate::dialects::sqlite_migrations())
+        .filter(|m| keep(m.version))
+    {
         // IMMEDIATE takes the writer lock up front, serializing concurrent migrators.
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
         apply_one!(&mut *tx, migration);
@@ -99,7 +126,16 @@ pub(crate) async fn sqlite(pool: &SqlitePool) -> Result<()> {
 }
 
 pub(crate) async fn postgres(pool: &PgPool) -> Result<()> {
-    for migration in POSTGRES.iter().chain(crate::dialects::postgres_migrations()) {
+    postgres_where(pool, |_| true).await
+}
+
+/// Applies the migrations `keep` selects, in their usual order (import rebuilds an export's schema).
+pub(crate) async fn postgres_where(pool: &PgPool, keep: impl Fn(i64) -> bool) -> Result<()> {
+    for migration in POSTGRES
+        .iter()
+        .chain(crate::dialects::postgres_migrations())
+        .filter(|m| keep(m.version))
+    {
         let mut tx = pool.begin().await.map_err(db_err)?;
         // Released at commit/rollback; makes nodes migrating at once take turns.
         sqlx::query("SELECT pg_advisory_xact_lock($1)")

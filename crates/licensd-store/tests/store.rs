@@ -44,6 +44,8 @@ mod secrets;
 mod slascone;
 #[path = "store/slascone_backoffice.rs"]
 mod slascone_backoffice;
+#[path = "store/transfer.rs"]
+mod transfer;
 #[path = "store/validation.rs"]
 mod validation;
 
@@ -70,6 +72,11 @@ macro_rules! backend_tests {
 }
 
 backend_tests! {
+    // export / import
+    transfer::every_table_is_exported,
+    transfer::export_refuses_a_table_it_does_not_cover,
+    transfer::values_survive_a_trip_through_the_other_engine,
+    transfer::import_refuses_non_empty_databases_and_bad_files,
     // Key Manager dialect storage
     keymanager::km_settings_blocks_and_product_keys,
     keymanager::km_metadata_per_owner,

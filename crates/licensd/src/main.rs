@@ -14,6 +14,7 @@ mod config;
 mod listener;
 mod output;
 mod serve;
+mod transfer;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -46,6 +47,10 @@ pub enum Command {
     Migrate(config::ServeArgs),
     /// Copy the live SQLite database to a new file (PostgreSQL: use pg_dump).
     Backup(backup::BackupArgs),
+    /// Write the whole dataset to a new file as versioned JSON lines (docs/export-format.md).
+    Export(transfer::ExportArgs),
+    /// Read an export into an empty SQLite or PostgreSQL database (migrating it first).
+    Import(transfer::ImportArgs),
     #[command(flatten)]
     Admin(cli::AdminCommand),
 }
@@ -64,6 +69,8 @@ fn main() -> ExitCode {
             Command::Serve(serve_args) => report(serve::serve(serve_args).await),
             Command::Migrate(serve_args) => report(serve::migrate(serve_args).await),
             Command::Backup(backup_args) => report(backup::backup(backup_args).await),
+            Command::Export(export_args) => report(transfer::export(export_args).await),
+            Command::Import(import_args) => report(transfer::import(import_args).await),
             Command::Admin(command) => {
                 let client = cli::Client::new(&args.server, args.token.as_deref());
                 cli::run(client, command, args.json).await

@@ -20,6 +20,8 @@ mod lifecycle;
 mod operations;
 #[path = "http/scaleout.rs"]
 mod scaleout;
+#[path = "http/transfer.rs"]
+mod transfer;
 
 // The reliability suite (tests/reliability/README.md).
 #[path = "http/reliability_auth.rs"]
