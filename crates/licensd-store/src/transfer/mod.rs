@@ -83,6 +83,8 @@ pub const TABLES: &[&str] = &[
     "dna_product_settings",
     "dna_info_tags",
     "dna_cleared_activations",
+    // DNA credit pools per buyer e-mail (0540)
+    "dna_credit_pools",
 ];
 
 /// The migrator's bookkeeping table: described by the header, never exported as rows.
