@@ -12,6 +12,7 @@ pub mod contract;
 pub mod denial;
 pub mod downloadable;
 pub mod feature_borrow;
+pub mod floating_sessions;
 pub mod generator;
 pub mod keygen;
 pub mod licence_file;

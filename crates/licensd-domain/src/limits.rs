@@ -129,6 +129,7 @@ mod tests {
                 lease_seconds: i64::MAX,
                 borrow_allowed: false,
                 max_borrow_hours: 0,
+                sessions_per_client: None,
             }),
             ..LicenseTerms::default()
         };
