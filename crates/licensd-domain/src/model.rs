@@ -140,7 +140,7 @@ pub struct FloatingTerms {
     /// Sessions one client may hold at once where a dialect has sessions inside a client's seat
     /// (SLASCONE's `session_id`s); absent is 1. Dialects without sessions hold one lease per device.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000000))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000000000))]
     pub sessions_per_client: Option<i64>,
 }
 

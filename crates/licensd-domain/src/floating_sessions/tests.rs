@@ -106,16 +106,25 @@ fn every_session_is_a_seat() {
     let (p, l) = (product(AuthMethod::Key), license(2, Some(3)));
     let mut s = state(&p, &l);
     s.other_live_leases = 2;
-    assert_eq!(plan_session(&s, NOW), Err(SessionRefusal::Denied(Denial::FloatingSeatsExhausted)));
+    assert_eq!(
+        plan_session(&s, NOW),
+        Err(SessionRefusal::Denied(Denial::FloatingSeatsExhausted))
+    );
 }
 
 #[test]
 fn users_need_an_assignment_and_one_client_at_a_time() {
     let (p, l) = (product(AuthMethod::User), license(5, Some(2)));
     let mut s = state(&p, &l);
-    assert_eq!(plan_session(&s, NOW), Err(SessionRefusal::Denied(Denial::LicenseUserNotFound)));
+    assert_eq!(
+        plan_session(&s, NOW),
+        Err(SessionRefusal::Denied(Denial::LicenseUserNotFound))
+    );
     s.user_assigned = Some(false);
-    assert_eq!(plan_session(&s, NOW), Err(SessionRefusal::Denied(Denial::LicenseUserNotFound)));
+    assert_eq!(
+        plan_session(&s, NOW),
+        Err(SessionRefusal::Denied(Denial::LicenseUserNotFound))
+    );
     s.user_assigned = Some(true);
     assert!(plan_session(&s, NOW).is_ok());
     s.user_sessions_on_other_clients = 1;
@@ -132,15 +141,27 @@ fn license_state_comes_first_and_borrowing_follows_the_floating_rule() {
     let p = product(AuthMethod::User);
     let mut expired = license(5, None);
     expired.expires_at = Some(NOW);
-    assert_eq!(plan_session(&state(&p, &expired), NOW), Err(SessionRefusal::Denied(Denial::LicenseExpired)));
+    assert_eq!(
+        plan_session(&state(&p, &expired), NOW),
+        Err(SessionRefusal::Denied(Denial::LicenseExpired))
+    );
     let mut named = license(5, None);
     named.terms.floating = None;
-    assert_eq!(plan_session(&state(&p, &named), NOW), Err(SessionRefusal::Denied(Denial::NotFloating)));
+    assert_eq!(
+        plan_session(&state(&p, &named), NOW),
+        Err(SessionRefusal::Denied(Denial::NotFloating))
+    );
     let kp = product(AuthMethod::Key);
     let l = license(5, None);
     let mut s = state(&kp, &l);
     s.borrow_until = Some(NOW + 2 * HOUR);
-    assert_eq!(plan_session(&s, NOW).map(|plan| plan.borrowed_until), Ok(Some(NOW + 2 * HOUR)));
+    assert_eq!(
+        plan_session(&s, NOW).map(|plan| plan.borrowed_until),
+        Ok(Some(NOW + 2 * HOUR))
+    );
     s.borrow_until = Some(NOW + 25 * HOUR);
-    assert_eq!(plan_session(&s, NOW), Err(SessionRefusal::Denied(Denial::BorrowPeriodInvalid)));
+    assert_eq!(
+        plan_session(&s, NOW),
+        Err(SessionRefusal::Denied(Denial::BorrowPeriodInvalid))
+    );
 }
