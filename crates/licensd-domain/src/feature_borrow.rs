@@ -118,6 +118,7 @@ mod tests {
             lease_seconds: 600,
             borrow_allowed: true,
             max_borrow_hours: 24,
+            sessions_per_client: None,
         })
     }
 

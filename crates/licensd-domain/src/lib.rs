@@ -13,6 +13,7 @@ pub mod denial;
 pub mod dna_credits;
 pub mod downloadable;
 pub mod feature_borrow;
+pub mod floating_sessions;
 pub mod generator;
 pub mod keygen;
 pub mod licence_file;

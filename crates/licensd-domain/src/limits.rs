@@ -94,6 +94,9 @@ pub fn check_terms(terms: &LicenseTerms) -> Result<(), OutOfRange> {
             0,
             MAX_HOURS,
         )?;
+        if let Some(sessions) = floating.sessions_per_client {
+            check("terms.floating.sessions_per_client", sessions, 1, MAX_COUNT)?;
+        }
     }
     if let Some(consumption) = &terms.consumption {
         count("terms.consumption.max_consumptions", consumption.max_consumptions)?;
@@ -129,6 +132,7 @@ mod tests {
                 lease_seconds: i64::MAX,
                 borrow_allowed: false,
                 max_borrow_hours: 0,
+                sessions_per_client: None,
             }),
             ..LicenseTerms::default()
         };

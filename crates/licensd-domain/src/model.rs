@@ -137,6 +137,11 @@ pub struct FloatingTerms {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 876600))]
     pub max_borrow_hours: i64,
+    /// Sessions one client may hold at once where a dialect has sessions inside a client's seat
+    /// (SLASCONE's `session_id`s); absent is 1. Dialects without sessions hold one lease per device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000000000))]
+    pub sessions_per_client: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

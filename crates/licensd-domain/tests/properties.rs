@@ -131,6 +131,7 @@ fn terms() -> impl Strategy<Value = LicenseTerms> {
                     lease_seconds: floating.1,
                     borrow_allowed: floating.2,
                     max_borrow_hours: floating.3,
+                    sessions_per_client: None,
                 }),
                 ..LicenseTerms::default()
             },

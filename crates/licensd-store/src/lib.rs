@@ -102,9 +102,21 @@ pub async fn connect_server(
 /// (`DnaStore`, … in their own modules, with their own migrations). It is implemented for any type
 /// that implements every part, so an `Arc<dyn Store>` reaches every method. Bring the part traits
 /// into scope with `use licensd_store::prelude::*`.
-pub trait Store: CoreStore + LicenseSpringStore + KeyManagerStore + SlasconeStore + DnaStore + DnaCreditStore {}
+pub trait Store:
+    CoreStore + LicenseSpringStore + KeyManagerStore + SlasconeStore + SlasconeSessionStore + DnaStore + DnaCreditStore
+{
+}
 
-impl<T: CoreStore + LicenseSpringStore + KeyManagerStore + SlasconeStore + DnaStore + DnaCreditStore> Store for T {}
+impl<T> Store for T where
+    T: CoreStore
+        + LicenseSpringStore
+        + KeyManagerStore
+        + SlasconeStore
+        + SlasconeSessionStore
+        + DnaStore
+        + DnaCreditStore
+{
+}
 
 pub use dialects::dna::DnaStore;
 pub use dialects::dna_credits::DnaCreditStore;
@@ -114,10 +126,14 @@ pub use dialects::keymanager::{
 };
 pub use dialects::licensespring::LicenseSpringStore;
 pub use dialects::slascone::SlasconeStore;
+pub use dialects::slascone_sessions::{SessionOpen, SlasconeSessionStore};
 
 /// The part traits, for method calls on `dyn Store`.
 pub mod prelude {
-    pub use crate::{CoreStore, DnaCreditStore, DnaStore, KeyManagerStore, LicenseSpringStore, SlasconeStore, Store};
+    pub use crate::{
+        CoreStore, DnaCreditStore, DnaStore, KeyManagerStore, LicenseSpringStore, SlasconeSessionStore, SlasconeStore,
+        Store,
+    };
 }
 
 /// Storage shared by every dialect: catalog, licenses, devices, people, credentials, keys, events.

@@ -509,7 +509,7 @@ macro_rules! impl_store {
                 })
             }
 
-            fn lease_from_row(r: &DbRow) -> Result<FloatingLease> {
+            pub(crate) fn lease_from_row(r: &DbRow) -> Result<FloatingLease> {
                 lease_at(r)
             }
 
@@ -727,7 +727,7 @@ macro_rules! impl_store {
             }
 
             /// The product of a license; the foreign key makes a miss impossible short of corruption.
-            async fn product_of(conn: &mut Conn, license: &License) -> Result<Product> {
+            pub(crate) async fn product_of(conn: &mut Conn, license: &License) -> Result<Product> {
                 sqlx::query(concat!("SELECT ", product_cols!(), " FROM products WHERE id = $1"))
                     .bind(license.product_id)
                     .fetch_optional(&mut *conn)

@@ -205,6 +205,7 @@ fn device_checks_in_validation() {
         lease_seconds: 60,
         borrow_allowed: false,
         max_borrow_hours: 0,
+        sessions_per_client: None,
     });
     assert!(validate(&p, &floating, with(Some("a"), None, false), NOW).is_ok());
 }
@@ -537,6 +538,7 @@ fn floating_license(borrow: bool) -> License {
         lease_seconds: 30,
         borrow_allowed: borrow,
         max_borrow_hours: 24,
+        sessions_per_client: None,
     });
     l
 }

@@ -7,6 +7,7 @@ pub mod dna_credits;
 pub mod keymanager;
 pub mod licensespring;
 pub mod slascone;
+pub mod slascone_sessions;
 
 use crate::migrate::Migration;
 
@@ -18,6 +19,7 @@ pub(crate) fn sqlite_migrations() -> impl Iterator<Item = &'static Migration> {
         .iter()
         .chain(keymanager::SQLITE_MIGRATIONS)
         .chain(slascone::SQLITE_MIGRATIONS)
+        .chain(slascone_sessions::SQLITE_MIGRATIONS)
         .chain(dna::SQLITE_MIGRATIONS)
         .chain(dna_credits::SQLITE_MIGRATIONS)
 }
@@ -27,6 +29,7 @@ pub(crate) fn postgres_migrations() -> impl Iterator<Item = &'static Migration> 
         .iter()
         .chain(keymanager::POSTGRES_MIGRATIONS)
         .chain(slascone::POSTGRES_MIGRATIONS)
+        .chain(slascone_sessions::POSTGRES_MIGRATIONS)
         .chain(dna::POSTGRES_MIGRATIONS)
         .chain(dna_credits::POSTGRES_MIGRATIONS)
 }

@@ -350,6 +350,7 @@ async fn smoke_both_backends() {
                 lease_seconds: 60,
                 borrow_allowed: true,
                 max_borrow_hours: 24,
+                sessions_per_client: None,
             }),
             ..Default::default()
         };

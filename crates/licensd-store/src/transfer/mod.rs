@@ -77,6 +77,8 @@ pub const TABLES: &[&str] = &[
     "slascone_tag_assignments",
     "slascone_license_values",
     "slascone_legacy_keys",
+    // SLASCONE floating sessions per session id (0520)
+    "slascone_sessions",
     // DNA (0400)
     "dna_licenses",
     "dna_ip_attempts",

@@ -344,6 +344,7 @@ pub async fn policies_crud(db: Db) {
             lease_seconds: 900,
             borrow_allowed: true,
             max_borrow_hours: 72,
+            sessions_per_client: None,
         }),
         consumption: Some(ConsumptionTerms {
             max_consumptions: Some(1_000),

@@ -190,6 +190,7 @@ pub async fn borrowing(db: Db) {
                 lease_seconds: 600,
                 borrow_allowed: false,
                 max_borrow_hours: 24,
+                sessions_per_client: None,
             }),
             ..floating_terms(1, 600)
         },

@@ -526,6 +526,7 @@ pub fn floating_terms(seats: i64, lease_seconds: i64) -> LicenseTerms {
             lease_seconds,
             borrow_allowed: true,
             max_borrow_hours: 24,
+            sessions_per_client: None,
         }),
         ..LicenseTerms::default()
     }

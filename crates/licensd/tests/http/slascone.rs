@@ -16,6 +16,10 @@ const PRODUCT: &str = "47df1df5-bbc8-4b1b-a185-58ddfb1d3271";
 #[path = "slascone/fidelity.rs"]
 mod fidelity;
 
+/// Issue 12, point 4: floating sessions belong to a session_id.
+#[path = "slascone/sessions.rs"]
+mod sessions;
+
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -703,9 +707,19 @@ backend_tests! {
             12004,
             "The user id is mandatory for a floating license with client type Users.",
         );
-        let answer = client
-            .post("/provisioning/session/open", json!({"license_id": guid(license_id), "client_id": "C1", "session_id": "s1", "user_id": "u@example.com"}))
-            .await;
+        let open = json!({"license_id": guid(license_id), "client_id": "C1", "session_id": "s1", "user_id": "u@example.com"});
+        // A user the license does not have gets no seat (issue 12 point 4, slascone/sessions.rs).
+        conflict(&client.post("/provisioning/session/open", open.clone()).await, 1010, "Unknown license user.");
+        let response = server
+            .http
+            .post(server.url(&format!("/api/v2/isv/{ISV}/licenses/{}/users", guid(license_id))))
+            .header("AdminKey", crate::harness::ADMIN_TOKEN)
+            .json(&json!({"user_id": "u@example.com"}))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), StatusCode::OK);
+        let answer = client.post("/provisioning/session/open", open).await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
         client.verify_all().await;
     }

@@ -926,6 +926,7 @@ fn apply_template(request: &TemplateRequest, floating: bool, terms: &mut License
                 .unwrap_or(1800),
             borrow_allowed: current.as_ref().is_none_or(|f| f.borrow_allowed),
             max_borrow_hours: current.as_ref().map_or(24 * 30, |f| f.max_borrow_hours),
+            sessions_per_client: current.as_ref().and_then(|f| f.sessions_per_client),
         })
     } else {
         None

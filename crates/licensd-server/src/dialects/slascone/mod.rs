@@ -42,7 +42,7 @@
 //! | POST `/provisioning/licenses/by_license`, `/by_customer`, `/by_user` | reads |
 //! | GET `/provisioning/licenses/{license_id}/tokens/floating/active/count` | `live_leases` |
 //! | POST `/provisioning/licenses/state/toggle` (`license_id` or `license_key`; answers `{license_id, is_license_active}`, see `toggle.rs`) | `slascone_toggle_license` |
-//! | POST `/provisioning/session/open`, `/session/close` | `checkout_lease`, `release_lease` |
+//! | POST `/provisioning/session/open`, `/session/close` (a session per `session_id` of a client; limits and decisions in `sessions.rs`) | `slascone_open_session`, `slascone_close_session` (`SlasconeSessionStore`) |
 //! | GET `/provisioning/activations/offline` | `activate`, signed activation XML |
 //! | POST `/data_gathering/analytical_heartbeats` | `slascone_record_analytics` |
 //! | POST `/data_gathering/usage_heartbeats`, `/usage_heartbeats_by_name` | `slascone_record_usage` |
@@ -73,8 +73,8 @@
 //! | 1003 | `license_updates_releases_and_legacy_keys` (heartbeat and activation newer than the license's release limitation) | |
 //! | 1004 | `license_updates_releases_and_legacy_keys` (license update and create by template) | |
 //! | 1005 | `backoffice_catalogue_and_editions` (create by template with a taken legacy key) | |
-//! | 1007 | `sessions_floating` (all floating seats taken) | |
-//! | 1008, 1009, 1010, 1012 | `license_users` (AdminKey license-user paths; 1010 also `licenses/by_user`) | |
+//! | 1007 | `sessions_floating` (all floating seats taken), `concurrent_session_opens_never_exceed_the_limits` (every live session is a seat) | |
+//! | 1008, 1009, 1010, 1012 | `license_users` (AdminKey license-user paths; 1010 also `licenses/by_user`), 1010 also `a_users_floating_license_gives_seats_to_its_users_on_one_client_at_a_time` and `sessions_user_type_products_need_a_user` (session open by a user not assigned to a Users floating license: no seat, decision in `sessions.rs`) | |
 //! | 1011 | `license_updates_releases_and_legacy_keys` (PUT `/licenses/{id}` below the assigned users) | |
 //! | 2000 | `conflicts_activation` (no free token) | |
 //! | 2001 | `conflicts_tokens`, `an_unassigned_token_key_is_free_for_the_next_client` (token key of a client that still holds it; once unassigned, the next client takes the same token: `slascone_claim_token`) | |
@@ -108,12 +108,12 @@
 //! | 10001, 10002, 10003 | `backoffice_webhooks_tags_and_resellers` (registration and storage; no delivery yet) | |
 //! | 11001–11004 | — | cannot occur: licensd has no vendor-portal users, invitations or roles (its back office is reached with admin tokens, which have no email), and it sends no mail (11003) |
 //! | 12000 | `sessions_floating` (session on a named license) | |
-//! | 12001 | `sessions_floating` (close without an open session) | |
-//! | 12002 | — | one client holds one session per license and reopening renews it, so the per-client limit is never exceeded |
+//! | 12001 | `sessions_floating` (close without an open session), `sessions_belong_to_a_session_id_of_a_client` (close of a session id the client does not hold) | |
+//! | 12002 | `sessions_belong_to_a_session_id_of_a_client`, `concurrent_session_opens_never_exceed_the_limits` (another session id from a client holding `sessions_per_client` live sessions; the same session id renews) | |
 //! | 12003 | `sessions_floating` (checkout period 0) | |
 //! | 12004 | `sessions_user_type_products_need_a_user` | |
 //! | 12005 | `sessions_floating` (no session id) | |
-//! | 12006 | — | see 12002: sessions are per client, not per user |
+//! | 12006 | `a_users_floating_license_gives_seats_to_its_users_on_one_client_at_a_time`, `concurrent_session_opens_never_exceed_the_limits` (the user holds a live session on another client of a Users floating license) | |
 //! | 13001, 13002, 13003, 14001, 14002, 14003 | `backoffice_webhooks_tags_and_resellers` | |
 
 mod admin;
