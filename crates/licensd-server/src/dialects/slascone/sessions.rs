@@ -124,7 +124,10 @@ pub async fn close(
         {
             Ok(()) => Ok(text_ok("The session was closed.")),
             // The client holds no live lease: SLASCONE's "no open session".
-            Err(StoreError::Denied(Denial::DeviceNotActivated)) => Err(Conflict::NoOpenSession.into()),
+            Err(StoreError::Denied(Denial::DeviceNotActivated)) => {
+                crate::metrics::note_denial(Denial::DeviceNotActivated);
+                Err(Conflict::NoOpenSession.into())
+            }
             Err(other) => Err(SlError::from_store(other)),
         }
     }
