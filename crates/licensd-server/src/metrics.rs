@@ -360,7 +360,13 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
             (response, DECISION.with(Cell::get))
         })
         .await;
-    metrics.observe(dialect, route, method, response.status(), started.elapsed().as_secs_f64());
+    metrics.observe(
+        dialect,
+        route,
+        method,
+        response.status(),
+        started.elapsed().as_secs_f64(),
+    );
     if let Some(denial) = denial {
         metrics.count_denial(dialect, denial);
     }

@@ -41,7 +41,11 @@ fn generate() -> HeaderValue {
 /// The request-id middleware: the outermost layer, so the id is in the request's headers before
 /// the log span is made (`redact::request_span` reads it) and on every answer, refusals included.
 pub async fn assign(mut request: Request, next: Next) -> Response {
-    let id = request.headers().get(&REQUEST_ID).and_then(sane).unwrap_or_else(generate);
+    let id = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(sane)
+        .unwrap_or_else(generate);
     request.headers_mut().insert(REQUEST_ID, id.clone());
     let mut response = next.run(request).await;
     response.headers_mut().insert(REQUEST_ID, id);

@@ -365,7 +365,10 @@ mod tests {
         }
         assert_eq!(loads.load(Ordering::SeqCst), 1);
         let features = cache.license_features.stats();
-        assert_eq!((features.map, features.hits, features.misses), ("license_features", 2, 1));
+        assert_eq!(
+            (features.map, features.hits, features.misses),
+            ("license_features", 2, 1)
+        );
         generation.fetch_add(1, Ordering::Release);
         ReadCache::through(Some(&cache), |c| &c.license_features, 1, load())
             .await

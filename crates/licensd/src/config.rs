@@ -287,7 +287,10 @@ mod tests {
         .resolve()
         .unwrap();
         assert_eq!(settings.log_format, LogFormat::Json);
-        assert_eq!(settings.metrics_listen.map(|a| a.to_string()).as_deref(), Some("127.0.0.1:9090"));
+        assert_eq!(
+            settings.metrics_listen.map(|a| a.to_string()).as_deref(),
+            Some("127.0.0.1:9090")
+        );
         let settings = ServeArgs {
             config: Some(path),
             log_format: Some(LogFormat::Text),

@@ -97,7 +97,9 @@ fn parse_value(text: &str) -> Result<f64, String> {
 /// counters not negative, histograms with cumulative buckets ending in `+Inf` = `_count`, and
 /// `# EOF` as the last line.
 fn parse(text: &str) -> Result<Exposition, String> {
-    let body = text.strip_suffix("# EOF\n").ok_or("the exposition does not end with # EOF")?;
+    let body = text
+        .strip_suffix("# EOF\n")
+        .ok_or("the exposition does not end with # EOF")?;
     let mut samples: HashMap<Key, f64> = HashMap::new();
     let mut types: HashMap<String, String> = HashMap::new();
     let mut helped: HashSet<String> = HashSet::new();
@@ -130,7 +132,17 @@ fn parse(text: &str) -> Result<Exposition, String> {
                 }
                 "TYPE" => {
                     let kind = parts.next().unwrap_or("");
-                    if !["counter", "gauge", "histogram", "summary", "info", "stateset", "unknown"].contains(&kind) {
+                    if ![
+                        "counter",
+                        "gauge",
+                        "histogram",
+                        "summary",
+                        "info",
+                        "stateset",
+                        "unknown",
+                    ]
+                    .contains(&kind)
+                    {
                         return Err(format!("bad type in {line:?}"));
                     }
                     if types.insert(name.to_string(), kind.to_string()).is_some() {
@@ -142,7 +154,9 @@ fn parse(text: &str) -> Result<Exposition, String> {
             }
             continue;
         }
-        let family = current.as_deref().ok_or(format!("sample before any descriptor: {line:?}"))?;
+        let family = current
+            .as_deref()
+            .ok_or(format!("sample before any descriptor: {line:?}"))?;
         let kind = types.get(family).ok_or(format!("sample of {family} before its TYPE"))?;
         let (series, value) = line.rsplit_once(' ').ok_or(format!("no value in {line:?}"))?;
         let value = parse_value(value)?;
@@ -236,15 +250,15 @@ fn the_parser_is_strict() {
     let parsed = parse(good).unwrap();
     assert_eq!(parsed.get("a_b_total", &[("k", "v\"")]), 1.0);
     for bad in [
-        "# TYPE a counter\na_total 1\n",                                    // no EOF
-        "# TYPE a counter\na 1\n# EOF\n",                                   // counter without _total
-        "a_total 1\n# EOF\n",                                               // no descriptor
-        "# TYPE a counter\na_total{k=v} 1\n# EOF\n",                        // unquoted
-        "# TYPE a counter\na_total 1\na_total 2\n# EOF\n",                  // duplicate
-        "# TYPE a counter\na_total -1\n# EOF\n",                            // negative counter
-        "# TYPE a gauge\n# TYPE b gauge\nb 1\n# HELP a x\n# EOF\n",         // not contiguous
-        "# TYPE h histogram\nh_count 2\nh_bucket{le=\"+Inf\"} 1\n# EOF\n",  // +Inf != count
-        "# TYPE a gauge\na{k=\"\\x\"} 1\n# EOF\n",                          // bad escape
+        "# TYPE a counter\na_total 1\n",                                   // no EOF
+        "# TYPE a counter\na 1\n# EOF\n",                                  // counter without _total
+        "a_total 1\n# EOF\n",                                              // no descriptor
+        "# TYPE a counter\na_total{k=v} 1\n# EOF\n",                       // unquoted
+        "# TYPE a counter\na_total 1\na_total 2\n# EOF\n",                 // duplicate
+        "# TYPE a counter\na_total -1\n# EOF\n",                           // negative counter
+        "# TYPE a gauge\n# TYPE b gauge\nb 1\n# HELP a x\n# EOF\n",        // not contiguous
+        "# TYPE h histogram\nh_count 2\nh_bucket{le=\"+Inf\"} 1\n# EOF\n", // +Inf != count
+        "# TYPE a gauge\na{k=\"\\x\"} 1\n# EOF\n",                         // bad escape
     ] {
         assert!(parse(bad).is_err(), "accepted {bad:?}");
     }
@@ -570,7 +584,13 @@ struct Run {
 }
 
 impl Run {
-    fn start(backend: Backend, data_dir: &tempfile::TempDir, database_url: Option<&str>, extra: &[&str], log: &str) -> Self {
+    fn start(
+        backend: Backend,
+        data_dir: &tempfile::TempDir,
+        database_url: Option<&str>,
+        extra: &[&str],
+        log: &str,
+    ) -> Self {
         let log_dir = tempfile::tempdir().unwrap();
         let log_path = log_dir.path().join("stderr.log");
         let stderr = std::fs::File::create(&log_path).unwrap();
@@ -612,7 +632,10 @@ impl Run {
                 }
                 Err(_) => {
                     let _ = child.kill();
-                    panic!("licensd did not start: {}", std::fs::read_to_string(&log_path).unwrap_or_default());
+                    panic!(
+                        "licensd did not start: {}",
+                        std::fs::read_to_string(&log_path).unwrap_or_default()
+                    );
                 }
             }
         };

@@ -162,7 +162,10 @@ async fn download_inner(
         .validate(LicenseRef::Id(license.id), Some(&identifier), state.now())
         .await
     {
-        Ok(report) => report.outcome.inspect_err(|denial| crate::metrics::note_denial(*denial)).is_ok(),
+        Ok(report) => report
+            .outcome
+            .inspect_err(|denial| crate::metrics::note_denial(*denial))
+            .is_ok(),
         Err(StoreError::Denied(denial)) => {
             crate::metrics::note_denial(denial);
             false
