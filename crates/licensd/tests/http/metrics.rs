@@ -179,7 +179,7 @@ fn parse(text: &str) -> Result<Exposition, String> {
         if !allowed.contains(&suffix) {
             return Err(format!("sample {name} does not fit a {kind} {family}"));
         }
-        if kind == "counter" && !(value >= 0.0) {
+        if kind == "counter" && (value.is_nan() || value < 0.0) {
             return Err(format!("negative counter {line:?}"));
         }
         if suffix == "_bucket" && !labels.contains_key("le") {
