@@ -65,6 +65,7 @@ impl ApiError {
             StoreError::NotFound => Self::not_found(what),
             StoreError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
             StoreError::Denied(denial) => {
+                crate::metrics::note_denial(denial);
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, denial.code(), denial.to_string())
             }
             StoreError::Corrupt(message) => {

@@ -9,9 +9,11 @@ pub mod extract;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod keys;
+pub mod metrics;
 pub mod native;
 pub mod ratelimit;
 pub mod redact;
+pub mod request_id;
 pub mod state;
 
 pub use keys::{CryptoCodec, KeyRing};
@@ -41,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(native::health::root))
         .route("/healthz", get(native::health::healthz))
         .route("/readyz", get(native::health::readyz))
+        .route("/metrics", get(metrics::authorized))
         .merge(native::routes())
         .merge(dialects::admin_routes())
         .merge(dialects::routes())
@@ -50,6 +53,18 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), edge::check_request))
         .layer(middleware::from_fn(drain_oversized_body))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(redact::request_span::<Body>))
+        .layer(middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
+        .layer(middleware::from_fn(request_id::assign))
+        .with_state(state)
+}
+
+/// What the metrics listener (`--metrics-listen`) serves: `GET /metrics` without a token. Bind it
+/// only to an address that is not reachable from outside.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::open))
+        .fallback(error::route_not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)
 }
 

@@ -73,10 +73,17 @@ pub fn redact_target(path: &str, query: Option<&str>) -> String {
     }
 }
 
-/// The trace layer's request span, with the target redacted.
+/// The trace layer's request span, with the target redacted and the request id
+/// (`crate::request_id`, already sanitised) as `request_id`. At INFO so that its fields are on
+/// every line logged inside the request at the default level.
 pub fn request_span<B>(request: &Request<B>) -> Span {
     let target = redact_target(request.uri().path(), request.uri().query());
-    tracing::debug_span!("request", method = %request.method(), uri = %target, version = ?request.version())
+    let request_id = request
+        .headers()
+        .get(&crate::request_id::REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!("request", method = %request.method(), uri = %target, version = ?request.version(), request_id)
 }
 
 #[cfg(test)]

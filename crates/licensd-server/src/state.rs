@@ -36,6 +36,8 @@ pub struct AppState {
     pub settings: Arc<ServerSettings>,
     /// The request rate limiter every dialect shares.
     pub limiter: Arc<crate::ratelimit::RateLimiter>,
+    /// The series `/metrics` reports (`crate::metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {

@@ -144,6 +144,10 @@ pub trait CoreStore: Send + Sync + 'static {
     async fn migrate(&self) -> Result<()>;
     /// Answers when the database is reachable.
     async fn ping(&self) -> Result<()>;
+    /// The use of each database connection pool right now (for `/metrics`).
+    fn pool_stats(&self) -> Vec<PoolStats>;
+    /// Hits and misses of each read-cache map since the store opened (empty without a cache).
+    fn cache_stats(&self) -> Vec<CacheStats>;
 
     // --- signing keys ---
     async fn list_signing_keys(&self) -> Result<Vec<StoredSigningKey>>;

@@ -44,6 +44,11 @@ impl PostgresStore {
     }
 }
 
+/// The one pool of a PostgreSQL store.
+fn pool_stats(store: &PostgresStore) -> Vec<crate::PoolStats> {
+    vec![crate::sql::pool_stats("main", &store.pool)]
+}
+
 /// Never on PostgreSQL: other nodes commit without telling this one, and whatever decides
 /// "valid" reads the primary (DESIGN.md).
 fn read_cache(_store: &PostgresStore) -> Option<&crate::read_cache::ReadCache> {

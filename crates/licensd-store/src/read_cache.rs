@@ -115,14 +115,27 @@ impl ReadCache {
     pub fn new(generation: Generation, entries: usize) -> Self {
         Self {
             generation,
-            validation: GenerationMap::new(entries),
-            credentials: GenerationMap::new(entries),
-            products_by_code: GenerationMap::new(entries),
-            licenses_by_key: GenerationMap::new(entries),
-            license_features: GenerationMap::new(entries),
-            leases: GenerationMap::new(entries),
-            customers: GenerationMap::new(entries),
+            validation: GenerationMap::new("validation", entries),
+            credentials: GenerationMap::new("credentials", entries),
+            products_by_code: GenerationMap::new("products_by_code", entries),
+            licenses_by_key: GenerationMap::new("licenses_by_key", entries),
+            license_features: GenerationMap::new("license_features", entries),
+            leases: GenerationMap::new("leases", entries),
+            customers: GenerationMap::new("customers", entries),
         }
+    }
+
+    /// Hits and misses of every map so far (`CoreStore::cache_stats`).
+    pub fn stats(&self) -> Vec<crate::CacheStats> {
+        vec![
+            self.validation.stats(),
+            self.credentials.stats(),
+            self.products_by_code.stats(),
+            self.licenses_by_key.stats(),
+            self.license_features.stats(),
+            self.leases.stats(),
+            self.customers.stats(),
+        ]
     }
 
     /// The generation to read under: pass it to `put` with what was read.
@@ -148,8 +161,10 @@ impl ReadCache {
         };
         let generation = cache.generation();
         if let Some(hit) = map(cache).get(&key, generation) {
+            map(cache).hits.fetch_add(1, Ordering::Relaxed);
             return Ok(hit);
         }
+        map(cache).misses.fetch_add(1, Ordering::Relaxed);
         let value = load.await?;
         map(cache).put(key, generation, &value, || cache.generation());
         Ok(value)
@@ -162,13 +177,29 @@ pub(crate) struct GenerationMap<K, V> {
     /// deep copy: under 60k+ checks/s on two workers a clone under the lock made them queue.
     entries: Mutex<HashMap<K, (u64, Arc<V>)>>,
     capacity: usize,
+    /// The map's name in `/metrics`.
+    name: &'static str,
+    /// Lookups `ReadCache::through` answered from this map, and those it had to load.
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 impl<K: Hash + Eq, V: Clone> GenerationMap<K, V> {
-    fn new(capacity: usize) -> Self {
+    fn new(name: &'static str, capacity: usize) -> Self {
         Self {
             entries: Mutex::new(HashMap::new()),
             capacity: capacity.max(1),
+            name,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    fn stats(&self) -> crate::CacheStats {
+        crate::CacheStats {
+            map: self.name,
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
         }
     }
 
@@ -333,6 +364,11 @@ mod tests {
                 .unwrap();
         }
         assert_eq!(loads.load(Ordering::SeqCst), 1);
+        let features = cache.license_features.stats();
+        assert_eq!(
+            (features.map, features.hits, features.misses),
+            ("license_features", 2, 1)
+        );
         generation.fetch_add(1, Ordering::Release);
         ReadCache::through(Some(&cache), |c| &c.license_features, 1, load())
             .await

@@ -12,6 +12,16 @@ use serde::de::DeserializeOwned;
 use sqlx::error::ErrorKind;
 
 /// Maps a database error without call-site context.
+/// A sqlx pool's use right now, for `CoreStore::pool_stats`.
+pub(crate) fn pool_stats<DB: sqlx::Database>(name: &'static str, pool: &sqlx::Pool<DB>) -> crate::PoolStats {
+    crate::PoolStats {
+        pool: name,
+        size: pool.size(),
+        idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+        max: pool.options().get_max_connections(),
+    }
+}
+
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(d) => match d.kind() {
@@ -1584,6 +1594,14 @@ macro_rules! impl_store {
                 async fn ping(&self) -> Result<()> {
                     sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db_err)?;
                     Ok(())
+                }
+
+                fn pool_stats(&self) -> Vec<$crate::PoolStats> {
+                    pool_stats(self)
+                }
+
+                fn cache_stats(&self) -> Vec<$crate::CacheStats> {
+                    read_cache(self).map(ReadCache::stats).unwrap_or_default()
                 }
 
                 // --- signing keys ---

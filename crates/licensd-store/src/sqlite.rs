@@ -271,6 +271,15 @@ impl ThreadReaders {
     }
 }
 
+/// The reading pool and, on a file database, the single-connection writer pool.
+fn pool_stats(store: &SqliteStore) -> Vec<crate::PoolStats> {
+    let mut pools = vec![crate::sql::pool_stats("main", &store.pool)];
+    if store.writer_thread.is_some() {
+        pools.push(crate::sql::pool_stats("writer", &store.writer));
+    }
+    pools
+}
+
 fn read_cache(store: &SqliteStore) -> Option<&ReadCache> {
     store.read_cache.as_ref()
 }

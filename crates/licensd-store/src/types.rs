@@ -243,3 +243,28 @@ pub struct EventFilter {
     pub subject_id: Option<i64>,
     pub action: Option<String>,
 }
+
+/// One database connection pool's use at a moment (`CoreStore::pool_stats`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Which pool: `main` (every backend), `writer` (SQLite's single write connection).
+    pub pool: &'static str,
+    /// Connections open, idle or in use.
+    pub size: u32,
+    /// Open connections waiting for work.
+    pub idle: u32,
+    /// The most connections the pool opens.
+    pub max: u32,
+}
+
+/// One read-cache map's lookups since the store opened (`CoreStore::cache_stats`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheStats {
+    /// The map: `validation`, `credentials`, `products_by_code`, `licenses_by_key`,
+    /// `license_features`, `leases`, `customers`.
+    pub map: &'static str,
+    /// Answered from memory.
+    pub hits: u64,
+    /// Read from the database (whether or not the answer was then kept).
+    pub misses: u64,
+}

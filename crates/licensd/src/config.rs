@@ -44,6 +44,14 @@ pub struct ServeArgs {
     /// Log filter, e.g. `info` or `licensd=debug,tower_http=debug` [default: info].
     #[arg(long, env = "LICENSD_LOG")]
     pub log: Option<String>,
+    /// Log line format: `text`, or `json` (one JSON object per line, for log shippers) [default: text].
+    #[arg(long, env = "LICENSD_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Also serve `GET /metrics` WITHOUT a token on this address (e.g. 127.0.0.1:9090). It must
+    /// be private: reachable by the Prometheus server only [default: none; `/metrics` on the main
+    /// listener always needs an admin token].
+    #[arg(long, env = "LICENSD_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Dialect API requests allowed per credential per rate-limit window [default: unlimited].
     #[arg(long, env = "LICENSD_RATE_LIMIT_PER_CREDENTIAL")]
     pub rate_limit_per_credential: Option<u32>,
@@ -82,6 +90,8 @@ struct FileSettings {
     validation_cache_entries: Option<usize>,
     admin_token: Option<String>,
     log: Option<String>,
+    log_format: Option<LogFormat>,
+    metrics_listen: Option<SocketAddr>,
     rate_limit_per_credential: Option<u32>,
     rate_limit_per_ip: Option<u32>,
     rate_limit_window_seconds: Option<u64>,
@@ -89,6 +99,17 @@ struct FileSettings {
     body_read_timeout: Option<u64>,
     shutdown_grace: Option<u64>,
     allow_private_webhooks: Option<bool>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, with the request's span fields (its `request_id`).
+    Json,
 }
 
 /// Settings after every source has been applied.
@@ -104,6 +125,8 @@ pub struct Settings {
     pub validation_cache_entries: usize,
     pub admin_token: Option<String>,
     pub log: String,
+    pub log_format: LogFormat,
+    pub metrics_listen: Option<SocketAddr>,
     pub rate_limit_per_credential: Option<u32>,
     pub rate_limit_per_ip: Option<u32>,
     pub rate_limit_window_seconds: u64,
@@ -199,6 +222,8 @@ impl ServeArgs {
                 .unwrap_or(16_384),
             admin_token,
             log: self.log.or(file.log).unwrap_or_else(|| "info".to_string()),
+            log_format: self.log_format.or(file.log_format).unwrap_or_default(),
+            metrics_listen: self.metrics_listen.or(file.metrics_listen),
             rate_limit_per_credential,
             rate_limit_per_ip,
             rate_limit_window_seconds,
@@ -246,6 +271,43 @@ mod tests {
         assert_eq!(settings.listen.to_string(), "127.0.0.1:9000");
         assert_eq!(settings.rsa_bits, 2048);
         assert_eq!(settings.database_url, "sqlite:///srv/lic/licensd.db");
+    }
+
+    #[test]
+    fn log_format_and_metrics_listener() {
+        let settings = ServeArgs::default().resolve().unwrap();
+        assert_eq!((settings.log_format, settings.metrics_listen), (LogFormat::Text, None));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("licensd.toml");
+        std::fs::write(&path, "log_format = \"json\"\nmetrics_listen = \"127.0.0.1:9090\"\n").unwrap();
+        let settings = ServeArgs {
+            config: Some(path.clone()),
+            ..ServeArgs::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(settings.log_format, LogFormat::Json);
+        assert_eq!(
+            settings.metrics_listen.map(|a| a.to_string()).as_deref(),
+            Some("127.0.0.1:9090")
+        );
+        let settings = ServeArgs {
+            config: Some(path),
+            log_format: Some(LogFormat::Text),
+            ..ServeArgs::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(settings.log_format, LogFormat::Text);
+        std::fs::write(dir.path().join("bad.toml"), "log_format = \"xml\"\n").unwrap();
+        assert!(
+            ServeArgs {
+                config: Some(dir.path().join("bad.toml")),
+                ..ServeArgs::default()
+            }
+            .resolve()
+            .is_err()
+        );
     }
 
     #[test]

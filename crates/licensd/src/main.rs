@@ -83,7 +83,12 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("licensd: {error:#}");
+            if serve::json_logs() {
+                // Log shippers read stderr as JSON lines: the last words are one too.
+                tracing::error!("licensd: {error:#}");
+            } else {
+                eprintln!("licensd: {error:#}");
+            }
             ExitCode::from(1)
         }
     }

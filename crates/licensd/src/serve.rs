@@ -1,6 +1,6 @@
 //! `licensd serve` and `licensd migrate`.
 
-use crate::config::{ServeArgs, Settings};
+use crate::config::{LogFormat, ServeArgs, Settings};
 use anyhow::{Context, bail};
 use licensd_crypto::{Algorithm, MasterKey};
 use licensd_domain::{Clock, SystemClock};
@@ -9,14 +9,39 @@ use licensd_store::Store;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-fn init_logging(filter: &str) {
+/// Set once JSON logging is on, so that a fatal error is reported as a JSON line too.
+static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether log lines are JSON (`--log-format json`).
+pub fn json_logs() -> bool {
+    JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+fn init_logging(filter: &str, format: LogFormat) {
     let filter =
         tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Logs go to stderr; stdout carries only the lines scripts may parse.
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => {
+            let _ = builder.try_init();
+        }
+        LogFormat::Json => {
+            // Every line is one object; lines logged inside a request carry its span (with the
+            // `request_id`) as `span` and, with any inner spans, in `spans`.
+            if builder
+                .json()
+                .with_current_span(true)
+                .with_span_list(true)
+                .try_init()
+                .is_ok()
+            {
+                JSON_LOGS.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
 }
 
 /// Reads the master key from `LICENSD_MASTER_KEY`, else from its file, creating the file
@@ -113,7 +138,7 @@ fn lock_sqlite_database(url: &str) -> anyhow::Result<Option<std::fs::File>> {
 
 pub async fn migrate(args: ServeArgs) -> anyhow::Result<()> {
     let settings = args.resolve()?;
-    init_logging(&settings.log);
+    init_logging(&settings.log, settings.log_format);
     open_store(&settings, 0).await?;
     println!("licensd: database is up to date");
     Ok(())
@@ -121,7 +146,7 @@ pub async fn migrate(args: ServeArgs) -> anyhow::Result<()> {
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let settings = args.resolve()?;
-    init_logging(&settings.log);
+    init_logging(&settings.log, settings.log_format);
     if settings.database_url.starts_with("sqlite:") {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("cannot create data directory {}", settings.data_dir.display()))?;
@@ -155,6 +180,29 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             allow_private_webhooks: settings.allow_private_webhooks,
         }),
         limiter: Arc::new(licensd_server::ratelimit::RateLimiter::new(rate_limit)),
+        metrics: Arc::new(licensd_server::metrics::Metrics::new()),
+    };
+    let limits = crate::listener::Limits {
+        header_read_timeout: settings.header_read_timeout,
+        shutdown_grace: settings.shutdown_grace,
+    };
+    let metrics_server = match settings.metrics_listen {
+        Some(metrics_address) => {
+            let listener = tokio::net::TcpListener::bind(metrics_address)
+                .await
+                .with_context(|| format!("cannot listen on {metrics_address} for metrics"))?;
+            let address = listener.local_addr()?;
+            tracing::info!(%address, "metrics listening without a token: keep this address private");
+            println!("licensd: metrics on http://{address}/metrics");
+            let router = licensd_server::metrics_router(state.clone());
+            Some(tokio::spawn(crate::listener::serve(
+                listener,
+                router,
+                limits,
+                shutdown_signal(),
+            )))
+        }
+        None => None,
     };
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -163,11 +211,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(%address, database = %redact(&settings.database_url), "licensd listening");
     // Scripts and tests read the bound address from this line (useful with port 0).
     println!("licensd: listening on http://{address}");
-    let limits = crate::listener::Limits {
-        header_read_timeout: settings.header_read_timeout,
-        shutdown_grace: settings.shutdown_grace,
-    };
     crate::listener::serve(listener, licensd_server::router(state), limits, shutdown_signal()).await;
+    if let Some(metrics_server) = metrics_server {
+        metrics_server.abort();
+    }
     tracing::info!("licensd stopped");
     Ok(())
 }

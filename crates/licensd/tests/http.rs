@@ -16,6 +16,8 @@ mod concurrency;
 mod hardening;
 #[path = "http/lifecycle.rs"]
 mod lifecycle;
+#[path = "http/metrics.rs"]
+mod metrics;
 #[path = "http/operations.rs"]
 mod operations;
 #[path = "http/scaleout.rs"]

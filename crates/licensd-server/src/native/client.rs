@@ -55,6 +55,7 @@ pub(super) fn signed_error(state: &AppState, error: ApiError) -> Response {
 
 /// Denials of client commands: a missing license is 404, every other refusal 422.
 pub(super) fn denial_error(denial: Denial) -> ApiError {
+    crate::metrics::note_denial(denial);
     let status = if denial == Denial::LicenseNotFound {
         StatusCode::NOT_FOUND
     } else {
@@ -208,16 +209,19 @@ pub async fn validate(State(state): State<AppState>, body: Result<ApiJson<Valida
             now,
         )
         .await;
-    let verdict = |denial: Denial, nonce: Option<String>| ValidateResponse {
-        valid: false,
-        code: denial.code().to_string(),
-        detail: denial.to_string(),
-        in_grace_period: false,
-        maintenance_active: false,
-        license: None,
-        device: None,
-        checked_at,
-        nonce,
+    let verdict = |denial: Denial, nonce: Option<String>| {
+        crate::metrics::note_denial(denial);
+        ValidateResponse {
+            valid: false,
+            code: denial.code().to_string(),
+            detail: denial.to_string(),
+            in_grace_period: false,
+            maintenance_active: false,
+            license: None,
+            device: None,
+            checked_at,
+            nonce,
+        }
     };
     let response = match report {
         Err(StoreError::Denied(denial)) => verdict(denial, request.nonce),
@@ -248,7 +252,10 @@ pub async fn validate(State(state): State<AppState>, body: Result<ApiJson<Valida
                     validity.in_grace_period,
                     validity.maintenance_active,
                 ),
-                Err(denial) => (false, denial.code().to_string(), denial.to_string(), false, false),
+                Err(denial) => {
+                    crate::metrics::note_denial(denial);
+                    (false, denial.code().to_string(), denial.to_string(), false, false)
+                }
             };
             ValidateResponse {
                 valid,

@@ -102,6 +102,7 @@ impl IntoResponse for DnaError {
 /// Every domain refusal in DNA's terms. DNA documents 400 for a refused or invalid request and 404
 /// for a missing product, license or device; it documents no other refusal codes.
 pub fn denial_error(denial: Denial) -> DnaError {
+    crate::metrics::note_denial(denial);
     use Denial::*;
     let (status, message) = match denial {
         LicenseNotFound => (StatusCode::NOT_FOUND, "LicenseId not found"),

@@ -108,6 +108,7 @@ pub enum Command {
 
 /// The one exhaustive table from domain denials to Key Manager codes.
 pub fn denial_code(denial: Denial, command: Command) -> u16 {
+    crate::metrics::note_denial(denial);
     match denial {
         Denial::LicenseNotFound => 210,
         Denial::ProductNotFound | Denial::ProductDisabled | Denial::ProductArchived => 203,

@@ -162,8 +162,15 @@ async fn download_inner(
         .validate(LicenseRef::Id(license.id), Some(&identifier), state.now())
         .await
     {
-        Ok(report) => report.outcome.is_ok(),
-        Err(StoreError::NotFound | StoreError::Denied(_)) => false,
+        Ok(report) => report
+            .outcome
+            .inspect_err(|denial| crate::metrics::note_denial(*denial))
+            .is_ok(),
+        Err(StoreError::Denied(denial)) => {
+            crate::metrics::note_denial(denial);
+            false
+        }
+        Err(StoreError::NotFound) => false,
         Err(other) => return Err(other.into()),
     };
     if !entitled {

@@ -1430,6 +1430,9 @@ async fn licensed_device(state: &AppState, license: &License, hardware_id: &str)
         .validate(LicenseRef::Id(license.id), Some(hardware_id), state.now())
         .await
         .map_err(LsError::from_store)?;
+    if let Err(denial) = report.outcome {
+        crate::metrics::note_denial(denial);
+    }
     match (report.outcome, report.device) {
         (Ok(_), Some(device)) if device.is_active() => Ok(device),
         _ => Err(LsError::bad(

@@ -205,6 +205,7 @@ use wire::LsError;
 /// The one table from domain denials to LicenseSpring codes (seed 001). All are HTTP 400 except
 /// the authentication ones the seed lists under 401.
 pub(crate) fn denial_error(denial: Denial) -> LsError {
+    crate::metrics::note_denial(denial);
     let message = denial.to_string();
     let code = match denial {
         Denial::LicenseNotFound => "license_not_found",

@@ -95,6 +95,9 @@ pub async fn render_info(
         .validate(LicenseRef::Id(license.id), fingerprint, now)
         .await
         .map_err(SlError::from_store)?;
+    if let Err(denial) = report.outcome {
+        crate::metrics::note_denial(denial);
+    }
     let mut rendered = info::license_info(&InfoParts {
         product,
         license: &report.license,
@@ -549,7 +552,10 @@ async fn unassign_inner(
     {
         Ok(_) => Ok(text_ok("The token was unassigned.")),
         // The token exists but its client is no longer active: SLASCONE's "already unassigned".
-        Err(StoreError::Denied(Denial::DeviceNotActivated)) => Err(Conflict::TokenAlreadyUnassigned.into()),
+        Err(StoreError::Denied(Denial::DeviceNotActivated)) => {
+            crate::metrics::note_denial(Denial::DeviceNotActivated);
+            Err(Conflict::TokenAlreadyUnassigned.into())
+        }
         Err(other) => Err(SlError::from_store(other)),
     }
 }

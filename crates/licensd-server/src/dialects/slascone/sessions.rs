@@ -181,6 +181,7 @@ pub async fn close(
             Ok(text_ok("The session was closed."))
         } else {
             // The client holds no live session under this id: SLASCONE's "no open session".
+            crate::metrics::note_denial(Denial::DeviceNotActivated);
             Err(Conflict::NoOpenSession.into())
         }
     }

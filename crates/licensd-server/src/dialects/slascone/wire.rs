@@ -59,6 +59,7 @@ impl From<Conflict> for SlError {
 
 impl From<Denial> for SlError {
     fn from(denial: Denial) -> Self {
+        crate::metrics::note_denial(denial);
         SlError::Conflict(super::codes::denial_conflict(denial))
     }
 }
