@@ -10,6 +10,7 @@ pub mod extract;
 pub mod fuzzing;
 pub mod keys;
 pub mod native;
+pub mod outbox;
 pub mod ratelimit;
 pub mod redact;
 pub mod state;

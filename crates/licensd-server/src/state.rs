@@ -36,6 +36,8 @@ pub struct AppState {
     pub settings: Arc<ServerSettings>,
     /// The request rate limiter every dialect shares.
     pub limiter: Arc<crate::ratelimit::RateLimiter>,
+    /// Wakes this process's outbox worker (`crate::outbox`) after a delivery was queued.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {

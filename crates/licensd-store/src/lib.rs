@@ -12,6 +12,7 @@ mod backup;
 mod codec;
 pub mod dialects;
 mod migrate;
+pub mod outbox;
 mod postgres;
 mod read_cache;
 mod sql;
@@ -20,6 +21,10 @@ mod types;
 
 pub use backup::backup_sqlite;
 pub use codec::SecretCodec;
+pub use outbox::{
+    Attempt, AttemptOutcome, Delivery, DeliveryStatus, MAX_ERROR_BYTES, MAX_RESPONSE_EXCERPT_BYTES, NewDelivery,
+    OutboxStore, truncate_utf8,
+};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use types::*;
@@ -101,13 +106,13 @@ pub async fn connect_server(
 /// (`DnaStore`, … in their own modules, with their own migrations). It is implemented for any type
 /// that implements every part, so an `Arc<dyn Store>` reaches every method. Bring the part traits
 /// into scope with `use licensd_store::prelude::*`.
-pub trait Store: CoreStore + LicenseSpringStore + KeyManagerStore + SlasconeStore + DnaStore {}
+pub trait Store: CoreStore + LicenseSpringStore + KeyManagerStore + SlasconeStore + DnaStore + OutboxStore {}
 
-impl<T: CoreStore + LicenseSpringStore + KeyManagerStore + SlasconeStore + DnaStore> Store for T {}
+impl<T: CoreStore + LicenseSpringStore + KeyManagerStore + SlasconeStore + DnaStore + OutboxStore> Store for T {}
 
 pub use dialects::dna::DnaStore;
 pub use dialects::keymanager::{
-    ApiKeySettings, AssignActivation, AssignFn, AssignOutcome, AssignSelection, ContractFields, KeyManagerStore,
+    ApiKeySettings, AssignActivation, AssignFn, DeliveryFn, AssignOutcome, AssignSelection, ContractFields, KeyManagerStore,
     MetaEntry, MetaOwner, NewTelemetry, ProductSigningKey, StoredContract, TelemetryFilter,
 };
 pub use dialects::licensespring::LicenseSpringStore;
@@ -115,7 +120,7 @@ pub use dialects::slascone::SlasconeStore;
 
 /// The part traits, for method calls on `dyn Store`.
 pub mod prelude {
-    pub use crate::{CoreStore, DnaStore, KeyManagerStore, LicenseSpringStore, SlasconeStore, Store};
+    pub use crate::{CoreStore, DnaStore, KeyManagerStore, LicenseSpringStore, OutboxStore, SlasconeStore, Store};
 }
 
 /// Storage shared by every dialect: catalog, licenses, devices, people, credentials, keys, events.

@@ -155,7 +155,24 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             allow_private_webhooks: settings.allow_private_webhooks,
         }),
         limiter: Arc::new(licensd_server::ratelimit::RateLimiter::new(rate_limit)),
+        outbox_wake: Arc::new(tokio::sync::Notify::new()),
     };
+    // Sends what the outbox holds (webhook callbacks), including what an earlier run left.
+    let outbox = licensd_server::outbox::OutboxSettings {
+        timeout: settings.webhook_timeout,
+        retry: licensd_domain::delivery::RetryPolicy {
+            base_ms: i64::try_from(settings.outbox_retry_base_ms).unwrap_or(i64::MAX),
+            ..licensd_domain::delivery::DEFAULT_RETRY_POLICY
+        },
+        allow_private: settings.allow_private_webhooks,
+        ..licensd_server::outbox::OutboxSettings::default()
+    };
+    let outbox_worker = licensd_server::outbox::spawn(
+        state.store.clone(),
+        state.clock.clone(),
+        outbox,
+        state.outbox_wake.clone(),
+    );
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -168,6 +185,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         shutdown_grace: settings.shutdown_grace,
     };
     crate::listener::serve(listener, licensd_server::router(state), limits, shutdown_signal()).await;
+    // An attempt cut short here is retried by the next run (or another node).
+    outbox_worker.abort();
     tracing::info!("licensd stopped");
     Ok(())
 }

@@ -18,6 +18,8 @@ mod hardening;
 mod lifecycle;
 #[path = "http/operations.rs"]
 mod operations;
+#[path = "http/outbox.rs"]
+mod outbox;
 #[path = "http/scaleout.rs"]
 mod scaleout;
 

@@ -227,17 +227,6 @@ async fn respond(state: &AppState, outcome: Result<Reply, Internal>) -> Response
     envelope::render(&reply, &key, used, state.now().div_euclid(1000))
 }
 
-/// The signed envelope text for `reply` (for deliveries outside an HTTP answer: webhooks).
-async fn sign(state: &AppState, reply: &Reply) -> Result<String, Internal> {
-    let (key, used) = signing_key(state, reply.product_id).await?;
-    Ok(envelope::envelope_body(
-        reply,
-        &key,
-        used,
-        state.now().div_euclid(1000),
-    )?)
-}
-
 /// The edge's refusal of a request (a NUL in a text input, a body too slow): the signed 901
 /// "Incorrect data found" envelope (global key) with the HTTP status the edge chose (400 / 408).
 pub(crate) async fn edge_refusal(state: &AppState, status: axum::http::StatusCode) -> Response {
@@ -254,7 +243,7 @@ fn internal(error: Internal) -> Response {
 }
 
 /// The product's own key when the request resolved to a product that has one, else the global key.
-async fn signing_key(state: &AppState, product_id: Option<i64>) -> Result<(Arc<SigningKey>, KeyUsed), Internal> {
+pub(super) async fn signing_key(state: &AppState, product_id: Option<i64>) -> Result<(Arc<SigningKey>, KeyUsed), Internal> {
     if let Some(product_id) = product_id
         && let Some(stored) = state.store.km_product_signing_key(product_id).await?
     {
