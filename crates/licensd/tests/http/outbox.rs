@@ -174,11 +174,9 @@ fn assigned_keys(result: &Value) -> Vec<String> {
 }
 
 async fn in_stock(server: &Server) -> usize {
-    let (_, list) = server.admin(Method::GET, "/v1/licenses?limit=500", None).await;
-    list["items"]
+    let (_, list) = server.admin(Method::GET, "/v1/licenses?limit=100", None).await;
+    list["data"]
         .as_array()
-        .or(list["data"].as_array())
-        .or(list.as_array())
         .expect("license list")
         .iter()
         .filter(|l| l["assignment"] == "in_stock")
@@ -234,6 +232,71 @@ async fn kill9_between_commit_and_delivery(backend: Backend) {
     assert_eq!((result["code"].as_i64(), result["identifier"].as_str()), (Some(803), Some("order-3")));
     assert_eq!(assigned_keys(&result), vec!["OUTBOX-0"]);
     drop(server);
+}
+
+/// The first outbox row's (status, attempts, last error), read from the database itself.
+async fn outbox_row(server: &Server) -> (String, i64, Option<String>) {
+    use sqlx::Connection;
+    let sql = "SELECT status, attempts, last_error FROM outbox_deliveries ORDER BY id LIMIT 1";
+    match &server.database_url {
+        Some(url) => {
+            let mut connection = sqlx::PgConnection::connect(url).await.expect("connect");
+            sqlx::query_as(sql).fetch_one(&mut connection).await.expect("outbox row")
+        }
+        None => {
+            let url = format!("sqlite://{}", server.data_dir.path().join("licensd.db").display());
+            let mut connection = sqlx::SqliteConnection::connect(&url).await.expect("connect");
+            sqlx::query_as(sql).fetch_one(&mut connection).await.expect("outbox row")
+        }
+    }
+}
+
+/// The target is checked again at each attempt: a callback queued while private targets were
+/// allowed is not sent to 127.0.0.1 by a server that refuses them (the refusal is recorded and
+/// retried), and is sent once they are allowed again.
+async fn private_target_is_refused_at_delivery(backend: Backend) {
+    let server = Server::start_fresh_with(backend, &FAST_RETRY).await;
+    let (key, product) = shop(&server, 1).await;
+    let port = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = port.local_addr().expect("address");
+    drop(port);
+    queue(&server, &key, product, 1, &format!("http://{address}/hook"), "order-4").await;
+    let (data_dir, database_url) = server.stop();
+
+    let receiver = Receiver::on(tokio::net::TcpListener::bind(address).await.expect("rebind"), 0);
+    let mut refusing = FAST_RETRY.to_vec();
+    refusing.push(("LICENSD_ALLOW_PRIVATE_WEBHOOKS", "false"));
+    let server = Server::start_with(backend, data_dir, database_url, &refusing).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let refused_attempts = loop {
+        let (status, attempts, error) = outbox_row(&server).await;
+        if error.as_deref().is_some_and(|e| e.contains("allowed address")) && attempts >= 3 {
+            assert_eq!(status, "pending");
+            break attempts;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no refusal recorded: {status} {attempts} {error:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(receiver.requests().is_empty(), "{:?}", receiver.requests());
+    let (data_dir, database_url) = server.stop();
+
+    let server = Server::start_with(backend, data_dir, database_url, &FAST_RETRY).await;
+    let accepted = receiver.wait_for(1).await;
+    assert_eq!(receiver.requests().len(), 1);
+    assert_eq!(result(&accepted[0])["identifier"], "order-4");
+    let (status, attempts, _) = outbox_row(&server).await;
+    assert_eq!(status, "delivered");
+    assert!(attempts > refused_attempts);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_private_target_is_refused_at_delivery() {
+    private_target_is_refused_at_delivery(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_private_target_is_refused_at_delivery() {
+    private_target_is_refused_at_delivery(Backend::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
