@@ -44,10 +44,7 @@ impl RetryPolicy {
     /// `base · 2^(failures-1)`, at most `max_pause_ms`, and at least 1 ms.
     pub fn pause(&self, failures: u32) -> Millis {
         let doubling = 2i64.saturating_pow(failures.saturating_sub(1));
-        self.base_ms
-            .saturating_mul(doubling)
-            .min(self.max_pause_ms)
-            .max(1)
+        self.base_ms.saturating_mul(doubling).min(self.max_pause_ms).max(1)
     }
 
     /// Decides after a failed attempt at `now` of a delivery written at `created_at`.
@@ -59,7 +56,11 @@ impl RetryPolicy {
             return AfterFailure::GiveUp;
         }
         let pause = self.pause(failures);
-        let jitter = if jitter.is_finite() { jitter.clamp(0.0, 1.0) } else { 0.0 };
+        let jitter = if jitter.is_finite() {
+            jitter.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
         // A pause is at most max_pause_ms, far below 2^52: the float holds it exactly.
         let stretch = (pause as f64 * jitter / 2.0) as Millis;
         let at = now.saturating_add(pause).saturating_add(stretch);
@@ -88,10 +89,19 @@ mod tests {
     #[test]
     fn jitter_stretches_by_at_most_half() {
         let policy = DEFAULT_RETRY_POLICY;
-        assert_eq!(policy.after_failure(T0, 1, T0, 0.0), AfterFailure::RetryAt(T0 + 10 * SECOND));
+        assert_eq!(
+            policy.after_failure(T0, 1, T0, 0.0),
+            AfterFailure::RetryAt(T0 + 10 * SECOND)
+        );
         assert_eq!(policy.after_failure(T0, 1, T0, 0.5), AfterFailure::RetryAt(T0 + 12_500));
-        assert_eq!(policy.after_failure(T0, 1, T0, 1.0), AfterFailure::RetryAt(T0 + 15 * SECOND));
-        assert_eq!(policy.after_failure(T0, 1, T0, f64::NAN), AfterFailure::RetryAt(T0 + 10 * SECOND));
+        assert_eq!(
+            policy.after_failure(T0, 1, T0, 1.0),
+            AfterFailure::RetryAt(T0 + 15 * SECOND)
+        );
+        assert_eq!(
+            policy.after_failure(T0, 1, T0, f64::NAN),
+            AfterFailure::RetryAt(T0 + 10 * SECOND)
+        );
     }
 
     #[test]
@@ -116,7 +126,10 @@ mod tests {
 
     #[test]
     fn far_instants_saturate() {
-        let policy = RetryPolicy { window_ms: Millis::MAX, ..DEFAULT_RETRY_POLICY };
+        let policy = RetryPolicy {
+            window_ms: Millis::MAX,
+            ..DEFAULT_RETRY_POLICY
+        };
         assert_eq!(
             policy.after_failure(Millis::MAX - 5, 3, Millis::MAX - 10, 0.5),
             AfterFailure::RetryAt(Millis::MAX)

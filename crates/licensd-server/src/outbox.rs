@@ -105,7 +105,13 @@ async fn run(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: OutboxSetti
 }
 
 /// Sends the claimed deliveries side by side and records each attempt.
-async fn send_all(store: &Arc<dyn Store>, clock: &Arc<dyn Clock>, settings: &OutboxSettings, claim: &str, claimed: Vec<Delivery>) {
+async fn send_all(
+    store: &Arc<dyn Store>,
+    clock: &Arc<dyn Clock>,
+    settings: &OutboxSettings,
+    claim: &str,
+    claimed: Vec<Delivery>,
+) {
     let mut running = tokio::task::JoinSet::new();
     for delivery in claimed {
         let (store, clock, settings, claim) = (store.clone(), clock.clone(), settings.clone(), claim.to_string());
@@ -116,7 +122,10 @@ async fn send_all(store: &Arc<dyn Store>, clock: &Arc<dyn Clock>, settings: &Out
                 AttemptOutcome::Delivered
             } else {
                 let failures = u32::try_from(delivery.attempts.saturating_add(1)).unwrap_or(u32::MAX);
-                match settings.retry.after_failure(delivery.created_at, failures, now, jitter(delivery.id, now)) {
+                match settings
+                    .retry
+                    .after_failure(delivery.created_at, failures, now, jitter(delivery.id, now))
+                {
                     AfterFailure::RetryAt(at) => AttemptOutcome::RetryAt(at),
                     AfterFailure::GiveUp => AttemptOutcome::Dead,
                 }
@@ -171,7 +180,9 @@ async fn send(delivery: &Delivery, settings: &OutboxSettings) -> Sent {
     };
     // Checked again at each attempt: where a name resolves may have changed since it was queued.
     let Some(target) = webhook_target(&url, settings.allow_private).await else {
-        return Sent::failed("the target does not resolve to an allowed address (private, loopback and link-local addresses need --allow-private-webhooks)");
+        return Sent::failed(
+            "the target does not resolve to an allowed address (private, loopback and link-local addresses need --allow-private-webhooks)",
+        );
     };
     let host = url.host_str().unwrap_or_default().to_string();
     // Pinned to the address that was checked, so a second DNS answer cannot redirect it.

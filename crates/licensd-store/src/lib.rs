@@ -112,8 +112,8 @@ impl<T: CoreStore + LicenseSpringStore + KeyManagerStore + SlasconeStore + DnaSt
 
 pub use dialects::dna::DnaStore;
 pub use dialects::keymanager::{
-    ApiKeySettings, AssignActivation, AssignFn, DeliveryFn, AssignOutcome, AssignSelection, ContractFields, KeyManagerStore,
-    MetaEntry, MetaOwner, NewTelemetry, ProductSigningKey, StoredContract, TelemetryFilter,
+    ApiKeySettings, AssignActivation, AssignFn, AssignOutcome, AssignSelection, ContractFields, DeliveryFn,
+    KeyManagerStore, MetaEntry, MetaOwner, NewTelemetry, ProductSigningKey, StoredContract, TelemetryFilter,
 };
 pub use dialects::licensespring::LicenseSpringStore;
 pub use dialects::slascone::SlasconeStore;

@@ -329,7 +329,11 @@ macro_rules! impl_outbox {
 
 /// SQLite: every outbox write takes the single writer connection (`BEGIN IMMEDIATE`).
 async fn begin_sqlite(store: &SqliteStore) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-    store.writer.begin_with("BEGIN IMMEDIATE").await.map_err(crate::sql::db_err)
+    store
+        .writer
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(crate::sql::db_err)
 }
 
 async fn begin_postgres(store: &PostgresStore) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {

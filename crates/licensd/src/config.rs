@@ -188,7 +188,11 @@ impl ServeArgs {
             n @ 1..=300 => std::time::Duration::from_secs(n),
             n => bail!("webhook_timeout must be between 1 and 300 seconds, not {n}"),
         };
-        let outbox_retry_base_ms = match self.outbox_retry_base_ms.or(file.outbox_retry_base_ms).unwrap_or(10_000) {
+        let outbox_retry_base_ms = match self
+            .outbox_retry_base_ms
+            .or(file.outbox_retry_base_ms)
+            .unwrap_or(10_000)
+        {
             n @ 1..=3_600_000 => n,
             n => bail!("outbox_retry_base_ms must be between 1 and 3600000, not {n}"),
         };
@@ -256,10 +260,22 @@ mod tests {
     #[test]
     fn outbox_settings_are_bounded() {
         for args in [
-            ServeArgs { webhook_timeout: Some(0), ..ServeArgs::default() },
-            ServeArgs { webhook_timeout: Some(301), ..ServeArgs::default() },
-            ServeArgs { outbox_retry_base_ms: Some(0), ..ServeArgs::default() },
-            ServeArgs { outbox_retry_base_ms: Some(3_600_001), ..ServeArgs::default() },
+            ServeArgs {
+                webhook_timeout: Some(0),
+                ..ServeArgs::default()
+            },
+            ServeArgs {
+                webhook_timeout: Some(301),
+                ..ServeArgs::default()
+            },
+            ServeArgs {
+                outbox_retry_base_ms: Some(0),
+                ..ServeArgs::default()
+            },
+            ServeArgs {
+                outbox_retry_base_ms: Some(3_600_001),
+                ..ServeArgs::default()
+            },
         ] {
             assert!(args.resolve().is_err());
         }

@@ -133,7 +133,8 @@ pub type AssignFn = dyn Fn(&serde_json::Value, Millis) -> (serde_json::Value, Op
 /// Renders the outbox delivery that reports an assignment, from the licenses just assigned (in
 /// the order of `AssignOutcome::Assigned`), inside the assignment's transaction. An error rolls
 /// the assignment back.
-pub type DeliveryFn = dyn Fn(&[licensd_domain::License]) -> std::result::Result<crate::NewDelivery, String> + Send + Sync;
+pub type DeliveryFn =
+    dyn Fn(&[licensd_domain::License]) -> std::result::Result<crate::NewDelivery, String> + Send + Sync;
 
 /// A telemetry record to store.
 #[derive(Debug, Clone)]
@@ -651,7 +652,10 @@ macro_rules! impl_keymanager {
                         ids.extend(minted);
                         let subject = ids.first().copied();
                         insert_event(&mut tx, event, subject, now).await?;
-                        queue_delivery(&mut tx, &*store.codec, &ids, deliver, now).await?;
+                        if let Err(error) = queue_delivery(&mut tx, &*store.codec, &ids, deliver, now).await {
+                            tx.rollback().await.map_err(db_err)?;
+                            return Err(error);
+                        }
                         tx.commit().await.map_err(db_err)?;
                         return Ok(AssignOutcome::Assigned(ids));
                     }
@@ -662,10 +666,14 @@ macro_rules! impl_keymanager {
                 }
                 let subject = ids.first().copied();
                 insert_event(&mut tx, event, subject, now).await?;
-                queue_delivery(&mut tx, &*store.codec, &ids, deliver, now).await?;
+                // A delivery that cannot be made rolls the assignment back, explicitly (see above).
+                if let Err(error) = queue_delivery(&mut tx, &*store.codec, &ids, deliver, now).await {
+                    tx.rollback().await.map_err(db_err)?;
+                    return Err(error);
+                }
                 tx.commit().await.map_err(db_err)?;
                 Ok(AssignOutcome::Assigned(ids))
-        }
+            }
 
             /// Renders the delivery from the assigned licenses as this transaction sees them and
             /// queues it on the same transaction.

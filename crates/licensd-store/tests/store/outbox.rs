@@ -42,17 +42,28 @@ pub async fn outbox_claim_record_and_retry(db: Db) {
     assert_eq!(db.outbox_next_due().await.unwrap(), Some(NOW));
 
     // Nothing is due before its instant; then both, oldest first, held until the lease ends.
-    assert!(db.outbox_claim("w1", NOW - 1, NOW + 30 * SECOND, 10).await.unwrap().is_empty());
+    assert!(
+        db.outbox_claim("w1", NOW - 1, NOW + 30 * SECOND, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let claimed = db.outbox_claim("w1", NOW + 1, NOW + 30 * SECOND, 10).await.unwrap();
     assert_eq!(claimed.iter().map(|d| d.id).collect::<Vec<_>>(), vec![a.id, b.id]);
     assert!(claimed.iter().all(|d| d.claimed_until == Some(NOW + 30 * SECOND)));
     // Held: another claimer gets nothing, and the next due instant is the lease's end.
-    assert!(db.outbox_claim("w2", NOW + 2, NOW + 60 * SECOND, 10).await.unwrap().is_empty());
+    assert!(
+        db.outbox_claim("w2", NOW + 2, NOW + 60 * SECOND, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(db.outbox_next_due().await.unwrap(), Some(NOW + 30 * SECOND));
 
     // Only the holder may record.
     assert!(matches!(
-        db.outbox_record(a.id, "w2", attempt(AttemptOutcome::Delivered, Some(200)), NOW + 3).await,
+        db.outbox_record(a.id, "w2", attempt(AttemptOutcome::Delivered, Some(200)), NOW + 3)
+            .await,
         Err(StoreError::NotFound)
     ));
     let delivered = db
@@ -60,12 +71,19 @@ pub async fn outbox_claim_record_and_retry(db: Db) {
         .await
         .unwrap();
     assert_eq!(
-        (delivered.status, delivered.attempts, delivered.last_status, delivered.delivered_at, delivered.claimed_until),
+        (
+            delivered.status,
+            delivered.attempts,
+            delivered.last_status,
+            delivered.delivered_at,
+            delivered.claimed_until
+        ),
         (DeliveryStatus::Delivered, 1, Some(204), Some(NOW + 3), None)
     );
     // A recorded delivery is no longer held by anyone.
     assert!(matches!(
-        db.outbox_record(a.id, "w1", attempt(AttemptOutcome::Delivered, Some(200)), NOW + 4).await,
+        db.outbox_record(a.id, "w1", attempt(AttemptOutcome::Delivered, Some(200)), NOW + 4)
+            .await,
         Err(StoreError::NotFound)
     ));
 
@@ -87,7 +105,13 @@ pub async fn outbox_claim_record_and_retry(db: Db) {
         .await
         .unwrap();
     assert_eq!(
-        (failed.status, failed.attempts, failed.next_attempt_at, failed.last_attempt_at, failed.last_status),
+        (
+            failed.status,
+            failed.attempts,
+            failed.next_attempt_at,
+            failed.last_attempt_at,
+            failed.last_status
+        ),
         (DeliveryStatus::Pending, 1, NOW + 10 * SECOND, Some(NOW + 5), Some(503))
     );
     assert_eq!(failed.last_error.as_deref().map(str::len), Some(MAX_ERROR_BYTES));
@@ -95,38 +119,93 @@ pub async fn outbox_claim_record_and_retry(db: Db) {
     assert!(excerpt.len() <= MAX_RESPONSE_EXCERPT_BYTES && excerpt.len() > MAX_RESPONSE_EXCERPT_BYTES - 2);
     assert!(excerpt.chars().all(|c| c == 'é'));
     assert_eq!(db.outbox_next_due().await.unwrap(), Some(NOW + 10 * SECOND));
-    assert!(db.outbox_claim("w2", NOW + 9 * SECOND, NOW + MINUTE, 10).await.unwrap().is_empty());
-    let again = db.outbox_claim("w2", NOW + 10 * SECOND, NOW + MINUTE, 10).await.unwrap();
-    assert_eq!(again.iter().map(|d| (d.id, d.attempts)).collect::<Vec<_>>(), vec![(b.id, 1)]);
+    assert!(
+        db.outbox_claim("w2", NOW + 9 * SECOND, NOW + MINUTE, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = db
+        .outbox_claim("w2", NOW + 10 * SECOND, NOW + MINUTE, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        again.iter().map(|d| (d.id, d.attempts)).collect::<Vec<_>>(),
+        vec![(b.id, 1)]
+    );
     let dead = db
         .outbox_record(b.id, "w2", attempt(AttemptOutcome::Dead, None), NOW + 11 * SECOND)
         .await
         .unwrap();
-    assert_eq!((dead.status, dead.attempts, dead.last_status), (DeliveryStatus::Dead, 2, None));
+    assert_eq!(
+        (dead.status, dead.attempts, dead.last_status),
+        (DeliveryStatus::Dead, 2, None)
+    );
     assert_eq!(db.outbox_next_due().await.unwrap(), None);
-    assert!(db.outbox_claim("w3", NOW + DAY, NOW + DAY + MINUTE, 10).await.unwrap().is_empty());
+    assert!(
+        db.outbox_claim("w3", NOW + DAY, NOW + DAY + MINUTE, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let ids = |list: Vec<Delivery>| list.into_iter().map(|d| d.id).collect::<Vec<_>>();
-    assert_eq!(ids(db.outbox_list(None, Page::default()).await.unwrap()), vec![a.id, b.id]);
-    assert_eq!(ids(db.outbox_list(Some(DeliveryStatus::Dead), Page::default()).await.unwrap()), vec![b.id]);
-    assert!(db.outbox_list(Some(DeliveryStatus::Pending), Page::default()).await.unwrap().is_empty());
+    assert_eq!(
+        ids(db.outbox_list(None, Page::default()).await.unwrap()),
+        vec![a.id, b.id]
+    );
+    assert_eq!(
+        ids(db
+            .outbox_list(Some(DeliveryStatus::Dead), Page::default())
+            .await
+            .unwrap()),
+        vec![b.id]
+    );
+    assert!(
+        db.outbox_list(Some(DeliveryStatus::Pending), Page::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(matches!(db.outbox_get(b.id + 100).await, Err(StoreError::NotFound)));
 }
 
 pub async fn outbox_expired_claims_are_taken_again(db: Db) {
     let a = db.outbox_enqueue(delivery(1), NOW).await.unwrap();
-    assert_eq!(db.outbox_claim("dead-node", NOW, NOW + SECOND, 10).await.unwrap().len(), 1);
-    assert!(db.outbox_claim("live-node", NOW + SECOND - 1, NOW + MINUTE, 10).await.unwrap().is_empty());
+    assert_eq!(
+        db.outbox_claim("dead-node", NOW, NOW + SECOND, 10).await.unwrap().len(),
+        1
+    );
+    assert!(
+        db.outbox_claim("live-node", NOW + SECOND - 1, NOW + MINUTE, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // The first claimer's lease ran out (it died): another takes the delivery over...
-    let taken = db.outbox_claim("live-node", NOW + SECOND, NOW + MINUTE, 10).await.unwrap();
+    let taken = db
+        .outbox_claim("live-node", NOW + SECOND, NOW + MINUTE, 10)
+        .await
+        .unwrap();
     assert_eq!(taken.iter().map(|d| d.id).collect::<Vec<_>>(), vec![a.id]);
     // ...and a late result of the first no longer counts.
     assert!(matches!(
-        db.outbox_record(a.id, "dead-node", attempt(AttemptOutcome::Delivered, Some(200)), NOW + 2 * SECOND).await,
+        db.outbox_record(
+            a.id,
+            "dead-node",
+            attempt(AttemptOutcome::Delivered, Some(200)),
+            NOW + 2 * SECOND
+        )
+        .await,
         Err(StoreError::NotFound)
     ));
     let done = db
-        .outbox_record(a.id, "live-node", attempt(AttemptOutcome::Delivered, Some(200)), NOW + 2 * SECOND)
+        .outbox_record(
+            a.id,
+            "live-node",
+            attempt(AttemptOutcome::Delivered, Some(200)),
+            NOW + 2 * SECOND,
+        )
         .await
         .unwrap();
     assert_eq!((done.status, done.attempts), (DeliveryStatus::Delivered, 1));
@@ -168,7 +247,13 @@ pub async fn outbox_concurrent_claims_are_disjoint(db: Db) {
     }
     assert_eq!((total, seen.len()), (DELIVERIES, DELIVERIES));
     let delivered = db
-        .outbox_list(Some(DeliveryStatus::Delivered), Page { after: None, limit: 1000 })
+        .outbox_list(
+            Some(DeliveryStatus::Delivered),
+            Page {
+                after: None,
+                limit: 1000,
+            },
+        )
         .await
         .unwrap();
     assert_eq!(delivered.len(), DELIVERIES);
@@ -201,10 +286,17 @@ fn refuse_to_render(_: &[License]) -> Result<NewDelivery, String> {
 
 pub async fn outbox_delivery_commits_with_the_assignment(db: Db) {
     let product = product(&db, "km-outbox").await;
-    db.create_licenses(vec![stock(product.id, "OB-1"), stock(product.id, "OB-2")], ev("l", "license"), NOW)
-        .await
-        .unwrap();
-    let random = |quantity| AssignSelection::Random { product_id: product.id, quantity };
+    db.create_licenses(
+        vec![stock(product.id, "OB-1"), stock(product.id, "OB-2")],
+        ev("l", "license"),
+        NOW,
+    )
+    .await
+    .unwrap();
+    let random = |quantity| AssignSelection::Random {
+        product_id: product.id,
+        quantity,
+    };
     let all = || async { db.outbox_list(None, Page::default()).await.unwrap() };
 
     // Refused (not enough stock): nothing assigned, nothing queued.
@@ -217,8 +309,15 @@ pub async fn outbox_delivery_commits_with_the_assignment(db: Db) {
     // The delivery cannot be made: the assignment rolls back with it.
     let events = event_count(&db).await;
     assert!(matches!(
-        db.km_assign_delivering(random(1), &assign_owner, vec![], ev("a", "license"), &refuse_to_render, NOW)
-            .await,
+        db.km_assign_delivering(
+            random(1),
+            &assign_owner,
+            vec![],
+            ev("a", "license"),
+            &refuse_to_render,
+            NOW
+        )
+        .await,
         Err(StoreError::Database(_))
     ));
     assert!(all().await.is_empty());
@@ -238,7 +337,10 @@ pub async fn outbox_delivery_commits_with_the_assignment(db: Db) {
     let queued = all().await;
     assert_eq!(queued.len(), 1);
     assert_eq!(queued[0].body, json!({"keys": ["OB-1", "OB-2"]}).to_string());
-    assert_eq!((queued[0].status, queued[0].next_attempt_at), (DeliveryStatus::Pending, NOW));
+    assert_eq!(
+        (queued[0].status, queued[0].next_attempt_at),
+        (DeliveryStatus::Pending, NOW)
+    );
     let first = db.get_license(first.id).await.unwrap();
     assert_eq!(first.assignment, Assignment::Assigned);
 }

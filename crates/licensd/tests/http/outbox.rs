@@ -22,7 +22,10 @@ struct Receiver {
 
 impl Receiver {
     async fn start(failures: usize) -> Self {
-        Self::on(tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind"), failures)
+        Self::on(
+            tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind"),
+            failures,
+        )
     }
 
     fn on(listener: tokio::net::TcpListener, failures: usize) -> Self {
@@ -32,10 +35,14 @@ impl Receiver {
             let log = log.clone();
             async move {
                 loop {
-                    let Ok((mut socket, _)) = listener.accept().await else { return };
+                    let Ok((mut socket, _)) = listener.accept().await else {
+                        return;
+                    };
                     let log = log.clone();
                     tokio::spawn(async move {
-                        let Some(body) = read_request(&mut socket).await else { return };
+                        let Some(body) = read_request(&mut socket).await else {
+                            return;
+                        };
                         let status = {
                             let mut log = log.lock().unwrap();
                             let status = if log.len() < failures { 503 } else { 200 };
@@ -61,14 +68,22 @@ impl Receiver {
 
     /// The bodies answered 200.
     fn accepted(&self) -> Vec<String> {
-        self.requests().into_iter().filter(|(s, _)| *s == 200).map(|(_, b)| b).collect()
+        self.requests()
+            .into_iter()
+            .filter(|(s, _)| *s == 200)
+            .map(|(_, b)| b)
+            .collect()
     }
 
     /// Waits until `count` bodies were accepted (at most 60 s), then a little longer for strays.
     async fn wait_for(&self, count: usize) -> Vec<String> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         while self.accepted().len() < count {
-            assert!(tokio::time::Instant::now() < deadline, "only {:?} arrived", self.requests());
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "only {:?} arrived",
+                self.requests()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         // Long enough for a second copy to show up if one were on its way (retries: 200 ms).
@@ -97,7 +112,11 @@ async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<String> {
         if let Some(end) = text.find("\r\n\r\n") {
             let length = text[..end]
                 .lines()
-                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                })
                 .unwrap_or(0);
             if data.len() >= end + 4 + length {
                 return String::from_utf8(data[end + 4..end + 4 + length].to_vec()).ok();
@@ -110,13 +129,21 @@ async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<String> {
 async fn shop(server: &Server, stock: usize) -> (String, i64) {
     let product = server.product("outbox").await;
     let (status, created) = server
-        .admin(Method::POST, "/v1/keymanager/api-keys", Some(json!({"name": "shop", "capabilities": ["all"]})))
+        .admin(
+            Method::POST,
+            "/v1/keymanager/api-keys",
+            Some(json!({"name": "shop", "capabilities": ["all"]})),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     for n in 0..stock {
         let id = server.license(product, &format!("OUTBOX-{n}"), json!({})).await;
         let (status, body) = server
-            .admin(Method::PATCH, &format!("/v1/licenses/{id}"), Some(json!({"assignment": "in_stock"})))
+            .admin(
+                Method::PATCH,
+                &format!("/v1/licenses/{id}"),
+                Some(json!({"assignment": "in_stock"})),
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
@@ -156,7 +183,8 @@ async fn queue(server: &Server, key: &str, product: i64, quantity: usize, hook: 
 /// The signed result inside a callback body.
 fn result(body: &str) -> Value {
     let envelope: Value = serde_json::from_str(body).expect("callback body is JSON");
-    let decoded = licensd_crypto::b64_decode(envelope["response_base64"].as_str().expect("response_base64")).expect("base64");
+    let decoded =
+        licensd_crypto::b64_decode(envelope["response_base64"].as_str().expect("response_base64")).expect("base64");
     let response: Value = serde_json::from_slice(&decoded).expect("signed response is JSON");
     assert_eq!(response, envelope["response"], "the signed text is the response");
     response
@@ -191,7 +219,11 @@ async fn callback_arrives(backend: Backend) {
     let accepted = receiver.wait_for(1).await;
     assert_eq!(accepted.len(), 1, "{:?}", receiver.requests());
     let result = result(&accepted[0]);
-    assert_eq!((result["code"].as_i64(), result["identifier"].as_str()), (Some(803), Some("order-1")), "{result}");
+    assert_eq!(
+        (result["code"].as_i64(), result["identifier"].as_str()),
+        (Some(803), Some("order-1")),
+        "{result}"
+    );
     assert_eq!(assigned_keys(&result), vec!["OUTBOX-0", "OUTBOX-1"]);
     assert_eq!(in_stock(&server).await, 1);
 }
@@ -204,7 +236,10 @@ async fn unavailable_receiver_is_retried(backend: Backend) {
     queue(&server, &key, product, 1, &receiver.url(), "order-2").await;
     let accepted = receiver.wait_for(1).await;
     let requests = receiver.requests();
-    assert_eq!(requests.iter().map(|(s, _)| *s).collect::<Vec<_>>(), vec![503, 503, 200]);
+    assert_eq!(
+        requests.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        vec![503, 503, 200]
+    );
     // Every attempt carried the same signed result.
     assert!(requests.iter().all(|(_, body)| *body == accepted[0]));
     assert_eq!(result(&accepted[0])["code"], 803);
@@ -227,9 +262,17 @@ async fn kill9_between_commit_and_delivery(backend: Backend) {
     let receiver = Receiver::on(tokio::net::TcpListener::bind(address).await.expect("rebind"), 0);
     let server = Server::start_with(backend, data_dir, database_url, &FAST_RETRY).await;
     let accepted = receiver.wait_for(1).await;
-    assert_eq!(receiver.requests().len(), 1, "delivered once: {:?}", receiver.requests());
+    assert_eq!(
+        receiver.requests().len(),
+        1,
+        "delivered once: {:?}",
+        receiver.requests()
+    );
     let result = result(&accepted[0]);
-    assert_eq!((result["code"].as_i64(), result["identifier"].as_str()), (Some(803), Some("order-3")));
+    assert_eq!(
+        (result["code"].as_i64(), result["identifier"].as_str()),
+        (Some(803), Some("order-3"))
+    );
     assert_eq!(assigned_keys(&result), vec!["OUTBOX-0"]);
     drop(server);
 }
@@ -241,12 +284,18 @@ async fn outbox_row(server: &Server) -> (String, i64, Option<String>) {
     match &server.database_url {
         Some(url) => {
             let mut connection = sqlx::PgConnection::connect(url).await.expect("connect");
-            sqlx::query_as(sql).fetch_one(&mut connection).await.expect("outbox row")
+            sqlx::query_as(sql)
+                .fetch_one(&mut connection)
+                .await
+                .expect("outbox row")
         }
         None => {
             let url = format!("sqlite://{}", server.data_dir.path().join("licensd.db").display());
             let mut connection = sqlx::SqliteConnection::connect(&url).await.expect("connect");
-            sqlx::query_as(sql).fetch_one(&mut connection).await.expect("outbox row")
+            sqlx::query_as(sql)
+                .fetch_one(&mut connection)
+                .await
+                .expect("outbox row")
         }
     }
 }
@@ -274,7 +323,10 @@ async fn private_target_is_refused_at_delivery(backend: Backend) {
             assert_eq!(status, "pending");
             break attempts;
         }
-        assert!(tokio::time::Instant::now() < deadline, "no refusal recorded: {status} {attempts} {error:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no refusal recorded: {status} {attempts} {error:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(receiver.requests().is_empty(), "{:?}", receiver.requests());
@@ -340,8 +392,20 @@ async fn postgres_two_nodes_deliver_each_callback_once() {
     let mut env = FAST_RETRY.to_vec();
     env.push(("LICENSD_MASTER_KEY", master.as_str()));
     let nodes = [
-        Server::start_with(Backend::Postgres, tempfile::tempdir().unwrap(), Some(database.url.clone()), &env).await,
-        Server::start_with(Backend::Postgres, tempfile::tempdir().unwrap(), Some(database.url), &env).await,
+        Server::start_with(
+            Backend::Postgres,
+            tempfile::tempdir().unwrap(),
+            Some(database.url.clone()),
+            &env,
+        )
+        .await,
+        Server::start_with(
+            Backend::Postgres,
+            tempfile::tempdir().unwrap(),
+            Some(database.url),
+            &env,
+        )
+        .await,
     ];
     let (key, product) = shop(&nodes[0], ORDERS).await;
     let port = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -257,7 +257,10 @@ fn internal(error: Internal) -> Response {
 }
 
 /// The product's own key when the request resolved to a product that has one, else the global key.
-pub(super) async fn signing_key(state: &AppState, product_id: Option<i64>) -> Result<(Arc<SigningKey>, KeyUsed), Internal> {
+pub(super) async fn signing_key(
+    state: &AppState,
+    product_id: Option<i64>,
+) -> Result<(Arc<SigningKey>, KeyUsed), Internal> {
     if let Some(product_id) = product_id
         && let Some(stored) = state.store.km_product_signing_key(product_id).await?
     {

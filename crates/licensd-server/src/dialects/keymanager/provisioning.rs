@@ -14,8 +14,8 @@ use crate::outbox::{webhook_target, webhook_url};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::response::Response;
-use licensd_domain::generator::{Generator, GeneratorError, check_quantity};
 use licensd_crypto::SigningKey;
+use licensd_domain::generator::{Generator, GeneratorError, check_quantity};
 use licensd_domain::{Assignment, Denial, DeviceInfo, EventDraft, License, LicenseStatus, LicenseTerms, Millis};
 use licensd_store::{AssignActivation, AssignOutcome, AssignSelection, NewDelivery, NewLicense, StoreError};
 use serde_json::{Value, json};
@@ -423,7 +423,14 @@ async fn random_assign_for(
             };
             state
                 .store
-                .km_assign_delivering(selection, &assign, mint, event(caller, "license.assigned"), &render, now)
+                .km_assign_delivering(
+                    selection,
+                    &assign,
+                    mint,
+                    event(caller, "license.assigned"),
+                    &render,
+                    now,
+                )
                 .await
         }
     };
@@ -471,7 +478,10 @@ async fn random_assign_queued_inner(state: &AppState, req: KmRequest) -> Result<
             "The webhook url must be a valid http or https URL.",
         ));
     };
-    if webhook_target(&url, state.settings.allow_private_webhooks).await.is_none() {
+    if webhook_target(&url, state.settings.allow_private_webhooks)
+        .await
+        .is_none()
+    {
         return Ok(incorrect(
             "webhook_url",
             "The webhook url must resolve to a public address.",
