@@ -9,6 +9,7 @@ pub mod backoffice;
 pub mod clock;
 pub mod consumption_rollback;
 pub mod contract;
+pub mod delivery;
 pub mod denial;
 pub mod dna_credits;
 pub mod downloadable;

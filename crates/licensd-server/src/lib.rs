@@ -11,6 +11,7 @@ pub mod fuzzing;
 pub mod keys;
 pub mod metrics;
 pub mod native;
+pub mod outbox;
 pub mod ratelimit;
 pub mod redact;
 pub mod request_id;

@@ -38,6 +38,8 @@ pub struct AppState {
     pub limiter: Arc<crate::ratelimit::RateLimiter>,
     /// The series `/metrics` reports (`crate::metrics`).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Wakes this process's outbox worker (`crate::outbox`) after a delivery was queued.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {

@@ -12,6 +12,7 @@ mod backup;
 mod codec;
 pub mod dialects;
 mod migrate;
+pub mod outbox;
 mod postgres;
 mod read_cache;
 mod sql;
@@ -21,6 +22,10 @@ mod types;
 
 pub use backup::backup_sqlite;
 pub use codec::SecretCodec;
+pub use outbox::{
+    Attempt, AttemptOutcome, Delivery, DeliveryStatus, MAX_ERROR_BYTES, MAX_RESPONSE_EXCERPT_BYTES, NewDelivery,
+    OutboxStore, truncate_utf8,
+};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use types::*;
@@ -103,7 +108,14 @@ pub async fn connect_server(
 /// that implements every part, so an `Arc<dyn Store>` reaches every method. Bring the part traits
 /// into scope with `use licensd_store::prelude::*`.
 pub trait Store:
-    CoreStore + LicenseSpringStore + KeyManagerStore + SlasconeStore + SlasconeSessionStore + DnaStore + DnaCreditStore
+    CoreStore
+    + LicenseSpringStore
+    + KeyManagerStore
+    + SlasconeStore
+    + SlasconeSessionStore
+    + DnaStore
+    + DnaCreditStore
+    + OutboxStore
 {
 }
 
@@ -115,14 +127,15 @@ impl<T> Store for T where
         + SlasconeSessionStore
         + DnaStore
         + DnaCreditStore
+        + OutboxStore
 {
 }
 
 pub use dialects::dna::DnaStore;
 pub use dialects::dna_credits::DnaCreditStore;
 pub use dialects::keymanager::{
-    ApiKeySettings, AssignActivation, AssignFn, AssignOutcome, AssignSelection, ContractFields, KeyManagerStore,
-    MetaEntry, MetaOwner, NewTelemetry, ProductSigningKey, StoredContract, TelemetryFilter,
+    ApiKeySettings, AssignActivation, AssignFn, AssignOutcome, AssignSelection, ContractFields, DeliveryFn,
+    KeyManagerStore, MetaEntry, MetaOwner, NewTelemetry, ProductSigningKey, StoredContract, TelemetryFilter,
 };
 pub use dialects::licensespring::LicenseSpringStore;
 pub use dialects::slascone::SlasconeStore;
@@ -131,8 +144,8 @@ pub use dialects::slascone_sessions::{SessionOpen, SlasconeSessionStore};
 /// The part traits, for method calls on `dyn Store`.
 pub mod prelude {
     pub use crate::{
-        CoreStore, DnaCreditStore, DnaStore, KeyManagerStore, LicenseSpringStore, SlasconeSessionStore, SlasconeStore,
-        Store,
+        CoreStore, DnaCreditStore, DnaStore, KeyManagerStore, LicenseSpringStore, OutboxStore, SlasconeSessionStore,
+        SlasconeStore, Store,
     };
 }
 

@@ -28,6 +28,7 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "one_trial_per_device",
         sql: include_str!("../migrations/sqlite/0500_one_trial_per_device.sql"),
     },
+    crate::outbox::SQLITE_MIGRATION,
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -46,6 +47,7 @@ pub(crate) const POSTGRES: &[Migration] = &[
         name: "one_trial_per_device",
         sql: include_str!("../migrations/postgres/0500_one_trial_per_device.sql"),
     },
+    crate::outbox::POSTGRES_MIGRATION,
 ];
 
 /// The bookkeeping table is created inside the same locked transaction as the migration it guards,

@@ -717,7 +717,7 @@ macro_rules! impl_store {
                 lock_license(conn, codec, license).await?.ok_or(StoreError::Denied(Denial::LicenseNotFound))
             }
 
-            async fn read_license(conn: &mut Conn, codec: &dyn SecretCodec, license: &LicenseRef) -> Result<Option<License>> {
+            pub(crate) async fn read_license(conn: &mut Conn, codec: &dyn SecretCodec, license: &LicenseRef) -> Result<Option<License>> {
                 let row = match license {
                     LicenseRef::Id(id) => {
                         sqlx::query(concat!("SELECT ", license_cols!(), " FROM licenses WHERE id = $1"))

@@ -34,6 +34,8 @@ mod licenses;
 mod licensespring;
 #[path = "store/ls_bundles.rs"]
 mod ls_bundles;
+#[path = "store/outbox.rs"]
+mod outbox;
 #[path = "store/people.rs"]
 mod people;
 #[path = "store/schema.rs"]
@@ -77,6 +79,11 @@ backend_tests! {
     transfer::export_refuses_a_table_it_does_not_cover,
     transfer::values_survive_a_trip_through_the_other_engine,
     transfer::import_refuses_non_empty_databases_and_bad_files,
+    // The outbox (webhook deliveries)
+    outbox::outbox_claim_record_and_retry,
+    outbox::outbox_expired_claims_are_taken_again,
+    outbox::outbox_concurrent_claims_are_disjoint @ 16,
+    outbox::outbox_delivery_commits_with_the_assignment,
     // Key Manager dialect storage
     keymanager::km_settings_blocks_and_product_keys,
     keymanager::km_metadata_per_owner,

@@ -74,6 +74,13 @@ pub struct ServeArgs {
     /// loopback and link-local addresses [default: refused].
     #[arg(long, env = "LICENSD_ALLOW_PRIVATE_WEBHOOKS")]
     pub allow_private_webhooks: bool,
+    /// Seconds one webhook delivery attempt may take before it counts as failed [default: 10].
+    #[arg(long, env = "LICENSD_WEBHOOK_TIMEOUT")]
+    pub webhook_timeout: Option<u64>,
+    /// Pause in milliseconds after a webhook delivery's first failure; it doubles after each
+    /// further failure, up to an hour, for 24 hours [default: 10000]. Small values are for tests.
+    #[arg(long, env = "LICENSD_OUTBOX_RETRY_BASE_MS")]
+    pub outbox_retry_base_ms: Option<u64>,
 }
 
 /// The config file's shape: the same settings as the flags.
@@ -99,6 +106,8 @@ struct FileSettings {
     body_read_timeout: Option<u64>,
     shutdown_grace: Option<u64>,
     allow_private_webhooks: Option<bool>,
+    webhook_timeout: Option<u64>,
+    outbox_retry_base_ms: Option<u64>,
 }
 
 /// How log lines are written.
@@ -134,6 +143,8 @@ pub struct Settings {
     pub body_read_timeout: std::time::Duration,
     pub shutdown_grace: std::time::Duration,
     pub allow_private_webhooks: bool,
+    pub webhook_timeout: std::time::Duration,
+    pub outbox_retry_base_ms: u64,
 }
 
 impl ServeArgs {
@@ -196,6 +207,18 @@ impl ServeArgs {
         )?;
         let body_read_timeout = seconds(self.body_read_timeout, file.body_read_timeout, "body_read_timeout")?;
         let shutdown_grace = seconds(self.shutdown_grace, file.shutdown_grace, "shutdown_grace")?;
+        let webhook_timeout = match self.webhook_timeout.or(file.webhook_timeout).unwrap_or(10) {
+            n @ 1..=300 => std::time::Duration::from_secs(n),
+            n => bail!("webhook_timeout must be between 1 and 300 seconds, not {n}"),
+        };
+        let outbox_retry_base_ms = match self
+            .outbox_retry_base_ms
+            .or(file.outbox_retry_base_ms)
+            .unwrap_or(10_000)
+        {
+            n @ 1..=3_600_000 => n,
+            n => bail!("outbox_retry_base_ms must be between 1 and 3600000, not {n}"),
+        };
         let admin_token = self.admin_token.or(file.admin_token);
         if let Some(token) = &admin_token
             && token.trim().len() < 16
@@ -231,6 +254,8 @@ impl ServeArgs {
             body_read_timeout,
             shutdown_grace,
             allow_private_webhooks: self.allow_private_webhooks || file.allow_private_webhooks.unwrap_or(false),
+            webhook_timeout,
+            outbox_retry_base_ms,
         })
     }
 }
@@ -251,6 +276,34 @@ mod tests {
         assert_eq!(settings.database_url, "sqlite://licensd-data/licensd.db");
         assert_eq!(settings.master_key_file, PathBuf::from("licensd-data/master.key"));
         assert_eq!(settings.rsa_bits, 2048);
+        assert_eq!(
+            (settings.webhook_timeout, settings.outbox_retry_base_ms),
+            (std::time::Duration::from_secs(10), 10_000)
+        );
+    }
+
+    #[test]
+    fn outbox_settings_are_bounded() {
+        for args in [
+            ServeArgs {
+                webhook_timeout: Some(0),
+                ..ServeArgs::default()
+            },
+            ServeArgs {
+                webhook_timeout: Some(301),
+                ..ServeArgs::default()
+            },
+            ServeArgs {
+                outbox_retry_base_ms: Some(0),
+                ..ServeArgs::default()
+            },
+            ServeArgs {
+                outbox_retry_base_ms: Some(3_600_001),
+                ..ServeArgs::default()
+            },
+        ] {
+            assert!(args.resolve().is_err());
+        }
     }
 
     #[test]

@@ -181,6 +181,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }),
         limiter: Arc::new(licensd_server::ratelimit::RateLimiter::new(rate_limit)),
         metrics: Arc::new(licensd_server::metrics::Metrics::new()),
+        outbox_wake: Arc::new(tokio::sync::Notify::new()),
     };
     let limits = crate::listener::Limits {
         header_read_timeout: settings.header_read_timeout,
@@ -204,6 +205,22 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
+    // Sends what the outbox holds (webhook callbacks), including what an earlier run left.
+    let outbox = licensd_server::outbox::OutboxSettings {
+        timeout: settings.webhook_timeout,
+        retry: licensd_domain::delivery::RetryPolicy {
+            base_ms: i64::try_from(settings.outbox_retry_base_ms).unwrap_or(i64::MAX),
+            ..licensd_domain::delivery::DEFAULT_RETRY_POLICY
+        },
+        allow_private: settings.allow_private_webhooks,
+        ..licensd_server::outbox::OutboxSettings::default()
+    };
+    let outbox_worker = licensd_server::outbox::spawn(
+        state.store.clone(),
+        state.clock.clone(),
+        outbox,
+        state.outbox_wake.clone(),
+    );
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -215,6 +232,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(metrics_server) = metrics_server {
         metrics_server.abort();
     }
+    // An attempt cut short here is retried by the next run (or another node).
+    outbox_worker.abort();
     tracing::info!("licensd stopped");
     Ok(())
 }

@@ -20,6 +20,8 @@ mod lifecycle;
 mod metrics;
 #[path = "http/operations.rs"]
 mod operations;
+#[path = "http/outbox.rs"]
+mod outbox;
 #[path = "http/scaleout.rs"]
 mod scaleout;
 #[path = "http/transfer.rs"]

@@ -130,6 +130,12 @@ pub enum AssignActivation {
 /// Given a stock license's metadata and the instant, the metadata and expiry it gets when assigned.
 pub type AssignFn = dyn Fn(&serde_json::Value, Millis) -> (serde_json::Value, Option<Millis>) + Send + Sync;
 
+/// Renders the outbox delivery that reports an assignment, from the licenses just assigned (in
+/// the order of `AssignOutcome::Assigned`), inside the assignment's transaction. An error rolls
+/// the assignment back.
+pub type DeliveryFn =
+    dyn Fn(&[licensd_domain::License]) -> std::result::Result<crate::NewDelivery, String> + Send + Sync;
+
 /// A telemetry record to store.
 #[derive(Debug, Clone)]
 pub struct NewTelemetry {
@@ -248,6 +254,20 @@ pub trait KeyManagerStore: Send + Sync + 'static {
         assign: &AssignFn,
         mint: Vec<crate::NewLicense>,
         event: EventDraft,
+        now: Millis,
+    ) -> Result<AssignOutcome>;
+
+    /// `km_assign`, and when keys are assigned, the delivery `deliver` renders from them is
+    /// queued in the outbox in the SAME transaction: a committed assignment always has its
+    /// delivery, a refused or rolled-back one never has. `Database` when `deliver` fails (nothing
+    /// is assigned then).
+    async fn km_assign_delivering(
+        &self,
+        selection: AssignSelection,
+        assign: &AssignFn,
+        mint: Vec<crate::NewLicense>,
+        event: EventDraft,
+        deliver: &DeliveryFn,
         now: Millis,
     ) -> Result<AssignOutcome>;
 
@@ -574,6 +594,110 @@ macro_rules! impl_keymanager {
                     .map_err(db_err)?
                     .ok_or(StoreError::NotFound)?;
                 contract_from_row(&row, codec)
+            }
+
+            /// `km_assign` and `km_assign_delivering`: with `deliver`, the delivery reporting the
+            /// assigned keys is queued in the same transaction.
+            async fn assign_keys(
+                store: &$store,
+                selection: AssignSelection,
+                assign: &AssignFn,
+                mint: Vec<crate::NewLicense>,
+                event: EventDraft,
+                deliver: Option<&DeliveryFn>,
+                now: Millis,
+            ) -> Result<AssignOutcome> {
+                let mut tx = $begin(&store.pool).await?;
+                let mut ids: Vec<i64> = match selection {
+                    AssignSelection::One(id) => sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                        "SELECT id FROM licenses WHERE id = $1 AND assignment = 'in_stock' AND status = 'active'{}",
+                        $lock
+                    )))
+                    .bind(id)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db_err)?,
+                    AssignSelection::Random { product_id, quantity } => sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                        "SELECT id FROM licenses WHERE product_id = $1 AND assignment = 'in_stock' AND status = 'active' \
+                         AND key_digest IS NOT NULL ORDER BY id LIMIT $2{}",
+                        $skip_locked
+                    )))
+                    .bind(product_id)
+                    .bind(quantity.max(0))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db_err)?,
+                };
+                // Early refusals roll back explicitly: a dropped transaction's rollback is only
+                // sent when its connection is next used, and until then its row locks would make
+                // a following request's SKIP LOCKED selection miss keys that are in stock.
+                match selection {
+                    AssignSelection::One(_) if ids.is_empty() => {
+                        tx.rollback().await.map_err(db_err)?;
+                        return Ok(AssignOutcome::NotAssignable);
+                    }
+                    AssignSelection::Random { quantity, .. } if (ids.len() as i64) < quantity => {
+                        let shortfall = (quantity - ids.len() as i64) as usize;
+                        if mint.len() < shortfall {
+                            tx.rollback().await.map_err(db_err)?;
+                            return Ok(AssignOutcome::Insufficient { available: ids.len() as i64 });
+                        }
+                        let mut minted = Vec::with_capacity(shortfall);
+                        for item in mint.iter().take(shortfall) {
+                            minted.push(insert_license(&mut tx, &*store.codec, item, now).await?);
+                        }
+                        for id in &ids {
+                            assign_row(&mut tx, *id, assign, now).await?;
+                        }
+                        ids.extend(minted);
+                        let subject = ids.first().copied();
+                        insert_event(&mut tx, event, subject, now).await?;
+                        if let Err(error) = queue_delivery(&mut tx, &*store.codec, &ids, deliver, now).await {
+                            tx.rollback().await.map_err(db_err)?;
+                            return Err(error);
+                        }
+                        tx.commit().await.map_err(db_err)?;
+                        return Ok(AssignOutcome::Assigned(ids));
+                    }
+                    _ => {}
+                }
+                for id in &ids {
+                    assign_row(&mut tx, *id, assign, now).await?;
+                }
+                let subject = ids.first().copied();
+                insert_event(&mut tx, event, subject, now).await?;
+                // A delivery that cannot be made rolls the assignment back, explicitly (see above).
+                if let Err(error) = queue_delivery(&mut tx, &*store.codec, &ids, deliver, now).await {
+                    tx.rollback().await.map_err(db_err)?;
+                    return Err(error);
+                }
+                tx.commit().await.map_err(db_err)?;
+                Ok(AssignOutcome::Assigned(ids))
+            }
+
+            /// Renders the delivery from the assigned licenses as this transaction sees them and
+            /// queues it on the same transaction.
+            async fn queue_delivery(
+                conn: &mut $conn,
+                codec: &dyn crate::SecretCodec,
+                ids: &[i64],
+                deliver: Option<&DeliveryFn>,
+                now: Millis,
+            ) -> Result<()> {
+                let Some(deliver) = deliver else {
+                    return Ok(());
+                };
+                let mut licenses = Vec::with_capacity(ids.len());
+                for id in ids {
+                    let license = crate::$core::shared::read_license(&mut *conn, codec, &crate::LicenseRef::Id(*id))
+                        .await?
+                        .ok_or(StoreError::NotFound)?;
+                    licenses.push(license);
+                }
+                let delivery = deliver(&licenses)
+                    .map_err(|error| StoreError::Database(format!("cannot render the delivery: {error}")))?;
+                crate::outbox::$core::insert_delivery(conn, &delivery, now).await?;
+                Ok(())
             }
 
             #[async_trait::async_trait]
@@ -990,63 +1114,19 @@ macro_rules! impl_keymanager {
                     event: EventDraft,
                     now: Millis,
                 ) -> Result<AssignOutcome> {
-                    let mut tx = $begin(&self.pool).await?;
-                    let mut ids: Vec<i64> = match selection {
-                        AssignSelection::One(id) => sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                            "SELECT id FROM licenses WHERE id = $1 AND assignment = 'in_stock' AND status = 'active'{}",
-                            $lock
-                        )))
-                        .bind(id)
-                        .fetch_all(&mut *tx)
-                        .await
-                        .map_err(db_err)?,
-                        AssignSelection::Random { product_id, quantity } => sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                            "SELECT id FROM licenses WHERE product_id = $1 AND assignment = 'in_stock' AND status = 'active' \
-                             AND key_digest IS NOT NULL ORDER BY id LIMIT $2{}",
-                            $skip_locked
-                        )))
-                        .bind(product_id)
-                        .bind(quantity.max(0))
-                        .fetch_all(&mut *tx)
-                        .await
-                        .map_err(db_err)?,
-                    };
-                    // Early refusals roll back explicitly: a dropped transaction's rollback is only
-                    // sent when its connection is next used, and until then its row locks would make
-                    // a following request's SKIP LOCKED selection miss keys that are in stock.
-                    match selection {
-                        AssignSelection::One(_) if ids.is_empty() => {
-                            tx.rollback().await.map_err(db_err)?;
-                            return Ok(AssignOutcome::NotAssignable);
-                        }
-                        AssignSelection::Random { quantity, .. } if (ids.len() as i64) < quantity => {
-                            let shortfall = (quantity - ids.len() as i64) as usize;
-                            if mint.len() < shortfall {
-                                tx.rollback().await.map_err(db_err)?;
-                                return Ok(AssignOutcome::Insufficient { available: ids.len() as i64 });
-                            }
-                            let mut minted = Vec::with_capacity(shortfall);
-                            for item in mint.iter().take(shortfall) {
-                                minted.push(insert_license(&mut tx, &*self.codec, item, now).await?);
-                            }
-                            for id in &ids {
-                                assign_row(&mut tx, *id, assign, now).await?;
-                            }
-                            ids.extend(minted);
-                            let subject = ids.first().copied();
-                            insert_event(&mut tx, event, subject, now).await?;
-                            tx.commit().await.map_err(db_err)?;
-                            return Ok(AssignOutcome::Assigned(ids));
-                        }
-                        _ => {}
-                    }
-                    for id in &ids {
-                        assign_row(&mut tx, *id, assign, now).await?;
-                    }
-                    let subject = ids.first().copied();
-                    insert_event(&mut tx, event, subject, now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(AssignOutcome::Assigned(ids))
+                    assign_keys(self, selection, assign, mint, event, None, now).await
+                }
+
+                async fn km_assign_delivering(
+                    &self,
+                    selection: AssignSelection,
+                    assign: &AssignFn,
+                    mint: Vec<crate::NewLicense>,
+                    event: EventDraft,
+                    deliver: &DeliveryFn,
+                    now: Millis,
+                ) -> Result<AssignOutcome> {
+                    assign_keys(self, selection, assign, mint, event, Some(deliver), now).await
                 }
 
                 async fn km_assign_and_activate(

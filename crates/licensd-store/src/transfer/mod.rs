@@ -50,6 +50,8 @@ pub const TABLES: &[&str] = &[
     "consumption_events",
     "credentials",
     "events",
+    // Webhook deliveries (0600): pending ones are sent by the importing server
+    "outbox_deliveries",
     // LicenseSpring (0100, 0101)
     "ls_product_versions",
     "ls_bundle_products",

@@ -24,6 +24,20 @@
 //! (`km_assign_and_activate`): 215 without `identifier`, 801 for an unknown key or one not in
 //! stock, an activation refusal (203, 205, 302 …) leaves the key unassigned; `owner_name` and
 //! `owner_email` are optional as on assign-license-key.
+//! random-assign-license-keys-queued assigns before it answers 807, and writes the signed
+//! result (803 with `license_keys`, or the refusal: 802, 805, 806, 901 for a bad quantity; with
+//! the caller's `identifier`) to the outbox (`licensd_store::OutboxStore`) in the assignment's
+//! own transaction, so a committed assignment is never without its callback and a refused one
+//! never reports keys. The delivery worker (`crate::outbox`) POSTs it to `webhook_url`
+//! (`content-type: application/json`, 10 s timeout: `--webhook-timeout`), re-checking at each
+//! attempt that the URL resolves to no private, loopback or link-local address unless
+//! `--allow-private-webhooks`; a failure (no answer, non-2xx, refused target) is retried with
+//! exponential backoff and jitter (10 s doubling up to an hour: `--outbox-retry-base-ms`) for 24
+//! hours, across restarts, then the delivery is marked dead. On PostgreSQL the nodes sharing the
+//! database share the deliveries, each sent by one node (outbox::*: callback_arrives,
+//! unavailable_receiver_is_retried, kill9_between_commit_and_delivery,
+//! postgres_two_nodes_deliver_each_callback_once). A receiver may still see a callback twice if
+//! a node dies after the receiver answered but before the answer was recorded (at least once).
 //! Rate limits: `--rate-limit-per-ip` counts every request of the mount before anything else
 //! (`request::ip_gate`), `--rate-limit-per-credential` each authenticated API key (`auth.rs`) and
 //! each contract key of the Contracts API. Over the allowance the answer is HTTP 429 with a signed
@@ -97,7 +111,7 @@
 //! | 803 | random-assign-license-keys (and its callback) | provisioning::generators_generate_and_assign, provisioning::queued_random_assign_calls_back |
 //! | 805 | random-assign-license-keys | provisioning::generators_generate_and_assign |
 //! | 806 | random-assign-license-keys, generate | provisioning::generators_generate_and_assign |
-//! | 807 | random-assign-license-keys-queued | provisioning::queued_random_assign_calls_back |
+//! | 807 | random-assign-license-keys-queued (result delivered durably: see above) | provisioning::queued_random_assign_calls_back, outbox::callback_arrives |
 //! | 900 | create-license-keys | backoffice::license_key_crud, fidelity::multipart_bodies_are_read_like_form_fields |
 //! | 901 | create-license-keys (also bad quantity on generate / random-assign; `license_keys` not a JSON array; a queued webhook_url resolving to a private, loopback or link-local address unless `--allow-private-webhooks`: hardening::webhooks; a NUL in any input, as HTTP 400: hardening::nul) | backoffice::license_key_crud, provisioning::generators_generate_and_assign, fidelity::create_license_keys_wants_a_json_array |
 //! | 902 | create-license-keys | backoffice::license_key_crud |
@@ -227,17 +241,6 @@ async fn respond(state: &AppState, outcome: Result<Reply, Internal>) -> Response
     envelope::render(&reply, &key, used, state.now().div_euclid(1000))
 }
 
-/// The signed envelope text for `reply` (for deliveries outside an HTTP answer: webhooks).
-async fn sign(state: &AppState, reply: &Reply) -> Result<String, Internal> {
-    let (key, used) = signing_key(state, reply.product_id).await?;
-    Ok(envelope::envelope_body(
-        reply,
-        &key,
-        used,
-        state.now().div_euclid(1000),
-    )?)
-}
-
 /// The edge's refusal of a request (a NUL in a text input, a body too slow): the signed 901
 /// "Incorrect data found" envelope (global key) with the HTTP status the edge chose (400 / 408).
 pub(crate) async fn edge_refusal(state: &AppState, status: axum::http::StatusCode) -> Response {
@@ -254,7 +257,10 @@ fn internal(error: Internal) -> Response {
 }
 
 /// The product's own key when the request resolved to a product that has one, else the global key.
-async fn signing_key(state: &AppState, product_id: Option<i64>) -> Result<(Arc<SigningKey>, KeyUsed), Internal> {
+pub(super) async fn signing_key(
+    state: &AppState,
+    product_id: Option<i64>,
+) -> Result<(Arc<SigningKey>, KeyUsed), Internal> {
     if let Some(product_id) = product_id
         && let Some(stored) = state.store.km_product_signing_key(product_id).await?
     {

@@ -1,20 +1,23 @@
 //! Minting and handing out keys: get-all-generators, generate, assign-license-key,
 //! assign-and-activate-license-key, random-assign-license-keys and its queued variant (result
-//! POSTed to the caller's webhook).
+//! queued in the outbox with the assignment and POSTed to the caller's webhook by
+//! `crate::outbox`).
 
 use super::auth::{Caller, authorize};
 use super::client::{find_license, start_caller};
 use super::codes::{Command, denial_code};
-use super::envelope::Reply;
+use super::envelope::{KeyUsed, Reply, envelope_body};
 use super::request::KmRequest;
 use super::views::{LicenseAttrs, km_timestamp, license_json};
 use super::{Internal, respond};
+use crate::outbox::{webhook_target, webhook_url};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::response::Response;
+use licensd_crypto::SigningKey;
 use licensd_domain::generator::{Generator, GeneratorError, check_quantity};
-use licensd_domain::{Assignment, Denial, DeviceInfo, EventDraft, LicenseStatus, LicenseTerms, Millis};
-use licensd_store::{AssignActivation, AssignOutcome, AssignSelection, NewLicense, StoreError};
+use licensd_domain::{Assignment, Denial, DeviceInfo, EventDraft, License, LicenseStatus, LicenseTerms, Millis};
+use licensd_store::{AssignActivation, AssignOutcome, AssignSelection, NewDelivery, NewLicense, StoreError};
 use serde_json::{Value, json};
 
 const DAY_MS: Millis = 86_400_000;
@@ -315,15 +318,51 @@ async fn assign_and_activate_inner(state: &AppState, req: &KmRequest) -> Result<
 
 pub async fn random_assign(State(state): State<AppState>, req: KmRequest) -> Response {
     let outcome = match caller(&state, &req, "random-assign-license-keys").await {
-        Ok(Ok(caller)) => random_assign_for(&state, &req, &caller).await,
+        Ok(Ok(caller)) => random_assign_for(&state, &req, &caller, None)
+            .await
+            .map(|(reply, _)| reply),
         Ok(Err(reply)) => Ok(reply),
         Err(internal) => Err(internal),
     };
     respond(&state, outcome).await
 }
 
-/// The random assignment itself, shared by the direct and the queued endpoint.
-async fn random_assign_for(state: &AppState, req: &KmRequest, caller: &Caller) -> Result<Reply, Internal> {
+/// Where a queued assignment's signed result goes.
+#[derive(Clone)]
+struct Callback {
+    url: reqwest::Url,
+    /// The caller's `identifier`, echoed in the result.
+    identifier: Option<String>,
+}
+
+/// The delivery kind of a queued random assignment's result (see `licensd_store::OutboxStore`).
+pub const CALLBACK_KIND: &str = "keymanager.random_assign";
+
+impl Callback {
+    /// The signed result as an outbox delivery.
+    fn delivery(&self, reply: Reply, key: &SigningKey, used: KeyUsed, now: Millis) -> Result<NewDelivery, Internal> {
+        let reply = match &self.identifier {
+            Some(identifier) => reply.field("identifier", json!(identifier)),
+            None => reply,
+        };
+        Ok(NewDelivery {
+            kind: CALLBACK_KIND.into(),
+            target_url: self.url.to_string(),
+            body: envelope_body(&reply, key, used, now.div_euclid(1000))?,
+            headers: vec![("content-type".into(), "application/json".into())],
+        })
+    }
+}
+
+/// The random assignment itself, shared by the direct and the queued endpoint. With a
+/// `callback`, a successful assignment's signed result is queued for it in the assignment's own
+/// transaction (the second value says so); other outcomes are only returned.
+async fn random_assign_for(
+    state: &AppState,
+    req: &KmRequest,
+    caller: &Caller,
+    callback: Option<&Callback>,
+) -> Result<(Reply, bool), Internal> {
     let product = match req.present("product_id").and_then(|p| p.parse::<i64>().ok()) {
         Some(id) => match state.store.get_product(id).await {
             Ok(product) => Some(product),
@@ -333,17 +372,20 @@ async fn random_assign_for(state: &AppState, req: &KmRequest, caller: &Caller) -
         None => None,
     };
     let Some(product) = product.filter(|p| caller.credential.product_id.is_none_or(|scope| scope == p.id)) else {
-        return Ok(Reply::new(805));
+        return Ok((Reply::new(805), false));
     };
     let Some(quantity) = quantity(req) else {
-        return Ok(incorrect("quantity", "The quantity must be between 1 and 1000.").product(product.id));
+        return Ok((
+            incorrect("quantity", "The quantity must be between 1 and 1000.").product(product.id),
+            false,
+        ));
     };
     let generate = matches!(req.present("generate").as_deref(), Some("1" | "true"));
     let owner = owner(req);
     let now = state.now();
     let mint = if generate {
         let Some(generator) = product_generator(state, product.id).await? else {
-            return Ok(Reply::new(806).product(product.id));
+            return Ok((Reply::new(806).product(product.id), false));
         };
         // Offered for the shortfall only; the store takes as many as it needs.
         mint_keys(&generator, quantity as usize)?
@@ -354,19 +396,44 @@ async fn random_assign_for(state: &AppState, req: &KmRequest, caller: &Caller) -
         Vec::new()
     };
     let assign = assigner(owner);
-    let outcome = state
-        .store
-        .km_assign(
-            AssignSelection::Random {
-                product_id: product.id,
-                quantity,
-            },
-            &assign,
-            mint,
-            event(caller, "license.assigned"),
-            now,
-        )
-        .await;
+    let selection = AssignSelection::Random {
+        product_id: product.id,
+        quantity,
+    };
+    let outcome = match callback {
+        None => {
+            state
+                .store
+                .km_assign(selection, &assign, mint, event(caller, "license.assigned"), now)
+                .await
+        }
+        Some(callback) => {
+            // Signed with the key the answer would use, inside the assignment's transaction.
+            let (key, used) = super::signing_key(state, Some(product.id)).await?;
+            let product_id = product.id;
+            let callback = callback.clone();
+            let render = move |licenses: &[License]| {
+                let keys = licenses.iter().map(license_json).collect();
+                let reply = Reply::new(803)
+                    .field("license_keys", Value::Array(keys))
+                    .product(product_id);
+                callback
+                    .delivery(reply, &key, used, now)
+                    .map_err(|error| error.to_string())
+            };
+            state
+                .store
+                .km_assign_delivering(
+                    selection,
+                    &assign,
+                    mint,
+                    event(caller, "license.assigned"),
+                    &render,
+                    now,
+                )
+                .await
+        }
+    };
     match outcome {
         Ok(AssignOutcome::Assigned(ids)) => {
             let mut keys = Vec::with_capacity(ids.len());
@@ -374,39 +441,25 @@ async fn random_assign_for(state: &AppState, req: &KmRequest, caller: &Caller) -
                 let license = state.store.get_license(id).await?;
                 keys.push(license_json(&license));
             }
-            Ok(Reply::new(803)
+            let reply = Reply::new(803)
                 .field("license_keys", Value::Array(keys))
-                .product(product.id))
+                .product(product.id);
+            Ok((reply, callback.is_some()))
         }
-        Ok(AssignOutcome::Insufficient { available }) => Ok(Reply::new(802)
-            .field("available_quantity", json!(available))
-            .product(product.id)),
-        Ok(AssignOutcome::NotAssignable) => Ok(Reply::new(802)
-            .field("available_quantity", json!(0))
-            .product(product.id)),
+        Ok(AssignOutcome::Insufficient { available }) => Ok((
+            Reply::new(802)
+                .field("available_quantity", json!(available))
+                .product(product.id),
+            false,
+        )),
+        Ok(AssignOutcome::NotAssignable) => Ok((
+            Reply::new(802)
+                .field("available_quantity", json!(0))
+                .product(product.id),
+            false,
+        )),
         Err(other) => Err(other.into()),
     }
-}
-
-/// The address a webhook goes to: the first its host resolves to, when every resolved address
-/// is public (`access::is_public_address`) or private targets are allowed.
-async fn webhook_target(url: &reqwest::Url, allow_private: bool) -> Option<std::net::SocketAddr> {
-    let host = url
-        .host_str()?
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    let port = url.port_or_known_default()?;
-    let addresses: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), port)).await.ok()?.collect();
-    let allowed =
-        |address: &std::net::SocketAddr| allow_private || licensd_domain::access::is_public_address(address.ip());
-    (!addresses.is_empty() && addresses.iter().all(allowed)).then(|| addresses[0])
-}
-
-/// A webhook target: an absolute http(s) URL.
-fn webhook_url(text: &str) -> Option<reqwest::Url> {
-    let url = reqwest::Url::parse(text.trim()).ok()?;
-    (matches!(url.scheme(), "http" | "https") && url.host().is_some()).then_some(url)
 }
 
 pub async fn random_assign_queued(State(state): State<AppState>, req: KmRequest) -> Response {
@@ -414,6 +467,9 @@ pub async fn random_assign_queued(State(state): State<AppState>, req: KmRequest)
     respond(&state, outcome).await
 }
 
+/// The assignment runs before the 807 answer, and its signed result goes to the outbox in the
+/// same transaction (a refusal's result in a transaction of its own, as nothing else changed):
+/// the delivery worker (`crate::outbox`) POSTs it, retrying for 24 hours and across restarts.
 async fn random_assign_queued_inner(state: &AppState, req: KmRequest) -> Result<Reply, Internal> {
     let caller = authorised!(state, &req, "random-assign-license-keys-queued");
     let Some(url) = req.present("webhook_url").as_deref().and_then(webhook_url) else {
@@ -422,69 +478,25 @@ async fn random_assign_queued_inner(state: &AppState, req: KmRequest) -> Result<
             "The webhook url must be a valid http or https URL.",
         ));
     };
-    let Some(target) = webhook_target(&url, state.settings.allow_private_webhooks).await else {
+    if webhook_target(&url, state.settings.allow_private_webhooks)
+        .await
+        .is_none()
+    {
         return Ok(incorrect(
             "webhook_url",
             "The webhook url must resolve to a public address.",
         ));
-    };
-    let identifier = req.present("identifier");
-    let worker = state.clone();
-    // The job runs after the answer; its outcome (803, or 802/805/806 …) is signed like any
-    // answer and POSTed to the webhook with the caller's `identifier` passed through.
-    tokio::spawn(async move {
-        let outcome = random_assign_for(&worker, &req, &caller).await;
-        let reply = match outcome {
-            Ok(reply) => reply,
-            Err(error) => {
-                tracing::error!(%error, "queued random assignment failed");
-                return;
-            }
-        };
-        let reply = match &identifier {
-            Some(identifier) => reply.field("identifier", json!(identifier)),
-            None => reply,
-        };
-        let body = match super::sign(&worker, &reply).await {
-            Ok(body) => body,
-            Err(error) => {
-                tracing::error!(%error, "cannot sign the queued random assignment result");
-                return;
-            }
-        };
-        deliver(url, target, body).await;
-    });
-    Ok(Reply::new(807))
-}
-
-/// POSTs the signed result, retrying a few times with growing pauses when the receiver fails.
-async fn deliver(url: reqwest::Url, target: std::net::SocketAddr, body: String) {
-    let host = url.host_str().unwrap_or_default().to_string();
-    // Pinned to the address that was checked, so a second DNS answer cannot redirect it.
-    let client = match reqwest::Client::builder()
-        .resolve(&host, target)
-        .timeout(std::time::Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-    {
-        Ok(client) => client,
-        Err(error) => {
-            tracing::error!(%error, "cannot build the webhook client");
-            return;
-        }
-    };
-    for attempt in 0..4u32 {
-        let sent = client
-            .post(url.clone())
-            .header("content-type", "application/json")
-            .body(body.clone())
-            .send()
-            .await;
-        match sent {
-            Ok(response) if response.status().is_success() => return,
-            Ok(response) => tracing::warn!(status = %response.status(), attempt, "webhook refused the result"),
-            Err(error) => tracing::warn!(%error, attempt, "webhook delivery failed"),
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(500 * 2u64.pow(attempt))).await;
     }
+    let callback = Callback {
+        url,
+        identifier: req.present("identifier"),
+    };
+    let (reply, queued) = random_assign_for(state, &req, &caller, Some(&callback)).await?;
+    if !queued {
+        let (key, used) = super::signing_key(state, reply.product_id).await?;
+        let delivery = callback.delivery(reply, &key, used, state.now())?;
+        state.store.outbox_enqueue(delivery, state.now()).await?;
+    }
+    state.outbox_wake.notify_one();
+    Ok(Reply::new(807))
 }
