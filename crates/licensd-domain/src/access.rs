@@ -292,38 +292,36 @@ pub enum ApiKeyRefusal {
 /// What the rule needs to know about a presented API key.
 #[derive(Debug, Clone, Copy)]
 pub struct ApiKeyState<'a> {
-    /// The credential's flags (its read-only flag is applied by the capabilities: a read-only
-    /// key keeps only the capabilities of endpoints that read).
     pub flags: CredentialFlags<'a>,
     pub active: bool,
     pub capabilities: &'a [String],
 }
 
-/// Decides whether a key may call the endpoint needing `capability` from `peer`: inactive
-/// (revoked or switched off) first, then the IP allow-list ([`admit`]), then the capability.
+/// Decides whether a key may call the endpoint needing `capability` (a `write` endpoint or not)
+/// from `peer`: inactive (revoked or switched off) first, then the IP allow-list, then read-only
+/// on a write (all three by [`admit`]), then the capability. A read-only key calling a write
+/// endpoint lacks the capability for it. The product scope is decided per licence, not here.
 pub fn check_api_key(
     key: Option<ApiKeyState<'_>>,
     peer: Option<IpAddr>,
     capability: &str,
+    write: bool,
 ) -> Result<(), ApiKeyRefusal> {
     let key = key.ok_or(ApiKeyRefusal::Unknown)?;
     let flags = CredentialFlags {
         revoked: key.flags.revoked || !key.active,
-        // Read-only and product scope are decided per endpoint and per licence, not here.
-        read_only: false,
-        product_scope: None,
         ..key.flags
     };
     let request = AccessRequest {
         peer,
-        write: false,
+        write,
         product: None,
     };
     match admit(&flags, &request) {
         Ok(()) => {}
         Err(AccessRefusal::Revoked) => return Err(ApiKeyRefusal::Inactive),
         Err(AccessRefusal::IpNotAllowed) => return Err(ApiKeyRefusal::IpNotAllowed),
-        // Cannot happen for a read without a product; a refusal all the same.
+        // No product is named here, so WrongProduct cannot happen; a refusal all the same.
         Err(AccessRefusal::ReadOnly | AccessRefusal::WrongProduct) => return Err(ApiKeyRefusal::MissingCapability),
     }
     if !key.capabilities.iter().any(|c| c == capability) {

@@ -245,13 +245,13 @@ fn api_key_checks_run_in_order() {
         active,
         capabilities: &[],
     };
-    assert_eq!(check_api_key(None, None, "verify"), Err(ApiKeyRefusal::Unknown));
+    assert_eq!(check_api_key(None, None, "verify", false), Err(ApiKeyRefusal::Unknown));
     assert_eq!(
-        check_api_key(Some(state(true, true)), None, "verify"),
+        check_api_key(Some(state(true, true)), None, "verify", false),
         Err(ApiKeyRefusal::Inactive)
     );
     assert_eq!(
-        check_api_key(Some(state(false, false)), None, "verify"),
+        check_api_key(Some(state(false, false)), None, "verify", false),
         Err(ApiKeyRefusal::Inactive)
     );
     let key = ApiKeyState {
@@ -260,14 +260,27 @@ fn api_key_checks_run_in_order() {
         capabilities: &caps,
     };
     assert_eq!(
-        check_api_key(Some(key), Some(ip("127.0.0.1")), "verify"),
+        check_api_key(Some(key), Some(ip("127.0.0.1")), "verify", false),
         Err(ApiKeyRefusal::IpNotAllowed)
     );
-    assert_eq!(check_api_key(Some(key), None, "verify"), Err(ApiKeyRefusal::IpNotAllowed));
+    assert_eq!(check_api_key(Some(key), None, "verify", false), Err(ApiKeyRefusal::IpNotAllowed));
     assert_eq!(
-        check_api_key(Some(key), Some(ip("10.2.3.4")), "activate"),
+        check_api_key(Some(key), Some(ip("10.2.3.4")), "activate", true),
         Err(ApiKeyRefusal::MissingCapability)
     );
-    assert_eq!(check_api_key(Some(key), Some(ip("10.2.3.4")), "verify"), Ok(()));
-    assert_eq!(check_api_key(Some(key), Some(ip("::ffff:10.2.3.4")), "verify"), Ok(()));
+    assert_eq!(check_api_key(Some(key), Some(ip("10.2.3.4")), "verify", false), Ok(()));
+    assert_eq!(check_api_key(Some(key), Some(ip("::ffff:10.2.3.4")), "verify", false), Ok(()));
+    let read_only = ApiKeyState {
+        flags: CredentialFlags {
+            read_only: true,
+            ..flags(&allow)
+        },
+        active: true,
+        capabilities: &["verify".to_string(), "activate".to_string()],
+    };
+    assert_eq!(
+        check_api_key(Some(read_only), Some(ip("10.2.3.4")), "activate", true),
+        Err(ApiKeyRefusal::MissingCapability)
+    );
+    assert_eq!(check_api_key(Some(read_only), Some(ip("10.2.3.4")), "verify", false), Ok(()));
 }

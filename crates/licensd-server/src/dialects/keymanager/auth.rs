@@ -122,20 +122,19 @@ pub async fn authorize(
             .map_err(|e| Err(e.into()))?,
         None => None,
     };
-    let (mut capabilities, active) = match settings {
+    let (capabilities, active) = match settings {
         Some(settings) => (settings.capabilities, settings.active),
         None => (CLIENT_CAPABILITIES.iter().map(|c| c.to_string()).collect(), true),
     };
-    if credential.as_ref().is_some_and(|c| c.read_only) {
-        capabilities.retain(|c| READ_ONLY_CAPABILITIES.contains(&c.as_str()));
-    }
     let key_state = credential.as_ref().map(|credential| ApiKeyState {
-        revoked: credential.revoked_at.is_some(),
+        flags: credential.flags(),
         active,
-        ip_allowlist: &credential.ip_allowlist,
         capabilities: &capabilities,
     });
-    if let Err(refusal) = check_api_key(key_state, ip, capability) {
+    let peer = ip.and_then(|ip| ip.parse::<std::net::IpAddr>().ok());
+    // A read-only credential may call only the endpoints that read (`access::admit`, 102 otherwise).
+    let write = !READ_ONLY_CAPABILITIES.contains(&capability);
+    if let Err(refusal) = check_api_key(key_state, peer, capability, write) {
         return Err(Ok(Reply::new(match refusal {
             ApiKeyRefusal::Unknown => 100,
             ApiKeyRefusal::Inactive => 101,
