@@ -13,7 +13,7 @@ use crate::ratelimit::RateDecision;
 use crate::state::AppState;
 use licensd_domain::Credential;
 use licensd_domain::Dialect;
-use licensd_domain::access::{ApiKeyRefusal, ApiKeyState, check_api_key, find_block};
+use licensd_domain::access::{AccessRequest, ApiKeyRefusal, ApiKeyState, check_api_key, find_block};
 
 /// Every endpoint of the dialect, which is also the capability needed to call it.
 pub const ALL_CAPABILITIES: &[&str] = &[
@@ -88,6 +88,18 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// Whether the key may act on `product_id` (`access::admit`): a key scoped to another product
+    /// does not see that product's licences, generators or contracts (Key Manager answers as
+    /// for an unknown one).
+    pub fn in_scope(&self, product_id: i64) -> bool {
+        let request = AccessRequest {
+            peer: self.ip.as_deref().and_then(|ip| ip.parse().ok()),
+            write: false,
+            product: Some(product_id),
+        };
+        self.credential.admit(&request).is_ok()
+    }
+
     pub fn actor(&self) -> String {
         format!("keymanager:{}", self.credential.name)
     }

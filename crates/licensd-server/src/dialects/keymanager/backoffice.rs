@@ -590,7 +590,7 @@ async fn available_count_inner(state: &AppState, req: &KmRequest) -> Result<Repl
     let caller = authorised!(state, req, "get-available-license-keys-count");
     let product = product_param(state, req)
         .await?
-        .filter(|p| caller.credential.product_id.is_none_or(|scope| scope == p.id));
+        .filter(|p| caller.in_scope(p.id));
     let Some(product) = product else {
         return Ok(Reply::new(740));
     };
