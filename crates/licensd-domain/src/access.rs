@@ -88,9 +88,7 @@ impl IpRule {
         let net = match prefix {
             None => IpNet::from(address),
             Some(prefix) => {
-                let bits: u8 = prefix
-                    .parse()
-                    .map_err(|_| IpRuleError::BadPrefix(text.to_string()))?;
+                let bits: u8 = prefix.parse().map_err(|_| IpRuleError::BadPrefix(text.to_string()))?;
                 IpNet::new(address, bits).map_err(|_| IpRuleError::BadPrefix(text.to_string()))?
             }
         };
@@ -194,7 +192,11 @@ pub fn admit(flags: &CredentialFlags<'_>, request: &AccessRequest) -> Result<(),
     if flags.revoked {
         return Err(AccessRefusal::Revoked);
     }
-    if !flags.ip_rules.is_empty() && !request.peer.is_some_and(|peer| IpRule::any_matches(flags.ip_rules, peer)) {
+    if !flags.ip_rules.is_empty()
+        && !request
+            .peer
+            .is_some_and(|peer| IpRule::any_matches(flags.ip_rules, peer))
+    {
         return Err(AccessRefusal::IpNotAllowed);
     }
     if flags.read_only && request.write {

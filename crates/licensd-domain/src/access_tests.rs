@@ -71,7 +71,10 @@ fn prefix_bounds_are_per_family() {
     );
     assert!(IpRule::parse("2001:db8::/0").is_ok());
     assert!(IpRule::parse("2001:db8::/128").is_ok());
-    assert!(matches!(IpRule::parse("2001:db8::/129"), Err(IpRuleError::BadPrefix(_))));
+    assert!(matches!(
+        IpRule::parse("2001:db8::/129"),
+        Err(IpRuleError::BadPrefix(_))
+    ));
     for bad in ["10.0.0.0/-1", "10.0.0.0/x", "10.0.0.0/", "10.0.0.0/256", "10.0.0.0/8/8"] {
         assert!(matches!(IpRule::parse(bad), Err(IpRuleError::BadPrefix(_))), "{bad}");
     }
@@ -102,7 +105,13 @@ fn malformed_rules_are_refused_when_parsed() {
 
 #[test]
 fn rules_display_and_serialise_as_written() {
-    for text in ["192.0.2.7", "10.0.0.0/8", "2001:db8::/32", "::ffff:192.0.2.0/120", "192.0.2.7/32"] {
+    for text in [
+        "192.0.2.7",
+        "10.0.0.0/8",
+        "2001:db8::/32",
+        "::ffff:192.0.2.0/120",
+        "192.0.2.7/32",
+    ] {
         assert_eq!(rule(text).to_string(), text);
         let json = serde_json::to_string(&rule(text)).unwrap_or_default();
         assert_eq!(json, format!("\"{text}\""));
@@ -238,10 +247,7 @@ fn api_key_checks_run_in_order() {
     let caps = vec!["verify".to_string()];
     let allow = [rule("10.0.0.0/8")];
     let state = |revoked, active| ApiKeyState {
-        flags: CredentialFlags {
-            revoked,
-            ..flags(&[])
-        },
+        flags: CredentialFlags { revoked, ..flags(&[]) },
         active,
         capabilities: &[],
     };
@@ -263,13 +269,19 @@ fn api_key_checks_run_in_order() {
         check_api_key(Some(key), Some(ip("127.0.0.1")), "verify", false),
         Err(ApiKeyRefusal::IpNotAllowed)
     );
-    assert_eq!(check_api_key(Some(key), None, "verify", false), Err(ApiKeyRefusal::IpNotAllowed));
+    assert_eq!(
+        check_api_key(Some(key), None, "verify", false),
+        Err(ApiKeyRefusal::IpNotAllowed)
+    );
     assert_eq!(
         check_api_key(Some(key), Some(ip("10.2.3.4")), "activate", true),
         Err(ApiKeyRefusal::MissingCapability)
     );
     assert_eq!(check_api_key(Some(key), Some(ip("10.2.3.4")), "verify", false), Ok(()));
-    assert_eq!(check_api_key(Some(key), Some(ip("::ffff:10.2.3.4")), "verify", false), Ok(()));
+    assert_eq!(
+        check_api_key(Some(key), Some(ip("::ffff:10.2.3.4")), "verify", false),
+        Ok(())
+    );
     let read_only = ApiKeyState {
         flags: CredentialFlags {
             read_only: true,
@@ -282,5 +294,8 @@ fn api_key_checks_run_in_order() {
         check_api_key(Some(read_only), Some(ip("10.2.3.4")), "activate", true),
         Err(ApiKeyRefusal::MissingCapability)
     );
-    assert_eq!(check_api_key(Some(read_only), Some(ip("10.2.3.4")), "verify", false), Ok(()));
+    assert_eq!(
+        check_api_key(Some(read_only), Some(ip("10.2.3.4")), "verify", false),
+        Ok(())
+    );
 }

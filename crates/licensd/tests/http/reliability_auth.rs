@@ -40,23 +40,10 @@ const PUBLIC: &[(&str, &str)] = &[
     ("ANY", "/api/v1/"),
 ];
 
-/// Cells that fail today because of a known, filed defect still open (issue 13, defect 3):
-/// (backend or `None` for both, dialect, cell, why). The test fails if an entry matches no failing
-/// cell, so the list cannot go stale; it empties when SLASCONE enforces its credential flags.
-const KNOWN_DEFECTS_FIXED_ON_HARDENING: &[(Option<Backend>, Dialect, Cell, &str)] = &[
-    (
-        None,
-        Dialect::Slascone,
-        Cell::DisallowedIp,
-        "issue 13 defect 3: SLASCONE ignores a credential's ip_allowlist",
-    ),
-    (
-        None,
-        Dialect::Slascone,
-        Cell::ReadOnly,
-        "issue 13 defect 3: SLASCONE ignores a credential's read_only flag (a read-only key activates)",
-    ),
-];
+/// Cells that fail today because of a known, filed defect still open: (backend or `None` for
+/// both, dialect, cell, why). The test fails if an entry matches no failing cell, so the list
+/// cannot go stale. Empty since SLASCONE enforces its credential flags (issue 13, defect 3).
+const KNOWN_DEFECTS_FIXED_ON_HARDENING: &[(Option<Backend>, Dialect, Cell, &str)] = &[];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cell {

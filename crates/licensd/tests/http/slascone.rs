@@ -16,6 +16,10 @@ const PRODUCT: &str = "47df1df5-bbc8-4b1b-a185-58ddfb1d3271";
 #[path = "slascone/fidelity.rs"]
 mod fidelity;
 
+/// Issue 13 defect 3: the ProvisioningKey's read-only flag and IP allow-list.
+#[path = "slascone/credential_flags.rs"]
+mod credential_flags;
+
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }

@@ -184,7 +184,8 @@ pub async fn token(State(state): State<AppState>, peer: super::handlers::Peer, b
             peer: peer.0,
             ..Default::default()
         };
-        credential.admit(&access).is_ok() && licensd_crypto::constant_time_eq(secret.as_bytes(), client_secret.as_bytes())
+        credential.admit(&access).is_ok()
+            && licensd_crypto::constant_time_eq(secret.as_bytes(), client_secret.as_bytes())
     });
     let Some((_, secret)) = found.filter(|_| valid) else {
         return token_error(

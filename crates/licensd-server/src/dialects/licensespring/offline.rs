@@ -310,7 +310,9 @@ async fn file_product(state: &AppState, file: &RequestFile) -> Result<Product, L
         write: true,
         product: Some(product.id),
     };
-    file.credential.admit(&access).map_err(|refusal| refused(refusal, false))?;
+    file.credential
+        .admit(&access)
+        .map_err(|refusal| refused(refusal, false))?;
     Ok(product)
 }
 
