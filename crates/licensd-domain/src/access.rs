@@ -1,9 +1,12 @@
-//! Client API keys with per-endpoint capabilities and the access block list (IPs, domains and
-//! activation identifiers). Key Manager brought both into the domain; the rules here are pure so
-//! every dialect that adopts them answers the same way.
+//! Who may use licensd: the one access rule for client credentials ([`admit`], with IP allow-list
+//! rules parsed once as [`IpRule`]), Key Manager's API keys with per-endpoint capabilities, and
+//! the access block list (IPs, domains and activation identifiers). The rules are pure, and every
+//! dialect and the native API call them, so every one answers the same question the same way.
 
 use crate::clock::Millis;
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
 
 /// What a block-list entry matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -49,40 +52,162 @@ pub struct AccessBlock {
     pub created_at: Millis,
 }
 
-/// Whether `ip` falls under `rule`: an address (`192.0.2.7`) or a CIDR range (`192.0.2.0/24`).
-/// A malformed rule or address matches nothing.
-pub fn ip_matches(rule: &str, ip: &str) -> bool {
-    let Ok(ip) = ip.trim().parse::<std::net::IpAddr>() else {
-        return false;
-    };
-    let (address, prefix) = match rule.split_once('/') {
-        Some((address, prefix)) => (address, Some(prefix)),
-        None => (rule, None),
-    };
-    let Ok(network) = address.trim().parse::<std::net::IpAddr>() else {
-        return false;
-    };
-    match (network, ip) {
-        (std::net::IpAddr::V4(net), std::net::IpAddr::V4(ip)) => {
-            let bits = match prefix.map(str::parse::<u32>) {
-                None => 32,
-                Some(Ok(bits)) if bits <= 32 => bits,
-                Some(_) => return false,
-            };
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
-            u32::from(net) & mask == u32::from(ip) & mask
-        }
-        (std::net::IpAddr::V6(net), std::net::IpAddr::V6(ip)) => {
-            let bits = match prefix.map(str::parse::<u32>) {
-                None => 128,
-                Some(Ok(bits)) if bits <= 128 => bits,
-                Some(_) => return false,
-            };
-            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
-            u128::from(net) & mask == u128::from(ip) & mask
-        }
-        _ => false,
+/// One entry of an IP allow-list or block list: an address (`192.0.2.7`, `2001:db8::1`) or a CIDR
+/// range (`192.0.2.0/24`, `2001:db8::/32`), parsed once when it enters licensd (a malformed rule
+/// is refused then, never silently matching nothing later).
+///
+/// IPv4-mapped IPv6 addresses (`::ffff:192.0.2.7`, what a dual-stack socket reports for an IPv4
+/// peer) are the IPv4 address they carry, both ways: a peer `::ffff:192.0.2.7` matches the rule
+/// `192.0.2.0/24`, and a peer `192.0.2.7` matches the rule `::ffff:192.0.2.0/120`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IpRule {
+    net: IpNet,
+    /// Written as a bare address (no `/prefix`): displayed the same way.
+    bare: bool,
+}
+
+/// Why a text is not an [`IpRule`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IpRuleError {
+    #[error("{0:?} is not an IP address or CIDR range")]
+    NotAnAddress(String),
+    #[error("{0:?} has an invalid prefix length")]
+    BadPrefix(String),
+}
+
+impl IpRule {
+    /// Parses `address` or `address/prefix` (0–32 for IPv4, 0–128 for IPv6). No whitespace.
+    pub fn parse(text: &str) -> Result<Self, IpRuleError> {
+        let (address, prefix) = match text.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (text, None),
+        };
+        let address: IpAddr = address
+            .parse()
+            .map_err(|_| IpRuleError::NotAnAddress(text.to_string()))?;
+        let net = match prefix {
+            None => IpNet::from(address),
+            Some(prefix) => {
+                let bits: u8 = prefix.parse().map_err(|_| IpRuleError::BadPrefix(text.to_string()))?;
+                IpNet::new(address, bits).map_err(|_| IpRuleError::BadPrefix(text.to_string()))?
+            }
+        };
+        Ok(IpRule {
+            net,
+            bare: prefix.is_none(),
+        })
     }
+
+    /// Whether `peer` is the rule's address or inside its range (IPv4-mapped IPv6 addresses
+    /// compare as the IPv4 address they carry, whichever side is mapped).
+    pub fn matches(&self, peer: IpAddr) -> bool {
+        let (v4, v6) = match peer {
+            IpAddr::V4(v4) => (Some(v4), v4.to_ipv6_mapped()),
+            IpAddr::V6(v6) => (v6.to_ipv4_mapped(), v6),
+        };
+        match self.net {
+            IpNet::V4(net) => v4.is_some_and(|ip| net.contains(&ip)),
+            IpNet::V6(net) => net.contains(&v6),
+        }
+    }
+
+    /// Whether any of `rules` matches `peer`.
+    pub fn any_matches(rules: &[IpRule], peer: IpAddr) -> bool {
+        rules.iter().any(|rule| rule.matches(peer))
+    }
+}
+
+impl std::str::FromStr for IpRule {
+    type Err = IpRuleError;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        IpRule::parse(text)
+    }
+}
+
+impl std::fmt::Display for IpRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.bare {
+            write!(f, "{}", self.net.addr())
+        } else {
+            write!(f, "{}", self.net)
+        }
+    }
+}
+
+impl Serialize for IpRule {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for IpRule {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        IpRule::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The flags of a client credential that decide what it may do.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CredentialFlags<'a> {
+    pub revoked: bool,
+    pub read_only: bool,
+    /// The one product the credential may be used for; `None` for any.
+    pub product_scope: Option<i64>,
+    /// Where it may be used from; empty allows any address.
+    pub ip_rules: &'a [IpRule],
+}
+
+/// What a caller asks to do with a credential.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AccessRequest {
+    /// The address the request came from (`None` when unknown: then an IP-restricted credential
+    /// is refused).
+    pub peer: Option<IpAddr>,
+    /// Whether the call changes state.
+    pub write: bool,
+    /// The product the call acts on, once known.
+    pub product: Option<i64>,
+}
+
+/// Why a credential may not be used for a request, in the order [`admit`] checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AccessRefusal {
+    #[error("the credential has been revoked")]
+    Revoked,
+    #[error("the credential may not be used from this address")]
+    IpNotAllowed,
+    #[error("the credential is read-only")]
+    ReadOnly,
+    #[error("the credential is not valid for this product")]
+    WrongProduct,
+}
+
+/// The one rule for client-credential access, for every dialect and the native API: revoked
+/// first, then the IP allow-list (empty allows any address; an unknown peer is refused by a
+/// non-empty list), then read-only on a write, then the product scope once the product is known.
+/// Dialects call it as soon as they know each part (the peer at authentication, the product when
+/// the request names it) and only map the refusal to their own documented error.
+pub fn admit(flags: &CredentialFlags<'_>, request: &AccessRequest) -> Result<(), AccessRefusal> {
+    if flags.revoked {
+        return Err(AccessRefusal::Revoked);
+    }
+    if !flags.ip_rules.is_empty()
+        && !request
+            .peer
+            .is_some_and(|peer| IpRule::any_matches(flags.ip_rules, peer))
+    {
+        return Err(AccessRefusal::IpNotAllowed);
+    }
+    if flags.read_only && request.write {
+        return Err(AccessRefusal::ReadOnly);
+    }
+    if let (Some(scope), Some(product)) = (flags.product_scope, request.product)
+        && scope != product
+    {
+        return Err(AccessRefusal::WrongProduct);
+    }
+    Ok(())
 }
 
 /// Whether an outbound request (a webhook the client names) may go to `ip`: public unicast
@@ -136,14 +261,18 @@ pub fn domain_matches(domain: &str, identifier: &str) -> bool {
     !domain.is_empty() && (host == domain || host.ends_with(&format!(".{domain}")))
 }
 
-/// The first block-list entry that refuses a request from `ip` carrying `identifier`.
+/// The first block-list entry that refuses a request from `ip` carrying `identifier` (an IP
+/// entry is an [`IpRule`], checked when it was added; one that does not parse matches nothing).
 pub fn find_block<'a>(
     blocks: &'a [AccessBlock],
     ip: Option<&str>,
     identifier: Option<&str>,
 ) -> Option<&'a AccessBlock> {
+    let peer = ip.and_then(|ip| ip.trim().parse::<IpAddr>().ok());
     blocks.iter().find(|block| match block.kind {
-        AccessBlockKind::Ip => ip.is_some_and(|ip| ip_matches(&block.value, ip)),
+        AccessBlockKind::Ip => {
+            peer.is_some_and(|peer| IpRule::parse(&block.value).is_ok_and(|rule| rule.matches(peer)))
+        }
         AccessBlockKind::Domain => identifier.is_some_and(|id| domain_matches(&block.value, id)),
         AccessBlockKind::Identifier => identifier.is_some_and(|id| id == block.value),
     })
@@ -165,21 +294,37 @@ pub enum ApiKeyRefusal {
 /// What the rule needs to know about a presented API key.
 #[derive(Debug, Clone, Copy)]
 pub struct ApiKeyState<'a> {
-    pub revoked: bool,
+    pub flags: CredentialFlags<'a>,
     pub active: bool,
-    pub ip_allowlist: &'a [String],
     pub capabilities: &'a [String],
 }
 
-/// Decides whether a key may call the endpoint needing `capability` from `ip`: inactive first,
-/// then the IP allow-list (empty allows any address), then the capability.
-pub fn check_api_key(key: Option<ApiKeyState<'_>>, ip: Option<&str>, capability: &str) -> Result<(), ApiKeyRefusal> {
+/// Decides whether a key may call the endpoint needing `capability` (a `write` endpoint or not)
+/// from `peer`: inactive (revoked or switched off) first, then the IP allow-list, then read-only
+/// on a write (all three by [`admit`]), then the capability. A read-only key calling a write
+/// endpoint lacks the capability for it. The product scope is decided per licence, not here.
+pub fn check_api_key(
+    key: Option<ApiKeyState<'_>>,
+    peer: Option<IpAddr>,
+    capability: &str,
+    write: bool,
+) -> Result<(), ApiKeyRefusal> {
     let key = key.ok_or(ApiKeyRefusal::Unknown)?;
-    if key.revoked || !key.active {
-        return Err(ApiKeyRefusal::Inactive);
-    }
-    if !key.ip_allowlist.is_empty() && !ip.is_some_and(|ip| key.ip_allowlist.iter().any(|rule| ip_matches(rule, ip))) {
-        return Err(ApiKeyRefusal::IpNotAllowed);
+    let flags = CredentialFlags {
+        revoked: key.flags.revoked || !key.active,
+        ..key.flags
+    };
+    let request = AccessRequest {
+        peer,
+        write,
+        product: None,
+    };
+    match admit(&flags, &request) {
+        Ok(()) => {}
+        Err(AccessRefusal::Revoked) => return Err(ApiKeyRefusal::Inactive),
+        Err(AccessRefusal::IpNotAllowed) => return Err(ApiKeyRefusal::IpNotAllowed),
+        // No product is named here, so WrongProduct cannot happen; a refusal all the same.
+        Err(AccessRefusal::ReadOnly | AccessRefusal::WrongProduct) => return Err(ApiKeyRefusal::MissingCapability),
     }
     if !key.capabilities.iter().any(|c| c == capability) {
         return Err(ApiKeyRefusal::MissingCapability);
@@ -188,95 +333,8 @@ pub fn check_api_key(key: Option<ApiKeyState<'_>>, ip: Option<&str>, capability:
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn block(kind: AccessBlockKind, value: &str) -> AccessBlock {
-        AccessBlock {
-            id: 1,
-            kind,
-            value: value.into(),
-            reason: None,
-            created_at: 0,
-        }
-    }
-
-    #[test]
-    fn ip_rules_match_addresses_and_ranges() {
-        assert!(ip_matches("192.0.2.7", "192.0.2.7"));
-        assert!(!ip_matches("192.0.2.7", "192.0.2.8"));
-        assert!(ip_matches("192.0.2.0/24", "192.0.2.200"));
-        assert!(!ip_matches("192.0.2.0/24", "192.0.3.1"));
-        assert!(ip_matches("0.0.0.0/0", "10.1.2.3"));
-        assert!(ip_matches("2001:db8::/32", "2001:db8::1"));
-        assert!(!ip_matches("2001:db8::/32", "192.0.2.1"));
-        assert!(!ip_matches("192.0.2.0/33", "192.0.2.1"));
-        assert!(!ip_matches("garbage", "192.0.2.1"));
-    }
-
-    #[test]
-    fn domains_match_themselves_and_subdomains_only() {
-        assert!(domain_matches("example.com", "example.com"));
-        assert!(domain_matches("example.com", "https://www.Example.com/shop"));
-        assert!(domain_matches("example.com", "shop.example.com"));
-        assert!(!domain_matches("example.com", "notexample.com"));
-        assert!(!domain_matches("", "example.com"));
-    }
-
-    #[test]
-    fn find_block_checks_each_kind_against_its_input() {
-        let blocks = [
-            block(AccessBlockKind::Ip, "198.51.100.0/24"),
-            block(AccessBlockKind::Identifier, "HW-1"),
-            block(AccessBlockKind::Domain, "pirate.example"),
-        ];
-        assert!(find_block(&blocks, Some("198.51.100.9"), None).is_some());
-        assert!(find_block(&blocks, Some("127.0.0.1"), Some("HW-1")).is_some());
-        assert!(find_block(&blocks, Some("127.0.0.1"), Some("a.pirate.example")).is_some());
-        assert!(find_block(&blocks, Some("127.0.0.1"), Some("HW-2")).is_none());
-        assert!(find_block(&blocks, None, None).is_none());
-    }
-
-    #[test]
-    fn api_key_checks_run_in_order() {
-        let caps = vec!["verify".to_string()];
-        let allow = vec!["10.0.0.0/8".to_string()];
-        let state = |revoked, active, ips: &'static [String]| ApiKeyState {
-            revoked,
-            active,
-            ip_allowlist: ips,
-            capabilities: &[],
-        };
-        assert_eq!(check_api_key(None, None, "verify"), Err(ApiKeyRefusal::Unknown));
-        assert_eq!(
-            check_api_key(Some(state(true, true, &[])), None, "verify"),
-            Err(ApiKeyRefusal::Inactive)
-        );
-        assert_eq!(
-            check_api_key(Some(state(false, false, &[])), None, "verify"),
-            Err(ApiKeyRefusal::Inactive)
-        );
-        let key = ApiKeyState {
-            revoked: false,
-            active: true,
-            ip_allowlist: &allow,
-            capabilities: &caps,
-        };
-        assert_eq!(
-            check_api_key(Some(key), Some("127.0.0.1"), "verify"),
-            Err(ApiKeyRefusal::IpNotAllowed)
-        );
-        assert_eq!(
-            check_api_key(Some(key), None, "verify"),
-            Err(ApiKeyRefusal::IpNotAllowed)
-        );
-        assert_eq!(
-            check_api_key(Some(key), Some("10.2.3.4"), "activate"),
-            Err(ApiKeyRefusal::MissingCapability)
-        );
-        assert_eq!(check_api_key(Some(key), Some("10.2.3.4"), "verify"), Ok(()));
-    }
-}
+#[path = "access_tests.rs"]
+mod tests;
 
 #[cfg(test)]
 mod public_address_tests {

@@ -423,9 +423,29 @@ pub struct Credential {
     pub key_id: String,
     pub product_id: Option<i64>,
     pub read_only: bool,
-    pub ip_allowlist: Vec<String>,
+    /// Addresses or CIDR ranges the credential may be used from (parsed when the credential was
+    /// created); empty allows any.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub ip_allowlist: Vec<crate::access::IpRule>,
     pub created_at: Millis,
     pub revoked_at: Option<Millis>,
+}
+
+impl Credential {
+    /// The flags [`crate::access::admit`] decides with.
+    pub fn flags(&self) -> crate::access::CredentialFlags<'_> {
+        crate::access::CredentialFlags {
+            revoked: self.revoked_at.is_some(),
+            read_only: self.read_only,
+            product_scope: self.product_id,
+            ip_rules: &self.ip_allowlist,
+        }
+    }
+
+    /// Whether this credential may be used for `request` ([`crate::access::admit`]).
+    pub fn admit(&self, request: &crate::access::AccessRequest) -> Result<(), crate::access::AccessRefusal> {
+        crate::access::admit(&self.flags(), request)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -198,7 +198,7 @@ pub struct NewCredential {
     pub secret: String,
     pub product_id: Option<i64>,
     pub read_only: bool,
-    pub ip_allowlist: Vec<String>,
+    pub ip_allowlist: Vec<licensd_domain::access::IpRule>,
 }
 
 #[derive(Debug, Clone)]

@@ -8,6 +8,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use licensd_crypto::Algorithm;
+use licensd_domain::access::IpRule;
 use licensd_domain::keygen::KeyPattern;
 use licensd_domain::*;
 use licensd_store::{AdminToken, EventFilter, NewCredential};
@@ -34,29 +35,15 @@ pub struct CreatedCredential {
     pub secret: String,
 }
 
-/// Accepts `192.0.2.7`, `2001:db8::1`, `192.0.2.0/24` or `2001:db8::/32`.
-pub fn check_ip_rule(rule: &str) -> Result<(), ApiError> {
-    let (address, prefix) = match rule.split_once('/') {
-        Some((address, prefix)) => (address, Some(prefix)),
-        None => (rule, None),
-    };
-    let ip: std::net::IpAddr = address.parse().map_err(|_| {
-        ApiError::unprocessable(format!(
-            "ip_allowlist entry {rule:?} is not an IP address or CIDR range"
-        ))
-    })?;
-    if let Some(prefix) = prefix {
-        let max = if ip.is_ipv4() { 32 } else { 128 };
-        match prefix.parse::<u8>() {
-            Ok(bits) if bits <= max => {}
-            _ => {
-                return Err(ApiError::unprocessable(format!(
-                    "ip_allowlist entry {rule:?} has an invalid prefix length"
-                )));
-            }
-        }
-    }
-    Ok(())
+/// Parses one allow-list or block-list entry (`192.0.2.7`, `2001:db8::1`, `192.0.2.0/24`,
+/// `2001:db8::/32`; `access::IpRule`): 422 for anything else.
+pub fn check_ip_rule(rule: &str) -> Result<IpRule, ApiError> {
+    IpRule::parse(rule).map_err(|error| ApiError::unprocessable(format!("ip_allowlist entry {error}")))
+}
+
+/// Parses every entry of an `ip_allowlist` (422 at the first malformed one).
+pub fn check_ip_rules(rules: &[String]) -> Result<Vec<IpRule>, ApiError> {
+    rules.iter().map(|rule| check_ip_rule(rule)).collect()
 }
 
 #[utoipa::path(post, path = "/v1/credentials", tag = "credentials", request_body = CreateCredential, responses((status = 201, body = CreatedCredential), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
@@ -66,9 +53,7 @@ pub async fn create_credential(
     ApiJson(body): ApiJson<CreateCredential>,
 ) -> Result<(StatusCode, Json<CreatedCredential>), ApiError> {
     require_text("name", &body.name, 256)?;
-    for rule in &body.ip_allowlist {
-        check_ip_rule(rule)?;
-    }
+    let ip_allowlist = check_ip_rules(&body.ip_allowlist)?;
     if let Some(product_id) = body.product_id {
         state
             .store
@@ -91,7 +76,7 @@ pub async fn create_credential(
         secret: secret.clone(),
         product_id: body.product_id,
         read_only: body.read_only,
-        ip_allowlist: body.ip_allowlist,
+        ip_allowlist,
     };
     let credential = state
         .store

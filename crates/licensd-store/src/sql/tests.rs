@@ -473,7 +473,7 @@ async fn smoke_both_backends() {
                     secret: "s3cret".into(),
                     product_id: Some(product.id),
                     read_only: true,
-                    ip_allowlist: vec!["10.0.0.0/8".into()],
+                    ip_allowlist: vec!["10.0.0.0/8".parse().unwrap()],
                 },
                 ev("cred", "credential"),
                 NOW,

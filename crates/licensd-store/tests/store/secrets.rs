@@ -34,7 +34,7 @@ pub async fn credentials_crud(db: Db) {
         secret: "shared-key-s3cr3t".into(),
         product_id: Some(p.id),
         read_only: true,
-        ip_allowlist: vec!["10.0.0.0/8".into(), "192.168.1.7".into()],
+        ip_allowlist: vec!["10.0.0.0/8".parse().unwrap(), "192.168.1.7".parse().unwrap()],
     };
     let cred = db
         .create_credential(new, ev("credential.create", "credential"), NOW)
@@ -49,7 +49,7 @@ pub async fn credentials_crud(db: Db) {
             key_id: "api-key-1".into(),
             product_id: Some(p.id),
             read_only: true,
-            ip_allowlist: vec!["10.0.0.0/8".into(), "192.168.1.7".into()],
+            ip_allowlist: vec!["10.0.0.0/8".parse().unwrap(), "192.168.1.7".parse().unwrap()],
             created_at: NOW,
             revoked_at: None,
         }

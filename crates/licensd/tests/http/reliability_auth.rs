@@ -40,23 +40,10 @@ const PUBLIC: &[(&str, &str)] = &[
     ("ANY", "/api/v1/"),
 ];
 
-/// Cells that fail today because of a known, filed defect still open (issue 13, defect 3):
-/// (backend or `None` for both, dialect, cell, why). The test fails if an entry matches no failing
-/// cell, so the list cannot go stale; it empties when SLASCONE enforces its credential flags.
-const KNOWN_DEFECTS_FIXED_ON_HARDENING: &[(Option<Backend>, Dialect, Cell, &str)] = &[
-    (
-        None,
-        Dialect::Slascone,
-        Cell::DisallowedIp,
-        "issue 13 defect 3: SLASCONE ignores a credential's ip_allowlist",
-    ),
-    (
-        None,
-        Dialect::Slascone,
-        Cell::ReadOnly,
-        "issue 13 defect 3: SLASCONE ignores a credential's read_only flag (a read-only key activates)",
-    ),
-];
+/// Cells that fail today because of a known, filed defect still open: (backend or `None` for
+/// both, dialect, cell, why). The test fails if an entry matches no failing cell, so the list
+/// cannot go stale. Empty since SLASCONE enforces its credential flags (issue 13, defect 3).
+const KNOWN_DEFECTS_FIXED_ON_HARDENING: &[(Option<Backend>, Dialect, Cell, &str)] = &[];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cell {
@@ -506,4 +493,68 @@ async fn sqlite_auth_matrix_refuses_and_changes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_auth_matrix_refuses_and_changes_nothing() {
     matrix(Backend::Postgres).await;
+}
+
+/// Issue 14, point 1: one IP allow-list rule (`access::IpRule`) in every dialect. The former
+/// matchers disagreed on IPv4-mapped IPv6 addresses: a rule written in the mapped form
+/// (`::ffff:127.0.0.0/104`) matched the IPv4 peer 127.0.0.1 in none of them. Now a read of every
+/// dialect is admitted with such a key, and refused with one mapped to another address.
+async fn mapped_ip_rules(backend: Backend) {
+    let server = LoggedServer::start(backend).await;
+    fixtures(&server).await;
+    let isv_path = |p: &str| format!("/api/v2/isv/{ISV}{p}");
+    let reads: Vec<(Dialect, &str, &str, String, Value)> = vec![
+        (
+            Dialect::LicenseSpring,
+            "licensespring",
+            "GET",
+            format!("/api/v4/product_details?product={PRODUCT_CODE}"),
+            json!({}),
+        ),
+        (
+            Dialect::KeyManager,
+            "keymanager",
+            "POST",
+            "/api/v1/verify".to_string(),
+            json!({"license_key": LICENSE_KEY}),
+        ),
+        (
+            Dialect::Slascone,
+            "slascone",
+            "POST",
+            isv_path("/provisioning/validate"),
+            json!({"license_key": LICENSE_KEY}),
+        ),
+        (
+            Dialect::Dna,
+            "dna",
+            "GET",
+            format!("/dna/v1/Licenses/{DNA_PRODUCT}/{LICENSE_KEY}/Status"),
+            json!({}),
+        ),
+    ];
+    for (dialect, name, method, path, body) in reads {
+        let here = credential(&server, name, json!({"ip_allowlist": ["::ffff:127.0.0.0/104"]})).await;
+        let (status, text) = send(&server, method, &path, dialect, Some(&here), None, &body).await;
+        assert_eq!(
+            status, 200,
+            "{backend:?} {dialect:?}: a key allowed for ::ffff:127.0.0.0/104 is refused from 127.0.0.1: {text}"
+        );
+        let elsewhere = credential(&server, name, json!({"ip_allowlist": ["::ffff:192.0.2.0/120"]})).await;
+        let (status, text) = send(&server, method, &path, dialect, Some(&elsewhere), None, &body).await;
+        assert!(
+            is_refusal(dialect, Cell::DisallowedIp, &path, status, &text),
+            "{backend:?} {dialect:?}: a key allowed only for ::ffff:192.0.2.0/120 is admitted from 127.0.0.1: {status} {text}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_ip_rules_in_mapped_form_match_in_every_dialect() {
+    mapped_ip_rules(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_ip_rules_in_mapped_form_match_in_every_dialect() {
+    mapped_ip_rules(Backend::Postgres).await;
 }

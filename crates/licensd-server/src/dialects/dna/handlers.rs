@@ -7,6 +7,7 @@ use crate::state::AppState;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use licensd_domain::access::AccessRequest;
 use licensd_domain::clock::{HOUR, to_rfc3339};
 use licensd_domain::status_keywords::{CodeType, KeywordFacts, status_keywords};
 use licensd_domain::*;
@@ -17,12 +18,16 @@ use serde::Deserialize;
 mod credits;
 pub use credits::{consume, credits};
 use serde_json::{Value, json};
+use std::net::IpAddr;
 
 /// An authenticated request.
 pub struct Ctx {
     pub state: AppState,
     pub credential: Credential,
     pub client_ip: Option<String>,
+    /// The peer address `client_ip` was taken from (the credential's IP allow-list is checked
+    /// against it).
+    pub peer: Option<IpAddr>,
     pub now: Millis,
 }
 
@@ -31,13 +36,14 @@ impl Ctx {
         EventDraft::new(format!("dna:{}", self.credential.key_id), action, "license").from_ip(self.client_ip.clone())
     }
 
-    /// Read-only API keys may only read.
+    /// Read-only API keys may only read (`access::admit`).
     fn require_write(&self) -> Result<(), DnaError> {
-        if self.credential.read_only {
-            Err(DnaError::unauthorized("The apiKey is read-only"))
-        } else {
-            Ok(())
-        }
+        let request = AccessRequest {
+            peer: self.peer,
+            write: true,
+            product: None,
+        };
+        self.credential.admit(&request).map_err(super::wire::refused)
     }
 
     /// The product and license a path names: 400 for a malformed id, 404 when either is unknown
@@ -51,9 +57,12 @@ impl Ctx {
             Err(StoreError::NotFound) => return Err(DnaError::not_found("ProductId not found")),
             Err(other) => return Err(other.into()),
         };
-        if self.credential.product_id.is_some_and(|scope| scope != product.id) {
-            return Err(DnaError::unauthorized("The apiKey is not valid for this ProductId"));
-        }
+        let request = AccessRequest {
+            peer: self.peer,
+            write: false,
+            product: Some(product.id),
+        };
+        self.credential.admit(&request).map_err(super::wire::refused)?;
         match store.find_license_by_key(license_id).await? {
             Some(license) if license.product_id == product.id => Ok((product, license)),
             _ => Err(DnaError::not_found("LicenseId not found")),

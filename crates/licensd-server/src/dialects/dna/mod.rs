@@ -184,6 +184,7 @@ async fn handle(state: AppState, request: Request) -> Result<Response, DnaError>
         state,
         credential,
         client_ip: client_ip.map(|ip| ip.to_string()),
+        peer: client_ip,
     };
     let method = parts.method;
     let ids = (product.as_str(), license.as_str());

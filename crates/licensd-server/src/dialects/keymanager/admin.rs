@@ -5,7 +5,7 @@ use super::auth::{ALL_CAPABILITIES, CLIENT_CAPABILITIES};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath};
 use crate::native::Admin;
-use crate::native::access::check_ip_rule;
+use crate::native::access::{check_ip_rule, check_ip_rules};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -175,9 +175,7 @@ pub async fn create_api_key(
     ApiJson(body): ApiJson<CreateApiKey>,
 ) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
     crate::native::require_text("name", &body.name, 256)?;
-    for rule in &body.ip_allowlist {
-        check_ip_rule(rule)?;
-    }
+    let ip_allowlist = check_ip_rules(&body.ip_allowlist)?;
     let capabilities = capabilities(body.capabilities)?;
     if let Some(product_id) = body.product_id {
         state
@@ -204,7 +202,7 @@ pub async fn create_api_key(
                 secret: secret.clone(),
                 product_id: body.product_id,
                 read_only: body.read_only,
-                ip_allowlist: body.ip_allowlist,
+                ip_allowlist,
             },
             admin.event("credential.created", "credential"),
             state.now(),

@@ -13,7 +13,7 @@ use crate::ratelimit::RateDecision;
 use crate::state::AppState;
 use licensd_domain::Credential;
 use licensd_domain::Dialect;
-use licensd_domain::access::{ApiKeyRefusal, ApiKeyState, check_api_key, find_block};
+use licensd_domain::access::{AccessRequest, ApiKeyRefusal, ApiKeyState, check_api_key, find_block};
 
 /// Every endpoint of the dialect, which is also the capability needed to call it.
 pub const ALL_CAPABILITIES: &[&str] = &[
@@ -88,6 +88,18 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// Whether the key may act on `product_id` (`access::admit`): a key scoped to another product
+    /// does not see that product's licences, generators or contracts (Key Manager answers as
+    /// for an unknown one).
+    pub fn in_scope(&self, product_id: i64) -> bool {
+        let request = AccessRequest {
+            peer: self.ip.as_deref().and_then(|ip| ip.parse().ok()),
+            write: false,
+            product: Some(product_id),
+        };
+        self.credential.admit(&request).is_ok()
+    }
+
     pub fn actor(&self) -> String {
         format!("keymanager:{}", self.credential.name)
     }
@@ -122,20 +134,19 @@ pub async fn authorize(
             .map_err(|e| Err(e.into()))?,
         None => None,
     };
-    let (mut capabilities, active) = match settings {
+    let (capabilities, active) = match settings {
         Some(settings) => (settings.capabilities, settings.active),
         None => (CLIENT_CAPABILITIES.iter().map(|c| c.to_string()).collect(), true),
     };
-    if credential.as_ref().is_some_and(|c| c.read_only) {
-        capabilities.retain(|c| READ_ONLY_CAPABILITIES.contains(&c.as_str()));
-    }
     let key_state = credential.as_ref().map(|credential| ApiKeyState {
-        revoked: credential.revoked_at.is_some(),
+        flags: credential.flags(),
         active,
-        ip_allowlist: &credential.ip_allowlist,
         capabilities: &capabilities,
     });
-    if let Err(refusal) = check_api_key(key_state, ip, capability) {
+    let peer = ip.and_then(|ip| ip.parse::<std::net::IpAddr>().ok());
+    // A read-only credential may call only the endpoints that read (`access::admit`, 102 otherwise).
+    let write = !READ_ONLY_CAPABILITIES.contains(&capability);
+    if let Err(refusal) = check_api_key(key_state, peer, capability, write) {
         return Err(Ok(Reply::new(match refusal {
             ApiKeyRefusal::Unknown => 100,
             ApiKeyRefusal::Inactive => 101,

@@ -588,9 +588,7 @@ pub async fn available_count(State(state): State<AppState>, req: KmRequest) -> R
 
 async fn available_count_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
     let caller = authorised!(state, req, "get-available-license-keys-count");
-    let product = product_param(state, req)
-        .await?
-        .filter(|p| caller.credential.product_id.is_none_or(|scope| scope == p.id));
+    let product = product_param(state, req).await?.filter(|p| caller.in_scope(p.id));
     let Some(product) = product else {
         return Ok(Reply::new(740));
     };

@@ -86,7 +86,7 @@ pub(super) async fn find_license(
         return Ok(None);
     };
     let license = state.store.find_license_by_key(&key).await?;
-    Ok(license.filter(|license| caller.credential.product_id.is_none_or(|p| p == license.product_id)))
+    Ok(license.filter(|license| caller.in_scope(license.product_id)))
 }
 
 fn event(caller: &Caller, action: &str) -> EventDraft {

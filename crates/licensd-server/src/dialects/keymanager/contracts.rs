@@ -306,7 +306,7 @@ async fn get_all_contracts_inner(state: &AppState, req: &KmRequest) -> Result<Re
         .km_list_contracts()
         .await?
         .iter()
-        .filter(|c| caller.credential.product_id.is_none_or(|p| p == c.contract.product_id))
+        .filter(|c| caller.in_scope(c.contract.product_id))
         .map(contract_json)
         .collect();
     Ok(Reply::new(846).field("contracts", Value::Array(contracts)))

@@ -50,7 +50,7 @@ async fn envato_products(state: &AppState, caller: &Caller) -> Result<Vec<(Produ
             let attrs = ProductAttrs::of(&product);
             if attrs.source.as_deref() == Some("envato")
                 && let Some(item) = attrs.external_reference
-                && caller.credential.product_id.is_none_or(|p| p == product.id)
+                && caller.in_scope(product.id)
             {
                 out.push((product, item));
             }

@@ -153,7 +153,7 @@ async fn download_inner(
         .store
         .find_license_by_key(&license_key)
         .await?
-        .filter(|l| caller.credential.product_id.is_none_or(|p| p == l.product_id));
+        .filter(|l| caller.in_scope(l.product_id));
     let Some(license) = license else {
         return Ok(Err(Reply::new(701)));
     };
@@ -231,7 +231,7 @@ async fn send_telemetry_inner(state: &AppState, req: &KmRequest) -> Result<Reply
             .store
             .find_license_by_key(key)
             .await?
-            .filter(|l| caller.credential.product_id.is_none_or(|p| p == l.product_id)),
+            .filter(|l| caller.in_scope(l.product_id)),
         None => None,
     };
     let product_given = req.present("product_id");

@@ -307,7 +307,7 @@ async fn get_all_products_inner(state: &AppState, req: &KmRequest) -> Result<Rep
         let batch = state.store.list_products(page).await?;
         let last = batch.last().map(|p| p.id);
         for product in batch {
-            if caller.credential.product_id.is_some_and(|p| p != product.id) {
+            if !caller.in_scope(product.id) {
                 continue;
             }
             let meta = state.store.km_list_meta(MetaOwner::Product(product.id)).await?;

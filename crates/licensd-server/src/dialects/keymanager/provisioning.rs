@@ -171,7 +171,7 @@ async fn generate_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Inte
         },
         None => None,
     };
-    let Some(generator) = generator.filter(|g| caller.credential.product_id.is_none_or(|p| p == g.product_id)) else {
+    let Some(generator) = generator.filter(|g| caller.in_scope(g.product_id)) else {
         return Ok(Reply::new(806));
     };
     let Some(quantity) = quantity(req) else {
@@ -371,7 +371,7 @@ async fn random_assign_for(
         },
         None => None,
     };
-    let Some(product) = product.filter(|p| caller.credential.product_id.is_none_or(|scope| scope == p.id)) else {
+    let Some(product) = product.filter(|p| caller.in_scope(p.id)) else {
         return Ok((Reply::new(805), false));
     };
     let Some(quantity) = quantity(req) else {

@@ -77,7 +77,10 @@
 //! (`POST /v1/credentials {"dialect":"licensespring",…}` or
 //! `licensd credential create --dialect licensespring <name>`): `key_id` is the API key, the
 //! secret is the shared key. `read_only`, `product_id` scope, `ip_allowlist` and revocation are
-//! honoured.
+//! honoured by the domain's one access rule (`access::admit`, `auth::refused` maps its refusals to
+//! the codes below) for API-key and OAuth requests, offline request files (checked against the
+//! uploading address) and the OAuth token endpoint (a revoked or IP-refused client gets
+//! `invalid_client_credentials`).
 //!
 //! # Single sign-on
 //! `GET /api/v4/sso_url` answers 400 `validation_error` ("no identity provider is configured"):

@@ -148,8 +148,10 @@ fn form(body: &[u8]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// `POST /api/v4/oauth/token`: the client-credentials grant.
-pub async fn token(State(state): State<AppState>, body: Bytes) -> Response {
+/// `POST /api/v4/oauth/token`: the client-credentials grant. A client whose credential
+/// `access::admit` refuses (revoked, or outside its IP allow-list) gets no token: 401
+/// `invalid_client`, as for a wrong secret.
+pub async fn token(State(state): State<AppState>, peer: super::handlers::Peer, body: Bytes) -> Response {
     let fields = form(&body);
     let field = |name: &str| {
         fields
@@ -178,7 +180,12 @@ pub async fn token(State(state): State<AppState>, body: Bytes) -> Response {
         Err(error) => return LsError::from_store(error).into_response(),
     };
     let valid = found.as_ref().is_some_and(|(credential, secret)| {
-        credential.revoked_at.is_none() && licensd_crypto::constant_time_eq(secret.as_bytes(), client_secret.as_bytes())
+        let access = licensd_domain::access::AccessRequest {
+            peer: peer.0,
+            ..Default::default()
+        };
+        credential.admit(&access).is_ok()
+            && licensd_crypto::constant_time_eq(secret.as_bytes(), client_secret.as_bytes())
     });
     let Some((_, secret)) = found.filter(|_| valid) else {
         return token_error(

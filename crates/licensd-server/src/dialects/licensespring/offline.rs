@@ -10,6 +10,7 @@
 //! the client secret (the same credential's key id and secret); the Python SDK keys OAuth
 //! deactivation files with the client id itself, which is accepted for deactivation only.
 
+use super::auth::refused;
 use super::bundles::{bundle_license_ids, in_bundle_order, require_bundle};
 use super::handlers::{Identity, Peer, device_info, identify, license_response_object};
 use super::wire::{LsError, Params, plain, signed, v1_signature};
@@ -18,9 +19,11 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
+use licensd_domain::access::AccessRequest;
 use licensd_domain::*;
 use licensd_store::{Activation, LicenseRef, StoreError};
 use serde_json::{Map, Value, json};
+use std::net::IpAddr;
 
 /// The byte range of a top-level member's value in a JSON object, without re-serialising it.
 pub fn top_level_member<'a>(json: &'a [u8], name: &str) -> Option<&'a [u8]> {
@@ -116,6 +119,8 @@ struct RequestFile {
     request: Params,
     credential: Credential,
     shared_key: String,
+    /// The address that uploaded the file.
+    peer: Option<IpAddr>,
 }
 
 /// A request file decoded, before its credential is looked up: the inner request, its signature
@@ -163,7 +168,12 @@ pub(crate) fn request_file_bytes(body: &[u8]) -> Result<Vec<u8>, LsError> {
     licensd_crypto::b64_decode(&text).map_err(|_| malformed("the request file is not base64"))
 }
 
-async fn read_request_file(state: &AppState, body: &[u8], kind: &str) -> Result<RequestFile, LsError> {
+async fn read_request_file(
+    state: &AppState,
+    body: &[u8],
+    kind: &str,
+    peer: Option<IpAddr>,
+) -> Result<RequestFile, LsError> {
     let decoded = request_file_bytes(body)?;
     let DecodedRequestFile {
         request,
@@ -201,19 +211,19 @@ async fn read_request_file(state: &AppState, body: &[u8], kind: &str) -> Result<
             "the offline request's signature does not verify",
         ));
     }
-    if credential.revoked_at.is_some() {
-        return Err(LsError::bad("revoked_api_key", "this API key has been revoked"));
-    }
-    if credential.read_only {
-        return Err(LsError::bad(
-            "read_only_api_key",
-            "this API key is read-only and cannot change licenses",
-        ));
-    }
+    // Every offline request file writes (activation or deactivation): `access::admit` as a write
+    // from the address that uploads it.
+    let access = AccessRequest {
+        peer,
+        write: true,
+        product: None,
+    };
+    credential.admit(&access).map_err(|refusal| refused(refusal, false))?;
     Ok(RequestFile {
         request,
         credential,
         shared_key,
+        peer,
     })
 }
 
@@ -295,12 +305,14 @@ async fn file_product(state: &AppState, file: &RequestFile) -> Result<Product, L
         }
         Err(other) => return Err(LsError::from_store(other)),
     };
-    if file.credential.product_id.is_some_and(|allowed| allowed != product.id) {
-        return Err(LsError::bad(
-            "api_key_product_not_allowed",
-            "this API key is not allowed to use this product",
-        ));
-    }
+    let access = AccessRequest {
+        peer: file.peer,
+        write: true,
+        product: Some(product.id),
+    };
+    file.credential
+        .admit(&access)
+        .map_err(|refusal| refused(refusal, false))?;
     Ok(product)
 }
 
@@ -312,7 +324,7 @@ fn file_event(file: &RequestFile, peer: &Peer, action: &str) -> EventDraft {
 pub async fn activate_offline(State(state): State<AppState>, peer: Peer, headers: HeaderMap, body: Bytes) -> Response {
     let result: Result<Response, LsError> = async {
         let body = uploaded_file(&headers, &body)?;
-        let file = read_request_file(&state, body, "activation").await?;
+        let file = read_request_file(&state, body, "activation", peer.0).await?;
         let product = file_product(&state, &file).await?;
         let request = &file.request;
         let hardware_id = request.req_str("hardware_id")?;
@@ -406,7 +418,7 @@ pub async fn activate_bundle_offline(
 ) -> Response {
     let result: Result<Response, LsError> = async {
         let body = uploaded_file(&headers, &body)?;
-        let file = read_request_file(&state, body, "activation").await?;
+        let file = read_request_file(&state, body, "activation", peer.0).await?;
         let product = file_product(&state, &file).await?;
         require_bundle(&state, &product).await?;
         let request = &file.request;
@@ -464,7 +476,7 @@ pub async fn deactivate_offline(
 ) -> Response {
     let result: Result<Response, LsError> = async {
         let body = uploaded_file(&headers, &body)?;
-        let file = read_request_file(&state, body, "deactivation").await?;
+        let file = read_request_file(&state, body, "deactivation", peer.0).await?;
         let product = file_product(&state, &file).await?;
         let request = &file.request;
         let hardware_id = request.req_str("hardware_id")?;

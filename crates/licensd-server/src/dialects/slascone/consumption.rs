@@ -12,6 +12,7 @@
 use super::codes::Conflict;
 use super::info::{self, utc};
 use super::provisioning::{active_device, event, isv, license_by_guid, respond};
+use super::wire::Use;
 use super::wire::{Caller, SlError, SlResult, authenticate, guid_id, id_guid, json_ok, parse_body, text_ok};
 use crate::state::AppState;
 use axum::body::Bytes;
@@ -23,6 +24,7 @@ use licensd_domain::*;
 use licensd_store::{LicenseRef, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::net::IpAddr;
 
 /// SLASCONE's `ConsumptionDto`.
 #[derive(Debug, Serialize)]
@@ -98,7 +100,7 @@ pub struct StatusRequest {
 
 /// POST /provisioning/validate/consumption: the limitation's balance now.
 pub async fn status(
-    _ip: super::wire::IpGate,
+    ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
@@ -106,7 +108,7 @@ pub async fn status(
 ) -> Response {
     let result = async {
         isv(path)?;
-        let caller = authenticate(&state, &headers).await?;
+        let caller = authenticate(&state, &headers, ip.0, Use::Read).await?;
         let request: StatusRequest = parse_body(&body)?;
         let license = license_by_guid(&state, &caller, request.license_id).await?;
         let limitation_id = request.limitation_id.unwrap_or_default();
@@ -179,7 +181,7 @@ pub async fn client_licenses(
             .get_license(token.license_id)
             .await
             .map_err(SlError::from_store)?;
-        let in_scope = caller.credential.product_id.is_none_or(|id| id == license.product_id);
+        let in_scope = caller.in_scope(license.product_id);
         if in_scope && active_device(state, license.id, client_id).await?.is_some() {
             licenses.push(license);
         }
@@ -192,24 +194,25 @@ pub async fn client_licenses(
 
 /// POST /data_gathering/consumption_heartbeats
 pub async fn heartbeat(
-    _ip: super::wire::IpGate,
+    ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
-    let result = heartbeat_inner(&state, path, &headers, &body).await;
+    let result = heartbeat_inner(&state, ip.0, path, &headers, &body).await;
     respond(&state, &headers, result).await
 }
 
 async fn heartbeat_inner(
     state: &AppState,
+    peer: Option<IpAddr>,
     path: Result<Path<String>, PathRejection>,
     headers: &HeaderMap,
     body: &Bytes,
 ) -> SlResult<Response> {
     isv(path)?;
-    let caller = authenticate(state, headers).await?;
+    let caller = authenticate(state, headers, peer, Use::Write).await?;
     let request: ConsumptionHeartbeat = parse_body(body)?;
     let client_id = match request.client_id.as_deref().map(str::trim) {
         Some(id) if !id.is_empty() => id.to_owned(),
@@ -283,7 +286,7 @@ async fn heartbeat_inner(
 /// or as `{"transaction_ids": [...]}`. Unknown ids are 6019 ("This limitation does not exist":
 /// there is no consumption of a limitation under that id).
 pub async fn rollback(
-    _ip: super::wire::IpGate,
+    ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
@@ -291,7 +294,7 @@ pub async fn rollback(
 ) -> Response {
     let result = async {
         isv(path)?;
-        let caller = authenticate(&state, &headers).await?;
+        let caller = authenticate(&state, &headers, ip.0, Use::Write).await?;
         let value: Value = parse_body(&body)?;
         let list = match &value {
             Value::Array(items) => items.clone(),

@@ -11,6 +11,7 @@ use super::codes::Conflict;
 use super::consumption::client_licenses;
 use super::info::utc;
 use super::provisioning::{isv, respond};
+use super::wire::Use;
 use super::wire::{
     SlError, SlResult, authenticate, authenticate_admin, check_isv, guid_id, id_guid, json_ok, parse_body, text_ok,
 };
@@ -27,6 +28,7 @@ use licensd_store::StoreError;
 use licensd_store::dialects::slascone::{AnalyticalReport, UsageReport};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::net::IpAddr;
 
 fn rejection(rejection: AnalyticsRejection) -> SlError {
     match rejection {
@@ -85,7 +87,7 @@ fn client_id(value: Option<&str>) -> SlResult<String> {
 
 /// POST /data_gathering/analytical_heartbeats
 pub async fn analytical(
-    _ip: super::wire::IpGate,
+    ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
@@ -93,7 +95,7 @@ pub async fn analytical(
 ) -> Response {
     let result = async {
         isv(path)?;
-        let caller = authenticate(&state, &headers).await?;
+        let caller = authenticate(&state, &headers, ip.0, Use::Write).await?;
         let request: AnalyticalHeartbeat = parse_body(&body)?;
         let client = client_id(request.client_id.as_deref())?;
         let licenses = client_licenses(&state, &caller, &client, request.token_key.as_deref()).await?;
@@ -188,37 +190,38 @@ enum NamedBy {
 
 /// POST /data_gathering/usage_heartbeats
 pub async fn usage_by_id(
-    _ip: super::wire::IpGate,
+    ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
-    let result = usage(&state, path, &headers, &body, NamedBy::Id).await;
+    let result = usage(&state, ip.0, path, &headers, &body, NamedBy::Id).await;
     respond(&state, &headers, result).await
 }
 
 /// POST /data_gathering/usage_heartbeats_by_name
 pub async fn usage_by_name(
-    _ip: super::wire::IpGate,
+    ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
-    let result = usage(&state, path, &headers, &body, NamedBy::Name).await;
+    let result = usage(&state, ip.0, path, &headers, &body, NamedBy::Name).await;
     respond(&state, &headers, result).await
 }
 
 async fn usage(
     state: &AppState,
+    peer: Option<IpAddr>,
     path: Result<Path<String>, PathRejection>,
     headers: &HeaderMap,
     body: &Bytes,
     named_by: NamedBy,
 ) -> SlResult<Response> {
     isv(path)?;
-    let caller = authenticate(state, headers).await?;
+    let caller = authenticate(state, headers, peer, Use::Write).await?;
     let request: UsageHeartbeat = parse_body(body)?;
     let client = client_id(request.client_id.as_deref())?;
     let licenses = client_licenses(state, &caller, &client, request.token_key.as_deref()).await?;

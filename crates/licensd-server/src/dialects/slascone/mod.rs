@@ -14,8 +14,22 @@
 //!   decimals; licensd counts whole units, so a fractional value is a 400 (decision: licensd's
 //!   counters are integers in every dialect).
 //! * **ProvisioningKey:** a licensd credential of dialect `slascone` (`POST /v1/credentials`); the
-//!   header value is `<key_id>.<secret>`. A product-scoped credential is a bad key (401) for any
-//!   other product. **AdminKey:** a licensd admin token.
+//!   header value is `<key_id>.<secret>`. Every flag of the credential is enforced by the one
+//!   domain rule `access::admit` (`wire::authenticate`): revoked, outside its `ip_allowlist`
+//!   (checked against the peer address; IPv4-mapped IPv6 peers compare as IPv4), `read_only` on a
+//!   call that changes state, and scoped to another product. **Decision:** SLASCONE documents one
+//!   answer for a caller its key does not allow, 401 (reference `slascone-api.md` §1.2: "401 bad
+//!   key"; it has no read-only or IP-restricted provisioning keys of its own), so each of these is
+//!   a signed 401 ProblemDetails `{title: "Unauthorized", status: 401, detail}` whose `detail` says
+//!   which flag refused (`the ProvisioningKey may not be used from this address`, `… is
+//!   read-only`, `… is not valid for this product`; a revoked key is `invalid ProvisioningKey`,
+//!   like an unknown one), and nothing is recorded. A 401 is not retried by SLASCONE's clients
+//!   (no `Retry-After`). Calls that change state (refused for a read-only key): activations
+//!   (online and the offline activation file), heartbeats (they refresh the activation), unassign,
+//!   license state toggle, session open and close, and every `data_gathering` POST; reads (allowed):
+//!   validate, consumption status, the license lookups and the floating token count. Tests:
+//!   `slascone::credential_flags::*` (`tests/http/slascone/credential_flags.rs`) and the auth
+//!   matrix (`reliability_auth`). **AdminKey:** a licensd admin token.
 //! * **Ids:** `product_id` is the product's code (give products their SLASCONE GUID as code);
 //!   licensd's integer ids (license, customer, template = policy, feature, limitation) travel as
 //!   GUIDs `00000000-0000-8000-8000-<12 hex digits of the id>`. Token keys are random GUIDs

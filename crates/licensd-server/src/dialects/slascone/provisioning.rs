@@ -4,6 +4,7 @@
 
 use super::codes::Conflict;
 use super::info::{self, InfoParts, LicenseInfo};
+use super::wire::Use;
 use super::wire::{
     Caller, SlError, SlResult, authenticate, check_isv, guid_id, json_ok, parse_body, random_guid, text_ok,
 };
@@ -18,6 +19,7 @@ use licensd_store::dialects::slascone::SlasconeToken;
 use licensd_store::{LicenseFilter, LicenseRef, Page, StoreError};
 use serde::Deserialize;
 use serde_json::json;
+use std::net::IpAddr;
 
 /// Signs the answer (see `wire::finish`).
 pub async fn respond(state: &AppState, headers: &HeaderMap, result: SlResult<Response>) -> Response {
@@ -148,24 +150,25 @@ pub struct ActivateRequest {
 /// POST /provisioning/activations: assigns a token of the license (named by its license key or
 /// by a token key) to the client.
 pub async fn activate(
-    _ip: super::wire::IpGate,
+    ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
-    let result = activate_inner(&state, path, &headers, &body).await;
+    let result = activate_inner(&state, ip.0, path, &headers, &body).await;
     respond(&state, &headers, result).await
 }
 
 async fn activate_inner(
     state: &AppState,
+    peer: Option<IpAddr>,
     path: Result<Path<String>, PathRejection>,
     headers: &HeaderMap,
     body: &Bytes,
 ) -> SlResult<Response> {
     isv(path)?;
-    let caller = authenticate(state, headers).await?;
+    let caller = authenticate(state, headers, peer, Use::Write).await?;
     let request: ActivateRequest = parse_body(body)?;
     super::gathering::instant(request.timestamp_utc.as_deref(), state.now())?;
     let product = product(state, &caller, request.product_id).await?;
@@ -367,24 +370,25 @@ pub struct HeartbeatRequest {
 /// POST /provisioning/heartbeats: refreshes the client's license parameters (and its reported OS
 /// and version). 2006 when the client holds no active token of the product.
 pub async fn heartbeat(
-    _ip: super::wire::IpGate,
+    ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
-    let result = heartbeat_inner(&state, path, &headers, &body).await;
+    let result = heartbeat_inner(&state, ip.0, path, &headers, &body).await;
     respond(&state, &headers, result).await
 }
 
 async fn heartbeat_inner(
     state: &AppState,
+    peer: Option<IpAddr>,
     path: Result<Path<String>, PathRejection>,
     headers: &HeaderMap,
     body: &Bytes,
 ) -> SlResult<Response> {
     isv(path)?;
-    let caller = authenticate(state, headers).await?;
+    let caller = authenticate(state, headers, peer, Use::Write).await?;
     let request: HeartbeatRequest = parse_body(body)?;
     let product = product(state, &caller, request.product_id).await?;
     let client_id = required(request.client_id, Conflict::MissingClientId)?;
@@ -510,24 +514,25 @@ pub struct UnassignRequest {
 
 /// POST /provisioning/unassign: frees the token a token key names.
 pub async fn unassign(
-    _ip: super::wire::IpGate,
+    ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
-    let result = unassign_inner(&state, path, &headers, &body).await;
+    let result = unassign_inner(&state, ip.0, path, &headers, &body).await;
     respond(&state, &headers, result).await
 }
 
 async fn unassign_inner(
     state: &AppState,
+    peer: Option<IpAddr>,
     path: Result<Path<String>, PathRejection>,
     headers: &HeaderMap,
     body: &Bytes,
 ) -> SlResult<Response> {
     isv(path)?;
-    let caller = authenticate(state, headers).await?;
+    let caller = authenticate(state, headers, peer, Use::Write).await?;
     let request: UnassignRequest = parse_body(body)?;
     let token_key = required(request.token_key, Conflict::UnknownTokenKey)?;
     let token = super::lookup::token_by_key(state, &token_key)
@@ -572,24 +577,25 @@ pub struct ValidateRequest {
 /// when a `client_id` is given). Validity travels in `is_license_valid`; only an unknown key is a
 /// conflict.
 pub async fn validate(
-    _ip: super::wire::IpGate,
+    ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
-    let result = validate_inner(&state, path, &headers, &body).await;
+    let result = validate_inner(&state, ip.0, path, &headers, &body).await;
     respond(&state, &headers, result).await
 }
 
 async fn validate_inner(
     state: &AppState,
+    peer: Option<IpAddr>,
     path: Result<Path<String>, PathRejection>,
     headers: &HeaderMap,
     body: &Bytes,
 ) -> SlResult<Response> {
     isv(path)?;
-    let caller = authenticate(state, headers).await?;
+    let caller = authenticate(state, headers, peer, Use::Read).await?;
     let request: ValidateRequest = parse_body(body)?;
     let key = required(request.license_key, Conflict::InvalidLicenseKey)?;
     let license = super::lookup::license_by_key(state, &key)
@@ -646,7 +652,7 @@ pub struct LookupRequest {
 
 /// POST /provisioning/licenses/by_license: the license a key names, as a one-element list.
 pub async fn by_license(
-    _ip: super::wire::IpGate,
+    ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
@@ -654,7 +660,7 @@ pub async fn by_license(
 ) -> Response {
     let result = async {
         isv(path)?;
-        let caller = authenticate(&state, &headers).await?;
+        let caller = authenticate(&state, &headers, ip.0, Use::Read).await?;
         let request: LookupRequest = parse_body(&body)?;
         let license = match request.legacy_license_key.filter(|k| !k.trim().is_empty()) {
             // A migrated license is also found by the key it had before the migration.
@@ -691,7 +697,7 @@ pub async fn by_license(
 /// POST /provisioning/licenses/by_customer: the customer's licenses of the key's product (or of
 /// `product_id`). 4000 for an unknown customer, 4001 when the customer holds none.
 pub async fn by_customer(
-    _ip: super::wire::IpGate,
+    ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
@@ -699,7 +705,7 @@ pub async fn by_customer(
 ) -> Response {
     let result = async {
         isv(path)?;
-        let caller = authenticate(&state, &headers).await?;
+        let caller = authenticate(&state, &headers, ip.0, Use::Read).await?;
         let request: LookupRequest = parse_body(&body)?;
         let customer_id = request
             .customer_id
@@ -752,7 +758,7 @@ pub async fn by_customer(
 
 /// GET /provisioning/licenses/{license_id}/tokens/floating/active/count: live floating sessions.
 pub async fn floating_count(
-    _ip: super::wire::IpGate,
+    ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
@@ -760,7 +766,7 @@ pub async fn floating_count(
     let result = async {
         let Path((isv_id, license_id)) = path.map_err(|e| SlError::BadRequest(e.body_text()))?;
         check_isv(&isv_id)?;
-        let caller = authenticate(&state, &headers).await?;
+        let caller = authenticate(&state, &headers, ip.0, Use::Read).await?;
         let license = license_by_guid(&state, &caller, Some(license_id)).await?;
         let leases = state
             .store
@@ -785,7 +791,7 @@ pub struct OfflineQuery {
 /// GET /provisioning/activations/offline: activates the client (as POST /activations does) and
 /// answers the signed `<slascone_activation_file>` for a machine without internet access.
 pub async fn offline_activation(
-    _ip: super::wire::IpGate,
+    ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<OfflineQuery>, QueryRejection>,
@@ -793,7 +799,7 @@ pub async fn offline_activation(
 ) -> Response {
     let result = async {
         isv(path)?;
-        let caller = authenticate(&state, &headers).await?;
+        let caller = authenticate(&state, &headers, ip.0, Use::Write).await?;
         let Query(query) = query.map_err(|e| SlError::BadRequest(e.body_text()))?;
         for (field, value) in [
             ("product_id", &query.product_id),
@@ -842,7 +848,7 @@ pub async fn offline_activation(
 /// POST /provisioning/licenses/by_user: the licenses a license user (`user_id` = email) is
 /// assigned to, within the key's product scope. 1010 for an unknown user.
 pub async fn by_user(
-    _ip: super::wire::IpGate,
+    ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
@@ -850,7 +856,7 @@ pub async fn by_user(
 ) -> Response {
     let result = async {
         isv(path)?;
-        let caller = authenticate(&state, &headers).await?;
+        let caller = authenticate(&state, &headers, ip.0, Use::Read).await?;
         let request: LookupRequest = parse_body(&body)?;
         let email = request.user_id.unwrap_or_default().trim().to_ascii_lowercase();
         let user = state

@@ -25,6 +25,7 @@
 use super::codes::Conflict;
 use super::info;
 use super::provisioning::{event, isv, license_by_guid, respond};
+use super::wire::Use;
 use super::wire::{SlError, SlResult, authenticate, json_ok, parse_body, text_ok};
 use crate::state::AppState;
 use axum::body::Bytes;
@@ -37,6 +38,7 @@ use licensd_domain::floating_sessions::SessionRefusal;
 use licensd_domain::*;
 use licensd_store::{SessionOpen, StoreError};
 use serde::Deserialize;
+use std::net::IpAddr;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -71,12 +73,13 @@ fn session_key(id: &str) -> String {
 /// session id (12005), user id for user-type products (12004).
 async fn parse(
     state: &AppState,
+    peer: Option<IpAddr>,
     path: Result<Path<String>, PathRejection>,
     headers: &HeaderMap,
     body: &Bytes,
 ) -> SlResult<(super::wire::Caller, SessionRequest, Parsed)> {
     isv(path)?;
-    let caller = authenticate(state, headers).await?;
+    let caller = authenticate(state, headers, peer, Use::Write).await?;
     let request: SessionRequest = parse_body(body)?;
     let license = license_by_guid(state, &caller, request.license_id.clone()).await?;
     if license.terms.floating.is_none() {
@@ -117,14 +120,14 @@ async fn parse(
 
 /// POST /provisioning/session/open
 pub async fn open(
-    _ip: super::wire::IpGate,
+    ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     let result = async {
-        let (caller, request, parsed) = parse(&state, path, &headers, &body).await?;
+        let (caller, request, parsed) = parse(&state, ip.0, path, &headers, &body).await?;
         let now = state.now();
         let borrow_until = match request.checkout_period {
             None => None,
@@ -158,14 +161,14 @@ pub async fn open(
 
 /// POST /provisioning/session/close
 pub async fn close(
-    _ip: super::wire::IpGate,
+    ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
     let result = async {
-        let (caller, _request, parsed) = parse(&state, path, &headers, &body).await?;
+        let (caller, _request, parsed) = parse(&state, ip.0, path, &headers, &body).await?;
         let closed = state
             .store
             .slascone_close_session(

@@ -11,6 +11,7 @@
 
 use super::codes::Conflict;
 use super::provisioning::{event, isv, license_by_guid, respond};
+use super::wire::Use;
 use super::wire::{SlError, SlResult, authenticate, id_guid, json_ok, parse_body};
 use crate::state::AppState;
 use axum::extract::rejection::PathRejection;
@@ -21,6 +22,7 @@ use licensd_domain::LicenseStatus;
 use licensd_store::StoreError;
 use serde::Deserialize;
 use serde_json::json;
+use std::net::IpAddr;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -30,24 +32,25 @@ pub struct ToggleRequest {
 }
 
 pub async fn toggle(
-    _ip: super::wire::IpGate,
+    ip: super::wire::IpGate,
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     super::wire::SlBody(body): super::wire::SlBody,
 ) -> Response {
-    let result = toggle_inner(&state, path, &headers, &body).await;
+    let result = toggle_inner(&state, ip.0, path, &headers, &body).await;
     respond(&state, &headers, result).await
 }
 
 async fn toggle_inner(
     state: &AppState,
+    peer: Option<IpAddr>,
     path: Result<Path<String>, PathRejection>,
     headers: &HeaderMap,
     body: &axum::body::Bytes,
 ) -> SlResult<Response> {
     isv(path)?;
-    let caller = authenticate(state, headers).await?;
+    let caller = authenticate(state, headers, peer, Use::Write).await?;
     let request: ToggleRequest = parse_body(body)?;
     let license = match request.license_key.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
         Some(key) => {

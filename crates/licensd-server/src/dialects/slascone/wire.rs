@@ -10,11 +10,12 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use licensd_domain::access::{AccessRefusal, AccessRequest};
 use licensd_domain::{Credential, Denial, Dialect};
 use licensd_store::StoreError;
 use serde::de::DeserializeOwned;
 use serde_json::json;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// The header the signature of the body travels in.
 pub const SIGNATURE_HEADER: &str = "x-slascone-signature";
@@ -232,23 +233,24 @@ fn insert_b64(headers: &mut HeaderMap, name: &'static str, signature: &[u8]) {
 
 /// The per-IP allowance of the dialect (`--rate-limit-per-ip`), counted before anything else a
 /// handler does: every route of the dialect takes it as its first extractor. Over the allowance the
-/// request is refused with a signed 429 carrying `Retry-After`.
-pub struct IpGate;
+/// request is refused with a signed 429 carrying `Retry-After`. It carries the peer address, which
+/// `authenticate` checks the ProvisioningKey's IP allow-list against.
+pub struct IpGate(pub Option<IpAddr>);
 
 impl FromRequestParts<AppState> for IpGate {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let ip = parts
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
-        if let Some(ip) = ip
-            && let RateDecision::Limited { reset_seconds } = state.limiter.check_ip("slascone", &ip)
+            .map(|ConnectInfo(addr)| addr.ip());
+        if let Some(ip) = peer
+            && let RateDecision::Limited { reset_seconds } = state.limiter.check_ip("slascone", &ip.to_string())
         {
             return Err(finish(state, &parts.headers, Err(SlError::RateLimited(reset_seconds))).await);
         }
-        Ok(IpGate)
+        Ok(IpGate(peer))
     }
 }
 
@@ -292,17 +294,32 @@ pub async fn method_not_allowed(_ip: IpGate, State(state): State<AppState>, head
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub credential: Credential,
+    /// The address the request came from.
+    pub peer: Option<IpAddr>,
+}
+
+/// Whether a ProvisioningKey call reads or changes state (a read-only key may only read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    Read,
+    Write,
 }
 
 impl Caller {
-    /// A product-scoped key used for another product is a bad key for that call: 401.
+    /// A product-scoped key used for another product is a bad key for that call: 401
+    /// (`access::admit`).
     pub fn require_product(&self, product_id: i64) -> SlResult<()> {
-        match self.credential.product_id {
-            Some(allowed) if allowed != product_id => Err(SlError::Unauthorized(
-                "the ProvisioningKey is not valid for this product",
-            )),
-            _ => Ok(()),
-        }
+        let request = AccessRequest {
+            peer: self.peer,
+            write: false,
+            product: Some(product_id),
+        };
+        self.credential.admit(&request).map_err(refused)
+    }
+
+    /// Whether the key may act on `product_id` (lookups skip the licences of other products).
+    pub fn in_scope(&self, product_id: i64) -> bool {
+        self.require_product(product_id).is_ok()
     }
 
     pub fn actor(&self) -> String {
@@ -310,10 +327,24 @@ impl Caller {
     }
 }
 
+/// SLASCONE's answer to a ProvisioningKey `access::admit` refused: 401 ProblemDetails, what
+/// SLASCONE answers for a bad key (reference §1.2; decision in the module documentation). A
+/// revoked key is indistinguishable from an unknown one.
+pub fn refused(refusal: AccessRefusal) -> SlError {
+    SlError::Unauthorized(match refusal {
+        AccessRefusal::Revoked => "invalid ProvisioningKey",
+        AccessRefusal::IpNotAllowed => "the ProvisioningKey may not be used from this address",
+        AccessRefusal::ReadOnly => "the ProvisioningKey is read-only",
+        AccessRefusal::WrongProduct => "the ProvisioningKey is not valid for this product",
+    })
+}
+
 /// Authenticates the `ProvisioningKey` header. Its value is `<key_id>.<secret>` of a licensd
 /// credential of dialect `slascone` (what `POST /v1/credentials` returns), so the software ships
-/// one opaque string as it does with SLASCONE. Unknown, malformed or revoked keys are 401.
-pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> SlResult<Caller> {
+/// one opaque string as it does with SLASCONE. Unknown, malformed or revoked keys, a key used from
+/// outside its IP allow-list and a read-only key on a `Use::Write` call are 401
+/// (`access::admit` decides).
+pub async fn authenticate(state: &AppState, headers: &HeaderMap, peer: Option<IpAddr>, usage: Use) -> SlResult<Caller> {
     let value = headers
         .get("provisioningkey")
         .and_then(|value| value.to_str().ok())
@@ -328,18 +359,22 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> SlResult<Cal
         .find_credential(Dialect::Slascone, key_id)
         .await
         .map_err(SlError::from_store)?;
-    match found {
-        Some((credential, stored))
-            if credential.revoked_at.is_none()
-                && licensd_crypto::constant_time_eq(stored.as_bytes(), secret.as_bytes()) =>
-        {
-            // The shared limiter counts the credential's requests (off unless configured).
-            match state.limiter.check_credential("slascone", &credential.key_id) {
-                RateDecision::Allowed => Ok(Caller { credential }),
-                RateDecision::Limited { reset_seconds } => Err(SlError::RateLimited(reset_seconds)),
-            }
+    let credential = match found {
+        Some((credential, stored)) if licensd_crypto::constant_time_eq(stored.as_bytes(), secret.as_bytes()) => {
+            credential
         }
-        _ => Err(SlError::Unauthorized("invalid ProvisioningKey")),
+        _ => return Err(SlError::Unauthorized("invalid ProvisioningKey")),
+    };
+    let request = AccessRequest {
+        peer,
+        write: usage == Use::Write,
+        product: None,
+    };
+    credential.admit(&request).map_err(refused)?;
+    // The shared limiter counts the credential's requests (off unless configured).
+    match state.limiter.check_credential("slascone", &credential.key_id) {
+        RateDecision::Allowed => Ok(Caller { credential, peer }),
+        RateDecision::Limited { reset_seconds } => Err(SlError::RateLimited(reset_seconds)),
     }
 }
 
