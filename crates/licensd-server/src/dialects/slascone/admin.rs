@@ -270,7 +270,7 @@ pub async fn license_analytics(
     ))
 }
 
-// --- back office: the same store commands the dialect's AdminKey paths use (backoffice.rs) ---
+// --- back office: the same store commands the dialect's AdminKey paths use (backoffice/) ---
 
 fn kind_of(text: &str) -> Result<EntryKind, ApiError> {
     EntryKind::parse(text).ok_or_else(|| ApiError::not_found("entry kind"))

@@ -53,7 +53,7 @@
 //! | native `/v1/slascone/…` (bearer admin token, in `/v1/openapi.json`) | definitions, usage totals, analytical values |
 //! | POST `/licenses/{license_id}/users`, DELETE `/licenses/{license_id}/users/{user_id}` (AdminKey) | `assign_license_user`, `unassign_license_user` |
 //! | POST `/products/{product_id}/analytical_fields`, `/usage_features`, `/usage_features/{id}/usage_modules` (AdminKey) | definitions |
-//! | back office (AdminKey): customers, customer types, tags, webhooks, resellers, product catalogue, templates, license updates, data exchange by template | see `backoffice.rs` (table there) |
+//! | back office (AdminKey): customers, customer types, tags, webhooks, resellers, product catalogue, templates, license updates, data exchange by template | see `backoffice/mod.rs` (table there; one file per group) |
 //! | native `/v1/slascone/entries/{kind}`, `/customers`, `/tags/{id}/assignments`, `/licenses/{id}/tags`, `/values`, `/legacy-key` | the same back-office store commands |
 //!
 //! 429 (the shared limiter: per credential, `--rate-limit-per-credential`, and per client IP,
@@ -194,7 +194,7 @@ pub fn routes() -> Router<AppState> {
         .route("/provisioning/session/open", post(sessions::open))
         .route("/provisioning/session/close", post(sessions::close))
         .route("/licenses/{license_id}/xml", get(license_xml))
-        // Back office (AdminKey), backoffice.rs.
+        // Back office (AdminKey), backoffice/.
         .route("/customers", post(backoffice::create_customer))
         .route("/customers/types", post(backoffice::create_customer_type))
         .route("/customers/{customer_id}/tags", post(backoffice::tag_customer))
