@@ -101,9 +101,9 @@ pub async fn connect_server(
 /// (`DnaStore`, … in their own modules, with their own migrations). It is implemented for any type
 /// that implements every part, so an `Arc<dyn Store>` reaches every method. Bring the part traits
 /// into scope with `use licensd_store::prelude::*`.
-pub trait Store: CoreStore + LicenseSpringStore + KeyManagerStore + SlasconeStore + DnaStore {}
+pub trait Store: CoreStore + LicenseSpringStore + KeyManagerStore + SlasconeStore + SlasconeAdminStore + DnaStore {}
 
-impl<T: CoreStore + LicenseSpringStore + KeyManagerStore + SlasconeStore + DnaStore> Store for T {}
+impl<T: CoreStore + LicenseSpringStore + KeyManagerStore + SlasconeStore + SlasconeAdminStore + DnaStore> Store for T {}
 
 pub use dialects::dna::DnaStore;
 pub use dialects::keymanager::{
@@ -112,10 +112,11 @@ pub use dialects::keymanager::{
 };
 pub use dialects::licensespring::LicenseSpringStore;
 pub use dialects::slascone::SlasconeStore;
+pub use dialects::slascone_admin::SlasconeAdminStore;
 
 /// The part traits, for method calls on `dyn Store`.
 pub mod prelude {
-    pub use crate::{CoreStore, DnaStore, KeyManagerStore, LicenseSpringStore, SlasconeStore, Store};
+    pub use crate::{CoreStore, DnaStore, KeyManagerStore, LicenseSpringStore, SlasconeAdminStore, SlasconeStore, Store};
 }
 
 /// Storage shared by every dialect: catalog, licenses, devices, people, credentials, keys, events.

@@ -6,6 +6,7 @@ pub mod dna;
 pub mod keymanager;
 pub mod licensespring;
 pub mod slascone;
+pub mod slascone_admin;
 
 use crate::migrate::Migration;
 
@@ -16,6 +17,7 @@ pub(crate) fn sqlite_migrations() -> impl Iterator<Item = &'static Migration> {
         .iter()
         .chain(keymanager::SQLITE_MIGRATIONS)
         .chain(slascone::SQLITE_MIGRATIONS)
+        .chain(slascone_admin::SQLITE_MIGRATIONS)
         .chain(dna::SQLITE_MIGRATIONS)
 }
 
@@ -24,5 +26,6 @@ pub(crate) fn postgres_migrations() -> impl Iterator<Item = &'static Migration> 
         .iter()
         .chain(keymanager::POSTGRES_MIGRATIONS)
         .chain(slascone::POSTGRES_MIGRATIONS)
+        .chain(slascone_admin::POSTGRES_MIGRATIONS)
         .chain(dna::POSTGRES_MIGRATIONS)
 }

@@ -1,6 +1,7 @@
 //! License edits: PUT `/licenses/{license_id}` and PUT `/licenses/{license_id}/template` (AdminKey).
 
 use super::*;
+use licensd_store::dialects::slascone_admin as sla;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -10,7 +11,8 @@ pub struct SwitchTemplate {
 
 /// PUT /licenses/{license_id}/template (AdminKey): moves a license to another edition of its
 /// product with the same provisioning mode (8002) and temporary-ness (8003). The license keeps its
-/// own limits; the edition's apply to licenses issued from it.
+/// own limits; the edition's apply to licenses issued from it. The same store command as
+/// `PUT /licenses/{license_id}` with `template_id`.
 pub async fn switch_template(
     _ip: super::wire::IpGate,
     State(state): State<AppState>,
@@ -24,33 +26,58 @@ pub async fn switch_template(
         let license = license_by_guid(&state, &license).await?;
         let request: SwitchTemplate = parse_body(&body)?;
         let policy = template_by_guid(&state, request.template_id.as_deref().unwrap_or_default()).await?;
-        if policy.product_id != license.product_id {
-            return Err(SlError::NotFound("template"));
-        }
-        if policy.terms.floating.is_some() != license.terms.floating.is_some() {
-            return Err(Conflict::EditionModeSwitch.into());
-        }
-        if (policy.terms.kind == LicenseKind::Trial) != (license.terms.kind == LicenseKind::Trial) {
-            return Err(Conflict::TemporaryConversion.into());
-        }
-        let mut edit = LicenseEdit::from_license(&license);
-        edit.policy_id = Some(policy.id);
-        let event = EventDraft::new(actor, "slascone.license_template_switched", "license");
-        let license = state
-            .store
-            .edit_license(license.id, edit, event, state.now())
-            .await
-            .map_err(SlError::from_store)?;
-        let product = state
-            .store
-            .get_product(license.product_id)
-            .await
-            .map_err(SlError::from_store)?;
-        let info = super::provisioning::render_info(&state, &product, &license, None, None).await?;
-        json_ok(&info)
+        let update = sla::LicenseUpdate {
+            policy_id: Some(policy.id),
+            ..sla::LicenseUpdate::default()
+        };
+        apply_update(&state, actor, "slascone.license_template_switched", license.id, update).await
     }
     .await;
     respond(&state, &headers, result).await
+}
+
+/// Writes a license update in one store transaction and answers the license's `LicenseInfo`;
+/// every refusal of the store maps to SLASCONE's conflict and leaves the license as it was.
+async fn apply_update(
+    state: &AppState,
+    actor: String,
+    action: &str,
+    license_id: i64,
+    update: sla::LicenseUpdate,
+) -> SlResult<Response> {
+    let event = EventDraft::new(actor, action, "license");
+    state
+        .store
+        .slascone_update_license(license_id, update, event, state.now())
+        .await
+        .map_err(update_refusal)?;
+    let license = state.store.get_license(license_id).await.map_err(SlError::from_store)?;
+    let product = state
+        .store
+        .get_product(license.product_id)
+        .await
+        .map_err(SlError::from_store)?;
+    let info = super::provisioning::render_info(state, &product, &license, None, None).await?;
+    json_ok(&info)
+}
+
+/// SLASCONE's conflict for each refusal of `slascone_update_license`.
+fn update_refusal(error: StoreError) -> SlError {
+    match error {
+        StoreError::Conflict(text) => match text.as_str() {
+            sl::CONFLICT_TOKENS_IN_USE => Conflict::CannotDecreaseTokens.into(),
+            sl::CONFLICT_USERS_IN_USE => Conflict::CannotDecreaseUserLimit.into(),
+            sl::CONFLICT_EXPIRATION_MODE => Conflict::CannotChangeExpirationMode.into(),
+            sl::CONFLICT_LEGACY_KEY => Conflict::LegacyKeyExists.into(),
+            sla::CONFLICT_EDITION_MODE => Conflict::EditionModeSwitch.into(),
+            sla::CONFLICT_TEMPORARY => Conflict::TemporaryConversion.into(),
+            // An edition of another product is no edition of this license.
+            sla::CONFLICT_UNKNOWN_EDITION => SlError::NotFound("template"),
+            _ => SlError::from_store(StoreError::Conflict(text)),
+        },
+        StoreError::NotFound => Conflict::InvalidLicenseKey.into(),
+        other => SlError::from_store(other),
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -67,11 +94,20 @@ pub struct LicenseUpdateRequest {
     pub license_type_id: Option<String>,
     /// The limitation's `software_release` (or its id); `none` or empty resets it (1004 otherwise).
     pub software_release_limitation: Option<String>,
+    /// Another edition of the license's product with the same provisioning mode (8002) and
+    /// temporary-ness (8003); an unknown one is 404.
+    pub template_id: Option<String>,
+    /// Must be what the license is: a license is never converted (8003).
+    pub is_temporary: Option<bool>,
+    /// Sets the license's legacy key (1005 when another license has it); `""` removes it.
+    pub legacy_license_key: Option<String>,
 }
 
-/// PUT /licenses/{license_id} (AdminKey): limits, expiry, license type and software release
-/// limitation. Input is checked first (9003, 2009, 1004), then the limits under the license lock
-/// (2008, 1011, 2011), then the values are written: a refused update changes nothing.
+/// PUT /licenses/{license_id} (AdminKey): limits, expiry, license type, software release
+/// limitation, edition, temporary flag and legacy key. Input is checked first (9003, 2009, 1004,
+/// 404 for an unknown template), then one store transaction under the license lock checks the
+/// core properties (8002, 8003), the limits (2008, 1011, 2011) and the legacy key (1005) and
+/// writes everything with one event: a refused update changes nothing.
 pub async fn update_license(
     _ip: super::wire::IpGate,
     State(state): State<AppState>,
@@ -109,7 +145,7 @@ pub async fn update_license(
                         SlError::BadRequest("expiration_days must be 1 to 36500 with expiration_mode 1".into())
                     })?;
                 // licensd starts the clock at the first activation for temporary licenses only.
-                if license.terms.kind != LicenseKind::Trial {
+                if !backoffice::is_temporary(&license.terms) {
                     return Err(SlError::BadRequest(
                         "expiration_mode 1 (days after activation) needs a temporary license".into(),
                     ));
@@ -138,62 +174,24 @@ pub async fn update_license(
             request.software_release_limitation.as_deref(),
         )
         .await?;
-        let now = state.now();
-        if update != sl::LicenseLimitsUpdate::default() {
-            let event = EventDraft::new(actor.clone(), "slascone.license_updated", "license");
-            state
-                .store
-                .slascone_update_license_limits(license.id, update, event, now)
-                .await
-                .map_err(|e| match e {
-                    StoreError::Conflict(text) if text == sl::CONFLICT_TOKENS_IN_USE => {
-                        Conflict::CannotDecreaseTokens.into()
-                    }
-                    StoreError::Conflict(text) if text == sl::CONFLICT_USERS_IN_USE => {
-                        Conflict::CannotDecreaseUserLimit.into()
-                    }
-                    StoreError::Conflict(text) if text == sl::CONFLICT_EXPIRATION_MODE => {
-                        Conflict::CannotChangeExpirationMode.into()
-                    }
-                    StoreError::NotFound => Conflict::InvalidLicenseKey.into(),
-                    other => SlError::from_store(other),
-                })?;
-        }
-        if let Some(license_type) = license_type {
-            let event = EventDraft::new(actor.clone(), "slascone.license_value_set", "license");
-            state
-                .store
-                .slascone_set_license_value(license.id, license_type.id, "", event, now)
-                .await
-                .map_err(SlError::from_store)?;
-        }
-        match release {
-            None => {}
-            Some(Some(entry)) => {
-                let event = EventDraft::new(actor.clone(), "slascone.license_value_set", "license");
-                state
-                    .store
-                    .slascone_set_license_value(license.id, entry.id, "", event, now)
-                    .await
-                    .map_err(SlError::from_store)?;
-            }
-            Some(None) => {
-                let event = EventDraft::new(actor.clone(), "slascone.license_value_cleared", "license");
-                state
-                    .store
-                    .slascone_clear_license_kind(license.id, EntryKind::SoftwareRelease, event, now)
-                    .await
-                    .map_err(SlError::from_store)?;
-            }
-        }
-        let license = state.store.get_license(license.id).await.map_err(SlError::from_store)?;
-        let product = state
-            .store
-            .get_product(license.product_id)
-            .await
-            .map_err(SlError::from_store)?;
-        let info = super::provisioning::render_info(&state, &product, &license, None, None).await?;
-        json_ok(&info)
+        let template = match non_blank(request.template_id.as_deref()) {
+            Some(guid) => Some(template_by_guid(&state, &guid).await?.id),
+            None => None,
+        };
+        // `""` removes the legacy key (SLASCONE's reset convention, as for the release limitation).
+        let legacy_key = request
+            .legacy_license_key
+            .as_deref()
+            .map(|text| non_blank(Some(text)));
+        let update = sla::LicenseUpdate {
+            limits: update,
+            policy_id: template,
+            temporary: request.is_temporary,
+            license_type: license_type.map(|t| t.id),
+            release: release.map(|r| r.map(|entry| entry.id)),
+            legacy_key,
+        };
+        apply_update(&state, actor, "slascone.license_updated", license.id, update).await
     }
     .await;
     respond(&state, &headers, result).await
