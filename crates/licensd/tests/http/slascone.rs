@@ -15,6 +15,9 @@ const PRODUCT: &str = "47df1df5-bbc8-4b1b-a185-58ddfb1d3271";
 /// Issue 12: behaviour as SLASCONE's documents and clients expect (tests in slascone/).
 #[path = "slascone/fidelity.rs"]
 mod fidelity;
+/// Issue 12, point 8: PUT /licenses/{license_id} with template, temporary flag and legacy key.
+#[path = "slascone/license_edits.rs"]
+mod license_edits;
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
