@@ -451,7 +451,7 @@ fn the_route_table_is_read_from_the_source() {
 }
 
 /// The SLASCONE ISV id the suite uses in paths.
-pub const ISV: &str = "8a3b1c2d-0000-4000-8000-000000000001";
+pub const ISV: &str = crate::harness::SLASCONE_ISV;
 pub const PRODUCT_CODE: &str = "relprod";
 pub const LICENSE_KEY: &str = "REL-0001-0002-0003";
 pub const DNA_PRODUCT: &str = "relprod";

@@ -123,6 +123,7 @@ mod codes;
 mod consumption;
 mod gathering;
 mod info;
+pub mod isv;
 mod lookup;
 pub(crate) mod provisioning;
 mod sessions;
