@@ -312,8 +312,14 @@ mod tests {
             ..LicenseTerms::default()
         };
         assert_eq!(check_edition_switch(&named, &named), Ok(()));
-        assert_eq!(check_edition_switch(&named, &floating), Err(EditionChange::ProvisioningMode));
-        assert_eq!(check_edition_switch(&floating, &named), Err(EditionChange::ProvisioningMode));
+        assert_eq!(
+            check_edition_switch(&named, &floating),
+            Err(EditionChange::ProvisioningMode)
+        );
+        assert_eq!(
+            check_edition_switch(&floating, &named),
+            Err(EditionChange::ProvisioningMode)
+        );
         assert_eq!(check_edition_switch(&named, &temporary), Err(EditionChange::Temporary));
         assert_eq!(check_edition_switch(&temporary, &named), Err(EditionChange::Temporary));
         assert_eq!(check_temporary(&named, false), Ok(()));

@@ -101,7 +101,10 @@ pub async fn connect_server(
 /// (`DnaStore`, … in their own modules, with their own migrations). It is implemented for any type
 /// that implements every part, so an `Arc<dyn Store>` reaches every method. Bring the part traits
 /// into scope with `use licensd_store::prelude::*`.
-pub trait Store: CoreStore + LicenseSpringStore + KeyManagerStore + SlasconeStore + SlasconeAdminStore + DnaStore {}
+pub trait Store:
+    CoreStore + LicenseSpringStore + KeyManagerStore + SlasconeStore + SlasconeAdminStore + DnaStore
+{
+}
 
 impl<T: CoreStore + LicenseSpringStore + KeyManagerStore + SlasconeStore + SlasconeAdminStore + DnaStore> Store for T {}
 
@@ -116,7 +119,9 @@ pub use dialects::slascone_admin::SlasconeAdminStore;
 
 /// The part traits, for method calls on `dyn Store`.
 pub mod prelude {
-    pub use crate::{CoreStore, DnaStore, KeyManagerStore, LicenseSpringStore, SlasconeAdminStore, SlasconeStore, Store};
+    pub use crate::{
+        CoreStore, DnaStore, KeyManagerStore, LicenseSpringStore, SlasconeAdminStore, SlasconeStore, Store,
+    };
 }
 
 /// Storage shared by every dialect: catalog, licenses, devices, people, credentials, keys, events.

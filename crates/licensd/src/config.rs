@@ -189,8 +189,9 @@ impl ServeArgs {
         let slascone_isv_id = match self.slascone_isv_id.or(file.slascone_isv_id) {
             None => None,
             Some(text) => Some(
-                licensd_server::dialects::slascone::isv::canonical_guid(&text)
-                    .with_context(|| format!("slascone_isv_id must be a GUID such as 8a3b1c2d-0000-4000-8000-000000000001, not {text:?}"))?,
+                licensd_server::dialects::slascone::isv::canonical_guid(&text).with_context(|| {
+                    format!("slascone_isv_id must be a GUID such as 8a3b1c2d-0000-4000-8000-000000000001, not {text:?}")
+                })?,
             ),
         };
         Ok(Settings {

@@ -68,6 +68,7 @@ impl LoggedServer {
             .arg(&self.data_dir)
             .env("LICENSD_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("LICENSD_LOG", "warn")
+            .env("LICENSD_SLASCONE_ISV_ID", ISV)
             .env_remove("LICENSD_DATABASE_URL")
             .env_remove("LICENSD_MASTER_KEY")
             .stdout(Stdio::piped())

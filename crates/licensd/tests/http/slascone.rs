@@ -15,12 +15,12 @@ const PRODUCT: &str = "47df1df5-bbc8-4b1b-a185-58ddfb1d3271";
 /// Issue 12: behaviour as SLASCONE's documents and clients expect (tests in slascone/).
 #[path = "slascone/fidelity.rs"]
 mod fidelity;
-/// Issue 12, point 8: PUT /licenses/{license_id} with template, temporary flag and legacy key.
-#[path = "slascone/license_edits.rs"]
-mod license_edits;
 /// Issue 12, point 10: the ISV id (`--slascone-isv-id` or generated), timestamps and lengths.
 #[path = "slascone/isv.rs"]
 mod isv;
+/// Issue 12, point 8: PUT /licenses/{license_id} with template, temporary flag and legacy key.
+#[path = "slascone/license_edits.rs"]
+mod license_edits;
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -59,7 +59,14 @@ impl<'a> Client<'a> {
     }
 
     /// `send` under another ISV id than the server's.
-    async fn send_isv(&self, isv: &str, method: Method, path: &str, body: Option<Value>, extra: &[(&str, &str)]) -> Answer {
+    async fn send_isv(
+        &self,
+        isv: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        extra: &[(&str, &str)],
+    ) -> Answer {
         let mut request = self
             .server
             .http

@@ -94,7 +94,10 @@ mod tests {
 
     #[test]
     fn the_served_id_in_any_case_passes_others_are_refused() {
-        assert_eq!(canonical_guid("8A3B1C2D-0000-4000-8000-000000000001").as_deref(), Some(SERVED));
+        assert_eq!(
+            canonical_guid("8A3B1C2D-0000-4000-8000-000000000001").as_deref(),
+            Some(SERVED)
+        );
         assert_eq!(check(SERVED, SERVED), Ok(()));
         assert_eq!(check(SERVED, &SERVED.to_uppercase()), Ok(()));
         assert_eq!(

@@ -11,7 +11,9 @@ const UNKNOWN_ISV: &str = "unknown ISV id";
 
 /// Active devices of a license.
 async fn active_devices(server: &Server, license_id: i64) -> usize {
-    let (_, devices) = server.admin(Method::GET, &format!("/v1/licenses/{license_id}/devices"), None).await;
+    let (_, devices) = server
+        .admin(Method::GET, &format!("/v1/licenses/{license_id}/devices"), None)
+        .await;
     devices
         .as_array()
         .or(devices["data"].as_array())
@@ -193,24 +195,44 @@ async fn generated_isv_id_is_kept_across_restarts(backend: Backend) {
     let unset = [("!LICENSD_SLASCONE_ISV_ID", "")];
     let server = Server::start_fresh_with(backend, &unset).await;
     let setup = setup(&server).await;
-    server.license(setup.product_id, "GEN-KEY", json!({"max_activations": 5})).await;
+    server
+        .license(setup.product_id, "GEN-KEY", json!({"max_activations": 5}))
+        .await;
     let generated = cli_isv_id(&server);
-    assert!(generated.len() == 36 && generated.chars().all(|c| c.is_ascii_hexdigit() || c == '-'), "{generated}");
+    assert!(
+        generated.len() == 36 && generated.chars().all(|c| c.is_ascii_hexdigit() || c == '-'),
+        "{generated}"
+    );
     assert_ne!(generated, ISV);
-    assert_eq!(activate_under(&server, &setup.key, &generated, "GEN-KEY").await, StatusCode::OK);
-    assert_eq!(activate_under(&server, &setup.key, ISV, "GEN-KEY").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        activate_under(&server, &setup.key, &generated, "GEN-KEY").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        activate_under(&server, &setup.key, ISV, "GEN-KEY").await,
+        StatusCode::UNAUTHORIZED
+    );
     // Restarted on the same database: the same id.
     let (data_dir, database_url) = server.stop();
     let server = Server::start_with(backend, data_dir, database_url, &unset).await;
     assert_eq!(cli_isv_id(&server), generated);
-    assert_eq!(activate_under(&server, &setup.key, &generated.to_uppercase(), "GEN-KEY").await, StatusCode::OK);
+    assert_eq!(
+        activate_under(&server, &setup.key, &generated.to_uppercase(), "GEN-KEY").await,
+        StatusCode::OK
+    );
     // A configured id wins while it is set (the generated one is then another ISV's) …
     let (data_dir, database_url) = server.stop();
     let configured = [("--slascone-isv-id", OTHER_ISV)];
     let server = Server::start_with(backend, data_dir, database_url, &configured).await;
     assert_eq!(cli_isv_id(&server), OTHER_ISV);
-    assert_eq!(activate_under(&server, &setup.key, OTHER_ISV, "GEN-KEY").await, StatusCode::OK);
-    assert_eq!(activate_under(&server, &setup.key, &generated, "GEN-KEY").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        activate_under(&server, &setup.key, OTHER_ISV, "GEN-KEY").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        activate_under(&server, &setup.key, &generated, "GEN-KEY").await,
+        StatusCode::UNAUTHORIZED
+    );
     // … and the kept one is back when it is unset again.
     let (data_dir, database_url) = server.stop();
     let server = Server::start_with(backend, data_dir, database_url, &unset).await;

@@ -30,10 +30,16 @@ struct Seen {
 async fn seen(server: &Server, client: &Client<'_>, key: &str, license_id: i64) -> Seen {
     let info = client.post("/provisioning/validate", json!({"license_key": key})).await;
     let info = ok(&info).clone();
-    let (status, native) = server.admin(Method::GET, &format!("/v1/licenses/{license_id}"), None).await;
+    let (status, native) = server
+        .admin(Method::GET, &format!("/v1/licenses/{license_id}"), None)
+        .await;
     assert_eq!(status, StatusCode::OK, "{native}");
     let (status, events) = server
-        .admin(Method::GET, &format!("/v1/events?subject_type=license&subject_id={license_id}&limit=500"), None)
+        .admin(
+            Method::GET,
+            &format!("/v1/events?subject_type=license&subject_id={license_id}&limit=500"),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{events}");
     Seen {

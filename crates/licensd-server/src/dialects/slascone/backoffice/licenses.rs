@@ -179,10 +179,7 @@ pub async fn update_license(
             None => None,
         };
         // `""` removes the legacy key (SLASCONE's reset convention, as for the release limitation).
-        let legacy_key = request
-            .legacy_license_key
-            .as_deref()
-            .map(|text| non_blank(Some(text)));
+        let legacy_key = request.legacy_license_key.as_deref().map(|text| non_blank(Some(text)));
         let update = sla::LicenseUpdate {
             limits: update,
             policy_id: template,

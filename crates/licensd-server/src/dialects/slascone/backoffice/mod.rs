@@ -15,7 +15,7 @@
 //! | PUT `/licenses/{license_id}/template` | 8002, 8003 |
 //! | POST `/data_exchange/licenses/by_template` | 3000, 3001, 3002, 3003, 4000, 8001, 9003, 2009, 1004, 1005 |
 //! | POST `/products/{product_id}/software_release_limitations` (idempotent by release) | 3000 |
-//! | PUT `/licenses/{license_id}` (limits, expiry, license type, release limitation) | 1000, 1004, 1011, 2008, 2009, 2011, 9003 |
+//! | PUT `/licenses/{license_id}` (limits, expiry, license type, release limitation, `template_id`, `is_temporary`, `legacy_license_key` with `""` removing it; one transaction) | 1000, 1004, 1005, 1011, 2008, 2009, 2011, 8002, 8003, 9003 (404 for an unknown template) |
 //!
 //! Editions are licensd policies (provisioning mode Floating = floating terms, temporary = trial
 //! kind); features and limitations are activation and consumption feature definitions whose code
