@@ -42,6 +42,8 @@ mod schema;
 mod secrets;
 #[path = "store/slascone.rs"]
 mod slascone;
+#[path = "store/slascone_admin.rs"]
+mod slascone_admin;
 #[path = "store/slascone_backoffice.rs"]
 mod slascone_backoffice;
 #[path = "store/validation.rs"]
@@ -189,4 +191,6 @@ backend_tests! {
     slascone_backoffice::slascone_tags_values_and_legacy_keys,
     slascone_backoffice::slascone_a_product_keeps_its_last_edition,
     slascone_backoffice::slascone_license_limits_respect_assignments,
+    slascone_admin::slascone_isv_id_is_recorded_once,
+    slascone_admin::slascone_license_update_is_all_or_nothing,
 }
