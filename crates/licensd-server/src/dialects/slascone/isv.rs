@@ -105,7 +105,7 @@ mod tests {
             Err(SlError::Unauthorized("unknown ISV id"))
         );
         assert_eq!(check(SERVED, "not-a-guid"), Err(SlError::NotFound("ISV")));
-        assert_eq!(canonical_guid(&generate_isv_id().expect("random")).is_some(), true);
+        assert!(canonical_guid(&generate_isv_id().expect("random")).is_some());
     }
 
     #[test]
