@@ -255,9 +255,78 @@ pub fn parse_expiration_date(text: &str) -> Option<crate::Millis> {
     Some(zoned.timestamp().as_millisecond())
 }
 
+/// Why a license may not take an edition (or a temporary flag) it was asked to take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EditionChange {
+    /// The edition's provisioning mode (named or floating) differs from the license's.
+    ProvisioningMode,
+    /// The edition is temporary and the license is not, or the other way round.
+    Temporary,
+}
+
+/// Whether terms are temporary (SLASCONE's `is_temporary`): licensd's `trial` kind.
+pub fn is_temporary(terms: &crate::LicenseTerms) -> bool {
+    terms.kind == crate::LicenseKind::Trial
+}
+
+/// Whether a license with `license` terms may move to an edition with `edition` terms: the
+/// provisioning mode and the temporary-ness are core properties that never change on a license
+/// (SLASCONE 8002, 8003). The license keeps its own limits either way.
+pub fn check_edition_switch(license: &crate::LicenseTerms, edition: &crate::LicenseTerms) -> Result<(), EditionChange> {
+    if license.floating.is_some() != edition.floating.is_some() {
+        return Err(EditionChange::ProvisioningMode);
+    }
+    check_temporary(license, is_temporary(edition))
+}
+
+/// Whether a license with `license` terms may be `temporary`: a non-temporary license is never
+/// converted to a temporary one, nor the other way round (SLASCONE 8003); asking for what it
+/// already is, is fine.
+pub fn check_temporary(license: &crate::LicenseTerms, temporary: bool) -> Result<(), EditionChange> {
+    if is_temporary(license) == temporary {
+        Ok(())
+    } else {
+        Err(EditionChange::Temporary)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn editions_keep_mode_and_temporariness() {
+        use crate::{FloatingTerms, LicenseKind, LicenseTerms};
+        let named = LicenseTerms::default();
+        let temporary = LicenseTerms {
+            kind: LicenseKind::Trial,
+            ..LicenseTerms::default()
+        };
+        let floating = LicenseTerms {
+            floating: Some(FloatingTerms {
+                seats: 2,
+                lease_seconds: 1800,
+                borrow_allowed: false,
+                max_borrow_hours: 0,
+            }),
+            ..LicenseTerms::default()
+        };
+        assert_eq!(check_edition_switch(&named, &named), Ok(()));
+        assert_eq!(
+            check_edition_switch(&named, &floating),
+            Err(EditionChange::ProvisioningMode)
+        );
+        assert_eq!(
+            check_edition_switch(&floating, &named),
+            Err(EditionChange::ProvisioningMode)
+        );
+        assert_eq!(check_edition_switch(&named, &temporary), Err(EditionChange::Temporary));
+        assert_eq!(check_edition_switch(&temporary, &named), Err(EditionChange::Temporary));
+        assert_eq!(check_temporary(&named, false), Ok(()));
+        assert_eq!(check_temporary(&temporary, true), Ok(()));
+        assert_eq!(check_temporary(&named, true), Err(EditionChange::Temporary));
+        assert_eq!(check_temporary(&temporary, false), Err(EditionChange::Temporary));
+    }
 
     #[test]
     fn code_lists_are_complete() {

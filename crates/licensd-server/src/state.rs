@@ -14,6 +14,9 @@ pub struct ServerSettings {
     pub body_read_timeout: std::time::Duration,
     /// Whether webhooks a client names may target private, loopback and link-local addresses.
     pub allow_private_webhooks: bool,
+    /// The SLASCONE ISV id this server answers to, canonical (lower-case) GUID form
+    /// (`dialects::slascone::isv`).
+    pub slascone_isv_id: String,
 }
 
 impl Default for ServerSettings {
@@ -23,6 +26,7 @@ impl Default for ServerSettings {
             rate_limit: crate::ratelimit::RateLimitSettings::default(),
             body_read_timeout: crate::edge::DEFAULT_BODY_READ_TIMEOUT,
             allow_private_webhooks: false,
+            slascone_isv_id: "00000000-0000-0000-0000-000000000000".to_owned(),
         }
     }
 }

@@ -113,6 +113,7 @@ pub trait Store:
     + KeyManagerStore
     + SlasconeStore
     + SlasconeSessionStore
+    + SlasconeAdminStore
     + DnaStore
     + DnaCreditStore
     + OutboxStore
@@ -125,6 +126,8 @@ impl<T> Store for T where
         + KeyManagerStore
         + SlasconeStore
         + SlasconeSessionStore
+        + SlasconeAdminStore
+    + SlasconeAdminStore
         + DnaStore
         + DnaCreditStore
         + OutboxStore
@@ -140,12 +143,13 @@ pub use dialects::keymanager::{
 pub use dialects::licensespring::LicenseSpringStore;
 pub use dialects::slascone::SlasconeStore;
 pub use dialects::slascone_sessions::{SessionOpen, SlasconeSessionStore};
+pub use dialects::slascone_admin::SlasconeAdminStore;
 
 /// The part traits, for method calls on `dyn Store`.
 pub mod prelude {
     pub use crate::{
-        CoreStore, DnaCreditStore, DnaStore, KeyManagerStore, LicenseSpringStore, OutboxStore, SlasconeSessionStore,
-        SlasconeStore, Store,
+        CoreStore, DnaCreditStore, DnaStore, KeyManagerStore, LicenseSpringStore, OutboxStore, SlasconeAdminStore,
+        SlasconeSessionStore, SlasconeStore, Store,
     };
 }
 

@@ -44,6 +44,8 @@ mod schema;
 mod secrets;
 #[path = "store/slascone.rs"]
 mod slascone;
+#[path = "store/slascone_admin.rs"]
+mod slascone_admin;
 #[path = "store/slascone_backoffice.rs"]
 mod slascone_backoffice;
 #[path = "store/transfer.rs"]
@@ -203,4 +205,6 @@ backend_tests! {
     slascone_backoffice::slascone_tags_values_and_legacy_keys,
     slascone_backoffice::slascone_a_product_keeps_its_last_edition,
     slascone_backoffice::slascone_license_limits_respect_assignments,
+    slascone_admin::slascone_isv_id_is_recorded_once,
+    slascone_admin::slascone_license_update_is_all_or_nothing,
 }

@@ -1,6 +1,6 @@
 //! `licensd slascone …`: managing what the SLASCONE dialect adds — analytical fields, usage
 //! features and modules of a product, and what a license's clients reported (the
-//! `/v1/slascone/…` routes).
+//! `/v1/slascone/…` routes), and the ISV id the dialect answers to.
 
 use crate::cli::{CliError, Client};
 use crate::output;
@@ -30,6 +30,9 @@ pub enum SlasconeCommand {
     Usage { license: i64 },
     /// Analytical values a license's clients reported.
     Analytics { license: i64 },
+    /// The ISV id the SLASCONE API answers to (`/api/v2/isv/<id>`): `--slascone-isv-id`, or the
+    /// one generated on the first start. Prints the bare id (`--json`: the object).
+    IsvId,
 }
 
 const DEFINITION_COLUMNS: &[(&str, &str)] = &[("ID", "id"), ("NAME", "name"), ("TYPE", "field_type")];
@@ -52,6 +55,13 @@ fn show(value: &Value, json: bool, columns: &[(&str, &str)]) -> String {
 
 pub async fn execute(client: &Client, command: SlasconeCommand, json: bool) -> Result<String, CliError> {
     let (method, path, body, columns) = match command {
+        SlasconeCommand::IsvId => {
+            let value = client.call(Method::GET, "/v1/slascone/isv", None).await?;
+            return Ok(match value["isv_id"].as_str() {
+                Some(id) if !json => id.to_owned(),
+                _ => value.to_string(),
+            });
+        }
         SlasconeCommand::AnalyticalFields { product } => (
             Method::GET,
             format!("/v1/slascone/products/{product}/analytical-fields"),

@@ -81,6 +81,10 @@ pub struct ServeArgs {
     /// further failure, up to an hour, for 24 hours [default: 10000]. Small values are for tests.
     #[arg(long, env = "LICENSD_OUTBOX_RETRY_BASE_MS")]
     pub outbox_retry_base_ms: Option<u64>,
+    /// The SLASCONE ISV id (a GUID) the dialect answers to under `/api/v2/isv/{isv_id}`
+    /// [default: one generated on the first start and kept in the database].
+    #[arg(long, env = "LICENSD_SLASCONE_ISV_ID")]
+    pub slascone_isv_id: Option<String>,
 }
 
 /// The config file's shape: the same settings as the flags.
@@ -108,6 +112,7 @@ struct FileSettings {
     allow_private_webhooks: Option<bool>,
     webhook_timeout: Option<u64>,
     outbox_retry_base_ms: Option<u64>,
+    slascone_isv_id: Option<String>,
 }
 
 /// How log lines are written.
@@ -145,6 +150,8 @@ pub struct Settings {
     pub allow_private_webhooks: bool,
     pub webhook_timeout: std::time::Duration,
     pub outbox_retry_base_ms: u64,
+    /// The configured SLASCONE ISV id, canonical; `None`: the one kept in the database.
+    pub slascone_isv_id: Option<String>,
 }
 
 impl ServeArgs {
@@ -225,6 +232,14 @@ impl ServeArgs {
         {
             bail!("the admin token must be at least 16 characters");
         }
+        let slascone_isv_id = match self.slascone_isv_id.or(file.slascone_isv_id) {
+            None => None,
+            Some(text) => Some(
+                licensd_server::dialects::slascone::isv::canonical_guid(&text).with_context(|| {
+                    format!("slascone_isv_id must be a GUID such as 8a3b1c2d-0000-4000-8000-000000000001, not {text:?}")
+                })?,
+            ),
+        };
         Ok(Settings {
             listen: self
                 .listen
@@ -256,6 +271,7 @@ impl ServeArgs {
             allow_private_webhooks: self.allow_private_webhooks || file.allow_private_webhooks.unwrap_or(false),
             webhook_timeout,
             outbox_retry_base_ms,
+            slascone_isv_id,
         })
     }
 }
@@ -390,6 +406,36 @@ mod tests {
         ] {
             assert!(args.resolve().is_err());
         }
+    }
+
+    #[test]
+    fn the_slascone_isv_id_is_a_guid_from_flag_or_file() {
+        assert_eq!(ServeArgs::default().resolve().unwrap().slascone_isv_id, None);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("licensd.toml");
+        std::fs::write(&path, "slascone_isv_id = \"8A3B1C2D-0000-4000-8000-00000000000F\"\n").unwrap();
+        let from_file = ServeArgs {
+            config: Some(path.clone()),
+            ..ServeArgs::default()
+        };
+        assert_eq!(
+            from_file.resolve().unwrap().slascone_isv_id.as_deref(),
+            Some("8a3b1c2d-0000-4000-8000-00000000000f")
+        );
+        let flag = ServeArgs {
+            config: Some(path),
+            slascone_isv_id: Some("11111111-2222-3333-4444-555555555555".into()),
+            ..ServeArgs::default()
+        };
+        assert_eq!(
+            flag.resolve().unwrap().slascone_isv_id.as_deref(),
+            Some("11111111-2222-3333-4444-555555555555")
+        );
+        let bad = ServeArgs {
+            slascone_isv_id: Some("not-a-guid".into()),
+            ..ServeArgs::default()
+        };
+        assert!(bad.resolve().is_err());
     }
 
     #[test]

@@ -163,6 +163,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("cannot load signing keys")?;
     bootstrap_admin(store.as_ref(), settings.admin_token.as_deref(), clock.now()).await?;
+    let slascone_isv_id = slascone_isv_id(store.as_ref(), settings.slascone_isv_id.as_deref(), clock.now()).await?;
 
     let rate_limit = licensd_server::ratelimit::RateLimitSettings {
         per_credential: settings.rate_limit_per_credential,
@@ -178,6 +179,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             rate_limit,
             body_read_timeout: settings.body_read_timeout,
             allow_private_webhooks: settings.allow_private_webhooks,
+            slascone_isv_id,
         }),
         limiter: Arc::new(licensd_server::ratelimit::RateLimiter::new(rate_limit)),
         metrics: Arc::new(licensd_server::metrics::Metrics::new()),
@@ -236,6 +238,27 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     outbox_worker.abort();
     tracing::info!("licensd stopped");
     Ok(())
+}
+
+/// The SLASCONE ISV id to answer to: the configured one, else the one kept in the database
+/// (generated and recorded on the first start). Logged either way.
+async fn slascone_isv_id(store: &dyn Store, configured: Option<&str>, now: i64) -> anyhow::Result<String> {
+    let (isv_id, source) = match configured {
+        Some(id) => (id.to_owned(), "--slascone-isv-id"),
+        None => {
+            let candidate = licensd_server::dialects::slascone::isv::generate_isv_id()
+                .context("cannot generate a SLASCONE ISV id")?;
+            let kept = store
+                .slascone_isv_id(&candidate, now)
+                .await
+                .context("cannot read the SLASCONE ISV id")?;
+            let isv_id = licensd_server::dialects::slascone::isv::canonical_guid(&kept)
+                .with_context(|| format!("the database holds a malformed SLASCONE ISV id {kept:?}"))?;
+            (isv_id, "database")
+        }
+    };
+    tracing::info!(isv_id = %isv_id, source, "SLASCONE API answers under /api/v2/isv/{isv_id}");
+    Ok(isv_id)
 }
 
 /// Registers the first admin token: the configured one, or a generated one printed once.

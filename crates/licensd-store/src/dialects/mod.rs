@@ -8,6 +8,7 @@ pub mod keymanager;
 pub mod licensespring;
 pub mod slascone;
 pub mod slascone_sessions;
+pub mod slascone_admin;
 
 use crate::migrate::Migration;
 
@@ -20,6 +21,7 @@ pub(crate) fn sqlite_migrations() -> impl Iterator<Item = &'static Migration> {
         .chain(keymanager::SQLITE_MIGRATIONS)
         .chain(slascone::SQLITE_MIGRATIONS)
         .chain(slascone_sessions::SQLITE_MIGRATIONS)
+        .chain(slascone_admin::SQLITE_MIGRATIONS)
         .chain(dna::SQLITE_MIGRATIONS)
         .chain(dna_credits::SQLITE_MIGRATIONS)
 }
@@ -30,6 +32,7 @@ pub(crate) fn postgres_migrations() -> impl Iterator<Item = &'static Migration> 
         .chain(keymanager::POSTGRES_MIGRATIONS)
         .chain(slascone::POSTGRES_MIGRATIONS)
         .chain(slascone_sessions::POSTGRES_MIGRATIONS)
+        .chain(slascone_admin::POSTGRES_MIGRATIONS)
         .chain(dna::POSTGRES_MIGRATIONS)
         .chain(dna_credits::POSTGRES_MIGRATIONS)
 }

@@ -1089,68 +1089,15 @@ macro_rules! impl_slascone_store {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
-                // The license row lock first, as every command that checks a count against a limit:
-                // no activation or user assignment can slip in between the count and the update.
-                let row = sqlx::query(
-                    "UPDATE licenses SET lock_version = lock_version + 1 WHERE id = $1 \
-                     RETURNING terms, expires_at, trial_days",
+                // The limits are one part of the license update (one definition of their checks).
+                let update = crate::dialects::slascone_admin::LicenseUpdate {
+                    limits: update,
+                    ..Default::default()
+                };
+                crate::dialects::slascone_admin::SlasconeAdminStore::slascone_update_license(
+                    self, license_id, update, event, now,
                 )
-                .bind(license_id)
-                .fetch_optional(&mut *tx)
                 .await
-                .map_err(db_err)?
-                .ok_or(StoreError::NotFound)?;
-                let terms_text: String = row.try_get("terms").map_err(db_err)?;
-                let mut terms: licensd_domain::LicenseTerms = from_json(&terms_text, "license terms")?;
-                let mut expires_at: Option<i64> = row.try_get("expires_at").map_err(db_err)?;
-                let mut trial_days: Option<i64> = row.try_get("trial_days").map_err(db_err)?;
-                let active: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM devices WHERE license_id = $1 AND deactivated_at IS NULL",
-                )
-                .bind(license_id)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db_err)?;
-                let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM license_user_assignments WHERE license_id = $1")
-                    .bind(license_id)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                if let Some(limit) = update.token_limit {
-                    if limit < active {
-                        return Err(StoreError::Conflict(CONFLICT_TOKENS_IN_USE.into()));
-                    }
-                    terms.max_activations = Some(limit);
-                }
-                if let Some(limit) = update.user_limit {
-                    if limit < users {
-                        return Err(StoreError::Conflict(CONFLICT_USERS_IN_USE.into()));
-                    }
-                    terms.max_users = Some(limit);
-                }
-                if let Some(days) = update.days_after_activation {
-                    if active > 0 {
-                        return Err(StoreError::Conflict(CONFLICT_EXPIRATION_MODE.into()));
-                    }
-                    trial_days = Some(days);
-                    expires_at = None;
-                }
-                if let Some(at) = update.expires_at {
-                    expires_at = Some(at);
-                    trial_days = None;
-                }
-                sqlx::query("UPDATE licenses SET terms = $2, expires_at = $3, trial_days = $4, updated_at = $5 WHERE id = $1")
-                    .bind(license_id)
-                    .bind(to_json(&terms)?)
-                    .bind(expires_at)
-                    .bind(trial_days)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                log_event(&mut tx, event, license_id, now).await?;
-                tx.commit().await.map_err(db_err)
             }
 
             async fn slascone_license_values(&self, license_id: i64) -> Result<Vec<(Entry, String)>> {
@@ -1316,7 +1263,7 @@ macro_rules! impl_slascone_store {
 mod sqlite_impl {
     use super::*;
     use crate::StoreError;
-    use crate::sql::{conflict, db_err, from_json, open_text, to_json};
+    use crate::sql::{conflict, db_err, open_text, to_json};
     use licensd_domain::{ConsumptionTerms, ResetPeriod, consumption_rollback, rules};
     use sqlx::Row;
 
@@ -1331,7 +1278,7 @@ mod sqlite_impl {
 mod postgres_impl {
     use super::*;
     use crate::StoreError;
-    use crate::sql::{conflict, db_err, from_json, open_text, to_json};
+    use crate::sql::{conflict, db_err, open_text, to_json};
     use licensd_domain::{ConsumptionTerms, ResetPeriod, consumption_rollback, rules};
     use sqlx::Row;
 

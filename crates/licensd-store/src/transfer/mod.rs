@@ -81,6 +81,8 @@ pub const TABLES: &[&str] = &[
     "slascone_legacy_keys",
     // SLASCONE floating sessions per session id (0520)
     "slascone_sessions",
+    // The SLASCONE ISV id kept when none is configured (0530)
+    "slascone_isv",
     // DNA (0400)
     "dna_licenses",
     "dna_ip_attempts",

@@ -11,6 +11,10 @@ use std::time::Duration;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
+/// The SLASCONE ISV id every test server answers to (`LICENSD_SLASCONE_ISV_ID`); a test that wants
+/// the generated one passes `("!LICENSD_SLASCONE_ISV_ID", "")` in `extra`.
+pub const SLASCONE_ISV: &str = "8a3b1c2d-0000-4000-8000-000000000001";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -112,7 +116,8 @@ impl Server {
         Self::start_with(backend, data_dir, database_url, &[]).await
     }
 
-    /// Starts with extra `serve` arguments and environment, reusing a data dir and database.
+    /// Starts with extra `serve` arguments and environment, reusing a data dir and database
+    /// (`("--flag", value)` adds a flag, `("NAME", value)` sets a variable, `("!NAME", _)` removes one).
     pub async fn start_with(
         backend: Backend,
         data_dir: tempfile::TempDir,
@@ -130,6 +135,7 @@ impl Server {
             .env("LICENSD_LOG", "warn")
             // Tests receive webhooks on 127.0.0.1 (hardening::webhooks turns this off again).
             .env("LICENSD_ALLOW_PRIVATE_WEBHOOKS", "true")
+            .env("LICENSD_SLASCONE_ISV_ID", SLASCONE_ISV)
             .env_remove("LICENSD_DATABASE_URL")
             .env_remove("LICENSD_MASTER_KEY")
             .stdout(Stdio::piped())
@@ -144,6 +150,9 @@ impl Server {
         for (key, value) in extra {
             if key.starts_with("--") {
                 command.arg(key).arg(value);
+            } else if let Some(name) = key.strip_prefix('!') {
+                // `!NAME` removes a variable the harness sets by default.
+                command.env_remove(name);
             } else {
                 command.env(key, value);
             }

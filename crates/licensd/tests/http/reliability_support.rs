@@ -68,6 +68,7 @@ impl LoggedServer {
             .arg(&self.data_dir)
             .env("LICENSD_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("LICENSD_LOG", "warn")
+            .env("LICENSD_SLASCONE_ISV_ID", ISV)
             .env_remove("LICENSD_DATABASE_URL")
             .env_remove("LICENSD_MASTER_KEY")
             .stdout(Stdio::piped())
@@ -451,7 +452,7 @@ fn the_route_table_is_read_from_the_source() {
 }
 
 /// The SLASCONE ISV id the suite uses in paths.
-pub const ISV: &str = "8a3b1c2d-0000-4000-8000-000000000001";
+pub const ISV: &str = crate::harness::SLASCONE_ISV;
 pub const PRODUCT_CODE: &str = "relprod";
 pub const LICENSE_KEY: &str = "REL-0001-0002-0003";
 pub const DNA_PRODUCT: &str = "relprod";

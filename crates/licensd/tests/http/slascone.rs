@@ -9,12 +9,18 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::Command;
 
-const ISV: &str = "8a3b1c2d-0000-4000-8000-000000000001";
+const ISV: &str = crate::harness::SLASCONE_ISV;
 const PRODUCT: &str = "47df1df5-bbc8-4b1b-a185-58ddfb1d3271";
 
 /// Issue 12: behaviour as SLASCONE's documents and clients expect (tests in slascone/).
 #[path = "slascone/fidelity.rs"]
 mod fidelity;
+/// Issue 12, point 10: the ISV id (`--slascone-isv-id` or generated), timestamps and lengths.
+#[path = "slascone/isv.rs"]
+mod isv;
+/// Issue 12, point 8: PUT /licenses/{license_id} with template, temporary flag and legacy key.
+#[path = "slascone/license_edits.rs"]
+mod license_edits;
 
 /// Issue 12, point 4: floating sessions belong to a session_id.
 #[path = "slascone/sessions.rs"]
@@ -56,10 +62,22 @@ impl<'a> Client<'a> {
     }
 
     async fn send(&self, method: Method, path: &str, body: Option<Value>, extra: &[(&str, &str)]) -> Answer {
+        self.send_isv(ISV, method, path, body, extra).await
+    }
+
+    /// `send` under another ISV id than the server's.
+    async fn send_isv(
+        &self,
+        isv: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        extra: &[(&str, &str)],
+    ) -> Answer {
         let mut request = self
             .server
             .http
-            .request(method, self.server.url(&format!("/api/v2/isv/{ISV}{path}")))
+            .request(method, self.server.url(&format!("/api/v2/isv/{isv}{path}")))
             .header("ProvisioningKey", &self.key);
         for (name, value) in extra {
             request = request.header(*name, *value);

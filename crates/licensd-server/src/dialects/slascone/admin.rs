@@ -1,6 +1,7 @@
 //! Native management (`/v1/slascone/…`, bearer admin token) of the concepts the SLASCONE dialect
 //! brings into the domain: analytical fields, usage features and usage modules of a product, and
-//! the usage and analytical values a license's clients reported.
+//! the usage and analytical values a license's clients reported; and the ISV id the dialect
+//! answers to (`GET /v1/slascone/isv`).
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath};
@@ -44,6 +45,7 @@ pub fn routes() -> Router<AppState> {
             "/v1/slascone/licenses/{id}/legacy-key",
             axum::routing::put(set_legacy_key),
         )
+        .route("/v1/slascone/isv", get(isv_id))
 }
 
 #[derive(utoipa::OpenApi)]
@@ -65,7 +67,8 @@ pub fn routes() -> Router<AppState> {
         license_tags,
         license_values,
         set_license_value,
-        set_legacy_key
+        set_legacy_key,
+        isv_id
     ),
     components(schemas(
         AnalyticalField,
@@ -85,7 +88,8 @@ pub fn routes() -> Router<AppState> {
         AssignTag,
         SetLicenseValue,
         LicenseValueView,
-        SetLegacyKey
+        SetLegacyKey,
+        IsvView
     ))
 )]
 pub struct SlasconeAdminApi;
@@ -116,6 +120,20 @@ pub struct AnalyticalValueView {
     /// The reported text, or a JSON array of texts.
     pub value: String,
     pub reported_at: licensd_domain::Millis,
+}
+
+/// The ISV id the SLASCONE dialect answers to (`/api/v2/isv/{isv_id}`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct IsvView {
+    /// `--slascone-isv-id`, or the one licensd generated on its first start (see `isv.rs`).
+    pub isv_id: String,
+}
+
+#[utoipa::path(get, path = "/v1/slascone/isv", tag = "slascone", responses((status = 200, body = IsvView)), security(("bearer" = [])))]
+pub async fn isv_id(_admin: Admin, State(state): State<AppState>) -> Json<IsvView> {
+    Json(IsvView {
+        isv_id: state.settings.slascone_isv_id.clone(),
+    })
 }
 
 async fn product_exists(state: &AppState, id: i64) -> Result<(), ApiError> {
@@ -270,7 +288,7 @@ pub async fn license_analytics(
     ))
 }
 
-// --- back office: the same store commands the dialect's AdminKey paths use (backoffice.rs) ---
+// --- back office: the same store commands the dialect's AdminKey paths use (backoffice/) ---
 
 fn kind_of(text: &str) -> Result<EntryKind, ApiError> {
     EntryKind::parse(text).ok_or_else(|| ApiError::not_found("entry kind"))

@@ -3,11 +3,18 @@
 //! Software built on SLASCONE's provisioning API works against licensd by changing its base URL
 //! and the public key it trusts (licensd's active RSA key, `GET /v1/signing-keys`).
 //!
-//! * **ISV id:** licensd serves one vendor; any well-formed GUID is accepted as `isv_id`, so the
-//!   software keeps the ISV id it was built with. A malformed one is 404.
+//! * **ISV id:** licensd serves one vendor, whose ISV id is `--slascone-isv-id`
+//!   (`LICENSD_SLASCONE_ISV_ID`, `slascone_isv_id` in the config file); give it the ISV id the
+//!   software was built with. Unset, licensd generates one on its first start and keeps it in the
+//!   database (stable across restarts and nodes; logged at startup, printed by
+//!   `licensd slascone isv-id` and `GET /v1/slascone/isv`). Any other well-formed GUID is another
+//!   tenant's: a signed 401 ProblemDetails (`detail: "unknown ISV id"`), SLASCONE's answer to a key
+//!   that is not valid there (reference §1.2; the seed has no conflict id for it), before any key
+//!   or body is read (`isv.rs`, checked in `wire::IpGate`). A malformed one is 404.
 //! * **GUIDs** compare without regard to case, as .NET's `Guid` does: product ids (product codes),
 //!   license keys and token keys that are GUIDs, ISV ids and licensd's id GUIDs (`lookup.rs`).
-//! * **Text bounds and formats** (`bounds.rs`): `client_id` and every other id or key at most 256
+//! * **Text bounds and formats** (`bounds.rs`; tests `fidelity::guids_compare_in_any_case_and_text_is_bounded`,
+//!   `isv::data_gathering_checks_timestamps_and_lengths`): `client_id` and every other id or key at most 256
 //!   characters, instants 64, any other string 4096; beyond is a 400 naming the field. A
 //!   `timestamp_utc` (activation, data gathering, consumption items) that is not an RFC 3339
 //!   instant is a 400 and nothing is recorded. Consumption values: SLASCONE's clients send
@@ -67,7 +74,8 @@
 //! | native `/v1/slascone/…` (bearer admin token, in `/v1/openapi.json`) | definitions, usage totals, analytical values |
 //! | POST `/licenses/{license_id}/users`, DELETE `/licenses/{license_id}/users/{user_id}` (AdminKey) | `assign_license_user`, `unassign_license_user` |
 //! | POST `/products/{product_id}/analytical_fields`, `/usage_features`, `/usage_features/{id}/usage_modules` (AdminKey) | definitions |
-//! | back office (AdminKey): customers, customer types, tags, webhooks, resellers, product catalogue, templates, license updates, data exchange by template | see `backoffice.rs` (table there) |
+//! | back office (AdminKey): customers, customer types, tags, webhooks, resellers, product catalogue, templates, license updates, data exchange by template | see `backoffice/mod.rs` (table there; one file per group); PUT `/licenses/{license_id}` is one `slascone_update_license` transaction |
+//! | native GET `/v1/slascone/isv` (bearer admin token) | the ISV id the mount answers to |
 //! | native `/v1/slascone/entries/{kind}`, `/customers`, `/tags/{id}/assignments`, `/licenses/{id}/tags`, `/values`, `/legacy-key` | the same back-office store commands |
 //!
 //! 429 (the shared limiter: per credential, `--rate-limit-per-credential`, and per client IP,
@@ -86,7 +94,7 @@
 //! | 1002 | `conflicts_license_state` (disabled: activation and heartbeat) | |
 //! | 1003 | `license_updates_releases_and_legacy_keys` (heartbeat and activation newer than the license's release limitation) | |
 //! | 1004 | `license_updates_releases_and_legacy_keys` (license update and create by template) | |
-//! | 1005 | `backoffice_catalogue_and_editions` (create by template with a taken legacy key) | |
+//! | 1005 | `backoffice_catalogue_and_editions` (create by template with a taken legacy key), `license_edits::license_update_applies_template_temporary_and_legacy_key` (PUT `/licenses/{id}` with another license's legacy key; nothing else of the update is applied) | |
 //! | 1007 | `sessions_floating` (all floating seats taken), `concurrent_session_opens_never_exceed_the_limits` (every live session is a seat) | |
 //! | 1008, 1009, 1010, 1012 | `license_users` (AdminKey license-user paths; 1010 also `licenses/by_user`), 1010 also `a_users_floating_license_gives_seats_to_its_users_on_one_client_at_a_time` and `sessions_user_type_products_need_a_user` (session open by a user not assigned to a Users floating license: no seat, decision in `sessions.rs`) | |
 //! | 1011 | `license_updates_releases_and_legacy_keys` (PUT `/licenses/{id}` below the assigned users) | |
@@ -116,7 +124,8 @@
 //! | 6012, 6014, 6016, 6017, 6018, 6020 | `backoffice_catalogue_and_editions` | |
 //! | 6013 | `backoffice_catalogue_and_editions`, `edition_names_are_unique_per_product_whichever_api_created_them` (edition create and rename; names are unique per product by a unique index, migration 510, so an edition made with the native `/v1/policies` counts too; names compare exactly, as on both databases) | |
 //! | 7000 | — | cannot occur: licensd has no hosted UI deployment |
-//! | 8000, 8001, 8002, 8003 | `backoffice_catalogue_and_editions` | |
+//! | 8000, 8001 | `backoffice_catalogue_and_editions` | |
+//! | 8002, 8003 | `backoffice_catalogue_and_editions`, `license_edits::license_update_applies_template_temporary_and_legacy_key`, `license_edits::a_temporary_license_stays_temporary_on_update` (PUT `/licenses/{id}` with `template_id` of another provisioning mode or temporary-ness, or `is_temporary` other than the license's; PUT `/licenses/{id}/template`; one rule, `licensd_domain::backoffice::check_edition_switch`, checked under the license lock) | |
 //! | 9000, 9001, 9002, 9004, 9005, 9006 | `backoffice_customers_and_master_data` | |
 //! | 9003 | `backoffice_catalogue_and_editions` (create by template), `license_updates_releases_and_legacy_keys` (update) | |
 //! | 10001, 10002, 10003 | `backoffice_webhooks_tags_and_resellers` (registration and storage; no delivery yet) | |
@@ -137,6 +146,7 @@ mod codes;
 mod consumption;
 mod gathering;
 mod info;
+pub mod isv;
 mod lookup;
 pub(crate) mod provisioning;
 mod sessions;
@@ -208,7 +218,7 @@ pub fn routes() -> Router<AppState> {
         .route("/provisioning/session/open", post(sessions::open))
         .route("/provisioning/session/close", post(sessions::close))
         .route("/licenses/{license_id}/xml", get(license_xml))
-        // Back office (AdminKey), backoffice.rs.
+        // Back office (AdminKey), backoffice/.
         .route("/customers", post(backoffice::create_customer))
         .route("/customers/types", post(backoffice::create_customer_type))
         .route("/customers/{customer_id}/tags", post(backoffice::tag_customer))

@@ -112,7 +112,7 @@ pub async fn render_info(
         valid: report.outcome.is_ok(),
         now,
     });
-    // The license's variable values and license type (back office, backoffice.rs).
+    // The license's variable values and license type (back office, backoffice/).
     let values = store
         .slascone_license_values(license.id)
         .await

@@ -233,8 +233,9 @@ fn insert_b64(headers: &mut HeaderMap, name: &'static str, signature: &[u8]) {
 
 /// The per-IP allowance of the dialect (`--rate-limit-per-ip`), counted before anything else a
 /// handler does: every route of the dialect takes it as its first extractor. Over the allowance the
-/// request is refused with a signed 429 carrying `Retry-After`. It carries the peer address, which
-/// `authenticate` checks the ProvisioningKey's IP allow-list against.
+/// request is refused with a signed 429 carrying `Retry-After`. Then the path's ISV id is checked
+/// (`isv.rs`): another ISV's is a signed 401, a malformed one a signed 404. It carries the peer
+/// address, which `authenticate` checks the ProvisioningKey's IP allow-list against.
 pub struct IpGate(pub Option<IpAddr>);
 
 impl FromRequestParts<AppState> for IpGate {
@@ -249,6 +250,10 @@ impl FromRequestParts<AppState> for IpGate {
             && let RateDecision::Limited { reset_seconds } = state.limiter.check_ip("slascone", &ip.to_string())
         {
             return Err(finish(state, &parts.headers, Err(SlError::RateLimited(reset_seconds))).await);
+        }
+        // Then the ISV id of the path: another tenant's is refused here (isv.rs).
+        if let Err(refusal) = super::isv::check_request(&state.settings.slascone_isv_id, parts) {
+            return Err(finish(state, &parts.headers, Err(refusal)).await);
         }
         Ok(IpGate(peer))
     }
@@ -392,8 +397,8 @@ pub async fn authenticate_admin(state: &AppState, headers: &HeaderMap) -> SlResu
     }
 }
 
-/// The ISV id in every path. licensd serves one vendor, so any well-formed GUID is accepted: the
-/// software keeps the ISV id it was built with and changes only the base URL.
+/// The ISV id in every path is well-formed (404 otherwise). Whether it is this server's ISV is
+/// checked before any handler runs, in `IpGate` (`isv.rs`).
 pub fn check_isv(isv_id: &str) -> SlResult<()> {
     parse_guid(isv_id).map(|_| ()).ok_or(SlError::NotFound("ISV"))
 }

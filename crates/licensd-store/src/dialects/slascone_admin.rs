@@ -1,0 +1,300 @@
+//! SLASCONE back-office storage beyond `SlasconeStore`: the instance's generated ISV id and the
+//! one-transaction license update of `PUT /licenses/{license_id}` (limits, expiry, edition,
+//! temporary flag, license type, software release limitation and legacy license key together).
+//! Migrations use versions 530–539; files live in migrations/{sqlite,postgres}/.
+
+use crate::migrate::Migration;
+use crate::{PostgresStore, Result, SqliteStore};
+use licensd_domain::{EventDraft, Millis};
+
+pub use super::slascone::LicenseLimitsUpdate;
+
+pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
+    version: 530,
+    name: "slascone_isv",
+    sql: include_str!("../../migrations/sqlite/0530_slascone_isv.sql"),
+}];
+pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[Migration {
+    version: 530,
+    name: "slascone_isv",
+    sql: include_str!("../../migrations/postgres/0530_slascone_isv.sql"),
+}];
+
+// The `StoreError::Conflict` texts of `slascone_update_license` beyond the limits' ones
+// (`slascone::CONFLICT_TOKENS_IN_USE`, `CONFLICT_USERS_IN_USE`, `CONFLICT_EXPIRATION_MODE`) and
+// `slascone::CONFLICT_LEGACY_KEY`.
+pub const CONFLICT_EDITION_MODE: &str = "the edition has another provisioning mode";
+pub const CONFLICT_TEMPORARY: &str = "a license cannot be converted between temporary and non-temporary";
+pub const CONFLICT_UNKNOWN_EDITION: &str = "no such edition of the license's product";
+pub const CONFLICT_UNKNOWN_ENTRY: &str = "no such license type or release limitation of the license's product";
+
+/// Everything `PUT /licenses/{license_id}` may change, applied in one transaction under the
+/// license's row lock: either all of it or, on any refusal, nothing (events included).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LicenseUpdate {
+    /// Tokens, user limit and expiry (checked against the license's assignments).
+    pub limits: LicenseLimitsUpdate,
+    /// Another edition (policy) of the license's product: same provisioning mode and
+    /// temporary-ness (`licensd_domain::backoffice::check_edition_switch`).
+    pub policy_id: Option<i64>,
+    /// The temporary flag the caller expects; refused when it differs from the license's.
+    pub temporary: Option<bool>,
+    /// A license type entry of the product (replacing the license's type).
+    pub license_type: Option<i64>,
+    /// `Some(Some(entry))` sets the software release limitation, `Some(None)` removes it.
+    pub release: Option<Option<i64>>,
+    /// `Some(Some(key))` sets the legacy license key (`Conflict(CONFLICT_LEGACY_KEY)` when another
+    /// license has it), `Some(None)` removes it.
+    pub legacy_key: Option<Option<String>>,
+}
+
+#[async_trait::async_trait]
+pub trait SlasconeAdminStore: Send + Sync + 'static {
+    /// The ISV id kept in the database, recording `candidate` when there is none yet. Safe under
+    /// concurrency (two nodes starting at once read the same id).
+    async fn slascone_isv_id(&self, candidate: &str, now: Millis) -> Result<String>;
+    /// Applies a license update in one transaction. NotFound without the license;
+    /// `Conflict(CONFLICT_UNKNOWN_EDITION | CONFLICT_UNKNOWN_ENTRY | CONFLICT_EDITION_MODE | CONFLICT_TEMPORARY |
+    /// slascone::CONFLICT_LEGACY_KEY | slascone::CONFLICT_TOKENS_IN_USE | …_USERS_IN_USE |
+    /// …_EXPIRATION_MODE)` refuses the whole update.
+    async fn slascone_update_license(
+        &self,
+        license_id: i64,
+        update: LicenseUpdate,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<()>;
+}
+
+macro_rules! impl_slascone_admin_store {
+    ($store:ty, $conn:ty, $begin:literal) => {
+        #[async_trait::async_trait]
+        impl SlasconeAdminStore for $store {
+            async fn slascone_isv_id(&self, candidate: &str, now: Millis) -> Result<String> {
+                sqlx::query(
+                    "INSERT INTO slascone_isv (singleton, isv_id, created_at) VALUES (1, $1, $2) \
+                     ON CONFLICT (singleton) DO NOTHING",
+                )
+                .bind(candidate)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+                sqlx::query_scalar("SELECT isv_id FROM slascone_isv WHERE singleton = 1")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db_err)
+            }
+
+            async fn slascone_update_license(
+                &self,
+                license_id: i64,
+                update: LicenseUpdate,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<()> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                // The license row lock first, as every command that checks a count against a limit:
+                // no activation or user assignment can slip in between the count and the update.
+                let row = sqlx::query(
+                    "UPDATE licenses SET lock_version = lock_version + 1 WHERE id = $1 \
+                     RETURNING product_id, policy_id, terms, expires_at, trial_days",
+                )
+                .bind(license_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .ok_or(StoreError::NotFound)?;
+                let product_id: i64 = row.try_get("product_id").map_err(db_err)?;
+                let mut policy_id: Option<i64> = row.try_get("policy_id").map_err(db_err)?;
+                let terms_text: String = row.try_get("terms").map_err(db_err)?;
+                let mut terms: LicenseTerms = from_json(&terms_text, "license terms")?;
+                let mut expires_at: Option<i64> = row.try_get("expires_at").map_err(db_err)?;
+                let mut trial_days: Option<i64> = row.try_get("trial_days").map_err(db_err)?;
+
+                // The core properties first: they refuse without looking at any count.
+                if let Some(wanted) = update.policy_id {
+                    let edition = sqlx::query("SELECT terms FROM policies WHERE id = $1 AND product_id = $2")
+                        .bind(wanted)
+                        .bind(product_id)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_err)?
+                        .ok_or_else(|| StoreError::Conflict(CONFLICT_UNKNOWN_EDITION.into()))?;
+                    let edition_text: String = edition.try_get("terms").map_err(db_err)?;
+                    let edition_terms: LicenseTerms = from_json(&edition_text, "policy terms")?;
+                    backoffice::check_edition_switch(&terms, &edition_terms).map_err(refusal)?;
+                    policy_id = Some(wanted);
+                }
+                if let Some(temporary) = update.temporary {
+                    backoffice::check_temporary(&terms, temporary).map_err(refusal)?;
+                }
+
+                let limits = &update.limits;
+                if limits.token_limit.is_some() || limits.days_after_activation.is_some() {
+                    let active: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM devices WHERE license_id = $1 AND deactivated_at IS NULL",
+                    )
+                    .bind(license_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    if let Some(limit) = limits.token_limit {
+                        if limit < active {
+                            return Err(StoreError::Conflict(CONFLICT_TOKENS_IN_USE.into()));
+                        }
+                        terms.max_activations = Some(limit);
+                    }
+                    if let Some(days) = limits.days_after_activation {
+                        if active > 0 {
+                            return Err(StoreError::Conflict(CONFLICT_EXPIRATION_MODE.into()));
+                        }
+                        trial_days = Some(days);
+                        expires_at = None;
+                    }
+                }
+                if let Some(limit) = limits.user_limit {
+                    let users: i64 =
+                        sqlx::query_scalar("SELECT COUNT(*) FROM license_user_assignments WHERE license_id = $1")
+                            .bind(license_id)
+                            .fetch_one(&mut *tx)
+                            .await
+                            .map_err(db_err)?;
+                    if limit < users {
+                        return Err(StoreError::Conflict(CONFLICT_USERS_IN_USE.into()));
+                    }
+                    terms.max_users = Some(limit);
+                }
+                if let Some(at) = limits.expires_at {
+                    expires_at = Some(at);
+                    trial_days = None;
+                }
+
+                match &update.legacy_key {
+                    None => {}
+                    Some(legacy) => {
+                        sqlx::query("DELETE FROM slascone_legacy_keys WHERE license_id = $1")
+                            .bind(license_id)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_err)?;
+                        if let Some(legacy) = legacy {
+                            sqlx::query("INSERT INTO slascone_legacy_keys (legacy_key, license_id) VALUES ($1, $2)")
+                                .bind(legacy)
+                                .bind(license_id)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(conflict(CONFLICT_LEGACY_KEY, CONFLICT_LEGACY_KEY))?;
+                        }
+                    }
+                }
+                // A license has one type and one release limitation: a new one replaces the old.
+                let single = [
+                    (EntryKind::LicenseType, update.license_type.map(Some)),
+                    (EntryKind::SoftwareRelease, update.release),
+                ];
+                for (kind, value) in single {
+                    let Some(entry) = value else { continue };
+                    sqlx::query(
+                        "DELETE FROM slascone_license_values WHERE license_id = $1 AND entry_id IN \
+                         (SELECT id FROM slascone_entries WHERE kind = $2)",
+                    )
+                    .bind(license_id)
+                    .bind(kind.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    if let Some(entry) = entry {
+                        let inserted = sqlx::query(
+                            "INSERT INTO slascone_license_values (license_id, entry_id, value) \
+                             SELECT $1, id, '' FROM slascone_entries WHERE id = $2 AND kind = $3 AND scope_id = $4",
+                        )
+                        .bind(license_id)
+                        .bind(entry)
+                        .bind(kind.as_str())
+                        .bind(product_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?
+                        .rows_affected();
+                        if inserted != 1 {
+                            return Err(StoreError::Conflict(CONFLICT_UNKNOWN_ENTRY.into()));
+                        }
+                    }
+                }
+
+                sqlx::query(
+                    "UPDATE licenses SET terms = $2, expires_at = $3, trial_days = $4, policy_id = $5, \
+                     updated_at = $6 WHERE id = $1",
+                )
+                .bind(license_id)
+                .bind(to_json(&terms)?)
+                .bind(expires_at)
+                .bind(trial_days)
+                .bind(policy_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                log_event(&mut tx, event, license_id, now).await?;
+                tx.commit().await.map_err(db_err)
+            }
+        }
+
+        fn refusal(change: backoffice::EditionChange) -> StoreError {
+            StoreError::Conflict(
+                match change {
+                    backoffice::EditionChange::ProvisioningMode => CONFLICT_EDITION_MODE,
+                    backoffice::EditionChange::Temporary => CONFLICT_TEMPORARY,
+                }
+                .into(),
+            )
+        }
+
+        async fn log_event(conn: &mut $conn, event: EventDraft, subject: i64, now: Millis) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(now)
+            .bind(event.actor)
+            .bind(event.source_ip)
+            .bind(event.action)
+            .bind(event.subject_type)
+            .bind(event.subject_id.or(Some(subject)))
+            .bind(to_json(&event.data)?)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            Ok(())
+        }
+    };
+}
+
+mod sqlite_impl {
+    use super::*;
+    use crate::StoreError;
+    use crate::dialects::slascone::{
+        CONFLICT_EXPIRATION_MODE, CONFLICT_LEGACY_KEY, CONFLICT_TOKENS_IN_USE, CONFLICT_USERS_IN_USE,
+    };
+    use crate::sql::{conflict, db_err, from_json, to_json};
+    use licensd_domain::LicenseTerms;
+    use licensd_domain::backoffice::{self, EntryKind};
+    use sqlx::Row;
+
+    impl_slascone_admin_store!(SqliteStore, sqlx::SqliteConnection, "BEGIN IMMEDIATE");
+}
+
+mod postgres_impl {
+    use super::*;
+    use crate::StoreError;
+    use crate::dialects::slascone::{
+        CONFLICT_EXPIRATION_MODE, CONFLICT_LEGACY_KEY, CONFLICT_TOKENS_IN_USE, CONFLICT_USERS_IN_USE,
+    };
+    use crate::sql::{conflict, db_err, from_json, to_json};
+    use licensd_domain::LicenseTerms;
+    use licensd_domain::backoffice::{self, EntryKind};
+    use sqlx::Row;
+
+    impl_slascone_admin_store!(PostgresStore, sqlx::PgConnection, "BEGIN");
+}
