@@ -308,6 +308,7 @@ mod tests {
                 lease_seconds: 1800,
                 borrow_allowed: false,
                 max_borrow_hours: 0,
+                sessions_per_client: None,
             }),
             ..LicenseTerms::default()
         };
