@@ -127,7 +127,7 @@ impl<T> Store for T where
         + SlasconeStore
         + SlasconeSessionStore
         + SlasconeAdminStore
-    + SlasconeAdminStore
+        + SlasconeAdminStore
         + DnaStore
         + DnaCreditStore
         + OutboxStore
@@ -142,8 +142,8 @@ pub use dialects::keymanager::{
 };
 pub use dialects::licensespring::LicenseSpringStore;
 pub use dialects::slascone::SlasconeStore;
-pub use dialects::slascone_sessions::{SessionOpen, SlasconeSessionStore};
 pub use dialects::slascone_admin::SlasconeAdminStore;
+pub use dialects::slascone_sessions::{SessionOpen, SlasconeSessionStore};
 
 /// The part traits, for method calls on `dyn Store`.
 pub mod prelude {

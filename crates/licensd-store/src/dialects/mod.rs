@@ -7,8 +7,8 @@ pub mod dna_credits;
 pub mod keymanager;
 pub mod licensespring;
 pub mod slascone;
-pub mod slascone_sessions;
 pub mod slascone_admin;
+pub mod slascone_sessions;
 
 use crate::migrate::Migration;
 

@@ -22,12 +22,12 @@ mod isv;
 #[path = "slascone/license_edits.rs"]
 mod license_edits;
 
-/// Issue 12, point 4: floating sessions belong to a session_id.
-#[path = "slascone/sessions.rs"]
-mod sessions;
 /// Issue 13 defect 3: the ProvisioningKey's read-only flag and IP allow-list.
 #[path = "slascone/credential_flags.rs"]
 mod credential_flags;
+/// Issue 12, point 4: floating sessions belong to a session_id.
+#[path = "slascone/sessions.rs"]
+mod sessions;
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
