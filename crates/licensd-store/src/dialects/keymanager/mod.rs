@@ -24,6 +24,14 @@ pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[Migration {
 }];
 
 mod api;
+#[macro_use]
+mod keys;
+#[macro_use]
+mod products;
+#[macro_use]
+mod generators;
+#[macro_use]
+mod contracts;
 
 pub use api::*;
 
@@ -378,27 +386,15 @@ macro_rules! impl_keymanager {
                 Ok(())
             }
 
+            km_keys_sql!($store, $row, $conn, $begin, $lock, $skip_locked, $core);
+            km_products_sql!($store, $row, $conn, $begin, $lock, $skip_locked, $core);
+            km_generators_sql!($store, $row, $conn, $begin, $lock, $skip_locked, $core);
+            km_contracts_sql!($store, $row, $conn, $begin, $lock, $skip_locked, $core);
+
             #[async_trait::async_trait]
             impl KeyManagerStore for $store {
                 async fn km_api_key_settings(&self, credential_id: i64) -> Result<Option<ApiKeySettings>> {
-                    let row = sqlx::query(
-                        "SELECT credential_id, capabilities, active, updated_at FROM km_api_key_settings \
-                         WHERE credential_id = $1",
-                    )
-                    .bind(credential_id)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(db_err)?;
-                    row.map(|row| {
-                        let capabilities: String = get(&row, "capabilities")?;
-                        Ok(ApiKeySettings {
-                            credential_id: get(&row, "credential_id")?,
-                            capabilities: from_json(&capabilities, "API key capabilities")?,
-                            active: get(&row, "active")?,
-                            updated_at: get(&row, "updated_at")?,
-                        })
-                    })
-                    .transpose()
+                    self.sql_km_api_key_settings(credential_id).await
                 }
 
                 async fn km_put_api_key_settings(
@@ -406,32 +402,7 @@ macro_rules! impl_keymanager {
                     settings: ApiKeySettings,
                     event: EventDraft,
                 ) -> Result<ApiKeySettings> {
-                    let mut tx = $begin(&self.pool).await?;
-                    let found: i64 = sqlx::query_scalar(
-                        "SELECT COUNT(*) FROM credentials WHERE id = $1 AND dialect = 'keymanager'",
-                    )
-                    .bind(settings.credential_id)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                    if found == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    sqlx::query(
-                        "INSERT INTO km_api_key_settings (credential_id, capabilities, active, updated_at) \
-                         VALUES ($1, $2, $3, $4) ON CONFLICT (credential_id) DO UPDATE SET \
-                         capabilities = excluded.capabilities, active = excluded.active, updated_at = excluded.updated_at",
-                    )
-                    .bind(settings.credential_id)
-                    .bind(to_json(&settings.capabilities)?)
-                    .bind(settings.active)
-                    .bind(settings.updated_at)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                    insert_event(&mut tx, event, Some(settings.credential_id), settings.updated_at).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(settings)
+                    self.sql_km_put_api_key_settings(settings, event).await
                 }
 
                 async fn km_add_access_block(
@@ -442,45 +413,15 @@ macro_rules! impl_keymanager {
                     event: EventDraft,
                     now: Millis,
                 ) -> Result<AccessBlock> {
-                    let mut tx = $begin(&self.pool).await?;
-                    let row = sqlx::query(
-                        "INSERT INTO km_access_blocks (kind, value, reason, created_at) VALUES ($1, $2, $3, $4) \
-                         RETURNING id, kind, value, reason, created_at",
-                    )
-                    .bind(kind.as_str())
-                    .bind(value)
-                    .bind(reason)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(conflict("this value is already on the access block list", "reference missing"))?;
-                    let block = block_from_row(&row)?;
-                    insert_event(&mut tx, event, Some(block.id), now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(block)
+                    self.sql_km_add_access_block(kind, value, reason, event, now).await
                 }
 
                 async fn km_list_access_blocks(&self) -> Result<Vec<AccessBlock>> {
-                    let rows = sqlx::query("SELECT id, kind, value, reason, created_at FROM km_access_blocks ORDER BY id")
-                        .fetch_all(&self.pool)
-                        .await
-                        .map_err(db_err)?;
-                    rows.iter().map(block_from_row).collect()
+                    self.sql_km_list_access_blocks().await
                 }
 
                 async fn km_delete_access_block(&self, id: i64, event: EventDraft) -> Result<()> {
-                    let mut tx = $begin(&self.pool).await?;
-                    let done = sqlx::query("DELETE FROM km_access_blocks WHERE id = $1")
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    insert_event(&mut tx, event, Some(id), wall_now()).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(())
+                    self.sql_km_delete_access_block(id, event).await
                 }
 
                 async fn km_put_product_signing_key(
@@ -490,122 +431,23 @@ macro_rules! impl_keymanager {
                     event: EventDraft,
                     now: Millis,
                 ) -> Result<ProductSigningKey> {
-                    let sealed = self.codec.seal(&key.private_pkcs8, PRODUCT_SIGNING_KEY);
-                    let mut tx = $begin(&self.pool).await?;
-                    let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE id = $1")
-                        .bind(product_id)
-                        .fetch_one(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                    if found == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    sqlx::query(
-                        "INSERT INTO km_product_signing_keys (product_id, kid, algorithm, public_der, private_sealed, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (product_id) DO UPDATE SET kid = excluded.kid, \
-                         algorithm = excluded.algorithm, public_der = excluded.public_der, \
-                         private_sealed = excluded.private_sealed, created_at = excluded.created_at",
-                    )
-                    .bind(product_id)
-                    .bind(&key.kid)
-                    .bind(&key.algorithm)
-                    .bind(&key.public_der)
-                    .bind(sealed)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                    insert_event(&mut tx, event, Some(product_id), now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(ProductSigningKey {
-                        product_id,
-                        kid: key.kid,
-                        algorithm: key.algorithm,
-                        public_der: key.public_der,
-                        private_pkcs8: key.private_pkcs8,
-                        created_at: now,
-                    })
+                    self.sql_km_put_product_signing_key(product_id, key, event, now).await
                 }
 
                 async fn km_product_signing_key(&self, product_id: i64) -> Result<Option<ProductSigningKey>> {
-                    let row = sqlx::query(
-                        "SELECT product_id, kid, algorithm, public_der, private_sealed, created_at \
-                         FROM km_product_signing_keys WHERE product_id = $1",
-                    )
-                    .bind(product_id)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(db_err)?;
-                    let Some(row) = row else { return Ok(None) };
-                    let sealed: Vec<u8> = get(&row, "private_sealed")?;
-                    let private_pkcs8 = self.codec.open(&sealed, PRODUCT_SIGNING_KEY).ok_or_else(|| {
-                        StoreError::Corrupt("cannot open sealed product signing key (tampered or another master key)".into())
-                    })?;
-                    Ok(Some(ProductSigningKey {
-                        product_id: get(&row, "product_id")?,
-                        kid: get(&row, "kid")?,
-                        algorithm: get(&row, "algorithm")?,
-                        public_der: get(&row, "public_der")?,
-                        private_pkcs8,
-                        created_at: get(&row, "created_at")?,
-                    }))
+                    self.sql_km_product_signing_key(product_id).await
                 }
 
                 async fn km_delete_product_signing_key(&self, product_id: i64, event: EventDraft) -> Result<()> {
-                    let mut tx = $begin(&self.pool).await?;
-                    let done = sqlx::query("DELETE FROM km_product_signing_keys WHERE product_id = $1")
-                        .bind(product_id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    insert_event(&mut tx, event, Some(product_id), wall_now()).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(())
+                    self.sql_km_delete_product_signing_key(product_id, event).await
                 }
 
                 async fn km_delete_product(&self, product_id: i64, event: EventDraft) -> Result<()> {
-                    let mut tx = $begin(&self.pool).await?;
-                    let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE id = $1")
-                        .bind(product_id)
-                        .fetch_one(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                    if found == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    // Rows hanging off licenses (devices, leases, grants, consumption, metadata)
-                    // go with them through ON DELETE CASCADE.
-                    for statement in [
-                        "DELETE FROM licenses WHERE product_id = $1",
-                        "DELETE FROM policies WHERE product_id = $1",
-                        "DELETE FROM features WHERE product_id = $1",
-                        "DELETE FROM products WHERE id = $1",
-                    ] {
-                        sqlx::query(statement)
-                            .bind(product_id)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(conflict("product is still in use", "product is still in use"))?;
-                    }
-                    insert_event(&mut tx, event, Some(product_id), wall_now()).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(())
+                    self.sql_km_delete_product(product_id, event).await
                 }
 
                 async fn km_list_meta(&self, owner: MetaOwner) -> Result<Vec<MetaEntry>> {
-                    let (table, column, _) = meta_table(owner);
-                    let sql = format!(
-                        "SELECT id, meta_key, meta_value, created_at, updated_at FROM {table} WHERE {column} = $1 ORDER BY id"
-                    );
-                    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                        .bind(owner.id())
-                        .fetch_all(&self.pool)
-                        .await
-                        .map_err(db_err)?;
-                    rows.iter().map(meta_from_row).collect()
+                    self.sql_km_list_meta(owner).await
                 }
 
                 async fn km_create_meta(
@@ -616,34 +458,7 @@ macro_rules! impl_keymanager {
                     event: EventDraft,
                     now: Millis,
                 ) -> Result<MetaEntry> {
-                    let (table, column, owners) = meta_table(owner);
-                    let mut tx = $begin(&self.pool).await?;
-                    let found: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                        "SELECT COUNT(*) FROM {owners} WHERE id = $1"
-                    )))
-                    .bind(owner.id())
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                    if found == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "INSERT INTO {table} ({column}, meta_key, meta_value, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $4) RETURNING id, meta_key, meta_value, created_at, updated_at"
-                    )))
-                    .bind(owner.id())
-                    .bind(key)
-                    .bind(value)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(conflict("meta key already exists", "owner does not exist"))?;
-                    let entry = meta_from_row(&row)?;
-                    let event = EventDraft { subject_type: owner.subject_type().into(), ..event };
-                    insert_event(&mut tx, event, Some(owner.id()), now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(entry)
+                    self.sql_km_create_meta(owner, key, value, event, now).await
                 }
 
                 async fn km_update_meta(
@@ -654,44 +469,11 @@ macro_rules! impl_keymanager {
                     event: EventDraft,
                     now: Millis,
                 ) -> Result<MetaEntry> {
-                    let (table, column, _) = meta_table(owner);
-                    let mut tx = $begin(&self.pool).await?;
-                    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "UPDATE {table} SET meta_value = $3, updated_at = $4 WHERE {column} = $1 AND meta_key = $2 \
-                         RETURNING id, meta_key, meta_value, created_at, updated_at"
-                    )))
-                    .bind(owner.id())
-                    .bind(key)
-                    .bind(value)
-                    .bind(now)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                    let entry = meta_from_row(&row.ok_or(StoreError::NotFound)?)?;
-                    let event = EventDraft { subject_type: owner.subject_type().into(), ..event };
-                    insert_event(&mut tx, event, Some(owner.id()), now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(entry)
+                    self.sql_km_update_meta(owner, key, value, event, now).await
                 }
 
                 async fn km_delete_meta(&self, owner: MetaOwner, key: &str, event: EventDraft, now: Millis) -> Result<()> {
-                    let (table, column, _) = meta_table(owner);
-                    let mut tx = $begin(&self.pool).await?;
-                    let done = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DELETE FROM {table} WHERE {column} = $1 AND meta_key = $2"
-                    )))
-                    .bind(owner.id())
-                    .bind(key)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    let event = EventDraft { subject_type: owner.subject_type().into(), ..event };
-                    insert_event(&mut tx, event, Some(owner.id()), now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(())
+                    self.sql_km_delete_meta(owner, key, event, now).await
                 }
 
                 async fn km_create_generator(
@@ -701,87 +483,23 @@ macro_rules! impl_keymanager {
                     event: EventDraft,
                     now: Millis,
                 ) -> Result<Generator> {
-                    let mut tx = $begin(&self.pool).await?;
-                    if !product_exists(&mut tx, product_id).await? {
-                        return Err(StoreError::NotFound);
-                    }
-                    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "INSERT INTO km_generators (product_id, name, pattern, activation_limit, validity_days, active, \
-                         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {GENERATOR_COLS}"
-                    )))
-                    .bind(product_id)
-                    .bind(&spec.name)
-                    .bind(to_json(&spec.pattern)?)
-                    .bind(spec.activation_limit)
-                    .bind(spec.validity_days)
-                    .bind(spec.active)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                    let generator = generator_from_row(&row)?;
-                    insert_event(&mut tx, event, Some(generator.id), now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(generator)
+                    self.sql_km_create_generator(product_id, spec, event, now).await
                 }
 
                 async fn km_get_generator(&self, id: i64) -> Result<Generator> {
-                    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {GENERATOR_COLS} FROM km_generators WHERE id = $1")))
-                        .bind(id)
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(db_err)?
-                        .ok_or(StoreError::NotFound)?;
-                    generator_from_row(&row)
+                    self.sql_km_get_generator(id).await
                 }
 
                 async fn km_list_generators(&self, product_id: Option<i64>) -> Result<Vec<Generator>> {
-                    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "SELECT {GENERATOR_COLS} FROM km_generators WHERE ($1 IS NULL OR product_id = $1) ORDER BY id"
-                    )))
-                    .bind(product_id)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_err)?;
-                    rows.iter().map(generator_from_row).collect()
+                    self.sql_km_list_generators(product_id).await
                 }
 
                 async fn km_update_generator(&self, id: i64, spec: GeneratorSpec, event: EventDraft, now: Millis) -> Result<Generator> {
-                    let mut tx = $begin(&self.pool).await?;
-                    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "UPDATE km_generators SET name = $2, pattern = $3, activation_limit = $4, validity_days = $5, \
-                         active = $6, updated_at = $7 WHERE id = $1 RETURNING {GENERATOR_COLS}"
-                    )))
-                    .bind(id)
-                    .bind(&spec.name)
-                    .bind(to_json(&spec.pattern)?)
-                    .bind(spec.activation_limit)
-                    .bind(spec.validity_days)
-                    .bind(spec.active)
-                    .bind(now)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_err)?
-                    .ok_or(StoreError::NotFound)?;
-                    let generator = generator_from_row(&row)?;
-                    insert_event(&mut tx, event, Some(id), now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(generator)
+                    self.sql_km_update_generator(id, spec, event, now).await
                 }
 
                 async fn km_delete_generator(&self, id: i64, event: EventDraft) -> Result<()> {
-                    let mut tx = $begin(&self.pool).await?;
-                    let done = sqlx::query("DELETE FROM km_generators WHERE id = $1")
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    insert_event(&mut tx, event, Some(id), wall_now()).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(())
+                    self.sql_km_delete_generator(id, event).await
                 }
 
                 async fn km_assign(
@@ -853,108 +571,27 @@ macro_rules! impl_keymanager {
                 }
 
                 async fn km_create_contract(&self, fields: ContractFields, event: EventDraft, now: Millis) -> Result<StoredContract> {
-                    let mut tx = $begin(&self.pool).await?;
-                    if !product_exists(&mut tx, fields.product_id).await? {
-                        return Err(StoreError::NotFound);
-                    }
-                    let id: i64 = sqlx::query_scalar(
-                        "INSERT INTO km_contracts (product_id, name, information, key_digest, key_sealed, license_keys_quantity, \
-                         active, can_get_info, can_generate, can_destroy, can_destroy_all, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
-                    )
-                    .bind(fields.product_id)
-                    .bind(&fields.name)
-                    .bind(&fields.information)
-                    .bind(self.codec.digest(fields.key.as_bytes()))
-                    .bind(self.codec.seal(fields.key.as_bytes(), CONTRACT_KEY))
-                    .bind(fields.license_keys_quantity)
-                    .bind(fields.active)
-                    .bind(fields.can_get_info)
-                    .bind(fields.can_generate)
-                    .bind(fields.can_destroy)
-                    .bind(fields.can_destroy_all)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(conflict("contract key already in use", "product does not exist"))?;
-                    let stored = contract_by_id(&mut tx, &*self.codec, id).await?;
-                    insert_event(&mut tx, event, Some(id), now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(stored)
+                    self.sql_km_create_contract(fields, event, now).await
                 }
 
                 async fn km_update_contract(&self, id: i64, fields: ContractFields, event: EventDraft, now: Millis) -> Result<StoredContract> {
-                    let mut tx = $begin(&self.pool).await?;
-                    if !product_exists(&mut tx, fields.product_id).await? {
-                        return Err(StoreError::NotFound);
-                    }
-                    let done = sqlx::query(
-                        "UPDATE km_contracts SET product_id = $2, name = $3, information = $4, key_digest = $5, key_sealed = $6, \
-                         license_keys_quantity = $7, active = $8, can_get_info = $9, can_generate = $10, can_destroy = $11, \
-                         can_destroy_all = $12, updated_at = $13 WHERE id = $1",
-                    )
-                    .bind(id)
-                    .bind(fields.product_id)
-                    .bind(&fields.name)
-                    .bind(&fields.information)
-                    .bind(self.codec.digest(fields.key.as_bytes()))
-                    .bind(self.codec.seal(fields.key.as_bytes(), CONTRACT_KEY))
-                    .bind(fields.license_keys_quantity)
-                    .bind(fields.active)
-                    .bind(fields.can_get_info)
-                    .bind(fields.can_generate)
-                    .bind(fields.can_destroy)
-                    .bind(fields.can_destroy_all)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(conflict("contract key already in use", "product does not exist"))?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    let stored = contract_by_id(&mut tx, &*self.codec, id).await?;
-                    insert_event(&mut tx, event, Some(id), now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(stored)
+                    self.sql_km_update_contract(id, fields, event, now).await
                 }
 
                 async fn km_delete_contract(&self, id: i64, event: EventDraft) -> Result<()> {
-                    let mut tx = $begin(&self.pool).await?;
-                    let done = sqlx::query("DELETE FROM km_contracts WHERE id = $1")
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    insert_event(&mut tx, event, Some(id), wall_now()).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(())
+                    self.sql_km_delete_contract(id, event).await
                 }
 
                 async fn km_get_contract(&self, id: i64) -> Result<StoredContract> {
-                    let mut conn = self.pool.acquire().await.map_err(db_err)?;
-                    contract_by_id(&mut conn, &*self.codec, id).await
+                    self.sql_km_get_contract(id).await
                 }
 
                 async fn km_find_contract_by_key(&self, key: &str) -> Result<Option<StoredContract>> {
-                    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "SELECT {CONTRACT_COLS} FROM km_contracts c WHERE c.key_digest = $1"
-                    )))
-                    .bind(self.codec.digest(key.as_bytes()))
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(db_err)?;
-                    row.map(|row| contract_from_row(&row, &*self.codec)).transpose()
+                    self.sql_km_find_contract_by_key(key).await
                 }
 
                 async fn km_list_contracts(&self) -> Result<Vec<StoredContract>> {
-                    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {CONTRACT_COLS} FROM km_contracts c ORDER BY c.id")))
-                        .fetch_all(&self.pool)
-                        .await
-                        .map_err(db_err)?;
-                    rows.iter().map(|row| contract_from_row(row, &*self.codec)).collect()
+                    self.sql_km_list_contracts().await
                 }
 
                 async fn km_contract_generate(
@@ -964,70 +601,15 @@ macro_rules! impl_keymanager {
                     event: EventDraft,
                     now: Millis,
                 ) -> Result<std::result::Result<Vec<i64>, ContractRefusal>> {
-                    let mut tx = $begin(&self.pool).await?;
-                    // The contract row lock serializes every generation against its quota.
-                    let locked = sqlx::query("UPDATE km_contracts SET updated_at = updated_at WHERE id = $1")
-                        .bind(contract_id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                    if locked.rows_affected() == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    let stored = contract_by_id(&mut tx, &*self.codec, contract_id).await?;
-                    if let Err(refusal) = stored.contract.plan_generate(stored.license_keys_count, new.len() as i64) {
-                        return Ok(Err(refusal));
-                    }
-                    let mut ids = Vec::with_capacity(new.len());
-                    for item in &new {
-                        let id = insert_license(&mut tx, &*self.codec, item, now).await?;
-                        sqlx::query("INSERT INTO km_contract_licenses (license_id, contract_id) VALUES ($1, $2)")
-                            .bind(id)
-                            .bind(contract_id)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db_err)?;
-                        ids.push(id);
-                    }
-                    insert_event(&mut tx, event, Some(contract_id), now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(Ok(ids))
+                    self.sql_km_contract_generate(contract_id, new, event, now).await
                 }
 
                 async fn km_contract_destroy(&self, contract_id: i64, license_id: i64, event: EventDraft) -> Result<()> {
-                    let mut tx = $begin(&self.pool).await?;
-                    let done = sqlx::query(
-                        "DELETE FROM licenses WHERE id = $1 AND id IN \
-                         (SELECT license_id FROM km_contract_licenses WHERE contract_id = $2)",
-                    )
-                    .bind(license_id)
-                    .bind(contract_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(conflict("license is still in use", "license is still in use"))?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    insert_event(&mut tx, event, Some(license_id), wall_now()).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(())
+                    self.sql_km_contract_destroy(contract_id, license_id, event).await
                 }
 
                 async fn km_contract_destroy_all(&self, contract_id: i64, event: EventDraft) -> Result<i64> {
-                    let mut tx = $begin(&self.pool).await?;
-                    let done = sqlx::query(
-                        "DELETE FROM licenses WHERE id IN (SELECT license_id FROM km_contract_licenses WHERE contract_id = $1)",
-                    )
-                    .bind(contract_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(conflict("license is still in use", "license is still in use"))?;
-                    let count = done.rows_affected() as i64;
-                    if count > 0 {
-                        insert_event(&mut tx, event, Some(contract_id), wall_now()).await?;
-                    }
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(count)
+                    self.sql_km_contract_destroy_all(contract_id, event).await
                 }
 
                 async fn km_create_downloadable(
@@ -1037,68 +619,19 @@ macro_rules! impl_keymanager {
                     event: EventDraft,
                     now: Millis,
                 ) -> Result<Downloadable> {
-                    let mut tx = $begin(&self.pool).await?;
-                    if !product_exists(&mut tx, product_id).await? {
-                        return Err(StoreError::NotFound);
-                    }
-                    let id: i64 = sqlx::query_scalar(
-                        "INSERT INTO km_downloadables (product_id, numeric_version, version, update_summary, changelog, \
-                         published, release_date, download_counter, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8) \
-                         RETURNING id",
-                    )
-                    .bind(product_id)
-                    .bind(spec.numeric_version)
-                    .bind(&spec.version)
-                    .bind(&spec.update_summary)
-                    .bind(&spec.changelog)
-                    .bind(spec.published)
-                    .bind(spec.release_date)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(conflict("the product has this numeric version already", "product does not exist"))?;
-                    insert_event(&mut tx, event, Some(id), now).await?;
-                    let row = sqlx::query(sqlx::AssertSqlSafe(format!("{DOWNLOADABLE_SELECT} WHERE id = $1")))
-                        .bind(id)
-                        .fetch_one(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                    let downloadable = downloadable_from_row(&row)?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(downloadable)
+                    self.sql_km_create_downloadable(product_id, spec, event, now).await
                 }
 
                 async fn km_list_downloadables(&self, product_id: Option<i64>) -> Result<Vec<Downloadable>> {
-                    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "{DOWNLOADABLE_SELECT} WHERE ($1 IS NULL OR product_id = $1) ORDER BY product_id, numeric_version"
-                    )))
-                    .bind(product_id)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_err)?;
-                    rows.iter().map(downloadable_from_row).collect()
+                    self.sql_km_list_downloadables(product_id).await
                 }
 
                 async fn km_get_downloadable(&self, id: i64) -> Result<Downloadable> {
-                    let row = sqlx::query(sqlx::AssertSqlSafe(format!("{DOWNLOADABLE_SELECT} WHERE id = $1")))
-                        .bind(id)
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(db_err)?
-                        .ok_or(StoreError::NotFound)?;
-                    downloadable_from_row(&row)
+                    self.sql_km_get_downloadable(id).await
                 }
 
                 async fn km_downloadable_by_version(&self, product_id: i64, numeric_version: i64) -> Result<Option<Downloadable>> {
-                    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "{DOWNLOADABLE_SELECT} WHERE product_id = $1 AND numeric_version = $2"
-                    )))
-                    .bind(product_id)
-                    .bind(numeric_version)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(db_err)?;
-                    row.as_ref().map(downloadable_from_row).transpose()
+                    self.sql_km_downloadable_by_version(product_id, numeric_version).await
                 }
 
                 async fn km_put_downloadable_file(
@@ -1108,63 +641,15 @@ macro_rules! impl_keymanager {
                     content: Vec<u8>,
                     event: EventDraft,
                 ) -> Result<Downloadable> {
-                    let mut tx = $begin(&self.pool).await?;
-                    let done = sqlx::query("UPDATE km_downloadables SET file_name = $2, file_content = $3 WHERE id = $1")
-                        .bind(id)
-                        .bind(file_name)
-                        .bind(content)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    insert_event(&mut tx, event, Some(id), wall_now()).await?;
-                    let row = sqlx::query(sqlx::AssertSqlSafe(format!("{DOWNLOADABLE_SELECT} WHERE id = $1")))
-                        .bind(id)
-                        .fetch_one(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                    let downloadable = downloadable_from_row(&row)?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(downloadable)
+                    self.sql_km_put_downloadable_file(id, file_name, content, event).await
                 }
 
                 async fn km_take_download(&self, id: i64) -> Result<Option<(String, Vec<u8>)>> {
-                    let mut tx = $begin(&self.pool).await?;
-                    let row = sqlx::query(
-                        "UPDATE km_downloadables SET download_counter = download_counter + 1 \
-                         WHERE id = $1 AND file_content IS NOT NULL RETURNING file_name, file_content",
-                    )
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                    let file = match row {
-                        Some(row) => {
-                            let name: Option<String> = get(&row, "file_name")?;
-                            let content: Vec<u8> = get(&row, "file_content")?;
-                            Some((name.unwrap_or_else(|| "download".into()), content))
-                        }
-                        None => None,
-                    };
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(file)
+                    self.sql_km_take_download(id).await
                 }
 
                 async fn km_delete_downloadable(&self, id: i64, event: EventDraft) -> Result<()> {
-                    let mut tx = $begin(&self.pool).await?;
-                    let done = sqlx::query("DELETE FROM km_downloadables WHERE id = $1")
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    insert_event(&mut tx, event, Some(id), wall_now()).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(())
+                    self.sql_km_delete_downloadable(id, event).await
                 }
 
                 async fn km_add_telemetry(&self, record: NewTelemetry, now: Millis) -> Result<TelemetryRecord> {

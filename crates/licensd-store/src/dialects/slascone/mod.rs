@@ -66,11 +66,18 @@ pub const CONFLICT_EXPIRATION_MODE: &str = "days after activation once a token i
 const TOKEN_CONTEXT: &str = "slascone-token-key";
 
 mod api;
+#[macro_use]
+mod analytics;
+#[macro_use]
+mod backoffice;
 
 pub use api::*;
 
 macro_rules! impl_slascone_store {
     ($store:ty, $row:ty, $conn:ty, $begin:literal) => {
+        slascone_analytics_sql!($store, $row, $conn, $begin);
+        slascone_backoffice_sql!($store, $row, $conn, $begin);
+
         #[async_trait::async_trait]
         impl SlasconeStore for $store {
             async fn slascone_token_for(
@@ -338,45 +345,11 @@ macro_rules! impl_slascone_store {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<AnalyticalField> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO slascone_analytical_fields (product_id, name, field_type, created_at) \
-                     VALUES ($1, $2, $3, $4) RETURNING id",
-                )
-                .bind(product_id)
-                .bind(name)
-                .bind(field_type.as_str())
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(conflict("analytical field already exists", "product does not exist"))?;
-                log_event(&mut tx, event, id, now).await?;
-                tx.commit().await.map_err(db_err)?;
-                Ok(AnalyticalField { id, product_id, name: name.to_owned(), field_type, created_at: now })
+                self.sql_slascone_create_analytical_field(product_id, name, field_type, event, now).await
             }
 
             async fn slascone_analytical_fields(&self, product_id: i64) -> Result<Vec<AnalyticalField>> {
-                let found = sqlx::query(
-                    "SELECT id, product_id, name, field_type, created_at FROM slascone_analytical_fields \
-                     WHERE product_id = $1 ORDER BY id",
-                )
-                .bind(product_id)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err)?;
-                let mut fields = Vec::with_capacity(found.len());
-                for row in &found {
-                    let text: String = row.try_get("field_type").map_err(db_err)?;
-                    fields.push(AnalyticalField {
-                        id: row.try_get("id").map_err(db_err)?,
-                        product_id: row.try_get("product_id").map_err(db_err)?,
-                        name: row.try_get("name").map_err(db_err)?,
-                        field_type: AnalyticalFieldType::parse(&text)
-                            .ok_or_else(|| StoreError::Corrupt(format!("unknown analytical field type {text:?}")))?,
-                        created_at: row.try_get("created_at").map_err(db_err)?,
-                    });
-                }
-                Ok(fields)
+                self.sql_slascone_analytical_fields(product_id).await
             }
 
             async fn slascone_create_usage_feature(
@@ -386,39 +359,11 @@ macro_rules! impl_slascone_store {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<UsageFeature> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO slascone_usage_features (product_id, name, created_at) VALUES ($1, $2, $3) RETURNING id",
-                )
-                .bind(product_id)
-                .bind(name)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(conflict("usage feature already exists", "product does not exist"))?;
-                log_event(&mut tx, event, id, now).await?;
-                tx.commit().await.map_err(db_err)?;
-                Ok(UsageFeature { id, product_id, name: name.to_owned(), created_at: now })
+                self.sql_slascone_create_usage_feature(product_id, name, event, now).await
             }
 
             async fn slascone_usage_features(&self, product_id: i64) -> Result<Vec<UsageFeature>> {
-                let found = sqlx::query(
-                    "SELECT id, product_id, name, created_at FROM slascone_usage_features WHERE product_id = $1 ORDER BY id",
-                )
-                .bind(product_id)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err)?;
-                let mut features = Vec::with_capacity(found.len());
-                for row in &found {
-                    features.push(UsageFeature {
-                        id: row.try_get("id").map_err(db_err)?,
-                        product_id: row.try_get("product_id").map_err(db_err)?,
-                        name: row.try_get("name").map_err(db_err)?,
-                        created_at: row.try_get("created_at").map_err(db_err)?,
-                    });
-                }
-                Ok(features)
+                self.sql_slascone_usage_features(product_id).await
             }
 
             async fn slascone_create_usage_module(
@@ -428,48 +373,11 @@ macro_rules! impl_slascone_store {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<UsageModule> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
-                let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM slascone_usage_features WHERE id = $1")
-                    .bind(usage_feature_id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                if exists.is_none() {
-                    return Err(StoreError::NotFound);
-                }
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO slascone_usage_modules (usage_feature_id, name, created_at) VALUES ($1, $2, $3) RETURNING id",
-                )
-                .bind(usage_feature_id)
-                .bind(name)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(conflict("usage module already exists", "usage feature does not exist"))?;
-                log_event(&mut tx, event, id, now).await?;
-                tx.commit().await.map_err(db_err)?;
-                Ok(UsageModule { id, usage_feature_id, name: name.to_owned(), created_at: now })
+                self.sql_slascone_create_usage_module(usage_feature_id, name, event, now).await
             }
 
             async fn slascone_usage_modules(&self, usage_feature_id: i64) -> Result<Vec<UsageModule>> {
-                let found = sqlx::query(
-                    "SELECT id, usage_feature_id, name, created_at FROM slascone_usage_modules \
-                     WHERE usage_feature_id = $1 ORDER BY id",
-                )
-                .bind(usage_feature_id)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err)?;
-                let mut modules = Vec::with_capacity(found.len());
-                for row in &found {
-                    modules.push(UsageModule {
-                        id: row.try_get("id").map_err(db_err)?,
-                        usage_feature_id: row.try_get("usage_feature_id").map_err(db_err)?,
-                        name: row.try_get("name").map_err(db_err)?,
-                        created_at: row.try_get("created_at").map_err(db_err)?,
-                    });
-                }
-                Ok(modules)
+                self.sql_slascone_usage_modules(usage_feature_id).await
             }
 
             async fn slascone_record_analytics(
@@ -479,42 +387,11 @@ macro_rules! impl_slascone_store {
                 reports: Vec<AnalyticalReport>,
                 now: Millis,
             ) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
-                for report in reports {
-                    sqlx::query(
-                        "INSERT INTO slascone_analytical_reports \
-                         (license_id, client_id, field_id, value, reported_at, received_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(license_id)
-                    .bind(client_id)
-                    .bind(report.field_id)
-                    .bind(&report.value)
-                    .bind(report.reported_at)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(conflict("duplicate report", "license or analytical field does not exist"))?;
-                }
-                tx.commit().await.map_err(db_err)
+                self.sql_slascone_record_analytics(license_id, client_id, reports, now).await
             }
 
             async fn slascone_analytical_values(&self, license_id: i64) -> Result<Vec<AnalyticalReport>> {
-                let found = sqlx::query(
-                    "SELECT field_id, value, reported_at FROM slascone_analytical_reports WHERE license_id = $1 ORDER BY id",
-                )
-                .bind(license_id)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err)?;
-                let mut reports = Vec::with_capacity(found.len());
-                for row in &found {
-                    reports.push(AnalyticalReport {
-                        field_id: row.try_get("field_id").map_err(db_err)?,
-                        value: row.try_get("value").map_err(db_err)?,
-                        reported_at: row.try_get("reported_at").map_err(db_err)?,
-                    });
-                }
-                Ok(reports)
+                self.sql_slascone_analytical_values(license_id).await
             }
 
             async fn slascone_record_usage(
@@ -524,46 +401,11 @@ macro_rules! impl_slascone_store {
                 reports: Vec<UsageReport>,
                 now: Millis,
             ) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
-                for report in reports {
-                    sqlx::query(
-                        "INSERT INTO slascone_usage_reports \
-                         (license_id, client_id, usage_feature_id, usage_module_id, value, reported_at, received_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                    )
-                    .bind(license_id)
-                    .bind(client_id)
-                    .bind(report.usage_feature_id)
-                    .bind(report.usage_module_id)
-                    .bind(report.value)
-                    .bind(report.reported_at)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(conflict("duplicate report", "license or usage feature does not exist"))?;
-                }
-                tx.commit().await.map_err(db_err)
+                self.sql_slascone_record_usage(license_id, client_id, reports, now).await
             }
 
             async fn slascone_usage_totals(&self, license_id: i64) -> Result<Vec<UsageTotal>> {
-                let found = sqlx::query(
-                    "SELECT usage_feature_id, usage_module_id, CAST(SUM(value) AS BIGINT) AS total FROM slascone_usage_reports \
-                     WHERE license_id = $1 GROUP BY usage_feature_id, usage_module_id \
-                     ORDER BY usage_feature_id, usage_module_id IS NOT NULL, usage_module_id",
-                )
-                .bind(license_id)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err)?;
-                let mut totals = Vec::with_capacity(found.len());
-                for row in &found {
-                    totals.push(UsageTotal {
-                        usage_feature_id: row.try_get("usage_feature_id").map_err(db_err)?,
-                        usage_module_id: row.try_get("usage_module_id").map_err(db_err)?,
-                        total: row.try_get("total").map_err(db_err)?,
-                    });
-                }
-                Ok(totals)
+                self.sql_slascone_usage_totals(license_id).await
             }
 
             async fn slascone_licenses_of_user(&self, user_id: i64) -> Result<Vec<i64>> {
@@ -583,47 +425,15 @@ macro_rules! impl_slascone_store {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<Entry> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO slascone_entries (kind, scope_id, name, detail, created_at) \
-                     VALUES ($1, $2, $3, $4, $5) RETURNING id",
-                )
-                .bind(kind.as_str())
-                .bind(scope_id)
-                .bind(name)
-                .bind(detail)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(conflict(CONFLICT_ENTRY_EXISTS, "entry reference does not exist"))?;
-                log_event(&mut tx, event, id, now).await?;
-                tx.commit().await.map_err(db_err)?;
-                Ok(Entry { id, kind, scope_id, name: name.to_owned(), detail: detail.map(str::to_owned), created_at: now })
+                self.sql_slascone_create_entry(kind, scope_id, name, detail, event, now).await
             }
 
             async fn slascone_entries(&self, kind: EntryKind, scope_id: Option<i64>) -> Result<Vec<Entry>> {
-                let found = sqlx::query(
-                    "SELECT id, kind, scope_id, name, detail, created_at FROM slascone_entries \
-                     WHERE kind = $1 AND ($2 IS NULL OR scope_id = $2) ORDER BY id",
-                )
-                .bind(kind.as_str())
-                .bind(scope_id)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err)?;
-                found.iter().map(entry_from_row).collect()
+                self.sql_slascone_entries(kind, scope_id).await
             }
 
             async fn slascone_find_entry(&self, kind: EntryKind, id: i64) -> Result<Option<Entry>> {
-                let row = sqlx::query(
-                    "SELECT id, kind, scope_id, name, detail, created_at FROM slascone_entries WHERE id = $1 AND kind = $2",
-                )
-                .bind(id)
-                .bind(kind.as_str())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?;
-                row.as_ref().map(entry_from_row).transpose()
+                self.sql_slascone_find_entry(kind, id).await
             }
 
             async fn slascone_create_customer(
@@ -634,87 +444,11 @@ macro_rules! impl_slascone_store {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<(Customer, CustomerProfile)> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
-                // Checked inside the write transaction so the refusal names the field; the UNIQUE
-                // keys still decide a race (then reported as a duplicate number).
-                let number: Option<i64> =
-                    sqlx::query_scalar("SELECT customer_id FROM slascone_customers WHERE customer_number = $1")
-                        .bind(&profile.customer_number)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                if number.is_some() {
-                    return Err(StoreError::Conflict(CONFLICT_CUSTOMER_NUMBER.into()));
-                }
-                if let Some(prospect) = &profile.prospect_number {
-                    let taken: Option<i64> =
-                        sqlx::query_scalar("SELECT customer_id FROM slascone_customers WHERE prospect_number = $1")
-                            .bind(prospect)
-                            .fetch_optional(&mut *tx)
-                            .await
-                            .map_err(db_err)?;
-                    if taken.is_some() {
-                        return Err(StoreError::Conflict(CONFLICT_PROSPECT_NUMBER.into()));
-                    }
-                }
-                let row = sqlx::query(
-                    "INSERT INTO customers (email, name, company, reference, metadata, created_at) \
-                     VALUES ($1, NULL, $2, $3, '{}', $4) RETURNING id",
-                )
-                .bind(email)
-                .bind(company)
-                .bind(&profile.customer_number)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(conflict(CONFLICT_CUSTOMER_EMAIL, "customer reference"))?;
-                let id: i64 = row.try_get("id").map_err(db_err)?;
-                sqlx::query(
-                    "INSERT INTO slascone_customers \
-                     (customer_id, customer_number, prospect_number, customer_type_id, country, language) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(id)
-                .bind(&profile.customer_number)
-                .bind(&profile.prospect_number)
-                .bind(profile.customer_type_id)
-                .bind(&profile.country)
-                .bind(&profile.language)
-                .execute(&mut *tx)
-                .await
-                .map_err(conflict(CONFLICT_CUSTOMER_NUMBER, "customer type does not exist"))?;
-                log_event(&mut tx, event, id, now).await?;
-                tx.commit().await.map_err(db_err)?;
-                let customer = Customer {
-                    id,
-                    email: Some(email.to_owned()),
-                    name: None,
-                    company: Some(company.to_owned()),
-                    reference: Some(profile.customer_number.clone()),
-                    metadata: serde_json::json!({}),
-                    created_at: now,
-                };
-                Ok((customer, CustomerProfile { customer_id: id, ..profile }))
+                self.sql_slascone_create_customer(email, company, profile, event, now).await
             }
 
             async fn slascone_customer_profile(&self, customer_id: i64) -> Result<Option<CustomerProfile>> {
-                let row = sqlx::query(
-                    "SELECT customer_id, customer_number, prospect_number, customer_type_id, country, language \
-                     FROM slascone_customers WHERE customer_id = $1",
-                )
-                .bind(customer_id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?;
-                let Some(row) = row else { return Ok(None) };
-                Ok(Some(CustomerProfile {
-                    customer_id: row.try_get("customer_id").map_err(db_err)?,
-                    customer_number: row.try_get("customer_number").map_err(db_err)?,
-                    prospect_number: row.try_get("prospect_number").map_err(db_err)?,
-                    customer_type_id: row.try_get("customer_type_id").map_err(db_err)?,
-                    country: row.try_get("country").map_err(db_err)?,
-                    language: row.try_get("language").map_err(db_err)?,
-                }))
+                self.sql_slascone_customer_profile(customer_id).await
             }
 
             async fn slascone_assign_tag(
@@ -725,50 +459,11 @@ macro_rules! impl_slascone_store {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
-                let tag: Option<i64> = sqlx::query_scalar("SELECT id FROM slascone_entries WHERE id = $1 AND kind = $2")
-                    .bind(tag_id)
-                    .bind(EntryKind::Tag.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                let target_sql = match target {
-                    TagTarget::Customer => "SELECT id FROM customers WHERE id = $1",
-                    TagTarget::License => "SELECT id FROM licenses WHERE id = $1",
-                };
-                let exists: Option<i64> = sqlx::query_scalar(target_sql)
-                    .bind(target_id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                if tag.is_none() || exists.is_none() {
-                    return Err(StoreError::NotFound);
-                }
-                sqlx::query(
-                    "INSERT INTO slascone_tag_assignments (tag_id, target_type, target_id, created_at) VALUES ($1, $2, $3, $4)",
-                )
-                .bind(tag_id)
-                .bind(target.as_str())
-                .bind(target_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(conflict(CONFLICT_TAG_ASSIGNED, "tag does not exist"))?;
-                log_event(&mut tx, event, tag_id, now).await?;
-                tx.commit().await.map_err(db_err)
+                self.sql_slascone_assign_tag(tag_id, target, target_id, event, now).await
             }
 
             async fn slascone_tags_of(&self, target: TagTarget, target_id: i64) -> Result<Vec<Entry>> {
-                let found = sqlx::query(
-                    "SELECT e.id, e.kind, e.scope_id, e.name, e.detail, e.created_at FROM slascone_tag_assignments a \
-                     JOIN slascone_entries e ON e.id = a.tag_id WHERE a.target_type = $1 AND a.target_id = $2 ORDER BY e.id",
-                )
-                .bind(target.as_str())
-                .bind(target_id)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err)?;
-                found.iter().map(entry_from_row).collect()
+                self.sql_slascone_tags_of(target, target_id).await
             }
 
             async fn slascone_set_license_value(
@@ -779,44 +474,7 @@ macro_rules! impl_slascone_store {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
-                let kind: Option<String> = sqlx::query_scalar("SELECT kind FROM slascone_entries WHERE id = $1")
-                    .bind(entry_id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                let license: Option<i64> = sqlx::query_scalar("SELECT id FROM licenses WHERE id = $1")
-                    .bind(license_id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                let (Some(kind), Some(_)) = (kind, license) else {
-                    return Err(StoreError::NotFound);
-                };
-                if EntryKind::parse(&kind).is_some_and(EntryKind::single_per_license) {
-                    // A license has one type and one release limitation: the new replaces the old.
-                    sqlx::query(
-                        "DELETE FROM slascone_license_values WHERE license_id = $1 AND entry_id IN \
-                         (SELECT id FROM slascone_entries WHERE kind = $2)",
-                    )
-                    .bind(license_id)
-                    .bind(&kind)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                }
-                sqlx::query(
-                    "INSERT INTO slascone_license_values (license_id, entry_id, value) VALUES ($1, $2, $3) \
-                     ON CONFLICT (license_id, entry_id) DO UPDATE SET value = excluded.value",
-                )
-                .bind(license_id)
-                .bind(entry_id)
-                .bind(value)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-                log_event(&mut tx, event, license_id, now).await?;
-                tx.commit().await.map_err(db_err)
+                self.sql_slascone_set_license_value(license_id, entry_id, value, event, now).await
             }
 
             async fn slascone_clear_license_kind(
@@ -826,18 +484,7 @@ macro_rules! impl_slascone_store {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
-                sqlx::query(
-                    "DELETE FROM slascone_license_values WHERE license_id = $1 AND entry_id IN \
-                     (SELECT id FROM slascone_entries WHERE kind = $2)",
-                )
-                .bind(license_id)
-                .bind(kind.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-                log_event(&mut tx, event, license_id, now).await?;
-                tx.commit().await.map_err(db_err)
+                self.sql_slascone_clear_license_kind(license_id, kind, event, now).await
             }
 
             async fn slascone_update_license_limits(
@@ -847,30 +494,11 @@ macro_rules! impl_slascone_store {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<()> {
-                // The limits are one part of the license update (one definition of their checks).
-                let update = crate::dialects::slascone_admin::LicenseUpdate {
-                    limits: update,
-                    ..Default::default()
-                };
-                crate::dialects::slascone_admin::SlasconeAdminStore::slascone_update_license(
-                    self, license_id, update, event, now,
-                )
-                .await
+                self.sql_slascone_update_license_limits(license_id, update, event, now).await
             }
 
             async fn slascone_license_values(&self, license_id: i64) -> Result<Vec<(Entry, String)>> {
-                let found = sqlx::query(
-                    "SELECT e.id, e.kind, e.scope_id, e.name, e.detail, e.created_at, v.value FROM slascone_license_values v \
-                     JOIN slascone_entries e ON e.id = v.entry_id WHERE v.license_id = $1 ORDER BY e.id",
-                )
-                .bind(license_id)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err)?;
-                found
-                    .iter()
-                    .map(|row| Ok((entry_from_row(row)?, row.try_get("value").map_err(db_err)?)))
-                    .collect()
+                self.sql_slascone_license_values(license_id).await
             }
 
             async fn slascone_set_legacy_key(
@@ -880,90 +508,23 @@ macro_rules! impl_slascone_store {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
-                sqlx::query("DELETE FROM slascone_legacy_keys WHERE license_id = $1")
-                    .bind(license_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                sqlx::query("INSERT INTO slascone_legacy_keys (legacy_key, license_id) VALUES ($1, $2)")
-                    .bind(legacy_key)
-                    .bind(license_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| match conflict(CONFLICT_LEGACY_KEY, "license does not exist")(e) {
-                        StoreError::Conflict(text) if text != CONFLICT_LEGACY_KEY => StoreError::NotFound,
-                        other => other,
-                    })?;
-                log_event(&mut tx, event, license_id, now).await?;
-                tx.commit().await.map_err(db_err)
+                self.sql_slascone_set_legacy_key(license_id, legacy_key, event, now).await
             }
 
             async fn slascone_license_of_legacy_key(&self, legacy_key: &str) -> Result<Option<i64>> {
-                sqlx::query_scalar("SELECT license_id FROM slascone_legacy_keys WHERE legacy_key = $1")
-                    .bind(legacy_key)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(db_err)
+                self.sql_slascone_license_of_legacy_key(legacy_key).await
             }
 
             async fn slascone_legacy_key_of(&self, license_id: i64) -> Result<Option<String>> {
-                sqlx::query_scalar("SELECT legacy_key FROM slascone_legacy_keys WHERE license_id = $1")
-                    .bind(license_id)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(db_err)
+                self.sql_slascone_legacy_key_of(license_id).await
             }
 
             async fn slascone_delete_edition(&self, policy_id: i64, event: EventDraft, now: Millis) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
-                let product_id: Option<i64> = sqlx::query_scalar("SELECT product_id FROM policies WHERE id = $1")
-                    .bind(policy_id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                let product_id = product_id.ok_or(StoreError::NotFound)?;
-                // Lock the product row so two deletes of a product's last two editions serialise
-                // (SQLite's BEGIN IMMEDIATE already does).
-                sqlx::query("UPDATE products SET updated_at = updated_at WHERE id = $1")
-                    .bind(product_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM policies WHERE product_id = $1")
-                    .bind(product_id)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                if count <= 1 {
-                    return Err(StoreError::Conflict(CONFLICT_LAST_EDITION.into()));
-                }
-                sqlx::query("DELETE FROM policies WHERE id = $1")
-                    .bind(policy_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(conflict(CONFLICT_EDITION_IN_USE, CONFLICT_EDITION_IN_USE))?;
-                log_event(&mut tx, event, policy_id, now).await?;
-                tx.commit().await.map_err(db_err)
+                self.sql_slascone_delete_edition(policy_id, event, now).await
             }
 
             async fn slascone_toggle_license(&self, license_id: i64, event: EventDraft, now: Millis) -> Result<LicenseStatus> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
-                let status: Option<String> = sqlx::query_scalar(
-                    "UPDATE licenses SET status = CASE WHEN status = 'active' THEN 'disabled' ELSE 'active' END, \
-                     updated_at = $2 WHERE id = $1 RETURNING status",
-                )
-                .bind(license_id)
-                .bind(now)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_err)?;
-                let status = status.ok_or(StoreError::NotFound)?;
-                let status = LicenseStatus::parse(&status)
-                    .ok_or_else(|| StoreError::Corrupt(format!("unknown license status {status:?}")))?;
-                log_event(&mut tx, event, license_id, now).await?;
-                tx.commit().await.map_err(db_err)?;
-                Ok(status)
+                self.sql_slascone_toggle_license(license_id, event, now).await
             }
         }
 
