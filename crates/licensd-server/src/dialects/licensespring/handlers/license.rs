@@ -259,7 +259,11 @@ pub(super) async fn writable_device_license(
 }
 
 /// The active device for `hardware_id`, or `device_not_found`.
-pub(super) async fn active_device(state: &AppState, license: &License, hardware_id: &str) -> Result<(Device, i64), LsError> {
+pub(super) async fn active_device(
+    state: &AppState,
+    license: &License,
+    hardware_id: &str,
+) -> Result<(Device, i64), LsError> {
     let now = state.now();
     let report = state
         .store
