@@ -1,0 +1,179 @@
+//! Key generators, downloadables and their files.
+
+use super::*;
+
+#[utoipa::path(post, path = "/v1/keymanager/products/{id}/generators", tag = "keymanager", params(("id" = i64, Path)), request_body = GeneratorSpec, responses((status = 201, body = Generator), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn create_generator(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(spec): ApiJson<GeneratorSpec>,
+) -> Result<(StatusCode, Json<Generator>), ApiError> {
+    spec.validate().map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    let generator = state
+        .store
+        .km_create_generator(
+            id,
+            spec,
+            admin.event("keymanager.generator.created", "generator"),
+            state.now(),
+        )
+        .await
+        .map_err(|e| ApiError::from_store(e, "product"))?;
+    Ok((StatusCode::CREATED, Json(generator)))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ProductFilter {
+    pub product_id: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/v1/keymanager/generators", tag = "keymanager", params(ProductFilter), responses((status = 200, body = Vec<Generator>)), security(("bearer" = [])))]
+pub async fn list_generators(
+    _admin: Admin,
+    State(state): State<AppState>,
+    crate::extract::ApiQuery(filter): crate::extract::ApiQuery<ProductFilter>,
+) -> Result<Json<Vec<Generator>>, ApiError> {
+    Ok(Json(state.store.km_list_generators(filter.product_id).await?))
+}
+
+#[utoipa::path(get, path = "/v1/keymanager/generators/{id}", tag = "keymanager", params(("id" = i64, Path)), responses((status = 200, body = Generator), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn get_generator(
+    _admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Generator>, ApiError> {
+    Ok(Json(
+        state
+            .store
+            .km_get_generator(id)
+            .await
+            .map_err(|e| ApiError::from_store(e, "generator"))?,
+    ))
+}
+
+#[utoipa::path(put, path = "/v1/keymanager/generators/{id}", tag = "keymanager", params(("id" = i64, Path)), request_body = GeneratorSpec, responses((status = 200, body = Generator), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn update_generator(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(spec): ApiJson<GeneratorSpec>,
+) -> Result<Json<Generator>, ApiError> {
+    spec.validate().map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    let event = admin.event("keymanager.generator.updated", "generator").subject(id);
+    Ok(Json(
+        state
+            .store
+            .km_update_generator(id, spec, event, state.now())
+            .await
+            .map_err(|e| ApiError::from_store(e, "generator"))?,
+    ))
+}
+
+#[utoipa::path(delete, path = "/v1/keymanager/generators/{id}", tag = "keymanager", params(("id" = i64, Path)), responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn delete_generator(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .store
+        .km_delete_generator(id, admin.event("keymanager.generator.deleted", "generator").subject(id))
+        .await
+        .map_err(|e| ApiError::from_store(e, "generator"))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/v1/keymanager/products/{id}/downloadables", tag = "keymanager", params(("id" = i64, Path)), request_body = DownloadableSpec, responses((status = 201, body = Downloadable), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn create_downloadable(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(spec): ApiJson<DownloadableSpec>,
+) -> Result<(StatusCode, Json<Downloadable>), ApiError> {
+    spec.validate().map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    let downloadable = state
+        .store
+        .km_create_downloadable(
+            id,
+            spec,
+            admin.event("keymanager.downloadable.created", "downloadable"),
+            state.now(),
+        )
+        .await
+        .map_err(|e| ApiError::from_store(e, "product"))?;
+    Ok((StatusCode::CREATED, Json(downloadable)))
+}
+
+#[utoipa::path(get, path = "/v1/keymanager/downloadables", tag = "keymanager", params(ProductFilter), responses((status = 200, body = Vec<Downloadable>)), security(("bearer" = [])))]
+pub async fn list_downloadables(
+    _admin: Admin,
+    State(state): State<AppState>,
+    crate::extract::ApiQuery(filter): crate::extract::ApiQuery<ProductFilter>,
+) -> Result<Json<Vec<Downloadable>>, ApiError> {
+    Ok(Json(state.store.km_list_downloadables(filter.product_id).await?))
+}
+
+#[utoipa::path(get, path = "/v1/keymanager/downloadables/{id}", tag = "keymanager", params(("id" = i64, Path)), responses((status = 200, body = Downloadable), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn get_downloadable(
+    _admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Downloadable>, ApiError> {
+    Ok(Json(
+        state
+            .store
+            .km_get_downloadable(id)
+            .await
+            .map_err(|e| ApiError::from_store(e, "downloadable"))?,
+    ))
+}
+
+#[utoipa::path(delete, path = "/v1/keymanager/downloadables/{id}", tag = "keymanager", params(("id" = i64, Path)), responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn delete_downloadable(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .store
+        .km_delete_downloadable(
+            id,
+            admin
+                .event("keymanager.downloadable.deleted", "downloadable")
+                .subject(id),
+        )
+        .await
+        .map_err(|e| ApiError::from_store(e, "downloadable"))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct FileQuery {
+    /// The name the file is served under.
+    pub name: String,
+}
+
+/// Uploads (or replaces) a downloadable's file: the request body is the file (up to the body limit).
+#[utoipa::path(put, path = "/v1/keymanager/downloadables/{id}/file", tag = "keymanager", params(("id" = i64, Path), FileQuery), request_body(content = Vec<u8>, content_type = "application/octet-stream"), responses((status = 200, body = Downloadable), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn upload_file(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    crate::extract::ApiQuery(query): crate::extract::ApiQuery<FileQuery>,
+    body: axum::body::Bytes,
+) -> Result<Json<Downloadable>, ApiError> {
+    let name = safe_file_name(&query.name).ok_or_else(|| ApiError::unprocessable("name is not a usable file name"))?;
+    let event = admin.event("keymanager.downloadable.file", "downloadable").subject(id);
+    Ok(Json(
+        state
+            .store
+            .km_put_downloadable_file(id, &name, body.to_vec(), event)
+            .await
+            .map_err(|e| ApiError::from_store(e, "downloadable"))?,
+    ))
+}

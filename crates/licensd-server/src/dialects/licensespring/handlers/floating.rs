@@ -1,0 +1,174 @@
+//! Floating licenses and floating features: borrow and release.
+
+use super::*;
+
+/// `borrowed_until`: an ISO-8601 instant, a bare date (end of that day is not assumed: midnight
+/// UTC), or absent/null for now + max_borrow_time.
+fn parse_borrow_until(text: &str) -> Option<Millis> {
+    parse_rfc3339(text)
+        .or_else(|| parse_rfc3339(&format!("{text}Z")))
+        .or_else(|| parse_rfc3339(&format!("{text}T00:00:00Z")))
+}
+
+pub async fn floating_borrow(State(state): State<AppState>, peer: Peer, headers: HeaderMap, body: Bytes) -> Response {
+    respond(
+        async {
+            let params = Params::from_json(&body)?;
+            let (caller, product) = begin(&state, &headers, &peer, &params, UnknownProduct::Other).await?;
+            let hardware_id = params.req_str("hardware_id")?;
+            let license = writable_device_license(&state, &caller, &product, &params, &hardware_id).await?;
+            let now = state.now();
+            let until = borrow_until(&params, &license, now)?;
+            let lease = state
+                .store
+                .checkout_lease(
+                    LicenseRef::Id(license.id),
+                    &hardware_id,
+                    Some(until),
+                    event(&caller, &peer, "license.lease_borrowed"),
+                    now,
+                )
+                .await
+                .map_err(LsError::from_store)?;
+            let (device, _) = active_device(&state, &license, &hardware_id).await?;
+            Ok(signed(
+                &state,
+                &json!({
+                    "borrowed_until": lease.borrowed_until.map(to_rfc3339),
+                    "max_borrow_time": license.terms.floating.as_ref().map_or(0, |f| f.max_borrow_hours),
+                    "device_id": device.id,
+                    "license_id": license.id,
+                }),
+            ))
+        }
+        .await,
+    )
+}
+
+pub async fn floating_release(State(state): State<AppState>, peer: Peer, headers: HeaderMap, body: Bytes) -> Response {
+    respond(
+        async {
+            let params = Params::from_json(&body)?;
+            let (caller, product) = begin(&state, &headers, &peer, &params, UnknownProduct::Other).await?;
+            let hardware_id = params.req_str("hardware_id")?;
+            let license = writable_device_license(&state, &caller, &product, &params, &hardware_id).await?;
+            state
+                .store
+                .release_lease(
+                    LicenseRef::Id(license.id),
+                    &hardware_id,
+                    event(&caller, &peer, "license.lease_released"),
+                    state.now(),
+                )
+                .await
+                .map_err(LsError::from_store)?;
+            Ok(plain(""))
+        }
+        .await,
+    )
+}
+
+/// The requested borrow end, or now + the license's `max_borrow_time` when absent or null.
+fn borrow_until(params: &Params, license: &License, now: Millis) -> Result<Millis, LsError> {
+    match params.opt_str("borrowed_until")? {
+        Some(text) => parse_borrow_until(&text)
+            .ok_or_else(|| LsError::bad("borrow_until_not_valid", "borrowed_until is not an ISO-8601 date")),
+        None => {
+            let hours = license.terms.floating.as_ref().map_or(0, |f| f.max_borrow_hours);
+            Ok(now.saturating_add(hours.saturating_mul(HOUR)))
+        }
+    }
+}
+
+/// Renders a feature with the device's seat on it.
+pub(super) async fn feature_response(
+    state: &AppState,
+    license: &License,
+    code: &str,
+    lease: &FloatingLease,
+) -> Result<Response, LsError> {
+    let now = state.now();
+    let features = state
+        .store
+        .license_features(license.id)
+        .await
+        .map_err(LsError::from_store)?;
+    let feature = features
+        .iter()
+        .find(|feature| feature.definition.code == code)
+        .ok_or_else(|| denial_error(Denial::FeatureNotFound))?;
+    let leases = state
+        .store
+        .live_leases(license.id, now)
+        .await
+        .map_err(LsError::from_store)?;
+    let mut body = render::feature(feature, license.id, &leases, now);
+    if let Some(map) = body.as_object_mut() {
+        map.insert("borrowed_until".into(), json!(lease.borrowed_until.map(to_rfc3339)));
+        map.insert("floating_end_date".into(), json!(to_rfc3339(lease.expires_at)));
+    }
+    Ok(signed(state, &body))
+}
+
+pub async fn floating_feature_borrow(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    respond(
+        async {
+            let params = Params::from_json(&body)?;
+            let (caller, product) = begin(&state, &headers, &peer, &params, UnknownProduct::Other).await?;
+            let hardware_id = params.req_str("hardware_id")?;
+            let code = params.req_str("feature")?;
+            let license = writable_device_license(&state, &caller, &product, &params, &hardware_id).await?;
+            let now = state.now();
+            let until = borrow_until(&params, &license, now)?;
+            let lease = state
+                .store
+                .checkout_feature_lease(
+                    license.id,
+                    &code,
+                    &hardware_id,
+                    Some(until),
+                    event(&caller, &peer, "license.feature_borrowed"),
+                    now,
+                )
+                .await
+                .map_err(LsError::from_store)?;
+            feature_response(&state, &license, &code, &lease).await
+        }
+        .await,
+    )
+}
+
+pub async fn floating_feature_release(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    respond(
+        async {
+            let params = Params::from_json(&body)?;
+            let (caller, product) = begin(&state, &headers, &peer, &params, UnknownProduct::Other).await?;
+            let hardware_id = params.req_str("hardware_id")?;
+            let code = params.req_str("feature")?;
+            let license = writable_device_license(&state, &caller, &product, &params, &hardware_id).await?;
+            state
+                .store
+                .release_feature_lease(
+                    license.id,
+                    &code,
+                    &hardware_id,
+                    event(&caller, &peer, "license.feature_released"),
+                    state.now(),
+                )
+                .await
+                .map_err(LsError::from_store)?;
+            Ok(plain(""))
+        }
+        .await,
+    )
+}

@@ -1,0 +1,278 @@
+//! Activation, license check (validation) and deactivation.
+
+use super::*;
+
+pub async fn activate_license(State(state): State<AppState>, peer: Peer, headers: HeaderMap, body: Bytes) -> Response {
+    respond(
+        async {
+            let params = Params::from_json(&body)?;
+            let (caller, product) = begin(&state, &headers, &peer, &params, UnknownProduct::Other).await?;
+            let hardware_id = params.req_str("hardware_id")?;
+            let identity = identify(&state, &product, &params, true).await?;
+            caller.require_write()?;
+            let device = device_info(&params, &hardware_id)?;
+            let activation = state
+                .store
+                .activate(
+                    LicenseRef::Id(identity.license.id),
+                    device,
+                    identity.user.as_ref().map(|user| user.id),
+                    event(&caller, &peer, "license.activated"),
+                    state.now(),
+                )
+                .await
+                .map_err(LsError::from_store)?;
+            let identity = Identity {
+                license: activation.license,
+                user: identity.user,
+                bundle_key: identity.bundle_key,
+            };
+            license_response(
+                &state,
+                &activation.product,
+                &identity,
+                Some(&activation.device),
+                &hardware_id,
+                activation.active_devices,
+            )
+            .await
+        }
+        .await,
+    )
+}
+
+pub async fn check_license(State(state): State<AppState>, peer: Peer, headers: HeaderMap, query: Query2) -> Response {
+    respond(
+        async {
+            let params = query_params(query)?;
+            let (caller, product) = begin(&state, &headers, &peer, &params, UnknownProduct::CheckLicense).await?;
+            let hardware_id = params.req_str("hardware_id")?;
+            let identity = identify(&state, &product, &params, false).await?;
+            let signed_id = identity.signed_id();
+            let include_expired_features = include_expired_features(&params)?;
+            let report = validated(&state, identity.license.id, &hardware_id).await?;
+            let object = checked_license(
+                &state,
+                &caller,
+                &peer,
+                include_expired_features,
+                report,
+                identity,
+                &signed_id,
+                &hardware_id,
+            )
+            .await?;
+            Ok(signed(&state, &Value::Object(object)))
+        }
+        .await,
+    )
+}
+
+/// `include_expired_features` (default false, what both SDKs send).
+pub(crate) fn include_expired_features(params: &Params) -> Result<bool, LsError> {
+    Ok(params.opt_bool("include_expired_features")?.unwrap_or(false))
+}
+
+/// The read-only half of check_license: validates the license for the device. An expired license
+/// passes (it answers 200 with `is_expired: true`; both SDKs flag expiry from the body) as long
+/// as the device is one of its own.
+pub(crate) async fn validated(
+    state: &AppState,
+    license_id: i64,
+    hardware_id: &str,
+) -> Result<licensd_store::ValidationReport, LsError> {
+    let report = state
+        .store
+        .validate(LicenseRef::Id(license_id), Some(hardware_id), state.now())
+        .await
+        .map_err(LsError::from_store)?;
+    let device_active = report.device.as_ref().is_some_and(Device::is_active);
+    match report.outcome {
+        Ok(_) => Ok(report),
+        Err(Denial::LicenseExpired | Denial::TrialExpired) if device_active => Ok(report),
+        Err(Denial::LicenseExpired | Denial::TrialExpired) => Err(denial_error(Denial::DeviceNotActivated)),
+        Err(denial) => Err(denial_error(denial)),
+    }
+}
+
+/// The rest of check_license for one license (also each license of check_bundle), after
+/// `validated`: takes or renews a floating seat and renders the license object with its v1
+/// signature over `signed_id` (the key or e-mail the client sent).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn checked_license(
+    state: &AppState,
+    caller: &Caller,
+    peer: &Peer,
+    include_expired_features: bool,
+    report: licensd_store::ValidationReport,
+    identity: Identity,
+    signed_id: &str,
+    hardware_id: &str,
+) -> Result<serde_json::Map<String, Value>, LsError> {
+    let Identity { user, bundle_key, .. } = identity;
+    let now = state.now();
+    let mut license = report.license;
+    let borrowed = state
+        .store
+        .live_leases(license.id, now)
+        .await
+        .map_err(LsError::from_store)?
+        .iter()
+        .any(|lease| {
+            lease.feature_id.is_none()
+                && lease.fingerprint == hardware_id
+                && lease.borrowed_until.is_some_and(|until| until > now)
+        });
+    if license.terms.floating.is_some()
+        && !borrowed
+        && rules::check_license_usable(&report.product, &license, now).is_ok()
+    {
+        // A check on a floating-cloud license takes or renews this device's seat; a
+        // borrowed seat is already held until its borrow ends, and renewing would end it.
+        state
+            .store
+            .checkout_lease(
+                LicenseRef::Id(license.id),
+                hardware_id,
+                None,
+                event(caller, peer, "license.lease_checked_out"),
+                now,
+            )
+            .await
+            .map_err(LsError::from_store)?;
+        license = state.store.get_license(license.id).await.map_err(LsError::from_store)?;
+    }
+    let identity = Identity {
+        license,
+        user,
+        bundle_key,
+    };
+    let mut object = license_response_object(
+        state,
+        &report.product,
+        &identity,
+        report.device.as_ref(),
+        hardware_id,
+        report.active_devices,
+    )
+    .await?;
+    if !include_expired_features {
+        drop_expired_features(&mut object, &identity.license, now, state).await?;
+    }
+    sign_v1(state, &mut object, &identity.license, signed_id, hardware_id)?;
+    Ok(object)
+}
+
+/// Adds the v1 `license_signature` over `lower(hardware_id#signed_id#validity_period)`. For a
+/// bundle's licenses `signed_id` is the bundle key the client sent, which the object then also
+/// carries as `license_key` (the SDKs verify and store what they sent).
+pub(crate) fn sign_v1(
+    state: &AppState,
+    object: &mut serde_json::Map<String, Value>,
+    license: &License,
+    signed_id: &str,
+    hardware_id: &str,
+) -> Result<(), LsError> {
+    let validity = render::validity_period(license);
+    object.insert(
+        "license_signature".into(),
+        json!(v1_signature(state, hardware_id, signed_id, validity.as_deref())?),
+    );
+    Ok(())
+}
+
+/// `include_expired_features=false` (what both SDKs send by default): features whose own expiry
+/// has passed are left out of `product_features`.
+async fn drop_expired_features(
+    object: &mut serde_json::Map<String, Value>,
+    license: &License,
+    now: Millis,
+    state: &AppState,
+) -> Result<(), LsError> {
+    let features = state
+        .store
+        .license_features(license.id)
+        .await
+        .map_err(LsError::from_store)?;
+    let expired: Vec<&str> = features
+        .iter()
+        .filter(|feature| feature.overrides.expires_at.is_some_and(|at| now >= at))
+        .map(|feature| feature.definition.code.as_str())
+        .collect();
+    if expired.is_empty() {
+        return Ok(());
+    }
+    if let Some(Value::Array(list)) = object.get_mut("product_features") {
+        list.retain(|feature| {
+            feature
+                .get("code")
+                .and_then(Value::as_str)
+                .is_none_or(|code| !expired.contains(&code))
+        });
+    }
+    Ok(())
+}
+
+pub async fn deactivate_license(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    respond(
+        async {
+            let params = Params::from_json(&body)?;
+            let (caller, product) = begin(&state, &headers, &peer, &params, UnknownProduct::Other).await?;
+            let hardware_id = params.req_str("hardware_id")?;
+            let license = license(&state, &product, &params).await?;
+            caller.require_write()?;
+            state
+                .store
+                .deactivate(
+                    LicenseRef::Id(license.id),
+                    &hardware_id,
+                    event(&caller, &peer, "license.deactivated"),
+                    state.now(),
+                )
+                .await
+                .map_err(LsError::from_store)?;
+            Ok(plain("license_deactivated"))
+        }
+        .await,
+    )
+}
+
+/// The preamble of the commands a device sends about its own license (consumption, floating,
+/// feature calls): the license the identity block names, a credential that may write, and
+/// `hardware_id` active on that license — checked in that order, so each refusal keeps its code.
+pub(super) async fn writable_device_license(
+    state: &AppState,
+    caller: &Caller,
+    product: &Product,
+    params: &Params,
+    hardware_id: &str,
+) -> Result<License, LsError> {
+    let license = license(state, product, params).await?;
+    caller.require_write()?;
+    active_device(state, &license, hardware_id).await?;
+    Ok(license)
+}
+
+/// The active device for `hardware_id`, or `device_not_found`.
+pub(super) async fn active_device(
+    state: &AppState,
+    license: &License,
+    hardware_id: &str,
+) -> Result<(Device, i64), LsError> {
+    let now = state.now();
+    let report = state
+        .store
+        .validate(LicenseRef::Id(license.id), Some(hardware_id), now)
+        .await
+        .map_err(LsError::from_store)?;
+    report.outcome.map_err(super::denial_error)?;
+    match report.device {
+        Some(device) if device.is_active() => Ok((device, report.active_devices)),
+        _ => Err(denial_error(Denial::DeviceNotActivated)),
+    }
+}

@@ -1,0 +1,382 @@
+//! License API v4 endpoints. Each parses the vendor request, authenticates, names the product and
+//! license, calls one store command (which applies the domain rules under the license lock) and
+//! renders the vendor reply. No licensing rule lives here.
+
+use super::auth::{Caller, authenticate};
+use super::denial_error;
+use super::render::{self, LicenseView};
+use super::wire::{LsError, Params, plain, signed, v1_signature};
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use licensd_domain::clock::{HOUR, parse_rfc3339, to_rfc3339};
+use licensd_domain::product_version::{self, ProductVersion, VersionQuery};
+use licensd_domain::*;
+use licensd_store::{LicenseRef, StoreError};
+use serde_json::{Value, json};
+use std::net::{IpAddr, SocketAddr};
+
+mod features;
+mod floating;
+mod license;
+mod product;
+mod trial;
+mod users;
+mod variables;
+
+pub use features::*;
+pub use floating::*;
+pub use license::*;
+pub use product::*;
+pub use trial::*;
+pub use users::*;
+pub use variables::*;
+
+/// The TCP peer address, for credential IP allow-lists and the event log.
+pub struct Peer(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Peer(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip()),
+        ))
+    }
+}
+
+pub(crate) type Query2 = Result<Query<Vec<(String, String)>>, QueryRejection>;
+
+pub(crate) fn query_params(query: Query2) -> Result<Params, LsError> {
+    match query {
+        Ok(Query(pairs)) => Ok(Params::from_query(pairs)),
+        Err(rejection) => Err(LsError::bad("validation_error", rejection.body_text())),
+    }
+}
+
+pub(crate) fn respond(result: Result<Response, LsError>) -> Response {
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Which code an unknown product gets: check_license uses seed 004's `unknown_product`, every
+/// other endpoint seed 001's `unknown_product_code`.
+#[derive(Clone, Copy)]
+pub(crate) enum UnknownProduct {
+    CheckLicense,
+    Other,
+}
+
+pub(crate) fn event(caller: &Caller, peer: &Peer, action: &str) -> EventDraft {
+    EventDraft::new(format!("licensespring:{}", caller.credential.key_id), action, "license")
+        .from_ip(peer.0.map(|ip| ip.to_string()))
+}
+
+async fn product(state: &AppState, params: &Params, unknown: UnknownProduct) -> Result<Product, LsError> {
+    let code = params.req_str("product")?;
+    match state.store.get_product_by_code(&code).await {
+        Ok(product) => Ok(product),
+        Err(StoreError::NotFound) => Err(match unknown {
+            UnknownProduct::CheckLicense => LsError::bad("unknown_product", format!("unknown product {code:?}")),
+            UnknownProduct::Other => LsError::bad("unknown_product_code", format!("unknown product {code:?}")),
+        }),
+        Err(other) => Err(LsError::from_store(other)),
+    }
+}
+
+/// Who a license-scoped request names: a license by key, or a license user (e-mail) of a
+/// user-based product and their license on that product.
+pub(crate) struct Identity {
+    pub license: License,
+    pub user: Option<LicenseUser>,
+    /// The bundle license's key, when a key-based request reached this member license through
+    /// it: the SDKs verify the v1 signature over, and store, the key they sent.
+    pub bundle_key: Option<String>,
+}
+
+impl Identity {
+    /// The identity the v1 signature covers: the license key, or the user's e-mail.
+    pub(crate) fn signed_id(&self) -> String {
+        match &self.user {
+            Some(user) => user.email.clone(),
+            None => self
+                .bundle_key
+                .clone()
+                .or_else(|| self.license.key.clone())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// A license user by e-mail, checking the password when `password` is given.
+async fn license_user(state: &AppState, username: &str, password: Option<&str>) -> Result<LicenseUser, LsError> {
+    let user = state
+        .store
+        .find_license_user_by_email(username)
+        .await
+        .map_err(LsError::from_store)?
+        .ok_or_else(|| denial_error(Denial::LicenseUserNotFound))?;
+    if let Some(password) = password {
+        let verified = user
+            .password_hash
+            .as_deref()
+            .is_some_and(|hash| licensd_crypto::verify_password(password, hash));
+        if !verified {
+            return Err(denial_error(Denial::InvalidUserCredentials));
+        }
+    }
+    Ok(user)
+}
+
+/// The user's licenses on `product`, in id order.
+async fn user_product_licenses(
+    state: &AppState,
+    user: &LicenseUser,
+    product: &Product,
+) -> Result<Vec<License>, LsError> {
+    let ids = state
+        .store
+        .license_ids_of_user(user.id)
+        .await
+        .map_err(LsError::from_store)?;
+    let mut licenses = Vec::new();
+    for id in ids {
+        let license = state.store.get_license(id).await.map_err(LsError::from_store)?;
+        if license.product_id == product.id {
+            licenses.push(license);
+        }
+    }
+    Ok(licenses)
+}
+
+/// Resolves the identity block. Key-based: `license_key`. User-based (`username`, or any request
+/// on a user-based product): the user, their password when `check_password`, and their license
+/// on the product (`license_id` picks one of several). The SDKs send back the `id` they were
+/// given as `license_id`; it must name the same license.
+///
+/// Bundles: the key (or the user's license) may name a bundle license while `product` is one of
+/// its member products; the request then targets that member license. `bundle_code` (the bundle
+/// product's code) makes this explicit and must match.
+pub(crate) async fn identify(
+    state: &AppState,
+    product: &Product,
+    params: &Params,
+    check_password: bool,
+) -> Result<Identity, LsError> {
+    let license_id = params.opt_i64("license_id")?;
+    let key = params.opt_str("license_key")?.filter(|key| !key.is_empty());
+    let username = params.opt_str("username")?.filter(|name| !name.is_empty());
+    let bundle_code = params.opt_str("bundle_code")?.filter(|code| !code.is_empty());
+    if product.auth_method == AuthMethod::User || (key.is_none() && username.is_some()) {
+        let username = username.ok_or_else(|| LsError::missing("username"))?;
+        let password = if check_password {
+            Some(params.req_str("password")?)
+        } else {
+            None
+        };
+        let user = license_user(state, &username, password.as_deref()).await?;
+        let ids = state
+            .store
+            .license_ids_of_user(user.id)
+            .await
+            .map_err(LsError::from_store)?;
+        for id in ids {
+            let candidate = state.store.get_license(id).await.map_err(LsError::from_store)?;
+            if let Some(license) = on_product(state, candidate, product, bundle_code.as_deref()).await?
+                && license_id.is_none_or(|id| id == license.id)
+            {
+                return Ok(Identity {
+                    license,
+                    user: Some(user),
+                    bundle_key: None,
+                });
+            }
+        }
+        return Err(denial_error(Denial::LicenseUserNotFound));
+    }
+    let key = key.ok_or_else(|| LsError::missing("license_key"))?;
+    let found = state
+        .store
+        .find_license_by_key(&key)
+        .await
+        .map_err(LsError::from_store)?;
+    let license = match found {
+        Some(license) => on_product(state, license, product, bundle_code.as_deref()).await?,
+        None => None,
+    };
+    match license {
+        Some(license) if license_id.is_none_or(|id| id == license.id) => {
+            let bundle_key = (license.key.as_deref() != Some(key.as_str())).then_some(key);
+            Ok(Identity {
+                license,
+                user: None,
+                bundle_key,
+            })
+        }
+        _ => Err(denial_error(Denial::LicenseNotFound)),
+    }
+}
+
+/// The license a request on `product` means, given the license its key or user names: that
+/// license itself when it is of `product`, or, when it is a bundle license, its member license of
+/// `product`. With `bundle_code`, the bundle license's product must have that code.
+async fn on_product(
+    state: &AppState,
+    license: License,
+    product: &Product,
+    bundle_code: Option<&str>,
+) -> Result<Option<License>, LsError> {
+    let store = &state.store;
+    if license.product_id == product.id {
+        let Some(code) = bundle_code else {
+            return Ok(Some(license));
+        };
+        // A member license named by its own key, in the bundle `bundle_code` names.
+        let Some(bundle_id) = store.bundle_of_license(license.id).await.map_err(LsError::from_store)? else {
+            return Ok(None);
+        };
+        let bundle = store.get_license(bundle_id).await.map_err(LsError::from_store)?;
+        let bundle_product = store
+            .get_product(bundle.product_id)
+            .await
+            .map_err(LsError::from_store)?;
+        return Ok((bundle_product.code == code).then_some(license));
+    }
+    if let Some(code) = bundle_code {
+        let bundle_product = store
+            .get_product(license.product_id)
+            .await
+            .map_err(LsError::from_store)?;
+        if bundle_product.code != code {
+            return Ok(None);
+        }
+    }
+    for id in store.bundle_licenses(license.id).await.map_err(LsError::from_store)? {
+        let member = store.get_license(id).await.map_err(LsError::from_store)?;
+        if member.product_id == product.id {
+            return Ok(Some(member));
+        }
+    }
+    Ok(None)
+}
+
+/// The license the identity block names (no password check).
+async fn license(state: &AppState, product: &Product, params: &Params) -> Result<License, LsError> {
+    Ok(identify(state, product, params, false).await?.license)
+}
+
+/// Authenticates and names the product, enforcing the key's product scope.
+pub(crate) async fn begin(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: &Peer,
+    params: &Params,
+    unknown: UnknownProduct,
+) -> Result<(Caller, Product), LsError> {
+    let caller = authenticate(state, headers, peer.0).await?;
+    let product = product(state, params, unknown).await?;
+    caller.require_product(product.id)?;
+    Ok((caller, product))
+}
+
+/// Renders a license object with both signatures for `hardware_id`.
+async fn license_response(
+    state: &AppState,
+    product: &Product,
+    identity: &Identity,
+    device: Option<&Device>,
+    hardware_id: &str,
+    active_devices: i64,
+) -> Result<Response, LsError> {
+    let mut object = license_response_object(state, product, identity, device, hardware_id, active_devices).await?;
+    let validity = render::validity_period(&identity.license);
+    object.insert(
+        "license_signature".into(),
+        json!(v1_signature(
+            state,
+            hardware_id,
+            &identity.signed_id(),
+            validity.as_deref()
+        )?),
+    );
+    Ok(signed(state, &Value::Object(object)))
+}
+
+/// The license object (with the `user` object of a user-based license), without signatures.
+pub(crate) async fn license_response_object(
+    state: &AppState,
+    product: &Product,
+    identity: &Identity,
+    device: Option<&Device>,
+    hardware_id: &str,
+    active_devices: i64,
+) -> Result<serde_json::Map<String, Value>, LsError> {
+    let license = &identity.license;
+    let now = state.now();
+    let store = &state.store;
+    let features = store.license_features(license.id).await.map_err(LsError::from_store)?;
+    let leases = store.live_leases(license.id, now).await.map_err(LsError::from_store)?;
+    let customer = match license.customer_id {
+        Some(id) => Some(store.get_customer(id).await.map_err(LsError::from_store)?),
+        None => None,
+    };
+    let mut object = render::license(&LicenseView {
+        product,
+        license,
+        features: &features,
+        customer: customer.as_ref(),
+        device,
+        hardware_id,
+        active_devices,
+        leases: &leases,
+        now,
+    });
+    if let Some(user) = &identity.user {
+        let total = state
+            .store
+            .list_devices(license.id)
+            .await
+            .map_err(LsError::from_store)?
+            .iter()
+            .filter(|device| device.is_active() && device.user_id == Some(user.id))
+            .count() as i64;
+        object.insert("user".into(), render::user(user, license, total));
+    }
+    if let Some(key) = &identity.bundle_key {
+        object.insert("license_key".into(), json!(key));
+    }
+    Ok(object)
+}
+
+/// The device data an activation request carries.
+pub(crate) fn device_info(params: &Params, hardware_id: &str) -> Result<DeviceInfo, LsError> {
+    Ok(DeviceInfo {
+        fingerprint: hardware_id.to_string(),
+        name: params.opt_str("os_hostname")?,
+        hostname: params.opt_str("hostname")?,
+        os: params.opt_str("os_ver")?,
+        app_version: params.opt_str("app_ver")?,
+        ip: params.opt_str("ip")?,
+        mac: params.opt_str("mac_address")?,
+        is_vm: params.opt_bool("is_vm")?.unwrap_or(false),
+        variables: params.opt_object("variables")?,
+    })
+}
+
+/// `GET /api/v4/`: the SDKs' reachability probe.
+pub async fn root() -> Response {
+    plain("ok")
+}
+
+pub async fn not_found() -> LsError {
+    LsError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        "not_found",
+        "no such License API endpoint",
+    )
+}

@@ -1,0 +1,163 @@
+//! Product details, product versions and installation files.
+
+use super::*;
+
+pub async fn product_details(State(state): State<AppState>, peer: Peer, headers: HeaderMap, query: Query2) -> Response {
+    respond(
+        async {
+            let params = query_params(query)?;
+            let (_caller, product) = begin(&state, &headers, &peer, &params, UnknownProduct::Other).await?;
+            let include_latest = params.opt_bool("include_latest_version")?.unwrap_or(false);
+            let include_custom_fields = params.opt_bool("include_custom_fields")?.unwrap_or(false);
+            let mut body = render::product_details(&product, None);
+            if let Some(map) = body.as_object_mut() {
+                map.insert("metadata_string".into(), json!(product.metadata.to_string()));
+                if include_latest {
+                    let versions = state
+                        .store
+                        .list_product_versions(product.id)
+                        .await
+                        .map_err(LsError::from_store)?;
+                    let env = params.opt_str("env")?;
+                    map.insert("latest_version".into(), latest_version(&versions, env.as_deref()));
+                }
+                if include_custom_fields {
+                    map.insert("custom_fields".into(), json!([]));
+                }
+            }
+            Ok(signed(&state, &body))
+        }
+        .await,
+    )
+}
+
+/// The license and its active device for the update endpoints; any reason the device may not use
+/// the license (not activated, expired, disabled…) is `active_license_required`.
+async fn licensed_device(state: &AppState, license: &License, hardware_id: &str) -> Result<Device, LsError> {
+    let report = state
+        .store
+        .validate(LicenseRef::Id(license.id), Some(hardware_id), state.now())
+        .await
+        .map_err(LsError::from_store)?;
+    if let Err(denial) = report.outcome {
+        crate::metrics::note_denial(denial);
+    }
+    match (report.outcome, report.device) {
+        (Ok(_), Some(device)) if device.is_active() => Ok(device),
+        _ => Err(LsError::bad(
+            "active_license_required",
+            "this device has no active license of this product",
+        )),
+    }
+}
+
+fn version_object(version: &ProductVersion) -> Value {
+    json!({
+        "id": version.id,
+        "version": version.version,
+        "installation_file": version.download_url,
+        "release_date": to_rfc3339(version.release_date),
+        "hash_md5": version.hash_md5,
+        "environment": version.environment,
+        "eula_link": version.eula_link,
+        "release_notes_link": version.release_notes_link,
+        "size": version.size,
+        "requires_version": version.requires_version,
+        "channel": version.channel,
+    })
+}
+
+/// The query for the update endpoints: `env`, `channel`, and the installed version (`app_ver`, or
+/// what the device reported at activation).
+async fn update_context(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: &Peer,
+    params: &Params,
+) -> Result<(License, Device, Vec<ProductVersion>), LsError> {
+    let (_caller, product) = begin(state, headers, peer, params, UnknownProduct::Other).await?;
+    let hardware_id = params.req_str("hardware_id")?;
+    let license = license(state, &product, params).await?;
+    let device = licensed_device(state, &license, &hardware_id).await?;
+    let versions = state
+        .store
+        .list_product_versions(product.id)
+        .await
+        .map_err(LsError::from_store)?;
+    Ok((license, device, versions))
+}
+
+pub async fn versions(State(state): State<AppState>, peer: Peer, headers: HeaderMap, query: Query2) -> Response {
+    respond(
+        async {
+            let params = query_params(query)?;
+            let (license, device, versions) = update_context(&state, &headers, &peer, &params).await?;
+            let (env, channel, app_ver) = (
+                params.opt_str("env")?,
+                params.opt_str("channel")?,
+                params.opt_str("app_ver")?,
+            );
+            let query = VersionQuery {
+                environment: env.as_deref(),
+                channel: channel.as_deref(),
+                installed: app_ver.as_deref().or(device.app_version.as_deref()),
+            };
+            let list: Vec<Value> = product_version::available_versions(&versions, &license, &query)
+                .into_iter()
+                .map(|version| json!({"version": version.version, "release_date": to_rfc3339(version.release_date)}))
+                .collect();
+            Ok(signed(&state, &Value::Array(list)))
+        }
+        .await,
+    )
+}
+
+pub async fn installation_file(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    query: Query2,
+) -> Response {
+    respond(
+        async {
+            let params = query_params(query)?;
+            let (license, device, versions) = update_context(&state, &headers, &peer, &params).await?;
+            let (env, channel, app_ver) = (
+                params.opt_str("env")?,
+                params.opt_str("channel")?,
+                params.opt_str("app_ver")?,
+            );
+            let wanted = params.opt_str("version")?;
+            let query = VersionQuery {
+                environment: env.as_deref(),
+                channel: channel.as_deref(),
+                installed: app_ver.as_deref().or(device.app_version.as_deref()),
+            };
+            let version = product_version::installation_file(&versions, &license, &query, wanted.as_deref())
+                .ok_or_else(|| LsError::bad("version_not_found", "no installation file matches this request"))?;
+            Ok(signed(&state, &version_object(version)))
+        }
+        .await,
+    )
+}
+
+/// The latest enabled version of a product for `env` (product_details' `latest_version`).
+pub(crate) fn latest_version(versions: &[ProductVersion], env: Option<&str>) -> Value {
+    versions
+        .iter()
+        .filter(|version| version.enabled)
+        .filter(|version| match (&version.environment, env) {
+            (Some(have), Some(want)) => have.eq_ignore_ascii_case(want),
+            _ => true,
+        })
+        .max_by(|a, b| product_version::compare_versions(&a.version, &b.version))
+        .map_or(Value::Null, |version| {
+            let mut object = version_object(version);
+            if let Some(map) = object.as_object_mut() {
+                map.insert("product_id".into(), json!(version.product_id));
+                map.insert("enabled".into(), json!(version.enabled));
+                map.insert("full_link".into(), json!(version.download_url));
+            }
+            object
+        })
+}

@@ -1,0 +1,77 @@
+//! License validation for a client.
+
+use super::*;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ValidateRequest {
+    pub license_key: Option<String>,
+    pub product_id: Option<String>,
+    pub client_id: Option<String>,
+}
+
+/// POST /provisioning/validate: the license's current `LicenseInfo` (with the client's token
+/// when a `client_id` is given). Validity travels in `is_license_valid`; only an unknown key is a
+/// conflict.
+pub async fn validate(
+    ip: super::super::wire::IpGate,
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    super::super::wire::SlBody(body): super::super::wire::SlBody,
+) -> Response {
+    let result = validate_inner(&state, ip.0, path, &headers, &body).await;
+    respond(&state, &headers, result).await
+}
+
+async fn validate_inner(
+    state: &AppState,
+    peer: Option<IpAddr>,
+    path: Result<Path<String>, PathRejection>,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> SlResult<Response> {
+    isv(path)?;
+    let caller = authenticate(state, headers, peer, Use::Read).await?;
+    let request: ValidateRequest = parse_body(body)?;
+    let key = required(request.license_key, Conflict::InvalidLicenseKey)?;
+    let license = super::super::lookup::license_by_key(state, &key)
+        .await
+        .map_err(SlError::from_store)?
+        .ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?;
+    caller.require_product(license.product_id)?;
+    let product = state
+        .store
+        .get_product(license.product_id)
+        .await
+        .map_err(SlError::from_store)?;
+    if let Some(code) = request.product_id.filter(|code| !code.trim().is_empty())
+        && !super::super::lookup::guid_forms(code.trim()).contains(&product.code)
+    {
+        return Err(Conflict::InvalidLicenseKey.into());
+    }
+    let client = request.client_id.filter(|id| !id.trim().is_empty());
+    let (device, token) = match &client {
+        Some(client_id) => (
+            active_device(state, license.id, client_id).await?,
+            state
+                .store
+                .slascone_token_of(license.id, client_id)
+                .await
+                .map_err(SlError::from_store)?,
+        ),
+        None => (None, None),
+    };
+    let info = render_info(
+        state,
+        &product,
+        &license,
+        device.as_ref(),
+        token
+            .as_ref()
+            .filter(|_| device.is_some())
+            .map(|t| t.token_key.as_str()),
+    )
+    .await?;
+    json_ok(&info)
+}

@@ -1,0 +1,329 @@
+//! What the Key Manager storage offers: the `KeyManagerStore` trait and the values it takes and
+//! returns. The SQL behind it (one implementation for SQLite and PostgreSQL) is in `mod.rs`.
+
+use super::*;
+
+/// Capabilities and on/off state of one Key Manager API key (a credential of dialect keymanager).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeySettings {
+    pub credential_id: i64,
+    /// Endpoint names the key may call (e.g. `verify`, `create-product`).
+    pub capabilities: Vec<String>,
+    /// An inactive key is refused with code 101 until switched back on.
+    pub active: bool,
+    pub updated_at: Millis,
+}
+
+/// A product's own signing key; the private part is sealed at rest.
+#[derive(Debug, Clone)]
+pub struct ProductSigningKey {
+    pub product_id: i64,
+    pub kid: String,
+    pub algorithm: String,
+    pub public_der: Vec<u8>,
+    pub private_pkcs8: Vec<u8>,
+    pub created_at: Millis,
+}
+
+/// What a metadata entry belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetaOwner {
+    License(i64),
+    Product(i64),
+}
+
+impl MetaOwner {
+    pub(super) fn id(self) -> i64 {
+        match self {
+            MetaOwner::License(id) | MetaOwner::Product(id) => id,
+        }
+    }
+    pub(super) fn subject_type(self) -> &'static str {
+        match self {
+            MetaOwner::License(_) => "license",
+            MetaOwner::Product(_) => "product",
+        }
+    }
+}
+
+/// One key/value metadata entry of a license key or product.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetaEntry {
+    pub id: i64,
+    pub key: String,
+    pub value: String,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// A contract as stored: the domain contract, its secret key and how many keys it holds now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredContract {
+    pub contract: Contract,
+    pub key: String,
+    pub license_keys_count: i64,
+}
+
+/// What create/update-contract write. `key` is the secret the holder authenticates with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContractFields {
+    pub product_id: i64,
+    pub name: String,
+    pub information: Option<String>,
+    pub key: String,
+    pub license_keys_quantity: i64,
+    pub active: bool,
+    pub can_get_info: bool,
+    pub can_generate: bool,
+    pub can_destroy: bool,
+    pub can_destroy_all: bool,
+}
+
+/// Which in-stock keys an assignment takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssignSelection {
+    /// This license, if it is in stock and active.
+    One(i64),
+    /// `quantity` in-stock, active keys of the product (oldest first).
+    Random { product_id: i64, quantity: i64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssignOutcome {
+    /// The ids of the licenses now assigned.
+    Assigned(Vec<i64>),
+    /// `One`: the license is not in stock (or not active).
+    NotAssignable,
+    /// `Random`: fewer keys in stock than asked, even with those offered for minting.
+    Insufficient { available: i64 },
+}
+
+/// What `km_assign_and_activate` did.
+#[derive(Debug, Clone)]
+pub enum AssignActivation {
+    /// Assigned and activated (or, for a device already active there, assigned and confirmed).
+    Activated(Box<crate::Activation>),
+    /// The license is not in stock (or not active): nothing changed.
+    NotAssignable,
+}
+
+/// Given a stock license's metadata and the instant, the metadata and expiry it gets when assigned.
+pub type AssignFn = dyn Fn(&serde_json::Value, Millis) -> (serde_json::Value, Option<Millis>) + Send + Sync;
+
+/// Renders the outbox delivery that reports an assignment, from the licenses just assigned (in
+/// the order of `AssignOutcome::Assigned`), inside the assignment's transaction. An error rolls
+/// the assignment back.
+pub type DeliveryFn =
+    dyn Fn(&[licensd_domain::License]) -> std::result::Result<crate::NewDelivery, String> + Send + Sync;
+
+/// A telemetry record to store.
+#[derive(Debug, Clone)]
+pub struct NewTelemetry {
+    pub user_identifier: Option<String>,
+    pub license_id: Option<i64>,
+    pub license_key: Option<String>,
+    pub activation_identifier: Option<String>,
+    pub product_id: Option<i64>,
+    pub product_version: Option<String>,
+    pub data_type: String,
+    pub data_group: String,
+    pub data: serde_json::Value,
+    pub is_correct_format: bool,
+    pub license_key_exists: bool,
+    pub product_exists: bool,
+    pub product_version_exists: bool,
+    pub has_red_flags: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TelemetryFilter {
+    pub license_key: Option<String>,
+    pub user_identifier: Option<String>,
+    pub has_red_flags: Option<bool>,
+    pub product_id: Option<i64>,
+}
+
+#[async_trait::async_trait]
+pub trait KeyManagerStore: Send + Sync + 'static {
+    /// The settings stored for a credential, if any were ever written.
+    async fn km_api_key_settings(&self, credential_id: i64) -> Result<Option<ApiKeySettings>>;
+    /// Writes (inserts or replaces) a key's settings; NotFound when the credential does not exist
+    /// or is not a Key Manager credential.
+    async fn km_put_api_key_settings(&self, settings: ApiKeySettings, event: EventDraft) -> Result<ApiKeySettings>;
+
+    /// Conflict when the same kind and value is already listed.
+    async fn km_add_access_block(
+        &self,
+        kind: AccessBlockKind,
+        value: &str,
+        reason: Option<String>,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<AccessBlock>;
+    async fn km_list_access_blocks(&self) -> Result<Vec<AccessBlock>>;
+    async fn km_delete_access_block(&self, id: i64, event: EventDraft) -> Result<()>;
+
+    /// Sets (or replaces) the product's own signing key; NotFound for an unknown product.
+    async fn km_put_product_signing_key(
+        &self,
+        product_id: i64,
+        key: crate::NewSigningKey,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<ProductSigningKey>;
+    async fn km_product_signing_key(&self, product_id: i64) -> Result<Option<ProductSigningKey>>;
+    /// Removes the product's key (the global key signs again); NotFound when it has none.
+    async fn km_delete_product_signing_key(&self, product_id: i64, event: EventDraft) -> Result<()>;
+
+    /// Deletes a product with everything that belongs to it (its license keys with their
+    /// activations, policies, features) in one transaction, as Key Manager's delete-product does.
+    /// NotFound for an unknown product.
+    async fn km_delete_product(&self, product_id: i64, event: EventDraft) -> Result<()>;
+
+    /// Entries in creation order.
+    async fn km_list_meta(&self, owner: MetaOwner) -> Result<Vec<MetaEntry>>;
+    /// Conflict when the key exists already; NotFound when the owner does not exist.
+    async fn km_create_meta(
+        &self,
+        owner: MetaOwner,
+        key: &str,
+        value: &str,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<MetaEntry>;
+    /// NotFound when the owner has no entry under `key`.
+    async fn km_update_meta(
+        &self,
+        owner: MetaOwner,
+        key: &str,
+        value: &str,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<MetaEntry>;
+    /// NotFound when the owner has no entry under `key`.
+    async fn km_delete_meta(&self, owner: MetaOwner, key: &str, event: EventDraft, now: Millis) -> Result<()>;
+
+    // --- generators ---
+    /// NotFound for an unknown product.
+    async fn km_create_generator(
+        &self,
+        product_id: i64,
+        spec: GeneratorSpec,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<Generator>;
+    async fn km_get_generator(&self, id: i64) -> Result<Generator>;
+    /// In id order; all products when `product_id` is `None`.
+    async fn km_list_generators(&self, product_id: Option<i64>) -> Result<Vec<Generator>>;
+    async fn km_update_generator(
+        &self,
+        id: i64,
+        spec: GeneratorSpec,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<Generator>;
+    async fn km_delete_generator(&self, id: i64, event: EventDraft) -> Result<()>;
+
+    // --- assignment ---
+    /// Assigns in-stock keys in one transaction: the chosen rows are locked, and for `Random` the
+    /// shortfall is made up from `mint` (inserted already assigned) when it offers enough keys.
+    /// Conflict when a minted key already exists.
+    async fn km_assign(
+        &self,
+        selection: AssignSelection,
+        assign: &AssignFn,
+        mint: Vec<crate::NewLicense>,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<AssignOutcome>;
+
+    /// `km_assign`, and when keys are assigned, the delivery `deliver` renders from them is
+    /// queued in the outbox in the SAME transaction: a committed assignment always has its
+    /// delivery, a refused or rolled-back one never has. `Database` when `deliver` fails (nothing
+    /// is assigned then).
+    async fn km_assign_delivering(
+        &self,
+        selection: AssignSelection,
+        assign: &AssignFn,
+        mint: Vec<crate::NewLicense>,
+        event: EventDraft,
+        deliver: &DeliveryFn,
+        now: Millis,
+    ) -> Result<AssignOutcome>;
+
+    /// Key Manager's assign-and-activate in ONE transaction: the in-stock, active license is
+    /// locked and assigned by `assign` (as `km_assign` does), then `device` is activated on it by
+    /// the same rule as `Store::activate`. An activation refusal (`Denied`) rolls the assignment
+    /// back with it, events included, so a refusal changes nothing.
+    async fn km_assign_and_activate(
+        &self,
+        license_id: i64,
+        assign: &AssignFn,
+        device: licensd_domain::DeviceInfo,
+        assign_event: EventDraft,
+        activate_event: EventDraft,
+        now: Millis,
+    ) -> Result<AssignActivation>;
+
+    // --- contracts ---
+    /// Conflict when the contract key is taken; NotFound for an unknown product.
+    async fn km_create_contract(
+        &self,
+        fields: ContractFields,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<StoredContract>;
+    async fn km_update_contract(
+        &self,
+        id: i64,
+        fields: ContractFields,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<StoredContract>;
+    /// The keys the contract minted stay; they just no longer count against any quota.
+    async fn km_delete_contract(&self, id: i64, event: EventDraft) -> Result<()>;
+    async fn km_get_contract(&self, id: i64) -> Result<StoredContract>;
+    async fn km_find_contract_by_key(&self, key: &str) -> Result<Option<StoredContract>>;
+    async fn km_list_contracts(&self) -> Result<Vec<StoredContract>>;
+    /// Inserts `new` as keys of the contract when the contract's quota allows them, decided under
+    /// the contract's row lock; `Ok(Err(_))` is the contract's refusal (nothing written).
+    async fn km_contract_generate(
+        &self,
+        contract_id: i64,
+        new: Vec<crate::NewLicense>,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<std::result::Result<Vec<i64>, ContractRefusal>>;
+    /// Deletes one key the contract minted; NotFound when it is not one of them.
+    async fn km_contract_destroy(&self, contract_id: i64, license_id: i64, event: EventDraft) -> Result<()>;
+    /// Deletes every key the contract minted; returns how many.
+    async fn km_contract_destroy_all(&self, contract_id: i64, event: EventDraft) -> Result<i64>;
+
+    // --- downloadables ---
+    /// Conflict when the product has this numeric version already; NotFound for an unknown product.
+    async fn km_create_downloadable(
+        &self,
+        product_id: i64,
+        spec: DownloadableSpec,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<Downloadable>;
+    async fn km_list_downloadables(&self, product_id: Option<i64>) -> Result<Vec<Downloadable>>;
+    async fn km_get_downloadable(&self, id: i64) -> Result<Downloadable>;
+    async fn km_downloadable_by_version(&self, product_id: i64, numeric_version: i64) -> Result<Option<Downloadable>>;
+    async fn km_put_downloadable_file(
+        &self,
+        id: i64,
+        file_name: &str,
+        content: Vec<u8>,
+        event: EventDraft,
+    ) -> Result<Downloadable>;
+    /// The file and its name, counting the download; `None` when no file was uploaded.
+    async fn km_take_download(&self, id: i64) -> Result<Option<(String, Vec<u8>)>>;
+    async fn km_delete_downloadable(&self, id: i64, event: EventDraft) -> Result<()>;
+
+    // --- telemetry ---
+    async fn km_add_telemetry(&self, record: NewTelemetry, now: Millis) -> Result<TelemetryRecord>;
+    /// Newest first, at most `limit`.
+    async fn km_list_telemetry(&self, filter: TelemetryFilter, limit: i64) -> Result<Vec<TelemetryRecord>>;
+}

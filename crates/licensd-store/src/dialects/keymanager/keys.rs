@@ -1,0 +1,113 @@
+//! API keys' capabilities and the access block list.
+
+/// The SQL behind these `KeyManagerStore` methods, as inherent methods of one store type; the trait
+/// impl in `mod.rs` delegates to them. Expanded inside `impl_keymanager!`,
+/// so the row helpers and `insert_event` there are in scope.
+macro_rules! km_keys_sql {
+    ($store:ty, $row:ty, $conn:ty, $begin:ident, $lock:literal, $skip_locked:literal, $core:ident) => {
+        impl $store {
+            async fn sql_km_api_key_settings(&self, credential_id: i64) -> Result<Option<ApiKeySettings>> {
+                let row = sqlx::query(
+                    "SELECT credential_id, capabilities, active, updated_at FROM km_api_key_settings \
+                     WHERE credential_id = $1",
+                )
+                .bind(credential_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+                row.map(|row| {
+                    let capabilities: String = get(&row, "capabilities")?;
+                    Ok(ApiKeySettings {
+                        credential_id: get(&row, "credential_id")?,
+                        capabilities: from_json(&capabilities, "API key capabilities")?,
+                        active: get(&row, "active")?,
+                        updated_at: get(&row, "updated_at")?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn sql_km_put_api_key_settings(
+                &self,
+                settings: ApiKeySettings,
+                event: EventDraft,
+            ) -> Result<ApiKeySettings> {
+                let mut tx = $begin(&self.pool).await?;
+                let found: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM credentials WHERE id = $1 AND dialect = 'keymanager'",
+                )
+                .bind(settings.credential_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                if found == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                sqlx::query(
+                    "INSERT INTO km_api_key_settings (credential_id, capabilities, active, updated_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (credential_id) DO UPDATE SET \
+                     capabilities = excluded.capabilities, active = excluded.active, updated_at = excluded.updated_at",
+                )
+                .bind(settings.credential_id)
+                .bind(to_json(&settings.capabilities)?)
+                .bind(settings.active)
+                .bind(settings.updated_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                insert_event(&mut tx, event, Some(settings.credential_id), settings.updated_at).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(settings)
+            }
+
+            async fn sql_km_add_access_block(
+                &self,
+                kind: AccessBlockKind,
+                value: &str,
+                reason: Option<String>,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<AccessBlock> {
+                let mut tx = $begin(&self.pool).await?;
+                let row = sqlx::query(
+                    "INSERT INTO km_access_blocks (kind, value, reason, created_at) VALUES ($1, $2, $3, $4) \
+                     RETURNING id, kind, value, reason, created_at",
+                )
+                .bind(kind.as_str())
+                .bind(value)
+                .bind(reason)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(conflict("this value is already on the access block list", "reference missing"))?;
+                let block = block_from_row(&row)?;
+                insert_event(&mut tx, event, Some(block.id), now).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(block)
+            }
+
+            async fn sql_km_list_access_blocks(&self) -> Result<Vec<AccessBlock>> {
+                let rows = sqlx::query("SELECT id, kind, value, reason, created_at FROM km_access_blocks ORDER BY id")
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                rows.iter().map(block_from_row).collect()
+            }
+
+            async fn sql_km_delete_access_block(&self, id: i64, event: EventDraft) -> Result<()> {
+                let mut tx = $begin(&self.pool).await?;
+                let done = sqlx::query("DELETE FROM km_access_blocks WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                insert_event(&mut tx, event, Some(id), wall_now()).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(())
+            }
+        }
+    };
+}

@@ -1,0 +1,731 @@
+//! Storage the Key Manager dialect brings into the domain: capabilities of Key Manager API keys,
+//! the access block list, per-product signing keys and key/value metadata of license keys and
+//! products. Migrations use versions 200–299; files live in migrations/{sqlite,postgres}/.
+
+use crate::migrate::Migration;
+use crate::{PostgresStore, Result, SqliteStore};
+use licensd_domain::access::{AccessBlock, AccessBlockKind};
+use licensd_domain::contract::{Contract, ContractRefusal};
+use licensd_domain::downloadable::{Downloadable, DownloadableSpec};
+use licensd_domain::generator::{Generator, GeneratorSpec};
+use licensd_domain::telemetry::TelemetryRecord;
+use licensd_domain::{EventDraft, Millis};
+use serde::{Deserialize, Serialize};
+
+pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
+    version: 200,
+    name: "keymanager",
+    sql: include_str!("../../../migrations/sqlite/0200_keymanager.sql"),
+}];
+pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[Migration {
+    version: 200,
+    name: "keymanager",
+    sql: include_str!("../../../migrations/postgres/0200_keymanager.sql"),
+}];
+
+mod api;
+#[macro_use]
+mod keys;
+#[macro_use]
+mod products;
+#[macro_use]
+mod generators;
+#[macro_use]
+mod contracts;
+
+pub use api::*;
+
+const PRODUCT_SIGNING_KEY: &str = "product-signing-key";
+/// Must equal the core store's context, so keys minted here open like any other.
+const LICENSE_KEY: &str = "license-key";
+const CONTRACT_KEY: &str = "contract-key";
+const TELEMETRY_KEY: &str = "telemetry-license-key";
+
+fn meta_table(owner: MetaOwner) -> (&'static str, &'static str, &'static str) {
+    match owner {
+        MetaOwner::License(_) => ("km_license_meta", "license_id", "licenses"),
+        MetaOwner::Product(_) => ("km_product_meta", "product_id", "products"),
+    }
+}
+
+async fn begin_sqlite(pool: &sqlx::SqlitePool) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+    pool.begin_with("BEGIN IMMEDIATE").await.map_err(crate::sql::db_err)
+}
+
+async fn begin_postgres(pool: &sqlx::PgPool) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+    pool.begin().await.map_err(crate::sql::db_err)
+}
+
+macro_rules! impl_keymanager {
+    ($store:ty, $row:ty, $conn:ty, $begin:ident, $lock:literal, $skip_locked:literal, $core:ident) => {
+        const _: () = {
+            use crate::StoreError;
+            use crate::sql::{conflict, db_err, from_json, to_json};
+            use sqlx::Row;
+
+            fn get<T>(row: &$row, col: &str) -> Result<T>
+            where
+                T: for<'r> sqlx::Decode<'r, <$row as sqlx::Row>::Database> + sqlx::Type<<$row as sqlx::Row>::Database>,
+            {
+                row.try_get::<T, _>(col).map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
+            }
+
+            async fn insert_event(conn: &mut $conn, event: EventDraft, subject: Option<i64>, now: Millis) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(now)
+                .bind(event.actor)
+                .bind(event.source_ip)
+                .bind(event.action)
+                .bind(event.subject_type)
+                .bind(event.subject_id.or(subject))
+                .bind(to_json(&event.data)?)
+                .execute(conn)
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            fn block_from_row(row: &$row) -> Result<AccessBlock> {
+                let kind: String = get(row, "kind")?;
+                Ok(AccessBlock {
+                    id: get(row, "id")?,
+                    kind: AccessBlockKind::parse(&kind)
+                        .ok_or_else(|| StoreError::Corrupt(format!("unknown access block kind {kind:?}")))?,
+                    value: get(row, "value")?,
+                    reason: get(row, "reason")?,
+                    created_at: get(row, "created_at")?,
+                })
+            }
+
+            fn meta_from_row(row: &$row) -> Result<MetaEntry> {
+                Ok(MetaEntry {
+                    id: get(row, "id")?,
+                    key: get(row, "meta_key")?,
+                    value: get(row, "meta_value")?,
+                    created_at: get(row, "created_at")?,
+                    updated_at: get(row, "updated_at")?,
+                })
+            }
+
+            fn wall_now() -> Millis {
+                use licensd_domain::Clock;
+                licensd_domain::SystemClock.now()
+            }
+
+            const GENERATOR_COLS: &str =
+                "id, product_id, name, pattern, activation_limit, validity_days, active, created_at, updated_at";
+            const CONTRACT_COLS: &str = "c.id, c.product_id, c.name, c.information, c.key_sealed, c.license_keys_quantity, \
+                 c.active, c.can_get_info, c.can_generate, c.can_destroy, c.can_destroy_all, c.created_at, c.updated_at, \
+                 (SELECT COUNT(*) FROM km_contract_licenses l WHERE l.contract_id = c.id) AS license_keys_count";
+            const DOWNLOADABLE_SELECT: &str = "SELECT id, product_id, numeric_version, version, update_summary, changelog, \
+                 published, release_date, download_counter, file_name, \
+                 CAST(LENGTH(file_content) AS BIGINT) AS file_size, created_at \
+                 FROM km_downloadables";
+            const TELEMETRY_COLS: &str = "id, user_identifier, license_id, license_key_sealed, activation_identifier, \
+                 product_id, product_version, data_type, data_group, data, is_correct_format, license_key_exists, \
+                 product_exists, product_version_exists, has_red_flags, created_at";
+
+            fn generator_from_row(row: &$row) -> Result<Generator> {
+                let pattern: String = get(row, "pattern")?;
+                Ok(Generator {
+                    id: get(row, "id")?,
+                    product_id: get(row, "product_id")?,
+                    name: get(row, "name")?,
+                    pattern: from_json(&pattern, "generator pattern")?,
+                    activation_limit: get(row, "activation_limit")?,
+                    validity_days: get(row, "validity_days")?,
+                    active: get(row, "active")?,
+                    created_at: get(row, "created_at")?,
+                    updated_at: get(row, "updated_at")?,
+                })
+            }
+
+            fn contract_from_row(row: &$row, codec: &dyn crate::SecretCodec) -> Result<StoredContract> {
+                let sealed: Vec<u8> = get(row, "key_sealed")?;
+                Ok(StoredContract {
+                    contract: Contract {
+                        id: get(row, "id")?,
+                        product_id: get(row, "product_id")?,
+                        name: get(row, "name")?,
+                        information: get(row, "information")?,
+                        license_keys_quantity: get(row, "license_keys_quantity")?,
+                        active: get(row, "active")?,
+                        can_get_info: get(row, "can_get_info")?,
+                        can_generate: get(row, "can_generate")?,
+                        can_destroy: get(row, "can_destroy")?,
+                        can_destroy_all: get(row, "can_destroy_all")?,
+                        created_at: get(row, "created_at")?,
+                        updated_at: get(row, "updated_at")?,
+                    },
+                    key: crate::sql::open_text(codec, &sealed, CONTRACT_KEY)?,
+                    license_keys_count: get(row, "license_keys_count")?,
+                })
+            }
+
+            fn downloadable_from_row(row: &$row) -> Result<Downloadable> {
+                Ok(Downloadable {
+                    id: get(row, "id")?,
+                    product_id: get(row, "product_id")?,
+                    numeric_version: get(row, "numeric_version")?,
+                    version: get(row, "version")?,
+                    update_summary: get(row, "update_summary")?,
+                    changelog: get(row, "changelog")?,
+                    published: get(row, "published")?,
+                    release_date: get(row, "release_date")?,
+                    download_counter: get(row, "download_counter")?,
+                    file_name: get(row, "file_name")?,
+                    file_size: get::<Option<i64>>(row, "file_size")?,
+                    created_at: get(row, "created_at")?,
+                })
+            }
+
+            fn telemetry_from_row(row: &$row, codec: &dyn crate::SecretCodec) -> Result<TelemetryRecord> {
+                let sealed: Option<Vec<u8>> = get(row, "license_key_sealed")?;
+                let data: String = get(row, "data")?;
+                Ok(TelemetryRecord {
+                    id: get(row, "id")?,
+                    user_identifier: get(row, "user_identifier")?,
+                    license_id: get(row, "license_id")?,
+                    license_key: sealed.map(|s| crate::sql::open_text(codec, &s, TELEMETRY_KEY)).transpose()?,
+                    activation_identifier: get(row, "activation_identifier")?,
+                    product_id: get(row, "product_id")?,
+                    product_version: get(row, "product_version")?,
+                    data_type: get(row, "data_type")?,
+                    data_group: get(row, "data_group")?,
+                    data: from_json(&data, "telemetry data")?,
+                    is_correct_format: get(row, "is_correct_format")?,
+                    license_key_exists: get(row, "license_key_exists")?,
+                    product_exists: get(row, "product_exists")?,
+                    product_version_exists: get(row, "product_version_exists")?,
+                    has_red_flags: get(row, "has_red_flags")?,
+                    created_at: get(row, "created_at")?,
+                })
+            }
+
+            async fn product_exists(conn: &mut $conn, product_id: i64) -> Result<bool> {
+                let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE id = $1")
+                    .bind(product_id)
+                    .fetch_one(conn)
+                    .await
+                    .map_err(db_err)?;
+                Ok(found > 0)
+            }
+
+            /// Inserts one key-based license (no feature grants: Key Manager keys have none),
+            /// sealed and digested exactly as the core store does.
+            async fn insert_license(
+                conn: &mut $conn,
+                codec: &dyn crate::SecretCodec,
+                item: &crate::NewLicense,
+                now: Millis,
+            ) -> Result<i64> {
+                let key = item.key.as_deref().ok_or_else(|| StoreError::Conflict("a license key is required".into()))?;
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO licenses (product_id, policy_id, customer_id, key_digest, key_sealed, status, assignment, \
+                     terms, starts_at, expires_at, maintenance_expires_at, trial_days, transfer_count, deactivation_count, \
+                     consumption_used, consumption_period_start, order_ref, metadata, lock_version, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, 0, 0, $13, $14, $15, 0, $13, $13) RETURNING id",
+                )
+                .bind(item.product_id)
+                .bind(item.policy_id)
+                .bind(item.customer_id)
+                .bind(codec.digest(key.as_bytes()))
+                .bind(codec.seal(key.as_bytes(), LICENSE_KEY))
+                .bind(item.status.as_str())
+                .bind(item.assignment.as_str())
+                .bind(to_json(&item.terms)?)
+                .bind(item.starts_at)
+                .bind(item.expires_at)
+                .bind(item.maintenance_expires_at)
+                .bind(item.trial_days)
+                .bind(now)
+                .bind(&item.order_ref)
+                .bind(to_json(&item.metadata)?)
+                .fetch_one(conn)
+                .await
+                .map_err(conflict("license key already exists", "product does not exist"))?;
+                Ok(id)
+            }
+
+            async fn assign_row(conn: &mut $conn, id: i64, assign: &AssignFn, now: Millis) -> Result<()> {
+                let metadata: String = sqlx::query_scalar("SELECT metadata FROM licenses WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                let metadata: serde_json::Value = from_json(&metadata, "license metadata")?;
+                let (metadata, expires_at) = assign(&metadata, now);
+                sqlx::query(
+                    "UPDATE licenses SET assignment = 'assigned', metadata = $2, expires_at = $3, updated_at = $4, \
+                     lock_version = lock_version + 1 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(to_json(&metadata)?)
+                .bind(expires_at)
+                .bind(now)
+                .execute(conn)
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn contract_by_id(conn: &mut $conn, codec: &dyn crate::SecretCodec, id: i64) -> Result<StoredContract> {
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {CONTRACT_COLS} FROM km_contracts c WHERE c.id = $1")))
+                    .bind(id)
+                    .fetch_optional(conn)
+                    .await
+                    .map_err(db_err)?
+                    .ok_or(StoreError::NotFound)?;
+                contract_from_row(&row, codec)
+            }
+
+            /// `km_assign` and `km_assign_delivering`: with `deliver`, the delivery reporting the
+            /// assigned keys is queued in the same transaction.
+            async fn assign_keys(
+                store: &$store,
+                selection: AssignSelection,
+                assign: &AssignFn,
+                mint: Vec<crate::NewLicense>,
+                event: EventDraft,
+                deliver: Option<&DeliveryFn>,
+                now: Millis,
+            ) -> Result<AssignOutcome> {
+                let mut tx = $begin(&store.pool).await?;
+                let mut ids: Vec<i64> = match selection {
+                    AssignSelection::One(id) => sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                        "SELECT id FROM licenses WHERE id = $1 AND assignment = 'in_stock' AND status = 'active'{}",
+                        $lock
+                    )))
+                    .bind(id)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db_err)?,
+                    AssignSelection::Random { product_id, quantity } => sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                        "SELECT id FROM licenses WHERE product_id = $1 AND assignment = 'in_stock' AND status = 'active' \
+                         AND key_digest IS NOT NULL ORDER BY id LIMIT $2{}",
+                        $skip_locked
+                    )))
+                    .bind(product_id)
+                    .bind(quantity.max(0))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db_err)?,
+                };
+                // Early refusals roll back explicitly: a dropped transaction's rollback is only
+                // sent when its connection is next used, and until then its row locks would make
+                // a following request's SKIP LOCKED selection miss keys that are in stock.
+                match selection {
+                    AssignSelection::One(_) if ids.is_empty() => {
+                        tx.rollback().await.map_err(db_err)?;
+                        return Ok(AssignOutcome::NotAssignable);
+                    }
+                    AssignSelection::Random { quantity, .. } if (ids.len() as i64) < quantity => {
+                        let shortfall = (quantity - ids.len() as i64) as usize;
+                        if mint.len() < shortfall {
+                            tx.rollback().await.map_err(db_err)?;
+                            return Ok(AssignOutcome::Insufficient { available: ids.len() as i64 });
+                        }
+                        let mut minted = Vec::with_capacity(shortfall);
+                        for item in mint.iter().take(shortfall) {
+                            minted.push(insert_license(&mut tx, &*store.codec, item, now).await?);
+                        }
+                        for id in &ids {
+                            assign_row(&mut tx, *id, assign, now).await?;
+                        }
+                        ids.extend(minted);
+                        let subject = ids.first().copied();
+                        insert_event(&mut tx, event, subject, now).await?;
+                        if let Err(error) = queue_delivery(&mut tx, &*store.codec, &ids, deliver, now).await {
+                            tx.rollback().await.map_err(db_err)?;
+                            return Err(error);
+                        }
+                        tx.commit().await.map_err(db_err)?;
+                        return Ok(AssignOutcome::Assigned(ids));
+                    }
+                    _ => {}
+                }
+                for id in &ids {
+                    assign_row(&mut tx, *id, assign, now).await?;
+                }
+                let subject = ids.first().copied();
+                insert_event(&mut tx, event, subject, now).await?;
+                // A delivery that cannot be made rolls the assignment back, explicitly (see above).
+                if let Err(error) = queue_delivery(&mut tx, &*store.codec, &ids, deliver, now).await {
+                    tx.rollback().await.map_err(db_err)?;
+                    return Err(error);
+                }
+                tx.commit().await.map_err(db_err)?;
+                Ok(AssignOutcome::Assigned(ids))
+            }
+
+            /// Renders the delivery from the assigned licenses as this transaction sees them and
+            /// queues it on the same transaction.
+            async fn queue_delivery(
+                conn: &mut $conn,
+                codec: &dyn crate::SecretCodec,
+                ids: &[i64],
+                deliver: Option<&DeliveryFn>,
+                now: Millis,
+            ) -> Result<()> {
+                let Some(deliver) = deliver else {
+                    return Ok(());
+                };
+                let mut licenses = Vec::with_capacity(ids.len());
+                for id in ids {
+                    let license = crate::$core::shared::read_license(&mut *conn, codec, &crate::LicenseRef::Id(*id))
+                        .await?
+                        .ok_or(StoreError::NotFound)?;
+                    licenses.push(license);
+                }
+                let delivery = deliver(&licenses)
+                    .map_err(|error| StoreError::Database(format!("cannot render the delivery: {error}")))?;
+                crate::outbox::$core::insert_delivery(conn, &delivery, now).await?;
+                Ok(())
+            }
+
+            km_keys_sql!($store, $row, $conn, $begin, $lock, $skip_locked, $core);
+            km_products_sql!($store, $row, $conn, $begin, $lock, $skip_locked, $core);
+            km_generators_sql!($store, $row, $conn, $begin, $lock, $skip_locked, $core);
+            km_contracts_sql!($store, $row, $conn, $begin, $lock, $skip_locked, $core);
+
+            #[async_trait::async_trait]
+            impl KeyManagerStore for $store {
+                async fn km_api_key_settings(&self, credential_id: i64) -> Result<Option<ApiKeySettings>> {
+                    self.sql_km_api_key_settings(credential_id).await
+                }
+
+                async fn km_put_api_key_settings(
+                    &self,
+                    settings: ApiKeySettings,
+                    event: EventDraft,
+                ) -> Result<ApiKeySettings> {
+                    self.sql_km_put_api_key_settings(settings, event).await
+                }
+
+                async fn km_add_access_block(
+                    &self,
+                    kind: AccessBlockKind,
+                    value: &str,
+                    reason: Option<String>,
+                    event: EventDraft,
+                    now: Millis,
+                ) -> Result<AccessBlock> {
+                    self.sql_km_add_access_block(kind, value, reason, event, now).await
+                }
+
+                async fn km_list_access_blocks(&self) -> Result<Vec<AccessBlock>> {
+                    self.sql_km_list_access_blocks().await
+                }
+
+                async fn km_delete_access_block(&self, id: i64, event: EventDraft) -> Result<()> {
+                    self.sql_km_delete_access_block(id, event).await
+                }
+
+                async fn km_put_product_signing_key(
+                    &self,
+                    product_id: i64,
+                    key: crate::NewSigningKey,
+                    event: EventDraft,
+                    now: Millis,
+                ) -> Result<ProductSigningKey> {
+                    self.sql_km_put_product_signing_key(product_id, key, event, now).await
+                }
+
+                async fn km_product_signing_key(&self, product_id: i64) -> Result<Option<ProductSigningKey>> {
+                    self.sql_km_product_signing_key(product_id).await
+                }
+
+                async fn km_delete_product_signing_key(&self, product_id: i64, event: EventDraft) -> Result<()> {
+                    self.sql_km_delete_product_signing_key(product_id, event).await
+                }
+
+                async fn km_delete_product(&self, product_id: i64, event: EventDraft) -> Result<()> {
+                    self.sql_km_delete_product(product_id, event).await
+                }
+
+                async fn km_list_meta(&self, owner: MetaOwner) -> Result<Vec<MetaEntry>> {
+                    self.sql_km_list_meta(owner).await
+                }
+
+                async fn km_create_meta(
+                    &self,
+                    owner: MetaOwner,
+                    key: &str,
+                    value: &str,
+                    event: EventDraft,
+                    now: Millis,
+                ) -> Result<MetaEntry> {
+                    self.sql_km_create_meta(owner, key, value, event, now).await
+                }
+
+                async fn km_update_meta(
+                    &self,
+                    owner: MetaOwner,
+                    key: &str,
+                    value: &str,
+                    event: EventDraft,
+                    now: Millis,
+                ) -> Result<MetaEntry> {
+                    self.sql_km_update_meta(owner, key, value, event, now).await
+                }
+
+                async fn km_delete_meta(&self, owner: MetaOwner, key: &str, event: EventDraft, now: Millis) -> Result<()> {
+                    self.sql_km_delete_meta(owner, key, event, now).await
+                }
+
+                async fn km_create_generator(
+                    &self,
+                    product_id: i64,
+                    spec: GeneratorSpec,
+                    event: EventDraft,
+                    now: Millis,
+                ) -> Result<Generator> {
+                    self.sql_km_create_generator(product_id, spec, event, now).await
+                }
+
+                async fn km_get_generator(&self, id: i64) -> Result<Generator> {
+                    self.sql_km_get_generator(id).await
+                }
+
+                async fn km_list_generators(&self, product_id: Option<i64>) -> Result<Vec<Generator>> {
+                    self.sql_km_list_generators(product_id).await
+                }
+
+                async fn km_update_generator(&self, id: i64, spec: GeneratorSpec, event: EventDraft, now: Millis) -> Result<Generator> {
+                    self.sql_km_update_generator(id, spec, event, now).await
+                }
+
+                async fn km_delete_generator(&self, id: i64, event: EventDraft) -> Result<()> {
+                    self.sql_km_delete_generator(id, event).await
+                }
+
+                async fn km_assign(
+                    &self,
+                    selection: AssignSelection,
+                    assign: &AssignFn,
+                    mint: Vec<crate::NewLicense>,
+                    event: EventDraft,
+                    now: Millis,
+                ) -> Result<AssignOutcome> {
+                    assign_keys(self, selection, assign, mint, event, None, now).await
+                }
+
+                async fn km_assign_delivering(
+                    &self,
+                    selection: AssignSelection,
+                    assign: &AssignFn,
+                    mint: Vec<crate::NewLicense>,
+                    event: EventDraft,
+                    deliver: &DeliveryFn,
+                    now: Millis,
+                ) -> Result<AssignOutcome> {
+                    assign_keys(self, selection, assign, mint, event, Some(deliver), now).await
+                }
+
+                async fn km_assign_and_activate(
+                    &self,
+                    license_id: i64,
+                    assign: &AssignFn,
+                    device: licensd_domain::DeviceInfo,
+                    assign_event: EventDraft,
+                    activate_event: EventDraft,
+                    now: Millis,
+                ) -> Result<AssignActivation> {
+                    use crate::$core::shared::{activate_locked, lock_license_or_deny};
+                    use licensd_domain::{Assignment, LicenseStatus};
+                    let codec = &*self.codec;
+                    let license_ref = crate::LicenseRef::Id(license_id);
+                    let mut tx = $begin(&self.pool).await?;
+                    let outcome = async {
+                        let license = lock_license_or_deny(&mut tx, codec, &license_ref).await?;
+                        if license.assignment != Assignment::InStock || license.status != LicenseStatus::Active {
+                            return Ok(None);
+                        }
+                        assign_row(&mut tx, license.id, assign, now).await?;
+                        insert_event(&mut tx, assign_event, Some(license.id), now).await?;
+                        // The activation rule reads the license as assigned.
+                        let license = lock_license_or_deny(&mut tx, codec, &license_ref).await?;
+                        activate_locked(&mut tx, codec, license, &device, None, activate_event, now)
+                            .await
+                            .map(Some)
+                    }
+                    .await;
+                    match outcome {
+                        Ok(Some(activation)) => {
+                            tx.commit().await.map_err(db_err)?;
+                            Ok(AssignActivation::Activated(Box::new(activation)))
+                        }
+                        // Refusals roll back explicitly, so no row lock outlives the request.
+                        Ok(None) => {
+                            tx.rollback().await.map_err(db_err)?;
+                            Ok(AssignActivation::NotAssignable)
+                        }
+                        Err(error) => {
+                            tx.rollback().await.map_err(db_err)?;
+                            Err(error)
+                        }
+                    }
+                }
+
+                async fn km_create_contract(&self, fields: ContractFields, event: EventDraft, now: Millis) -> Result<StoredContract> {
+                    self.sql_km_create_contract(fields, event, now).await
+                }
+
+                async fn km_update_contract(&self, id: i64, fields: ContractFields, event: EventDraft, now: Millis) -> Result<StoredContract> {
+                    self.sql_km_update_contract(id, fields, event, now).await
+                }
+
+                async fn km_delete_contract(&self, id: i64, event: EventDraft) -> Result<()> {
+                    self.sql_km_delete_contract(id, event).await
+                }
+
+                async fn km_get_contract(&self, id: i64) -> Result<StoredContract> {
+                    self.sql_km_get_contract(id).await
+                }
+
+                async fn km_find_contract_by_key(&self, key: &str) -> Result<Option<StoredContract>> {
+                    self.sql_km_find_contract_by_key(key).await
+                }
+
+                async fn km_list_contracts(&self) -> Result<Vec<StoredContract>> {
+                    self.sql_km_list_contracts().await
+                }
+
+                async fn km_contract_generate(
+                    &self,
+                    contract_id: i64,
+                    new: Vec<crate::NewLicense>,
+                    event: EventDraft,
+                    now: Millis,
+                ) -> Result<std::result::Result<Vec<i64>, ContractRefusal>> {
+                    self.sql_km_contract_generate(contract_id, new, event, now).await
+                }
+
+                async fn km_contract_destroy(&self, contract_id: i64, license_id: i64, event: EventDraft) -> Result<()> {
+                    self.sql_km_contract_destroy(contract_id, license_id, event).await
+                }
+
+                async fn km_contract_destroy_all(&self, contract_id: i64, event: EventDraft) -> Result<i64> {
+                    self.sql_km_contract_destroy_all(contract_id, event).await
+                }
+
+                async fn km_create_downloadable(
+                    &self,
+                    product_id: i64,
+                    spec: DownloadableSpec,
+                    event: EventDraft,
+                    now: Millis,
+                ) -> Result<Downloadable> {
+                    self.sql_km_create_downloadable(product_id, spec, event, now).await
+                }
+
+                async fn km_list_downloadables(&self, product_id: Option<i64>) -> Result<Vec<Downloadable>> {
+                    self.sql_km_list_downloadables(product_id).await
+                }
+
+                async fn km_get_downloadable(&self, id: i64) -> Result<Downloadable> {
+                    self.sql_km_get_downloadable(id).await
+                }
+
+                async fn km_downloadable_by_version(&self, product_id: i64, numeric_version: i64) -> Result<Option<Downloadable>> {
+                    self.sql_km_downloadable_by_version(product_id, numeric_version).await
+                }
+
+                async fn km_put_downloadable_file(
+                    &self,
+                    id: i64,
+                    file_name: &str,
+                    content: Vec<u8>,
+                    event: EventDraft,
+                ) -> Result<Downloadable> {
+                    self.sql_km_put_downloadable_file(id, file_name, content, event).await
+                }
+
+                async fn km_take_download(&self, id: i64) -> Result<Option<(String, Vec<u8>)>> {
+                    self.sql_km_take_download(id).await
+                }
+
+                async fn km_delete_downloadable(&self, id: i64, event: EventDraft) -> Result<()> {
+                    self.sql_km_delete_downloadable(id, event).await
+                }
+
+                async fn km_add_telemetry(&self, record: NewTelemetry, now: Millis) -> Result<TelemetryRecord> {
+                    let (digest, sealed) = match &record.license_key {
+                        Some(key) => (
+                            Some(self.codec.digest(key.as_bytes())),
+                            Some(self.codec.seal(key.as_bytes(), TELEMETRY_KEY)),
+                        ),
+                        None => (None, None),
+                    };
+                    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "INSERT INTO km_telemetry (user_identifier, license_id, license_key_digest, license_key_sealed, \
+                         activation_identifier, product_id, product_version, data_type, data_group, data, is_correct_format, \
+                         license_key_exists, product_exists, product_version_exists, has_red_flags, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING {TELEMETRY_COLS}"
+                    )))
+                    .bind(&record.user_identifier)
+                    .bind(record.license_id)
+                    .bind(digest)
+                    .bind(sealed)
+                    .bind(&record.activation_identifier)
+                    .bind(record.product_id)
+                    .bind(&record.product_version)
+                    .bind(&record.data_type)
+                    .bind(&record.data_group)
+                    .bind(to_json(&record.data)?)
+                    .bind(record.is_correct_format)
+                    .bind(record.license_key_exists)
+                    .bind(record.product_exists)
+                    .bind(record.product_version_exists)
+                    .bind(record.has_red_flags)
+                    .bind(now)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    telemetry_from_row(&row, &*self.codec)
+                }
+
+                async fn km_list_telemetry(&self, filter: TelemetryFilter, limit: i64) -> Result<Vec<TelemetryRecord>> {
+                    let digest = filter.license_key.as_ref().map(|key| self.codec.digest(key.as_bytes()));
+                    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "SELECT {TELEMETRY_COLS} FROM km_telemetry WHERE ($1 IS NULL OR license_key_digest = $1) \
+                         AND ($2 IS NULL OR user_identifier = $2) AND ($3 IS NULL OR has_red_flags = $3) \
+                         AND ($4 IS NULL OR product_id = $4) ORDER BY id DESC LIMIT $5"
+                    )))
+                    .bind(digest)
+                    .bind(&filter.user_identifier)
+                    .bind(filter.has_red_flags)
+                    .bind(filter.product_id)
+                    .bind(limit.clamp(1, 1000))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    rows.iter().map(|row| telemetry_from_row(row, &*self.codec)).collect()
+                }
+            }
+        };
+    };
+}
+
+// SQLite serializes writers with BEGIN IMMEDIATE, so it needs (and has) no row-lock clauses.
+impl_keymanager!(
+    SqliteStore,
+    sqlx::sqlite::SqliteRow,
+    sqlx::SqliteConnection,
+    begin_sqlite,
+    "",
+    "",
+    sqlite
+);
+impl_keymanager!(
+    PostgresStore,
+    sqlx::postgres::PgRow,
+    sqlx::PgConnection,
+    begin_postgres,
+    " FOR UPDATE",
+    " FOR UPDATE SKIP LOCKED",
+    postgres
+);

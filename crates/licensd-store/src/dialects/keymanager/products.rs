@@ -1,0 +1,222 @@
+//! Per-product signing keys, deleting a product, and key/value metadata of license keys and
+//! products.
+
+/// The SQL behind these `KeyManagerStore` methods, as inherent methods of one store type; the trait
+/// impl in `mod.rs` delegates to them. Expanded inside `impl_keymanager!`,
+/// so the row helpers and `insert_event` there are in scope.
+macro_rules! km_products_sql {
+    ($store:ty, $row:ty, $conn:ty, $begin:ident, $lock:literal, $skip_locked:literal, $core:ident) => {
+        impl $store {
+            async fn sql_km_put_product_signing_key(
+                &self,
+                product_id: i64,
+                key: crate::NewSigningKey,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<ProductSigningKey> {
+                let sealed = self.codec.seal(&key.private_pkcs8, PRODUCT_SIGNING_KEY);
+                let mut tx = $begin(&self.pool).await?;
+                let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE id = $1")
+                    .bind(product_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                if found == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                sqlx::query(
+                    "INSERT INTO km_product_signing_keys (product_id, kid, algorithm, public_der, private_sealed, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (product_id) DO UPDATE SET kid = excluded.kid, \
+                     algorithm = excluded.algorithm, public_der = excluded.public_der, \
+                     private_sealed = excluded.private_sealed, created_at = excluded.created_at",
+                )
+                .bind(product_id)
+                .bind(&key.kid)
+                .bind(&key.algorithm)
+                .bind(&key.public_der)
+                .bind(sealed)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                insert_event(&mut tx, event, Some(product_id), now).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(ProductSigningKey {
+                    product_id,
+                    kid: key.kid,
+                    algorithm: key.algorithm,
+                    public_der: key.public_der,
+                    private_pkcs8: key.private_pkcs8,
+                    created_at: now,
+                })
+            }
+
+            async fn sql_km_product_signing_key(&self, product_id: i64) -> Result<Option<ProductSigningKey>> {
+                let row = sqlx::query(
+                    "SELECT product_id, kid, algorithm, public_der, private_sealed, created_at \
+                     FROM km_product_signing_keys WHERE product_id = $1",
+                )
+                .bind(product_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+                let Some(row) = row else { return Ok(None) };
+                let sealed: Vec<u8> = get(&row, "private_sealed")?;
+                let private_pkcs8 = self.codec.open(&sealed, PRODUCT_SIGNING_KEY).ok_or_else(|| {
+                    StoreError::Corrupt("cannot open sealed product signing key (tampered or another master key)".into())
+                })?;
+                Ok(Some(ProductSigningKey {
+                    product_id: get(&row, "product_id")?,
+                    kid: get(&row, "kid")?,
+                    algorithm: get(&row, "algorithm")?,
+                    public_der: get(&row, "public_der")?,
+                    private_pkcs8,
+                    created_at: get(&row, "created_at")?,
+                }))
+            }
+
+            async fn sql_km_delete_product_signing_key(&self, product_id: i64, event: EventDraft) -> Result<()> {
+                let mut tx = $begin(&self.pool).await?;
+                let done = sqlx::query("DELETE FROM km_product_signing_keys WHERE product_id = $1")
+                    .bind(product_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                insert_event(&mut tx, event, Some(product_id), wall_now()).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn sql_km_delete_product(&self, product_id: i64, event: EventDraft) -> Result<()> {
+                let mut tx = $begin(&self.pool).await?;
+                let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE id = $1")
+                    .bind(product_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                if found == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                // Rows hanging off licenses (devices, leases, grants, consumption, metadata)
+                // go with them through ON DELETE CASCADE.
+                for statement in [
+                    "DELETE FROM licenses WHERE product_id = $1",
+                    "DELETE FROM policies WHERE product_id = $1",
+                    "DELETE FROM features WHERE product_id = $1",
+                    "DELETE FROM products WHERE id = $1",
+                ] {
+                    sqlx::query(statement)
+                        .bind(product_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(conflict("product is still in use", "product is still in use"))?;
+                }
+                insert_event(&mut tx, event, Some(product_id), wall_now()).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn sql_km_list_meta(&self, owner: MetaOwner) -> Result<Vec<MetaEntry>> {
+                let (table, column, _) = meta_table(owner);
+                let sql = format!(
+                    "SELECT id, meta_key, meta_value, created_at, updated_at FROM {table} WHERE {column} = $1 ORDER BY id"
+                );
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(owner.id())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                rows.iter().map(meta_from_row).collect()
+            }
+
+            async fn sql_km_create_meta(
+                &self,
+                owner: MetaOwner,
+                key: &str,
+                value: &str,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<MetaEntry> {
+                let (table, column, owners) = meta_table(owner);
+                let mut tx = $begin(&self.pool).await?;
+                let found: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                    "SELECT COUNT(*) FROM {owners} WHERE id = $1"
+                )))
+                .bind(owner.id())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                if found == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO {table} ({column}, meta_key, meta_value, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $4) RETURNING id, meta_key, meta_value, created_at, updated_at"
+                )))
+                .bind(owner.id())
+                .bind(key)
+                .bind(value)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(conflict("meta key already exists", "owner does not exist"))?;
+                let entry = meta_from_row(&row)?;
+                let event = EventDraft { subject_type: owner.subject_type().into(), ..event };
+                insert_event(&mut tx, event, Some(owner.id()), now).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(entry)
+            }
+
+            async fn sql_km_update_meta(
+                &self,
+                owner: MetaOwner,
+                key: &str,
+                value: &str,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<MetaEntry> {
+                let (table, column, _) = meta_table(owner);
+                let mut tx = $begin(&self.pool).await?;
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "UPDATE {table} SET meta_value = $3, updated_at = $4 WHERE {column} = $1 AND meta_key = $2 \
+                     RETURNING id, meta_key, meta_value, created_at, updated_at"
+                )))
+                .bind(owner.id())
+                .bind(key)
+                .bind(value)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                let entry = meta_from_row(&row.ok_or(StoreError::NotFound)?)?;
+                let event = EventDraft { subject_type: owner.subject_type().into(), ..event };
+                insert_event(&mut tx, event, Some(owner.id()), now).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(entry)
+            }
+
+            async fn sql_km_delete_meta(&self, owner: MetaOwner, key: &str, event: EventDraft, now: Millis) -> Result<()> {
+                let (table, column, _) = meta_table(owner);
+                let mut tx = $begin(&self.pool).await?;
+                let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DELETE FROM {table} WHERE {column} = $1 AND meta_key = $2"
+                )))
+                .bind(owner.id())
+                .bind(key)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                let event = EventDraft { subject_type: owner.subject_type().into(), ..event };
+                insert_event(&mut tx, event, Some(owner.id()), now).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(())
+            }
+        }
+    };
+}

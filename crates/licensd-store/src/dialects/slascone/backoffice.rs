@@ -1,0 +1,403 @@
+//! Back-office entries (editions, tags, license types…), customers, license values and limits,
+//! legacy keys, and deleting editions or toggling licenses.
+
+/// The SQL behind these `SlasconeStore` methods, as inherent methods of one store type; the trait
+/// impl in `mod.rs` delegates to them. Expanded inside `impl_slascone_store!`,
+/// so the row helpers and `log_event` there are in scope.
+macro_rules! slascone_backoffice_sql {
+    ($store:ty, $row:ty, $conn:ty, $begin:literal) => {
+        impl $store {
+            async fn sql_slascone_create_entry(
+                &self,
+                kind: EntryKind,
+                scope_id: i64,
+                name: &str,
+                detail: Option<&str>,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<Entry> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO slascone_entries (kind, scope_id, name, detail, created_at) \
+                     VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                )
+                .bind(kind.as_str())
+                .bind(scope_id)
+                .bind(name)
+                .bind(detail)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(conflict(CONFLICT_ENTRY_EXISTS, "entry reference does not exist"))?;
+                log_event(&mut tx, event, id, now).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(Entry { id, kind, scope_id, name: name.to_owned(), detail: detail.map(str::to_owned), created_at: now })
+            }
+
+            async fn sql_slascone_entries(&self, kind: EntryKind, scope_id: Option<i64>) -> Result<Vec<Entry>> {
+                let found = sqlx::query(
+                    "SELECT id, kind, scope_id, name, detail, created_at FROM slascone_entries \
+                     WHERE kind = $1 AND ($2 IS NULL OR scope_id = $2) ORDER BY id",
+                )
+                .bind(kind.as_str())
+                .bind(scope_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+                found.iter().map(entry_from_row).collect()
+            }
+
+            async fn sql_slascone_find_entry(&self, kind: EntryKind, id: i64) -> Result<Option<Entry>> {
+                let row = sqlx::query(
+                    "SELECT id, kind, scope_id, name, detail, created_at FROM slascone_entries WHERE id = $1 AND kind = $2",
+                )
+                .bind(id)
+                .bind(kind.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+                row.as_ref().map(entry_from_row).transpose()
+            }
+
+            async fn sql_slascone_create_customer(
+                &self,
+                email: &str,
+                company: &str,
+                profile: CustomerProfile,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<(Customer, CustomerProfile)> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                // Checked inside the write transaction so the refusal names the field; the UNIQUE
+                // keys still decide a race (then reported as a duplicate number).
+                let number: Option<i64> =
+                    sqlx::query_scalar("SELECT customer_id FROM slascone_customers WHERE customer_number = $1")
+                        .bind(&profile.customer_number)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                if number.is_some() {
+                    return Err(StoreError::Conflict(CONFLICT_CUSTOMER_NUMBER.into()));
+                }
+                if let Some(prospect) = &profile.prospect_number {
+                    let taken: Option<i64> =
+                        sqlx::query_scalar("SELECT customer_id FROM slascone_customers WHERE prospect_number = $1")
+                            .bind(prospect)
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(db_err)?;
+                    if taken.is_some() {
+                        return Err(StoreError::Conflict(CONFLICT_PROSPECT_NUMBER.into()));
+                    }
+                }
+                let row = sqlx::query(
+                    "INSERT INTO customers (email, name, company, reference, metadata, created_at) \
+                     VALUES ($1, NULL, $2, $3, '{}', $4) RETURNING id",
+                )
+                .bind(email)
+                .bind(company)
+                .bind(&profile.customer_number)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(conflict(CONFLICT_CUSTOMER_EMAIL, "customer reference"))?;
+                let id: i64 = row.try_get("id").map_err(db_err)?;
+                sqlx::query(
+                    "INSERT INTO slascone_customers \
+                     (customer_id, customer_number, prospect_number, customer_type_id, country, language) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(id)
+                .bind(&profile.customer_number)
+                .bind(&profile.prospect_number)
+                .bind(profile.customer_type_id)
+                .bind(&profile.country)
+                .bind(&profile.language)
+                .execute(&mut *tx)
+                .await
+                .map_err(conflict(CONFLICT_CUSTOMER_NUMBER, "customer type does not exist"))?;
+                log_event(&mut tx, event, id, now).await?;
+                tx.commit().await.map_err(db_err)?;
+                let customer = Customer {
+                    id,
+                    email: Some(email.to_owned()),
+                    name: None,
+                    company: Some(company.to_owned()),
+                    reference: Some(profile.customer_number.clone()),
+                    metadata: serde_json::json!({}),
+                    created_at: now,
+                };
+                Ok((customer, CustomerProfile { customer_id: id, ..profile }))
+            }
+
+            async fn sql_slascone_customer_profile(&self, customer_id: i64) -> Result<Option<CustomerProfile>> {
+                let row = sqlx::query(
+                    "SELECT customer_id, customer_number, prospect_number, customer_type_id, country, language \
+                     FROM slascone_customers WHERE customer_id = $1",
+                )
+                .bind(customer_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+                let Some(row) = row else { return Ok(None) };
+                Ok(Some(CustomerProfile {
+                    customer_id: row.try_get("customer_id").map_err(db_err)?,
+                    customer_number: row.try_get("customer_number").map_err(db_err)?,
+                    prospect_number: row.try_get("prospect_number").map_err(db_err)?,
+                    customer_type_id: row.try_get("customer_type_id").map_err(db_err)?,
+                    country: row.try_get("country").map_err(db_err)?,
+                    language: row.try_get("language").map_err(db_err)?,
+                }))
+            }
+
+            async fn sql_slascone_assign_tag(
+                &self,
+                tag_id: i64,
+                target: TagTarget,
+                target_id: i64,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<()> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let tag: Option<i64> = sqlx::query_scalar("SELECT id FROM slascone_entries WHERE id = $1 AND kind = $2")
+                    .bind(tag_id)
+                    .bind(EntryKind::Tag.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                let target_sql = match target {
+                    TagTarget::Customer => "SELECT id FROM customers WHERE id = $1",
+                    TagTarget::License => "SELECT id FROM licenses WHERE id = $1",
+                };
+                let exists: Option<i64> = sqlx::query_scalar(target_sql)
+                    .bind(target_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                if tag.is_none() || exists.is_none() {
+                    return Err(StoreError::NotFound);
+                }
+                sqlx::query(
+                    "INSERT INTO slascone_tag_assignments (tag_id, target_type, target_id, created_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(tag_id)
+                .bind(target.as_str())
+                .bind(target_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(conflict(CONFLICT_TAG_ASSIGNED, "tag does not exist"))?;
+                log_event(&mut tx, event, tag_id, now).await?;
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn sql_slascone_tags_of(&self, target: TagTarget, target_id: i64) -> Result<Vec<Entry>> {
+                let found = sqlx::query(
+                    "SELECT e.id, e.kind, e.scope_id, e.name, e.detail, e.created_at FROM slascone_tag_assignments a \
+                     JOIN slascone_entries e ON e.id = a.tag_id WHERE a.target_type = $1 AND a.target_id = $2 ORDER BY e.id",
+                )
+                .bind(target.as_str())
+                .bind(target_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+                found.iter().map(entry_from_row).collect()
+            }
+
+            async fn sql_slascone_set_license_value(
+                &self,
+                license_id: i64,
+                entry_id: i64,
+                value: &str,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<()> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let kind: Option<String> = sqlx::query_scalar("SELECT kind FROM slascone_entries WHERE id = $1")
+                    .bind(entry_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                let license: Option<i64> = sqlx::query_scalar("SELECT id FROM licenses WHERE id = $1")
+                    .bind(license_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                let (Some(kind), Some(_)) = (kind, license) else {
+                    return Err(StoreError::NotFound);
+                };
+                if EntryKind::parse(&kind).is_some_and(EntryKind::single_per_license) {
+                    // A license has one type and one release limitation: the new replaces the old.
+                    sqlx::query(
+                        "DELETE FROM slascone_license_values WHERE license_id = $1 AND entry_id IN \
+                         (SELECT id FROM slascone_entries WHERE kind = $2)",
+                    )
+                    .bind(license_id)
+                    .bind(&kind)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                }
+                sqlx::query(
+                    "INSERT INTO slascone_license_values (license_id, entry_id, value) VALUES ($1, $2, $3) \
+                     ON CONFLICT (license_id, entry_id) DO UPDATE SET value = excluded.value",
+                )
+                .bind(license_id)
+                .bind(entry_id)
+                .bind(value)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                log_event(&mut tx, event, license_id, now).await?;
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn sql_slascone_clear_license_kind(
+                &self,
+                license_id: i64,
+                kind: EntryKind,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<()> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                sqlx::query(
+                    "DELETE FROM slascone_license_values WHERE license_id = $1 AND entry_id IN \
+                     (SELECT id FROM slascone_entries WHERE kind = $2)",
+                )
+                .bind(license_id)
+                .bind(kind.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                log_event(&mut tx, event, license_id, now).await?;
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn sql_slascone_update_license_limits(
+                &self,
+                license_id: i64,
+                update: LicenseLimitsUpdate,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<()> {
+                // The limits are one part of the license update (one definition of their checks).
+                let update = crate::dialects::slascone_admin::LicenseUpdate {
+                    limits: update,
+                    ..Default::default()
+                };
+                crate::dialects::slascone_admin::SlasconeAdminStore::slascone_update_license(
+                    self, license_id, update, event, now,
+                )
+                .await
+            }
+
+            async fn sql_slascone_license_values(&self, license_id: i64) -> Result<Vec<(Entry, String)>> {
+                let found = sqlx::query(
+                    "SELECT e.id, e.kind, e.scope_id, e.name, e.detail, e.created_at, v.value FROM slascone_license_values v \
+                     JOIN slascone_entries e ON e.id = v.entry_id WHERE v.license_id = $1 ORDER BY e.id",
+                )
+                .bind(license_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+                found
+                    .iter()
+                    .map(|row| Ok((entry_from_row(row)?, row.try_get("value").map_err(db_err)?)))
+                    .collect()
+            }
+
+            async fn sql_slascone_set_legacy_key(
+                &self,
+                license_id: i64,
+                legacy_key: &str,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<()> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                sqlx::query("DELETE FROM slascone_legacy_keys WHERE license_id = $1")
+                    .bind(license_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                sqlx::query("INSERT INTO slascone_legacy_keys (legacy_key, license_id) VALUES ($1, $2)")
+                    .bind(legacy_key)
+                    .bind(license_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| match conflict(CONFLICT_LEGACY_KEY, "license does not exist")(e) {
+                        StoreError::Conflict(text) if text != CONFLICT_LEGACY_KEY => StoreError::NotFound,
+                        other => other,
+                    })?;
+                log_event(&mut tx, event, license_id, now).await?;
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn sql_slascone_license_of_legacy_key(&self, legacy_key: &str) -> Result<Option<i64>> {
+                sqlx::query_scalar("SELECT license_id FROM slascone_legacy_keys WHERE legacy_key = $1")
+                    .bind(legacy_key)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)
+            }
+
+            async fn sql_slascone_legacy_key_of(&self, license_id: i64) -> Result<Option<String>> {
+                sqlx::query_scalar("SELECT legacy_key FROM slascone_legacy_keys WHERE license_id = $1")
+                    .bind(license_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)
+            }
+
+            async fn sql_slascone_delete_edition(&self, policy_id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let product_id: Option<i64> = sqlx::query_scalar("SELECT product_id FROM policies WHERE id = $1")
+                    .bind(policy_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                let product_id = product_id.ok_or(StoreError::NotFound)?;
+                // Lock the product row so two deletes of a product's last two editions serialise
+                // (SQLite's BEGIN IMMEDIATE already does).
+                sqlx::query("UPDATE products SET updated_at = updated_at WHERE id = $1")
+                    .bind(product_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM policies WHERE product_id = $1")
+                    .bind(product_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                if count <= 1 {
+                    return Err(StoreError::Conflict(CONFLICT_LAST_EDITION.into()));
+                }
+                sqlx::query("DELETE FROM policies WHERE id = $1")
+                    .bind(policy_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(conflict(CONFLICT_EDITION_IN_USE, CONFLICT_EDITION_IN_USE))?;
+                log_event(&mut tx, event, policy_id, now).await?;
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn sql_slascone_toggle_license(&self, license_id: i64, event: EventDraft, now: Millis) -> Result<LicenseStatus> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let status: Option<String> = sqlx::query_scalar(
+                    "UPDATE licenses SET status = CASE WHEN status = 'active' THEN 'disabled' ELSE 'active' END, \
+                     updated_at = $2 WHERE id = $1 RETURNING status",
+                )
+                .bind(license_id)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                let status = status.ok_or(StoreError::NotFound)?;
+                let status = LicenseStatus::parse(&status)
+                    .ok_or_else(|| StoreError::Corrupt(format!("unknown license status {status:?}")))?;
+                log_event(&mut tx, event, license_id, now).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(status)
+            }
+        }
+    };
+}
