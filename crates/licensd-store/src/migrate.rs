@@ -29,6 +29,7 @@ pub(crate) const SQLITE: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0500_one_trial_per_device.sql"),
     },
     crate::outbox::SQLITE_MIGRATION,
+    crate::webhooks::SQLITE_MIGRATION,
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -48,6 +49,7 @@ pub(crate) const POSTGRES: &[Migration] = &[
         sql: include_str!("../migrations/postgres/0500_one_trial_per_device.sql"),
     },
     crate::outbox::POSTGRES_MIGRATION,
+    crate::webhooks::POSTGRES_MIGRATION,
 ];
 
 /// The bookkeeping table is created inside the same locked transaction as the migration it guards,
