@@ -30,6 +30,7 @@ pub(crate) const SQLITE: &[Migration] = &[
     },
     crate::outbox::SQLITE_MIGRATION,
     crate::webhooks::SQLITE_MIGRATION,
+    crate::webhooks::SQLITE_FAN_OUT,
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -50,6 +51,7 @@ pub(crate) const POSTGRES: &[Migration] = &[
     },
     crate::outbox::POSTGRES_MIGRATION,
     crate::webhooks::POSTGRES_MIGRATION,
+    crate::webhooks::POSTGRES_FAN_OUT,
 ];
 
 /// The bookkeeping table is created inside the same locked transaction as the migration it guards,

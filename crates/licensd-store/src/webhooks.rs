@@ -1,5 +1,11 @@
 //! Outbound webhook endpoints (`/v1/webhooks`): a URL, the event-log types it subscribes to and a
 //! signing secret, sealed at rest like every other secret. Migration version 610.
+//!
+//! Fan-out (migration 611): a trigger on `events` queues, in the inserting transaction, one
+//! `outbox_deliveries` row (kind `webhook`, `webhook_id` set) per enabled endpoint subscribed to
+//! the event's type, with the body `{"type": action, "timestamp": RFC 3339 UTC, "data": {id, at,
+//! actor, source_ip, action, subject_type, subject_id, data}}`. Disabling or deleting an endpoint
+//! gives up its pending deliveries.
 
 use crate::migrate::Migration;
 use crate::{PostgresStore, Result, SqliteStore, StoreError};
@@ -15,6 +21,19 @@ pub(crate) const POSTGRES_MIGRATION: Migration = Migration {
     version: 610,
     name: "webhook_endpoints",
     sql: include_str!("../migrations/postgres/0610_webhook_endpoints.sql"),
+};
+
+/// Events fan out to subscribed endpoints through the outbox (a trigger on `events`, so every
+/// code path that logs an event queues its deliveries in the same transaction).
+pub(crate) const SQLITE_FAN_OUT: Migration = Migration {
+    version: 611,
+    name: "webhook_fan_out",
+    sql: include_str!("../migrations/sqlite/0611_webhook_fan_out.sql"),
+};
+pub(crate) const POSTGRES_FAN_OUT: Migration = Migration {
+    version: 611,
+    name: "webhook_fan_out",
+    sql: include_str!("../migrations/postgres/0611_webhook_fan_out.sql"),
 };
 
 /// The sealing context of endpoint secrets.
@@ -48,7 +67,8 @@ pub trait WebhookStore: Send + Sync + 'static {
     /// Every endpoint, by id.
     async fn webhook_list(&self) -> Result<Vec<WebhookEndpoint>>;
     async fn webhook_update(&self, id: i64, patch: WebhookEndpointPatch, now: Millis) -> Result<WebhookEndpoint>;
-    async fn webhook_delete(&self, id: i64) -> Result<()>;
+    /// Deletes the endpoint and gives up its pending deliveries.
+    async fn webhook_delete(&self, id: i64, now: Millis) -> Result<()>;
     /// The endpoint's signing secret (`whsec_…`), opened.
     async fn webhook_secret(&self, id: i64) -> Result<String>;
 }
@@ -56,7 +76,7 @@ pub trait WebhookStore: Send + Sync + 'static {
 const COLS: &str = "id, url, description, event_types, enabled, created_at, updated_at";
 
 macro_rules! impl_webhooks {
-    ($store:ty, $row:ty, $begin:ident, $module:ident) => {
+    ($store:ty, $row:ty, $conn:ty, $begin:ident, $module:ident) => {
         pub(crate) mod $module {
             use super::*;
             use crate::sql::{db_err, from_json, open_text, to_json};
@@ -80,6 +100,21 @@ macro_rules! impl_webhooks {
                     created_at: get(row, "created_at")?,
                     updated_at: get(row, "updated_at")?,
                 })
+            }
+
+            /// Marks the endpoint's pending deliveries dead (they are no longer wanted).
+            async fn give_up_pending(conn: &mut $conn, id: i64, why: &str, now: Millis) -> Result<()> {
+                sqlx::query(
+                    "UPDATE outbox_deliveries SET status = 'dead', last_error = $2, claimed_until = NULL, \
+                     claim_token = NULL, next_attempt_at = $3 WHERE webhook_id = $1 AND status = 'pending'",
+                )
+                .bind(id)
+                .bind(why)
+                .bind(now)
+                .execute(conn)
+                .await
+                .map_err(db_err)?;
+                Ok(())
             }
 
             #[async_trait::async_trait]
@@ -150,11 +185,15 @@ macro_rules! impl_webhooks {
                     .await
                     .map_err(db_err)?
                     .ok_or(StoreError::NotFound)?;
+                    let endpoint = endpoint_from_row(&row)?;
+                    if !endpoint.enabled {
+                        give_up_pending(&mut *tx, id, "webhook endpoint disabled", now).await?;
+                    }
                     tx.commit().await.map_err(db_err)?;
-                    endpoint_from_row(&row)
+                    Ok(endpoint)
                 }
 
-                async fn webhook_delete(&self, id: i64) -> Result<()> {
+                async fn webhook_delete(&self, id: i64, now: Millis) -> Result<()> {
                     let mut tx = $begin(self).await?;
                     let done = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1")
                         .bind(id)
@@ -164,6 +203,7 @@ macro_rules! impl_webhooks {
                     if done.rows_affected() == 0 {
                         return Err(StoreError::NotFound);
                     }
+                    give_up_pending(&mut *tx, id, "webhook endpoint deleted", now).await?;
                     tx.commit().await.map_err(db_err)?;
                     Ok(())
                 }
@@ -195,5 +235,5 @@ async fn begin_postgres(store: &PostgresStore) -> Result<sqlx::Transaction<'stat
     store.pool.begin().await.map_err(crate::sql::db_err)
 }
 
-impl_webhooks!(SqliteStore, sqlx::sqlite::SqliteRow, begin_sqlite, sqlite);
-impl_webhooks!(PostgresStore, sqlx::postgres::PgRow, begin_postgres, postgres);
+impl_webhooks!(SqliteStore, sqlx::sqlite::SqliteRow, sqlx::SqliteConnection, begin_sqlite, sqlite);
+impl_webhooks!(PostgresStore, sqlx::postgres::PgRow, sqlx::PgConnection, begin_postgres, postgres);

@@ -151,7 +151,7 @@ pub async fn delete_webhook(
 ) -> Result<StatusCode, ApiError> {
     state
         .store
-        .webhook_delete(id)
+        .webhook_delete(id, state.now())
         .await
         .map_err(|e| ApiError::from_store(e, "webhook"))?;
     Ok(StatusCode::NO_CONTENT)
