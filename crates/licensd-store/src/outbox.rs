@@ -93,6 +93,9 @@ pub struct Delivery {
     pub delivered_at: Option<Millis>,
     /// Held by a worker until then.
     pub claimed_until: Option<Millis>,
+    /// The webhook endpoint (`/v1/webhooks`) an event delivery goes to; the worker signs such
+    /// deliveries with the endpoint's secret at each attempt (Standard Webhooks).
+    pub webhook_id: Option<i64>,
 }
 
 /// What one attempt decided.
@@ -159,7 +162,7 @@ pub trait OutboxStore: Send + Sync + 'static {
 }
 
 const COLS: &str = "id, kind, target_url, body, headers, status, attempts, next_attempt_at, last_attempt_at, \
-     last_status, last_error, response_excerpt, created_at, delivered_at, claimed_until";
+     last_status, last_error, response_excerpt, created_at, delivered_at, claimed_until, webhook_id";
 
 macro_rules! impl_outbox {
     ($store:ty, $row:ty, $conn:ty, $writer:ident, $skip_locked:literal, $greatest:literal, $module:ident) => {
@@ -195,6 +198,7 @@ macro_rules! impl_outbox {
                     created_at: get(row, "created_at")?,
                     delivered_at: get(row, "delivered_at")?,
                     claimed_until: get(row, "claimed_until")?,
+                    webhook_id: get(row, "webhook_id")?,
                 })
             }
 

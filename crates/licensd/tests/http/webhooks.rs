@@ -156,7 +156,6 @@ backend_tests! {
         assert_eq!(delivered["data"]["subject_type"], "license", "{delivered}");
         assert_eq!(delivered["data"]["subject_id"], license, "{delivered}");
         assert!(delivered["data"]["id"].as_i64().is_some(), "{delivered}");
-        assert!(delivered["data"]["data"].is_object(), "{delivered}");
         let timestamp = delivered["timestamp"].as_str().expect("timestamp");
         assert!(timestamp.len() == 24 && timestamp.ends_with('Z') && timestamp.as_bytes()[10] == b'T', "{timestamp}");
         // The event the body reports is the one in the log.
@@ -168,8 +167,109 @@ backend_tests! {
             .find(|e| e["id"] == delivered["data"]["id"])
             .cloned()
             .expect("the delivered event is logged");
-        assert_eq!(logged["action"], "license.activated");
+        for field in ["id", "at", "actor", "source_ip", "action", "subject_type", "subject_id", "data"] {
+            assert_eq!(logged[field], delivered["data"][field], "{field}: {logged} vs {delivered}");
+        }
         assert!(disabled.requests().is_empty(), "{:?}", disabled.requests());
         assert!(deleted.requests().is_empty(), "{:?}", deleted.requests());
     }
+}
+
+/// The Python receiver (tests/interop/webhooks/receiver.py): every request checked with the
+/// `standardwebhooks` package; the lines it reports.
+struct PythonReceiver {
+    child: std::process::Child,
+    port: u16,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+}
+
+impl PythonReceiver {
+    fn start(secret: &str) -> Self {
+        use std::io::BufRead as _;
+        let python = std::env::var("LICENSD_INTEROP_PYTHON")
+            .unwrap_or_else(|_| panic!("LICENSD_INTEROP_PYTHON is not set: run scripts/test (installs standardwebhooks)"));
+        let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/webhooks/receiver.py");
+        let mut child = std::process::Command::new(python)
+            .arg(script)
+            .arg(secret)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the Python receiver");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut first = String::new();
+        stdout.read_line(&mut first).expect("receiver port");
+        let port = first.trim().parse().unwrap_or_else(|_| panic!("receiver said {first:?}"));
+        let lines: std::sync::Arc<std::sync::Mutex<Vec<Value>>> = Default::default();
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                if let Ok(value) = serde_json::from_str(&line) {
+                    sink.lock().unwrap().push(value);
+                }
+            }
+        });
+        Self { child, port, lines }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/hook", self.port)
+    }
+
+    /// Waits for `count` requests (at most 60 s), then a little longer for strays.
+    async fn wait_for(&self, count: usize) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        while self.lines.lock().unwrap().len() < count {
+            assert!(tokio::time::Instant::now() < deadline, "only {:?}", self.lines.lock().unwrap());
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        self.lines.lock().unwrap().clone()
+    }
+}
+
+impl Drop for PythonReceiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Signatures checked by the independent Python verifier.
+mod signed {
+    use super::*;
+
+backend_tests! {
+    async fn deliveries_are_signed_as_standard_webhooks_verifiers_expect(server) {
+        let (status, created) = server
+            .admin(Method::POST, "/v1/webhooks", Some(json!({"url": "http://127.0.0.1:9/later", "event_types": ["license.created", "license.activated"]})))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id = created["webhook"]["id"].as_i64().expect("id");
+        let receiver = PythonReceiver::start(created["secret"].as_str().expect("secret"));
+        let (status, body) = server.admin(Method::PATCH, &format!("/v1/webhooks/{id}"), Some(json!({"url": receiver.url()}))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+
+        let product = server.product("signed").await;
+        server.license(product, "SIGNED-1", json!({})).await;
+        let (status, body, _, _) = server.client_post("/v1/licenses/actions/activate", json!({"key": "SIGNED-1", "fingerprint": "fp"})).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let lines = receiver.wait_for(2).await;
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines.iter().all(|l| l["verified"] == true), "{lines:?}");
+        let mut types: Vec<String> = lines
+            .iter()
+            .map(|l| serde_json::from_str::<Value>(l["body"].as_str().expect("body")).expect("JSON")["type"].as_str().expect("type").to_string())
+            .collect();
+        types.sort();
+        assert_eq!(types, ["license.activated", "license.created"]);
+        assert_ne!(lines[0]["id"], lines[1]["id"], "one webhook-id per delivery");
+
+        // Disabled: nothing more is sent.
+        let (status, _) = server.admin(Method::PATCH, &format!("/v1/webhooks/{id}"), Some(json!({"enabled": false}))).await;
+        assert_eq!(status, StatusCode::OK);
+        server.license(product, "SIGNED-2", json!({})).await;
+        let lines = receiver.wait_for(2).await;
+        assert_eq!(lines.len(), 2, "{lines:?}");
+    }
+}
 }
