@@ -216,7 +216,14 @@ mod tests {
     fn urls_are_checked() {
         assert_eq!(check_url("https://example.com/hook"), Ok(()));
         assert_eq!(check_url("http://127.0.0.1:8080/x?y=1"), Ok(()));
-        for bad in ["ftp://example.com", "https://", "https:///x", "example.com", "https://a b", "http://:80/"] {
+        for bad in [
+            "ftp://example.com",
+            "https://",
+            "https:///x",
+            "example.com",
+            "https://a b",
+            "http://:80/",
+        ] {
             assert_eq!(check_url(bad), Err(WebhookError::BadUrl), "{bad}");
         }
     }

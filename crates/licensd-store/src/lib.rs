@@ -134,7 +134,7 @@ impl<T> Store for T where
         + DnaStore
         + DnaCreditStore
         + OutboxStore
-    + WebhookStore
+        + WebhookStore
 {
 }
 

@@ -86,7 +86,8 @@ macro_rules! impl_webhooks {
             where
                 T: for<'r> sqlx::Decode<'r, <$row as sqlx::Row>::Database> + sqlx::Type<<$row as sqlx::Row>::Database>,
             {
-                row.try_get::<T, _>(col).map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
+                row.try_get::<T, _>(col)
+                    .map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
             }
 
             fn endpoint_from_row(row: &$row) -> Result<WebhookEndpoint> {
@@ -235,5 +236,17 @@ async fn begin_postgres(store: &PostgresStore) -> Result<sqlx::Transaction<'stat
     store.pool.begin().await.map_err(crate::sql::db_err)
 }
 
-impl_webhooks!(SqliteStore, sqlx::sqlite::SqliteRow, sqlx::SqliteConnection, begin_sqlite, sqlite);
-impl_webhooks!(PostgresStore, sqlx::postgres::PgRow, sqlx::PgConnection, begin_postgres, postgres);
+impl_webhooks!(
+    SqliteStore,
+    sqlx::sqlite::SqliteRow,
+    sqlx::SqliteConnection,
+    begin_sqlite,
+    sqlite
+);
+impl_webhooks!(
+    PostgresStore,
+    sqlx::postgres::PgRow,
+    sqlx::PgConnection,
+    begin_postgres,
+    postgres
+);

@@ -28,6 +28,7 @@ use utoipa::{Modify, OpenApi};
         access::create_admin_token, access::list_admin_tokens, access::revoke_admin_token,
         access::list_signing_keys, access::rotate_signing_key, access::list_events,
         webhooks::create_webhook, webhooks::list_webhooks, webhooks::get_webhook, webhooks::update_webhook, webhooks::delete_webhook,
+        webhooks::list_webhook_deliveries, webhooks::redeliver,
         client::validate, client::activate, client::deactivate, client::consume, client::checkout, client::release,
         licence_file::checkout_file, licence_file::issue_license_file,
         document,

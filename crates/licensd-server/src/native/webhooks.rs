@@ -3,9 +3,9 @@
 //! (`whsec_` + base64 of 32 random bytes) is generated here, shown once in the creation answer
 //! and stored sealed.
 
-use super::{Admin, optional_text};
+use super::{Admin, PageQuery, Paged, optional_text};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -14,7 +14,7 @@ use base64::Engine as _;
 use licensd_domain::webhooks::{
     MAX_DESCRIPTION_BYTES, SECRET_BYTES, SECRET_PREFIX, WebhookEndpoint, WebhookError, check_event_types, check_url,
 };
-use licensd_store::{NewWebhookEndpoint, WebhookEndpointPatch};
+use licensd_store::{Delivery, NewWebhookEndpoint, WebhookEndpointPatch};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -93,7 +93,10 @@ pub async fn create_webhook(
 }
 
 #[utoipa::path(get, path = "/v1/webhooks", tag = "webhooks", responses((status = 200, body = Vec<WebhookEndpoint>)), security(("bearer" = [])))]
-pub async fn list_webhooks(_admin: Admin, State(state): State<AppState>) -> Result<Json<Vec<WebhookEndpoint>>, ApiError> {
+pub async fn list_webhooks(
+    _admin: Admin,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<WebhookEndpoint>>, ApiError> {
     Ok(Json(state.store.webhook_list().await?))
 }
 
@@ -155,4 +158,81 @@ pub async fn delete_webhook(
         .await
         .map_err(|e| ApiError::from_store(e, "webhook"))?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// One delivery to an endpoint: its state and what the receiver answered last.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct WebhookDeliveryView {
+    /// Also the `webhook-id` header the receiver saw (stable across retries).
+    pub id: i64,
+    pub webhook_id: Option<i64>,
+    /// `pending`, `delivered` or `dead`.
+    pub status: String,
+    pub attempts: i64,
+    /// The HTTP status of the last answer (none when the last attempt got none).
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    /// The start of the last answer's body (at most 4 KiB).
+    pub response_excerpt: Option<String>,
+    /// The event as sent (`{type, timestamp, data}`).
+    pub body: serde_json::Value,
+    pub created_at: licensd_domain::Millis,
+    pub last_attempt_at: Option<licensd_domain::Millis>,
+    pub next_attempt_at: licensd_domain::Millis,
+    pub delivered_at: Option<licensd_domain::Millis>,
+}
+
+impl From<Delivery> for WebhookDeliveryView {
+    fn from(d: Delivery) -> Self {
+        Self {
+            id: d.id,
+            webhook_id: d.webhook_id,
+            status: d.status.as_str().to_string(),
+            attempts: d.attempts,
+            last_status: d.last_status,
+            last_error: d.last_error,
+            response_excerpt: d.response_excerpt,
+            body: serde_json::from_str(&d.body).unwrap_or(serde_json::Value::String(d.body)),
+            created_at: d.created_at,
+            last_attempt_at: d.last_attempt_at,
+            next_attempt_at: d.next_attempt_at,
+            delivered_at: d.delivered_at,
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/v1/webhooks/{id}/deliveries", tag = "webhooks", params(("id" = i64, Path), PageQuery), responses((status = 200, body = Paged<WebhookDeliveryView>), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn list_webhook_deliveries(
+    _admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<Paged<WebhookDeliveryView>>, ApiError> {
+    let page = query.page()?;
+    state
+        .store
+        .webhook_get(id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "webhook"))?;
+    let deliveries = state.store.outbox_list_for_webhook(id, page).await?;
+    Ok(Json(Paged::new(
+        deliveries.into_iter().map(WebhookDeliveryView::from).collect(),
+        page.limit,
+        |d| d.id,
+    )))
+}
+
+#[utoipa::path(post, path = "/v1/webhooks/deliveries/{id}/redeliver", tag = "webhooks", params(("id" = i64, Path)), responses((status = 200, body = WebhookDeliveryView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn redeliver(
+    _admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<WebhookDeliveryView>, ApiError> {
+    let delivery = state
+        .store
+        .outbox_redeliver(id, state.now())
+        .await
+        .map_err(|e| ApiError::from_store(e, "webhook delivery"))?;
+    state.outbox_wake.notify_one();
+    Ok(Json(delivery.into()))
 }

@@ -186,9 +186,11 @@ struct PythonReceiver {
 impl PythonReceiver {
     fn start(secret: &str) -> Self {
         use std::io::BufRead as _;
-        let python = std::env::var("LICENSD_INTEROP_PYTHON")
-            .unwrap_or_else(|_| panic!("LICENSD_INTEROP_PYTHON is not set: run scripts/test (installs standardwebhooks)"));
-        let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/webhooks/receiver.py");
+        let python = std::env::var("LICENSD_INTEROP_PYTHON").unwrap_or_else(|_| {
+            panic!("LICENSD_INTEROP_PYTHON is not set: run scripts/test (installs standardwebhooks)")
+        });
+        let script =
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/webhooks/receiver.py");
         let mut child = std::process::Command::new(python)
             .arg(script)
             .arg(secret)
@@ -198,7 +200,10 @@ impl PythonReceiver {
         let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
         let mut first = String::new();
         stdout.read_line(&mut first).expect("receiver port");
-        let port = first.trim().parse().unwrap_or_else(|_| panic!("receiver said {first:?}"));
+        let port = first
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("receiver said {first:?}"));
         let lines: std::sync::Arc<std::sync::Mutex<Vec<Value>>> = Default::default();
         let sink = lines.clone();
         std::thread::spawn(move || {
@@ -219,7 +224,11 @@ impl PythonReceiver {
     async fn wait_for(&self, count: usize) -> Vec<Value> {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
         while self.lines.lock().unwrap().len() < count {
-            assert!(tokio::time::Instant::now() < deadline, "only {:?}", self.lines.lock().unwrap());
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "only {:?}",
+                self.lines.lock().unwrap()
+            );
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
@@ -238,7 +247,7 @@ impl Drop for PythonReceiver {
 mod signed {
     use super::*;
 
-backend_tests! {
+    backend_tests! {
     async fn deliveries_are_signed_as_standard_webhooks_verifiers_expect(server) {
         let (status, created) = server
             .admin(Method::POST, "/v1/webhooks", Some(json!({"url": "http://127.0.0.1:9/later", "event_types": ["license.created", "license.activated"]})))
@@ -271,5 +280,58 @@ backend_tests! {
         let lines = receiver.wait_for(2).await;
         assert_eq!(lines.len(), 2, "{lines:?}");
     }
-}
+        async fn the_delivery_log_shows_each_delivery_and_redelivers_on_request(server) {
+            let (status, created) = server
+                .admin(Method::POST, "/v1/webhooks", Some(json!({"url": "http://127.0.0.1:9/later", "event_types": ["product.created"]})))
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{created}");
+            let id = created["webhook"]["id"].as_i64().expect("id");
+            let receiver = PythonReceiver::start(created["secret"].as_str().expect("secret"));
+            let (status, _) = server.admin(Method::PATCH, &format!("/v1/webhooks/{id}"), Some(json!({"url": receiver.url()}))).await;
+            assert_eq!(status, StatusCode::OK);
+            let product = server.product("logged").await;
+            let lines = receiver.wait_for(1).await;
+            assert_eq!(lines.len(), 1, "{lines:?}");
+
+            let (status, log) = server.admin(Method::GET, &format!("/v1/webhooks/{id}/deliveries"), None).await;
+            assert_eq!(status, StatusCode::OK, "{log}");
+            let rows = log["data"].as_array().expect("data");
+            assert_eq!(rows.len(), 1, "{log}");
+            let delivery = &rows[0];
+            assert_eq!(delivery["status"], "delivered", "{delivery}");
+            assert_eq!(delivery["attempts"], 1, "{delivery}");
+            assert_eq!(delivery["last_status"], 204, "{delivery}");
+            assert_eq!(delivery["webhook_id"], id, "{delivery}");
+            assert_eq!(delivery["body"]["type"], "product.created", "{delivery}");
+            assert_eq!(delivery["body"]["data"]["subject_id"], product, "{delivery}");
+            assert_eq!(delivery["id"].as_i64().map(|d| d.to_string()).as_deref(), lines[0]["id"].as_str(), "webhook-id is the delivery id");
+
+            // Redelivered on request: same webhook-id, verified again, a second attempt logged.
+            let delivery_id = delivery["id"].as_i64().expect("delivery id");
+            let (status, again) = server.admin(Method::POST, &format!("/v1/webhooks/deliveries/{delivery_id}/redeliver"), None).await;
+            assert_eq!(status, StatusCode::OK, "{again}");
+            assert_eq!(again["status"], "pending", "{again}");
+            let lines = receiver.wait_for(2).await;
+            assert_eq!(lines.len(), 2, "{lines:?}");
+            assert!(lines.iter().all(|l| l["verified"] == true), "{lines:?}");
+            assert_eq!(lines[0]["id"], lines[1]["id"]);
+            let (_, log) = server.admin(Method::GET, &format!("/v1/webhooks/{id}/deliveries"), None).await;
+            assert_eq!(log["data"][0]["attempts"], 2, "{log}");
+            assert_eq!(log["data"][0]["status"], "delivered", "{log}");
+
+            for (path, expected) in [
+                ("/v1/webhooks/deliveries/999999/redeliver".to_string(), StatusCode::NOT_FOUND),
+                (format!("/v1/webhooks/{}/deliveries", id + 1000), StatusCode::NOT_FOUND),
+            ] {
+                let method = if path.ends_with("redeliver") { Method::POST } else { Method::GET };
+                let (status, body) = server.admin(method, &path, None).await;
+                assert_eq!(status, expected, "{path}: {body}");
+            }
+            // A disabled endpoint's deliveries are not sent again.
+            let (status, _) = server.admin(Method::PATCH, &format!("/v1/webhooks/{id}"), Some(json!({"enabled": false}))).await;
+            assert_eq!(status, StatusCode::OK);
+            let (status, body) = server.admin(Method::POST, &format!("/v1/webhooks/deliveries/{delivery_id}/redeliver"), None).await;
+            assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        }
+    }
 }
