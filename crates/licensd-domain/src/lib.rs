@@ -25,6 +25,7 @@ pub mod product_version;
 pub mod rules;
 pub mod status_keywords;
 pub mod telemetry;
+pub mod webhooks;
 
 pub use clock::{Clock, FixedClock, Millis, SystemClock};
 pub use denial::Denial;

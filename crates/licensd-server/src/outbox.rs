@@ -6,7 +6,12 @@
 //! in the database, so a restart loses nothing; several nodes on one PostgreSQL database share
 //! the work without two of them holding the same delivery (see `licensd_store::OutboxStore`).
 //!
-//! The worker never looks inside a delivery: producers compute its body and headers.
+//! The worker never looks inside a delivery: producers compute its body and headers. One step
+//! runs at send time instead: a delivery to a webhook endpoint (`/v1/webhooks`, `webhook_id` set)
+//! is signed at each attempt in the Standard Webhooks form (`webhook-id` = the delivery's id,
+//! stable across retries; `webhook-timestamp` = the attempt's second; `webhook-signature` =
+//! `v1,` + base64 HMAC-SHA256 of `id.timestamp.body` under the endpoint's `whsec_` key), so a
+//! verifier's freshness check sees the attempt's time, not the queueing time.
 
 use licensd_domain::Clock;
 use licensd_domain::delivery::{AfterFailure, RetryPolicy};
@@ -116,7 +121,10 @@ async fn send_all(
     for delivery in claimed {
         let (store, clock, settings, claim) = (store.clone(), clock.clone(), settings.clone(), claim.to_string());
         running.spawn(async move {
-            let sent = send(&delivery, &settings).await;
+            let sent = match send_time_headers(&store, &delivery, clock.now()).await {
+                Ok(headers) => send(&delivery, &headers, &settings).await,
+                Err(error) => Sent::failed(error),
+            };
             let now = clock.now();
             let outcome = if sent.delivered {
                 AttemptOutcome::Delivered
@@ -174,7 +182,44 @@ impl Sent {
     }
 }
 
-async fn send(delivery: &Delivery, settings: &OutboxSettings) -> Sent {
+/// The headers a delivery gets when it is sent rather than when it was queued: the Standard
+/// Webhooks signature of a webhook-endpoint delivery (none for other kinds).
+async fn send_time_headers(
+    store: &Arc<dyn Store>,
+    delivery: &Delivery,
+    now: licensd_domain::Millis,
+) -> Result<Vec<(String, String)>, String> {
+    let Some(endpoint) = delivery.webhook_id else {
+        return Ok(Vec::new());
+    };
+    let secret = store
+        .webhook_secret(endpoint)
+        .await
+        .map_err(|error| format!("cannot read the webhook endpoint's secret: {error}"))?;
+    let id = delivery.id.to_string();
+    let timestamp = now.div_euclid(1000);
+    let signature = standard_webhook_signature(&secret, &id, timestamp, &delivery.body)
+        .ok_or("the webhook endpoint's secret is not whsec_ and base64")?;
+    Ok(vec![
+        ("webhook-id".into(), id),
+        ("webhook-timestamp".into(), timestamp.to_string()),
+        ("webhook-signature".into(), signature),
+    ])
+}
+
+/// `v1,` + base64 of HMAC-SHA256(key, `{id}.{timestamp}.{body}`), the key being the base64 after
+/// `whsec_` (Standard Webhooks); `None` for a secret not of that form.
+pub fn standard_webhook_signature(secret: &str, id: &str, timestamp: i64, body: &str) -> Option<String> {
+    use base64::Engine as _;
+    let engine = base64::engine::general_purpose::STANDARD;
+    let key = engine
+        .decode(secret.strip_prefix(licensd_domain::webhooks::SECRET_PREFIX)?)
+        .ok()?;
+    let mac = licensd_crypto::hmac_sha256(&key, format!("{id}.{timestamp}.{body}").as_bytes());
+    Some(format!("v1,{}", engine.encode(mac)))
+}
+
+async fn send(delivery: &Delivery, signed: &[(String, String)], settings: &OutboxSettings) -> Sent {
     let Ok(url) = reqwest::Url::parse(&delivery.target_url) else {
         return Sent::failed("the target URL does not parse");
     };
@@ -197,7 +242,7 @@ async fn send(delivery: &Delivery, settings: &OutboxSettings) -> Sent {
         Err(error) => return Sent::failed(format!("cannot build the HTTP client: {error}")),
     };
     let mut request = client.post(url).body(delivery.body.clone());
-    for (name, value) in &delivery.headers {
+    for (name, value) in delivery.headers.iter().chain(signed) {
         request = request.header(name.as_str(), value.as_str());
     }
     let mut response = match request.send().await {
@@ -260,4 +305,26 @@ pub async fn webhook_target(url: &reqwest::Url, allow_private: bool) -> Option<S
 pub fn webhook_url(text: &str) -> Option<reqwest::Url> {
     let url = reqwest::Url::parse(text.trim()).ok()?;
     (matches!(url.scheme(), "http" | "https") && url.host().is_some()).then_some(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::standard_webhook_signature;
+
+    /// The Standard Webhooks specification's example.
+    #[test]
+    fn signatures_match_the_specification() {
+        assert_eq!(
+            standard_webhook_signature(
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                1614265330,
+                r#"{"test": 2432232314}"#
+            )
+            .as_deref(),
+            Some("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
+        );
+        assert_eq!(standard_webhook_signature("MfKQ9r8G", "1", 1, "{}"), None);
+        assert_eq!(standard_webhook_signature("whsec_!!!", "1", 1, "{}"), None);
+    }
 }

@@ -19,6 +19,7 @@ mod sql;
 mod sqlite;
 pub mod transfer;
 mod types;
+pub mod webhooks;
 
 pub use backup::backup_sqlite;
 pub use codec::SecretCodec;
@@ -29,6 +30,7 @@ pub use outbox::{
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use types::*;
+pub use webhooks::{NewWebhookEndpoint, WebhookEndpoint, WebhookEndpointPatch, WebhookStore};
 
 use async_trait::async_trait;
 use licensd_domain::*;
@@ -117,6 +119,7 @@ pub trait Store:
     + DnaStore
     + DnaCreditStore
     + OutboxStore
+    + WebhookStore
 {
 }
 
@@ -131,6 +134,7 @@ impl<T> Store for T where
         + DnaStore
         + DnaCreditStore
         + OutboxStore
+        + WebhookStore
 {
 }
 
@@ -149,7 +153,7 @@ pub use dialects::slascone_sessions::{SessionOpen, SlasconeSessionStore};
 pub mod prelude {
     pub use crate::{
         CoreStore, DnaCreditStore, DnaStore, KeyManagerStore, LicenseSpringStore, OutboxStore, SlasconeAdminStore,
-        SlasconeSessionStore, SlasconeStore, Store,
+        SlasconeSessionStore, SlasconeStore, Store, WebhookStore,
     };
 }
 

@@ -29,6 +29,8 @@ pub(crate) const SQLITE: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0500_one_trial_per_device.sql"),
     },
     crate::outbox::SQLITE_MIGRATION,
+    crate::webhooks::SQLITE_MIGRATION,
+    crate::webhooks::SQLITE_FAN_OUT,
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -48,6 +50,8 @@ pub(crate) const POSTGRES: &[Migration] = &[
         sql: include_str!("../migrations/postgres/0500_one_trial_per_device.sql"),
     },
     crate::outbox::POSTGRES_MIGRATION,
+    crate::webhooks::POSTGRES_MIGRATION,
+    crate::webhooks::POSTGRES_FAN_OUT,
 ];
 
 /// The bookkeeping table is created inside the same locked transaction as the migration it guards,

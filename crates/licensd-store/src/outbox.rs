@@ -93,6 +93,9 @@ pub struct Delivery {
     pub delivered_at: Option<Millis>,
     /// Held by a worker until then.
     pub claimed_until: Option<Millis>,
+    /// The webhook endpoint (`/v1/webhooks`) an event delivery goes to; the worker signs such
+    /// deliveries with the endpoint's secret at each attempt (Standard Webhooks).
+    pub webhook_id: Option<i64>,
 }
 
 /// What one attempt decided.
@@ -156,10 +159,19 @@ pub trait OutboxStore: Send + Sync + 'static {
 
     /// By id, optionally of one status.
     async fn outbox_list(&self, status: Option<DeliveryStatus>, page: Page) -> Result<Vec<Delivery>>;
+
+    /// The deliveries to one webhook endpoint (its delivery log), by id.
+    async fn outbox_list_for_webhook(&self, webhook_id: i64, page: Page) -> Result<Vec<Delivery>>;
+
+    /// Sends a webhook-endpoint delivery again (on request): pending and due at `now`, whatever
+    /// its status; its attempts and last answer are kept. `NotFound` for no such delivery or one
+    /// that is not to an endpoint, `Conflict` while a worker holds it or when its endpoint is
+    /// gone or disabled.
+    async fn outbox_redeliver(&self, id: i64, now: Millis) -> Result<Delivery>;
 }
 
 const COLS: &str = "id, kind, target_url, body, headers, status, attempts, next_attempt_at, last_attempt_at, \
-     last_status, last_error, response_excerpt, created_at, delivered_at, claimed_until";
+     last_status, last_error, response_excerpt, created_at, delivered_at, claimed_until, webhook_id";
 
 macro_rules! impl_outbox {
     ($store:ty, $row:ty, $conn:ty, $writer:ident, $skip_locked:literal, $greatest:literal, $module:ident) => {
@@ -195,6 +207,7 @@ macro_rules! impl_outbox {
                     created_at: get(row, "created_at")?,
                     delivered_at: get(row, "delivered_at")?,
                     claimed_until: get(row, "claimed_until")?,
+                    webhook_id: get(row, "webhook_id")?,
                 })
             }
 
@@ -306,6 +319,51 @@ macro_rules! impl_outbox {
                     .await
                     .map_err(db_err)?
                     .ok_or(StoreError::NotFound)?;
+                    delivery_from_row(&row)
+                }
+
+                async fn outbox_list_for_webhook(&self, webhook_id: i64, page: Page) -> Result<Vec<Delivery>> {
+                    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "SELECT {COLS} FROM outbox_deliveries WHERE webhook_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+                    )))
+                    .bind(webhook_id)
+                    .bind(page.after.unwrap_or(i64::MIN))
+                    .bind(page.limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    rows.iter().map(delivery_from_row).collect()
+                }
+
+                async fn outbox_redeliver(&self, id: i64, now: Millis) -> Result<Delivery> {
+                    let mut tx = $writer(self).await?;
+                    let current: Option<(Option<i64>, Option<Millis>, Option<bool>)> = sqlx::query_as(
+                        "SELECT d.webhook_id, d.claimed_until, w.enabled FROM outbox_deliveries d \
+                         LEFT JOIN webhook_endpoints w ON w.id = d.webhook_id WHERE d.id = $1",
+                    )
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    let Some((Some(_), claimed_until, enabled)) = current else {
+                        return Err(StoreError::NotFound);
+                    };
+                    if enabled != Some(true) {
+                        return Err(StoreError::Conflict("the webhook endpoint is deleted or disabled".into()));
+                    }
+                    if claimed_until.is_some_and(|until| until > now) {
+                        return Err(StoreError::Conflict("the delivery is being sent".into()));
+                    }
+                    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "UPDATE outbox_deliveries SET status = 'pending', next_attempt_at = $2, delivered_at = NULL, \
+                         claimed_until = NULL, claim_token = NULL WHERE id = $1 RETURNING {COLS}"
+                    )))
+                    .bind(id)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    tx.commit().await.map_err(db_err)?;
                     delivery_from_row(&row)
                 }
 

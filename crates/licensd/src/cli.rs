@@ -52,6 +52,9 @@ pub enum AdminCommand {
     /// SLASCONE: analytical fields, usage features and modules, reported usage and analytics.
     #[command(subcommand)]
     Slascone(crate::cli_slascone::SlasconeCommand),
+    /// Outbound webhook endpoints: URL, subscribed event types, signing secret.
+    #[command(subcommand)]
+    Webhooks(crate::cli_webhooks::WebhooksCommand),
 }
 
 #[derive(Debug, Args)]
@@ -881,6 +884,7 @@ async fn execute(client: &Client, command: AdminCommand, json: bool) -> Result<S
         AdminCommand::Keymanager(command) => crate::cli_keymanager::execute(client, command, json).await,
         AdminCommand::Licensespring(command) => crate::cli_licensespring::execute(client, command, json).await,
         AdminCommand::Slascone(command) => crate::cli_slascone::execute(client, command, json).await,
+        AdminCommand::Webhooks(command) => crate::cli_webhooks::execute(client, command, json).await,
         AdminCommand::Events(args) => {
             let mut path = format!("/v1/events?{}", page_query(&args.page));
             if let Some(subject_type) = args.subject_type {

@@ -10,6 +10,7 @@ mod cli_dna;
 mod cli_keymanager;
 mod cli_licensespring;
 mod cli_slascone;
+mod cli_webhooks;
 mod config;
 mod listener;
 mod output;

@@ -26,6 +26,8 @@ mod outbox;
 mod scaleout;
 #[path = "http/transfer.rs"]
 mod transfer;
+#[path = "http/webhooks.rs"]
+mod webhooks;
 
 // The reliability suite (tests/reliability/README.md).
 #[path = "http/reliability_auth.rs"]

@@ -11,6 +11,7 @@ pub mod licence_file;
 pub mod licenses;
 pub mod openapi;
 pub mod people;
+pub mod webhooks;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -117,6 +118,18 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/signing-keys", get(access::list_signing_keys))
         .route("/v1/signing-keys/rotate", post(access::rotate_signing_key))
         .route("/v1/events", get(access::list_events))
+        .route(
+            "/v1/webhooks",
+            post(webhooks::create_webhook).get(webhooks::list_webhooks),
+        )
+        .route(
+            "/v1/webhooks/{id}",
+            get(webhooks::get_webhook)
+                .patch(webhooks::update_webhook)
+                .delete(webhooks::delete_webhook),
+        )
+        .route("/v1/webhooks/{id}/deliveries", get(webhooks::list_webhook_deliveries))
+        .route("/v1/webhooks/deliveries/{id}/redeliver", post(webhooks::redeliver))
         .route("/v1/licenses/actions/validate", post(client::validate))
         .route("/v1/licenses/actions/activate", post(client::activate))
         .route("/v1/licenses/actions/deactivate", post(client::deactivate))

@@ -5,7 +5,7 @@
 //! parameters) and expects it accepted, sends undocumented spellings and expects a 4xx, and checks
 //! every enum value in the answers is documented.
 
-use super::{access, catalog, client, licence_file, licenses, people};
+use super::{access, catalog, client, licence_file, licenses, people, webhooks};
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -27,6 +27,8 @@ use utoipa::{Modify, OpenApi};
         access::create_credential, access::list_credentials, access::revoke_credential,
         access::create_admin_token, access::list_admin_tokens, access::revoke_admin_token,
         access::list_signing_keys, access::rotate_signing_key, access::list_events,
+        webhooks::create_webhook, webhooks::list_webhooks, webhooks::get_webhook, webhooks::update_webhook, webhooks::delete_webhook,
+        webhooks::list_webhook_deliveries, webhooks::redeliver,
         client::validate, client::activate, client::deactivate, client::consume, client::checkout, client::release,
         licence_file::checkout_file, licence_file::issue_license_file,
         document,

@@ -52,6 +52,8 @@ pub const TABLES: &[&str] = &[
     "events",
     // Webhook deliveries (0600): pending ones are sent by the importing server
     "outbox_deliveries",
+    // Webhook endpoints (0610)
+    "webhook_endpoints",
     // LicenseSpring (0100, 0101)
     "ls_product_versions",
     "ls_bundle_products",

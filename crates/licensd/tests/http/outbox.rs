@@ -14,14 +14,14 @@ const FAST_RETRY: [(&str, &str); 2] = [("--outbox-retry-base-ms", "200"), ("--we
 
 /// A receiver on 127.0.0.1 that answers the first `failures` requests 503 and the rest 200,
 /// and keeps every request body with the status it answered.
-struct Receiver {
+pub(crate) struct Receiver {
     address: std::net::SocketAddr,
     log: Arc<Mutex<Vec<(u16, String)>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Receiver {
-    async fn start(failures: usize) -> Self {
+    pub(crate) async fn start(failures: usize) -> Self {
         Self::on(
             tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind"),
             failures,
@@ -58,11 +58,11 @@ impl Receiver {
         Self { address, log, task }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}/hook", self.address)
     }
 
-    fn requests(&self) -> Vec<(u16, String)> {
+    pub(crate) fn requests(&self) -> Vec<(u16, String)> {
         self.log.lock().unwrap().clone()
     }
 
@@ -76,7 +76,7 @@ impl Receiver {
     }
 
     /// Waits until `count` bodies were accepted (at most 60 s), then a little longer for strays.
-    async fn wait_for(&self, count: usize) -> Vec<String> {
+    pub(crate) async fn wait_for(&self, count: usize) -> Vec<String> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         while self.accepted().len() < count {
             assert!(

@@ -1,0 +1,252 @@
+//! Outbound webhook endpoints (`/v1/webhooks`): a URL, the event-log types it subscribes to and a
+//! signing secret, sealed at rest like every other secret. Migration version 610.
+//!
+//! Fan-out (migration 611): a trigger on `events` queues, in the inserting transaction, one
+//! `outbox_deliveries` row (kind `webhook`, `webhook_id` set) per enabled endpoint subscribed to
+//! the event's type, with the body `{"type": action, "timestamp": RFC 3339 UTC, "data": {id, at,
+//! actor, source_ip, action, subject_type, subject_id, data}}`. Disabling or deleting an endpoint
+//! gives up its pending deliveries.
+
+use crate::migrate::Migration;
+use crate::{PostgresStore, Result, SqliteStore, StoreError};
+use licensd_domain::Millis;
+pub use licensd_domain::webhooks::WebhookEndpoint;
+
+pub(crate) const SQLITE_MIGRATION: Migration = Migration {
+    version: 610,
+    name: "webhook_endpoints",
+    sql: include_str!("../migrations/sqlite/0610_webhook_endpoints.sql"),
+};
+pub(crate) const POSTGRES_MIGRATION: Migration = Migration {
+    version: 610,
+    name: "webhook_endpoints",
+    sql: include_str!("../migrations/postgres/0610_webhook_endpoints.sql"),
+};
+
+/// Events fan out to subscribed endpoints through the outbox (a trigger on `events`, so every
+/// code path that logs an event queues its deliveries in the same transaction).
+pub(crate) const SQLITE_FAN_OUT: Migration = Migration {
+    version: 611,
+    name: "webhook_fan_out",
+    sql: include_str!("../migrations/sqlite/0611_webhook_fan_out.sql"),
+};
+pub(crate) const POSTGRES_FAN_OUT: Migration = Migration {
+    version: 611,
+    name: "webhook_fan_out",
+    sql: include_str!("../migrations/postgres/0611_webhook_fan_out.sql"),
+};
+
+/// The sealing context of endpoint secrets.
+const WEBHOOK_SECRET: &str = "webhook-secret";
+
+/// An endpoint to create; the caller generated and checked everything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewWebhookEndpoint {
+    pub url: String,
+    pub description: Option<String>,
+    pub event_types: Vec<String>,
+    pub enabled: bool,
+    /// `whsec_…`; sealed before it is written.
+    pub secret: String,
+}
+
+/// A change to an endpoint: `None` keeps the field (`description: Some(None)` clears it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WebhookEndpointPatch {
+    pub url: Option<String>,
+    pub description: Option<Option<String>>,
+    pub event_types: Option<Vec<String>>,
+    pub enabled: Option<bool>,
+}
+
+/// The webhook-endpoint capability of a store.
+#[async_trait::async_trait]
+pub trait WebhookStore: Send + Sync + 'static {
+    async fn webhook_create(&self, new: NewWebhookEndpoint, now: Millis) -> Result<WebhookEndpoint>;
+    async fn webhook_get(&self, id: i64) -> Result<WebhookEndpoint>;
+    /// Every endpoint, by id.
+    async fn webhook_list(&self) -> Result<Vec<WebhookEndpoint>>;
+    async fn webhook_update(&self, id: i64, patch: WebhookEndpointPatch, now: Millis) -> Result<WebhookEndpoint>;
+    /// Deletes the endpoint and gives up its pending deliveries.
+    async fn webhook_delete(&self, id: i64, now: Millis) -> Result<()>;
+    /// The endpoint's signing secret (`whsec_…`), opened.
+    async fn webhook_secret(&self, id: i64) -> Result<String>;
+}
+
+const COLS: &str = "id, url, description, event_types, enabled, created_at, updated_at";
+
+macro_rules! impl_webhooks {
+    ($store:ty, $row:ty, $conn:ty, $begin:ident, $module:ident) => {
+        pub(crate) mod $module {
+            use super::*;
+            use crate::sql::{db_err, from_json, open_text, to_json};
+            use sqlx::Row;
+
+            fn get<T>(row: &$row, col: &str) -> Result<T>
+            where
+                T: for<'r> sqlx::Decode<'r, <$row as sqlx::Row>::Database> + sqlx::Type<<$row as sqlx::Row>::Database>,
+            {
+                row.try_get::<T, _>(col)
+                    .map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
+            }
+
+            fn endpoint_from_row(row: &$row) -> Result<WebhookEndpoint> {
+                let types: String = get(row, "event_types")?;
+                Ok(WebhookEndpoint {
+                    id: get(row, "id")?,
+                    url: get(row, "url")?,
+                    description: get(row, "description")?,
+                    event_types: from_json(&types, "webhook event types")?,
+                    enabled: get(row, "enabled")?,
+                    created_at: get(row, "created_at")?,
+                    updated_at: get(row, "updated_at")?,
+                })
+            }
+
+            /// Marks the endpoint's pending deliveries dead (they are no longer wanted).
+            async fn give_up_pending(conn: &mut $conn, id: i64, why: &str, now: Millis) -> Result<()> {
+                sqlx::query(
+                    "UPDATE outbox_deliveries SET status = 'dead', last_error = $2, claimed_until = NULL, \
+                     claim_token = NULL, next_attempt_at = $3 WHERE webhook_id = $1 AND status = 'pending'",
+                )
+                .bind(id)
+                .bind(why)
+                .bind(now)
+                .execute(conn)
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
+            #[async_trait::async_trait]
+            impl WebhookStore for $store {
+                async fn webhook_create(&self, new: NewWebhookEndpoint, now: Millis) -> Result<WebhookEndpoint> {
+                    let mut tx = $begin(self).await?;
+                    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "INSERT INTO webhook_endpoints (url, description, event_types, enabled, secret_sealed, \
+                         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {COLS}"
+                    )))
+                    .bind(&new.url)
+                    .bind(&new.description)
+                    .bind(to_json(&new.event_types)?)
+                    .bind(new.enabled)
+                    .bind(self.codec.seal(new.secret.as_bytes(), WEBHOOK_SECRET))
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    tx.commit().await.map_err(db_err)?;
+                    endpoint_from_row(&row)
+                }
+
+                async fn webhook_get(&self, id: i64) -> Result<WebhookEndpoint> {
+                    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "SELECT {COLS} FROM webhook_endpoints WHERE id = $1"
+                    )))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .ok_or(StoreError::NotFound)?;
+                    endpoint_from_row(&row)
+                }
+
+                async fn webhook_list(&self) -> Result<Vec<WebhookEndpoint>> {
+                    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "SELECT {COLS} FROM webhook_endpoints ORDER BY id"
+                    )))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    rows.iter().map(endpoint_from_row).collect()
+                }
+
+                async fn webhook_update(
+                    &self,
+                    id: i64,
+                    patch: WebhookEndpointPatch,
+                    now: Millis,
+                ) -> Result<WebhookEndpoint> {
+                    let types = patch.event_types.as_ref().map(to_json).transpose()?;
+                    let mut tx = $begin(self).await?;
+                    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "UPDATE webhook_endpoints SET url = COALESCE($2, url), \
+                         description = CASE WHEN $3 THEN $4 ELSE description END, \
+                         event_types = COALESCE($5, event_types), enabled = COALESCE($6, enabled), \
+                         updated_at = $7 WHERE id = $1 RETURNING {COLS}"
+                    )))
+                    .bind(id)
+                    .bind(patch.url)
+                    .bind(patch.description.is_some())
+                    .bind(patch.description.flatten())
+                    .bind(types)
+                    .bind(patch.enabled)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?
+                    .ok_or(StoreError::NotFound)?;
+                    let endpoint = endpoint_from_row(&row)?;
+                    if !endpoint.enabled {
+                        give_up_pending(&mut *tx, id, "webhook endpoint disabled", now).await?;
+                    }
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(endpoint)
+                }
+
+                async fn webhook_delete(&self, id: i64, now: Millis) -> Result<()> {
+                    let mut tx = $begin(self).await?;
+                    let done = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    give_up_pending(&mut *tx, id, "webhook endpoint deleted", now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(())
+                }
+
+                async fn webhook_secret(&self, id: i64) -> Result<String> {
+                    let sealed: Vec<u8> =
+                        sqlx::query_scalar("SELECT secret_sealed FROM webhook_endpoints WHERE id = $1")
+                            .bind(id)
+                            .fetch_optional(&self.pool)
+                            .await
+                            .map_err(db_err)?
+                            .ok_or(StoreError::NotFound)?;
+                    open_text(&*self.codec, &sealed, WEBHOOK_SECRET)
+                }
+            }
+        }
+    };
+}
+
+async fn begin_sqlite(store: &SqliteStore) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+    store
+        .writer
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(crate::sql::db_err)
+}
+
+async fn begin_postgres(store: &PostgresStore) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+    store.pool.begin().await.map_err(crate::sql::db_err)
+}
+
+impl_webhooks!(
+    SqliteStore,
+    sqlx::sqlite::SqliteRow,
+    sqlx::SqliteConnection,
+    begin_sqlite,
+    sqlite
+);
+impl_webhooks!(
+    PostgresStore,
+    sqlx::postgres::PgRow,
+    sqlx::PgConnection,
+    begin_postgres,
+    postgres
+);

@@ -1,0 +1,121 @@
+//! `licensd webhooks …`: outbound webhook endpoints (`/v1/webhooks`). `create` prints the
+//! endpoint and its signing secret, which is shown only then.
+
+use crate::cli::{CliError, Client};
+use crate::output;
+use clap::Subcommand;
+use reqwest::Method;
+use serde_json::{Map, Value, json};
+
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Add an endpoint; prints its signing secret (shown once).
+    Create {
+        url: String,
+        /// Event-log types to deliver (repeat, or comma-separated); `*` is every type.
+        #[arg(long = "event", value_delimiter = ',', required = true)]
+        events: Vec<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// Create it disabled.
+        #[arg(long)]
+        disabled: bool,
+    },
+    List,
+    Show {
+        id: i64,
+    },
+    /// Change an endpoint; only the given settings change.
+    Update {
+        id: i64,
+        #[arg(long)]
+        url: Option<String>,
+        /// Replaces the subscribed event types (repeat, or comma-separated).
+        #[arg(long = "event", value_delimiter = ',')]
+        events: Option<Vec<String>>,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        #[arg(long)]
+        disable: bool,
+    },
+    Delete {
+        id: i64,
+    },
+}
+
+const COLUMNS: &[(&str, &str)] = &[
+    ("ID", "id"),
+    ("URL", "url"),
+    ("EVENTS", "event_types"),
+    ("ENABLED", "enabled"),
+    ("DESCRIPTION", "description"),
+];
+
+fn show(value: &Value, json: bool) -> String {
+    if json {
+        return value.to_string();
+    }
+    match value.as_array() {
+        Some(rows) => output::table(rows, COLUMNS),
+        None => output::record(value, COLUMNS),
+    }
+}
+
+pub async fn execute(client: &Client, command: WebhooksCommand, json: bool) -> Result<String, CliError> {
+    match command {
+        WebhooksCommand::Create {
+            url,
+            events,
+            description,
+            disabled,
+        } => {
+            let body = json!({"url": url, "event_types": events, "description": description, "enabled": !disabled});
+            let created = client.call(Method::POST, "/v1/webhooks", Some(body)).await?;
+            if json {
+                return Ok(created.to_string());
+            }
+            Ok(format!(
+                "{}\nsecret: {} (shown only now)",
+                output::record(&created["webhook"], COLUMNS),
+                created["secret"].as_str().unwrap_or_default()
+            ))
+        }
+        WebhooksCommand::List => Ok(show(&client.call(Method::GET, "/v1/webhooks", None).await?, json)),
+        WebhooksCommand::Show { id } => Ok(show(
+            &client.call(Method::GET, &format!("/v1/webhooks/{id}"), None).await?,
+            json,
+        )),
+        WebhooksCommand::Update {
+            id,
+            url,
+            events,
+            description,
+            enable,
+            disable,
+        } => {
+            let mut body = Map::new();
+            if let Some(url) = url {
+                body.insert("url".into(), json!(url));
+            }
+            if let Some(events) = events {
+                body.insert("event_types".into(), json!(events));
+            }
+            if let Some(description) = description {
+                body.insert("description".into(), json!(description));
+            }
+            if enable || disable {
+                body.insert("enabled".into(), json!(enable));
+            }
+            let value = client
+                .call(Method::PATCH, &format!("/v1/webhooks/{id}"), Some(Value::Object(body)))
+                .await?;
+            Ok(show(&value, json))
+        }
+        WebhooksCommand::Delete { id } => client
+            .call(Method::DELETE, &format!("/v1/webhooks/{id}"), None)
+            .await
+            .map(|_| String::new()),
+    }
+}
