@@ -6,6 +6,7 @@
 
 mod backup;
 mod cli;
+mod cli_args;
 mod cli_dna;
 mod cli_keymanager;
 mod cli_licensespring;
