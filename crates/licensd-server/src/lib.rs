@@ -5,12 +5,13 @@
 pub mod dialects;
 pub mod edge;
 pub mod error;
-pub mod extract;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod http;
 pub mod keys;
 pub mod metrics;
 pub mod native;
+pub mod openapi;
 pub mod outbox;
 pub mod ratelimit;
 pub mod redact;
@@ -45,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(native::health::healthz))
         .route("/readyz", get(native::health::readyz))
         .route("/metrics", get(metrics::authorized))
+        .route("/v1/openapi.json", get(openapi::document))
         .merge(native::routes())
         .merge(dialects::admin_routes())
         .merge(dialects::routes())

@@ -374,7 +374,7 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
 }
 
 /// `GET /metrics` on the main listener: any admin token (read-only included).
-pub async fn authorized(_admin: crate::native::Admin, State(state): State<AppState>) -> Response {
+pub async fn authorized(_admin: crate::http::Admin, State(state): State<AppState>) -> Response {
     exposition(&state).await
 }
 

@@ -1,14 +1,15 @@
 //! Client credentials per dialect, admin tokens, published signing keys and the event log.
 
-use super::{Admin, PageQuery, Paged, require_text};
+use super::{PageQuery, Paged};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::Admin;
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::validate::{check_ip_rules, require_text};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use licensd_crypto::Algorithm;
-use licensd_domain::access::IpRule;
 use licensd_domain::keygen::KeyPattern;
 use licensd_domain::*;
 use licensd_store::{AdminToken, EventFilter, NewCredential};
@@ -33,17 +34,6 @@ pub struct CreateCredential {
 pub struct CreatedCredential {
     pub credential: Credential,
     pub secret: String,
-}
-
-/// Parses one allow-list or block-list entry (`192.0.2.7`, `2001:db8::1`, `192.0.2.0/24`,
-/// `2001:db8::/32`; `access::IpRule`): 422 for anything else.
-pub fn check_ip_rule(rule: &str) -> Result<IpRule, ApiError> {
-    IpRule::parse(rule).map_err(|error| ApiError::unprocessable(format!("ip_allowlist entry {error}")))
-}
-
-/// Parses every entry of an `ip_allowlist` (422 at the first malformed one).
-pub fn check_ip_rules(rules: &[String]) -> Result<Vec<IpRule>, ApiError> {
-    rules.iter().map(|rule| check_ip_rule(rule)).collect()
 }
 
 #[utoipa::path(post, path = "/v1/credentials", tag = "credentials", request_body = CreateCredential, responses((status = 201, body = CreatedCredential), (status = 422, body = ErrorBody)), security(("bearer" = [])))]

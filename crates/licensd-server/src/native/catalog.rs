@@ -1,11 +1,12 @@
 //! Products, feature definitions and policies.
 
-use super::{
-    Admin, PageQuery, Paged, metadata_or_empty, require_days, require_instant, require_non_negative, require_text,
-    within,
-};
+use super::{PageQuery, Paged};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::Admin;
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::validate::{
+    metadata_or_empty, require_days, require_instant, require_non_negative, require_text, within,
+};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -308,16 +309,16 @@ pub async fn get_feature(
 pub struct UpdateFeature {
     pub name: Option<String>,
     pub feature_type: Option<FeatureType>,
-    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[serde(default, deserialize_with = "crate::http::extract::double_option")]
     #[schema(value_type = Option<i64>)]
     pub max_consumptions: Option<Option<i64>>,
     pub allow_overages: Option<bool>,
-    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[serde(default, deserialize_with = "crate::http::extract::double_option")]
     #[schema(value_type = Option<i64>)]
     pub max_overages: Option<Option<i64>>,
     pub allow_negative: Option<bool>,
     pub reset_period: Option<ResetPeriod>,
-    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[serde(default, deserialize_with = "crate::http::extract::double_option")]
     #[schema(value_type = Option<i64>)]
     pub floating_seats: Option<Option<i64>>,
     pub floating_lease_seconds: Option<i64>,
@@ -533,10 +534,10 @@ pub async fn get_policy(
 pub struct UpdatePolicy {
     pub name: Option<String>,
     pub terms: Option<LicenseTerms>,
-    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[serde(default, deserialize_with = "crate::http::extract::double_option")]
     #[schema(value_type = Option<i64>)]
     pub duration_days: Option<Option<i64>>,
-    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[serde(default, deserialize_with = "crate::http::extract::double_option")]
     #[schema(value_type = Option<i64>)]
     pub maintenance_days: Option<Option<i64>>,
     pub features: Option<Vec<FeatureGrant>>,

@@ -8,9 +8,9 @@
 //! a deactivation; the device that left coming back is a reactivation and uses none
 //! (`licensd_domain::rules::plan_activation`; `api::fidelity::native_reactivating_the_same_device_is_not_a_transfer`).
 
-use super::source_ip;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::ApiJson;
+use crate::http::extract::ApiJson;
+use crate::http::source_ip;
 use crate::state::AppState;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -478,7 +478,7 @@ pub async fn consume(
     };
     let checks = check_key(&request.key)
         .and_then(|_| check_nonce(&request.nonce))
-        .and_then(|_| super::within(licensd_domain::limits::amount("amount", request.amount)))
+        .and_then(|_| crate::http::validate::within(licensd_domain::limits::amount("amount", request.amount)))
         .and_then(|_| match &request.idempotency_key {
             Some(key) if key.is_empty() || key.len() > 256 => {
                 Err(ApiError::unprocessable("idempotency_key must be 1 to 256 bytes"))

@@ -4,10 +4,10 @@
 //! holds and whether it may be issued is `licensd_domain::licence_file::plan_licence_file`; the
 //! bytes, the signature and the encryption are `licensd_crypto::issue_licence_file`.
 
-use super::Admin;
 use super::client::{check_fingerprint, check_key, check_nonce, denial_error, signed, signed_error};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath};
+use crate::http::Admin;
+use crate::http::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;

@@ -1,9 +1,11 @@
 //! Licenses (single and bulk issue, edits, state changes), devices and the device block-list.
 
 use super::catalog::{check_feature_codes, check_terms};
-use super::{Admin, PageQuery, Paged, metadata_or_empty, optional_text, require_days, require_instant, require_text};
+use super::{PageQuery, Paged};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::Admin;
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::validate::{metadata_or_empty, optional_text, require_days, require_instant, require_text};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -287,25 +289,25 @@ pub async fn get_license(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateLicense {
-    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[serde(default, deserialize_with = "crate::http::extract::double_option")]
     #[schema(value_type = Option<i64>)]
     pub customer_id: Option<Option<i64>>,
     pub status: Option<LicenseStatus>,
     pub assignment: Option<Assignment>,
     pub terms: Option<LicenseTerms>,
-    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[serde(default, deserialize_with = "crate::http::extract::double_option")]
     #[schema(value_type = Option<i64>)]
     pub starts_at: Option<Option<Millis>>,
-    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[serde(default, deserialize_with = "crate::http::extract::double_option")]
     #[schema(value_type = Option<i64>)]
     pub expires_at: Option<Option<Millis>>,
-    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[serde(default, deserialize_with = "crate::http::extract::double_option")]
     #[schema(value_type = Option<i64>)]
     pub maintenance_expires_at: Option<Option<Millis>>,
-    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[serde(default, deserialize_with = "crate::http::extract::double_option")]
     #[schema(value_type = Option<i64>)]
     pub trial_days: Option<Option<i64>>,
-    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[serde(default, deserialize_with = "crate::http::extract::double_option")]
     #[schema(value_type = Option<String>)]
     pub order_ref: Option<Option<String>>,
     pub metadata: Option<serde_json::Value>,

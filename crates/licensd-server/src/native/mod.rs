@@ -16,17 +16,11 @@ pub mod webhooks;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::Router;
-use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::header::AUTHORIZATION;
-use axum::http::request::Parts;
 use axum::routing::{delete, get, post};
-use licensd_domain::EventDraft;
 use serde::Deserialize;
-use std::net::SocketAddr;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/openapi.json", get(openapi::document))
         .route(
             "/v1/products",
             post(catalog::create_product).get(catalog::list_products),
@@ -139,53 +133,6 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/licenses/actions/checkout-file", post(licence_file::checkout_file))
 }
 
-/// An authenticated administrator (bearer token from `/v1/admin-tokens` or bootstrap).
-pub struct Admin {
-    pub token_id: i64,
-    pub name: String,
-    pub source_ip: Option<String>,
-}
-
-impl Admin {
-    /// Starts an event-log entry attributed to this administrator.
-    pub fn event(&self, action: &str, subject_type: &str) -> EventDraft {
-        EventDraft::new(format!("admin:{}", self.name), action, subject_type).from_ip(self.source_ip.clone())
-    }
-}
-
-pub fn source_ip(parts: &Parts) -> Option<String> {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
-}
-
-impl FromRequestParts<AppState> for Admin {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <admin token>"))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|token| !token.is_empty())
-            .ok_or_else(|| ApiError::unauthorized("malformed Authorization header; expected Bearer <admin token>"))?;
-        match state.store.find_admin_token(token).await? {
-            Some(found) => Ok(Admin {
-                token_id: found.id,
-                name: found.name,
-                source_ip: source_ip(parts),
-            }),
-            None => Err(ApiError::unauthorized("invalid or revoked admin token")),
-        }
-    }
-}
-
 /// `?after=<id>&limit=<n>` cursor pagination.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -228,56 +175,5 @@ impl<T> Paged<T> {
             None
         };
         Self { data, next_after }
-    }
-}
-
-/// Rejects blank or oversized text fields with a clear message.
-pub fn require_text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
-    if value.trim().is_empty() {
-        return Err(ApiError::unprocessable(format!("{field} must not be empty")));
-    }
-    if value.len() > max {
-        return Err(ApiError::unprocessable(format!("{field} must be at most {max} bytes")));
-    }
-    Ok(())
-}
-
-/// Rejects negative counts and limits.
-pub fn require_non_negative(field: &str, value: Option<i64>) -> Result<(), ApiError> {
-    match value {
-        Some(v) if v < 0 => Err(ApiError::unprocessable(format!("{field} must not be negative"))),
-        _ => Ok(()),
-    }
-}
-
-/// A domain range check (`licensd_domain::limits`) as the native 422.
-pub fn within(check: Result<(), licensd_domain::limits::OutOfRange>) -> Result<(), ApiError> {
-    check.map_err(|error| ApiError::unprocessable(error.to_string()))
-}
-
-/// A duration in days: not negative, at most `limits::MAX_DAYS`.
-pub fn require_days(field: &str, value: Option<i64>) -> Result<(), ApiError> {
-    require_non_negative(field, value)?;
-    within(licensd_domain::limits::days(field, value))
-}
-
-/// An instant within `limits::MIN_INSTANT..=MAX_INSTANT`.
-pub fn require_instant(field: &str, value: Option<i64>) -> Result<(), ApiError> {
-    within(licensd_domain::limits::instant(field, value))
-}
-
-/// Bounds optional free text (names, references, reasons).
-pub fn optional_text(field: &str, value: &Option<String>, max: usize) -> Result<(), ApiError> {
-    match value {
-        Some(text) if text.len() > max => Err(ApiError::unprocessable(format!("{field} must be at most {max} bytes"))),
-        _ => Ok(()),
-    }
-}
-
-pub fn metadata_or_empty(value: Option<serde_json::Value>) -> Result<serde_json::Value, ApiError> {
-    match value {
-        None | Some(serde_json::Value::Null) => Ok(serde_json::json!({})),
-        Some(object @ serde_json::Value::Object(_)) => Ok(object),
-        Some(_) => Err(ApiError::unprocessable("metadata must be a JSON object")),
     }
 }

@@ -1,4 +1,6 @@
-//! The OpenAPI document for `/v1`, generated from the handlers' annotations so it cannot drift.
+//! The native API's fragment of the OpenAPI document (`crate::openapi` assembles the whole
+//! document from it and the dialects' fragments), generated from the handlers' annotations so it
+//! cannot drift.
 //! Enum schemas list exactly the texts the server reads and writes (`"evaluation"`, not the
 //! variant name `"Evaluation"`): `api::fidelity::native_openapi_enums_agree_with_the_server` walks
 //! this document, sends every documented enum value of every request (body fields, query and path
@@ -6,7 +8,6 @@
 //! every enum value in the answers is documented.
 
 use super::{access, catalog, client, licence_file, licenses, people, webhooks};
-use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -31,7 +32,6 @@ use utoipa::{Modify, OpenApi};
         webhooks::list_webhook_deliveries, webhooks::redeliver,
         client::validate, client::activate, client::deactivate, client::consume, client::checkout, client::release,
         licence_file::checkout_file, licence_file::issue_license_file,
-        document,
     ),
     modifiers(&BearerAuth),
 )]
@@ -47,14 +47,4 @@ impl Modify for BearerAuth {
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
     }
-}
-
-/// This document.
-#[utoipa::path(get, path = "/v1/openapi.json", tag = "meta", responses((status = 200, description = "The OpenAPI 3.1 document of this API")))]
-pub async fn document() -> Json<utoipa::openapi::OpenApi> {
-    let mut document = ApiDoc::openapi();
-    for fragment in crate::dialects::openapi() {
-        document.merge(fragment);
-    }
-    Json(document)
 }

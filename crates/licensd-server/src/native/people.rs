@@ -1,8 +1,10 @@
 //! Customers and license users (the people user-based licenses are assigned to).
 
-use super::{Admin, PageQuery, Paged, metadata_or_empty, optional_text, require_text};
+use super::{PageQuery, Paged};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::Admin;
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::validate::{metadata_or_empty, optional_text, require_text};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -113,16 +115,16 @@ pub async fn get_customer(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCustomer {
-    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[serde(default, deserialize_with = "crate::http::extract::double_option")]
     #[schema(value_type = Option<String>)]
     pub email: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[serde(default, deserialize_with = "crate::http::extract::double_option")]
     #[schema(value_type = Option<String>)]
     pub name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[serde(default, deserialize_with = "crate::http::extract::double_option")]
     #[schema(value_type = Option<String>)]
     pub company: Option<Option<String>>,
-    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[serde(default, deserialize_with = "crate::http::extract::double_option")]
     #[schema(value_type = Option<String>)]
     pub reference: Option<Option<String>>,
     pub metadata: Option<serde_json::Value>,

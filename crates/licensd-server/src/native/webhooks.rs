@@ -3,9 +3,11 @@
 //! (`whsec_` + base64 of 32 random bytes) is generated here, shown once in the creation answer
 //! and stored sealed.
 
-use super::{Admin, PageQuery, Paged, optional_text};
+use super::{PageQuery, Paged};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::Admin;
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::validate::optional_text;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -47,7 +49,7 @@ pub struct CreatedWebhook {
 pub struct UpdateWebhook {
     pub url: Option<String>,
     pub event_types: Option<Vec<String>>,
-    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[serde(default, deserialize_with = "crate::http::extract::double_option")]
     #[schema(value_type = Option<String>)]
     pub description: Option<Option<String>>,
     pub enabled: Option<bool>,

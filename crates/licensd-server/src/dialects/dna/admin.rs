@@ -3,8 +3,9 @@
 //! and InfoTags (recorded by the vendor's back-end, read by DNA clients).
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath};
-use crate::native::{Admin, optional_text};
+use crate::http::Admin;
+use crate::http::extract::{ApiJson, ApiPath};
+use crate::http::validate::optional_text;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -358,7 +359,7 @@ pub async fn add_info_tag(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<NewInfoTag>,
 ) -> Result<(StatusCode, Json<InfoTagView>), ApiError> {
-    crate::native::require_text("tag", &body.tag, 4096)?;
+    crate::http::validate::require_text("tag", &body.tag, 4096)?;
     let event = admin.event("dna.info_tag_add", "license").subject(id);
     let tag = state
         .store

@@ -6,8 +6,9 @@
 //! `dna_credits::plan_funding`.
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::native::{Admin, require_text};
+use crate::http::Admin;
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::http::validate::require_text;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::routing::{get, post};

@@ -22,7 +22,7 @@ pub struct PeerIp(Option<String>);
 impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
     type Rejection = std::convert::Infallible;
     async fn from_request_parts(parts: &mut axum::http::request::Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(PeerIp(crate::native::source_ip(parts)))
+        Ok(PeerIp(crate::http::source_ip(parts)))
     }
 }
 

@@ -4,8 +4,9 @@
 //! `activate_bundle`, `check_bundle`, `deactivate_bundle` and `activate_bundle_offline`.
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath};
-use crate::native::{Admin, optional_text, require_text};
+use crate::http::Admin;
+use crate::http::extract::{ApiJson, ApiPath};
+use crate::http::validate::{optional_text, require_text};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;

@@ -4,8 +4,9 @@
 //! answers to (`GET /v1/slascone/isv`).
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath};
-use crate::native::{Admin, require_text};
+use crate::http::Admin;
+use crate::http::extract::{ApiJson, ApiPath};
+use crate::http::validate::require_text;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -306,7 +307,7 @@ pub async fn list_entries(
     _admin: Admin,
     State(state): State<AppState>,
     ApiPath(kind): ApiPath<String>,
-    crate::extract::ApiQuery(query): crate::extract::ApiQuery<ScopeQuery>,
+    crate::http::extract::ApiQuery(query): crate::http::extract::ApiQuery<ScopeQuery>,
 ) -> Result<Json<Vec<Entry>>, ApiError> {
     let kind = kind_of(&kind)?;
     Ok(Json(state.store.slascone_entries(kind, query.scope_id).await?))

@@ -49,8 +49,8 @@ pub async fn create_contract(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<CreateContract>,
 ) -> Result<(StatusCode, Json<ContractView>), ApiError> {
-    crate::native::require_text("name", &body.name, 255)?;
-    crate::native::optional_text("information", &body.information, 65_535)?;
+    crate::http::validate::require_text("name", &body.name, 255)?;
+    crate::http::validate::optional_text("information", &body.information, 65_535)?;
     if body.license_keys_quantity < 1 {
         return Err(ApiError::unprocessable("license_keys_quantity must be at least 1"));
     }

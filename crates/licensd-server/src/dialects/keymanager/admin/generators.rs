@@ -34,7 +34,7 @@ pub struct ProductFilter {
 pub async fn list_generators(
     _admin: Admin,
     State(state): State<AppState>,
-    crate::extract::ApiQuery(filter): crate::extract::ApiQuery<ProductFilter>,
+    crate::http::extract::ApiQuery(filter): crate::http::extract::ApiQuery<ProductFilter>,
 ) -> Result<Json<Vec<Generator>>, ApiError> {
     Ok(Json(state.store.km_list_generators(filter.product_id).await?))
 }
@@ -111,7 +111,7 @@ pub async fn create_downloadable(
 pub async fn list_downloadables(
     _admin: Admin,
     State(state): State<AppState>,
-    crate::extract::ApiQuery(filter): crate::extract::ApiQuery<ProductFilter>,
+    crate::http::extract::ApiQuery(filter): crate::http::extract::ApiQuery<ProductFilter>,
 ) -> Result<Json<Vec<Downloadable>>, ApiError> {
     Ok(Json(state.store.km_list_downloadables(filter.product_id).await?))
 }
@@ -164,7 +164,7 @@ pub async fn upload_file(
     admin: Admin,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
-    crate::extract::ApiQuery(query): crate::extract::ApiQuery<FileQuery>,
+    crate::http::extract::ApiQuery(query): crate::http::extract::ApiQuery<FileQuery>,
     body: axum::body::Bytes,
 ) -> Result<Json<Downloadable>, ApiError> {
     let name = safe_file_name(&query.name).ok_or_else(|| ApiError::unprocessable("name is not a usable file name"))?;

@@ -77,7 +77,7 @@ pub async fn create_api_key(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<CreateApiKey>,
 ) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
-    crate::native::require_text("name", &body.name, 256)?;
+    crate::http::validate::require_text("name", &body.name, 256)?;
     let ip_allowlist = check_ip_rules(&body.ip_allowlist)?;
     let capabilities = capabilities(body.capabilities)?;
     if let Some(product_id) = body.product_id {
@@ -228,8 +228,8 @@ pub async fn add_access_block(
     ApiJson(body): ApiJson<AddAccessBlock>,
 ) -> Result<(StatusCode, Json<AccessBlock>), ApiError> {
     let value = body.value.trim().to_string();
-    crate::native::require_text("value", &value, 512)?;
-    crate::native::optional_text("reason", &body.reason, 1024)?;
+    crate::http::validate::require_text("value", &value, 512)?;
+    crate::http::validate::optional_text("reason", &body.reason, 1024)?;
     if body.kind == AccessBlockKind::Ip {
         check_ip_rule(&value)?;
     }

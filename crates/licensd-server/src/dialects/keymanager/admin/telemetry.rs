@@ -18,7 +18,7 @@ pub struct TelemetryQuery {
 pub async fn list_telemetry(
     _admin: Admin,
     State(state): State<AppState>,
-    crate::extract::ApiQuery(query): crate::extract::ApiQuery<TelemetryQuery>,
+    crate::http::extract::ApiQuery(query): crate::http::extract::ApiQuery<TelemetryQuery>,
 ) -> Result<Json<Vec<TelemetryRecord>>, ApiError> {
     let filter = TelemetryFilter {
         license_key: query.license_key,

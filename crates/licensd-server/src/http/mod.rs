@@ -1,0 +1,21 @@
+//! The HTTP toolkit every API shares: extractors that answer in the native error shape, the
+//! administrator token, edge validators and the caller's address. `native` and `dialects` both
+//! build on this module and never import each other.
+
+pub mod admin;
+pub mod extract;
+pub mod validate;
+
+pub use admin::Admin;
+
+use axum::extract::ConnectInfo;
+use axum::http::request::Parts;
+use std::net::SocketAddr;
+
+/// The caller's IP address as text, when the connection carries it.
+pub fn source_ip(parts: &Parts) -> Option<String> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string())
+}
