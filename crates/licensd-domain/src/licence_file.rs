@@ -5,7 +5,7 @@
 use crate::clock::{DAY, Millis, SECOND};
 use crate::denial::Denial;
 use crate::model::*;
-use crate::rules::{Validity, effective_expiry};
+use crate::rules::{Validity, effective_expiry, feature_active};
 use serde::{Deserialize, Serialize};
 
 /// Payload format version (the `version` field).
@@ -112,7 +112,7 @@ pub fn plan_licence_file(
     let features = state
         .features
         .iter()
-        .filter(|feature| feature.overrides.expires_at.is_none_or(|at| now < at))
+        .filter(|feature| feature_active(feature, now))
         .map(|feature| LicenceFileFeature {
             code: feature.definition.code.clone(),
             name: feature.definition.name.clone(),

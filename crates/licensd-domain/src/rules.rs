@@ -12,6 +12,21 @@ pub fn effective_expiry(license: &License) -> Option<Millis> {
         .map(|at| at.saturating_add(license.terms.grace_period_hours.max(0).saturating_mul(HOUR)))
 }
 
+/// Whether the license is expired at `now`: at or past its expiry plus grace. The one definition
+/// every API enforces and reports (`is_expired`, `is_license_expired`, `Expired` keywords): a
+/// license inside its grace period is not expired (LicenseSpring reference 6.2,
+/// `validity_with_grace`), and SLASCONE reports it the same way.
+pub fn is_expired(license: &License, now: Millis) -> bool {
+    effective_expiry(license).is_some_and(|end| now >= end)
+}
+
+/// Whether a feature of a license is active at `now`: it has no expiry of its own, or `now` is
+/// before it. Consumption, floating, feature checks, licence files and every dialect's feature
+/// list use this one rule.
+pub fn feature_active(feature: &LicenseFeature, now: Millis) -> bool {
+    feature.overrides.expires_at.is_none_or(|at| now < at)
+}
+
 /// True when the license is past `expires_at` but still inside its grace period.
 pub fn in_grace_period(license: &License, now: Millis) -> bool {
     match (license.expires_at, effective_expiry(license)) {
@@ -46,7 +61,7 @@ pub fn check_license_usable(product: &Product, license: &License, now: Millis) -
     if license.starts_at.is_some_and(|start| now < start) {
         return Err(Denial::LicenseNotStarted);
     }
-    if effective_expiry(license).is_some_and(|end| now >= end) {
+    if is_expired(license, now) {
         return Err(if license.terms.kind == LicenseKind::Trial {
             Denial::TrialExpired
         } else {
@@ -324,7 +339,7 @@ pub fn plan_feature_consumption(
     now: Millis,
 ) -> Result<Counter, Denial> {
     check_license_usable(product, license, now)?;
-    if feature.overrides.expires_at.is_some_and(|at| now >= at) {
+    if !feature_active(feature, now) {
         return Err(Denial::FeatureExpired);
     }
     if feature.definition.feature_type != FeatureType::Consumption {
@@ -407,7 +422,7 @@ pub fn plan_feature_lease(
     now: Millis,
 ) -> Result<LeasePlan, Denial> {
     check_license_usable(product, license, now)?;
-    if feature.overrides.expires_at.is_some_and(|at| now >= at) {
+    if !feature_active(feature, now) {
         return Err(Denial::FeatureExpired);
     }
     let Some(seats) = feature.floating_seats() else {

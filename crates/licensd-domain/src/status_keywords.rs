@@ -17,7 +17,7 @@
 use crate::clock::Millis;
 use crate::lockout::reactivation_locked;
 use crate::model::*;
-use crate::rules::effective_expiry;
+use crate::rules;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CodeType {
@@ -143,7 +143,7 @@ pub fn status_keywords(facts: Option<KeywordFacts<'_>>, now: Millis) -> StatusKe
     let banned = !matches!(facts.product.status, ProductStatus::Active) || license.status != LicenseStatus::Active;
     let status = if banned {
         CodeStatus::Banned
-    } else if effective_expiry(license).is_some_and(|end| now >= end) {
+    } else if rules::is_expired(license, now) {
         CodeStatus::Expired
     } else if reactivation_locked(license, facts.recent_activations) {
         CodeStatus::ReactLockout

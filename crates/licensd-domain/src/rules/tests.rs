@@ -695,3 +695,50 @@ fn user_assignment_limit() {
     assert_eq!(check_user_assignment(&l, 1), Ok(()));
     assert_eq!(check_user_assignment(&l, 2), Err(Denial::LicenseUserLimitReached));
 }
+
+#[test]
+fn is_expired_counts_the_grace_period_as_not_expired() {
+    let mut l = license();
+    assert!(!is_expired(&l, NOW), "no expiry never expires");
+    l.expires_at = Some(NOW);
+    assert!(!is_expired(&l, NOW - 1));
+    assert!(is_expired(&l, NOW), "expired at the instant itself");
+    l.terms.grace_period_hours = 2;
+    assert!(!is_expired(&l, NOW), "inside the grace period");
+    assert!(!is_expired(&l, NOW + 2 * HOUR - 1));
+    assert!(in_grace_period(&l, NOW + HOUR));
+    assert!(is_expired(&l, NOW + 2 * HOUR));
+    // A negative grace counts as none; a huge one saturates instead of overflowing.
+    l.terms.grace_period_hours = -5;
+    assert!(is_expired(&l, NOW));
+    l.terms.grace_period_hours = i64::MAX;
+    assert!(!is_expired(&l, Millis::MAX - 1));
+}
+
+#[test]
+fn is_expired_agrees_with_validation() {
+    let mut l = license();
+    l.expires_at = Some(NOW);
+    l.terms.grace_period_hours = 1;
+    for at in [NOW - 1, NOW, NOW + HOUR - 1, NOW + HOUR, NOW + DAY] {
+        let refused = validate(&product(), &l, no_device(), at) == Err(Denial::LicenseExpired);
+        assert_eq!(is_expired(&l, at), refused, "at {at}");
+    }
+}
+
+#[test]
+fn feature_active_until_its_own_expiry() {
+    let mut f = feature(FeatureType::Activation);
+    assert!(feature_active(&f, NOW));
+    f.overrides.expires_at = Some(NOW);
+    assert!(feature_active(&f, NOW - 1));
+    assert!(!feature_active(&f, NOW), "inactive at the instant itself");
+    // Consumption and floating refuse exactly where the feature stops being active.
+    let mut c = feature(FeatureType::Consumption);
+    c.overrides.expires_at = Some(NOW);
+    assert!(plan_feature_consumption(&product(), &license(), &c, 1, NOW - 1).is_ok());
+    assert_eq!(
+        plan_feature_consumption(&product(), &license(), &c, 1, NOW),
+        Err(Denial::FeatureExpired)
+    );
+}

@@ -1915,3 +1915,6 @@ mod rsa4096 {
 /// Issue 12 (dialect fidelity).
 #[path = "licensespring/fidelity.rs"]
 mod fidelity;
+
+#[path = "licensespring/expiry.rs"]
+mod expiry;

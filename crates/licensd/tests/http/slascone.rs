@@ -29,6 +29,9 @@ mod credential_flags;
 #[path = "slascone/sessions.rs"]
 mod sessions;
 
+#[path = "slascone/expiry.rs"]
+mod expiry;
+
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }

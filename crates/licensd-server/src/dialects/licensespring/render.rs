@@ -2,7 +2,7 @@
 //! Every key the Python SDK requires ("Py-REQ") is always present; instants are UTC `…sssZ`.
 
 use licensd_domain::clock::to_rfc3339;
-use licensd_domain::rules::{current_counter, effective_expiry, lease_is_live};
+use licensd_domain::rules::{current_counter, is_expired, lease_is_live};
 use licensd_domain::*;
 use serde_json::{Value, json};
 
@@ -224,7 +224,7 @@ pub fn license(view: &LicenseView<'_>) -> serde_json::Map<String, Value> {
     let borrowed_until = own_lease
         .and_then(|lease| lease.borrowed_until)
         .filter(|until| *until > now);
-    let expired = effective_expiry(license).is_some_and(|end| now >= end);
+    let expired = is_expired(license, now);
     let mut map = serde_json::Map::new();
     let mut put = |key: &str, value: Value| {
         map.insert(key.to_string(), value);

@@ -171,7 +171,7 @@ pub fn license_info(parts: &InfoParts<'_>) -> LicenseInfo {
             id: id_guid(f.definition.id),
             name: f.definition.name.clone(),
             description: String::new(),
-            is_active: f.overrides.expires_at.is_none_or(|at| now < at),
+            is_active: rules::feature_active(f, now),
             expiration_date_utc: f.overrides.expires_at.map(utc),
         })
         .collect();
@@ -217,7 +217,7 @@ pub fn license_info(parts: &InfoParts<'_>) -> LicenseInfo {
         provisioning_mode: i64::from(floating.is_some()),
         client_type: i64::from(product.auth_method == AuthMethod::User),
         is_license_active: license.status == LicenseStatus::Active,
-        is_license_expired: expiry.is_some_and(|at| now >= at) && !rules::in_grace_period(license, now),
+        is_license_expired: rules::is_expired(license, now),
         is_license_valid: valid,
         start_date_utc: license.starts_at.map(utc),
         expiration_date_utc: expiry.map(utc),

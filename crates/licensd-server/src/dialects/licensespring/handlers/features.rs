@@ -26,7 +26,7 @@ pub async fn check_license_feature(
                 .iter()
                 .find(|feature| feature.definition.code == code)
                 .ok_or_else(|| denial_error(Denial::FeatureNotFound))?;
-            if feature.overrides.expires_at.is_some_and(|at| now >= at) {
+            if !licensd_domain::rules::feature_active(feature, now) {
                 return Err(denial_error(Denial::FeatureExpired));
             }
             if feature.floating_seats().is_some() {

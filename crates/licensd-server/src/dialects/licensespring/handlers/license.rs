@@ -196,7 +196,7 @@ async fn drop_expired_features(
         .map_err(LsError::from_store)?;
     let expired: Vec<&str> = features
         .iter()
-        .filter(|feature| feature.overrides.expires_at.is_some_and(|at| now >= at))
+        .filter(|feature| !licensd_domain::rules::feature_active(feature, now))
         .map(|feature| feature.definition.code.as_str())
         .collect();
     if expired.is_empty() {
