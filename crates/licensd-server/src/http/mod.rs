@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod extract;
+pub mod password;
 pub mod validate;
 
 pub use admin::Admin;

@@ -32,11 +32,10 @@ fn check_password(password: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// argon2id costs ~25 ms of CPU: run it off the async workers.
+/// argon2id costs ~25 ms of CPU: run it off the async workers (`http::password`).
 async fn hash_password(password: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || licensd_crypto::hash_password(&password))
+    crate::http::password::hash(password)
         .await
-        .map_err(|_| ApiError::internal())?
         .map_err(|_| ApiError::internal())
 }
 

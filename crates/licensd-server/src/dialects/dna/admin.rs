@@ -217,9 +217,8 @@ async fn store_password(
                 return Err(ApiError::unprocessable("password must be 1 to 16 characters"));
             }
             Some(
-                tokio::task::spawn_blocking(move || licensd_crypto::hash_password(&password))
+                crate::http::password::hash(password)
                     .await
-                    .map_err(|_| ApiError::internal())?
                     .map_err(|_| ApiError::internal())?,
             )
         }

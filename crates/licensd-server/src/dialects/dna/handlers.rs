@@ -295,17 +295,16 @@ async fn check_password(
     }
 }
 
-/// argon2id costs ~25 ms of CPU: run it off the async workers.
+/// argon2id costs ~25 ms of CPU: run it off the async workers (`http::password`).
 async fn verify_password(given: String, hash: String) -> Result<bool, DnaError> {
-    tokio::task::spawn_blocking(move || licensd_crypto::verify_password(&given, &hash))
+    crate::http::password::verify(given, hash)
         .await
         .map_err(|_| DnaError::internal())
 }
 
 async fn hash_password(password: String) -> Result<String, DnaError> {
-    tokio::task::spawn_blocking(move || licensd_crypto::hash_password(&password))
+    crate::http::password::hash(password)
         .await
-        .map_err(|_| DnaError::internal())?
         .map_err(|_| DnaError::internal())
 }
 

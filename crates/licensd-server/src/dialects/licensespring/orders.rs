@@ -344,7 +344,11 @@ async fn find_or_create_user(
         return Ok(user);
     }
     let password_hash = match password {
-        Some(password) => Some(licensd_crypto::hash_password(password).map_err(|_| LsError::internal())?),
+        Some(password) => Some(
+            crate::http::password::hash(password.to_owned())
+                .await
+                .map_err(|_| LsError::internal())?,
+        ),
         None => None,
     };
     let new = NewLicenseUser {

@@ -122,10 +122,12 @@ async fn license_user(state: &AppState, username: &str, password: Option<&str>) 
         .map_err(LsError::from_store)?
         .ok_or_else(|| denial_error(Denial::LicenseUserNotFound))?;
     if let Some(password) = password {
-        let verified = user
-            .password_hash
-            .as_deref()
-            .is_some_and(|hash| licensd_crypto::verify_password(password, hash));
+        let verified = match &user.password_hash {
+            Some(hash) => crate::http::password::verify(password.to_owned(), hash.clone())
+                .await
+                .map_err(|_| LsError::internal())?,
+            None => false,
+        };
         if !verified {
             return Err(denial_error(Denial::InvalidUserCredentials));
         }

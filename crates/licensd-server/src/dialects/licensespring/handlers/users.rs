@@ -23,10 +23,15 @@ pub async fn change_password(State(state): State<AppState>, peer: Peer, headers:
                     "this user has no password to change",
                 ));
             };
-            if !licensd_crypto::verify_password(&password, hash) {
+            let verified = crate::http::password::verify(password.clone(), hash.to_owned())
+                .await
+                .map_err(|_| LsError::internal())?;
+            if !verified {
                 return Err(denial_error(Denial::InvalidUserCredentials));
             }
-            let new_hash = licensd_crypto::hash_password(&new_password).map_err(|_| LsError::internal())?;
+            let new_hash = crate::http::password::hash(new_password.clone())
+                .await
+                .map_err(|_| LsError::internal())?;
             let event = EventDraft::new(
                 format!("licensespring:{}", caller.credential.key_id),
                 "license_user.password_changed",
