@@ -215,42 +215,16 @@ pub fn parse_expiration_date(text: &str) -> Option<crate::Millis> {
     if let Some(at) = crate::clock::parse_rfc3339(text) {
         return Some(at);
     }
-    let numbers = |parts: Vec<&str>, widths: [usize; 3]| -> Option<[i64; 3]> {
-        if parts.len() != 3 {
-            return None;
-        }
-        let mut out = [0i64; 3];
-        for (i, part) in parts.iter().enumerate() {
-            if part.is_empty() || part.len() > widths[i] || !part.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            out[i] = part.parse().ok()?;
-        }
-        Some(out)
-    };
-    let (year, month, day) = if text.contains('/') {
-        let [m, d, y] = numbers(text.split('/').collect(), [2, 2, 4])?;
-        (y, m, d)
-    } else if text.contains('.') {
-        let [d, m, y] = numbers(text.split('.').collect(), [2, 2, 4])?;
-        (y, m, d)
-    } else {
-        let date = text.split('T').next().unwrap_or_default();
-        let [y, m, d] = numbers(date.split('-').collect(), [4, 2, 2])?;
-        if date.len() != text.len() {
-            return None;
-        }
-        (y, m, d)
-    };
-    if year < 1000 {
+    // Digits and the three separators only: no signs, spaces or padding jiff would also read.
+    if !text.bytes().all(|b| b.is_ascii_digit() || b"/.-".contains(&b)) {
         return None;
     }
-    let date = jiff::civil::Date::new(
-        i16::try_from(year).ok()?,
-        i8::try_from(month).ok()?,
-        i8::try_from(day).ok()?,
-    )
-    .ok()?;
+    let date = ["%m/%d/%Y", "%d.%m.%Y", "%Y-%m-%d"]
+        .iter()
+        .find_map(|format| jiff::civil::Date::strptime(format, text).ok())?;
+    if date.year() < 1000 {
+        return None;
+    }
     let zoned = date.to_zoned(jiff::tz::TimeZone::UTC).ok()?;
     Some(zoned.timestamp().as_millisecond())
 }
@@ -384,6 +358,8 @@ mod tests {
         assert_eq!(parse_expiration_date("12/31/2030"), day);
         assert_eq!(parse_expiration_date("31.12.2030"), day);
         assert_eq!(parse_expiration_date("2030-12-31T00:00:00Z"), day);
+        assert_eq!(parse_expiration_date("1/2/2030"), parse_expiration_date("2030-01-02"));
+        assert_eq!(parse_expiration_date("2.1.2030"), parse_expiration_date("2030-01-02"));
         for bad in [
             "",
             "31/12/2030",
@@ -393,6 +369,12 @@ mod tests {
             "tomorrow",
             "2030-12-31x",
             "1.1.30",
+            "12/31/+2030",
+            "12/31/02030",
+            "012/31/2030",
+            "12/31/ 2030",
+            "0999-12-31",
+            "2030-12-31T00:00:00",
         ] {
             assert_eq!(parse_expiration_date(bad), None, "{bad}");
         }

@@ -106,19 +106,9 @@ impl KeyPattern {
         if self.uuid {
             let mut b = [0u8; 16];
             b.copy_from_slice(&random[..16]);
-            b[6] = (b[6] & 0x0f) | 0x40; // version 4
-            b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
-            let hex: String = b.iter().map(|byte| format!("{byte:02x}")).collect();
-            return format!(
-                "{}{}-{}-{}-{}-{}{}",
-                self.prefix,
-                &hex[0..8],
-                &hex[8..12],
-                &hex[12..16],
-                &hex[16..20],
-                &hex[20..32],
-                self.suffix
-            );
+            // Version 4, RFC 9562 variant, lower-case 8-4-4-4-12.
+            let uuid = uuid::Builder::from_random_bytes(b).into_uuid();
+            return format!("{}{}{}", self.prefix, uuid.hyphenated(), self.suffix);
         }
         let symbols: Vec<char> = self.charset.chars().collect();
         let mut samples = random

@@ -542,41 +542,9 @@ pub async fn delete_device(ctx: &Ctx, ids: (&str, &str), device: &str, bytes: &[
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `a=b&c=d` pairs, percent-decoded.
+/// `a=b&c=d` pairs, percent-decoded (`+` is a space; text that is not UTF-8 is replaced).
 fn form_pairs(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(key), percent_decode(value))
-        })
-        .collect()
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 3 <= bytes.len() => match (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
-                (Some(high), Some(low)) => {
-                    out.push(high * 16 + low);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            other => out.push(other),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex_value(byte: u8) -> Option<u8> {
-    (byte as char).to_digit(16).and_then(|d| u8::try_from(d).ok())
+    form_urlencoded::parse(query.as_bytes()).into_owned().collect()
 }
 
 /// GET …/Licenses/{p}/{l}/infotags (DNA does not publish this path): the InfoTags reported for
@@ -622,7 +590,7 @@ mod tests {
                 ("x".into(), "A%2".into())
             ]
         );
-        assert_eq!(percent_decode("a+b%20c%zz"), "a b c%zz");
+        assert_eq!(form_pairs("v=a+b%20c%zz"), vec![("v".into(), "a b c%zz".into())]);
         assert_eq!(device_page(""), Ok(DevicePage::default()));
         assert_eq!(device_page("OFFSET=2&limit=3"), Ok(DevicePage { offset: 2, limit: 3 }));
         assert_eq!(

@@ -182,25 +182,24 @@ pub fn origin(headers: &axum::http::HeaderMap) -> String {
 /// `application/x-www-form-urlencoded` fields (`+` is a space, `%XX` a byte); fields that are not
 /// UTF-8 after decoding are dropped.
 pub(crate) fn parse_form(bytes: &[u8]) -> Vec<(String, String)> {
+    /// A field is kept only when every `%` starts a two-digit escape and it decodes to UTF-8.
     fn decode(part: &[u8]) -> Option<String> {
-        let mut out = Vec::with_capacity(part.len());
-        let mut i = 0;
-        while i < part.len() {
-            match part[i] {
-                b'+' => out.push(b' '),
-                b'%' => {
-                    if i + 2 >= part.len() || !part[i + 1].is_ascii_hexdigit() || !part[i + 2].is_ascii_hexdigit() {
-                        return None;
-                    }
-                    let hex = std::str::from_utf8(&part[i + 1..i + 3]).ok()?;
-                    out.push(u8::from_str_radix(hex, 16).ok()?);
-                    i += 2;
-                }
-                other => out.push(other),
-            }
-            i += 1;
+        let escapes_complete = part
+            .iter()
+            .enumerate()
+            .filter(|(_, byte)| **byte == b'%')
+            .all(|(at, _)| {
+                part.get(at + 1..at + 3)
+                    .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+            });
+        if !escapes_complete {
+            return None;
         }
-        String::from_utf8(out).ok()
+        let spaced: Vec<u8> = part.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
+        percent_encoding::percent_decode(&spaced)
+            .decode_utf8()
+            .ok()
+            .map(std::borrow::Cow::into_owned)
     }
     bytes
         .split(|b| *b == b'&')

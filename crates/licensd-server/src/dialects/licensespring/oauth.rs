@@ -115,37 +115,7 @@ fn token_error(status: StatusCode, error: &str, code: &str, message: &str) -> Re
 
 /// Decodes an `application/x-www-form-urlencoded` body.
 fn form(body: &[u8]) -> Vec<(String, String)> {
-    fn hex(byte: u8) -> Option<u8> {
-        (byte as char).to_digit(16).and_then(|digit| u8::try_from(digit).ok())
-    }
-    fn decode(text: &str) -> String {
-        let bytes = text.as_bytes();
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut i = 0;
-        while i < bytes.len() {
-            match bytes[i] {
-                b'+' => out.push(b' '),
-                b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(high), Some(low)) => {
-                        out.push(high * 16 + low);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
-                },
-                other => out.push(other),
-            }
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    }
-    String::from_utf8_lossy(body)
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| match pair.split_once('=') {
-            Some((key, value)) => (decode(key), decode(value)),
-            None => (decode(pair), String::new()),
-        })
-        .collect()
+    form_urlencoded::parse(body).into_owned().collect()
 }
 
 /// `POST /api/v4/oauth/token`: the client-credentials grant. A client whose credential

@@ -22,15 +22,7 @@ use axum::http::request::Parts;
 /// not a GUID.
 pub fn canonical_guid(text: &str) -> Option<String> {
     let bytes = parse_guid(text)?;
-    let hex = licensd_crypto::hex(&bytes);
-    Some(format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    ))
+    Some(uuid::Uuid::from_bytes(bytes).hyphenated().to_string())
 }
 
 /// A fresh random ISV id (a version-4 GUID), the candidate a first start records.
@@ -38,31 +30,14 @@ pub fn generate_isv_id() -> Option<String> {
     random_guid().ok()
 }
 
-/// The `isv_id` segment of a path under the mount, percent-decoded.
+/// The `isv_id` segment of a path under the mount, percent-decoded (`None` when not UTF-8).
 fn isv_segment(path: &str) -> Option<String> {
     let rest = path.strip_prefix("/api/v2/isv/")?;
     let raw = rest.split('/').next().unwrap_or_default();
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let decoded = (bytes[i] == b'%')
-            .then(|| bytes.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|hex| std::str::from_utf8(hex).ok())
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match decoded {
-            Some(byte) => {
-                out.push(byte);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .ok()
+        .map(std::borrow::Cow::into_owned)
 }
 
 /// Whether `isv_id` names this server's ISV (`served` is canonical).

@@ -403,19 +403,14 @@ pub fn check_isv(isv_id: &str) -> SlResult<()> {
     parse_guid(isv_id).map(|_| ()).ok_or(SlError::NotFound("ISV"))
 }
 
-/// Parses a GUID in its 8-4-4-4-12 hex form (any case) into its 16 bytes.
+/// Parses a GUID in its 8-4-4-4-12 hex form (any case) into its 16 bytes. Only that form: the
+/// `uuid` crate's other spellings (32 bare digits, braces, `urn:uuid:`) are not SLASCONE's.
 pub fn parse_guid(text: &str) -> Option<[u8; 16]> {
     let text = text.trim();
-    let groups: Vec<&str> = text.split('-').collect();
-    if groups.len() != 5 || groups.iter().map(|g| g.len()).ne([8, 4, 4, 4, 12]) {
+    if text.len() != 36 {
         return None;
     }
-    let hex: String = groups.concat();
-    let mut out = [0u8; 16];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
+    uuid::Uuid::try_parse(text).ok().map(uuid::Uuid::into_bytes)
 }
 
 /// licensd's integer ids travel as GUIDs, as SLASCONE's do: `00000000-0000-8000-8000-<12 hex>`
@@ -437,21 +432,14 @@ pub fn guid_id(text: &str) -> Option<i64> {
     Some(id)
 }
 
-/// A fresh random GUID (version 4) for token keys.
+/// A fresh random GUID (version 4, lower case) for token keys; the randomness is AWS-LC's.
 pub fn random_guid() -> SlResult<String> {
     let mut bytes = [0u8; 16];
     licensd_crypto::random_bytes(&mut bytes).map_err(|_| SlError::Internal)?;
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex = licensd_crypto::hex(&bytes);
-    Ok(format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    ))
+    Ok(uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .hyphenated()
+        .to_string())
 }
 
 #[cfg(test)]
