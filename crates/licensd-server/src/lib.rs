@@ -49,7 +49,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/openapi.json", get(openapi::document))
         .merge(native::routes())
         .merge(dialects::admin_routes())
-        .merge(dialects::routes())
+        .merge(dialects::routes(&state))
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -12,10 +12,10 @@ use crate::state::AppState;
 use axum::Router;
 
 /// Every dialect's wire API.
-pub fn routes() -> Router<AppState> {
+pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(licensespring::routes())
-        .merge(keymanager::routes())
+        .merge(keymanager::routes(state))
         .merge(slascone::routes())
         .merge(dna::routes())
 }

@@ -157,12 +157,8 @@ fn key_list(req: &KmRequest) -> KeyList {
     }
 }
 
-pub async fn create_license_keys(State(state): State<AppState>, req: KmRequest) -> Response {
-    let outcome = create_license_keys_inner(&state, &req).await;
-    respond(&state, outcome).await
-}
-
-async fn create_license_keys_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+pub async fn create_license_keys(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
+    let (state, req) = (&state, &req);
     let caller = authorised!(state, req, "create-license-keys");
     let mut errors = Errors::default();
     let keys = match key_list(req) {
@@ -297,12 +293,8 @@ async fn create_license_keys_inner(state: &AppState, req: &KmRequest) -> Result<
         .product(product.id))
 }
 
-pub async fn update_license_key(State(state): State<AppState>, req: KmRequest) -> Response {
-    let outcome = update_license_key_inner(&state, &req).await;
-    respond(&state, outcome).await
-}
-
-async fn update_license_key_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+pub async fn update_license_key(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
+    let (state, req) = (&state, &req);
     let caller = authorised!(state, req, "update-license-key");
     if req.present("license_key").is_none() {
         let mut errors = Errors::default();
@@ -381,12 +373,8 @@ async fn update_license_key_inner(state: &AppState, req: &KmRequest) -> Result<R
     }
 }
 
-pub async fn delete_license_key(State(state): State<AppState>, req: KmRequest) -> Response {
-    let outcome = delete_license_key_inner(&state, &req).await;
-    respond(&state, outcome).await
-}
-
-async fn delete_license_key_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+pub async fn delete_license_key(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
+    let (state, req) = (&state, &req);
     let caller = authorised!(state, req, "delete-license-key");
     let Some(license) = find_license(state, &caller, req).await? else {
         return Ok(Reply::new(851));
@@ -551,12 +539,8 @@ async fn all_licenses(state: &AppState, product_id: Option<i64>) -> Result<Vec<L
     Ok(out)
 }
 
-pub async fn get_license_keys(State(state): State<AppState>, req: KmRequest) -> Response {
-    let outcome = get_license_keys_inner(&state, &req).await;
-    respond(&state, outcome).await
-}
-
-async fn get_license_keys_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+pub async fn get_license_keys(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
+    let (state, req) = (&state, &req);
     let caller = authorised!(state, req, "get-license-keys");
     let product_id = caller
         .credential
@@ -581,12 +565,8 @@ async fn get_license_keys_inner(state: &AppState, req: &KmRequest) -> Result<Rep
     Ok(Reply::new(730).field("license_keys", Value::Array(keys)))
 }
 
-pub async fn available_count(State(state): State<AppState>, req: KmRequest) -> Response {
-    let outcome = available_count_inner(&state, &req).await;
-    respond(&state, outcome).await
-}
-
-async fn available_count_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+pub async fn available_count(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
+    let (state, req) = (&state, &req);
     let caller = authorised!(state, req, "get-available-license-keys-count");
     let product = product_param(state, req).await?.filter(|p| caller.in_scope(p.id));
     let Some(product) = product else {

@@ -23,16 +23,6 @@ pub async fn details(State(state): State<AppState>, req: KmRequest) -> Response 
     respond(&state, outcome).await
 }
 
-pub async fn activate(State(state): State<AppState>, req: KmRequest) -> Response {
-    let outcome = activate_inner(&state, &req).await;
-    respond(&state, outcome).await
-}
-
-pub async fn deactivate(State(state): State<AppState>, req: KmRequest) -> Response {
-    let outcome = deactivate_inner(&state, &req).await;
-    respond(&state, outcome).await
-}
-
 /// The common start of the license-key commands: API key, block list, then `identifier` (215)
 /// and the key itself (210). Returns the caller, the identifier and the license.
 pub(super) async fn start(
@@ -138,7 +128,8 @@ async fn check(state: &AppState, req: &KmRequest, capability: &str, command: Com
     }
 }
 
-async fn activate_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+pub async fn activate(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
+    let (state, req) = (&state, &req);
     let (caller, identifier, license) = match start(state, req, "activate").await? {
         Ok(found) => found,
         Err(reply) => return Ok(reply),
@@ -168,7 +159,8 @@ async fn activate_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Inte
     }
 }
 
-async fn deactivate_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+pub async fn deactivate(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
+    let (state, req) = (&state, &req);
     let (caller, identifier, license) = match start(state, req, "deactivate").await? {
         Ok(found) => found,
         Err(reply) => return Ok(reply),

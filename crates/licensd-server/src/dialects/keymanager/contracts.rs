@@ -3,16 +3,15 @@
 //! own key (`Authorization: Bearer <contract_key>`, or `contract_uuid` / `contract_key` in the
 //! request). A contract whose flag forbids an operation, or that is inactive, gets 102.
 
+use super::Internal;
 use super::auth::{Caller, authorize};
 use super::envelope::Reply;
 use super::provisioning::{generator_json, mint_keys, minted_license, product_generator};
 use super::request::KmRequest;
 use super::views::{LicenseAttrs, km_timestamp, product_json};
-use super::{Internal, respond};
 use crate::ratelimit::RateDecision;
 use crate::state::AppState;
 use axum::extract::State;
-use axum::response::Response;
 use licensd_domain::access::find_block;
 use licensd_domain::contract::{ContractOperation, ContractRefusal};
 use licensd_domain::{EventDraft, ProductStatus};
@@ -200,12 +199,8 @@ fn event(caller: &Caller, action: &str) -> EventDraft {
     EventDraft::new(caller.actor(), action, "contract").from_ip(caller.ip.clone())
 }
 
-pub async fn create_contract(State(state): State<AppState>, req: KmRequest) -> Response {
-    let outcome = create_contract_inner(&state, &req).await;
-    respond(&state, outcome).await
-}
-
-async fn create_contract_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+pub async fn create_contract(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
+    let (state, req) = (&state, &req);
     let caller = authorised!(state, req, "create-contract");
     let fields = match contract_fields(state, req, None).await? {
         Ok(fields) => fields,
@@ -236,12 +231,8 @@ async fn contract_param(state: &AppState, req: &KmRequest) -> Result<Option<Stor
     }
 }
 
-pub async fn update_contract(State(state): State<AppState>, req: KmRequest) -> Response {
-    let outcome = update_contract_inner(&state, &req).await;
-    respond(&state, outcome).await
-}
-
-async fn update_contract_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+pub async fn update_contract(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
+    let (state, req) = (&state, &req);
     let caller = authorised!(state, req, "update-contract");
     // The seed has no "not found" code for update-contract: an unknown id is incorrect data.
     let Some(current) = contract_param(state, req).await? else {
@@ -270,12 +261,8 @@ async fn update_contract_inner(state: &AppState, req: &KmRequest) -> Result<Repl
     }
 }
 
-pub async fn delete_contract(State(state): State<AppState>, req: KmRequest) -> Response {
-    let outcome = delete_contract_inner(&state, &req).await;
-    respond(&state, outcome).await
-}
-
-async fn delete_contract_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+pub async fn delete_contract(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
+    let (state, req) = (&state, &req);
     let caller = authorised!(state, req, "delete-contract");
     let Some(current) = contract_param(state, req).await? else {
         return Ok(Reply::new(844));
@@ -294,12 +281,8 @@ async fn delete_contract_inner(state: &AppState, req: &KmRequest) -> Result<Repl
     }
 }
 
-pub async fn get_all_contracts(State(state): State<AppState>, req: KmRequest) -> Response {
-    let outcome = get_all_contracts_inner(&state, &req).await;
-    respond(&state, outcome).await
-}
-
-async fn get_all_contracts_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+pub async fn get_all_contracts(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
+    let (state, req) = (&state, &req);
     let caller = authorised!(state, req, "get-all-contracts");
     let contracts: Vec<Value> = state
         .store
@@ -363,12 +346,8 @@ fn holder_event(stored: &StoredContract, req: &KmRequest, action: &str) -> Event
     EventDraft::new(format!("contract:{}", stored.contract.id), action, "license").from_ip(req.ip.clone())
 }
 
-pub async fn get_info(State(state): State<AppState>, req: KmRequest) -> Response {
-    let outcome = get_info_inner(&state, &req).await;
-    respond(&state, outcome).await
-}
-
-async fn get_info_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+pub async fn get_info(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
+    let (state, req) = (&state, &req);
     let stored = holder!(state, req, ContractOperation::GetInfo);
     let product_id = stored.contract.product_id;
     // A product that no longer serves keys (inactive or archived) is not there for the holder.
@@ -388,12 +367,8 @@ async fn get_info_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Inte
         .product(product_id))
 }
 
-pub async fn generate(State(state): State<AppState>, req: KmRequest) -> Response {
-    let outcome = generate_inner(&state, &req).await;
-    respond(&state, outcome).await
-}
-
-async fn generate_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+pub async fn generate(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
+    let (state, req) = (&state, &req);
     let stored = holder!(state, req, ContractOperation::Generate);
     let product_id = stored.contract.product_id;
     match state.store.get_product(product_id).await {
@@ -452,12 +427,8 @@ async fn generate_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Inte
     Err(StoreError::Conflict("generated keys collided twice".into()).into())
 }
 
-pub async fn destroy(State(state): State<AppState>, req: KmRequest) -> Response {
-    let outcome = destroy_inner(&state, &req).await;
-    respond(&state, outcome).await
-}
-
-async fn destroy_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+pub async fn destroy(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
+    let (state, req) = (&state, &req);
     let stored = holder!(state, req, ContractOperation::Destroy);
     let product_id = stored.contract.product_id;
     let license = match req.present("license_key") {
@@ -482,12 +453,8 @@ async fn destroy_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Inter
     }
 }
 
-pub async fn destroy_all(State(state): State<AppState>, req: KmRequest) -> Response {
-    let outcome = destroy_all_inner(&state, &req).await;
-    respond(&state, outcome).await
-}
-
-async fn destroy_all_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+pub async fn destroy_all(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
+    let (state, req) = (&state, &req);
     let stored = holder!(state, req, ContractOperation::DestroyAll);
     let product_id = stored.contract.product_id;
     let deleted = state

@@ -51,12 +51,8 @@ fn downloadable_json(d: &Downloadable, url: String) -> Value {
     })
 }
 
-pub async fn access_downloadables(State(state): State<AppState>, req: KmRequest) -> Response {
-    let outcome = access_downloadables_inner(&state, &req).await;
-    respond(&state, outcome).await
-}
-
-async fn access_downloadables_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+pub async fn access_downloadables(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
+    let (state, req) = (&state, &req);
     let (_, identifier, license) = match start(state, req, "access-downloadables").await? {
         Ok(found) => found,
         Err(reply) => return Ok(reply),
@@ -193,16 +189,12 @@ async fn download_inner(
     }
 }
 
-pub async fn send_telemetry(State(state): State<AppState>, req: KmRequest) -> Response {
-    let outcome = send_telemetry_inner(&state, &req).await;
-    respond(&state, outcome).await
-}
-
 fn bounded(req: &KmRequest, name: &str, max: usize) -> Option<String> {
     req.present(name).map(|t| t.chars().take(max).collect())
 }
 
-async fn send_telemetry_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+pub async fn send_telemetry(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
+    let (state, req) = (&state, &req);
     let activation_identifier = bounded(req, "activation_identifier", 255);
     let caller = match authorize(
         state,
@@ -330,12 +322,8 @@ async fn send_telemetry_inner(state: &AppState, req: &KmRequest) -> Result<Reply
     })
 }
 
-pub async fn get_telemetry(State(state): State<AppState>, req: KmRequest) -> Response {
-    let outcome = get_telemetry_inner(&state, &req).await;
-    respond(&state, outcome).await
-}
-
-async fn get_telemetry_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+pub async fn get_telemetry(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
+    let (state, req) = (&state, &req);
     let caller = match authorize(
         state,
         req.api_key.as_deref(),

@@ -203,6 +203,7 @@ mod views;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::State;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, any, get, post};
 use envelope::{KeyUsed, Reply};
@@ -222,6 +223,47 @@ pub enum Internal {
     Store(#[from] StoreError),
     #[error(transparent)]
     Crypto(#[from] licensd_crypto::CryptoError),
+}
+
+/// A handler's outcome on its way to `sign_replies`: handlers return `Result<Reply, Internal>`,
+/// whose `IntoResponse` parks the outcome here, and the dialect's one signing layer renders and
+/// signs it (the product's key needs a store look-up, which `IntoResponse` cannot await).
+#[derive(Clone)]
+struct PendingReply(Arc<std::sync::Mutex<Option<Result<Reply, Internal>>>>);
+
+fn pending(outcome: Result<Reply, Internal>) -> Response {
+    let mut response = Response::new(axum::body::Body::empty());
+    response
+        .extensions_mut()
+        .insert(PendingReply(Arc::new(std::sync::Mutex::new(Some(outcome)))));
+    response
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        pending(Ok(self))
+    }
+}
+
+impl IntoResponse for Internal {
+    fn into_response(self) -> Response {
+        pending(Err(self))
+    }
+}
+
+/// The layer over every Key Manager route: signs and renders the outcome a handler returned.
+/// Responses without one (already signed refusals of the extractors and fallbacks) pass as they
+/// are.
+async fn sign_replies(State(state): State<AppState>, request: axum::extract::Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let outcome = response
+        .extensions_mut()
+        .remove::<PendingReply>()
+        .and_then(|PendingReply(slot)| slot.lock().ok().and_then(|mut slot| slot.take()));
+    match outcome {
+        Some(outcome) => respond(&state, outcome).await,
+        None => response,
+    }
 }
 
 /// Signs and renders a handler's outcome.
@@ -272,7 +314,11 @@ pub(super) async fn signing_key(
     Ok((state.keys.rsa(), KeyUsed::Global))
 }
 
-pub fn routes() -> Router<AppState> {
+pub fn routes(state: &AppState) -> Router<AppState> {
+    endpoints().route_layer(axum::middleware::from_fn_with_state(state.clone(), sign_replies))
+}
+
+fn endpoints() -> Router<AppState> {
     Router::new()
         // Paths under the mount that name no endpoint: a signed 404 envelope.
         .route("/api/v1", any(unknown_route))

@@ -87,12 +87,8 @@ fn product_fields(
     (name, status, attrs)
 }
 
-pub async fn create_product(State(state): State<AppState>, req: KmRequest) -> Response {
-    let outcome = create_product_inner(&state, &req).await;
-    respond(&state, outcome).await
-}
-
-async fn create_product_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+pub async fn create_product(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
+    let (state, req) = (&state, &req);
     let caller = authorised!(state, req, "create-product");
     let mut errors = Errors::default();
     let (name, status, attrs) = product_fields(req, None, &mut errors);
@@ -119,12 +115,8 @@ async fn create_product_inner(state: &AppState, req: &KmRequest) -> Result<Reply
     Ok(Reply::new(750).field("product_id", json!(product.id)))
 }
 
-pub async fn update_product(State(state): State<AppState>, req: KmRequest) -> Response {
-    let outcome = update_product_inner(&state, &req).await;
-    respond(&state, outcome).await
-}
-
-async fn update_product_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+pub async fn update_product(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
+    let (state, req) = (&state, &req);
     let caller = authorised!(state, req, "update-product");
     let Some(product) = product_param(state, req).await? else {
         let mut errors = Errors::default();
@@ -163,12 +155,8 @@ async fn update_product_inner(state: &AppState, req: &KmRequest) -> Result<Reply
     }
 }
 
-pub async fn delete_product(State(state): State<AppState>, req: KmRequest) -> Response {
-    let outcome = delete_product_inner(&state, &req).await;
-    respond(&state, outcome).await
-}
-
-async fn delete_product_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+pub async fn delete_product(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
+    let (state, req) = (&state, &req);
     let caller = authorised!(state, req, "delete-product");
     let Some(product) = product_param(state, req).await? else {
         return Ok(Reply::new(551));
@@ -291,12 +279,8 @@ async fn product_meta(state: &AppState, req: &KmRequest, codes: ProductMetaCodes
     Ok(reply.product(product.id))
 }
 
-pub async fn get_all_products(State(state): State<AppState>, req: KmRequest) -> Response {
-    let outcome = get_all_products_inner(&state, &req).await;
-    respond(&state, outcome).await
-}
-
-async fn get_all_products_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+pub async fn get_all_products(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
+    let (state, req) = (&state, &req);
     let caller = authorised!(state, req, "get-all-products");
     let mut products = Vec::new();
     let mut page = Page {

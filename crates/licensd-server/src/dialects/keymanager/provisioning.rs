@@ -127,12 +127,8 @@ pub async fn product_generator(state: &AppState, product_id: i64) -> Result<Opti
         .find(|g| g.active))
 }
 
-pub async fn get_all_generators(State(state): State<AppState>, req: KmRequest) -> Response {
-    let outcome = get_all_generators_inner(&state, &req).await;
-    respond(&state, outcome).await
-}
-
-async fn get_all_generators_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+pub async fn get_all_generators(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
+    let (state, req) = (&state, &req);
     let caller = authorised!(state, req, "get-all-generators");
     let product_id = caller
         .credential
@@ -156,12 +152,8 @@ fn incorrect(field: &str, message: &str) -> Reply {
     Reply::new(901).field("errors", json!({ field: [message] }))
 }
 
-pub async fn generate(State(state): State<AppState>, req: KmRequest) -> Response {
-    let outcome = generate_inner(&state, &req).await;
-    respond(&state, outcome).await
-}
-
-async fn generate_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+pub async fn generate(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
+    let (state, req) = (&state, &req);
     let caller = authorised!(state, req, "generate");
     let generator = match req.present("generator_id").and_then(|g| g.parse::<i64>().ok()) {
         Some(id) => match state.store.km_get_generator(id).await {
@@ -239,12 +231,8 @@ fn assigner(owner: LicenseAttrs) -> impl Fn(&Value, Millis) -> (Value, Option<Mi
     }
 }
 
-pub async fn assign_license_key(State(state): State<AppState>, req: KmRequest) -> Response {
-    let outcome = assign_license_key_inner(&state, &req).await;
-    respond(&state, outcome).await
-}
-
-async fn assign_license_key_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+pub async fn assign_license_key(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
+    let (state, req) = (&state, &req);
     let caller = authorised!(state, req, "assign-license-key");
     let Some(license) = find_license(state, &caller, req).await? else {
         return Ok(Reply::new(801));
@@ -269,15 +257,11 @@ async fn assign_license_key_inner(state: &AppState, req: &KmRequest) -> Result<R
     }
 }
 
-pub async fn assign_and_activate(State(state): State<AppState>, req: KmRequest) -> Response {
-    let outcome = assign_and_activate_inner(&state, &req).await;
-    respond(&state, outcome).await
-}
-
 /// assign-license-key and activate in one store transaction: 300 when both happened; 215 without
 /// an `identifier`; 801 for an unknown key or one that is not in stock; an activation refusal
 /// (203, 205, 302, 150 …) assigns nothing either.
-async fn assign_and_activate_inner(state: &AppState, req: &KmRequest) -> Result<Reply, Internal> {
+pub async fn assign_and_activate(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
+    let (state, req) = (&state, &req);
     let (caller, identifier) = match start_caller(state, req, "assign-and-activate-license-key").await? {
         Ok(found) => found,
         Err(reply) => return Ok(reply),
