@@ -1,6 +1,12 @@
 //! licensd's HTTP server: the native management API under `/v1`, the native client API
 //! (`/v1/licenses/actions/*`), health probes, and (in their own modules, as their issues land) the
 //! vendor dialects. Handlers translate HTTP to store and domain calls; they hold no licensing rules.
+//!
+//! Layers: `http` is the toolkit every API shares (extractors answering in the native error shape,
+//! the admin token, edge validators, the caller's address, Argon2 off the runtime); `native` and
+//! `dialects` build on it and never import each other; `openapi` assembles the one document from
+//! their fragments. Licensing rules live in `licensd_domain` (`rules`, `access`), storage in
+//! `licensd_store`.
 
 pub mod dialects;
 pub mod edge;
