@@ -47,6 +47,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "license.bundle_member_linked",
     "license.bundle_member_unlinked",
     "license.consumed",
+    "license.consumption_reset",
     "license.created",
     "license.deactivated",
     "license.deleted",

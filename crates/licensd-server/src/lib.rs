@@ -47,6 +47,13 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// The whole HTTP application with `extra` routes (the admin console, `licensd-console`, which
+/// builds on this crate) merged in under the same layers: request ids, metrics, tracing, the edge
+/// checks and the body limit.
+pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     Router::new()
         .route("/", get(native::health::root))
         .route("/healthz", get(native::health::healthz))
@@ -56,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .merge(native::routes())
         .merge(dialects::admin_routes())
         .merge(dialects::routes(&state))
+        .merge(extra)
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -10,6 +10,7 @@
 
 mod backup;
 mod codec;
+pub mod console;
 pub mod dialects;
 mod migrate;
 pub mod outbox;
@@ -23,6 +24,7 @@ pub mod webhooks;
 
 pub use backup::backup_sqlite;
 pub use codec::SecretCodec;
+pub use console::{ConsoleSession, ConsoleStore, DailyActivity, DashboardCounts, LicenseSearch};
 pub use outbox::{
     Attempt, AttemptOutcome, Delivery, DeliveryStatus, MAX_ERROR_BYTES, MAX_RESPONSE_EXCERPT_BYTES, NewDelivery,
     OutboxStore, truncate_utf8,
@@ -120,6 +122,7 @@ pub trait Store:
     + DnaCreditStore
     + OutboxStore
     + WebhookStore
+    + ConsoleStore
 {
 }
 
@@ -135,6 +138,7 @@ impl<T> Store for T where
         + DnaCreditStore
         + OutboxStore
         + WebhookStore
+        + ConsoleStore
 {
 }
 
@@ -152,8 +156,8 @@ pub use dialects::slascone_sessions::{SessionOpen, SlasconeSessionStore};
 /// The part traits, for method calls on `dyn Store`.
 pub mod prelude {
     pub use crate::{
-        CoreStore, DnaCreditStore, DnaStore, KeyManagerStore, LicenseSpringStore, OutboxStore, SlasconeAdminStore,
-        SlasconeSessionStore, SlasconeStore, Store, WebhookStore,
+        ConsoleStore, CoreStore, DnaCreditStore, DnaStore, KeyManagerStore, LicenseSpringStore, OutboxStore,
+        SlasconeAdminStore, SlasconeSessionStore, SlasconeStore, Store, WebhookStore,
     };
 }
 

@@ -31,6 +31,7 @@ pub(crate) const SQLITE: &[Migration] = &[
     crate::outbox::SQLITE_MIGRATION,
     crate::webhooks::SQLITE_MIGRATION,
     crate::webhooks::SQLITE_FAN_OUT,
+    crate::console::SQLITE_MIGRATION,
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -52,6 +53,7 @@ pub(crate) const POSTGRES: &[Migration] = &[
     crate::outbox::POSTGRES_MIGRATION,
     crate::webhooks::POSTGRES_MIGRATION,
     crate::webhooks::POSTGRES_FAN_OUT,
+    crate::console::POSTGRES_MIGRATION,
 ];
 
 /// The bookkeeping table is created inside the same locked transaction as the migration it guards,

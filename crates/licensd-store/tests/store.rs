@@ -14,6 +14,8 @@ mod basics;
 mod catalog;
 #[path = "store/concurrency.rs"]
 mod concurrency;
+#[path = "store/console.rs"]
+mod console;
 #[path = "store/consumption.rs"]
 mod consumption;
 #[path = "store/dna.rs"]
@@ -76,6 +78,12 @@ macro_rules! backend_tests {
 }
 
 backend_tests! {
+    // the admin console's storage
+    console::console_sessions_expire_and_end_with_their_token,
+    console::read_only_admin_tokens,
+    console::licence_search_filters_and_pages_by_keyset,
+    console::dashboard_counts_and_daily_activity,
+    console::reset_consumption_zeroes_counters_with_its_event,
     // export / import
     transfer::every_table_is_exported,
     transfer::export_refuses_a_table_it_does_not_cover,

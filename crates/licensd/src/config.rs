@@ -85,6 +85,9 @@ pub struct ServeArgs {
     /// [default: one generated on the first start and kept in the database].
     #[arg(long, env = "LICENSD_SLASCONE_ISV_ID")]
     pub slascone_isv_id: Option<String>,
+    /// Seconds an admin-console session (`/console`) lasts after sign-in [default: 28800, 8 hours].
+    #[arg(long, env = "LICENSD_CONSOLE_SESSION_TTL")]
+    pub console_session_ttl: Option<u64>,
 }
 
 /// The config file's shape: the same settings as the flags.
@@ -113,6 +116,7 @@ struct FileSettings {
     webhook_timeout: Option<u64>,
     outbox_retry_base_ms: Option<u64>,
     slascone_isv_id: Option<String>,
+    console_session_ttl: Option<u64>,
 }
 
 /// How log lines are written.
@@ -152,6 +156,8 @@ pub struct Settings {
     pub outbox_retry_base_ms: u64,
     /// The configured SLASCONE ISV id, canonical; `None`: the one kept in the database.
     pub slascone_isv_id: Option<String>,
+    /// How long an admin-console session lasts.
+    pub console_session_ttl: std::time::Duration,
 }
 
 impl ServeArgs {
@@ -240,7 +246,12 @@ impl ServeArgs {
                 })?,
             ),
         };
+        let console_session_ttl = match self.console_session_ttl.or(file.console_session_ttl).unwrap_or(28_800) {
+            n @ 1..=2_592_000 => std::time::Duration::from_secs(n),
+            n => bail!("console_session_ttl must be between 1 and 2592000 seconds (30 days), not {n}"),
+        };
         Ok(Settings {
+            console_session_ttl,
             listen: self
                 .listen
                 .or(file.listen)

@@ -230,7 +230,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(%address, database = %redact(&settings.database_url), "licensd listening");
     // Scripts and tests read the bound address from this line (useful with port 0).
     println!("licensd: listening on http://{address}");
-    crate::listener::serve(listener, licensd_server::router(state), limits, shutdown_signal()).await;
+    let console = licensd_console::routes(licensd_console::ConsoleSettings {
+        session_ttl: settings.console_session_ttl,
+        ..licensd_console::ConsoleSettings::default()
+    });
+    let app = licensd_server::router_with(state, console);
+    crate::listener::serve(listener, app, limits, shutdown_signal()).await;
     if let Some(metrics_server) = metrics_server {
         metrics_server.abort();
     }

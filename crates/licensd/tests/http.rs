@@ -12,6 +12,10 @@ mod cli;
 mod client_sdk;
 #[path = "http/concurrency.rs"]
 mod concurrency;
+#[path = "http/console.rs"]
+mod console;
+#[path = "http/console_browser.rs"]
+mod console_browser;
 #[path = "http/hardening.rs"]
 mod hardening;
 #[path = "http/lifecycle.rs"]

@@ -5,11 +5,14 @@ use super::source_ip;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
+use axum::http::Method;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use licensd_domain::EventDraft;
 
-/// An authenticated administrator (bearer token from `/v1/admin-tokens` or bootstrap).
+/// An authenticated administrator (bearer token from `/v1/admin-tokens` or bootstrap). A
+/// read-only token (`"read_only": true` at creation) is refused with 403 `read_only_token` on
+/// every method but GET and HEAD.
 pub struct Admin {
     pub token_id: i64,
     pub name: String,
@@ -38,13 +41,19 @@ impl FromRequestParts<AppState> for Admin {
             .map(str::trim)
             .filter(|token| !token.is_empty())
             .ok_or_else(|| ApiError::unauthorized("malformed Authorization header; expected Bearer <admin token>"))?;
-        match state.store.find_admin_token(token).await? {
-            Some(found) => Ok(Admin {
-                token_id: found.id,
-                name: found.name,
-                source_ip: source_ip(parts),
-            }),
-            None => Err(ApiError::unauthorized("invalid or revoked admin token")),
+        let found = match state.store.find_admin_token(token).await? {
+            Some(found) => found,
+            None => return Err(ApiError::unauthorized("invalid or revoked admin token")),
+        };
+        // A read-only token reads (GET, HEAD) and nothing else; every other method may change
+        // something, so it is refused before any handler runs.
+        if !matches!(parts.method, Method::GET | Method::HEAD) && state.store.admin_token_read_only(found.id).await? {
+            return Err(ApiError::read_only());
         }
+        Ok(Admin {
+            token_id: found.id,
+            name: found.name,
+            source_ip: source_ip(parts),
+        })
     }
 }

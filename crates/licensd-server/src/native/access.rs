@@ -112,6 +112,9 @@ pub async fn revoke_credential(
 #[serde(deny_unknown_fields)]
 pub struct CreateAdminToken {
     pub name: String,
+    /// A read-only token reads everything (API and console) and changes nothing.
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -150,9 +153,10 @@ pub async fn create_admin_token(
     let secret = licensd_crypto::random_token("lsd_").map_err(|_| ApiError::internal())?;
     let token = state
         .store
-        .create_admin_token(
+        .create_scoped_admin_token(
             &body.name,
             &secret,
+            body.read_only,
             admin.event("admin_token.created", "admin_token"),
             state.now(),
         )

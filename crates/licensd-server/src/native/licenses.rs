@@ -413,6 +413,29 @@ async fn set_status(
     ))
 }
 
+/// Sets the licence's consumption counters (its own and its features') back to zero and starts
+/// a new consumption period now (event `license.consumption_reset`).
+#[utoipa::path(post, path = "/v1/licenses/{id}/reset-consumption", tag = "licenses", params(("id" = i64, Path)), responses((status = 200, body = License), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn reset_consumption(
+    admin: Admin,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<License>, ApiError> {
+    let event = admin.event("license.consumption_reset", "license").subject(id);
+    state
+        .store
+        .reset_consumption(id, event, state.now())
+        .await
+        .map_err(|e| ApiError::from_store(e, "license"))?;
+    Ok(Json(
+        state
+            .store
+            .get_license(id)
+            .await
+            .map_err(|e| ApiError::from_store(e, "license"))?,
+    ))
+}
+
 #[utoipa::path(post, path = "/v1/licenses/{id}/enable", tag = "licenses", params(("id" = i64, Path)), responses((status = 200, body = License)), security(("bearer" = [])))]
 pub async fn enable_license(
     admin: Admin,

@@ -62,6 +62,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/licenses/{id}/enable", post(licenses::enable_license))
         .route("/v1/licenses/{id}/disable", post(licenses::disable_license))
         .route("/v1/licenses/{id}/block", post(licenses::block_license))
+        .route("/v1/licenses/{id}/reset-consumption", post(licenses::reset_consumption))
         .route("/v1/licenses/{id}/devices", get(licenses::list_devices))
         .route("/v1/licenses/{id}/license-file", post(licence_file::issue_license_file))
         .route("/v1/licenses/{id}/leases", get(licenses::list_leases))

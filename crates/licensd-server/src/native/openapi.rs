@@ -19,7 +19,7 @@ use utoipa::{Modify, OpenApi};
         catalog::create_feature, catalog::list_features, catalog::get_feature, catalog::update_feature, catalog::delete_feature,
         catalog::create_policy, catalog::list_policies, catalog::get_policy, catalog::update_policy, catalog::delete_policy,
         licenses::create_license, licenses::bulk_create_licenses, licenses::list_licenses, licenses::get_license, licenses::update_license,
-        licenses::enable_license, licenses::disable_license, licenses::block_license, licenses::delete_license,
+        licenses::enable_license, licenses::disable_license, licenses::reset_consumption, licenses::block_license, licenses::delete_license,
         licenses::list_devices, licenses::list_leases, licenses::get_device, licenses::deactivate_device,
         licenses::block_device, licenses::list_blocked_devices, licenses::unblock_device,
         people::create_customer, people::list_customers, people::get_customer, people::update_customer, people::delete_customer,

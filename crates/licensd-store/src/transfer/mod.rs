@@ -54,6 +54,8 @@ pub const TABLES: &[&str] = &[
     "outbox_deliveries",
     // Webhook endpoints (0610)
     "webhook_endpoints",
+    // Admin console sessions (0700; admin_tokens.read_only is in the core table above)
+    "console_sessions",
     // LicenseSpring (0100, 0101)
     "ls_product_versions",
     "ls_bundle_products",

@@ -186,7 +186,7 @@
 //! | 405 | an endpoint called with a method it does not take | fidelity::unknown_routes_wrong_methods_and_every_offending_field |
 //! | 429 | any route, over `--rate-limit-per-ip` / `--rate-limit-per-credential` | fidelity::rate_limits_apply_to_key_manager |
 
-mod admin;
+pub mod admin;
 mod auth;
 mod backoffice;
 mod client;

@@ -1,0 +1,264 @@
+//! What the admin console stores and reads (`ConsoleStore`): sessions, read-only admin tokens, the
+//! dashboard's counts and daily series, the licence search with keyset paging, recent events.
+
+use crate::harness::*;
+use licensd_domain::*;
+use licensd_store::*;
+use serde_json::json;
+
+const HOUR: i64 = 3_600_000;
+const DAY: i64 = 86_400_000;
+
+pub async fn console_sessions_expire_and_end_with_their_token(db: Db) {
+    let token = db
+        .create_scoped_admin_token(
+            "ops",
+            "secret-token-1",
+            false,
+            ev("admin_token.created", "admin_token"),
+            NOW,
+        )
+        .await
+        .unwrap();
+    db.console_session_open(token.id, "cookie-1", "csrf-1", NOW, NOW + HOUR)
+        .await
+        .unwrap();
+    let found = db
+        .console_session_find("cookie-1", NOW + 1)
+        .await
+        .unwrap()
+        .expect("session");
+    assert_eq!(
+        (
+            found.admin_token_id,
+            found.admin_name.as_str(),
+            found.read_only,
+            found.csrf.as_str(),
+            found.expires_at
+        ),
+        (token.id, "ops", false, "csrf-1", NOW + HOUR)
+    );
+    assert!(
+        db.console_session_find("cookie-2", NOW).await.unwrap().is_none(),
+        "unknown secret"
+    );
+    assert!(
+        db.console_session_find("cookie-1", NOW + HOUR).await.unwrap().is_none(),
+        "expired at its expiry"
+    );
+    // Signing out ends it; the cookie's secret is never stored as such.
+    db.console_session_open(token.id, "cookie-3", "csrf-3", NOW, NOW + HOUR)
+        .await
+        .unwrap();
+    db.console_session_close("cookie-3").await.unwrap();
+    assert!(db.console_session_find("cookie-3", NOW).await.unwrap().is_none());
+    // A revoked token's sessions end with it.
+    db.revoke_admin_token(token.id, ev("admin_token.revoked", "admin_token"), NOW)
+        .await
+        .unwrap();
+    assert!(db.console_session_find("cookie-1", NOW + 1).await.unwrap().is_none());
+}
+
+pub async fn read_only_admin_tokens(db: Db) {
+    let events = event_count(&db).await;
+    let ro = db
+        .create_scoped_admin_token(
+            "auditor",
+            "read-only-secret",
+            true,
+            ev("admin_token.created", "admin_token"),
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(event_count(&db).await, events + 1, "created with its event");
+    assert!(db.admin_token_read_only(ro.id).await.unwrap());
+    let found = db.find_admin_token("read-only-secret").await.unwrap().expect("token");
+    assert_eq!(found.id, ro.id);
+    let rw = db
+        .create_admin_token("ops", "writer-secret", ev("admin_token.created", "admin_token"), NOW)
+        .await
+        .unwrap();
+    assert!(
+        !db.admin_token_read_only(rw.id).await.unwrap(),
+        "tokens are not read-only by default"
+    );
+    db.console_session_open(ro.id, "ro-cookie", "c", NOW, NOW + HOUR)
+        .await
+        .unwrap();
+    assert!(
+        db.console_session_find("ro-cookie", NOW)
+            .await
+            .unwrap()
+            .expect("session")
+            .read_only
+    );
+    assert_not_found(db.admin_token_read_only(9_999).await);
+    assert_conflict(
+        db.create_scoped_admin_token(
+            "dup",
+            "writer-secret",
+            true,
+            ev("admin_token.created", "admin_token"),
+            NOW,
+        )
+        .await,
+    );
+}
+
+pub async fn licence_search_filters_and_pages_by_keyset(db: Db) {
+    let app = product(&db, "app").await;
+    let other = product(&db, "other").await;
+    let customer = db
+        .create_customer(
+            NewCustomer {
+                email: Some("Ada@Example.com".into()),
+                name: Some("Ada Lovelace".into()),
+                company: None,
+                reference: None,
+                metadata: json!({}),
+            },
+            ev("customer.created", "customer"),
+            NOW,
+        )
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let mut new = new_license(
+            if i % 2 == 0 { app.id } else { other.id },
+            &format!("K-{i}"),
+            terms(None),
+        );
+        if i == 3 {
+            new.customer_id = Some(customer.id);
+            new.order_ref = Some("ORD-3".into());
+        }
+        if i == 4 {
+            new.status = LicenseStatus::Disabled;
+        }
+        ids.push(create_license(&db, new).await.id);
+    }
+    let search = |before: Option<i64>, limit: i64| LicenseSearch {
+        before,
+        limit,
+        ..LicenseSearch::default()
+    };
+    // Newest first, pages continue below the last id seen.
+    let first = db.search_license_ids(&search(None, 3)).await.unwrap();
+    assert_eq!(first, vec![ids[6], ids[5], ids[4]]);
+    let second = db.search_license_ids(&search(first.last().copied(), 3)).await.unwrap();
+    assert_eq!(second, vec![ids[3], ids[2], ids[1]]);
+    let third = db.search_license_ids(&search(second.last().copied(), 3)).await.unwrap();
+    assert_eq!(third, vec![ids[0]]);
+    let by_product = LicenseSearch {
+        product_id: Some(app.id),
+        ..search(None, 50)
+    };
+    assert_eq!(
+        db.search_license_ids(&by_product).await.unwrap(),
+        vec![ids[6], ids[4], ids[2], ids[0]]
+    );
+    let by_status = LicenseSearch {
+        status: Some(LicenseStatus::Disabled),
+        ..search(None, 50)
+    };
+    assert_eq!(db.search_license_ids(&by_status).await.unwrap(), vec![ids[4]]);
+    for text in ["ORD-3", "ada@example.com", "ada", "Ada Love"] {
+        let by_text = LicenseSearch {
+            text: Some(text.into()),
+            ..search(None, 50)
+        };
+        assert_eq!(db.search_license_ids(&by_text).await.unwrap(), vec![ids[3]], "{text}");
+    }
+    for text in ["ORD", "lovelace", "%", "_da"] {
+        let by_text = LicenseSearch {
+            text: Some(text.into()),
+            ..search(None, 50)
+        };
+        assert_eq!(
+            db.search_license_ids(&by_text).await.unwrap(),
+            Vec::<i64>::new(),
+            "{text}"
+        );
+    }
+}
+
+pub async fn dashboard_counts_and_daily_activity(db: Db) {
+    let (_, a) = product_and_license(&db, terms(None)).await;
+    let b = license(&db, a.product_id, "SECOND", floating_terms(2, 600)).await;
+    db.edit_license(
+        b.id,
+        LicenseEdit {
+            status: LicenseStatus::Suspended,
+            ..LicenseEdit::from_license(&b)
+        },
+        ev("license.updated", "license"),
+        NOW,
+    )
+    .await
+    .unwrap();
+    activate(&db, &a, "m-1", NOW - 2 * DAY).await.unwrap();
+    activate(&db, &a, "m-2", NOW - 2 * DAY + HOUR).await.unwrap();
+    activate(&db, &a, "m-3", NOW).await.unwrap();
+    deactivate(&db, &a, "m-3", NOW).await.unwrap();
+    let counts = db.dashboard_counts(NOW).await.unwrap();
+    assert_eq!(counts.products, 1);
+    assert_eq!(
+        counts.licenses_by_status,
+        vec![
+            (LicenseStatus::Active, 1),
+            (LicenseStatus::Disabled, 0),
+            (LicenseStatus::Blocked, 0),
+            (LicenseStatus::Suspended, 1)
+        ]
+    );
+    assert_eq!((counts.active_devices, counts.seats_in_use), (2, 0));
+    let daily = db.daily_activity(NOW - 30 * DAY).await.unwrap();
+    let days: Vec<(i64, i64)> = daily.iter().map(|d| (d.day, d.activations)).collect();
+    assert_eq!(days, vec![((NOW - 2 * DAY) / DAY, 2), (NOW / DAY, 1)]);
+    assert!(db.daily_activity(NOW + DAY).await.unwrap().is_empty());
+    // The latest events, newest first, filtered and paged.
+    let recent = db.recent_events(&EventFilter::default(), None, 2).await.unwrap();
+    assert_eq!(recent.len(), 2);
+    assert!(recent[0].id > recent[1].id);
+    let older = db
+        .recent_events(&EventFilter::default(), Some(recent[1].id), 1000)
+        .await
+        .unwrap();
+    assert!(older.iter().all(|e| e.id < recent[1].id) && !older.is_empty());
+    let activations = EventFilter {
+        action: Some("license.activated".into()),
+        ..EventFilter::default()
+    };
+    let activated = db.recent_events(&activations, None, 100).await.unwrap();
+    assert!(activated.iter().all(|e| e.action == "license.activated"));
+}
+
+pub async fn reset_consumption_zeroes_counters_with_its_event(db: Db) {
+    let (_, licence) = product_and_license(&db, consumption_terms(Some(10))).await;
+    consume(&db, &licence, 4, None, NOW).await.unwrap();
+    assert_eq!(db.get_license(licence.id).await.unwrap().consumption_used, 4);
+    let events = event_count(&db).await;
+    db.reset_consumption(
+        licence.id,
+        ev_on("license.consumption_reset", "license", licence.id),
+        NOW + HOUR,
+    )
+    .await
+    .unwrap();
+    let after = db.get_license(licence.id).await.unwrap();
+    assert_eq!(
+        (after.consumption_used, after.consumption_period_start),
+        (0, NOW + HOUR)
+    );
+    assert_eq!(event_count(&db).await, events + 1);
+    // The whole allowance is there again.
+    consume(&db, &licence, 10, None, NOW + HOUR).await.unwrap();
+    let events = event_count(&db).await;
+    assert_not_found(
+        db.reset_consumption(9_999, ev_on("license.consumption_reset", "license", 9_999), NOW)
+            .await,
+    );
+    assert_eq!(event_count(&db).await, events, "an unknown licence logs nothing");
+}
