@@ -1,18 +1,20 @@
 """A webhook receiver on 127.0.0.1 that checks every delivery with the `standardwebhooks`
 package (an implementation independent of licensd's).
 
-Usage: receiver.py SECRET. Prints the port it listens on, then one JSON line per request:
-{"verified": bool, "error": str|null, "id": webhook-id, "body": the body}. Verified requests are
-answered 204, others 400.
+Usage: receiver.py SECRET [PORT]. Listens on PORT (default: any free port) and prints it,
+then one JSON line per request: {"verified": bool, "error": str|null, "id": webhook-id,
+"body": the body}. Verified requests are answered 204, others 400.
 """
 
 import json
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from standardwebhooks.webhooks import Webhook
 
 WEBHOOK = Webhook(sys.argv[1])
+OUTPUT = threading.Lock()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -31,7 +33,10 @@ class Handler(BaseHTTPRequestHandler):
             "id": self.headers.get("webhook-id"),
             "body": body.decode("utf-8", "replace"),
         }
-        print(json.dumps(line), flush=True)
+        # One write per line under a lock: concurrent requests must not interleave their lines.
+        with OUTPUT:
+            sys.stdout.write(json.dumps(line) + "\n")
+            sys.stdout.flush()
         self.send_response(204 if verified else 400)
         self.send_header("content-length", "0")
         self.end_headers()
@@ -40,6 +45,12 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+class Server(ThreadingHTTPServer):
+    # Many deliveries arrive at once (two nodes retrying together): a longer accept queue than
+    # the default 5, so none is refused and pushed back by its retry backoff.
+    request_queue_size = 128
+
+
+server = Server(("127.0.0.1", int(sys.argv[2]) if len(sys.argv) > 2 else 0), Handler)
 print(server.server_address[1], flush=True)
 server.serve_forever()

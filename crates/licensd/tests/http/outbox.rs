@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Retries come quickly in tests (production: 10 s doubling); attempts time out after 2 s.
-const FAST_RETRY: [(&str, &str); 2] = [("--outbox-retry-base-ms", "200"), ("--webhook-timeout", "2")];
+pub(crate) const FAST_RETRY: [(&str, &str); 2] = [("--outbox-retry-base-ms", "200"), ("--webhook-timeout", "2")];
 
 /// A receiver on 127.0.0.1 that answers the first `failures` requests 503 and the rest 200,
 /// and keeps every request body with the status it answered.

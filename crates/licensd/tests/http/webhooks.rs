@@ -185,6 +185,11 @@ struct PythonReceiver {
 
 impl PythonReceiver {
     fn start(secret: &str) -> Self {
+        Self::on_port(secret, 0)
+    }
+
+    /// Listens on `port` (0: any free port).
+    fn on_port(secret: &str, port: u16) -> Self {
         use std::io::BufRead as _;
         let python = std::env::var("LICENSD_INTEROP_PYTHON").unwrap_or_else(|_| {
             panic!("LICENSD_INTEROP_PYTHON is not set: run scripts/test (installs standardwebhooks)")
@@ -194,6 +199,7 @@ impl PythonReceiver {
         let mut child = std::process::Command::new(python)
             .arg(script)
             .arg(secret)
+            .arg(port.to_string())
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("start the Python receiver");
@@ -333,5 +339,154 @@ mod signed {
             let (status, body) = server.admin(Method::POST, &format!("/v1/webhooks/deliveries/{delivery_id}/redeliver"), None).await;
             assert_eq!(status, StatusCode::CONFLICT, "{body}");
         }
+    }
+}
+
+/// A port nothing listens on yet (bound, then released).
+async fn free_port() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    listener.local_addr().expect("address").port()
+}
+
+/// The event type and subject id a delivered body reports.
+fn event_of(line: &Value) -> (String, i64) {
+    let body: Value = serde_json::from_str(line["body"].as_str().expect("body")).expect("JSON body");
+    (
+        body["type"].as_str().expect("type").to_string(),
+        body["data"]["subject_id"].as_i64().expect("subject_id"),
+    )
+}
+
+/// Durability of endpoint deliveries: an event's delivery is queued in the event's transaction,
+/// so a kill -9 before it is sent loses nothing, and nodes sharing a PostgreSQL database send it
+/// once.
+mod durable {
+    use super::*;
+    use crate::outbox::FAST_RETRY;
+
+    /// An activation is committed while its endpoint is down; licensd is killed (SIGKILL) before
+    /// any attempt succeeds; after a restart the receiver gets the event once, signed.
+    async fn kill9_between_event_and_delivery(backend: Backend) {
+        let server = Server::start_fresh_with(backend, &FAST_RETRY).await;
+        let port = free_port().await;
+        let (status, created) = server
+            .admin(
+                Method::POST,
+                "/v1/webhooks",
+                Some(json!({"url": format!("http://127.0.0.1:{port}/hook"), "event_types": ["license.activated"]})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let secret = created["secret"].as_str().expect("secret").to_string();
+        let product = server.product("kill9").await;
+        let license = server.license(product, "KILL9-1", json!({})).await;
+        let (status, body, _, _) = server
+            .client_post(
+                "/v1/licenses/actions/activate",
+                json!({"key": "KILL9-1", "fingerprint": "fp"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        // Committed, not delivered: nothing listens until after the kill.
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        let (data_dir, database_url) = server.stop();
+
+        let receiver = PythonReceiver::on_port(&secret, port);
+        let server = Server::start_with(backend, data_dir, database_url, &FAST_RETRY).await;
+        let lines = receiver.wait_for(1).await;
+        assert_eq!(lines.len(), 1, "delivered once: {lines:?}");
+        assert_eq!(lines[0]["verified"], true, "{lines:?}");
+        assert_eq!(event_of(&lines[0]), ("license.activated".to_string(), license));
+        let (_, log) = server
+            .admin(
+                Method::GET,
+                &format!("/v1/webhooks/{}/deliveries", created["webhook"]["id"]),
+                None,
+            )
+            .await;
+        let rows = log["data"].as_array().expect("data");
+        assert_eq!(rows.len(), 1, "{log}");
+        assert_eq!(rows[0]["status"], "delivered", "{log}");
+        assert_eq!(
+            rows[0]["id"].as_i64().map(|i| i.to_string()).as_deref(),
+            lines[0]["id"].as_str()
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sqlite_kill9_between_event_and_webhook_delivery() {
+        kill9_between_event_and_delivery(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres_kill9_between_event_and_webhook_delivery() {
+        kill9_between_event_and_delivery(Backend::Postgres).await;
+    }
+
+    /// Two nodes on one PostgreSQL database, events written on both while the endpoint is down:
+    /// once it is up, every event arrives exactly once (one request per webhook-id, one
+    /// webhook-id per licence), whichever node claims each retry.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres_two_nodes_deliver_each_webhook_event_once() {
+        const LICENSES: usize = 16;
+        let database = PgDatabase::create().await;
+        let master = licensd_crypto::MasterKey::generate().expect("master key").to_base64();
+        let mut env = FAST_RETRY.to_vec();
+        env.push(("LICENSD_MASTER_KEY", master.as_str()));
+        let nodes = [
+            Server::start_with(
+                Backend::Postgres,
+                tempfile::tempdir().unwrap(),
+                Some(database.url.clone()),
+                &env,
+            )
+            .await,
+            Server::start_with(
+                Backend::Postgres,
+                tempfile::tempdir().unwrap(),
+                Some(database.url),
+                &env,
+            )
+            .await,
+        ];
+        let port = free_port().await;
+        let (status, created) = nodes[0]
+            .admin(
+                Method::POST,
+                "/v1/webhooks",
+                Some(json!({"url": format!("http://127.0.0.1:{port}/hook"), "event_types": ["license.created"]})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let product = nodes[1].product("two-nodes").await;
+        let mut licenses = Vec::new();
+        for n in 0..LICENSES {
+            licenses.push(nodes[n % 2].license(product, &format!("TWO-{n}"), json!({})).await);
+        }
+        // Both nodes fail and reschedule the deliveries for a while.
+        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+        let receiver = PythonReceiver::on_port(created["secret"].as_str().expect("secret"), port);
+        let lines = receiver.wait_for(LICENSES).await;
+        assert_eq!(lines.len(), LICENSES, "{lines:?}");
+        assert!(lines.iter().all(|l| l["verified"] == true), "{lines:?}");
+        let mut per_id = std::collections::BTreeMap::<String, usize>::new();
+        for line in &lines {
+            *per_id
+                .entry(line["id"].as_str().expect("webhook-id").to_string())
+                .or_default() += 1;
+        }
+        assert_eq!(per_id.len(), LICENSES, "{per_id:?}");
+        assert!(per_id.values().all(|&n| n == 1), "{per_id:?}");
+        let mut delivered: Vec<i64> = lines
+            .iter()
+            .map(|l| {
+                let (kind, subject) = event_of(l);
+                assert_eq!(kind, "license.created");
+                subject
+            })
+            .collect();
+        delivered.sort();
+        licenses.sort();
+        assert_eq!(delivered, licenses);
     }
 }
