@@ -115,6 +115,10 @@ pub const MAX_URL_BYTES: usize = 2048;
 pub const MAX_DESCRIPTION_BYTES: usize = 1024;
 /// The prefix of an endpoint's signing secret (Standard Webhooks).
 pub const SECRET_PREFIX: &str = "whsec_";
+
+/// The outbox delivery kind of an event sent to an endpoint (written by the fan-out trigger on
+/// `events`, migration 0611).
+pub const DELIVERY_KIND: &str = "webhook";
 /// Random bytes in a signing secret.
 pub const SECRET_BYTES: usize = 32;
 

@@ -10,6 +10,11 @@
 //! - `db_pool_connections{pool}`, `db_pool_idle_connections{pool}`, `db_pool_max_connections{pool}`:
 //!   the database pools, read at scrape time.
 //! - `read_cache_lookups_total{map, result="hit"|"miss"}`: the SQLite read cache (absent without one).
+//! - `webhook_delivery_attempts_total{kind, result="delivered"|"failed"|"dead"}`: outbox delivery
+//!   attempts this process made (`crate::outbox`): delivered, failed and to be retried, or failed
+//!   for the last time.
+//! - `webhook_queue_depth{kind, state="pending"|"dead"}`: deliveries waiting or given up, read
+//!   from the database at scrape time (a `ScrapeSource`, `crate::outbox::QueueDepthSource`).
 //!
 //! Denials are counted in one place, `track`, the middleware every request passes: each dialect's
 //! `Denial` → answer table (and each validation answer that says "not valid") only *notes* the
@@ -17,7 +22,7 @@
 //! counts what was noted once the answer is made, so one request counts at most one decision.
 //!
 //! Other parts of the server publish scrape-time series through `ScrapeSource` (registered with
-//! `Metrics::add_source`): the hook the webhook outbox's queue depth plugs into.
+//! `Metrics::add_source`): the webhook outbox's queue depth is one.
 
 use crate::state::AppState;
 use axum::extract::{MatchedPath, Request, State};
@@ -110,6 +115,32 @@ struct PoolLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabels {
+    kind: String,
+    result: &'static str,
+}
+
+/// What one outbox delivery attempt came to, as the `result` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryResult {
+    Delivered,
+    /// Failed; will be retried.
+    Failed,
+    /// Failed for the last time.
+    Dead,
+}
+
+impl DeliveryResult {
+    fn label(self) -> &'static str {
+        match self {
+            DeliveryResult::Delivered => "delivered",
+            DeliveryResult::Failed => "failed",
+            DeliveryResult::Dead => "dead",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CacheLabels {
     map: &'static str,
     result: &'static str,
@@ -129,8 +160,8 @@ pub struct GaugeSample {
 pub type ScrapeFuture<'a> = Pin<Box<dyn Future<Output = Vec<GaugeSample>> + Send + 'a>>;
 
 /// Something measured when `/metrics` is read (a queue depth, a table count). Register one with
-/// `Metrics::add_source`. The webhook outbox plugs its queue depth in here
-/// (`licensd_webhook_queue_depth`).
+/// `Metrics::add_source`. The webhook outbox's queue depth is one
+/// (`licensd_webhook_queue_depth`, `crate::outbox::QueueDepthSource`).
 pub trait ScrapeSource: Send + Sync + 'static {
     fn collect<'a>(&'a self, state: &'a AppState) -> ScrapeFuture<'a>;
 }
@@ -145,6 +176,7 @@ pub struct Metrics {
     pool_idle: Family<PoolLabels, Gauge>,
     pool_max: Family<PoolLabels, Gauge>,
     cache: Family<CacheLabels, Counter>,
+    deliveries: Family<DeliveryLabels, Counter>,
     sources: RwLock<Vec<Arc<dyn ScrapeSource>>>,
 }
 
@@ -210,6 +242,12 @@ impl Metrics {
             "Read-cache lookups (SQLite), by map and result (hit or miss)",
             cache.clone(),
         );
+        let deliveries = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "webhook_delivery_attempts",
+            "Outbox delivery attempts made by this process, by delivery kind and result (delivered, failed: to be retried, dead: given up)",
+            deliveries.clone(),
+        );
         Self {
             registry,
             requests,
@@ -219,6 +257,7 @@ impl Metrics {
             pool_idle,
             pool_max,
             cache,
+            deliveries,
             sources: RwLock::new(Vec::new()),
         }
     }
@@ -244,6 +283,17 @@ impl Metrics {
                 route,
                 method,
                 status: status.as_u16(),
+            })
+            .inc();
+    }
+
+    /// Counts one outbox delivery attempt of `kind` (the delivery's kind, chosen by its producer:
+    /// a bounded set).
+    pub fn count_delivery_attempt(&self, kind: &str, result: DeliveryResult) {
+        self.deliveries
+            .get_or_create(&DeliveryLabels {
+                kind: kind.to_string(),
+                result: result.label(),
             })
             .inc();
     }

@@ -13,9 +13,13 @@
 //! `v1,` + base64 HMAC-SHA256 of `id.timestamp.body` under the endpoint's `whsec_` key), so a
 //! verifier's freshness check sees the attempt's time, not the queueing time.
 
+use crate::metrics::{DeliveryResult, GaugeSample, Metrics, ScrapeFuture, ScrapeSource};
+use crate::state::AppState;
 use licensd_domain::Clock;
 use licensd_domain::delivery::{AfterFailure, RetryPolicy};
-use licensd_store::{Attempt, AttemptOutcome, Delivery, MAX_RESPONSE_EXCERPT_BYTES, Store, truncate_utf8};
+use licensd_store::{
+    Attempt, AttemptOutcome, Delivery, DeliveryStatus, MAX_RESPONSE_EXCERPT_BYTES, Store, truncate_utf8,
+};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,18 +59,75 @@ impl OutboxSettings {
     }
 }
 
+/// The delivery kinds licensd produces: `/v1/webhooks` endpoints and Key Manager's queued
+/// random-assign result. The queue depth reports each of them (0 when none waits), so the series
+/// exist before the first delivery.
+pub const DELIVERY_KINDS: [&str; 2] = [
+    licensd_domain::webhooks::DELIVERY_KIND,
+    crate::dialects::keymanager::CALLBACK_KIND,
+];
+
 /// Starts the worker on the current runtime. `wake` lets a producer in this process have its
-/// delivery sent at once instead of at the next poll.
+/// delivery sent at once instead of at the next poll. Each attempt is counted in `metrics`.
 pub fn spawn(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     settings: OutboxSettings,
     wake: Arc<Notify>,
+    metrics: Arc<Metrics>,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(run(store, clock, settings, wake))
+    tokio::spawn(run(store, clock, settings, wake, metrics))
 }
 
-async fn run(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: OutboxSettings, wake: Arc<Notify>) {
+/// `licensd_webhook_queue_depth{kind, state}`: the outbox's pending and dead deliveries by kind,
+/// read from the database when `/metrics` is scraped (so every node reports the shared queue).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QueueDepthSource;
+
+impl ScrapeSource for QueueDepthSource {
+    fn collect<'a>(&'a self, state: &'a AppState) -> ScrapeFuture<'a> {
+        Box::pin(async move {
+            let depth = match state.store.outbox_depth().await {
+                Ok(depth) => depth,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read the outbox's queue depth");
+                    return Vec::new();
+                }
+            };
+            let mut kinds: Vec<String> = DELIVERY_KINDS.iter().map(|k| k.to_string()).collect();
+            for row in &depth {
+                if !kinds.contains(&row.kind) {
+                    kinds.push(row.kind.clone());
+                }
+            }
+            let mut samples = Vec::new();
+            for kind in kinds {
+                for status in [DeliveryStatus::Pending, DeliveryStatus::Dead] {
+                    let value = depth
+                        .iter()
+                        .filter(|row| row.kind == kind && row.status == status)
+                        .map(|row| row.count)
+                        .sum();
+                    samples.push(GaugeSample {
+                        name: "webhook_queue_depth",
+                        help: "Outbox deliveries waiting (pending) or given up (dead), by kind",
+                        labels: vec![("kind", kind.clone()), ("state", status.as_str().to_string())],
+                        value,
+                    });
+                }
+            }
+            samples
+        })
+    }
+}
+
+async fn run(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    settings: OutboxSettings,
+    wake: Arc<Notify>,
+    metrics: Arc<Metrics>,
+) {
     let claim = match licensd_crypto::random_token("claim_") {
         Ok(token) => token,
         Err(error) => {
@@ -84,7 +145,7 @@ async fn run(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: OutboxSetti
                     .await
                 {
                     Ok(claimed) if !claimed.is_empty() => {
-                        send_all(&store, &clock, &settings, &claim, claimed).await;
+                        send_all(&store, &clock, &settings, &metrics, &claim, claimed).await;
                         continue;
                     }
                     // Another node took them first.
@@ -114,12 +175,19 @@ async fn send_all(
     store: &Arc<dyn Store>,
     clock: &Arc<dyn Clock>,
     settings: &OutboxSettings,
+    metrics: &Arc<Metrics>,
     claim: &str,
     claimed: Vec<Delivery>,
 ) {
     let mut running = tokio::task::JoinSet::new();
     for delivery in claimed {
-        let (store, clock, settings, claim) = (store.clone(), clock.clone(), settings.clone(), claim.to_string());
+        let (store, clock, settings, metrics, claim) = (
+            store.clone(),
+            clock.clone(),
+            settings.clone(),
+            metrics.clone(),
+            claim.to_string(),
+        );
         running.spawn(async move {
             let sent = match send_time_headers(&store, &delivery, clock.now()).await {
                 Ok(headers) => send(&delivery, &headers, &settings).await,
@@ -138,6 +206,12 @@ async fn send_all(
                     AfterFailure::GiveUp => AttemptOutcome::Dead,
                 }
             };
+            let result = match outcome {
+                AttemptOutcome::Delivered => DeliveryResult::Delivered,
+                AttemptOutcome::RetryAt(_) => DeliveryResult::Failed,
+                AttemptOutcome::Dead => DeliveryResult::Dead,
+            };
+            metrics.count_delivery_attempt(&delivery.kind, result);
             match outcome {
                 AttemptOutcome::Delivered => tracing::info!(id = delivery.id, kind = %delivery.kind, "delivered"),
                 AttemptOutcome::RetryAt(at) => tracing::warn!(

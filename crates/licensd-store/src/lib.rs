@@ -27,7 +27,7 @@ pub use codec::SecretCodec;
 pub use console::{ConsoleSession, ConsoleStore, DailyActivity, DashboardCounts, LicenseSearch};
 pub use outbox::{
     Attempt, AttemptOutcome, Delivery, DeliveryStatus, MAX_ERROR_BYTES, MAX_RESPONSE_EXCERPT_BYTES, NewDelivery,
-    OutboxStore, truncate_utf8,
+    OutboxStore, QueueDepth, truncate_utf8,
 };
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

@@ -168,6 +168,18 @@ pub trait OutboxStore: Send + Sync + 'static {
     /// that is not to an endpoint, `Conflict` while a worker holds it or when its endpoint is
     /// gone or disabled.
     async fn outbox_redeliver(&self, id: i64, now: Millis) -> Result<Delivery>;
+
+    /// How many deliveries wait (`pending`) or were given up (`dead`), by kind: the queue depth
+    /// `/metrics` reports. Delivered ones are not counted.
+    async fn outbox_depth(&self) -> Result<Vec<QueueDepth>>;
+}
+
+/// The number of deliveries of one kind in one status (see `OutboxStore::outbox_depth`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueDepth {
+    pub kind: String,
+    pub status: DeliveryStatus,
+    pub count: i64,
 }
 
 const COLS: &str = "id, kind, target_url, body, headers, status, attempts, next_attempt_at, last_attempt_at, \
@@ -365,6 +377,23 @@ macro_rules! impl_outbox {
                     .map_err(db_err)?;
                     tx.commit().await.map_err(db_err)?;
                     delivery_from_row(&row)
+                }
+
+                async fn outbox_depth(&self) -> Result<Vec<QueueDepth>> {
+                    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+                        "SELECT kind, status, COUNT(*) FROM outbox_deliveries WHERE status <> 'delivered' \
+                         GROUP BY kind, status ORDER BY kind, status",
+                    )
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    rows.into_iter()
+                        .map(|(kind, status, count)| {
+                            let status = DeliveryStatus::parse(&status)
+                                .ok_or_else(|| StoreError::Corrupt(format!("unknown delivery status {status:?}")))?;
+                            Ok(QueueDepth { kind, status, count })
+                        })
+                        .collect()
                 }
 
                 async fn outbox_list(&self, status: Option<DeliveryStatus>, page: Page) -> Result<Vec<Delivery>> {

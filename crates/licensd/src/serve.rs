@@ -222,7 +222,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         state.clock.clone(),
         outbox,
         state.outbox_wake.clone(),
+        state.metrics.clone(),
     );
+    state
+        .metrics
+        .add_source(Arc::new(licensd_server::outbox::QueueDepthSource));
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;

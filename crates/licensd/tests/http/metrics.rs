@@ -662,3 +662,81 @@ impl Drop for Run {
         let _ = self.child.wait();
     }
 }
+
+/// Delivery attempts are counted by kind and result, and the queue depth by kind and state:
+/// one endpoint's receiver answers 503 once and then 200 (one failed attempt, one delivered),
+/// another's target never answers (its delivery stays pending).
+async fn webhook_deliveries_are_counted(backend: Backend) {
+    use crate::outbox::{FAST_RETRY, Receiver};
+    let server = Server::start_fresh_with(backend, &FAST_RETRY).await;
+    let before = scrape(&server).await;
+    for kind in ["webhook", "keymanager.random_assign"] {
+        for state in ["pending", "dead"] {
+            let labels = [("kind", kind), ("state", state)];
+            assert!(
+                before.samples.contains_key(&(
+                    "licensd_webhook_queue_depth".to_string(),
+                    labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+                )),
+                "{kind} {state} reported before any delivery:\n{}",
+                before.text
+            );
+            assert_eq!(before.get("licensd_webhook_queue_depth", &labels), 0.0);
+        }
+    }
+    let receiver = Receiver::start(1).await;
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let closed_url = format!("http://{}/hook", closed.local_addr().expect("address"));
+    drop(closed);
+    for url in [receiver.url(), closed_url] {
+        let (status, body) = server
+            .admin(
+                Method::POST,
+                "/v1/webhooks",
+                Some(json!({"url": url, "event_types": ["product.created"]})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    server.product("counted").await;
+    let accepted = receiver.wait_for(1).await;
+    assert_eq!(accepted.len(), 1, "{:?}", receiver.requests());
+    let after = scrape(&server).await;
+    const ATTEMPTS: &str = "licensd_webhook_delivery_attempts_total";
+    assert_eq!(
+        after.get(ATTEMPTS, &[("kind", "webhook"), ("result", "delivered")]),
+        1.0,
+        "{}",
+        after.text
+    );
+    // The 503 once, and the closed port at least once more (retried every few hundred ms).
+    assert!(
+        after.get(ATTEMPTS, &[("kind", "webhook"), ("result", "failed")]) >= 2.0,
+        "{}",
+        after.text
+    );
+    assert_eq!(after.get(ATTEMPTS, &[("kind", "webhook"), ("result", "dead")]), 0.0);
+    assert_eq!(
+        after.get(
+            "licensd_webhook_queue_depth",
+            &[("kind", "webhook"), ("state", "pending")]
+        ),
+        1.0,
+        "{}",
+        after.text
+    );
+    assert_eq!(
+        after.get("licensd_webhook_queue_depth", &[("kind", "webhook"), ("state", "dead")]),
+        0.0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_webhook_deliveries_are_counted() {
+    webhook_deliveries_are_counted(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_webhook_deliveries_are_counted() {
+    webhook_deliveries_are_counted(Backend::Postgres).await;
+}

@@ -212,6 +212,7 @@ use licensd_store::StoreError;
 use std::sync::Arc;
 
 pub use admin::KeyManagerApi;
+pub use provisioning::CALLBACK_KIND;
 
 /// The dialect's namespace in the shared rate limiter.
 const RATE_SCOPE: &str = "keymanager";
