@@ -59,11 +59,12 @@ impl OutboxSettings {
     }
 }
 
-/// The delivery kinds licensd produces: `/v1/webhooks` endpoints and Key Manager's queued
-/// random-assign result. The queue depth reports each of them (0 when none waits), so the series
-/// exist before the first delivery.
-pub const DELIVERY_KINDS: [&str; 2] = [
+/// The delivery kinds licensd produces: `/v1/webhooks` endpoints, webhooks registered through
+/// the SLASCONE dialect, and Key Manager's queued random-assign result. The queue depth reports
+/// each of them (0 when none waits), so the series exist before the first delivery.
+pub const DELIVERY_KINDS: [&str; 3] = [
     licensd_domain::webhooks::DELIVERY_KIND,
+    licensd_store::webhooks::SLASCONE_DELIVERY_KIND,
     crate::dialects::keymanager::CALLBACK_KIND,
 ];
 
@@ -298,7 +299,9 @@ async fn send(delivery: &Delivery, signed: &[(String, String)], settings: &Outbo
         return Sent::failed("the target URL does not parse");
     };
     // Checked again at each attempt: where a name resolves may have changed since it was queued.
-    let Some(target) = webhook_target(&url, settings.allow_private).await else {
+    // A name lookup counts against the attempt's timeout too.
+    let resolved = tokio::time::timeout(settings.timeout, webhook_target(&url, settings.allow_private)).await;
+    let Ok(Some(target)) = resolved else {
         return Sent::failed(
             "the target does not resolve to an allowed address (private, loopback and link-local addresses need --allow-private-webhooks)",
         );

@@ -31,6 +31,7 @@ pub(crate) const SQLITE: &[Migration] = &[
     crate::outbox::SQLITE_MIGRATION,
     crate::webhooks::SQLITE_MIGRATION,
     crate::webhooks::SQLITE_FAN_OUT,
+    crate::webhooks::SQLITE_SLASCONE_FAN_OUT,
     crate::console::SQLITE_MIGRATION,
 ];
 
@@ -53,6 +54,7 @@ pub(crate) const POSTGRES: &[Migration] = &[
     crate::outbox::POSTGRES_MIGRATION,
     crate::webhooks::POSTGRES_MIGRATION,
     crate::webhooks::POSTGRES_FAN_OUT,
+    crate::webhooks::POSTGRES_SLASCONE_FAN_OUT,
     crate::console::POSTGRES_MIGRATION,
 ];
 

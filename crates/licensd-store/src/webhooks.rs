@@ -6,6 +6,12 @@
 //! the event's type, with the body `{"type": action, "timestamp": RFC 3339 UTC, "data": {id, at,
 //! actor, source_ip, action, subject_type, subject_id, data}}`. Disabling or deleting an endpoint
 //! gives up its pending deliveries.
+//!
+//! SLASCONE fan-out (migration 612): a second trigger on `events` queues one delivery (kind
+//! `slascone.webhook`, no `webhook_id`, unsigned) per webhook registered through the SLASCONE
+//! dialect, with SLASCONE's payload form: `{"id": event GUID, "webhook_id", "webhook_name",
+//! "event": action, "created_date_utc", "entity_type", "entity_id": GUID or null, "created_by",
+//! "data"}` (GUIDs as the dialect's `id_guid` renders ids).
 
 use crate::migrate::Migration;
 use crate::{PostgresStore, Result, SqliteStore, StoreError};
@@ -35,6 +41,23 @@ pub(crate) const POSTGRES_FAN_OUT: Migration = Migration {
     name: "webhook_fan_out",
     sql: include_str!("../migrations/postgres/0611_webhook_fan_out.sql"),
 };
+
+/// SLASCONE's registered webhooks (`slascone_entries` of kind `webhook`) hear about every event
+/// through the outbox too (kind `slascone.webhook`, SLASCONE-shaped body, unsigned: SLASCONE's
+/// registration carries no secret).
+pub(crate) const SQLITE_SLASCONE_FAN_OUT: Migration = Migration {
+    version: 612,
+    name: "slascone_webhook_fan_out",
+    sql: include_str!("../migrations/sqlite/0612_slascone_webhook_fan_out.sql"),
+};
+pub(crate) const POSTGRES_SLASCONE_FAN_OUT: Migration = Migration {
+    version: 612,
+    name: "slascone_webhook_fan_out",
+    sql: include_str!("../migrations/postgres/0612_slascone_webhook_fan_out.sql"),
+};
+
+/// The outbox kind of a delivery to a SLASCONE-registered webhook.
+pub const SLASCONE_DELIVERY_KIND: &str = "slascone.webhook";
 
 /// The sealing context of endpoint secrets.
 const WEBHOOK_SECRET: &str = "webhook-secret";

@@ -1328,6 +1328,49 @@ backend_tests! {
         client.verify_all().await;
     }
 
+    async fn registered_webhooks_receive_events_in_slascone_form(server) {
+        let setup = setup(&server).await;
+        let client = Client::new(&server, setup.key.clone());
+        let receiver = crate::outbox::Receiver::start(0).await;
+        let hook = admin_call(&client, Method::POST, "/webhooks", Some(json!({"name": "CRM", "url": receiver.url()}))).await;
+        let webhook_guid = ok(&hook)["id"].as_str().expect("id").to_string();
+        let license = server.license(setup.product_id, "HOOKED-1", json!({})).await;
+        let answer = client
+            .post("/provisioning/activations", json!({"product_id": PRODUCT, "license_key": "HOOKED-1", "client_id": "C1"}))
+            .await;
+        ok(&answer);
+        // The webhook's own registration, license.created (admin API) and the SLASCONE
+        // activation, each once.
+        let bodies = receiver.wait_for(3).await;
+        assert_eq!(bodies.len(), 3, "{:?}", receiver.requests());
+        let mut bodies: Vec<Value> = bodies.iter().map(|b| serde_json::from_str(b).expect("JSON body")).collect();
+        bodies.sort_by_key(|b| b["id"].as_str().map(str::to_string));
+        let events: Vec<(&str, &str)> = bodies
+            .iter()
+            .map(|b| (b["event"].as_str().expect("event"), b["entity_type"].as_str().expect("entity_type")))
+            .collect();
+        assert_eq!(events, [("slascone.webhook_created", "webhook"), ("license.created", "license"), ("slascone.activated", "license")]);
+        assert_eq!(bodies[0]["entity_id"], webhook_guid.as_str());
+        let license_guid = format!("00000000-0000-8000-8000-{license:012x}");
+        for body in &bodies {
+            assert_eq!(body["webhook_id"], webhook_guid.as_str(), "{body}");
+            assert_eq!(body["webhook_name"], "CRM", "{body}");
+            let id = body["id"].as_str().expect("event GUID");
+            assert!(id.starts_with("00000000-0000-8000-8000-") && id.len() == 36, "{body}");
+            let at = body["created_date_utc"].as_str().expect("created_date_utc");
+            assert!(at.len() == 24 && at.ends_with('Z') && at.as_bytes()[10] == b'T', "{body}");
+        }
+        for body in &bodies[1..] {
+            assert_eq!(body["entity_id"], license_guid.as_str(), "{body}");
+        }
+        // A refused request logs nothing and sends nothing.
+        let refused = client
+            .post("/provisioning/activations", json!({"product_id": PRODUCT, "license_key": "NO-SUCH-KEY", "client_id": "C2"}))
+            .await;
+        assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+        assert_eq!(receiver.wait_for(3).await.len(), 3, "{:?}", receiver.requests());
+    }
+
     async fn backoffice_webhooks_tags_and_resellers(server) {
         let setup = setup(&server).await;
         let client = Client::new(&server, setup.key.clone());

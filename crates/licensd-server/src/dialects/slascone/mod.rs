@@ -80,8 +80,10 @@
 //!
 //! 429 (the shared limiter: per credential, `--rate-limit-per-credential`, and per client IP,
 //! `--rate-limit-per-ip`, counted by `wire::IpGate` before anything else) and 503 (database
-//! unreachable) answers carry `Retry-After`. Not implemented: webhooks are registered and stored but
-//! not delivered.
+//! unreachable) answers carry `Retry-After`. Registered webhooks are delivered through the outbox
+//! (`crate::outbox`): every event queues one delivery per registered webhook in SLASCONE's form
+//! (migration 0612, `licensd_store::webhooks`), unsigned (the registration carries no secret).
+//! Not implemented: the `x-webhook-control: suppress` request header (events still fan out).
 //!
 //! ## Conflict IDs of seed 002
 //!
@@ -128,7 +130,7 @@
 //! | 8002, 8003 | `backoffice_catalogue_and_editions`, `license_edits::license_update_applies_template_temporary_and_legacy_key`, `license_edits::a_temporary_license_stays_temporary_on_update` (PUT `/licenses/{id}` with `template_id` of another provisioning mode or temporary-ness, or `is_temporary` other than the license's; PUT `/licenses/{id}/template`; one rule, `licensd_domain::backoffice::check_edition_switch`, checked under the license lock) | |
 //! | 9000, 9001, 9002, 9004, 9005, 9006 | `backoffice_customers_and_master_data` | |
 //! | 9003 | `backoffice_catalogue_and_editions` (create by template), `license_updates_releases_and_legacy_keys` (update) | |
-//! | 10001, 10002, 10003 | `backoffice_webhooks_tags_and_resellers` (registration and storage; no delivery yet) | |
+//! | 10001, 10002, 10003 | `backoffice_webhooks_tags_and_resellers` (registration; delivery: `registered_webhooks_receive_events_in_slascone_form`) | |
 //! | 11001–11004 | — | cannot occur: licensd has no vendor-portal users, invitations or roles (its back office is reached with admin tokens, which have no email), and it sends no mail (11003) |
 //! | 12000 | `sessions_floating` (session on a named license) | |
 //! | 12001 | `sessions_floating` (close without an open session), `sessions_belong_to_a_session_id_of_a_client` (close of a session id the client does not hold) | |

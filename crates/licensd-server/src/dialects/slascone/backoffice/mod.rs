@@ -8,7 +8,7 @@
 //! | POST `/customers/types` | 9004 |
 //! | POST `/customers/{customer_id}/tags`, `/licenses/{license_id}/tags`, `/tags/assignments` | 13001, 13002, 13003 (4000, 1000) |
 //! | POST `/tags` (idempotent by name) | |
-//! | POST `/webhooks` (registration and storage only: licensd does not deliver webhooks yet) | 10001, 10002, 10003 |
+//! | POST `/webhooks` (registration; events are then delivered to it through the outbox) | 10001, 10002, 10003 |
 //! | POST `/resellers`, `/resellers/types`, `/resellers/{reseller_id}/contacts` | 14001, 14003, 14002 |
 //! | POST `/products/{product_id}/license_types`, `/heartbeat_types`, `/variables`, `/limitations`, `/features`, `/templates` | 6012, 6014, 6017, 6016, 6018, 6013 (3000) |
 //! | PUT `/templates/{template_id}`, DELETE `/templates/{template_id}` | 6020, 8000 |

@@ -19,7 +19,8 @@ pub struct WebhookView {
     pub created_date_utc: String,
 }
 
-/// POST /webhooks (AdminKey): registration and storage only.
+/// POST /webhooks (AdminKey): registers a webhook; every event from then on is queued for it in
+/// the event's transaction (a trigger, migration 0612) and sent by the outbox worker.
 pub async fn create_webhook(
     _ip: super::wire::IpGate,
     State(state): State<AppState>,
