@@ -103,6 +103,9 @@ pub const EVENT_TYPES: &[&str] = &[
     "slascone.unassigned",
     "slascone.usage_feature_created",
     "slascone.usage_module_created",
+    "webhook_endpoint.created",
+    "webhook_endpoint.deleted",
+    "webhook_endpoint.updated",
 ];
 
 /// Subscribes to every event type.

@@ -15,8 +15,8 @@
 
 use crate::migrate::Migration;
 use crate::{PostgresStore, Result, SqliteStore, StoreError};
-use licensd_domain::Millis;
 pub use licensd_domain::webhooks::WebhookEndpoint;
+use licensd_domain::{EventDraft, Millis};
 
 pub(crate) const SQLITE_MIGRATION: Migration = Migration {
     version: 610,
@@ -84,14 +84,23 @@ pub struct WebhookEndpointPatch {
 
 /// The webhook-endpoint capability of a store.
 #[async_trait::async_trait]
+///
+/// Each change logs its `event` (`webhook_endpoint.created` / `.updated` / `.deleted`, about the
+/// endpoint; its data is the endpoint without the secret) in the change's transaction.
 pub trait WebhookStore: Send + Sync + 'static {
-    async fn webhook_create(&self, new: NewWebhookEndpoint, now: Millis) -> Result<WebhookEndpoint>;
+    async fn webhook_create(&self, new: NewWebhookEndpoint, event: EventDraft, now: Millis) -> Result<WebhookEndpoint>;
     async fn webhook_get(&self, id: i64) -> Result<WebhookEndpoint>;
     /// Every endpoint, by id.
     async fn webhook_list(&self) -> Result<Vec<WebhookEndpoint>>;
-    async fn webhook_update(&self, id: i64, patch: WebhookEndpointPatch, now: Millis) -> Result<WebhookEndpoint>;
+    async fn webhook_update(
+        &self,
+        id: i64,
+        patch: WebhookEndpointPatch,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<WebhookEndpoint>;
     /// Deletes the endpoint and gives up its pending deliveries.
-    async fn webhook_delete(&self, id: i64, now: Millis) -> Result<()>;
+    async fn webhook_delete(&self, id: i64, event: EventDraft, now: Millis) -> Result<()>;
     /// The endpoint's signing secret (`whsec_…`), opened.
     async fn webhook_secret(&self, id: i64) -> Result<String>;
 }
@@ -126,6 +135,38 @@ macro_rules! impl_webhooks {
                 })
             }
 
+            /// Logs `event` about endpoint `id` in the caller's transaction; `data` (the endpoint,
+            /// never its secret) is added when the draft has none.
+            async fn log_event(
+                conn: &mut $conn,
+                mut event: EventDraft,
+                id: i64,
+                data: Option<&WebhookEndpoint>,
+                now: Millis,
+            ) -> Result<()> {
+                if event.data.is_null()
+                    && let Some(endpoint) = data
+                {
+                    event.data = serde_json::to_value(endpoint)
+                        .map_err(|e| StoreError::Corrupt(format!("webhook endpoint: {e}")))?;
+                }
+                sqlx::query(
+                    "INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(now)
+                .bind(&event.actor)
+                .bind(&event.source_ip)
+                .bind(&event.action)
+                .bind(&event.subject_type)
+                .bind(event.subject_id.or(Some(id)))
+                .bind(to_json(&event.data)?)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+
             /// Marks the endpoint's pending deliveries dead (they are no longer wanted).
             async fn give_up_pending(conn: &mut $conn, id: i64, why: &str, now: Millis) -> Result<()> {
                 sqlx::query(
@@ -143,7 +184,12 @@ macro_rules! impl_webhooks {
 
             #[async_trait::async_trait]
             impl WebhookStore for $store {
-                async fn webhook_create(&self, new: NewWebhookEndpoint, now: Millis) -> Result<WebhookEndpoint> {
+                async fn webhook_create(
+                    &self,
+                    new: NewWebhookEndpoint,
+                    event: EventDraft,
+                    now: Millis,
+                ) -> Result<WebhookEndpoint> {
                     let mut tx = $begin(self).await?;
                     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
                         "INSERT INTO webhook_endpoints (url, description, event_types, enabled, secret_sealed, \
@@ -152,14 +198,27 @@ macro_rules! impl_webhooks {
                     .bind(&new.url)
                     .bind(&new.description)
                     .bind(to_json(&new.event_types)?)
-                    .bind(new.enabled)
+                    .bind(false)
                     .bind(self.codec.seal(new.secret.as_bytes(), WEBHOOK_SECRET))
                     .bind(now)
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(db_err)?;
+                    let mut endpoint = endpoint_from_row(&row)?;
+                    // Logged while the row is still disabled, so an endpoint does not hear about
+                    // its own creation (nor, below, its own deletion); then enabled as asked.
+                    endpoint.enabled = new.enabled;
+                    log_event(&mut *tx, event, endpoint.id, Some(&endpoint), now).await?;
+                    if new.enabled {
+                        sqlx::query("UPDATE webhook_endpoints SET enabled = $2 WHERE id = $1")
+                            .bind(endpoint.id)
+                            .bind(true)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_err)?;
+                    }
                     tx.commit().await.map_err(db_err)?;
-                    endpoint_from_row(&row)
+                    Ok(endpoint)
                 }
 
                 async fn webhook_get(&self, id: i64) -> Result<WebhookEndpoint> {
@@ -188,6 +247,7 @@ macro_rules! impl_webhooks {
                     &self,
                     id: i64,
                     patch: WebhookEndpointPatch,
+                    event: EventDraft,
                     now: Millis,
                 ) -> Result<WebhookEndpoint> {
                     let types = patch.event_types.as_ref().map(to_json).transpose()?;
@@ -213,21 +273,25 @@ macro_rules! impl_webhooks {
                     if !endpoint.enabled {
                         give_up_pending(&mut *tx, id, "webhook endpoint disabled", now).await?;
                     }
+                    log_event(&mut *tx, event, id, Some(&endpoint), now).await?;
                     tx.commit().await.map_err(db_err)?;
                     Ok(endpoint)
                 }
 
-                async fn webhook_delete(&self, id: i64, now: Millis) -> Result<()> {
+                async fn webhook_delete(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
                     let mut tx = $begin(self).await?;
-                    let done = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1")
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::NotFound);
-                    }
+                    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DELETE FROM webhook_endpoints WHERE id = $1 RETURNING {COLS}"
+                    )))
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?
+                    .ok_or(StoreError::NotFound)?;
+                    let endpoint = endpoint_from_row(&row)?;
                     give_up_pending(&mut *tx, id, "webhook endpoint deleted", now).await?;
+                    // After the delete: the endpoint does not hear about its own deletion.
+                    log_event(&mut *tx, event, id, Some(&endpoint), now).await?;
                     tx.commit().await.map_err(db_err)?;
                     Ok(())
                 }

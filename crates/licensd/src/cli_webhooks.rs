@@ -43,7 +43,32 @@ pub enum WebhooksCommand {
     Delete {
         id: i64,
     },
+    /// The delivery log of an endpoint: each delivery's status, attempts and last answer.
+    Deliveries {
+        /// The endpoint's id.
+        id: i64,
+        /// Deliveries with an id greater than this (the last id of the previous page).
+        #[arg(long)]
+        after: Option<i64>,
+        /// 1 to 1000 (default 100).
+        #[arg(long)]
+        limit: Option<i64>,
+    },
+    /// Sends a delivery again (its `webhook-id` stays the same).
+    Redeliver {
+        /// The delivery's id (from `licensd webhooks deliveries`).
+        id: i64,
+    },
 }
+
+const DELIVERY_COLUMNS: &[(&str, &str)] = &[
+    ("ID", "id"),
+    ("STATUS", "status"),
+    ("ATTEMPTS", "attempts"),
+    ("LAST STATUS", "last_status"),
+    ("LAST ERROR", "last_error"),
+    ("CREATED", "created_at"),
+];
 
 const COLUMNS: &[(&str, &str)] = &[
     ("ID", "id"),
@@ -117,5 +142,38 @@ pub async fn execute(client: &Client, command: WebhooksCommand, json: bool) -> R
             .call(Method::DELETE, &format!("/v1/webhooks/{id}"), None)
             .await
             .map(|_| String::new()),
+        WebhooksCommand::Deliveries { id, after, limit } => {
+            let mut query = Vec::new();
+            if let Some(after) = after {
+                query.push(format!("after={after}"));
+            }
+            if let Some(limit) = limit {
+                query.push(format!("limit={limit}"));
+            }
+            let path = if query.is_empty() {
+                format!("/v1/webhooks/{id}/deliveries")
+            } else {
+                format!("/v1/webhooks/{id}/deliveries?{}", query.join("&"))
+            };
+            let page = client.call(Method::GET, &path, None).await?;
+            if json {
+                return Ok(page.to_string());
+            }
+            let rows = page["data"].as_array().map(Vec::as_slice).unwrap_or_default();
+            let mut text = output::table(rows, DELIVERY_COLUMNS);
+            if let Some(next) = page["next_after"].as_i64() {
+                text.push_str(&format!("\nmore: --after {next}"));
+            }
+            Ok(text)
+        }
+        WebhooksCommand::Redeliver { id } => {
+            let delivery = client
+                .call(Method::POST, &format!("/v1/webhooks/deliveries/{id}/redeliver"), None)
+                .await?;
+            if json {
+                return Ok(delivery.to_string());
+            }
+            Ok(output::record(&delivery, DELIVERY_COLUMNS))
+        }
     }
 }

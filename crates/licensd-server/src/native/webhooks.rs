@@ -71,7 +71,7 @@ fn new_secret() -> Result<String, ApiError> {
 
 #[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", request_body = CreateWebhook, responses((status = 201, body = CreatedWebhook), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn create_webhook(
-    _admin: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     ApiJson(body): ApiJson<CreateWebhook>,
 ) -> Result<(StatusCode, Json<CreatedWebhook>), ApiError> {
@@ -88,7 +88,11 @@ pub async fn create_webhook(
     };
     let webhook = state
         .store
-        .webhook_create(new, state.now())
+        .webhook_create(
+            new,
+            admin.event("webhook_endpoint.created", "webhook_endpoint"),
+            state.now(),
+        )
         .await
         .map_err(|e| ApiError::from_store(e, "webhook"))?;
     Ok((StatusCode::CREATED, Json(CreatedWebhook { webhook, secret })))
@@ -119,7 +123,7 @@ pub async fn get_webhook(
 
 #[utoipa::path(patch, path = "/v1/webhooks/{id}", tag = "webhooks", params(("id" = i64, Path)), request_body = UpdateWebhook, responses((status = 200, body = WebhookEndpoint), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn update_webhook(
-    _admin: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<UpdateWebhook>,
@@ -142,7 +146,12 @@ pub async fn update_webhook(
     Ok(Json(
         state
             .store
-            .webhook_update(id, patch, state.now())
+            .webhook_update(
+                id,
+                patch,
+                admin.event("webhook_endpoint.updated", "webhook_endpoint"),
+                state.now(),
+            )
             .await
             .map_err(|e| ApiError::from_store(e, "webhook"))?,
     ))
@@ -150,13 +159,17 @@ pub async fn update_webhook(
 
 #[utoipa::path(delete, path = "/v1/webhooks/{id}", tag = "webhooks", params(("id" = i64, Path)), responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn delete_webhook(
-    _admin: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
     state
         .store
-        .webhook_delete(id, state.now())
+        .webhook_delete(
+            id,
+            admin.event("webhook_endpoint.deleted", "webhook_endpoint"),
+            state.now(),
+        )
         .await
         .map_err(|e| ApiError::from_store(e, "webhook"))?;
     Ok(StatusCode::NO_CONTENT)

@@ -342,6 +342,96 @@ mod signed {
     }
 }
 
+/// Changes to endpoints are events too, logged in the change's transaction; the CLI shows an
+/// endpoint's delivery log and redelivers.
+mod endpoint_events {
+    use super::*;
+
+    backend_tests! {
+        async fn endpoint_changes_are_events_and_the_cli_shows_and_redelivers_deliveries(server) {
+            let (status, watcher) = server
+                .admin(Method::POST, "/v1/webhooks", Some(json!({"url": "http://127.0.0.1:9/later", "event_types": ["webhook_endpoint.created", "webhook_endpoint.updated", "webhook_endpoint.deleted"]})))
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{watcher}");
+            let watcher_id = watcher["webhook"]["id"].as_i64().expect("id");
+            let receiver = PythonReceiver::start(watcher["secret"].as_str().expect("secret"));
+            let (status, _) = server.admin(Method::PATCH, &format!("/v1/webhooks/{watcher_id}"), Some(json!({"url": receiver.url()}))).await;
+            assert_eq!(status, StatusCode::OK);
+
+            let (status, other) = server
+                .admin(Method::POST, "/v1/webhooks", Some(json!({"url": "https://example.com/other", "event_types": ["*"], "description": "other"})))
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{other}");
+            let other_id = other["webhook"]["id"].as_i64().expect("id");
+            let secret = other["secret"].as_str().expect("secret").to_string();
+            let (status, _) = server.admin(Method::PATCH, &format!("/v1/webhooks/{other_id}"), Some(json!({"enabled": false}))).await;
+            assert_eq!(status, StatusCode::OK);
+            let (status, _) = server.admin(Method::DELETE, &format!("/v1/webhooks/{other_id}"), None).await;
+            assert_eq!(status, StatusCode::NO_CONTENT);
+            // A refused change logs nothing.
+            let (status, _) = server.admin(Method::PATCH, &format!("/v1/webhooks/{other_id}"), Some(json!({"enabled": true}))).await;
+            assert_eq!(status, StatusCode::NOT_FOUND);
+            let (status, _) = server.admin(Method::POST, "/v1/webhooks", Some(json!({"url": "ftp://x", "event_types": ["*"]}))).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+            // The watcher's own URL change, then the other endpoint's life.
+            let lines = receiver.wait_for(4).await;
+            assert_eq!(lines.len(), 4, "{lines:?}");
+            assert!(lines.iter().all(|l| l["verified"] == true), "{lines:?}");
+            let mut seen: Vec<(i64, String, i64, bool)> = lines
+                .iter()
+                .map(|l| {
+                    let body: Value = serde_json::from_str(l["body"].as_str().expect("body")).expect("JSON");
+                    let data = &body["data"];
+                    assert_eq!(data["subject_type"], "webhook_endpoint", "{body}");
+                    assert_eq!(data["actor"], "admin:bootstrap", "{body}");
+                    assert!(!body.to_string().contains(&secret[6..]), "no secret in {body}");
+                    (
+                        data["id"].as_i64().expect("event id"),
+                        body["type"].as_str().expect("type").to_string(),
+                        data["subject_id"].as_i64().expect("subject"),
+                        data["data"]["enabled"].as_bool().expect("enabled"),
+                    )
+                })
+                .collect();
+            seen.sort();
+            let seen: Vec<(String, i64, bool)> = seen.into_iter().map(|(_, t, s, e)| (t, s, e)).collect();
+            assert_eq!(
+                seen,
+                [
+                    ("webhook_endpoint.updated".to_string(), watcher_id, true),
+                    ("webhook_endpoint.created".to_string(), other_id, true),
+                    ("webhook_endpoint.updated".to_string(), other_id, false),
+                    ("webhook_endpoint.deleted".to_string(), other_id, false),
+                ]
+            );
+
+            // The CLI: the delivery log, then a redelivery of the first delivery.
+            let (code, out, err) = server.cli(&["--json", "webhooks", "deliveries", &watcher_id.to_string(), "--limit", "2"]);
+            assert_eq!(code, 0, "{out} {err}");
+            let page: Value = serde_json::from_str(&out).expect("json");
+            let rows = page["data"].as_array().expect("data");
+            assert_eq!(rows.len(), 2, "{page}");
+            assert!(rows.iter().all(|r| r["status"] == "delivered"), "{page}");
+            let first = rows[0]["id"].as_i64().expect("delivery id");
+            let (code, out, err) = server.cli(&["webhooks", "deliveries", &watcher_id.to_string(), "--after", &rows[1]["id"].to_string()]);
+            assert_eq!(code, 0, "{err}");
+            assert_eq!(out.lines().filter(|l| l.contains("delivered")).count(), 2, "{out}");
+            let (code, out, err) = server.cli(&["webhooks", "redeliver", &first.to_string()]);
+            assert_eq!(code, 0, "{out} {err}");
+            assert!(out.contains("pending"), "{out}");
+            let lines = receiver.wait_for(5).await;
+            assert_eq!(lines.len(), 5, "{lines:?}");
+            assert_eq!(lines[4]["id"].as_str(), Some(first.to_string().as_str()), "{lines:?}");
+            assert_eq!(lines[4]["verified"], true);
+            let (code, _, _) = server.cli(&["webhooks", "redeliver", "999999"]);
+            assert_eq!(code, 3, "an unknown delivery exits 3");
+            let (code, _, _) = server.cli(&["webhooks", "deliveries", "999999"]);
+            assert_eq!(code, 3, "an unknown endpoint exits 3");
+        }
+    }
+}
+
 /// A port nothing listens on yet (bound, then released).
 async fn free_port() -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
