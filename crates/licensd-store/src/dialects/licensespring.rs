@@ -13,7 +13,7 @@
 
 use crate::migrate::Migration;
 use crate::sql::{conflict, db_err};
-use crate::{CoreStore, PostgresStore, Result, SqliteStore, StoreError};
+use crate::{CatalogStore, LicenseStore, PostgresStore, Result, SqliteStore, StoreError};
 use licensd_domain::product_version::ProductVersion;
 use licensd_domain::{Denial, EventDraft, FloatingLease, LicenseFeature, Millis, feature_borrow, rules};
 

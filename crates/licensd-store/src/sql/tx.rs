@@ -1,0 +1,122 @@
+//! What every write transaction shares: the event-log insert, the license lock and the reads
+//! right after it.
+
+/// Expands the transaction helpers for one backend inside `impl_store!`'s `shared` module.
+macro_rules! tx_helpers {
+    () => {
+        const INSERT_EVENT: &str = "INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
+                                        VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+        /// Appends to the event log; `subject` fills the draft's subject when it has none.
+        async fn insert_event(conn: &mut Conn, event: EventDraft, subject: Option<i64>, now: Millis) -> Result<()> {
+            bind_event(sqlx::query(INSERT_EVENT).bind(now), event, subject)?
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
+            Ok(())
+        }
+
+        /// The first statement of every client command: bumping `lock_version` takes the row
+        /// lock on PostgreSQL and, inside `BEGIN IMMEDIATE`, is the write SQLite already
+        /// serialized. Everything read afterwards is therefore stable until commit.
+        async fn lock_license(
+            conn: &mut Conn,
+            codec: &dyn SecretCodec,
+            license: &LicenseRef,
+        ) -> Result<Option<License>> {
+            let row = match license {
+                LicenseRef::Id(id) => sqlx::query(concat!(
+                    "UPDATE licenses SET lock_version = lock_version + 1 WHERE id = $1 RETURNING ",
+                    license_cols!()
+                ))
+                .bind(*id)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db_err)?,
+                LicenseRef::Key(key) => sqlx::query(concat!(
+                    "UPDATE licenses SET lock_version = lock_version + 1 WHERE key_digest = $1 RETURNING ",
+                    license_cols!()
+                ))
+                .bind(codec.digest(key.as_bytes()))
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db_err)?,
+            };
+            row.map(|r| license_from_row(&r, codec)).transpose()
+        }
+
+        pub(crate) async fn lock_license_or_deny(
+            conn: &mut Conn,
+            codec: &dyn SecretCodec,
+            license: &LicenseRef,
+        ) -> Result<License> {
+            lock_license(conn, codec, license)
+                .await?
+                .ok_or(StoreError::Denied(Denial::LicenseNotFound))
+        }
+
+        pub(crate) async fn read_license(
+            conn: &mut Conn,
+            codec: &dyn SecretCodec,
+            license: &LicenseRef,
+        ) -> Result<Option<License>> {
+            let row = match license {
+                LicenseRef::Id(id) => {
+                    sqlx::query(concat!(
+                        "SELECT ",
+                        license_cols!(),
+                        " FROM licenses WHERE id = $1"
+                    ))
+                    .bind(*id)
+                    .fetch_optional(&mut *conn)
+                    .await
+                }
+                LicenseRef::Key(key) => {
+                    sqlx::query(concat!(
+                        "SELECT ",
+                        license_cols!(),
+                        " FROM licenses WHERE key_digest = $1"
+                    ))
+                    .bind(codec.digest(key.as_bytes()))
+                    .fetch_optional(&mut *conn)
+                    .await
+                }
+            }
+            .map_err(db_err)?;
+            row.map(|r| license_from_row(&r, codec)).transpose()
+        }
+
+        /// The product of a license; the foreign key makes a miss impossible short of corruption.
+        pub(crate) async fn product_of(conn: &mut Conn, license: &License) -> Result<Product> {
+            sqlx::query(concat!(
+                "SELECT ",
+                product_cols!(),
+                " FROM products WHERE id = $1"
+            ))
+            .bind(license.product_id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?
+            .map(|r| product_from_row(&r))
+            .transpose()?
+            .ok_or(StoreError::Denied(Denial::ProductNotFound))
+        }
+
+        type Query<'q> = sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>;
+
+        /// Binds an event's fields after its instant, in `INSERT_EVENT`'s order: actor, source IP,
+        /// action, subject type, subject (the draft's, else `subject`), data.
+        fn bind_event<'q>(query: Query<'q>, event: EventDraft, subject: Option<i64>) -> Result<Query<'q>> {
+            let data = to_json(&event.data)?;
+            Ok(query
+                .bind(event.actor)
+                .bind(event.source_ip)
+                .bind(event.action)
+                .bind(event.subject_type)
+                .bind(event.subject_id.or(subject))
+                .bind(data))
+        }
+    };
+}
+
+pub(crate) use tx_helpers;
