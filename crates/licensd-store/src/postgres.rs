@@ -55,7 +55,8 @@ fn read_cache(_store: &PostgresStore) -> Option<&crate::read_cache::ReadCache> {
     None
 }
 
-async fn begin_write(store: &PostgresStore) -> Result<Transaction<'static, Postgres>> {
+/// See `shared::begin_write` (`sql/tx.rs`).
+pub(crate) async fn begin_write(store: &PostgresStore) -> Result<Transaction<'static, Postgres>> {
     let pool = &store.pool;
     pool.begin().await.map_err(db_err)
 }

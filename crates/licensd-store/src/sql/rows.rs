@@ -4,7 +4,8 @@
 /// Expands the decoders for one backend inside `impl_store!`'s `shared` module.
 macro_rules! row_decoders {
     ($backend:ident) => {
-            fn get<T>(row: &DbRow, col: &str) -> Result<T>
+            /// One column of a sqlx row by name (the dialects' storage decodes with it too).
+            pub(crate) fn get<T>(row: &DbRow, col: &str) -> Result<T>
             where
                 T: for<'r> sqlx::Decode<'r, Db> + sqlx::Type<Db>,
             {

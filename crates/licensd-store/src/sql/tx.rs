@@ -1,15 +1,26 @@
-//! What every write transaction shares: the event-log insert, the license lock and the reads
-//! right after it.
+//! What every write transaction shares, for the core store and every dialect's storage alike
+//! (they reach it as `crate::{sqlite,postgres}::shared::…`): how a write transaction begins, the
+//! license lock and the reads right after it, and the event-log insert.
 
 /// Expands the transaction helpers for one backend inside `impl_store!`'s `shared` module.
 macro_rules! tx_helpers {
     () => {
+        /// Begins a transaction that may write: on SQLite `BEGIN IMMEDIATE` on the single writer
+        /// connection (so every write takes its turn there, beside the writer thread), on
+        /// PostgreSQL a READ COMMITTED transaction on the pool. Defined by the backend module.
+        pub(crate) use super::begin_write;
+
         const INSERT_EVENT: &str = "INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
                                         VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
         /// Appends to the event log; `subject` fills the draft's subject when it has none.
-        async fn insert_event(conn: &mut Conn, event: EventDraft, subject: Option<i64>, now: Millis) -> Result<()> {
-            bind_event(sqlx::query(INSERT_EVENT).bind(now), event, subject)?
+        pub(crate) async fn insert_event(
+            conn: &mut Conn,
+            event: EventDraft,
+            subject: impl Into<Option<i64>>,
+            now: Millis,
+        ) -> Result<()> {
+            bind_event(sqlx::query(INSERT_EVENT).bind(now), event, subject.into())?
                 .execute(&mut *conn)
                 .await
                 .map_err(db_err)?;
@@ -19,7 +30,7 @@ macro_rules! tx_helpers {
         /// The first statement of every client command: bumping `lock_version` takes the row
         /// lock on PostgreSQL and, inside `BEGIN IMMEDIATE`, is the write SQLite already
         /// serialized. Everything read afterwards is therefore stable until commit.
-        async fn lock_license(
+        pub(crate) async fn lock_license(
             conn: &mut Conn,
             codec: &dyn SecretCodec,
             license: &LicenseRef,
@@ -43,6 +54,17 @@ macro_rules! tx_helpers {
                 .map_err(db_err)?,
             };
             row.map(|r| license_from_row(&r, codec)).transpose()
+        }
+
+        /// `lock_license` for a command that needs none of the license's columns but its product:
+        /// the product id, or NotFound when there is no such license.
+        pub(crate) async fn lock_license_id(conn: &mut Conn, license_id: i64) -> Result<i64> {
+            sqlx::query_scalar("UPDATE licenses SET lock_version = lock_version + 1 WHERE id = $1 RETURNING product_id")
+                .bind(license_id)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db_err)?
+                .ok_or(StoreError::NotFound)
         }
 
         pub(crate) async fn lock_license_or_deny(

@@ -298,7 +298,8 @@ fn sqlite_readers(store: &SqliteStore) -> Option<&ThreadReaders> {
     store.readers.as_ref()
 }
 
-async fn begin_write(store: &SqliteStore) -> Result<Transaction<'static, Sqlite>> {
+/// See `shared::begin_write` (`sql/tx.rs`).
+pub(crate) async fn begin_write(store: &SqliteStore) -> Result<Transaction<'static, Sqlite>> {
     store.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)
 }
 

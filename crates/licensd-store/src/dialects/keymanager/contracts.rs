@@ -4,10 +4,10 @@
 /// impl in `mod.rs` delegates to them. Expanded inside `impl_keymanager!`,
 /// so the row helpers and `insert_event` there are in scope.
 macro_rules! km_contracts_sql {
-    ($store:ty, $row:ty, $conn:ty, $begin:ident, $lock:literal, $skip_locked:literal, $core:ident) => {
+    ($store:ty, $row:ty, $conn:ty, $lock:literal, $skip_locked:literal, $core:ident) => {
         impl $store {
             async fn sql_km_create_contract(&self, fields: ContractFields, event: EventDraft, now: Millis) -> Result<StoredContract> {
-                let mut tx = $begin(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 if !product_exists(&mut tx, fields.product_id).await? {
                     return Err(StoreError::NotFound);
                 }
@@ -38,7 +38,7 @@ macro_rules! km_contracts_sql {
             }
 
             async fn sql_km_update_contract(&self, id: i64, fields: ContractFields, event: EventDraft, now: Millis) -> Result<StoredContract> {
-                let mut tx = $begin(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 if !product_exists(&mut tx, fields.product_id).await? {
                     return Err(StoreError::NotFound);
                 }
@@ -73,7 +73,7 @@ macro_rules! km_contracts_sql {
             }
 
             async fn sql_km_delete_contract(&self, id: i64, event: EventDraft) -> Result<()> {
-                let mut tx = $begin(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 let done = sqlx::query("DELETE FROM km_contracts WHERE id = $1")
                     .bind(id)
                     .execute(&mut *tx)
@@ -118,7 +118,7 @@ macro_rules! km_contracts_sql {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<std::result::Result<Vec<i64>, ContractRefusal>> {
-                let mut tx = $begin(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 // The contract row lock serializes every generation against its quota.
                 let locked = sqlx::query("UPDATE km_contracts SET updated_at = updated_at WHERE id = $1")
                     .bind(contract_id)
@@ -149,7 +149,7 @@ macro_rules! km_contracts_sql {
             }
 
             async fn sql_km_contract_destroy(&self, contract_id: i64, license_id: i64, event: EventDraft) -> Result<()> {
-                let mut tx = $begin(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 let done = sqlx::query(
                     "DELETE FROM licenses WHERE id = $1 AND id IN \
                      (SELECT license_id FROM km_contract_licenses WHERE contract_id = $2)",
@@ -168,7 +168,7 @@ macro_rules! km_contracts_sql {
             }
 
             async fn sql_km_contract_destroy_all(&self, contract_id: i64, event: EventDraft) -> Result<i64> {
-                let mut tx = $begin(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 let done = sqlx::query(
                     "DELETE FROM licenses WHERE id IN (SELECT license_id FROM km_contract_licenses WHERE contract_id = $1)",
                 )

@@ -4,7 +4,7 @@
 /// impl in `mod.rs` delegates to them. Expanded inside `impl_keymanager!`,
 /// so the row helpers and `insert_event` there are in scope.
 macro_rules! km_generators_sql {
-    ($store:ty, $row:ty, $conn:ty, $begin:ident, $lock:literal, $skip_locked:literal, $core:ident) => {
+    ($store:ty, $row:ty, $conn:ty, $lock:literal, $skip_locked:literal, $core:ident) => {
         impl $store {
             async fn sql_km_create_generator(
                 &self,
@@ -13,7 +13,7 @@ macro_rules! km_generators_sql {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<Generator> {
-                let mut tx = $begin(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 if !product_exists(&mut tx, product_id).await? {
                     return Err(StoreError::NotFound);
                 }
@@ -59,7 +59,7 @@ macro_rules! km_generators_sql {
             }
 
             async fn sql_km_update_generator(&self, id: i64, spec: GeneratorSpec, event: EventDraft, now: Millis) -> Result<Generator> {
-                let mut tx = $begin(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 let row = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "UPDATE km_generators SET name = $2, pattern = $3, activation_limit = $4, validity_days = $5, \
                      active = $6, updated_at = $7 WHERE id = $1 RETURNING {GENERATOR_COLS}"
@@ -82,7 +82,7 @@ macro_rules! km_generators_sql {
             }
 
             async fn sql_km_delete_generator(&self, id: i64, event: EventDraft) -> Result<()> {
-                let mut tx = $begin(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 let done = sqlx::query("DELETE FROM km_generators WHERE id = $1")
                     .bind(id)
                     .execute(&mut *tx)
@@ -103,7 +103,7 @@ macro_rules! km_generators_sql {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<Downloadable> {
-                let mut tx = $begin(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 if !product_exists(&mut tx, product_id).await? {
                     return Err(StoreError::NotFound);
                 }
@@ -174,7 +174,7 @@ macro_rules! km_generators_sql {
                 content: Vec<u8>,
                 event: EventDraft,
             ) -> Result<Downloadable> {
-                let mut tx = $begin(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 let done = sqlx::query("UPDATE km_downloadables SET file_name = $2, file_content = $3 WHERE id = $1")
                     .bind(id)
                     .bind(file_name)
@@ -197,7 +197,7 @@ macro_rules! km_generators_sql {
             }
 
             async fn sql_km_take_download(&self, id: i64) -> Result<Option<(String, Vec<u8>)>> {
-                let mut tx = $begin(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 let row = sqlx::query(
                     "UPDATE km_downloadables SET download_counter = download_counter + 1 \
                      WHERE id = $1 AND file_content IS NOT NULL RETURNING file_name, file_content",
@@ -219,7 +219,7 @@ macro_rules! km_generators_sql {
             }
 
             async fn sql_km_delete_downloadable(&self, id: i64, event: EventDraft) -> Result<()> {
-                let mut tx = $begin(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 let done = sqlx::query("DELETE FROM km_downloadables WHERE id = $1")
                     .bind(id)
                     .execute(&mut *tx)

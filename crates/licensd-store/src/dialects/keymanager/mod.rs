@@ -48,45 +48,12 @@ fn meta_table(owner: MetaOwner) -> (&'static str, &'static str, &'static str) {
     }
 }
 
-async fn begin_sqlite(pool: &sqlx::SqlitePool) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-    pool.begin_with("BEGIN IMMEDIATE").await.map_err(crate::sql::db_err)
-}
-
-async fn begin_postgres(pool: &sqlx::PgPool) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-    pool.begin().await.map_err(crate::sql::db_err)
-}
-
 macro_rules! impl_keymanager {
-    ($store:ty, $row:ty, $conn:ty, $begin:ident, $lock:literal, $skip_locked:literal, $core:ident) => {
+    ($store:ty, $row:ty, $conn:ty, $lock:literal, $skip_locked:literal, $core:ident) => {
         const _: () = {
             use crate::StoreError;
             use crate::sql::{conflict, db_err, from_json, to_json};
-            use sqlx::Row;
-
-            fn get<T>(row: &$row, col: &str) -> Result<T>
-            where
-                T: for<'r> sqlx::Decode<'r, <$row as sqlx::Row>::Database> + sqlx::Type<<$row as sqlx::Row>::Database>,
-            {
-                row.try_get::<T, _>(col).map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
-            }
-
-            async fn insert_event(conn: &mut $conn, event: EventDraft, subject: Option<i64>, now: Millis) -> Result<()> {
-                sqlx::query(
-                    "INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(now)
-                .bind(event.actor)
-                .bind(event.source_ip)
-                .bind(event.action)
-                .bind(event.subject_type)
-                .bind(event.subject_id.or(subject))
-                .bind(to_json(&event.data)?)
-                .execute(conn)
-                .await
-                .map_err(db_err)?;
-                Ok(())
-            }
+            use crate::$core::shared::{begin_write, get, insert_event};
 
             fn block_from_row(row: &$row) -> Result<AccessBlock> {
                 let kind: String = get(row, "kind")?;
@@ -293,7 +260,7 @@ macro_rules! impl_keymanager {
                 deliver: Option<&DeliveryFn>,
                 now: Millis,
             ) -> Result<AssignOutcome> {
-                let mut tx = $begin(&store.pool).await?;
+                let mut tx = begin_write(store).await?;
                 let mut ids: Vec<i64> = match selection {
                     AssignSelection::One(id) => sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
                         "SELECT id FROM licenses WHERE id = $1 AND assignment = 'in_stock' AND status = 'active'{}",
@@ -386,10 +353,10 @@ macro_rules! impl_keymanager {
                 Ok(())
             }
 
-            km_keys_sql!($store, $row, $conn, $begin, $lock, $skip_locked, $core);
-            km_products_sql!($store, $row, $conn, $begin, $lock, $skip_locked, $core);
-            km_generators_sql!($store, $row, $conn, $begin, $lock, $skip_locked, $core);
-            km_contracts_sql!($store, $row, $conn, $begin, $lock, $skip_locked, $core);
+            km_keys_sql!($store, $row, $conn, $lock, $skip_locked, $core);
+            km_products_sql!($store, $row, $conn, $lock, $skip_locked, $core);
+            km_generators_sql!($store, $row, $conn, $lock, $skip_locked, $core);
+            km_contracts_sql!($store, $row, $conn, $lock, $skip_locked, $core);
 
             #[async_trait::async_trait]
             impl KeyManagerStore for $store {
@@ -538,7 +505,7 @@ macro_rules! impl_keymanager {
                     use licensd_domain::{Assignment, LicenseStatus};
                     let codec = &*self.codec;
                     let license_ref = crate::LicenseRef::Id(license_id);
-                    let mut tx = $begin(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let outcome = async {
                         let license = lock_license_or_deny(&mut tx, codec, &license_ref).await?;
                         if license.assignment != Assignment::InStock || license.status != LicenseStatus::Active {
@@ -715,7 +682,6 @@ impl_keymanager!(
     SqliteStore,
     sqlx::sqlite::SqliteRow,
     sqlx::SqliteConnection,
-    begin_sqlite,
     "",
     "",
     sqlite
@@ -724,7 +690,6 @@ impl_keymanager!(
     PostgresStore,
     sqlx::postgres::PgRow,
     sqlx::PgConnection,
-    begin_postgres,
     " FOR UPDATE",
     " FOR UPDATE SKIP LOCKED",
     postgres
