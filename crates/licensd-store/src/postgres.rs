@@ -55,6 +55,11 @@ fn read_cache(_store: &PostgresStore) -> Option<&crate::read_cache::ReadCache> {
     None
 }
 
+/// See `shared::write_pool` (`sql/tx.rs`).
+pub(crate) fn write_pool(store: &PostgresStore) -> &PgPool {
+    &store.pool
+}
+
 /// See `shared::begin_write` (`sql/tx.rs`).
 pub(crate) async fn begin_write(store: &PostgresStore) -> Result<Transaction<'static, Postgres>> {
     let pool = &store.pool;

@@ -128,7 +128,7 @@ pub trait DnaStore: Send + Sync + 'static {
         now: Millis,
     ) -> Result<DnaLicense>;
     /// Ends every IP lockout and forgets failed attempts of the license; returns how many IPs.
-    async fn dna_clear_ip_lockouts(&self, license_id: i64, event: EventDraft) -> Result<u64>;
+    async fn dna_clear_ip_lockouts(&self, license_id: i64, event: EventDraft, now: Millis) -> Result<u64>;
     /// Resets the reactivation lockout: the license's past activations stop counting towards it
     /// (they move from `activation_log` to `dna_cleared_activations`, keeping the audit trail).
     /// Returns how many activations were cleared.
@@ -364,8 +364,7 @@ macro_rules! impl_dna_store {
                 Ok(updated)
             }
 
-            async fn dna_clear_ip_lockouts(&self, license_id: i64, event: EventDraft) -> Result<u64> {
-                let now = SystemClock.now();
+            async fn dna_clear_ip_lockouts(&self, license_id: i64, event: EventDraft, now: Millis) -> Result<u64> {
                 let mut tx = begin_write(self).await?;
                 lock_license_id(&mut tx, license_id).await?;
                 let done = sqlx::query("DELETE FROM dna_ip_attempts WHERE license_id = $1")
@@ -592,7 +591,6 @@ mod sqlite_impl {
     use crate::sql::{db_err, from_json, to_json};
     use licensd_domain::clock::HOUR;
     use licensd_domain::lockout::{self, IpAttempts};
-    use licensd_domain::{Clock, SystemClock};
 
     impl_dna_store!(SqliteStore, sqlx::sqlite::SqliteRow, sqlx::SqliteConnection, sqlite);
 }
@@ -603,7 +601,6 @@ mod postgres_impl {
     use crate::sql::{db_err, from_json, to_json};
     use licensd_domain::clock::HOUR;
     use licensd_domain::lockout::{self, IpAttempts};
-    use licensd_domain::{Clock, SystemClock};
 
     impl_dna_store!(PostgresStore, sqlx::postgres::PgRow, sqlx::PgConnection, postgres);
 }

@@ -70,7 +70,7 @@ pub trait SlasconeAdminStore: Send + Sync + 'static {
 /// the shared transaction helpers (`sql/tx.rs`).
 macro_rules! impl_slascone_admin_store {
     ($store:ty, $conn:ty, $core:ident) => {
-        use crate::$core::shared::{begin_write, insert_event, lock_license};
+        use crate::$core::shared::{begin_write, insert_event, lock_license, write_pool};
 
         #[async_trait::async_trait]
         impl SlasconeAdminStore for $store {
@@ -81,7 +81,7 @@ macro_rules! impl_slascone_admin_store {
                 )
                 .bind(candidate)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(write_pool(self))
                 .await
                 .map_err(db_err)?;
                 sqlx::query_scalar("SELECT isv_id FROM slascone_isv WHERE singleton = 1")

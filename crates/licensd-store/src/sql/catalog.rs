@@ -14,21 +14,26 @@ pub trait CatalogStore: Send + Sync + 'static {
     /// Writes every mutable field of `product` (code, name, auth method, status, trial, metadata).
     async fn update_product(&self, product: Product, event: EventDraft, now: Millis) -> Result<Product>;
     /// Conflict while licenses of the product exist.
-    async fn delete_product(&self, id: i64, event: EventDraft) -> Result<()>;
+    async fn delete_product(&self, id: i64, event: EventDraft, now: Millis) -> Result<()>;
 
     // --- feature definitions ---
     async fn create_feature(&self, new: NewFeature, event: EventDraft, now: Millis) -> Result<FeatureDefinition>;
     async fn get_feature(&self, id: i64) -> Result<FeatureDefinition>;
     async fn list_features(&self, product_id: Option<i64>) -> Result<Vec<FeatureDefinition>>;
-    async fn update_feature(&self, feature: FeatureDefinition, event: EventDraft) -> Result<FeatureDefinition>;
-    async fn delete_feature(&self, id: i64, event: EventDraft) -> Result<()>;
+    async fn update_feature(
+        &self,
+        feature: FeatureDefinition,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<FeatureDefinition>;
+    async fn delete_feature(&self, id: i64, event: EventDraft, now: Millis) -> Result<()>;
 
     // --- policies ---
     async fn create_policy(&self, new: NewPolicy, event: EventDraft, now: Millis) -> Result<Policy>;
     async fn get_policy(&self, id: i64) -> Result<Policy>;
     async fn list_policies(&self, product_id: Option<i64>) -> Result<Vec<Policy>>;
     async fn update_policy(&self, policy: Policy, event: EventDraft, now: Millis) -> Result<Policy>;
-    async fn delete_policy(&self, id: i64, event: EventDraft) -> Result<()>;
+    async fn delete_policy(&self, id: i64, event: EventDraft, now: Millis) -> Result<()>;
 }
 
 /// Expands the helpers and the `CatalogStore` implementation for one backend inside
@@ -124,7 +129,7 @@ macro_rules! impl_catalog {
                     Ok(updated)
                 }
 
-                async fn delete_product(&self, id: i64, event: EventDraft) -> Result<()> {
+                async fn delete_product(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
                     let mut tx = begin_write(self).await?;
                     let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE id = $1")
                         .bind(id)
@@ -153,7 +158,7 @@ macro_rules! impl_catalog {
                             .await
                             .map_err(conflict("product is still in use", "product is still in use"))?;
                     }
-                    insert_event(&mut tx, event, Some(id), wall_now()).await?;
+                    insert_event(&mut tx, event, Some(id), now).await?;
                     tx.commit().await.map_err(db_err)?;
                     Ok(())
                 }
@@ -214,7 +219,7 @@ macro_rules! impl_catalog {
                     rows(found, feature_from_row)
                 }
 
-                async fn update_feature(&self, feature: FeatureDefinition, event: EventDraft) -> Result<FeatureDefinition> {
+                async fn update_feature(&self, feature: FeatureDefinition, event: EventDraft, now: Millis) -> Result<FeatureDefinition> {
                     let mut tx = begin_write(self).await?;
                     let row = sqlx::query(concat!(
                         "UPDATE features SET code = $2, name = $3, feature_type = $4, max_consumptions = $5, \
@@ -239,12 +244,12 @@ macro_rules! impl_catalog {
                     .map_err(conflict("feature code already exists for this product", "feature reference"))?
                     .ok_or(StoreError::NotFound)?;
                     let updated = feature_from_row(&row)?;
-                    insert_event(&mut tx, event, Some(updated.id), wall_now()).await?;
+                    insert_event(&mut tx, event, Some(updated.id), now).await?;
                     tx.commit().await.map_err(db_err)?;
                     Ok(updated)
                 }
 
-                async fn delete_feature(&self, id: i64, event: EventDraft) -> Result<()> {
+                async fn delete_feature(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
                     let mut tx = begin_write(self).await?;
                     let done = sqlx::query("DELETE FROM features WHERE id = $1")
                         .bind(id)
@@ -254,7 +259,7 @@ macro_rules! impl_catalog {
                     if done.rows_affected() == 0 {
                         return Err(StoreError::NotFound);
                     }
-                    insert_event(&mut tx, event, Some(id), wall_now()).await?;
+                    insert_event(&mut tx, event, Some(id), now).await?;
                     tx.commit().await.map_err(db_err)?;
                     Ok(())
                 }
@@ -336,7 +341,7 @@ macro_rules! impl_catalog {
                     Ok(updated)
                 }
 
-                async fn delete_policy(&self, id: i64, event: EventDraft) -> Result<()> {
+                async fn delete_policy(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
                     let mut tx = begin_write(self).await?;
                     let done = sqlx::query("DELETE FROM policies WHERE id = $1")
                         .bind(id)
@@ -346,7 +351,7 @@ macro_rules! impl_catalog {
                     if done.rows_affected() == 0 {
                         return Err(StoreError::NotFound);
                     }
-                    insert_event(&mut tx, event, Some(id), wall_now()).await?;
+                    insert_event(&mut tx, event, Some(id), now).await?;
                     tx.commit().await.map_err(db_err)?;
                     Ok(())
                 }

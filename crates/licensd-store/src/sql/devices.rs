@@ -10,7 +10,7 @@ pub trait DeviceStore: Send + Sync + 'static {
     async fn list_devices(&self, license_id: i64) -> Result<Vec<Device>>;
     async fn get_device(&self, id: i64) -> Result<Device>;
     async fn block_device(&self, new: NewBlockedDevice, event: EventDraft, now: Millis) -> Result<BlockedDevice>;
-    async fn unblock_device(&self, id: i64, event: EventDraft) -> Result<()>;
+    async fn unblock_device(&self, id: i64, event: EventDraft, now: Millis) -> Result<()>;
     async fn list_blocked_devices(&self, product_id: Option<i64>) -> Result<Vec<BlockedDevice>>;
     /// Deactivates the license's active device with this fingerprint.
     async fn deactivate(
@@ -121,7 +121,7 @@ macro_rules! impl_devices {
                     Ok(blocked)
                 }
 
-                async fn unblock_device(&self, id: i64, event: EventDraft) -> Result<()> {
+                async fn unblock_device(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
                     let mut tx = begin_write(self).await?;
                     let done = sqlx::query("DELETE FROM blocked_devices WHERE id = $1")
                         .bind(id)
@@ -131,7 +131,7 @@ macro_rules! impl_devices {
                     if done.rows_affected() == 0 {
                         return Err(StoreError::NotFound);
                     }
-                    insert_event(&mut tx, event, Some(id), wall_now()).await?;
+                    insert_event(&mut tx, event, Some(id), now).await?;
                     tx.commit().await.map_err(db_err)?;
                     Ok(())
                 }

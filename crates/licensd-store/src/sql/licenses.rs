@@ -14,7 +14,7 @@ pub trait LicenseStore: Send + Sync + 'static {
     async fn list_licenses(&self, filter: LicenseFilter, page: Page) -> Result<Vec<License>>;
     /// Changes the administrator-editable fields only; counters are never overwritten.
     async fn edit_license(&self, id: i64, edit: LicenseEdit, event: EventDraft, now: Millis) -> Result<License>;
-    async fn delete_license(&self, id: i64, event: EventDraft) -> Result<()>;
+    async fn delete_license(&self, id: i64, event: EventDraft, now: Millis) -> Result<()>;
     async fn license_features(&self, license_id: i64) -> Result<Vec<LicenseFeature>>;
 }
 
@@ -240,7 +240,7 @@ macro_rules! impl_licenses {
                     Ok(license)
                 }
 
-                async fn delete_license(&self, id: i64, event: EventDraft) -> Result<()> {
+                async fn delete_license(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
                     let mut tx = begin_write(self).await?;
                     let done = sqlx::query("DELETE FROM licenses WHERE id = $1")
                         .bind(id)
@@ -250,7 +250,7 @@ macro_rules! impl_licenses {
                     if done.rows_affected() == 0 {
                         return Err(StoreError::NotFound);
                     }
-                    insert_event(&mut tx, event, Some(id), wall_now()).await?;
+                    insert_event(&mut tx, event, Some(id), now).await?;
                     tx.commit().await.map_err(db_err)?;
                     Ok(())
                 }

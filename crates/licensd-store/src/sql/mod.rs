@@ -324,11 +324,6 @@ macro_rules! impl_store {
             const LICENSE_KEY: &str = "license-key";
             const CREDENTIAL: &str = "credential";
 
-            /// Instants for writes whose trait method carries no `now` (deletes, some updates).
-            fn wall_now() -> Millis {
-                SystemClock.now()
-            }
-
             fn after(page: &Page) -> i64 {
                 page.after.unwrap_or(i64::MIN)
             }

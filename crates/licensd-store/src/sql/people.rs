@@ -10,17 +10,23 @@ pub trait PeopleStore: Send + Sync + 'static {
     async fn create_customer(&self, new: NewCustomer, event: EventDraft, now: Millis) -> Result<Customer>;
     async fn get_customer(&self, id: i64) -> Result<Customer>;
     async fn list_customers(&self, page: Page) -> Result<Vec<Customer>>;
-    async fn update_customer(&self, customer: Customer, event: EventDraft) -> Result<Customer>;
-    async fn delete_customer(&self, id: i64, event: EventDraft) -> Result<()>;
+    async fn update_customer(&self, customer: Customer, event: EventDraft, now: Millis) -> Result<Customer>;
+    async fn delete_customer(&self, id: i64, event: EventDraft, now: Millis) -> Result<()>;
     async fn create_license_user(&self, new: NewLicenseUser, event: EventDraft, now: Millis) -> Result<LicenseUser>;
     async fn get_license_user(&self, id: i64) -> Result<LicenseUser>;
     async fn find_license_user_by_email(&self, email: &str) -> Result<Option<LicenseUser>>;
     async fn list_license_users(&self, customer_id: Option<i64>, page: Page) -> Result<Vec<LicenseUser>>;
-    async fn set_license_user_password(&self, id: i64, password_hash: &str, event: EventDraft) -> Result<()>;
-    async fn delete_license_user(&self, id: i64, event: EventDraft) -> Result<()>;
+    async fn set_license_user_password(
+        &self,
+        id: i64,
+        password_hash: &str,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<()>;
+    async fn delete_license_user(&self, id: i64, event: EventDraft, now: Millis) -> Result<()>;
     /// Adds a user to a license; denied past the license's `max_users` (checked under the lock).
     async fn assign_license_user(&self, license_id: i64, user_id: i64, event: EventDraft, now: Millis) -> Result<()>;
-    async fn unassign_license_user(&self, license_id: i64, user_id: i64, event: EventDraft) -> Result<()>;
+    async fn unassign_license_user(&self, license_id: i64, user_id: i64, event: EventDraft, now: Millis) -> Result<()>;
     async fn users_of_license(&self, license_id: i64) -> Result<Vec<LicenseUser>>;
 }
 
@@ -86,7 +92,7 @@ macro_rules! impl_people {
                 rows(found, customer_from_row)
             }
 
-            async fn update_customer(&self, customer: Customer, event: EventDraft) -> Result<Customer> {
+            async fn update_customer(&self, customer: Customer, event: EventDraft, now: Millis) -> Result<Customer> {
                 let mut tx = begin_write(self).await?;
                 let row = sqlx::query(concat!(
                     "UPDATE customers SET email = $2, name = $3, company = $4, reference = $5, metadata = $6 \
@@ -104,12 +110,12 @@ macro_rules! impl_people {
                 .map_err(conflict("customer email already exists", "customer reference"))?
                 .ok_or(StoreError::NotFound)?;
                 let updated = customer_from_row(&row)?;
-                insert_event(&mut tx, event, Some(updated.id), wall_now()).await?;
+                insert_event(&mut tx, event, Some(updated.id), now).await?;
                 tx.commit().await.map_err(db_err)?;
                 Ok(updated)
             }
 
-            async fn delete_customer(&self, id: i64, event: EventDraft) -> Result<()> {
+            async fn delete_customer(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
                 let mut tx = begin_write(self).await?;
                 let done = sqlx::query("DELETE FROM customers WHERE id = $1")
                     .bind(id)
@@ -122,7 +128,7 @@ macro_rules! impl_people {
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound);
                 }
-                insert_event(&mut tx, event, Some(id), wall_now()).await?;
+                insert_event(&mut tx, event, Some(id), now).await?;
                 tx.commit().await.map_err(db_err)?;
                 Ok(())
             }
@@ -200,7 +206,13 @@ macro_rules! impl_people {
                 rows(found, user_from_row)
             }
 
-            async fn set_license_user_password(&self, id: i64, password_hash: &str, event: EventDraft) -> Result<()> {
+            async fn set_license_user_password(
+                &self,
+                id: i64,
+                password_hash: &str,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<()> {
                 let mut tx = begin_write(self).await?;
                 let done = sqlx::query("UPDATE license_users SET password_hash = $2 WHERE id = $1")
                     .bind(id)
@@ -211,12 +223,12 @@ macro_rules! impl_people {
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound);
                 }
-                insert_event(&mut tx, event, Some(id), wall_now()).await?;
+                insert_event(&mut tx, event, Some(id), now).await?;
                 tx.commit().await.map_err(db_err)?;
                 Ok(())
             }
 
-            async fn delete_license_user(&self, id: i64, event: EventDraft) -> Result<()> {
+            async fn delete_license_user(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
                 let mut tx = begin_write(self).await?;
                 let done = sqlx::query("DELETE FROM license_users WHERE id = $1")
                     .bind(id)
@@ -229,7 +241,7 @@ macro_rules! impl_people {
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound);
                 }
-                insert_event(&mut tx, event, Some(id), wall_now()).await?;
+                insert_event(&mut tx, event, Some(id), now).await?;
                 tx.commit().await.map_err(db_err)?;
                 Ok(())
             }
@@ -291,7 +303,13 @@ macro_rules! impl_people {
                 Ok(())
             }
 
-            async fn unassign_license_user(&self, license_id: i64, user_id: i64, event: EventDraft) -> Result<()> {
+            async fn unassign_license_user(
+                &self,
+                license_id: i64,
+                user_id: i64,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<()> {
                 let mut tx = begin_write(self).await?;
                 let done = sqlx::query("DELETE FROM license_user_assignments WHERE license_id = $1 AND user_id = $2")
                     .bind(license_id)
@@ -302,7 +320,7 @@ macro_rules! impl_people {
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound);
                 }
-                insert_event(&mut tx, event, Some(license_id), wall_now()).await?;
+                insert_event(&mut tx, event, Some(license_id), now).await?;
                 tx.commit().await.map_err(db_err)?;
                 Ok(())
             }

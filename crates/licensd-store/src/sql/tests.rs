@@ -485,11 +485,11 @@ async fn smoke_both_backends() {
 
         // Deletes: referenced rows conflict.
         assert!(matches!(
-            store.delete_feature(feature.id, ev("d", "feature")).await,
+            store.delete_feature(feature.id, ev("d", "feature"), NOW).await,
             Err(StoreError::Conflict(_))
         ));
         assert!(matches!(
-            store.delete_product(product.id, ev("d", "product")).await,
+            store.delete_product(product.id, ev("d", "product"), NOW).await,
             Err(StoreError::Conflict(_))
         ));
 

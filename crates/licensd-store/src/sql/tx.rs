@@ -10,6 +10,10 @@ macro_rules! tx_helpers {
         /// PostgreSQL a READ COMMITTED transaction on the pool. Defined by the backend module.
         pub(crate) use super::begin_write;
 
+        /// The pool a write outside a transaction (a single statement) runs on: SQLite's single
+        /// writer connection, PostgreSQL's pool. Defined by the backend module.
+        pub(crate) use super::write_pool;
+
         const INSERT_EVENT: &str = "INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
                                         VALUES ($1, $2, $3, $4, $5, $6, $7)";
 

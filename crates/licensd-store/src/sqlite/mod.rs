@@ -298,6 +298,11 @@ fn sqlite_readers(store: &SqliteStore) -> Option<&ThreadReaders> {
     store.readers.as_ref()
 }
 
+/// See `shared::write_pool` (`sql/tx.rs`).
+pub(crate) fn write_pool(store: &SqliteStore) -> &SqlitePool {
+    &store.writer
+}
+
 /// See `shared::begin_write` (`sql/tx.rs`).
 pub(crate) async fn begin_write(store: &SqliteStore) -> Result<Transaction<'static, Sqlite>> {
     store.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)

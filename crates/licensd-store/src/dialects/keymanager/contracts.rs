@@ -72,7 +72,7 @@ macro_rules! km_contracts_sql {
                 Ok(stored)
             }
 
-            async fn sql_km_delete_contract(&self, id: i64, event: EventDraft) -> Result<()> {
+            async fn sql_km_delete_contract(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
                 let mut tx = begin_write(self).await?;
                 let done = sqlx::query("DELETE FROM km_contracts WHERE id = $1")
                     .bind(id)
@@ -82,7 +82,7 @@ macro_rules! km_contracts_sql {
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound);
                 }
-                insert_event(&mut tx, event, Some(id), wall_now()).await?;
+                insert_event(&mut tx, event, Some(id), now).await?;
                 tx.commit().await.map_err(db_err)?;
                 Ok(())
             }
@@ -148,7 +148,7 @@ macro_rules! km_contracts_sql {
                 Ok(Ok(ids))
             }
 
-            async fn sql_km_contract_destroy(&self, contract_id: i64, license_id: i64, event: EventDraft) -> Result<()> {
+            async fn sql_km_contract_destroy(&self, contract_id: i64, license_id: i64, event: EventDraft, now: Millis) -> Result<()> {
                 let mut tx = begin_write(self).await?;
                 let done = sqlx::query(
                     "DELETE FROM licenses WHERE id = $1 AND id IN \
@@ -162,12 +162,12 @@ macro_rules! km_contracts_sql {
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound);
                 }
-                insert_event(&mut tx, event, Some(license_id), wall_now()).await?;
+                insert_event(&mut tx, event, Some(license_id), now).await?;
                 tx.commit().await.map_err(db_err)?;
                 Ok(())
             }
 
-            async fn sql_km_contract_destroy_all(&self, contract_id: i64, event: EventDraft) -> Result<i64> {
+            async fn sql_km_contract_destroy_all(&self, contract_id: i64, event: EventDraft, now: Millis) -> Result<i64> {
                 let mut tx = begin_write(self).await?;
                 let done = sqlx::query(
                     "DELETE FROM licenses WHERE id IN (SELECT license_id FROM km_contract_licenses WHERE contract_id = $1)",
@@ -178,7 +178,7 @@ macro_rules! km_contracts_sql {
                 .map_err(conflict("license is still in use", "license is still in use"))?;
                 let count = done.rows_affected() as i64;
                 if count > 0 {
-                    insert_event(&mut tx, event, Some(contract_id), wall_now()).await?;
+                    insert_event(&mut tx, event, Some(contract_id), now).await?;
                 }
                 tx.commit().await.map_err(db_err)?;
                 Ok(count)

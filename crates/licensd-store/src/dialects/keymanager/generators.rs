@@ -81,7 +81,7 @@ macro_rules! km_generators_sql {
                 Ok(generator)
             }
 
-            async fn sql_km_delete_generator(&self, id: i64, event: EventDraft) -> Result<()> {
+            async fn sql_km_delete_generator(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
                 let mut tx = begin_write(self).await?;
                 let done = sqlx::query("DELETE FROM km_generators WHERE id = $1")
                     .bind(id)
@@ -91,7 +91,7 @@ macro_rules! km_generators_sql {
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound);
                 }
-                insert_event(&mut tx, event, Some(id), wall_now()).await?;
+                insert_event(&mut tx, event, Some(id), now).await?;
                 tx.commit().await.map_err(db_err)?;
                 Ok(())
             }
@@ -173,6 +173,7 @@ macro_rules! km_generators_sql {
                 file_name: &str,
                 content: Vec<u8>,
                 event: EventDraft,
+                now: Millis,
             ) -> Result<Downloadable> {
                 let mut tx = begin_write(self).await?;
                 let done = sqlx::query("UPDATE km_downloadables SET file_name = $2, file_content = $3 WHERE id = $1")
@@ -185,7 +186,7 @@ macro_rules! km_generators_sql {
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound);
                 }
-                insert_event(&mut tx, event, Some(id), wall_now()).await?;
+                insert_event(&mut tx, event, Some(id), now).await?;
                 let row = sqlx::query(sqlx::AssertSqlSafe(format!("{DOWNLOADABLE_SELECT} WHERE id = $1")))
                     .bind(id)
                     .fetch_one(&mut *tx)
@@ -218,7 +219,7 @@ macro_rules! km_generators_sql {
                 Ok(file)
             }
 
-            async fn sql_km_delete_downloadable(&self, id: i64, event: EventDraft) -> Result<()> {
+            async fn sql_km_delete_downloadable(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
                 let mut tx = begin_write(self).await?;
                 let done = sqlx::query("DELETE FROM km_downloadables WHERE id = $1")
                     .bind(id)
@@ -228,7 +229,7 @@ macro_rules! km_generators_sql {
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound);
                 }
-                insert_event(&mut tx, event, Some(id), wall_now()).await?;
+                insert_event(&mut tx, event, Some(id), now).await?;
                 tx.commit().await.map_err(db_err)?;
                 Ok(())
             }

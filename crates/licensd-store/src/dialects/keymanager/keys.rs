@@ -94,7 +94,7 @@ macro_rules! km_keys_sql {
                 rows.iter().map(block_from_row).collect()
             }
 
-            async fn sql_km_delete_access_block(&self, id: i64, event: EventDraft) -> Result<()> {
+            async fn sql_km_delete_access_block(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
                 let mut tx = begin_write(self).await?;
                 let done = sqlx::query("DELETE FROM km_access_blocks WHERE id = $1")
                     .bind(id)
@@ -104,7 +104,7 @@ macro_rules! km_keys_sql {
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound);
                 }
-                insert_event(&mut tx, event, Some(id), wall_now()).await?;
+                insert_event(&mut tx, event, Some(id), now).await?;
                 tx.commit().await.map_err(db_err)?;
                 Ok(())
             }

@@ -53,7 +53,7 @@ macro_rules! impl_keymanager {
         const _: () = {
             use crate::StoreError;
             use crate::sql::{conflict, db_err, from_json, to_json};
-            use crate::$core::shared::{begin_write, get, insert_event};
+            use crate::$core::shared::{begin_write, get, insert_event, write_pool};
 
             fn block_from_row(row: &$row) -> Result<AccessBlock> {
                 let kind: String = get(row, "kind")?;
@@ -75,11 +75,6 @@ macro_rules! impl_keymanager {
                     created_at: get(row, "created_at")?,
                     updated_at: get(row, "updated_at")?,
                 })
-            }
-
-            fn wall_now() -> Millis {
-                use licensd_domain::Clock;
-                licensd_domain::SystemClock.now()
             }
 
             const GENERATOR_COLS: &str =
@@ -387,8 +382,8 @@ macro_rules! impl_keymanager {
                     self.sql_km_list_access_blocks().await
                 }
 
-                async fn km_delete_access_block(&self, id: i64, event: EventDraft) -> Result<()> {
-                    self.sql_km_delete_access_block(id, event).await
+                async fn km_delete_access_block(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                    self.sql_km_delete_access_block(id, event, now).await
                 }
 
                 async fn km_put_product_signing_key(
@@ -405,12 +400,12 @@ macro_rules! impl_keymanager {
                     self.sql_km_product_signing_key(product_id).await
                 }
 
-                async fn km_delete_product_signing_key(&self, product_id: i64, event: EventDraft) -> Result<()> {
-                    self.sql_km_delete_product_signing_key(product_id, event).await
+                async fn km_delete_product_signing_key(&self, product_id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                    self.sql_km_delete_product_signing_key(product_id, event, now).await
                 }
 
-                async fn km_delete_product(&self, product_id: i64, event: EventDraft) -> Result<()> {
-                    self.sql_km_delete_product(product_id, event).await
+                async fn km_delete_product(&self, product_id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                    self.sql_km_delete_product(product_id, event, now).await
                 }
 
                 async fn km_list_meta(&self, owner: MetaOwner) -> Result<Vec<MetaEntry>> {
@@ -465,8 +460,8 @@ macro_rules! impl_keymanager {
                     self.sql_km_update_generator(id, spec, event, now).await
                 }
 
-                async fn km_delete_generator(&self, id: i64, event: EventDraft) -> Result<()> {
-                    self.sql_km_delete_generator(id, event).await
+                async fn km_delete_generator(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                    self.sql_km_delete_generator(id, event, now).await
                 }
 
                 async fn km_assign(
@@ -545,8 +540,8 @@ macro_rules! impl_keymanager {
                     self.sql_km_update_contract(id, fields, event, now).await
                 }
 
-                async fn km_delete_contract(&self, id: i64, event: EventDraft) -> Result<()> {
-                    self.sql_km_delete_contract(id, event).await
+                async fn km_delete_contract(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                    self.sql_km_delete_contract(id, event, now).await
                 }
 
                 async fn km_get_contract(&self, id: i64) -> Result<StoredContract> {
@@ -571,12 +566,12 @@ macro_rules! impl_keymanager {
                     self.sql_km_contract_generate(contract_id, new, event, now).await
                 }
 
-                async fn km_contract_destroy(&self, contract_id: i64, license_id: i64, event: EventDraft) -> Result<()> {
-                    self.sql_km_contract_destroy(contract_id, license_id, event).await
+                async fn km_contract_destroy(&self, contract_id: i64, license_id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                    self.sql_km_contract_destroy(contract_id, license_id, event, now).await
                 }
 
-                async fn km_contract_destroy_all(&self, contract_id: i64, event: EventDraft) -> Result<i64> {
-                    self.sql_km_contract_destroy_all(contract_id, event).await
+                async fn km_contract_destroy_all(&self, contract_id: i64, event: EventDraft, now: Millis) -> Result<i64> {
+                    self.sql_km_contract_destroy_all(contract_id, event, now).await
                 }
 
                 async fn km_create_downloadable(
@@ -607,16 +602,17 @@ macro_rules! impl_keymanager {
                     file_name: &str,
                     content: Vec<u8>,
                     event: EventDraft,
+                    now: Millis,
                 ) -> Result<Downloadable> {
-                    self.sql_km_put_downloadable_file(id, file_name, content, event).await
+                    self.sql_km_put_downloadable_file(id, file_name, content, event, now).await
                 }
 
                 async fn km_take_download(&self, id: i64) -> Result<Option<(String, Vec<u8>)>> {
                     self.sql_km_take_download(id).await
                 }
 
-                async fn km_delete_downloadable(&self, id: i64, event: EventDraft) -> Result<()> {
-                    self.sql_km_delete_downloadable(id, event).await
+                async fn km_delete_downloadable(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                    self.sql_km_delete_downloadable(id, event, now).await
                 }
 
                 async fn km_add_telemetry(&self, record: NewTelemetry, now: Millis) -> Result<TelemetryRecord> {
@@ -649,7 +645,7 @@ macro_rules! impl_keymanager {
                     .bind(record.product_version_exists)
                     .bind(record.has_red_flags)
                     .bind(now)
-                    .fetch_one(&self.pool)
+                    .fetch_one(write_pool(self))
                     .await
                     .map_err(db_err)?;
                     telemetry_from_row(&row, &*self.codec)

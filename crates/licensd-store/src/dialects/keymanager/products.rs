@@ -75,7 +75,7 @@ macro_rules! km_products_sql {
                 }))
             }
 
-            async fn sql_km_delete_product_signing_key(&self, product_id: i64, event: EventDraft) -> Result<()> {
+            async fn sql_km_delete_product_signing_key(&self, product_id: i64, event: EventDraft, now: Millis) -> Result<()> {
                 let mut tx = begin_write(self).await?;
                 let done = sqlx::query("DELETE FROM km_product_signing_keys WHERE product_id = $1")
                     .bind(product_id)
@@ -85,12 +85,12 @@ macro_rules! km_products_sql {
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound);
                 }
-                insert_event(&mut tx, event, Some(product_id), wall_now()).await?;
+                insert_event(&mut tx, event, Some(product_id), now).await?;
                 tx.commit().await.map_err(db_err)?;
                 Ok(())
             }
 
-            async fn sql_km_delete_product(&self, product_id: i64, event: EventDraft) -> Result<()> {
+            async fn sql_km_delete_product(&self, product_id: i64, event: EventDraft, now: Millis) -> Result<()> {
                 let mut tx = begin_write(self).await?;
                 let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE id = $1")
                     .bind(product_id)
@@ -114,7 +114,7 @@ macro_rules! km_products_sql {
                         .await
                         .map_err(conflict("product is still in use", "product is still in use"))?;
                 }
-                insert_event(&mut tx, event, Some(product_id), wall_now()).await?;
+                insert_event(&mut tx, event, Some(product_id), now).await?;
                 tx.commit().await.map_err(db_err)?;
                 Ok(())
             }

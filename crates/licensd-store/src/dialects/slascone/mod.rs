@@ -77,7 +77,7 @@ pub use api::*;
 /// shared transaction helpers (`sql/tx.rs`).
 macro_rules! impl_slascone_store {
     ($store:ty, $row:ty, $conn:ty, $core:ident) => {
-        use crate::$core::shared::{begin_write, insert_event as log_event, lock_license_id};
+        use crate::$core::shared::{begin_write, insert_event as log_event, lock_license_id, write_pool};
 
         slascone_analytics_sql!($store, $row, $conn, $core);
         slascone_backoffice_sql!($store, $row, $conn, $core);
@@ -110,7 +110,7 @@ macro_rules! impl_slascone_store {
                 .bind(self.codec.digest(candidate.as_bytes()))
                 .bind(self.codec.seal(candidate.as_bytes(), TOKEN_CONTEXT))
                 .bind(now)
-                .execute(&self.pool)
+                .execute(write_pool(self))
                 .await
                 .map_err(db_err)?;
                 self.slascone_token_of(license_id, client_id)
