@@ -192,7 +192,7 @@ macro_rules! version_cols {
 /// begin with `shared::begin_write` and take the license lock first (`sql/tx.rs`), held to commit.
 macro_rules! impl_licensespring_store {
     ($store:ty, $row:ty, $conn:ty, $core:ident) => {
-        use crate::$core::shared::{begin_write, insert_event, lease_from_row, lock_license_id};
+        use crate::$core::shared::{begin_write, delete_logged, insert_event, lease_from_row, lock_license_id};
 
         #[async_trait::async_trait]
         impl LicenseSpringStore for $store {
@@ -373,19 +373,7 @@ macro_rules! impl_licensespring_store {
             }
 
             async fn delete_product_version(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
-                let mut tx = begin_write(self).await?;
-                let deleted = sqlx::query("DELETE FROM ls_product_versions WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?
-                    .rows_affected();
-                if deleted == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                insert_event(&mut tx, event, id, now).await?;
-                tx.commit().await.map_err(db_err)?;
-                Ok(())
+                delete_logged(self, "DELETE FROM ls_product_versions WHERE id = $1", id, db_err, event, now).await
             }
 
             async fn license_ids_of_user(&self, user_id: i64) -> Result<Vec<i64>> {
@@ -567,19 +555,7 @@ macro_rules! impl_licensespring_store {
             }
 
             async fn unlink_bundle_license(&self, member_license_id: i64, event: EventDraft, now: Millis) -> Result<()> {
-                let mut tx = begin_write(self).await?;
-                let deleted = sqlx::query("DELETE FROM ls_bundle_licenses WHERE member_license_id = $1")
-                    .bind(member_license_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?
-                    .rows_affected();
-                if deleted == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                insert_event(&mut tx, event, member_license_id, now).await?;
-                tx.commit().await.map_err(db_err)?;
-                Ok(())
+                delete_logged(self, "DELETE FROM ls_bundle_licenses WHERE member_license_id = $1", member_license_id, db_err, event, now).await
             }
 
             async fn bundle_licenses(&self, bundle_license_id: i64) -> Result<Vec<i64>> {

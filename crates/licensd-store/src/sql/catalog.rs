@@ -250,18 +250,7 @@ macro_rules! impl_catalog {
                 }
 
                 async fn delete_feature(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
-                    let mut tx = begin_write(self).await?;
-                    let done = sqlx::query("DELETE FROM features WHERE id = $1")
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(conflict("feature is still in use", "feature is granted to licenses"))?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    insert_event(&mut tx, event, Some(id), now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(())
+                    delete_logged(self, "DELETE FROM features WHERE id = $1", id, conflict("feature is still in use", "feature is granted to licenses"), event, now).await
                 }
 
                 // --- policies ---
@@ -342,18 +331,7 @@ macro_rules! impl_catalog {
                 }
 
                 async fn delete_policy(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
-                    let mut tx = begin_write(self).await?;
-                    let done = sqlx::query("DELETE FROM policies WHERE id = $1")
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(conflict("policy is still in use", "policy has licenses"))?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    insert_event(&mut tx, event, Some(id), now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(())
+                    delete_logged(self, "DELETE FROM policies WHERE id = $1", id, conflict("policy is still in use", "policy has licenses"), event, now).await
                 }
             }
     };

@@ -122,18 +122,7 @@ macro_rules! impl_devices {
                 }
 
                 async fn unblock_device(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
-                    let mut tx = begin_write(self).await?;
-                    let done = sqlx::query("DELETE FROM blocked_devices WHERE id = $1")
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    insert_event(&mut tx, event, Some(id), now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(())
+                    delete_logged(self, "DELETE FROM blocked_devices WHERE id = $1", id, db_err, event, now).await
                 }
 
                 async fn list_blocked_devices(&self, product_id: Option<i64>) -> Result<Vec<BlockedDevice>> {

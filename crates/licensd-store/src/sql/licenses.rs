@@ -241,18 +241,7 @@ macro_rules! impl_licenses {
                 }
 
                 async fn delete_license(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
-                    let mut tx = begin_write(self).await?;
-                    let done = sqlx::query("DELETE FROM licenses WHERE id = $1")
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(conflict("license is still in use", "license is still in use"))?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    insert_event(&mut tx, event, Some(id), now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(())
+                    delete_logged(self, "DELETE FROM licenses WHERE id = $1", id, conflict("license is still in use", "license is still in use"), event, now).await
                 }
 
                 async fn license_features(&self, license_id: i64) -> Result<Vec<LicenseFeature>> {

@@ -329,7 +329,7 @@ macro_rules! impl_store {
             }
 
             $crate::sql::rows::row_decoders!($backend);
-            $crate::sql::tx::tx_helpers!();
+            $crate::sql::tx::tx_helpers!($store);
             $crate::sql::access::impl_access!($store, $backend);
             $crate::sql::catalog::impl_catalog!($store, $backend);
             $crate::sql::people::impl_people!($store, $backend);

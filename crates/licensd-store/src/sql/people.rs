@@ -116,21 +116,18 @@ macro_rules! impl_people {
             }
 
             async fn delete_customer(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
-                let mut tx = begin_write(self).await?;
-                let done = sqlx::query("DELETE FROM customers WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(conflict(
+                delete_logged(
+                    self,
+                    "DELETE FROM customers WHERE id = $1",
+                    id,
+                    conflict(
                         "customer is still in use",
                         "customer has licenses or license users",
-                    ))?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                insert_event(&mut tx, event, Some(id), now).await?;
-                tx.commit().await.map_err(db_err)?;
-                Ok(())
+                    ),
+                    event,
+                    now,
+                )
+                .await
             }
 
             async fn create_license_user(
@@ -229,21 +226,15 @@ macro_rules! impl_people {
             }
 
             async fn delete_license_user(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
-                let mut tx = begin_write(self).await?;
-                let done = sqlx::query("DELETE FROM license_users WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(conflict(
-                        "license user is still in use",
-                        "license user is still in use",
-                    ))?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                insert_event(&mut tx, event, Some(id), now).await?;
-                tx.commit().await.map_err(db_err)?;
-                Ok(())
+                delete_logged(
+                    self,
+                    "DELETE FROM license_users WHERE id = $1",
+                    id,
+                    conflict("license user is still in use", "license user is still in use"),
+                    event,
+                    now,
+                )
+                .await
             }
 
             async fn assign_license_user(

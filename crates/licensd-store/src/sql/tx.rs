@@ -4,7 +4,7 @@
 
 /// Expands the transaction helpers for one backend inside `impl_store!`'s `shared` module.
 macro_rules! tx_helpers {
-    () => {
+    ($store:ty) => {
         /// Begins a transaction that may write: on SQLite `BEGIN IMMEDIATE` on the single writer
         /// connection (so every write takes its turn there, beside the writer thread), on
         /// PostgreSQL a READ COMMITTED transaction on the pool. Defined by the backend module.
@@ -58,6 +58,31 @@ macro_rules! tx_helpers {
                 .map_err(db_err)?,
             };
             row.map(|r| license_from_row(&r, codec)).transpose()
+        }
+
+        /// Deletes the one row `sql` (`DELETE … WHERE … = $1`) names, logs `event` about `id` and
+        /// commits, in one write transaction; NotFound (and nothing changed) when there is no such
+        /// row. `on_error` maps the delete's failure (`conflict(…)` for rows others refer to).
+        pub(crate) async fn delete_logged(
+            store: &$store,
+            sql: &'static str,
+            id: i64,
+            on_error: impl Fn(sqlx::Error) -> StoreError + Send,
+            event: EventDraft,
+            now: Millis,
+        ) -> Result<()> {
+            let mut tx = begin_write(store).await?;
+            let done = sqlx::query(sql)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(on_error)?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            insert_event(&mut tx, event, id, now).await?;
+            tx.commit().await.map_err(db_err)?;
+            Ok(())
         }
 
         /// `lock_license` for a command that needs none of the license's columns but its product:

@@ -73,18 +73,7 @@ macro_rules! km_contracts_sql {
             }
 
             async fn sql_km_delete_contract(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
-                let mut tx = begin_write(self).await?;
-                let done = sqlx::query("DELETE FROM km_contracts WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                insert_event(&mut tx, event, Some(id), now).await?;
-                tx.commit().await.map_err(db_err)?;
-                Ok(())
+                delete_logged(self, "DELETE FROM km_contracts WHERE id = $1", id, db_err, event, now).await
             }
 
             async fn sql_km_get_contract(&self, id: i64) -> Result<StoredContract> {

@@ -53,7 +53,7 @@ macro_rules! impl_keymanager {
         const _: () = {
             use crate::StoreError;
             use crate::sql::{conflict, db_err, from_json, to_json};
-            use crate::$core::shared::{begin_write, get, insert_event, write_pool};
+            use crate::$core::shared::{begin_write, delete_logged, get, insert_event, write_pool};
 
             fn block_from_row(row: &$row) -> Result<AccessBlock> {
                 let kind: String = get(row, "kind")?;

@@ -76,18 +76,7 @@ macro_rules! km_products_sql {
             }
 
             async fn sql_km_delete_product_signing_key(&self, product_id: i64, event: EventDraft, now: Millis) -> Result<()> {
-                let mut tx = begin_write(self).await?;
-                let done = sqlx::query("DELETE FROM km_product_signing_keys WHERE product_id = $1")
-                    .bind(product_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                insert_event(&mut tx, event, Some(product_id), now).await?;
-                tx.commit().await.map_err(db_err)?;
-                Ok(())
+                delete_logged(self, "DELETE FROM km_product_signing_keys WHERE product_id = $1", product_id, db_err, event, now).await
             }
 
             async fn sql_km_delete_product(&self, product_id: i64, event: EventDraft, now: Millis) -> Result<()> {
