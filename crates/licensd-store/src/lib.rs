@@ -7,6 +7,21 @@
 //! The store then loads what the domain rule needs, asks the rule, and writes what it decided, so
 //! limits hold exactly under any number of concurrent requests. A denied command rolls back and
 //! changes nothing.
+//!
+//! Where things live:
+//! - `sql/`: the core store, one file per concept, each with its capability trait and the SQL
+//!   both backends share (`access`, `catalog`, `people`, `licenses`, `devices`, `activation`,
+//!   `validation`, `consumption`, `leases`, `events`; `CoreStore` is their sum). `sql/tx.rs` is
+//!   what every write shares, dialects included: `begin_write` (SQLite: the single writer
+//!   connection), the license lock, `insert_event`, `delete_logged`; `sql/rows.rs` the decoders.
+//! - `sqlite/` and `postgres.rs`: connecting, how a write begins, migrations; `sqlite/direct.rs`
+//!   is SQLite's writer-thread path for the hot client writes, compiled into the SQLite store only.
+//! - `dialects/`: each vendor dialect's own storage (tables, traits), on the same `tx` helpers.
+//! - `console.rs`, `outbox.rs`, `webhooks.rs`, `transfer/`: the admin console's queries, webhook
+//!   delivery, export/import.
+//!
+//! Every write takes its instant (`now`) from the caller, which reads the injected clock; only
+//! the migration bookkeeping (`licensd_migrations.applied_at`) reads the wall clock.
 
 mod backup;
 mod codec;
