@@ -355,16 +355,10 @@ macro_rules! impl_activation {
                     now: Millis,
                 ) -> Result<Vec<Activation>> {
                     let codec = &*self.codec;
-                    let mut ids = license_ids.to_vec();
-                    ids.sort_unstable();
-                    ids.dedup();
                     let mut tx = begin_write(self).await?;
-                    // Every lock first, in ascending id order: two bundles sharing licenses then
-                    // always lock in the same order, so PostgreSQL cannot deadlock them.
-                    let mut locked = Vec::with_capacity(ids.len());
-                    for id in &ids {
-                        locked.push(lock_license_or_deny(&mut tx, codec, &LicenseRef::Id(*id)).await?);
-                    }
+                    // Every lock first, in ascending id order (two bundles sharing licenses
+                    // cannot deadlock).
+                    let locked = lock_licenses_in_order(&mut tx, codec, license_ids).await?;
                     let mut activations = Vec::with_capacity(locked.len());
                     for license in locked {
                         // A refusal returns here and drops `tx`, rolling back every earlier member.
@@ -387,17 +381,14 @@ macro_rules! impl_activation {
                     now: Millis,
                 ) -> Result<Activation> {
                     let codec = &*self.codec;
-                    let mut ids: Vec<i64> = release_from.iter().copied().filter(|id| *id != license_id).collect();
+                    let mut ids = release_from.to_vec();
                     ids.push(license_id);
-                    ids.sort_unstable();
-                    ids.dedup();
                     let mut tx = begin_write(self).await?;
                     // Same ascending lock order as `activate_many`.
                     let mut target = None;
                     let mut released = Vec::new();
-                    for id in &ids {
-                        let license = lock_license_or_deny(&mut tx, codec, &LicenseRef::Id(*id)).await?;
-                        if *id == license_id {
+                    for license in lock_licenses_in_order(&mut tx, codec, &ids).await? {
+                        if license.id == license_id {
                             target = Some(license);
                         } else {
                             released.push(license);

@@ -161,15 +161,9 @@ macro_rules! impl_devices {
                     now: Millis,
                 ) -> Result<Vec<License>> {
                     let codec = &*self.codec;
-                    let mut ids = license_ids.to_vec();
-                    ids.sort_unstable();
-                    ids.dedup();
                     let mut tx = begin_write(self).await?;
                     // Same ascending lock order as `activate_many`.
-                    let mut locked = Vec::with_capacity(ids.len());
-                    for id in &ids {
-                        locked.push(lock_license_or_deny(&mut tx, codec, &LicenseRef::Id(*id)).await?);
-                    }
+                    let locked = lock_licenses_in_order(&mut tx, codec, license_ids).await?;
                     let mut released = Vec::with_capacity(locked.len());
                     for license in locked {
                         let existing = device_by_fingerprint(&mut tx, license.id, fingerprint).await?;

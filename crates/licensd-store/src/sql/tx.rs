@@ -85,6 +85,24 @@ macro_rules! tx_helpers {
             Ok(())
         }
 
+        /// Locks every listed license (`lock_license_or_deny`), each once, in ascending id order:
+        /// transactions that lock overlapping sets then take the locks in the same order, so
+        /// PostgreSQL cannot deadlock them. The licenses come back in that order.
+        pub(crate) async fn lock_licenses_in_order(
+            conn: &mut Conn,
+            codec: &dyn SecretCodec,
+            ids: &[i64],
+        ) -> Result<Vec<License>> {
+            let mut ids = ids.to_vec();
+            ids.sort_unstable();
+            ids.dedup();
+            let mut locked = Vec::with_capacity(ids.len());
+            for id in ids {
+                locked.push(lock_license_or_deny(&mut *conn, codec, &LicenseRef::Id(id)).await?);
+            }
+            Ok(locked)
+        }
+
         /// `lock_license` for a command that needs none of the license's columns but its product:
         /// the product id, or NotFound when there is no such license.
         pub(crate) async fn lock_license_id(conn: &mut Conn, license_id: i64) -> Result<i64> {
