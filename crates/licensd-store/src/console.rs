@@ -112,35 +112,8 @@ macro_rules! impl_console {
     ($store:ty, $row:ty, $conn:ty, $begin:ident, $module:ident) => {
         pub(crate) mod $module {
             use super::*;
-            use crate::sql::{db_err, from_json, to_json};
-            use sqlx::Row;
-
-            fn get<T>(row: &$row, col: &str) -> Result<T>
-            where
-                T: for<'r> sqlx::Decode<'r, <$row as sqlx::Row>::Database> + sqlx::Type<<$row as sqlx::Row>::Database>,
-            {
-                row.try_get::<T, _>(col)
-                    .map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
-            }
-
-            /// Logs `event` (about `subject` unless it names its own) in the caller's transaction.
-            async fn insert_event(conn: &mut $conn, event: EventDraft, subject: i64, now: Millis) -> Result<()> {
-                sqlx::query(
-                    "INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(now)
-                .bind(&event.actor)
-                .bind(&event.source_ip)
-                .bind(&event.action)
-                .bind(&event.subject_type)
-                .bind(event.subject_id.or(Some(subject)))
-                .bind(to_json(&event.data)?)
-                .execute(&mut *conn)
-                .await
-                .map_err(db_err)?;
-                Ok(())
-            }
+            use crate::sql::{db_err, from_json};
+            use crate::$module::shared::{get, insert_event};
 
             #[async_trait::async_trait]
             impl ConsoleStore for $store {
@@ -417,17 +390,8 @@ macro_rules! impl_console {
     };
 }
 
-async fn begin_sqlite(store: &SqliteStore) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-    store
-        .writer
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(crate::sql::db_err)
-}
-
-async fn begin_postgres(store: &PostgresStore) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-    store.pool.begin().await.map_err(crate::sql::db_err)
-}
+use crate::postgres::shared::begin_write as begin_postgres;
+use crate::sqlite::shared::begin_write as begin_sqlite;
 
 impl_console!(
     SqliteStore,

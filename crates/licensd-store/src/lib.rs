@@ -7,6 +7,21 @@
 //! The store then loads what the domain rule needs, asks the rule, and writes what it decided, so
 //! limits hold exactly under any number of concurrent requests. A denied command rolls back and
 //! changes nothing.
+//!
+//! Where things live:
+//! - `sql/`: the core store, one file per concept, each with its capability trait and the SQL
+//!   both backends share (`access`, `catalog`, `people`, `licenses`, `devices`, `activation`,
+//!   `validation`, `consumption`, `leases`, `events`; `CoreStore` is their sum). `sql/tx.rs` is
+//!   what every write shares, dialects included: `begin_write` (SQLite: the single writer
+//!   connection), the license lock, `insert_event`, `delete_logged`; `sql/rows.rs` the decoders.
+//! - `sqlite/` and `postgres.rs`: connecting, how a write begins, migrations; `sqlite/direct.rs`
+//!   is SQLite's writer-thread path for the hot client writes, compiled into the SQLite store only.
+//! - `dialects/`: each vendor dialect's own storage (tables, traits), on the same `tx` helpers.
+//! - `console.rs`, `outbox.rs`, `webhooks.rs`, `transfer/`: the admin console's queries, webhook
+//!   delivery, export/import.
+//!
+//! Every write takes its instant (`now`) from the caller, which reads the injected clock; only
+//! the migration bookkeeping (`licensd_migrations.applied_at`) reads the wall clock.
 
 mod backup;
 mod codec;
@@ -34,7 +49,6 @@ pub use sqlite::SqliteStore;
 pub use types::*;
 pub use webhooks::{NewWebhookEndpoint, WebhookEndpoint, WebhookEndpointPatch, WebhookStore};
 
-use async_trait::async_trait;
 use licensd_domain::*;
 
 #[derive(Debug, thiserror::Error)]
@@ -156,195 +170,57 @@ pub use dialects::slascone_sessions::{SessionOpen, SlasconeSessionStore};
 /// The part traits, for method calls on `dyn Store`.
 pub mod prelude {
     pub use crate::{
+        AccessStore, ActivationStore, CatalogStore, ConsumptionStore, DeviceStore, EventStore, LeaseStore,
+        LicenseStore, Maintenance, PeopleStore, ValidationStore,
+    };
+    pub use crate::{
         ConsoleStore, CoreStore, DnaCreditStore, DnaStore, KeyManagerStore, LicenseSpringStore, OutboxStore,
         SlasconeAdminStore, SlasconeSessionStore, SlasconeStore, Store, WebhookStore,
     };
 }
 
-/// Storage shared by every dialect: catalog, licenses, devices, people, credentials, keys, events.
-#[async_trait]
-pub trait CoreStore: Send + Sync + 'static {
-    fn backend(&self) -> Backend;
-    /// Applies pending migrations (idempotent; safe to run from several nodes at once).
-    async fn migrate(&self) -> Result<()>;
-    /// Answers when the database is reachable.
-    async fn ping(&self) -> Result<()>;
-    /// The use of each database connection pool right now (for `/metrics`).
-    fn pool_stats(&self) -> Vec<PoolStats>;
-    /// Hits and misses of each read-cache map since the store opened (empty without a cache).
-    fn cache_stats(&self) -> Vec<CacheStats>;
+pub use sql::Maintenance;
+pub use sql::access::AccessStore;
+pub use sql::activation::ActivationStore;
+pub use sql::catalog::CatalogStore;
+pub use sql::consumption::ConsumptionStore;
+pub use sql::devices::DeviceStore;
+pub use sql::events::EventStore;
+pub use sql::leases::LeaseStore;
+pub use sql::licenses::LicenseStore;
+pub use sql::people::PeopleStore;
+pub use sql::validation::ValidationStore;
 
-    // --- signing keys ---
-    async fn list_signing_keys(&self) -> Result<Vec<StoredSigningKey>>;
-    /// Returns the active key for `key.algorithm`, inserting `key` only when there is none.
-    /// Safe when several nodes start at once: exactly one key becomes active.
-    async fn ensure_signing_key(&self, key: NewSigningKey, now: Millis) -> Result<StoredSigningKey>;
-    /// Makes `key` the active key for its algorithm and retires the previous one (kept, published).
-    async fn rotate_signing_key(&self, key: NewSigningKey, event: EventDraft, now: Millis) -> Result<StoredSigningKey>;
+/// Storage shared by every dialect, one capability trait per concept (each in its own file under
+/// `sql/`, beside its SQL): the database itself, access (keys, admin tokens, credentials), the
+/// catalog, people, licenses, devices, activation, validation, consumption, floating leases and
+/// the event log. Implemented for any type that implements every part.
+pub trait CoreStore:
+    Maintenance
+    + AccessStore
+    + CatalogStore
+    + PeopleStore
+    + LicenseStore
+    + DeviceStore
+    + ActivationStore
+    + ValidationStore
+    + ConsumptionStore
+    + LeaseStore
+    + EventStore
+{
+}
 
-    // --- admin tokens (stored as keyed digests only) ---
-    /// Creates the first admin token unless any token exists; returns whether it was created.
-    async fn bootstrap_admin_token(&self, name: &str, token: &str, now: Millis) -> Result<bool>;
-    async fn create_admin_token(&self, name: &str, token: &str, event: EventDraft, now: Millis) -> Result<AdminToken>;
-    /// The unrevoked token with this secret, if any.
-    async fn find_admin_token(&self, token: &str) -> Result<Option<AdminToken>>;
-    async fn list_admin_tokens(&self) -> Result<Vec<AdminToken>>;
-    async fn revoke_admin_token(&self, id: i64, event: EventDraft, now: Millis) -> Result<AdminToken>;
-
-    // --- products ---
-    async fn create_product(&self, new: NewProduct, event: EventDraft, now: Millis) -> Result<Product>;
-    async fn get_product(&self, id: i64) -> Result<Product>;
-    async fn get_product_by_code(&self, code: &str) -> Result<Product>;
-    async fn list_products(&self, page: Page) -> Result<Vec<Product>>;
-    /// Writes every mutable field of `product` (code, name, auth method, status, trial, metadata).
-    async fn update_product(&self, product: Product, event: EventDraft, now: Millis) -> Result<Product>;
-    /// Conflict while licenses of the product exist.
-    async fn delete_product(&self, id: i64, event: EventDraft) -> Result<()>;
-
-    // --- feature definitions ---
-    async fn create_feature(&self, new: NewFeature, event: EventDraft, now: Millis) -> Result<FeatureDefinition>;
-    async fn get_feature(&self, id: i64) -> Result<FeatureDefinition>;
-    async fn list_features(&self, product_id: Option<i64>) -> Result<Vec<FeatureDefinition>>;
-    async fn update_feature(&self, feature: FeatureDefinition, event: EventDraft) -> Result<FeatureDefinition>;
-    async fn delete_feature(&self, id: i64, event: EventDraft) -> Result<()>;
-
-    // --- policies ---
-    async fn create_policy(&self, new: NewPolicy, event: EventDraft, now: Millis) -> Result<Policy>;
-    async fn get_policy(&self, id: i64) -> Result<Policy>;
-    async fn list_policies(&self, product_id: Option<i64>) -> Result<Vec<Policy>>;
-    async fn update_policy(&self, policy: Policy, event: EventDraft, now: Millis) -> Result<Policy>;
-    async fn delete_policy(&self, id: i64, event: EventDraft) -> Result<()>;
-
-    // --- customers and license users ---
-    async fn create_customer(&self, new: NewCustomer, event: EventDraft, now: Millis) -> Result<Customer>;
-    async fn get_customer(&self, id: i64) -> Result<Customer>;
-    async fn list_customers(&self, page: Page) -> Result<Vec<Customer>>;
-    async fn update_customer(&self, customer: Customer, event: EventDraft) -> Result<Customer>;
-    async fn delete_customer(&self, id: i64, event: EventDraft) -> Result<()>;
-    async fn create_license_user(&self, new: NewLicenseUser, event: EventDraft, now: Millis) -> Result<LicenseUser>;
-    async fn get_license_user(&self, id: i64) -> Result<LicenseUser>;
-    async fn find_license_user_by_email(&self, email: &str) -> Result<Option<LicenseUser>>;
-    async fn list_license_users(&self, customer_id: Option<i64>, page: Page) -> Result<Vec<LicenseUser>>;
-    async fn set_license_user_password(&self, id: i64, password_hash: &str, event: EventDraft) -> Result<()>;
-    async fn delete_license_user(&self, id: i64, event: EventDraft) -> Result<()>;
-    /// Adds a user to a license; denied past the license's `max_users` (checked under the lock).
-    async fn assign_license_user(&self, license_id: i64, user_id: i64, event: EventDraft, now: Millis) -> Result<()>;
-    async fn unassign_license_user(&self, license_id: i64, user_id: i64, event: EventDraft) -> Result<()>;
-    async fn users_of_license(&self, license_id: i64) -> Result<Vec<LicenseUser>>;
-
-    // --- licenses ---
-    /// Inserts all licenses in one transaction (all or nothing); Conflict on a duplicate key.
-    async fn create_licenses(&self, new: Vec<NewLicense>, event: EventDraft, now: Millis) -> Result<Vec<License>>;
-    async fn get_license(&self, id: i64) -> Result<License>;
-    async fn find_license_by_key(&self, key: &str) -> Result<Option<License>>;
-    async fn list_licenses(&self, filter: LicenseFilter, page: Page) -> Result<Vec<License>>;
-    /// Changes the administrator-editable fields only; counters are never overwritten.
-    async fn edit_license(&self, id: i64, edit: LicenseEdit, event: EventDraft, now: Millis) -> Result<License>;
-    async fn delete_license(&self, id: i64, event: EventDraft) -> Result<()>;
-    async fn license_features(&self, license_id: i64) -> Result<Vec<LicenseFeature>>;
-
-    // --- devices ---
-    async fn list_devices(&self, license_id: i64) -> Result<Vec<Device>>;
-    async fn get_device(&self, id: i64) -> Result<Device>;
-    async fn block_device(&self, new: NewBlockedDevice, event: EventDraft, now: Millis) -> Result<BlockedDevice>;
-    async fn unblock_device(&self, id: i64, event: EventDraft) -> Result<()>;
-    async fn list_blocked_devices(&self, product_id: Option<i64>) -> Result<Vec<BlockedDevice>>;
-
-    // --- client credentials ---
-    async fn create_credential(&self, new: NewCredential, event: EventDraft, now: Millis) -> Result<Credential>;
-    async fn list_credentials(&self, dialect: Option<Dialect>) -> Result<Vec<Credential>>;
-    async fn revoke_credential(&self, id: i64, event: EventDraft, now: Millis) -> Result<Credential>;
-    /// The credential with this public id and its secret (revoked ones too: callers report them).
-    async fn find_credential(&self, dialect: Dialect, key_id: &str) -> Result<Option<(Credential, String)>>;
-
-    // --- client commands ---
-    /// Read-only validation (no lock, no write).
-    async fn validate(&self, license: LicenseRef, fingerprint: Option<&str>, now: Millis) -> Result<ValidationReport>;
-    async fn activate(
-        &self,
-        license: LicenseRef,
-        device: DeviceInfo,
-        user_id: Option<i64>,
-        event: EventDraft,
-        now: Millis,
-    ) -> Result<Activation>;
-    /// Deactivates the license's active device with this fingerprint.
-    async fn deactivate(
-        &self,
-        license: LicenseRef,
-        fingerprint: &str,
-        event: EventDraft,
-        now: Millis,
-    ) -> Result<License>;
-    /// Activates the device on every listed license in ONE transaction (a bundle: issue 3). The
-    /// licenses are locked in ascending id order, each is decided by the same rule as `activate`,
-    /// and any refusal rolls back all of them. Results are in ascending id order.
-    async fn activate_many(
-        &self,
-        license_ids: &[i64],
-        device: DeviceInfo,
-        user_id: Option<i64>,
-        event: EventDraft,
-        now: Millis,
-    ) -> Result<Vec<Activation>>;
-    /// Activates the device on `license_id` and, in the SAME transaction, releases its active
-    /// activations on `release_from` (a client moving from one license to another: SLASCONE). All
-    /// licenses are locked in ascending id order; a refused activation releases nothing. Each
-    /// release is logged with `release_event`.
-    #[allow(clippy::too_many_arguments)]
-    async fn activate_moving(
-        &self,
-        license_id: i64,
-        release_from: &[i64],
-        device: DeviceInfo,
-        user_id: Option<i64>,
-        event: EventDraft,
-        release_event: EventDraft,
-        now: Millis,
-    ) -> Result<Activation>;
-    /// Deactivates the device with this fingerprint on every listed license where it is active, in
-    /// one transaction (locks in ascending id order); denied with `DeviceNotActivated` when it is
-    /// active on none. Returns the licenses released, in ascending id order.
-    async fn deactivate_many(
-        &self,
-        license_ids: &[i64],
-        fingerprint: &str,
-        event: EventDraft,
-        now: Millis,
-    ) -> Result<Vec<License>>;
-    /// Administrative deactivation by device id.
-    async fn deactivate_device(&self, device_id: i64, event: EventDraft, now: Millis) -> Result<Device>;
-    /// Adds consumption. A repeated idempotency key returns the first result without counting again.
-    async fn consume(
-        &self,
-        license: LicenseRef,
-        amount: i64,
-        idempotency_key: Option<String>,
-        event: EventDraft,
-        now: Millis,
-    ) -> Result<ConsumptionOutcome>;
-    async fn consume_feature(
-        &self,
-        license: LicenseRef,
-        feature_code: &str,
-        amount: i64,
-        idempotency_key: Option<String>,
-        event: EventDraft,
-        now: Millis,
-    ) -> Result<ConsumptionOutcome>;
-    /// Checks out or renews a floating seat (optionally borrowing it until an instant).
-    async fn checkout_lease(
-        &self,
-        license: LicenseRef,
-        fingerprint: &str,
-        borrow_until: Option<Millis>,
-        event: EventDraft,
-        now: Millis,
-    ) -> Result<FloatingLease>;
-    async fn release_lease(&self, license: LicenseRef, fingerprint: &str, event: EventDraft, now: Millis)
-    -> Result<()>;
-    async fn live_leases(&self, license_id: i64, now: Millis) -> Result<Vec<FloatingLease>>;
-
-    // --- event log ---
-    async fn list_events(&self, filter: EventFilter, page: Page) -> Result<Vec<Event>>;
+impl<T> CoreStore for T where
+    T: Maintenance
+        + AccessStore
+        + CatalogStore
+        + PeopleStore
+        + LicenseStore
+        + DeviceStore
+        + ActivationStore
+        + ValidationStore
+        + ConsumptionStore
+        + LeaseStore
+        + EventStore
+{
 }

@@ -190,14 +190,7 @@ macro_rules! impl_outbox {
         pub(crate) mod $module {
             use super::*;
             use crate::sql::{db_err, from_json, to_json};
-            use sqlx::Row;
-
-            fn get<T>(row: &$row, col: &str) -> Result<T>
-            where
-                T: for<'r> sqlx::Decode<'r, <$row as sqlx::Row>::Database> + sqlx::Type<<$row as sqlx::Row>::Database>,
-            {
-                row.try_get::<T, _>(col).map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
-            }
+            use crate::$module::shared::get;
 
             fn delivery_from_row(row: &$row) -> Result<Delivery> {
                 let status: String = get(row, "status")?;
@@ -415,17 +408,8 @@ macro_rules! impl_outbox {
 }
 
 /// SQLite: every outbox write takes the single writer connection (`BEGIN IMMEDIATE`).
-async fn begin_sqlite(store: &SqliteStore) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-    store
-        .writer
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(crate::sql::db_err)
-}
-
-async fn begin_postgres(store: &PostgresStore) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-    store.pool.begin().await.map_err(crate::sql::db_err)
-}
+use crate::postgres::shared::begin_write as begin_postgres;
+use crate::sqlite::shared::begin_write as begin_sqlite;
 
 // SQLite serializes claimers with BEGIN IMMEDIATE and has two-argument MAX; PostgreSQL skips
 // rows another node's claim transaction holds and spells it GREATEST.

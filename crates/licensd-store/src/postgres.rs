@@ -55,18 +55,13 @@ fn read_cache(_store: &PostgresStore) -> Option<&crate::read_cache::ReadCache> {
     None
 }
 
-/// Only SQLite has a writer thread; PostgreSQL's client writes run a statement at a time, each a
-/// round trip (see `activate_locked` for how few).
-fn sqlite_writer(_store: &PostgresStore) -> Option<&crate::sqlite::WriterThread> {
-    None
+/// See `shared::write_pool` (`sql/tx.rs`).
+pub(crate) fn write_pool(store: &PostgresStore) -> &PgPool {
+    &store.pool
 }
 
-/// Validation on PostgreSQL is one statement on the pool.
-fn sqlite_readers(_store: &PostgresStore) -> Option<&crate::sqlite::ThreadReaders> {
-    None
-}
-
-async fn begin_write(store: &PostgresStore) -> Result<Transaction<'static, Postgres>> {
+/// See `shared::begin_write` (`sql/tx.rs`).
+pub(crate) async fn begin_write(store: &PostgresStore) -> Result<Transaction<'static, Postgres>> {
     let pool = &store.pool;
     pool.begin().await.map_err(db_err)
 }
@@ -92,5 +87,5 @@ crate::sql::impl_store!(
     sqlx::Postgres,
     sqlx::postgres::PgRow,
     sqlx::PgConnection,
-    crate::Backend::Postgres
+    Postgres
 );

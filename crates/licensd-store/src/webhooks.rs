@@ -112,15 +112,7 @@ macro_rules! impl_webhooks {
         pub(crate) mod $module {
             use super::*;
             use crate::sql::{db_err, from_json, open_text, to_json};
-            use sqlx::Row;
-
-            fn get<T>(row: &$row, col: &str) -> Result<T>
-            where
-                T: for<'r> sqlx::Decode<'r, <$row as sqlx::Row>::Database> + sqlx::Type<<$row as sqlx::Row>::Database>,
-            {
-                row.try_get::<T, _>(col)
-                    .map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
-            }
+            use crate::$module::shared::get;
 
             fn endpoint_from_row(row: &$row) -> Result<WebhookEndpoint> {
                 let types: String = get(row, "event_types")?;
@@ -311,17 +303,8 @@ macro_rules! impl_webhooks {
     };
 }
 
-async fn begin_sqlite(store: &SqliteStore) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-    store
-        .writer
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(crate::sql::db_err)
-}
-
-async fn begin_postgres(store: &PostgresStore) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-    store.pool.begin().await.map_err(crate::sql::db_err)
-}
+use crate::postgres::shared::begin_write as begin_postgres;
+use crate::sqlite::shared::begin_write as begin_sqlite;
 
 impl_webhooks!(
     SqliteStore,

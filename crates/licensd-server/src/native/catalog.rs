@@ -170,7 +170,7 @@ pub async fn delete_product(
 ) -> Result<StatusCode, ApiError> {
     state
         .store
-        .delete_product(id, admin.event("product.deleted", "product").subject(id))
+        .delete_product(id, admin.event("product.deleted", "product").subject(id), state.now())
         .await
         .map_err(|e| ApiError::from_store(e, "product"))?;
     Ok(StatusCode::NO_CONTENT)
@@ -378,7 +378,7 @@ pub async fn update_feature(
     Ok(Json(
         state
             .store
-            .update_feature(feature, event)
+            .update_feature(feature, event, state.now())
             .await
             .map_err(|e| ApiError::from_store(e, "feature"))?,
     ))
@@ -392,7 +392,7 @@ pub async fn delete_feature(
 ) -> Result<StatusCode, ApiError> {
     state
         .store
-        .delete_feature(id, admin.event("feature.deleted", "feature").subject(id))
+        .delete_feature(id, admin.event("feature.deleted", "feature").subject(id), state.now())
         .await
         .map_err(|e| ApiError::from_store(e, "feature"))?;
     Ok(StatusCode::NO_CONTENT)
@@ -597,7 +597,7 @@ pub async fn delete_policy(
 ) -> Result<StatusCode, ApiError> {
     state
         .store
-        .delete_policy(id, admin.event("policy.deleted", "policy").subject(id))
+        .delete_policy(id, admin.event("policy.deleted", "policy").subject(id), state.now())
         .await
         .map_err(|e| ApiError::from_store(e, "policy"))?;
     Ok(StatusCode::NO_CONTENT)

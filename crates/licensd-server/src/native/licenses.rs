@@ -471,7 +471,7 @@ pub async fn delete_license(
 ) -> Result<StatusCode, ApiError> {
     state
         .store
-        .delete_license(id, admin.event("license.deleted", "license").subject(id))
+        .delete_license(id, admin.event("license.deleted", "license").subject(id), state.now())
         .await
         .map_err(|e| ApiError::from_store(e, "license"))?;
     Ok(StatusCode::NO_CONTENT)
@@ -590,7 +590,11 @@ pub async fn unblock_device(
 ) -> Result<StatusCode, ApiError> {
     state
         .store
-        .unblock_device(id, admin.event("device.unblocked", "blocked_device").subject(id))
+        .unblock_device(
+            id,
+            admin.event("device.unblocked", "blocked_device").subject(id),
+            state.now(),
+        )
         .await
         .map_err(|e| ApiError::from_store(e, "blocked device"))?;
     Ok(StatusCode::NO_CONTENT)

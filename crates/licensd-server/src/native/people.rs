@@ -166,7 +166,7 @@ pub async fn update_customer(
     Ok(Json(
         state
             .store
-            .update_customer(customer, event)
+            .update_customer(customer, event, state.now())
             .await
             .map_err(|e| ApiError::from_store(e, "customer"))?,
     ))
@@ -180,7 +180,7 @@ pub async fn delete_customer(
 ) -> Result<StatusCode, ApiError> {
     state
         .store
-        .delete_customer(id, admin.event("customer.deleted", "customer").subject(id))
+        .delete_customer(id, admin.event("customer.deleted", "customer").subject(id), state.now())
         .await
         .map_err(|e| ApiError::from_store(e, "customer"))?;
     Ok(StatusCode::NO_CONTENT)
@@ -282,7 +282,11 @@ pub async fn delete_license_user(
 ) -> Result<StatusCode, ApiError> {
     state
         .store
-        .delete_license_user(id, admin.event("license_user.deleted", "license_user").subject(id))
+        .delete_license_user(
+            id,
+            admin.event("license_user.deleted", "license_user").subject(id),
+            state.now(),
+        )
         .await
         .map_err(|e| ApiError::from_store(e, "license user"))?;
     Ok(StatusCode::NO_CONTENT)
@@ -311,7 +315,7 @@ pub async fn set_license_user_password(
     let event = admin.event("license_user.password_set", "license_user").subject(id);
     state
         .store
-        .set_license_user_password(id, &hash, event)
+        .set_license_user_password(id, &hash, event, state.now())
         .await
         .map_err(|e| ApiError::from_store(e, "license user"))?;
     Ok(StatusCode::NO_CONTENT)
@@ -364,7 +368,7 @@ pub async fn unassign_user(
         .data(serde_json::json!({"user_id": user_id}));
     state
         .store
-        .unassign_license_user(id, user_id, event)
+        .unassign_license_user(id, user_id, event, state.now())
         .await
         .map_err(|e| ApiError::from_store(e, "license user assignment"))?;
     Ok(StatusCode::NO_CONTENT)

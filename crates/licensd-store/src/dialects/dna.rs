@@ -128,7 +128,7 @@ pub trait DnaStore: Send + Sync + 'static {
         now: Millis,
     ) -> Result<DnaLicense>;
     /// Ends every IP lockout and forgets failed attempts of the license; returns how many IPs.
-    async fn dna_clear_ip_lockouts(&self, license_id: i64, event: EventDraft) -> Result<u64>;
+    async fn dna_clear_ip_lockouts(&self, license_id: i64, event: EventDraft, now: Millis) -> Result<u64>;
     /// Resets the reactivation lockout: the license's past activations stop counting towards it
     /// (they move from `activation_log` to `dna_cleared_activations`, keeping the audit trail).
     /// Returns how many activations were cleared.
@@ -149,10 +149,12 @@ pub trait DnaStore: Send + Sync + 'static {
     async fn dna_latest_info_tag(&self, license_id: i64) -> Result<Option<InfoTag>>;
 }
 
-/// Implements `DnaStore` for one backend; `$begin` opens a transaction that may write and whose
-/// first statement's lock is held to commit (`BEGIN IMMEDIATE` on SQLite).
+/// Implements `DnaStore` for one backend (`$core`: `sqlite` or `postgres`). Writes begin with
+/// `shared::begin_write` and take the license lock first (`sql/tx.rs`), held to commit.
 macro_rules! impl_dna_store {
-    ($store:ty, $row:ty, $conn:ty, $begin:literal) => {
+    ($store:ty, $row:ty, $conn:ty, $core:ident) => {
+        use crate::$core::shared::{begin_write, get, insert_event, lock_license_id};
+
         #[async_trait::async_trait]
         impl DnaStore for $store {
             async fn dna_license(&self, license_id: i64) -> Result<DnaLicense> {
@@ -210,8 +212,8 @@ macro_rules! impl_dna_store {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<PasswordAttempt> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
-                let product_id = lock_license(&mut tx, license_id).await?;
+                let mut tx = begin_write(self).await?;
+                let product_id = lock_license_id(&mut tx, license_id).await?;
                 let attempts = ip_attempts(&mut tx, license_id, ip).await?;
                 lockout::check_ip_lockout(attempts.as_ref(), now)?;
                 if accepted {
@@ -248,8 +250,8 @@ macro_rules! impl_dna_store {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
-                lock_license(&mut tx, license_id).await?;
+                let mut tx = begin_write(self).await?;
+                lock_license_id(&mut tx, license_id).await?;
                 ensure_row(&mut tx, license_id, now).await?;
                 let sql = match which {
                     DnaPassword::User => {
@@ -281,8 +283,8 @@ macro_rules! impl_dna_store {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
-                lock_license(&mut tx, license_id).await?;
+                let mut tx = begin_write(self).await?;
+                lock_license_id(&mut tx, license_id).await?;
                 ensure_row(&mut tx, license_id, now).await?;
                 let sql = match which {
                     DnaPassword::User => {
@@ -342,8 +344,8 @@ macro_rules! impl_dna_store {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<DnaLicense> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
-                lock_license(&mut tx, license_id).await?;
+                let mut tx = begin_write(self).await?;
+                lock_license_id(&mut tx, license_id).await?;
                 ensure_row(&mut tx, license_id, now).await?;
                 sqlx::query(
                     "UPDATE dna_licenses SET activation_email = COALESCE($2, activation_email), \
@@ -362,10 +364,9 @@ macro_rules! impl_dna_store {
                 Ok(updated)
             }
 
-            async fn dna_clear_ip_lockouts(&self, license_id: i64, event: EventDraft) -> Result<u64> {
-                let now = SystemClock.now();
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
-                lock_license(&mut tx, license_id).await?;
+            async fn dna_clear_ip_lockouts(&self, license_id: i64, event: EventDraft, now: Millis) -> Result<u64> {
+                let mut tx = begin_write(self).await?;
+                lock_license_id(&mut tx, license_id).await?;
                 let done = sqlx::query("DELETE FROM dna_ip_attempts WHERE license_id = $1")
                     .bind(license_id)
                     .execute(&mut *tx)
@@ -382,8 +383,8 @@ macro_rules! impl_dna_store {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<u64> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
-                lock_license(&mut tx, license_id).await?;
+                let mut tx = begin_write(self).await?;
+                lock_license_id(&mut tx, license_id).await?;
                 sqlx::query(
                     "INSERT INTO dna_cleared_activations (license_id, fingerprint, at, cleared_at) \
                      SELECT license_id, fingerprint, at, $2 FROM activation_log WHERE license_id = $1",
@@ -423,7 +424,7 @@ macro_rules! impl_dna_store {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<IpLockoutPolicy> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin_write(self).await?;
                 let done = sqlx::query(
                     "INSERT INTO dna_product_settings (product_id, ip_lockout, updated_at) \
                      SELECT id, $2, $3 FROM products WHERE id = $1 \
@@ -450,8 +451,8 @@ macro_rules! impl_dna_store {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<InfoTag> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
-                lock_license(&mut tx, license_id).await?;
+                let mut tx = begin_write(self).await?;
+                lock_license_id(&mut tx, license_id).await?;
                 let row = sqlx::query(
                     "INSERT INTO dna_info_tags (license_id, tag, at) VALUES ($1, $2, $3) RETURNING id, license_id, tag, at",
                 )
@@ -496,13 +497,6 @@ macro_rules! impl_dna_store {
             }
         }
 
-        fn get<T>(row: &$row, col: &str) -> Result<T>
-        where
-            T: for<'r> sqlx::Decode<'r, <$row as sqlx::Row>::Database> + sqlx::Type<<$row as sqlx::Row>::Database>,
-        {
-            row.try_get::<T, _>(col).map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
-        }
-
         fn info_tag_from_row(r: &$row) -> Result<InfoTag> {
             Ok(InfoTag {
                 id: get(r, "id")?,
@@ -510,17 +504,6 @@ macro_rules! impl_dna_store {
                 tag: get(r, "tag")?,
                 at: get(r, "at")?,
             })
-        }
-
-        /// Takes the license row lock (the first statement of every locked write) and returns the
-        /// license's product id; NotFound when the license does not exist.
-        async fn lock_license(conn: &mut $conn, license_id: i64) -> Result<i64> {
-            sqlx::query_scalar("UPDATE licenses SET lock_version = lock_version + 1 WHERE id = $1 RETURNING product_id")
-                .bind(license_id)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db_err)?
-                .ok_or(StoreError::NotFound)
         }
 
         async fn license_exists(conn: &mut $conn, license_id: i64) -> Result<()> {
@@ -599,24 +582,6 @@ macro_rules! impl_dna_store {
                 None => Ok(IpLockoutPolicy::default()),
             }
         }
-
-        async fn insert_event(conn: &mut $conn, event: EventDraft, subject: i64, now: Millis) -> Result<()> {
-            sqlx::query(
-                "INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(now)
-            .bind(event.actor)
-            .bind(event.source_ip)
-            .bind(event.action)
-            .bind(event.subject_type)
-            .bind(event.subject_id.or(Some(subject)))
-            .bind(to_json(&event.data)?)
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
-            Ok(())
-        }
     };
 }
 
@@ -626,15 +591,8 @@ mod sqlite_impl {
     use crate::sql::{db_err, from_json, to_json};
     use licensd_domain::clock::HOUR;
     use licensd_domain::lockout::{self, IpAttempts};
-    use licensd_domain::{Clock, SystemClock};
-    use sqlx::Row;
 
-    impl_dna_store!(
-        SqliteStore,
-        sqlx::sqlite::SqliteRow,
-        sqlx::SqliteConnection,
-        "BEGIN IMMEDIATE"
-    );
+    impl_dna_store!(SqliteStore, sqlx::sqlite::SqliteRow, sqlx::SqliteConnection, sqlite);
 }
 
 mod postgres_impl {
@@ -643,8 +601,6 @@ mod postgres_impl {
     use crate::sql::{db_err, from_json, to_json};
     use licensd_domain::clock::HOUR;
     use licensd_domain::lockout::{self, IpAttempts};
-    use licensd_domain::{Clock, SystemClock};
-    use sqlx::Row;
 
-    impl_dna_store!(PostgresStore, sqlx::postgres::PgRow, sqlx::PgConnection, "BEGIN");
+    impl_dna_store!(PostgresStore, sqlx::postgres::PgRow, sqlx::PgConnection, postgres);
 }

@@ -73,11 +73,13 @@ pub trait DnaCreditStore: Send + Sync + 'static {
     ) -> Result<CreditPool>;
 }
 
-/// Implements `DnaCreditStore` for one backend. `$writer` is the pool write transactions use,
-/// `$begin` opens one whose first statement takes the write lock, `$lock` is appended to a
-/// `SELECT` that must lock the rows it reads.
+/// Implements `DnaCreditStore` for one backend (`$core`: `sqlite` or `postgres`); writes begin
+/// with `shared::begin_write` (`sql/tx.rs`), and `$lock` is appended to a `SELECT` that must lock
+/// the rows it reads.
 macro_rules! impl_dna_credit_store {
-    ($store:ty, $row:ty, $conn:ty, $writer:ident, $begin:literal, $lock:literal) => {
+    ($store:ty, $row:ty, $conn:ty, $core:ident, $lock:literal) => {
+        use crate::$core::shared::{begin_write, get, insert_event};
+
         #[async_trait::async_trait]
         impl DnaCreditStore for $store {
             async fn dna_credit_pools(&self, product_id: i64, email: Option<&str>) -> Result<Vec<CreditPool>> {
@@ -129,7 +131,7 @@ macro_rules! impl_dna_credit_store {
                 now: Millis,
             ) -> Result<CreditPool> {
                 let email = pool_email(email);
-                let mut tx = self.$writer.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin_write(self).await?;
                 // The product row lock serializes fundings of the product, so the count of credit
                 // types an e-mail holds cannot change under the rule.
                 let product: Option<i64> = sqlx::query_scalar(concat!("SELECT id FROM products WHERE id = $1", $lock))
@@ -187,7 +189,7 @@ macro_rules! impl_dna_credit_store {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<CreditPool> {
-                let mut tx = self.$writer.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin_write(self).await?;
                 let current = match email_of(&mut tx, license.id).await? {
                     Some(email) => locked_pool(&mut tx, license.product_id, &email, name)
                         .await?
@@ -228,13 +230,6 @@ macro_rules! impl_dna_credit_store {
                 tx.commit().await.map_err(db_err)?;
                 Ok(pool)
             }
-        }
-
-        fn get<T>(row: &$row, col: &str) -> Result<T>
-        where
-            T: for<'r> sqlx::Decode<'r, <$row as sqlx::Row>::Database> + sqlx::Type<<$row as sqlx::Row>::Database>,
-        {
-            row.try_get::<T, _>(col).map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
         }
 
         fn pool_from_row(r: &$row) -> Result<CreditPool> {
@@ -282,57 +277,29 @@ macro_rules! impl_dna_credit_store {
             })
             .transpose()
         }
-
-        async fn insert_event(conn: &mut $conn, event: EventDraft, subject: i64, now: Millis) -> Result<()> {
-            sqlx::query(
-                "INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(now)
-            .bind(event.actor)
-            .bind(event.source_ip)
-            .bind(event.action)
-            .bind(event.subject_type)
-            .bind(event.subject_id.or(Some(subject)))
-            .bind(to_json(&event.data)?)
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
-            Ok(())
-        }
     };
 }
 
 mod sqlite_impl {
     use super::*;
     use crate::StoreError;
-    use crate::sql::{db_err, to_json};
+    use crate::sql::db_err;
     use licensd_domain::dna_credits::{self, PoolBalance, pool_email};
-    use sqlx::Row;
 
-    impl_dna_credit_store!(
-        SqliteStore,
-        sqlx::sqlite::SqliteRow,
-        sqlx::SqliteConnection,
-        writer,
-        "BEGIN IMMEDIATE",
-        ""
-    );
+    impl_dna_credit_store!(SqliteStore, sqlx::sqlite::SqliteRow, sqlx::SqliteConnection, sqlite, "");
 }
 
 mod postgres_impl {
     use super::*;
     use crate::StoreError;
-    use crate::sql::{db_err, to_json};
+    use crate::sql::db_err;
     use licensd_domain::dna_credits::{self, PoolBalance, pool_email};
-    use sqlx::Row;
 
     impl_dna_credit_store!(
         PostgresStore,
         sqlx::postgres::PgRow,
         sqlx::PgConnection,
-        pool,
-        "BEGIN",
+        postgres,
         " FOR UPDATE"
     );
 }

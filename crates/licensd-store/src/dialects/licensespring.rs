@@ -13,7 +13,7 @@
 
 use crate::migrate::Migration;
 use crate::sql::{conflict, db_err};
-use crate::{CoreStore, PostgresStore, Result, SqliteStore, StoreError};
+use crate::{CatalogStore, LicenseStore, PostgresStore, Result, SqliteStore, StoreError};
 use licensd_domain::product_version::ProductVersion;
 use licensd_domain::{Denial, EventDraft, FloatingLease, LicenseFeature, Millis, feature_borrow, rules};
 
@@ -188,10 +188,12 @@ macro_rules! version_cols {
     };
 }
 
-/// Implements `LicenseSpringStore` for one backend; `$begin` opens a transaction whose first
-/// statement's lock is held to commit.
+/// Implements `LicenseSpringStore` for one backend (`$core`: `sqlite` or `postgres`). Writes
+/// begin with `shared::begin_write` and take the license lock first (`sql/tx.rs`), held to commit.
 macro_rules! impl_licensespring_store {
-    ($store:ty, $row:ty, $conn:ty, $begin:literal) => {
+    ($store:ty, $row:ty, $conn:ty, $core:ident) => {
+        use crate::$core::shared::{begin_write, delete_logged, insert_event, lease_from_row, lock_license_id};
+
         #[async_trait::async_trait]
         impl LicenseSpringStore for $store {
             async fn checkout_feature_lease(
@@ -209,8 +211,8 @@ macro_rules! impl_licensespring_store {
                 let product = self.get_product(license.product_id).await?;
                 let feature = granted(self.license_features(license_id).await?, feature_code)?;
                 let feature_id = feature.definition.id;
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
-                lock_license(&mut tx, license_id).await?;
+                let mut tx = begin_write(self).await?;
+                lock_license_id(&mut tx, license_id).await?;
                 sqlx::query(
                     "DELETE FROM floating_leases WHERE license_id = $1 AND feature_id = $2 AND expires_at <= $3 \
                      AND (borrowed_until IS NULL OR borrowed_until <= $3)",
@@ -286,8 +288,8 @@ macro_rules! impl_licensespring_store {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<(i64, serde_json::Value)> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
-                lock_license(&mut tx, license_id).await?;
+                let mut tx = begin_write(self).await?;
+                lock_license_id(&mut tx, license_id).await?;
                 let device: Option<(i64, String)> = sqlx::query_as(
                     "SELECT id, variables FROM devices WHERE license_id = $1 AND fingerprint = $2 AND deactivated_at IS NULL",
                 )
@@ -325,7 +327,7 @@ macro_rules! impl_licensespring_store {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<ProductVersion> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin_write(self).await?;
                 let row: $row = sqlx::query(concat!(
                     "INSERT INTO ls_product_versions (product_id, version, environment, channel, release_date, \
                      download_url, hash_md5, size, eula_link, release_notes_link, requires_version, enabled, created_at) \
@@ -371,19 +373,7 @@ macro_rules! impl_licensespring_store {
             }
 
             async fn delete_product_version(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
-                let deleted = sqlx::query("DELETE FROM ls_product_versions WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?
-                    .rows_affected();
-                if deleted == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                insert_event(&mut tx, event, id, now).await?;
-                tx.commit().await.map_err(db_err)?;
-                Ok(())
+                delete_logged(self, "DELETE FROM ls_product_versions WHERE id = $1", id, db_err, event, now).await
             }
 
             async fn license_ids_of_user(&self, user_id: i64) -> Result<Vec<i64>> {
@@ -415,8 +405,8 @@ macro_rules! impl_licensespring_store {
                     return Err(StoreError::Denied(Denial::FeatureNotFloating));
                 }
                 let feature_id = feature.definition.id;
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
-                lock_license(&mut tx, license_id).await?;
+                let mut tx = begin_write(self).await?;
+                lock_license_id(&mut tx, license_id).await?;
                 let own = own_feature_lease(&mut tx, license_id, feature_id, fingerprint).await?;
                 rules::check_release(own.as_ref(), now, Denial::FeatureNotInUse)?;
                 if let Some(own) = own {
@@ -441,7 +431,7 @@ macro_rules! impl_licensespring_store {
                 if bundle_product_id == member_product_id {
                     return Err(StoreError::Conflict("a bundle cannot contain itself".into()));
                 }
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin_write(self).await?;
                 // Bundles stay one level deep, so activating one never has to walk a tree.
                 let nested: i64 = sqlx::query_scalar(
                     "SELECT COUNT(*) FROM ls_bundle_products WHERE bundle_product_id = $1 OR member_product_id = $2",
@@ -472,7 +462,7 @@ macro_rules! impl_licensespring_store {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin_write(self).await?;
                 let linked: i64 = sqlx::query_scalar(
                     "SELECT COUNT(*) FROM ls_bundle_licenses bl JOIN licenses l ON l.id = bl.bundle_license_id \
                      WHERE l.product_id = $1 AND bl.member_product_id = $2",
@@ -520,7 +510,7 @@ macro_rules! impl_licensespring_store {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin_write(self).await?;
                 let products: Vec<(i64, i64)> = sqlx::query_as("SELECT id, product_id FROM licenses WHERE id IN ($1, $2)")
                     .bind(bundle_license_id)
                     .bind(member_license_id)
@@ -565,19 +555,7 @@ macro_rules! impl_licensespring_store {
             }
 
             async fn unlink_bundle_license(&self, member_license_id: i64, event: EventDraft, now: Millis) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
-                let deleted = sqlx::query("DELETE FROM ls_bundle_licenses WHERE member_license_id = $1")
-                    .bind(member_license_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?
-                    .rows_affected();
-                if deleted == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                insert_event(&mut tx, event, member_license_id, now).await?;
-                tx.commit().await.map_err(db_err)?;
-                Ok(())
+                delete_logged(self, "DELETE FROM ls_bundle_licenses WHERE member_license_id = $1", member_license_id, db_err, event, now).await
             }
 
             async fn bundle_licenses(&self, bundle_license_id: i64) -> Result<Vec<i64>> {
@@ -624,8 +602,8 @@ macro_rules! impl_licensespring_store {
                         .ok_or(StoreError::Denied(Denial::FeatureNotFound))?;
                     planned.push((index, *amount));
                 }
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
-                lock_license(&mut tx, license_id).await?;
+                let mut tx = begin_write(self).await?;
+                lock_license_id(&mut tx, license_id).await?;
                 let device: Option<i64> = sqlx::query_scalar(
                     "SELECT id FROM devices WHERE license_id = $1 AND fingerprint = $2 AND deactivated_at IS NULL",
                 )
@@ -763,16 +741,6 @@ macro_rules! impl_licensespring_store {
             Ok(())
         }
 
-        async fn lock_license(conn: &mut $conn, license_id: i64) -> Result<()> {
-            let locked: Option<i64> =
-                sqlx::query_scalar("UPDATE licenses SET lock_version = lock_version + 1 WHERE id = $1 RETURNING id")
-                    .bind(license_id)
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .map_err(db_err)?;
-            locked.map(|_| ()).ok_or(StoreError::NotFound)
-        }
-
         async fn own_feature_lease(
             conn: &mut $conn,
             license_id: i64,
@@ -812,53 +780,15 @@ macro_rules! impl_licensespring_store {
                 created_at: row.try_get("created_at").map_err(get)?,
             })
         }
-
-        fn lease_from_row(row: &$row) -> Result<FloatingLease> {
-            use sqlx::Row;
-            let get = |e: sqlx::Error| StoreError::Corrupt(format!("floating lease: {e}"));
-            Ok(FloatingLease {
-                id: row.try_get("id").map_err(get)?,
-                license_id: row.try_get("license_id").map_err(get)?,
-                feature_id: row.try_get("feature_id").map_err(get)?,
-                fingerprint: row.try_get("fingerprint").map_err(get)?,
-                expires_at: row.try_get("expires_at").map_err(get)?,
-                borrowed_until: row.try_get("borrowed_until").map_err(get)?,
-                created_at: row.try_get("created_at").map_err(get)?,
-            })
-        }
-
-        async fn insert_event(conn: &mut $conn, event: EventDraft, subject: i64, now: Millis) -> Result<()> {
-            let data = serde_json::to_string(&event.data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            sqlx::query(
-                "INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(now)
-            .bind(event.actor)
-            .bind(event.source_ip)
-            .bind(event.action)
-            .bind(event.subject_type)
-            .bind(event.subject_id.or(Some(subject)))
-            .bind(data)
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
-            Ok(())
-        }
     };
 }
 
 mod sqlite_impl {
     use super::*;
-    impl_licensespring_store!(
-        SqliteStore,
-        sqlx::sqlite::SqliteRow,
-        sqlx::SqliteConnection,
-        "BEGIN IMMEDIATE"
-    );
+    impl_licensespring_store!(SqliteStore, sqlx::sqlite::SqliteRow, sqlx::SqliteConnection, sqlite);
 }
 
 mod postgres_impl {
     use super::*;
-    impl_licensespring_store!(PostgresStore, sqlx::postgres::PgRow, sqlx::PgConnection, "BEGIN");
+    impl_licensespring_store!(PostgresStore, sqlx::postgres::PgRow, sqlx::PgConnection, postgres);
 }

@@ -66,8 +66,12 @@ pub trait SlasconeAdminStore: Send + Sync + 'static {
     ) -> Result<()>;
 }
 
+/// Implements `SlasconeAdminStore` for one backend (`$core`: `sqlite` or `postgres`); writes use
+/// the shared transaction helpers (`sql/tx.rs`).
 macro_rules! impl_slascone_admin_store {
-    ($store:ty, $conn:ty, $begin:literal) => {
+    ($store:ty, $conn:ty, $core:ident) => {
+        use crate::$core::shared::{begin_write, insert_event, lock_license, write_pool};
+
         #[async_trait::async_trait]
         impl SlasconeAdminStore for $store {
             async fn slascone_isv_id(&self, candidate: &str, now: Millis) -> Result<String> {
@@ -77,7 +81,7 @@ macro_rules! impl_slascone_admin_store {
                 )
                 .bind(candidate)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(write_pool(self))
                 .await
                 .map_err(db_err)?;
                 sqlx::query_scalar("SELECT isv_id FROM slascone_isv WHERE singleton = 1")
@@ -93,24 +97,17 @@ macro_rules! impl_slascone_admin_store {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin_write(self).await?;
                 // The license row lock first, as every command that checks a count against a limit:
                 // no activation or user assignment can slip in between the count and the update.
-                let row = sqlx::query(
-                    "UPDATE licenses SET lock_version = lock_version + 1 WHERE id = $1 \
-                     RETURNING product_id, policy_id, terms, expires_at, trial_days",
-                )
-                .bind(license_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_err)?
-                .ok_or(StoreError::NotFound)?;
-                let product_id: i64 = row.try_get("product_id").map_err(db_err)?;
-                let mut policy_id: Option<i64> = row.try_get("policy_id").map_err(db_err)?;
-                let terms_text: String = row.try_get("terms").map_err(db_err)?;
-                let mut terms: LicenseTerms = from_json(&terms_text, "license terms")?;
-                let mut expires_at: Option<i64> = row.try_get("expires_at").map_err(db_err)?;
-                let mut trial_days: Option<i64> = row.try_get("trial_days").map_err(db_err)?;
+                let license = lock_license(&mut tx, &*self.codec, &crate::LicenseRef::Id(license_id))
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                let product_id = license.product_id;
+                let mut policy_id = license.policy_id;
+                let mut terms = license.terms;
+                let mut expires_at = license.expires_at;
+                let mut trial_days = license.trial_days;
 
                 // The core properties first: they refuse without looking at any count.
                 if let Some(wanted) = update.policy_id {
@@ -236,7 +233,7 @@ macro_rules! impl_slascone_admin_store {
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
-                log_event(&mut tx, event, license_id, now).await?;
+                insert_event(&mut tx, event, license_id, now).await?;
                 tx.commit().await.map_err(db_err)
             }
         }
@@ -249,24 +246,6 @@ macro_rules! impl_slascone_admin_store {
                 }
                 .into(),
             )
-        }
-
-        async fn log_event(conn: &mut $conn, event: EventDraft, subject: i64, now: Millis) -> Result<()> {
-            sqlx::query(
-                "INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(now)
-            .bind(event.actor)
-            .bind(event.source_ip)
-            .bind(event.action)
-            .bind(event.subject_type)
-            .bind(event.subject_id.or(Some(subject)))
-            .bind(to_json(&event.data)?)
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
-            Ok(())
         }
     };
 }
@@ -282,7 +261,7 @@ mod sqlite_impl {
     use licensd_domain::backoffice::{self, EntryKind};
     use sqlx::Row;
 
-    impl_slascone_admin_store!(SqliteStore, sqlx::SqliteConnection, "BEGIN IMMEDIATE");
+    impl_slascone_admin_store!(SqliteStore, sqlx::SqliteConnection, sqlite);
 }
 
 mod postgres_impl {
@@ -296,5 +275,5 @@ mod postgres_impl {
     use licensd_domain::backoffice::{self, EntryKind};
     use sqlx::Row;
 
-    impl_slascone_admin_store!(PostgresStore, sqlx::PgConnection, "BEGIN");
+    impl_slascone_admin_store!(PostgresStore, sqlx::PgConnection, postgres);
 }

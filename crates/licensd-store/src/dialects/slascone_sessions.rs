@@ -62,10 +62,10 @@ pub trait SlasconeSessionStore: Send + Sync + 'static {
 }
 
 macro_rules! impl_sessions {
-    ($store:ty, $conn:ty, $begin:literal, $core:ident) => {
+    ($store:ty, $conn:ty, $core:ident) => {
         const _: () = {
-            use crate::sql::{db_err, lease_cols, to_json};
-            use crate::$core::shared::{lease_from_row, lock_license_or_deny, product_of};
+            use crate::sql::{db_err, lease_cols};
+            use crate::$core::shared::{begin_write, insert_event, lease_from_row, lock_license_or_deny, product_of};
             use crate::{LicenseRef, StoreError};
             use licensd_domain::floating_sessions::{SessionState, plan_session};
 
@@ -113,24 +113,6 @@ macro_rules! impl_sessions {
                     .fetch_one(&mut *conn)
                     .await
                     .map_err(db_err)
-            }
-
-            async fn insert_event(conn: &mut $conn, event: EventDraft, subject: i64, now: Millis) -> Result<()> {
-                sqlx::query(
-                    "INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(now)
-                .bind(event.actor)
-                .bind(event.source_ip)
-                .bind(event.action)
-                .bind(event.subject_type)
-                .bind(event.subject_id.or(Some(subject)))
-                .bind(to_json(&event.data)?)
-                .execute(&mut *conn)
-                .await
-                .map_err(db_err)?;
-                Ok(())
             }
 
             /// The open inside the transaction: `Ok(Err(..))` is a refusal, rolled back by the caller.
@@ -270,7 +252,7 @@ macro_rules! impl_sessions {
                     event: EventDraft,
                     now: Millis,
                 ) -> Result<std::result::Result<FloatingLease, SessionRefusal>> {
-                    let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                    let mut tx = begin_write(self).await?;
                     match open_in(&mut tx, &*self.codec, &open, event, now).await {
                         Ok(Ok(lease)) => {
                             tx.commit().await.map_err(db_err)?;
@@ -292,7 +274,7 @@ macro_rules! impl_sessions {
                     event: EventDraft,
                     now: Millis,
                 ) -> Result<bool> {
-                    let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                    let mut tx = begin_write(self).await?;
                     let license = lock_license_or_deny(&mut tx, &*self.codec, &LicenseRef::Id(license_id)).await?;
                     drop_dead_leases(&mut tx, license.id, now).await?;
                     let Some(own) = own_session(&mut tx, license.id, client_id, session_id).await? else {
@@ -315,5 +297,5 @@ macro_rules! impl_sessions {
 
 // SQLite serializes writers with BEGIN IMMEDIATE; PostgreSQL holds the license row lock that
 // `lock_license_or_deny` takes until commit.
-impl_sessions!(SqliteStore, sqlx::SqliteConnection, "BEGIN IMMEDIATE", sqlite);
-impl_sessions!(PostgresStore, sqlx::PgConnection, "BEGIN", postgres);
+impl_sessions!(SqliteStore, sqlx::SqliteConnection, sqlite);
+impl_sessions!(PostgresStore, sqlx::PgConnection, postgres);

@@ -64,6 +64,14 @@ async fn stores() -> Vec<(Arc<dyn Store>, Option<tempfile::TempDir>)> {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     out.push((connect(&url, Arc::new(XorCodec), 8).await.expect("sqlite"), Some(dir)));
+    // An in-memory database has no writer thread: the same commands run through sqlx, the path
+    // PostgreSQL takes, so both SQLite write paths are exercised.
+    out.push((
+        connect("sqlite::memory:", Arc::new(XorCodec), 8)
+            .await
+            .expect("sqlite in memory"),
+        None,
+    ));
     if let Ok(admin) = std::env::var("LICENSD_TEST_PG_URL") {
         use sqlx::Connection;
         let name = format!("smoke_{}", std::process::id());
@@ -485,11 +493,11 @@ async fn smoke_both_backends() {
 
         // Deletes: referenced rows conflict.
         assert!(matches!(
-            store.delete_feature(feature.id, ev("d", "feature")).await,
+            store.delete_feature(feature.id, ev("d", "feature"), NOW).await,
             Err(StoreError::Conflict(_))
         ));
         assert!(matches!(
-            store.delete_product(product.id, ev("d", "product")).await,
+            store.delete_product(product.id, ev("d", "product"), NOW).await,
             Err(StoreError::Conflict(_))
         ));
 

@@ -271,7 +271,7 @@ pub async fn blocked_devices_are_refused(db: Db) {
     assert_denied(activate(&db, &l1, "later-bad", NOW + 1).await, Denial::DeviceBlocked);
 
     // Unblocking lets it in.
-    db.unblock_device(global.id, ev_on("device.unblock", "blocked_device", global.id))
+    db.unblock_device(global.id, ev_on("device.unblock", "blocked_device", global.id), NOW)
         .await
         .unwrap();
     assert!(activate(&db, &l1, "bad-global", NOW + 2).await.unwrap().newly_activated);

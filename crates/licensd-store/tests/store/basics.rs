@@ -154,10 +154,11 @@ pub async fn unknown_ids_are_not_found(db: Db) {
                 ..feature
             },
             ev("feature.update", "feature"),
+            NOW,
         )
         .await,
     );
-    assert_not_found(db.delete_feature(GHOST, ev("feature.delete", "feature")).await);
+    assert_not_found(db.delete_feature(GHOST, ev("feature.delete", "feature"), NOW).await);
     assert_not_found(db.get_policy(GHOST).await);
     assert_not_found(
         db.update_policy(
@@ -171,27 +172,37 @@ pub async fn unknown_ids_are_not_found(db: Db) {
         )
         .await,
     );
-    assert_not_found(db.delete_policy(GHOST, ev("policy.delete", "policy")).await);
+    assert_not_found(db.delete_policy(GHOST, ev("policy.delete", "policy"), NOW).await);
     assert_not_found(db.get_customer(GHOST).await);
     assert_not_found(
-        db.update_customer(Customer { id: GHOST, ..customer }, ev("customer.update", "customer"))
-            .await,
+        db.update_customer(
+            Customer { id: GHOST, ..customer },
+            ev("customer.update", "customer"),
+            NOW,
+        )
+        .await,
     );
-    assert_not_found(db.delete_customer(GHOST, ev("customer.delete", "customer")).await);
+    assert_not_found(db.delete_customer(GHOST, ev("customer.delete", "customer"), NOW).await);
     assert_not_found(db.get_license_user(GHOST).await);
     assert_not_found(
-        db.set_license_user_password(GHOST, "hash", ev("user.password", "license_user"))
+        db.set_license_user_password(GHOST, "hash", ev("user.password", "license_user"), NOW)
             .await,
     );
-    assert_not_found(db.delete_license_user(GHOST, ev("user.delete", "license_user")).await);
+    assert_not_found(
+        db.delete_license_user(GHOST, ev("user.delete", "license_user"), NOW)
+            .await,
+    );
     assert_not_found(db.get_license(GHOST).await);
-    assert_not_found(db.delete_license(GHOST, ev("license.delete", "license")).await);
+    assert_not_found(db.delete_license(GHOST, ev("license.delete", "license"), NOW).await);
     assert_not_found(db.get_device(GHOST).await);
     assert_not_found(
         db.deactivate_device(GHOST, ev("device.deactivate", "device"), NOW)
             .await,
     );
-    assert_not_found(db.unblock_device(GHOST, ev("device.unblock", "blocked_device")).await);
+    assert_not_found(
+        db.unblock_device(GHOST, ev("device.unblock", "blocked_device"), NOW)
+            .await,
+    );
     assert_not_found(
         db.revoke_credential(GHOST, ev("credential.revoke", "credential"), NOW)
             .await,

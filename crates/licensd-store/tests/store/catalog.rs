@@ -120,13 +120,13 @@ pub async fn products_crud(db: Db) {
     );
 
     // Delete.
-    db.delete_product(other.id, ev_on("product.delete", "product", other.id))
+    db.delete_product(other.id, ev_on("product.delete", "product", other.id), NOW)
         .await
         .expect("delete");
     assert_not_found(db.get_product(other.id).await);
     assert_not_found(db.get_product_by_code("other").await);
     assert_not_found(
-        db.delete_product(other.id, ev_on("product.delete", "product", other.id))
+        db.delete_product(other.id, ev_on("product.delete", "product", other.id), NOW)
             .await,
     );
     let remaining: Vec<i64> = db.list_products(all()).await.unwrap().iter().map(|p| p.id).collect();
@@ -187,14 +187,17 @@ pub async fn products_list_pages_by_cursor(db: Db) {
 
 pub async fn product_with_licenses_cannot_be_deleted(db: Db) {
     let (p, lic) = product_and_license(&db, terms(Some(1))).await;
-    assert_conflict(db.delete_product(p.id, ev_on("product.delete", "product", p.id)).await);
+    assert_conflict(
+        db.delete_product(p.id, ev_on("product.delete", "product", p.id), NOW)
+            .await,
+    );
     assert_eq!(db.get_product(p.id).await.unwrap(), p);
     assert_eq!(db.get_license(lic.id).await.unwrap(), lic);
 
-    db.delete_license(lic.id, ev_on("license.delete", "license", lic.id))
+    db.delete_license(lic.id, ev_on("license.delete", "license", lic.id), NOW)
         .await
         .unwrap();
-    db.delete_product(p.id, ev_on("product.delete", "product", p.id))
+    db.delete_product(p.id, ev_on("product.delete", "product", p.id), NOW)
         .await
         .expect("delete once no licenses remain");
     assert_not_found(db.get_product(p.id).await);
@@ -296,7 +299,7 @@ pub async fn features_crud(db: Db) {
         ..api.clone()
     };
     let updated = db
-        .update_feature(changed.clone(), ev_on("feature.update", "feature", api.id))
+        .update_feature(changed.clone(), ev_on("feature.update", "feature", api.id), NOW)
         .await
         .expect("update feature");
     assert_eq!(updated, changed);
@@ -308,13 +311,14 @@ pub async fn features_crud(db: Db) {
                 ..changed.clone()
             },
             ev_on("feature.update", "feature", api.id),
+            NOW,
         )
         .await,
     );
     assert_eq!(db.get_feature(api.id).await.unwrap(), changed);
 
     // Delete.
-    db.delete_feature(pro.id, ev_on("feature.delete", "feature", pro.id))
+    db.delete_feature(pro.id, ev_on("feature.delete", "feature", pro.id), NOW)
         .await
         .expect("delete feature");
     assert_not_found(db.get_feature(pro.id).await);
@@ -492,7 +496,7 @@ pub async fn policies_crud(db: Db) {
     assert_eq!(db.get_policy(pol.id).await.unwrap(), expected);
 
     // Delete.
-    db.delete_policy(basic_pol.id, ev_on("policy.delete", "policy", basic_pol.id))
+    db.delete_policy(basic_pol.id, ev_on("policy.delete", "policy", basic_pol.id), NOW)
         .await
         .expect("delete policy");
     assert_not_found(db.get_policy(basic_pol.id).await);
@@ -558,15 +562,15 @@ pub async fn referenced_rows_cannot_be_deleted(db: Db) {
 
     // A feature granted to a license, the license's policy and its customer are still in use.
     assert_conflict(
-        db.delete_feature(feature.id, ev_on("feature.delete", "feature", feature.id))
+        db.delete_feature(feature.id, ev_on("feature.delete", "feature", feature.id), NOW)
             .await,
     );
     assert_conflict(
-        db.delete_policy(policy.id, ev_on("policy.delete", "policy", policy.id))
+        db.delete_policy(policy.id, ev_on("policy.delete", "policy", policy.id), NOW)
             .await,
     );
     assert_conflict(
-        db.delete_customer(customer.id, ev_on("customer.delete", "customer", customer.id))
+        db.delete_customer(customer.id, ev_on("customer.delete", "customer", customer.id), NOW)
             .await,
     );
     assert_eq!(db.get_feature(feature.id).await.unwrap(), feature);
@@ -575,16 +579,16 @@ pub async fn referenced_rows_cannot_be_deleted(db: Db) {
     assert_unchanged(&db, &before, "refused deletions").await;
 
     // Once the license is gone they can go.
-    db.delete_license(lic.id, ev_on("license.delete", "license", lic.id))
+    db.delete_license(lic.id, ev_on("license.delete", "license", lic.id), NOW)
         .await
         .unwrap();
-    db.delete_feature(feature.id, ev_on("feature.delete", "feature", feature.id))
+    db.delete_feature(feature.id, ev_on("feature.delete", "feature", feature.id), NOW)
         .await
         .expect("unused feature");
-    db.delete_policy(policy.id, ev_on("policy.delete", "policy", policy.id))
+    db.delete_policy(policy.id, ev_on("policy.delete", "policy", policy.id), NOW)
         .await
         .expect("unused policy");
-    db.delete_customer(customer.id, ev_on("customer.delete", "customer", customer.id))
+    db.delete_customer(customer.id, ev_on("customer.delete", "customer", customer.id), NOW)
         .await
         .expect("unused customer");
 }

@@ -70,7 +70,7 @@ pub async fn dna_ip_lockout_counts_failures_per_ip(db: Db) {
     attempt("192.0.2.2", false, NOW + 40_000).await.unwrap();
     assert!(db.dna_ip_locked(lic.id, "192.0.2.2", NOW + 40_000).await.unwrap());
     assert_eq!(
-        db.dna_clear_ip_lockouts(lic.id, ev("dna.unlock", "license"))
+        db.dna_clear_ip_lockouts(lic.id, ev("dna.unlock", "license"), NOW)
             .await
             .unwrap(),
         2
@@ -272,7 +272,7 @@ pub async fn dna_info_tags_and_facts(db: Db) {
     db.dna_password_attempt(lic.id, "192.0.2.9", false, ev("x", "license"), NOW)
         .await
         .unwrap();
-    db.delete_license(lic.id, ev("license.delete", "license"))
+    db.delete_license(lic.id, ev("license.delete", "license"), NOW)
         .await
         .unwrap();
     for table in [

@@ -101,10 +101,10 @@ pub async fn km_settings_blocks_and_product_keys(db: Db) {
         .await
         .unwrap();
     assert_eq!(db.km_list_access_blocks().await.unwrap().len(), 2);
-    db.km_delete_access_block(block.id, ev("b", "access_block"))
+    db.km_delete_access_block(block.id, ev("b", "access_block"), NOW)
         .await
         .unwrap();
-    assert_not_found(db.km_delete_access_block(block.id, ev("b", "access_block")).await);
+    assert_not_found(db.km_delete_access_block(block.id, ev("b", "access_block"), NOW).await);
     assert_eq!(db.km_list_access_blocks().await.unwrap().len(), 1);
 
     let product = product(&db, "km-keys").await;
@@ -136,10 +136,13 @@ pub async fn km_settings_blocks_and_product_keys(db: Db) {
         db.km_put_product_signing_key(999_999, key, ev("k", "product"), NOW)
             .await,
     );
-    db.km_delete_product_signing_key(product.id, ev("k", "product"))
+    db.km_delete_product_signing_key(product.id, ev("k", "product"), NOW)
         .await
         .unwrap();
-    assert_not_found(db.km_delete_product_signing_key(product.id, ev("k", "product")).await);
+    assert_not_found(
+        db.km_delete_product_signing_key(product.id, ev("k", "product"), NOW)
+            .await,
+    );
 }
 
 pub async fn km_metadata_per_owner(db: Db) {
@@ -176,7 +179,7 @@ pub async fn km_metadata_per_owner(db: Db) {
         .await
         .unwrap();
     activate(&db, &lic, "fp-1", NOW).await.unwrap();
-    db.km_delete_product(product.id, ev("d", "product")).await.unwrap();
+    db.km_delete_product(product.id, ev("d", "product"), NOW).await.unwrap();
     assert_not_found(db.get_license(lic.id).await);
     assert_not_found(db.get_product(product.id).await);
     assert!(
@@ -185,7 +188,7 @@ pub async fn km_metadata_per_owner(db: Db) {
             .unwrap()
             .is_empty()
     );
-    assert_not_found(db.km_delete_product(product.id, ev("d", "product")).await);
+    assert_not_found(db.km_delete_product(product.id, ev("d", "product"), NOW).await);
 }
 
 fn stock(product_id: i64, key: &str) -> NewLicense {
@@ -231,7 +234,7 @@ pub async fn km_generators_and_assignment(db: Db) {
     assert_eq!(db.km_list_generators(Some(product.id)).await.unwrap(), vec![updated]);
     assert!(db.km_list_generators(Some(999_999)).await.unwrap().is_empty());
     assert_not_found(db.km_create_generator(999_999, spec, ev("g", "generator"), NOW).await);
-    db.km_delete_generator(generator.id, ev("g", "generator"))
+    db.km_delete_generator(generator.id, ev("g", "generator"), NOW)
         .await
         .unwrap();
     assert_not_found(db.km_get_generator(generator.id).await);
@@ -402,7 +405,7 @@ pub async fn km_contract_quota_holds_under_concurrency(db: Db) {
 
     // Destroy frees quota; only the contract's own keys can be destroyed.
     let outside = license(&db, product.id, "OUTSIDE", terms(Some(1))).await;
-    assert_not_found(db.km_contract_destroy(id, outside.id, ev("d", "license")).await);
+    assert_not_found(db.km_contract_destroy(id, outside.id, ev("d", "license"), NOW).await);
     let all = db
         .list_licenses(
             LicenseFilter {
@@ -417,10 +420,18 @@ pub async fn km_contract_quota_holds_under_concurrency(db: Db) {
         .into_iter()
         .find(|l| l.key.as_deref().is_some_and(|k| k.starts_with("C-")))
         .unwrap();
-    db.km_contract_destroy(id, victim.id, ev("d", "license")).await.unwrap();
+    db.km_contract_destroy(id, victim.id, ev("d", "license"), NOW)
+        .await
+        .unwrap();
     assert_eq!(db.km_get_contract(id).await.unwrap().license_keys_count, 4);
-    assert_eq!(db.km_contract_destroy_all(id, ev("d", "license")).await.unwrap(), 4);
-    assert_eq!(db.km_contract_destroy_all(id, ev("d", "license")).await.unwrap(), 0);
+    assert_eq!(
+        db.km_contract_destroy_all(id, ev("d", "license"), NOW).await.unwrap(),
+        4
+    );
+    assert_eq!(
+        db.km_contract_destroy_all(id, ev("d", "license"), NOW).await.unwrap(),
+        0
+    );
     assert!(db.get_license(outside.id).await.is_ok());
 
     let mut fields = contract_fields(product.id, "contract-key-9", 7);
@@ -443,8 +454,8 @@ pub async fn km_contract_quota_holds_under_concurrency(db: Db) {
     );
     assert_not_found(db.km_update_contract(999_999, fields, ev("u", "contract"), NOW).await);
     assert_eq!(db.km_list_contracts().await.unwrap().len(), 1);
-    db.km_delete_contract(id, ev("d", "contract")).await.unwrap();
-    assert_not_found(db.km_delete_contract(id, ev("d", "contract")).await);
+    db.km_delete_contract(id, ev("d", "contract"), NOW).await.unwrap();
+    assert_not_found(db.km_delete_contract(id, ev("d", "contract"), NOW).await);
     assert_not_found(db.km_get_contract(id).await);
 }
 
@@ -476,7 +487,7 @@ pub async fn km_downloadables_and_telemetry(db: Db) {
     );
     assert!(db.km_take_download(d.id).await.unwrap().is_none(), "no file yet");
     let d = db
-        .km_put_downloadable_file(d.id, "app.zip", b"zipzip".to_vec(), ev("f", "downloadable"))
+        .km_put_downloadable_file(d.id, "app.zip", b"zipzip".to_vec(), ev("f", "downloadable"), NOW)
         .await
         .unwrap();
     assert_eq!((d.file_name.as_deref(), d.file_size), (Some("app.zip"), Some(6)));
@@ -494,7 +505,9 @@ pub async fn km_downloadables_and_telemetry(db: Db) {
     );
     assert!(db.km_downloadable_by_version(product.id, 103).await.unwrap().is_none());
     assert_eq!(db.km_list_downloadables(Some(product.id)).await.unwrap().len(), 1);
-    db.km_delete_downloadable(d.id, ev("d", "downloadable")).await.unwrap();
+    db.km_delete_downloadable(d.id, ev("d", "downloadable"), NOW)
+        .await
+        .unwrap();
     assert_not_found(db.km_get_downloadable(d.id).await);
 
     let record = |key: Option<&str>, flagged: bool| NewTelemetry {

@@ -898,14 +898,14 @@ pub async fn delete_license(db: Db) {
     let a = activate(&db, &lic, "A", NOW).await.unwrap();
     activate(&db, &keep, "A", NOW).await.unwrap();
 
-    db.delete_license(lic.id, ev_on("license.delete", "license", lic.id))
+    db.delete_license(lic.id, ev_on("license.delete", "license", lic.id), NOW)
         .await
         .expect("delete license with devices, features and users");
     assert_not_found(db.get_license(lic.id).await);
     assert_eq!(db.find_license_by_key("KEY-1").await.unwrap(), None);
     assert_not_found(db.get_device(a.device.id).await);
     assert_not_found(
-        db.delete_license(lic.id, ev_on("license.delete", "license", lic.id))
+        db.delete_license(lic.id, ev_on("license.delete", "license", lic.id), NOW)
             .await,
     );
     assert_eq!(

@@ -100,7 +100,7 @@ pub async fn customers_crud(db: Db) {
         ..c.clone()
     };
     assert_eq!(
-        db.update_customer(changed.clone(), ev_on("customer.update", "customer", c.id))
+        db.update_customer(changed.clone(), ev_on("customer.update", "customer", c.id), NOW)
             .await
             .unwrap(),
         changed
@@ -113,13 +113,14 @@ pub async fn customers_crud(db: Db) {
                 ..anon1.clone()
             },
             ev_on("customer.update", "customer", anon1.id),
+            NOW,
         )
         .await,
     );
     assert_eq!(db.get_customer(anon1.id).await.unwrap(), anon1);
 
     // Delete.
-    db.delete_customer(anon2.id, ev_on("customer.delete", "customer", anon2.id))
+    db.delete_customer(anon2.id, ev_on("customer.delete", "customer", anon2.id), NOW)
         .await
         .unwrap();
     assert_not_found(db.get_customer(anon2.id).await);
@@ -238,9 +239,14 @@ pub async fn license_users_crud(db: Db) {
     );
 
     // Password.
-    db.set_license_user_password(u2.id, "$argon2id$new", ev_on("user.password", "license_user", u2.id))
-        .await
-        .unwrap();
+    db.set_license_user_password(
+        u2.id,
+        "$argon2id$new",
+        ev_on("user.password", "license_user", u2.id),
+        NOW,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         db.get_license_user(u2.id).await.unwrap().password_hash.as_deref(),
         Some("$argon2id$new")
@@ -256,7 +262,7 @@ pub async fn license_users_crud(db: Db) {
     );
 
     // Delete.
-    db.delete_license_user(u3.id, ev_on("user.delete", "license_user", u3.id))
+    db.delete_license_user(u3.id, ev_on("user.delete", "license_user", u3.id), NOW)
         .await
         .unwrap();
     assert_not_found(db.get_license_user(u3.id).await);
@@ -310,9 +316,14 @@ pub async fn assign_license_user_respects_max_users(db: Db) {
     assert_eq!(db.users_of_license(lic.id).await.unwrap().len(), 2);
 
     // Unassigning frees a place.
-    db.unassign_license_user(lic.id, users[0].id, ev_on("license.unassign_user", "license", lic.id))
-        .await
-        .unwrap();
+    db.unassign_license_user(
+        lic.id,
+        users[0].id,
+        ev_on("license.unassign_user", "license", lic.id),
+        NOW,
+    )
+    .await
+    .unwrap();
     assert_eq!(user_ids(db.users_of_license(lic.id).await.unwrap()), vec![users[1].id]);
     assign(users[2].id).await.expect("after unassign");
     assert_eq!(

@@ -275,7 +275,7 @@ pub async fn unlock(
     let event = admin.event("dna.ip_lockout_cleared", "license").subject(id);
     let cleared = state
         .store
-        .dna_clear_ip_lockouts(id, event)
+        .dna_clear_ip_lockouts(id, event, state.now())
         .await
         .map_err(not_found("license"))?;
     Ok(Json(Unlocked { cleared }))

@@ -384,6 +384,7 @@ pub async fn delete_license_key(State(state): State<AppState>, req: KmRequest) -
         .delete_license(
             license.id,
             event(&caller, "license.deleted", "license").subject(license.id),
+            state.now(),
         )
         .await
     {

@@ -272,6 +272,7 @@ pub async fn delete_contract(State(state): State<AppState>, req: KmRequest) -> R
         .km_delete_contract(
             current.contract.id,
             event(&caller, "contract.deleted").subject(current.contract.id),
+            state.now(),
         )
         .await
     {
@@ -444,6 +445,7 @@ pub async fn destroy(State(state): State<AppState>, req: KmRequest) -> Result<Re
             stored.contract.id,
             license.id,
             holder_event(&stored, req, "license.deleted"),
+            state.now(),
         )
         .await
     {
@@ -459,7 +461,11 @@ pub async fn destroy_all(State(state): State<AppState>, req: KmRequest) -> Resul
     let product_id = stored.contract.product_id;
     let deleted = state
         .store
-        .km_contract_destroy_all(stored.contract.id, holder_event(&stored, req, "license.deleted"))
+        .km_contract_destroy_all(
+            stored.contract.id,
+            holder_event(&stored, req, "license.deleted"),
+            state.now(),
+        )
         .await?;
     if deleted == 0 {
         return Ok(Reply::new(1501).product(product_id));

@@ -166,6 +166,7 @@ pub async fn delete_product(State(state): State<AppState>, req: KmRequest) -> Re
         .km_delete_product(
             product.id,
             event(&caller, "product.deleted", "product").subject(product.id),
+            state.now(),
         )
         .await
     {

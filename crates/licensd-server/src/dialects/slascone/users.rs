@@ -111,7 +111,7 @@ pub async fn add(
             // A refused assignment leaves nothing behind: remove the user this request created.
             if created {
                 let undo = EventDraft::new(actor, "slascone.license_user_removed", "license_user");
-                if let Err(cleanup) = state.store.delete_license_user(user.id, undo).await {
+                if let Err(cleanup) = state.store.delete_license_user(user.id, undo, now).await {
                     tracing::error!(error = %cleanup, "slascone: could not remove a license user after a refused assignment");
                 }
             }
@@ -147,7 +147,11 @@ pub async fn remove(
             .map_err(SlError::from_store)?
             .ok_or(SlError::Conflict(Conflict::UnknownLicenseUser))?;
         let event = EventDraft::new(actor, "slascone.license_user_unassigned", "license");
-        match state.store.unassign_license_user(license.id, user.id, event).await {
+        match state
+            .store
+            .unassign_license_user(license.id, user.id, event, state.now())
+            .await
+        {
             Ok(()) => Ok(text_ok("The license user was removed.")),
             Err(StoreError::NotFound) => Err(Conflict::UnknownLicenseUser.into()),
             Err(other) => Err(SlError::from_store(other)),

@@ -161,7 +161,7 @@ pub trait KeyManagerStore: Send + Sync + 'static {
         now: Millis,
     ) -> Result<AccessBlock>;
     async fn km_list_access_blocks(&self) -> Result<Vec<AccessBlock>>;
-    async fn km_delete_access_block(&self, id: i64, event: EventDraft) -> Result<()>;
+    async fn km_delete_access_block(&self, id: i64, event: EventDraft, now: Millis) -> Result<()>;
 
     /// Sets (or replaces) the product's own signing key; NotFound for an unknown product.
     async fn km_put_product_signing_key(
@@ -173,12 +173,12 @@ pub trait KeyManagerStore: Send + Sync + 'static {
     ) -> Result<ProductSigningKey>;
     async fn km_product_signing_key(&self, product_id: i64) -> Result<Option<ProductSigningKey>>;
     /// Removes the product's key (the global key signs again); NotFound when it has none.
-    async fn km_delete_product_signing_key(&self, product_id: i64, event: EventDraft) -> Result<()>;
+    async fn km_delete_product_signing_key(&self, product_id: i64, event: EventDraft, now: Millis) -> Result<()>;
 
     /// Deletes a product with everything that belongs to it (its license keys with their
     /// activations, policies, features) in one transaction, as Key Manager's delete-product does.
     /// NotFound for an unknown product.
-    async fn km_delete_product(&self, product_id: i64, event: EventDraft) -> Result<()>;
+    async fn km_delete_product(&self, product_id: i64, event: EventDraft, now: Millis) -> Result<()>;
 
     /// Entries in creation order.
     async fn km_list_meta(&self, owner: MetaOwner) -> Result<Vec<MetaEntry>>;
@@ -222,7 +222,7 @@ pub trait KeyManagerStore: Send + Sync + 'static {
         event: EventDraft,
         now: Millis,
     ) -> Result<Generator>;
-    async fn km_delete_generator(&self, id: i64, event: EventDraft) -> Result<()>;
+    async fn km_delete_generator(&self, id: i64, event: EventDraft, now: Millis) -> Result<()>;
 
     // --- assignment ---
     /// Assigns in-stock keys in one transaction: the chosen rows are locked, and for `Random` the
@@ -281,7 +281,7 @@ pub trait KeyManagerStore: Send + Sync + 'static {
         now: Millis,
     ) -> Result<StoredContract>;
     /// The keys the contract minted stay; they just no longer count against any quota.
-    async fn km_delete_contract(&self, id: i64, event: EventDraft) -> Result<()>;
+    async fn km_delete_contract(&self, id: i64, event: EventDraft, now: Millis) -> Result<()>;
     async fn km_get_contract(&self, id: i64) -> Result<StoredContract>;
     async fn km_find_contract_by_key(&self, key: &str) -> Result<Option<StoredContract>>;
     async fn km_list_contracts(&self) -> Result<Vec<StoredContract>>;
@@ -295,9 +295,15 @@ pub trait KeyManagerStore: Send + Sync + 'static {
         now: Millis,
     ) -> Result<std::result::Result<Vec<i64>, ContractRefusal>>;
     /// Deletes one key the contract minted; NotFound when it is not one of them.
-    async fn km_contract_destroy(&self, contract_id: i64, license_id: i64, event: EventDraft) -> Result<()>;
+    async fn km_contract_destroy(
+        &self,
+        contract_id: i64,
+        license_id: i64,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<()>;
     /// Deletes every key the contract minted; returns how many.
-    async fn km_contract_destroy_all(&self, contract_id: i64, event: EventDraft) -> Result<i64>;
+    async fn km_contract_destroy_all(&self, contract_id: i64, event: EventDraft, now: Millis) -> Result<i64>;
 
     // --- downloadables ---
     /// Conflict when the product has this numeric version already; NotFound for an unknown product.
@@ -317,10 +323,11 @@ pub trait KeyManagerStore: Send + Sync + 'static {
         file_name: &str,
         content: Vec<u8>,
         event: EventDraft,
+        now: Millis,
     ) -> Result<Downloadable>;
     /// The file and its name, counting the download; `None` when no file was uploaded.
     async fn km_take_download(&self, id: i64) -> Result<Option<(String, Vec<u8>)>>;
-    async fn km_delete_downloadable(&self, id: i64, event: EventDraft) -> Result<()>;
+    async fn km_delete_downloadable(&self, id: i64, event: EventDraft, now: Millis) -> Result<()>;
 
     // --- telemetry ---
     async fn km_add_telemetry(&self, record: NewTelemetry, now: Millis) -> Result<TelemetryRecord>;

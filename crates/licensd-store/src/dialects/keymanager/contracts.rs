@@ -4,10 +4,10 @@
 /// impl in `mod.rs` delegates to them. Expanded inside `impl_keymanager!`,
 /// so the row helpers and `insert_event` there are in scope.
 macro_rules! km_contracts_sql {
-    ($store:ty, $row:ty, $conn:ty, $begin:ident, $lock:literal, $skip_locked:literal, $core:ident) => {
+    ($store:ty, $row:ty, $conn:ty, $lock:literal, $skip_locked:literal, $core:ident) => {
         impl $store {
             async fn sql_km_create_contract(&self, fields: ContractFields, event: EventDraft, now: Millis) -> Result<StoredContract> {
-                let mut tx = $begin(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 if !product_exists(&mut tx, fields.product_id).await? {
                     return Err(StoreError::NotFound);
                 }
@@ -38,7 +38,7 @@ macro_rules! km_contracts_sql {
             }
 
             async fn sql_km_update_contract(&self, id: i64, fields: ContractFields, event: EventDraft, now: Millis) -> Result<StoredContract> {
-                let mut tx = $begin(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 if !product_exists(&mut tx, fields.product_id).await? {
                     return Err(StoreError::NotFound);
                 }
@@ -72,19 +72,8 @@ macro_rules! km_contracts_sql {
                 Ok(stored)
             }
 
-            async fn sql_km_delete_contract(&self, id: i64, event: EventDraft) -> Result<()> {
-                let mut tx = $begin(&self.pool).await?;
-                let done = sqlx::query("DELETE FROM km_contracts WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                insert_event(&mut tx, event, Some(id), wall_now()).await?;
-                tx.commit().await.map_err(db_err)?;
-                Ok(())
+            async fn sql_km_delete_contract(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                delete_logged(self, "DELETE FROM km_contracts WHERE id = $1", id, db_err, event, now).await
             }
 
             async fn sql_km_get_contract(&self, id: i64) -> Result<StoredContract> {
@@ -118,7 +107,7 @@ macro_rules! km_contracts_sql {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<std::result::Result<Vec<i64>, ContractRefusal>> {
-                let mut tx = $begin(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 // The contract row lock serializes every generation against its quota.
                 let locked = sqlx::query("UPDATE km_contracts SET updated_at = updated_at WHERE id = $1")
                     .bind(contract_id)
@@ -148,8 +137,8 @@ macro_rules! km_contracts_sql {
                 Ok(Ok(ids))
             }
 
-            async fn sql_km_contract_destroy(&self, contract_id: i64, license_id: i64, event: EventDraft) -> Result<()> {
-                let mut tx = $begin(&self.pool).await?;
+            async fn sql_km_contract_destroy(&self, contract_id: i64, license_id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                let mut tx = begin_write(self).await?;
                 let done = sqlx::query(
                     "DELETE FROM licenses WHERE id = $1 AND id IN \
                      (SELECT license_id FROM km_contract_licenses WHERE contract_id = $2)",
@@ -162,13 +151,13 @@ macro_rules! km_contracts_sql {
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound);
                 }
-                insert_event(&mut tx, event, Some(license_id), wall_now()).await?;
+                insert_event(&mut tx, event, Some(license_id), now).await?;
                 tx.commit().await.map_err(db_err)?;
                 Ok(())
             }
 
-            async fn sql_km_contract_destroy_all(&self, contract_id: i64, event: EventDraft) -> Result<i64> {
-                let mut tx = $begin(&self.pool).await?;
+            async fn sql_km_contract_destroy_all(&self, contract_id: i64, event: EventDraft, now: Millis) -> Result<i64> {
+                let mut tx = begin_write(self).await?;
                 let done = sqlx::query(
                     "DELETE FROM licenses WHERE id IN (SELECT license_id FROM km_contract_licenses WHERE contract_id = $1)",
                 )
@@ -178,7 +167,7 @@ macro_rules! km_contracts_sql {
                 .map_err(conflict("license is still in use", "license is still in use"))?;
                 let count = done.rows_affected() as i64;
                 if count > 0 {
-                    insert_event(&mut tx, event, Some(contract_id), wall_now()).await?;
+                    insert_event(&mut tx, event, Some(contract_id), now).await?;
                 }
                 tx.commit().await.map_err(db_err)?;
                 Ok(count)

@@ -4,7 +4,7 @@
 /// impl in `mod.rs` delegates to them. Expanded inside `impl_keymanager!`,
 /// so the row helpers and `insert_event` there are in scope.
 macro_rules! km_generators_sql {
-    ($store:ty, $row:ty, $conn:ty, $begin:ident, $lock:literal, $skip_locked:literal, $core:ident) => {
+    ($store:ty, $row:ty, $conn:ty, $lock:literal, $skip_locked:literal, $core:ident) => {
         impl $store {
             async fn sql_km_create_generator(
                 &self,
@@ -13,7 +13,7 @@ macro_rules! km_generators_sql {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<Generator> {
-                let mut tx = $begin(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 if !product_exists(&mut tx, product_id).await? {
                     return Err(StoreError::NotFound);
                 }
@@ -59,7 +59,7 @@ macro_rules! km_generators_sql {
             }
 
             async fn sql_km_update_generator(&self, id: i64, spec: GeneratorSpec, event: EventDraft, now: Millis) -> Result<Generator> {
-                let mut tx = $begin(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 let row = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "UPDATE km_generators SET name = $2, pattern = $3, activation_limit = $4, validity_days = $5, \
                      active = $6, updated_at = $7 WHERE id = $1 RETURNING {GENERATOR_COLS}"
@@ -81,19 +81,8 @@ macro_rules! km_generators_sql {
                 Ok(generator)
             }
 
-            async fn sql_km_delete_generator(&self, id: i64, event: EventDraft) -> Result<()> {
-                let mut tx = $begin(&self.pool).await?;
-                let done = sqlx::query("DELETE FROM km_generators WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                insert_event(&mut tx, event, Some(id), wall_now()).await?;
-                tx.commit().await.map_err(db_err)?;
-                Ok(())
+            async fn sql_km_delete_generator(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                delete_logged(self, "DELETE FROM km_generators WHERE id = $1", id, db_err, event, now).await
             }
 
             async fn sql_km_create_downloadable(
@@ -103,7 +92,7 @@ macro_rules! km_generators_sql {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<Downloadable> {
-                let mut tx = $begin(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 if !product_exists(&mut tx, product_id).await? {
                     return Err(StoreError::NotFound);
                 }
@@ -173,8 +162,9 @@ macro_rules! km_generators_sql {
                 file_name: &str,
                 content: Vec<u8>,
                 event: EventDraft,
+                now: Millis,
             ) -> Result<Downloadable> {
-                let mut tx = $begin(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 let done = sqlx::query("UPDATE km_downloadables SET file_name = $2, file_content = $3 WHERE id = $1")
                     .bind(id)
                     .bind(file_name)
@@ -185,7 +175,7 @@ macro_rules! km_generators_sql {
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound);
                 }
-                insert_event(&mut tx, event, Some(id), wall_now()).await?;
+                insert_event(&mut tx, event, Some(id), now).await?;
                 let row = sqlx::query(sqlx::AssertSqlSafe(format!("{DOWNLOADABLE_SELECT} WHERE id = $1")))
                     .bind(id)
                     .fetch_one(&mut *tx)
@@ -197,7 +187,7 @@ macro_rules! km_generators_sql {
             }
 
             async fn sql_km_take_download(&self, id: i64) -> Result<Option<(String, Vec<u8>)>> {
-                let mut tx = $begin(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 let row = sqlx::query(
                     "UPDATE km_downloadables SET download_counter = download_counter + 1 \
                      WHERE id = $1 AND file_content IS NOT NULL RETURNING file_name, file_content",
@@ -218,19 +208,8 @@ macro_rules! km_generators_sql {
                 Ok(file)
             }
 
-            async fn sql_km_delete_downloadable(&self, id: i64, event: EventDraft) -> Result<()> {
-                let mut tx = $begin(&self.pool).await?;
-                let done = sqlx::query("DELETE FROM km_downloadables WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                insert_event(&mut tx, event, Some(id), wall_now()).await?;
-                tx.commit().await.map_err(db_err)?;
-                Ok(())
+            async fn sql_km_delete_downloadable(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                delete_logged(self, "DELETE FROM km_downloadables WHERE id = $1", id, db_err, event, now).await
             }
         }
     };

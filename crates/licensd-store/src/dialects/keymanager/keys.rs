@@ -4,7 +4,7 @@
 /// impl in `mod.rs` delegates to them. Expanded inside `impl_keymanager!`,
 /// so the row helpers and `insert_event` there are in scope.
 macro_rules! km_keys_sql {
-    ($store:ty, $row:ty, $conn:ty, $begin:ident, $lock:literal, $skip_locked:literal, $core:ident) => {
+    ($store:ty, $row:ty, $conn:ty, $lock:literal, $skip_locked:literal, $core:ident) => {
         impl $store {
             async fn sql_km_api_key_settings(&self, credential_id: i64) -> Result<Option<ApiKeySettings>> {
                 let row = sqlx::query(
@@ -32,7 +32,7 @@ macro_rules! km_keys_sql {
                 settings: ApiKeySettings,
                 event: EventDraft,
             ) -> Result<ApiKeySettings> {
-                let mut tx = $begin(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 let found: i64 = sqlx::query_scalar(
                     "SELECT COUNT(*) FROM credentials WHERE id = $1 AND dialect = 'keymanager'",
                 )
@@ -68,7 +68,7 @@ macro_rules! km_keys_sql {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<AccessBlock> {
-                let mut tx = $begin(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 let row = sqlx::query(
                     "INSERT INTO km_access_blocks (kind, value, reason, created_at) VALUES ($1, $2, $3, $4) \
                      RETURNING id, kind, value, reason, created_at",
@@ -94,19 +94,8 @@ macro_rules! km_keys_sql {
                 rows.iter().map(block_from_row).collect()
             }
 
-            async fn sql_km_delete_access_block(&self, id: i64, event: EventDraft) -> Result<()> {
-                let mut tx = $begin(&self.pool).await?;
-                let done = sqlx::query("DELETE FROM km_access_blocks WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                insert_event(&mut tx, event, Some(id), wall_now()).await?;
-                tx.commit().await.map_err(db_err)?;
-                Ok(())
+            async fn sql_km_delete_access_block(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                delete_logged(self, "DELETE FROM km_access_blocks WHERE id = $1", id, db_err, event, now).await
             }
         }
     };

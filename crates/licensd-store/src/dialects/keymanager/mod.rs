@@ -48,45 +48,12 @@ fn meta_table(owner: MetaOwner) -> (&'static str, &'static str, &'static str) {
     }
 }
 
-async fn begin_sqlite(pool: &sqlx::SqlitePool) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-    pool.begin_with("BEGIN IMMEDIATE").await.map_err(crate::sql::db_err)
-}
-
-async fn begin_postgres(pool: &sqlx::PgPool) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-    pool.begin().await.map_err(crate::sql::db_err)
-}
-
 macro_rules! impl_keymanager {
-    ($store:ty, $row:ty, $conn:ty, $begin:ident, $lock:literal, $skip_locked:literal, $core:ident) => {
+    ($store:ty, $row:ty, $conn:ty, $lock:literal, $skip_locked:literal, $core:ident) => {
         const _: () = {
             use crate::StoreError;
             use crate::sql::{conflict, db_err, from_json, to_json};
-            use sqlx::Row;
-
-            fn get<T>(row: &$row, col: &str) -> Result<T>
-            where
-                T: for<'r> sqlx::Decode<'r, <$row as sqlx::Row>::Database> + sqlx::Type<<$row as sqlx::Row>::Database>,
-            {
-                row.try_get::<T, _>(col).map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
-            }
-
-            async fn insert_event(conn: &mut $conn, event: EventDraft, subject: Option<i64>, now: Millis) -> Result<()> {
-                sqlx::query(
-                    "INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(now)
-                .bind(event.actor)
-                .bind(event.source_ip)
-                .bind(event.action)
-                .bind(event.subject_type)
-                .bind(event.subject_id.or(subject))
-                .bind(to_json(&event.data)?)
-                .execute(conn)
-                .await
-                .map_err(db_err)?;
-                Ok(())
-            }
+            use crate::$core::shared::{begin_write, delete_logged, get, insert_event, write_pool};
 
             fn block_from_row(row: &$row) -> Result<AccessBlock> {
                 let kind: String = get(row, "kind")?;
@@ -108,11 +75,6 @@ macro_rules! impl_keymanager {
                     created_at: get(row, "created_at")?,
                     updated_at: get(row, "updated_at")?,
                 })
-            }
-
-            fn wall_now() -> Millis {
-                use licensd_domain::Clock;
-                licensd_domain::SystemClock.now()
             }
 
             const GENERATOR_COLS: &str =
@@ -293,7 +255,7 @@ macro_rules! impl_keymanager {
                 deliver: Option<&DeliveryFn>,
                 now: Millis,
             ) -> Result<AssignOutcome> {
-                let mut tx = $begin(&store.pool).await?;
+                let mut tx = begin_write(store).await?;
                 let mut ids: Vec<i64> = match selection {
                     AssignSelection::One(id) => sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
                         "SELECT id FROM licenses WHERE id = $1 AND assignment = 'in_stock' AND status = 'active'{}",
@@ -386,10 +348,10 @@ macro_rules! impl_keymanager {
                 Ok(())
             }
 
-            km_keys_sql!($store, $row, $conn, $begin, $lock, $skip_locked, $core);
-            km_products_sql!($store, $row, $conn, $begin, $lock, $skip_locked, $core);
-            km_generators_sql!($store, $row, $conn, $begin, $lock, $skip_locked, $core);
-            km_contracts_sql!($store, $row, $conn, $begin, $lock, $skip_locked, $core);
+            km_keys_sql!($store, $row, $conn, $lock, $skip_locked, $core);
+            km_products_sql!($store, $row, $conn, $lock, $skip_locked, $core);
+            km_generators_sql!($store, $row, $conn, $lock, $skip_locked, $core);
+            km_contracts_sql!($store, $row, $conn, $lock, $skip_locked, $core);
 
             #[async_trait::async_trait]
             impl KeyManagerStore for $store {
@@ -420,8 +382,8 @@ macro_rules! impl_keymanager {
                     self.sql_km_list_access_blocks().await
                 }
 
-                async fn km_delete_access_block(&self, id: i64, event: EventDraft) -> Result<()> {
-                    self.sql_km_delete_access_block(id, event).await
+                async fn km_delete_access_block(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                    self.sql_km_delete_access_block(id, event, now).await
                 }
 
                 async fn km_put_product_signing_key(
@@ -438,12 +400,12 @@ macro_rules! impl_keymanager {
                     self.sql_km_product_signing_key(product_id).await
                 }
 
-                async fn km_delete_product_signing_key(&self, product_id: i64, event: EventDraft) -> Result<()> {
-                    self.sql_km_delete_product_signing_key(product_id, event).await
+                async fn km_delete_product_signing_key(&self, product_id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                    self.sql_km_delete_product_signing_key(product_id, event, now).await
                 }
 
-                async fn km_delete_product(&self, product_id: i64, event: EventDraft) -> Result<()> {
-                    self.sql_km_delete_product(product_id, event).await
+                async fn km_delete_product(&self, product_id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                    self.sql_km_delete_product(product_id, event, now).await
                 }
 
                 async fn km_list_meta(&self, owner: MetaOwner) -> Result<Vec<MetaEntry>> {
@@ -498,8 +460,8 @@ macro_rules! impl_keymanager {
                     self.sql_km_update_generator(id, spec, event, now).await
                 }
 
-                async fn km_delete_generator(&self, id: i64, event: EventDraft) -> Result<()> {
-                    self.sql_km_delete_generator(id, event).await
+                async fn km_delete_generator(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                    self.sql_km_delete_generator(id, event, now).await
                 }
 
                 async fn km_assign(
@@ -538,7 +500,7 @@ macro_rules! impl_keymanager {
                     use licensd_domain::{Assignment, LicenseStatus};
                     let codec = &*self.codec;
                     let license_ref = crate::LicenseRef::Id(license_id);
-                    let mut tx = $begin(&self.pool).await?;
+                    let mut tx = begin_write(self).await?;
                     let outcome = async {
                         let license = lock_license_or_deny(&mut tx, codec, &license_ref).await?;
                         if license.assignment != Assignment::InStock || license.status != LicenseStatus::Active {
@@ -578,8 +540,8 @@ macro_rules! impl_keymanager {
                     self.sql_km_update_contract(id, fields, event, now).await
                 }
 
-                async fn km_delete_contract(&self, id: i64, event: EventDraft) -> Result<()> {
-                    self.sql_km_delete_contract(id, event).await
+                async fn km_delete_contract(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                    self.sql_km_delete_contract(id, event, now).await
                 }
 
                 async fn km_get_contract(&self, id: i64) -> Result<StoredContract> {
@@ -604,12 +566,12 @@ macro_rules! impl_keymanager {
                     self.sql_km_contract_generate(contract_id, new, event, now).await
                 }
 
-                async fn km_contract_destroy(&self, contract_id: i64, license_id: i64, event: EventDraft) -> Result<()> {
-                    self.sql_km_contract_destroy(contract_id, license_id, event).await
+                async fn km_contract_destroy(&self, contract_id: i64, license_id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                    self.sql_km_contract_destroy(contract_id, license_id, event, now).await
                 }
 
-                async fn km_contract_destroy_all(&self, contract_id: i64, event: EventDraft) -> Result<i64> {
-                    self.sql_km_contract_destroy_all(contract_id, event).await
+                async fn km_contract_destroy_all(&self, contract_id: i64, event: EventDraft, now: Millis) -> Result<i64> {
+                    self.sql_km_contract_destroy_all(contract_id, event, now).await
                 }
 
                 async fn km_create_downloadable(
@@ -640,16 +602,17 @@ macro_rules! impl_keymanager {
                     file_name: &str,
                     content: Vec<u8>,
                     event: EventDraft,
+                    now: Millis,
                 ) -> Result<Downloadable> {
-                    self.sql_km_put_downloadable_file(id, file_name, content, event).await
+                    self.sql_km_put_downloadable_file(id, file_name, content, event, now).await
                 }
 
                 async fn km_take_download(&self, id: i64) -> Result<Option<(String, Vec<u8>)>> {
                     self.sql_km_take_download(id).await
                 }
 
-                async fn km_delete_downloadable(&self, id: i64, event: EventDraft) -> Result<()> {
-                    self.sql_km_delete_downloadable(id, event).await
+                async fn km_delete_downloadable(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                    self.sql_km_delete_downloadable(id, event, now).await
                 }
 
                 async fn km_add_telemetry(&self, record: NewTelemetry, now: Millis) -> Result<TelemetryRecord> {
@@ -682,7 +645,7 @@ macro_rules! impl_keymanager {
                     .bind(record.product_version_exists)
                     .bind(record.has_red_flags)
                     .bind(now)
-                    .fetch_one(&self.pool)
+                    .fetch_one(write_pool(self))
                     .await
                     .map_err(db_err)?;
                     telemetry_from_row(&row, &*self.codec)
@@ -715,7 +678,6 @@ impl_keymanager!(
     SqliteStore,
     sqlx::sqlite::SqliteRow,
     sqlx::SqliteConnection,
-    begin_sqlite,
     "",
     "",
     sqlite
@@ -724,7 +686,6 @@ impl_keymanager!(
     PostgresStore,
     sqlx::postgres::PgRow,
     sqlx::PgConnection,
-    begin_postgres,
     " FOR UPDATE",
     " FOR UPDATE SKIP LOCKED",
     postgres

@@ -5,7 +5,7 @@
 /// impl in `mod.rs` delegates to them. Expanded inside `impl_keymanager!`,
 /// so the row helpers and `insert_event` there are in scope.
 macro_rules! km_products_sql {
-    ($store:ty, $row:ty, $conn:ty, $begin:ident, $lock:literal, $skip_locked:literal, $core:ident) => {
+    ($store:ty, $row:ty, $conn:ty, $lock:literal, $skip_locked:literal, $core:ident) => {
         impl $store {
             async fn sql_km_put_product_signing_key(
                 &self,
@@ -15,7 +15,7 @@ macro_rules! km_products_sql {
                 now: Millis,
             ) -> Result<ProductSigningKey> {
                 let sealed = self.codec.seal(&key.private_pkcs8, PRODUCT_SIGNING_KEY);
-                let mut tx = $begin(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE id = $1")
                     .bind(product_id)
                     .fetch_one(&mut *tx)
@@ -75,23 +75,12 @@ macro_rules! km_products_sql {
                 }))
             }
 
-            async fn sql_km_delete_product_signing_key(&self, product_id: i64, event: EventDraft) -> Result<()> {
-                let mut tx = $begin(&self.pool).await?;
-                let done = sqlx::query("DELETE FROM km_product_signing_keys WHERE product_id = $1")
-                    .bind(product_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                insert_event(&mut tx, event, Some(product_id), wall_now()).await?;
-                tx.commit().await.map_err(db_err)?;
-                Ok(())
+            async fn sql_km_delete_product_signing_key(&self, product_id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                delete_logged(self, "DELETE FROM km_product_signing_keys WHERE product_id = $1", product_id, db_err, event, now).await
             }
 
-            async fn sql_km_delete_product(&self, product_id: i64, event: EventDraft) -> Result<()> {
-                let mut tx = $begin(&self.pool).await?;
+            async fn sql_km_delete_product(&self, product_id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                let mut tx = begin_write(self).await?;
                 let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE id = $1")
                     .bind(product_id)
                     .fetch_one(&mut *tx)
@@ -114,7 +103,7 @@ macro_rules! km_products_sql {
                         .await
                         .map_err(conflict("product is still in use", "product is still in use"))?;
                 }
-                insert_event(&mut tx, event, Some(product_id), wall_now()).await?;
+                insert_event(&mut tx, event, Some(product_id), now).await?;
                 tx.commit().await.map_err(db_err)?;
                 Ok(())
             }
@@ -141,7 +130,7 @@ macro_rules! km_products_sql {
                 now: Millis,
             ) -> Result<MetaEntry> {
                 let (table, column, owners) = meta_table(owner);
-                let mut tx = $begin(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 let found: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
                     "SELECT COUNT(*) FROM {owners} WHERE id = $1"
                 )))
@@ -179,7 +168,7 @@ macro_rules! km_products_sql {
                 now: Millis,
             ) -> Result<MetaEntry> {
                 let (table, column, _) = meta_table(owner);
-                let mut tx = $begin(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 let row = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "UPDATE {table} SET meta_value = $3, updated_at = $4 WHERE {column} = $1 AND meta_key = $2 \
                      RETURNING id, meta_key, meta_value, created_at, updated_at"
@@ -200,7 +189,7 @@ macro_rules! km_products_sql {
 
             async fn sql_km_delete_meta(&self, owner: MetaOwner, key: &str, event: EventDraft, now: Millis) -> Result<()> {
                 let (table, column, _) = meta_table(owner);
-                let mut tx = $begin(&self.pool).await?;
+                let mut tx = begin_write(self).await?;
                 let done = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "DELETE FROM {table} WHERE {column} = $1 AND meta_key = $2"
                 )))

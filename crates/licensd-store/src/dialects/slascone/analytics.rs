@@ -4,7 +4,7 @@
 /// impl in `mod.rs` delegates to them. Expanded inside `impl_slascone_store!`,
 /// so the row helpers and `log_event` there are in scope.
 macro_rules! slascone_analytics_sql {
-    ($store:ty, $row:ty, $conn:ty, $begin:literal) => {
+    ($store:ty, $row:ty, $conn:ty, $core:ident) => {
         impl $store {
             async fn sql_slascone_create_analytical_field(
                 &self,
@@ -14,7 +14,7 @@ macro_rules! slascone_analytics_sql {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<AnalyticalField> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin_write(self).await?;
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO slascone_analytical_fields (product_id, name, field_type, created_at) \
                      VALUES ($1, $2, $3, $4) RETURNING id",
@@ -62,7 +62,7 @@ macro_rules! slascone_analytics_sql {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<UsageFeature> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin_write(self).await?;
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO slascone_usage_features (product_id, name, created_at) VALUES ($1, $2, $3) RETURNING id",
                 )
@@ -104,7 +104,7 @@ macro_rules! slascone_analytics_sql {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<UsageModule> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin_write(self).await?;
                 let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM slascone_usage_features WHERE id = $1")
                     .bind(usage_feature_id)
                     .fetch_optional(&mut *tx)
@@ -155,7 +155,7 @@ macro_rules! slascone_analytics_sql {
                 reports: Vec<AnalyticalReport>,
                 now: Millis,
             ) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin_write(self).await?;
                 for report in reports {
                     sqlx::query(
                         "INSERT INTO slascone_analytical_reports \
@@ -200,7 +200,7 @@ macro_rules! slascone_analytics_sql {
                 reports: Vec<UsageReport>,
                 now: Millis,
             ) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin_write(self).await?;
                 for report in reports {
                     sqlx::query(
                         "INSERT INTO slascone_usage_reports \

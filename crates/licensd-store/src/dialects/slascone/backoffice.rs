@@ -5,7 +5,7 @@
 /// impl in `mod.rs` delegates to them. Expanded inside `impl_slascone_store!`,
 /// so the row helpers and `log_event` there are in scope.
 macro_rules! slascone_backoffice_sql {
-    ($store:ty, $row:ty, $conn:ty, $begin:literal) => {
+    ($store:ty, $row:ty, $conn:ty, $core:ident) => {
         impl $store {
             async fn sql_slascone_create_entry(
                 &self,
@@ -16,7 +16,7 @@ macro_rules! slascone_backoffice_sql {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<Entry> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin_write(self).await?;
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO slascone_entries (kind, scope_id, name, detail, created_at) \
                      VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -67,7 +67,7 @@ macro_rules! slascone_backoffice_sql {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<(Customer, CustomerProfile)> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin_write(self).await?;
                 // Checked inside the write transaction so the refusal names the field; the UNIQUE
                 // keys still decide a race (then reported as a duplicate number).
                 let number: Option<i64> =
@@ -158,7 +158,7 @@ macro_rules! slascone_backoffice_sql {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin_write(self).await?;
                 let tag: Option<i64> = sqlx::query_scalar("SELECT id FROM slascone_entries WHERE id = $1 AND kind = $2")
                     .bind(tag_id)
                     .bind(EntryKind::Tag.as_str())
@@ -212,7 +212,7 @@ macro_rules! slascone_backoffice_sql {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin_write(self).await?;
                 let kind: Option<String> = sqlx::query_scalar("SELECT kind FROM slascone_entries WHERE id = $1")
                     .bind(entry_id)
                     .fetch_optional(&mut *tx)
@@ -259,7 +259,7 @@ macro_rules! slascone_backoffice_sql {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin_write(self).await?;
                 sqlx::query(
                     "DELETE FROM slascone_license_values WHERE license_id = $1 AND entry_id IN \
                      (SELECT id FROM slascone_entries WHERE kind = $2)",
@@ -313,7 +313,7 @@ macro_rules! slascone_backoffice_sql {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin_write(self).await?;
                 sqlx::query("DELETE FROM slascone_legacy_keys WHERE license_id = $1")
                     .bind(license_id)
                     .execute(&mut *tx)
@@ -349,7 +349,7 @@ macro_rules! slascone_backoffice_sql {
             }
 
             async fn sql_slascone_delete_edition(&self, policy_id: i64, event: EventDraft, now: Millis) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin_write(self).await?;
                 let product_id: Option<i64> = sqlx::query_scalar("SELECT product_id FROM policies WHERE id = $1")
                     .bind(policy_id)
                     .fetch_optional(&mut *tx)
@@ -381,7 +381,7 @@ macro_rules! slascone_backoffice_sql {
             }
 
             async fn sql_slascone_toggle_license(&self, license_id: i64, event: EventDraft, now: Millis) -> Result<LicenseStatus> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin_write(self).await?;
                 let status: Option<String> = sqlx::query_scalar(
                     "UPDATE licenses SET status = CASE WHEN status = 'active' THEN 'disabled' ELSE 'active' END, \
                      updated_at = $2 WHERE id = $1 RETURNING status",

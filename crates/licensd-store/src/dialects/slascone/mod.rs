@@ -73,10 +73,14 @@ mod backoffice;
 
 pub use api::*;
 
+/// Implements `SlasconeStore` for one backend (`$core`: `sqlite` or `postgres`); writes use the
+/// shared transaction helpers (`sql/tx.rs`).
 macro_rules! impl_slascone_store {
-    ($store:ty, $row:ty, $conn:ty, $begin:literal) => {
-        slascone_analytics_sql!($store, $row, $conn, $begin);
-        slascone_backoffice_sql!($store, $row, $conn, $begin);
+    ($store:ty, $row:ty, $conn:ty, $core:ident) => {
+        use crate::$core::shared::{begin_write, insert_event as log_event, lock_license_id, write_pool};
+
+        slascone_analytics_sql!($store, $row, $conn, $core);
+        slascone_backoffice_sql!($store, $row, $conn, $core);
 
         #[async_trait::async_trait]
         impl SlasconeStore for $store {
@@ -106,7 +110,7 @@ macro_rules! impl_slascone_store {
                 .bind(self.codec.digest(candidate.as_bytes()))
                 .bind(self.codec.seal(candidate.as_bytes(), TOKEN_CONTEXT))
                 .bind(now)
-                .execute(&self.pool)
+                .execute(write_pool(self))
                 .await
                 .map_err(db_err)?;
                 self.slascone_token_of(license_id, client_id)
@@ -122,7 +126,7 @@ macro_rules! impl_slascone_store {
                 now: Millis,
             ) -> Result<Option<SlasconeToken>> {
                 let digest = self.codec.digest(token_key.as_bytes());
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin_write(self).await?;
                 let license_id: Option<i64> =
                     sqlx::query_scalar("SELECT license_id FROM slascone_tokens WHERE token_digest = $1")
                         .bind(&digest)
@@ -132,11 +136,7 @@ macro_rules! impl_slascone_store {
                 let license_id = license_id.ok_or(StoreError::NotFound)?;
                 // The license row lock serialises this with activations and unassigns of the license
                 // (SQLite's BEGIN IMMEDIATE already holds the write lock).
-                sqlx::query("UPDATE licenses SET updated_at = updated_at WHERE id = $1")
-                    .bind(license_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
+                lock_license_id(&mut tx, license_id).await?;
                 let holder: String = sqlx::query_scalar("SELECT client_id FROM slascone_tokens WHERE token_digest = $1")
                     .bind(&digest)
                     .fetch_one(&mut *tx)
@@ -230,7 +230,7 @@ macro_rules! impl_slascone_store {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<ConsumptionRollback> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db_err)?;
+                let mut tx = begin_write(self).await?;
                 let Some(row) = sqlx::query(
                     "SELECT license_id, feature_id, amount, at FROM consumption_events \
                      WHERE id = $1 AND feature_id IS NOT NULL",
@@ -247,12 +247,7 @@ macro_rules! impl_slascone_store {
                 let amount: i64 = row.try_get("amount").map_err(db_err)?;
                 let consumed_at: i64 = row.try_get("at").map_err(db_err)?;
                 // Lock the license row first, like every command that changes a counter.
-                let product_id: i64 =
-                    sqlx::query_scalar("UPDATE licenses SET lock_version = lock_version + 1 WHERE id = $1 RETURNING product_id")
-                        .bind(license_id)
-                        .fetch_one(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
+                let product_id = lock_license_id(&mut tx, license_id).await?;
                 if product_scope.is_some_and(|scope| scope != product_id) {
                     return Err(StoreError::NotFound);
                 }
@@ -319,20 +314,7 @@ macro_rules! impl_slascone_store {
                 .await
                 .map_err(db_err)?;
                 let data = serde_json::json!({"transaction_id": transaction_id, "returned": current.used - next.used});
-                sqlx::query(
-                    "INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(now)
-                .bind(event.actor)
-                .bind(event.source_ip)
-                .bind(event.action)
-                .bind(event.subject_type)
-                .bind(event.subject_id.or(Some(license_id)))
-                .bind(to_json(&data)?)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
+                log_event(&mut tx, EventDraft { data, ..event }, license_id, now).await?;
                 tx.commit().await.map_err(db_err)?;
                 Ok(ConsumptionRollback { license_id, feature_id, total: next.used, replayed: false })
             }
@@ -540,29 +522,6 @@ macro_rules! impl_slascone_store {
             })
         }
 
-        async fn log_event(
-            conn: &mut $conn,
-            event: EventDraft,
-            subject: i64,
-            now: Millis,
-        ) -> Result<()> {
-            sqlx::query(
-                "INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(now)
-            .bind(event.actor)
-            .bind(event.source_ip)
-            .bind(event.action)
-            .bind(event.subject_type)
-            .bind(event.subject_id.or(Some(subject)))
-            .bind(to_json(&event.data)?)
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
-            Ok(())
-        }
-
         fn rollback_key(transaction_id: i64) -> String {
             format!("slascone-rollback:{transaction_id}")
         }
@@ -582,24 +541,19 @@ macro_rules! impl_slascone_store {
 mod sqlite_impl {
     use super::*;
     use crate::StoreError;
-    use crate::sql::{conflict, db_err, open_text, to_json};
+    use crate::sql::{conflict, db_err, open_text};
     use licensd_domain::{ConsumptionTerms, ResetPeriod, consumption_rollback, rules};
     use sqlx::Row;
 
-    impl_slascone_store!(
-        SqliteStore,
-        sqlx::sqlite::SqliteRow,
-        sqlx::SqliteConnection,
-        "BEGIN IMMEDIATE"
-    );
+    impl_slascone_store!(SqliteStore, sqlx::sqlite::SqliteRow, sqlx::SqliteConnection, sqlite);
 }
 
 mod postgres_impl {
     use super::*;
     use crate::StoreError;
-    use crate::sql::{conflict, db_err, open_text, to_json};
+    use crate::sql::{conflict, db_err, open_text};
     use licensd_domain::{ConsumptionTerms, ResetPeriod, consumption_rollback, rules};
     use sqlx::Row;
 
-    impl_slascone_store!(PostgresStore, sqlx::postgres::PgRow, sqlx::PgConnection, "BEGIN");
+    impl_slascone_store!(PostgresStore, sqlx::postgres::PgRow, sqlx::PgConnection, postgres);
 }

@@ -108,7 +108,11 @@ pub async fn delete_contract(
 ) -> Result<StatusCode, ApiError> {
     state
         .store
-        .km_delete_contract(id, admin.event("keymanager.contract.deleted", "contract").subject(id))
+        .km_delete_contract(
+            id,
+            admin.event("keymanager.contract.deleted", "contract").subject(id),
+            state.now(),
+        )
         .await
         .map_err(|e| ApiError::from_store(e, "contract"))?;
     Ok(StatusCode::NO_CONTENT)

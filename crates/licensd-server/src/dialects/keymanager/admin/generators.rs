@@ -80,7 +80,11 @@ pub async fn delete_generator(
 ) -> Result<StatusCode, ApiError> {
     state
         .store
-        .km_delete_generator(id, admin.event("keymanager.generator.deleted", "generator").subject(id))
+        .km_delete_generator(
+            id,
+            admin.event("keymanager.generator.deleted", "generator").subject(id),
+            state.now(),
+        )
         .await
         .map_err(|e| ApiError::from_store(e, "generator"))?;
     Ok(StatusCode::NO_CONTENT)
@@ -144,6 +148,7 @@ pub async fn delete_downloadable(
             admin
                 .event("keymanager.downloadable.deleted", "downloadable")
                 .subject(id),
+            state.now(),
         )
         .await
         .map_err(|e| ApiError::from_store(e, "downloadable"))?;
@@ -172,7 +177,7 @@ pub async fn upload_file(
     Ok(Json(
         state
             .store
-            .km_put_downloadable_file(id, &name, body.to_vec(), event)
+            .km_put_downloadable_file(id, &name, body.to_vec(), event, state.now())
             .await
             .map_err(|e| ApiError::from_store(e, "downloadable"))?,
     ))

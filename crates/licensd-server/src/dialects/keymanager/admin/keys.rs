@@ -268,6 +268,7 @@ pub async fn delete_access_block(
             admin
                 .event("keymanager.access_block.deleted", "access_block")
                 .subject(id),
+            state.now(),
         )
         .await
         .map_err(|e| ApiError::from_store(e, "access block"))?;

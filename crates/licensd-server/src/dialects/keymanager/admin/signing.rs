@@ -107,7 +107,11 @@ pub async fn delete_product_signing_key(
 ) -> Result<StatusCode, ApiError> {
     state
         .store
-        .km_delete_product_signing_key(id, admin.event("keymanager.product_key.deleted", "product").subject(id))
+        .km_delete_product_signing_key(
+            id,
+            admin.event("keymanager.product_key.deleted", "product").subject(id),
+            state.now(),
+        )
         .await
         .map_err(|e| ApiError::from_store(e, "product signing key"))?;
     Ok(StatusCode::NO_CONTENT)

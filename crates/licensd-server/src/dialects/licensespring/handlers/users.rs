@@ -41,7 +41,7 @@ pub async fn change_password(State(state): State<AppState>, peer: Peer, headers:
             .from_ip(peer.0.map(|ip| ip.to_string()));
             state
                 .store
-                .set_license_user_password(user.id, &new_hash, event)
+                .set_license_user_password(user.id, &new_hash, event, state.now())
                 .await
                 .map_err(LsError::from_store)?;
             Ok(plain("password_changed"))

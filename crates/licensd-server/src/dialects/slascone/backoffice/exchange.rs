@@ -210,7 +210,7 @@ pub async fn create_license_by_template(
         .await;
         if let Err(error) = attached {
             let undo = EventDraft::new(actor, "slascone.license_removed", "license");
-            if let Err(cleanup) = state.store.delete_license(license.id, undo).await {
+            if let Err(cleanup) = state.store.delete_license(license.id, undo, now).await {
                 tracing::error!(error = %cleanup, "slascone: could not remove a license after a refused create");
             }
             return Err(error);

@@ -10,6 +10,8 @@
 //! calling thread's connection (`ThreadReaders`); other reads use the main pool. Readers run
 //! beside the writer (WAL).
 
+pub(crate) mod direct;
+
 use crate::read_cache::{Generation, ReadCache};
 use crate::sql::db_err;
 use crate::{Result, SecretCodec, StoreError};
@@ -284,19 +286,25 @@ fn read_cache(store: &SqliteStore) -> Option<&ReadCache> {
     store.read_cache.as_ref()
 }
 
-/// The thread that runs SQLite's hot client writes as whole transactions (`sql.rs`, `direct`);
+/// The thread that runs SQLite's hot client writes as whole transactions (`direct`);
 /// `None` for an in-memory database, which only the pool's own connection can see.
 fn sqlite_writer(store: &SqliteStore) -> Option<&WriterThread> {
     store.writer_thread.as_ref()
 }
 
-/// Read connections on the calling threads for validation (`sql.rs`, `direct`); `None` for an
+/// Read connections on the calling threads for validation (`direct`); `None` for an
 /// in-memory database.
 fn sqlite_readers(store: &SqliteStore) -> Option<&ThreadReaders> {
     store.readers.as_ref()
 }
 
-async fn begin_write(store: &SqliteStore) -> Result<Transaction<'static, Sqlite>> {
+/// See `shared::write_pool` (`sql/tx.rs`).
+pub(crate) fn write_pool(store: &SqliteStore) -> &SqlitePool {
+    &store.writer
+}
+
+/// See `shared::begin_write` (`sql/tx.rs`).
+pub(crate) async fn begin_write(store: &SqliteStore) -> Result<Transaction<'static, Sqlite>> {
     store.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)
 }
 
@@ -314,5 +322,5 @@ crate::sql::impl_store!(
     sqlx::Sqlite,
     sqlx::sqlite::SqliteRow,
     sqlx::SqliteConnection,
-    crate::Backend::Sqlite
+    Sqlite
 );

@@ -1,0 +1,274 @@
+//! Who may call: signing keys, admin tokens (stored as keyed digests only) and the client
+//! credentials of the dialects.
+
+use crate::*;
+use licensd_domain::*;
+
+/// Signing keys, admin tokens and client credentials.
+#[async_trait::async_trait]
+pub trait AccessStore: Send + Sync + 'static {
+    // --- signing keys ---
+    async fn list_signing_keys(&self) -> Result<Vec<StoredSigningKey>>;
+    /// Returns the active key for `key.algorithm`, inserting `key` only when there is none.
+    /// Safe when several nodes start at once: exactly one key becomes active.
+    async fn ensure_signing_key(&self, key: NewSigningKey, now: Millis) -> Result<StoredSigningKey>;
+    /// Makes `key` the active key for its algorithm and retires the previous one (kept, published).
+    async fn rotate_signing_key(&self, key: NewSigningKey, event: EventDraft, now: Millis) -> Result<StoredSigningKey>;
+
+    // --- admin tokens (stored as keyed digests only) ---
+    /// Creates the first admin token unless any token exists; returns whether it was created.
+    async fn bootstrap_admin_token(&self, name: &str, token: &str, now: Millis) -> Result<bool>;
+    async fn create_admin_token(&self, name: &str, token: &str, event: EventDraft, now: Millis) -> Result<AdminToken>;
+    /// The unrevoked token with this secret, if any.
+    async fn find_admin_token(&self, token: &str) -> Result<Option<AdminToken>>;
+    async fn list_admin_tokens(&self) -> Result<Vec<AdminToken>>;
+    async fn revoke_admin_token(&self, id: i64, event: EventDraft, now: Millis) -> Result<AdminToken>;
+
+    // --- client credentials ---
+    async fn create_credential(&self, new: NewCredential, event: EventDraft, now: Millis) -> Result<Credential>;
+    async fn list_credentials(&self, dialect: Option<Dialect>) -> Result<Vec<Credential>>;
+    async fn revoke_credential(&self, id: i64, event: EventDraft, now: Millis) -> Result<Credential>;
+    /// The credential with this public id and its secret (revoked ones too: callers report them).
+    async fn find_credential(&self, dialect: Dialect, key_id: &str) -> Result<Option<(Credential, String)>>;
+}
+
+/// Expands the helpers and the `AccessStore` implementation for one backend inside
+/// `impl_store!`'s `shared` module (see `sql/mod.rs`).
+macro_rules! impl_access {
+    ($store:ty, $backend:ident) => {
+            #[async_trait::async_trait]
+            impl $crate::AccessStore for $store {
+                // --- signing keys ---
+
+                async fn list_signing_keys(&self) -> Result<Vec<StoredSigningKey>> {
+                    let found = sqlx::query(concat!("SELECT ", signing_key_cols!(), " FROM signing_keys ORDER BY id"))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_err)?;
+                    rows(found, |r| signing_key_from_row(r, &*self.codec))
+                }
+
+                async fn ensure_signing_key(&self, key: NewSigningKey, now: Millis) -> Result<StoredSigningKey> {
+                    let mut tx = begin_write(self).await?;
+                    let select_active =
+                        concat!("SELECT ", signing_key_cols!(), " FROM signing_keys WHERE algorithm = $1 AND active = TRUE");
+                    if let Some(r) = sqlx::query(select_active).bind(&key.algorithm).fetch_optional(&mut *tx).await.map_err(db_err)? {
+                        let existing = signing_key_from_row(&r, &*self.codec)?;
+                        tx.commit().await.map_err(db_err)?;
+                        return Ok(existing);
+                    }
+                    // DO NOTHING instead of failing: on PostgreSQL a node racing us waits here for
+                    // the winner to commit, then re-reads the winner's key below.
+                    let inserted = sqlx::query(concat!(
+                        "INSERT INTO signing_keys (kid, algorithm, public_der, private_sealed, active, created_at) \
+                         VALUES ($1, $2, $3, $4, TRUE, $5) ON CONFLICT DO NOTHING RETURNING ",
+                        signing_key_cols!()
+                    ))
+                    .bind(&key.kid)
+                    .bind(&key.algorithm)
+                    .bind(&key.public_der)
+                    .bind(self.codec.seal(&key.private_pkcs8, SIGNING_KEY))
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    let row = match inserted {
+                        Some(r) => r,
+                        None => sqlx::query(select_active)
+                            .bind(&key.algorithm)
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(db_err)?
+                            .ok_or_else(|| StoreError::Conflict(format!("signing key id {} already exists", key.kid)))?,
+                    };
+                    let stored = signing_key_from_row(&row, &*self.codec)?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(stored)
+                }
+
+                async fn rotate_signing_key(&self, key: NewSigningKey, event: EventDraft, now: Millis) -> Result<StoredSigningKey> {
+                    let mut tx = begin_write(self).await?;
+                    sqlx::query("UPDATE signing_keys SET active = FALSE, retired_at = $2 WHERE algorithm = $1 AND active = TRUE")
+                        .bind(&key.algorithm)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    let row = sqlx::query(concat!(
+                        "INSERT INTO signing_keys (kid, algorithm, public_der, private_sealed, active, created_at) \
+                         VALUES ($1, $2, $3, $4, TRUE, $5) RETURNING ",
+                        signing_key_cols!()
+                    ))
+                    .bind(&key.kid)
+                    .bind(&key.algorithm)
+                    .bind(&key.public_der)
+                    .bind(self.codec.seal(&key.private_pkcs8, SIGNING_KEY))
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(conflict("signing key id already exists", "signing key reference"))?;
+                    let stored = signing_key_from_row(&row, &*self.codec)?;
+                    insert_event(&mut tx, event, Some(stored.id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(stored)
+                }
+
+                // --- admin tokens ---
+
+                async fn bootstrap_admin_token(&self, name: &str, token: &str, now: Millis) -> Result<bool> {
+                    let mut tx = begin_write(self).await?;
+                    serialize_bootstrap(&mut tx).await?;
+                    let done = sqlx::query(
+                        "INSERT INTO admin_tokens (name, digest, created_at) \
+                         SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM admin_tokens)",
+                    )
+                    .bind(name)
+                    .bind(self.codec.digest(token.as_bytes()))
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(conflict("admin token already exists", "admin token reference"))?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn create_admin_token(&self, name: &str, token: &str, event: EventDraft, now: Millis) -> Result<AdminToken> {
+                    let mut tx = begin_write(self).await?;
+                    let row = sqlx::query(concat!(
+                        "INSERT INTO admin_tokens (name, digest, created_at) VALUES ($1, $2, $3) RETURNING ",
+                        admin_token_cols!()
+                    ))
+                    .bind(name)
+                    .bind(self.codec.digest(token.as_bytes()))
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(conflict("admin token already exists", "admin token reference"))?;
+                    let created = admin_token_from_row(&row)?;
+                    insert_event(&mut tx, event, Some(created.id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(created)
+                }
+
+                async fn find_admin_token(&self, token: &str) -> Result<Option<AdminToken>> {
+                    sqlx::query(concat!(
+                        "SELECT ",
+                        admin_token_cols!(),
+                        " FROM admin_tokens WHERE digest = $1 AND revoked_at IS NULL"
+                    ))
+                    .bind(self.codec.digest(token.as_bytes()))
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .map(|r| admin_token_from_row(&r))
+                    .transpose()
+                }
+
+                async fn list_admin_tokens(&self) -> Result<Vec<AdminToken>> {
+                    let found = sqlx::query(concat!("SELECT ", admin_token_cols!(), " FROM admin_tokens ORDER BY id"))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_err)?;
+                    rows(found, admin_token_from_row)
+                }
+
+                async fn revoke_admin_token(&self, id: i64, event: EventDraft, now: Millis) -> Result<AdminToken> {
+                    let mut tx = begin_write(self).await?;
+                    let row = sqlx::query(concat!(
+                        "UPDATE admin_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 RETURNING ",
+                        admin_token_cols!()
+                    ))
+                    .bind(id)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?
+                    .ok_or(StoreError::NotFound)?;
+                    let revoked = admin_token_from_row(&row)?;
+                    insert_event(&mut tx, event, Some(id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(revoked)
+                }
+                // --- client credentials ---
+
+                async fn create_credential(&self, new: NewCredential, event: EventDraft, now: Millis) -> Result<Credential> {
+                    let mut tx = begin_write(self).await?;
+                    let row = sqlx::query(concat!(
+                        "INSERT INTO credentials (dialect, name, key_id, secret_digest, secret_sealed, product_id, read_only, \
+                         ip_allowlist, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ",
+                        credential_cols!()
+                    ))
+                    .bind(new.dialect.as_str())
+                    .bind(&new.name)
+                    .bind(&new.key_id)
+                    .bind(self.codec.digest(new.secret.as_bytes()))
+                    .bind(self.codec.seal(new.secret.as_bytes(), CREDENTIAL))
+                    .bind(new.product_id)
+                    .bind(new.read_only)
+                    .bind(to_json(&new.ip_allowlist)?)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(conflict("credential key id already exists for this dialect", "product does not exist"))?;
+                    let credential = credential_from_row(&row)?;
+                    insert_event(&mut tx, event, Some(credential.id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(credential)
+                }
+
+                async fn list_credentials(&self, dialect: Option<Dialect>) -> Result<Vec<Credential>> {
+                    let found = sqlx::query(concat!(
+                        "SELECT ",
+                        credential_cols!(),
+                        " FROM credentials WHERE ($1 IS NULL OR dialect = $1) ORDER BY id"
+                    ))
+                    .bind(dialect.map(Dialect::as_str))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    rows(found, credential_from_row)
+                }
+
+                async fn revoke_credential(&self, id: i64, event: EventDraft, now: Millis) -> Result<Credential> {
+                    let mut tx = begin_write(self).await?;
+                    let row = sqlx::query(concat!(
+                        "UPDATE credentials SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 RETURNING ",
+                        credential_cols!()
+                    ))
+                    .bind(id)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?
+                    .ok_or(StoreError::NotFound)?;
+                    let credential = credential_from_row(&row)?;
+                    insert_event(&mut tx, event, Some(id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(credential)
+                }
+
+                async fn find_credential(&self, dialect: Dialect, key_id: &str) -> Result<Option<(Credential, String)>> {
+                    ReadCache::through(read_cache(self), |cache| &cache.credentials, (dialect, key_id.to_owned()), async {
+                        let Some(row) = sqlx::query(concat!(
+                            "SELECT ",
+                            credential_cols!(),
+                            " FROM credentials WHERE dialect = $1 AND key_id = $2"
+                        ))
+                        .bind(dialect.as_str())
+                        .bind(key_id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        else {
+                            return Ok(None);
+                        };
+                        let secret = open_text(&*self.codec, &get::<Vec<u8>>(&row, "secret_sealed")?, CREDENTIAL)?;
+                        Ok(Some((credential_from_row(&row)?, secret)))
+                    })
+                    .await
+                }
+            }
+    };
+}
+
+pub(crate) use impl_access;

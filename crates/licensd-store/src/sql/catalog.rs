@@ -1,0 +1,340 @@
+//! The catalog: products, their feature definitions and policies.
+
+use crate::*;
+use licensd_domain::*;
+
+/// Products, feature definitions and policies.
+#[async_trait::async_trait]
+pub trait CatalogStore: Send + Sync + 'static {
+    // --- products ---
+    async fn create_product(&self, new: NewProduct, event: EventDraft, now: Millis) -> Result<Product>;
+    async fn get_product(&self, id: i64) -> Result<Product>;
+    async fn get_product_by_code(&self, code: &str) -> Result<Product>;
+    async fn list_products(&self, page: Page) -> Result<Vec<Product>>;
+    /// Writes every mutable field of `product` (code, name, auth method, status, trial, metadata).
+    async fn update_product(&self, product: Product, event: EventDraft, now: Millis) -> Result<Product>;
+    /// Conflict while licenses of the product exist.
+    async fn delete_product(&self, id: i64, event: EventDraft, now: Millis) -> Result<()>;
+
+    // --- feature definitions ---
+    async fn create_feature(&self, new: NewFeature, event: EventDraft, now: Millis) -> Result<FeatureDefinition>;
+    async fn get_feature(&self, id: i64) -> Result<FeatureDefinition>;
+    async fn list_features(&self, product_id: Option<i64>) -> Result<Vec<FeatureDefinition>>;
+    async fn update_feature(
+        &self,
+        feature: FeatureDefinition,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<FeatureDefinition>;
+    async fn delete_feature(&self, id: i64, event: EventDraft, now: Millis) -> Result<()>;
+
+    // --- policies ---
+    async fn create_policy(&self, new: NewPolicy, event: EventDraft, now: Millis) -> Result<Policy>;
+    async fn get_policy(&self, id: i64) -> Result<Policy>;
+    async fn list_policies(&self, product_id: Option<i64>) -> Result<Vec<Policy>>;
+    async fn update_policy(&self, policy: Policy, event: EventDraft, now: Millis) -> Result<Policy>;
+    async fn delete_policy(&self, id: i64, event: EventDraft, now: Millis) -> Result<()>;
+}
+
+/// Expands the helpers and the `CatalogStore` implementation for one backend inside
+/// `impl_store!`'s `shared` module (see `sql/mod.rs`).
+macro_rules! impl_catalog {
+    ($store:ty, $backend:ident) => {
+            #[async_trait::async_trait]
+            impl $crate::CatalogStore for $store {
+                // --- products ---
+
+                async fn create_product(&self, new: NewProduct, event: EventDraft, now: Millis) -> Result<Product> {
+                    let mut tx = begin_write(self).await?;
+                    let row = sqlx::query(concat!(
+                        "INSERT INTO products (code, name, auth_method, status, trial_allowed, trial_days, metadata, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING ",
+                        product_cols!()
+                    ))
+                    .bind(&new.code)
+                    .bind(&new.name)
+                    .bind(new.auth_method.as_str())
+                    .bind(new.status.as_str())
+                    .bind(new.trial_allowed)
+                    .bind(new.trial_days)
+                    .bind(to_json(&new.metadata)?)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(conflict("product code already exists", "product reference"))?;
+                    let product = product_from_row(&row)?;
+                    insert_event(&mut tx, event, Some(product.id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(product)
+                }
+
+                async fn get_product(&self, id: i64) -> Result<Product> {
+                    sqlx::query(concat!("SELECT ", product_cols!(), " FROM products WHERE id = $1"))
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .map(|r| product_from_row(&r))
+                        .transpose()?
+                        .ok_or(StoreError::NotFound)
+                }
+
+                async fn get_product_by_code(&self, code: &str) -> Result<Product> {
+                    ReadCache::through(read_cache(self), |cache| &cache.products_by_code, code.to_owned(), async {
+                        sqlx::query(concat!("SELECT ", product_cols!(), " FROM products WHERE code = $1"))
+                            .bind(code)
+                            .fetch_optional(&self.pool)
+                            .await
+                            .map_err(db_err)?
+                            .map(|r| product_from_row(&r))
+                            .transpose()?
+                            .ok_or(StoreError::NotFound)
+                    })
+                    .await
+                }
+
+                async fn list_products(&self, page: Page) -> Result<Vec<Product>> {
+                    let found = sqlx::query(concat!("SELECT ", product_cols!(), " FROM products WHERE id > $1 ORDER BY id LIMIT $2"))
+                        .bind(after(&page))
+                        .bind(page.clamped_limit())
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_err)?;
+                    rows(found, product_from_row)
+                }
+
+                async fn update_product(&self, product: Product, event: EventDraft, now: Millis) -> Result<Product> {
+                    let mut tx = begin_write(self).await?;
+                    let row = sqlx::query(concat!(
+                        "UPDATE products SET code = $2, name = $3, auth_method = $4, status = $5, trial_allowed = $6, \
+                         trial_days = $7, metadata = $8, updated_at = $9 WHERE id = $1 RETURNING ",
+                        product_cols!()
+                    ))
+                    .bind(product.id)
+                    .bind(&product.code)
+                    .bind(&product.name)
+                    .bind(product.auth_method.as_str())
+                    .bind(product.status.as_str())
+                    .bind(product.trial_allowed)
+                    .bind(product.trial_days)
+                    .bind(to_json(&product.metadata)?)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(conflict("product code already exists", "product reference"))?
+                    .ok_or(StoreError::NotFound)?;
+                    let updated = product_from_row(&row)?;
+                    insert_event(&mut tx, event, Some(updated.id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(updated)
+                }
+
+                async fn delete_product(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                    let mut tx = begin_write(self).await?;
+                    let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE id = $1")
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    if exists == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    let licenses: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM licenses WHERE product_id = $1")
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    if licenses > 0 {
+                        return Err(StoreError::Conflict("product has licenses".into()));
+                    }
+                    // Feature definitions and policies are parts of the product; without licenses
+                    // nothing else can refer to them.
+                    for statement in
+                        ["DELETE FROM policies WHERE product_id = $1", "DELETE FROM features WHERE product_id = $1", "DELETE FROM products WHERE id = $1"]
+                    {
+                        sqlx::query(statement)
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(conflict("product is still in use", "product is still in use"))?;
+                    }
+                    insert_event(&mut tx, event, Some(id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(())
+                }
+
+                // --- feature definitions ---
+
+                async fn create_feature(&self, new: NewFeature, event: EventDraft, now: Millis) -> Result<FeatureDefinition> {
+                    let mut tx = begin_write(self).await?;
+                    let row = sqlx::query(concat!(
+                        "INSERT INTO features (product_id, code, name, feature_type, max_consumptions, allow_overages, \
+                         max_overages, allow_negative, reset_period, floating_seats, floating_lease_seconds, metadata, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING ",
+                        feature_cols!()
+                    ))
+                    .bind(new.product_id)
+                    .bind(&new.code)
+                    .bind(&new.name)
+                    .bind(new.feature_type.as_str())
+                    .bind(new.max_consumptions)
+                    .bind(new.allow_overages)
+                    .bind(new.max_overages)
+                    .bind(new.allow_negative)
+                    .bind(new.reset_period.as_str())
+                    .bind(new.floating_seats)
+                    .bind(new.floating_lease_seconds)
+                    .bind(to_json(&new.metadata)?)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(conflict("feature code already exists for this product", "product does not exist"))?;
+                    let feature = feature_from_row(&row)?;
+                    insert_event(&mut tx, event, Some(feature.id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(feature)
+                }
+
+                async fn get_feature(&self, id: i64) -> Result<FeatureDefinition> {
+                    sqlx::query(concat!("SELECT ", feature_cols!(), " FROM features WHERE id = $1"))
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .map(|r| feature_from_row(&r))
+                        .transpose()?
+                        .ok_or(StoreError::NotFound)
+                }
+
+                async fn list_features(&self, product_id: Option<i64>) -> Result<Vec<FeatureDefinition>> {
+                    let found = sqlx::query(concat!(
+                        "SELECT ",
+                        feature_cols!(),
+                        " FROM features WHERE ($1 IS NULL OR product_id = $1) ORDER BY id"
+                    ))
+                    .bind(product_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    rows(found, feature_from_row)
+                }
+
+                async fn update_feature(&self, feature: FeatureDefinition, event: EventDraft, now: Millis) -> Result<FeatureDefinition> {
+                    let mut tx = begin_write(self).await?;
+                    let row = sqlx::query(concat!(
+                        "UPDATE features SET code = $2, name = $3, feature_type = $4, max_consumptions = $5, \
+                         allow_overages = $6, max_overages = $7, allow_negative = $8, reset_period = $9, \
+                         floating_seats = $10, floating_lease_seconds = $11, metadata = $12 WHERE id = $1 RETURNING ",
+                        feature_cols!()
+                    ))
+                    .bind(feature.id)
+                    .bind(&feature.code)
+                    .bind(&feature.name)
+                    .bind(feature.feature_type.as_str())
+                    .bind(feature.max_consumptions)
+                    .bind(feature.allow_overages)
+                    .bind(feature.max_overages)
+                    .bind(feature.allow_negative)
+                    .bind(feature.reset_period.as_str())
+                    .bind(feature.floating_seats)
+                    .bind(feature.floating_lease_seconds)
+                    .bind(to_json(&feature.metadata)?)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(conflict("feature code already exists for this product", "feature reference"))?
+                    .ok_or(StoreError::NotFound)?;
+                    let updated = feature_from_row(&row)?;
+                    insert_event(&mut tx, event, Some(updated.id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(updated)
+                }
+
+                async fn delete_feature(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                    delete_logged(self, "DELETE FROM features WHERE id = $1", id, conflict("feature is still in use", "feature is granted to licenses"), event, now).await
+                }
+
+                // --- policies ---
+
+                async fn create_policy(&self, new: NewPolicy, event: EventDraft, now: Millis) -> Result<Policy> {
+                    let mut tx = begin_write(self).await?;
+                    let row = sqlx::query(concat!(
+                        "INSERT INTO policies (product_id, code, name, terms, duration_days, maintenance_days, features, \
+                         metadata, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING ",
+                        policy_cols!()
+                    ))
+                    .bind(new.product_id)
+                    .bind(&new.code)
+                    .bind(&new.name)
+                    .bind(to_json(&new.terms)?)
+                    .bind(new.duration_days)
+                    .bind(new.maintenance_days)
+                    .bind(to_json(&new.features)?)
+                    .bind(to_json(&new.metadata)?)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(conflict("policy code or name already exists for this product", "product does not exist"))?;
+                    let policy = policy_from_row(&row)?;
+                    insert_event(&mut tx, event, Some(policy.id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(policy)
+                }
+
+                async fn get_policy(&self, id: i64) -> Result<Policy> {
+                    sqlx::query(concat!("SELECT ", policy_cols!(), " FROM policies WHERE id = $1"))
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_err)?
+                        .map(|r| policy_from_row(&r))
+                        .transpose()?
+                        .ok_or(StoreError::NotFound)
+                }
+
+                async fn list_policies(&self, product_id: Option<i64>) -> Result<Vec<Policy>> {
+                    let found = sqlx::query(concat!(
+                        "SELECT ",
+                        policy_cols!(),
+                        " FROM policies WHERE ($1 IS NULL OR product_id = $1) ORDER BY id"
+                    ))
+                    .bind(product_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    rows(found, policy_from_row)
+                }
+
+                async fn update_policy(&self, policy: Policy, event: EventDraft, now: Millis) -> Result<Policy> {
+                    let mut tx = begin_write(self).await?;
+                    let row = sqlx::query(concat!(
+                        "UPDATE policies SET code = $2, name = $3, terms = $4, duration_days = $5, maintenance_days = $6, \
+                         features = $7, metadata = $8, updated_at = $9 WHERE id = $1 RETURNING ",
+                        policy_cols!()
+                    ))
+                    .bind(policy.id)
+                    .bind(&policy.code)
+                    .bind(&policy.name)
+                    .bind(to_json(&policy.terms)?)
+                    .bind(policy.duration_days)
+                    .bind(policy.maintenance_days)
+                    .bind(to_json(&policy.features)?)
+                    .bind(to_json(&policy.metadata)?)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(conflict("policy code or name already exists for this product", "policy reference"))?
+                    .ok_or(StoreError::NotFound)?;
+                    let updated = policy_from_row(&row)?;
+                    insert_event(&mut tx, event, Some(updated.id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(updated)
+                }
+
+                async fn delete_policy(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                    delete_logged(self, "DELETE FROM policies WHERE id = $1", id, conflict("policy is still in use", "policy has licenses"), event, now).await
+                }
+            }
+    };
+}
+
+pub(crate) use impl_catalog;

@@ -1,0 +1,173 @@
+//! Consumption: metered use of a license or of one of its features, idempotent per key.
+
+use crate::*;
+use licensd_domain::*;
+
+/// Consumption counters.
+#[async_trait::async_trait]
+pub trait ConsumptionStore: Send + Sync + 'static {
+    /// Adds consumption. A repeated idempotency key returns the first result without counting again.
+    async fn consume(
+        &self,
+        license: LicenseRef,
+        amount: i64,
+        idempotency_key: Option<String>,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<ConsumptionOutcome>;
+    async fn consume_feature(
+        &self,
+        license: LicenseRef,
+        feature_code: &str,
+        amount: i64,
+        idempotency_key: Option<String>,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<ConsumptionOutcome>;
+}
+
+/// Expands the helpers and the `ConsumptionStore` implementation for one backend inside
+/// `impl_store!`'s `shared` module (see `sql/mod.rs`).
+macro_rules! impl_consumption {
+    ($store:ty, $backend:ident) => {
+            const SET_CONSUMPTION: &str = concat!(
+                "UPDATE licenses SET consumption_used = $2, consumption_period_start = $3 WHERE id = $1 RETURNING ",
+                license_cols!()
+            );
+            const INSERT_CONSUMPTION: &str = concat!(
+                "INSERT INTO consumption_events (license_id, feature_id, amount, total_after, idempotency_key, at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
+                consumption_cols!()
+            );
+
+            async fn replayed_consumption(conn: &mut Conn, license_id: i64, key: &str) -> Result<Option<ConsumptionEvent>> {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    consumption_cols!(),
+                    " FROM consumption_events WHERE license_id = $1 AND idempotency_key = $2"
+                ))
+                .bind(license_id)
+                .bind(key)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db_err)?
+                .map(|r| consumption_from_row(&r))
+                .transpose()
+            }
+
+            async fn insert_consumption(
+                conn: &mut Conn,
+                license_id: i64,
+                feature_id: Option<i64>,
+                amount: i64,
+                total_after: i64,
+                idempotency_key: Option<String>,
+                now: Millis,
+            ) -> Result<ConsumptionEvent> {
+                let row = sqlx::query(INSERT_CONSUMPTION)
+                .bind(license_id)
+                .bind(feature_id)
+                .bind(amount)
+                .bind(total_after)
+                .bind(idempotency_key)
+                .bind(now)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db_err)?;
+                consumption_from_row(&row)
+            }
+            #[async_trait::async_trait]
+            impl $crate::ConsumptionStore for $store {
+                async fn consume(
+                    &self,
+                    license: LicenseRef,
+                    amount: i64,
+                    idempotency_key: Option<String>,
+                    event: EventDraft,
+                    now: Millis,
+                ) -> Result<ConsumptionOutcome> {
+                    let codec = &*self.codec;
+                    $crate::sql::sqlite_only!($backend,
+                    if let Some(writer) = sqlite_writer(self) {
+                        let codec = self.codec.clone();
+                        return writer
+                            .run(move |conn| direct::consume(conn, &*codec, &license, amount, idempotency_key, event, now))
+                            .await;
+                    }
+                    );
+                    let mut tx = begin_write(self).await?;
+                    let license = lock_license_or_deny(&mut tx, codec, &license).await?;
+                    if let Some(key) = &idempotency_key
+                        && let Some(earlier) = replayed_consumption(&mut tx, license.id, key).await?
+                    {
+                        // Dropping the transaction rolls back even the lock bump: a replay writes nothing.
+                        drop(tx);
+                        let total = earlier.total_after;
+                        return Ok(ConsumptionOutcome { license, event: earlier, total, replayed: true });
+                    }
+                    let product = product_of(&mut tx, &license).await?;
+                    let counter = rules::plan_consumption(&product, &license, amount, now)?;
+                    let row = sqlx::query(SET_CONSUMPTION)
+                    .bind(license.id)
+                    .bind(counter.used)
+                    .bind(counter.period_start)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    let license = license_from_row(&row, codec)?;
+                    let consumed = insert_consumption(&mut tx, license.id, None, amount, counter.used, idempotency_key, now).await?;
+                    insert_event(&mut tx, event, Some(license.id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(ConsumptionOutcome { license, event: consumed, total: counter.used, replayed: false })
+                }
+
+                async fn consume_feature(
+                    &self,
+                    license: LicenseRef,
+                    feature_code: &str,
+                    amount: i64,
+                    idempotency_key: Option<String>,
+                    event: EventDraft,
+                    now: Millis,
+                ) -> Result<ConsumptionOutcome> {
+                    let codec = &*self.codec;
+                    let mut tx = begin_write(self).await?;
+                    let license = lock_license_or_deny(&mut tx, codec, &license).await?;
+                    if let Some(key) = &idempotency_key
+                        && let Some(earlier) = replayed_consumption(&mut tx, license.id, key).await?
+                    {
+                        drop(tx);
+                        let total = earlier.total_after;
+                        return Ok(ConsumptionOutcome { license, event: earlier, total, replayed: true });
+                    }
+                    let product = product_of(&mut tx, &license).await?;
+                    let feature = sqlx::query(concat!(license_feature_select!(), "WHERE lf.license_id = $1 AND f.code = $2"))
+                        .bind(license.id)
+                        .bind(feature_code)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_err)?
+                        .map(|r| license_feature_from_row(&r))
+                        .transpose()?
+                        .ok_or(StoreError::Denied(Denial::FeatureNotFound))?;
+                    let counter = rules::plan_feature_consumption(&product, &license, &feature, amount, now)?;
+                    sqlx::query("UPDATE license_features SET consumption_used = $3, period_start = $4 WHERE license_id = $1 AND feature_id = $2")
+                        .bind(license.id)
+                        .bind(feature.definition.id)
+                        .bind(counter.used)
+                        .bind(counter.period_start)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    let consumed =
+                        insert_consumption(&mut tx, license.id, Some(feature.definition.id), amount, counter.used, idempotency_key, now)
+                            .await?;
+                    insert_event(&mut tx, event, Some(license.id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(ConsumptionOutcome { license, event: consumed, total: counter.used, replayed: false })
+                }
+            }
+    };
+}
+
+pub(crate) use impl_consumption;

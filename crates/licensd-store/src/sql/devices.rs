@@ -1,0 +1,214 @@
+//! Devices of a license: listing, blocking and deactivation (by fingerprint or by id).
+
+use crate::*;
+use licensd_domain::*;
+
+/// Devices: listing, the block list and deactivation.
+#[async_trait::async_trait]
+pub trait DeviceStore: Send + Sync + 'static {
+    // --- devices ---
+    async fn list_devices(&self, license_id: i64) -> Result<Vec<Device>>;
+    async fn get_device(&self, id: i64) -> Result<Device>;
+    async fn block_device(&self, new: NewBlockedDevice, event: EventDraft, now: Millis) -> Result<BlockedDevice>;
+    async fn unblock_device(&self, id: i64, event: EventDraft, now: Millis) -> Result<()>;
+    async fn list_blocked_devices(&self, product_id: Option<i64>) -> Result<Vec<BlockedDevice>>;
+    /// Deactivates the license's active device with this fingerprint.
+    async fn deactivate(
+        &self,
+        license: LicenseRef,
+        fingerprint: &str,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<License>;
+    /// Deactivates the device with this fingerprint on every listed license where it is active, in
+    /// one transaction (locks in ascending id order); denied with `DeviceNotActivated` when it is
+    /// active on none. Returns the licenses released, in ascending id order.
+    async fn deactivate_many(
+        &self,
+        license_ids: &[i64],
+        fingerprint: &str,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<Vec<License>>;
+    /// Administrative deactivation by device id.
+    async fn deactivate_device(&self, device_id: i64, event: EventDraft, now: Millis) -> Result<Device>;
+}
+
+/// Expands the helpers and the `DeviceStore` implementation for one backend inside
+/// `impl_store!`'s `shared` module (see `sql/mod.rs`).
+macro_rules! impl_devices {
+    ($store:ty, $backend:ident) => {
+            async fn count_active_devices(conn: &mut Conn, license_id: i64) -> Result<i64> {
+                sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE license_id = $1 AND deactivated_at IS NULL")
+                    .bind(license_id)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(db_err)
+            }
+
+            async fn device_by_id(conn: &mut Conn, id: i64) -> Result<Device> {
+                sqlx::query(concat!("SELECT ", device_cols!(), " FROM devices WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(db_err)?
+                    .map(|r| device_from_row(&r))
+                    .transpose()?
+                    .ok_or(StoreError::NotFound)
+            }
+
+            /// Retires a device: marks it inactive, counts the deactivation (the next new device is
+            /// a transfer) and frees any floating seats it held.
+            async fn retire_device(conn: &mut Conn, codec: &dyn SecretCodec, device: &Device, now: Millis) -> Result<(Device, License)> {
+                let row = sqlx::query(concat!("UPDATE devices SET deactivated_at = $2 WHERE id = $1 RETURNING ", device_cols!()))
+                    .bind(device.id)
+                    .bind(now)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                let device = device_from_row(&row)?;
+                let row = sqlx::query(concat!(
+                    "UPDATE licenses SET deactivation_count = deactivation_count + 1 WHERE id = $1 RETURNING ",
+                    license_cols!()
+                ))
+                .bind(device.license_id)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db_err)?;
+                let license = license_from_row(&row, codec)?;
+                sqlx::query("DELETE FROM floating_leases WHERE license_id = $1 AND fingerprint = $2")
+                    .bind(device.license_id)
+                    .bind(&device.fingerprint)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                Ok((device, license))
+            }
+            #[async_trait::async_trait]
+            impl $crate::DeviceStore for $store {
+                // --- devices ---
+
+                async fn list_devices(&self, license_id: i64) -> Result<Vec<Device>> {
+                    let found = sqlx::query(concat!("SELECT ", device_cols!(), " FROM devices WHERE license_id = $1 ORDER BY id"))
+                        .bind(license_id)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_err)?;
+                    rows(found, device_from_row)
+                }
+
+                async fn get_device(&self, id: i64) -> Result<Device> {
+                    let mut conn = self.pool.acquire().await.map_err(db_err)?;
+                    device_by_id(&mut conn, id).await
+                }
+
+                async fn block_device(&self, new: NewBlockedDevice, event: EventDraft, now: Millis) -> Result<BlockedDevice> {
+                    let mut tx = begin_write(self).await?;
+                    let row = sqlx::query(concat!(
+                        "INSERT INTO blocked_devices (product_id, fingerprint, reason, created_at) VALUES ($1, $2, $3, $4) RETURNING ",
+                        blocked_cols!()
+                    ))
+                    .bind(new.product_id)
+                    .bind(&new.fingerprint)
+                    .bind(&new.reason)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(conflict("device fingerprint is already blocked", "product does not exist"))?;
+                    let blocked = blocked_from_row(&row)?;
+                    insert_event(&mut tx, event, Some(blocked.id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(blocked)
+                }
+
+                async fn unblock_device(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                    delete_logged(self, "DELETE FROM blocked_devices WHERE id = $1", id, db_err, event, now).await
+                }
+
+                async fn list_blocked_devices(&self, product_id: Option<i64>) -> Result<Vec<BlockedDevice>> {
+                    let found = sqlx::query(concat!(
+                        "SELECT ",
+                        blocked_cols!(),
+                        " FROM blocked_devices WHERE ($1 IS NULL OR product_id = $1) ORDER BY id"
+                    ))
+                    .bind(product_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    rows(found, blocked_from_row)
+                }
+                async fn deactivate(&self, license: LicenseRef, fingerprint: &str, event: EventDraft, now: Millis) -> Result<License> {
+                    let codec = &*self.codec;
+                    let mut tx = begin_write(self).await?;
+                    let license = lock_license_or_deny(&mut tx, codec, &license).await?;
+                    let existing = device_by_fingerprint(&mut tx, license.id, fingerprint).await?;
+                    rules::check_deactivation(existing.as_ref())?;
+                    let Some(existing) = existing else {
+                        return Err(StoreError::Denied(Denial::DeviceNotActivated));
+                    };
+                    let (device, license) = retire_device(&mut tx, codec, &existing, now).await?;
+                    let subject = if event.subject_type == "device" { device.id } else { license.id };
+                    insert_event(&mut tx, event, Some(subject), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(license)
+                }
+
+                async fn deactivate_many(
+                    &self,
+                    license_ids: &[i64],
+                    fingerprint: &str,
+                    event: EventDraft,
+                    now: Millis,
+                ) -> Result<Vec<License>> {
+                    let codec = &*self.codec;
+                    let mut tx = begin_write(self).await?;
+                    // Same ascending lock order as `activate_many`.
+                    let locked = lock_licenses_in_order(&mut tx, codec, license_ids).await?;
+                    let mut released = Vec::with_capacity(locked.len());
+                    for license in locked {
+                        let existing = device_by_fingerprint(&mut tx, license.id, fingerprint).await?;
+                        // A license the device is not active on (released on its own earlier) is
+                        // skipped, so the group can always be released as a whole.
+                        let Some(existing) = existing.filter(Device::is_active) else {
+                            continue;
+                        };
+                        let (device, license) = retire_device(&mut tx, codec, &existing, now).await?;
+                        let subject = if event.subject_type == "device" { device.id } else { license.id };
+                        insert_event(&mut tx, event.clone(), Some(subject), now).await?;
+                        released.push(license);
+                    }
+                    if released.is_empty() {
+                        return Err(StoreError::Denied(Denial::DeviceNotActivated));
+                    }
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(released)
+                }
+
+                async fn deactivate_device(&self, device_id: i64, event: EventDraft, now: Millis) -> Result<Device> {
+                    let codec = &*self.codec;
+                    let mut tx = begin_write(self).await?;
+                    // Lock the device's license first, like every other device change.
+                    let row = sqlx::query(concat!(
+                        "UPDATE licenses SET lock_version = lock_version + 1 \
+                         WHERE id = (SELECT license_id FROM devices WHERE id = $1) RETURNING ",
+                        license_cols!()
+                    ))
+                    .bind(device_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                    if row.is_none() {
+                        return Err(StoreError::NotFound);
+                    }
+                    let existing = device_by_id(&mut tx, device_id).await?;
+                    rules::check_deactivation(Some(&existing))?;
+                    let (device, _) = retire_device(&mut tx, codec, &existing, now).await?;
+                    insert_event(&mut tx, event, Some(device.id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(device)
+                }
+            }
+    };
+}
+
+pub(crate) use impl_devices;

@@ -1,0 +1,258 @@
+//! Licenses: issue, read, edit and delete, and the features each license grants.
+
+use crate::*;
+use licensd_domain::*;
+
+/// Licenses and the features they grant.
+#[async_trait::async_trait]
+pub trait LicenseStore: Send + Sync + 'static {
+    // --- licenses ---
+    /// Inserts all licenses in one transaction (all or nothing); Conflict on a duplicate key.
+    async fn create_licenses(&self, new: Vec<NewLicense>, event: EventDraft, now: Millis) -> Result<Vec<License>>;
+    async fn get_license(&self, id: i64) -> Result<License>;
+    async fn find_license_by_key(&self, key: &str) -> Result<Option<License>>;
+    async fn list_licenses(&self, filter: LicenseFilter, page: Page) -> Result<Vec<License>>;
+    /// Changes the administrator-editable fields only; counters are never overwritten.
+    async fn edit_license(&self, id: i64, edit: LicenseEdit, event: EventDraft, now: Millis) -> Result<License>;
+    async fn delete_license(&self, id: i64, event: EventDraft, now: Millis) -> Result<()>;
+    async fn license_features(&self, license_id: i64) -> Result<Vec<LicenseFeature>>;
+}
+
+/// Expands the helpers and the `LicenseStore` implementation for one backend inside
+/// `impl_store!`'s `shared` module (see `sql/mod.rs`).
+macro_rules! impl_licenses {
+    ($store:ty, $backend:ident) => {
+            async fn features_of(conn: &mut Conn, license_id: i64) -> Result<Vec<LicenseFeature>> {
+                let found = sqlx::query(concat!(license_feature_select!(), "WHERE lf.license_id = $1 ORDER BY f.id"))
+                    .bind(license_id)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                rows(found, license_feature_from_row)
+            }
+
+            /// The product's feature codes, for resolving grants: code → (feature id, reset period).
+            async fn feature_codes(conn: &mut Conn, product_id: i64) -> Result<HashMap<String, (i64, ResetPeriod)>> {
+                let found = sqlx::query("SELECT id, code, reset_period FROM features WHERE product_id = $1")
+                    .bind(product_id)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+                let mut codes = HashMap::with_capacity(found.len());
+                for r in &found {
+                    let period = parse_enum(&get::<String>(r, "reset_period")?, ResetPeriod::parse, "reset period")?;
+                    codes.insert(get::<String>(r, "code")?, (get::<i64>(r, "id")?, period));
+                }
+                Ok(codes)
+            }
+
+            /// Where a fresh counter's period begins: the current period for resetting counters,
+            /// otherwise issue time (`period_start` has no meaningful value for `Never`).
+            fn initial_period_start(period: Option<ResetPeriod>, now: Millis) -> Millis {
+                match period {
+                    Some(period) if period != ResetPeriod::Never => rules::period_start(period, now),
+                    _ => now,
+                }
+            }
+
+            fn resolve_grant(codes: &HashMap<String, (i64, ResetPeriod)>, code: &str) -> Result<(i64, ResetPeriod)> {
+                codes.get(code).copied().ok_or_else(|| StoreError::Conflict(format!("unknown feature code {code}")))
+            }
+
+            async fn upsert_grant(
+                conn: &mut Conn,
+                license_id: i64,
+                feature: (i64, ResetPeriod),
+                overrides: &FeatureOverrides,
+                now: Millis,
+            ) -> Result<()> {
+                // Overrides are replaced; counters of a feature that stays granted are kept.
+                sqlx::query(
+                    "INSERT INTO license_features (license_id, feature_id, overrides, consumption_used, period_start) \
+                     VALUES ($1, $2, $3, 0, $4) \
+                     ON CONFLICT (license_id, feature_id) DO UPDATE SET overrides = excluded.overrides",
+                )
+                .bind(license_id)
+                .bind(feature.0)
+                .bind(to_json(overrides)?)
+                .bind(initial_period_start(Some(feature.1), now))
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
+                Ok(())
+            }
+            #[async_trait::async_trait]
+            impl $crate::LicenseStore for $store {
+                // --- licenses ---
+
+                async fn create_licenses(&self, new: Vec<NewLicense>, event: EventDraft, now: Millis) -> Result<Vec<License>> {
+                    if new.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let mut tx = begin_write(self).await?;
+                    let mut codes_by_product: HashMap<i64, HashMap<String, (i64, ResetPeriod)>> = HashMap::new();
+                    let mut created = Vec::with_capacity(new.len());
+                    for item in new {
+                        let period = item.terms.consumption.as_ref().map(|c| c.reset_period);
+                        let (digest, sealed) = match &item.key {
+                            Some(key) => (Some(self.codec.digest(key.as_bytes())), Some(self.codec.seal(key.as_bytes(), LICENSE_KEY))),
+                            None => (None, None),
+                        };
+                        let row = sqlx::query(concat!(
+                            "INSERT INTO licenses (product_id, policy_id, customer_id, key_digest, key_sealed, status, assignment, \
+                             terms, starts_at, expires_at, maintenance_expires_at, trial_days, transfer_count, deactivation_count, \
+                             consumption_used, consumption_period_start, order_ref, metadata, lock_version, created_at, updated_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, 0, 0, $13, $14, $15, 0, $16, $16) RETURNING ",
+                            license_cols!()
+                        ))
+                        .bind(item.product_id)
+                        .bind(item.policy_id)
+                        .bind(item.customer_id)
+                        .bind(digest)
+                        .bind(sealed)
+                        .bind(item.status.as_str())
+                        .bind(item.assignment.as_str())
+                        .bind(to_json(&item.terms)?)
+                        .bind(item.starts_at)
+                        .bind(item.expires_at)
+                        .bind(item.maintenance_expires_at)
+                        .bind(item.trial_days)
+                        .bind(initial_period_start(period, now))
+                        .bind(&item.order_ref)
+                        .bind(to_json(&item.metadata)?)
+                        .bind(now)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(conflict("license key already exists", "product, policy or customer does not exist"))?;
+                        let license = license_from_row(&row, &*self.codec)?;
+                        if !item.features.is_empty() {
+                            if !codes_by_product.contains_key(&item.product_id) {
+                                let codes = feature_codes(&mut tx, item.product_id).await?;
+                                codes_by_product.insert(item.product_id, codes);
+                            }
+                            let codes = codes_by_product.get(&item.product_id).ok_or(StoreError::NotFound)?;
+                            for grant in &item.features {
+                                let feature = resolve_grant(codes, &grant.code)?;
+                                upsert_grant(&mut tx, license.id, feature, &grant.overrides, now).await?;
+                            }
+                        }
+                        created.push(license);
+                    }
+                    let subject = match created.as_slice() {
+                        [only] => Some(only.id),
+                        _ => None,
+                    };
+                    insert_event(&mut tx, event, subject, now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(created)
+                }
+
+                async fn get_license(&self, id: i64) -> Result<License> {
+                    let mut conn = self.pool.acquire().await.map_err(db_err)?;
+                    read_license(&mut conn, &*self.codec, &LicenseRef::Id(id)).await?.ok_or(StoreError::NotFound)
+                }
+
+                async fn find_license_by_key(&self, key: &str) -> Result<Option<License>> {
+                    let digest = self.codec.digest(key.as_bytes());
+                    ReadCache::through(read_cache(self), |cache| &cache.licenses_by_key, digest, async {
+                        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+                        read_license(&mut conn, &*self.codec, &LicenseRef::Key(key.to_owned())).await
+                    })
+                    .await
+                }
+
+                async fn list_licenses(&self, filter: LicenseFilter, page: Page) -> Result<Vec<License>> {
+                    let mut query = sqlx::QueryBuilder::<Db>::new(concat!("SELECT ", license_cols!(), " FROM licenses WHERE id > "));
+                    query.push_bind(after(&page));
+                    if let Some(product_id) = filter.product_id {
+                        query.push(" AND product_id = ").push_bind(product_id);
+                    }
+                    if let Some(policy_id) = filter.policy_id {
+                        query.push(" AND policy_id = ").push_bind(policy_id);
+                    }
+                    if let Some(customer_id) = filter.customer_id {
+                        query.push(" AND customer_id = ").push_bind(customer_id);
+                    }
+                    if let Some(status) = filter.status {
+                        query.push(" AND status = ").push_bind(status.as_str());
+                    }
+                    if let Some(order_ref) = filter.order_ref {
+                        query.push(" AND order_ref = ").push_bind(order_ref);
+                    }
+                    query.push(" ORDER BY id LIMIT ").push_bind(page.clamped_limit());
+                    let found = query.build().fetch_all(&self.pool).await.map_err(db_err)?;
+                    rows(found, |r| license_from_row(r, &*self.codec))
+                }
+
+                async fn edit_license(&self, id: i64, edit: LicenseEdit, event: EventDraft, now: Millis) -> Result<License> {
+                    let mut tx = begin_write(self).await?;
+                    let row = sqlx::query(concat!(
+                        "UPDATE licenses SET policy_id = $2, customer_id = $3, status = $4, assignment = $5, terms = $6, \
+                         starts_at = $7, expires_at = $8, maintenance_expires_at = $9, trial_days = $10, order_ref = $11, \
+                         metadata = $12, updated_at = $13 WHERE id = $1 RETURNING ",
+                        license_cols!()
+                    ))
+                    .bind(id)
+                    .bind(edit.policy_id)
+                    .bind(edit.customer_id)
+                    .bind(edit.status.as_str())
+                    .bind(edit.assignment.as_str())
+                    .bind(to_json(&edit.terms)?)
+                    .bind(edit.starts_at)
+                    .bind(edit.expires_at)
+                    .bind(edit.maintenance_expires_at)
+                    .bind(edit.trial_days)
+                    .bind(&edit.order_ref)
+                    .bind(to_json(&edit.metadata)?)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(conflict("license conflicts with an existing one", "policy or customer does not exist"))?
+                    .ok_or(StoreError::NotFound)?;
+                    let license = license_from_row(&row, &*self.codec)?;
+                    if let Some(grants) = &edit.features {
+                        let codes = feature_codes(&mut tx, license.product_id).await?;
+                        let mut keep = Vec::with_capacity(grants.len());
+                        for grant in grants {
+                            keep.push((resolve_grant(&codes, &grant.code)?, &grant.overrides));
+                        }
+                        let granted: Vec<i64> = sqlx::query_scalar("SELECT feature_id FROM license_features WHERE license_id = $1")
+                            .bind(id)
+                            .fetch_all(&mut *tx)
+                            .await
+                            .map_err(db_err)?;
+                        for feature_id in granted {
+                            if !keep.iter().any(|((kept, _), _)| *kept == feature_id) {
+                                sqlx::query("DELETE FROM license_features WHERE license_id = $1 AND feature_id = $2")
+                                    .bind(id)
+                                    .bind(feature_id)
+                                    .execute(&mut *tx)
+                                    .await
+                                    .map_err(db_err)?;
+                            }
+                        }
+                        for (feature, overrides) in keep {
+                            upsert_grant(&mut tx, id, feature, overrides, now).await?;
+                        }
+                    }
+                    insert_event(&mut tx, event, Some(id), now).await?;
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(license)
+                }
+
+                async fn delete_license(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                    delete_logged(self, "DELETE FROM licenses WHERE id = $1", id, conflict("license is still in use", "license is still in use"), event, now).await
+                }
+
+                async fn license_features(&self, license_id: i64) -> Result<Vec<LicenseFeature>> {
+                    ReadCache::through(read_cache(self), |cache| &cache.license_features, license_id, async {
+                        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+                        features_of(&mut conn, license_id).await
+                    })
+                    .await
+                }
+            }
+    };
+}
+
+pub(crate) use impl_licenses;

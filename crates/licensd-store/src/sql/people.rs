@@ -1,0 +1,335 @@
+//! People: customers and the license users that sign in to licenses.
+
+use crate::*;
+use licensd_domain::*;
+
+/// Customers and license users, and which users a license has.
+#[async_trait::async_trait]
+pub trait PeopleStore: Send + Sync + 'static {
+    // --- customers and license users ---
+    async fn create_customer(&self, new: NewCustomer, event: EventDraft, now: Millis) -> Result<Customer>;
+    async fn get_customer(&self, id: i64) -> Result<Customer>;
+    async fn list_customers(&self, page: Page) -> Result<Vec<Customer>>;
+    async fn update_customer(&self, customer: Customer, event: EventDraft, now: Millis) -> Result<Customer>;
+    async fn delete_customer(&self, id: i64, event: EventDraft, now: Millis) -> Result<()>;
+    async fn create_license_user(&self, new: NewLicenseUser, event: EventDraft, now: Millis) -> Result<LicenseUser>;
+    async fn get_license_user(&self, id: i64) -> Result<LicenseUser>;
+    async fn find_license_user_by_email(&self, email: &str) -> Result<Option<LicenseUser>>;
+    async fn list_license_users(&self, customer_id: Option<i64>, page: Page) -> Result<Vec<LicenseUser>>;
+    async fn set_license_user_password(
+        &self,
+        id: i64,
+        password_hash: &str,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<()>;
+    async fn delete_license_user(&self, id: i64, event: EventDraft, now: Millis) -> Result<()>;
+    /// Adds a user to a license; denied past the license's `max_users` (checked under the lock).
+    async fn assign_license_user(&self, license_id: i64, user_id: i64, event: EventDraft, now: Millis) -> Result<()>;
+    async fn unassign_license_user(&self, license_id: i64, user_id: i64, event: EventDraft, now: Millis) -> Result<()>;
+    async fn users_of_license(&self, license_id: i64) -> Result<Vec<LicenseUser>>;
+}
+
+/// Expands the helpers and the `PeopleStore` implementation for one backend inside
+/// `impl_store!`'s `shared` module (see `sql/mod.rs`).
+macro_rules! impl_people {
+    ($store:ty, $backend:ident) => {
+        #[async_trait::async_trait]
+        impl $crate::PeopleStore for $store {
+            // --- customers and license users ---
+
+            async fn create_customer(&self, new: NewCustomer, event: EventDraft, now: Millis) -> Result<Customer> {
+                let mut tx = begin_write(self).await?;
+                let row = sqlx::query(concat!(
+                    "INSERT INTO customers (email, name, company, reference, metadata, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
+                    customer_cols!()
+                ))
+                .bind(&new.email)
+                .bind(&new.name)
+                .bind(&new.company)
+                .bind(&new.reference)
+                .bind(to_json(&new.metadata)?)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(conflict("customer email already exists", "customer reference"))?;
+                let customer = customer_from_row(&row)?;
+                insert_event(&mut tx, event, Some(customer.id), now).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(customer)
+            }
+
+            async fn get_customer(&self, id: i64) -> Result<Customer> {
+                ReadCache::through(read_cache(self), |cache| &cache.customers, id, async {
+                    sqlx::query(concat!(
+                        "SELECT ",
+                        customer_cols!(),
+                        " FROM customers WHERE id = $1"
+                    ))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)?
+                    .map(|r| customer_from_row(&r))
+                    .transpose()?
+                    .ok_or(StoreError::NotFound)
+                })
+                .await
+            }
+
+            async fn list_customers(&self, page: Page) -> Result<Vec<Customer>> {
+                let found = sqlx::query(concat!(
+                    "SELECT ",
+                    customer_cols!(),
+                    " FROM customers WHERE id > $1 ORDER BY id LIMIT $2"
+                ))
+                .bind(after(&page))
+                .bind(page.clamped_limit())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+                rows(found, customer_from_row)
+            }
+
+            async fn update_customer(&self, customer: Customer, event: EventDraft, now: Millis) -> Result<Customer> {
+                let mut tx = begin_write(self).await?;
+                let row = sqlx::query(concat!(
+                    "UPDATE customers SET email = $2, name = $3, company = $4, reference = $5, metadata = $6 \
+                         WHERE id = $1 RETURNING ",
+                    customer_cols!()
+                ))
+                .bind(customer.id)
+                .bind(&customer.email)
+                .bind(&customer.name)
+                .bind(&customer.company)
+                .bind(&customer.reference)
+                .bind(to_json(&customer.metadata)?)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(conflict("customer email already exists", "customer reference"))?
+                .ok_or(StoreError::NotFound)?;
+                let updated = customer_from_row(&row)?;
+                insert_event(&mut tx, event, Some(updated.id), now).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(updated)
+            }
+
+            async fn delete_customer(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                delete_logged(
+                    self,
+                    "DELETE FROM customers WHERE id = $1",
+                    id,
+                    conflict(
+                        "customer is still in use",
+                        "customer has licenses or license users",
+                    ),
+                    event,
+                    now,
+                )
+                .await
+            }
+
+            async fn create_license_user(
+                &self,
+                new: NewLicenseUser,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<LicenseUser> {
+                let mut tx = begin_write(self).await?;
+                let row = sqlx::query(concat!(
+                    "INSERT INTO license_users (customer_id, email, name, password_hash, created_at) \
+                         VALUES ($1, $2, $3, $4, $5) RETURNING ",
+                    user_cols!()
+                ))
+                .bind(new.customer_id)
+                .bind(&new.email)
+                .bind(&new.name)
+                .bind(&new.password_hash)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(conflict(
+                    "license user email already exists",
+                    "customer does not exist",
+                ))?;
+                let user = user_from_row(&row)?;
+                insert_event(&mut tx, event, Some(user.id), now).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(user)
+            }
+
+            async fn get_license_user(&self, id: i64) -> Result<LicenseUser> {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    user_cols!(),
+                    " FROM license_users WHERE id = $1"
+                ))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?
+                .map(|r| user_from_row(&r))
+                .transpose()?
+                .ok_or(StoreError::NotFound)
+            }
+
+            async fn find_license_user_by_email(&self, email: &str) -> Result<Option<LicenseUser>> {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    user_cols!(),
+                    " FROM license_users WHERE email = $1"
+                ))
+                .bind(email)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?
+                .map(|r| user_from_row(&r))
+                .transpose()
+            }
+
+            async fn list_license_users(&self, customer_id: Option<i64>, page: Page) -> Result<Vec<LicenseUser>> {
+                let found = sqlx::query(concat!(
+                    "SELECT ",
+                    user_cols!(),
+                    " FROM license_users WHERE ($1 IS NULL OR customer_id = $1) AND id > $2 ORDER BY id LIMIT $3"
+                ))
+                .bind(customer_id)
+                .bind(after(&page))
+                .bind(page.clamped_limit())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+                rows(found, user_from_row)
+            }
+
+            async fn set_license_user_password(
+                &self,
+                id: i64,
+                password_hash: &str,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<()> {
+                let mut tx = begin_write(self).await?;
+                let done = sqlx::query("UPDATE license_users SET password_hash = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(password_hash)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                insert_event(&mut tx, event, Some(id), now).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn delete_license_user(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                delete_logged(
+                    self,
+                    "DELETE FROM license_users WHERE id = $1",
+                    id,
+                    conflict("license user is still in use", "license user is still in use"),
+                    event,
+                    now,
+                )
+                .await
+            }
+
+            async fn assign_license_user(
+                &self,
+                license_id: i64,
+                user_id: i64,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<()> {
+                let mut tx = begin_write(self).await?;
+                let license = lock_license(&mut tx, &*self.codec, &LicenseRef::Id(license_id))
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                let user_exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM license_users WHERE id = $1")
+                    .bind(user_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                if user_exists == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                let already: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM license_user_assignments WHERE license_id = $1 AND user_id = $2",
+                )
+                .bind(license_id)
+                .bind(user_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                if already > 0 {
+                    // Assigning twice is a no-op, not a second seat.
+                    return Ok(());
+                }
+                if license.terms.max_users.is_some() {
+                    let assigned: i64 =
+                        sqlx::query_scalar("SELECT COUNT(*) FROM license_user_assignments WHERE license_id = $1")
+                            .bind(license_id)
+                            .fetch_one(&mut *tx)
+                            .await
+                            .map_err(db_err)?;
+                    rules::check_user_assignment(&license, assigned)?;
+                }
+                sqlx::query(
+                    "INSERT INTO license_user_assignments (license_id, user_id, created_at) VALUES ($1, $2, $3)",
+                )
+                .bind(license_id)
+                .bind(user_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(conflict(
+                    "license user is already assigned",
+                    "license or license user does not exist",
+                ))?;
+                insert_event(&mut tx, event, Some(license_id), now).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn unassign_license_user(
+                &self,
+                license_id: i64,
+                user_id: i64,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<()> {
+                let mut tx = begin_write(self).await?;
+                let done = sqlx::query("DELETE FROM license_user_assignments WHERE license_id = $1 AND user_id = $2")
+                    .bind(license_id)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                insert_event(&mut tx, event, Some(license_id), now).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(())
+            }
+
+            async fn users_of_license(&self, license_id: i64) -> Result<Vec<LicenseUser>> {
+                let found = sqlx::query(
+                    "SELECT u.id, u.customer_id, u.email, u.name, u.password_hash, u.created_at \
+                         FROM license_user_assignments a JOIN license_users u ON u.id = a.user_id \
+                         WHERE a.license_id = $1 ORDER BY u.id",
+                )
+                .bind(license_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+                rows(found, user_from_row)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_people;

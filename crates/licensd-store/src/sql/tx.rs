@@ -1,0 +1,191 @@
+//! What every write transaction shares, for the core store and every dialect's storage alike
+//! (they reach it as `crate::{sqlite,postgres}::shared::…`): how a write transaction begins, the
+//! license lock and the reads right after it, and the event-log insert.
+
+/// Expands the transaction helpers for one backend inside `impl_store!`'s `shared` module.
+macro_rules! tx_helpers {
+    ($store:ty) => {
+        /// Begins a transaction that may write: on SQLite `BEGIN IMMEDIATE` on the single writer
+        /// connection (so every write takes its turn there, beside the writer thread), on
+        /// PostgreSQL a READ COMMITTED transaction on the pool. Defined by the backend module.
+        pub(crate) use super::begin_write;
+
+        /// The pool a write outside a transaction (a single statement) runs on: SQLite's single
+        /// writer connection, PostgreSQL's pool. Defined by the backend module.
+        pub(crate) use super::write_pool;
+
+        const INSERT_EVENT: &str = "INSERT INTO events (at, actor, source_ip, action, subject_type, subject_id, data) \
+                                        VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+        /// Appends to the event log; `subject` fills the draft's subject when it has none.
+        pub(crate) async fn insert_event(
+            conn: &mut Conn,
+            event: EventDraft,
+            subject: impl Into<Option<i64>>,
+            now: Millis,
+        ) -> Result<()> {
+            bind_event(sqlx::query(INSERT_EVENT).bind(now), event, subject.into())?
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
+            Ok(())
+        }
+
+        /// The first statement of every client command: bumping `lock_version` takes the row
+        /// lock on PostgreSQL and, inside `BEGIN IMMEDIATE`, is the write SQLite already
+        /// serialized. Everything read afterwards is therefore stable until commit.
+        pub(crate) async fn lock_license(
+            conn: &mut Conn,
+            codec: &dyn SecretCodec,
+            license: &LicenseRef,
+        ) -> Result<Option<License>> {
+            let row = match license {
+                LicenseRef::Id(id) => sqlx::query(concat!(
+                    "UPDATE licenses SET lock_version = lock_version + 1 WHERE id = $1 RETURNING ",
+                    license_cols!()
+                ))
+                .bind(*id)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db_err)?,
+                LicenseRef::Key(key) => sqlx::query(concat!(
+                    "UPDATE licenses SET lock_version = lock_version + 1 WHERE key_digest = $1 RETURNING ",
+                    license_cols!()
+                ))
+                .bind(codec.digest(key.as_bytes()))
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db_err)?,
+            };
+            row.map(|r| license_from_row(&r, codec)).transpose()
+        }
+
+        /// Deletes the one row `sql` (`DELETE … WHERE … = $1`) names, logs `event` about `id` and
+        /// commits, in one write transaction; NotFound (and nothing changed) when there is no such
+        /// row. `on_error` maps the delete's failure (`conflict(…)` for rows others refer to).
+        pub(crate) async fn delete_logged(
+            store: &$store,
+            sql: &'static str,
+            id: i64,
+            on_error: impl Fn(sqlx::Error) -> StoreError + Send,
+            event: EventDraft,
+            now: Millis,
+        ) -> Result<()> {
+            let mut tx = begin_write(store).await?;
+            let done = sqlx::query(sql)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(on_error)?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            insert_event(&mut tx, event, id, now).await?;
+            tx.commit().await.map_err(db_err)?;
+            Ok(())
+        }
+
+        /// Locks every listed license (`lock_license_or_deny`), each once, in ascending id order:
+        /// transactions that lock overlapping sets then take the locks in the same order, so
+        /// PostgreSQL cannot deadlock them. The licenses come back in that order.
+        pub(crate) async fn lock_licenses_in_order(
+            conn: &mut Conn,
+            codec: &dyn SecretCodec,
+            ids: &[i64],
+        ) -> Result<Vec<License>> {
+            let mut ids = ids.to_vec();
+            ids.sort_unstable();
+            ids.dedup();
+            let mut locked = Vec::with_capacity(ids.len());
+            for id in ids {
+                locked.push(lock_license_or_deny(&mut *conn, codec, &LicenseRef::Id(id)).await?);
+            }
+            Ok(locked)
+        }
+
+        /// `lock_license` for a command that needs none of the license's columns but its product:
+        /// the product id, or NotFound when there is no such license.
+        pub(crate) async fn lock_license_id(conn: &mut Conn, license_id: i64) -> Result<i64> {
+            sqlx::query_scalar("UPDATE licenses SET lock_version = lock_version + 1 WHERE id = $1 RETURNING product_id")
+                .bind(license_id)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db_err)?
+                .ok_or(StoreError::NotFound)
+        }
+
+        pub(crate) async fn lock_license_or_deny(
+            conn: &mut Conn,
+            codec: &dyn SecretCodec,
+            license: &LicenseRef,
+        ) -> Result<License> {
+            lock_license(conn, codec, license)
+                .await?
+                .ok_or(StoreError::Denied(Denial::LicenseNotFound))
+        }
+
+        pub(crate) async fn read_license(
+            conn: &mut Conn,
+            codec: &dyn SecretCodec,
+            license: &LicenseRef,
+        ) -> Result<Option<License>> {
+            let row = match license {
+                LicenseRef::Id(id) => {
+                    sqlx::query(concat!(
+                        "SELECT ",
+                        license_cols!(),
+                        " FROM licenses WHERE id = $1"
+                    ))
+                    .bind(*id)
+                    .fetch_optional(&mut *conn)
+                    .await
+                }
+                LicenseRef::Key(key) => {
+                    sqlx::query(concat!(
+                        "SELECT ",
+                        license_cols!(),
+                        " FROM licenses WHERE key_digest = $1"
+                    ))
+                    .bind(codec.digest(key.as_bytes()))
+                    .fetch_optional(&mut *conn)
+                    .await
+                }
+            }
+            .map_err(db_err)?;
+            row.map(|r| license_from_row(&r, codec)).transpose()
+        }
+
+        /// The product of a license; the foreign key makes a miss impossible short of corruption.
+        pub(crate) async fn product_of(conn: &mut Conn, license: &License) -> Result<Product> {
+            sqlx::query(concat!(
+                "SELECT ",
+                product_cols!(),
+                " FROM products WHERE id = $1"
+            ))
+            .bind(license.product_id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?
+            .map(|r| product_from_row(&r))
+            .transpose()?
+            .ok_or(StoreError::Denied(Denial::ProductNotFound))
+        }
+
+        type Query<'q> = sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>;
+
+        /// Binds an event's fields after its instant, in `INSERT_EVENT`'s order: actor, source IP,
+        /// action, subject type, subject (the draft's, else `subject`), data.
+        fn bind_event<'q>(query: Query<'q>, event: EventDraft, subject: Option<i64>) -> Result<Query<'q>> {
+            let data = to_json(&event.data)?;
+            Ok(query
+                .bind(event.actor)
+                .bind(event.source_ip)
+                .bind(event.action)
+                .bind(event.subject_type)
+                .bind(event.subject_id.or(subject))
+                .bind(data))
+        }
+    };
+}
+
+pub(crate) use tx_helpers;
