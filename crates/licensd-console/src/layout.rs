@@ -57,6 +57,9 @@ const NAV: &[(&str, &str)] = &[
     ("/console/customers", "Customers"),
     ("/console/credentials", "Credentials"),
     ("/console/dialects/keymanager", "Key Manager keys"),
+    ("/console/dialects/dna", "DNA lockout"),
+    ("/console/dialects/slascone/customers", "SLASCONE customers"),
+    ("/console/dialects/slascone/editions", "SLASCONE editions"),
     ("/console/signing-keys", "Signing keys"),
     ("/console/events", "Events"),
 ];

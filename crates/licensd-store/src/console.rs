@@ -65,6 +65,19 @@ pub struct LicenseSearch {
     pub limit: i64,
 }
 
+/// A customer with a SLASCONE profile, as the console's SLASCONE customer list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlasconeCustomerRow {
+    pub customer_id: i64,
+    pub email: Option<String>,
+    pub company: Option<String>,
+    pub customer_number: String,
+    pub prospect_number: Option<String>,
+    pub country: Option<String>,
+    pub language: Option<String>,
+    pub created_at: Millis,
+}
+
 /// The console's storage capability.
 #[async_trait::async_trait]
 pub trait ConsoleStore: Send + Sync + 'static {
@@ -101,6 +114,8 @@ pub trait ConsoleStore: Send + Sync + 'static {
     /// a new consumption period at `now`, logging `event`, in one transaction whose first
     /// statement locks the licence row. `NotFound` for an unknown licence.
     async fn reset_consumption(&self, license_id: i64, event: EventDraft, now: Millis) -> Result<()>;
+    /// Customers with a SLASCONE profile, newest first, with ids below `before` (keyset paging).
+    async fn slascone_customer_rows(&self, before: Option<i64>, limit: i64) -> Result<Vec<SlasconeCustomerRow>>;
     /// Events matching `filter`, newest first, with ids below `before` (keyset paging).
     async fn recent_events(&self, filter: &EventFilter, before: Option<i64>, limit: i64) -> Result<Vec<Event>>;
 }
@@ -374,6 +389,38 @@ macro_rules! impl_console {
                     insert_event(&mut tx, event, license_id, now).await?;
                     tx.commit().await.map_err(db_err)?;
                     Ok(())
+                }
+
+                async fn slascone_customer_rows(
+                    &self,
+                    before: Option<i64>,
+                    limit: i64,
+                ) -> Result<Vec<SlasconeCustomerRow>> {
+                    let rows = sqlx::query(
+                        "SELECT c.id, c.email, c.company, c.created_at, p.customer_number, p.prospect_number, \
+                                p.country, p.language \
+                         FROM slascone_customers p JOIN customers c ON c.id = p.customer_id \
+                         WHERE ($1 IS NULL OR p.customer_id < $1) ORDER BY p.customer_id DESC LIMIT $2",
+                    )
+                    .bind(before)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    rows.iter()
+                        .map(|row| {
+                            Ok(SlasconeCustomerRow {
+                                customer_id: get(row, "id")?,
+                                email: get(row, "email")?,
+                                company: get(row, "company")?,
+                                customer_number: get(row, "customer_number")?,
+                                prospect_number: get(row, "prospect_number")?,
+                                country: get(row, "country")?,
+                                language: get(row, "language")?,
+                                created_at: get(row, "created_at")?,
+                            })
+                        })
+                        .collect()
                 }
 
                 async fn recent_events(
