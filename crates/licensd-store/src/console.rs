@@ -22,6 +22,17 @@ pub(crate) const POSTGRES_MIGRATION: Migration = Migration {
     sql: include_str!("../migrations/postgres/0700_console.sql"),
 };
 
+pub(crate) const SQLITE_VALIDATION_DAYS: Migration = Migration {
+    version: 701,
+    name: "console_validation_days",
+    sql: include_str!("../migrations/sqlite/0701_console_validation_days.sql"),
+};
+pub(crate) const POSTGRES_VALIDATION_DAYS: Migration = Migration {
+    version: 701,
+    name: "console_validation_days",
+    sql: include_str!("../migrations/postgres/0701_console_validation_days.sql"),
+};
+
 /// A signed-in console session, with what its admin token may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsoleSession {
@@ -51,6 +62,8 @@ pub struct DailyActivity {
     pub day: i64,
     pub activations: i64,
     pub consumptions: i64,
+    /// Validations counted by the server processes (`add_validation_counts`).
+    pub validations: i64,
 }
 
 /// A licence search: newest first, `before` is the last id of the previous page (keyset paging).
@@ -106,7 +119,11 @@ pub trait ConsoleStore: Send + Sync + 'static {
         now: Millis,
     ) -> Result<AdminToken>;
     async fn dashboard_counts(&self, now: Millis) -> Result<DashboardCounts>;
-    /// Activations and consumption records per UTC day from `since` on (days without any are absent).
+    /// Adds validation counts per UTC day (days since the epoch) to the dashboard's tally, in one
+    /// transaction (a process flushes what it counted in memory).
+    async fn add_validation_counts(&self, counts: &[(i64, i64)]) -> Result<()>;
+    /// Activations, consumption records and validations per UTC day from `since` on (days without
+    /// any are absent).
     async fn daily_activity(&self, since: Millis) -> Result<Vec<DailyActivity>>;
     /// The ids of the licences matching `search`, newest first.
     async fn search_license_ids(&self, search: &LicenseSearch) -> Result<Vec<i64>>;
@@ -308,12 +325,35 @@ macro_rules! impl_console {
                     })
                 }
 
+                async fn add_validation_counts(&self, counts: &[(i64, i64)]) -> Result<()> {
+                    if counts.is_empty() {
+                        return Ok(());
+                    }
+                    let mut tx = $begin(self).await?;
+                    for (day, n) in counts {
+                        sqlx::query(
+                            "INSERT INTO console_validation_days (day, validations) VALUES ($1, $2) \
+                             ON CONFLICT (day) DO UPDATE \
+                             SET validations = console_validation_days.validations + excluded.validations",
+                        )
+                        .bind(day)
+                        .bind(n)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    }
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(())
+                }
+
                 async fn daily_activity(&self, since: Millis) -> Result<Vec<DailyActivity>> {
                     let rows = sqlx::query(
-                        "SELECT day, SUM(a) AS activations, SUM(c) AS consumptions FROM ( \
-                           SELECT at / $2 AS day, 1 AS a, 0 AS c FROM activation_log WHERE at >= $1 \
+                        "SELECT day, SUM(a) AS activations, SUM(c) AS consumptions, CAST(SUM(v) AS BIGINT) AS validations FROM ( \
+                           SELECT at / $2 AS day, 1 AS a, 0 AS c, 0 AS v FROM activation_log WHERE at >= $1 \
                            UNION ALL \
-                           SELECT at / $2 AS day, 0 AS a, 1 AS c FROM consumption_events WHERE at >= $1 \
+                           SELECT at / $2 AS day, 0 AS a, 1 AS c, 0 AS v FROM consumption_events WHERE at >= $1 \
+                           UNION ALL \
+                           SELECT day, 0 AS a, 0 AS c, validations AS v FROM console_validation_days WHERE day >= $1 / $2 \
                          ) t GROUP BY day ORDER BY day",
                     )
                     .bind(since)
@@ -327,6 +367,7 @@ macro_rules! impl_console {
                                 day: get(row, "day")?,
                                 activations: get(row, "activations")?,
                                 consumptions: get(row, "consumptions")?,
+                                validations: get(row, "validations")?,
                             })
                         })
                         .collect()

@@ -32,6 +32,7 @@ pub(crate) const SQLITE: &[Migration] = &[
     crate::webhooks::SQLITE_MIGRATION,
     crate::webhooks::SQLITE_FAN_OUT,
     crate::console::SQLITE_MIGRATION,
+    crate::console::SQLITE_VALIDATION_DAYS,
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -54,6 +55,7 @@ pub(crate) const POSTGRES: &[Migration] = &[
     crate::webhooks::POSTGRES_MIGRATION,
     crate::webhooks::POSTGRES_FAN_OUT,
     crate::console::POSTGRES_MIGRATION,
+    crate::console::POSTGRES_VALIDATION_DAYS,
 ];
 
 /// The bookkeeping table is created inside the same locked transaction as the migration it guards,

@@ -69,6 +69,37 @@ backend_tests! {
         browser.close().await;
     }
 
+    async fn console_dashboard_counts_validations_per_day(server) {
+        let product = server.product("val").await;
+        server.license(product, "VAL-KEY-1", json!({"max_activations": 3})).await;
+        let (status, _, _, _) = server
+            .client_post("/v1/licenses/actions/activate", json!({"key": "VAL-KEY-1", "fingerprint": "m-1"}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        for _ in 0..3 {
+            let (status, body, _, _) = server
+                .client_post("/v1/licenses/actions/validate", json!({"key": "VAL-KEY-1", "fingerprint": "m-1"}))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        let (_, session, _) = PlainSession::sign_in(&server, ADMIN_TOKEN, &[]).await;
+        let session = session.expect("signed in");
+        let (status, page) = session.get("/console").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains("id=\"validations-line\""), "the chart draws validations");
+        assert!(page.contains(": 3 validations</title>"), "today's three validations: {page}");
+        assert!(page.contains(": 1 activations</title>"), "and the activation");
+        // Written once: a second look (nothing new pending) shows the same count, not double.
+        let (_, page) = session.get("/console").await;
+        assert!(page.contains(": 3 validations</title>"));
+        let (status, _, _, _) = server
+            .client_post("/v1/licenses/actions/validate", json!({"key": "VAL-KEY-1", "fingerprint": "m-1"}))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, page) = session.get("/console").await;
+        assert!(page.contains(": 4 validations</title>"));
+    }
+
     async fn console_product_licence_and_device(server) {
         let browser = Browser::start(&server, "licences").await;
         browser.sign_in(ADMIN_TOKEN).await;
