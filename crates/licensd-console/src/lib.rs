@@ -13,6 +13,7 @@
 //!   store command, the same event; a refusal is shown above the form and changes nothing.
 
 mod access;
+mod bulk;
 mod catalog;
 mod dashboard;
 mod dialects;
@@ -58,6 +59,7 @@ pub fn routes(settings: ConsoleSettings) -> Router<AppState> {
             "/console/licenses/bulk",
             get(licences::bulk_page).post(licences::bulk_issue),
         )
+        .route("/console/licenses/bulk/jobs/{id}", get(licences::bulk_job))
         .route("/console/licenses/keys.csv", get(licences::keys_csv))
         .route("/console/licenses/{id}", get(licences::page))
         .route("/console/licenses/{id}/{action}", post(licences::action))
