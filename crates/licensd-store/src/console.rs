@@ -22,6 +22,16 @@ pub(crate) const POSTGRES_MIGRATION: Migration = Migration {
     sql: include_str!("../migrations/postgres/0700_console.sql"),
 };
 
+pub(crate) const SQLITE_SEARCH_INDEXES: Migration = Migration {
+    version: 702,
+    name: "console_search_indexes",
+    sql: include_str!("../migrations/sqlite/0702_console_search_indexes.sql"),
+};
+pub(crate) const POSTGRES_SEARCH_INDEXES: Migration = Migration {
+    version: 702,
+    name: "console_search_indexes",
+    sql: include_str!("../migrations/postgres/0702_console_search_indexes.sql"),
+};
 pub(crate) const SQLITE_VALIDATION_DAYS: Migration = Migration {
     version: 701,
     name: "console_validation_days",
@@ -141,9 +151,12 @@ pub trait ConsoleStore: Send + Sync + 'static {
 const DAY: i64 = 86_400_000;
 
 macro_rules! impl_console {
-    ($store:ty, $row:ty, $conn:ty, $begin:ident, $module:ident) => {
+    ($store:ty, $row:ty, $conn:ty, $begin:ident, $module:ident, $name:literal) => {
         pub(crate) mod $module {
             use super::*;
+
+            /// A customer's name folded to lower case, compared byte-wise (as its index orders it).
+            const NAME: &str = $name;
             use crate::sql::{db_err, from_json, to_json};
             use sqlx::Row;
 
@@ -374,35 +387,66 @@ macro_rules! impl_console {
                 }
 
                 async fn search_license_ids(&self, search: &LicenseSearch) -> Result<Vec<i64>> {
-                    // One statement with optional filters: `$n IS NULL OR …` keeps it static SQL.
+                    // The statement is assembled from fixed fragments, one shape per combination of
+                    // filters (values are always bound), so each shape uses its index: keyset paging
+                    // on `id` within (product_id, status, id), (product_id, id) or (status, id); a
+                    // text search starts from the order reference and the customers' e-mail and
+                    // name-prefix indexes (migration 702) and sorts only what they match.
                     let text = search.text.as_deref().map(str::trim).filter(|t| !t.is_empty());
-                    let prefix = text.map(|t| {
-                        let escaped = t
-                            .to_lowercase()
-                            .replace('\\', "\\\\")
-                            .replace('%', "\\%")
-                            .replace('_', "\\_");
-                        format!("{escaped}%")
-                    });
-                    sqlx::query_scalar(
-                        "SELECT l.id FROM licenses l \
-                         WHERE ($1 IS NULL OR l.product_id = $1) \
-                           AND ($2 IS NULL OR l.status = $2) \
-                           AND ($3 IS NULL OR l.id < $3) \
-                           AND ($4 IS NULL OR l.order_ref = $4 OR l.customer_id IN ( \
-                                 SELECT c.id FROM customers c \
-                                 WHERE LOWER(c.email) = LOWER($4) OR LOWER(c.name) LIKE $5 ESCAPE '\\')) \
-                         ORDER BY l.id DESC LIMIT $6",
-                    )
-                    .bind(search.product_id)
-                    .bind(search.status.map(|s| s.as_str()))
-                    .bind(search.before)
-                    .bind(text)
-                    .bind(prefix)
-                    .bind(search.limit)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_err)
+                    let mut sql = String::from("SELECT l.id FROM licenses l WHERE 1 = 1");
+                    let mut n = 0;
+                    let mut next = || {
+                        n += 1;
+                        format!("${n}")
+                    };
+                    if search.product_id.is_some() {
+                        sql.push_str(&format!(" AND l.product_id = {}", next()));
+                    }
+                    if search.status.is_some() {
+                        sql.push_str(&format!(" AND l.status = {}", next()));
+                    }
+                    if search.before.is_some() {
+                        sql.push_str(&format!(" AND l.id < {}", next()));
+                    }
+                    if text.is_some() {
+                        let (order_ref, email, low, high) = (next(), next(), next(), next());
+                        sql.push_str(&format!(
+                            " AND l.id IN ( \
+                               SELECT o.id FROM licenses o WHERE o.order_ref = {order_ref} \
+                               UNION SELECT m.id FROM licenses m JOIN customers c ON c.id = m.customer_id \
+                                 WHERE LOWER(c.email) = LOWER({email}) \
+                               UNION SELECT m.id FROM licenses m JOIN customers c ON c.id = m.customer_id \
+                                 WHERE {NAME} >= {low} AND {NAME} < {high})"
+                        ));
+                    }
+                    sql.push_str(&format!(" ORDER BY l.id DESC LIMIT {}", next()));
+                    // Only the fixed fragments above make up `sql`; every value is bound.
+                    let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
+                    if let Some(product_id) = search.product_id {
+                        query = query.bind(product_id);
+                    }
+                    if let Some(status) = search.status {
+                        query = query.bind(status.as_str());
+                    }
+                    if let Some(before) = search.before {
+                        query = query.bind(before);
+                    }
+                    if let Some(text) = text {
+                        // A name prefix as a range: every string that starts with `low` sorts at or
+                        // after it and before `low` followed by the highest code point.
+                        let low = text.to_lowercase();
+                        let high = format!("{low}\u{10FFFF}");
+                        query = query.bind(text).bind(text).bind(low).bind(high);
+                    }
+                    // Not a cached prepared statement: PostgreSQL then plans each search with its
+                    // values (a generic plan would guess a filter's selectivity and may walk the
+                    // whole primary key for a rare product and status).
+                    query
+                        .bind(search.limit)
+                        .persistent(false)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_err)
                 }
 
                 async fn reset_consumption(&self, license_id: i64, event: EventDraft, now: Millis) -> Result<()> {
@@ -522,12 +566,14 @@ impl_console!(
     sqlx::sqlite::SqliteRow,
     sqlx::SqliteConnection,
     begin_sqlite,
-    sqlite
+    sqlite,
+    "LOWER(c.name)"
 );
 impl_console!(
     PostgresStore,
     sqlx::postgres::PgRow,
     sqlx::PgConnection,
     begin_postgres,
-    postgres
+    postgres,
+    "(LOWER(c.name) COLLATE \"C\")"
 );
