@@ -238,13 +238,19 @@ pub async fn dashboard_counts_and_daily_activity(db: Db) {
     assert_eq!(days, vec![((NOW - 2 * DAY) / DAY, 2), (NOW / DAY, 1)]);
     assert!(db.daily_activity(NOW + DAY).await.unwrap().is_empty());
     // Validation counts flushed by server processes add up per day.
-    db.add_validation_counts(&[((NOW - 2 * DAY) / DAY, 5), (NOW / DAY, 2)]).await.unwrap();
+    db.add_validation_counts(&[((NOW - 2 * DAY) / DAY, 5), (NOW / DAY, 2)])
+        .await
+        .unwrap();
     db.add_validation_counts(&[(NOW / DAY, 3)]).await.unwrap();
     db.add_validation_counts(&[]).await.unwrap();
     db.add_validation_counts(&[((NOW - 40 * DAY) / DAY, 9)]).await.unwrap();
     let daily = db.daily_activity(NOW - 30 * DAY).await.unwrap();
     let days: Vec<(i64, i64, i64)> = daily.iter().map(|d| (d.day, d.activations, d.validations)).collect();
-    assert_eq!(days, vec![((NOW - 2 * DAY) / DAY, 2, 5), (NOW / DAY, 1, 5)], "older days stay out");
+    assert_eq!(
+        days,
+        vec![((NOW - 2 * DAY) / DAY, 2, 5), (NOW / DAY, 1, 5)],
+        "older days stay out"
+    );
     // The latest events, newest first, filtered and paged.
     let recent = db.recent_events(&EventFilter::default(), None, 2).await.unwrap();
     assert_eq!(recent.len(), 2);
