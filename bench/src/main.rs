@@ -6,8 +6,11 @@
 //!   same run on the same machine, is the ceiling licensd's figures are compared with.
 //! - `seed`: builds the benchmark dataset in a running licensd through its native API and writes
 //!   the key files the load scripts read.
+//! - `console`: seeds up to a million licences and measures the admin console's page latency
+//!   (`bench/console`).
 
 mod baseline;
+mod console;
 mod seed;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +28,8 @@ enum Command {
     Baseline(baseline::Args),
     /// Create the dataset in a running licensd.
     Seed(seed::Args),
+    /// Seed licences in a running licensd and time its console pages.
+    Console(console::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -34,6 +39,7 @@ fn main() -> anyhow::Result<()> {
         match args.command {
             Command::Baseline(args) => baseline::run(args).await,
             Command::Seed(args) => seed::run(args).await,
+            Command::Console(args) => console::run(args).await,
         }
     })
 }

@@ -1,8 +1,9 @@
 //! The dashboard: counts, activity over the last 30 days as an SVG chart made here, latest events.
 //!
-//! Validations are read-only by design (no row is written for them, so repeated checks stay
-//! cheap), so the chart shows what the database records per day: activations and consumption
-//! records.
+//! The chart shows activations and consumption records (rows the database keeps) as bars and
+//! validations as a line on its own scale: validation writes nothing, so each process counts its
+//! validations in memory and adds them to a per-day table every few seconds
+//! (`licensd_server::validations`); this page writes this process's pending count first.
 
 use crate::layout::{self, Flash};
 use crate::session::Session;
@@ -24,6 +25,9 @@ pub async fn page(session: Session, State(state): State<AppState>) -> Response {
         Ok(counts) => counts,
         Err(e) => return layout::read_failed(e, "dashboard"),
     };
+    if let Err(error) = state.validations.flush(state.store.as_ref()).await {
+        tracing::warn!(%error, "could not write the validation counts before the dashboard");
+    }
     let daily = match state.store.daily_activity((today - DAYS + 1) * DAY).await {
         Ok(daily) => daily,
         Err(e) => return layout::read_failed(e, "dashboard"),
@@ -47,7 +51,7 @@ pub async fn page(session: Session, State(state): State<AppState>) -> Response {
         section {
             h2 { "Last 30 days" }
             (layout::raw(chart(&daily, today)))
-            p.hint { "Activations and consumption records per UTC day. Validations are not recorded (they are read-only)." }
+            p.hint { "Activations and consumption records (bars) and validations (line, right-hand scale) per UTC day. Validations are counted by each server process and written every 10 seconds." }
         }
         section {
             h2 { "Latest events" }
@@ -85,12 +89,13 @@ pub fn event_table(events: &[&licensd_domain::Event]) -> maud::Markup {
     }
 }
 
-/// A bar chart of the last `DAYS` days ending `today` (days since the epoch): activations and
-/// consumption records side by side, with a readable title per bar.
+/// A chart of the last `DAYS` days ending `today` (days since the epoch): activations and
+/// consumption records as bars side by side, validations as a line on its own (right-hand)
+/// scale, with a readable title per bar and point.
 pub fn chart(daily: &[DailyActivity], today: i64) -> String {
-    let (width, height, left, bottom) = (720.0_f64, 200.0_f64, 40.0_f64, 24.0_f64);
+    let (width, height, left, right, bottom) = (720.0_f64, 200.0_f64, 40.0_f64, 48.0_f64, 24.0_f64);
     let plot_h = height - bottom - 10.0;
-    let slot = (width - left) / DAYS as f64;
+    let slot = (width - left - right) / DAYS as f64;
     let find = |day: i64| daily.iter().find(|d| d.day == day).copied().unwrap_or_default();
     let max = daily
         .iter()
@@ -98,17 +103,21 @@ pub fn chart(daily: &[DailyActivity], today: i64) -> String {
         .max()
         .unwrap_or(0)
         .max(1);
+    let max_validations = daily.iter().map(|d| d.validations).max().unwrap_or(0).max(1);
     let mut svg = String::new();
     let _ = write!(
         svg,
-        r#"<svg id="activity-chart" role="img" aria-label="Activations and consumption records per day, last 30 days" viewBox="0 0 {width} {height}" width="100%" xmlns="http://www.w3.org/2000/svg">"#
+        r#"<svg id="activity-chart" role="img" aria-label="Activations, consumption records and validations per day, last 30 days" viewBox="0 0 {width} {height}" width="100%" xmlns="http://www.w3.org/2000/svg">"#
     );
     let _ = write!(
         svg,
-        r#"<line x1="{left}" y1="{y}" x2="{width}" y2="{y}" class="axis"/><text x="{tx}" y="14" class="label" text-anchor="end">{max}</text><text x="{tx}" y="{y}" class="label" text-anchor="end">0</text>"#,
+        r#"<line x1="{left}" y1="{y}" x2="{x2}" y2="{y}" class="axis"/><text x="{tx}" y="14" class="label" text-anchor="end">{max}</text><text x="{tx}" y="{y}" class="label" text-anchor="end">0</text><text x="{rx}" y="14" class="label validations">{max_validations}</text>"#,
         y = height - bottom,
-        tx = left - 4.0
+        x2 = width - right,
+        tx = left - 4.0,
+        rx = width - right + 4.0
     );
+    let mut points = Vec::with_capacity(DAYS as usize);
     for i in 0..DAYS {
         let day = today - DAYS + 1 + i;
         let activity = find(day);
@@ -130,6 +139,8 @@ pub fn chart(daily: &[DailyActivity], today: i64) -> String {
                 if k == 0 { "activations" } else { "consumption records" }
             );
         }
+        let vy = height - bottom - plot_h * (activity.validations as f64) / (max_validations as f64);
+        points.push((x + slot / 2.0, vy, day, activity.validations));
         if (DAYS - 1 - i) % 7 == 0 {
             let _ = write!(
                 svg,
@@ -140,7 +151,20 @@ pub fn chart(daily: &[DailyActivity], today: i64) -> String {
             );
         }
     }
-    svg.push_str(r#"<g class="legend"><rect class="act" x="50" y="4" width="10" height="10"/><text x="64" y="13" class="label">activations</text><rect class="use" x="150" y="4" width="10" height="10"/><text x="164" y="13" class="label">consumption records</text></g></svg>"#);
+    let line: Vec<String> = points.iter().map(|(x, y, _, _)| format!("{x:.1},{y:.1}")).collect();
+    let _ = write!(
+        svg,
+        r#"<polyline id="validations-line" class="val" fill="none" points="{}"/>"#,
+        line.join(" ")
+    );
+    for (x, y, day, n) in &points {
+        let _ = write!(
+            svg,
+            r#"<circle class="val" cx="{x:.1}" cy="{y:.1}" r="2"><title>{}: {n} validations</title></circle>"#,
+            date(*day)
+        );
+    }
+    svg.push_str(r#"<g class="legend"><rect class="act" x="50" y="4" width="10" height="10"/><text x="64" y="13" class="label">activations</text><rect class="use" x="150" y="4" width="10" height="10"/><text x="164" y="13" class="label">consumption records</text><line class="val" x1="300" y1="9" x2="312" y2="9"/><text x="316" y="13" class="label">validations (right scale)</text></g></svg>"#);
     svg
 }
 

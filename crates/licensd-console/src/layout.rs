@@ -35,11 +35,17 @@ pub fn flash(flash: &Option<Flash>) -> Markup {
 
 /// A complete HTML document (no navigation: sign-in and error pages).
 pub fn document(title: &str, body: Markup) -> Markup {
+    document_with(title, body, false)
+}
+
+/// A complete HTML document; with `refresh` it reloads itself every second (a running job).
+fn document_with(title: &str, body: Markup, refresh: bool) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
+                @if refresh { meta http-equiv="refresh" content="1"; }
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · licensd" }
                 link rel="stylesheet" href="/console/assets/console.css";
@@ -57,6 +63,9 @@ const NAV: &[(&str, &str)] = &[
     ("/console/customers", "Customers"),
     ("/console/credentials", "Credentials"),
     ("/console/dialects/keymanager", "Key Manager keys"),
+    ("/console/dialects/dna", "DNA lockout"),
+    ("/console/dialects/slascone/customers", "SLASCONE customers"),
+    ("/console/dialects/slascone/editions", "SLASCONE editions"),
     ("/console/signing-keys", "Signing keys"),
     ("/console/events", "Events"),
 ];
@@ -68,6 +77,18 @@ pub fn page(
     status: StatusCode,
     flash_message: Option<Flash>,
     content: Markup,
+) -> Response {
+    page_with_refresh(session, title, status, flash_message, content, false)
+}
+
+/// A console page that, with `refresh`, reloads itself every second (a running job's page).
+pub fn page_with_refresh(
+    session: &Session,
+    title: &str,
+    status: StatusCode,
+    flash_message: Option<Flash>,
+    content: Markup,
+    refresh: bool,
 ) -> Response {
     let body = html! {
         header {
@@ -90,7 +111,7 @@ pub fn page(
             (content)
         }
     };
-    html_response(status, document(title, body))
+    html_response(status, document_with(title, body, refresh))
 }
 
 pub fn html_response(status: StatusCode, markup: Markup) -> Response {

@@ -8,16 +8,20 @@
 //!   carries the session's CSRF token and every POST is refused (403) without it.
 //! - **Read-only admin tokens** see every page and change nothing: their pages have no action
 //!   buttons, and every POST they send is refused (403) before it reaches a handler.
-//! - **Every action runs the `/v1` handler** (`licensd_server::native`): the same checks, the same
+//! - **Every action runs the `/v1` handler** (`licensd_server::native`) or the dialect's own admin
+//!   command (`licensd_server::dialects::{keymanager, dna, slascone}`): the same checks, the same
 //!   store command, the same event; a refusal is shown above the form and changes nothing.
 
 mod access;
+mod bulk;
 mod catalog;
 mod dashboard;
 mod dialects;
+mod dna;
 mod layout;
 mod licences;
 mod session;
+mod slascone;
 
 use axum::Router;
 use axum::extract::Extension;
@@ -55,6 +59,7 @@ pub fn routes(settings: ConsoleSettings) -> Router<AppState> {
             "/console/licenses/bulk",
             get(licences::bulk_page).post(licences::bulk_issue),
         )
+        .route("/console/licenses/bulk/jobs/{id}", get(licences::bulk_job))
         .route("/console/licenses/keys.csv", get(licences::keys_csv))
         .route("/console/licenses/{id}", get(licences::page))
         .route("/console/licenses/{id}/{action}", post(licences::action))
@@ -72,6 +77,24 @@ pub fn routes(settings: ConsoleSettings) -> Router<AppState> {
         .route(
             "/console/dialects/keymanager",
             get(dialects::keymanager).post(dialects::create_keymanager_key),
+        )
+        .route("/console/dialects/dna", get(dna::lockout).post(dna::set_lockout))
+        .route("/console/dialects/dna/{product}/reset", post(dna::reset_lockout))
+        .route(
+            "/console/dialects/slascone/customers",
+            get(slascone::customers).post(slascone::create_customer),
+        )
+        .route(
+            "/console/dialects/slascone/customers/{id}/delete",
+            post(slascone::delete_customer),
+        )
+        .route(
+            "/console/dialects/slascone/editions",
+            get(slascone::editions).post(slascone::create_edition),
+        )
+        .route(
+            "/console/dialects/slascone/editions/{id}/delete",
+            post(slascone::delete_edition),
         )
         .layer(Extension(shared))
 }

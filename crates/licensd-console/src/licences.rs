@@ -3,8 +3,9 @@
 //! timeline and actions. Writes run the `/v1` handlers.
 
 use crate::layout::{self, Flash, date_field, int_field};
+use crate::session::Shared;
 use crate::session::{Session, Write};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -16,6 +17,7 @@ use licensd_server::native::licenses as api;
 use licensd_store::{EventFilter, LicenseFilter, LicenseSearch, Page};
 use maud::{Markup, html};
 use serde::Deserialize;
+use std::sync::Arc;
 
 const PAGE: i64 = 50;
 /// Most keys one CSV download holds (the bulk-issue limit's order of magnitude).
@@ -459,7 +461,7 @@ async fn bulk_form(
                 (licence_fields(&products, None))
                 button #bulk-issue type="submit" { "Issue licences" }
             }
-            p.hint { "The keys are issued in one transaction: all or none. Large batches take a few seconds." }
+            p.hint { "The keys are issued in one transaction: all or none. The next page shows the progress while it runs, then the download of the keys." }
         } @else {
             p { "This admin token is read-only." }
         }
@@ -467,7 +469,11 @@ async fn bulk_form(
     layout::page(session, "Bulk issue", status, flash, content)
 }
 
-pub async fn bulk_issue(State(state): State<AppState>, write: Write<LicenceForm>) -> Response {
+pub async fn bulk_issue(
+    State(state): State<AppState>,
+    Extension(shared): Extension<Arc<Shared>>,
+    write: Write<LicenceForm>,
+) -> Response {
     let Write { session, form } = write;
     let request = fields(&form).and_then(|license| {
         let count = int_field("count", &form.count)?.ok_or_else(|| Flash::Error("count is required".into()))?;
@@ -477,27 +483,37 @@ pub async fn bulk_issue(State(state): State<AppState>, write: Write<LicenceForm>
             license,
         })
     });
-    let result = match request {
-        Ok(body) => api::bulk_create_licenses(session.admin(), State(state.clone()), ApiJson(body))
-            .await
-            .map_err(|e| (e.status, Flash::refused(&e))),
-        Err(flash) => Err((StatusCode::UNPROCESSABLE_ENTITY, flash)),
-    };
-    match result {
-        Ok((_, created)) => {
-            let keys = &created.0.licenses;
-            let first = keys.iter().map(|k| k.id).min().unwrap_or(0);
-            let last = keys.iter().map(|k| k.id).max().unwrap_or(0);
-            let result = html! {
-                section #bulk-result {
-                    p { (created.0.created) " licences issued (ids " (first) " to " (last) ")." }
-                    p { a #download-keys href=(format!("/console/licenses/keys.csv?first={first}&last={last}")) download { "Download the keys (CSV)" } }
-                }
-            };
-            bulk_form(&session, &state, StatusCode::CREATED, None, result).await
+    let body = match request {
+        Ok(body) => body,
+        Err(flash) => {
+            return bulk_form(
+                &session,
+                &state,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(flash),
+                html! {},
+            )
+            .await;
         }
-        Err((status, flash)) => bulk_form(&session, &state, status, Some(flash), html! {}).await,
+    };
+    // The `/v1` bulk handler runs as a job; its page shows the progress, then the result.
+    match shared.bulk_jobs.start(&state, session.admin(), body) {
+        Some(id) => Redirect::to(&format!("/console/licenses/bulk/jobs/{id}")).into_response(),
+        None => {
+            let flash = Flash::Error("Too many bulk-issue jobs are kept; retry in a moment.".into());
+            bulk_form(&session, &state, StatusCode::SERVICE_UNAVAILABLE, Some(flash), html! {}).await
+        }
     }
+}
+
+/// A bulk-issue job's page: progress while it runs, then the keys' download or the refusal.
+pub async fn bulk_job(
+    session: Session,
+    State(state): State<AppState>,
+    Extension(shared): Extension<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> Response {
+    crate::bulk::page(&session, &shared.bulk_jobs, &id, state.now())
 }
 
 #[derive(Deserialize)]

@@ -52,6 +52,8 @@ pub struct Shared {
     pub settings: ConsoleSettings,
     /// Sign-in attempts per client address (the dialects' fixed-window limiter).
     pub sign_in_limiter: RateLimiter,
+    /// Bulk-issue jobs of this process (`crate::bulk`).
+    pub bulk_jobs: Arc<crate::bulk::Jobs>,
 }
 
 impl Shared {
@@ -63,6 +65,7 @@ impl Shared {
                 per_ip: Some(settings.sign_in_attempts_per_minute.max(1)),
                 window: Duration::from_secs(60),
             }),
+            bulk_jobs: Arc::new(crate::bulk::Jobs::default()),
         }
     }
 }

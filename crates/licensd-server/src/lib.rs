@@ -23,6 +23,7 @@ pub mod ratelimit;
 pub mod redact;
 pub mod request_id;
 pub mod state;
+pub mod validations;
 
 pub use keys::{CryptoCodec, KeyRing};
 pub use state::{AppState, ServerSettings};

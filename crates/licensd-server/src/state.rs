@@ -44,10 +44,27 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Wakes this process's outbox worker (`crate::outbox`) after a delivery was queued.
     pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// Validations counted for the console's dashboard (`crate::validations`).
+    pub validations: Arc<crate::validations::ValidationTally>,
 }
 
 impl AppState {
     pub fn now(&self) -> licensd_domain::Millis {
         self.clock.now()
+    }
+
+    /// The domain's read-only validation (`CoreStore::validate`), counted per day for the
+    /// console's dashboard in memory (`crate::validations`): no write on the validation path.
+    pub async fn validate(
+        &self,
+        license: licensd_store::LicenseRef,
+        fingerprint: Option<&str>,
+        now: licensd_domain::Millis,
+    ) -> licensd_store::Result<licensd_store::ValidationReport> {
+        let report = self.store.validate(license, fingerprint, now).await;
+        if report.is_ok() {
+            self.validations.note(now);
+        }
+        report
     }
 }

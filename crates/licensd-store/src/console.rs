@@ -22,6 +22,27 @@ pub(crate) const POSTGRES_MIGRATION: Migration = Migration {
     sql: include_str!("../migrations/postgres/0700_console.sql"),
 };
 
+pub(crate) const SQLITE_SEARCH_INDEXES: Migration = Migration {
+    version: 702,
+    name: "console_search_indexes",
+    sql: include_str!("../migrations/sqlite/0702_console_search_indexes.sql"),
+};
+pub(crate) const POSTGRES_SEARCH_INDEXES: Migration = Migration {
+    version: 702,
+    name: "console_search_indexes",
+    sql: include_str!("../migrations/postgres/0702_console_search_indexes.sql"),
+};
+pub(crate) const SQLITE_VALIDATION_DAYS: Migration = Migration {
+    version: 701,
+    name: "console_validation_days",
+    sql: include_str!("../migrations/sqlite/0701_console_validation_days.sql"),
+};
+pub(crate) const POSTGRES_VALIDATION_DAYS: Migration = Migration {
+    version: 701,
+    name: "console_validation_days",
+    sql: include_str!("../migrations/postgres/0701_console_validation_days.sql"),
+};
+
 /// A signed-in console session, with what its admin token may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsoleSession {
@@ -51,6 +72,8 @@ pub struct DailyActivity {
     pub day: i64,
     pub activations: i64,
     pub consumptions: i64,
+    /// Validations counted by the server processes (`add_validation_counts`).
+    pub validations: i64,
 }
 
 /// A licence search: newest first, `before` is the last id of the previous page (keyset paging).
@@ -63,6 +86,19 @@ pub struct LicenseSearch {
     pub text: Option<String>,
     pub before: Option<i64>,
     pub limit: i64,
+}
+
+/// A customer with a SLASCONE profile, as the console's SLASCONE customer list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlasconeCustomerRow {
+    pub customer_id: i64,
+    pub email: Option<String>,
+    pub company: Option<String>,
+    pub customer_number: String,
+    pub prospect_number: Option<String>,
+    pub country: Option<String>,
+    pub language: Option<String>,
+    pub created_at: Millis,
 }
 
 /// The console's storage capability.
@@ -93,7 +129,11 @@ pub trait ConsoleStore: Send + Sync + 'static {
         now: Millis,
     ) -> Result<AdminToken>;
     async fn dashboard_counts(&self, now: Millis) -> Result<DashboardCounts>;
-    /// Activations and consumption records per UTC day from `since` on (days without any are absent).
+    /// Adds validation counts per UTC day (days since the epoch) to the dashboard's tally, in one
+    /// transaction (a process flushes what it counted in memory).
+    async fn add_validation_counts(&self, counts: &[(i64, i64)]) -> Result<()>;
+    /// Activations, consumption records and validations per UTC day from `since` on (days without
+    /// any are absent).
     async fn daily_activity(&self, since: Millis) -> Result<Vec<DailyActivity>>;
     /// The ids of the licences matching `search`, newest first.
     async fn search_license_ids(&self, search: &LicenseSearch) -> Result<Vec<i64>>;
@@ -101,6 +141,8 @@ pub trait ConsoleStore: Send + Sync + 'static {
     /// a new consumption period at `now`, logging `event`, in one transaction whose first
     /// statement locks the licence row. `NotFound` for an unknown licence.
     async fn reset_consumption(&self, license_id: i64, event: EventDraft, now: Millis) -> Result<()>;
+    /// Customers with a SLASCONE profile, newest first, with ids below `before` (keyset paging).
+    async fn slascone_customer_rows(&self, before: Option<i64>, limit: i64) -> Result<Vec<SlasconeCustomerRow>>;
     /// Events matching `filter`, newest first, with ids below `before` (keyset paging).
     async fn recent_events(&self, filter: &EventFilter, before: Option<i64>, limit: i64) -> Result<Vec<Event>>;
 }
@@ -109,9 +151,12 @@ pub trait ConsoleStore: Send + Sync + 'static {
 const DAY: i64 = 86_400_000;
 
 macro_rules! impl_console {
-    ($store:ty, $row:ty, $conn:ty, $begin:ident, $module:ident) => {
+    ($store:ty, $row:ty, $conn:ty, $begin:ident, $module:ident, $name:literal) => {
         pub(crate) mod $module {
             use super::*;
+
+            /// A customer's name folded to lower case, compared byte-wise (as its index orders it).
+            const NAME: &str = $name;
             use crate::sql::{db_err, from_json};
             use crate::$module::shared::{get, insert_event};
 
@@ -266,12 +311,35 @@ macro_rules! impl_console {
                     })
                 }
 
+                async fn add_validation_counts(&self, counts: &[(i64, i64)]) -> Result<()> {
+                    if counts.is_empty() {
+                        return Ok(());
+                    }
+                    let mut tx = $begin(self).await?;
+                    for (day, n) in counts {
+                        sqlx::query(
+                            "INSERT INTO console_validation_days (day, validations) VALUES ($1, $2) \
+                             ON CONFLICT (day) DO UPDATE \
+                             SET validations = console_validation_days.validations + excluded.validations",
+                        )
+                        .bind(day)
+                        .bind(n)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    }
+                    tx.commit().await.map_err(db_err)?;
+                    Ok(())
+                }
+
                 async fn daily_activity(&self, since: Millis) -> Result<Vec<DailyActivity>> {
                     let rows = sqlx::query(
-                        "SELECT day, SUM(a) AS activations, SUM(c) AS consumptions FROM ( \
-                           SELECT at / $2 AS day, 1 AS a, 0 AS c FROM activation_log WHERE at >= $1 \
+                        "SELECT day, SUM(a) AS activations, SUM(c) AS consumptions, CAST(SUM(v) AS BIGINT) AS validations FROM ( \
+                           SELECT at / $2 AS day, 1 AS a, 0 AS c, 0 AS v FROM activation_log WHERE at >= $1 \
                            UNION ALL \
-                           SELECT at / $2 AS day, 0 AS a, 1 AS c FROM consumption_events WHERE at >= $1 \
+                           SELECT at / $2 AS day, 0 AS a, 1 AS c, 0 AS v FROM consumption_events WHERE at >= $1 \
+                           UNION ALL \
+                           SELECT day, 0 AS a, 0 AS c, validations AS v FROM console_validation_days WHERE day >= $1 / $2 \
                          ) t GROUP BY day ORDER BY day",
                     )
                     .bind(since)
@@ -285,41 +353,73 @@ macro_rules! impl_console {
                                 day: get(row, "day")?,
                                 activations: get(row, "activations")?,
                                 consumptions: get(row, "consumptions")?,
+                                validations: get(row, "validations")?,
                             })
                         })
                         .collect()
                 }
 
                 async fn search_license_ids(&self, search: &LicenseSearch) -> Result<Vec<i64>> {
-                    // One statement with optional filters: `$n IS NULL OR …` keeps it static SQL.
+                    // The statement is assembled from fixed fragments, one shape per combination of
+                    // filters (values are always bound), so each shape uses its index: keyset paging
+                    // on `id` within (product_id, status, id), (product_id, id) or (status, id); a
+                    // text search starts from the order reference and the customers' e-mail and
+                    // name-prefix indexes (migration 702) and sorts only what they match.
                     let text = search.text.as_deref().map(str::trim).filter(|t| !t.is_empty());
-                    let prefix = text.map(|t| {
-                        let escaped = t
-                            .to_lowercase()
-                            .replace('\\', "\\\\")
-                            .replace('%', "\\%")
-                            .replace('_', "\\_");
-                        format!("{escaped}%")
-                    });
-                    sqlx::query_scalar(
-                        "SELECT l.id FROM licenses l \
-                         WHERE ($1 IS NULL OR l.product_id = $1) \
-                           AND ($2 IS NULL OR l.status = $2) \
-                           AND ($3 IS NULL OR l.id < $3) \
-                           AND ($4 IS NULL OR l.order_ref = $4 OR l.customer_id IN ( \
-                                 SELECT c.id FROM customers c \
-                                 WHERE LOWER(c.email) = LOWER($4) OR LOWER(c.name) LIKE $5 ESCAPE '\\')) \
-                         ORDER BY l.id DESC LIMIT $6",
-                    )
-                    .bind(search.product_id)
-                    .bind(search.status.map(|s| s.as_str()))
-                    .bind(search.before)
-                    .bind(text)
-                    .bind(prefix)
-                    .bind(search.limit)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_err)
+                    let mut sql = String::from("SELECT l.id FROM licenses l WHERE 1 = 1");
+                    let mut n = 0;
+                    let mut next = || {
+                        n += 1;
+                        format!("${n}")
+                    };
+                    if search.product_id.is_some() {
+                        sql.push_str(&format!(" AND l.product_id = {}", next()));
+                    }
+                    if search.status.is_some() {
+                        sql.push_str(&format!(" AND l.status = {}", next()));
+                    }
+                    if search.before.is_some() {
+                        sql.push_str(&format!(" AND l.id < {}", next()));
+                    }
+                    if text.is_some() {
+                        let (order_ref, email, low, high) = (next(), next(), next(), next());
+                        sql.push_str(&format!(
+                            " AND l.id IN ( \
+                               SELECT o.id FROM licenses o WHERE o.order_ref = {order_ref} \
+                               UNION SELECT m.id FROM licenses m JOIN customers c ON c.id = m.customer_id \
+                                 WHERE LOWER(c.email) = LOWER({email}) \
+                               UNION SELECT m.id FROM licenses m JOIN customers c ON c.id = m.customer_id \
+                                 WHERE {NAME} >= {low} AND {NAME} < {high})"
+                        ));
+                    }
+                    sql.push_str(&format!(" ORDER BY l.id DESC LIMIT {}", next()));
+                    // Only the fixed fragments above make up `sql`; every value is bound.
+                    let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
+                    if let Some(product_id) = search.product_id {
+                        query = query.bind(product_id);
+                    }
+                    if let Some(status) = search.status {
+                        query = query.bind(status.as_str());
+                    }
+                    if let Some(before) = search.before {
+                        query = query.bind(before);
+                    }
+                    if let Some(text) = text {
+                        // A name prefix as a range: every string that starts with `low` sorts at or
+                        // after it and before `low` followed by the highest code point.
+                        let low = text.to_lowercase();
+                        let high = format!("{low}\u{10FFFF}");
+                        query = query.bind(text).bind(text).bind(low).bind(high);
+                    }
+                    // Not a cached prepared statement: PostgreSQL then plans each search with its
+                    // values (a generic plan would guess a filter's selectivity and may walk the
+                    // whole primary key for a rare product and status).
+                    query
+                        .bind(search.limit)
+                        .persistent(false)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_err)
                 }
 
                 async fn reset_consumption(&self, license_id: i64, event: EventDraft, now: Millis) -> Result<()> {
@@ -347,6 +447,38 @@ macro_rules! impl_console {
                     insert_event(&mut tx, event, license_id, now).await?;
                     tx.commit().await.map_err(db_err)?;
                     Ok(())
+                }
+
+                async fn slascone_customer_rows(
+                    &self,
+                    before: Option<i64>,
+                    limit: i64,
+                ) -> Result<Vec<SlasconeCustomerRow>> {
+                    let rows = sqlx::query(
+                        "SELECT c.id, c.email, c.company, c.created_at, p.customer_number, p.prospect_number, \
+                                p.country, p.language \
+                         FROM slascone_customers p JOIN customers c ON c.id = p.customer_id \
+                         WHERE ($1 IS NULL OR p.customer_id < $1) ORDER BY p.customer_id DESC LIMIT $2",
+                    )
+                    .bind(before)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    rows.iter()
+                        .map(|row| {
+                            Ok(SlasconeCustomerRow {
+                                customer_id: get(row, "id")?,
+                                email: get(row, "email")?,
+                                company: get(row, "company")?,
+                                customer_number: get(row, "customer_number")?,
+                                prospect_number: get(row, "prospect_number")?,
+                                country: get(row, "country")?,
+                                language: get(row, "language")?,
+                                created_at: get(row, "created_at")?,
+                            })
+                        })
+                        .collect()
                 }
 
                 async fn recent_events(
@@ -398,12 +530,14 @@ impl_console!(
     sqlx::sqlite::SqliteRow,
     sqlx::SqliteConnection,
     begin_sqlite,
-    sqlite
+    sqlite,
+    "LOWER(c.name)"
 );
 impl_console!(
     PostgresStore,
     sqlx::postgres::PgRow,
     sqlx::PgConnection,
     begin_postgres,
-    postgres
+    postgres,
+    "(LOWER(c.name) COLLATE \"C\")"
 );

@@ -33,6 +33,8 @@ pub(crate) const SQLITE: &[Migration] = &[
     crate::webhooks::SQLITE_FAN_OUT,
     crate::webhooks::SQLITE_SLASCONE_FAN_OUT,
     crate::console::SQLITE_MIGRATION,
+    crate::console::SQLITE_VALIDATION_DAYS,
+    crate::console::SQLITE_SEARCH_INDEXES,
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -56,6 +58,8 @@ pub(crate) const POSTGRES: &[Migration] = &[
     crate::webhooks::POSTGRES_FAN_OUT,
     crate::webhooks::POSTGRES_SLASCONE_FAN_OUT,
     crate::console::POSTGRES_MIGRATION,
+    crate::console::POSTGRES_VALIDATION_DAYS,
+    crate::console::POSTGRES_SEARCH_INDEXES,
 ];
 
 /// The bookkeeping table is created inside the same locked transaction as the migration it guards,

@@ -184,6 +184,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         limiter: Arc::new(licensd_server::ratelimit::RateLimiter::new(rate_limit)),
         metrics: Arc::new(licensd_server::metrics::Metrics::new()),
         outbox_wake: Arc::new(tokio::sync::Notify::new()),
+        validations: Arc::new(licensd_server::validations::ValidationTally::new()),
     };
     let limits = crate::listener::Limits {
         header_read_timeout: settings.header_read_timeout,
@@ -227,6 +228,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     state
         .metrics
         .add_source(Arc::new(licensd_server::outbox::QueueDepthSource));
+    // Writes the validations counted in memory for the console's dashboard.
+    let validation_flusher = licensd_server::validations::spawn_flusher(state.validations.clone(), state.store.clone());
+    let validations = (state.validations.clone(), state.store.clone());
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -245,6 +249,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     // An attempt cut short here is retried by the next run (or another node).
     outbox_worker.abort();
+    validation_flusher.abort();
+    if let Err(error) = validations.0.flush(validations.1.as_ref()).await {
+        tracing::warn!(%error, "could not write the last validation counts");
+    }
     tracing::info!("licensd stopped");
     Ok(())
 }

@@ -16,6 +16,8 @@ mod concurrency;
 mod console;
 #[path = "http/console_browser.rs"]
 mod console_browser;
+#[path = "http/console_dialects.rs"]
+mod console_dialects;
 #[path = "http/hardening.rs"]
 mod hardening;
 #[path = "http/lifecycle.rs"]

@@ -202,7 +202,6 @@ pub async fn validate(State(state): State<AppState>, body: Result<ApiJson<Valida
         return signed_error(&state, ApiError::unprocessable("fingerprint must be at most 512 bytes"));
     }
     let report = state
-        .store
         .validate(
             LicenseRef::Key(request.key.clone()),
             request.fingerprint.as_deref(),

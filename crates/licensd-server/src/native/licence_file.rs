@@ -79,7 +79,7 @@ async fn issue(
     nonce: Option<String>,
 ) -> Result<LicenceFileResponse, ApiError> {
     let now = state.now();
-    let report = match state.store.validate(license, Some(fingerprint), now).await {
+    let report = match state.validate(license, Some(fingerprint), now).await {
         Ok(report) => report,
         Err(StoreError::Denied(denial)) => return Err(denial_error(denial)),
         Err(StoreError::NotFound) => return Err(denial_error(Denial::LicenseNotFound)),

@@ -56,6 +56,8 @@ pub const TABLES: &[&str] = &[
     "webhook_endpoints",
     // Admin console sessions (0700; admin_tokens.read_only is in the core table above)
     "console_sessions",
+    // Validations per day for the console's dashboard (0701)
+    "console_validation_days",
     // LicenseSpring (0100, 0101)
     "ls_product_versions",
     "ls_bundle_products",

@@ -171,6 +171,25 @@ pub async fn licence_search_filters_and_pages_by_keyset(db: Db) {
         };
         assert_eq!(db.search_license_ids(&by_text).await.unwrap(), vec![ids[3]], "{text}");
     }
+    // Every filter at once, and the keyset bound with a text search.
+    let all = LicenseSearch {
+        product_id: Some(other.id),
+        status: Some(LicenseStatus::Active),
+        text: Some("ada".into()),
+        before: Some(ids[3] + 1),
+        ..search(None, 50)
+    };
+    assert_eq!(db.search_license_ids(&all).await.unwrap(), vec![ids[3]]);
+    let below = LicenseSearch {
+        before: Some(ids[3]),
+        ..all.clone()
+    };
+    assert!(db.search_license_ids(&below).await.unwrap().is_empty());
+    let wrong_product = LicenseSearch {
+        product_id: Some(app.id),
+        ..all
+    };
+    assert!(db.search_license_ids(&wrong_product).await.unwrap().is_empty());
     for text in ["ORD", "lovelace", "%", "_da"] {
         let by_text = LicenseSearch {
             text: Some(text.into()),
@@ -218,6 +237,20 @@ pub async fn dashboard_counts_and_daily_activity(db: Db) {
     let days: Vec<(i64, i64)> = daily.iter().map(|d| (d.day, d.activations)).collect();
     assert_eq!(days, vec![((NOW - 2 * DAY) / DAY, 2), (NOW / DAY, 1)]);
     assert!(db.daily_activity(NOW + DAY).await.unwrap().is_empty());
+    // Validation counts flushed by server processes add up per day.
+    db.add_validation_counts(&[((NOW - 2 * DAY) / DAY, 5), (NOW / DAY, 2)])
+        .await
+        .unwrap();
+    db.add_validation_counts(&[(NOW / DAY, 3)]).await.unwrap();
+    db.add_validation_counts(&[]).await.unwrap();
+    db.add_validation_counts(&[((NOW - 40 * DAY) / DAY, 9)]).await.unwrap();
+    let daily = db.daily_activity(NOW - 30 * DAY).await.unwrap();
+    let days: Vec<(i64, i64, i64)> = daily.iter().map(|d| (d.day, d.activations, d.validations)).collect();
+    assert_eq!(
+        days,
+        vec![((NOW - 2 * DAY) / DAY, 2, 5), (NOW / DAY, 1, 5)],
+        "older days stay out"
+    );
     // The latest events, newest first, filtered and paged.
     let recent = db.recent_events(&EventFilter::default(), None, 2).await.unwrap();
     assert_eq!(recent.len(), 2);

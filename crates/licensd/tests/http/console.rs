@@ -69,6 +69,124 @@ backend_tests! {
         browser.close().await;
     }
 
+    async fn console_dashboard_counts_validations_per_day(server) {
+        let product = server.product("val").await;
+        server.license(product, "VAL-KEY-1", json!({"max_activations": 3})).await;
+        let (status, _, _, _) = server
+            .client_post("/v1/licenses/actions/activate", json!({"key": "VAL-KEY-1", "fingerprint": "m-1"}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        for _ in 0..3 {
+            let (status, body, _, _) = server
+                .client_post("/v1/licenses/actions/validate", json!({"key": "VAL-KEY-1", "fingerprint": "m-1"}))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        let (_, session, _) = PlainSession::sign_in(&server, ADMIN_TOKEN, &[]).await;
+        let session = session.expect("signed in");
+        let (status, page) = session.get("/console").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains("id=\"validations-line\""), "the chart draws validations");
+        assert!(page.contains(": 3 validations</title>"), "today's three validations: {page}");
+        assert!(page.contains(": 1 activations</title>"), "and the activation");
+        // Written once: a second look (nothing new pending) shows the same count, not double.
+        let (_, page) = session.get("/console").await;
+        assert!(page.contains(": 3 validations</title>"));
+        let (status, _, _, _) = server
+            .client_post("/v1/licenses/actions/validate", json!({"key": "VAL-KEY-1", "fingerprint": "m-1"}))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, page) = session.get("/console").await;
+        assert!(page.contains(": 4 validations</title>"));
+    }
+
+    async fn console_bulk_issue_job_page(server) {
+        let product_id = server.product("bulkjob").await;
+        let (_, session, _) = PlainSession::sign_in(&server, ADMIN_TOKEN, &[]).await;
+        let session = session.expect("signed in");
+        let csrf = session.csrf().await;
+        let product = product_id.to_string();
+        let form = |count: &'static str| {
+            vec![("csrf", csrf.clone()), ("count", count.to_string()), ("product_id", product.clone())]
+        };
+        let post = |fields: Vec<(&'static str, String)>| {
+            let session = &session;
+            async move {
+                let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                session.post("/console/licenses/bulk", &pairs).await
+            }
+        };
+        // Polls the job's page until it stops reloading itself; returns its status and page.
+        let finish = |location: String| {
+            let session = &session;
+            async move {
+                for _ in 0..600 {
+                    let (status, page) = session.get(&location).await;
+                    if !page.contains("http-equiv=\"refresh\"") {
+                        return (status, page);
+                    }
+                    assert!(page.contains("<progress id=\"bulk-progress\">"), "a running job shows its progress: {page}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                panic!("the bulk-issue job never finished");
+            }
+        };
+        let location_of = |page: &str| -> String {
+            assert!(page.starts_with("/console/licenses/bulk/jobs/job_"), "redirected to the job: {page}");
+            page.to_string()
+        };
+        // POST answers at once with the job's page.
+        let answer = session
+            .http
+            .post(format!("{}/console/licenses/bulk", session.base))
+            .header("cookie", format!("licensd_console={}", session.cookie))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(form("40")).expect("form"))
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+        let location = location_of(answer.headers().get("location").and_then(|v| v.to_str().ok()).expect("location"));
+        let (status, page) = finish(location.clone()).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains("40 licences issued"), "{page}");
+        assert!(page.contains("id=\"download-keys\""));
+        let (_, listed) = server.admin(Method::GET, &format!("/v1/licenses?product_id={product_id}&limit=100"), None).await;
+        assert_eq!(listed["data"].as_array().map(Vec::len), Some(40));
+        // Another admin does not see this admin's job.
+        let other = admin_token(&server, "other-admin", false).await;
+        let (_, other_session, _) = PlainSession::sign_in(&server, &other, &[]).await;
+        let (status, _) = other_session.expect("other admin").get(&location).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        // A count over the server's limit: the job's page shows the handler's refusal, nothing issued.
+        let events = event_count(&server).await;
+        let answer = session
+            .http
+            .post(format!("{}/console/licenses/bulk", session.base))
+            .header("cookie", format!("licensd_console={}", session.cookie))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(form("100000000")).expect("form"))
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+        let location = location_of(answer.headers().get("location").and_then(|v| v.to_str().ok()).expect("location"));
+        let (status, page) = finish(location).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+        assert!(page.contains("id=\"error\""));
+        let (_, listed) = server.admin(Method::GET, &format!("/v1/licenses?product_id={product_id}&limit=100"), None).await;
+        assert_eq!(listed["data"].as_array().map(Vec::len), Some(40));
+        assert_eq!(event_count(&server).await, events);
+        // A form the console refuses before any job (no count): on the form, nothing started.
+        let (status, page) = post(form("")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(page.contains("count is required"));
+        // No CSRF token: refused.
+        let (status, _) = session.post("/console/licenses/bulk", &[("count", "2"), ("product_id", product.as_str())]).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(event_count(&server).await, events);
+    }
+
     async fn console_product_licence_and_device(server) {
         let browser = Browser::start(&server, "licences").await;
         browser.sign_in(ADMIN_TOKEN).await;
@@ -168,6 +286,8 @@ backend_tests! {
         browser.fill("#count", "25").await;
         browser.select("#new-product", &product_id.to_string()).await;
         browser.click("#bulk-issue").await;
+        assert!(browser.path().await.starts_with("/console/licenses/bulk/jobs/"), "the job's progress page");
+        browser.wait_for("#bulk-result").await;
         assert!(browser.text("#bulk-result").await.contains("25 licences issued"));
         browser.shot("bulk").await;
         let href = browser

@@ -187,6 +187,16 @@ impl Browser {
         panic!("clicking {css} did not load a new page within 10 s");
     }
 
+    /// Waits (up to 30 s) for an element a self-reloading page (a running job's) will show.
+    pub async fn wait_for(&self, css: &str) {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("element {css} never appeared: {e}"));
+    }
+
     pub async fn text(&self, css: &str) -> String {
         let element = self
             .client

@@ -70,7 +70,7 @@
 //! | 400 | `Invalid Count: must be between 0 and 20000`, `Count is required`, `Invalid Name` | bad body (`dna::dna_credits`) |
 //! | 404 | `Credit Name not found for this license` | no credit of that name in any source the target covers |
 
-mod admin;
+pub mod admin;
 mod admin_credits;
 mod handlers;
 pub(crate) mod wire;

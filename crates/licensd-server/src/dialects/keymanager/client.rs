@@ -100,7 +100,6 @@ async fn check(state: &AppState, req: &KmRequest, capability: &str, command: Com
         return Ok(Reply::new(210));
     };
     let report = match state
-        .store
         .validate(LicenseRef::Id(license.id), Some(&identifier), state.now())
         .await
     {

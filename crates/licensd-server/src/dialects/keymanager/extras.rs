@@ -58,7 +58,6 @@ pub async fn access_downloadables(State(state): State<AppState>, req: KmRequest)
         Err(reply) => return Ok(reply),
     };
     let report = match state
-        .store
         .validate(LicenseRef::Id(license.id), Some(&identifier), state.now())
         .await
     {
@@ -154,7 +153,6 @@ async fn download_inner(
         return Ok(Err(Reply::new(701)));
     };
     let entitled = match state
-        .store
         .validate(LicenseRef::Id(license.id), Some(&identifier), state.now())
         .await
     {

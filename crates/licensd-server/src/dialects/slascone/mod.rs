@@ -141,7 +141,7 @@
 //! | 12006 | `a_users_floating_license_gives_seats_to_its_users_on_one_client_at_a_time`, `concurrent_session_opens_never_exceed_the_limits` (the user holds a live session on another client of a Users floating license) | |
 //! | 13001, 13002, 13003, 14001, 14002, 14003 | `backoffice_webhooks_tags_and_resellers` | |
 
-mod admin;
+pub mod admin;
 mod backoffice;
 mod bounds;
 mod codes;
@@ -155,6 +155,10 @@ mod sessions;
 mod toggle;
 mod users;
 pub(crate) mod wire;
+
+/// The back office's edition commands, for the admin console (the one code path both run).
+pub use backoffice::{TemplateRequest, TemplateView, create_edition, delete_edition, template_view};
+pub use wire::SlError;
 mod xml;
 
 use crate::state::AppState;
@@ -165,7 +169,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{get, post, put};
 use provisioning::respond;
-use wire::{SlError, authenticate_admin, check_isv, guid_id};
+use wire::{authenticate_admin, check_isv, guid_id};
 
 const PREFIX: &str = "/api/v2/isv/{isv_id}";
 

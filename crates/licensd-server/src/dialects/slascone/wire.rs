@@ -66,6 +66,31 @@ impl From<Denial> for SlError {
 }
 
 impl SlError {
+    /// The HTTP status this error answers with and a sentence for a person (the admin console
+    /// shows back-office refusals with it).
+    pub fn explain(&self) -> (StatusCode, String) {
+        match self {
+            SlError::Conflict(conflict) => (
+                StatusCode::CONFLICT,
+                format!("conflict {}: {}", conflict.id(), conflict.message()),
+            ),
+            SlError::Unauthorized(detail) => (StatusCode::UNAUTHORIZED, (*detail).to_string()),
+            SlError::BadRequest(detail) => (StatusCode::BAD_REQUEST, detail.clone()),
+            SlError::NotFound(what) => (StatusCode::NOT_FOUND, format!("{what} not found")),
+            SlError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method not allowed".into()),
+            SlError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "the request is too large".into()),
+            SlError::RateLimited(seconds) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("rate limited; retry in {seconds} s"),
+            ),
+            SlError::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database is unavailable; retry later".into(),
+            ),
+            SlError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal error".into()),
+        }
+    }
+
     /// Maps a store error: denials through the one table, everything else technical.
     pub fn from_store(error: StoreError) -> Self {
         match error {

@@ -82,7 +82,6 @@ pub(crate) async fn validated(
     hardware_id: &str,
 ) -> Result<licensd_store::ValidationReport, LsError> {
     let report = state
-        .store
         .validate(LicenseRef::Id(license_id), Some(hardware_id), state.now())
         .await
         .map_err(LsError::from_store)?;
@@ -266,7 +265,6 @@ pub(super) async fn active_device(
 ) -> Result<(Device, i64), LsError> {
     let now = state.now();
     let report = state
-        .store
         .validate(LicenseRef::Id(license.id), Some(hardware_id), now)
         .await
         .map_err(LsError::from_store)?;

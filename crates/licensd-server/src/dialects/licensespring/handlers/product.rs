@@ -35,7 +35,6 @@ pub async fn product_details(State(state): State<AppState>, peer: Peer, headers:
 /// the license (not activated, expired, disabled…) is `active_license_required`.
 async fn licensed_device(state: &AppState, license: &License, hardware_id: &str) -> Result<Device, LsError> {
     let report = state
-        .store
         .validate(LicenseRef::Id(license.id), Some(hardware_id), state.now())
         .await
         .map_err(LsError::from_store)?;

@@ -33,7 +33,8 @@ pub struct TemplateView {
     pub expiration_days: Option<i64>,
 }
 
-fn template_view(policy: &Policy) -> TemplateView {
+/// An edition as the back office shows it.
+pub fn template_view(policy: &Policy) -> TemplateView {
     let floating = policy.terms.floating.as_ref();
     TemplateView {
         id: id_guid(policy.id),
@@ -120,31 +121,43 @@ pub async fn create_template(
         let actor = admin(&state, &headers, &isv_id).await?;
         let product = product_by_code(&state, &code).await?;
         let request: TemplateRequest = parse_body(&body)?;
-        let name = entry_name(request.name.as_deref())
-            .ok_or_else(|| SlError::BadRequest("name must be 1 to 256 characters".into()))?;
-        let floating = mode_of(&request, 0)?;
-        let mut terms = LicenseTerms::default();
-        apply_template(&request, floating, &mut terms)?;
-        let new = NewPolicy {
-            product_id: product.id,
-            code: code_of(&name),
-            name,
-            terms,
-            duration_days: request.expiration_days,
-            maintenance_days: None,
-            features: Vec::new(),
-            metadata: serde_json::json!({}),
-        };
         let event = EventDraft::new(actor, "slascone.template_created", "policy");
-        let policy = state
-            .store
-            .create_policy(new, event, state.now())
-            .await
-            .map_err(|e| exists(e, Conflict::TemplateExists))?;
+        let policy = create_edition(&state, product.id, &request, event).await?;
         json_ok(&template_view(&policy))
     }
     .await;
     respond(&state, &headers, result).await
+}
+
+/// Creates an edition (a policy) of a product with the checks of POST `/templates`: the one
+/// command the back office and the admin console run. `event` is the `slascone.template_created`
+/// event of the caller.
+pub async fn create_edition(
+    state: &AppState,
+    product_id: i64,
+    request: &TemplateRequest,
+    event: EventDraft,
+) -> SlResult<Policy> {
+    let name = entry_name(request.name.as_deref())
+        .ok_or_else(|| SlError::BadRequest("name must be 1 to 256 characters".into()))?;
+    let floating = mode_of(request, 0)?;
+    let mut terms = LicenseTerms::default();
+    apply_template(request, floating, &mut terms)?;
+    let new = NewPolicy {
+        product_id,
+        code: code_of(&name),
+        name,
+        terms,
+        duration_days: request.expiration_days,
+        maintenance_days: None,
+        features: Vec::new(),
+        metadata: serde_json::json!({}),
+    };
+    state
+        .store
+        .create_policy(new, event, state.now())
+        .await
+        .map_err(|e| exists(e, Conflict::TemplateExists))
 }
 
 pub(super) async fn template_by_guid(state: &AppState, guid: &str) -> SlResult<Policy> {
@@ -206,17 +219,25 @@ pub async fn delete_template(
         let actor = admin(&state, &headers, &isv_id).await?;
         let policy = template_by_guid(&state, &template).await?;
         let event = EventDraft::new(actor, "slascone.template_deleted", "policy");
-        match state.store.slascone_delete_edition(policy.id, event, state.now()).await {
-            Ok(()) => Ok(super::wire::text_ok("The template was deleted.")),
-            Err(StoreError::Conflict(text)) if text == sl::CONFLICT_LAST_EDITION => Err(Conflict::LastTemplate.into()),
-            // SLASCONE names no conflict for an edition with licenses; it is a technical refusal.
-            Err(StoreError::Conflict(_)) => Err(SlError::BadRequest(
-                "the template still has licenses; switch them to another template first".into(),
-            )),
-            Err(StoreError::NotFound) => Err(SlError::NotFound("template")),
-            Err(other) => Err(SlError::from_store(other)),
-        }
+        delete_edition(&state, policy.id, event).await?;
+        Ok(super::wire::text_ok("The template was deleted."))
     }
     .await;
     respond(&state, &headers, result).await
+}
+
+/// Deletes an edition with the refusals of DELETE `/templates/{id}` (a product keeps at least one
+/// edition, 8000; an edition with licenses stays): the one command the back office and the admin
+/// console run.
+pub async fn delete_edition(state: &AppState, policy_id: i64, event: EventDraft) -> SlResult<()> {
+    match state.store.slascone_delete_edition(policy_id, event, state.now()).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::Conflict(text)) if text == sl::CONFLICT_LAST_EDITION => Err(Conflict::LastTemplate.into()),
+        // SLASCONE names no conflict for an edition with licenses; it is a technical refusal.
+        Err(StoreError::Conflict(_)) => Err(SlError::BadRequest(
+            "the template still has licenses; switch them to another template first".into(),
+        )),
+        Err(StoreError::NotFound) => Err(SlError::NotFound("template")),
+        Err(other) => Err(SlError::from_store(other)),
+    }
 }

@@ -43,7 +43,6 @@ async fn heartbeat_inner(
     let (license, token) = client_license(state, &product, &client_id, request.token_key.as_deref()).await?;
     let now = state.now();
     let report = state
-        .store
         .validate(LicenseRef::Id(license.id), Some(&client_id), now)
         .await
         .map_err(SlError::from_store)?;

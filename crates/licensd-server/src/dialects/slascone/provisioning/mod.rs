@@ -103,7 +103,7 @@ pub async fn render_info(
     let features = store.license_features(license.id).await.map_err(SlError::from_store)?;
     let users = store.users_of_license(license.id).await.map_err(SlError::from_store)?;
     let fingerprint = device.map(|d| d.fingerprint.as_str());
-    let report = store
+    let report = state
         .validate(LicenseRef::Id(license.id), fingerprint, now)
         .await
         .map_err(SlError::from_store)?;
