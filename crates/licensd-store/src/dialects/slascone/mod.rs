@@ -8,10 +8,11 @@
 //! Migrations use versions 300–399 and 510–519; files live in migrations/{sqlite,postgres}/.
 
 use crate::migrate::Migration;
+use crate::{NewLicense, NewLicenseUser};
 use crate::{PostgresStore, Result, SqliteStore};
 use licensd_domain::analytics::{AnalyticalField, AnalyticalFieldType, UsageFeature, UsageModule};
 use licensd_domain::backoffice::{CustomerProfile, Entry, EntryKind, TagTarget};
-use licensd_domain::{Customer, EventDraft, LicenseStatus, Millis};
+use licensd_domain::{Customer, EventDraft, License, LicenseStatus, LicenseUser, Millis};
 
 pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[
     Migration {
@@ -58,6 +59,7 @@ pub const CONFLICT_TAG_ASSIGNED: &str = "tag assignment already exists";
 pub const CONFLICT_LAST_EDITION: &str = "the last edition of a product cannot be deleted";
 pub const CONFLICT_EDITION_IN_USE: &str = "edition has licenses";
 pub const CONFLICT_LEGACY_KEY: &str = "legacy license key already exists";
+pub const CONFLICT_USER_ASSIGNED: &str = "license user is already assigned";
 pub const CONFLICT_TOKENS_IN_USE: &str = "fewer tokens than are assigned";
 pub const CONFLICT_USERS_IN_USE: &str = "a lower user limit than users are assigned";
 pub const CONFLICT_EXPIRATION_MODE: &str = "days after activation once a token is assigned";
@@ -74,9 +76,9 @@ mod backoffice;
 pub use api::*;
 
 macro_rules! impl_slascone_store {
-    ($store:ty, $row:ty, $conn:ty, $begin:literal) => {
+    ($store:ty, $row:ty, $conn:ty, $begin:literal, $backend:ident) => {
         slascone_analytics_sql!($store, $row, $conn, $begin);
-        slascone_backoffice_sql!($store, $row, $conn, $begin);
+        slascone_backoffice_sql!($store, $row, $conn, $begin, $backend);
 
         #[async_trait::async_trait]
         impl SlasconeStore for $store {
@@ -511,6 +513,26 @@ macro_rules! impl_slascone_store {
                 self.sql_slascone_set_legacy_key(license_id, legacy_key, event, now).await
             }
 
+            async fn slascone_create_license(
+                &self,
+                new: SlasconeNewLicense,
+                events: SlasconeCreateEvents,
+                now: Millis,
+            ) -> Result<License> {
+                self.sql_slascone_create_license(new, events, now).await
+            }
+
+            async fn slascone_add_license_user(
+                &self,
+                license_id: i64,
+                new: NewLicenseUser,
+                created: EventDraft,
+                assigned: EventDraft,
+                now: Millis,
+            ) -> Result<(LicenseUser, bool)> {
+                self.sql_slascone_add_license_user(license_id, new, created, assigned, now).await
+            }
+
             async fn slascone_license_of_legacy_key(&self, legacy_key: &str) -> Result<Option<i64>> {
                 self.sql_slascone_license_of_legacy_key(legacy_key).await
             }
@@ -590,7 +612,8 @@ mod sqlite_impl {
         SqliteStore,
         sqlx::sqlite::SqliteRow,
         sqlx::SqliteConnection,
-        "BEGIN IMMEDIATE"
+        "BEGIN IMMEDIATE",
+        sqlite
     );
 }
 
@@ -601,5 +624,11 @@ mod postgres_impl {
     use licensd_domain::{ConsumptionTerms, ResetPeriod, consumption_rollback, rules};
     use sqlx::Row;
 
-    impl_slascone_store!(PostgresStore, sqlx::postgres::PgRow, sqlx::PgConnection, "BEGIN");
+    impl_slascone_store!(
+        PostgresStore,
+        sqlx::postgres::PgRow,
+        sqlx::PgConnection,
+        "BEGIN",
+        postgres
+    );
 }
