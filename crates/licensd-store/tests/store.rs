@@ -213,6 +213,7 @@ backend_tests! {
     slascone_backoffice::slascone_tags_values_and_legacy_keys,
     slascone_backoffice::slascone_a_product_keeps_its_last_edition,
     slascone_backoffice::slascone_license_limits_respect_assignments,
+    slascone_backoffice::slascone_create_license_and_add_user_are_one_transaction,
     slascone_admin::slascone_isv_id_is_recorded_once,
     slascone_admin::slascone_license_update_is_all_or_nothing,
 }

@@ -28,6 +28,8 @@ mod metrics;
 mod operations;
 #[path = "http/outbox.rs"]
 mod outbox;
+#[path = "http/rules_agree.rs"]
+mod rules_agree;
 #[path = "http/scaleout.rs"]
 mod scaleout;
 #[path = "http/transfer.rs"]

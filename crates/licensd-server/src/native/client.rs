@@ -153,6 +153,26 @@ impl LicenseSummary {
             metadata: license.metadata.clone(),
         }
     }
+
+    /// The summary a client is answered at `now`: its `features` are those active then
+    /// (`rules::feature_active`, the rule every dialect's feature list uses), so a feature past
+    /// its own expiry is not reported as granted.
+    pub fn at(
+        product: &Product,
+        license: &License,
+        features: &[LicenseFeature],
+        active_devices: i64,
+        now: Millis,
+    ) -> Self {
+        Self {
+            features: features
+                .iter()
+                .filter(|f| rules::feature_active(f, now))
+                .map(|f| f.definition.code.clone())
+                .collect(),
+            ..Self::new(product, license, &[], active_devices)
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -242,7 +262,7 @@ pub async fn validate(State(state): State<AppState>, body: Result<ApiJson<Valida
             active_devices,
             outcome,
         }) => {
-            let summary = LicenseSummary::new(&product, &license, &features, active_devices);
+            let summary = LicenseSummary::at(&product, &license, &features, active_devices, now);
             let (valid, code, detail, grace, maintenance) = match outcome {
                 Ok(validity) => (
                     true,
@@ -331,6 +351,7 @@ pub async fn activate(
     if let Err(error) = checks {
         return signed_error(&state, error);
     }
+    let now = state.now();
     let device = DeviceInfo {
         fingerprint: request.fingerprint,
         name: request.name,
@@ -349,7 +370,7 @@ pub async fn activate(
             device,
             None,
             caller.event("license.activated"),
-            state.now(),
+            now,
         )
         .await
     {
@@ -371,11 +392,12 @@ pub async fn activate(
             };
             let body = ActivateResponse {
                 code: code.to_string(),
-                license: LicenseSummary::new(
+                license: LicenseSummary::at(
                     &activation.product,
                     &activation.license,
                     &features,
                     activation.active_devices,
+                    now,
                 ),
                 device: activation.device,
                 nonce: request.nonce,

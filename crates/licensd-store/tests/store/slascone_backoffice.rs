@@ -379,3 +379,129 @@ pub async fn slascone_license_limits_respect_assignments(db: Db) {
         .unwrap();
     assert!(db.slascone_license_values(lic.id).await.unwrap().is_empty());
 }
+
+/// Issue 14 (d): a licence created from an edition, with its legacy key and values, and a user
+/// added to a licence (created, then assigned) are one transaction each: a refusal leaves no
+/// licence, no user and no event (no created-then-removed pair).
+pub async fn slascone_create_license_and_add_user_are_one_transaction(db: Db) {
+    use licensd_domain::{Denial, FeatureGrant, FeatureOverrides, FeatureType};
+    use licensd_store::dialects::slascone::{CONFLICT_USER_ASSIGNED, SlasconeCreateEvents, SlasconeNewLicense};
+    let p = product(&db, "app").await;
+    db.create_feature(
+        new_feature(p.id, "f1", FeatureType::Activation),
+        ev("feature.create", "feature"),
+        NOW,
+    )
+    .await
+    .unwrap();
+    let standard = db
+        .slascone_create_entry(EntryKind::LicenseType, p.id, "Standard", None, ev("lt", "lt"), NOW)
+        .await
+        .unwrap();
+    let events = || SlasconeCreateEvents {
+        created: ev("slascone.license_created", "license"),
+        legacy: ev("slascone.legacy_key_set", "license"),
+        value: ev("slascone.license_value_set", "license"),
+    };
+    let create = |key: &str, legacy: &str, values: Vec<(i64, String)>| {
+        let mut license = new_license(p.id, key, terms(Some(1)));
+        license.features = vec![FeatureGrant {
+            code: "f1".into(),
+            overrides: FeatureOverrides::default(),
+        }];
+        SlasconeNewLicense {
+            license,
+            legacy_key: Some(legacy.into()),
+            values,
+        }
+    };
+    let before = event_count(&db).await;
+    let lic = db
+        .slascone_create_license(
+            create("SL-1", "OLD-1", vec![(standard.id, String::new())]),
+            events(),
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(lic.key.as_deref(), Some("SL-1"));
+    assert_eq!(event_count(&db).await, before + 3, "created, legacy key, one value");
+    assert_eq!(
+        db.slascone_legacy_key_of(lic.id).await.unwrap().as_deref(),
+        Some("OLD-1")
+    );
+    assert_eq!(db.slascone_license_values(lic.id).await.unwrap().len(), 1);
+    assert_eq!(db.license_features(lic.id).await.unwrap().len(), 1);
+
+    // Refused inside the transaction: the legacy key is another licence's (what a racing request
+    // meets past the handler's check), an unknown entry, an unknown feature. Nothing is left.
+    let before = event_count(&db).await;
+    assert_eq!(
+        conflict_text(
+            db.slascone_create_license(create("SL-2", "OLD-1", Vec::new()), events(), NOW)
+                .await
+        ),
+        CONFLICT_LEGACY_KEY
+    );
+    assert_not_found(
+        db.slascone_create_license(create("SL-3", "OLD-3", vec![(999_999, "x".into())]), events(), NOW)
+            .await,
+    );
+    let mut unknown = create("SL-4", "OLD-4", Vec::new());
+    unknown.license.features[0].code = "nope".into();
+    assert_conflict(db.slascone_create_license(unknown, events(), NOW).await);
+    for key in ["SL-2", "SL-3", "SL-4"] {
+        assert_eq!(db.find_license_by_key(key).await.unwrap(), None, "{key}");
+    }
+    assert_eq!(db.slascone_license_of_legacy_key("OLD-3").await.unwrap(), None);
+    assert_eq!(db.raw.i64("SELECT COUNT(*) FROM licenses", &[]).await, 1);
+    assert_eq!(event_count(&db).await, before, "a refused create logs nothing");
+
+    // Adding users: the licence allows one.
+    let mut limited = terms(Some(1));
+    limited.max_users = Some(1);
+    let one = license(&db, p.id, "USERS-1", limited).await;
+    let user = |email: &str| NewLicenseUser {
+        customer_id: None,
+        email: email.into(),
+        name: Some("Ann".into()),
+        password_hash: None,
+    };
+    let add = |email: &str| {
+        db.slascone_add_license_user(
+            one.id,
+            user(email),
+            ev("slascone.license_user_created", "license_user"),
+            ev("slascone.license_user_assigned", "license"),
+            NOW,
+        )
+    };
+    let before = event_count(&db).await;
+    let (ann, created) = add("ann@example.com").await.unwrap();
+    assert!(created);
+    assert_eq!(ann.email, "ann@example.com");
+    assert_eq!(event_count(&db).await, before + 2, "created and assigned");
+    let before = event_count(&db).await;
+    assert_eq!(conflict_text(add("ann@example.com").await), CONFLICT_USER_ASSIGNED);
+    assert_denied(add("bob@example.com").await, Denial::LicenseUserLimitReached);
+    assert_eq!(db.find_license_user_by_email("bob@example.com").await.unwrap(), None);
+    assert_eq!(event_count(&db).await, before, "a refused assignment logs nothing");
+    // An existing user is found, not created again.
+    let two = license(&db, p.id, "USERS-2", terms(Some(1))).await;
+    let (again, created) = db
+        .slascone_add_license_user(
+            two.id,
+            user("ann@example.com"),
+            ev("c", "license_user"),
+            ev("a", "license"),
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!((again.id, created), (ann.id, false));
+    assert_not_found(
+        db.slascone_add_license_user(999_999, user("cy@example.com"), ev("c", "u"), ev("a", "l"), NOW)
+            .await,
+    );
+    assert_eq!(db.find_license_user_by_email("cy@example.com").await.unwrap(), None);
+}

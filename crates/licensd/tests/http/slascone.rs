@@ -32,6 +32,9 @@ mod sessions;
 #[path = "slascone/expiry.rs"]
 mod expiry;
 
+#[path = "slascone/one_transaction.rs"]
+mod one_transaction;
+
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }

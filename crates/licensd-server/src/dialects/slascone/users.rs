@@ -12,6 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use licensd_domain::*;
+use licensd_store::dialects::slascone::CONFLICT_USER_ASSIGNED;
 use licensd_store::{NewLicenseUser, StoreError};
 use serde::{Deserialize, Serialize};
 
@@ -72,51 +73,24 @@ pub async fn add(
         if !valid_email(&email) {
             return Err(Conflict::InvalidEmail.into());
         }
-        let existing = state
-            .store
-            .find_license_user_by_email(&email)
-            .await
-            .map_err(SlError::from_store)?;
-        if let Some(user) = &existing {
-            let assigned = state
-                .store
-                .users_of_license(license.id)
-                .await
-                .map_err(SlError::from_store)?;
-            if assigned.iter().any(|u| u.id == user.id) {
-                return Err(Conflict::UserIdExists.into());
-            }
-        }
-        let now = state.now();
-        let (user, created) = match existing {
-            Some(user) => (user, false),
-            None => {
-                let new = NewLicenseUser {
-                    customer_id: license.customer_id,
-                    email: email.clone(),
-                    name: request.name.clone(),
-                    password_hash: None,
-                };
-                let event = EventDraft::new(actor.clone(), "slascone.license_user_created", "license_user");
-                let user = state
-                    .store
-                    .create_license_user(new, event, now)
-                    .await
-                    .map_err(SlError::from_store)?;
-                (user, true)
-            }
+        // Finding or creating the user and assigning it are one store transaction: a refused
+        // assignment leaves no user and no event behind.
+        let new = NewLicenseUser {
+            customer_id: license.customer_id,
+            email,
+            name: request.name,
+            password_hash: None,
         };
-        let event = EventDraft::new(actor.clone(), "slascone.license_user_assigned", "license");
-        if let Err(error) = state.store.assign_license_user(license.id, user.id, event, now).await {
-            // A refused assignment leaves nothing behind: remove the user this request created.
-            if created {
-                let undo = EventDraft::new(actor, "slascone.license_user_removed", "license_user");
-                if let Err(cleanup) = state.store.delete_license_user(user.id, undo, now).await {
-                    tracing::error!(error = %cleanup, "slascone: could not remove a license user after a refused assignment");
-                }
-            }
-            return Err(SlError::from_store(error));
-        }
+        let created = EventDraft::new(actor.clone(), "slascone.license_user_created", "license_user");
+        let assigned = EventDraft::new(actor, "slascone.license_user_assigned", "license");
+        let (user, _) = state
+            .store
+            .slascone_add_license_user(license.id, new, created, assigned, state.now())
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(text) if text == CONFLICT_USER_ASSIGNED => Conflict::UserIdExists.into(),
+                other => SlError::from_store(other),
+            })?;
         json_ok(&UserView {
             user_id: user.email,
             name: user.name,

@@ -17,6 +17,23 @@ pub struct LicenseLimitsUpdate {
     pub days_after_activation: Option<i64>,
 }
 
+/// A license created from a SLASCONE edition, with the values SLASCONE keeps beside it.
+#[derive(Debug, Clone)]
+pub struct SlasconeNewLicense {
+    pub license: NewLicense,
+    pub legacy_key: Option<String>,
+    /// `(entry id, value)`: license type and release limitation (value empty) and variables.
+    pub values: Vec<(i64, String)>,
+}
+
+/// The events `slascone_create_license` logs on success.
+#[derive(Debug, Clone)]
+pub struct SlasconeCreateEvents {
+    pub created: EventDraft,
+    pub legacy: EventDraft,
+    pub value: EventDraft,
+}
+
 /// One token key: the assignment of a license's token to a client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlasconeToken {
@@ -235,6 +252,31 @@ pub trait SlasconeStore: Send + Sync + 'static {
         event: EventDraft,
         now: Millis,
     ) -> Result<()>;
+    /// Creates a license from an edition with its SLASCONE values, all in one transaction: the
+    /// license and its feature grants (event `created`), its legacy key (event `legacy`), and each
+    /// `(entry id, value)` as `slascone_set_license_value` sets it (event `value`, once per value).
+    /// A refusal changes nothing and logs no event: `Conflict(CONFLICT_LEGACY_KEY)` when another
+    /// license has the legacy key, NotFound for an unknown entry, and `create_licenses`' refusals
+    /// of the license itself.
+    async fn slascone_create_license(
+        &self,
+        new: SlasconeNewLicense,
+        events: SlasconeCreateEvents,
+        now: Millis,
+    ) -> Result<License>;
+    /// Adds a license user to a license in one transaction: finds the user by `new.email` or creates
+    /// it (event `created`), then assigns it (event `assigned`). Returns the user and whether this
+    /// call created it. A refusal changes nothing and logs no event (no user is left behind):
+    /// NotFound without the license, `Conflict(CONFLICT_USER_ASSIGNED)` when the user is already
+    /// assigned, `Denied(LicenseUserLimitReached)` at the license's user limit.
+    async fn slascone_add_license_user(
+        &self,
+        license_id: i64,
+        new: NewLicenseUser,
+        created: EventDraft,
+        assigned: EventDraft,
+        now: Millis,
+    ) -> Result<(LicenseUser, bool)>;
     /// The license a legacy license key names.
     async fn slascone_license_of_legacy_key(&self, legacy_key: &str) -> Result<Option<i64>>;
     /// The legacy license key of a license, if it has one.

@@ -213,43 +213,157 @@ macro_rules! slascone_backoffice_sql {
                 now: Millis,
             ) -> Result<()> {
                 let mut tx = begin_write(self).await?;
-                let kind: Option<String> = sqlx::query_scalar("SELECT kind FROM slascone_entries WHERE id = $1")
-                    .bind(entry_id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                let license: Option<i64> = sqlx::query_scalar("SELECT id FROM licenses WHERE id = $1")
-                    .bind(license_id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                let (Some(kind), Some(_)) = (kind, license) else {
-                    return Err(StoreError::NotFound);
+                put_license_value(&mut tx, license_id, entry_id, value).await?;
+                log_event(&mut tx, event, license_id, now).await?;
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn sql_slascone_create_license(
+                &self,
+                new: SlasconeNewLicense,
+                events: SlasconeCreateEvents,
+                now: Millis,
+            ) -> Result<License> {
+                let SlasconeNewLicense { license: item, legacy_key, values } = new;
+                let mut tx = begin_write(self).await?;
+                let period_start = |period: Option<ResetPeriod>| match period {
+                    Some(period) if period != ResetPeriod::Never => rules::period_start(period, now),
+                    _ => now,
                 };
-                if EntryKind::parse(&kind).is_some_and(EntryKind::single_per_license) {
-                    // A license has one type and one release limitation: the new replaces the old.
+                let (digest, sealed) = match &item.key {
+                    Some(key) => (
+                        Some(self.codec.digest(key.as_bytes())),
+                        Some(self.codec.seal(key.as_bytes(), "license-key")),
+                    ),
+                    None => (None, None),
+                };
+                let license_id: i64 = sqlx::query_scalar(
+                    "INSERT INTO licenses (product_id, policy_id, customer_id, key_digest, key_sealed, status, assignment, \
+                     terms, starts_at, expires_at, maintenance_expires_at, trial_days, transfer_count, deactivation_count, \
+                     consumption_used, consumption_period_start, order_ref, metadata, lock_version, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, 0, 0, $13, $14, $15, 0, $16, $16) RETURNING id",
+                )
+                .bind(item.product_id)
+                .bind(item.policy_id)
+                .bind(item.customer_id)
+                .bind(digest)
+                .bind(sealed)
+                .bind(item.status.as_str())
+                .bind(item.assignment.as_str())
+                .bind(to_json(&item.terms)?)
+                .bind(item.starts_at)
+                .bind(item.expires_at)
+                .bind(item.maintenance_expires_at)
+                .bind(item.trial_days)
+                .bind(period_start(item.terms.consumption.as_ref().map(|c| c.reset_period)))
+                .bind(&item.order_ref)
+                .bind(to_json(&item.metadata)?)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(conflict("license key already exists", "product, policy or customer does not exist"))?;
+                for grant in &item.features {
+                    let feature = sqlx::query("SELECT id, reset_period FROM features WHERE product_id = $1 AND code = $2")
+                        .bind(item.product_id)
+                        .bind(&grant.code)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_err)?
+                        .ok_or_else(|| StoreError::Conflict(format!("unknown feature code {}", grant.code)))?;
+                    let feature_id: i64 = feature.try_get("id").map_err(db_err)?;
+                    let period: String = feature.try_get("reset_period").map_err(db_err)?;
+                    let period = ResetPeriod::parse(&period)
+                        .ok_or_else(|| StoreError::Corrupt(format!("unknown reset period {period:?}")))?;
                     sqlx::query(
-                        "DELETE FROM slascone_license_values WHERE license_id = $1 AND entry_id IN \
-                         (SELECT id FROM slascone_entries WHERE kind = $2)",
+                        "INSERT INTO license_features (license_id, feature_id, overrides, consumption_used, period_start) \
+                         VALUES ($1, $2, $3, 0, $4)",
                     )
                     .bind(license_id)
-                    .bind(&kind)
+                    .bind(feature_id)
+                    .bind(to_json(&grant.overrides)?)
+                    .bind(period_start(Some(period)))
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err)?;
                 }
-                sqlx::query(
-                    "INSERT INTO slascone_license_values (license_id, entry_id, value) VALUES ($1, $2, $3) \
-                     ON CONFLICT (license_id, entry_id) DO UPDATE SET value = excluded.value",
-                )
-                .bind(license_id)
-                .bind(entry_id)
-                .bind(value)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-                log_event(&mut tx, event, license_id, now).await?;
-                tx.commit().await.map_err(db_err)
+                log_event(&mut tx, events.created, license_id, now).await?;
+                if let Some(legacy_key) = &legacy_key {
+                    put_legacy_key(&mut tx, license_id, legacy_key).await?;
+                    log_event(&mut tx, events.legacy, license_id, now).await?;
+                }
+                for (entry_id, value) in &values {
+                    put_license_value(&mut tx, license_id, *entry_id, value).await?;
+                    log_event(&mut tx, events.value.clone(), license_id, now).await?;
+                }
+                let license = crate::$core::shared::read_license(&mut tx, &*self.codec, &crate::LicenseRef::Id(license_id))
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(license)
+            }
+
+            async fn sql_slascone_add_license_user(
+                &self,
+                license_id: i64,
+                new: NewLicenseUser,
+                created: EventDraft,
+                assigned: EventDraft,
+                now: Millis,
+            ) -> Result<(LicenseUser, bool)> {
+                let mut tx = begin_write(self).await?;
+                // The license's row lock first: concurrent additions to one license take turns.
+                let license = crate::$core::shared::lock_license_or_deny(&mut tx, &*self.codec, &crate::LicenseRef::Id(license_id))
+                    .await
+                    .map_err(|e| match e {
+                        StoreError::Denied(licensd_domain::Denial::LicenseNotFound) => StoreError::NotFound,
+                        other => other,
+                    })?;
+                let existing = sqlx::query(concat!("SELECT ", crate::sql::user_cols!(), " FROM license_users WHERE email = $1"))
+                    .bind(&new.email)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                let (user, is_new) = match existing {
+                    Some(row) => (license_user_from_row(&row)?, false),
+                    None => {
+                        let row = sqlx::query(concat!(
+                            "INSERT INTO license_users (customer_id, email, name, password_hash, created_at) \
+                             VALUES ($1, $2, $3, $4, $5) RETURNING ",
+                            crate::sql::user_cols!()
+                        ))
+                        .bind(new.customer_id)
+                        .bind(&new.email)
+                        .bind(&new.name)
+                        .bind(&new.password_hash)
+                        .bind(now)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(conflict("license user email already exists", "customer does not exist"))?;
+                        let user = license_user_from_row(&row)?;
+                        log_event(&mut tx, created, user.id, now).await?;
+                        (user, true)
+                    }
+                };
+                let assigned_users: Vec<i64> =
+                    sqlx::query_scalar("SELECT user_id FROM license_user_assignments WHERE license_id = $1")
+                        .bind(license_id)
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                if assigned_users.contains(&user.id) {
+                    return Err(StoreError::Conflict(CONFLICT_USER_ASSIGNED.into()));
+                }
+                rules::check_user_assignment(&license, assigned_users.len() as i64)?;
+                sqlx::query("INSERT INTO license_user_assignments (license_id, user_id, created_at) VALUES ($1, $2, $3)")
+                    .bind(license_id)
+                    .bind(user.id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(conflict(CONFLICT_USER_ASSIGNED, "license or license user does not exist"))?;
+                log_event(&mut tx, assigned, license_id, now).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok((user, is_new))
             }
 
             async fn sql_slascone_clear_license_kind(
@@ -314,20 +428,7 @@ macro_rules! slascone_backoffice_sql {
                 now: Millis,
             ) -> Result<()> {
                 let mut tx = begin_write(self).await?;
-                sqlx::query("DELETE FROM slascone_legacy_keys WHERE license_id = $1")
-                    .bind(license_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                sqlx::query("INSERT INTO slascone_legacy_keys (legacy_key, license_id) VALUES ($1, $2)")
-                    .bind(legacy_key)
-                    .bind(license_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| match conflict(CONFLICT_LEGACY_KEY, "license does not exist")(e) {
-                        StoreError::Conflict(text) if text != CONFLICT_LEGACY_KEY => StoreError::NotFound,
-                        other => other,
-                    })?;
+                put_legacy_key(&mut tx, license_id, legacy_key).await?;
                 log_event(&mut tx, event, license_id, now).await?;
                 tx.commit().await.map_err(db_err)
             }
@@ -398,6 +499,78 @@ macro_rules! slascone_backoffice_sql {
                 tx.commit().await.map_err(db_err)?;
                 Ok(status)
             }
+        }
+
+        /// Replaces the license's legacy key (`Conflict(CONFLICT_LEGACY_KEY)` when another
+        /// license has it, NotFound without the license).
+        async fn put_legacy_key(conn: &mut $conn, license_id: i64, legacy_key: &str) -> Result<()> {
+            sqlx::query("DELETE FROM slascone_legacy_keys WHERE license_id = $1")
+                .bind(license_id)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
+            sqlx::query("INSERT INTO slascone_legacy_keys (legacy_key, license_id) VALUES ($1, $2)")
+                .bind(legacy_key)
+                .bind(license_id)
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| match conflict(CONFLICT_LEGACY_KEY, "license does not exist")(e) {
+                    StoreError::Conflict(text) if text != CONFLICT_LEGACY_KEY => StoreError::NotFound,
+                    other => other,
+                })?;
+            Ok(())
+        }
+
+        /// Sets the license's value of an entry (a type or release limitation replaces the
+        /// license's previous one). NotFound without the entry or the license.
+        async fn put_license_value(conn: &mut $conn, license_id: i64, entry_id: i64, value: &str) -> Result<()> {
+            let kind: Option<String> = sqlx::query_scalar("SELECT kind FROM slascone_entries WHERE id = $1")
+                .bind(entry_id)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db_err)?;
+            let license: Option<i64> = sqlx::query_scalar("SELECT id FROM licenses WHERE id = $1")
+                .bind(license_id)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db_err)?;
+            let (Some(kind), Some(_)) = (kind, license) else {
+                return Err(StoreError::NotFound);
+            };
+            if EntryKind::parse(&kind).is_some_and(EntryKind::single_per_license) {
+                // A license has one type and one release limitation: the new replaces the old.
+                sqlx::query(
+                    "DELETE FROM slascone_license_values WHERE license_id = $1 AND entry_id IN \
+                     (SELECT id FROM slascone_entries WHERE kind = $2)",
+                )
+                .bind(license_id)
+                .bind(&kind)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
+            }
+            sqlx::query(
+                "INSERT INTO slascone_license_values (license_id, entry_id, value) VALUES ($1, $2, $3) \
+                 ON CONFLICT (license_id, entry_id) DO UPDATE SET value = excluded.value",
+            )
+            .bind(license_id)
+            .bind(entry_id)
+            .bind(value)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            Ok(())
+        }
+
+        fn license_user_from_row(row: &$row) -> Result<LicenseUser> {
+            Ok(LicenseUser {
+                id: row.try_get("id").map_err(db_err)?,
+                customer_id: row.try_get("customer_id").map_err(db_err)?,
+                email: row.try_get("email").map_err(db_err)?,
+                name: row.try_get("name").map_err(db_err)?,
+                password_hash: row.try_get("password_hash").map_err(db_err)?,
+                created_at: row.try_get("created_at").map_err(db_err)?,
+            })
         }
     };
 }

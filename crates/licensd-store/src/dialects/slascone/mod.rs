@@ -8,10 +8,11 @@
 //! Migrations use versions 300–399 and 510–519; files live in migrations/{sqlite,postgres}/.
 
 use crate::migrate::Migration;
+use crate::{NewLicense, NewLicenseUser};
 use crate::{PostgresStore, Result, SqliteStore};
 use licensd_domain::analytics::{AnalyticalField, AnalyticalFieldType, UsageFeature, UsageModule};
 use licensd_domain::backoffice::{CustomerProfile, Entry, EntryKind, TagTarget};
-use licensd_domain::{Customer, EventDraft, LicenseStatus, Millis};
+use licensd_domain::{Customer, EventDraft, License, LicenseStatus, LicenseUser, Millis};
 
 pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[
     Migration {
@@ -58,6 +59,7 @@ pub const CONFLICT_TAG_ASSIGNED: &str = "tag assignment already exists";
 pub const CONFLICT_LAST_EDITION: &str = "the last edition of a product cannot be deleted";
 pub const CONFLICT_EDITION_IN_USE: &str = "edition has licenses";
 pub const CONFLICT_LEGACY_KEY: &str = "legacy license key already exists";
+pub const CONFLICT_USER_ASSIGNED: &str = "license user is already assigned";
 pub const CONFLICT_TOKENS_IN_USE: &str = "fewer tokens than are assigned";
 pub const CONFLICT_USERS_IN_USE: &str = "a lower user limit than users are assigned";
 pub const CONFLICT_EXPIRATION_MODE: &str = "days after activation once a token is assigned";
@@ -493,6 +495,26 @@ macro_rules! impl_slascone_store {
                 self.sql_slascone_set_legacy_key(license_id, legacy_key, event, now).await
             }
 
+            async fn slascone_create_license(
+                &self,
+                new: SlasconeNewLicense,
+                events: SlasconeCreateEvents,
+                now: Millis,
+            ) -> Result<License> {
+                self.sql_slascone_create_license(new, events, now).await
+            }
+
+            async fn slascone_add_license_user(
+                &self,
+                license_id: i64,
+                new: NewLicenseUser,
+                created: EventDraft,
+                assigned: EventDraft,
+                now: Millis,
+            ) -> Result<(LicenseUser, bool)> {
+                self.sql_slascone_add_license_user(license_id, new, created, assigned, now).await
+            }
+
             async fn slascone_license_of_legacy_key(&self, legacy_key: &str) -> Result<Option<i64>> {
                 self.sql_slascone_license_of_legacy_key(legacy_key).await
             }
@@ -541,7 +563,7 @@ macro_rules! impl_slascone_store {
 mod sqlite_impl {
     use super::*;
     use crate::StoreError;
-    use crate::sql::{conflict, db_err, open_text};
+    use crate::sql::{conflict, db_err, open_text, to_json};
     use licensd_domain::{ConsumptionTerms, ResetPeriod, consumption_rollback, rules};
     use sqlx::Row;
 
@@ -551,7 +573,7 @@ mod sqlite_impl {
 mod postgres_impl {
     use super::*;
     use crate::StoreError;
-    use crate::sql::{conflict, db_err, open_text};
+    use crate::sql::{conflict, db_err, open_text, to_json};
     use licensd_domain::{ConsumptionTerms, ResetPeriod, consumption_rollback, rules};
     use sqlx::Row;
 

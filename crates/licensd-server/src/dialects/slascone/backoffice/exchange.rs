@@ -177,44 +177,27 @@ pub async fn create_license_by_template(
             metadata: serde_json::json!({"slascone": slascone}),
             features: grants,
         };
-        let event = EventDraft::new(actor.clone(), "slascone.license_created", "license");
+        // The license, its legacy key and its SLASCONE values are one store transaction: a refusal
+        // (a legacy key taken by a racing request) leaves no license and no event behind.
+        let typed = license_type.iter().chain(release.iter()).map(|t| (t.id, String::new()));
+        let create = sl::SlasconeNewLicense {
+            license: new,
+            legacy_key: legacy,
+            values: typed.chain(values).collect(),
+        };
+        let events = sl::SlasconeCreateEvents {
+            created: EventDraft::new(actor.clone(), "slascone.license_created", "license"),
+            legacy: EventDraft::new(actor.clone(), "slascone.legacy_key_set", "license"),
+            value: EventDraft::new(actor, "slascone.license_value_set", "license"),
+        };
         let license = state
             .store
-            .create_licenses(vec![new], event, now)
+            .slascone_create_license(create, events, now)
             .await
-            .map_err(SlError::from_store)?
-            .pop()
-            .ok_or(SlError::Internal)?;
-        // The license's SLASCONE values are written after it exists; a refusal (a legacy key taken
-        // by a racing request) removes the license again so the failed request leaves nothing.
-        let attached = async {
-            if let Some(legacy) = &legacy {
-                let event = EventDraft::new(actor.clone(), "slascone.legacy_key_set", "license");
-                state
-                    .store
-                    .slascone_set_legacy_key(license.id, legacy, event, now)
-                    .await
-                    .map_err(|e| exists(e, Conflict::LegacyKeyExists))?;
-            }
-            let typed = license_type.iter().chain(release.iter()).map(|t| (t.id, String::new()));
-            for (entry_id, value) in typed.chain(values) {
-                let event = EventDraft::new(actor.clone(), "slascone.license_value_set", "license");
-                state
-                    .store
-                    .slascone_set_license_value(license.id, entry_id, &value, event, now)
-                    .await
-                    .map_err(SlError::from_store)?;
-            }
-            SlResult::Ok(())
-        }
-        .await;
-        if let Err(error) = attached {
-            let undo = EventDraft::new(actor, "slascone.license_removed", "license");
-            if let Err(cleanup) = state.store.delete_license(license.id, undo, now).await {
-                tracing::error!(error = %cleanup, "slascone: could not remove a license after a refused create");
-            }
-            return Err(error);
-        }
+            .map_err(|e| match e {
+                StoreError::Conflict(text) if text == sl::CONFLICT_LEGACY_KEY => Conflict::LegacyKeyExists.into(),
+                other => SlError::from_store(other),
+            })?;
         let info = super::provisioning::render_info(&state, &product, &license, None, None).await?;
         json_ok(&info)
     }
