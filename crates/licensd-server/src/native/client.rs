@@ -12,12 +12,13 @@ use crate::error::{ApiError, ErrorBody};
 use crate::http::extract::ApiJson;
 use crate::http::source_ip;
 use crate::state::AppState;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use licensd_domain::*;
 use licensd_store::{LicenseRef, StoreError, ValidationReport};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub const SIGNATURE_HEADER: &str = "x-licensd-signature";
@@ -51,6 +52,28 @@ pub(super) fn signed<T: Serialize>(state: &AppState, status: StatusCode, body: &
 
 pub(super) fn signed_error(state: &AppState, error: ApiError) -> Response {
     signed(state, error.status, &error.body())
+}
+
+/// A client request's body: parsed as JSON and checked at the edge ([`ClientBody::check`]). A
+/// body that fails either is answered in the native error shape, signed like every client answer,
+/// before the handler runs.
+pub struct ClientCall<T>(pub T);
+
+/// The edge checks (lengths, ranges) of one client request body.
+pub(super) trait ClientBody: DeserializeOwned {
+    fn check(&self) -> Result<(), ApiError>;
+}
+
+impl<T: ClientBody + Send> FromRequest<AppState> for ClientCall<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let ApiJson(body) = ApiJson::<T>::from_request(req, state)
+            .await
+            .map_err(|error| signed_error(state, error))?;
+        body.check().map_err(|error| signed_error(state, error))?;
+        Ok(ClientCall(body))
+    }
 }
 
 /// Denials of client commands: a missing license is 404, every other refusal 422.
@@ -204,23 +227,11 @@ pub struct ValidateResponse {
 /// Validation answers 200 for every verdict: the verdict is in `code`.
 #[utoipa::path(post, path = "/v1/licenses/actions/validate", tag = "client", request_body = ValidateRequest,
     responses((status = 200, body = ValidateResponse), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn validate(State(state): State<AppState>, body: Result<ApiJson<ValidateRequest>, ApiError>) -> Response {
+pub async fn validate(State(state): State<AppState>, ClientCall(request): ClientCall<ValidateRequest>) -> Response {
     let now = state.now();
     // Reported to the second, so repeated checks of an unchanged license give identical bytes
     // whose signature can be reused (a request nonce still makes each answer unique).
     let checked_at = now - now.rem_euclid(1000);
-    let ApiJson(request) = match body {
-        Ok(body) => body,
-        Err(error) => return signed_error(&state, error),
-    };
-    if let Err(error) = check_key(&request.key).and_then(|_| check_nonce(&request.nonce)) {
-        return signed_error(&state, error);
-    }
-    if let Some(fingerprint) = &request.fingerprint
-        && fingerprint.len() > 512
-    {
-        return signed_error(&state, ApiError::unprocessable("fingerprint must be at most 512 bytes"));
-    }
     let report = state
         .validate(
             LicenseRef::Key(request.key.clone()),
@@ -330,27 +341,8 @@ fn check_optional_text(field: &str, value: &Option<String>) -> Result<(), ApiErr
 pub async fn activate(
     State(state): State<AppState>,
     caller: Caller,
-    body: Result<ApiJson<ActivateRequest>, ApiError>,
+    ClientCall(request): ClientCall<ActivateRequest>,
 ) -> Response {
-    let ApiJson(request) = match body {
-        Ok(body) => body,
-        Err(error) => return signed_error(&state, error),
-    };
-    let checks = check_key(&request.key)
-        .and_then(|_| check_fingerprint(&request.fingerprint))
-        .and_then(|_| check_nonce(&request.nonce))
-        .and_then(|_| check_optional_text("name", &request.name))
-        .and_then(|_| check_optional_text("hostname", &request.hostname))
-        .and_then(|_| check_optional_text("os", &request.os))
-        .and_then(|_| check_optional_text("app_version", &request.app_version))
-        .and_then(|_| check_optional_text("mac", &request.mac))
-        .and_then(|_| match &request.variables {
-            None | Some(serde_json::Value::Object(_)) => Ok(()),
-            Some(_) => Err(ApiError::unprocessable("variables must be a JSON object")),
-        });
-    if let Err(error) = checks {
-        return signed_error(&state, error);
-    }
     let now = state.now();
     let device = DeviceInfo {
         fingerprint: request.fingerprint,
@@ -428,18 +420,8 @@ pub struct ActionResponse {
 pub async fn deactivate(
     State(state): State<AppState>,
     caller: Caller,
-    body: Result<ApiJson<DeviceRequest>, ApiError>,
+    ClientCall(request): ClientCall<DeviceRequest>,
 ) -> Response {
-    let ApiJson(request) = match body {
-        Ok(body) => body,
-        Err(error) => return signed_error(&state, error),
-    };
-    if let Err(error) = check_key(&request.key)
-        .and_then(|_| check_fingerprint(&request.fingerprint))
-        .and_then(|_| check_nonce(&request.nonce))
-    {
-        return signed_error(&state, error);
-    }
     match state
         .store
         .deactivate(
@@ -491,24 +473,8 @@ pub struct ConsumeResponse {
 pub async fn consume(
     State(state): State<AppState>,
     caller: Caller,
-    body: Result<ApiJson<ConsumeRequest>, ApiError>,
+    ClientCall(request): ClientCall<ConsumeRequest>,
 ) -> Response {
-    let ApiJson(request) = match body {
-        Ok(body) => body,
-        Err(error) => return signed_error(&state, error),
-    };
-    let checks = check_key(&request.key)
-        .and_then(|_| check_nonce(&request.nonce))
-        .and_then(|_| crate::http::validate::within(licensd_domain::limits::amount("amount", request.amount)))
-        .and_then(|_| match &request.idempotency_key {
-            Some(key) if key.is_empty() || key.len() > 256 => {
-                Err(ApiError::unprocessable("idempotency_key must be 1 to 256 bytes"))
-            }
-            _ => Ok(()),
-        });
-    if let Err(error) = checks {
-        return signed_error(&state, error);
-    }
     let license = LicenseRef::Key(request.key);
     let now = state.now();
     let outcome = match &request.feature {
@@ -576,18 +542,8 @@ pub struct CheckoutResponse {
 pub async fn checkout(
     State(state): State<AppState>,
     caller: Caller,
-    body: Result<ApiJson<CheckoutRequest>, ApiError>,
+    ClientCall(request): ClientCall<CheckoutRequest>,
 ) -> Response {
-    let ApiJson(request) = match body {
-        Ok(body) => body,
-        Err(error) => return signed_error(&state, error),
-    };
-    if let Err(error) = check_key(&request.key)
-        .and_then(|_| check_fingerprint(&request.fingerprint))
-        .and_then(|_| check_nonce(&request.nonce))
-    {
-        return signed_error(&state, error);
-    }
     let event = caller.event("license.lease_checked_out");
     match state
         .store
@@ -618,18 +574,8 @@ pub async fn checkout(
 pub async fn release(
     State(state): State<AppState>,
     caller: Caller,
-    body: Result<ApiJson<DeviceRequest>, ApiError>,
+    ClientCall(request): ClientCall<DeviceRequest>,
 ) -> Response {
-    let ApiJson(request) = match body {
-        Ok(body) => body,
-        Err(error) => return signed_error(&state, error),
-    };
-    if let Err(error) = check_key(&request.key)
-        .and_then(|_| check_fingerprint(&request.fingerprint))
-        .and_then(|_| check_nonce(&request.nonce))
-    {
-        return signed_error(&state, error);
-    }
     let key = request.key.clone();
     match state
         .store
@@ -661,5 +607,64 @@ pub async fn release(
             )
         }
         Err(error) => signed_error(&state, store_error(error)),
+    }
+}
+
+impl ClientBody for DeviceRequest {
+    fn check(&self) -> Result<(), ApiError> {
+        check_key(&self.key)
+            .and_then(|_| check_fingerprint(&self.fingerprint))
+            .and_then(|_| check_nonce(&self.nonce))
+    }
+}
+
+impl ClientBody for CheckoutRequest {
+    fn check(&self) -> Result<(), ApiError> {
+        check_key(&self.key)
+            .and_then(|_| check_fingerprint(&self.fingerprint))
+            .and_then(|_| check_nonce(&self.nonce))
+    }
+}
+
+impl ClientBody for ActivateRequest {
+    fn check(&self) -> Result<(), ApiError> {
+        check_key(&self.key)
+            .and_then(|_| check_fingerprint(&self.fingerprint))
+            .and_then(|_| check_nonce(&self.nonce))
+            .and_then(|_| check_optional_text("name", &self.name))
+            .and_then(|_| check_optional_text("hostname", &self.hostname))
+            .and_then(|_| check_optional_text("os", &self.os))
+            .and_then(|_| check_optional_text("app_version", &self.app_version))
+            .and_then(|_| check_optional_text("mac", &self.mac))
+            .and_then(|_| match &self.variables {
+                None | Some(serde_json::Value::Object(_)) => Ok(()),
+                Some(_) => Err(ApiError::unprocessable("variables must be a JSON object")),
+            })
+    }
+}
+
+impl ClientBody for ConsumeRequest {
+    fn check(&self) -> Result<(), ApiError> {
+        check_key(&self.key)
+            .and_then(|_| check_nonce(&self.nonce))
+            .and_then(|_| crate::http::validate::within(licensd_domain::limits::amount("amount", self.amount)))
+            .and_then(|_| match &self.idempotency_key {
+                Some(key) if key.is_empty() || key.len() > 256 => {
+                    Err(ApiError::unprocessable("idempotency_key must be 1 to 256 bytes"))
+                }
+                _ => Ok(()),
+            })
+    }
+}
+
+impl ClientBody for ValidateRequest {
+    fn check(&self) -> Result<(), ApiError> {
+        check_key(&self.key).and_then(|_| check_nonce(&self.nonce))?;
+        match &self.fingerprint {
+            Some(fingerprint) if fingerprint.len() > 512 => {
+                Err(ApiError::unprocessable("fingerprint must be at most 512 bytes"))
+            }
+            _ => Ok(()),
+        }
     }
 }

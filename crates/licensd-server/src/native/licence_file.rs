@@ -4,7 +4,9 @@
 //! holds and whether it may be issued is `licensd_domain::licence_file::plan_licence_file`; the
 //! bytes, the signature and the encryption are `licensd_crypto::issue_licence_file`.
 
-use super::client::{check_fingerprint, check_key, check_nonce, denial_error, signed, signed_error};
+use super::client::{
+    ClientBody, ClientCall, check_fingerprint, check_key, check_nonce, denial_error, signed, signed_error,
+};
 use crate::error::{ApiError, ErrorBody};
 use crate::http::Admin;
 use crate::http::extract::{ApiJson, ApiPath};
@@ -127,19 +129,8 @@ async fn issue(
     responses((status = 200, body = LicenceFileResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn checkout_file(
     State(state): State<AppState>,
-    body: Result<ApiJson<CheckoutFileRequest>, ApiError>,
+    ClientCall(request): ClientCall<CheckoutFileRequest>,
 ) -> Response {
-    let ApiJson(request) = match body {
-        Ok(body) => body,
-        Err(error) => return signed_error(&state, error),
-    };
-    if let Err(error) = check_key(&request.key)
-        .and_then(|_| check_fingerprint(&request.fingerprint))
-        .and_then(|_| check_nonce(&request.nonce))
-        .and_then(|_| check_ttl(request.ttl_seconds))
-    {
-        return signed_error(&state, error);
-    }
     match issue(
         &state,
         LicenseRef::Key(request.key),
@@ -184,4 +175,13 @@ pub async fn issue_license_file(
         }
     })?;
     Ok((StatusCode::CREATED, Json(response)))
+}
+
+impl ClientBody for CheckoutFileRequest {
+    fn check(&self) -> Result<(), ApiError> {
+        check_key(&self.key)
+            .and_then(|_| check_fingerprint(&self.fingerprint))
+            .and_then(|_| check_nonce(&self.nonce))
+            .and_then(|_| check_ttl(self.ttl_seconds))
+    }
 }
