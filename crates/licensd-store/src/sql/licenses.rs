@@ -81,6 +81,62 @@ macro_rules! impl_licenses {
                 .map_err(db_err)?;
                 Ok(())
             }
+            /// Inserts one license and its feature grants in the caller's transaction; `codes`
+            /// caches each product's feature codes across a batch. Every path that issues a
+            /// license (the core's create, SLASCONE's create-from-edition) goes through here.
+            pub(crate) async fn insert_license(
+                conn: &mut Conn,
+                codec: &dyn SecretCodec,
+                item: &NewLicense,
+                codes: &mut HashMap<i64, HashMap<String, (i64, ResetPeriod)>>,
+                now: Millis,
+            ) -> Result<License> {
+                let period = item.terms.consumption.as_ref().map(|c| c.reset_period);
+                let (digest, sealed) = match &item.key {
+                    Some(key) => (Some(codec.digest(key.as_bytes())), Some(codec.seal(key.as_bytes(), LICENSE_KEY))),
+                    None => (None, None),
+                };
+                let row = sqlx::query(concat!(
+                    "INSERT INTO licenses (product_id, policy_id, customer_id, key_digest, key_sealed, status, assignment, \
+                     terms, starts_at, expires_at, maintenance_expires_at, trial_days, transfer_count, deactivation_count, \
+                     consumption_used, consumption_period_start, order_ref, metadata, lock_version, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, 0, 0, $13, $14, $15, 0, $16, $16) RETURNING ",
+                    license_cols!()
+                ))
+                .bind(item.product_id)
+                .bind(item.policy_id)
+                .bind(item.customer_id)
+                .bind(digest)
+                .bind(sealed)
+                .bind(item.status.as_str())
+                .bind(item.assignment.as_str())
+                .bind(to_json(&item.terms)?)
+                .bind(item.starts_at)
+                .bind(item.expires_at)
+                .bind(item.maintenance_expires_at)
+                .bind(item.trial_days)
+                .bind(initial_period_start(period, now))
+                .bind(&item.order_ref)
+                .bind(to_json(&item.metadata)?)
+                .bind(now)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(conflict("license key already exists", "product, policy or customer does not exist"))?;
+                let license = license_from_row(&row, codec)?;
+                if !item.features.is_empty() {
+                    if !codes.contains_key(&item.product_id) {
+                        let found = feature_codes(&mut *conn, item.product_id).await?;
+                        codes.insert(item.product_id, found);
+                    }
+                    let product_codes = codes.get(&item.product_id).ok_or(StoreError::NotFound)?;
+                    for grant in &item.features {
+                        let feature = resolve_grant(product_codes, &grant.code)?;
+                        upsert_grant(&mut *conn, license.id, feature, &grant.overrides, now).await?;
+                    }
+                }
+                Ok(license)
+            }
+
             #[async_trait::async_trait]
             impl $crate::LicenseStore for $store {
                 // --- licenses ---
@@ -93,49 +149,7 @@ macro_rules! impl_licenses {
                     let mut codes_by_product: HashMap<i64, HashMap<String, (i64, ResetPeriod)>> = HashMap::new();
                     let mut created = Vec::with_capacity(new.len());
                     for item in new {
-                        let period = item.terms.consumption.as_ref().map(|c| c.reset_period);
-                        let (digest, sealed) = match &item.key {
-                            Some(key) => (Some(self.codec.digest(key.as_bytes())), Some(self.codec.seal(key.as_bytes(), LICENSE_KEY))),
-                            None => (None, None),
-                        };
-                        let row = sqlx::query(concat!(
-                            "INSERT INTO licenses (product_id, policy_id, customer_id, key_digest, key_sealed, status, assignment, \
-                             terms, starts_at, expires_at, maintenance_expires_at, trial_days, transfer_count, deactivation_count, \
-                             consumption_used, consumption_period_start, order_ref, metadata, lock_version, created_at, updated_at) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, 0, 0, $13, $14, $15, 0, $16, $16) RETURNING ",
-                            license_cols!()
-                        ))
-                        .bind(item.product_id)
-                        .bind(item.policy_id)
-                        .bind(item.customer_id)
-                        .bind(digest)
-                        .bind(sealed)
-                        .bind(item.status.as_str())
-                        .bind(item.assignment.as_str())
-                        .bind(to_json(&item.terms)?)
-                        .bind(item.starts_at)
-                        .bind(item.expires_at)
-                        .bind(item.maintenance_expires_at)
-                        .bind(item.trial_days)
-                        .bind(initial_period_start(period, now))
-                        .bind(&item.order_ref)
-                        .bind(to_json(&item.metadata)?)
-                        .bind(now)
-                        .fetch_one(&mut *tx)
-                        .await
-                        .map_err(conflict("license key already exists", "product, policy or customer does not exist"))?;
-                        let license = license_from_row(&row, &*self.codec)?;
-                        if !item.features.is_empty() {
-                            if !codes_by_product.contains_key(&item.product_id) {
-                                let codes = feature_codes(&mut tx, item.product_id).await?;
-                                codes_by_product.insert(item.product_id, codes);
-                            }
-                            let codes = codes_by_product.get(&item.product_id).ok_or(StoreError::NotFound)?;
-                            for grant in &item.features {
-                                let feature = resolve_grant(codes, &grant.code)?;
-                                upsert_grant(&mut tx, license.id, feature, &grant.overrides, now).await?;
-                            }
-                        }
+                        let license = insert_license(&mut tx, &*self.codec, &item, &mut codes_by_product, now).await?;
                         created.push(license);
                     }
                     let subject = match created.as_slice() {

@@ -226,66 +226,10 @@ macro_rules! slascone_backoffice_sql {
             ) -> Result<License> {
                 let SlasconeNewLicense { license: item, legacy_key, values } = new;
                 let mut tx = begin_write(self).await?;
-                let period_start = |period: Option<ResetPeriod>| match period {
-                    Some(period) if period != ResetPeriod::Never => rules::period_start(period, now),
-                    _ => now,
-                };
-                let (digest, sealed) = match &item.key {
-                    Some(key) => (
-                        Some(self.codec.digest(key.as_bytes())),
-                        Some(self.codec.seal(key.as_bytes(), "license-key")),
-                    ),
-                    None => (None, None),
-                };
-                let license_id: i64 = sqlx::query_scalar(
-                    "INSERT INTO licenses (product_id, policy_id, customer_id, key_digest, key_sealed, status, assignment, \
-                     terms, starts_at, expires_at, maintenance_expires_at, trial_days, transfer_count, deactivation_count, \
-                     consumption_used, consumption_period_start, order_ref, metadata, lock_version, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, 0, 0, $13, $14, $15, 0, $16, $16) RETURNING id",
-                )
-                .bind(item.product_id)
-                .bind(item.policy_id)
-                .bind(item.customer_id)
-                .bind(digest)
-                .bind(sealed)
-                .bind(item.status.as_str())
-                .bind(item.assignment.as_str())
-                .bind(to_json(&item.terms)?)
-                .bind(item.starts_at)
-                .bind(item.expires_at)
-                .bind(item.maintenance_expires_at)
-                .bind(item.trial_days)
-                .bind(period_start(item.terms.consumption.as_ref().map(|c| c.reset_period)))
-                .bind(&item.order_ref)
-                .bind(to_json(&item.metadata)?)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(conflict("license key already exists", "product, policy or customer does not exist"))?;
-                for grant in &item.features {
-                    let feature = sqlx::query("SELECT id, reset_period FROM features WHERE product_id = $1 AND code = $2")
-                        .bind(item.product_id)
-                        .bind(&grant.code)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(db_err)?
-                        .ok_or_else(|| StoreError::Conflict(format!("unknown feature code {}", grant.code)))?;
-                    let feature_id: i64 = feature.try_get("id").map_err(db_err)?;
-                    let period: String = feature.try_get("reset_period").map_err(db_err)?;
-                    let period = ResetPeriod::parse(&period)
-                        .ok_or_else(|| StoreError::Corrupt(format!("unknown reset period {period:?}")))?;
-                    sqlx::query(
-                        "INSERT INTO license_features (license_id, feature_id, overrides, consumption_used, period_start) \
-                         VALUES ($1, $2, $3, 0, $4)",
-                    )
-                    .bind(license_id)
-                    .bind(feature_id)
-                    .bind(to_json(&grant.overrides)?)
-                    .bind(period_start(Some(period)))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                }
+                // The same insert as every other issued license (grants included).
+                let license_id = crate::$core::shared::insert_license(&mut tx, &*self.codec, &item, &mut Default::default(), now)
+                    .await?
+                    .id;
                 log_event(&mut tx, events.created, license_id, now).await?;
                 if let Some(legacy_key) = &legacy_key {
                     put_legacy_key(&mut tx, license_id, legacy_key).await?;

@@ -563,7 +563,7 @@ macro_rules! impl_slascone_store {
 mod sqlite_impl {
     use super::*;
     use crate::StoreError;
-    use crate::sql::{conflict, db_err, open_text, to_json};
+    use crate::sql::{conflict, db_err, open_text};
     use licensd_domain::{ConsumptionTerms, ResetPeriod, consumption_rollback, rules};
     use sqlx::Row;
 
@@ -573,7 +573,7 @@ mod sqlite_impl {
 mod postgres_impl {
     use super::*;
     use crate::StoreError;
-    use crate::sql::{conflict, db_err, open_text, to_json};
+    use crate::sql::{conflict, db_err, open_text};
     use licensd_domain::{ConsumptionTerms, ResetPeriod, consumption_rollback, rules};
     use sqlx::Row;
 
