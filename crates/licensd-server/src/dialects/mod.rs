@@ -16,7 +16,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(licensespring::routes())
         .merge(keymanager::routes(state))
-        .merge(slascone::routes())
+        .merge(slascone::routes(state))
         .merge(dna::routes())
 }
 
