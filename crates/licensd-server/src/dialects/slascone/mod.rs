@@ -45,6 +45,8 @@
 //!   404 for an unknown path, 405 for a wrong method and 413 for a body over `MAX_BODY_BYTES`)
 //!   carries `x-slascone-signature` = Base64 RSA PKCS#1 v1.5 SHA-256 over the exact body bytes,
 //!   and `X-Nonce-Signature` over the decoded `X-Nonce` bytes when the request sent one.
+//!   One layer over the mount signs them all (`wire::sign_answers`); handlers and extractors
+//!   (`wire::Call`, `wire::Key`, `wire::AdminCall`, `wire::AdminKey`) only return answers.
 //! * **Error shapes:** 409 `{id, message, help}`; technical errors are ASP.NET ProblemDetails
 //!   `{title, status, detail?}`: 400, 401, 404 (`detail: "route not found"` for an unknown path),
 //!   405 (with `Allow`), 413 (`wire::SlBody`), 429 and 503 (with `Retry-After`), 500.
