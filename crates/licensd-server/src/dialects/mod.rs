@@ -14,9 +14,9 @@ use axum::Router;
 /// Every dialect's wire API.
 pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
-        .merge(licensespring::routes())
+        .merge(licensespring::routes(state))
         .merge(keymanager::routes(state))
-        .merge(slascone::routes())
+        .merge(slascone::routes(state))
         .merge(dna::routes())
 }
 

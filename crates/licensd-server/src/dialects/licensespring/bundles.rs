@@ -11,14 +11,12 @@
 
 use super::auth::Caller;
 use super::handlers::{
-    Identity, Peer, Query2, UnknownProduct, begin, checked_license, device_info, event, identify,
-    include_expired_features, license_response_object, query_params, respond, sign_v1, validated,
+    Identity, LsCall, Peer, checked_license, device_info, event, identify, include_expired_features,
+    license_response_object, sign_v1, validated,
 };
 use super::wire::{LsError, Params, plain, signed};
 use crate::state::AppState;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::Response;
 use licensd_domain::*;
 use licensd_store::Activation;
@@ -91,52 +89,54 @@ pub(crate) async fn bundle_object(
     Ok(object)
 }
 
-pub async fn activate_bundle(State(state): State<AppState>, peer: Peer, headers: HeaderMap, body: Bytes) -> Response {
-    respond(
-        async {
-            let params = Params::from_json(&body)?;
-            let (caller, product) = begin(&state, &headers, &peer, &params, UnknownProduct::Other).await?;
-            require_bundle(&state, &product).await?;
-            let hardware_id = params.req_str("hardware_id")?;
-            let identity = identify(&state, &product, &params, true).await?;
-            caller.require_write()?;
-            let ids = bundle_license_ids(&state, &identity.license).await?;
-            let activations = state
-                .store
-                .activate_many(
-                    &ids,
-                    device_info(&params, &hardware_id)?,
-                    identity.user.as_ref().map(|user| user.id),
-                    event(&caller, &peer, "license.bundle_activated"),
-                    state.now(),
-                )
-                .await
-                .map_err(LsError::from_store)?;
-            let mut list = Vec::with_capacity(activations.len());
-            for activation in in_bundle_order(&ids, activations) {
-                list.push(Value::Object(
-                    bundle_object(&state, &identity, &activation, &hardware_id).await?,
-                ));
-            }
-            Ok(signed(&state, &Value::Array(list)))
-        }
-        .await,
-    )
+pub async fn activate_bundle(
+    State(state): State<AppState>,
+    peer: Peer,
+    LsCall {
+        caller,
+        product,
+        params,
+    }: LsCall,
+) -> Result<Response, LsError> {
+    require_bundle(&state, &product).await?;
+    let hardware_id = params.req_str("hardware_id")?;
+    let identity = identify(&state, &product, &params, true).await?;
+    caller.require_write()?;
+    let ids = bundle_license_ids(&state, &identity.license).await?;
+    let activations = state
+        .store
+        .activate_many(
+            &ids,
+            device_info(&params, &hardware_id)?,
+            identity.user.as_ref().map(|user| user.id),
+            event(&caller, &peer, "license.bundle_activated"),
+            state.now(),
+        )
+        .await
+        .map_err(LsError::from_store)?;
+    let mut list = Vec::with_capacity(activations.len());
+    for activation in in_bundle_order(&ids, activations) {
+        list.push(Value::Object(
+            bundle_object(&state, &identity, &activation, &hardware_id).await?,
+        ));
+    }
+    Ok(signed(&Value::Array(list)))
 }
 
-pub async fn check_bundle(State(state): State<AppState>, peer: Peer, headers: HeaderMap, query: Query2) -> Response {
-    respond(
-        async {
-            let params = query_params(query)?;
-            let (caller, product) = begin(&state, &headers, &peer, &params, UnknownProduct::Other).await?;
-            require_bundle(&state, &product).await?;
-            let hardware_id = params.req_str("hardware_id")?;
-            let identity = identify(&state, &product, &params, false).await?;
-            let list = check_all(&state, &caller, &peer, &params, identity, &hardware_id).await?;
-            Ok(signed(&state, &Value::Array(list)))
-        }
-        .await,
-    )
+pub async fn check_bundle(
+    State(state): State<AppState>,
+    peer: Peer,
+    LsCall {
+        caller,
+        product,
+        params,
+    }: LsCall,
+) -> Result<Response, LsError> {
+    require_bundle(&state, &product).await?;
+    let hardware_id = params.req_str("hardware_id")?;
+    let identity = identify(&state, &product, &params, false).await?;
+    let list = check_all(&state, &caller, &peer, &params, identity, &hardware_id).await?;
+    Ok(signed(&Value::Array(list)))
 }
 
 /// check_license on every license of the bundle. Every license is validated before any floating
@@ -181,28 +181,29 @@ async fn check_all(
     Ok(list)
 }
 
-pub async fn deactivate_bundle(State(state): State<AppState>, peer: Peer, headers: HeaderMap, body: Bytes) -> Response {
-    respond(
-        async {
-            let params = Params::from_json(&body)?;
-            let (caller, product) = begin(&state, &headers, &peer, &params, UnknownProduct::Other).await?;
-            require_bundle(&state, &product).await?;
-            let hardware_id = params.req_str("hardware_id")?;
-            let identity = identify(&state, &product, &params, false).await?;
-            caller.require_write()?;
-            let ids = bundle_license_ids(&state, &identity.license).await?;
-            state
-                .store
-                .deactivate_many(
-                    &ids,
-                    &hardware_id,
-                    event(&caller, &peer, "license.bundle_deactivated"),
-                    state.now(),
-                )
-                .await
-                .map_err(LsError::from_store)?;
-            Ok(plain("license_deactivated"))
-        }
-        .await,
-    )
+pub async fn deactivate_bundle(
+    State(state): State<AppState>,
+    peer: Peer,
+    LsCall {
+        caller,
+        product,
+        params,
+    }: LsCall,
+) -> Result<Response, LsError> {
+    require_bundle(&state, &product).await?;
+    let hardware_id = params.req_str("hardware_id")?;
+    let identity = identify(&state, &product, &params, false).await?;
+    caller.require_write()?;
+    let ids = bundle_license_ids(&state, &identity.license).await?;
+    state
+        .store
+        .deactivate_many(
+            &ids,
+            &hardware_id,
+            event(&caller, &peer, "license.bundle_deactivated"),
+            state.now(),
+        )
+        .await
+        .map_err(LsError::from_store)?;
+    Ok(plain("license_deactivated"))
 }

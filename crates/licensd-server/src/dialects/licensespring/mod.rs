@@ -66,6 +66,8 @@
 //! objects also carry the v1 `license_signature` field: the same scheme over
 //! `lower(hardware_id#license_key#validity_period)`. The public key is `GET /v1/signing-keys`
 //! (the RSA entry's `pem`); configure the SDK's verifier with it.
+//! The header is added in one place, the route layer `wire::sign_answers`, to every answer
+//! `wire::signed` rendered; handlers receive their call checked by `handlers::LsCall`.
 //!
 //! Plain-text 200 bodies (`license_deactivated`, the empty floating release reply) are unsigned: the
 //! SDKs verify none of them.
@@ -252,7 +254,7 @@ pub(crate) fn denial_error(denial: Denial) -> LsError {
     LsError::bad(code, message)
 }
 
-pub fn routes() -> Router<AppState> {
+pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/api/v4", get(handlers::root))
         .route("/api/v4/", get(handlers::root))
@@ -299,6 +301,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v4/webhook/license", get(orders::generate_keys))
         .route("/api/v4/webhook/order", post(orders::order))
         .route("/api/v4/{*rest}", any(handlers::not_found))
+        // Every signed answer of the dialect is signed here, once (`wire::signed` marks them).
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), wire::sign_answers))
 }
 
 pub fn admin_routes() -> Router<AppState> {

@@ -347,7 +347,7 @@ pub async fn activate_offline(State(state): State<AppState>, peer: Peer, headers
             bundle_key: identity.bundle_key,
         };
         let object = offline_object(&state, &file, &identity, &activation, &hardware_id).await?;
-        Ok(signed(&state, &Value::Object(object)))
+        Ok(signed(&Value::Object(object)))
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
@@ -456,7 +456,7 @@ pub async fn activate_bundle_offline(
         let unsigned = super::js_json::to_vec(&Value::Object(answer.clone()));
         let signature = state.keys.rsa().sign(&unsigned).map_err(|_| LsError::internal())?;
         answer.insert("bundle_signature_v2".into(), json!(licensd_crypto::b64(&signature)));
-        Ok(signed(&state, &Value::Object(answer)))
+        Ok(signed(&Value::Object(answer)))
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)

@@ -62,7 +62,7 @@ pub async fn generate_keys(State(state): State<AppState>, peer: Peer, headers: H
                 ));
             }
             let keys = (0..quantity).map(|_| generate_key()).collect::<Result<Vec<_>, _>>()?;
-            Ok(signed(&state, &json!({"product": product.code, "licenses": keys})))
+            Ok(signed(&json!({"product": product.code, "licenses": keys})))
         }
         .await,
     )
@@ -282,7 +282,7 @@ pub async fn order(State(state): State<AppState>, peer: Peer, headers: HeaderMap
                     "users": emails,
                 }));
             }
-            Ok(signed(&state, &json!({"order_id": order_id, "licenses": out})))
+            Ok(signed(&json!({"order_id": order_id, "licenses": out})))
         }
         .await,
     )

@@ -3,7 +3,10 @@
 //! bytes, and the v1 `license_signature` body field).
 
 use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use licensd_domain::Denial;
 use licensd_store::StoreError;
@@ -177,22 +180,46 @@ pub fn v1_signature(state: &AppState, hardware_id: &str, id: &str, validity: Opt
 
 /// Serialises `body` as compact JSON in the form JavaScript's `JSON.stringify(JSON.parse(…))`
 /// writes it (`js_json`: the Node SDK verifies over that re-serialisation, Python over the raw
-/// bytes, and both are these bytes) and signs the exact bytes in the `LicenseSignature` header.
-pub fn signed(state: &AppState, body: &Value) -> Response {
+/// bytes, and both are these bytes) and marks the answer for [`sign_answers`], which signs the
+/// exact bytes in the `LicenseSignature` header.
+pub fn signed(body: &Value) -> Response {
     let bytes = super::js_json::to_vec(body);
+    let mut response = (StatusCode::OK, bytes).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.extensions_mut().insert(SignBody);
+    response
+}
+
+/// Marks an answer whose body `sign_answers` signs.
+#[derive(Clone, Copy)]
+struct SignBody;
+
+/// The layer over every License API route: the one place answers are signed. An answer made by
+/// [`signed`] gets `LicenseSignature` = Base64 RSA PKCS#1 v1.5 SHA-256 over its exact body bytes;
+/// errors and plain-text answers pass unsigned, as LicenseSpring's do.
+pub async fn sign_answers(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if response.extensions().get::<SignBody>().is_none() {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // Bodies here are built in memory by `signed`; the limit only guards against surprises.
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024 * 1024).await else {
+        return LsError::internal().into_response();
+    };
     // Byte-identical answers (repeated checks of an unchanged license) reuse their signature.
     let key = state.keys.rsa();
     let signature = match state.keys.sign_cached(&key, &bytes) {
         Ok(signature) => licensd_crypto::b64(&signature),
         Err(_) => return LsError::internal().into_response(),
     };
-    let mut response = (StatusCode::OK, bytes).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     if let Ok(value) = HeaderValue::from_str(&signature) {
-        headers.insert(SIGNATURE_HEADER, value);
+        parts.headers.insert(SIGNATURE_HEADER, value);
     }
-    response
+    parts.extensions.remove::<SignBody>();
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 /// A plain-text 200 (`license_deactivated`, …); the SDKs compare the trimmed text and verify no

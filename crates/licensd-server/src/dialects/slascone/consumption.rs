@@ -11,20 +11,16 @@
 
 use super::codes::Conflict;
 use super::info::{self, utc};
-use super::provisioning::{active_device, event, isv, license_by_guid, respond};
-use super::wire::Use;
-use super::wire::{Caller, SlError, SlResult, authenticate, guid_id, id_guid, json_ok, parse_body, text_ok};
+use super::provisioning::{active_device, event, license_by_guid};
+use super::wire::{Call, ReadCall, WriteCall};
+use super::wire::{Caller, SlError, SlResult, guid_id, id_guid, json_ok, text_ok};
 use crate::state::AppState;
-use axum::body::Bytes;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use axum::response::Response;
 use licensd_domain::*;
 use licensd_store::{LicenseRef, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::net::IpAddr;
 
 /// SLASCONE's `ConsumptionDto`.
 #[derive(Debug, Serialize)]
@@ -100,32 +96,22 @@ pub struct StatusRequest {
 
 /// POST /provisioning/validate/consumption: the limitation's balance now.
 pub async fn status(
-    ip: super::wire::IpGate,
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    super::wire::SlBody(body): super::wire::SlBody,
-) -> Response {
-    let result = async {
-        isv(path)?;
-        let caller = authenticate(&state, &headers, ip.0, Use::Read).await?;
-        let request: StatusRequest = parse_body(&body)?;
-        let license = license_by_guid(&state, &caller, request.license_id).await?;
-        let limitation_id = request.limitation_id.unwrap_or_default();
-        let features = state
-            .store
-            .license_features(license.id)
-            .await
-            .map_err(SlError::from_store)?;
-        let feature =
-            find_limitation(&features, &limitation_id).ok_or(SlError::Conflict(Conflict::UnknownLicenseLimitation))?;
-        if feature.definition.feature_type != FeatureType::Consumption {
-            return Err(Conflict::ConsumptionModeDisabled.into());
-        }
-        json_ok(&dto(feature, &limitation_id, None, state.now()))
+    Call(caller, request): ReadCall<StatusRequest>,
+) -> SlResult<Response> {
+    let license = license_by_guid(&state, &caller, request.license_id).await?;
+    let limitation_id = request.limitation_id.unwrap_or_default();
+    let features = state
+        .store
+        .license_features(license.id)
+        .await
+        .map_err(SlError::from_store)?;
+    let feature =
+        find_limitation(&features, &limitation_id).ok_or(SlError::Conflict(Conflict::UnknownLicenseLimitation))?;
+    if feature.definition.feature_type != FeatureType::Consumption {
+        return Err(Conflict::ConsumptionModeDisabled.into());
     }
-    .await;
-    respond(&state, &headers, result).await
+    json_ok(&dto(feature, &limitation_id, None, state.now()))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -194,26 +180,10 @@ pub async fn client_licenses(
 
 /// POST /data_gathering/consumption_heartbeats
 pub async fn heartbeat(
-    ip: super::wire::IpGate,
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    super::wire::SlBody(body): super::wire::SlBody,
-) -> Response {
-    let result = heartbeat_inner(&state, ip.0, path, &headers, &body).await;
-    respond(&state, &headers, result).await
-}
-
-async fn heartbeat_inner(
-    state: &AppState,
-    peer: Option<IpAddr>,
-    path: Result<Path<String>, PathRejection>,
-    headers: &HeaderMap,
-    body: &Bytes,
+    Call(caller, request): WriteCall<ConsumptionHeartbeat>,
 ) -> SlResult<Response> {
-    isv(path)?;
-    let caller = authenticate(state, headers, peer, Use::Write).await?;
-    let request: ConsumptionHeartbeat = parse_body(body)?;
+    let state = &state;
     let client_id = match request.client_id.as_deref().map(str::trim) {
         Some(id) if !id.is_empty() => id.to_owned(),
         _ => return Err(Conflict::MissingClientId.into()),
@@ -285,50 +255,37 @@ async fn heartbeat_inner(
 /// POST /data_gathering/consumption_heartbeats/rollback: a list of transaction ids (GUIDs), bare
 /// or as `{"transaction_ids": [...]}`. Unknown ids are 6019 ("This limitation does not exist":
 /// there is no consumption of a limitation under that id).
-pub async fn rollback(
-    ip: super::wire::IpGate,
-    State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    super::wire::SlBody(body): super::wire::SlBody,
-) -> Response {
-    let result = async {
-        isv(path)?;
-        let caller = authenticate(&state, &headers, ip.0, Use::Write).await?;
-        let value: Value = parse_body(&body)?;
-        let list = match &value {
-            Value::Array(items) => items.clone(),
-            Value::Object(map) => match map.get("transaction_ids") {
-                Some(Value::Array(items)) => items.clone(),
-                _ => return Err(SlError::BadRequest("transaction_ids must be a list".into())),
-            },
-            _ => return Err(SlError::BadRequest("expected a list of transaction ids".into())),
-        };
-        let mut ids = Vec::new();
-        for item in &list {
-            let id = item
-                .as_str()
-                .and_then(guid_id)
-                .ok_or(SlError::Conflict(Conflict::LimitationDoesNotExist))?;
-            ids.push(id);
-        }
-        if ids.is_empty() {
-            return Err(SlError::BadRequest("no transaction ids".into()));
-        }
-        for id in ids {
-            let scope = caller.credential.product_id;
-            match state
-                .store
-                .slascone_rollback_consumption(id, scope, event(&caller, "slascone.consumption_rollback"), state.now())
-                .await
-            {
-                Ok(_) => {}
-                Err(StoreError::NotFound) => return Err(Conflict::LimitationDoesNotExist.into()),
-                Err(other) => return Err(SlError::from_store(other)),
-            }
-        }
-        Ok(text_ok("The consumption transactions were rolled back."))
+pub async fn rollback(State(state): State<AppState>, Call(caller, value): WriteCall<Value>) -> SlResult<Response> {
+    let list = match &value {
+        Value::Array(items) => items.clone(),
+        Value::Object(map) => match map.get("transaction_ids") {
+            Some(Value::Array(items)) => items.clone(),
+            _ => return Err(SlError::BadRequest("transaction_ids must be a list".into())),
+        },
+        _ => return Err(SlError::BadRequest("expected a list of transaction ids".into())),
+    };
+    let mut ids = Vec::new();
+    for item in &list {
+        let id = item
+            .as_str()
+            .and_then(guid_id)
+            .ok_or(SlError::Conflict(Conflict::LimitationDoesNotExist))?;
+        ids.push(id);
     }
-    .await;
-    respond(&state, &headers, result).await
+    if ids.is_empty() {
+        return Err(SlError::BadRequest("no transaction ids".into()));
+    }
+    for id in ids {
+        let scope = caller.credential.product_id;
+        match state
+            .store
+            .slascone_rollback_consumption(id, scope, event(&caller, "slascone.consumption_rollback"), state.now())
+            .await
+        {
+            Ok(_) => {}
+            Err(StoreError::NotFound) => return Err(Conflict::LimitationDoesNotExist.into()),
+            Err(other) => return Err(SlError::from_store(other)),
+        }
+    }
+    Ok(text_ok("The consumption transactions were rolled back."))
 }

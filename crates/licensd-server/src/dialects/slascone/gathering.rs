@@ -10,16 +10,11 @@
 use super::codes::Conflict;
 use super::consumption::client_licenses;
 use super::info::utc;
-use super::provisioning::{isv, respond};
-use super::wire::Use;
-use super::wire::{
-    SlError, SlResult, authenticate, authenticate_admin, check_isv, guid_id, id_guid, json_ok, parse_body, text_ok,
-};
+use super::wire::{AdminCall, AdminKey, Call, Caller, SlPath, WriteCall};
+
+use super::wire::{SlError, SlResult, guid_id, id_guid, json_ok, parse_body, text_ok};
 use crate::state::AppState;
-use axum::body::Bytes;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use axum::response::Response;
 use licensd_domain::analytics::{self, AnalyticalField, AnalyticalFieldType, AnalyticsRejection, UsageFeature};
 use licensd_domain::clock::parse_rfc3339;
@@ -28,7 +23,6 @@ use licensd_store::StoreError;
 use licensd_store::dialects::slascone::{AnalyticalReport, UsageReport};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::net::IpAddr;
 
 fn rejection(rejection: AnalyticsRejection) -> SlError {
     match rejection {
@@ -87,78 +81,68 @@ fn client_id(value: Option<&str>) -> SlResult<String> {
 
 /// POST /data_gathering/analytical_heartbeats
 pub async fn analytical(
-    ip: super::wire::IpGate,
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    super::wire::SlBody(body): super::wire::SlBody,
-) -> Response {
-    let result = async {
-        isv(path)?;
-        let caller = authenticate(&state, &headers, ip.0, Use::Write).await?;
-        let request: AnalyticalHeartbeat = parse_body(&body)?;
-        let client = client_id(request.client_id.as_deref())?;
-        let licenses = client_licenses(&state, &caller, &client, request.token_key.as_deref()).await?;
-        let now = state.now();
-        // The fields every candidate license's product defines.
-        let mut candidates: Vec<(i64, Vec<AnalyticalField>)> = Vec::new();
-        for license in &licenses {
-            let fields = state
-                .store
-                .slascone_analytical_fields(license.product_id)
-                .await
-                .map_err(SlError::from_store)?;
-            candidates.push((license.id, fields));
-        }
-        let mut license_id = None;
-        let mut reports = Vec::new();
-        for item in &request.analytical_heartbeat {
-            let wanted = item.analytical_field_id.as_deref().and_then(guid_id);
-            let found = candidates
-                .iter()
-                .find_map(|(license, fields)| fields.iter().find(|f| Some(f.id) == wanted).map(|f| (*license, f)));
-            let Some((owner, field)) = found else {
-                return Err(Conflict::UnknownAnalyticalField.into());
-            };
-            // One heartbeat reports for one license.
-            if license_id.is_some_and(|id| id != owner) {
-                return Err(Conflict::UnknownAnalyticalField.into());
-            }
-            license_id = Some(owner);
-            let value = match (&item.value_array, &item.value) {
-                (Some(array), _) => {
-                    let texts = array.iter().map(scalar_text).collect::<SlResult<Vec<_>>>()?;
-                    for text in &texts {
-                        analytics::check_value(field.field_type, text).map_err(rejection)?;
-                    }
-                    serde_json::to_string(&texts).map_err(|_| SlError::Internal)?
-                }
-                (None, Some(value)) => {
-                    let text = scalar_text(value)?;
-                    analytics::check_value(field.field_type, &text).map_err(rejection)?;
-                    text
-                }
-                (None, None) => return Err(SlError::BadRequest("an analytical value is missing".into())),
-            };
-            reports.push(AnalyticalReport {
-                field_id: field.id,
-                value,
-                reported_at: instant(item.timestamp_utc.as_deref(), now)?,
-            });
-        }
-        let ids: Vec<i64> = reports.iter().map(|r| r.field_id).collect();
-        analytics::check_unique_fields(&ids).map_err(rejection)?;
-        if let Some(license_id) = license_id {
-            state
-                .store
-                .slascone_record_analytics(license_id, &client, reports, now)
-                .await
-                .map_err(SlError::from_store)?;
-        }
-        Ok(text_ok("The analytical heartbeat was recorded."))
+    Call(caller, request): WriteCall<AnalyticalHeartbeat>,
+) -> SlResult<Response> {
+    let client = client_id(request.client_id.as_deref())?;
+    let licenses = client_licenses(&state, &caller, &client, request.token_key.as_deref()).await?;
+    let now = state.now();
+    // The fields every candidate license's product defines.
+    let mut candidates: Vec<(i64, Vec<AnalyticalField>)> = Vec::new();
+    for license in &licenses {
+        let fields = state
+            .store
+            .slascone_analytical_fields(license.product_id)
+            .await
+            .map_err(SlError::from_store)?;
+        candidates.push((license.id, fields));
     }
-    .await;
-    respond(&state, &headers, result).await
+    let mut license_id = None;
+    let mut reports = Vec::new();
+    for item in &request.analytical_heartbeat {
+        let wanted = item.analytical_field_id.as_deref().and_then(guid_id);
+        let found = candidates
+            .iter()
+            .find_map(|(license, fields)| fields.iter().find(|f| Some(f.id) == wanted).map(|f| (*license, f)));
+        let Some((owner, field)) = found else {
+            return Err(Conflict::UnknownAnalyticalField.into());
+        };
+        // One heartbeat reports for one license.
+        if license_id.is_some_and(|id| id != owner) {
+            return Err(Conflict::UnknownAnalyticalField.into());
+        }
+        license_id = Some(owner);
+        let value = match (&item.value_array, &item.value) {
+            (Some(array), _) => {
+                let texts = array.iter().map(scalar_text).collect::<SlResult<Vec<_>>>()?;
+                for text in &texts {
+                    analytics::check_value(field.field_type, text).map_err(rejection)?;
+                }
+                serde_json::to_string(&texts).map_err(|_| SlError::Internal)?
+            }
+            (None, Some(value)) => {
+                let text = scalar_text(value)?;
+                analytics::check_value(field.field_type, &text).map_err(rejection)?;
+                text
+            }
+            (None, None) => return Err(SlError::BadRequest("an analytical value is missing".into())),
+        };
+        reports.push(AnalyticalReport {
+            field_id: field.id,
+            value,
+            reported_at: instant(item.timestamp_utc.as_deref(), now)?,
+        });
+    }
+    let ids: Vec<i64> = reports.iter().map(|r| r.field_id).collect();
+    analytics::check_unique_fields(&ids).map_err(rejection)?;
+    if let Some(license_id) = license_id {
+        state
+            .store
+            .slascone_record_analytics(license_id, &client, reports, now)
+            .await
+            .map_err(SlError::from_store)?;
+    }
+    Ok(text_ok("The analytical heartbeat was recorded."))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -190,39 +174,21 @@ enum NamedBy {
 
 /// POST /data_gathering/usage_heartbeats
 pub async fn usage_by_id(
-    ip: super::wire::IpGate,
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    super::wire::SlBody(body): super::wire::SlBody,
-) -> Response {
-    let result = usage(&state, ip.0, path, &headers, &body, NamedBy::Id).await;
-    respond(&state, &headers, result).await
+    Call(caller, request): WriteCall<UsageHeartbeat>,
+) -> SlResult<Response> {
+    usage(&state, caller, request, NamedBy::Id).await
 }
 
 /// POST /data_gathering/usage_heartbeats_by_name
 pub async fn usage_by_name(
-    ip: super::wire::IpGate,
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    super::wire::SlBody(body): super::wire::SlBody,
-) -> Response {
-    let result = usage(&state, ip.0, path, &headers, &body, NamedBy::Name).await;
-    respond(&state, &headers, result).await
+    Call(caller, request): WriteCall<UsageHeartbeat>,
+) -> SlResult<Response> {
+    usage(&state, caller, request, NamedBy::Name).await
 }
 
-async fn usage(
-    state: &AppState,
-    peer: Option<IpAddr>,
-    path: Result<Path<String>, PathRejection>,
-    headers: &HeaderMap,
-    body: &Bytes,
-    named_by: NamedBy,
-) -> SlResult<Response> {
-    isv(path)?;
-    let caller = authenticate(state, headers, peer, Use::Write).await?;
-    let request: UsageHeartbeat = parse_body(body)?;
+async fn usage(state: &AppState, caller: Caller, request: UsageHeartbeat, named_by: NamedBy) -> SlResult<Response> {
     let client = client_id(request.client_id.as_deref())?;
     let licenses = client_licenses(state, &caller, &client, request.token_key.as_deref()).await?;
     let now = state.now();
@@ -320,11 +286,9 @@ pub struct DefinitionView {
 }
 
 /// The product an admin path names by its code (SLASCONE product id); 3000 when unknown.
-async fn admin_product(state: &AppState, headers: &HeaderMap, isv_id: &str, code: &str) -> SlResult<(String, Product)> {
-    check_isv(isv_id)?;
-    let actor = authenticate_admin(state, headers).await?;
+async fn admin_product(state: &AppState, code: &str) -> SlResult<Product> {
     match super::lookup::product_by_code(state, code).await {
-        Ok(product) => Ok((actor, product)),
+        Ok(product) => Ok(product),
         Err(StoreError::NotFound) => Err(Conflict::UnknownProduct.into()),
         Err(other) => Err(SlError::from_store(other)),
     }
@@ -347,106 +311,85 @@ fn exists(error: StoreError, conflict: Conflict) -> SlError {
 
 /// POST /products/{product_id}/analytical_fields (AdminKey)
 pub async fn create_analytical_field(
-    _ip: super::wire::IpGate,
     State(state): State<AppState>,
-    path: Result<Path<(String, String)>, PathRejection>,
-    headers: HeaderMap,
-    super::wire::SlBody(body): super::wire::SlBody,
-) -> Response {
-    let result = async {
-        let Path((isv_id, code)) = path.map_err(|e| SlError::BadRequest(e.body_text()))?;
-        let (actor, product) = admin_product(&state, &headers, &isv_id, &code).await?;
-        let request: DefinitionRequest = parse_body(&body)?;
-        let name = name_of(&request)?;
-        let field_type = request
-            .field_type
-            .as_deref()
-            .and_then(AnalyticalFieldType::parse)
-            .ok_or_else(|| SlError::BadRequest("type must be numeric, alphanumeric or boolean".into()))?;
-        let event = EventDraft::new(actor, "slascone.analytical_field_created", "product");
-        let field = state
-            .store
-            .slascone_create_analytical_field(product.id, &name, field_type, event, state.now())
-            .await
-            .map_err(|e| exists(e, Conflict::AnalyticalFieldExists))?;
-        json_ok(&DefinitionView {
-            id: id_guid(field.id),
-            name: field.name,
-            field_type: Some(field.field_type.as_str()),
-            created_date_utc: utc(field.created_at),
-        })
-    }
-    .await;
-    respond(&state, &headers, result).await
+    SlPath((_isv_id, code)): SlPath<(String, String)>,
+    AdminCall(actor, body): AdminCall,
+) -> SlResult<Response> {
+    let product = admin_product(&state, &code).await?;
+    let request: DefinitionRequest = parse_body(&body)?;
+    let name = name_of(&request)?;
+    let field_type = request
+        .field_type
+        .as_deref()
+        .and_then(AnalyticalFieldType::parse)
+        .ok_or_else(|| SlError::BadRequest("type must be numeric, alphanumeric or boolean".into()))?;
+    let event = EventDraft::new(actor, "slascone.analytical_field_created", "product");
+    let field = state
+        .store
+        .slascone_create_analytical_field(product.id, &name, field_type, event, state.now())
+        .await
+        .map_err(|e| exists(e, Conflict::AnalyticalFieldExists))?;
+    json_ok(&DefinitionView {
+        id: id_guid(field.id),
+        name: field.name,
+        field_type: Some(field.field_type.as_str()),
+        created_date_utc: utc(field.created_at),
+    })
 }
 
 /// POST /products/{product_id}/usage_features (AdminKey)
 pub async fn create_usage_feature(
-    _ip: super::wire::IpGate,
     State(state): State<AppState>,
-    path: Result<Path<(String, String)>, PathRejection>,
-    headers: HeaderMap,
-    super::wire::SlBody(body): super::wire::SlBody,
-) -> Response {
-    let result = async {
-        let Path((isv_id, code)) = path.map_err(|e| SlError::BadRequest(e.body_text()))?;
-        let (actor, product) = admin_product(&state, &headers, &isv_id, &code).await?;
-        let request: DefinitionRequest = parse_body(&body)?;
-        let name = name_of(&request)?;
-        let event = EventDraft::new(actor, "slascone.usage_feature_created", "product");
-        let feature = state
-            .store
-            .slascone_create_usage_feature(product.id, &name, event, state.now())
-            .await
-            .map_err(|e| exists(e, Conflict::UsageFeatureExists))?;
-        json_ok(&DefinitionView {
-            id: id_guid(feature.id),
-            name: feature.name,
-            field_type: None,
-            created_date_utc: utc(feature.created_at),
-        })
-    }
-    .await;
-    respond(&state, &headers, result).await
+    SlPath((_isv_id, code)): SlPath<(String, String)>,
+    AdminCall(actor, body): AdminCall,
+) -> SlResult<Response> {
+    let product = admin_product(&state, &code).await?;
+    let request: DefinitionRequest = parse_body(&body)?;
+    let name = name_of(&request)?;
+    let event = EventDraft::new(actor, "slascone.usage_feature_created", "product");
+    let feature = state
+        .store
+        .slascone_create_usage_feature(product.id, &name, event, state.now())
+        .await
+        .map_err(|e| exists(e, Conflict::UsageFeatureExists))?;
+    json_ok(&DefinitionView {
+        id: id_guid(feature.id),
+        name: feature.name,
+        field_type: None,
+        created_date_utc: utc(feature.created_at),
+    })
 }
 
 /// POST /products/{product_id}/usage_features/{usage_feature_id}/usage_modules (AdminKey)
 pub async fn create_usage_module(
-    _ip: super::wire::IpGate,
     State(state): State<AppState>,
-    path: Result<Path<(String, String, String)>, PathRejection>,
-    headers: HeaderMap,
-    super::wire::SlBody(body): super::wire::SlBody,
-) -> Response {
-    let result = async {
-        let Path((isv_id, code, feature_guid)) = path.map_err(|e| SlError::BadRequest(e.body_text()))?;
-        let (actor, product) = admin_product(&state, &headers, &isv_id, &code).await?;
-        let features = state
-            .store
-            .slascone_usage_features(product.id)
-            .await
-            .map_err(SlError::from_store)?;
-        let feature = features
-            .iter()
-            .find(|f| guid_id(&feature_guid) == Some(f.id))
-            .ok_or(SlError::Conflict(Conflict::UnknownUsageFeature))?;
-        let request: DefinitionRequest = parse_body(&body)?;
-        let name = name_of(&request)?;
-        let event = EventDraft::new(actor, "slascone.usage_module_created", "product");
-        let module = state
-            .store
-            .slascone_create_usage_module(feature.id, &name, event, state.now())
-            .await
-            .map_err(|e| exists(e, Conflict::UsageModuleExists))?;
-        json_ok(&DefinitionView {
-            id: id_guid(module.id),
-            name: module.name,
-            field_type: None,
-            created_date_utc: utc(module.created_at),
-        })
-    }
-    .await;
-    respond(&state, &headers, result).await
+    SlPath((_isv_id, code, feature_guid)): SlPath<(String, String, String)>,
+    AdminCall(actor, body): AdminCall,
+) -> SlResult<Response> {
+    let product = admin_product(&state, &code).await?;
+    let features = state
+        .store
+        .slascone_usage_features(product.id)
+        .await
+        .map_err(SlError::from_store)?;
+    let feature = features
+        .iter()
+        .find(|f| guid_id(&feature_guid) == Some(f.id))
+        .ok_or(SlError::Conflict(Conflict::UnknownUsageFeature))?;
+    let request: DefinitionRequest = parse_body(&body)?;
+    let name = name_of(&request)?;
+    let event = EventDraft::new(actor, "slascone.usage_module_created", "product");
+    let module = state
+        .store
+        .slascone_create_usage_module(feature.id, &name, event, state.now())
+        .await
+        .map_err(|e| exists(e, Conflict::UsageModuleExists))?;
+    json_ok(&DefinitionView {
+        id: id_guid(module.id),
+        name: module.name,
+        field_type: None,
+        created_date_utc: utc(module.created_at),
+    })
 }
 
 #[derive(Debug, Serialize)]
@@ -458,31 +401,23 @@ pub struct UsageTotalView {
 
 /// GET /licenses/{license_id}/usage (AdminKey): summed usage of a license.
 pub async fn usage_totals(
-    _ip: super::wire::IpGate,
     State(state): State<AppState>,
-    path: Result<Path<(String, String)>, PathRejection>,
-    headers: HeaderMap,
-) -> Response {
-    let result = async {
-        let Path((isv_id, license_guid)) = path.map_err(|e| SlError::BadRequest(e.body_text()))?;
-        check_isv(&isv_id)?;
-        authenticate_admin(&state, &headers).await?;
-        let id = guid_id(&license_guid).ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?;
-        let totals = state
-            .store
-            .slascone_usage_totals(id)
-            .await
-            .map_err(SlError::from_store)?;
-        let views: Vec<UsageTotalView> = totals
-            .into_iter()
-            .map(|t| UsageTotalView {
-                usage_feature_id: id_guid(t.usage_feature_id),
-                usage_module_id: t.usage_module_id.map(id_guid),
-                total: t.total,
-            })
-            .collect();
-        json_ok(&views)
-    }
-    .await;
-    respond(&state, &headers, result).await
+    SlPath((_isv_id, license_guid)): SlPath<(String, String)>,
+    _admin: AdminKey,
+) -> SlResult<Response> {
+    let id = guid_id(&license_guid).ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?;
+    let totals = state
+        .store
+        .slascone_usage_totals(id)
+        .await
+        .map_err(SlError::from_store)?;
+    let views: Vec<UsageTotalView> = totals
+        .into_iter()
+        .map(|t| UsageTotalView {
+            usage_feature_id: id_guid(t.usage_feature_id),
+            usage_module_id: t.usage_module_id.map(id_guid),
+            total: t.total,
+        })
+        .collect();
+    json_ok(&views)
 }

@@ -45,6 +45,8 @@
 //!   404 for an unknown path, 405 for a wrong method and 413 for a body over `MAX_BODY_BYTES`)
 //!   carries `x-slascone-signature` = Base64 RSA PKCS#1 v1.5 SHA-256 over the exact body bytes,
 //!   and `X-Nonce-Signature` over the decoded `X-Nonce` bytes when the request sent one.
+//!   One layer over the mount signs them all (`wire::sign_answers`); handlers and extractors
+//!   (`wire::Call`, `wire::Key`, `wire::AdminCall`, `wire::AdminKey`) only return answers.
 //! * **Error shapes:** 409 `{id, message, help}`; technical errors are ASP.NET ProblemDetails
 //!   `{title, status, detail?}`: 400, 401, 404 (`detail: "route not found"` for an unknown path),
 //!   405 (with `Allow`), 413 (`wire::SlBody`), 429 and 503 (with `Retry-After`), 500.
@@ -163,17 +165,14 @@ mod xml;
 
 use crate::state::AppState;
 use axum::Router;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post, put};
-use provisioning::respond;
-use wire::{authenticate_admin, check_isv, guid_id};
+use wire::{AdminCall, SlPath, SlResult, guid_id};
 
 const PREFIX: &str = "/api/v2/isv/{isv_id}";
 
-pub fn routes() -> Router<AppState> {
+pub fn routes(state: &AppState) -> Router<AppState> {
     let client = Router::new()
         .route("/provisioning/activations", post(provisioning::activate))
         .route(
@@ -270,45 +269,39 @@ pub fn routes() -> Router<AppState> {
         // Unknown paths and wrong methods under the mount answer in the dialect's shape, signed
         // (after every route: the 405 fallback applies to the routes added before it).
         .method_not_allowed_fallback(wire::method_not_allowed)
-        .fallback(wire::route_not_found);
+        .fallback(wire::route_not_found)
+        // Every answer under the mount, the extractors' refusals and the fallbacks' included, is
+        // signed here, once.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), wire::sign_answers));
     Router::new().nest(PREFIX, client)
 }
 
 /// GET /licenses/{license_id}/xml (AdminKey): the signed offline license file. `client_id` in the
 /// query writes an inline activation for that client.
 async fn license_xml(
-    _ip: wire::IpGate,
     State(state): State<AppState>,
-    path: Result<Path<(String, String)>, PathRejection>,
+    SlPath((_isv_id, license_id)): SlPath<(String, String)>,
     query: Result<axum::extract::Query<XmlQuery>, axum::extract::rejection::QueryRejection>,
-    headers: HeaderMap,
-    _body: wire::SlBody,
-) -> Response {
-    let result = async {
-        let Path((isv_id, license_id)) = path.map_err(|e| SlError::BadRequest(e.body_text()))?;
-        check_isv(&isv_id)?;
-        authenticate_admin(&state, &headers).await?;
-        let axum::extract::Query(query) = query.map_err(|e| SlError::BadRequest(e.body_text()))?;
-        let id = guid_id(&license_id).ok_or(SlError::Conflict(codes::Conflict::InvalidLicenseKey))?;
-        let license = match state.store.get_license(id).await {
-            Ok(license) => license,
-            Err(licensd_store::StoreError::NotFound) => {
-                return Err(codes::Conflict::InvalidLicenseKey.into());
-            }
-            Err(other) => return Err(SlError::from_store(other)),
-        };
-        let product = state
-            .store
-            .get_product(license.product_id)
-            .await
-            .map_err(SlError::from_store)?;
-        let info = provisioning::render_info(&state, &product, &license, None, None).await?;
-        let client = query.client_id.filter(|id| !id.trim().is_empty());
-        let xml = xml::license_file(&state.keys.rsa(), &info, license.updated_at, client.as_deref())?;
-        Ok(wire::xml_ok(xml, &format!("License-{license_id}.xml")))
-    }
-    .await;
-    respond(&state, &headers, result).await
+    _admin: AdminCall,
+) -> SlResult<Response> {
+    let axum::extract::Query(query) = query.map_err(|e| SlError::BadRequest(e.body_text()))?;
+    let id = guid_id(&license_id).ok_or(SlError::Conflict(codes::Conflict::InvalidLicenseKey))?;
+    let license = match state.store.get_license(id).await {
+        Ok(license) => license,
+        Err(licensd_store::StoreError::NotFound) => {
+            return Err(codes::Conflict::InvalidLicenseKey.into());
+        }
+        Err(other) => return Err(SlError::from_store(other)),
+    };
+    let product = state
+        .store
+        .get_product(license.product_id)
+        .await
+        .map_err(SlError::from_store)?;
+    let info = provisioning::render_info(&state, &product, &license, None, None).await?;
+    let client = query.client_id.filter(|id| !id.trim().is_empty());
+    let xml = xml::license_file(&state.keys.rsa(), &info, license.updated_at, client.as_deref())?;
+    Ok(wire::xml_ok(xml, &format!("License-{license_id}.xml")))
 }
 
 #[derive(Debug, Default, serde::Deserialize)]

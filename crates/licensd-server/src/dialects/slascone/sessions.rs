@@ -24,21 +24,16 @@
 
 use super::codes::Conflict;
 use super::info;
-use super::provisioning::{event, isv, license_by_guid, respond};
-use super::wire::Use;
-use super::wire::{SlError, SlResult, authenticate, json_ok, parse_body, text_ok};
+use super::provisioning::{event, license_by_guid};
+use super::wire::{Call, Caller, SlError, SlResult, WriteCall, json_ok, text_ok};
 use crate::state::AppState;
-use axum::body::Bytes;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use axum::response::Response;
 use licensd_domain::clock::MINUTE;
 use licensd_domain::floating_sessions::SessionRefusal;
 use licensd_domain::*;
 use licensd_store::{SessionOpen, StoreError};
 use serde::Deserialize;
-use std::net::IpAddr;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -71,17 +66,8 @@ fn session_key(id: &str) -> String {
 
 /// Checks the request in SLASCONE's order: license, named vs floating (12000), client (2010),
 /// session id (12005), user id for user-type products (12004).
-async fn parse(
-    state: &AppState,
-    peer: Option<IpAddr>,
-    path: Result<Path<String>, PathRejection>,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> SlResult<(super::wire::Caller, SessionRequest, Parsed)> {
-    isv(path)?;
-    let caller = authenticate(state, headers, peer, Use::Write).await?;
-    let request: SessionRequest = parse_body(body)?;
-    let license = license_by_guid(state, &caller, request.license_id.clone()).await?;
+async fn parse(state: &AppState, caller: &Caller, request: &SessionRequest) -> SlResult<Parsed> {
+    let license = license_by_guid(state, caller, request.license_id.clone()).await?;
     if license.terms.floating.is_none() {
         return Err(Conflict::LicenseIsNamed.into());
     }
@@ -106,88 +92,70 @@ async fn parse(
     } else {
         None
     };
-    Ok((
-        caller,
-        request,
-        Parsed {
-            license,
-            client_id,
-            session_id,
-            user_id,
-        },
-    ))
+    Ok(Parsed {
+        license,
+        client_id,
+        session_id,
+        user_id,
+    })
 }
 
 /// POST /provisioning/session/open
 pub async fn open(
-    ip: super::wire::IpGate,
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    super::wire::SlBody(body): super::wire::SlBody,
-) -> Response {
-    let result = async {
-        let (caller, request, parsed) = parse(&state, ip.0, path, &headers, &body).await?;
-        let now = state.now();
-        let borrow_until = match request.checkout_period {
-            None => None,
-            Some(minutes) if minutes <= 0 => return Err(Conflict::CheckoutPeriodNotPositive.into()),
-            Some(minutes) => Some(now.saturating_add(minutes.saturating_mul(MINUTE))),
-        };
-        let open = SessionOpen {
-            license_id: parsed.license.id,
-            client_id: parsed.client_id,
-            session_id: parsed.session_id,
-            user_id: parsed.user_id,
-            borrow_until,
-        };
-        let lease = match state
-            .store
-            .slascone_open_session(open, event(&caller, "slascone.session_opened"), now)
-            .await
-            .map_err(SlError::from_store)?
-        {
-            Ok(lease) => lease,
-            Err(SessionRefusal::Denied(denial)) => return Err(SlError::from_store(StoreError::Denied(denial))),
-            Err(SessionRefusal::ClientSessionLimit) => return Err(Conflict::MaxSessionsSameClient.into()),
-            Err(SessionRefusal::UserActiveElsewhere) => return Err(Conflict::UserSessionActive.into()),
-        };
-        let seats = parsed.license.terms.floating.as_ref().map_or(0, |f| f.seats);
-        json_ok(&info::session_status(&lease, seats, now))
-    }
-    .await;
-    respond(&state, &headers, result).await
+    Call(caller, request): WriteCall<SessionRequest>,
+) -> SlResult<Response> {
+    let parsed = parse(&state, &caller, &request).await?;
+    let now = state.now();
+    let borrow_until = match request.checkout_period {
+        None => None,
+        Some(minutes) if minutes <= 0 => return Err(Conflict::CheckoutPeriodNotPositive.into()),
+        Some(minutes) => Some(now.saturating_add(minutes.saturating_mul(MINUTE))),
+    };
+    let open = SessionOpen {
+        license_id: parsed.license.id,
+        client_id: parsed.client_id,
+        session_id: parsed.session_id,
+        user_id: parsed.user_id,
+        borrow_until,
+    };
+    let lease = match state
+        .store
+        .slascone_open_session(open, event(&caller, "slascone.session_opened"), now)
+        .await
+        .map_err(SlError::from_store)?
+    {
+        Ok(lease) => lease,
+        Err(SessionRefusal::Denied(denial)) => return Err(SlError::from_store(StoreError::Denied(denial))),
+        Err(SessionRefusal::ClientSessionLimit) => return Err(Conflict::MaxSessionsSameClient.into()),
+        Err(SessionRefusal::UserActiveElsewhere) => return Err(Conflict::UserSessionActive.into()),
+    };
+    let seats = parsed.license.terms.floating.as_ref().map_or(0, |f| f.seats);
+    json_ok(&info::session_status(&lease, seats, now))
 }
 
 /// POST /provisioning/session/close
 pub async fn close(
-    ip: super::wire::IpGate,
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    super::wire::SlBody(body): super::wire::SlBody,
-) -> Response {
-    let result = async {
-        let (caller, _request, parsed) = parse(&state, ip.0, path, &headers, &body).await?;
-        let closed = state
-            .store
-            .slascone_close_session(
-                parsed.license.id,
-                &parsed.client_id,
-                &parsed.session_id,
-                event(&caller, "slascone.session_closed"),
-                state.now(),
-            )
-            .await
-            .map_err(SlError::from_store)?;
-        if closed {
-            Ok(text_ok("The session was closed."))
-        } else {
-            // The client holds no live session under this id: SLASCONE's "no open session".
-            crate::metrics::note_denial(Denial::DeviceNotActivated);
-            Err(Conflict::NoOpenSession.into())
-        }
+    Call(caller, request): WriteCall<SessionRequest>,
+) -> SlResult<Response> {
+    let parsed = parse(&state, &caller, &request).await?;
+    let closed = state
+        .store
+        .slascone_close_session(
+            parsed.license.id,
+            &parsed.client_id,
+            &parsed.session_id,
+            event(&caller, "slascone.session_closed"),
+            state.now(),
+        )
+        .await
+        .map_err(SlError::from_store)?;
+    if closed {
+        Ok(text_ok("The session was closed."))
+    } else {
+        // The client holds no live session under this id: SLASCONE's "no open session".
+        crate::metrics::note_denial(Denial::DeviceNotActivated);
+        Err(Conflict::NoOpenSession.into())
     }
-    .await;
-    respond(&state, &headers, result).await
 }

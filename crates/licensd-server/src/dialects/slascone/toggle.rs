@@ -10,19 +10,16 @@
 //! (`slascone_toggle_license`), so two concurrent toggles leave the license where it started.
 
 use super::codes::Conflict;
-use super::provisioning::{event, isv, license_by_guid, respond};
-use super::wire::Use;
-use super::wire::{SlError, SlResult, authenticate, id_guid, json_ok, parse_body};
+use super::provisioning::{event, license_by_guid};
+use super::wire::{Call, WriteCall};
+use super::wire::{SlError, SlResult, id_guid, json_ok};
 use crate::state::AppState;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use axum::response::Response;
 use licensd_domain::LicenseStatus;
 use licensd_store::StoreError;
 use serde::Deserialize;
 use serde_json::json;
-use std::net::IpAddr;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -32,26 +29,10 @@ pub struct ToggleRequest {
 }
 
 pub async fn toggle(
-    ip: super::wire::IpGate,
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    super::wire::SlBody(body): super::wire::SlBody,
-) -> Response {
-    let result = toggle_inner(&state, ip.0, path, &headers, &body).await;
-    respond(&state, &headers, result).await
-}
-
-async fn toggle_inner(
-    state: &AppState,
-    peer: Option<IpAddr>,
-    path: Result<Path<String>, PathRejection>,
-    headers: &HeaderMap,
-    body: &axum::body::Bytes,
+    Call(caller, request): WriteCall<ToggleRequest>,
 ) -> SlResult<Response> {
-    isv(path)?;
-    let caller = authenticate(state, headers, peer, Use::Write).await?;
-    let request: ToggleRequest = parse_body(body)?;
+    let state = &state;
     let license = match request.license_key.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
         Some(key) => {
             let license = super::lookup::license_by_key(state, key)

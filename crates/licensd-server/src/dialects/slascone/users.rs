@@ -4,12 +4,10 @@
 //! license's `max_users`, enforced by the store under the license lock (1009).
 
 use super::codes::Conflict;
-use super::provisioning::respond;
-use super::wire::{SlError, SlResult, authenticate_admin, check_isv, guid_id, json_ok, parse_body, text_ok};
+use super::wire::{AdminCall, AdminKey, SlPath};
+use super::wire::{SlError, SlResult, guid_id, json_ok, parse_body, text_ok};
 use crate::state::AppState;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use axum::response::Response;
 use licensd_domain::*;
 use licensd_store::dialects::slascone::CONFLICT_USER_ASSIGNED;
@@ -57,82 +55,65 @@ async fn license(state: &AppState, guid: &str) -> SlResult<License> {
 
 /// POST /licenses/{license_id}/users (AdminKey)
 pub async fn add(
-    _ip: super::wire::IpGate,
     State(state): State<AppState>,
-    path: Result<Path<(String, String)>, PathRejection>,
-    headers: HeaderMap,
-    super::wire::SlBody(body): super::wire::SlBody,
-) -> Response {
-    let result = async {
-        let Path((isv_id, license_guid)) = path.map_err(|e| SlError::BadRequest(e.body_text()))?;
-        check_isv(&isv_id)?;
-        let actor = authenticate_admin(&state, &headers).await?;
-        let license = license(&state, &license_guid).await?;
-        let request: AddUser = parse_body(&body)?;
-        let email = request.user_id.unwrap_or_default().trim().to_ascii_lowercase();
-        if !valid_email(&email) {
-            return Err(Conflict::InvalidEmail.into());
-        }
-        // Finding or creating the user and assigning it are one store transaction: a refused
-        // assignment leaves no user and no event behind.
-        let new = NewLicenseUser {
-            customer_id: license.customer_id,
-            email,
-            name: request.name,
-            password_hash: None,
-        };
-        let created = EventDraft::new(actor.clone(), "slascone.license_user_created", "license_user");
-        let assigned = EventDraft::new(actor, "slascone.license_user_assigned", "license");
-        let (user, _) = state
-            .store
-            .slascone_add_license_user(license.id, new, created, assigned, state.now())
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(text) if text == CONFLICT_USER_ASSIGNED => Conflict::UserIdExists.into(),
-                other => SlError::from_store(other),
-            })?;
-        json_ok(&UserView {
-            user_id: user.email,
-            name: user.name,
-            is_active: true,
-        })
+    SlPath((_isv_id, license_guid)): SlPath<(String, String)>,
+    AdminCall(actor, body): AdminCall,
+) -> SlResult<Response> {
+    let license = license(&state, &license_guid).await?;
+    let request: AddUser = parse_body(&body)?;
+    let email = request.user_id.unwrap_or_default().trim().to_ascii_lowercase();
+    if !valid_email(&email) {
+        return Err(Conflict::InvalidEmail.into());
     }
-    .await;
-    respond(&state, &headers, result).await
+    // Finding or creating the user and assigning it are one store transaction: a refused
+    // assignment leaves no user and no event behind.
+    let new = NewLicenseUser {
+        customer_id: license.customer_id,
+        email,
+        name: request.name,
+        password_hash: None,
+    };
+    let created = EventDraft::new(actor.clone(), "slascone.license_user_created", "license_user");
+    let assigned = EventDraft::new(actor, "slascone.license_user_assigned", "license");
+    let (user, _) = state
+        .store
+        .slascone_add_license_user(license.id, new, created, assigned, state.now())
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(text) if text == CONFLICT_USER_ASSIGNED => Conflict::UserIdExists.into(),
+            other => SlError::from_store(other),
+        })?;
+    json_ok(&UserView {
+        user_id: user.email,
+        name: user.name,
+        is_active: true,
+    })
 }
 
 /// DELETE /licenses/{license_id}/users/{user_id} (AdminKey)
 pub async fn remove(
-    _ip: super::wire::IpGate,
     State(state): State<AppState>,
-    path: Result<Path<(String, String, String)>, PathRejection>,
-    headers: HeaderMap,
-) -> Response {
-    let result = async {
-        let Path((isv_id, license_guid, email)) = path.map_err(|e| SlError::BadRequest(e.body_text()))?;
-        check_isv(&isv_id)?;
-        let actor = authenticate_admin(&state, &headers).await?;
-        let license = license(&state, &license_guid).await?;
-        let email = email.trim().to_ascii_lowercase();
-        let user = state
-            .store
-            .find_license_user_by_email(&email)
-            .await
-            .map_err(SlError::from_store)?
-            .ok_or(SlError::Conflict(Conflict::UnknownLicenseUser))?;
-        let event = EventDraft::new(actor, "slascone.license_user_unassigned", "license");
-        match state
-            .store
-            .unassign_license_user(license.id, user.id, event, state.now())
-            .await
-        {
-            Ok(()) => Ok(text_ok("The license user was removed.")),
-            Err(StoreError::NotFound) => Err(Conflict::UnknownLicenseUser.into()),
-            Err(other) => Err(SlError::from_store(other)),
-        }
+    SlPath((_isv_id, license_guid, email)): SlPath<(String, String, String)>,
+    AdminKey(actor): AdminKey,
+) -> SlResult<Response> {
+    let license = license(&state, &license_guid).await?;
+    let email = email.trim().to_ascii_lowercase();
+    let user = state
+        .store
+        .find_license_user_by_email(&email)
+        .await
+        .map_err(SlError::from_store)?
+        .ok_or(SlError::Conflict(Conflict::UnknownLicenseUser))?;
+    let event = EventDraft::new(actor, "slascone.license_user_unassigned", "license");
+    match state
+        .store
+        .unassign_license_user(license.id, user.id, event, state.now())
+        .await
+    {
+        Ok(()) => Ok(text_ok("The license user was removed.")),
+        Err(StoreError::NotFound) => Err(Conflict::UnknownLicenseUser.into()),
+        Err(other) => Err(SlError::from_store(other)),
     }
-    .await;
-    respond(&state, &headers, result).await
 }
 
 #[cfg(test)]

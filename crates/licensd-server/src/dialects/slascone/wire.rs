@@ -9,6 +9,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use licensd_domain::access::{AccessRefusal, AccessRequest};
 use licensd_domain::{Credential, Denial, Dialect};
@@ -205,28 +206,31 @@ pub fn xml_ok(xml: String, file_name: &str) -> Response {
         .into_response()
 }
 
-/// Signs an answer of the dialect, success or error: `x-slascone-signature` = Base64 RSA
-/// PKCS#1 v1.5 SHA-256 over the exact body bytes sent; with a request `X-Nonce`, also
-/// `X-Nonce-Signature` over the decoded nonce bytes. A nonce that is not Base64 turns the answer
-/// into a (signed) 400 before anything else.
-pub async fn finish(state: &AppState, headers: &HeaderMap, result: SlResult<Response>) -> Response {
-    let nonce = match headers.get(NONCE_HEADER) {
-        None => None,
-        Some(value) => match value
-            .to_str()
-            .ok()
-            .and_then(|text| licensd_crypto::b64_decode(text.trim()).ok())
-            .filter(|bytes| !bytes.is_empty())
-        {
-            Some(bytes) => Some(bytes),
-            None => {
-                let error = SlError::BadRequest("X-Nonce must be Base64 of random bytes".into());
-                return sign(state, None, error.into_response()).await;
-            }
-        },
+/// The layer over every route of the mount (and its 404 / 405 fallbacks): signs each answer,
+/// success or error, once. `x-slascone-signature` = Base64 RSA PKCS#1 v1.5 SHA-256 over the exact
+/// body bytes sent; with a request `X-Nonce`, also `X-Nonce-Signature` over the decoded nonce
+/// bytes. A nonce that is not Base64 is a (signed) 400 before the handler runs.
+pub async fn sign_answers(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let nonce = match request_nonce(request.headers()) {
+        Ok(nonce) => nonce,
+        Err(error) => return sign(&state, None, error.into_response()).await,
     };
-    let response = result.unwrap_or_else(IntoResponse::into_response);
-    sign(state, nonce.as_deref(), response).await
+    let response = next.run(request).await;
+    sign(&state, nonce.as_deref(), response).await
+}
+
+/// The decoded `X-Nonce` of a request, if it sent one.
+fn request_nonce(headers: &HeaderMap) -> SlResult<Option<Vec<u8>>> {
+    let Some(value) = headers.get(NONCE_HEADER) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|text| licensd_crypto::b64_decode(text.trim()).ok())
+        .filter(|bytes| !bytes.is_empty())
+        .map(Some)
+        .ok_or_else(|| SlError::BadRequest("X-Nonce must be Base64 of random bytes".into()))
 }
 
 async fn sign(state: &AppState, nonce: Option<&[u8]>, response: Response) -> Response {
@@ -264,7 +268,7 @@ fn insert_b64(headers: &mut HeaderMap, name: &'static str, signature: &[u8]) {
 pub struct IpGate(pub Option<IpAddr>);
 
 impl FromRequestParts<AppState> for IpGate {
-    type Rejection = Response;
+    type Rejection = SlError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let peer = parts
@@ -274,50 +278,126 @@ impl FromRequestParts<AppState> for IpGate {
         if let Some(ip) = peer
             && let RateDecision::Limited { reset_seconds } = state.limiter.check_ip("slascone", &ip.to_string())
         {
-            return Err(finish(state, &parts.headers, Err(SlError::RateLimited(reset_seconds))).await);
+            return Err(SlError::RateLimited(reset_seconds));
         }
         // Then the ISV id of the path: another tenant's is refused here (isv.rs).
-        if let Err(refusal) = super::isv::check_request(&state.settings.slascone_isv_id, parts) {
-            return Err(finish(state, &parts.headers, Err(refusal)).await);
-        }
+        super::isv::check_request(&state.settings.slascone_isv_id, parts)?;
         Ok(IpGate(peer))
     }
 }
 
 /// The request body of a dialect route. Reading it fails only when it is over the server's limit
-/// (`MAX_BODY_BYTES`, 413) or breaks off (400); either way the answer is SLASCONE-shaped and
-/// signed like every other answer of the dialect.
+/// (`MAX_BODY_BYTES`, 413) or breaks off (400); either way the answer is SLASCONE-shaped (and
+/// signed by `sign_answers`, like every other answer of the dialect).
 pub struct SlBody(pub Bytes);
 
 impl FromRequest<AppState> for SlBody {
-    type Rejection = Response;
+    type Rejection = SlError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let headers = request.headers().clone();
         match Bytes::from_request(request, state).await {
             Ok(bytes) => Ok(SlBody(bytes)),
-            Err(rejection) => {
-                let error = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    SlError::PayloadTooLarge
-                } else {
-                    SlError::BadRequest(rejection.body_text())
-                };
-                Err(finish(state, &headers, Err(error)).await)
-            }
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(SlError::PayloadTooLarge),
+            Err(rejection) => Err(SlError::BadRequest(rejection.body_text())),
+        }
+    }
+}
+
+/// A `ProvisioningKey` call with a JSON body, checked in SLASCONE's order before the handler runs:
+/// the per-IP allowance and the ISV id (`IpGate`), the body read (413), the key (`authenticate`;
+/// `WRITE` says whether the call changes state, which a read-only key may not) and the body
+/// parsed and bounded (`parse_body`). Use [`ReadCall`] and [`WriteCall`].
+pub struct Call<T, const WRITE: bool>(pub Caller, pub T);
+
+/// A `ProvisioningKey` call that only reads.
+pub type ReadCall<T> = Call<T, false>;
+/// A `ProvisioningKey` call that changes state (refused for a read-only key).
+pub type WriteCall<T> = Call<T, true>;
+
+const fn usage(write: bool) -> Use {
+    if write { Use::Write } else { Use::Read }
+}
+
+impl<T: DeserializeOwned, const WRITE: bool> FromRequest<AppState> for Call<T, WRITE> {
+    type Rejection = SlError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = request.into_parts();
+        let IpGate(peer) = IpGate::from_request_parts(&mut parts, state).await?;
+        let headers = parts.headers.clone();
+        let SlBody(bytes) = SlBody::from_request(Request::from_parts(parts, body), state).await?;
+        let caller = authenticate(state, &headers, peer, usage(WRITE)).await?;
+        Ok(Call(caller, parse_body(&bytes)?))
+    }
+}
+
+/// A `ProvisioningKey` call without a body (the GET routes): `IpGate`, then the key.
+pub struct Key<const WRITE: bool>(pub Caller);
+
+impl<const WRITE: bool> FromRequestParts<AppState> for Key<WRITE> {
+    type Rejection = SlError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let IpGate(peer) = IpGate::from_request_parts(parts, state).await?;
+        authenticate(state, &parts.headers, peer, usage(WRITE)).await.map(Key)
+    }
+}
+
+/// A back-office (`AdminKey`) call with a body: `IpGate`, the body read (413), then the key; holds
+/// the event actor (`slascone-admin:<token name>`) and the raw body. The handler parses the body
+/// (`parse_body`) after finding the records the path names, which is SLASCONE's order (an unknown
+/// record is its conflict whatever the body).
+pub struct AdminCall(pub String, pub Bytes);
+
+impl FromRequest<AppState> for AdminCall {
+    type Rejection = SlError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = request.into_parts();
+        IpGate::from_request_parts(&mut parts, state).await?;
+        let headers = parts.headers.clone();
+        let SlBody(bytes) = SlBody::from_request(Request::from_parts(parts, body), state).await?;
+        let actor = authenticate_admin(state, &headers).await?;
+        Ok(AdminCall(actor, bytes))
+    }
+}
+
+/// A back-office (`AdminKey`) call without a body: `IpGate`, then the key; holds the actor.
+pub struct AdminKey(pub String);
+
+impl FromRequestParts<AppState> for AdminKey {
+    type Rejection = SlError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        IpGate::from_request_parts(parts, state).await?;
+        authenticate_admin(state, &parts.headers).await.map(AdminKey)
+    }
+}
+
+/// A path's parameters; one that does not parse is a technical 400.
+pub struct SlPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for SlPath<T> {
+    type Rejection = SlError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(SlPath(value)),
+            Err(rejection) => Err(SlError::BadRequest(rejection.body_text())),
         }
     }
 }
 
 /// The fallback of the mount: a path below `/api/v2/isv/{isv_id}` that is no route of the dialect
-/// is a signed SLASCONE 404, not licensd's native error.
-pub async fn route_not_found(_ip: IpGate, State(state): State<AppState>, headers: HeaderMap) -> Response {
-    finish(&state, &headers, Err(SlError::NotFound("route"))).await
+/// is a SLASCONE 404, not licensd's native error.
+pub async fn route_not_found(_ip: IpGate) -> SlError {
+    SlError::NotFound("route")
 }
 
-/// A known path of the dialect with a method it does not serve: a signed SLASCONE 405 (axum adds
-/// the `Allow` header).
-pub async fn method_not_allowed(_ip: IpGate, State(state): State<AppState>, headers: HeaderMap) -> Response {
-    finish(&state, &headers, Err(SlError::MethodNotAllowed)).await
+/// A known path of the dialect with a method it does not serve: a SLASCONE 405 (axum adds the
+/// `Allow` header).
+pub async fn method_not_allowed(_ip: IpGate) -> SlError {
+    SlError::MethodNotAllowed
 }
 
 /// An application authenticated with a `ProvisioningKey`.

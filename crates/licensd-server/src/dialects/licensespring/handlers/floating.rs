@@ -10,62 +10,61 @@ fn parse_borrow_until(text: &str) -> Option<Millis> {
         .or_else(|| parse_rfc3339(&format!("{text}T00:00:00Z")))
 }
 
-pub async fn floating_borrow(State(state): State<AppState>, peer: Peer, headers: HeaderMap, body: Bytes) -> Response {
-    respond(
-        async {
-            let params = Params::from_json(&body)?;
-            let (caller, product) = begin(&state, &headers, &peer, &params, UnknownProduct::Other).await?;
-            let hardware_id = params.req_str("hardware_id")?;
-            let license = writable_device_license(&state, &caller, &product, &params, &hardware_id).await?;
-            let now = state.now();
-            let until = borrow_until(&params, &license, now)?;
-            let lease = state
-                .store
-                .checkout_lease(
-                    LicenseRef::Id(license.id),
-                    &hardware_id,
-                    Some(until),
-                    event(&caller, &peer, "license.lease_borrowed"),
-                    now,
-                )
-                .await
-                .map_err(LsError::from_store)?;
-            let (device, _) = active_device(&state, &license, &hardware_id).await?;
-            Ok(signed(
-                &state,
-                &json!({
-                    "borrowed_until": lease.borrowed_until.map(to_rfc3339),
-                    "max_borrow_time": license.terms.floating.as_ref().map_or(0, |f| f.max_borrow_hours),
-                    "device_id": device.id,
-                    "license_id": license.id,
-                }),
-            ))
-        }
-        .await,
-    )
+pub async fn floating_borrow(
+    State(state): State<AppState>,
+    peer: Peer,
+    LsCall {
+        caller,
+        product,
+        params,
+    }: LsCall,
+) -> Result<Response, LsError> {
+    let hardware_id = params.req_str("hardware_id")?;
+    let license = writable_device_license(&state, &caller, &product, &params, &hardware_id).await?;
+    let now = state.now();
+    let until = borrow_until(&params, &license, now)?;
+    let lease = state
+        .store
+        .checkout_lease(
+            LicenseRef::Id(license.id),
+            &hardware_id,
+            Some(until),
+            event(&caller, &peer, "license.lease_borrowed"),
+            now,
+        )
+        .await
+        .map_err(LsError::from_store)?;
+    let (device, _) = active_device(&state, &license, &hardware_id).await?;
+    Ok(signed(&json!({
+        "borrowed_until": lease.borrowed_until.map(to_rfc3339),
+        "max_borrow_time": license.terms.floating.as_ref().map_or(0, |f| f.max_borrow_hours),
+        "device_id": device.id,
+        "license_id": license.id,
+    })))
 }
 
-pub async fn floating_release(State(state): State<AppState>, peer: Peer, headers: HeaderMap, body: Bytes) -> Response {
-    respond(
-        async {
-            let params = Params::from_json(&body)?;
-            let (caller, product) = begin(&state, &headers, &peer, &params, UnknownProduct::Other).await?;
-            let hardware_id = params.req_str("hardware_id")?;
-            let license = writable_device_license(&state, &caller, &product, &params, &hardware_id).await?;
-            state
-                .store
-                .release_lease(
-                    LicenseRef::Id(license.id),
-                    &hardware_id,
-                    event(&caller, &peer, "license.lease_released"),
-                    state.now(),
-                )
-                .await
-                .map_err(LsError::from_store)?;
-            Ok(plain(""))
-        }
-        .await,
-    )
+pub async fn floating_release(
+    State(state): State<AppState>,
+    peer: Peer,
+    LsCall {
+        caller,
+        product,
+        params,
+    }: LsCall,
+) -> Result<Response, LsError> {
+    let hardware_id = params.req_str("hardware_id")?;
+    let license = writable_device_license(&state, &caller, &product, &params, &hardware_id).await?;
+    state
+        .store
+        .release_lease(
+            LicenseRef::Id(license.id),
+            &hardware_id,
+            event(&caller, &peer, "license.lease_released"),
+            state.now(),
+        )
+        .await
+        .map_err(LsError::from_store)?;
+    Ok(plain(""))
 }
 
 /// The requested borrow end, or now + the license's `max_borrow_time` when absent or null.
@@ -80,17 +79,16 @@ fn borrow_until(params: &Params, license: &License, now: Millis) -> Result<Milli
     }
 }
 
-/// Renders a feature with the device's seat on it.
-pub(super) async fn feature_response(
+/// The feature `code` of a license as the License API renders it (with its live seats).
+pub(super) async fn rendered_feature(
     state: &AppState,
-    license: &License,
+    license_id: i64,
     code: &str,
-    lease: &FloatingLease,
-) -> Result<Response, LsError> {
-    let now = state.now();
+    now: Millis,
+) -> Result<Value, LsError> {
     let features = state
         .store
-        .license_features(license.id)
+        .license_features(license_id)
         .await
         .map_err(LsError::from_store)?;
     let feature = features
@@ -99,76 +97,79 @@ pub(super) async fn feature_response(
         .ok_or_else(|| denial_error(Denial::FeatureNotFound))?;
     let leases = state
         .store
-        .live_leases(license.id, now)
+        .live_leases(license_id, now)
         .await
         .map_err(LsError::from_store)?;
-    let mut body = render::feature(feature, license.id, &leases, now);
+    Ok(render::feature(feature, license_id, &leases, now))
+}
+
+/// Renders a feature with the device's seat on it.
+pub(super) async fn feature_response(
+    state: &AppState,
+    license: &License,
+    code: &str,
+    lease: &FloatingLease,
+) -> Result<Response, LsError> {
+    let now = state.now();
+    let mut body = rendered_feature(state, license.id, code, now).await?;
     if let Some(map) = body.as_object_mut() {
         map.insert("borrowed_until".into(), json!(lease.borrowed_until.map(to_rfc3339)));
         map.insert("floating_end_date".into(), json!(to_rfc3339(lease.expires_at)));
     }
-    Ok(signed(state, &body))
+    Ok(signed(&body))
 }
 
 pub async fn floating_feature_borrow(
     State(state): State<AppState>,
     peer: Peer,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    respond(
-        async {
-            let params = Params::from_json(&body)?;
-            let (caller, product) = begin(&state, &headers, &peer, &params, UnknownProduct::Other).await?;
-            let hardware_id = params.req_str("hardware_id")?;
-            let code = params.req_str("feature")?;
-            let license = writable_device_license(&state, &caller, &product, &params, &hardware_id).await?;
-            let now = state.now();
-            let until = borrow_until(&params, &license, now)?;
-            let lease = state
-                .store
-                .checkout_feature_lease(
-                    license.id,
-                    &code,
-                    &hardware_id,
-                    Some(until),
-                    event(&caller, &peer, "license.feature_borrowed"),
-                    now,
-                )
-                .await
-                .map_err(LsError::from_store)?;
-            feature_response(&state, &license, &code, &lease).await
-        }
-        .await,
-    )
+    LsCall {
+        caller,
+        product,
+        params,
+    }: LsCall,
+) -> Result<Response, LsError> {
+    let hardware_id = params.req_str("hardware_id")?;
+    let code = params.req_str("feature")?;
+    let license = writable_device_license(&state, &caller, &product, &params, &hardware_id).await?;
+    let now = state.now();
+    let until = borrow_until(&params, &license, now)?;
+    let lease = state
+        .store
+        .checkout_feature_lease(
+            license.id,
+            &code,
+            &hardware_id,
+            Some(until),
+            event(&caller, &peer, "license.feature_borrowed"),
+            now,
+        )
+        .await
+        .map_err(LsError::from_store)?;
+    feature_response(&state, &license, &code, &lease).await
 }
 
 pub async fn floating_feature_release(
     State(state): State<AppState>,
     peer: Peer,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    respond(
-        async {
-            let params = Params::from_json(&body)?;
-            let (caller, product) = begin(&state, &headers, &peer, &params, UnknownProduct::Other).await?;
-            let hardware_id = params.req_str("hardware_id")?;
-            let code = params.req_str("feature")?;
-            let license = writable_device_license(&state, &caller, &product, &params, &hardware_id).await?;
-            state
-                .store
-                .release_feature_lease(
-                    license.id,
-                    &code,
-                    &hardware_id,
-                    event(&caller, &peer, "license.feature_released"),
-                    state.now(),
-                )
-                .await
-                .map_err(LsError::from_store)?;
-            Ok(plain(""))
-        }
-        .await,
-    )
+    LsCall {
+        caller,
+        product,
+        params,
+    }: LsCall,
+) -> Result<Response, LsError> {
+    let hardware_id = params.req_str("hardware_id")?;
+    let code = params.req_str("feature")?;
+    let license = writable_device_license(&state, &caller, &product, &params, &hardware_id).await?;
+    state
+        .store
+        .release_feature_lease(
+            license.id,
+            &code,
+            &hardware_id,
+            event(&caller, &peer, "license.feature_released"),
+            state.now(),
+        )
+        .await
+        .map_err(LsError::from_store)?;
+    Ok(plain(""))
 }

@@ -2,70 +2,72 @@
 
 use super::*;
 
-pub async fn activate_license(State(state): State<AppState>, peer: Peer, headers: HeaderMap, body: Bytes) -> Response {
-    respond(
-        async {
-            let params = Params::from_json(&body)?;
-            let (caller, product) = begin(&state, &headers, &peer, &params, UnknownProduct::Other).await?;
-            let hardware_id = params.req_str("hardware_id")?;
-            let identity = identify(&state, &product, &params, true).await?;
-            caller.require_write()?;
-            let device = device_info(&params, &hardware_id)?;
-            let activation = state
-                .store
-                .activate(
-                    LicenseRef::Id(identity.license.id),
-                    device,
-                    identity.user.as_ref().map(|user| user.id),
-                    event(&caller, &peer, "license.activated"),
-                    state.now(),
-                )
-                .await
-                .map_err(LsError::from_store)?;
-            let identity = Identity {
-                license: activation.license,
-                user: identity.user,
-                bundle_key: identity.bundle_key,
-            };
-            license_response(
-                &state,
-                &activation.product,
-                &identity,
-                Some(&activation.device),
-                &hardware_id,
-                activation.active_devices,
-            )
-            .await
-        }
-        .await,
+pub async fn activate_license(
+    State(state): State<AppState>,
+    peer: Peer,
+    LsCall {
+        caller,
+        product,
+        params,
+    }: LsCall,
+) -> Result<Response, LsError> {
+    let hardware_id = params.req_str("hardware_id")?;
+    let identity = identify(&state, &product, &params, true).await?;
+    caller.require_write()?;
+    let device = device_info(&params, &hardware_id)?;
+    let activation = state
+        .store
+        .activate(
+            LicenseRef::Id(identity.license.id),
+            device,
+            identity.user.as_ref().map(|user| user.id),
+            event(&caller, &peer, "license.activated"),
+            state.now(),
+        )
+        .await
+        .map_err(LsError::from_store)?;
+    let identity = Identity {
+        license: activation.license,
+        user: identity.user,
+        bundle_key: identity.bundle_key,
+    };
+    license_response(
+        &state,
+        &activation.product,
+        &identity,
+        Some(&activation.device),
+        &hardware_id,
+        activation.active_devices,
     )
+    .await
 }
 
-pub async fn check_license(State(state): State<AppState>, peer: Peer, headers: HeaderMap, query: Query2) -> Response {
-    respond(
-        async {
-            let params = query_params(query)?;
-            let (caller, product) = begin(&state, &headers, &peer, &params, UnknownProduct::CheckLicense).await?;
-            let hardware_id = params.req_str("hardware_id")?;
-            let identity = identify(&state, &product, &params, false).await?;
-            let signed_id = identity.signed_id();
-            let include_expired_features = include_expired_features(&params)?;
-            let report = validated(&state, identity.license.id, &hardware_id).await?;
-            let object = checked_license(
-                &state,
-                &caller,
-                &peer,
-                include_expired_features,
-                report,
-                identity,
-                &signed_id,
-                &hardware_id,
-            )
-            .await?;
-            Ok(signed(&state, &Value::Object(object)))
-        }
-        .await,
+pub async fn check_license(
+    State(state): State<AppState>,
+    peer: Peer,
+    LsCall {
+        caller,
+        product,
+        params,
+    }: LsCall<true>,
+) -> Result<Response, LsError> {
+    let hardware_id = params.req_str("hardware_id")?;
+    let identity = identify(&state, &product, &params, false).await?;
+    let signed_id = identity.signed_id();
+    let include_expired_features = include_expired_features(&params)?;
+    let report = validated(&state, identity.license.id, &hardware_id).await?;
+    let object = checked_license(
+        &state,
+        &caller,
+        &peer,
+        include_expired_features,
+        report,
+        identity,
+        &signed_id,
+        &hardware_id,
     )
+    .await?;
+    Ok(signed(&Value::Object(object)))
 }
 
 /// `include_expired_features` (default false, what both SDKs send).
@@ -215,30 +217,26 @@ async fn drop_expired_features(
 pub async fn deactivate_license(
     State(state): State<AppState>,
     peer: Peer,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    respond(
-        async {
-            let params = Params::from_json(&body)?;
-            let (caller, product) = begin(&state, &headers, &peer, &params, UnknownProduct::Other).await?;
-            let hardware_id = params.req_str("hardware_id")?;
-            let license = license(&state, &product, &params).await?;
-            caller.require_write()?;
-            state
-                .store
-                .deactivate(
-                    LicenseRef::Id(license.id),
-                    &hardware_id,
-                    event(&caller, &peer, "license.deactivated"),
-                    state.now(),
-                )
-                .await
-                .map_err(LsError::from_store)?;
-            Ok(plain("license_deactivated"))
-        }
-        .await,
-    )
+    LsCall {
+        caller,
+        product,
+        params,
+    }: LsCall,
+) -> Result<Response, LsError> {
+    let hardware_id = params.req_str("hardware_id")?;
+    let license = license(&state, &product, &params).await?;
+    caller.require_write()?;
+    state
+        .store
+        .deactivate(
+            LicenseRef::Id(license.id),
+            &hardware_id,
+            event(&caller, &peer, "license.deactivated"),
+            state.now(),
+        )
+        .await
+        .map_err(LsError::from_store)?;
+    Ok(plain("license_deactivated"))
 }
 
 /// The preamble of the commands a device sends about its own license (consumption, floating,

@@ -9,9 +9,9 @@ use super::wire::{LsError, Params, plain, signed, v1_signature};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use licensd_domain::clock::{HOUR, parse_rfc3339, to_rfc3339};
 use licensd_domain::product_version::{self, ProductVersion, VersionQuery};
@@ -286,6 +286,48 @@ pub(crate) async fn begin(
     Ok((caller, product))
 }
 
+/// A License API call, checked in the dialect's order before the handler runs: the request
+/// parameters (a POST's JSON body, a GET's query string: 400 `validation_error` / `invalid_json`
+/// when they do not parse), the credential (`authenticate`), the product the `product` parameter
+/// names (`unknown_product_code`; `unknown_product` when `CHECK_LICENSE`, seed 004's code for
+/// check_license) and the key's product scope. A refusal is the dialect's error body.
+pub struct LsCall<const CHECK_LICENSE: bool = false> {
+    pub caller: Caller,
+    pub product: Product,
+    pub params: Params,
+}
+
+impl<const CHECK_LICENSE: bool> FromRequest<AppState> for LsCall<CHECK_LICENSE> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = request.into_parts();
+        let peer = Peer::from_request_parts(&mut parts, state).await.unwrap_or(Peer(None));
+        let headers = parts.headers.clone();
+        let params = if matches!(parts.method, Method::GET | Method::HEAD) {
+            query_params(Query::try_from_uri(&parts.uri)).map_err(IntoResponse::into_response)?
+        } else {
+            let body = Bytes::from_request(Request::from_parts(parts, body), state)
+                .await
+                .map_err(IntoResponse::into_response)?;
+            Params::from_json(&body).map_err(IntoResponse::into_response)?
+        };
+        let unknown = if CHECK_LICENSE {
+            UnknownProduct::CheckLicense
+        } else {
+            UnknownProduct::Other
+        };
+        let (caller, product) = begin(state, &headers, &peer, &params, unknown)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(LsCall {
+            caller,
+            product,
+            params,
+        })
+    }
+}
+
 /// Renders a license object with both signatures for `hardware_id`.
 async fn license_response(
     state: &AppState,
@@ -306,7 +348,7 @@ async fn license_response(
             validity.as_deref()
         )?),
     );
-    Ok(signed(state, &Value::Object(object)))
+    Ok(signed(&Value::Object(object)))
 }
 
 /// The license object (with the `user` object of a user-based license), without signatures.

@@ -2,33 +2,29 @@
 
 use super::*;
 
-pub async fn product_details(State(state): State<AppState>, peer: Peer, headers: HeaderMap, query: Query2) -> Response {
-    respond(
-        async {
-            let params = query_params(query)?;
-            let (_caller, product) = begin(&state, &headers, &peer, &params, UnknownProduct::Other).await?;
-            let include_latest = params.opt_bool("include_latest_version")?.unwrap_or(false);
-            let include_custom_fields = params.opt_bool("include_custom_fields")?.unwrap_or(false);
-            let mut body = render::product_details(&product, None);
-            if let Some(map) = body.as_object_mut() {
-                map.insert("metadata_string".into(), json!(product.metadata.to_string()));
-                if include_latest {
-                    let versions = state
-                        .store
-                        .list_product_versions(product.id)
-                        .await
-                        .map_err(LsError::from_store)?;
-                    let env = params.opt_str("env")?;
-                    map.insert("latest_version".into(), latest_version(&versions, env.as_deref()));
-                }
-                if include_custom_fields {
-                    map.insert("custom_fields".into(), json!([]));
-                }
-            }
-            Ok(signed(&state, &body))
+pub async fn product_details(
+    State(state): State<AppState>,
+    LsCall { product, params, .. }: LsCall,
+) -> Result<Response, LsError> {
+    let include_latest = params.opt_bool("include_latest_version")?.unwrap_or(false);
+    let include_custom_fields = params.opt_bool("include_custom_fields")?.unwrap_or(false);
+    let mut body = render::product_details(&product, None);
+    if let Some(map) = body.as_object_mut() {
+        map.insert("metadata_string".into(), json!(product.metadata.to_string()));
+        if include_latest {
+            let versions = state
+                .store
+                .list_product_versions(product.id)
+                .await
+                .map_err(LsError::from_store)?;
+            let env = params.opt_str("env")?;
+            map.insert("latest_version".into(), latest_version(&versions, env.as_deref()));
         }
-        .await,
-    )
+        if include_custom_fields {
+            map.insert("custom_fields".into(), json!([]));
+        }
+    }
+    Ok(signed(&body))
 }
 
 /// The license and its active device for the update endpoints; any reason the device may not use
@@ -70,13 +66,11 @@ fn version_object(version: &ProductVersion) -> Value {
 /// what the device reported at activation).
 async fn update_context(
     state: &AppState,
-    headers: &HeaderMap,
-    peer: &Peer,
+    product: &Product,
     params: &Params,
 ) -> Result<(License, Device, Vec<ProductVersion>), LsError> {
-    let (_caller, product) = begin(state, headers, peer, params, UnknownProduct::Other).await?;
     let hardware_id = params.req_str("hardware_id")?;
-    let license = license(state, &product, params).await?;
+    let license = license(state, product, params).await?;
     let device = licensed_device(state, &license, &hardware_id).await?;
     let versions = state
         .store
@@ -86,58 +80,47 @@ async fn update_context(
     Ok((license, device, versions))
 }
 
-pub async fn versions(State(state): State<AppState>, peer: Peer, headers: HeaderMap, query: Query2) -> Response {
-    respond(
-        async {
-            let params = query_params(query)?;
-            let (license, device, versions) = update_context(&state, &headers, &peer, &params).await?;
-            let (env, channel, app_ver) = (
-                params.opt_str("env")?,
-                params.opt_str("channel")?,
-                params.opt_str("app_ver")?,
-            );
-            let query = VersionQuery {
-                environment: env.as_deref(),
-                channel: channel.as_deref(),
-                installed: app_ver.as_deref().or(device.app_version.as_deref()),
-            };
-            let list: Vec<Value> = product_version::available_versions(&versions, &license, &query)
-                .into_iter()
-                .map(|version| json!({"version": version.version, "release_date": to_rfc3339(version.release_date)}))
-                .collect();
-            Ok(signed(&state, &Value::Array(list)))
-        }
-        .await,
-    )
+pub async fn versions(
+    State(state): State<AppState>,
+    LsCall { product, params, .. }: LsCall,
+) -> Result<Response, LsError> {
+    let (license, device, versions) = update_context(&state, &product, &params).await?;
+    let (env, channel, app_ver) = (
+        params.opt_str("env")?,
+        params.opt_str("channel")?,
+        params.opt_str("app_ver")?,
+    );
+    let query = VersionQuery {
+        environment: env.as_deref(),
+        channel: channel.as_deref(),
+        installed: app_ver.as_deref().or(device.app_version.as_deref()),
+    };
+    let list: Vec<Value> = product_version::available_versions(&versions, &license, &query)
+        .into_iter()
+        .map(|version| json!({"version": version.version, "release_date": to_rfc3339(version.release_date)}))
+        .collect();
+    Ok(signed(&Value::Array(list)))
 }
 
 pub async fn installation_file(
     State(state): State<AppState>,
-    peer: Peer,
-    headers: HeaderMap,
-    query: Query2,
-) -> Response {
-    respond(
-        async {
-            let params = query_params(query)?;
-            let (license, device, versions) = update_context(&state, &headers, &peer, &params).await?;
-            let (env, channel, app_ver) = (
-                params.opt_str("env")?,
-                params.opt_str("channel")?,
-                params.opt_str("app_ver")?,
-            );
-            let wanted = params.opt_str("version")?;
-            let query = VersionQuery {
-                environment: env.as_deref(),
-                channel: channel.as_deref(),
-                installed: app_ver.as_deref().or(device.app_version.as_deref()),
-            };
-            let version = product_version::installation_file(&versions, &license, &query, wanted.as_deref())
-                .ok_or_else(|| LsError::bad("version_not_found", "no installation file matches this request"))?;
-            Ok(signed(&state, &version_object(version)))
-        }
-        .await,
-    )
+    LsCall { product, params, .. }: LsCall,
+) -> Result<Response, LsError> {
+    let (license, device, versions) = update_context(&state, &product, &params).await?;
+    let (env, channel, app_ver) = (
+        params.opt_str("env")?,
+        params.opt_str("channel")?,
+        params.opt_str("app_ver")?,
+    );
+    let wanted = params.opt_str("version")?;
+    let query = VersionQuery {
+        environment: env.as_deref(),
+        channel: channel.as_deref(),
+        installed: app_ver.as_deref().or(device.app_version.as_deref()),
+    };
+    let version = product_version::installation_file(&versions, &license, &query, wanted.as_deref())
+        .ok_or_else(|| LsError::bad("version_not_found", "no installation file matches this request"))?;
+    Ok(signed(&version_object(version)))
 }
 
 /// The latest enabled version of a product for `env` (product_details' `latest_version`).

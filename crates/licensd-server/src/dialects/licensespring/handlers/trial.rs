@@ -23,143 +23,136 @@ async fn existing_trial(state: &AppState, product_id: i64, marker: &str) -> Resu
         .await
         .map_err(LsError::from_store)?;
     Ok(existing.first().map(|license| {
-        signed(
-            state,
-            &json!({
-                "license_type": render::license_type(license.terms.license_type),
-                "is_trial": true,
-                "license": license.key,
-                "license_key": license.key,
-                "id": license.id,
-            }),
-        )
+        signed(&json!({
+            "license_type": render::license_type(license.terms.license_type),
+            "is_trial": true,
+            "license": license.key,
+            "license_key": license.key,
+            "id": license.id,
+        }))
     }))
 }
 
-pub async fn trial_key(State(state): State<AppState>, peer: Peer, headers: HeaderMap, query: Query2) -> Response {
-    respond(
-        async {
-            let params = query_params(query)?;
-            let (caller, product) = begin(&state, &headers, &peer, &params, UnknownProduct::Other).await?;
-            let hardware_id = params.req_str("hardware_id")?;
-            if hardware_id.trim().is_empty() {
-                return Err(denial_error(Denial::FingerprintRequired));
-            }
-            let email = params.opt_str("email")?.filter(|email| !email.trim().is_empty());
-            if !product.trial_allowed {
-                return Err(LsError::bad("trial_not_allowed", "this product does not offer trials"));
-            }
-            if product.auth_method == AuthMethod::User {
-                if email.is_none() {
-                    return Err(LsError::bad(
-                        "email_missing",
-                        "a user-based product needs an email for a trial",
-                    ));
-                }
-                return Err(LsError::bad(
-                    "validation_error",
-                    "trials of user-based products are not supported by this server yet",
-                ));
-            }
-            let policy = match params.opt_str("license_policy")? {
-                Some(code) => Some(
-                    state
-                        .store
-                        .list_policies(Some(product.id))
-                        .await
-                        .map_err(LsError::from_store)?
-                        .into_iter()
-                        .find(|policy| policy.code == code)
-                        .ok_or_else(|| {
-                            LsError::bad("unknown_policy_code", format!("unknown license policy {code:?}"))
-                        })?,
-                ),
-                None => None,
-            };
-            caller.require_write()?;
-            let marker = trial_marker(&hardware_id);
-            if let Some(reply) = existing_trial(&state, product.id, &marker).await? {
-                return Ok(reply);
-            }
-            let now = state.now();
-            let (mut terms, _, maintenance) = match &policy {
-                Some(policy) => rules::stamp_from_policy(policy, now),
-                None => (LicenseTerms::default(), None, None),
-            };
-            terms.kind = LicenseKind::Trial;
-            let trial_days = policy
-                .as_ref()
-                .and_then(|policy| policy.duration_days)
-                .unwrap_or(product.trial_days)
-                .max(1);
-            let pattern = licensd_domain::keygen::KeyPattern::default();
-            let mut random = vec![0u8; pattern.bytes_needed()];
-            licensd_crypto::random_bytes(&mut random).map_err(|_| LsError::internal())?;
-            let new = licensd_store::NewLicense {
-                product_id: product.id,
-                policy_id: policy.as_ref().map(|policy| policy.id),
-                customer_id: None,
-                key: Some(pattern.generate(&random)),
-                status: LicenseStatus::Active,
-                assignment: Assignment::Assigned,
-                terms,
-                starts_at: None,
-                // The trial clock starts at first activation (`rules::plan_activation`).
-                expires_at: None,
-                maintenance_expires_at: maintenance,
-                trial_days: Some(trial_days),
-                order_ref: Some(marker.clone()),
-                metadata: json!({"trial_email": email}),
-                features: policy
-                    .as_ref()
-                    .map(|policy| policy.features.clone())
-                    .unwrap_or_default(),
-            };
-            let mut created = match state
-                .store
-                .create_licenses(vec![new], event(&caller, &peer, "license.trial_issued"), now)
-                .await
-            {
-                Ok(created) => created,
-                // A concurrent request issued this device's trial first (the unique index on
-                // the marker refused the second): answer with that one.
-                Err(StoreError::Conflict(message)) => {
-                    return match existing_trial(&state, product.id, &marker).await? {
-                        Some(reply) => Ok(reply),
-                        None => Err(LsError::from_store(StoreError::Conflict(message))),
-                    };
-                }
-                Err(error) => return Err(LsError::from_store(error)),
-            };
-            let license = created.pop().ok_or_else(LsError::internal)?;
-            Ok(signed(
-                &state,
-                &json!({
-                    "id": license.id,
-                    "license": license.key,
-                    "license_key": license.key,
-                    "product_id": product.id,
-                    "created_at": license.created_at,
-                    "updated_at": license.updated_at,
-                    "times_activated": 0,
-                    "is_trial": true,
-                    "active": true,
-                    "enabled": true,
-                    "is_floating": false,
-                    "is_floating_cloud": license.terms.floating.is_some(),
-                    "max_activations": license.terms.max_activations.unwrap_or(0),
-                    "trial_days": trial_days,
-                    "license_type": render::license_type(license.terms.license_type),
-                    "max_transfers": license.terms.max_transfers.unwrap_or(0),
-                    "prevent_vm": !license.terms.vm_allowed,
-                    "enable_maintenance_period": license.maintenance_expires_at.is_some(),
-                    "validity_period": Value::Null,
-                    "metadata": {},
-                    "is_hardware_key_auth": false,
-                    "policy_id": license.policy_id,
-                }),
-            ))
+pub async fn trial_key(
+    State(state): State<AppState>,
+    peer: Peer,
+    LsCall {
+        caller,
+        product,
+        params,
+    }: LsCall,
+) -> Result<Response, LsError> {
+    let hardware_id = params.req_str("hardware_id")?;
+    if hardware_id.trim().is_empty() {
+        return Err(denial_error(Denial::FingerprintRequired));
+    }
+    let email = params.opt_str("email")?.filter(|email| !email.trim().is_empty());
+    if !product.trial_allowed {
+        return Err(LsError::bad("trial_not_allowed", "this product does not offer trials"));
+    }
+    if product.auth_method == AuthMethod::User {
+        if email.is_none() {
+            return Err(LsError::bad(
+                "email_missing",
+                "a user-based product needs an email for a trial",
+            ));
         }
-        .await,
-    )
+        return Err(LsError::bad(
+            "validation_error",
+            "trials of user-based products are not supported by this server yet",
+        ));
+    }
+    let policy = match params.opt_str("license_policy")? {
+        Some(code) => Some(
+            state
+                .store
+                .list_policies(Some(product.id))
+                .await
+                .map_err(LsError::from_store)?
+                .into_iter()
+                .find(|policy| policy.code == code)
+                .ok_or_else(|| LsError::bad("unknown_policy_code", format!("unknown license policy {code:?}")))?,
+        ),
+        None => None,
+    };
+    caller.require_write()?;
+    let marker = trial_marker(&hardware_id);
+    if let Some(reply) = existing_trial(&state, product.id, &marker).await? {
+        return Ok(reply);
+    }
+    let now = state.now();
+    let (mut terms, _, maintenance) = match &policy {
+        Some(policy) => rules::stamp_from_policy(policy, now),
+        None => (LicenseTerms::default(), None, None),
+    };
+    terms.kind = LicenseKind::Trial;
+    let trial_days = policy
+        .as_ref()
+        .and_then(|policy| policy.duration_days)
+        .unwrap_or(product.trial_days)
+        .max(1);
+    let pattern = licensd_domain::keygen::KeyPattern::default();
+    let mut random = vec![0u8; pattern.bytes_needed()];
+    licensd_crypto::random_bytes(&mut random).map_err(|_| LsError::internal())?;
+    let new = licensd_store::NewLicense {
+        product_id: product.id,
+        policy_id: policy.as_ref().map(|policy| policy.id),
+        customer_id: None,
+        key: Some(pattern.generate(&random)),
+        status: LicenseStatus::Active,
+        assignment: Assignment::Assigned,
+        terms,
+        starts_at: None,
+        // The trial clock starts at first activation (`rules::plan_activation`).
+        expires_at: None,
+        maintenance_expires_at: maintenance,
+        trial_days: Some(trial_days),
+        order_ref: Some(marker.clone()),
+        metadata: json!({"trial_email": email}),
+        features: policy
+            .as_ref()
+            .map(|policy| policy.features.clone())
+            .unwrap_or_default(),
+    };
+    let mut created = match state
+        .store
+        .create_licenses(vec![new], event(&caller, &peer, "license.trial_issued"), now)
+        .await
+    {
+        Ok(created) => created,
+        // A concurrent request issued this device's trial first (the unique index on
+        // the marker refused the second): answer with that one.
+        Err(StoreError::Conflict(message)) => {
+            return match existing_trial(&state, product.id, &marker).await? {
+                Some(reply) => Ok(reply),
+                None => Err(LsError::from_store(StoreError::Conflict(message))),
+            };
+        }
+        Err(error) => return Err(LsError::from_store(error)),
+    };
+    let license = created.pop().ok_or_else(LsError::internal)?;
+    Ok(signed(&json!({
+        "id": license.id,
+        "license": license.key,
+        "license_key": license.key,
+        "product_id": product.id,
+        "created_at": license.created_at,
+        "updated_at": license.updated_at,
+        "times_activated": 0,
+        "is_trial": true,
+        "active": true,
+        "enabled": true,
+        "is_floating": false,
+        "is_floating_cloud": license.terms.floating.is_some(),
+        "max_activations": license.terms.max_activations.unwrap_or(0),
+        "trial_days": trial_days,
+        "license_type": render::license_type(license.terms.license_type),
+        "max_transfers": license.terms.max_transfers.unwrap_or(0),
+        "prevent_vm": !license.terms.vm_allowed,
+        "enable_maintenance_period": license.maintenance_expires_at.is_some(),
+        "validity_period": Value::Null,
+        "metadata": {},
+        "is_hardware_key_auth": false,
+        "policy_id": license.policy_id,
+    })))
 }

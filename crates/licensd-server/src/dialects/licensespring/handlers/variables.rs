@@ -34,61 +34,45 @@ fn variable_rows(device_id: i64, variables: &Value, created_at: Value, with_id: 
 pub async fn track_device_variables(
     State(state): State<AppState>,
     peer: Peer,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    respond(
-        async {
-            let params = Params::from_json(&body)?;
-            let (caller, product) = begin(&state, &headers, &peer, &params, UnknownProduct::Other).await?;
-            let hardware_id = params.req_str("hardware_id")?;
-            let Some(Value::Object(variables)) = params.opt_object("variables")? else {
-                return Err(LsError::missing("variables"));
-            };
-            if variables.len() > 100 || variables.keys().any(|name| name.is_empty() || name.len() > 256) {
-                return Err(LsError::invalid(
-                    "variables",
-                    "at most 100 variables with names of 1 to 256 bytes",
-                ));
-            }
-            let license = writable_device_license(&state, &caller, &product, &params, &hardware_id).await?;
-            let now = state.now();
-            let (device_id, after) = state
-                .store
-                .track_device_variables(
-                    license.id,
-                    &hardware_id,
-                    variables,
-                    event(&caller, &peer, "device.variables_tracked"),
-                    now,
-                )
-                .await
-                .map_err(LsError::from_store)?;
-            Ok(signed(&state, &variable_rows(device_id, &after, json!(now), false)))
-        }
-        .await,
-    )
+    LsCall {
+        caller,
+        product,
+        params,
+    }: LsCall,
+) -> Result<Response, LsError> {
+    let hardware_id = params.req_str("hardware_id")?;
+    let Some(Value::Object(variables)) = params.opt_object("variables")? else {
+        return Err(LsError::missing("variables"));
+    };
+    if variables.len() > 100 || variables.keys().any(|name| name.is_empty() || name.len() > 256) {
+        return Err(LsError::invalid(
+            "variables",
+            "at most 100 variables with names of 1 to 256 bytes",
+        ));
+    }
+    let license = writable_device_license(&state, &caller, &product, &params, &hardware_id).await?;
+    let now = state.now();
+    let (device_id, after) = state
+        .store
+        .track_device_variables(
+            license.id,
+            &hardware_id,
+            variables,
+            event(&caller, &peer, "device.variables_tracked"),
+            now,
+        )
+        .await
+        .map_err(LsError::from_store)?;
+    Ok(signed(&variable_rows(device_id, &after, json!(now), false)))
 }
 
 pub async fn get_device_variables(
     State(state): State<AppState>,
-    peer: Peer,
-    headers: HeaderMap,
-    query: Query2,
-) -> Response {
-    respond(
-        async {
-            let params = query_params(query)?;
-            let (_caller, product) = begin(&state, &headers, &peer, &params, UnknownProduct::Other).await?;
-            let hardware_id = params.req_str("hardware_id")?;
-            let license = license(&state, &product, &params).await?;
-            let (device, _) = active_device(&state, &license, &hardware_id).await?;
-            let created_at = json!(to_rfc3339(device.last_seen_at));
-            Ok(signed(
-                &state,
-                &variable_rows(device.id, &device.variables, created_at, true),
-            ))
-        }
-        .await,
-    )
+    LsCall { product, params, .. }: LsCall,
+) -> Result<Response, LsError> {
+    let hardware_id = params.req_str("hardware_id")?;
+    let license = license(&state, &product, &params).await?;
+    let (device, _) = active_device(&state, &license, &hardware_id).await?;
+    let created_at = json!(to_rfc3339(device.last_seen_at));
+    Ok(signed(&variable_rows(device.id, &device.variables, created_at, true)))
 }

@@ -30,79 +30,62 @@ pub struct CustomerView {
 }
 
 /// POST /customers (AdminKey)
-pub async fn create_customer(
-    _ip: super::wire::IpGate,
-    State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    super::wire::SlBody(body): super::wire::SlBody,
-) -> Response {
-    let result = async {
-        let Path(isv_id) = path.map_err(path_err)?;
-        let actor = admin(&state, &headers, &isv_id).await?;
-        let request: CustomerRequest = parse_body(&body)?;
-        // The order of the checks follows the fields' importance: who the customer is first.
-        let company =
-            non_blank(request.company_name.as_deref()).ok_or(SlError::Conflict(Conflict::EmptyCompanyName))?;
-        let number =
-            non_blank(request.customer_number.as_deref()).ok_or(SlError::Conflict(Conflict::MissingCustomerNumber))?;
-        let email = non_blank(request.email.as_deref())
-            .map(|e| e.to_ascii_lowercase())
-            .ok_or(SlError::Conflict(Conflict::MissingCustomerEmail))?;
-        if company.chars().count() > 256 || number.chars().count() > 128 || email.len() > 254 {
-            return Err(SlError::BadRequest(
-                "company_name, customer_number or email is too long".into(),
-            ));
-        }
-        if !super::users::valid_email(&email) {
-            return Err(Conflict::InvalidEmail.into());
-        }
-        let country = match non_blank(request.country.as_deref()) {
-            None => None,
-            Some(text) => Some(backoffice::country_code(&text).ok_or(SlError::Conflict(Conflict::UnknownCountry))?),
-        };
-        let language = match non_blank(request.language.as_deref()) {
-            None => None,
-            Some(text) => {
-                Some(backoffice::language_code(&text).ok_or(SlError::Conflict(Conflict::UnknownCustomerLanguage))?)
-            }
-        };
-        let customer_type_id = match non_blank(request.customer_type_id.as_deref()) {
-            None => None,
-            Some(text) => Some(
-                entry_by_guid(&state, EntryKind::CustomerType, Some(&text))
-                    .await?
-                    .ok_or(SlError::Conflict(Conflict::UnknownCustomerType))?
-                    .id,
-            ),
-        };
-        let profile = CustomerProfile {
-            customer_id: 0,
-            customer_number: number,
-            prospect_number: non_blank(request.prospect_number.as_deref()),
-            customer_type_id,
-            country,
-            language,
-        };
-        let event = EventDraft::new(actor, "slascone.customer_created", "customer");
-        let (customer, profile) = state
-            .store
-            .slascone_create_customer(&email, &company, profile, event, state.now())
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(text) if text == sl::CONFLICT_CUSTOMER_EMAIL => {
-                    Conflict::CustomerEmailExists.into()
-                }
-                StoreError::Conflict(text) if text == sl::CONFLICT_PROSPECT_NUMBER => {
-                    Conflict::ProspectNumberExists.into()
-                }
-                StoreError::Conflict(_) => Conflict::CustomerNumberExists.into(),
-                other => SlError::from_store(other),
-            })?;
-        json_ok(&customer_view(&customer, &profile))
+pub async fn create_customer(State(state): State<AppState>, AdminCall(actor, body): AdminCall) -> SlResult<Response> {
+    let request: CustomerRequest = parse_body(&body)?;
+    // The order of the checks follows the fields' importance: who the customer is first.
+    let company = non_blank(request.company_name.as_deref()).ok_or(SlError::Conflict(Conflict::EmptyCompanyName))?;
+    let number =
+        non_blank(request.customer_number.as_deref()).ok_or(SlError::Conflict(Conflict::MissingCustomerNumber))?;
+    let email = non_blank(request.email.as_deref())
+        .map(|e| e.to_ascii_lowercase())
+        .ok_or(SlError::Conflict(Conflict::MissingCustomerEmail))?;
+    if company.chars().count() > 256 || number.chars().count() > 128 || email.len() > 254 {
+        return Err(SlError::BadRequest(
+            "company_name, customer_number or email is too long".into(),
+        ));
     }
-    .await;
-    respond(&state, &headers, result).await
+    if !super::users::valid_email(&email) {
+        return Err(Conflict::InvalidEmail.into());
+    }
+    let country = match non_blank(request.country.as_deref()) {
+        None => None,
+        Some(text) => Some(backoffice::country_code(&text).ok_or(SlError::Conflict(Conflict::UnknownCountry))?),
+    };
+    let language = match non_blank(request.language.as_deref()) {
+        None => None,
+        Some(text) => {
+            Some(backoffice::language_code(&text).ok_or(SlError::Conflict(Conflict::UnknownCustomerLanguage))?)
+        }
+    };
+    let customer_type_id = match non_blank(request.customer_type_id.as_deref()) {
+        None => None,
+        Some(text) => Some(
+            entry_by_guid(&state, EntryKind::CustomerType, Some(&text))
+                .await?
+                .ok_or(SlError::Conflict(Conflict::UnknownCustomerType))?
+                .id,
+        ),
+    };
+    let profile = CustomerProfile {
+        customer_id: 0,
+        customer_number: number,
+        prospect_number: non_blank(request.prospect_number.as_deref()),
+        customer_type_id,
+        country,
+        language,
+    };
+    let event = EventDraft::new(actor, "slascone.customer_created", "customer");
+    let (customer, profile) = state
+        .store
+        .slascone_create_customer(&email, &company, profile, event, state.now())
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(text) if text == sl::CONFLICT_CUSTOMER_EMAIL => Conflict::CustomerEmailExists.into(),
+            StoreError::Conflict(text) if text == sl::CONFLICT_PROSPECT_NUMBER => Conflict::ProspectNumberExists.into(),
+            StoreError::Conflict(_) => Conflict::CustomerNumberExists.into(),
+            other => SlError::from_store(other),
+        })?;
+    json_ok(&customer_view(&customer, &profile))
 }
 
 pub fn customer_view(customer: &Customer, profile: &CustomerProfile) -> CustomerView {
@@ -121,16 +104,12 @@ pub fn customer_view(customer: &Customer, profile: &CustomerProfile) -> Customer
 
 /// POST /customers/types (AdminKey)
 pub async fn create_customer_type(
-    _ip: super::wire::IpGate,
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    super::wire::SlBody(body): super::wire::SlBody,
-) -> Response {
+    AdminCall(actor, body): AdminCall,
+) -> SlResult<Response> {
     global_entry(
         state,
-        path,
-        headers,
+        actor,
         body,
         EntryKind::CustomerType,
         Conflict::CustomerTypeExists,
@@ -139,36 +118,18 @@ pub async fn create_customer_type(
 }
 
 /// POST /resellers (AdminKey)
-pub async fn create_reseller(
-    _ip: super::wire::IpGate,
-    State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    super::wire::SlBody(body): super::wire::SlBody,
-) -> Response {
-    global_entry(
-        state,
-        path,
-        headers,
-        body,
-        EntryKind::Reseller,
-        Conflict::ResellerExists,
-    )
-    .await
+pub async fn create_reseller(State(state): State<AppState>, AdminCall(actor, body): AdminCall) -> SlResult<Response> {
+    global_entry(state, actor, body, EntryKind::Reseller, Conflict::ResellerExists).await
 }
 
 /// POST /resellers/types (AdminKey)
 pub async fn create_reseller_type(
-    _ip: super::wire::IpGate,
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    super::wire::SlBody(body): super::wire::SlBody,
-) -> Response {
+    AdminCall(actor, body): AdminCall,
+) -> SlResult<Response> {
     global_entry(
         state,
-        path,
-        headers,
+        actor,
         body,
         EntryKind::ResellerType,
         Conflict::ResellerTypeExists,
@@ -178,21 +139,14 @@ pub async fn create_reseller_type(
 
 async fn global_entry(
     state: AppState,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
+    actor: String,
     body: Bytes,
     kind: EntryKind,
     duplicate: Conflict,
-) -> Response {
-    let result = async {
-        let Path(isv_id) = path.map_err(path_err)?;
-        let actor = admin(&state, &headers, &isv_id).await?;
-        let request: NamedRequest = parse_body(&body)?;
-        let entry = create_entry(&state, actor, kind, 0, &request, duplicate).await?;
-        json_ok(&EntryView::from(entry))
-    }
-    .await;
-    respond(&state, &headers, result).await
+) -> SlResult<Response> {
+    let request: NamedRequest = parse_body(&body)?;
+    let entry = create_entry(&state, actor, kind, 0, &request, duplicate).await?;
+    json_ok(&EntryView::from(entry))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -204,40 +158,32 @@ pub struct ContactRequest {
 
 /// POST /resellers/{reseller_id}/contacts (AdminKey): a contact is unique by email per reseller.
 pub async fn create_reseller_contact(
-    _ip: super::wire::IpGate,
     State(state): State<AppState>,
-    path: Result<Path<(String, String)>, PathRejection>,
-    headers: HeaderMap,
-    super::wire::SlBody(body): super::wire::SlBody,
-) -> Response {
-    let result = async {
-        let Path((isv_id, reseller)) = path.map_err(path_err)?;
-        let actor = admin(&state, &headers, &isv_id).await?;
-        let reseller = entry_by_guid(&state, EntryKind::Reseller, Some(&reseller))
-            .await?
-            .ok_or(SlError::NotFound("reseller"))?;
-        let request: ContactRequest = parse_body(&body)?;
-        let email = non_blank(request.email.as_deref())
-            .map(|e| e.to_ascii_lowercase())
-            .ok_or(SlError::Conflict(Conflict::InvalidEmail))?;
-        if !super::users::valid_email(&email) {
-            return Err(Conflict::InvalidEmail.into());
-        }
-        let named = NamedRequest {
-            name: Some(email),
-            description: request.name,
-        };
-        let entry = create_entry(
-            &state,
-            actor,
-            EntryKind::ResellerContact,
-            reseller.id,
-            &named,
-            Conflict::ResellerContactExists,
-        )
-        .await?;
-        json_ok(&EntryView::from(entry))
+    SlPath((_isv_id, reseller)): SlPath<(String, String)>,
+    AdminCall(actor, body): AdminCall,
+) -> SlResult<Response> {
+    let reseller = entry_by_guid(&state, EntryKind::Reseller, Some(&reseller))
+        .await?
+        .ok_or(SlError::NotFound("reseller"))?;
+    let request: ContactRequest = parse_body(&body)?;
+    let email = non_blank(request.email.as_deref())
+        .map(|e| e.to_ascii_lowercase())
+        .ok_or(SlError::Conflict(Conflict::InvalidEmail))?;
+    if !super::users::valid_email(&email) {
+        return Err(Conflict::InvalidEmail.into());
     }
-    .await;
-    respond(&state, &headers, result).await
+    let named = NamedRequest {
+        name: Some(email),
+        description: request.name,
+    };
+    let entry = create_entry(
+        &state,
+        actor,
+        EntryKind::ResellerContact,
+        reseller.id,
+        &named,
+        Conflict::ResellerContactExists,
+    )
+    .await?;
+    json_ok(&EntryView::from(entry))
 }

@@ -110,23 +110,15 @@ fn apply_template(request: &TemplateRequest, floating: bool, terms: &mut License
 
 /// POST /products/{product_id}/templates (AdminKey)
 pub async fn create_template(
-    _ip: super::wire::IpGate,
     State(state): State<AppState>,
-    path: Result<Path<(String, String)>, PathRejection>,
-    headers: HeaderMap,
-    super::wire::SlBody(body): super::wire::SlBody,
-) -> Response {
-    let result = async {
-        let Path((isv_id, code)) = path.map_err(path_err)?;
-        let actor = admin(&state, &headers, &isv_id).await?;
-        let product = product_by_code(&state, &code).await?;
-        let request: TemplateRequest = parse_body(&body)?;
-        let event = EventDraft::new(actor, "slascone.template_created", "policy");
-        let policy = create_edition(&state, product.id, &request, event).await?;
-        json_ok(&template_view(&policy))
-    }
-    .await;
-    respond(&state, &headers, result).await
+    SlPath((_isv_id, code)): SlPath<(String, String)>,
+    AdminCall(actor, body): AdminCall,
+) -> SlResult<Response> {
+    let product = product_by_code(&state, &code).await?;
+    let request: TemplateRequest = parse_body(&body)?;
+    let event = EventDraft::new(actor, "slascone.template_created", "policy");
+    let policy = create_edition(&state, product.id, &request, event).await?;
+    json_ok(&template_view(&policy))
 }
 
 /// Creates an edition (a policy) of a product with the checks of POST `/templates`: the one
@@ -171,59 +163,44 @@ pub(super) async fn template_by_guid(state: &AppState, guid: &str) -> SlResult<P
 
 /// PUT /templates/{template_id} (AdminKey): the provisioning mode is a core property (6020).
 pub async fn update_template(
-    _ip: super::wire::IpGate,
     State(state): State<AppState>,
-    path: Result<Path<(String, String)>, PathRejection>,
-    headers: HeaderMap,
-    super::wire::SlBody(body): super::wire::SlBody,
-) -> Response {
-    let result = async {
-        let Path((isv_id, template)) = path.map_err(path_err)?;
-        let actor = admin(&state, &headers, &isv_id).await?;
-        let mut policy = template_by_guid(&state, &template).await?;
-        let request: TemplateRequest = parse_body(&body)?;
-        let current = policy.terms.floating.is_some();
-        let floating = mode_of(&request, i64::from(current))?;
-        if floating != current {
-            return Err(Conflict::ProvisioningModeChange.into());
-        }
-        if let Some(name) = &request.name {
-            policy.name =
-                entry_name(Some(name)).ok_or_else(|| SlError::BadRequest("name must be 1 to 256 characters".into()))?;
-        }
-        apply_template(&request, floating, &mut policy.terms)?;
-        if request.expiration_days.is_some() {
-            policy.duration_days = request.expiration_days;
-        }
-        let event = EventDraft::new(actor, "slascone.template_updated", "policy");
-        let policy = state
-            .store
-            .update_policy(policy, event, state.now())
-            .await
-            .map_err(|e| exists(e, Conflict::TemplateExists))?;
-        json_ok(&template_view(&policy))
+    SlPath((_isv_id, template)): SlPath<(String, String)>,
+    AdminCall(actor, body): AdminCall,
+) -> SlResult<Response> {
+    let mut policy = template_by_guid(&state, &template).await?;
+    let request: TemplateRequest = parse_body(&body)?;
+    let current = policy.terms.floating.is_some();
+    let floating = mode_of(&request, i64::from(current))?;
+    if floating != current {
+        return Err(Conflict::ProvisioningModeChange.into());
     }
-    .await;
-    respond(&state, &headers, result).await
+    if let Some(name) = &request.name {
+        policy.name =
+            entry_name(Some(name)).ok_or_else(|| SlError::BadRequest("name must be 1 to 256 characters".into()))?;
+    }
+    apply_template(&request, floating, &mut policy.terms)?;
+    if request.expiration_days.is_some() {
+        policy.duration_days = request.expiration_days;
+    }
+    let event = EventDraft::new(actor, "slascone.template_updated", "policy");
+    let policy = state
+        .store
+        .update_policy(policy, event, state.now())
+        .await
+        .map_err(|e| exists(e, Conflict::TemplateExists))?;
+    json_ok(&template_view(&policy))
 }
 
 /// DELETE /templates/{template_id} (AdminKey): a product keeps at least one edition (8000).
 pub async fn delete_template(
-    _ip: super::wire::IpGate,
     State(state): State<AppState>,
-    path: Result<Path<(String, String)>, PathRejection>,
-    headers: HeaderMap,
-) -> Response {
-    let result = async {
-        let Path((isv_id, template)) = path.map_err(path_err)?;
-        let actor = admin(&state, &headers, &isv_id).await?;
-        let policy = template_by_guid(&state, &template).await?;
-        let event = EventDraft::new(actor, "slascone.template_deleted", "policy");
-        delete_edition(&state, policy.id, event).await?;
-        Ok(super::wire::text_ok("The template was deleted."))
-    }
-    .await;
-    respond(&state, &headers, result).await
+    SlPath((_isv_id, template)): SlPath<(String, String)>,
+    AdminKey(actor): AdminKey,
+) -> SlResult<Response> {
+    let policy = template_by_guid(&state, &template).await?;
+    let event = EventDraft::new(actor, "slascone.template_deleted", "policy");
+    delete_edition(&state, policy.id, event).await?;
+    Ok(super::wire::text_ok("The template was deleted."))
 }
 
 /// Deletes an edition with the refusals of DELETE `/templates/{id}` (a product keeps at least one

@@ -14,26 +14,18 @@ pub struct SwitchTemplate {
 /// own limits; the edition's apply to licenses issued from it. The same store command as
 /// `PUT /licenses/{license_id}` with `template_id`.
 pub async fn switch_template(
-    _ip: super::wire::IpGate,
     State(state): State<AppState>,
-    path: Result<Path<(String, String)>, PathRejection>,
-    headers: HeaderMap,
-    super::wire::SlBody(body): super::wire::SlBody,
-) -> Response {
-    let result = async {
-        let Path((isv_id, license)) = path.map_err(path_err)?;
-        let actor = admin(&state, &headers, &isv_id).await?;
-        let license = license_by_guid(&state, &license).await?;
-        let request: SwitchTemplate = parse_body(&body)?;
-        let policy = template_by_guid(&state, request.template_id.as_deref().unwrap_or_default()).await?;
-        let update = sla::LicenseUpdate {
-            policy_id: Some(policy.id),
-            ..sla::LicenseUpdate::default()
-        };
-        apply_update(&state, actor, "slascone.license_template_switched", license.id, update).await
-    }
-    .await;
-    respond(&state, &headers, result).await
+    SlPath((_isv_id, license)): SlPath<(String, String)>,
+    AdminCall(actor, body): AdminCall,
+) -> SlResult<Response> {
+    let license = license_by_guid(&state, &license).await?;
+    let request: SwitchTemplate = parse_body(&body)?;
+    let policy = template_by_guid(&state, request.template_id.as_deref().unwrap_or_default()).await?;
+    let update = sla::LicenseUpdate {
+        policy_id: Some(policy.id),
+        ..sla::LicenseUpdate::default()
+    };
+    apply_update(&state, actor, "slascone.license_template_switched", license.id, update).await
 }
 
 /// Writes a license update in one store transaction and answers the license's `LicenseInfo`;
@@ -109,87 +101,78 @@ pub struct LicenseUpdateRequest {
 /// core properties (8002, 8003), the limits (2008, 1011, 2011) and the legacy key (1005) and
 /// writes everything with one event: a refused update changes nothing.
 pub async fn update_license(
-    _ip: super::wire::IpGate,
     State(state): State<AppState>,
-    path: Result<Path<(String, String)>, PathRejection>,
-    headers: HeaderMap,
-    super::wire::SlBody(body): super::wire::SlBody,
-) -> Response {
-    let result = async {
-        let Path((isv_id, license)) = path.map_err(path_err)?;
-        let actor = admin(&state, &headers, &isv_id).await?;
-        let license = license_by_guid(&state, &license).await?;
-        let request: LicenseUpdateRequest = parse_body(&body)?;
-        if request.token_limit.is_some_and(|v| v < 0) || request.user_limit.is_some_and(|v| v < 0) {
-            return Err(SlError::BadRequest(
-                "token_limit and user_limit must not be negative".into(),
-            ));
-        }
-        let mut update = sl::LicenseLimitsUpdate {
-            token_limit: request.token_limit,
-            user_limit: request.user_limit,
-            ..sl::LicenseLimitsUpdate::default()
-        };
-        if let Some(text) = non_blank(request.expiration_date_utc.as_deref()) {
-            update.expires_at = Some(
-                backoffice::parse_expiration_date(&text).ok_or(SlError::Conflict(Conflict::InvalidExpirationDate))?,
-            );
-        }
-        match request.expiration_mode {
-            None | Some(0) => {}
-            Some(1) => {
-                let days = request
-                    .expiration_days
-                    .filter(|d| (1..=36_500).contains(d))
-                    .ok_or_else(|| {
-                        SlError::BadRequest("expiration_days must be 1 to 36500 with expiration_mode 1".into())
-                    })?;
-                // licensd starts the clock at the first activation for temporary licenses only.
-                if !backoffice::is_temporary(&license.terms) {
-                    return Err(SlError::BadRequest(
-                        "expiration_mode 1 (days after activation) needs a temporary license".into(),
-                    ));
-                }
-                if update.expires_at.is_some() {
-                    return Err(SlError::BadRequest(
-                        "give expiration_date_utc or expiration_mode 1, not both".into(),
-                    ));
-                }
-                update.days_after_activation = Some(days);
-            }
-            Some(_) => return Err(SlError::BadRequest("expiration_mode must be 0 or 1".into())),
-        }
-        let license_type = match non_blank(request.license_type_id.as_deref()) {
-            Some(guid) => Some(
-                entry_by_guid(&state, EntryKind::LicenseType, Some(&guid))
-                    .await?
-                    .filter(|t| t.scope_id == license.product_id)
-                    .ok_or(SlError::Conflict(Conflict::UnknownLicenseType))?,
-            ),
-            None => None,
-        };
-        let release = resolve_release(
-            &state,
-            license.product_id,
-            request.software_release_limitation.as_deref(),
-        )
-        .await?;
-        let template = match non_blank(request.template_id.as_deref()) {
-            Some(guid) => Some(template_by_guid(&state, &guid).await?.id),
-            None => None,
-        };
-        // `""` removes the legacy key (SLASCONE's reset convention, as for the release limitation).
-        let legacy_key = request.legacy_license_key.as_deref().map(|text| non_blank(Some(text)));
-        let update = sla::LicenseUpdate {
-            limits: update,
-            policy_id: template,
-            temporary: request.is_temporary,
-            license_type: license_type.map(|t| t.id),
-            release: release.map(|r| r.map(|entry| entry.id)),
-            legacy_key,
-        };
-        apply_update(&state, actor, "slascone.license_updated", license.id, update).await
+    SlPath((_isv_id, license)): SlPath<(String, String)>,
+    AdminCall(actor, body): AdminCall,
+) -> SlResult<Response> {
+    let license = license_by_guid(&state, &license).await?;
+    let request: LicenseUpdateRequest = parse_body(&body)?;
+    if request.token_limit.is_some_and(|v| v < 0) || request.user_limit.is_some_and(|v| v < 0) {
+        return Err(SlError::BadRequest(
+            "token_limit and user_limit must not be negative".into(),
+        ));
     }
-    .await;
-    respond(&state, &headers, result).await
+    let mut update = sl::LicenseLimitsUpdate {
+        token_limit: request.token_limit,
+        user_limit: request.user_limit,
+        ..sl::LicenseLimitsUpdate::default()
+    };
+    if let Some(text) = non_blank(request.expiration_date_utc.as_deref()) {
+        update.expires_at =
+            Some(backoffice::parse_expiration_date(&text).ok_or(SlError::Conflict(Conflict::InvalidExpirationDate))?);
+    }
+    match request.expiration_mode {
+        None | Some(0) => {}
+        Some(1) => {
+            let days = request
+                .expiration_days
+                .filter(|d| (1..=36_500).contains(d))
+                .ok_or_else(|| {
+                    SlError::BadRequest("expiration_days must be 1 to 36500 with expiration_mode 1".into())
+                })?;
+            // licensd starts the clock at the first activation for temporary licenses only.
+            if !backoffice::is_temporary(&license.terms) {
+                return Err(SlError::BadRequest(
+                    "expiration_mode 1 (days after activation) needs a temporary license".into(),
+                ));
+            }
+            if update.expires_at.is_some() {
+                return Err(SlError::BadRequest(
+                    "give expiration_date_utc or expiration_mode 1, not both".into(),
+                ));
+            }
+            update.days_after_activation = Some(days);
+        }
+        Some(_) => return Err(SlError::BadRequest("expiration_mode must be 0 or 1".into())),
+    }
+    let license_type = match non_blank(request.license_type_id.as_deref()) {
+        Some(guid) => Some(
+            entry_by_guid(&state, EntryKind::LicenseType, Some(&guid))
+                .await?
+                .filter(|t| t.scope_id == license.product_id)
+                .ok_or(SlError::Conflict(Conflict::UnknownLicenseType))?,
+        ),
+        None => None,
+    };
+    let release = resolve_release(
+        &state,
+        license.product_id,
+        request.software_release_limitation.as_deref(),
+    )
+    .await?;
+    let template = match non_blank(request.template_id.as_deref()) {
+        Some(guid) => Some(template_by_guid(&state, &guid).await?.id),
+        None => None,
+    };
+    // `""` removes the legacy key (SLASCONE's reset convention, as for the release limitation).
+    let legacy_key = request.legacy_license_key.as_deref().map(|text| non_blank(Some(text)));
+    let update = sla::LicenseUpdate {
+        limits: update,
+        policy_id: template,
+        temporary: request.is_temporary,
+        license_type: license_type.map(|t| t.id),
+        release: release.map(|r| r.map(|entry| entry.id)),
+        legacy_key,
+    };
+    apply_update(&state, actor, "slascone.license_updated", license.id, update).await
 }

@@ -37,16 +37,12 @@ pub use tags::*;
 
 use super::codes::Conflict;
 use super::info::utc;
-use super::provisioning::respond;
-use super::wire::{
-    SlError, SlResult, authenticate_admin, check_isv, guid_id, id_guid, json_ok, parse_body, random_guid,
-};
+use super::wire::{AdminCall, AdminKey, SlPath};
+use super::wire::{SlError, SlResult, guid_id, id_guid, json_ok, parse_body, random_guid};
 use super::{provisioning, users, wire};
 use crate::state::AppState;
 use axum::body::Bytes;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use axum::response::Response;
 use licensd_domain::backoffice::{self, CustomerProfile, Entry, EntryKind, EntryScope, TagTarget};
 use licensd_domain::*;
@@ -106,16 +102,6 @@ fn exists(error: StoreError, conflict: Conflict) -> SlError {
         StoreError::Conflict(_) => conflict.into(),
         other => SlError::from_store(other),
     }
-}
-
-fn path_err(e: PathRejection) -> SlError {
-    SlError::BadRequest(e.body_text())
-}
-
-/// The AdminKey caller of a path whose first segment is the ISV id.
-async fn admin(state: &AppState, headers: &HeaderMap, isv_id: &str) -> SlResult<String> {
-    check_isv(isv_id)?;
-    authenticate_admin(state, headers).await
 }
 
 async fn product_by_code(state: &AppState, code: &str) -> SlResult<Product> {

@@ -21,80 +21,56 @@ pub struct WebhookView {
 
 /// POST /webhooks (AdminKey): registers a webhook; every event from then on is queued for it in
 /// the event's transaction (a trigger, migration 0612) and sent by the outbox worker.
-pub async fn create_webhook(
-    _ip: super::wire::IpGate,
-    State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    super::wire::SlBody(body): super::wire::SlBody,
-) -> Response {
-    let result = async {
-        let Path(isv_id) = path.map_err(path_err)?;
-        let actor = admin(&state, &headers, &isv_id).await?;
-        let request: WebhookRequest = parse_body(&body)?;
-        let (Some(name), Some(url)) = (non_blank(request.name.as_deref()), non_blank(request.url.as_deref())) else {
-            return Err(Conflict::WebhookNameUrlEmpty.into());
-        };
-        if !backoffice::valid_webhook_url(&url) {
-            return Err(Conflict::InvalidUrl.into());
-        }
-        let named = NamedRequest {
-            name: Some(url),
-            description: Some(name),
-        };
-        let entry = create_entry(&state, actor, EntryKind::Webhook, 0, &named, Conflict::WebhookUrlExists).await?;
-        json_ok(&WebhookView {
-            id: id_guid(entry.id),
-            name: entry.detail,
-            url: entry.name,
-            created_date_utc: utc(entry.created_at),
-        })
+pub async fn create_webhook(State(state): State<AppState>, AdminCall(actor, body): AdminCall) -> SlResult<Response> {
+    let request: WebhookRequest = parse_body(&body)?;
+    let (Some(name), Some(url)) = (non_blank(request.name.as_deref()), non_blank(request.url.as_deref())) else {
+        return Err(Conflict::WebhookNameUrlEmpty.into());
+    };
+    if !backoffice::valid_webhook_url(&url) {
+        return Err(Conflict::InvalidUrl.into());
     }
-    .await;
-    respond(&state, &headers, result).await
+    let named = NamedRequest {
+        name: Some(url),
+        description: Some(name),
+    };
+    let entry = create_entry(&state, actor, EntryKind::Webhook, 0, &named, Conflict::WebhookUrlExists).await?;
+    json_ok(&WebhookView {
+        id: id_guid(entry.id),
+        name: entry.detail,
+        url: entry.name,
+        created_date_utc: utc(entry.created_at),
+    })
 }
 
 // --- tags ---
 
 /// POST /tags (AdminKey). SLASCONE has no conflict for a duplicate tag name, so creating a tag
 /// that exists answers the existing tag.
-pub async fn create_tag(
-    _ip: super::wire::IpGate,
-    State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    super::wire::SlBody(body): super::wire::SlBody,
-) -> Response {
-    let result = async {
-        let Path(isv_id) = path.map_err(path_err)?;
-        let actor = admin(&state, &headers, &isv_id).await?;
-        let request: NamedRequest = parse_body(&body)?;
-        match create_entry(
-            &state,
-            actor,
-            EntryKind::Tag,
-            0,
-            &request,
-            Conflict::TagAssignmentExists,
-        )
-        .await
-        {
-            Ok(entry) => json_ok(&EntryView::from(entry)),
-            Err(SlError::Conflict(Conflict::TagAssignmentExists)) => {
-                let name = entry_name(request.name.as_deref()).unwrap_or_default();
-                let tags = state
-                    .store
-                    .slascone_entries(EntryKind::Tag, Some(0))
-                    .await
-                    .map_err(SlError::from_store)?;
-                let tag = tags.into_iter().find(|t| t.name == name).ok_or(SlError::Internal)?;
-                json_ok(&EntryView::from(tag))
-            }
-            Err(other) => Err(other),
+pub async fn create_tag(State(state): State<AppState>, AdminCall(actor, body): AdminCall) -> SlResult<Response> {
+    let request: NamedRequest = parse_body(&body)?;
+    match create_entry(
+        &state,
+        actor,
+        EntryKind::Tag,
+        0,
+        &request,
+        Conflict::TagAssignmentExists,
+    )
+    .await
+    {
+        Ok(entry) => json_ok(&EntryView::from(entry)),
+        Err(SlError::Conflict(Conflict::TagAssignmentExists)) => {
+            let name = entry_name(request.name.as_deref()).unwrap_or_default();
+            let tags = state
+                .store
+                .slascone_entries(EntryKind::Tag, Some(0))
+                .await
+                .map_err(SlError::from_store)?;
+            let tag = tags.into_iter().find(|t| t.name == name).ok_or(SlError::Internal)?;
+            json_ok(&EntryView::from(tag))
         }
+        Err(other) => Err(other),
     }
-    .await;
-    respond(&state, &headers, result).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -138,20 +114,11 @@ async fn assign_tag(state: &AppState, actor: String, request: TagAssignmentReque
 
 /// POST /tags/assignments (AdminKey): `{tag_id, customer_id | license_id}`.
 pub async fn create_tag_assignment(
-    _ip: super::wire::IpGate,
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    super::wire::SlBody(body): super::wire::SlBody,
-) -> Response {
-    let result = async {
-        let Path(isv_id) = path.map_err(path_err)?;
-        let actor = admin(&state, &headers, &isv_id).await?;
-        let request: TagAssignmentRequest = parse_body(&body)?;
-        assign_tag(&state, actor, request).await
-    }
-    .await;
-    respond(&state, &headers, result).await
+    AdminCall(actor, body): AdminCall,
+) -> SlResult<Response> {
+    let request: TagAssignmentRequest = parse_body(&body)?;
+    assign_tag(&state, actor, request).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -162,46 +129,30 @@ pub struct TagRef {
 
 /// POST /customers/{customer_id}/tags (AdminKey)
 pub async fn tag_customer(
-    _ip: super::wire::IpGate,
     State(state): State<AppState>,
-    path: Result<Path<(String, String)>, PathRejection>,
-    headers: HeaderMap,
-    super::wire::SlBody(body): super::wire::SlBody,
-) -> Response {
-    let result = async {
-        let Path((isv_id, customer)) = path.map_err(path_err)?;
-        let actor = admin(&state, &headers, &isv_id).await?;
-        let request: TagRef = parse_body(&body)?;
-        let request = TagAssignmentRequest {
-            tag_id: request.tag_id,
-            customer_id: Some(customer),
-            license_id: None,
-        };
-        assign_tag(&state, actor, request).await
-    }
-    .await;
-    respond(&state, &headers, result).await
+    SlPath((_isv_id, customer)): SlPath<(String, String)>,
+    AdminCall(actor, body): AdminCall,
+) -> SlResult<Response> {
+    let request: TagRef = parse_body(&body)?;
+    let request = TagAssignmentRequest {
+        tag_id: request.tag_id,
+        customer_id: Some(customer),
+        license_id: None,
+    };
+    assign_tag(&state, actor, request).await
 }
 
 /// POST /licenses/{license_id}/tags (AdminKey)
 pub async fn tag_license(
-    _ip: super::wire::IpGate,
     State(state): State<AppState>,
-    path: Result<Path<(String, String)>, PathRejection>,
-    headers: HeaderMap,
-    super::wire::SlBody(body): super::wire::SlBody,
-) -> Response {
-    let result = async {
-        let Path((isv_id, license)) = path.map_err(path_err)?;
-        let actor = admin(&state, &headers, &isv_id).await?;
-        let request: TagRef = parse_body(&body)?;
-        let request = TagAssignmentRequest {
-            tag_id: request.tag_id,
-            customer_id: None,
-            license_id: Some(license),
-        };
-        assign_tag(&state, actor, request).await
-    }
-    .await;
-    respond(&state, &headers, result).await
+    SlPath((_isv_id, license)): SlPath<(String, String)>,
+    AdminCall(actor, body): AdminCall,
+) -> SlResult<Response> {
+    let request: TagRef = parse_body(&body)?;
+    let request = TagAssignmentRequest {
+        tag_id: request.tag_id,
+        customer_id: None,
+        license_id: Some(license),
+    };
+    assign_tag(&state, actor, request).await
 }

@@ -20,26 +20,10 @@ pub struct ActivateRequest {
 /// POST /provisioning/activations: assigns a token of the license (named by its license key or
 /// by a token key) to the client.
 pub async fn activate(
-    ip: super::super::wire::IpGate,
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    super::super::wire::SlBody(body): super::super::wire::SlBody,
-) -> Response {
-    let result = activate_inner(&state, ip.0, path, &headers, &body).await;
-    respond(&state, &headers, result).await
-}
-
-async fn activate_inner(
-    state: &AppState,
-    peer: Option<IpAddr>,
-    path: Result<Path<String>, PathRejection>,
-    headers: &HeaderMap,
-    body: &Bytes,
+    Call(caller, request): WriteCall<ActivateRequest>,
 ) -> SlResult<Response> {
-    isv(path)?;
-    let caller = authenticate(state, headers, peer, Use::Write).await?;
-    let request: ActivateRequest = parse_body(body)?;
+    let state = &state;
     super::super::gathering::instant(request.timestamp_utc.as_deref(), state.now())?;
     let product = product(state, &caller, request.product_id).await?;
     let client_id = required(request.client_id, Conflict::MissingClientId)?;
@@ -235,56 +219,48 @@ pub struct OfflineQuery {
 /// GET /provisioning/activations/offline: activates the client (as POST /activations does) and
 /// answers the signed `<slascone_activation_file>` for a machine without internet access.
 pub async fn offline_activation(
-    ip: super::super::wire::IpGate,
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
     query: Result<Query<OfflineQuery>, QueryRejection>,
-    headers: HeaderMap,
-) -> Response {
-    let result = async {
-        isv(path)?;
-        let caller = authenticate(&state, &headers, ip.0, Use::Write).await?;
-        let Query(query) = query.map_err(|e| SlError::BadRequest(e.body_text()))?;
-        for (field, value) in [
-            ("product_id", &query.product_id),
-            ("license_key", &query.license_key),
-            ("client_id", &query.client_id),
-            ("file_name", &query.file_name),
-        ] {
-            super::super::bounds::check_text(field, value.as_deref().unwrap_or_default())?;
-        }
-        let product = product(&state, &caller, query.product_id).await?;
-        let client_id = required(query.client_id, Conflict::MissingClientId)?;
-        let key = required(query.license_key, Conflict::InvalidLicenseKey)?;
-        let (license, claim) = find_by_license_or_token_key(&state, &product, &key, &client_id).await?;
-        let release_from = licenses_to_move_from(&state, &license, &client_id).await?;
-        let activation = state
-            .store
-            .activate_moving(
-                license.id,
-                &release_from,
-                DeviceInfo {
-                    fingerprint: client_id.clone(),
-                    ..DeviceInfo::default()
-                },
-                None,
-                event(&caller, "slascone.activated_offline"),
-                event(&caller, "slascone.moved_away"),
-                state.now(),
-            )
-            .await
-            .map_err(SlError::from_store)?;
-        let token = token_after_activation(&state, &caller, license.id, &client_id, claim).await?;
-        let xml = super::super::xml::activation_file(
-            &state.keys.rsa(),
-            activation.license.key.as_deref().unwrap_or_default(),
-            &token.token_key,
-            &client_id,
-            activation.device.activated_at,
-        )?;
-        let name = query.file_name.unwrap_or_else(|| "ActivationFile.xml".to_owned());
-        Ok(super::super::wire::xml_ok(xml, &name))
+    Key(caller): Key<true>,
+) -> SlResult<Response> {
+    let Query(query) = query.map_err(|e| SlError::BadRequest(e.body_text()))?;
+    for (field, value) in [
+        ("product_id", &query.product_id),
+        ("license_key", &query.license_key),
+        ("client_id", &query.client_id),
+        ("file_name", &query.file_name),
+    ] {
+        super::super::bounds::check_text(field, value.as_deref().unwrap_or_default())?;
     }
-    .await;
-    respond(&state, &headers, result).await
+    let product = product(&state, &caller, query.product_id).await?;
+    let client_id = required(query.client_id, Conflict::MissingClientId)?;
+    let key = required(query.license_key, Conflict::InvalidLicenseKey)?;
+    let (license, claim) = find_by_license_or_token_key(&state, &product, &key, &client_id).await?;
+    let release_from = licenses_to_move_from(&state, &license, &client_id).await?;
+    let activation = state
+        .store
+        .activate_moving(
+            license.id,
+            &release_from,
+            DeviceInfo {
+                fingerprint: client_id.clone(),
+                ..DeviceInfo::default()
+            },
+            None,
+            event(&caller, "slascone.activated_offline"),
+            event(&caller, "slascone.moved_away"),
+            state.now(),
+        )
+        .await
+        .map_err(SlError::from_store)?;
+    let token = token_after_activation(&state, &caller, license.id, &client_id, claim).await?;
+    let xml = super::super::xml::activation_file(
+        &state.keys.rsa(),
+        activation.license.key.as_deref().unwrap_or_default(),
+        &token.token_key,
+        &client_id,
+        activation.device.activated_at,
+    )?;
+    let name = query.file_name.unwrap_or_else(|| "ActivationFile.xml".to_owned());
+    Ok(super::super::wire::xml_ok(xml, &name))
 }

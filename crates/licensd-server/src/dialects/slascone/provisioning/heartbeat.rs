@@ -18,26 +18,10 @@ pub struct HeartbeatRequest {
 /// POST /provisioning/heartbeats: refreshes the client's license parameters (and its reported OS
 /// and version). 2006 when the client holds no active token of the product.
 pub async fn heartbeat(
-    ip: super::super::wire::IpGate,
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    super::super::wire::SlBody(body): super::super::wire::SlBody,
-) -> Response {
-    let result = heartbeat_inner(&state, ip.0, path, &headers, &body).await;
-    respond(&state, &headers, result).await
-}
-
-async fn heartbeat_inner(
-    state: &AppState,
-    peer: Option<IpAddr>,
-    path: Result<Path<String>, PathRejection>,
-    headers: &HeaderMap,
-    body: &Bytes,
+    Call(caller, request): WriteCall<HeartbeatRequest>,
 ) -> SlResult<Response> {
-    isv(path)?;
-    let caller = authenticate(state, headers, peer, Use::Write).await?;
-    let request: HeartbeatRequest = parse_body(body)?;
+    let state = &state;
     let product = product(state, &caller, request.product_id).await?;
     let client_id = required(request.client_id, Conflict::MissingClientId)?;
     let (license, token) = client_license(state, &product, &client_id, request.token_key.as_deref()).await?;
@@ -161,26 +145,10 @@ pub struct UnassignRequest {
 
 /// POST /provisioning/unassign: frees the token a token key names.
 pub async fn unassign(
-    ip: super::super::wire::IpGate,
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    super::super::wire::SlBody(body): super::super::wire::SlBody,
-) -> Response {
-    let result = unassign_inner(&state, ip.0, path, &headers, &body).await;
-    respond(&state, &headers, result).await
-}
-
-async fn unassign_inner(
-    state: &AppState,
-    peer: Option<IpAddr>,
-    path: Result<Path<String>, PathRejection>,
-    headers: &HeaderMap,
-    body: &Bytes,
+    Call(caller, request): WriteCall<UnassignRequest>,
 ) -> SlResult<Response> {
-    isv(path)?;
-    let caller = authenticate(state, headers, peer, Use::Write).await?;
-    let request: UnassignRequest = parse_body(body)?;
+    let state = &state;
     let token_key = required(request.token_key, Conflict::UnknownTokenKey)?;
     let token = super::super::lookup::token_by_key(state, &token_key)
         .await

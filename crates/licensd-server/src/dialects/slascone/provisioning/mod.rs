@@ -4,22 +4,17 @@
 
 use super::codes::Conflict;
 use super::info::{self, InfoParts, LicenseInfo};
-use super::wire::Use;
-use super::wire::{
-    Caller, SlError, SlResult, authenticate, check_isv, guid_id, json_ok, parse_body, random_guid, text_ok,
-};
+use super::wire::{Call, Key, ReadCall, SlPath, WriteCall};
+use super::wire::{Caller, SlError, SlResult, guid_id, json_ok, random_guid, text_ok};
 use crate::state::AppState;
-use axum::body::Bytes;
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::response::Response;
 use licensd_domain::*;
 use licensd_store::dialects::slascone::SlasconeToken;
 use licensd_store::{LicenseFilter, LicenseRef, Page, StoreError};
 use serde::Deserialize;
 use serde_json::json;
-use std::net::IpAddr;
 
 mod activation;
 mod heartbeat;
@@ -30,17 +25,6 @@ pub use activation::*;
 pub use heartbeat::*;
 pub use queries::*;
 pub use validate::*;
-
-/// Signs the answer (see `wire::finish`).
-pub async fn respond(state: &AppState, headers: &HeaderMap, result: SlResult<Response>) -> Response {
-    super::wire::finish(state, headers, result).await
-}
-
-/// The ISV id of the path (the only path parameter of most routes).
-pub fn isv(path: Result<Path<String>, PathRejection>) -> SlResult<()> {
-    let Path(isv_id) = path.map_err(|e| SlError::BadRequest(e.body_text()))?;
-    check_isv(&isv_id)
-}
 
 pub fn event(caller: &Caller, action: &str) -> EventDraft {
     EventDraft::new(caller.actor(), action, "license")

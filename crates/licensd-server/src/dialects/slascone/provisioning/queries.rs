@@ -15,178 +15,140 @@ pub struct LookupRequest {
 
 /// POST /provisioning/licenses/by_license: the license a key names, as a one-element list.
 pub async fn by_license(
-    ip: super::super::wire::IpGate,
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    super::super::wire::SlBody(body): super::super::wire::SlBody,
-) -> Response {
-    let result = async {
-        isv(path)?;
-        let caller = authenticate(&state, &headers, ip.0, Use::Read).await?;
-        let request: LookupRequest = parse_body(&body)?;
-        let license = match request.legacy_license_key.filter(|k| !k.trim().is_empty()) {
-            // A migrated license is also found by the key it had before the migration.
-            Some(legacy) => {
-                let id = state
-                    .store
-                    .slascone_license_of_legacy_key(legacy.trim())
-                    .await
-                    .map_err(SlError::from_store)?
-                    .ok_or(SlError::Conflict(Conflict::UnknownLegacyKey))?;
-                state.store.get_license(id).await.map_err(SlError::from_store)?
-            }
-            None => {
-                let key = required(request.license_key, Conflict::InvalidLicenseKey)?;
-                super::super::lookup::license_by_key(&state, &key)
-                    .await
-                    .map_err(SlError::from_store)?
-                    .ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?
-            }
-        };
-        caller.require_product(license.product_id)?;
-        let product = state
-            .store
-            .get_product(license.product_id)
-            .await
-            .map_err(SlError::from_store)?;
-        let info = render_info(&state, &product, &license, None, None).await?;
-        json_ok(&vec![info])
-    }
-    .await;
-    respond(&state, &headers, result).await
+    Call(caller, request): ReadCall<LookupRequest>,
+) -> SlResult<Response> {
+    let license = match request.legacy_license_key.filter(|k| !k.trim().is_empty()) {
+        // A migrated license is also found by the key it had before the migration.
+        Some(legacy) => {
+            let id = state
+                .store
+                .slascone_license_of_legacy_key(legacy.trim())
+                .await
+                .map_err(SlError::from_store)?
+                .ok_or(SlError::Conflict(Conflict::UnknownLegacyKey))?;
+            state.store.get_license(id).await.map_err(SlError::from_store)?
+        }
+        None => {
+            let key = required(request.license_key, Conflict::InvalidLicenseKey)?;
+            super::super::lookup::license_by_key(&state, &key)
+                .await
+                .map_err(SlError::from_store)?
+                .ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?
+        }
+    };
+    caller.require_product(license.product_id)?;
+    let product = state
+        .store
+        .get_product(license.product_id)
+        .await
+        .map_err(SlError::from_store)?;
+    let info = render_info(&state, &product, &license, None, None).await?;
+    json_ok(&vec![info])
 }
 
 /// POST /provisioning/licenses/by_customer: the customer's licenses of the key's product (or of
 /// `product_id`). 4000 for an unknown customer, 4001 when the customer holds none.
 pub async fn by_customer(
-    ip: super::super::wire::IpGate,
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    super::super::wire::SlBody(body): super::super::wire::SlBody,
-) -> Response {
-    let result = async {
-        isv(path)?;
-        let caller = authenticate(&state, &headers, ip.0, Use::Read).await?;
-        let request: LookupRequest = parse_body(&body)?;
-        let customer_id = request
-            .customer_id
-            .as_deref()
-            .and_then(guid_id)
-            .ok_or(SlError::Conflict(Conflict::UnknownCustomer))?;
-        match state.store.get_customer(customer_id).await {
-            Ok(_) => {}
-            Err(StoreError::NotFound) => return Err(Conflict::UnknownCustomer.into()),
-            Err(other) => return Err(SlError::from_store(other)),
-        }
-        let product_filter = match request.product_id.filter(|code| !code.trim().is_empty()) {
-            Some(code) => Some(product(&state, &caller, Some(code)).await?.id),
-            None => caller.credential.product_id,
+    Call(caller, request): ReadCall<LookupRequest>,
+) -> SlResult<Response> {
+    let customer_id = request
+        .customer_id
+        .as_deref()
+        .and_then(guid_id)
+        .ok_or(SlError::Conflict(Conflict::UnknownCustomer))?;
+    match state.store.get_customer(customer_id).await {
+        Ok(_) => {}
+        Err(StoreError::NotFound) => return Err(Conflict::UnknownCustomer.into()),
+        Err(other) => return Err(SlError::from_store(other)),
+    }
+    let product_filter = match request.product_id.filter(|code| !code.trim().is_empty()) {
+        Some(code) => Some(product(&state, &caller, Some(code)).await?.id),
+        None => caller.credential.product_id,
+    };
+    let mut infos = Vec::new();
+    let mut page = Page::default();
+    loop {
+        let filter = LicenseFilter {
+            customer_id: Some(customer_id),
+            product_id: product_filter,
+            ..LicenseFilter::default()
         };
-        let mut infos = Vec::new();
-        let mut page = Page::default();
-        loop {
-            let filter = LicenseFilter {
-                customer_id: Some(customer_id),
-                product_id: product_filter,
-                ..LicenseFilter::default()
-            };
-            let licenses = state
-                .store
-                .list_licenses(filter, page)
-                .await
-                .map_err(SlError::from_store)?;
-            let Some(last) = licenses.last().map(|l| l.id) else {
-                break;
-            };
-            for license in &licenses {
-                let product = state
-                    .store
-                    .get_product(license.product_id)
-                    .await
-                    .map_err(SlError::from_store)?;
-                infos.push(render_info(&state, &product, license, None, None).await?);
-            }
-            page.after = Some(last);
-        }
-        if infos.is_empty() {
-            return Err(Conflict::NoLicensesForCustomer.into());
-        }
-        json_ok(&infos)
-    }
-    .await;
-    respond(&state, &headers, result).await
-}
-
-/// GET /provisioning/licenses/{license_id}/tokens/floating/active/count: live floating sessions.
-pub async fn floating_count(
-    ip: super::super::wire::IpGate,
-    State(state): State<AppState>,
-    path: Result<Path<(String, String)>, PathRejection>,
-    headers: HeaderMap,
-) -> Response {
-    let result = async {
-        let Path((isv_id, license_id)) = path.map_err(|e| SlError::BadRequest(e.body_text()))?;
-        check_isv(&isv_id)?;
-        let caller = authenticate(&state, &headers, ip.0, Use::Read).await?;
-        let license = license_by_guid(&state, &caller, Some(license_id)).await?;
-        let leases = state
+        let licenses = state
             .store
-            .live_leases(license.id, state.now())
+            .list_licenses(filter, page)
             .await
             .map_err(SlError::from_store)?;
-        let count = leases.iter().filter(|lease| lease.feature_id.is_none()).count();
-        json_ok(&count)
-    }
-    .await;
-    respond(&state, &headers, result).await
-}
-
-/// POST /provisioning/licenses/by_user: the licenses a license user (`user_id` = email) is
-/// assigned to, within the key's product scope. 1010 for an unknown user.
-pub async fn by_user(
-    ip: super::super::wire::IpGate,
-    State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    super::super::wire::SlBody(body): super::super::wire::SlBody,
-) -> Response {
-    let result = async {
-        isv(path)?;
-        let caller = authenticate(&state, &headers, ip.0, Use::Read).await?;
-        let request: LookupRequest = parse_body(&body)?;
-        let email = request.user_id.unwrap_or_default().trim().to_ascii_lowercase();
-        let user = state
-            .store
-            .find_license_user_by_email(&email)
-            .await
-            .map_err(SlError::from_store)?
-            .ok_or(SlError::Conflict(Conflict::UnknownLicenseUser))?;
-        let ids = state
-            .store
-            .slascone_licenses_of_user(user.id)
-            .await
-            .map_err(SlError::from_store)?;
-        let mut infos = Vec::new();
-        for id in ids {
-            let license = state.store.get_license(id).await.map_err(SlError::from_store)?;
-            if caller
-                .credential
-                .product_id
-                .is_some_and(|scope| scope != license.product_id)
-            {
-                continue;
-            }
+        let Some(last) = licenses.last().map(|l| l.id) else {
+            break;
+        };
+        for license in &licenses {
             let product = state
                 .store
                 .get_product(license.product_id)
                 .await
                 .map_err(SlError::from_store)?;
-            infos.push(render_info(&state, &product, &license, None, None).await?);
+            infos.push(render_info(&state, &product, license, None, None).await?);
         }
-        json_ok(&infos)
+        page.after = Some(last);
     }
-    .await;
-    respond(&state, &headers, result).await
+    if infos.is_empty() {
+        return Err(Conflict::NoLicensesForCustomer.into());
+    }
+    json_ok(&infos)
+}
+
+/// GET /provisioning/licenses/{license_id}/tokens/floating/active/count: live floating sessions.
+pub async fn floating_count(
+    State(state): State<AppState>,
+    SlPath((_isv_id, license_id)): SlPath<(String, String)>,
+    Key(caller): Key<false>,
+) -> SlResult<Response> {
+    let license = license_by_guid(&state, &caller, Some(license_id)).await?;
+    let leases = state
+        .store
+        .live_leases(license.id, state.now())
+        .await
+        .map_err(SlError::from_store)?;
+    let count = leases.iter().filter(|lease| lease.feature_id.is_none()).count();
+    json_ok(&count)
+}
+
+/// POST /provisioning/licenses/by_user: the licenses a license user (`user_id` = email) is
+/// assigned to, within the key's product scope. 1010 for an unknown user.
+pub async fn by_user(
+    State(state): State<AppState>,
+    Call(caller, request): ReadCall<LookupRequest>,
+) -> SlResult<Response> {
+    let email = request.user_id.unwrap_or_default().trim().to_ascii_lowercase();
+    let user = state
+        .store
+        .find_license_user_by_email(&email)
+        .await
+        .map_err(SlError::from_store)?
+        .ok_or(SlError::Conflict(Conflict::UnknownLicenseUser))?;
+    let ids = state
+        .store
+        .slascone_licenses_of_user(user.id)
+        .await
+        .map_err(SlError::from_store)?;
+    let mut infos = Vec::new();
+    for id in ids {
+        let license = state.store.get_license(id).await.map_err(SlError::from_store)?;
+        if caller
+            .credential
+            .product_id
+            .is_some_and(|scope| scope != license.product_id)
+        {
+            continue;
+        }
+        let product = state
+            .store
+            .get_product(license.product_id)
+            .await
+            .map_err(SlError::from_store)?;
+        infos.push(render_info(&state, &product, &license, None, None).await?);
+    }
+    json_ok(&infos)
 }

@@ -14,26 +14,10 @@ pub struct ValidateRequest {
 /// when a `client_id` is given). Validity travels in `is_license_valid`; only an unknown key is a
 /// conflict.
 pub async fn validate(
-    ip: super::super::wire::IpGate,
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    super::super::wire::SlBody(body): super::super::wire::SlBody,
-) -> Response {
-    let result = validate_inner(&state, ip.0, path, &headers, &body).await;
-    respond(&state, &headers, result).await
-}
-
-async fn validate_inner(
-    state: &AppState,
-    peer: Option<IpAddr>,
-    path: Result<Path<String>, PathRejection>,
-    headers: &HeaderMap,
-    body: &Bytes,
+    Call(caller, request): ReadCall<ValidateRequest>,
 ) -> SlResult<Response> {
-    isv(path)?;
-    let caller = authenticate(state, headers, peer, Use::Read).await?;
-    let request: ValidateRequest = parse_body(body)?;
+    let state = &state;
     let key = required(request.license_key, Conflict::InvalidLicenseKey)?;
     let license = super::super::lookup::license_by_key(state, &key)
         .await
