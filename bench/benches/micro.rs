@@ -11,6 +11,11 @@
 //! few `assert!`s check that the inputs are what a real request would see, so a figure is never
 //! measured on a refusal or an empty body by accident.
 
+#![allow(
+    clippy::expect_used,
+    reason = "a benchmark harness: a fixture that fails to build aborts the run, like a failed test"
+)]
+
 use divan::counter::BytesCount;
 use divan::{Bencher, black_box};
 use licensd_crypto::{Algorithm, MasterKey, SigningKey, b64, constant_time_eq};

@@ -101,7 +101,7 @@ impl Sealer {
     pub fn new(key: [u8; 32]) -> Self {
         // `UnboundKey::new` only fails when the key length differs from the algorithm's key
         // length; AES-256 takes 32 bytes and the array type guarantees 32, so this cannot fail.
-        #[allow(clippy::expect_used)]
+        #[allow(clippy::expect_used, reason = "a [u8; 32] is always a valid AES-256 key length")]
         let unbound = UnboundKey::new(&AES_256_GCM, &key).expect("AES-256-GCM accepts any 32-byte key by construction");
         Self {
             key: Arc::new(LessSafeKey::new(unbound)),

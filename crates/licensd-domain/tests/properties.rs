@@ -214,6 +214,10 @@ impl World {
                     return;
                 }
                 let (amount, at) = self.consumptions.remove(n % self.consumptions.len());
+                #[allow(
+                    clippy::expect_used,
+                    reason = "test model: every generated licence has consumption terms"
+                )]
                 let terms = self.license.terms.consumption.clone().expect("consumption terms");
                 let current = current_counter(
                     &terms,

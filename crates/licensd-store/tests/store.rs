@@ -6,6 +6,12 @@
 //! every listed case into `sqlite::<case>` and `postgres::<case>` tests. Without
 //! `LICENSD_TEST_PG_URL` the PostgreSQL variants fail, unless `LICENSD_TEST_SKIP_PG=1`.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "an integration-test crate: a failed unwrap is a failed test, with its message"
+)]
+
 #[path = "store/activation.rs"]
 mod activation;
 #[path = "store/basics.rs"]

@@ -1,6 +1,12 @@
 //! Black-box tests: the real `licensd` binary, started per test on SQLite or PostgreSQL, driven
 //! over HTTP (and through its CLI). One test binary keeps link times down.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "an integration-test crate: a failed unwrap is a failed test, with its message"
+)]
+
 #[path = "http/harness.rs"]
 mod harness;
 
