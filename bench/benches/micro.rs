@@ -215,7 +215,7 @@ static KEY_RING: LazyLock<KeyRing> = LazyLock::new(|| {
         let store = licensd_store::connect("sqlite::memory:", codec, 1)
             .await
             .expect("in-memory store");
-        store.migrate().await.expect("migrations");
+        store.migrate(NOW).await.expect("migrations");
         KeyRing::load(store.as_ref(), Algorithm::Rsa2048, NOW)
             .await
             .expect("key ring")

@@ -20,8 +20,9 @@
 //! - `console.rs`, `outbox.rs`, `webhooks.rs`, `transfer/`: the admin console's queries, webhook
 //!   delivery, export/import.
 //!
-//! Every write takes its instant (`now`) from the caller, which reads the injected clock; only
-//! the migration bookkeeping (`licensd_migrations.applied_at`) reads the wall clock.
+//! Every write takes its instant (`now`) from the caller, which reads the injected clock; the
+//! migration bookkeeping (`licensd_migrations.applied_at`) included. The store never reads the
+//! wall clock.
 
 mod backup;
 mod codec;

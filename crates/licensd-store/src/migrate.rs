@@ -3,7 +3,7 @@
 
 use crate::sql::db_err;
 use crate::{Result, StoreError};
-use licensd_domain::{Clock, SystemClock};
+use licensd_domain::Millis;
 use sqlx::{PgPool, SqlitePool};
 
 pub(crate) struct Migration {
@@ -72,9 +72,10 @@ const RECORD: &str = "INSERT INTO licensd_migrations (version, name, applied_at)
 /// (the bytes of "licensd" followed by a zero).
 const PG_LOCK_KEY: i64 = 0x6c69_6365_6e73_6400;
 
-/// Applies one migration on an open transaction unless it is recorded already; the caller commits.
+/// Applies one migration on an open transaction unless it is recorded already (applied at `now`,
+/// the caller's clock); the caller commits.
 macro_rules! apply_one {
-    ($tx:expr, $migration:expr) => {{
+    ($tx:expr, $migration:expr, $now:expr) => {{
         let tx = $tx;
         let migration: &Migration = $migration;
         sqlx::query(CREATE_TABLE).execute(&mut *tx).await.map_err(db_err)?;
@@ -94,7 +95,7 @@ macro_rules! apply_one {
             sqlx::query(RECORD)
                 .bind(migration.version)
                 .bind(migration.name)
-                .bind(SystemClock.now())
+                .bind($now)
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
@@ -120,12 +121,12 @@ pub(crate) fn known_versions(backend: crate::Backend) -> Vec<i64> {
     versions
 }
 
-pub(crate) async fn sqlite(pool: &SqlitePool) -> Result<()> {
-    sqlite_where(pool, |_| true).await
+pub(crate) async fn sqlite(pool: &SqlitePool, now: Millis) -> Result<()> {
+    sqlite_where(pool, |_| true, now).await
 }
 
 /// Applies the migrations `keep` selects, in their usual order (import rebuilds an export's schema).
-pub(crate) async fn sqlite_where(pool: &SqlitePool, keep: impl Fn(i64) -> bool) -> Result<()> {
+pub(crate) async fn sqlite_where(pool: &SqlitePool, keep: impl Fn(i64) -> bool, now: Millis) -> Result<()> {
     for migration in SQLITE
         .iter()
         .chain(crate::dialects::sqlite_migrations())
@@ -133,18 +134,18 @@ pub(crate) async fn sqlite_where(pool: &SqlitePool, keep: impl Fn(i64) -> bool) 
     {
         // IMMEDIATE takes the writer lock up front, serializing concurrent migrators.
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
-        apply_one!(&mut *tx, migration);
+        apply_one!(&mut *tx, migration, now);
         tx.commit().await.map_err(db_err)?;
     }
     Ok(())
 }
 
-pub(crate) async fn postgres(pool: &PgPool) -> Result<()> {
-    postgres_where(pool, |_| true).await
+pub(crate) async fn postgres(pool: &PgPool, now: Millis) -> Result<()> {
+    postgres_where(pool, |_| true, now).await
 }
 
 /// Applies the migrations `keep` selects, in their usual order (import rebuilds an export's schema).
-pub(crate) async fn postgres_where(pool: &PgPool, keep: impl Fn(i64) -> bool) -> Result<()> {
+pub(crate) async fn postgres_where(pool: &PgPool, keep: impl Fn(i64) -> bool, now: Millis) -> Result<()> {
     for migration in POSTGRES
         .iter()
         .chain(crate::dialects::postgres_migrations())
@@ -157,7 +158,7 @@ pub(crate) async fn postgres_where(pool: &PgPool, keep: impl Fn(i64) -> bool) ->
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        apply_one!(&mut *tx, migration);
+        apply_one!(&mut *tx, migration, now);
         tx.commit().await.map_err(db_err)?;
     }
     Ok(())

@@ -4,6 +4,7 @@
 
 use crate::sql::db_err;
 use crate::{Result, SecretCodec, StoreError};
+use licensd_domain::Millis;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 use std::str::FromStr;
@@ -78,8 +79,8 @@ async fn serialize_bootstrap(conn: &mut sqlx::PgConnection) -> Result<()> {
     Ok(())
 }
 
-async fn run_migrations(pool: &PgPool) -> Result<()> {
-    crate::migrate::postgres(pool).await
+async fn run_migrations(pool: &PgPool, now: Millis) -> Result<()> {
+    crate::migrate::postgres(pool, now).await
 }
 
 crate::sql::impl_store!(

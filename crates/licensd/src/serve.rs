@@ -3,7 +3,7 @@
 use crate::config::{LogFormat, ServeArgs, Settings};
 use anyhow::{Context, bail};
 use licensd_crypto::{Algorithm, MasterKey};
-use licensd_domain::{Clock, SystemClock};
+use licensd_domain::{Clock, Millis, SystemClock};
 use licensd_server::{AppState, CryptoCodec, KeyRing, ServerSettings};
 use licensd_store::Store;
 use std::path::{Path, PathBuf};
@@ -78,10 +78,12 @@ fn write_secret_file(path: &Path, contents: &str) -> std::io::Result<()> {
     file.sync_all()
 }
 
-/// Opens and migrates the database; `validation_cache_entries` as in `licensd_store::connect_server`.
+/// Opens and migrates the database (recording migrations applied at `now`);
+/// `validation_cache_entries` as in `licensd_store::connect_server`.
 async fn open_store(
     settings: &Settings,
     validation_cache_entries: usize,
+    now: Millis,
 ) -> anyhow::Result<(Arc<dyn Store>, MasterKey)> {
     if settings.database_url.starts_with("sqlite:") || !Path::new(&settings.master_key_file).exists() {
         std::fs::create_dir_all(&settings.data_dir)
@@ -97,7 +99,7 @@ async fn open_store(
     )
     .await
     .context("cannot open the database")?;
-    store.migrate().await.context("cannot migrate the database")?;
+    store.migrate(now).await.context("cannot migrate the database")?;
     Ok((store, master))
 }
 
@@ -139,7 +141,7 @@ fn lock_sqlite_database(url: &str) -> anyhow::Result<Option<std::fs::File>> {
 pub async fn migrate(args: ServeArgs) -> anyhow::Result<()> {
     let settings = args.resolve()?;
     init_logging(&settings.log, settings.log_format);
-    open_store(&settings, 0).await?;
+    open_store(&settings, 0, SystemClock.now()).await?;
     println!("licensd: database is up to date");
     Ok(())
 }
@@ -152,8 +154,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot create data directory {}", settings.data_dir.display()))?;
     }
     let _serve_lock = lock_sqlite_database(&settings.database_url)?;
-    let (store, _master) = open_store(&settings, settings.validation_cache_entries).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (store, _master) = open_store(&settings, settings.validation_cache_entries, clock.now()).await?;
     let rsa = if settings.rsa_bits == 4096 {
         Algorithm::Rsa4096
     } else {

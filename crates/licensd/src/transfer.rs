@@ -86,7 +86,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("cannot create data directory {}", settings.data_dir.display()))?;
     }
-    let summary = transfer::import_from_file(url, &args.input, &Bar::new("imported"))
+    let summary = transfer::import_from_file(url, &args.input, SystemClock.now(), &Bar::new("imported"))
         .await
         .with_context(|| format!("cannot import {} into {}", args.input.display(), redact(url)))?;
     println!(

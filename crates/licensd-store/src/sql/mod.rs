@@ -28,6 +28,7 @@ pub(crate) mod tx;
 pub(crate) mod validation;
 
 use crate::{Backend, CacheStats, PoolStats, Result, SecretCodec, StoreError};
+use licensd_domain::Millis;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::error::ErrorKind;
@@ -288,7 +289,7 @@ pub(crate) use {
 /// into a module `shared`, by invoking each concept file's macro there. The invoking module
 /// must define `async fn begin_write(&Store) -> Result<Transaction<'static, DB>>` (a transaction
 /// that may write: `BEGIN IMMEDIATE` on SQLite's single writer connection),
-/// `async fn run_migrations(&Pool) -> Result<()>`, `async fn serialize_bootstrap(&mut Connection)
+/// `async fn run_migrations(&Pool, Millis) -> Result<()>`, `async fn serialize_bootstrap(&mut Connection)
 /// -> Result<()>` (makes concurrent admin-token bootstraps take turns inside their transactions),
 /// `fn pool_stats` and `fn read_cache`, and the store type must have fields `pool` and
 /// `codec: Arc<dyn SecretCodec>`. `$backend` is `Sqlite` or `Postgres`.
@@ -348,8 +349,8 @@ macro_rules! impl_store {
                     BACKEND
                 }
 
-                async fn migrate(&self) -> Result<()> {
-                    run_migrations(&self.pool).await
+                async fn migrate(&self, now: Millis) -> Result<()> {
+                    run_migrations(&self.pool, now).await
                 }
 
                 async fn ping(&self) -> Result<()> {
@@ -384,8 +385,9 @@ pub(crate) use {impl_store, sqlite_only};
 #[async_trait::async_trait]
 pub trait Maintenance: Send + Sync + 'static {
     fn backend(&self) -> Backend;
-    /// Applies pending migrations (idempotent; safe to run from several nodes at once).
-    async fn migrate(&self) -> Result<()>;
+    /// Applies pending migrations, recording each as applied at `now` (idempotent; safe to run
+    /// from several nodes at once).
+    async fn migrate(&self, now: Millis) -> Result<()>;
     /// Answers when the database is reachable.
     async fn ping(&self) -> Result<()>;
     /// The use of each database connection pool right now (for `/metrics`).

@@ -104,13 +104,13 @@ async fn smoke_both_backends() {
         let runs: Vec<_> = (0..4)
             .map(|_| {
                 let store = store.clone();
-                tokio::spawn(async move { store.migrate().await })
+                tokio::spawn(async move { store.migrate(NOW).await })
             })
             .collect();
         for run in runs {
             run.await.expect("join").expect("migrate");
         }
-        store.migrate().await.expect("migrate again");
+        store.migrate(NOW).await.expect("migrate again");
         store.ping().await.expect("ping");
 
         let product = store

@@ -15,6 +15,7 @@ pub(crate) mod direct;
 use crate::read_cache::{Generation, ReadCache};
 use crate::sql::db_err;
 use crate::{Result, SecretCodec, StoreError};
+use licensd_domain::Millis;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, Transaction};
 use std::str::FromStr;
@@ -313,8 +314,8 @@ async fn serialize_bootstrap(_conn: &mut sqlx::SqliteConnection) -> Result<()> {
     Ok(())
 }
 
-async fn run_migrations(pool: &SqlitePool) -> Result<()> {
-    crate::migrate::sqlite(pool).await
+async fn run_migrations(pool: &SqlitePool, now: Millis) -> Result<()> {
+    crate::migrate::sqlite(pool, now).await
 }
 
 crate::sql::impl_store!(

@@ -4,6 +4,7 @@
 use super::{ColumnType, MIGRATIONS_TABLE, TransferError};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use licensd_domain::Millis;
 use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
@@ -185,11 +186,12 @@ impl Db {
         })
     }
 
-    /// Applies the schema migrations `keep` selects (each once, as `licensd migrate` does).
-    pub async fn migrate_where(&self, keep: impl Fn(i64) -> bool) -> Result<(), TransferError> {
+    /// Applies the schema migrations `keep` selects (each once, as `licensd migrate` does),
+    /// recorded as applied at `now`.
+    pub async fn migrate_where(&self, keep: impl Fn(i64) -> bool, now: Millis) -> Result<(), TransferError> {
         match self {
-            Db::Sqlite(pool) => crate::migrate::sqlite_where(pool, keep).await,
-            Db::Postgres(pool) => crate::migrate::postgres_where(pool, keep).await,
+            Db::Sqlite(pool) => crate::migrate::sqlite_where(pool, keep, now).await,
+            Db::Postgres(pool) => crate::migrate::postgres_where(pool, keep, now).await,
         }
         .map_err(|e| TransferError::Database(e.to_string()))
     }

@@ -6,6 +6,7 @@ use super::{
     TransferSummary,
 };
 use crate::migrate;
+use licensd_domain::Millis;
 use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashMap};
 use std::io::BufRead;
@@ -20,10 +21,12 @@ const PROGRESS_EVERY: u64 = 256;
 /// format version or was made from a schema newer than this binary knows, or when the database
 /// was migrated past the export's schema. Otherwise: the export's migrations are applied, every
 /// row is inserted in one transaction (any error rolls all of them back), the id counters are
-/// moved past the imported ids, and then this binary's newer migrations are applied.
+/// moved past the imported ids, and then this binary's newer migrations are applied (each recorded
+/// as applied at `now`).
 pub async fn import_from_file(
     url: &str,
     input: &Path,
+    now: Millis,
     progress: &dyn Progress,
 ) -> Result<TransferSummary, TransferError> {
     let file =
@@ -36,16 +39,17 @@ pub async fn import_from_file(
     let header = parse_header(&first)?;
 
     let database = Db::open(url, true).await?;
-    let result = import_into(&database, &header, &mut lines, progress).await;
+    let result = import_into(&database, &header, &mut lines, now, progress).await;
     progress.finish();
-    let result =
-        match result {
-            // This binary's later migrations now see the imported rows, as they would have on the source.
-            Ok(summary) => database.migrate_where(|_| true).await.map(|()| summary).map_err(|e| {
-                TransferError::Database(format!("the rows were imported, but a later migration failed: {e}"))
-            }),
-            Err(error) => Err(error),
-        };
+    let result = match result {
+        // This binary's later migrations now see the imported rows, as they would have on the source.
+        Ok(summary) => database
+            .migrate_where(|_| true, now)
+            .await
+            .map(|()| summary)
+            .map_err(|e| TransferError::Database(format!("the rows were imported, but a later migration failed: {e}"))),
+        Err(error) => Err(error),
+    };
     database.close().await;
     result
 }
@@ -76,6 +80,7 @@ async fn import_into(
     database: &Db,
     header: &Header,
     lines: &mut dyn Iterator<Item = std::io::Result<String>>,
+    now: Millis,
     progress: &dyn Progress,
 ) -> Result<TransferSummary, TransferError> {
     let known = migrate::known_versions(database.backend_kind());
@@ -112,7 +117,7 @@ async fn import_into(
         }
     }
     // The schema the rows were exported from.
-    database.migrate_where(|v| wanted.contains(&v)).await?;
+    database.migrate_where(|v| wanted.contains(&v), now).await?;
 
     let mut held = database.acquire().await?;
     let mut conn = held.as_conn();

@@ -7,16 +7,28 @@ use serde_json::json;
 
 pub async fn migrate_is_idempotent_and_ping_reports_backend(db: Db) {
     // The harness migrated once already; more runs are no-ops.
-    db.migrate().await.expect("second migrate");
-    db.migrate().await.expect("third migrate");
+    db.migrate(NOW).await.expect("second migrate");
+    db.migrate(NOW).await.expect("third migrate");
     db.ping().await.expect("ping");
     assert_eq!(db.backend(), db.expected_backend());
 
     // Data written before a re-migration survives it.
     let p = product(&db, "keep").await;
-    db.migrate().await.expect("migrate after writes");
+    db.migrate(NOW).await.expect("migrate after writes");
     assert_eq!(db.get_product(p.id).await.unwrap(), p);
     db.ping().await.expect("ping after migrate");
+
+    // Every migration is recorded as applied at the caller's `now` (the harness migrated at NOW).
+    let recorded = db.raw.i64("SELECT COUNT(*) FROM licensd_migrations", &[]).await;
+    assert!(recorded > 0, "no migration recorded");
+    let at_now = db
+        .raw
+        .i64(
+            "SELECT COUNT(*) FROM licensd_migrations WHERE applied_at = ?",
+            &[Arg::I(NOW)],
+        )
+        .await;
+    assert_eq!(at_now, recorded);
 }
 
 pub async fn concurrent_migrations_of_a_fresh_database(db: Db) {
@@ -28,7 +40,7 @@ pub async fn concurrent_migrations_of_a_fresh_database(db: Db) {
     // "safe to run from several nodes at once"
     let mut tasks = tokio::task::JoinSet::new();
     for store in stores.clone() {
-        tasks.spawn(async move { store.migrate().await });
+        tasks.spawn(async move { store.migrate(NOW).await });
     }
     while let Some(result) = tasks.join_next().await {
         result.expect("task").expect("concurrent migrate");
@@ -36,7 +48,7 @@ pub async fn concurrent_migrations_of_a_fresh_database(db: Db) {
     for store in &stores {
         assert_eq!(store.backend(), db.expected_backend());
         store.ping().await.unwrap();
-        store.migrate().await.expect("migrate again");
+        store.migrate(NOW).await.expect("migrate again");
     }
     // The schema works and every node sees the same data.
     let p = stores[0]
@@ -48,7 +60,7 @@ pub async fn concurrent_migrations_of_a_fresh_database(db: Db) {
     }
     // A store reopened on the same database sees it too.
     let reopened = db.connect_store(&url).await;
-    reopened.migrate().await.unwrap();
+    reopened.migrate(NOW).await.unwrap();
     assert_eq!(reopened.get_product(p.id).await.unwrap(), p);
 }
 

@@ -336,7 +336,10 @@ impl Db {
         let store = connect(&url, codec.clone(), max_connections)
             .await
             .unwrap_or_else(|e| panic!("connect {url}: {e}"));
-        store.migrate().await.unwrap_or_else(|e| panic!("migrate {url}: {e}"));
+        store
+            .migrate(NOW)
+            .await
+            .unwrap_or_else(|e| panic!("migrate {url}: {e}"));
         let raw = match kind {
             Kind::Sqlite => Raw::Sqlite(
                 SqlitePoolOptions::new()

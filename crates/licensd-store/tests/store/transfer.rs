@@ -162,7 +162,7 @@ pub async fn values_survive_a_trip_through_the_other_engine(db: Db) {
     let second = export_path(dir.path(), "second");
     let (first_for_other, second_for_other) = (first.clone(), second.clone());
     run(other, "transfer_other", 2, |target| async move {
-        let summary = transfer::import_from_file(&target.url, &first_for_other, &())
+        let summary = transfer::import_from_file(&target.url, &first_for_other, NOW, &())
             .await
             .expect("import into the other engine");
         assert!(summary.rows >= 5, "{summary:?}");
@@ -221,7 +221,7 @@ pub async fn values_survive_a_trip_through_the_other_engine(db: Db) {
 
     // Back into a new, unmigrated database of the first engine: import migrates it first.
     let back_url = db.fresh_url().await;
-    transfer::import_from_file(&back_url, &second, &())
+    transfer::import_from_file(&back_url, &second, NOW, &())
         .await
         .expect("import back");
     let third = export_path(dir.path(), "third");
@@ -258,7 +258,7 @@ pub async fn import_refuses_non_empty_databases_and_bad_files(db: Db) {
     // A database with data: refused, nothing changed.
     let before = db.raw.i64("SELECT COUNT(*) FROM products", &[]).await;
     let events = db.raw.i64("SELECT COUNT(*) FROM events", &[]).await;
-    let refused = transfer::import_from_file(&db.url, &file, &()).await;
+    let refused = transfer::import_from_file(&db.url, &file, NOW, &()).await;
     match refused {
         Err(TransferError::NotEmpty { table }) => assert!(!table.is_empty()),
         other => panic!("expected NotEmpty, got {other:?}"),
@@ -299,11 +299,13 @@ pub async fn import_refuses_non_empty_databases_and_bad_files(db: Db) {
     ];
     for (path, expected) in cases {
         let url = db.fresh_url().await;
-        let error = transfer::import_from_file(&url, &path, &()).await.expect_err("refused");
+        let error = transfer::import_from_file(&url, &path, NOW, &())
+            .await
+            .expect_err("refused");
         assert!(error.to_string().contains(expected), "{expected}: {error}");
         // The new database holds no row (the truncated file got as far as the schema).
         let store = db.connect_store(&url).await;
-        store.migrate().await.expect("migrate");
+        store.migrate(NOW).await.expect("migrate");
         assert!(
             store
                 .list_products(licensd_store::Page::default())
