@@ -32,6 +32,17 @@ pub enum LicenseRef {
     Key(String),
 }
 
+impl LicenseRef {
+    /// The licence id when the caller named the licence by id (for spans and logs: a licence key
+    /// is a secret and is never recorded).
+    pub fn id(&self) -> Option<i64> {
+        match self {
+            LicenseRef::Id(id) => Some(*id),
+            LicenseRef::Key(_) => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct NewSigningKey {
     pub kid: String,

@@ -40,6 +40,7 @@ macro_rules! impl_access {
             impl $crate::AccessStore for $store {
                 // --- signing keys ---
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn list_signing_keys(&self) -> Result<Vec<StoredSigningKey>> {
                     let found = sqlx::query(concat!("SELECT ", signing_key_cols!(), " FROM signing_keys ORDER BY id"))
                         .fetch_all(&self.pool)
@@ -48,6 +49,7 @@ macro_rules! impl_access {
                     rows(found, |r| signing_key_from_row(r, &*self.codec))
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn ensure_signing_key(&self, key: NewSigningKey, now: Millis) -> Result<StoredSigningKey> {
                     let mut tx = begin_write(self).await?;
                     let select_active =
@@ -86,6 +88,7 @@ macro_rules! impl_access {
                     Ok(stored)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn rotate_signing_key(&self, key: NewSigningKey, event: EventDraft, now: Millis) -> Result<StoredSigningKey> {
                     let mut tx = begin_write(self).await?;
                     sqlx::query("UPDATE signing_keys SET active = FALSE, retired_at = $2 WHERE algorithm = $1 AND active = TRUE")
@@ -115,6 +118,7 @@ macro_rules! impl_access {
 
                 // --- admin tokens ---
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn bootstrap_admin_token(&self, name: &str, token: &str, now: Millis) -> Result<bool> {
                     let mut tx = begin_write(self).await?;
                     serialize_bootstrap(&mut tx).await?;
@@ -132,6 +136,7 @@ macro_rules! impl_access {
                     Ok(done.rows_affected() == 1)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn create_admin_token(&self, name: &str, token: &str, event: EventDraft, now: Millis) -> Result<AdminToken> {
                     let mut tx = begin_write(self).await?;
                     let row = sqlx::query(concat!(
@@ -150,6 +155,7 @@ macro_rules! impl_access {
                     Ok(created)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn find_admin_token(&self, token: &str) -> Result<Option<AdminToken>> {
                     sqlx::query(concat!(
                         "SELECT ",
@@ -164,6 +170,7 @@ macro_rules! impl_access {
                     .transpose()
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn list_admin_tokens(&self) -> Result<Vec<AdminToken>> {
                     let found = sqlx::query(concat!("SELECT ", admin_token_cols!(), " FROM admin_tokens ORDER BY id"))
                         .fetch_all(&self.pool)
@@ -172,6 +179,7 @@ macro_rules! impl_access {
                     rows(found, admin_token_from_row)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
                 async fn revoke_admin_token(&self, id: i64, event: EventDraft, now: Millis) -> Result<AdminToken> {
                     let mut tx = begin_write(self).await?;
                     let row = sqlx::query(concat!(
@@ -191,6 +199,7 @@ macro_rules! impl_access {
                 }
                 // --- client credentials ---
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn create_credential(&self, new: NewCredential, event: EventDraft, now: Millis) -> Result<Credential> {
                     let mut tx = begin_write(self).await?;
                     let row = sqlx::query(concat!(
@@ -216,6 +225,7 @@ macro_rules! impl_access {
                     Ok(credential)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn list_credentials(&self, dialect: Option<Dialect>) -> Result<Vec<Credential>> {
                     let found = sqlx::query(concat!(
                         "SELECT ",
@@ -229,6 +239,7 @@ macro_rules! impl_access {
                     rows(found, credential_from_row)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
                 async fn revoke_credential(&self, id: i64, event: EventDraft, now: Millis) -> Result<Credential> {
                     let mut tx = begin_write(self).await?;
                     let row = sqlx::query(concat!(
@@ -247,6 +258,7 @@ macro_rules! impl_access {
                     Ok(credential)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn find_credential(&self, dialect: Dialect, key_id: &str) -> Result<Option<(Credential, String)>> {
                     ReadCache::through(read_cache(self), |cache| &cache.credentials, (dialect, key_id.to_owned()), async {
                         let Some(row) = sqlx::query(concat!(

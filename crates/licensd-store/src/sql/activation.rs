@@ -322,6 +322,7 @@ macro_rules! impl_activation {
             }
             #[async_trait::async_trait]
             impl $crate::ActivationStore for $store {
+                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license.id(), user_id = user_id))]
                 async fn activate(
                     &self,
                     license: LicenseRef,
@@ -346,6 +347,7 @@ macro_rules! impl_activation {
                     Ok(activation)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(user_id = user_id))]
                 async fn activate_many(
                     &self,
                     license_ids: &[i64],
@@ -370,6 +372,7 @@ macro_rules! impl_activation {
                     Ok(activations)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id, user_id = user_id))]
                 async fn activate_moving(
                     &self,
                     license_id: i64,

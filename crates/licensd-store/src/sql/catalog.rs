@@ -44,6 +44,7 @@ macro_rules! impl_catalog {
             impl $crate::CatalogStore for $store {
                 // --- products ---
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn create_product(&self, new: NewProduct, event: EventDraft, now: Millis) -> Result<Product> {
                     let mut tx = begin_write(self).await?;
                     let row = sqlx::query(concat!(
@@ -68,6 +69,7 @@ macro_rules! impl_catalog {
                     Ok(product)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
                 async fn get_product(&self, id: i64) -> Result<Product> {
                     sqlx::query(concat!("SELECT ", product_cols!(), " FROM products WHERE id = $1"))
                         .bind(id)
@@ -79,6 +81,7 @@ macro_rules! impl_catalog {
                         .ok_or(StoreError::NotFound)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn get_product_by_code(&self, code: &str) -> Result<Product> {
                     ReadCache::through(read_cache(self), |cache| &cache.products_by_code, code.to_owned(), async {
                         sqlx::query(concat!("SELECT ", product_cols!(), " FROM products WHERE code = $1"))
@@ -93,6 +96,7 @@ macro_rules! impl_catalog {
                     .await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn list_products(&self, page: Page) -> Result<Vec<Product>> {
                     let found = sqlx::query(concat!("SELECT ", product_cols!(), " FROM products WHERE id > $1 ORDER BY id LIMIT $2"))
                         .bind(after(&page))
@@ -103,6 +107,7 @@ macro_rules! impl_catalog {
                     rows(found, product_from_row)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product.id))]
                 async fn update_product(&self, product: Product, event: EventDraft, now: Millis) -> Result<Product> {
                     let mut tx = begin_write(self).await?;
                     let row = sqlx::query(concat!(
@@ -129,6 +134,7 @@ macro_rules! impl_catalog {
                     Ok(updated)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
                 async fn delete_product(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
                     let mut tx = begin_write(self).await?;
                     let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE id = $1")
@@ -165,6 +171,7 @@ macro_rules! impl_catalog {
 
                 // --- feature definitions ---
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn create_feature(&self, new: NewFeature, event: EventDraft, now: Millis) -> Result<FeatureDefinition> {
                     let mut tx = begin_write(self).await?;
                     let row = sqlx::query(concat!(
@@ -195,6 +202,7 @@ macro_rules! impl_catalog {
                     Ok(feature)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
                 async fn get_feature(&self, id: i64) -> Result<FeatureDefinition> {
                     sqlx::query(concat!("SELECT ", feature_cols!(), " FROM features WHERE id = $1"))
                         .bind(id)
@@ -206,6 +214,7 @@ macro_rules! impl_catalog {
                         .ok_or(StoreError::NotFound)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
                 async fn list_features(&self, product_id: Option<i64>) -> Result<Vec<FeatureDefinition>> {
                     let found = sqlx::query(concat!(
                         "SELECT ",
@@ -219,6 +228,7 @@ macro_rules! impl_catalog {
                     rows(found, feature_from_row)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(feature_id = feature.id))]
                 async fn update_feature(&self, feature: FeatureDefinition, event: EventDraft, now: Millis) -> Result<FeatureDefinition> {
                     let mut tx = begin_write(self).await?;
                     let row = sqlx::query(concat!(
@@ -249,12 +259,14 @@ macro_rules! impl_catalog {
                     Ok(updated)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
                 async fn delete_feature(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
                     delete_logged(self, "DELETE FROM features WHERE id = $1", id, conflict("feature is still in use", "feature is granted to licenses"), event, now).await
                 }
 
                 // --- policies ---
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn create_policy(&self, new: NewPolicy, event: EventDraft, now: Millis) -> Result<Policy> {
                     let mut tx = begin_write(self).await?;
                     let row = sqlx::query(concat!(
@@ -280,6 +292,7 @@ macro_rules! impl_catalog {
                     Ok(policy)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
                 async fn get_policy(&self, id: i64) -> Result<Policy> {
                     sqlx::query(concat!("SELECT ", policy_cols!(), " FROM policies WHERE id = $1"))
                         .bind(id)
@@ -291,6 +304,7 @@ macro_rules! impl_catalog {
                         .ok_or(StoreError::NotFound)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
                 async fn list_policies(&self, product_id: Option<i64>) -> Result<Vec<Policy>> {
                     let found = sqlx::query(concat!(
                         "SELECT ",
@@ -304,6 +318,7 @@ macro_rules! impl_catalog {
                     rows(found, policy_from_row)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(policy_id = policy.id))]
                 async fn update_policy(&self, policy: Policy, event: EventDraft, now: Millis) -> Result<Policy> {
                     let mut tx = begin_write(self).await?;
                     let row = sqlx::query(concat!(
@@ -330,6 +345,7 @@ macro_rules! impl_catalog {
                     Ok(updated)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
                 async fn delete_policy(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
                     delete_logged(self, "DELETE FROM policies WHERE id = $1", id, conflict("policy is still in use", "policy has licenses"), event, now).await
                 }

@@ -78,6 +78,7 @@ macro_rules! impl_consumption {
             }
             #[async_trait::async_trait]
             impl $crate::ConsumptionStore for $store {
+                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license.id()))]
                 async fn consume(
                     &self,
                     license: LicenseRef,
@@ -121,6 +122,7 @@ macro_rules! impl_consumption {
                     Ok(ConsumptionOutcome { license, event: consumed, total: counter.used, replayed: false })
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license.id()))]
                 async fn consume_feature(
                     &self,
                     license: LicenseRef,

@@ -88,6 +88,7 @@ macro_rules! impl_devices {
             impl $crate::DeviceStore for $store {
                 // --- devices ---
 
+                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
                 async fn list_devices(&self, license_id: i64) -> Result<Vec<Device>> {
                     let found = sqlx::query(concat!("SELECT ", device_cols!(), " FROM devices WHERE license_id = $1 ORDER BY id"))
                         .bind(license_id)
@@ -97,11 +98,13 @@ macro_rules! impl_devices {
                     rows(found, device_from_row)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
                 async fn get_device(&self, id: i64) -> Result<Device> {
                     let mut conn = self.pool.acquire().await.map_err(db_err)?;
                     device_by_id(&mut conn, id).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn block_device(&self, new: NewBlockedDevice, event: EventDraft, now: Millis) -> Result<BlockedDevice> {
                     let mut tx = begin_write(self).await?;
                     let row = sqlx::query(concat!(
@@ -121,10 +124,12 @@ macro_rules! impl_devices {
                     Ok(blocked)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
                 async fn unblock_device(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
                     delete_logged(self, "DELETE FROM blocked_devices WHERE id = $1", id, db_err, event, now).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
                 async fn list_blocked_devices(&self, product_id: Option<i64>) -> Result<Vec<BlockedDevice>> {
                     let found = sqlx::query(concat!(
                         "SELECT ",
@@ -137,6 +142,7 @@ macro_rules! impl_devices {
                     .map_err(db_err)?;
                     rows(found, blocked_from_row)
                 }
+                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license.id()))]
                 async fn deactivate(&self, license: LicenseRef, fingerprint: &str, event: EventDraft, now: Millis) -> Result<License> {
                     let codec = &*self.codec;
                     let mut tx = begin_write(self).await?;
@@ -153,6 +159,7 @@ macro_rules! impl_devices {
                     Ok(license)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn deactivate_many(
                     &self,
                     license_ids: &[i64],
@@ -184,6 +191,7 @@ macro_rules! impl_devices {
                     Ok(released)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(device_id = device_id))]
                 async fn deactivate_device(&self, device_id: i64, event: EventDraft, now: Millis) -> Result<Device> {
                     let codec = &*self.codec;
                     let mut tx = begin_write(self).await?;

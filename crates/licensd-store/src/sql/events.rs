@@ -18,6 +18,7 @@ macro_rules! impl_events {
         impl $crate::EventStore for $store {
             // --- event log ---
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn list_events(&self, filter: EventFilter, page: Page) -> Result<Vec<Event>> {
                 let mut query =
                     sqlx::QueryBuilder::<Db>::new(concat!("SELECT ", event_cols!(), " FROM events WHERE id > "));

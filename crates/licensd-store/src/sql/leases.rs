@@ -56,6 +56,7 @@ macro_rules! impl_leases {
             }
             #[async_trait::async_trait]
             impl $crate::LeaseStore for $store {
+                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license.id()))]
                 async fn checkout_lease(
                     &self,
                     license: LicenseRef,
@@ -127,6 +128,7 @@ macro_rules! impl_leases {
                     Ok(lease)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license.id()))]
                 async fn release_lease(&self, license: LicenseRef, fingerprint: &str, event: EventDraft, now: Millis) -> Result<()> {
                     let codec = &*self.codec;
                     let mut tx = begin_write(self).await?;
@@ -145,6 +147,7 @@ macro_rules! impl_leases {
                     Ok(())
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
                 async fn live_leases(&self, license_id: i64, now: Millis) -> Result<Vec<FloatingLease>> {
                     if let Some(cache) = read_cache(self) {
                         // Cached: every lease row of the license, filtered here by this request's clock

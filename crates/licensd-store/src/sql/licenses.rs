@@ -141,6 +141,7 @@ macro_rules! impl_licenses {
             impl $crate::LicenseStore for $store {
                 // --- licenses ---
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn create_licenses(&self, new: Vec<NewLicense>, event: EventDraft, now: Millis) -> Result<Vec<License>> {
                     if new.is_empty() {
                         return Ok(Vec::new());
@@ -161,11 +162,13 @@ macro_rules! impl_licenses {
                     Ok(created)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
                 async fn get_license(&self, id: i64) -> Result<License> {
                     let mut conn = self.pool.acquire().await.map_err(db_err)?;
                     read_license(&mut conn, &*self.codec, &LicenseRef::Id(id)).await?.ok_or(StoreError::NotFound)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn find_license_by_key(&self, key: &str) -> Result<Option<License>> {
                     let digest = self.codec.digest(key.as_bytes());
                     ReadCache::through(read_cache(self), |cache| &cache.licenses_by_key, digest, async {
@@ -175,6 +178,7 @@ macro_rules! impl_licenses {
                     .await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn list_licenses(&self, filter: LicenseFilter, page: Page) -> Result<Vec<License>> {
                     let mut query = sqlx::QueryBuilder::<Db>::new(concat!("SELECT ", license_cols!(), " FROM licenses WHERE id > "));
                     query.push_bind(after(&page));
@@ -198,6 +202,7 @@ macro_rules! impl_licenses {
                     rows(found, |r| license_from_row(r, &*self.codec))
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
                 async fn edit_license(&self, id: i64, edit: LicenseEdit, event: EventDraft, now: Millis) -> Result<License> {
                     let mut tx = begin_write(self).await?;
                     let row = sqlx::query(concat!(
@@ -254,10 +259,12 @@ macro_rules! impl_licenses {
                     Ok(license)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
                 async fn delete_license(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
                     delete_logged(self, "DELETE FROM licenses WHERE id = $1", id, conflict("license is still in use", "license is still in use"), event, now).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
                 async fn license_features(&self, license_id: i64) -> Result<Vec<LicenseFeature>> {
                     ReadCache::through(read_cache(self), |cache| &cache.license_features, license_id, async {
                         let mut conn = self.pool.acquire().await.map_err(db_err)?;

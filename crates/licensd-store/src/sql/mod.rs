@@ -349,10 +349,12 @@ macro_rules! impl_store {
                     BACKEND
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn migrate(&self, now: Millis) -> Result<()> {
                     run_migrations(&self.pool, now).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn ping(&self) -> Result<()> {
                     sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db_err)?;
                     Ok(())

@@ -38,6 +38,7 @@ macro_rules! impl_people {
         impl $crate::PeopleStore for $store {
             // --- customers and license users ---
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn create_customer(&self, new: NewCustomer, event: EventDraft, now: Millis) -> Result<Customer> {
                 let mut tx = begin_write(self).await?;
                 let row = sqlx::query(concat!(
@@ -60,6 +61,7 @@ macro_rules! impl_people {
                 Ok(customer)
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
             async fn get_customer(&self, id: i64) -> Result<Customer> {
                 ReadCache::through(read_cache(self), |cache| &cache.customers, id, async {
                     sqlx::query(concat!(
@@ -78,6 +80,7 @@ macro_rules! impl_people {
                 .await
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn list_customers(&self, page: Page) -> Result<Vec<Customer>> {
                 let found = sqlx::query(concat!(
                     "SELECT ",
@@ -92,6 +95,7 @@ macro_rules! impl_people {
                 rows(found, customer_from_row)
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(customer_id = customer.id))]
             async fn update_customer(&self, customer: Customer, event: EventDraft, now: Millis) -> Result<Customer> {
                 let mut tx = begin_write(self).await?;
                 let row = sqlx::query(concat!(
@@ -115,6 +119,7 @@ macro_rules! impl_people {
                 Ok(updated)
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
             async fn delete_customer(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
                 delete_logged(
                     self,
@@ -130,6 +135,7 @@ macro_rules! impl_people {
                 .await
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn create_license_user(
                 &self,
                 new: NewLicenseUser,
@@ -159,6 +165,7 @@ macro_rules! impl_people {
                 Ok(user)
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
             async fn get_license_user(&self, id: i64) -> Result<LicenseUser> {
                 sqlx::query(concat!(
                     "SELECT ",
@@ -174,6 +181,7 @@ macro_rules! impl_people {
                 .ok_or(StoreError::NotFound)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn find_license_user_by_email(&self, email: &str) -> Result<Option<LicenseUser>> {
                 sqlx::query(concat!(
                     "SELECT ",
@@ -188,6 +196,7 @@ macro_rules! impl_people {
                 .transpose()
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(customer_id = customer_id))]
             async fn list_license_users(&self, customer_id: Option<i64>, page: Page) -> Result<Vec<LicenseUser>> {
                 let found = sqlx::query(concat!(
                     "SELECT ",
@@ -203,6 +212,7 @@ macro_rules! impl_people {
                 rows(found, user_from_row)
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
             async fn set_license_user_password(
                 &self,
                 id: i64,
@@ -225,6 +235,7 @@ macro_rules! impl_people {
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
             async fn delete_license_user(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
                 delete_logged(
                     self,
@@ -237,6 +248,7 @@ macro_rules! impl_people {
                 .await
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id, user_id = user_id))]
             async fn assign_license_user(
                 &self,
                 license_id: i64,
@@ -294,6 +306,7 @@ macro_rules! impl_people {
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id, user_id = user_id))]
             async fn unassign_license_user(
                 &self,
                 license_id: i64,
@@ -316,6 +329,7 @@ macro_rules! impl_people {
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
             async fn users_of_license(&self, license_id: i64) -> Result<Vec<LicenseUser>> {
                 let found = sqlx::query(
                     "SELECT u.id, u.customer_id, u.email, u.name, u.password_hash, u.created_at \

@@ -103,6 +103,7 @@ macro_rules! impl_validation {
         impl $crate::ValidationStore for $store {
             // --- client commands ---
 
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license.id()))]
             async fn validate(
                 &self,
                 license: LicenseRef,
