@@ -179,7 +179,9 @@ pub async fn km_metadata_per_owner(db: Db) {
         .await
         .unwrap();
     activate(&db, &lic, "fp-1", NOW).await.unwrap();
-    db.km_delete_product(product.id, ev("d", "product"), NOW).await.unwrap();
+    db.delete_product(product.id, ProductDeletion::Cascade, ev("d", "product"), NOW)
+        .await
+        .unwrap();
     assert_not_found(db.get_license(lic.id).await);
     assert_not_found(db.get_product(product.id).await);
     assert!(
@@ -188,7 +190,10 @@ pub async fn km_metadata_per_owner(db: Db) {
             .unwrap()
             .is_empty()
     );
-    assert_not_found(db.km_delete_product(product.id, ev("d", "product"), NOW).await);
+    assert_not_found(
+        db.delete_product(product.id, ProductDeletion::Cascade, ev("d", "product"), NOW)
+            .await,
+    );
 }
 
 fn stock(product_id: i64, key: &str) -> NewLicense {

@@ -9,6 +9,7 @@ use super::{Internal, respond};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::response::Response;
+use licensd_domain::product_deletion::ProductDeletion;
 use licensd_domain::{AuthMethod, ProductStatus};
 use licensd_store::{MetaOwner, NewProduct, Page, StoreError};
 use serde_json::{Value, json};
@@ -163,8 +164,10 @@ pub async fn delete_product(State(state): State<AppState>, req: KmRequest) -> Re
     };
     match state
         .store
-        .km_delete_product(
+        .delete_product(
             product.id,
+            // Key Manager's contract has no "in use" answer (550 or 551): the product goes with its keys.
+            ProductDeletion::Cascade,
             event(&caller, "product.deleted", "product").subject(product.id),
             state.now(),
         )

@@ -175,11 +175,6 @@ pub trait KeyManagerStore: Send + Sync + 'static {
     /// Removes the product's key (the global key signs again); NotFound when it has none.
     async fn km_delete_product_signing_key(&self, product_id: i64, event: EventDraft, now: Millis) -> Result<()>;
 
-    /// Deletes a product with everything that belongs to it (its license keys with their
-    /// activations, policies, features) in one transaction, as Key Manager's delete-product does.
-    /// NotFound for an unknown product.
-    async fn km_delete_product(&self, product_id: i64, event: EventDraft, now: Millis) -> Result<()>;
-
     /// Entries in creation order.
     async fn km_list_meta(&self, owner: MetaOwner) -> Result<Vec<MetaEntry>>;
     /// Conflict when the key exists already; NotFound when the owner does not exist.

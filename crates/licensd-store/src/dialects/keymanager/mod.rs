@@ -404,10 +404,6 @@ macro_rules! impl_keymanager {
                     self.sql_km_delete_product_signing_key(product_id, event, now).await
                 }
 
-                async fn km_delete_product(&self, product_id: i64, event: EventDraft, now: Millis) -> Result<()> {
-                    self.sql_km_delete_product(product_id, event, now).await
-                }
-
                 async fn km_list_meta(&self, owner: MetaOwner) -> Result<Vec<MetaEntry>> {
                     self.sql_km_list_meta(owner).await
                 }

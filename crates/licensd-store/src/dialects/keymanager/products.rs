@@ -1,4 +1,4 @@
-//! Per-product signing keys, deleting a product, and key/value metadata of license keys and
+//! Per-product signing keys and key/value metadata of license keys and
 //! products.
 
 /// The SQL behind these `KeyManagerStore` methods, as inherent methods of one store type; the trait
@@ -77,35 +77,6 @@ macro_rules! km_products_sql {
 
             async fn sql_km_delete_product_signing_key(&self, product_id: i64, event: EventDraft, now: Millis) -> Result<()> {
                 delete_logged(self, "DELETE FROM km_product_signing_keys WHERE product_id = $1", product_id, db_err, event, now).await
-            }
-
-            async fn sql_km_delete_product(&self, product_id: i64, event: EventDraft, now: Millis) -> Result<()> {
-                let mut tx = begin_write(self).await?;
-                let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE id = $1")
-                    .bind(product_id)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                if found == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                // Rows hanging off licenses (devices, leases, grants, consumption, metadata)
-                // go with them through ON DELETE CASCADE.
-                for statement in [
-                    "DELETE FROM licenses WHERE product_id = $1",
-                    "DELETE FROM policies WHERE product_id = $1",
-                    "DELETE FROM features WHERE product_id = $1",
-                    "DELETE FROM products WHERE id = $1",
-                ] {
-                    sqlx::query(statement)
-                        .bind(product_id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(conflict("product is still in use", "product is still in use"))?;
-                }
-                insert_event(&mut tx, event, Some(product_id), now).await?;
-                tx.commit().await.map_err(db_err)?;
-                Ok(())
             }
 
             async fn sql_km_list_meta(&self, owner: MetaOwner) -> Result<Vec<MetaEntry>> {
