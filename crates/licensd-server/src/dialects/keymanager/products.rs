@@ -241,7 +241,7 @@ async fn product_meta(state: &AppState, req: &KmRequest, codes: ProductMetaCodes
     let reply = match codes.capability {
         "create-product-meta" => match state
             .store
-            .km_create_meta(
+            .create_meta(
                 owner,
                 &key,
                 &value,
@@ -257,7 +257,7 @@ async fn product_meta(state: &AppState, req: &KmRequest, codes: ProductMetaCodes
         },
         "update-product-meta" => match state
             .store
-            .km_update_meta(
+            .update_meta(
                 owner,
                 &key,
                 &value,
@@ -272,7 +272,7 @@ async fn product_meta(state: &AppState, req: &KmRequest, codes: ProductMetaCodes
         },
         _ => match state
             .store
-            .km_delete_meta(owner, &key, event(&caller, "product.meta.deleted", "product"), now)
+            .delete_meta(owner, &key, event(&caller, "product.meta.deleted", "product"), now)
             .await
         {
             Ok(()) => Reply::new(482),
@@ -298,7 +298,7 @@ pub async fn get_all_products(State(state): State<AppState>, req: KmRequest) -> 
             if !caller.in_scope(product.id) {
                 continue;
             }
-            let meta = state.store.km_list_meta(MetaOwner::Product(product.id)).await?;
+            let meta = state.store.list_meta(MetaOwner::Product(product.id)).await?;
             products.push(product_json(&product, &meta));
         }
         match last {

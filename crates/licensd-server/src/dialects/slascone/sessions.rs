@@ -1,6 +1,6 @@
 //! Floating sessions. A session belongs to a `session_id` of a client: each open session is a
 //! floating lease (a seat) of its own, remembered with its client, session id and user
-//! (`SlasconeSessionStore`). Opening with a session id the client holds live renews that session
+//! (`SessionStore`). Opening with a session id the client holds live renews that session
 //! for the license's lease time (`session_period`); a `checkout_period` (minutes) borrows it for
 //! offline use; a session not renewed in time is a zombie and frees its seat. Closing names the
 //! session id. The limits are the domain's (`licensd_domain::floating_sessions`), checked by the
@@ -143,7 +143,7 @@ pub async fn open(
         };
         let lease = match state
             .store
-            .slascone_open_session(open, event(&caller, "slascone.session_opened"), now)
+            .open_session(open, event(&caller, "slascone.session_opened"), now)
             .await
             .map_err(SlError::from_store)?
         {
@@ -171,7 +171,7 @@ pub async fn close(
         let (caller, _request, parsed) = parse(&state, ip.0, path, &headers, &body).await?;
         let closed = state
             .store
-            .slascone_close_session(
+            .close_session(
                 parsed.license.id,
                 &parsed.client_id,
                 &parsed.session_id,
