@@ -133,7 +133,7 @@ pub struct Empty {}
 pub async fn delete_customer(State(state): State<AppState>, Path(id): Path<i64>, write: Write<Empty>) -> Response {
     let Write { session, .. } = write;
     // Only a customer of this list: the button must not delete customers SLASCONE never saw.
-    match state.store.slascone_customer_profile(id).await {
+    match state.store.customer_profile(id).await {
         Ok(Some(_)) => {}
         Ok(None) => {
             let flash = Flash::Error("Refused (not_found): no SLASCONE customer with this id".into());

@@ -16,7 +16,10 @@
 //!   connection), the license lock, `insert_event`, `delete_logged`; `sql/rows.rs` the decoders.
 //! - `sqlite/` and `postgres.rs`: connecting, how a write begins, migrations; `sqlite/direct.rs`
 //!   is SQLite's writer-thread path for the hot client writes, compiled into the SQLite store only.
-//! - `dialects/`: each vendor dialect's own storage (tables, traits), on the same `tx` helpers.
+//! - `dialects/`: the concepts the dialects brought (tables, migrations), one capability trait per
+//!   concept named for it, not for the vendor (`ContractStore`, `GeneratorStore`, `DownloadStore`,
+//!   `TelemetryStore`, `TokenStore`, `SessionStore`, `LockoutStore`, `CreditStore`, …;
+//!   `VendorStore` is their sum), on the same `tx` helpers.
 //! - `console.rs`, `outbox.rs`, `webhooks.rs`, `transfer/`: the admin console's queries, webhook
 //!   delivery, export/import.
 //!
@@ -122,62 +125,94 @@ pub async fn connect_server(
     }
 }
 
-/// Everything licensd stores: the core below plus, as supertraits, each dialect's own storage
-/// (`DnaStore`, … in their own modules, with their own migrations). It is implemented for any type
-/// that implements every part, so an `Arc<dyn Store>` reaches every method. Bring the part traits
-/// into scope with `use licensd_store::prelude::*`.
-pub trait Store:
-    CoreStore
-    + LicenseSpringStore
-    + KeyManagerStore
-    + SlasconeStore
-    + SlasconeSessionStore
-    + SlasconeAdminStore
-    + DnaStore
-    + DnaCreditStore
-    + OutboxStore
-    + WebhookStore
-    + ConsoleStore
+/// Everything licensd stores: the core below plus, as supertraits, the concepts the dialects
+/// brought (`VendorStore`: contracts, generators, downloads, telemetry, lockouts, tokens, …, each a
+/// trait of its own under `dialects/`, with its own migrations), the outbox, webhooks and the
+/// console. It is implemented for any type that implements every part, so an `Arc<dyn Store>`
+/// reaches every method. Bring the part traits into scope with `use licensd_store::prelude::*`.
+pub trait Store: CoreStore + VendorStore + OutboxStore + WebhookStore + ConsoleStore {}
+
+impl<T> Store for T where T: CoreStore + VendorStore + OutboxStore + WebhookStore + ConsoleStore {}
+
+/// The concepts a dialect brought into the domain, one capability trait each (named for the
+/// concept, not the vendor); implemented for any type that implements every part.
+pub trait VendorStore:
+    LicenseSpringStore
+    + ApiKeyStore
+    + AccessBlockStore
+    + ProductKeyStore
+    + MetadataStore
+    + GeneratorStore
+    + StockStore
+    + ContractStore
+    + DownloadStore
+    + TelemetryStore
+    + TokenStore
+    + ConsumptionRollbackStore
+    + AnalyticsStore
+    + BackofficeStore
+    + LegacyKeyStore
+    + IsvStore
+    + LicenseUpdateStore
+    + SessionStore
+    + LicenseAccountStore
+    + LockoutStore
+    + InfoTagStore
+    + CreditStore
 {
 }
 
-impl<T> Store for T where
-    T: CoreStore
-        + LicenseSpringStore
-        + KeyManagerStore
-        + SlasconeStore
-        + SlasconeSessionStore
-        + SlasconeAdminStore
-        + SlasconeAdminStore
-        + DnaStore
-        + DnaCreditStore
-        + OutboxStore
-        + WebhookStore
-        + ConsoleStore
+impl<T> VendorStore for T where
+    T: LicenseSpringStore
+        + ApiKeyStore
+        + AccessBlockStore
+        + ProductKeyStore
+        + MetadataStore
+        + GeneratorStore
+        + StockStore
+        + ContractStore
+        + DownloadStore
+        + TelemetryStore
+        + TokenStore
+        + ConsumptionRollbackStore
+        + AnalyticsStore
+        + BackofficeStore
+        + LegacyKeyStore
+        + IsvStore
+        + LicenseUpdateStore
+        + SessionStore
+        + LicenseAccountStore
+        + LockoutStore
+        + InfoTagStore
+        + CreditStore
 {
 }
 
-pub use dialects::dna::DnaStore;
-pub use dialects::dna_credits::DnaCreditStore;
+pub use dialects::dna::{InfoTagStore, LicenseAccountStore, LockoutStore};
+pub use dialects::dna_credits::CreditStore;
 pub use dialects::keymanager::{
-    ApiKeySettings, AssignActivation, AssignFn, AssignOutcome, AssignSelection, ContractFields, DeliveryFn,
-    KeyManagerStore, MetaEntry, MetaOwner, NewTelemetry, ProductSigningKey, StoredContract, TelemetryFilter,
+    AccessBlockStore, ApiKeySettings, ApiKeyStore, AssignActivation, AssignFn, AssignOutcome, AssignSelection,
+    ContractFields, ContractStore, DeliveryFn, DownloadStore, GeneratorStore, MetaEntry, MetaOwner, MetadataStore,
+    NewTelemetry, ProductKeyStore, ProductSigningKey, StockStore, StoredContract, TelemetryFilter, TelemetryStore,
 };
 pub use dialects::licensespring::LicenseSpringStore;
-pub use dialects::slascone::SlasconeStore;
-pub use dialects::slascone_admin::SlasconeAdminStore;
-pub use dialects::slascone_sessions::{SessionOpen, SlasconeSessionStore};
+pub use dialects::slascone::{AnalyticsStore, BackofficeStore, ConsumptionRollbackStore, LegacyKeyStore, TokenStore};
+pub use dialects::slascone_admin::{IsvStore, LicenseUpdateStore};
+pub use dialects::slascone_sessions::{SessionOpen, SessionStore};
 
 /// The part traits, for method calls on `dyn Store`.
 pub mod prelude {
     pub use crate::{
+        AccessBlockStore, AnalyticsStore, ApiKeyStore, BackofficeStore, ConsumptionRollbackStore, ContractStore,
+        CreditStore, DownloadStore, GeneratorStore, InfoTagStore, IsvStore, LegacyKeyStore, LicenseAccountStore,
+        LicenseUpdateStore, LockoutStore, MetadataStore, ProductKeyStore, SessionStore, StockStore, TelemetryStore,
+        TokenStore,
+    };
+    pub use crate::{
         AccessStore, ActivationStore, CatalogStore, ConsumptionStore, DeviceStore, EventStore, LeaseStore,
         LicenseStore, Maintenance, PeopleStore, ValidationStore,
     };
-    pub use crate::{
-        ConsoleStore, CoreStore, DnaCreditStore, DnaStore, KeyManagerStore, LicenseSpringStore, OutboxStore,
-        SlasconeAdminStore, SlasconeSessionStore, SlasconeStore, Store, WebhookStore,
-    };
+    pub use crate::{ConsoleStore, CoreStore, LicenseSpringStore, OutboxStore, Store, VendorStore, WebhookStore};
 }
 
 pub use sql::Maintenance;

@@ -137,7 +137,7 @@ pub fn truncate_utf8(text: &str, max: usize) -> &str {
 pub trait OutboxStore: Send + Sync + 'static {
     /// Queues a delivery in a transaction of its own, due at `now`. For producers with nothing
     /// else to write (a refusal reported to a callback); producers that change state write
-    /// their delivery inside that change's transaction instead (e.g. `km_assign_delivering`).
+    /// their delivery inside that change's transaction instead (e.g. `assign_stock_delivering`).
     async fn outbox_enqueue(&self, new: NewDelivery, now: Millis) -> Result<Delivery>;
 
     /// Claims up to `limit` pending deliveries due at `now` (oldest due first) that no unexpired

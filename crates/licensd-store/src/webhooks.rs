@@ -42,7 +42,7 @@ pub(crate) const POSTGRES_FAN_OUT: Migration = Migration {
     sql: include_str!("../migrations/postgres/0611_webhook_fan_out.sql"),
 };
 
-/// SLASCONE's registered webhooks (`slascone_entries` of kind `webhook`) hear about every event
+/// SLASCONE's registered webhooks (`list_entries` of kind `webhook`) hear about every event
 /// through the outbox too (kind `slascone.webhook`, SLASCONE-shaped body, unsigned: SLASCONE's
 /// registration carries no secret).
 pub(crate) const SQLITE_SLASCONE_FAN_OUT: Migration = Migration {

@@ -116,6 +116,7 @@ backend_tests! {
     catalog::products_crud,
     catalog::products_list_pages_by_cursor,
     catalog::product_with_licenses_cannot_be_deleted,
+    catalog::product_deletion_refuses_or_cascades,
     catalog::referenced_rows_cannot_be_deleted,
     catalog::features_crud,
     catalog::policies_crud,

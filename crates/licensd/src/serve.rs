@@ -268,7 +268,7 @@ async fn slascone_isv_id(store: &dyn Store, configured: Option<&str>, now: i64) 
             let candidate = licensd_server::dialects::slascone::isv::generate_isv_id()
                 .context("cannot generate a SLASCONE ISV id")?;
             let kept = store
-                .slascone_isv_id(&candidate, now)
+                .isv_id(&candidate, now)
                 .await
                 .context("cannot read the SLASCONE ISV id")?;
             let isv_id = licensd_server::dialects::slascone::isv::canonical_guid(&kept)

@@ -161,16 +161,38 @@ pub async fn update_product(
     ))
 }
 
-#[utoipa::path(delete, path = "/v1/products/{id}", tag = "products", params(("id" = i64, Path)),
+/// `DELETE /v1/products/{id}` options.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteProductQuery {
+    /// Delete the product's licences with it (each logged as `license.deleted`); without it a
+    /// product that has licences is refused with 409.
+    #[serde(default)]
+    pub cascade: bool,
+}
+
+#[utoipa::path(delete, path = "/v1/products/{id}", tag = "products", params(("id" = i64, Path), DeleteProductQuery),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn delete_product(
     admin: Admin,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
+    ApiQuery(query): ApiQuery<DeleteProductQuery>,
 ) -> Result<StatusCode, ApiError> {
+    let deletion = if query.cascade {
+        product_deletion::ProductDeletion::Cascade
+    } else {
+        product_deletion::ProductDeletion::RefuseWhileLicensed
+    };
     state
         .store
-        .delete_product(id, admin.event("product.deleted", "product").subject(id), state.now())
+        .delete_product(
+            id,
+            deletion,
+            admin.event("product.deleted", "product").subject(id),
+            state.now(),
+        )
         .await
         .map_err(|e| ApiError::from_store(e, "product"))?;
     Ok(StatusCode::NO_CONTENT)

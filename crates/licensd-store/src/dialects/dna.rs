@@ -70,28 +70,19 @@ pub struct InfoTag {
     pub at: Millis,
 }
 
+/// A licence's account data (`licensd_domain::status_keywords`): activation e-mail, licence data,
+/// end-user passwords and their reset codes.
 #[async_trait::async_trait]
-pub trait DnaStore: Send + Sync + 'static {
+pub trait LicenseAccountStore: Send + Sync + 'static {
     /// The license's DNA data (defaults when it has none); NotFound when the license does not exist.
-    async fn dna_license(&self, license_id: i64) -> Result<DnaLicense>;
+    async fn license_account(&self, license_id: i64) -> Result<DnaLicense>;
+
     /// Counts for the status KeyWords, read in one snapshot.
-    async fn dna_license_facts(&self, license: &License, now: Millis) -> Result<DnaLicenseFacts>;
-    /// Whether this end-user IP is locked out of the license now.
-    async fn dna_ip_locked(&self, license_id: i64, ip: &str, now: Millis) -> Result<bool>;
-    /// Records a password check from `ip` under the license row lock. A locked-out IP is refused
-    /// with `Denied(IpLockout)` and nothing is recorded; a failure counts towards the product's IP
-    /// lockout policy and is committed. NotFound when the license does not exist.
-    async fn dna_password_attempt(
-        &self,
-        license_id: i64,
-        ip: &str,
-        accepted: bool,
-        event: EventDraft,
-        now: Millis,
-    ) -> Result<PasswordAttempt>;
+    async fn license_facts(&self, license: &License, now: Millis) -> Result<DnaLicenseFacts>;
+
     /// Sets (or with `None` clears) one of the license's passwords; also voids that password's
     /// pending reset code.
-    async fn dna_set_password(
+    async fn set_license_password(
         &self,
         license_id: i64,
         which: DnaPassword,
@@ -99,9 +90,10 @@ pub trait DnaStore: Send + Sync + 'static {
         event: EventDraft,
         now: Millis,
     ) -> Result<()>;
+
     /// Stores a password reset code (as its keyed digest) valid until `expires_at`, replacing any
     /// earlier one for the same password.
-    async fn dna_set_reset_code(
+    async fn set_password_reset_code(
         &self,
         license_id: i64,
         which: DnaPassword,
@@ -110,16 +102,18 @@ pub trait DnaStore: Send + Sync + 'static {
         event: EventDraft,
         now: Millis,
     ) -> Result<()>;
+
     /// Whether `code` is the pending, unexpired reset code of that password.
-    async fn dna_reset_code_matches(
+    async fn password_reset_code_matches(
         &self,
         license_id: i64,
         which: DnaPassword,
         code: &str,
         now: Millis,
     ) -> Result<bool>;
+
     /// Changes the activation email and/or the license data (`None` keeps a field); all or nothing.
-    async fn dna_update_license(
+    async fn update_license_account(
         &self,
         license_id: i64,
         activation_email: Option<String>,
@@ -127,43 +121,75 @@ pub trait DnaStore: Send + Sync + 'static {
         event: EventDraft,
         now: Millis,
     ) -> Result<DnaLicense>;
+}
+
+/// Lockouts (`licensd_domain::lockout`): IP lockouts of end-user password checks and the
+/// reactivation lockout.
+#[async_trait::async_trait]
+pub trait LockoutStore: Send + Sync + 'static {
+    /// Whether this end-user IP is locked out of the license now.
+    async fn ip_locked(&self, license_id: i64, ip: &str, now: Millis) -> Result<bool>;
+
+    /// Records a password check from `ip` under the license row lock. A locked-out IP is refused
+    /// with `Denied(IpLockout)` and nothing is recorded; a failure counts towards the product's IP
+    /// lockout policy and is committed. NotFound when the license does not exist.
+    async fn password_attempt(
+        &self,
+        license_id: i64,
+        ip: &str,
+        accepted: bool,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<PasswordAttempt>;
+
     /// Ends every IP lockout and forgets failed attempts of the license; returns how many IPs.
-    async fn dna_clear_ip_lockouts(&self, license_id: i64, event: EventDraft, now: Millis) -> Result<u64>;
+    async fn clear_ip_lockouts(&self, license_id: i64, event: EventDraft, now: Millis) -> Result<u64>;
+
     /// Resets the reactivation lockout: the license's past activations stop counting towards it
     /// (they move from `activation_log` to `dna_cleared_activations`, keeping the audit trail).
     /// Returns how many activations were cleared.
-    async fn dna_reset_reactivation_lockout(&self, license_id: i64, event: EventDraft, now: Millis) -> Result<u64>;
+    async fn reset_reactivation_lockout(&self, license_id: i64, event: EventDraft, now: Millis) -> Result<u64>;
+
     /// The product's IP lockout policy (the default when none was set); NotFound without the product.
-    async fn dna_ip_lockout_policy(&self, product_id: i64) -> Result<IpLockoutPolicy>;
-    async fn dna_set_ip_lockout_policy(
+    async fn ip_lockout_policy(&self, product_id: i64) -> Result<IpLockoutPolicy>;
+
+    async fn set_ip_lockout_policy(
         &self,
         product_id: i64,
         policy: IpLockoutPolicy,
         event: EventDraft,
         now: Millis,
     ) -> Result<IpLockoutPolicy>;
-    async fn dna_add_info_tag(&self, license_id: i64, tag: &str, event: EventDraft, now: Millis) -> Result<InfoTag>;
-    /// InfoTags of the license in the order they were reported.
-    async fn dna_info_tags(&self, license_id: i64, page: Page) -> Result<Vec<InfoTag>>;
-    /// The most recently reported InfoTag.
-    async fn dna_latest_info_tag(&self, license_id: i64) -> Result<Option<InfoTag>>;
 }
 
-/// Implements `DnaStore` for one backend (`$core`: `sqlite` or `postgres`). Writes begin with
-/// `shared::begin_write` and take the license lock first (`sql/tx.rs`), held to commit.
+/// Info tags a client reports about a licence.
+#[async_trait::async_trait]
+pub trait InfoTagStore: Send + Sync + 'static {
+    async fn add_info_tag(&self, license_id: i64, tag: &str, event: EventDraft, now: Millis) -> Result<InfoTag>;
+
+    /// InfoTags of the license in the order they were reported.
+    async fn list_info_tags(&self, license_id: i64, page: Page) -> Result<Vec<InfoTag>>;
+
+    /// The most recently reported InfoTag.
+    async fn latest_info_tag(&self, license_id: i64) -> Result<Option<InfoTag>>;
+}
+
+/// Implements `LicenseAccountStore`, `LockoutStore` and `InfoTagStore` for one backend (`$core`:
+/// `sqlite` or `postgres`). Writes begin with `shared::begin_write` and take the license lock
+/// first (`sql/tx.rs`), held to commit.
 macro_rules! impl_dna_store {
     ($store:ty, $row:ty, $conn:ty, $core:ident) => {
         use crate::$core::shared::{begin_write, get, insert_event, lock_license_id};
 
         #[async_trait::async_trait]
-        impl DnaStore for $store {
-            async fn dna_license(&self, license_id: i64) -> Result<DnaLicense> {
+        impl LicenseAccountStore for $store {
+            async fn license_account(&self, license_id: i64) -> Result<DnaLicense> {
                 let mut conn = self.pool.acquire().await.map_err(db_err)?;
                 license_exists(&mut conn, license_id).await?;
                 dna_row(&mut conn, license_id).await
             }
 
-            async fn dna_license_facts(&self, license: &License, now: Millis) -> Result<DnaLicenseFacts> {
+            async fn license_facts(&self, license: &License, now: Millis) -> Result<DnaLicenseFacts> {
                 // One read transaction so the three counts describe the same moment.
                 let mut tx = self.pool.begin().await.map_err(db_err)?;
                 let active_devices: i64 =
@@ -198,13 +224,138 @@ macro_rules! impl_dna_store {
                 })
             }
 
-            async fn dna_ip_locked(&self, license_id: i64, ip: &str, now: Millis) -> Result<bool> {
+            async fn set_license_password(
+                &self,
+                license_id: i64,
+                which: DnaPassword,
+                hash: Option<String>,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<()> {
+                let mut tx = begin_write(self).await?;
+                lock_license_id(&mut tx, license_id).await?;
+                ensure_row(&mut tx, license_id, now).await?;
+                let sql = match which {
+                    DnaPassword::User => {
+                        "UPDATE dna_licenses SET password_hash = $2, reset_digest = NULL, reset_expires_at = NULL, \
+                         updated_at = $3 WHERE license_id = $1"
+                    }
+                    DnaPassword::Admin => {
+                        "UPDATE dna_licenses SET admin_password_hash = $2, admin_reset_digest = NULL, \
+                         admin_reset_expires_at = NULL, updated_at = $3 WHERE license_id = $1"
+                    }
+                };
+                sqlx::query(sql)
+                    .bind(license_id)
+                    .bind(hash)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                insert_event(&mut tx, event, license_id, now).await?;
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn set_password_reset_code(
+                &self,
+                license_id: i64,
+                which: DnaPassword,
+                code: &str,
+                expires_at: Millis,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<()> {
+                let mut tx = begin_write(self).await?;
+                lock_license_id(&mut tx, license_id).await?;
+                ensure_row(&mut tx, license_id, now).await?;
+                let sql = match which {
+                    DnaPassword::User => {
+                        "UPDATE dna_licenses SET reset_digest = $2, reset_expires_at = $3, updated_at = $4 \
+                         WHERE license_id = $1"
+                    }
+                    DnaPassword::Admin => {
+                        "UPDATE dna_licenses SET admin_reset_digest = $2, admin_reset_expires_at = $3, updated_at = $4 \
+                         WHERE license_id = $1"
+                    }
+                };
+                sqlx::query(sql)
+                    .bind(license_id)
+                    .bind(self.codec.digest(code.as_bytes()))
+                    .bind(expires_at)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                insert_event(&mut tx, event, license_id, now).await?;
+                tx.commit().await.map_err(db_err)
+            }
+
+            async fn password_reset_code_matches(
+                &self,
+                license_id: i64,
+                which: DnaPassword,
+                code: &str,
+                now: Millis,
+            ) -> Result<bool> {
+                // The digest is keyed, so comparing it in SQL reveals nothing about the code.
+                let sql = match which {
+                    DnaPassword::User => {
+                        "SELECT COUNT(*) FROM dna_licenses WHERE license_id = $1 AND reset_digest = $2 \
+                         AND reset_expires_at > $3"
+                    }
+                    DnaPassword::Admin => {
+                        "SELECT COUNT(*) FROM dna_licenses WHERE license_id = $1 AND admin_reset_digest = $2 \
+                         AND admin_reset_expires_at > $3"
+                    }
+                };
+                let n: i64 = sqlx::query_scalar(sql)
+                    .bind(license_id)
+                    .bind(self.codec.digest(code.as_bytes()))
+                    .bind(now)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                Ok(n > 0)
+            }
+
+            async fn update_license_account(
+                &self,
+                license_id: i64,
+                activation_email: Option<String>,
+                license_data: Option<String>,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<DnaLicense> {
+                let mut tx = begin_write(self).await?;
+                lock_license_id(&mut tx, license_id).await?;
+                ensure_row(&mut tx, license_id, now).await?;
+                sqlx::query(
+                    "UPDATE dna_licenses SET activation_email = COALESCE($2, activation_email), \
+                     license_data = COALESCE($3, license_data), updated_at = $4 WHERE license_id = $1",
+                )
+                .bind(license_id)
+                .bind(activation_email)
+                .bind(license_data)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                let updated = dna_row(&mut tx, license_id).await?;
+                insert_event(&mut tx, event, license_id, now).await?;
+                tx.commit().await.map_err(db_err)?;
+                Ok(updated)
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl LockoutStore for $store {
+            async fn ip_locked(&self, license_id: i64, ip: &str, now: Millis) -> Result<bool> {
                 let mut conn = self.pool.acquire().await.map_err(db_err)?;
                 let attempts = ip_attempts(&mut conn, license_id, ip).await?;
                 Ok(lockout::ip_locked(attempts.as_ref(), now))
             }
 
-            async fn dna_password_attempt(
+            async fn password_attempt(
                 &self,
                 license_id: i64,
                 ip: &str,
@@ -242,129 +393,7 @@ macro_rules! impl_dna_store {
                 Ok(PasswordAttempt::Rejected { locked })
             }
 
-            async fn dna_set_password(
-                &self,
-                license_id: i64,
-                which: DnaPassword,
-                hash: Option<String>,
-                event: EventDraft,
-                now: Millis,
-            ) -> Result<()> {
-                let mut tx = begin_write(self).await?;
-                lock_license_id(&mut tx, license_id).await?;
-                ensure_row(&mut tx, license_id, now).await?;
-                let sql = match which {
-                    DnaPassword::User => {
-                        "UPDATE dna_licenses SET password_hash = $2, reset_digest = NULL, reset_expires_at = NULL, \
-                         updated_at = $3 WHERE license_id = $1"
-                    }
-                    DnaPassword::Admin => {
-                        "UPDATE dna_licenses SET admin_password_hash = $2, admin_reset_digest = NULL, \
-                         admin_reset_expires_at = NULL, updated_at = $3 WHERE license_id = $1"
-                    }
-                };
-                sqlx::query(sql)
-                    .bind(license_id)
-                    .bind(hash)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                insert_event(&mut tx, event, license_id, now).await?;
-                tx.commit().await.map_err(db_err)
-            }
-
-            async fn dna_set_reset_code(
-                &self,
-                license_id: i64,
-                which: DnaPassword,
-                code: &str,
-                expires_at: Millis,
-                event: EventDraft,
-                now: Millis,
-            ) -> Result<()> {
-                let mut tx = begin_write(self).await?;
-                lock_license_id(&mut tx, license_id).await?;
-                ensure_row(&mut tx, license_id, now).await?;
-                let sql = match which {
-                    DnaPassword::User => {
-                        "UPDATE dna_licenses SET reset_digest = $2, reset_expires_at = $3, updated_at = $4 \
-                         WHERE license_id = $1"
-                    }
-                    DnaPassword::Admin => {
-                        "UPDATE dna_licenses SET admin_reset_digest = $2, admin_reset_expires_at = $3, updated_at = $4 \
-                         WHERE license_id = $1"
-                    }
-                };
-                sqlx::query(sql)
-                    .bind(license_id)
-                    .bind(self.codec.digest(code.as_bytes()))
-                    .bind(expires_at)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                insert_event(&mut tx, event, license_id, now).await?;
-                tx.commit().await.map_err(db_err)
-            }
-
-            async fn dna_reset_code_matches(
-                &self,
-                license_id: i64,
-                which: DnaPassword,
-                code: &str,
-                now: Millis,
-            ) -> Result<bool> {
-                // The digest is keyed, so comparing it in SQL reveals nothing about the code.
-                let sql = match which {
-                    DnaPassword::User => {
-                        "SELECT COUNT(*) FROM dna_licenses WHERE license_id = $1 AND reset_digest = $2 \
-                         AND reset_expires_at > $3"
-                    }
-                    DnaPassword::Admin => {
-                        "SELECT COUNT(*) FROM dna_licenses WHERE license_id = $1 AND admin_reset_digest = $2 \
-                         AND admin_reset_expires_at > $3"
-                    }
-                };
-                let n: i64 = sqlx::query_scalar(sql)
-                    .bind(license_id)
-                    .bind(self.codec.digest(code.as_bytes()))
-                    .bind(now)
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(db_err)?;
-                Ok(n > 0)
-            }
-
-            async fn dna_update_license(
-                &self,
-                license_id: i64,
-                activation_email: Option<String>,
-                license_data: Option<String>,
-                event: EventDraft,
-                now: Millis,
-            ) -> Result<DnaLicense> {
-                let mut tx = begin_write(self).await?;
-                lock_license_id(&mut tx, license_id).await?;
-                ensure_row(&mut tx, license_id, now).await?;
-                sqlx::query(
-                    "UPDATE dna_licenses SET activation_email = COALESCE($2, activation_email), \
-                     license_data = COALESCE($3, license_data), updated_at = $4 WHERE license_id = $1",
-                )
-                .bind(license_id)
-                .bind(activation_email)
-                .bind(license_data)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-                let updated = dna_row(&mut tx, license_id).await?;
-                insert_event(&mut tx, event, license_id, now).await?;
-                tx.commit().await.map_err(db_err)?;
-                Ok(updated)
-            }
-
-            async fn dna_clear_ip_lockouts(&self, license_id: i64, event: EventDraft, now: Millis) -> Result<u64> {
+            async fn clear_ip_lockouts(&self, license_id: i64, event: EventDraft, now: Millis) -> Result<u64> {
                 let mut tx = begin_write(self).await?;
                 lock_license_id(&mut tx, license_id).await?;
                 let done = sqlx::query("DELETE FROM dna_ip_attempts WHERE license_id = $1")
@@ -377,7 +406,7 @@ macro_rules! impl_dna_store {
                 Ok(done.rows_affected())
             }
 
-            async fn dna_reset_reactivation_lockout(
+            async fn reset_reactivation_lockout(
                 &self,
                 license_id: i64,
                 event: EventDraft,
@@ -404,7 +433,7 @@ macro_rules! impl_dna_store {
                 Ok(done.rows_affected())
             }
 
-            async fn dna_ip_lockout_policy(&self, product_id: i64) -> Result<IpLockoutPolicy> {
+            async fn ip_lockout_policy(&self, product_id: i64) -> Result<IpLockoutPolicy> {
                 let mut conn = self.pool.acquire().await.map_err(db_err)?;
                 let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE id = $1")
                     .bind(product_id)
@@ -417,7 +446,7 @@ macro_rules! impl_dna_store {
                 policy_of(&mut conn, product_id).await
             }
 
-            async fn dna_set_ip_lockout_policy(
+            async fn set_ip_lockout_policy(
                 &self,
                 product_id: i64,
                 policy: IpLockoutPolicy,
@@ -443,8 +472,11 @@ macro_rules! impl_dna_store {
                 tx.commit().await.map_err(db_err)?;
                 Ok(policy)
             }
+        }
 
-            async fn dna_add_info_tag(
+        #[async_trait::async_trait]
+        impl InfoTagStore for $store {
+            async fn add_info_tag(
                 &self,
                 license_id: i64,
                 tag: &str,
@@ -468,7 +500,7 @@ macro_rules! impl_dna_store {
                 Ok(created)
             }
 
-            async fn dna_info_tags(&self, license_id: i64, page: Page) -> Result<Vec<InfoTag>> {
+            async fn list_info_tags(&self, license_id: i64, page: Page) -> Result<Vec<InfoTag>> {
                 let mut conn = self.pool.acquire().await.map_err(db_err)?;
                 license_exists(&mut conn, license_id).await?;
                 let found = sqlx::query(
@@ -484,7 +516,7 @@ macro_rules! impl_dna_store {
                 found.iter().map(info_tag_from_row).collect()
             }
 
-            async fn dna_latest_info_tag(&self, license_id: i64) -> Result<Option<InfoTag>> {
+            async fn latest_info_tag(&self, license_id: i64) -> Result<Option<InfoTag>> {
                 sqlx::query(
                     "SELECT id, license_id, tag, at FROM dna_info_tags WHERE license_id = $1 ORDER BY id DESC LIMIT 1",
                 )

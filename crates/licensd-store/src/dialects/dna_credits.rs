@@ -41,15 +41,15 @@ pub struct CreditPool {
 }
 
 #[async_trait::async_trait]
-pub trait DnaCreditStore: Send + Sync + 'static {
+pub trait CreditStore: Send + Sync + 'static {
     /// The product's pools (of one e-mail when given), by e-mail then name; NotFound without the
     /// product.
-    async fn dna_credit_pools(&self, product_id: i64, email: Option<&str>) -> Result<Vec<CreditPool>>;
+    async fn credit_pools(&self, product_id: i64, email: Option<&str>) -> Result<Vec<CreditPool>>;
     /// The pools the license reaches through its activation e-mail (none without an e-mail).
-    async fn dna_license_credit_pools(&self, license: &License) -> Result<Vec<CreditPool>>;
+    async fn license_credit_pools(&self, license: &License) -> Result<Vec<CreditPool>>;
     /// Funds one pool credit (creating it), as the domain's `plan_funding` allows; NotFound without
     /// the product, InvalidInput when the rule refuses.
-    async fn dna_fund_credit_pool(
+    async fn fund_credit_pool(
         &self,
         product_id: i64,
         email: &str,
@@ -62,7 +62,7 @@ pub trait DnaCreditStore: Send + Sync + 'static {
     /// pool row lock, as the domain's `plan_pool_consumption` decides (`Denied(FeatureNotFound)`
     /// when the code has no e-mail or the e-mail no such credit, `Denied(ConsumptionLimitReached)`
     /// when too few are left). `product` and `license` are the caller's snapshot of the code.
-    async fn dna_consume_credit_pool(
+    async fn consume_credit_pool(
         &self,
         product: &Product,
         license: &License,
@@ -73,7 +73,7 @@ pub trait DnaCreditStore: Send + Sync + 'static {
     ) -> Result<CreditPool>;
 }
 
-/// Implements `DnaCreditStore` for one backend (`$core`: `sqlite` or `postgres`); writes begin
+/// Implements `CreditStore` for one backend (`$core`: `sqlite` or `postgres`); writes begin
 /// with `shared::begin_write` (`sql/tx.rs`), and `$lock` is appended to a `SELECT` that must lock
 /// the rows it reads.
 macro_rules! impl_dna_credit_store {
@@ -81,8 +81,8 @@ macro_rules! impl_dna_credit_store {
         use crate::$core::shared::{begin_write, get, insert_event};
 
         #[async_trait::async_trait]
-        impl DnaCreditStore for $store {
-            async fn dna_credit_pools(&self, product_id: i64, email: Option<&str>) -> Result<Vec<CreditPool>> {
+        impl CreditStore for $store {
+            async fn credit_pools(&self, product_id: i64, email: Option<&str>) -> Result<Vec<CreditPool>> {
                 let mut conn = self.pool.acquire().await.map_err(db_err)?;
                 let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE id = $1")
                     .bind(product_id)
@@ -104,7 +104,7 @@ macro_rules! impl_dna_credit_store {
                 rows.iter().map(pool_from_row).collect()
             }
 
-            async fn dna_license_credit_pools(&self, license: &License) -> Result<Vec<CreditPool>> {
+            async fn license_credit_pools(&self, license: &License) -> Result<Vec<CreditPool>> {
                 let mut conn = self.pool.acquire().await.map_err(db_err)?;
                 let Some(email) = email_of(&mut conn, license.id).await? else {
                     return Ok(Vec::new());
@@ -121,7 +121,7 @@ macro_rules! impl_dna_credit_store {
                 rows.iter().map(pool_from_row).collect()
             }
 
-            async fn dna_fund_credit_pool(
+            async fn fund_credit_pool(
                 &self,
                 product_id: i64,
                 email: &str,
@@ -180,7 +180,7 @@ macro_rules! impl_dna_credit_store {
                 Ok(pool)
             }
 
-            async fn dna_consume_credit_pool(
+            async fn consume_credit_pool(
                 &self,
                 product: &Product,
                 license: &License,

@@ -1,4 +1,4 @@
-//! SLASCONE back-office storage beyond `SlasconeStore`: the instance's generated ISV id and the
+//! SLASCONE back-office storage beyond `BackofficeStore`: the instance's generated ISV id and the
 //! one-transaction license update of `PUT /licenses/{license_id}` (limits, expiry, edition,
 //! temporary flag, license type, software release limitation and legacy license key together).
 //! Migrations use versions 530–539; files live in migrations/{sqlite,postgres}/.
@@ -20,7 +20,7 @@ pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[Migration {
     sql: include_str!("../../migrations/postgres/0530_slascone_isv.sql"),
 }];
 
-// The `StoreError::Conflict` texts of `slascone_update_license` beyond the limits' ones
+// The `StoreError::Conflict` texts of `apply_license_update` beyond the limits' ones
 // (`slascone::CONFLICT_TOKENS_IN_USE`, `CONFLICT_USERS_IN_USE`, `CONFLICT_EXPIRATION_MODE`) and
 // `slascone::CONFLICT_LEGACY_KEY`.
 pub const CONFLICT_EDITION_MODE: &str = "the edition has another provisioning mode";
@@ -48,16 +48,23 @@ pub struct LicenseUpdate {
     pub legacy_key: Option<Option<String>>,
 }
 
+/// The instance's ISV id, kept in the database (SLASCONE's wire names the instance by it).
 #[async_trait::async_trait]
-pub trait SlasconeAdminStore: Send + Sync + 'static {
+pub trait IsvStore: Send + Sync + 'static {
     /// The ISV id kept in the database, recording `candidate` when there is none yet. Safe under
     /// concurrency (two nodes starting at once read the same id).
-    async fn slascone_isv_id(&self, candidate: &str, now: Millis) -> Result<String>;
+    async fn isv_id(&self, candidate: &str, now: Millis) -> Result<String>;
+}
+
+/// A back-office licence update (edition, type, release limitation, legacy key, limits) as one
+/// transaction.
+#[async_trait::async_trait]
+pub trait LicenseUpdateStore: Send + Sync + 'static {
     /// Applies a license update in one transaction. NotFound without the license;
     /// `Conflict(CONFLICT_UNKNOWN_EDITION | CONFLICT_UNKNOWN_ENTRY | CONFLICT_EDITION_MODE | CONFLICT_TEMPORARY |
     /// slascone::CONFLICT_LEGACY_KEY | slascone::CONFLICT_TOKENS_IN_USE | …_USERS_IN_USE |
     /// …_EXPIRATION_MODE)` refuses the whole update.
-    async fn slascone_update_license(
+    async fn apply_license_update(
         &self,
         license_id: i64,
         update: LicenseUpdate,
@@ -66,15 +73,15 @@ pub trait SlasconeAdminStore: Send + Sync + 'static {
     ) -> Result<()>;
 }
 
-/// Implements `SlasconeAdminStore` for one backend (`$core`: `sqlite` or `postgres`); writes use
+/// Implements `IsvStore` and `LicenseUpdateStore` for one backend (`$core`: `sqlite` or `postgres`); writes use
 /// the shared transaction helpers (`sql/tx.rs`).
 macro_rules! impl_slascone_admin_store {
     ($store:ty, $conn:ty, $core:ident) => {
         use crate::$core::shared::{begin_write, insert_event, lock_license, write_pool};
 
         #[async_trait::async_trait]
-        impl SlasconeAdminStore for $store {
-            async fn slascone_isv_id(&self, candidate: &str, now: Millis) -> Result<String> {
+        impl IsvStore for $store {
+            async fn isv_id(&self, candidate: &str, now: Millis) -> Result<String> {
                 sqlx::query(
                     "INSERT INTO slascone_isv (singleton, isv_id, created_at) VALUES (1, $1, $2) \
                      ON CONFLICT (singleton) DO NOTHING",
@@ -89,8 +96,11 @@ macro_rules! impl_slascone_admin_store {
                     .await
                     .map_err(db_err)
             }
+        }
 
-            async fn slascone_update_license(
+        #[async_trait::async_trait]
+        impl LicenseUpdateStore for $store {
+            async fn apply_license_update(
                 &self,
                 license_id: i64,
                 update: LicenseUpdate,

@@ -41,17 +41,17 @@ pub fn session_fingerprint(client_id: &str, session_id: &str) -> String {
 }
 
 #[async_trait::async_trait]
-pub trait SlasconeSessionStore: Send + Sync + 'static {
+pub trait SessionStore: Send + Sync + 'static {
     /// Opens the session or renews it (same client and session id, still live). A refusal
     /// (`Ok(Err(..))`) changes nothing. `Denied(LicenseNotFound)` when the license does not exist.
-    async fn slascone_open_session(
+    async fn open_session(
         &self,
         open: SessionOpen,
         event: EventDraft,
         now: Millis,
     ) -> Result<std::result::Result<FloatingLease, SessionRefusal>>;
     /// Closes the client's live session `session_id`; false (nothing changed) when there is none.
-    async fn slascone_close_session(
+    async fn close_session(
         &self,
         license_id: i64,
         client_id: &str,
@@ -245,8 +245,8 @@ macro_rules! impl_sessions {
             }
 
             #[async_trait::async_trait]
-            impl SlasconeSessionStore for $store {
-                async fn slascone_open_session(
+            impl SessionStore for $store {
+                async fn open_session(
                     &self,
                     open: SessionOpen,
                     event: EventDraft,
@@ -266,7 +266,7 @@ macro_rules! impl_sessions {
                     }
                 }
 
-                async fn slascone_close_session(
+                async fn close_session(
                     &self,
                     license_id: i64,
                     client_id: &str,

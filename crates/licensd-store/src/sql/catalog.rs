@@ -14,7 +14,17 @@ pub trait CatalogStore: Send + Sync + 'static {
     /// Writes every mutable field of `product` (code, name, auth method, status, trial, metadata).
     async fn update_product(&self, product: Product, event: EventDraft, now: Millis) -> Result<Product>;
     /// Conflict while licenses of the product exist.
-    async fn delete_product(&self, id: i64, event: EventDraft, now: Millis) -> Result<()>;
+    /// Deletes a product as `licensd_domain::product_deletion` decides, in one transaction:
+    /// `Conflict("product has licenses")` (nothing changed) while it has licences and `deletion`
+    /// is not `Cascade`; a cascade also removes its licences, each logged as `license.deleted`
+    /// before `event`. NotFound for an unknown product.
+    async fn delete_product(
+        &self,
+        id: i64,
+        deletion: licensd_domain::product_deletion::ProductDeletion,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<()>;
 
     // --- feature definitions ---
     async fn create_feature(&self, new: NewFeature, event: EventDraft, now: Millis) -> Result<FeatureDefinition>;
@@ -135,7 +145,14 @@ macro_rules! impl_catalog {
                 }
 
                 #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
-                async fn delete_product(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                async fn delete_product(
+                    &self,
+                    id: i64,
+                    deletion: licensd_domain::product_deletion::ProductDeletion,
+                    event: EventDraft,
+                    now: Millis,
+                ) -> Result<()> {
+                    use licensd_domain::product_deletion::ProductDeletion;
                     let mut tx = begin_write(self).await?;
                     let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE id = $1")
                         .bind(id)
@@ -150,8 +167,24 @@ macro_rules! impl_catalog {
                         .fetch_one(&mut *tx)
                         .await
                         .map_err(db_err)?;
-                    if licenses > 0 {
-                        return Err(StoreError::Conflict("product has licenses".into()));
+                    let cascade = deletion
+                        .plan(licenses)
+                        .map_err(|refusal| StoreError::Conflict(refusal.message().into()))?;
+                    if cascade {
+                        // Rows hanging off licenses (devices, leases, grants, consumption,
+                        // metadata) go with them through ON DELETE CASCADE. The ids logged are
+                        // those deleted, so a licence created meanwhile is logged too.
+                        let mut removed: Vec<i64> =
+                            sqlx::query_scalar("DELETE FROM licenses WHERE product_id = $1 RETURNING id")
+                                .bind(id)
+                                .fetch_all(&mut *tx)
+                                .await
+                                .map_err(conflict("product is still in use", "product is still in use"))?;
+                        removed.sort_unstable();
+                        for license in &removed {
+                            insert_event(&mut tx, ProductDeletion::cascaded_license_event(&event, id, *license), None, now)
+                                .await?;
+                        }
                     }
                     // Feature definitions and policies are parts of the product; without licenses
                     // nothing else can refer to them.

@@ -497,7 +497,14 @@ async fn smoke_both_backends() {
             Err(StoreError::Conflict(_))
         ));
         assert!(matches!(
-            store.delete_product(product.id, ev("d", "product"), NOW).await,
+            store
+                .delete_product(
+                    product.id,
+                    ProductDeletion::RefuseWhileLicensed,
+                    ev("d", "product"),
+                    NOW
+                )
+                .await,
             Err(StoreError::Conflict(_))
         ));
 

@@ -120,14 +120,24 @@ pub async fn products_crud(db: Db) {
     );
 
     // Delete.
-    db.delete_product(other.id, ev_on("product.delete", "product", other.id), NOW)
-        .await
-        .expect("delete");
+    db.delete_product(
+        other.id,
+        ProductDeletion::RefuseWhileLicensed,
+        ev_on("product.delete", "product", other.id),
+        NOW,
+    )
+    .await
+    .expect("delete");
     assert_not_found(db.get_product(other.id).await);
     assert_not_found(db.get_product_by_code("other").await);
     assert_not_found(
-        db.delete_product(other.id, ev_on("product.delete", "product", other.id), NOW)
-            .await,
+        db.delete_product(
+            other.id,
+            ProductDeletion::RefuseWhileLicensed,
+            ev_on("product.delete", "product", other.id),
+            NOW,
+        )
+        .await,
     );
     let remaining: Vec<i64> = db.list_products(all()).await.unwrap().iter().map(|p| p.id).collect();
     assert_eq!(remaining, vec![p.id]);
@@ -188,8 +198,13 @@ pub async fn products_list_pages_by_cursor(db: Db) {
 pub async fn product_with_licenses_cannot_be_deleted(db: Db) {
     let (p, lic) = product_and_license(&db, terms(Some(1))).await;
     assert_conflict(
-        db.delete_product(p.id, ev_on("product.delete", "product", p.id), NOW)
-            .await,
+        db.delete_product(
+            p.id,
+            ProductDeletion::RefuseWhileLicensed,
+            ev_on("product.delete", "product", p.id),
+            NOW,
+        )
+        .await,
     );
     assert_eq!(db.get_product(p.id).await.unwrap(), p);
     assert_eq!(db.get_license(lic.id).await.unwrap(), lic);
@@ -197,9 +212,14 @@ pub async fn product_with_licenses_cannot_be_deleted(db: Db) {
     db.delete_license(lic.id, ev_on("license.delete", "license", lic.id), NOW)
         .await
         .unwrap();
-    db.delete_product(p.id, ev_on("product.delete", "product", p.id), NOW)
-        .await
-        .expect("delete once no licenses remain");
+    db.delete_product(
+        p.id,
+        ProductDeletion::RefuseWhileLicensed,
+        ev_on("product.delete", "product", p.id),
+        NOW,
+    )
+    .await
+    .expect("delete once no licenses remain");
     assert_not_found(db.get_product(p.id).await);
 }
 
@@ -502,6 +522,94 @@ pub async fn policies_crud(db: Db) {
     assert_not_found(db.get_policy(basic_pol.id).await);
     assert_eq!(ids(db.list_policies(Some(p.id)).await.unwrap()), vec![pol.id]);
     assert_not_found(db.get_policy(999_999).await);
+}
+
+/// One delete policy (`licensd_domain::product_deletion`): refused while licences exist unless
+/// cascading, the refusal changing nothing; a cascade removes the licences with what hangs off
+/// them and logs each as `license.deleted` before the product's event, all in one transaction.
+pub async fn product_deletion_refuses_or_cascades(db: Db) {
+    let (p, lic) = product_and_license(&db, terms(Some(2))).await;
+    let second = license(&db, p.id, "KEY-2", terms(Some(1))).await;
+    activate(&db, &lic, "fp-1", NOW).await.unwrap();
+    let before = state(&db, lic.id).await;
+    let refused = db
+        .delete_product(
+            p.id,
+            ProductDeletion::RefuseWhileLicensed,
+            ev_on("product.delete", "product", p.id),
+            NOW,
+        )
+        .await;
+    match refused {
+        Err(StoreError::Conflict(message)) => assert_eq!(message, "product has licenses"),
+        other => panic!("expected the refusal, got {other:?}"),
+    }
+    assert_unchanged(&db, &before, "a refused product delete").await;
+    assert_eq!(db.get_product(p.id).await.unwrap(), p);
+    assert_eq!(db.get_license(second.id).await.unwrap(), second);
+
+    let events_before = event_count(&db).await;
+    let product_event = ev_on("product.delete", "product", p.id).from_ip(Some("192.0.2.7".into()));
+    db.delete_product(p.id, ProductDeletion::Cascade, product_event, NOW + 5)
+        .await
+        .expect("cascade");
+    assert_not_found(db.get_product(p.id).await);
+    assert_not_found(db.get_license(lic.id).await);
+    assert_not_found(db.get_license(second.id).await);
+    assert_eq!(count_where_license(&db, "devices", lic.id).await, 0);
+    let logged = db.list_events(EventFilter::default(), all()).await.unwrap();
+    let mut logged: Vec<_> = logged.into_iter().filter(|e| e.at == NOW + 5).collect();
+    logged.sort_by_key(|e| e.id);
+    let summary: Vec<_> = logged
+        .iter()
+        .map(|e| {
+            (
+                e.action.as_str(),
+                e.subject_type.as_str(),
+                e.subject_id,
+                e.actor.as_str(),
+                e.source_ip.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("license.deleted", "license", Some(lic.id), "tester", Some("192.0.2.7")),
+            (
+                "license.deleted",
+                "license",
+                Some(second.id),
+                "tester",
+                Some("192.0.2.7")
+            ),
+            ("product.delete", "product", Some(p.id), "tester", Some("192.0.2.7")),
+        ]
+    );
+    assert_eq!(logged[0].data, json!({"cascade_from_product": p.id}));
+    assert_eq!(event_count(&db).await, events_before + 3);
+    assert_not_found(
+        db.delete_product(
+            p.id,
+            ProductDeletion::Cascade,
+            ev_on("product.delete", "product", p.id),
+            NOW,
+        )
+        .await,
+    );
+
+    // A cascade over a product without licences is a plain delete: one event.
+    let bare = product(&db, "bare").await;
+    let events_before = event_count(&db).await;
+    db.delete_product(
+        bare.id,
+        ProductDeletion::Cascade,
+        ev_on("product.delete", "product", bare.id),
+        NOW,
+    )
+    .await
+    .unwrap();
+    assert_eq!(event_count(&db).await, events_before + 1);
 }
 
 pub async fn referenced_rows_cannot_be_deleted(db: Db) {

@@ -103,7 +103,15 @@ pub async fn denied_commands_append_no_events(db: Db) {
         db.create_product(new_product("app"), ev("product.create", "product"), NOW)
             .await,
     );
-    assert_not_found(db.delete_product(999_999, ev("product.delete", "product"), NOW).await);
+    assert_not_found(
+        db.delete_product(
+            999_999,
+            ProductDeletion::RefuseWhileLicensed,
+            ev("product.delete", "product"),
+            NOW,
+        )
+        .await,
+    );
     assert_eq!(event_count(&db).await, before, "refused commands append nothing");
 
     let before = event_count(&db).await;

@@ -28,18 +28,18 @@ pub async fn km_settings_blocks_and_product_keys(db: Db) {
         .create_credential(km_credential("app"), ev("c", "credential"), NOW)
         .await
         .unwrap();
-    assert_eq!(db.km_api_key_settings(credential.id).await.unwrap(), None);
+    assert_eq!(db.api_key_settings(credential.id).await.unwrap(), None);
     let settings = ApiKeySettings {
         credential_id: credential.id,
         capabilities: vec!["verify".into(), "activate".into()],
         active: false,
         updated_at: NOW,
     };
-    db.km_put_api_key_settings(settings.clone(), ev("s", "credential"))
+    db.put_api_key_settings(settings.clone(), ev("s", "credential"))
         .await
         .unwrap();
     assert_eq!(
-        db.km_api_key_settings(credential.id).await.unwrap(),
+        db.api_key_settings(credential.id).await.unwrap(),
         Some(settings.clone())
     );
     let replaced = ApiKeySettings {
@@ -47,10 +47,10 @@ pub async fn km_settings_blocks_and_product_keys(db: Db) {
         capabilities: vec![],
         ..settings.clone()
     };
-    db.km_put_api_key_settings(replaced.clone(), ev("s", "credential"))
+    db.put_api_key_settings(replaced.clone(), ev("s", "credential"))
         .await
         .unwrap();
-    assert_eq!(db.km_api_key_settings(credential.id).await.unwrap(), Some(replaced));
+    assert_eq!(db.api_key_settings(credential.id).await.unwrap(), Some(replaced));
     // Only Key Manager credentials take settings.
     let native = NewCredential {
         dialect: Dialect::Native,
@@ -58,7 +58,7 @@ pub async fn km_settings_blocks_and_product_keys(db: Db) {
     };
     let native = db.create_credential(native, ev("c", "credential"), NOW).await.unwrap();
     assert_not_found(
-        db.km_put_api_key_settings(
+        db.put_api_key_settings(
             ApiKeySettings {
                 credential_id: native.id,
                 ..settings.clone()
@@ -68,7 +68,7 @@ pub async fn km_settings_blocks_and_product_keys(db: Db) {
         .await,
     );
     assert_not_found(
-        db.km_put_api_key_settings(
+        db.put_api_key_settings(
             ApiKeySettings {
                 credential_id: 999_999,
                 ..settings
@@ -79,7 +79,7 @@ pub async fn km_settings_blocks_and_product_keys(db: Db) {
     );
 
     let block = db
-        .km_add_access_block(
+        .add_access_block(
             AccessBlockKind::Identifier,
             "HW-1",
             Some("abuse".into()),
@@ -93,19 +93,19 @@ pub async fn km_settings_blocks_and_product_keys(db: Db) {
         (AccessBlockKind::Identifier, "HW-1", Some("abuse"))
     );
     assert_conflict(
-        db.km_add_access_block(AccessBlockKind::Identifier, "HW-1", None, ev("b", "access_block"), NOW)
+        db.add_access_block(AccessBlockKind::Identifier, "HW-1", None, ev("b", "access_block"), NOW)
             .await,
     );
     // The same value under another kind is another entry.
-    db.km_add_access_block(AccessBlockKind::Domain, "HW-1", None, ev("b", "access_block"), NOW)
+    db.add_access_block(AccessBlockKind::Domain, "HW-1", None, ev("b", "access_block"), NOW)
         .await
         .unwrap();
-    assert_eq!(db.km_list_access_blocks().await.unwrap().len(), 2);
-    db.km_delete_access_block(block.id, ev("b", "access_block"), NOW)
+    assert_eq!(db.list_access_blocks().await.unwrap().len(), 2);
+    db.delete_access_block(block.id, ev("b", "access_block"), NOW)
         .await
         .unwrap();
-    assert_not_found(db.km_delete_access_block(block.id, ev("b", "access_block"), NOW).await);
-    assert_eq!(db.km_list_access_blocks().await.unwrap().len(), 1);
+    assert_not_found(db.delete_access_block(block.id, ev("b", "access_block"), NOW).await);
+    assert_eq!(db.list_access_blocks().await.unwrap().len(), 1);
 
     let product = product(&db, "km-keys").await;
     let key = NewSigningKey {
@@ -114,11 +114,11 @@ pub async fn km_settings_blocks_and_product_keys(db: Db) {
         public_der: vec![1, 2, 3],
         private_pkcs8: b"private key bytes".to_vec(),
     };
-    assert!(db.km_product_signing_key(product.id).await.unwrap().is_none());
-    db.km_put_product_signing_key(product.id, key.clone(), ev("k", "product"), NOW)
+    assert!(db.product_signing_key(product.id).await.unwrap().is_none());
+    db.put_product_signing_key(product.id, key.clone(), ev("k", "product"), NOW)
         .await
         .unwrap();
-    let stored = db.km_product_signing_key(product.id).await.unwrap().unwrap();
+    let stored = db.product_signing_key(product.id).await.unwrap().unwrap();
     assert_eq!(
         (stored.kid.as_str(), stored.private_pkcs8.as_slice()),
         ("kid-1", &b"private key bytes"[..])
@@ -132,63 +132,57 @@ pub async fn km_settings_blocks_and_product_keys(db: Db) {
         )
         .await;
     assert!(!raw.windows(7).any(|w| w == b"private"));
-    assert_not_found(
-        db.km_put_product_signing_key(999_999, key, ev("k", "product"), NOW)
-            .await,
-    );
-    db.km_delete_product_signing_key(product.id, ev("k", "product"), NOW)
+    assert_not_found(db.put_product_signing_key(999_999, key, ev("k", "product"), NOW).await);
+    db.delete_product_signing_key(product.id, ev("k", "product"), NOW)
         .await
         .unwrap();
-    assert_not_found(
-        db.km_delete_product_signing_key(product.id, ev("k", "product"), NOW)
-            .await,
-    );
+    assert_not_found(db.delete_product_signing_key(product.id, ev("k", "product"), NOW).await);
 }
 
 pub async fn km_metadata_per_owner(db: Db) {
     let (product, lic) = product_and_license(&db, terms(Some(1))).await;
     let owner = MetaOwner::License(lic.id);
     let entry = db
-        .km_create_meta(owner, "seat", "A1", ev("m", "license"), NOW)
+        .create_meta(owner, "seat", "A1", ev("m", "license"), NOW)
         .await
         .unwrap();
-    assert_conflict(db.km_create_meta(owner, "seat", "A2", ev("m", "license"), NOW).await);
+    assert_conflict(db.create_meta(owner, "seat", "A2", ev("m", "license"), NOW).await);
     let updated = db
-        .km_update_meta(owner, "seat", "B2", ev("m", "license"), NOW + 1)
+        .update_meta(owner, "seat", "B2", ev("m", "license"), NOW + 1)
         .await
         .unwrap();
     assert_eq!(
         (updated.id, updated.value.as_str(), updated.updated_at),
         (entry.id, "B2", NOW + 1)
     );
-    assert_not_found(db.km_update_meta(owner, "other", "x", ev("m", "license"), NOW).await);
+    assert_not_found(db.update_meta(owner, "other", "x", ev("m", "license"), NOW).await);
     // The same name on the product is a separate entry.
-    db.km_create_meta(MetaOwner::Product(product.id), "seat", "P", ev("m", "product"), NOW)
+    db.create_meta(MetaOwner::Product(product.id), "seat", "P", ev("m", "product"), NOW)
         .await
         .unwrap();
-    assert_eq!(db.km_list_meta(owner).await.unwrap().len(), 1);
+    assert_eq!(db.list_meta(owner).await.unwrap().len(), 1);
     assert_not_found(
-        db.km_create_meta(MetaOwner::License(999_999), "k", "v", ev("m", "license"), NOW)
+        db.create_meta(MetaOwner::License(999_999), "k", "v", ev("m", "license"), NOW)
             .await,
     );
-    db.km_delete_meta(owner, "seat", ev("m", "license"), NOW).await.unwrap();
-    assert_not_found(db.km_delete_meta(owner, "seat", ev("m", "license"), NOW).await);
-    assert!(db.km_list_meta(owner).await.unwrap().is_empty());
+    db.delete_meta(owner, "seat", ev("m", "license"), NOW).await.unwrap();
+    assert_not_found(db.delete_meta(owner, "seat", ev("m", "license"), NOW).await);
+    assert!(db.list_meta(owner).await.unwrap().is_empty());
     // Deleting the product takes its licenses, their metadata and its own.
-    db.km_create_meta(owner, "again", "1", ev("m", "license"), NOW)
+    db.create_meta(owner, "again", "1", ev("m", "license"), NOW)
         .await
         .unwrap();
     activate(&db, &lic, "fp-1", NOW).await.unwrap();
-    db.km_delete_product(product.id, ev("d", "product"), NOW).await.unwrap();
+    db.delete_product(product.id, ProductDeletion::Cascade, ev("d", "product"), NOW)
+        .await
+        .unwrap();
     assert_not_found(db.get_license(lic.id).await);
     assert_not_found(db.get_product(product.id).await);
-    assert!(
-        db.km_list_meta(MetaOwner::Product(product.id))
-            .await
-            .unwrap()
-            .is_empty()
+    assert!(db.list_meta(MetaOwner::Product(product.id)).await.unwrap().is_empty());
+    assert_not_found(
+        db.delete_product(product.id, ProductDeletion::Cascade, ev("d", "product"), NOW)
+            .await,
     );
-    assert_not_found(db.km_delete_product(product.id, ev("d", "product"), NOW).await);
 }
 
 fn stock(product_id: i64, key: &str) -> NewLicense {
@@ -214,12 +208,12 @@ pub async fn km_generators_and_assignment(db: Db) {
         active: true,
     };
     let generator = db
-        .km_create_generator(product.id, spec.clone(), ev("g", "generator"), NOW)
+        .create_generator(product.id, spec.clone(), ev("g", "generator"), NOW)
         .await
         .unwrap();
-    assert_eq!(db.km_get_generator(generator.id).await.unwrap(), generator);
+    assert_eq!(db.get_generator(generator.id).await.unwrap(), generator);
     let updated = db
-        .km_update_generator(
+        .update_generator(
             generator.id,
             GeneratorSpec {
                 active: false,
@@ -231,13 +225,13 @@ pub async fn km_generators_and_assignment(db: Db) {
         .await
         .unwrap();
     assert!(!updated.active);
-    assert_eq!(db.km_list_generators(Some(product.id)).await.unwrap(), vec![updated]);
-    assert!(db.km_list_generators(Some(999_999)).await.unwrap().is_empty());
-    assert_not_found(db.km_create_generator(999_999, spec, ev("g", "generator"), NOW).await);
-    db.km_delete_generator(generator.id, ev("g", "generator"), NOW)
+    assert_eq!(db.list_generators(Some(product.id)).await.unwrap(), vec![updated]);
+    assert!(db.list_generators(Some(999_999)).await.unwrap().is_empty());
+    assert_not_found(db.create_generator(999_999, spec, ev("g", "generator"), NOW).await);
+    db.delete_generator(generator.id, ev("g", "generator"), NOW)
         .await
         .unwrap();
-    assert_not_found(db.km_get_generator(generator.id).await);
+    assert_not_found(db.get_generator(generator.id).await);
 
     db.create_licenses(
         vec![stock(product.id, "S1"), stock(product.id, "S2")],
@@ -248,7 +242,7 @@ pub async fn km_generators_and_assignment(db: Db) {
     .unwrap();
     let s1 = db.find_license_by_key("S1").await.unwrap().unwrap();
     let outcome = db
-        .km_assign(
+        .assign_stock(
             AssignSelection::One(s1.id),
             &assign_owner,
             vec![],
@@ -264,7 +258,7 @@ pub async fn km_generators_and_assignment(db: Db) {
         (Assignment::Assigned, Some("ada"), Some(NOW + DAY))
     );
     assert_eq!(
-        db.km_assign(
+        db.assign_stock(
             AssignSelection::One(s1.id),
             &assign_owner,
             vec![],
@@ -282,7 +276,7 @@ pub async fn km_generators_and_assignment(db: Db) {
         quantity: 3,
     };
     assert_eq!(
-        db.km_assign(random, &assign_owner, vec![], ev("a", "license"), NOW)
+        db.assign_stock(random, &assign_owner, vec![], ev("a", "license"), NOW)
             .await
             .unwrap(),
         AssignOutcome::Insufficient { available: 1 }
@@ -294,7 +288,7 @@ pub async fn km_generators_and_assignment(db: Db) {
         ..new_license(product.id, key, terms(Some(1)))
     };
     let outcome = db
-        .km_assign(
+        .assign_stock(
             random,
             &assign_owner,
             vec![minted("M1"), minted("M2"), minted("M3")],
@@ -323,7 +317,7 @@ pub async fn km_generators_and_assignment(db: Db) {
         quantity: 2,
     };
     assert_conflict(
-        db.km_assign(random, &assign_owner, vec![minted("M1")], ev("a", "license"), NOW)
+        db.assign_stock(random, &assign_owner, vec![minted("M1")], ev("a", "license"), NOW)
             .await,
     );
     let s3 = db.find_license_by_key("S3").await.unwrap().unwrap();
@@ -348,7 +342,7 @@ fn contract_fields(product_id: i64, key: &str, quantity: i64) -> ContractFields 
 pub async fn km_contract_quota_holds_under_concurrency(db: Db) {
     let product = product(&db, "km-contract").await;
     let stored = db
-        .km_create_contract(
+        .create_contract(
             contract_fields(product.id, "contract-key-1", 5),
             ev("c", "contract"),
             NOW,
@@ -357,7 +351,7 @@ pub async fn km_contract_quota_holds_under_concurrency(db: Db) {
         .unwrap();
     assert_eq!((stored.key.as_str(), stored.license_keys_count), ("contract-key-1", 0));
     assert_conflict(
-        db.km_create_contract(
+        db.create_contract(
             contract_fields(product.id, "contract-key-1", 5),
             ev("c", "contract"),
             NOW,
@@ -365,12 +359,12 @@ pub async fn km_contract_quota_holds_under_concurrency(db: Db) {
         .await,
     );
     assert_not_found(
-        db.km_create_contract(contract_fields(999_999, "contract-key-2", 5), ev("c", "contract"), NOW)
+        db.create_contract(contract_fields(999_999, "contract-key-2", 5), ev("c", "contract"), NOW)
             .await,
     );
-    let found = db.km_find_contract_by_key("contract-key-1").await.unwrap().unwrap();
+    let found = db.find_contract_by_key("contract-key-1").await.unwrap().unwrap();
     assert_eq!(found.contract.id, stored.contract.id);
-    assert!(db.km_find_contract_by_key("nope").await.unwrap().is_none());
+    assert!(db.find_contract_by_key("nope").await.unwrap().is_none());
     let id = stored.contract.id;
     let product_id = product.id;
 
@@ -381,7 +375,7 @@ pub async fn km_contract_quota_holds_under_concurrency(db: Db) {
         tasks.push(tokio::spawn(async move {
             let key = format!("C-{i}");
             let new = vec![new_license(product_id, &key, terms(Some(1)))];
-            store.km_contract_generate(id, new, ev("g", "contract"), NOW).await
+            store.generate_contract_keys(id, new, ev("g", "contract"), NOW).await
         }));
     }
     let mut generated = 0;
@@ -394,10 +388,10 @@ pub async fn km_contract_quota_holds_under_concurrency(db: Db) {
         }
     }
     assert_eq!((generated, refused), (5, 3));
-    assert_eq!(db.km_get_contract(id).await.unwrap().license_keys_count, 5);
+    assert_eq!(db.get_contract(id).await.unwrap().license_keys_count, 5);
     let too_many = vec![new_license(product.id, "X", terms(Some(1)))];
     assert_eq!(
-        db.km_contract_generate(id, too_many, ev("g", "contract"), NOW)
+        db.generate_contract_keys(id, too_many, ev("g", "contract"), NOW)
             .await
             .unwrap(),
         Err(ContractRefusal::LimitReached)
@@ -405,7 +399,7 @@ pub async fn km_contract_quota_holds_under_concurrency(db: Db) {
 
     // Destroy frees quota; only the contract's own keys can be destroyed.
     let outside = license(&db, product.id, "OUTSIDE", terms(Some(1))).await;
-    assert_not_found(db.km_contract_destroy(id, outside.id, ev("d", "license"), NOW).await);
+    assert_not_found(db.destroy_contract_key(id, outside.id, ev("d", "license"), NOW).await);
     let all = db
         .list_licenses(
             LicenseFilter {
@@ -420,43 +414,37 @@ pub async fn km_contract_quota_holds_under_concurrency(db: Db) {
         .into_iter()
         .find(|l| l.key.as_deref().is_some_and(|k| k.starts_with("C-")))
         .unwrap();
-    db.km_contract_destroy(id, victim.id, ev("d", "license"), NOW)
+    db.destroy_contract_key(id, victim.id, ev("d", "license"), NOW)
         .await
         .unwrap();
-    assert_eq!(db.km_get_contract(id).await.unwrap().license_keys_count, 4);
-    assert_eq!(
-        db.km_contract_destroy_all(id, ev("d", "license"), NOW).await.unwrap(),
-        4
-    );
-    assert_eq!(
-        db.km_contract_destroy_all(id, ev("d", "license"), NOW).await.unwrap(),
-        0
-    );
+    assert_eq!(db.get_contract(id).await.unwrap().license_keys_count, 4);
+    assert_eq!(db.destroy_contract_keys(id, ev("d", "license"), NOW).await.unwrap(), 4);
+    assert_eq!(db.destroy_contract_keys(id, ev("d", "license"), NOW).await.unwrap(), 0);
     assert!(db.get_license(outside.id).await.is_ok());
 
     let mut fields = contract_fields(product.id, "contract-key-9", 7);
     fields.can_generate = false;
     let updated = db
-        .km_update_contract(id, fields.clone(), ev("u", "contract"), NOW + 1)
+        .update_contract(id, fields.clone(), ev("u", "contract"), NOW + 1)
         .await
         .unwrap();
     assert_eq!(
         (updated.key.as_str(), updated.contract.license_keys_quantity),
         ("contract-key-9", 7)
     );
-    assert!(db.km_find_contract_by_key("contract-key-1").await.unwrap().is_none());
+    assert!(db.find_contract_by_key("contract-key-1").await.unwrap().is_none());
     let one = vec![new_license(product.id, "Y", terms(Some(1)))];
     assert_eq!(
-        db.km_contract_generate(id, one, ev("g", "contract"), NOW)
+        db.generate_contract_keys(id, one, ev("g", "contract"), NOW)
             .await
             .unwrap(),
         Err(ContractRefusal::NotPermitted)
     );
-    assert_not_found(db.km_update_contract(999_999, fields, ev("u", "contract"), NOW).await);
-    assert_eq!(db.km_list_contracts().await.unwrap().len(), 1);
-    db.km_delete_contract(id, ev("d", "contract"), NOW).await.unwrap();
-    assert_not_found(db.km_delete_contract(id, ev("d", "contract"), NOW).await);
-    assert_not_found(db.km_get_contract(id).await);
+    assert_not_found(db.update_contract(999_999, fields, ev("u", "contract"), NOW).await);
+    assert_eq!(db.list_contracts().await.unwrap().len(), 1);
+    db.delete_contract(id, ev("d", "contract"), NOW).await.unwrap();
+    assert_not_found(db.delete_contract(id, ev("d", "contract"), NOW).await);
+    assert_not_found(db.get_contract(id).await);
 }
 
 pub async fn km_downloadables_and_telemetry(db: Db) {
@@ -470,7 +458,7 @@ pub async fn km_downloadables_and_telemetry(db: Db) {
         release_date: Some(NOW),
     };
     let d = db
-        .km_create_downloadable(product.id, spec.clone(), ev("d", "downloadable"), NOW)
+        .create_downloadable(product.id, spec.clone(), ev("d", "downloadable"), NOW)
         .await
         .unwrap();
     assert_eq!(
@@ -478,37 +466,37 @@ pub async fn km_downloadables_and_telemetry(db: Db) {
         (None, None, 0)
     );
     assert_conflict(
-        db.km_create_downloadable(product.id, spec.clone(), ev("d", "downloadable"), NOW)
+        db.create_downloadable(product.id, spec.clone(), ev("d", "downloadable"), NOW)
             .await,
     );
     assert_not_found(
-        db.km_create_downloadable(999_999, spec, ev("d", "downloadable"), NOW)
+        db.create_downloadable(999_999, spec, ev("d", "downloadable"), NOW)
             .await,
     );
-    assert!(db.km_take_download(d.id).await.unwrap().is_none(), "no file yet");
+    assert!(db.take_download(d.id).await.unwrap().is_none(), "no file yet");
     let d = db
-        .km_put_downloadable_file(d.id, "app.zip", b"zipzip".to_vec(), ev("f", "downloadable"), NOW)
+        .put_downloadable_file(d.id, "app.zip", b"zipzip".to_vec(), ev("f", "downloadable"), NOW)
         .await
         .unwrap();
     assert_eq!((d.file_name.as_deref(), d.file_size), (Some("app.zip"), Some(6)));
     assert_eq!(
-        db.km_take_download(d.id).await.unwrap(),
+        db.take_download(d.id).await.unwrap(),
         Some(("app.zip".to_string(), b"zipzip".to_vec()))
     );
     assert_eq!(
-        db.km_downloadable_by_version(product.id, 102)
+        db.downloadable_by_version(product.id, 102)
             .await
             .unwrap()
             .unwrap()
             .download_counter,
         1
     );
-    assert!(db.km_downloadable_by_version(product.id, 103).await.unwrap().is_none());
-    assert_eq!(db.km_list_downloadables(Some(product.id)).await.unwrap().len(), 1);
-    db.km_delete_downloadable(d.id, ev("d", "downloadable"), NOW)
+    assert!(db.downloadable_by_version(product.id, 103).await.unwrap().is_none());
+    assert_eq!(db.list_downloadables(Some(product.id)).await.unwrap().len(), 1);
+    db.delete_downloadable(d.id, ev("d", "downloadable"), NOW)
         .await
         .unwrap();
-    assert_not_found(db.km_get_downloadable(d.id).await);
+    assert_not_found(db.get_downloadable(d.id).await);
 
     let record = |key: Option<&str>, flagged: bool| NewTelemetry {
         user_identifier: Some("u1".into()),
@@ -526,14 +514,14 @@ pub async fn km_downloadables_and_telemetry(db: Db) {
         product_version_exists: false,
         has_red_flags: flagged,
     };
-    let first = db.km_add_telemetry(record(Some("LIC-T"), false), NOW).await.unwrap();
+    let first = db.add_telemetry(record(Some("LIC-T"), false), NOW).await.unwrap();
     assert_eq!(
         (first.license_key.as_deref(), first.data.clone()),
         (Some("LIC-T"), json!({"text": "hi"}))
     );
-    db.km_add_telemetry(record(Some("BOGUS"), true), NOW + 1).await.unwrap();
-    db.km_add_telemetry(record(None, false), NOW + 2).await.unwrap();
-    let all_records = db.km_list_telemetry(TelemetryFilter::default(), 100).await.unwrap();
+    db.add_telemetry(record(Some("BOGUS"), true), NOW + 1).await.unwrap();
+    db.add_telemetry(record(None, false), NOW + 2).await.unwrap();
+    let all_records = db.list_telemetry(TelemetryFilter::default(), 100).await.unwrap();
     assert_eq!(
         all_records.iter().map(|r| r.created_at).collect::<Vec<_>>(),
         vec![NOW + 2, NOW + 1, NOW]
@@ -542,21 +530,16 @@ pub async fn km_downloadables_and_telemetry(db: Db) {
         license_key: Some("LIC-T".into()),
         ..TelemetryFilter::default()
     };
-    assert_eq!(db.km_list_telemetry(by_key, 100).await.unwrap().len(), 1);
+    assert_eq!(db.list_telemetry(by_key, 100).await.unwrap().len(), 1);
     let flagged = TelemetryFilter {
         has_red_flags: Some(true),
         ..TelemetryFilter::default()
     };
     assert_eq!(
-        db.km_list_telemetry(flagged, 100).await.unwrap()[0]
-            .license_key
-            .as_deref(),
+        db.list_telemetry(flagged, 100).await.unwrap()[0].license_key.as_deref(),
         Some("BOGUS")
     );
-    assert_eq!(
-        db.km_list_telemetry(TelemetryFilter::default(), 1).await.unwrap().len(),
-        1
-    );
+    assert_eq!(db.list_telemetry(TelemetryFilter::default(), 1).await.unwrap().len(), 1);
     // The key a client sent is not stored in the clear.
     let raw = db
         .raw

@@ -301,7 +301,7 @@ pub async fn outbox_delivery_commits_with_the_assignment(db: Db) {
 
     // Refused (not enough stock): nothing assigned, nothing queued.
     let outcome = db
-        .km_assign_delivering(random(3), &assign_owner, vec![], ev("a", "license"), &render, NOW)
+        .assign_stock_delivering(random(3), &assign_owner, vec![], ev("a", "license"), &render, NOW)
         .await
         .unwrap();
     assert_eq!(outcome, AssignOutcome::Insufficient { available: 2 });
@@ -309,7 +309,7 @@ pub async fn outbox_delivery_commits_with_the_assignment(db: Db) {
     // The delivery cannot be made: the assignment rolls back with it.
     let events = event_count(&db).await;
     assert!(matches!(
-        db.km_assign_delivering(
+        db.assign_stock_delivering(
             random(1),
             &assign_owner,
             vec![],
@@ -327,7 +327,7 @@ pub async fn outbox_delivery_commits_with_the_assignment(db: Db) {
 
     // Assigned: the delivery holds the assigned keys, in the same commit.
     let outcome = db
-        .km_assign_delivering(random(2), &assign_owner, vec![], ev("a", "license"), &render, NOW)
+        .assign_stock_delivering(random(2), &assign_owner, vec![], ev("a", "license"), &render, NOW)
         .await
         .unwrap();
     let AssignOutcome::Assigned(ids) = outcome else {

@@ -20,14 +20,11 @@ fn conflict_text<T: std::fmt::Debug>(result: licensd_store::Result<T>) -> String
 }
 
 pub async fn slascone_isv_id_is_recorded_once(db: Db) {
-    let first = db
-        .slascone_isv_id("11111111-1111-4111-8111-111111111111", NOW)
-        .await
-        .unwrap();
+    let first = db.isv_id("11111111-1111-4111-8111-111111111111", NOW).await.unwrap();
     assert_eq!(first, "11111111-1111-4111-8111-111111111111");
     // Later candidates (a restart, another node) get the recorded id.
     let again = db
-        .slascone_isv_id("22222222-2222-4222-8222-222222222222", NOW + 1)
+        .isv_id("22222222-2222-4222-8222-222222222222", NOW + 1)
         .await
         .unwrap();
     assert_eq!(again, first);
@@ -74,11 +71,11 @@ pub async fn slascone_license_update_is_all_or_nothing(db: Db) {
     new.policy_id = Some(a.id);
     let lic = create_license(&db, new).await;
     let other = license(&db, p.id, "OTHER-KEY", terms(Some(1))).await;
-    db.slascone_set_legacy_key(other.id, "TAKEN", ev("l", "license"), NOW)
+    db.set_legacy_key(other.id, "TAKEN", ev("l", "license"), NOW)
         .await
         .unwrap();
     let license_type = db
-        .slascone_create_entry(EntryKind::LicenseType, p.id, "Site", None, ev("t", "t"), NOW)
+        .create_entry(EntryKind::LicenseType, p.id, "Site", None, ev("t", "t"), NOW)
         .await
         .unwrap();
     activate(&db, &lic, "dev-1", NOW).await.unwrap();
@@ -112,7 +109,7 @@ pub async fn slascone_license_update_is_all_or_nothing(db: Db) {
     ];
     for (update, expected) in refusals {
         let text = conflict_text(
-            db.slascone_update_license(lic.id, update, ev("u", "license"), NOW + 1)
+            db.apply_license_update(lic.id, update, ev("u", "license"), NOW + 1)
                 .await,
         );
         assert_eq!(text, expected);
@@ -122,11 +119,11 @@ pub async fn slascone_license_update_is_all_or_nothing(db: Db) {
             (now.policy_id, now.terms.clone(), now.updated_at),
             (Some(a.id), lic.terms.clone(), lic.updated_at)
         );
-        assert_eq!(db.slascone_legacy_key_of(lic.id).await.unwrap(), None);
-        assert!(db.slascone_license_values(lic.id).await.unwrap().is_empty());
+        assert_eq!(db.legacy_key_of(lic.id).await.unwrap(), None);
+        assert!(db.license_values(lic.id).await.unwrap().is_empty());
         assert_eq!(event_count(&db).await, events);
     }
-    db.slascone_update_license(lic.id, everything(b.id, "NEW", 3), ev("u", "license"), NOW + 2)
+    db.apply_license_update(lic.id, everything(b.id, "NEW", 3), ev("u", "license"), NOW + 2)
         .await
         .unwrap();
     let after = db.get_license(lic.id).await.unwrap();
@@ -134,9 +131,9 @@ pub async fn slascone_license_update_is_all_or_nothing(db: Db) {
         (after.policy_id, after.terms.max_activations, after.updated_at),
         (Some(b.id), Some(3), NOW + 2)
     );
-    assert_eq!(db.slascone_legacy_key_of(lic.id).await.unwrap().as_deref(), Some("NEW"));
-    assert_eq!(db.slascone_license_of_legacy_key("NEW").await.unwrap(), Some(lic.id));
-    let values = db.slascone_license_values(lic.id).await.unwrap();
+    assert_eq!(db.legacy_key_of(lic.id).await.unwrap().as_deref(), Some("NEW"));
+    assert_eq!(db.license_of_legacy_key("NEW").await.unwrap(), Some(lic.id));
+    let values = db.license_values(lic.id).await.unwrap();
     assert_eq!(
         values.iter().map(|(e, _)| e.id).collect::<Vec<_>>(),
         vec![license_type.id]
@@ -147,12 +144,12 @@ pub async fn slascone_license_update_is_all_or_nothing(db: Db) {
         legacy_key: Some(None),
         ..LicenseUpdate::default()
     };
-    db.slascone_update_license(lic.id, clear, ev("u", "license"), NOW + 3)
+    db.apply_license_update(lic.id, clear, ev("u", "license"), NOW + 3)
         .await
         .unwrap();
-    assert_eq!(db.slascone_legacy_key_of(lic.id).await.unwrap(), None);
+    assert_eq!(db.legacy_key_of(lic.id).await.unwrap(), None);
     assert!(matches!(
-        db.slascone_update_license(999_999, LicenseUpdate::default(), ev("u", "license"), NOW)
+        db.apply_license_update(999_999, LicenseUpdate::default(), ev("u", "license"), NOW)
             .await,
         Err(StoreError::NotFound)
     ));

@@ -35,7 +35,7 @@ pub async fn slascone_entries_are_unique_per_kind_and_scope(db: Db) {
     let q = product(&db, "p2").await;
     let e = |kind| ev("entry", kind);
     let tag = db
-        .slascone_create_entry(EntryKind::Tag, 0, "VIP", None, e("tag"), NOW)
+        .create_entry(EntryKind::Tag, 0, "VIP", None, e("tag"), NOW)
         .await
         .unwrap();
     assert_eq!(
@@ -50,51 +50,51 @@ pub async fn slascone_entries_are_unique_per_kind_and_scope(db: Db) {
     );
     assert_eq!(
         conflict_text(
-            db.slascone_create_entry(EntryKind::Tag, 0, "VIP", Some("x"), e("tag"), NOW)
+            db.create_entry(EntryKind::Tag, 0, "VIP", Some("x"), e("tag"), NOW)
                 .await
         ),
         CONFLICT_ENTRY_EXISTS
     );
     // The same name is free in another kind and in another scope.
-    db.slascone_create_entry(EntryKind::CustomerType, 0, "VIP", None, e("ct"), NOW)
+    db.create_entry(EntryKind::CustomerType, 0, "VIP", None, e("ct"), NOW)
         .await
         .unwrap();
     let var_p = db
-        .slascone_create_entry(EntryKind::Variable, p.id, "Region", Some("desc"), e("var"), NOW)
+        .create_entry(EntryKind::Variable, p.id, "Region", Some("desc"), e("var"), NOW)
         .await
         .unwrap();
-    db.slascone_create_entry(EntryKind::Variable, q.id, "Region", None, e("var"), NOW)
+    db.create_entry(EntryKind::Variable, q.id, "Region", None, e("var"), NOW)
         .await
         .unwrap();
     assert_eq!(
         conflict_text(
-            db.slascone_create_entry(EntryKind::Variable, p.id, "Region", None, e("var"), NOW)
+            db.create_entry(EntryKind::Variable, p.id, "Region", None, e("var"), NOW)
                 .await
         ),
         CONFLICT_ENTRY_EXISTS
     );
-    assert_eq!(db.slascone_entries(EntryKind::Variable, None).await.unwrap().len(), 2);
+    assert_eq!(db.list_entries(EntryKind::Variable, None).await.unwrap().len(), 2);
     assert_eq!(
-        db.slascone_entries(EntryKind::Variable, Some(p.id)).await.unwrap(),
+        db.list_entries(EntryKind::Variable, Some(p.id)).await.unwrap(),
         vec![var_p.clone()]
     );
     assert_eq!(
-        db.slascone_find_entry(EntryKind::Variable, var_p.id).await.unwrap(),
+        db.find_entry(EntryKind::Variable, var_p.id).await.unwrap(),
         Some(var_p.clone())
     );
     // An id of another kind is not found as this kind.
-    assert_eq!(db.slascone_find_entry(EntryKind::Tag, var_p.id).await.unwrap(), None);
+    assert_eq!(db.find_entry(EntryKind::Tag, var_p.id).await.unwrap(), None);
 }
 
 pub async fn slascone_customers_are_created_whole_or_not_at_all(db: Db) {
     let ct = db
-        .slascone_create_entry(EntryKind::CustomerType, 0, "Enterprise", None, ev("ct", "ct"), NOW)
+        .create_entry(EntryKind::CustomerType, 0, "Enterprise", None, ev("ct", "ct"), NOW)
         .await
         .unwrap();
     let mut first = profile("C-1", Some("P-1"));
     first.customer_type_id = Some(ct.id);
     let (customer, stored) = db
-        .slascone_create_customer("a@acme.example", "ACME", first.clone(), ev("customer", "customer"), NOW)
+        .create_customer_with_profile("a@acme.example", "ACME", first.clone(), ev("customer", "customer"), NOW)
         .await
         .unwrap();
     assert_eq!(customer.reference.as_deref(), Some("C-1"));
@@ -107,7 +107,7 @@ pub async fn slascone_customers_are_created_whole_or_not_at_all(db: Db) {
         }
     );
     assert_eq!(db.get_customer(customer.id).await.unwrap(), customer);
-    assert_eq!(db.slascone_customer_profile(customer.id).await.unwrap(), Some(stored));
+    assert_eq!(db.customer_profile(customer.id).await.unwrap(), Some(stored));
     let events = event_count(&db).await;
     for (email, number, prospect, expected) in [
         ("b@other.example", "C-1", None, CONFLICT_CUSTOMER_NUMBER),
@@ -115,7 +115,7 @@ pub async fn slascone_customers_are_created_whole_or_not_at_all(db: Db) {
         ("b@other.example", "C-2", Some("P-1"), CONFLICT_PROSPECT_NUMBER),
     ] {
         let result = db
-            .slascone_create_customer(
+            .create_customer_with_profile(
                 email,
                 "Other",
                 profile(number, prospect),
@@ -130,65 +130,59 @@ pub async fn slascone_customers_are_created_whole_or_not_at_all(db: Db) {
     assert_eq!(db.raw.i64("SELECT COUNT(*) FROM slascone_customers", &[]).await, 1);
     assert_eq!(event_count(&db).await, events);
     // Without a profile a customer has none (core customers are not SLASCONE customers).
-    assert_eq!(db.slascone_customer_profile(999_999).await.unwrap(), None);
+    assert_eq!(db.customer_profile(999_999).await.unwrap(), None);
 }
 
 pub async fn slascone_tags_values_and_legacy_keys(db: Db) {
     let (p, lic) = product_and_license(&db, terms(Some(1))).await;
     let (customer, _) = db
-        .slascone_create_customer("a@acme.example", "ACME", profile("C-1", None), ev("c", "c"), NOW)
+        .create_customer_with_profile("a@acme.example", "ACME", profile("C-1", None), ev("c", "c"), NOW)
         .await
         .unwrap();
     let tag = db
-        .slascone_create_entry(EntryKind::Tag, 0, "VIP", None, ev("t", "t"), NOW)
+        .create_entry(EntryKind::Tag, 0, "VIP", None, ev("t", "t"), NOW)
         .await
         .unwrap();
-    db.slascone_assign_tag(tag.id, TagTarget::Customer, customer.id, ev("a", "t"), NOW)
+    db.assign_tag(tag.id, TagTarget::Customer, customer.id, ev("a", "t"), NOW)
         .await
         .unwrap();
     assert_eq!(
         conflict_text(
-            db.slascone_assign_tag(tag.id, TagTarget::Customer, customer.id, ev("a", "t"), NOW)
+            db.assign_tag(tag.id, TagTarget::Customer, customer.id, ev("a", "t"), NOW)
                 .await
         ),
         CONFLICT_TAG_ASSIGNED
     );
-    db.slascone_assign_tag(tag.id, TagTarget::License, lic.id, ev("a", "t"), NOW)
+    db.assign_tag(tag.id, TagTarget::License, lic.id, ev("a", "t"), NOW)
         .await
         .unwrap();
     assert_not_found(
-        db.slascone_assign_tag(tag.id, TagTarget::License, 999_999, ev("a", "t"), NOW)
+        db.assign_tag(tag.id, TagTarget::License, 999_999, ev("a", "t"), NOW)
             .await,
     );
     assert_not_found(
-        db.slascone_assign_tag(999_999, TagTarget::License, lic.id, ev("a", "t"), NOW)
+        db.assign_tag(999_999, TagTarget::License, lic.id, ev("a", "t"), NOW)
             .await,
     );
     // Only tags are tags.
     let variable = db
-        .slascone_create_entry(EntryKind::Variable, p.id, "Region", None, ev("v", "v"), NOW)
+        .create_entry(EntryKind::Variable, p.id, "Region", None, ev("v", "v"), NOW)
         .await
         .unwrap();
     assert_not_found(
-        db.slascone_assign_tag(variable.id, TagTarget::License, lic.id, ev("a", "t"), NOW)
+        db.assign_tag(variable.id, TagTarget::License, lic.id, ev("a", "t"), NOW)
             .await,
     );
-    assert_eq!(
-        db.slascone_tags_of(TagTarget::License, lic.id).await.unwrap(),
-        vec![tag.clone()]
-    );
-    assert_eq!(
-        db.slascone_tags_of(TagTarget::Customer, customer.id).await.unwrap(),
-        vec![tag]
-    );
+    assert_eq!(db.tags_of(TagTarget::License, lic.id).await.unwrap(), vec![tag.clone()]);
+    assert_eq!(db.tags_of(TagTarget::Customer, customer.id).await.unwrap(), vec![tag]);
 
     // Values: a variable's value is replaced; a license has one license type.
     let standard = db
-        .slascone_create_entry(EntryKind::LicenseType, p.id, "Standard", None, ev("lt", "lt"), NOW)
+        .create_entry(EntryKind::LicenseType, p.id, "Standard", None, ev("lt", "lt"), NOW)
         .await
         .unwrap();
     let subscription = db
-        .slascone_create_entry(EntryKind::LicenseType, p.id, "Subscription", None, ev("lt", "lt"), NOW)
+        .create_entry(EntryKind::LicenseType, p.id, "Subscription", None, ev("lt", "lt"), NOW)
         .await
         .unwrap();
     for (entry, value) in [
@@ -197,50 +191,38 @@ pub async fn slascone_tags_values_and_legacy_keys(db: Db) {
         (standard.id, ""),
         (subscription.id, ""),
     ] {
-        db.slascone_set_license_value(lic.id, entry, value, ev("v", "license"), NOW)
+        db.set_license_value(lic.id, entry, value, ev("v", "license"), NOW)
             .await
             .unwrap();
     }
-    let values = db.slascone_license_values(lic.id).await.unwrap();
+    let values = db.license_values(lic.id).await.unwrap();
     assert_eq!(
         values,
         vec![(variable, "APAC".to_owned()), (subscription, String::new())]
     );
     assert_not_found(
-        db.slascone_set_license_value(999_999, standard.id, "", ev("v", "license"), NOW)
+        db.set_license_value(999_999, standard.id, "", ev("v", "license"), NOW)
             .await,
     );
-    assert_not_found(
-        db.slascone_set_license_value(lic.id, 999_999, "", ev("v", "license"), NOW)
-            .await,
-    );
+    assert_not_found(db.set_license_value(lic.id, 999_999, "", ev("v", "license"), NOW).await);
 
     // Legacy keys: unique across licenses; re-keying a license replaces its key.
     let other = license(&db, p.id, "OTHER-KEY", terms(Some(1))).await;
-    db.slascone_set_legacy_key(lic.id, "OLD-1", ev("l", "license"), NOW)
+    db.set_legacy_key(lic.id, "OLD-1", ev("l", "license"), NOW)
         .await
         .unwrap();
     assert_eq!(
-        conflict_text(
-            db.slascone_set_legacy_key(other.id, "OLD-1", ev("l", "license"), NOW)
-                .await
-        ),
+        conflict_text(db.set_legacy_key(other.id, "OLD-1", ev("l", "license"), NOW).await),
         CONFLICT_LEGACY_KEY
     );
-    assert_not_found(
-        db.slascone_set_legacy_key(999_999, "OLD-9", ev("l", "license"), NOW)
-            .await,
-    );
-    db.slascone_set_legacy_key(lic.id, "OLD-2", ev("l", "license"), NOW)
+    assert_not_found(db.set_legacy_key(999_999, "OLD-9", ev("l", "license"), NOW).await);
+    db.set_legacy_key(lic.id, "OLD-2", ev("l", "license"), NOW)
         .await
         .unwrap();
-    assert_eq!(db.slascone_license_of_legacy_key("OLD-1").await.unwrap(), None);
-    assert_eq!(db.slascone_license_of_legacy_key("OLD-2").await.unwrap(), Some(lic.id));
-    assert_eq!(
-        db.slascone_legacy_key_of(lic.id).await.unwrap().as_deref(),
-        Some("OLD-2")
-    );
-    assert_eq!(db.slascone_legacy_key_of(other.id).await.unwrap(), None);
+    assert_eq!(db.license_of_legacy_key("OLD-1").await.unwrap(), None);
+    assert_eq!(db.license_of_legacy_key("OLD-2").await.unwrap(), Some(lic.id));
+    assert_eq!(db.legacy_key_of(lic.id).await.unwrap().as_deref(), Some("OLD-2"));
+    assert_eq!(db.legacy_key_of(other.id).await.unwrap(), None);
 }
 
 pub async fn slascone_a_product_keeps_its_last_edition(db: Db) {
@@ -262,15 +244,15 @@ pub async fn slascone_a_product_keeps_its_last_edition(db: Db) {
     create_license(&db, lic).await;
     // An edition with licenses stays.
     assert_eq!(
-        conflict_text(db.slascone_delete_edition(a.id, ev("d", "policy"), NOW).await),
+        conflict_text(db.delete_edition(a.id, ev("d", "policy"), NOW).await),
         CONFLICT_EDITION_IN_USE
     );
-    db.slascone_delete_edition(b.id, ev("d", "policy"), NOW).await.unwrap();
+    db.delete_edition(b.id, ev("d", "policy"), NOW).await.unwrap();
     assert_eq!(
-        conflict_text(db.slascone_delete_edition(a.id, ev("d", "policy"), NOW).await),
+        conflict_text(db.delete_edition(a.id, ev("d", "policy"), NOW).await),
         CONFLICT_LAST_EDITION
     );
-    assert_not_found(db.slascone_delete_edition(b.id, ev("d", "policy"), NOW).await);
+    assert_not_found(db.delete_edition(b.id, ev("d", "policy"), NOW).await);
     assert_eq!(db.list_policies(Some(p.id)).await.unwrap(), vec![a]);
 }
 
@@ -302,14 +284,14 @@ pub async fn slascone_license_limits_respect_assignments(db: Db) {
     let events = event_count(&db).await;
     assert_eq!(
         conflict_text(
-            db.slascone_update_license_limits(lic.id, update(Some(1), None), ev("u", "license"), NOW)
+            db.update_license_limits(lic.id, update(Some(1), None), ev("u", "license"), NOW)
                 .await
         ),
         CONFLICT_TOKENS_IN_USE
     );
     assert_eq!(
         conflict_text(
-            db.slascone_update_license_limits(lic.id, update(Some(5), Some(0)), ev("u", "license"), NOW)
+            db.update_license_limits(lic.id, update(Some(5), Some(0)), ev("u", "license"), NOW)
                 .await
         ),
         CONFLICT_USERS_IN_USE
@@ -320,7 +302,7 @@ pub async fn slascone_license_limits_respect_assignments(db: Db) {
     };
     assert_eq!(
         conflict_text(
-            db.slascone_update_license_limits(lic.id, days.clone(), ev("u", "license"), NOW)
+            db.update_license_limits(lic.id, days.clone(), ev("u", "license"), NOW)
                 .await
         ),
         CONFLICT_EXPIRATION_MODE
@@ -328,14 +310,14 @@ pub async fn slascone_license_limits_respect_assignments(db: Db) {
     // Refusals changed nothing.
     assert_eq!(db.get_license(lic.id).await.unwrap().terms, lic.terms);
     assert_eq!(event_count(&db).await, events);
-    db.slascone_update_license_limits(lic.id, update(Some(2), Some(1)), ev("u", "license"), NOW + 1)
+    db.update_license_limits(lic.id, update(Some(2), Some(1)), ev("u", "license"), NOW + 1)
         .await
         .unwrap();
     let fixed = LicenseLimitsUpdate {
         expires_at: Some(NOW + 10 * DAY),
         ..LicenseLimitsUpdate::default()
     };
-    db.slascone_update_license_limits(lic.id, fixed, ev("u", "license"), NOW + 2)
+    db.update_license_limits(lic.id, fixed, ev("u", "license"), NOW + 2)
         .await
         .unwrap();
     let after = db.get_license(lic.id).await.unwrap();
@@ -346,38 +328,35 @@ pub async fn slascone_license_limits_respect_assignments(db: Db) {
     );
     // Without active tokens, days after activation replace the fixed expiry.
     let fresh = license(&db, p.id, "FRESH-KEY", terms(Some(1))).await;
-    db.slascone_update_license_limits(fresh.id, days, ev("u", "license"), NOW)
+    db.update_license_limits(fresh.id, days, ev("u", "license"), NOW)
         .await
         .unwrap();
     let fresh = db.get_license(fresh.id).await.unwrap();
     assert_eq!((fresh.expires_at, fresh.trial_days), (None, Some(30)));
     assert_not_found(
-        db.slascone_update_license_limits(999_999, update(Some(1), None), ev("u", "license"), NOW)
+        db.update_license_limits(999_999, update(Some(1), None), ev("u", "license"), NOW)
             .await,
     );
     // A release limitation is single-valued and can be cleared.
     let r1 = db
-        .slascone_create_entry(EntryKind::SoftwareRelease, p.id, "1.0", None, ev("r", "r"), NOW)
+        .create_entry(EntryKind::SoftwareRelease, p.id, "1.0", None, ev("r", "r"), NOW)
         .await
         .unwrap();
     let r2 = db
-        .slascone_create_entry(EntryKind::SoftwareRelease, p.id, "2.0", None, ev("r", "r"), NOW)
+        .create_entry(EntryKind::SoftwareRelease, p.id, "2.0", None, ev("r", "r"), NOW)
         .await
         .unwrap();
-    db.slascone_set_license_value(lic.id, r1.id, "", ev("v", "license"), NOW)
+    db.set_license_value(lic.id, r1.id, "", ev("v", "license"), NOW)
         .await
         .unwrap();
-    db.slascone_set_license_value(lic.id, r2.id, "", ev("v", "license"), NOW)
+    db.set_license_value(lic.id, r2.id, "", ev("v", "license"), NOW)
         .await
         .unwrap();
-    assert_eq!(
-        db.slascone_license_values(lic.id).await.unwrap(),
-        vec![(r2, String::new())]
-    );
-    db.slascone_clear_license_kind(lic.id, EntryKind::SoftwareRelease, ev("c", "license"), NOW)
+    assert_eq!(db.license_values(lic.id).await.unwrap(), vec![(r2, String::new())]);
+    db.clear_license_values(lic.id, EntryKind::SoftwareRelease, ev("c", "license"), NOW)
         .await
         .unwrap();
-    assert!(db.slascone_license_values(lic.id).await.unwrap().is_empty());
+    assert!(db.license_values(lic.id).await.unwrap().is_empty());
 }
 
 /// Issue 14 (d): a licence created from an edition, with its legacy key and values, and a user
@@ -395,7 +374,7 @@ pub async fn slascone_create_license_and_add_user_are_one_transaction(db: Db) {
     .await
     .unwrap();
     let standard = db
-        .slascone_create_entry(EntryKind::LicenseType, p.id, "Standard", None, ev("lt", "lt"), NOW)
+        .create_entry(EntryKind::LicenseType, p.id, "Standard", None, ev("lt", "lt"), NOW)
         .await
         .unwrap();
     let events = || SlasconeCreateEvents {
@@ -417,7 +396,7 @@ pub async fn slascone_create_license_and_add_user_are_one_transaction(db: Db) {
     };
     let before = event_count(&db).await;
     let lic = db
-        .slascone_create_license(
+        .create_license_from_edition(
             create("SL-1", "OLD-1", vec![(standard.id, String::new())]),
             events(),
             NOW,
@@ -426,11 +405,8 @@ pub async fn slascone_create_license_and_add_user_are_one_transaction(db: Db) {
         .unwrap();
     assert_eq!(lic.key.as_deref(), Some("SL-1"));
     assert_eq!(event_count(&db).await, before + 3, "created, legacy key, one value");
-    assert_eq!(
-        db.slascone_legacy_key_of(lic.id).await.unwrap().as_deref(),
-        Some("OLD-1")
-    );
-    assert_eq!(db.slascone_license_values(lic.id).await.unwrap().len(), 1);
+    assert_eq!(db.legacy_key_of(lic.id).await.unwrap().as_deref(), Some("OLD-1"));
+    assert_eq!(db.license_values(lic.id).await.unwrap().len(), 1);
     assert_eq!(db.license_features(lic.id).await.unwrap().len(), 1);
 
     // Refused inside the transaction: the legacy key is another licence's (what a racing request
@@ -438,22 +414,22 @@ pub async fn slascone_create_license_and_add_user_are_one_transaction(db: Db) {
     let before = event_count(&db).await;
     assert_eq!(
         conflict_text(
-            db.slascone_create_license(create("SL-2", "OLD-1", Vec::new()), events(), NOW)
+            db.create_license_from_edition(create("SL-2", "OLD-1", Vec::new()), events(), NOW)
                 .await
         ),
         CONFLICT_LEGACY_KEY
     );
     assert_not_found(
-        db.slascone_create_license(create("SL-3", "OLD-3", vec![(999_999, "x".into())]), events(), NOW)
+        db.create_license_from_edition(create("SL-3", "OLD-3", vec![(999_999, "x".into())]), events(), NOW)
             .await,
     );
     let mut unknown = create("SL-4", "OLD-4", Vec::new());
     unknown.license.features[0].code = "nope".into();
-    assert_conflict(db.slascone_create_license(unknown, events(), NOW).await);
+    assert_conflict(db.create_license_from_edition(unknown, events(), NOW).await);
     for key in ["SL-2", "SL-3", "SL-4"] {
         assert_eq!(db.find_license_by_key(key).await.unwrap(), None, "{key}");
     }
-    assert_eq!(db.slascone_license_of_legacy_key("OLD-3").await.unwrap(), None);
+    assert_eq!(db.license_of_legacy_key("OLD-3").await.unwrap(), None);
     assert_eq!(db.raw.i64("SELECT COUNT(*) FROM licenses", &[]).await, 1);
     assert_eq!(event_count(&db).await, before, "a refused create logs nothing");
 
@@ -468,7 +444,7 @@ pub async fn slascone_create_license_and_add_user_are_one_transaction(db: Db) {
         password_hash: None,
     };
     let add = |email: &str| {
-        db.slascone_add_license_user(
+        db.add_license_user(
             one.id,
             user(email),
             ev("slascone.license_user_created", "license_user"),
@@ -489,7 +465,7 @@ pub async fn slascone_create_license_and_add_user_are_one_transaction(db: Db) {
     // An existing user is found, not created again.
     let two = license(&db, p.id, "USERS-2", terms(Some(1))).await;
     let (again, created) = db
-        .slascone_add_license_user(
+        .add_license_user(
             two.id,
             user("ann@example.com"),
             ev("c", "license_user"),
@@ -500,7 +476,7 @@ pub async fn slascone_create_license_and_add_user_are_one_transaction(db: Db) {
         .unwrap();
     assert_eq!((again.id, created), (ann.id, false));
     assert_not_found(
-        db.slascone_add_license_user(999_999, user("cy@example.com"), ev("c", "u"), ev("a", "l"), NOW)
+        db.add_license_user(999_999, user("cy@example.com"), ev("c", "u"), ev("a", "l"), NOW)
             .await,
     );
     assert_eq!(db.find_license_user_by_email("cy@example.com").await.unwrap(), None);

@@ -346,6 +346,41 @@ backend_tests! {
         server.product("app").await;
     }
 
+    async fn api_product_delete_refuses_or_cascades(server) {
+        // One policy (`licensd_domain::product_deletion`): refused while licences exist, unless
+        // `?cascade=true`, which removes them and logs each as `license.deleted`.
+        let product = server.product("doomed").await;
+        let first = server.license(product, "DOOMED-1", json!({})).await;
+        let second = server.license(product, "DOOMED-2", json!({})).await;
+        let (status, body) = server.admin(Method::DELETE, &format!("/v1/products/{product}"), None).await;
+        assert_error(status, &body, StatusCode::CONFLICT, "conflict");
+        assert_eq!(body["error"]["message"], "product has licenses");
+        let (status, body) = server.admin(Method::DELETE, &format!("/v1/products/{product}?cascade=false"), None).await;
+        assert_error(status, &body, StatusCode::CONFLICT, "conflict");
+        let (status, body) = server.admin(Method::DELETE, &format!("/v1/products/{product}?cascade=maybe"), None).await;
+        assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
+        for id in [first, second] {
+            let (status, _) = server.admin(Method::GET, &format!("/v1/licenses/{id}"), None).await;
+            assert_eq!(status, StatusCode::OK, "a refusal changes nothing");
+        }
+        let (_, events) = server.admin(Method::GET, "/v1/events?action=product.deleted", None).await;
+        assert_eq!(events["data"], json!([]), "a refusal logs nothing");
+
+        let (status, body) = server.admin(Method::DELETE, &format!("/v1/products/{product}?cascade=true"), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+        for id in [first, second] {
+            let (status, body) = server.admin(Method::GET, &format!("/v1/licenses/{id}"), None).await;
+            assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+            let (_, events) = server.admin(Method::GET, &format!("/v1/events?subject_type=license&subject_id={id}&action=license.deleted"), None).await;
+            let data: Vec<&Value> = events["data"].as_array().unwrap().iter().map(|e| &e["data"]).collect();
+            assert_eq!(data, vec![&json!({"cascade_from_product": product})]);
+        }
+        let (_, events) = server.admin(Method::GET, &format!("/v1/events?subject_type=product&subject_id={product}&action=product.deleted"), None).await;
+        assert_eq!(events["data"].as_array().unwrap().len(), 1);
+        let (status, body) = server.admin(Method::DELETE, &format!("/v1/products/{product}?cascade=true"), None).await;
+        assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+    }
+
     async fn api_cursor_pagination(server) {
         let mut created = Vec::new();
         for i in 0..5 {

@@ -79,11 +79,7 @@ pub async fn get_ip_lockout(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<IpLockoutPolicy>, ApiError> {
     Ok(Json(
-        state
-            .store
-            .dna_ip_lockout_policy(id)
-            .await
-            .map_err(not_found("product"))?,
+        state.store.ip_lockout_policy(id).await.map_err(not_found("product"))?,
     ))
 }
 
@@ -104,7 +100,7 @@ pub async fn set_ip_lockout(
     let event = admin.event("dna.ip_lockout_policy_set", "product").subject(id);
     let saved = state
         .store
-        .dna_set_ip_lockout_policy(id, policy, event, state.now())
+        .set_ip_lockout_policy(id, policy, event, state.now())
         .await
         .map_err(not_found("product"))?;
     Ok(Json(saved))
@@ -132,10 +128,10 @@ async fn view(state: &AppState, license_id: i64) -> Result<DnaLicenseView, ApiEr
         .map_err(not_found("license"))?;
     let product = state.store.get_product(license.product_id).await?;
     let now = state.now();
-    let facts = state.store.dna_license_facts(&license, now).await?;
+    let facts = state.store.license_facts(&license, now).await?;
     let dna = state
         .store
-        .dna_license(license_id)
+        .license_account(license_id)
         .await
         .map_err(not_found("license"))?;
     let keywords = status_keywords(
@@ -190,7 +186,7 @@ pub async fn update_dna_license(
     let event = admin.event("dna.license_update", "license").subject(id);
     state
         .store
-        .dna_update_license(id, body.activation_email, body.license_data, event, state.now())
+        .update_license_account(id, body.activation_email, body.license_data, event, state.now())
         .await
         .map_err(not_found("license"))?;
     Ok(Json(view(&state, id).await?))
@@ -231,7 +227,7 @@ async fn store_password(
     let event = admin.event(action, "license").subject(id);
     state
         .store
-        .dna_set_password(id, which, hash, event, state.now())
+        .set_license_password(id, which, hash, event, state.now())
         .await
         .map_err(not_found("license"))?;
     Ok(StatusCode::NO_CONTENT)
@@ -275,7 +271,7 @@ pub async fn unlock(
     let event = admin.event("dna.ip_lockout_cleared", "license").subject(id);
     let cleared = state
         .store
-        .dna_clear_ip_lockouts(id, event, state.now())
+        .clear_ip_lockouts(id, event, state.now())
         .await
         .map_err(not_found("license"))?;
     Ok(Json(Unlocked { cleared }))
@@ -298,7 +294,7 @@ pub async fn reset_reactivation_lockout(
     let event = admin.event("dna.reactivation_lockout_reset", "license").subject(id);
     let cleared = state
         .store
-        .dna_reset_reactivation_lockout(id, event, state.now())
+        .reset_reactivation_lockout(id, event, state.now())
         .await
         .map_err(not_found("license"))?;
     Ok(Json(Cleared { cleared }))
@@ -343,7 +339,7 @@ pub async fn list_info_tags(
     };
     let tags = state
         .store
-        .dna_info_tags(id, page)
+        .list_info_tags(id, page)
         .await
         .map_err(not_found("license"))?;
     Ok(Json(tags.into_iter().map(InfoTagView::from).collect()))
@@ -362,7 +358,7 @@ pub async fn add_info_tag(
     let event = admin.event("dna.info_tag_add", "license").subject(id);
     let tag = state
         .store
-        .dna_add_info_tag(id, &body.tag, event, state.now())
+        .add_info_tag(id, &body.tag, event, state.now())
         .await
         .map_err(not_found("license"))?;
     Ok((StatusCode::CREATED, Json(tag.into())))

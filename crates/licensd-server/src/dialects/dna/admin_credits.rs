@@ -115,7 +115,7 @@ pub async fn list_credit_pools(
     }
     let pools = state
         .store
-        .dna_credit_pools(id, query.email.as_deref())
+        .credit_pools(id, query.email.as_deref())
         .await
         .map_err(|e| ApiError::from_store(e, "product"))?;
     Ok(Json(pools.into_iter().map(CreditPoolView::from).collect()))
@@ -137,7 +137,7 @@ async fn fund(
     let event = admin.event(action, "product").subject(product_id);
     let pool = state
         .store
-        .dna_fund_credit_pool(product_id, &body.email, &body.name, funding, event, state.now())
+        .fund_credit_pool(product_id, &body.email, &body.name, funding, event, state.now())
         .await
         .map_err(|e| match e {
             StoreError::InvalidInput(message) => ApiError::unprocessable(message),

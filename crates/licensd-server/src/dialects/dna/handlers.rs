@@ -89,7 +89,7 @@ fn date(at: Option<Millis>) -> Value {
 }
 
 async fn keywords(ctx: &Ctx, product: &Product, license: &License) -> Result<String, DnaError> {
-    let facts = ctx.state.store.dna_license_facts(license, ctx.now).await?;
+    let facts = ctx.state.store.license_facts(license, ctx.now).await?;
     Ok(status_keywords(
         Some(KeywordFacts {
             product,
@@ -142,9 +142,9 @@ fn device_page(query: &str) -> Result<DevicePage, DnaError> {
 async fn details(ctx: &Ctx, product: &Product, license: &License, page: DevicePage) -> Result<Value, DnaError> {
     let store = &ctx.state.store;
     let status = keywords(ctx, product, license).await?;
-    let dna = store.dna_license(license.id).await?;
+    let dna = store.license_account(license.id).await?;
     let devices = store.list_devices(license.id).await?;
-    let info_tag = store.dna_latest_info_tag(license.id).await?;
+    let info_tag = store.latest_info_tag(license.id).await?;
     let first_activation = devices.iter().map(|d| d.activated_at).min();
     // Every activation after the first one is a re-activation.
     let last_reactivation = if devices.len() > 1 {
@@ -256,10 +256,10 @@ async fn check_password(
     allow_reset_code: bool,
 ) -> Result<(), DnaError> {
     let store = &ctx.state.store;
-    if store.dna_ip_locked(license.id, ip, ctx.now).await? {
+    if store.ip_locked(license.id, ip, ctx.now).await? {
         return Err(super::wire::denial_error(Denial::IpLockout));
     }
-    let dna = store.dna_license(license.id).await?;
+    let dna = store.license_account(license.id).await?;
     let stored = match which {
         DnaPassword::User => dna.password_hash,
         DnaPassword::Admin => dna.admin_password_hash,
@@ -275,7 +275,9 @@ async fn check_password(
         }
     };
     if !accepted && allow_reset_code {
-        accepted = store.dna_reset_code_matches(license.id, which, given, ctx.now).await?;
+        accepted = store
+            .password_reset_code_matches(license.id, which, given, ctx.now)
+            .await?;
     }
     let action = if accepted {
         "dna.password_accepted"
@@ -283,7 +285,7 @@ async fn check_password(
         "dna.password_failed"
     };
     match store
-        .dna_password_attempt(license.id, ip, accepted, ctx.event(action), ctx.now)
+        .password_attempt(license.id, ip, accepted, ctx.event(action), ctx.now)
         .await?
     {
         PasswordAttempt::Accepted => Ok(()),
@@ -367,7 +369,7 @@ pub async fn update(ctx: &Ctx, ids: (&str, &str), bytes: &[u8]) -> Result<Respon
     if body.test != Some(true) {
         ctx.state
             .store
-            .dna_update_license(
+            .update_license_account(
                 license.id,
                 body.new_email,
                 body.new_license_data,
@@ -440,7 +442,7 @@ async fn set_password(
     };
     ctx.state
         .store
-        .dna_set_password(license.id, which, Some(hash), ctx.event(action), ctx.now)
+        .set_license_password(license.id, which, Some(hash), ctx.event(action), ctx.now)
         .await?;
     Ok(Json(json!({"Message": "Password changed"})).into_response())
 }
@@ -480,7 +482,7 @@ pub async fn password_recovery(ctx: &Ctx, ids: (&str, &str), bytes: &[u8], admin
     if admin && !is_multi_user(&license) {
         return Err(DnaError::bad_request("The License Code is not a multi-user license"));
     }
-    if ctx.state.store.dna_ip_locked(license.id, &ip, ctx.now).await? {
+    if ctx.state.store.ip_locked(license.id, &ip, ctx.now).await? {
         return Err(super::wire::denial_error(Denial::IpLockout));
     }
     if body.test == Some(true) {
@@ -491,7 +493,7 @@ pub async fn password_recovery(ctx: &Ctx, ids: (&str, &str), bytes: &[u8], admin
     let which = if admin { DnaPassword::Admin } else { DnaPassword::User };
     ctx.state
         .store
-        .dna_set_reset_code(
+        .set_password_reset_code(
             license.id,
             which,
             &code,
@@ -555,7 +557,7 @@ pub async fn info_tags(ctx: &Ctx, ids: (&str, &str)) -> Result<Response, DnaErro
         after: None,
         limit: 1000,
     };
-    let tags = ctx.state.store.dna_info_tags(license.id, page).await?;
+    let tags = ctx.state.store.list_info_tags(license.id, page).await?;
     let list: Vec<Value> = tags
         .into_iter()
         .map(|t| json!({"InfoTag": t.tag, "Date": to_rfc3339(t.at)}))

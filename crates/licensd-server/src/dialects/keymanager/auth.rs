@@ -129,7 +129,7 @@ pub async fn authorize(
     let settings = match &credential {
         Some(credential) => state
             .store
-            .km_api_key_settings(credential.id)
+            .api_key_settings(credential.id)
             .await
             .map_err(|e| Err(e.into()))?,
         None => None,
@@ -161,7 +161,7 @@ pub async fn authorize(
     {
         return Err(Ok(Reply::rate_limited(reset_seconds)));
     }
-    let blocks = state.store.km_list_access_blocks().await.map_err(|e| Err(e.into()))?;
+    let blocks = state.store.list_access_blocks().await.map_err(|e| Err(e.into()))?;
     if find_block(&blocks, ip, identifier).is_some() {
         return Err(Ok(Reply::new(150)));
     }

@@ -458,7 +458,7 @@ async fn license_meta(state: &AppState, req: &KmRequest, codes: MetaCodes) -> Re
         "create-license-key-meta" => {
             match state
                 .store
-                .km_create_meta(
+                .create_meta(
                     owner,
                     &key,
                     &value,
@@ -476,7 +476,7 @@ async fn license_meta(state: &AppState, req: &KmRequest, codes: MetaCodes) -> Re
         "update-license-key-meta" => {
             match state
                 .store
-                .km_update_meta(
+                .update_meta(
                     owner,
                     &key,
                     &value,
@@ -492,7 +492,7 @@ async fn license_meta(state: &AppState, req: &KmRequest, codes: MetaCodes) -> Re
         }
         _ => match state
             .store
-            .km_delete_meta(owner, &key, event(&caller, "license.meta.deleted", "license"), now)
+            .delete_meta(owner, &key, event(&caller, "license.meta.deleted", "license"), now)
             .await
         {
             Ok(()) => Reply::new(252),

@@ -208,7 +208,7 @@ pub async fn create_contract(State(state): State<AppState>, req: KmRequest) -> R
     };
     match state
         .store
-        .km_create_contract(fields, event(&caller, "contract.created"), state.now())
+        .create_contract(fields, event(&caller, "contract.created"), state.now())
         .await
     {
         Ok(stored) => Ok(Reply::new(841).field("contract", contract_json(&stored))),
@@ -224,7 +224,7 @@ async fn contract_param(state: &AppState, req: &KmRequest) -> Result<Option<Stor
     let Some(id) = req.present("contract_id").and_then(|c| c.parse::<i64>().ok()) else {
         return Ok(None);
     };
-    match state.store.km_get_contract(id).await {
+    match state.store.get_contract(id).await {
         Ok(stored) => Ok(Some(stored)),
         Err(StoreError::NotFound) => Ok(None),
         Err(other) => Err(other.into()),
@@ -244,7 +244,7 @@ pub async fn update_contract(State(state): State<AppState>, req: KmRequest) -> R
     };
     match state
         .store
-        .km_update_contract(
+        .update_contract(
             current.contract.id,
             fields,
             event(&caller, "contract.updated"),
@@ -269,7 +269,7 @@ pub async fn delete_contract(State(state): State<AppState>, req: KmRequest) -> R
     };
     match state
         .store
-        .km_delete_contract(
+        .delete_contract(
             current.contract.id,
             event(&caller, "contract.deleted").subject(current.contract.id),
             state.now(),
@@ -287,7 +287,7 @@ pub async fn get_all_contracts(State(state): State<AppState>, req: KmRequest) ->
     let caller = authorised!(state, req, "get-all-contracts");
     let contracts: Vec<Value> = state
         .store
-        .km_list_contracts()
+        .list_contracts()
         .await?
         .iter()
         .filter(|c| caller.in_scope(c.contract.product_id))
@@ -304,7 +304,7 @@ async fn holder(
     req: &KmRequest,
     operation: ContractOperation,
 ) -> Result<Result<StoredContract, Reply>, Internal> {
-    let blocks = state.store.km_list_access_blocks().await?;
+    let blocks = state.store.list_access_blocks().await?;
     if find_block(&blocks, req.ip.as_deref(), None).is_some() {
         return Ok(Err(Reply::new(150)));
     }
@@ -315,7 +315,7 @@ async fn holder(
         .or_else(|| req.present("contract_key"))
         .or_else(|| req.bearer.clone());
     let stored = match key {
-        Some(key) => state.store.km_find_contract_by_key(&key).await?,
+        Some(key) => state.store.find_contract_by_key(&key).await?,
         None => None,
     };
     let Some(stored) = stored else {
@@ -360,7 +360,7 @@ pub async fn get_info(State(state): State<AppState>, req: KmRequest) -> Result<R
     let Some(generator) = product_generator(state, product_id).await? else {
         return Ok(Reply::new(1203).product(product_id));
     };
-    let meta = state.store.km_list_meta(MetaOwner::Product(product_id)).await?;
+    let meta = state.store.list_meta(MetaOwner::Product(product_id)).await?;
     Ok(Reply::new(1204)
         .field("contract", contract_json(&stored))
         .field("product", product_json(&product, &meta))
@@ -404,7 +404,7 @@ pub async fn generate(State(state): State<AppState>, req: KmRequest) -> Result<R
             .collect();
         match state
             .store
-            .km_contract_generate(
+            .generate_contract_keys(
                 stored.contract.id,
                 batch,
                 holder_event(&stored, req, "license.generated"),
@@ -441,7 +441,7 @@ pub async fn destroy(State(state): State<AppState>, req: KmRequest) -> Result<Re
     };
     match state
         .store
-        .km_contract_destroy(
+        .destroy_contract_key(
             stored.contract.id,
             license.id,
             holder_event(&stored, req, "license.deleted"),
@@ -461,7 +461,7 @@ pub async fn destroy_all(State(state): State<AppState>, req: KmRequest) -> Resul
     let product_id = stored.contract.product_id;
     let deleted = state
         .store
-        .km_contract_destroy_all(
+        .destroy_contract_keys(
             stored.contract.id,
             holder_event(&stored, req, "license.deleted"),
             state.now(),

@@ -74,7 +74,7 @@ pub async fn access_downloadables(State(state): State<AppState>, req: KmRequest)
     let id64 = licensd_crypto::b64(identifier.as_bytes());
     let downloadables: Vec<Value> = state
         .store
-        .km_list_downloadables(Some(license.product_id))
+        .list_downloadables(Some(license.product_id))
         .await?
         .iter()
         .filter(|d| d.published)
@@ -175,13 +175,13 @@ async fn download_inner(
     };
     let downloadable = state
         .store
-        .km_downloadable_by_version(license.product_id, numeric)
+        .downloadable_by_version(license.product_id, numeric)
         .await?
         .filter(|d| d.published);
     let Some(downloadable) = downloadable else {
         return Ok(Err(Reply::new(700).product(license.product_id)));
     };
-    match state.store.km_take_download(downloadable.id).await? {
+    match state.store.take_download(downloadable.id).await? {
         Some(file) => Ok(Ok(file)),
         None => Ok(Err(Reply::new(700).product(license.product_id))),
     }
@@ -241,7 +241,7 @@ pub async fn send_telemetry(State(state): State<AppState>, req: KmRequest) -> Re
     let version_exists = match (&product_version, product_id) {
         (Some(version), Some(product_id)) => state
             .store
-            .km_list_downloadables(Some(product_id))
+            .list_downloadables(Some(product_id))
             .await?
             .iter()
             .any(|d| &d.version == version),
@@ -304,7 +304,7 @@ pub async fn send_telemetry(State(state): State<AppState>, req: KmRequest) -> Re
         product_version_exists: version_exists,
         has_red_flags: flagged,
     };
-    state.store.km_add_telemetry(record, state.now()).await?;
+    state.store.add_telemetry(record, state.now()).await?;
     let reply = if correct {
         Reply::new(830).field("errors", json!([]))
     } else {
@@ -348,7 +348,7 @@ pub async fn get_telemetry(State(state): State<AppState>, req: KmRequest) -> Res
             .or_else(|| req.present("product_id").and_then(|p| p.parse().ok())),
     };
     let limit = req.present("limit").and_then(|l| l.parse().ok()).unwrap_or(1000);
-    let records = state.store.km_list_telemetry(filter, limit).await?;
+    let records = state.store.list_telemetry(filter, limit).await?;
     let data: Vec<Value> = records
         .iter()
         .map(|r| {

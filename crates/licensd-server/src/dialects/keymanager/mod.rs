@@ -21,7 +21,7 @@
 //! valid and activated for the identifier in the URL" (701 otherwise); delete-product deletes the
 //! product's keys with it; update-license-key cannot move a key to another product (951).
 //! assign-and-activate-license-key assigns and activates in one store transaction
-//! (`km_assign_and_activate`): 215 without `identifier`, 801 for an unknown key or one not in
+//! (`assign_and_activate`): 215 without `identifier`, 801 for an unknown key or one not in
 //! stock, an activation refusal (203, 205, 302 …) leaves the key unassigned; `owner_name` and
 //! `owner_email` are optional as on assign-license-key.
 //! random-assign-license-keys-queued assigns before it answers 807, and writes the signed
@@ -305,7 +305,7 @@ pub(super) async fn signing_key(
     product_id: Option<i64>,
 ) -> Result<(Arc<SigningKey>, KeyUsed), Internal> {
     if let Some(product_id) = product_id
-        && let Some(stored) = state.store.km_product_signing_key(product_id).await?
+        && let Some(stored) = state.store.product_signing_key(product_id).await?
     {
         let algorithm = Algorithm::parse(&stored.algorithm)
             .ok_or_else(|| StoreError::Corrupt(format!("unknown product key algorithm {}", stored.algorithm)))?;

@@ -9,6 +9,7 @@ use super::{Internal, respond};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::response::Response;
+use licensd_domain::product_deletion::ProductDeletion;
 use licensd_domain::{AuthMethod, ProductStatus};
 use licensd_store::{MetaOwner, NewProduct, Page, StoreError};
 use serde_json::{Value, json};
@@ -163,8 +164,10 @@ pub async fn delete_product(State(state): State<AppState>, req: KmRequest) -> Re
     };
     match state
         .store
-        .km_delete_product(
+        .delete_product(
             product.id,
+            // Key Manager's contract has no "in use" answer (550 or 551): the product goes with its keys.
+            ProductDeletion::Cascade,
             event(&caller, "product.deleted", "product").subject(product.id),
             state.now(),
         )
@@ -238,7 +241,7 @@ async fn product_meta(state: &AppState, req: &KmRequest, codes: ProductMetaCodes
     let reply = match codes.capability {
         "create-product-meta" => match state
             .store
-            .km_create_meta(
+            .create_meta(
                 owner,
                 &key,
                 &value,
@@ -254,7 +257,7 @@ async fn product_meta(state: &AppState, req: &KmRequest, codes: ProductMetaCodes
         },
         "update-product-meta" => match state
             .store
-            .km_update_meta(
+            .update_meta(
                 owner,
                 &key,
                 &value,
@@ -269,7 +272,7 @@ async fn product_meta(state: &AppState, req: &KmRequest, codes: ProductMetaCodes
         },
         _ => match state
             .store
-            .km_delete_meta(owner, &key, event(&caller, "product.meta.deleted", "product"), now)
+            .delete_meta(owner, &key, event(&caller, "product.meta.deleted", "product"), now)
             .await
         {
             Ok(()) => Reply::new(482),
@@ -295,7 +298,7 @@ pub async fn get_all_products(State(state): State<AppState>, req: KmRequest) -> 
             if !caller.in_scope(product.id) {
                 continue;
             }
-            let meta = state.store.km_list_meta(MetaOwner::Product(product.id)).await?;
+            let meta = state.store.list_meta(MetaOwner::Product(product.id)).await?;
             products.push(product_json(&product, &meta));
         }
         match last {

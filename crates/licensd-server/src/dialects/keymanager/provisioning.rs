@@ -121,7 +121,7 @@ pub fn minted_license(generator: &Generator, key: String, owner: Option<(&Licens
 pub async fn product_generator(state: &AppState, product_id: i64) -> Result<Option<Generator>, Internal> {
     Ok(state
         .store
-        .km_list_generators(Some(product_id))
+        .list_generators(Some(product_id))
         .await?
         .into_iter()
         .find(|g| g.active))
@@ -134,7 +134,7 @@ pub async fn get_all_generators(State(state): State<AppState>, req: KmRequest) -
         .credential
         .product_id
         .or_else(|| req.present("product_id").and_then(|p| p.parse().ok()));
-    let generators = state.store.km_list_generators(product_id).await?;
+    let generators = state.store.list_generators(product_id).await?;
     // The reference lists generators under `products` (a quirk of the vendor's docs, kept).
     Ok(Reply::new(820).field(
         "products",
@@ -156,7 +156,7 @@ pub async fn generate(State(state): State<AppState>, req: KmRequest) -> Result<R
     let (state, req) = (&state, &req);
     let caller = authorised!(state, req, "generate");
     let generator = match req.present("generator_id").and_then(|g| g.parse::<i64>().ok()) {
-        Some(id) => match state.store.km_get_generator(id).await {
+        Some(id) => match state.store.get_generator(id).await {
             Ok(generator) => Some(generator),
             Err(StoreError::NotFound) => None,
             Err(other) => return Err(other.into()),
@@ -240,7 +240,7 @@ pub async fn assign_license_key(State(state): State<AppState>, req: KmRequest) -
     let assign = assigner(owner(req));
     match state
         .store
-        .km_assign(
+        .assign_stock(
             AssignSelection::One(license.id),
             &assign,
             Vec::new(),
@@ -281,7 +281,7 @@ pub async fn assign_and_activate(State(state): State<AppState>, req: KmRequest) 
     };
     let outcome = state
         .store
-        .km_assign_and_activate(
+        .assign_and_activate(
             license.id,
             &assign,
             device,
@@ -388,7 +388,7 @@ async fn random_assign_for(
         None => {
             state
                 .store
-                .km_assign(selection, &assign, mint, event(caller, "license.assigned"), now)
+                .assign_stock(selection, &assign, mint, event(caller, "license.assigned"), now)
                 .await
         }
         Some(callback) => {
@@ -407,7 +407,7 @@ async fn random_assign_for(
             };
             state
                 .store
-                .km_assign_delivering(
+                .assign_stock_delivering(
                     selection,
                     &assign,
                     mint,

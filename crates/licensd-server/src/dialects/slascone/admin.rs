@@ -153,7 +153,7 @@ pub async fn list_analytical_fields(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<AnalyticalField>>, ApiError> {
     product_exists(&state, id).await?;
-    Ok(Json(state.store.slascone_analytical_fields(id).await?))
+    Ok(Json(state.store.analytical_fields(id).await?))
 }
 
 #[utoipa::path(post, path = "/v1/slascone/products/{id}/analytical-fields", tag = "slascone", request_body = CreateAnalyticalField, responses((status = 201, body = AnalyticalField), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
@@ -167,7 +167,7 @@ pub async fn create_analytical_field(
     product_exists(&state, id).await?;
     let field = state
         .store
-        .slascone_create_analytical_field(
+        .create_analytical_field(
             id,
             body.name.trim(),
             body.field_type,
@@ -186,7 +186,7 @@ pub async fn list_usage_features(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<UsageFeature>>, ApiError> {
     product_exists(&state, id).await?;
-    Ok(Json(state.store.slascone_usage_features(id).await?))
+    Ok(Json(state.store.usage_features(id).await?))
 }
 
 #[utoipa::path(post, path = "/v1/slascone/products/{id}/usage-features", tag = "slascone", request_body = CreateNamed, responses((status = 201, body = UsageFeature), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
@@ -200,7 +200,7 @@ pub async fn create_usage_feature(
     product_exists(&state, id).await?;
     let feature = state
         .store
-        .slascone_create_usage_feature(
+        .create_usage_feature(
             id,
             body.name.trim(),
             admin.event("slascone.usage_feature_created", "product"),
@@ -217,7 +217,7 @@ pub async fn list_usage_modules(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<UsageModule>>, ApiError> {
-    Ok(Json(state.store.slascone_usage_modules(id).await?))
+    Ok(Json(state.store.usage_modules(id).await?))
 }
 
 #[utoipa::path(post, path = "/v1/slascone/usage-features/{id}/modules", tag = "slascone", request_body = CreateNamed, responses((status = 201, body = UsageModule), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
@@ -230,7 +230,7 @@ pub async fn create_usage_module(
     require_text("name", &body.name, 256)?;
     let module = state
         .store
-        .slascone_create_usage_module(
+        .create_usage_module(
             id,
             body.name.trim(),
             admin.event("slascone.usage_module_created", "usage_feature"),
@@ -252,7 +252,7 @@ pub async fn license_usage(
         .get_license(id)
         .await
         .map_err(|e| ApiError::from_store(e, "license"))?;
-    let totals = state.store.slascone_usage_totals(id).await?;
+    let totals = state.store.usage_totals(id).await?;
     Ok(Json(
         totals
             .into_iter()
@@ -276,7 +276,7 @@ pub async fn license_analytics(
         .get_license(id)
         .await
         .map_err(|e| ApiError::from_store(e, "license"))?;
-    let values = state.store.slascone_analytical_values(id).await?;
+    let values = state.store.analytical_values(id).await?;
     Ok(Json(
         values
             .into_iter()
@@ -310,7 +310,7 @@ pub async fn list_entries(
     crate::http::extract::ApiQuery(query): crate::http::extract::ApiQuery<ScopeQuery>,
 ) -> Result<Json<Vec<Entry>>, ApiError> {
     let kind = kind_of(&kind)?;
-    Ok(Json(state.store.slascone_entries(kind, query.scope_id).await?))
+    Ok(Json(state.store.list_entries(kind, query.scope_id).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -351,7 +351,7 @@ pub async fn create_entry(
     let detail = body.detail.as_deref().map(str::trim).filter(|d| !d.is_empty());
     let entry = state
         .store
-        .slascone_create_entry(
+        .create_entry(
             kind,
             body.scope_id,
             &name,
@@ -408,7 +408,7 @@ pub async fn create_customer(
     if let Some(type_id) = body.customer_type_id
         && state
             .store
-            .slascone_find_entry(EntryKind::CustomerType, type_id)
+            .find_entry(EntryKind::CustomerType, type_id)
             .await?
             .is_none()
     {
@@ -429,7 +429,7 @@ pub async fn create_customer(
     };
     let (customer, profile) = state
         .store
-        .slascone_create_customer(
+        .create_customer_with_profile(
             &email,
             body.company.trim(),
             profile,
@@ -454,7 +454,7 @@ pub async fn get_customer_profile(
         .map_err(|e| ApiError::from_store(e, "customer"))?;
     let profile = state
         .store
-        .slascone_customer_profile(id)
+        .customer_profile(id)
         .await?
         .ok_or_else(|| ApiError::not_found("SLASCONE customer profile"))?;
     Ok(Json(CustomerWithProfile { customer, profile }))
@@ -485,7 +485,7 @@ pub async fn assign_tag(
     };
     state
         .store
-        .slascone_assign_tag(
+        .assign_tag(
             id,
             target,
             target_id,
@@ -503,7 +503,7 @@ pub async fn license_tags(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<Entry>>, ApiError> {
-    Ok(Json(state.store.slascone_tags_of(TagTarget::License, id).await?))
+    Ok(Json(state.store.tags_of(TagTarget::License, id).await?))
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -523,7 +523,7 @@ pub async fn license_values(
         .get_license(id)
         .await
         .map_err(|e| ApiError::from_store(e, "license"))?;
-    let values = state.store.slascone_license_values(id).await?;
+    let values = state.store.license_values(id).await?;
     Ok(Json(
         values
             .into_iter()
@@ -558,7 +558,7 @@ pub async fn set_license_value(
     }
     let mut entry = None;
     for kind in [EntryKind::Variable, EntryKind::LicenseType] {
-        if let Some(found) = state.store.slascone_find_entry(kind, body.entry_id).await? {
+        if let Some(found) = state.store.find_entry(kind, body.entry_id).await? {
             entry = Some(found);
         }
     }
@@ -567,7 +567,7 @@ pub async fn set_license_value(
     })?;
     state
         .store
-        .slascone_set_license_value(
+        .set_license_value(
             id,
             entry.id,
             &body.value,
@@ -595,7 +595,7 @@ pub async fn set_legacy_key(
     require_text("legacy_key", &body.legacy_key, 256)?;
     state
         .store
-        .slascone_set_legacy_key(
+        .set_legacy_key(
             id,
             body.legacy_key.trim(),
             admin.event("slascone.legacy_key_set", "license"),

@@ -2,7 +2,7 @@
 //! `validate/consumption` reads a balance; consumption heartbeats consume through the store's
 //! locked `consume_feature` (the item's `external_id` is the idempotency key, so a retried
 //! heartbeat is not counted twice); rollback gives a transaction's units back
-//! (`SlasconeStore::slascone_rollback_consumption`). Transaction ids are the consumption events'
+//! (`SlasconeStore::rollback_consumption`). Transaction ids are the consumption events'
 //! ids as GUIDs.
 //!
 //! Items of one heartbeat are checked together first (client, limitation, value), then consumed
@@ -156,7 +156,7 @@ pub async fn client_licenses(
         }
         None => state
             .store
-            .slascone_client_tokens(client_id)
+            .client_tokens(client_id)
             .await
             .map_err(SlError::from_store)?,
     };
@@ -279,7 +279,7 @@ pub async fn rollback(State(state): State<AppState>, Call(caller, value): WriteC
         let scope = caller.credential.product_id;
         match state
             .store
-            .slascone_rollback_consumption(id, scope, event(&caller, "slascone.consumption_rollback"), state.now())
+            .rollback_consumption(id, scope, event(&caller, "slascone.consumption_rollback"), state.now())
             .await
         {
             Ok(_) => {}

@@ -92,7 +92,7 @@ pub async fn analytical(
     for license in &licenses {
         let fields = state
             .store
-            .slascone_analytical_fields(license.product_id)
+            .analytical_fields(license.product_id)
             .await
             .map_err(SlError::from_store)?;
         candidates.push((license.id, fields));
@@ -138,7 +138,7 @@ pub async fn analytical(
     if let Some(license_id) = license_id {
         state
             .store
-            .slascone_record_analytics(license_id, &client, reports, now)
+            .record_analytics(license_id, &client, reports, now)
             .await
             .map_err(SlError::from_store)?;
     }
@@ -196,7 +196,7 @@ async fn usage(state: &AppState, caller: Caller, request: UsageHeartbeat, named_
     for license in &licenses {
         let features = state
             .store
-            .slascone_usage_features(license.product_id)
+            .usage_features(license.product_id)
             .await
             .map_err(SlError::from_store)?;
         candidates.push((license.id, features));
@@ -231,7 +231,7 @@ async fn usage(state: &AppState, caller: Caller, request: UsageHeartbeat, named_
             Some(wanted) => {
                 let modules = state
                     .store
-                    .slascone_usage_modules(feature.id)
+                    .usage_modules(feature.id)
                     .await
                     .map_err(SlError::from_store)?;
                 let module = modules.iter().find(|m| match named_by {
@@ -258,7 +258,7 @@ async fn usage(state: &AppState, caller: Caller, request: UsageHeartbeat, named_
     if let Some(license_id) = license_id {
         state
             .store
-            .slascone_record_usage(license_id, &client, reports, now)
+            .record_usage(license_id, &client, reports, now)
             .await
             .map_err(SlError::from_store)?;
     }
@@ -326,7 +326,7 @@ pub async fn create_analytical_field(
     let event = EventDraft::new(actor, "slascone.analytical_field_created", "product");
     let field = state
         .store
-        .slascone_create_analytical_field(product.id, &name, field_type, event, state.now())
+        .create_analytical_field(product.id, &name, field_type, event, state.now())
         .await
         .map_err(|e| exists(e, Conflict::AnalyticalFieldExists))?;
     json_ok(&DefinitionView {
@@ -349,7 +349,7 @@ pub async fn create_usage_feature(
     let event = EventDraft::new(actor, "slascone.usage_feature_created", "product");
     let feature = state
         .store
-        .slascone_create_usage_feature(product.id, &name, event, state.now())
+        .create_usage_feature(product.id, &name, event, state.now())
         .await
         .map_err(|e| exists(e, Conflict::UsageFeatureExists))?;
     json_ok(&DefinitionView {
@@ -369,7 +369,7 @@ pub async fn create_usage_module(
     let product = admin_product(&state, &code).await?;
     let features = state
         .store
-        .slascone_usage_features(product.id)
+        .usage_features(product.id)
         .await
         .map_err(SlError::from_store)?;
     let feature = features
@@ -381,7 +381,7 @@ pub async fn create_usage_module(
     let event = EventDraft::new(actor, "slascone.usage_module_created", "product");
     let module = state
         .store
-        .slascone_create_usage_module(feature.id, &name, event, state.now())
+        .create_usage_module(feature.id, &name, event, state.now())
         .await
         .map_err(|e| exists(e, Conflict::UsageModuleExists))?;
     json_ok(&DefinitionView {
@@ -408,7 +408,7 @@ pub async fn usage_totals(
     let id = guid_id(&license_guid).ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?;
     let totals = state
         .store
-        .slascone_usage_totals(id)
+        .usage_totals(id)
         .await
         .map_err(SlError::from_store)?;
     let views: Vec<UsageTotalView> = totals

@@ -6,7 +6,7 @@
 //!
 //! The id is `--slascone-isv-id` (`LICENSD_SLASCONE_ISV_ID`, `slascone_isv_id` in the config
 //! file) when set. Unset, licensd generates one on its first start and keeps it in the database
-//! (`SlasconeAdminStore::slascone_isv_id`), so a fresh install works at once and the id stays the
+//! (`IsvStore::isv_id`), so a fresh install works at once and the id stays the
 //! same across restarts and across nodes on one PostgreSQL; `licensd serve` logs it at startup and
 //! `licensd slascone isv-id` (`GET /v1/slascone/isv`) prints it.
 //!

@@ -46,7 +46,7 @@ pub async fn license_by_key(state: &AppState, key: &str) -> Result<Option<Licens
 /// The token a token key names (any case: token keys are GUIDs).
 pub async fn token_by_key(state: &AppState, key: &str) -> Result<Option<SlasconeToken>> {
     for form in guid_forms(key) {
-        if let Some(token) = state.store.slascone_find_token(&form).await? {
+        if let Some(token) = state.store.find_token(&form).await? {
             return Ok(Some(token));
         }
     }

@@ -57,26 +57,26 @@
 //!
 //! | Method & path (below `/api/v2/isv/{isv_id}`) | Store command |
 //! |---|---|
-//! | POST `/provisioning/activations` | `activate_moving` (+ token key; a free token key brought by a new client is claimed after the activation, `slascone_claim_token`) |
+//! | POST `/provisioning/activations` | `activate_moving` (+ token key; a free token key brought by a new client is claimed after the activation, `claim_token`) |
 //! | POST `/provisioning/heartbeats` | `validate`, then `activate` (refresh) |
 //! | POST `/provisioning/unassign` | `deactivate` |
 //! | POST `/provisioning/validate` | `validate` |
 //! | POST `/provisioning/validate/consumption` | consumption feature balance |
 //! | POST `/provisioning/licenses/by_license`, `/by_customer`, `/by_user` | reads |
 //! | GET `/provisioning/licenses/{license_id}/tokens/floating/active/count` | `live_leases` |
-//! | POST `/provisioning/licenses/state/toggle` (`license_id` or `license_key`; answers `{license_id, is_license_active}`, see `toggle.rs`) | `slascone_toggle_license` |
-//! | POST `/provisioning/session/open`, `/session/close` (a session per `session_id` of a client; limits and decisions in `sessions.rs`) | `slascone_open_session`, `slascone_close_session` (`SlasconeSessionStore`) |
+//! | POST `/provisioning/licenses/state/toggle` (`license_id` or `license_key`; answers `{license_id, is_license_active}`, see `toggle.rs`) | `toggle_license` |
+//! | POST `/provisioning/session/open`, `/session/close` (a session per `session_id` of a client; limits and decisions in `sessions.rs`) | `open_session`, `close_session` (`SessionStore`) |
 //! | GET `/provisioning/activations/offline` | `activate`, signed activation XML |
-//! | POST `/data_gathering/analytical_heartbeats` | `slascone_record_analytics` |
-//! | POST `/data_gathering/usage_heartbeats`, `/usage_heartbeats_by_name` | `slascone_record_usage` |
+//! | POST `/data_gathering/analytical_heartbeats` | `record_analytics` |
+//! | POST `/data_gathering/usage_heartbeats`, `/usage_heartbeats_by_name` | `record_usage` |
 //! | POST `/data_gathering/consumption_heartbeats` | `consume_feature` (idempotent by `external_id`) |
-//! | POST `/data_gathering/consumption_heartbeats/rollback` | `slascone_rollback_consumption` |
+//! | POST `/data_gathering/consumption_heartbeats/rollback` | `rollback_consumption` |
 //! | GET `/licenses/{license_id}/xml` (AdminKey) | signed license XML |
-//! | GET `/licenses/{license_id}/usage` (AdminKey) | `slascone_usage_totals` |
+//! | GET `/licenses/{license_id}/usage` (AdminKey) | `usage_totals` |
 //! | native `/v1/slascone/…` (bearer admin token, in `/v1/openapi.json`) | definitions, usage totals, analytical values |
 //! | POST `/licenses/{license_id}/users`, DELETE `/licenses/{license_id}/users/{user_id}` (AdminKey) | `assign_license_user`, `unassign_license_user` |
 //! | POST `/products/{product_id}/analytical_fields`, `/usage_features`, `/usage_features/{id}/usage_modules` (AdminKey) | definitions |
-//! | back office (AdminKey): customers, customer types, tags, webhooks, resellers, product catalogue, templates, license updates, data exchange by template | see `backoffice/mod.rs` (table there; one file per group); PUT `/licenses/{license_id}` is one `slascone_update_license` transaction |
+//! | back office (AdminKey): customers, customer types, tags, webhooks, resellers, product catalogue, templates, license updates, data exchange by template | see `backoffice/mod.rs` (table there; one file per group); PUT `/licenses/{license_id}` is one `apply_license_update` transaction |
 //! | native GET `/v1/slascone/isv` (bearer admin token) | the ISV id the mount answers to |
 //! | native `/v1/slascone/entries/{kind}`, `/customers`, `/tags/{id}/assignments`, `/licenses/{id}/tags`, `/values`, `/legacy-key` | the same back-office store commands |
 //!
@@ -103,7 +103,7 @@
 //! | 1008, 1009, 1010, 1012 | `license_users` (AdminKey license-user paths; 1010 also `licenses/by_user`), 1010 also `a_users_floating_license_gives_seats_to_its_users_on_one_client_at_a_time` and `sessions_user_type_products_need_a_user` (session open by a user not assigned to a Users floating license: no seat, decision in `sessions.rs`) | |
 //! | 1011 | `license_updates_releases_and_legacy_keys` (PUT `/licenses/{id}` below the assigned users) | |
 //! | 2000 | `conflicts_activation` (no free token) | |
-//! | 2001 | `conflicts_tokens`, `an_unassigned_token_key_is_free_for_the_next_client` (token key of a client that still holds it; once unassigned, the next client takes the same token: `slascone_claim_token`) | |
+//! | 2001 | `conflicts_tokens`, `an_unassigned_token_key_is_free_for_the_next_client` (token key of a client that still holds it; once unassigned, the next client takes the same token: `claim_token`) | |
 //! | 2002 | `conflicts_tokens` (heartbeat with the token key of an unassigned token) | |
 //! | 2003 | `conflicts_tokens` (unknown token key: unassign and heartbeat) | |
 //! | 2004 | `conflicts_tokens` (unassign twice) | |

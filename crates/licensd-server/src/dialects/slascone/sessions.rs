@@ -121,7 +121,7 @@ pub async fn open(
     };
     let lease = match state
         .store
-        .slascone_open_session(open, event(&caller, "slascone.session_opened"), now)
+        .open_session(open, event(&caller, "slascone.session_opened"), now)
         .await
         .map_err(SlError::from_store)?
     {
@@ -142,7 +142,7 @@ pub async fn close(
     let parsed = parse(&state, &caller, &request).await?;
     let closed = state
         .store
-        .slascone_close_session(
+        .close_session(
             parsed.license.id,
             &parsed.client_id,
             &parsed.session_id,

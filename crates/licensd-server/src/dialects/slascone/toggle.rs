@@ -7,7 +7,7 @@
 //! `{"license_id": <GUID>, "is_license_active": <bool>}` (`is_license_active` as in `LicenseInfo`).
 //! An inactive license answers activations and heartbeats with 1002 until it is toggled back.
 //! Unknown license: 1000. The flip is one statement under the license's row lock
-//! (`slascone_toggle_license`), so two concurrent toggles leave the license where it started.
+//! (`toggle_license`), so two concurrent toggles leave the license where it started.
 
 use super::codes::Conflict;
 use super::provisioning::{event, license_by_guid};
@@ -46,7 +46,7 @@ pub async fn toggle(
     };
     let status = match state
         .store
-        .slascone_toggle_license(
+        .toggle_license(
             license.id,
             event(&caller, "slascone.license_state_toggled"),
             state.now(),

@@ -1,5 +1,7 @@
-//! What the Key Manager storage offers: the `KeyManagerStore` trait and the values it takes and
-//! returns. The SQL behind it (one implementation for SQLite and PostgreSQL) is in `mod.rs`.
+//! The concepts Key Manager brought into the domain, one capability trait each (`ApiKeyStore`,
+//! `AccessBlockStore`, `ProductKeyStore`, `MetadataStore`, `GeneratorStore`, `StockStore`,
+//! `ContractStore`, `DownloadStore`, `TelemetryStore`), and the values they take and return. The
+//! SQL behind them (one implementation for SQLite and PostgreSQL) is in `mod.rs` and its files.
 
 use super::*;
 
@@ -98,7 +100,7 @@ pub enum AssignOutcome {
     Insufficient { available: i64 },
 }
 
-/// What `km_assign_and_activate` did.
+/// What `assign_and_activate` did.
 #[derive(Debug, Clone)]
 pub enum AssignActivation {
     /// Assigned and activated (or, for a device already active there, assigned and confirmed).
@@ -143,16 +145,24 @@ pub struct TelemetryFilter {
     pub product_id: Option<i64>,
 }
 
+/// Capabilities and on/off state of Key Manager API keys (credentials of dialect keymanager): Key
+/// Manager's wire, kept near it.
 #[async_trait::async_trait]
-pub trait KeyManagerStore: Send + Sync + 'static {
+pub trait ApiKeyStore: Send + Sync + 'static {
     /// The settings stored for a credential, if any were ever written.
-    async fn km_api_key_settings(&self, credential_id: i64) -> Result<Option<ApiKeySettings>>;
+    async fn api_key_settings(&self, credential_id: i64) -> Result<Option<ApiKeySettings>>;
+
     /// Writes (inserts or replaces) a key's settings; NotFound when the credential does not exist
     /// or is not a Key Manager credential.
-    async fn km_put_api_key_settings(&self, settings: ApiKeySettings, event: EventDraft) -> Result<ApiKeySettings>;
+    async fn put_api_key_settings(&self, settings: ApiKeySettings, event: EventDraft) -> Result<ApiKeySettings>;
+}
 
+/// The access block list (`licensd_domain::access::AccessBlock`): IPs, domains and keys refused at
+/// the edge.
+#[async_trait::async_trait]
+pub trait AccessBlockStore: Send + Sync + 'static {
     /// Conflict when the same kind and value is already listed.
-    async fn km_add_access_block(
+    async fn add_access_block(
         &self,
         kind: AccessBlockKind,
         value: &str,
@@ -160,75 +170,91 @@ pub trait KeyManagerStore: Send + Sync + 'static {
         event: EventDraft,
         now: Millis,
     ) -> Result<AccessBlock>;
-    async fn km_list_access_blocks(&self) -> Result<Vec<AccessBlock>>;
-    async fn km_delete_access_block(&self, id: i64, event: EventDraft, now: Millis) -> Result<()>;
 
+    async fn list_access_blocks(&self) -> Result<Vec<AccessBlock>>;
+
+    async fn delete_access_block(&self, id: i64, event: EventDraft, now: Millis) -> Result<()>;
+}
+
+/// A product's own signing key, used instead of the global one when set.
+#[async_trait::async_trait]
+pub trait ProductKeyStore: Send + Sync + 'static {
     /// Sets (or replaces) the product's own signing key; NotFound for an unknown product.
-    async fn km_put_product_signing_key(
+    async fn put_product_signing_key(
         &self,
         product_id: i64,
         key: crate::NewSigningKey,
         event: EventDraft,
         now: Millis,
     ) -> Result<ProductSigningKey>;
-    async fn km_product_signing_key(&self, product_id: i64) -> Result<Option<ProductSigningKey>>;
+
+    async fn product_signing_key(&self, product_id: i64) -> Result<Option<ProductSigningKey>>;
+
     /// Removes the product's key (the global key signs again); NotFound when it has none.
-    async fn km_delete_product_signing_key(&self, product_id: i64, event: EventDraft, now: Millis) -> Result<()>;
+    async fn delete_product_signing_key(&self, product_id: i64, event: EventDraft, now: Millis) -> Result<()>;
+}
 
-    /// Deletes a product with everything that belongs to it (its license keys with their
-    /// activations, policies, features) in one transaction, as Key Manager's delete-product does.
-    /// NotFound for an unknown product.
-    async fn km_delete_product(&self, product_id: i64, event: EventDraft, now: Millis) -> Result<()>;
-
+/// Key/value metadata entries of licences and products.
+#[async_trait::async_trait]
+pub trait MetadataStore: Send + Sync + 'static {
     /// Entries in creation order.
-    async fn km_list_meta(&self, owner: MetaOwner) -> Result<Vec<MetaEntry>>;
-    /// Conflict when the key exists already; NotFound when the owner does not exist.
-    async fn km_create_meta(
-        &self,
-        owner: MetaOwner,
-        key: &str,
-        value: &str,
-        event: EventDraft,
-        now: Millis,
-    ) -> Result<MetaEntry>;
-    /// NotFound when the owner has no entry under `key`.
-    async fn km_update_meta(
-        &self,
-        owner: MetaOwner,
-        key: &str,
-        value: &str,
-        event: EventDraft,
-        now: Millis,
-    ) -> Result<MetaEntry>;
-    /// NotFound when the owner has no entry under `key`.
-    async fn km_delete_meta(&self, owner: MetaOwner, key: &str, event: EventDraft, now: Millis) -> Result<()>;
+    async fn list_meta(&self, owner: MetaOwner) -> Result<Vec<MetaEntry>>;
 
-    // --- generators ---
+    /// Conflict when the key exists already; NotFound when the owner does not exist.
+    async fn create_meta(
+        &self,
+        owner: MetaOwner,
+        key: &str,
+        value: &str,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<MetaEntry>;
+
+    /// NotFound when the owner has no entry under `key`.
+    async fn update_meta(
+        &self,
+        owner: MetaOwner,
+        key: &str,
+        value: &str,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<MetaEntry>;
+
+    /// NotFound when the owner has no entry under `key`.
+    async fn delete_meta(&self, owner: MetaOwner, key: &str, event: EventDraft, now: Millis) -> Result<()>;
+}
+
+/// Licence-key generators (`licensd_domain::generator`).
+#[async_trait::async_trait]
+pub trait GeneratorStore: Send + Sync + 'static {
     /// NotFound for an unknown product.
-    async fn km_create_generator(
+    async fn create_generator(
         &self,
         product_id: i64,
         spec: GeneratorSpec,
         event: EventDraft,
         now: Millis,
     ) -> Result<Generator>;
-    async fn km_get_generator(&self, id: i64) -> Result<Generator>;
-    /// In id order; all products when `product_id` is `None`.
-    async fn km_list_generators(&self, product_id: Option<i64>) -> Result<Vec<Generator>>;
-    async fn km_update_generator(
-        &self,
-        id: i64,
-        spec: GeneratorSpec,
-        event: EventDraft,
-        now: Millis,
-    ) -> Result<Generator>;
-    async fn km_delete_generator(&self, id: i64, event: EventDraft, now: Millis) -> Result<()>;
 
-    // --- assignment ---
+    async fn get_generator(&self, id: i64) -> Result<Generator>;
+
+    /// In id order; all products when `product_id` is `None`.
+    async fn list_generators(&self, product_id: Option<i64>) -> Result<Vec<Generator>>;
+
+    async fn update_generator(&self, id: i64, spec: GeneratorSpec, event: EventDraft, now: Millis)
+    -> Result<Generator>;
+
+    async fn delete_generator(&self, id: i64, event: EventDraft, now: Millis) -> Result<()>;
+}
+
+/// Licence keys held in stock and assigned on demand (minting the shortfall, delivering,
+/// activating).
+#[async_trait::async_trait]
+pub trait StockStore: Send + Sync + 'static {
     /// Assigns in-stock keys in one transaction: the chosen rows are locked, and for `Random` the
     /// shortfall is made up from `mint` (inserted already assigned) when it offers enough keys.
     /// Conflict when a minted key already exists.
-    async fn km_assign(
+    async fn assign_stock(
         &self,
         selection: AssignSelection,
         assign: &AssignFn,
@@ -237,11 +263,11 @@ pub trait KeyManagerStore: Send + Sync + 'static {
         now: Millis,
     ) -> Result<AssignOutcome>;
 
-    /// `km_assign`, and when keys are assigned, the delivery `deliver` renders from them is
+    /// `assign_stock`, and when keys are assigned, the delivery `deliver` renders from them is
     /// queued in the outbox in the SAME transaction: a committed assignment always has its
     /// delivery, a refused or rolled-back one never has. `Database` when `deliver` fails (nothing
     /// is assigned then).
-    async fn km_assign_delivering(
+    async fn assign_stock_delivering(
         &self,
         selection: AssignSelection,
         assign: &AssignFn,
@@ -252,10 +278,10 @@ pub trait KeyManagerStore: Send + Sync + 'static {
     ) -> Result<AssignOutcome>;
 
     /// Key Manager's assign-and-activate in ONE transaction: the in-stock, active license is
-    /// locked and assigned by `assign` (as `km_assign` does), then `device` is activated on it by
+    /// locked and assigned by `assign` (as `assign_stock` does), then `device` is activated on it by
     /// the same rule as `Store::activate`. An activation refusal (`Denied`) rolls the assignment
     /// back with it, events included, so a refusal changes nothing.
-    async fn km_assign_and_activate(
+    async fn assign_and_activate(
         &self,
         license_id: i64,
         assign: &AssignFn,
@@ -264,60 +290,73 @@ pub trait KeyManagerStore: Send + Sync + 'static {
         activate_event: EventDraft,
         now: Millis,
     ) -> Result<AssignActivation>;
+}
 
-    // --- contracts ---
+/// Contracts (`licensd_domain::contract`): a holder's quota of keys to generate and destroy.
+#[async_trait::async_trait]
+pub trait ContractStore: Send + Sync + 'static {
     /// Conflict when the contract key is taken; NotFound for an unknown product.
-    async fn km_create_contract(
-        &self,
-        fields: ContractFields,
-        event: EventDraft,
-        now: Millis,
-    ) -> Result<StoredContract>;
-    async fn km_update_contract(
+    async fn create_contract(&self, fields: ContractFields, event: EventDraft, now: Millis) -> Result<StoredContract>;
+
+    async fn update_contract(
         &self,
         id: i64,
         fields: ContractFields,
         event: EventDraft,
         now: Millis,
     ) -> Result<StoredContract>;
+
     /// The keys the contract minted stay; they just no longer count against any quota.
-    async fn km_delete_contract(&self, id: i64, event: EventDraft, now: Millis) -> Result<()>;
-    async fn km_get_contract(&self, id: i64) -> Result<StoredContract>;
-    async fn km_find_contract_by_key(&self, key: &str) -> Result<Option<StoredContract>>;
-    async fn km_list_contracts(&self) -> Result<Vec<StoredContract>>;
+    async fn delete_contract(&self, id: i64, event: EventDraft, now: Millis) -> Result<()>;
+
+    async fn get_contract(&self, id: i64) -> Result<StoredContract>;
+
+    async fn find_contract_by_key(&self, key: &str) -> Result<Option<StoredContract>>;
+
+    async fn list_contracts(&self) -> Result<Vec<StoredContract>>;
+
     /// Inserts `new` as keys of the contract when the contract's quota allows them, decided under
     /// the contract's row lock; `Ok(Err(_))` is the contract's refusal (nothing written).
-    async fn km_contract_generate(
+    async fn generate_contract_keys(
         &self,
         contract_id: i64,
         new: Vec<crate::NewLicense>,
         event: EventDraft,
         now: Millis,
     ) -> Result<std::result::Result<Vec<i64>, ContractRefusal>>;
+
     /// Deletes one key the contract minted; NotFound when it is not one of them.
-    async fn km_contract_destroy(
+    async fn destroy_contract_key(
         &self,
         contract_id: i64,
         license_id: i64,
         event: EventDraft,
         now: Millis,
     ) -> Result<()>;
-    /// Deletes every key the contract minted; returns how many.
-    async fn km_contract_destroy_all(&self, contract_id: i64, event: EventDraft, now: Millis) -> Result<i64>;
 
-    // --- downloadables ---
+    /// Deletes every key the contract minted; returns how many.
+    async fn destroy_contract_keys(&self, contract_id: i64, event: EventDraft, now: Millis) -> Result<i64>;
+}
+
+/// Downloadable releases of a product (`licensd_domain::downloadable`) and their files.
+#[async_trait::async_trait]
+pub trait DownloadStore: Send + Sync + 'static {
     /// Conflict when the product has this numeric version already; NotFound for an unknown product.
-    async fn km_create_downloadable(
+    async fn create_downloadable(
         &self,
         product_id: i64,
         spec: DownloadableSpec,
         event: EventDraft,
         now: Millis,
     ) -> Result<Downloadable>;
-    async fn km_list_downloadables(&self, product_id: Option<i64>) -> Result<Vec<Downloadable>>;
-    async fn km_get_downloadable(&self, id: i64) -> Result<Downloadable>;
-    async fn km_downloadable_by_version(&self, product_id: i64, numeric_version: i64) -> Result<Option<Downloadable>>;
-    async fn km_put_downloadable_file(
+
+    async fn list_downloadables(&self, product_id: Option<i64>) -> Result<Vec<Downloadable>>;
+
+    async fn get_downloadable(&self, id: i64) -> Result<Downloadable>;
+
+    async fn downloadable_by_version(&self, product_id: i64, numeric_version: i64) -> Result<Option<Downloadable>>;
+
+    async fn put_downloadable_file(
         &self,
         id: i64,
         file_name: &str,
@@ -325,12 +364,18 @@ pub trait KeyManagerStore: Send + Sync + 'static {
         event: EventDraft,
         now: Millis,
     ) -> Result<Downloadable>;
-    /// The file and its name, counting the download; `None` when no file was uploaded.
-    async fn km_take_download(&self, id: i64) -> Result<Option<(String, Vec<u8>)>>;
-    async fn km_delete_downloadable(&self, id: i64, event: EventDraft, now: Millis) -> Result<()>;
 
-    // --- telemetry ---
-    async fn km_add_telemetry(&self, record: NewTelemetry, now: Millis) -> Result<TelemetryRecord>;
+    /// The file and its name, counting the download; `None` when no file was uploaded.
+    async fn take_download(&self, id: i64) -> Result<Option<(String, Vec<u8>)>>;
+
+    async fn delete_downloadable(&self, id: i64, event: EventDraft, now: Millis) -> Result<()>;
+}
+
+/// Telemetry records sent by clients (`licensd_domain::telemetry`).
+#[async_trait::async_trait]
+pub trait TelemetryStore: Send + Sync + 'static {
+    async fn add_telemetry(&self, record: NewTelemetry, now: Millis) -> Result<TelemetryRecord>;
+
     /// Newest first, at most `limit`.
-    async fn km_list_telemetry(&self, filter: TelemetryFilter, limit: i64) -> Result<Vec<TelemetryRecord>>;
+    async fn list_telemetry(&self, filter: TelemetryFilter, limit: i64) -> Result<Vec<TelemetryRecord>>;
 }

@@ -1,12 +1,12 @@
 //! Contracts: license-key quotas, generating and destroying keys under them.
 
-/// The SQL behind these `KeyManagerStore` methods, as inherent methods of one store type; the trait
+/// The SQL behind these `ContractStore` methods, as inherent methods of one store type; the trait
 /// impl in `mod.rs` delegates to them. Expanded inside `impl_keymanager!`,
 /// so the row helpers and `insert_event` there are in scope.
 macro_rules! km_contracts_sql {
     ($store:ty, $row:ty, $conn:ty, $lock:literal, $skip_locked:literal, $core:ident) => {
         impl $store {
-            async fn sql_km_create_contract(&self, fields: ContractFields, event: EventDraft, now: Millis) -> Result<StoredContract> {
+            async fn sql_create_contract(&self, fields: ContractFields, event: EventDraft, now: Millis) -> Result<StoredContract> {
                 let mut tx = begin_write(self).await?;
                 if !product_exists(&mut tx, fields.product_id).await? {
                     return Err(StoreError::NotFound);
@@ -37,7 +37,7 @@ macro_rules! km_contracts_sql {
                 Ok(stored)
             }
 
-            async fn sql_km_update_contract(&self, id: i64, fields: ContractFields, event: EventDraft, now: Millis) -> Result<StoredContract> {
+            async fn sql_update_contract(&self, id: i64, fields: ContractFields, event: EventDraft, now: Millis) -> Result<StoredContract> {
                 let mut tx = begin_write(self).await?;
                 if !product_exists(&mut tx, fields.product_id).await? {
                     return Err(StoreError::NotFound);
@@ -72,16 +72,16 @@ macro_rules! km_contracts_sql {
                 Ok(stored)
             }
 
-            async fn sql_km_delete_contract(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
+            async fn sql_delete_contract(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
                 delete_logged(self, "DELETE FROM km_contracts WHERE id = $1", id, db_err, event, now).await
             }
 
-            async fn sql_km_get_contract(&self, id: i64) -> Result<StoredContract> {
+            async fn sql_get_contract(&self, id: i64) -> Result<StoredContract> {
                 let mut conn = self.pool.acquire().await.map_err(db_err)?;
                 contract_by_id(&mut conn, &*self.codec, id).await
             }
 
-            async fn sql_km_find_contract_by_key(&self, key: &str) -> Result<Option<StoredContract>> {
+            async fn sql_find_contract_by_key(&self, key: &str) -> Result<Option<StoredContract>> {
                 let row = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "SELECT {CONTRACT_COLS} FROM km_contracts c WHERE c.key_digest = $1"
                 )))
@@ -92,7 +92,7 @@ macro_rules! km_contracts_sql {
                 row.map(|row| contract_from_row(&row, &*self.codec)).transpose()
             }
 
-            async fn sql_km_list_contracts(&self) -> Result<Vec<StoredContract>> {
+            async fn sql_list_contracts(&self) -> Result<Vec<StoredContract>> {
                 let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {CONTRACT_COLS} FROM km_contracts c ORDER BY c.id")))
                     .fetch_all(&self.pool)
                     .await
@@ -100,7 +100,7 @@ macro_rules! km_contracts_sql {
                 rows.iter().map(|row| contract_from_row(row, &*self.codec)).collect()
             }
 
-            async fn sql_km_contract_generate(
+            async fn sql_generate_contract_keys(
                 &self,
                 contract_id: i64,
                 new: Vec<crate::NewLicense>,
@@ -137,7 +137,7 @@ macro_rules! km_contracts_sql {
                 Ok(Ok(ids))
             }
 
-            async fn sql_km_contract_destroy(&self, contract_id: i64, license_id: i64, event: EventDraft, now: Millis) -> Result<()> {
+            async fn sql_destroy_contract_key(&self, contract_id: i64, license_id: i64, event: EventDraft, now: Millis) -> Result<()> {
                 let mut tx = begin_write(self).await?;
                 let done = sqlx::query(
                     "DELETE FROM licenses WHERE id = $1 AND id IN \
@@ -156,7 +156,7 @@ macro_rules! km_contracts_sql {
                 Ok(())
             }
 
-            async fn sql_km_contract_destroy_all(&self, contract_id: i64, event: EventDraft, now: Millis) -> Result<i64> {
+            async fn sql_destroy_contract_keys(&self, contract_id: i64, event: EventDraft, now: Millis) -> Result<i64> {
                 let mut tx = begin_write(self).await?;
                 let done = sqlx::query(
                     "DELETE FROM licenses WHERE id IN (SELECT license_id FROM km_contract_licenses WHERE contract_id = $1)",

@@ -1,12 +1,12 @@
 //! Key generators, downloadables and their files.
 
-/// The SQL behind these `KeyManagerStore` methods, as inherent methods of one store type; the trait
+/// The SQL behind these `GeneratorStore` methods, as inherent methods of one store type; the trait
 /// impl in `mod.rs` delegates to them. Expanded inside `impl_keymanager!`,
 /// so the row helpers and `insert_event` there are in scope.
 macro_rules! km_generators_sql {
     ($store:ty, $row:ty, $conn:ty, $lock:literal, $skip_locked:literal, $core:ident) => {
         impl $store {
-            async fn sql_km_create_generator(
+            async fn sql_create_generator(
                 &self,
                 product_id: i64,
                 spec: GeneratorSpec,
@@ -37,7 +37,7 @@ macro_rules! km_generators_sql {
                 Ok(generator)
             }
 
-            async fn sql_km_get_generator(&self, id: i64) -> Result<Generator> {
+            async fn sql_get_generator(&self, id: i64) -> Result<Generator> {
                 let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {GENERATOR_COLS} FROM km_generators WHERE id = $1")))
                     .bind(id)
                     .fetch_optional(&self.pool)
@@ -47,7 +47,7 @@ macro_rules! km_generators_sql {
                 generator_from_row(&row)
             }
 
-            async fn sql_km_list_generators(&self, product_id: Option<i64>) -> Result<Vec<Generator>> {
+            async fn sql_list_generators(&self, product_id: Option<i64>) -> Result<Vec<Generator>> {
                 let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "SELECT {GENERATOR_COLS} FROM km_generators WHERE ($1 IS NULL OR product_id = $1) ORDER BY id"
                 )))
@@ -58,7 +58,7 @@ macro_rules! km_generators_sql {
                 rows.iter().map(generator_from_row).collect()
             }
 
-            async fn sql_km_update_generator(&self, id: i64, spec: GeneratorSpec, event: EventDraft, now: Millis) -> Result<Generator> {
+            async fn sql_update_generator(&self, id: i64, spec: GeneratorSpec, event: EventDraft, now: Millis) -> Result<Generator> {
                 let mut tx = begin_write(self).await?;
                 let row = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "UPDATE km_generators SET name = $2, pattern = $3, activation_limit = $4, validity_days = $5, \
@@ -81,11 +81,11 @@ macro_rules! km_generators_sql {
                 Ok(generator)
             }
 
-            async fn sql_km_delete_generator(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
+            async fn sql_delete_generator(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
                 delete_logged(self, "DELETE FROM km_generators WHERE id = $1", id, db_err, event, now).await
             }
 
-            async fn sql_km_create_downloadable(
+            async fn sql_create_downloadable(
                 &self,
                 product_id: i64,
                 spec: DownloadableSpec,
@@ -123,7 +123,7 @@ macro_rules! km_generators_sql {
                 Ok(downloadable)
             }
 
-            async fn sql_km_list_downloadables(&self, product_id: Option<i64>) -> Result<Vec<Downloadable>> {
+            async fn sql_list_downloadables(&self, product_id: Option<i64>) -> Result<Vec<Downloadable>> {
                 let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "{DOWNLOADABLE_SELECT} WHERE ($1 IS NULL OR product_id = $1) ORDER BY product_id, numeric_version"
                 )))
@@ -134,7 +134,7 @@ macro_rules! km_generators_sql {
                 rows.iter().map(downloadable_from_row).collect()
             }
 
-            async fn sql_km_get_downloadable(&self, id: i64) -> Result<Downloadable> {
+            async fn sql_get_downloadable(&self, id: i64) -> Result<Downloadable> {
                 let row = sqlx::query(sqlx::AssertSqlSafe(format!("{DOWNLOADABLE_SELECT} WHERE id = $1")))
                     .bind(id)
                     .fetch_optional(&self.pool)
@@ -144,7 +144,7 @@ macro_rules! km_generators_sql {
                 downloadable_from_row(&row)
             }
 
-            async fn sql_km_downloadable_by_version(&self, product_id: i64, numeric_version: i64) -> Result<Option<Downloadable>> {
+            async fn sql_downloadable_by_version(&self, product_id: i64, numeric_version: i64) -> Result<Option<Downloadable>> {
                 let row = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "{DOWNLOADABLE_SELECT} WHERE product_id = $1 AND numeric_version = $2"
                 )))
@@ -156,7 +156,7 @@ macro_rules! km_generators_sql {
                 row.as_ref().map(downloadable_from_row).transpose()
             }
 
-            async fn sql_km_put_downloadable_file(
+            async fn sql_put_downloadable_file(
                 &self,
                 id: i64,
                 file_name: &str,
@@ -186,7 +186,7 @@ macro_rules! km_generators_sql {
                 Ok(downloadable)
             }
 
-            async fn sql_km_take_download(&self, id: i64) -> Result<Option<(String, Vec<u8>)>> {
+            async fn sql_take_download(&self, id: i64) -> Result<Option<(String, Vec<u8>)>> {
                 let mut tx = begin_write(self).await?;
                 let row = sqlx::query(
                     "UPDATE km_downloadables SET download_counter = download_counter + 1 \
@@ -208,7 +208,7 @@ macro_rules! km_generators_sql {
                 Ok(file)
             }
 
-            async fn sql_km_delete_downloadable(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
+            async fn sql_delete_downloadable(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
                 delete_logged(self, "DELETE FROM km_downloadables WHERE id = $1", id, db_err, event, now).await
             }
         }

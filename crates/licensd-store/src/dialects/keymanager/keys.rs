@@ -1,12 +1,12 @@
 //! API keys' capabilities and the access block list.
 
-/// The SQL behind these `KeyManagerStore` methods, as inherent methods of one store type; the trait
+/// The SQL behind these `ApiKeyStore` and `AccessBlockStore` methods, as inherent methods of one store type; the trait
 /// impl in `mod.rs` delegates to them. Expanded inside `impl_keymanager!`,
 /// so the row helpers and `insert_event` there are in scope.
 macro_rules! km_keys_sql {
     ($store:ty, $row:ty, $conn:ty, $lock:literal, $skip_locked:literal, $core:ident) => {
         impl $store {
-            async fn sql_km_api_key_settings(&self, credential_id: i64) -> Result<Option<ApiKeySettings>> {
+            async fn sql_api_key_settings(&self, credential_id: i64) -> Result<Option<ApiKeySettings>> {
                 let row = sqlx::query(
                     "SELECT credential_id, capabilities, active, updated_at FROM km_api_key_settings \
                      WHERE credential_id = $1",
@@ -27,7 +27,7 @@ macro_rules! km_keys_sql {
                 .transpose()
             }
 
-            async fn sql_km_put_api_key_settings(
+            async fn sql_put_api_key_settings(
                 &self,
                 settings: ApiKeySettings,
                 event: EventDraft,
@@ -60,7 +60,7 @@ macro_rules! km_keys_sql {
                 Ok(settings)
             }
 
-            async fn sql_km_add_access_block(
+            async fn sql_add_access_block(
                 &self,
                 kind: AccessBlockKind,
                 value: &str,
@@ -86,7 +86,7 @@ macro_rules! km_keys_sql {
                 Ok(block)
             }
 
-            async fn sql_km_list_access_blocks(&self) -> Result<Vec<AccessBlock>> {
+            async fn sql_list_access_blocks(&self) -> Result<Vec<AccessBlock>> {
                 let rows = sqlx::query("SELECT id, kind, value, reason, created_at FROM km_access_blocks ORDER BY id")
                     .fetch_all(&self.pool)
                     .await
@@ -94,7 +94,7 @@ macro_rules! km_keys_sql {
                 rows.iter().map(block_from_row).collect()
             }
 
-            async fn sql_km_delete_access_block(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
+            async fn sql_delete_access_block(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
                 delete_logged(self, "DELETE FROM km_access_blocks WHERE id = $1", id, db_err, event, now).await
             }
         }

@@ -244,7 +244,7 @@ macro_rules! impl_keymanager {
                 contract_from_row(&row, codec)
             }
 
-            /// `km_assign` and `km_assign_delivering`: with `deliver`, the delivery reporting the
+            /// `assign_stock` and `assign_stock_delivering`: with `deliver`, the delivery reporting the
             /// assigned keys is queued in the same transaction.
             async fn assign_keys(
                 store: &$store,
@@ -354,20 +354,23 @@ macro_rules! impl_keymanager {
             km_contracts_sql!($store, $row, $conn, $lock, $skip_locked, $core);
 
             #[async_trait::async_trait]
-            impl KeyManagerStore for $store {
-                async fn km_api_key_settings(&self, credential_id: i64) -> Result<Option<ApiKeySettings>> {
-                    self.sql_km_api_key_settings(credential_id).await
+            impl ApiKeyStore for $store {
+                async fn api_key_settings(&self, credential_id: i64) -> Result<Option<ApiKeySettings>> {
+                    self.sql_api_key_settings(credential_id).await
                 }
 
-                async fn km_put_api_key_settings(
+                async fn put_api_key_settings(
                     &self,
                     settings: ApiKeySettings,
                     event: EventDraft,
                 ) -> Result<ApiKeySettings> {
-                    self.sql_km_put_api_key_settings(settings, event).await
+                    self.sql_put_api_key_settings(settings, event).await
                 }
+            }
 
-                async fn km_add_access_block(
+            #[async_trait::async_trait]
+            impl AccessBlockStore for $store {
+                async fn add_access_block(
                     &self,
                     kind: AccessBlockKind,
                     value: &str,
@@ -375,44 +378,46 @@ macro_rules! impl_keymanager {
                     event: EventDraft,
                     now: Millis,
                 ) -> Result<AccessBlock> {
-                    self.sql_km_add_access_block(kind, value, reason, event, now).await
+                    self.sql_add_access_block(kind, value, reason, event, now).await
                 }
 
-                async fn km_list_access_blocks(&self) -> Result<Vec<AccessBlock>> {
-                    self.sql_km_list_access_blocks().await
+                async fn list_access_blocks(&self) -> Result<Vec<AccessBlock>> {
+                    self.sql_list_access_blocks().await
                 }
 
-                async fn km_delete_access_block(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
-                    self.sql_km_delete_access_block(id, event, now).await
+                async fn delete_access_block(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                    self.sql_delete_access_block(id, event, now).await
                 }
+            }
 
-                async fn km_put_product_signing_key(
+            #[async_trait::async_trait]
+            impl ProductKeyStore for $store {
+                async fn put_product_signing_key(
                     &self,
                     product_id: i64,
                     key: crate::NewSigningKey,
                     event: EventDraft,
                     now: Millis,
                 ) -> Result<ProductSigningKey> {
-                    self.sql_km_put_product_signing_key(product_id, key, event, now).await
+                    self.sql_put_product_signing_key(product_id, key, event, now).await
                 }
 
-                async fn km_product_signing_key(&self, product_id: i64) -> Result<Option<ProductSigningKey>> {
-                    self.sql_km_product_signing_key(product_id).await
+                async fn product_signing_key(&self, product_id: i64) -> Result<Option<ProductSigningKey>> {
+                    self.sql_product_signing_key(product_id).await
                 }
 
-                async fn km_delete_product_signing_key(&self, product_id: i64, event: EventDraft, now: Millis) -> Result<()> {
-                    self.sql_km_delete_product_signing_key(product_id, event, now).await
+                async fn delete_product_signing_key(&self, product_id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                    self.sql_delete_product_signing_key(product_id, event, now).await
+                }
+            }
+
+            #[async_trait::async_trait]
+            impl MetadataStore for $store {
+                async fn list_meta(&self, owner: MetaOwner) -> Result<Vec<MetaEntry>> {
+                    self.sql_list_meta(owner).await
                 }
 
-                async fn km_delete_product(&self, product_id: i64, event: EventDraft, now: Millis) -> Result<()> {
-                    self.sql_km_delete_product(product_id, event, now).await
-                }
-
-                async fn km_list_meta(&self, owner: MetaOwner) -> Result<Vec<MetaEntry>> {
-                    self.sql_km_list_meta(owner).await
-                }
-
-                async fn km_create_meta(
+                async fn create_meta(
                     &self,
                     owner: MetaOwner,
                     key: &str,
@@ -420,10 +425,10 @@ macro_rules! impl_keymanager {
                     event: EventDraft,
                     now: Millis,
                 ) -> Result<MetaEntry> {
-                    self.sql_km_create_meta(owner, key, value, event, now).await
+                    self.sql_create_meta(owner, key, value, event, now).await
                 }
 
-                async fn km_update_meta(
+                async fn update_meta(
                     &self,
                     owner: MetaOwner,
                     key: &str,
@@ -431,40 +436,46 @@ macro_rules! impl_keymanager {
                     event: EventDraft,
                     now: Millis,
                 ) -> Result<MetaEntry> {
-                    self.sql_km_update_meta(owner, key, value, event, now).await
+                    self.sql_update_meta(owner, key, value, event, now).await
                 }
 
-                async fn km_delete_meta(&self, owner: MetaOwner, key: &str, event: EventDraft, now: Millis) -> Result<()> {
-                    self.sql_km_delete_meta(owner, key, event, now).await
+                async fn delete_meta(&self, owner: MetaOwner, key: &str, event: EventDraft, now: Millis) -> Result<()> {
+                    self.sql_delete_meta(owner, key, event, now).await
                 }
+            }
 
-                async fn km_create_generator(
+            #[async_trait::async_trait]
+            impl GeneratorStore for $store {
+                async fn create_generator(
                     &self,
                     product_id: i64,
                     spec: GeneratorSpec,
                     event: EventDraft,
                     now: Millis,
                 ) -> Result<Generator> {
-                    self.sql_km_create_generator(product_id, spec, event, now).await
+                    self.sql_create_generator(product_id, spec, event, now).await
                 }
 
-                async fn km_get_generator(&self, id: i64) -> Result<Generator> {
-                    self.sql_km_get_generator(id).await
+                async fn get_generator(&self, id: i64) -> Result<Generator> {
+                    self.sql_get_generator(id).await
                 }
 
-                async fn km_list_generators(&self, product_id: Option<i64>) -> Result<Vec<Generator>> {
-                    self.sql_km_list_generators(product_id).await
+                async fn list_generators(&self, product_id: Option<i64>) -> Result<Vec<Generator>> {
+                    self.sql_list_generators(product_id).await
                 }
 
-                async fn km_update_generator(&self, id: i64, spec: GeneratorSpec, event: EventDraft, now: Millis) -> Result<Generator> {
-                    self.sql_km_update_generator(id, spec, event, now).await
+                async fn update_generator(&self, id: i64, spec: GeneratorSpec, event: EventDraft, now: Millis) -> Result<Generator> {
+                    self.sql_update_generator(id, spec, event, now).await
                 }
 
-                async fn km_delete_generator(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
-                    self.sql_km_delete_generator(id, event, now).await
+                async fn delete_generator(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                    self.sql_delete_generator(id, event, now).await
                 }
+            }
 
-                async fn km_assign(
+            #[async_trait::async_trait]
+            impl StockStore for $store {
+                async fn assign_stock(
                     &self,
                     selection: AssignSelection,
                     assign: &AssignFn,
@@ -475,7 +486,7 @@ macro_rules! impl_keymanager {
                     assign_keys(self, selection, assign, mint, event, None, now).await
                 }
 
-                async fn km_assign_delivering(
+                async fn assign_stock_delivering(
                     &self,
                     selection: AssignSelection,
                     assign: &AssignFn,
@@ -487,7 +498,7 @@ macro_rules! impl_keymanager {
                     assign_keys(self, selection, assign, mint, event, Some(deliver), now).await
                 }
 
-                async fn km_assign_and_activate(
+                async fn assign_and_activate(
                     &self,
                     license_id: i64,
                     assign: &AssignFn,
@@ -531,72 +542,78 @@ macro_rules! impl_keymanager {
                         }
                     }
                 }
+            }
 
-                async fn km_create_contract(&self, fields: ContractFields, event: EventDraft, now: Millis) -> Result<StoredContract> {
-                    self.sql_km_create_contract(fields, event, now).await
+            #[async_trait::async_trait]
+            impl ContractStore for $store {
+                async fn create_contract(&self, fields: ContractFields, event: EventDraft, now: Millis) -> Result<StoredContract> {
+                    self.sql_create_contract(fields, event, now).await
                 }
 
-                async fn km_update_contract(&self, id: i64, fields: ContractFields, event: EventDraft, now: Millis) -> Result<StoredContract> {
-                    self.sql_km_update_contract(id, fields, event, now).await
+                async fn update_contract(&self, id: i64, fields: ContractFields, event: EventDraft, now: Millis) -> Result<StoredContract> {
+                    self.sql_update_contract(id, fields, event, now).await
                 }
 
-                async fn km_delete_contract(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
-                    self.sql_km_delete_contract(id, event, now).await
+                async fn delete_contract(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                    self.sql_delete_contract(id, event, now).await
                 }
 
-                async fn km_get_contract(&self, id: i64) -> Result<StoredContract> {
-                    self.sql_km_get_contract(id).await
+                async fn get_contract(&self, id: i64) -> Result<StoredContract> {
+                    self.sql_get_contract(id).await
                 }
 
-                async fn km_find_contract_by_key(&self, key: &str) -> Result<Option<StoredContract>> {
-                    self.sql_km_find_contract_by_key(key).await
+                async fn find_contract_by_key(&self, key: &str) -> Result<Option<StoredContract>> {
+                    self.sql_find_contract_by_key(key).await
                 }
 
-                async fn km_list_contracts(&self) -> Result<Vec<StoredContract>> {
-                    self.sql_km_list_contracts().await
+                async fn list_contracts(&self) -> Result<Vec<StoredContract>> {
+                    self.sql_list_contracts().await
                 }
 
-                async fn km_contract_generate(
+                async fn generate_contract_keys(
                     &self,
                     contract_id: i64,
                     new: Vec<crate::NewLicense>,
                     event: EventDraft,
                     now: Millis,
                 ) -> Result<std::result::Result<Vec<i64>, ContractRefusal>> {
-                    self.sql_km_contract_generate(contract_id, new, event, now).await
+                    self.sql_generate_contract_keys(contract_id, new, event, now).await
                 }
 
-                async fn km_contract_destroy(&self, contract_id: i64, license_id: i64, event: EventDraft, now: Millis) -> Result<()> {
-                    self.sql_km_contract_destroy(contract_id, license_id, event, now).await
+                async fn destroy_contract_key(&self, contract_id: i64, license_id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                    self.sql_destroy_contract_key(contract_id, license_id, event, now).await
                 }
 
-                async fn km_contract_destroy_all(&self, contract_id: i64, event: EventDraft, now: Millis) -> Result<i64> {
-                    self.sql_km_contract_destroy_all(contract_id, event, now).await
+                async fn destroy_contract_keys(&self, contract_id: i64, event: EventDraft, now: Millis) -> Result<i64> {
+                    self.sql_destroy_contract_keys(contract_id, event, now).await
                 }
+            }
 
-                async fn km_create_downloadable(
+            #[async_trait::async_trait]
+            impl DownloadStore for $store {
+                async fn create_downloadable(
                     &self,
                     product_id: i64,
                     spec: DownloadableSpec,
                     event: EventDraft,
                     now: Millis,
                 ) -> Result<Downloadable> {
-                    self.sql_km_create_downloadable(product_id, spec, event, now).await
+                    self.sql_create_downloadable(product_id, spec, event, now).await
                 }
 
-                async fn km_list_downloadables(&self, product_id: Option<i64>) -> Result<Vec<Downloadable>> {
-                    self.sql_km_list_downloadables(product_id).await
+                async fn list_downloadables(&self, product_id: Option<i64>) -> Result<Vec<Downloadable>> {
+                    self.sql_list_downloadables(product_id).await
                 }
 
-                async fn km_get_downloadable(&self, id: i64) -> Result<Downloadable> {
-                    self.sql_km_get_downloadable(id).await
+                async fn get_downloadable(&self, id: i64) -> Result<Downloadable> {
+                    self.sql_get_downloadable(id).await
                 }
 
-                async fn km_downloadable_by_version(&self, product_id: i64, numeric_version: i64) -> Result<Option<Downloadable>> {
-                    self.sql_km_downloadable_by_version(product_id, numeric_version).await
+                async fn downloadable_by_version(&self, product_id: i64, numeric_version: i64) -> Result<Option<Downloadable>> {
+                    self.sql_downloadable_by_version(product_id, numeric_version).await
                 }
 
-                async fn km_put_downloadable_file(
+                async fn put_downloadable_file(
                     &self,
                     id: i64,
                     file_name: &str,
@@ -604,18 +621,21 @@ macro_rules! impl_keymanager {
                     event: EventDraft,
                     now: Millis,
                 ) -> Result<Downloadable> {
-                    self.sql_km_put_downloadable_file(id, file_name, content, event, now).await
+                    self.sql_put_downloadable_file(id, file_name, content, event, now).await
                 }
 
-                async fn km_take_download(&self, id: i64) -> Result<Option<(String, Vec<u8>)>> {
-                    self.sql_km_take_download(id).await
+                async fn take_download(&self, id: i64) -> Result<Option<(String, Vec<u8>)>> {
+                    self.sql_take_download(id).await
                 }
 
-                async fn km_delete_downloadable(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
-                    self.sql_km_delete_downloadable(id, event, now).await
+                async fn delete_downloadable(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                    self.sql_delete_downloadable(id, event, now).await
                 }
+            }
 
-                async fn km_add_telemetry(&self, record: NewTelemetry, now: Millis) -> Result<TelemetryRecord> {
+            #[async_trait::async_trait]
+            impl TelemetryStore for $store {
+                async fn add_telemetry(&self, record: NewTelemetry, now: Millis) -> Result<TelemetryRecord> {
                     let (digest, sealed) = match &record.license_key {
                         Some(key) => (
                             Some(self.codec.digest(key.as_bytes())),
@@ -651,7 +671,7 @@ macro_rules! impl_keymanager {
                     telemetry_from_row(&row, &*self.codec)
                 }
 
-                async fn km_list_telemetry(&self, filter: TelemetryFilter, limit: i64) -> Result<Vec<TelemetryRecord>> {
+                async fn list_telemetry(&self, filter: TelemetryFilter, limit: i64) -> Result<Vec<TelemetryRecord>> {
                     let digest = filter.license_key.as_ref().map(|key| self.codec.digest(key.as_bytes()));
                     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                         "SELECT {TELEMETRY_COLS} FROM km_telemetry WHERE ($1 IS NULL OR license_key_digest = $1) \

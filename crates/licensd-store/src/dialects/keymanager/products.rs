@@ -1,13 +1,13 @@
-//! Per-product signing keys, deleting a product, and key/value metadata of license keys and
+//! Per-product signing keys and key/value metadata of license keys and
 //! products.
 
-/// The SQL behind these `KeyManagerStore` methods, as inherent methods of one store type; the trait
+/// The SQL behind these `ProductKeyStore` and `MetadataStore` methods, as inherent methods of one store type; the trait
 /// impl in `mod.rs` delegates to them. Expanded inside `impl_keymanager!`,
 /// so the row helpers and `insert_event` there are in scope.
 macro_rules! km_products_sql {
     ($store:ty, $row:ty, $conn:ty, $lock:literal, $skip_locked:literal, $core:ident) => {
         impl $store {
-            async fn sql_km_put_product_signing_key(
+            async fn sql_put_product_signing_key(
                 &self,
                 product_id: i64,
                 key: crate::NewSigningKey,
@@ -51,7 +51,7 @@ macro_rules! km_products_sql {
                 })
             }
 
-            async fn sql_km_product_signing_key(&self, product_id: i64) -> Result<Option<ProductSigningKey>> {
+            async fn sql_product_signing_key(&self, product_id: i64) -> Result<Option<ProductSigningKey>> {
                 let row = sqlx::query(
                     "SELECT product_id, kid, algorithm, public_der, private_sealed, created_at \
                      FROM km_product_signing_keys WHERE product_id = $1",
@@ -75,40 +75,11 @@ macro_rules! km_products_sql {
                 }))
             }
 
-            async fn sql_km_delete_product_signing_key(&self, product_id: i64, event: EventDraft, now: Millis) -> Result<()> {
+            async fn sql_delete_product_signing_key(&self, product_id: i64, event: EventDraft, now: Millis) -> Result<()> {
                 delete_logged(self, "DELETE FROM km_product_signing_keys WHERE product_id = $1", product_id, db_err, event, now).await
             }
 
-            async fn sql_km_delete_product(&self, product_id: i64, event: EventDraft, now: Millis) -> Result<()> {
-                let mut tx = begin_write(self).await?;
-                let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE id = $1")
-                    .bind(product_id)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                if found == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                // Rows hanging off licenses (devices, leases, grants, consumption, metadata)
-                // go with them through ON DELETE CASCADE.
-                for statement in [
-                    "DELETE FROM licenses WHERE product_id = $1",
-                    "DELETE FROM policies WHERE product_id = $1",
-                    "DELETE FROM features WHERE product_id = $1",
-                    "DELETE FROM products WHERE id = $1",
-                ] {
-                    sqlx::query(statement)
-                        .bind(product_id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(conflict("product is still in use", "product is still in use"))?;
-                }
-                insert_event(&mut tx, event, Some(product_id), now).await?;
-                tx.commit().await.map_err(db_err)?;
-                Ok(())
-            }
-
-            async fn sql_km_list_meta(&self, owner: MetaOwner) -> Result<Vec<MetaEntry>> {
+            async fn sql_list_meta(&self, owner: MetaOwner) -> Result<Vec<MetaEntry>> {
                 let (table, column, _) = meta_table(owner);
                 let sql = format!(
                     "SELECT id, meta_key, meta_value, created_at, updated_at FROM {table} WHERE {column} = $1 ORDER BY id"
@@ -121,7 +92,7 @@ macro_rules! km_products_sql {
                 rows.iter().map(meta_from_row).collect()
             }
 
-            async fn sql_km_create_meta(
+            async fn sql_create_meta(
                 &self,
                 owner: MetaOwner,
                 key: &str,
@@ -159,7 +130,7 @@ macro_rules! km_products_sql {
                 Ok(entry)
             }
 
-            async fn sql_km_update_meta(
+            async fn sql_update_meta(
                 &self,
                 owner: MetaOwner,
                 key: &str,
@@ -187,7 +158,7 @@ macro_rules! km_products_sql {
                 Ok(entry)
             }
 
-            async fn sql_km_delete_meta(&self, owner: MetaOwner, key: &str, event: EventDraft, now: Millis) -> Result<()> {
+            async fn sql_delete_meta(&self, owner: MetaOwner, key: &str, event: EventDraft, now: Millis) -> Result<()> {
                 let (table, column, _) = meta_table(owner);
                 let mut tx = begin_write(self).await?;
                 let done = sqlx::query(sqlx::AssertSqlSafe(format!(

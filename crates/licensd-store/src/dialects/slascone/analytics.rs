@@ -1,12 +1,12 @@
 //! Analytical fields, usage features and modules, and what clients report against them.
 
-/// The SQL behind these `SlasconeStore` methods, as inherent methods of one store type; the trait
+/// The SQL behind these `AnalyticsStore` methods, as inherent methods of one store type; the trait
 /// impl in `mod.rs` delegates to them. Expanded inside `impl_slascone_store!`,
 /// so the row helpers and `log_event` there are in scope.
 macro_rules! slascone_analytics_sql {
     ($store:ty, $row:ty, $conn:ty, $core:ident) => {
         impl $store {
-            async fn sql_slascone_create_analytical_field(
+            async fn sql_create_analytical_field(
                 &self,
                 product_id: i64,
                 name: &str,
@@ -31,7 +31,7 @@ macro_rules! slascone_analytics_sql {
                 Ok(AnalyticalField { id, product_id, name: name.to_owned(), field_type, created_at: now })
             }
 
-            async fn sql_slascone_analytical_fields(&self, product_id: i64) -> Result<Vec<AnalyticalField>> {
+            async fn sql_analytical_fields(&self, product_id: i64) -> Result<Vec<AnalyticalField>> {
                 let found = sqlx::query(
                     "SELECT id, product_id, name, field_type, created_at FROM slascone_analytical_fields \
                      WHERE product_id = $1 ORDER BY id",
@@ -55,7 +55,7 @@ macro_rules! slascone_analytics_sql {
                 Ok(fields)
             }
 
-            async fn sql_slascone_create_usage_feature(
+            async fn sql_create_usage_feature(
                 &self,
                 product_id: i64,
                 name: &str,
@@ -77,7 +77,7 @@ macro_rules! slascone_analytics_sql {
                 Ok(UsageFeature { id, product_id, name: name.to_owned(), created_at: now })
             }
 
-            async fn sql_slascone_usage_features(&self, product_id: i64) -> Result<Vec<UsageFeature>> {
+            async fn sql_usage_features(&self, product_id: i64) -> Result<Vec<UsageFeature>> {
                 let found = sqlx::query(
                     "SELECT id, product_id, name, created_at FROM slascone_usage_features WHERE product_id = $1 ORDER BY id",
                 )
@@ -97,7 +97,7 @@ macro_rules! slascone_analytics_sql {
                 Ok(features)
             }
 
-            async fn sql_slascone_create_usage_module(
+            async fn sql_create_usage_module(
                 &self,
                 usage_feature_id: i64,
                 name: &str,
@@ -127,7 +127,7 @@ macro_rules! slascone_analytics_sql {
                 Ok(UsageModule { id, usage_feature_id, name: name.to_owned(), created_at: now })
             }
 
-            async fn sql_slascone_usage_modules(&self, usage_feature_id: i64) -> Result<Vec<UsageModule>> {
+            async fn sql_usage_modules(&self, usage_feature_id: i64) -> Result<Vec<UsageModule>> {
                 let found = sqlx::query(
                     "SELECT id, usage_feature_id, name, created_at FROM slascone_usage_modules \
                      WHERE usage_feature_id = $1 ORDER BY id",
@@ -148,7 +148,7 @@ macro_rules! slascone_analytics_sql {
                 Ok(modules)
             }
 
-            async fn sql_slascone_record_analytics(
+            async fn sql_record_analytics(
                 &self,
                 license_id: i64,
                 client_id: &str,
@@ -174,7 +174,7 @@ macro_rules! slascone_analytics_sql {
                 tx.commit().await.map_err(db_err)
             }
 
-            async fn sql_slascone_analytical_values(&self, license_id: i64) -> Result<Vec<AnalyticalReport>> {
+            async fn sql_analytical_values(&self, license_id: i64) -> Result<Vec<AnalyticalReport>> {
                 let found = sqlx::query(
                     "SELECT field_id, value, reported_at FROM slascone_analytical_reports WHERE license_id = $1 ORDER BY id",
                 )
@@ -193,7 +193,7 @@ macro_rules! slascone_analytics_sql {
                 Ok(reports)
             }
 
-            async fn sql_slascone_record_usage(
+            async fn sql_record_usage(
                 &self,
                 license_id: i64,
                 client_id: &str,
@@ -221,7 +221,7 @@ macro_rules! slascone_analytics_sql {
                 tx.commit().await.map_err(db_err)
             }
 
-            async fn sql_slascone_usage_totals(&self, license_id: i64) -> Result<Vec<UsageTotal>> {
+            async fn sql_usage_totals(&self, license_id: i64) -> Result<Vec<UsageTotal>> {
                 let found = sqlx::query(
                     "SELECT usage_feature_id, usage_module_id, CAST(SUM(value) AS BIGINT) AS total FROM slascone_usage_reports \
                      WHERE license_id = $1 GROUP BY usage_feature_id, usage_module_id \

@@ -1,13 +1,13 @@
 //! Back-office entries (editions, tags, license types…), customers, license values and limits,
 //! legacy keys, and deleting editions or toggling licenses.
 
-/// The SQL behind these `SlasconeStore` methods, as inherent methods of one store type; the trait
+/// The SQL behind these `BackofficeStore` and `LegacyKeyStore` methods, as inherent methods of one store type; the trait
 /// impl in `mod.rs` delegates to them. Expanded inside `impl_slascone_store!`,
 /// so the row helpers and `log_event` there are in scope.
 macro_rules! slascone_backoffice_sql {
     ($store:ty, $row:ty, $conn:ty, $core:ident) => {
         impl $store {
-            async fn sql_slascone_create_entry(
+            async fn sql_create_entry(
                 &self,
                 kind: EntryKind,
                 scope_id: i64,
@@ -34,7 +34,7 @@ macro_rules! slascone_backoffice_sql {
                 Ok(Entry { id, kind, scope_id, name: name.to_owned(), detail: detail.map(str::to_owned), created_at: now })
             }
 
-            async fn sql_slascone_entries(&self, kind: EntryKind, scope_id: Option<i64>) -> Result<Vec<Entry>> {
+            async fn sql_list_entries(&self, kind: EntryKind, scope_id: Option<i64>) -> Result<Vec<Entry>> {
                 let found = sqlx::query(
                     "SELECT id, kind, scope_id, name, detail, created_at FROM slascone_entries \
                      WHERE kind = $1 AND ($2 IS NULL OR scope_id = $2) ORDER BY id",
@@ -47,7 +47,7 @@ macro_rules! slascone_backoffice_sql {
                 found.iter().map(entry_from_row).collect()
             }
 
-            async fn sql_slascone_find_entry(&self, kind: EntryKind, id: i64) -> Result<Option<Entry>> {
+            async fn sql_find_entry(&self, kind: EntryKind, id: i64) -> Result<Option<Entry>> {
                 let row = sqlx::query(
                     "SELECT id, kind, scope_id, name, detail, created_at FROM slascone_entries WHERE id = $1 AND kind = $2",
                 )
@@ -59,7 +59,7 @@ macro_rules! slascone_backoffice_sql {
                 row.as_ref().map(entry_from_row).transpose()
             }
 
-            async fn sql_slascone_create_customer(
+            async fn sql_create_customer_with_profile(
                 &self,
                 email: &str,
                 company: &str,
@@ -130,7 +130,7 @@ macro_rules! slascone_backoffice_sql {
                 Ok((customer, CustomerProfile { customer_id: id, ..profile }))
             }
 
-            async fn sql_slascone_customer_profile(&self, customer_id: i64) -> Result<Option<CustomerProfile>> {
+            async fn sql_customer_profile(&self, customer_id: i64) -> Result<Option<CustomerProfile>> {
                 let row = sqlx::query(
                     "SELECT customer_id, customer_number, prospect_number, customer_type_id, country, language \
                      FROM slascone_customers WHERE customer_id = $1",
@@ -150,7 +150,7 @@ macro_rules! slascone_backoffice_sql {
                 }))
             }
 
-            async fn sql_slascone_assign_tag(
+            async fn sql_assign_tag(
                 &self,
                 tag_id: i64,
                 target: TagTarget,
@@ -191,7 +191,7 @@ macro_rules! slascone_backoffice_sql {
                 tx.commit().await.map_err(db_err)
             }
 
-            async fn sql_slascone_tags_of(&self, target: TagTarget, target_id: i64) -> Result<Vec<Entry>> {
+            async fn sql_tags_of(&self, target: TagTarget, target_id: i64) -> Result<Vec<Entry>> {
                 let found = sqlx::query(
                     "SELECT e.id, e.kind, e.scope_id, e.name, e.detail, e.created_at FROM slascone_tag_assignments a \
                      JOIN slascone_entries e ON e.id = a.tag_id WHERE a.target_type = $1 AND a.target_id = $2 ORDER BY e.id",
@@ -204,7 +204,7 @@ macro_rules! slascone_backoffice_sql {
                 found.iter().map(entry_from_row).collect()
             }
 
-            async fn sql_slascone_set_license_value(
+            async fn sql_set_license_value(
                 &self,
                 license_id: i64,
                 entry_id: i64,
@@ -218,7 +218,7 @@ macro_rules! slascone_backoffice_sql {
                 tx.commit().await.map_err(db_err)
             }
 
-            async fn sql_slascone_create_license(
+            async fn sql_create_license_from_edition(
                 &self,
                 new: SlasconeNewLicense,
                 events: SlasconeCreateEvents,
@@ -246,7 +246,7 @@ macro_rules! slascone_backoffice_sql {
                 Ok(license)
             }
 
-            async fn sql_slascone_add_license_user(
+            async fn sql_add_license_user(
                 &self,
                 license_id: i64,
                 new: NewLicenseUser,
@@ -310,7 +310,7 @@ macro_rules! slascone_backoffice_sql {
                 Ok((user, is_new))
             }
 
-            async fn sql_slascone_clear_license_kind(
+            async fn sql_clear_license_values(
                 &self,
                 license_id: i64,
                 kind: EntryKind,
@@ -331,7 +331,7 @@ macro_rules! slascone_backoffice_sql {
                 tx.commit().await.map_err(db_err)
             }
 
-            async fn sql_slascone_update_license_limits(
+            async fn sql_update_license_limits(
                 &self,
                 license_id: i64,
                 update: LicenseLimitsUpdate,
@@ -343,13 +343,13 @@ macro_rules! slascone_backoffice_sql {
                     limits: update,
                     ..Default::default()
                 };
-                crate::dialects::slascone_admin::SlasconeAdminStore::slascone_update_license(
+                crate::dialects::slascone_admin::LicenseUpdateStore::apply_license_update(
                     self, license_id, update, event, now,
                 )
                 .await
             }
 
-            async fn sql_slascone_license_values(&self, license_id: i64) -> Result<Vec<(Entry, String)>> {
+            async fn sql_license_values(&self, license_id: i64) -> Result<Vec<(Entry, String)>> {
                 let found = sqlx::query(
                     "SELECT e.id, e.kind, e.scope_id, e.name, e.detail, e.created_at, v.value FROM slascone_license_values v \
                      JOIN slascone_entries e ON e.id = v.entry_id WHERE v.license_id = $1 ORDER BY e.id",
@@ -364,7 +364,7 @@ macro_rules! slascone_backoffice_sql {
                     .collect()
             }
 
-            async fn sql_slascone_set_legacy_key(
+            async fn sql_set_legacy_key(
                 &self,
                 license_id: i64,
                 legacy_key: &str,
@@ -377,7 +377,7 @@ macro_rules! slascone_backoffice_sql {
                 tx.commit().await.map_err(db_err)
             }
 
-            async fn sql_slascone_license_of_legacy_key(&self, legacy_key: &str) -> Result<Option<i64>> {
+            async fn sql_license_of_legacy_key(&self, legacy_key: &str) -> Result<Option<i64>> {
                 sqlx::query_scalar("SELECT license_id FROM slascone_legacy_keys WHERE legacy_key = $1")
                     .bind(legacy_key)
                     .fetch_optional(&self.pool)
@@ -385,7 +385,7 @@ macro_rules! slascone_backoffice_sql {
                     .map_err(db_err)
             }
 
-            async fn sql_slascone_legacy_key_of(&self, license_id: i64) -> Result<Option<String>> {
+            async fn sql_legacy_key_of(&self, license_id: i64) -> Result<Option<String>> {
                 sqlx::query_scalar("SELECT legacy_key FROM slascone_legacy_keys WHERE license_id = $1")
                     .bind(license_id)
                     .fetch_optional(&self.pool)
@@ -393,7 +393,7 @@ macro_rules! slascone_backoffice_sql {
                     .map_err(db_err)
             }
 
-            async fn sql_slascone_delete_edition(&self, policy_id: i64, event: EventDraft, now: Millis) -> Result<()> {
+            async fn sql_delete_edition(&self, policy_id: i64, event: EventDraft, now: Millis) -> Result<()> {
                 let mut tx = begin_write(self).await?;
                 let product_id: Option<i64> = sqlx::query_scalar("SELECT product_id FROM policies WHERE id = $1")
                     .bind(policy_id)
@@ -425,7 +425,7 @@ macro_rules! slascone_backoffice_sql {
                 tx.commit().await.map_err(db_err)
             }
 
-            async fn sql_slascone_toggle_license(&self, license_id: i64, event: EventDraft, now: Millis) -> Result<LicenseStatus> {
+            async fn sql_toggle_license(&self, license_id: i64, event: EventDraft, now: Millis) -> Result<LicenseStatus> {
                 let mut tx = begin_write(self).await?;
                 let status: Option<String> = sqlx::query_scalar(
                     "UPDATE licenses SET status = CASE WHEN status = 'active' THEN 'disabled' ELSE 'active' END, \

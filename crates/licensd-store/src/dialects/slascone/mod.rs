@@ -75,8 +75,9 @@ mod backoffice;
 
 pub use api::*;
 
-/// Implements `SlasconeStore` for one backend (`$core`: `sqlite` or `postgres`); writes use the
-/// shared transaction helpers (`sql/tx.rs`).
+/// Implements `TokenStore`, `ConsumptionRollbackStore`, `AnalyticsStore`, `BackofficeStore` and
+/// `LegacyKeyStore` for one backend (`$core`: `sqlite` or `postgres`); writes use the shared
+/// transaction helpers (`sql/tx.rs`).
 macro_rules! impl_slascone_store {
     ($store:ty, $row:ty, $conn:ty, $core:ident) => {
         use crate::$core::shared::{begin_write, insert_event as log_event, lock_license_id, write_pool};
@@ -85,8 +86,8 @@ macro_rules! impl_slascone_store {
         slascone_backoffice_sql!($store, $row, $conn, $core);
 
         #[async_trait::async_trait]
-        impl SlasconeStore for $store {
-            async fn slascone_token_for(
+        impl TokenStore for $store {
+            async fn token_for(
                 &self,
                 license_id: i64,
                 client_id: &str,
@@ -115,12 +116,12 @@ macro_rules! impl_slascone_store {
                 .execute(write_pool(self))
                 .await
                 .map_err(db_err)?;
-                self.slascone_token_of(license_id, client_id)
+                self.token_of(license_id, client_id)
                     .await?
                     .ok_or_else(|| StoreError::Database("token row vanished after insert".into()))
             }
 
-            async fn slascone_claim_token(
+            async fn claim_token(
                 &self,
                 token_key: &str,
                 client_id: &str,
@@ -185,7 +186,7 @@ macro_rules! impl_slascone_store {
                 Ok(Some(token))
             }
 
-            async fn slascone_token_of(&self, license_id: i64, client_id: &str) -> Result<Option<SlasconeToken>> {
+            async fn token_of(&self, license_id: i64, client_id: &str) -> Result<Option<SlasconeToken>> {
                 let row = sqlx::query(
                     "SELECT license_id, client_id, token_sealed, created_at FROM slascone_tokens \
                      WHERE license_id = $1 AND client_id = $2",
@@ -198,7 +199,7 @@ macro_rules! impl_slascone_store {
                 row.map(|row| token_from_row(&*self.codec, &row)).transpose()
             }
 
-            async fn slascone_find_token(&self, token_key: &str) -> Result<Option<SlasconeToken>> {
+            async fn find_token(&self, token_key: &str) -> Result<Option<SlasconeToken>> {
                 let row = sqlx::query(
                     "SELECT license_id, client_id, token_sealed, created_at FROM slascone_tokens \
                      WHERE token_digest = $1",
@@ -210,7 +211,7 @@ macro_rules! impl_slascone_store {
                 row.map(|row| token_from_row(&*self.codec, &row)).transpose()
             }
 
-            async fn slascone_client_tokens(&self, client_id: &str) -> Result<Vec<SlasconeToken>> {
+            async fn client_tokens(&self, client_id: &str) -> Result<Vec<SlasconeToken>> {
                 let found = sqlx::query(
                     "SELECT license_id, client_id, token_sealed, created_at FROM slascone_tokens \
                      WHERE client_id = $1 ORDER BY created_at, license_id",
@@ -224,8 +225,11 @@ macro_rules! impl_slascone_store {
                     .map(|row| token_from_row(&*self.codec, row))
                     .collect()
             }
+        }
 
-            async fn slascone_rollback_consumption(
+        #[async_trait::async_trait]
+        impl ConsumptionRollbackStore for $store {
+            async fn rollback_consumption(
                 &self,
                 transaction_id: i64,
                 product_scope: Option<i64>,
@@ -320,8 +324,11 @@ macro_rules! impl_slascone_store {
                 tx.commit().await.map_err(db_err)?;
                 Ok(ConsumptionRollback { license_id, feature_id, total: next.used, replayed: false })
             }
+        }
 
-            async fn slascone_create_analytical_field(
+        #[async_trait::async_trait]
+        impl AnalyticsStore for $store {
+            async fn create_analytical_field(
                 &self,
                 product_id: i64,
                 name: &str,
@@ -329,78 +336,73 @@ macro_rules! impl_slascone_store {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<AnalyticalField> {
-                self.sql_slascone_create_analytical_field(product_id, name, field_type, event, now).await
+                self.sql_create_analytical_field(product_id, name, field_type, event, now).await
             }
 
-            async fn slascone_analytical_fields(&self, product_id: i64) -> Result<Vec<AnalyticalField>> {
-                self.sql_slascone_analytical_fields(product_id).await
+            async fn analytical_fields(&self, product_id: i64) -> Result<Vec<AnalyticalField>> {
+                self.sql_analytical_fields(product_id).await
             }
 
-            async fn slascone_create_usage_feature(
+            async fn create_usage_feature(
                 &self,
                 product_id: i64,
                 name: &str,
                 event: EventDraft,
                 now: Millis,
             ) -> Result<UsageFeature> {
-                self.sql_slascone_create_usage_feature(product_id, name, event, now).await
+                self.sql_create_usage_feature(product_id, name, event, now).await
             }
 
-            async fn slascone_usage_features(&self, product_id: i64) -> Result<Vec<UsageFeature>> {
-                self.sql_slascone_usage_features(product_id).await
+            async fn usage_features(&self, product_id: i64) -> Result<Vec<UsageFeature>> {
+                self.sql_usage_features(product_id).await
             }
 
-            async fn slascone_create_usage_module(
+            async fn create_usage_module(
                 &self,
                 usage_feature_id: i64,
                 name: &str,
                 event: EventDraft,
                 now: Millis,
             ) -> Result<UsageModule> {
-                self.sql_slascone_create_usage_module(usage_feature_id, name, event, now).await
+                self.sql_create_usage_module(usage_feature_id, name, event, now).await
             }
 
-            async fn slascone_usage_modules(&self, usage_feature_id: i64) -> Result<Vec<UsageModule>> {
-                self.sql_slascone_usage_modules(usage_feature_id).await
+            async fn usage_modules(&self, usage_feature_id: i64) -> Result<Vec<UsageModule>> {
+                self.sql_usage_modules(usage_feature_id).await
             }
 
-            async fn slascone_record_analytics(
+            async fn record_analytics(
                 &self,
                 license_id: i64,
                 client_id: &str,
                 reports: Vec<AnalyticalReport>,
                 now: Millis,
             ) -> Result<()> {
-                self.sql_slascone_record_analytics(license_id, client_id, reports, now).await
+                self.sql_record_analytics(license_id, client_id, reports, now).await
             }
 
-            async fn slascone_analytical_values(&self, license_id: i64) -> Result<Vec<AnalyticalReport>> {
-                self.sql_slascone_analytical_values(license_id).await
+            async fn analytical_values(&self, license_id: i64) -> Result<Vec<AnalyticalReport>> {
+                self.sql_analytical_values(license_id).await
             }
 
-            async fn slascone_record_usage(
+            async fn record_usage(
                 &self,
                 license_id: i64,
                 client_id: &str,
                 reports: Vec<UsageReport>,
                 now: Millis,
             ) -> Result<()> {
-                self.sql_slascone_record_usage(license_id, client_id, reports, now).await
+                self.sql_record_usage(license_id, client_id, reports, now).await
             }
 
-            async fn slascone_usage_totals(&self, license_id: i64) -> Result<Vec<UsageTotal>> {
-                self.sql_slascone_usage_totals(license_id).await
+            async fn usage_totals(&self, license_id: i64) -> Result<Vec<UsageTotal>> {
+                self.sql_usage_totals(license_id).await
             }
+        }
 
-            async fn slascone_licenses_of_user(&self, user_id: i64) -> Result<Vec<i64>> {
-                sqlx::query_scalar("SELECT license_id FROM license_user_assignments WHERE user_id = $1 ORDER BY license_id")
-                    .bind(user_id)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_err)
-            }
-
-            async fn slascone_create_entry(
+        #[async_trait::async_trait]
+        impl BackofficeStore for $store {
+            async fn create_entry(
                 &self,
                 kind: EntryKind,
                 scope_id: i64,
@@ -409,18 +411,18 @@ macro_rules! impl_slascone_store {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<Entry> {
-                self.sql_slascone_create_entry(kind, scope_id, name, detail, event, now).await
+                self.sql_create_entry(kind, scope_id, name, detail, event, now).await
             }
 
-            async fn slascone_entries(&self, kind: EntryKind, scope_id: Option<i64>) -> Result<Vec<Entry>> {
-                self.sql_slascone_entries(kind, scope_id).await
+            async fn list_entries(&self, kind: EntryKind, scope_id: Option<i64>) -> Result<Vec<Entry>> {
+                self.sql_list_entries(kind, scope_id).await
             }
 
-            async fn slascone_find_entry(&self, kind: EntryKind, id: i64) -> Result<Option<Entry>> {
-                self.sql_slascone_find_entry(kind, id).await
+            async fn find_entry(&self, kind: EntryKind, id: i64) -> Result<Option<Entry>> {
+                self.sql_find_entry(kind, id).await
             }
 
-            async fn slascone_create_customer(
+            async fn create_customer_with_profile(
                 &self,
                 email: &str,
                 company: &str,
@@ -428,14 +430,14 @@ macro_rules! impl_slascone_store {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<(Customer, CustomerProfile)> {
-                self.sql_slascone_create_customer(email, company, profile, event, now).await
+                self.sql_create_customer_with_profile(email, company, profile, event, now).await
             }
 
-            async fn slascone_customer_profile(&self, customer_id: i64) -> Result<Option<CustomerProfile>> {
-                self.sql_slascone_customer_profile(customer_id).await
+            async fn customer_profile(&self, customer_id: i64) -> Result<Option<CustomerProfile>> {
+                self.sql_customer_profile(customer_id).await
             }
 
-            async fn slascone_assign_tag(
+            async fn assign_tag(
                 &self,
                 tag_id: i64,
                 target: TagTarget,
@@ -443,14 +445,14 @@ macro_rules! impl_slascone_store {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<()> {
-                self.sql_slascone_assign_tag(tag_id, target, target_id, event, now).await
+                self.sql_assign_tag(tag_id, target, target_id, event, now).await
             }
 
-            async fn slascone_tags_of(&self, target: TagTarget, target_id: i64) -> Result<Vec<Entry>> {
-                self.sql_slascone_tags_of(target, target_id).await
+            async fn tags_of(&self, target: TagTarget, target_id: i64) -> Result<Vec<Entry>> {
+                self.sql_tags_of(target, target_id).await
             }
 
-            async fn slascone_set_license_value(
+            async fn set_license_value(
                 &self,
                 license_id: i64,
                 entry_id: i64,
@@ -458,53 +460,43 @@ macro_rules! impl_slascone_store {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<()> {
-                self.sql_slascone_set_license_value(license_id, entry_id, value, event, now).await
+                self.sql_set_license_value(license_id, entry_id, value, event, now).await
             }
 
-            async fn slascone_clear_license_kind(
+            async fn clear_license_values(
                 &self,
                 license_id: i64,
                 kind: EntryKind,
                 event: EventDraft,
                 now: Millis,
             ) -> Result<()> {
-                self.sql_slascone_clear_license_kind(license_id, kind, event, now).await
+                self.sql_clear_license_values(license_id, kind, event, now).await
             }
 
-            async fn slascone_update_license_limits(
+            async fn update_license_limits(
                 &self,
                 license_id: i64,
                 update: LicenseLimitsUpdate,
                 event: EventDraft,
                 now: Millis,
             ) -> Result<()> {
-                self.sql_slascone_update_license_limits(license_id, update, event, now).await
+                self.sql_update_license_limits(license_id, update, event, now).await
             }
 
-            async fn slascone_license_values(&self, license_id: i64) -> Result<Vec<(Entry, String)>> {
-                self.sql_slascone_license_values(license_id).await
+            async fn license_values(&self, license_id: i64) -> Result<Vec<(Entry, String)>> {
+                self.sql_license_values(license_id).await
             }
 
-            async fn slascone_set_legacy_key(
-                &self,
-                license_id: i64,
-                legacy_key: &str,
-                event: EventDraft,
-                now: Millis,
-            ) -> Result<()> {
-                self.sql_slascone_set_legacy_key(license_id, legacy_key, event, now).await
-            }
-
-            async fn slascone_create_license(
+            async fn create_license_from_edition(
                 &self,
                 new: SlasconeNewLicense,
                 events: SlasconeCreateEvents,
                 now: Millis,
             ) -> Result<License> {
-                self.sql_slascone_create_license(new, events, now).await
+                self.sql_create_license_from_edition(new, events, now).await
             }
 
-            async fn slascone_add_license_user(
+            async fn add_license_user(
                 &self,
                 license_id: i64,
                 new: NewLicenseUser,
@@ -512,23 +504,36 @@ macro_rules! impl_slascone_store {
                 assigned: EventDraft,
                 now: Millis,
             ) -> Result<(LicenseUser, bool)> {
-                self.sql_slascone_add_license_user(license_id, new, created, assigned, now).await
+                self.sql_add_license_user(license_id, new, created, assigned, now).await
             }
 
-            async fn slascone_license_of_legacy_key(&self, legacy_key: &str) -> Result<Option<i64>> {
-                self.sql_slascone_license_of_legacy_key(legacy_key).await
+            async fn delete_edition(&self, policy_id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                self.sql_delete_edition(policy_id, event, now).await
             }
 
-            async fn slascone_legacy_key_of(&self, license_id: i64) -> Result<Option<String>> {
-                self.sql_slascone_legacy_key_of(license_id).await
+            async fn toggle_license(&self, license_id: i64, event: EventDraft, now: Millis) -> Result<LicenseStatus> {
+                self.sql_toggle_license(license_id, event, now).await
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl LegacyKeyStore for $store {
+            async fn set_legacy_key(
+                &self,
+                license_id: i64,
+                legacy_key: &str,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<()> {
+                self.sql_set_legacy_key(license_id, legacy_key, event, now).await
             }
 
-            async fn slascone_delete_edition(&self, policy_id: i64, event: EventDraft, now: Millis) -> Result<()> {
-                self.sql_slascone_delete_edition(policy_id, event, now).await
+            async fn license_of_legacy_key(&self, legacy_key: &str) -> Result<Option<i64>> {
+                self.sql_license_of_legacy_key(legacy_key).await
             }
 
-            async fn slascone_toggle_license(&self, license_id: i64, event: EventDraft, now: Millis) -> Result<LicenseStatus> {
-                self.sql_slascone_toggle_license(license_id, event, now).await
+            async fn legacy_key_of(&self, license_id: i64) -> Result<Option<String>> {
+                self.sql_legacy_key_of(license_id).await
             }
         }
 

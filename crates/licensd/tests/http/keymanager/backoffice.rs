@@ -244,10 +244,27 @@ backend_tests! {
         let (_, native) = server.admin(Method::GET, &format!("/v1/products/{product}"), None).await;
         assert_eq!(native["name"], "Pro 2");
 
-        // delete-product removes the product with its keys: 550, then 551.
+        // delete-product removes the product with its keys (its contract has no "in use" answer,
+        // so it cascades: `licensd_domain::product_deletion`), each logged: 550, then 551.
         km.post("activate", &client, &[("license_key", "T1"), ("identifier", "h")], 300).await;
+        let (_, keys) = server.admin(Method::GET, &format!("/v1/licenses?product_id={product}"), None).await;
+        let mut key_ids: Vec<i64> = keys["data"].as_array().unwrap().iter().map(|l| l["id"].as_i64().unwrap()).collect();
+        key_ids.sort_unstable();
+        assert!(key_ids.len() >= 4, "{keys}");
         let decoded = km.post("delete-product", &key, &[("product_id", &pid)], 550).await;
         assert_eq!(decoded["message"], "Product deleted");
+        let (_, events) = server.admin(Method::GET, "/v1/events?action=license.deleted&limit=100", None).await;
+        let mut cascaded: Vec<i64> = events["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["data"] == json!({"cascade_from_product": product}))
+            .map(|e| e["subject_id"].as_i64().unwrap())
+            .collect();
+        cascaded.sort_unstable();
+        assert_eq!(cascaded, key_ids);
+        let (status, _) = server.admin(Method::GET, &format!("/v1/licenses/{}", key_ids[0]), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
         let decoded = km.post("delete-product", &key, &[("product_id", &pid)], 551).await;
         assert_eq!(decoded["message"], "Product not found");
         km.post("verify", &client, &[("license_key", "T1"), ("identifier", "h")], 210).await;

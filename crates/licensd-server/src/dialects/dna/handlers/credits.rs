@@ -49,7 +49,7 @@ async fn credit_list(ctx: &Ctx, license: &License, target: CreditTarget) -> Resu
         match source {
             CreditSource::License => license_credits(ctx, license, &mut list).await?,
             CreditSource::Email => {
-                for pool in ctx.state.store.dna_license_credit_pools(license).await? {
+                for pool in ctx.state.store.license_credit_pools(license).await? {
                     list.push(json!({"Target": source.target_word(), "Name": pool.name, "Count": pool.balance}));
                 }
             }
@@ -137,7 +137,7 @@ pub async fn consume(ctx: &Ctx, ids: (&str, &str), bytes: &[u8]) -> Result<Respo
         && ctx
             .state
             .store
-            .dna_license(license.id)
+            .license_account(license.id)
             .await?
             .activation_email
             .is_none_or(|email| dna_credits::pool_email(&email).is_empty())
@@ -184,7 +184,7 @@ async fn credit_exists(ctx: &Ctx, source: CreditSource, license: &License, name:
             .iter()
             .any(|f| f.definition.code == name),
         CreditSource::Email => store
-            .dna_license_credit_pools(license)
+            .license_credit_pools(license)
             .await?
             .iter()
             .any(|p| p.name == name),
@@ -218,7 +218,7 @@ async fn use_credits(
             .license),
         CreditSource::Email => {
             store
-                .dna_consume_credit_pool(product, license, name, count, event, ctx.now)
+                .consume_credit_pool(product, license, name, count, event, ctx.now)
                 .await?;
             Ok(license.clone())
         }

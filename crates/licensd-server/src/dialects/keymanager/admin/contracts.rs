@@ -77,7 +77,7 @@ pub async fn create_contract(
     };
     let stored = state
         .store
-        .km_create_contract(
+        .create_contract(
             fields,
             admin.event("keymanager.contract.created", "contract"),
             state.now(),
@@ -92,7 +92,7 @@ pub async fn list_contracts(_admin: Admin, State(state): State<AppState>) -> Res
     Ok(Json(
         state
             .store
-            .km_list_contracts()
+            .list_contracts()
             .await?
             .into_iter()
             .map(contract_view)
@@ -108,7 +108,7 @@ pub async fn delete_contract(
 ) -> Result<StatusCode, ApiError> {
     state
         .store
-        .km_delete_contract(
+        .delete_contract(
             id,
             admin.event("keymanager.contract.deleted", "contract").subject(id),
             state.now(),

@@ -12,7 +12,7 @@ pub async fn create_generator(
     spec.validate().map_err(|e| ApiError::unprocessable(e.to_string()))?;
     let generator = state
         .store
-        .km_create_generator(
+        .create_generator(
             id,
             spec,
             admin.event("keymanager.generator.created", "generator"),
@@ -36,7 +36,7 @@ pub async fn list_generators(
     State(state): State<AppState>,
     crate::http::extract::ApiQuery(filter): crate::http::extract::ApiQuery<ProductFilter>,
 ) -> Result<Json<Vec<Generator>>, ApiError> {
-    Ok(Json(state.store.km_list_generators(filter.product_id).await?))
+    Ok(Json(state.store.list_generators(filter.product_id).await?))
 }
 
 #[utoipa::path(get, path = "/v1/keymanager/generators/{id}", tag = "keymanager", params(("id" = i64, Path)), responses((status = 200, body = Generator), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
@@ -48,7 +48,7 @@ pub async fn get_generator(
     Ok(Json(
         state
             .store
-            .km_get_generator(id)
+            .get_generator(id)
             .await
             .map_err(|e| ApiError::from_store(e, "generator"))?,
     ))
@@ -66,7 +66,7 @@ pub async fn update_generator(
     Ok(Json(
         state
             .store
-            .km_update_generator(id, spec, event, state.now())
+            .update_generator(id, spec, event, state.now())
             .await
             .map_err(|e| ApiError::from_store(e, "generator"))?,
     ))
@@ -80,7 +80,7 @@ pub async fn delete_generator(
 ) -> Result<StatusCode, ApiError> {
     state
         .store
-        .km_delete_generator(
+        .delete_generator(
             id,
             admin.event("keymanager.generator.deleted", "generator").subject(id),
             state.now(),
@@ -100,7 +100,7 @@ pub async fn create_downloadable(
     spec.validate().map_err(|e| ApiError::unprocessable(e.to_string()))?;
     let downloadable = state
         .store
-        .km_create_downloadable(
+        .create_downloadable(
             id,
             spec,
             admin.event("keymanager.downloadable.created", "downloadable"),
@@ -117,7 +117,7 @@ pub async fn list_downloadables(
     State(state): State<AppState>,
     crate::http::extract::ApiQuery(filter): crate::http::extract::ApiQuery<ProductFilter>,
 ) -> Result<Json<Vec<Downloadable>>, ApiError> {
-    Ok(Json(state.store.km_list_downloadables(filter.product_id).await?))
+    Ok(Json(state.store.list_downloadables(filter.product_id).await?))
 }
 
 #[utoipa::path(get, path = "/v1/keymanager/downloadables/{id}", tag = "keymanager", params(("id" = i64, Path)), responses((status = 200, body = Downloadable), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
@@ -129,7 +129,7 @@ pub async fn get_downloadable(
     Ok(Json(
         state
             .store
-            .km_get_downloadable(id)
+            .get_downloadable(id)
             .await
             .map_err(|e| ApiError::from_store(e, "downloadable"))?,
     ))
@@ -143,7 +143,7 @@ pub async fn delete_downloadable(
 ) -> Result<StatusCode, ApiError> {
     state
         .store
-        .km_delete_downloadable(
+        .delete_downloadable(
             id,
             admin
                 .event("keymanager.downloadable.deleted", "downloadable")
@@ -177,7 +177,7 @@ pub async fn upload_file(
     Ok(Json(
         state
             .store
-            .km_put_downloadable_file(id, &name, body.to_vec(), event, state.now())
+            .put_downloadable_file(id, &name, body.to_vec(), event, state.now())
             .await
             .map_err(|e| ApiError::from_store(e, "downloadable"))?,
     ))

@@ -114,7 +114,7 @@ pub async fn create_api_key(
         .map_err(|e| ApiError::from_store(e, "credential"))?;
     let settings = state
         .store
-        .km_put_api_key_settings(
+        .put_api_key_settings(
             ApiKeySettings {
                 credential_id: credential.id,
                 capabilities,
@@ -144,7 +144,7 @@ pub async fn create_api_key(
 pub async fn list_api_keys(_admin: Admin, State(state): State<AppState>) -> Result<Json<Vec<ApiKeyView>>, ApiError> {
     let mut out = Vec::new();
     for credential in state.store.list_credentials(Some(Dialect::KeyManager)).await? {
-        let settings = state.store.km_api_key_settings(credential.id).await?;
+        let settings = state.store.api_key_settings(credential.id).await?;
         let (capabilities, active) = match settings {
             Some(settings) => (settings.capabilities, settings.active),
             None => (CLIENT_CAPABILITIES.iter().map(|c| c.to_string()).collect(), true),
@@ -181,7 +181,7 @@ pub async fn update_api_key(
         .into_iter()
         .find(|c| c.id == id)
         .ok_or_else(|| ApiError::not_found("Key Manager API key"))?;
-    let current = state.store.km_api_key_settings(id).await?;
+    let current = state.store.api_key_settings(id).await?;
     let (mut caps, mut active) = match current {
         Some(settings) => (settings.capabilities, settings.active),
         None => (CLIENT_CAPABILITIES.iter().map(|c| c.to_string()).collect(), true),
@@ -194,7 +194,7 @@ pub async fn update_api_key(
     }
     let settings = state
         .store
-        .km_put_api_key_settings(
+        .put_api_key_settings(
             ApiKeySettings {
                 credential_id: id,
                 capabilities: caps,
@@ -235,7 +235,7 @@ pub async fn add_access_block(
     }
     let block = state
         .store
-        .km_add_access_block(
+        .add_access_block(
             body.kind,
             &value,
             body.reason,
@@ -252,7 +252,7 @@ pub async fn list_access_blocks(
     _admin: Admin,
     State(state): State<AppState>,
 ) -> Result<Json<Vec<AccessBlock>>, ApiError> {
-    Ok(Json(state.store.km_list_access_blocks().await?))
+    Ok(Json(state.store.list_access_blocks().await?))
 }
 
 #[utoipa::path(delete, path = "/v1/keymanager/access-blocks/{id}", tag = "keymanager", params(("id" = i64, Path)), responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
@@ -263,7 +263,7 @@ pub async fn delete_access_block(
 ) -> Result<StatusCode, ApiError> {
     state
         .store
-        .km_delete_access_block(
+        .delete_access_block(
             id,
             admin
                 .event("keymanager.access_block.deleted", "access_block")

@@ -52,7 +52,7 @@ pub async fn set_product_signing_key(
     let public = key.public_key();
     let stored = state
         .store
-        .km_put_product_signing_key(
+        .put_product_signing_key(
             id,
             NewSigningKey {
                 kid: key.kid().to_string(),
@@ -85,7 +85,7 @@ pub async fn get_product_signing_key(
 ) -> Result<Json<ProductKeyView>, ApiError> {
     let stored = state
         .store
-        .km_product_signing_key(id)
+        .product_signing_key(id)
         .await?
         .ok_or_else(|| ApiError::not_found("product signing key"))?;
     let algorithm = Algorithm::parse(&stored.algorithm).ok_or_else(ApiError::internal)?;
@@ -107,7 +107,7 @@ pub async fn delete_product_signing_key(
 ) -> Result<StatusCode, ApiError> {
     state
         .store
-        .km_delete_product_signing_key(
+        .delete_product_signing_key(
             id,
             admin.event("keymanager.product_key.deleted", "product").subject(id),
             state.now(),

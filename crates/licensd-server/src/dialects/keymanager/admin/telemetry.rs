@@ -27,9 +27,6 @@ pub async fn list_telemetry(
         product_id: query.product_id,
     };
     Ok(Json(
-        state
-            .store
-            .km_list_telemetry(filter, query.limit.unwrap_or(100))
-            .await?,
+        state.store.list_telemetry(filter, query.limit.unwrap_or(100)).await?,
     ))
 }

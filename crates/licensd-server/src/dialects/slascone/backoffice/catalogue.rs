@@ -205,7 +205,7 @@ pub async fn create_software_release(
         Ok(entry) => entry,
         Err(SlError::Conflict(Conflict::UnknownSoftwareReleaseLimitation)) => state
             .store
-            .slascone_entries(EntryKind::SoftwareRelease, Some(product.id))
+            .list_entries(EntryKind::SoftwareRelease, Some(product.id))
             .await
             .map_err(SlError::from_store)?
             .into_iter()

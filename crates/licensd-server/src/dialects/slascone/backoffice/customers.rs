@@ -77,7 +77,7 @@ pub async fn create_customer(State(state): State<AppState>, AdminCall(actor, bod
     let event = EventDraft::new(actor, "slascone.customer_created", "customer");
     let (customer, profile) = state
         .store
-        .slascone_create_customer(&email, &company, profile, event, state.now())
+        .create_customer_with_profile(&email, &company, profile, event, state.now())
         .await
         .map_err(|e| match e {
             StoreError::Conflict(text) if text == sl::CONFLICT_CUSTOMER_EMAIL => Conflict::CustomerEmailExists.into(),

@@ -207,7 +207,7 @@ pub async fn delete_template(
 /// edition, 8000; an edition with licenses stays): the one command the back office and the admin
 /// console run.
 pub async fn delete_edition(state: &AppState, policy_id: i64, event: EventDraft) -> SlResult<()> {
-    match state.store.slascone_delete_edition(policy_id, event, state.now()).await {
+    match state.store.delete_edition(policy_id, event, state.now()).await {
         Ok(()) => Ok(()),
         Err(StoreError::Conflict(text)) if text == sl::CONFLICT_LAST_EDITION => Err(Conflict::LastTemplate.into()),
         // SLASCONE names no conflict for an edition with licenses; it is a technical refusal.

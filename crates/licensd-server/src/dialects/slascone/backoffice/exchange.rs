@@ -138,7 +138,7 @@ pub async fn create_license_by_template(
         }
         let taken = state
             .store
-            .slascone_license_of_legacy_key(legacy)
+            .license_of_legacy_key(legacy)
             .await
             .map_err(SlError::from_store)?;
         if taken.is_some() {
@@ -184,7 +184,7 @@ pub async fn create_license_by_template(
     };
     let license = state
         .store
-        .slascone_create_license(create, events, now)
+        .create_license_from_edition(create, events, now)
         .await
         .map_err(|e| match e {
             StoreError::Conflict(text) if text == sl::CONFLICT_LEGACY_KEY => Conflict::LegacyKeyExists.into(),

@@ -40,7 +40,7 @@ async fn apply_update(
     let event = EventDraft::new(actor, action, "license");
     state
         .store
-        .slascone_update_license(license_id, update, event, state.now())
+        .apply_license_update(license_id, update, event, state.now())
         .await
         .map_err(update_refusal)?;
     let license = state.store.get_license(license_id).await.map_err(SlError::from_store)?;
@@ -53,7 +53,7 @@ async fn apply_update(
     json_ok(&info)
 }
 
-/// SLASCONE's conflict for each refusal of `slascone_update_license`.
+/// SLASCONE's conflict for each refusal of `apply_license_update`.
 fn update_refusal(error: StoreError) -> SlError {
     match error {
         StoreError::Conflict(text) => match text.as_str() {

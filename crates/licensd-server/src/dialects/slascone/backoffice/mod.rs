@@ -72,7 +72,7 @@ pub async fn check_entry_scope(state: &AppState, kind: EntryKind, scope_id: i64)
             Err(StoreError::NotFound) => Err(None),
             Err(other) => Err(Some(other)),
         },
-        EntryScope::Reseller => match state.store.slascone_find_entry(EntryKind::Reseller, scope_id).await {
+        EntryScope::Reseller => match state.store.find_entry(EntryKind::Reseller, scope_id).await {
             Ok(Some(_)) => Ok(()),
             Ok(None) => Err(None),
             Err(other) => Err(Some(other)),
@@ -134,11 +134,7 @@ async fn entry_by_guid(state: &AppState, kind: EntryKind, guid: Option<&str>) ->
     let Some(id) = guid.and_then(guid_id) else {
         return Ok(None);
     };
-    state
-        .store
-        .slascone_find_entry(kind, id)
-        .await
-        .map_err(SlError::from_store)
+    state.store.find_entry(kind, id).await.map_err(SlError::from_store)
 }
 
 #[derive(Debug, Serialize)]
@@ -184,7 +180,7 @@ async fn create_entry(
     let event = EventDraft::new(actor, format!("slascone.{}_created", kind.as_str()), kind.as_str());
     state
         .store
-        .slascone_create_entry(kind, scope_id, &name, detail, event, state.now())
+        .create_entry(kind, scope_id, &name, detail, event, state.now())
         .await
         .map_err(|e| exists(e, duplicate))
 }
@@ -203,7 +199,7 @@ async fn resolve_release(state: &AppState, product_id: i64, text: Option<&str>) 
         Some(text) => {
             let releases = state
                 .store
-                .slascone_entries(EntryKind::SoftwareRelease, Some(product_id))
+                .list_entries(EntryKind::SoftwareRelease, Some(product_id))
                 .await
                 .map_err(SlError::from_store)?;
             let found = releases

@@ -63,7 +63,7 @@ pub async fn create_tag(State(state): State<AppState>, AdminCall(actor, body): A
             let name = entry_name(request.name.as_deref()).unwrap_or_default();
             let tags = state
                 .store
-                .slascone_entries(EntryKind::Tag, Some(0))
+                .list_entries(EntryKind::Tag, Some(0))
                 .await
                 .map_err(SlError::from_store)?;
             let tag = tags.into_iter().find(|t| t.name == name).ok_or(SlError::Internal)?;
@@ -95,7 +95,7 @@ async fn assign_tag(state: &AppState, actor: String, request: TagAssignmentReque
     let event = EventDraft::new(actor, "slascone.tag_assigned", "tag");
     match state
         .store
-        .slascone_assign_tag(tag.id, target, target_id, event, state.now())
+        .assign_tag(tag.id, target, target_id, event, state.now())
         .await
     {
         Ok(()) => {}
@@ -106,7 +106,7 @@ async fn assign_tag(state: &AppState, actor: String, request: TagAssignmentReque
     }
     let tags = state
         .store
-        .slascone_tags_of(target, target_id)
+        .tags_of(target, target_id)
         .await
         .map_err(SlError::from_store)?;
     json_ok(&tags.into_iter().map(EntryView::from).collect::<Vec<_>>())

@@ -81,7 +81,7 @@ async fn licenses_to_move_from(state: &AppState, license: &License, client_id: &
     }
     let tokens = state
         .store
-        .slascone_client_tokens(client_id)
+        .client_tokens(client_id)
         .await
         .map_err(SlError::from_store)?;
     let mut moved = Vec::new();
@@ -116,7 +116,7 @@ pub async fn check_software_version(state: &AppState, license_id: i64, version: 
     };
     let values = state
         .store
-        .slascone_license_values(license_id)
+        .license_values(license_id)
         .await
         .map_err(SlError::from_store)?;
     let limitation = values
@@ -135,14 +135,14 @@ pub async fn issue_token(state: &AppState, license_id: i64, client_id: &str) -> 
     let candidate = random_guid()?;
     state
         .store
-        .slascone_token_for(license_id, client_id, &candidate, state.now())
+        .token_for(license_id, client_id, &candidate, state.now())
         .await
         .map_err(SlError::from_store)
 }
 
 /// Activation accepts the license key or a token key. A token key names one token: it activates
 /// the client it is assigned to, and, once unassigned, is free again for the next client that
-/// brings it (the token moves to that client, `slascone_claim_token`). While its holder is
+/// brings it (the token moves to that client, `claim_token`). While its holder is
 /// active, any other client gets 2001. Returns the license and the token key to claim after the
 /// activation succeeded (so a refused activation moves nothing).
 async fn find_by_license_or_token_key(
@@ -193,7 +193,7 @@ async fn token_after_activation(
     if let Some(token_key) = claim {
         let claimed = state
             .store
-            .slascone_claim_token(
+            .claim_token(
                 &token_key,
                 client_id,
                 event(caller, "slascone.token_reassigned"),

@@ -109,7 +109,7 @@ async fn client_license(
     }
     let tokens = state
         .store
-        .slascone_client_tokens(client_id)
+        .client_tokens(client_id)
         .await
         .map_err(SlError::from_store)?;
     // The most recent active assignment on this product wins.

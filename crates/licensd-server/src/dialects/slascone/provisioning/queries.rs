@@ -23,7 +23,7 @@ pub async fn by_license(
         Some(legacy) => {
             let id = state
                 .store
-                .slascone_license_of_legacy_key(legacy.trim())
+                .license_of_legacy_key(legacy.trim())
                 .await
                 .map_err(SlError::from_store)?
                 .ok_or(SlError::Conflict(Conflict::UnknownLegacyKey))?;
@@ -130,7 +130,7 @@ pub async fn by_user(
         .ok_or(SlError::Conflict(Conflict::UnknownLicenseUser))?;
     let ids = state
         .store
-        .slascone_licenses_of_user(user.id)
+        .license_ids_of_user(user.id)
         .await
         .map_err(SlError::from_store)?;
     let mut infos = Vec::new();
