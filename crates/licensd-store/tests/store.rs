@@ -8,6 +8,8 @@
 
 #[path = "store/activation.rs"]
 mod activation;
+#[path = "store/active_devices.rs"]
+mod active_devices;
 #[path = "store/basics.rs"]
 mod basics;
 #[path = "store/catalog.rs"]
@@ -147,6 +149,8 @@ backend_tests! {
     activation::reactivation_lockout,
     activation::deactivate_device_by_id,
     activation::per_user_activation_limit,
+    active_devices::active_device_count_is_exact_on_every_path,
+    active_devices::active_device_count_migration_back_fills,
     // 8. consumption
     consumption::consumption_cap_is_exact,
     consumption::consumption_overages,
