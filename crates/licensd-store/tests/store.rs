@@ -42,6 +42,8 @@ mod ls_bundles;
 mod outbox;
 #[path = "store/people.rs"]
 mod people;
+#[path = "store/pg_cache.rs"]
+mod pg_cache;
 #[path = "store/schema.rs"]
 mod schema;
 #[path = "store/secrets.rs"]
@@ -220,4 +222,17 @@ backend_tests! {
     slascone_backoffice::slascone_create_license_and_add_user_are_one_transaction,
     slascone_admin::slascone_isv_id_is_recorded_once,
     slascone_admin::slascone_license_update_is_all_or_nothing,
+}
+
+/// PostgreSQL only: the per-node read cache exists there alone (SQLite's is invalidated by its
+/// own commits and tested in `read_cache.rs` and the HTTP suite).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_read_cache_staleness_is_bounded_across_two_nodes() {
+    harness::run(
+        harness::Kind::Postgres,
+        "pg_read_cache",
+        harness::pool_size(&[8]),
+        pg_cache::staleness_is_bounded_across_two_nodes,
+    )
+    .await;
 }

@@ -19,10 +19,16 @@ async fn assert_exact(db: &Db, license_id: i64, after: &str) -> i64 {
             &[],
         )
         .await;
-    assert_eq!(wrong, 0, "after {after}: a licence's active_devices differs from its devices");
+    assert_eq!(
+        wrong, 0,
+        "after {after}: a licence's active_devices differs from its devices"
+    );
     let stored = db
         .raw
-        .i64("SELECT active_devices FROM licenses WHERE id = ?", &[Arg::I(license_id)])
+        .i64(
+            "SELECT active_devices FROM licenses WHERE id = ?",
+            &[Arg::I(license_id)],
+        )
         .await;
     let counted = db
         .raw
@@ -64,9 +70,13 @@ pub async fn active_device_count_is_exact_on_every_path(db: Db) {
     assert_eq!(assert_exact(&db, lic.id, "reactivate B").await, 3);
 
     // Administrative deactivation by device id.
-    db.deactivate_device(again.device.id, ev_on("device.deactivate", "device", again.device.id), NOW + 9)
-        .await
-        .expect("deactivate by id");
+    db.deactivate_device(
+        again.device.id,
+        ev_on("device.deactivate", "device", again.device.id),
+        NOW + 9,
+    )
+    .await
+    .expect("deactivate by id");
     assert_eq!(assert_exact(&db, lic.id, "deactivate_device").await, 2);
 
     // Bundles: activate_many and deactivate_many (the sqlx write path on both databases).
@@ -107,9 +117,17 @@ pub async fn active_device_count_is_exact_on_every_path(db: Db) {
     assert_eq!(assert_exact(&db, third.id, "activate_moving (activated)").await, 1);
 
     // LicenseSpring's deactivation with consumptions (its own SQL).
-    db.deactivate_with_consumptions(third.id, "G", 0, Vec::new(), None, ev("device.deactivate", "license"), NOW + 15)
-        .await
-        .expect("deactivate_with_consumptions");
+    db.deactivate_with_consumptions(
+        third.id,
+        "G",
+        0,
+        Vec::new(),
+        None,
+        ev("device.deactivate", "license"),
+        NOW + 15,
+    )
+    .await
+    .expect("deactivate_with_consumptions");
     assert_eq!(assert_exact(&db, third.id, "deactivate_with_consumptions").await, 0);
 
     // Blocking a fingerprint refuses it but leaves the licence's devices as they are.
@@ -136,7 +154,10 @@ pub async fn active_device_count_is_exact_on_every_path(db: Db) {
         )
         .await;
     db.raw
-        .exec("UPDATE devices SET license_id = ? WHERE id = ?", &[Arg::I(other.id), Arg::I(c)])
+        .exec(
+            "UPDATE devices SET license_id = ? WHERE id = ?",
+            &[Arg::I(other.id), Arg::I(c)],
+        )
         .await;
     assert_eq!(assert_exact(&db, lic.id, "a device moved away").await, 1);
     assert_eq!(assert_exact(&db, other.id, "a device moved in").await, 1);
@@ -184,7 +205,9 @@ pub async fn active_device_count_migration_back_fills(db: Db) {
     for statement in undo {
         db.raw.exec(statement, &[]).await;
     }
-    db.raw.exec("DELETE FROM licensd_migrations WHERE version = 3", &[]).await;
+    db.raw
+        .exec("DELETE FROM licensd_migrations WHERE version = 3", &[])
+        .await;
     db.migrate().await.expect("migrate again");
     assert_eq!(assert_exact(&db, lic.id, "the back-fill").await, 2);
     assert_eq!(assert_exact(&db, other.id, "the back-fill").await, 1);
