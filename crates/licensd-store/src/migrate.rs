@@ -32,11 +32,6 @@ pub(crate) const SQLITE: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0003_license_active_devices.sql"),
     },
     Migration {
-        version: 4,
-        name: "read_cache_notify",
-        sql: include_str!("../migrations/sqlite/0004_read_cache_notify.sql"),
-    },
-    Migration {
         version: 500,
         name: "one_trial_per_device",
         sql: include_str!("../migrations/sqlite/0500_one_trial_per_device.sql"),
@@ -65,11 +60,6 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 3,
         name: "license_active_devices",
         sql: include_str!("../migrations/postgres/0003_license_active_devices.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "read_cache_notify",
-        sql: include_str!("../migrations/postgres/0004_read_cache_notify.sql"),
     },
     Migration {
         version: 500,

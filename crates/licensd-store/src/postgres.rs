@@ -87,8 +87,71 @@ impl PostgresStore {
     }
 }
 
-/// The channel every write to a table the read cache reads notifies (migration 4).
+/// The channel every write to a table the read cache reads notifies (`NOTIFY_TRIGGERS`).
 const CHANNEL: &str = "licensd_read_cache";
+
+/// Makes every statement that writes a table the read cache reads notify `CHANNEL` inside its
+/// transaction, so the notification is delivered at commit, in commit order, to every node
+/// listening. The payload is empty (a cache drops everything on any write), so PostgreSQL folds a
+/// transaction's notifications into one. Statement triggers: whichever code path writes, it
+/// notifies.
+///
+/// Not a migration: PostgreSQL serialises the commits of notifying transactions (a
+/// database-wide lock taken in `PreCommit_Notify` and held through the commit), which cut 16
+/// concurrent single-row updates from ~7,500 to ~2,000–2,500 commits/s in a measurement here
+/// (bench/RESULTS.md, session 4). A deployment that never turns the cache on does not pay that:
+/// the first node started with the cache installs the triggers, and they stay.
+const NOTIFY_TRIGGERS: &str = "\
+CREATE OR REPLACE FUNCTION licensd_read_cache_notify() RETURNS trigger LANGUAGE plpgsql AS $notify$
+BEGIN
+    PERFORM pg_notify('licensd_read_cache', '');
+    RETURN NULL;
+END
+$notify$;
+CREATE OR REPLACE TRIGGER products_read_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON products
+    FOR EACH STATEMENT EXECUTE FUNCTION licensd_read_cache_notify();
+CREATE OR REPLACE TRIGGER features_read_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON features
+    FOR EACH STATEMENT EXECUTE FUNCTION licensd_read_cache_notify();
+CREATE OR REPLACE TRIGGER customers_read_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON customers
+    FOR EACH STATEMENT EXECUTE FUNCTION licensd_read_cache_notify();
+CREATE OR REPLACE TRIGGER licenses_read_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON licenses
+    FOR EACH STATEMENT EXECUTE FUNCTION licensd_read_cache_notify();
+CREATE OR REPLACE TRIGGER license_features_read_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON license_features
+    FOR EACH STATEMENT EXECUTE FUNCTION licensd_read_cache_notify();
+CREATE OR REPLACE TRIGGER devices_read_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON devices
+    FOR EACH STATEMENT EXECUTE FUNCTION licensd_read_cache_notify();
+CREATE OR REPLACE TRIGGER blocked_devices_read_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON blocked_devices
+    FOR EACH STATEMENT EXECUTE FUNCTION licensd_read_cache_notify();
+CREATE OR REPLACE TRIGGER floating_leases_read_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON floating_leases
+    FOR EACH STATEMENT EXECUTE FUNCTION licensd_read_cache_notify();
+CREATE OR REPLACE TRIGGER credentials_read_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON credentials
+    FOR EACH STATEMENT EXECUTE FUNCTION licensd_read_cache_notify();
+";
+/// How many triggers `NOTIFY_TRIGGERS` creates.
+const NOTIFY_TRIGGER_COUNT: i64 = 9;
+
+/// Installs `NOTIFY_TRIGGERS` unless every one is there. Creating a trigger waits for every
+/// transaction writing its table to finish (SHARE ROW EXCLUSIVE), so once this has committed
+/// every write either committed before it or notifies: nothing this node caches after it listens
+/// can miss a write. Nodes starting together take turns (an advisory lock).
+async fn install_notify_triggers(pool: &PgPool) -> std::result::Result<(), sqlx::Error> {
+    const INSTALL_LOCK_KEY: i64 = 0x6c69_6365_6e73_6402;
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(INSTALL_LOCK_KEY)
+        .execute(&mut *tx)
+        .await?;
+    let present: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid \
+         WHERE p.proname = 'licensd_read_cache_notify' AND NOT t.tgisinternal",
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if present < NOTIFY_TRIGGER_COUNT {
+        sqlx::raw_sql(NOTIFY_TRIGGERS).execute(&mut *tx).await?;
+    }
+    tx.commit().await
+}
 /// The application name of the listening connection.
 pub const READ_CACHE_LISTENER: &str = "licensd-read-cache";
 /// What starts a heartbeat's payload: `hb <node> <sent>`. Writes notify with an empty payload.
@@ -100,8 +163,9 @@ async fn keep_in_step(pool: PgPool, listen_pool: PgPool, generation: Generation,
     let beat = (freshness.max_staleness() / 4).max(Duration::from_millis(1));
     // Tells this node's heartbeats from other nodes' on the shared channel.
     let node = format!("{:x}-{:p}", std::process::id(), Arc::as_ptr(&freshness));
+    let mut installed = false;
     let _heartbeats = AbortOnDrop(tokio::spawn(send_heartbeats(
-        pool,
+        pool.clone(),
         node.clone(),
         freshness.clone(),
         beat,
@@ -111,6 +175,16 @@ async fn keep_in_step(pool: PgPool, listen_pool: PgPool, generation: Generation,
         // have missed a notification.
         freshness.lost();
         generation.fetch_add(1, Ordering::Release);
+        if !installed {
+            match install_notify_triggers(&pool).await {
+                Ok(()) => installed = true,
+                Err(e) => {
+                    tracing::warn!(error = %e, "read cache: cannot install the notification triggers; serving from the database");
+                    tokio::time::sleep(beat).await;
+                    continue;
+                }
+            }
+        }
         match listen_for_writes(&listen_pool, &node, generation, &freshness, beat).await {
             Ok(()) => tracing::warn!("read cache: the listening connection was lost; serving from the database"),
             Err(e) => tracing::warn!(error = %e, "read cache: cannot listen; serving from the database"),

@@ -26,8 +26,9 @@
 //!
 //! On PostgreSQL other nodes commit too, so the generation is bumped by notifications instead
 //! (`postgres::listen_for_writes`), and a `Freshness` bounds how old an answer may be: every write
-//! to a table the cache reads NOTIFYs inside its transaction (triggers, migration 4), and
-//! PostgreSQL delivers notifications in commit order. The node sends itself a heartbeat on the
+//! to a table the cache reads NOTIFYs inside its transaction (statement triggers the first node
+//! with the cache installs, `postgres::install_notify_triggers`), and PostgreSQL delivers
+//! notifications in commit order. The node sends itself a heartbeat on the
 //! same channel every quarter of the bound and records, when it comes back, the instant it was
 //! sent: every write that committed before that instant has been received (and has bumped the
 //! generation) by then. An entry is served only while that instant is at most `max_staleness`
