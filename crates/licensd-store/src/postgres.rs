@@ -161,8 +161,16 @@ const HEARTBEAT: &str = "hb ";
 /// sends heartbeats to itself every quarter of the staleness bound (`read_cache::Freshness`).
 async fn keep_in_step(pool: PgPool, listen_pool: PgPool, generation: Generation, freshness: Arc<Freshness>) {
     let beat = (freshness.max_staleness() / 4).max(Duration::from_millis(1));
-    // Tells this node's heartbeats from other nodes' on the shared channel.
-    let node = format!("{:x}-{:p}", std::process::id(), Arc::as_ptr(&freshness));
+    // Tells this node's heartbeats from other nodes' on the shared channel (whose send times
+    // are on their own clocks): random per process (the standard library seeds `RandomState`
+    // from the OS), plus what tells stores of one process apart.
+    let node = {
+        use std::hash::{BuildHasher, Hasher};
+        let mut hasher = std::hash::RandomState::new().build_hasher();
+        hasher.write_u32(std::process::id());
+        hasher.write_usize(Arc::as_ptr(&freshness) as usize);
+        format!("{:016x}{:x}", hasher.finish(), Arc::as_ptr(&freshness) as usize)
+    };
     let mut installed = false;
     let _heartbeats = AbortOnDrop(tokio::spawn(send_heartbeats(
         pool.clone(),
@@ -225,7 +233,8 @@ async fn send_heartbeats(pool: PgPool, node: String, freshness: Arc<Freshness>, 
 
 /// Listens on one connection until it is lost (`Ok`) or fails: a write's notification bumps the
 /// generation; this node's own heartbeat, if sent after LISTEN took effect, marks the cache
-/// fresh as of its send time. Gives up on a connection that brings no heartbeat back for a while.
+/// fresh as of its send time. Gives up on a connection that brings nothing for a while (eight
+/// heartbeat periods and a second): a silent connection may be a dead one.
 async fn listen_for_writes(
     listen_pool: &PgPool,
     node: &str,
@@ -255,8 +264,10 @@ async fn listen_for_writes(
             .strip_prefix(node)
             .and_then(|rest| rest.strip_prefix(' '))
             .and_then(|sent| sent.parse::<u64>().ok());
+        // A send time from before this LISTEN, or (corrupt) from the future, proves nothing.
         if let Some(sent) = mine
             && sent >= listening_since
+            && sent <= freshness.now()
         {
             if !in_step {
                 // Entries kept before this point may predate a notification lost with the
