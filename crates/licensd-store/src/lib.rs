@@ -48,7 +48,7 @@ pub use outbox::{
     Attempt, AttemptOutcome, Delivery, DeliveryStatus, MAX_ERROR_BYTES, MAX_RESPONSE_EXCERPT_BYTES, NewDelivery,
     OutboxStore, QueueDepth, truncate_utf8,
 };
-pub use postgres::PostgresStore;
+pub use postgres::{PostgresStore, READ_CACHE_LISTENER};
 pub use sqlite::SqliteStore;
 pub use types::*;
 pub use webhooks::{NewWebhookEndpoint, WebhookEndpoint, WebhookEndpointPatch, WebhookStore};
@@ -107,18 +107,26 @@ pub async fn connect(
     }
 }
 
-/// `connect` for a server process: on SQLite, validations are also served from a per-process cache
-/// of up to `validation_cache_entries` (0: none; see `SqliteStore::enable_validation_cache` for
-/// the condition it relies on: this process is the database's only user).
+/// `connect` for a server process: validations (and the lookups around them) are also served from
+/// a per-process cache of up to `validation_cache_entries` of each kind (0: none). On SQLite it
+/// is invalidated by every commit (see `SqliteStore::enable_validation_cache` for the condition
+/// it relies on: this process is the database's only user); on PostgreSQL only with a
+/// `pg_cache_max_staleness` above zero, and its answers are never older than that
+/// (`PostgresStore::enable_read_cache`).
 pub async fn connect_server(
     url: &str,
     codec: std::sync::Arc<dyn SecretCodec>,
     max_connections: u32,
     validation_cache_entries: usize,
+    pg_cache_max_staleness: std::time::Duration,
 ) -> Result<std::sync::Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         let mut store = SqliteStore::connect(url, codec, max_connections).await?;
         store.enable_validation_cache(validation_cache_entries).await?;
+        Ok(std::sync::Arc::new(store))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let mut store = PostgresStore::connect(url, codec, max_connections).await?;
+        store.enable_read_cache(validation_cache_entries, pg_cache_max_staleness);
         Ok(std::sync::Arc::new(store))
     } else {
         connect(url, codec, max_connections).await

@@ -12,6 +12,9 @@ pub(crate) struct Migration {
     pub sql: &'static str,
 }
 
+/// The migration that added `licenses.active_devices` (kept by triggers; import recounts it).
+pub(crate) const ACTIVE_DEVICES_VERSION: i64 = 3;
+
 pub(crate) const SQLITE: &[Migration] = &[
     Migration {
         version: 1,
@@ -22,6 +25,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         version: 2,
         name: "blocked_devices_by_fingerprint",
         sql: include_str!("../migrations/sqlite/0002_blocked_devices_by_fingerprint.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "license_active_devices",
+        sql: include_str!("../migrations/sqlite/0003_license_active_devices.sql"),
     },
     Migration {
         version: 500,
@@ -47,6 +55,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 2,
         name: "blocked_devices_by_fingerprint",
         sql: include_str!("../migrations/postgres/0002_blocked_devices_by_fingerprint.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "license_active_devices",
+        sql: include_str!("../migrations/postgres/0003_license_active_devices.sql"),
     },
     Migration {
         version: 500,

@@ -20,8 +20,22 @@
 //! needs no knowledge of which rows a statement touched — a dialect store added tomorrow is covered
 //! without doing anything.
 //!
-//! Only this process's commits bump the generation: the cache is enabled only by `licensd serve`,
-//! which holds the database's process lock (a second server on the same file refuses to start).
+//! On SQLite only this process's commits bump the generation: the cache is enabled only by
+//! `licensd serve`, which holds the database's process lock (a second server on the same file
+//! refuses to start).
+//!
+//! On PostgreSQL other nodes commit too, so the generation is bumped by notifications instead
+//! (`postgres::listen_for_writes`), and a `Freshness` bounds how old an answer may be: every write
+//! to a table the cache reads NOTIFYs inside its transaction (statement triggers the first node
+//! with the cache installs, `postgres::install_notify_triggers`), and PostgreSQL delivers
+//! notifications in commit order. The node sends itself a heartbeat on the
+//! same channel every quarter of the bound and records, when it comes back, the instant it was
+//! sent: every write that committed before that instant has been received (and has bumped the
+//! generation) by then. An entry is served only while that instant is at most `max_staleness`
+//! old; otherwise, and while the listening connection is lost and not yet back in step, every
+//! lookup reads the database and nothing is kept. So an answer reflects every write that
+//! committed more than `max_staleness` before it was given — this node's own writes included,
+//! which it hears about like any other.
 
 use crate::{LicenseRef, SecretCodec, ValidationReport};
 use licensd_domain::rules;
@@ -30,6 +44,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Everything validation reads from the database for one (license, fingerprint).
 #[derive(Debug, Clone)]
@@ -95,11 +110,64 @@ impl CacheKey {
 /// The write generation a database connection bumps after each commit.
 pub(crate) type Generation = &'static AtomicU64;
 
+/// How current a cache fed by notifications is (PostgreSQL; see the module docs).
+pub(crate) struct Freshness {
+    base: Instant,
+    /// When (nanoseconds after `base`, plus one) the newest heartbeat this node has received
+    /// back was sent; 0 while not in step (never yet, or the listening connection was lost).
+    synced: AtomicU64,
+    max_staleness: Duration,
+}
+
+impl Freshness {
+    pub fn new(max_staleness: Duration) -> Self {
+        Self {
+            base: Instant::now(),
+            synced: AtomicU64::new(0),
+            max_staleness,
+        }
+    }
+
+    pub fn max_staleness(&self) -> Duration {
+        self.max_staleness
+    }
+
+    /// A monotonic instant of this process, never 0.
+    pub fn now(&self) -> u64 {
+        u64::try_from(self.base.elapsed().as_nanos())
+            .unwrap_or(u64::MAX - 1)
+            .saturating_add(1)
+    }
+
+    /// Whether entries may be served now: in step, and the last heartbeat heard back was sent at
+    /// most `max_staleness` ago.
+    pub fn is_fresh(&self) -> bool {
+        // Acquire: whatever generation bumps the listener made before marking this heartbeat
+        // (the writes that committed before it) are visible to the generation read that follows.
+        let synced = self.synced.load(Ordering::Acquire);
+        let bound = u64::try_from(self.max_staleness.as_nanos()).unwrap_or(u64::MAX);
+        synced != 0 && self.now().saturating_sub(synced) <= bound
+    }
+
+    /// A heartbeat sent at `sent` (a `now()` value) was received back.
+    pub fn synced_at(&self, sent: u64) {
+        self.synced.fetch_max(sent, Ordering::Release);
+    }
+
+    /// Out of step: serve nothing until the next heartbeat is received back.
+    pub fn lost(&self) {
+        self.synced.store(0, Ordering::Release);
+    }
+}
+
 /// The reads the cache serves: validation's inputs and the lookups that dialect requests make
 /// before and after validating (credential, product by code, license by key, features, floating
 /// leases, customer).
 pub(crate) struct ReadCache {
     generation: Generation,
+    /// PostgreSQL: how current the notifications have kept it; entries are served only while
+    /// fresh. `None` on SQLite, whose generation is bumped by this process's own commits.
+    freshness: Option<Arc<Freshness>>,
     pub validation: GenerationMap<CacheKey, ValidationInputs>,
     pub credentials: GenerationMap<(Dialect, String), Option<(Credential, String)>>,
     pub products_by_code: GenerationMap<String, Product>,
@@ -115,6 +183,7 @@ impl ReadCache {
     pub fn new(generation: Generation, entries: usize) -> Self {
         Self {
             generation,
+            freshness: None,
             validation: GenerationMap::new("validation", entries),
             credentials: GenerationMap::new("credentials", entries),
             products_by_code: GenerationMap::new("products_by_code", entries),
@@ -122,6 +191,14 @@ impl ReadCache {
             license_features: GenerationMap::new("license_features", entries),
             leases: GenerationMap::new("leases", entries),
             customers: GenerationMap::new("customers", entries),
+        }
+    }
+
+    /// A cache whose entries are served only while `freshness` says so (PostgreSQL).
+    pub fn with_freshness(generation: Generation, entries: usize, freshness: Arc<Freshness>) -> Self {
+        Self {
+            freshness: Some(freshness),
+            ..Self::new(generation, entries)
         }
     }
 
@@ -159,6 +236,12 @@ impl ReadCache {
         let Some(cache) = cache else {
             return load.await;
         };
+        if cache.freshness.as_ref().is_some_and(|freshness| !freshness.is_fresh()) {
+            // Possibly older than the bound: read the database and keep nothing.
+            map(cache).misses.fetch_add(1, Ordering::Relaxed);
+            return load.await;
+        }
+        // Read after the freshness check (see `Freshness::is_fresh`).
         let generation = cache.generation();
         if let Some(hit) = map(cache).get(&key, generation) {
             map(cache).hits.fetch_add(1, Ordering::Relaxed);
@@ -347,6 +430,47 @@ mod tests {
         put(&cache, 4, cache.generation());
         assert!(cache.validation.len() <= 2);
         assert!(get(&cache, 4).is_some());
+    }
+
+    #[tokio::test]
+    async fn entries_are_served_only_while_fresh() {
+        let generation = generation();
+        let freshness = Arc::new(Freshness::new(Duration::from_secs(3600)));
+        let cache = ReadCache::with_freshness(generation, 8, freshness.clone());
+        let loads = std::sync::atomic::AtomicUsize::new(0);
+        let load = || async {
+            loads.fetch_add(1, Ordering::SeqCst);
+            Ok(Vec::new())
+        };
+        let lookup = || ReadCache::through(Some(&cache), |c| &c.license_features, 1, load());
+        // Not in step yet: every lookup reads, nothing is kept.
+        lookup().await.unwrap();
+        lookup().await.unwrap();
+        assert_eq!((loads.load(Ordering::SeqCst), cache.license_features.len()), (2, 0));
+        // A heartbeat sent now came back: served from memory.
+        freshness.synced_at(freshness.now());
+        lookup().await.unwrap();
+        lookup().await.unwrap();
+        assert_eq!(loads.load(Ordering::SeqCst), 3);
+        // The listening connection was lost: read again, whatever is kept.
+        freshness.lost();
+        lookup().await.unwrap();
+        assert_eq!(loads.load(Ordering::SeqCst), 4);
+    }
+
+    #[test]
+    fn a_heartbeat_older_than_the_bound_is_not_fresh() {
+        let freshness = Freshness::new(Duration::from_millis(1));
+        assert!(!freshness.is_fresh(), "never in step yet");
+        let sent = freshness.now();
+        freshness.synced_at(sent);
+        // Spin until the bound has passed since `sent` (no sleep: the clock is the point).
+        while freshness.now() - sent <= 1_000_000 {
+            std::hint::spin_loop();
+        }
+        assert!(!freshness.is_fresh());
+        freshness.synced_at(freshness.now());
+        assert!(freshness.is_fresh());
     }
 
     #[tokio::test]

@@ -14,6 +14,8 @@
 
 #[path = "store/activation.rs"]
 mod activation;
+#[path = "store/active_devices.rs"]
+mod active_devices;
 #[path = "store/basics.rs"]
 mod basics;
 #[path = "store/catalog.rs"]
@@ -46,6 +48,8 @@ mod ls_bundles;
 mod outbox;
 #[path = "store/people.rs"]
 mod people;
+#[path = "store/pg_cache.rs"]
+mod pg_cache;
 #[path = "store/schema.rs"]
 mod schema;
 #[path = "store/secrets.rs"]
@@ -154,6 +158,8 @@ backend_tests! {
     activation::reactivation_lockout,
     activation::deactivate_device_by_id,
     activation::per_user_activation_limit,
+    active_devices::active_device_count_is_exact_on_every_path,
+    active_devices::active_device_count_migration_back_fills,
     // 8. consumption
     consumption::consumption_cap_is_exact,
     consumption::consumption_overages,
@@ -223,4 +229,17 @@ backend_tests! {
     slascone_backoffice::slascone_create_license_and_add_user_are_one_transaction,
     slascone_admin::slascone_isv_id_is_recorded_once,
     slascone_admin::slascone_license_update_is_all_or_nothing,
+}
+
+/// PostgreSQL only: the per-node read cache exists there alone (SQLite's is invalidated by its
+/// own commits and tested in `read_cache.rs` and the HTTP suite).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_read_cache_staleness_is_bounded_across_two_nodes() {
+    harness::run(
+        harness::Kind::Postgres,
+        "pg_read_cache",
+        harness::pool_size(&[8]),
+        pg_cache::staleness_is_bounded_across_two_nodes,
+    )
+    .await;
 }

@@ -38,6 +38,11 @@ pub struct ServeArgs {
     /// (0 turns the cache off) [default: 16384].
     #[arg(long, env = "LICENSD_VALIDATION_CACHE_ENTRIES")]
     pub validation_cache_entries: Option<usize>,
+    /// PostgreSQL only: serve repeated validations from a per-node cache whose answers are never
+    /// older than this many milliseconds (kept in step by LISTEN/NOTIFY; up to 60000). 0 turns it
+    /// off [default: 0].
+    #[arg(long, env = "LICENSD_PG_CACHE_MAX_STALENESS")]
+    pub pg_cache_max_staleness: Option<u64>,
     /// The first admin token, used only when the database has none yet.
     #[arg(long, env = "LICENSD_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
@@ -102,6 +107,7 @@ struct FileSettings {
     max_connections: Option<u32>,
     max_bulk_licenses: Option<usize>,
     validation_cache_entries: Option<usize>,
+    pg_cache_max_staleness: Option<u64>,
     admin_token: Option<String>,
     log: Option<String>,
     log_format: Option<LogFormat>,
@@ -141,6 +147,8 @@ pub struct Settings {
     pub max_connections: u32,
     pub max_bulk_licenses: usize,
     pub validation_cache_entries: usize,
+    /// 0: no read cache on PostgreSQL.
+    pub pg_cache_max_staleness: std::time::Duration,
     pub admin_token: Option<String>,
     pub log: String,
     pub log_format: LogFormat,
@@ -232,6 +240,10 @@ impl ServeArgs {
             n @ 1..=3_600_000 => n,
             n => bail!("outbox_retry_base_ms must be between 1 and 3600000, not {n}"),
         };
+        let pg_cache_max_staleness = match self.pg_cache_max_staleness.or(file.pg_cache_max_staleness).unwrap_or(0) {
+            n @ 0..=60_000 => std::time::Duration::from_millis(n),
+            n => bail!("pg_cache_max_staleness must be between 0 and 60000 milliseconds, not {n}"),
+        };
         let admin_token = self.admin_token.or(file.admin_token);
         if let Some(token) = &admin_token
             && token.trim().len() < 16
@@ -269,6 +281,7 @@ impl ServeArgs {
                 .validation_cache_entries
                 .or(file.validation_cache_entries)
                 .unwrap_or(16_384),
+            pg_cache_max_staleness,
             admin_token,
             log: self.log.or(file.log).unwrap_or_else(|| "info".to_string()),
             log_format: self.log_format.or(file.log_format).unwrap_or_default(),

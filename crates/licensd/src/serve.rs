@@ -96,6 +96,7 @@ async fn open_store(
         codec,
         settings.max_connections,
         validation_cache_entries,
+        settings.pg_cache_max_staleness,
     )
     .await
     .context("cannot open the database")?;

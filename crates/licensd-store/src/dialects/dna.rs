@@ -193,7 +193,7 @@ macro_rules! impl_dna_store {
                 // One read transaction so the three counts describe the same moment.
                 let mut tx = self.pool.begin().await.map_err(db_err)?;
                 let active_devices: i64 =
-                    sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE license_id = $1 AND deactivated_at IS NULL")
+                    sqlx::query_scalar(crate::sql::ACTIVE_DEVICES)
                         .bind(license.id)
                         .fetch_one(&mut *tx)
                         .await

@@ -139,9 +139,7 @@ macro_rules! impl_slascone_admin_store {
 
                 let limits = &update.limits;
                 if limits.token_limit.is_some() || limits.days_after_activation.is_some() {
-                    let active: i64 = sqlx::query_scalar(
-                        "SELECT COUNT(*) FROM devices WHERE license_id = $1 AND deactivated_at IS NULL",
-                    )
+                    let active: i64 = sqlx::query_scalar(crate::sql::ACTIVE_DEVICES)
                     .bind(license_id)
                     .fetch_one(&mut *tx)
                     .await

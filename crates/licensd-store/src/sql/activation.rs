@@ -117,7 +117,7 @@ macro_rules! impl_activation {
                 fingerprint: &str,
             ) -> Result<(Option<Device>, bool, i64)> {
                 let row = sqlx::query(
-                    "SELECT (SELECT COUNT(*) FROM devices WHERE license_id = $1 AND deactivated_at IS NULL) AS active_count, \
+                    "SELECT COALESCE((SELECT active_devices FROM licenses WHERE id = $1), 0) AS active_count, \
                      (SELECT COUNT(*) FROM blocked_devices WHERE fingerprint = $2 AND (product_id IS NULL OR product_id = $3)) \
                      AS blocked_count, d.id, d.license_id, d.fingerprint, d.name, d.hostname, d.os, d.app_version, d.ip, \
                      d.mac, d.is_vm, d.user_id, d.variables, d.activated_at, d.last_seen_at, d.deactivated_at \

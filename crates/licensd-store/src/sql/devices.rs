@@ -39,7 +39,7 @@ pub trait DeviceStore: Send + Sync + 'static {
 macro_rules! impl_devices {
     ($store:ty, $backend:ident) => {
             async fn count_active_devices(conn: &mut Conn, license_id: i64) -> Result<i64> {
-                sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE license_id = $1 AND deactivated_at IS NULL")
+                sqlx::query_scalar($crate::sql::ACTIVE_DEVICES)
                     .bind(license_id)
                     .fetch_one(&mut *conn)
                     .await

@@ -205,9 +205,13 @@ macro_rules! event_cols {
     };
 }
 
+/// A licence's active devices: the count the `devices` triggers keep on its row (migration 3);
+/// 0 for a licence that does not exist, like the `COUNT(*)` it replaces.
+pub(crate) const ACTIVE_DEVICES: &str = "SELECT COALESCE((SELECT active_devices FROM licenses WHERE id = $1), 0)";
+
 /// Everything `validate` needs in one row: the license (columns 0–19, `license_cols!` order), its
 /// product (20–29, `product_cols!`), the device for `$2` (from 30, `device_cols!`; all NULL when
-/// there is none), the active-device count, whether `$2` is blocked for the product, and whether
+/// there is none), the active-device count (the licence's own column), whether `$2` is blocked for the product, and whether
 /// the license has features. Callers append the `WHERE` on `l`.
 macro_rules! license_product_select {
     () => {
@@ -224,10 +228,10 @@ macro_rules! validation_select {
             license_product_select!(),
             ", d.id, d.license_id, d.fingerprint, d.name, d.hostname, d.os, d.app_version, d.ip, d.mac, d.is_vm, \
              d.user_id, d.variables, d.activated_at, d.last_seen_at, d.deactivated_at, \
-             (SELECT COUNT(*) FROM devices a WHERE a.license_id = l.id AND a.deactivated_at IS NULL) AS active_count, \
              (SELECT COUNT(*) FROM blocked_devices b WHERE b.fingerprint = $2 \
               AND (b.product_id IS NULL OR b.product_id = l.product_id)) AS blocked_count, \
-             EXISTS (SELECT 1 FROM license_features lf WHERE lf.license_id = l.id) AS has_features \
+             EXISTS (SELECT 1 FROM license_features lf WHERE lf.license_id = l.id) AS has_features, \
+             l.active_devices AS active_count \
              FROM licenses l JOIN products p ON p.id = l.product_id \
              LEFT JOIN devices d ON d.license_id = l.id AND d.fingerprint = $2 "
         )

@@ -12,6 +12,10 @@ use std::collections::{BTreeSet, HashMap};
 use std::io::BufRead;
 use std::path::Path;
 
+/// Sets `licenses.active_devices` from the devices table (the same on both databases).
+const RECOUNT_ACTIVE_DEVICES: &str = "UPDATE licenses SET active_devices = \
+     (SELECT COUNT(*) FROM devices d WHERE d.license_id = licenses.id AND d.deactivated_at IS NULL)";
+
 /// Rows between two progress reports.
 const PROGRESS_EVERY: u64 = 256;
 
@@ -128,6 +132,11 @@ async fn import_into(
     .await?;
     match insert_all(&mut conn, header, lines, progress).await {
         Ok(summary) => {
+            if wanted.contains(&migrate::ACTIVE_DEVICES_VERSION) {
+                // The licences arrived with their exported count and the devices' triggers added
+                // to it: count again (an older export gets it from the migration's back-fill).
+                conn.execute(RECOUNT_ACTIVE_DEVICES).await?;
+            }
             conn.execute("COMMIT").await?;
             Ok(summary)
         }

@@ -1,0 +1,168 @@
+//! PostgreSQL's per-node read cache (`PostgresStore::enable_read_cache`) across two nodes on one
+//! database: node A (no cache) changes a licence, node B (cache on) answers checks. B's answers
+//! may lag by at most the staleness bound: a check B starts more than the bound after A's write
+//! returned must reflect it, and once B reflects a change it never answers the old state again.
+//! Killing B's listening connection must not let B answer beyond the bound either, and B comes
+//! back in step afterwards.
+
+use crate::harness::*;
+use licensd_domain::*;
+use licensd_store::*;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const BOUND: Duration = Duration::from_millis(300);
+/// Guards the waits that have no bound of their own (B getting in step), so a broken cache fails
+/// the test instead of hanging it.
+const GIVE_UP: Duration = Duration::from_secs(60);
+
+fn validation_hits(node: &dyn Store) -> u64 {
+    node.cache_stats()
+        .iter()
+        .find(|stats| stats.map == "validation")
+        .map(|stats| stats.hits)
+        .expect("node B has a validation cache")
+}
+
+/// Checks on B until one is answered from its cache.
+async fn wait_until_cached(b: &dyn Store, license: &License, fingerprint: &str) {
+    let started = Instant::now();
+    loop {
+        let before = validation_hits(b);
+        b.validate(key_of(license), Some(fingerprint), NOW)
+            .await
+            .expect("validate on B");
+        if validation_hits(b) > before {
+            return;
+        }
+        assert!(
+            started.elapsed() < GIVE_UP,
+            "node B never served a check from its cache"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// After a change made on A returned at `changed_at`, checks on B until well past the bound:
+/// each check started later than the bound after the change must satisfy `changed`, and after
+/// the first that does, all must.
+async fn assert_reflected_within_bound(
+    b: &dyn Store,
+    license: &License,
+    fingerprint: &str,
+    changed_at: Instant,
+    what: &str,
+    changed: impl Fn(&std::result::Result<rules::Validity, Denial>) -> bool,
+) {
+    let mut seen = false;
+    loop {
+        let asked = Instant::now();
+        let report = b
+            .validate(key_of(license), Some(fingerprint), NOW)
+            .await
+            .expect("validate on B");
+        let since = asked.duration_since(changed_at);
+        if changed(&report.outcome) {
+            seen = true;
+        } else {
+            assert!(
+                !seen,
+                "{what}: node B answered the old state again ({:?})",
+                report.outcome
+            );
+            assert!(
+                since <= BOUND,
+                "{what}: node B answered the old state {since:?} after the change, bound {BOUND:?} ({:?})",
+                report.outcome
+            );
+        }
+        if seen && since > BOUND * 2 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+pub async fn staleness_is_bounded_across_two_nodes(db: Db) {
+    let codec: Arc<dyn SecretCodec> = db.codec.clone();
+    let b = connect_server(&db.url, codec, 4, 1024, BOUND).await.expect("node B");
+    let b = &*b;
+    let (_, lic) = product_and_license(&db, terms(Some(2))).await;
+    activate(&db, &lic, "A", NOW).await.expect("activate on A");
+    wait_until_cached(b, &lic, "A").await;
+
+    // A deactivates the device.
+    deactivate(&db, &lic, "A", NOW + 1).await.expect("deactivate on A");
+    let changed_at = Instant::now();
+    assert_reflected_within_bound(b, &lic, "A", changed_at, "deactivation", |outcome| {
+        *outcome == Err(Denial::DeviceNotActivated)
+    })
+    .await;
+
+    // A activates it again.
+    activate(&db, &lic, "A", NOW + 2).await.expect("reactivate on A");
+    let changed_at = Instant::now();
+    assert_reflected_within_bound(b, &lic, "A", changed_at, "reactivation", Result::is_ok).await;
+    wait_until_cached(b, &lic, "A").await;
+
+    // A disables the licence.
+    let mut edit = LicenseEdit::from_license(&db.get_license(lic.id).await.expect("license"));
+    edit.status = LicenseStatus::Disabled;
+    db.edit_license(lic.id, edit.clone(), ev_on("license.edit", "license", lic.id), NOW + 3)
+        .await
+        .expect("disable on A");
+    let changed_at = Instant::now();
+    assert_reflected_within_bound(b, &lic, "A", changed_at, "disabling", |outcome| {
+        *outcome == Err(Denial::LicenseDisabled)
+    })
+    .await;
+
+    // A enables it with an expiry in the past.
+    edit.status = LicenseStatus::Active;
+    edit.expires_at = Some(NOW - 1);
+    db.edit_license(lic.id, edit.clone(), ev_on("license.edit", "license", lic.id), NOW + 4)
+        .await
+        .expect("expire on A");
+    let changed_at = Instant::now();
+    assert_reflected_within_bound(b, &lic, "A", changed_at, "expiry", |outcome| {
+        *outcome == Err(Denial::LicenseExpired)
+    })
+    .await;
+
+    // B's listening connection is killed, then A changes the licence: the notification is lost
+    // with the connection, yet B's answers still keep the bound.
+    edit.expires_at = None;
+    db.edit_license(lic.id, edit.clone(), ev_on("license.edit", "license", lic.id), NOW + 5)
+        .await
+        .expect("renew on A");
+    assert_reflected_within_bound(b, &lic, "A", Instant::now(), "renewal", Result::is_ok).await;
+    wait_until_cached(b, &lic, "A").await;
+    let killed = db
+        .raw
+        .i64(
+            "WITH listener AS MATERIALIZED (SELECT pid FROM pg_stat_activity \
+             WHERE application_name = ? AND datname = current_database()) \
+             SELECT COUNT(*) FROM listener WHERE pg_terminate_backend(pid)",
+            &[Arg::T(READ_CACHE_LISTENER.into())],
+        )
+        .await;
+    assert_eq!(killed, 1, "node B has one listening connection");
+    edit.status = LicenseStatus::Suspended;
+    db.edit_license(lic.id, edit.clone(), ev_on("license.edit", "license", lic.id), NOW + 6)
+        .await
+        .expect("suspend on A");
+    let changed_at = Instant::now();
+    assert_reflected_within_bound(
+        b,
+        &lic,
+        "A",
+        changed_at,
+        "suspension with B's listener killed",
+        |outcome| *outcome == Err(Denial::LicenseSuspended),
+    )
+    .await;
+    // B listens again and serves from its cache again.
+    wait_until_cached(b, &lic, "A").await;
+    let report = b.validate(key_of(&lic), Some("A"), NOW).await.expect("validate on B");
+    assert_eq!(report.outcome, Err(Denial::LicenseSuspended));
+}
