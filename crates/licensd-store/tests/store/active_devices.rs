@@ -208,7 +208,7 @@ pub async fn active_device_count_migration_back_fills(db: Db) {
     db.raw
         .exec("DELETE FROM licensd_migrations WHERE version = 3", &[])
         .await;
-    db.migrate().await.expect("migrate again");
+    db.migrate(NOW).await.expect("migrate again");
     assert_eq!(assert_exact(&db, lic.id, "the back-fill").await, 2);
     assert_eq!(assert_exact(&db, other.id, "the back-fill").await, 1);
     // The triggers are back.
