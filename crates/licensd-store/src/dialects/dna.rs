@@ -183,12 +183,14 @@ macro_rules! impl_dna_store {
 
         #[async_trait::async_trait]
         impl LicenseAccountStore for $store {
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
             async fn license_account(&self, license_id: i64) -> Result<DnaLicense> {
                 let mut conn = self.pool.acquire().await.map_err(db_err)?;
                 license_exists(&mut conn, license_id).await?;
                 dna_row(&mut conn, license_id).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license.id))]
             async fn license_facts(&self, license: &License, now: Millis) -> Result<DnaLicenseFacts> {
                 // One read transaction so the three counts describe the same moment.
                 let mut tx = self.pool.begin().await.map_err(db_err)?;
@@ -224,6 +226,7 @@ macro_rules! impl_dna_store {
                 })
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
             async fn set_license_password(
                 &self,
                 license_id: i64,
@@ -256,6 +259,7 @@ macro_rules! impl_dna_store {
                 tx.commit().await.map_err(db_err)
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
             async fn set_password_reset_code(
                 &self,
                 license_id: i64,
@@ -290,6 +294,7 @@ macro_rules! impl_dna_store {
                 tx.commit().await.map_err(db_err)
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
             async fn password_reset_code_matches(
                 &self,
                 license_id: i64,
@@ -318,6 +323,7 @@ macro_rules! impl_dna_store {
                 Ok(n > 0)
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
             async fn update_license_account(
                 &self,
                 license_id: i64,
@@ -349,12 +355,14 @@ macro_rules! impl_dna_store {
 
         #[async_trait::async_trait]
         impl LockoutStore for $store {
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
             async fn ip_locked(&self, license_id: i64, ip: &str, now: Millis) -> Result<bool> {
                 let mut conn = self.pool.acquire().await.map_err(db_err)?;
                 let attempts = ip_attempts(&mut conn, license_id, ip).await?;
                 Ok(lockout::ip_locked(attempts.as_ref(), now))
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
             async fn password_attempt(
                 &self,
                 license_id: i64,
@@ -393,6 +401,7 @@ macro_rules! impl_dna_store {
                 Ok(PasswordAttempt::Rejected { locked })
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
             async fn clear_ip_lockouts(&self, license_id: i64, event: EventDraft, now: Millis) -> Result<u64> {
                 let mut tx = begin_write(self).await?;
                 lock_license_id(&mut tx, license_id).await?;
@@ -406,6 +415,7 @@ macro_rules! impl_dna_store {
                 Ok(done.rows_affected())
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
             async fn reset_reactivation_lockout(
                 &self,
                 license_id: i64,
@@ -433,6 +443,7 @@ macro_rules! impl_dna_store {
                 Ok(done.rows_affected())
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
             async fn ip_lockout_policy(&self, product_id: i64) -> Result<IpLockoutPolicy> {
                 let mut conn = self.pool.acquire().await.map_err(db_err)?;
                 let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE id = $1")
@@ -446,6 +457,7 @@ macro_rules! impl_dna_store {
                 policy_of(&mut conn, product_id).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
             async fn set_ip_lockout_policy(
                 &self,
                 product_id: i64,
@@ -476,6 +488,7 @@ macro_rules! impl_dna_store {
 
         #[async_trait::async_trait]
         impl InfoTagStore for $store {
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
             async fn add_info_tag(
                 &self,
                 license_id: i64,
@@ -500,6 +513,7 @@ macro_rules! impl_dna_store {
                 Ok(created)
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
             async fn list_info_tags(&self, license_id: i64, page: Page) -> Result<Vec<InfoTag>> {
                 let mut conn = self.pool.acquire().await.map_err(db_err)?;
                 license_exists(&mut conn, license_id).await?;
@@ -516,6 +530,7 @@ macro_rules! impl_dna_store {
                 found.iter().map(info_tag_from_row).collect()
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
             async fn latest_info_tag(&self, license_id: i64) -> Result<Option<InfoTag>> {
                 sqlx::query(
                     "SELECT id, license_id, tag, at FROM dna_info_tags WHERE license_id = $1 ORDER BY id DESC LIMIT 1",

@@ -82,6 +82,7 @@ macro_rules! impl_dna_credit_store {
 
         #[async_trait::async_trait]
         impl CreditStore for $store {
+            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
             async fn credit_pools(&self, product_id: i64, email: Option<&str>) -> Result<Vec<CreditPool>> {
                 let mut conn = self.pool.acquire().await.map_err(db_err)?;
                 let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE id = $1")
@@ -104,6 +105,7 @@ macro_rules! impl_dna_credit_store {
                 rows.iter().map(pool_from_row).collect()
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license.id))]
             async fn license_credit_pools(&self, license: &License) -> Result<Vec<CreditPool>> {
                 let mut conn = self.pool.acquire().await.map_err(db_err)?;
                 let Some(email) = email_of(&mut conn, license.id).await? else {
@@ -121,6 +123,7 @@ macro_rules! impl_dna_credit_store {
                 rows.iter().map(pool_from_row).collect()
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
             async fn fund_credit_pool(
                 &self,
                 product_id: i64,
@@ -180,6 +183,7 @@ macro_rules! impl_dna_credit_store {
                 Ok(pool)
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product.id, license_id = license.id))]
             async fn consume_credit_pool(
                 &self,
                 product: &Product,

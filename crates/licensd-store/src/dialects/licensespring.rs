@@ -196,6 +196,7 @@ macro_rules! impl_licensespring_store {
 
         #[async_trait::async_trait]
         impl LicenseSpringStore for $store {
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
             async fn checkout_feature_lease(
                 &self,
                 license_id: i64,
@@ -280,6 +281,7 @@ macro_rules! impl_licensespring_store {
                 Ok(lease)
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
             async fn track_device_variables(
                 &self,
                 license_id: i64,
@@ -321,6 +323,7 @@ macro_rules! impl_licensespring_store {
                 Ok((device_id, merged))
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn create_product_version(
                 &self,
                 new: NewProductVersion,
@@ -359,6 +362,7 @@ macro_rules! impl_licensespring_store {
                 Ok(version)
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
             async fn list_product_versions(&self, product_id: i64) -> Result<Vec<ProductVersion>> {
                 let rows: Vec<$row> = sqlx::query(concat!(
                     "SELECT ",
@@ -372,10 +376,12 @@ macro_rules! impl_licensespring_store {
                 rows.iter().map(version_from_row).collect()
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
             async fn delete_product_version(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
                 delete_logged(self, "DELETE FROM ls_product_versions WHERE id = $1", id, db_err, event, now).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(user_id = user_id))]
             async fn license_ids_of_user(&self, user_id: i64) -> Result<Vec<i64>> {
                 sqlx::query_scalar("SELECT license_id FROM license_user_assignments WHERE user_id = $1 ORDER BY license_id")
                     .bind(user_id)
@@ -384,6 +390,7 @@ macro_rules! impl_licensespring_store {
                     .map_err(db_err)
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn customer_id_by_email(&self, email: &str) -> Result<Option<i64>> {
                 sqlx::query_scalar("SELECT id FROM customers WHERE email = $1")
                     .bind(email)
@@ -392,6 +399,7 @@ macro_rules! impl_licensespring_store {
                     .map_err(db_err)
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
             async fn release_feature_lease(
                 &self,
                 license_id: i64,
@@ -421,6 +429,7 @@ macro_rules! impl_licensespring_store {
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(bundle_product_id = bundle_product_id, member_product_id = member_product_id))]
             async fn add_bundle_product(
                 &self,
                 bundle_product_id: i64,
@@ -455,6 +464,7 @@ macro_rules! impl_licensespring_store {
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(bundle_product_id = bundle_product_id, member_product_id = member_product_id))]
             async fn remove_bundle_product(
                 &self,
                 bundle_product_id: i64,
@@ -493,6 +503,7 @@ macro_rules! impl_licensespring_store {
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(bundle_product_id = bundle_product_id))]
             async fn bundle_products(&self, bundle_product_id: i64) -> Result<Vec<i64>> {
                 sqlx::query_scalar(
                     "SELECT member_product_id FROM ls_bundle_products WHERE bundle_product_id = $1 ORDER BY member_product_id",
@@ -503,6 +514,7 @@ macro_rules! impl_licensespring_store {
                 .map_err(db_err)
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(bundle_license_id = bundle_license_id, member_license_id = member_license_id))]
             async fn link_bundle_license(
                 &self,
                 bundle_license_id: i64,
@@ -554,10 +566,12 @@ macro_rules! impl_licensespring_store {
                 Ok(())
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(member_license_id = member_license_id))]
             async fn unlink_bundle_license(&self, member_license_id: i64, event: EventDraft, now: Millis) -> Result<()> {
                 delete_logged(self, "DELETE FROM ls_bundle_licenses WHERE member_license_id = $1", member_license_id, db_err, event, now).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(bundle_license_id = bundle_license_id))]
             async fn bundle_licenses(&self, bundle_license_id: i64) -> Result<Vec<i64>> {
                 sqlx::query_scalar(
                     "SELECT member_license_id FROM ls_bundle_licenses WHERE bundle_license_id = $1 ORDER BY member_license_id",
@@ -568,6 +582,7 @@ macro_rules! impl_licensespring_store {
                 .map_err(db_err)
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(member_license_id = member_license_id))]
             async fn bundle_of_license(&self, member_license_id: i64) -> Result<Option<i64>> {
                 sqlx::query_scalar("SELECT bundle_license_id FROM ls_bundle_licenses WHERE member_license_id = $1")
                     .bind(member_license_id)
@@ -576,6 +591,7 @@ macro_rules! impl_licensespring_store {
                     .map_err(db_err)
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
             async fn deactivate_with_consumptions(
                 &self,
                 license_id: i64,

@@ -81,6 +81,7 @@ macro_rules! impl_slascone_admin_store {
 
         #[async_trait::async_trait]
         impl IsvStore for $store {
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn isv_id(&self, candidate: &str, now: Millis) -> Result<String> {
                 sqlx::query(
                     "INSERT INTO slascone_isv (singleton, isv_id, created_at) VALUES (1, $1, $2) \
@@ -100,6 +101,7 @@ macro_rules! impl_slascone_admin_store {
 
         #[async_trait::async_trait]
         impl LicenseUpdateStore for $store {
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
             async fn apply_license_update(
                 &self,
                 license_id: i64,

@@ -246,6 +246,7 @@ macro_rules! impl_sessions {
 
             #[async_trait::async_trait]
             impl SessionStore for $store {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn open_session(
                     &self,
                     open: SessionOpen,
@@ -266,6 +267,7 @@ macro_rules! impl_sessions {
                     }
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
                 async fn close_session(
                     &self,
                     license_id: i64,

@@ -406,11 +406,7 @@ pub async fn usage_totals(
     _admin: AdminKey,
 ) -> SlResult<Response> {
     let id = guid_id(&license_guid).ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?;
-    let totals = state
-        .store
-        .usage_totals(id)
-        .await
-        .map_err(SlError::from_store)?;
+    let totals = state.store.usage_totals(id).await.map_err(SlError::from_store)?;
     let views: Vec<UsageTotalView> = totals
         .into_iter()
         .map(|t| UsageTotalView {

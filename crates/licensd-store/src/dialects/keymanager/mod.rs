@@ -355,10 +355,12 @@ macro_rules! impl_keymanager {
 
             #[async_trait::async_trait]
             impl ApiKeyStore for $store {
+                #[tracing::instrument(level = "debug", skip_all, fields(credential_id = credential_id))]
                 async fn api_key_settings(&self, credential_id: i64) -> Result<Option<ApiKeySettings>> {
                     self.sql_api_key_settings(credential_id).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn put_api_key_settings(
                     &self,
                     settings: ApiKeySettings,
@@ -370,6 +372,7 @@ macro_rules! impl_keymanager {
 
             #[async_trait::async_trait]
             impl AccessBlockStore for $store {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn add_access_block(
                     &self,
                     kind: AccessBlockKind,
@@ -381,10 +384,12 @@ macro_rules! impl_keymanager {
                     self.sql_add_access_block(kind, value, reason, event, now).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn list_access_blocks(&self) -> Result<Vec<AccessBlock>> {
                     self.sql_list_access_blocks().await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
                 async fn delete_access_block(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
                     self.sql_delete_access_block(id, event, now).await
                 }
@@ -392,6 +397,7 @@ macro_rules! impl_keymanager {
 
             #[async_trait::async_trait]
             impl ProductKeyStore for $store {
+                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
                 async fn put_product_signing_key(
                     &self,
                     product_id: i64,
@@ -402,10 +408,12 @@ macro_rules! impl_keymanager {
                     self.sql_put_product_signing_key(product_id, key, event, now).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
                 async fn product_signing_key(&self, product_id: i64) -> Result<Option<ProductSigningKey>> {
                     self.sql_product_signing_key(product_id).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
                 async fn delete_product_signing_key(&self, product_id: i64, event: EventDraft, now: Millis) -> Result<()> {
                     self.sql_delete_product_signing_key(product_id, event, now).await
                 }
@@ -413,10 +421,12 @@ macro_rules! impl_keymanager {
 
             #[async_trait::async_trait]
             impl MetadataStore for $store {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn list_meta(&self, owner: MetaOwner) -> Result<Vec<MetaEntry>> {
                     self.sql_list_meta(owner).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn create_meta(
                     &self,
                     owner: MetaOwner,
@@ -428,6 +438,7 @@ macro_rules! impl_keymanager {
                     self.sql_create_meta(owner, key, value, event, now).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn update_meta(
                     &self,
                     owner: MetaOwner,
@@ -439,6 +450,7 @@ macro_rules! impl_keymanager {
                     self.sql_update_meta(owner, key, value, event, now).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn delete_meta(&self, owner: MetaOwner, key: &str, event: EventDraft, now: Millis) -> Result<()> {
                     self.sql_delete_meta(owner, key, event, now).await
                 }
@@ -446,6 +458,7 @@ macro_rules! impl_keymanager {
 
             #[async_trait::async_trait]
             impl GeneratorStore for $store {
+                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
                 async fn create_generator(
                     &self,
                     product_id: i64,
@@ -456,18 +469,22 @@ macro_rules! impl_keymanager {
                     self.sql_create_generator(product_id, spec, event, now).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
                 async fn get_generator(&self, id: i64) -> Result<Generator> {
                     self.sql_get_generator(id).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
                 async fn list_generators(&self, product_id: Option<i64>) -> Result<Vec<Generator>> {
                     self.sql_list_generators(product_id).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
                 async fn update_generator(&self, id: i64, spec: GeneratorSpec, event: EventDraft, now: Millis) -> Result<Generator> {
                     self.sql_update_generator(id, spec, event, now).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
                 async fn delete_generator(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
                     self.sql_delete_generator(id, event, now).await
                 }
@@ -475,6 +492,7 @@ macro_rules! impl_keymanager {
 
             #[async_trait::async_trait]
             impl StockStore for $store {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn assign_stock(
                     &self,
                     selection: AssignSelection,
@@ -486,6 +504,7 @@ macro_rules! impl_keymanager {
                     assign_keys(self, selection, assign, mint, event, None, now).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn assign_stock_delivering(
                     &self,
                     selection: AssignSelection,
@@ -498,6 +517,7 @@ macro_rules! impl_keymanager {
                     assign_keys(self, selection, assign, mint, event, Some(deliver), now).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
                 async fn assign_and_activate(
                     &self,
                     license_id: i64,
@@ -546,30 +566,37 @@ macro_rules! impl_keymanager {
 
             #[async_trait::async_trait]
             impl ContractStore for $store {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn create_contract(&self, fields: ContractFields, event: EventDraft, now: Millis) -> Result<StoredContract> {
                     self.sql_create_contract(fields, event, now).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
                 async fn update_contract(&self, id: i64, fields: ContractFields, event: EventDraft, now: Millis) -> Result<StoredContract> {
                     self.sql_update_contract(id, fields, event, now).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
                 async fn delete_contract(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
                     self.sql_delete_contract(id, event, now).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
                 async fn get_contract(&self, id: i64) -> Result<StoredContract> {
                     self.sql_get_contract(id).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn find_contract_by_key(&self, key: &str) -> Result<Option<StoredContract>> {
                     self.sql_find_contract_by_key(key).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn list_contracts(&self) -> Result<Vec<StoredContract>> {
                     self.sql_list_contracts().await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(contract_id = contract_id))]
                 async fn generate_contract_keys(
                     &self,
                     contract_id: i64,
@@ -580,10 +607,12 @@ macro_rules! impl_keymanager {
                     self.sql_generate_contract_keys(contract_id, new, event, now).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(contract_id = contract_id, license_id = license_id))]
                 async fn destroy_contract_key(&self, contract_id: i64, license_id: i64, event: EventDraft, now: Millis) -> Result<()> {
                     self.sql_destroy_contract_key(contract_id, license_id, event, now).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(contract_id = contract_id))]
                 async fn destroy_contract_keys(&self, contract_id: i64, event: EventDraft, now: Millis) -> Result<i64> {
                     self.sql_destroy_contract_keys(contract_id, event, now).await
                 }
@@ -591,6 +620,7 @@ macro_rules! impl_keymanager {
 
             #[async_trait::async_trait]
             impl DownloadStore for $store {
+                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
                 async fn create_downloadable(
                     &self,
                     product_id: i64,
@@ -601,18 +631,22 @@ macro_rules! impl_keymanager {
                     self.sql_create_downloadable(product_id, spec, event, now).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
                 async fn list_downloadables(&self, product_id: Option<i64>) -> Result<Vec<Downloadable>> {
                     self.sql_list_downloadables(product_id).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
                 async fn get_downloadable(&self, id: i64) -> Result<Downloadable> {
                     self.sql_get_downloadable(id).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
                 async fn downloadable_by_version(&self, product_id: i64, numeric_version: i64) -> Result<Option<Downloadable>> {
                     self.sql_downloadable_by_version(product_id, numeric_version).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
                 async fn put_downloadable_file(
                     &self,
                     id: i64,
@@ -624,10 +658,12 @@ macro_rules! impl_keymanager {
                     self.sql_put_downloadable_file(id, file_name, content, event, now).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
                 async fn take_download(&self, id: i64) -> Result<Option<(String, Vec<u8>)>> {
                     self.sql_take_download(id).await
                 }
 
+                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
                 async fn delete_downloadable(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
                     self.sql_delete_downloadable(id, event, now).await
                 }
@@ -635,6 +671,7 @@ macro_rules! impl_keymanager {
 
             #[async_trait::async_trait]
             impl TelemetryStore for $store {
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn add_telemetry(&self, record: NewTelemetry, now: Millis) -> Result<TelemetryRecord> {
                     let (digest, sealed) = match &record.license_key {
                         Some(key) => (
@@ -671,6 +708,7 @@ macro_rules! impl_keymanager {
                     telemetry_from_row(&row, &*self.codec)
                 }
 
+                #[tracing::instrument(level = "debug", skip_all)]
                 async fn list_telemetry(&self, filter: TelemetryFilter, limit: i64) -> Result<Vec<TelemetryRecord>> {
                     let digest = filter.license_key.as_ref().map(|key| self.codec.digest(key.as_bytes()));
                     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(

@@ -87,6 +87,7 @@ macro_rules! impl_slascone_store {
 
         #[async_trait::async_trait]
         impl TokenStore for $store {
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
             async fn token_for(
                 &self,
                 license_id: i64,
@@ -121,6 +122,7 @@ macro_rules! impl_slascone_store {
                     .ok_or_else(|| StoreError::Database("token row vanished after insert".into()))
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn claim_token(
                 &self,
                 token_key: &str,
@@ -186,6 +188,7 @@ macro_rules! impl_slascone_store {
                 Ok(Some(token))
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
             async fn token_of(&self, license_id: i64, client_id: &str) -> Result<Option<SlasconeToken>> {
                 let row = sqlx::query(
                     "SELECT license_id, client_id, token_sealed, created_at FROM slascone_tokens \
@@ -199,6 +202,7 @@ macro_rules! impl_slascone_store {
                 row.map(|row| token_from_row(&*self.codec, &row)).transpose()
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn find_token(&self, token_key: &str) -> Result<Option<SlasconeToken>> {
                 let row = sqlx::query(
                     "SELECT license_id, client_id, token_sealed, created_at FROM slascone_tokens \
@@ -211,6 +215,7 @@ macro_rules! impl_slascone_store {
                 row.map(|row| token_from_row(&*self.codec, &row)).transpose()
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn client_tokens(&self, client_id: &str) -> Result<Vec<SlasconeToken>> {
                 let found = sqlx::query(
                     "SELECT license_id, client_id, token_sealed, created_at FROM slascone_tokens \
@@ -229,6 +234,7 @@ macro_rules! impl_slascone_store {
 
         #[async_trait::async_trait]
         impl ConsumptionRollbackStore for $store {
+            #[tracing::instrument(level = "debug", skip_all, fields(transaction_id = transaction_id))]
             async fn rollback_consumption(
                 &self,
                 transaction_id: i64,
@@ -328,6 +334,7 @@ macro_rules! impl_slascone_store {
 
         #[async_trait::async_trait]
         impl AnalyticsStore for $store {
+            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
             async fn create_analytical_field(
                 &self,
                 product_id: i64,
@@ -339,10 +346,12 @@ macro_rules! impl_slascone_store {
                 self.sql_create_analytical_field(product_id, name, field_type, event, now).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
             async fn analytical_fields(&self, product_id: i64) -> Result<Vec<AnalyticalField>> {
                 self.sql_analytical_fields(product_id).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
             async fn create_usage_feature(
                 &self,
                 product_id: i64,
@@ -353,10 +362,12 @@ macro_rules! impl_slascone_store {
                 self.sql_create_usage_feature(product_id, name, event, now).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
             async fn usage_features(&self, product_id: i64) -> Result<Vec<UsageFeature>> {
                 self.sql_usage_features(product_id).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(usage_feature_id = usage_feature_id))]
             async fn create_usage_module(
                 &self,
                 usage_feature_id: i64,
@@ -367,10 +378,12 @@ macro_rules! impl_slascone_store {
                 self.sql_create_usage_module(usage_feature_id, name, event, now).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(usage_feature_id = usage_feature_id))]
             async fn usage_modules(&self, usage_feature_id: i64) -> Result<Vec<UsageModule>> {
                 self.sql_usage_modules(usage_feature_id).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
             async fn record_analytics(
                 &self,
                 license_id: i64,
@@ -381,10 +394,12 @@ macro_rules! impl_slascone_store {
                 self.sql_record_analytics(license_id, client_id, reports, now).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
             async fn analytical_values(&self, license_id: i64) -> Result<Vec<AnalyticalReport>> {
                 self.sql_analytical_values(license_id).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
             async fn record_usage(
                 &self,
                 license_id: i64,
@@ -395,6 +410,7 @@ macro_rules! impl_slascone_store {
                 self.sql_record_usage(license_id, client_id, reports, now).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
             async fn usage_totals(&self, license_id: i64) -> Result<Vec<UsageTotal>> {
                 self.sql_usage_totals(license_id).await
             }
@@ -402,6 +418,7 @@ macro_rules! impl_slascone_store {
 
         #[async_trait::async_trait]
         impl BackofficeStore for $store {
+            #[tracing::instrument(level = "debug", skip_all, fields(scope_id = scope_id))]
             async fn create_entry(
                 &self,
                 kind: EntryKind,
@@ -414,14 +431,17 @@ macro_rules! impl_slascone_store {
                 self.sql_create_entry(kind, scope_id, name, detail, event, now).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(scope_id = scope_id))]
             async fn list_entries(&self, kind: EntryKind, scope_id: Option<i64>) -> Result<Vec<Entry>> {
                 self.sql_list_entries(kind, scope_id).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
             async fn find_entry(&self, kind: EntryKind, id: i64) -> Result<Option<Entry>> {
                 self.sql_find_entry(kind, id).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn create_customer_with_profile(
                 &self,
                 email: &str,
@@ -433,10 +453,12 @@ macro_rules! impl_slascone_store {
                 self.sql_create_customer_with_profile(email, company, profile, event, now).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(customer_id = customer_id))]
             async fn customer_profile(&self, customer_id: i64) -> Result<Option<CustomerProfile>> {
                 self.sql_customer_profile(customer_id).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(tag_id = tag_id, target_id = target_id))]
             async fn assign_tag(
                 &self,
                 tag_id: i64,
@@ -448,10 +470,12 @@ macro_rules! impl_slascone_store {
                 self.sql_assign_tag(tag_id, target, target_id, event, now).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(target_id = target_id))]
             async fn tags_of(&self, target: TagTarget, target_id: i64) -> Result<Vec<Entry>> {
                 self.sql_tags_of(target, target_id).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id, entry_id = entry_id))]
             async fn set_license_value(
                 &self,
                 license_id: i64,
@@ -463,6 +487,7 @@ macro_rules! impl_slascone_store {
                 self.sql_set_license_value(license_id, entry_id, value, event, now).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
             async fn clear_license_values(
                 &self,
                 license_id: i64,
@@ -473,6 +498,7 @@ macro_rules! impl_slascone_store {
                 self.sql_clear_license_values(license_id, kind, event, now).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
             async fn update_license_limits(
                 &self,
                 license_id: i64,
@@ -483,10 +509,12 @@ macro_rules! impl_slascone_store {
                 self.sql_update_license_limits(license_id, update, event, now).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
             async fn license_values(&self, license_id: i64) -> Result<Vec<(Entry, String)>> {
                 self.sql_license_values(license_id).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn create_license_from_edition(
                 &self,
                 new: SlasconeNewLicense,
@@ -496,6 +524,7 @@ macro_rules! impl_slascone_store {
                 self.sql_create_license_from_edition(new, events, now).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
             async fn add_license_user(
                 &self,
                 license_id: i64,
@@ -507,10 +536,12 @@ macro_rules! impl_slascone_store {
                 self.sql_add_license_user(license_id, new, created, assigned, now).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(policy_id = policy_id))]
             async fn delete_edition(&self, policy_id: i64, event: EventDraft, now: Millis) -> Result<()> {
                 self.sql_delete_edition(policy_id, event, now).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
             async fn toggle_license(&self, license_id: i64, event: EventDraft, now: Millis) -> Result<LicenseStatus> {
                 self.sql_toggle_license(license_id, event, now).await
             }
@@ -518,6 +549,7 @@ macro_rules! impl_slascone_store {
 
         #[async_trait::async_trait]
         impl LegacyKeyStore for $store {
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
             async fn set_legacy_key(
                 &self,
                 license_id: i64,
@@ -528,10 +560,12 @@ macro_rules! impl_slascone_store {
                 self.sql_set_legacy_key(license_id, legacy_key, event, now).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all)]
             async fn license_of_legacy_key(&self, legacy_key: &str) -> Result<Option<i64>> {
                 self.sql_license_of_legacy_key(legacy_key).await
             }
 
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
             async fn legacy_key_of(&self, license_id: i64) -> Result<Option<String>> {
                 self.sql_legacy_key_of(license_id).await
             }
