@@ -1,6 +1,8 @@
 //! The same-run baseline: what the machine can do for each request shape with nothing but the
 //! unavoidable work (parse JSON, look the license up in memory, build a response of the same size,
-//! sign it with the same algorithm). licensd's figures are reported as a ratio to these.
+//! sign it with the same algorithm). licensd's figures are reported as a ratio to these. With
+//! `--pg-url` / `--sqlite-db` it also serves the database ceilings (`ceiling.rs`): the same
+//! answers after one point read or one single-row insert transaction.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -27,29 +29,44 @@ pub struct Args {
     /// File with the LicenseSpring OAuth client id and secret (`id secret`), written by `seed`.
     #[arg(long)]
     ls_client: Option<PathBuf>,
+    /// PostgreSQL for the database ceilings (`/pg/read`, `/pg/write`).
+    #[arg(long)]
+    pg_url: Option<String>,
+    /// Connections of the ceilings' PostgreSQL pool (licensd's `--max-connections` in the run).
+    #[arg(long, default_value_t = 32)]
+    pg_pool: u32,
+    /// SQLite database file for the database ceilings (`/sqlite/read`, `/sqlite/write`);
+    /// created anew.
+    #[arg(long)]
+    sqlite_db: Option<PathBuf>,
 }
 
-struct Baseline {
+pub(crate) struct Baseline {
     licenses: HashMap<String, i64>,
     ls_client: Option<(String, String)>,
-    ed25519: SigningKey,
-    rsa: SigningKey,
+    pub(crate) ed25519: SigningKey,
+    pub(crate) rsa: SigningKey,
 }
 
+/// The client requests the baselines answer (validate, and the ceilings' writes; other fields of
+/// an activation or consumption body are ignored).
 #[derive(Deserialize)]
-struct ValidateRequest {
-    key: String,
-    fingerprint: Option<String>,
-    nonce: Option<String>,
+pub(crate) struct ValidateRequest {
+    pub(crate) key: String,
+    pub(crate) fingerprint: Option<String>,
+    pub(crate) nonce: Option<String>,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut licenses = HashMap::new();
+    let mut keys = Vec::new();
     for path in &args.keys {
         for line in std::fs::read_to_string(path)?.lines() {
             if let Some(key) = line.split_whitespace().next() {
                 let id = licenses.len() as i64 + 1;
-                licenses.insert(key.to_string(), id);
+                if licenses.insert(key.to_string(), id).is_none() {
+                    keys.push(key.to_string());
+                }
             }
         }
     }
@@ -70,12 +87,21 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         ed25519: SigningKey::generate(Algorithm::Ed25519)?,
         rsa: SigningKey::generate(Algorithm::Rsa2048)?,
     });
+    let ceilings = crate::ceiling::routes(
+        state.clone(),
+        &keys,
+        args.pg_url.as_deref(),
+        args.pg_pool,
+        args.sqlite_db.as_deref(),
+    )
+    .await?;
     let app = Router::new()
         .route("/bare", post(bare))
         .route("/ed25519/validate", post(validate_ed25519))
         .route("/rsa2048/validate", post(validate_rsa))
         .route("/ls/check_license", axum::routing::get(ls_check_license))
-        .with_state(state);
+        .with_state(state)
+        .merge(ceilings);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     println!("baseline: listening on http://{}", listener.local_addr()?);
     axum::serve(listener, app).await?;
@@ -100,9 +126,14 @@ fn validate(state: &Baseline, key: &SigningKey, body: &[u8]) -> Response {
     let Ok(request) = serde_json::from_slice::<ValidateRequest>(body) else {
         return StatusCode::BAD_REQUEST.into_response();
     };
-    let (valid, code, id) = match state.licenses.get(&request.key) {
-        Some(id) => (true, "VALID", Some(*id)),
-        None => (false, "LICENSE_NOT_FOUND", None),
+    answer(key, &request, state.licenses.get(&request.key).copied())
+}
+
+/// The validate answer for the license `id` (`None`: not found), signed with `key`.
+pub(crate) fn answer(key: &SigningKey, request: &ValidateRequest, id: Option<i64>) -> Response {
+    let (valid, code) = match id {
+        Some(_) => (true, "VALID"),
+        None => (false, "LICENSE_NOT_FOUND"),
     };
     let response = json!({
         "valid": valid,
@@ -121,7 +152,7 @@ fn validate(state: &Baseline, key: &SigningKey, body: &[u8]) -> Response {
             "activated_at": 1_767_225_600_000i64, "last_seen_at": 1_767_225_600_000i64, "deactivated_at": null
         })),
         "checked_at": 1_767_225_600_000i64,
-        "nonce": request.nonce,
+        "nonce": &request.nonce,
     });
     let Ok(bytes) = serde_json::to_vec(&response) else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();

@@ -3,13 +3,16 @@
 //!
 //! - `baseline`: a minimal server that answers the same request shapes as licensd's client API
 //!   from memory and signs with the same algorithm and key size. Its throughput, measured in the
-//!   same run on the same machine, is the ceiling licensd's figures are compared with.
+//!   same run on the same machine, is the ceiling licensd's figures are compared with; and the
+//!   database ceilings (`ceiling`): the same answers after one point read or one single-row
+//!   insert transaction on PostgreSQL or SQLite.
 //! - `seed`: builds the benchmark dataset in a running licensd through its native API and writes
 //!   the key files the load scripts read.
 //! - `console`: seeds up to a million licences and measures the admin console's page latency
 //!   (`bench/console`).
 
 mod baseline;
+mod ceiling;
 mod console;
 mod seed;
 

@@ -77,6 +77,11 @@ pub fn redact_target(path: &str, query: Option<&str>) -> String {
 /// (`crate::request_id`, already sanitised) as `request_id`. At INFO so that its fields are on
 /// every line logged inside the request at the default level.
 pub fn request_span<B>(request: &Request<B>) -> Span {
+    // Below INFO (e.g. `--log warn`) the span would be disabled anyway: skip redacting the
+    // target for it (an allocation per request).
+    if !tracing::level_enabled!(tracing::Level::INFO) {
+        return Span::none();
+    }
     let target = redact_target(request.uri().path(), request.uri().query());
     let request_id = request
         .headers()

@@ -33,9 +33,14 @@ fn generate() -> HeaderValue {
             .map_or(0, |d| d.as_nanos());
         bytes = nanos.to_be_bytes();
     }
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = [0u8; 32];
+    for (i, b) in bytes.iter().enumerate() {
+        hex[2 * i] = HEX[usize::from(b >> 4)];
+        hex[2 * i + 1] = HEX[usize::from(b & 0x0f)];
+    }
     // Hex digits are always a valid header value.
-    HeaderValue::from_str(&hex).unwrap_or_else(|_| HeaderValue::from_static("0"))
+    HeaderValue::from_bytes(&hex).unwrap_or_else(|_| HeaderValue::from_static("0"))
 }
 
 /// The request-id middleware: the outermost layer, so the id is in the request's headers before

@@ -46,6 +46,9 @@ pub struct AppState {
     pub outbox_wake: Arc<tokio::sync::Notify>,
     /// Validations counted for the console's dashboard (`crate::validations`).
     pub validations: Arc<crate::validations::ValidationTally>,
+    /// Signed answers to repeated validations (`crate::native::answers`); used only where the
+    /// store's read cache is exact.
+    pub answers: Arc<crate::native::answers::ValidateAnswers>,
 }
 
 impl AppState {

@@ -188,6 +188,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         metrics: Arc::new(licensd_server::metrics::Metrics::new()),
         outbox_wake: Arc::new(tokio::sync::Notify::new()),
         validations: Arc::new(licensd_server::validations::ValidationTally::new()),
+        answers: Arc::new(licensd_server::native::answers::ValidateAnswers::new(
+            licensd_server::native::answers::DEFAULT_ENTRIES,
+        )),
     };
     let limits = crate::listener::Limits {
         header_read_timeout: settings.header_read_timeout,

@@ -17,7 +17,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use licensd_domain::*;
-use licensd_store::{LicenseRef, StoreError, ValidationReport};
+use licensd_store::{LicenseRef, StoreError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -27,27 +27,57 @@ pub const ALGORITHM_HEADER: &str = "x-licensd-signature-algorithm";
 
 /// Serialises `body`, signs the bytes and answers with the signature headers.
 pub(super) fn signed<T: Serialize>(state: &AppState, status: StatusCode, body: &T) -> Response {
-    let bytes = match serde_json::to_vec(body) {
-        Ok(bytes) => bytes,
-        Err(_) => return ApiError::internal().into_response(),
-    };
-    let key = state.keys.ed25519();
-    let signature = match state.keys.sign_cached(&key, &bytes) {
-        Ok(signature) => signature,
-        Err(_) => return ApiError::internal().into_response(),
-    };
-    let mut response = (status, bytes).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if let (Ok(signature), Ok(kid)) = (
-        HeaderValue::from_str(&licensd_crypto::b64(&signature)),
-        HeaderValue::from_str(key.kid()),
-    ) {
-        headers.insert(SIGNATURE_HEADER, signature);
-        headers.insert(KEY_ID_HEADER, kid);
-        headers.insert(ALGORITHM_HEADER, HeaderValue::from_static("Ed25519"));
+    match sign_body(state, body) {
+        Some(signed) => signed.response(status),
+        None => ApiError::internal().into_response(),
     }
-    response
+}
+
+/// An answer body and its signature headers, ready to send (and cheap to clone: every part is
+/// reference-counted).
+#[derive(Clone)]
+pub(crate) struct SignedBody {
+    body: axum::body::Bytes,
+    signature: HeaderValue,
+    key_id: HeaderValue,
+}
+
+impl SignedBody {
+    #[cfg(test)]
+    pub(super) fn for_tests(body: &'static [u8], signature: &'static str, key_id: &'static str) -> Self {
+        Self {
+            body: axum::body::Bytes::from_static(body),
+            signature: HeaderValue::from_static(signature),
+            key_id: HeaderValue::from_static(key_id),
+        }
+    }
+
+    /// The id of the key that signed it.
+    pub(super) fn key_id(&self) -> Option<String> {
+        self.key_id.to_str().ok().map(str::to_owned)
+    }
+
+    pub(super) fn response(&self, status: StatusCode) -> Response {
+        let mut response = (status, self.body.clone()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(SIGNATURE_HEADER, self.signature.clone());
+        headers.insert(KEY_ID_HEADER, self.key_id.clone());
+        headers.insert(ALGORITHM_HEADER, HeaderValue::from_static("Ed25519"));
+        response
+    }
+}
+
+/// `body` serialised and signed with the active Ed25519 key; `None` if either fails.
+pub(super) fn sign_body<T: Serialize>(state: &AppState, body: &T) -> Option<SignedBody> {
+    let bytes = serde_json::to_vec(body).ok()?;
+    let key = state.keys.ed25519();
+    let signature = state.keys.sign_cached(&key, &bytes).ok()?;
+    Some(SignedBody {
+        signature: HeaderValue::from_str(&licensd_crypto::b64(&signature)).ok()?,
+        key_id: HeaderValue::from_str(key.kid()).ok()?,
+        body: bytes.into(),
+    })
 }
 
 pub(super) fn signed_error(state: &AppState, error: ApiError) -> Response {
@@ -225,13 +255,49 @@ pub struct ValidateResponse {
 }
 
 /// Validation answers 200 for every verdict: the verdict is in `code`.
+///
+/// Where the store's read cache is exact (`Maintenance::read_generation`), a request whose body is
+/// byte-identical to one answered before may be answered with the same signed bytes
+/// (`native::answers`): only when a fresh computation would give exactly those bytes.
 #[utoipa::path(post, path = "/v1/licenses/actions/validate", tag = "client", request_body = ValidateRequest,
     responses((status = 200, body = ValidateResponse), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn validate(State(state): State<AppState>, ClientCall(request): ClientCall<ValidateRequest>) -> Response {
+pub async fn validate(State(state): State<AppState>, request: Request) -> Response {
     let now = state.now();
     // Reported to the second, so repeated checks of an unchanged license give identical bytes
     // whose signature can be reused (a request nonce still makes each answer unique).
     let checked_at = now - now.rem_euclid(1000);
+    // Read before the store is: an answer computed from a read that a commit overtook is kept
+    // under the older generation, never served.
+    let generation = state.store.read_generation();
+    let plain_json = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value == "application/json");
+    let (request, raw) = match generation {
+        // The body as bytes (what the JSON extractor reads, with the same limit and errors),
+        // so that a repeated request is looked up before it is even parsed.
+        Some(generation) if plain_json => {
+            let bytes = match axum::body::Bytes::from_request(request, &state).await {
+                Ok(bytes) => bytes,
+                Err(rejection) => return signed_error(&state, crate::http::extract::json_rejection(rejection.into())),
+            };
+            let kid = state.keys.ed25519();
+            if let Some(response) = state.answers.answer(&bytes, generation, checked_at, kid.kid(), now) {
+                state.validations.note(now);
+                return response;
+            }
+            match crate::http::extract::parse_json::<ValidateRequest>(&bytes)
+                .and_then(|body| body.check().map(|_| body))
+            {
+                Ok(body) => (body, Some((bytes, generation))),
+                Err(error) => return signed_error(&state, error),
+            }
+        }
+        _ => match ClientCall::<ValidateRequest>::from_request(request, &state).await {
+            Ok(ClientCall(body)) => (body, None),
+            Err(response) => return response,
+        },
+    };
     let report = state
         .validate(
             LicenseRef::Key(request.key.clone()),
@@ -253,9 +319,11 @@ pub async fn validate(State(state): State<AppState>, ClientCall(request): Client
             nonce,
         }
     };
-    let response = match report {
-        Err(StoreError::Denied(denial)) => verdict(denial, request.nonce),
-        Err(StoreError::NotFound) => verdict(Denial::LicenseNotFound, request.nonce),
+    let report = match report {
+        Err(StoreError::Denied(denial)) => return signed(&state, StatusCode::OK, &verdict(denial, request.nonce)),
+        Err(StoreError::NotFound) => {
+            return signed(&state, StatusCode::OK, &verdict(Denial::LicenseNotFound, request.nonce));
+        }
         Err(other) => return signed_error(&state, ApiError::from_store(other, "license")),
         Ok(report)
             if request
@@ -263,44 +331,64 @@ pub async fn validate(State(state): State<AppState>, ClientCall(request): Client
                 .as_ref()
                 .is_some_and(|code| *code != report.product.code) =>
         {
-            verdict(Denial::LicenseNotFound, request.nonce)
+            return signed(&state, StatusCode::OK, &verdict(Denial::LicenseNotFound, request.nonce));
         }
-        Ok(ValidationReport {
-            product,
-            license,
-            device,
-            features,
-            active_devices,
-            outcome,
-        }) => {
-            let summary = LicenseSummary::at(&product, &license, &features, active_devices, now);
-            let (valid, code, detail, grace, maintenance) = match outcome {
-                Ok(validity) => (
-                    true,
-                    "VALID".to_string(),
-                    "license is valid".to_string(),
-                    validity.in_grace_period,
-                    validity.maintenance_active,
-                ),
-                Err(denial) => {
-                    crate::metrics::note_denial(denial);
-                    (false, denial.code().to_string(), denial.to_string(), false, false)
-                }
-            };
-            ValidateResponse {
-                valid,
-                code,
-                detail,
-                in_grace_period: grace,
-                maintenance_active: maintenance,
-                license: Some(summary),
-                device,
-                checked_at,
-                nonce: request.nonce,
-            }
+        Ok(report) => report,
+    };
+    let mut report = report;
+    let summary = LicenseSummary::at(
+        &report.product,
+        &report.license,
+        &report.features,
+        report.active_devices,
+        now,
+    );
+    let (valid, code, detail, grace, maintenance) = match &report.outcome {
+        Ok(validity) => (
+            true,
+            "VALID".to_string(),
+            "license is valid".to_string(),
+            validity.in_grace_period,
+            validity.maintenance_active,
+        ),
+        Err(denial) => {
+            crate::metrics::note_denial(*denial);
+            (false, denial.code().to_string(), denial.to_string(), false, false)
         }
     };
-    signed(&state, StatusCode::OK, &response)
+    let keep = raw.filter(|_| request.nonce.is_none() && report.outcome.is_ok());
+    // The device row goes into the answer; a kept answer keeps the report whole.
+    let device = if keep.is_some() {
+        report.device.clone()
+    } else {
+        report.device.take()
+    };
+    let response = ValidateResponse {
+        valid,
+        code,
+        detail,
+        in_grace_period: grace,
+        maintenance_active: maintenance,
+        license: Some(summary),
+        device,
+        checked_at,
+        nonce: request.nonce,
+    };
+    let Some(answer) = sign_body(&state, &response) else {
+        return ApiError::internal().into_response();
+    };
+    let reply = answer.response(StatusCode::OK);
+    if let Some((bytes, generation)) = keep {
+        let computed = super::answers::Computed {
+            generation,
+            checked_at,
+            fingerprint: request.fingerprint,
+            report,
+            now,
+        };
+        state.answers.keep(bytes, computed, answer);
+    }
+    reply
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

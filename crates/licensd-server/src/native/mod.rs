@@ -4,6 +4,7 @@
 //! docs/licence-file.md).
 
 pub mod access;
+pub mod answers;
 pub mod catalog;
 pub mod client;
 pub mod health;

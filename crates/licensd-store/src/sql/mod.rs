@@ -371,6 +371,10 @@ macro_rules! impl_store {
                 fn cache_stats(&self) -> Vec<$crate::CacheStats> {
                     read_cache(self).map(ReadCache::stats).unwrap_or_default()
                 }
+
+                fn read_generation(&self) -> Option<u64> {
+                    read_cache(self).map(ReadCache::generation)
+                }
             }
         }
     };
@@ -400,6 +404,13 @@ pub trait Maintenance: Send + Sync + 'static {
     fn pool_stats(&self) -> Vec<PoolStats>;
     /// Hits and misses of each read-cache map since the store opened (empty without a cache).
     fn cache_stats(&self) -> Vec<CacheStats>;
+    /// With a read cache: its write generation, which changes after every commit that could
+    /// change what a read returns; an answer computed from reads made while it held a value is
+    /// the answer while it still holds it (the server keeps signed validate answers on this,
+    /// `licensd_server::native::answers`). `None` without a read cache.
+    fn read_generation(&self) -> Option<u64> {
+        None
+    }
 }
 
 #[cfg(test)]
