@@ -32,6 +32,16 @@ pub(crate) const POSTGRES_SEARCH_INDEXES: Migration = Migration {
     name: "console_search_indexes",
     sql: include_str!("../migrations/postgres/0702_console_search_indexes.sql"),
 };
+pub(crate) const SQLITE_TALLIES: Migration = Migration {
+    version: 703,
+    name: "console_tallies",
+    sql: include_str!("../migrations/sqlite/0703_console_tallies.sql"),
+};
+pub(crate) const POSTGRES_TALLIES: Migration = Migration {
+    version: 703,
+    name: "console_tallies",
+    sql: include_str!("../migrations/postgres/0703_console_tallies.sql"),
+};
 pub(crate) const SQLITE_VALIDATION_DAYS: Migration = Migration {
     version: 701,
     name: "console_validation_days",
@@ -62,6 +72,8 @@ pub struct DashboardCounts {
     /// Licences per status (every status, zero included), in `LicenseStatus::ALL` order.
     pub licenses_by_status: Vec<(LicenseStatus, i64)>,
     pub active_devices: i64,
+    /// Active licences past their expiry (`expires_at <= now`).
+    pub expired: i64,
     /// Floating seats checked out and not yet expired.
     pub seats_in_use: i64,
 }
@@ -150,8 +162,43 @@ pub trait ConsoleStore: Send + Sync + 'static {
 /// One day in milliseconds.
 const DAY: i64 = 86_400_000;
 
+/// PostgreSQL's triggers append deltas (no hot counter row for concurrent writers); this folds
+/// them into `console_tally` exactly once: the rows one `DELETE ... RETURNING` removes feed the
+/// upsert, in the caller's transaction, which holds an advisory lock so folds take turns.
+const PG_FOLD: &str = "WITH moved AS (DELETE FROM console_tally_deltas RETURNING kind, key, day, n) \
+    INSERT INTO console_tally (kind, key, day, n) \
+    SELECT kind, key, day, SUM(n) FROM moved GROUP BY kind, key, day ORDER BY kind, key, day \
+    ON CONFLICT (kind, key, day) DO UPDATE SET n = console_tally.n + excluded.n";
+/// The advisory lock of the fold (the bytes of "ctally").
+const PG_FOLD_LOCK: i64 = 0x6374_616c_6c79;
+
+/// The first millisecond of the tally's day `day` (days are `at / DAY`, truncated toward zero like
+/// SQL's integer division: day 0 holds the millisecond before the epoch too).
+fn day_start(day: i64) -> Millis {
+    if day > 0 { day * DAY } else { day * DAY - (DAY - 1) }
+}
+
+/// SQLite's triggers update `console_tally` itself: a read transaction sees it whole.
+async fn fold_sqlite(store: &SqliteStore) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+    store.pool.begin().await.map_err(crate::sql::db_err)
+}
+
+/// PostgreSQL's triggers append deltas: folds them in first (`PG_FOLD`), in the transaction the
+/// counts are then read in.
+async fn fold_postgres(store: &PostgresStore) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+    use crate::sql::db_err;
+    let mut tx = store.pool.begin().await.map_err(db_err)?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(PG_FOLD_LOCK)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    sqlx::query(PG_FOLD).execute(&mut *tx).await.map_err(db_err)?;
+    Ok(tx)
+}
+
 macro_rules! impl_console {
-    ($store:ty, $row:ty, $conn:ty, $begin:ident, $module:ident, $name:literal) => {
+    ($store:ty, $row:ty, $conn:ty, $begin:ident, $fold:ident, $module:ident, $name:literal) => {
         pub(crate) mod $module {
             use super::*;
 
@@ -159,6 +206,7 @@ macro_rules! impl_console {
             const NAME: &str = $name;
             use crate::sql::{db_err, from_json};
             use crate::$module::shared::{get, insert_event};
+            use super::$fold as fold_tallies;
 
             #[async_trait::async_trait]
             impl ConsoleStore for $store {
@@ -271,31 +319,52 @@ macro_rules! impl_console {
                 }
 
                 async fn dashboard_counts(&self, now: Millis) -> Result<DashboardCounts> {
-                    // One read transaction: the counts describe the same moment.
-                    let mut tx = self.pool.begin().await.map_err(db_err)?;
+                    // The licence and device counts come from `console_tally` (migration 703), kept
+                    // by triggers in each write's transaction; one transaction reads them all.
+                    let mut tx = fold_tallies(self).await?;
                     let products: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products")
                         .fetch_one(&mut *tx)
                         .await
                         .map_err(db_err)?;
-                    let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM licenses GROUP BY status")
-                        .fetch_all(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
+                    let today = now / DAY;
+                    let rows = sqlx::query(
+                        "SELECT kind, key, CAST(SUM(n) AS BIGINT) AS n, \
+                                CAST(SUM(CASE WHEN day < $1 THEN n ELSE 0 END) AS BIGINT) AS past \
+                         FROM console_tally WHERE kind IN ('license', 'device') GROUP BY kind, key",
+                    )
+                    .bind(today)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
                     let mut licenses_by_status: Vec<(LicenseStatus, i64)> =
                         LicenseStatus::ALL.iter().map(|s| (*s, 0)).collect();
+                    let (mut active_devices, mut expired) = (0, 0);
                     for row in rows {
-                        let status: String = get(&row, "status")?;
+                        let kind: String = get(&row, "kind")?;
+                        let key: String = get(&row, "key")?;
                         let n: i64 = get(&row, "n")?;
-                        match licenses_by_status.iter_mut().find(|(s, _)| s.as_str() == status) {
+                        if kind == "device" {
+                            active_devices = n;
+                            continue;
+                        }
+                        if key == LicenseStatus::Active.as_str() {
+                            expired = get(&row, "past")?;
+                        }
+                        match licenses_by_status.iter_mut().find(|(s, _)| s.as_str() == key) {
                             Some(entry) => entry.1 = n,
-                            None => return Err(StoreError::Corrupt(format!("unknown licence status {status:?}"))),
+                            None => return Err(StoreError::Corrupt(format!("unknown licence status {key:?}"))),
                         }
                     }
-                    let active_devices: i64 =
-                        sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE deactivated_at IS NULL")
-                            .fetch_one(&mut *tx)
-                            .await
-                            .map_err(db_err)?;
+                    // Today's part of the expired: an index range on (status, expires_at).
+                    let expired_today: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM licenses WHERE status = $1 AND expires_at >= $2 AND expires_at <= $3",
+                    )
+                    .bind(LicenseStatus::Active.as_str())
+                    .bind(day_start(today))
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
                     let seats_in_use: i64 =
                         sqlx::query_scalar("SELECT COUNT(*) FROM floating_leases WHERE expires_at > $1")
                             .bind(now)
@@ -307,6 +376,7 @@ macro_rules! impl_console {
                         products,
                         licenses_by_status,
                         active_devices,
+                        expired: expired + expired_today,
                         seats_in_use,
                     })
                 }
@@ -333,21 +403,49 @@ macro_rules! impl_console {
                 }
 
                 async fn daily_activity(&self, since: Millis) -> Result<Vec<DailyActivity>> {
+                    // Activations and consumption records per day come from `console_tally`
+                    // (triggers count the rows); the whole days from `since`'s day on, plus an
+                    // index range count of the rows of `since`'s own day before `since`, taken off.
+                    let mut tx = fold_tallies(self).await?;
+                    let first = since / DAY;
                     let rows = sqlx::query(
-                        "SELECT day, SUM(a) AS activations, SUM(c) AS consumptions, CAST(SUM(v) AS BIGINT) AS validations FROM ( \
-                           SELECT at / $2 AS day, 1 AS a, 0 AS c, 0 AS v FROM activation_log WHERE at >= $1 \
+                        "SELECT day, CAST(SUM(a) AS BIGINT) AS activations, CAST(SUM(c) AS BIGINT) AS consumptions, \
+                                CAST(SUM(v) AS BIGINT) AS validations FROM ( \
+                           SELECT day, CASE WHEN kind = 'activation' THEN n ELSE 0 END AS a, \
+                                  CASE WHEN kind = 'consumption' THEN n ELSE 0 END AS c, 0 AS v \
+                           FROM console_tally WHERE kind IN ('activation', 'consumption') AND key = '' AND day >= $1 \
                            UNION ALL \
-                           SELECT at / $2 AS day, 0 AS a, 1 AS c, 0 AS v FROM consumption_events WHERE at >= $1 \
-                           UNION ALL \
-                           SELECT day, 0 AS a, 0 AS c, validations AS v FROM console_validation_days WHERE day >= $1 / $2 \
-                         ) t GROUP BY day ORDER BY day",
+                           SELECT day, 0 AS a, 0 AS c, validations AS v FROM console_validation_days WHERE day >= $1 \
+                         ) t GROUP BY day HAVING SUM(a) <> 0 OR SUM(c) <> 0 OR SUM(v) <> 0 ORDER BY day",
                     )
-                    .bind(since)
-                    .bind(DAY)
-                    .fetch_all(&self.pool)
+                    .bind(first)
+                    .fetch_all(&mut *tx)
                     .await
                     .map_err(db_err)?;
-                    rows.iter()
+                    let (before_a, before_c): (i64, i64) = if since != day_start(first) {
+                        let a: i64 = sqlx::query_scalar(
+                            "SELECT COUNT(*) FROM activation_log WHERE at >= $1 AND at < $2",
+                        )
+                        .bind(day_start(first))
+                        .bind(since)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                        let c: i64 = sqlx::query_scalar(
+                            "SELECT COUNT(*) FROM consumption_events WHERE at >= $1 AND at < $2",
+                        )
+                        .bind(day_start(first))
+                        .bind(since)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                        (a, c)
+                    } else {
+                        (0, 0)
+                    };
+                    tx.commit().await.map_err(db_err)?;
+                    let mut days = rows
+                        .iter()
                         .map(|row| {
                             Ok(DailyActivity {
                                 day: get(row, "day")?,
@@ -356,7 +454,13 @@ macro_rules! impl_console {
                                 validations: get(row, "validations")?,
                             })
                         })
-                        .collect()
+                        .collect::<Result<Vec<_>>>()?;
+                    if let Some(day) = days.iter_mut().find(|d| d.day == first) {
+                        day.activations -= before_a;
+                        day.consumptions -= before_c;
+                    }
+                    days.retain(|d| d.activations != 0 || d.consumptions != 0 || d.validations != 0);
+                    Ok(days)
                 }
 
                 async fn search_license_ids(&self, search: &LicenseSearch) -> Result<Vec<i64>> {
@@ -487,20 +591,50 @@ macro_rules! impl_console {
                     before: Option<i64>,
                     limit: i64,
                 ) -> Result<Vec<Event>> {
-                    let rows = sqlx::query(
-                        "SELECT id, at, actor, source_ip, action, subject_type, subject_id, data FROM events \
-                         WHERE ($1 IS NULL OR subject_type = $1) AND ($2 IS NULL OR subject_id = $2) \
-                           AND ($3 IS NULL OR action = $3) AND ($4 IS NULL OR id < $4) \
-                         ORDER BY id DESC LIMIT $5",
-                    )
-                    .bind(filter.subject_type.as_deref())
-                    .bind(filter.subject_id)
-                    .bind(filter.action.as_deref())
-                    .bind(before)
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_err)?;
+                    // One statement shape per combination of filters (values bound), so each
+                    // walks its index newest first: (subject_type, subject_id, id), (action, id),
+                    // (subject_type, id) or the primary key (migrations 0001 and 703).
+                    let mut sql = String::from(
+                        "SELECT id, at, actor, source_ip, action, subject_type, subject_id, data FROM events WHERE 1 = 1",
+                    );
+                    let mut n = 0;
+                    let mut next = || {
+                        n += 1;
+                        format!("${n}")
+                    };
+                    if filter.subject_type.is_some() {
+                        sql.push_str(&format!(" AND subject_type = {}", next()));
+                    }
+                    if filter.subject_id.is_some() {
+                        sql.push_str(&format!(" AND subject_id = {}", next()));
+                    }
+                    if filter.action.is_some() {
+                        sql.push_str(&format!(" AND action = {}", next()));
+                    }
+                    if before.is_some() {
+                        sql.push_str(&format!(" AND id < {}", next()));
+                    }
+                    sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", next()));
+                    // Only the fixed fragments above make up `sql`; every value is bound.
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    if let Some(subject_type) = filter.subject_type.as_deref() {
+                        query = query.bind(subject_type);
+                    }
+                    if let Some(subject_id) = filter.subject_id {
+                        query = query.bind(subject_id);
+                    }
+                    if let Some(action) = filter.action.as_deref() {
+                        query = query.bind(action);
+                    }
+                    if let Some(before) = before {
+                        query = query.bind(before);
+                    }
+                    let rows = query
+                        .bind(limit)
+                        .persistent(false)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_err)?;
                     rows.iter()
                         .map(|row| {
                             let data: String = get(row, "data")?;
@@ -530,6 +664,7 @@ impl_console!(
     sqlx::sqlite::SqliteRow,
     sqlx::SqliteConnection,
     begin_sqlite,
+    fold_sqlite,
     sqlite,
     "LOWER(c.name)"
 );
@@ -538,6 +673,7 @@ impl_console!(
     sqlx::postgres::PgRow,
     sqlx::PgConnection,
     begin_postgres,
+    fold_postgres,
     postgres,
     "(LOWER(c.name) COLLATE \"C\")"
 );

@@ -35,6 +35,7 @@ pub(crate) const SQLITE: &[Migration] = &[
     crate::console::SQLITE_MIGRATION,
     crate::console::SQLITE_VALIDATION_DAYS,
     crate::console::SQLITE_SEARCH_INDEXES,
+    crate::console::SQLITE_TALLIES,
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -60,6 +61,7 @@ pub(crate) const POSTGRES: &[Migration] = &[
     crate::console::POSTGRES_MIGRATION,
     crate::console::POSTGRES_VALIDATION_DAYS,
     crate::console::POSTGRES_SEARCH_INDEXES,
+    crate::console::POSTGRES_TALLIES,
 ];
 
 /// The bookkeeping table is created inside the same locked transaction as the migration it guards,

@@ -99,6 +99,10 @@ pub const TABLES: &[&str] = &[
     "dna_credit_pools",
 ];
 
+/// Tables derived from the others and kept by triggers (the console's tallies, migration 703):
+/// never exported; importing the rows they are derived from rebuilds them.
+pub const DERIVED: &[&str] = &["console_tally", "console_tally_deltas"];
+
 /// The migrator's bookkeeping table: described by the header, never exported as rows.
 pub const MIGRATIONS_TABLE: &str = "licensd_migrations";
 
