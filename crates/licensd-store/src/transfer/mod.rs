@@ -58,6 +58,8 @@ pub const TABLES: &[&str] = &[
     "console_sessions",
     // Validations per day for the console's dashboard (0701)
     "console_validation_days",
+    // Console bulk-issue jobs (0704)
+    "console_bulk_jobs",
     // LicenseSpring (0100, 0101)
     "ls_product_versions",
     "ls_bundle_products",
