@@ -567,50 +567,72 @@ macro_rules! impl_console {
                     // text search starts from the order reference and the customers' e-mail and
                     // name-prefix indexes (migration 702) and sorts only what they match.
                     let text = search.text.as_deref().map(str::trim).filter(|t| !t.is_empty());
-                    let mut sql = String::from("SELECT l.id FROM licenses l WHERE 1 = 1");
                     let mut n = 0;
                     let mut next = || {
                         n += 1;
                         format!("${n}")
                     };
-                    if search.product_id.is_some() {
-                        sql.push_str(&format!(" AND l.product_id = {}", next()));
-                    }
-                    if search.status.is_some() {
-                        sql.push_str(&format!(" AND l.status = {}", next()));
-                    }
-                    if search.before.is_some() {
-                        sql.push_str(&format!(" AND l.id < {}", next()));
-                    }
-                    if text.is_some() {
-                        let (order_ref, email, low, high) = (next(), next(), next(), next());
-                        sql.push_str(&format!(
-                            " AND l.id IN ( \
-                               SELECT o.id FROM licenses o WHERE o.order_ref = {order_ref} \
+                    // The product, status and keyset filters on the licences aliased `alias`.
+                    let filters = |alias: &str, next: &mut dyn FnMut() -> String| {
+                        let mut sql = String::new();
+                        if search.product_id.is_some() {
+                            sql.push_str(&format!(" AND {alias}.product_id = {}", next()));
+                        }
+                        if search.status.is_some() {
+                            sql.push_str(&format!(" AND {alias}.status = {}", next()));
+                        }
+                        if search.before.is_some() {
+                            sql.push_str(&format!(" AND {alias}.id < {}", next()));
+                        }
+                        sql
+                    };
+                    let mut sql = if text.is_some() {
+                        // The ids come straight from the union of the text's matches (each branch
+                        // filtered), and only they are sorted: joining them back to `licenses`
+                        // let PostgreSQL walk the whole primary key backwards to find old matches.
+                        // Placeholders numbered in the order they appear (and are bound below).
+                        let p_ref = next();
+                        let order_ref = filters("o", &mut next);
+                        let p_email = next();
+                        let email = filters("m", &mut next);
+                        let (p_low, p_high) = (next(), next());
+                        let name = filters("m", &mut next);
+                        format!(
+                            "SELECT id FROM ( \
+                               SELECT o.id FROM licenses o WHERE o.order_ref = {p_ref}{order_ref} \
                                UNION SELECT m.id FROM licenses m JOIN customers c ON c.id = m.customer_id \
-                                 WHERE LOWER(c.email) = LOWER({email}) \
+                                 WHERE LOWER(c.email) = LOWER({p_email}){email} \
                                UNION SELECT m.id FROM licenses m JOIN customers c ON c.id = m.customer_id \
-                                 WHERE {NAME} >= {low} AND {NAME} < {high})"
-                        ));
-                    }
-                    sql.push_str(&format!(" ORDER BY l.id DESC LIMIT {}", next()));
+                                 WHERE {NAME} >= {p_low} AND {NAME} < {p_high}{name}) s"
+                        )
+                    } else {
+                        format!("SELECT l.id FROM licenses l WHERE 1 = 1{}", filters("l", &mut next))
+                    };
+                    sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", next()));
+                    // A name prefix as a range: every string that starts with `low` sorts at or
+                    // after it and before `low` followed by the highest code point.
+                    let low = text.map(str::to_lowercase).unwrap_or_default();
+                    let high = format!("{low}\u{10FFFF}");
                     // Only the fixed fragments above make up `sql`; every value is bound.
                     let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
-                    if let Some(product_id) = search.product_id {
-                        query = query.bind(product_id);
-                    }
-                    if let Some(status) = search.status {
-                        query = query.bind(status.as_str());
-                    }
-                    if let Some(before) = search.before {
-                        query = query.bind(before);
-                    }
-                    if let Some(text) = text {
-                        // A name prefix as a range: every string that starts with `low` sorts at or
-                        // after it and before `low` followed by the highest code point.
-                        let low = text.to_lowercase();
-                        let high = format!("{low}\u{10FFFF}");
-                        query = query.bind(text).bind(text).bind(low).bind(high);
+                    // Bound in the placeholders' order: per branch, its text value(s), then the
+                    // filters.
+                    for branch in 0..(if text.is_some() { 3 } else { 1 }) {
+                        if let Some(text) = text {
+                            match branch {
+                                0 | 1 => query = query.bind(text),
+                                _ => query = query.bind(low.clone()).bind(high.clone()),
+                            }
+                        }
+                        if let Some(product_id) = search.product_id {
+                            query = query.bind(product_id);
+                        }
+                        if let Some(status) = search.status {
+                            query = query.bind(status.as_str());
+                        }
+                        if let Some(before) = search.before {
+                            query = query.bind(before);
+                        }
                     }
                     // Not a cached prepared statement: PostgreSQL then plans each search with its
                     // values (a generic plan would guess a filter's selectivity and may walk the
