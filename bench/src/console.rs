@@ -120,7 +120,7 @@ async fn seed(api: &Api, args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn dataset(api: &Api) -> anyhow::Result<Dataset> {
+async fn dataset(api: &Api, licenses: usize) -> anyhow::Result<Dataset> {
     let products: Vec<i64> = api.admin(reqwest::Method::GET, "/v1/products?limit=1000", None).await?["data"]
         .as_array()
         .context("products")?
@@ -131,16 +131,17 @@ async fn dataset(api: &Api) -> anyhow::Result<Dataset> {
     if products.is_empty() {
         bail!("no console-bench products: seed first (drop --no-seed)");
     }
-    let newest = api.admin(reqwest::Method::GET, "/v1/licenses?limit=1", None).await?;
-    let first = &newest["data"][0];
-    let some_licence = first["id"].as_i64().context("a licence")?;
+    // `/v1/licenses` lists oldest first; the seeded ids are consecutive from the first one.
+    let oldest = api.admin(reqwest::Method::GET, "/v1/licenses?limit=1", None).await?;
+    let first = oldest["data"][0]["id"].as_i64().context("a licence")?;
+    let half = i64::try_from(licenses / 2).unwrap_or(0);
     Ok(Dataset {
         products,
         customer_email: "buyer7@example.com".into(),
         customer_name_prefix: "buyer 12".into(),
         order_ref: "ORDER-3".into(),
-        middle_id: some_licence / 2,
-        some_licence,
+        middle_id: first + half,
+        some_licence: first + half + 1,
     })
 }
 
@@ -189,7 +190,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if !args.no_seed {
         seed(&api, &args).await?;
     }
-    let data = dataset(&api).await?;
+    let data = dataset(&api, args.licenses).await?;
     let session = sign_in(&http, &api.base, &args.token).await?;
     let product = data.products[0];
     let pages: Vec<(&str, String)> = vec![
@@ -221,6 +222,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         ("licence page", format!("/console/licenses/{}", data.some_licence)),
         ("customers", "/console/customers".into()),
         ("events", "/console/events".into()),
+        ("events: action filter", "/console/events?action=product.created".into()),
+        (
+            "events: subject type filter",
+            "/console/events?subject_type=customer".into(),
+        ),
+        ("bulk-issue form", "/console/licenses/bulk".into()),
         ("products", "/console/products".into()),
     ];
     println!(

@@ -1,5 +1,9 @@
 //! The dashboard: counts, activity over the last 30 days as an SVG chart made here, latest events.
 //!
+//! The counts and the daily activations and consumption records come from tallies the database's
+//! triggers keep in each write's transaction (`licensd_store::ConsoleStore::dashboard_counts`), so
+//! the page reads a few dozen rows however many licences there are.
+//!
 //! The chart shows activations and consumption records (rows the database keeps) as bars and
 //! validations as a line on its own scale: validation writes nothing, so each process counts its
 //! validations in memory and adds them to a per-day table every few seconds
@@ -45,6 +49,7 @@ pub async fn page(session: Session, State(state): State<AppState>) -> Response {
             @for (status, n) in &counts.licenses_by_status {
                 div.card { span.n id=(format!("count-{}", status.as_str())) { (n) } span { (status.as_str()) " licences" } }
             }
+            div.card { span.n #count-expired { (counts.expired) } span { "active licences past their expiry" } }
             div.card { span.n #count-devices { (counts.active_devices) } span { "active devices" } }
             div.card { span.n #count-seats { (counts.seats_in_use) } span { "floating seats in use" } }
         }

@@ -60,7 +60,7 @@ pub fn routes(settings: ConsoleSettings) -> Router<AppState> {
             get(licences::bulk_page).post(licences::bulk_issue),
         )
         .route("/console/licenses/bulk/jobs/{id}", get(licences::bulk_job))
-        .route("/console/licenses/keys.csv", get(licences::keys_csv))
+        .route("/console/licenses/bulk/jobs/{id}/keys.csv", get(licences::keys_csv))
         .route("/console/licenses/{id}", get(licences::page))
         .route("/console/licenses/{id}/{action}", post(licences::action))
         .route("/console/devices/{id}/{action}", post(licences::device_action))

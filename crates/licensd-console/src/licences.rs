@@ -20,8 +20,6 @@ use serde::Deserialize;
 use std::sync::Arc;
 
 const PAGE: i64 = 50;
-/// Most keys one CSV download holds (the bulk-issue limit's order of magnitude).
-const MAX_CSV_ROWS: i64 = 100_000;
 
 #[derive(Deserialize, Default)]
 pub struct ListQuery {
@@ -497,12 +495,9 @@ pub async fn bulk_issue(
         }
     };
     // The `/v1` bulk handler runs as a job; its page shows the progress, then the result.
-    match shared.bulk_jobs.start(&state, session.admin(), body) {
-        Some(id) => Redirect::to(&format!("/console/licenses/bulk/jobs/{id}")).into_response(),
-        None => {
-            let flash = Flash::Error("Too many bulk-issue jobs are kept; retry in a moment.".into());
-            bulk_form(&session, &state, StatusCode::SERVICE_UNAVAILABLE, Some(flash), html! {}).await
-        }
+    match shared.bulk_jobs.start(&state, session.admin(), body).await {
+        Ok(id) => Redirect::to(&format!("/console/licenses/bulk/jobs/{id}")).into_response(),
+        Err(e) => bulk_form(&session, &state, e.status, Some(Flash::refused(&e)), html! {}).await,
     }
 }
 
@@ -513,28 +508,46 @@ pub async fn bulk_job(
     Extension(shared): Extension<Arc<Shared>>,
     Path(id): Path<String>,
 ) -> Response {
-    crate::bulk::page(&session, &shared.bulk_jobs, &id, state.now())
+    crate::bulk::page(&session, &state, &shared.bulk_jobs, &id).await
 }
 
-#[derive(Deserialize)]
-pub struct CsvQuery {
-    first: i64,
-    last: i64,
-}
-
-/// `id,key,product_id,status,expires_at` of the licences with ids `first..=last`.
-pub async fn keys_csv(_session: Session, State(state): State<AppState>, Query(range): Query<CsvQuery>) -> Response {
-    let count = range.last.saturating_sub(range.first).saturating_add(1);
-    if range.first < 1 || !(1..=MAX_CSV_ROWS).contains(&count) {
-        return layout::error_page(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "the id range must hold 1 to 100000 licences",
-        );
-    }
+/// `id,key,product_id,status,expires_at` of the licences a finished bulk-issue job issued, made
+/// from their ids on whichever node serves it.
+pub async fn keys_csv(
+    session: Session,
+    State(state): State<AppState>,
+    Extension(shared): Extension<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> Response {
+    let job = match shared.bulk_jobs.get(&state, &id, session.session.admin_token_id).await {
+        Ok(Some(job)) if job.status == licensd_store::BulkJobStatus::Done => job,
+        Ok(_) => return layout::error_page(StatusCode::NOT_FOUND, "no finished bulk-issue job with this id"),
+        Err(e) => return layout::error_page(e.status, &e.message),
+    };
     let mut out = String::from("id,key,product_id,status,expires_at\n");
-    let mut after = range.first - 1;
-    while after < range.last {
-        let limit = (range.last - after).min(1000);
+    for &(first, last) in &job.license_ids {
+        if let Err(response) = csv_rows(&state, first, last, &mut out).await {
+            return response;
+        }
+    }
+    (
+        [
+            (CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                CONTENT_DISPOSITION,
+                format!("attachment; filename=\"licences-{id}.csv\""),
+            ),
+        ],
+        out,
+    )
+        .into_response()
+}
+
+/// Appends the CSV rows of the licences with ids `first..=last`.
+async fn csv_rows(state: &AppState, first: i64, last: i64, out: &mut String) -> Result<(), Response> {
+    let mut after = first - 1;
+    while after < last {
+        let limit = (last - after).min(1000);
         let page = match state
             .store
             .list_licenses(
@@ -547,11 +560,11 @@ pub async fn keys_csv(_session: Session, State(state): State<AppState>, Query(ra
             .await
         {
             Ok(page) => page,
-            Err(e) => return layout::read_failed(e, "licences"),
+            Err(e) => return Err(layout::read_failed(e, "licences")),
         };
-        let Some(last) = page.last() else { break };
-        after = last.id;
-        for l in page.iter().filter(|l| l.id <= range.last) {
+        let Some(tail) = page.last() else { break };
+        after = tail.id;
+        for l in page.iter().filter(|l| l.id <= last) {
             let key = l.key.as_deref().unwrap_or("");
             out.push_str(&format!(
                 "{},{},{},{},{}\n",
@@ -563,17 +576,7 @@ pub async fn keys_csv(_session: Session, State(state): State<AppState>, Query(ra
             ));
         }
     }
-    (
-        [
-            (CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (
-                CONTENT_DISPOSITION,
-                format!("attachment; filename=\"licences-{}-{}.csv\"", range.first, range.last),
-            ),
-        ],
-        out,
-    )
-        .into_response()
+    Ok(())
 }
 
 /// Quotes a CSV field when needed, and defuses spreadsheet formulas.

@@ -43,7 +43,10 @@ pub mod webhooks;
 
 pub use backup::backup_sqlite;
 pub use codec::SecretCodec;
-pub use console::{ConsoleSession, ConsoleStore, DailyActivity, DashboardCounts, LicenseSearch, SlasconeCustomerRow};
+pub use console::{
+    BulkJob, BulkJobStatus, ConsoleSession, ConsoleStore, DailyActivity, DashboardCounts, LicenseSearch,
+    SlasconeCustomerRow, id_runs,
+};
 pub use outbox::{
     Attempt, AttemptOutcome, Delivery, DeliveryStatus, MAX_ERROR_BYTES, MAX_RESPONSE_EXCERPT_BYTES, NewDelivery,
     OutboxStore, QueueDepth, truncate_utf8,

@@ -43,6 +43,8 @@ pub(crate) const SQLITE: &[Migration] = &[
     crate::console::SQLITE_MIGRATION,
     crate::console::SQLITE_VALIDATION_DAYS,
     crate::console::SQLITE_SEARCH_INDEXES,
+    crate::console::SQLITE_TALLIES,
+    crate::console::SQLITE_BULK_JOBS,
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -73,6 +75,8 @@ pub(crate) const POSTGRES: &[Migration] = &[
     crate::console::POSTGRES_MIGRATION,
     crate::console::POSTGRES_VALIDATION_DAYS,
     crate::console::POSTGRES_SEARCH_INDEXES,
+    crate::console::POSTGRES_TALLIES,
+    crate::console::POSTGRES_BULK_JOBS,
 ];
 
 /// The bookkeeping table is created inside the same locked transaction as the migration it guards,

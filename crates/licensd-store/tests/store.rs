@@ -93,6 +93,7 @@ backend_tests! {
     console::read_only_admin_tokens,
     console::licence_search_filters_and_pages_by_keyset,
     console::dashboard_counts_and_daily_activity,
+    console::dashboard_tallies_equal_counts_after_every_write,
     console::reset_consumption_zeroes_counters_with_its_event,
     // export / import
     transfer::every_table_is_exported,

@@ -176,6 +176,23 @@ pub async fn bulk_create_licenses(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<BulkCreateLicenses>,
 ) -> Result<(StatusCode, Json<BulkCreated>), ApiError> {
+    let (batch, event) = prepare_bulk(&admin, &state, &body).await?;
+    let created = state
+        .store
+        .create_licenses(batch, event, state.now())
+        .await
+        .map_err(|e| ApiError::from_store(e, "license"))?;
+    Ok((StatusCode::CREATED, Json(bulk_created(created))))
+}
+
+/// The checks and the licences of a bulk issue, with its event: shared by `POST /v1/licenses/bulk`
+/// and the console's bulk-issue jobs (which issue them with
+/// `ConsoleStore::create_licenses_for_bulk_job`, the same insert in one transaction).
+pub async fn prepare_bulk(
+    admin: &Admin,
+    state: &AppState,
+    body: &BulkCreateLicenses,
+) -> Result<(Vec<NewLicense>, licensd_domain::EventDraft), ApiError> {
     let max = state.settings.max_bulk_licenses;
     if body.count == 0 || body.count > max {
         return Err(ApiError::unprocessable(format!("count must be between 1 and {max}")));
@@ -188,7 +205,7 @@ pub async fn bulk_create_licenses(
             "license.key is not allowed in bulk requests; keys come from the pattern",
         ));
     }
-    let (_product, template) = prepare(&state, &body.license).await?;
+    let (_product, template) = prepare(state, &body.license).await?;
     let mut batch = Vec::with_capacity(body.count);
     let mut seen = std::collections::HashSet::with_capacity(body.count);
     while batch.len() < body.count {
@@ -204,22 +221,19 @@ pub async fn bulk_create_licenses(
     let event = admin
         .event("license.bulk_created", "license")
         .data(serde_json::json!({"count": body.count}));
-    let created = state
-        .store
-        .create_licenses(batch, event, state.now())
-        .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+    Ok((batch, event))
+}
+
+/// The answer to a bulk issue.
+pub fn bulk_created(created: Vec<License>) -> BulkCreated {
     let licenses = created
         .into_iter()
         .map(|l| IssuedKey { id: l.id, key: l.key })
         .collect::<Vec<_>>();
-    Ok((
-        StatusCode::CREATED,
-        Json(BulkCreated {
-            created: licenses.len(),
-            licenses,
-        }),
-    ))
+    BulkCreated {
+        created: licenses.len(),
+        licenses,
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

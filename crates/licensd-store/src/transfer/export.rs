@@ -2,8 +2,8 @@
 
 use super::db::{Column, Conn, Db, db, ident, postgres_cell, sqlite_cell};
 use super::{
-    EndCount, EndLine, FORMAT, FORMAT_VERSION, Header, MIGRATIONS_TABLE, Progress, RowLine, TABLES, TableHeader,
-    TransferError, TransferSummary,
+    DERIVED, EndCount, EndLine, FORMAT, FORMAT_VERSION, Header, MIGRATIONS_TABLE, Progress, RowLine, TABLES,
+    TableHeader, TransferError, TransferSummary,
 };
 use futures_util::TryStreamExt as _;
 use serde_json::{Map, Value};
@@ -93,7 +93,7 @@ async fn export_on(
     let present = conn.tables().await?;
     if let Some(unknown) = present
         .iter()
-        .find(|t| t.as_str() != MIGRATIONS_TABLE && !TABLES.contains(&t.as_str()))
+        .find(|t| t.as_str() != MIGRATIONS_TABLE && !TABLES.contains(&t.as_str()) && !DERIVED.contains(&t.as_str()))
     {
         return Err(TransferError::Schema(format!(
             "table {unknown} is not covered by export (add it to licensd_store::transfer::TABLES)"

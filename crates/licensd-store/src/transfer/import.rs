@@ -2,8 +2,8 @@
 
 use super::db::{Cell, Column, Conn, Db, ident};
 use super::{
-    EndLine, FORMAT, FORMAT_VERSION, Header, MIGRATIONS_TABLE, Progress, RowLine, TABLES, TableHeader, TransferError,
-    TransferSummary,
+    DERIVED, EndLine, FORMAT, FORMAT_VERSION, Header, MIGRATIONS_TABLE, Progress, RowLine, TABLES, TableHeader,
+    TransferError, TransferSummary,
 };
 use crate::migrate;
 use licensd_domain::Millis;
@@ -149,7 +149,7 @@ async fn import_into(
 
 async fn refuse_non_empty(conn: &mut Conn<'_>) -> Result<(), TransferError> {
     for table in conn.tables().await? {
-        if table != MIGRATIONS_TABLE && conn.has_rows(&table).await? {
+        if table != MIGRATIONS_TABLE && !DERIVED.contains(&table.as_str()) && conn.has_rows(&table).await? {
             return Err(TransferError::NotEmpty { table });
         }
     }

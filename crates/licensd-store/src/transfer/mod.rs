@@ -58,6 +58,8 @@ pub const TABLES: &[&str] = &[
     "console_sessions",
     // Validations per day for the console's dashboard (0701)
     "console_validation_days",
+    // Console bulk-issue jobs (0704)
+    "console_bulk_jobs",
     // LicenseSpring (0100, 0101)
     "ls_product_versions",
     "ls_bundle_products",
@@ -98,6 +100,10 @@ pub const TABLES: &[&str] = &[
     // DNA credit pools per buyer e-mail (0540)
     "dna_credit_pools",
 ];
+
+/// Tables derived from the others and kept by triggers (the console's tallies, migration 703):
+/// never exported; importing the rows they are derived from rebuilds them.
+pub const DERIVED: &[&str] = &["console_tally", "console_tally_deltas"];
 
 /// The migrator's bookkeeping table: described by the header, never exported as rows.
 pub const MIGRATIONS_TABLE: &str = "licensd_migrations";

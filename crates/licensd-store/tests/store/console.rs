@@ -295,3 +295,204 @@ pub async fn reset_consumption_zeroes_counters_with_its_event(db: Db) {
     );
     assert_eq!(event_count(&db).await, events, "an unknown licence logs nothing");
 }
+
+/// The dashboard's counts as `COUNT(*)` over the tables at `now`, and the activity per day.
+async fn counted(db: &Db, now: Millis) -> (DashboardCounts, Vec<(i64, i64, i64)>) {
+    let mut licenses_by_status = Vec::new();
+    for status in LicenseStatus::ALL {
+        let n = db
+            .raw
+            .i64(
+                "SELECT COUNT(*) FROM licenses WHERE status = ?",
+                &[Arg::T(status.as_str().into())],
+            )
+            .await;
+        licenses_by_status.push((*status, n));
+    }
+    let counts = DashboardCounts {
+        products: db.raw.i64("SELECT COUNT(*) FROM products", &[]).await,
+        licenses_by_status,
+        active_devices: db
+            .raw
+            .i64("SELECT COUNT(*) FROM devices WHERE deactivated_at IS NULL", &[])
+            .await,
+        expired: db
+            .raw
+            .i64(
+                "SELECT COUNT(*) FROM licenses WHERE status = 'active' AND expires_at <= ?",
+                &[Arg::I(now)],
+            )
+            .await,
+        seats_in_use: db
+            .raw
+            .i64(
+                "SELECT COUNT(*) FROM floating_leases WHERE expires_at > ?",
+                &[Arg::I(now)],
+            )
+            .await,
+    };
+    let since = now - 30 * DAY;
+    let mut days = Vec::new();
+    for day in (since / DAY)..=(now / DAY + 1) {
+        let (from, to) = ((day * DAY).max(since), (day + 1) * DAY);
+        let a = db
+            .raw
+            .i64(
+                "SELECT COUNT(*) FROM activation_log WHERE at >= ? AND at < ?",
+                &[Arg::I(from), Arg::I(to)],
+            )
+            .await;
+        let c = db
+            .raw
+            .i64(
+                "SELECT COUNT(*) FROM consumption_events WHERE at >= ? AND at < ?",
+                &[Arg::I(from), Arg::I(to)],
+            )
+            .await;
+        if a != 0 || c != 0 {
+            days.push((day, a, c));
+        }
+    }
+    (counts, days)
+}
+
+/// The store's counts (kept by triggers, migration 703) equal `COUNT(*)` over the tables.
+async fn assert_tallies(db: &Db, now: Millis, after: &str) {
+    let (expected, expected_days) = counted(db, now).await;
+    let counts = db.dashboard_counts(now).await.unwrap();
+    assert_eq!(counts, expected, "dashboard counts after {after}");
+    let days: Vec<(i64, i64, i64)> = db
+        .daily_activity(now - 30 * DAY)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|d| d.activations != 0 || d.consumptions != 0)
+        .map(|d| (d.day, d.activations, d.consumptions))
+        .collect();
+    assert_eq!(days, expected_days, "activity per day after {after}");
+}
+
+/// Every kind of write keeps the dashboard's tallies equal to `COUNT(*)`: issuing one licence and
+/// many at once, status and expiry changes (through the store and through raw SQL as a dialect
+/// writes), expiry passing with time, activations and consumption (SQLite's direct writer
+/// thread), deactivations, deleting a device, a licence (its rows go by cascade) and rollbacks.
+pub async fn dashboard_tallies_equal_counts_after_every_write(db: Db) {
+    assert_tallies(&db, NOW, "nothing").await;
+    let (product, a) = product_and_license(&db, consumption_terms(Some(100))).await;
+    assert_tallies(&db, NOW, "one licence").await;
+    let mut many = Vec::new();
+    for i in 0..6 {
+        let mut new = new_license(product.id, &format!("BULK-{i}"), terms(Some(5)));
+        new.expires_at = match i % 3 {
+            0 => None,
+            1 => Some(NOW + 2 * HOUR),
+            _ => Some(NOW - 3 * DAY),
+        };
+        new.status = if i == 5 {
+            LicenseStatus::Disabled
+        } else {
+            LicenseStatus::Active
+        };
+        many.push(new);
+    }
+    let bulk = db
+        .create_licenses(many, ev("license.bulk_created", "license"), NOW)
+        .await
+        .unwrap();
+    assert_tallies(&db, NOW, "a bulk issue").await;
+    assert_tallies(&db, NOW + 3 * HOUR, "time passing their expiry").await;
+    assert_tallies(&db, NOW + 40 * DAY, "a month later").await;
+    // A refused bulk issue (a duplicate key) rolls back, tallies included.
+    let refused = db
+        .create_licenses(
+            vec![
+                new_license(product.id, "FRESH-1", terms(None)),
+                new_license(product.id, "BULK-0", terms(None)),
+            ],
+            ev("license.bulk_created", "license"),
+            NOW,
+        )
+        .await;
+    assert!(refused.is_err(), "a duplicate key is refused");
+    assert_tallies(&db, NOW, "a refused bulk issue").await;
+    // Status and expiry edits.
+    let edited = &bulk[1];
+    db.edit_license(
+        edited.id,
+        LicenseEdit {
+            status: LicenseStatus::Suspended,
+            expires_at: Some(NOW + 5 * DAY),
+            ..LicenseEdit::from_license(edited)
+        },
+        ev_on("license.updated", "license", edited.id),
+        NOW,
+    )
+    .await
+    .unwrap();
+    assert_tallies(&db, NOW, "a status and expiry edit").await;
+    db.edit_license(
+        bulk[2].id,
+        LicenseEdit {
+            expires_at: None,
+            ..LicenseEdit::from_license(&bulk[2])
+        },
+        ev_on("license.updated", "license", bulk[2].id),
+        NOW,
+    )
+    .await
+    .unwrap();
+    assert_tallies(&db, NOW, "an expiry removed").await;
+    // Raw SQL, as a dialect's own statements write.
+    db.raw
+        .exec(
+            "UPDATE licenses SET status = 'blocked', expires_at = ? WHERE id = ?",
+            &[Arg::I(NOW - HOUR), Arg::I(bulk[3].id)],
+        )
+        .await;
+    db.raw
+        .exec(
+            "UPDATE licenses SET status = 'active' WHERE id = ?",
+            &[Arg::I(bulk[5].id)],
+        )
+        .await;
+    assert_tallies(&db, NOW, "raw status updates").await;
+    // Activations, consumption, deactivations.
+    activate(&db, &a, "m-1", NOW - 2 * DAY).await.unwrap();
+    activate(&db, &a, "m-2", NOW - DAY).await.unwrap();
+    activate(&db, &bulk[0], "m-1", NOW).await.unwrap();
+    consume(&db, &a, 3, None, NOW - DAY).await.unwrap();
+    consume(&db, &a, 2, Some("once"), NOW).await.unwrap();
+    consume(&db, &a, 2, Some("once"), NOW).await.unwrap();
+    assert_tallies(&db, NOW, "activations and consumption").await;
+    deactivate(&db, &a, "m-2", NOW).await.unwrap();
+    assert_tallies(&db, NOW, "a deactivation").await;
+    activate(&db, &a, "m-2", NOW + HOUR).await.unwrap();
+    assert_tallies(&db, NOW + HOUR, "a reactivation").await;
+    let devices = db.list_devices(a.id).await.unwrap();
+    db.deactivate_device(
+        devices[0].id,
+        ev_on("device.deactivated", "device", devices[0].id),
+        NOW + HOUR,
+    )
+    .await
+    .unwrap();
+    assert_tallies(&db, NOW + HOUR, "a device deactivated by id").await;
+    db.raw
+        .exec("DELETE FROM devices WHERE license_id = ?", &[Arg::I(bulk[0].id)])
+        .await;
+    assert_tallies(&db, NOW + HOUR, "a raw device delete").await;
+    // A refused activation (over the limit) changes nothing.
+    let limited = license(&db, product.id, "ONE-SEAT", terms(Some(1))).await;
+    activate(&db, &limited, "s-1", NOW).await.unwrap();
+    assert!(activate(&db, &limited, "s-2", NOW).await.is_err());
+    assert_tallies(&db, NOW + HOUR, "a refused activation").await;
+    // Deleting a licence takes its devices, activations and consumption with it.
+    db.delete_license(a.id, ev_on("license.deleted", "license", a.id), NOW + HOUR)
+        .await
+        .unwrap();
+    assert_tallies(&db, NOW + HOUR, "a licence deleted").await;
+    db.delete_license(limited.id, ev_on("license.deleted", "license", limited.id), NOW + HOUR)
+        .await
+        .unwrap();
+    assert_tallies(&db, NOW + HOUR, "a licence with an active device deleted").await;
+}

@@ -559,3 +559,135 @@ async fn postgres_console_sessions_are_shared_by_nodes() {
         (StatusCode::SEE_OTHER, "/console/sign-in?expired=1")
     );
 }
+
+/// Posts the bulk-issue form; returns the job page's path it redirects to.
+async fn start_bulk_job(session: &PlainSession, product_id: i64, count: usize) -> String {
+    let csrf = session.csrf().await;
+    let form = [
+        ("csrf", csrf),
+        ("count", count.to_string()),
+        ("product_id", product_id.to_string()),
+    ];
+    let answer = session
+        .http
+        .post(format!("{}/console/licenses/bulk", session.base))
+        .header("cookie", format!("licensd_console={}", session.cookie))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(serde_urlencoded::to_string(form).expect("form"))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    let location = answer
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("location")
+        .to_string();
+    assert!(location.starts_with("/console/licenses/bulk/jobs/job_"), "{location}");
+    location
+}
+
+/// Polls a job's page until it stops reloading itself; returns its status and page.
+async fn finished_job(session: &PlainSession, location: &str) -> (StatusCode, String) {
+    for _ in 0..1200 {
+        let (status, page) = session.get(location).await;
+        if !page.contains("http-equiv=\"refresh\"") {
+            return (status, page);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the bulk-issue job never finished");
+}
+
+/// Bulk-issue jobs live in the database: node B shows the job node A ran and serves its keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_console_bulk_job_is_shown_by_another_node() {
+    let database = crate::harness::PgDatabase::create().await;
+    let master = licensd_crypto::MasterKey::generate().expect("master key").to_base64();
+    let env = [("LICENSD_MASTER_KEY", master.as_str())];
+    let a = Server::start_with(
+        Backend::Postgres,
+        tempfile::tempdir().unwrap(),
+        Some(database.url.clone()),
+        &env,
+    )
+    .await;
+    let b = Server::start_with(
+        Backend::Postgres,
+        tempfile::tempdir().unwrap(),
+        Some(database.url),
+        &env,
+    )
+    .await;
+    let product_id = a.product("twonodes").await;
+    let (_, session, _) = PlainSession::sign_in(&a, ADMIN_TOKEN, &[]).await;
+    let mut session = session.expect("signed in on node A");
+    let location = start_bulk_job(&session, product_id, 30).await;
+    session.base = b.base.clone();
+    let (status, page) = finished_job(&session, &location).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("30 licences issued"), "node B shows node A's job: {page}");
+    let csv_path = format!("{location}/keys.csv");
+    let (status, csv) = session.get(&csv_path).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, listed) = b
+        .admin(
+            Method::GET,
+            &format!("/v1/licenses?product_id={product_id}&limit=100"),
+            None,
+        )
+        .await;
+    let keys: Vec<&str> = listed["data"]
+        .as_array()
+        .expect("licences")
+        .iter()
+        .filter_map(|l| l["key"].as_str())
+        .collect();
+    assert_eq!(keys.len(), 30);
+    assert_eq!(csv.lines().count(), 31, "{csv}");
+    for key in keys {
+        assert!(csv.contains(key), "node B's CSV holds every key");
+    }
+}
+
+/// A job cut short by the server's end (SIGKILL) is shown failed after the restart, and not one
+/// of its licences exists: the issue is one transaction.
+async fn interrupted_bulk_job_is_failed(backend: Backend) {
+    let extra = [("--max-bulk-licenses", "200000")];
+    let server = Server::start_fresh_with(backend, &extra).await;
+    let product_id = server.product("interrupted").await;
+    let (_, session, _) = PlainSession::sign_in(&server, ADMIN_TOKEN, &[]).await;
+    let session = session.expect("signed in");
+    let location = start_bulk_job(&session, product_id, 200_000).await;
+    let (status, page) = session.get(&location).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("Issuing 200000 licences"),
+        "still running when the server stops: {page}"
+    );
+    let (data_dir, database_url) = server.stop();
+    let server = Server::start_with(backend, data_dir, database_url, &extra).await;
+    let (_, session, _) = PlainSession::sign_in(&server, ADMIN_TOKEN, &[]).await;
+    let session = session.expect("signed in after the restart");
+    let (status, page) = finished_job(&session, &location).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{page}");
+    assert!(
+        page.contains("interrupted") && page.contains("no licence was issued"),
+        "{page}"
+    );
+    let (_, listed) = server.admin(Method::GET, "/v1/licenses?limit=10", None).await;
+    assert_eq!(listed["data"], json!([]), "nothing half-issued");
+    let (status, _) = session.get(&format!("{location}/keys.csv")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no keys for a failed job");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_console_interrupted_bulk_job_is_failed() {
+    interrupted_bulk_job_is_failed(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_console_interrupted_bulk_job_is_failed() {
+    interrupted_bulk_job_is_failed(Backend::Postgres).await;
+}

@@ -86,4 +86,83 @@ backend_tests! {
         assert!(!list.to_string().contains("bob@example.com"), "{list}");
         client.verify_all().await;
     }
+
+    async fn hundreds_of_racing_add_user_requests_fill_the_user_limit_exactly(server) {
+        const LIMIT: usize = 12;
+        const CLIENTS: usize = 300;
+        let setup = setup(&server).await;
+        let client = Client::new(&server, setup.key.clone());
+        let license_id = server
+            .license(setup.product_id, "RACE-USERS", json!({"max_activations": 1, "max_users": LIMIT}))
+            .await;
+        let users = format!("/licenses/{}/users", guid(license_id));
+        // One alone first: the events one accepted user writes.
+        let before = last_event(&server).await;
+        ok(&admin_call(&client, Method::POST, &users, Some(json!({"user_id": "first@example.com"}))).await);
+        let per_user = actions_after(&server, before).await.len();
+        assert!(per_user > 0, "adding a user logs its event");
+        let after = last_event(&server).await;
+        // Hundreds of clients at once, each adding a user of its own, over real HTTP.
+        let url = server.url(&format!("/api/v2/isv/{ISV}{users}"));
+        let mut tasks = tokio::task::JoinSet::new();
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(CLIENTS));
+        for i in 0..CLIENTS {
+            let (http, url, key, start) = (server.http.clone(), url.clone(), setup.key.clone(), start.clone());
+            tasks.spawn(async move {
+                start.wait().await;
+                let answer = http
+                    .post(&url)
+                    .header("ProvisioningKey", key)
+                    .header("AdminKey", crate::harness::ADMIN_TOKEN)
+                    .json(&json!({"user_id": format!("racer{i}@example.com")}))
+                    .send()
+                    .await
+                    .expect("request");
+                let status = answer.status();
+                let body: Value = answer.json().await.expect("json body");
+                (i, status, body)
+            });
+        }
+        let mut winners = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            let (i, status, body) = joined.expect("task");
+            if status == StatusCode::OK {
+                winners.push(i);
+            } else {
+                assert_eq!(
+                    (status, body),
+                    (StatusCode::CONFLICT, json!({"id": 1009, "message": MSG_1009, "help": null})),
+                    "a refused add-user answers SLASCONE's documented error"
+                );
+            }
+        }
+        assert_eq!(winners.len(), LIMIT - 1, "exactly the limit's remaining users get in: {winners:?}");
+        // Nothing extra stored: the licence's users are the first one and the winners, no user
+        // row exists for a loser, and only the winners logged events.
+        let (status, list) = server.admin(Method::GET, "/v1/license-users?limit=500", None).await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        let mut stored: Vec<String> = list["data"]
+            .as_array()
+            .expect("users")
+            .iter()
+            .filter_map(|u| u["email"].as_str().map(str::to_owned))
+            .collect();
+        stored.sort();
+        let mut expected: Vec<String> = winners.iter().map(|i| format!("racer{i}@example.com")).collect();
+        expected.push("first@example.com".into());
+        expected.sort();
+        assert_eq!(stored, expected);
+        let (status, assigned) = server.admin(Method::GET, &format!("/v1/licenses/{license_id}/users"), None).await;
+        assert_eq!(status, StatusCode::OK, "{assigned}");
+        let assigned = assigned.as_array().or_else(|| assigned["data"].as_array()).map(Vec::len);
+        assert_eq!(assigned, Some(LIMIT));
+        assert_eq!(actions_after(&server, after).await.len(), per_user * (LIMIT - 1), "refusals log nothing");
+        // Full: one more is refused too.
+        conflict(
+            &admin_call(&client, Method::POST, &users, Some(json!({"user_id": "late@example.com"}))).await,
+            1009,
+            MSG_1009,
+        );
+        client.verify_all().await;
+    }
 }
