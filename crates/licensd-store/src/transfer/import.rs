@@ -2,8 +2,8 @@
 
 use super::db::{Cell, Column, Conn, Db, ident};
 use super::{
-    DERIVED, EndLine, FORMAT, FORMAT_VERSION, Header, MIGRATIONS_TABLE, Progress, RowLine, TABLES, TableHeader,
-    TransferError, TransferSummary,
+    ColumnType, DERIVED, EndLine, FORMAT, FORMAT_VERSION, Header, MIGRATIONS_TABLE, Progress, RowLine, TABLES,
+    TableHeader, TransferError, TransferSummary,
 };
 use crate::migrate;
 use licensd_domain::Millis;
@@ -295,7 +295,13 @@ async fn insert_all(
                 table.name, table.rows
             )));
         }
-        if table.columns.iter().any(|c| c.name == "id") {
+        // Only an integer id has a sequence to move past the imported rows (console_bulk_jobs'
+        // ids are text).
+        if table
+            .columns
+            .iter()
+            .any(|c| c.name == "id" && c.column_type == ColumnType::Integer)
+        {
             let last = table.last_id.unwrap_or(0).max(conn.max_id(&table.name).await?);
             if last > 0 {
                 conn.set_last_id(&table.name, last).await?;
