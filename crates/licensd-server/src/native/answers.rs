@@ -32,8 +32,16 @@ use std::sync::{Arc, Mutex};
 pub const DEFAULT_ENTRIES: usize = 4096;
 
 pub struct ValidateAnswers {
-    entries: Mutex<HashMap<Bytes, Arc<Kept>>>,
+    entries: Mutex<Entries>,
     capacity: usize,
+}
+
+#[derive(Default)]
+struct Entries {
+    map: HashMap<Bytes, Arc<Kept>>,
+    /// The (generation, second) of the last sweep of dead entries: a full map of live answers is
+    /// swept once per second or commit, not on every answer that finds it full.
+    swept: Option<(u64, Millis)>,
 }
 
 /// One signed answer and what it was computed from.
@@ -61,7 +69,7 @@ pub(crate) struct Computed {
 impl ValidateAnswers {
     pub fn new(capacity: usize) -> Self {
         Self {
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(Entries::default()),
             capacity,
         }
     }
@@ -79,7 +87,7 @@ impl ValidateAnswers {
         if self.capacity == 0 {
             return None;
         }
-        let kept = self.lock().get(body).cloned()?;
+        let kept = self.lock().map.get(body).cloned()?;
         if kept.generation != generation || kept.checked_at != checked_at || kept.key_id != key_id {
             return None;
         }
@@ -136,17 +144,29 @@ impl ValidateAnswers {
             active_features,
             answer,
         });
+        // The request bytes may be a slice of the connection's whole read buffer: keeping that
+        // slice would pin the buffer (and make hyper allocate a new one for every request), so
+        // the key is a copy of just the body.
+        let body = Bytes::copy_from_slice(&body);
         let mut entries = self.lock();
-        if entries.len() >= self.capacity && !entries.contains_key(&body) {
-            entries.retain(|_, old| old.generation == kept.generation && old.checked_at == kept.checked_at);
-            if entries.len() >= self.capacity {
-                entries.clear();
+        if entries.map.len() >= self.capacity && !entries.map.contains_key(&body) {
+            let now_key = (kept.generation, kept.checked_at);
+            if entries.swept != Some(now_key) {
+                entries.swept = Some(now_key);
+                entries
+                    .map
+                    .retain(|_, old| old.generation == kept.generation && old.checked_at == kept.checked_at);
+            }
+            // Full of answers that are still live: keep those rather than churn the map (many
+            // distinct requests per second are random checks, which a kept answer rarely serves).
+            if entries.map.len() >= self.capacity {
+                return;
             }
         }
-        entries.insert(body, kept);
+        entries.map.insert(body, kept);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Bytes, Arc<Kept>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         // The map holds no invariant a panicking holder could break.
         self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -298,8 +318,26 @@ mod tests {
                 now: NOW,
             };
             answers.keep(Bytes::from(format!("{{\"key\":\"K-{i}\"}}")), computed, signed());
-            assert!(answers.lock().len() <= 2);
+            assert!(answers.lock().map.len() <= 2);
         }
+        // Full of live answers: the first two stay, the later ones were not kept.
+        assert!(answers.answer(b"{\"key\":\"K-0\"}", 5, SECOND, "kid-1", NOW).is_some());
+        assert!(answers.answer(b"{\"key\":\"K-4\"}", 5, SECOND, "kid-1", NOW).is_none());
+        // A new second makes them dead: the next answer sweeps them and is kept.
+        let computed = Computed {
+            generation: 5,
+            checked_at: SECOND + 1000,
+            fingerprint: Some("fp".into()),
+            report: report(NOW + 300 * DAY, None),
+            now: NOW + 1000,
+        };
+        answers.keep(Bytes::from_static(b"{\"key\":\"K-9\"}"), computed, signed());
+        assert_eq!(answers.lock().map.len(), 1);
+        assert!(
+            answers
+                .answer(b"{\"key\":\"K-9\"}", 5, SECOND + 1000, "kid-1", NOW + 1000)
+                .is_some()
+        );
     }
 
     #[test]
