@@ -1,4 +1,5 @@
 //! Products and their policies: list, create, edit. Writes run the `/v1` handlers.
+use licensd_domain::ProductId;
 
 use crate::layout::{self, Flash, int_field};
 use crate::session::{Session, Write};
@@ -109,11 +110,11 @@ async fn product_page(
     status: StatusCode,
     flash: Option<Flash>,
 ) -> Response {
-    let product = match state.store.get_product(id).await {
+    let product = match state.store.get_product(ProductId::new(id)).await {
         Ok(product) => product,
         Err(e) => return layout::read_failed(e, "product"),
     };
-    let policies = match state.store.list_policies(Some(id)).await {
+    let policies = match state.store.list_policies(Some(ProductId::new(id))).await {
         Ok(policies) => policies,
         Err(e) => return layout::read_failed(e, "policies"),
     };
@@ -298,12 +299,12 @@ pub async fn update_policy(State(state): State<AppState>, Path(id): Path<i64>, w
             product_page(
                 &session,
                 &state,
-                policy.product_id,
+                policy.product_id.get(),
                 StatusCode::OK,
                 Some(Flash::Notice("Policy saved.".into())),
             )
             .await
         }
-        Err((status, flash)) => product_page(&session, &state, policy.product_id, status, Some(flash)).await,
+        Err((status, flash)) => product_page(&session, &state, policy.product_id.get(), status, Some(flash)).await,
     }
 }

@@ -42,7 +42,7 @@ async fn lockout_page(
     };
     let mut rows = Vec::with_capacity(products.len());
     for product in &products {
-        match dna::get_ip_lockout(session.admin(), State(state.clone()), ApiPath(product.id)).await {
+        match dna::get_ip_lockout(session.admin(), State(state.clone()), ApiPath(product.id.get())).await {
             Ok(policy) => rows.push((product, policy.0)),
             Err(e) => return layout::error_page(e.status, &e.message),
         }

@@ -1,6 +1,7 @@
 //! Licences: search and filter with keyset paging, issue one, bulk-issue N with a CSV of the keys,
 //! and a licence's page with its terms, devices, users, consumption, floating leases, event
 //! timeline and actions. Writes run the `/v1` handlers.
+use licensd_domain::{DeviceId, LicenseId, ProductId};
 
 use crate::layout::{self, Flash, date_field, int_field};
 use crate::session::Shared;
@@ -54,7 +55,7 @@ async fn list_page(
     {
         match state.store.find_license_by_key(text).await {
             Ok(Some(found))
-                if product_id.is_none_or(|p| p == found.product_id)
+                if product_id.is_none_or(|p| p == found.product_id.get())
                     && license_status.is_none_or(|s| s == found.status) =>
             {
                 licences.push(found)
@@ -76,10 +77,10 @@ async fn list_page(
     };
     let next = (ids.len() as i64 >= PAGE).then(|| ids.last().copied()).flatten();
     for id in ids {
-        if licences.iter().any(|l| l.id == id) {
+        if licences.iter().any(|l| l.id == LicenseId::new(id)) {
             continue;
         }
-        match state.store.get_license(id).await {
+        match state.store.get_license(LicenseId::new(id)).await {
             Ok(licence) => licences.push(licence),
             Err(e) => return layout::read_failed(e, "licence"),
         }
@@ -95,7 +96,7 @@ async fn list_page(
     let product_code = |id: i64| {
         products
             .iter()
-            .find(|p| p.id == id)
+            .find(|p| p.id == ProductId::new(id))
             .map(|p| p.code.clone())
             .unwrap_or_else(|| id.to_string())
     };
@@ -119,7 +120,7 @@ async fn list_page(
             label for="product_id" { "Product" }
             select #product_id name="product_id" {
                 option value="" { "any" }
-                @for p in &products { option value=(p.id) selected[product_id == Some(p.id)] { (p.code) } }
+                @for p in &products { option value=(p.id) selected[product_id == Some(p.id.get())] { (p.code) } }
             }
             label for="status" { "Status" }
             select #status name="status" {
@@ -135,7 +136,7 @@ async fn list_page(
                     tr {
                         td { a href=(format!("/console/licenses/{}", l.id)) { (l.id) } }
                         td { code.key { (layout::opt(&l.key)) } }
-                        td { (product_code(l.product_id)) }
+                        td { (product_code(l.product_id.get())) }
                         td { (l.status.as_str()) }
                         td { (layout::opt_time(l.expires_at)) }
                         td { (layout::opt(&l.order_ref)) }
@@ -161,7 +162,7 @@ fn licence_fields(products: &[licensd_domain::Product], selected: Option<i64>) -
     html! {
         label for="new-product" { "Product" }
         select #new-product name="product_id" required {
-            @for p in products { option value=(p.id) selected[selected == Some(p.id)] { (p.code) " — " (p.name) } }
+            @for p in products { option value=(p.id) selected[selected == Some(p.id.get())] { (p.code) " — " (p.name) } }
         }
         label for="policy_id" { "Policy id (optional)" } input #policy_id name="policy_id" inputmode="numeric";
         label for="max_activations" { "Max activations (empty: from the policy or unlimited)" } input #max_activations name="max_activations" inputmode="numeric";
@@ -233,16 +234,16 @@ async fn licence_page(
     flash: Option<Flash>,
 ) -> Response {
     let store = &state.store;
-    let licence = match store.get_license(id).await {
+    let licence = match store.get_license(LicenseId::new(id)).await {
         Ok(licence) => licence,
         Err(e) => return layout::read_failed(e, "licence"),
     };
     let (devices, users, features, leases, events, product) = match async {
         Ok::<_, licensd_store::StoreError>((
-            store.list_devices(id).await?,
-            store.users_of_license(id).await?,
-            store.license_features(id).await?,
-            store.live_leases(id, state.now()).await?,
+            store.list_devices(LicenseId::new(id)).await?,
+            store.users_of_license(LicenseId::new(id)).await?,
+            store.license_features(LicenseId::new(id)).await?,
+            store.live_leases(LicenseId::new(id), state.now()).await?,
             store
                 .recent_events(
                     &EventFilter {
@@ -387,7 +388,7 @@ pub async fn device_action(
     write: Write<ActionForm>,
 ) -> Response {
     let Write { session, .. } = write;
-    let device = match state.store.get_device(id).await {
+    let device = match state.store.get_device(DeviceId::new(id)).await {
         Ok(device) => device,
         Err(e) => return layout::read_failed(e, "device"),
     };
@@ -402,7 +403,7 @@ pub async fn device_action(
                 Err(e) => return layout::read_failed(e, "licence"),
             };
             let body = api::BlockDevice {
-                product_id: Some(product_id),
+                product_id: Some(product_id.get()),
                 fingerprint: device.fingerprint.clone(),
                 reason: Some("blocked in the console".into()),
             };
@@ -417,13 +418,22 @@ pub async fn device_action(
             licence_page(
                 &session,
                 &state,
-                device.license_id,
+                device.license_id.get(),
                 StatusCode::OK,
                 Some(Flash::Notice(done.into())),
             )
             .await
         }
-        Err(e) => licence_page(&session, &state, device.license_id, e.status, Some(Flash::refused(&e))).await,
+        Err(e) => {
+            licence_page(
+                &session,
+                &state,
+                device.license_id.get(),
+                e.status,
+                Some(Flash::refused(&e)),
+            )
+            .await
+        }
     }
 }
 
@@ -563,8 +573,8 @@ async fn csv_rows(state: &AppState, first: i64, last: i64, out: &mut String) -> 
             Err(e) => return Err(layout::read_failed(e, "licences")),
         };
         let Some(tail) = page.last() else { break };
-        after = tail.id;
-        for l in page.iter().filter(|l| l.id <= last) {
+        after = tail.id.get();
+        for l in page.iter().filter(|l| l.id <= LicenseId::new(last)) {
             let key = l.key.as_deref().unwrap_or("");
             out.push_str(&format!(
                 "{},{},{},{},{}\n",

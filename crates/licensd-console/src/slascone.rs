@@ -8,6 +8,7 @@
 //! - Editions are created and deleted by the back office's own commands
 //!   (`POST /products/{id}/templates`, `DELETE /templates/{id}`), with their refusals (a product
 //!   keeps at least one edition, conflict 8000; an edition with licences stays).
+use licensd_domain::ProductId;
 
 use crate::layout::{self, Flash};
 use crate::session::{Session, Write};
@@ -177,9 +178,9 @@ async fn editions_page(
         Ok(products) => products,
         Err(e) => return layout::read_failed(e, "products"),
     };
-    let product = product.or_else(|| products.first().map(|p| p.id));
+    let product = product.or_else(|| products.first().map(|p| p.id.get()));
     let editions = match product {
-        Some(id) => match state.store.list_policies(Some(id)).await {
+        Some(id) => match state.store.list_policies(Some(ProductId::new(id))).await {
             Ok(list) => list,
             Err(e) => return layout::read_failed(e, "editions"),
         },
@@ -190,7 +191,7 @@ async fn editions_page(
         form #pick-product method="get" action="/console/dialects/slascone/editions" {
             label for="edition-product" { "Product" }
             select #edition-product name="product" {
-                @for p in &products { option value=(p.id) selected[Some(p.id) == product] { (p.code) } }
+                @for p in &products { option value=(p.id) selected[Some(p.id) == product.map(ProductId::new)] { (p.code) } }
             }
             button type="submit" { "Show" }
         }
@@ -283,7 +284,7 @@ pub async fn create_edition(State(state): State<AppState>, write: Write<EditionF
         }
     };
     // The product must exist (the back office finds it by its code first).
-    if let Err(e) = state.store.get_product(product_id).await {
+    if let Err(e) = state.store.get_product(ProductId::new(product_id)).await {
         let api = licensd_server::error::ApiError::from_store(e, "product");
         return editions_page(&session, &state, None, api.status, Some(Flash::refused(&api))).await;
     }
@@ -308,12 +309,12 @@ pub async fn delete_edition(State(state): State<AppState>, Path(id): Path<i64>, 
     match sl::delete_edition(&state, id, event).await {
         Ok(()) => {
             let notice = Flash::Notice("Edition deleted.".into());
-            editions_page(&session, &state, product, StatusCode::OK, Some(notice)).await
+            editions_page(&session, &state, product.map(i64::from), StatusCode::OK, Some(notice)).await
         }
         Err(e) => {
             let (status, text) = e.explain();
             let flash = Flash::Error(format!("Refused: {text}"));
-            editions_page(&session, &state, product, status, Some(flash)).await
+            editions_page(&session, &state, product.map(i64::from), status, Some(flash)).await
         }
     }
 }

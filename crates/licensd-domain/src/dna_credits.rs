@@ -170,6 +170,7 @@ pub fn plan_funding(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::{LicenseId, ProductId};
 
     #[test]
     fn targets_and_their_order() {
@@ -196,7 +197,7 @@ mod tests {
 
     fn product() -> Product {
         Product {
-            id: 1,
+            id: ProductId::new(1),
             code: "app".into(),
             name: "App".into(),
             auth_method: crate::AuthMethod::Key,
@@ -211,8 +212,8 @@ mod tests {
 
     fn license() -> License {
         License {
-            id: 7,
-            product_id: 1,
+            id: LicenseId::new(7),
+            product_id: ProductId::new(1),
             policy_id: None,
             customer_id: None,
             key: Some("KEY".into()),

@@ -41,11 +41,12 @@ pub fn plan_feature_borrow(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::{LicenseId, ProductId};
     use crate::model::*;
 
     fn product() -> Product {
         Product {
-            id: 1,
+            id: ProductId::new(1),
             code: "p".into(),
             name: "p".into(),
             auth_method: AuthMethod::Key,
@@ -60,8 +61,8 @@ mod tests {
 
     fn license(floating: Option<FloatingTerms>) -> License {
         License {
-            id: 1,
-            product_id: 1,
+            id: LicenseId::new(1),
+            product_id: ProductId::new(1),
             policy_id: None,
             customer_id: None,
             key: Some("K".into()),
@@ -90,7 +91,7 @@ mod tests {
         LicenseFeature {
             definition: FeatureDefinition {
                 id: 7,
-                product_id: 1,
+                product_id: ProductId::new(1),
                 code: "f".into(),
                 name: "f".into(),
                 feature_type: FeatureType::Activation,

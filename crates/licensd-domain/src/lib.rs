@@ -16,6 +16,7 @@ pub mod downloadable;
 pub mod feature_borrow;
 pub mod floating_sessions;
 pub mod generator;
+pub mod ids;
 pub mod keygen;
 pub mod licence_file;
 pub mod limits;
@@ -30,5 +31,6 @@ pub mod webhooks;
 
 pub use clock::{Clock, FixedClock, Millis, SystemClock};
 pub use denial::Denial;
+pub use ids::{CustomerId, DeviceId, LicenseId, ProductId};
 pub use model::*;
 pub use product_deletion::ProductDeletion;

@@ -128,7 +128,7 @@ pub fn plan_licence_file(
         expires_at,
         fingerprint: state.fingerprint.to_string(),
         license: LicenceFileLicense {
-            id: license.id,
+            id: license.id.get(),
             product: state.product.code.clone(),
             status: license.status,
             license_type: license.terms.license_type,

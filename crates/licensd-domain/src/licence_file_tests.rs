@@ -1,5 +1,6 @@
 use super::*;
 use crate::clock::HOUR;
+use crate::ids::{DeviceId, LicenseId, ProductId};
 use crate::rules::Validity;
 use crate::status_keywords::tests::{license, product};
 
@@ -7,8 +8,8 @@ const NOW: Millis = 1_767_225_600_000;
 
 fn device(fingerprint: &str, active: bool) -> Device {
     Device {
-        id: 3,
-        license_id: 7,
+        id: DeviceId::new(3),
+        license_id: LicenseId::new(7),
         fingerprint: fingerprint.into(),
         name: None,
         hostname: None,
@@ -29,7 +30,7 @@ fn feature(code: &str, expires_at: Option<Millis>) -> LicenseFeature {
     LicenseFeature {
         definition: FeatureDefinition {
             id: 9,
-            product_id: 1,
+            product_id: ProductId::new(1),
             code: code.into(),
             name: code.to_uppercase(),
             feature_type: FeatureType::Consumption,

@@ -2,6 +2,7 @@
 //! Enumerations render as snake_case words both on the wire and in the database.
 
 use crate::clock::Millis;
+use crate::ids::{CustomerId, DeviceId, LicenseId, ProductId};
 use serde::{Deserialize, Serialize};
 
 /// Declares a plain enumeration with its stable text form, used for storage and the wire.
@@ -180,7 +181,8 @@ pub struct ReactivationLockout {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Product {
-    pub id: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub id: ProductId,
     pub code: String,
     pub name: String,
     pub auth_method: AuthMethod,
@@ -197,7 +199,8 @@ pub struct Product {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FeatureDefinition {
     pub id: i64,
-    pub product_id: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub product_id: ProductId,
     pub code: String,
     pub name: String,
     pub feature_type: FeatureType,
@@ -269,7 +272,8 @@ pub struct FeatureGrant {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Policy {
     pub id: i64,
-    pub product_id: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub product_id: ProductId,
     pub code: String,
     pub name: String,
     pub terms: LicenseTerms,
@@ -285,10 +289,13 @@ pub struct Policy {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct License {
-    pub id: i64,
-    pub product_id: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub id: LicenseId,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub product_id: ProductId,
     pub policy_id: Option<i64>,
-    pub customer_id: Option<i64>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
+    pub customer_id: Option<CustomerId>,
     /// The plain key; `None` for user-based licenses.
     pub key: Option<String>,
     pub status: LicenseStatus,
@@ -313,8 +320,10 @@ pub struct License {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Device {
-    pub id: i64,
-    pub license_id: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub id: DeviceId,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub license_id: LicenseId,
     pub fingerprint: String,
     pub name: Option<String>,
     pub hostname: Option<String>,
@@ -356,7 +365,8 @@ pub struct DeviceInfo {
 pub struct BlockedDevice {
     pub id: i64,
     /// `None` blocks the fingerprint for every product.
-    pub product_id: Option<i64>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
+    pub product_id: Option<ProductId>,
     pub fingerprint: String,
     pub reason: Option<String>,
     pub created_at: Millis,
@@ -366,7 +376,8 @@ pub struct BlockedDevice {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FloatingLease {
     pub id: i64,
-    pub license_id: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub license_id: LicenseId,
     pub feature_id: Option<i64>,
     pub fingerprint: String,
     pub expires_at: Millis,
@@ -378,7 +389,8 @@ pub struct FloatingLease {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConsumptionEvent {
     pub id: i64,
-    pub license_id: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub license_id: LicenseId,
     pub feature_id: Option<i64>,
     pub amount: i64,
     pub total_after: i64,
@@ -389,7 +401,8 @@ pub struct ConsumptionEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Customer {
-    pub id: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub id: CustomerId,
     pub email: Option<String>,
     pub name: Option<String>,
     pub company: Option<String>,
@@ -402,7 +415,8 @@ pub struct Customer {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LicenseUser {
     pub id: i64,
-    pub customer_id: Option<i64>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
+    pub customer_id: Option<CustomerId>,
     pub email: String,
     pub name: Option<String>,
     /// argon2id PHC string; never serialised to clients.
@@ -484,8 +498,9 @@ impl EventDraft {
             data: serde_json::Value::Null,
         }
     }
-    pub fn subject(mut self, id: i64) -> Self {
-        self.subject_id = Some(id);
+    /// The record the event is about; any typed id or a raw one (policies, features, users).
+    pub fn subject(mut self, id: impl Into<i64>) -> Self {
+        self.subject_id = Some(id.into());
         self
     }
     pub fn data(mut self, data: serde_json::Value) -> Self {

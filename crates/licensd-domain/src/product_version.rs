@@ -12,7 +12,8 @@ use std::cmp::Ordering;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProductVersion {
     pub id: i64,
-    pub product_id: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub product_id: crate::ids::ProductId,
     /// Dotted version, e.g. `2.1.0`.
     pub version: String,
     /// Target environment (`win64`, `linux`, `mac`, …); `None` serves every environment.
@@ -119,12 +120,13 @@ pub fn installation_file<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::{LicenseId, ProductId};
     use crate::model::*;
 
     fn version(id: i64, text: &str, released: Millis) -> ProductVersion {
         ProductVersion {
             id,
-            product_id: 1,
+            product_id: ProductId::new(1),
             version: text.into(),
             environment: None,
             channel: None,
@@ -142,8 +144,8 @@ mod tests {
 
     fn license(maintenance: Option<Millis>) -> License {
         License {
-            id: 1,
-            product_id: 1,
+            id: LicenseId::new(1),
+            product_id: ProductId::new(1),
             policy_id: None,
             customer_id: None,
             key: Some("K".into()),

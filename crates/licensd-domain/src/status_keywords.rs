@@ -165,12 +165,13 @@ pub fn status_keywords(facts: Option<KeywordFacts<'_>>, now: Millis) -> StatusKe
 pub(crate) mod tests {
     use super::*;
     use crate::clock::HOUR;
+    use crate::ids::{LicenseId, ProductId};
 
     const NOW: Millis = 1_767_225_600_000;
 
     pub(crate) fn product() -> Product {
         Product {
-            id: 1,
+            id: ProductId::new(1),
             code: "app".into(),
             name: "App".into(),
             auth_method: AuthMethod::Key,
@@ -185,8 +186,8 @@ pub(crate) mod tests {
 
     pub(crate) fn license() -> License {
         License {
-            id: 7,
-            product_id: 1,
+            id: LicenseId::new(7),
+            product_id: ProductId::new(1),
             policy_id: None,
             customer_id: None,
             key: Some("DNA-1".into()),

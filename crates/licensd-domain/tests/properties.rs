@@ -13,7 +13,7 @@ const START: Millis = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 
 fn product() -> Product {
     Product {
-        id: 1,
+        id: ProductId::new(1),
         code: "app".into(),
         name: "App".into(),
         auth_method: AuthMethod::Key,
@@ -28,8 +28,8 @@ fn product() -> Product {
 
 fn license(terms: LicenseTerms) -> License {
     License {
-        id: 7,
-        product_id: 1,
+        id: LicenseId::new(7),
+        product_id: ProductId::new(1),
         policy_id: None,
         customer_id: None,
         key: Some("KEY".into()),
@@ -53,8 +53,8 @@ fn license(terms: LicenseTerms) -> License {
 
 fn device(id: i64, fingerprint: &str, now: Millis) -> Device {
     Device {
-        id,
-        license_id: 7,
+        id: DeviceId::new(id),
+        license_id: LicenseId::new(7),
         fingerprint: fingerprint.into(),
         name: None,
         hostname: None,
@@ -255,7 +255,7 @@ impl World {
                     self.leases.retain(|l| l.fingerprint != fingerprint);
                     self.leases.push(FloatingLease {
                         id: 0,
-                        license_id: 7,
+                        license_id: LicenseId::new(7),
                         feature_id: None,
                         fingerprint,
                         expires_at: plan.expires_at,

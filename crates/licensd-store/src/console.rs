@@ -913,7 +913,7 @@ macro_rules! impl_console {
                         _ => None,
                     };
                     insert_event(&mut tx, event, subject, now).await?;
-                    let runs = id_runs(created.iter().map(|l| l.id));
+                    let runs = id_runs(created.iter().map(|l| l.id.get()));
                     sqlx::query(
                         "UPDATE console_bulk_jobs SET status = 'done', done = $2, license_ids = $3, finished_at = $4, \
                          heartbeat_at = $4 WHERE id = $1",

@@ -40,6 +40,7 @@
 use crate::{LicenseRef, SecretCodec, ValidationReport};
 use licensd_domain::rules;
 use licensd_domain::{Credential, Customer, Device, Dialect, FloatingLease, License, LicenseFeature, Millis, Product};
+use licensd_domain::{CustomerId, LicenseId};
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -99,7 +100,7 @@ impl CacheKey {
     pub fn new(license: &LicenseRef, fingerprint: Option<&str>, codec: &dyn SecretCodec) -> Self {
         Self {
             license: match license {
-                LicenseRef::Id(id) => LicenseName::Id(*id),
+                LicenseRef::Id(id) => LicenseName::Id((*id).get()),
                 LicenseRef::Key(key) => LicenseName::Digest(codec.digest(key.as_bytes())),
             },
             fingerprint: fingerprint.map(str::to_owned),
@@ -172,10 +173,10 @@ pub(crate) struct ReadCache {
     pub credentials: GenerationMap<(Dialect, String), Option<(Credential, String)>>,
     pub products_by_code: GenerationMap<String, Product>,
     pub licenses_by_key: GenerationMap<Vec<u8>, Option<License>>,
-    pub license_features: GenerationMap<i64, Vec<LicenseFeature>>,
+    pub license_features: GenerationMap<LicenseId, Vec<LicenseFeature>>,
     /// Every lease row of a license, live or not: callers filter by their own clock.
-    pub leases: GenerationMap<i64, Vec<FloatingLease>>,
-    pub customers: GenerationMap<i64, Customer>,
+    pub leases: GenerationMap<LicenseId, Vec<FloatingLease>>,
+    pub customers: GenerationMap<CustomerId, Customer>,
 }
 
 impl ReadCache {
@@ -328,10 +329,11 @@ impl<K: Hash + Eq, V: Clone> GenerationMap<K, V> {
 mod tests {
     use super::*;
     use licensd_domain::{Assignment, AuthMethod, LicenseStatus, LicenseTerms, ProductStatus};
+    use licensd_domain::{LicenseId, ProductId};
 
     fn inputs(license_id: i64) -> ValidationInputs {
         let product = Product {
-            id: 1,
+            id: ProductId::new(1),
             code: "p".into(),
             name: "P".into(),
             auth_method: AuthMethod::Key,
@@ -343,8 +345,8 @@ mod tests {
             updated_at: 0,
         };
         let license = License {
-            id: license_id,
-            product_id: 1,
+            id: LicenseId::new(license_id),
+            product_id: ProductId::new(1),
             policy_id: None,
             customer_id: None,
             key: Some(format!("KEY-{license_id}")),
@@ -400,7 +402,7 @@ mod tests {
         let generation = generation();
         let cache = ReadCache::new(generation, 8);
         put(&cache, 1, cache.generation());
-        assert_eq!(get(&cache, 1).map(|i| i.license.id), Some(1));
+        assert_eq!(get(&cache, 1).map(|i| i.license.id), Some(LicenseId::new(1)));
         generation.fetch_add(1, Ordering::Release);
         assert!(get(&cache, 1).is_none(), "a commit must invalidate every entry");
     }
@@ -442,7 +444,7 @@ mod tests {
             loads.fetch_add(1, Ordering::SeqCst);
             Ok(Vec::new())
         };
-        let lookup = || ReadCache::through(Some(&cache), |c| &c.license_features, 1, load());
+        let lookup = || ReadCache::through(Some(&cache), |c| &c.license_features, LicenseId::new(1), load());
         // Not in step yet: every lookup reads, nothing is kept.
         lookup().await.unwrap();
         lookup().await.unwrap();
@@ -483,7 +485,7 @@ mod tests {
             Ok(Vec::new())
         };
         for _ in 0..3 {
-            ReadCache::through(Some(&cache), |c| &c.license_features, 1, load())
+            ReadCache::through(Some(&cache), |c| &c.license_features, LicenseId::new(1), load())
                 .await
                 .unwrap();
         }
@@ -494,11 +496,11 @@ mod tests {
             ("license_features", 2, 1)
         );
         generation.fetch_add(1, Ordering::Release);
-        ReadCache::through(Some(&cache), |c| &c.license_features, 1, load())
+        ReadCache::through(Some(&cache), |c| &c.license_features, LicenseId::new(1), load())
             .await
             .unwrap();
         assert_eq!(loads.load(Ordering::SeqCst), 2);
-        ReadCache::through(None, |c| &c.license_features, 1, load())
+        ReadCache::through(None, |c| &c.license_features, LicenseId::new(1), load())
             .await
             .unwrap();
         assert_eq!(loads.load(Ordering::SeqCst), 3, "without a cache every call loads");

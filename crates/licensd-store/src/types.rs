@@ -28,14 +28,14 @@ impl Page {
 /// How a client command names its license.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LicenseRef {
-    Id(i64),
+    Id(LicenseId),
     Key(String),
 }
 
 impl LicenseRef {
     /// The licence id when the caller named the licence by id (for spans and logs: a licence key
     /// is a secret and is never recorded).
-    pub fn id(&self) -> Option<i64> {
+    pub fn id(&self) -> Option<LicenseId> {
         match self {
             LicenseRef::Id(id) => Some(*id),
             LicenseRef::Key(_) => None,
@@ -85,7 +85,7 @@ pub struct NewProduct {
 
 #[derive(Debug, Clone)]
 pub struct NewFeature {
-    pub product_id: i64,
+    pub product_id: ProductId,
     pub code: String,
     pub name: String,
     pub feature_type: FeatureType,
@@ -101,7 +101,7 @@ pub struct NewFeature {
 
 #[derive(Debug, Clone)]
 pub struct NewPolicy {
-    pub product_id: i64,
+    pub product_id: ProductId,
     pub code: String,
     pub name: String,
     pub terms: LicenseTerms,
@@ -122,7 +122,7 @@ pub struct NewCustomer {
 
 #[derive(Debug, Clone)]
 pub struct NewLicenseUser {
-    pub customer_id: Option<i64>,
+    pub customer_id: Option<CustomerId>,
     pub email: String,
     pub name: Option<String>,
     pub password_hash: Option<String>,
@@ -130,9 +130,9 @@ pub struct NewLicenseUser {
 
 #[derive(Debug, Clone)]
 pub struct NewLicense {
-    pub product_id: i64,
+    pub product_id: ProductId,
     pub policy_id: Option<i64>,
-    pub customer_id: Option<i64>,
+    pub customer_id: Option<CustomerId>,
     pub key: Option<String>,
     pub status: LicenseStatus,
     pub assignment: Assignment,
@@ -151,7 +151,7 @@ pub struct NewLicense {
 #[derive(Debug, Clone)]
 pub struct LicenseEdit {
     pub policy_id: Option<i64>,
-    pub customer_id: Option<i64>,
+    pub customer_id: Option<CustomerId>,
     pub status: LicenseStatus,
     pub assignment: Assignment,
     pub terms: LicenseTerms,
@@ -186,16 +186,16 @@ impl LicenseEdit {
 
 #[derive(Debug, Clone, Default)]
 pub struct LicenseFilter {
-    pub product_id: Option<i64>,
+    pub product_id: Option<ProductId>,
     pub policy_id: Option<i64>,
-    pub customer_id: Option<i64>,
+    pub customer_id: Option<CustomerId>,
     pub status: Option<LicenseStatus>,
     pub order_ref: Option<String>,
 }
 
 #[derive(Debug, Clone)]
 pub struct NewBlockedDevice {
-    pub product_id: Option<i64>,
+    pub product_id: Option<ProductId>,
     pub fingerprint: String,
     pub reason: Option<String>,
 }

@@ -1,12 +1,13 @@
 use super::*;
 use crate::clock::{HOUR, MINUTE};
+use crate::ids::{LicenseId, ProductId};
 use crate::model::*;
 
 const NOW: Millis = 1_767_225_600_000;
 
 fn product(auth_method: AuthMethod) -> Product {
     Product {
-        id: 1,
+        id: ProductId::new(1),
         code: "app".into(),
         name: "App".into(),
         auth_method,
@@ -21,8 +22,8 @@ fn product(auth_method: AuthMethod) -> Product {
 
 fn license(seats: i64, sessions_per_client: Option<i64>) -> License {
     License {
-        id: 7,
-        product_id: 1,
+        id: LicenseId::new(7),
+        product_id: ProductId::new(1),
         policy_id: None,
         customer_id: None,
         key: Some("KEY".into()),
@@ -57,7 +58,7 @@ fn license(seats: i64, sessions_per_client: Option<i64>) -> License {
 fn lease(expires_at: Millis) -> FloatingLease {
     FloatingLease {
         id: 1,
-        license_id: 7,
+        license_id: LicenseId::new(7),
         feature_id: None,
         fingerprint: "s".into(),
         expires_at,

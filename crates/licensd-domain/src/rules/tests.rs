@@ -1,11 +1,12 @@
 use super::*;
 use crate::clock::MINUTE;
+use crate::ids::{DeviceId, LicenseId, ProductId};
 
 const NOW: Millis = 1_767_225_600_000; // 2026-01-01T00:00:00Z, a Thursday
 
 fn product() -> Product {
     Product {
-        id: 1,
+        id: ProductId::new(1),
         code: "app".into(),
         name: "App".into(),
         auth_method: AuthMethod::Key,
@@ -20,8 +21,8 @@ fn product() -> Product {
 
 fn license() -> License {
     License {
-        id: 7,
-        product_id: 1,
+        id: LicenseId::new(7),
+        product_id: ProductId::new(1),
         policy_id: None,
         customer_id: None,
         key: Some("KEY".into()),
@@ -48,8 +49,8 @@ fn license() -> License {
 
 fn device(fingerprint: &str, active: bool) -> Device {
     Device {
-        id: 3,
-        license_id: 7,
+        id: DeviceId::new(3),
+        license_id: LicenseId::new(7),
         fingerprint: fingerprint.into(),
         name: None,
         hostname: None,
@@ -489,7 +490,7 @@ fn feature(kind: FeatureType) -> LicenseFeature {
     LicenseFeature {
         definition: FeatureDefinition {
             id: 9,
-            product_id: 1,
+            product_id: ProductId::new(1),
             code: "f".into(),
             name: "F".into(),
             feature_type: kind,
@@ -546,7 +547,7 @@ fn floating_license(borrow: bool) -> License {
 fn lease(expires_at: Millis, borrowed_until: Option<Millis>) -> FloatingLease {
     FloatingLease {
         id: 1,
-        license_id: 7,
+        license_id: LicenseId::new(7),
         feature_id: None,
         fingerprint: "a".into(),
         expires_at,
@@ -654,7 +655,7 @@ fn feature_leases() {
 fn policy_stamping() {
     let policy = Policy {
         id: 1,
-        product_id: 1,
+        product_id: ProductId::new(1),
         code: "std".into(),
         name: "Standard".into(),
         terms: LicenseTerms::default(),

@@ -47,7 +47,7 @@ pub async fn create_credential(
     if let Some(product_id) = body.product_id {
         state
             .store
-            .get_product(product_id)
+            .get_product(ProductId::new(product_id))
             .await
             .map_err(|e| ApiError::from_store(e, "product"))?;
     }

@@ -84,7 +84,7 @@ pub async fn list_products(
 ) -> Result<Json<Paged<Product>>, ApiError> {
     let page = query.page()?;
     let products = state.store.list_products(page).await?;
-    Ok(Json(Paged::new(products, page.limit, |p| p.id)))
+    Ok(Json(Paged::new(products, page.limit, |p| p.id.get())))
 }
 
 #[utoipa::path(get, path = "/v1/products/{id}", tag = "products", params(("id" = i64, Path)), responses((status = 200, body = Product), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
@@ -96,7 +96,7 @@ pub async fn get_product(
     Ok(Json(
         state
             .store
-            .get_product(id)
+            .get_product(ProductId::new(id))
             .await
             .map_err(|e| ApiError::from_store(e, "product"))?,
     ))
@@ -124,7 +124,7 @@ pub async fn update_product(
 ) -> Result<Json<Product>, ApiError> {
     let mut product = state
         .store
-        .get_product(id)
+        .get_product(ProductId::new(id))
         .await
         .map_err(|e| ApiError::from_store(e, "product"))?;
     if let Some(code) = body.code {
@@ -188,7 +188,7 @@ pub async fn delete_product(
     state
         .store
         .delete_product(
-            id,
+            ProductId::new(id),
             deletion,
             admin.event("product.deleted", "product").subject(id),
             state.now(),
@@ -270,11 +270,11 @@ pub async fn create_feature(
     )?;
     state
         .store
-        .get_product(body.product_id)
+        .get_product(ProductId::new(body.product_id))
         .await
         .map_err(|e| ApiError::from_store(e, "product"))?;
     let new = NewFeature {
-        product_id: body.product_id,
+        product_id: ProductId::new(body.product_id),
         code: body.code,
         name: body.name,
         feature_type: body.feature_type,
@@ -308,7 +308,9 @@ pub async fn list_features(
     State(state): State<AppState>,
     ApiQuery(filter): ApiQuery<ProductFilter>,
 ) -> Result<Json<Vec<FeatureDefinition>>, ApiError> {
-    Ok(Json(state.store.list_features(filter.product_id).await?))
+    Ok(Json(
+        state.store.list_features(filter.product_id.map(ProductId::new)).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/features/{id}", tag = "features", params(("id" = i64, Path)), responses((status = 200, body = FeatureDefinition), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
@@ -481,12 +483,12 @@ pub async fn create_policy(
     require_days("maintenance_days", body.maintenance_days)?;
     state
         .store
-        .get_product(body.product_id)
+        .get_product(ProductId::new(body.product_id))
         .await
         .map_err(|e| ApiError::from_store(e, "product"))?;
     check_feature_codes(&state, body.product_id, &body.features).await?;
     let new = NewPolicy {
-        product_id: body.product_id,
+        product_id: ProductId::new(body.product_id),
         code: body.code,
         name: body.name,
         terms: body.terms,
@@ -515,7 +517,7 @@ pub async fn check_feature_codes(state: &AppState, product_id: i64, grants: &[Fe
         within(limits::count("overrides.floating_seats", overrides.floating_seats))?;
         require_instant("overrides.expires_at", overrides.expires_at)?;
     }
-    let known = state.store.list_features(Some(product_id)).await?;
+    let known = state.store.list_features(Some(ProductId::new(product_id))).await?;
     for grant in grants {
         if !known.iter().any(|f| f.code == grant.code) {
             return Err(ApiError::unprocessable(format!(
@@ -533,7 +535,9 @@ pub async fn list_policies(
     State(state): State<AppState>,
     ApiQuery(filter): ApiQuery<ProductFilter>,
 ) -> Result<Json<Vec<Policy>>, ApiError> {
-    Ok(Json(state.store.list_policies(filter.product_id).await?))
+    Ok(Json(
+        state.store.list_policies(filter.product_id.map(ProductId::new)).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/policies/{id}", tag = "policies", params(("id" = i64, Path)), responses((status = 200, body = Policy), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
@@ -595,7 +599,7 @@ pub async fn update_policy(
         policy.maintenance_days = days;
     }
     if let Some(features) = body.features {
-        check_feature_codes(&state, policy.product_id, &features).await?;
+        check_feature_codes(&state, policy.product_id.get(), &features).await?;
         policy.features = features;
     }
     if body.metadata.is_some() {

@@ -191,7 +191,7 @@ impl LicenseSummary {
     #[doc(hidden)]
     pub fn new(product: &Product, license: &License, features: &[LicenseFeature], active_devices: i64) -> Self {
         Self {
-            id: license.id,
+            id: license.id.get(),
             product: product.code.clone(),
             status: license.status,
             license_type: license.terms.license_type,
@@ -525,7 +525,7 @@ pub async fn deactivate(
             StatusCode::OK,
             &ActionResponse {
                 code: "DEACTIVATED".into(),
-                license_id: license.id,
+                license_id: license.id.get(),
                 nonce: request.nonce,
             },
         ),
@@ -598,7 +598,7 @@ pub async fn consume(
             StatusCode::OK,
             &ConsumeResponse {
                 code: "CONSUMED".into(),
-                license_id: outcome.license.id,
+                license_id: outcome.license.id.get(),
                 total: outcome.total,
                 replayed: outcome.replayed,
                 nonce: request.nonce,
@@ -682,8 +682,7 @@ pub async fn release(
                 .await
                 .ok()
                 .flatten()
-                .map(|l| l.id)
-                .unwrap_or_default();
+                .map_or(0, |l| l.id.get());
             signed(
                 &state,
                 StatusCode::OK,

@@ -114,7 +114,7 @@ async fn issue(
     let file = licensd_crypto::issue_licence_file(&key, &payload, licence_key).map_err(|_| ApiError::internal())?;
     Ok(LicenceFileResponse {
         code: "ISSUED".into(),
-        license_id: report.license.id,
+        license_id: report.license.id.get(),
         kid: key.kid().to_string(),
         issued_at: contents.issued_at,
         expires_at: contents.expires_at,
@@ -160,7 +160,7 @@ pub async fn issue_license_file(
     check_ttl(request.ttl_seconds)?;
     let response = issue(
         &state,
-        LicenseRef::Id(id),
+        LicenseRef::Id(LicenseId::new(id)),
         &request.fingerprint,
         request.ttl_seconds,
         request.encrypt,

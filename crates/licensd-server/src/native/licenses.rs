@@ -65,7 +65,7 @@ async fn prepare(state: &AppState, fields: &LicenseFields) -> Result<(Product, N
     let now = state.now();
     let product = state
         .store
-        .get_product(fields.product_id)
+        .get_product(ProductId::new(fields.product_id))
         .await
         .map_err(|e| ApiError::from_store(e, "product"))?;
     let (mut terms, mut expires_at, mut maintenance, mut features) = (LicenseTerms::default(), None, None, Vec::new());
@@ -98,11 +98,11 @@ async fn prepare(state: &AppState, fields: &LicenseFields) -> Result<(Product, N
     if let Some(explicit) = &fields.features {
         features = explicit.clone();
     }
-    check_feature_codes(state, product.id, &features).await?;
+    check_feature_codes(state, product.id.get(), &features).await?;
     if let Some(customer_id) = fields.customer_id {
         state
             .store
-            .get_customer(customer_id)
+            .get_customer(CustomerId::new(customer_id))
             .await
             .map_err(|e| ApiError::from_store(e, "customer"))?;
     }
@@ -127,7 +127,7 @@ async fn prepare(state: &AppState, fields: &LicenseFields) -> Result<(Product, N
     let new = NewLicense {
         product_id: product.id,
         policy_id: fields.policy_id,
-        customer_id: fields.customer_id,
+        customer_id: fields.customer_id.map(CustomerId::new),
         key,
         status: fields.status.unwrap_or(LicenseStatus::Active),
         assignment: fields.assignment.unwrap_or(Assignment::Assigned),
@@ -228,7 +228,10 @@ pub async fn prepare_bulk(
 pub fn bulk_created(created: Vec<License>) -> BulkCreated {
     let licenses = created
         .into_iter()
-        .map(|l| IssuedKey { id: l.id, key: l.key })
+        .map(|l| IssuedKey {
+            id: l.id.get(),
+            key: l.key,
+        })
         .collect::<Vec<_>>();
     BulkCreated {
         created: licenses.len(),
@@ -261,14 +264,14 @@ pub async fn list_licenses(
     }
     .page()?;
     let filter = LicenseFilter {
-        product_id: query.product_id,
+        product_id: query.product_id.map(ProductId::new),
         policy_id: query.policy_id,
-        customer_id: query.customer_id,
+        customer_id: query.customer_id.map(CustomerId::new),
         status: query.status,
         order_ref: query.order_ref,
     };
     let licenses = state.store.list_licenses(filter, page).await?;
-    Ok(Json(Paged::new(licenses, page.limit, |l| l.id)))
+    Ok(Json(Paged::new(licenses, page.limit, |l| l.id.get())))
 }
 
 /// A license with its features and devices.
@@ -288,11 +291,11 @@ pub async fn get_license(
 ) -> Result<Json<LicenseDetail>, ApiError> {
     let license = state
         .store
-        .get_license(id)
+        .get_license(LicenseId::new(id))
         .await
         .map_err(|e| ApiError::from_store(e, "license"))?;
-    let features = state.store.license_features(id).await?;
-    let devices = state.store.list_devices(id).await?;
+    let features = state.store.license_features(LicenseId::new(id)).await?;
+    let devices = state.store.list_devices(LicenseId::new(id)).await?;
     Ok(Json(LicenseDetail {
         license,
         features,
@@ -337,7 +340,7 @@ pub async fn update_license(
 ) -> Result<Json<License>, ApiError> {
     let license = state
         .store
-        .get_license(id)
+        .get_license(LicenseId::new(id))
         .await
         .map_err(|e| ApiError::from_store(e, "license"))?;
     let mut edit = LicenseEdit::from_license(&license);
@@ -345,11 +348,11 @@ pub async fn update_license(
         if let Some(id) = customer_id {
             state
                 .store
-                .get_customer(id)
+                .get_customer(CustomerId::new(id))
                 .await
                 .map_err(|e| ApiError::from_store(e, "customer"))?;
         }
-        edit.customer_id = customer_id;
+        edit.customer_id = customer_id.map(CustomerId::new);
     }
     if let Some(status) = body.status {
         edit.status = status;
@@ -385,7 +388,7 @@ pub async fn update_license(
         edit.metadata = metadata_or_empty(body.metadata)?;
     }
     if let Some(features) = body.features {
-        check_feature_codes(&state, license.product_id, &features).await?;
+        check_feature_codes(&state, license.product_id.get(), &features).await?;
         edit.features = Some(features);
     }
     if let (Some(start), Some(end)) = (edit.starts_at, edit.expires_at)
@@ -397,7 +400,7 @@ pub async fn update_license(
     Ok(Json(
         state
             .store
-            .edit_license(id, edit, event, state.now())
+            .edit_license(LicenseId::new(id), edit, event, state.now())
             .await
             .map_err(|e| ApiError::from_store(e, "license"))?,
     ))
@@ -412,7 +415,7 @@ async fn set_status(
 ) -> Result<Json<License>, ApiError> {
     let license = state
         .store
-        .get_license(id)
+        .get_license(LicenseId::new(id))
         .await
         .map_err(|e| ApiError::from_store(e, "license"))?;
     let mut edit = LicenseEdit::from_license(&license);
@@ -421,7 +424,7 @@ async fn set_status(
     Ok(Json(
         state
             .store
-            .edit_license(id, edit, event, state.now())
+            .edit_license(LicenseId::new(id), edit, event, state.now())
             .await
             .map_err(|e| ApiError::from_store(e, "license"))?,
     ))
@@ -444,7 +447,7 @@ pub async fn reset_consumption(
     Ok(Json(
         state
             .store
-            .get_license(id)
+            .get_license(LicenseId::new(id))
             .await
             .map_err(|e| ApiError::from_store(e, "license"))?,
     ))
@@ -485,7 +488,11 @@ pub async fn delete_license(
 ) -> Result<StatusCode, ApiError> {
     state
         .store
-        .delete_license(id, admin.event("license.deleted", "license").subject(id), state.now())
+        .delete_license(
+            LicenseId::new(id),
+            admin.event("license.deleted", "license").subject(id),
+            state.now(),
+        )
         .await
         .map_err(|e| ApiError::from_store(e, "license"))?;
     Ok(StatusCode::NO_CONTENT)
@@ -499,10 +506,10 @@ pub async fn list_devices(
 ) -> Result<Json<Vec<Device>>, ApiError> {
     state
         .store
-        .get_license(id)
+        .get_license(LicenseId::new(id))
         .await
         .map_err(|e| ApiError::from_store(e, "license"))?;
-    Ok(Json(state.store.list_devices(id).await?))
+    Ok(Json(state.store.list_devices(LicenseId::new(id)).await?))
 }
 
 #[utoipa::path(get, path = "/v1/licenses/{id}/leases", tag = "devices", params(("id" = i64, Path)), responses((status = 200, body = Vec<FloatingLease>)), security(("bearer" = [])))]
@@ -513,10 +520,10 @@ pub async fn list_leases(
 ) -> Result<Json<Vec<FloatingLease>>, ApiError> {
     state
         .store
-        .get_license(id)
+        .get_license(LicenseId::new(id))
         .await
         .map_err(|e| ApiError::from_store(e, "license"))?;
-    Ok(Json(state.store.live_leases(id, state.now()).await?))
+    Ok(Json(state.store.live_leases(LicenseId::new(id), state.now()).await?))
 }
 
 #[utoipa::path(get, path = "/v1/devices/{id}", tag = "devices", params(("id" = i64, Path)), responses((status = 200, body = Device), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
@@ -528,7 +535,7 @@ pub async fn get_device(
     Ok(Json(
         state
             .store
-            .get_device(id)
+            .get_device(DeviceId::new(id))
             .await
             .map_err(|e| ApiError::from_store(e, "device"))?,
     ))
@@ -544,7 +551,7 @@ pub async fn deactivate_device(
     Ok(Json(
         state
             .store
-            .deactivate_device(id, event, state.now())
+            .deactivate_device(DeviceId::new(id), event, state.now())
             .await
             .map_err(|e| ApiError::from_store(e, "device"))?,
     ))
@@ -570,12 +577,12 @@ pub async fn block_device(
     if let Some(product_id) = body.product_id {
         state
             .store
-            .get_product(product_id)
+            .get_product(ProductId::new(product_id))
             .await
             .map_err(|e| ApiError::from_store(e, "product"))?;
     }
     let new = NewBlockedDevice {
-        product_id: body.product_id,
+        product_id: body.product_id.map(ProductId::new),
         fingerprint: body.fingerprint,
         reason: body.reason,
     };
@@ -593,7 +600,12 @@ pub async fn list_blocked_devices(
     State(state): State<AppState>,
     ApiQuery(filter): ApiQuery<super::catalog::ProductFilter>,
 ) -> Result<Json<Vec<BlockedDevice>>, ApiError> {
-    Ok(Json(state.store.list_blocked_devices(filter.product_id).await?))
+    Ok(Json(
+        state
+            .store
+            .list_blocked_devices(filter.product_id.map(ProductId::new))
+            .await?,
+    ))
 }
 
 #[utoipa::path(delete, path = "/v1/blocked-devices/{id}", tag = "devices", params(("id" = i64, Path)), responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]

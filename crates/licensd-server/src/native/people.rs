@@ -92,7 +92,7 @@ pub async fn list_customers(
     Ok(Json(Paged::new(
         state.store.list_customers(page).await?,
         page.limit,
-        |c| c.id,
+        |c| c.id.get(),
     )))
 }
 
@@ -105,7 +105,7 @@ pub async fn get_customer(
     Ok(Json(
         state
             .store
-            .get_customer(id)
+            .get_customer(CustomerId::new(id))
             .await
             .map_err(|e| ApiError::from_store(e, "customer"))?,
     ))
@@ -138,7 +138,7 @@ pub async fn update_customer(
 ) -> Result<Json<Customer>, ApiError> {
     let mut customer = state
         .store
-        .get_customer(id)
+        .get_customer(CustomerId::new(id))
         .await
         .map_err(|e| ApiError::from_store(e, "customer"))?;
     if let Some(email) = body.email {
@@ -180,7 +180,11 @@ pub async fn delete_customer(
 ) -> Result<StatusCode, ApiError> {
     state
         .store
-        .delete_customer(id, admin.event("customer.deleted", "customer").subject(id), state.now())
+        .delete_customer(
+            CustomerId::new(id),
+            admin.event("customer.deleted", "customer").subject(id),
+            state.now(),
+        )
         .await
         .map_err(|e| ApiError::from_store(e, "customer"))?;
     Ok(StatusCode::NO_CONTENT)
@@ -207,7 +211,7 @@ pub async fn create_license_user(
     if let Some(customer_id) = body.customer_id {
         state
             .store
-            .get_customer(customer_id)
+            .get_customer(CustomerId::new(customer_id))
             .await
             .map_err(|e| ApiError::from_store(e, "customer"))?;
     }
@@ -219,7 +223,7 @@ pub async fn create_license_user(
         None => None,
     };
     let new = NewLicenseUser {
-        customer_id: body.customer_id,
+        customer_id: body.customer_id.map(CustomerId::new),
         email: body.email,
         name: body.name,
         password_hash,
@@ -253,7 +257,10 @@ pub async fn list_license_users(
     }
     .page()?;
     Ok(Json(Paged::new(
-        state.store.list_license_users(query.customer_id, page).await?,
+        state
+            .store
+            .list_license_users(query.customer_id.map(CustomerId::new), page)
+            .await?,
         page.limit,
         |u| u.id,
     )))
@@ -336,7 +343,7 @@ pub async fn assign_user(
 ) -> Result<StatusCode, ApiError> {
     state
         .store
-        .get_license(id)
+        .get_license(LicenseId::new(id))
         .await
         .map_err(|e| ApiError::from_store(e, "license"))?;
     state
@@ -350,7 +357,7 @@ pub async fn assign_user(
         .data(serde_json::json!({"user_id": body.user_id}));
     state
         .store
-        .assign_license_user(id, body.user_id, event, state.now())
+        .assign_license_user(LicenseId::new(id), body.user_id, event, state.now())
         .await
         .map_err(|e| ApiError::from_store(e, "license"))?;
     Ok(StatusCode::NO_CONTENT)
@@ -368,7 +375,7 @@ pub async fn unassign_user(
         .data(serde_json::json!({"user_id": user_id}));
     state
         .store
-        .unassign_license_user(id, user_id, event, state.now())
+        .unassign_license_user(LicenseId::new(id), user_id, event, state.now())
         .await
         .map_err(|e| ApiError::from_store(e, "license user assignment"))?;
     Ok(StatusCode::NO_CONTENT)
@@ -382,8 +389,8 @@ pub async fn users_of_license(
 ) -> Result<Json<Vec<LicenseUser>>, ApiError> {
     state
         .store
-        .get_license(id)
+        .get_license(LicenseId::new(id))
         .await
         .map_err(|e| ApiError::from_store(e, "license"))?;
-    Ok(Json(state.store.users_of_license(id).await?))
+    Ok(Json(state.store.users_of_license(LicenseId::new(id)).await?))
 }

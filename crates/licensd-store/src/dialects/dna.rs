@@ -190,20 +190,20 @@ macro_rules! impl_dna_store {
                 dna_row(&mut conn, license_id).await
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license.id))]
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license.id.get()))]
             async fn license_facts(&self, license: &License, now: Millis) -> Result<DnaLicenseFacts> {
                 // One read transaction so the three counts describe the same moment.
                 let mut tx = self.pool.begin().await.map_err(db_err)?;
                 let active_devices: i64 =
                     sqlx::query_scalar(crate::sql::ACTIVE_DEVICES)
-                        .bind(license.id)
+                        .bind(license.id.get())
                         .fetch_one(&mut *tx)
                         .await
                         .map_err(db_err)?;
                 let recent_activations: i64 = match &license.terms.reactivation_lockout {
                     Some(lockout) => {
                         sqlx::query_scalar("SELECT COUNT(*) FROM activation_log WHERE license_id = $1 AND at > $2")
-                            .bind(license.id)
+                            .bind(license.id.get())
                             .bind(now.saturating_sub(lockout.window_hours.saturating_mul(HOUR)))
                             .fetch_one(&mut *tx)
                             .await
@@ -213,7 +213,7 @@ macro_rules! impl_dna_store {
                 };
                 let locked: i64 =
                     sqlx::query_scalar("SELECT COUNT(*) FROM dna_ip_attempts WHERE license_id = $1 AND locked_until > $2")
-                        .bind(license.id)
+                        .bind(license.id.get())
                         .bind(now)
                         .fetch_one(&mut *tx)
                         .await

@@ -105,17 +105,17 @@ macro_rules! impl_dna_credit_store {
                 rows.iter().map(pool_from_row).collect()
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license.id))]
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license.id.get()))]
             async fn license_credit_pools(&self, license: &License) -> Result<Vec<CreditPool>> {
                 let mut conn = self.pool.acquire().await.map_err(db_err)?;
-                let Some(email) = email_of(&mut conn, license.id).await? else {
+                let Some(email) = email_of(&mut conn, license.id.get()).await? else {
                     return Ok(Vec::new());
                 };
                 let rows = sqlx::query(concat!(
                     "SELECT product_id, email, name, balance, consumed, updated_at FROM dna_credit_pools ",
                     "WHERE product_id = $1 AND email = $2 ORDER BY name"
                 ))
-                .bind(license.product_id)
+                .bind(license.product_id.get())
                 .bind(email)
                 .fetch_all(&mut *conn)
                 .await
@@ -183,7 +183,7 @@ macro_rules! impl_dna_credit_store {
                 Ok(pool)
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product.id, license_id = license.id))]
+            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product.id.get(), license_id = license.id.get()))]
             async fn consume_credit_pool(
                 &self,
                 product: &Product,
@@ -194,8 +194,8 @@ macro_rules! impl_dna_credit_store {
                 now: Millis,
             ) -> Result<CreditPool> {
                 let mut tx = begin_write(self).await?;
-                let current = match email_of(&mut tx, license.id).await? {
-                    Some(email) => locked_pool(&mut tx, license.product_id, &email, name)
+                let current = match email_of(&mut tx, license.id.get()).await? {
+                    Some(email) => locked_pool(&mut tx, license.product_id.get(), &email, name)
                         .await?
                         .map(|pool| (email, pool)),
                     None => None,
@@ -216,7 +216,7 @@ macro_rules! impl_dna_credit_store {
                     "WHERE product_id = $1 AND email = $2 AND name = $3 ",
                     "RETURNING product_id, email, name, balance, consumed, updated_at"
                 ))
-                .bind(license.product_id)
+                .bind(license.product_id.get())
                 .bind(&email)
                 .bind(name)
                 .bind(next.balance)

@@ -15,7 +15,9 @@ use crate::migrate::Migration;
 use crate::sql::{conflict, db_err};
 use crate::{CatalogStore, LicenseStore, PostgresStore, Result, SqliteStore, StoreError};
 use licensd_domain::product_version::ProductVersion;
-use licensd_domain::{Denial, EventDraft, FloatingLease, LicenseFeature, Millis, feature_borrow, rules};
+use licensd_domain::{
+    Denial, EventDraft, FloatingLease, LicenseFeature, LicenseId, Millis, ProductId, feature_borrow, rules,
+};
 
 pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[
     Migration {
@@ -208,9 +210,9 @@ macro_rules! impl_licensespring_store {
             ) -> Result<FloatingLease> {
                 // The license, product and feature grant (terms, not counters) are read first;
                 // the seats, which are the limit, are counted after the lock.
-                let license = self.get_license(license_id).await?;
+                let license = self.get_license(LicenseId::new(license_id)).await?;
                 let product = self.get_product(license.product_id).await?;
-                let feature = granted(self.license_features(license_id).await?, feature_code)?;
+                let feature = granted(self.license_features(LicenseId::new(license_id)).await?, feature_code)?;
                 let feature_id = feature.definition.id;
                 let mut tx = begin_write(self).await?;
                 lock_license_id(&mut tx, license_id).await?;
@@ -408,7 +410,7 @@ macro_rules! impl_licensespring_store {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<()> {
-                let feature = granted(self.license_features(license_id).await?, feature_code)?;
+                let feature = granted(self.license_features(LicenseId::new(license_id)).await?, feature_code)?;
                 if feature.floating_seats().is_none() {
                     return Err(StoreError::Denied(Denial::FeatureNotFloating));
                 }
@@ -604,9 +606,9 @@ macro_rules! impl_licensespring_store {
             ) -> Result<()> {
                 // Terms are read first (as in checkout_feature_lease); the counters, which the
                 // limits apply to, are read again after the lock.
-                let mut license = self.get_license(license_id).await?;
+                let mut license = self.get_license(LicenseId::new(license_id)).await?;
                 let product = self.get_product(license.product_id).await?;
-                let mut features = self.license_features(license_id).await?;
+                let mut features = self.license_features(LicenseId::new(license_id)).await?;
                 let mut planned = Vec::with_capacity(feature_consumptions.len());
                 for (code, amount) in &feature_consumptions {
                     if *amount == 0 {
@@ -781,7 +783,7 @@ macro_rules! impl_licensespring_store {
             let get = |e: sqlx::Error| StoreError::Corrupt(format!("product version: {e}"));
             Ok(ProductVersion {
                 id: row.try_get("id").map_err(get)?,
-                product_id: row.try_get("product_id").map_err(get)?,
+                product_id: ProductId::new(row.try_get("product_id").map_err(get)?),
                 version: row.try_get("version").map_err(get)?,
                 environment: row.try_get("environment").map_err(get)?,
                 channel: row.try_get("channel").map_err(get)?,

@@ -5,7 +5,7 @@
 
 use crate::migrate::Migration;
 use crate::{PostgresStore, Result, SqliteStore};
-use licensd_domain::{EventDraft, Millis};
+use licensd_domain::{EventDraft, LicenseId, Millis};
 
 pub use super::slascone::LicenseLimitsUpdate;
 
@@ -112,7 +112,7 @@ macro_rules! impl_slascone_admin_store {
                 let mut tx = begin_write(self).await?;
                 // The license row lock first, as every command that checks a count against a limit:
                 // no activation or user assignment can slip in between the count and the update.
-                let license = lock_license(&mut tx, &*self.codec, &crate::LicenseRef::Id(license_id))
+                let license = lock_license(&mut tx, &*self.codec, &crate::LicenseRef::Id(LicenseId::new(license_id)))
                     .await?
                     .ok_or(StoreError::NotFound)?;
                 let product_id = license.product_id;
@@ -125,7 +125,7 @@ macro_rules! impl_slascone_admin_store {
                 if let Some(wanted) = update.policy_id {
                     let edition = sqlx::query("SELECT terms FROM policies WHERE id = $1 AND product_id = $2")
                         .bind(wanted)
-                        .bind(product_id)
+                        .bind(product_id.get())
                         .fetch_optional(&mut *tx)
                         .await
                         .map_err(db_err)?
@@ -219,7 +219,7 @@ macro_rules! impl_slascone_admin_store {
                         .bind(license_id)
                         .bind(entry)
                         .bind(kind.as_str())
-                        .bind(product_id)
+                        .bind(product_id.get())
                         .execute(&mut *tx)
                         .await
                         .map_err(db_err)?

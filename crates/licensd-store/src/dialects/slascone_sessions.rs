@@ -8,7 +8,7 @@
 use crate::migrate::Migration;
 use crate::{PostgresStore, Result, SqliteStore};
 use licensd_domain::floating_sessions::SessionRefusal;
-use licensd_domain::{EventDraft, FloatingLease, Millis};
+use licensd_domain::{EventDraft, FloatingLease, LicenseId, Millis};
 
 pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
     version: 520,
@@ -123,7 +123,7 @@ macro_rules! impl_sessions {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<std::result::Result<FloatingLease, SessionRefusal>> {
-                let license = match lock_license_or_deny(&mut *tx, codec, &LicenseRef::Id(open.license_id)).await {
+                let license = match lock_license_or_deny(&mut *tx, codec, &LicenseRef::Id(LicenseId::new(open.license_id))).await {
                     Ok(license) => license,
                     Err(StoreError::Denied(denial)) => return Ok(Err(SessionRefusal::Denied(denial))),
                     Err(other) => return Err(other),
@@ -133,12 +133,12 @@ macro_rules! impl_sessions {
                     Err(StoreError::Denied(denial)) => return Ok(Err(SessionRefusal::Denied(denial))),
                     Err(other) => return Err(other),
                 };
-                drop_dead_leases(&mut *tx, license.id, now).await?;
-                let own = own_session(&mut *tx, license.id, &open.client_id, &open.session_id).await?;
+                drop_dead_leases(&mut *tx, license.id.get(), now).await?;
+                let own = own_session(&mut *tx, license.id.get(), &open.client_id, &open.session_id).await?;
                 let other_live_leases: i64 = sqlx::query_scalar(
                     "SELECT COUNT(*) FROM floating_leases WHERE license_id = $1 AND feature_id IS NULL AND id <> $2",
                 )
-                .bind(license.id)
+                .bind(license.id.get())
                 .bind(own.as_ref().map_or(0, |lease| lease.id))
                 .fetch_one(&mut *tx)
                 .await
@@ -146,7 +146,7 @@ macro_rules! impl_sessions {
                 let client_other_sessions = count(
                     &mut *tx,
                     "SELECT COUNT(*) FROM slascone_sessions WHERE license_id = $1 AND client_id = $2 AND session_id <> $3",
-                    license.id,
+                    license.id.get(),
                     &open.client_id,
                     &open.session_id,
                 )
@@ -155,7 +155,7 @@ macro_rules! impl_sessions {
                     "SELECT COUNT(*) FROM blocked_devices WHERE fingerprint = $1 AND (product_id IS NULL OR product_id = $2)",
                 )
                 .bind(&open.client_id)
-                .bind(product.id)
+                .bind(product.id.get())
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(db_err)?;
@@ -166,7 +166,7 @@ macro_rules! impl_sessions {
                             "SELECT COUNT(*) FROM license_user_assignments a JOIN license_users u ON u.id = a.user_id \
                              WHERE a.license_id = $1 AND u.email = $2",
                         )
-                        .bind(license.id)
+                        .bind(license.id.get())
                         .bind(user)
                         .fetch_one(&mut *tx)
                         .await
@@ -174,7 +174,7 @@ macro_rules! impl_sessions {
                         let elsewhere = count(
                             &mut *tx,
                             "SELECT COUNT(*) FROM slascone_sessions WHERE license_id = $1 AND user_id = $2 AND client_id <> $3",
-                            license.id,
+                            license.id.get(),
                             user,
                             &open.client_id,
                         )
@@ -215,7 +215,7 @@ macro_rules! impl_sessions {
                              VALUES ($1, NULL, $2, $3, $4, $5) RETURNING ",
                             lease_cols!()
                         ))
-                        .bind(license.id)
+                        .bind(license.id.get())
                         .bind(session_fingerprint(&open.client_id, &open.session_id))
                         .bind(plan.expires_at)
                         .bind(plan.borrowed_until)
@@ -229,7 +229,7 @@ macro_rules! impl_sessions {
                              VALUES ($1, $2, $3, $4, $5)",
                         )
                         .bind(lease.id)
-                        .bind(license.id)
+                        .bind(license.id.get())
                         .bind(&open.client_id)
                         .bind(&open.session_id)
                         .bind(&open.user_id)
@@ -277,9 +277,9 @@ macro_rules! impl_sessions {
                     now: Millis,
                 ) -> Result<bool> {
                     let mut tx = begin_write(self).await?;
-                    let license = lock_license_or_deny(&mut tx, &*self.codec, &LicenseRef::Id(license_id)).await?;
-                    drop_dead_leases(&mut tx, license.id, now).await?;
-                    let Some(own) = own_session(&mut tx, license.id, client_id, session_id).await? else {
+                    let license = lock_license_or_deny(&mut tx, &*self.codec, &LicenseRef::Id(LicenseId::new(license_id))).await?;
+                    drop_dead_leases(&mut tx, license.id.get(), now).await?;
+                    let Some(own) = own_session(&mut tx, license.id.get(), client_id, session_id).await? else {
                         tx.rollback().await.map_err(db_err)?;
                         return Ok(false);
                     };

@@ -20,7 +20,7 @@ pub trait ActivationStore: Send + Sync + 'static {
     /// and any refusal rolls back all of them. Results are in ascending id order.
     async fn activate_many(
         &self,
-        license_ids: &[i64],
+        license_ids: &[LicenseId],
         device: DeviceInfo,
         user_id: Option<i64>,
         event: EventDraft,
@@ -33,8 +33,8 @@ pub trait ActivationStore: Send + Sync + 'static {
     #[allow(clippy::too_many_arguments)]
     async fn activate_moving(
         &self,
-        license_id: i64,
-        release_from: &[i64],
+        license_id: LicenseId,
+        release_from: &[LicenseId],
         device: DeviceInfo,
         user_id: Option<i64>,
         event: EventDraft,
@@ -86,9 +86,9 @@ macro_rules! impl_activation {
                 Ok(rules::plan_activation(&state, now)?)
             }
 
-            async fn device_by_fingerprint(conn: &mut Conn, license_id: i64, fingerprint: &str) -> Result<Option<Device>> {
+            async fn device_by_fingerprint(conn: &mut Conn, license_id: LicenseId, fingerprint: &str) -> Result<Option<Device>> {
                 sqlx::query(concat!("SELECT ", device_cols!(), " FROM devices WHERE license_id = $1 AND fingerprint = $2"))
-                    .bind(license_id)
+                    .bind(license_id.get())
                     .bind(fingerprint)
                     .fetch_optional(&mut *conn)
                     .await
@@ -97,10 +97,10 @@ macro_rules! impl_activation {
                     .transpose()
             }
 
-            async fn is_blocked(conn: &mut Conn, product_id: i64, fingerprint: &str) -> Result<bool> {
+            async fn is_blocked(conn: &mut Conn, product_id: ProductId, fingerprint: &str) -> Result<bool> {
                 let n: i64 = sqlx::query_scalar(IS_BLOCKED)
                 .bind(fingerprint)
-                .bind(product_id)
+                .bind(product_id.get())
                 .fetch_one(&mut *conn)
                 .await
                 .map_err(db_err)?;
@@ -112,8 +112,8 @@ macro_rules! impl_activation {
             /// need all three, activation while holding the license lock).
             async fn device_state(
                 conn: &mut Conn,
-                license_id: i64,
-                product_id: i64,
+                license_id: LicenseId,
+                product_id: ProductId,
                 fingerprint: &str,
             ) -> Result<(Option<Device>, bool, i64)> {
                 let row = sqlx::query(
@@ -123,9 +123,9 @@ macro_rules! impl_activation {
                      d.mac, d.is_vm, d.user_id, d.variables, d.activated_at, d.last_seen_at, d.deactivated_at \
                      FROM (SELECT 1 AS anchor) AS anchor LEFT JOIN devices d ON d.license_id = $1 AND d.fingerprint = $2",
                 )
-                .bind(license_id)
+                .bind(license_id.get())
                 .bind(fingerprint)
-                .bind(product_id)
+                .bind(product_id.get())
                 .fetch_one(&mut *conn)
                 .await
                 .map_err(db_err)?;
@@ -149,7 +149,7 @@ macro_rules! impl_activation {
                 let user_active_devices = match user_id {
                     Some(user_id) => Some(
                         sqlx::query_scalar(USER_ACTIVE_DEVICES)
-                        .bind(license.id)
+                        .bind(license.id.get())
                         .bind(user_id)
                         .fetch_one(&mut *conn)
                         .await
@@ -159,7 +159,7 @@ macro_rules! impl_activation {
                 };
                 let recent_activations: i64 = match &license.terms.reactivation_lockout {
                     Some(lockout) => sqlx::query_scalar(RECENT_ACTIVATIONS)
-                        .bind(license.id)
+                        .bind(license.id.get())
                         .bind(lockout_window_start(lockout, now))
                         .fetch_one(&mut *conn)
                         .await
@@ -205,7 +205,7 @@ macro_rules! impl_activation {
                 // after the lock (so on PostgreSQL its snapshot includes the previous holder's
                 // commit).
                 let row = sqlx::query(concat!(validation_select!(), "WHERE l.id = $1"))
-                    .bind(license.id)
+                    .bind(license.id.get())
                     .bind(&device.fingerprint)
                     .fetch_one(&mut *conn)
                     .await
@@ -223,7 +223,7 @@ macro_rules! impl_activation {
                             StoreError::Database("activation rule saw an active device that was not loaded".into())
                         })?;
                         // Fields a client did not report keep their earlier values.
-                        let query = sqlx::query(concat!(device_touch_sql!(), device_cols!())).bind(id);
+                        let query = sqlx::query(concat!(device_touch_sql!(), device_cols!())).bind(id.get());
                         let row = bind_device_report(query, device, user_id, variables)
                             .bind(now)
                             .fetch_one(&mut *conn)
@@ -236,7 +236,7 @@ macro_rules! impl_activation {
                             // Reactivation reuses the row: UNIQUE(license_id, fingerprint)
                             // keeps one row per device across its history.
                             Some(old) => bind_device_report(
-                                sqlx::query(concat!(device_reactivate_sql!(), device_cols!())).bind(old.id),
+                                sqlx::query(concat!(device_reactivate_sql!(), device_cols!())).bind(old.id.get()),
                                 device,
                                 user_id,
                                 variables,
@@ -259,14 +259,14 @@ macro_rules! impl_activation {
                                          g AS (INSERT INTO activation_log (license_id, fingerprint, at) SELECT $1, $2, $12 FROM d) \
                                          SELECT * FROM d"
                                     ))
-                                    .bind(license.id)
+                                    .bind(license.id.get())
                                     .bind(&device.fingerprint),
                                     device,
                                     user_id,
                                     Some(variables.unwrap_or_else(|| String::from("{}"))),
                                 )
                                 .bind(now);
-                                let row = bind_event(query, event, subject)?
+                                let row = bind_event(query, event, subject.map(i64::from))?
                                 .fetch_one(&mut *conn)
                                 .await
                                 .map_err(conflict("device is already registered on this license", "license user does not exist"))?;
@@ -282,7 +282,7 @@ macro_rules! impl_activation {
                             }
                             None => bind_device_report(
                                 sqlx::query(concat!(device_insert_sql!(), device_cols!()))
-                                    .bind(license.id)
+                                    .bind(license.id.get())
                                     .bind(&device.fingerprint),
                                 device,
                                 user_id,
@@ -295,7 +295,7 @@ macro_rules! impl_activation {
                         };
                         let license = if is_transfer || start_trial_expiry.is_some() {
                             let row = sqlx::query(COUNT_TRANSFER_OR_TRIAL)
-                            .bind(license.id)
+                            .bind(license.id.get())
                             .bind(i64::from(is_transfer))
                             .bind(start_trial_expiry)
                             .fetch_one(&mut *conn)
@@ -306,7 +306,7 @@ macro_rules! impl_activation {
                             license
                         };
                         sqlx::query(INSERT_ACTIVATION_LOG)
-                            .bind(license.id)
+                            .bind(license.id.get())
                             .bind(&device.fingerprint)
                             .bind(now)
                             .execute(&mut *conn)
@@ -315,14 +315,14 @@ macro_rules! impl_activation {
                         (device_from_row(&row)?, license, true)
                     }
                 };
-                let subject = if device_subject { stored.id } else { license.id };
+                let subject = if device_subject { stored.id.get() } else { license.id.get() };
                 insert_event(&mut *conn, event, Some(subject), now).await?;
                 let active_devices = if newly_activated { active_devices + 1 } else { active_devices };
                 Ok(Activation { product, license, device: stored, newly_activated, active_devices, known_features })
             }
             #[async_trait::async_trait]
             impl $crate::ActivationStore for $store {
-                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license.id(), user_id = user_id))]
+                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license.id().map(i64::from), user_id = user_id))]
                 async fn activate(
                     &self,
                     license: LicenseRef,
@@ -350,7 +350,7 @@ macro_rules! impl_activation {
                 #[tracing::instrument(level = "debug", skip_all, fields(user_id = user_id))]
                 async fn activate_many(
                     &self,
-                    license_ids: &[i64],
+                    license_ids: &[LicenseId],
                     device: DeviceInfo,
                     user_id: Option<i64>,
                     event: EventDraft,
@@ -372,11 +372,11 @@ macro_rules! impl_activation {
                     Ok(activations)
                 }
 
-                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id, user_id = user_id))]
+                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get(), user_id = user_id))]
                 async fn activate_moving(
                     &self,
-                    license_id: i64,
-                    release_from: &[i64],
+                    license_id: LicenseId,
+                    release_from: &[LicenseId],
                     device: DeviceInfo,
                     user_id: Option<i64>,
                     event: EventDraft,
@@ -403,7 +403,7 @@ macro_rules! impl_activation {
                             continue;
                         };
                         let (retired, license) = retire_device(&mut tx, codec, &existing, now).await?;
-                        let subject = if release_event.subject_type == "device" { retired.id } else { license.id };
+                        let subject = if release_event.subject_type == "device" { retired.id.get() } else { license.id.get() };
                         insert_event(&mut tx, release_event.clone(), Some(subject), now).await?;
                     }
                     let target = target.ok_or(StoreError::Denied(Denial::LicenseNotFound))?;

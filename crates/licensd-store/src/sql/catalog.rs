@@ -8,7 +8,7 @@ use licensd_domain::*;
 pub trait CatalogStore: Send + Sync + 'static {
     // --- products ---
     async fn create_product(&self, new: NewProduct, event: EventDraft, now: Millis) -> Result<Product>;
-    async fn get_product(&self, id: i64) -> Result<Product>;
+    async fn get_product(&self, id: ProductId) -> Result<Product>;
     async fn get_product_by_code(&self, code: &str) -> Result<Product>;
     async fn list_products(&self, page: Page) -> Result<Vec<Product>>;
     /// Writes every mutable field of `product` (code, name, auth method, status, trial, metadata).
@@ -20,7 +20,7 @@ pub trait CatalogStore: Send + Sync + 'static {
     /// before `event`. NotFound for an unknown product.
     async fn delete_product(
         &self,
-        id: i64,
+        id: ProductId,
         deletion: licensd_domain::product_deletion::ProductDeletion,
         event: EventDraft,
         now: Millis,
@@ -29,7 +29,7 @@ pub trait CatalogStore: Send + Sync + 'static {
     // --- feature definitions ---
     async fn create_feature(&self, new: NewFeature, event: EventDraft, now: Millis) -> Result<FeatureDefinition>;
     async fn get_feature(&self, id: i64) -> Result<FeatureDefinition>;
-    async fn list_features(&self, product_id: Option<i64>) -> Result<Vec<FeatureDefinition>>;
+    async fn list_features(&self, product_id: Option<ProductId>) -> Result<Vec<FeatureDefinition>>;
     async fn update_feature(
         &self,
         feature: FeatureDefinition,
@@ -41,7 +41,7 @@ pub trait CatalogStore: Send + Sync + 'static {
     // --- policies ---
     async fn create_policy(&self, new: NewPolicy, event: EventDraft, now: Millis) -> Result<Policy>;
     async fn get_policy(&self, id: i64) -> Result<Policy>;
-    async fn list_policies(&self, product_id: Option<i64>) -> Result<Vec<Policy>>;
+    async fn list_policies(&self, product_id: Option<ProductId>) -> Result<Vec<Policy>>;
     async fn update_policy(&self, policy: Policy, event: EventDraft, now: Millis) -> Result<Policy>;
     async fn delete_policy(&self, id: i64, event: EventDraft, now: Millis) -> Result<()>;
 }
@@ -79,10 +79,10 @@ macro_rules! impl_catalog {
                     Ok(product)
                 }
 
-                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
-                async fn get_product(&self, id: i64) -> Result<Product> {
+                #[tracing::instrument(level = "debug", skip_all, fields(id = id.get()))]
+                async fn get_product(&self, id: ProductId) -> Result<Product> {
                     sqlx::query(concat!("SELECT ", product_cols!(), " FROM products WHERE id = $1"))
-                        .bind(id)
+                        .bind(id.get())
                         .fetch_optional(&self.pool)
                         .await
                         .map_err(db_err)?
@@ -117,7 +117,7 @@ macro_rules! impl_catalog {
                     rows(found, product_from_row)
                 }
 
-                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product.id))]
+                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product.id.get()))]
                 async fn update_product(&self, product: Product, event: EventDraft, now: Millis) -> Result<Product> {
                     let mut tx = begin_write(self).await?;
                     let row = sqlx::query(concat!(
@@ -125,7 +125,7 @@ macro_rules! impl_catalog {
                          trial_days = $7, metadata = $8, updated_at = $9 WHERE id = $1 RETURNING ",
                         product_cols!()
                     ))
-                    .bind(product.id)
+                    .bind(product.id.get())
                     .bind(&product.code)
                     .bind(&product.name)
                     .bind(product.auth_method.as_str())
@@ -144,10 +144,10 @@ macro_rules! impl_catalog {
                     Ok(updated)
                 }
 
-                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
+                #[tracing::instrument(level = "debug", skip_all, fields(id = id.get()))]
                 async fn delete_product(
                     &self,
-                    id: i64,
+                    id: ProductId,
                     deletion: licensd_domain::product_deletion::ProductDeletion,
                     event: EventDraft,
                     now: Millis,
@@ -155,7 +155,7 @@ macro_rules! impl_catalog {
                     use licensd_domain::product_deletion::ProductDeletion;
                     let mut tx = begin_write(self).await?;
                     let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE id = $1")
-                        .bind(id)
+                        .bind(id.get())
                         .fetch_one(&mut *tx)
                         .await
                         .map_err(db_err)?;
@@ -163,7 +163,7 @@ macro_rules! impl_catalog {
                         return Err(StoreError::NotFound);
                     }
                     let licenses: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM licenses WHERE product_id = $1")
-                        .bind(id)
+                        .bind(id.get())
                         .fetch_one(&mut *tx)
                         .await
                         .map_err(db_err)?;
@@ -176,13 +176,13 @@ macro_rules! impl_catalog {
                         // those deleted, so a licence created meanwhile is logged too.
                         let mut removed: Vec<i64> =
                             sqlx::query_scalar("DELETE FROM licenses WHERE product_id = $1 RETURNING id")
-                                .bind(id)
+                                .bind(id.get())
                                 .fetch_all(&mut *tx)
                                 .await
                                 .map_err(conflict("product is still in use", "product is still in use"))?;
                         removed.sort_unstable();
                         for license in &removed {
-                            insert_event(&mut tx, ProductDeletion::cascaded_license_event(&event, id, *license), None, now)
+                            insert_event(&mut tx, ProductDeletion::cascaded_license_event(&event, id.get(), *license), None::<i64>, now)
                                 .await?;
                         }
                     }
@@ -192,7 +192,7 @@ macro_rules! impl_catalog {
                         ["DELETE FROM policies WHERE product_id = $1", "DELETE FROM features WHERE product_id = $1", "DELETE FROM products WHERE id = $1"]
                     {
                         sqlx::query(statement)
-                            .bind(id)
+                            .bind(id.get())
                             .execute(&mut *tx)
                             .await
                             .map_err(conflict("product is still in use", "product is still in use"))?;
@@ -213,7 +213,7 @@ macro_rules! impl_catalog {
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING ",
                         feature_cols!()
                     ))
-                    .bind(new.product_id)
+                    .bind(new.product_id.get())
                     .bind(&new.code)
                     .bind(&new.name)
                     .bind(new.feature_type.as_str())
@@ -247,14 +247,14 @@ macro_rules! impl_catalog {
                         .ok_or(StoreError::NotFound)
                 }
 
-                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
-                async fn list_features(&self, product_id: Option<i64>) -> Result<Vec<FeatureDefinition>> {
+                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.map(i64::from)))]
+                async fn list_features(&self, product_id: Option<ProductId>) -> Result<Vec<FeatureDefinition>> {
                     let found = sqlx::query(concat!(
                         "SELECT ",
                         feature_cols!(),
                         " FROM features WHERE ($1 IS NULL OR product_id = $1) ORDER BY id"
                     ))
-                    .bind(product_id)
+                    .bind(product_id.map(i64::from))
                     .fetch_all(&self.pool)
                     .await
                     .map_err(db_err)?;
@@ -307,7 +307,7 @@ macro_rules! impl_catalog {
                          metadata, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING ",
                         policy_cols!()
                     ))
-                    .bind(new.product_id)
+                    .bind(new.product_id.get())
                     .bind(&new.code)
                     .bind(&new.name)
                     .bind(to_json(&new.terms)?)
@@ -337,14 +337,14 @@ macro_rules! impl_catalog {
                         .ok_or(StoreError::NotFound)
                 }
 
-                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
-                async fn list_policies(&self, product_id: Option<i64>) -> Result<Vec<Policy>> {
+                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.map(i64::from)))]
+                async fn list_policies(&self, product_id: Option<ProductId>) -> Result<Vec<Policy>> {
                     let found = sqlx::query(concat!(
                         "SELECT ",
                         policy_cols!(),
                         " FROM policies WHERE ($1 IS NULL OR product_id = $1) ORDER BY id"
                     ))
-                    .bind(product_id)
+                    .bind(product_id.map(i64::from))
                     .fetch_all(&self.pool)
                     .await
                     .map_err(db_err)?;

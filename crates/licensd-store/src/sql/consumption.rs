@@ -40,13 +40,13 @@ macro_rules! impl_consumption {
                 consumption_cols!()
             );
 
-            async fn replayed_consumption(conn: &mut Conn, license_id: i64, key: &str) -> Result<Option<ConsumptionEvent>> {
+            async fn replayed_consumption(conn: &mut Conn, license_id: LicenseId, key: &str) -> Result<Option<ConsumptionEvent>> {
                 sqlx::query(concat!(
                     "SELECT ",
                     consumption_cols!(),
                     " FROM consumption_events WHERE license_id = $1 AND idempotency_key = $2"
                 ))
-                .bind(license_id)
+                .bind(license_id.get())
                 .bind(key)
                 .fetch_optional(&mut *conn)
                 .await
@@ -78,7 +78,7 @@ macro_rules! impl_consumption {
             }
             #[async_trait::async_trait]
             impl $crate::ConsumptionStore for $store {
-                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license.id()))]
+                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license.id().map(i64::from)))]
                 async fn consume(
                     &self,
                     license: LicenseRef,
@@ -109,20 +109,20 @@ macro_rules! impl_consumption {
                     let product = product_of(&mut tx, &license).await?;
                     let counter = rules::plan_consumption(&product, &license, amount, now)?;
                     let row = sqlx::query(SET_CONSUMPTION)
-                    .bind(license.id)
+                    .bind(license.id.get())
                     .bind(counter.used)
                     .bind(counter.period_start)
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(db_err)?;
                     let license = license_from_row(&row, codec)?;
-                    let consumed = insert_consumption(&mut tx, license.id, None, amount, counter.used, idempotency_key, now).await?;
+                    let consumed = insert_consumption(&mut tx, license.id.get(), None, amount, counter.used, idempotency_key, now).await?;
                     insert_event(&mut tx, event, Some(license.id), now).await?;
                     tx.commit().await.map_err(db_err)?;
                     Ok(ConsumptionOutcome { license, event: consumed, total: counter.used, replayed: false })
                 }
 
-                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license.id()))]
+                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license.id().map(i64::from)))]
                 async fn consume_feature(
                     &self,
                     license: LicenseRef,
@@ -144,7 +144,7 @@ macro_rules! impl_consumption {
                     }
                     let product = product_of(&mut tx, &license).await?;
                     let feature = sqlx::query(concat!(license_feature_select!(), "WHERE lf.license_id = $1 AND f.code = $2"))
-                        .bind(license.id)
+                        .bind(license.id.get())
                         .bind(feature_code)
                         .fetch_optional(&mut *tx)
                         .await
@@ -154,7 +154,7 @@ macro_rules! impl_consumption {
                         .ok_or(StoreError::Denied(Denial::FeatureNotFound))?;
                     let counter = rules::plan_feature_consumption(&product, &license, &feature, amount, now)?;
                     sqlx::query("UPDATE license_features SET consumption_used = $3, period_start = $4 WHERE license_id = $1 AND feature_id = $2")
-                        .bind(license.id)
+                        .bind(license.id.get())
                         .bind(feature.definition.id)
                         .bind(counter.used)
                         .bind(counter.period_start)
@@ -162,7 +162,7 @@ macro_rules! impl_consumption {
                         .await
                         .map_err(db_err)?;
                     let consumed =
-                        insert_consumption(&mut tx, license.id, Some(feature.definition.id), amount, counter.used, idempotency_key, now)
+                        insert_consumption(&mut tx, license.id.get(), Some(feature.definition.id), amount, counter.used, idempotency_key, now)
                             .await?;
                     insert_event(&mut tx, event, Some(license.id), now).await?;
                     tx.commit().await.map_err(db_err)?;

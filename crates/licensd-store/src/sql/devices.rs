@@ -7,11 +7,11 @@ use licensd_domain::*;
 #[async_trait::async_trait]
 pub trait DeviceStore: Send + Sync + 'static {
     // --- devices ---
-    async fn list_devices(&self, license_id: i64) -> Result<Vec<Device>>;
-    async fn get_device(&self, id: i64) -> Result<Device>;
+    async fn list_devices(&self, license_id: LicenseId) -> Result<Vec<Device>>;
+    async fn get_device(&self, id: DeviceId) -> Result<Device>;
     async fn block_device(&self, new: NewBlockedDevice, event: EventDraft, now: Millis) -> Result<BlockedDevice>;
     async fn unblock_device(&self, id: i64, event: EventDraft, now: Millis) -> Result<()>;
-    async fn list_blocked_devices(&self, product_id: Option<i64>) -> Result<Vec<BlockedDevice>>;
+    async fn list_blocked_devices(&self, product_id: Option<ProductId>) -> Result<Vec<BlockedDevice>>;
     /// Deactivates the license's active device with this fingerprint.
     async fn deactivate(
         &self,
@@ -25,30 +25,30 @@ pub trait DeviceStore: Send + Sync + 'static {
     /// active on none. Returns the licenses released, in ascending id order.
     async fn deactivate_many(
         &self,
-        license_ids: &[i64],
+        license_ids: &[LicenseId],
         fingerprint: &str,
         event: EventDraft,
         now: Millis,
     ) -> Result<Vec<License>>;
     /// Administrative deactivation by device id.
-    async fn deactivate_device(&self, device_id: i64, event: EventDraft, now: Millis) -> Result<Device>;
+    async fn deactivate_device(&self, device_id: DeviceId, event: EventDraft, now: Millis) -> Result<Device>;
 }
 
 /// Expands the helpers and the `DeviceStore` implementation for one backend inside
 /// `impl_store!`'s `shared` module (see `sql/mod.rs`).
 macro_rules! impl_devices {
     ($store:ty, $backend:ident) => {
-            async fn count_active_devices(conn: &mut Conn, license_id: i64) -> Result<i64> {
+            async fn count_active_devices(conn: &mut Conn, license_id: LicenseId) -> Result<i64> {
                 sqlx::query_scalar($crate::sql::ACTIVE_DEVICES)
-                    .bind(license_id)
+                    .bind(license_id.get())
                     .fetch_one(&mut *conn)
                     .await
                     .map_err(db_err)
             }
 
-            async fn device_by_id(conn: &mut Conn, id: i64) -> Result<Device> {
+            async fn device_by_id(conn: &mut Conn, id: DeviceId) -> Result<Device> {
                 sqlx::query(concat!("SELECT ", device_cols!(), " FROM devices WHERE id = $1"))
-                    .bind(id)
+                    .bind(id.get())
                     .fetch_optional(&mut *conn)
                     .await
                     .map_err(db_err)?
@@ -61,7 +61,7 @@ macro_rules! impl_devices {
             /// a transfer) and frees any floating seats it held.
             async fn retire_device(conn: &mut Conn, codec: &dyn SecretCodec, device: &Device, now: Millis) -> Result<(Device, License)> {
                 let row = sqlx::query(concat!("UPDATE devices SET deactivated_at = $2 WHERE id = $1 RETURNING ", device_cols!()))
-                    .bind(device.id)
+                    .bind(device.id.get())
                     .bind(now)
                     .fetch_one(&mut *conn)
                     .await
@@ -71,13 +71,13 @@ macro_rules! impl_devices {
                     "UPDATE licenses SET deactivation_count = deactivation_count + 1 WHERE id = $1 RETURNING ",
                     license_cols!()
                 ))
-                .bind(device.license_id)
+                .bind(device.license_id.get())
                 .fetch_one(&mut *conn)
                 .await
                 .map_err(db_err)?;
                 let license = license_from_row(&row, codec)?;
                 sqlx::query("DELETE FROM floating_leases WHERE license_id = $1 AND fingerprint = $2")
-                    .bind(device.license_id)
+                    .bind(device.license_id.get())
                     .bind(&device.fingerprint)
                     .execute(&mut *conn)
                     .await
@@ -88,18 +88,18 @@ macro_rules! impl_devices {
             impl $crate::DeviceStore for $store {
                 // --- devices ---
 
-                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
-                async fn list_devices(&self, license_id: i64) -> Result<Vec<Device>> {
+                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
+                async fn list_devices(&self, license_id: LicenseId) -> Result<Vec<Device>> {
                     let found = sqlx::query(concat!("SELECT ", device_cols!(), " FROM devices WHERE license_id = $1 ORDER BY id"))
-                        .bind(license_id)
+                        .bind(license_id.get())
                         .fetch_all(&self.pool)
                         .await
                         .map_err(db_err)?;
                     rows(found, device_from_row)
                 }
 
-                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
-                async fn get_device(&self, id: i64) -> Result<Device> {
+                #[tracing::instrument(level = "debug", skip_all, fields(id = id.get()))]
+                async fn get_device(&self, id: DeviceId) -> Result<Device> {
                     let mut conn = self.pool.acquire().await.map_err(db_err)?;
                     device_by_id(&mut conn, id).await
                 }
@@ -111,7 +111,7 @@ macro_rules! impl_devices {
                         "INSERT INTO blocked_devices (product_id, fingerprint, reason, created_at) VALUES ($1, $2, $3, $4) RETURNING ",
                         blocked_cols!()
                     ))
-                    .bind(new.product_id)
+                    .bind(new.product_id.map(i64::from))
                     .bind(&new.fingerprint)
                     .bind(&new.reason)
                     .bind(now)
@@ -129,20 +129,20 @@ macro_rules! impl_devices {
                     delete_logged(self, "DELETE FROM blocked_devices WHERE id = $1", id, db_err, event, now).await
                 }
 
-                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
-                async fn list_blocked_devices(&self, product_id: Option<i64>) -> Result<Vec<BlockedDevice>> {
+                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.map(i64::from)))]
+                async fn list_blocked_devices(&self, product_id: Option<ProductId>) -> Result<Vec<BlockedDevice>> {
                     let found = sqlx::query(concat!(
                         "SELECT ",
                         blocked_cols!(),
                         " FROM blocked_devices WHERE ($1 IS NULL OR product_id = $1) ORDER BY id"
                     ))
-                    .bind(product_id)
+                    .bind(product_id.map(i64::from))
                     .fetch_all(&self.pool)
                     .await
                     .map_err(db_err)?;
                     rows(found, blocked_from_row)
                 }
-                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license.id()))]
+                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license.id().map(i64::from)))]
                 async fn deactivate(&self, license: LicenseRef, fingerprint: &str, event: EventDraft, now: Millis) -> Result<License> {
                     let codec = &*self.codec;
                     let mut tx = begin_write(self).await?;
@@ -153,7 +153,7 @@ macro_rules! impl_devices {
                         return Err(StoreError::Denied(Denial::DeviceNotActivated));
                     };
                     let (device, license) = retire_device(&mut tx, codec, &existing, now).await?;
-                    let subject = if event.subject_type == "device" { device.id } else { license.id };
+                    let subject = if event.subject_type == "device" { device.id.get() } else { license.id.get() };
                     insert_event(&mut tx, event, Some(subject), now).await?;
                     tx.commit().await.map_err(db_err)?;
                     Ok(license)
@@ -162,7 +162,7 @@ macro_rules! impl_devices {
                 #[tracing::instrument(level = "debug", skip_all)]
                 async fn deactivate_many(
                     &self,
-                    license_ids: &[i64],
+                    license_ids: &[LicenseId],
                     fingerprint: &str,
                     event: EventDraft,
                     now: Millis,
@@ -180,7 +180,7 @@ macro_rules! impl_devices {
                             continue;
                         };
                         let (device, license) = retire_device(&mut tx, codec, &existing, now).await?;
-                        let subject = if event.subject_type == "device" { device.id } else { license.id };
+                        let subject = if event.subject_type == "device" { device.id.get() } else { license.id.get() };
                         insert_event(&mut tx, event.clone(), Some(subject), now).await?;
                         released.push(license);
                     }
@@ -191,8 +191,8 @@ macro_rules! impl_devices {
                     Ok(released)
                 }
 
-                #[tracing::instrument(level = "debug", skip_all, fields(device_id = device_id))]
-                async fn deactivate_device(&self, device_id: i64, event: EventDraft, now: Millis) -> Result<Device> {
+                #[tracing::instrument(level = "debug", skip_all, fields(device_id = device_id.get()))]
+                async fn deactivate_device(&self, device_id: DeviceId, event: EventDraft, now: Millis) -> Result<Device> {
                     let codec = &*self.codec;
                     let mut tx = begin_write(self).await?;
                     // Lock the device's license first, like every other device change.
@@ -201,7 +201,7 @@ macro_rules! impl_devices {
                          WHERE id = (SELECT license_id FROM devices WHERE id = $1) RETURNING ",
                         license_cols!()
                     ))
-                    .bind(device_id)
+                    .bind(device_id.get())
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err(db_err)?;

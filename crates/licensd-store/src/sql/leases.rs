@@ -17,7 +17,7 @@ pub trait LeaseStore: Send + Sync + 'static {
     ) -> Result<FloatingLease>;
     async fn release_lease(&self, license: LicenseRef, fingerprint: &str, event: EventDraft, now: Millis)
     -> Result<()>;
-    async fn live_leases(&self, license_id: i64, now: Millis) -> Result<Vec<FloatingLease>>;
+    async fn live_leases(&self, license_id: LicenseId, now: Millis) -> Result<Vec<FloatingLease>>;
 }
 
 /// Expands the helpers and the `LeaseStore` implementation for one backend inside
@@ -44,9 +44,9 @@ macro_rules! impl_leases {
                 lease_cols!()
             );
 
-            async fn own_lease(conn: &mut Conn, license_id: i64, fingerprint: &str) -> Result<Option<FloatingLease>> {
+            async fn own_lease(conn: &mut Conn, license_id: LicenseId, fingerprint: &str) -> Result<Option<FloatingLease>> {
                 sqlx::query(OWN_LEASE)
-                .bind(license_id)
+                .bind(license_id.get())
                 .bind(fingerprint)
                 .fetch_optional(&mut *conn)
                 .await
@@ -56,7 +56,7 @@ macro_rules! impl_leases {
             }
             #[async_trait::async_trait]
             impl $crate::LeaseStore for $store {
-                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license.id()))]
+                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license.id().map(i64::from)))]
                 async fn checkout_lease(
                     &self,
                     license: LicenseRef,
@@ -81,13 +81,13 @@ macro_rules! impl_leases {
                     let license = lock_license_or_deny(&mut tx, codec, &license).await?;
                     let product = product_of(&mut tx, &license).await?;
                     sqlx::query(DROP_DEAD_LEASES)
-                    .bind(license.id)
+                    .bind(license.id.get())
                     .bind(now)
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err)?;
                     let other_live_leases: i64 = sqlx::query_scalar(OTHER_LEASES)
-                    .bind(license.id)
+                    .bind(license.id.get())
                     .bind(fingerprint)
                     .fetch_one(&mut *tx)
                     .await
@@ -113,7 +113,7 @@ macro_rules! impl_leases {
                         .await
                         .map_err(db_err)?,
                         None => sqlx::query(INSERT_LEASE)
-                        .bind(license.id)
+                        .bind(license.id.get())
                         .bind(fingerprint)
                         .bind(plan.expires_at)
                         .bind(plan.borrowed_until)
@@ -128,7 +128,7 @@ macro_rules! impl_leases {
                     Ok(lease)
                 }
 
-                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license.id()))]
+                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license.id().map(i64::from)))]
                 async fn release_lease(&self, license: LicenseRef, fingerprint: &str, event: EventDraft, now: Millis) -> Result<()> {
                     let codec = &*self.codec;
                     let mut tx = begin_write(self).await?;
@@ -147,8 +147,8 @@ macro_rules! impl_leases {
                     Ok(())
                 }
 
-                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
-                async fn live_leases(&self, license_id: i64, now: Millis) -> Result<Vec<FloatingLease>> {
+                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
+                async fn live_leases(&self, license_id: LicenseId, now: Millis) -> Result<Vec<FloatingLease>> {
                     if let Some(cache) = read_cache(self) {
                         // Cached: every lease row of the license, filtered here by this request's clock
                         // exactly as the query below filters.
@@ -158,7 +158,7 @@ macro_rules! impl_leases {
                                 lease_cols!(),
                                 " FROM floating_leases WHERE license_id = $1 ORDER BY id"
                             ))
-                            .bind(license_id)
+                            .bind(license_id.get())
                             .fetch_all(&self.pool)
                             .await
                             .map_err(db_err)?;
@@ -175,7 +175,7 @@ macro_rules! impl_leases {
                         lease_cols!(),
                         " FROM floating_leases WHERE license_id = $1 AND (expires_at > $2 OR borrowed_until > $2) ORDER BY id"
                     ))
-                    .bind(license_id)
+                    .bind(license_id.get())
                     .bind(now)
                     .fetch_all(&self.pool)
                     .await

@@ -9,22 +9,22 @@ pub trait LicenseStore: Send + Sync + 'static {
     // --- licenses ---
     /// Inserts all licenses in one transaction (all or nothing); Conflict on a duplicate key.
     async fn create_licenses(&self, new: Vec<NewLicense>, event: EventDraft, now: Millis) -> Result<Vec<License>>;
-    async fn get_license(&self, id: i64) -> Result<License>;
+    async fn get_license(&self, id: LicenseId) -> Result<License>;
     async fn find_license_by_key(&self, key: &str) -> Result<Option<License>>;
     async fn list_licenses(&self, filter: LicenseFilter, page: Page) -> Result<Vec<License>>;
     /// Changes the administrator-editable fields only; counters are never overwritten.
-    async fn edit_license(&self, id: i64, edit: LicenseEdit, event: EventDraft, now: Millis) -> Result<License>;
-    async fn delete_license(&self, id: i64, event: EventDraft, now: Millis) -> Result<()>;
-    async fn license_features(&self, license_id: i64) -> Result<Vec<LicenseFeature>>;
+    async fn edit_license(&self, id: LicenseId, edit: LicenseEdit, event: EventDraft, now: Millis) -> Result<License>;
+    async fn delete_license(&self, id: LicenseId, event: EventDraft, now: Millis) -> Result<()>;
+    async fn license_features(&self, license_id: LicenseId) -> Result<Vec<LicenseFeature>>;
 }
 
 /// Expands the helpers and the `LicenseStore` implementation for one backend inside
 /// `impl_store!`'s `shared` module (see `sql/mod.rs`).
 macro_rules! impl_licenses {
     ($store:ty, $backend:ident) => {
-            async fn features_of(conn: &mut Conn, license_id: i64) -> Result<Vec<LicenseFeature>> {
+            async fn features_of(conn: &mut Conn, license_id: LicenseId) -> Result<Vec<LicenseFeature>> {
                 let found = sqlx::query(concat!(license_feature_select!(), "WHERE lf.license_id = $1 ORDER BY f.id"))
-                    .bind(license_id)
+                    .bind(license_id.get())
                     .fetch_all(&mut *conn)
                     .await
                     .map_err(db_err)?;
@@ -32,9 +32,9 @@ macro_rules! impl_licenses {
             }
 
             /// The product's feature codes, for resolving grants: code → (feature id, reset period).
-            async fn feature_codes(conn: &mut Conn, product_id: i64) -> Result<HashMap<String, (i64, ResetPeriod)>> {
+            async fn feature_codes(conn: &mut Conn, product_id: ProductId) -> Result<HashMap<String, (i64, ResetPeriod)>> {
                 let found = sqlx::query("SELECT id, code, reset_period FROM features WHERE product_id = $1")
-                    .bind(product_id)
+                    .bind(product_id.get())
                     .fetch_all(&mut *conn)
                     .await
                     .map_err(db_err)?;
@@ -61,7 +61,7 @@ macro_rules! impl_licenses {
 
             async fn upsert_grant(
                 conn: &mut Conn,
-                license_id: i64,
+                license_id: LicenseId,
                 feature: (i64, ResetPeriod),
                 overrides: &FeatureOverrides,
                 now: Millis,
@@ -72,7 +72,7 @@ macro_rules! impl_licenses {
                      VALUES ($1, $2, $3, 0, $4) \
                      ON CONFLICT (license_id, feature_id) DO UPDATE SET overrides = excluded.overrides",
                 )
-                .bind(license_id)
+                .bind(license_id.get())
                 .bind(feature.0)
                 .bind(to_json(overrides)?)
                 .bind(initial_period_start(Some(feature.1), now))
@@ -88,7 +88,7 @@ macro_rules! impl_licenses {
                 conn: &mut Conn,
                 codec: &dyn SecretCodec,
                 item: &NewLicense,
-                codes: &mut HashMap<i64, HashMap<String, (i64, ResetPeriod)>>,
+                codes: &mut HashMap<ProductId, HashMap<String, (i64, ResetPeriod)>>,
                 now: Millis,
             ) -> Result<License> {
                 let period = item.terms.consumption.as_ref().map(|c| c.reset_period);
@@ -103,9 +103,9 @@ macro_rules! impl_licenses {
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, 0, 0, $13, $14, $15, 0, $16, $16) RETURNING ",
                     license_cols!()
                 ))
-                .bind(item.product_id)
+                .bind(item.product_id.get())
                 .bind(item.policy_id)
-                .bind(item.customer_id)
+                .bind(item.customer_id.map(i64::from))
                 .bind(digest)
                 .bind(sealed)
                 .bind(item.status.as_str())
@@ -147,7 +147,7 @@ macro_rules! impl_licenses {
                         return Ok(Vec::new());
                     }
                     let mut tx = begin_write(self).await?;
-                    let mut codes_by_product: HashMap<i64, HashMap<String, (i64, ResetPeriod)>> = HashMap::new();
+                    let mut codes_by_product: HashMap<ProductId, HashMap<String, (i64, ResetPeriod)>> = HashMap::new();
                     let mut created = Vec::with_capacity(new.len());
                     for item in new {
                         let license = insert_license(&mut tx, &*self.codec, &item, &mut codes_by_product, now).await?;
@@ -162,8 +162,8 @@ macro_rules! impl_licenses {
                     Ok(created)
                 }
 
-                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
-                async fn get_license(&self, id: i64) -> Result<License> {
+                #[tracing::instrument(level = "debug", skip_all, fields(id = id.get()))]
+                async fn get_license(&self, id: LicenseId) -> Result<License> {
                     let mut conn = self.pool.acquire().await.map_err(db_err)?;
                     read_license(&mut conn, &*self.codec, &LicenseRef::Id(id)).await?.ok_or(StoreError::NotFound)
                 }
@@ -183,13 +183,13 @@ macro_rules! impl_licenses {
                     let mut query = sqlx::QueryBuilder::<Db>::new(concat!("SELECT ", license_cols!(), " FROM licenses WHERE id > "));
                     query.push_bind(after(&page));
                     if let Some(product_id) = filter.product_id {
-                        query.push(" AND product_id = ").push_bind(product_id);
+                        query.push(" AND product_id = ").push_bind(product_id.get());
                     }
                     if let Some(policy_id) = filter.policy_id {
                         query.push(" AND policy_id = ").push_bind(policy_id);
                     }
                     if let Some(customer_id) = filter.customer_id {
-                        query.push(" AND customer_id = ").push_bind(customer_id);
+                        query.push(" AND customer_id = ").push_bind(customer_id.get());
                     }
                     if let Some(status) = filter.status {
                         query.push(" AND status = ").push_bind(status.as_str());
@@ -202,8 +202,8 @@ macro_rules! impl_licenses {
                     rows(found, |r| license_from_row(r, &*self.codec))
                 }
 
-                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
-                async fn edit_license(&self, id: i64, edit: LicenseEdit, event: EventDraft, now: Millis) -> Result<License> {
+                #[tracing::instrument(level = "debug", skip_all, fields(id = id.get()))]
+                async fn edit_license(&self, id: LicenseId, edit: LicenseEdit, event: EventDraft, now: Millis) -> Result<License> {
                     let mut tx = begin_write(self).await?;
                     let row = sqlx::query(concat!(
                         "UPDATE licenses SET policy_id = $2, customer_id = $3, status = $4, assignment = $5, terms = $6, \
@@ -211,9 +211,9 @@ macro_rules! impl_licenses {
                          metadata = $12, updated_at = $13 WHERE id = $1 RETURNING ",
                         license_cols!()
                     ))
-                    .bind(id)
+                    .bind(id.get())
                     .bind(edit.policy_id)
-                    .bind(edit.customer_id)
+                    .bind(edit.customer_id.map(i64::from))
                     .bind(edit.status.as_str())
                     .bind(edit.assignment.as_str())
                     .bind(to_json(&edit.terms)?)
@@ -236,14 +236,14 @@ macro_rules! impl_licenses {
                             keep.push((resolve_grant(&codes, &grant.code)?, &grant.overrides));
                         }
                         let granted: Vec<i64> = sqlx::query_scalar("SELECT feature_id FROM license_features WHERE license_id = $1")
-                            .bind(id)
+                            .bind(id.get())
                             .fetch_all(&mut *tx)
                             .await
                             .map_err(db_err)?;
                         for feature_id in granted {
                             if !keep.iter().any(|((kept, _), _)| *kept == feature_id) {
                                 sqlx::query("DELETE FROM license_features WHERE license_id = $1 AND feature_id = $2")
-                                    .bind(id)
+                                    .bind(id.get())
                                     .bind(feature_id)
                                     .execute(&mut *tx)
                                     .await
@@ -259,13 +259,13 @@ macro_rules! impl_licenses {
                     Ok(license)
                 }
 
-                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
-                async fn delete_license(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
-                    delete_logged(self, "DELETE FROM licenses WHERE id = $1", id, conflict("license is still in use", "license is still in use"), event, now).await
+                #[tracing::instrument(level = "debug", skip_all, fields(id = id.get()))]
+                async fn delete_license(&self, id: LicenseId, event: EventDraft, now: Millis) -> Result<()> {
+                    delete_logged(self, "DELETE FROM licenses WHERE id = $1", id.get(), conflict("license is still in use", "license is still in use"), event, now).await
                 }
 
-                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
-                async fn license_features(&self, license_id: i64) -> Result<Vec<LicenseFeature>> {
+                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
+                async fn license_features(&self, license_id: LicenseId) -> Result<Vec<LicenseFeature>> {
                     ReadCache::through(read_cache(self), |cache| &cache.license_features, license_id, async {
                         let mut conn = self.pool.acquire().await.map_err(db_err)?;
                         features_of(&mut conn, license_id).await

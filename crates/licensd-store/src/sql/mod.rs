@@ -99,6 +99,46 @@ pub(crate) fn conflict(unique: &'static str, reference: &'static str) -> impl Fn
     }
 }
 
+/// What an event-log row can name as its subject: a raw id (policies, features, users, …), a
+/// typed one, or none.
+pub(crate) trait EventSubject {
+    fn subject_id(self) -> Option<i64>;
+}
+
+impl EventSubject for i64 {
+    fn subject_id(self) -> Option<i64> {
+        Some(self)
+    }
+}
+
+impl EventSubject for Option<i64> {
+    fn subject_id(self) -> Option<i64> {
+        self
+    }
+}
+
+macro_rules! typed_subject {
+    ($($id:ty),+) => {$(
+        impl EventSubject for $id {
+            fn subject_id(self) -> Option<i64> {
+                Some(self.get())
+            }
+        }
+
+        impl EventSubject for Option<$id> {
+            fn subject_id(self) -> Option<i64> {
+                self.map(<$id>::get)
+            }
+        }
+    )+};
+}
+typed_subject!(
+    licensd_domain::LicenseId,
+    licensd_domain::ProductId,
+    licensd_domain::DeviceId,
+    licensd_domain::CustomerId
+);
+
 pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Database(format!("cannot encode JSON: {e}")))
 }

@@ -8,14 +8,14 @@ use licensd_domain::*;
 pub trait PeopleStore: Send + Sync + 'static {
     // --- customers and license users ---
     async fn create_customer(&self, new: NewCustomer, event: EventDraft, now: Millis) -> Result<Customer>;
-    async fn get_customer(&self, id: i64) -> Result<Customer>;
+    async fn get_customer(&self, id: CustomerId) -> Result<Customer>;
     async fn list_customers(&self, page: Page) -> Result<Vec<Customer>>;
     async fn update_customer(&self, customer: Customer, event: EventDraft, now: Millis) -> Result<Customer>;
-    async fn delete_customer(&self, id: i64, event: EventDraft, now: Millis) -> Result<()>;
+    async fn delete_customer(&self, id: CustomerId, event: EventDraft, now: Millis) -> Result<()>;
     async fn create_license_user(&self, new: NewLicenseUser, event: EventDraft, now: Millis) -> Result<LicenseUser>;
     async fn get_license_user(&self, id: i64) -> Result<LicenseUser>;
     async fn find_license_user_by_email(&self, email: &str) -> Result<Option<LicenseUser>>;
-    async fn list_license_users(&self, customer_id: Option<i64>, page: Page) -> Result<Vec<LicenseUser>>;
+    async fn list_license_users(&self, customer_id: Option<CustomerId>, page: Page) -> Result<Vec<LicenseUser>>;
     async fn set_license_user_password(
         &self,
         id: i64,
@@ -25,9 +25,21 @@ pub trait PeopleStore: Send + Sync + 'static {
     ) -> Result<()>;
     async fn delete_license_user(&self, id: i64, event: EventDraft, now: Millis) -> Result<()>;
     /// Adds a user to a license; denied past the license's `max_users` (checked under the lock).
-    async fn assign_license_user(&self, license_id: i64, user_id: i64, event: EventDraft, now: Millis) -> Result<()>;
-    async fn unassign_license_user(&self, license_id: i64, user_id: i64, event: EventDraft, now: Millis) -> Result<()>;
-    async fn users_of_license(&self, license_id: i64) -> Result<Vec<LicenseUser>>;
+    async fn assign_license_user(
+        &self,
+        license_id: LicenseId,
+        user_id: i64,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<()>;
+    async fn unassign_license_user(
+        &self,
+        license_id: LicenseId,
+        user_id: i64,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<()>;
+    async fn users_of_license(&self, license_id: LicenseId) -> Result<Vec<LicenseUser>>;
 }
 
 /// Expands the helpers and the `PeopleStore` implementation for one backend inside
@@ -61,15 +73,15 @@ macro_rules! impl_people {
                 Ok(customer)
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
-            async fn get_customer(&self, id: i64) -> Result<Customer> {
+            #[tracing::instrument(level = "debug", skip_all, fields(id = id.get()))]
+            async fn get_customer(&self, id: CustomerId) -> Result<Customer> {
                 ReadCache::through(read_cache(self), |cache| &cache.customers, id, async {
                     sqlx::query(concat!(
                         "SELECT ",
                         customer_cols!(),
                         " FROM customers WHERE id = $1"
                     ))
-                    .bind(id)
+                    .bind(id.get())
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(db_err)?
@@ -95,7 +107,7 @@ macro_rules! impl_people {
                 rows(found, customer_from_row)
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(customer_id = customer.id))]
+            #[tracing::instrument(level = "debug", skip_all, fields(customer_id = customer.id.get()))]
             async fn update_customer(&self, customer: Customer, event: EventDraft, now: Millis) -> Result<Customer> {
                 let mut tx = begin_write(self).await?;
                 let row = sqlx::query(concat!(
@@ -103,7 +115,7 @@ macro_rules! impl_people {
                          WHERE id = $1 RETURNING ",
                     customer_cols!()
                 ))
-                .bind(customer.id)
+                .bind(customer.id.get())
                 .bind(&customer.email)
                 .bind(&customer.name)
                 .bind(&customer.company)
@@ -119,12 +131,12 @@ macro_rules! impl_people {
                 Ok(updated)
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
-            async fn delete_customer(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
+            #[tracing::instrument(level = "debug", skip_all, fields(id = id.get()))]
+            async fn delete_customer(&self, id: CustomerId, event: EventDraft, now: Millis) -> Result<()> {
                 delete_logged(
                     self,
                     "DELETE FROM customers WHERE id = $1",
-                    id,
+                    id.get(),
                     conflict(
                         "customer is still in use",
                         "customer has licenses or license users",
@@ -148,7 +160,7 @@ macro_rules! impl_people {
                          VALUES ($1, $2, $3, $4, $5) RETURNING ",
                     user_cols!()
                 ))
-                .bind(new.customer_id)
+                .bind(new.customer_id.map(i64::from))
                 .bind(&new.email)
                 .bind(&new.name)
                 .bind(&new.password_hash)
@@ -196,14 +208,18 @@ macro_rules! impl_people {
                 .transpose()
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(customer_id = customer_id))]
-            async fn list_license_users(&self, customer_id: Option<i64>, page: Page) -> Result<Vec<LicenseUser>> {
+            #[tracing::instrument(level = "debug", skip_all, fields(customer_id = customer_id.map(i64::from)))]
+            async fn list_license_users(
+                &self,
+                customer_id: Option<CustomerId>,
+                page: Page,
+            ) -> Result<Vec<LicenseUser>> {
                 let found = sqlx::query(concat!(
                     "SELECT ",
                     user_cols!(),
                     " FROM license_users WHERE ($1 IS NULL OR customer_id = $1) AND id > $2 ORDER BY id LIMIT $3"
                 ))
-                .bind(customer_id)
+                .bind(customer_id.map(i64::from))
                 .bind(after(&page))
                 .bind(page.clamped_limit())
                 .fetch_all(&self.pool)
@@ -248,10 +264,10 @@ macro_rules! impl_people {
                 .await
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id, user_id = user_id))]
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get(), user_id = user_id))]
             async fn assign_license_user(
                 &self,
-                license_id: i64,
+                license_id: LicenseId,
                 user_id: i64,
                 event: EventDraft,
                 now: Millis,
@@ -271,7 +287,7 @@ macro_rules! impl_people {
                 let already: i64 = sqlx::query_scalar(
                     "SELECT COUNT(*) FROM license_user_assignments WHERE license_id = $1 AND user_id = $2",
                 )
-                .bind(license_id)
+                .bind(license_id.get())
                 .bind(user_id)
                 .fetch_one(&mut *tx)
                 .await
@@ -283,7 +299,7 @@ macro_rules! impl_people {
                 if license.terms.max_users.is_some() {
                     let assigned: i64 =
                         sqlx::query_scalar("SELECT COUNT(*) FROM license_user_assignments WHERE license_id = $1")
-                            .bind(license_id)
+                            .bind(license_id.get())
                             .fetch_one(&mut *tx)
                             .await
                             .map_err(db_err)?;
@@ -292,7 +308,7 @@ macro_rules! impl_people {
                 sqlx::query(
                     "INSERT INTO license_user_assignments (license_id, user_id, created_at) VALUES ($1, $2, $3)",
                 )
-                .bind(license_id)
+                .bind(license_id.get())
                 .bind(user_id)
                 .bind(now)
                 .execute(&mut *tx)
@@ -306,17 +322,17 @@ macro_rules! impl_people {
                 Ok(())
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id, user_id = user_id))]
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get(), user_id = user_id))]
             async fn unassign_license_user(
                 &self,
-                license_id: i64,
+                license_id: LicenseId,
                 user_id: i64,
                 event: EventDraft,
                 now: Millis,
             ) -> Result<()> {
                 let mut tx = begin_write(self).await?;
                 let done = sqlx::query("DELETE FROM license_user_assignments WHERE license_id = $1 AND user_id = $2")
-                    .bind(license_id)
+                    .bind(license_id.get())
                     .bind(user_id)
                     .execute(&mut *tx)
                     .await
@@ -329,14 +345,14 @@ macro_rules! impl_people {
                 Ok(())
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
-            async fn users_of_license(&self, license_id: i64) -> Result<Vec<LicenseUser>> {
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
+            async fn users_of_license(&self, license_id: LicenseId) -> Result<Vec<LicenseUser>> {
                 let found = sqlx::query(
                     "SELECT u.id, u.customer_id, u.email, u.name, u.password_hash, u.created_at \
                          FROM license_user_assignments a JOIN license_users u ON u.id = a.user_id \
                          WHERE a.license_id = $1 ORDER BY u.id",
                 )
-                .bind(license_id)
+                .bind(license_id.get())
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db_err)?;

@@ -72,7 +72,7 @@ macro_rules! row_decoders {
 
             fn product_at(r: &impl Columns, at: At) -> Result<Product> {
                 Ok(Product {
-                    id: col(r, at, 0, "id")?,
+                    id: ProductId::new(col(r, at, 0, "id")?),
                     code: col(r, at, 1, "code")?,
                     name: col(r, at, 2, "name")?,
                     auth_method: parse_enum(&col::<String>(r, at, 3, "auth_method")?, AuthMethod::parse, "auth method")?,
@@ -88,7 +88,7 @@ macro_rules! row_decoders {
             fn feature_from_row(r: &DbRow) -> Result<FeatureDefinition> {
                 Ok(FeatureDefinition {
                     id: get(r, "id")?,
-                    product_id: get(r, "product_id")?,
+                    product_id: ProductId::new(get(r, "product_id")?),
                     code: get(r, "code")?,
                     name: get(r, "name")?,
                     feature_type: parse_enum(&get::<String>(r, "feature_type")?, FeatureType::parse, "feature type")?,
@@ -116,7 +116,7 @@ macro_rules! row_decoders {
             fn policy_from_row(r: &DbRow) -> Result<Policy> {
                 Ok(Policy {
                     id: get(r, "id")?,
-                    product_id: get(r, "product_id")?,
+                    product_id: ProductId::new(get(r, "product_id")?),
                     code: get(r, "code")?,
                     name: get(r, "name")?,
                     terms: json(r, "terms")?,
@@ -131,7 +131,7 @@ macro_rules! row_decoders {
 
             fn customer_from_row(r: &DbRow) -> Result<Customer> {
                 Ok(Customer {
-                    id: get(r, "id")?,
+                    id: CustomerId::new(get(r, "id")?),
                     email: get(r, "email")?,
                     name: get(r, "name")?,
                     company: get(r, "company")?,
@@ -144,7 +144,7 @@ macro_rules! row_decoders {
             fn user_from_row(r: &DbRow) -> Result<LicenseUser> {
                 Ok(LicenseUser {
                     id: get(r, "id")?,
-                    customer_id: get(r, "customer_id")?,
+                    customer_id: get::<Option<i64>>(r, "customer_id")?.map(CustomerId::new),
                     email: get(r, "email")?,
                     name: get(r, "name")?,
                     password_hash: get(r, "password_hash")?,
@@ -159,10 +159,10 @@ macro_rules! row_decoders {
             fn license_at(r: &impl Columns, codec: &dyn SecretCodec, at: At) -> Result<License> {
                 let sealed: Option<Vec<u8>> = col(r, at, 4, "key_sealed")?;
                 Ok(License {
-                    id: col(r, at, 0, "id")?,
-                    product_id: col(r, at, 1, "product_id")?,
+                    id: LicenseId::new(col(r, at, 0, "id")?),
+                    product_id: ProductId::new(col(r, at, 1, "product_id")?),
                     policy_id: col(r, at, 2, "policy_id")?,
-                    customer_id: col(r, at, 3, "customer_id")?,
+                    customer_id: col::<Option<i64>>(r, at, 3, "customer_id")?.map(CustomerId::new),
                     key: sealed.map(|sealed| open_text(codec, &sealed, LICENSE_KEY)).transpose()?,
                     status: parse_enum(&col::<String>(r, at, 5, "status")?, LicenseStatus::parse, "license status")?,
                     assignment: parse_enum(&col::<String>(r, at, 6, "assignment")?, Assignment::parse, "assignment")?,
@@ -188,8 +188,8 @@ macro_rules! row_decoders {
 
             fn device_at(r: &impl Columns, at: At) -> Result<Device> {
                 Ok(Device {
-                    id: col(r, at, 0, "id")?,
-                    license_id: col(r, at, 1, "license_id")?,
+                    id: DeviceId::new(col(r, at, 0, "id")?),
+                    license_id: LicenseId::new(col(r, at, 1, "license_id")?),
                     fingerprint: col(r, at, 2, "fingerprint")?,
                     name: col(r, at, 3, "name")?,
                     hostname: col(r, at, 4, "hostname")?,
@@ -209,7 +209,7 @@ macro_rules! row_decoders {
             fn blocked_from_row(r: &DbRow) -> Result<BlockedDevice> {
                 Ok(BlockedDevice {
                     id: get(r, "id")?,
-                    product_id: get(r, "product_id")?,
+                    product_id: get::<Option<i64>>(r, "product_id")?.map(ProductId::new),
                     fingerprint: get(r, "fingerprint")?,
                     reason: get(r, "reason")?,
                     created_at: get(r, "created_at")?,
@@ -223,7 +223,7 @@ macro_rules! row_decoders {
             fn lease_at(r: &impl Columns) -> Result<FloatingLease> {
                 Ok(FloatingLease {
                     id: col(r, At::Name, 0, "id")?,
-                    license_id: col(r, At::Name, 0, "license_id")?,
+                    license_id: LicenseId::new(col(r, At::Name, 0, "license_id")?),
                     feature_id: col(r, At::Name, 0, "feature_id")?,
                     fingerprint: col(r, At::Name, 0, "fingerprint")?,
                     expires_at: col(r, At::Name, 0, "expires_at")?,
@@ -239,7 +239,7 @@ macro_rules! row_decoders {
             fn consumption_at(r: &impl Columns, at: At) -> Result<ConsumptionEvent> {
                 Ok(ConsumptionEvent {
                     id: col(r, at, 0, "id")?,
-                    license_id: col(r, at, 1, "license_id")?,
+                    license_id: LicenseId::new(col(r, at, 1, "license_id")?),
                     feature_id: col(r, at, 2, "feature_id")?,
                     amount: col(r, at, 3, "amount")?,
                     total_after: col(r, at, 4, "total_after")?,

@@ -35,7 +35,7 @@ fn ev(action: &str, subject: &str) -> EventDraft {
 
 fn license(product_id: i64, key: &str, terms: LicenseTerms) -> NewLicense {
     NewLicense {
-        product_id,
+        product_id: ProductId::new(product_id),
         policy_id: None,
         customer_id: None,
         key: Some(key.into()),
@@ -174,7 +174,7 @@ async fn smoke_both_backends() {
             max_activations: Some(5),
             ..Default::default()
         };
-        let mut with_feature = license(product.id, "KEY-1", terms);
+        let mut with_feature = license(product.id.get(), "KEY-1", terms);
         with_feature.features = vec![FeatureGrant {
             code: "export".into(),
             overrides: Default::default(),
@@ -363,7 +363,11 @@ async fn smoke_both_backends() {
             ..Default::default()
         };
         let fl = store
-            .create_licenses(vec![license(product.id, "FLOAT", floating)], ev("c", "license"), NOW)
+            .create_licenses(
+                vec![license(product.id.get(), "FLOAT", floating)],
+                ev("c", "license"),
+                NOW,
+            )
             .await
             .unwrap()
             .remove(0);
@@ -408,7 +412,11 @@ async fn smoke_both_backends() {
             ..Default::default()
         };
         store
-            .create_licenses(vec![license(product.id, "USE", consumption)], ev("c", "license"), NOW)
+            .create_licenses(
+                vec![license(product.id.get(), "USE", consumption)],
+                ev("c", "license"),
+                NOW,
+            )
             .await
             .unwrap();
         let used = store
@@ -479,7 +487,7 @@ async fn smoke_both_backends() {
                     name: "c".into(),
                     key_id: "client".into(),
                     secret: "s3cret".into(),
-                    product_id: Some(product.id),
+                    product_id: Some(product.id.get()),
                     read_only: true,
                     ip_allowlist: vec!["10.0.0.0/8".parse().unwrap()],
                 },
@@ -531,19 +539,19 @@ async fn smoke_both_backends() {
             .await
             .unwrap();
         assert_eq!(events.len(), 1);
-        assert_eq!(events[0].subject_id, Some(product.id));
+        assert_eq!(events[0].subject_id, Some(product.id.get()));
 
         // Bulk issue.
         let started = std::time::Instant::now();
         let batch: Vec<NewLicense> = (0..10_000)
-            .map(|i| license(product.id, &format!("BULK-{i}"), LicenseTerms::default()))
+            .map(|i| license(product.id.get(), &format!("BULK-{i}"), LicenseTerms::default()))
             .collect();
         let created = store.create_licenses(batch, ev("bulk", "license"), NOW).await.unwrap();
         assert_eq!(created.len(), 10_000);
         eprintln!("{backend:?}: 10k licenses in {:?}", started.elapsed());
         let dup = vec![
-            license(product.id, "DUP", LicenseTerms::default()),
-            license(product.id, "DUP", LicenseTerms::default()),
+            license(product.id.get(), "DUP", LicenseTerms::default()),
+            license(product.id.get(), "DUP", LicenseTerms::default()),
         ];
         assert!(matches!(
             store.create_licenses(dup, ev("bulk", "license"), NOW).await,

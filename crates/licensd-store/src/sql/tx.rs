@@ -21,10 +21,10 @@ macro_rules! tx_helpers {
         pub(crate) async fn insert_event(
             conn: &mut Conn,
             event: EventDraft,
-            subject: impl Into<Option<i64>>,
+            subject: impl $crate::sql::EventSubject,
             now: Millis,
         ) -> Result<()> {
-            bind_event(sqlx::query(INSERT_EVENT).bind(now), event, subject.into())?
+            bind_event(sqlx::query(INSERT_EVENT).bind(now), event, subject.subject_id())?
                 .execute(&mut *conn)
                 .await
                 .map_err(db_err)?;
@@ -44,7 +44,7 @@ macro_rules! tx_helpers {
                     "UPDATE licenses SET lock_version = lock_version + 1 WHERE id = $1 RETURNING ",
                     license_cols!()
                 ))
-                .bind(*id)
+                .bind((*id).get())
                 .fetch_optional(&mut *conn)
                 .await
                 .map_err(db_err)?,
@@ -91,7 +91,7 @@ macro_rules! tx_helpers {
         pub(crate) async fn lock_licenses_in_order(
             conn: &mut Conn,
             codec: &dyn SecretCodec,
-            ids: &[i64],
+            ids: &[LicenseId],
         ) -> Result<Vec<License>> {
             let mut ids = ids.to_vec();
             ids.sort_unstable();
@@ -136,7 +136,7 @@ macro_rules! tx_helpers {
                         license_cols!(),
                         " FROM licenses WHERE id = $1"
                     ))
-                    .bind(*id)
+                    .bind((*id).get())
                     .fetch_optional(&mut *conn)
                     .await
                 }
@@ -162,7 +162,7 @@ macro_rules! tx_helpers {
                 product_cols!(),
                 " FROM products WHERE id = $1"
             ))
-            .bind(license.product_id)
+            .bind(license.product_id.get())
             .fetch_optional(&mut *conn)
             .await
             .map_err(db_err)?

@@ -36,7 +36,7 @@ macro_rules! impl_validation {
             );
             let row = match license {
                 LicenseRef::Id(id) => sqlx::query(concat!(validation_select!(), "WHERE l.id = $1"))
-                    .bind(*id)
+                    .bind((*id).get())
                     .bind(fingerprint)
                     .fetch_optional(&store.pool)
                     .await
@@ -103,7 +103,7 @@ macro_rules! impl_validation {
         impl $crate::ValidationStore for $store {
             // --- client commands ---
 
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license.id()))]
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license.id().map(i64::from)))]
             async fn validate(
                 &self,
                 license: LicenseRef,

@@ -34,7 +34,7 @@ macro_rules! direct_module {
             impl LicenseParam {
                 fn new(license: &LicenseRef, codec: &dyn SecretCodec) -> Self {
                     match license {
-                        LicenseRef::Id(id) => Self::Id(*id),
+                        LicenseRef::Id(id) => Self::Id(id.get()),
                         LicenseRef::Key(key) => Self::Digest(codec.digest(key.as_bytes())),
                     }
                 }
@@ -148,7 +148,7 @@ macro_rules! direct_module {
                     Some(user_id) => Some(count(
                         &tx,
                         USER_ACTIVE_DEVICES,
-                        &[("$1", &license.id), ("$2", &user_id)],
+                        &[("$1", &license.id.get()), ("$2", &user_id)],
                     )?),
                     None => None,
                 };
@@ -156,7 +156,10 @@ macro_rules! direct_module {
                     Some(lockout) => count(
                         &tx,
                         RECENT_ACTIVATIONS,
-                        &[("$1", &license.id), ("$2", &lockout_window_start(lockout, now))],
+                        &[
+                            ("$1", &license.id.get()),
+                            ("$2", &lockout_window_start(lockout, now)),
+                        ],
                     )?,
                     None => 0,
                 };
@@ -186,7 +189,7 @@ macro_rules! direct_module {
                 const REPORT_FROM_3: [&str; 9] = ["$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11"];
                 let (stored, license, newly_activated) = match (plan, existing) {
                     (rules::ActivationPlan::AlreadyActive, existing) => {
-                        let id = existing.map(|d| d.id).ok_or_else(|| {
+                        let id = existing.map(|d| d.id.get()).ok_or_else(|| {
                             StoreError::Database("activation rule saw an active device that was not loaded".into())
                         })?;
                         let mut params: Vec<(&str, &dyn ToSql)> = vec![("$1", &id)];
@@ -209,7 +212,8 @@ macro_rules! direct_module {
                     ) => {
                         let stored = match existing {
                             Some(old) => {
-                                let mut params: Vec<(&str, &dyn ToSql)> = vec![("$1", &old.id)];
+                                let old_id = old.id.get();
+                                let mut params: Vec<(&str, &dyn ToSql)> = vec![("$1", &old_id)];
                                 params.extend(REPORT_FROM_2.iter().copied().zip(report));
                                 params.push(("$11", &now));
                                 query_one(
@@ -225,8 +229,9 @@ macro_rules! direct_module {
                                     Some(variables) => variables,
                                     None => &empty,
                                 };
+                                let license_id = license.id.get();
                                 let mut params: Vec<(&str, &dyn ToSql)> =
-                                    vec![("$1", &license.id), ("$2", &device.fingerprint)];
+                                    vec![("$1", &license_id), ("$2", &device.fingerprint)];
                                 params.extend(REPORT_FROM_3.iter().copied().zip(report).take(8));
                                 params.push(("$11", variables));
                                 params.push(("$12", &now));
@@ -249,7 +254,7 @@ macro_rules! direct_module {
                                 &tx,
                                 COUNT_TRANSFER_OR_TRIAL,
                                 &[
-                                    ("$1", &license.id),
+                                    ("$1", &license.id.get()),
                                     ("$2", &i64::from(is_transfer)),
                                     ("$3", &start_trial_expiry),
                                 ],
@@ -261,16 +266,20 @@ macro_rules! direct_module {
                         };
                         tx.prepare_cached(INSERT_ACTIVATION_LOG)
                             .map_err(lite_err)?
-                            .execute::<&Params<'_>>(&[("$1", &license.id), ("$2", &device.fingerprint), ("$3", &now)])
+                            .execute::<&Params<'_>>(&[
+                                ("$1", &license.id.get()),
+                                ("$2", &device.fingerprint),
+                                ("$3", &now),
+                            ])
                             .map_err(lite_err)?;
                         (stored, license, true)
                     }
                 };
                 let stored = stored.ok_or_else(|| StoreError::Database("activation wrote no device row".into()))?;
                 let subject = if event.subject_type == "device" {
-                    stored.id
+                    stored.id.get()
                 } else {
-                    license.id
+                    license.id.get()
                 };
                 insert_event(&tx, event, subject, now)?;
                 tx.commit().map_err(lite_err)?;
@@ -321,16 +330,24 @@ macro_rules! direct_module {
                 let (license, product) = read.ok_or(StoreError::Denied(Denial::LicenseNotFound))?;
                 tx.prepare_cached(DROP_DEAD_LEASES)
                     .map_err(lite_err)?
-                    .execute::<&Params<'_>>(&[("$1", &license.id), ("$2", &now)])
+                    .execute::<&Params<'_>>(&[("$1", &license.id.get()), ("$2", &now)])
                     .map_err(lite_err)?;
-                let other_live_leases = count(&tx, OTHER_LEASES, &[("$1", &license.id), ("$2", &fingerprint)])?;
+                let other_live_leases = count(
+                    &tx,
+                    OTHER_LEASES,
+                    &[("$1", &license.id.get()), ("$2", &fingerprint)],
+                )?;
                 let own = query_one(
                     &tx,
                     OWN_LEASE,
-                    &[("$1", &license.id), ("$2", &fingerprint)],
+                    &[("$1", &license.id.get()), ("$2", &fingerprint)],
                     |row| lease_at(row),
                 )?;
-                let blocked = count(&tx, IS_BLOCKED, &[("$1", &fingerprint), ("$2", &product.id)])? > 0;
+                let blocked = count(
+                    &tx,
+                    IS_BLOCKED,
+                    &[("$1", &fingerprint), ("$2", &product.id.get())],
+                )? > 0;
                 let state = rules::LeaseState {
                     product: &product,
                     license: &license,
@@ -356,7 +373,7 @@ macro_rules! direct_module {
                         &tx,
                         INSERT_LEASE,
                         &[
-                            ("$1", &license.id),
+                            ("$1", &license.id.get()),
                             ("$2", &fingerprint),
                             ("$3", &plan.expires_at),
                             ("$4", &plan.borrowed_until),
@@ -366,7 +383,7 @@ macro_rules! direct_module {
                     )?,
                 }
                 .ok_or_else(|| StoreError::Database("lease checkout wrote no lease row".into()))?;
-                insert_event(&tx, event, license.id, now)?;
+                insert_event(&tx, event, license.id.get(), now)?;
                 tx.commit().map_err(lite_err)?;
                 Ok(lease)
             }
@@ -414,7 +431,7 @@ macro_rules! direct_module {
                     &tx,
                     SET_CONSUMPTION,
                     &[
-                        ("$1", &license.id),
+                        ("$1", &license.id.get()),
                         ("$2", &counter.used),
                         ("$3", &counter.period_start),
                     ],
@@ -426,7 +443,7 @@ macro_rules! direct_module {
                     &tx,
                     INSERT_CONSUMPTION,
                     &[
-                        ("$1", &license.id),
+                        ("$1", &license.id.get()),
                         ("$2", &no_feature),
                         ("$3", &amount),
                         ("$4", &counter.used),
@@ -436,7 +453,7 @@ macro_rules! direct_module {
                     |row| consumption_at(row, At::Name),
                 )?
                 .ok_or_else(|| StoreError::Database("consumption wrote no event row".into()))?;
-                insert_event(&tx, event, license.id, now)?;
+                insert_event(&tx, event, license.id.get(), now)?;
                 tx.commit().map_err(lite_err)?;
                 Ok(ConsumptionOutcome {
                     license,

@@ -56,7 +56,7 @@ pub async fn activate_new_device_records_it(db: Db) {
     assert_eq!(db.get_device(act.device.id).await.unwrap(), act.device);
     assert_eq!(db.list_devices(lic.id).await.unwrap(), vec![act.device.clone()]);
     assert_eq!(count_where_license(&db, "activation_log", lic.id).await, 1);
-    assert_not_found(db.get_device(999_999).await);
+    assert_not_found(db.get_device(DeviceId::new(999_999)).await);
 
     // By id works as well as by key.
     let by_id = db
@@ -90,7 +90,7 @@ pub async fn activate_new_device_records_it(db: Db) {
     );
     assert_denied(
         db.activate(
-            LicenseRef::Id(999_999),
+            LicenseRef::Id(LicenseId::new(999_999)),
             dev("x"),
             None,
             ev("device.activate", "license"),

@@ -10,7 +10,7 @@ use licensd_store::*;
 
 /// Asserts that every licence's stored count equals its active devices, and returns the stored
 /// count of `license_id`.
-async fn assert_exact(db: &Db, license_id: i64, after: &str) -> i64 {
+async fn assert_exact(db: &Db, license_id: LicenseId, after: &str) -> i64 {
     let wrong = db
         .raw
         .i64(
@@ -27,14 +27,14 @@ async fn assert_exact(db: &Db, license_id: i64, after: &str) -> i64 {
         .raw
         .i64(
             "SELECT active_devices FROM licenses WHERE id = ?",
-            &[Arg::I(license_id)],
+            &[Arg::I(license_id.get())],
         )
         .await;
     let counted = db
         .raw
         .i64(
             "SELECT COUNT(*) FROM devices WHERE license_id = ? AND deactivated_at IS NULL",
-            &[Arg::I(license_id)],
+            &[Arg::I(license_id.get())],
         )
         .await;
     assert_eq!(stored, counted, "after {after}");
@@ -118,7 +118,7 @@ pub async fn active_device_count_is_exact_on_every_path(db: Db) {
 
     // LicenseSpring's deactivation with consumptions (its own SQL).
     db.deactivate_with_consumptions(
-        third.id,
+        third.id.get(),
         "G",
         0,
         Vec::new(),
@@ -150,13 +150,13 @@ pub async fn active_device_count_is_exact_on_every_path(db: Db) {
         .raw
         .i64(
             "SELECT id FROM devices WHERE license_id = ? AND fingerprint = 'C'",
-            &[Arg::I(lic.id)],
+            &[Arg::I(lic.id.get())],
         )
         .await;
     db.raw
         .exec(
             "UPDATE devices SET license_id = ? WHERE id = ?",
-            &[Arg::I(other.id), Arg::I(c)],
+            &[Arg::I(other.id.get()), Arg::I(c)],
         )
         .await;
     assert_eq!(assert_exact(&db, lic.id, "a device moved away").await, 1);
@@ -167,7 +167,7 @@ pub async fn active_device_count_is_exact_on_every_path(db: Db) {
         .exec(
             "INSERT INTO devices (license_id, fingerprint, is_vm, variables, activated_at, last_seen_at, deactivated_at) \
              VALUES (?, 'H', FALSE, '{}', ?, ?, ?)",
-            &[Arg::I(other.id), Arg::I(NOW), Arg::I(NOW), Arg::I(NOW)],
+            &[Arg::I(other.id.get()), Arg::I(NOW), Arg::I(NOW), Arg::I(NOW)],
         )
         .await;
     assert_eq!(assert_exact(&db, other.id, "an inactive device inserted").await, 0);

@@ -71,7 +71,7 @@ pub async fn corrupt_rows_are_reported_as_corrupt(db: Db) {
     // An unsealable key (one flipped byte in the sealed blob).
     let mut sealed = db
         .raw
-        .bytes("SELECT key_sealed FROM licenses WHERE id = ?", &[Arg::I(lic.id)])
+        .bytes("SELECT key_sealed FROM licenses WHERE id = ?", &[Arg::I(lic.id.get())])
         .await;
     let last = sealed.len() - 1;
     sealed[last] ^= 0x55;
@@ -79,7 +79,7 @@ pub async fn corrupt_rows_are_reported_as_corrupt(db: Db) {
         db.raw
             .exec(
                 "UPDATE licenses SET key_sealed = ? WHERE id = ?",
-                &[Arg::B(sealed), Arg::I(lic.id)]
+                &[Arg::B(sealed), Arg::I(lic.id.get())]
             )
             .await,
         1
@@ -89,7 +89,10 @@ pub async fn corrupt_rows_are_reported_as_corrupt(db: Db) {
     // Unknown enum text.
     assert_eq!(
         db.raw
-            .exec("UPDATE licenses SET status = 'bogus' WHERE id = ?", &[Arg::I(other.id)])
+            .exec(
+                "UPDATE licenses SET status = 'bogus' WHERE id = ?",
+                &[Arg::I(other.id.get())]
+            )
             .await,
         1
     );
@@ -101,7 +104,7 @@ pub async fn corrupt_rows_are_reported_as_corrupt(db: Db) {
         db.raw
             .exec(
                 "UPDATE products SET auth_method = 'telepathy' WHERE id = ?",
-                &[Arg::I(p.id)]
+                &[Arg::I(p.id.get())]
             )
             .await,
         1
@@ -185,16 +188,22 @@ pub async fn unknown_ids_are_not_found(db: Db) {
         .await,
     );
     assert_not_found(db.delete_policy(GHOST, ev("policy.delete", "policy"), NOW).await);
-    assert_not_found(db.get_customer(GHOST).await);
+    assert_not_found(db.get_customer(CustomerId::new(GHOST)).await);
     assert_not_found(
         db.update_customer(
-            Customer { id: GHOST, ..customer },
+            Customer {
+                id: CustomerId::new(GHOST),
+                ..customer
+            },
             ev("customer.update", "customer"),
             NOW,
         )
         .await,
     );
-    assert_not_found(db.delete_customer(GHOST, ev("customer.delete", "customer"), NOW).await);
+    assert_not_found(
+        db.delete_customer(CustomerId::new(GHOST), ev("customer.delete", "customer"), NOW)
+            .await,
+    );
     assert_not_found(db.get_license_user(GHOST).await);
     assert_not_found(
         db.set_license_user_password(GHOST, "hash", ev("user.password", "license_user"), NOW)
@@ -204,11 +213,14 @@ pub async fn unknown_ids_are_not_found(db: Db) {
         db.delete_license_user(GHOST, ev("user.delete", "license_user"), NOW)
             .await,
     );
-    assert_not_found(db.get_license(GHOST).await);
-    assert_not_found(db.delete_license(GHOST, ev("license.delete", "license"), NOW).await);
-    assert_not_found(db.get_device(GHOST).await);
+    assert_not_found(db.get_license(LicenseId::new(GHOST)).await);
     assert_not_found(
-        db.deactivate_device(GHOST, ev("device.deactivate", "device"), NOW)
+        db.delete_license(LicenseId::new(GHOST), ev("license.delete", "license"), NOW)
+            .await,
+    );
+    assert_not_found(db.get_device(DeviceId::new(GHOST)).await);
+    assert_not_found(
+        db.deactivate_device(DeviceId::new(GHOST), ev("device.deactivate", "device"), NOW)
             .await,
     );
     assert_not_found(

@@ -19,7 +19,7 @@ pub async fn products_crud(db: Db) {
         .create_product(new, ev("product.create", "product"), NOW)
         .await
         .expect("create");
-    assert!(p.id > 0);
+    assert!(p.id > ProductId::new(0));
     assert_eq!(
         p,
         Product {
@@ -104,12 +104,12 @@ pub async fn products_crud(db: Db) {
     assert_eq!(db.list_products(all()).await.unwrap().len(), 2);
 
     // Unknown ids.
-    assert_not_found(db.get_product(999_999).await);
+    assert_not_found(db.get_product(ProductId::new(999_999)).await);
     assert_not_found(db.get_product_by_code("nope").await);
     assert_not_found(
         db.update_product(
             Product {
-                id: 999_999,
+                id: ProductId::new(999_999),
                 code: "ghost".into(),
                 ..other.clone()
             },
@@ -139,7 +139,7 @@ pub async fn products_crud(db: Db) {
         )
         .await,
     );
-    let remaining: Vec<i64> = db.list_products(all()).await.unwrap().iter().map(|p| p.id).collect();
+    let remaining: Vec<ProductId> = db.list_products(all()).await.unwrap().iter().map(|p| p.id).collect();
     assert_eq!(remaining, vec![p.id]);
     // The freed code can be used again.
     product(&db, "other").await;
@@ -156,7 +156,7 @@ pub async fn products_list_pages_by_cursor(db: Db) {
     assert_eq!(first.iter().map(|p| p.id).collect::<Vec<_>>(), ids[0..2]);
     let second = db
         .list_products(Page {
-            after: Some(first[1].id),
+            after: Some(first[1].id.get()),
             limit: 2,
         })
         .await
@@ -164,7 +164,7 @@ pub async fn products_list_pages_by_cursor(db: Db) {
     assert_eq!(second.iter().map(|p| p.id).collect::<Vec<_>>(), ids[2..4]);
     let third = db
         .list_products(Page {
-            after: Some(second[1].id),
+            after: Some(second[1].id.get()),
             limit: 2,
         })
         .await
@@ -173,7 +173,7 @@ pub async fn products_list_pages_by_cursor(db: Db) {
     assert_eq!(third[0].code, "p4");
     let empty = db
         .list_products(Page {
-            after: Some(third[0].id),
+            after: Some(third[0].id.get()),
             limit: 2,
         })
         .await
@@ -575,15 +575,27 @@ pub async fn product_deletion_refuses_or_cascades(db: Db) {
     assert_eq!(
         summary,
         vec![
-            ("license.deleted", "license", Some(lic.id), "tester", Some("192.0.2.7")),
             (
                 "license.deleted",
                 "license",
-                Some(second.id),
+                Some(lic.id.get()),
                 "tester",
                 Some("192.0.2.7")
             ),
-            ("product.delete", "product", Some(p.id), "tester", Some("192.0.2.7")),
+            (
+                "license.deleted",
+                "license",
+                Some(second.id.get()),
+                "tester",
+                Some("192.0.2.7")
+            ),
+            (
+                "product.delete",
+                "product",
+                Some(p.id.get()),
+                "tester",
+                Some("192.0.2.7")
+            ),
         ]
     );
     assert_eq!(logged[0].data, json!({"cascade_from_product": p.id}));

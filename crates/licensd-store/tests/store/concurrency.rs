@@ -179,7 +179,7 @@ pub async fn concurrent_consumption_respects_cap(db: Db) {
         .raw
         .i64(
             "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM consumption_events WHERE license_id = ?",
-            &[Arg::I(lic.id)],
+            &[Arg::I(lic.id.get())],
         )
         .await;
     assert_eq!(sum, used, "consumption_events sum matches the counter");
@@ -600,7 +600,7 @@ pub async fn concurrent_feature_consumption_respects_cap(db: Db) {
         .raw
         .i64(
             "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM consumption_events WHERE license_id = ?",
-            &[Arg::I(lic.id)],
+            &[Arg::I(lic.id.get())],
         )
         .await;
     assert_eq!(sum, used);

@@ -137,7 +137,7 @@ pub async fn licence_search_filters_and_pages_by_keyset(db: Db) {
         if i == 4 {
             new.status = LicenseStatus::Disabled;
         }
-        ids.push(create_license(&db, new).await.id);
+        ids.push(create_license(&db, new).await.id.get());
     }
     let search = |before: Option<i64>, limit: i64| LicenseSearch {
         before,
@@ -152,7 +152,7 @@ pub async fn licence_search_filters_and_pages_by_keyset(db: Db) {
     let third = db.search_license_ids(&search(second.last().copied(), 3)).await.unwrap();
     assert_eq!(third, vec![ids[0]]);
     let by_product = LicenseSearch {
-        product_id: Some(app.id),
+        product_id: Some(app.id.get()),
         ..search(None, 50)
     };
     assert_eq!(
@@ -173,7 +173,7 @@ pub async fn licence_search_filters_and_pages_by_keyset(db: Db) {
     }
     // Every filter at once, and the keyset bound with a text search.
     let all = LicenseSearch {
-        product_id: Some(other.id),
+        product_id: Some(other.id.get()),
         status: Some(LicenseStatus::Active),
         text: Some("ada".into()),
         before: Some(ids[3] + 1),
@@ -186,7 +186,7 @@ pub async fn licence_search_filters_and_pages_by_keyset(db: Db) {
     };
     assert!(db.search_license_ids(&below).await.unwrap().is_empty());
     let wrong_product = LicenseSearch {
-        product_id: Some(app.id),
+        product_id: Some(app.id.get()),
         ..all
     };
     assert!(db.search_license_ids(&wrong_product).await.unwrap().is_empty());
@@ -274,7 +274,7 @@ pub async fn reset_consumption_zeroes_counters_with_its_event(db: Db) {
     assert_eq!(db.get_license(licence.id).await.unwrap().consumption_used, 4);
     let events = event_count(&db).await;
     db.reset_consumption(
-        licence.id,
+        licence.id.get(),
         ev_on("license.consumption_reset", "license", licence.id),
         NOW + HOUR,
     )
@@ -446,13 +446,13 @@ pub async fn dashboard_tallies_equal_counts_after_every_write(db: Db) {
     db.raw
         .exec(
             "UPDATE licenses SET status = 'blocked', expires_at = ? WHERE id = ?",
-            &[Arg::I(NOW - HOUR), Arg::I(bulk[3].id)],
+            &[Arg::I(NOW - HOUR), Arg::I(bulk[3].id.get())],
         )
         .await;
     db.raw
         .exec(
             "UPDATE licenses SET status = 'active' WHERE id = ?",
-            &[Arg::I(bulk[5].id)],
+            &[Arg::I(bulk[5].id.get())],
         )
         .await;
     assert_tallies(&db, NOW, "raw status updates").await;
@@ -478,7 +478,7 @@ pub async fn dashboard_tallies_equal_counts_after_every_write(db: Db) {
     .unwrap();
     assert_tallies(&db, NOW + HOUR, "a device deactivated by id").await;
     db.raw
-        .exec("DELETE FROM devices WHERE license_id = ?", &[Arg::I(bulk[0].id)])
+        .exec("DELETE FROM devices WHERE license_id = ?", &[Arg::I(bulk[0].id.get())])
         .await;
     assert_tallies(&db, NOW + HOUR, "a raw device delete").await;
     // A refused activation (over the limit) changes nothing.

@@ -25,11 +25,11 @@ fn with_consumption(
     }
 }
 
-async fn consumption_sum(db: &Db, license_id: i64) -> i64 {
+async fn consumption_sum(db: &Db, license_id: LicenseId) -> i64 {
     db.raw
         .i64(
             "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM consumption_events WHERE license_id = ?",
-            &[Arg::I(license_id)],
+            &[Arg::I(license_id.get())],
         )
         .await
 }

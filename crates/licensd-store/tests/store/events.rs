@@ -37,7 +37,7 @@ pub async fn state_changes_append_events(db: Db) {
     assert_eq!(e.data, json!({"code": "app", "n": [1, 2]}));
     assert_eq!(e.at, NOW);
     assert!(
-        e.subject_id.is_none() || e.subject_id == Some(p.id),
+        e.subject_id.is_none() || e.subject_id == Some(p.id.get()),
         "subject of a create: {:?}",
         e.subject_id
     );
@@ -52,22 +52,28 @@ pub async fn state_changes_append_events(db: Db) {
         .unwrap();
     assert_eq!(event_count(&db).await, before + 1, "one event per activation");
     let on_license = db
-        .list_events(filter(Some("license"), Some(lic.id), Some("device.activate")), all())
+        .list_events(
+            filter(Some("license"), Some(lic.id.get()), Some("device.activate")),
+            all(),
+        )
         .await
         .unwrap();
     assert_eq!(on_license.len(), 1);
     assert_eq!(on_license[0].actor, "client");
-    assert_eq!(on_license[0].subject_id, Some(lic.id));
+    assert_eq!(on_license[0].subject_id, Some(lic.id.get()));
     assert_eq!(on_license[0].data, json!({"fingerprint": "A"}));
     assert_eq!(on_license[0].at, NOW + 1_000);
 
     // Consumption, deactivation and leases log as well.
     deactivate(&db, &lic, "A", NOW + 2_000).await.unwrap();
     assert_eq!(
-        db.list_events(filter(Some("license"), Some(lic.id), Some("device.deactivate")), all())
-            .await
-            .unwrap()
-            .len(),
+        db.list_events(
+            filter(Some("license"), Some(lic.id.get()), Some("device.deactivate")),
+            all()
+        )
+        .await
+        .unwrap()
+        .len(),
         1
     );
 
@@ -105,7 +111,7 @@ pub async fn denied_commands_append_no_events(db: Db) {
     );
     assert_not_found(
         db.delete_product(
-            999_999,
+            ProductId::new(999_999),
             ProductDeletion::RefuseWhileLicensed,
             ev("product.delete", "product"),
             NOW,
@@ -177,7 +183,7 @@ pub async fn list_events_filters_and_pages(db: Db) {
         1
     );
     let on_b = db
-        .list_events(filter(Some("product"), Some(b.id), Some("product.update")), all())
+        .list_events(filter(Some("product"), Some(b.id.get()), Some("product.update")), all())
         .await
         .unwrap();
     assert_eq!(on_b.len(), 1);

@@ -459,7 +459,7 @@ pub fn ev(action: &str, subject_type: &str) -> EventDraft {
     EventDraft::new("tester", action, subject_type)
 }
 
-pub fn ev_on(action: &str, subject_type: &str, id: i64) -> EventDraft {
+pub fn ev_on(action: &str, subject_type: &str, id: impl Into<i64>) -> EventDraft {
     EventDraft::new("tester", action, subject_type).subject(id)
 }
 
@@ -481,9 +481,9 @@ pub async fn product(db: &Db, code: &str) -> Product {
         .expect("create product")
 }
 
-pub fn new_feature(product_id: i64, code: &str, feature_type: FeatureType) -> NewFeature {
+pub fn new_feature(product_id: ProductId, code: &str, feature_type: FeatureType) -> NewFeature {
     NewFeature {
-        product_id,
+        product_id: ProductId::new(product_id.get()),
         code: code.into(),
         name: format!("Feature {code}"),
         feature_type,
@@ -535,9 +535,9 @@ pub fn floating_terms(seats: i64, lease_seconds: i64) -> LicenseTerms {
     }
 }
 
-pub fn new_license(product_id: i64, key: &str, terms: LicenseTerms) -> NewLicense {
+pub fn new_license(product_id: ProductId, key: &str, terms: LicenseTerms) -> NewLicense {
     NewLicense {
-        product_id,
+        product_id: ProductId::new(product_id.get()),
         policy_id: None,
         customer_id: None,
         key: Some(key.into()),
@@ -563,7 +563,7 @@ pub async fn create_license(db: &Db, new: NewLicense) -> License {
     created.remove(0)
 }
 
-pub async fn license(db: &Db, product_id: i64, key: &str, terms: LicenseTerms) -> License {
+pub async fn license(db: &Db, product_id: ProductId, key: &str, terms: LicenseTerms) -> License {
     create_license(db, new_license(product_id, key, terms)).await
 }
 
@@ -700,11 +700,11 @@ pub async fn event_count(db: &Db) -> i64 {
     db.raw.i64("SELECT COUNT(*) FROM events", &[]).await
 }
 
-pub async fn count_where_license(db: &Db, table: &str, license_id: i64) -> i64 {
+pub async fn count_where_license(db: &Db, table: &str, license_id: LicenseId) -> i64 {
     db.raw
         .i64(
             &format!("SELECT COUNT(*) FROM {table} WHERE license_id = ?"),
-            &[Arg::I(license_id)],
+            &[Arg::I(license_id.get())],
         )
         .await
 }
@@ -722,9 +722,9 @@ pub struct LicenseState {
     pub consumption_events: i64,
 }
 
-pub async fn state(db: &Db, license_id: i64) -> LicenseState {
+pub async fn state(db: &Db, license_id: LicenseId) -> LicenseState {
     let mut users: Vec<i64> = db
-        .users_of_license(license_id)
+        .users_of_license(LicenseId::new(license_id.get()))
         .await
         .expect("users_of_license")
         .iter()
@@ -732,12 +732,24 @@ pub async fn state(db: &Db, license_id: i64) -> LicenseState {
         .collect();
     users.sort_unstable();
     LicenseState {
-        license: db.get_license(license_id).await.expect("get_license"),
-        devices: db.list_devices(license_id).await.expect("list_devices"),
-        features: db.license_features(license_id).await.expect("license_features"),
+        license: db
+            .get_license(LicenseId::new(license_id.get()))
+            .await
+            .expect("get_license"),
+        devices: db
+            .list_devices(LicenseId::new(license_id.get()))
+            .await
+            .expect("list_devices"),
+        features: db
+            .license_features(LicenseId::new(license_id.get()))
+            .await
+            .expect("license_features"),
         users,
         // Every lease row, live or not (all expire after the epoch).
-        lease_rows: db.live_leases(license_id, 0).await.expect("live_leases"),
+        lease_rows: db
+            .live_leases(LicenseId::new(license_id.get()), 0)
+            .await
+            .expect("live_leases"),
         events: event_count(db).await,
         activation_log: count_where_license(db, "activation_log", license_id).await,
         consumption_events: count_where_license(db, "consumption_events", license_id).await,

@@ -114,11 +114,11 @@ pub async fn km_settings_blocks_and_product_keys(db: Db) {
         public_der: vec![1, 2, 3],
         private_pkcs8: b"private key bytes".to_vec(),
     };
-    assert!(db.product_signing_key(product.id).await.unwrap().is_none());
-    db.put_product_signing_key(product.id, key.clone(), ev("k", "product"), NOW)
+    assert!(db.product_signing_key(product.id.get()).await.unwrap().is_none());
+    db.put_product_signing_key(product.id.get(), key.clone(), ev("k", "product"), NOW)
         .await
         .unwrap();
-    let stored = db.product_signing_key(product.id).await.unwrap().unwrap();
+    let stored = db.product_signing_key(product.id.get()).await.unwrap().unwrap();
     assert_eq!(
         (stored.kid.as_str(), stored.private_pkcs8.as_slice()),
         ("kid-1", &b"private key bytes"[..])
@@ -128,20 +128,23 @@ pub async fn km_settings_blocks_and_product_keys(db: Db) {
         .raw
         .bytes(
             "SELECT private_sealed FROM km_product_signing_keys WHERE product_id = ?",
-            &[Arg::I(product.id)],
+            &[Arg::I(product.id.get())],
         )
         .await;
     assert!(!raw.windows(7).any(|w| w == b"private"));
     assert_not_found(db.put_product_signing_key(999_999, key, ev("k", "product"), NOW).await);
-    db.delete_product_signing_key(product.id, ev("k", "product"), NOW)
+    db.delete_product_signing_key(product.id.get(), ev("k", "product"), NOW)
         .await
         .unwrap();
-    assert_not_found(db.delete_product_signing_key(product.id, ev("k", "product"), NOW).await);
+    assert_not_found(
+        db.delete_product_signing_key(product.id.get(), ev("k", "product"), NOW)
+            .await,
+    );
 }
 
 pub async fn km_metadata_per_owner(db: Db) {
     let (product, lic) = product_and_license(&db, terms(Some(1))).await;
-    let owner = MetaOwner::License(lic.id);
+    let owner = MetaOwner::License(lic.id.get());
     let entry = db
         .create_meta(owner, "seat", "A1", ev("m", "license"), NOW)
         .await
@@ -157,9 +160,15 @@ pub async fn km_metadata_per_owner(db: Db) {
     );
     assert_not_found(db.update_meta(owner, "other", "x", ev("m", "license"), NOW).await);
     // The same name on the product is a separate entry.
-    db.create_meta(MetaOwner::Product(product.id), "seat", "P", ev("m", "product"), NOW)
-        .await
-        .unwrap();
+    db.create_meta(
+        MetaOwner::Product(product.id.get()),
+        "seat",
+        "P",
+        ev("m", "product"),
+        NOW,
+    )
+    .await
+    .unwrap();
     assert_eq!(db.list_meta(owner).await.unwrap().len(), 1);
     assert_not_found(
         db.create_meta(MetaOwner::License(999_999), "k", "v", ev("m", "license"), NOW)
@@ -178,14 +187,19 @@ pub async fn km_metadata_per_owner(db: Db) {
         .unwrap();
     assert_not_found(db.get_license(lic.id).await);
     assert_not_found(db.get_product(product.id).await);
-    assert!(db.list_meta(MetaOwner::Product(product.id)).await.unwrap().is_empty());
+    assert!(
+        db.list_meta(MetaOwner::Product(product.id.get()))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_not_found(
         db.delete_product(product.id, ProductDeletion::Cascade, ev("d", "product"), NOW)
             .await,
     );
 }
 
-fn stock(product_id: i64, key: &str) -> NewLicense {
+fn stock(product_id: ProductId, key: &str) -> NewLicense {
     NewLicense {
         assignment: Assignment::InStock,
         ..new_license(product_id, key, terms(Some(1)))
@@ -208,7 +222,7 @@ pub async fn km_generators_and_assignment(db: Db) {
         active: true,
     };
     let generator = db
-        .create_generator(product.id, spec.clone(), ev("g", "generator"), NOW)
+        .create_generator(product.id.get(), spec.clone(), ev("g", "generator"), NOW)
         .await
         .unwrap();
     assert_eq!(db.get_generator(generator.id).await.unwrap(), generator);
@@ -225,7 +239,7 @@ pub async fn km_generators_and_assignment(db: Db) {
         .await
         .unwrap();
     assert!(!updated.active);
-    assert_eq!(db.list_generators(Some(product.id)).await.unwrap(), vec![updated]);
+    assert_eq!(db.list_generators(Some(product.id.get())).await.unwrap(), vec![updated]);
     assert!(db.list_generators(Some(999_999)).await.unwrap().is_empty());
     assert_not_found(db.create_generator(999_999, spec, ev("g", "generator"), NOW).await);
     db.delete_generator(generator.id, ev("g", "generator"), NOW)
@@ -243,7 +257,7 @@ pub async fn km_generators_and_assignment(db: Db) {
     let s1 = db.find_license_by_key("S1").await.unwrap().unwrap();
     let outcome = db
         .assign_stock(
-            AssignSelection::One(s1.id),
+            AssignSelection::One(s1.id.get()),
             &assign_owner,
             vec![],
             ev("a", "license"),
@@ -251,7 +265,7 @@ pub async fn km_generators_and_assignment(db: Db) {
         )
         .await
         .unwrap();
-    assert_eq!(outcome, AssignOutcome::Assigned(vec![s1.id]));
+    assert_eq!(outcome, AssignOutcome::Assigned(vec![s1.id.get()]));
     let s1 = db.get_license(s1.id).await.unwrap();
     assert_eq!(
         (s1.assignment, s1.metadata["owner"].as_str(), s1.expires_at),
@@ -259,7 +273,7 @@ pub async fn km_generators_and_assignment(db: Db) {
     );
     assert_eq!(
         db.assign_stock(
-            AssignSelection::One(s1.id),
+            AssignSelection::One(s1.id.get()),
             &assign_owner,
             vec![],
             ev("a", "license"),
@@ -272,7 +286,7 @@ pub async fn km_generators_and_assignment(db: Db) {
     // Not enough stock and nothing to mint: nothing changes.
     let events = event_count(&db).await;
     let random = AssignSelection::Random {
-        product_id: product.id,
+        product_id: product.id.get(),
         quantity: 3,
     };
     assert_eq!(
@@ -306,14 +320,17 @@ pub async fn km_generators_and_assignment(db: Db) {
         "only the shortfall is minted"
     );
     for id in ids {
-        assert_eq!(db.get_license(id).await.unwrap().assignment, Assignment::Assigned);
+        assert_eq!(
+            db.get_license(LicenseId::new(id)).await.unwrap().assignment,
+            Assignment::Assigned
+        );
     }
     // A minted key that exists already fails the whole assignment.
     db.create_licenses(vec![stock(product.id, "S3")], ev("l", "license"), NOW)
         .await
         .unwrap();
     let random = AssignSelection::Random {
-        product_id: product.id,
+        product_id: product.id.get(),
         quantity: 2,
     };
     assert_conflict(
@@ -343,7 +360,7 @@ pub async fn km_contract_quota_holds_under_concurrency(db: Db) {
     let product = product(&db, "km-contract").await;
     let stored = db
         .create_contract(
-            contract_fields(product.id, "contract-key-1", 5),
+            contract_fields(product.id.get(), "contract-key-1", 5),
             ev("c", "contract"),
             NOW,
         )
@@ -352,7 +369,7 @@ pub async fn km_contract_quota_holds_under_concurrency(db: Db) {
     assert_eq!((stored.key.as_str(), stored.license_keys_count), ("contract-key-1", 0));
     assert_conflict(
         db.create_contract(
-            contract_fields(product.id, "contract-key-1", 5),
+            contract_fields(product.id.get(), "contract-key-1", 5),
             ev("c", "contract"),
             NOW,
         )
@@ -399,7 +416,10 @@ pub async fn km_contract_quota_holds_under_concurrency(db: Db) {
 
     // Destroy frees quota; only the contract's own keys can be destroyed.
     let outside = license(&db, product.id, "OUTSIDE", terms(Some(1))).await;
-    assert_not_found(db.destroy_contract_key(id, outside.id, ev("d", "license"), NOW).await);
+    assert_not_found(
+        db.destroy_contract_key(id, outside.id.get(), ev("d", "license"), NOW)
+            .await,
+    );
     let all = db
         .list_licenses(
             LicenseFilter {
@@ -414,7 +434,7 @@ pub async fn km_contract_quota_holds_under_concurrency(db: Db) {
         .into_iter()
         .find(|l| l.key.as_deref().is_some_and(|k| k.starts_with("C-")))
         .unwrap();
-    db.destroy_contract_key(id, victim.id, ev("d", "license"), NOW)
+    db.destroy_contract_key(id, victim.id.get(), ev("d", "license"), NOW)
         .await
         .unwrap();
     assert_eq!(db.get_contract(id).await.unwrap().license_keys_count, 4);
@@ -422,7 +442,7 @@ pub async fn km_contract_quota_holds_under_concurrency(db: Db) {
     assert_eq!(db.destroy_contract_keys(id, ev("d", "license"), NOW).await.unwrap(), 0);
     assert!(db.get_license(outside.id).await.is_ok());
 
-    let mut fields = contract_fields(product.id, "contract-key-9", 7);
+    let mut fields = contract_fields(product.id.get(), "contract-key-9", 7);
     fields.can_generate = false;
     let updated = db
         .update_contract(id, fields.clone(), ev("u", "contract"), NOW + 1)
@@ -458,7 +478,7 @@ pub async fn km_downloadables_and_telemetry(db: Db) {
         release_date: Some(NOW),
     };
     let d = db
-        .create_downloadable(product.id, spec.clone(), ev("d", "downloadable"), NOW)
+        .create_downloadable(product.id.get(), spec.clone(), ev("d", "downloadable"), NOW)
         .await
         .unwrap();
     assert_eq!(
@@ -466,7 +486,7 @@ pub async fn km_downloadables_and_telemetry(db: Db) {
         (None, None, 0)
     );
     assert_conflict(
-        db.create_downloadable(product.id, spec.clone(), ev("d", "downloadable"), NOW)
+        db.create_downloadable(product.id.get(), spec.clone(), ev("d", "downloadable"), NOW)
             .await,
     );
     assert_not_found(
@@ -484,15 +504,20 @@ pub async fn km_downloadables_and_telemetry(db: Db) {
         Some(("app.zip".to_string(), b"zipzip".to_vec()))
     );
     assert_eq!(
-        db.downloadable_by_version(product.id, 102)
+        db.downloadable_by_version(product.id.get(), 102)
             .await
             .unwrap()
             .unwrap()
             .download_counter,
         1
     );
-    assert!(db.downloadable_by_version(product.id, 103).await.unwrap().is_none());
-    assert_eq!(db.list_downloadables(Some(product.id)).await.unwrap().len(), 1);
+    assert!(
+        db.downloadable_by_version(product.id.get(), 103)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(db.list_downloadables(Some(product.id.get())).await.unwrap().len(), 1);
     db.delete_downloadable(d.id, ev("d", "downloadable"), NOW)
         .await
         .unwrap();
@@ -500,10 +525,10 @@ pub async fn km_downloadables_and_telemetry(db: Db) {
 
     let record = |key: Option<&str>, flagged: bool| NewTelemetry {
         user_identifier: Some("u1".into()),
-        license_id: key.and(Some(lic.id)),
+        license_id: key.and(Some(lic.id.get())),
         license_key: key.map(str::to_string),
         activation_identifier: None,
-        product_id: Some(product.id),
+        product_id: Some(product.id.get()),
         product_version: None,
         data_type: "text".into(),
         data_group: "g".into(),

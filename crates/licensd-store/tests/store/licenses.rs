@@ -42,7 +42,7 @@ pub async fn bulk_create_licenses(db: Db) {
             }
         );
     }
-    let mut ids: Vec<i64> = created.iter().map(|l| l.id).collect();
+    let mut ids: Vec<LicenseId> = created.iter().map(|l| l.id).collect();
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), 50, "distinct ids");
@@ -186,17 +186,17 @@ pub async fn license_keys_are_found_and_stored_sealed(db: Db) {
     assert_eq!(db.get_license(lic.id).await.unwrap(), lic);
     assert_eq!(db.find_license_by_key("ABCDE-FGHJK-LMNPQ-RSTUW").await.unwrap(), None);
     assert_eq!(db.find_license_by_key("").await.unwrap(), None);
-    assert_not_found(db.get_license(999_999).await);
+    assert_not_found(db.get_license(LicenseId::new(999_999)).await);
 
     // At rest the key is neither stored in the clear nor as a plain hash of itself in text form.
     let plain = b"ABCDE-FGHJK-LMNPQ-RSTUV";
     let sealed = db
         .raw
-        .bytes("SELECT key_sealed FROM licenses WHERE id = ?", &[Arg::I(lic.id)])
+        .bytes("SELECT key_sealed FROM licenses WHERE id = ?", &[Arg::I(lic.id.get())])
         .await;
     let digest = db
         .raw
-        .bytes("SELECT key_digest FROM licenses WHERE id = ?", &[Arg::I(lic.id)])
+        .bytes("SELECT key_digest FROM licenses WHERE id = ?", &[Arg::I(lic.id.get())])
         .await;
     assert!(
         !sealed.windows(plain.len()).any(|w| w == plain),
@@ -263,28 +263,42 @@ pub async fn list_licenses_filters_and_pages(db: Db) {
               status: LicenseStatus,
               order: Option<&str>,
               policy: Option<i64>| NewLicense {
-        customer_id: customer,
+        customer_id: customer.map(CustomerId::new),
         status,
         order_ref: order.map(str::to_owned),
         policy_id: policy,
-        ..new_license(product, key, terms(Some(1)))
+        ..new_license(ProductId::new(product), key, terms(Some(1)))
     };
     let created = db
         .create_licenses(
             vec![
                 mk(
-                    p1.id,
+                    p1.id.get(),
                     "A",
-                    Some(c1.id),
+                    Some(c1.id.get()),
                     LicenseStatus::Active,
                     Some("PO-1"),
                     Some(pol.id),
                 ),
-                mk(p1.id, "B", Some(c1.id), LicenseStatus::Disabled, Some("PO-1"), None),
-                mk(p1.id, "C", Some(c2.id), LicenseStatus::Active, None, None),
-                mk(p1.id, "D", None, LicenseStatus::Active, Some("PO-2"), None),
-                mk(p2.id, "E", Some(c1.id), LicenseStatus::Active, None, None),
-                mk(p2.id, "F", Some(c2.id), LicenseStatus::Suspended, None, None),
+                mk(
+                    p1.id.get(),
+                    "B",
+                    Some(c1.id.get()),
+                    LicenseStatus::Disabled,
+                    Some("PO-1"),
+                    None,
+                ),
+                mk(p1.id.get(), "C", Some(c2.id.get()), LicenseStatus::Active, None, None),
+                mk(p1.id.get(), "D", None, LicenseStatus::Active, Some("PO-2"), None),
+                mk(p2.id.get(), "E", Some(c1.id.get()), LicenseStatus::Active, None, None),
+                mk(
+                    p2.id.get(),
+                    "F",
+                    Some(c2.id.get()),
+                    LicenseStatus::Suspended,
+                    None,
+                    None,
+                ),
             ],
             ev("license.create", "license"),
             NOW,
@@ -447,7 +461,7 @@ pub async fn list_licenses_filters_and_pages(db: Db) {
         .list_licenses(
             filter.clone(),
             Page {
-                after: Some(first[2].id),
+                after: Some(first[2].id.get()),
                 limit: 3,
             },
         )
@@ -458,7 +472,7 @@ pub async fn list_licenses_filters_and_pages(db: Db) {
         db.list_licenses(
             filter,
             Page {
-                after: Some(second[0].id),
+                after: Some(second[0].id.get()),
                 limit: 3
             }
         )
@@ -470,7 +484,7 @@ pub async fn list_licenses_filters_and_pages(db: Db) {
         .list_licenses(
             LicenseFilter::default(),
             Page {
-                after: Some(created[1].id),
+                after: Some(created[1].id.get()),
                 limit: 2,
             },
         )
@@ -606,7 +620,7 @@ pub async fn edit_license_never_touches_counters(db: Db) {
     assert_eq!(consume(&db, &lic, 3, None, NOW + 7_000).await.unwrap().total, 10);
     assert_not_found(
         db.edit_license(
-            999_999,
+            LicenseId::new(999_999),
             LicenseEdit::from_license(&cleared),
             ev("license.update", "license"),
             NOW,

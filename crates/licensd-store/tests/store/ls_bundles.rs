@@ -15,26 +15,36 @@ async fn setup(db: &Db, editor_max: i64) -> (License, License, License) {
     let editor = product(db, "editor").await;
     let viewer = product(db, "viewer").await;
     for member in [&viewer, &editor] {
-        db.add_bundle_product(suite.id, member.id, ev("bundle.product_add", "product"), NOW)
-            .await
-            .expect("add member product");
+        db.add_bundle_product(
+            suite.id.get(),
+            member.id.get(),
+            ev("bundle.product_add", "product"),
+            NOW,
+        )
+        .await
+        .expect("add member product");
     }
     let bundle = license(db, suite.id, "SUITE-1", terms(None)).await;
     let editor_license = license(db, editor.id, "EDITOR-1", terms(Some(editor_max))).await;
     let viewer_license = license(db, viewer.id, "VIEWER-1", terms(Some(3))).await;
     for member in [&viewer_license, &editor_license] {
-        db.link_bundle_license(bundle.id, member.id, ev("bundle.license_link", "license"), NOW)
-            .await
-            .expect("link member license");
+        db.link_bundle_license(
+            bundle.id.get(),
+            member.id.get(),
+            ev("bundle.license_link", "license"),
+            NOW,
+        )
+        .await
+        .expect("link member license");
     }
     (bundle, editor_license, viewer_license)
 }
 
-fn ids(licenses: &[&License]) -> Vec<i64> {
+fn ids(licenses: &[&License]) -> Vec<LicenseId> {
     licenses.iter().map(|license| license.id).collect()
 }
 
-async fn activate_all(db: &Db, ids: &[i64], fingerprint: &str, now: Millis) -> Result<Vec<Activation>> {
+async fn activate_all(db: &Db, ids: &[LicenseId], fingerprint: &str, now: Millis) -> Result<Vec<Activation>> {
     db.activate_many(ids, dev(fingerprint), None, ev("bundle.activate", "license"), now)
         .await
 }
@@ -42,49 +52,81 @@ async fn activate_all(db: &Db, ids: &[i64], fingerprint: &str, now: Millis) -> R
 pub async fn bundle_membership(db: Db) {
     let (bundle, editor, viewer) = setup(&db, 1).await;
     let suite = db.get_product_by_code("suite").await.unwrap();
-    let mut members = vec![editor.product_id, viewer.product_id];
+    let mut members = vec![editor.product_id.get(), viewer.product_id.get()];
     members.sort_unstable();
-    assert_eq!(db.bundle_products(suite.id).await.unwrap(), members);
-    assert_eq!(db.bundle_products(editor.product_id).await.unwrap(), Vec::<i64>::new());
-    let mut linked = vec![editor.id, viewer.id];
+    assert_eq!(db.bundle_products(suite.id.get()).await.unwrap(), members);
+    assert_eq!(
+        db.bundle_products(editor.product_id.get()).await.unwrap(),
+        Vec::<i64>::new()
+    );
+    let mut linked = vec![editor.id.get(), viewer.id.get()];
     linked.sort_unstable();
-    assert_eq!(db.bundle_licenses(bundle.id).await.unwrap(), linked);
-    assert_eq!(db.bundle_of_license(editor.id).await.unwrap(), Some(bundle.id));
-    assert_eq!(db.bundle_of_license(bundle.id).await.unwrap(), None);
+    assert_eq!(db.bundle_licenses(bundle.id.get()).await.unwrap(), linked);
+    assert_eq!(
+        db.bundle_of_license(editor.id.get()).await.unwrap(),
+        Some(bundle.id.get())
+    );
+    assert_eq!(db.bundle_of_license(bundle.id.get()).await.unwrap(), None);
 
     let event = || ev("bundle.change", "product");
     // Products: no self-membership, no nesting, no duplicates, no unknown products.
-    assert_conflict(db.add_bundle_product(suite.id, suite.id, event(), NOW).await);
-    assert_conflict(db.add_bundle_product(suite.id, editor.product_id, event(), NOW).await);
+    assert_conflict(
+        db.add_bundle_product(suite.id.get(), suite.id.get(), event(), NOW)
+            .await,
+    );
+    assert_conflict(
+        db.add_bundle_product(suite.id.get(), editor.product_id.get(), event(), NOW)
+            .await,
+    );
     let other = product(&db, "other").await;
-    assert_conflict(db.add_bundle_product(other.id, suite.id, event(), NOW).await);
-    assert_conflict(db.add_bundle_product(editor.product_id, other.id, event(), NOW).await);
-    assert_conflict(db.add_bundle_product(suite.id, 999_999, event(), NOW).await);
+    assert_conflict(
+        db.add_bundle_product(other.id.get(), suite.id.get(), event(), NOW)
+            .await,
+    );
+    assert_conflict(
+        db.add_bundle_product(editor.product_id.get(), other.id.get(), event(), NOW)
+            .await,
+    );
+    assert_conflict(db.add_bundle_product(suite.id.get(), 999_999, event(), NOW).await);
 
     // Licenses: the member's product must be a member; one member license per product.
     let stray = license(&db, other.id, "OTHER-1", terms(None)).await;
-    assert_conflict(db.link_bundle_license(bundle.id, stray.id, event(), NOW).await);
+    assert_conflict(
+        db.link_bundle_license(bundle.id.get(), stray.id.get(), event(), NOW)
+            .await,
+    );
     let second_editor = license(&db, editor.product_id, "EDITOR-2", terms(None)).await;
-    assert_conflict(db.link_bundle_license(bundle.id, second_editor.id, event(), NOW).await);
-    assert_conflict(db.link_bundle_license(bundle.id, editor.id, event(), NOW).await);
-    assert_conflict(db.link_bundle_license(bundle.id, 999_999, event(), NOW).await);
+    assert_conflict(
+        db.link_bundle_license(bundle.id.get(), second_editor.id.get(), event(), NOW)
+            .await,
+    );
+    assert_conflict(
+        db.link_bundle_license(bundle.id.get(), editor.id.get(), event(), NOW)
+            .await,
+    );
+    assert_conflict(db.link_bundle_license(bundle.id.get(), 999_999, event(), NOW).await);
 
     // A member product with linked licenses stays; unlinking frees it.
     assert_conflict(
-        db.remove_bundle_product(suite.id, editor.product_id, event(), NOW)
+        db.remove_bundle_product(suite.id.get(), editor.product_id.get(), event(), NOW)
             .await,
     );
-    db.unlink_bundle_license(editor.id, event(), NOW).await.expect("unlink");
-    assert_not_found(db.unlink_bundle_license(editor.id, event(), NOW).await);
-    assert_eq!(db.bundle_of_license(editor.id).await.unwrap(), None);
-    db.remove_bundle_product(suite.id, editor.product_id, event(), NOW)
+    db.unlink_bundle_license(editor.id.get(), event(), NOW)
+        .await
+        .expect("unlink");
+    assert_not_found(db.unlink_bundle_license(editor.id.get(), event(), NOW).await);
+    assert_eq!(db.bundle_of_license(editor.id.get()).await.unwrap(), None);
+    db.remove_bundle_product(suite.id.get(), editor.product_id.get(), event(), NOW)
         .await
         .expect("remove member");
     assert_not_found(
-        db.remove_bundle_product(suite.id, editor.product_id, event(), NOW)
+        db.remove_bundle_product(suite.id.get(), editor.product_id.get(), event(), NOW)
             .await,
     );
-    assert_eq!(db.bundle_products(suite.id).await.unwrap(), vec![viewer.product_id]);
+    assert_eq!(
+        db.bundle_products(suite.id.get()).await.unwrap(),
+        vec![viewer.product_id.get()]
+    );
 }
 
 pub async fn bundle_activation_is_atomic(db: Db) {
@@ -129,7 +171,7 @@ pub async fn bundle_activation_is_atomic(db: Db) {
     assert_denied(activate_all(&db, &all, "C", NOW + 3).await, Denial::LicenseDisabled);
     assert_unchanged(&db, &before, "a bundle activation refused by a disabled member").await;
     assert_denied(
-        activate_all(&db, &[viewer.id, 999_999], "C", NOW + 3).await,
+        activate_all(&db, &[viewer.id, LicenseId::new(999_999)], "C", NOW + 3).await,
         Denial::LicenseNotFound,
     );
     assert_unchanged(&db, &before, "a bundle activation naming an unknown license").await;
@@ -142,7 +184,7 @@ pub async fn bundle_activation_is_atomic(db: Db) {
     assert_eq!(released.iter().map(|l| l.id).collect::<Vec<_>>(), ascending);
     for id in &ascending {
         assert_eq!(
-            active_fingerprints(&db.list_devices(*id).await.unwrap()),
+            active_fingerprints(&db.list_devices(LicenseId::new((*id).get())).await.unwrap()),
             Vec::<String>::new()
         );
     }
@@ -203,6 +245,9 @@ pub async fn concurrent_bundle_activations_respect_member_limits(db: Db) {
     }
     assert_eq!(winners.len(), 3, "winners: {winners:?}");
     for id in all.iter() {
-        assert_eq!(active_fingerprints(&db.list_devices(*id).await.unwrap()), winners);
+        assert_eq!(
+            active_fingerprints(&db.list_devices(LicenseId::new((*id).get())).await.unwrap()),
+            winners
+        );
     }
 }

@@ -260,7 +260,7 @@ pub async fn outbox_concurrent_claims_are_disjoint(db: Db) {
     assert!(delivered.iter().all(|d| d.attempts == 1));
 }
 
-fn stock(product_id: i64, key: &str) -> NewLicense {
+fn stock(product_id: ProductId, key: &str) -> NewLicense {
     NewLicense {
         assignment: Assignment::InStock,
         ..new_license(product_id, key, terms(Some(1)))
@@ -294,7 +294,7 @@ pub async fn outbox_delivery_commits_with_the_assignment(db: Db) {
     .await
     .unwrap();
     let random = |quantity| AssignSelection::Random {
-        product_id: product.id,
+        product_id: product.id.get(),
         quantity,
     };
     let all = || async { db.outbox_list(None, Page::default()).await.unwrap() };

@@ -15,7 +15,7 @@ fn new_customer(email: Option<&str>) -> NewCustomer {
     }
 }
 
-fn new_user(customer_id: Option<i64>, email: &str, hash: Option<&str>) -> NewLicenseUser {
+fn new_user(customer_id: Option<CustomerId>, email: &str, hash: Option<&str>) -> NewLicenseUser {
     NewLicenseUser {
         customer_id,
         email: email.into(),
@@ -83,7 +83,7 @@ pub async fn customers_crud(db: Db) {
     assert_eq!(first.iter().map(|x| x.id).collect::<Vec<_>>(), vec![c.id, anon1.id]);
     let rest = db
         .list_customers(Page {
-            after: Some(first[1].id),
+            after: Some(first[1].id.get()),
             limit: 2,
         })
         .await
@@ -124,7 +124,7 @@ pub async fn customers_crud(db: Db) {
         .await
         .unwrap();
     assert_not_found(db.get_customer(anon2.id).await);
-    assert_not_found(db.get_customer(999_999).await);
+    assert_not_found(db.get_customer(CustomerId::new(999_999)).await);
     assert_eq!(db.list_customers(all()).await.unwrap().len(), 2);
 }
 

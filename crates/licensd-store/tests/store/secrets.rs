@@ -32,7 +32,7 @@ pub async fn credentials_crud(db: Db) {
         name: "LS prod".into(),
         key_id: "api-key-1".into(),
         secret: "shared-key-s3cr3t".into(),
-        product_id: Some(p.id),
+        product_id: Some(p.id.get()),
         read_only: true,
         ip_allowlist: vec!["10.0.0.0/8".parse().unwrap(), "192.168.1.7".parse().unwrap()],
     };
@@ -47,7 +47,7 @@ pub async fn credentials_crud(db: Db) {
             dialect: Dialect::LicenseSpring,
             name: "LS prod".into(),
             key_id: "api-key-1".into(),
-            product_id: Some(p.id),
+            product_id: Some(p.id.get()),
             read_only: true,
             ip_allowlist: vec!["10.0.0.0/8".parse().unwrap(), "192.168.1.7".parse().unwrap()],
             created_at: NOW,

@@ -1,5 +1,6 @@
 //! SLASCONE back-office storage of issue 12: the generated ISV id and the one-transaction license
 //! update (edition, temporary flag, legacy key, values and limits together or not at all).
+use licensd_domain::ProductId;
 
 use crate::harness::*;
 use licensd_domain::LicenseKind;
@@ -34,7 +35,7 @@ pub async fn slascone_license_update_is_all_or_nothing(db: Db) {
     let p = product(&db, "p1").await;
     let q = product(&db, "p2").await;
     let edition = |product_id: i64, code: &str, terms: licensd_domain::LicenseTerms| NewPolicy {
-        product_id,
+        product_id: ProductId::new(product_id),
         code: code.into(),
         name: code.into(),
         terms,
@@ -48,34 +49,34 @@ pub async fn slascone_license_update_is_all_or_nothing(db: Db) {
         ..terms(Some(1))
     };
     let a = db
-        .create_policy(edition(p.id, "a", terms(Some(1))), ev("p", "policy"), NOW)
+        .create_policy(edition(p.id.get(), "a", terms(Some(1))), ev("p", "policy"), NOW)
         .await
         .unwrap();
     let b = db
-        .create_policy(edition(p.id, "b", terms(Some(9))), ev("p", "policy"), NOW)
+        .create_policy(edition(p.id.get(), "b", terms(Some(9))), ev("p", "policy"), NOW)
         .await
         .unwrap();
     let floating = db
-        .create_policy(edition(p.id, "f", floating_terms(2, 600)), ev("p", "policy"), NOW)
+        .create_policy(edition(p.id.get(), "f", floating_terms(2, 600)), ev("p", "policy"), NOW)
         .await
         .unwrap();
     let temporary = db
-        .create_policy(edition(p.id, "t", trial), ev("p", "policy"), NOW)
+        .create_policy(edition(p.id.get(), "t", trial), ev("p", "policy"), NOW)
         .await
         .unwrap();
     let elsewhere = db
-        .create_policy(edition(q.id, "x", terms(Some(1))), ev("p", "policy"), NOW)
+        .create_policy(edition(q.id.get(), "x", terms(Some(1))), ev("p", "policy"), NOW)
         .await
         .unwrap();
     let mut new = new_license(p.id, "UPD-KEY", terms(Some(2)));
     new.policy_id = Some(a.id);
     let lic = create_license(&db, new).await;
     let other = license(&db, p.id, "OTHER-KEY", terms(Some(1))).await;
-    db.set_legacy_key(other.id, "TAKEN", ev("l", "license"), NOW)
+    db.set_legacy_key(other.id.get(), "TAKEN", ev("l", "license"), NOW)
         .await
         .unwrap();
     let license_type = db
-        .create_entry(EntryKind::LicenseType, p.id, "Site", None, ev("t", "t"), NOW)
+        .create_entry(EntryKind::LicenseType, p.id.get(), "Site", None, ev("t", "t"), NOW)
         .await
         .unwrap();
     activate(&db, &lic, "dev-1", NOW).await.unwrap();
@@ -109,7 +110,7 @@ pub async fn slascone_license_update_is_all_or_nothing(db: Db) {
     ];
     for (update, expected) in refusals {
         let text = conflict_text(
-            db.apply_license_update(lic.id, update, ev("u", "license"), NOW + 1)
+            db.apply_license_update(lic.id.get(), update, ev("u", "license"), NOW + 1)
                 .await,
         );
         assert_eq!(text, expected);
@@ -119,11 +120,11 @@ pub async fn slascone_license_update_is_all_or_nothing(db: Db) {
             (now.policy_id, now.terms.clone(), now.updated_at),
             (Some(a.id), lic.terms.clone(), lic.updated_at)
         );
-        assert_eq!(db.legacy_key_of(lic.id).await.unwrap(), None);
-        assert!(db.license_values(lic.id).await.unwrap().is_empty());
+        assert_eq!(db.legacy_key_of(lic.id.get()).await.unwrap(), None);
+        assert!(db.license_values(lic.id.get()).await.unwrap().is_empty());
         assert_eq!(event_count(&db).await, events);
     }
-    db.apply_license_update(lic.id, everything(b.id, "NEW", 3), ev("u", "license"), NOW + 2)
+    db.apply_license_update(lic.id.get(), everything(b.id, "NEW", 3), ev("u", "license"), NOW + 2)
         .await
         .unwrap();
     let after = db.get_license(lic.id).await.unwrap();
@@ -131,9 +132,9 @@ pub async fn slascone_license_update_is_all_or_nothing(db: Db) {
         (after.policy_id, after.terms.max_activations, after.updated_at),
         (Some(b.id), Some(3), NOW + 2)
     );
-    assert_eq!(db.legacy_key_of(lic.id).await.unwrap().as_deref(), Some("NEW"));
-    assert_eq!(db.license_of_legacy_key("NEW").await.unwrap(), Some(lic.id));
-    let values = db.license_values(lic.id).await.unwrap();
+    assert_eq!(db.legacy_key_of(lic.id.get()).await.unwrap().as_deref(), Some("NEW"));
+    assert_eq!(db.license_of_legacy_key("NEW").await.unwrap(), Some(lic.id.get()));
+    let values = db.license_values(lic.id.get()).await.unwrap();
     assert_eq!(
         values.iter().map(|(e, _)| e.id).collect::<Vec<_>>(),
         vec![license_type.id]
@@ -144,10 +145,10 @@ pub async fn slascone_license_update_is_all_or_nothing(db: Db) {
         legacy_key: Some(None),
         ..LicenseUpdate::default()
     };
-    db.apply_license_update(lic.id, clear, ev("u", "license"), NOW + 3)
+    db.apply_license_update(lic.id.get(), clear, ev("u", "license"), NOW + 3)
         .await
         .unwrap();
-    assert_eq!(db.legacy_key_of(lic.id).await.unwrap(), None);
+    assert_eq!(db.legacy_key_of(lic.id.get()).await.unwrap(), None);
     assert!(matches!(
         db.apply_license_update(999_999, LicenseUpdate::default(), ev("u", "license"), NOW)
             .await,

@@ -60,22 +60,22 @@ pub async fn slascone_entries_are_unique_per_kind_and_scope(db: Db) {
         .await
         .unwrap();
     let var_p = db
-        .create_entry(EntryKind::Variable, p.id, "Region", Some("desc"), e("var"), NOW)
+        .create_entry(EntryKind::Variable, p.id.get(), "Region", Some("desc"), e("var"), NOW)
         .await
         .unwrap();
-    db.create_entry(EntryKind::Variable, q.id, "Region", None, e("var"), NOW)
+    db.create_entry(EntryKind::Variable, q.id.get(), "Region", None, e("var"), NOW)
         .await
         .unwrap();
     assert_eq!(
         conflict_text(
-            db.create_entry(EntryKind::Variable, p.id, "Region", None, e("var"), NOW)
+            db.create_entry(EntryKind::Variable, p.id.get(), "Region", None, e("var"), NOW)
                 .await
         ),
         CONFLICT_ENTRY_EXISTS
     );
     assert_eq!(db.list_entries(EntryKind::Variable, None).await.unwrap().len(), 2);
     assert_eq!(
-        db.list_entries(EntryKind::Variable, Some(p.id)).await.unwrap(),
+        db.list_entries(EntryKind::Variable, Some(p.id.get())).await.unwrap(),
         vec![var_p.clone()]
     );
     assert_eq!(
@@ -102,12 +102,12 @@ pub async fn slascone_customers_are_created_whole_or_not_at_all(db: Db) {
     assert_eq!(
         stored,
         CustomerProfile {
-            customer_id: customer.id,
+            customer_id: customer.id.get(),
             ..first
         }
     );
     assert_eq!(db.get_customer(customer.id).await.unwrap(), customer);
-    assert_eq!(db.customer_profile(customer.id).await.unwrap(), Some(stored));
+    assert_eq!(db.customer_profile(customer.id.get()).await.unwrap(), Some(stored));
     let events = event_count(&db).await;
     for (email, number, prospect, expected) in [
         ("b@other.example", "C-1", None, CONFLICT_CUSTOMER_NUMBER),
@@ -143,17 +143,17 @@ pub async fn slascone_tags_values_and_legacy_keys(db: Db) {
         .create_entry(EntryKind::Tag, 0, "VIP", None, ev("t", "t"), NOW)
         .await
         .unwrap();
-    db.assign_tag(tag.id, TagTarget::Customer, customer.id, ev("a", "t"), NOW)
+    db.assign_tag(tag.id, TagTarget::Customer, customer.id.get(), ev("a", "t"), NOW)
         .await
         .unwrap();
     assert_eq!(
         conflict_text(
-            db.assign_tag(tag.id, TagTarget::Customer, customer.id, ev("a", "t"), NOW)
+            db.assign_tag(tag.id, TagTarget::Customer, customer.id.get(), ev("a", "t"), NOW)
                 .await
         ),
         CONFLICT_TAG_ASSIGNED
     );
-    db.assign_tag(tag.id, TagTarget::License, lic.id, ev("a", "t"), NOW)
+    db.assign_tag(tag.id, TagTarget::License, lic.id.get(), ev("a", "t"), NOW)
         .await
         .unwrap();
     assert_not_found(
@@ -161,28 +161,48 @@ pub async fn slascone_tags_values_and_legacy_keys(db: Db) {
             .await,
     );
     assert_not_found(
-        db.assign_tag(999_999, TagTarget::License, lic.id, ev("a", "t"), NOW)
+        db.assign_tag(999_999, TagTarget::License, lic.id.get(), ev("a", "t"), NOW)
             .await,
     );
     // Only tags are tags.
     let variable = db
-        .create_entry(EntryKind::Variable, p.id, "Region", None, ev("v", "v"), NOW)
+        .create_entry(EntryKind::Variable, p.id.get(), "Region", None, ev("v", "v"), NOW)
         .await
         .unwrap();
     assert_not_found(
-        db.assign_tag(variable.id, TagTarget::License, lic.id, ev("a", "t"), NOW)
+        db.assign_tag(variable.id, TagTarget::License, lic.id.get(), ev("a", "t"), NOW)
             .await,
     );
-    assert_eq!(db.tags_of(TagTarget::License, lic.id).await.unwrap(), vec![tag.clone()]);
-    assert_eq!(db.tags_of(TagTarget::Customer, customer.id).await.unwrap(), vec![tag]);
+    assert_eq!(
+        db.tags_of(TagTarget::License, lic.id.get()).await.unwrap(),
+        vec![tag.clone()]
+    );
+    assert_eq!(
+        db.tags_of(TagTarget::Customer, customer.id.get()).await.unwrap(),
+        vec![tag]
+    );
 
     // Values: a variable's value is replaced; a license has one license type.
     let standard = db
-        .create_entry(EntryKind::LicenseType, p.id, "Standard", None, ev("lt", "lt"), NOW)
+        .create_entry(
+            EntryKind::LicenseType,
+            p.id.get(),
+            "Standard",
+            None,
+            ev("lt", "lt"),
+            NOW,
+        )
         .await
         .unwrap();
     let subscription = db
-        .create_entry(EntryKind::LicenseType, p.id, "Subscription", None, ev("lt", "lt"), NOW)
+        .create_entry(
+            EntryKind::LicenseType,
+            p.id.get(),
+            "Subscription",
+            None,
+            ev("lt", "lt"),
+            NOW,
+        )
         .await
         .unwrap();
     for (entry, value) in [
@@ -191,11 +211,11 @@ pub async fn slascone_tags_values_and_legacy_keys(db: Db) {
         (standard.id, ""),
         (subscription.id, ""),
     ] {
-        db.set_license_value(lic.id, entry, value, ev("v", "license"), NOW)
+        db.set_license_value(lic.id.get(), entry, value, ev("v", "license"), NOW)
             .await
             .unwrap();
     }
-    let values = db.license_values(lic.id).await.unwrap();
+    let values = db.license_values(lic.id.get()).await.unwrap();
     assert_eq!(
         values,
         vec![(variable, "APAC".to_owned()), (subscription, String::new())]
@@ -204,25 +224,31 @@ pub async fn slascone_tags_values_and_legacy_keys(db: Db) {
         db.set_license_value(999_999, standard.id, "", ev("v", "license"), NOW)
             .await,
     );
-    assert_not_found(db.set_license_value(lic.id, 999_999, "", ev("v", "license"), NOW).await);
+    assert_not_found(
+        db.set_license_value(lic.id.get(), 999_999, "", ev("v", "license"), NOW)
+            .await,
+    );
 
     // Legacy keys: unique across licenses; re-keying a license replaces its key.
     let other = license(&db, p.id, "OTHER-KEY", terms(Some(1))).await;
-    db.set_legacy_key(lic.id, "OLD-1", ev("l", "license"), NOW)
+    db.set_legacy_key(lic.id.get(), "OLD-1", ev("l", "license"), NOW)
         .await
         .unwrap();
     assert_eq!(
-        conflict_text(db.set_legacy_key(other.id, "OLD-1", ev("l", "license"), NOW).await),
+        conflict_text(
+            db.set_legacy_key(other.id.get(), "OLD-1", ev("l", "license"), NOW)
+                .await
+        ),
         CONFLICT_LEGACY_KEY
     );
     assert_not_found(db.set_legacy_key(999_999, "OLD-9", ev("l", "license"), NOW).await);
-    db.set_legacy_key(lic.id, "OLD-2", ev("l", "license"), NOW)
+    db.set_legacy_key(lic.id.get(), "OLD-2", ev("l", "license"), NOW)
         .await
         .unwrap();
     assert_eq!(db.license_of_legacy_key("OLD-1").await.unwrap(), None);
-    assert_eq!(db.license_of_legacy_key("OLD-2").await.unwrap(), Some(lic.id));
-    assert_eq!(db.legacy_key_of(lic.id).await.unwrap().as_deref(), Some("OLD-2"));
-    assert_eq!(db.legacy_key_of(other.id).await.unwrap(), None);
+    assert_eq!(db.license_of_legacy_key("OLD-2").await.unwrap(), Some(lic.id.get()));
+    assert_eq!(db.legacy_key_of(lic.id.get()).await.unwrap().as_deref(), Some("OLD-2"));
+    assert_eq!(db.legacy_key_of(other.id.get()).await.unwrap(), None);
 }
 
 pub async fn slascone_a_product_keeps_its_last_edition(db: Db) {
@@ -284,14 +310,14 @@ pub async fn slascone_license_limits_respect_assignments(db: Db) {
     let events = event_count(&db).await;
     assert_eq!(
         conflict_text(
-            db.update_license_limits(lic.id, update(Some(1), None), ev("u", "license"), NOW)
+            db.update_license_limits(lic.id.get(), update(Some(1), None), ev("u", "license"), NOW)
                 .await
         ),
         CONFLICT_TOKENS_IN_USE
     );
     assert_eq!(
         conflict_text(
-            db.update_license_limits(lic.id, update(Some(5), Some(0)), ev("u", "license"), NOW)
+            db.update_license_limits(lic.id.get(), update(Some(5), Some(0)), ev("u", "license"), NOW)
                 .await
         ),
         CONFLICT_USERS_IN_USE
@@ -302,7 +328,7 @@ pub async fn slascone_license_limits_respect_assignments(db: Db) {
     };
     assert_eq!(
         conflict_text(
-            db.update_license_limits(lic.id, days.clone(), ev("u", "license"), NOW)
+            db.update_license_limits(lic.id.get(), days.clone(), ev("u", "license"), NOW)
                 .await
         ),
         CONFLICT_EXPIRATION_MODE
@@ -310,14 +336,14 @@ pub async fn slascone_license_limits_respect_assignments(db: Db) {
     // Refusals changed nothing.
     assert_eq!(db.get_license(lic.id).await.unwrap().terms, lic.terms);
     assert_eq!(event_count(&db).await, events);
-    db.update_license_limits(lic.id, update(Some(2), Some(1)), ev("u", "license"), NOW + 1)
+    db.update_license_limits(lic.id.get(), update(Some(2), Some(1)), ev("u", "license"), NOW + 1)
         .await
         .unwrap();
     let fixed = LicenseLimitsUpdate {
         expires_at: Some(NOW + 10 * DAY),
         ..LicenseLimitsUpdate::default()
     };
-    db.update_license_limits(lic.id, fixed, ev("u", "license"), NOW + 2)
+    db.update_license_limits(lic.id.get(), fixed, ev("u", "license"), NOW + 2)
         .await
         .unwrap();
     let after = db.get_license(lic.id).await.unwrap();
@@ -328,7 +354,7 @@ pub async fn slascone_license_limits_respect_assignments(db: Db) {
     );
     // Without active tokens, days after activation replace the fixed expiry.
     let fresh = license(&db, p.id, "FRESH-KEY", terms(Some(1))).await;
-    db.update_license_limits(fresh.id, days, ev("u", "license"), NOW)
+    db.update_license_limits(fresh.id.get(), days, ev("u", "license"), NOW)
         .await
         .unwrap();
     let fresh = db.get_license(fresh.id).await.unwrap();
@@ -339,24 +365,27 @@ pub async fn slascone_license_limits_respect_assignments(db: Db) {
     );
     // A release limitation is single-valued and can be cleared.
     let r1 = db
-        .create_entry(EntryKind::SoftwareRelease, p.id, "1.0", None, ev("r", "r"), NOW)
+        .create_entry(EntryKind::SoftwareRelease, p.id.get(), "1.0", None, ev("r", "r"), NOW)
         .await
         .unwrap();
     let r2 = db
-        .create_entry(EntryKind::SoftwareRelease, p.id, "2.0", None, ev("r", "r"), NOW)
+        .create_entry(EntryKind::SoftwareRelease, p.id.get(), "2.0", None, ev("r", "r"), NOW)
         .await
         .unwrap();
-    db.set_license_value(lic.id, r1.id, "", ev("v", "license"), NOW)
+    db.set_license_value(lic.id.get(), r1.id, "", ev("v", "license"), NOW)
         .await
         .unwrap();
-    db.set_license_value(lic.id, r2.id, "", ev("v", "license"), NOW)
+    db.set_license_value(lic.id.get(), r2.id, "", ev("v", "license"), NOW)
         .await
         .unwrap();
-    assert_eq!(db.license_values(lic.id).await.unwrap(), vec![(r2, String::new())]);
-    db.clear_license_values(lic.id, EntryKind::SoftwareRelease, ev("c", "license"), NOW)
+    assert_eq!(
+        db.license_values(lic.id.get()).await.unwrap(),
+        vec![(r2, String::new())]
+    );
+    db.clear_license_values(lic.id.get(), EntryKind::SoftwareRelease, ev("c", "license"), NOW)
         .await
         .unwrap();
-    assert!(db.license_values(lic.id).await.unwrap().is_empty());
+    assert!(db.license_values(lic.id.get()).await.unwrap().is_empty());
 }
 
 /// Issue 14 (d): a licence created from an edition, with its legacy key and values, and a user
@@ -374,7 +403,14 @@ pub async fn slascone_create_license_and_add_user_are_one_transaction(db: Db) {
     .await
     .unwrap();
     let standard = db
-        .create_entry(EntryKind::LicenseType, p.id, "Standard", None, ev("lt", "lt"), NOW)
+        .create_entry(
+            EntryKind::LicenseType,
+            p.id.get(),
+            "Standard",
+            None,
+            ev("lt", "lt"),
+            NOW,
+        )
         .await
         .unwrap();
     let events = || SlasconeCreateEvents {
@@ -405,8 +441,8 @@ pub async fn slascone_create_license_and_add_user_are_one_transaction(db: Db) {
         .unwrap();
     assert_eq!(lic.key.as_deref(), Some("SL-1"));
     assert_eq!(event_count(&db).await, before + 3, "created, legacy key, one value");
-    assert_eq!(db.legacy_key_of(lic.id).await.unwrap().as_deref(), Some("OLD-1"));
-    assert_eq!(db.license_values(lic.id).await.unwrap().len(), 1);
+    assert_eq!(db.legacy_key_of(lic.id.get()).await.unwrap().as_deref(), Some("OLD-1"));
+    assert_eq!(db.license_values(lic.id.get()).await.unwrap().len(), 1);
     assert_eq!(db.license_features(lic.id).await.unwrap().len(), 1);
 
     // Refused inside the transaction: the legacy key is another licence's (what a racing request
@@ -445,7 +481,7 @@ pub async fn slascone_create_license_and_add_user_are_one_transaction(db: Db) {
     };
     let add = |email: &str| {
         db.add_license_user(
-            one.id,
+            one.id.get(),
             user(email),
             ev("slascone.license_user_created", "license_user"),
             ev("slascone.license_user_assigned", "license"),
@@ -466,7 +502,7 @@ pub async fn slascone_create_license_and_add_user_are_one_transaction(db: Db) {
     let two = license(&db, p.id, "USERS-2", terms(Some(1))).await;
     let (again, created) = db
         .add_license_user(
-            two.id,
+            two.id.get(),
             user("ann@example.com"),
             ev("c", "license_user"),
             ev("a", "license"),

@@ -2,6 +2,7 @@
 //! schema, values survive a trip through the other engine exactly, and import refuses what it
 //! must (a database with data, unknown format versions, newer schemas, truncated files) without
 //! changing anything.
+use licensd_domain::ProductId;
 
 use crate::harness::*;
 use licensd_store::transfer::{self, TABLES, TransferError};
@@ -152,7 +153,7 @@ pub async fn values_survive_a_trip_through_the_other_engine(db: Db) {
         .create_product(new_product("VIA-STORE"), ev("product.create", "product"), NOW)
         .await
         .expect("product");
-    assert_eq!(product.id, 3, "ids 1 and 2 were used");
+    assert_eq!(product.id, ProductId::new(3), "ids 1 and 2 were used");
     let dir = tempfile::tempdir().expect("temp dir");
     let first = export_path(dir.path(), "first");
     transfer::export_to_file(&db.url, &first, NOW, &())
@@ -208,7 +209,10 @@ pub async fn values_survive_a_trip_through_the_other_engine(db: Db) {
         );
         // What the store reads back is what it wrote on the source (sealed secrets open with
         // the same codec).
-        let again = target.get_product(3).await.expect("product after import");
+        let again = target
+            .get_product(ProductId::new(3))
+            .await
+            .expect("product after import");
         assert_eq!(again.code, "VIA-STORE");
         assert_eq!(again.metadata, product.metadata);
         transfer::export_to_file(&target.url, &second_for_other, NOW, &())
@@ -219,7 +223,7 @@ pub async fn values_survive_a_trip_through_the_other_engine(db: Db) {
             .create_product(new_product("AFTER"), ev("product.create", "product"), NOW)
             .await
             .expect("product after import");
-        assert_eq!(next.id, 4);
+        assert_eq!(next.id, ProductId::new(4));
     })
     .await;
 

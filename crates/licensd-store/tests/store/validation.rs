@@ -252,7 +252,7 @@ pub async fn validate_unknown_license(db: Db) {
         Denial::LicenseNotFound,
     );
     assert_denied(
-        db.validate(LicenseRef::Id(999_999), None, NOW).await,
+        db.validate(LicenseRef::Id(LicenseId::new(999_999)), None, NOW).await,
         Denial::LicenseNotFound,
     );
 }

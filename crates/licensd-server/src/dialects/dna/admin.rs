@@ -1,6 +1,7 @@
 //! Native `/v1/dna/…` management of what the DNA dialect adds: a product's IP lockout policy, a
 //! license's end-user and admin passwords, activation email and license data, ending IP lockouts,
 //! and InfoTags (recorded by the vendor's back-end, read by DNA clients).
+use licensd_domain::LicenseId;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::http::Admin;
@@ -123,7 +124,7 @@ pub struct DnaLicenseView {
 async fn view(state: &AppState, license_id: i64) -> Result<DnaLicenseView, ApiError> {
     let license = state
         .store
-        .get_license(license_id)
+        .get_license(LicenseId::new(license_id))
         .await
         .map_err(not_found("license"))?;
     let product = state.store.get_product(license.product_id).await?;

@@ -1,5 +1,6 @@
 //! Back-office endpoints (shops, WooCommerce plugins): license-key CRUD and metadata, the
 //! license-key list and the stock count (products: `products.rs`).
+use licensd_domain::ProductId;
 
 use super::auth::{Caller, authorize};
 use super::client::find_license;
@@ -182,7 +183,7 @@ pub async fn create_license_keys(State(state): State<AppState>, req: KmRequest) 
         errors.add("license_keys", "A license key may not be greater than 256 characters.");
     }
     let product = match req.present("product_id").and_then(|p| p.parse::<i64>().ok()) {
-        Some(id) => match state.store.get_product(id).await {
+        Some(id) => match state.store.get_product(ProductId::new(id)).await {
             Ok(product) => Some(product),
             Err(StoreError::NotFound) => None,
             Err(other) => return Err(other.into()),
@@ -290,7 +291,7 @@ pub async fn create_license_keys(State(state): State<AppState>, req: KmRequest) 
     Ok(Reply::new(code)
         .field("created", json!(created))
         .field("duplicate", json!(total - created))
-        .product(product.id))
+        .product(product.id.get()))
 }
 
 pub async fn update_license_key(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
@@ -306,7 +307,7 @@ pub async fn update_license_key(State(state): State<AppState>, req: KmRequest) -
     };
     let mut errors = Errors::default();
     if let Some(product_id) = req.present("product_id")
-        && product_id.parse::<i64>().ok() != Some(license.product_id)
+        && product_id.parse::<i64>().ok() != Some(license.product_id.get())
     {
         // Moving a key between products would orphan its activations' product rules.
         errors.add("product_id", "The product of a license key cannot be changed.");
@@ -346,7 +347,7 @@ pub async fn update_license_key(State(state): State<AppState>, req: KmRequest) -
     if !errors.is_empty() {
         return Ok(Reply::new(951)
             .field("errors", errors.into_value())
-            .product(license.product_id));
+            .product(license.product_id.get()));
     }
     if edit.assignment == Assignment::Assigned && attrs.assigned_at.is_none() {
         attrs.assigned_at = Some(state.now());
@@ -367,7 +368,7 @@ pub async fn update_license_key(State(state): State<AppState>, req: KmRequest) -
         )
         .await
     {
-        Ok(_) => Ok(Reply::new(950).product(license.product_id)),
+        Ok(_) => Ok(Reply::new(950).product(license.product_id.get())),
         Err(StoreError::NotFound) => Ok(Reply::new(952)),
         Err(other) => Err(other.into()),
     }
@@ -388,7 +389,7 @@ pub async fn delete_license_key(State(state): State<AppState>, req: KmRequest) -
         )
         .await
     {
-        Ok(()) => Ok(Reply::new(850).product(license.product_id)),
+        Ok(()) => Ok(Reply::new(850).product(license.product_id.get())),
         Err(StoreError::NotFound) => Ok(Reply::new(851)),
         Err(other) => Err(other.into()),
     }
@@ -449,9 +450,9 @@ async fn license_meta(state: &AppState, req: &KmRequest, codes: MetaCodes) -> Re
         return Ok(Reply::new(210));
     };
     if license.assignment == Assignment::InStock {
-        return Ok(Reply::new(201).product(license.product_id));
+        return Ok(Reply::new(201).product(license.product_id.get()));
     }
-    let owner = MetaOwner::License(license.id);
+    let owner = MetaOwner::License(license.id.get());
     let value = value.unwrap_or_default();
     let now = state.now();
     let reply = match codes.capability {
@@ -500,7 +501,7 @@ async fn license_meta(state: &AppState, req: &KmRequest, codes: MetaCodes) -> Re
             Err(other) => return Err(other.into()),
         },
     };
-    Ok(reply.product(license.product_id))
+    Ok(reply.product(license.product_id.get()))
 }
 
 /// `product_id` as an existing product, or `None`.
@@ -511,7 +512,7 @@ pub(super) async fn product_param(
     let Some(id) = req.present("product_id").and_then(|p| p.parse::<i64>().ok()) else {
         return Ok(None);
     };
-    match state.store.get_product(id).await {
+    match state.store.get_product(ProductId::new(id)).await {
         Ok(product) => Ok(Some(product)),
         Err(StoreError::NotFound) => Ok(None),
         Err(other) => Err(other.into()),
@@ -526,7 +527,7 @@ async fn all_licenses(state: &AppState, product_id: Option<i64>) -> Result<Vec<L
         limit: 1000,
     };
     let filter = LicenseFilter {
-        product_id,
+        product_id: product_id.map(ProductId::new),
         ..LicenseFilter::default()
     };
     loop {
@@ -535,7 +536,7 @@ async fn all_licenses(state: &AppState, product_id: Option<i64>) -> Result<Vec<L
             break;
         };
         out.extend(batch);
-        page.after = Some(last);
+        page.after = Some(last.get());
     }
     Ok(out)
 }
@@ -569,14 +570,14 @@ pub async fn get_license_keys(State(state): State<AppState>, req: KmRequest) -> 
 pub async fn available_count(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let (state, req) = (&state, &req);
     let caller = authorised!(state, req, "get-available-license-keys-count");
-    let product = product_param(state, req).await?.filter(|p| caller.in_scope(p.id));
+    let product = product_param(state, req).await?.filter(|p| caller.in_scope(p.id.get()));
     let Some(product) = product else {
         return Ok(Reply::new(740));
     };
-    let count = all_licenses(state, Some(product.id))
+    let count = all_licenses(state, Some(product.id.get()))
         .await?
         .iter()
         .filter(|l| l.key.is_some() && super::views::license_status(l) == "available")
         .count();
-    Ok(Reply::new(741).field("count", json!(count)).product(product.id))
+    Ok(Reply::new(741).field("count", json!(count)).product(product.id.get()))
 }

@@ -2,6 +2,7 @@
 //! authenticated) and the Contracts API (`/api/v1/contracts/*`), authenticated by the contract's
 //! own key (`Authorization: Bearer <contract_key>`, or `contract_uuid` / `contract_key` in the
 //! request). A contract whose flag forbids an operation, or that is inactive, gets 102.
+use licensd_domain::ProductId;
 
 use super::Internal;
 use super::auth::{Caller, authorize};
@@ -133,7 +134,7 @@ async fn contract_fields(
     }
     let product_id = match req.present("product_id") {
         Some(text) => match text.parse::<i64>() {
-            Ok(id) => match state.store.get_product(id).await {
+            Ok(id) => match state.store.get_product(ProductId::new(id)).await {
                 Ok(_) => id,
                 Err(StoreError::NotFound) => {
                     errors.insert("product_id".into(), json!(PRODUCT_INVALID));
@@ -352,7 +353,7 @@ pub async fn get_info(State(state): State<AppState>, req: KmRequest) -> Result<R
     let stored = holder!(state, req, ContractOperation::GetInfo);
     let product_id = stored.contract.product_id;
     // A product that no longer serves keys (inactive or archived) is not there for the holder.
-    let product = match state.store.get_product(product_id).await {
+    let product = match state.store.get_product(ProductId::new(product_id)).await {
         Ok(product) if product.status == ProductStatus::Active => product,
         Ok(_) | Err(StoreError::NotFound) => return Ok(Reply::new(1202).product(product_id)),
         Err(other) => return Err(other.into()),
@@ -372,7 +373,7 @@ pub async fn generate(State(state): State<AppState>, req: KmRequest) -> Result<R
     let (state, req) = (&state, &req);
     let stored = holder!(state, req, ContractOperation::Generate);
     let product_id = stored.contract.product_id;
-    match state.store.get_product(product_id).await {
+    match state.store.get_product(ProductId::new(product_id)).await {
         Ok(product) if product.status == ProductStatus::Active => {}
         Ok(_) | Err(StoreError::NotFound) => return Ok(Reply::new(1202).product(product_id)),
         Err(other) => return Err(other.into()),
@@ -443,7 +444,7 @@ pub async fn destroy(State(state): State<AppState>, req: KmRequest) -> Result<Re
         .store
         .destroy_contract_key(
             stored.contract.id,
-            license.id,
+            license.id.get(),
             holder_event(&stored, req, "license.deleted"),
             state.now(),
         )

@@ -50,12 +50,12 @@ async fn envato_products(state: &AppState, caller: &Caller) -> Result<Vec<(Produ
             let attrs = ProductAttrs::of(&product);
             if attrs.source.as_deref() == Some("envato")
                 && let Some(item) = attrs.external_reference
-                && caller.in_scope(product.id)
+                && caller.in_scope(product.id.get())
             {
                 out.push((product, item));
             }
         }
-        page.after = Some(last);
+        page.after = Some(last.get());
     }
     Ok(out)
 }
@@ -172,5 +172,5 @@ pub async fn import(
         Ok(_) | Err(StoreError::Denied(_)) => {}
         Err(other) => return Err(other.into()),
     }
-    Ok(Some(Reply::new(206).product(product.id)))
+    Ok(Some(Reply::new(206).product(product.id.get())))
 }

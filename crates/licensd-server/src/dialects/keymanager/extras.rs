@@ -1,4 +1,5 @@
 //! access-downloadables and download, send-telemetry-data and get-telemetry-data.
+use licensd_domain::ProductId;
 
 use super::auth::authorize;
 use super::client::start;
@@ -67,14 +68,14 @@ pub async fn access_downloadables(State(state): State<AppState>, req: KmRequest)
         Err(other) => return Err(other.into()),
     };
     if let Err(denial) = report.outcome {
-        return Ok(Reply::new(denial_code(denial, Command::Verify)).product(license.product_id));
+        return Ok(Reply::new(denial_code(denial, Command::Verify)).product(license.product_id.get()));
     }
     let api_key = req.api_key.clone().unwrap_or_default();
     let key = license.key.clone().unwrap_or_default();
     let id64 = licensd_crypto::b64(identifier.as_bytes());
     let downloadables: Vec<Value> = state
         .store
-        .list_downloadables(Some(license.product_id))
+        .list_downloadables(Some(license.product_id.get()))
         .await?
         .iter()
         .filter(|d| d.published)
@@ -92,7 +93,7 @@ pub async fn access_downloadables(State(state): State<AppState>, req: KmRequest)
         .collect();
     Ok(Reply::new(600)
         .field("downloadables", Value::Array(downloadables))
-        .product(license.product_id))
+        .product(license.product_id.get()))
 }
 
 /// `GET /api/v1/download/{api_key}/{license_key}/{base64 identifier}/{numeric_version}`: the file
@@ -148,7 +149,7 @@ async fn download_inner(
         .store
         .find_license_by_key(&license_key)
         .await?
-        .filter(|l| caller.in_scope(l.product_id));
+        .filter(|l| caller.in_scope(l.product_id.get()));
     let Some(license) = license else {
         return Ok(Err(Reply::new(701)));
     };
@@ -168,22 +169,22 @@ async fn download_inner(
         Err(other) => return Err(other.into()),
     };
     if !entitled {
-        return Ok(Err(Reply::new(701).product(license.product_id)));
+        return Ok(Err(Reply::new(701).product(license.product_id.get())));
     }
     let Some(numeric) = version.parse::<i64>().ok() else {
-        return Ok(Err(Reply::new(700).product(license.product_id)));
+        return Ok(Err(Reply::new(700).product(license.product_id.get())));
     };
     let downloadable = state
         .store
-        .downloadable_by_version(license.product_id, numeric)
+        .downloadable_by_version(license.product_id.get(), numeric)
         .await?
         .filter(|d| d.published);
     let Some(downloadable) = downloadable else {
-        return Ok(Err(Reply::new(700).product(license.product_id)));
+        return Ok(Err(Reply::new(700).product(license.product_id.get())));
     };
     match state.store.take_download(downloadable.id).await? {
         Some(file) => Ok(Ok(file)),
-        None => Ok(Err(Reply::new(700).product(license.product_id))),
+        None => Ok(Err(Reply::new(700).product(license.product_id.get()))),
     }
 }
 
@@ -221,12 +222,12 @@ pub async fn send_telemetry(State(state): State<AppState>, req: KmRequest) -> Re
             .store
             .find_license_by_key(key)
             .await?
-            .filter(|l| caller.in_scope(l.product_id)),
+            .filter(|l| caller.in_scope(l.product_id.get())),
         None => None,
     };
     let product_given = req.present("product_id");
     let product = match product_given.as_deref().and_then(|p| p.parse::<i64>().ok()) {
-        Some(id) => match state.store.get_product(id).await {
+        Some(id) => match state.store.get_product(ProductId::new(id)).await {
             Ok(product) => Some(product),
             Err(StoreError::NotFound) => None,
             Err(other) => return Err(other.into()),
@@ -241,7 +242,7 @@ pub async fn send_telemetry(State(state): State<AppState>, req: KmRequest) -> Re
     let version_exists = match (&product_version, product_id) {
         (Some(version), Some(product_id)) => state
             .store
-            .list_downloadables(Some(product_id))
+            .list_downloadables(Some(product_id.get()))
             .await?
             .iter()
             .any(|d| &d.version == version),
@@ -290,10 +291,10 @@ pub async fn send_telemetry(State(state): State<AppState>, req: KmRequest) -> Re
     let correct = errors.is_empty();
     let record = NewTelemetry {
         user_identifier,
-        license_id: license.as_ref().map(|l| l.id),
+        license_id: license.as_ref().map(|l| l.id.get()),
         license_key,
         activation_identifier,
-        product_id,
+        product_id: product_id.map(i64::from),
         product_version,
         data_type: checked.data_type.chars().take(64).collect(),
         data_group: checked.data_group.clone(),
@@ -315,7 +316,7 @@ pub async fn send_telemetry(State(state): State<AppState>, req: KmRequest) -> Re
         Reply::new(831).field("errors", Value::Object(errors))
     };
     Ok(match product_id {
-        Some(id) => reply.product(id),
+        Some(id) => reply.product(id.get()),
         None => reply,
     })
 }

@@ -131,7 +131,9 @@ pub async fn update_product(State(state): State<AppState>, req: KmRequest) -> Re
         &mut errors,
     );
     if !errors.is_empty() {
-        return Ok(Reply::new(651).field("errors", errors.into_value()).product(product.id));
+        return Ok(Reply::new(651)
+            .field("errors", errors.into_value())
+            .product(product.id.get()));
     }
     let id = product.id;
     let mut updated = product.clone();
@@ -150,7 +152,7 @@ pub async fn update_product(State(state): State<AppState>, req: KmRequest) -> Re
         )
         .await
     {
-        Ok(_) => Ok(Reply::new(650).product(id)),
+        Ok(_) => Ok(Reply::new(650).product(id.get())),
         Err(StoreError::NotFound) => Ok(Reply::new(651)),
         Err(other) => Err(other.into()),
     }
@@ -227,15 +229,15 @@ async fn product_meta(state: &AppState, req: &KmRequest, codes: ProductMetaCodes
         return Ok(Reply::new(codes.product_missing));
     };
     let Some(key) = req.present("key").filter(|k| k.len() <= 255) else {
-        return Ok(Reply::new(codes.key_required).product(product.id));
+        return Ok(Reply::new(codes.key_required).product(product.id.get()));
     };
     let value = req.text("value").filter(|v| v.len() <= 65_535);
     if let Some(code) = codes.value_required
         && value.is_none()
     {
-        return Ok(Reply::new(code).product(product.id));
+        return Ok(Reply::new(code).product(product.id.get()));
     }
-    let owner = MetaOwner::Product(product.id);
+    let owner = MetaOwner::Product(product.id.get());
     let value = value.unwrap_or_default();
     let now = state.now();
     let reply = match codes.capability {
@@ -280,7 +282,7 @@ async fn product_meta(state: &AppState, req: &KmRequest, codes: ProductMetaCodes
             Err(other) => return Err(other.into()),
         },
     };
-    Ok(reply.product(product.id))
+    Ok(reply.product(product.id.get()))
 }
 
 pub async fn get_all_products(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
@@ -295,14 +297,14 @@ pub async fn get_all_products(State(state): State<AppState>, req: KmRequest) -> 
         let batch = state.store.list_products(page).await?;
         let last = batch.last().map(|p| p.id);
         for product in batch {
-            if !caller.in_scope(product.id) {
+            if !caller.in_scope(product.id.get()) {
                 continue;
             }
-            let meta = state.store.list_meta(MetaOwner::Product(product.id)).await?;
+            let meta = state.store.list_meta(MetaOwner::Product(product.id.get())).await?;
             products.push(product_json(&product, &meta));
         }
         match last {
-            Some(last) => page.after = Some(last),
+            Some(last) => page.after = Some(last.get()),
             None => break,
         }
     }

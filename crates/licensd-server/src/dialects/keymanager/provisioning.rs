@@ -2,6 +2,7 @@
 //! assign-and-activate-license-key, random-assign-license-keys and its queued variant (result
 //! queued in the outbox with the assignment and POSTed to the caller's webhook by
 //! `crate::outbox`).
+use licensd_domain::{LicenseId, ProductId};
 
 use super::auth::{Caller, authorize};
 use super::client::{find_license, start_caller};
@@ -97,7 +98,7 @@ pub fn minted_license(generator: &Generator, key: String, owner: Option<(&Licens
         None => (Assignment::InStock, None),
     };
     NewLicense {
-        product_id: generator.product_id,
+        product_id: ProductId::new(generator.product_id),
         policy_id: None,
         customer_id: None,
         key: Some(key),
@@ -241,7 +242,7 @@ pub async fn assign_license_key(State(state): State<AppState>, req: KmRequest) -
     match state
         .store
         .assign_stock(
-            AssignSelection::One(license.id),
+            AssignSelection::One(license.id.get()),
             &assign,
             Vec::new(),
             event(&caller, "license.assigned"),
@@ -250,9 +251,9 @@ pub async fn assign_license_key(State(state): State<AppState>, req: KmRequest) -
         .await?
     {
         // The documented answer carries no payload beyond code and message.
-        AssignOutcome::Assigned(_) => Ok(Reply::new(800).product(license.product_id)),
+        AssignOutcome::Assigned(_) => Ok(Reply::new(800).product(license.product_id.get())),
         AssignOutcome::NotAssignable | AssignOutcome::Insufficient { .. } => {
-            Ok(Reply::new(801).product(license.product_id))
+            Ok(Reply::new(801).product(license.product_id.get()))
         }
     }
 }
@@ -282,7 +283,7 @@ pub async fn assign_and_activate(State(state): State<AppState>, req: KmRequest) 
     let outcome = state
         .store
         .assign_and_activate(
-            license.id,
+            license.id.get(),
             &assign,
             device,
             event(&caller, "license.assigned"),
@@ -292,10 +293,12 @@ pub async fn assign_and_activate(State(state): State<AppState>, req: KmRequest) 
         .await;
     let product_id = license.product_id;
     match outcome {
-        Ok(AssignActivation::Activated(_)) => Ok(Reply::new(300).product(product_id)),
-        Ok(AssignActivation::NotAssignable) => Ok(Reply::new(801).product(product_id)),
+        Ok(AssignActivation::Activated(_)) => Ok(Reply::new(300).product(product_id.get())),
+        Ok(AssignActivation::NotAssignable) => Ok(Reply::new(801).product(product_id.get())),
         Err(StoreError::NotFound | StoreError::Denied(Denial::LicenseNotFound)) => Ok(Reply::new(801)),
-        Err(StoreError::Denied(denial)) => Ok(Reply::new(denial_code(denial, Command::Activate)).product(product_id)),
+        Err(StoreError::Denied(denial)) => {
+            Ok(Reply::new(denial_code(denial, Command::Activate)).product(product_id.get()))
+        }
         Err(other) => Err(other.into()),
     }
 }
@@ -348,19 +351,19 @@ async fn random_assign_for(
     callback: Option<&Callback>,
 ) -> Result<(Reply, bool), Internal> {
     let product = match req.present("product_id").and_then(|p| p.parse::<i64>().ok()) {
-        Some(id) => match state.store.get_product(id).await {
+        Some(id) => match state.store.get_product(ProductId::new(id)).await {
             Ok(product) => Some(product),
             Err(StoreError::NotFound) => None,
             Err(other) => return Err(other.into()),
         },
         None => None,
     };
-    let Some(product) = product.filter(|p| caller.in_scope(p.id)) else {
+    let Some(product) = product.filter(|p| caller.in_scope(p.id.get())) else {
         return Ok((Reply::new(805), false));
     };
     let Some(quantity) = quantity(req) else {
         return Ok((
-            incorrect("quantity", "The quantity must be between 1 and 1000.").product(product.id),
+            incorrect("quantity", "The quantity must be between 1 and 1000.").product(product.id.get()),
             false,
         ));
     };
@@ -368,8 +371,8 @@ async fn random_assign_for(
     let owner = owner(req);
     let now = state.now();
     let mint = if generate {
-        let Some(generator) = product_generator(state, product.id).await? else {
-            return Ok((Reply::new(806).product(product.id), false));
+        let Some(generator) = product_generator(state, product.id.get()).await? else {
+            return Ok((Reply::new(806).product(product.id.get()), false));
         };
         // Offered for the shortfall only; the store takes as many as it needs.
         mint_keys(&generator, quantity as usize)?
@@ -381,7 +384,7 @@ async fn random_assign_for(
     };
     let assign = assigner(owner);
     let selection = AssignSelection::Random {
-        product_id: product.id,
+        product_id: product.id.get(),
         quantity,
     };
     let outcome = match callback {
@@ -393,14 +396,14 @@ async fn random_assign_for(
         }
         Some(callback) => {
             // Signed with the key the answer would use, inside the assignment's transaction.
-            let (key, used) = super::signing_key(state, Some(product.id)).await?;
+            let (key, used) = super::signing_key(state, Some(product.id.get())).await?;
             let product_id = product.id;
             let callback = callback.clone();
             let render = move |licenses: &[License]| {
                 let keys = licenses.iter().map(license_json).collect();
                 let reply = Reply::new(803)
                     .field("license_keys", Value::Array(keys))
-                    .product(product_id);
+                    .product(product_id.get());
                 callback
                     .delivery(reply, &key, used, now)
                     .map_err(|error| error.to_string())
@@ -422,24 +425,24 @@ async fn random_assign_for(
         Ok(AssignOutcome::Assigned(ids)) => {
             let mut keys = Vec::with_capacity(ids.len());
             for id in ids {
-                let license = state.store.get_license(id).await?;
+                let license = state.store.get_license(LicenseId::new(id)).await?;
                 keys.push(license_json(&license));
             }
             let reply = Reply::new(803)
                 .field("license_keys", Value::Array(keys))
-                .product(product.id);
+                .product(product.id.get());
             Ok((reply, callback.is_some()))
         }
         Ok(AssignOutcome::Insufficient { available }) => Ok((
             Reply::new(802)
                 .field("available_quantity", json!(available))
-                .product(product.id),
+                .product(product.id.get()),
             false,
         )),
         Ok(AssignOutcome::NotAssignable) => Ok((
             Reply::new(802)
                 .field("available_quantity", json!(0))
-                .product(product.id),
+                .product(product.id.get()),
             false,
         )),
         Err(other) => Err(other.into()),

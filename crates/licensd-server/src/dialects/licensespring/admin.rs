@@ -2,6 +2,7 @@
 //! versions and their installation files (served by `versions` and `installation_file`), and
 //! bundles (a bundle product's member products; a bundle license's member licenses), served by
 //! `activate_bundle`, `check_bundle`, `deactivate_bundle` and `activate_bundle_offline`.
+use licensd_domain::{LicenseId, ProductId};
 
 use crate::error::{ApiError, ErrorBody};
 use crate::http::Admin;
@@ -69,7 +70,7 @@ pub async fn create_product_version(
     }
     state
         .store
-        .get_product(product_id)
+        .get_product(ProductId::new(product_id))
         .await
         .map_err(|e| ApiError::from_store(e, "product"))?;
     let now = state.now();
@@ -104,7 +105,7 @@ pub async fn list_product_versions(
 ) -> Result<Json<Vec<ProductVersion>>, ApiError> {
     state
         .store
-        .get_product(product_id)
+        .get_product(ProductId::new(product_id))
         .await
         .map_err(|e| ApiError::from_store(e, "product"))?;
     let versions = state
@@ -167,7 +168,7 @@ pub struct BundleLicenses {
 async fn bundle_products_of(state: &AppState, product_id: i64) -> Result<BundleProducts, ApiError> {
     state
         .store
-        .get_product(product_id)
+        .get_product(ProductId::new(product_id))
         .await
         .map_err(|e| ApiError::from_store(e, "product"))?;
     let member_product_ids = state
@@ -184,7 +185,7 @@ async fn bundle_products_of(state: &AppState, product_id: i64) -> Result<BundleP
 async fn bundle_licenses_of(state: &AppState, license_id: i64) -> Result<BundleLicenses, ApiError> {
     state
         .store
-        .get_license(license_id)
+        .get_license(LicenseId::new(license_id))
         .await
         .map_err(|e| ApiError::from_store(e, "license"))?;
     let member_license_ids = state
@@ -211,7 +212,7 @@ pub async fn add_bundle_product(
     for id in [product_id, body.product_id] {
         state
             .store
-            .get_product(id)
+            .get_product(ProductId::new(id))
             .await
             .map_err(|e| ApiError::from_store(e, "product"))?;
     }
@@ -272,7 +273,7 @@ pub async fn link_bundle_license(
     for id in [license_id, body.license_id] {
         state
             .store
-            .get_license(id)
+            .get_license(LicenseId::new(id))
             .await
             .map_err(|e| ApiError::from_store(e, "license"))?;
     }

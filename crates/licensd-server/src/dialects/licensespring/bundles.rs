@@ -23,14 +23,16 @@ use licensd_store::Activation;
 use serde_json::{Map, Value};
 
 /// The bundle's licenses: the bundle license first, then its member licenses (ascending id).
-pub(crate) async fn bundle_license_ids(state: &AppState, bundle: &License) -> Result<Vec<i64>, LsError> {
+pub(crate) async fn bundle_license_ids(state: &AppState, bundle: &License) -> Result<Vec<LicenseId>, LsError> {
     let mut ids = vec![bundle.id];
     ids.extend(
         state
             .store
-            .bundle_licenses(bundle.id)
+            .bundle_licenses(bundle.id.get())
             .await
-            .map_err(LsError::from_store)?,
+            .map_err(LsError::from_store)?
+            .into_iter()
+            .map(LicenseId::new),
     );
     Ok(ids)
 }
@@ -47,7 +49,7 @@ pub(crate) fn not_bundle(product: &Product) -> LsError {
 pub(crate) async fn require_bundle(state: &AppState, product: &Product) -> Result<(), LsError> {
     let members = state
         .store
-        .bundle_products(product.id)
+        .bundle_products(product.id.get())
         .await
         .map_err(LsError::from_store)?;
     if members.is_empty() {
@@ -57,7 +59,7 @@ pub(crate) async fn require_bundle(state: &AppState, product: &Product) -> Resul
 }
 
 /// `activations` (ascending license id) reordered as `ids` lists them.
-pub(crate) fn in_bundle_order(ids: &[i64], mut activations: Vec<Activation>) -> Vec<Activation> {
+pub(crate) fn in_bundle_order(ids: &[LicenseId], mut activations: Vec<Activation>) -> Vec<Activation> {
     activations.sort_by_key(|activation| ids.iter().position(|id| *id == activation.license.id));
     activations
 }
@@ -155,7 +157,7 @@ async fn check_all(
     let ids = bundle_license_ids(state, &identity.license).await?;
     let mut reports = Vec::with_capacity(ids.len());
     for id in ids {
-        reports.push(validated(state, id, hardware_id).await?);
+        reports.push(validated(state, id.get(), hardware_id).await?);
     }
     let mut list = Vec::with_capacity(reports.len());
     for report in reports {

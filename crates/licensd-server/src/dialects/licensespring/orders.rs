@@ -49,7 +49,7 @@ pub async fn generate_keys(State(state): State<AppState>, peer: Peer, headers: H
             let params = query_params(query)?;
             let caller = authenticate(&state, &headers, peer.0).await?;
             let product = product_by_code(&state, &params.req_str("product")?).await?;
-            caller.require_product(product.id)?;
+            caller.require_product(product.id.get())?;
             let quantity = params.opt_i64("quantity")?.unwrap_or(1);
             let max = i64::try_from(state.settings.max_bulk_licenses).unwrap_or(i64::MAX);
             if quantity < 1 {
@@ -224,7 +224,7 @@ pub async fn order(State(state): State<AppState>, peer: Peer, headers: HeaderMap
             for item in object_list(params.0.get("items"), "items")? {
                 let item = Params(item.clone());
                 let product = product_by_code(&state, &item.req_str("product_code")?).await?;
-                caller.require_product(product.id)?;
+                caller.require_product(product.id.get())?;
                 for spec in object_list(item.0.get("licenses"), "licenses")? {
                     let spec = Params(spec.clone());
                     ordered.push(order_license(&product, &policies, &order_id, &item, &spec, now)?);
@@ -247,7 +247,7 @@ pub async fn order(State(state): State<AppState>, peer: Peer, headers: HeaderMap
             let news = ordered
                 .iter()
                 .map(|ordered| NewLicense {
-                    customer_id,
+                    customer_id: customer_id.map(CustomerId::new),
                     ..ordered.new.clone()
                 })
                 .collect();
@@ -325,7 +325,7 @@ async fn find_or_create_customer(
         .create_customer(new, event, state.now())
         .await
         .map_err(LsError::from_store)?;
-    Ok(created.id)
+    Ok(created.id.get())
 }
 
 async fn find_or_create_user(
@@ -352,7 +352,7 @@ async fn find_or_create_user(
         None => None,
     };
     let new = NewLicenseUser {
-        customer_id,
+        customer_id: customer_id.map(CustomerId::new),
         email: email.to_string(),
         name: None,
         password_hash,

@@ -294,7 +294,7 @@ pub fn license(view: &LicenseView<'_>) -> serde_json::Map<String, Value> {
         Value::Array(
             view.features
                 .iter()
-                .map(|f| feature(f, license.id, view.leases, now))
+                .map(|f| feature(f, license.id.get(), view.leases, now))
                 .collect(),
         ),
     );

@@ -2,6 +2,7 @@
 //! brings into the domain: analytical fields, usage features and usage modules of a product, and
 //! the usage and analytical values a license's clients reported; and the ISV id the dialect
 //! answers to (`GET /v1/slascone/isv`).
+use licensd_domain::{CustomerId, LicenseId, ProductId};
 
 use crate::error::{ApiError, ErrorBody};
 use crate::http::Admin;
@@ -140,7 +141,7 @@ pub async fn isv_id(_admin: Admin, State(state): State<AppState>) -> Json<IsvVie
 async fn product_exists(state: &AppState, id: i64) -> Result<(), ApiError> {
     state
         .store
-        .get_product(id)
+        .get_product(ProductId::new(id))
         .await
         .map(|_| ())
         .map_err(|e| ApiError::from_store(e, "product"))
@@ -249,7 +250,7 @@ pub async fn license_usage(
 ) -> Result<Json<Vec<UsageTotalView>>, ApiError> {
     state
         .store
-        .get_license(id)
+        .get_license(LicenseId::new(id))
         .await
         .map_err(|e| ApiError::from_store(e, "license"))?;
     let totals = state.store.usage_totals(id).await?;
@@ -273,7 +274,7 @@ pub async fn license_analytics(
 ) -> Result<Json<Vec<AnalyticalValueView>>, ApiError> {
     state
         .store
-        .get_license(id)
+        .get_license(LicenseId::new(id))
         .await
         .map_err(|e| ApiError::from_store(e, "license"))?;
     let values = state.store.analytical_values(id).await?;
@@ -449,7 +450,7 @@ pub async fn get_customer_profile(
 ) -> Result<Json<CustomerWithProfile>, ApiError> {
     let customer = state
         .store
-        .get_customer(id)
+        .get_customer(CustomerId::new(id))
         .await
         .map_err(|e| ApiError::from_store(e, "customer"))?;
     let profile = state
@@ -520,7 +521,7 @@ pub async fn license_values(
 ) -> Result<Json<Vec<LicenseValueView>>, ApiError> {
     state
         .store
-        .get_license(id)
+        .get_license(LicenseId::new(id))
         .await
         .map_err(|e| ApiError::from_store(e, "license"))?;
     let values = state.store.license_values(id).await?;
@@ -550,7 +551,7 @@ pub async fn set_license_value(
 ) -> Result<StatusCode, ApiError> {
     let license = state
         .store
-        .get_license(id)
+        .get_license(LicenseId::new(id))
         .await
         .map_err(|e| ApiError::from_store(e, "license"))?;
     if body.value.chars().count() > 4096 {
@@ -562,9 +563,11 @@ pub async fn set_license_value(
             entry = Some(found);
         }
     }
-    let entry = entry.filter(|e| e.scope_id == license.product_id).ok_or_else(|| {
-        ApiError::unprocessable("entry_id is not a variable or license type of the license's product")
-    })?;
+    let entry = entry
+        .filter(|e| e.scope_id == license.product_id.get())
+        .ok_or_else(|| {
+            ApiError::unprocessable("entry_id is not a variable or license type of the license's product")
+        })?;
     state
         .store
         .set_license_value(

@@ -164,11 +164,11 @@ pub async fn client_licenses(
     for token in tokens.into_iter().rev() {
         let license = state
             .store
-            .get_license(token.license_id)
+            .get_license(LicenseId::new(token.license_id))
             .await
             .map_err(SlError::from_store)?;
-        let in_scope = caller.in_scope(license.product_id);
-        if in_scope && active_device(state, license.id, client_id).await?.is_some() {
+        let in_scope = caller.in_scope(license.product_id.get());
+        if in_scope && active_device(state, license.id.get(), client_id).await?.is_some() {
             licenses.push(license);
         }
     }

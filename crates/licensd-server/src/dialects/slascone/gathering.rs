@@ -92,10 +92,10 @@ pub async fn analytical(
     for license in &licenses {
         let fields = state
             .store
-            .analytical_fields(license.product_id)
+            .analytical_fields(license.product_id.get())
             .await
             .map_err(SlError::from_store)?;
-        candidates.push((license.id, fields));
+        candidates.push((license.id.get(), fields));
     }
     let mut license_id = None;
     let mut reports = Vec::new();
@@ -196,10 +196,10 @@ async fn usage(state: &AppState, caller: Caller, request: UsageHeartbeat, named_
     for license in &licenses {
         let features = state
             .store
-            .usage_features(license.product_id)
+            .usage_features(license.product_id.get())
             .await
             .map_err(SlError::from_store)?;
-        candidates.push((license.id, features));
+        candidates.push((license.id.get(), features));
     }
     let mut license_id = None;
     let mut reports = Vec::new();
@@ -326,7 +326,7 @@ pub async fn create_analytical_field(
     let event = EventDraft::new(actor, "slascone.analytical_field_created", "product");
     let field = state
         .store
-        .create_analytical_field(product.id, &name, field_type, event, state.now())
+        .create_analytical_field(product.id.get(), &name, field_type, event, state.now())
         .await
         .map_err(|e| exists(e, Conflict::AnalyticalFieldExists))?;
     json_ok(&DefinitionView {
@@ -349,7 +349,7 @@ pub async fn create_usage_feature(
     let event = EventDraft::new(actor, "slascone.usage_feature_created", "product");
     let feature = state
         .store
-        .create_usage_feature(product.id, &name, event, state.now())
+        .create_usage_feature(product.id.get(), &name, event, state.now())
         .await
         .map_err(|e| exists(e, Conflict::UsageFeatureExists))?;
     json_ok(&DefinitionView {
@@ -369,7 +369,7 @@ pub async fn create_usage_module(
     let product = admin_product(&state, &code).await?;
     let features = state
         .store
-        .usage_features(product.id)
+        .usage_features(product.id.get())
         .await
         .map_err(SlError::from_store)?;
     let feature = features

@@ -195,11 +195,11 @@ pub fn license_info(parts: &InfoParts<'_>) -> LicenseInfo {
         .collect();
     LicenseInfo {
         customer: customer.map(|c| CustomerInfo {
-            customer_id: id_guid(c.id),
+            customer_id: id_guid(c.id.get()),
             company_name: c.company.clone().or_else(|| c.name.clone()),
             customer_number: c.reference.clone(),
         }),
-        license_id: id_guid(license.id),
+        license_id: id_guid(license.id.get()),
         license_name: meta_text(license, "license_name"),
         license_key: license.key.clone(),
         token_key: token_key.map(str::to_owned),

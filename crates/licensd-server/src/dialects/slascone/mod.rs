@@ -142,6 +142,7 @@
 //! | 12005 | `sessions_floating` (no session id) | |
 //! | 12006 | `a_users_floating_license_gives_seats_to_its_users_on_one_client_at_a_time`, `concurrent_session_opens_never_exceed_the_limits` (the user holds a live session on another client of a Users floating license) | |
 //! | 13001, 13002, 13003, 14001, 14002, 14003 | `backoffice_webhooks_tags_and_resellers` | |
+use licensd_domain::LicenseId;
 
 pub mod admin;
 mod backoffice;
@@ -286,7 +287,7 @@ async fn license_xml(
 ) -> SlResult<Response> {
     let axum::extract::Query(query) = query.map_err(|e| SlError::BadRequest(e.body_text()))?;
     let id = guid_id(&license_id).ok_or(SlError::Conflict(codes::Conflict::InvalidLicenseKey))?;
-    let license = match state.store.get_license(id).await {
+    let license = match state.store.get_license(LicenseId::new(id)).await {
         Ok(license) => license,
         Err(licensd_store::StoreError::NotFound) => {
             return Err(codes::Conflict::InvalidLicenseKey.into());

@@ -39,7 +39,7 @@ pub async fn toggle(
                 .await
                 .map_err(SlError::from_store)?
                 .ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?;
-            caller.require_product(license.product_id)?;
+            caller.require_product(license.product_id.get())?;
             license
         }
         None => license_by_guid(state, &caller, request.license_id).await?,
@@ -47,7 +47,7 @@ pub async fn toggle(
     let status = match state
         .store
         .toggle_license(
-            license.id,
+            license.id.get(),
             event(&caller, "slascone.license_state_toggled"),
             state.now(),
         )
@@ -58,7 +58,7 @@ pub async fn toggle(
         Err(other) => return Err(SlError::from_store(other)),
     };
     json_ok(&json!({
-        "license_id": id_guid(license.id),
+        "license_id": id_guid(license.id.get()),
         "is_license_active": status == LicenseStatus::Active,
     }))
 }

@@ -46,7 +46,7 @@ pub fn valid_email(email: &str) -> bool {
 
 async fn license(state: &AppState, guid: &str) -> SlResult<License> {
     let id = guid_id(guid).ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?;
-    match state.store.get_license(id).await {
+    match state.store.get_license(LicenseId::new(id)).await {
         Ok(license) => Ok(license),
         Err(StoreError::NotFound) => Err(Conflict::InvalidLicenseKey.into()),
         Err(other) => Err(SlError::from_store(other)),
@@ -77,7 +77,7 @@ pub async fn add(
     let assigned = EventDraft::new(actor, "slascone.license_user_assigned", "license");
     let (user, _) = state
         .store
-        .add_license_user(license.id, new, created, assigned, state.now())
+        .add_license_user(license.id.get(), new, created, assigned, state.now())
         .await
         .map_err(|e| match e {
             StoreError::Conflict(text) if text == CONFLICT_USER_ASSIGNED => Conflict::UserIdExists.into(),

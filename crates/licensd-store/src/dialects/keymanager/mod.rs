@@ -9,7 +9,7 @@ use licensd_domain::contract::{Contract, ContractRefusal};
 use licensd_domain::downloadable::{Downloadable, DownloadableSpec};
 use licensd_domain::generator::{Generator, GeneratorSpec};
 use licensd_domain::telemetry::TelemetryRecord;
-use licensd_domain::{EventDraft, Millis};
+use licensd_domain::{EventDraft, LicenseId, Millis};
 use serde::{Deserialize, Serialize};
 
 pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
@@ -191,9 +191,9 @@ macro_rules! impl_keymanager {
                      consumption_used, consumption_period_start, order_ref, metadata, lock_version, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, 0, 0, $13, $14, $15, 0, $13, $13) RETURNING id",
                 )
-                .bind(item.product_id)
+                .bind(item.product_id.get())
                 .bind(item.policy_id)
-                .bind(item.customer_id)
+                .bind(item.customer_id.map(i64::from))
                 .bind(codec.digest(key.as_bytes()))
                 .bind(codec.seal(key.as_bytes(), LICENSE_KEY))
                 .bind(item.status.as_str())
@@ -337,7 +337,7 @@ macro_rules! impl_keymanager {
                 };
                 let mut licenses = Vec::with_capacity(ids.len());
                 for id in ids {
-                    let license = crate::$core::shared::read_license(&mut *conn, codec, &crate::LicenseRef::Id(*id))
+                    let license = crate::$core::shared::read_license(&mut *conn, codec, &crate::LicenseRef::Id(LicenseId::new(*id)))
                         .await?
                         .ok_or(StoreError::NotFound)?;
                     licenses.push(license);
@@ -530,14 +530,14 @@ macro_rules! impl_keymanager {
                     use crate::$core::shared::{activate_locked, lock_license_or_deny};
                     use licensd_domain::{Assignment, LicenseStatus};
                     let codec = &*self.codec;
-                    let license_ref = crate::LicenseRef::Id(license_id);
+                    let license_ref = crate::LicenseRef::Id(LicenseId::new(license_id));
                     let mut tx = begin_write(self).await?;
                     let outcome = async {
                         let license = lock_license_or_deny(&mut tx, codec, &license_ref).await?;
                         if license.assignment != Assignment::InStock || license.status != LicenseStatus::Active {
                             return Ok(None);
                         }
-                        assign_row(&mut tx, license.id, assign, now).await?;
+                        assign_row(&mut tx, license.id.get(), assign, now).await?;
                         insert_event(&mut tx, assign_event, Some(license.id), now).await?;
                         // The activation rule reads the license as assigned.
                         let license = lock_license_or_deny(&mut tx, codec, &license_ref).await?;

@@ -119,7 +119,7 @@ macro_rules! slascone_backoffice_sql {
                 log_event(&mut tx, event, id, now).await?;
                 tx.commit().await.map_err(db_err)?;
                 let customer = Customer {
-                    id,
+                    id: CustomerId::new(id),
                     email: Some(email.to_owned()),
                     name: None,
                     company: Some(company.to_owned()),
@@ -232,11 +232,11 @@ macro_rules! slascone_backoffice_sql {
                     .id;
                 log_event(&mut tx, events.created, license_id, now).await?;
                 if let Some(legacy_key) = &legacy_key {
-                    put_legacy_key(&mut tx, license_id, legacy_key).await?;
+                    put_legacy_key(&mut tx, license_id.get(), legacy_key).await?;
                     log_event(&mut tx, events.legacy, license_id, now).await?;
                 }
                 for (entry_id, value) in &values {
-                    put_license_value(&mut tx, license_id, *entry_id, value).await?;
+                    put_license_value(&mut tx, license_id.get(), *entry_id, value).await?;
                     log_event(&mut tx, events.value.clone(), license_id, now).await?;
                 }
                 let license = crate::$core::shared::read_license(&mut tx, &*self.codec, &crate::LicenseRef::Id(license_id))
@@ -256,7 +256,7 @@ macro_rules! slascone_backoffice_sql {
             ) -> Result<(LicenseUser, bool)> {
                 let mut tx = begin_write(self).await?;
                 // The license's row lock first: concurrent additions to one license take turns.
-                let license = crate::$core::shared::lock_license_or_deny(&mut tx, &*self.codec, &crate::LicenseRef::Id(license_id))
+                let license = crate::$core::shared::lock_license_or_deny(&mut tx, &*self.codec, &crate::LicenseRef::Id(LicenseId::new(license_id)))
                     .await
                     .map_err(|e| match e {
                         StoreError::Denied(licensd_domain::Denial::LicenseNotFound) => StoreError::NotFound,
@@ -275,7 +275,7 @@ macro_rules! slascone_backoffice_sql {
                              VALUES ($1, $2, $3, $4, $5) RETURNING ",
                             crate::sql::user_cols!()
                         ))
-                        .bind(new.customer_id)
+                        .bind(new.customer_id.map(i64::from))
                         .bind(&new.email)
                         .bind(&new.name)
                         .bind(&new.password_hash)
@@ -509,7 +509,7 @@ macro_rules! slascone_backoffice_sql {
         fn license_user_from_row(row: &$row) -> Result<LicenseUser> {
             Ok(LicenseUser {
                 id: row.try_get("id").map_err(db_err)?,
-                customer_id: row.try_get("customer_id").map_err(db_err)?,
+                customer_id: row.try_get::<Option<i64>, _>("customer_id").map_err(db_err)?.map(CustomerId::new),
                 email: row.try_get("email").map_err(db_err)?,
                 name: row.try_get("name").map_err(db_err)?,
                 password_hash: row.try_get("password_hash").map_err(db_err)?,

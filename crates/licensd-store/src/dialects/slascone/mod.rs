@@ -12,7 +12,7 @@ use crate::{NewLicense, NewLicenseUser};
 use crate::{PostgresStore, Result, SqliteStore};
 use licensd_domain::analytics::{AnalyticalField, AnalyticalFieldType, UsageFeature, UsageModule};
 use licensd_domain::backoffice::{CustomerProfile, Entry, EntryKind, TagTarget};
-use licensd_domain::{Customer, EventDraft, License, LicenseStatus, LicenseUser, Millis};
+use licensd_domain::{Customer, CustomerId, EventDraft, License, LicenseId, LicenseStatus, LicenseUser, Millis};
 
 pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[
     Migration {

@@ -1,4 +1,5 @@
 //! API keys with Key Manager capabilities, and the access block list.
+use licensd_domain::ProductId;
 
 use super::*;
 
@@ -83,7 +84,7 @@ pub async fn create_api_key(
     if let Some(product_id) = body.product_id {
         state
             .store
-            .get_product(product_id)
+            .get_product(ProductId::new(product_id))
             .await
             .map_err(|e| ApiError::from_store(e, "product"))?;
     }

@@ -1,4 +1,5 @@
 //! Per-product signing keys.
+use licensd_domain::ProductId;
 
 use super::*;
 
@@ -41,7 +42,7 @@ pub async fn set_product_signing_key(
     };
     state
         .store
-        .get_product(id)
+        .get_product(ProductId::new(id))
         .await
         .map_err(|e| ApiError::from_store(e, "product"))?;
     // RSA key generation takes tens to hundreds of milliseconds; keep it off the async workers.

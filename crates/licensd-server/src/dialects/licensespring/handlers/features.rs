@@ -33,7 +33,7 @@ pub async fn check_license_feature(
         let lease = state
             .store
             .checkout_feature_lease(
-                license.id,
+                license.id.get(),
                 &code,
                 &hardware_id,
                 None,
@@ -49,7 +49,7 @@ pub async fn check_license_feature(
         .live_leases(license.id, now)
         .await
         .map_err(LsError::from_store)?;
-    Ok(signed(&render::feature(feature, license.id, &leases, now)))
+    Ok(signed(&render::feature(feature, license.id.get(), &leases, now)))
 }
 
 pub async fn add_consumption(
@@ -107,7 +107,7 @@ pub async fn add_feature_consumption(
         )
         .await
         .map_err(LsError::from_store)?;
-    let mut body = rendered_feature(&state, license.id, &code, now).await?;
+    let mut body = rendered_feature(&state, license.id.get(), &code, now).await?;
     // This endpoint spells the cap in the plural (reference §4.7).
     if let Some(map) = body.as_object_mut()
         && let Some(max) = map.remove("max_consumption")

@@ -88,7 +88,7 @@ pub(super) async fn rendered_feature(
 ) -> Result<Value, LsError> {
     let features = state
         .store
-        .license_features(license_id)
+        .license_features(LicenseId::new(license_id))
         .await
         .map_err(LsError::from_store)?;
     let feature = features
@@ -97,7 +97,7 @@ pub(super) async fn rendered_feature(
         .ok_or_else(|| denial_error(Denial::FeatureNotFound))?;
     let leases = state
         .store
-        .live_leases(license_id, now)
+        .live_leases(LicenseId::new(license_id), now)
         .await
         .map_err(LsError::from_store)?;
     Ok(render::feature(feature, license_id, &leases, now))
@@ -111,7 +111,7 @@ pub(super) async fn feature_response(
     lease: &FloatingLease,
 ) -> Result<Response, LsError> {
     let now = state.now();
-    let mut body = rendered_feature(state, license.id, code, now).await?;
+    let mut body = rendered_feature(state, license.id.get(), code, now).await?;
     if let Some(map) = body.as_object_mut() {
         map.insert("borrowed_until".into(), json!(lease.borrowed_until.map(to_rfc3339)));
         map.insert("floating_end_date".into(), json!(to_rfc3339(lease.expires_at)));
@@ -136,7 +136,7 @@ pub async fn floating_feature_borrow(
     let lease = state
         .store
         .checkout_feature_lease(
-            license.id,
+            license.id.get(),
             &code,
             &hardware_id,
             Some(until),
@@ -163,7 +163,7 @@ pub async fn floating_feature_release(
     state
         .store
         .release_feature_lease(
-            license.id,
+            license.id.get(),
             &code,
             &hardware_id,
             event(&caller, &peer, "license.feature_released"),

@@ -55,7 +55,7 @@ pub async fn check_license(
     let identity = identify(&state, &product, &params, false).await?;
     let signed_id = identity.signed_id();
     let include_expired_features = include_expired_features(&params)?;
-    let report = validated(&state, identity.license.id, &hardware_id).await?;
+    let report = validated(&state, identity.license.id.get(), &hardware_id).await?;
     let object = checked_license(
         &state,
         &caller,
@@ -84,7 +84,11 @@ pub(crate) async fn validated(
     hardware_id: &str,
 ) -> Result<licensd_store::ValidationReport, LsError> {
     let report = state
-        .validate(LicenseRef::Id(license_id), Some(hardware_id), state.now())
+        .validate(
+            LicenseRef::Id(LicenseId::new(license_id)),
+            Some(hardware_id),
+            state.now(),
+        )
         .await
         .map_err(LsError::from_store)?;
     let device_active = report.device.as_ref().is_some_and(Device::is_active);

@@ -14,7 +14,7 @@ async fn existing_trial(state: &AppState, product_id: i64, marker: &str) -> Resu
         .store
         .list_licenses(
             licensd_store::LicenseFilter {
-                product_id: Some(product_id),
+                product_id: Some(ProductId::new(product_id)),
                 order_ref: Some(marker.to_string()),
                 ..Default::default()
             },
@@ -77,7 +77,7 @@ pub async fn trial_key(
     };
     caller.require_write()?;
     let marker = trial_marker(&hardware_id);
-    if let Some(reply) = existing_trial(&state, product.id, &marker).await? {
+    if let Some(reply) = existing_trial(&state, product.id.get(), &marker).await? {
         return Ok(reply);
     }
     let now = state.now();
@@ -123,7 +123,7 @@ pub async fn trial_key(
         // A concurrent request issued this device's trial first (the unique index on
         // the marker refused the second): answer with that one.
         Err(StoreError::Conflict(message)) => {
-            return match existing_trial(&state, product.id, &marker).await? {
+            return match existing_trial(&state, product.id.get(), &marker).await? {
                 Some(reply) => Ok(reply),
                 None => Err(LsError::from_store(StoreError::Conflict(message))),
             };

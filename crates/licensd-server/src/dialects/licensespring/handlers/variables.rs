@@ -55,7 +55,7 @@ pub async fn track_device_variables(
     let (device_id, after) = state
         .store
         .track_device_variables(
-            license.id,
+            license.id.get(),
             &hardware_id,
             variables,
             event(&caller, &peer, "device.variables_tracked"),
@@ -74,5 +74,10 @@ pub async fn get_device_variables(
     let license = license(&state, &product, &params).await?;
     let (device, _) = active_device(&state, &license, &hardware_id).await?;
     let created_at = json!(to_rfc3339(device.last_seen_at));
-    Ok(signed(&variable_rows(device.id, &device.variables, created_at, true)))
+    Ok(signed(&variable_rows(
+        device.id.get(),
+        &device.variables,
+        created_at,
+        true,
+    )))
 }

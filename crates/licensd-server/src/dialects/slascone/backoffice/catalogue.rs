@@ -58,7 +58,7 @@ async fn product_entry(
 ) -> SlResult<Response> {
     let product = product_by_code(&state, &code).await?;
     let request: NamedRequest = parse_body(&body)?;
-    let entry = create_entry(&state, actor, kind, product.id, &request, duplicate).await?;
+    let entry = create_entry(&state, actor, kind, product.id.get(), &request, duplicate).await?;
     json_ok(&EntryView::from(entry))
 }
 
@@ -196,7 +196,7 @@ pub async fn create_software_release(
         &state,
         actor,
         EntryKind::SoftwareRelease,
-        product.id,
+        product.id.get(),
         &named,
         Conflict::UnknownSoftwareReleaseLimitation,
     )
@@ -205,7 +205,7 @@ pub async fn create_software_release(
         Ok(entry) => entry,
         Err(SlError::Conflict(Conflict::UnknownSoftwareReleaseLimitation)) => state
             .store
-            .list_entries(EntryKind::SoftwareRelease, Some(product.id))
+            .list_entries(EntryKind::SoftwareRelease, Some(product.id.get()))
             .await
             .map_err(SlError::from_store)?
             .into_iter()

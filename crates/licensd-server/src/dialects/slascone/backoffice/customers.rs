@@ -90,7 +90,7 @@ pub async fn create_customer(State(state): State<AppState>, AdminCall(actor, bod
 
 pub fn customer_view(customer: &Customer, profile: &CustomerProfile) -> CustomerView {
     CustomerView {
-        customer_id: id_guid(customer.id),
+        customer_id: id_guid(customer.id.get()),
         company_name: customer.company.clone(),
         customer_number: profile.customer_number.clone(),
         email: customer.email.clone(),

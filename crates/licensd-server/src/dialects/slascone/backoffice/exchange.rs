@@ -73,19 +73,19 @@ pub async fn create_license_by_template(
         Some(guid) => Some(
             entry_by_guid(&state, EntryKind::LicenseType, Some(&guid))
                 .await?
-                .filter(|t| t.scope_id == product.id)
+                .filter(|t| t.scope_id == product.id.get())
                 .ok_or(SlError::Conflict(Conflict::UnknownLicenseType))?,
         ),
         None => None,
     };
-    let release = resolve_release(&state, product.id, request.software_release_limitation.as_deref())
+    let release = resolve_release(&state, product.id.get(), request.software_release_limitation.as_deref())
         .await?
         .flatten();
     let mut values = Vec::new();
     for item in &request.variables {
         let variable = entry_by_guid(&state, EntryKind::Variable, item.id.as_deref())
             .await?
-            .filter(|v| v.scope_id == product.id)
+            .filter(|v| v.scope_id == product.id.get())
             .ok_or(SlError::Conflict(Conflict::UnknownVariable))?;
         values.push((variable.id, value_text(item.value.as_ref())?));
     }

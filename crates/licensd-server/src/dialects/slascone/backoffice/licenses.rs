@@ -25,7 +25,14 @@ pub async fn switch_template(
         policy_id: Some(policy.id),
         ..sla::LicenseUpdate::default()
     };
-    apply_update(&state, actor, "slascone.license_template_switched", license.id, update).await
+    apply_update(
+        &state,
+        actor,
+        "slascone.license_template_switched",
+        license.id.get(),
+        update,
+    )
+    .await
 }
 
 /// Writes a license update in one store transaction and answers the license's `LicenseInfo`;
@@ -43,7 +50,11 @@ async fn apply_update(
         .apply_license_update(license_id, update, event, state.now())
         .await
         .map_err(update_refusal)?;
-    let license = state.store.get_license(license_id).await.map_err(SlError::from_store)?;
+    let license = state
+        .store
+        .get_license(LicenseId::new(license_id))
+        .await
+        .map_err(SlError::from_store)?;
     let product = state
         .store
         .get_product(license.product_id)
@@ -149,14 +160,14 @@ pub async fn update_license(
         Some(guid) => Some(
             entry_by_guid(&state, EntryKind::LicenseType, Some(&guid))
                 .await?
-                .filter(|t| t.scope_id == license.product_id)
+                .filter(|t| t.scope_id == license.product_id.get())
                 .ok_or(SlError::Conflict(Conflict::UnknownLicenseType))?,
         ),
         None => None,
     };
     let release = resolve_release(
         &state,
-        license.product_id,
+        license.product_id.get(),
         request.software_release_limitation.as_deref(),
     )
     .await?;
@@ -174,5 +185,5 @@ pub async fn update_license(
         release: release.map(|r| r.map(|entry| entry.id)),
         legacy_key,
     };
-    apply_update(&state, actor, "slascone.license_updated", license.id, update).await
+    apply_update(&state, actor, "slascone.license_updated", license.id.get(), update).await
 }

@@ -67,7 +67,7 @@ pub async fn check_entry_scope(state: &AppState, kind: EntryKind, scope_id: i64)
     match kind.scope() {
         EntryScope::Global if scope_id == 0 => Ok(()),
         EntryScope::Global => Err(None),
-        EntryScope::Product => match state.store.get_product(scope_id).await {
+        EntryScope::Product => match state.store.get_product(ProductId::new(scope_id)).await {
             Ok(_) => Ok(()),
             Err(StoreError::NotFound) => Err(None),
             Err(other) => Err(Some(other)),
@@ -114,7 +114,7 @@ async fn product_by_code(state: &AppState, code: &str) -> SlResult<Product> {
 
 async fn license_by_guid(state: &AppState, guid: &str) -> SlResult<License> {
     let id = guid_id(guid).ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?;
-    match state.store.get_license(id).await {
+    match state.store.get_license(LicenseId::new(id)).await {
         Ok(license) => Ok(license),
         Err(StoreError::NotFound) => Err(Conflict::InvalidLicenseKey.into()),
         Err(other) => Err(SlError::from_store(other)),
@@ -123,7 +123,7 @@ async fn license_by_guid(state: &AppState, guid: &str) -> SlResult<License> {
 
 async fn customer_by_guid(state: &AppState, guid: &str) -> SlResult<Customer> {
     let id = guid_id(guid).ok_or(SlError::Conflict(Conflict::UnknownCustomer))?;
-    match state.store.get_customer(id).await {
+    match state.store.get_customer(CustomerId::new(id)).await {
         Ok(customer) => Ok(customer),
         Err(StoreError::NotFound) => Err(Conflict::UnknownCustomer.into()),
         Err(other) => Err(SlError::from_store(other)),

@@ -85,8 +85,8 @@ async fn assign_tag(state: &AppState, actor: String, request: TagAssignmentReque
     let customer = non_blank(request.customer_id.as_deref());
     let license = non_blank(request.license_id.as_deref());
     let (target, target_id) = match (customer, license) {
-        (Some(customer), None) => (TagTarget::Customer, customer_by_guid(state, &customer).await?.id),
-        (None, Some(license)) => (TagTarget::License, license_by_guid(state, &license).await?.id),
+        (Some(customer), None) => (TagTarget::Customer, customer_by_guid(state, &customer).await?.id.get()),
+        (None, Some(license)) => (TagTarget::License, license_by_guid(state, &license).await?.id.get()),
         _ => return Err(Conflict::TagTargetMissing.into()),
     };
     let tag = entry_by_guid(state, EntryKind::Tag, request.tag_id.as_deref())

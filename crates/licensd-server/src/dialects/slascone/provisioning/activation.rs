@@ -29,7 +29,7 @@ pub async fn activate(
     let client_id = required(request.client_id, Conflict::MissingClientId)?;
     let key = required(request.license_key, Conflict::InvalidLicenseKey)?;
     let (license, claim) = find_by_license_or_token_key(state, &product, &key, &client_id).await?;
-    check_software_version(state, license.id, request.software_version.as_deref()).await?;
+    check_software_version(state, license.id.get(), request.software_version.as_deref()).await?;
     let variables = request
         .client_description
         .as_ref()
@@ -56,7 +56,7 @@ pub async fn activate(
         )
         .await
         .map_err(SlError::from_store)?;
-    let token = token_after_activation(state, &caller, license.id, &client_id, claim).await?;
+    let token = token_after_activation(state, &caller, license.id.get(), &client_id, claim).await?;
     let info = render_info(
         state,
         &activation.product,
@@ -75,7 +75,7 @@ pub async fn activate(
 /// from. Where the move is not allowed, 2005: the client is bound to another license of the SAME
 /// customer (licensd's decision, from the seed's "already activated/assigned to this customer": a
 /// customer moves a client between its own licenses by unassigning it first).
-async fn licenses_to_move_from(state: &AppState, license: &License, client_id: &str) -> SlResult<Vec<i64>> {
+async fn licenses_to_move_from(state: &AppState, license: &License, client_id: &str) -> SlResult<Vec<LicenseId>> {
     if license.terms.kind == LicenseKind::Trial {
         return Ok(Vec::new());
     }
@@ -86,10 +86,10 @@ async fn licenses_to_move_from(state: &AppState, license: &License, client_id: &
         .map_err(SlError::from_store)?;
     let mut moved = Vec::new();
     for token in tokens {
-        if token.license_id == license.id || moved.contains(&token.license_id) {
+        if token.license_id == license.id.get() || moved.contains(&LicenseId::new(token.license_id)) {
             continue;
         }
-        let other = match state.store.get_license(token.license_id).await {
+        let other = match state.store.get_license(LicenseId::new(token.license_id)).await {
             Ok(other) => other,
             Err(StoreError::NotFound) => continue,
             Err(error) => return Err(SlError::from_store(error)),
@@ -97,7 +97,7 @@ async fn licenses_to_move_from(state: &AppState, license: &License, client_id: &
         if other.product_id != license.product_id || other.terms.kind == LicenseKind::Trial {
             continue;
         }
-        if active_device(state, other.id, client_id).await?.is_none() {
+        if active_device(state, other.id.get(), client_id).await?.is_none() {
             continue;
         }
         if other.customer_id.is_some() && other.customer_id == license.customer_id {
@@ -168,13 +168,17 @@ async fn find_by_license_or_token_key(
     };
     let license = state
         .store
-        .get_license(token.license_id)
+        .get_license(LicenseId::new(token.license_id))
         .await
         .map_err(SlError::from_store)?;
     if license.product_id != product.id {
         return Err(Conflict::UnknownTokenKey.into());
     }
-    if token.client_id != client_id && active_device(state, license.id, &token.client_id).await?.is_some() {
+    if token.client_id != client_id
+        && active_device(state, license.id.get(), &token.client_id)
+            .await?
+            .is_some()
+    {
         return Err(Conflict::TokenAlreadyAssigned.into());
     }
     Ok((license, Some(token.token_key)))
@@ -253,7 +257,7 @@ pub async fn offline_activation(
         )
         .await
         .map_err(SlError::from_store)?;
-    let token = token_after_activation(&state, &caller, license.id, &client_id, claim).await?;
+    let token = token_after_activation(&state, &caller, license.id.get(), &client_id, claim).await?;
     let xml = super::super::xml::activation_file(
         &state.keys.rsa(),
         activation.license.key.as_deref().unwrap_or_default(),

@@ -33,7 +33,7 @@ pub async fn heartbeat(
     if let Err(denial) = report.outcome {
         return Err(denial.into());
     }
-    check_software_version(state, license.id, request.software_version.as_deref()).await?;
+    check_software_version(state, license.id.get(), request.software_version.as_deref()).await?;
     // Record what the client reported. `activate` on an active device only refreshes it; the
     // license is re-checked under its lock, so a license that just expired is refused here too.
     let refreshed = state
@@ -93,7 +93,7 @@ async fn client_license(
             .ok_or(SlError::Conflict(Conflict::UnknownTokenKey))?;
         let license = state
             .store
-            .get_license(token.license_id)
+            .get_license(LicenseId::new(token.license_id))
             .await
             .map_err(SlError::from_store)?;
         if license.product_id != product.id {
@@ -102,7 +102,7 @@ async fn client_license(
         if token.client_id != client_id {
             return Err(Conflict::ClientOnOtherToken.into());
         }
-        if active_device(state, license.id, client_id).await?.is_none() {
+        if active_device(state, license.id.get(), client_id).await?.is_none() {
             return Err(Conflict::TokenNotAssigned.into());
         }
         return Ok((license, token));
@@ -116,10 +116,10 @@ async fn client_license(
     for token in tokens.into_iter().rev() {
         let license = state
             .store
-            .get_license(token.license_id)
+            .get_license(LicenseId::new(token.license_id))
             .await
             .map_err(SlError::from_store)?;
-        if license.product_id == product.id && active_device(state, license.id, client_id).await?.is_some() {
+        if license.product_id == product.id && active_device(state, license.id.get(), client_id).await?.is_some() {
             return Ok((license, token));
         }
     }
@@ -129,7 +129,7 @@ async fn client_license(
 pub async fn active_device(state: &AppState, license_id: i64, client_id: &str) -> SlResult<Option<Device>> {
     let devices = state
         .store
-        .list_devices(license_id)
+        .list_devices(LicenseId::new(license_id))
         .await
         .map_err(SlError::from_store)?;
     Ok(devices
@@ -156,10 +156,10 @@ pub async fn unassign(
         .ok_or(SlError::Conflict(Conflict::UnknownTokenKey))?;
     let license = state
         .store
-        .get_license(token.license_id)
+        .get_license(LicenseId::new(token.license_id))
         .await
         .map_err(SlError::from_store)?;
-    caller.require_product(license.product_id)?;
+    caller.require_product(license.product_id.get())?;
     match state
         .store
         .deactivate(

@@ -46,7 +46,7 @@ pub async fn product(state: &AppState, caller: &Caller, product_id: Option<Strin
         Err(StoreError::NotFound) => return Err(Conflict::UnknownProduct.into()),
         Err(other) => return Err(SlError::from_store(other)),
     };
-    caller.require_product(product.id)?;
+    caller.require_product(product.id.get())?;
     Ok(product)
 }
 
@@ -57,12 +57,12 @@ pub async fn license_by_guid(state: &AppState, caller: &Caller, license_id: Opti
         .as_deref()
         .and_then(guid_id)
         .ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?;
-    let license = match state.store.get_license(id).await {
+    let license = match state.store.get_license(LicenseId::new(id)).await {
         Ok(license) => license,
         Err(StoreError::NotFound) => return Err(Conflict::InvalidLicenseKey.into()),
         Err(other) => return Err(SlError::from_store(other)),
     };
-    caller.require_product(license.product_id)?;
+    caller.require_product(license.product_id.get())?;
     Ok(license)
 }
 
@@ -107,14 +107,21 @@ pub async fn render_info(
         now,
     });
     // The license's variable values and license type (back office, backoffice/).
-    let values = store.license_values(license.id).await.map_err(SlError::from_store)?;
+    let values = store
+        .license_values(license.id.get())
+        .await
+        .map_err(SlError::from_store)?;
     info::apply_values(
         &mut rendered,
         &values,
         product,
         device.and_then(|d| d.app_version.as_deref()),
     );
-    if let Some(legacy) = store.legacy_key_of(license.id).await.map_err(SlError::from_store)? {
+    if let Some(legacy) = store
+        .legacy_key_of(license.id.get())
+        .await
+        .map_err(SlError::from_store)?
+    {
         rendered.legacy_license_key = Some(legacy);
     }
     Ok(rendered)

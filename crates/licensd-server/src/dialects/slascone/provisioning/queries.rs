@@ -27,7 +27,11 @@ pub async fn by_license(
                 .await
                 .map_err(SlError::from_store)?
                 .ok_or(SlError::Conflict(Conflict::UnknownLegacyKey))?;
-            state.store.get_license(id).await.map_err(SlError::from_store)?
+            state
+                .store
+                .get_license(LicenseId::new(id))
+                .await
+                .map_err(SlError::from_store)?
         }
         None => {
             let key = required(request.license_key, Conflict::InvalidLicenseKey)?;
@@ -37,7 +41,7 @@ pub async fn by_license(
                 .ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?
         }
     };
-    caller.require_product(license.product_id)?;
+    caller.require_product(license.product_id.get())?;
     let product = state
         .store
         .get_product(license.product_id)
@@ -58,20 +62,20 @@ pub async fn by_customer(
         .as_deref()
         .and_then(guid_id)
         .ok_or(SlError::Conflict(Conflict::UnknownCustomer))?;
-    match state.store.get_customer(customer_id).await {
+    match state.store.get_customer(CustomerId::new(customer_id)).await {
         Ok(_) => {}
         Err(StoreError::NotFound) => return Err(Conflict::UnknownCustomer.into()),
         Err(other) => return Err(SlError::from_store(other)),
     }
     let product_filter = match request.product_id.filter(|code| !code.trim().is_empty()) {
         Some(code) => Some(product(&state, &caller, Some(code)).await?.id),
-        None => caller.credential.product_id,
+        None => caller.credential.product_id.map(ProductId::new),
     };
     let mut infos = Vec::new();
     let mut page = Page::default();
     loop {
         let filter = LicenseFilter {
-            customer_id: Some(customer_id),
+            customer_id: Some(CustomerId::new(customer_id)),
             product_id: product_filter,
             ..LicenseFilter::default()
         };
@@ -91,7 +95,7 @@ pub async fn by_customer(
                 .map_err(SlError::from_store)?;
             infos.push(render_info(&state, &product, license, None, None).await?);
         }
-        page.after = Some(last);
+        page.after = Some(last.get());
     }
     if infos.is_empty() {
         return Err(Conflict::NoLicensesForCustomer.into());
@@ -135,11 +139,15 @@ pub async fn by_user(
         .map_err(SlError::from_store)?;
     let mut infos = Vec::new();
     for id in ids {
-        let license = state.store.get_license(id).await.map_err(SlError::from_store)?;
+        let license = state
+            .store
+            .get_license(LicenseId::new(id))
+            .await
+            .map_err(SlError::from_store)?;
         if caller
             .credential
             .product_id
-            .is_some_and(|scope| scope != license.product_id)
+            .is_some_and(|scope| scope != license.product_id.get())
         {
             continue;
         }

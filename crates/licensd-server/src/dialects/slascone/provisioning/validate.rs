@@ -23,7 +23,7 @@ pub async fn validate(
         .await
         .map_err(SlError::from_store)?
         .ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?;
-    caller.require_product(license.product_id)?;
+    caller.require_product(license.product_id.get())?;
     let product = state
         .store
         .get_product(license.product_id)
@@ -37,10 +37,10 @@ pub async fn validate(
     let client = request.client_id.filter(|id| !id.trim().is_empty());
     let (device, token) = match &client {
         Some(client_id) => (
-            active_device(state, license.id, client_id).await?,
+            active_device(state, license.id.get(), client_id).await?,
             state
                 .store
-                .token_of(license.id, client_id)
+                .token_of(license.id.get(), client_id)
                 .await
                 .map_err(SlError::from_store)?,
         ),
