@@ -3,6 +3,7 @@
 use super::{PageQuery, Paged};
 use crate::error::{ApiError, ErrorBody};
 use crate::http::Admin;
+use crate::http::credentials::{check_product_scope, new_key_id_and_secret};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::validate::{check_ip_rules, require_text};
 use crate::state::AppState;
@@ -10,7 +11,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use licensd_crypto::Algorithm;
-use licensd_domain::keygen::KeyPattern;
 use licensd_domain::*;
 use licensd_store::{AdminToken, EventFilter, NewCredential};
 use serde::{Deserialize, Serialize};
@@ -44,21 +44,8 @@ pub async fn create_credential(
 ) -> Result<(StatusCode, Json<CreatedCredential>), ApiError> {
     require_text("name", &body.name, 256)?;
     let ip_allowlist = check_ip_rules(&body.ip_allowlist)?;
-    if let Some(product_id) = body.product_id {
-        state
-            .store
-            .get_product(product_id)
-            .await
-            .map_err(|e| ApiError::from_store(e, "product"))?;
-    }
-    let mut random = [0u8; 16];
-    licensd_crypto::random_bytes(&mut random).map_err(|_| ApiError::internal())?;
-    let key_id = KeyPattern {
-        uuid: true,
-        ..KeyPattern::default()
-    }
-    .generate(&random);
-    let secret = licensd_crypto::random_token("").map_err(|_| ApiError::internal())?;
+    check_product_scope(&state, body.product_id).await?;
+    let (key_id, secret) = new_key_id_and_secret()?;
     let new = NewCredential {
         dialect: body.dialect,
         name: body.name,

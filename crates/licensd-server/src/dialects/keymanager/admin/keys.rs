@@ -1,6 +1,7 @@
 //! API keys with Key Manager capabilities, and the access block list.
 
 use super::*;
+use crate::http::credentials::{check_product_scope, new_key_id_and_secret};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Capabilities {
@@ -80,21 +81,8 @@ pub async fn create_api_key(
     crate::http::validate::require_text("name", &body.name, 256)?;
     let ip_allowlist = check_ip_rules(&body.ip_allowlist)?;
     let capabilities = capabilities(body.capabilities)?;
-    if let Some(product_id) = body.product_id {
-        state
-            .store
-            .get_product(product_id)
-            .await
-            .map_err(|e| ApiError::from_store(e, "product"))?;
-    }
-    let mut random = [0u8; 16];
-    licensd_crypto::random_bytes(&mut random).map_err(|_| ApiError::internal())?;
-    let key_id = KeyPattern {
-        uuid: true,
-        ..KeyPattern::default()
-    }
-    .generate(&random);
-    let secret = licensd_crypto::random_token("").map_err(|_| ApiError::internal())?;
+    check_product_scope(&state, body.product_id).await?;
+    let (key_id, secret) = new_key_id_and_secret()?;
     let credential = state
         .store
         .create_credential(

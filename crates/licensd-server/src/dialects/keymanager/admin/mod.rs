@@ -15,7 +15,6 @@ use licensd_crypto::{Algorithm, PublicKey, SigningKey};
 use licensd_domain::access::{AccessBlock, AccessBlockKind};
 use licensd_domain::downloadable::{Downloadable, DownloadableSpec, safe_file_name};
 use licensd_domain::generator::{Generator, GeneratorSpec};
-use licensd_domain::keygen::KeyPattern;
 use licensd_domain::telemetry::TelemetryRecord;
 use licensd_domain::{Credential, Dialect};
 use licensd_store::{ApiKeySettings, NewCredential, NewSigningKey};
