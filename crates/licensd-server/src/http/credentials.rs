@@ -2,18 +2,14 @@
 //! `/v1/credentials`, Key Manager's `/v1/keymanager/api-keys`): its product scope checked and a
 //! fresh key id and secret.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ForResource};
 use crate::state::AppState;
 use licensd_domain::keygen::KeyPattern;
 
 /// The product a credential is limited to exists (404 `product` otherwise).
 pub(crate) async fn check_product_scope(state: &AppState, product_id: Option<i64>) -> Result<(), ApiError> {
     if let Some(product_id) = product_id {
-        state
-            .store
-            .get_product(product_id)
-            .await
-            .map_err(|e| ApiError::from_store(e, "product"))?;
+        state.store.get_product(product_id).await.for_resource("product")?;
     }
     Ok(())
 }

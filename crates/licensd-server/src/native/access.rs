@@ -1,7 +1,7 @@
 //! Client credentials per dialect, admin tokens, published signing keys and the event log.
 
 use super::{PageQuery, Paged};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ForResource};
 use crate::http::Admin;
 use crate::http::credentials::{check_product_scope, new_key_id_and_secret};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
@@ -59,7 +59,7 @@ pub async fn create_credential(
         .store
         .create_credential(new, admin.event("credential.created", "credential"), state.now())
         .await
-        .map_err(|e| ApiError::from_store(e, "credential"))?;
+        .for_resource("credential")?;
     Ok((StatusCode::CREATED, Json(CreatedCredential { credential, secret })))
 }
 
@@ -91,7 +91,7 @@ pub async fn revoke_credential(
             .store
             .revoke_credential(id, event, state.now())
             .await
-            .map_err(|e| ApiError::from_store(e, "credential"))?,
+            .for_resource("credential")?,
     ))
 }
 
@@ -185,7 +185,7 @@ pub async fn revoke_admin_token(
             .store
             .revoke_admin_token(id, event, state.now())
             .await
-            .map_err(|e| ApiError::from_store(e, "admin token"))?
+            .for_resource("admin token")?
             .into(),
     ))
 }

@@ -99,7 +99,7 @@ pub async fn create_api_key(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "credential"))?;
+        .for_resource("credential")?;
     let settings = state
         .store
         .put_api_key_settings(
@@ -114,7 +114,7 @@ pub async fn create_api_key(
                 .subject(credential.id),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "credential"))?;
+        .for_resource("credential")?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedApiKey {
@@ -192,7 +192,7 @@ pub async fn update_api_key(
             admin.event("keymanager.api_key.settings", "credential").subject(id),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "Key Manager API key"))?;
+        .for_resource("Key Manager API key")?;
     Ok(Json(ApiKeyView {
         credential,
         capabilities: settings.capabilities,
@@ -231,7 +231,7 @@ pub async fn add_access_block(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "access block"))?;
+        .for_resource("access block")?;
     Ok((StatusCode::CREATED, Json(block)))
 }
 
@@ -259,6 +259,6 @@ pub async fn delete_access_block(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "access block"))?;
+        .for_resource("access block")?;
     Ok(StatusCode::NO_CONTENT)
 }
