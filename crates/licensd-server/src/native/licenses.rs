@@ -2,7 +2,7 @@
 
 use super::catalog::{check_feature_codes, check_terms};
 use super::{PageQuery, Paged};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ForResource};
 use crate::http::Admin;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::validate::{metadata_or_empty, optional_text, require_days, require_instant, require_text};
@@ -67,14 +67,10 @@ async fn prepare(state: &AppState, fields: &LicenseFields) -> Result<(Product, N
         .store
         .get_product(ProductId::new(fields.product_id))
         .await
-        .map_err(|e| ApiError::from_store(e, "product"))?;
+        .for_resource("product")?;
     let (mut terms, mut expires_at, mut maintenance, mut features) = (LicenseTerms::default(), None, None, Vec::new());
     if let Some(policy_id) = fields.policy_id {
-        let policy = state
-            .store
-            .get_policy(policy_id)
-            .await
-            .map_err(|e| ApiError::from_store(e, "policy"))?;
+        let policy = state.store.get_policy(policy_id).await.for_resource("policy")?;
         if policy.product_id != product.id {
             return Err(ApiError::unprocessable("policy belongs to another product"));
         }
@@ -104,7 +100,7 @@ async fn prepare(state: &AppState, fields: &LicenseFields) -> Result<(Product, N
             .store
             .get_customer(CustomerId::new(customer_id))
             .await
-            .map_err(|e| ApiError::from_store(e, "customer"))?;
+            .for_resource("customer")?;
     }
     if let (Some(start), Some(end)) = (fields.starts_at, expires_at)
         && end <= start
@@ -164,7 +160,7 @@ pub async fn create_license(
         .store
         .create_licenses(vec![new], admin.event("license.created", "license"), state.now())
         .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+        .for_resource("license")?;
     let license = created.pop().ok_or_else(ApiError::internal)?;
     Ok((StatusCode::CREATED, Json(license)))
 }
@@ -181,7 +177,7 @@ pub async fn bulk_create_licenses(
         .store
         .create_licenses(batch, event, state.now())
         .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+        .for_resource("license")?;
     Ok((StatusCode::CREATED, Json(bulk_created(created))))
 }
 
@@ -293,7 +289,7 @@ pub async fn get_license(
         .store
         .get_license(LicenseId::new(id))
         .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+        .for_resource("license")?;
     let features = state.store.license_features(LicenseId::new(id)).await?;
     let devices = state.store.list_devices(LicenseId::new(id)).await?;
     Ok(Json(LicenseDetail {
@@ -342,7 +338,7 @@ pub async fn update_license(
         .store
         .get_license(LicenseId::new(id))
         .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+        .for_resource("license")?;
     let mut edit = LicenseEdit::from_license(&license);
     if let Some(customer_id) = body.customer_id {
         if let Some(id) = customer_id {
@@ -350,7 +346,7 @@ pub async fn update_license(
                 .store
                 .get_customer(CustomerId::new(id))
                 .await
-                .map_err(|e| ApiError::from_store(e, "customer"))?;
+                .for_resource("customer")?;
         }
         edit.customer_id = customer_id.map(CustomerId::new);
     }
@@ -402,7 +398,7 @@ pub async fn update_license(
             .store
             .edit_license(LicenseId::new(id), edit, event, state.now())
             .await
-            .map_err(|e| ApiError::from_store(e, "license"))?,
+            .for_resource("license")?,
     ))
 }
 
@@ -417,7 +413,7 @@ async fn set_status(
         .store
         .get_license(LicenseId::new(id))
         .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+        .for_resource("license")?;
     let mut edit = LicenseEdit::from_license(&license);
     edit.status = status;
     let event = admin.event(action, "license").subject(id);
@@ -426,7 +422,7 @@ async fn set_status(
             .store
             .edit_license(LicenseId::new(id), edit, event, state.now())
             .await
-            .map_err(|e| ApiError::from_store(e, "license"))?,
+            .for_resource("license")?,
     ))
 }
 
@@ -443,13 +439,13 @@ pub async fn reset_consumption(
         .store
         .reset_consumption(id, event, state.now())
         .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+        .for_resource("license")?;
     Ok(Json(
         state
             .store
             .get_license(LicenseId::new(id))
             .await
-            .map_err(|e| ApiError::from_store(e, "license"))?,
+            .for_resource("license")?,
     ))
 }
 
@@ -494,7 +490,7 @@ pub async fn delete_license(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+        .for_resource("license")?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -508,7 +504,7 @@ pub async fn list_devices(
         .store
         .get_license(LicenseId::new(id))
         .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+        .for_resource("license")?;
     Ok(Json(state.store.list_devices(LicenseId::new(id)).await?))
 }
 
@@ -522,7 +518,7 @@ pub async fn list_leases(
         .store
         .get_license(LicenseId::new(id))
         .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+        .for_resource("license")?;
     Ok(Json(state.store.live_leases(LicenseId::new(id), state.now()).await?))
 }
 
@@ -533,11 +529,7 @@ pub async fn get_device(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Device>, ApiError> {
     Ok(Json(
-        state
-            .store
-            .get_device(DeviceId::new(id))
-            .await
-            .map_err(|e| ApiError::from_store(e, "device"))?,
+        state.store.get_device(DeviceId::new(id)).await.for_resource("device")?,
     ))
 }
 
@@ -553,7 +545,7 @@ pub async fn deactivate_device(
             .store
             .deactivate_device(DeviceId::new(id), event, state.now())
             .await
-            .map_err(|e| ApiError::from_store(e, "device"))?,
+            .for_resource("device")?,
     ))
 }
 
@@ -579,7 +571,7 @@ pub async fn block_device(
             .store
             .get_product(ProductId::new(product_id))
             .await
-            .map_err(|e| ApiError::from_store(e, "product"))?;
+            .for_resource("product")?;
     }
     let new = NewBlockedDevice {
         product_id: body.product_id.map(ProductId::new),
@@ -590,7 +582,7 @@ pub async fn block_device(
         .store
         .block_device(new, admin.event("device.blocked", "blocked_device"), state.now())
         .await
-        .map_err(|e| ApiError::from_store(e, "blocked device"))?;
+        .for_resource("blocked device")?;
     Ok((StatusCode::CREATED, Json(blocked)))
 }
 
@@ -622,6 +614,6 @@ pub async fn unblock_device(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "blocked device"))?;
+        .for_resource("blocked device")?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,7 +1,7 @@
 //! Customers and license users (the people user-based licenses are assigned to).
 
 use super::{PageQuery, Paged};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ForResource};
 use crate::http::Admin;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::validate::{metadata_or_empty, optional_text, require_text};
@@ -78,7 +78,7 @@ pub async fn create_customer(
         .store
         .create_customer(new, admin.event("customer.created", "customer"), state.now())
         .await
-        .map_err(|e| ApiError::from_store(e, "customer"))?;
+        .for_resource("customer")?;
     Ok((StatusCode::CREATED, Json(customer)))
 }
 
@@ -107,7 +107,7 @@ pub async fn get_customer(
             .store
             .get_customer(CustomerId::new(id))
             .await
-            .map_err(|e| ApiError::from_store(e, "customer"))?,
+            .for_resource("customer")?,
     ))
 }
 
@@ -140,7 +140,7 @@ pub async fn update_customer(
         .store
         .get_customer(CustomerId::new(id))
         .await
-        .map_err(|e| ApiError::from_store(e, "customer"))?;
+        .for_resource("customer")?;
     if let Some(email) = body.email {
         if let Some(email) = &email {
             check_email(email)?;
@@ -168,7 +168,7 @@ pub async fn update_customer(
             .store
             .update_customer(customer, event, state.now())
             .await
-            .map_err(|e| ApiError::from_store(e, "customer"))?,
+            .for_resource("customer")?,
     ))
 }
 
@@ -186,7 +186,7 @@ pub async fn delete_customer(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "customer"))?;
+        .for_resource("customer")?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -213,7 +213,7 @@ pub async fn create_license_user(
             .store
             .get_customer(CustomerId::new(customer_id))
             .await
-            .map_err(|e| ApiError::from_store(e, "customer"))?;
+            .for_resource("customer")?;
     }
     let password_hash = match body.password {
         Some(password) => {
@@ -232,7 +232,7 @@ pub async fn create_license_user(
         .store
         .create_license_user(new, admin.event("license_user.created", "license_user"), state.now())
         .await
-        .map_err(|e| ApiError::from_store(e, "license user"))?;
+        .for_resource("license user")?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
@@ -273,11 +273,7 @@ pub async fn get_license_user(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<LicenseUser>, ApiError> {
     Ok(Json(
-        state
-            .store
-            .get_license_user(id)
-            .await
-            .map_err(|e| ApiError::from_store(e, "license user"))?,
+        state.store.get_license_user(id).await.for_resource("license user")?,
     ))
 }
 
@@ -295,7 +291,7 @@ pub async fn delete_license_user(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "license user"))?;
+        .for_resource("license user")?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -313,18 +309,14 @@ pub async fn set_license_user_password(
     ApiJson(body): ApiJson<SetPassword>,
 ) -> Result<StatusCode, ApiError> {
     check_password(&body.password)?;
-    state
-        .store
-        .get_license_user(id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "license user"))?;
+    state.store.get_license_user(id).await.for_resource("license user")?;
     let hash = hash_password(body.password).await?;
     let event = admin.event("license_user.password_set", "license_user").subject(id);
     state
         .store
         .set_license_user_password(id, &hash, event, state.now())
         .await
-        .map_err(|e| ApiError::from_store(e, "license user"))?;
+        .for_resource("license user")?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -345,12 +337,12 @@ pub async fn assign_user(
         .store
         .get_license(LicenseId::new(id))
         .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+        .for_resource("license")?;
     state
         .store
         .get_license_user(body.user_id)
         .await
-        .map_err(|e| ApiError::from_store(e, "license user"))?;
+        .for_resource("license user")?;
     let event = admin
         .event("license.user_assigned", "license")
         .subject(id)
@@ -359,7 +351,7 @@ pub async fn assign_user(
         .store
         .assign_license_user(LicenseId::new(id), body.user_id, event, state.now())
         .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+        .for_resource("license")?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -377,7 +369,7 @@ pub async fn unassign_user(
         .store
         .unassign_license_user(LicenseId::new(id), user_id, event, state.now())
         .await
-        .map_err(|e| ApiError::from_store(e, "license user assignment"))?;
+        .for_resource("license user assignment")?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -391,6 +383,6 @@ pub async fn users_of_license(
         .store
         .get_license(LicenseId::new(id))
         .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+        .for_resource("license")?;
     Ok(Json(state.store.users_of_license(LicenseId::new(id)).await?))
 }

@@ -4,7 +4,7 @@
 //! `activate_bundle`, `check_bundle`, `deactivate_bundle` and `activate_bundle_offline`.
 use licensd_domain::{LicenseId, ProductId};
 
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ForResource};
 use crate::http::Admin;
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::http::validate::{optional_text, require_text};
@@ -72,7 +72,7 @@ pub async fn create_product_version(
         .store
         .get_product(ProductId::new(product_id))
         .await
-        .map_err(|e| ApiError::from_store(e, "product"))?;
+        .for_resource("product")?;
     let now = state.now();
     let new = NewProductVersion {
         product_id,
@@ -92,7 +92,7 @@ pub async fn create_product_version(
         .store
         .create_product_version(new, admin.event("product_version.created", "product_version"), now)
         .await
-        .map_err(|e| ApiError::from_store(e, "product version"))?;
+        .for_resource("product version")?;
     Ok((StatusCode::CREATED, Json(version)))
 }
 
@@ -107,12 +107,12 @@ pub async fn list_product_versions(
         .store
         .get_product(ProductId::new(product_id))
         .await
-        .map_err(|e| ApiError::from_store(e, "product"))?;
+        .for_resource("product")?;
     let versions = state
         .store
         .list_product_versions(product_id)
         .await
-        .map_err(|e| ApiError::from_store(e, "product version"))?;
+        .for_resource("product version")?;
     Ok(Json(versions))
 }
 
@@ -131,7 +131,7 @@ pub async fn delete_product_version(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "product version"))?;
+        .for_resource("product version")?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -170,12 +170,8 @@ async fn bundle_products_of(state: &AppState, product_id: i64) -> Result<BundleP
         .store
         .get_product(ProductId::new(product_id))
         .await
-        .map_err(|e| ApiError::from_store(e, "product"))?;
-    let member_product_ids = state
-        .store
-        .bundle_products(product_id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "product"))?;
+        .for_resource("product")?;
+    let member_product_ids = state.store.bundle_products(product_id).await.for_resource("product")?;
     Ok(BundleProducts {
         product_id,
         member_product_ids,
@@ -187,12 +183,8 @@ async fn bundle_licenses_of(state: &AppState, license_id: i64) -> Result<BundleL
         .store
         .get_license(LicenseId::new(license_id))
         .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
-    let member_license_ids = state
-        .store
-        .bundle_licenses(license_id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+        .for_resource("license")?;
+    let member_license_ids = state.store.bundle_licenses(license_id).await.for_resource("license")?;
     Ok(BundleLicenses {
         license_id,
         member_license_ids,
@@ -214,7 +206,7 @@ pub async fn add_bundle_product(
             .store
             .get_product(ProductId::new(id))
             .await
-            .map_err(|e| ApiError::from_store(e, "product"))?;
+            .for_resource("product")?;
     }
     state
         .store
@@ -225,7 +217,7 @@ pub async fn add_bundle_product(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "product"))?;
+        .for_resource("product")?;
     Ok((StatusCode::CREATED, Json(bundle_products_of(&state, product_id).await?)))
 }
 
@@ -256,7 +248,7 @@ pub async fn remove_bundle_product(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "bundle member product"))?;
+        .for_resource("bundle member product")?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -275,7 +267,7 @@ pub async fn link_bundle_license(
             .store
             .get_license(LicenseId::new(id))
             .await
-            .map_err(|e| ApiError::from_store(e, "license"))?;
+            .for_resource("license")?;
     }
     state
         .store
@@ -286,7 +278,7 @@ pub async fn link_bundle_license(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+        .for_resource("license")?;
     Ok((StatusCode::CREATED, Json(bundle_licenses_of(&state, license_id).await?)))
 }
 
@@ -309,11 +301,7 @@ pub async fn unlink_bundle_license(
     ApiPath((license_id, member_id)): ApiPath<(i64, i64)>,
 ) -> Result<StatusCode, ApiError> {
     // Only a member of this bundle license is unlinked through it.
-    let linked = state
-        .store
-        .bundle_of_license(member_id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+    let linked = state.store.bundle_of_license(member_id).await.for_resource("license")?;
     if linked != Some(license_id) {
         return Err(ApiError::not_found("bundle member license"));
     }
@@ -325,7 +313,7 @@ pub async fn unlink_bundle_license(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "bundle member license"))?;
+        .for_resource("bundle member license")?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -4,7 +4,7 @@
 //! answers to (`GET /v1/slascone/isv`).
 use licensd_domain::{CustomerId, LicenseId, ProductId};
 
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ForResource};
 use crate::http::Admin;
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::http::validate::require_text;
@@ -144,7 +144,7 @@ async fn product_exists(state: &AppState, id: i64) -> Result<(), ApiError> {
         .get_product(ProductId::new(id))
         .await
         .map(|_| ())
-        .map_err(|e| ApiError::from_store(e, "product"))
+        .for_resource("product")
 }
 
 #[utoipa::path(get, path = "/v1/slascone/products/{id}/analytical-fields", tag = "slascone", responses((status = 200, body = Vec<AnalyticalField>), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
@@ -176,7 +176,7 @@ pub async fn create_analytical_field(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "analytical field"))?;
+        .for_resource("analytical field")?;
     Ok((StatusCode::CREATED, Json(field)))
 }
 
@@ -208,7 +208,7 @@ pub async fn create_usage_feature(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "usage feature"))?;
+        .for_resource("usage feature")?;
     Ok((StatusCode::CREATED, Json(feature)))
 }
 
@@ -238,7 +238,7 @@ pub async fn create_usage_module(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "usage feature"))?;
+        .for_resource("usage feature")?;
     Ok((StatusCode::CREATED, Json(module)))
 }
 
@@ -252,7 +252,7 @@ pub async fn license_usage(
         .store
         .get_license(LicenseId::new(id))
         .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+        .for_resource("license")?;
     let totals = state.store.usage_totals(id).await?;
     Ok(Json(
         totals
@@ -276,7 +276,7 @@ pub async fn license_analytics(
         .store
         .get_license(LicenseId::new(id))
         .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+        .for_resource("license")?;
     let values = state.store.analytical_values(id).await?;
     Ok(Json(
         values
@@ -361,7 +361,7 @@ pub async fn create_entry(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "entry"))?;
+        .for_resource("entry")?;
     Ok((StatusCode::CREATED, Json(entry)))
 }
 
@@ -438,7 +438,7 @@ pub async fn create_customer(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "customer"))?;
+        .for_resource("customer")?;
     Ok((StatusCode::CREATED, Json(CustomerWithProfile { customer, profile })))
 }
 
@@ -452,7 +452,7 @@ pub async fn get_customer_profile(
         .store
         .get_customer(CustomerId::new(id))
         .await
-        .map_err(|e| ApiError::from_store(e, "customer"))?;
+        .for_resource("customer")?;
     let profile = state
         .store
         .customer_profile(id)
@@ -494,7 +494,7 @@ pub async fn assign_tag(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "tag or target"))?;
+        .for_resource("tag or target")?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -523,7 +523,7 @@ pub async fn license_values(
         .store
         .get_license(LicenseId::new(id))
         .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+        .for_resource("license")?;
     let values = state.store.license_values(id).await?;
     Ok(Json(
         values
@@ -553,7 +553,7 @@ pub async fn set_license_value(
         .store
         .get_license(LicenseId::new(id))
         .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+        .for_resource("license")?;
     if body.value.chars().count() > 4096 {
         return Err(ApiError::unprocessable("value is longer than 4096 characters"));
     }
@@ -578,7 +578,7 @@ pub async fn set_license_value(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+        .for_resource("license")?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -605,6 +605,6 @@ pub async fn set_legacy_key(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+        .for_resource("license")?;
     Ok(StatusCode::NO_CONTENT)
 }

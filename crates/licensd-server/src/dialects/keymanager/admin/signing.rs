@@ -44,7 +44,7 @@ pub async fn set_product_signing_key(
         .store
         .get_product(ProductId::new(id))
         .await
-        .map_err(|e| ApiError::from_store(e, "product"))?;
+        .for_resource("product")?;
     // RSA key generation takes tens to hundreds of milliseconds; keep it off the async workers.
     let key = tokio::task::spawn_blocking(move || SigningKey::generate(algorithm))
         .await
@@ -65,7 +65,7 @@ pub async fn set_product_signing_key(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "product"))?;
+        .for_resource("product")?;
     Ok((
         StatusCode::CREATED,
         Json(ProductKeyView {
@@ -114,6 +114,6 @@ pub async fn delete_product_signing_key(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "product signing key"))?;
+        .for_resource("product signing key")?;
     Ok(StatusCode::NO_CONTENT)
 }
