@@ -295,7 +295,7 @@ async fn fold_postgres(store: &PostgresStore) -> Result<sqlx::Transaction<'stati
 }
 
 macro_rules! impl_console {
-    ($store:ty, $row:ty, $conn:ty, $begin:ident, $fold:ident, $module:ident, $name:literal) => {
+    ($store:ty, $row:ty, $conn:ty, $begin:ident, $fold:ident, $add_counts_unseen:ident, $module:ident, $name:literal) => {
         pub(crate) mod $module {
             use super::*;
 
@@ -482,13 +482,12 @@ macro_rules! impl_console {
                     if counts.is_empty() {
                         return Ok(());
                     }
+                    if let Some(written) = $add_counts_unseen(self, counts).await {
+                        return written;
+                    }
                     let mut tx = $begin(self).await?;
                     for (day, n) in counts {
-                        sqlx::query(
-                            "INSERT INTO console_validation_days (day, validations) VALUES ($1, $2) \
-                             ON CONFLICT (day) DO UPDATE \
-                             SET validations = console_validation_days.validations + excluded.validations",
-                        )
+                        sqlx::query(ADD_VALIDATION_COUNT)
                         .bind(day)
                         .bind(n)
                         .execute(&mut *tx)
@@ -936,12 +935,45 @@ macro_rules! impl_console {
 use crate::postgres::shared::begin_write as begin_postgres;
 use crate::sqlite::shared::begin_write as begin_sqlite;
 
+/// Adds one day's validations to the console's series.
+const ADD_VALIDATION_COUNT: &str = "INSERT INTO console_validation_days (day, validations) VALUES ($1, $2) \
+     ON CONFLICT (day) DO UPDATE SET validations = console_validation_days.validations + excluded.validations";
+
+/// SQLite: the counts are written on the writer thread without invalidating the read caches
+/// (`SqliteStore::write_unseen`: no cache reads `console_validation_days`); `None` on an
+/// in-memory database, which writes them through sqlx.
+async fn add_counts_unseen_sqlite(store: &SqliteStore, counts: &[(i64, i64)]) -> Option<Result<()>> {
+    let counts = counts.to_vec();
+    store
+        .write_unseen(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(crate::sql::lite_err)?;
+            {
+                let mut add = tx.prepare_cached(ADD_VALIDATION_COUNT).map_err(crate::sql::lite_err)?;
+                for (day, n) in &counts {
+                    add.execute::<&[(&str, &dyn rusqlite::ToSql)]>(&[("$1", day), ("$2", n)])
+                        .map_err(crate::sql::lite_err)?;
+                }
+            }
+            tx.commit().map_err(crate::sql::lite_err)
+        })
+        .await
+}
+
+/// PostgreSQL: its read cache hears only of writes to the tables it reads; the counts go
+/// through sqlx.
+async fn add_counts_unseen_postgres(_store: &PostgresStore, _counts: &[(i64, i64)]) -> Option<Result<()>> {
+    None
+}
+
 impl_console!(
     SqliteStore,
     sqlx::sqlite::SqliteRow,
     sqlx::SqliteConnection,
     begin_sqlite,
     fold_sqlite,
+    add_counts_unseen_sqlite,
     sqlite,
     "LOWER(c.name)"
 );
@@ -951,6 +983,7 @@ impl_console!(
     sqlx::PgConnection,
     begin_postgres,
     fold_postgres,
+    add_counts_unseen_postgres,
     postgres,
     "(LOWER(c.name) COLLATE \"C\")"
 );
