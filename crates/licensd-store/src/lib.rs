@@ -20,7 +20,7 @@
 //!   concept named for it, not for the vendor (`ContractStore`, `GeneratorStore`, `DownloadStore`,
 //!   `TelemetryStore`, `TokenStore`, `SessionStore`, `LockoutStore`, `CreditStore`, …;
 //!   `VendorStore` is their sum), on the same `tx` helpers.
-//! - `console.rs`, `outbox.rs`, `webhooks.rs`, `transfer/`: the admin console's queries, webhook
+//! - `console/`, `outbox.rs`, `webhooks.rs`, `transfer/`: the admin console's queries, webhook
 //!   delivery, export/import.
 //!
 //! Every write takes its instant (`now`) from the caller, which reads the injected clock; the
@@ -44,8 +44,8 @@ pub mod webhooks;
 pub use backup::backup_sqlite;
 pub use codec::SecretCodec;
 pub use console::{
-    BulkJob, BulkJobStatus, ConsoleSession, ConsoleStore, DailyActivity, DashboardCounts, LicenseSearch,
-    SlasconeCustomerRow, id_runs,
+    BulkJob, BulkJobStatus, BulkJobStore, ConsoleSearchStore, ConsoleSession, ConsoleSessionStore, ConsoleStore,
+    ConsumptionResetStore, DailyActivity, DashboardCounts, DashboardStore, LicenseSearch, SlasconeCustomerRow, id_runs,
 };
 pub use outbox::{
     Attempt, AttemptOutcome, Delivery, DeliveryStatus, MAX_ERROR_BYTES, MAX_RESPONSE_EXCERPT_BYTES, NewDelivery,
@@ -223,7 +223,10 @@ pub mod prelude {
         AccessStore, ActivationStore, CatalogStore, ConsumptionStore, DeviceStore, EventStore, LeaseStore,
         LicenseStore, Maintenance, PeopleStore, ValidationStore,
     };
-    pub use crate::{ConsoleStore, CoreStore, LicenseSpringStore, OutboxStore, Store, VendorStore, WebhookStore};
+    pub use crate::{
+        BulkJobStore, ConsoleSearchStore, ConsoleSessionStore, ConsoleStore, ConsumptionResetStore, DashboardStore,
+    };
+    pub use crate::{CoreStore, LicenseSpringStore, OutboxStore, Store, VendorStore, WebhookStore};
 }
 
 pub use sql::Maintenance;
