@@ -206,7 +206,10 @@ pub use dialects::keymanager::{
     ContractFields, ContractStore, DeliveryFn, DownloadStore, GeneratorStore, MetaEntry, MetaOwner, MetadataStore,
     NewTelemetry, ProductKeyStore, ProductSigningKey, StockStore, StoredContract, TelemetryFilter, TelemetryStore,
 };
-pub use dialects::licensespring::LicenseSpringStore;
+pub use dialects::licensespring::{
+    BundleStore, DeviceVariableStore, FeatureSeatStore, LicenseSpringStore, OfflineDeactivationStore,
+    ProductVersionStore, UserLookupStore,
+};
 pub use dialects::slascone::{AnalyticsStore, BackofficeStore, ConsumptionRollbackStore, LegacyKeyStore, TokenStore};
 pub use dialects::slascone_admin::{IsvStore, LicenseUpdateStore};
 pub use dialects::slascone_sessions::{SessionOpen, SessionStore};
@@ -226,7 +229,11 @@ pub mod prelude {
     pub use crate::{
         BulkJobStore, ConsoleSearchStore, ConsoleSessionStore, ConsoleStore, ConsumptionResetStore, DashboardStore,
     };
-    pub use crate::{CoreStore, LicenseSpringStore, OutboxStore, Store, VendorStore, WebhookStore};
+    pub use crate::{
+        BundleStore, DeviceVariableStore, FeatureSeatStore, LicenseSpringStore, OfflineDeactivationStore,
+        ProductVersionStore, UserLookupStore,
+    };
+    pub use crate::{CoreStore, OutboxStore, Store, VendorStore, WebhookStore};
 }
 
 pub use sql::Maintenance;
