@@ -27,6 +27,19 @@
 //! migration bookkeeping (`licensd_migrations.applied_at`) included. The store never reads the
 //! wall clock.
 
+/// Declares a capability trait that is the sum of its parts (`trait Name: A + B + …;`) and
+/// implements it for any type that implements every part, so a `dyn` of it reaches every method.
+macro_rules! sum_trait {
+    ($(#[$attr:meta])* $vis:vis trait $name:ident: $first:ident $(+ $part:ident)*;) => {
+        $(#[$attr])*
+        $vis trait $name: $first $(+ $part)* {}
+
+        impl<T> $name for T where T: $first $(+ $part)* {}
+    };
+}
+
+pub(crate) use sum_trait;
+
 mod backup;
 mod codec;
 pub mod console;
@@ -136,45 +149,20 @@ pub async fn connect_server(
     }
 }
 
-/// Everything licensd stores: the core below plus, as supertraits, the concepts the dialects
-/// brought (`VendorStore`: contracts, generators, downloads, telemetry, lockouts, tokens, …, each a
-/// trait of its own under `dialects/`, with its own migrations), the outbox, webhooks and the
-/// console. It is implemented for any type that implements every part, so an `Arc<dyn Store>`
-/// reaches every method. Bring the part traits into scope with `use licensd_store::prelude::*`.
-pub trait Store: CoreStore + VendorStore + OutboxStore + WebhookStore + ConsoleStore {}
-
-impl<T> Store for T where T: CoreStore + VendorStore + OutboxStore + WebhookStore + ConsoleStore {}
-
-/// The concepts a dialect brought into the domain, one capability trait each (named for the
-/// concept, not the vendor); implemented for any type that implements every part.
-pub trait VendorStore:
-    LicenseSpringStore
-    + ApiKeyStore
-    + AccessBlockStore
-    + ProductKeyStore
-    + MetadataStore
-    + GeneratorStore
-    + StockStore
-    + ContractStore
-    + DownloadStore
-    + TelemetryStore
-    + TokenStore
-    + ConsumptionRollbackStore
-    + AnalyticsStore
-    + BackofficeStore
-    + LegacyKeyStore
-    + IsvStore
-    + LicenseUpdateStore
-    + SessionStore
-    + LicenseAccountStore
-    + LockoutStore
-    + InfoTagStore
-    + CreditStore
-{
+sum_trait! {
+    /// Everything licensd stores: the core below plus, as supertraits, the concepts the dialects
+    /// brought (`VendorStore`: contracts, generators, downloads, telemetry, lockouts, tokens, …, each a
+    /// trait of its own under `dialects/`, with its own migrations), the outbox, webhooks and the
+    /// console. It is implemented for any type that implements every part, so an `Arc<dyn Store>`
+    /// reaches every method. Bring the part traits into scope with `use licensd_store::prelude::*`.
+    pub trait Store: CoreStore + VendorStore + OutboxStore + WebhookStore + ConsoleStore;
 }
 
-impl<T> VendorStore for T where
-    T: LicenseSpringStore
+sum_trait! {
+    /// The concepts a dialect brought into the domain, one capability trait each (named for the
+    /// concept, not the vendor); implemented for any type that implements every part.
+    pub trait VendorStore:
+        LicenseSpringStore
         + ApiKeyStore
         + AccessBlockStore
         + ProductKeyStore
@@ -195,8 +183,7 @@ impl<T> VendorStore for T where
         + LicenseAccountStore
         + LockoutStore
         + InfoTagStore
-        + CreditStore
-{
+        + CreditStore;
 }
 
 pub use dialects::dna::{InfoTagStore, LicenseAccountStore, LockoutStore};
@@ -248,27 +235,13 @@ pub use sql::licenses::LicenseStore;
 pub use sql::people::PeopleStore;
 pub use sql::validation::ValidationStore;
 
-/// Storage shared by every dialect, one capability trait per concept (each in its own file under
-/// `sql/`, beside its SQL): the database itself, access (keys, admin tokens, credentials), the
-/// catalog, people, licenses, devices, activation, validation, consumption, floating leases and
-/// the event log. Implemented for any type that implements every part.
-pub trait CoreStore:
-    Maintenance
-    + AccessStore
-    + CatalogStore
-    + PeopleStore
-    + LicenseStore
-    + DeviceStore
-    + ActivationStore
-    + ValidationStore
-    + ConsumptionStore
-    + LeaseStore
-    + EventStore
-{
-}
-
-impl<T> CoreStore for T where
-    T: Maintenance
+sum_trait! {
+    /// Storage shared by every dialect, one capability trait per concept (each in its own file under
+    /// `sql/`, beside its SQL): the database itself, access (keys, admin tokens, credentials), the
+    /// catalog, people, licenses, devices, activation, validation, consumption, floating leases and
+    /// the event log. Implemented for any type that implements every part.
+    pub trait CoreStore:
+        Maintenance
         + AccessStore
         + CatalogStore
         + PeopleStore
@@ -278,6 +251,5 @@ impl<T> CoreStore for T where
         + ValidationStore
         + ConsumptionStore
         + LeaseStore
-        + EventStore
-{
+        + EventStore;
 }

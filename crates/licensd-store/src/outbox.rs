@@ -9,21 +9,11 @@
 //! `FOR UPDATE SKIP LOCKED` and a lease, so no two nodes hold the same row at once. Migration
 //! version 600.
 
-use crate::migrate::Migration;
 use crate::{Page, PostgresStore, Result, SqliteStore, StoreError};
 use licensd_domain::Millis;
 use serde::{Deserialize, Serialize};
 
-pub(crate) const SQLITE_MIGRATION: Migration = Migration {
-    version: 600,
-    name: "outbox",
-    sql: include_str!("../migrations/sqlite/0600_outbox.sql"),
-};
-pub(crate) const POSTGRES_MIGRATION: Migration = Migration {
-    version: 600,
-    name: "outbox",
-    sql: include_str!("../migrations/postgres/0600_outbox.sql"),
-};
+crate::migrate::migrations!(600 "0600_outbox");
 
 /// The longest stored error text of an attempt, in bytes.
 pub const MAX_ERROR_BYTES: usize = 1024;

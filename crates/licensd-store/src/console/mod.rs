@@ -6,59 +6,7 @@
 //! (`ConsumptionResetStore`) and `bulk` (`BulkJobStore`: durable bulk-issue jobs);
 //! `ConsoleStore` is their sum. Migration versions 700–719.
 
-use crate::migrate::Migration;
-
-pub(crate) const SQLITE_MIGRATION: Migration = Migration {
-    version: 700,
-    name: "console",
-    sql: include_str!("../../migrations/sqlite/0700_console.sql"),
-};
-pub(crate) const POSTGRES_MIGRATION: Migration = Migration {
-    version: 700,
-    name: "console",
-    sql: include_str!("../../migrations/postgres/0700_console.sql"),
-};
-
-pub(crate) const SQLITE_SEARCH_INDEXES: Migration = Migration {
-    version: 702,
-    name: "console_search_indexes",
-    sql: include_str!("../../migrations/sqlite/0702_console_search_indexes.sql"),
-};
-pub(crate) const POSTGRES_SEARCH_INDEXES: Migration = Migration {
-    version: 702,
-    name: "console_search_indexes",
-    sql: include_str!("../../migrations/postgres/0702_console_search_indexes.sql"),
-};
-pub(crate) const SQLITE_TALLIES: Migration = Migration {
-    version: 703,
-    name: "console_tallies",
-    sql: include_str!("../../migrations/sqlite/0703_console_tallies.sql"),
-};
-pub(crate) const POSTGRES_TALLIES: Migration = Migration {
-    version: 703,
-    name: "console_tallies",
-    sql: include_str!("../../migrations/postgres/0703_console_tallies.sql"),
-};
-pub(crate) const SQLITE_BULK_JOBS: Migration = Migration {
-    version: 704,
-    name: "console_bulk_jobs",
-    sql: include_str!("../../migrations/sqlite/0704_console_bulk_jobs.sql"),
-};
-pub(crate) const POSTGRES_BULK_JOBS: Migration = Migration {
-    version: 704,
-    name: "console_bulk_jobs",
-    sql: include_str!("../../migrations/postgres/0704_console_bulk_jobs.sql"),
-};
-pub(crate) const SQLITE_VALIDATION_DAYS: Migration = Migration {
-    version: 701,
-    name: "console_validation_days",
-    sql: include_str!("../../migrations/sqlite/0701_console_validation_days.sql"),
-};
-pub(crate) const POSTGRES_VALIDATION_DAYS: Migration = Migration {
-    version: 701,
-    name: "console_validation_days",
-    sql: include_str!("../../migrations/postgres/0701_console_validation_days.sql"),
-};
+crate::migrate::migrations!(700 "0700_console", 701 "0701_console_validation_days", 702 "0702_console_search_indexes", 703 "0703_console_tallies", 704 "0704_console_bulk_jobs");
 
 mod bulk;
 mod dashboard;
@@ -72,13 +20,8 @@ pub use reset::ConsumptionResetStore;
 pub use search::{ConsoleSearchStore, LicenseSearch, SlasconeCustomerRow};
 pub use sessions::{ConsoleSession, ConsoleSessionStore};
 
-/// The console's storage: every part, implemented for any type that implements each.
-pub trait ConsoleStore:
-    ConsoleSessionStore + DashboardStore + ConsoleSearchStore + ConsumptionResetStore + BulkJobStore
-{
-}
-
-impl<T> ConsoleStore for T where
-    T: ConsoleSessionStore + DashboardStore + ConsoleSearchStore + ConsumptionResetStore + BulkJobStore
-{
+crate::sum_trait! {
+    /// The console's storage: every part, implemented for any type that implements each.
+    pub trait ConsoleStore:
+        ConsoleSessionStore + DashboardStore + ConsoleSearchStore + ConsumptionResetStore + BulkJobStore;
 }

@@ -9,22 +9,12 @@
 //! previous one left: a pool is never overdrawn. A refusal rolls back and changes nothing.
 //! Migrations use versions 540–549; files live in migrations/{sqlite,postgres}/.
 
-use crate::migrate::Migration;
 use crate::{PostgresStore, Result, SqliteStore};
 use licensd_domain::dna_credits::Funding;
 use licensd_domain::{EventDraft, License, Millis, Product};
 use serde::{Deserialize, Serialize};
 
-pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
-    version: 540,
-    name: "dna_credit_pools",
-    sql: include_str!("../../migrations/sqlite/0540_dna_credit_pools.sql"),
-}];
-pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[Migration {
-    version: 540,
-    name: "dna_credit_pools",
-    sql: include_str!("../../migrations/postgres/0540_dna_credit_pools.sql"),
-}];
+crate::migrate::migrations!(540 "0540_dna_credit_pools");
 
 /// One credit of a buyer e-mail's pool.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,7 +2,6 @@
 //! the access block list, per-product signing keys and key/value metadata of license keys and
 //! products. Migrations use versions 200–299; files live in migrations/{sqlite,postgres}/.
 
-use crate::migrate::Migration;
 use crate::{PostgresStore, Result, SqliteStore};
 use licensd_domain::access::{AccessBlock, AccessBlockKind};
 use licensd_domain::contract::{Contract, ContractRefusal};
@@ -12,16 +11,7 @@ use licensd_domain::telemetry::TelemetryRecord;
 use licensd_domain::{EventDraft, Millis};
 use serde::{Deserialize, Serialize};
 
-pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
-    version: 200,
-    name: "keymanager",
-    sql: include_str!("../../../migrations/sqlite/0200_keymanager.sql"),
-}];
-pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[Migration {
-    version: 200,
-    name: "keymanager",
-    sql: include_str!("../../../migrations/postgres/0200_keymanager.sql"),
-}];
+crate::migrate::migrations!(200 "0200_keymanager");
 
 mod api;
 #[macro_use]

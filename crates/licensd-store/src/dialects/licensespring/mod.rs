@@ -5,32 +5,7 @@
 //! (`BundleStore`) and `offline` (`OfflineDeactivationStore`); `LicenseSpringStore` is their sum.
 //! Migrations use versions 100–199; files live in migrations/{sqlite,postgres}/.
 
-use crate::migrate::Migration;
-
-pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 100,
-        name: "licensespring",
-        sql: include_str!("../../../migrations/sqlite/0100_licensespring.sql"),
-    },
-    Migration {
-        version: 101,
-        name: "licensespring_bundles",
-        sql: include_str!("../../../migrations/sqlite/0101_licensespring_bundles.sql"),
-    },
-];
-pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 100,
-        name: "licensespring",
-        sql: include_str!("../../../migrations/postgres/0100_licensespring.sql"),
-    },
-    Migration {
-        version: 101,
-        name: "licensespring_bundles",
-        sql: include_str!("../../../migrations/postgres/0101_licensespring_bundles.sql"),
-    },
-];
+crate::migrate::migrations!(100 "0100_licensespring", 101 "0101_licensespring_bundles");
 
 mod bundles;
 mod lookups;
@@ -46,18 +21,13 @@ pub use seats::FeatureSeatStore;
 pub use variables::DeviceVariableStore;
 pub use versions::{NewProductVersion, ProductVersionStore};
 
-/// The LicenseSpring dialect's storage: every part, implemented for any type that implements each.
-pub trait LicenseSpringStore:
-    FeatureSeatStore + DeviceVariableStore + ProductVersionStore + UserLookupStore + BundleStore + OfflineDeactivationStore
-{
-}
-
-impl<T> LicenseSpringStore for T where
-    T: FeatureSeatStore
+crate::sum_trait! {
+    /// The LicenseSpring dialect's storage: every part, implemented for any type that implements each.
+    pub trait LicenseSpringStore:
+        FeatureSeatStore
         + DeviceVariableStore
         + ProductVersionStore
         + UserLookupStore
         + BundleStore
-        + OfflineDeactivationStore
-{
+        + OfflineDeactivationStore;
 }
