@@ -98,20 +98,10 @@ macro_rules! impl_keymanager {
             fn contract_from_row(row: &$row, codec: &dyn crate::SecretCodec) -> Result<StoredContract> {
                 let sealed: Vec<u8> = get(row, "key_sealed")?;
                 Ok(StoredContract {
-                    contract: Contract {
-                        id: get(row, "id")?,
-                        product_id: get(row, "product_id")?,
-                        name: get(row, "name")?,
-                        information: get(row, "information")?,
-                        license_keys_quantity: get(row, "license_keys_quantity")?,
-                        active: get(row, "active")?,
-                        can_get_info: get(row, "can_get_info")?,
-                        can_generate: get(row, "can_generate")?,
-                        can_destroy: get(row, "can_destroy")?,
-                        can_destroy_all: get(row, "can_destroy_all")?,
-                        created_at: get(row, "created_at")?,
-                        updated_at: get(row, "updated_at")?,
-                    },
+                    contract: crate::sql::rows::columns!(row => Contract {
+                        id, product_id, name, information, license_keys_quantity, active, can_get_info, can_generate,
+                        can_destroy, can_destroy_all, created_at, updated_at
+                    }),
                     key: crate::sql::open_text(codec, &sealed, CONTRACT_KEY)?,
                     license_keys_count: get(row, "license_keys_count")?,
                 })
