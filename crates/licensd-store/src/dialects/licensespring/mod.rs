@@ -19,7 +19,7 @@ pub use lookups::UserLookupStore;
 pub use offline::OfflineDeactivationStore;
 pub use seats::FeatureSeatStore;
 pub use variables::DeviceVariableStore;
-pub use versions::{NewProductVersion, ProductVersionStore};
+pub use versions::ProductVersionStore;
 
 crate::sum_trait! {
     /// The LicenseSpring dialect's storage: every part, implemented for any type that implements each.

@@ -1,26 +1,9 @@
 //! Product versions and their installation files (`ls_product_versions`, migration 100).
 
 use crate::sql::{conflict, db_err};
-use crate::{PostgresStore, Result, SqliteStore, StoreError};
-use licensd_domain::product_version::ProductVersion;
+use crate::{PostgresStore, Result, SqliteStore};
+use licensd_domain::product_version::{ProductVersion, ProductVersionSpec};
 use licensd_domain::{EventDraft, Millis};
-
-/// A product version to record (see `licensd_domain::product_version::ProductVersion`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewProductVersion {
-    pub product_id: i64,
-    pub version: String,
-    pub environment: Option<String>,
-    pub channel: Option<String>,
-    pub release_date: Millis,
-    pub download_url: String,
-    pub hash_md5: Option<String>,
-    pub size: Option<i64>,
-    pub eula_link: Option<String>,
-    pub release_notes_link: Option<String>,
-    pub requires_version: Option<String>,
-    pub enabled: bool,
-}
 
 /// Product versions.
 #[async_trait::async_trait]
@@ -29,7 +12,7 @@ pub trait ProductVersionStore: Send + Sync + 'static {
     /// environment and channel, or the product does not exist.
     async fn create_product_version(
         &self,
-        new: NewProductVersion,
+        new: ProductVersionSpec,
         event: EventDraft,
         now: Millis,
     ) -> Result<ProductVersion>;
@@ -49,14 +32,14 @@ macro_rules! version_cols {
 /// Implements `ProductVersionStore` for one backend (`$core`: `sqlite` or `postgres`).
 macro_rules! impl_product_versions {
     ($store:ty, $row:ty, $conn:ty, $core:ident) => {
-        use crate::$core::shared::{begin_write, delete_logged, insert_event};
+        use crate::$core::shared::{begin_write, delete_logged, get, insert_event};
 
         #[async_trait::async_trait]
         impl ProductVersionStore for $store {
             #[tracing::instrument(level = "debug", skip_all)]
             async fn create_product_version(
                 &self,
-                new: NewProductVersion,
+                new: ProductVersionSpec,
                 event: EventDraft,
                 now: Millis,
             ) -> Result<ProductVersion> {
@@ -113,23 +96,14 @@ macro_rules! impl_product_versions {
         }
 
         fn version_from_row(row: &$row) -> Result<ProductVersion> {
-            use sqlx::Row;
-            let get = |e: sqlx::Error| StoreError::Corrupt(format!("product version: {e}"));
+            use crate::sql::rows::columns;
             Ok(ProductVersion {
-                id: row.try_get("id").map_err(get)?,
-                product_id: row.try_get("product_id").map_err(get)?,
-                version: row.try_get("version").map_err(get)?,
-                environment: row.try_get("environment").map_err(get)?,
-                channel: row.try_get("channel").map_err(get)?,
-                release_date: row.try_get("release_date").map_err(get)?,
-                download_url: row.try_get("download_url").map_err(get)?,
-                hash_md5: row.try_get("hash_md5").map_err(get)?,
-                size: row.try_get("size").map_err(get)?,
-                eula_link: row.try_get("eula_link").map_err(get)?,
-                release_notes_link: row.try_get("release_notes_link").map_err(get)?,
-                requires_version: row.try_get("requires_version").map_err(get)?,
-                enabled: row.try_get("enabled").map_err(get)?,
-                created_at: row.try_get("created_at").map_err(get)?,
+                id: get(row, "id")?,
+                spec: columns!(row => ProductVersionSpec {
+                    product_id, version, environment, channel, release_date, download_url, hash_md5, size, eula_link,
+                    release_notes_link, requires_version, enabled
+                }),
+                created_at: get(row, "created_at")?,
             })
         }
     };
