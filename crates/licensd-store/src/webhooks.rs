@@ -17,14 +17,16 @@ use crate::{PostgresStore, Result, SqliteStore, StoreError};
 pub use licensd_domain::webhooks::WebhookEndpoint;
 use licensd_domain::{EventDraft, Millis};
 
-crate::migrate::migrations!(610 "0610_webhook_endpoints", 611 "0611_webhook_fan_out", 612 "0612_slascone_webhook_fan_out");
-
-/// Events fan out to subscribed endpoints through the outbox (a trigger on `events`, so every
-/// code path that logs an event queues its deliveries in the same transaction).
-
-/// SLASCONE's registered webhooks (`list_entries` of kind `webhook`) hear about every event
-/// through the outbox too (kind `slascone.webhook`, SLASCONE-shaped body, unsigned: SLASCONE's
-/// registration carries no secret).
+// 611: events fan out to subscribed endpoints through the outbox (a trigger on `events`, so every
+// code path that logs an event queues its deliveries in the same transaction).
+// 612: SLASCONE's registered webhooks (`list_entries` of kind `webhook`) hear about every event
+// through the outbox too (kind `slascone.webhook`, SLASCONE-shaped body, unsigned: SLASCONE's
+// registration carries no secret).
+crate::migrate::migrations!(
+    610 "0610_webhook_endpoints",
+    611 "0611_webhook_fan_out",
+    612 "0612_slascone_webhook_fan_out",
+);
 
 /// The outbox kind of a delivery to a SLASCONE-registered webhook.
 pub const SLASCONE_DELIVERY_KIND: &str = "slascone.webhook";

@@ -6,7 +6,13 @@
 //! (`ConsumptionResetStore`) and `bulk` (`BulkJobStore`: durable bulk-issue jobs);
 //! `ConsoleStore` is their sum. Migration versions 700–719.
 
-crate::migrate::migrations!(700 "0700_console", 701 "0701_console_validation_days", 702 "0702_console_search_indexes", 703 "0703_console_tallies", 704 "0704_console_bulk_jobs");
+crate::migrate::migrations!(
+    700 "0700_console",
+    701 "0701_console_validation_days",
+    702 "0702_console_search_indexes",
+    703 "0703_console_tallies",
+    704 "0704_console_bulk_jobs",
+);
 
 mod bulk;
 mod dashboard;

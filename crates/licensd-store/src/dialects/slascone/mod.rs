@@ -13,7 +13,11 @@ use licensd_domain::analytics::{AnalyticalField, AnalyticalFieldType, UsageFeatu
 use licensd_domain::backoffice::{CustomerProfile, Entry, EntryKind, TagTarget};
 use licensd_domain::{Customer, EventDraft, License, LicenseStatus, LicenseUser, Millis};
 
-crate::migrate::migrations!(300 "0300_slascone", 301 "0301_slascone_backoffice", 510 "0510_edition_names_unique");
+crate::migrate::migrations!(
+    300 "0300_slascone",
+    301 "0301_slascone_backoffice",
+    510 "0510_edition_names_unique",
+);
 
 // The `StoreError::Conflict` texts of the back-office commands: callers (the dialect) tell the
 // refusals apart by them.
