@@ -11,8 +11,7 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use licensd_domain::product_version::ProductVersion;
-use licensd_store::dialects::licensespring::NewProductVersion;
+use licensd_domain::product_version::{ProductVersion, ProductVersionSpec};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -69,7 +68,7 @@ pub async fn create_product_version(
     }
     state.store.get_product(product_id).await.for_resource("product")?;
     let now = state.now();
-    let new = NewProductVersion {
+    let new = ProductVersionSpec {
         product_id,
         version: body.version,
         environment: body.environment,
