@@ -1,26 +1,11 @@
 //! What the licensd client API answers, as the SDK hands it to the application.
 
 use licensd_domain::licence_file::LicenceFileContents;
-use licensd_domain::{Device, FloatingLease, LicenseKind, LicenseStatus, LicenseType, Millis};
+use licensd_domain::{Device, FloatingLease, Millis};
 use serde::{Deserialize, Serialize};
 
-/// What an application may rely on about its licence.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LicenseSummary {
-    pub id: i64,
-    pub product: String,
-    pub status: LicenseStatus,
-    pub license_type: LicenseType,
-    pub kind: LicenseKind,
-    pub starts_at: Option<Millis>,
-    pub expires_at: Option<Millis>,
-    pub maintenance_expires_at: Option<Millis>,
-    pub max_activations: Option<i64>,
-    pub active_devices: i64,
-    pub features: Vec<String>,
-    pub consumption_used: i64,
-    pub metadata: serde_json::Value,
-}
+/// What an application may rely on about its licence (the type the server answers with).
+pub use licensd_domain::LicenseSummary;
 
 /// Where a validation came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

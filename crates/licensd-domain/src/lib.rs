@@ -18,6 +18,7 @@ pub mod floating_sessions;
 pub mod generator;
 pub mod keygen;
 pub mod licence_file;
+pub mod license_summary;
 pub mod limits;
 pub mod lockout;
 pub mod model;
@@ -30,5 +31,6 @@ pub mod webhooks;
 
 pub use clock::{Clock, FixedClock, Millis, SystemClock};
 pub use denial::Denial;
+pub use license_summary::LicenseSummary;
 pub use model::*;
 pub use product_deletion::ProductDeletion;

@@ -26,6 +26,18 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
+/// `.for_resource("license")` on a store result: its error as the native answer for that resource
+/// (`ApiError::from_store`: `not_found` names it, conflicts and denials keep their codes).
+pub trait ForResource<T> {
+    fn for_resource(self, what: &str) -> Result<T, ApiError>;
+}
+
+impl<T> ForResource<T> for Result<T, StoreError> {
+    fn for_resource(self, what: &str) -> Result<T, ApiError> {
+        self.map_err(|e| ApiError::from_store(e, what))
+    }
+}
+
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {

@@ -37,16 +37,21 @@ impl Client {
         }
     }
 
-    /// The server base URL and admin token, for requests `call` cannot make (raw uploads).
-    pub(crate) fn endpoint(&self) -> (&str, Option<&str>, &reqwest::Client) {
-        (&self.base, self.token.as_deref(), &self.http)
+    /// The admin token (exit code 6 without one).
+    pub(crate) fn token(&self) -> Result<&str, CliError> {
+        self.token.as_deref().ok_or_else(|| CliError {
+            code: 6,
+            message: "no admin token: pass --token or set LICENSD_TOKEN".into(),
+        })
+    }
+
+    /// The server base URL and HTTP client, for requests `call` cannot make (raw uploads).
+    pub(crate) fn endpoint(&self) -> (&str, &reqwest::Client) {
+        (&self.base, &self.http)
     }
 
     pub(crate) async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, CliError> {
-        let token = self.token.as_deref().ok_or_else(|| CliError {
-            code: 6,
-            message: "no admin token: pass --token or set LICENSD_TOKEN".into(),
-        })?;
+        let token = self.token()?;
         let mut request = self
             .http
             .request(method, format!("{}{}", self.base, path))
@@ -71,13 +76,7 @@ impl Client {
         if status.is_success() {
             return Ok(value);
         }
-        let code = match status.as_u16() {
-            404 => 3,
-            409 => 4,
-            400 | 413 | 415 | 422 => 5,
-            401 | 403 => 6,
-            _ => 1,
-        };
+        let code = exit_code(status);
         let detail = match (value.pointer("/error/code"), value.pointer("/error/message")) {
             (Some(Value::String(code)), Some(Value::String(message))) => format!("{code}: {message}"),
             _ => value.to_string(),
@@ -88,17 +87,32 @@ impl Client {
         })
     }
 
-    async fn get(&self, path: &str) -> Result<Value, CliError> {
+    pub(crate) async fn get(&self, path: &str) -> Result<Value, CliError> {
         self.call(Method::GET, path, None).await
     }
-    async fn post(&self, path: &str, body: Value) -> Result<Value, CliError> {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> Result<Value, CliError> {
         self.call(Method::POST, path, Some(body)).await
     }
-    async fn patch(&self, path: &str, body: Value) -> Result<Value, CliError> {
+    pub(crate) async fn put(&self, path: &str, body: Value) -> Result<Value, CliError> {
+        self.call(Method::PUT, path, Some(body)).await
+    }
+    pub(crate) async fn patch(&self, path: &str, body: Value) -> Result<Value, CliError> {
         self.call(Method::PATCH, path, Some(body)).await
     }
-    async fn delete(&self, path: &str) -> Result<Value, CliError> {
+    pub(crate) async fn delete(&self, path: &str) -> Result<Value, CliError> {
         self.call(Method::DELETE, path, None).await
+    }
+}
+
+/// The exit code of a refused request: 3 not found, 4 conflict, 5 bad input, 6 not allowed, 1
+/// anything else.
+pub(crate) fn exit_code(status: reqwest::StatusCode) -> u8 {
+    match status.as_u16() {
+        404 => 3,
+        409 => 4,
+        400 | 413 | 415 | 422 => 5,
+        401 | 403 => 6,
+        _ => 1,
     }
 }
 

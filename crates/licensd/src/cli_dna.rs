@@ -3,7 +3,6 @@
 use crate::cli::{CliError, Client};
 use crate::output;
 use clap::Subcommand;
-use reqwest::Method;
 use serde_json::{Value, json};
 
 #[derive(Debug, Subcommand)]
@@ -133,9 +132,7 @@ fn show(value: &Value, json: bool, fields: &[(&str, &str)]) -> String {
 pub async fn execute(client: &Client, command: DnaCommand, json: bool) -> Result<String, CliError> {
     match command {
         DnaCommand::IpLockout { product } => {
-            let value = client
-                .call(Method::GET, &format!("/v1/dna/products/{product}/ip-lockout"), None)
-                .await?;
+            let value = client.get(&format!("/v1/dna/products/{product}/ip-lockout")).await?;
             Ok(show(&value, json, POLICY_FIELDS))
         }
         DnaCommand::SetIpLockout {
@@ -146,18 +143,12 @@ pub async fn execute(client: &Client, command: DnaCommand, json: bool) -> Result
         } => {
             let body = json!({"max_failures": max_failures, "window_seconds": window_seconds, "lockout_seconds": lockout_seconds});
             let value = client
-                .call(
-                    Method::PUT,
-                    &format!("/v1/dna/products/{product}/ip-lockout"),
-                    Some(body),
-                )
+                .put(&format!("/v1/dna/products/{product}/ip-lockout"), body)
                 .await?;
             Ok(show(&value, json, POLICY_FIELDS))
         }
         DnaCommand::Show { license } => {
-            let value = client
-                .call(Method::GET, &format!("/v1/dna/licenses/{license}"), None)
-                .await?;
+            let value = client.get(&format!("/v1/dna/licenses/{license}")).await?;
             Ok(show(&value, json, LICENSE_FIELDS))
         }
         DnaCommand::Update { license, email, data } => {
@@ -168,38 +159,30 @@ pub async fn execute(client: &Client, command: DnaCommand, json: bool) -> Result
                 });
             }
             let body = json!({"activation_email": email, "license_data": data});
-            let value = client
-                .call(Method::PATCH, &format!("/v1/dna/licenses/{license}"), Some(body))
-                .await?;
+            let value = client.patch(&format!("/v1/dna/licenses/{license}"), body).await?;
             Ok(show(&value, json, LICENSE_FIELDS))
         }
         DnaCommand::SetPassword { license, password, .. } => {
             client
-                .call(
-                    Method::PUT,
+                .put(
                     &format!("/v1/dna/licenses/{license}/password"),
-                    Some(json!({ "password": password })),
+                    json!({ "password": password }),
                 )
                 .await?;
             Ok(String::new())
         }
         DnaCommand::SetAdminPassword { license, password, .. } => {
             client
-                .call(
-                    Method::PUT,
+                .put(
                     &format!("/v1/dna/licenses/{license}/admin-password"),
-                    Some(json!({ "password": password })),
+                    json!({ "password": password }),
                 )
                 .await?;
             Ok(String::new())
         }
         DnaCommand::Unlock { license } => {
             let value = client
-                .call(
-                    Method::POST,
-                    &format!("/v1/dna/licenses/{license}/unlock"),
-                    Some(json!({})),
-                )
+                .post(&format!("/v1/dna/licenses/{license}/unlock"), json!({}))
                 .await?;
             Ok(if json {
                 value.to_string()
@@ -209,10 +192,9 @@ pub async fn execute(client: &Client, command: DnaCommand, json: bool) -> Result
         }
         DnaCommand::ResetReactlockout { license } => {
             let value = client
-                .call(
-                    Method::POST,
+                .post(
                     &format!("/v1/dna/licenses/{license}/reset-reactivation-lockout"),
-                    Some(json!({})),
+                    json!({}),
                 )
                 .await?;
             Ok(if json {
@@ -222,29 +204,19 @@ pub async fn execute(client: &Client, command: DnaCommand, json: bool) -> Result
             })
         }
         DnaCommand::InfoTags { license } => {
-            let value = client
-                .call(Method::GET, &format!("/v1/dna/licenses/{license}/info-tags"), None)
-                .await?;
+            let value = client.get(&format!("/v1/dna/licenses/{license}/info-tags")).await?;
             Ok(show(&value, json, TAG_COLUMNS))
         }
         DnaCommand::AddInfoTag { license, tag } => {
             let value = client
-                .call(
-                    Method::POST,
-                    &format!("/v1/dna/licenses/{license}/info-tags"),
-                    Some(json!({ "tag": tag })),
-                )
+                .post(&format!("/v1/dna/licenses/{license}/info-tags"), json!({ "tag": tag }))
                 .await?;
             Ok(show(&value, json, TAG_COLUMNS))
         }
         DnaCommand::Pools { product, email } => {
             let query = email.map(|e| format!("?email={}", query_value(&e))).unwrap_or_default();
             let value = client
-                .call(
-                    Method::GET,
-                    &format!("/v1/dna/products/{product}/credit-pools{query}"),
-                    None,
-                )
+                .get(&format!("/v1/dna/products/{product}/credit-pools{query}"))
                 .await?;
             Ok(show(&value, json, POOL_COLUMNS))
         }
@@ -256,11 +228,7 @@ pub async fn execute(client: &Client, command: DnaCommand, json: bool) -> Result
         } => {
             let body = json!({"email": email, "name": name, "count": count});
             let value = client
-                .call(
-                    Method::PUT,
-                    &format!("/v1/dna/products/{product}/credit-pools"),
-                    Some(body),
-                )
+                .put(&format!("/v1/dna/products/{product}/credit-pools"), body)
                 .await?;
             Ok(show(&value, json, POOL_COLUMNS))
         }
@@ -272,11 +240,7 @@ pub async fn execute(client: &Client, command: DnaCommand, json: bool) -> Result
         } => {
             let body = json!({"email": email, "name": name, "count": count});
             let value = client
-                .call(
-                    Method::POST,
-                    &format!("/v1/dna/products/{product}/credit-pools/add"),
-                    Some(body),
-                )
+                .post(&format!("/v1/dna/products/{product}/credit-pools/add"), body)
                 .await?;
             Ok(show(&value, json, POOL_COLUMNS))
         }

@@ -5,7 +5,6 @@
 use crate::cli::{CliError, Client};
 use crate::output;
 use clap::Subcommand;
-use reqwest::Method;
 use serde_json::{Value, json};
 
 #[derive(Debug, Subcommand)]
@@ -204,7 +203,7 @@ fn show(value: &Value, json: bool, columns: &[(&str, &str)]) -> String {
 pub async fn execute(client: &Client, command: KeyManagerCommand, json: bool) -> Result<String, CliError> {
     match command {
         KeyManagerCommand::Capabilities => {
-            let value = client.call(Method::GET, "/v1/keymanager/capabilities", None).await?;
+            let value = client.get("/v1/keymanager/capabilities").await?;
             Ok(if json {
                 value.to_string()
             } else {
@@ -229,7 +228,7 @@ pub async fn execute(client: &Client, command: KeyManagerCommand, json: bool) ->
         } => {
             let capabilities = (!capabilities.is_empty()).then_some(capabilities);
             let body = json!({"name": name, "capabilities": capabilities, "ip_allowlist": allow_ip, "product_id": product, "read_only": read_only});
-            let value = client.call(Method::POST, "/v1/keymanager/api-keys", Some(body)).await?;
+            let value = client.post("/v1/keymanager/api-keys", body).await?;
             Ok(if json {
                 value.to_string()
             } else {
@@ -241,7 +240,7 @@ pub async fn execute(client: &Client, command: KeyManagerCommand, json: bool) ->
             })
         }
         KeyManagerCommand::Keys => {
-            let value = client.call(Method::GET, "/v1/keymanager/api-keys", None).await?;
+            let value = client.get("/v1/keymanager/api-keys").await?;
             Ok(show(&value, json, KEY_COLUMNS))
         }
         KeyManagerCommand::UpdateKey {
@@ -265,55 +264,40 @@ pub async fn execute(client: &Client, command: KeyManagerCommand, json: bool) ->
             };
             let capabilities = (!capabilities.is_empty()).then_some(capabilities);
             let body = json!({"capabilities": capabilities, "active": active});
-            let value = client
-                .call(Method::PUT, &format!("/v1/keymanager/api-keys/{id}"), Some(body))
-                .await?;
+            let value = client.put(&format!("/v1/keymanager/api-keys/{id}"), body).await?;
             Ok(show(&value, json, KEY_COLUMNS))
         }
         KeyManagerCommand::Block { kind, value, reason } => {
             let body = json!({"kind": kind, "value": value, "reason": reason});
-            let value = client
-                .call(Method::POST, "/v1/keymanager/access-blocks", Some(body))
-                .await?;
+            let value = client.post("/v1/keymanager/access-blocks", body).await?;
             Ok(show(&value, json, BLOCK_COLUMNS))
         }
         KeyManagerCommand::Blocks => {
-            let value = client.call(Method::GET, "/v1/keymanager/access-blocks", None).await?;
+            let value = client.get("/v1/keymanager/access-blocks").await?;
             Ok(show(&value, json, BLOCK_COLUMNS))
         }
         KeyManagerCommand::Unblock { id } => {
-            client
-                .call(Method::DELETE, &format!("/v1/keymanager/access-blocks/{id}"), None)
-                .await?;
+            client.delete(&format!("/v1/keymanager/access-blocks/{id}")).await?;
             Ok(String::new())
         }
         KeyManagerCommand::ProductKey { product, algorithm } => {
             let value = client
-                .call(
-                    Method::POST,
+                .post(
                     &format!("/v1/keymanager/products/{product}/signing-key"),
-                    Some(json!({ "algorithm": algorithm })),
+                    json!({ "algorithm": algorithm }),
                 )
                 .await?;
             Ok(product_key(&value, json))
         }
         KeyManagerCommand::ShowProductKey { product } => {
             let value = client
-                .call(
-                    Method::GET,
-                    &format!("/v1/keymanager/products/{product}/signing-key"),
-                    None,
-                )
+                .get(&format!("/v1/keymanager/products/{product}/signing-key"))
                 .await?;
             Ok(product_key(&value, json))
         }
         KeyManagerCommand::DeleteProductKey { product } => {
             client
-                .call(
-                    Method::DELETE,
-                    &format!("/v1/keymanager/products/{product}/signing-key"),
-                    None,
-                )
+                .delete(&format!("/v1/keymanager/products/{product}/signing-key"))
                 .await?;
             Ok(String::new())
         }
@@ -342,11 +326,7 @@ pub async fn execute(client: &Client, command: KeyManagerCommand, json: bool) ->
             }
             let body = json!({"name": name, "pattern": pattern, "activation_limit": activation_limit, "validity_days": validity_days, "active": !inactive});
             let value = client
-                .call(
-                    Method::POST,
-                    &format!("/v1/keymanager/products/{product}/generators"),
-                    Some(body),
-                )
+                .post(&format!("/v1/keymanager/products/{product}/generators"), body)
                 .await?;
             Ok(show(&value, json, GENERATOR_COLUMNS))
         }
@@ -355,13 +335,11 @@ pub async fn execute(client: &Client, command: KeyManagerCommand, json: bool) ->
                 Some(product) => format!("/v1/keymanager/generators?product_id={product}"),
                 None => "/v1/keymanager/generators".into(),
             };
-            let value = client.call(Method::GET, &path, None).await?;
+            let value = client.get(&path).await?;
             Ok(show(&value, json, GENERATOR_COLUMNS))
         }
         KeyManagerCommand::DeleteGenerator { id } => {
-            client
-                .call(Method::DELETE, &format!("/v1/keymanager/generators/{id}"), None)
-                .await?;
+            client.delete(&format!("/v1/keymanager/generators/{id}")).await?;
             Ok(String::new())
         }
         KeyManagerCommand::CreateDownloadable {
@@ -374,11 +352,7 @@ pub async fn execute(client: &Client, command: KeyManagerCommand, json: bool) ->
         } => {
             let body = json!({"numeric_version": numeric_version, "version": version, "update_summary": summary, "changelog": changelog, "published": published});
             let value = client
-                .call(
-                    Method::POST,
-                    &format!("/v1/keymanager/products/{product}/downloadables"),
-                    Some(body),
-                )
+                .post(&format!("/v1/keymanager/products/{product}/downloadables"), body)
                 .await?;
             Ok(show(&value, json, DOWNLOADABLE_COLUMNS))
         }
@@ -408,13 +382,11 @@ pub async fn execute(client: &Client, command: KeyManagerCommand, json: bool) ->
                 Some(product) => format!("/v1/keymanager/downloadables?product_id={product}"),
                 None => "/v1/keymanager/downloadables".into(),
             };
-            let value = client.call(Method::GET, &path, None).await?;
+            let value = client.get(&path).await?;
             Ok(show(&value, json, DOWNLOADABLE_COLUMNS))
         }
         KeyManagerCommand::DeleteDownloadable { id } => {
-            client
-                .call(Method::DELETE, &format!("/v1/keymanager/downloadables/{id}"), None)
-                .await?;
+            client.delete(&format!("/v1/keymanager/downloadables/{id}")).await?;
             Ok(String::new())
         }
         KeyManagerCommand::CreateContract {
@@ -427,19 +399,15 @@ pub async fn execute(client: &Client, command: KeyManagerCommand, json: bool) ->
             can_destroy_all,
         } => {
             let body = json!({"product_id": product, "name": name, "license_keys_quantity": quantity, "contract_key": contract_key, "information": information, "can_destroy": can_destroy, "can_destroy_all": can_destroy_all});
-            let value = client
-                .call(Method::POST, "/v1/keymanager/contracts", Some(body))
-                .await?;
+            let value = client.post("/v1/keymanager/contracts", body).await?;
             Ok(show(&value, json, CONTRACT_COLUMNS))
         }
         KeyManagerCommand::Contracts => {
-            let value = client.call(Method::GET, "/v1/keymanager/contracts", None).await?;
+            let value = client.get("/v1/keymanager/contracts").await?;
             Ok(show(&value, json, CONTRACT_COLUMNS))
         }
         KeyManagerCommand::DeleteContract { id } => {
-            client
-                .call(Method::DELETE, &format!("/v1/keymanager/contracts/{id}"), None)
-                .await?;
+            client.delete(&format!("/v1/keymanager/contracts/{id}")).await?;
             Ok(String::new())
         }
     }
@@ -447,11 +415,8 @@ pub async fn execute(client: &Client, command: KeyManagerCommand, json: bool) ->
 
 /// PUTs raw bytes (a downloadable's file), which `Client::call` (JSON only) cannot.
 async fn upload(client: &Client, path: &str, content: Vec<u8>) -> Result<Value, CliError> {
-    let (base, token, http) = client.endpoint();
-    let token = token.ok_or_else(|| CliError {
-        code: 6,
-        message: "no admin token: pass --token or set LICENSD_TOKEN".into(),
-    })?;
+    let token = client.token()?;
+    let (base, http) = client.endpoint();
     let response = http
         .put(format!("{base}{path}"))
         .bearer_auth(token)
@@ -469,13 +434,7 @@ async fn upload(client: &Client, path: &str, content: Vec<u8>) -> Result<Value, 
     if status.is_success() {
         return Ok(value);
     }
-    let code = match status.as_u16() {
-        404 => 3,
-        409 => 4,
-        400 | 413 | 415 | 422 => 5,
-        401 | 403 => 6,
-        _ => 1,
-    };
+    let code = crate::cli::exit_code(status);
     Err(CliError {
         code,
         message: format!("{status}: {value}"),

@@ -5,7 +5,6 @@
 use crate::cli::{CliError, Client};
 use crate::output;
 use clap::{Args, Subcommand};
-use reqwest::Method;
 use serde_json::{Value, json};
 
 #[derive(Debug, Subcommand)]
@@ -100,9 +99,7 @@ fn show_bundle(value: &Value, id: &str, members: &str, json: bool) -> String {
 pub async fn execute(client: &Client, command: LicenseSpringCommand, json: bool) -> Result<String, CliError> {
     match command {
         LicenseSpringCommand::Versions { product } => {
-            let value = client
-                .call(Method::GET, &format!("/v1/products/{product}/versions"), None)
-                .await?;
+            let value = client.get(&format!("/v1/products/{product}/versions")).await?;
             Ok(show(&value, json))
         }
         LicenseSpringCommand::AddVersion(args) => {
@@ -133,34 +130,25 @@ pub async fn execute(client: &Client, command: LicenseSpringCommand, json: bool)
                 "requires_version": requires_version,
                 "enabled": !disabled,
             });
-            let value = client
-                .call(Method::POST, &format!("/v1/products/{product}/versions"), Some(body))
-                .await?;
+            let value = client.post(&format!("/v1/products/{product}/versions"), body).await?;
             Ok(show(&value, json))
         }
         LicenseSpringCommand::BundleProducts { product } => {
-            let value = client
-                .call(Method::GET, &format!("/v1/products/{product}/bundle-members"), None)
-                .await?;
+            let value = client.get(&format!("/v1/products/{product}/bundle-members")).await?;
             Ok(show_bundle(&value, "product_id", "member_product_ids", json))
         }
         LicenseSpringCommand::AddBundleProduct { bundle, member } => {
             let value = client
-                .call(
-                    Method::POST,
+                .post(
                     &format!("/v1/products/{bundle}/bundle-members"),
-                    Some(json!({"product_id": member})),
+                    json!({"product_id": member}),
                 )
                 .await?;
             Ok(show_bundle(&value, "product_id", "member_product_ids", json))
         }
         LicenseSpringCommand::RemoveBundleProduct { bundle, member } => {
             client
-                .call(
-                    Method::DELETE,
-                    &format!("/v1/products/{bundle}/bundle-members/{member}"),
-                    None,
-                )
+                .delete(&format!("/v1/products/{bundle}/bundle-members/{member}"))
                 .await?;
             Ok(if json {
                 json!({"removed": member}).to_string()
@@ -169,28 +157,21 @@ pub async fn execute(client: &Client, command: LicenseSpringCommand, json: bool)
             })
         }
         LicenseSpringCommand::BundleLicenses { license } => {
-            let value = client
-                .call(Method::GET, &format!("/v1/licenses/{license}/bundle-members"), None)
-                .await?;
+            let value = client.get(&format!("/v1/licenses/{license}/bundle-members")).await?;
             Ok(show_bundle(&value, "license_id", "member_license_ids", json))
         }
         LicenseSpringCommand::LinkBundleLicense { bundle, member } => {
             let value = client
-                .call(
-                    Method::POST,
+                .post(
                     &format!("/v1/licenses/{bundle}/bundle-members"),
-                    Some(json!({"license_id": member})),
+                    json!({"license_id": member}),
                 )
                 .await?;
             Ok(show_bundle(&value, "license_id", "member_license_ids", json))
         }
         LicenseSpringCommand::UnlinkBundleLicense { bundle, member } => {
             client
-                .call(
-                    Method::DELETE,
-                    &format!("/v1/licenses/{bundle}/bundle-members/{member}"),
-                    None,
-                )
+                .delete(&format!("/v1/licenses/{bundle}/bundle-members/{member}"))
                 .await?;
             Ok(if json {
                 json!({"unlinked": member}).to_string()
@@ -199,9 +180,7 @@ pub async fn execute(client: &Client, command: LicenseSpringCommand, json: bool)
             })
         }
         LicenseSpringCommand::DeleteVersion { id } => {
-            client
-                .call(Method::DELETE, &format!("/v1/product-versions/{id}"), None)
-                .await?;
+            client.delete(&format!("/v1/product-versions/{id}")).await?;
             Ok(if json {
                 json!({"deleted": id}).to_string()
             } else {

@@ -56,7 +56,7 @@ fn show(value: &Value, json: bool, columns: &[(&str, &str)]) -> String {
 pub async fn execute(client: &Client, command: SlasconeCommand, json: bool) -> Result<String, CliError> {
     let (method, path, body, columns) = match command {
         SlasconeCommand::IsvId => {
-            let value = client.call(Method::GET, "/v1/slascone/isv", None).await?;
+            let value = client.get("/v1/slascone/isv").await?;
             return Ok(match value["isv_id"].as_str() {
                 Some(id) if !json => id.to_owned(),
                 _ => value.to_string(),

@@ -97,7 +97,7 @@ pub async fn execute(client: &Client, command: WebhooksCommand, json: bool) -> R
             disabled,
         } => {
             let body = json!({"url": url, "event_types": events, "description": description, "enabled": !disabled});
-            let created = client.call(Method::POST, "/v1/webhooks", Some(body)).await?;
+            let created = client.post("/v1/webhooks", body).await?;
             if json {
                 return Ok(created.to_string());
             }
@@ -107,11 +107,8 @@ pub async fn execute(client: &Client, command: WebhooksCommand, json: bool) -> R
                 created["secret"].as_str().unwrap_or_default()
             ))
         }
-        WebhooksCommand::List => Ok(show(&client.call(Method::GET, "/v1/webhooks", None).await?, json)),
-        WebhooksCommand::Show { id } => Ok(show(
-            &client.call(Method::GET, &format!("/v1/webhooks/{id}"), None).await?,
-            json,
-        )),
+        WebhooksCommand::List => Ok(show(&client.get("/v1/webhooks").await?, json)),
+        WebhooksCommand::Show { id } => Ok(show(&client.get(&format!("/v1/webhooks/{id}")).await?, json)),
         WebhooksCommand::Update {
             id,
             url,
@@ -133,13 +130,11 @@ pub async fn execute(client: &Client, command: WebhooksCommand, json: bool) -> R
             if enable || disable {
                 body.insert("enabled".into(), json!(enable));
             }
-            let value = client
-                .call(Method::PATCH, &format!("/v1/webhooks/{id}"), Some(Value::Object(body)))
-                .await?;
+            let value = client.patch(&format!("/v1/webhooks/{id}"), Value::Object(body)).await?;
             Ok(show(&value, json))
         }
         WebhooksCommand::Delete { id } => client
-            .call(Method::DELETE, &format!("/v1/webhooks/{id}"), None)
+            .delete(&format!("/v1/webhooks/{id}"))
             .await
             .map(|_| String::new()),
         WebhooksCommand::Deliveries { id, after, limit } => {
@@ -155,7 +150,7 @@ pub async fn execute(client: &Client, command: WebhooksCommand, json: bool) -> R
             } else {
                 format!("/v1/webhooks/{id}/deliveries?{}", query.join("&"))
             };
-            let page = client.call(Method::GET, &path, None).await?;
+            let page = client.get(&path).await?;
             if json {
                 return Ok(page.to_string());
             }

@@ -3,6 +3,7 @@
 //! build on this module and never import each other.
 
 pub mod admin;
+pub(crate) mod credentials;
 pub mod extract;
 pub mod password;
 pub mod validate;

@@ -1,8 +1,9 @@
 //! Client credentials per dialect, admin tokens, published signing keys and the event log.
 
 use super::{PageQuery, Paged};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ForResource};
 use crate::http::Admin;
+use crate::http::credentials::{check_product_scope, new_key_id_and_secret};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::validate::{check_ip_rules, require_text};
 use crate::state::AppState;
@@ -10,7 +11,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use licensd_crypto::Algorithm;
-use licensd_domain::keygen::KeyPattern;
 use licensd_domain::*;
 use licensd_store::{AdminToken, EventFilter, NewCredential};
 use serde::{Deserialize, Serialize};
@@ -44,21 +44,8 @@ pub async fn create_credential(
 ) -> Result<(StatusCode, Json<CreatedCredential>), ApiError> {
     require_text("name", &body.name, 256)?;
     let ip_allowlist = check_ip_rules(&body.ip_allowlist)?;
-    if let Some(product_id) = body.product_id {
-        state
-            .store
-            .get_product(product_id)
-            .await
-            .map_err(|e| ApiError::from_store(e, "product"))?;
-    }
-    let mut random = [0u8; 16];
-    licensd_crypto::random_bytes(&mut random).map_err(|_| ApiError::internal())?;
-    let key_id = KeyPattern {
-        uuid: true,
-        ..KeyPattern::default()
-    }
-    .generate(&random);
-    let secret = licensd_crypto::random_token("").map_err(|_| ApiError::internal())?;
+    check_product_scope(&state, body.product_id).await?;
+    let (key_id, secret) = new_key_id_and_secret()?;
     let new = NewCredential {
         dialect: body.dialect,
         name: body.name,
@@ -72,7 +59,7 @@ pub async fn create_credential(
         .store
         .create_credential(new, admin.event("credential.created", "credential"), state.now())
         .await
-        .map_err(|e| ApiError::from_store(e, "credential"))?;
+        .for_resource("credential")?;
     Ok((StatusCode::CREATED, Json(CreatedCredential { credential, secret })))
 }
 
@@ -104,7 +91,7 @@ pub async fn revoke_credential(
             .store
             .revoke_credential(id, event, state.now())
             .await
-            .map_err(|e| ApiError::from_store(e, "credential"))?,
+            .for_resource("credential")?,
     ))
 }
 
@@ -198,7 +185,7 @@ pub async fn revoke_admin_token(
             .store
             .revoke_admin_token(id, event, state.now())
             .await
-            .map_err(|e| ApiError::from_store(e, "admin token"))?
+            .for_resource("admin token")?
             .into(),
     ))
 }

@@ -1,7 +1,7 @@
 //! Products, feature definitions and policies.
 
 use super::{PageQuery, Paged};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ForResource};
 use crate::http::Admin;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::validate::{
@@ -72,7 +72,7 @@ pub async fn create_product(
         .store
         .create_product(new, admin.event("product.created", "product"), state.now())
         .await
-        .map_err(|e| ApiError::from_store(e, "product"))?;
+        .for_resource("product")?;
     Ok((StatusCode::CREATED, Json(product)))
 }
 
@@ -93,13 +93,7 @@ pub async fn get_product(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Product>, ApiError> {
-    Ok(Json(
-        state
-            .store
-            .get_product(id)
-            .await
-            .map_err(|e| ApiError::from_store(e, "product"))?,
-    ))
+    Ok(Json(state.store.get_product(id).await.for_resource("product")?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -122,11 +116,7 @@ pub async fn update_product(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<UpdateProduct>,
 ) -> Result<Json<Product>, ApiError> {
-    let mut product = state
-        .store
-        .get_product(id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "product"))?;
+    let mut product = state.store.get_product(id).await.for_resource("product")?;
     if let Some(code) = body.code {
         check_code(&code)?;
         product.code = code;
@@ -157,7 +147,7 @@ pub async fn update_product(
             .store
             .update_product(product, event, state.now())
             .await
-            .map_err(|e| ApiError::from_store(e, "product"))?,
+            .for_resource("product")?,
     ))
 }
 
@@ -194,7 +184,7 @@ pub async fn delete_product(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "product"))?;
+        .for_resource("product")?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -268,11 +258,7 @@ pub async fn create_feature(
         body.floating_seats,
         body.floating_lease_seconds,
     )?;
-    state
-        .store
-        .get_product(body.product_id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "product"))?;
+    state.store.get_product(body.product_id).await.for_resource("product")?;
     let new = NewFeature {
         product_id: body.product_id,
         code: body.code,
@@ -291,7 +277,7 @@ pub async fn create_feature(
         .store
         .create_feature(new, admin.event("feature.created", "feature"), state.now())
         .await
-        .map_err(|e| ApiError::from_store(e, "feature"))?;
+        .for_resource("feature")?;
     Ok((StatusCode::CREATED, Json(feature)))
 }
 
@@ -317,13 +303,7 @@ pub async fn get_feature(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<FeatureDefinition>, ApiError> {
-    Ok(Json(
-        state
-            .store
-            .get_feature(id)
-            .await
-            .map_err(|e| ApiError::from_store(e, "feature"))?,
-    ))
+    Ok(Json(state.store.get_feature(id).await.for_resource("feature")?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -354,11 +334,7 @@ pub async fn update_feature(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<UpdateFeature>,
 ) -> Result<Json<FeatureDefinition>, ApiError> {
-    let mut feature = state
-        .store
-        .get_feature(id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "feature"))?;
+    let mut feature = state.store.get_feature(id).await.for_resource("feature")?;
     if let Some(name) = body.name {
         require_text("name", &name, 256)?;
         feature.name = name;
@@ -402,7 +378,7 @@ pub async fn update_feature(
             .store
             .update_feature(feature, event, state.now())
             .await
-            .map_err(|e| ApiError::from_store(e, "feature"))?,
+            .for_resource("feature")?,
     ))
 }
 
@@ -416,7 +392,7 @@ pub async fn delete_feature(
         .store
         .delete_feature(id, admin.event("feature.deleted", "feature").subject(id), state.now())
         .await
-        .map_err(|e| ApiError::from_store(e, "feature"))?;
+        .for_resource("feature")?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -479,11 +455,7 @@ pub async fn create_policy(
     check_terms(&body.terms)?;
     require_days("duration_days", body.duration_days)?;
     require_days("maintenance_days", body.maintenance_days)?;
-    state
-        .store
-        .get_product(body.product_id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "product"))?;
+    state.store.get_product(body.product_id).await.for_resource("product")?;
     check_feature_codes(&state, body.product_id, &body.features).await?;
     let new = NewPolicy {
         product_id: body.product_id,
@@ -499,7 +471,7 @@ pub async fn create_policy(
         .store
         .create_policy(new, admin.event("policy.created", "policy"), state.now())
         .await
-        .map_err(|e| ApiError::from_store(e, "policy"))?;
+        .for_resource("policy")?;
     Ok((StatusCode::CREATED, Json(policy)))
 }
 
@@ -542,13 +514,7 @@ pub async fn get_policy(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Policy>, ApiError> {
-    Ok(Json(
-        state
-            .store
-            .get_policy(id)
-            .await
-            .map_err(|e| ApiError::from_store(e, "policy"))?,
-    ))
+    Ok(Json(state.store.get_policy(id).await.for_resource("policy")?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -573,11 +539,7 @@ pub async fn update_policy(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<UpdatePolicy>,
 ) -> Result<Json<Policy>, ApiError> {
-    let mut policy = state
-        .store
-        .get_policy(id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "policy"))?;
+    let mut policy = state.store.get_policy(id).await.for_resource("policy")?;
     if let Some(name) = body.name {
         require_text("name", &name, 256)?;
         policy.name = name;
@@ -607,7 +569,7 @@ pub async fn update_policy(
             .store
             .update_policy(policy, event, state.now())
             .await
-            .map_err(|e| ApiError::from_store(e, "policy"))?,
+            .for_resource("policy")?,
     ))
 }
 
@@ -621,6 +583,6 @@ pub async fn delete_policy(
         .store
         .delete_policy(id, admin.event("policy.deleted", "policy").subject(id), state.now())
         .await
-        .map_err(|e| ApiError::from_store(e, "policy"))?;
+        .for_resource("policy")?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -2,7 +2,7 @@
 
 use super::catalog::{check_feature_codes, check_terms};
 use super::{PageQuery, Paged};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ForResource};
 use crate::http::Admin;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::validate::{metadata_or_empty, optional_text, require_days, require_instant, require_text};
@@ -67,14 +67,10 @@ async fn prepare(state: &AppState, fields: &LicenseFields) -> Result<(Product, N
         .store
         .get_product(fields.product_id)
         .await
-        .map_err(|e| ApiError::from_store(e, "product"))?;
+        .for_resource("product")?;
     let (mut terms, mut expires_at, mut maintenance, mut features) = (LicenseTerms::default(), None, None, Vec::new());
     if let Some(policy_id) = fields.policy_id {
-        let policy = state
-            .store
-            .get_policy(policy_id)
-            .await
-            .map_err(|e| ApiError::from_store(e, "policy"))?;
+        let policy = state.store.get_policy(policy_id).await.for_resource("policy")?;
         if policy.product_id != product.id {
             return Err(ApiError::unprocessable("policy belongs to another product"));
         }
@@ -100,11 +96,7 @@ async fn prepare(state: &AppState, fields: &LicenseFields) -> Result<(Product, N
     }
     check_feature_codes(state, product.id, &features).await?;
     if let Some(customer_id) = fields.customer_id {
-        state
-            .store
-            .get_customer(customer_id)
-            .await
-            .map_err(|e| ApiError::from_store(e, "customer"))?;
+        state.store.get_customer(customer_id).await.for_resource("customer")?;
     }
     if let (Some(start), Some(end)) = (fields.starts_at, expires_at)
         && end <= start
@@ -164,7 +156,7 @@ pub async fn create_license(
         .store
         .create_licenses(vec![new], admin.event("license.created", "license"), state.now())
         .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+        .for_resource("license")?;
     let license = created.pop().ok_or_else(ApiError::internal)?;
     Ok((StatusCode::CREATED, Json(license)))
 }
@@ -181,7 +173,7 @@ pub async fn bulk_create_licenses(
         .store
         .create_licenses(batch, event, state.now())
         .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+        .for_resource("license")?;
     Ok((StatusCode::CREATED, Json(bulk_created(created))))
 }
 
@@ -286,11 +278,7 @@ pub async fn get_license(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<LicenseDetail>, ApiError> {
-    let license = state
-        .store
-        .get_license(id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+    let license = state.store.get_license(id).await.for_resource("license")?;
     let features = state.store.license_features(id).await?;
     let devices = state.store.list_devices(id).await?;
     Ok(Json(LicenseDetail {
@@ -335,19 +323,11 @@ pub async fn update_license(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<UpdateLicense>,
 ) -> Result<Json<License>, ApiError> {
-    let license = state
-        .store
-        .get_license(id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+    let license = state.store.get_license(id).await.for_resource("license")?;
     let mut edit = LicenseEdit::from_license(&license);
     if let Some(customer_id) = body.customer_id {
         if let Some(id) = customer_id {
-            state
-                .store
-                .get_customer(id)
-                .await
-                .map_err(|e| ApiError::from_store(e, "customer"))?;
+            state.store.get_customer(id).await.for_resource("customer")?;
         }
         edit.customer_id = customer_id;
     }
@@ -399,7 +379,7 @@ pub async fn update_license(
             .store
             .edit_license(id, edit, event, state.now())
             .await
-            .map_err(|e| ApiError::from_store(e, "license"))?,
+            .for_resource("license")?,
     ))
 }
 
@@ -410,11 +390,7 @@ async fn set_status(
     status: LicenseStatus,
     action: &str,
 ) -> Result<Json<License>, ApiError> {
-    let license = state
-        .store
-        .get_license(id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+    let license = state.store.get_license(id).await.for_resource("license")?;
     let mut edit = LicenseEdit::from_license(&license);
     edit.status = status;
     let event = admin.event(action, "license").subject(id);
@@ -423,7 +399,7 @@ async fn set_status(
             .store
             .edit_license(id, edit, event, state.now())
             .await
-            .map_err(|e| ApiError::from_store(e, "license"))?,
+            .for_resource("license")?,
     ))
 }
 
@@ -440,14 +416,8 @@ pub async fn reset_consumption(
         .store
         .reset_consumption(id, event, state.now())
         .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
-    Ok(Json(
-        state
-            .store
-            .get_license(id)
-            .await
-            .map_err(|e| ApiError::from_store(e, "license"))?,
-    ))
+        .for_resource("license")?;
+    Ok(Json(state.store.get_license(id).await.for_resource("license")?))
 }
 
 #[utoipa::path(post, path = "/v1/licenses/{id}/enable", tag = "licenses", params(("id" = i64, Path)), responses((status = 200, body = License)), security(("bearer" = [])))]
@@ -487,7 +457,7 @@ pub async fn delete_license(
         .store
         .delete_license(id, admin.event("license.deleted", "license").subject(id), state.now())
         .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+        .for_resource("license")?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -497,11 +467,7 @@ pub async fn list_devices(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<Device>>, ApiError> {
-    state
-        .store
-        .get_license(id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+    state.store.get_license(id).await.for_resource("license")?;
     Ok(Json(state.store.list_devices(id).await?))
 }
 
@@ -511,11 +477,7 @@ pub async fn list_leases(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<FloatingLease>>, ApiError> {
-    state
-        .store
-        .get_license(id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+    state.store.get_license(id).await.for_resource("license")?;
     Ok(Json(state.store.live_leases(id, state.now()).await?))
 }
 
@@ -525,13 +487,7 @@ pub async fn get_device(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Device>, ApiError> {
-    Ok(Json(
-        state
-            .store
-            .get_device(id)
-            .await
-            .map_err(|e| ApiError::from_store(e, "device"))?,
-    ))
+    Ok(Json(state.store.get_device(id).await.for_resource("device")?))
 }
 
 #[utoipa::path(post, path = "/v1/devices/{id}/deactivate", tag = "devices", params(("id" = i64, Path)), responses((status = 200, body = Device), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
@@ -546,7 +502,7 @@ pub async fn deactivate_device(
             .store
             .deactivate_device(id, event, state.now())
             .await
-            .map_err(|e| ApiError::from_store(e, "device"))?,
+            .for_resource("device")?,
     ))
 }
 
@@ -568,11 +524,7 @@ pub async fn block_device(
     require_text("fingerprint", &body.fingerprint, 512)?;
     optional_text("reason", &body.reason, 1024)?;
     if let Some(product_id) = body.product_id {
-        state
-            .store
-            .get_product(product_id)
-            .await
-            .map_err(|e| ApiError::from_store(e, "product"))?;
+        state.store.get_product(product_id).await.for_resource("product")?;
     }
     let new = NewBlockedDevice {
         product_id: body.product_id,
@@ -583,7 +535,7 @@ pub async fn block_device(
         .store
         .block_device(new, admin.event("device.blocked", "blocked_device"), state.now())
         .await
-        .map_err(|e| ApiError::from_store(e, "blocked device"))?;
+        .for_resource("blocked device")?;
     Ok((StatusCode::CREATED, Json(blocked)))
 }
 
@@ -610,6 +562,6 @@ pub async fn unblock_device(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "blocked device"))?;
+        .for_resource("blocked device")?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,7 +1,7 @@
 //! Customers and license users (the people user-based licenses are assigned to).
 
 use super::{PageQuery, Paged};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ForResource};
 use crate::http::Admin;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::validate::{metadata_or_empty, optional_text, require_text};
@@ -78,7 +78,7 @@ pub async fn create_customer(
         .store
         .create_customer(new, admin.event("customer.created", "customer"), state.now())
         .await
-        .map_err(|e| ApiError::from_store(e, "customer"))?;
+        .for_resource("customer")?;
     Ok((StatusCode::CREATED, Json(customer)))
 }
 
@@ -102,13 +102,7 @@ pub async fn get_customer(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Customer>, ApiError> {
-    Ok(Json(
-        state
-            .store
-            .get_customer(id)
-            .await
-            .map_err(|e| ApiError::from_store(e, "customer"))?,
-    ))
+    Ok(Json(state.store.get_customer(id).await.for_resource("customer")?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -136,11 +130,7 @@ pub async fn update_customer(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<UpdateCustomer>,
 ) -> Result<Json<Customer>, ApiError> {
-    let mut customer = state
-        .store
-        .get_customer(id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "customer"))?;
+    let mut customer = state.store.get_customer(id).await.for_resource("customer")?;
     if let Some(email) = body.email {
         if let Some(email) = &email {
             check_email(email)?;
@@ -168,7 +158,7 @@ pub async fn update_customer(
             .store
             .update_customer(customer, event, state.now())
             .await
-            .map_err(|e| ApiError::from_store(e, "customer"))?,
+            .for_resource("customer")?,
     ))
 }
 
@@ -182,7 +172,7 @@ pub async fn delete_customer(
         .store
         .delete_customer(id, admin.event("customer.deleted", "customer").subject(id), state.now())
         .await
-        .map_err(|e| ApiError::from_store(e, "customer"))?;
+        .for_resource("customer")?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -205,11 +195,7 @@ pub async fn create_license_user(
     check_email(&body.email)?;
     optional_text("name", &body.name, 256)?;
     if let Some(customer_id) = body.customer_id {
-        state
-            .store
-            .get_customer(customer_id)
-            .await
-            .map_err(|e| ApiError::from_store(e, "customer"))?;
+        state.store.get_customer(customer_id).await.for_resource("customer")?;
     }
     let password_hash = match body.password {
         Some(password) => {
@@ -228,7 +214,7 @@ pub async fn create_license_user(
         .store
         .create_license_user(new, admin.event("license_user.created", "license_user"), state.now())
         .await
-        .map_err(|e| ApiError::from_store(e, "license user"))?;
+        .for_resource("license user")?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
@@ -266,11 +252,7 @@ pub async fn get_license_user(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<LicenseUser>, ApiError> {
     Ok(Json(
-        state
-            .store
-            .get_license_user(id)
-            .await
-            .map_err(|e| ApiError::from_store(e, "license user"))?,
+        state.store.get_license_user(id).await.for_resource("license user")?,
     ))
 }
 
@@ -288,7 +270,7 @@ pub async fn delete_license_user(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "license user"))?;
+        .for_resource("license user")?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -306,18 +288,14 @@ pub async fn set_license_user_password(
     ApiJson(body): ApiJson<SetPassword>,
 ) -> Result<StatusCode, ApiError> {
     check_password(&body.password)?;
-    state
-        .store
-        .get_license_user(id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "license user"))?;
+    state.store.get_license_user(id).await.for_resource("license user")?;
     let hash = hash_password(body.password).await?;
     let event = admin.event("license_user.password_set", "license_user").subject(id);
     state
         .store
         .set_license_user_password(id, &hash, event, state.now())
         .await
-        .map_err(|e| ApiError::from_store(e, "license user"))?;
+        .for_resource("license user")?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -334,16 +312,12 @@ pub async fn assign_user(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<AssignUser>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .get_license(id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+    state.store.get_license(id).await.for_resource("license")?;
     state
         .store
         .get_license_user(body.user_id)
         .await
-        .map_err(|e| ApiError::from_store(e, "license user"))?;
+        .for_resource("license user")?;
     let event = admin
         .event("license.user_assigned", "license")
         .subject(id)
@@ -352,7 +326,7 @@ pub async fn assign_user(
         .store
         .assign_license_user(id, body.user_id, event, state.now())
         .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+        .for_resource("license")?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -370,7 +344,7 @@ pub async fn unassign_user(
         .store
         .unassign_license_user(id, user_id, event, state.now())
         .await
-        .map_err(|e| ApiError::from_store(e, "license user assignment"))?;
+        .for_resource("license user assignment")?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -380,10 +354,6 @@ pub async fn users_of_license(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<LicenseUser>>, ApiError> {
-    state
-        .store
-        .get_license(id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+    state.store.get_license(id).await.for_resource("license")?;
     Ok(Json(state.store.users_of_license(id).await?))
 }

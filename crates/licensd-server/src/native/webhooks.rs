@@ -4,7 +4,7 @@
 //! and stored sealed.
 
 use super::{PageQuery, Paged};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ForResource};
 use crate::http::Admin;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::validate::optional_text;
@@ -94,7 +94,7 @@ pub async fn create_webhook(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "webhook"))?;
+        .for_resource("webhook")?;
     Ok((StatusCode::CREATED, Json(CreatedWebhook { webhook, secret })))
 }
 
@@ -112,13 +112,7 @@ pub async fn get_webhook(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<WebhookEndpoint>, ApiError> {
-    Ok(Json(
-        state
-            .store
-            .webhook_get(id)
-            .await
-            .map_err(|e| ApiError::from_store(e, "webhook"))?,
-    ))
+    Ok(Json(state.store.webhook_get(id).await.for_resource("webhook")?))
 }
 
 #[utoipa::path(patch, path = "/v1/webhooks/{id}", tag = "webhooks", params(("id" = i64, Path)), request_body = UpdateWebhook, responses((status = 200, body = WebhookEndpoint), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
@@ -153,7 +147,7 @@ pub async fn update_webhook(
                 state.now(),
             )
             .await
-            .map_err(|e| ApiError::from_store(e, "webhook"))?,
+            .for_resource("webhook")?,
     ))
 }
 
@@ -171,7 +165,7 @@ pub async fn delete_webhook(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "webhook"))?;
+        .for_resource("webhook")?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -224,11 +218,7 @@ pub async fn list_webhook_deliveries(
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<Paged<WebhookDeliveryView>>, ApiError> {
     let page = query.page()?;
-    state
-        .store
-        .webhook_get(id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "webhook"))?;
+    state.store.webhook_get(id).await.for_resource("webhook")?;
     let deliveries = state.store.outbox_list_for_webhook(id, page).await?;
     Ok(Json(Paged::new(
         deliveries.into_iter().map(WebhookDeliveryView::from).collect(),
@@ -247,7 +237,7 @@ pub async fn redeliver(
         .store
         .outbox_redeliver(id, state.now())
         .await
-        .map_err(|e| ApiError::from_store(e, "webhook delivery"))?;
+        .for_resource("webhook delivery")?;
     state.outbox_wake.notify_one();
     Ok(Json(delivery.into()))
 }

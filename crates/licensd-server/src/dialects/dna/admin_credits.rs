@@ -5,7 +5,7 @@
 //! the limits (at most 5 credit names per e-mail, balances 0…10^12) are the domain's
 //! `dna_credits::plan_funding`.
 
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ForResource};
 use crate::http::Admin;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::validate::require_text;
@@ -117,7 +117,7 @@ pub async fn list_credit_pools(
         .store
         .credit_pools(id, query.email.as_deref())
         .await
-        .map_err(|e| ApiError::from_store(e, "product"))?;
+        .for_resource("product")?;
     Ok(Json(pools.into_iter().map(CreditPoolView::from).collect()))
 }
 

@@ -9,6 +9,7 @@
 
 use super::Internal;
 use super::envelope::Reply;
+use super::request::KmRequest;
 use crate::ratelimit::RateDecision;
 use crate::state::AppState;
 use licensd_domain::Credential;
@@ -171,3 +172,37 @@ pub async fn authorize(
         ip: ip.map(str::to_string),
     })
 }
+
+/// `authorize` with the request's own API key, IP and `identifier`; `Err` is the refusal to
+/// answer with.
+pub(super) async fn caller(
+    state: &AppState,
+    req: &KmRequest,
+    capability: &str,
+) -> Result<Result<Caller, Reply>, Internal> {
+    match authorize(
+        state,
+        req.api_key.as_deref(),
+        req.ip.as_deref(),
+        req.present("identifier").as_deref(),
+        capability,
+    )
+    .await
+    {
+        Ok(caller) => Ok(Ok(caller)),
+        Err(Ok(reply)) => Ok(Err(reply)),
+        Err(Err(internal)) => Err(internal),
+    }
+}
+
+/// `authorised!(caller(state, req, capability))` in a handler answering `Result<Reply, Internal>`:
+/// the authorised caller, or the handler returns the refusal (an internal error propagates).
+macro_rules! authorised {
+    ($checks:expr) => {
+        match $checks.await? {
+            Ok(caller) => caller,
+            Err(reply) => return Ok(reply),
+        }
+    };
+}
+pub(super) use authorised;

@@ -1,15 +1,14 @@
 //! Back-office endpoints (shops, WooCommerce plugins): license-key CRUD and metadata, the
 //! license-key list and the stock count (products: `products.rs`).
 
-use super::auth::{Caller, authorize};
+use super::Internal;
+use super::auth::{Caller, authorised, caller};
 use super::client::find_license;
 use super::envelope::Reply;
 use super::request::KmRequest;
 use super::views::{LicenseAttrs, license_json};
-use super::{Internal, respond};
 use crate::state::AppState;
 use axum::extract::State;
-use axum::response::Response;
 use licensd_domain::{Assignment, EventDraft, License, LicenseStatus, LicenseTerms, Millis};
 use licensd_store::{LicenseEdit, LicenseFilter, MetaOwner, NewLicense, Page, StoreError};
 use serde_json::{Map, Value, json};
@@ -18,36 +17,6 @@ const DAY_MS: Millis = 86_400_000;
 /// Most keys one create-license-keys request may carry.
 const MAX_KEYS_PER_REQUEST: usize = 1000;
 const MAX_TEXT: usize = 1024;
-
-/// Runs the API-key checks; `Err` is the refusal to answer with.
-pub(super) async fn caller(
-    state: &AppState,
-    req: &KmRequest,
-    capability: &str,
-) -> Result<Result<Caller, Reply>, Internal> {
-    match authorize(
-        state,
-        req.api_key.as_deref(),
-        req.ip.as_deref(),
-        req.present("identifier").as_deref(),
-        capability,
-    )
-    .await
-    {
-        Ok(caller) => Ok(Ok(caller)),
-        Err(Ok(reply)) => Ok(Err(reply)),
-        Err(Err(internal)) => Err(internal),
-    }
-}
-
-macro_rules! authorised {
-    ($state:expr, $req:expr, $capability:expr) => {
-        match caller($state, $req, $capability).await? {
-            Ok(caller) => caller,
-            Err(reply) => return Ok(reply),
-        }
-    };
-}
 
 pub(super) fn event(caller: &Caller, action: &str, subject: &str) -> EventDraft {
     EventDraft::new(caller.actor(), action, subject).from_ip(caller.ip.clone())
@@ -159,7 +128,7 @@ fn key_list(req: &KmRequest) -> KeyList {
 
 pub async fn create_license_keys(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let (state, req) = (&state, &req);
-    let caller = authorised!(state, req, "create-license-keys");
+    let caller = authorised!(caller(state, req, "create-license-keys"));
     let mut errors = Errors::default();
     let keys = match key_list(req) {
         KeyList::Keys(keys) => keys,
@@ -295,7 +264,7 @@ pub async fn create_license_keys(State(state): State<AppState>, req: KmRequest) 
 
 pub async fn update_license_key(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let (state, req) = (&state, &req);
-    let caller = authorised!(state, req, "update-license-key");
+    let caller = authorised!(caller(state, req, "update-license-key"));
     if req.present("license_key").is_none() {
         let mut errors = Errors::default();
         errors.add("license_key", "The license key field is required.");
@@ -375,7 +344,7 @@ pub async fn update_license_key(State(state): State<AppState>, req: KmRequest) -
 
 pub async fn delete_license_key(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let (state, req) = (&state, &req);
-    let caller = authorised!(state, req, "delete-license-key");
+    let caller = authorised!(caller(state, req, "delete-license-key"));
     let Some(license) = find_license(state, &caller, req).await? else {
         return Ok(Reply::new(851));
     };
@@ -401,38 +370,35 @@ struct MetaCodes {
     value_required: Option<u16>,
 }
 
-pub async fn create_license_key_meta(State(state): State<AppState>, req: KmRequest) -> Response {
+pub async fn create_license_key_meta(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let codes = MetaCodes {
         capability: "create-license-key-meta",
         key_required: 450,
         value_required: Some(451),
     };
-    let outcome = license_meta(&state, &req, codes).await;
-    respond(&state, outcome).await
+    license_meta(&state, &req, codes).await
 }
 
-pub async fn update_license_key_meta(State(state): State<AppState>, req: KmRequest) -> Response {
+pub async fn update_license_key_meta(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let codes = MetaCodes {
         capability: "update-license-key-meta",
         key_required: 350,
         value_required: Some(351),
     };
-    let outcome = license_meta(&state, &req, codes).await;
-    respond(&state, outcome).await
+    license_meta(&state, &req, codes).await
 }
 
-pub async fn delete_license_key_meta(State(state): State<AppState>, req: KmRequest) -> Response {
+pub async fn delete_license_key_meta(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let codes = MetaCodes {
         capability: "delete-license-key-meta",
         key_required: 250,
         value_required: None,
     };
-    let outcome = license_meta(&state, &req, codes).await;
-    respond(&state, outcome).await
+    license_meta(&state, &req, codes).await
 }
 
 async fn license_meta(state: &AppState, req: &KmRequest, codes: MetaCodes) -> Result<Reply, Internal> {
-    let caller = authorised!(state, req, codes.capability);
+    let caller = authorised!(caller(state, req, codes.capability));
     let Some(key) = req.present("key") else {
         return Ok(Reply::new(codes.key_required));
     };
@@ -542,7 +508,7 @@ async fn all_licenses(state: &AppState, product_id: Option<i64>) -> Result<Vec<L
 
 pub async fn get_license_keys(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let (state, req) = (&state, &req);
-    let caller = authorised!(state, req, "get-license-keys");
+    let caller = authorised!(caller(state, req, "get-license-keys"));
     let product_id = caller
         .credential
         .product_id
@@ -568,7 +534,7 @@ pub async fn get_license_keys(State(state): State<AppState>, req: KmRequest) -> 
 
 pub async fn available_count(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let (state, req) = (&state, &req);
-    let caller = authorised!(state, req, "get-available-license-keys-count");
+    let caller = authorised!(caller(state, req, "get-available-license-keys-count"));
     let product = product_param(state, req).await?.filter(|p| caller.in_scope(p.id));
     let Some(product) = product else {
         return Ok(Reply::new(740));

@@ -1,26 +1,23 @@
 //! What shipped applications call: verify, activate, deactivate and get-license-key-details.
 
+use super::Internal;
 use super::auth::{Caller, authorize};
 use super::codes::{Command, denial_code};
 use super::envelope::Reply;
 use super::request::KmRequest;
 use super::views::{license_details_json, product_details_json};
-use super::{Internal, respond};
 use crate::state::AppState;
 use axum::extract::State;
-use axum::response::Response;
 use licensd_domain::{Denial, DeviceInfo, EventDraft, License};
 use licensd_store::{LicenseRef, MetaOwner, StoreError};
 use serde_json::json;
 
-pub async fn verify(State(state): State<AppState>, req: KmRequest) -> Response {
-    let outcome = check(&state, &req, "verify", Command::Verify).await;
-    respond(&state, outcome).await
+pub async fn verify(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
+    check(&state, &req, "verify", Command::Verify).await
 }
 
-pub async fn details(State(state): State<AppState>, req: KmRequest) -> Response {
-    let outcome = check(&state, &req, "get-license-key-details", Command::Details).await;
-    respond(&state, outcome).await
+pub async fn details(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
+    check(&state, &req, "get-license-key-details", Command::Details).await
 }
 
 /// The common start of the license-key commands: API key, block list, then `identifier` (215)

@@ -4,7 +4,7 @@
 //! request). A contract whose flag forbids an operation, or that is inactive, gets 102.
 
 use super::Internal;
-use super::auth::{Caller, authorize};
+use super::auth::{Caller, authorised, authorize};
 use super::envelope::Reply;
 use super::provisioning::{generator_json, mint_keys, minted_license, product_generator};
 use super::request::KmRequest;
@@ -49,15 +49,6 @@ async fn caller(state: &AppState, req: &KmRequest, capability: &str) -> Result<R
         Err(Ok(reply)) => Ok(Err(reply)),
         Err(Err(internal)) => Err(internal),
     }
-}
-
-macro_rules! authorised {
-    ($state:expr, $req:expr, $capability:expr) => {
-        match caller($state, $req, $capability).await? {
-            Ok(caller) => caller,
-            Err(reply) => return Ok(reply),
-        }
-    };
 }
 
 /// A 0/1 capability flag; required on creation (`current` is `None`), as the documentation's 825
@@ -201,7 +192,7 @@ fn event(caller: &Caller, action: &str) -> EventDraft {
 
 pub async fn create_contract(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let (state, req) = (&state, &req);
-    let caller = authorised!(state, req, "create-contract");
+    let caller = authorised!(caller(state, req, "create-contract"));
     let fields = match contract_fields(state, req, None).await? {
         Ok(fields) => fields,
         Err(errors) => return Ok(Reply::new(825).field("errors", Value::Object(errors))),
@@ -233,7 +224,7 @@ async fn contract_param(state: &AppState, req: &KmRequest) -> Result<Option<Stor
 
 pub async fn update_contract(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let (state, req) = (&state, &req);
-    let caller = authorised!(state, req, "update-contract");
+    let caller = authorised!(caller(state, req, "update-contract"));
     // The seed has no "not found" code for update-contract: an unknown id is incorrect data.
     let Some(current) = contract_param(state, req).await? else {
         return Ok(Reply::new(825).field("errors", json!({"contract_id": "The selected contract id is invalid."})));
@@ -263,7 +254,7 @@ pub async fn update_contract(State(state): State<AppState>, req: KmRequest) -> R
 
 pub async fn delete_contract(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let (state, req) = (&state, &req);
-    let caller = authorised!(state, req, "delete-contract");
+    let caller = authorised!(caller(state, req, "delete-contract"));
     let Some(current) = contract_param(state, req).await? else {
         return Ok(Reply::new(844));
     };
@@ -284,7 +275,7 @@ pub async fn delete_contract(State(state): State<AppState>, req: KmRequest) -> R
 
 pub async fn get_all_contracts(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let (state, req) = (&state, &req);
-    let caller = authorised!(state, req, "get-all-contracts");
+    let caller = authorised!(caller(state, req, "get-all-contracts"));
     let contracts: Vec<Value> = state
         .store
         .list_contracts()

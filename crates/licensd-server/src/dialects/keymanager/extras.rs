@@ -1,6 +1,6 @@
 //! access-downloadables and download, send-telemetry-data and get-telemetry-data.
 
-use super::auth::authorize;
+use super::auth::{Caller, authorize};
 use super::client::start;
 use super::codes::{Command, denial_code};
 use super::envelope::Reply;
@@ -9,22 +9,13 @@ use super::views::{km_date, km_timestamp};
 use super::{Internal, respond};
 use crate::state::AppState;
 use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use licensd_domain::downloadable::Downloadable;
 use licensd_domain::telemetry::{Reference, TelemetryInput, check_telemetry, red_flags};
 use licensd_store::{LicenseRef, NewTelemetry, StoreError, TelemetryFilter};
 use serde_json::{Map, Value, json};
-
-/// The caller's address, when the server knows it.
-pub struct PeerIp(Option<String>);
-
-impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
-    type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(PeerIp(crate::http::source_ip(parts)))
-    }
-}
 
 /// Percent-encodes a path segment (RFC 3986 unreserved characters stay).
 fn encode_segment(text: &str) -> String {
@@ -95,62 +86,63 @@ pub async fn access_downloadables(State(state): State<AppState>, req: KmRequest)
         .product(license.product_id))
 }
 
-/// `GET /api/v1/download/{api_key}/{license_key}/{base64 identifier}/{numeric_version}`: the file
-/// itself, or an envelope with 700 (no such file) or 701 (not entitled).
-pub async fn download(
-    State(state): State<AppState>,
-    PeerIp(ip): PeerIp,
-    Path((api_key, license_key, identifier, version)): Path<(String, String, String, String)>,
-) -> Response {
-    if let Some(refusal) = super::request::ip_gate(&state, ip.as_deref()).await {
-        return refusal;
-    }
-    let outcome = download_inner(&state, ip, api_key, license_key, identifier, version).await;
-    match outcome {
-        Ok(Ok((name, content))) => {
-            let mut response = (StatusCode::OK, content).into_response();
-            let headers = response.headers_mut();
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/octet-stream"),
-            );
-            if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-                headers.insert(header::CONTENT_DISPOSITION, value);
-            }
-            response
+/// A download call, checked before the handler runs: the path, the per-IP allowance (signed 429),
+/// then the URL's API key for `download`, with the URL's base64 `identifier` against the block
+/// list. A refusal is its signed envelope.
+pub struct DownloadCall {
+    caller: Caller,
+    /// The decoded identifier; `None` when it is not base64 of non-blank UTF-8 (701).
+    identifier: Option<String>,
+    license_key: String,
+    version: String,
+}
+
+impl FromRequestParts<AppState> for DownloadCall {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Path((api_key, license_key, identifier, version)) =
+            Path::<(String, String, String, String)>::from_request_parts(parts, state)
+                .await
+                .map_err(IntoResponse::into_response)?;
+        let ip = crate::http::source_ip(parts);
+        if let Some(refusal) = super::request::ip_gate(state, ip.as_deref()).await {
+            return Err(refusal);
         }
-        Ok(Err(reply)) => respond(&state, Ok(reply)).await,
-        Err(internal) => respond(&state, Err(internal)).await,
+        let identifier = licensd_crypto::b64_decode(identifier.trim())
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .filter(|id| !id.trim().is_empty());
+        match authorize(state, Some(&api_key), ip.as_deref(), identifier.as_deref(), "download").await {
+            Ok(caller) => Ok(DownloadCall {
+                caller,
+                identifier,
+                license_key,
+                version,
+            }),
+            Err(refusal) => Err(respond(state, refusal).await),
+        }
     }
 }
 
-async fn download_inner(
-    state: &AppState,
-    ip: Option<String>,
-    api_key: String,
-    license_key: String,
-    identifier: String,
-    version: String,
-) -> Result<Result<(String, Vec<u8>), Reply>, Internal> {
-    let identifier = licensd_crypto::b64_decode(identifier.trim())
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .filter(|id| !id.trim().is_empty());
-    let caller = match authorize(state, Some(&api_key), ip.as_deref(), identifier.as_deref(), "download").await {
-        Ok(caller) => caller,
-        Err(Ok(reply)) => return Ok(Err(reply)),
-        Err(Err(internal)) => return Err(internal),
-    };
-    let Some(identifier) = identifier else {
-        return Ok(Err(Reply::new(701)));
+/// A download's refusal: its envelope, signed by the dialect's layer.
+fn refused(reply: Reply) -> Result<Response, Internal> {
+    Ok(reply.into_response())
+}
+
+/// `GET /api/v1/download/{api_key}/{license_key}/{base64 identifier}/{numeric_version}`: the file
+/// itself, or an envelope with 700 (no such file) or 701 (not entitled).
+pub async fn download(State(state): State<AppState>, call: DownloadCall) -> Result<Response, Internal> {
+    let Some(identifier) = call.identifier else {
+        return refused(Reply::new(701));
     };
     let license = state
         .store
-        .find_license_by_key(&license_key)
+        .find_license_by_key(&call.license_key)
         .await?
-        .filter(|l| caller.in_scope(l.product_id));
+        .filter(|l| call.caller.in_scope(l.product_id));
     let Some(license) = license else {
-        return Ok(Err(Reply::new(701)));
+        return refused(Reply::new(701));
     };
     let entitled = match state
         .validate(LicenseRef::Id(license.id), Some(&identifier), state.now())
@@ -168,10 +160,10 @@ async fn download_inner(
         Err(other) => return Err(other.into()),
     };
     if !entitled {
-        return Ok(Err(Reply::new(701).product(license.product_id)));
+        return refused(Reply::new(701).product(license.product_id));
     }
-    let Some(numeric) = version.parse::<i64>().ok() else {
-        return Ok(Err(Reply::new(700).product(license.product_id)));
+    let Some(numeric) = call.version.parse::<i64>().ok() else {
+        return refused(Reply::new(700).product(license.product_id));
     };
     let downloadable = state
         .store
@@ -179,12 +171,21 @@ async fn download_inner(
         .await?
         .filter(|d| d.published);
     let Some(downloadable) = downloadable else {
-        return Ok(Err(Reply::new(700).product(license.product_id)));
+        return refused(Reply::new(700).product(license.product_id));
     };
-    match state.store.take_download(downloadable.id).await? {
-        Some(file) => Ok(Ok(file)),
-        None => Ok(Err(Reply::new(700).product(license.product_id))),
+    let Some((name, content)) = state.store.take_download(downloadable.id).await? else {
+        return refused(Reply::new(700).product(license.product_id));
+    };
+    let mut response = (StatusCode::OK, content).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
     }
+    Ok(response)
 }
 
 fn bounded(req: &KmRequest, name: &str, max: usize) -> Option<String> {

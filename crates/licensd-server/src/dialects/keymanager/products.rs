@@ -1,27 +1,18 @@
 //! Back-office product endpoints: create-, update- and delete-product, the product metadata
 //! endpoints and get-all-products.
 
-use super::backoffice::{Errors, caller, event, product_param, text_param};
+use super::Internal;
+use super::auth::{authorised, caller};
+use super::backoffice::{Errors, event, product_param, text_param};
 use super::envelope::Reply;
 use super::request::KmRequest;
 use super::views::{ProductAttrs, product_json};
-use super::{Internal, respond};
 use crate::state::AppState;
 use axum::extract::State;
-use axum::response::Response;
 use licensd_domain::product_deletion::ProductDeletion;
 use licensd_domain::{AuthMethod, ProductStatus};
 use licensd_store::{MetaOwner, NewProduct, Page, StoreError};
 use serde_json::{Value, json};
-
-macro_rules! authorised {
-    ($state:expr, $req:expr, $capability:expr) => {
-        match caller($state, $req, $capability).await? {
-            Ok(caller) => caller,
-            Err(reply) => return Ok(reply),
-        }
-    };
-}
 
 /// Product fields shared by create-product and update-product; `existing` for updates.
 fn product_fields(
@@ -90,7 +81,7 @@ fn product_fields(
 
 pub async fn create_product(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let (state, req) = (&state, &req);
-    let caller = authorised!(state, req, "create-product");
+    let caller = authorised!(caller(state, req, "create-product"));
     let mut errors = Errors::default();
     let (name, status, attrs) = product_fields(req, None, &mut errors);
     if !errors.is_empty() {
@@ -118,7 +109,7 @@ pub async fn create_product(State(state): State<AppState>, req: KmRequest) -> Re
 
 pub async fn update_product(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let (state, req) = (&state, &req);
-    let caller = authorised!(state, req, "update-product");
+    let caller = authorised!(caller(state, req, "update-product"));
     let Some(product) = product_param(state, req).await? else {
         let mut errors = Errors::default();
         errors.add("product_id", "The selected product id is invalid.");
@@ -158,7 +149,7 @@ pub async fn update_product(State(state): State<AppState>, req: KmRequest) -> Re
 
 pub async fn delete_product(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let (state, req) = (&state, &req);
-    let caller = authorised!(state, req, "delete-product");
+    let caller = authorised!(caller(state, req, "delete-product"));
     let Some(product) = product_param(state, req).await? else {
         return Ok(Reply::new(551));
     };
@@ -188,41 +179,38 @@ struct ProductMetaCodes {
     product_missing: u16,
 }
 
-pub async fn create_product_meta(State(state): State<AppState>, req: KmRequest) -> Response {
+pub async fn create_product_meta(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let codes = ProductMetaCodes {
         capability: "create-product-meta",
         key_required: 270,
         value_required: Some(271),
         product_missing: 274,
     };
-    let outcome = product_meta(&state, &req, codes).await;
-    respond(&state, outcome).await
+    product_meta(&state, &req, codes).await
 }
 
-pub async fn update_product_meta(State(state): State<AppState>, req: KmRequest) -> Response {
+pub async fn update_product_meta(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let codes = ProductMetaCodes {
         capability: "update-product-meta",
         key_required: 370,
         value_required: Some(371),
         product_missing: 374,
     };
-    let outcome = product_meta(&state, &req, codes).await;
-    respond(&state, outcome).await
+    product_meta(&state, &req, codes).await
 }
 
-pub async fn delete_product_meta(State(state): State<AppState>, req: KmRequest) -> Response {
+pub async fn delete_product_meta(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let codes = ProductMetaCodes {
         capability: "delete-product-meta",
         key_required: 480,
         value_required: None,
         product_missing: 483,
     };
-    let outcome = product_meta(&state, &req, codes).await;
-    respond(&state, outcome).await
+    product_meta(&state, &req, codes).await
 }
 
 async fn product_meta(state: &AppState, req: &KmRequest, codes: ProductMetaCodes) -> Result<Reply, Internal> {
-    let caller = authorised!(state, req, codes.capability);
+    let caller = authorised!(caller(state, req, codes.capability));
     let Some(product) = product_param(state, req).await? else {
         return Ok(Reply::new(codes.product_missing));
     };
@@ -285,7 +273,7 @@ async fn product_meta(state: &AppState, req: &KmRequest, codes: ProductMetaCodes
 
 pub async fn get_all_products(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let (state, req) = (&state, &req);
-    let caller = authorised!(state, req, "get-all-products");
+    let caller = authorised!(caller(state, req, "get-all-products"));
     let mut products = Vec::new();
     let mut page = Page {
         after: None,

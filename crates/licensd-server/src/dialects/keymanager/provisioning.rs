@@ -3,17 +3,16 @@
 //! queued in the outbox with the assignment and POSTed to the caller's webhook by
 //! `crate::outbox`).
 
-use super::auth::{Caller, authorize};
+use super::Internal;
+use super::auth::{Caller, authorised, caller};
 use super::client::{find_license, start_caller};
 use super::codes::{Command, denial_code};
 use super::envelope::{KeyUsed, Reply, envelope_body};
 use super::request::KmRequest;
 use super::views::{LicenseAttrs, km_timestamp, license_json};
-use super::{Internal, respond};
 use crate::outbox::{webhook_target, webhook_url};
 use crate::state::AppState;
 use axum::extract::State;
-use axum::response::Response;
 use licensd_crypto::SigningKey;
 use licensd_domain::generator::{Generator, GeneratorError, check_quantity};
 use licensd_domain::{Assignment, Denial, DeviceInfo, EventDraft, License, LicenseStatus, LicenseTerms, Millis};
@@ -21,31 +20,6 @@ use licensd_store::{AssignActivation, AssignOutcome, AssignSelection, NewDeliver
 use serde_json::{Value, json};
 
 const DAY_MS: Millis = 86_400_000;
-
-async fn caller(state: &AppState, req: &KmRequest, capability: &str) -> Result<Result<Caller, Reply>, Internal> {
-    match authorize(
-        state,
-        req.api_key.as_deref(),
-        req.ip.as_deref(),
-        req.present("identifier").as_deref(),
-        capability,
-    )
-    .await
-    {
-        Ok(caller) => Ok(Ok(caller)),
-        Err(Ok(reply)) => Ok(Err(reply)),
-        Err(Err(internal)) => Err(internal),
-    }
-}
-
-macro_rules! authorised {
-    ($state:expr, $req:expr, $capability:expr) => {
-        match caller($state, $req, $capability).await? {
-            Ok(caller) => caller,
-            Err(reply) => return Ok(reply),
-        }
-    };
-}
 
 fn event(caller: &Caller, action: &str) -> EventDraft {
     EventDraft::new(caller.actor(), action, "license").from_ip(caller.ip.clone())
@@ -129,7 +103,7 @@ pub async fn product_generator(state: &AppState, product_id: i64) -> Result<Opti
 
 pub async fn get_all_generators(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let (state, req) = (&state, &req);
-    let caller = authorised!(state, req, "get-all-generators");
+    let caller = authorised!(caller(state, req, "get-all-generators"));
     let product_id = caller
         .credential
         .product_id
@@ -154,7 +128,7 @@ fn incorrect(field: &str, message: &str) -> Reply {
 
 pub async fn generate(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let (state, req) = (&state, &req);
-    let caller = authorised!(state, req, "generate");
+    let caller = authorised!(caller(state, req, "generate"));
     let generator = match req.present("generator_id").and_then(|g| g.parse::<i64>().ok()) {
         Some(id) => match state.store.get_generator(id).await {
             Ok(generator) => Some(generator),
@@ -233,7 +207,7 @@ fn assigner(owner: LicenseAttrs) -> impl Fn(&Value, Millis) -> (Value, Option<Mi
 
 pub async fn assign_license_key(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let (state, req) = (&state, &req);
-    let caller = authorised!(state, req, "assign-license-key");
+    let caller = authorised!(caller(state, req, "assign-license-key"));
     let Some(license) = find_license(state, &caller, req).await? else {
         return Ok(Reply::new(801));
     };
@@ -300,15 +274,11 @@ pub async fn assign_and_activate(State(state): State<AppState>, req: KmRequest) 
     }
 }
 
-pub async fn random_assign(State(state): State<AppState>, req: KmRequest) -> Response {
-    let outcome = match caller(&state, &req, "random-assign-license-keys").await {
-        Ok(Ok(caller)) => random_assign_for(&state, &req, &caller, None)
-            .await
-            .map(|(reply, _)| reply),
-        Ok(Err(reply)) => Ok(reply),
-        Err(internal) => Err(internal),
-    };
-    respond(&state, outcome).await
+pub async fn random_assign(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
+    let caller = authorised!(caller(&state, &req, "random-assign-license-keys"));
+    random_assign_for(&state, &req, &caller, None)
+        .await
+        .map(|(reply, _)| reply)
 }
 
 /// Where a queued assignment's signed result goes.
@@ -446,16 +416,12 @@ async fn random_assign_for(
     }
 }
 
-pub async fn random_assign_queued(State(state): State<AppState>, req: KmRequest) -> Response {
-    let outcome = random_assign_queued_inner(&state, req).await;
-    respond(&state, outcome).await
-}
-
 /// The assignment runs before the 807 answer, and its signed result goes to the outbox in the
 /// same transaction (a refusal's result in a transaction of its own, as nothing else changed):
 /// the delivery worker (`crate::outbox`) POSTs it, retrying for 24 hours and across restarts.
-async fn random_assign_queued_inner(state: &AppState, req: KmRequest) -> Result<Reply, Internal> {
-    let caller = authorised!(state, &req, "random-assign-license-keys-queued");
+pub async fn random_assign_queued(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
+    let state = &state;
+    let caller = authorised!(caller(state, &req, "random-assign-license-keys-queued"));
     let Some(url) = req.present("webhook_url").as_deref().and_then(webhook_url) else {
         return Ok(incorrect(
             "webhook_url",

@@ -5,6 +5,7 @@
 
 use licensd_domain::{Assignment, License, LicenseStatus, Millis, Product, ProductStatus};
 use licensd_store::MetaEntry;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -24,21 +25,12 @@ pub struct LicenseAttrs {
 
 impl LicenseAttrs {
     pub fn of(license: &License) -> Self {
-        license
-            .metadata
-            .get(METADATA_KEY)
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-            .unwrap_or_default()
+        attrs_of(&license.metadata)
     }
 
     /// `metadata` with these attributes written in (other keys kept).
     pub fn write_into(&self, metadata: &Value) -> Value {
-        let mut map = match metadata {
-            Value::Object(map) => map.clone(),
-            _ => serde_json::Map::new(),
-        };
-        map.insert(METADATA_KEY.into(), json!(self));
-        Value::Object(map)
+        attrs_written(self, metadata)
     }
 }
 
@@ -56,21 +48,32 @@ pub struct ProductAttrs {
 
 impl ProductAttrs {
     pub fn of(product: &Product) -> Self {
-        product
-            .metadata
-            .get(METADATA_KEY)
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-            .unwrap_or_default()
+        attrs_of(&product.metadata)
     }
 
+    /// `metadata` with these attributes written in (other keys kept).
     pub fn write_into(&self, metadata: &Value) -> Value {
-        let mut map = match metadata {
-            Value::Object(map) => map.clone(),
-            _ => serde_json::Map::new(),
-        };
-        map.insert(METADATA_KEY.into(), json!(self));
-        Value::Object(map)
+        attrs_written(self, metadata)
     }
+}
+
+/// The Key Manager attributes a record keeps under `METADATA_KEY` (the defaults when absent or
+/// unreadable).
+fn attrs_of<T: DeserializeOwned + Default>(metadata: &Value) -> T {
+    metadata
+        .get(METADATA_KEY)
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default()
+}
+
+/// `metadata` with `attrs` written under `METADATA_KEY` (other keys kept).
+fn attrs_written<T: Serialize>(attrs: &T, metadata: &Value) -> Value {
+    let mut map = match metadata {
+        Value::Object(map) => map.clone(),
+        _ => serde_json::Map::new(),
+    };
+    map.insert(METADATA_KEY.into(), json!(attrs));
+    Value::Object(map)
 }
 
 /// `YYYY-MM-DD HH:MM:SS` (UTC), Key Manager's format for the dates it stores as text

@@ -3,7 +3,7 @@
 //! bundles (a bundle product's member products; a bundle license's member licenses), served by
 //! `activate_bundle`, `check_bundle`, `deactivate_bundle` and `activate_bundle_offline`.
 
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ForResource};
 use crate::http::Admin;
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::http::validate::{optional_text, require_text};
@@ -67,11 +67,7 @@ pub async fn create_product_version(
     if body.size.is_some_and(|size| size < 0) {
         return Err(ApiError::unprocessable("size must not be negative"));
     }
-    state
-        .store
-        .get_product(product_id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "product"))?;
+    state.store.get_product(product_id).await.for_resource("product")?;
     let now = state.now();
     let new = NewProductVersion {
         product_id,
@@ -91,7 +87,7 @@ pub async fn create_product_version(
         .store
         .create_product_version(new, admin.event("product_version.created", "product_version"), now)
         .await
-        .map_err(|e| ApiError::from_store(e, "product version"))?;
+        .for_resource("product version")?;
     Ok((StatusCode::CREATED, Json(version)))
 }
 
@@ -102,16 +98,12 @@ pub async fn list_product_versions(
     State(state): State<AppState>,
     ApiPath(product_id): ApiPath<i64>,
 ) -> Result<Json<Vec<ProductVersion>>, ApiError> {
-    state
-        .store
-        .get_product(product_id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "product"))?;
+    state.store.get_product(product_id).await.for_resource("product")?;
     let versions = state
         .store
         .list_product_versions(product_id)
         .await
-        .map_err(|e| ApiError::from_store(e, "product version"))?;
+        .for_resource("product version")?;
     Ok(Json(versions))
 }
 
@@ -130,7 +122,7 @@ pub async fn delete_product_version(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "product version"))?;
+        .for_resource("product version")?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -165,16 +157,8 @@ pub struct BundleLicenses {
 }
 
 async fn bundle_products_of(state: &AppState, product_id: i64) -> Result<BundleProducts, ApiError> {
-    state
-        .store
-        .get_product(product_id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "product"))?;
-    let member_product_ids = state
-        .store
-        .bundle_products(product_id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "product"))?;
+    state.store.get_product(product_id).await.for_resource("product")?;
+    let member_product_ids = state.store.bundle_products(product_id).await.for_resource("product")?;
     Ok(BundleProducts {
         product_id,
         member_product_ids,
@@ -182,16 +166,8 @@ async fn bundle_products_of(state: &AppState, product_id: i64) -> Result<BundleP
 }
 
 async fn bundle_licenses_of(state: &AppState, license_id: i64) -> Result<BundleLicenses, ApiError> {
-    state
-        .store
-        .get_license(license_id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
-    let member_license_ids = state
-        .store
-        .bundle_licenses(license_id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+    state.store.get_license(license_id).await.for_resource("license")?;
+    let member_license_ids = state.store.bundle_licenses(license_id).await.for_resource("license")?;
     Ok(BundleLicenses {
         license_id,
         member_license_ids,
@@ -209,11 +185,7 @@ pub async fn add_bundle_product(
     ApiJson(body): ApiJson<AddBundleProduct>,
 ) -> Result<(StatusCode, Json<BundleProducts>), ApiError> {
     for id in [product_id, body.product_id] {
-        state
-            .store
-            .get_product(id)
-            .await
-            .map_err(|e| ApiError::from_store(e, "product"))?;
+        state.store.get_product(id).await.for_resource("product")?;
     }
     state
         .store
@@ -224,7 +196,7 @@ pub async fn add_bundle_product(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "product"))?;
+        .for_resource("product")?;
     Ok((StatusCode::CREATED, Json(bundle_products_of(&state, product_id).await?)))
 }
 
@@ -255,7 +227,7 @@ pub async fn remove_bundle_product(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "bundle member product"))?;
+        .for_resource("bundle member product")?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -270,11 +242,7 @@ pub async fn link_bundle_license(
     ApiJson(body): ApiJson<LinkBundleLicense>,
 ) -> Result<(StatusCode, Json<BundleLicenses>), ApiError> {
     for id in [license_id, body.license_id] {
-        state
-            .store
-            .get_license(id)
-            .await
-            .map_err(|e| ApiError::from_store(e, "license"))?;
+        state.store.get_license(id).await.for_resource("license")?;
     }
     state
         .store
@@ -285,7 +253,7 @@ pub async fn link_bundle_license(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+        .for_resource("license")?;
     Ok((StatusCode::CREATED, Json(bundle_licenses_of(&state, license_id).await?)))
 }
 
@@ -308,11 +276,7 @@ pub async fn unlink_bundle_license(
     ApiPath((license_id, member_id)): ApiPath<(i64, i64)>,
 ) -> Result<StatusCode, ApiError> {
     // Only a member of this bundle license is unlinked through it.
-    let linked = state
-        .store
-        .bundle_of_license(member_id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+    let linked = state.store.bundle_of_license(member_id).await.for_resource("license")?;
     if linked != Some(license_id) {
         return Err(ApiError::not_found("bundle member license"));
     }
@@ -324,7 +288,7 @@ pub async fn unlink_bundle_license(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "bundle member license"))?;
+        .for_resource("bundle member license")?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -9,14 +9,12 @@
 //! to be of the bundle product. Activation and deactivation are one store transaction over all the
 //! licenses (`activate_many` / `deactivate_many`): one refusal changes nothing.
 
-use super::auth::Caller;
 use super::handlers::{
-    Identity, LsCall, Peer, checked_license, device_info, event, identify, include_expired_features,
-    license_response_object, sign_v1, validated,
+    Identity, LsCall, checked_license, device_info, include_expired_features, license_response_object, sign_v1,
+    validated,
 };
-use super::wire::{LsError, Params, plain, signed};
+use super::wire::{LsError, plain, signed};
 use crate::state::AppState;
-use axum::extract::State;
 use axum::response::Response;
 use licensd_domain::*;
 use licensd_store::Activation;
@@ -89,27 +87,27 @@ pub(crate) async fn bundle_object(
     Ok(object)
 }
 
-pub async fn activate_bundle(
-    State(state): State<AppState>,
-    peer: Peer,
-    LsCall {
-        caller,
-        product,
-        params,
-    }: LsCall,
-) -> Result<Response, LsError> {
-    require_bundle(&state, &product).await?;
-    let hardware_id = params.req_str("hardware_id")?;
-    let identity = identify(&state, &product, &params, true).await?;
-    caller.require_write()?;
-    let ids = bundle_license_ids(&state, &identity.license).await?;
+/// The start of every bundle call: the product must be a bundle, then `hardware_id` and the
+/// identity the call names (with the user's password when `check_password`).
+async fn bundle_call(call: &LsCall, check_password: bool) -> Result<(String, Identity), LsError> {
+    require_bundle(&call.state, &call.product).await?;
+    let hardware_id = call.hardware_id()?;
+    let identity = call.identify(check_password).await?;
+    Ok((hardware_id, identity))
+}
+
+pub async fn activate_bundle(call: LsCall) -> Result<Response, LsError> {
+    let state = &call.state;
+    let (hardware_id, identity) = bundle_call(&call, true).await?;
+    call.caller.require_write()?;
+    let ids = bundle_license_ids(state, &identity.license).await?;
     let activations = state
         .store
         .activate_many(
             &ids,
-            device_info(&params, &hardware_id)?,
+            device_info(&call.params, &hardware_id)?,
             identity.user.as_ref().map(|user| user.id),
-            event(&caller, &peer, "license.bundle_activated"),
+            call.event("license.bundle_activated"),
             state.now(),
         )
         .await
@@ -117,40 +115,24 @@ pub async fn activate_bundle(
     let mut list = Vec::with_capacity(activations.len());
     for activation in in_bundle_order(&ids, activations) {
         list.push(Value::Object(
-            bundle_object(&state, &identity, &activation, &hardware_id).await?,
+            bundle_object(state, &identity, &activation, &hardware_id).await?,
         ));
     }
     Ok(signed(&Value::Array(list)))
 }
 
-pub async fn check_bundle(
-    State(state): State<AppState>,
-    peer: Peer,
-    LsCall {
-        caller,
-        product,
-        params,
-    }: LsCall,
-) -> Result<Response, LsError> {
-    require_bundle(&state, &product).await?;
-    let hardware_id = params.req_str("hardware_id")?;
-    let identity = identify(&state, &product, &params, false).await?;
-    let list = check_all(&state, &caller, &peer, &params, identity, &hardware_id).await?;
+pub async fn check_bundle(call: LsCall) -> Result<Response, LsError> {
+    let (hardware_id, identity) = bundle_call(&call, false).await?;
+    let list = check_all(&call, identity, &hardware_id).await?;
     Ok(signed(&Value::Array(list)))
 }
 
 /// check_license on every license of the bundle. Every license is validated before any floating
 /// seat is taken, so a refusal (the first license's, in answer order) leaves the seats alone;
 /// only a floating member without a free seat can still fail after earlier seats were taken.
-async fn check_all(
-    state: &AppState,
-    caller: &Caller,
-    peer: &Peer,
-    params: &Params,
-    identity: Identity,
-    hardware_id: &str,
-) -> Result<Vec<Value>, LsError> {
-    let include_expired_features = include_expired_features(params)?;
+async fn check_all(call: &LsCall, identity: Identity, hardware_id: &str) -> Result<Vec<Value>, LsError> {
+    let state = &call.state;
+    let include_expired_features = include_expired_features(&call.params)?;
     let signed_id = identity.signed_id();
     let ids = bundle_license_ids(state, &identity.license).await?;
     let mut reports = Vec::with_capacity(ids.len());
@@ -165,43 +147,23 @@ async fn check_all(
             bundle_key: identity.user.is_none().then(|| signed_id.clone()),
         };
         list.push(Value::Object(
-            checked_license(
-                state,
-                caller,
-                peer,
-                include_expired_features,
-                report,
-                member,
-                &signed_id,
-                hardware_id,
-            )
-            .await?,
+            checked_license(call, include_expired_features, report, member, &signed_id, hardware_id).await?,
         ));
     }
     Ok(list)
 }
 
-pub async fn deactivate_bundle(
-    State(state): State<AppState>,
-    peer: Peer,
-    LsCall {
-        caller,
-        product,
-        params,
-    }: LsCall,
-) -> Result<Response, LsError> {
-    require_bundle(&state, &product).await?;
-    let hardware_id = params.req_str("hardware_id")?;
-    let identity = identify(&state, &product, &params, false).await?;
-    caller.require_write()?;
-    let ids = bundle_license_ids(&state, &identity.license).await?;
-    state
+pub async fn deactivate_bundle(call: LsCall) -> Result<Response, LsError> {
+    let (hardware_id, identity) = bundle_call(&call, false).await?;
+    call.caller.require_write()?;
+    let ids = bundle_license_ids(&call.state, &identity.license).await?;
+    call.state
         .store
         .deactivate_many(
             &ids,
             &hardware_id,
-            event(&caller, &peer, "license.bundle_deactivated"),
-            state.now(),
+            call.event("license.bundle_deactivated"),
+            call.state.now(),
         )
         .await
         .map_err(LsError::from_store)?;

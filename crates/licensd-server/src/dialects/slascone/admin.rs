@@ -3,7 +3,7 @@
 //! the usage and analytical values a license's clients reported; and the ISV id the dialect
 //! answers to (`GET /v1/slascone/isv`).
 
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ForResource};
 use crate::http::Admin;
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::http::validate::require_text;
@@ -138,12 +138,7 @@ pub async fn isv_id(_admin: Admin, State(state): State<AppState>) -> Json<IsvVie
 }
 
 async fn product_exists(state: &AppState, id: i64) -> Result<(), ApiError> {
-    state
-        .store
-        .get_product(id)
-        .await
-        .map(|_| ())
-        .map_err(|e| ApiError::from_store(e, "product"))
+    state.store.get_product(id).await.map(|_| ()).for_resource("product")
 }
 
 #[utoipa::path(get, path = "/v1/slascone/products/{id}/analytical-fields", tag = "slascone", responses((status = 200, body = Vec<AnalyticalField>), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
@@ -175,7 +170,7 @@ pub async fn create_analytical_field(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "analytical field"))?;
+        .for_resource("analytical field")?;
     Ok((StatusCode::CREATED, Json(field)))
 }
 
@@ -207,7 +202,7 @@ pub async fn create_usage_feature(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "usage feature"))?;
+        .for_resource("usage feature")?;
     Ok((StatusCode::CREATED, Json(feature)))
 }
 
@@ -237,7 +232,7 @@ pub async fn create_usage_module(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "usage feature"))?;
+        .for_resource("usage feature")?;
     Ok((StatusCode::CREATED, Json(module)))
 }
 
@@ -247,11 +242,7 @@ pub async fn license_usage(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<UsageTotalView>>, ApiError> {
-    state
-        .store
-        .get_license(id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+    state.store.get_license(id).await.for_resource("license")?;
     let totals = state.store.usage_totals(id).await?;
     Ok(Json(
         totals
@@ -271,11 +262,7 @@ pub async fn license_analytics(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<AnalyticalValueView>>, ApiError> {
-    state
-        .store
-        .get_license(id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+    state.store.get_license(id).await.for_resource("license")?;
     let values = state.store.analytical_values(id).await?;
     Ok(Json(
         values
@@ -360,7 +347,7 @@ pub async fn create_entry(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "entry"))?;
+        .for_resource("entry")?;
     Ok((StatusCode::CREATED, Json(entry)))
 }
 
@@ -437,7 +424,7 @@ pub async fn create_customer(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "customer"))?;
+        .for_resource("customer")?;
     Ok((StatusCode::CREATED, Json(CustomerWithProfile { customer, profile })))
 }
 
@@ -447,11 +434,7 @@ pub async fn get_customer_profile(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<CustomerWithProfile>, ApiError> {
-    let customer = state
-        .store
-        .get_customer(id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "customer"))?;
+    let customer = state.store.get_customer(id).await.for_resource("customer")?;
     let profile = state
         .store
         .customer_profile(id)
@@ -493,7 +476,7 @@ pub async fn assign_tag(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "tag or target"))?;
+        .for_resource("tag or target")?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -518,11 +501,7 @@ pub async fn license_values(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<LicenseValueView>>, ApiError> {
-    state
-        .store
-        .get_license(id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+    state.store.get_license(id).await.for_resource("license")?;
     let values = state.store.license_values(id).await?;
     Ok(Json(
         values
@@ -548,11 +527,7 @@ pub async fn set_license_value(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<SetLicenseValue>,
 ) -> Result<StatusCode, ApiError> {
-    let license = state
-        .store
-        .get_license(id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+    let license = state.store.get_license(id).await.for_resource("license")?;
     if body.value.chars().count() > 4096 {
         return Err(ApiError::unprocessable("value is longer than 4096 characters"));
     }
@@ -575,7 +550,7 @@ pub async fn set_license_value(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+        .for_resource("license")?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -602,6 +577,6 @@ pub async fn set_legacy_key(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "license"))?;
+        .for_resource("license")?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -83,7 +83,7 @@ pub async fn create_contract(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "product"))?;
+        .for_resource("product")?;
     Ok((StatusCode::CREATED, Json(contract_view(stored))))
 }
 
@@ -114,6 +114,6 @@ pub async fn delete_contract(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "contract"))?;
+        .for_resource("contract")?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -19,7 +19,7 @@ pub async fn create_generator(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "product"))?;
+        .for_resource("product")?;
     Ok((StatusCode::CREATED, Json(generator)))
 }
 
@@ -45,13 +45,7 @@ pub async fn get_generator(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Generator>, ApiError> {
-    Ok(Json(
-        state
-            .store
-            .get_generator(id)
-            .await
-            .map_err(|e| ApiError::from_store(e, "generator"))?,
-    ))
+    Ok(Json(state.store.get_generator(id).await.for_resource("generator")?))
 }
 
 #[utoipa::path(put, path = "/v1/keymanager/generators/{id}", tag = "keymanager", params(("id" = i64, Path)), request_body = GeneratorSpec, responses((status = 200, body = Generator), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
@@ -68,7 +62,7 @@ pub async fn update_generator(
             .store
             .update_generator(id, spec, event, state.now())
             .await
-            .map_err(|e| ApiError::from_store(e, "generator"))?,
+            .for_resource("generator")?,
     ))
 }
 
@@ -86,7 +80,7 @@ pub async fn delete_generator(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "generator"))?;
+        .for_resource("generator")?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -107,7 +101,7 @@ pub async fn create_downloadable(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "product"))?;
+        .for_resource("product")?;
     Ok((StatusCode::CREATED, Json(downloadable)))
 }
 
@@ -127,11 +121,7 @@ pub async fn get_downloadable(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Downloadable>, ApiError> {
     Ok(Json(
-        state
-            .store
-            .get_downloadable(id)
-            .await
-            .map_err(|e| ApiError::from_store(e, "downloadable"))?,
+        state.store.get_downloadable(id).await.for_resource("downloadable")?,
     ))
 }
 
@@ -151,7 +141,7 @@ pub async fn delete_downloadable(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "downloadable"))?;
+        .for_resource("downloadable")?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -179,6 +169,6 @@ pub async fn upload_file(
             .store
             .put_downloadable_file(id, &name, body.to_vec(), event, state.now())
             .await
-            .map_err(|e| ApiError::from_store(e, "downloadable"))?,
+            .for_resource("downloadable")?,
     ))
 }

@@ -1,6 +1,7 @@
 //! API keys with Key Manager capabilities, and the access block list.
 
 use super::*;
+use crate::http::credentials::{check_product_scope, new_key_id_and_secret};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Capabilities {
@@ -80,21 +81,8 @@ pub async fn create_api_key(
     crate::http::validate::require_text("name", &body.name, 256)?;
     let ip_allowlist = check_ip_rules(&body.ip_allowlist)?;
     let capabilities = capabilities(body.capabilities)?;
-    if let Some(product_id) = body.product_id {
-        state
-            .store
-            .get_product(product_id)
-            .await
-            .map_err(|e| ApiError::from_store(e, "product"))?;
-    }
-    let mut random = [0u8; 16];
-    licensd_crypto::random_bytes(&mut random).map_err(|_| ApiError::internal())?;
-    let key_id = KeyPattern {
-        uuid: true,
-        ..KeyPattern::default()
-    }
-    .generate(&random);
-    let secret = licensd_crypto::random_token("").map_err(|_| ApiError::internal())?;
+    check_product_scope(&state, body.product_id).await?;
+    let (key_id, secret) = new_key_id_and_secret()?;
     let credential = state
         .store
         .create_credential(
@@ -111,7 +99,7 @@ pub async fn create_api_key(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "credential"))?;
+        .for_resource("credential")?;
     let settings = state
         .store
         .put_api_key_settings(
@@ -126,7 +114,7 @@ pub async fn create_api_key(
                 .subject(credential.id),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "credential"))?;
+        .for_resource("credential")?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedApiKey {
@@ -204,7 +192,7 @@ pub async fn update_api_key(
             admin.event("keymanager.api_key.settings", "credential").subject(id),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "Key Manager API key"))?;
+        .for_resource("Key Manager API key")?;
     Ok(Json(ApiKeyView {
         credential,
         capabilities: settings.capabilities,
@@ -243,7 +231,7 @@ pub async fn add_access_block(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "access block"))?;
+        .for_resource("access block")?;
     Ok((StatusCode::CREATED, Json(block)))
 }
 
@@ -271,6 +259,6 @@ pub async fn delete_access_block(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "access block"))?;
+        .for_resource("access block")?;
     Ok(StatusCode::NO_CONTENT)
 }

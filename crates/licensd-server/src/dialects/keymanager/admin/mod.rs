@@ -2,7 +2,7 @@
 //! capabilities, the access block list and per-product signing keys.
 
 use super::auth::{ALL_CAPABILITIES, CLIENT_CAPABILITIES};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ForResource};
 use crate::http::Admin;
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::http::validate::{check_ip_rule, check_ip_rules};
@@ -15,7 +15,6 @@ use licensd_crypto::{Algorithm, PublicKey, SigningKey};
 use licensd_domain::access::{AccessBlock, AccessBlockKind};
 use licensd_domain::downloadable::{Downloadable, DownloadableSpec, safe_file_name};
 use licensd_domain::generator::{Generator, GeneratorSpec};
-use licensd_domain::keygen::KeyPattern;
 use licensd_domain::telemetry::TelemetryRecord;
 use licensd_domain::{Credential, Dialect};
 use licensd_store::{ApiKeySettings, NewCredential, NewSigningKey};

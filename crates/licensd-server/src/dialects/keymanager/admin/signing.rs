@@ -39,11 +39,7 @@ pub async fn set_product_signing_key(
             _ => return Err(ApiError::unprocessable("algorithm must be RSA-2048 or RSA-4096")),
         },
     };
-    state
-        .store
-        .get_product(id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "product"))?;
+    state.store.get_product(id).await.for_resource("product")?;
     // RSA key generation takes tens to hundreds of milliseconds; keep it off the async workers.
     let key = tokio::task::spawn_blocking(move || SigningKey::generate(algorithm))
         .await
@@ -64,7 +60,7 @@ pub async fn set_product_signing_key(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "product"))?;
+        .for_resource("product")?;
     Ok((
         StatusCode::CREATED,
         Json(ProductKeyView {
@@ -113,6 +109,6 @@ pub async fn delete_product_signing_key(
             state.now(),
         )
         .await
-        .map_err(|e| ApiError::from_store(e, "product signing key"))?;
+        .for_resource("product signing key")?;
     Ok(StatusCode::NO_CONTENT)
 }

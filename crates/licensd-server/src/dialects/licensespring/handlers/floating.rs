@@ -10,31 +10,24 @@ fn parse_borrow_until(text: &str) -> Option<Millis> {
         .or_else(|| parse_rfc3339(&format!("{text}T00:00:00Z")))
 }
 
-pub async fn floating_borrow(
-    State(state): State<AppState>,
-    peer: Peer,
-    LsCall {
-        caller,
-        product,
-        params,
-    }: LsCall,
-) -> Result<Response, LsError> {
-    let hardware_id = params.req_str("hardware_id")?;
-    let license = writable_device_license(&state, &caller, &product, &params, &hardware_id).await?;
-    let now = state.now();
-    let until = borrow_until(&params, &license, now)?;
-    let lease = state
+pub async fn floating_borrow(call: LsCall) -> Result<Response, LsError> {
+    let hardware_id = call.hardware_id()?;
+    let license = call.writable_device_license(&hardware_id).await?;
+    let now = call.state.now();
+    let until = borrow_until(&call.params, &license, now)?;
+    let lease = call
+        .state
         .store
         .checkout_lease(
             LicenseRef::Id(license.id),
             &hardware_id,
             Some(until),
-            event(&caller, &peer, "license.lease_borrowed"),
+            call.event("license.lease_borrowed"),
             now,
         )
         .await
         .map_err(LsError::from_store)?;
-    let (device, _) = active_device(&state, &license, &hardware_id).await?;
+    let (device, _) = active_device(&call.state, &license, &hardware_id).await?;
     Ok(signed(&json!({
         "borrowed_until": lease.borrowed_until.map(to_rfc3339),
         "max_borrow_time": license.terms.floating.as_ref().map_or(0, |f| f.max_borrow_hours),
@@ -43,24 +36,16 @@ pub async fn floating_borrow(
     })))
 }
 
-pub async fn floating_release(
-    State(state): State<AppState>,
-    peer: Peer,
-    LsCall {
-        caller,
-        product,
-        params,
-    }: LsCall,
-) -> Result<Response, LsError> {
-    let hardware_id = params.req_str("hardware_id")?;
-    let license = writable_device_license(&state, &caller, &product, &params, &hardware_id).await?;
-    state
+pub async fn floating_release(call: LsCall) -> Result<Response, LsError> {
+    let hardware_id = call.hardware_id()?;
+    let license = call.writable_device_license(&hardware_id).await?;
+    call.state
         .store
         .release_lease(
             LicenseRef::Id(license.id),
             &hardware_id,
-            event(&caller, &peer, "license.lease_released"),
-            state.now(),
+            call.event("license.lease_released"),
+            call.state.now(),
         )
         .await
         .map_err(LsError::from_store)?;
@@ -79,6 +64,33 @@ fn borrow_until(params: &Params, license: &License, now: Millis) -> Result<Milli
     }
 }
 
+/// The feature `code` of a license (`feature_not_found` when it has none).
+pub(super) async fn license_feature(state: &AppState, license_id: i64, code: &str) -> Result<LicenseFeature, LsError> {
+    state
+        .store
+        .license_features(license_id)
+        .await
+        .map_err(LsError::from_store)?
+        .into_iter()
+        .find(|feature| feature.definition.code == code)
+        .ok_or_else(|| denial_error(Denial::FeatureNotFound))
+}
+
+/// A feature of a license as the License API renders it, with its live seats at `now`.
+pub(super) async fn render_feature(
+    state: &AppState,
+    feature: &LicenseFeature,
+    license_id: i64,
+    now: Millis,
+) -> Result<Value, LsError> {
+    let leases = state
+        .store
+        .live_leases(license_id, now)
+        .await
+        .map_err(LsError::from_store)?;
+    Ok(render::feature(feature, license_id, &leases, now))
+}
+
 /// The feature `code` of a license as the License API renders it (with its live seats).
 pub(super) async fn rendered_feature(
     state: &AppState,
@@ -86,21 +98,8 @@ pub(super) async fn rendered_feature(
     code: &str,
     now: Millis,
 ) -> Result<Value, LsError> {
-    let features = state
-        .store
-        .license_features(license_id)
-        .await
-        .map_err(LsError::from_store)?;
-    let feature = features
-        .iter()
-        .find(|feature| feature.definition.code == code)
-        .ok_or_else(|| denial_error(Denial::FeatureNotFound))?;
-    let leases = state
-        .store
-        .live_leases(license_id, now)
-        .await
-        .map_err(LsError::from_store)?;
-    Ok(render::feature(feature, license_id, &leases, now))
+    let feature = license_feature(state, license_id, code).await?;
+    render_feature(state, &feature, license_id, now).await
 }
 
 /// Renders a feature with the device's seat on it.
@@ -119,55 +118,40 @@ pub(super) async fn feature_response(
     Ok(signed(&body))
 }
 
-pub async fn floating_feature_borrow(
-    State(state): State<AppState>,
-    peer: Peer,
-    LsCall {
-        caller,
-        product,
-        params,
-    }: LsCall,
-) -> Result<Response, LsError> {
-    let hardware_id = params.req_str("hardware_id")?;
-    let code = params.req_str("feature")?;
-    let license = writable_device_license(&state, &caller, &product, &params, &hardware_id).await?;
-    let now = state.now();
-    let until = borrow_until(&params, &license, now)?;
-    let lease = state
+pub async fn floating_feature_borrow(call: LsCall) -> Result<Response, LsError> {
+    let hardware_id = call.hardware_id()?;
+    let code = call.params.req_str("feature")?;
+    let license = call.writable_device_license(&hardware_id).await?;
+    let now = call.state.now();
+    let until = borrow_until(&call.params, &license, now)?;
+    let lease = call
+        .state
         .store
         .checkout_feature_lease(
             license.id,
             &code,
             &hardware_id,
             Some(until),
-            event(&caller, &peer, "license.feature_borrowed"),
+            call.event("license.feature_borrowed"),
             now,
         )
         .await
         .map_err(LsError::from_store)?;
-    feature_response(&state, &license, &code, &lease).await
+    feature_response(&call.state, &license, &code, &lease).await
 }
 
-pub async fn floating_feature_release(
-    State(state): State<AppState>,
-    peer: Peer,
-    LsCall {
-        caller,
-        product,
-        params,
-    }: LsCall,
-) -> Result<Response, LsError> {
-    let hardware_id = params.req_str("hardware_id")?;
-    let code = params.req_str("feature")?;
-    let license = writable_device_license(&state, &caller, &product, &params, &hardware_id).await?;
-    state
+pub async fn floating_feature_release(call: LsCall) -> Result<Response, LsError> {
+    let hardware_id = call.hardware_id()?;
+    let code = call.params.req_str("feature")?;
+    let license = call.writable_device_license(&hardware_id).await?;
+    call.state
         .store
         .release_feature_lease(
             license.id,
             &code,
             &hardware_id,
-            event(&caller, &peer, "license.feature_released"),
-            state.now(),
+            call.event("license.feature_released"),
+            call.state.now(),
         )
         .await
         .map_err(LsError::from_store)?;

@@ -2,26 +2,19 @@
 
 use super::*;
 
-pub async fn activate_license(
-    State(state): State<AppState>,
-    peer: Peer,
-    LsCall {
-        caller,
-        product,
-        params,
-    }: LsCall,
-) -> Result<Response, LsError> {
-    let hardware_id = params.req_str("hardware_id")?;
-    let identity = identify(&state, &product, &params, true).await?;
-    caller.require_write()?;
-    let device = device_info(&params, &hardware_id)?;
+pub async fn activate_license(call: LsCall) -> Result<Response, LsError> {
+    let state = &call.state;
+    let hardware_id = call.hardware_id()?;
+    let identity = call.identify(true).await?;
+    call.caller.require_write()?;
+    let device = device_info(&call.params, &hardware_id)?;
     let activation = state
         .store
         .activate(
             LicenseRef::Id(identity.license.id),
             device,
             identity.user.as_ref().map(|user| user.id),
-            event(&caller, &peer, "license.activated"),
+            call.event("license.activated"),
             state.now(),
         )
         .await
@@ -32,7 +25,7 @@ pub async fn activate_license(
         bundle_key: identity.bundle_key,
     };
     license_response(
-        &state,
+        state,
         &activation.product,
         &identity,
         Some(&activation.device),
@@ -42,24 +35,14 @@ pub async fn activate_license(
     .await
 }
 
-pub async fn check_license(
-    State(state): State<AppState>,
-    peer: Peer,
-    LsCall {
-        caller,
-        product,
-        params,
-    }: LsCall<true>,
-) -> Result<Response, LsError> {
-    let hardware_id = params.req_str("hardware_id")?;
-    let identity = identify(&state, &product, &params, false).await?;
+pub async fn check_license(call: LsCall<true>) -> Result<Response, LsError> {
+    let hardware_id = call.hardware_id()?;
+    let identity = call.identify(false).await?;
     let signed_id = identity.signed_id();
-    let include_expired_features = include_expired_features(&params)?;
-    let report = validated(&state, identity.license.id, &hardware_id).await?;
+    let include_expired_features = include_expired_features(&call.params)?;
+    let report = validated(&call.state, identity.license.id, &hardware_id).await?;
     let object = checked_license(
-        &state,
-        &caller,
-        &peer,
+        &call,
         include_expired_features,
         report,
         identity,
@@ -99,11 +82,8 @@ pub(crate) async fn validated(
 /// The rest of check_license for one license (also each license of check_bundle), after
 /// `validated`: takes or renews a floating seat and renders the license object with its v1
 /// signature over `signed_id` (the key or e-mail the client sent).
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn checked_license(
-    state: &AppState,
-    caller: &Caller,
-    peer: &Peer,
+pub(crate) async fn checked_license<const CHECK_LICENSE: bool>(
+    call: &LsCall<CHECK_LICENSE>,
     include_expired_features: bool,
     report: licensd_store::ValidationReport,
     identity: Identity,
@@ -111,6 +91,7 @@ pub(crate) async fn checked_license(
     hardware_id: &str,
 ) -> Result<serde_json::Map<String, Value>, LsError> {
     let Identity { user, bundle_key, .. } = identity;
+    let state = &call.state;
     let now = state.now();
     let mut license = report.license;
     let borrowed = state
@@ -136,7 +117,7 @@ pub(crate) async fn checked_license(
                 LicenseRef::Id(license.id),
                 hardware_id,
                 None,
-                event(caller, peer, "license.lease_checked_out"),
+                call.event("license.lease_checked_out"),
                 now,
             )
             .await
@@ -205,45 +186,21 @@ fn drop_expired_features(object: &mut serde_json::Map<String, Value>, features: 
     }
 }
 
-pub async fn deactivate_license(
-    State(state): State<AppState>,
-    peer: Peer,
-    LsCall {
-        caller,
-        product,
-        params,
-    }: LsCall,
-) -> Result<Response, LsError> {
-    let hardware_id = params.req_str("hardware_id")?;
-    let license = license(&state, &product, &params).await?;
-    caller.require_write()?;
-    state
+pub async fn deactivate_license(call: LsCall) -> Result<Response, LsError> {
+    let hardware_id = call.hardware_id()?;
+    let license = call.license().await?;
+    call.caller.require_write()?;
+    call.state
         .store
         .deactivate(
             LicenseRef::Id(license.id),
             &hardware_id,
-            event(&caller, &peer, "license.deactivated"),
-            state.now(),
+            call.event("license.deactivated"),
+            call.state.now(),
         )
         .await
         .map_err(LsError::from_store)?;
     Ok(plain("license_deactivated"))
-}
-
-/// The preamble of the commands a device sends about its own license (consumption, floating,
-/// feature calls): the license the identity block names, a credential that may write, and
-/// `hardware_id` active on that license — checked in that order, so each refusal keeps its code.
-pub(super) async fn writable_device_license(
-    state: &AppState,
-    caller: &Caller,
-    product: &Product,
-    params: &Params,
-    hardware_id: &str,
-) -> Result<License, LsError> {
-    let license = license(state, product, params).await?;
-    caller.require_write()?;
-    active_device(state, &license, hardware_id).await?;
-    Ok(license)
 }
 
 /// The active device for `hardware_id`, or `device_not_found`.

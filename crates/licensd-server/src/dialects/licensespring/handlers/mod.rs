@@ -290,11 +290,48 @@ pub(crate) async fn begin(
 /// parameters (a POST's JSON body, a GET's query string: 400 `validation_error` / `invalid_json`
 /// when they do not parse), the credential (`authenticate`), the product the `product` parameter
 /// names (`unknown_product_code`; `unknown_product` when `CHECK_LICENSE`, seed 004's code for
-/// check_license) and the key's product scope. A refusal is the dialect's error body.
+/// check_license) and the key's product scope. A refusal is the dialect's error body. It carries
+/// what the handler translates with: the server state, the peer (for the event log) and the
+/// call's caller, product and parameters.
 pub struct LsCall<const CHECK_LICENSE: bool = false> {
+    pub state: AppState,
+    pub peer: Peer,
     pub caller: Caller,
     pub product: Product,
     pub params: Params,
+}
+
+impl<const CHECK_LICENSE: bool> LsCall<CHECK_LICENSE> {
+    /// The event a command of this call records, as `action`.
+    pub(crate) fn event(&self, action: &str) -> EventDraft {
+        event(&self.caller, &self.peer, action)
+    }
+
+    /// The required `hardware_id` (the device the call is about).
+    pub(crate) fn hardware_id(&self) -> Result<String, LsError> {
+        self.params.req_str("hardware_id")
+    }
+
+    /// The identity block's license (no password check).
+    pub(crate) async fn license(&self) -> Result<License, LsError> {
+        license(&self.state, &self.product, &self.params).await
+    }
+
+    /// The identity the call names (`identify`), checking the user's password when asked.
+    pub(crate) async fn identify(&self, check_password: bool) -> Result<Identity, LsError> {
+        identify(&self.state, &self.product, &self.params, check_password).await
+    }
+
+    /// The preamble of the commands a device sends about its own license (consumption, floating,
+    /// feature calls, device variables): the license the identity block names, a credential that
+    /// may write, and `hardware_id` active on that license — checked in that order, so each
+    /// refusal keeps its code.
+    pub(crate) async fn writable_device_license(&self, hardware_id: &str) -> Result<License, LsError> {
+        let license = self.license().await?;
+        self.caller.require_write()?;
+        active_device(&self.state, &license, hardware_id).await?;
+        Ok(license)
+    }
 }
 
 impl<const CHECK_LICENSE: bool> FromRequest<AppState> for LsCall<CHECK_LICENSE> {
@@ -321,6 +358,8 @@ impl<const CHECK_LICENSE: bool> FromRequest<AppState> for LsCall<CHECK_LICENSE> 
             .await
             .map_err(IntoResponse::into_response)?;
         Ok(LsCall {
+            state: state.clone(),
+            peer,
             caller,
             product,
             params,

@@ -33,16 +33,11 @@ async fn existing_trial(state: &AppState, product_id: i64, marker: &str) -> Resu
     }))
 }
 
-pub async fn trial_key(
-    State(state): State<AppState>,
-    peer: Peer,
-    LsCall {
-        caller,
-        product,
-        params,
-    }: LsCall,
-) -> Result<Response, LsError> {
-    let hardware_id = params.req_str("hardware_id")?;
+pub async fn trial_key(call: LsCall) -> Result<Response, LsError> {
+    let LsCall {
+        state, product, params, ..
+    } = &call;
+    let hardware_id = call.hardware_id()?;
     if hardware_id.trim().is_empty() {
         return Err(denial_error(Denial::FingerprintRequired));
     }
@@ -75,9 +70,9 @@ pub async fn trial_key(
         ),
         None => None,
     };
-    caller.require_write()?;
+    call.caller.require_write()?;
     let marker = trial_marker(&hardware_id);
-    if let Some(reply) = existing_trial(&state, product.id, &marker).await? {
+    if let Some(reply) = existing_trial(state, product.id, &marker).await? {
         return Ok(reply);
     }
     let now = state.now();
@@ -116,14 +111,14 @@ pub async fn trial_key(
     };
     let mut created = match state
         .store
-        .create_licenses(vec![new], event(&caller, &peer, "license.trial_issued"), now)
+        .create_licenses(vec![new], call.event("license.trial_issued"), now)
         .await
     {
         Ok(created) => created,
         // A concurrent request issued this device's trial first (the unique index on
         // the marker refused the second): answer with that one.
         Err(StoreError::Conflict(message)) => {
-            return match existing_trial(&state, product.id, &marker).await? {
+            return match existing_trial(state, product.id, &marker).await? {
                 Some(reply) => Ok(reply),
                 None => Err(LsError::from_store(StoreError::Conflict(message))),
             };

@@ -31,17 +31,9 @@ fn variable_rows(device_id: i64, variables: &Value, created_at: Value, with_id: 
     )
 }
 
-pub async fn track_device_variables(
-    State(state): State<AppState>,
-    peer: Peer,
-    LsCall {
-        caller,
-        product,
-        params,
-    }: LsCall,
-) -> Result<Response, LsError> {
-    let hardware_id = params.req_str("hardware_id")?;
-    let Some(Value::Object(variables)) = params.opt_object("variables")? else {
+pub async fn track_device_variables(call: LsCall) -> Result<Response, LsError> {
+    let hardware_id = call.hardware_id()?;
+    let Some(Value::Object(variables)) = call.params.opt_object("variables")? else {
         return Err(LsError::missing("variables"));
     };
     if variables.len() > 100 || variables.keys().any(|name| name.is_empty() || name.len() > 256) {
@@ -50,15 +42,16 @@ pub async fn track_device_variables(
             "at most 100 variables with names of 1 to 256 bytes",
         ));
     }
-    let license = writable_device_license(&state, &caller, &product, &params, &hardware_id).await?;
-    let now = state.now();
-    let (device_id, after) = state
+    let license = call.writable_device_license(&hardware_id).await?;
+    let now = call.state.now();
+    let (device_id, after) = call
+        .state
         .store
         .track_device_variables(
             license.id,
             &hardware_id,
             variables,
-            event(&caller, &peer, "device.variables_tracked"),
+            call.event("device.variables_tracked"),
             now,
         )
         .await

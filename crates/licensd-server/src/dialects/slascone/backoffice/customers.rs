@@ -107,19 +107,12 @@ pub async fn create_customer_type(
     State(state): State<AppState>,
     AdminCall(actor, body): AdminCall,
 ) -> SlResult<Response> {
-    global_entry(
-        state,
-        actor,
-        body,
-        EntryKind::CustomerType,
-        Conflict::CustomerTypeExists,
-    )
-    .await
+    global_entry(state, actor, body, CUSTOMER_TYPES).await
 }
 
 /// POST /resellers (AdminKey)
 pub async fn create_reseller(State(state): State<AppState>, AdminCall(actor, body): AdminCall) -> SlResult<Response> {
-    global_entry(state, actor, body, EntryKind::Reseller, Conflict::ResellerExists).await
+    global_entry(state, actor, body, RESELLERS).await
 }
 
 /// POST /resellers/types (AdminKey)
@@ -127,22 +120,20 @@ pub async fn create_reseller_type(
     State(state): State<AppState>,
     AdminCall(actor, body): AdminCall,
 ) -> SlResult<Response> {
-    global_entry(
-        state,
-        actor,
-        body,
-        EntryKind::ResellerType,
-        Conflict::ResellerTypeExists,
-    )
-    .await
+    global_entry(state, actor, body, RESELLER_TYPES).await
 }
+
+/// The account-wide named entries (not under a customer or reseller), each with the conflict a
+/// duplicate name gets.
+const CUSTOMER_TYPES: (EntryKind, Conflict) = (EntryKind::CustomerType, Conflict::CustomerTypeExists);
+const RESELLERS: (EntryKind, Conflict) = (EntryKind::Reseller, Conflict::ResellerExists);
+const RESELLER_TYPES: (EntryKind, Conflict) = (EntryKind::ResellerType, Conflict::ResellerTypeExists);
 
 async fn global_entry(
     state: AppState,
     actor: String,
     body: Bytes,
-    kind: EntryKind,
-    duplicate: Conflict,
+    (kind, duplicate): (EntryKind, Conflict),
 ) -> SlResult<Response> {
     let request: NamedRequest = parse_body(&body)?;
     let entry = create_entry(&state, actor, kind, 0, &request, duplicate).await?;
