@@ -2,8 +2,9 @@
 //! PostgreSQL with the same behaviour, proven by one conformance suite run against both.
 //!
 //! Client commands (activate, deactivate, consume, lease) each run in one transaction whose first
-//! statement locks the license row (`UPDATE licenses SET lock_version = lock_version + 1 …`: a row
-//! lock on PostgreSQL; on SQLite the transaction is `BEGIN IMMEDIATE`, taking the writer lock).
+//! statement locks the license row (on PostgreSQL `SELECT … FOR NO KEY UPDATE`, the row lock an
+//! UPDATE takes; on SQLite `UPDATE licenses SET lock_version = lock_version + 1 …` inside
+//! `BEGIN IMMEDIATE`, which took the writer lock).
 //! The store then loads what the domain rule needs, asks the rule, and writes what it decided, so
 //! limits hold exactly under any number of concurrent requests. A denied command rolls back and
 //! changes nothing.
