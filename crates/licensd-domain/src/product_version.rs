@@ -12,6 +12,16 @@ use std::cmp::Ordering;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProductVersion {
     pub id: i64,
+    /// What was recorded (serialized inline, beside `id`).
+    #[serde(flatten)]
+    pub spec: ProductVersionSpec,
+    pub created_at: Millis,
+}
+
+/// What is recorded about a product version: all but its id and when it was recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProductVersionSpec {
     #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub product_id: crate::ids::ProductId,
     /// Dotted version, e.g. `2.1.0`.
@@ -30,7 +40,6 @@ pub struct ProductVersion {
     /// The lowest installed version this version can be installed over.
     pub requires_version: Option<String>,
     pub enabled: bool,
-    pub created_at: Millis,
 }
 
 /// Compares dotted versions part by part, numerically where both parts are numbers
@@ -63,13 +72,13 @@ pub struct VersionQuery<'a> {
 
 /// Whether the license may see this version.
 pub fn version_available(version: &ProductVersion, license: &License, query: &VersionQuery<'_>) -> bool {
-    version.enabled
-        && version.product_id == license.product_id
-        && match (&version.environment, query.environment) {
+    version.spec.enabled
+        && version.spec.product_id == license.product_id
+        && match (&version.spec.environment, query.environment) {
             (Some(env), Some(wanted)) => env.eq_ignore_ascii_case(wanted),
             _ => true,
         }
-        && match (&version.channel, query.channel) {
+        && match (&version.spec.channel, query.channel) {
             (Some(channel), Some(wanted)) => channel.eq_ignore_ascii_case(wanted),
             (Some(_), None) => false,
             (None, Some(_)) => false,
@@ -78,8 +87,8 @@ pub fn version_available(version: &ProductVersion, license: &License, query: &Ve
         // Versions released after maintenance ended are not part of what the license bought.
         && license
             .maintenance_expires_at
-            .is_none_or(|until| version.release_date <= until)
-        && match (&version.requires_version, query.installed) {
+            .is_none_or(|until| version.spec.release_date <= until)
+        && match (&version.spec.requires_version, query.installed) {
             (Some(required), Some(installed)) => compare_versions(installed, required) != Ordering::Less,
             _ => true,
         }
@@ -95,7 +104,9 @@ pub fn available_versions<'a>(
         .iter()
         .filter(|version| version_available(version, license, query))
         .collect();
-    list.sort_by(|a, b| compare_versions(&a.version, &b.version).then(a.release_date.cmp(&b.release_date)));
+    list.sort_by(|a, b| {
+        compare_versions(&a.spec.version, &b.spec.version).then(a.spec.release_date.cmp(&b.spec.release_date))
+    });
     list
 }
 
@@ -112,7 +123,7 @@ pub fn installation_file<'a>(
         Some(wanted) => list
             .into_iter()
             .rev()
-            .find(|version| compare_versions(&version.version, wanted) == Ordering::Equal),
+            .find(|version| compare_versions(&version.spec.version, wanted) == Ordering::Equal),
         None => list.last().copied(),
     }
 }
@@ -126,7 +137,14 @@ mod tests {
     fn version(id: i64, text: &str, released: Millis) -> ProductVersion {
         ProductVersion {
             id,
-            product_id: ProductId::new(1),
+            spec: spec(text, released),
+            created_at: 0,
+        }
+    }
+
+    fn spec(text: &str, released: Millis) -> ProductVersionSpec {
+        ProductVersionSpec {
+            product_id: crate::ids::ProductId::new(1),
             version: text.into(),
             environment: None,
             channel: None,
@@ -138,7 +156,6 @@ mod tests {
             release_notes_link: None,
             requires_version: None,
             enabled: true,
-            created_at: 0,
         }
     }
 
@@ -179,26 +196,38 @@ mod tests {
     fn availability_filters() {
         let mut list = vec![version(1, "1.0", 10), version(2, "1.10", 30), version(3, "1.9", 20)];
         list.push(ProductVersion {
-            enabled: false,
+            spec: ProductVersionSpec {
+                enabled: false,
+                ..spec("3.0", 40)
+            },
             ..version(4, "3.0", 40)
         });
         list.push(ProductVersion {
-            environment: Some("win64".into()),
+            spec: ProductVersionSpec {
+                environment: Some("win64".into()),
+                ..spec("2.0", 25)
+            },
             ..version(5, "2.0", 25)
         });
         list.push(ProductVersion {
-            channel: Some("beta".into()),
+            spec: ProductVersionSpec {
+                channel: Some("beta".into()),
+                ..spec("4.0", 26)
+            },
             ..version(6, "4.0", 26)
         });
         list.push(ProductVersion {
-            requires_version: Some("1.9".into()),
+            spec: ProductVersionSpec {
+                requires_version: Some("1.9".into()),
+                ..spec("1.11", 27)
+            },
             ..version(7, "1.11", 27)
         });
         let lic = license(None);
         let names = |query: &VersionQuery<'_>, lic: &License| -> Vec<String> {
             available_versions(&list, lic, query)
                 .iter()
-                .map(|v| v.version.clone())
+                .map(|v| v.spec.version.clone())
                 .collect()
         };
         assert_eq!(

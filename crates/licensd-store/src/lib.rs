@@ -2,8 +2,9 @@
 //! PostgreSQL with the same behaviour, proven by one conformance suite run against both.
 //!
 //! Client commands (activate, deactivate, consume, lease) each run in one transaction whose first
-//! statement locks the license row (`UPDATE licenses SET lock_version = lock_version + 1 …`: a row
-//! lock on PostgreSQL; on SQLite the transaction is `BEGIN IMMEDIATE`, taking the writer lock).
+//! statement locks the license row (on PostgreSQL `SELECT … FOR NO KEY UPDATE`, the row lock an
+//! UPDATE takes; on SQLite `UPDATE licenses SET lock_version = lock_version + 1 …` inside
+//! `BEGIN IMMEDIATE`, which took the writer lock).
 //! The store then loads what the domain rule needs, asks the rule, and writes what it decided, so
 //! limits hold exactly under any number of concurrent requests. A denied command rolls back and
 //! changes nothing.
@@ -20,12 +21,25 @@
 //!   concept named for it, not for the vendor (`ContractStore`, `GeneratorStore`, `DownloadStore`,
 //!   `TelemetryStore`, `TokenStore`, `SessionStore`, `LockoutStore`, `CreditStore`, …;
 //!   `VendorStore` is their sum), on the same `tx` helpers.
-//! - `console.rs`, `outbox.rs`, `webhooks.rs`, `transfer/`: the admin console's queries, webhook
+//! - `console/`, `outbox.rs`, `webhooks.rs`, `transfer/`: the admin console's queries, webhook
 //!   delivery, export/import.
 //!
 //! Every write takes its instant (`now`) from the caller, which reads the injected clock; the
 //! migration bookkeeping (`licensd_migrations.applied_at`) included. The store never reads the
 //! wall clock.
+
+/// Declares a capability trait that is the sum of its parts (`trait Name: A + B + …;`) and
+/// implements it for any type that implements every part, so a `dyn` of it reaches every method.
+macro_rules! sum_trait {
+    ($(#[$attr:meta])* $vis:vis trait $name:ident: $first:ident $(+ $part:ident)*;) => {
+        $(#[$attr])*
+        $vis trait $name: $first $(+ $part)* {}
+
+        impl<T> $name for T where T: $first $(+ $part)* {}
+    };
+}
+
+pub(crate) use sum_trait;
 
 mod backup;
 mod codec;
@@ -44,8 +58,8 @@ pub mod webhooks;
 pub use backup::backup_sqlite;
 pub use codec::SecretCodec;
 pub use console::{
-    BulkJob, BulkJobStatus, ConsoleSession, ConsoleStore, DailyActivity, DashboardCounts, LicenseSearch,
-    SlasconeCustomerRow, id_runs,
+    BulkJob, BulkJobStatus, BulkJobStore, ConsoleSearchStore, ConsoleSession, ConsoleSessionStore, ConsoleStore,
+    ConsumptionResetStore, DailyActivity, DashboardCounts, DashboardStore, LicenseSearch, SlasconeCustomerRow, id_runs,
 };
 pub use outbox::{
     Attempt, AttemptOutcome, Delivery, DeliveryStatus, MAX_ERROR_BYTES, MAX_RESPONSE_EXCERPT_BYTES, NewDelivery,
@@ -136,45 +150,20 @@ pub async fn connect_server(
     }
 }
 
-/// Everything licensd stores: the core below plus, as supertraits, the concepts the dialects
-/// brought (`VendorStore`: contracts, generators, downloads, telemetry, lockouts, tokens, …, each a
-/// trait of its own under `dialects/`, with its own migrations), the outbox, webhooks and the
-/// console. It is implemented for any type that implements every part, so an `Arc<dyn Store>`
-/// reaches every method. Bring the part traits into scope with `use licensd_store::prelude::*`.
-pub trait Store: CoreStore + VendorStore + OutboxStore + WebhookStore + ConsoleStore {}
-
-impl<T> Store for T where T: CoreStore + VendorStore + OutboxStore + WebhookStore + ConsoleStore {}
-
-/// The concepts a dialect brought into the domain, one capability trait each (named for the
-/// concept, not the vendor); implemented for any type that implements every part.
-pub trait VendorStore:
-    LicenseSpringStore
-    + ApiKeyStore
-    + AccessBlockStore
-    + ProductKeyStore
-    + MetadataStore
-    + GeneratorStore
-    + StockStore
-    + ContractStore
-    + DownloadStore
-    + TelemetryStore
-    + TokenStore
-    + ConsumptionRollbackStore
-    + AnalyticsStore
-    + BackofficeStore
-    + LegacyKeyStore
-    + IsvStore
-    + LicenseUpdateStore
-    + SessionStore
-    + LicenseAccountStore
-    + LockoutStore
-    + InfoTagStore
-    + CreditStore
-{
+sum_trait! {
+    /// Everything licensd stores: the core below plus, as supertraits, the concepts the dialects
+    /// brought (`VendorStore`: contracts, generators, downloads, telemetry, lockouts, tokens, …, each a
+    /// trait of its own under `dialects/`, with its own migrations), the outbox, webhooks and the
+    /// console. It is implemented for any type that implements every part, so an `Arc<dyn Store>`
+    /// reaches every method. Bring the part traits into scope with `use licensd_store::prelude::*`.
+    pub trait Store: CoreStore + VendorStore + OutboxStore + WebhookStore + ConsoleStore;
 }
 
-impl<T> VendorStore for T where
-    T: LicenseSpringStore
+sum_trait! {
+    /// The concepts a dialect brought into the domain, one capability trait each (named for the
+    /// concept, not the vendor); implemented for any type that implements every part.
+    pub trait VendorStore:
+        LicenseSpringStore
         + ApiKeyStore
         + AccessBlockStore
         + ProductKeyStore
@@ -195,8 +184,7 @@ impl<T> VendorStore for T where
         + LicenseAccountStore
         + LockoutStore
         + InfoTagStore
-        + CreditStore
-{
+        + CreditStore;
 }
 
 pub use dialects::dna::{InfoTagStore, LicenseAccountStore, LockoutStore};
@@ -206,7 +194,10 @@ pub use dialects::keymanager::{
     ContractFields, ContractStore, DeliveryFn, DownloadStore, GeneratorStore, MetaEntry, MetaOwner, MetadataStore,
     NewTelemetry, ProductKeyStore, ProductSigningKey, StockStore, StoredContract, TelemetryFilter, TelemetryStore,
 };
-pub use dialects::licensespring::LicenseSpringStore;
+pub use dialects::licensespring::{
+    BundleStore, DeviceVariableStore, FeatureSeatStore, LicenseSpringStore, OfflineDeactivationStore,
+    ProductVersionStore, UserLookupStore,
+};
 pub use dialects::slascone::{AnalyticsStore, BackofficeStore, ConsumptionRollbackStore, LegacyKeyStore, TokenStore};
 pub use dialects::slascone_admin::{IsvStore, LicenseUpdateStore};
 pub use dialects::slascone_sessions::{SessionOpen, SessionStore};
@@ -223,7 +214,14 @@ pub mod prelude {
         AccessStore, ActivationStore, CatalogStore, ConsumptionStore, DeviceStore, EventStore, LeaseStore,
         LicenseStore, Maintenance, PeopleStore, ValidationStore,
     };
-    pub use crate::{ConsoleStore, CoreStore, LicenseSpringStore, OutboxStore, Store, VendorStore, WebhookStore};
+    pub use crate::{
+        BulkJobStore, ConsoleSearchStore, ConsoleSessionStore, ConsoleStore, ConsumptionResetStore, DashboardStore,
+    };
+    pub use crate::{
+        BundleStore, DeviceVariableStore, FeatureSeatStore, LicenseSpringStore, OfflineDeactivationStore,
+        ProductVersionStore, UserLookupStore,
+    };
+    pub use crate::{CoreStore, OutboxStore, Store, VendorStore, WebhookStore};
 }
 
 pub use sql::Maintenance;
@@ -238,27 +236,13 @@ pub use sql::licenses::LicenseStore;
 pub use sql::people::PeopleStore;
 pub use sql::validation::ValidationStore;
 
-/// Storage shared by every dialect, one capability trait per concept (each in its own file under
-/// `sql/`, beside its SQL): the database itself, access (keys, admin tokens, credentials), the
-/// catalog, people, licenses, devices, activation, validation, consumption, floating leases and
-/// the event log. Implemented for any type that implements every part.
-pub trait CoreStore:
-    Maintenance
-    + AccessStore
-    + CatalogStore
-    + PeopleStore
-    + LicenseStore
-    + DeviceStore
-    + ActivationStore
-    + ValidationStore
-    + ConsumptionStore
-    + LeaseStore
-    + EventStore
-{
-}
-
-impl<T> CoreStore for T where
-    T: Maintenance
+sum_trait! {
+    /// Storage shared by every dialect, one capability trait per concept (each in its own file under
+    /// `sql/`, beside its SQL): the database itself, access (keys, admin tokens, credentials), the
+    /// catalog, people, licenses, devices, activation, validation, consumption, floating leases and
+    /// the event log. Implemented for any type that implements every part.
+    pub trait CoreStore:
+        Maintenance
         + AccessStore
         + CatalogStore
         + PeopleStore
@@ -268,6 +252,5 @@ impl<T> CoreStore for T where
         + ValidationStore
         + ConsumptionStore
         + LeaseStore
-        + EventStore
-{
+        + EventStore;
 }

@@ -15,70 +15,69 @@ pub(crate) struct Migration {
 /// The migration that added `licenses.active_devices` (kept by triggers; import recounts it).
 pub(crate) const ACTIVE_DEVICES_VERSION: i64 = 3;
 
-pub(crate) const SQLITE: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "init",
-        sql: include_str!("../migrations/sqlite/0001_init.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "blocked_devices_by_fingerprint",
-        sql: include_str!("../migrations/sqlite/0002_blocked_devices_by_fingerprint.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "license_active_devices",
-        sql: include_str!("../migrations/sqlite/0003_license_active_devices.sql"),
-    },
-    Migration {
-        version: 500,
-        name: "one_trial_per_device",
-        sql: include_str!("../migrations/sqlite/0500_one_trial_per_device.sql"),
-    },
-    crate::outbox::SQLITE_MIGRATION,
-    crate::webhooks::SQLITE_MIGRATION,
-    crate::webhooks::SQLITE_FAN_OUT,
-    crate::webhooks::SQLITE_SLASCONE_FAN_OUT,
-    crate::console::SQLITE_MIGRATION,
-    crate::console::SQLITE_VALIDATION_DAYS,
-    crate::console::SQLITE_SEARCH_INDEXES,
-    crate::console::SQLITE_TALLIES,
-    crate::console::SQLITE_BULK_JOBS,
-];
+impl Migration {
+    /// Migration `version` from the file stem `file` (`NNNN_name`), recorded under `name`.
+    pub(crate) const fn new(version: i64, file: &'static str, sql: &'static str) -> Self {
+        Self {
+            version,
+            name: file.split_at(5).1,
+            sql,
+        }
+    }
+}
 
-pub(crate) const POSTGRES: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "init",
-        sql: include_str!("../migrations/postgres/0001_init.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "blocked_devices_by_fingerprint",
-        sql: include_str!("../migrations/postgres/0002_blocked_devices_by_fingerprint.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "license_active_devices",
-        sql: include_str!("../migrations/postgres/0003_license_active_devices.sql"),
-    },
-    Migration {
-        version: 500,
-        name: "one_trial_per_device",
-        sql: include_str!("../migrations/postgres/0500_one_trial_per_device.sql"),
-    },
-    crate::outbox::POSTGRES_MIGRATION,
-    crate::webhooks::POSTGRES_MIGRATION,
-    crate::webhooks::POSTGRES_FAN_OUT,
-    crate::webhooks::POSTGRES_SLASCONE_FAN_OUT,
-    crate::console::POSTGRES_MIGRATION,
-    crate::console::POSTGRES_VALIDATION_DAYS,
-    crate::console::POSTGRES_SEARCH_INDEXES,
-    crate::console::POSTGRES_TALLIES,
-    crate::console::POSTGRES_BULK_JOBS,
-];
+/// One part of the store's migrations for both backends, as `SQLITE_MIGRATIONS` and
+/// `POSTGRES_MIGRATIONS`: each `version "NNNN_name"` applies
+/// `migrations/{sqlite,postgres}/NNNN_name.sql`, recorded as `name`.
+macro_rules! migrations {
+    ($($version:literal $file:literal),+ $(,)?) => {
+        pub(crate) const SQLITE_MIGRATIONS: &[$crate::migrate::Migration] = &[$(
+            $crate::migrate::Migration::new(
+                $version,
+                $file,
+                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite/", $file, ".sql")),
+            ),
+        )+];
+        pub(crate) const POSTGRES_MIGRATIONS: &[$crate::migrate::Migration] = &[$(
+            $crate::migrate::Migration::new(
+                $version,
+                $file,
+                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres/", $file, ".sql")),
+            ),
+        )+];
+    };
+}
 
+pub(crate) use migrations;
+
+// The core's own.
+migrations!(
+    1 "0001_init",
+    2 "0002_blocked_devices_by_fingerprint",
+    3 "0003_license_active_devices",
+    500 "0500_one_trial_per_device",
+);
+
+/// Every SQLite migration in the order it is applied: the core, the outbox, webhooks, the
+/// console, then the dialects' (`dialects::sqlite_migrations`).
+fn sqlite_all() -> impl Iterator<Item = &'static Migration> {
+    SQLITE_MIGRATIONS
+        .iter()
+        .chain(crate::outbox::SQLITE_MIGRATIONS)
+        .chain(crate::webhooks::SQLITE_MIGRATIONS)
+        .chain(crate::console::SQLITE_MIGRATIONS)
+        .chain(crate::dialects::sqlite_migrations())
+}
+
+/// Every PostgreSQL migration in the order it is applied (as `sqlite_all`).
+fn postgres_all() -> impl Iterator<Item = &'static Migration> {
+    POSTGRES_MIGRATIONS
+        .iter()
+        .chain(crate::outbox::POSTGRES_MIGRATIONS)
+        .chain(crate::webhooks::POSTGRES_MIGRATIONS)
+        .chain(crate::console::POSTGRES_MIGRATIONS)
+        .chain(crate::dialects::postgres_migrations())
+}
 /// The bookkeeping table is created inside the same locked transaction as the migration it guards,
 /// so two nodes starting together never race on creating it.
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS licensd_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
@@ -123,16 +122,8 @@ macro_rules! apply_one {
 /// The versions of every migration this binary knows for `backend`, ascending.
 pub(crate) fn known_versions(backend: crate::Backend) -> Vec<i64> {
     let mut versions: Vec<i64> = match backend {
-        crate::Backend::Sqlite => SQLITE
-            .iter()
-            .chain(crate::dialects::sqlite_migrations())
-            .map(|m| m.version)
-            .collect(),
-        crate::Backend::Postgres => POSTGRES
-            .iter()
-            .chain(crate::dialects::postgres_migrations())
-            .map(|m| m.version)
-            .collect(),
+        crate::Backend::Sqlite => sqlite_all().map(|m| m.version).collect(),
+        crate::Backend::Postgres => postgres_all().map(|m| m.version).collect(),
     };
     versions.sort_unstable();
     versions
@@ -144,11 +135,7 @@ pub(crate) async fn sqlite(pool: &SqlitePool, now: Millis) -> Result<()> {
 
 /// Applies the migrations `keep` selects, in their usual order (import rebuilds an export's schema).
 pub(crate) async fn sqlite_where(pool: &SqlitePool, keep: impl Fn(i64) -> bool, now: Millis) -> Result<()> {
-    for migration in SQLITE
-        .iter()
-        .chain(crate::dialects::sqlite_migrations())
-        .filter(|m| keep(m.version))
-    {
+    for migration in sqlite_all().filter(|m| keep(m.version)) {
         // IMMEDIATE takes the writer lock up front, serializing concurrent migrators.
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
         apply_one!(&mut *tx, migration, now);
@@ -163,11 +150,7 @@ pub(crate) async fn postgres(pool: &PgPool, now: Millis) -> Result<()> {
 
 /// Applies the migrations `keep` selects, in their usual order (import rebuilds an export's schema).
 pub(crate) async fn postgres_where(pool: &PgPool, keep: impl Fn(i64) -> bool, now: Millis) -> Result<()> {
-    for migration in POSTGRES
-        .iter()
-        .chain(crate::dialects::postgres_migrations())
-        .filter(|m| keep(m.version))
-    {
+    for migration in postgres_all().filter(|m| keep(m.version)) {
         let mut tx = pool.begin().await.map_err(db_err)?;
         // Released at commit/rollback; makes nodes migrating at once take turns.
         sqlx::query("SELECT pg_advisory_xact_lock($1)")

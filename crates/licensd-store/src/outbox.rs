@@ -9,21 +9,11 @@
 //! `FOR UPDATE SKIP LOCKED` and a lease, so no two nodes hold the same row at once. Migration
 //! version 600.
 
-use crate::migrate::Migration;
 use crate::{Page, PostgresStore, Result, SqliteStore, StoreError};
 use licensd_domain::Millis;
 use serde::{Deserialize, Serialize};
 
-pub(crate) const SQLITE_MIGRATION: Migration = Migration {
-    version: 600,
-    name: "outbox",
-    sql: include_str!("../migrations/sqlite/0600_outbox.sql"),
-};
-pub(crate) const POSTGRES_MIGRATION: Migration = Migration {
-    version: 600,
-    name: "outbox",
-    sql: include_str!("../migrations/postgres/0600_outbox.sql"),
-};
+crate::migrate::migrations!(600 "0600_outbox");
 
 /// The longest stored error text of an attempt, in bytes.
 pub const MAX_ERROR_BYTES: usize = 1024;
@@ -195,25 +185,13 @@ macro_rules! impl_outbox {
             fn delivery_from_row(row: &$row) -> Result<Delivery> {
                 let status: String = get(row, "status")?;
                 let headers: String = get(row, "headers")?;
-                Ok(Delivery {
-                    id: get(row, "id")?,
-                    kind: get(row, "kind")?,
-                    target_url: get(row, "target_url")?,
-                    body: get(row, "body")?,
+                Ok(crate::sql::rows::columns!(row => Delivery {
+                    id, kind, target_url, body, attempts, next_attempt_at, last_attempt_at, last_status, last_error,
+                    response_excerpt, created_at, delivered_at, claimed_until, webhook_id;
                     headers: from_json(&headers, "delivery headers")?,
                     status: DeliveryStatus::parse(&status)
                         .ok_or_else(|| StoreError::Corrupt(format!("unknown delivery status {status:?}")))?,
-                    attempts: get(row, "attempts")?,
-                    next_attempt_at: get(row, "next_attempt_at")?,
-                    last_attempt_at: get(row, "last_attempt_at")?,
-                    last_status: get(row, "last_status")?,
-                    last_error: get(row, "last_error")?,
-                    response_excerpt: get(row, "response_excerpt")?,
-                    created_at: get(row, "created_at")?,
-                    delivered_at: get(row, "delivered_at")?,
-                    claimed_until: get(row, "claimed_until")?,
-                    webhook_id: get(row, "webhook_id")?,
-                })
+                }))
             }
 
             /// Queues `new` on the caller's open transaction, due at `now`; returns its id.

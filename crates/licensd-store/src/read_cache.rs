@@ -18,7 +18,9 @@
 //!
 //! Any write invalidates every entry. That is coarse, but writes are rare next to checks, and it
 //! needs no knowledge of which rows a statement touched — a dialect store added tomorrow is covered
-//! without doing anything.
+//! without doing anything. The one exception is opt-in: the console's validation counts, a table
+//! no cache reads, commit without moving the generation (`SqliteStore::write_unseen`); flushed every
+//! 10 s, they emptied the whole cache each time.
 //!
 //! On SQLite only this process's commits bump the generation: the cache is enabled only by
 //! `licensd serve`, which holds the database's process lock (a second server on the same file

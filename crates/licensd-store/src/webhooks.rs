@@ -13,48 +13,20 @@
 //! "event": action, "created_date_utc", "entity_type", "entity_id": GUID or null, "created_by",
 //! "data"}` (GUIDs as the dialect's `id_guid` renders ids).
 
-use crate::migrate::Migration;
 use crate::{PostgresStore, Result, SqliteStore, StoreError};
 pub use licensd_domain::webhooks::WebhookEndpoint;
 use licensd_domain::{EventDraft, Millis};
 
-pub(crate) const SQLITE_MIGRATION: Migration = Migration {
-    version: 610,
-    name: "webhook_endpoints",
-    sql: include_str!("../migrations/sqlite/0610_webhook_endpoints.sql"),
-};
-pub(crate) const POSTGRES_MIGRATION: Migration = Migration {
-    version: 610,
-    name: "webhook_endpoints",
-    sql: include_str!("../migrations/postgres/0610_webhook_endpoints.sql"),
-};
-
-/// Events fan out to subscribed endpoints through the outbox (a trigger on `events`, so every
-/// code path that logs an event queues its deliveries in the same transaction).
-pub(crate) const SQLITE_FAN_OUT: Migration = Migration {
-    version: 611,
-    name: "webhook_fan_out",
-    sql: include_str!("../migrations/sqlite/0611_webhook_fan_out.sql"),
-};
-pub(crate) const POSTGRES_FAN_OUT: Migration = Migration {
-    version: 611,
-    name: "webhook_fan_out",
-    sql: include_str!("../migrations/postgres/0611_webhook_fan_out.sql"),
-};
-
-/// SLASCONE's registered webhooks (`list_entries` of kind `webhook`) hear about every event
-/// through the outbox too (kind `slascone.webhook`, SLASCONE-shaped body, unsigned: SLASCONE's
-/// registration carries no secret).
-pub(crate) const SQLITE_SLASCONE_FAN_OUT: Migration = Migration {
-    version: 612,
-    name: "slascone_webhook_fan_out",
-    sql: include_str!("../migrations/sqlite/0612_slascone_webhook_fan_out.sql"),
-};
-pub(crate) const POSTGRES_SLASCONE_FAN_OUT: Migration = Migration {
-    version: 612,
-    name: "slascone_webhook_fan_out",
-    sql: include_str!("../migrations/postgres/0612_slascone_webhook_fan_out.sql"),
-};
+// 611: events fan out to subscribed endpoints through the outbox (a trigger on `events`, so every
+// code path that logs an event queues its deliveries in the same transaction).
+// 612: SLASCONE's registered webhooks (`list_entries` of kind `webhook`) hear about every event
+// through the outbox too (kind `slascone.webhook`, SLASCONE-shaped body, unsigned: SLASCONE's
+// registration carries no secret).
+crate::migrate::migrations!(
+    610 "0610_webhook_endpoints",
+    611 "0611_webhook_fan_out",
+    612 "0612_slascone_webhook_fan_out",
+);
 
 /// The outbox kind of a delivery to a SLASCONE-registered webhook.
 pub const SLASCONE_DELIVERY_KIND: &str = "slascone.webhook";

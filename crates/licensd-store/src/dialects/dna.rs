@@ -6,22 +6,12 @@
 //! Every write that decides a lockout runs in one transaction whose first statement locks the
 //! license row, like the core client commands, so concurrent failures are all counted.
 
-use crate::migrate::Migration;
 use crate::{Page, PostgresStore, Result, SqliteStore};
 use licensd_domain::lockout::IpLockoutPolicy;
 use licensd_domain::{EventDraft, License, Millis};
 use serde::{Deserialize, Serialize};
 
-pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
-    version: 400,
-    name: "dna",
-    sql: include_str!("../../migrations/sqlite/0400_dna.sql"),
-}];
-pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[Migration {
-    version: 400,
-    name: "dna",
-    sql: include_str!("../../migrations/postgres/0400_dna.sql"),
-}];
+crate::migrate::migrations!(400 "0400_dna");
 
 /// The DNA end-user data of a license; all `None` for a license that has none yet.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -9,22 +9,12 @@
 //! previous one left: a pool is never overdrawn. A refusal rolls back and changes nothing.
 //! Migrations use versions 540–549; files live in migrations/{sqlite,postgres}/.
 
-use crate::migrate::Migration;
 use crate::{PostgresStore, Result, SqliteStore};
 use licensd_domain::dna_credits::Funding;
 use licensd_domain::{EventDraft, License, Millis, Product};
 use serde::{Deserialize, Serialize};
 
-pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
-    version: 540,
-    name: "dna_credit_pools",
-    sql: include_str!("../../migrations/sqlite/0540_dna_credit_pools.sql"),
-}];
-pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[Migration {
-    version: 540,
-    name: "dna_credit_pools",
-    sql: include_str!("../../migrations/postgres/0540_dna_credit_pools.sql"),
-}];
+crate::migrate::migrations!(540 "0540_dna_credit_pools");
 
 /// One credit of a buyer e-mail's pool.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,22 +148,19 @@ macro_rules! impl_dna_credit_store {
                 let other_types = usize::try_from(other_types).unwrap_or(usize::MAX);
                 let next = dna_credits::plan_funding(current, other_types, funding)
                     .map_err(|e| StoreError::InvalidInput(e.to_string()))?;
-                let row = sqlx::query(concat!(
-                    "INSERT INTO dna_credit_pools (product_id, email, name, balance, consumed, updated_at) ",
-                    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (product_id, email, name) DO UPDATE SET ",
-                    "balance = excluded.balance, consumed = excluded.consumed, updated_at = excluded.updated_at ",
-                    "RETURNING product_id, email, name, balance, consumed, updated_at"
-                ))
-                .bind(product_id)
-                .bind(&email)
-                .bind(name)
-                .bind(next.balance)
-                .bind(next.consumed)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db_err)?;
-                let pool = pool_from_row(&row)?;
+                let pool = save_pool(
+                    &mut tx,
+                    concat!(
+                        "INSERT INTO dna_credit_pools (product_id, email, name, balance, consumed, updated_at) ",
+                        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (product_id, email, name) DO UPDATE SET ",
+                        "balance = excluded.balance, consumed = excluded.consumed, updated_at = excluded.updated_at ",
+                        "RETURNING product_id, email, name, balance, consumed, updated_at"
+                    ),
+                    (product_id, &email, name),
+                    next,
+                    now,
+                )
+                .await?;
                 let event = event.data(serde_json::json!({
                     "email": pool.email, "name": pool.name, "balance": pool.balance,
                     "previous_balance": current.map(|c| c.balance),
@@ -211,21 +198,18 @@ macro_rules! impl_dna_credit_store {
                 let Some((email, _)) = current else {
                     return Err(StoreError::Denied(licensd_domain::Denial::FeatureNotFound));
                 };
-                let row = sqlx::query(concat!(
-                    "UPDATE dna_credit_pools SET balance = $4, consumed = $5, updated_at = $6 ",
-                    "WHERE product_id = $1 AND email = $2 AND name = $3 ",
-                    "RETURNING product_id, email, name, balance, consumed, updated_at"
-                ))
-                .bind(license.product_id.get())
-                .bind(&email)
-                .bind(name)
-                .bind(next.balance)
-                .bind(next.consumed)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db_err)?;
-                let pool = pool_from_row(&row)?;
+                let pool = save_pool(
+                    &mut tx,
+                    concat!(
+                        "UPDATE dna_credit_pools SET balance = $4, consumed = $5, updated_at = $6 ",
+                        "WHERE product_id = $1 AND email = $2 AND name = $3 ",
+                        "RETURNING product_id, email, name, balance, consumed, updated_at"
+                    ),
+                    (license.product_id.get(), &email, name),
+                    next,
+                    now,
+                )
+                .await?;
                 let event = event.data(serde_json::json!({
                     "target": "EMAIL", "email": pool.email, "name": pool.name,
                     "amount": amount, "balance": pool.balance,
@@ -234,6 +218,28 @@ macro_rules! impl_dna_credit_store {
                 tx.commit().await.map_err(db_err)?;
                 Ok(pool)
             }
+        }
+
+        /// Writes the pool `(product id, e-mail, name)` with `sql` (`$1`–`$3` the pool, `$4` the
+        /// balance, `$5` consumed, `$6` now, returning the pool's columns) and decodes it.
+        async fn save_pool(
+            conn: &mut $conn,
+            sql: &'static str,
+            (product_id, email, name): (i64, &str, &str),
+            next: PoolBalance,
+            now: Millis,
+        ) -> Result<CreditPool> {
+            let row = sqlx::query(sql)
+                .bind(product_id)
+                .bind(email)
+                .bind(name)
+                .bind(next.balance)
+                .bind(next.consumed)
+                .bind(now)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db_err)?;
+            pool_from_row(&row)
         }
 
         fn pool_from_row(r: &$row) -> Result<CreditPool> {

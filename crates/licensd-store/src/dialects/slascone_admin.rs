@@ -3,22 +3,12 @@
 //! temporary flag, license type, software release limitation and legacy license key together).
 //! Migrations use versions 530–539; files live in migrations/{sqlite,postgres}/.
 
-use crate::migrate::Migration;
 use crate::{PostgresStore, Result, SqliteStore};
 use licensd_domain::{EventDraft, LicenseId, Millis};
 
 pub use super::slascone::LicenseLimitsUpdate;
 
-pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
-    version: 530,
-    name: "slascone_isv",
-    sql: include_str!("../../migrations/sqlite/0530_slascone_isv.sql"),
-}];
-pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[Migration {
-    version: 530,
-    name: "slascone_isv",
-    sql: include_str!("../../migrations/postgres/0530_slascone_isv.sql"),
-}];
+crate::migrate::migrations!(530 "0530_slascone_isv");
 
 // The `StoreError::Conflict` texts of `apply_license_update` beyond the limits' ones
 // (`slascone::CONFLICT_TOKENS_IN_USE`, `CONFLICT_USERS_IN_USE`, `CONFLICT_EXPIRATION_MODE`) and

@@ -5,21 +5,11 @@
 //! concurrent opens cannot exceed the seats, the sessions per client or one client per user.
 //! Migrations use versions 520–529.
 
-use crate::migrate::Migration;
 use crate::{PostgresStore, Result, SqliteStore};
 use licensd_domain::floating_sessions::SessionRefusal;
 use licensd_domain::{EventDraft, FloatingLease, LicenseId, Millis};
 
-pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
-    version: 520,
-    name: "slascone_sessions",
-    sql: include_str!("../../migrations/sqlite/0520_slascone_sessions.sql"),
-}];
-pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[Migration {
-    version: 520,
-    name: "slascone_sessions",
-    sql: include_str!("../../migrations/postgres/0520_slascone_sessions.sql"),
-}];
+crate::migrate::migrations!(520 "0520_slascone_sessions");
 
 /// A session open request, as the dialect checked it at the edge.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -196,11 +196,20 @@ macro_rules! impl_devices {
                     let codec = &*self.codec;
                     let mut tx = begin_write(self).await?;
                     // Lock the device's license first, like every other device change.
-                    let row = sqlx::query(concat!(
-                        "UPDATE licenses SET lock_version = lock_version + 1 \
-                         WHERE id = (SELECT license_id FROM devices WHERE id = $1) RETURNING ",
-                        license_cols!()
-                    ))
+                    let row = sqlx::query(match BACKEND {
+                        Backend::Sqlite => concat!(
+                            "UPDATE licenses SET lock_version = lock_version + 1 \
+                             WHERE id = (SELECT license_id FROM devices WHERE id = $1) RETURNING ",
+                            license_cols!()
+                        ),
+                        // The row lock an UPDATE takes, without a new row version (`lock_license`).
+                        Backend::Postgres => concat!(
+                            "SELECT ",
+                            license_cols!(),
+                            " FROM licenses WHERE id = (SELECT license_id FROM devices WHERE id = $1) \
+                             FOR NO KEY UPDATE"
+                        ),
+                    })
                     .bind(device_id.get())
                     .fetch_optional(&mut *tx)
                     .await

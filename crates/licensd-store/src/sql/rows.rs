@@ -114,19 +114,13 @@ macro_rules! row_decoders {
             }
 
             fn policy_from_row(r: &DbRow) -> Result<Policy> {
-                Ok(Policy {
-                    id: get(r, "id")?,
-                    product_id: ProductId::new(get(r, "product_id")?),
-                    code: get(r, "code")?,
-                    name: get(r, "name")?,
+                Ok($crate::sql::rows::columns!(r => Policy {
+                    id, code, name, duration_days, maintenance_days, created_at, updated_at;
                     terms: json(r, "terms")?,
-                    duration_days: get(r, "duration_days")?,
-                    maintenance_days: get(r, "maintenance_days")?,
                     features: json(r, "features")?,
                     metadata: json(r, "metadata")?,
-                    created_at: get(r, "created_at")?,
-                    updated_at: get(r, "updated_at")?,
-                })
+                    product_id: ProductId::new(get(r, "product_id")?),
+                }))
             }
 
             fn customer_from_row(r: &DbRow) -> Result<Customer> {
@@ -307,4 +301,17 @@ macro_rules! row_decoders {
     };
 }
 
-pub(crate) use row_decoders;
+/// A struct literal whose fields each decode the column of the same name with the `get` in scope:
+/// `columns!(row => Policy { id, name; terms: json(row, "terms")? })` is
+/// `Policy { id: get(row, "id")?, name: get(row, "name")?, terms: json(row, "terms")? }`; the
+/// fields after `;` take the expression given.
+macro_rules! columns {
+    ($row:expr => $ty:ident { $($field:ident),* $(,)? $(; $($other:ident: $value:expr),* $(,)?)? }) => {
+        $ty {
+            $($field: get($row, stringify!($field))?,)*
+            $($($other: $value,)*)?
+        }
+    };
+}
+
+pub(crate) use {columns, row_decoders};

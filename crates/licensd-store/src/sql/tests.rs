@@ -585,3 +585,56 @@ fn validation_select_lists_the_decoders_columns_in_order() {
     expected.extend(prefixed("d", crate::sql::device_cols!()));
     assert_eq!(columns, expected);
 }
+
+/// SQLite: the console's validation counts are written without moving the read generation (no
+/// cache reads them: flushed every 10 s, they emptied every cached read and kept answer); every
+/// other commit still moves it, and the counts are there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_validation_counts_leave_the_read_cache_alone() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let store = connect_server(&url, Arc::new(XorCodec), 4, 16, std::time::Duration::ZERO)
+        .await
+        .expect("sqlite");
+    store.migrate(NOW).await.expect("migrate");
+    let before = store
+        .read_generation()
+        .expect("a file database with the cache keeps a generation");
+    store
+        .add_validation_counts(&[(NOW / DAY - 1, 2), (NOW / DAY, 3)])
+        .await
+        .expect("counts");
+    store.add_validation_counts(&[(NOW / DAY, 4)]).await.expect("counts");
+    assert_eq!(store.read_generation(), Some(before), "the counts invalidate nothing");
+    let days: Vec<(i64, i64)> = store
+        .daily_activity(NOW - DAY)
+        .await
+        .expect("daily activity")
+        .iter()
+        .map(|day| (day.day, day.validations))
+        .collect();
+    assert_eq!(days, vec![(NOW / DAY - 1, 2), (NOW / DAY, 7)]);
+    store
+        .create_product(
+            NewProduct {
+                code: "app".into(),
+                name: "App".into(),
+                auth_method: AuthMethod::Key,
+                status: ProductStatus::Active,
+                trial_allowed: false,
+                trial_days: 0,
+                metadata: json!({}),
+            },
+            ev("product.create", "product"),
+            NOW,
+        )
+        .await
+        .expect("product");
+    let after = store.read_generation().expect("generation");
+    assert!(
+        after > before,
+        "any other commit moves the generation ({before} -> {after})"
+    );
+    store.add_validation_counts(&[(NOW / DAY, 1)]).await.expect("counts");
+    assert_eq!(store.read_generation(), Some(after));
+}

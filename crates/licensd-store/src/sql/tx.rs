@@ -31,32 +31,50 @@ macro_rules! tx_helpers {
             Ok(())
         }
 
-        /// The first statement of every client command: bumping `lock_version` takes the row
-        /// lock on PostgreSQL and, inside `BEGIN IMMEDIATE`, is the write SQLite already
-        /// serialized. Everything read afterwards is therefore stable until commit.
+        /// The first statement of every client command; everything read afterwards is stable
+        /// until commit. On SQLite, bumping `lock_version` inside `BEGIN IMMEDIATE` is the write
+        /// the single writer already serialized. On PostgreSQL, `SELECT … FOR NO KEY UPDATE`
+        /// takes the very row lock an `UPDATE` of a non-key column takes (same conflicts: other
+        /// lockers and writers of the row wait, foreign-key checks do not) without writing a
+        /// new row version: no heap tuple, index or WAL work for the lock, and a later update of
+        /// the row in the same transaction (the active-device trigger, the consumption counter)
+        /// does not re-run its foreign-key check on `product_id`, which an update of a row
+        /// version this transaction made always does.
         pub(crate) async fn lock_license(
             conn: &mut Conn,
             codec: &dyn SecretCodec,
             license: &LicenseRef,
         ) -> Result<Option<License>> {
-            let row = match license {
-                LicenseRef::Id(id) => sqlx::query(concat!(
+            let sql = match (BACKEND, license) {
+                (Backend::Sqlite, LicenseRef::Id(_)) => concat!(
                     "UPDATE licenses SET lock_version = lock_version + 1 WHERE id = $1 RETURNING ",
                     license_cols!()
-                ))
-                .bind((*id).get())
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db_err)?,
-                LicenseRef::Key(key) => sqlx::query(concat!(
+                ),
+                (Backend::Sqlite, LicenseRef::Key(_)) => concat!(
                     "UPDATE licenses SET lock_version = lock_version + 1 WHERE key_digest = $1 RETURNING ",
                     license_cols!()
-                ))
-                .bind(codec.digest(key.as_bytes()))
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db_err)?,
+                ),
+                (Backend::Postgres, LicenseRef::Id(_)) => {
+                    concat!(
+                        "SELECT ",
+                        license_cols!(),
+                        " FROM licenses WHERE id = $1 FOR NO KEY UPDATE"
+                    )
+                }
+                (Backend::Postgres, LicenseRef::Key(_)) => {
+                    concat!(
+                        "SELECT ",
+                        license_cols!(),
+                        " FROM licenses WHERE key_digest = $1 FOR NO KEY UPDATE"
+                    )
+                }
             };
+            let query = sqlx::query(sql);
+            let query = match license {
+                LicenseRef::Id(id) => query.bind(id.get()),
+                LicenseRef::Key(key) => query.bind(codec.digest(key.as_bytes())),
+            };
+            let row = query.fetch_optional(&mut *conn).await.map_err(db_err)?;
             row.map(|r| license_from_row(&r, codec)).transpose()
         }
 
@@ -106,7 +124,13 @@ macro_rules! tx_helpers {
         /// `lock_license` for a command that needs none of the license's columns but its product:
         /// the product id, or NotFound when there is no such license.
         pub(crate) async fn lock_license_id(conn: &mut Conn, license_id: i64) -> Result<i64> {
-            sqlx::query_scalar("UPDATE licenses SET lock_version = lock_version + 1 WHERE id = $1 RETURNING product_id")
+            let sql = match BACKEND {
+                Backend::Sqlite => {
+                    "UPDATE licenses SET lock_version = lock_version + 1 WHERE id = $1 RETURNING product_id"
+                }
+                Backend::Postgres => "SELECT product_id FROM licenses WHERE id = $1 FOR NO KEY UPDATE",
+            };
+            sqlx::query_scalar(sql)
                 .bind(license_id)
                 .fetch_optional(&mut *conn)
                 .await

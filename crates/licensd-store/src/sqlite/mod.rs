@@ -107,6 +107,30 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Runs `job`, a whole write transaction, on the writer thread without moving the read
+    /// generation: only for writes to tables that neither read cache (`read_cache`, the server's
+    /// kept answers) reads and that fire no trigger writing such a table, like the console's
+    /// validation counts (`console_validation_days`). Flushed every 10 s, they invalidated every
+    /// cached read and kept answer each time (bench/RESULTS.md, optimisation 18); PostgreSQL's
+    /// read cache is likewise only notified by writes to the tables it reads. `None` on an
+    /// in-memory database (no writer thread, and no read cache).
+    pub(crate) async fn write_unseen<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut rusqlite::Connection) -> Result<T> + Send + 'static,
+    ) -> Option<Result<T>> {
+        let writer = self.writer_thread.as_ref()?;
+        Some(
+            writer
+                .run(move |conn| {
+                    let _unseen = wal_hook::Unseen::start();
+                    job(conn)
+                })
+                .await,
+        )
+    }
+}
+
 fn pool_options(max_connections: u32, generation: Generation) -> SqlitePoolOptions {
     SqlitePoolOptions::new()
         .max_connections(max_connections)
@@ -146,10 +170,35 @@ mod wal_hook {
         }
     }
 
+    thread_local! {
+        /// Set by `Unseen` while the writer thread runs a job that writes only tables no read
+        /// cache reads: its commit leaves the generation as it is. The hook runs on the committing
+        /// thread, so no other connection's commit can see this thread's flag.
+        static UNSEEN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// While alive, commits on this thread do not bump the generation (see `UNSEEN`).
+    pub(super) struct Unseen(());
+
+    impl Unseen {
+        pub(super) fn start() -> Self {
+            UNSEEN.with(|unseen| unseen.set(true));
+            Self(())
+        }
+    }
+
+    impl Drop for Unseen {
+        fn drop(&mut self) {
+            UNSEEN.with(|unseen| unseen.set(false));
+        }
+    }
+
     unsafe extern "C" fn on_commit(counter: *mut c_void, db: *mut sqlite3, name: *const c_char, pages: c_int) -> c_int {
         // SAFETY: `counter` is the `'static` AtomicU64 given to `register`.
         let generation = unsafe { &*counter.cast::<AtomicU64>() };
-        generation.fetch_add(1, Ordering::Release);
+        if !UNSEEN.with(std::cell::Cell::get) {
+            generation.fetch_add(1, Ordering::Release);
+        }
         if pages >= AUTO_CHECKPOINT_PAGES {
             // SAFETY: SQLite calls the hook on the committing connection `db` with the name of
             // the database written; checkpointing from the hook is what the default hook does.
@@ -167,14 +216,19 @@ mod wal_hook {
 /// a write costs one hand-off instead of two per statement (sqlx's model) while it holds
 /// SQLite's writer lock.
 ///
-/// It takes turns with the sqlx writer connection: `run` holds that pool's only connection while
-/// the job runs, so the two never wait on each other inside SQLite's busy handler. A caller that
-/// goes away mid-job releases the turn early; the job still commits or rolls back as a whole, and
-/// the next writer at worst waits for it in SQLite's busy handler.
+/// It takes turns with the sqlx writer connection: the thread holds that pool's only connection
+/// while it runs jobs, so the two never wait on each other inside SQLite's busy handler. The
+/// thread takes the turn itself and keeps it while jobs are queued (at most `JOBS_PER_TURN` in a
+/// row, then a waiting sqlx writer goes first): handing the turn from caller to caller took three
+/// runtime wake-ups per write (the answer, the connection's return to the pool, the next caller's
+/// acquire), each waiting for a worker busy signing answers, while the writer lock sat unused
+/// (bench/RESULTS.md, optimisation 18).
 pub(crate) struct WriterThread {
     jobs: std::sync::mpsc::Sender<Job>,
-    turn: SqlitePool,
 }
+
+/// How many queued jobs the writer thread runs in one turn before letting a sqlx writer in.
+const JOBS_PER_TURN: usize = 64;
 
 type Job = Box<dyn FnOnce(&mut rusqlite::Connection) + Send>;
 
@@ -195,22 +249,34 @@ impl WriterThread {
         // SAFETY: the handle belongs to `conn`, which the writer thread owns until it ends; the
         // hook's counter is `'static`.
         wal_hook::register(unsafe { conn.handle() }, generation);
+        // The turn is a sqlx pool connection: acquiring it and giving it back run on the runtime.
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|e| StoreError::Database(format!("the SQLite writer thread needs a Tokio runtime: {e}")))?;
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("licensd-sqlite-writer".into())
             .spawn(move || {
                 let mut conn = conn;
-                for job in queue {
-                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn)));
-                    if outcome.is_err() && !conn.is_autocommit() {
-                        // A job that panicked mid-transaction: its caller gets an error (its
-                        // reply channel is gone) and nothing it wrote stays.
-                        let _ = conn.execute_batch("ROLLBACK");
+                while let Ok(first) = queue.recv() {
+                    // Without the turn (the pool closed or timed out) a job still runs correctly:
+                    // `BEGIN IMMEDIATE` then waits in SQLite's busy handler instead.
+                    let held = runtime.block_on(turn.acquire()).ok();
+                    let mut next = Some(first);
+                    let mut ran = 0;
+                    while let Some(job) = next.take() {
+                        run_job(&mut conn, job);
+                        ran += 1;
+                        if ran < JOBS_PER_TURN {
+                            next = queue.try_recv().ok();
+                        }
                     }
+                    // Dropping a pool connection spawns its return to the pool on the runtime.
+                    let _runtime = runtime.enter();
+                    drop(held);
                 }
             })
             .map_err(|e| StoreError::Database(format!("cannot start the SQLite writer thread: {e}")))?;
-        Ok(Self { jobs, turn })
+        Ok(Self { jobs })
     }
 
     /// Runs `job` on the writer thread, in turn with every other writer of this store.
@@ -218,7 +284,6 @@ impl WriterThread {
         &self,
         job: impl FnOnce(&mut rusqlite::Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let _turn = self.turn.acquire().await.map_err(db_err)?;
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.jobs
             .send(Box::new(move |conn| {
@@ -228,6 +293,16 @@ impl WriterThread {
         answer
             .await
             .map_err(|_| StoreError::Database("the SQLite writer thread dropped a job".into()))?
+    }
+}
+
+/// Runs one job on the writer thread's connection.
+fn run_job(conn: &mut rusqlite::Connection, job: Job) {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(conn)));
+    if outcome.is_err() && !conn.is_autocommit() {
+        // A job that panicked mid-transaction: its caller gets an error (its reply channel is
+        // gone) and nothing it wrote stays.
+        let _ = conn.execute_batch("ROLLBACK");
     }
 }
 

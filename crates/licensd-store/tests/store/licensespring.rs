@@ -252,9 +252,9 @@ pub async fn device_variables_merge_under_the_lock(db: Db) {
     assert_unchanged(&db, &before, "variables for a device that is not active").await;
 }
 
-fn new_version(product_id: i64, version: &str) -> licensd_store::dialects::licensespring::NewProductVersion {
-    licensd_store::dialects::licensespring::NewProductVersion {
-        product_id,
+fn new_version(product_id: i64, version: &str) -> licensd_domain::product_version::ProductVersionSpec {
+    licensd_domain::product_version::ProductVersionSpec {
+        product_id: licensd_domain::ProductId::new(product_id),
         version: version.into(),
         environment: Some("linux".into()),
         channel: None,
@@ -279,16 +279,9 @@ pub async fn product_versions_crud(db: Db) {
         )
         .await
         .unwrap();
-    assert_eq!(
-        (
-            created.version.as_str(),
-            created.environment.as_deref(),
-            created.size,
-            created.enabled
-        ),
-        ("1.0", Some("linux"), Some(1234), true)
-    );
-    assert_eq!(created.requires_version.as_deref(), Some("0.9"));
+    // Everything recorded reads back as given.
+    assert_eq!(created.spec, new_version(product.id.get(), "1.0"));
+    assert_eq!(created.created_at, NOW);
     // The same version, environment and channel again is a conflict; another environment is not.
     assert_conflict(
         db.create_product_version(

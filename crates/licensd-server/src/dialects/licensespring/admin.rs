@@ -12,8 +12,7 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use licensd_domain::product_version::ProductVersion;
-use licensd_store::dialects::licensespring::NewProductVersion;
+use licensd_domain::product_version::{ProductVersion, ProductVersionSpec};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -74,8 +73,8 @@ pub async fn create_product_version(
         .await
         .for_resource("product")?;
     let now = state.now();
-    let new = NewProductVersion {
-        product_id,
+    let new = ProductVersionSpec {
+        product_id: ProductId::new(product_id),
         version: body.version,
         environment: body.environment,
         channel: body.channel,

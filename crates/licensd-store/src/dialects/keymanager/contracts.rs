@@ -1,5 +1,24 @@
 //! Contracts: license-key quotas, generating and destroying keys under them.
 
+/// Binds a contract's fields to `$query`, in column order from `product_id` to `can_destroy_all`
+/// (the key as its digest, then sealed), as the contract insert and update take them.
+macro_rules! bind_contract_fields {
+    ($query:expr, $fields:expr, $codec:expr) => {
+        $query
+            .bind($fields.product_id)
+            .bind(&$fields.name)
+            .bind(&$fields.information)
+            .bind($codec.digest($fields.key.as_bytes()))
+            .bind($codec.seal($fields.key.as_bytes(), CONTRACT_KEY))
+            .bind($fields.license_keys_quantity)
+            .bind($fields.active)
+            .bind($fields.can_get_info)
+            .bind($fields.can_generate)
+            .bind($fields.can_destroy)
+            .bind($fields.can_destroy_all)
+    };
+}
+
 /// The SQL behind these `ContractStore` methods, as inherent methods of one store type; the trait
 /// impl in `mod.rs` delegates to them. Expanded inside `impl_keymanager!`,
 /// so the row helpers and `insert_event` there are in scope.
@@ -11,22 +30,12 @@ macro_rules! km_contracts_sql {
                 if !product_exists(&mut tx, fields.product_id).await? {
                     return Err(StoreError::NotFound);
                 }
-                let id: i64 = sqlx::query_scalar(
+                let insert = sqlx::query_scalar(
                     "INSERT INTO km_contracts (product_id, name, information, key_digest, key_sealed, license_keys_quantity, \
                      active, can_get_info, can_generate, can_destroy, can_destroy_all, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
-                )
-                .bind(fields.product_id)
-                .bind(&fields.name)
-                .bind(&fields.information)
-                .bind(self.codec.digest(fields.key.as_bytes()))
-                .bind(self.codec.seal(fields.key.as_bytes(), CONTRACT_KEY))
-                .bind(fields.license_keys_quantity)
-                .bind(fields.active)
-                .bind(fields.can_get_info)
-                .bind(fields.can_generate)
-                .bind(fields.can_destroy)
-                .bind(fields.can_destroy_all)
+                );
+                let id: i64 = bind_contract_fields!(insert, fields, self.codec)
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await
@@ -42,23 +51,13 @@ macro_rules! km_contracts_sql {
                 if !product_exists(&mut tx, fields.product_id).await? {
                     return Err(StoreError::NotFound);
                 }
-                let done = sqlx::query(
+                let update = sqlx::query(
                     "UPDATE km_contracts SET product_id = $2, name = $3, information = $4, key_digest = $5, key_sealed = $6, \
                      license_keys_quantity = $7, active = $8, can_get_info = $9, can_generate = $10, can_destroy = $11, \
                      can_destroy_all = $12, updated_at = $13 WHERE id = $1",
                 )
-                .bind(id)
-                .bind(fields.product_id)
-                .bind(&fields.name)
-                .bind(&fields.information)
-                .bind(self.codec.digest(fields.key.as_bytes()))
-                .bind(self.codec.seal(fields.key.as_bytes(), CONTRACT_KEY))
-                .bind(fields.license_keys_quantity)
-                .bind(fields.active)
-                .bind(fields.can_get_info)
-                .bind(fields.can_generate)
-                .bind(fields.can_destroy)
-                .bind(fields.can_destroy_all)
+                .bind(id);
+                let done = bind_contract_fields!(update, fields, self.codec)
                 .bind(now)
                 .execute(&mut *tx)
                 .await

@@ -2,7 +2,6 @@
 //! the access block list, per-product signing keys and key/value metadata of license keys and
 //! products. Migrations use versions 200–299; files live in migrations/{sqlite,postgres}/.
 
-use crate::migrate::Migration;
 use crate::{PostgresStore, Result, SqliteStore};
 use licensd_domain::access::{AccessBlock, AccessBlockKind};
 use licensd_domain::contract::{Contract, ContractRefusal};
@@ -12,16 +11,7 @@ use licensd_domain::telemetry::TelemetryRecord;
 use licensd_domain::{EventDraft, LicenseId, Millis};
 use serde::{Deserialize, Serialize};
 
-pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
-    version: 200,
-    name: "keymanager",
-    sql: include_str!("../../../migrations/sqlite/0200_keymanager.sql"),
-}];
-pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[Migration {
-    version: 200,
-    name: "keymanager",
-    sql: include_str!("../../../migrations/postgres/0200_keymanager.sql"),
-}];
+crate::migrate::migrations!(200 "0200_keymanager");
 
 mod api;
 #[macro_use]
@@ -108,20 +98,10 @@ macro_rules! impl_keymanager {
             fn contract_from_row(row: &$row, codec: &dyn crate::SecretCodec) -> Result<StoredContract> {
                 let sealed: Vec<u8> = get(row, "key_sealed")?;
                 Ok(StoredContract {
-                    contract: Contract {
-                        id: get(row, "id")?,
-                        product_id: get(row, "product_id")?,
-                        name: get(row, "name")?,
-                        information: get(row, "information")?,
-                        license_keys_quantity: get(row, "license_keys_quantity")?,
-                        active: get(row, "active")?,
-                        can_get_info: get(row, "can_get_info")?,
-                        can_generate: get(row, "can_generate")?,
-                        can_destroy: get(row, "can_destroy")?,
-                        can_destroy_all: get(row, "can_destroy_all")?,
-                        created_at: get(row, "created_at")?,
-                        updated_at: get(row, "updated_at")?,
-                    },
+                    contract: crate::sql::rows::columns!(row => Contract {
+                        id, product_id, name, information, license_keys_quantity, active, can_get_info, can_generate,
+                        can_destroy, can_destroy_all, created_at, updated_at
+                    }),
                     key: crate::sql::open_text(codec, &sealed, CONTRACT_KEY)?,
                     license_keys_count: get(row, "license_keys_count")?,
                 })

@@ -7,47 +7,17 @@
 //! up by their keyed digest, never in plain text.
 //! Migrations use versions 300–399 and 510–519; files live in migrations/{sqlite,postgres}/.
 
-use crate::migrate::Migration;
 use crate::{NewLicense, NewLicenseUser};
 use crate::{PostgresStore, Result, SqliteStore};
 use licensd_domain::analytics::{AnalyticalField, AnalyticalFieldType, UsageFeature, UsageModule};
 use licensd_domain::backoffice::{CustomerProfile, Entry, EntryKind, TagTarget};
 use licensd_domain::{Customer, CustomerId, EventDraft, License, LicenseId, LicenseStatus, LicenseUser, Millis};
 
-pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 300,
-        name: "slascone",
-        sql: include_str!("../../../migrations/sqlite/0300_slascone.sql"),
-    },
-    Migration {
-        version: 301,
-        name: "slascone_backoffice",
-        sql: include_str!("../../../migrations/sqlite/0301_slascone_backoffice.sql"),
-    },
-    Migration {
-        version: 510,
-        name: "edition_names_unique",
-        sql: include_str!("../../../migrations/sqlite/0510_edition_names_unique.sql"),
-    },
-];
-pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 300,
-        name: "slascone",
-        sql: include_str!("../../../migrations/postgres/0300_slascone.sql"),
-    },
-    Migration {
-        version: 301,
-        name: "slascone_backoffice",
-        sql: include_str!("../../../migrations/postgres/0301_slascone_backoffice.sql"),
-    },
-    Migration {
-        version: 510,
-        name: "edition_names_unique",
-        sql: include_str!("../../../migrations/postgres/0510_edition_names_unique.sql"),
-    },
-];
+crate::migrate::migrations!(
+    300 "0300_slascone",
+    301 "0301_slascone_backoffice",
+    510 "0510_edition_names_unique",
+);
 
 // The `StoreError::Conflict` texts of the back-office commands: callers (the dialect) tell the
 // refusals apart by them.

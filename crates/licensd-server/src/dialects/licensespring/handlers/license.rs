@@ -143,7 +143,9 @@ pub(crate) async fn checked_license<const CHECK_LICENSE: bool>(
     )
     .await?;
     if !include_expired_features {
-        drop_expired_features(&mut object, &identity.license, now, state).await?;
+        // The validation read the license's features in the same snapshot as the rest of the
+        // report (none when it has none): no second statement for them.
+        drop_expired_features(&mut object, &report.features, now);
     }
     sign_v1(state, &mut object, &identity.license, signed_id, hardware_id)?;
     Ok(object)
@@ -169,24 +171,14 @@ pub(crate) fn sign_v1(
 
 /// `include_expired_features=false` (what both SDKs send by default): features whose own expiry
 /// has passed are left out of `product_features`.
-async fn drop_expired_features(
-    object: &mut serde_json::Map<String, Value>,
-    license: &License,
-    now: Millis,
-    state: &AppState,
-) -> Result<(), LsError> {
-    let features = state
-        .store
-        .license_features(license.id)
-        .await
-        .map_err(LsError::from_store)?;
+fn drop_expired_features(object: &mut serde_json::Map<String, Value>, features: &[LicenseFeature], now: Millis) {
     let expired: Vec<&str> = features
         .iter()
         .filter(|feature| !licensd_domain::rules::feature_active(feature, now))
         .map(|feature| feature.definition.code.as_str())
         .collect();
     if expired.is_empty() {
-        return Ok(());
+        return;
     }
     if let Some(Value::Array(list)) = object.get_mut("product_features") {
         list.retain(|feature| {
@@ -196,7 +188,6 @@ async fn drop_expired_features(
                 .is_none_or(|code| !expired.contains(&code))
         });
     }
-    Ok(())
 }
 
 pub async fn deactivate_license(call: LsCall) -> Result<Response, LsError> {

@@ -49,16 +49,16 @@ async fn licensed_device(state: &AppState, license: &License, hardware_id: &str)
 fn version_object(version: &ProductVersion) -> Value {
     json!({
         "id": version.id,
-        "version": version.version,
-        "installation_file": version.download_url,
-        "release_date": to_rfc3339(version.release_date),
-        "hash_md5": version.hash_md5,
-        "environment": version.environment,
-        "eula_link": version.eula_link,
-        "release_notes_link": version.release_notes_link,
-        "size": version.size,
-        "requires_version": version.requires_version,
-        "channel": version.channel,
+        "version": version.spec.version,
+        "installation_file": version.spec.download_url,
+        "release_date": to_rfc3339(version.spec.release_date),
+        "hash_md5": version.spec.hash_md5,
+        "environment": version.spec.environment,
+        "eula_link": version.spec.eula_link,
+        "release_notes_link": version.spec.release_notes_link,
+        "size": version.spec.size,
+        "requires_version": version.spec.requires_version,
+        "channel": version.spec.channel,
     })
 }
 
@@ -97,7 +97,7 @@ pub async fn versions(
     };
     let list: Vec<Value> = product_version::available_versions(&versions, &license, &query)
         .into_iter()
-        .map(|version| json!({"version": version.version, "release_date": to_rfc3339(version.release_date)}))
+        .map(|version| json!({"version": version.spec.version, "release_date": to_rfc3339(version.spec.release_date)}))
         .collect();
     Ok(signed(&Value::Array(list)))
 }
@@ -127,18 +127,18 @@ pub async fn installation_file(
 pub(crate) fn latest_version(versions: &[ProductVersion], env: Option<&str>) -> Value {
     versions
         .iter()
-        .filter(|version| version.enabled)
-        .filter(|version| match (&version.environment, env) {
+        .filter(|version| version.spec.enabled)
+        .filter(|version| match (&version.spec.environment, env) {
             (Some(have), Some(want)) => have.eq_ignore_ascii_case(want),
             _ => true,
         })
-        .max_by(|a, b| product_version::compare_versions(&a.version, &b.version))
+        .max_by(|a, b| product_version::compare_versions(&a.spec.version, &b.spec.version))
         .map_or(Value::Null, |version| {
             let mut object = version_object(version);
             if let Some(map) = object.as_object_mut() {
-                map.insert("product_id".into(), json!(version.product_id));
-                map.insert("enabled".into(), json!(version.enabled));
-                map.insert("full_link".into(), json!(version.download_url));
+                map.insert("product_id".into(), json!(version.spec.product_id));
+                map.insert("enabled".into(), json!(version.spec.enabled));
+                map.insert("full_link".into(), json!(version.spec.download_url));
             }
             object
         })
