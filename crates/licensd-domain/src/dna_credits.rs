@@ -170,7 +170,6 @@ pub fn plan_funding(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{LicenseId, ProductId};
 
     #[test]
     fn targets_and_their_order() {
@@ -197,42 +196,14 @@ mod tests {
 
     fn product() -> Product {
         Product {
-            id: ProductId::new(1),
-            code: "app".into(),
-            name: "App".into(),
-            auth_method: crate::AuthMethod::Key,
-            status: crate::ProductStatus::Active,
             trial_allowed: true,
             trial_days: 14,
-            metadata: serde_json::Value::Null,
-            created_at: 0,
-            updated_at: 0,
+            ..crate::test_fixtures::product()
         }
     }
 
     fn license() -> License {
-        License {
-            id: LicenseId::new(7),
-            product_id: ProductId::new(1),
-            policy_id: None,
-            customer_id: None,
-            key: Some("KEY".into()),
-            status: crate::LicenseStatus::Active,
-            assignment: crate::Assignment::Assigned,
-            terms: crate::LicenseTerms::default(),
-            starts_at: None,
-            expires_at: None,
-            maintenance_expires_at: None,
-            trial_days: None,
-            transfer_count: 0,
-            deactivation_count: 0,
-            consumption_used: 0,
-            consumption_period_start: 0,
-            order_ref: None,
-            metadata: serde_json::Value::Null,
-            created_at: 0,
-            updated_at: 0,
-        }
+        crate::test_fixtures::license()
     }
 
     #[test]

@@ -46,44 +46,21 @@ mod tests {
 
     fn product() -> Product {
         Product {
-            id: ProductId::new(1),
             code: "p".into(),
             name: "p".into(),
-            auth_method: AuthMethod::Key,
-            status: ProductStatus::Active,
-            trial_allowed: false,
-            trial_days: 0,
-            metadata: serde_json::Value::Null,
-            created_at: 0,
-            updated_at: 0,
+            ..crate::test_fixtures::product()
         }
     }
 
     fn license(floating: Option<FloatingTerms>) -> License {
         License {
             id: LicenseId::new(1),
-            product_id: ProductId::new(1),
-            policy_id: None,
-            customer_id: None,
             key: Some("K".into()),
-            status: LicenseStatus::Active,
-            assignment: Assignment::Assigned,
             terms: LicenseTerms {
                 floating,
                 ..LicenseTerms::default()
             },
-            starts_at: None,
-            expires_at: None,
-            maintenance_expires_at: None,
-            trial_days: None,
-            transfer_count: 0,
-            deactivation_count: 0,
-            consumption_used: 0,
-            consumption_period_start: 0,
-            order_ref: None,
-            metadata: serde_json::Value::Null,
-            created_at: 0,
-            updated_at: 0,
+            ..crate::test_fixtures::license()
         }
     }
 

@@ -28,6 +28,8 @@ pub mod product_version;
 pub mod rules;
 pub mod status_keywords;
 pub mod telemetry;
+#[cfg(test)]
+mod test_fixtures;
 pub mod webhooks;
 
 pub use clock::{Clock, FixedClock, Millis, SystemClock};

@@ -131,7 +131,7 @@ pub fn installation_file<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{LicenseId, ProductId};
+    use crate::ids::LicenseId;
     use crate::model::*;
 
     fn version(id: i64, text: &str, released: Millis) -> ProductVersion {
@@ -162,25 +162,9 @@ mod tests {
     fn license(maintenance: Option<Millis>) -> License {
         License {
             id: LicenseId::new(1),
-            product_id: ProductId::new(1),
-            policy_id: None,
-            customer_id: None,
             key: Some("K".into()),
-            status: LicenseStatus::Active,
-            assignment: Assignment::Assigned,
-            terms: LicenseTerms::default(),
-            starts_at: None,
-            expires_at: None,
             maintenance_expires_at: maintenance,
-            trial_days: None,
-            transfer_count: 0,
-            deactivation_count: 0,
-            consumption_used: 0,
-            consumption_period_start: 0,
-            order_ref: None,
-            metadata: serde_json::Value::Null,
-            created_at: 0,
-            updated_at: 0,
+            ..crate::test_fixtures::license()
         }
     }
 

@@ -165,47 +165,18 @@ pub fn status_keywords(facts: Option<KeywordFacts<'_>>, now: Millis) -> StatusKe
 pub(crate) mod tests {
     use super::*;
     use crate::clock::HOUR;
-    use crate::ids::{LicenseId, ProductId};
 
     const NOW: Millis = 1_767_225_600_000;
 
     pub(crate) fn product() -> Product {
-        Product {
-            id: ProductId::new(1),
-            code: "app".into(),
-            name: "App".into(),
-            auth_method: AuthMethod::Key,
-            status: ProductStatus::Active,
-            trial_allowed: false,
-            trial_days: 0,
-            metadata: serde_json::Value::Null,
-            created_at: 0,
-            updated_at: 0,
-        }
+        crate::test_fixtures::product()
     }
 
     pub(crate) fn license() -> License {
         License {
-            id: LicenseId::new(7),
-            product_id: ProductId::new(1),
-            policy_id: None,
-            customer_id: None,
             key: Some("DNA-1".into()),
-            status: LicenseStatus::Active,
             assignment: Assignment::InStock,
-            terms: LicenseTerms::default(),
-            starts_at: None,
-            expires_at: None,
-            maintenance_expires_at: None,
-            trial_days: None,
-            transfer_count: 0,
-            deactivation_count: 0,
-            consumption_used: 0,
-            consumption_period_start: 0,
-            order_ref: None,
-            metadata: serde_json::Value::Null,
-            created_at: 0,
-            updated_at: 0,
+            ..crate::test_fixtures::license()
         }
     }
 

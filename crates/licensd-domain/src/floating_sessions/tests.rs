@@ -1,34 +1,19 @@
 use super::*;
 use crate::clock::{HOUR, MINUTE};
-use crate::ids::{LicenseId, ProductId};
+use crate::ids::LicenseId;
 use crate::model::*;
 
 const NOW: Millis = 1_767_225_600_000;
 
 fn product(auth_method: AuthMethod) -> Product {
     Product {
-        id: ProductId::new(1),
-        code: "app".into(),
-        name: "App".into(),
         auth_method,
-        status: ProductStatus::Active,
-        trial_allowed: false,
-        trial_days: 0,
-        metadata: serde_json::Value::Null,
-        created_at: 0,
-        updated_at: 0,
+        ..crate::test_fixtures::product()
     }
 }
 
 fn license(seats: i64, sessions_per_client: Option<i64>) -> License {
     License {
-        id: LicenseId::new(7),
-        product_id: ProductId::new(1),
-        policy_id: None,
-        customer_id: None,
-        key: Some("KEY".into()),
-        status: LicenseStatus::Active,
-        assignment: Assignment::Assigned,
         terms: LicenseTerms {
             max_activations: None,
             floating: Some(FloatingTerms {
@@ -40,18 +25,7 @@ fn license(seats: i64, sessions_per_client: Option<i64>) -> License {
             }),
             ..LicenseTerms::default()
         },
-        starts_at: None,
-        expires_at: None,
-        maintenance_expires_at: None,
-        trial_days: None,
-        transfer_count: 0,
-        deactivation_count: 0,
-        consumption_used: 0,
-        consumption_period_start: 0,
-        order_ref: None,
-        metadata: serde_json::Value::Null,
-        created_at: 0,
-        updated_at: 0,
+        ..crate::test_fixtures::license()
     }
 }
 

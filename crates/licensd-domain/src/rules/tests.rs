@@ -6,44 +6,19 @@ const NOW: Millis = 1_767_225_600_000; // 2026-01-01T00:00:00Z, a Thursday
 
 fn product() -> Product {
     Product {
-        id: ProductId::new(1),
-        code: "app".into(),
-        name: "App".into(),
-        auth_method: AuthMethod::Key,
-        status: ProductStatus::Active,
         trial_allowed: true,
         trial_days: 14,
-        metadata: serde_json::Value::Null,
-        created_at: 0,
-        updated_at: 0,
+        ..crate::test_fixtures::product()
     }
 }
 
 fn license() -> License {
     License {
-        id: LicenseId::new(7),
-        product_id: ProductId::new(1),
-        policy_id: None,
-        customer_id: None,
-        key: Some("KEY".into()),
-        status: LicenseStatus::Active,
-        assignment: Assignment::Assigned,
         terms: LicenseTerms {
             max_activations: Some(2),
             ..LicenseTerms::default()
         },
-        starts_at: None,
-        expires_at: None,
-        maintenance_expires_at: None,
-        trial_days: None,
-        transfer_count: 0,
-        deactivation_count: 0,
-        consumption_used: 0,
-        consumption_period_start: 0,
-        order_ref: None,
-        metadata: serde_json::Value::Null,
-        created_at: 0,
-        updated_at: 0,
+        ..crate::test_fixtures::license()
     }
 }
 
