@@ -3,7 +3,7 @@
 //! The form's POST records a running job and starts it in a task of this process, then answers
 //! with a redirect to the job's page. The task runs the `/v1` bulk handler's checks
 //! (`native::licenses::prepare_bulk`) and issues every licence in **one transaction that also
-//! marks the job done** (`ConsoleStore::create_licenses_for_bulk_job`): all or none, and a job is
+//! marks the job done** (`BulkJobStore::create_licenses_for_bulk_job`): all or none, and a job is
 //! never shown done without its licences. Issuing is not chunked: a chunk committed on its own
 //! would be a half-issued job if the process stopped, so the page shows an indeterminate
 //! `<progress>`, the count asked for and the seconds elapsed, and reloads itself every second

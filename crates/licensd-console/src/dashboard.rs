@@ -1,7 +1,7 @@
 //! The dashboard: counts, activity over the last 30 days as an SVG chart made here, latest events.
 //!
 //! The counts and the daily activations and consumption records come from tallies the database's
-//! triggers keep in each write's transaction (`licensd_store::ConsoleStore::dashboard_counts`), so
+//! triggers keep in each write's transaction (`licensd_store::DashboardStore::dashboard_counts`), so
 //! the page reads a few dozen rows however many licences there are.
 //!
 //! The chart shows activations and consumption records (rows the database keeps) as bars and

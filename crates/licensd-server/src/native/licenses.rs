@@ -183,7 +183,7 @@ pub async fn bulk_create_licenses(
 
 /// The checks and the licences of a bulk issue, with its event: shared by `POST /v1/licenses/bulk`
 /// and the console's bulk-issue jobs (which issue them with
-/// `ConsoleStore::create_licenses_for_bulk_job`, the same insert in one transaction).
+/// `BulkJobStore::create_licenses_for_bulk_job`, the same insert in one transaction).
 pub async fn prepare_bulk(
     admin: &Admin,
     state: &AppState,
