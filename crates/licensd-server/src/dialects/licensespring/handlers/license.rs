@@ -37,10 +37,21 @@ pub async fn activate_license(call: LsCall) -> Result<Response, LsError> {
 
 pub async fn check_license(call: LsCall<true>) -> Result<Response, LsError> {
     let hardware_id = call.hardware_id()?;
-    let identity = call.identify(false).await?;
+    let (identity, include_expired_features, report) =
+        match identify_validated(&call.state, &call.product, &call.params, &hardware_id).await? {
+            // The common case: the validation read by key also named the license.
+            Some((identity, report)) => {
+                let include_expired_features = include_expired_features(&call.params)?;
+                (identity, include_expired_features, usable(report)?)
+            }
+            None => {
+                let identity = call.identify(false).await?;
+                let include_expired_features = include_expired_features(&call.params)?;
+                let report = validated(&call.state, identity.license.id.get(), &hardware_id).await?;
+                (identity, include_expired_features, report)
+            }
+        };
     let signed_id = identity.signed_id();
-    let include_expired_features = include_expired_features(&call.params)?;
-    let report = validated(&call.state, identity.license.id.get(), &hardware_id).await?;
     let object = checked_license(
         &call,
         include_expired_features,
@@ -74,6 +85,12 @@ pub(crate) async fn validated(
         )
         .await
         .map_err(LsError::from_store)?;
+    usable(report)
+}
+
+/// `validated`'s verdict on a validation report: the report when check_license answers with it,
+/// else the refusal.
+fn usable(report: licensd_store::ValidationReport) -> Result<licensd_store::ValidationReport, LsError> {
     let device_active = report.device.as_ref().is_some_and(Device::is_active);
     match report.outcome {
         Ok(_) => Ok(report),
@@ -98,17 +115,18 @@ pub(crate) async fn checked_license<const CHECK_LICENSE: bool>(
     let state = &call.state;
     let now = state.now();
     let mut license = report.license;
-    let borrowed = state
+    // Read once: whether the device holds a borrowed seat, and (unless a seat is taken below)
+    // the leases the license object lists.
+    let mut leases = state
         .store
         .live_leases(license.id, now)
         .await
-        .map_err(LsError::from_store)?
-        .iter()
-        .any(|lease| {
-            lease.feature_id.is_none()
-                && lease.fingerprint == hardware_id
-                && lease.borrowed_until.is_some_and(|until| until > now)
-        });
+        .map_err(LsError::from_store)?;
+    let borrowed = leases.iter().any(|lease| {
+        lease.feature_id.is_none()
+            && lease.fingerprint == hardware_id
+            && lease.borrowed_until.is_some_and(|until| until > now)
+    });
     if license.terms.floating.is_some()
         && !borrowed
         && rules::check_license_usable(&report.product, &license, now).is_ok()
@@ -127,24 +145,36 @@ pub(crate) async fn checked_license<const CHECK_LICENSE: bool>(
             .await
             .map_err(LsError::from_store)?;
         license = state.store.get_license(license.id).await.map_err(LsError::from_store)?;
+        leases = state
+            .store
+            .live_leases(license.id, now)
+            .await
+            .map_err(LsError::from_store)?;
     }
     let identity = Identity {
         license,
         user,
         bundle_key,
     };
-    let mut object = license_response_object(
+    // The validation read the license's features in the same snapshot as the rest of the report
+    // (none when it has none): no second statement for them, for the object or for dropping the
+    // expired ones.
+    let reads = LicenseReads {
+        features: &report.features,
+        leases: &leases,
+        now,
+    };
+    let mut object = license_object_with(
         state,
         &report.product,
         &identity,
         report.device.as_ref(),
         hardware_id,
         report.active_devices,
+        &reads,
     )
     .await?;
     if !include_expired_features {
-        // The validation read the license's features in the same snapshot as the rest of the
-        // report (none when it has none): no second statement for them.
         drop_expired_features(&mut object, &report.features, now);
     }
     sign_v1(state, &mut object, &identity.license, signed_id, hardware_id)?;

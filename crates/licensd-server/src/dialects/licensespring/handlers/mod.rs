@@ -232,6 +232,53 @@ pub(crate) async fn identify(
     }
 }
 
+/// check_license's common case in one read: a key-based request (not a user-based product, no
+/// `bundle_code`) whose key names a license of `product` itself, validated for `hardware_id` by
+/// that key, so that the license row `identify` would read comes with the validation read. The
+/// parameters are parsed in `identify`'s order first (the same refusals). An unknown key is
+/// `identify`'s `LicenseNotFound`; every other case (a bundle license, a `license_id` naming
+/// another license, a user) is `None`, and the caller takes the long way, `identify` and then the
+/// validation by id, so each refusal keeps its code. The validation is counted only when used.
+pub(crate) async fn identify_validated(
+    state: &AppState,
+    product: &Product,
+    params: &Params,
+    hardware_id: &str,
+) -> Result<Option<(Identity, licensd_store::ValidationReport)>, LsError> {
+    let license_id = params.opt_i64("license_id")?;
+    let key = params.opt_str("license_key")?.filter(|key| !key.is_empty());
+    // With a key, a username does not make `identify` take the user path on a key-based product.
+    params.opt_str("username")?;
+    let bundle_code = params.opt_str("bundle_code")?.filter(|code| !code.is_empty());
+    let Some(key) = key else {
+        return Ok(None);
+    };
+    if product.auth_method == AuthMethod::User || bundle_code.is_some() {
+        return Ok(None);
+    }
+    let now = state.now();
+    let report = match state
+        .store
+        .validate(LicenseRef::Key(key.clone()), Some(hardware_id), now)
+        .await
+    {
+        Ok(report) => report,
+        Err(StoreError::Denied(Denial::LicenseNotFound)) => return Err(denial_error(Denial::LicenseNotFound)),
+        Err(other) => return Err(LsError::from_store(other)),
+    };
+    if report.license.product_id != product.id || license_id.is_some_and(|id| id != report.license.id.get()) {
+        return Ok(None);
+    }
+    state.validations.note(now);
+    let bundle_key = (report.license.key.as_deref() != Some(key.as_str())).then_some(key);
+    let identity = Identity {
+        license: report.license.clone(),
+        user: None,
+        bundle_key,
+    };
+    Ok(Some((identity, report)))
+}
+
 /// The license a request on `product` means, given the license its key or user names: that
 /// license itself when it is of `product`, or, when it is a bundle license, its member license of
 /// `product`. With `bundle_code`, the bundle license's product must have that code.
@@ -426,6 +473,36 @@ pub(crate) async fn license_response_object(
     let store = &state.store;
     let features = store.license_features(license.id).await.map_err(LsError::from_store)?;
     let leases = store.live_leases(license.id, now).await.map_err(LsError::from_store)?;
+    let reads = LicenseReads {
+        features: &features,
+        leases: &leases,
+        now,
+    };
+    license_object_with(state, product, identity, device, hardware_id, active_devices, &reads).await
+}
+
+/// What a license object shows besides the license itself, read at `now`: its features and its
+/// live leases.
+pub(crate) struct LicenseReads<'a> {
+    pub features: &'a [LicenseFeature],
+    pub leases: &'a [FloatingLease],
+    pub now: Millis,
+}
+
+/// `license_response_object` for a caller that has already read the license's features and live
+/// leases (check_license: the features from its validation read, the leases it looked at for a
+/// borrowed seat), so they are not read again.
+pub(crate) async fn license_object_with(
+    state: &AppState,
+    product: &Product,
+    identity: &Identity,
+    device: Option<&Device>,
+    hardware_id: &str,
+    active_devices: i64,
+    reads: &LicenseReads<'_>,
+) -> Result<serde_json::Map<String, Value>, LsError> {
+    let license = &identity.license;
+    let store = &state.store;
     let customer = match license.customer_id {
         Some(id) => Some(store.get_customer(id).await.map_err(LsError::from_store)?),
         None => None,
@@ -433,13 +510,13 @@ pub(crate) async fn license_response_object(
     let mut object = render::license(&LicenseView {
         product,
         license,
-        features: &features,
+        features: reads.features,
         customer: customer.as_ref(),
         device,
         hardware_id,
         active_devices,
-        leases: &leases,
-        now,
+        leases: reads.leases,
+        now: reads.now,
     });
     if let Some(user) = &identity.user {
         let total = state
