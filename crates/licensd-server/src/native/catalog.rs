@@ -1,7 +1,7 @@
 //! Products, feature definitions and policies.
 
 use super::{PageQuery, Paged};
-use crate::error::{ApiError, ErrorBody, ForResource};
+use crate::error::{ApiError, ErrorBody, ForResource, no_content};
 use crate::http::Admin;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::validate::{
@@ -185,17 +185,13 @@ pub async fn delete_product(
     } else {
         product_deletion::ProductDeletion::RefuseWhileLicensed
     };
-    state
-        .store
-        .delete_product(
-            ProductId::new(id),
-            deletion,
-            admin.event("product.deleted", "product").subject(id),
-            state.now(),
-        )
-        .await
-        .for_resource("product")?;
-    Ok(StatusCode::NO_CONTENT)
+    let write = state.store.delete_product(
+        ProductId::new(id),
+        deletion,
+        admin.event("product.deleted", "product").subject(id),
+        state.now(),
+    );
+    no_content("product", write).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -404,12 +400,8 @@ pub async fn delete_feature(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .delete_feature(id, admin.event("feature.deleted", "feature").subject(id), state.now())
-        .await
-        .for_resource("feature")?;
-    Ok(StatusCode::NO_CONTENT)
+    let event = admin.event("feature.deleted", "feature").subject(id);
+    no_content("feature", state.store.delete_feature(id, event, state.now())).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -601,10 +593,6 @@ pub async fn delete_policy(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .delete_policy(id, admin.event("policy.deleted", "policy").subject(id), state.now())
-        .await
-        .for_resource("policy")?;
-    Ok(StatusCode::NO_CONTENT)
+    let event = admin.event("policy.deleted", "policy").subject(id);
+    no_content("policy", state.store.delete_policy(id, event, state.now())).await
 }

@@ -2,7 +2,7 @@
 
 use super::catalog::{check_feature_codes, check_terms};
 use super::{PageQuery, Paged};
-use crate::error::{ApiError, ErrorBody, ForResource};
+use crate::error::{ApiError, ErrorBody, ForResource, no_content};
 use crate::http::Admin;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::validate::{metadata_or_empty, optional_text, require_days, require_instant, require_text};
@@ -482,16 +482,9 @@ pub async fn delete_license(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .delete_license(
-            LicenseId::new(id),
-            admin.event("license.deleted", "license").subject(id),
-            state.now(),
-        )
-        .await
-        .for_resource("license")?;
-    Ok(StatusCode::NO_CONTENT)
+    let event = admin.event("license.deleted", "license").subject(id);
+    let write = state.store.delete_license(LicenseId::new(id), event, state.now());
+    no_content("license", write).await
 }
 
 #[utoipa::path(get, path = "/v1/licenses/{id}/devices", tag = "devices", params(("id" = i64, Path)), responses((status = 200, body = Vec<Device>)), security(("bearer" = [])))]
@@ -606,14 +599,6 @@ pub async fn unblock_device(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .unblock_device(
-            id,
-            admin.event("device.unblocked", "blocked_device").subject(id),
-            state.now(),
-        )
-        .await
-        .for_resource("blocked device")?;
-    Ok(StatusCode::NO_CONTENT)
+    let event = admin.event("device.unblocked", "blocked_device").subject(id);
+    no_content("blocked device", state.store.unblock_device(id, event, state.now())).await
 }

@@ -1,7 +1,7 @@
 //! Customers and license users (the people user-based licenses are assigned to).
 
 use super::{PageQuery, Paged};
-use crate::error::{ApiError, ErrorBody, ForResource};
+use crate::error::{ApiError, ErrorBody, ForResource, no_content};
 use crate::http::Admin;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::validate::{metadata_or_empty, optional_text, require_text};
@@ -178,16 +178,9 @@ pub async fn delete_customer(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .delete_customer(
-            CustomerId::new(id),
-            admin.event("customer.deleted", "customer").subject(id),
-            state.now(),
-        )
-        .await
-        .for_resource("customer")?;
-    Ok(StatusCode::NO_CONTENT)
+    let event = admin.event("customer.deleted", "customer").subject(id);
+    let write = state.store.delete_customer(CustomerId::new(id), event, state.now());
+    no_content("customer", write).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -283,16 +276,8 @@ pub async fn delete_license_user(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .delete_license_user(
-            id,
-            admin.event("license_user.deleted", "license_user").subject(id),
-            state.now(),
-        )
-        .await
-        .for_resource("license user")?;
-    Ok(StatusCode::NO_CONTENT)
+    let event = admin.event("license_user.deleted", "license_user").subject(id);
+    no_content("license user", state.store.delete_license_user(id, event, state.now())).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -312,12 +297,8 @@ pub async fn set_license_user_password(
     state.store.get_license_user(id).await.for_resource("license user")?;
     let hash = hash_password(body.password).await?;
     let event = admin.event("license_user.password_set", "license_user").subject(id);
-    state
-        .store
-        .set_license_user_password(id, &hash, event, state.now())
-        .await
-        .for_resource("license user")?;
-    Ok(StatusCode::NO_CONTENT)
+    let write = state.store.set_license_user_password(id, &hash, event, state.now());
+    no_content("license user", write).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -347,12 +328,10 @@ pub async fn assign_user(
         .event("license.user_assigned", "license")
         .subject(id)
         .data(serde_json::json!({"user_id": body.user_id}));
-    state
+    let write = state
         .store
-        .assign_license_user(LicenseId::new(id), body.user_id, event, state.now())
-        .await
-        .for_resource("license")?;
-    Ok(StatusCode::NO_CONTENT)
+        .assign_license_user(LicenseId::new(id), body.user_id, event, state.now());
+    no_content("license", write).await
 }
 
 #[utoipa::path(delete, path = "/v1/licenses/{id}/users/{user_id}", tag = "license-users", params(("id" = i64, Path), ("user_id" = i64, Path)), responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
@@ -365,12 +344,10 @@ pub async fn unassign_user(
         .event("license.user_unassigned", "license")
         .subject(id)
         .data(serde_json::json!({"user_id": user_id}));
-    state
+    let write = state
         .store
-        .unassign_license_user(LicenseId::new(id), user_id, event, state.now())
-        .await
-        .for_resource("license user assignment")?;
-    Ok(StatusCode::NO_CONTENT)
+        .unassign_license_user(LicenseId::new(id), user_id, event, state.now());
+    no_content("license user assignment", write).await
 }
 
 #[utoipa::path(get, path = "/v1/licenses/{id}/users", tag = "license-users", params(("id" = i64, Path)), responses((status = 200, body = Vec<LicenseUser>)), security(("bearer" = [])))]

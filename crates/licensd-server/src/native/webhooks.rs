@@ -4,7 +4,7 @@
 //! and stored sealed.
 
 use super::{PageQuery, Paged};
-use crate::error::{ApiError, ErrorBody, ForResource};
+use crate::error::{ApiError, ErrorBody, ForResource, no_content};
 use crate::http::Admin;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::validate::optional_text;
@@ -157,16 +157,8 @@ pub async fn delete_webhook(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .webhook_delete(
-            id,
-            admin.event("webhook_endpoint.deleted", "webhook_endpoint"),
-            state.now(),
-        )
-        .await
-        .for_resource("webhook")?;
-    Ok(StatusCode::NO_CONTENT)
+    let event = admin.event("webhook_endpoint.deleted", "webhook_endpoint");
+    no_content("webhook", state.store.webhook_delete(id, event, state.now())).await
 }
 
 /// One delivery to an endpoint: its state and what the receiver answered last.

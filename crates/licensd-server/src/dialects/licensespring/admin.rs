@@ -4,7 +4,7 @@
 //! `activate_bundle`, `check_bundle`, `deactivate_bundle` and `activate_bundle_offline`.
 use licensd_domain::{LicenseId, ProductId};
 
-use crate::error::{ApiError, ErrorBody, ForResource};
+use crate::error::{ApiError, ErrorBody, ForResource, no_content};
 use crate::http::Admin;
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::http::validate::{optional_text, require_text};
@@ -122,16 +122,9 @@ pub async fn delete_product_version(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .delete_product_version(
-            id,
-            admin.event("product_version.deleted", "product_version"),
-            state.now(),
-        )
-        .await
-        .for_resource("product version")?;
-    Ok(StatusCode::NO_CONTENT)
+    let event = admin.event("product_version.deleted", "product_version");
+    let write = state.store.delete_product_version(id, event, state.now());
+    no_content("product version", write).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -238,17 +231,13 @@ pub async fn remove_bundle_product(
     State(state): State<AppState>,
     ApiPath((product_id, member_id)): ApiPath<(i64, i64)>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .remove_bundle_product(
-            product_id,
-            member_id,
-            admin.event("product.bundle_member_removed", "product"),
-            state.now(),
-        )
-        .await
-        .for_resource("bundle member product")?;
-    Ok(StatusCode::NO_CONTENT)
+    let write = state.store.remove_bundle_product(
+        product_id,
+        member_id,
+        admin.event("product.bundle_member_removed", "product"),
+        state.now(),
+    );
+    no_content("bundle member product", write).await
 }
 
 #[utoipa::path(post, path = "/v1/licenses/{id}/bundle-members", tag = "bundles", params(("id" = i64, Path)),
@@ -304,16 +293,9 @@ pub async fn unlink_bundle_license(
     if linked != Some(license_id) {
         return Err(ApiError::not_found("bundle member license"));
     }
-    state
-        .store
-        .unlink_bundle_license(
-            member_id,
-            admin.event("license.bundle_member_unlinked", "license"),
-            state.now(),
-        )
-        .await
-        .for_resource("bundle member license")?;
-    Ok(StatusCode::NO_CONTENT)
+    let event = admin.event("license.bundle_member_unlinked", "license");
+    let write = state.store.unlink_bundle_license(member_id, event, state.now());
+    no_content("bundle member license", write).await
 }
 
 #[derive(utoipa::OpenApi)]

@@ -4,7 +4,7 @@
 //! answers to (`GET /v1/slascone/isv`).
 use licensd_domain::{CustomerId, LicenseId, ProductId};
 
-use crate::error::{ApiError, ErrorBody, ForResource};
+use crate::error::{ApiError, ErrorBody, ForResource, no_content};
 use crate::http::Admin;
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::http::validate::require_text;
@@ -484,18 +484,14 @@ pub async fn assign_tag(
             ));
         }
     };
-    state
-        .store
-        .assign_tag(
-            id,
-            target,
-            target_id,
-            admin.event("slascone.tag_assigned", "tag"),
-            state.now(),
-        )
-        .await
-        .for_resource("tag or target")?;
-    Ok(StatusCode::NO_CONTENT)
+    let write = state.store.assign_tag(
+        id,
+        target,
+        target_id,
+        admin.event("slascone.tag_assigned", "tag"),
+        state.now(),
+    );
+    no_content("tag or target", write).await
 }
 
 #[utoipa::path(get, path = "/v1/slascone/licenses/{id}/tags", tag = "slascone", responses((status = 200, body = Vec<Entry>)), security(("bearer" = [])))]
@@ -568,18 +564,14 @@ pub async fn set_license_value(
         .ok_or_else(|| {
             ApiError::unprocessable("entry_id is not a variable or license type of the license's product")
         })?;
-    state
-        .store
-        .set_license_value(
-            id,
-            entry.id,
-            &body.value,
-            admin.event("slascone.license_value_set", "license"),
-            state.now(),
-        )
-        .await
-        .for_resource("license")?;
-    Ok(StatusCode::NO_CONTENT)
+    let write = state.store.set_license_value(
+        id,
+        entry.id,
+        &body.value,
+        admin.event("slascone.license_value_set", "license"),
+        state.now(),
+    );
+    no_content("license", write).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -596,15 +588,11 @@ pub async fn set_legacy_key(
     ApiJson(body): ApiJson<SetLegacyKey>,
 ) -> Result<StatusCode, ApiError> {
     require_text("legacy_key", &body.legacy_key, 256)?;
-    state
-        .store
-        .set_legacy_key(
-            id,
-            body.legacy_key.trim(),
-            admin.event("slascone.legacy_key_set", "license"),
-            state.now(),
-        )
-        .await
-        .for_resource("license")?;
-    Ok(StatusCode::NO_CONTENT)
+    let write = state.store.set_legacy_key(
+        id,
+        body.legacy_key.trim(),
+        admin.event("slascone.legacy_key_set", "license"),
+        state.now(),
+    );
+    no_content("license", write).await
 }

@@ -72,16 +72,8 @@ pub async fn delete_generator(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .delete_generator(
-            id,
-            admin.event("keymanager.generator.deleted", "generator").subject(id),
-            state.now(),
-        )
-        .await
-        .for_resource("generator")?;
-    Ok(StatusCode::NO_CONTENT)
+    let event = admin.event("keymanager.generator.deleted", "generator").subject(id);
+    no_content("generator", state.store.delete_generator(id, event, state.now())).await
 }
 
 #[utoipa::path(post, path = "/v1/keymanager/products/{id}/downloadables", tag = "keymanager", params(("id" = i64, Path)), request_body = DownloadableSpec, responses((status = 201, body = Downloadable), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
@@ -131,18 +123,10 @@ pub async fn delete_downloadable(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .delete_downloadable(
-            id,
-            admin
-                .event("keymanager.downloadable.deleted", "downloadable")
-                .subject(id),
-            state.now(),
-        )
-        .await
-        .for_resource("downloadable")?;
-    Ok(StatusCode::NO_CONTENT)
+    let event = admin
+        .event("keymanager.downloadable.deleted", "downloadable")
+        .subject(id);
+    no_content("downloadable", state.store.delete_downloadable(id, event, state.now())).await
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -249,16 +249,8 @@ pub async fn delete_access_block(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .delete_access_block(
-            id,
-            admin
-                .event("keymanager.access_block.deleted", "access_block")
-                .subject(id),
-            state.now(),
-        )
-        .await
-        .for_resource("access block")?;
-    Ok(StatusCode::NO_CONTENT)
+    let event = admin
+        .event("keymanager.access_block.deleted", "access_block")
+        .subject(id);
+    no_content("access block", state.store.delete_access_block(id, event, state.now())).await
 }

@@ -106,14 +106,7 @@ pub async fn delete_product_signing_key(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .delete_product_signing_key(
-            id,
-            admin.event("keymanager.product_key.deleted", "product").subject(id),
-            state.now(),
-        )
-        .await
-        .for_resource("product signing key")?;
-    Ok(StatusCode::NO_CONTENT)
+    let event = admin.event("keymanager.product_key.deleted", "product").subject(id);
+    let write = state.store.delete_product_signing_key(id, event, state.now());
+    no_content("product signing key", write).await
 }
