@@ -2,11 +2,11 @@
 
 use super::{PageQuery, Paged};
 use crate::error::{ApiError, ErrorBody, ForResource, no_content};
-use crate::http::Admin;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::validate::{
     metadata_or_empty, require_days, require_instant, require_non_negative, require_text, within,
 };
+use crate::http::{Admin, lookup};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -122,11 +122,7 @@ pub async fn update_product(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<UpdateProduct>,
 ) -> Result<Json<Product>, ApiError> {
-    let mut product = state
-        .store
-        .get_product(ProductId::new(id))
-        .await
-        .for_resource("product")?;
+    let mut product = lookup::product(&state, id).await?;
     if let Some(code) = body.code {
         check_code(&code)?;
         product.code = code;

@@ -3,9 +3,9 @@
 use super::catalog::{check_feature_codes, check_terms};
 use super::{PageQuery, Paged};
 use crate::error::{ApiError, ErrorBody, ForResource, no_content};
-use crate::http::Admin;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::validate::{metadata_or_empty, optional_text, require_days, require_instant, require_text};
+use crate::http::{Admin, lookup};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -285,11 +285,7 @@ pub async fn get_license(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<LicenseDetail>, ApiError> {
-    let license = state
-        .store
-        .get_license(LicenseId::new(id))
-        .await
-        .for_resource("license")?;
+    let license = lookup::license(&state, id).await?;
     let features = state.store.license_features(LicenseId::new(id)).await?;
     let devices = state.store.list_devices(LicenseId::new(id)).await?;
     Ok(Json(LicenseDetail {
@@ -334,11 +330,7 @@ pub async fn update_license(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<UpdateLicense>,
 ) -> Result<Json<License>, ApiError> {
-    let license = state
-        .store
-        .get_license(LicenseId::new(id))
-        .await
-        .for_resource("license")?;
+    let license = lookup::license(&state, id).await?;
     let mut edit = LicenseEdit::from_license(&license);
     if let Some(customer_id) = body.customer_id {
         if let Some(id) = customer_id {
@@ -409,11 +401,7 @@ async fn set_status(
     status: LicenseStatus,
     action: &str,
 ) -> Result<Json<License>, ApiError> {
-    let license = state
-        .store
-        .get_license(LicenseId::new(id))
-        .await
-        .for_resource("license")?;
+    let license = lookup::license(&state, id).await?;
     let mut edit = LicenseEdit::from_license(&license);
     edit.status = status;
     let event = admin.event(action, "license").subject(id);
@@ -493,11 +481,7 @@ pub async fn list_devices(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<Device>>, ApiError> {
-    state
-        .store
-        .get_license(LicenseId::new(id))
-        .await
-        .for_resource("license")?;
+    lookup::license(&state, id).await?;
     Ok(Json(state.store.list_devices(LicenseId::new(id)).await?))
 }
 
@@ -507,11 +491,7 @@ pub async fn list_leases(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<FloatingLease>>, ApiError> {
-    state
-        .store
-        .get_license(LicenseId::new(id))
-        .await
-        .for_resource("license")?;
+    lookup::license(&state, id).await?;
     Ok(Json(state.store.live_leases(LicenseId::new(id), state.now()).await?))
 }
 
@@ -560,11 +540,7 @@ pub async fn block_device(
     require_text("fingerprint", &body.fingerprint, 512)?;
     optional_text("reason", &body.reason, 1024)?;
     if let Some(product_id) = body.product_id {
-        state
-            .store
-            .get_product(ProductId::new(product_id))
-            .await
-            .for_resource("product")?;
+        lookup::product(&state, product_id).await?;
     }
     let new = NewBlockedDevice {
         product_id: body.product_id.map(ProductId::new),

@@ -2,9 +2,9 @@
 
 use super::{PageQuery, Paged};
 use crate::error::{ApiError, ErrorBody, ForResource, no_content};
-use crate::http::Admin;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::validate::{metadata_or_empty, optional_text, require_text};
+use crate::http::{Admin, lookup};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -314,11 +314,7 @@ pub async fn assign_user(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<AssignUser>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .get_license(LicenseId::new(id))
-        .await
-        .for_resource("license")?;
+    lookup::license(&state, id).await?;
     state
         .store
         .get_license_user(body.user_id)
@@ -356,10 +352,6 @@ pub async fn users_of_license(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<LicenseUser>>, ApiError> {
-    state
-        .store
-        .get_license(LicenseId::new(id))
-        .await
-        .for_resource("license")?;
+    lookup::license(&state, id).await?;
     Ok(Json(state.store.users_of_license(LicenseId::new(id)).await?))
 }

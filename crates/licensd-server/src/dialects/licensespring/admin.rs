@@ -2,12 +2,12 @@
 //! versions and their installation files (served by `versions` and `installation_file`), and
 //! bundles (a bundle product's member products; a bundle license's member licenses), served by
 //! `activate_bundle`, `check_bundle`, `deactivate_bundle` and `activate_bundle_offline`.
-use licensd_domain::{LicenseId, ProductId};
+use licensd_domain::ProductId;
 
 use crate::error::{ApiError, ErrorBody, ForResource, no_content};
-use crate::http::Admin;
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::http::validate::{optional_text, require_text};
+use crate::http::{Admin, lookup};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -67,11 +67,7 @@ pub async fn create_product_version(
     if body.size.is_some_and(|size| size < 0) {
         return Err(ApiError::unprocessable("size must not be negative"));
     }
-    state
-        .store
-        .get_product(ProductId::new(product_id))
-        .await
-        .for_resource("product")?;
+    lookup::product(&state, product_id).await?;
     let now = state.now();
     let new = ProductVersionSpec {
         product_id: ProductId::new(product_id),
@@ -102,11 +98,7 @@ pub async fn list_product_versions(
     State(state): State<AppState>,
     ApiPath(product_id): ApiPath<i64>,
 ) -> Result<Json<Vec<ProductVersion>>, ApiError> {
-    state
-        .store
-        .get_product(ProductId::new(product_id))
-        .await
-        .for_resource("product")?;
+    lookup::product(&state, product_id).await?;
     let versions = state
         .store
         .list_product_versions(product_id)
@@ -158,11 +150,7 @@ pub struct BundleLicenses {
 }
 
 async fn bundle_products_of(state: &AppState, product_id: i64) -> Result<BundleProducts, ApiError> {
-    state
-        .store
-        .get_product(ProductId::new(product_id))
-        .await
-        .for_resource("product")?;
+    lookup::product(state, product_id).await?;
     let member_product_ids = state.store.bundle_products(product_id).await.for_resource("product")?;
     Ok(BundleProducts {
         product_id,
@@ -171,11 +159,7 @@ async fn bundle_products_of(state: &AppState, product_id: i64) -> Result<BundleP
 }
 
 async fn bundle_licenses_of(state: &AppState, license_id: i64) -> Result<BundleLicenses, ApiError> {
-    state
-        .store
-        .get_license(LicenseId::new(license_id))
-        .await
-        .for_resource("license")?;
+    lookup::license(state, license_id).await?;
     let member_license_ids = state.store.bundle_licenses(license_id).await.for_resource("license")?;
     Ok(BundleLicenses {
         license_id,
@@ -194,11 +178,7 @@ pub async fn add_bundle_product(
     ApiJson(body): ApiJson<AddBundleProduct>,
 ) -> Result<(StatusCode, Json<BundleProducts>), ApiError> {
     for id in [product_id, body.product_id] {
-        state
-            .store
-            .get_product(ProductId::new(id))
-            .await
-            .for_resource("product")?;
+        lookup::product(&state, id).await?;
     }
     state
         .store
@@ -251,11 +231,7 @@ pub async fn link_bundle_license(
     ApiJson(body): ApiJson<LinkBundleLicense>,
 ) -> Result<(StatusCode, Json<BundleLicenses>), ApiError> {
     for id in [license_id, body.license_id] {
-        state
-            .store
-            .get_license(LicenseId::new(id))
-            .await
-            .for_resource("license")?;
+        lookup::license(&state, id).await?;
     }
     state
         .store

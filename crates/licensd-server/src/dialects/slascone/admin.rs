@@ -2,12 +2,12 @@
 //! brings into the domain: analytical fields, usage features and usage modules of a product, and
 //! the usage and analytical values a license's clients reported; and the ISV id the dialect
 //! answers to (`GET /v1/slascone/isv`).
-use licensd_domain::{CustomerId, LicenseId, ProductId};
+use licensd_domain::CustomerId;
 
 use crate::error::{ApiError, ErrorBody, ForResource, no_content};
-use crate::http::Admin;
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::http::validate::require_text;
+use crate::http::{Admin, lookup};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -138,22 +138,13 @@ pub async fn isv_id(_admin: Admin, State(state): State<AppState>) -> Json<IsvVie
     })
 }
 
-async fn product_exists(state: &AppState, id: i64) -> Result<(), ApiError> {
-    state
-        .store
-        .get_product(ProductId::new(id))
-        .await
-        .map(|_| ())
-        .for_resource("product")
-}
-
 #[utoipa::path(get, path = "/v1/slascone/products/{id}/analytical-fields", tag = "slascone", responses((status = 200, body = Vec<AnalyticalField>), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn list_analytical_fields(
     _admin: Admin,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<AnalyticalField>>, ApiError> {
-    product_exists(&state, id).await?;
+    lookup::product(&state, id).await?;
     Ok(Json(state.store.analytical_fields(id).await?))
 }
 
@@ -165,7 +156,7 @@ pub async fn create_analytical_field(
     ApiJson(body): ApiJson<CreateAnalyticalField>,
 ) -> Result<(StatusCode, Json<AnalyticalField>), ApiError> {
     require_text("name", &body.name, 256)?;
-    product_exists(&state, id).await?;
+    lookup::product(&state, id).await?;
     let field = state
         .store
         .create_analytical_field(
@@ -186,7 +177,7 @@ pub async fn list_usage_features(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<UsageFeature>>, ApiError> {
-    product_exists(&state, id).await?;
+    lookup::product(&state, id).await?;
     Ok(Json(state.store.usage_features(id).await?))
 }
 
@@ -198,7 +189,7 @@ pub async fn create_usage_feature(
     ApiJson(body): ApiJson<CreateNamed>,
 ) -> Result<(StatusCode, Json<UsageFeature>), ApiError> {
     require_text("name", &body.name, 256)?;
-    product_exists(&state, id).await?;
+    lookup::product(&state, id).await?;
     let feature = state
         .store
         .create_usage_feature(
@@ -248,11 +239,7 @@ pub async fn license_usage(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<UsageTotalView>>, ApiError> {
-    state
-        .store
-        .get_license(LicenseId::new(id))
-        .await
-        .for_resource("license")?;
+    lookup::license(&state, id).await?;
     let totals = state.store.usage_totals(id).await?;
     Ok(Json(
         totals
@@ -272,11 +259,7 @@ pub async fn license_analytics(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<AnalyticalValueView>>, ApiError> {
-    state
-        .store
-        .get_license(LicenseId::new(id))
-        .await
-        .for_resource("license")?;
+    lookup::license(&state, id).await?;
     let values = state.store.analytical_values(id).await?;
     Ok(Json(
         values
@@ -515,11 +498,7 @@ pub async fn license_values(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<LicenseValueView>>, ApiError> {
-    state
-        .store
-        .get_license(LicenseId::new(id))
-        .await
-        .for_resource("license")?;
+    lookup::license(&state, id).await?;
     let values = state.store.license_values(id).await?;
     Ok(Json(
         values
@@ -545,11 +524,7 @@ pub async fn set_license_value(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<SetLicenseValue>,
 ) -> Result<StatusCode, ApiError> {
-    let license = state
-        .store
-        .get_license(LicenseId::new(id))
-        .await
-        .for_resource("license")?;
+    let license = lookup::license(&state, id).await?;
     if body.value.chars().count() > 4096 {
         return Err(ApiError::unprocessable("value is longer than 4096 characters"));
     }

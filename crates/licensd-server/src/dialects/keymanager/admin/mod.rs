@@ -3,9 +3,9 @@
 
 use super::auth::{ALL_CAPABILITIES, CLIENT_CAPABILITIES};
 use crate::error::{ApiError, ErrorBody, ForResource, no_content};
-use crate::http::Admin;
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::http::validate::{check_ip_rule, check_ip_rules};
+use crate::http::{Admin, lookup};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -1,5 +1,4 @@
 //! Per-product signing keys.
-use licensd_domain::ProductId;
 
 use super::*;
 
@@ -40,11 +39,7 @@ pub async fn set_product_signing_key(
             _ => return Err(ApiError::unprocessable("algorithm must be RSA-2048 or RSA-4096")),
         },
     };
-    state
-        .store
-        .get_product(ProductId::new(id))
-        .await
-        .for_resource("product")?;
+    lookup::product(&state, id).await?;
     // RSA key generation takes tens to hundreds of milliseconds; keep it off the async workers.
     let key = tokio::task::spawn_blocking(move || SigningKey::generate(algorithm))
         .await
