@@ -38,6 +38,16 @@ impl<T> ForResource<T> for Result<T, StoreError> {
     }
 }
 
+/// The answer of an admin create: the store's write awaited, its error mapped for `what` (as
+/// `.for_resource(what)` does), and otherwise 201 with what was created as JSON. One place keeps
+/// the native, Key Manager, LicenseSpring and SLASCONE admin creates alike.
+pub async fn created<T>(
+    what: &str,
+    write: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<(StatusCode, Json<T>), ApiError> {
+    Ok((StatusCode::CREATED, Json(write.await.for_resource(what)?)))
+}
+
 /// The answer of an admin write that has nothing to show (a delete by id, an assignment, a value
 /// set): the store's write awaited, its error mapped for `what` (as `.for_resource(what)` does),
 /// and otherwise 204 with no body. The native, Key Manager, LicenseSpring and SLASCONE admin APIs

@@ -1,7 +1,7 @@
 //! Products, feature definitions and policies.
 
 use super::{PageQuery, Paged};
-use crate::error::{ApiError, ErrorBody, ForResource, no_content};
+use crate::error::{ApiError, ErrorBody, ForResource, created, no_content};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::validate::{
     metadata_or_empty, require_days, require_instant, require_non_negative, require_text, within,
@@ -68,12 +68,8 @@ pub async fn create_product(
         trial_days: body.trial_days,
         metadata: metadata_or_empty(body.metadata)?,
     };
-    let product = state
-        .store
-        .create_product(new, admin.event("product.created", "product"), state.now())
-        .await
-        .for_resource("product")?;
-    Ok((StatusCode::CREATED, Json(product)))
+    let event = admin.event("product.created", "product");
+    created("product", state.store.create_product(new, event, state.now())).await
 }
 
 #[utoipa::path(get, path = "/v1/products", tag = "products", params(PageQuery), responses((status = 200, body = Paged<Product>)), security(("bearer" = [])))]
@@ -279,12 +275,8 @@ pub async fn create_feature(
         floating_lease_seconds: body.floating_lease_seconds,
         metadata: metadata_or_empty(body.metadata)?,
     };
-    let feature = state
-        .store
-        .create_feature(new, admin.event("feature.created", "feature"), state.now())
-        .await
-        .for_resource("feature")?;
-    Ok((StatusCode::CREATED, Json(feature)))
+    let event = admin.event("feature.created", "feature");
+    created("feature", state.store.create_feature(new, event, state.now())).await
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -475,12 +467,8 @@ pub async fn create_policy(
         features: body.features,
         metadata: metadata_or_empty(body.metadata)?,
     };
-    let policy = state
-        .store
-        .create_policy(new, admin.event("policy.created", "policy"), state.now())
-        .await
-        .for_resource("policy")?;
-    Ok((StatusCode::CREATED, Json(policy)))
+    let event = admin.event("policy.created", "policy");
+    created("policy", state.store.create_policy(new, event, state.now())).await
 }
 
 /// Feature grants must name features of the same product.

@@ -2,7 +2,7 @@
 
 use super::catalog::{check_feature_codes, check_terms};
 use super::{PageQuery, Paged};
-use crate::error::{ApiError, ErrorBody, ForResource, no_content};
+use crate::error::{ApiError, ErrorBody, ForResource, created, no_content};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::validate::{metadata_or_empty, optional_text, require_days, require_instant, require_text};
 use crate::http::{Admin, lookup};
@@ -547,12 +547,8 @@ pub async fn block_device(
         fingerprint: body.fingerprint,
         reason: body.reason,
     };
-    let blocked = state
-        .store
-        .block_device(new, admin.event("device.blocked", "blocked_device"), state.now())
-        .await
-        .for_resource("blocked device")?;
-    Ok((StatusCode::CREATED, Json(blocked)))
+    let event = admin.event("device.blocked", "blocked_device");
+    created("blocked device", state.store.block_device(new, event, state.now())).await
 }
 
 #[utoipa::path(get, path = "/v1/blocked-devices", tag = "devices", params(super::catalog::ProductFilter), responses((status = 200, body = Vec<BlockedDevice>)), security(("bearer" = [])))]

@@ -1,7 +1,7 @@
 //! Customers and license users (the people user-based licenses are assigned to).
 
 use super::{PageQuery, Paged};
-use crate::error::{ApiError, ErrorBody, ForResource, no_content};
+use crate::error::{ApiError, ErrorBody, ForResource, created, no_content};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::validate::{metadata_or_empty, optional_text, require_text};
 use crate::http::{Admin, lookup};
@@ -74,12 +74,8 @@ pub async fn create_customer(
         reference: body.reference,
         metadata: metadata_or_empty(body.metadata)?,
     };
-    let customer = state
-        .store
-        .create_customer(new, admin.event("customer.created", "customer"), state.now())
-        .await
-        .for_resource("customer")?;
-    Ok((StatusCode::CREATED, Json(customer)))
+    let event = admin.event("customer.created", "customer");
+    created("customer", state.store.create_customer(new, event, state.now())).await
 }
 
 #[utoipa::path(get, path = "/v1/customers", tag = "customers", params(PageQuery), responses((status = 200, body = Paged<Customer>)), security(("bearer" = [])))]
@@ -221,12 +217,8 @@ pub async fn create_license_user(
         name: body.name,
         password_hash,
     };
-    let user = state
-        .store
-        .create_license_user(new, admin.event("license_user.created", "license_user"), state.now())
-        .await
-        .for_resource("license user")?;
-    Ok((StatusCode::CREATED, Json(user)))
+    let event = admin.event("license_user.created", "license_user");
+    created("license user", state.store.create_license_user(new, event, state.now())).await
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

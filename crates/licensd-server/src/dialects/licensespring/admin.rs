@@ -4,7 +4,7 @@
 //! `activate_bundle`, `check_bundle`, `deactivate_bundle` and `activate_bundle_offline`.
 use licensd_domain::ProductId;
 
-use crate::error::{ApiError, ErrorBody, ForResource, no_content};
+use crate::error::{ApiError, ErrorBody, ForResource, created, no_content};
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::http::validate::{optional_text, require_text};
 use crate::http::{Admin, lookup};
@@ -83,12 +83,10 @@ pub async fn create_product_version(
         requires_version: body.requires_version,
         enabled: body.enabled,
     };
-    let version = state
+    let write = state
         .store
-        .create_product_version(new, admin.event("product_version.created", "product_version"), now)
-        .await
-        .for_resource("product version")?;
-    Ok((StatusCode::CREATED, Json(version)))
+        .create_product_version(new, admin.event("product_version.created", "product_version"), now);
+    created("product version", write).await
 }
 
 #[utoipa::path(get, path = "/v1/products/{id}/versions", tag = "product-versions", params(("id" = i64, Path)),

@@ -4,7 +4,7 @@
 //! answers to (`GET /v1/slascone/isv`).
 use licensd_domain::CustomerId;
 
-use crate::error::{ApiError, ErrorBody, ForResource, no_content};
+use crate::error::{ApiError, ErrorBody, ForResource, created, no_content};
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::http::validate::require_text;
 use crate::http::{Admin, lookup};
@@ -157,18 +157,14 @@ pub async fn create_analytical_field(
 ) -> Result<(StatusCode, Json<AnalyticalField>), ApiError> {
     require_text("name", &body.name, 256)?;
     lookup::product(&state, id).await?;
-    let field = state
-        .store
-        .create_analytical_field(
-            id,
-            body.name.trim(),
-            body.field_type,
-            admin.event("slascone.analytical_field_created", "product"),
-            state.now(),
-        )
-        .await
-        .for_resource("analytical field")?;
-    Ok((StatusCode::CREATED, Json(field)))
+    let write = state.store.create_analytical_field(
+        id,
+        body.name.trim(),
+        body.field_type,
+        admin.event("slascone.analytical_field_created", "product"),
+        state.now(),
+    );
+    created("analytical field", write).await
 }
 
 #[utoipa::path(get, path = "/v1/slascone/products/{id}/usage-features", tag = "slascone", responses((status = 200, body = Vec<UsageFeature>), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
@@ -190,17 +186,13 @@ pub async fn create_usage_feature(
 ) -> Result<(StatusCode, Json<UsageFeature>), ApiError> {
     require_text("name", &body.name, 256)?;
     lookup::product(&state, id).await?;
-    let feature = state
-        .store
-        .create_usage_feature(
-            id,
-            body.name.trim(),
-            admin.event("slascone.usage_feature_created", "product"),
-            state.now(),
-        )
-        .await
-        .for_resource("usage feature")?;
-    Ok((StatusCode::CREATED, Json(feature)))
+    let write = state.store.create_usage_feature(
+        id,
+        body.name.trim(),
+        admin.event("slascone.usage_feature_created", "product"),
+        state.now(),
+    );
+    created("usage feature", write).await
 }
 
 #[utoipa::path(get, path = "/v1/slascone/usage-features/{id}/modules", tag = "slascone", responses((status = 200, body = Vec<UsageModule>)), security(("bearer" = [])))]
@@ -220,17 +212,13 @@ pub async fn create_usage_module(
     ApiJson(body): ApiJson<CreateNamed>,
 ) -> Result<(StatusCode, Json<UsageModule>), ApiError> {
     require_text("name", &body.name, 256)?;
-    let module = state
-        .store
-        .create_usage_module(
-            id,
-            body.name.trim(),
-            admin.event("slascone.usage_module_created", "usage_feature"),
-            state.now(),
-        )
-        .await
-        .for_resource("usage feature")?;
-    Ok((StatusCode::CREATED, Json(module)))
+    let write = state.store.create_usage_module(
+        id,
+        body.name.trim(),
+        admin.event("slascone.usage_module_created", "usage_feature"),
+        state.now(),
+    );
+    created("usage feature", write).await
 }
 
 #[utoipa::path(get, path = "/v1/slascone/licenses/{id}/usage", tag = "slascone", responses((status = 200, body = Vec<UsageTotalView>), (status = 404, body = ErrorBody)), security(("bearer" = [])))]

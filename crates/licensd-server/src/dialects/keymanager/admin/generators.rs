@@ -10,17 +10,13 @@ pub async fn create_generator(
     ApiJson(spec): ApiJson<GeneratorSpec>,
 ) -> Result<(StatusCode, Json<Generator>), ApiError> {
     spec.validate().map_err(|e| ApiError::unprocessable(e.to_string()))?;
-    let generator = state
-        .store
-        .create_generator(
-            id,
-            spec,
-            admin.event("keymanager.generator.created", "generator"),
-            state.now(),
-        )
-        .await
-        .for_resource("product")?;
-    Ok((StatusCode::CREATED, Json(generator)))
+    let write = state.store.create_generator(
+        id,
+        spec,
+        admin.event("keymanager.generator.created", "generator"),
+        state.now(),
+    );
+    created("product", write).await
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -84,17 +80,13 @@ pub async fn create_downloadable(
     ApiJson(spec): ApiJson<DownloadableSpec>,
 ) -> Result<(StatusCode, Json<Downloadable>), ApiError> {
     spec.validate().map_err(|e| ApiError::unprocessable(e.to_string()))?;
-    let downloadable = state
-        .store
-        .create_downloadable(
-            id,
-            spec,
-            admin.event("keymanager.downloadable.created", "downloadable"),
-            state.now(),
-        )
-        .await
-        .for_resource("product")?;
-    Ok((StatusCode::CREATED, Json(downloadable)))
+    let write = state.store.create_downloadable(
+        id,
+        spec,
+        admin.event("keymanager.downloadable.created", "downloadable"),
+        state.now(),
+    );
+    created("product", write).await
 }
 
 #[utoipa::path(get, path = "/v1/keymanager/downloadables", tag = "keymanager", params(ProductFilter), responses((status = 200, body = Vec<Downloadable>)), security(("bearer" = [])))]
