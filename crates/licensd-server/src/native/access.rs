@@ -277,11 +277,7 @@ pub async fn list_events(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<EventQuery>,
 ) -> Result<Json<Paged<Event>>, ApiError> {
-    let page = PageQuery {
-        after: query.after,
-        limit: query.limit,
-    }
-    .page()?;
+    let page = PageQuery::of(query.after, query.limit)?;
     let filter = EventFilter {
         subject_type: query.subject_type,
         subject_id: query.subject_id,

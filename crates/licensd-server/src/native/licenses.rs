@@ -254,11 +254,7 @@ pub async fn list_licenses(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<LicenseQuery>,
 ) -> Result<Json<Paged<License>>, ApiError> {
-    let page = PageQuery {
-        after: query.after,
-        limit: query.limit,
-    }
-    .page()?;
+    let page = PageQuery::of(query.after, query.limit)?;
     let filter = LicenseFilter {
         product_id: query.product_id.map(ProductId::new),
         policy_id: query.policy_id,

@@ -236,11 +236,7 @@ pub async fn list_license_users(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<LicenseUserQuery>,
 ) -> Result<Json<Paged<LicenseUser>>, ApiError> {
-    let page = PageQuery {
-        after: query.after,
-        limit: query.limit,
-    }
-    .page()?;
+    let page = PageQuery::of(query.after, query.limit)?;
     Ok(Json(Paged::new(
         state
             .store
