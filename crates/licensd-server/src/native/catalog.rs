@@ -1,7 +1,7 @@
 //! Products, feature definitions and policies.
 
 use super::{PageQuery, Paged};
-use crate::error::{ApiError, ErrorBody, ForResource, created, no_content};
+use crate::error::{ApiError, ErrorBody, ForResource, created, no_content, ok_json};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::validate::{
     metadata_or_empty, require_days, require_instant, require_non_negative, require_text, within,
@@ -89,13 +89,7 @@ pub async fn get_product(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Product>, ApiError> {
-    Ok(Json(
-        state
-            .store
-            .get_product(ProductId::new(id))
-            .await
-            .for_resource("product")?,
-    ))
+    ok_json("product", state.store.get_product(ProductId::new(id))).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -144,13 +138,7 @@ pub async fn update_product(
         product.metadata = metadata_or_empty(body.metadata)?;
     }
     let event = admin.event("product.updated", "product").subject(id);
-    Ok(Json(
-        state
-            .store
-            .update_product(product, event, state.now())
-            .await
-            .for_resource("product")?,
-    ))
+    ok_json("product", state.store.update_product(product, event, state.now())).await
 }
 
 /// `DELETE /v1/products/{id}` options.
@@ -373,13 +361,7 @@ pub async fn update_feature(
         feature.floating_lease_seconds,
     )?;
     let event = admin.event("feature.updated", "feature").subject(id);
-    Ok(Json(
-        state
-            .store
-            .update_feature(feature, event, state.now())
-            .await
-            .for_resource("feature")?,
-    ))
+    ok_json("feature", state.store.update_feature(feature, event, state.now())).await
 }
 
 #[utoipa::path(delete, path = "/v1/features/{id}", tag = "features", params(("id" = i64, Path)), responses((status = 204), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
@@ -562,13 +544,7 @@ pub async fn update_policy(
         policy.metadata = metadata_or_empty(body.metadata)?;
     }
     let event = admin.event("policy.updated", "policy").subject(id);
-    Ok(Json(
-        state
-            .store
-            .update_policy(policy, event, state.now())
-            .await
-            .for_resource("policy")?,
-    ))
+    ok_json("policy", state.store.update_policy(policy, event, state.now())).await
 }
 
 #[utoipa::path(delete, path = "/v1/policies/{id}", tag = "policies", params(("id" = i64, Path)), responses((status = 204), (status = 409, body = ErrorBody)), security(("bearer" = [])))]

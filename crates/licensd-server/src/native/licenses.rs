@@ -2,7 +2,7 @@
 
 use super::catalog::{check_feature_codes, check_terms};
 use super::{PageQuery, Paged};
-use crate::error::{ApiError, ErrorBody, ForResource, created, no_content};
+use crate::error::{ApiError, ErrorBody, ForResource, created, no_content, ok_json};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::validate::{metadata_or_empty, optional_text, require_days, require_instant, require_text};
 use crate::http::{Admin, lookup};
@@ -381,13 +381,11 @@ pub async fn update_license(
         return Err(ApiError::unprocessable("expires_at must be after starts_at"));
     }
     let event = admin.event("license.updated", "license").subject(id);
-    Ok(Json(
-        state
-            .store
-            .edit_license(LicenseId::new(id), edit, event, state.now())
-            .await
-            .for_resource("license")?,
-    ))
+    ok_json(
+        "license",
+        state.store.edit_license(LicenseId::new(id), edit, event, state.now()),
+    )
+    .await
 }
 
 async fn set_status(
@@ -401,13 +399,11 @@ async fn set_status(
     let mut edit = LicenseEdit::from_license(&license);
     edit.status = status;
     let event = admin.event(action, "license").subject(id);
-    Ok(Json(
-        state
-            .store
-            .edit_license(LicenseId::new(id), edit, event, state.now())
-            .await
-            .for_resource("license")?,
-    ))
+    ok_json(
+        "license",
+        state.store.edit_license(LicenseId::new(id), edit, event, state.now()),
+    )
+    .await
 }
 
 /// Sets the licence's consumption counters (its own and its features') back to zero and starts
@@ -424,13 +420,7 @@ pub async fn reset_consumption(
         .reset_consumption(id, event, state.now())
         .await
         .for_resource("license")?;
-    Ok(Json(
-        state
-            .store
-            .get_license(LicenseId::new(id))
-            .await
-            .for_resource("license")?,
-    ))
+    ok_json("license", state.store.get_license(LicenseId::new(id))).await
 }
 
 #[utoipa::path(post, path = "/v1/licenses/{id}/enable", tag = "licenses", params(("id" = i64, Path)), responses((status = 200, body = License)), security(("bearer" = [])))]
@@ -509,13 +499,11 @@ pub async fn deactivate_device(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Device>, ApiError> {
     let event = admin.event("device.deactivated", "device").subject(id);
-    Ok(Json(
-        state
-            .store
-            .deactivate_device(DeviceId::new(id), event, state.now())
-            .await
-            .for_resource("device")?,
-    ))
+    ok_json(
+        "device",
+        state.store.deactivate_device(DeviceId::new(id), event, state.now()),
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

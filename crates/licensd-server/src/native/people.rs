@@ -1,7 +1,7 @@
 //! Customers and license users (the people user-based licenses are assigned to).
 
 use super::{PageQuery, Paged};
-use crate::error::{ApiError, ErrorBody, ForResource, created, no_content};
+use crate::error::{ApiError, ErrorBody, ForResource, created, no_content, ok_json};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::validate::{metadata_or_empty, optional_text, require_text};
 use crate::http::{Admin, lookup};
@@ -98,13 +98,7 @@ pub async fn get_customer(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Customer>, ApiError> {
-    Ok(Json(
-        state
-            .store
-            .get_customer(CustomerId::new(id))
-            .await
-            .for_resource("customer")?,
-    ))
+    ok_json("customer", state.store.get_customer(CustomerId::new(id))).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -159,13 +153,7 @@ pub async fn update_customer(
         customer.metadata = metadata_or_empty(body.metadata)?;
     }
     let event = admin.event("customer.updated", "customer").subject(id);
-    Ok(Json(
-        state
-            .store
-            .update_customer(customer, event, state.now())
-            .await
-            .for_resource("customer")?,
-    ))
+    ok_json("customer", state.store.update_customer(customer, event, state.now())).await
 }
 
 #[utoipa::path(delete, path = "/v1/customers/{id}", tag = "customers", params(("id" = i64, Path)), responses((status = 204), (status = 409, body = ErrorBody)), security(("bearer" = [])))]

@@ -4,7 +4,7 @@
 //! and stored sealed.
 
 use super::{PageQuery, Paged};
-use crate::error::{ApiError, ErrorBody, ForResource, no_content};
+use crate::error::{ApiError, ErrorBody, ForResource, no_content, ok_json};
 use crate::http::Admin;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::validate::optional_text;
@@ -137,18 +137,16 @@ pub async fn update_webhook(
         event_types: body.event_types,
         enabled: body.enabled,
     };
-    Ok(Json(
-        state
-            .store
-            .webhook_update(
-                id,
-                patch,
-                admin.event("webhook_endpoint.updated", "webhook_endpoint"),
-                state.now(),
-            )
-            .await
-            .for_resource("webhook")?,
-    ))
+    ok_json(
+        "webhook",
+        state.store.webhook_update(
+            id,
+            patch,
+            admin.event("webhook_endpoint.updated", "webhook_endpoint"),
+            state.now(),
+        ),
+    )
+    .await
 }
 
 #[utoipa::path(delete, path = "/v1/webhooks/{id}", tag = "webhooks", params(("id" = i64, Path)), responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]

@@ -53,13 +53,7 @@ pub async fn update_generator(
 ) -> Result<Json<Generator>, ApiError> {
     spec.validate().map_err(|e| ApiError::unprocessable(e.to_string()))?;
     let event = admin.event("keymanager.generator.updated", "generator").subject(id);
-    Ok(Json(
-        state
-            .store
-            .update_generator(id, spec, event, state.now())
-            .await
-            .for_resource("generator")?,
-    ))
+    ok_json("generator", state.store.update_generator(id, spec, event, state.now())).await
 }
 
 #[utoipa::path(delete, path = "/v1/keymanager/generators/{id}", tag = "keymanager", params(("id" = i64, Path)), responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
@@ -140,11 +134,11 @@ pub async fn upload_file(
 ) -> Result<Json<Downloadable>, ApiError> {
     let name = safe_file_name(&query.name).ok_or_else(|| ApiError::unprocessable("name is not a usable file name"))?;
     let event = admin.event("keymanager.downloadable.file", "downloadable").subject(id);
-    Ok(Json(
+    ok_json(
+        "downloadable",
         state
             .store
-            .put_downloadable_file(id, &name, body.to_vec(), event, state.now())
-            .await
-            .for_resource("downloadable")?,
-    ))
+            .put_downloadable_file(id, &name, body.to_vec(), event, state.now()),
+    )
+    .await
 }
