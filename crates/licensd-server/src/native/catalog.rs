@@ -291,7 +291,7 @@ pub async fn get_feature(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<FeatureDefinition>, ApiError> {
-    Ok(Json(state.store.get_feature(id).await.for_resource("feature")?))
+    ok_json("feature", state.store.get_feature(id)).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -494,7 +494,7 @@ pub async fn get_policy(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Policy>, ApiError> {
-    Ok(Json(state.store.get_policy(id).await.for_resource("policy")?))
+    ok_json("policy", state.store.get_policy(id)).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

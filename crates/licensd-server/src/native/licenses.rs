@@ -487,9 +487,7 @@ pub async fn get_device(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Device>, ApiError> {
-    Ok(Json(
-        state.store.get_device(DeviceId::new(id)).await.for_resource("device")?,
-    ))
+    ok_json("device", state.store.get_device(DeviceId::new(id))).await
 }
 
 #[utoipa::path(post, path = "/v1/devices/{id}/deactivate", tag = "devices", params(("id" = i64, Path)), responses((status = 200, body = Device), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]

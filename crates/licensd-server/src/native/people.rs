@@ -241,9 +241,7 @@ pub async fn get_license_user(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<LicenseUser>, ApiError> {
-    Ok(Json(
-        state.store.get_license_user(id).await.for_resource("license user")?,
-    ))
+    ok_json("license user", state.store.get_license_user(id)).await
 }
 
 #[utoipa::path(delete, path = "/v1/license-users/{id}", tag = "license-users", params(("id" = i64, Path)), responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]

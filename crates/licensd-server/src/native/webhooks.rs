@@ -112,7 +112,7 @@ pub async fn get_webhook(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<WebhookEndpoint>, ApiError> {
-    Ok(Json(state.store.webhook_get(id).await.for_resource("webhook")?))
+    ok_json("webhook", state.store.webhook_get(id)).await
 }
 
 #[utoipa::path(patch, path = "/v1/webhooks/{id}", tag = "webhooks", params(("id" = i64, Path)), request_body = UpdateWebhook, responses((status = 200, body = WebhookEndpoint), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]

@@ -41,7 +41,7 @@ pub async fn get_generator(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Generator>, ApiError> {
-    Ok(Json(state.store.get_generator(id).await.for_resource("generator")?))
+    ok_json("generator", state.store.get_generator(id)).await
 }
 
 #[utoipa::path(put, path = "/v1/keymanager/generators/{id}", tag = "keymanager", params(("id" = i64, Path)), request_body = GeneratorSpec, responses((status = 200, body = Generator), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
@@ -98,9 +98,7 @@ pub async fn get_downloadable(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Downloadable>, ApiError> {
-    Ok(Json(
-        state.store.get_downloadable(id).await.for_resource("downloadable")?,
-    ))
+    ok_json("downloadable", state.store.get_downloadable(id)).await
 }
 
 #[utoipa::path(delete, path = "/v1/keymanager/downloadables/{id}", tag = "keymanager", params(("id" = i64, Path)), responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
