@@ -225,7 +225,7 @@ async fn product_meta(state: &AppState, req: &KmRequest, codes: ProductMetaCodes
     {
         return Ok(Reply::new(code).product(product.id.get()));
     }
-    let owner = MetaOwner::Product(product.id.get());
+    let owner = MetaOwner::Product(product.id);
     let value = value.unwrap_or_default();
     let now = state.now();
     let reply = match codes.capability {
@@ -288,7 +288,7 @@ pub async fn get_all_products(State(state): State<AppState>, req: KmRequest) -> 
             if !caller.in_scope(product.id.get()) {
                 continue;
             }
-            let meta = state.store.list_meta(MetaOwner::Product(product.id.get())).await?;
+            let meta = state.store.list_meta(MetaOwner::Product(product.id)).await?;
             products.push(product_json(&product, &meta));
         }
         match last {

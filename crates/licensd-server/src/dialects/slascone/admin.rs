@@ -154,7 +154,7 @@ pub async fn list_analytical_fields(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<AnalyticalField>>, ApiError> {
     product_exists(&state, id).await?;
-    Ok(Json(state.store.analytical_fields(id).await?))
+    Ok(Json(state.store.analytical_fields(ProductId::new(id)).await?))
 }
 
 #[utoipa::path(post, path = "/v1/slascone/products/{id}/analytical-fields", tag = "slascone", request_body = CreateAnalyticalField, responses((status = 201, body = AnalyticalField), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
@@ -169,7 +169,7 @@ pub async fn create_analytical_field(
     let field = state
         .store
         .create_analytical_field(
-            id,
+            ProductId::new(id),
             body.name.trim(),
             body.field_type,
             admin.event("slascone.analytical_field_created", "product"),
@@ -187,7 +187,7 @@ pub async fn list_usage_features(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<UsageFeature>>, ApiError> {
     product_exists(&state, id).await?;
-    Ok(Json(state.store.usage_features(id).await?))
+    Ok(Json(state.store.usage_features(ProductId::new(id)).await?))
 }
 
 #[utoipa::path(post, path = "/v1/slascone/products/{id}/usage-features", tag = "slascone", request_body = CreateNamed, responses((status = 201, body = UsageFeature), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
@@ -202,7 +202,7 @@ pub async fn create_usage_feature(
     let feature = state
         .store
         .create_usage_feature(
-            id,
+            ProductId::new(id),
             body.name.trim(),
             admin.event("slascone.usage_feature_created", "product"),
             state.now(),
@@ -253,7 +253,7 @@ pub async fn license_usage(
         .get_license(LicenseId::new(id))
         .await
         .for_resource("license")?;
-    let totals = state.store.usage_totals(id).await?;
+    let totals = state.store.usage_totals(LicenseId::new(id)).await?;
     Ok(Json(
         totals
             .into_iter()
@@ -277,7 +277,7 @@ pub async fn license_analytics(
         .get_license(LicenseId::new(id))
         .await
         .for_resource("license")?;
-    let values = state.store.analytical_values(id).await?;
+    let values = state.store.analytical_values(LicenseId::new(id)).await?;
     Ok(Json(
         values
             .into_iter()
@@ -416,7 +416,7 @@ pub async fn create_customer(
         return Err(ApiError::unprocessable("unknown customer type"));
     }
     let profile = CustomerProfile {
-        customer_id: 0,
+        customer_id: CustomerId::new(0),
         customer_number: body.customer_number.trim().to_owned(),
         prospect_number: body
             .prospect_number
@@ -455,7 +455,7 @@ pub async fn get_customer_profile(
         .for_resource("customer")?;
     let profile = state
         .store
-        .customer_profile(id)
+        .customer_profile(CustomerId::new(id))
         .await?
         .ok_or_else(|| ApiError::not_found("SLASCONE customer profile"))?;
     Ok(Json(CustomerWithProfile { customer, profile }))
@@ -524,7 +524,7 @@ pub async fn license_values(
         .get_license(LicenseId::new(id))
         .await
         .for_resource("license")?;
-    let values = state.store.license_values(id).await?;
+    let values = state.store.license_values(LicenseId::new(id)).await?;
     Ok(Json(
         values
             .into_iter()
@@ -571,7 +571,7 @@ pub async fn set_license_value(
     state
         .store
         .set_license_value(
-            id,
+            LicenseId::new(id),
             entry.id,
             &body.value,
             admin.event("slascone.license_value_set", "license"),
@@ -599,7 +599,7 @@ pub async fn set_legacy_key(
     state
         .store
         .set_legacy_key(
-            id,
+            LicenseId::new(id),
             body.legacy_key.trim(),
             admin.event("slascone.legacy_key_set", "license"),
             state.now(),

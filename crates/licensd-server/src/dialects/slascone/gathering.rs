@@ -92,7 +92,7 @@ pub async fn analytical(
     for license in &licenses {
         let fields = state
             .store
-            .analytical_fields(license.product_id.get())
+            .analytical_fields(license.product_id)
             .await
             .map_err(SlError::from_store)?;
         candidates.push((license.id.get(), fields));
@@ -138,7 +138,7 @@ pub async fn analytical(
     if let Some(license_id) = license_id {
         state
             .store
-            .record_analytics(license_id, &client, reports, now)
+            .record_analytics(LicenseId::new(license_id), &client, reports, now)
             .await
             .map_err(SlError::from_store)?;
     }
@@ -196,7 +196,7 @@ async fn usage(state: &AppState, caller: Caller, request: UsageHeartbeat, named_
     for license in &licenses {
         let features = state
             .store
-            .usage_features(license.product_id.get())
+            .usage_features(license.product_id)
             .await
             .map_err(SlError::from_store)?;
         candidates.push((license.id.get(), features));
@@ -258,7 +258,7 @@ async fn usage(state: &AppState, caller: Caller, request: UsageHeartbeat, named_
     if let Some(license_id) = license_id {
         state
             .store
-            .record_usage(license_id, &client, reports, now)
+            .record_usage(LicenseId::new(license_id), &client, reports, now)
             .await
             .map_err(SlError::from_store)?;
     }
@@ -326,7 +326,7 @@ pub async fn create_analytical_field(
     let event = EventDraft::new(actor, "slascone.analytical_field_created", "product");
     let field = state
         .store
-        .create_analytical_field(product.id.get(), &name, field_type, event, state.now())
+        .create_analytical_field(product.id, &name, field_type, event, state.now())
         .await
         .map_err(|e| exists(e, Conflict::AnalyticalFieldExists))?;
     json_ok(&DefinitionView {
@@ -349,7 +349,7 @@ pub async fn create_usage_feature(
     let event = EventDraft::new(actor, "slascone.usage_feature_created", "product");
     let feature = state
         .store
-        .create_usage_feature(product.id.get(), &name, event, state.now())
+        .create_usage_feature(product.id, &name, event, state.now())
         .await
         .map_err(|e| exists(e, Conflict::UsageFeatureExists))?;
     json_ok(&DefinitionView {
@@ -369,7 +369,7 @@ pub async fn create_usage_module(
     let product = admin_product(&state, &code).await?;
     let features = state
         .store
-        .usage_features(product.id.get())
+        .usage_features(product.id)
         .await
         .map_err(SlError::from_store)?;
     let feature = features
@@ -406,7 +406,11 @@ pub async fn usage_totals(
     _admin: AdminKey,
 ) -> SlResult<Response> {
     let id = guid_id(&license_guid).ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?;
-    let totals = state.store.usage_totals(id).await.map_err(SlError::from_store)?;
+    let totals = state
+        .store
+        .usage_totals(LicenseId::new(id))
+        .await
+        .map_err(SlError::from_store)?;
     let views: Vec<UsageTotalView> = totals
         .into_iter()
         .map(|t| UsageTotalView {

@@ -1,6 +1,7 @@
 //! Key generators, downloadables and their files.
 
 use super::*;
+use licensd_domain::ProductId;
 
 #[utoipa::path(post, path = "/v1/keymanager/products/{id}/generators", tag = "keymanager", params(("id" = i64, Path)), request_body = GeneratorSpec, responses((status = 201, body = Generator), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn create_generator(
@@ -13,7 +14,7 @@ pub async fn create_generator(
     let generator = state
         .store
         .create_generator(
-            id,
+            ProductId::new(id),
             spec,
             admin.event("keymanager.generator.created", "generator"),
             state.now(),
@@ -36,7 +37,12 @@ pub async fn list_generators(
     State(state): State<AppState>,
     crate::http::extract::ApiQuery(filter): crate::http::extract::ApiQuery<ProductFilter>,
 ) -> Result<Json<Vec<Generator>>, ApiError> {
-    Ok(Json(state.store.list_generators(filter.product_id).await?))
+    Ok(Json(
+        state
+            .store
+            .list_generators(filter.product_id.map(ProductId::new))
+            .await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/keymanager/generators/{id}", tag = "keymanager", params(("id" = i64, Path)), responses((status = 200, body = Generator), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
@@ -95,7 +101,7 @@ pub async fn create_downloadable(
     let downloadable = state
         .store
         .create_downloadable(
-            id,
+            ProductId::new(id),
             spec,
             admin.event("keymanager.downloadable.created", "downloadable"),
             state.now(),
@@ -111,7 +117,12 @@ pub async fn list_downloadables(
     State(state): State<AppState>,
     crate::http::extract::ApiQuery(filter): crate::http::extract::ApiQuery<ProductFilter>,
 ) -> Result<Json<Vec<Downloadable>>, ApiError> {
-    Ok(Json(state.store.list_downloadables(filter.product_id).await?))
+    Ok(Json(
+        state
+            .store
+            .list_downloadables(filter.product_id.map(ProductId::new))
+            .await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/keymanager/downloadables/{id}", tag = "keymanager", params(("id" = i64, Path)), responses((status = 200, body = Downloadable), (status = 404, body = ErrorBody)), security(("bearer" = [])))]

@@ -54,7 +54,7 @@ pub async fn set_product_signing_key(
     let stored = state
         .store
         .put_product_signing_key(
-            id,
+            ProductId::new(id),
             NewSigningKey {
                 kid: key.kid().to_string(),
                 algorithm: algorithm.as_str().to_string(),
@@ -86,7 +86,7 @@ pub async fn get_product_signing_key(
 ) -> Result<Json<ProductKeyView>, ApiError> {
     let stored = state
         .store
-        .product_signing_key(id)
+        .product_signing_key(ProductId::new(id))
         .await?
         .ok_or_else(|| ApiError::not_found("product signing key"))?;
     let algorithm = Algorithm::parse(&stored.algorithm).ok_or_else(ApiError::internal)?;
@@ -109,7 +109,7 @@ pub async fn delete_product_signing_key(
     state
         .store
         .delete_product_signing_key(
-            id,
+            ProductId::new(id),
             admin.event("keymanager.product_key.deleted", "product").subject(id),
             state.now(),
         )

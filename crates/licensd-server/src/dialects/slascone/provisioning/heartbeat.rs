@@ -93,7 +93,7 @@ async fn client_license(
             .ok_or(SlError::Conflict(Conflict::UnknownTokenKey))?;
         let license = state
             .store
-            .get_license(LicenseId::new(token.license_id))
+            .get_license(token.license_id)
             .await
             .map_err(SlError::from_store)?;
         if license.product_id != product.id {
@@ -116,7 +116,7 @@ async fn client_license(
     for token in tokens.into_iter().rev() {
         let license = state
             .store
-            .get_license(LicenseId::new(token.license_id))
+            .get_license(token.license_id)
             .await
             .map_err(SlError::from_store)?;
         if license.product_id == product.id && active_device(state, license.id.get(), client_id).await?.is_some() {
@@ -156,7 +156,7 @@ pub async fn unassign(
         .ok_or(SlError::Conflict(Conflict::UnknownTokenKey))?;
     let license = state
         .store
-        .get_license(LicenseId::new(token.license_id))
+        .get_license(token.license_id)
         .await
         .map_err(SlError::from_store)?;
     caller.require_product(license.product_id.get())?;
