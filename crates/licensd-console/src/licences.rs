@@ -65,7 +65,7 @@ async fn list_page(
         }
     }
     let search = LicenseSearch {
-        product_id,
+        product_id: product_id.map(ProductId::new),
         status: license_status,
         text: text.map(str::to_string),
         before: query.before,

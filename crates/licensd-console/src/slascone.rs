@@ -8,7 +8,7 @@
 //! - Editions are created and deleted by the back office's own commands
 //!   (`POST /products/{id}/templates`, `DELETE /templates/{id}`), with their refusals (a product
 //!   keeps at least one edition, conflict 8000; an edition with licences stays).
-use licensd_domain::ProductId;
+use licensd_domain::{CustomerId, ProductId};
 
 use crate::layout::{self, Flash};
 use crate::session::{Session, Write};
@@ -134,7 +134,7 @@ pub struct Empty {}
 pub async fn delete_customer(State(state): State<AppState>, Path(id): Path<i64>, write: Write<Empty>) -> Response {
     let Write { session, .. } = write;
     // Only a customer of this list: the button must not delete customers SLASCONE never saw.
-    match state.store.customer_profile(id).await {
+    match state.store.customer_profile(CustomerId::new(id)).await {
         Ok(Some(_)) => {}
         Ok(None) => {
             let flash = Flash::Error("Refused (not_found): no SLASCONE customer with this id".into());

@@ -153,7 +153,7 @@ pub struct CredentialFlags<'a> {
     pub revoked: bool,
     pub read_only: bool,
     /// The one product the credential may be used for; `None` for any.
-    pub product_scope: Option<i64>,
+    pub product_scope: Option<crate::ProductId>,
     /// Where it may be used from; empty allows any address.
     pub ip_rules: &'a [IpRule],
 }
@@ -167,7 +167,7 @@ pub struct AccessRequest {
     /// Whether the call changes state.
     pub write: bool,
     /// The product the call acts on, once known.
-    pub product: Option<i64>,
+    pub product: Option<crate::ProductId>,
 }
 
 /// Why a credential may not be used for a request, in the order [`admit`] checks.

@@ -134,7 +134,7 @@ fn request(peer: Option<&str>, write: bool, product: Option<i64>) -> AccessReque
     AccessRequest {
         peer: peer.map(ip),
         write,
-        product,
+        product: product.map(crate::ProductId::new),
     }
 }
 
@@ -182,7 +182,7 @@ fn admit_refuses_each_flag() {
     assert_eq!(admit(&read_only, &request(None, false, Some(1))), Ok(()));
 
     let scoped = CredentialFlags {
-        product_scope: Some(1),
+        product_scope: Some(crate::ProductId::new(1)),
         ..flags(&[])
     };
     assert_eq!(
@@ -200,7 +200,7 @@ fn admit_checks_in_order() {
     let everything = CredentialFlags {
         revoked: true,
         read_only: true,
-        product_scope: Some(1),
+        product_scope: Some(crate::ProductId::new(1)),
         ip_rules: &rules,
     };
     let bad = request(Some("127.0.0.1"), true, Some(2));

@@ -34,7 +34,8 @@ impl AnalyticalFieldType {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AnalyticalField {
     pub id: i64,
-    pub product_id: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub product_id: crate::ProductId,
     pub name: String,
     pub field_type: AnalyticalFieldType,
     pub created_at: crate::Millis,
@@ -44,7 +45,8 @@ pub struct AnalyticalField {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UsageFeature {
     pub id: i64,
-    pub product_id: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub product_id: crate::ProductId,
     pub name: String,
     pub created_at: crate::Millis,
 }

@@ -109,7 +109,8 @@ pub struct Entry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CustomerProfile {
-    pub customer_id: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub customer_id: crate::CustomerId,
     pub customer_number: String,
     pub prospect_number: Option<String>,
     pub customer_type_id: Option<i64>,

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Contract {
     pub id: i64,
-    pub product_id: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub product_id: crate::ProductId,
     pub name: String,
     pub information: Option<String>,
     /// Keys the contract may hold at once.
@@ -84,7 +85,7 @@ mod tests {
     fn contract() -> Contract {
         Contract {
             id: 1,
-            product_id: 1,
+            product_id: crate::ProductId::new(1),
             name: "reseller".into(),
             information: None,
             license_keys_quantity: 10,

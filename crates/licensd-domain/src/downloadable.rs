@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Downloadable {
     pub id: i64,
-    pub product_id: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub product_id: crate::ProductId,
     /// Orderable form of the version (e.g. 102 for 1.0.2); unique per product.
     pub numeric_version: i64,
     pub version: String,

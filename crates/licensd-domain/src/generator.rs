@@ -13,7 +13,8 @@ pub const MAX_BATCH: i64 = 1000;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Generator {
     pub id: i64,
-    pub product_id: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub product_id: crate::ProductId,
     pub name: String,
     pub pattern: KeyPattern,
     /// Activations a minted key allows; 0 is unlimited.
@@ -155,7 +156,7 @@ mod tests {
     fn minting_needs_an_active_generator_and_a_sane_quantity() {
         let mut generator = Generator {
             id: 1,
-            product_id: 1,
+            product_id: crate::ProductId::new(1),
             name: "g".into(),
             pattern: KeyPattern {
                 prefix: "PRO-".into(),

@@ -1,14 +1,15 @@
 //! What a client may rely on about its license: the native client API's answer (written by the
 //! server) and what the client SDK hands the application (read by `licensd-client`), one type.
 
-use crate::{License, LicenseFeature, LicenseKind, LicenseStatus, LicenseType, Millis, Product, rules};
+use crate::{License, LicenseFeature, LicenseId, LicenseKind, LicenseStatus, LicenseType, Millis, Product, rules};
 use serde::{Deserialize, Serialize};
 
 /// What a client may rely on about its license.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LicenseSummary {
-    pub id: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub id: LicenseId,
     pub product: String,
     pub status: LicenseStatus,
     pub license_type: LicenseType,
@@ -30,7 +31,7 @@ impl LicenseSummary {
     #[doc(hidden)]
     pub fn new(product: &Product, license: &License, features: &[LicenseFeature], active_devices: i64) -> Self {
         Self {
-            id: license.id.get(),
+            id: license.id,
             product: product.code.clone(),
             status: license.status,
             license_type: license.terms.license_type,

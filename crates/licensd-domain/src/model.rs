@@ -435,7 +435,8 @@ pub struct Credential {
     pub name: String,
     /// Public identifier (the api_key / clientId part).
     pub key_id: String,
-    pub product_id: Option<i64>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
+    pub product_id: Option<ProductId>,
     pub read_only: bool,
     /// Addresses or CIDR ranges the credential may be used from (parsed when the credential was
     /// created); empty allows any.

@@ -112,10 +112,12 @@ pub fn red_flags(license: Reference, product: Reference, version: Reference, key
 pub struct TelemetryRecord {
     pub id: i64,
     pub user_identifier: Option<String>,
-    pub license_id: Option<i64>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
+    pub license_id: Option<crate::LicenseId>,
     pub license_key: Option<String>,
     pub activation_identifier: Option<String>,
-    pub product_id: Option<i64>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
+    pub product_id: Option<crate::ProductId>,
     pub product_version: Option<String>,
     pub data_type: String,
     pub data_group: String,

@@ -207,7 +207,7 @@ pub struct NewCredential {
     pub key_id: String,
     /// The secret; stored sealed (HMAC dialects need it back) and as a digest.
     pub secret: String,
-    pub product_id: Option<i64>,
+    pub product_id: Option<ProductId>,
     pub read_only: bool,
     pub ip_allowlist: Vec<licensd_domain::access::IpRule>,
 }

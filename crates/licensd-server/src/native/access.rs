@@ -51,7 +51,7 @@ pub async fn create_credential(
         name: body.name,
         key_id,
         secret: secret.clone(),
-        product_id: body.product_id,
+        product_id: body.product_id.map(ProductId::new),
         read_only: body.read_only,
         ip_allowlist,
     };

@@ -417,7 +417,7 @@ pub async fn reset_consumption(
     let event = admin.event("license.consumption_reset", "license").subject(id);
     state
         .store
-        .reset_consumption(id, event, state.now())
+        .reset_consumption(LicenseId::new(id), event, state.now())
         .await
         .for_resource("license")?;
     ok_json("license", state.store.get_license(LicenseId::new(id))).await

@@ -2,11 +2,11 @@
 //! customers, newest first, each page starting below the last id of the one before.
 
 use crate::{EventFilter, PostgresStore, Result, SqliteStore};
-use licensd_domain::{Event, LicenseStatus, Millis};
+use licensd_domain::{CustomerId, Event, LicenseStatus, Millis, ProductId};
 
 #[derive(Debug, Clone, Default)]
 pub struct LicenseSearch {
-    pub product_id: Option<i64>,
+    pub product_id: Option<ProductId>,
     pub status: Option<LicenseStatus>,
     /// Matches the order reference exactly, or a customer's e-mail exactly or name by prefix
     /// (both case-insensitive). Keys are looked up by digest (`CoreStore::find_license_by_key`).
@@ -18,7 +18,7 @@ pub struct LicenseSearch {
 /// A customer with a SLASCONE profile, as the console's SLASCONE customer list shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlasconeCustomerRow {
-    pub customer_id: i64,
+    pub customer_id: CustomerId,
     pub email: Option<String>,
     pub company: Option<String>,
     pub customer_number: String,
@@ -117,7 +117,7 @@ macro_rules! impl_console_search {
                             }
                         }
                         if let Some(product_id) = search.product_id {
-                            query = query.bind(product_id);
+                            query = query.bind(product_id.get());
                         }
                         if let Some(status) = search.status {
                             query = query.bind(status.as_str());
@@ -155,7 +155,7 @@ macro_rules! impl_console_search {
                     rows.iter()
                         .map(|row| {
                             Ok(SlasconeCustomerRow {
-                                customer_id: get(row, "id")?,
+                                customer_id: CustomerId::new(get(row, "id")?),
                                 email: get(row, "email")?,
                                 company: get(row, "company")?,
                                 customer_number: get(row, "customer_number")?,

@@ -8,15 +8,15 @@
 
 use crate::{Page, PostgresStore, Result, SqliteStore};
 use licensd_domain::lockout::IpLockoutPolicy;
-use licensd_domain::{EventDraft, License, Millis};
+use licensd_domain::{EventDraft, License, LicenseId, Millis, ProductId};
 use serde::{Deserialize, Serialize};
 
 crate::migrate::migrations!(400 "0400_dna");
 
 /// The DNA end-user data of a license; all `None` for a license that has none yet.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DnaLicense {
-    pub license_id: i64,
+    pub license_id: LicenseId,
     /// argon2id PHC string of the end user's license password.
     pub password_hash: Option<String>,
     /// argon2id PHC string of a multi-user license's admin password.
@@ -55,7 +55,7 @@ pub enum PasswordAttempt {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InfoTag {
     pub id: i64,
-    pub license_id: i64,
+    pub license_id: LicenseId,
     pub tag: String,
     pub at: Millis,
 }
@@ -65,7 +65,7 @@ pub struct InfoTag {
 #[async_trait::async_trait]
 pub trait LicenseAccountStore: Send + Sync + 'static {
     /// The license's DNA data (defaults when it has none); NotFound when the license does not exist.
-    async fn license_account(&self, license_id: i64) -> Result<DnaLicense>;
+    async fn license_account(&self, license_id: LicenseId) -> Result<DnaLicense>;
 
     /// Counts for the status KeyWords, read in one snapshot.
     async fn license_facts(&self, license: &License, now: Millis) -> Result<DnaLicenseFacts>;
@@ -74,7 +74,7 @@ pub trait LicenseAccountStore: Send + Sync + 'static {
     /// pending reset code.
     async fn set_license_password(
         &self,
-        license_id: i64,
+        license_id: LicenseId,
         which: DnaPassword,
         hash: Option<String>,
         event: EventDraft,
@@ -85,7 +85,7 @@ pub trait LicenseAccountStore: Send + Sync + 'static {
     /// earlier one for the same password.
     async fn set_password_reset_code(
         &self,
-        license_id: i64,
+        license_id: LicenseId,
         which: DnaPassword,
         code: &str,
         expires_at: Millis,
@@ -96,7 +96,7 @@ pub trait LicenseAccountStore: Send + Sync + 'static {
     /// Whether `code` is the pending, unexpired reset code of that password.
     async fn password_reset_code_matches(
         &self,
-        license_id: i64,
+        license_id: LicenseId,
         which: DnaPassword,
         code: &str,
         now: Millis,
@@ -105,7 +105,7 @@ pub trait LicenseAccountStore: Send + Sync + 'static {
     /// Changes the activation email and/or the license data (`None` keeps a field); all or nothing.
     async fn update_license_account(
         &self,
-        license_id: i64,
+        license_id: LicenseId,
         activation_email: Option<String>,
         license_data: Option<String>,
         event: EventDraft,
@@ -118,14 +118,14 @@ pub trait LicenseAccountStore: Send + Sync + 'static {
 #[async_trait::async_trait]
 pub trait LockoutStore: Send + Sync + 'static {
     /// Whether this end-user IP is locked out of the license now.
-    async fn ip_locked(&self, license_id: i64, ip: &str, now: Millis) -> Result<bool>;
+    async fn ip_locked(&self, license_id: LicenseId, ip: &str, now: Millis) -> Result<bool>;
 
     /// Records a password check from `ip` under the license row lock. A locked-out IP is refused
     /// with `Denied(IpLockout)` and nothing is recorded; a failure counts towards the product's IP
     /// lockout policy and is committed. NotFound when the license does not exist.
     async fn password_attempt(
         &self,
-        license_id: i64,
+        license_id: LicenseId,
         ip: &str,
         accepted: bool,
         event: EventDraft,
@@ -133,19 +133,19 @@ pub trait LockoutStore: Send + Sync + 'static {
     ) -> Result<PasswordAttempt>;
 
     /// Ends every IP lockout and forgets failed attempts of the license; returns how many IPs.
-    async fn clear_ip_lockouts(&self, license_id: i64, event: EventDraft, now: Millis) -> Result<u64>;
+    async fn clear_ip_lockouts(&self, license_id: LicenseId, event: EventDraft, now: Millis) -> Result<u64>;
 
     /// Resets the reactivation lockout: the license's past activations stop counting towards it
     /// (they move from `activation_log` to `dna_cleared_activations`, keeping the audit trail).
     /// Returns how many activations were cleared.
-    async fn reset_reactivation_lockout(&self, license_id: i64, event: EventDraft, now: Millis) -> Result<u64>;
+    async fn reset_reactivation_lockout(&self, license_id: LicenseId, event: EventDraft, now: Millis) -> Result<u64>;
 
     /// The product's IP lockout policy (the default when none was set); NotFound without the product.
-    async fn ip_lockout_policy(&self, product_id: i64) -> Result<IpLockoutPolicy>;
+    async fn ip_lockout_policy(&self, product_id: ProductId) -> Result<IpLockoutPolicy>;
 
     async fn set_ip_lockout_policy(
         &self,
-        product_id: i64,
+        product_id: ProductId,
         policy: IpLockoutPolicy,
         event: EventDraft,
         now: Millis,
@@ -155,13 +155,13 @@ pub trait LockoutStore: Send + Sync + 'static {
 /// Info tags a client reports about a licence.
 #[async_trait::async_trait]
 pub trait InfoTagStore: Send + Sync + 'static {
-    async fn add_info_tag(&self, license_id: i64, tag: &str, event: EventDraft, now: Millis) -> Result<InfoTag>;
+    async fn add_info_tag(&self, license_id: LicenseId, tag: &str, event: EventDraft, now: Millis) -> Result<InfoTag>;
 
     /// InfoTags of the license in the order they were reported.
-    async fn list_info_tags(&self, license_id: i64, page: Page) -> Result<Vec<InfoTag>>;
+    async fn list_info_tags(&self, license_id: LicenseId, page: Page) -> Result<Vec<InfoTag>>;
 
     /// The most recently reported InfoTag.
-    async fn latest_info_tag(&self, license_id: i64) -> Result<Option<InfoTag>>;
+    async fn latest_info_tag(&self, license_id: LicenseId) -> Result<Option<InfoTag>>;
 }
 
 /// Implements `LicenseAccountStore`, `LockoutStore` and `InfoTagStore` for one backend (`$core`:
@@ -173,8 +173,8 @@ macro_rules! impl_dna_store {
 
         #[async_trait::async_trait]
         impl LicenseAccountStore for $store {
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
-            async fn license_account(&self, license_id: i64) -> Result<DnaLicense> {
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
+            async fn license_account(&self, license_id: LicenseId) -> Result<DnaLicense> {
                 let mut conn = self.pool.acquire().await.map_err(db_err)?;
                 license_exists(&mut conn, license_id).await?;
                 dna_row(&mut conn, license_id).await
@@ -216,10 +216,10 @@ macro_rules! impl_dna_store {
                 })
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
             async fn set_license_password(
                 &self,
-                license_id: i64,
+                license_id: LicenseId,
                 which: DnaPassword,
                 hash: Option<String>,
                 event: EventDraft,
@@ -239,7 +239,7 @@ macro_rules! impl_dna_store {
                     }
                 };
                 sqlx::query(sql)
-                    .bind(license_id)
+                    .bind(license_id.get())
                     .bind(hash)
                     .bind(now)
                     .execute(&mut *tx)
@@ -249,10 +249,10 @@ macro_rules! impl_dna_store {
                 tx.commit().await.map_err(db_err)
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
             async fn set_password_reset_code(
                 &self,
-                license_id: i64,
+                license_id: LicenseId,
                 which: DnaPassword,
                 code: &str,
                 expires_at: Millis,
@@ -273,7 +273,7 @@ macro_rules! impl_dna_store {
                     }
                 };
                 sqlx::query(sql)
-                    .bind(license_id)
+                    .bind(license_id.get())
                     .bind(self.codec.digest(code.as_bytes()))
                     .bind(expires_at)
                     .bind(now)
@@ -284,10 +284,10 @@ macro_rules! impl_dna_store {
                 tx.commit().await.map_err(db_err)
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
             async fn password_reset_code_matches(
                 &self,
-                license_id: i64,
+                license_id: LicenseId,
                 which: DnaPassword,
                 code: &str,
                 now: Millis,
@@ -304,7 +304,7 @@ macro_rules! impl_dna_store {
                     }
                 };
                 let n: i64 = sqlx::query_scalar(sql)
-                    .bind(license_id)
+                    .bind(license_id.get())
                     .bind(self.codec.digest(code.as_bytes()))
                     .bind(now)
                     .fetch_one(&self.pool)
@@ -313,10 +313,10 @@ macro_rules! impl_dna_store {
                 Ok(n > 0)
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
             async fn update_license_account(
                 &self,
-                license_id: i64,
+                license_id: LicenseId,
                 activation_email: Option<String>,
                 license_data: Option<String>,
                 event: EventDraft,
@@ -329,7 +329,7 @@ macro_rules! impl_dna_store {
                     "UPDATE dna_licenses SET activation_email = COALESCE($2, activation_email), \
                      license_data = COALESCE($3, license_data), updated_at = $4 WHERE license_id = $1",
                 )
-                .bind(license_id)
+                .bind(license_id.get())
                 .bind(activation_email)
                 .bind(license_data)
                 .bind(now)
@@ -345,17 +345,17 @@ macro_rules! impl_dna_store {
 
         #[async_trait::async_trait]
         impl LockoutStore for $store {
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
-            async fn ip_locked(&self, license_id: i64, ip: &str, now: Millis) -> Result<bool> {
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
+            async fn ip_locked(&self, license_id: LicenseId, ip: &str, now: Millis) -> Result<bool> {
                 let mut conn = self.pool.acquire().await.map_err(db_err)?;
                 let attempts = ip_attempts(&mut conn, license_id, ip).await?;
                 Ok(lockout::ip_locked(attempts.as_ref(), now))
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
             async fn password_attempt(
                 &self,
-                license_id: i64,
+                license_id: LicenseId,
                 ip: &str,
                 accepted: bool,
                 event: EventDraft,
@@ -376,7 +376,7 @@ macro_rules! impl_dna_store {
                      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (license_id, ip) DO UPDATE SET \
                      failures = excluded.failures, window_start = excluded.window_start, locked_until = excluded.locked_until",
                 )
-                .bind(license_id)
+                .bind(license_id.get())
                 .bind(ip)
                 .bind(next.failures)
                 .bind(next.window_start)
@@ -391,12 +391,12 @@ macro_rules! impl_dna_store {
                 Ok(PasswordAttempt::Rejected { locked })
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
-            async fn clear_ip_lockouts(&self, license_id: i64, event: EventDraft, now: Millis) -> Result<u64> {
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
+            async fn clear_ip_lockouts(&self, license_id: LicenseId, event: EventDraft, now: Millis) -> Result<u64> {
                 let mut tx = begin_write(self).await?;
                 lock_license_id(&mut tx, license_id).await?;
                 let done = sqlx::query("DELETE FROM dna_ip_attempts WHERE license_id = $1")
-                    .bind(license_id)
+                    .bind(license_id.get())
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err)?;
@@ -405,10 +405,10 @@ macro_rules! impl_dna_store {
                 Ok(done.rows_affected())
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
             async fn reset_reactivation_lockout(
                 &self,
-                license_id: i64,
+                license_id: LicenseId,
                 event: EventDraft,
                 now: Millis,
             ) -> Result<u64> {
@@ -418,13 +418,13 @@ macro_rules! impl_dna_store {
                     "INSERT INTO dna_cleared_activations (license_id, fingerprint, at, cleared_at) \
                      SELECT license_id, fingerprint, at, $2 FROM activation_log WHERE license_id = $1",
                 )
-                .bind(license_id)
+                .bind(license_id.get())
                 .bind(now)
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
                 let done = sqlx::query("DELETE FROM activation_log WHERE license_id = $1")
-                    .bind(license_id)
+                    .bind(license_id.get())
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err)?;
@@ -433,11 +433,11 @@ macro_rules! impl_dna_store {
                 Ok(done.rows_affected())
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
-            async fn ip_lockout_policy(&self, product_id: i64) -> Result<IpLockoutPolicy> {
+            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.get()))]
+            async fn ip_lockout_policy(&self, product_id: ProductId) -> Result<IpLockoutPolicy> {
                 let mut conn = self.pool.acquire().await.map_err(db_err)?;
                 let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE id = $1")
-                    .bind(product_id)
+                    .bind(product_id.get())
                     .fetch_one(&mut *conn)
                     .await
                     .map_err(db_err)?;
@@ -447,10 +447,10 @@ macro_rules! impl_dna_store {
                 policy_of(&mut conn, product_id).await
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
+            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.get()))]
             async fn set_ip_lockout_policy(
                 &self,
-                product_id: i64,
+                product_id: ProductId,
                 policy: IpLockoutPolicy,
                 event: EventDraft,
                 now: Millis,
@@ -461,7 +461,7 @@ macro_rules! impl_dna_store {
                      SELECT id, $2, $3 FROM products WHERE id = $1 \
                      ON CONFLICT (product_id) DO UPDATE SET ip_lockout = excluded.ip_lockout, updated_at = excluded.updated_at",
                 )
-                .bind(product_id)
+                .bind(product_id.get())
                 .bind(to_json(&policy)?)
                 .bind(now)
                 .execute(&mut *tx)
@@ -478,10 +478,10 @@ macro_rules! impl_dna_store {
 
         #[async_trait::async_trait]
         impl InfoTagStore for $store {
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
             async fn add_info_tag(
                 &self,
-                license_id: i64,
+                license_id: LicenseId,
                 tag: &str,
                 event: EventDraft,
                 now: Millis,
@@ -491,7 +491,7 @@ macro_rules! impl_dna_store {
                 let row = sqlx::query(
                     "INSERT INTO dna_info_tags (license_id, tag, at) VALUES ($1, $2, $3) RETURNING id, license_id, tag, at",
                 )
-                .bind(license_id)
+                .bind(license_id.get())
                 .bind(tag)
                 .bind(now)
                 .fetch_one(&mut *tx)
@@ -503,15 +503,15 @@ macro_rules! impl_dna_store {
                 Ok(created)
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
-            async fn list_info_tags(&self, license_id: i64, page: Page) -> Result<Vec<InfoTag>> {
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
+            async fn list_info_tags(&self, license_id: LicenseId, page: Page) -> Result<Vec<InfoTag>> {
                 let mut conn = self.pool.acquire().await.map_err(db_err)?;
                 license_exists(&mut conn, license_id).await?;
                 let found = sqlx::query(
                     "SELECT id, license_id, tag, at FROM dna_info_tags WHERE license_id = $1 AND id > $2 \
                      ORDER BY id LIMIT $3",
                 )
-                .bind(license_id)
+                .bind(license_id.get())
                 .bind(page.after.unwrap_or(i64::MIN))
                 .bind(page.clamped_limit())
                 .fetch_all(&mut *conn)
@@ -520,12 +520,12 @@ macro_rules! impl_dna_store {
                 found.iter().map(info_tag_from_row).collect()
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
-            async fn latest_info_tag(&self, license_id: i64) -> Result<Option<InfoTag>> {
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
+            async fn latest_info_tag(&self, license_id: LicenseId) -> Result<Option<InfoTag>> {
                 sqlx::query(
                     "SELECT id, license_id, tag, at FROM dna_info_tags WHERE license_id = $1 ORDER BY id DESC LIMIT 1",
                 )
-                .bind(license_id)
+                .bind(license_id.get())
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(db_err)?
@@ -537,26 +537,26 @@ macro_rules! impl_dna_store {
         fn info_tag_from_row(r: &$row) -> Result<InfoTag> {
             Ok(InfoTag {
                 id: get(r, "id")?,
-                license_id: get(r, "license_id")?,
+                license_id: LicenseId::new(get(r, "license_id")?),
                 tag: get(r, "tag")?,
                 at: get(r, "at")?,
             })
         }
 
-        async fn license_exists(conn: &mut $conn, license_id: i64) -> Result<()> {
+        async fn license_exists(conn: &mut $conn, license_id: LicenseId) -> Result<()> {
             let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM licenses WHERE id = $1")
-                .bind(license_id)
+                .bind(license_id.get())
                 .fetch_one(&mut *conn)
                 .await
                 .map_err(db_err)?;
             if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
         }
 
-        async fn ensure_row(conn: &mut $conn, license_id: i64, now: Millis) -> Result<()> {
+        async fn ensure_row(conn: &mut $conn, license_id: LicenseId, now: Millis) -> Result<()> {
             sqlx::query(
                 "INSERT INTO dna_licenses (license_id, updated_at) VALUES ($1, $2) ON CONFLICT (license_id) DO NOTHING",
             )
-            .bind(license_id)
+            .bind(license_id.get())
             .bind(now)
             .execute(&mut *conn)
             .await
@@ -564,19 +564,22 @@ macro_rules! impl_dna_store {
             Ok(())
         }
 
-        async fn dna_row(conn: &mut $conn, license_id: i64) -> Result<DnaLicense> {
+        async fn dna_row(conn: &mut $conn, license_id: LicenseId) -> Result<DnaLicense> {
             let row = sqlx::query(
                 "SELECT password_hash, admin_password_hash, activation_email, license_data FROM dna_licenses \
                  WHERE license_id = $1",
             )
-            .bind(license_id)
+            .bind(license_id.get())
             .fetch_optional(&mut *conn)
             .await
             .map_err(db_err)?;
             match row {
                 None => Ok(DnaLicense {
                     license_id,
-                    ..DnaLicense::default()
+                    password_hash: None,
+                    admin_password_hash: None,
+                    activation_email: None,
+                    license_data: None,
                 }),
                 Some(r) => Ok(DnaLicense {
                     license_id,
@@ -588,11 +591,11 @@ macro_rules! impl_dna_store {
             }
         }
 
-        async fn ip_attempts(conn: &mut $conn, license_id: i64, ip: &str) -> Result<Option<IpAttempts>> {
+        async fn ip_attempts(conn: &mut $conn, license_id: LicenseId, ip: &str) -> Result<Option<IpAttempts>> {
             let row = sqlx::query(
                 "SELECT failures, window_start, locked_until FROM dna_ip_attempts WHERE license_id = $1 AND ip = $2",
             )
-            .bind(license_id)
+            .bind(license_id.get())
             .bind(ip)
             .fetch_optional(&mut *conn)
             .await
@@ -607,10 +610,10 @@ macro_rules! impl_dna_store {
             .transpose()
         }
 
-        async fn policy_of(conn: &mut $conn, product_id: i64) -> Result<IpLockoutPolicy> {
+        async fn policy_of(conn: &mut $conn, product_id: ProductId) -> Result<IpLockoutPolicy> {
             let text: Option<String> =
                 sqlx::query_scalar("SELECT ip_lockout FROM dna_product_settings WHERE product_id = $1")
-                    .bind(product_id)
+                    .bind(product_id.get())
                     .fetch_optional(&mut *conn)
                     .await
                     .map_err(db_err)?;

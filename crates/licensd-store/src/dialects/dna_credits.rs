@@ -11,7 +11,7 @@
 
 use crate::{PostgresStore, Result, SqliteStore};
 use licensd_domain::dna_credits::Funding;
-use licensd_domain::{EventDraft, License, Millis, Product};
+use licensd_domain::{EventDraft, License, LicenseId, Millis, Product, ProductId};
 use serde::{Deserialize, Serialize};
 
 crate::migrate::migrations!(540 "0540_dna_credit_pools");
@@ -19,7 +19,7 @@ crate::migrate::migrations!(540 "0540_dna_credit_pools");
 /// One credit of a buyer e-mail's pool.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreditPool {
-    pub product_id: i64,
+    pub product_id: ProductId,
     /// The pool key: the buyer e-mail, trimmed and lowercased.
     pub email: String,
     pub name: String,
@@ -34,14 +34,14 @@ pub struct CreditPool {
 pub trait CreditStore: Send + Sync + 'static {
     /// The product's pools (of one e-mail when given), by e-mail then name; NotFound without the
     /// product.
-    async fn credit_pools(&self, product_id: i64, email: Option<&str>) -> Result<Vec<CreditPool>>;
+    async fn credit_pools(&self, product_id: ProductId, email: Option<&str>) -> Result<Vec<CreditPool>>;
     /// The pools the license reaches through its activation e-mail (none without an e-mail).
     async fn license_credit_pools(&self, license: &License) -> Result<Vec<CreditPool>>;
     /// Funds one pool credit (creating it), as the domain's `plan_funding` allows; NotFound without
     /// the product, InvalidInput when the rule refuses.
     async fn fund_credit_pool(
         &self,
-        product_id: i64,
+        product_id: ProductId,
         email: &str,
         name: &str,
         funding: Funding,
@@ -72,11 +72,11 @@ macro_rules! impl_dna_credit_store {
 
         #[async_trait::async_trait]
         impl CreditStore for $store {
-            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
-            async fn credit_pools(&self, product_id: i64, email: Option<&str>) -> Result<Vec<CreditPool>> {
+            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.get()))]
+            async fn credit_pools(&self, product_id: ProductId, email: Option<&str>) -> Result<Vec<CreditPool>> {
                 let mut conn = self.pool.acquire().await.map_err(db_err)?;
                 let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE id = $1")
-                    .bind(product_id)
+                    .bind(product_id.get())
                     .fetch_one(&mut *conn)
                     .await
                     .map_err(db_err)?;
@@ -87,7 +87,7 @@ macro_rules! impl_dna_credit_store {
                     "SELECT product_id, email, name, balance, consumed, updated_at FROM dna_credit_pools ",
                     "WHERE product_id = $1 AND ($2 IS NULL OR email = $2) ORDER BY email, name LIMIT 1000"
                 ))
-                .bind(product_id)
+                .bind(product_id.get())
                 .bind(email.map(pool_email))
                 .fetch_all(&mut *conn)
                 .await
@@ -98,7 +98,7 @@ macro_rules! impl_dna_credit_store {
             #[tracing::instrument(level = "debug", skip_all, fields(license_id = license.id.get()))]
             async fn license_credit_pools(&self, license: &License) -> Result<Vec<CreditPool>> {
                 let mut conn = self.pool.acquire().await.map_err(db_err)?;
-                let Some(email) = email_of(&mut conn, license.id.get()).await? else {
+                let Some(email) = email_of(&mut conn, license.id).await? else {
                     return Ok(Vec::new());
                 };
                 let rows = sqlx::query(concat!(
@@ -113,10 +113,10 @@ macro_rules! impl_dna_credit_store {
                 rows.iter().map(pool_from_row).collect()
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
+            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.get()))]
             async fn fund_credit_pool(
                 &self,
-                product_id: i64,
+                product_id: ProductId,
                 email: &str,
                 name: &str,
                 funding: Funding,
@@ -128,7 +128,7 @@ macro_rules! impl_dna_credit_store {
                 // The product row lock serializes fundings of the product, so the count of credit
                 // types an e-mail holds cannot change under the rule.
                 let product: Option<i64> = sqlx::query_scalar(concat!("SELECT id FROM products WHERE id = $1", $lock))
-                    .bind(product_id)
+                    .bind(product_id.get())
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err(db_err)?;
@@ -139,7 +139,7 @@ macro_rules! impl_dna_credit_store {
                 let other_types: i64 = sqlx::query_scalar(
                     "SELECT COUNT(*) FROM dna_credit_pools WHERE product_id = $1 AND email = $2 AND name <> $3",
                 )
-                .bind(product_id)
+                .bind(product_id.get())
                 .bind(&email)
                 .bind(name)
                 .fetch_one(&mut *tx)
@@ -181,8 +181,8 @@ macro_rules! impl_dna_credit_store {
                 now: Millis,
             ) -> Result<CreditPool> {
                 let mut tx = begin_write(self).await?;
-                let current = match email_of(&mut tx, license.id.get()).await? {
-                    Some(email) => locked_pool(&mut tx, license.product_id.get(), &email, name)
+                let current = match email_of(&mut tx, license.id).await? {
+                    Some(email) => locked_pool(&mut tx, license.product_id, &email, name)
                         .await?
                         .map(|pool| (email, pool)),
                     None => None,
@@ -205,7 +205,7 @@ macro_rules! impl_dna_credit_store {
                         "WHERE product_id = $1 AND email = $2 AND name = $3 ",
                         "RETURNING product_id, email, name, balance, consumed, updated_at"
                     ),
-                    (license.product_id.get(), &email, name),
+                    (license.product_id, &email, name),
                     next,
                     now,
                 )
@@ -225,12 +225,12 @@ macro_rules! impl_dna_credit_store {
         async fn save_pool(
             conn: &mut $conn,
             sql: &'static str,
-            (product_id, email, name): (i64, &str, &str),
+            (product_id, email, name): (ProductId, &str, &str),
             next: PoolBalance,
             now: Millis,
         ) -> Result<CreditPool> {
             let row = sqlx::query(sql)
-                .bind(product_id)
+                .bind(product_id.get())
                 .bind(email)
                 .bind(name)
                 .bind(next.balance)
@@ -244,7 +244,7 @@ macro_rules! impl_dna_credit_store {
 
         fn pool_from_row(r: &$row) -> Result<CreditPool> {
             Ok(CreditPool {
-                product_id: get(r, "product_id")?,
+                product_id: ProductId::new(get(r, "product_id")?),
                 email: get(r, "email")?,
                 name: get(r, "name")?,
                 balance: get(r, "balance")?,
@@ -254,10 +254,10 @@ macro_rules! impl_dna_credit_store {
         }
 
         /// The license's activation e-mail as a pool key; None without one.
-        async fn email_of(conn: &mut $conn, license_id: i64) -> Result<Option<String>> {
+        async fn email_of(conn: &mut $conn, license_id: LicenseId) -> Result<Option<String>> {
             let email: Option<Option<String>> =
                 sqlx::query_scalar("SELECT activation_email FROM dna_licenses WHERE license_id = $1")
-                    .bind(license_id)
+                    .bind(license_id.get())
                     .fetch_optional(&mut *conn)
                     .await
                     .map_err(db_err)?;
@@ -268,12 +268,12 @@ macro_rules! impl_dna_credit_store {
         }
 
         /// Reads one pool credit, locking its row until the transaction ends.
-        async fn locked_pool(conn: &mut $conn, product_id: i64, email: &str, name: &str) -> Result<Option<PoolBalance>> {
+        async fn locked_pool(conn: &mut $conn, product_id: ProductId, email: &str, name: &str) -> Result<Option<PoolBalance>> {
             let row = sqlx::query(concat!(
                 "SELECT balance, consumed FROM dna_credit_pools WHERE product_id = $1 AND email = $2 AND name = $3",
                 $lock
             ))
-            .bind(product_id)
+            .bind(product_id.get())
             .bind(email)
             .bind(name)
             .fetch_optional(&mut *conn)

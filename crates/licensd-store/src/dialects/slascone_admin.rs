@@ -56,7 +56,7 @@ pub trait LicenseUpdateStore: Send + Sync + 'static {
     /// …_EXPIRATION_MODE)` refuses the whole update.
     async fn apply_license_update(
         &self,
-        license_id: i64,
+        license_id: LicenseId,
         update: LicenseUpdate,
         event: EventDraft,
         now: Millis,
@@ -91,10 +91,10 @@ macro_rules! impl_slascone_admin_store {
 
         #[async_trait::async_trait]
         impl LicenseUpdateStore for $store {
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
             async fn apply_license_update(
                 &self,
-                license_id: i64,
+                license_id: LicenseId,
                 update: LicenseUpdate,
                 event: EventDraft,
                 now: Millis,
@@ -102,7 +102,7 @@ macro_rules! impl_slascone_admin_store {
                 let mut tx = begin_write(self).await?;
                 // The license row lock first, as every command that checks a count against a limit:
                 // no activation or user assignment can slip in between the count and the update.
-                let license = lock_license(&mut tx, &*self.codec, &crate::LicenseRef::Id(LicenseId::new(license_id)))
+                let license = lock_license(&mut tx, &*self.codec, &crate::LicenseRef::Id(license_id))
                     .await?
                     .ok_or(StoreError::NotFound)?;
                 let product_id = license.product_id;
@@ -132,7 +132,7 @@ macro_rules! impl_slascone_admin_store {
                 let limits = &update.limits;
                 if limits.token_limit.is_some() || limits.days_after_activation.is_some() {
                     let active: i64 = sqlx::query_scalar(crate::sql::ACTIVE_DEVICES)
-                    .bind(license_id)
+                    .bind(license_id.get())
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(db_err)?;
@@ -153,7 +153,7 @@ macro_rules! impl_slascone_admin_store {
                 if let Some(limit) = limits.user_limit {
                     let users: i64 =
                         sqlx::query_scalar("SELECT COUNT(*) FROM license_user_assignments WHERE license_id = $1")
-                            .bind(license_id)
+                            .bind(license_id.get())
                             .fetch_one(&mut *tx)
                             .await
                             .map_err(db_err)?;
@@ -171,14 +171,14 @@ macro_rules! impl_slascone_admin_store {
                     None => {}
                     Some(legacy) => {
                         sqlx::query("DELETE FROM slascone_legacy_keys WHERE license_id = $1")
-                            .bind(license_id)
+                            .bind(license_id.get())
                             .execute(&mut *tx)
                             .await
                             .map_err(db_err)?;
                         if let Some(legacy) = legacy {
                             sqlx::query("INSERT INTO slascone_legacy_keys (legacy_key, license_id) VALUES ($1, $2)")
                                 .bind(legacy)
-                                .bind(license_id)
+                                .bind(license_id.get())
                                 .execute(&mut *tx)
                                 .await
                                 .map_err(conflict(CONFLICT_LEGACY_KEY, CONFLICT_LEGACY_KEY))?;
@@ -196,7 +196,7 @@ macro_rules! impl_slascone_admin_store {
                         "DELETE FROM slascone_license_values WHERE license_id = $1 AND entry_id IN \
                          (SELECT id FROM slascone_entries WHERE kind = $2)",
                     )
-                    .bind(license_id)
+                    .bind(license_id.get())
                     .bind(kind.as_str())
                     .execute(&mut *tx)
                     .await
@@ -206,7 +206,7 @@ macro_rules! impl_slascone_admin_store {
                             "INSERT INTO slascone_license_values (license_id, entry_id, value) \
                              SELECT $1, id, '' FROM slascone_entries WHERE id = $2 AND kind = $3 AND scope_id = $4",
                         )
-                        .bind(license_id)
+                        .bind(license_id.get())
                         .bind(entry)
                         .bind(kind.as_str())
                         .bind(product_id.get())
@@ -224,7 +224,7 @@ macro_rules! impl_slascone_admin_store {
                     "UPDATE licenses SET terms = $2, expires_at = $3, trial_days = $4, policy_id = $5, \
                      updated_at = $6 WHERE id = $1",
                 )
-                .bind(license_id)
+                .bind(license_id.get())
                 .bind(to_json(&terms)?)
                 .bind(expires_at)
                 .bind(trial_days)

@@ -14,7 +14,7 @@ crate::migrate::migrations!(520 "0520_slascone_sessions");
 /// A session open request, as the dialect checked it at the edge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionOpen {
-    pub license_id: i64,
+    pub license_id: LicenseId,
     pub client_id: String,
     pub session_id: String,
     /// The license user (email, lowercase) on user-type products; `None` otherwise.
@@ -43,7 +43,7 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Closes the client's live session `session_id`; false (nothing changed) when there is none.
     async fn close_session(
         &self,
-        license_id: i64,
+        license_id: LicenseId,
         client_id: &str,
         session_id: &str,
         event: EventDraft,
@@ -60,12 +60,12 @@ macro_rules! impl_sessions {
             use licensd_domain::floating_sessions::{SessionState, plan_session};
 
             /// Leases that are no longer live free their seats (their session rows go with them).
-            async fn drop_dead_leases(conn: &mut $conn, license_id: i64, now: Millis) -> Result<()> {
+            async fn drop_dead_leases(conn: &mut $conn, license_id: LicenseId, now: Millis) -> Result<()> {
                 sqlx::query(
                     "DELETE FROM floating_leases WHERE license_id = $1 AND expires_at <= $2 \
                      AND (borrowed_until IS NULL OR borrowed_until <= $2)",
                 )
-                .bind(license_id)
+                .bind(license_id.get())
                 .bind(now)
                 .execute(&mut *conn)
                 .await
@@ -75,7 +75,7 @@ macro_rules! impl_sessions {
 
             async fn own_session(
                 conn: &mut $conn,
-                license_id: i64,
+                license_id: LicenseId,
                 client_id: &str,
                 session_id: &str,
             ) -> Result<Option<FloatingLease>> {
@@ -85,7 +85,7 @@ macro_rules! impl_sessions {
                     " FROM floating_leases WHERE id = (SELECT lease_id FROM slascone_sessions \
                      WHERE license_id = $1 AND client_id = $2 AND session_id = $3)"
                 ))
-                .bind(license_id)
+                .bind(license_id.get())
                 .bind(client_id)
                 .bind(session_id)
                 .fetch_optional(&mut *conn)
@@ -113,7 +113,7 @@ macro_rules! impl_sessions {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<std::result::Result<FloatingLease, SessionRefusal>> {
-                let license = match lock_license_or_deny(&mut *tx, codec, &LicenseRef::Id(LicenseId::new(open.license_id))).await {
+                let license = match lock_license_or_deny(&mut *tx, codec, &LicenseRef::Id(open.license_id)).await {
                     Ok(license) => license,
                     Err(StoreError::Denied(denial)) => return Ok(Err(SessionRefusal::Denied(denial))),
                     Err(other) => return Err(other),
@@ -123,8 +123,8 @@ macro_rules! impl_sessions {
                     Err(StoreError::Denied(denial)) => return Ok(Err(SessionRefusal::Denied(denial))),
                     Err(other) => return Err(other),
                 };
-                drop_dead_leases(&mut *tx, license.id.get(), now).await?;
-                let own = own_session(&mut *tx, license.id.get(), &open.client_id, &open.session_id).await?;
+                drop_dead_leases(&mut *tx, license.id, now).await?;
+                let own = own_session(&mut *tx, license.id, &open.client_id, &open.session_id).await?;
                 let other_live_leases: i64 = sqlx::query_scalar(
                     "SELECT COUNT(*) FROM floating_leases WHERE license_id = $1 AND feature_id IS NULL AND id <> $2",
                 )
@@ -257,19 +257,19 @@ macro_rules! impl_sessions {
                     }
                 }
 
-                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
+                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
                 async fn close_session(
                     &self,
-                    license_id: i64,
+                    license_id: LicenseId,
                     client_id: &str,
                     session_id: &str,
                     event: EventDraft,
                     now: Millis,
                 ) -> Result<bool> {
                     let mut tx = begin_write(self).await?;
-                    let license = lock_license_or_deny(&mut tx, &*self.codec, &LicenseRef::Id(LicenseId::new(license_id))).await?;
-                    drop_dead_leases(&mut tx, license.id.get(), now).await?;
-                    let Some(own) = own_session(&mut tx, license.id.get(), client_id, session_id).await? else {
+                    let license = lock_license_or_deny(&mut tx, &*self.codec, &LicenseRef::Id(license_id)).await?;
+                    drop_dead_leases(&mut tx, license.id, now).await?;
+                    let Some(own) = own_session(&mut tx, license.id, client_id, session_id).await? else {
                         tx.rollback().await.map_err(db_err)?;
                         return Ok(false);
                     };

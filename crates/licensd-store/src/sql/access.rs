@@ -212,7 +212,7 @@ macro_rules! impl_access {
                     .bind(&new.key_id)
                     .bind(self.codec.digest(new.secret.as_bytes()))
                     .bind(self.codec.seal(new.secret.as_bytes(), CREDENTIAL))
-                    .bind(new.product_id)
+                    .bind(new.product_id.map(i64::from))
                     .bind(new.read_only)
                     .bind(to_json(&new.ip_allowlist)?)
                     .bind(now)

@@ -248,7 +248,7 @@ macro_rules! row_decoders {
                     dialect: parse_enum(&get::<String>(r, "dialect")?, Dialect::parse, "dialect")?,
                     name: get(r, "name")?,
                     key_id: get(r, "key_id")?,
-                    product_id: get(r, "product_id")?,
+                    product_id: get::<Option<i64>>(r, "product_id")?.map(ProductId::new),
                     read_only: get(r, "read_only")?,
                     ip_allowlist: json(r, "ip_allowlist")?,
                     created_at: get(r, "created_at")?,

@@ -487,7 +487,7 @@ async fn smoke_both_backends() {
                     name: "c".into(),
                     key_id: "client".into(),
                     secret: "s3cret".into(),
-                    product_id: Some(product.id.get()),
+                    product_id: Some(product.id),
                     read_only: true,
                     ip_allowlist: vec!["10.0.0.0/8".parse().unwrap()],
                 },

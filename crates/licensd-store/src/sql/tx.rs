@@ -123,7 +123,7 @@ macro_rules! tx_helpers {
 
         /// `lock_license` for a command that needs none of the license's columns but its product:
         /// the product id, or NotFound when there is no such license.
-        pub(crate) async fn lock_license_id(conn: &mut Conn, license_id: i64) -> Result<i64> {
+        pub(crate) async fn lock_license_id(conn: &mut Conn, license_id: LicenseId) -> Result<ProductId> {
             let sql = match BACKEND {
                 Backend::Sqlite => {
                     "UPDATE licenses SET lock_version = lock_version + 1 WHERE id = $1 RETURNING product_id"
@@ -131,10 +131,11 @@ macro_rules! tx_helpers {
                 Backend::Postgres => "SELECT product_id FROM licenses WHERE id = $1 FOR NO KEY UPDATE",
             };
             sqlx::query_scalar(sql)
-                .bind(license_id)
+                .bind(license_id.get())
                 .fetch_optional(&mut *conn)
                 .await
                 .map_err(db_err)?
+                .map(ProductId::new)
                 .ok_or(StoreError::NotFound)
         }
 

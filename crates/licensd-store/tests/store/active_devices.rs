@@ -118,7 +118,7 @@ pub async fn active_device_count_is_exact_on_every_path(db: Db) {
 
     // LicenseSpring's deactivation with consumptions (its own SQL).
     db.deactivate_with_consumptions(
-        third.id.get(),
+        third.id,
         "G",
         0,
         Vec::new(),

@@ -152,7 +152,7 @@ pub async fn licence_search_filters_and_pages_by_keyset(db: Db) {
     let third = db.search_license_ids(&search(second.last().copied(), 3)).await.unwrap();
     assert_eq!(third, vec![ids[0]]);
     let by_product = LicenseSearch {
-        product_id: Some(app.id.get()),
+        product_id: Some(app.id),
         ..search(None, 50)
     };
     assert_eq!(
@@ -173,7 +173,7 @@ pub async fn licence_search_filters_and_pages_by_keyset(db: Db) {
     }
     // Every filter at once, and the keyset bound with a text search.
     let all = LicenseSearch {
-        product_id: Some(other.id.get()),
+        product_id: Some(other.id),
         status: Some(LicenseStatus::Active),
         text: Some("ada".into()),
         before: Some(ids[3] + 1),
@@ -186,7 +186,7 @@ pub async fn licence_search_filters_and_pages_by_keyset(db: Db) {
     };
     assert!(db.search_license_ids(&below).await.unwrap().is_empty());
     let wrong_product = LicenseSearch {
-        product_id: Some(app.id.get()),
+        product_id: Some(app.id),
         ..all
     };
     assert!(db.search_license_ids(&wrong_product).await.unwrap().is_empty());
@@ -274,7 +274,7 @@ pub async fn reset_consumption_zeroes_counters_with_its_event(db: Db) {
     assert_eq!(db.get_license(licence.id).await.unwrap().consumption_used, 4);
     let events = event_count(&db).await;
     db.reset_consumption(
-        licence.id.get(),
+        licence.id,
         ev_on("license.consumption_reset", "license", licence.id),
         NOW + HOUR,
     )
@@ -290,8 +290,12 @@ pub async fn reset_consumption_zeroes_counters_with_its_event(db: Db) {
     consume(&db, &licence, 10, None, NOW + HOUR).await.unwrap();
     let events = event_count(&db).await;
     assert_not_found(
-        db.reset_consumption(9_999, ev_on("license.consumption_reset", "license", 9_999), NOW)
-            .await,
+        db.reset_consumption(
+            LicenseId::new(9_999),
+            ev_on("license.consumption_reset", "license", 9_999),
+            NOW,
+        )
+        .await,
     );
     assert_eq!(event_count(&db).await, events, "an unknown licence logs nothing");
 }

@@ -483,7 +483,7 @@ pub async fn product(db: &Db, code: &str) -> Product {
 
 pub fn new_feature(product_id: ProductId, code: &str, feature_type: FeatureType) -> NewFeature {
     NewFeature {
-        product_id: ProductId::new(product_id.get()),
+        product_id,
         code: code.into(),
         name: format!("Feature {code}"),
         feature_type,
@@ -537,7 +537,7 @@ pub fn floating_terms(seats: i64, lease_seconds: i64) -> LicenseTerms {
 
 pub fn new_license(product_id: ProductId, key: &str, terms: LicenseTerms) -> NewLicense {
     NewLicense {
-        product_id: ProductId::new(product_id.get()),
+        product_id,
         policy_id: None,
         customer_id: None,
         key: Some(key.into()),
@@ -724,7 +724,7 @@ pub struct LicenseState {
 
 pub async fn state(db: &Db, license_id: LicenseId) -> LicenseState {
     let mut users: Vec<i64> = db
-        .users_of_license(LicenseId::new(license_id.get()))
+        .users_of_license(license_id)
         .await
         .expect("users_of_license")
         .iter()
@@ -732,24 +732,12 @@ pub async fn state(db: &Db, license_id: LicenseId) -> LicenseState {
         .collect();
     users.sort_unstable();
     LicenseState {
-        license: db
-            .get_license(LicenseId::new(license_id.get()))
-            .await
-            .expect("get_license"),
-        devices: db
-            .list_devices(LicenseId::new(license_id.get()))
-            .await
-            .expect("list_devices"),
-        features: db
-            .license_features(LicenseId::new(license_id.get()))
-            .await
-            .expect("license_features"),
+        license: db.get_license(license_id).await.expect("get_license"),
+        devices: db.list_devices(license_id).await.expect("list_devices"),
+        features: db.license_features(license_id).await.expect("license_features"),
         users,
         // Every lease row, live or not (all expire after the epoch).
-        lease_rows: db
-            .live_leases(LicenseId::new(license_id.get()), 0)
-            .await
-            .expect("live_leases"),
+        lease_rows: db.live_leases(license_id, 0).await.expect("live_leases"),
         events: event_count(db).await,
         activation_log: count_where_license(db, "activation_log", license_id).await,
         consumption_events: count_where_license(db, "consumption_events", license_id).await,

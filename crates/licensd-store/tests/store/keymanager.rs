@@ -114,11 +114,11 @@ pub async fn km_settings_blocks_and_product_keys(db: Db) {
         public_der: vec![1, 2, 3],
         private_pkcs8: b"private key bytes".to_vec(),
     };
-    assert!(db.product_signing_key(product.id.get()).await.unwrap().is_none());
-    db.put_product_signing_key(product.id.get(), key.clone(), ev("k", "product"), NOW)
+    assert!(db.product_signing_key(product.id).await.unwrap().is_none());
+    db.put_product_signing_key(product.id, key.clone(), ev("k", "product"), NOW)
         .await
         .unwrap();
-    let stored = db.product_signing_key(product.id.get()).await.unwrap().unwrap();
+    let stored = db.product_signing_key(product.id).await.unwrap().unwrap();
     assert_eq!(
         (stored.kid.as_str(), stored.private_pkcs8.as_slice()),
         ("kid-1", &b"private key bytes"[..])
@@ -132,19 +132,19 @@ pub async fn km_settings_blocks_and_product_keys(db: Db) {
         )
         .await;
     assert!(!raw.windows(7).any(|w| w == b"private"));
-    assert_not_found(db.put_product_signing_key(999_999, key, ev("k", "product"), NOW).await);
-    db.delete_product_signing_key(product.id.get(), ev("k", "product"), NOW)
-        .await
-        .unwrap();
     assert_not_found(
-        db.delete_product_signing_key(product.id.get(), ev("k", "product"), NOW)
+        db.put_product_signing_key(ProductId::new(999_999), key, ev("k", "product"), NOW)
             .await,
     );
+    db.delete_product_signing_key(product.id, ev("k", "product"), NOW)
+        .await
+        .unwrap();
+    assert_not_found(db.delete_product_signing_key(product.id, ev("k", "product"), NOW).await);
 }
 
 pub async fn km_metadata_per_owner(db: Db) {
     let (product, lic) = product_and_license(&db, terms(Some(1))).await;
-    let owner = MetaOwner::License(lic.id.get());
+    let owner = MetaOwner::License(lic.id);
     let entry = db
         .create_meta(owner, "seat", "A1", ev("m", "license"), NOW)
         .await
@@ -160,19 +160,19 @@ pub async fn km_metadata_per_owner(db: Db) {
     );
     assert_not_found(db.update_meta(owner, "other", "x", ev("m", "license"), NOW).await);
     // The same name on the product is a separate entry.
-    db.create_meta(
-        MetaOwner::Product(product.id.get()),
-        "seat",
-        "P",
-        ev("m", "product"),
-        NOW,
-    )
-    .await
-    .unwrap();
+    db.create_meta(MetaOwner::Product(product.id), "seat", "P", ev("m", "product"), NOW)
+        .await
+        .unwrap();
     assert_eq!(db.list_meta(owner).await.unwrap().len(), 1);
     assert_not_found(
-        db.create_meta(MetaOwner::License(999_999), "k", "v", ev("m", "license"), NOW)
-            .await,
+        db.create_meta(
+            MetaOwner::License(LicenseId::new(999_999)),
+            "k",
+            "v",
+            ev("m", "license"),
+            NOW,
+        )
+        .await,
     );
     db.delete_meta(owner, "seat", ev("m", "license"), NOW).await.unwrap();
     assert_not_found(db.delete_meta(owner, "seat", ev("m", "license"), NOW).await);
@@ -187,12 +187,7 @@ pub async fn km_metadata_per_owner(db: Db) {
         .unwrap();
     assert_not_found(db.get_license(lic.id).await);
     assert_not_found(db.get_product(product.id).await);
-    assert!(
-        db.list_meta(MetaOwner::Product(product.id.get()))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(db.list_meta(MetaOwner::Product(product.id)).await.unwrap().is_empty());
     assert_not_found(
         db.delete_product(product.id, ProductDeletion::Cascade, ev("d", "product"), NOW)
             .await,
@@ -222,7 +217,7 @@ pub async fn km_generators_and_assignment(db: Db) {
         active: true,
     };
     let generator = db
-        .create_generator(product.id.get(), spec.clone(), ev("g", "generator"), NOW)
+        .create_generator(product.id, spec.clone(), ev("g", "generator"), NOW)
         .await
         .unwrap();
     assert_eq!(db.get_generator(generator.id).await.unwrap(), generator);
@@ -239,9 +234,17 @@ pub async fn km_generators_and_assignment(db: Db) {
         .await
         .unwrap();
     assert!(!updated.active);
-    assert_eq!(db.list_generators(Some(product.id.get())).await.unwrap(), vec![updated]);
-    assert!(db.list_generators(Some(999_999)).await.unwrap().is_empty());
-    assert_not_found(db.create_generator(999_999, spec, ev("g", "generator"), NOW).await);
+    assert_eq!(db.list_generators(Some(product.id)).await.unwrap(), vec![updated]);
+    assert!(
+        db.list_generators(Some(ProductId::new(999_999)))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_not_found(
+        db.create_generator(ProductId::new(999_999), spec, ev("g", "generator"), NOW)
+            .await,
+    );
     db.delete_generator(generator.id, ev("g", "generator"), NOW)
         .await
         .unwrap();
@@ -257,7 +260,7 @@ pub async fn km_generators_and_assignment(db: Db) {
     let s1 = db.find_license_by_key("S1").await.unwrap().unwrap();
     let outcome = db
         .assign_stock(
-            AssignSelection::One(s1.id.get()),
+            AssignSelection::One(s1.id),
             &assign_owner,
             vec![],
             ev("a", "license"),
@@ -265,7 +268,7 @@ pub async fn km_generators_and_assignment(db: Db) {
         )
         .await
         .unwrap();
-    assert_eq!(outcome, AssignOutcome::Assigned(vec![s1.id.get()]));
+    assert_eq!(outcome, AssignOutcome::Assigned(vec![s1.id]));
     let s1 = db.get_license(s1.id).await.unwrap();
     assert_eq!(
         (s1.assignment, s1.metadata["owner"].as_str(), s1.expires_at),
@@ -273,7 +276,7 @@ pub async fn km_generators_and_assignment(db: Db) {
     );
     assert_eq!(
         db.assign_stock(
-            AssignSelection::One(s1.id.get()),
+            AssignSelection::One(s1.id),
             &assign_owner,
             vec![],
             ev("a", "license"),
@@ -286,7 +289,7 @@ pub async fn km_generators_and_assignment(db: Db) {
     // Not enough stock and nothing to mint: nothing changes.
     let events = event_count(&db).await;
     let random = AssignSelection::Random {
-        product_id: product.id.get(),
+        product_id: product.id,
         quantity: 3,
     };
     assert_eq!(
@@ -320,17 +323,14 @@ pub async fn km_generators_and_assignment(db: Db) {
         "only the shortfall is minted"
     );
     for id in ids {
-        assert_eq!(
-            db.get_license(LicenseId::new(id)).await.unwrap().assignment,
-            Assignment::Assigned
-        );
+        assert_eq!(db.get_license(id).await.unwrap().assignment, Assignment::Assigned);
     }
     // A minted key that exists already fails the whole assignment.
     db.create_licenses(vec![stock(product.id, "S3")], ev("l", "license"), NOW)
         .await
         .unwrap();
     let random = AssignSelection::Random {
-        product_id: product.id.get(),
+        product_id: product.id,
         quantity: 2,
     };
     assert_conflict(
@@ -343,7 +343,7 @@ pub async fn km_generators_and_assignment(db: Db) {
 
 fn contract_fields(product_id: i64, key: &str, quantity: i64) -> ContractFields {
     ContractFields {
-        product_id,
+        product_id: ProductId::new(product_id),
         name: "reseller".into(),
         information: None,
         key: key.into(),
@@ -416,10 +416,7 @@ pub async fn km_contract_quota_holds_under_concurrency(db: Db) {
 
     // Destroy frees quota; only the contract's own keys can be destroyed.
     let outside = license(&db, product.id, "OUTSIDE", terms(Some(1))).await;
-    assert_not_found(
-        db.destroy_contract_key(id, outside.id.get(), ev("d", "license"), NOW)
-            .await,
-    );
+    assert_not_found(db.destroy_contract_key(id, outside.id, ev("d", "license"), NOW).await);
     let all = db
         .list_licenses(
             LicenseFilter {
@@ -434,7 +431,7 @@ pub async fn km_contract_quota_holds_under_concurrency(db: Db) {
         .into_iter()
         .find(|l| l.key.as_deref().is_some_and(|k| k.starts_with("C-")))
         .unwrap();
-    db.destroy_contract_key(id, victim.id.get(), ev("d", "license"), NOW)
+    db.destroy_contract_key(id, victim.id, ev("d", "license"), NOW)
         .await
         .unwrap();
     assert_eq!(db.get_contract(id).await.unwrap().license_keys_count, 4);
@@ -478,7 +475,7 @@ pub async fn km_downloadables_and_telemetry(db: Db) {
         release_date: Some(NOW),
     };
     let d = db
-        .create_downloadable(product.id.get(), spec.clone(), ev("d", "downloadable"), NOW)
+        .create_downloadable(product.id, spec.clone(), ev("d", "downloadable"), NOW)
         .await
         .unwrap();
     assert_eq!(
@@ -486,11 +483,11 @@ pub async fn km_downloadables_and_telemetry(db: Db) {
         (None, None, 0)
     );
     assert_conflict(
-        db.create_downloadable(product.id.get(), spec.clone(), ev("d", "downloadable"), NOW)
+        db.create_downloadable(product.id, spec.clone(), ev("d", "downloadable"), NOW)
             .await,
     );
     assert_not_found(
-        db.create_downloadable(999_999, spec, ev("d", "downloadable"), NOW)
+        db.create_downloadable(ProductId::new(999_999), spec, ev("d", "downloadable"), NOW)
             .await,
     );
     assert!(db.take_download(d.id).await.unwrap().is_none(), "no file yet");
@@ -504,20 +501,15 @@ pub async fn km_downloadables_and_telemetry(db: Db) {
         Some(("app.zip".to_string(), b"zipzip".to_vec()))
     );
     assert_eq!(
-        db.downloadable_by_version(product.id.get(), 102)
+        db.downloadable_by_version(product.id, 102)
             .await
             .unwrap()
             .unwrap()
             .download_counter,
         1
     );
-    assert!(
-        db.downloadable_by_version(product.id.get(), 103)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert_eq!(db.list_downloadables(Some(product.id.get())).await.unwrap().len(), 1);
+    assert!(db.downloadable_by_version(product.id, 103).await.unwrap().is_none());
+    assert_eq!(db.list_downloadables(Some(product.id)).await.unwrap().len(), 1);
     db.delete_downloadable(d.id, ev("d", "downloadable"), NOW)
         .await
         .unwrap();
@@ -525,10 +517,10 @@ pub async fn km_downloadables_and_telemetry(db: Db) {
 
     let record = |key: Option<&str>, flagged: bool| NewTelemetry {
         user_identifier: Some("u1".into()),
-        license_id: key.and(Some(lic.id.get())),
+        license_id: key.and(Some(lic.id)),
         license_key: key.map(str::to_string),
         activation_identifier: None,
-        product_id: Some(product.id.get()),
+        product_id: Some(product.id),
         product_version: None,
         data_type: "text".into(),
         data_group: "g".into(),

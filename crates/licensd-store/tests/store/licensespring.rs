@@ -44,19 +44,12 @@ async fn take(
     borrow: Option<Millis>,
     now: Millis,
 ) -> Result<FloatingLease> {
-    db.checkout_feature_lease(
-        lic.id.get(),
-        code,
-        fp,
-        borrow,
-        ev_on("feature.lease", "license", lic.id),
-        now,
-    )
-    .await
+    db.checkout_feature_lease(lic.id, code, fp, borrow, ev_on("feature.lease", "license", lic.id), now)
+        .await
 }
 
 async fn give_back(db: &Db, lic: &License, code: &str, fp: &str, now: Millis) -> Result<()> {
-    db.release_feature_lease(lic.id.get(), code, fp, ev_on("feature.release", "license", lic.id), now)
+    db.release_feature_lease(lic.id, code, fp, ev_on("feature.release", "license", lic.id), now)
         .await
 }
 
@@ -185,7 +178,7 @@ pub async fn user_licenses_and_customer_lookup(db: Db) {
         .unwrap();
     assert_eq!(
         db.customer_id_by_email("buyer@example.com").await.unwrap(),
-        Some(customer.id.get())
+        Some(customer.id)
     );
     assert_eq!(db.customer_id_by_email("nobody@example.com").await.unwrap(), None);
     let product = product(&db, "app").await;
@@ -212,7 +205,7 @@ pub async fn user_licenses_and_customer_lookup(db: Db) {
     }
     assert_eq!(
         db.license_ids_of_user(user.id).await.unwrap(),
-        vec![first.id.get(), second.id.get()]
+        vec![first.id, second.id]
     );
 }
 
@@ -223,7 +216,7 @@ pub async fn device_variables_merge_under_the_lock(db: Db) {
     first.insert("seat".into(), serde_json::json!("1"));
     first.insert("gpu".into(), serde_json::json!("none"));
     let (device_id, after) = db
-        .track_device_variables(lic.id.get(), "A", first, ev_on("vars", "license", lic.id), NOW + SECOND)
+        .track_device_variables(lic.id, "A", first, ev_on("vars", "license", lic.id), NOW + SECOND)
         .await
         .unwrap();
     assert_eq!(after, serde_json::json!({"seat": "1", "gpu": "none"}));
@@ -231,7 +224,7 @@ pub async fn device_variables_merge_under_the_lock(db: Db) {
     second.insert("gpu".into(), serde_json::json!("rtx"));
     let (_, after) = db
         .track_device_variables(
-            lic.id.get(),
+            lic.id,
             "A",
             second.clone(),
             ev_on("vars", "license", lic.id),
@@ -240,12 +233,12 @@ pub async fn device_variables_merge_under_the_lock(db: Db) {
         .await
         .unwrap();
     assert_eq!(after, serde_json::json!({"seat": "1", "gpu": "rtx"}));
-    let device = db.get_device(DeviceId::new(device_id)).await.unwrap();
+    let device = db.get_device(device_id).await.unwrap();
     assert_eq!(device.variables, after);
     assert_eq!(device.last_seen_at, NOW + 2 * SECOND);
     let before = state(&db, lic.id).await;
     assert_denied(
-        db.track_device_variables(lic.id.get(), "B", second, ev_on("vars", "license", lic.id), NOW)
+        db.track_device_variables(lic.id, "B", second, ev_on("vars", "license", lic.id), NOW)
             .await,
         Denial::DeviceNotActivated,
     );
@@ -300,7 +293,7 @@ pub async fn product_versions_crud(db: Db) {
         db.create_product_version(new_version(9999, "1.0"), ev("version.create", "product_version"), NOW)
             .await,
     );
-    let listed = db.list_product_versions(product.id.get()).await.unwrap();
+    let listed = db.list_product_versions(product.id).await.unwrap();
     assert_eq!(listed.len(), 2);
     assert_eq!(listed[0], created);
     db.delete_product_version(created.id, ev("version.delete", "product_version"), NOW)
@@ -310,5 +303,5 @@ pub async fn product_versions_crud(db: Db) {
         db.delete_product_version(created.id, ev("version.delete", "product_version"), NOW)
             .await,
     );
-    assert_eq!(db.list_product_versions(product.id.get()).await.unwrap().len(), 1);
+    assert_eq!(db.list_product_versions(product.id).await.unwrap().len(), 1);
 }

@@ -15,27 +15,17 @@ async fn setup(db: &Db, editor_max: i64) -> (License, License, License) {
     let editor = product(db, "editor").await;
     let viewer = product(db, "viewer").await;
     for member in [&viewer, &editor] {
-        db.add_bundle_product(
-            suite.id.get(),
-            member.id.get(),
-            ev("bundle.product_add", "product"),
-            NOW,
-        )
-        .await
-        .expect("add member product");
+        db.add_bundle_product(suite.id, member.id, ev("bundle.product_add", "product"), NOW)
+            .await
+            .expect("add member product");
     }
     let bundle = license(db, suite.id, "SUITE-1", terms(None)).await;
     let editor_license = license(db, editor.id, "EDITOR-1", terms(Some(editor_max))).await;
     let viewer_license = license(db, viewer.id, "VIEWER-1", terms(Some(3))).await;
     for member in [&viewer_license, &editor_license] {
-        db.link_bundle_license(
-            bundle.id.get(),
-            member.id.get(),
-            ev("bundle.license_link", "license"),
-            NOW,
-        )
-        .await
-        .expect("link member license");
+        db.link_bundle_license(bundle.id, member.id, ev("bundle.license_link", "license"), NOW)
+            .await
+            .expect("link member license");
     }
     (bundle, editor_license, viewer_license)
 }
@@ -52,81 +42,58 @@ async fn activate_all(db: &Db, ids: &[LicenseId], fingerprint: &str, now: Millis
 pub async fn bundle_membership(db: Db) {
     let (bundle, editor, viewer) = setup(&db, 1).await;
     let suite = db.get_product_by_code("suite").await.unwrap();
-    let mut members = vec![editor.product_id.get(), viewer.product_id.get()];
+    let mut members = vec![editor.product_id, viewer.product_id];
     members.sort_unstable();
-    assert_eq!(db.bundle_products(suite.id.get()).await.unwrap(), members);
+    assert_eq!(db.bundle_products(suite.id).await.unwrap(), members);
     assert_eq!(
-        db.bundle_products(editor.product_id.get()).await.unwrap(),
-        Vec::<i64>::new()
+        db.bundle_products(editor.product_id).await.unwrap(),
+        Vec::<ProductId>::new()
     );
-    let mut linked = vec![editor.id.get(), viewer.id.get()];
+    let mut linked = vec![editor.id, viewer.id];
     linked.sort_unstable();
-    assert_eq!(db.bundle_licenses(bundle.id.get()).await.unwrap(), linked);
-    assert_eq!(
-        db.bundle_of_license(editor.id.get()).await.unwrap(),
-        Some(bundle.id.get())
-    );
-    assert_eq!(db.bundle_of_license(bundle.id.get()).await.unwrap(), None);
+    assert_eq!(db.bundle_licenses(bundle.id).await.unwrap(), linked);
+    assert_eq!(db.bundle_of_license(editor.id).await.unwrap(), Some(bundle.id));
+    assert_eq!(db.bundle_of_license(bundle.id).await.unwrap(), None);
 
     let event = || ev("bundle.change", "product");
     // Products: no self-membership, no nesting, no duplicates, no unknown products.
-    assert_conflict(
-        db.add_bundle_product(suite.id.get(), suite.id.get(), event(), NOW)
-            .await,
-    );
-    assert_conflict(
-        db.add_bundle_product(suite.id.get(), editor.product_id.get(), event(), NOW)
-            .await,
-    );
+    assert_conflict(db.add_bundle_product(suite.id, suite.id, event(), NOW).await);
+    assert_conflict(db.add_bundle_product(suite.id, editor.product_id, event(), NOW).await);
     let other = product(&db, "other").await;
+    assert_conflict(db.add_bundle_product(other.id, suite.id, event(), NOW).await);
+    assert_conflict(db.add_bundle_product(editor.product_id, other.id, event(), NOW).await);
     assert_conflict(
-        db.add_bundle_product(other.id.get(), suite.id.get(), event(), NOW)
+        db.add_bundle_product(suite.id, ProductId::new(999_999), event(), NOW)
             .await,
     );
-    assert_conflict(
-        db.add_bundle_product(editor.product_id.get(), other.id.get(), event(), NOW)
-            .await,
-    );
-    assert_conflict(db.add_bundle_product(suite.id.get(), 999_999, event(), NOW).await);
 
     // Licenses: the member's product must be a member; one member license per product.
     let stray = license(&db, other.id, "OTHER-1", terms(None)).await;
-    assert_conflict(
-        db.link_bundle_license(bundle.id.get(), stray.id.get(), event(), NOW)
-            .await,
-    );
+    assert_conflict(db.link_bundle_license(bundle.id, stray.id, event(), NOW).await);
     let second_editor = license(&db, editor.product_id, "EDITOR-2", terms(None)).await;
+    assert_conflict(db.link_bundle_license(bundle.id, second_editor.id, event(), NOW).await);
+    assert_conflict(db.link_bundle_license(bundle.id, editor.id, event(), NOW).await);
     assert_conflict(
-        db.link_bundle_license(bundle.id.get(), second_editor.id.get(), event(), NOW)
+        db.link_bundle_license(bundle.id, LicenseId::new(999_999), event(), NOW)
             .await,
     );
-    assert_conflict(
-        db.link_bundle_license(bundle.id.get(), editor.id.get(), event(), NOW)
-            .await,
-    );
-    assert_conflict(db.link_bundle_license(bundle.id.get(), 999_999, event(), NOW).await);
 
     // A member product with linked licenses stays; unlinking frees it.
     assert_conflict(
-        db.remove_bundle_product(suite.id.get(), editor.product_id.get(), event(), NOW)
+        db.remove_bundle_product(suite.id, editor.product_id, event(), NOW)
             .await,
     );
-    db.unlink_bundle_license(editor.id.get(), event(), NOW)
-        .await
-        .expect("unlink");
-    assert_not_found(db.unlink_bundle_license(editor.id.get(), event(), NOW).await);
-    assert_eq!(db.bundle_of_license(editor.id.get()).await.unwrap(), None);
-    db.remove_bundle_product(suite.id.get(), editor.product_id.get(), event(), NOW)
+    db.unlink_bundle_license(editor.id, event(), NOW).await.expect("unlink");
+    assert_not_found(db.unlink_bundle_license(editor.id, event(), NOW).await);
+    assert_eq!(db.bundle_of_license(editor.id).await.unwrap(), None);
+    db.remove_bundle_product(suite.id, editor.product_id, event(), NOW)
         .await
         .expect("remove member");
     assert_not_found(
-        db.remove_bundle_product(suite.id.get(), editor.product_id.get(), event(), NOW)
+        db.remove_bundle_product(suite.id, editor.product_id, event(), NOW)
             .await,
     );
-    assert_eq!(
-        db.bundle_products(suite.id.get()).await.unwrap(),
-        vec![viewer.product_id.get()]
-    );
+    assert_eq!(db.bundle_products(suite.id).await.unwrap(), vec![viewer.product_id]);
 }
 
 pub async fn bundle_activation_is_atomic(db: Db) {

@@ -294,7 +294,7 @@ pub async fn outbox_delivery_commits_with_the_assignment(db: Db) {
     .await
     .unwrap();
     let random = |quantity| AssignSelection::Random {
-        product_id: product.id.get(),
+        product_id: product.id,
         quantity,
     };
     let all = || async { db.outbox_list(None, Page::default()).await.unwrap() };

@@ -10,7 +10,7 @@ fn new_credential(dialect: Dialect, key_id: &str, secret: &str, product_id: Opti
         name: format!("cred {key_id}"),
         key_id: key_id.into(),
         secret: secret.into(),
-        product_id,
+        product_id: product_id.map(ProductId::new),
         read_only: false,
         ip_allowlist: Vec::new(),
     }
@@ -32,7 +32,7 @@ pub async fn credentials_crud(db: Db) {
         name: "LS prod".into(),
         key_id: "api-key-1".into(),
         secret: "shared-key-s3cr3t".into(),
-        product_id: Some(p.id.get()),
+        product_id: Some(p.id),
         read_only: true,
         ip_allowlist: vec!["10.0.0.0/8".parse().unwrap(), "192.168.1.7".parse().unwrap()],
     };
@@ -47,7 +47,7 @@ pub async fn credentials_crud(db: Db) {
             dialect: Dialect::LicenseSpring,
             name: "LS prod".into(),
             key_id: "api-key-1".into(),
-            product_id: Some(p.id.get()),
+            product_id: Some(p.id),
             read_only: true,
             ip_allowlist: vec!["10.0.0.0/8".parse().unwrap(), "192.168.1.7".parse().unwrap()],
             created_at: NOW,

@@ -7,8 +7,8 @@ use licensd_store::LicenseRef;
 pub async fn slascone_token_keys_are_issued_once_and_found(db: Db) {
     let (product, lic) = product_and_license(&db, terms(Some(2))).await;
     let other = license(&db, product.id, "SECOND-LICENSE", terms(Some(2))).await;
-    assert!(db.token_of(lic.id.get(), "client-a").await.unwrap().is_none());
-    let token = db.token_for(lic.id.get(), "client-a", "TOKEN-A", NOW).await.unwrap();
+    assert!(db.token_of(lic.id, "client-a").await.unwrap().is_none());
+    let token = db.token_for(lic.id, "client-a", "TOKEN-A", NOW).await.unwrap();
     assert_eq!(
         (
             token.license_id,
@@ -16,39 +16,28 @@ pub async fn slascone_token_keys_are_issued_once_and_found(db: Db) {
             token.token_key.as_str(),
             token.created_at
         ),
-        (lic.id.get(), "client-a", "TOKEN-A", NOW)
+        (lic.id, "client-a", "TOKEN-A", NOW)
     );
     // The first key stays: a later candidate for the same (license, client) is ignored.
-    let again = db
-        .token_for(lic.id.get(), "client-a", "TOKEN-B", NOW + 5)
-        .await
-        .unwrap();
+    let again = db.token_for(lic.id, "client-a", "TOKEN-B", NOW + 5).await.unwrap();
     assert_eq!(again, token);
-    assert_eq!(
-        db.token_of(lic.id.get(), "client-a").await.unwrap(),
-        Some(token.clone())
-    );
+    assert_eq!(db.token_of(lic.id, "client-a").await.unwrap(), Some(token.clone()));
     assert_eq!(db.find_token("TOKEN-A").await.unwrap(), Some(token.clone()));
     assert!(db.find_token("TOKEN-B").await.unwrap().is_none());
     assert!(db.find_token("token-a").await.unwrap().is_none());
     // The same client on another license gets its own token; both are listed, oldest first.
-    let second = db
-        .token_for(other.id.get(), "client-a", "TOKEN-C", NOW + 10)
-        .await
-        .unwrap();
+    let second = db.token_for(other.id, "client-a", "TOKEN-C", NOW + 10).await.unwrap();
     let listed = db.client_tokens("client-a").await.unwrap();
     assert_eq!(listed, vec![token, second]);
     assert!(db.client_tokens("client-z").await.unwrap().is_empty());
     // A token key is unique across licenses.
-    assert_conflict(db.token_for(other.id.get(), "client-b", "TOKEN-A", NOW).await);
-    assert_not_found(db.token_for(999_999, "client-a", "TOKEN-X", NOW).await);
+    assert_conflict(db.token_for(other.id, "client-b", "TOKEN-A", NOW).await);
+    assert_not_found(db.token_for(LicenseId::new(999_999), "client-a", "TOKEN-X", NOW).await);
 }
 
 pub async fn slascone_token_keys_are_stored_sealed(db: Db) {
     let (_, lic) = product_and_license(&db, terms(Some(1))).await;
-    db.token_for(lic.id.get(), "client-a", "SECRET-TOKEN-KEY", NOW)
-        .await
-        .unwrap();
+    db.token_for(lic.id, "client-a", "SECRET-TOKEN-KEY", NOW).await.unwrap();
     let contains = |haystack: &[u8], needle: &[u8]| haystack.windows(needle.len()).any(|w| w == needle);
     for column in ["token_sealed", "token_digest"] {
         let stored = db
@@ -69,7 +58,7 @@ pub async fn slascone_concurrent_token_issue_agrees(db: Db) {
     for i in 0..8 {
         let db = db.clone();
         tasks.push(tokio::spawn(async move {
-            db.token_for(lic.id.get(), "client-a", &format!("TOKEN-{i}"), NOW)
+            db.token_for(lic.id, "client-a", &format!("TOKEN-{i}"), NOW)
                 .await
                 .unwrap()
         }));
@@ -108,22 +97,14 @@ pub async fn slascone_rollback_gives_units_back_once(db: Db) {
     let other = product_and_license(&db, terms(Some(1))).await.0;
     // A key scoped to another product cannot reach the transaction.
     assert_not_found(
-        db.rollback_consumption(consumed.event.id, Some(other.id.get()), ev("rollback", "license"), NOW)
+        db.rollback_consumption(consumed.event.id, Some(other.id), ev("rollback", "license"), NOW)
             .await,
     );
     let rolled = db
-        .rollback_consumption(
-            consumed.event.id,
-            Some(product.id.get()),
-            ev("rollback", "license"),
-            NOW + 1,
-        )
+        .rollback_consumption(consumed.event.id, Some(product.id), ev("rollback", "license"), NOW + 1)
         .await
         .unwrap();
-    assert_eq!(
-        (rolled.license_id, rolled.total, rolled.replayed),
-        (lic.id.get(), 0, false)
-    );
+    assert_eq!((rolled.license_id, rolled.total, rolled.replayed), (lic.id, 0, false));
     let events = event_count(&db).await;
     let again = db
         .rollback_consumption(consumed.event.id, None, ev("rollback", "license"), NOW + 2)
@@ -152,7 +133,7 @@ pub async fn slascone_data_gathering_definitions_and_reports(db: Db) {
     let (product, lic) = product_and_license(&db, terms(Some(1))).await;
     let field = db
         .create_analytical_field(
-            product.id.get(),
+            product.id,
             "cores",
             AnalyticalFieldType::Numeric,
             ev("def", "product"),
@@ -162,7 +143,7 @@ pub async fn slascone_data_gathering_definitions_and_reports(db: Db) {
         .unwrap();
     assert_conflict(
         db.create_analytical_field(
-            product.id.get(),
+            product.id,
             "cores",
             AnalyticalFieldType::Boolean,
             ev("def", "product"),
@@ -172,7 +153,7 @@ pub async fn slascone_data_gathering_definitions_and_reports(db: Db) {
     );
     assert_conflict(
         db.create_analytical_field(
-            999_999,
+            ProductId::new(999_999),
             "cores",
             AnalyticalFieldType::Numeric,
             ev("def", "product"),
@@ -180,16 +161,13 @@ pub async fn slascone_data_gathering_definitions_and_reports(db: Db) {
         )
         .await,
     );
-    assert_eq!(
-        db.analytical_fields(product.id.get()).await.unwrap(),
-        vec![field.clone()]
-    );
+    assert_eq!(db.analytical_fields(product.id).await.unwrap(), vec![field.clone()]);
     let feature = db
-        .create_usage_feature(product.id.get(), "export", ev("def", "product"), NOW)
+        .create_usage_feature(product.id, "export", ev("def", "product"), NOW)
         .await
         .unwrap();
     assert_conflict(
-        db.create_usage_feature(product.id.get(), "export", ev("def", "product"), NOW)
+        db.create_usage_feature(product.id, "export", ev("def", "product"), NOW)
             .await,
     );
     let module = db
@@ -201,17 +179,14 @@ pub async fn slascone_data_gathering_definitions_and_reports(db: Db) {
             .await,
     );
     assert_not_found(db.create_usage_module(999_999, "pdf", ev("def", "product"), NOW).await);
-    assert_eq!(
-        db.usage_features(product.id.get()).await.unwrap(),
-        vec![feature.clone()]
-    );
+    assert_eq!(db.usage_features(product.id).await.unwrap(), vec![feature.clone()]);
     assert_eq!(db.usage_modules(feature.id).await.unwrap(), vec![module.clone()]);
     let report = AnalyticalReport {
         field_id: field.id,
         value: "8".into(),
         reported_at: NOW - 5,
     };
-    db.record_analytics(lic.id.get(), "c1", vec![report.clone()], NOW)
+    db.record_analytics(lic.id, "c1", vec![report.clone()], NOW)
         .await
         .unwrap();
     // All or nothing: an unknown field refuses the whole report.
@@ -220,11 +195,8 @@ pub async fn slascone_data_gathering_definitions_and_reports(db: Db) {
         value: "1".into(),
         reported_at: NOW,
     };
-    assert_conflict(
-        db.record_analytics(lic.id.get(), "c1", vec![report.clone(), bad], NOW)
-            .await,
-    );
-    assert_eq!(db.analytical_values(lic.id.get()).await.unwrap(), vec![report]);
+    assert_conflict(db.record_analytics(lic.id, "c1", vec![report.clone(), bad], NOW).await);
+    assert_eq!(db.analytical_values(lic.id).await.unwrap(), vec![report]);
     let usage = |module: Option<i64>, value: i64| UsageReport {
         usage_feature_id: feature.id,
         usage_module_id: module,
@@ -232,7 +204,7 @@ pub async fn slascone_data_gathering_definitions_and_reports(db: Db) {
         reported_at: NOW,
     };
     db.record_usage(
-        lic.id.get(),
+        lic.id,
         "c1",
         vec![usage(Some(module.id), 3), usage(None, 2), usage(Some(module.id), 4)],
         NOW,
@@ -240,11 +212,11 @@ pub async fn slascone_data_gathering_definitions_and_reports(db: Db) {
     .await
     .unwrap();
     assert_conflict(
-        db.record_usage(lic.id.get(), "c1", vec![usage(None, 9), usage(Some(999_999), 1)], NOW)
+        db.record_usage(lic.id, "c1", vec![usage(None, 9), usage(Some(999_999), 1)], NOW)
             .await,
     );
     assert_eq!(
-        db.usage_totals(lic.id.get()).await.unwrap(),
+        db.usage_totals(lic.id).await.unwrap(),
         vec![
             UsageTotal {
                 usage_feature_id: feature.id,
@@ -283,9 +255,6 @@ pub async fn slascone_licenses_of_a_user(db: Db) {
     db.assign_license_user(lic.id, user.id, ev("assign", "license"), NOW)
         .await
         .unwrap();
-    assert_eq!(
-        db.license_ids_of_user(user.id).await.unwrap(),
-        vec![lic.id.get(), other.id.get()]
-    );
+    assert_eq!(db.license_ids_of_user(user.id).await.unwrap(), vec![lic.id, other.id]);
     assert!(db.license_ids_of_user(999_999).await.unwrap().is_empty());
 }

@@ -3,6 +3,7 @@
 use licensd_domain::ProductId;
 
 use crate::harness::*;
+use licensd_domain::LicenseId;
 use licensd_domain::LicenseKind;
 use licensd_domain::backoffice::EntryKind;
 use licensd_store::NewPolicy;
@@ -72,7 +73,7 @@ pub async fn slascone_license_update_is_all_or_nothing(db: Db) {
     new.policy_id = Some(a.id);
     let lic = create_license(&db, new).await;
     let other = license(&db, p.id, "OTHER-KEY", terms(Some(1))).await;
-    db.set_legacy_key(other.id.get(), "TAKEN", ev("l", "license"), NOW)
+    db.set_legacy_key(other.id, "TAKEN", ev("l", "license"), NOW)
         .await
         .unwrap();
     let license_type = db
@@ -110,7 +111,7 @@ pub async fn slascone_license_update_is_all_or_nothing(db: Db) {
     ];
     for (update, expected) in refusals {
         let text = conflict_text(
-            db.apply_license_update(lic.id.get(), update, ev("u", "license"), NOW + 1)
+            db.apply_license_update(lic.id, update, ev("u", "license"), NOW + 1)
                 .await,
         );
         assert_eq!(text, expected);
@@ -120,11 +121,11 @@ pub async fn slascone_license_update_is_all_or_nothing(db: Db) {
             (now.policy_id, now.terms.clone(), now.updated_at),
             (Some(a.id), lic.terms.clone(), lic.updated_at)
         );
-        assert_eq!(db.legacy_key_of(lic.id.get()).await.unwrap(), None);
-        assert!(db.license_values(lic.id.get()).await.unwrap().is_empty());
+        assert_eq!(db.legacy_key_of(lic.id).await.unwrap(), None);
+        assert!(db.license_values(lic.id).await.unwrap().is_empty());
         assert_eq!(event_count(&db).await, events);
     }
-    db.apply_license_update(lic.id.get(), everything(b.id, "NEW", 3), ev("u", "license"), NOW + 2)
+    db.apply_license_update(lic.id, everything(b.id, "NEW", 3), ev("u", "license"), NOW + 2)
         .await
         .unwrap();
     let after = db.get_license(lic.id).await.unwrap();
@@ -132,9 +133,9 @@ pub async fn slascone_license_update_is_all_or_nothing(db: Db) {
         (after.policy_id, after.terms.max_activations, after.updated_at),
         (Some(b.id), Some(3), NOW + 2)
     );
-    assert_eq!(db.legacy_key_of(lic.id.get()).await.unwrap().as_deref(), Some("NEW"));
-    assert_eq!(db.license_of_legacy_key("NEW").await.unwrap(), Some(lic.id.get()));
-    let values = db.license_values(lic.id.get()).await.unwrap();
+    assert_eq!(db.legacy_key_of(lic.id).await.unwrap().as_deref(), Some("NEW"));
+    assert_eq!(db.license_of_legacy_key("NEW").await.unwrap(), Some(lic.id));
+    let values = db.license_values(lic.id).await.unwrap();
     assert_eq!(
         values.iter().map(|(e, _)| e.id).collect::<Vec<_>>(),
         vec![license_type.id]
@@ -145,13 +146,18 @@ pub async fn slascone_license_update_is_all_or_nothing(db: Db) {
         legacy_key: Some(None),
         ..LicenseUpdate::default()
     };
-    db.apply_license_update(lic.id.get(), clear, ev("u", "license"), NOW + 3)
+    db.apply_license_update(lic.id, clear, ev("u", "license"), NOW + 3)
         .await
         .unwrap();
-    assert_eq!(db.legacy_key_of(lic.id.get()).await.unwrap(), None);
+    assert_eq!(db.legacy_key_of(lic.id).await.unwrap(), None);
     assert!(matches!(
-        db.apply_license_update(999_999, LicenseUpdate::default(), ev("u", "license"), NOW)
-            .await,
+        db.apply_license_update(
+            LicenseId::new(999_999),
+            LicenseUpdate::default(),
+            ev("u", "license"),
+            NOW
+        )
+        .await,
         Err(StoreError::NotFound)
     ));
 }

@@ -3,6 +3,7 @@
 
 use crate::harness::*;
 use licensd_domain::backoffice::{CustomerProfile, EntryKind, TagTarget};
+use licensd_domain::{CustomerId, LicenseId};
 use licensd_store::StoreError;
 use licensd_store::dialects::slascone::{
     CONFLICT_CUSTOMER_EMAIL, CONFLICT_CUSTOMER_NUMBER, CONFLICT_EDITION_IN_USE, CONFLICT_ENTRY_EXISTS,
@@ -21,7 +22,7 @@ fn conflict_text<T: std::fmt::Debug>(result: licensd_store::Result<T>) -> String
 
 fn profile(number: &str, prospect: Option<&str>) -> CustomerProfile {
     CustomerProfile {
-        customer_id: 0,
+        customer_id: CustomerId::new(0),
         customer_number: number.into(),
         prospect_number: prospect.map(str::to_owned),
         customer_type_id: None,
@@ -102,12 +103,12 @@ pub async fn slascone_customers_are_created_whole_or_not_at_all(db: Db) {
     assert_eq!(
         stored,
         CustomerProfile {
-            customer_id: customer.id.get(),
+            customer_id: customer.id,
             ..first
         }
     );
     assert_eq!(db.get_customer(customer.id).await.unwrap(), customer);
-    assert_eq!(db.customer_profile(customer.id.get()).await.unwrap(), Some(stored));
+    assert_eq!(db.customer_profile(customer.id).await.unwrap(), Some(stored));
     let events = event_count(&db).await;
     for (email, number, prospect, expected) in [
         ("b@other.example", "C-1", None, CONFLICT_CUSTOMER_NUMBER),
@@ -130,7 +131,7 @@ pub async fn slascone_customers_are_created_whole_or_not_at_all(db: Db) {
     assert_eq!(db.raw.i64("SELECT COUNT(*) FROM slascone_customers", &[]).await, 1);
     assert_eq!(event_count(&db).await, events);
     // Without a profile a customer has none (core customers are not SLASCONE customers).
-    assert_eq!(db.customer_profile(999_999).await.unwrap(), None);
+    assert_eq!(db.customer_profile(CustomerId::new(999_999)).await.unwrap(), None);
 }
 
 pub async fn slascone_tags_values_and_legacy_keys(db: Db) {
@@ -211,44 +212,41 @@ pub async fn slascone_tags_values_and_legacy_keys(db: Db) {
         (standard.id, ""),
         (subscription.id, ""),
     ] {
-        db.set_license_value(lic.id.get(), entry, value, ev("v", "license"), NOW)
+        db.set_license_value(lic.id, entry, value, ev("v", "license"), NOW)
             .await
             .unwrap();
     }
-    let values = db.license_values(lic.id.get()).await.unwrap();
+    let values = db.license_values(lic.id).await.unwrap();
     assert_eq!(
         values,
         vec![(variable, "APAC".to_owned()), (subscription, String::new())]
     );
     assert_not_found(
-        db.set_license_value(999_999, standard.id, "", ev("v", "license"), NOW)
+        db.set_license_value(LicenseId::new(999_999), standard.id, "", ev("v", "license"), NOW)
             .await,
     );
-    assert_not_found(
-        db.set_license_value(lic.id.get(), 999_999, "", ev("v", "license"), NOW)
-            .await,
-    );
+    assert_not_found(db.set_license_value(lic.id, 999_999, "", ev("v", "license"), NOW).await);
 
     // Legacy keys: unique across licenses; re-keying a license replaces its key.
     let other = license(&db, p.id, "OTHER-KEY", terms(Some(1))).await;
-    db.set_legacy_key(lic.id.get(), "OLD-1", ev("l", "license"), NOW)
+    db.set_legacy_key(lic.id, "OLD-1", ev("l", "license"), NOW)
         .await
         .unwrap();
     assert_eq!(
-        conflict_text(
-            db.set_legacy_key(other.id.get(), "OLD-1", ev("l", "license"), NOW)
-                .await
-        ),
+        conflict_text(db.set_legacy_key(other.id, "OLD-1", ev("l", "license"), NOW).await),
         CONFLICT_LEGACY_KEY
     );
-    assert_not_found(db.set_legacy_key(999_999, "OLD-9", ev("l", "license"), NOW).await);
-    db.set_legacy_key(lic.id.get(), "OLD-2", ev("l", "license"), NOW)
+    assert_not_found(
+        db.set_legacy_key(LicenseId::new(999_999), "OLD-9", ev("l", "license"), NOW)
+            .await,
+    );
+    db.set_legacy_key(lic.id, "OLD-2", ev("l", "license"), NOW)
         .await
         .unwrap();
     assert_eq!(db.license_of_legacy_key("OLD-1").await.unwrap(), None);
-    assert_eq!(db.license_of_legacy_key("OLD-2").await.unwrap(), Some(lic.id.get()));
-    assert_eq!(db.legacy_key_of(lic.id.get()).await.unwrap().as_deref(), Some("OLD-2"));
-    assert_eq!(db.legacy_key_of(other.id.get()).await.unwrap(), None);
+    assert_eq!(db.license_of_legacy_key("OLD-2").await.unwrap(), Some(lic.id));
+    assert_eq!(db.legacy_key_of(lic.id).await.unwrap().as_deref(), Some("OLD-2"));
+    assert_eq!(db.legacy_key_of(other.id).await.unwrap(), None);
 }
 
 pub async fn slascone_a_product_keeps_its_last_edition(db: Db) {
@@ -310,14 +308,14 @@ pub async fn slascone_license_limits_respect_assignments(db: Db) {
     let events = event_count(&db).await;
     assert_eq!(
         conflict_text(
-            db.update_license_limits(lic.id.get(), update(Some(1), None), ev("u", "license"), NOW)
+            db.update_license_limits(lic.id, update(Some(1), None), ev("u", "license"), NOW)
                 .await
         ),
         CONFLICT_TOKENS_IN_USE
     );
     assert_eq!(
         conflict_text(
-            db.update_license_limits(lic.id.get(), update(Some(5), Some(0)), ev("u", "license"), NOW)
+            db.update_license_limits(lic.id, update(Some(5), Some(0)), ev("u", "license"), NOW)
                 .await
         ),
         CONFLICT_USERS_IN_USE
@@ -328,7 +326,7 @@ pub async fn slascone_license_limits_respect_assignments(db: Db) {
     };
     assert_eq!(
         conflict_text(
-            db.update_license_limits(lic.id.get(), days.clone(), ev("u", "license"), NOW)
+            db.update_license_limits(lic.id, days.clone(), ev("u", "license"), NOW)
                 .await
         ),
         CONFLICT_EXPIRATION_MODE
@@ -336,14 +334,14 @@ pub async fn slascone_license_limits_respect_assignments(db: Db) {
     // Refusals changed nothing.
     assert_eq!(db.get_license(lic.id).await.unwrap().terms, lic.terms);
     assert_eq!(event_count(&db).await, events);
-    db.update_license_limits(lic.id.get(), update(Some(2), Some(1)), ev("u", "license"), NOW + 1)
+    db.update_license_limits(lic.id, update(Some(2), Some(1)), ev("u", "license"), NOW + 1)
         .await
         .unwrap();
     let fixed = LicenseLimitsUpdate {
         expires_at: Some(NOW + 10 * DAY),
         ..LicenseLimitsUpdate::default()
     };
-    db.update_license_limits(lic.id.get(), fixed, ev("u", "license"), NOW + 2)
+    db.update_license_limits(lic.id, fixed, ev("u", "license"), NOW + 2)
         .await
         .unwrap();
     let after = db.get_license(lic.id).await.unwrap();
@@ -354,13 +352,13 @@ pub async fn slascone_license_limits_respect_assignments(db: Db) {
     );
     // Without active tokens, days after activation replace the fixed expiry.
     let fresh = license(&db, p.id, "FRESH-KEY", terms(Some(1))).await;
-    db.update_license_limits(fresh.id.get(), days, ev("u", "license"), NOW)
+    db.update_license_limits(fresh.id, days, ev("u", "license"), NOW)
         .await
         .unwrap();
     let fresh = db.get_license(fresh.id).await.unwrap();
     assert_eq!((fresh.expires_at, fresh.trial_days), (None, Some(30)));
     assert_not_found(
-        db.update_license_limits(999_999, update(Some(1), None), ev("u", "license"), NOW)
+        db.update_license_limits(LicenseId::new(999_999), update(Some(1), None), ev("u", "license"), NOW)
             .await,
     );
     // A release limitation is single-valued and can be cleared.
@@ -372,20 +370,17 @@ pub async fn slascone_license_limits_respect_assignments(db: Db) {
         .create_entry(EntryKind::SoftwareRelease, p.id.get(), "2.0", None, ev("r", "r"), NOW)
         .await
         .unwrap();
-    db.set_license_value(lic.id.get(), r1.id, "", ev("v", "license"), NOW)
+    db.set_license_value(lic.id, r1.id, "", ev("v", "license"), NOW)
         .await
         .unwrap();
-    db.set_license_value(lic.id.get(), r2.id, "", ev("v", "license"), NOW)
+    db.set_license_value(lic.id, r2.id, "", ev("v", "license"), NOW)
         .await
         .unwrap();
-    assert_eq!(
-        db.license_values(lic.id.get()).await.unwrap(),
-        vec![(r2, String::new())]
-    );
-    db.clear_license_values(lic.id.get(), EntryKind::SoftwareRelease, ev("c", "license"), NOW)
+    assert_eq!(db.license_values(lic.id).await.unwrap(), vec![(r2, String::new())]);
+    db.clear_license_values(lic.id, EntryKind::SoftwareRelease, ev("c", "license"), NOW)
         .await
         .unwrap();
-    assert!(db.license_values(lic.id.get()).await.unwrap().is_empty());
+    assert!(db.license_values(lic.id).await.unwrap().is_empty());
 }
 
 /// Issue 14 (d): a licence created from an edition, with its legacy key and values, and a user
@@ -441,8 +436,8 @@ pub async fn slascone_create_license_and_add_user_are_one_transaction(db: Db) {
         .unwrap();
     assert_eq!(lic.key.as_deref(), Some("SL-1"));
     assert_eq!(event_count(&db).await, before + 3, "created, legacy key, one value");
-    assert_eq!(db.legacy_key_of(lic.id.get()).await.unwrap().as_deref(), Some("OLD-1"));
-    assert_eq!(db.license_values(lic.id.get()).await.unwrap().len(), 1);
+    assert_eq!(db.legacy_key_of(lic.id).await.unwrap().as_deref(), Some("OLD-1"));
+    assert_eq!(db.license_values(lic.id).await.unwrap().len(), 1);
     assert_eq!(db.license_features(lic.id).await.unwrap().len(), 1);
 
     // Refused inside the transaction: the legacy key is another licence's (what a racing request
@@ -481,7 +476,7 @@ pub async fn slascone_create_license_and_add_user_are_one_transaction(db: Db) {
     };
     let add = |email: &str| {
         db.add_license_user(
-            one.id.get(),
+            one.id,
             user(email),
             ev("slascone.license_user_created", "license_user"),
             ev("slascone.license_user_assigned", "license"),
@@ -502,7 +497,7 @@ pub async fn slascone_create_license_and_add_user_are_one_transaction(db: Db) {
     let two = license(&db, p.id, "USERS-2", terms(Some(1))).await;
     let (again, created) = db
         .add_license_user(
-            two.id.get(),
+            two.id,
             user("ann@example.com"),
             ev("c", "license_user"),
             ev("a", "license"),
@@ -512,8 +507,14 @@ pub async fn slascone_create_license_and_add_user_are_one_transaction(db: Db) {
         .unwrap();
     assert_eq!((again.id, created), (ann.id, false));
     assert_not_found(
-        db.add_license_user(999_999, user("cy@example.com"), ev("c", "u"), ev("a", "l"), NOW)
-            .await,
+        db.add_license_user(
+            LicenseId::new(999_999),
+            user("cy@example.com"),
+            ev("c", "u"),
+            ev("a", "l"),
+            NOW,
+        )
+        .await,
     );
     assert_eq!(db.find_license_user_by_email("cy@example.com").await.unwrap(), None);
 }

@@ -2,6 +2,7 @@
 //! license's end-user and admin passwords, activation email and license data, ending IP lockouts,
 //! and InfoTags (recorded by the vendor's back-end, read by DNA clients).
 use licensd_domain::LicenseId;
+use licensd_domain::ProductId;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::http::Admin;
@@ -80,7 +81,11 @@ pub async fn get_ip_lockout(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<IpLockoutPolicy>, ApiError> {
     Ok(Json(
-        state.store.ip_lockout_policy(id).await.map_err(not_found("product"))?,
+        state
+            .store
+            .ip_lockout_policy(ProductId::new(id))
+            .await
+            .map_err(not_found("product"))?,
     ))
 }
 
@@ -101,7 +106,7 @@ pub async fn set_ip_lockout(
     let event = admin.event("dna.ip_lockout_policy_set", "product").subject(id);
     let saved = state
         .store
-        .set_ip_lockout_policy(id, policy, event, state.now())
+        .set_ip_lockout_policy(ProductId::new(id), policy, event, state.now())
         .await
         .map_err(not_found("product"))?;
     Ok(Json(saved))
@@ -132,7 +137,7 @@ async fn view(state: &AppState, license_id: i64) -> Result<DnaLicenseView, ApiEr
     let facts = state.store.license_facts(&license, now).await?;
     let dna = state
         .store
-        .license_account(license_id)
+        .license_account(LicenseId::new(license_id))
         .await
         .map_err(not_found("license"))?;
     let keywords = status_keywords(
@@ -187,7 +192,13 @@ pub async fn update_dna_license(
     let event = admin.event("dna.license_update", "license").subject(id);
     state
         .store
-        .update_license_account(id, body.activation_email, body.license_data, event, state.now())
+        .update_license_account(
+            LicenseId::new(id),
+            body.activation_email,
+            body.license_data,
+            event,
+            state.now(),
+        )
         .await
         .map_err(not_found("license"))?;
     Ok(Json(view(&state, id).await?))
@@ -228,7 +239,7 @@ async fn store_password(
     let event = admin.event(action, "license").subject(id);
     state
         .store
-        .set_license_password(id, which, hash, event, state.now())
+        .set_license_password(LicenseId::new(id), which, hash, event, state.now())
         .await
         .map_err(not_found("license"))?;
     Ok(StatusCode::NO_CONTENT)
@@ -272,7 +283,7 @@ pub async fn unlock(
     let event = admin.event("dna.ip_lockout_cleared", "license").subject(id);
     let cleared = state
         .store
-        .clear_ip_lockouts(id, event, state.now())
+        .clear_ip_lockouts(LicenseId::new(id), event, state.now())
         .await
         .map_err(not_found("license"))?;
     Ok(Json(Unlocked { cleared }))
@@ -295,7 +306,7 @@ pub async fn reset_reactivation_lockout(
     let event = admin.event("dna.reactivation_lockout_reset", "license").subject(id);
     let cleared = state
         .store
-        .reset_reactivation_lockout(id, event, state.now())
+        .reset_reactivation_lockout(LicenseId::new(id), event, state.now())
         .await
         .map_err(not_found("license"))?;
     Ok(Json(Cleared { cleared }))
@@ -314,7 +325,7 @@ impl From<InfoTag> for InfoTagView {
     fn from(t: InfoTag) -> Self {
         Self {
             id: t.id,
-            license_id: t.license_id,
+            license_id: t.license_id.get(),
             tag: t.tag,
             at: t.at,
         }
@@ -340,7 +351,7 @@ pub async fn list_info_tags(
     };
     let tags = state
         .store
-        .list_info_tags(id, page)
+        .list_info_tags(LicenseId::new(id), page)
         .await
         .map_err(not_found("license"))?;
     Ok(Json(tags.into_iter().map(InfoTagView::from).collect()))
@@ -359,7 +370,7 @@ pub async fn add_info_tag(
     let event = admin.event("dna.info_tag_add", "license").subject(id);
     let tag = state
         .store
-        .add_info_tag(id, &body.tag, event, state.now())
+        .add_info_tag(LicenseId::new(id), &body.tag, event, state.now())
         .await
         .map_err(not_found("license"))?;
     Ok((StatusCode::CREATED, Json(tag.into())))

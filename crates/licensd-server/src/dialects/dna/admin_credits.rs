@@ -13,6 +13,7 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use licensd_domain::ProductId;
 use licensd_domain::dna_credits::Funding;
 use licensd_store::StoreError;
 use licensd_store::dialects::dna_credits::CreditPool;
@@ -58,7 +59,7 @@ pub struct CreditPoolView {
 impl From<CreditPool> for CreditPoolView {
     fn from(p: CreditPool) -> Self {
         Self {
-            product_id: p.product_id,
+            product_id: p.product_id.get(),
             email: p.email,
             name: p.name,
             count: p.balance,
@@ -115,7 +116,7 @@ pub async fn list_credit_pools(
     }
     let pools = state
         .store
-        .credit_pools(id, query.email.as_deref())
+        .credit_pools(ProductId::new(id), query.email.as_deref())
         .await
         .for_resource("product")?;
     Ok(Json(pools.into_iter().map(CreditPoolView::from).collect()))
@@ -137,7 +138,14 @@ async fn fund(
     let event = admin.event(action, "product").subject(product_id);
     let pool = state
         .store
-        .fund_credit_pool(product_id, &body.email, &body.name, funding, event, state.now())
+        .fund_credit_pool(
+            ProductId::new(product_id),
+            &body.email,
+            &body.name,
+            funding,
+            event,
+            state.now(),
+        )
         .await
         .map_err(|e| match e {
             StoreError::InvalidInput(message) => ApiError::unprocessable(message),

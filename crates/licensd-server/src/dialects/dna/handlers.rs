@@ -60,7 +60,7 @@ impl Ctx {
         let request = AccessRequest {
             peer: self.peer,
             write: false,
-            product: Some(product.id.get()),
+            product: Some(product.id),
         };
         self.credential.admit(&request).map_err(super::wire::refused)?;
         match store.find_license_by_key(license_id).await? {
@@ -142,9 +142,9 @@ fn device_page(query: &str) -> Result<DevicePage, DnaError> {
 async fn details(ctx: &Ctx, product: &Product, license: &License, page: DevicePage) -> Result<Value, DnaError> {
     let store = &ctx.state.store;
     let status = keywords(ctx, product, license).await?;
-    let dna = store.license_account(license.id.get()).await?;
+    let dna = store.license_account(license.id).await?;
     let devices = store.list_devices(license.id).await?;
-    let info_tag = store.latest_info_tag(license.id.get()).await?;
+    let info_tag = store.latest_info_tag(license.id).await?;
     let first_activation = devices.iter().map(|d| d.activated_at).min();
     // Every activation after the first one is a re-activation.
     let last_reactivation = if devices.len() > 1 {
@@ -256,10 +256,10 @@ async fn check_password(
     allow_reset_code: bool,
 ) -> Result<(), DnaError> {
     let store = &ctx.state.store;
-    if store.ip_locked(license.id.get(), ip, ctx.now).await? {
+    if store.ip_locked(license.id, ip, ctx.now).await? {
         return Err(super::wire::denial_error(Denial::IpLockout));
     }
-    let dna = store.license_account(license.id.get()).await?;
+    let dna = store.license_account(license.id).await?;
     let stored = match which {
         DnaPassword::User => dna.password_hash,
         DnaPassword::Admin => dna.admin_password_hash,
@@ -276,7 +276,7 @@ async fn check_password(
     };
     if !accepted && allow_reset_code {
         accepted = store
-            .password_reset_code_matches(license.id.get(), which, given, ctx.now)
+            .password_reset_code_matches(license.id, which, given, ctx.now)
             .await?;
     }
     let action = if accepted {
@@ -285,7 +285,7 @@ async fn check_password(
         "dna.password_failed"
     };
     match store
-        .password_attempt(license.id.get(), ip, accepted, ctx.event(action), ctx.now)
+        .password_attempt(license.id, ip, accepted, ctx.event(action), ctx.now)
         .await?
     {
         PasswordAttempt::Accepted => Ok(()),
@@ -370,7 +370,7 @@ pub async fn update(ctx: &Ctx, ids: (&str, &str), bytes: &[u8]) -> Result<Respon
         ctx.state
             .store
             .update_license_account(
-                license.id.get(),
+                license.id,
                 body.new_email,
                 body.new_license_data,
                 ctx.event("dna.license_update"),
@@ -442,7 +442,7 @@ async fn set_password(
     };
     ctx.state
         .store
-        .set_license_password(license.id.get(), which, Some(hash), ctx.event(action), ctx.now)
+        .set_license_password(license.id, which, Some(hash), ctx.event(action), ctx.now)
         .await?;
     Ok(Json(json!({"Message": "Password changed"})).into_response())
 }
@@ -482,7 +482,7 @@ pub async fn password_recovery(ctx: &Ctx, ids: (&str, &str), bytes: &[u8], admin
     if admin && !is_multi_user(&license) {
         return Err(DnaError::bad_request("The License Code is not a multi-user license"));
     }
-    if ctx.state.store.ip_locked(license.id.get(), &ip, ctx.now).await? {
+    if ctx.state.store.ip_locked(license.id, &ip, ctx.now).await? {
         return Err(super::wire::denial_error(Denial::IpLockout));
     }
     if body.test == Some(true) {
@@ -494,7 +494,7 @@ pub async fn password_recovery(ctx: &Ctx, ids: (&str, &str), bytes: &[u8], admin
     ctx.state
         .store
         .set_password_reset_code(
-            license.id.get(),
+            license.id,
             which,
             &code,
             expires_at,
@@ -557,7 +557,7 @@ pub async fn info_tags(ctx: &Ctx, ids: (&str, &str)) -> Result<Response, DnaErro
         after: None,
         limit: 1000,
     };
-    let tags = ctx.state.store.list_info_tags(license.id.get(), page).await?;
+    let tags = ctx.state.store.list_info_tags(license.id, page).await?;
     let list: Vec<Value> = tags
         .into_iter()
         .map(|t| json!({"InfoTag": t.tag, "Date": to_rfc3339(t.at)}))

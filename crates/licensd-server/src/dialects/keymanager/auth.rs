@@ -14,6 +14,7 @@ use crate::ratelimit::RateDecision;
 use crate::state::AppState;
 use licensd_domain::Credential;
 use licensd_domain::Dialect;
+use licensd_domain::ProductId;
 use licensd_domain::access::{AccessRequest, ApiKeyRefusal, ApiKeyState, check_api_key, find_block};
 
 /// Every endpoint of the dialect, which is also the capability needed to call it.
@@ -96,7 +97,7 @@ impl Caller {
         let request = AccessRequest {
             peer: self.ip.as_deref().and_then(|ip| ip.parse().ok()),
             write: false,
-            product: Some(product_id),
+            product: Some(ProductId::new(product_id)),
         };
         self.credential.admit(&request).is_ok()
     }

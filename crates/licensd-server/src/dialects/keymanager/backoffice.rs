@@ -423,7 +423,7 @@ async fn license_meta(state: &AppState, req: &KmRequest, codes: MetaCodes) -> Re
         "update-license-key-meta" => MetaWrite::Update(353, 352),
         _ => MetaWrite::Delete(252, 251),
     };
-    let owner = MetaOwner::License(license.id.get());
+    let owner = MetaOwner::License(license.id);
     let reply = write_meta(state, &caller, owner, &key, &value.unwrap_or_default(), write).await?;
     Ok(reply.product(license.product_id.get()))
 }
@@ -529,14 +529,14 @@ async fn all_licenses(state: &AppState, product_id: Option<i64>) -> Result<Vec<L
 pub async fn get_license_keys(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let (state, req) = (&state, &req);
     let caller = authorised!(caller(state, req, "get-license-keys"));
-    let product_id = caller
-        .credential
-        .product_id
-        .or_else(|| req.present("product_id").and_then(|p| p.parse().ok()));
+    let product_id = caller.credential.product_id.or_else(|| {
+        req.present("product_id")
+            .and_then(|p| p.parse().ok().map(ProductId::new))
+    });
     let status = req.present("status");
     let email = req.present("customer_email").or_else(|| req.present("owner_email"));
     let mut keys = Vec::new();
-    for license in all_licenses(state, product_id).await? {
+    for license in all_licenses(state, product_id.map(i64::from)).await? {
         if license.key.is_none()
             || status
                 .as_deref()

@@ -113,8 +113,8 @@ async fn check(state: &AppState, req: &KmRequest, capability: &str, command: Com
     }
     match command {
         Command::Details => {
-            let license_meta = state.store.list_meta(MetaOwner::License(license.id.get())).await?;
-            let product_meta = state.store.list_meta(MetaOwner::Product(product_id.get())).await?;
+            let license_meta = state.store.list_meta(MetaOwner::License(license.id)).await?;
+            let product_meta = state.store.list_meta(MetaOwner::Product(product_id)).await?;
             Ok(Reply::new(500)
                 .field("licenseKey", license_details_json(&report.license, &license_meta))
                 .field("product", product_details_json(&report.product, &product_meta))

@@ -139,7 +139,7 @@ async fn contract_fields(
             }
         },
         None => match current {
-            Some(c) => c.contract.product_id,
+            Some(c) => c.contract.product_id.get(),
             None => {
                 errors.insert("product_id".into(), json!(PRODUCT_INVALID));
                 0
@@ -173,7 +173,7 @@ async fn contract_fields(
     };
     let c = current.map(|c| &c.contract);
     let fields = ContractFields {
-        product_id,
+        product_id: ProductId::new(product_id),
         name,
         information,
         key,
@@ -282,7 +282,7 @@ pub async fn get_all_contracts(State(state): State<AppState>, req: KmRequest) ->
         .list_contracts()
         .await?
         .iter()
-        .filter(|c| caller.in_scope(c.contract.product_id))
+        .filter(|c| caller.in_scope(c.contract.product_id.get()))
         .map(contract_json)
         .collect();
     Ok(Reply::new(846).field("contracts", Value::Array(contracts)))
@@ -321,7 +321,7 @@ async fn holder(
         return Ok(Err(Reply::rate_limited(reset_seconds)));
     }
     if stored.contract.check(operation).is_err() {
-        return Ok(Err(Reply::new(102).product(stored.contract.product_id)));
+        return Ok(Err(Reply::new(102).product(stored.contract.product_id.get())));
     }
     Ok(Ok(stored))
 }
@@ -342,7 +342,7 @@ fn holder_event(stored: &StoredContract, req: &KmRequest, action: &str) -> Event
 pub async fn get_info(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let (state, req) = (&state, &req);
     let stored = holder!(state, req, ContractOperation::GetInfo);
-    let product_id = stored.contract.product_id;
+    let product_id = stored.contract.product_id.get();
     // A product that no longer serves keys (inactive or archived) is not there for the holder.
     let product = match state.store.get_product(ProductId::new(product_id)).await {
         Ok(product) if product.status == ProductStatus::Active => product,
@@ -352,7 +352,10 @@ pub async fn get_info(State(state): State<AppState>, req: KmRequest) -> Result<R
     let Some(generator) = product_generator(state, product_id).await? else {
         return Ok(Reply::new(1203).product(product_id));
     };
-    let meta = state.store.list_meta(MetaOwner::Product(product_id)).await?;
+    let meta = state
+        .store
+        .list_meta(MetaOwner::Product(ProductId::new(product_id)))
+        .await?;
     Ok(Reply::new(1204)
         .field("contract", contract_json(&stored))
         .field("product", product_json(&product, &meta))
@@ -363,7 +366,7 @@ pub async fn get_info(State(state): State<AppState>, req: KmRequest) -> Result<R
 pub async fn generate(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let (state, req) = (&state, &req);
     let stored = holder!(state, req, ContractOperation::Generate);
-    let product_id = stored.contract.product_id;
+    let product_id = stored.contract.product_id.get();
     match state.store.get_product(ProductId::new(product_id)).await {
         Ok(product) if product.status == ProductStatus::Active => {}
         Ok(_) | Err(StoreError::NotFound) => return Ok(Reply::new(1202).product(product_id)),
@@ -423,7 +426,7 @@ pub async fn generate(State(state): State<AppState>, req: KmRequest) -> Result<R
 pub async fn destroy(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let (state, req) = (&state, &req);
     let stored = holder!(state, req, ContractOperation::Destroy);
-    let product_id = stored.contract.product_id;
+    let product_id = stored.contract.product_id.get();
     let license = match req.present("license_key") {
         Some(key) => state.store.find_license_by_key(&key).await?,
         None => None,
@@ -435,7 +438,7 @@ pub async fn destroy(State(state): State<AppState>, req: KmRequest) -> Result<Re
         .store
         .destroy_contract_key(
             stored.contract.id,
-            license.id.get(),
+            license.id,
             holder_event(&stored, req, "license.deleted"),
             state.now(),
         )
@@ -450,7 +453,7 @@ pub async fn destroy(State(state): State<AppState>, req: KmRequest) -> Result<Re
 pub async fn destroy_all(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let (state, req) = (&state, &req);
     let stored = holder!(state, req, ContractOperation::DestroyAll);
-    let product_id = stored.contract.product_id;
+    let product_id = stored.contract.product_id.get();
     let deleted = state
         .store
         .destroy_contract_keys(

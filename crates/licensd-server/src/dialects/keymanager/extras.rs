@@ -66,7 +66,7 @@ pub async fn access_downloadables(State(state): State<AppState>, req: KmRequest)
     let id64 = licensd_crypto::b64(identifier.as_bytes());
     let downloadables: Vec<Value> = state
         .store
-        .list_downloadables(Some(license.product_id.get()))
+        .list_downloadables(Some(license.product_id))
         .await?
         .iter()
         .filter(|d| d.published)
@@ -168,7 +168,7 @@ pub async fn download(State(state): State<AppState>, call: DownloadCall) -> Resu
     };
     let downloadable = state
         .store
-        .downloadable_by_version(license.product_id.get(), numeric)
+        .downloadable_by_version(license.product_id, numeric)
         .await?
         .filter(|d| d.published);
     let Some(downloadable) = downloadable else {
@@ -243,7 +243,7 @@ pub async fn send_telemetry(State(state): State<AppState>, req: KmRequest) -> Re
     let version_exists = match (&product_version, product_id) {
         (Some(version), Some(product_id)) => state
             .store
-            .list_downloadables(Some(product_id.get()))
+            .list_downloadables(Some(product_id))
             .await?
             .iter()
             .any(|d| &d.version == version),
@@ -292,10 +292,10 @@ pub async fn send_telemetry(State(state): State<AppState>, req: KmRequest) -> Re
     let correct = errors.is_empty();
     let record = NewTelemetry {
         user_identifier,
-        license_id: (license.as_ref().map(|l| l.id)).map(i64::from),
+        license_id: (license.as_ref().map(|l| l.id)),
         license_key,
         activation_identifier,
-        product_id: product_id.map(i64::from),
+        product_id,
         product_version,
         data_type: checked.data_type.chars().take(64).collect(),
         data_group: checked.data_group.clone(),
@@ -344,10 +344,10 @@ pub async fn get_telemetry(State(state): State<AppState>, req: KmRequest) -> Res
             Some("0" | "false") => Some(false),
             _ => None,
         },
-        product_id: caller
-            .credential
-            .product_id
-            .or_else(|| req.present("product_id").and_then(|p| p.parse().ok())),
+        product_id: caller.credential.product_id.or_else(|| {
+            req.present("product_id")
+                .and_then(|p| p.parse().ok().map(ProductId::new))
+        }),
     };
     let limit = req.present("limit").and_then(|l| l.parse().ok()).unwrap_or(1000);
     let records = state.store.list_telemetry(filter, limit).await?;

@@ -208,6 +208,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, any, get, post};
 use envelope::{KeyUsed, Reply};
 use licensd_crypto::{Algorithm, SigningKey};
+use licensd_domain::ProductId;
 use licensd_store::StoreError;
 use std::sync::Arc;
 
@@ -305,7 +306,7 @@ pub(super) async fn signing_key(
     product_id: Option<i64>,
 ) -> Result<(Arc<SigningKey>, KeyUsed), Internal> {
     if let Some(product_id) = product_id
-        && let Some(stored) = state.store.product_signing_key(product_id).await?
+        && let Some(stored) = state.store.product_signing_key(ProductId::new(product_id)).await?
     {
         let algorithm = Algorithm::parse(&stored.algorithm)
             .ok_or_else(|| StoreError::Corrupt(format!("unknown product key algorithm {}", stored.algorithm)))?;

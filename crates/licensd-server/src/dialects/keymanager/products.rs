@@ -230,7 +230,7 @@ async fn product_meta(state: &AppState, req: &KmRequest, codes: ProductMetaCodes
         "update-product-meta" => MetaWrite::Update(373, 372),
         _ => MetaWrite::Delete(482, 481),
     };
-    let owner = MetaOwner::Product(product.id.get());
+    let owner = MetaOwner::Product(product.id);
     let reply = write_meta(state, &caller, owner, &key, &value.unwrap_or_default(), write).await?;
     Ok(reply.product(product.id.get()))
 }
@@ -250,7 +250,7 @@ pub async fn get_all_products(State(state): State<AppState>, req: KmRequest) -> 
             if !caller.in_scope(product.id.get()) {
                 continue;
             }
-            let meta = state.store.list_meta(MetaOwner::Product(product.id.get())).await?;
+            let meta = state.store.list_meta(MetaOwner::Product(product.id)).await?;
             products.push(product_json(&product, &meta));
         }
         match last {

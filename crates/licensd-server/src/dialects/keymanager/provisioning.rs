@@ -2,7 +2,7 @@
 //! assign-and-activate-license-key, random-assign-license-keys and its queued variant (result
 //! queued in the outbox with the assignment and POSTed to the caller's webhook by
 //! `crate::outbox`).
-use licensd_domain::{LicenseId, ProductId};
+use licensd_domain::ProductId;
 
 use super::Internal;
 use super::auth::{Caller, authorised, caller};
@@ -72,7 +72,7 @@ pub fn minted_license(generator: &Generator, key: String, owner: Option<(&Licens
         None => (Assignment::InStock, None),
     };
     NewLicense {
-        product_id: ProductId::new(generator.product_id),
+        product_id: generator.product_id,
         policy_id: None,
         customer_id: None,
         key: Some(key),
@@ -96,7 +96,7 @@ pub fn minted_license(generator: &Generator, key: String, owner: Option<(&Licens
 pub async fn product_generator(state: &AppState, product_id: i64) -> Result<Option<Generator>, Internal> {
     Ok(state
         .store
-        .list_generators(Some(product_id))
+        .list_generators(Some(ProductId::new(product_id)))
         .await?
         .into_iter()
         .find(|g| g.active))
@@ -105,10 +105,10 @@ pub async fn product_generator(state: &AppState, product_id: i64) -> Result<Opti
 pub async fn get_all_generators(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let (state, req) = (&state, &req);
     let caller = authorised!(caller(state, req, "get-all-generators"));
-    let product_id = caller
-        .credential
-        .product_id
-        .or_else(|| req.present("product_id").and_then(|p| p.parse().ok()));
+    let product_id = caller.credential.product_id.or_else(|| {
+        req.present("product_id")
+            .and_then(|p| p.parse().ok().map(ProductId::new))
+    });
     let generators = state.store.list_generators(product_id).await?;
     // The reference lists generators under `products` (a quirk of the vendor's docs, kept).
     Ok(Reply::new(820).field(
@@ -138,17 +138,21 @@ pub async fn generate(State(state): State<AppState>, req: KmRequest) -> Result<R
         },
         None => None,
     };
-    let Some(generator) = generator.filter(|g| caller.in_scope(g.product_id)) else {
+    let Some(generator) = generator.filter(|g| caller.in_scope(g.product_id.get())) else {
         return Ok(Reply::new(806));
     };
     let Some(quantity) = quantity(req) else {
-        return Ok(incorrect("quantity", "The quantity must be between 1 and 1000.").product(generator.product_id));
+        return Ok(
+            incorrect("quantity", "The quantity must be between 1 and 1000.").product(generator.product_id.get())
+        );
     };
     match generator.check_mint(quantity) {
         Ok(()) => {}
-        Err(GeneratorError::Inactive) => return Ok(Reply::new(806).product(generator.product_id)),
+        Err(GeneratorError::Inactive) => return Ok(Reply::new(806).product(generator.product_id.get())),
         Err(_) => {
-            return Ok(incorrect("quantity", "The quantity must be between 1 and 1000.").product(generator.product_id));
+            return Ok(
+                incorrect("quantity", "The quantity must be between 1 and 1000.").product(generator.product_id.get())
+            );
         }
     }
     // Keys carry at least 64 random bits; a collision with an existing key is retried once.
@@ -166,7 +170,7 @@ pub async fn generate(State(state): State<AppState>, req: KmRequest) -> Result<R
             Ok(_) => {
                 return Ok(Reply::new(815)
                     .field("licenseKeys", json!(keys))
-                    .product(generator.product_id));
+                    .product(generator.product_id.get()));
             }
             Err(StoreError::Conflict(_)) if attempt == 0 => continue,
             Err(other) => return Err(other.into()),
@@ -216,7 +220,7 @@ pub async fn assign_license_key(State(state): State<AppState>, req: KmRequest) -
     match state
         .store
         .assign_stock(
-            AssignSelection::One(license.id.get()),
+            AssignSelection::One(license.id),
             &assign,
             Vec::new(),
             event(&caller, "license.assigned"),
@@ -257,7 +261,7 @@ pub async fn assign_and_activate(State(state): State<AppState>, req: KmRequest) 
     let outcome = state
         .store
         .assign_and_activate(
-            license.id.get(),
+            license.id,
             &assign,
             device,
             event(&caller, "license.assigned"),
@@ -354,7 +358,7 @@ async fn random_assign_for(
     };
     let assign = assigner(owner);
     let selection = AssignSelection::Random {
-        product_id: product.id.get(),
+        product_id: product.id,
         quantity,
     };
     let outcome = match callback {
@@ -395,7 +399,7 @@ async fn random_assign_for(
         Ok(AssignOutcome::Assigned(ids)) => {
             let mut keys = Vec::with_capacity(ids.len());
             for id in ids {
-                let license = state.store.get_license(LicenseId::new(id)).await?;
+                let license = state.store.get_license(id).await?;
                 keys.push(license_json(&license));
             }
             let reply = Reply::new(803)

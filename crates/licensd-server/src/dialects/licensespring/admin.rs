@@ -2,6 +2,7 @@
 //! versions and their installation files (served by `versions` and `installation_file`), and
 //! bundles (a bundle product's member products; a bundle license's member licenses), served by
 //! `activate_bundle`, `check_bundle`, `deactivate_bundle` and `activate_bundle_offline`.
+use licensd_domain::LicenseId;
 use licensd_domain::ProductId;
 
 use crate::error::{ApiError, ErrorBody, ForResource, created, no_content};
@@ -99,7 +100,7 @@ pub async fn list_product_versions(
     lookup::product(&state, product_id).await?;
     let versions = state
         .store
-        .list_product_versions(product_id)
+        .list_product_versions(ProductId::new(product_id))
         .await
         .for_resource("product version")?;
     Ok(Json(versions))
@@ -149,19 +150,27 @@ pub struct BundleLicenses {
 
 async fn bundle_products_of(state: &AppState, product_id: i64) -> Result<BundleProducts, ApiError> {
     lookup::product(state, product_id).await?;
-    let member_product_ids = state.store.bundle_products(product_id).await.for_resource("product")?;
+    let member_product_ids = state
+        .store
+        .bundle_products(ProductId::new(product_id))
+        .await
+        .for_resource("product")?;
     Ok(BundleProducts {
         product_id,
-        member_product_ids,
+        member_product_ids: member_product_ids.into_iter().map(i64::from).collect(),
     })
 }
 
 async fn bundle_licenses_of(state: &AppState, license_id: i64) -> Result<BundleLicenses, ApiError> {
     lookup::license(state, license_id).await?;
-    let member_license_ids = state.store.bundle_licenses(license_id).await.for_resource("license")?;
+    let member_license_ids = state
+        .store
+        .bundle_licenses(LicenseId::new(license_id))
+        .await
+        .for_resource("license")?;
     Ok(BundleLicenses {
         license_id,
-        member_license_ids,
+        member_license_ids: member_license_ids.into_iter().map(i64::from).collect(),
     })
 }
 
@@ -181,8 +190,8 @@ pub async fn add_bundle_product(
     state
         .store
         .add_bundle_product(
-            product_id,
-            body.product_id,
+            ProductId::new(product_id),
+            ProductId::new(body.product_id),
             admin.event("product.bundle_member_added", "product"),
             state.now(),
         )
@@ -210,8 +219,8 @@ pub async fn remove_bundle_product(
     ApiPath((product_id, member_id)): ApiPath<(i64, i64)>,
 ) -> Result<StatusCode, ApiError> {
     let write = state.store.remove_bundle_product(
-        product_id,
-        member_id,
+        ProductId::new(product_id),
+        ProductId::new(member_id),
         admin.event("product.bundle_member_removed", "product"),
         state.now(),
     );
@@ -234,8 +243,8 @@ pub async fn link_bundle_license(
     state
         .store
         .link_bundle_license(
-            license_id,
-            body.license_id,
+            LicenseId::new(license_id),
+            LicenseId::new(body.license_id),
             admin.event("license.bundle_member_linked", "license"),
             state.now(),
         )
@@ -263,12 +272,18 @@ pub async fn unlink_bundle_license(
     ApiPath((license_id, member_id)): ApiPath<(i64, i64)>,
 ) -> Result<StatusCode, ApiError> {
     // Only a member of this bundle license is unlinked through it.
-    let linked = state.store.bundle_of_license(member_id).await.for_resource("license")?;
-    if linked != Some(license_id) {
+    let linked = state
+        .store
+        .bundle_of_license(LicenseId::new(member_id))
+        .await
+        .for_resource("license")?;
+    if linked != Some(LicenseId::new(license_id)) {
         return Err(ApiError::not_found("bundle member license"));
     }
     let event = admin.event("license.bundle_member_unlinked", "license");
-    let write = state.store.unlink_bundle_license(member_id, event, state.now());
+    let write = state
+        .store
+        .unlink_bundle_license(LicenseId::new(member_id), event, state.now());
     no_content("bundle member license", write).await
 }
 

@@ -10,6 +10,7 @@
 use super::wire::LsError;
 use crate::state::AppState;
 use axum::http::HeaderMap;
+use licensd_domain::ProductId;
 use licensd_domain::access::{AccessRefusal, AccessRequest};
 use licensd_domain::clock::MINUTE;
 use licensd_domain::{Credential, Dialect, Millis};
@@ -34,7 +35,7 @@ impl Caller {
         let request = AccessRequest {
             peer: self.peer,
             write,
-            product,
+            product: product.map(ProductId::new),
         };
         self.credential
             .admit(&request)

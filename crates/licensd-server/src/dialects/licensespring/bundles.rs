@@ -26,11 +26,9 @@ pub(crate) async fn bundle_license_ids(state: &AppState, bundle: &License) -> Re
     ids.extend(
         state
             .store
-            .bundle_licenses(bundle.id.get())
+            .bundle_licenses(bundle.id)
             .await
-            .map_err(LsError::from_store)?
-            .into_iter()
-            .map(LicenseId::new),
+            .map_err(LsError::from_store)?,
     );
     Ok(ids)
 }
@@ -47,7 +45,7 @@ pub(crate) fn not_bundle(product: &Product) -> LsError {
 pub(crate) async fn require_bundle(state: &AppState, product: &Product) -> Result<(), LsError> {
     let members = state
         .store
-        .bundle_products(product.id.get())
+        .bundle_products(product.id)
         .await
         .map_err(LsError::from_store)?;
     if members.is_empty() {

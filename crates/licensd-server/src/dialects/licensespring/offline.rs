@@ -308,7 +308,7 @@ async fn file_product(state: &AppState, file: &RequestFile) -> Result<Product, L
     let access = AccessRequest {
         peer: file.peer,
         write: true,
-        product: Some(product.id.get()),
+        product: Some(product.id),
     };
     file.credential
         .admit(&access)
@@ -485,7 +485,7 @@ pub async fn deactivate_offline(
         let features = feature_consumptions(request)?;
         let bundle = !state
             .store
-            .bundle_products(product.id.get())
+            .bundle_products(product.id)
             .await
             .map_err(LsError::from_store)?
             .is_empty();
@@ -509,7 +509,7 @@ pub async fn deactivate_offline(
         state
             .store
             .deactivate_with_consumptions(
-                identity.license.id.get(),
+                identity.license.id,
                 &hardware_id,
                 consumptions,
                 features,

@@ -300,7 +300,7 @@ async fn find_or_create_customer(
         .await
         .map_err(LsError::from_store)?
     {
-        return Ok(id);
+        return Ok(id.get());
     }
     let name = [customer.opt_str("first_name")?, customer.opt_str("last_name")?]
         .into_iter()

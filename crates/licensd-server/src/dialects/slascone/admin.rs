@@ -3,6 +3,7 @@
 //! the usage and analytical values a license's clients reported; and the ISV id the dialect
 //! answers to (`GET /v1/slascone/isv`).
 use licensd_domain::CustomerId;
+use licensd_domain::{LicenseId, ProductId};
 
 use crate::error::{ApiError, ErrorBody, ForResource, created, no_content};
 use crate::http::extract::{ApiJson, ApiPath};
@@ -145,7 +146,7 @@ pub async fn list_analytical_fields(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<AnalyticalField>>, ApiError> {
     lookup::product(&state, id).await?;
-    Ok(Json(state.store.analytical_fields(id).await?))
+    Ok(Json(state.store.analytical_fields(ProductId::new(id)).await?))
 }
 
 #[utoipa::path(post, path = "/v1/slascone/products/{id}/analytical-fields", tag = "slascone", request_body = CreateAnalyticalField, responses((status = 201, body = AnalyticalField), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
@@ -158,7 +159,7 @@ pub async fn create_analytical_field(
     require_text("name", &body.name, 256)?;
     lookup::product(&state, id).await?;
     let write = state.store.create_analytical_field(
-        id,
+        ProductId::new(id),
         body.name.trim(),
         body.field_type,
         admin.event("slascone.analytical_field_created", "product"),
@@ -174,7 +175,7 @@ pub async fn list_usage_features(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<UsageFeature>>, ApiError> {
     lookup::product(&state, id).await?;
-    Ok(Json(state.store.usage_features(id).await?))
+    Ok(Json(state.store.usage_features(ProductId::new(id)).await?))
 }
 
 #[utoipa::path(post, path = "/v1/slascone/products/{id}/usage-features", tag = "slascone", request_body = CreateNamed, responses((status = 201, body = UsageFeature), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
@@ -187,7 +188,7 @@ pub async fn create_usage_feature(
     require_text("name", &body.name, 256)?;
     lookup::product(&state, id).await?;
     let write = state.store.create_usage_feature(
-        id,
+        ProductId::new(id),
         body.name.trim(),
         admin.event("slascone.usage_feature_created", "product"),
         state.now(),
@@ -228,7 +229,7 @@ pub async fn license_usage(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<UsageTotalView>>, ApiError> {
     lookup::license(&state, id).await?;
-    let totals = state.store.usage_totals(id).await?;
+    let totals = state.store.usage_totals(LicenseId::new(id)).await?;
     Ok(Json(
         totals
             .into_iter()
@@ -248,7 +249,7 @@ pub async fn license_analytics(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<AnalyticalValueView>>, ApiError> {
     lookup::license(&state, id).await?;
-    let values = state.store.analytical_values(id).await?;
+    let values = state.store.analytical_values(LicenseId::new(id)).await?;
     Ok(Json(
         values
             .into_iter()
@@ -387,7 +388,7 @@ pub async fn create_customer(
         return Err(ApiError::unprocessable("unknown customer type"));
     }
     let profile = CustomerProfile {
-        customer_id: 0,
+        customer_id: CustomerId::new(0),
         customer_number: body.customer_number.trim().to_owned(),
         prospect_number: body
             .prospect_number
@@ -426,7 +427,7 @@ pub async fn get_customer_profile(
         .for_resource("customer")?;
     let profile = state
         .store
-        .customer_profile(id)
+        .customer_profile(CustomerId::new(id))
         .await?
         .ok_or_else(|| ApiError::not_found("SLASCONE customer profile"))?;
     Ok(Json(CustomerWithProfile { customer, profile }))
@@ -487,7 +488,7 @@ pub async fn license_values(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<LicenseValueView>>, ApiError> {
     lookup::license(&state, id).await?;
-    let values = state.store.license_values(id).await?;
+    let values = state.store.license_values(LicenseId::new(id)).await?;
     Ok(Json(
         values
             .into_iter()
@@ -528,7 +529,7 @@ pub async fn set_license_value(
             ApiError::unprocessable("entry_id is not a variable or license type of the license's product")
         })?;
     let write = state.store.set_license_value(
-        id,
+        LicenseId::new(id),
         entry.id,
         &body.value,
         admin.event("slascone.license_value_set", "license"),
@@ -552,7 +553,7 @@ pub async fn set_legacy_key(
 ) -> Result<StatusCode, ApiError> {
     require_text("legacy_key", &body.legacy_key, 256)?;
     let write = state.store.set_legacy_key(
-        id,
+        LicenseId::new(id),
         body.legacy_key.trim(),
         admin.event("slascone.legacy_key_set", "license"),
         state.now(),

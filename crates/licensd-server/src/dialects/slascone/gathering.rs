@@ -104,7 +104,10 @@ pub async fn analytical(
     let licenses = client_licenses(&state, &caller, &client, request.token_key.as_deref()).await?;
     let now = state.now();
     // The fields every candidate license's product defines.
-    let candidates = per_license(&licenses, |product| state.store.analytical_fields(product)).await?;
+    let candidates = per_license(&licenses, |product| {
+        state.store.analytical_fields(ProductId::new(product))
+    })
+    .await?;
     let mut license_id = None;
     let mut reports = Vec::new();
     for item in &request.analytical_heartbeat {
@@ -146,7 +149,7 @@ pub async fn analytical(
     if let Some(license_id) = license_id {
         state
             .store
-            .record_analytics(license_id, &client, reports, now)
+            .record_analytics(LicenseId::new(license_id), &client, reports, now)
             .await
             .map_err(SlError::from_store)?;
     }
@@ -200,7 +203,7 @@ async fn usage(state: &AppState, caller: Caller, request: UsageHeartbeat, named_
     let client = client_id(request.client_id.as_deref())?;
     let licenses = client_licenses(state, &caller, &client, request.token_key.as_deref()).await?;
     let now = state.now();
-    let candidates = per_license(&licenses, |product| state.store.usage_features(product)).await?;
+    let candidates = per_license(&licenses, |product| state.store.usage_features(ProductId::new(product))).await?;
     let mut license_id = None;
     let mut reports = Vec::new();
     for item in &request.usage_heartbeat {
@@ -258,7 +261,7 @@ async fn usage(state: &AppState, caller: Caller, request: UsageHeartbeat, named_
     if let Some(license_id) = license_id {
         state
             .store
-            .record_usage(license_id, &client, reports, now)
+            .record_usage(LicenseId::new(license_id), &client, reports, now)
             .await
             .map_err(SlError::from_store)?;
     }
@@ -326,7 +329,7 @@ pub async fn create_analytical_field(
     let event = EventDraft::new(actor, "slascone.analytical_field_created", "product");
     let field = state
         .store
-        .create_analytical_field(product.id.get(), &name, field_type, event, state.now())
+        .create_analytical_field(product.id, &name, field_type, event, state.now())
         .await
         .map_err(|e| exists(e, Conflict::AnalyticalFieldExists))?;
     json_ok(&DefinitionView {
@@ -349,7 +352,7 @@ pub async fn create_usage_feature(
     let event = EventDraft::new(actor, "slascone.usage_feature_created", "product");
     let feature = state
         .store
-        .create_usage_feature(product.id.get(), &name, event, state.now())
+        .create_usage_feature(product.id, &name, event, state.now())
         .await
         .map_err(|e| exists(e, Conflict::UsageFeatureExists))?;
     json_ok(&DefinitionView {
@@ -369,7 +372,7 @@ pub async fn create_usage_module(
     let product = admin_product(&state, &code).await?;
     let features = state
         .store
-        .usage_features(product.id.get())
+        .usage_features(product.id)
         .await
         .map_err(SlError::from_store)?;
     let feature = features
@@ -406,7 +409,11 @@ pub async fn usage_totals(
     _admin: AdminKey,
 ) -> SlResult<Response> {
     let id = guid_id(&license_guid).ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?;
-    let totals = state.store.usage_totals(id).await.map_err(SlError::from_store)?;
+    let totals = state
+        .store
+        .usage_totals(LicenseId::new(id))
+        .await
+        .map_err(SlError::from_store)?;
     let views: Vec<UsageTotalView> = totals
         .into_iter()
         .map(|t| UsageTotalView {

@@ -113,7 +113,7 @@ pub async fn open(
         Some(minutes) => Some(now.saturating_add(minutes.saturating_mul(MINUTE))),
     };
     let open = SessionOpen {
-        license_id: parsed.license.id.get(),
+        license_id: parsed.license.id,
         client_id: parsed.client_id,
         session_id: parsed.session_id,
         user_id: parsed.user_id,
@@ -143,7 +143,7 @@ pub async fn close(
     let closed = state
         .store
         .close_session(
-            parsed.license.id.get(),
+            parsed.license.id,
             &parsed.client_id,
             &parsed.session_id,
             event(&caller, "slascone.session_closed"),

@@ -44,7 +44,7 @@ pub async fn toggle(
     let status = match state
         .store
         .toggle_license(
-            license.id.get(),
+            license.id,
             event(&caller, "slascone.license_state_toggled"),
             state.now(),
         )

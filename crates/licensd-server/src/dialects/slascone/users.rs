@@ -77,7 +77,7 @@ pub async fn add(
     let assigned = EventDraft::new(actor, "slascone.license_user_assigned", "license");
     let (user, _) = state
         .store
-        .add_license_user(license.id.get(), new, created, assigned, state.now())
+        .add_license_user(license.id, new, created, assigned, state.now())
         .await
         .map_err(|e| match e {
             StoreError::Conflict(text) if text == CONFLICT_USER_ASSIGNED => Conflict::UserIdExists.into(),

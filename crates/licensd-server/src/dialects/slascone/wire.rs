@@ -11,6 +11,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use licensd_domain::ProductId;
 use licensd_domain::access::{AccessRefusal, AccessRequest};
 use licensd_domain::{Credential, Denial, Dialect};
 use licensd_store::StoreError;
@@ -422,7 +423,7 @@ impl Caller {
         let request = AccessRequest {
             peer: self.peer,
             write: false,
-            product: Some(product_id),
+            product: Some(ProductId::new(product_id)),
         };
         self.credential.admit(&request).map_err(refused)
     }

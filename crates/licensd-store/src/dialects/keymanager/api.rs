@@ -19,7 +19,7 @@ pub struct ApiKeySettings {
 /// A product's own signing key; the private part is sealed at rest.
 #[derive(Debug, Clone)]
 pub struct ProductSigningKey {
-    pub product_id: i64,
+    pub product_id: ProductId,
     pub kid: String,
     pub algorithm: String,
     pub public_der: Vec<u8>,
@@ -30,14 +30,15 @@ pub struct ProductSigningKey {
 /// What a metadata entry belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetaOwner {
-    License(i64),
-    Product(i64),
+    License(LicenseId),
+    Product(ProductId),
 }
 
 impl MetaOwner {
     pub(super) fn id(self) -> i64 {
         match self {
-            MetaOwner::License(id) | MetaOwner::Product(id) => id,
+            MetaOwner::License(id) => id.get(),
+            MetaOwner::Product(id) => id.get(),
         }
     }
     pub(super) fn subject_type(self) -> &'static str {
@@ -69,7 +70,7 @@ pub struct StoredContract {
 /// What create/update-contract write. `key` is the secret the holder authenticates with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContractFields {
-    pub product_id: i64,
+    pub product_id: ProductId,
     pub name: String,
     pub information: Option<String>,
     pub key: String,
@@ -85,15 +86,15 @@ pub struct ContractFields {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AssignSelection {
     /// This license, if it is in stock and active.
-    One(i64),
+    One(LicenseId),
     /// `quantity` in-stock, active keys of the product (oldest first).
-    Random { product_id: i64, quantity: i64 },
+    Random { product_id: ProductId, quantity: i64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AssignOutcome {
     /// The ids of the licenses now assigned.
-    Assigned(Vec<i64>),
+    Assigned(Vec<LicenseId>),
     /// `One`: the license is not in stock (or not active).
     NotAssignable,
     /// `Random`: fewer keys in stock than asked, even with those offered for minting.
@@ -122,10 +123,10 @@ pub type DeliveryFn =
 #[derive(Debug, Clone)]
 pub struct NewTelemetry {
     pub user_identifier: Option<String>,
-    pub license_id: Option<i64>,
+    pub license_id: Option<LicenseId>,
     pub license_key: Option<String>,
     pub activation_identifier: Option<String>,
-    pub product_id: Option<i64>,
+    pub product_id: Option<ProductId>,
     pub product_version: Option<String>,
     pub data_type: String,
     pub data_group: String,
@@ -142,7 +143,7 @@ pub struct TelemetryFilter {
     pub license_key: Option<String>,
     pub user_identifier: Option<String>,
     pub has_red_flags: Option<bool>,
-    pub product_id: Option<i64>,
+    pub product_id: Option<ProductId>,
 }
 
 /// Capabilities and on/off state of Key Manager API keys (credentials of dialect keymanager): Key
@@ -182,16 +183,16 @@ pub trait ProductKeyStore: Send + Sync + 'static {
     /// Sets (or replaces) the product's own signing key; NotFound for an unknown product.
     async fn put_product_signing_key(
         &self,
-        product_id: i64,
+        product_id: ProductId,
         key: crate::NewSigningKey,
         event: EventDraft,
         now: Millis,
     ) -> Result<ProductSigningKey>;
 
-    async fn product_signing_key(&self, product_id: i64) -> Result<Option<ProductSigningKey>>;
+    async fn product_signing_key(&self, product_id: ProductId) -> Result<Option<ProductSigningKey>>;
 
     /// Removes the product's key (the global key signs again); NotFound when it has none.
-    async fn delete_product_signing_key(&self, product_id: i64, event: EventDraft, now: Millis) -> Result<()>;
+    async fn delete_product_signing_key(&self, product_id: ProductId, event: EventDraft, now: Millis) -> Result<()>;
 }
 
 /// Key/value metadata entries of licences and products.
@@ -230,7 +231,7 @@ pub trait GeneratorStore: Send + Sync + 'static {
     /// NotFound for an unknown product.
     async fn create_generator(
         &self,
-        product_id: i64,
+        product_id: ProductId,
         spec: GeneratorSpec,
         event: EventDraft,
         now: Millis,
@@ -239,7 +240,7 @@ pub trait GeneratorStore: Send + Sync + 'static {
     async fn get_generator(&self, id: i64) -> Result<Generator>;
 
     /// In id order; all products when `product_id` is `None`.
-    async fn list_generators(&self, product_id: Option<i64>) -> Result<Vec<Generator>>;
+    async fn list_generators(&self, product_id: Option<ProductId>) -> Result<Vec<Generator>>;
 
     async fn update_generator(&self, id: i64, spec: GeneratorSpec, event: EventDraft, now: Millis)
     -> Result<Generator>;
@@ -283,7 +284,7 @@ pub trait StockStore: Send + Sync + 'static {
     /// back with it, events included, so a refusal changes nothing.
     async fn assign_and_activate(
         &self,
-        license_id: i64,
+        license_id: LicenseId,
         assign: &AssignFn,
         device: licensd_domain::DeviceInfo,
         assign_event: EventDraft,
@@ -323,13 +324,13 @@ pub trait ContractStore: Send + Sync + 'static {
         new: Vec<crate::NewLicense>,
         event: EventDraft,
         now: Millis,
-    ) -> Result<std::result::Result<Vec<i64>, ContractRefusal>>;
+    ) -> Result<std::result::Result<Vec<LicenseId>, ContractRefusal>>;
 
     /// Deletes one key the contract minted; NotFound when it is not one of them.
     async fn destroy_contract_key(
         &self,
         contract_id: i64,
-        license_id: i64,
+        license_id: LicenseId,
         event: EventDraft,
         now: Millis,
     ) -> Result<()>;
@@ -344,17 +345,21 @@ pub trait DownloadStore: Send + Sync + 'static {
     /// Conflict when the product has this numeric version already; NotFound for an unknown product.
     async fn create_downloadable(
         &self,
-        product_id: i64,
+        product_id: ProductId,
         spec: DownloadableSpec,
         event: EventDraft,
         now: Millis,
     ) -> Result<Downloadable>;
 
-    async fn list_downloadables(&self, product_id: Option<i64>) -> Result<Vec<Downloadable>>;
+    async fn list_downloadables(&self, product_id: Option<ProductId>) -> Result<Vec<Downloadable>>;
 
     async fn get_downloadable(&self, id: i64) -> Result<Downloadable>;
 
-    async fn downloadable_by_version(&self, product_id: i64, numeric_version: i64) -> Result<Option<Downloadable>>;
+    async fn downloadable_by_version(
+        &self,
+        product_id: ProductId,
+        numeric_version: i64,
+    ) -> Result<Option<Downloadable>>;
 
     async fn put_downloadable_file(
         &self,

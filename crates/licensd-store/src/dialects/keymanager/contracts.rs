@@ -5,7 +5,7 @@
 macro_rules! bind_contract_fields {
     ($query:expr, $fields:expr, $codec:expr) => {
         $query
-            .bind($fields.product_id)
+            .bind($fields.product_id.get())
             .bind(&$fields.name)
             .bind(&$fields.information)
             .bind($codec.digest($fields.key.as_bytes()))
@@ -105,7 +105,7 @@ macro_rules! km_contracts_sql {
                 new: Vec<crate::NewLicense>,
                 event: EventDraft,
                 now: Millis,
-            ) -> Result<std::result::Result<Vec<i64>, ContractRefusal>> {
+            ) -> Result<std::result::Result<Vec<LicenseId>, ContractRefusal>> {
                 let mut tx = begin_write(self).await?;
                 // The contract row lock serializes every generation against its quota.
                 let locked = sqlx::query("UPDATE km_contracts SET updated_at = updated_at WHERE id = $1")
@@ -129,20 +129,20 @@ macro_rules! km_contracts_sql {
                         .execute(&mut *tx)
                         .await
                         .map_err(db_err)?;
-                    ids.push(id);
+                    ids.push(LicenseId::new(id));
                 }
                 insert_event(&mut tx, event, Some(contract_id), now).await?;
                 tx.commit().await.map_err(db_err)?;
                 Ok(Ok(ids))
             }
 
-            async fn sql_destroy_contract_key(&self, contract_id: i64, license_id: i64, event: EventDraft, now: Millis) -> Result<()> {
+            async fn sql_destroy_contract_key(&self, contract_id: i64, license_id: LicenseId, event: EventDraft, now: Millis) -> Result<()> {
                 let mut tx = begin_write(self).await?;
                 let done = sqlx::query(
                     "DELETE FROM licenses WHERE id = $1 AND id IN \
                      (SELECT license_id FROM km_contract_licenses WHERE contract_id = $2)",
                 )
-                .bind(license_id)
+                .bind(license_id.get())
                 .bind(contract_id)
                 .execute(&mut *tx)
                 .await

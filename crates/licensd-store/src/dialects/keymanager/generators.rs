@@ -8,7 +8,7 @@ macro_rules! km_generators_sql {
         impl $store {
             async fn sql_create_generator(
                 &self,
-                product_id: i64,
+                product_id: ProductId,
                 spec: GeneratorSpec,
                 event: EventDraft,
                 now: Millis,
@@ -21,7 +21,7 @@ macro_rules! km_generators_sql {
                     "INSERT INTO km_generators (product_id, name, pattern, activation_limit, validity_days, active, \
                      created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {GENERATOR_COLS}"
                 )))
-                .bind(product_id)
+                .bind(product_id.get())
                 .bind(&spec.name)
                 .bind(to_json(&spec.pattern)?)
                 .bind(spec.activation_limit)
@@ -47,11 +47,11 @@ macro_rules! km_generators_sql {
                 generator_from_row(&row)
             }
 
-            async fn sql_list_generators(&self, product_id: Option<i64>) -> Result<Vec<Generator>> {
+            async fn sql_list_generators(&self, product_id: Option<ProductId>) -> Result<Vec<Generator>> {
                 let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "SELECT {GENERATOR_COLS} FROM km_generators WHERE ($1 IS NULL OR product_id = $1) ORDER BY id"
                 )))
-                .bind(product_id)
+                .bind(product_id.map(i64::from))
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db_err)?;
@@ -87,7 +87,7 @@ macro_rules! km_generators_sql {
 
             async fn sql_create_downloadable(
                 &self,
-                product_id: i64,
+                product_id: ProductId,
                 spec: DownloadableSpec,
                 event: EventDraft,
                 now: Millis,
@@ -101,7 +101,7 @@ macro_rules! km_generators_sql {
                      published, release_date, download_counter, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8) \
                      RETURNING id",
                 )
-                .bind(product_id)
+                .bind(product_id.get())
                 .bind(spec.numeric_version)
                 .bind(&spec.version)
                 .bind(&spec.update_summary)
@@ -123,11 +123,11 @@ macro_rules! km_generators_sql {
                 Ok(downloadable)
             }
 
-            async fn sql_list_downloadables(&self, product_id: Option<i64>) -> Result<Vec<Downloadable>> {
+            async fn sql_list_downloadables(&self, product_id: Option<ProductId>) -> Result<Vec<Downloadable>> {
                 let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "{DOWNLOADABLE_SELECT} WHERE ($1 IS NULL OR product_id = $1) ORDER BY product_id, numeric_version"
                 )))
-                .bind(product_id)
+                .bind(product_id.map(i64::from))
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db_err)?;
@@ -144,11 +144,11 @@ macro_rules! km_generators_sql {
                 downloadable_from_row(&row)
             }
 
-            async fn sql_downloadable_by_version(&self, product_id: i64, numeric_version: i64) -> Result<Option<Downloadable>> {
+            async fn sql_downloadable_by_version(&self, product_id: ProductId, numeric_version: i64) -> Result<Option<Downloadable>> {
                 let row = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "{DOWNLOADABLE_SELECT} WHERE product_id = $1 AND numeric_version = $2"
                 )))
-                .bind(product_id)
+                .bind(product_id.get())
                 .bind(numeric_version)
                 .fetch_optional(&self.pool)
                 .await

@@ -8,7 +8,7 @@ use licensd_domain::contract::{Contract, ContractRefusal};
 use licensd_domain::downloadable::{Downloadable, DownloadableSpec};
 use licensd_domain::generator::{Generator, GeneratorSpec};
 use licensd_domain::telemetry::TelemetryRecord;
-use licensd_domain::{EventDraft, LicenseId, Millis};
+use licensd_domain::{EventDraft, LicenseId, Millis, ProductId};
 use serde::{Deserialize, Serialize};
 
 crate::migrate::migrations!(200 "0200_keymanager");
@@ -84,7 +84,7 @@ macro_rules! impl_keymanager {
                 let pattern: String = get(row, "pattern")?;
                 Ok(Generator {
                     id: get(row, "id")?,
-                    product_id: get(row, "product_id")?,
+                    product_id: ProductId::new(get(row, "product_id")?),
                     name: get(row, "name")?,
                     pattern: from_json(&pattern, "generator pattern")?,
                     activation_limit: get(row, "activation_limit")?,
@@ -99,8 +99,9 @@ macro_rules! impl_keymanager {
                 let sealed: Vec<u8> = get(row, "key_sealed")?;
                 Ok(StoredContract {
                     contract: crate::sql::rows::columns!(row => Contract {
-                        id, product_id, name, information, license_keys_quantity, active, can_get_info, can_generate,
-                        can_destroy, can_destroy_all, created_at, updated_at
+                        id, name, information, license_keys_quantity, active, can_get_info, can_generate,
+                        can_destroy, can_destroy_all, created_at, updated_at;
+                        product_id: ProductId::new(get(row, "product_id")?)
                     }),
                     key: crate::sql::open_text(codec, &sealed, CONTRACT_KEY)?,
                     license_keys_count: get(row, "license_keys_count")?,
@@ -110,7 +111,7 @@ macro_rules! impl_keymanager {
             fn downloadable_from_row(row: &$row) -> Result<Downloadable> {
                 Ok(Downloadable {
                     id: get(row, "id")?,
-                    product_id: get(row, "product_id")?,
+                    product_id: ProductId::new(get(row, "product_id")?),
                     numeric_version: get(row, "numeric_version")?,
                     version: get(row, "version")?,
                     update_summary: get(row, "update_summary")?,
@@ -130,10 +131,10 @@ macro_rules! impl_keymanager {
                 Ok(TelemetryRecord {
                     id: get(row, "id")?,
                     user_identifier: get(row, "user_identifier")?,
-                    license_id: get(row, "license_id")?,
+                    license_id: get::<Option<i64>>(row, "license_id")?.map(LicenseId::new),
                     license_key: sealed.map(|s| crate::sql::open_text(codec, &s, TELEMETRY_KEY)).transpose()?,
                     activation_identifier: get(row, "activation_identifier")?,
-                    product_id: get(row, "product_id")?,
+                    product_id: get::<Option<i64>>(row, "product_id")?.map(ProductId::new),
                     product_version: get(row, "product_version")?,
                     data_type: get(row, "data_type")?,
                     data_group: get(row, "data_group")?,
@@ -147,9 +148,9 @@ macro_rules! impl_keymanager {
                 })
             }
 
-            async fn product_exists(conn: &mut $conn, product_id: i64) -> Result<bool> {
+            async fn product_exists(conn: &mut $conn, product_id: ProductId) -> Result<bool> {
                 let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE id = $1")
-                    .bind(product_id)
+                    .bind(product_id.get())
                     .fetch_one(conn)
                     .await
                     .map_err(db_err)?;
@@ -241,7 +242,7 @@ macro_rules! impl_keymanager {
                         "SELECT id FROM licenses WHERE id = $1 AND assignment = 'in_stock' AND status = 'active'{}",
                         $lock
                     )))
-                    .bind(id)
+                    .bind(id.get())
                     .fetch_all(&mut *tx)
                     .await
                     .map_err(db_err)?,
@@ -250,7 +251,7 @@ macro_rules! impl_keymanager {
                          AND key_digest IS NOT NULL ORDER BY id LIMIT $2{}",
                         $skip_locked
                     )))
-                    .bind(product_id)
+                    .bind(product_id.get())
                     .bind(quantity.max(0))
                     .fetch_all(&mut *tx)
                     .await
@@ -285,7 +286,7 @@ macro_rules! impl_keymanager {
                             return Err(error);
                         }
                         tx.commit().await.map_err(db_err)?;
-                        return Ok(AssignOutcome::Assigned(ids));
+                        return Ok(AssignOutcome::Assigned(ids.into_iter().map(LicenseId::new).collect()));
                     }
                     _ => {}
                 }
@@ -300,7 +301,7 @@ macro_rules! impl_keymanager {
                     return Err(error);
                 }
                 tx.commit().await.map_err(db_err)?;
-                Ok(AssignOutcome::Assigned(ids))
+                Ok(AssignOutcome::Assigned(ids.into_iter().map(LicenseId::new).collect()))
             }
 
             /// Renders the delivery from the assigned licenses as this transaction sees them and
@@ -377,10 +378,10 @@ macro_rules! impl_keymanager {
 
             #[async_trait::async_trait]
             impl ProductKeyStore for $store {
-                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
+                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.get()))]
                 async fn put_product_signing_key(
                     &self,
-                    product_id: i64,
+                    product_id: ProductId,
                     key: crate::NewSigningKey,
                     event: EventDraft,
                     now: Millis,
@@ -388,13 +389,13 @@ macro_rules! impl_keymanager {
                     self.sql_put_product_signing_key(product_id, key, event, now).await
                 }
 
-                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
-                async fn product_signing_key(&self, product_id: i64) -> Result<Option<ProductSigningKey>> {
+                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.get()))]
+                async fn product_signing_key(&self, product_id: ProductId) -> Result<Option<ProductSigningKey>> {
                     self.sql_product_signing_key(product_id).await
                 }
 
-                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
-                async fn delete_product_signing_key(&self, product_id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.get()))]
+                async fn delete_product_signing_key(&self, product_id: ProductId, event: EventDraft, now: Millis) -> Result<()> {
                     self.sql_delete_product_signing_key(product_id, event, now).await
                 }
             }
@@ -438,10 +439,10 @@ macro_rules! impl_keymanager {
 
             #[async_trait::async_trait]
             impl GeneratorStore for $store {
-                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
+                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.get()))]
                 async fn create_generator(
                     &self,
-                    product_id: i64,
+                    product_id: ProductId,
                     spec: GeneratorSpec,
                     event: EventDraft,
                     now: Millis,
@@ -454,8 +455,8 @@ macro_rules! impl_keymanager {
                     self.sql_get_generator(id).await
                 }
 
-                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
-                async fn list_generators(&self, product_id: Option<i64>) -> Result<Vec<Generator>> {
+                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.map(i64::from)))]
+                async fn list_generators(&self, product_id: Option<ProductId>) -> Result<Vec<Generator>> {
                     self.sql_list_generators(product_id).await
                 }
 
@@ -497,10 +498,10 @@ macro_rules! impl_keymanager {
                     assign_keys(self, selection, assign, mint, event, Some(deliver), now).await
                 }
 
-                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
+                #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
                 async fn assign_and_activate(
                     &self,
-                    license_id: i64,
+                    license_id: LicenseId,
                     assign: &AssignFn,
                     device: licensd_domain::DeviceInfo,
                     assign_event: EventDraft,
@@ -510,7 +511,7 @@ macro_rules! impl_keymanager {
                     use crate::$core::shared::{activate_locked, lock_license_or_deny};
                     use licensd_domain::{Assignment, LicenseStatus};
                     let codec = &*self.codec;
-                    let license_ref = crate::LicenseRef::Id(LicenseId::new(license_id));
+                    let license_ref = crate::LicenseRef::Id(license_id);
                     let mut tx = begin_write(self).await?;
                     let outcome = async {
                         let license = lock_license_or_deny(&mut tx, codec, &license_ref).await?;
@@ -583,12 +584,12 @@ macro_rules! impl_keymanager {
                     new: Vec<crate::NewLicense>,
                     event: EventDraft,
                     now: Millis,
-                ) -> Result<std::result::Result<Vec<i64>, ContractRefusal>> {
+                ) -> Result<std::result::Result<Vec<LicenseId>, ContractRefusal>> {
                     self.sql_generate_contract_keys(contract_id, new, event, now).await
                 }
 
-                #[tracing::instrument(level = "debug", skip_all, fields(contract_id = contract_id, license_id = license_id))]
-                async fn destroy_contract_key(&self, contract_id: i64, license_id: i64, event: EventDraft, now: Millis) -> Result<()> {
+                #[tracing::instrument(level = "debug", skip_all, fields(contract_id = contract_id, license_id = license_id.get()))]
+                async fn destroy_contract_key(&self, contract_id: i64, license_id: LicenseId, event: EventDraft, now: Millis) -> Result<()> {
                     self.sql_destroy_contract_key(contract_id, license_id, event, now).await
                 }
 
@@ -600,10 +601,10 @@ macro_rules! impl_keymanager {
 
             #[async_trait::async_trait]
             impl DownloadStore for $store {
-                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
+                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.get()))]
                 async fn create_downloadable(
                     &self,
-                    product_id: i64,
+                    product_id: ProductId,
                     spec: DownloadableSpec,
                     event: EventDraft,
                     now: Millis,
@@ -611,8 +612,8 @@ macro_rules! impl_keymanager {
                     self.sql_create_downloadable(product_id, spec, event, now).await
                 }
 
-                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
-                async fn list_downloadables(&self, product_id: Option<i64>) -> Result<Vec<Downloadable>> {
+                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.map(i64::from)))]
+                async fn list_downloadables(&self, product_id: Option<ProductId>) -> Result<Vec<Downloadable>> {
                     self.sql_list_downloadables(product_id).await
                 }
 
@@ -621,8 +622,8 @@ macro_rules! impl_keymanager {
                     self.sql_get_downloadable(id).await
                 }
 
-                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
-                async fn downloadable_by_version(&self, product_id: i64, numeric_version: i64) -> Result<Option<Downloadable>> {
+                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.get()))]
+                async fn downloadable_by_version(&self, product_id: ProductId, numeric_version: i64) -> Result<Option<Downloadable>> {
                     self.sql_downloadable_by_version(product_id, numeric_version).await
                 }
 
@@ -667,11 +668,11 @@ macro_rules! impl_keymanager {
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING {TELEMETRY_COLS}"
                     )))
                     .bind(&record.user_identifier)
-                    .bind(record.license_id)
+                    .bind(record.license_id.map(i64::from))
                     .bind(digest)
                     .bind(sealed)
                     .bind(&record.activation_identifier)
-                    .bind(record.product_id)
+                    .bind(record.product_id.map(i64::from))
                     .bind(&record.product_version)
                     .bind(&record.data_type)
                     .bind(&record.data_group)
@@ -699,7 +700,7 @@ macro_rules! impl_keymanager {
                     .bind(digest)
                     .bind(&filter.user_identifier)
                     .bind(filter.has_red_flags)
-                    .bind(filter.product_id)
+                    .bind(filter.product_id.map(i64::from))
                     .bind(limit.clamp(1, 1000))
                     .fetch_all(&self.pool)
                     .await

@@ -9,7 +9,7 @@ macro_rules! km_products_sql {
         impl $store {
             async fn sql_put_product_signing_key(
                 &self,
-                product_id: i64,
+                product_id: ProductId,
                 key: crate::NewSigningKey,
                 event: EventDraft,
                 now: Millis,
@@ -17,7 +17,7 @@ macro_rules! km_products_sql {
                 let sealed = self.codec.seal(&key.private_pkcs8, PRODUCT_SIGNING_KEY);
                 let mut tx = begin_write(self).await?;
                 let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE id = $1")
-                    .bind(product_id)
+                    .bind(product_id.get())
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(db_err)?;
@@ -30,7 +30,7 @@ macro_rules! km_products_sql {
                      algorithm = excluded.algorithm, public_der = excluded.public_der, \
                      private_sealed = excluded.private_sealed, created_at = excluded.created_at",
                 )
-                .bind(product_id)
+                .bind(product_id.get())
                 .bind(&key.kid)
                 .bind(&key.algorithm)
                 .bind(&key.public_der)
@@ -51,12 +51,12 @@ macro_rules! km_products_sql {
                 })
             }
 
-            async fn sql_product_signing_key(&self, product_id: i64) -> Result<Option<ProductSigningKey>> {
+            async fn sql_product_signing_key(&self, product_id: ProductId) -> Result<Option<ProductSigningKey>> {
                 let row = sqlx::query(
                     "SELECT product_id, kid, algorithm, public_der, private_sealed, created_at \
                      FROM km_product_signing_keys WHERE product_id = $1",
                 )
-                .bind(product_id)
+                .bind(product_id.get())
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(db_err)?;
@@ -66,7 +66,7 @@ macro_rules! km_products_sql {
                     StoreError::Corrupt("cannot open sealed product signing key (tampered or another master key)".into())
                 })?;
                 Ok(Some(ProductSigningKey {
-                    product_id: get(&row, "product_id")?,
+                    product_id: ProductId::new(get(&row, "product_id")?),
                     kid: get(&row, "kid")?,
                     algorithm: get(&row, "algorithm")?,
                     public_der: get(&row, "public_der")?,
@@ -75,8 +75,8 @@ macro_rules! km_products_sql {
                 }))
             }
 
-            async fn sql_delete_product_signing_key(&self, product_id: i64, event: EventDraft, now: Millis) -> Result<()> {
-                delete_logged(self, "DELETE FROM km_product_signing_keys WHERE product_id = $1", product_id, db_err, event, now).await
+            async fn sql_delete_product_signing_key(&self, product_id: ProductId, event: EventDraft, now: Millis) -> Result<()> {
+                delete_logged(self, "DELETE FROM km_product_signing_keys WHERE product_id = $1", product_id.get(), db_err, event, now).await
             }
 
             async fn sql_list_meta(&self, owner: MetaOwner) -> Result<Vec<MetaEntry>> {

@@ -4,7 +4,7 @@
 
 use crate::sql::{conflict, db_err};
 use crate::{PostgresStore, Result, SqliteStore, StoreError};
-use licensd_domain::{EventDraft, Millis};
+use licensd_domain::{EventDraft, LicenseId, Millis, ProductId};
 
 /// Bundle products and the licenses linked under them.
 #[async_trait::async_trait]
@@ -14,8 +14,8 @@ pub trait BundleStore: Send + Sync + 'static {
     /// itself a member of another bundle (bundles do not nest), or the pair exists.
     async fn add_bundle_product(
         &self,
-        bundle_product_id: i64,
-        member_product_id: i64,
+        bundle_product_id: ProductId,
+        member_product_id: ProductId,
         event: EventDraft,
         now: Millis,
     ) -> Result<()>;
@@ -23,29 +23,29 @@ pub trait BundleStore: Send + Sync + 'static {
     /// of that product are linked to licenses of the bundle.
     async fn remove_bundle_product(
         &self,
-        bundle_product_id: i64,
-        member_product_id: i64,
+        bundle_product_id: ProductId,
+        member_product_id: ProductId,
         event: EventDraft,
         now: Millis,
     ) -> Result<()>;
     /// The bundle's member product ids, ascending; empty when the product is not a bundle.
-    async fn bundle_products(&self, bundle_product_id: i64) -> Result<Vec<i64>>;
+    async fn bundle_products(&self, bundle_product_id: ProductId) -> Result<Vec<ProductId>>;
     /// Links a member license to a bundle license. Conflict unless the member license's product
     /// is a member of the bundle license's product, and when the bundle license already has a
     /// member license of that product or the member license is linked already.
     async fn link_bundle_license(
         &self,
-        bundle_license_id: i64,
-        member_license_id: i64,
+        bundle_license_id: LicenseId,
+        member_license_id: LicenseId,
         event: EventDraft,
         now: Millis,
     ) -> Result<()>;
     /// NotFound when the license is not linked to a bundle license.
-    async fn unlink_bundle_license(&self, member_license_id: i64, event: EventDraft, now: Millis) -> Result<()>;
+    async fn unlink_bundle_license(&self, member_license_id: LicenseId, event: EventDraft, now: Millis) -> Result<()>;
     /// The member license ids of a bundle license, ascending.
-    async fn bundle_licenses(&self, bundle_license_id: i64) -> Result<Vec<i64>>;
+    async fn bundle_licenses(&self, bundle_license_id: LicenseId) -> Result<Vec<LicenseId>>;
     /// The bundle license a member license is linked to, if any.
-    async fn bundle_of_license(&self, member_license_id: i64) -> Result<Option<i64>>;
+    async fn bundle_of_license(&self, member_license_id: LicenseId) -> Result<Option<LicenseId>>;
 }
 
 /// Implements `BundleStore` for one backend (`$core`: `sqlite` or `postgres`).
@@ -55,11 +55,11 @@ macro_rules! impl_bundles {
 
         #[async_trait::async_trait]
         impl BundleStore for $store {
-            #[tracing::instrument(level = "debug", skip_all, fields(bundle_product_id = bundle_product_id, member_product_id = member_product_id))]
+            #[tracing::instrument(level = "debug", skip_all, fields(bundle_product_id = bundle_product_id.get(), member_product_id = member_product_id.get()))]
             async fn add_bundle_product(
                 &self,
-                bundle_product_id: i64,
-                member_product_id: i64,
+                bundle_product_id: ProductId,
+                member_product_id: ProductId,
                 event: EventDraft,
                 now: Millis,
             ) -> Result<()> {
@@ -71,8 +71,8 @@ macro_rules! impl_bundles {
                 let nested: i64 = sqlx::query_scalar(
                     "SELECT COUNT(*) FROM ls_bundle_products WHERE bundle_product_id = $1 OR member_product_id = $2",
                 )
-                .bind(member_product_id)
-                .bind(bundle_product_id)
+                .bind(member_product_id.get())
+                .bind(bundle_product_id.get())
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(db_err)?;
@@ -80,8 +80,8 @@ macro_rules! impl_bundles {
                     return Err(StoreError::Conflict("bundles cannot be nested".into()));
                 }
                 sqlx::query("INSERT INTO ls_bundle_products (bundle_product_id, member_product_id) VALUES ($1, $2)")
-                    .bind(bundle_product_id)
-                    .bind(member_product_id)
+                    .bind(bundle_product_id.get())
+                    .bind(member_product_id.get())
                     .execute(&mut *tx)
                     .await
                     .map_err(conflict("the product is already a member of this bundle", "product does not exist"))?;
@@ -90,11 +90,11 @@ macro_rules! impl_bundles {
                 Ok(())
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(bundle_product_id = bundle_product_id, member_product_id = member_product_id))]
+            #[tracing::instrument(level = "debug", skip_all, fields(bundle_product_id = bundle_product_id.get(), member_product_id = member_product_id.get()))]
             async fn remove_bundle_product(
                 &self,
-                bundle_product_id: i64,
-                member_product_id: i64,
+                bundle_product_id: ProductId,
+                member_product_id: ProductId,
                 event: EventDraft,
                 now: Millis,
             ) -> Result<()> {
@@ -103,8 +103,8 @@ macro_rules! impl_bundles {
                     "SELECT COUNT(*) FROM ls_bundle_licenses bl JOIN licenses l ON l.id = bl.bundle_license_id \
                      WHERE l.product_id = $1 AND bl.member_product_id = $2",
                 )
-                .bind(bundle_product_id)
-                .bind(member_product_id)
+                .bind(bundle_product_id.get())
+                .bind(member_product_id.get())
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(db_err)?;
@@ -115,8 +115,8 @@ macro_rules! impl_bundles {
                 }
                 let deleted =
                     sqlx::query("DELETE FROM ls_bundle_products WHERE bundle_product_id = $1 AND member_product_id = $2")
-                        .bind(bundle_product_id)
-                        .bind(member_product_id)
+                        .bind(bundle_product_id.get())
+                        .bind(member_product_id.get())
                         .execute(&mut *tx)
                         .await
                         .map_err(db_err)?
@@ -129,35 +129,36 @@ macro_rules! impl_bundles {
                 Ok(())
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(bundle_product_id = bundle_product_id))]
-            async fn bundle_products(&self, bundle_product_id: i64) -> Result<Vec<i64>> {
-                sqlx::query_scalar(
+            #[tracing::instrument(level = "debug", skip_all, fields(bundle_product_id = bundle_product_id.get()))]
+            async fn bundle_products(&self, bundle_product_id: ProductId) -> Result<Vec<ProductId>> {
+                let ids: Vec<i64> = sqlx::query_scalar(
                     "SELECT member_product_id FROM ls_bundle_products WHERE bundle_product_id = $1 ORDER BY member_product_id",
                 )
-                .bind(bundle_product_id)
+                .bind(bundle_product_id.get())
                 .fetch_all(&self.pool)
                 .await
-                .map_err(db_err)
+                .map_err(db_err)?;
+                Ok(ids.into_iter().map(ProductId::new).collect())
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(bundle_license_id = bundle_license_id, member_license_id = member_license_id))]
+            #[tracing::instrument(level = "debug", skip_all, fields(bundle_license_id = bundle_license_id.get(), member_license_id = member_license_id.get()))]
             async fn link_bundle_license(
                 &self,
-                bundle_license_id: i64,
-                member_license_id: i64,
+                bundle_license_id: LicenseId,
+                member_license_id: LicenseId,
                 event: EventDraft,
                 now: Millis,
             ) -> Result<()> {
                 let mut tx = begin_write(self).await?;
                 let products: Vec<(i64, i64)> = sqlx::query_as("SELECT id, product_id FROM licenses WHERE id IN ($1, $2)")
-                    .bind(bundle_license_id)
-                    .bind(member_license_id)
+                    .bind(bundle_license_id.get())
+                    .bind(member_license_id.get())
                     .fetch_all(&mut *tx)
                     .await
                     .map_err(db_err)?;
                 let product_of = |id: i64| products.iter().find(|(license, _)| *license == id).map(|(_, product)| *product);
                 let (Some(bundle_product), Some(member_product)) =
-                    (product_of(bundle_license_id), product_of(member_license_id))
+                    (product_of(bundle_license_id.get()), product_of(member_license_id.get()))
                 else {
                     return Err(StoreError::Conflict("license does not exist".into()));
                 };
@@ -178,8 +179,8 @@ macro_rules! impl_bundles {
                     "INSERT INTO ls_bundle_licenses (member_license_id, bundle_license_id, member_product_id) \
                      VALUES ($1, $2, $3)",
                 )
-                .bind(member_license_id)
-                .bind(bundle_license_id)
+                .bind(member_license_id.get())
+                .bind(bundle_license_id.get())
                 .bind(member_product)
                 .execute(&mut *tx)
                 .await
@@ -192,29 +193,31 @@ macro_rules! impl_bundles {
                 Ok(())
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(member_license_id = member_license_id))]
-            async fn unlink_bundle_license(&self, member_license_id: i64, event: EventDraft, now: Millis) -> Result<()> {
-                delete_logged(self, "DELETE FROM ls_bundle_licenses WHERE member_license_id = $1", member_license_id, db_err, event, now).await
+            #[tracing::instrument(level = "debug", skip_all, fields(member_license_id = member_license_id.get()))]
+            async fn unlink_bundle_license(&self, member_license_id: LicenseId, event: EventDraft, now: Millis) -> Result<()> {
+                delete_logged(self, "DELETE FROM ls_bundle_licenses WHERE member_license_id = $1", member_license_id.get(), db_err, event, now).await
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(bundle_license_id = bundle_license_id))]
-            async fn bundle_licenses(&self, bundle_license_id: i64) -> Result<Vec<i64>> {
-                sqlx::query_scalar(
+            #[tracing::instrument(level = "debug", skip_all, fields(bundle_license_id = bundle_license_id.get()))]
+            async fn bundle_licenses(&self, bundle_license_id: LicenseId) -> Result<Vec<LicenseId>> {
+                let ids: Vec<i64> = sqlx::query_scalar(
                     "SELECT member_license_id FROM ls_bundle_licenses WHERE bundle_license_id = $1 ORDER BY member_license_id",
                 )
-                .bind(bundle_license_id)
+                .bind(bundle_license_id.get())
                 .fetch_all(&self.pool)
                 .await
-                .map_err(db_err)
+                .map_err(db_err)?;
+                Ok(ids.into_iter().map(LicenseId::new).collect())
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(member_license_id = member_license_id))]
-            async fn bundle_of_license(&self, member_license_id: i64) -> Result<Option<i64>> {
+            #[tracing::instrument(level = "debug", skip_all, fields(member_license_id = member_license_id.get()))]
+            async fn bundle_of_license(&self, member_license_id: LicenseId) -> Result<Option<LicenseId>> {
                 sqlx::query_scalar("SELECT bundle_license_id FROM ls_bundle_licenses WHERE member_license_id = $1")
-                    .bind(member_license_id)
+                    .bind(member_license_id.get())
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(db_err)
+                    .map(|id: Option<i64>| id.map(LicenseId::new))
             }
         }
     };

@@ -18,7 +18,7 @@ pub trait OfflineDeactivationStore: Send + Sync + 'static {
     #[allow(clippy::too_many_arguments)]
     async fn deactivate_with_consumptions(
         &self,
-        license_id: i64,
+        license_id: LicenseId,
         fingerprint: &str,
         consumptions: i64,
         feature_consumptions: Vec<(String, i64)>,
@@ -35,10 +35,10 @@ macro_rules! impl_offline_deactivation {
 
         #[async_trait::async_trait]
         impl OfflineDeactivationStore for $store {
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
             async fn deactivate_with_consumptions(
                 &self,
-                license_id: i64,
+                license_id: LicenseId,
                 fingerprint: &str,
                 consumptions: i64,
                 feature_consumptions: Vec<(String, i64)>,
@@ -48,9 +48,9 @@ macro_rules! impl_offline_deactivation {
             ) -> Result<()> {
                 // Terms are read first (as in checkout_feature_lease); the counters, which the
                 // limits apply to, are read again after the lock.
-                let mut license = self.get_license(LicenseId::new(license_id)).await?;
+                let mut license = self.get_license(license_id).await?;
                 let product = self.get_product(license.product_id).await?;
-                let mut features = self.license_features(LicenseId::new(license_id)).await?;
+                let mut features = self.license_features(license_id).await?;
                 let mut planned = Vec::with_capacity(feature_consumptions.len());
                 for (code, amount) in &feature_consumptions {
                     if *amount == 0 {
@@ -67,7 +67,7 @@ macro_rules! impl_offline_deactivation {
                 let device: Option<i64> = sqlx::query_scalar(
                     "SELECT id FROM devices WHERE license_id = $1 AND fingerprint = $2 AND deactivated_at IS NULL",
                 )
-                .bind(license_id)
+                .bind(license_id.get())
                 .bind(fingerprint)
                 .fetch_optional(&mut *tx)
                 .await
@@ -77,7 +77,7 @@ macro_rules! impl_offline_deactivation {
                 };
                 let (used, period_start): (i64, i64) =
                     sqlx::query_as("SELECT consumption_used, consumption_period_start FROM licenses WHERE id = $1")
-                        .bind(license_id)
+                        .bind(license_id.get())
                         .fetch_one(&mut *tx)
                         .await
                         .map_err(db_err)?;
@@ -86,7 +86,7 @@ macro_rules! impl_offline_deactivation {
                 if consumptions != 0 {
                     let counter = rules::plan_consumption(&product, &license, consumptions, now)?;
                     sqlx::query("UPDATE licenses SET consumption_used = $2, consumption_period_start = $3 WHERE id = $1")
-                        .bind(license_id)
+                        .bind(license_id.get())
                         .bind(counter.used)
                         .bind(counter.period_start)
                         .execute(&mut *tx)
@@ -102,7 +102,7 @@ macro_rules! impl_offline_deactivation {
                     let (used, period_start): (i64, i64) = sqlx::query_as(
                         "SELECT consumption_used, period_start FROM license_features WHERE license_id = $1 AND feature_id = $2",
                     )
-                    .bind(license_id)
+                    .bind(license_id.get())
                     .bind(feature.definition.id)
                     .fetch_one(&mut *tx)
                     .await
@@ -114,7 +114,7 @@ macro_rules! impl_offline_deactivation {
                         "UPDATE license_features SET consumption_used = $3, period_start = $4 \
                          WHERE license_id = $1 AND feature_id = $2",
                     )
-                    .bind(license_id)
+                    .bind(license_id.get())
                     .bind(feature.definition.id)
                     .bind(counter.used)
                     .bind(counter.period_start)
@@ -143,12 +143,12 @@ macro_rules! impl_offline_deactivation {
                     .await
                     .map_err(db_err)?;
                 sqlx::query("UPDATE licenses SET deactivation_count = deactivation_count + 1 WHERE id = $1")
-                    .bind(license_id)
+                    .bind(license_id.get())
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err)?;
                 sqlx::query("DELETE FROM floating_leases WHERE license_id = $1 AND fingerprint = $2")
-                    .bind(license_id)
+                    .bind(license_id.get())
                     .bind(fingerprint)
                     .execute(&mut *tx)
                     .await
@@ -164,7 +164,7 @@ macro_rules! impl_offline_deactivation {
         /// because its device is no longer active.
         async fn insert_consumption_event(
             conn: &mut $conn,
-            license_id: i64,
+            license_id: LicenseId,
             feature_id: Option<i64>,
             amount: i64,
             total_after: i64,
@@ -176,7 +176,7 @@ macro_rules! impl_offline_deactivation {
                     let taken: i64 = sqlx::query_scalar(
                         "SELECT COUNT(*) FROM consumption_events WHERE license_id = $1 AND idempotency_key = $2",
                     )
-                    .bind(license_id)
+                    .bind(license_id.get())
                     .bind(key)
                     .fetch_one(&mut *conn)
                     .await
@@ -189,7 +189,7 @@ macro_rules! impl_offline_deactivation {
                 "INSERT INTO consumption_events (license_id, feature_id, amount, total_after, idempotency_key, at) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
             )
-            .bind(license_id)
+            .bind(license_id.get())
             .bind(feature_id)
             .bind(amount)
             .bind(total_after)

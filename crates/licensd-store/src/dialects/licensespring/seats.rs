@@ -15,7 +15,7 @@ pub trait FeatureSeatStore: Send + Sync + 'static {
     /// `FeatureNotFound` when the license does not grant the feature; NotFound without the license.
     async fn checkout_feature_lease(
         &self,
-        license_id: i64,
+        license_id: LicenseId,
         feature_code: &str,
         fingerprint: &str,
         borrow_until: Option<Millis>,
@@ -27,7 +27,7 @@ pub trait FeatureSeatStore: Send + Sync + 'static {
     /// `FeatureNotInUse` when the device holds no live seat.
     async fn release_feature_lease(
         &self,
-        license_id: i64,
+        license_id: LicenseId,
         feature_code: &str,
         fingerprint: &str,
         event: EventDraft,
@@ -50,10 +50,10 @@ macro_rules! impl_feature_seats {
 
         #[async_trait::async_trait]
         impl FeatureSeatStore for $store {
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
             async fn checkout_feature_lease(
                 &self,
-                license_id: i64,
+                license_id: LicenseId,
                 feature_code: &str,
                 fingerprint: &str,
                 borrow_until: Option<Millis>,
@@ -62,9 +62,9 @@ macro_rules! impl_feature_seats {
             ) -> Result<FloatingLease> {
                 // The license, product and feature grant (terms, not counters) are read first;
                 // the seats, which are the limit, are counted after the lock.
-                let license = self.get_license(LicenseId::new(license_id)).await?;
+                let license = self.get_license(license_id).await?;
                 let product = self.get_product(license.product_id).await?;
-                let feature = granted(self.license_features(LicenseId::new(license_id)).await?, feature_code)?;
+                let feature = granted(self.license_features(license_id).await?, feature_code)?;
                 let feature_id = feature.definition.id;
                 let mut tx = begin_write(self).await?;
                 lock_license_id(&mut tx, license_id).await?;
@@ -72,7 +72,7 @@ macro_rules! impl_feature_seats {
                     "DELETE FROM floating_leases WHERE license_id = $1 AND feature_id = $2 AND expires_at <= $3 \
                      AND (borrowed_until IS NULL OR borrowed_until <= $3)",
                 )
-                .bind(license_id)
+                .bind(license_id.get())
                 .bind(feature_id)
                 .bind(now)
                 .execute(&mut *tx)
@@ -81,7 +81,7 @@ macro_rules! impl_feature_seats {
                 let others: i64 = sqlx::query_scalar(
                     "SELECT COUNT(*) FROM floating_leases WHERE license_id = $1 AND feature_id = $2 AND fingerprint <> $3",
                 )
-                .bind(license_id)
+                .bind(license_id.get())
                 .bind(feature_id)
                 .bind(fingerprint)
                 .fetch_one(&mut *tx)
@@ -119,7 +119,7 @@ macro_rules! impl_feature_seats {
                          VALUES ($1, $2, $3, $4, $5, $6) \
                          RETURNING id, license_id, feature_id, fingerprint, expires_at, borrowed_until, created_at",
                     )
-                    .bind(license_id)
+                    .bind(license_id.get())
                     .bind(feature_id)
                     .bind(fingerprint)
                     .bind(plan.expires_at)
@@ -135,16 +135,16 @@ macro_rules! impl_feature_seats {
                 Ok(lease)
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
             async fn release_feature_lease(
                 &self,
-                license_id: i64,
+                license_id: LicenseId,
                 feature_code: &str,
                 fingerprint: &str,
                 event: EventDraft,
                 now: Millis,
             ) -> Result<()> {
-                let feature = granted(self.license_features(LicenseId::new(license_id)).await?, feature_code)?;
+                let feature = granted(self.license_features(license_id).await?, feature_code)?;
                 if feature.floating_seats().is_none() {
                     return Err(StoreError::Denied(Denial::FeatureNotFloating));
                 }
@@ -168,7 +168,7 @@ macro_rules! impl_feature_seats {
 
         async fn own_feature_lease(
             conn: &mut $conn,
-            license_id: i64,
+            license_id: LicenseId,
             feature_id: i64,
             fingerprint: &str,
         ) -> Result<Option<FloatingLease>> {
@@ -176,7 +176,7 @@ macro_rules! impl_feature_seats {
                 "SELECT id, license_id, feature_id, fingerprint, expires_at, borrowed_until, created_at \
                  FROM floating_leases WHERE license_id = $1 AND feature_id = $2 AND fingerprint = $3",
             )
-            .bind(license_id)
+            .bind(license_id.get())
             .bind(feature_id)
             .bind(fingerprint)
             .fetch_optional(&mut *conn)

@@ -3,7 +3,7 @@
 
 use crate::sql::db_err;
 use crate::{PostgresStore, Result, SqliteStore, StoreError};
-use licensd_domain::{Denial, EventDraft, Millis};
+use licensd_domain::{Denial, DeviceId, EventDraft, LicenseId, Millis};
 
 /// Device variables.
 #[async_trait::async_trait]
@@ -13,12 +13,12 @@ pub trait DeviceVariableStore: Send + Sync + 'static {
     /// Denied with `DeviceNotActivated` when no such active device exists.
     async fn track_device_variables(
         &self,
-        license_id: i64,
+        license_id: LicenseId,
         fingerprint: &str,
         variables: serde_json::Map<String, serde_json::Value>,
         event: EventDraft,
         now: Millis,
-    ) -> Result<(i64, serde_json::Value)>;
+    ) -> Result<(DeviceId, serde_json::Value)>;
 }
 
 /// Implements `DeviceVariableStore` for one backend (`$core`: `sqlite` or `postgres`).
@@ -28,21 +28,21 @@ macro_rules! impl_device_variables {
 
         #[async_trait::async_trait]
         impl DeviceVariableStore for $store {
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
             async fn track_device_variables(
                 &self,
-                license_id: i64,
+                license_id: LicenseId,
                 fingerprint: &str,
                 variables: serde_json::Map<String, serde_json::Value>,
                 event: EventDraft,
                 now: Millis,
-            ) -> Result<(i64, serde_json::Value)> {
+            ) -> Result<(DeviceId, serde_json::Value)> {
                 let mut tx = begin_write(self).await?;
                 lock_license_id(&mut tx, license_id).await?;
                 let device: Option<(i64, String)> = sqlx::query_as(
                     "SELECT id, variables FROM devices WHERE license_id = $1 AND fingerprint = $2 AND deactivated_at IS NULL",
                 )
-                .bind(license_id)
+                .bind(license_id.get())
                 .bind(fingerprint)
                 .fetch_optional(&mut *tx)
                 .await
@@ -67,7 +67,7 @@ macro_rules! impl_device_variables {
                     .map_err(db_err)?;
                 insert_event(&mut tx, event, license_id, now).await?;
                 tx.commit().await.map_err(db_err)?;
-                Ok((device_id, merged))
+                Ok((DeviceId::new(device_id), merged))
             }
         }
     };

@@ -17,7 +17,7 @@ pub trait ProductVersionStore: Send + Sync + 'static {
         now: Millis,
     ) -> Result<ProductVersion>;
     /// The product's versions, in id order.
-    async fn list_product_versions(&self, product_id: i64) -> Result<Vec<ProductVersion>>;
+    async fn list_product_versions(&self, product_id: ProductId) -> Result<Vec<ProductVersion>>;
     /// NotFound when there is no such version.
     async fn delete_product_version(&self, id: i64, event: EventDraft, now: Millis) -> Result<()>;
 }
@@ -75,14 +75,14 @@ macro_rules! impl_product_versions {
                 Ok(version)
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
-            async fn list_product_versions(&self, product_id: i64) -> Result<Vec<ProductVersion>> {
+            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.get()))]
+            async fn list_product_versions(&self, product_id: ProductId) -> Result<Vec<ProductVersion>> {
                 let rows: Vec<$row> = sqlx::query(concat!(
                     "SELECT ",
                     version_cols!(),
                     " FROM ls_product_versions WHERE product_id = $1 ORDER BY id"
                 ))
-                .bind(product_id)
+                .bind(product_id.get())
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db_err)?;

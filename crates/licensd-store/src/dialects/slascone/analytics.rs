@@ -8,7 +8,7 @@ macro_rules! slascone_analytics_sql {
         impl $store {
             async fn sql_create_analytical_field(
                 &self,
-                product_id: i64,
+                product_id: ProductId,
                 name: &str,
                 field_type: AnalyticalFieldType,
                 event: EventDraft,
@@ -19,7 +19,7 @@ macro_rules! slascone_analytics_sql {
                     "INSERT INTO slascone_analytical_fields (product_id, name, field_type, created_at) \
                      VALUES ($1, $2, $3, $4) RETURNING id",
                 )
-                .bind(product_id)
+                .bind(product_id.get())
                 .bind(name)
                 .bind(field_type.as_str())
                 .bind(now)
@@ -31,12 +31,12 @@ macro_rules! slascone_analytics_sql {
                 Ok(AnalyticalField { id, product_id, name: name.to_owned(), field_type, created_at: now })
             }
 
-            async fn sql_analytical_fields(&self, product_id: i64) -> Result<Vec<AnalyticalField>> {
+            async fn sql_analytical_fields(&self, product_id: ProductId) -> Result<Vec<AnalyticalField>> {
                 let found = sqlx::query(
                     "SELECT id, product_id, name, field_type, created_at FROM slascone_analytical_fields \
                      WHERE product_id = $1 ORDER BY id",
                 )
-                .bind(product_id)
+                .bind(product_id.get())
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db_err)?;
@@ -45,7 +45,7 @@ macro_rules! slascone_analytics_sql {
                     let text: String = row.try_get("field_type").map_err(db_err)?;
                     fields.push(AnalyticalField {
                         id: row.try_get("id").map_err(db_err)?,
-                        product_id: row.try_get("product_id").map_err(db_err)?,
+                        product_id: ProductId::new(row.try_get("product_id").map_err(db_err)?),
                         name: row.try_get("name").map_err(db_err)?,
                         field_type: AnalyticalFieldType::parse(&text)
                             .ok_or_else(|| StoreError::Corrupt(format!("unknown analytical field type {text:?}")))?,
@@ -57,7 +57,7 @@ macro_rules! slascone_analytics_sql {
 
             async fn sql_create_usage_feature(
                 &self,
-                product_id: i64,
+                product_id: ProductId,
                 name: &str,
                 event: EventDraft,
                 now: Millis,
@@ -66,7 +66,7 @@ macro_rules! slascone_analytics_sql {
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO slascone_usage_features (product_id, name, created_at) VALUES ($1, $2, $3) RETURNING id",
                 )
-                .bind(product_id)
+                .bind(product_id.get())
                 .bind(name)
                 .bind(now)
                 .fetch_one(&mut *tx)
@@ -77,11 +77,11 @@ macro_rules! slascone_analytics_sql {
                 Ok(UsageFeature { id, product_id, name: name.to_owned(), created_at: now })
             }
 
-            async fn sql_usage_features(&self, product_id: i64) -> Result<Vec<UsageFeature>> {
+            async fn sql_usage_features(&self, product_id: ProductId) -> Result<Vec<UsageFeature>> {
                 let found = sqlx::query(
                     "SELECT id, product_id, name, created_at FROM slascone_usage_features WHERE product_id = $1 ORDER BY id",
                 )
-                .bind(product_id)
+                .bind(product_id.get())
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db_err)?;
@@ -89,7 +89,7 @@ macro_rules! slascone_analytics_sql {
                 for row in &found {
                     features.push(UsageFeature {
                         id: row.try_get("id").map_err(db_err)?,
-                        product_id: row.try_get("product_id").map_err(db_err)?,
+                        product_id: ProductId::new(row.try_get("product_id").map_err(db_err)?),
                         name: row.try_get("name").map_err(db_err)?,
                         created_at: row.try_get("created_at").map_err(db_err)?,
                     });
@@ -150,7 +150,7 @@ macro_rules! slascone_analytics_sql {
 
             async fn sql_record_analytics(
                 &self,
-                license_id: i64,
+                license_id: LicenseId,
                 client_id: &str,
                 reports: Vec<AnalyticalReport>,
                 now: Millis,
@@ -161,7 +161,7 @@ macro_rules! slascone_analytics_sql {
                         "INSERT INTO slascone_analytical_reports \
                          (license_id, client_id, field_id, value, reported_at, received_at) VALUES ($1, $2, $3, $4, $5, $6)",
                     )
-                    .bind(license_id)
+                    .bind(license_id.get())
                     .bind(client_id)
                     .bind(report.field_id)
                     .bind(&report.value)
@@ -174,11 +174,11 @@ macro_rules! slascone_analytics_sql {
                 tx.commit().await.map_err(db_err)
             }
 
-            async fn sql_analytical_values(&self, license_id: i64) -> Result<Vec<AnalyticalReport>> {
+            async fn sql_analytical_values(&self, license_id: LicenseId) -> Result<Vec<AnalyticalReport>> {
                 let found = sqlx::query(
                     "SELECT field_id, value, reported_at FROM slascone_analytical_reports WHERE license_id = $1 ORDER BY id",
                 )
-                .bind(license_id)
+                .bind(license_id.get())
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db_err)?;
@@ -195,7 +195,7 @@ macro_rules! slascone_analytics_sql {
 
             async fn sql_record_usage(
                 &self,
-                license_id: i64,
+                license_id: LicenseId,
                 client_id: &str,
                 reports: Vec<UsageReport>,
                 now: Millis,
@@ -207,7 +207,7 @@ macro_rules! slascone_analytics_sql {
                          (license_id, client_id, usage_feature_id, usage_module_id, value, reported_at, received_at) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7)",
                     )
-                    .bind(license_id)
+                    .bind(license_id.get())
                     .bind(client_id)
                     .bind(report.usage_feature_id)
                     .bind(report.usage_module_id)
@@ -221,13 +221,13 @@ macro_rules! slascone_analytics_sql {
                 tx.commit().await.map_err(db_err)
             }
 
-            async fn sql_usage_totals(&self, license_id: i64) -> Result<Vec<UsageTotal>> {
+            async fn sql_usage_totals(&self, license_id: LicenseId) -> Result<Vec<UsageTotal>> {
                 let found = sqlx::query(
                     "SELECT usage_feature_id, usage_module_id, CAST(SUM(value) AS BIGINT) AS total FROM slascone_usage_reports \
                      WHERE license_id = $1 GROUP BY usage_feature_id, usage_module_id \
                      ORDER BY usage_feature_id, usage_module_id IS NOT NULL, usage_module_id",
                 )
-                .bind(license_id)
+                .bind(license_id.get())
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db_err)?;

@@ -39,7 +39,7 @@ pub struct SlasconeCreateEvents {
 /// One token key: the assignment of a license's token to a client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlasconeToken {
-    pub license_id: i64,
+    pub license_id: LicenseId,
     pub client_id: String,
     pub token_key: String,
     pub created_at: Millis,
@@ -74,7 +74,7 @@ pub struct UsageTotal {
 /// The outcome of rolling back a consumption transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsumptionRollback {
-    pub license_id: i64,
+    pub license_id: LicenseId,
     pub feature_id: i64,
     /// The feature's counter after the rollback.
     pub total: i64,
@@ -88,7 +88,13 @@ pub trait TokenStore: Send + Sync + 'static {
     /// The token key of (license, client), recording `candidate` as that key when there is none
     /// yet. Idempotent and safe under concurrency: two racing calls return the same key.
     /// NotFound when the license does not exist.
-    async fn token_for(&self, license_id: i64, client_id: &str, candidate: &str, now: Millis) -> Result<SlasconeToken>;
+    async fn token_for(
+        &self,
+        license_id: LicenseId,
+        client_id: &str,
+        candidate: &str,
+        now: Millis,
+    ) -> Result<SlasconeToken>;
 
     /// Hands the token a token key names to `client_id` when its holder no longer holds an active
     /// activation of the license (the token was unassigned: it is free again). Under the license's
@@ -104,7 +110,7 @@ pub trait TokenStore: Send + Sync + 'static {
     ) -> Result<Option<SlasconeToken>>;
 
     /// The token key of (license, client), if one was ever issued.
-    async fn token_of(&self, license_id: i64, client_id: &str) -> Result<Option<SlasconeToken>>;
+    async fn token_of(&self, license_id: LicenseId, client_id: &str) -> Result<Option<SlasconeToken>>;
 
     /// The token a token key names, if any.
     async fn find_token(&self, token_key: &str) -> Result<Option<SlasconeToken>>;
@@ -126,7 +132,7 @@ pub trait ConsumptionRollbackStore: Send + Sync + 'static {
     async fn rollback_consumption(
         &self,
         transaction_id: i64,
-        product_scope: Option<i64>,
+        product_scope: Option<ProductId>,
         event: EventDraft,
         now: Millis,
     ) -> Result<ConsumptionRollback>;
@@ -138,24 +144,24 @@ pub trait ConsumptionRollbackStore: Send + Sync + 'static {
 pub trait AnalyticsStore: Send + Sync + 'static {
     async fn create_analytical_field(
         &self,
-        product_id: i64,
+        product_id: ProductId,
         name: &str,
         field_type: AnalyticalFieldType,
         event: EventDraft,
         now: Millis,
     ) -> Result<AnalyticalField>;
 
-    async fn analytical_fields(&self, product_id: i64) -> Result<Vec<AnalyticalField>>;
+    async fn analytical_fields(&self, product_id: ProductId) -> Result<Vec<AnalyticalField>>;
 
     async fn create_usage_feature(
         &self,
-        product_id: i64,
+        product_id: ProductId,
         name: &str,
         event: EventDraft,
         now: Millis,
     ) -> Result<UsageFeature>;
 
-    async fn usage_features(&self, product_id: i64) -> Result<Vec<UsageFeature>>;
+    async fn usage_features(&self, product_id: ProductId) -> Result<Vec<UsageFeature>>;
 
     /// NotFound without the usage feature.
     async fn create_usage_module(
@@ -171,25 +177,25 @@ pub trait AnalyticsStore: Send + Sync + 'static {
     /// Records one analytical heartbeat: all its values or none.
     async fn record_analytics(
         &self,
-        license_id: i64,
+        license_id: LicenseId,
         client_id: &str,
         reports: Vec<AnalyticalReport>,
         now: Millis,
     ) -> Result<()>;
 
     /// Every analytical value reported for the license, in arrival order.
-    async fn analytical_values(&self, license_id: i64) -> Result<Vec<AnalyticalReport>>;
+    async fn analytical_values(&self, license_id: LicenseId) -> Result<Vec<AnalyticalReport>>;
 
     /// Records one usage heartbeat: all its counts or none.
     async fn record_usage(
         &self,
-        license_id: i64,
+        license_id: LicenseId,
         client_id: &str,
         reports: Vec<UsageReport>,
         now: Millis,
     ) -> Result<()>;
 
-    async fn usage_totals(&self, license_id: i64) -> Result<Vec<UsageTotal>>;
+    async fn usage_totals(&self, license_id: LicenseId) -> Result<Vec<UsageTotal>>;
 }
 
 /// The back office (`licensd_domain::backoffice`): named entries (customer types, tags, variables,
@@ -227,7 +233,7 @@ pub trait BackofficeStore: Send + Sync + 'static {
         now: Millis,
     ) -> Result<(Customer, CustomerProfile)>;
 
-    async fn customer_profile(&self, customer_id: i64) -> Result<Option<CustomerProfile>>;
+    async fn customer_profile(&self, customer_id: CustomerId) -> Result<Option<CustomerProfile>>;
 
     /// Assigns a tag to a customer or license. NotFound when the tag or the target does not
     /// exist; `Conflict(CONFLICT_TAG_ASSIGNED)` when the assignment exists.
@@ -246,7 +252,7 @@ pub trait BackofficeStore: Send + Sync + 'static {
     /// `LicenseType`, value empty), replacing its previous type. NotFound without the license.
     async fn set_license_value(
         &self,
-        license_id: i64,
+        license_id: LicenseId,
         entry_id: i64,
         value: &str,
         event: EventDraft,
@@ -256,7 +262,7 @@ pub trait BackofficeStore: Send + Sync + 'static {
     /// Removes the license's values of a kind (a reset software release limitation).
     async fn clear_license_values(
         &self,
-        license_id: i64,
+        license_id: LicenseId,
         kind: EntryKind,
         event: EventDraft,
         now: Millis,
@@ -267,14 +273,14 @@ pub trait BackofficeStore: Send + Sync + 'static {
     /// refuses the whole update.
     async fn update_license_limits(
         &self,
-        license_id: i64,
+        license_id: LicenseId,
         update: LicenseLimitsUpdate,
         event: EventDraft,
         now: Millis,
     ) -> Result<()>;
 
     /// The license's variable values and license type with their entries, in entry id order.
-    async fn license_values(&self, license_id: i64) -> Result<Vec<(Entry, String)>>;
+    async fn license_values(&self, license_id: LicenseId) -> Result<Vec<(Entry, String)>>;
 
     /// Creates a license from an edition with its SLASCONE values, all in one transaction: the
     /// license and its feature grants (event `created`), its legacy key (event `legacy`), and each
@@ -296,7 +302,7 @@ pub trait BackofficeStore: Send + Sync + 'static {
     /// assigned, `Denied(LicenseUserLimitReached)` at the license's user limit.
     async fn add_license_user(
         &self,
-        license_id: i64,
+        license_id: LicenseId,
         new: NewLicenseUser,
         created: EventDraft,
         assigned: EventDraft,
@@ -311,7 +317,7 @@ pub trait BackofficeStore: Send + Sync + 'static {
     /// under the row lock, with its event: an active license becomes `disabled`, any other status
     /// (disabled, blocked, suspended) becomes `active`. Returns the new status; NotFound when the
     /// license does not exist.
-    async fn toggle_license(&self, license_id: i64, event: EventDraft, now: Millis) -> Result<LicenseStatus>;
+    async fn toggle_license(&self, license_id: LicenseId, event: EventDraft, now: Millis) -> Result<LicenseStatus>;
 }
 
 /// Legacy licence keys of migrated licences.
@@ -319,11 +325,17 @@ pub trait BackofficeStore: Send + Sync + 'static {
 pub trait LegacyKeyStore: Send + Sync + 'static {
     /// Records the legacy license key of a migrated license (`Conflict(CONFLICT_LEGACY_KEY)` when
     /// another license has it).
-    async fn set_legacy_key(&self, license_id: i64, legacy_key: &str, event: EventDraft, now: Millis) -> Result<()>;
+    async fn set_legacy_key(
+        &self,
+        license_id: LicenseId,
+        legacy_key: &str,
+        event: EventDraft,
+        now: Millis,
+    ) -> Result<()>;
 
     /// The license a legacy license key names.
-    async fn license_of_legacy_key(&self, legacy_key: &str) -> Result<Option<i64>>;
+    async fn license_of_legacy_key(&self, legacy_key: &str) -> Result<Option<LicenseId>>;
 
     /// The legacy license key of a license, if it has one.
-    async fn legacy_key_of(&self, license_id: i64) -> Result<Option<String>>;
+    async fn legacy_key_of(&self, license_id: LicenseId) -> Result<Option<String>>;
 }

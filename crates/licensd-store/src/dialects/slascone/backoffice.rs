@@ -127,21 +127,21 @@ macro_rules! slascone_backoffice_sql {
                     metadata: serde_json::json!({}),
                     created_at: now,
                 };
-                Ok((customer, CustomerProfile { customer_id: id, ..profile }))
+                Ok((customer, CustomerProfile { customer_id: CustomerId::new(id), ..profile }))
             }
 
-            async fn sql_customer_profile(&self, customer_id: i64) -> Result<Option<CustomerProfile>> {
+            async fn sql_customer_profile(&self, customer_id: CustomerId) -> Result<Option<CustomerProfile>> {
                 let row = sqlx::query(
                     "SELECT customer_id, customer_number, prospect_number, customer_type_id, country, language \
                      FROM slascone_customers WHERE customer_id = $1",
                 )
-                .bind(customer_id)
+                .bind(customer_id.get())
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(db_err)?;
                 let Some(row) = row else { return Ok(None) };
                 Ok(Some(CustomerProfile {
-                    customer_id: row.try_get("customer_id").map_err(db_err)?,
+                    customer_id: CustomerId::new(row.try_get("customer_id").map_err(db_err)?),
                     customer_number: row.try_get("customer_number").map_err(db_err)?,
                     prospect_number: row.try_get("prospect_number").map_err(db_err)?,
                     customer_type_id: row.try_get("customer_type_id").map_err(db_err)?,
@@ -206,7 +206,7 @@ macro_rules! slascone_backoffice_sql {
 
             async fn sql_set_license_value(
                 &self,
-                license_id: i64,
+                license_id: LicenseId,
                 entry_id: i64,
                 value: &str,
                 event: EventDraft,
@@ -232,11 +232,11 @@ macro_rules! slascone_backoffice_sql {
                     .id;
                 log_event(&mut tx, events.created, license_id, now).await?;
                 if let Some(legacy_key) = &legacy_key {
-                    put_legacy_key(&mut tx, license_id.get(), legacy_key).await?;
+                    put_legacy_key(&mut tx, license_id, legacy_key).await?;
                     log_event(&mut tx, events.legacy, license_id, now).await?;
                 }
                 for (entry_id, value) in &values {
-                    put_license_value(&mut tx, license_id.get(), *entry_id, value).await?;
+                    put_license_value(&mut tx, license_id, *entry_id, value).await?;
                     log_event(&mut tx, events.value.clone(), license_id, now).await?;
                 }
                 let license = crate::$core::shared::read_license(&mut tx, &*self.codec, &crate::LicenseRef::Id(license_id))
@@ -248,7 +248,7 @@ macro_rules! slascone_backoffice_sql {
 
             async fn sql_add_license_user(
                 &self,
-                license_id: i64,
+                license_id: LicenseId,
                 new: NewLicenseUser,
                 created: EventDraft,
                 assigned: EventDraft,
@@ -256,7 +256,7 @@ macro_rules! slascone_backoffice_sql {
             ) -> Result<(LicenseUser, bool)> {
                 let mut tx = begin_write(self).await?;
                 // The license's row lock first: concurrent additions to one license take turns.
-                let license = crate::$core::shared::lock_license_or_deny(&mut tx, &*self.codec, &crate::LicenseRef::Id(LicenseId::new(license_id)))
+                let license = crate::$core::shared::lock_license_or_deny(&mut tx, &*self.codec, &crate::LicenseRef::Id(license_id))
                     .await
                     .map_err(|e| match e {
                         StoreError::Denied(licensd_domain::Denial::LicenseNotFound) => StoreError::NotFound,
@@ -290,7 +290,7 @@ macro_rules! slascone_backoffice_sql {
                 };
                 let assigned_users: Vec<i64> =
                     sqlx::query_scalar("SELECT user_id FROM license_user_assignments WHERE license_id = $1")
-                        .bind(license_id)
+                        .bind(license_id.get())
                         .fetch_all(&mut *tx)
                         .await
                         .map_err(db_err)?;
@@ -299,7 +299,7 @@ macro_rules! slascone_backoffice_sql {
                 }
                 rules::check_user_assignment(&license, assigned_users.len() as i64)?;
                 sqlx::query("INSERT INTO license_user_assignments (license_id, user_id, created_at) VALUES ($1, $2, $3)")
-                    .bind(license_id)
+                    .bind(license_id.get())
                     .bind(user.id)
                     .bind(now)
                     .execute(&mut *tx)
@@ -312,7 +312,7 @@ macro_rules! slascone_backoffice_sql {
 
             async fn sql_clear_license_values(
                 &self,
-                license_id: i64,
+                license_id: LicenseId,
                 kind: EntryKind,
                 event: EventDraft,
                 now: Millis,
@@ -322,7 +322,7 @@ macro_rules! slascone_backoffice_sql {
                     "DELETE FROM slascone_license_values WHERE license_id = $1 AND entry_id IN \
                      (SELECT id FROM slascone_entries WHERE kind = $2)",
                 )
-                .bind(license_id)
+                .bind(license_id.get())
                 .bind(kind.as_str())
                 .execute(&mut *tx)
                 .await
@@ -333,7 +333,7 @@ macro_rules! slascone_backoffice_sql {
 
             async fn sql_update_license_limits(
                 &self,
-                license_id: i64,
+                license_id: LicenseId,
                 update: LicenseLimitsUpdate,
                 event: EventDraft,
                 now: Millis,
@@ -349,12 +349,12 @@ macro_rules! slascone_backoffice_sql {
                 .await
             }
 
-            async fn sql_license_values(&self, license_id: i64) -> Result<Vec<(Entry, String)>> {
+            async fn sql_license_values(&self, license_id: LicenseId) -> Result<Vec<(Entry, String)>> {
                 let found = sqlx::query(
                     "SELECT e.id, e.kind, e.scope_id, e.name, e.detail, e.created_at, v.value FROM slascone_license_values v \
                      JOIN slascone_entries e ON e.id = v.entry_id WHERE v.license_id = $1 ORDER BY e.id",
                 )
-                .bind(license_id)
+                .bind(license_id.get())
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db_err)?;
@@ -366,7 +366,7 @@ macro_rules! slascone_backoffice_sql {
 
             async fn sql_set_legacy_key(
                 &self,
-                license_id: i64,
+                license_id: LicenseId,
                 legacy_key: &str,
                 event: EventDraft,
                 now: Millis,
@@ -377,17 +377,18 @@ macro_rules! slascone_backoffice_sql {
                 tx.commit().await.map_err(db_err)
             }
 
-            async fn sql_license_of_legacy_key(&self, legacy_key: &str) -> Result<Option<i64>> {
+            async fn sql_license_of_legacy_key(&self, legacy_key: &str) -> Result<Option<LicenseId>> {
                 sqlx::query_scalar("SELECT license_id FROM slascone_legacy_keys WHERE legacy_key = $1")
                     .bind(legacy_key)
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(db_err)
+                    .map(|id: Option<i64>| id.map(LicenseId::new))
             }
 
-            async fn sql_legacy_key_of(&self, license_id: i64) -> Result<Option<String>> {
+            async fn sql_legacy_key_of(&self, license_id: LicenseId) -> Result<Option<String>> {
                 sqlx::query_scalar("SELECT legacy_key FROM slascone_legacy_keys WHERE license_id = $1")
-                    .bind(license_id)
+                    .bind(license_id.get())
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(db_err)
@@ -425,13 +426,13 @@ macro_rules! slascone_backoffice_sql {
                 tx.commit().await.map_err(db_err)
             }
 
-            async fn sql_toggle_license(&self, license_id: i64, event: EventDraft, now: Millis) -> Result<LicenseStatus> {
+            async fn sql_toggle_license(&self, license_id: LicenseId, event: EventDraft, now: Millis) -> Result<LicenseStatus> {
                 let mut tx = begin_write(self).await?;
                 let status: Option<String> = sqlx::query_scalar(
                     "UPDATE licenses SET status = CASE WHEN status = 'active' THEN 'disabled' ELSE 'active' END, \
                      updated_at = $2 WHERE id = $1 RETURNING status",
                 )
-                .bind(license_id)
+                .bind(license_id.get())
                 .bind(now)
                 .fetch_optional(&mut *tx)
                 .await
@@ -447,15 +448,15 @@ macro_rules! slascone_backoffice_sql {
 
         /// Replaces the license's legacy key (`Conflict(CONFLICT_LEGACY_KEY)` when another
         /// license has it, NotFound without the license).
-        async fn put_legacy_key(conn: &mut $conn, license_id: i64, legacy_key: &str) -> Result<()> {
+        async fn put_legacy_key(conn: &mut $conn, license_id: LicenseId, legacy_key: &str) -> Result<()> {
             sqlx::query("DELETE FROM slascone_legacy_keys WHERE license_id = $1")
-                .bind(license_id)
+                .bind(license_id.get())
                 .execute(&mut *conn)
                 .await
                 .map_err(db_err)?;
             sqlx::query("INSERT INTO slascone_legacy_keys (legacy_key, license_id) VALUES ($1, $2)")
                 .bind(legacy_key)
-                .bind(license_id)
+                .bind(license_id.get())
                 .execute(&mut *conn)
                 .await
                 .map_err(|e| match conflict(CONFLICT_LEGACY_KEY, "license does not exist")(e) {
@@ -467,14 +468,14 @@ macro_rules! slascone_backoffice_sql {
 
         /// Sets the license's value of an entry (a type or release limitation replaces the
         /// license's previous one). NotFound without the entry or the license.
-        async fn put_license_value(conn: &mut $conn, license_id: i64, entry_id: i64, value: &str) -> Result<()> {
+        async fn put_license_value(conn: &mut $conn, license_id: LicenseId, entry_id: i64, value: &str) -> Result<()> {
             let kind: Option<String> = sqlx::query_scalar("SELECT kind FROM slascone_entries WHERE id = $1")
                 .bind(entry_id)
                 .fetch_optional(&mut *conn)
                 .await
                 .map_err(db_err)?;
             let license: Option<i64> = sqlx::query_scalar("SELECT id FROM licenses WHERE id = $1")
-                .bind(license_id)
+                .bind(license_id.get())
                 .fetch_optional(&mut *conn)
                 .await
                 .map_err(db_err)?;
@@ -487,7 +488,7 @@ macro_rules! slascone_backoffice_sql {
                     "DELETE FROM slascone_license_values WHERE license_id = $1 AND entry_id IN \
                      (SELECT id FROM slascone_entries WHERE kind = $2)",
                 )
-                .bind(license_id)
+                .bind(license_id.get())
                 .bind(&kind)
                 .execute(&mut *conn)
                 .await
@@ -497,7 +498,7 @@ macro_rules! slascone_backoffice_sql {
                 "INSERT INTO slascone_license_values (license_id, entry_id, value) VALUES ($1, $2, $3) \
                  ON CONFLICT (license_id, entry_id) DO UPDATE SET value = excluded.value",
             )
-            .bind(license_id)
+            .bind(license_id.get())
             .bind(entry_id)
             .bind(value)
             .execute(&mut *conn)

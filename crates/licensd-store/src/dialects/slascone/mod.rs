@@ -11,7 +11,9 @@ use crate::{NewLicense, NewLicenseUser};
 use crate::{PostgresStore, Result, SqliteStore};
 use licensd_domain::analytics::{AnalyticalField, AnalyticalFieldType, UsageFeature, UsageModule};
 use licensd_domain::backoffice::{CustomerProfile, Entry, EntryKind, TagTarget};
-use licensd_domain::{Customer, CustomerId, EventDraft, License, LicenseId, LicenseStatus, LicenseUser, Millis};
+use licensd_domain::{
+    Customer, CustomerId, EventDraft, License, LicenseId, LicenseStatus, LicenseUser, Millis, ProductId,
+};
 
 crate::migrate::migrations!(
     300 "0300_slascone",
@@ -57,16 +59,16 @@ macro_rules! impl_slascone_store {
 
         #[async_trait::async_trait]
         impl TokenStore for $store {
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
             async fn token_for(
                 &self,
-                license_id: i64,
+                license_id: LicenseId,
                 client_id: &str,
                 candidate: &str,
                 now: Millis,
             ) -> Result<SlasconeToken> {
                 let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM licenses WHERE id = $1")
-                    .bind(license_id)
+                    .bind(license_id.get())
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(db_err)?;
@@ -79,7 +81,7 @@ macro_rules! impl_slascone_store {
                     "INSERT INTO slascone_tokens (license_id, client_id, token_digest, token_sealed, created_at) \
                      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (license_id, client_id) DO NOTHING",
                 )
-                .bind(license_id)
+                .bind(license_id.get())
                 .bind(client_id)
                 .bind(self.codec.digest(candidate.as_bytes()))
                 .bind(self.codec.seal(candidate.as_bytes(), TOKEN_CONTEXT))
@@ -102,12 +104,13 @@ macro_rules! impl_slascone_store {
             ) -> Result<Option<SlasconeToken>> {
                 let digest = self.codec.digest(token_key.as_bytes());
                 let mut tx = begin_write(self).await?;
-                let license_id: Option<i64> =
+                let license_id: Option<LicenseId> =
                     sqlx::query_scalar("SELECT license_id FROM slascone_tokens WHERE token_digest = $1")
                         .bind(&digest)
                         .fetch_optional(&mut *tx)
                         .await
-                        .map_err(db_err)?;
+                        .map_err(db_err)?
+                        .map(LicenseId::new);
                 let license_id = license_id.ok_or(StoreError::NotFound)?;
                 // The license row lock serialises this with activations and unassigns of the license
                 // (SQLite's BEGIN IMMEDIATE already holds the write lock).
@@ -122,7 +125,7 @@ macro_rules! impl_slascone_store {
                         "SELECT COUNT(*) FROM devices WHERE license_id = $1 AND fingerprint = $2 \
                          AND deactivated_at IS NULL",
                     )
-                    .bind(license_id)
+                    .bind(license_id.get())
                     .bind(&holder)
                     .fetch_one(&mut *tx)
                     .await
@@ -131,7 +134,7 @@ macro_rules! impl_slascone_store {
                         return Ok(None);
                     }
                     sqlx::query("DELETE FROM slascone_tokens WHERE license_id = $1 AND client_id = $2")
-                        .bind(license_id)
+                        .bind(license_id.get())
                         .bind(client_id)
                         .execute(&mut *tx)
                         .await
@@ -158,13 +161,13 @@ macro_rules! impl_slascone_store {
                 Ok(Some(token))
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
-            async fn token_of(&self, license_id: i64, client_id: &str) -> Result<Option<SlasconeToken>> {
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
+            async fn token_of(&self, license_id: LicenseId, client_id: &str) -> Result<Option<SlasconeToken>> {
                 let row = sqlx::query(
                     "SELECT license_id, client_id, token_sealed, created_at FROM slascone_tokens \
                      WHERE license_id = $1 AND client_id = $2",
                 )
-                .bind(license_id)
+                .bind(license_id.get())
                 .bind(client_id)
                 .fetch_optional(&self.pool)
                 .await
@@ -208,7 +211,7 @@ macro_rules! impl_slascone_store {
             async fn rollback_consumption(
                 &self,
                 transaction_id: i64,
-                product_scope: Option<i64>,
+                product_scope: Option<ProductId>,
                 event: EventDraft,
                 now: Millis,
             ) -> Result<ConsumptionRollback> {
@@ -224,7 +227,7 @@ macro_rules! impl_slascone_store {
                 else {
                     return Err(StoreError::NotFound);
                 };
-                let license_id: i64 = row.try_get("license_id").map_err(db_err)?;
+                let license_id = LicenseId::new(row.try_get("license_id").map_err(db_err)?);
                 let feature_id: i64 = row.try_get("feature_id").map_err(db_err)?;
                 let amount: i64 = row.try_get("amount").map_err(db_err)?;
                 let consumed_at: i64 = row.try_get("at").map_err(db_err)?;
@@ -236,7 +239,7 @@ macro_rules! impl_slascone_store {
                 let earlier: Option<i64> = sqlx::query_scalar(
                     "SELECT total_after FROM consumption_events WHERE license_id = $1 AND idempotency_key = $2",
                 )
-                .bind(license_id)
+                .bind(license_id.get())
                 .bind(rollback_key(transaction_id))
                 .fetch_optional(&mut *tx)
                 .await
@@ -250,7 +253,7 @@ macro_rules! impl_slascone_store {
                     "SELECT lf.consumption_used, lf.period_start, f.reset_period FROM license_features lf \
                      JOIN features f ON f.id = lf.feature_id WHERE lf.license_id = $1 AND lf.feature_id = $2",
                 )
-                .bind(license_id)
+                .bind(license_id.get())
                 .bind(feature_id)
                 .fetch_optional(&mut *tx)
                 .await
@@ -275,7 +278,7 @@ macro_rules! impl_slascone_store {
                     "UPDATE license_features SET consumption_used = $3, period_start = $4 \
                      WHERE license_id = $1 AND feature_id = $2",
                 )
-                .bind(license_id)
+                .bind(license_id.get())
                 .bind(feature_id)
                 .bind(next.used)
                 .bind(next.period_start)
@@ -286,7 +289,7 @@ macro_rules! impl_slascone_store {
                     "INSERT INTO consumption_events (license_id, feature_id, amount, total_after, idempotency_key, at) \
                      VALUES ($1, $2, $3, $4, $5, $6)",
                 )
-                .bind(license_id)
+                .bind(license_id.get())
                 .bind(feature_id)
                 .bind(next.used - current.used)
                 .bind(next.used)
@@ -304,10 +307,10 @@ macro_rules! impl_slascone_store {
 
         #[async_trait::async_trait]
         impl AnalyticsStore for $store {
-            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
+            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.get()))]
             async fn create_analytical_field(
                 &self,
-                product_id: i64,
+                product_id: ProductId,
                 name: &str,
                 field_type: AnalyticalFieldType,
                 event: EventDraft,
@@ -316,15 +319,15 @@ macro_rules! impl_slascone_store {
                 self.sql_create_analytical_field(product_id, name, field_type, event, now).await
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
-            async fn analytical_fields(&self, product_id: i64) -> Result<Vec<AnalyticalField>> {
+            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.get()))]
+            async fn analytical_fields(&self, product_id: ProductId) -> Result<Vec<AnalyticalField>> {
                 self.sql_analytical_fields(product_id).await
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
+            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.get()))]
             async fn create_usage_feature(
                 &self,
-                product_id: i64,
+                product_id: ProductId,
                 name: &str,
                 event: EventDraft,
                 now: Millis,
@@ -332,8 +335,8 @@ macro_rules! impl_slascone_store {
                 self.sql_create_usage_feature(product_id, name, event, now).await
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id))]
-            async fn usage_features(&self, product_id: i64) -> Result<Vec<UsageFeature>> {
+            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.get()))]
+            async fn usage_features(&self, product_id: ProductId) -> Result<Vec<UsageFeature>> {
                 self.sql_usage_features(product_id).await
             }
 
@@ -353,10 +356,10 @@ macro_rules! impl_slascone_store {
                 self.sql_usage_modules(usage_feature_id).await
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
             async fn record_analytics(
                 &self,
-                license_id: i64,
+                license_id: LicenseId,
                 client_id: &str,
                 reports: Vec<AnalyticalReport>,
                 now: Millis,
@@ -364,15 +367,15 @@ macro_rules! impl_slascone_store {
                 self.sql_record_analytics(license_id, client_id, reports, now).await
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
-            async fn analytical_values(&self, license_id: i64) -> Result<Vec<AnalyticalReport>> {
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
+            async fn analytical_values(&self, license_id: LicenseId) -> Result<Vec<AnalyticalReport>> {
                 self.sql_analytical_values(license_id).await
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
             async fn record_usage(
                 &self,
-                license_id: i64,
+                license_id: LicenseId,
                 client_id: &str,
                 reports: Vec<UsageReport>,
                 now: Millis,
@@ -380,8 +383,8 @@ macro_rules! impl_slascone_store {
                 self.sql_record_usage(license_id, client_id, reports, now).await
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
-            async fn usage_totals(&self, license_id: i64) -> Result<Vec<UsageTotal>> {
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
+            async fn usage_totals(&self, license_id: LicenseId) -> Result<Vec<UsageTotal>> {
                 self.sql_usage_totals(license_id).await
             }
         }
@@ -423,8 +426,8 @@ macro_rules! impl_slascone_store {
                 self.sql_create_customer_with_profile(email, company, profile, event, now).await
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(customer_id = customer_id))]
-            async fn customer_profile(&self, customer_id: i64) -> Result<Option<CustomerProfile>> {
+            #[tracing::instrument(level = "debug", skip_all, fields(customer_id = customer_id.get()))]
+            async fn customer_profile(&self, customer_id: CustomerId) -> Result<Option<CustomerProfile>> {
                 self.sql_customer_profile(customer_id).await
             }
 
@@ -445,10 +448,10 @@ macro_rules! impl_slascone_store {
                 self.sql_tags_of(target, target_id).await
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id, entry_id = entry_id))]
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get(), entry_id = entry_id))]
             async fn set_license_value(
                 &self,
-                license_id: i64,
+                license_id: LicenseId,
                 entry_id: i64,
                 value: &str,
                 event: EventDraft,
@@ -457,10 +460,10 @@ macro_rules! impl_slascone_store {
                 self.sql_set_license_value(license_id, entry_id, value, event, now).await
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
             async fn clear_license_values(
                 &self,
-                license_id: i64,
+                license_id: LicenseId,
                 kind: EntryKind,
                 event: EventDraft,
                 now: Millis,
@@ -468,10 +471,10 @@ macro_rules! impl_slascone_store {
                 self.sql_clear_license_values(license_id, kind, event, now).await
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
             async fn update_license_limits(
                 &self,
-                license_id: i64,
+                license_id: LicenseId,
                 update: LicenseLimitsUpdate,
                 event: EventDraft,
                 now: Millis,
@@ -479,8 +482,8 @@ macro_rules! impl_slascone_store {
                 self.sql_update_license_limits(license_id, update, event, now).await
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
-            async fn license_values(&self, license_id: i64) -> Result<Vec<(Entry, String)>> {
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
+            async fn license_values(&self, license_id: LicenseId) -> Result<Vec<(Entry, String)>> {
                 self.sql_license_values(license_id).await
             }
 
@@ -494,10 +497,10 @@ macro_rules! impl_slascone_store {
                 self.sql_create_license_from_edition(new, events, now).await
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
             async fn add_license_user(
                 &self,
-                license_id: i64,
+                license_id: LicenseId,
                 new: NewLicenseUser,
                 created: EventDraft,
                 assigned: EventDraft,
@@ -511,18 +514,18 @@ macro_rules! impl_slascone_store {
                 self.sql_delete_edition(policy_id, event, now).await
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
-            async fn toggle_license(&self, license_id: i64, event: EventDraft, now: Millis) -> Result<LicenseStatus> {
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
+            async fn toggle_license(&self, license_id: LicenseId, event: EventDraft, now: Millis) -> Result<LicenseStatus> {
                 self.sql_toggle_license(license_id, event, now).await
             }
         }
 
         #[async_trait::async_trait]
         impl LegacyKeyStore for $store {
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
             async fn set_legacy_key(
                 &self,
-                license_id: i64,
+                license_id: LicenseId,
                 legacy_key: &str,
                 event: EventDraft,
                 now: Millis,
@@ -531,12 +534,12 @@ macro_rules! impl_slascone_store {
             }
 
             #[tracing::instrument(level = "debug", skip_all)]
-            async fn license_of_legacy_key(&self, legacy_key: &str) -> Result<Option<i64>> {
+            async fn license_of_legacy_key(&self, legacy_key: &str) -> Result<Option<LicenseId>> {
                 self.sql_license_of_legacy_key(legacy_key).await
             }
 
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id))]
-            async fn legacy_key_of(&self, license_id: i64) -> Result<Option<String>> {
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
+            async fn legacy_key_of(&self, license_id: LicenseId) -> Result<Option<String>> {
                 self.sql_legacy_key_of(license_id).await
             }
         }
@@ -560,7 +563,7 @@ macro_rules! impl_slascone_store {
         fn token_from_row(codec: &dyn crate::SecretCodec, row: &$row) -> Result<SlasconeToken> {
             let sealed: Vec<u8> = row.try_get("token_sealed").map_err(db_err)?;
             Ok(SlasconeToken {
-                license_id: row.try_get("license_id").map_err(db_err)?,
+                license_id: LicenseId::new(row.try_get("license_id").map_err(db_err)?),
                 client_id: row.try_get("client_id").map_err(db_err)?,
                 token_key: open_text(codec, &sealed, TOKEN_CONTEXT)?,
                 created_at: row.try_get("created_at").map_err(db_err)?,

@@ -137,7 +137,7 @@ pub async fn consume(ctx: &Ctx, ids: (&str, &str), bytes: &[u8]) -> Result<Respo
         && ctx
             .state
             .store
-            .license_account(license.id.get())
+            .license_account(license.id)
             .await?
             .activation_email
             .is_none_or(|email| dna_credits::pool_email(&email).is_empty())

@@ -1,6 +1,7 @@
 //! Contracts: license-key quotas handed to resellers.
 
 use super::*;
+use licensd_domain::ProductId;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -64,7 +65,7 @@ pub async fn create_contract(
         None => licensd_crypto::random_token("").map_err(|_| ApiError::internal())?,
     };
     let fields = ContractFields {
-        product_id: body.product_id,
+        product_id: ProductId::new(body.product_id),
         name: body.name,
         information: body.information,
         key,

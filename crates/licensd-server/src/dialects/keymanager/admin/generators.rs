@@ -1,6 +1,7 @@
 //! Key generators, downloadables and their files.
 
 use super::*;
+use licensd_domain::ProductId;
 
 #[utoipa::path(post, path = "/v1/keymanager/products/{id}/generators", tag = "keymanager", params(("id" = i64, Path)), request_body = GeneratorSpec, responses((status = 201, body = Generator), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn create_generator(
@@ -11,7 +12,7 @@ pub async fn create_generator(
 ) -> Result<(StatusCode, Json<Generator>), ApiError> {
     spec.validate().map_err(|e| ApiError::unprocessable(e.to_string()))?;
     let write = state.store.create_generator(
-        id,
+        ProductId::new(id),
         spec,
         admin.event("keymanager.generator.created", "generator"),
         state.now(),
@@ -32,7 +33,12 @@ pub async fn list_generators(
     State(state): State<AppState>,
     crate::http::extract::ApiQuery(filter): crate::http::extract::ApiQuery<ProductFilter>,
 ) -> Result<Json<Vec<Generator>>, ApiError> {
-    Ok(Json(state.store.list_generators(filter.product_id).await?))
+    Ok(Json(
+        state
+            .store
+            .list_generators(filter.product_id.map(ProductId::new))
+            .await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/keymanager/generators/{id}", tag = "keymanager", params(("id" = i64, Path)), responses((status = 200, body = Generator), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
@@ -75,7 +81,7 @@ pub async fn create_downloadable(
 ) -> Result<(StatusCode, Json<Downloadable>), ApiError> {
     spec.validate().map_err(|e| ApiError::unprocessable(e.to_string()))?;
     let write = state.store.create_downloadable(
-        id,
+        ProductId::new(id),
         spec,
         admin.event("keymanager.downloadable.created", "downloadable"),
         state.now(),
@@ -89,7 +95,12 @@ pub async fn list_downloadables(
     State(state): State<AppState>,
     crate::http::extract::ApiQuery(filter): crate::http::extract::ApiQuery<ProductFilter>,
 ) -> Result<Json<Vec<Downloadable>>, ApiError> {
-    Ok(Json(state.store.list_downloadables(filter.product_id).await?))
+    Ok(Json(
+        state
+            .store
+            .list_downloadables(filter.product_id.map(ProductId::new))
+            .await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/keymanager/downloadables/{id}", tag = "keymanager", params(("id" = i64, Path)), responses((status = 200, body = Downloadable), (status = 404, body = ErrorBody)), security(("bearer" = [])))]

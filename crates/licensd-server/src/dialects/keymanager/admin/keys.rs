@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::http::credentials::{check_product_scope, new_key_id_and_secret};
+use licensd_domain::ProductId;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Capabilities {
@@ -91,7 +92,7 @@ pub async fn create_api_key(
                 name: body.name,
                 key_id: key_id.clone(),
                 secret: secret.clone(),
-                product_id: body.product_id,
+                product_id: body.product_id.map(ProductId::new),
                 read_only: body.read_only,
                 ip_allowlist,
             },

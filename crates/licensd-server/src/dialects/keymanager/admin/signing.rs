@@ -1,6 +1,7 @@
 //! Per-product signing keys.
 
 use super::*;
+use licensd_domain::ProductId;
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -49,7 +50,7 @@ pub async fn set_product_signing_key(
     let stored = state
         .store
         .put_product_signing_key(
-            id,
+            ProductId::new(id),
             NewSigningKey {
                 kid: key.kid().to_string(),
                 algorithm: algorithm.as_str().to_string(),
@@ -81,7 +82,7 @@ pub async fn get_product_signing_key(
 ) -> Result<Json<ProductKeyView>, ApiError> {
     let stored = state
         .store
-        .product_signing_key(id)
+        .product_signing_key(ProductId::new(id))
         .await?
         .ok_or_else(|| ApiError::not_found("product signing key"))?;
     let algorithm = Algorithm::parse(&stored.algorithm).ok_or_else(ApiError::internal)?;
@@ -102,6 +103,8 @@ pub async fn delete_product_signing_key(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
     let event = admin.event("keymanager.product_key.deleted", "product").subject(id);
-    let write = state.store.delete_product_signing_key(id, event, state.now());
+    let write = state
+        .store
+        .delete_product_signing_key(ProductId::new(id), event, state.now());
     no_content("product signing key", write).await
 }

@@ -1,6 +1,7 @@
 //! Reading the telemetry shipped applications sent.
 
 use super::*;
+use licensd_domain::ProductId;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -24,7 +25,7 @@ pub async fn list_telemetry(
         license_key: query.license_key,
         user_identifier: query.user_identifier,
         has_red_flags: query.has_red_flags,
-        product_id: query.product_id,
+        product_id: query.product_id.map(ProductId::new),
     };
     Ok(Json(
         state.store.list_telemetry(filter, query.limit.unwrap_or(100)).await?,

@@ -18,7 +18,7 @@ pub async fn check_license_feature(call: LsCall) -> Result<Response, LsError> {
         let lease = state
             .store
             .checkout_feature_lease(
-                license.id.get(),
+                license.id,
                 &code,
                 &hardware_id,
                 None,

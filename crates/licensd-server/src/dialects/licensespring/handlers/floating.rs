@@ -128,7 +128,7 @@ pub async fn floating_feature_borrow(call: LsCall) -> Result<Response, LsError> 
         .state
         .store
         .checkout_feature_lease(
-            license.id.get(),
+            license.id,
             &code,
             &hardware_id,
             Some(until),
@@ -147,7 +147,7 @@ pub async fn floating_feature_release(call: LsCall) -> Result<Response, LsError>
     call.state
         .store
         .release_feature_lease(
-            license.id.get(),
+            license.id,
             &code,
             &hardware_id,
             call.event("license.feature_released"),

@@ -148,11 +148,7 @@ async fn user_product_licenses(
         .map_err(LsError::from_store)?;
     let mut licenses = Vec::new();
     for id in ids {
-        let license = state
-            .store
-            .get_license(LicenseId::new(id))
-            .await
-            .map_err(LsError::from_store)?;
+        let license = state.store.get_license(id).await.map_err(LsError::from_store)?;
         if license.product_id == product.id {
             licenses.push(license);
         }
@@ -192,11 +188,7 @@ pub(crate) async fn identify(
             .await
             .map_err(LsError::from_store)?;
         for id in ids {
-            let candidate = state
-                .store
-                .get_license(LicenseId::new(id))
-                .await
-                .map_err(LsError::from_store)?;
+            let candidate = state.store.get_license(id).await.map_err(LsError::from_store)?;
             if let Some(license) = on_product(state, candidate, product, bundle_code.as_deref()).await?
                 && license_id.is_none_or(|id| id == license.id.get())
             {
@@ -294,17 +286,10 @@ async fn on_product(
             return Ok(Some(license));
         };
         // A member license named by its own key, in the bundle `bundle_code` names.
-        let Some(bundle_id) = store
-            .bundle_of_license(license.id.get())
-            .await
-            .map_err(LsError::from_store)?
-        else {
+        let Some(bundle_id) = store.bundle_of_license(license.id).await.map_err(LsError::from_store)? else {
             return Ok(None);
         };
-        let bundle = store
-            .get_license(LicenseId::new(bundle_id))
-            .await
-            .map_err(LsError::from_store)?;
+        let bundle = store.get_license(bundle_id).await.map_err(LsError::from_store)?;
         let bundle_product = store
             .get_product(bundle.product_id)
             .await
@@ -320,15 +305,8 @@ async fn on_product(
             return Ok(None);
         }
     }
-    for id in store
-        .bundle_licenses(license.id.get())
-        .await
-        .map_err(LsError::from_store)?
-    {
-        let member = store
-            .get_license(LicenseId::new(id))
-            .await
-            .map_err(LsError::from_store)?;
+    for id in store.bundle_licenses(license.id).await.map_err(LsError::from_store)? {
+        let member = store.get_license(id).await.map_err(LsError::from_store)?;
         if member.product_id == product.id {
             return Ok(Some(member));
         }

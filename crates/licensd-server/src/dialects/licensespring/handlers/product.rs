@@ -14,7 +14,7 @@ pub async fn product_details(
         if include_latest {
             let versions = state
                 .store
-                .list_product_versions(product.id.get())
+                .list_product_versions(product.id)
                 .await
                 .map_err(LsError::from_store)?;
             let env = params.opt_str("env")?;
@@ -74,7 +74,7 @@ async fn update_context(
     let device = licensed_device(state, &license, &hardware_id).await?;
     let versions = state
         .store
-        .list_product_versions(product.id.get())
+        .list_product_versions(product.id)
         .await
         .map_err(LsError::from_store)?;
     Ok((license, device, versions))

@@ -124,13 +124,13 @@ pub async fn customer_license_users(
         .ok_or_else(|| LsError::bad("customer_does_not_exist", "no customer with this e-mail"))?;
     let customer = state
         .store
-        .get_customer(CustomerId::new(customer_id))
+        .get_customer(customer_id)
         .await
         .map_err(LsError::from_store)?;
     let users = state
         .store
         .list_license_users(
-            Some(CustomerId::new(customer_id)),
+            Some(customer_id),
             licensd_store::Page {
                 after: None,
                 limit: 1000,

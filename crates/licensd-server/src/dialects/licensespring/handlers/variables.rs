@@ -48,7 +48,7 @@ pub async fn track_device_variables(call: LsCall) -> Result<Response, LsError> {
         .state
         .store
         .track_device_variables(
-            license.id.get(),
+            license.id,
             &hardware_id,
             variables,
             call.event("device.variables_tracked"),
@@ -56,7 +56,7 @@ pub async fn track_device_variables(call: LsCall) -> Result<Response, LsError> {
         )
         .await
         .map_err(LsError::from_store)?;
-    Ok(signed(&variable_rows(device_id, &after, json!(now), false)))
+    Ok(signed(&variable_rows(device_id.get(), &after, json!(now), false)))
 }
 
 pub async fn get_device_variables(

@@ -67,7 +67,7 @@ pub async fn create_customer(State(state): State<AppState>, AdminCall(actor, bod
         ),
     };
     let profile = CustomerProfile {
-        customer_id: 0,
+        customer_id: CustomerId::new(0),
         customer_number: number,
         prospect_number: non_blank(request.prospect_number.as_deref()),
         customer_type_id,

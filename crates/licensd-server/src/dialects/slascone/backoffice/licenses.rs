@@ -47,7 +47,7 @@ async fn apply_update(
     let event = EventDraft::new(actor, action, "license");
     state
         .store
-        .apply_license_update(license_id, update, event, state.now())
+        .apply_license_update(LicenseId::new(license_id), update, event, state.now())
         .await
         .map_err(update_refusal)?;
     let license = state

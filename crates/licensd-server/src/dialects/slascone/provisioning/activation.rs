@@ -86,10 +86,10 @@ async fn licenses_to_move_from(state: &AppState, license: &License, client_id: &
         .map_err(SlError::from_store)?;
     let mut moved = Vec::new();
     for token in tokens {
-        if token.license_id == license.id.get() || moved.contains(&LicenseId::new(token.license_id)) {
+        if token.license_id == license.id || moved.contains(&token.license_id) {
             continue;
         }
-        let other = match state.store.get_license(LicenseId::new(token.license_id)).await {
+        let other = match state.store.get_license(token.license_id).await {
             Ok(other) => other,
             Err(StoreError::NotFound) => continue,
             Err(error) => return Err(SlError::from_store(error)),
@@ -116,7 +116,7 @@ pub async fn check_software_version(state: &AppState, license_id: i64, version: 
     };
     let values = state
         .store
-        .license_values(license_id)
+        .license_values(LicenseId::new(license_id))
         .await
         .map_err(SlError::from_store)?;
     let limitation = values
@@ -135,7 +135,7 @@ pub async fn issue_token(state: &AppState, license_id: i64, client_id: &str) -> 
     let candidate = random_guid()?;
     state
         .store
-        .token_for(license_id, client_id, &candidate, state.now())
+        .token_for(LicenseId::new(license_id), client_id, &candidate, state.now())
         .await
         .map_err(SlError::from_store)
 }
@@ -168,7 +168,7 @@ async fn find_by_license_or_token_key(
     };
     let license = state
         .store
-        .get_license(LicenseId::new(token.license_id))
+        .get_license(token.license_id)
         .await
         .map_err(SlError::from_store)?;
     if license.product_id != product.id {

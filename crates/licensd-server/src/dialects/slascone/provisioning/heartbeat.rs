@@ -90,7 +90,7 @@ async fn client_license(
         let token = super::super::lookup::known_token(state, token_key).await?;
         let license = state
             .store
-            .get_license(LicenseId::new(token.license_id))
+            .get_license(token.license_id)
             .await
             .map_err(SlError::from_store)?;
         if license.product_id != product.id {
@@ -113,7 +113,7 @@ async fn client_license(
     for token in tokens.into_iter().rev() {
         let license = state
             .store
-            .get_license(LicenseId::new(token.license_id))
+            .get_license(token.license_id)
             .await
             .map_err(SlError::from_store)?;
         if license.product_id == product.id && active_device(state, license.id.get(), client_id).await?.is_some() {
@@ -150,7 +150,7 @@ pub async fn unassign(
     let token = super::super::lookup::known_token(state, &token_key).await?;
     let license = state
         .store
-        .get_license(LicenseId::new(token.license_id))
+        .get_license(token.license_id)
         .await
         .map_err(SlError::from_store)?;
     caller.require_product(license.product_id.get())?;

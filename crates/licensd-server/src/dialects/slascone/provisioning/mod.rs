@@ -107,21 +107,14 @@ pub async fn render_info(
         now,
     });
     // The license's variable values and license type (back office, backoffice/).
-    let values = store
-        .license_values(license.id.get())
-        .await
-        .map_err(SlError::from_store)?;
+    let values = store.license_values(license.id).await.map_err(SlError::from_store)?;
     info::apply_values(
         &mut rendered,
         &values,
         product,
         device.and_then(|d| d.app_version.as_deref()),
     );
-    if let Some(legacy) = store
-        .legacy_key_of(license.id.get())
-        .await
-        .map_err(SlError::from_store)?
-    {
+    if let Some(legacy) = store.legacy_key_of(license.id).await.map_err(SlError::from_store)? {
         rendered.legacy_license_key = Some(legacy);
     }
     Ok(rendered)

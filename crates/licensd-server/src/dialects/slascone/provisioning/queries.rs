@@ -27,11 +27,7 @@ pub async fn by_license(
                 .await
                 .map_err(SlError::from_store)?
                 .ok_or(SlError::Conflict(Conflict::UnknownLegacyKey))?;
-            state
-                .store
-                .get_license(LicenseId::new(id))
-                .await
-                .map_err(SlError::from_store)?
+            state.store.get_license(id).await.map_err(SlError::from_store)?
         }
         None => {
             let key = required(request.license_key, Conflict::InvalidLicenseKey)?;
@@ -66,7 +62,7 @@ pub async fn by_customer(
     }
     let product_filter = match request.product_id.filter(|code| !code.trim().is_empty()) {
         Some(code) => Some(product(&state, &caller, Some(code)).await?.id),
-        None => caller.credential.product_id.map(ProductId::new),
+        None => caller.credential.product_id,
     };
     let mut infos = Vec::new();
     let mut page = Page::default();
@@ -136,15 +132,11 @@ pub async fn by_user(
         .map_err(SlError::from_store)?;
     let mut infos = Vec::new();
     for id in ids {
-        let license = state
-            .store
-            .get_license(LicenseId::new(id))
-            .await
-            .map_err(SlError::from_store)?;
+        let license = state.store.get_license(id).await.map_err(SlError::from_store)?;
         if caller
             .credential
             .product_id
-            .is_some_and(|scope| scope != license.product_id.get())
+            .is_some_and(|scope| scope != license.product_id)
         {
             continue;
         }

@@ -37,7 +37,7 @@ pub async fn validate(
             active_device(state, license.id.get(), client_id).await?,
             state
                 .store
-                .token_of(license.id.get(), client_id)
+                .token_of(license.id, client_id)
                 .await
                 .map_err(SlError::from_store)?,
         ),
