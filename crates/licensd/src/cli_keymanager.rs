@@ -3,7 +3,7 @@
 //! signing keys.
 
 use crate::cli::{CliError, Client};
-use crate::output;
+use crate::output::{self, show};
 use clap::Subcommand;
 use serde_json::{Value, json};
 
@@ -189,16 +189,6 @@ const CONTRACT_COLUMNS: &[(&str, &str)] = &[
     ("CONTRACT KEY", "contract_key"),
 ];
 const PRODUCT_KEY_FIELDS: &[(&str, &str)] = &[("PRODUCT", "product_id"), ("KID", "kid"), ("ALGORITHM", "algorithm")];
-
-fn show(value: &Value, json: bool, columns: &[(&str, &str)]) -> String {
-    if json {
-        return value.to_string();
-    }
-    match value {
-        Value::Array(rows) => output::table(rows, columns),
-        other => output::record(other, columns),
-    }
-}
 
 pub async fn execute(client: &Client, command: KeyManagerCommand, json: bool) -> Result<String, CliError> {
     match command {
