@@ -254,6 +254,15 @@ fn created_with_secret(created: &Value, json: bool, record: &str, columns: &[(&s
     format!("{}\nsecret (shown once)  {secret}", output::record(&row, columns))
 }
 
+/// A list's path, narrowed to one product's rows when the command names a product
+/// (`?product_id=`).
+pub(crate) fn for_product(path: &str, product: Option<i64>) -> String {
+    match product {
+        Some(product) => format!("{path}?product_id={product}"),
+        None => path.to_owned(),
+    }
+}
+
 fn parse_json(flag: &str, text: &str) -> Result<Value, CliError> {
     serde_json::from_str(text).map_err(|error| CliError::usage(format!("--{flag} is not valid JSON: {error}")))
 }
@@ -368,9 +377,7 @@ async fn execute(client: &Client, command: AdminCommand, json: bool) -> Result<S
                 Ok(render(&client.post("/v1/policies", body).await?, json, POLICY_COLUMNS))
             }
             PolicyCommand::List { product } => {
-                let path = product
-                    .map(|p| format!("/v1/policies?product_id={p}"))
-                    .unwrap_or_else(|| "/v1/policies".into());
+                let path = for_product("/v1/policies", product);
                 Ok(render(&client.get(&path).await?, json, POLICY_COLUMNS))
             }
             PolicyCommand::Show { id } => Ok(render(
@@ -396,9 +403,7 @@ async fn execute(client: &Client, command: AdminCommand, json: bool) -> Result<S
                 Ok(render(&client.post("/v1/features", body).await?, json, FEATURE_COLUMNS))
             }
             FeatureCommand::List { product } => {
-                let path = product
-                    .map(|p| format!("/v1/features?product_id={p}"))
-                    .unwrap_or_else(|| "/v1/features".into());
+                let path = for_product("/v1/features", product);
                 Ok(render(&client.get(&path).await?, json, FEATURE_COLUMNS))
             }
             FeatureCommand::Delete { id } => client
@@ -435,9 +440,7 @@ async fn execute(client: &Client, command: AdminCommand, json: bool) -> Result<S
                 .await
                 .map(|_| String::new()),
             DeviceCommand::Blocked { product } => {
-                let path = product
-                    .map(|p| format!("/v1/blocked-devices?product_id={p}"))
-                    .unwrap_or_else(|| "/v1/blocked-devices".into());
+                let path = for_product("/v1/blocked-devices", product);
                 Ok(render(&client.get(&path).await?, json, BLOCKED_COLUMNS))
             }
         },

@@ -2,7 +2,7 @@
 //! `/v1/keymanager/…` routes): API keys with capabilities, the access block list and per-product
 //! signing keys.
 
-use crate::cli::{CliError, Client};
+use crate::cli::{CliError, Client, for_product};
 use crate::output::{self, show};
 use clap::Subcommand;
 use serde_json::{Value, json};
@@ -321,10 +321,7 @@ pub async fn execute(client: &Client, command: KeyManagerCommand, json: bool) ->
             Ok(show(&value, json, GENERATOR_COLUMNS))
         }
         KeyManagerCommand::Generators { product } => {
-            let path = match product {
-                Some(product) => format!("/v1/keymanager/generators?product_id={product}"),
-                None => "/v1/keymanager/generators".into(),
-            };
+            let path = for_product("/v1/keymanager/generators", product);
             let value = client.get(&path).await?;
             Ok(show(&value, json, GENERATOR_COLUMNS))
         }
@@ -368,10 +365,7 @@ pub async fn execute(client: &Client, command: KeyManagerCommand, json: bool) ->
             Ok(show(&value, json, DOWNLOADABLE_COLUMNS))
         }
         KeyManagerCommand::Downloadables { product } => {
-            let path = match product {
-                Some(product) => format!("/v1/keymanager/downloadables?product_id={product}"),
-                None => "/v1/keymanager/downloadables".into(),
-            };
+            let path = for_product("/v1/keymanager/downloadables", product);
             let value = client.get(&path).await?;
             Ok(show(&value, json, DOWNLOADABLE_COLUMNS))
         }
