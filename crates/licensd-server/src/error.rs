@@ -38,6 +38,38 @@ impl<T> ForResource<T> for Result<T, StoreError> {
     }
 }
 
+/// The answer of an admin read or write that shows one value (a get, an update, a revoke): the
+/// store call awaited, its error mapped for `what` (as `.for_resource(what)` does), and otherwise
+/// 200 with the value as JSON.
+pub async fn ok_json<T>(
+    what: &str,
+    call: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<Json<T>, ApiError> {
+    Ok(Json(call.await.for_resource(what)?))
+}
+
+/// The answer of an admin create: the store's write awaited, its error mapped for `what` (as
+/// `.for_resource(what)` does), and otherwise 201 with what was created as JSON. One place keeps
+/// the native, Key Manager, LicenseSpring and SLASCONE admin creates alike.
+pub async fn created<T>(
+    what: &str,
+    write: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<(StatusCode, Json<T>), ApiError> {
+    Ok((StatusCode::CREATED, Json(write.await.for_resource(what)?)))
+}
+
+/// The answer of an admin write that has nothing to show (a delete by id, an assignment, a value
+/// set): the store's write awaited, its error mapped for `what` (as `.for_resource(what)` does),
+/// and otherwise 204 with no body. The native, Key Manager, LicenseSpring and SLASCONE admin APIs
+/// all answer such writes this way; one place keeps them alike.
+pub async fn no_content<T>(
+    what: &str,
+    write: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<StatusCode, ApiError> {
+    write.await.for_resource(what)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {

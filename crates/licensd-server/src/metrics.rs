@@ -36,7 +36,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
@@ -196,14 +196,24 @@ fn latency_histogram() -> Histogram {
     Histogram::new(LATENCY_BUCKETS)
 }
 
+/// A family of `M` per label set `L`, registered under `name` with its `help` text: a fresh
+/// default family and a handle to it that the server records through.
+fn registered<L, M>(registry: &mut Registry, name: &str, help: &str) -> Family<L, M>
+where
+    Family<L, M>: Metric + Clone + Default,
+{
+    let family = Family::<L, M>::default();
+    registry.register(name, help, family.clone());
+    family
+}
+
 impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("licensd");
-        let requests = Family::<RequestLabels, Counter>::default();
-        registry.register(
+        let requests = registered(
+            &mut registry,
             "http_requests",
             "HTTP requests answered, by dialect, matched route template, method and status",
-            requests.clone(),
         );
         let latency: Family<LatencyLabels, Histogram, fn() -> Histogram> =
             Family::new_with_constructor(latency_histogram);
@@ -212,41 +222,35 @@ impl Metrics {
             "Time from a request's arrival to its response head, in seconds",
             latency.clone(),
         );
-        let denials = Family::<DenialLabels, Counter>::default();
-        registry.register(
+        let denials = registered(
+            &mut registry,
             "client_denials",
             "Client decisions refused by a licensing rule, by dialect and domain Denial code",
-            denials.clone(),
         );
-        let pool_size = Family::<PoolLabels, Gauge>::default();
-        registry.register(
+        let pool_size = registered(
+            &mut registry,
             "db_pool_connections",
             "Database connections open (idle or in use), by pool",
-            pool_size.clone(),
         );
-        let pool_idle = Family::<PoolLabels, Gauge>::default();
-        registry.register(
+        let pool_idle = registered(
+            &mut registry,
             "db_pool_idle_connections",
             "Database connections open and idle, by pool",
-            pool_idle.clone(),
         );
-        let pool_max = Family::<PoolLabels, Gauge>::default();
-        registry.register(
+        let pool_max = registered(
+            &mut registry,
             "db_pool_max_connections",
             "The most database connections a pool opens",
-            pool_max.clone(),
         );
-        let cache = Family::<CacheLabels, Counter>::default();
-        registry.register(
+        let cache = registered(
+            &mut registry,
             "read_cache_lookups",
             "Read-cache lookups (SQLite), by map and result (hit or miss)",
-            cache.clone(),
         );
-        let deliveries = Family::<DeliveryLabels, Counter>::default();
-        registry.register(
+        let deliveries = registered(
+            &mut registry,
             "webhook_delivery_attempts",
             "Outbox delivery attempts made by this process, by delivery kind and result (delivered, failed: to be retried, dead: given up)",
-            deliveries.clone(),
         );
         Self {
             registry,

@@ -1,20 +1,16 @@
 //! What every client credential's creation needs, whichever route makes it (native
 //! `/v1/credentials`, Key Manager's `/v1/keymanager/api-keys`): its product scope checked and a
 //! fresh key id and secret.
-use licensd_domain::ProductId;
 
-use crate::error::{ApiError, ForResource};
+use crate::error::ApiError;
+use crate::http::lookup;
 use crate::state::AppState;
 use licensd_domain::keygen::KeyPattern;
 
 /// The product a credential is limited to exists (404 `product` otherwise).
 pub(crate) async fn check_product_scope(state: &AppState, product_id: Option<i64>) -> Result<(), ApiError> {
     if let Some(product_id) = product_id {
-        state
-            .store
-            .get_product(ProductId::new(product_id))
-            .await
-            .for_resource("product")?;
+        lookup::product(state, product_id).await?;
     }
     Ok(())
 }

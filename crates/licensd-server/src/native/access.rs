@@ -1,7 +1,7 @@
 //! Client credentials per dialect, admin tokens, published signing keys and the event log.
 
 use super::{PageQuery, Paged};
-use crate::error::{ApiError, ErrorBody, ForResource};
+use crate::error::{ApiError, ErrorBody, ForResource, ok_json};
 use crate::http::Admin;
 use crate::http::credentials::{check_product_scope, new_key_id_and_secret};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
@@ -86,13 +86,7 @@ pub async fn revoke_credential(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Credential>, ApiError> {
     let event = admin.event("credential.revoked", "credential").subject(id);
-    Ok(Json(
-        state
-            .store
-            .revoke_credential(id, event, state.now())
-            .await
-            .for_resource("credential")?,
-    ))
+    ok_json("credential", state.store.revoke_credential(id, event, state.now())).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -277,11 +271,7 @@ pub async fn list_events(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<EventQuery>,
 ) -> Result<Json<Paged<Event>>, ApiError> {
-    let page = PageQuery {
-        after: query.after,
-        limit: query.limit,
-    }
-    .page()?;
+    let page = PageQuery::of(query.after, query.limit)?;
     let filter = EventFilter {
         subject_type: query.subject_type,
         subject_id: query.subject_id,

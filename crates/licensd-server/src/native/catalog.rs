@@ -1,12 +1,12 @@
 //! Products, feature definitions and policies.
 
 use super::{PageQuery, Paged};
-use crate::error::{ApiError, ErrorBody, ForResource};
-use crate::http::Admin;
+use crate::error::{ApiError, ErrorBody, ForResource, created, no_content, ok_json};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::validate::{
     metadata_or_empty, require_days, require_instant, require_non_negative, require_text, within,
 };
+use crate::http::{Admin, lookup};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -68,12 +68,8 @@ pub async fn create_product(
         trial_days: body.trial_days,
         metadata: metadata_or_empty(body.metadata)?,
     };
-    let product = state
-        .store
-        .create_product(new, admin.event("product.created", "product"), state.now())
-        .await
-        .for_resource("product")?;
-    Ok((StatusCode::CREATED, Json(product)))
+    let event = admin.event("product.created", "product");
+    created("product", state.store.create_product(new, event, state.now())).await
 }
 
 #[utoipa::path(get, path = "/v1/products", tag = "products", params(PageQuery), responses((status = 200, body = Paged<Product>)), security(("bearer" = [])))]
@@ -93,13 +89,7 @@ pub async fn get_product(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Product>, ApiError> {
-    Ok(Json(
-        state
-            .store
-            .get_product(ProductId::new(id))
-            .await
-            .for_resource("product")?,
-    ))
+    ok_json("product", state.store.get_product(ProductId::new(id))).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -122,11 +112,7 @@ pub async fn update_product(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<UpdateProduct>,
 ) -> Result<Json<Product>, ApiError> {
-    let mut product = state
-        .store
-        .get_product(ProductId::new(id))
-        .await
-        .for_resource("product")?;
+    let mut product = lookup::product(&state, id).await?;
     if let Some(code) = body.code {
         check_code(&code)?;
         product.code = code;
@@ -152,13 +138,7 @@ pub async fn update_product(
         product.metadata = metadata_or_empty(body.metadata)?;
     }
     let event = admin.event("product.updated", "product").subject(id);
-    Ok(Json(
-        state
-            .store
-            .update_product(product, event, state.now())
-            .await
-            .for_resource("product")?,
-    ))
+    ok_json("product", state.store.update_product(product, event, state.now())).await
 }
 
 /// `DELETE /v1/products/{id}` options.
@@ -185,17 +165,13 @@ pub async fn delete_product(
     } else {
         product_deletion::ProductDeletion::RefuseWhileLicensed
     };
-    state
-        .store
-        .delete_product(
-            ProductId::new(id),
-            deletion,
-            admin.event("product.deleted", "product").subject(id),
-            state.now(),
-        )
-        .await
-        .for_resource("product")?;
-    Ok(StatusCode::NO_CONTENT)
+    let write = state.store.delete_product(
+        ProductId::new(id),
+        deletion,
+        admin.event("product.deleted", "product").subject(id),
+        state.now(),
+    );
+    no_content("product", write).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -287,12 +263,8 @@ pub async fn create_feature(
         floating_lease_seconds: body.floating_lease_seconds,
         metadata: metadata_or_empty(body.metadata)?,
     };
-    let feature = state
-        .store
-        .create_feature(new, admin.event("feature.created", "feature"), state.now())
-        .await
-        .for_resource("feature")?;
-    Ok((StatusCode::CREATED, Json(feature)))
+    let event = admin.event("feature.created", "feature");
+    created("feature", state.store.create_feature(new, event, state.now())).await
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -319,7 +291,7 @@ pub async fn get_feature(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<FeatureDefinition>, ApiError> {
-    Ok(Json(state.store.get_feature(id).await.for_resource("feature")?))
+    ok_json("feature", state.store.get_feature(id)).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -389,13 +361,7 @@ pub async fn update_feature(
         feature.floating_lease_seconds,
     )?;
     let event = admin.event("feature.updated", "feature").subject(id);
-    Ok(Json(
-        state
-            .store
-            .update_feature(feature, event, state.now())
-            .await
-            .for_resource("feature")?,
-    ))
+    ok_json("feature", state.store.update_feature(feature, event, state.now())).await
 }
 
 #[utoipa::path(delete, path = "/v1/features/{id}", tag = "features", params(("id" = i64, Path)), responses((status = 204), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
@@ -404,12 +370,8 @@ pub async fn delete_feature(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .delete_feature(id, admin.event("feature.deleted", "feature").subject(id), state.now())
-        .await
-        .for_resource("feature")?;
-    Ok(StatusCode::NO_CONTENT)
+    let event = admin.event("feature.deleted", "feature").subject(id);
+    no_content("feature", state.store.delete_feature(id, event, state.now())).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -487,12 +449,8 @@ pub async fn create_policy(
         features: body.features,
         metadata: metadata_or_empty(body.metadata)?,
     };
-    let policy = state
-        .store
-        .create_policy(new, admin.event("policy.created", "policy"), state.now())
-        .await
-        .for_resource("policy")?;
-    Ok((StatusCode::CREATED, Json(policy)))
+    let event = admin.event("policy.created", "policy");
+    created("policy", state.store.create_policy(new, event, state.now())).await
 }
 
 /// Feature grants must name features of the same product.
@@ -536,7 +494,7 @@ pub async fn get_policy(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Policy>, ApiError> {
-    Ok(Json(state.store.get_policy(id).await.for_resource("policy")?))
+    ok_json("policy", state.store.get_policy(id)).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -586,13 +544,7 @@ pub async fn update_policy(
         policy.metadata = metadata_or_empty(body.metadata)?;
     }
     let event = admin.event("policy.updated", "policy").subject(id);
-    Ok(Json(
-        state
-            .store
-            .update_policy(policy, event, state.now())
-            .await
-            .for_resource("policy")?,
-    ))
+    ok_json("policy", state.store.update_policy(policy, event, state.now())).await
 }
 
 #[utoipa::path(delete, path = "/v1/policies/{id}", tag = "policies", params(("id" = i64, Path)), responses((status = 204), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
@@ -601,10 +553,6 @@ pub async fn delete_policy(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .delete_policy(id, admin.event("policy.deleted", "policy").subject(id), state.now())
-        .await
-        .for_resource("policy")?;
-    Ok(StatusCode::NO_CONTENT)
+    let event = admin.event("policy.deleted", "policy").subject(id);
+    no_content("policy", state.store.delete_policy(id, event, state.now())).await
 }

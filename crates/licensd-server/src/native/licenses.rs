@@ -2,10 +2,10 @@
 
 use super::catalog::{check_feature_codes, check_terms};
 use super::{PageQuery, Paged};
-use crate::error::{ApiError, ErrorBody, ForResource};
-use crate::http::Admin;
+use crate::error::{ApiError, ErrorBody, ForResource, created, no_content, ok_json};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::validate::{metadata_or_empty, optional_text, require_days, require_instant, require_text};
+use crate::http::{Admin, lookup};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -254,11 +254,7 @@ pub async fn list_licenses(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<LicenseQuery>,
 ) -> Result<Json<Paged<License>>, ApiError> {
-    let page = PageQuery {
-        after: query.after,
-        limit: query.limit,
-    }
-    .page()?;
+    let page = PageQuery::of(query.after, query.limit)?;
     let filter = LicenseFilter {
         product_id: query.product_id.map(ProductId::new),
         policy_id: query.policy_id,
@@ -285,11 +281,7 @@ pub async fn get_license(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<LicenseDetail>, ApiError> {
-    let license = state
-        .store
-        .get_license(LicenseId::new(id))
-        .await
-        .for_resource("license")?;
+    let license = lookup::license(&state, id).await?;
     let features = state.store.license_features(LicenseId::new(id)).await?;
     let devices = state.store.list_devices(LicenseId::new(id)).await?;
     Ok(Json(LicenseDetail {
@@ -334,11 +326,7 @@ pub async fn update_license(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<UpdateLicense>,
 ) -> Result<Json<License>, ApiError> {
-    let license = state
-        .store
-        .get_license(LicenseId::new(id))
-        .await
-        .for_resource("license")?;
+    let license = lookup::license(&state, id).await?;
     let mut edit = LicenseEdit::from_license(&license);
     if let Some(customer_id) = body.customer_id {
         if let Some(id) = customer_id {
@@ -393,13 +381,11 @@ pub async fn update_license(
         return Err(ApiError::unprocessable("expires_at must be after starts_at"));
     }
     let event = admin.event("license.updated", "license").subject(id);
-    Ok(Json(
-        state
-            .store
-            .edit_license(LicenseId::new(id), edit, event, state.now())
-            .await
-            .for_resource("license")?,
-    ))
+    ok_json(
+        "license",
+        state.store.edit_license(LicenseId::new(id), edit, event, state.now()),
+    )
+    .await
 }
 
 async fn set_status(
@@ -409,21 +395,15 @@ async fn set_status(
     status: LicenseStatus,
     action: &str,
 ) -> Result<Json<License>, ApiError> {
-    let license = state
-        .store
-        .get_license(LicenseId::new(id))
-        .await
-        .for_resource("license")?;
+    let license = lookup::license(&state, id).await?;
     let mut edit = LicenseEdit::from_license(&license);
     edit.status = status;
     let event = admin.event(action, "license").subject(id);
-    Ok(Json(
-        state
-            .store
-            .edit_license(LicenseId::new(id), edit, event, state.now())
-            .await
-            .for_resource("license")?,
-    ))
+    ok_json(
+        "license",
+        state.store.edit_license(LicenseId::new(id), edit, event, state.now()),
+    )
+    .await
 }
 
 /// Sets the licence's consumption counters (its own and its features') back to zero and starts
@@ -440,13 +420,7 @@ pub async fn reset_consumption(
         .reset_consumption(id, event, state.now())
         .await
         .for_resource("license")?;
-    Ok(Json(
-        state
-            .store
-            .get_license(LicenseId::new(id))
-            .await
-            .for_resource("license")?,
-    ))
+    ok_json("license", state.store.get_license(LicenseId::new(id))).await
 }
 
 #[utoipa::path(post, path = "/v1/licenses/{id}/enable", tag = "licenses", params(("id" = i64, Path)), responses((status = 200, body = License)), security(("bearer" = [])))]
@@ -482,16 +456,9 @@ pub async fn delete_license(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .delete_license(
-            LicenseId::new(id),
-            admin.event("license.deleted", "license").subject(id),
-            state.now(),
-        )
-        .await
-        .for_resource("license")?;
-    Ok(StatusCode::NO_CONTENT)
+    let event = admin.event("license.deleted", "license").subject(id);
+    let write = state.store.delete_license(LicenseId::new(id), event, state.now());
+    no_content("license", write).await
 }
 
 #[utoipa::path(get, path = "/v1/licenses/{id}/devices", tag = "devices", params(("id" = i64, Path)), responses((status = 200, body = Vec<Device>)), security(("bearer" = [])))]
@@ -500,11 +467,7 @@ pub async fn list_devices(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<Device>>, ApiError> {
-    state
-        .store
-        .get_license(LicenseId::new(id))
-        .await
-        .for_resource("license")?;
+    lookup::license(&state, id).await?;
     Ok(Json(state.store.list_devices(LicenseId::new(id)).await?))
 }
 
@@ -514,11 +477,7 @@ pub async fn list_leases(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<FloatingLease>>, ApiError> {
-    state
-        .store
-        .get_license(LicenseId::new(id))
-        .await
-        .for_resource("license")?;
+    lookup::license(&state, id).await?;
     Ok(Json(state.store.live_leases(LicenseId::new(id), state.now()).await?))
 }
 
@@ -528,9 +487,7 @@ pub async fn get_device(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Device>, ApiError> {
-    Ok(Json(
-        state.store.get_device(DeviceId::new(id)).await.for_resource("device")?,
-    ))
+    ok_json("device", state.store.get_device(DeviceId::new(id))).await
 }
 
 #[utoipa::path(post, path = "/v1/devices/{id}/deactivate", tag = "devices", params(("id" = i64, Path)), responses((status = 200, body = Device), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
@@ -540,13 +497,11 @@ pub async fn deactivate_device(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Device>, ApiError> {
     let event = admin.event("device.deactivated", "device").subject(id);
-    Ok(Json(
-        state
-            .store
-            .deactivate_device(DeviceId::new(id), event, state.now())
-            .await
-            .for_resource("device")?,
-    ))
+    ok_json(
+        "device",
+        state.store.deactivate_device(DeviceId::new(id), event, state.now()),
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -567,23 +522,15 @@ pub async fn block_device(
     require_text("fingerprint", &body.fingerprint, 512)?;
     optional_text("reason", &body.reason, 1024)?;
     if let Some(product_id) = body.product_id {
-        state
-            .store
-            .get_product(ProductId::new(product_id))
-            .await
-            .for_resource("product")?;
+        lookup::product(&state, product_id).await?;
     }
     let new = NewBlockedDevice {
         product_id: body.product_id.map(ProductId::new),
         fingerprint: body.fingerprint,
         reason: body.reason,
     };
-    let blocked = state
-        .store
-        .block_device(new, admin.event("device.blocked", "blocked_device"), state.now())
-        .await
-        .for_resource("blocked device")?;
-    Ok((StatusCode::CREATED, Json(blocked)))
+    let event = admin.event("device.blocked", "blocked_device");
+    created("blocked device", state.store.block_device(new, event, state.now())).await
 }
 
 #[utoipa::path(get, path = "/v1/blocked-devices", tag = "devices", params(super::catalog::ProductFilter), responses((status = 200, body = Vec<BlockedDevice>)), security(("bearer" = [])))]
@@ -606,14 +553,6 @@ pub async fn unblock_device(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .unblock_device(
-            id,
-            admin.event("device.unblocked", "blocked_device").subject(id),
-            state.now(),
-        )
-        .await
-        .for_resource("blocked device")?;
-    Ok(StatusCode::NO_CONTENT)
+    let event = admin.event("device.unblocked", "blocked_device").subject(id);
+    no_content("blocked device", state.store.unblock_device(id, event, state.now())).await
 }

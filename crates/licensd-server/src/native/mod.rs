@@ -147,6 +147,13 @@ pub struct PageQuery {
 }
 
 impl PageQuery {
+    /// The page a filter query's own `after` and `limit` fields ask for (filter queries carry
+    /// them beside their filters rather than flattening a `PageQuery`, which
+    /// `deny_unknown_fields` does not allow); checked as `page` checks them.
+    pub fn of(after: Option<i64>, limit: Option<i64>) -> Result<licensd_store::Page, ApiError> {
+        PageQuery { after, limit }.page()
+    }
+
     pub fn page(&self) -> Result<licensd_store::Page, ApiError> {
         let limit = self.limit.unwrap_or(100);
         if !(1..=1000).contains(&limit) {

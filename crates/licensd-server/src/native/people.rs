@@ -1,10 +1,10 @@
 //! Customers and license users (the people user-based licenses are assigned to).
 
 use super::{PageQuery, Paged};
-use crate::error::{ApiError, ErrorBody, ForResource};
-use crate::http::Admin;
+use crate::error::{ApiError, ErrorBody, ForResource, created, no_content, ok_json};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::validate::{metadata_or_empty, optional_text, require_text};
+use crate::http::{Admin, lookup};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -74,12 +74,8 @@ pub async fn create_customer(
         reference: body.reference,
         metadata: metadata_or_empty(body.metadata)?,
     };
-    let customer = state
-        .store
-        .create_customer(new, admin.event("customer.created", "customer"), state.now())
-        .await
-        .for_resource("customer")?;
-    Ok((StatusCode::CREATED, Json(customer)))
+    let event = admin.event("customer.created", "customer");
+    created("customer", state.store.create_customer(new, event, state.now())).await
 }
 
 #[utoipa::path(get, path = "/v1/customers", tag = "customers", params(PageQuery), responses((status = 200, body = Paged<Customer>)), security(("bearer" = [])))]
@@ -102,13 +98,7 @@ pub async fn get_customer(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Customer>, ApiError> {
-    Ok(Json(
-        state
-            .store
-            .get_customer(CustomerId::new(id))
-            .await
-            .for_resource("customer")?,
-    ))
+    ok_json("customer", state.store.get_customer(CustomerId::new(id))).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -163,13 +153,7 @@ pub async fn update_customer(
         customer.metadata = metadata_or_empty(body.metadata)?;
     }
     let event = admin.event("customer.updated", "customer").subject(id);
-    Ok(Json(
-        state
-            .store
-            .update_customer(customer, event, state.now())
-            .await
-            .for_resource("customer")?,
-    ))
+    ok_json("customer", state.store.update_customer(customer, event, state.now())).await
 }
 
 #[utoipa::path(delete, path = "/v1/customers/{id}", tag = "customers", params(("id" = i64, Path)), responses((status = 204), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
@@ -178,16 +162,9 @@ pub async fn delete_customer(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .delete_customer(
-            CustomerId::new(id),
-            admin.event("customer.deleted", "customer").subject(id),
-            state.now(),
-        )
-        .await
-        .for_resource("customer")?;
-    Ok(StatusCode::NO_CONTENT)
+    let event = admin.event("customer.deleted", "customer").subject(id);
+    let write = state.store.delete_customer(CustomerId::new(id), event, state.now());
+    no_content("customer", write).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -228,12 +205,8 @@ pub async fn create_license_user(
         name: body.name,
         password_hash,
     };
-    let user = state
-        .store
-        .create_license_user(new, admin.event("license_user.created", "license_user"), state.now())
-        .await
-        .for_resource("license user")?;
-    Ok((StatusCode::CREATED, Json(user)))
+    let event = admin.event("license_user.created", "license_user");
+    created("license user", state.store.create_license_user(new, event, state.now())).await
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -251,11 +224,7 @@ pub async fn list_license_users(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<LicenseUserQuery>,
 ) -> Result<Json<Paged<LicenseUser>>, ApiError> {
-    let page = PageQuery {
-        after: query.after,
-        limit: query.limit,
-    }
-    .page()?;
+    let page = PageQuery::of(query.after, query.limit)?;
     Ok(Json(Paged::new(
         state
             .store
@@ -272,9 +241,7 @@ pub async fn get_license_user(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<LicenseUser>, ApiError> {
-    Ok(Json(
-        state.store.get_license_user(id).await.for_resource("license user")?,
-    ))
+    ok_json("license user", state.store.get_license_user(id)).await
 }
 
 #[utoipa::path(delete, path = "/v1/license-users/{id}", tag = "license-users", params(("id" = i64, Path)), responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
@@ -283,16 +250,8 @@ pub async fn delete_license_user(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .delete_license_user(
-            id,
-            admin.event("license_user.deleted", "license_user").subject(id),
-            state.now(),
-        )
-        .await
-        .for_resource("license user")?;
-    Ok(StatusCode::NO_CONTENT)
+    let event = admin.event("license_user.deleted", "license_user").subject(id);
+    no_content("license user", state.store.delete_license_user(id, event, state.now())).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -312,12 +271,8 @@ pub async fn set_license_user_password(
     state.store.get_license_user(id).await.for_resource("license user")?;
     let hash = hash_password(body.password).await?;
     let event = admin.event("license_user.password_set", "license_user").subject(id);
-    state
-        .store
-        .set_license_user_password(id, &hash, event, state.now())
-        .await
-        .for_resource("license user")?;
-    Ok(StatusCode::NO_CONTENT)
+    let write = state.store.set_license_user_password(id, &hash, event, state.now());
+    no_content("license user", write).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -333,11 +288,7 @@ pub async fn assign_user(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<AssignUser>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .get_license(LicenseId::new(id))
-        .await
-        .for_resource("license")?;
+    lookup::license(&state, id).await?;
     state
         .store
         .get_license_user(body.user_id)
@@ -347,12 +298,10 @@ pub async fn assign_user(
         .event("license.user_assigned", "license")
         .subject(id)
         .data(serde_json::json!({"user_id": body.user_id}));
-    state
+    let write = state
         .store
-        .assign_license_user(LicenseId::new(id), body.user_id, event, state.now())
-        .await
-        .for_resource("license")?;
-    Ok(StatusCode::NO_CONTENT)
+        .assign_license_user(LicenseId::new(id), body.user_id, event, state.now());
+    no_content("license", write).await
 }
 
 #[utoipa::path(delete, path = "/v1/licenses/{id}/users/{user_id}", tag = "license-users", params(("id" = i64, Path), ("user_id" = i64, Path)), responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
@@ -365,12 +314,10 @@ pub async fn unassign_user(
         .event("license.user_unassigned", "license")
         .subject(id)
         .data(serde_json::json!({"user_id": user_id}));
-    state
+    let write = state
         .store
-        .unassign_license_user(LicenseId::new(id), user_id, event, state.now())
-        .await
-        .for_resource("license user assignment")?;
-    Ok(StatusCode::NO_CONTENT)
+        .unassign_license_user(LicenseId::new(id), user_id, event, state.now());
+    no_content("license user assignment", write).await
 }
 
 #[utoipa::path(get, path = "/v1/licenses/{id}/users", tag = "license-users", params(("id" = i64, Path)), responses((status = 200, body = Vec<LicenseUser>)), security(("bearer" = [])))]
@@ -379,10 +326,6 @@ pub async fn users_of_license(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<LicenseUser>>, ApiError> {
-    state
-        .store
-        .get_license(LicenseId::new(id))
-        .await
-        .for_resource("license")?;
+    lookup::license(&state, id).await?;
     Ok(Json(state.store.users_of_license(LicenseId::new(id)).await?))
 }

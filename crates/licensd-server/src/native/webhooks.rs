@@ -4,7 +4,7 @@
 //! and stored sealed.
 
 use super::{PageQuery, Paged};
-use crate::error::{ApiError, ErrorBody, ForResource};
+use crate::error::{ApiError, ErrorBody, ForResource, no_content, ok_json};
 use crate::http::Admin;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::http::validate::optional_text;
@@ -112,7 +112,7 @@ pub async fn get_webhook(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<WebhookEndpoint>, ApiError> {
-    Ok(Json(state.store.webhook_get(id).await.for_resource("webhook")?))
+    ok_json("webhook", state.store.webhook_get(id)).await
 }
 
 #[utoipa::path(patch, path = "/v1/webhooks/{id}", tag = "webhooks", params(("id" = i64, Path)), request_body = UpdateWebhook, responses((status = 200, body = WebhookEndpoint), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
@@ -137,18 +137,16 @@ pub async fn update_webhook(
         event_types: body.event_types,
         enabled: body.enabled,
     };
-    Ok(Json(
-        state
-            .store
-            .webhook_update(
-                id,
-                patch,
-                admin.event("webhook_endpoint.updated", "webhook_endpoint"),
-                state.now(),
-            )
-            .await
-            .for_resource("webhook")?,
-    ))
+    ok_json(
+        "webhook",
+        state.store.webhook_update(
+            id,
+            patch,
+            admin.event("webhook_endpoint.updated", "webhook_endpoint"),
+            state.now(),
+        ),
+    )
+    .await
 }
 
 #[utoipa::path(delete, path = "/v1/webhooks/{id}", tag = "webhooks", params(("id" = i64, Path)), responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
@@ -157,16 +155,8 @@ pub async fn delete_webhook(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .webhook_delete(
-            id,
-            admin.event("webhook_endpoint.deleted", "webhook_endpoint"),
-            state.now(),
-        )
-        .await
-        .for_resource("webhook")?;
-    Ok(StatusCode::NO_CONTENT)
+    let event = admin.event("webhook_endpoint.deleted", "webhook_endpoint");
+    no_content("webhook", state.store.webhook_delete(id, event, state.now())).await
 }
 
 /// One delivery to an endpoint: its state and what the receiver answered last.

@@ -418,56 +418,75 @@ async fn license_meta(state: &AppState, req: &KmRequest, codes: MetaCodes) -> Re
     if license.assignment == Assignment::InStock {
         return Ok(Reply::new(201).product(license.product_id.get()));
     }
+    let write = match codes.capability {
+        "create-license-key-meta" => MetaWrite::Create(453, 452, 210),
+        "update-license-key-meta" => MetaWrite::Update(353, 352),
+        _ => MetaWrite::Delete(252, 251),
+    };
     let owner = MetaOwner::License(license.id.get());
-    let value = value.unwrap_or_default();
+    let reply = write_meta(state, &caller, owner, &key, &value.unwrap_or_default(), write).await?;
+    Ok(reply.product(license.product_id.get()))
+}
+
+/// One Key Manager meta write and the codes it answers with.
+pub(super) enum MetaWrite {
+    /// Codes: created, key already there, owner missing.
+    Create(u16, u16, u16),
+    /// Codes: updated, key missing.
+    Update(u16, u16),
+    /// Codes: deleted, key missing.
+    Delete(u16, u16),
+}
+
+/// Creates, updates or deletes the meta entry `key` of a license or product. The license-key and
+/// product meta endpoints write the same way and differ only in their owner and codes; the event
+/// is `<license|product>.meta.<created|updated|deleted>` on the owner.
+pub(super) async fn write_meta(
+    state: &AppState,
+    caller: &Caller,
+    owner: MetaOwner,
+    key: &str,
+    value: &str,
+    write: MetaWrite,
+) -> Result<Reply, Internal> {
+    let subject = match owner {
+        MetaOwner::License(_) => "license",
+        MetaOwner::Product(_) => "product",
+    };
+    let meta_event = |done: &str| event(caller, &format!("{subject}.meta.{done}"), subject);
     let now = state.now();
-    let reply = match codes.capability {
-        "create-license-key-meta" => {
+    let reply = match write {
+        MetaWrite::Create(done, exists, missing) => {
             match state
                 .store
-                .create_meta(
-                    owner,
-                    &key,
-                    &value,
-                    event(&caller, "license.meta.created", "license"),
-                    now,
-                )
+                .create_meta(owner, key, value, meta_event("created"), now)
                 .await
             {
-                Ok(entry) => Reply::new(453).field("meta_id", json!(entry.id)),
-                Err(StoreError::Conflict(_)) => Reply::new(452),
-                Err(StoreError::NotFound) => Reply::new(210),
+                Ok(entry) => Reply::new(done).field("meta_id", json!(entry.id)),
+                Err(StoreError::Conflict(_)) => Reply::new(exists),
+                Err(StoreError::NotFound) => Reply::new(missing),
                 Err(other) => return Err(other.into()),
             }
         }
-        "update-license-key-meta" => {
+        MetaWrite::Update(done, missing) => {
             match state
                 .store
-                .update_meta(
-                    owner,
-                    &key,
-                    &value,
-                    event(&caller, "license.meta.updated", "license"),
-                    now,
-                )
+                .update_meta(owner, key, value, meta_event("updated"), now)
                 .await
             {
-                Ok(entry) => Reply::new(353).field("meta_id", json!(entry.id)),
-                Err(StoreError::NotFound) => Reply::new(352),
+                Ok(entry) => Reply::new(done).field("meta_id", json!(entry.id)),
+                Err(StoreError::NotFound) => Reply::new(missing),
                 Err(other) => return Err(other.into()),
             }
         }
-        _ => match state
-            .store
-            .delete_meta(owner, &key, event(&caller, "license.meta.deleted", "license"), now)
-            .await
+        MetaWrite::Delete(done, missing) => match state.store.delete_meta(owner, key, meta_event("deleted"), now).await
         {
-            Ok(()) => Reply::new(252),
-            Err(StoreError::NotFound) => Reply::new(251),
+            Ok(()) => Reply::new(done),
+            Err(StoreError::NotFound) => Reply::new(missing),
             Err(other) => return Err(other.into()),
         },
     };
-    Ok(reply.product(license.product_id.get()))
+    Ok(reply)
 }
 
 /// `product_id` as an existing product, or `None`.

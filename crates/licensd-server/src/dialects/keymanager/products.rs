@@ -3,7 +3,7 @@
 
 use super::Internal;
 use super::auth::{authorised, caller};
-use super::backoffice::{Errors, event, product_param, text_param};
+use super::backoffice::{Errors, MetaWrite, event, product_param, text_param, write_meta};
 use super::envelope::Reply;
 use super::request::KmRequest;
 use super::views::{ProductAttrs, product_json};
@@ -225,51 +225,13 @@ async fn product_meta(state: &AppState, req: &KmRequest, codes: ProductMetaCodes
     {
         return Ok(Reply::new(code).product(product.id.get()));
     }
-    let owner = MetaOwner::Product(product.id.get());
-    let value = value.unwrap_or_default();
-    let now = state.now();
-    let reply = match codes.capability {
-        "create-product-meta" => match state
-            .store
-            .create_meta(
-                owner,
-                &key,
-                &value,
-                event(&caller, "product.meta.created", "product"),
-                now,
-            )
-            .await
-        {
-            Ok(entry) => Reply::new(273).field("meta_id", json!(entry.id)),
-            Err(StoreError::Conflict(_)) => Reply::new(272),
-            Err(StoreError::NotFound) => Reply::new(274),
-            Err(other) => return Err(other.into()),
-        },
-        "update-product-meta" => match state
-            .store
-            .update_meta(
-                owner,
-                &key,
-                &value,
-                event(&caller, "product.meta.updated", "product"),
-                now,
-            )
-            .await
-        {
-            Ok(entry) => Reply::new(373).field("meta_id", json!(entry.id)),
-            Err(StoreError::NotFound) => Reply::new(372),
-            Err(other) => return Err(other.into()),
-        },
-        _ => match state
-            .store
-            .delete_meta(owner, &key, event(&caller, "product.meta.deleted", "product"), now)
-            .await
-        {
-            Ok(()) => Reply::new(482),
-            Err(StoreError::NotFound) => Reply::new(481),
-            Err(other) => return Err(other.into()),
-        },
+    let write = match codes.capability {
+        "create-product-meta" => MetaWrite::Create(273, 272, 274),
+        "update-product-meta" => MetaWrite::Update(373, 372),
+        _ => MetaWrite::Delete(482, 481),
     };
+    let owner = MetaOwner::Product(product.id.get());
+    let reply = write_meta(state, &caller, owner, &key, &value.unwrap_or_default(), write).await?;
     Ok(reply.product(product.id.get()))
 }
 

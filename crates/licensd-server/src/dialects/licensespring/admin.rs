@@ -2,12 +2,12 @@
 //! versions and their installation files (served by `versions` and `installation_file`), and
 //! bundles (a bundle product's member products; a bundle license's member licenses), served by
 //! `activate_bundle`, `check_bundle`, `deactivate_bundle` and `activate_bundle_offline`.
-use licensd_domain::{LicenseId, ProductId};
+use licensd_domain::ProductId;
 
-use crate::error::{ApiError, ErrorBody, ForResource};
-use crate::http::Admin;
+use crate::error::{ApiError, ErrorBody, ForResource, created, no_content};
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::http::validate::{optional_text, require_text};
+use crate::http::{Admin, lookup};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -67,11 +67,7 @@ pub async fn create_product_version(
     if body.size.is_some_and(|size| size < 0) {
         return Err(ApiError::unprocessable("size must not be negative"));
     }
-    state
-        .store
-        .get_product(ProductId::new(product_id))
-        .await
-        .for_resource("product")?;
+    lookup::product(&state, product_id).await?;
     let now = state.now();
     let new = ProductVersionSpec {
         product_id: ProductId::new(product_id),
@@ -87,12 +83,10 @@ pub async fn create_product_version(
         requires_version: body.requires_version,
         enabled: body.enabled,
     };
-    let version = state
+    let write = state
         .store
-        .create_product_version(new, admin.event("product_version.created", "product_version"), now)
-        .await
-        .for_resource("product version")?;
-    Ok((StatusCode::CREATED, Json(version)))
+        .create_product_version(new, admin.event("product_version.created", "product_version"), now);
+    created("product version", write).await
 }
 
 #[utoipa::path(get, path = "/v1/products/{id}/versions", tag = "product-versions", params(("id" = i64, Path)),
@@ -102,11 +96,7 @@ pub async fn list_product_versions(
     State(state): State<AppState>,
     ApiPath(product_id): ApiPath<i64>,
 ) -> Result<Json<Vec<ProductVersion>>, ApiError> {
-    state
-        .store
-        .get_product(ProductId::new(product_id))
-        .await
-        .for_resource("product")?;
+    lookup::product(&state, product_id).await?;
     let versions = state
         .store
         .list_product_versions(product_id)
@@ -122,16 +112,9 @@ pub async fn delete_product_version(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .delete_product_version(
-            id,
-            admin.event("product_version.deleted", "product_version"),
-            state.now(),
-        )
-        .await
-        .for_resource("product version")?;
-    Ok(StatusCode::NO_CONTENT)
+    let event = admin.event("product_version.deleted", "product_version");
+    let write = state.store.delete_product_version(id, event, state.now());
+    no_content("product version", write).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -165,11 +148,7 @@ pub struct BundleLicenses {
 }
 
 async fn bundle_products_of(state: &AppState, product_id: i64) -> Result<BundleProducts, ApiError> {
-    state
-        .store
-        .get_product(ProductId::new(product_id))
-        .await
-        .for_resource("product")?;
+    lookup::product(state, product_id).await?;
     let member_product_ids = state.store.bundle_products(product_id).await.for_resource("product")?;
     Ok(BundleProducts {
         product_id,
@@ -178,11 +157,7 @@ async fn bundle_products_of(state: &AppState, product_id: i64) -> Result<BundleP
 }
 
 async fn bundle_licenses_of(state: &AppState, license_id: i64) -> Result<BundleLicenses, ApiError> {
-    state
-        .store
-        .get_license(LicenseId::new(license_id))
-        .await
-        .for_resource("license")?;
+    lookup::license(state, license_id).await?;
     let member_license_ids = state.store.bundle_licenses(license_id).await.for_resource("license")?;
     Ok(BundleLicenses {
         license_id,
@@ -201,11 +176,7 @@ pub async fn add_bundle_product(
     ApiJson(body): ApiJson<AddBundleProduct>,
 ) -> Result<(StatusCode, Json<BundleProducts>), ApiError> {
     for id in [product_id, body.product_id] {
-        state
-            .store
-            .get_product(ProductId::new(id))
-            .await
-            .for_resource("product")?;
+        lookup::product(&state, id).await?;
     }
     state
         .store
@@ -238,17 +209,13 @@ pub async fn remove_bundle_product(
     State(state): State<AppState>,
     ApiPath((product_id, member_id)): ApiPath<(i64, i64)>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .remove_bundle_product(
-            product_id,
-            member_id,
-            admin.event("product.bundle_member_removed", "product"),
-            state.now(),
-        )
-        .await
-        .for_resource("bundle member product")?;
-    Ok(StatusCode::NO_CONTENT)
+    let write = state.store.remove_bundle_product(
+        product_id,
+        member_id,
+        admin.event("product.bundle_member_removed", "product"),
+        state.now(),
+    );
+    no_content("bundle member product", write).await
 }
 
 #[utoipa::path(post, path = "/v1/licenses/{id}/bundle-members", tag = "bundles", params(("id" = i64, Path)),
@@ -262,11 +229,7 @@ pub async fn link_bundle_license(
     ApiJson(body): ApiJson<LinkBundleLicense>,
 ) -> Result<(StatusCode, Json<BundleLicenses>), ApiError> {
     for id in [license_id, body.license_id] {
-        state
-            .store
-            .get_license(LicenseId::new(id))
-            .await
-            .for_resource("license")?;
+        lookup::license(&state, id).await?;
     }
     state
         .store
@@ -304,16 +267,9 @@ pub async fn unlink_bundle_license(
     if linked != Some(license_id) {
         return Err(ApiError::not_found("bundle member license"));
     }
-    state
-        .store
-        .unlink_bundle_license(
-            member_id,
-            admin.event("license.bundle_member_unlinked", "license"),
-            state.now(),
-        )
-        .await
-        .for_resource("bundle member license")?;
-    Ok(StatusCode::NO_CONTENT)
+    let event = admin.event("license.bundle_member_unlinked", "license");
+    let write = state.store.unlink_bundle_license(member_id, event, state.now());
+    no_content("bundle member license", write).await
 }
 
 #[derive(utoipa::OpenApi)]

@@ -2,12 +2,12 @@
 //! brings into the domain: analytical fields, usage features and usage modules of a product, and
 //! the usage and analytical values a license's clients reported; and the ISV id the dialect
 //! answers to (`GET /v1/slascone/isv`).
-use licensd_domain::{CustomerId, LicenseId, ProductId};
+use licensd_domain::CustomerId;
 
-use crate::error::{ApiError, ErrorBody, ForResource};
-use crate::http::Admin;
+use crate::error::{ApiError, ErrorBody, ForResource, created, no_content};
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::http::validate::require_text;
+use crate::http::{Admin, lookup};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -138,22 +138,13 @@ pub async fn isv_id(_admin: Admin, State(state): State<AppState>) -> Json<IsvVie
     })
 }
 
-async fn product_exists(state: &AppState, id: i64) -> Result<(), ApiError> {
-    state
-        .store
-        .get_product(ProductId::new(id))
-        .await
-        .map(|_| ())
-        .for_resource("product")
-}
-
 #[utoipa::path(get, path = "/v1/slascone/products/{id}/analytical-fields", tag = "slascone", responses((status = 200, body = Vec<AnalyticalField>), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn list_analytical_fields(
     _admin: Admin,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<AnalyticalField>>, ApiError> {
-    product_exists(&state, id).await?;
+    lookup::product(&state, id).await?;
     Ok(Json(state.store.analytical_fields(id).await?))
 }
 
@@ -165,19 +156,15 @@ pub async fn create_analytical_field(
     ApiJson(body): ApiJson<CreateAnalyticalField>,
 ) -> Result<(StatusCode, Json<AnalyticalField>), ApiError> {
     require_text("name", &body.name, 256)?;
-    product_exists(&state, id).await?;
-    let field = state
-        .store
-        .create_analytical_field(
-            id,
-            body.name.trim(),
-            body.field_type,
-            admin.event("slascone.analytical_field_created", "product"),
-            state.now(),
-        )
-        .await
-        .for_resource("analytical field")?;
-    Ok((StatusCode::CREATED, Json(field)))
+    lookup::product(&state, id).await?;
+    let write = state.store.create_analytical_field(
+        id,
+        body.name.trim(),
+        body.field_type,
+        admin.event("slascone.analytical_field_created", "product"),
+        state.now(),
+    );
+    created("analytical field", write).await
 }
 
 #[utoipa::path(get, path = "/v1/slascone/products/{id}/usage-features", tag = "slascone", responses((status = 200, body = Vec<UsageFeature>), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
@@ -186,7 +173,7 @@ pub async fn list_usage_features(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<UsageFeature>>, ApiError> {
-    product_exists(&state, id).await?;
+    lookup::product(&state, id).await?;
     Ok(Json(state.store.usage_features(id).await?))
 }
 
@@ -198,18 +185,14 @@ pub async fn create_usage_feature(
     ApiJson(body): ApiJson<CreateNamed>,
 ) -> Result<(StatusCode, Json<UsageFeature>), ApiError> {
     require_text("name", &body.name, 256)?;
-    product_exists(&state, id).await?;
-    let feature = state
-        .store
-        .create_usage_feature(
-            id,
-            body.name.trim(),
-            admin.event("slascone.usage_feature_created", "product"),
-            state.now(),
-        )
-        .await
-        .for_resource("usage feature")?;
-    Ok((StatusCode::CREATED, Json(feature)))
+    lookup::product(&state, id).await?;
+    let write = state.store.create_usage_feature(
+        id,
+        body.name.trim(),
+        admin.event("slascone.usage_feature_created", "product"),
+        state.now(),
+    );
+    created("usage feature", write).await
 }
 
 #[utoipa::path(get, path = "/v1/slascone/usage-features/{id}/modules", tag = "slascone", responses((status = 200, body = Vec<UsageModule>)), security(("bearer" = [])))]
@@ -229,17 +212,13 @@ pub async fn create_usage_module(
     ApiJson(body): ApiJson<CreateNamed>,
 ) -> Result<(StatusCode, Json<UsageModule>), ApiError> {
     require_text("name", &body.name, 256)?;
-    let module = state
-        .store
-        .create_usage_module(
-            id,
-            body.name.trim(),
-            admin.event("slascone.usage_module_created", "usage_feature"),
-            state.now(),
-        )
-        .await
-        .for_resource("usage feature")?;
-    Ok((StatusCode::CREATED, Json(module)))
+    let write = state.store.create_usage_module(
+        id,
+        body.name.trim(),
+        admin.event("slascone.usage_module_created", "usage_feature"),
+        state.now(),
+    );
+    created("usage feature", write).await
 }
 
 #[utoipa::path(get, path = "/v1/slascone/licenses/{id}/usage", tag = "slascone", responses((status = 200, body = Vec<UsageTotalView>), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
@@ -248,11 +227,7 @@ pub async fn license_usage(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<UsageTotalView>>, ApiError> {
-    state
-        .store
-        .get_license(LicenseId::new(id))
-        .await
-        .for_resource("license")?;
+    lookup::license(&state, id).await?;
     let totals = state.store.usage_totals(id).await?;
     Ok(Json(
         totals
@@ -272,11 +247,7 @@ pub async fn license_analytics(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<AnalyticalValueView>>, ApiError> {
-    state
-        .store
-        .get_license(LicenseId::new(id))
-        .await
-        .for_resource("license")?;
+    lookup::license(&state, id).await?;
     let values = state.store.analytical_values(id).await?;
     Ok(Json(
         values
@@ -484,18 +455,14 @@ pub async fn assign_tag(
             ));
         }
     };
-    state
-        .store
-        .assign_tag(
-            id,
-            target,
-            target_id,
-            admin.event("slascone.tag_assigned", "tag"),
-            state.now(),
-        )
-        .await
-        .for_resource("tag or target")?;
-    Ok(StatusCode::NO_CONTENT)
+    let write = state.store.assign_tag(
+        id,
+        target,
+        target_id,
+        admin.event("slascone.tag_assigned", "tag"),
+        state.now(),
+    );
+    no_content("tag or target", write).await
 }
 
 #[utoipa::path(get, path = "/v1/slascone/licenses/{id}/tags", tag = "slascone", responses((status = 200, body = Vec<Entry>)), security(("bearer" = [])))]
@@ -519,11 +486,7 @@ pub async fn license_values(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<LicenseValueView>>, ApiError> {
-    state
-        .store
-        .get_license(LicenseId::new(id))
-        .await
-        .for_resource("license")?;
+    lookup::license(&state, id).await?;
     let values = state.store.license_values(id).await?;
     Ok(Json(
         values
@@ -549,11 +512,7 @@ pub async fn set_license_value(
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<SetLicenseValue>,
 ) -> Result<StatusCode, ApiError> {
-    let license = state
-        .store
-        .get_license(LicenseId::new(id))
-        .await
-        .for_resource("license")?;
+    let license = lookup::license(&state, id).await?;
     if body.value.chars().count() > 4096 {
         return Err(ApiError::unprocessable("value is longer than 4096 characters"));
     }
@@ -568,18 +527,14 @@ pub async fn set_license_value(
         .ok_or_else(|| {
             ApiError::unprocessable("entry_id is not a variable or license type of the license's product")
         })?;
-    state
-        .store
-        .set_license_value(
-            id,
-            entry.id,
-            &body.value,
-            admin.event("slascone.license_value_set", "license"),
-            state.now(),
-        )
-        .await
-        .for_resource("license")?;
-    Ok(StatusCode::NO_CONTENT)
+    let write = state.store.set_license_value(
+        id,
+        entry.id,
+        &body.value,
+        admin.event("slascone.license_value_set", "license"),
+        state.now(),
+    );
+    no_content("license", write).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -596,15 +551,11 @@ pub async fn set_legacy_key(
     ApiJson(body): ApiJson<SetLegacyKey>,
 ) -> Result<StatusCode, ApiError> {
     require_text("legacy_key", &body.legacy_key, 256)?;
-    state
-        .store
-        .set_legacy_key(
-            id,
-            body.legacy_key.trim(),
-            admin.event("slascone.legacy_key_set", "license"),
-            state.now(),
-        )
-        .await
-        .for_resource("license")?;
-    Ok(StatusCode::NO_CONTENT)
+    let write = state.store.set_legacy_key(
+        id,
+        body.legacy_key.trim(),
+        admin.event("slascone.legacy_key_set", "license"),
+        state.now(),
+    );
+    no_content("license", write).await
 }

@@ -142,10 +142,7 @@ pub async fn client_licenses(
 ) -> SlResult<Vec<License>> {
     let tokens = match token_key.map(str::trim).filter(|key| !key.is_empty()) {
         Some(key) => {
-            let token = super::lookup::token_by_key(state, key)
-                .await
-                .map_err(SlError::from_store)?
-                .ok_or(SlError::Conflict(Conflict::UnknownTokenKey))?;
+            let token = super::lookup::known_token(state, key).await?;
             if token.client_id != client_id {
                 return Err(Conflict::ClientOnOtherToken.into());
             }

@@ -16,7 +16,7 @@ use super::wire::{SlError, SlResult, guid_id, id_guid, json_ok, parse_body, text
 use crate::state::AppState;
 use axum::extract::State;
 use axum::response::Response;
-use licensd_domain::analytics::{self, AnalyticalField, AnalyticalFieldType, AnalyticsRejection, UsageFeature};
+use licensd_domain::analytics::{self, AnalyticalFieldType, AnalyticsRejection, UsageFeature};
 use licensd_domain::clock::parse_rfc3339;
 use licensd_domain::*;
 use licensd_store::StoreError;
@@ -79,6 +79,22 @@ fn client_id(value: Option<&str>) -> SlResult<String> {
     }
 }
 
+/// Each candidate license's id with what its product defines (analytical fields or usage
+/// features), read by `defined` from the product id: both heartbeats look up the items they report
+/// among these.
+async fn per_license<T, F, Fut>(licenses: &[License], defined: F) -> SlResult<Vec<(i64, Vec<T>)>>
+where
+    F: Fn(i64) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<T>, StoreError>>,
+{
+    let mut candidates = Vec::with_capacity(licenses.len());
+    for license in licenses {
+        let items = defined(license.product_id.get()).await.map_err(SlError::from_store)?;
+        candidates.push((license.id.get(), items));
+    }
+    Ok(candidates)
+}
+
 /// POST /data_gathering/analytical_heartbeats
 pub async fn analytical(
     State(state): State<AppState>,
@@ -88,15 +104,7 @@ pub async fn analytical(
     let licenses = client_licenses(&state, &caller, &client, request.token_key.as_deref()).await?;
     let now = state.now();
     // The fields every candidate license's product defines.
-    let mut candidates: Vec<(i64, Vec<AnalyticalField>)> = Vec::new();
-    for license in &licenses {
-        let fields = state
-            .store
-            .analytical_fields(license.product_id.get())
-            .await
-            .map_err(SlError::from_store)?;
-        candidates.push((license.id.get(), fields));
-    }
+    let candidates = per_license(&licenses, |product| state.store.analytical_fields(product)).await?;
     let mut license_id = None;
     let mut reports = Vec::new();
     for item in &request.analytical_heartbeat {
@@ -192,15 +200,7 @@ async fn usage(state: &AppState, caller: Caller, request: UsageHeartbeat, named_
     let client = client_id(request.client_id.as_deref())?;
     let licenses = client_licenses(state, &caller, &client, request.token_key.as_deref()).await?;
     let now = state.now();
-    let mut candidates: Vec<(i64, Vec<UsageFeature>)> = Vec::new();
-    for license in &licenses {
-        let features = state
-            .store
-            .usage_features(license.product_id.get())
-            .await
-            .map_err(SlError::from_store)?;
-        candidates.push((license.id.get(), features));
-    }
+    let candidates = per_license(&licenses, |product| state.store.usage_features(product)).await?;
     let mut license_id = None;
     let mut reports = Vec::new();
     for item in &request.usage_heartbeat {

@@ -3,7 +3,8 @@
 //! it was stored names the same thing: the text as given is tried first, then its lower-case and
 //! upper-case forms when it is a GUID. Other text (a vendor's own key format) matches exactly.
 
-use super::wire::parse_guid;
+use super::codes::Conflict;
+use super::wire::{SlError, SlResult, parse_guid};
 use crate::state::AppState;
 use licensd_domain::{License, Product};
 use licensd_store::dialects::slascone::SlasconeToken;
@@ -51,6 +52,22 @@ pub async fn token_by_key(state: &AppState, key: &str) -> Result<Option<Slascone
         }
     }
     Ok(None)
+}
+
+/// The license `key` names, or the conflict SLASCONE answers for an unknown license key.
+pub async fn known_license(state: &AppState, key: &str) -> SlResult<License> {
+    license_by_key(state, key)
+        .await
+        .map_err(SlError::from_store)?
+        .ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))
+}
+
+/// The token `key` names, or the conflict SLASCONE answers for an unknown token key.
+pub async fn known_token(state: &AppState, key: &str) -> SlResult<SlasconeToken> {
+    token_by_key(state, key)
+        .await
+        .map_err(SlError::from_store)?
+        .ok_or(SlError::Conflict(Conflict::UnknownTokenKey))
 }
 
 #[cfg(test)]

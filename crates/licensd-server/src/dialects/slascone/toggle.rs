@@ -35,10 +35,7 @@ pub async fn toggle(
     let state = &state;
     let license = match request.license_key.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
         Some(key) => {
-            let license = super::lookup::license_by_key(state, key)
-                .await
-                .map_err(SlError::from_store)?
-                .ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?;
+            let license = super::lookup::known_license(state, key).await?;
             caller.require_product(license.product_id.get())?;
             license
         }

@@ -106,14 +106,6 @@ pub async fn delete_contract(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .delete_contract(
-            id,
-            admin.event("keymanager.contract.deleted", "contract").subject(id),
-            state.now(),
-        )
-        .await
-        .for_resource("contract")?;
-    Ok(StatusCode::NO_CONTENT)
+    let event = admin.event("keymanager.contract.deleted", "contract").subject(id);
+    no_content("contract", state.store.delete_contract(id, event, state.now())).await
 }

@@ -10,17 +10,13 @@ pub async fn create_generator(
     ApiJson(spec): ApiJson<GeneratorSpec>,
 ) -> Result<(StatusCode, Json<Generator>), ApiError> {
     spec.validate().map_err(|e| ApiError::unprocessable(e.to_string()))?;
-    let generator = state
-        .store
-        .create_generator(
-            id,
-            spec,
-            admin.event("keymanager.generator.created", "generator"),
-            state.now(),
-        )
-        .await
-        .for_resource("product")?;
-    Ok((StatusCode::CREATED, Json(generator)))
+    let write = state.store.create_generator(
+        id,
+        spec,
+        admin.event("keymanager.generator.created", "generator"),
+        state.now(),
+    );
+    created("product", write).await
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -45,7 +41,7 @@ pub async fn get_generator(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Generator>, ApiError> {
-    Ok(Json(state.store.get_generator(id).await.for_resource("generator")?))
+    ok_json("generator", state.store.get_generator(id)).await
 }
 
 #[utoipa::path(put, path = "/v1/keymanager/generators/{id}", tag = "keymanager", params(("id" = i64, Path)), request_body = GeneratorSpec, responses((status = 200, body = Generator), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
@@ -57,13 +53,7 @@ pub async fn update_generator(
 ) -> Result<Json<Generator>, ApiError> {
     spec.validate().map_err(|e| ApiError::unprocessable(e.to_string()))?;
     let event = admin.event("keymanager.generator.updated", "generator").subject(id);
-    Ok(Json(
-        state
-            .store
-            .update_generator(id, spec, event, state.now())
-            .await
-            .for_resource("generator")?,
-    ))
+    ok_json("generator", state.store.update_generator(id, spec, event, state.now())).await
 }
 
 #[utoipa::path(delete, path = "/v1/keymanager/generators/{id}", tag = "keymanager", params(("id" = i64, Path)), responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
@@ -72,16 +62,8 @@ pub async fn delete_generator(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .delete_generator(
-            id,
-            admin.event("keymanager.generator.deleted", "generator").subject(id),
-            state.now(),
-        )
-        .await
-        .for_resource("generator")?;
-    Ok(StatusCode::NO_CONTENT)
+    let event = admin.event("keymanager.generator.deleted", "generator").subject(id);
+    no_content("generator", state.store.delete_generator(id, event, state.now())).await
 }
 
 #[utoipa::path(post, path = "/v1/keymanager/products/{id}/downloadables", tag = "keymanager", params(("id" = i64, Path)), request_body = DownloadableSpec, responses((status = 201, body = Downloadable), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
@@ -92,17 +74,13 @@ pub async fn create_downloadable(
     ApiJson(spec): ApiJson<DownloadableSpec>,
 ) -> Result<(StatusCode, Json<Downloadable>), ApiError> {
     spec.validate().map_err(|e| ApiError::unprocessable(e.to_string()))?;
-    let downloadable = state
-        .store
-        .create_downloadable(
-            id,
-            spec,
-            admin.event("keymanager.downloadable.created", "downloadable"),
-            state.now(),
-        )
-        .await
-        .for_resource("product")?;
-    Ok((StatusCode::CREATED, Json(downloadable)))
+    let write = state.store.create_downloadable(
+        id,
+        spec,
+        admin.event("keymanager.downloadable.created", "downloadable"),
+        state.now(),
+    );
+    created("product", write).await
 }
 
 #[utoipa::path(get, path = "/v1/keymanager/downloadables", tag = "keymanager", params(ProductFilter), responses((status = 200, body = Vec<Downloadable>)), security(("bearer" = [])))]
@@ -120,9 +98,7 @@ pub async fn get_downloadable(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Downloadable>, ApiError> {
-    Ok(Json(
-        state.store.get_downloadable(id).await.for_resource("downloadable")?,
-    ))
+    ok_json("downloadable", state.store.get_downloadable(id)).await
 }
 
 #[utoipa::path(delete, path = "/v1/keymanager/downloadables/{id}", tag = "keymanager", params(("id" = i64, Path)), responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
@@ -131,18 +107,10 @@ pub async fn delete_downloadable(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .delete_downloadable(
-            id,
-            admin
-                .event("keymanager.downloadable.deleted", "downloadable")
-                .subject(id),
-            state.now(),
-        )
-        .await
-        .for_resource("downloadable")?;
-    Ok(StatusCode::NO_CONTENT)
+    let event = admin
+        .event("keymanager.downloadable.deleted", "downloadable")
+        .subject(id);
+    no_content("downloadable", state.store.delete_downloadable(id, event, state.now())).await
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -164,11 +132,11 @@ pub async fn upload_file(
 ) -> Result<Json<Downloadable>, ApiError> {
     let name = safe_file_name(&query.name).ok_or_else(|| ApiError::unprocessable("name is not a usable file name"))?;
     let event = admin.event("keymanager.downloadable.file", "downloadable").subject(id);
-    Ok(Json(
+    ok_json(
+        "downloadable",
         state
             .store
-            .put_downloadable_file(id, &name, body.to_vec(), event, state.now())
-            .await
-            .for_resource("downloadable")?,
-    ))
+            .put_downloadable_file(id, &name, body.to_vec(), event, state.now()),
+    )
+    .await
 }

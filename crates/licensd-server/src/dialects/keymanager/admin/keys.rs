@@ -221,18 +221,14 @@ pub async fn add_access_block(
     if body.kind == AccessBlockKind::Ip {
         check_ip_rule(&value)?;
     }
-    let block = state
-        .store
-        .add_access_block(
-            body.kind,
-            &value,
-            body.reason,
-            admin.event("keymanager.access_block.added", "access_block"),
-            state.now(),
-        )
-        .await
-        .for_resource("access block")?;
-    Ok((StatusCode::CREATED, Json(block)))
+    let write = state.store.add_access_block(
+        body.kind,
+        &value,
+        body.reason,
+        admin.event("keymanager.access_block.added", "access_block"),
+        state.now(),
+    );
+    created("access block", write).await
 }
 
 #[utoipa::path(get, path = "/v1/keymanager/access-blocks", tag = "keymanager", responses((status = 200, body = Vec<AccessBlock>)), security(("bearer" = [])))]
@@ -249,16 +245,8 @@ pub async fn delete_access_block(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .delete_access_block(
-            id,
-            admin
-                .event("keymanager.access_block.deleted", "access_block")
-                .subject(id),
-            state.now(),
-        )
-        .await
-        .for_resource("access block")?;
-    Ok(StatusCode::NO_CONTENT)
+    let event = admin
+        .event("keymanager.access_block.deleted", "access_block")
+        .subject(id);
+    no_content("access block", state.store.delete_access_block(id, event, state.now())).await
 }

@@ -2,10 +2,10 @@
 //! capabilities, the access block list and per-product signing keys.
 
 use super::auth::{ALL_CAPABILITIES, CLIENT_CAPABILITIES};
-use crate::error::{ApiError, ErrorBody, ForResource};
-use crate::http::Admin;
+use crate::error::{ApiError, ErrorBody, ForResource, created, no_content, ok_json};
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::http::validate::{check_ip_rule, check_ip_rules};
+use crate::http::{Admin, lookup};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -1,5 +1,4 @@
 //! Per-product signing keys.
-use licensd_domain::ProductId;
 
 use super::*;
 
@@ -40,11 +39,7 @@ pub async fn set_product_signing_key(
             _ => return Err(ApiError::unprocessable("algorithm must be RSA-2048 or RSA-4096")),
         },
     };
-    state
-        .store
-        .get_product(ProductId::new(id))
-        .await
-        .for_resource("product")?;
+    lookup::product(&state, id).await?;
     // RSA key generation takes tens to hundreds of milliseconds; keep it off the async workers.
     let key = tokio::task::spawn_blocking(move || SigningKey::generate(algorithm))
         .await
@@ -106,14 +101,7 @@ pub async fn delete_product_signing_key(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .delete_product_signing_key(
-            id,
-            admin.event("keymanager.product_key.deleted", "product").subject(id),
-            state.now(),
-        )
-        .await
-        .for_resource("product signing key")?;
-    Ok(StatusCode::NO_CONTENT)
+    let event = admin.event("keymanager.product_key.deleted", "product").subject(id);
+    let write = state.store.delete_product_signing_key(id, event, state.now());
+    no_content("product signing key", write).await
 }

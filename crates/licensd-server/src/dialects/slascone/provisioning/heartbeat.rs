@@ -87,10 +87,7 @@ async fn client_license(
     token_key: Option<&str>,
 ) -> SlResult<(License, SlasconeToken)> {
     if let Some(token_key) = token_key.map(str::trim).filter(|key| !key.is_empty()) {
-        let token = super::super::lookup::token_by_key(state, token_key)
-            .await
-            .map_err(SlError::from_store)?
-            .ok_or(SlError::Conflict(Conflict::UnknownTokenKey))?;
+        let token = super::super::lookup::known_token(state, token_key).await?;
         let license = state
             .store
             .get_license(LicenseId::new(token.license_id))
@@ -150,10 +147,7 @@ pub async fn unassign(
 ) -> SlResult<Response> {
     let state = &state;
     let token_key = required(request.token_key, Conflict::UnknownTokenKey)?;
-    let token = super::super::lookup::token_by_key(state, &token_key)
-        .await
-        .map_err(SlError::from_store)?
-        .ok_or(SlError::Conflict(Conflict::UnknownTokenKey))?;
+    let token = super::super::lookup::known_token(state, &token_key).await?;
     let license = state
         .store
         .get_license(LicenseId::new(token.license_id))

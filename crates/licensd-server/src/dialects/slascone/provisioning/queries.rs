@@ -35,10 +35,7 @@ pub async fn by_license(
         }
         None => {
             let key = required(request.license_key, Conflict::InvalidLicenseKey)?;
-            super::super::lookup::license_by_key(&state, &key)
-                .await
-                .map_err(SlError::from_store)?
-                .ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?
+            super::super::lookup::known_license(&state, &key).await?
         }
     };
     caller.require_product(license.product_id.get())?;

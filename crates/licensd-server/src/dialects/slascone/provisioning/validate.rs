@@ -19,10 +19,7 @@ pub async fn validate(
 ) -> SlResult<Response> {
     let state = &state;
     let key = required(request.license_key, Conflict::InvalidLicenseKey)?;
-    let license = super::super::lookup::license_by_key(state, &key)
-        .await
-        .map_err(SlError::from_store)?
-        .ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?;
+    let license = super::super::lookup::known_license(state, &key).await?;
     caller.require_product(license.product_id.get())?;
     let product = state
         .store

@@ -1,0 +1,25 @@
+//! The license or product an admin endpoint names by its numeric path id, read once here so every
+//! admin API (native, Key Manager, LicenseSpring, SLASCONE) answers an unknown one with the same
+//! `404 not_found` ("license not found", "product not found").
+
+use crate::error::{ApiError, ForResource};
+use crate::state::AppState;
+use licensd_domain::{License, LicenseId, Product, ProductId};
+
+/// The license `id`, or `404 license not found`.
+pub async fn license(state: &AppState, id: i64) -> Result<License, ApiError> {
+    state
+        .store
+        .get_license(LicenseId::new(id))
+        .await
+        .for_resource("license")
+}
+
+/// The product `id`, or `404 product not found`.
+pub async fn product(state: &AppState, id: i64) -> Result<Product, ApiError> {
+    state
+        .store
+        .get_product(ProductId::new(id))
+        .await
+        .for_resource("product")
+}
