@@ -66,17 +66,13 @@ async fn credentials_page(
     layout::page(session, "Client credentials", status, flash, content)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct CredentialForm {
-    #[serde(default)]
     name: String,
-    #[serde(default)]
     dialect: String,
-    #[serde(default)]
     product_id: String,
-    #[serde(default)]
     read_only: Option<String>,
-    #[serde(default)]
     ip_allowlist: String,
 }
 

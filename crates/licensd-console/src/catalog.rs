@@ -58,17 +58,13 @@ async fn products_page(session: &Session, state: &AppState, status: StatusCode, 
     layout::page(session, "Products", status, flash, content)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct ProductForm {
-    #[serde(default)]
     code: String,
-    #[serde(default)]
     name: String,
-    #[serde(default)]
     auth_method: String,
-    #[serde(default)]
     status: String,
-    #[serde(default)]
     trial_days: String,
 }
 
@@ -213,15 +209,12 @@ pub async fn update_product(State(state): State<AppState>, Path(id): Path<i64>, 
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct PolicyForm {
-    #[serde(default)]
     code: String,
-    #[serde(default)]
     name: String,
-    #[serde(default)]
     max_activations: String,
-    #[serde(default)]
     duration_days: String,
 }
 

@@ -61,15 +61,12 @@ async fn keymanager_page(
     layout::page(session, "Key Manager API keys", status, flash, content)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct KeyForm {
-    #[serde(default)]
     name: String,
-    #[serde(default)]
     capabilities: String,
-    #[serde(default)]
     product_id: String,
-    #[serde(default)]
     read_only: Option<String>,
 }
 

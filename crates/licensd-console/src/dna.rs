@@ -91,15 +91,12 @@ async fn lockout_page(
     layout::page(session, "DNA IP lockout policies", status, flash, content)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct LockoutForm {
-    #[serde(default)]
     product_id: String,
-    #[serde(default)]
     max_failures: String,
-    #[serde(default)]
     window_seconds: String,
-    #[serde(default)]
     lockout_seconds: String,
 }
 

@@ -171,21 +171,15 @@ fn licence_fields(products: &[licensd_domain::Product], selected: Option<i64>) -
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct LicenceForm {
-    #[serde(default)]
     product_id: String,
-    #[serde(default)]
     policy_id: String,
-    #[serde(default)]
     max_activations: String,
-    #[serde(default)]
     expires: String,
-    #[serde(default)]
     order_ref: String,
-    #[serde(default)]
     key: String,
-    #[serde(default)]
     count: String,
 }
 

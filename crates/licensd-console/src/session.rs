@@ -245,11 +245,10 @@ fn render_sign_in(headers: &HeaderMap, status: StatusCode, flash: Option<Flash>)
     response
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
 pub struct SignInForm {
-    #[serde(default)]
     token: String,
-    #[serde(default)]
     login: String,
 }
 

@@ -87,19 +87,14 @@ async fn customers_page(
     layout::page(session, "SLASCONE customers", status, flash, content)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct CustomerForm {
-    #[serde(default)]
     email: String,
-    #[serde(default)]
     company: String,
-    #[serde(default)]
     customer_number: String,
-    #[serde(default)]
     prospect_number: String,
-    #[serde(default)]
     country: String,
-    #[serde(default)]
     language: String,
 }
 
@@ -238,25 +233,17 @@ fn new_edition_form(session: &Session, product: i64) -> Markup {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct EditionForm {
-    #[serde(default)]
     product_id: String,
-    #[serde(default)]
     name: String,
-    #[serde(default)]
     provisioning_mode: String,
-    #[serde(default)]
     is_temporary: Option<String>,
-    #[serde(default)]
     token_limit: String,
-    #[serde(default)]
     floating_token_limit: String,
-    #[serde(default)]
     session_period: String,
-    #[serde(default)]
     user_limit: String,
-    #[serde(default)]
     expiration_days: String,
 }
 

@@ -227,13 +227,11 @@ const EVENT_COLUMNS: &[(&str, &str)] = &[
     ("SUBJECT ID", "subject_id"),
 ];
 
+/// `output::show`, and a page of a paginated list (`{data, next_after}`) as a table with the
+/// `--after` that continues it.
 fn render(value: &Value, json: bool, columns: &[(&str, &str)]) -> String {
-    if json {
-        return value.to_string();
-    }
     match value {
-        Value::Array(rows) => output::table(rows, columns),
-        Value::Object(map) if map.contains_key("data") && map.contains_key("next_after") => {
+        Value::Object(map) if !json && map.contains_key("data") && map.contains_key("next_after") => {
             let rows = map.get("data").and_then(Value::as_array).cloned().unwrap_or_default();
             let mut text = output::table(&rows, columns);
             if let Some(next) = map.get("next_after").and_then(Value::as_i64) {
@@ -241,7 +239,27 @@ fn render(value: &Value, json: bool, columns: &[(&str, &str)]) -> String {
             }
             text
         }
-        other => output::record(other, columns),
+        other => output::show(other, json, columns),
+    }
+}
+
+/// A created credential or admin token with its secret, which the server returns only in
+/// this answer (`{"<record>": {…}, "secret": "…"}`).
+fn created_with_secret(created: &Value, json: bool, record: &str, columns: &[(&str, &str)]) -> String {
+    if json {
+        return created.to_string();
+    }
+    let row = created.get(record).cloned().unwrap_or(Value::Null);
+    let secret = created.get("secret").and_then(Value::as_str).unwrap_or("-");
+    format!("{}\nsecret (shown once)  {secret}", output::record(&row, columns))
+}
+
+/// A list's path, narrowed to one product's rows when the command names a product
+/// (`?product_id=`).
+pub(crate) fn for_product(path: &str, product: Option<i64>) -> String {
+    match product {
+        Some(product) => format!("{path}?product_id={product}"),
+        None => path.to_owned(),
     }
 }
 
@@ -359,9 +377,7 @@ async fn execute(client: &Client, command: AdminCommand, json: bool) -> Result<S
                 Ok(render(&client.post("/v1/policies", body).await?, json, POLICY_COLUMNS))
             }
             PolicyCommand::List { product } => {
-                let path = product
-                    .map(|p| format!("/v1/policies?product_id={p}"))
-                    .unwrap_or_else(|| "/v1/policies".into());
+                let path = for_product("/v1/policies", product);
                 Ok(render(&client.get(&path).await?, json, POLICY_COLUMNS))
             }
             PolicyCommand::Show { id } => Ok(render(
@@ -387,9 +403,7 @@ async fn execute(client: &Client, command: AdminCommand, json: bool) -> Result<S
                 Ok(render(&client.post("/v1/features", body).await?, json, FEATURE_COLUMNS))
             }
             FeatureCommand::List { product } => {
-                let path = product
-                    .map(|p| format!("/v1/features?product_id={p}"))
-                    .unwrap_or_else(|| "/v1/features".into());
+                let path = for_product("/v1/features", product);
                 Ok(render(&client.get(&path).await?, json, FEATURE_COLUMNS))
             }
             FeatureCommand::Delete { id } => client
@@ -426,9 +440,7 @@ async fn execute(client: &Client, command: AdminCommand, json: bool) -> Result<S
                 .await
                 .map(|_| String::new()),
             DeviceCommand::Blocked { product } => {
-                let path = product
-                    .map(|p| format!("/v1/blocked-devices?product_id={p}"))
-                    .unwrap_or_else(|| "/v1/blocked-devices".into());
+                let path = for_product("/v1/blocked-devices", product);
                 Ok(render(&client.get(&path).await?, json, BLOCKED_COLUMNS))
             }
         },
@@ -501,15 +513,7 @@ async fn execute(client: &Client, command: AdminCommand, json: bool) -> Result<S
             } => {
                 let body = json!({"dialect": dialect, "name": name, "product_id": product, "read_only": read_only, "ip_allowlist": allow_ip});
                 let created = client.post("/v1/credentials", body).await?;
-                if json {
-                    return Ok(created.to_string());
-                }
-                let credential = created.get("credential").cloned().unwrap_or(Value::Null);
-                let secret = created.get("secret").and_then(Value::as_str).unwrap_or("-");
-                Ok(format!(
-                    "{}\nsecret (shown once)  {secret}",
-                    output::record(&credential, CREDENTIAL_COLUMNS)
-                ))
+                Ok(created_with_secret(&created, json, "credential", CREDENTIAL_COLUMNS))
             }
             CredentialCommand::List { dialect } => {
                 let path = dialect
@@ -526,15 +530,7 @@ async fn execute(client: &Client, command: AdminCommand, json: bool) -> Result<S
         AdminCommand::Token(command) => match command {
             TokenCommand::Create { name } => {
                 let created = client.post("/v1/admin-tokens", json!({"name": name})).await?;
-                if json {
-                    return Ok(created.to_string());
-                }
-                let token = created.get("token").cloned().unwrap_or(Value::Null);
-                let secret = created.get("secret").and_then(Value::as_str).unwrap_or("-");
-                Ok(format!(
-                    "{}\nsecret (shown once)  {secret}",
-                    output::record(&token, TOKEN_COLUMNS)
-                ))
+                Ok(created_with_secret(&created, json, "token", TOKEN_COLUMNS))
             }
             TokenCommand::List => Ok(render(&client.get("/v1/admin-tokens").await?, json, TOKEN_COLUMNS)),
             TokenCommand::Revoke { id } => Ok(render(

@@ -1,9 +1,9 @@
 //! `licensd dna …`: managing what the Softworkz DNA dialect adds (the `/v1/dna/…` routes).
 
 use crate::cli::{CliError, Client};
-use crate::output;
+use crate::output::show;
 use clap::Subcommand;
-use serde_json::{Value, json};
+use serde_json::json;
 
 #[derive(Debug, Subcommand)]
 pub enum DnaCommand {
@@ -117,16 +117,6 @@ fn query_value(text: &str) -> String {
             other => format!("%{other:02X}"),
         })
         .collect()
-}
-
-fn show(value: &Value, json: bool, fields: &[(&str, &str)]) -> String {
-    if json {
-        return value.to_string();
-    }
-    match value {
-        Value::Array(rows) => output::table(rows, fields),
-        other => output::record(other, fields),
-    }
 }
 
 pub async fn execute(client: &Client, command: DnaCommand, json: bool) -> Result<String, CliError> {

@@ -2,8 +2,8 @@
 //! `/v1/keymanager/…` routes): API keys with capabilities, the access block list and per-product
 //! signing keys.
 
-use crate::cli::{CliError, Client};
-use crate::output;
+use crate::cli::{CliError, Client, for_product};
+use crate::output::{self, show};
 use clap::Subcommand;
 use serde_json::{Value, json};
 
@@ -190,16 +190,6 @@ const CONTRACT_COLUMNS: &[(&str, &str)] = &[
 ];
 const PRODUCT_KEY_FIELDS: &[(&str, &str)] = &[("PRODUCT", "product_id"), ("KID", "kid"), ("ALGORITHM", "algorithm")];
 
-fn show(value: &Value, json: bool, columns: &[(&str, &str)]) -> String {
-    if json {
-        return value.to_string();
-    }
-    match value {
-        Value::Array(rows) => output::table(rows, columns),
-        other => output::record(other, columns),
-    }
-}
-
 pub async fn execute(client: &Client, command: KeyManagerCommand, json: bool) -> Result<String, CliError> {
     match command {
         KeyManagerCommand::Capabilities => {
@@ -331,10 +321,7 @@ pub async fn execute(client: &Client, command: KeyManagerCommand, json: bool) ->
             Ok(show(&value, json, GENERATOR_COLUMNS))
         }
         KeyManagerCommand::Generators { product } => {
-            let path = match product {
-                Some(product) => format!("/v1/keymanager/generators?product_id={product}"),
-                None => "/v1/keymanager/generators".into(),
-            };
+            let path = for_product("/v1/keymanager/generators", product);
             let value = client.get(&path).await?;
             Ok(show(&value, json, GENERATOR_COLUMNS))
         }
@@ -378,10 +365,7 @@ pub async fn execute(client: &Client, command: KeyManagerCommand, json: bool) ->
             Ok(show(&value, json, DOWNLOADABLE_COLUMNS))
         }
         KeyManagerCommand::Downloadables { product } => {
-            let path = match product {
-                Some(product) => format!("/v1/keymanager/downloadables?product_id={product}"),
-                None => "/v1/keymanager/downloadables".into(),
-            };
+            let path = for_product("/v1/keymanager/downloadables", product);
             let value = client.get(&path).await?;
             Ok(show(&value, json, DOWNLOADABLE_COLUMNS))
         }

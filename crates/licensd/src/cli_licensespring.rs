@@ -71,13 +71,7 @@ const COLUMNS: &[(&str, &str)] = &[
 ];
 
 fn show(value: &Value, json: bool) -> String {
-    if json {
-        return value.to_string();
-    }
-    match value.as_array() {
-        Some(rows) => output::table(rows, COLUMNS),
-        None => output::record(value, COLUMNS),
-    }
+    output::show(value, json, COLUMNS)
 }
 
 /// A bundle and its members, e.g. `bundle 3: 4, 5`.

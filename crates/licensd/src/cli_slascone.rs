@@ -3,10 +3,10 @@
 //! `/v1/slascone/…` routes), and the ISV id the dialect answers to.
 
 use crate::cli::{CliError, Client};
-use crate::output;
+use crate::output::show;
 use clap::Subcommand;
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 #[derive(Debug, Subcommand)]
 pub enum SlasconeCommand {
@@ -42,16 +42,6 @@ const USAGE_COLUMNS: &[(&str, &str)] = &[
     ("TOTAL", "total"),
 ];
 const ANALYTICS_COLUMNS: &[(&str, &str)] = &[("FIELD", "field_id"), ("VALUE", "value"), ("AT", "reported_at")];
-
-fn show(value: &Value, json: bool, columns: &[(&str, &str)]) -> String {
-    if json {
-        return value.to_string();
-    }
-    match value.as_array() {
-        Some(rows) => output::table(rows, columns),
-        None => output::record(value, columns),
-    }
-}
 
 pub async fn execute(client: &Client, command: SlasconeCommand, json: bool) -> Result<String, CliError> {
     let (method, path, body, columns) = match command {

@@ -79,13 +79,7 @@ const COLUMNS: &[(&str, &str)] = &[
 ];
 
 fn show(value: &Value, json: bool) -> String {
-    if json {
-        return value.to_string();
-    }
-    match value.as_array() {
-        Some(rows) => output::table(rows, COLUMNS),
-        None => output::record(value, COLUMNS),
-    }
+    output::show(value, json, COLUMNS)
 }
 
 pub async fn execute(client: &Client, command: WebhooksCommand, json: bool) -> Result<String, CliError> {

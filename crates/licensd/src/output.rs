@@ -53,6 +53,19 @@ pub fn table(rows: &[Value], columns: &[(&str, &str)]) -> String {
     out.join("\n")
 }
 
+/// What a command prints for a value the server answered: the JSON itself under `--json`;
+/// otherwise a list as a table and a single object as `field: value` lines, of the given
+/// columns. Every subcommand group prints through this, so they all read alike.
+pub fn show(value: &Value, json: bool, columns: &[(&str, &str)]) -> String {
+    if json {
+        return value.to_string();
+    }
+    match value {
+        Value::Array(rows) => table(rows, columns),
+        other => record(other, columns),
+    }
+}
+
 /// A single object as `field: value` lines.
 pub fn record(row: &Value, fields: &[(&str, &str)]) -> String {
     let width = fields.iter().map(|(title, _)| title.len()).max().unwrap_or(0);

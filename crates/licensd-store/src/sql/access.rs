@@ -181,21 +181,11 @@ macro_rules! impl_access {
 
                 #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
                 async fn revoke_admin_token(&self, id: i64, event: EventDraft, now: Millis) -> Result<AdminToken> {
-                    let mut tx = begin_write(self).await?;
-                    let row = sqlx::query(concat!(
+                    let sql = concat!(
                         "UPDATE admin_tokens SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 RETURNING ",
                         admin_token_cols!()
-                    ))
-                    .bind(id)
-                    .bind(now)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_err)?
-                    .ok_or(StoreError::NotFound)?;
-                    let revoked = admin_token_from_row(&row)?;
-                    insert_event(&mut tx, event, Some(id), now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(revoked)
+                    );
+                    revoke_logged(self, sql, id, admin_token_from_row, event, now).await
                 }
                 // --- client credentials ---
 
@@ -241,21 +231,11 @@ macro_rules! impl_access {
 
                 #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
                 async fn revoke_credential(&self, id: i64, event: EventDraft, now: Millis) -> Result<Credential> {
-                    let mut tx = begin_write(self).await?;
-                    let row = sqlx::query(concat!(
+                    let sql = concat!(
                         "UPDATE credentials SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 RETURNING ",
                         credential_cols!()
-                    ))
-                    .bind(id)
-                    .bind(now)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_err)?
-                    .ok_or(StoreError::NotFound)?;
-                    let credential = credential_from_row(&row)?;
-                    insert_event(&mut tx, event, Some(id), now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(credential)
+                    );
+                    revoke_logged(self, sql, id, credential_from_row, event, now).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all)]

@@ -62,8 +62,37 @@ macro_rules! row_decoders {
                 row.column(at, index, name)
             }
 
-            fn json_at<T: serde::de::DeserializeOwned>(row: &impl Columns, at: At, index: usize, name: &str) -> Result<T> {
-                from_json(&col::<String>(row, at, index, name)?, name)
+            /// Reads a row's columns one after another in the order a decoder's struct literal
+            /// names its fields (Rust evaluates a literal's fields in the order written): by name,
+            /// or in a joined row by position from a base index, taking the next position at each
+            /// read. So the positions follow the field order, which is the `*_cols!` list's order,
+            /// instead of being numbered by hand in every decoder.
+            struct Cursor<'r, R> {
+                row: &'r R,
+                at: At,
+                next: std::cell::Cell<usize>,
+            }
+
+            impl<'r, R: Columns> Cursor<'r, R> {
+                fn new(row: &'r R, at: At) -> Self {
+                    Cursor { row, at, next: std::cell::Cell::new(0) }
+                }
+
+                fn col<T: ColumnValue>(&self, name: &str) -> Result<T> {
+                    let index = self.next.get();
+                    self.next.set(index + 1);
+                    self.row.column(self.at, index, name)
+                }
+
+                /// A JSON text column.
+                fn json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T> {
+                    from_json(&self.col::<String>(name)?, name)
+                }
+
+                /// A text column holding one of an enum's names (`what` names it in the error).
+                fn parsed<T>(&self, name: &str, parse: fn(&str) -> Option<T>, what: &str) -> Result<T> {
+                    parse_enum(&self.col::<String>(name)?, parse, what)
+                }
             }
 
             fn product_from_row(r: &DbRow) -> Result<Product> {
@@ -71,37 +100,39 @@ macro_rules! row_decoders {
             }
 
             fn product_at(r: &impl Columns, at: At) -> Result<Product> {
-                Ok(Product {
-                    id: ProductId::new(col(r, at, 0, "id")?),
-                    code: col(r, at, 1, "code")?,
-                    name: col(r, at, 2, "name")?,
-                    auth_method: parse_enum(&col::<String>(r, at, 3, "auth_method")?, AuthMethod::parse, "auth method")?,
-                    status: parse_enum(&col::<String>(r, at, 4, "status")?, ProductStatus::parse, "product status")?,
-                    trial_allowed: col(r, at, 5, "trial_allowed")?,
-                    trial_days: col(r, at, 6, "trial_days")?,
-                    metadata: json_at(r, at, 7, "metadata")?,
-                    created_at: col(r, at, 8, "created_at")?,
-                    updated_at: col(r, at, 9, "updated_at")?,
-                })
+                let c = Cursor::new(r, at);
+                Ok($crate::sql::rows::columns_in_order!(c => Product {
+                    id: ProductId::new(c.col("id")?),
+                    code,
+                    name,
+                    auth_method: c.parsed("auth_method", AuthMethod::parse, "auth method")?,
+                    status: c.parsed("status", ProductStatus::parse, "product status")?,
+                    trial_allowed,
+                    trial_days,
+                    metadata: c.json("metadata")?,
+                    created_at,
+                    updated_at,
+                }))
             }
 
             fn feature_from_row(r: &DbRow) -> Result<FeatureDefinition> {
-                Ok(FeatureDefinition {
-                    id: get(r, "id")?,
-                    product_id: ProductId::new(get(r, "product_id")?),
-                    code: get(r, "code")?,
-                    name: get(r, "name")?,
-                    feature_type: parse_enum(&get::<String>(r, "feature_type")?, FeatureType::parse, "feature type")?,
-                    max_consumptions: get(r, "max_consumptions")?,
-                    allow_overages: get(r, "allow_overages")?,
-                    max_overages: get(r, "max_overages")?,
-                    allow_negative: get(r, "allow_negative")?,
-                    reset_period: parse_enum(&get::<String>(r, "reset_period")?, ResetPeriod::parse, "reset period")?,
-                    floating_seats: get(r, "floating_seats")?,
-                    floating_lease_seconds: get(r, "floating_lease_seconds")?,
-                    metadata: json(r, "metadata")?,
-                    created_at: get(r, "created_at")?,
-                })
+                let c = Cursor::new(r, At::Name);
+                Ok($crate::sql::rows::columns_in_order!(c => FeatureDefinition {
+                    id,
+                    product_id: ProductId::new(c.col("product_id")?),
+                    code,
+                    name,
+                    feature_type: c.parsed("feature_type", FeatureType::parse, "feature type")?,
+                    max_consumptions,
+                    allow_overages,
+                    max_overages,
+                    allow_negative,
+                    reset_period: c.parsed("reset_period", ResetPeriod::parse, "reset period")?,
+                    floating_seats,
+                    floating_lease_seconds,
+                    metadata: c.json("metadata")?,
+                    created_at,
+                }))
             }
 
             fn license_feature_from_row(r: &DbRow) -> Result<LicenseFeature> {
@@ -114,36 +145,45 @@ macro_rules! row_decoders {
             }
 
             fn policy_from_row(r: &DbRow) -> Result<Policy> {
-                Ok($crate::sql::rows::columns!(r => Policy {
-                    id, code, name, duration_days, maintenance_days, created_at, updated_at;
-                    terms: json(r, "terms")?,
-                    features: json(r, "features")?,
-                    metadata: json(r, "metadata")?,
-                    product_id: ProductId::new(get(r, "product_id")?),
+                let c = Cursor::new(r, At::Name);
+                Ok($crate::sql::rows::columns_in_order!(c => Policy {
+                    id,
+                    product_id: ProductId::new(c.col("product_id")?),
+                    code,
+                    name,
+                    duration_days,
+                    maintenance_days,
+                    terms: c.json("terms")?,
+                    features: c.json("features")?,
+                    metadata: c.json("metadata")?,
+                    created_at,
+                    updated_at,
                 }))
             }
 
             fn customer_from_row(r: &DbRow) -> Result<Customer> {
-                Ok(Customer {
-                    id: CustomerId::new(get(r, "id")?),
-                    email: get(r, "email")?,
-                    name: get(r, "name")?,
-                    company: get(r, "company")?,
-                    reference: get(r, "reference")?,
-                    metadata: json(r, "metadata")?,
-                    created_at: get(r, "created_at")?,
-                })
+                let c = Cursor::new(r, At::Name);
+                Ok($crate::sql::rows::columns_in_order!(c => Customer {
+                    id: CustomerId::new(c.col("id")?),
+                    email,
+                    name,
+                    company,
+                    reference,
+                    metadata: c.json("metadata")?,
+                    created_at,
+                }))
             }
 
             fn user_from_row(r: &DbRow) -> Result<LicenseUser> {
-                Ok(LicenseUser {
-                    id: get(r, "id")?,
-                    customer_id: get::<Option<i64>>(r, "customer_id")?.map(CustomerId::new),
-                    email: get(r, "email")?,
-                    name: get(r, "name")?,
-                    password_hash: get(r, "password_hash")?,
-                    created_at: get(r, "created_at")?,
-                })
+                let c = Cursor::new(r, At::Name);
+                Ok($crate::sql::rows::columns_in_order!(c => LicenseUser {
+                    id,
+                    customer_id: c.col::<Option<i64>>("customer_id")?.map(CustomerId::new),
+                    email,
+                    name,
+                    password_hash,
+                    created_at,
+                }))
             }
 
             fn license_from_row(r: &DbRow, codec: &dyn SecretCodec) -> Result<License> {
@@ -151,29 +191,32 @@ macro_rules! row_decoders {
             }
 
             fn license_at(r: &impl Columns, codec: &dyn SecretCodec, at: At) -> Result<License> {
-                let sealed: Option<Vec<u8>> = col(r, at, 4, "key_sealed")?;
-                Ok(License {
-                    id: LicenseId::new(col(r, at, 0, "id")?),
-                    product_id: ProductId::new(col(r, at, 1, "product_id")?),
-                    policy_id: col(r, at, 2, "policy_id")?,
-                    customer_id: col::<Option<i64>>(r, at, 3, "customer_id")?.map(CustomerId::new),
-                    key: sealed.map(|sealed| open_text(codec, &sealed, LICENSE_KEY)).transpose()?,
-                    status: parse_enum(&col::<String>(r, at, 5, "status")?, LicenseStatus::parse, "license status")?,
-                    assignment: parse_enum(&col::<String>(r, at, 6, "assignment")?, Assignment::parse, "assignment")?,
-                    terms: json_at(r, at, 7, "terms")?,
-                    starts_at: col(r, at, 8, "starts_at")?,
-                    expires_at: col(r, at, 9, "expires_at")?,
-                    maintenance_expires_at: col(r, at, 10, "maintenance_expires_at")?,
-                    trial_days: col(r, at, 11, "trial_days")?,
-                    transfer_count: col(r, at, 12, "transfer_count")?,
-                    deactivation_count: col(r, at, 13, "deactivation_count")?,
-                    consumption_used: col(r, at, 14, "consumption_used")?,
-                    consumption_period_start: col(r, at, 15, "consumption_period_start")?,
-                    order_ref: col(r, at, 16, "order_ref")?,
-                    metadata: json_at(r, at, 17, "metadata")?,
-                    created_at: col(r, at, 18, "created_at")?,
-                    updated_at: col(r, at, 19, "updated_at")?,
-                })
+                let c = Cursor::new(r, at);
+                Ok($crate::sql::rows::columns_in_order!(c => License {
+                    id: LicenseId::new(c.col("id")?),
+                    product_id: ProductId::new(c.col("product_id")?),
+                    policy_id,
+                    customer_id: c.col::<Option<i64>>("customer_id")?.map(CustomerId::new),
+                    key: c
+                        .col::<Option<Vec<u8>>>("key_sealed")?
+                        .map(|sealed| open_text(codec, &sealed, LICENSE_KEY))
+                        .transpose()?,
+                    status: c.parsed("status", LicenseStatus::parse, "license status")?,
+                    assignment: c.parsed("assignment", Assignment::parse, "assignment")?,
+                    terms: c.json("terms")?,
+                    starts_at,
+                    expires_at,
+                    maintenance_expires_at,
+                    trial_days,
+                    transfer_count,
+                    deactivation_count,
+                    consumption_used,
+                    consumption_period_start,
+                    order_ref,
+                    metadata: c.json("metadata")?,
+                    created_at,
+                    updated_at,
+                }))
             }
 
             fn device_from_row(r: &DbRow) -> Result<Device> {
@@ -181,33 +224,35 @@ macro_rules! row_decoders {
             }
 
             fn device_at(r: &impl Columns, at: At) -> Result<Device> {
-                Ok(Device {
-                    id: DeviceId::new(col(r, at, 0, "id")?),
-                    license_id: LicenseId::new(col(r, at, 1, "license_id")?),
-                    fingerprint: col(r, at, 2, "fingerprint")?,
-                    name: col(r, at, 3, "name")?,
-                    hostname: col(r, at, 4, "hostname")?,
-                    os: col(r, at, 5, "os")?,
-                    app_version: col(r, at, 6, "app_version")?,
-                    ip: col(r, at, 7, "ip")?,
-                    mac: col(r, at, 8, "mac")?,
-                    is_vm: col(r, at, 9, "is_vm")?,
-                    user_id: col(r, at, 10, "user_id")?,
-                    variables: json_at(r, at, 11, "variables")?,
-                    activated_at: col(r, at, 12, "activated_at")?,
-                    last_seen_at: col(r, at, 13, "last_seen_at")?,
-                    deactivated_at: col(r, at, 14, "deactivated_at")?,
-                })
+                let c = Cursor::new(r, at);
+                Ok($crate::sql::rows::columns_in_order!(c => Device {
+                    id: DeviceId::new(c.col("id")?),
+                    license_id: LicenseId::new(c.col("license_id")?),
+                    fingerprint,
+                    name,
+                    hostname,
+                    os,
+                    app_version,
+                    ip,
+                    mac,
+                    is_vm,
+                    user_id,
+                    variables: c.json("variables")?,
+                    activated_at,
+                    last_seen_at,
+                    deactivated_at,
+                }))
             }
 
             fn blocked_from_row(r: &DbRow) -> Result<BlockedDevice> {
-                Ok(BlockedDevice {
-                    id: get(r, "id")?,
-                    product_id: get::<Option<i64>>(r, "product_id")?.map(ProductId::new),
-                    fingerprint: get(r, "fingerprint")?,
-                    reason: get(r, "reason")?,
-                    created_at: get(r, "created_at")?,
-                })
+                let c = Cursor::new(r, At::Name);
+                Ok($crate::sql::rows::columns_in_order!(c => BlockedDevice {
+                    id,
+                    product_id: c.col::<Option<i64>>("product_id")?.map(ProductId::new),
+                    fingerprint,
+                    reason,
+                    created_at,
+                }))
             }
 
             pub(crate) fn lease_from_row(r: &DbRow) -> Result<FloatingLease> {
@@ -215,15 +260,16 @@ macro_rules! row_decoders {
             }
 
             fn lease_at(r: &impl Columns) -> Result<FloatingLease> {
-                Ok(FloatingLease {
-                    id: col(r, At::Name, 0, "id")?,
-                    license_id: LicenseId::new(col(r, At::Name, 0, "license_id")?),
-                    feature_id: col(r, At::Name, 0, "feature_id")?,
-                    fingerprint: col(r, At::Name, 0, "fingerprint")?,
-                    expires_at: col(r, At::Name, 0, "expires_at")?,
-                    borrowed_until: col(r, At::Name, 0, "borrowed_until")?,
-                    created_at: col(r, At::Name, 0, "created_at")?,
-                })
+                let c = Cursor::new(r, At::Name);
+                Ok($crate::sql::rows::columns_in_order!(c => FloatingLease {
+                    id,
+                    license_id: LicenseId::new(c.col("license_id")?),
+                    feature_id,
+                    fingerprint,
+                    expires_at,
+                    borrowed_until,
+                    created_at,
+                }))
             }
 
             fn consumption_from_row(r: &DbRow) -> Result<ConsumptionEvent> {
@@ -231,29 +277,31 @@ macro_rules! row_decoders {
             }
 
             fn consumption_at(r: &impl Columns, at: At) -> Result<ConsumptionEvent> {
-                Ok(ConsumptionEvent {
-                    id: col(r, at, 0, "id")?,
-                    license_id: LicenseId::new(col(r, at, 1, "license_id")?),
-                    feature_id: col(r, at, 2, "feature_id")?,
-                    amount: col(r, at, 3, "amount")?,
-                    total_after: col(r, at, 4, "total_after")?,
-                    idempotency_key: col(r, at, 5, "idempotency_key")?,
-                    at: col(r, at, 6, "at")?,
-                })
+                let c = Cursor::new(r, at);
+                Ok($crate::sql::rows::columns_in_order!(c => ConsumptionEvent {
+                    id,
+                    license_id: LicenseId::new(c.col("license_id")?),
+                    feature_id,
+                    amount,
+                    total_after,
+                    idempotency_key,
+                    at,
+                }))
             }
 
             fn credential_from_row(r: &DbRow) -> Result<Credential> {
-                Ok(Credential {
-                    id: get(r, "id")?,
-                    dialect: parse_enum(&get::<String>(r, "dialect")?, Dialect::parse, "dialect")?,
-                    name: get(r, "name")?,
-                    key_id: get(r, "key_id")?,
-                    product_id: get::<Option<i64>>(r, "product_id")?.map(ProductId::new),
-                    read_only: get(r, "read_only")?,
-                    ip_allowlist: json(r, "ip_allowlist")?,
-                    created_at: get(r, "created_at")?,
-                    revoked_at: get(r, "revoked_at")?,
-                })
+                let c = Cursor::new(r, At::Name);
+                Ok($crate::sql::rows::columns_in_order!(c => Credential {
+                    id,
+                    dialect: c.parsed("dialect", Dialect::parse, "dialect")?,
+                    name,
+                    key_id,
+                    product_id: c.col::<Option<i64>>("product_id")?.map(ProductId::new),
+                    read_only,
+                    ip_allowlist: c.json("ip_allowlist")?,
+                    created_at,
+                    revoked_at,
+                }))
             }
 
             fn signing_key_from_row(r: &DbRow, codec: &dyn SecretCodec) -> Result<StoredSigningKey> {
@@ -274,25 +322,22 @@ macro_rules! row_decoders {
             }
 
             fn admin_token_from_row(r: &DbRow) -> Result<AdminToken> {
-                Ok(AdminToken {
-                    id: get(r, "id")?,
-                    name: get(r, "name")?,
-                    created_at: get(r, "created_at")?,
-                    revoked_at: get(r, "revoked_at")?,
-                })
+                let c = Cursor::new(r, At::Name);
+                Ok($crate::sql::rows::columns_in_order!(c => AdminToken { id, name, created_at, revoked_at }))
             }
 
             fn event_from_row(r: &DbRow) -> Result<Event> {
-                Ok(Event {
-                    id: get(r, "id")?,
-                    at: get(r, "at")?,
-                    actor: get(r, "actor")?,
-                    source_ip: get(r, "source_ip")?,
-                    action: get(r, "action")?,
-                    subject_type: get(r, "subject_type")?,
-                    subject_id: get(r, "subject_id")?,
-                    data: json(r, "data")?,
-                })
+                let c = Cursor::new(r, At::Name);
+                Ok($crate::sql::rows::columns_in_order!(c => Event {
+                    id,
+                    at,
+                    actor,
+                    source_ip,
+                    action,
+                    subject_type,
+                    subject_id,
+                    data: c.json("data")?,
+                }))
             }
 
             fn rows<T>(rows: Vec<DbRow>, decode: impl Fn(&DbRow) -> Result<T>) -> Result<Vec<T>> {
@@ -314,4 +359,21 @@ macro_rules! columns {
     };
 }
 
-pub(crate) use {columns, row_decoders};
+/// A struct literal whose fields read a row decoder's `Cursor` in the order written: a bare field
+/// reads the column of its own name (`c.col("name")?`); `field: expr` takes the expression, which
+/// reads its column from the same cursor in its place (a conversion, JSON, an enum).
+macro_rules! columns_in_order {
+    ($cursor:ident => $ty:ident { $($field:ident $(: $value:expr)?),* $(,)? }) => {
+        $ty {
+            $($field: $crate::sql::rows::columns_in_order!(@field $cursor, $field $(, $value)?),)*
+        }
+    };
+    (@field $cursor:ident, $field:ident) => {
+        $cursor.col(stringify!($field))?
+    };
+    (@field $cursor:ident, $field:ident, $value:expr) => {
+        $value
+    };
+}
+
+pub(crate) use {columns, columns_in_order, row_decoders};

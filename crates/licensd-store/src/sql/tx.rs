@@ -103,6 +103,32 @@ macro_rules! tx_helpers {
             Ok(())
         }
 
+        /// Revokes the one row `sql` (`UPDATE … SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1
+        /// RETURNING …`) names, logs `event` about `id` and commits, in one write transaction, and
+        /// returns the row as it now stands; NotFound (and nothing changed) when there is no such
+        /// row. Admin tokens and client credentials are revoked alike through this.
+        pub(crate) async fn revoke_logged<T>(
+            store: &$store,
+            sql: &'static str,
+            id: i64,
+            decode: fn(&DbRow) -> Result<T>,
+            event: EventDraft,
+            now: Millis,
+        ) -> Result<T> {
+            let mut tx = begin_write(store).await?;
+            let row = sqlx::query(sql)
+                .bind(id)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .ok_or(StoreError::NotFound)?;
+            let revoked = decode(&row)?;
+            insert_event(&mut tx, event, Some(id), now).await?;
+            tx.commit().await.map_err(db_err)?;
+            Ok(revoked)
+        }
+
         /// Locks every listed license (`lock_license_or_deny`), each once, in ascending id order:
         /// transactions that lock overlapping sets then take the locks in the same order, so
         /// PostgreSQL cannot deadlock them. The licenses come back in that order.
