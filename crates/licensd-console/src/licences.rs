@@ -312,7 +312,7 @@ async fn licence_page(
         h2 { "Users" }
         ul #users { @for u in &users { li { (u.email) } } @if users.is_empty() { li { "none" } } }
         h2 { "Features and consumption" }
-        ul { @for f in &features { li { (f.definition.code) ": " (f.consumption_used) " used" } } @if features.is_empty() { li { "none" } } }
+        ul { @for f in &features { li { (f.definition.spec.code) ": " (f.consumption_used) " used" } } @if features.is_empty() { li { "none" } } }
         h2 { "Floating leases" }
         ul { @for l in &leases { li { code { (l.fingerprint) } " until " (layout::time(l.expires_at)) } } @if leases.is_empty() { li { "none" } } }
         h2 { "Timeline" }

@@ -114,9 +114,9 @@ pub fn plan_licence_file(
         .iter()
         .filter(|feature| feature_active(feature, now))
         .map(|feature| LicenceFileFeature {
-            code: feature.definition.code.clone(),
-            name: feature.definition.name.clone(),
-            feature_type: feature.definition.feature_type,
+            code: feature.definition.spec.code.clone(),
+            name: feature.definition.spec.name.clone(),
+            feature_type: feature.definition.spec.feature_type,
             expires_at: feature.overrides.expires_at,
             max_consumptions: feature.max_consumptions(),
             floating_seats: feature.floating_seats(),

@@ -41,7 +41,7 @@ impl LicenseSummary {
             maintenance_expires_at: license.maintenance_expires_at,
             max_activations: license.terms.max_activations,
             active_devices,
-            features: features.iter().map(|f| f.definition.code.clone()).collect(),
+            features: features.iter().map(|f| f.definition.spec.code.clone()).collect(),
             consumption_used: license.consumption_used,
             metadata: license.metadata.clone(),
         }
@@ -61,7 +61,7 @@ impl LicenseSummary {
             features: features
                 .iter()
                 .filter(|f| rules::feature_active(f, now))
-                .map(|f| f.definition.code.clone())
+                .map(|f| f.definition.spec.code.clone())
                 .collect(),
             ..Self::new(product, license, &[], active_devices)
         }

@@ -199,6 +199,16 @@ pub struct Product {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FeatureDefinition {
     pub id: i64,
+    /// What was recorded (serialized inline, beside `id`).
+    #[serde(flatten)]
+    pub spec: FeatureSpec,
+    pub created_at: Millis,
+}
+
+/// What is recorded about a feature: all but its id and when it was recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FeatureSpec {
     #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub product_id: ProductId,
     pub code: String,
@@ -214,7 +224,6 @@ pub struct FeatureDefinition {
     pub floating_seats: Option<i64>,
     pub floating_lease_seconds: i64,
     pub metadata: serde_json::Value,
-    pub created_at: Millis,
 }
 
 /// Per-license values that replace a feature definition's defaults.
@@ -242,19 +251,27 @@ pub struct LicenseFeature {
 
 impl LicenseFeature {
     pub fn max_consumptions(&self) -> Option<i64> {
-        self.overrides.max_consumptions.or(self.definition.max_consumptions)
+        self.overrides
+            .max_consumptions
+            .or(self.definition.spec.max_consumptions)
     }
     pub fn consumption_terms(&self) -> ConsumptionTerms {
         ConsumptionTerms {
             max_consumptions: self.max_consumptions(),
-            allow_overages: self.overrides.allow_overages.unwrap_or(self.definition.allow_overages),
-            max_overages: self.overrides.max_overages.or(self.definition.max_overages),
-            allow_negative: self.overrides.allow_negative.unwrap_or(self.definition.allow_negative),
-            reset_period: self.definition.reset_period,
+            allow_overages: self
+                .overrides
+                .allow_overages
+                .unwrap_or(self.definition.spec.allow_overages),
+            max_overages: self.overrides.max_overages.or(self.definition.spec.max_overages),
+            allow_negative: self
+                .overrides
+                .allow_negative
+                .unwrap_or(self.definition.spec.allow_negative),
+            reset_period: self.definition.spec.reset_period,
         }
     }
     pub fn floating_seats(&self) -> Option<i64> {
-        self.overrides.floating_seats.or(self.definition.floating_seats)
+        self.overrides.floating_seats.or(self.definition.spec.floating_seats)
     }
 }
 

@@ -342,7 +342,7 @@ pub fn plan_feature_consumption(
     if !feature_active(feature, now) {
         return Err(Denial::FeatureExpired);
     }
-    if feature.definition.feature_type != FeatureType::Consumption {
+    if feature.definition.spec.feature_type != FeatureType::Consumption {
         return Err(Denial::FeatureNotConsumption);
     }
     let terms = feature.consumption_terms();
@@ -430,7 +430,7 @@ pub fn plan_feature_lease(
     };
     plan_seat(
         seats,
-        feature.definition.floating_lease_seconds,
+        feature.definition.spec.floating_lease_seconds,
         other_live_leases,
         own_lease,
         None,

@@ -84,22 +84,6 @@ pub struct NewProduct {
 }
 
 #[derive(Debug, Clone)]
-pub struct NewFeature {
-    pub product_id: ProductId,
-    pub code: String,
-    pub name: String,
-    pub feature_type: FeatureType,
-    pub max_consumptions: Option<i64>,
-    pub allow_overages: bool,
-    pub max_overages: Option<i64>,
-    pub allow_negative: bool,
-    pub reset_period: ResetPeriod,
-    pub floating_seats: Option<i64>,
-    pub floating_lease_seconds: i64,
-    pub metadata: serde_json::Value,
-}
-
-#[derive(Debug, Clone)]
 pub struct NewPolicy {
     pub product_id: ProductId,
     pub code: String,

@@ -465,18 +465,20 @@ fn feature(kind: FeatureType) -> LicenseFeature {
     LicenseFeature {
         definition: FeatureDefinition {
             id: 9,
-            product_id: ProductId::new(1),
-            code: "f".into(),
-            name: "F".into(),
-            feature_type: kind,
-            max_consumptions: Some(5),
-            allow_overages: false,
-            max_overages: None,
-            allow_negative: false,
-            reset_period: ResetPeriod::Never,
-            floating_seats: None,
-            floating_lease_seconds: 60,
-            metadata: serde_json::Value::Null,
+            spec: FeatureSpec {
+                product_id: ProductId::new(1),
+                code: "f".into(),
+                name: "F".into(),
+                feature_type: kind,
+                max_consumptions: Some(5),
+                allow_overages: false,
+                max_overages: None,
+                allow_negative: false,
+                reset_period: ResetPeriod::Never,
+                floating_seats: None,
+                floating_lease_seconds: 60,
+                metadata: serde_json::Value::Null,
+            },
             created_at: 0,
         },
         overrides: FeatureOverrides::default(),
@@ -616,7 +618,7 @@ fn feature_leases() {
         plan_feature_lease(&p, &l, &f, 0, None, NOW),
         Err(Denial::FeatureNotFloating)
     );
-    f.definition.floating_seats = Some(1);
+    f.definition.spec.floating_seats = Some(1);
     assert!(plan_feature_lease(&p, &l, &f, 0, None, NOW).is_ok());
     assert_eq!(
         plan_feature_lease(&p, &l, &f, 1, None, NOW),

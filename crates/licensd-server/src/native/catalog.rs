@@ -12,7 +12,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use licensd_domain::*;
-use licensd_store::{NewFeature, NewPolicy, NewProduct};
+use licensd_store::{NewPolicy, NewProduct};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -249,7 +249,7 @@ pub async fn create_feature(
         .get_product(ProductId::new(body.product_id))
         .await
         .for_resource("product")?;
-    let new = NewFeature {
+    let new = FeatureSpec {
         product_id: ProductId::new(body.product_id),
         code: body.code,
         name: body.name,
@@ -325,40 +325,40 @@ pub async fn update_feature(
     let mut feature = state.store.get_feature(id).await.for_resource("feature")?;
     if let Some(name) = body.name {
         require_text("name", &name, 256)?;
-        feature.name = name;
+        feature.spec.name = name;
     }
     if let Some(kind) = body.feature_type {
-        feature.feature_type = kind;
+        feature.spec.feature_type = kind;
     }
     if let Some(value) = body.max_consumptions {
-        feature.max_consumptions = value;
+        feature.spec.max_consumptions = value;
     }
     if let Some(value) = body.allow_overages {
-        feature.allow_overages = value;
+        feature.spec.allow_overages = value;
     }
     if let Some(value) = body.max_overages {
-        feature.max_overages = value;
+        feature.spec.max_overages = value;
     }
     if let Some(value) = body.allow_negative {
-        feature.allow_negative = value;
+        feature.spec.allow_negative = value;
     }
     if let Some(value) = body.reset_period {
-        feature.reset_period = value;
+        feature.spec.reset_period = value;
     }
     if let Some(value) = body.floating_seats {
-        feature.floating_seats = value;
+        feature.spec.floating_seats = value;
     }
     if let Some(value) = body.floating_lease_seconds {
-        feature.floating_lease_seconds = value;
+        feature.spec.floating_lease_seconds = value;
     }
     if body.metadata.is_some() {
-        feature.metadata = metadata_or_empty(body.metadata)?;
+        feature.spec.metadata = metadata_or_empty(body.metadata)?;
     }
     check_feature_numbers(
-        feature.max_consumptions,
-        feature.max_overages,
-        feature.floating_seats,
-        feature.floating_lease_seconds,
+        feature.spec.max_consumptions,
+        feature.spec.max_overages,
+        feature.spec.floating_seats,
+        feature.spec.floating_lease_seconds,
     )?;
     let event = admin.event("feature.updated", "feature").subject(id);
     ok_json("feature", state.store.update_feature(feature, event, state.now())).await
@@ -467,7 +467,7 @@ pub async fn check_feature_codes(state: &AppState, product_id: i64, grants: &[Fe
     }
     let known = state.store.list_features(Some(ProductId::new(product_id))).await?;
     for grant in grants {
-        if !known.iter().any(|f| f.code == grant.code) {
+        if !known.iter().any(|f| f.spec.code == grant.code) {
             return Err(ApiError::unprocessable(format!(
                 "unknown feature code {:?} for this product",
                 grant.code

@@ -27,7 +27,7 @@ pub trait CatalogStore: Send + Sync + 'static {
     ) -> Result<()>;
 
     // --- feature definitions ---
-    async fn create_feature(&self, new: NewFeature, event: EventDraft, now: Millis) -> Result<FeatureDefinition>;
+    async fn create_feature(&self, new: FeatureSpec, event: EventDraft, now: Millis) -> Result<FeatureDefinition>;
     async fn get_feature(&self, id: i64) -> Result<FeatureDefinition>;
     async fn list_features(&self, product_id: Option<ProductId>) -> Result<Vec<FeatureDefinition>>;
     async fn update_feature(
@@ -205,7 +205,7 @@ macro_rules! impl_catalog {
                 // --- feature definitions ---
 
                 #[tracing::instrument(level = "debug", skip_all)]
-                async fn create_feature(&self, new: NewFeature, event: EventDraft, now: Millis) -> Result<FeatureDefinition> {
+                async fn create_feature(&self, new: FeatureSpec, event: EventDraft, now: Millis) -> Result<FeatureDefinition> {
                     let mut tx = begin_write(self).await?;
                     let row = sqlx::query(concat!(
                         "INSERT INTO features (product_id, code, name, feature_type, max_consumptions, allow_overages, \
@@ -271,17 +271,17 @@ macro_rules! impl_catalog {
                         feature_cols!()
                     ))
                     .bind(feature.id)
-                    .bind(&feature.code)
-                    .bind(&feature.name)
-                    .bind(feature.feature_type.as_str())
-                    .bind(feature.max_consumptions)
-                    .bind(feature.allow_overages)
-                    .bind(feature.max_overages)
-                    .bind(feature.allow_negative)
-                    .bind(feature.reset_period.as_str())
-                    .bind(feature.floating_seats)
-                    .bind(feature.floating_lease_seconds)
-                    .bind(to_json(&feature.metadata)?)
+                    .bind(&feature.spec.code)
+                    .bind(&feature.spec.name)
+                    .bind(feature.spec.feature_type.as_str())
+                    .bind(feature.spec.max_consumptions)
+                    .bind(feature.spec.allow_overages)
+                    .bind(feature.spec.max_overages)
+                    .bind(feature.spec.allow_negative)
+                    .bind(feature.spec.reset_period.as_str())
+                    .bind(feature.spec.floating_seats)
+                    .bind(feature.spec.floating_lease_seconds)
+                    .bind(to_json(&feature.spec.metadata)?)
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err(conflict("feature code already exists for this product", "feature reference"))?

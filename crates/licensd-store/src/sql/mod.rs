@@ -351,7 +351,7 @@ macro_rules! impl_store {
             use $crate::read_cache::{CacheKey, ReadCache, ValidationInputs};
             use $crate::{
                 Activation, AdminToken, Backend, ConsumptionOutcome, EventFilter, LicenseEdit, LicenseFilter,
-                LicenseRef, NewBlockedDevice, NewCredential, NewCustomer, NewFeature, NewLicense, NewLicenseUser,
+                LicenseRef, NewBlockedDevice, NewCredential, NewCustomer, NewLicense, NewLicenseUser,
                 NewPolicy, NewProduct, NewSigningKey, Page, Result, SecretCodec, StoreError,
                 StoredSigningKey, ValidationReport,
             };

@@ -119,18 +119,20 @@ macro_rules! row_decoders {
                 let c = Cursor::new(r, At::Name);
                 Ok($crate::sql::rows::columns_in_order!(c => FeatureDefinition {
                     id,
-                    product_id: ProductId::new(c.col("product_id")?),
-                    code,
-                    name,
-                    feature_type: c.parsed("feature_type", FeatureType::parse, "feature type")?,
-                    max_consumptions,
-                    allow_overages,
-                    max_overages,
-                    allow_negative,
-                    reset_period: c.parsed("reset_period", ResetPeriod::parse, "reset period")?,
-                    floating_seats,
-                    floating_lease_seconds,
-                    metadata: c.json("metadata")?,
+                    spec: $crate::sql::rows::columns_in_order!(c => FeatureSpec {
+                        product_id: ProductId::new(c.col("product_id")?),
+                        code,
+                        name,
+                        feature_type: c.parsed("feature_type", FeatureType::parse, "feature type")?,
+                        max_consumptions,
+                        allow_overages,
+                        max_overages,
+                        allow_negative,
+                        reset_period: c.parsed("reset_period", ResetPeriod::parse, "reset period")?,
+                        floating_seats,
+                        floating_lease_seconds,
+                        metadata: c.json("metadata")?,
+                    }),
                     created_at,
                 }))
             }

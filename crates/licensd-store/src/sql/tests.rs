@@ -149,7 +149,7 @@ async fn smoke_both_backends() {
         ));
         let feature = store
             .create_feature(
-                NewFeature {
+                FeatureSpec {
                     product_id: product.id,
                     code: "export".into(),
                     name: "Export".into(),

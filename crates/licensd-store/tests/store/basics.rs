@@ -165,7 +165,10 @@ pub async fn unknown_ids_are_not_found(db: Db) {
         db.update_feature(
             FeatureDefinition {
                 id: GHOST,
-                code: "ghost".into(),
+                spec: FeatureSpec {
+                    code: "ghost".into(),
+                    ..feature.spec
+                },
                 ..feature
             },
             ev("feature.update", "feature"),

@@ -226,7 +226,7 @@ pub async fn product_with_licenses_cannot_be_deleted(db: Db) {
 pub async fn features_crud(db: Db) {
     let p = product(&db, "app").await;
     let p2 = product(&db, "app2").await;
-    let new = NewFeature {
+    let new = FeatureSpec {
         product_id: p.id,
         code: "api".into(),
         name: "API calls".into(),
@@ -248,18 +248,20 @@ pub async fn features_crud(db: Db) {
         api,
         FeatureDefinition {
             id: api.id,
-            product_id: p.id,
-            code: "api".into(),
-            name: "API calls".into(),
-            feature_type: FeatureType::Consumption,
-            max_consumptions: Some(100),
-            allow_overages: true,
-            max_overages: Some(10),
-            allow_negative: true,
-            reset_period: ResetPeriod::Monthly,
-            floating_seats: None,
-            floating_lease_seconds: 300,
-            metadata: json!({"unit": "call"}),
+            spec: FeatureSpec {
+                product_id: p.id,
+                code: "api".into(),
+                name: "API calls".into(),
+                feature_type: FeatureType::Consumption,
+                max_consumptions: Some(100),
+                allow_overages: true,
+                max_overages: Some(10),
+                allow_negative: true,
+                reset_period: ResetPeriod::Monthly,
+                floating_seats: None,
+                floating_lease_seconds: 300,
+                metadata: json!({"unit": "call"}),
+            },
             created_at: NOW,
         }
     );
@@ -267,7 +269,7 @@ pub async fn features_crud(db: Db) {
 
     let pro = db
         .create_feature(
-            NewFeature {
+            FeatureSpec {
                 floating_seats: Some(3),
                 ..new_feature(p.id, "pro", FeatureType::Activation)
             },
@@ -276,8 +278,8 @@ pub async fn features_crud(db: Db) {
         )
         .await
         .unwrap();
-    assert_eq!(pro.floating_seats, Some(3));
-    assert_eq!(pro.feature_type, FeatureType::Activation);
+    assert_eq!(pro.spec.floating_seats, Some(3));
+    assert_eq!(pro.spec.feature_type, FeatureType::Activation);
 
     // Duplicate (product, code) conflicts; the same code on another product does not.
     assert_conflict(
@@ -307,15 +309,18 @@ pub async fn features_crud(db: Db) {
 
     // Update.
     let changed = FeatureDefinition {
-        name: "API requests".into(),
-        max_consumptions: Some(250),
-        allow_overages: false,
-        max_overages: None,
-        allow_negative: false,
-        reset_period: ResetPeriod::Daily,
-        floating_seats: Some(2),
-        floating_lease_seconds: 60,
-        metadata: json!({"unit": "request"}),
+        spec: FeatureSpec {
+            name: "API requests".into(),
+            max_consumptions: Some(250),
+            allow_overages: false,
+            max_overages: None,
+            allow_negative: false,
+            reset_period: ResetPeriod::Daily,
+            floating_seats: Some(2),
+            floating_lease_seconds: 60,
+            metadata: json!({"unit": "request"}),
+            ..api.spec.clone()
+        },
         ..api.clone()
     };
     let updated = db
@@ -327,7 +332,10 @@ pub async fn features_crud(db: Db) {
     assert_conflict(
         db.update_feature(
             FeatureDefinition {
-                code: "pro".into(),
+                spec: FeatureSpec {
+                    code: "pro".into(),
+                    ..changed.spec.clone()
+                },
                 ..changed.clone()
             },
             ev_on("feature.update", "feature", api.id),

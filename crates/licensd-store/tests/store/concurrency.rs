@@ -539,7 +539,7 @@ pub async fn concurrent_bootstrap_creates_one_admin_token(db: Db) {
 pub async fn concurrent_feature_consumption_respects_cap(db: Db) {
     let p = product(&db, "app").await;
     db.create_feature(
-        NewFeature {
+        FeatureSpec {
             max_consumptions: Some(10),
             ..new_feature(p.id, "api", FeatureType::Consumption)
         },

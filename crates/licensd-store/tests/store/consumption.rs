@@ -313,7 +313,7 @@ async fn api_setup(db: &Db) -> (Product, FeatureDefinition, License) {
     let p = product(db, "app").await;
     let api = db
         .create_feature(
-            NewFeature {
+            FeatureSpec {
                 max_consumptions: Some(5),
                 ..new_feature(p.id, "api", FeatureType::Consumption)
             },
@@ -400,7 +400,7 @@ pub async fn feature_consumption_with_override_cap(db: Db) {
         .await
         .unwrap()
         .into_iter()
-        .find(|f| f.definition.code == "api")
+        .find(|f| f.definition.spec.code == "api")
         .unwrap();
     assert_eq!(api_row.consumption_used, 8);
     assert_eq!(db.get_license(lic.id).await.unwrap().consumption_used, 0);
@@ -448,7 +448,7 @@ pub async fn feature_consumption_with_override_cap(db: Db) {
         .await
         .unwrap()
         .into_iter()
-        .find(|f| f.definition.code == "api")
+        .find(|f| f.definition.spec.code == "api")
         .unwrap();
     assert_eq!(fresh_api.consumption_used, 2);
 }
@@ -525,7 +525,7 @@ pub async fn feature_consumption_denials(db: Db) {
 pub async fn feature_consumption_resets_each_period(db: Db) {
     let p = product(&db, "app").await;
     db.create_feature(
-        NewFeature {
+        FeatureSpec {
             max_consumptions: Some(2),
             reset_period: ResetPeriod::Daily,
             ..new_feature(p.id, "daily", FeatureType::Consumption)

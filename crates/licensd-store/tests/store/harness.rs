@@ -481,8 +481,8 @@ pub async fn product(db: &Db, code: &str) -> Product {
         .expect("create product")
 }
 
-pub fn new_feature(product_id: ProductId, code: &str, feature_type: FeatureType) -> NewFeature {
-    NewFeature {
+pub fn new_feature(product_id: ProductId, code: &str, feature_type: FeatureType) -> FeatureSpec {
+    FeatureSpec {
         product_id,
         code: code.into(),
         name: format!("Feature {code}"),

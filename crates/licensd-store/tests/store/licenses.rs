@@ -633,7 +633,7 @@ async fn features_for(db: &Db) -> (Product, FeatureDefinition, FeatureDefinition
     let p = product(db, "app").await;
     let api = db
         .create_feature(
-            NewFeature {
+            FeatureSpec {
                 max_consumptions: Some(100),
                 ..new_feature(p.id, "api", FeatureType::Consumption)
             },
@@ -652,7 +652,7 @@ async fn features_for(db: &Db) -> (Product, FeatureDefinition, FeatureDefinition
         .unwrap();
     let seats = db
         .create_feature(
-            NewFeature {
+            FeatureSpec {
                 floating_seats: Some(5),
                 ..new_feature(p.id, "seats", FeatureType::Activation)
             },
@@ -665,7 +665,7 @@ async fn features_for(db: &Db) -> (Product, FeatureDefinition, FeatureDefinition
 }
 
 fn by_code(mut v: Vec<LicenseFeature>) -> Vec<LicenseFeature> {
-    v.sort_by(|a, b| a.definition.code.cmp(&b.definition.code));
+    v.sort_by(|a, b| a.definition.spec.code.cmp(&b.definition.spec.code));
     v
 }
 
@@ -795,7 +795,10 @@ pub async fn edit_license_replaces_feature_grants_keeping_counters(db: Db) {
     .unwrap();
     let unchanged = by_code(db.license_features(lic.id).await.unwrap());
     assert_eq!(
-        unchanged.iter().map(|f| f.definition.code.as_str()).collect::<Vec<_>>(),
+        unchanged
+            .iter()
+            .map(|f| f.definition.spec.code.as_str())
+            .collect::<Vec<_>>(),
         ["api", "pro"]
     );
     assert_eq!(unchanged[0].consumption_used, 3);

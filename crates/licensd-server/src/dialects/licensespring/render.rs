@@ -81,11 +81,11 @@ pub fn feature(feature: &LicenseFeature, license_id: i64, leases: &[FloatingLeas
     let mut object = json!({
         "id": definition.id,
         "license_id": license_id,
-        "code": definition.code,
-        "name": definition.name,
-        "feature_type": definition.feature_type.as_str(),
+        "code": definition.spec.code,
+        "name": definition.spec.name,
+        "feature_type": definition.spec.feature_type.as_str(),
         "expiry_date": instant(feature.overrides.expires_at),
-        "metadata": object_or_empty(&definition.metadata),
+        "metadata": object_or_empty(&definition.spec.metadata),
         "is_floating": false,
         "is_floating_cloud": feature.floating_seats().is_some(),
     });
@@ -95,7 +95,7 @@ pub fn feature(feature: &LicenseFeature, license_id: i64, leases: &[FloatingLeas
     if let Some(seats) = feature.floating_seats() {
         map.insert(
             "floating_timeout".into(),
-            json!(minutes(definition.floating_lease_seconds)),
+            json!(minutes(definition.spec.floating_lease_seconds)),
         );
         map.insert("floating_users".into(), json!(seats));
         map.insert(
@@ -103,7 +103,7 @@ pub fn feature(feature: &LicenseFeature, license_id: i64, leases: &[FloatingLeas
             json!(seats_in_use(leases, Some(definition.id), now)),
         );
     }
-    if definition.feature_type == FeatureType::Consumption {
+    if definition.spec.feature_type == FeatureType::Consumption {
         let terms = feature.consumption_terms();
         let counter = current_counter(&terms, feature.consumption_used, feature.period_start, now);
         map.insert("max_consumption".into(), json!(terms.max_consumptions.unwrap_or(0)));

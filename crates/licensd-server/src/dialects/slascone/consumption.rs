@@ -42,7 +42,7 @@ fn dto(feature: &LicenseFeature, limitation_id: &str, transaction: Option<i64>, 
         (true, Some(over)) => over,
         _ => 0,
     };
-    let period = feature.definition.reset_period;
+    let period = feature.definition.spec.reset_period;
     let (last, next) = if period == ResetPeriod::Never {
         (None, None)
     } else {
@@ -84,7 +84,7 @@ fn find_limitation<'a>(features: &'a [LicenseFeature], limitation_id: &str) -> O
     let by_id = guid_id(limitation_id);
     features
         .iter()
-        .find(|f| by_id == Some(f.definition.id) || f.definition.code == limitation_id)
+        .find(|f| by_id == Some(f.definition.id) || f.definition.spec.code == limitation_id)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -108,7 +108,7 @@ pub async fn status(
         .map_err(SlError::from_store)?;
     let feature =
         find_limitation(&features, &limitation_id).ok_or(SlError::Conflict(Conflict::UnknownLicenseLimitation))?;
-    if feature.definition.feature_type != FeatureType::Consumption {
+    if feature.definition.spec.feature_type != FeatureType::Consumption {
         return Err(Conflict::ConsumptionModeDisabled.into());
     }
     json_ok(&dto(feature, &limitation_id, None, state.now()))
@@ -208,7 +208,7 @@ pub async fn heartbeat(
                 .await
                 .map_err(SlError::from_store)?;
             if let Some(feature) = find_limitation(&features, &limitation_id) {
-                found = Some((license.id, feature.definition.code.clone()));
+                found = Some((license.id, feature.definition.spec.code.clone()));
                 break;
             }
         }
@@ -242,7 +242,7 @@ pub async fn heartbeat(
             .map_err(SlError::from_store)?;
         let feature = features
             .iter()
-            .find(|f| f.definition.code == code)
+            .find(|f| f.definition.spec.code == code)
             .ok_or(SlError::Internal)?;
         answers.push(dto(feature, &limitation_id, Some(outcome.event.id), now));
     }

@@ -166,10 +166,10 @@ pub fn license_info(parts: &InfoParts<'_>) -> LicenseInfo {
     let floating = license.terms.floating.as_ref();
     let feature_infos = features
         .iter()
-        .filter(|f| f.definition.feature_type == FeatureType::Activation)
+        .filter(|f| f.definition.spec.feature_type == FeatureType::Activation)
         .map(|f| FeatureInfo {
             id: id_guid(f.definition.id),
-            name: f.definition.name.clone(),
+            name: f.definition.spec.name.clone(),
             description: String::new(),
             is_active: rules::feature_active(f, now),
             expiration_date_utc: f.overrides.expires_at.map(utc),
@@ -177,13 +177,13 @@ pub fn license_info(parts: &InfoParts<'_>) -> LicenseInfo {
         .collect();
     let limitations = features
         .iter()
-        .filter(|f| f.definition.feature_type == FeatureType::Consumption)
+        .filter(|f| f.definition.spec.feature_type == FeatureType::Consumption)
         .map(|f| {
             let (limit, used, remaining) = balance(f, now);
-            let (mode, days) = reset_mode(f.definition.reset_period);
+            let (mode, days) = reset_mode(f.definition.spec.reset_period);
             LimitationInfo {
                 id: id_guid(f.definition.id),
-                name: f.definition.name.clone(),
+                name: f.definition.spec.name.clone(),
                 description: String::new(),
                 value: limit,
                 remaining,

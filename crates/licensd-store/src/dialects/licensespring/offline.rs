@@ -58,7 +58,7 @@ macro_rules! impl_offline_deactivation {
                     }
                     let index = features
                         .iter()
-                        .position(|feature| feature.definition.code == *code)
+                        .position(|feature| feature.definition.spec.code == *code)
                         .ok_or(StoreError::Denied(Denial::FeatureNotFound))?;
                     planned.push((index, *amount));
                 }

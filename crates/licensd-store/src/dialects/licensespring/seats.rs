@@ -38,7 +38,7 @@ pub trait FeatureSeatStore: Send + Sync + 'static {
 fn granted(features: Vec<LicenseFeature>, code: &str) -> Result<LicenseFeature> {
     features
         .into_iter()
-        .find(|feature| feature.definition.code == code)
+        .find(|feature| feature.definition.spec.code == code)
         .ok_or(StoreError::Denied(Denial::FeatureNotFound))
 }
 

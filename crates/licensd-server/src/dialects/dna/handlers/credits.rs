@@ -71,13 +71,13 @@ async fn license_credits(ctx: &Ctx, license: &License, list: &mut Vec<Value>) ->
         list.push(json!({"Target": "LICENSE", "Name": LICENSE_CREDITS, "Count": count}));
     }
     for feature in ctx.state.store.license_features(license.id).await? {
-        if feature.definition.feature_type != FeatureType::Consumption {
+        if feature.definition.spec.feature_type != FeatureType::Consumption {
             continue;
         }
         let terms = feature.consumption_terms();
         let counter = rules::current_counter(&terms, feature.consumption_used, feature.period_start, ctx.now);
         let count = terms.max_consumptions.map(|max| max.saturating_sub(counter.used));
-        list.push(json!({"Target": "LICENSE", "Name": feature.definition.code, "Count": count}));
+        list.push(json!({"Target": "LICENSE", "Name": feature.definition.spec.code, "Count": count}));
     }
     Ok(())
 }
@@ -182,7 +182,7 @@ async fn credit_exists(ctx: &Ctx, source: CreditSource, license: &License, name:
             .license_features(license.id)
             .await?
             .iter()
-            .any(|f| f.definition.code == name),
+            .any(|f| f.definition.spec.code == name),
         CreditSource::Email => store
             .license_credit_pools(license)
             .await?

@@ -72,7 +72,7 @@ pub(super) async fn license_feature(state: &AppState, license_id: i64, code: &st
         .await
         .map_err(LsError::from_store)?
         .into_iter()
-        .find(|feature| feature.definition.code == code)
+        .find(|feature| feature.definition.spec.code == code)
         .ok_or_else(|| denial_error(Denial::FeatureNotFound))
 }
 

@@ -205,7 +205,7 @@ fn drop_expired_features(object: &mut serde_json::Map<String, Value>, features: 
     let expired: Vec<&str> = features
         .iter()
         .filter(|feature| !licensd_domain::rules::feature_active(feature, now))
-        .map(|feature| feature.definition.code.as_str())
+        .map(|feature| feature.definition.spec.code.as_str())
         .collect();
     if expired.is_empty() {
         return;

@@ -130,7 +130,7 @@ async fn catalogue_feature(
             ));
         }
     };
-    let new = NewFeature {
+    let new = FeatureSpec {
         product_id: product.id,
         code: code_of(&name),
         name,
@@ -161,8 +161,8 @@ async fn catalogue_feature(
         .map_err(|e| exists(e, duplicate))?;
     json_ok(&FeatureView {
         id: id_guid(feature.id),
-        name: feature.name,
-        value: feature.max_consumptions,
+        name: feature.spec.name,
+        value: feature.spec.max_consumptions,
         created_date_utc: utc(feature.created_at),
     })
 }

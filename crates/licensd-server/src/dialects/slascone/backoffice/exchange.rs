@@ -96,23 +96,25 @@ pub async fn create_license_by_template(
         .map_err(SlError::from_store)?;
     let mut grants = policy.features.clone();
     let mut grant = |definition: &FeatureDefinition, overrides: FeatureOverrides| {
-        grants.retain(|g| g.code != definition.code);
+        grants.retain(|g| g.code != definition.spec.code);
         grants.push(FeatureGrant {
-            code: definition.code.clone(),
+            code: definition.spec.code.clone(),
             overrides,
         });
     };
     for id in &request.features {
         let definition = definitions
             .iter()
-            .find(|d| d.feature_type == FeatureType::Activation && guid_id(id) == Some(d.id))
+            .find(|d| d.spec.feature_type == FeatureType::Activation && guid_id(id) == Some(d.id))
             .ok_or(SlError::Conflict(Conflict::UnknownFeature))?;
         grant(definition, FeatureOverrides::default());
     }
     for item in &request.limitations {
         let definition = definitions
             .iter()
-            .find(|d| d.feature_type == FeatureType::Consumption && item.id.as_deref().and_then(guid_id) == Some(d.id))
+            .find(|d| {
+                d.spec.feature_type == FeatureType::Consumption && item.id.as_deref().and_then(guid_id) == Some(d.id)
+            })
             .ok_or(SlError::Conflict(Conflict::UnknownLimitation))?;
         let quota = match &item.value {
             None | Some(Value::Null) => None,
