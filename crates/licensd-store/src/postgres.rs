@@ -135,13 +135,23 @@ const NOTIFY_TRIGGER_COUNT: i64 = 9;
 /// transaction writing its table to finish (SHARE ROW EXCLUSIVE), so once this has committed
 /// every write either committed before it or notifies: nothing this node caches after it listens
 /// can miss a write. Nodes starting together take turns (an advisory lock).
+///
+/// The nine table locks are taken one after another while other nodes keep writing, so a write
+/// holding a later table and then wanting an earlier one closes a cycle. PostgreSQL would break
+/// it after `deadlock_timeout` by aborting whichever waited first, often the write (a client's
+/// activation failing because a node started). Each lock wait is therefore bounded by
+/// `INSTALL_LOCK_WAIT`, far below any `deadlock_timeout`: the install gives up first, releases
+/// everything, and `keep_in_step` tries again a heartbeat period later.
 async fn install_notify_triggers(pool: &PgPool) -> std::result::Result<(), sqlx::Error> {
     const INSTALL_LOCK_KEY: i64 = 0x6c69_6365_6e73_6402;
+    const INSTALL_LOCK_WAIT: &str = "SET LOCAL lock_timeout = '100ms'";
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(INSTALL_LOCK_KEY)
         .execute(&mut *tx)
         .await?;
+    // After the advisory lock: nodes starting together may wait for each other's install.
+    sqlx::query(INSTALL_LOCK_WAIT).execute(&mut *tx).await?;
     let present: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid \
          WHERE p.proname = 'licensd_read_cache_notify' AND NOT t.tgisinternal",
@@ -187,6 +197,11 @@ async fn keep_in_step(pool: PgPool, listen_pool: PgPool, generation: Generation,
         if !installed {
             match install_notify_triggers(&pool).await {
                 Ok(()) => installed = true,
+                Err(e) if is_lock_timeout(&e) => {
+                    tracing::debug!("read cache: a write held a table the notification triggers need; trying again");
+                    tokio::time::sleep(beat).await;
+                    continue;
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "read cache: cannot install the notification triggers; serving from the database");
                     tokio::time::sleep(beat).await;
@@ -200,6 +215,14 @@ async fn keep_in_step(pool: PgPool, listen_pool: PgPool, generation: Generation,
         }
         tokio::time::sleep(beat).await;
     }
+}
+
+/// PostgreSQL's `lock_not_available` (55P03): `install_notify_triggers` gave way to a write.
+fn is_lock_timeout(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "55P03")
 }
 
 /// Ends the heartbeats with the task that keeps the cache in step (aborted with its store).

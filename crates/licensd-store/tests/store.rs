@@ -244,3 +244,16 @@ async fn postgres_read_cache_staleness_is_bounded_across_two_nodes() {
     )
     .await;
 }
+
+/// PostgreSQL only: a node turning its cache on never makes another node's write its deadlock
+/// victim.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_read_cache_trigger_install_gives_way_to_writes() {
+    harness::run(
+        harness::Kind::Postgres,
+        "pg_cache_install",
+        harness::pool_size(&[8]),
+        pg_cache::trigger_install_gives_way_to_writes,
+    )
+    .await;
+}

@@ -166,3 +166,103 @@ pub async fn staleness_is_bounded_across_two_nodes(db: Db) {
     let report = b.validate(key_of(&lic), Some("A"), NOW).await.expect("validate on B");
     assert_eq!(report.outcome, Err(Denial::LicenseSuspended));
 }
+
+/// How many backends wait for a table lock while running `sql_like` (a `LIKE` pattern).
+async fn waiting_on_a_lock(db: &Db, sql_like: &str) -> i64 {
+    db.raw
+        .i64(
+            "SELECT COUNT(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE ?",
+            &[Arg::T(sql_like.into())],
+        )
+        .await
+}
+
+/// Polls `ready` until it holds, failing the test after `GIVE_UP`.
+async fn wait_for(what: &str, mut ready: impl AsyncFnMut() -> bool) {
+    let started = Instant::now();
+    while !ready().await {
+        assert!(started.elapsed() < GIVE_UP, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// A node turning its cache on installs the notification triggers (a lock on each table it
+/// watches, one after another) while other nodes write. A write that holds a later table and then
+/// needs an earlier one the install already holds closes a cycle; the write, waiting first, was
+/// PostgreSQL's deadlock victim (an activation failed because a node started). The install must
+/// give way instead: the write goes through, and the install still completes afterwards.
+pub async fn trigger_install_gives_way_to_writes(db: Db) {
+    use sqlx::{Connection, Executor};
+    let install = "%licensd_read_cache_notify%";
+    // Holds `license_features` so the install stops there, holding the tables before it
+    // (`licenses` among them).
+    let mut stopper = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+    stopper.execute("BEGIN").await.expect("begin");
+    stopper
+        .execute("LOCK TABLE license_features IN ROW EXCLUSIVE MODE")
+        .await
+        .expect("stop the install at license_features");
+    // The write: holds `devices` (as a device insert does), then needs `licenses`.
+    let mut writer = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+    writer.execute("BEGIN").await.expect("begin");
+    writer
+        .execute("LOCK TABLE devices IN ROW EXCLUSIVE MODE")
+        .await
+        .expect("the write holds devices");
+    let writer_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut writer)
+        .await
+        .expect("pid");
+
+    let codec: Arc<dyn SecretCodec> = db.codec.clone();
+    let b = connect_server(&db.url, codec, 4, 1024, BOUND).await.expect("node B");
+    wait_for("node B's install waits at license_features", async || {
+        waiting_on_a_lock(&db, install).await > 0
+    })
+    .await;
+
+    let needs_licenses = tokio::spawn(async move {
+        let outcome = writer
+            .execute("LOCK TABLE licenses IN ROW EXCLUSIVE MODE")
+            .await
+            .map(|_| ());
+        (writer, outcome)
+    });
+    // Once the write waits for `licenses` (or already has it: the install gave way first), let
+    // the install go on to `devices`, which the write holds: the cycle, if the install still
+    // holds `licenses`.
+    wait_for("the write waits for licenses or has it", async || {
+        needs_licenses.is_finished()
+            || db
+                .raw
+                .i64(
+                    "SELECT COUNT(*) FROM pg_stat_activity WHERE pid = ? AND wait_event_type = 'Lock'",
+                    &[Arg::I(i64::from(writer_pid))],
+                )
+                .await
+                > 0
+    })
+    .await;
+    stopper.execute("COMMIT").await.expect("commit");
+
+    let (mut writer, outcome) = needs_licenses.await.expect("join");
+    outcome.expect("the write is never the victim of the trigger install");
+    writer.execute("COMMIT").await.expect("the write commits");
+
+    // The install tries again and completes: B's cache comes into step and serves checks.
+    let (_, lic) = product_and_license(&db, terms(Some(2))).await;
+    activate(&db, &lic, "A", NOW).await.expect("activate on A");
+    wait_until_cached(&*b, &lic, "A").await;
+    assert_eq!(
+        db.raw
+            .i64(
+                "SELECT COUNT(*) FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid \
+                 WHERE p.proname = 'licensd_read_cache_notify' AND NOT t.tgisinternal",
+                &[],
+            )
+            .await,
+        9,
+        "every notification trigger installed"
+    );
+}
