@@ -138,21 +138,15 @@ macro_rules! impl_access {
 
                 #[tracing::instrument(level = "debug", skip_all)]
                 async fn create_admin_token(&self, name: &str, token: &str, event: EventDraft, now: Millis) -> Result<AdminToken> {
-                    let mut tx = begin_write(self).await?;
-                    let row = sqlx::query(concat!(
+                    let query = sqlx::query(concat!(
                         "INSERT INTO admin_tokens (name, digest, created_at) VALUES ($1, $2, $3) RETURNING ",
                         admin_token_cols!()
                     ))
                     .bind(name)
                     .bind(self.codec.digest(token.as_bytes()))
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(conflict("admin token already exists", "admin token reference"))?;
-                    let created = admin_token_from_row(&row)?;
-                    insert_event(&mut tx, event, Some(created.id), now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(created)
+                    .bind(now);
+                    let on_error = conflict("admin token already exists", "admin token reference");
+                    write_logged(self, query, on_error, admin_token_from_row, |c| c.id, event, now).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all)]
@@ -191,8 +185,7 @@ macro_rules! impl_access {
 
                 #[tracing::instrument(level = "debug", skip_all)]
                 async fn create_credential(&self, new: NewCredential, event: EventDraft, now: Millis) -> Result<Credential> {
-                    let mut tx = begin_write(self).await?;
-                    let row = sqlx::query(concat!(
+                    let query = sqlx::query(concat!(
                         "INSERT INTO credentials (dialect, name, key_id, secret_digest, secret_sealed, product_id, read_only, \
                          ip_allowlist, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ",
                         credential_cols!()
@@ -205,14 +198,9 @@ macro_rules! impl_access {
                     .bind(new.product_id.map(i64::from))
                     .bind(new.read_only)
                     .bind(to_json(&new.ip_allowlist)?)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(conflict("credential key id already exists for this dialect", "product does not exist"))?;
-                    let credential = credential_from_row(&row)?;
-                    insert_event(&mut tx, event, Some(credential.id), now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(credential)
+                    .bind(now);
+                    let on_error = conflict("credential key id already exists for this dialect", "product does not exist");
+                    write_logged(self, query, on_error, credential_from_row, |c| c.id, event, now).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all)]

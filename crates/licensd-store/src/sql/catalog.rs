@@ -56,8 +56,7 @@ macro_rules! impl_catalog {
 
                 #[tracing::instrument(level = "debug", skip_all)]
                 async fn create_product(&self, new: NewProduct, event: EventDraft, now: Millis) -> Result<Product> {
-                    let mut tx = begin_write(self).await?;
-                    let row = sqlx::query(concat!(
+                    let query = sqlx::query(concat!(
                         "INSERT INTO products (code, name, auth_method, status, trial_allowed, trial_days, metadata, created_at, updated_at) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING ",
                         product_cols!()
@@ -69,39 +68,24 @@ macro_rules! impl_catalog {
                     .bind(new.trial_allowed)
                     .bind(new.trial_days)
                     .bind(to_json(&new.metadata)?)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(conflict("product code already exists", "product reference"))?;
-                    let product = product_from_row(&row)?;
-                    insert_event(&mut tx, event, Some(product.id), now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(product)
+                    .bind(now);
+                    let on_error = conflict("product code already exists", "product reference");
+                    write_logged(self, query, on_error, product_from_row, |p| p.id, event, now).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all, fields(id = id.get()))]
                 async fn get_product(&self, id: ProductId) -> Result<Product> {
-                    sqlx::query(concat!("SELECT ", product_cols!(), " FROM products WHERE id = $1"))
-                        .bind(id.get())
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(db_err)?
-                        .map(|r| product_from_row(&r))
-                        .transpose()?
-                        .ok_or(StoreError::NotFound)
+                    let query = sqlx::query(concat!("SELECT ", product_cols!(), " FROM products WHERE id = $1"))
+                        .bind(id.get());
+                    fetch_found(&self.pool, query, product_from_row).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all)]
                 async fn get_product_by_code(&self, code: &str) -> Result<Product> {
                     ReadCache::through(read_cache(self), |cache| &cache.products_by_code, code.to_owned(), async {
-                        sqlx::query(concat!("SELECT ", product_cols!(), " FROM products WHERE code = $1"))
-                            .bind(code)
-                            .fetch_optional(&self.pool)
-                            .await
-                            .map_err(db_err)?
-                            .map(|r| product_from_row(&r))
-                            .transpose()?
-                            .ok_or(StoreError::NotFound)
+                        let query = sqlx::query(concat!("SELECT ", product_cols!(), " FROM products WHERE code = $1"))
+                            .bind(code);
+                        fetch_found(&self.pool, query, product_from_row).await
                     })
                     .await
                 }
@@ -119,8 +103,7 @@ macro_rules! impl_catalog {
 
                 #[tracing::instrument(level = "debug", skip_all, fields(product_id = product.id.get()))]
                 async fn update_product(&self, product: Product, event: EventDraft, now: Millis) -> Result<Product> {
-                    let mut tx = begin_write(self).await?;
-                    let row = sqlx::query(concat!(
+                    let query = sqlx::query(concat!(
                         "UPDATE products SET code = $2, name = $3, auth_method = $4, status = $5, trial_allowed = $6, \
                          trial_days = $7, metadata = $8, updated_at = $9 WHERE id = $1 RETURNING ",
                         product_cols!()
@@ -133,15 +116,9 @@ macro_rules! impl_catalog {
                     .bind(product.trial_allowed)
                     .bind(product.trial_days)
                     .bind(to_json(&product.metadata)?)
-                    .bind(now)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(conflict("product code already exists", "product reference"))?
-                    .ok_or(StoreError::NotFound)?;
-                    let updated = product_from_row(&row)?;
-                    insert_event(&mut tx, event, Some(updated.id), now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(updated)
+                    .bind(now);
+                    let on_error = conflict("product code already exists", "product reference");
+                    write_logged(self, query, on_error, product_from_row, |u| u.id, event, now).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all, fields(id = id.get()))]
@@ -206,8 +183,7 @@ macro_rules! impl_catalog {
 
                 #[tracing::instrument(level = "debug", skip_all)]
                 async fn create_feature(&self, new: FeatureSpec, event: EventDraft, now: Millis) -> Result<FeatureDefinition> {
-                    let mut tx = begin_write(self).await?;
-                    let row = sqlx::query(concat!(
+                    let query = sqlx::query(concat!(
                         "INSERT INTO features (product_id, code, name, feature_type, max_consumptions, allow_overages, \
                          max_overages, allow_negative, reset_period, floating_seats, floating_lease_seconds, metadata, created_at) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING ",
@@ -225,26 +201,16 @@ macro_rules! impl_catalog {
                     .bind(new.floating_seats)
                     .bind(new.floating_lease_seconds)
                     .bind(to_json(&new.metadata)?)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(conflict("feature code already exists for this product", "product does not exist"))?;
-                    let feature = feature_from_row(&row)?;
-                    insert_event(&mut tx, event, Some(feature.id), now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(feature)
+                    .bind(now);
+                    let on_error = conflict("feature code already exists for this product", "product does not exist");
+                    write_logged(self, query, on_error, feature_from_row, |f| f.id, event, now).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
                 async fn get_feature(&self, id: i64) -> Result<FeatureDefinition> {
-                    sqlx::query(concat!("SELECT ", feature_cols!(), " FROM features WHERE id = $1"))
-                        .bind(id)
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(db_err)?
-                        .map(|r| feature_from_row(&r))
-                        .transpose()?
-                        .ok_or(StoreError::NotFound)
+                    let query = sqlx::query(concat!("SELECT ", feature_cols!(), " FROM features WHERE id = $1"))
+                        .bind(id);
+                    fetch_found(&self.pool, query, feature_from_row).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.map(i64::from)))]
@@ -263,8 +229,7 @@ macro_rules! impl_catalog {
 
                 #[tracing::instrument(level = "debug", skip_all, fields(feature_id = feature.id))]
                 async fn update_feature(&self, feature: FeatureDefinition, event: EventDraft, now: Millis) -> Result<FeatureDefinition> {
-                    let mut tx = begin_write(self).await?;
-                    let row = sqlx::query(concat!(
+                    let query = sqlx::query(concat!(
                         "UPDATE features SET code = $2, name = $3, feature_type = $4, max_consumptions = $5, \
                          allow_overages = $6, max_overages = $7, allow_negative = $8, reset_period = $9, \
                          floating_seats = $10, floating_lease_seconds = $11, metadata = $12 WHERE id = $1 RETURNING ",
@@ -281,15 +246,9 @@ macro_rules! impl_catalog {
                     .bind(feature.spec.reset_period.as_str())
                     .bind(feature.spec.floating_seats)
                     .bind(feature.spec.floating_lease_seconds)
-                    .bind(to_json(&feature.spec.metadata)?)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(conflict("feature code already exists for this product", "feature reference"))?
-                    .ok_or(StoreError::NotFound)?;
-                    let updated = feature_from_row(&row)?;
-                    insert_event(&mut tx, event, Some(updated.id), now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(updated)
+                    .bind(to_json(&feature.spec.metadata)?);
+                    let on_error = conflict("feature code already exists for this product", "feature reference");
+                    write_logged(self, query, on_error, feature_from_row, |u| u.id, event, now).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
@@ -301,8 +260,7 @@ macro_rules! impl_catalog {
 
                 #[tracing::instrument(level = "debug", skip_all)]
                 async fn create_policy(&self, new: NewPolicy, event: EventDraft, now: Millis) -> Result<Policy> {
-                    let mut tx = begin_write(self).await?;
-                    let row = sqlx::query(concat!(
+                    let query = sqlx::query(concat!(
                         "INSERT INTO policies (product_id, code, name, terms, duration_days, maintenance_days, features, \
                          metadata, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING ",
                         policy_cols!()
@@ -315,26 +273,16 @@ macro_rules! impl_catalog {
                     .bind(new.maintenance_days)
                     .bind(to_json(&new.features)?)
                     .bind(to_json(&new.metadata)?)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(conflict("policy code or name already exists for this product", "product does not exist"))?;
-                    let policy = policy_from_row(&row)?;
-                    insert_event(&mut tx, event, Some(policy.id), now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(policy)
+                    .bind(now);
+                    let on_error = conflict("policy code or name already exists for this product", "product does not exist");
+                    write_logged(self, query, on_error, policy_from_row, |p| p.id, event, now).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
                 async fn get_policy(&self, id: i64) -> Result<Policy> {
-                    sqlx::query(concat!("SELECT ", policy_cols!(), " FROM policies WHERE id = $1"))
-                        .bind(id)
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(db_err)?
-                        .map(|r| policy_from_row(&r))
-                        .transpose()?
-                        .ok_or(StoreError::NotFound)
+                    let query = sqlx::query(concat!("SELECT ", policy_cols!(), " FROM policies WHERE id = $1"))
+                        .bind(id);
+                    fetch_found(&self.pool, query, policy_from_row).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.map(i64::from)))]
@@ -353,8 +301,7 @@ macro_rules! impl_catalog {
 
                 #[tracing::instrument(level = "debug", skip_all, fields(policy_id = policy.id))]
                 async fn update_policy(&self, policy: Policy, event: EventDraft, now: Millis) -> Result<Policy> {
-                    let mut tx = begin_write(self).await?;
-                    let row = sqlx::query(concat!(
+                    let query = sqlx::query(concat!(
                         "UPDATE policies SET code = $2, name = $3, terms = $4, duration_days = $5, maintenance_days = $6, \
                          features = $7, metadata = $8, updated_at = $9 WHERE id = $1 RETURNING ",
                         policy_cols!()
@@ -367,15 +314,9 @@ macro_rules! impl_catalog {
                     .bind(policy.maintenance_days)
                     .bind(to_json(&policy.features)?)
                     .bind(to_json(&policy.metadata)?)
-                    .bind(now)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(conflict("policy code or name already exists for this product", "policy reference"))?
-                    .ok_or(StoreError::NotFound)?;
-                    let updated = policy_from_row(&row)?;
-                    insert_event(&mut tx, event, Some(updated.id), now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(updated)
+                    .bind(now);
+                    let on_error = conflict("policy code or name already exists for this product", "policy reference");
+                    write_logged(self, query, on_error, policy_from_row, |u| u.id, event, now).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all, fields(id = id))]

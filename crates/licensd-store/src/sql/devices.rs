@@ -47,14 +47,9 @@ macro_rules! impl_devices {
             }
 
             async fn device_by_id(conn: &mut Conn, id: DeviceId) -> Result<Device> {
-                sqlx::query(concat!("SELECT ", device_cols!(), " FROM devices WHERE id = $1"))
-                    .bind(id.get())
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .map_err(db_err)?
-                    .map(|r| device_from_row(&r))
-                    .transpose()?
-                    .ok_or(StoreError::NotFound)
+                let query = sqlx::query(concat!("SELECT ", device_cols!(), " FROM devices WHERE id = $1"))
+                    .bind(id.get());
+                fetch_found(&mut *conn, query, device_from_row).await
             }
 
             /// Retires a device: marks it inactive, counts the deactivation (the next new device is
@@ -106,22 +101,16 @@ macro_rules! impl_devices {
 
                 #[tracing::instrument(level = "debug", skip_all)]
                 async fn block_device(&self, new: NewBlockedDevice, event: EventDraft, now: Millis) -> Result<BlockedDevice> {
-                    let mut tx = begin_write(self).await?;
-                    let row = sqlx::query(concat!(
+                    let query = sqlx::query(concat!(
                         "INSERT INTO blocked_devices (product_id, fingerprint, reason, created_at) VALUES ($1, $2, $3, $4) RETURNING ",
                         blocked_cols!()
                     ))
                     .bind(new.product_id.map(i64::from))
                     .bind(&new.fingerprint)
                     .bind(&new.reason)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(conflict("device fingerprint is already blocked", "product does not exist"))?;
-                    let blocked = blocked_from_row(&row)?;
-                    insert_event(&mut tx, event, Some(blocked.id), now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(blocked)
+                    .bind(now);
+                    let on_error = conflict("device fingerprint is already blocked", "product does not exist");
+                    write_logged(self, query, on_error, blocked_from_row, |b| b.id, event, now).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all, fields(id = id))]

@@ -43,7 +43,7 @@ macro_rules! impl_keymanager {
         const _: () = {
             use crate::StoreError;
             use crate::sql::{conflict, db_err, from_json, to_json};
-            use crate::$core::shared::{begin_write, delete_logged, get, insert_event, write_pool};
+            use crate::$core::shared::{begin_write, delete_logged, fetch_found, get, insert_event, write_logged, write_pool};
 
             fn block_from_row(row: &$row) -> Result<AccessBlock> {
                 let kind: String = get(row, "kind")?;
@@ -216,13 +216,9 @@ macro_rules! impl_keymanager {
             }
 
             async fn contract_by_id(conn: &mut $conn, codec: &dyn crate::SecretCodec, id: i64) -> Result<StoredContract> {
-                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {CONTRACT_COLS} FROM km_contracts c WHERE c.id = $1")))
-                    .bind(id)
-                    .fetch_optional(conn)
-                    .await
-                    .map_err(db_err)?
-                    .ok_or(StoreError::NotFound)?;
-                contract_from_row(&row, codec)
+                let query = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {CONTRACT_COLS} FROM km_contracts c WHERE c.id = $1")))
+                    .bind(id);
+                fetch_found(conn, query, |r| contract_from_row(r, codec)).await
             }
 
             /// `assign_stock` and `assign_stock_delivering`: with `deliver`, the delivery reporting the
