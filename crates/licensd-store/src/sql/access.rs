@@ -42,11 +42,8 @@ macro_rules! impl_access {
 
                 #[tracing::instrument(level = "debug", skip_all)]
                 async fn list_signing_keys(&self) -> Result<Vec<StoredSigningKey>> {
-                    let found = sqlx::query(concat!("SELECT ", signing_key_cols!(), " FROM signing_keys ORDER BY id"))
-                        .fetch_all(&self.pool)
-                        .await
-                        .map_err(db_err)?;
-                    rows(found, |r| signing_key_from_row(r, &*self.codec))
+                    let query = sqlx::query(concat!("SELECT ", signing_key_cols!(), " FROM signing_keys ORDER BY id"));
+                    fetch_rows(&self.pool, query, |r| signing_key_from_row(r, &*self.codec)).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all)]
@@ -166,11 +163,8 @@ macro_rules! impl_access {
 
                 #[tracing::instrument(level = "debug", skip_all)]
                 async fn list_admin_tokens(&self) -> Result<Vec<AdminToken>> {
-                    let found = sqlx::query(concat!("SELECT ", admin_token_cols!(), " FROM admin_tokens ORDER BY id"))
-                        .fetch_all(&self.pool)
-                        .await
-                        .map_err(db_err)?;
-                    rows(found, admin_token_from_row)
+                    let query = sqlx::query(concat!("SELECT ", admin_token_cols!(), " FROM admin_tokens ORDER BY id"));
+                    fetch_rows(&self.pool, query, admin_token_from_row).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
@@ -205,16 +199,13 @@ macro_rules! impl_access {
 
                 #[tracing::instrument(level = "debug", skip_all)]
                 async fn list_credentials(&self, dialect: Option<Dialect>) -> Result<Vec<Credential>> {
-                    let found = sqlx::query(concat!(
+                    let query = sqlx::query(concat!(
                         "SELECT ",
                         credential_cols!(),
                         " FROM credentials WHERE ($1 IS NULL OR dialect = $1) ORDER BY id"
                     ))
-                    .bind(dialect.map(Dialect::as_str))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_err)?;
-                    rows(found, credential_from_row)
+                    .bind(dialect.map(Dialect::as_str));
+                    fetch_rows(&self.pool, query, credential_from_row).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all, fields(id = id))]

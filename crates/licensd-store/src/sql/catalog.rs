@@ -92,13 +92,10 @@ macro_rules! impl_catalog {
 
                 #[tracing::instrument(level = "debug", skip_all)]
                 async fn list_products(&self, page: Page) -> Result<Vec<Product>> {
-                    let found = sqlx::query(concat!("SELECT ", product_cols!(), " FROM products WHERE id > $1 ORDER BY id LIMIT $2"))
+                    let query = sqlx::query(concat!("SELECT ", product_cols!(), " FROM products WHERE id > $1 ORDER BY id LIMIT $2"))
                         .bind(after(&page))
-                        .bind(page.clamped_limit())
-                        .fetch_all(&self.pool)
-                        .await
-                        .map_err(db_err)?;
-                    rows(found, product_from_row)
+                        .bind(page.clamped_limit());
+                    fetch_rows(&self.pool, query, product_from_row).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all, fields(product_id = product.id.get()))]
@@ -151,16 +148,17 @@ macro_rules! impl_catalog {
                         // Rows hanging off licenses (devices, leases, grants, consumption,
                         // metadata) go with them through ON DELETE CASCADE. The ids logged are
                         // those deleted, so a licence created meanwhile is logged too.
-                        let mut removed: Vec<i64> =
+                        let removed: Vec<i64> =
                             sqlx::query_scalar("DELETE FROM licenses WHERE product_id = $1 RETURNING id")
                                 .bind(id.get())
                                 .fetch_all(&mut *tx)
                                 .await
                                 .map_err(conflict("product is still in use", "product is still in use"))?;
+                        let mut removed: Vec<LicenseId> = removed.into_iter().map(LicenseId::new).collect();
                         removed.sort_unstable();
-                        for license in &removed {
-                            insert_event(&mut tx, ProductDeletion::cascaded_license_event(&event, id.get(), *license), None::<i64>, now)
-                                .await?;
+                        for license in removed {
+                            let license_event = ProductDeletion::cascaded_license_event(&event, id, license);
+                            insert_event(&mut tx, license_event, None::<i64>, now).await?;
                         }
                     }
                     // Feature definitions and policies are parts of the product; without licenses
@@ -215,16 +213,13 @@ macro_rules! impl_catalog {
 
                 #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.map(i64::from)))]
                 async fn list_features(&self, product_id: Option<ProductId>) -> Result<Vec<FeatureDefinition>> {
-                    let found = sqlx::query(concat!(
+                    let query = sqlx::query(concat!(
                         "SELECT ",
                         feature_cols!(),
                         " FROM features WHERE ($1 IS NULL OR product_id = $1) ORDER BY id"
                     ))
-                    .bind(product_id.map(i64::from))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_err)?;
-                    rows(found, feature_from_row)
+                    .bind(product_id.map(i64::from));
+                    fetch_rows(&self.pool, query, feature_from_row).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all, fields(feature_id = feature.id))]
@@ -287,16 +282,13 @@ macro_rules! impl_catalog {
 
                 #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.map(i64::from)))]
                 async fn list_policies(&self, product_id: Option<ProductId>) -> Result<Vec<Policy>> {
-                    let found = sqlx::query(concat!(
+                    let query = sqlx::query(concat!(
                         "SELECT ",
                         policy_cols!(),
                         " FROM policies WHERE ($1 IS NULL OR product_id = $1) ORDER BY id"
                     ))
-                    .bind(product_id.map(i64::from))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_err)?;
-                    rows(found, policy_from_row)
+                    .bind(product_id.map(i64::from));
+                    fetch_rows(&self.pool, query, policy_from_row).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all, fields(policy_id = policy.id))]

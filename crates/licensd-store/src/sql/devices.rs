@@ -85,12 +85,9 @@ macro_rules! impl_devices {
 
                 #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
                 async fn list_devices(&self, license_id: LicenseId) -> Result<Vec<Device>> {
-                    let found = sqlx::query(concat!("SELECT ", device_cols!(), " FROM devices WHERE license_id = $1 ORDER BY id"))
-                        .bind(license_id.get())
-                        .fetch_all(&self.pool)
-                        .await
-                        .map_err(db_err)?;
-                    rows(found, device_from_row)
+                    let query = sqlx::query(concat!("SELECT ", device_cols!(), " FROM devices WHERE license_id = $1 ORDER BY id"))
+                        .bind(license_id.get());
+                    fetch_rows(&self.pool, query, device_from_row).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all, fields(id = id.get()))]
@@ -120,16 +117,13 @@ macro_rules! impl_devices {
 
                 #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.map(i64::from)))]
                 async fn list_blocked_devices(&self, product_id: Option<ProductId>) -> Result<Vec<BlockedDevice>> {
-                    let found = sqlx::query(concat!(
+                    let query = sqlx::query(concat!(
                         "SELECT ",
                         blocked_cols!(),
                         " FROM blocked_devices WHERE ($1 IS NULL OR product_id = $1) ORDER BY id"
                     ))
-                    .bind(product_id.map(i64::from))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_err)?;
-                    rows(found, blocked_from_row)
+                    .bind(product_id.map(i64::from));
+                    fetch_rows(&self.pool, query, blocked_from_row).await
                 }
                 #[tracing::instrument(level = "debug", skip_all, fields(license_id = license.id().map(i64::from)))]
                 async fn deactivate(&self, license: LicenseRef, fingerprint: &str, event: EventDraft, now: Millis) -> Result<License> {

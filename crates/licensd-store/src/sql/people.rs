@@ -83,17 +83,14 @@ macro_rules! impl_people {
 
             #[tracing::instrument(level = "debug", skip_all)]
             async fn list_customers(&self, page: Page) -> Result<Vec<Customer>> {
-                let found = sqlx::query(concat!(
+                let query = sqlx::query(concat!(
                     "SELECT ",
                     customer_cols!(),
                     " FROM customers WHERE id > $1 ORDER BY id LIMIT $2"
                 ))
                 .bind(after(&page))
-                .bind(page.clamped_limit())
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err)?;
-                rows(found, customer_from_row)
+                .bind(page.clamped_limit());
+                fetch_rows(&self.pool, query, customer_from_row).await
             }
 
             #[tracing::instrument(level = "debug", skip_all, fields(customer_id = customer.id.get()))]
@@ -191,18 +188,15 @@ macro_rules! impl_people {
                 customer_id: Option<CustomerId>,
                 page: Page,
             ) -> Result<Vec<LicenseUser>> {
-                let found = sqlx::query(concat!(
+                let query = sqlx::query(concat!(
                     "SELECT ",
                     user_cols!(),
                     " FROM license_users WHERE ($1 IS NULL OR customer_id = $1) AND id > $2 ORDER BY id LIMIT $3"
                 ))
                 .bind(customer_id.map(i64::from))
                 .bind(after(&page))
-                .bind(page.clamped_limit())
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err)?;
-                rows(found, user_from_row)
+                .bind(page.clamped_limit());
+                fetch_rows(&self.pool, query, user_from_row).await
             }
 
             #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
@@ -324,16 +318,13 @@ macro_rules! impl_people {
 
             #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
             async fn users_of_license(&self, license_id: LicenseId) -> Result<Vec<LicenseUser>> {
-                let found = sqlx::query(
+                let query = sqlx::query(
                     "SELECT u.id, u.customer_id, u.email, u.name, u.password_hash, u.created_at \
                          FROM license_user_assignments a JOIN license_users u ON u.id = a.user_id \
                          WHERE a.license_id = $1 ORDER BY u.id",
                 )
-                .bind(license_id.get())
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err)?;
-                rows(found, user_from_row)
+                .bind(license_id.get());
+                fetch_rows(&self.pool, query, user_from_row).await
             }
         }
     };

@@ -159,6 +159,19 @@ macro_rules! tx_helpers {
             row.map(|r| decode(&r)).transpose()?.ok_or(StoreError::NotFound)
         }
 
+        /// Every row `query` returns, decoded, in its order.
+        pub(crate) async fn fetch_rows<'q, 'c, T>(
+            conn: impl sqlx::Executor<'c, Database = Db>,
+            query: Query<'q>,
+            decode: impl Fn(&DbRow) -> Result<T>,
+        ) -> Result<Vec<T>>
+        where
+            'q: 'c,
+        {
+            let found = query.fetch_all(conn).await.map_err(db_err)?;
+            found.iter().map(decode).collect()
+        }
+
         /// Locks every listed license (`lock_license_or_deny`), each once, in ascending id order:
         /// transactions that lock overlapping sets then take the locks in the same order, so
         /// PostgreSQL cannot deadlock them. The licenses come back in that order.
