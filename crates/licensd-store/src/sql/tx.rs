@@ -1,6 +1,8 @@
 //! What every write transaction shares, for the core store and every dialect's storage alike
 //! (they reach it as `crate::{sqlite,postgres}::shared::…`): how a write transaction begins, the
-//! license lock and the reads right after it, and the event-log insert.
+//! license lock and the reads right after it, the event-log insert, and the one-statement shapes
+//! most store methods are: a logged write of one row (`write_logged`, `delete_logged`,
+//! `revoke_logged`) and a lookup of one row or of a list (`fetch_found`, `fetch_rows`).
 
 /// Expands the transaction helpers for one backend inside `impl_store!`'s `shared` module.
 macro_rules! tx_helpers {
