@@ -58,8 +58,8 @@ impl ProductDeletion {
     /// address, about the licence, naming the product.
     pub fn cascaded_license_event(
         product_event: &crate::EventDraft,
-        product_id: i64,
-        license_id: i64,
+        product_id: crate::ProductId,
+        license_id: crate::LicenseId,
     ) -> crate::EventDraft {
         crate::EventDraft::new(product_event.actor.clone(), CASCADED_LICENSE_ACTION, "license")
             .subject(license_id)
@@ -93,7 +93,11 @@ mod tests {
         let product_event = crate::EventDraft::new("admin:1", "product.deleted", "product")
             .subject(7)
             .from_ip(Some("10.0.0.1".into()));
-        let event = ProductDeletion::cascaded_license_event(&product_event, 7, 42);
+        let event = ProductDeletion::cascaded_license_event(
+            &product_event,
+            crate::ProductId::new(7),
+            crate::LicenseId::new(42),
+        );
         assert_eq!(
             (event.actor.as_str(), event.action.as_str(), event.subject_type.as_str()),
             ("admin:1", "license.deleted", "license")

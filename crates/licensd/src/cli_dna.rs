@@ -66,24 +66,27 @@ pub enum DnaCommand {
     /// Set the balance of a buyer email's credit pool (creating it).
     SetPool {
         product: i64,
-        #[arg(long)]
-        email: String,
-        /// The credit name DNA clients send as `Name`.
-        #[arg(long)]
-        name: String,
-        #[arg(long, allow_hyphen_values = true)]
-        count: i64,
+        #[command(flatten)]
+        pool: PoolArgs,
     },
     /// Add credits to a buyer email's credit pool (a replenishment; creates it).
     AddPoolCredits {
         product: i64,
-        #[arg(long)]
-        email: String,
-        #[arg(long)]
-        name: String,
-        #[arg(long, allow_hyphen_values = true)]
-        count: i64,
+        #[command(flatten)]
+        pool: PoolArgs,
     },
+}
+
+/// A buyer email's credit pool and a count, as `set-pool` and `add-pool-credits` send them.
+#[derive(Debug, clap::Args, serde::Serialize)]
+pub struct PoolArgs {
+    #[arg(long)]
+    email: String,
+    /// The credit name DNA clients send as `Name`.
+    #[arg(long)]
+    name: String,
+    #[arg(long, allow_hyphen_values = true)]
+    count: i64,
 }
 
 const POLICY_FIELDS: &[(&str, &str)] = &[
@@ -210,27 +213,15 @@ pub async fn execute(client: &Client, command: DnaCommand, json: bool) -> Result
                 .await?;
             Ok(show(&value, json, POOL_COLUMNS))
         }
-        DnaCommand::SetPool {
-            product,
-            email,
-            name,
-            count,
-        } => {
-            let body = json!({"email": email, "name": name, "count": count});
+        DnaCommand::SetPool { product, pool } => {
             let value = client
-                .put(&format!("/v1/dna/products/{product}/credit-pools"), body)
+                .put(&format!("/v1/dna/products/{product}/credit-pools"), json!(pool))
                 .await?;
             Ok(show(&value, json, POOL_COLUMNS))
         }
-        DnaCommand::AddPoolCredits {
-            product,
-            email,
-            name,
-            count,
-        } => {
-            let body = json!({"email": email, "name": name, "count": count});
+        DnaCommand::AddPoolCredits { product, pool } => {
             let value = client
-                .post(&format!("/v1/dna/products/{product}/credit-pools/add"), body)
+                .post(&format!("/v1/dna/products/{product}/credit-pools/add"), json!(pool))
                 .await?;
             Ok(show(&value, json, POOL_COLUMNS))
         }

@@ -42,11 +42,8 @@ macro_rules! impl_access {
 
                 #[tracing::instrument(level = "debug", skip_all)]
                 async fn list_signing_keys(&self) -> Result<Vec<StoredSigningKey>> {
-                    let found = sqlx::query(concat!("SELECT ", signing_key_cols!(), " FROM signing_keys ORDER BY id"))
-                        .fetch_all(&self.pool)
-                        .await
-                        .map_err(db_err)?;
-                    rows(found, |r| signing_key_from_row(r, &*self.codec))
+                    let query = sqlx::query(concat!("SELECT ", signing_key_cols!(), " FROM signing_keys ORDER BY id"));
+                    fetch_rows(&self.pool, query, |r| signing_key_from_row(r, &*self.codec)).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all)]
@@ -138,21 +135,15 @@ macro_rules! impl_access {
 
                 #[tracing::instrument(level = "debug", skip_all)]
                 async fn create_admin_token(&self, name: &str, token: &str, event: EventDraft, now: Millis) -> Result<AdminToken> {
-                    let mut tx = begin_write(self).await?;
-                    let row = sqlx::query(concat!(
+                    let query = sqlx::query(concat!(
                         "INSERT INTO admin_tokens (name, digest, created_at) VALUES ($1, $2, $3) RETURNING ",
                         admin_token_cols!()
                     ))
                     .bind(name)
                     .bind(self.codec.digest(token.as_bytes()))
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(conflict("admin token already exists", "admin token reference"))?;
-                    let created = admin_token_from_row(&row)?;
-                    insert_event(&mut tx, event, Some(created.id), now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(created)
+                    .bind(now);
+                    let on_error = conflict("admin token already exists", "admin token reference");
+                    write_logged(self, query, on_error, admin_token_from_row, |c| c.id, event, now).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all)]
@@ -172,11 +163,8 @@ macro_rules! impl_access {
 
                 #[tracing::instrument(level = "debug", skip_all)]
                 async fn list_admin_tokens(&self) -> Result<Vec<AdminToken>> {
-                    let found = sqlx::query(concat!("SELECT ", admin_token_cols!(), " FROM admin_tokens ORDER BY id"))
-                        .fetch_all(&self.pool)
-                        .await
-                        .map_err(db_err)?;
-                    rows(found, admin_token_from_row)
+                    let query = sqlx::query(concat!("SELECT ", admin_token_cols!(), " FROM admin_tokens ORDER BY id"));
+                    fetch_rows(&self.pool, query, admin_token_from_row).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
@@ -191,8 +179,7 @@ macro_rules! impl_access {
 
                 #[tracing::instrument(level = "debug", skip_all)]
                 async fn create_credential(&self, new: NewCredential, event: EventDraft, now: Millis) -> Result<Credential> {
-                    let mut tx = begin_write(self).await?;
-                    let row = sqlx::query(concat!(
+                    let query = sqlx::query(concat!(
                         "INSERT INTO credentials (dialect, name, key_id, secret_digest, secret_sealed, product_id, read_only, \
                          ip_allowlist, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ",
                         credential_cols!()
@@ -205,28 +192,20 @@ macro_rules! impl_access {
                     .bind(new.product_id.map(i64::from))
                     .bind(new.read_only)
                     .bind(to_json(&new.ip_allowlist)?)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(conflict("credential key id already exists for this dialect", "product does not exist"))?;
-                    let credential = credential_from_row(&row)?;
-                    insert_event(&mut tx, event, Some(credential.id), now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(credential)
+                    .bind(now);
+                    let on_error = conflict("credential key id already exists for this dialect", "product does not exist");
+                    write_logged(self, query, on_error, credential_from_row, |c| c.id, event, now).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all)]
                 async fn list_credentials(&self, dialect: Option<Dialect>) -> Result<Vec<Credential>> {
-                    let found = sqlx::query(concat!(
+                    let query = sqlx::query(concat!(
                         "SELECT ",
                         credential_cols!(),
                         " FROM credentials WHERE ($1 IS NULL OR dialect = $1) ORDER BY id"
                     ))
-                    .bind(dialect.map(Dialect::as_str))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_err)?;
-                    rows(found, credential_from_row)
+                    .bind(dialect.map(Dialect::as_str));
+                    fetch_rows(&self.pool, query, credential_from_row).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all, fields(id = id))]

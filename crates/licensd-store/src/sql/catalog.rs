@@ -56,8 +56,7 @@ macro_rules! impl_catalog {
 
                 #[tracing::instrument(level = "debug", skip_all)]
                 async fn create_product(&self, new: NewProduct, event: EventDraft, now: Millis) -> Result<Product> {
-                    let mut tx = begin_write(self).await?;
-                    let row = sqlx::query(concat!(
+                    let query = sqlx::query(concat!(
                         "INSERT INTO products (code, name, auth_method, status, trial_allowed, trial_days, metadata, created_at, updated_at) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING ",
                         product_cols!()
@@ -69,58 +68,39 @@ macro_rules! impl_catalog {
                     .bind(new.trial_allowed)
                     .bind(new.trial_days)
                     .bind(to_json(&new.metadata)?)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(conflict("product code already exists", "product reference"))?;
-                    let product = product_from_row(&row)?;
-                    insert_event(&mut tx, event, Some(product.id), now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(product)
+                    .bind(now);
+                    let on_error = conflict("product code already exists", "product reference");
+                    write_logged(self, query, on_error, product_from_row, |p| p.id, event, now).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all, fields(id = id.get()))]
                 async fn get_product(&self, id: ProductId) -> Result<Product> {
-                    sqlx::query(concat!("SELECT ", product_cols!(), " FROM products WHERE id = $1"))
-                        .bind(id.get())
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(db_err)?
-                        .map(|r| product_from_row(&r))
-                        .transpose()?
-                        .ok_or(StoreError::NotFound)
+                    let query = sqlx::query(concat!("SELECT ", product_cols!(), " FROM products WHERE id = $1"))
+                        .bind(id.get());
+                    fetch_found(&self.pool, query, product_from_row).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all)]
                 async fn get_product_by_code(&self, code: &str) -> Result<Product> {
                     ReadCache::through(read_cache(self), |cache| &cache.products_by_code, code.to_owned(), async {
-                        sqlx::query(concat!("SELECT ", product_cols!(), " FROM products WHERE code = $1"))
-                            .bind(code)
-                            .fetch_optional(&self.pool)
-                            .await
-                            .map_err(db_err)?
-                            .map(|r| product_from_row(&r))
-                            .transpose()?
-                            .ok_or(StoreError::NotFound)
+                        let query = sqlx::query(concat!("SELECT ", product_cols!(), " FROM products WHERE code = $1"))
+                            .bind(code);
+                        fetch_found(&self.pool, query, product_from_row).await
                     })
                     .await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all)]
                 async fn list_products(&self, page: Page) -> Result<Vec<Product>> {
-                    let found = sqlx::query(concat!("SELECT ", product_cols!(), " FROM products WHERE id > $1 ORDER BY id LIMIT $2"))
+                    let query = sqlx::query(concat!("SELECT ", product_cols!(), " FROM products WHERE id > $1 ORDER BY id LIMIT $2"))
                         .bind(after(&page))
-                        .bind(page.clamped_limit())
-                        .fetch_all(&self.pool)
-                        .await
-                        .map_err(db_err)?;
-                    rows(found, product_from_row)
+                        .bind(page.clamped_limit());
+                    fetch_rows(&self.pool, query, product_from_row).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all, fields(product_id = product.id.get()))]
                 async fn update_product(&self, product: Product, event: EventDraft, now: Millis) -> Result<Product> {
-                    let mut tx = begin_write(self).await?;
-                    let row = sqlx::query(concat!(
+                    let query = sqlx::query(concat!(
                         "UPDATE products SET code = $2, name = $3, auth_method = $4, status = $5, trial_allowed = $6, \
                          trial_days = $7, metadata = $8, updated_at = $9 WHERE id = $1 RETURNING ",
                         product_cols!()
@@ -133,15 +113,9 @@ macro_rules! impl_catalog {
                     .bind(product.trial_allowed)
                     .bind(product.trial_days)
                     .bind(to_json(&product.metadata)?)
-                    .bind(now)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(conflict("product code already exists", "product reference"))?
-                    .ok_or(StoreError::NotFound)?;
-                    let updated = product_from_row(&row)?;
-                    insert_event(&mut tx, event, Some(updated.id), now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(updated)
+                    .bind(now);
+                    let on_error = conflict("product code already exists", "product reference");
+                    write_logged(self, query, on_error, product_from_row, |u| u.id, event, now).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all, fields(id = id.get()))]
@@ -174,16 +148,17 @@ macro_rules! impl_catalog {
                         // Rows hanging off licenses (devices, leases, grants, consumption,
                         // metadata) go with them through ON DELETE CASCADE. The ids logged are
                         // those deleted, so a licence created meanwhile is logged too.
-                        let mut removed: Vec<i64> =
+                        let removed: Vec<i64> =
                             sqlx::query_scalar("DELETE FROM licenses WHERE product_id = $1 RETURNING id")
                                 .bind(id.get())
                                 .fetch_all(&mut *tx)
                                 .await
                                 .map_err(conflict("product is still in use", "product is still in use"))?;
+                        let mut removed: Vec<LicenseId> = removed.into_iter().map(LicenseId::new).collect();
                         removed.sort_unstable();
-                        for license in &removed {
-                            insert_event(&mut tx, ProductDeletion::cascaded_license_event(&event, id.get(), *license), None::<i64>, now)
-                                .await?;
+                        for license in removed {
+                            let license_event = ProductDeletion::cascaded_license_event(&event, id, license);
+                            insert_event(&mut tx, license_event, None::<i64>, now).await?;
                         }
                     }
                     // Feature definitions and policies are parts of the product; without licenses
@@ -206,8 +181,7 @@ macro_rules! impl_catalog {
 
                 #[tracing::instrument(level = "debug", skip_all)]
                 async fn create_feature(&self, new: FeatureSpec, event: EventDraft, now: Millis) -> Result<FeatureDefinition> {
-                    let mut tx = begin_write(self).await?;
-                    let row = sqlx::query(concat!(
+                    let query = sqlx::query(concat!(
                         "INSERT INTO features (product_id, code, name, feature_type, max_consumptions, allow_overages, \
                          max_overages, allow_negative, reset_period, floating_seats, floating_lease_seconds, metadata, created_at) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING ",
@@ -225,46 +199,32 @@ macro_rules! impl_catalog {
                     .bind(new.floating_seats)
                     .bind(new.floating_lease_seconds)
                     .bind(to_json(&new.metadata)?)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(conflict("feature code already exists for this product", "product does not exist"))?;
-                    let feature = feature_from_row(&row)?;
-                    insert_event(&mut tx, event, Some(feature.id), now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(feature)
+                    .bind(now);
+                    let on_error = conflict("feature code already exists for this product", "product does not exist");
+                    write_logged(self, query, on_error, feature_from_row, |f| f.id, event, now).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
                 async fn get_feature(&self, id: i64) -> Result<FeatureDefinition> {
-                    sqlx::query(concat!("SELECT ", feature_cols!(), " FROM features WHERE id = $1"))
-                        .bind(id)
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(db_err)?
-                        .map(|r| feature_from_row(&r))
-                        .transpose()?
-                        .ok_or(StoreError::NotFound)
+                    let query = sqlx::query(concat!("SELECT ", feature_cols!(), " FROM features WHERE id = $1"))
+                        .bind(id);
+                    fetch_found(&self.pool, query, feature_from_row).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.map(i64::from)))]
                 async fn list_features(&self, product_id: Option<ProductId>) -> Result<Vec<FeatureDefinition>> {
-                    let found = sqlx::query(concat!(
+                    let query = sqlx::query(concat!(
                         "SELECT ",
                         feature_cols!(),
                         " FROM features WHERE ($1 IS NULL OR product_id = $1) ORDER BY id"
                     ))
-                    .bind(product_id.map(i64::from))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_err)?;
-                    rows(found, feature_from_row)
+                    .bind(product_id.map(i64::from));
+                    fetch_rows(&self.pool, query, feature_from_row).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all, fields(feature_id = feature.id))]
                 async fn update_feature(&self, feature: FeatureDefinition, event: EventDraft, now: Millis) -> Result<FeatureDefinition> {
-                    let mut tx = begin_write(self).await?;
-                    let row = sqlx::query(concat!(
+                    let query = sqlx::query(concat!(
                         "UPDATE features SET code = $2, name = $3, feature_type = $4, max_consumptions = $5, \
                          allow_overages = $6, max_overages = $7, allow_negative = $8, reset_period = $9, \
                          floating_seats = $10, floating_lease_seconds = $11, metadata = $12 WHERE id = $1 RETURNING ",
@@ -281,15 +241,9 @@ macro_rules! impl_catalog {
                     .bind(feature.spec.reset_period.as_str())
                     .bind(feature.spec.floating_seats)
                     .bind(feature.spec.floating_lease_seconds)
-                    .bind(to_json(&feature.spec.metadata)?)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(conflict("feature code already exists for this product", "feature reference"))?
-                    .ok_or(StoreError::NotFound)?;
-                    let updated = feature_from_row(&row)?;
-                    insert_event(&mut tx, event, Some(updated.id), now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(updated)
+                    .bind(to_json(&feature.spec.metadata)?);
+                    let on_error = conflict("feature code already exists for this product", "feature reference");
+                    write_logged(self, query, on_error, feature_from_row, |u| u.id, event, now).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
@@ -301,8 +255,7 @@ macro_rules! impl_catalog {
 
                 #[tracing::instrument(level = "debug", skip_all)]
                 async fn create_policy(&self, new: NewPolicy, event: EventDraft, now: Millis) -> Result<Policy> {
-                    let mut tx = begin_write(self).await?;
-                    let row = sqlx::query(concat!(
+                    let query = sqlx::query(concat!(
                         "INSERT INTO policies (product_id, code, name, terms, duration_days, maintenance_days, features, \
                          metadata, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING ",
                         policy_cols!()
@@ -315,46 +268,32 @@ macro_rules! impl_catalog {
                     .bind(new.maintenance_days)
                     .bind(to_json(&new.features)?)
                     .bind(to_json(&new.metadata)?)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(conflict("policy code or name already exists for this product", "product does not exist"))?;
-                    let policy = policy_from_row(&row)?;
-                    insert_event(&mut tx, event, Some(policy.id), now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(policy)
+                    .bind(now);
+                    let on_error = conflict("policy code or name already exists for this product", "product does not exist");
+                    write_logged(self, query, on_error, policy_from_row, |p| p.id, event, now).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
                 async fn get_policy(&self, id: i64) -> Result<Policy> {
-                    sqlx::query(concat!("SELECT ", policy_cols!(), " FROM policies WHERE id = $1"))
-                        .bind(id)
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(db_err)?
-                        .map(|r| policy_from_row(&r))
-                        .transpose()?
-                        .ok_or(StoreError::NotFound)
+                    let query = sqlx::query(concat!("SELECT ", policy_cols!(), " FROM policies WHERE id = $1"))
+                        .bind(id);
+                    fetch_found(&self.pool, query, policy_from_row).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.map(i64::from)))]
                 async fn list_policies(&self, product_id: Option<ProductId>) -> Result<Vec<Policy>> {
-                    let found = sqlx::query(concat!(
+                    let query = sqlx::query(concat!(
                         "SELECT ",
                         policy_cols!(),
                         " FROM policies WHERE ($1 IS NULL OR product_id = $1) ORDER BY id"
                     ))
-                    .bind(product_id.map(i64::from))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_err)?;
-                    rows(found, policy_from_row)
+                    .bind(product_id.map(i64::from));
+                    fetch_rows(&self.pool, query, policy_from_row).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all, fields(policy_id = policy.id))]
                 async fn update_policy(&self, policy: Policy, event: EventDraft, now: Millis) -> Result<Policy> {
-                    let mut tx = begin_write(self).await?;
-                    let row = sqlx::query(concat!(
+                    let query = sqlx::query(concat!(
                         "UPDATE policies SET code = $2, name = $3, terms = $4, duration_days = $5, maintenance_days = $6, \
                          features = $7, metadata = $8, updated_at = $9 WHERE id = $1 RETURNING ",
                         policy_cols!()
@@ -367,15 +306,9 @@ macro_rules! impl_catalog {
                     .bind(policy.maintenance_days)
                     .bind(to_json(&policy.features)?)
                     .bind(to_json(&policy.metadata)?)
-                    .bind(now)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(conflict("policy code or name already exists for this product", "policy reference"))?
-                    .ok_or(StoreError::NotFound)?;
-                    let updated = policy_from_row(&row)?;
-                    insert_event(&mut tx, event, Some(updated.id), now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(updated)
+                    .bind(now);
+                    let on_error = conflict("policy code or name already exists for this product", "policy reference");
+                    write_logged(self, query, on_error, policy_from_row, |u| u.id, event, now).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all, fields(id = id))]

@@ -47,14 +47,9 @@ macro_rules! impl_devices {
             }
 
             async fn device_by_id(conn: &mut Conn, id: DeviceId) -> Result<Device> {
-                sqlx::query(concat!("SELECT ", device_cols!(), " FROM devices WHERE id = $1"))
-                    .bind(id.get())
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .map_err(db_err)?
-                    .map(|r| device_from_row(&r))
-                    .transpose()?
-                    .ok_or(StoreError::NotFound)
+                let query = sqlx::query(concat!("SELECT ", device_cols!(), " FROM devices WHERE id = $1"))
+                    .bind(id.get());
+                fetch_found(&mut *conn, query, device_from_row).await
             }
 
             /// Retires a device: marks it inactive, counts the deactivation (the next new device is
@@ -90,12 +85,9 @@ macro_rules! impl_devices {
 
                 #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
                 async fn list_devices(&self, license_id: LicenseId) -> Result<Vec<Device>> {
-                    let found = sqlx::query(concat!("SELECT ", device_cols!(), " FROM devices WHERE license_id = $1 ORDER BY id"))
-                        .bind(license_id.get())
-                        .fetch_all(&self.pool)
-                        .await
-                        .map_err(db_err)?;
-                    rows(found, device_from_row)
+                    let query = sqlx::query(concat!("SELECT ", device_cols!(), " FROM devices WHERE license_id = $1 ORDER BY id"))
+                        .bind(license_id.get());
+                    fetch_rows(&self.pool, query, device_from_row).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all, fields(id = id.get()))]
@@ -106,22 +98,16 @@ macro_rules! impl_devices {
 
                 #[tracing::instrument(level = "debug", skip_all)]
                 async fn block_device(&self, new: NewBlockedDevice, event: EventDraft, now: Millis) -> Result<BlockedDevice> {
-                    let mut tx = begin_write(self).await?;
-                    let row = sqlx::query(concat!(
+                    let query = sqlx::query(concat!(
                         "INSERT INTO blocked_devices (product_id, fingerprint, reason, created_at) VALUES ($1, $2, $3, $4) RETURNING ",
                         blocked_cols!()
                     ))
                     .bind(new.product_id.map(i64::from))
                     .bind(&new.fingerprint)
                     .bind(&new.reason)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(conflict("device fingerprint is already blocked", "product does not exist"))?;
-                    let blocked = blocked_from_row(&row)?;
-                    insert_event(&mut tx, event, Some(blocked.id), now).await?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(blocked)
+                    .bind(now);
+                    let on_error = conflict("device fingerprint is already blocked", "product does not exist");
+                    write_logged(self, query, on_error, blocked_from_row, |b| b.id, event, now).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
@@ -131,16 +117,13 @@ macro_rules! impl_devices {
 
                 #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.map(i64::from)))]
                 async fn list_blocked_devices(&self, product_id: Option<ProductId>) -> Result<Vec<BlockedDevice>> {
-                    let found = sqlx::query(concat!(
+                    let query = sqlx::query(concat!(
                         "SELECT ",
                         blocked_cols!(),
                         " FROM blocked_devices WHERE ($1 IS NULL OR product_id = $1) ORDER BY id"
                     ))
-                    .bind(product_id.map(i64::from))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_err)?;
-                    rows(found, blocked_from_row)
+                    .bind(product_id.map(i64::from));
+                    fetch_rows(&self.pool, query, blocked_from_row).await
                 }
                 #[tracing::instrument(level = "debug", skip_all, fields(license_id = license.id().map(i64::from)))]
                 async fn deactivate(&self, license: LicenseRef, fingerprint: &str, event: EventDraft, now: Millis) -> Result<License> {

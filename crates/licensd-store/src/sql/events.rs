@@ -33,8 +33,7 @@ macro_rules! impl_events {
                     query.push(" AND action = ").push_bind(action);
                 }
                 query.push(" ORDER BY id LIMIT ").push_bind(page.clamped_limit());
-                let found = query.build().fetch_all(&self.pool).await.map_err(db_err)?;
-                rows(found, event_from_row)
+                fetch_rows(&self.pool, query.build(), event_from_row).await
             }
         }
     };

@@ -153,16 +153,13 @@ macro_rules! impl_leases {
                         // Cached: every lease row of the license, filtered here by this request's clock
                         // exactly as the query below filters.
                         let all = ReadCache::through(Some(cache), |cache| &cache.leases, license_id, async {
-                            let found = sqlx::query(concat!(
+                            let query = sqlx::query(concat!(
                                 "SELECT ",
                                 lease_cols!(),
                                 " FROM floating_leases WHERE license_id = $1 ORDER BY id"
                             ))
-                            .bind(license_id.get())
-                            .fetch_all(&self.pool)
-                            .await
-                            .map_err(db_err)?;
-                            rows(found, lease_from_row)
+                            .bind(license_id.get());
+                            fetch_rows(&self.pool, query, lease_from_row).await
                         })
                         .await?;
                         return Ok(all
@@ -170,17 +167,14 @@ macro_rules! impl_leases {
                             .filter(|lease| lease.expires_at > now || lease.borrowed_until.is_some_and(|until| until > now))
                             .collect());
                     }
-                    let found = sqlx::query(concat!(
+                    let query = sqlx::query(concat!(
                         "SELECT ",
                         lease_cols!(),
                         " FROM floating_leases WHERE license_id = $1 AND (expires_at > $2 OR borrowed_until > $2) ORDER BY id"
                     ))
                     .bind(license_id.get())
-                    .bind(now)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_err)?;
-                    rows(found, lease_from_row)
+                    .bind(now);
+                    fetch_rows(&self.pool, query, lease_from_row).await
                 }
             }
     };

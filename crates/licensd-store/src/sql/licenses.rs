@@ -23,12 +23,9 @@ pub trait LicenseStore: Send + Sync + 'static {
 macro_rules! impl_licenses {
     ($store:ty, $backend:ident) => {
             async fn features_of(conn: &mut Conn, license_id: LicenseId) -> Result<Vec<LicenseFeature>> {
-                let found = sqlx::query(concat!(license_feature_select!(), "WHERE lf.license_id = $1 ORDER BY f.id"))
-                    .bind(license_id.get())
-                    .fetch_all(&mut *conn)
-                    .await
-                    .map_err(db_err)?;
-                rows(found, license_feature_from_row)
+                let query = sqlx::query(concat!(license_feature_select!(), "WHERE lf.license_id = $1 ORDER BY f.id"))
+                    .bind(license_id.get());
+                fetch_rows(&mut *conn, query, license_feature_from_row).await
             }
 
             /// The product's feature codes, for resolving grants: code → (feature id, reset period).
@@ -198,8 +195,7 @@ macro_rules! impl_licenses {
                         query.push(" AND order_ref = ").push_bind(order_ref);
                     }
                     query.push(" ORDER BY id LIMIT ").push_bind(page.clamped_limit());
-                    let found = query.build().fetch_all(&self.pool).await.map_err(db_err)?;
-                    rows(found, |r| license_from_row(r, &*self.codec))
+                    fetch_rows(&self.pool, query.build(), |r| license_from_row(r, &*self.codec)).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all, fields(id = id.get()))]

@@ -10,7 +10,9 @@
 //! `access` (signing keys, admin tokens, credentials), `catalog` (products, features, policies),
 //! `people` (customers, license users), `licenses`, `devices`, `activation`, `validation`,
 //! `consumption`, `leases` and `events`; `Maintenance` (below) is the database itself. `tx` holds
-//! what every write transaction shares (event insert, license lock) and `rows` the row decoders.
+//! what every write transaction shares (event insert, license lock) and the shapes most methods
+//! are (`write_logged`, `delete_logged`, `revoke_logged`, `fetch_found`, `fetch_rows`), and `rows`
+//! the row decoders.
 //! SQLite's writer-thread paths live in `crate::sqlite::direct` and are expanded for SQLite only
 //! (`sqlite_only!`).
 

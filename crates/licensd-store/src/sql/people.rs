@@ -52,8 +52,7 @@ macro_rules! impl_people {
 
             #[tracing::instrument(level = "debug", skip_all)]
             async fn create_customer(&self, new: NewCustomer, event: EventDraft, now: Millis) -> Result<Customer> {
-                let mut tx = begin_write(self).await?;
-                let row = sqlx::query(concat!(
+                let query = sqlx::query(concat!(
                     "INSERT INTO customers (email, name, company, reference, metadata, created_at) \
                          VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
                     customer_cols!()
@@ -63,54 +62,40 @@ macro_rules! impl_people {
                 .bind(&new.company)
                 .bind(&new.reference)
                 .bind(to_json(&new.metadata)?)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(conflict("customer email already exists", "customer reference"))?;
-                let customer = customer_from_row(&row)?;
-                insert_event(&mut tx, event, Some(customer.id), now).await?;
-                tx.commit().await.map_err(db_err)?;
-                Ok(customer)
+                .bind(now);
+                let on_error = conflict("customer email already exists", "customer reference");
+                write_logged(self, query, on_error, customer_from_row, |c| c.id, event, now).await
             }
 
             #[tracing::instrument(level = "debug", skip_all, fields(id = id.get()))]
             async fn get_customer(&self, id: CustomerId) -> Result<Customer> {
                 ReadCache::through(read_cache(self), |cache| &cache.customers, id, async {
-                    sqlx::query(concat!(
+                    let query = sqlx::query(concat!(
                         "SELECT ",
                         customer_cols!(),
                         " FROM customers WHERE id = $1"
                     ))
-                    .bind(id.get())
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(db_err)?
-                    .map(|r| customer_from_row(&r))
-                    .transpose()?
-                    .ok_or(StoreError::NotFound)
+                    .bind(id.get());
+                    fetch_found(&self.pool, query, customer_from_row).await
                 })
                 .await
             }
 
             #[tracing::instrument(level = "debug", skip_all)]
             async fn list_customers(&self, page: Page) -> Result<Vec<Customer>> {
-                let found = sqlx::query(concat!(
+                let query = sqlx::query(concat!(
                     "SELECT ",
                     customer_cols!(),
                     " FROM customers WHERE id > $1 ORDER BY id LIMIT $2"
                 ))
                 .bind(after(&page))
-                .bind(page.clamped_limit())
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err)?;
-                rows(found, customer_from_row)
+                .bind(page.clamped_limit());
+                fetch_rows(&self.pool, query, customer_from_row).await
             }
 
             #[tracing::instrument(level = "debug", skip_all, fields(customer_id = customer.id.get()))]
             async fn update_customer(&self, customer: Customer, event: EventDraft, now: Millis) -> Result<Customer> {
-                let mut tx = begin_write(self).await?;
-                let row = sqlx::query(concat!(
+                let query = sqlx::query(concat!(
                     "UPDATE customers SET email = $2, name = $3, company = $4, reference = $5, metadata = $6 \
                          WHERE id = $1 RETURNING ",
                     customer_cols!()
@@ -120,15 +105,9 @@ macro_rules! impl_people {
                 .bind(&customer.name)
                 .bind(&customer.company)
                 .bind(&customer.reference)
-                .bind(to_json(&customer.metadata)?)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(conflict("customer email already exists", "customer reference"))?
-                .ok_or(StoreError::NotFound)?;
-                let updated = customer_from_row(&row)?;
-                insert_event(&mut tx, event, Some(updated.id), now).await?;
-                tx.commit().await.map_err(db_err)?;
-                Ok(updated)
+                .bind(to_json(&customer.metadata)?);
+                let on_error = conflict("customer email already exists", "customer reference");
+                write_logged(self, query, on_error, customer_from_row, |u| u.id, event, now).await
             }
 
             #[tracing::instrument(level = "debug", skip_all, fields(id = id.get()))]
@@ -179,18 +158,13 @@ macro_rules! impl_people {
 
             #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
             async fn get_license_user(&self, id: i64) -> Result<LicenseUser> {
-                sqlx::query(concat!(
+                let query = sqlx::query(concat!(
                     "SELECT ",
                     user_cols!(),
                     " FROM license_users WHERE id = $1"
                 ))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?
-                .map(|r| user_from_row(&r))
-                .transpose()?
-                .ok_or(StoreError::NotFound)
+                .bind(id);
+                fetch_found(&self.pool, query, user_from_row).await
             }
 
             #[tracing::instrument(level = "debug", skip_all)]
@@ -214,18 +188,15 @@ macro_rules! impl_people {
                 customer_id: Option<CustomerId>,
                 page: Page,
             ) -> Result<Vec<LicenseUser>> {
-                let found = sqlx::query(concat!(
+                let query = sqlx::query(concat!(
                     "SELECT ",
                     user_cols!(),
                     " FROM license_users WHERE ($1 IS NULL OR customer_id = $1) AND id > $2 ORDER BY id LIMIT $3"
                 ))
                 .bind(customer_id.map(i64::from))
                 .bind(after(&page))
-                .bind(page.clamped_limit())
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err)?;
-                rows(found, user_from_row)
+                .bind(page.clamped_limit());
+                fetch_rows(&self.pool, query, user_from_row).await
             }
 
             #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
@@ -347,16 +318,13 @@ macro_rules! impl_people {
 
             #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
             async fn users_of_license(&self, license_id: LicenseId) -> Result<Vec<LicenseUser>> {
-                let found = sqlx::query(
+                let query = sqlx::query(
                     "SELECT u.id, u.customer_id, u.email, u.name, u.password_hash, u.created_at \
                          FROM license_user_assignments a JOIN license_users u ON u.id = a.user_id \
                          WHERE a.license_id = $1 ORDER BY u.id",
                 )
-                .bind(license_id.get())
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err)?;
-                rows(found, user_from_row)
+                .bind(license_id.get());
+                fetch_rows(&self.pool, query, user_from_row).await
             }
         }
     };

@@ -341,10 +341,6 @@ macro_rules! row_decoders {
                     data: c.json("data")?,
                 }))
             }
-
-            fn rows<T>(rows: Vec<DbRow>, decode: impl Fn(&DbRow) -> Result<T>) -> Result<Vec<T>> {
-                rows.iter().map(decode).collect()
-            }
     };
 }
 

@@ -1,6 +1,8 @@
 //! What every write transaction shares, for the core store and every dialect's storage alike
 //! (they reach it as `crate::{sqlite,postgres}::shared::…`): how a write transaction begins, the
-//! license lock and the reads right after it, and the event-log insert.
+//! license lock and the reads right after it, the event-log insert, and the one-statement shapes
+//! most store methods are: a logged write of one row (`write_logged`, `delete_logged`,
+//! `revoke_logged`) and a lookup of one row or of a list (`fetch_found`, `fetch_rows`).
 
 /// Expands the transaction helpers for one backend inside `impl_store!`'s `shared` module.
 macro_rules! tx_helpers {
@@ -115,18 +117,61 @@ macro_rules! tx_helpers {
             event: EventDraft,
             now: Millis,
         ) -> Result<T> {
+            let query = sqlx::query(sql).bind(id).bind(now);
+            write_logged(store, query, db_err, decode, |_| id, event, now).await
+        }
+
+        /// Runs `query`, an `INSERT … RETURNING` or `UPDATE … RETURNING` that names one row, in one
+        /// write transaction: decodes the row, logs `event` about the id `subject` reads from it,
+        /// commits and returns it; NotFound (and nothing changed) when it returns no row.
+        /// `on_error` maps the statement's failure (`conflict(…)` names what a refused constraint
+        /// was about). Creating and updating products, features, policies and customers, creating
+        /// credentials, admin tokens, blocked devices and access blocks, and revoking, end this way.
+        pub(crate) async fn write_logged<'q, T, S: $crate::sql::EventSubject>(
+            store: &$store,
+            query: Query<'q>,
+            on_error: impl FnOnce(sqlx::Error) -> StoreError + Send,
+            decode: impl FnOnce(&DbRow) -> Result<T> + Send,
+            subject: impl FnOnce(&T) -> S + Send,
+            event: EventDraft,
+            now: Millis,
+        ) -> Result<T> {
             let mut tx = begin_write(store).await?;
-            let row = sqlx::query(sql)
-                .bind(id)
-                .bind(now)
+            let row = query
                 .fetch_optional(&mut *tx)
                 .await
-                .map_err(db_err)?
+                .map_err(on_error)?
                 .ok_or(StoreError::NotFound)?;
-            let revoked = decode(&row)?;
-            insert_event(&mut tx, event, Some(id), now).await?;
+            let written = decode(&row)?;
+            insert_event(&mut tx, event, subject(&written), now).await?;
             tx.commit().await.map_err(db_err)?;
-            Ok(revoked)
+            Ok(written)
+        }
+
+        /// The one row `query` looks up, decoded; NotFound when there is none.
+        pub(crate) async fn fetch_found<'q, 'c, T>(
+            conn: impl sqlx::Executor<'c, Database = Db>,
+            query: Query<'q>,
+            decode: impl FnOnce(&DbRow) -> Result<T>,
+        ) -> Result<T>
+        where
+            'q: 'c,
+        {
+            let row = query.fetch_optional(conn).await.map_err(db_err)?;
+            row.map(|r| decode(&r)).transpose()?.ok_or(StoreError::NotFound)
+        }
+
+        /// Every row `query` returns, decoded, in its order.
+        pub(crate) async fn fetch_rows<'q, 'c, T>(
+            conn: impl sqlx::Executor<'c, Database = Db>,
+            query: Query<'q>,
+            decode: impl Fn(&DbRow) -> Result<T>,
+        ) -> Result<Vec<T>>
+        where
+            'q: 'c,
+        {
+            let found = query.fetch_all(conn).await.map_err(db_err)?;
+            found.iter().map(decode).collect()
         }
 
         /// Locks every listed license (`lock_license_or_deny`), each once, in ascending id order:

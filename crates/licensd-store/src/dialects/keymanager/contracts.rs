@@ -124,12 +124,12 @@ macro_rules! km_contracts_sql {
                 for item in &new {
                     let id = insert_license(&mut tx, &*self.codec, item, now).await?;
                     sqlx::query("INSERT INTO km_contract_licenses (license_id, contract_id) VALUES ($1, $2)")
-                        .bind(id)
+                        .bind(id.get())
                         .bind(contract_id)
                         .execute(&mut *tx)
                         .await
                         .map_err(db_err)?;
-                    ids.push(LicenseId::new(id));
+                    ids.push(id);
                 }
                 insert_event(&mut tx, event, Some(contract_id), now).await?;
                 tx.commit().await.map_err(db_err)?;

@@ -38,13 +38,9 @@ macro_rules! km_generators_sql {
             }
 
             async fn sql_get_generator(&self, id: i64) -> Result<Generator> {
-                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {GENERATOR_COLS} FROM km_generators WHERE id = $1")))
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(db_err)?
-                    .ok_or(StoreError::NotFound)?;
-                generator_from_row(&row)
+                let query = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {GENERATOR_COLS} FROM km_generators WHERE id = $1")))
+                    .bind(id);
+                fetch_found(&self.pool, query, generator_from_row).await
             }
 
             async fn sql_list_generators(&self, product_id: Option<ProductId>) -> Result<Vec<Generator>> {
@@ -135,13 +131,9 @@ macro_rules! km_generators_sql {
             }
 
             async fn sql_get_downloadable(&self, id: i64) -> Result<Downloadable> {
-                let row = sqlx::query(sqlx::AssertSqlSafe(format!("{DOWNLOADABLE_SELECT} WHERE id = $1")))
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(db_err)?
-                    .ok_or(StoreError::NotFound)?;
-                downloadable_from_row(&row)
+                let query = sqlx::query(sqlx::AssertSqlSafe(format!("{DOWNLOADABLE_SELECT} WHERE id = $1")))
+                    .bind(id);
+                fetch_found(&self.pool, query, downloadable_from_row).await
             }
 
             async fn sql_downloadable_by_version(&self, product_id: ProductId, numeric_version: i64) -> Result<Option<Downloadable>> {

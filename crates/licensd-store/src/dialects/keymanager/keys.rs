@@ -68,22 +68,16 @@ macro_rules! km_keys_sql {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<AccessBlock> {
-                let mut tx = begin_write(self).await?;
-                let row = sqlx::query(
+                let query = sqlx::query(
                     "INSERT INTO km_access_blocks (kind, value, reason, created_at) VALUES ($1, $2, $3, $4) \
                      RETURNING id, kind, value, reason, created_at",
                 )
                 .bind(kind.as_str())
                 .bind(value)
                 .bind(reason)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(conflict("this value is already on the access block list", "reference missing"))?;
-                let block = block_from_row(&row)?;
-                insert_event(&mut tx, event, Some(block.id), now).await?;
-                tx.commit().await.map_err(db_err)?;
-                Ok(block)
+                .bind(now);
+                let on_error = conflict("this value is already on the access block list", "reference missing");
+                write_logged(self, query, on_error, block_from_row, |b| b.id, event, now).await
             }
 
             async fn sql_list_access_blocks(&self) -> Result<Vec<AccessBlock>> {

@@ -43,7 +43,7 @@ macro_rules! impl_keymanager {
         const _: () = {
             use crate::StoreError;
             use crate::sql::{conflict, db_err, from_json, to_json};
-            use crate::$core::shared::{begin_write, delete_logged, get, insert_event, write_pool};
+            use crate::$core::shared::{begin_write, delete_logged, fetch_found, get, insert_event, write_logged, write_pool};
 
             fn block_from_row(row: &$row) -> Result<AccessBlock> {
                 let kind: String = get(row, "kind")?;
@@ -164,7 +164,7 @@ macro_rules! impl_keymanager {
                 codec: &dyn crate::SecretCodec,
                 item: &crate::NewLicense,
                 now: Millis,
-            ) -> Result<i64> {
+            ) -> Result<LicenseId> {
                 let key = item.key.as_deref().ok_or_else(|| StoreError::Conflict("a license key is required".into()))?;
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO licenses (product_id, policy_id, customer_id, key_digest, key_sealed, status, assignment, \
@@ -190,12 +190,12 @@ macro_rules! impl_keymanager {
                 .fetch_one(conn)
                 .await
                 .map_err(conflict("license key already exists", "product does not exist"))?;
-                Ok(id)
+                Ok(LicenseId::new(id))
             }
 
-            async fn assign_row(conn: &mut $conn, id: i64, assign: &AssignFn, now: Millis) -> Result<()> {
+            async fn assign_row(conn: &mut $conn, id: LicenseId, assign: &AssignFn, now: Millis) -> Result<()> {
                 let metadata: String = sqlx::query_scalar("SELECT metadata FROM licenses WHERE id = $1")
-                    .bind(id)
+                    .bind(id.get())
                     .fetch_one(&mut *conn)
                     .await
                     .map_err(db_err)?;
@@ -205,7 +205,7 @@ macro_rules! impl_keymanager {
                     "UPDATE licenses SET assignment = 'assigned', metadata = $2, expires_at = $3, updated_at = $4, \
                      lock_version = lock_version + 1 WHERE id = $1",
                 )
-                .bind(id)
+                .bind(id.get())
                 .bind(to_json(&metadata)?)
                 .bind(expires_at)
                 .bind(now)
@@ -216,13 +216,9 @@ macro_rules! impl_keymanager {
             }
 
             async fn contract_by_id(conn: &mut $conn, codec: &dyn crate::SecretCodec, id: i64) -> Result<StoredContract> {
-                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {CONTRACT_COLS} FROM km_contracts c WHERE c.id = $1")))
-                    .bind(id)
-                    .fetch_optional(conn)
-                    .await
-                    .map_err(db_err)?
-                    .ok_or(StoreError::NotFound)?;
-                contract_from_row(&row, codec)
+                let query = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {CONTRACT_COLS} FROM km_contracts c WHERE c.id = $1")))
+                    .bind(id);
+                fetch_found(conn, query, |r| contract_from_row(r, codec)).await
             }
 
             /// `assign_stock` and `assign_stock_delivering`: with `deliver`, the delivery reporting the
@@ -237,7 +233,7 @@ macro_rules! impl_keymanager {
                 now: Millis,
             ) -> Result<AssignOutcome> {
                 let mut tx = begin_write(store).await?;
-                let mut ids: Vec<i64> = match selection {
+                let selected: Vec<i64> = match selection {
                     AssignSelection::One(id) => sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
                         "SELECT id FROM licenses WHERE id = $1 AND assignment = 'in_stock' AND status = 'active'{}",
                         $lock
@@ -257,6 +253,7 @@ macro_rules! impl_keymanager {
                     .await
                     .map_err(db_err)?,
                 };
+                let mut ids: Vec<LicenseId> = selected.into_iter().map(LicenseId::new).collect();
                 // Early refusals roll back explicitly: a dropped transaction's rollback is only
                 // sent when its connection is next used, and until then its row locks would make
                 // a following request's SKIP LOCKED selection miss keys that are in stock.
@@ -286,7 +283,7 @@ macro_rules! impl_keymanager {
                             return Err(error);
                         }
                         tx.commit().await.map_err(db_err)?;
-                        return Ok(AssignOutcome::Assigned(ids.into_iter().map(LicenseId::new).collect()));
+                        return Ok(AssignOutcome::Assigned(ids));
                     }
                     _ => {}
                 }
@@ -301,7 +298,7 @@ macro_rules! impl_keymanager {
                     return Err(error);
                 }
                 tx.commit().await.map_err(db_err)?;
-                Ok(AssignOutcome::Assigned(ids.into_iter().map(LicenseId::new).collect()))
+                Ok(AssignOutcome::Assigned(ids))
             }
 
             /// Renders the delivery from the assigned licenses as this transaction sees them and
@@ -309,7 +306,7 @@ macro_rules! impl_keymanager {
             async fn queue_delivery(
                 conn: &mut $conn,
                 codec: &dyn crate::SecretCodec,
-                ids: &[i64],
+                ids: &[LicenseId],
                 deliver: Option<&DeliveryFn>,
                 now: Millis,
             ) -> Result<()> {
@@ -318,7 +315,7 @@ macro_rules! impl_keymanager {
                 };
                 let mut licenses = Vec::with_capacity(ids.len());
                 for id in ids {
-                    let license = crate::$core::shared::read_license(&mut *conn, codec, &crate::LicenseRef::Id(LicenseId::new(*id)))
+                    let license = crate::$core::shared::read_license(&mut *conn, codec, &crate::LicenseRef::Id(*id))
                         .await?
                         .ok_or(StoreError::NotFound)?;
                     licenses.push(license);
@@ -518,7 +515,7 @@ macro_rules! impl_keymanager {
                         if license.assignment != Assignment::InStock || license.status != LicenseStatus::Active {
                             return Ok(None);
                         }
-                        assign_row(&mut tx, license.id.get(), assign, now).await?;
+                        assign_row(&mut tx, license.id, assign, now).await?;
                         insert_event(&mut tx, assign_event, Some(license.id), now).await?;
                         // The activation rule reads the license as assigned.
                         let license = lock_license_or_deny(&mut tx, codec, &license_ref).await?;
