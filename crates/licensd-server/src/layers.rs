@@ -4,7 +4,7 @@
 //!    and on every answer) and the metrics (`crate::metrics::track`: counted, timed, the denial
 //!    the answer carried).
 //! 2. tower-http's trace layer, with the request span `crate::redact::request_span`.
-//! 3. [`Edge`]: an oversized body drained ([`drain_oversized_body`]), then the edge checks
+//! 3. [`Edge`]: an oversized body drained (`drain_oversized_body`), then the edge checks
 //!    (`crate::edge::check_request`: NUL characters, the body-read timeout).
 //! 4. axum's `DefaultBodyLimit`.
 //!
