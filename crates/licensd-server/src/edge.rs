@@ -15,10 +15,9 @@ use crate::dialects::{dna, keymanager, licensespring, slascone};
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{StatusCode, request::Parts};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, Limited};
 use std::time::Duration;
@@ -161,36 +160,38 @@ fn body_kind(parts: &Parts) -> Option<bool> {
     }
 }
 
-/// The edge layer (see the module documentation).
-pub async fn check_request(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_string();
+/// The edge checks (see the module documentation): the request to pass on (its body read into
+/// memory), or the refusal to answer with. Run for every route by `crate::layers::Edge`, after
+/// `crate::layers::drain_oversized_body`.
+pub async fn check_request(state: &AppState, req: Request) -> Result<Request, Response> {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path();
     if percent_text_has_nul(path.as_bytes()) {
-        return refusal_response(&state, &path, EdgeRefusal::Nul("path")).await;
+        return Err(refusal_response(state, path, EdgeRefusal::Nul("path")).await);
     }
-    if req.uri().query().is_some_and(|q| percent_text_has_nul(q.as_bytes())) {
-        return refusal_response(&state, &path, EdgeRefusal::Nul("query")).await;
+    if parts.uri.query().is_some_and(|q| percent_text_has_nul(q.as_bytes())) {
+        return Err(refusal_response(state, path, EdgeRefusal::Nul("query")).await);
     }
-    let declared = req
-        .headers()
+    let declared = parts
+        .headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > crate::MAX_BODY_BYTES as u64) {
         // The extractor refuses it with the dialect's 413 (after `drain_oversized_body`).
-        return next.run(req).await;
+        return Ok(Request::from_parts(parts, body));
     }
-    let (parts, body) = req.into_parts();
     let timeout = state.settings.body_read_timeout;
     let collected = tokio::time::timeout(timeout, Limited::new(body, crate::MAX_BODY_BYTES).collect()).await;
     let bytes: Bytes = match collected {
-        Err(_) => return refusal_response(&state, &path, EdgeRefusal::BodyTimeout).await,
+        Err(_) => return Err(refusal_response(state, parts.uri.path(), EdgeRefusal::BodyTimeout).await),
         Ok(Ok(collected)) => collected.to_bytes(),
         Ok(Err(error)) => {
             if error.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
                 // Over the limit without saying so up front: the handler answers its 413.
-                return next.run(Request::from_parts(parts, crate::over_limit_body())).await;
+                return Ok(Request::from_parts(parts, crate::over_limit_body()));
             }
-            return refusal_response(&state, &path, EdgeRefusal::BodyUnreadable).await;
+            return Err(refusal_response(state, parts.uri.path(), EdgeRefusal::BodyUnreadable).await);
         }
     };
     let has_nul = match body_kind(&parts) {
@@ -199,9 +200,9 @@ pub async fn check_request(State(state): State<AppState>, req: Request, next: Ne
         None => false,
     };
     if has_nul {
-        return refusal_response(&state, &path, EdgeRefusal::Nul("body")).await;
+        return Err(refusal_response(state, parts.uri.path(), EdgeRefusal::Nul("body")).await);
     }
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    Ok(Request::from_parts(parts, Body::from(bytes)))
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod http;
 pub mod keys;
+pub mod layers;
 pub mod metrics;
 pub mod native;
 pub mod openapi;
@@ -26,25 +27,15 @@ pub mod state;
 pub mod validations;
 
 pub use keys::{CryptoCodec, KeyRing};
-pub use state::{AppState, ServerSettings};
+pub use state::{AppState, ServerSettings, SharedState};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::header::CONTENT_LENGTH;
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
-use http_body_util::BodyExt;
-use std::time::Duration;
 
 /// Request bodies above this size are refused with 413 before any handler runs.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-
-/// An oversized body up to this size is read and thrown away before the 413 is sent.
-const MAX_DRAINED_BYTES: u64 = 16 * 1024 * 1024;
-/// How long a client may take to send the oversized body we throw away.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
@@ -68,11 +59,9 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn_with_state(state.clone(), edge::check_request))
-        .layer(middleware::from_fn(drain_oversized_body))
+        .layer(layers::EdgeLayer::new(state.clone()))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(redact::request_span::<Body>))
-        .layer(middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
-        .layer(middleware::from_fn(request_id::assign))
+        .layer(layers::ObserveLayer::new(state.metrics.clone()))
         .with_state(state)
 }
 
@@ -84,45 +73,6 @@ pub fn metrics_router(state: AppState) -> Router {
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)
-}
-
-/// Lets a client that declared an oversized body read the 413 it gets.
-///
-/// Every extractor stops reading at `MAX_BODY_BYTES` and answers 413 in its dialect's form. If
-/// the rest of the body is still on its way when the connection closes, the kernel resets it
-/// and the client can lose the answer (a 1.5 MiB upload saw `IncompleteMessage` about once in
-/// 500 runs). So a body whose `Content-Length` is over the limit (and not absurd) is read to
-/// its end and thrown away first; the handler then gets a stand-in just over the limit, so each
-/// dialect still refuses it with its own error and nothing of the upload is kept in memory.
-async fn drain_oversized_body(req: Request, next: Next) -> Response {
-    let declared = req
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let Some(declared) = declared.filter(|&n| n > MAX_BODY_BYTES as u64 && n <= MAX_DRAINED_BYTES) else {
-        return next.run(req).await;
-    };
-    let (parts, mut body) = req.into_parts();
-    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
-        let mut seen: u64 = 0;
-        while let Some(frame) = body.frame().await {
-            let Ok(frame) = frame else { return false };
-            seen += frame.data_ref().map_or(0, |d| d.len() as u64);
-            if seen > declared {
-                return false;
-            }
-        }
-        true
-    })
-    .await
-    .unwrap_or(false);
-    if !drained {
-        // A body that lied about its length, broke off or dribbled: refused all the same, and
-        // the connection is closed afterwards as before.
-        tracing::debug!(declared, "oversized request body not drained");
-    }
-    next.run(Request::from_parts(parts, over_limit_body())).await
 }
 
 /// A body one byte over `MAX_BODY_BYTES`, from a static buffer of zeros (in `.bss`: it takes no

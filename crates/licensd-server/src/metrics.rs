@@ -28,10 +28,9 @@ use crate::state::AppState;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use licensd_domain::Denial;
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -89,10 +88,41 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
+/// The route label: the template the router matched (a reference-counted string axum keeps, so
+/// labelling a request allocates nothing), or `unmatched`.
+#[derive(Debug, Clone)]
+struct RouteLabel(Option<MatchedPath>);
+
+impl RouteLabel {
+    fn as_str(&self) -> &str {
+        self.0.as_ref().map_or("unmatched", MatchedPath::as_str)
+    }
+}
+
+impl PartialEq for RouteLabel {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for RouteLabel {}
+
+impl std::hash::Hash for RouteLabel {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl EncodeLabelValue for RouteLabel {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        EncodeLabelValue::encode(&self.as_str(), encoder)
+    }
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     dialect: &'static str,
-    route: String,
+    route: RouteLabel,
     method: &'static str,
     status: u16,
 }
@@ -100,7 +130,7 @@ struct RequestLabels {
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LatencyLabels {
     dialect: &'static str,
-    route: String,
+    route: RouteLabel,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -274,7 +304,14 @@ impl Metrics {
             .push(source);
     }
 
-    fn observe(&self, dialect: &'static str, route: String, method: &'static str, status: StatusCode, seconds: f64) {
+    fn observe(
+        &self,
+        dialect: &'static str,
+        route: RouteLabel,
+        method: &'static str,
+        status: StatusCode,
+        seconds: f64,
+    ) {
         self.latency
             .get_or_create(&LatencyLabels {
                 dialect,
@@ -398,31 +435,47 @@ pub fn note_denial(denial: Denial) {
     let _ = DECISION.try_with(|slot| slot.set(Some(denial)));
 }
 
-/// The metrics middleware: counts and times every request, and counts the denial its answer
+/// What the metrics layer notes of a request before it runs (see [`track`]).
+pub(crate) struct Tracked {
+    started: Instant,
+    dialect: &'static str,
+    method: &'static str,
+    route: RouteLabel,
+}
+
+impl Tracked {
+    pub(crate) fn of(request: &Request) -> Self {
+        Self {
+            started: Instant::now(),
+            dialect: dialect_label(request.uri().path()),
+            method: method_label(request.method()),
+            route: RouteLabel(request.extensions().get::<MatchedPath>().cloned()),
+        }
+    }
+}
+
+/// The metrics middleware (run for every route by `crate::layers::Observe`): counts and times the
+/// request `tracked` describes, whose answer `answer` makes, and counts the denial its answer
 /// carried (module documentation).
-pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let dialect = dialect_label(request.uri().path());
-    let method = method_label(request.method());
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |path| path.as_str().to_string());
+pub(crate) async fn track<F>(metrics: &Metrics, tracked: Tracked, answer: F) -> Response
+where
+    F: Future<Output = Response>,
+{
     let (response, denial) = DECISION
         .scope(Cell::new(None), async move {
-            let response = next.run(request).await;
+            let response = answer.await;
             (response, DECISION.with(Cell::get))
         })
         .await;
     metrics.observe(
-        dialect,
-        route,
-        method,
+        tracked.dialect,
+        tracked.route,
+        tracked.method,
         response.status(),
-        started.elapsed().as_secs_f64(),
+        tracked.started.elapsed().as_secs_f64(),
     );
     if let Some(denial) = denial {
-        metrics.count_denial(dialect, denial);
+        metrics.count_denial(tracked.dialect, denial);
     }
     response
 }

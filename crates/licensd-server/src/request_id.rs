@@ -3,10 +3,7 @@
 //! log span (`request_id`, on every log line of the request) and returned as `x-request-id` on
 //! every answer, whichever dialect makes it.
 
-use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
 /// The header that carries the id both ways.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -22,17 +19,44 @@ pub fn sane(value: &HeaderValue) -> Option<HeaderValue> {
     ok.then(|| value.clone())
 }
 
+/// Random bytes for ids, drawn from the system's generator 64 ids at a time (a draw has a fixed
+/// cost that would otherwise be paid on every request).
+struct IdPool {
+    bytes: [u8; 16 * 64],
+    used: usize,
+}
+
+thread_local! {
+    static ID_POOL: std::cell::RefCell<IdPool> = const {
+        std::cell::RefCell::new(IdPool { bytes: [0; 16 * 64], used: 16 * 64 })
+    };
+}
+
+/// 16 random bytes from this thread's pool; `None` if the system's generator failed.
+fn random_id_bytes() -> Option<[u8; 16]> {
+    ID_POOL.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        if pool.used == pool.bytes.len() {
+            licensd_crypto::random_bytes(&mut pool.bytes).ok()?;
+            pool.used = 0;
+        }
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&pool.bytes[pool.used..pool.used + 16]);
+        pool.used += 16;
+        Some(bytes)
+    })
+}
+
 /// A fresh id: 16 random bytes as hex.
 fn generate() -> HeaderValue {
-    let mut bytes = [0u8; 16];
-    if licensd_crypto::random_bytes(&mut bytes).is_err() {
+    let bytes = random_id_bytes().unwrap_or_else(|| {
         // The system random source failed: fall back to the time, still unique enough to
         // tell requests apart in a log.
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
-        bytes = nanos.to_be_bytes();
-    }
+        nanos.to_be_bytes()
+    });
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut hex = [0u8; 32];
     for (i, b) in bytes.iter().enumerate() {
@@ -43,18 +67,11 @@ fn generate() -> HeaderValue {
     HeaderValue::from_bytes(&hex).unwrap_or_else(|_| HeaderValue::from_static("0"))
 }
 
-/// The request-id middleware: the outermost layer, so the id is in the request's headers before
-/// the log span is made (`redact::request_span` reads it) and on every answer, refusals included.
-pub async fn assign(mut request: Request, next: Next) -> Response {
-    let id = request
-        .headers()
-        .get(&REQUEST_ID)
-        .and_then(sane)
-        .unwrap_or_else(generate);
-    request.headers_mut().insert(REQUEST_ID, id.clone());
-    let mut response = next.run(request).await;
-    response.headers_mut().insert(REQUEST_ID, id);
-    response
+/// The request's id: the client's when it is sane, a fresh one otherwise. `crate::layers::Observe`,
+/// the outermost layer, puts it in the request's headers before the log span is made
+/// (`redact::request_span` reads it) and on every answer, refusals included.
+pub fn for_request(headers: &HeaderMap) -> HeaderValue {
+    headers.get(&REQUEST_ID).and_then(sane).unwrap_or_else(generate)
 }
 
 #[cfg(test)]
@@ -75,5 +92,12 @@ mod tests {
         assert_eq!(generated.len(), 32);
         assert!(sane(&generated).is_some());
         assert_ne!(generate(), generated);
+        // Across several refills of the thread's pool: every id fresh, 32 hex digits.
+        let ids: std::collections::HashSet<HeaderValue> = (0..300).map(|_| generate()).collect();
+        assert_eq!(ids.len(), 300);
+        assert!(
+            ids.iter()
+                .all(|id| id.len() == 32 && id.as_bytes().iter().all(u8::is_ascii_hexdigit))
+        );
     }
 }

@@ -31,9 +31,28 @@ impl Default for ServerSettings {
     }
 }
 
-/// Shared by every handler; cheap to clone.
+/// Shared by every handler; cheap to clone: one reference count, however many parts it has (the
+/// router's layers and extractors clone it several times per request, on every runtime thread, so
+/// a clone per part would be a contended atomic each). Its parts are read through `Deref`
+/// (`state.store`, `state.keys`, …).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<SharedState>);
+
+impl AppState {
+    pub fn new(parts: SharedState) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = SharedState;
+    fn deref(&self) -> &SharedState {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct SharedState {
     pub store: Arc<dyn Store>,
     pub keys: Arc<KeyRing>,
     pub clock: Arc<dyn Clock>,
@@ -51,7 +70,7 @@ pub struct AppState {
     pub answers: Arc<crate::native::answers::ValidateAnswers>,
 }
 
-impl AppState {
+impl SharedState {
     pub fn now(&self) -> licensd_domain::Millis {
         self.clock.now()
     }

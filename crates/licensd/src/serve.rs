@@ -4,7 +4,7 @@ use crate::config::{LogFormat, ServeArgs, Settings};
 use anyhow::{Context, bail};
 use licensd_crypto::{Algorithm, MasterKey};
 use licensd_domain::{Clock, Millis, SystemClock};
-use licensd_server::{AppState, CryptoCodec, KeyRing, ServerSettings};
+use licensd_server::{AppState, CryptoCodec, KeyRing, ServerSettings, SharedState};
 use licensd_store::Store;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -173,7 +173,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         per_ip: settings.rate_limit_per_ip,
         window: std::time::Duration::from_secs(settings.rate_limit_window_seconds),
     };
-    let state = AppState {
+    let state = AppState::new(SharedState {
         store,
         keys: Arc::new(keys),
         clock,
@@ -191,7 +191,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         answers: Arc::new(licensd_server::native::answers::ValidateAnswers::new(
             licensd_server::native::answers::DEFAULT_ENTRIES,
         )),
-    };
+    });
     let limits = crate::listener::Limits {
         header_read_timeout: settings.header_read_timeout,
         shutdown_grace: settings.shutdown_grace,
