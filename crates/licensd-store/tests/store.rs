@@ -178,6 +178,7 @@ backend_tests! {
     floating::floating_denials,
     // 10. secrets
     secrets::credentials_crud,
+    secrets::credential_and_product_read_together,
     secrets::admin_tokens,
     secrets::signing_keys_ensure_and_rotate,
     secrets::secrets_are_stored_sealed_or_digested,

@@ -30,6 +30,15 @@ pub trait AccessStore: Send + Sync + 'static {
     async fn revoke_credential(&self, id: i64, event: EventDraft, now: Millis) -> Result<Credential>;
     /// The credential with this public id and its secret (revoked ones too: callers report them).
     async fn find_credential(&self, dialect: Dialect, key_id: &str) -> Result<Option<(Credential, String)>>;
+    /// `find_credential` and the product with code `product_code` (`None` when there is none),
+    /// read together: one statement (one round trip) when no read cache serves them, for the
+    /// dialects whose every call names both. Callers decide in which order to refuse.
+    async fn find_credential_and_product(
+        &self,
+        dialect: Dialect,
+        key_id: &str,
+        product_code: &str,
+    ) -> Result<(Option<(Credential, String)>, Option<Product>)>;
 }
 
 /// Expands the helpers and the `AccessStore` implementation for one backend inside
@@ -237,6 +246,57 @@ macro_rules! impl_access {
                         Ok(Some((credential_from_row(&row)?, secret)))
                     })
                     .await
+                }
+
+                #[tracing::instrument(level = "debug", skip_all)]
+                async fn find_credential_and_product(
+                    &self,
+                    dialect: Dialect,
+                    key_id: &str,
+                    product_code: &str,
+                ) -> Result<(Option<(Credential, String)>, Option<Product>)> {
+                    if read_cache(self).is_some() {
+                        // Each is kept by the cache: two lookups that rarely reach the database.
+                        let credential = self.find_credential(dialect, key_id).await?;
+                        let product = match $crate::CatalogStore::get_product_by_code(self, product_code).await {
+                            Ok(product) => Some(product),
+                            Err(StoreError::NotFound) => None,
+                            Err(other) => return Err(other),
+                        };
+                        return Ok((credential, product));
+                    }
+                    // The product's columns (`product_cols!` order) from 0, the credential's from
+                    // `CREDENTIAL_AT` (`credential_at`'s order, then its sealed secret); each all
+                    // NULL when there is none.
+                    let row = sqlx::query(
+                        "SELECT p.id, p.code, p.name, p.auth_method, p.status, p.trial_allowed, p.trial_days, \
+                         p.metadata, p.created_at, p.updated_at, \
+                         c.id, c.dialect, c.name, c.key_id, c.product_id, c.read_only, c.ip_allowlist, \
+                         c.created_at, c.revoked_at, c.secret_sealed \
+                         FROM (SELECT 1 AS one) o \
+                         LEFT JOIN credentials c ON c.dialect = $1 AND c.key_id = $2 \
+                         LEFT JOIN products p ON p.code = $3",
+                    )
+                    .bind(dialect.as_str())
+                    .bind(key_id)
+                    .bind(product_code)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                    const CREDENTIAL_AT: usize = 10;
+                    let product = match col::<Option<i64>>(&row, At::From(0), 0, "product id")? {
+                        Some(_) => Some(product_at(&row, At::From(0))?),
+                        None => None,
+                    };
+                    let credential = match col::<Option<i64>>(&row, At::From(CREDENTIAL_AT), 0, "credential id")? {
+                        Some(_) => {
+                            let sealed = col::<Vec<u8>>(&row, At::From(CREDENTIAL_AT), 9, "secret_sealed")?;
+                            let secret = open_text(&*self.codec, &sealed, CREDENTIAL)?;
+                            Some((credential_at(&row, At::From(CREDENTIAL_AT))?, secret))
+                        }
+                        None => None,
+                    };
+                    Ok((credential, product))
                 }
             }
     };

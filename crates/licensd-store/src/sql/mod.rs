@@ -270,8 +270,8 @@ macro_rules! validation_select {
             license_product_select!(),
             ", d.id, d.license_id, d.fingerprint, d.name, d.hostname, d.os, d.app_version, d.ip, d.mac, d.is_vm, \
              d.user_id, d.variables, d.activated_at, d.last_seen_at, d.deactivated_at, \
-             (SELECT COUNT(*) FROM blocked_devices b WHERE b.fingerprint = $2 \
-              AND (b.product_id IS NULL OR b.product_id = l.product_id)) AS blocked_count, \
+             EXISTS (SELECT 1 FROM blocked_devices b WHERE b.fingerprint = $2 \
+              AND (b.product_id IS NULL OR b.product_id = l.product_id)) AS blocked, \
              EXISTS (SELECT 1 FROM license_features lf WHERE lf.license_id = l.id) AS has_features, \
              l.active_devices AS active_count \
              FROM licenses l JOIN products p ON p.id = l.product_id \

@@ -292,7 +292,14 @@ macro_rules! row_decoders {
             }
 
             fn credential_from_row(r: &DbRow) -> Result<Credential> {
-                let c = Cursor::new(r, At::Name);
+                credential_at(r, At::Name)
+            }
+
+            /// A credential (without its sealed secret) by name, or in a joined row by position
+            /// from a base index in this order: id, dialect, name, key_id, product_id, read_only,
+            /// ip_allowlist, created_at, revoked_at.
+            fn credential_at(r: &impl Columns, at: At) -> Result<Credential> {
+                let c = Cursor::new(r, at);
                 Ok($crate::sql::rows::columns_in_order!(c => Credential {
                     id,
                     dialect: c.parsed("dialect", Dialect::parse, "dialect")?,

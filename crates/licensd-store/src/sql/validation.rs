@@ -66,7 +66,7 @@ macro_rules! impl_validation {
                 license: license_at(row, codec, At::From(0))?,
                 product: product_at(row, At::From(VALIDATION_PRODUCT_AT))?,
                 device,
-                blocked: col::<i64>(row, At::Name, 0, "blocked_count")? > 0,
+                blocked: col(row, At::Name, 0, "blocked")?,
                 active_devices: col(row, At::Name, 0, "active_count")?,
                 features: Vec::new(),
             })

@@ -417,3 +417,62 @@ pub async fn secrets_are_stored_sealed_or_digested(db: Db) {
         None
     );
 }
+
+/// `find_credential_and_product` answers exactly what `find_credential` and
+/// `get_product_by_code` answer, whichever of the two exists.
+pub async fn credential_and_product_read_together(db: Db) {
+    let app = product(&db, "app").await;
+    let scoped = db
+        .create_credential(
+            NewCredential {
+                ip_allowlist: vec!["10.0.0.0/8".parse().unwrap()],
+                read_only: true,
+                ..new_credential(Dialect::LicenseSpring, "ls-1", "ls-secret-1", Some(app.id.get()))
+            },
+            ev("credential.create", "credential"),
+            NOW,
+        )
+        .await
+        .unwrap();
+    let revoked = db
+        .create_credential(
+            new_credential(Dialect::LicenseSpring, "ls-2", "ls-secret-2", None),
+            ev("credential.create", "credential"),
+            NOW,
+        )
+        .await
+        .unwrap();
+    let revoked = db
+        .revoke_credential(
+            revoked.id,
+            ev_on("credential.revoke", "credential", revoked.id),
+            NOW + 5_000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(revoked.revoked_at, Some(NOW + 5_000));
+    let scoped = Some((scoped, "ls-secret-1".to_owned()));
+    let revoked = Some((revoked, "ls-secret-2".to_owned()));
+    let cases = [
+        (Dialect::LicenseSpring, "ls-1", "app", scoped.clone(), Some(app.clone())),
+        (Dialect::LicenseSpring, "ls-1", "nope", scoped.clone(), None),
+        (
+            Dialect::LicenseSpring,
+            "ls-2",
+            "app",
+            revoked.clone(),
+            Some(app.clone()),
+        ),
+        (Dialect::LicenseSpring, "nope", "app", None, Some(app.clone())),
+        (Dialect::LicenseSpring, "nope", "nope", None, None),
+        (Dialect::KeyManager, "ls-1", "app", None, Some(app.clone())),
+    ];
+    for (dialect, key_id, code, credential, product) in cases {
+        assert_eq!(
+            db.find_credential_and_product(dialect, key_id, code).await.unwrap(),
+            (credential.clone(), product),
+            "{dialect:?} {key_id} {code}"
+        );
+        assert_eq!(db.find_credential(dialect, key_id).await.unwrap(), credential);
+    }
+}

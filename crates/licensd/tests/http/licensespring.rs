@@ -456,6 +456,29 @@ backend_tests! {
         // Wrong shared key.
         let forged = Cred { shared_key: "wrong".into(), ..cred.clone() };
         get(&server, &forged, "check_license", &query).await.error(401, "signature_mismatch");
+        // The product is read with the credential, but refused only after authentication: an
+        // unknown product never changes an authentication refusal, nor does a missing or
+        // malformed product parameter (read the old way, after authentication).
+        let unknown = [("product", "nope"), ("hardware_id", "hw"), ("license_key", "K")];
+        get(&server, &stranger, "check_license", &unknown).await.error(400, "invalid_api_key");
+        get(&server, &forged, "check_license", &unknown).await.error(401, "signature_mismatch");
+        get(&server, &stranger, "product_details", &[("product", "nope")]).await.error(400, "invalid_api_key");
+        get(&server, &forged, "product_details", &[("product", "nope")]).await.error(401, "signature_mismatch");
+        get(&server, &stranger, "check_license", &[("hardware_id", "hw"), ("license_key", "K")])
+            .await
+            .error(400, "invalid_api_key");
+        get(&server, &cred, "check_license", &[("hardware_id", "hw"), ("license_key", "K")])
+            .await
+            .error(400, "missing_parameters");
+        // (A NUL never gets that far: the edge refuses it in any body first.)
+        let nul = json!({"product": "no\u{0}pe", "hardware_id": "hw", "license_key": "K"});
+        post(&server, &stranger, "activate_license", nul).await.error(400, "validation_error");
+        post(&server, &stranger, "activate_license", json!({"product": ["app"], "hardware_id": "hw", "license_key": "K"}))
+            .await
+            .error(400, "invalid_api_key");
+        post(&server, &cred, "activate_license", json!({"product": ["app"], "hardware_id": "hw", "license_key": "K"}))
+            .await
+            .error(400, "validation_error");
         // A correctly signed Date 20 minutes old is outside the 15-minute window.
         let old = http_date(SystemTime::now() - Duration::from_secs(20 * 60));
         send(&server, Method::GET, path, &[("date", old.clone()), ("authorization", authorization(&cred, &old))], None)

@@ -13,7 +13,7 @@ use axum::http::HeaderMap;
 use licensd_domain::ProductId;
 use licensd_domain::access::{AccessRefusal, AccessRequest};
 use licensd_domain::clock::MINUTE;
-use licensd_domain::{Credential, Dialect, Millis};
+use licensd_domain::{Credential, Dialect, Millis, Product};
 use std::net::IpAddr;
 
 /// How far the `Date` header may be from the server clock, either way.
@@ -152,6 +152,22 @@ pub fn hmac_b64(shared_key: &str, message: &str) -> String {
 /// Authenticates a License API request. The order follows the seed's codes: missing headers,
 /// malformed header, HMAC required, unknown key, signature, skew, revoked, IP allow-list.
 pub async fn authenticate(state: &AppState, headers: &HeaderMap, peer: Option<IpAddr>) -> Result<Caller, LsError> {
+    authenticate_reading(state, headers, peer, None)
+        .await
+        .map(|(caller, _)| caller)
+}
+
+/// `authenticate`, also reading the product with code `product_code` when one is given: an
+/// HMAC-signed request reads it with the credential (`find_credential_and_product`, one round
+/// trip on PostgreSQL) and returns it as `Some(found)`, and so does a bearer request (with the
+/// token's credential). The product is only returned, never judged: the caller
+/// refuses an unknown product after authentication, as before, so each refusal keeps its order.
+pub async fn authenticate_reading(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: Option<IpAddr>,
+    product_code: Option<&str>,
+) -> Result<(Caller, Option<Option<Product>>), LsError> {
     let (Some(authorization), Some(date)) = (headers.get("authorization"), headers.get("date")) else {
         return Err(LsError::bad(
             "missing_headers",
@@ -170,9 +186,9 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, peer: Option<Ip
         .filter(|scheme| scheme.eq_ignore_ascii_case("bearer "))
         .and_then(|_| authorization.trim_start().get(7..))
     {
-        let credential = super::oauth::verify_bearer(state, token).await?;
+        let (credential, product) = super::oauth::verify_bearer_reading(state, token, product_code).await?;
         check_date(state, date)?;
-        return admit(credential, peer, true);
+        return Ok((admit(credential, peer, true)?, product));
     }
     let params = parse_authorization(authorization)?;
     let Some(api_key) = params.api_key.filter(|key| !key.is_empty()) else {
@@ -214,12 +230,25 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, peer: Option<Ip
         .ok_or_else(|| LsError::bad("authorization_invalid_headers", "Date is not an RFC 7231 date"))?;
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let message = signing_string(&names, headers)?;
-    let Some((credential, shared_key)) = state
-        .store
-        .find_credential(Dialect::LicenseSpring, &api_key)
-        .await
-        .map_err(LsError::from_store)?
-    else {
+    let (found, product) = match product_code {
+        Some(code) => {
+            let (found, product) = state
+                .store
+                .find_credential_and_product(Dialect::LicenseSpring, &api_key, code)
+                .await
+                .map_err(LsError::from_store)?;
+            (found, Some(product))
+        }
+        None => (
+            state
+                .store
+                .find_credential(Dialect::LicenseSpring, &api_key)
+                .await
+                .map_err(LsError::from_store)?,
+            None,
+        ),
+    };
+    let Some((credential, shared_key)) = found else {
         return Err(LsError::bad("invalid_api_key", "unknown API key"));
     };
     let expected = hmac_b64(&shared_key, &message);
@@ -230,7 +259,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, peer: Option<Ip
         ));
     }
     check_skew(state, date)?;
-    admit(credential, peer, false)
+    Ok((admit(credential, peer, false)?, product))
 }
 
 /// The `Date` header of a bearer request: RFC 7231 and inside the window.

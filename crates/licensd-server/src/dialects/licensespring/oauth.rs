@@ -16,7 +16,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use licensd_domain::clock::SECOND;
-use licensd_domain::{Credential, Dialect, Millis};
+use licensd_domain::{Credential, Dialect, Millis, Product};
 use serde_json::json;
 
 /// How long an issued token lives.
@@ -45,8 +45,15 @@ fn malformed() -> LsError {
 
 /// The credential a bearer token was issued to. A token that does not parse or verify is
 /// `oauth_token_malformed`; a verified but expired one `oauth_token_expired` (both make the Python
-/// SDK fetch a new token and retry, which succeeds for a live credential).
-pub async fn verify_bearer(state: &AppState, token: &str) -> Result<Credential, LsError> {
+/// SDK fetch a new token and retry, which succeeds for a live credential). With `product_code`
+/// it also reads that product with the credential (`find_credential_and_product`, one round trip
+/// on PostgreSQL) and returns it as `Some(found)`; it only returns it, and the caller refuses an
+/// unknown product after authentication.
+pub async fn verify_bearer_reading(
+    state: &AppState,
+    token: &str,
+    product_code: Option<&str>,
+) -> Result<(Credential, Option<Option<Product>>), LsError> {
     let mut parts = token.trim().split('.');
     let (Some(PREFIX), Some(id), Some(expires), Some(given), None) =
         (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
@@ -57,12 +64,25 @@ pub async fn verify_bearer(state: &AppState, token: &str) -> Result<Credential, 
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .ok_or_else(malformed)?;
     let expires_at: Millis = expires.parse().map_err(|_| malformed())?;
-    let (credential, secret) = state
-        .store
-        .find_credential(Dialect::LicenseSpring, &client_id)
-        .await
-        .map_err(LsError::from_store)?
-        .ok_or_else(malformed)?;
+    let (found, product) = match product_code {
+        Some(code) => {
+            let (found, product) = state
+                .store
+                .find_credential_and_product(Dialect::LicenseSpring, &client_id, code)
+                .await
+                .map_err(LsError::from_store)?;
+            (found, Some(product))
+        }
+        None => (
+            state
+                .store
+                .find_credential(Dialect::LicenseSpring, &client_id)
+                .await
+                .map_err(LsError::from_store)?,
+            None,
+        ),
+    };
+    let (credential, secret) = found.ok_or_else(malformed)?;
     let expected = mac(&secret, &client_id, expires_at);
     if !licensd_crypto::constant_time_eq(expected.as_bytes(), given.as_bytes()) {
         return Err(malformed());
@@ -70,7 +90,7 @@ pub async fn verify_bearer(state: &AppState, token: &str) -> Result<Credential, 
     if state.now() >= expires_at {
         return Err(LsError::bad("oauth_token_expired", "the bearer token has expired"));
     }
-    Ok(credential)
+    Ok((credential, product))
 }
 
 /// Decodes unpadded base64url.

@@ -2,7 +2,7 @@
 //! license, calls one store command (which applies the domain rules under the license lock) and
 //! renders the vendor reply. No licensing rule lives here.
 
-use super::auth::{Caller, authenticate};
+use super::auth::{Caller, authenticate, authenticate_reading};
 use super::denial_error;
 use super::render::{self, LicenseView};
 use super::wire::{LsError, Params, plain, signed, v1_signature};
@@ -81,11 +81,15 @@ async fn product(state: &AppState, params: &Params, unknown: UnknownProduct) -> 
     let code = params.req_str("product")?;
     match state.store.get_product_by_code(&code).await {
         Ok(product) => Ok(product),
-        Err(StoreError::NotFound) => Err(match unknown {
-            UnknownProduct::CheckLicense => LsError::bad("unknown_product", format!("unknown product {code:?}")),
-            UnknownProduct::Other => LsError::bad("unknown_product_code", format!("unknown product {code:?}")),
-        }),
+        Err(StoreError::NotFound) => Err(unknown_product(unknown, &code)),
         Err(other) => Err(LsError::from_store(other)),
+    }
+}
+
+fn unknown_product(unknown: UnknownProduct, code: &str) -> LsError {
+    match unknown {
+        UnknownProduct::CheckLicense => LsError::bad("unknown_product", format!("unknown product {code:?}")),
+        UnknownProduct::Other => LsError::bad("unknown_product_code", format!("unknown product {code:?}")),
     }
 }
 
@@ -327,8 +331,16 @@ pub(crate) async fn begin(
     params: &Params,
     unknown: UnknownProduct,
 ) -> Result<(Caller, Product), LsError> {
-    let caller = authenticate(state, headers, peer.0).await?;
-    let product = product(state, params, unknown).await?;
+    // The product the call names is read with the credential when the parameter is there (one
+    // round trip); a missing or malformed one is refused by `product` after authentication, and
+    // one with a NUL (which PostgreSQL's text refuses) is read after authentication as before.
+    let code = params.req_str("product").ok().filter(|code| !code.contains('\0'));
+    let (caller, found) = authenticate_reading(state, headers, peer.0, code.as_deref()).await?;
+    let product = match (found, code) {
+        (Some(Some(product)), _) => product,
+        (Some(None), Some(code)) => return Err(unknown_product(unknown, &code)),
+        _ => product(state, params, unknown).await?,
+    };
     caller.require_product(product.id.get())?;
     Ok((caller, product))
 }
