@@ -201,79 +201,17 @@ macro_rules! impl_activation {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<Activation> {
-                let (inputs, known_features) = read_locked_inputs(&mut *conn, codec, license.id, &device.fingerprint).await?;
-                activate_read(conn, codec, license, inputs, known_features, device, user_id, event, now).await
-            }
-
-            /// Product, device state and whether the license has features, in one statement
-            /// after the lock (so on PostgreSQL its snapshot includes the previous holder's
-            /// commit).
-            async fn read_locked_inputs(
-                conn: &mut Conn,
-                codec: &dyn SecretCodec,
-                license_id: LicenseId,
-                fingerprint: &str,
-            ) -> Result<(ValidationInputs, Option<Vec<LicenseFeature>>)> {
+                // Product, device state and whether the license has features, in one statement
+                // after the lock (so on PostgreSQL its snapshot includes the previous holder's
+                // commit).
                 let row = sqlx::query(concat!(validation_select!(), "WHERE l.id = $1"))
-                    .bind(license_id.get())
-                    .bind(fingerprint)
+                    .bind(license.id.get())
+                    .bind(&device.fingerprint)
                     .fetch_one(&mut *conn)
                     .await
                     .map_err(db_err)?;
                 let inputs = validation_inputs_at(&row, codec)?;
                 let known_features = (!get::<bool>(&row, "has_features")?).then(Vec::new);
-                Ok((inputs, known_features))
-            }
-
-            /// PostgreSQL's `lock_license_or_deny` and `read_locked_inputs` in one round trip
-            /// (`locked_validation_select!`). The read shares the statement's snapshot, taken
-            /// before the lock was granted: when a holder we waited for had changed the licence
-            /// row (every change of a device's active state does, through the active-device
-            /// trigger), the locked row is newer than that snapshot (`stale`) and the rest is read
-            /// again after the lock, as `read_locked_inputs` does.
-            async fn lock_and_read_inputs(
-                conn: &mut Conn,
-                codec: &dyn SecretCodec,
-                license: &LicenseRef,
-                fingerprint: &str,
-            ) -> Result<(License, ValidationInputs, Option<Vec<LicenseFeature>>)> {
-                let query = match license {
-                    LicenseRef::Id(id) => sqlx::query(concat!(locked_validation_select!(), "WHERE l.id = $1 FOR NO KEY UPDATE OF l"))
-                        .bind(id.get()),
-                    LicenseRef::Key(key) => {
-                        sqlx::query(concat!(locked_validation_select!(), "WHERE l.key_digest = $1 FOR NO KEY UPDATE OF l"))
-                            .bind(codec.digest(key.as_bytes()))
-                    }
-                };
-                let row = query
-                    .bind(fingerprint)
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .map_err(db_err)?
-                    .ok_or(StoreError::Denied(Denial::LicenseNotFound))?;
-                let inputs = validation_inputs_at(&row, codec)?;
-                let license = inputs.license.clone();
-                if get::<bool>(&row, "stale")? {
-                    let (inputs, known_features) = read_locked_inputs(&mut *conn, codec, license.id, fingerprint).await?;
-                    return Ok((license, inputs, known_features));
-                }
-                let known_features = (!get::<bool>(&row, "has_features")?).then(Vec::new);
-                Ok((license, inputs, known_features))
-            }
-
-            /// `activate_locked` after its read.
-            #[allow(clippy::too_many_arguments)]
-            async fn activate_read(
-                conn: &mut Conn,
-                codec: &dyn SecretCodec,
-                license: License,
-                inputs: ValidationInputs,
-                known_features: Option<Vec<LicenseFeature>>,
-                device: &DeviceInfo,
-                user_id: Option<i64>,
-                event: EventDraft,
-                now: Millis,
-            ) -> Result<Activation> {
                 let device_subject = event.subject_type == "device";
                 let counts = activation_counts(&mut *conn, &license, user_id, now).await?;
                 let plan = plan_activation_on(&inputs, device, counts, now)?;
@@ -403,14 +341,8 @@ macro_rules! impl_activation {
                     }
                     );
                     let mut tx = begin_write(self).await?;
-                    let activation = if BACKEND == Backend::Postgres {
-                        let (license, inputs, known_features) =
-                            lock_and_read_inputs(&mut tx, codec, &license, &device.fingerprint).await?;
-                        activate_read(&mut tx, codec, license, inputs, known_features, &device, user_id, event, now).await?
-                    } else {
-                        let license = lock_license_or_deny(&mut tx, codec, &license).await?;
-                        activate_locked(&mut tx, codec, license, &device, user_id, event, now).await?
-                    };
+                    let license = lock_license_or_deny(&mut tx, codec, &license).await?;
+                    let activation = activate_locked(&mut tx, codec, license, &device, user_id, event, now).await?;
                     tx.commit().await.map_err(db_err)?;
                     Ok(activation)
                 }

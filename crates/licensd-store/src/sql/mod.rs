@@ -277,27 +277,6 @@ macro_rules! validation_select {
         )
     };
 }
-/// The write path's `validation_select!` that also takes the licence lock (PostgreSQL only; a
-/// separate statement so the validation read itself is untouched): the same columns, plus
-/// `stale`, true when the locked licence row is newer than the statement's snapshot (a holder the
-/// lock waited for changed it, and the rows read beside it may predate that holder's commit).
-/// Callers append the `WHERE` on `l` and `FOR NO KEY UPDATE OF l`.
-macro_rules! locked_validation_select {
-    () => {
-        concat!(
-            license_product_select!(),
-            ", d.id, d.license_id, d.fingerprint, d.name, d.hostname, d.os, d.app_version, d.ip, d.mac, d.is_vm, \
-             d.user_id, d.variables, d.activated_at, d.last_seen_at, d.deactivated_at, \
-             (SELECT COUNT(*) FROM blocked_devices b WHERE b.fingerprint = $2 \
-              AND (b.product_id IS NULL OR b.product_id = l.product_id)) AS blocked_count, \
-             EXISTS (SELECT 1 FROM license_features lf WHERE lf.license_id = l.id) AS has_features, \
-             l.active_devices AS active_count, \
-             l.xmin <> (SELECT s.xmin FROM licenses s WHERE s.id = l.id) AS stale \
-             FROM licenses l JOIN products p ON p.id = l.product_id \
-             LEFT JOIN devices d ON d.license_id = l.id AND d.fingerprint = $2 "
-        )
-    };
-}
 /// Activation's device writes, shared by the statement-at-a-time path and SQLite's batches.
 /// Touch and reactivate: `$1` the device id, `$2`–`$10` what the client reported (name, hostname,
 /// os, app version, ip, mac, is_vm, user id, variables), `$11` now. Insert: `$1` the license id,
@@ -346,8 +325,8 @@ macro_rules! consumption_replay_select {
 pub(crate) use {
     admin_token_cols, blocked_cols, consumption_cols, consumption_replay_select, credential_cols, customer_cols,
     device_cols, device_insert_sql, device_reactivate_sql, device_touch_sql, event_cols, feature_cols, lease_cols,
-    license_cols, license_feature_select, license_product_select, locked_validation_select, policy_cols, product_cols,
-    signing_key_cols, user_cols, validation_select,
+    license_cols, license_feature_select, license_product_select, policy_cols, product_cols, signing_key_cols,
+    user_cols, validation_select,
 };
 
 /// Expands the store implementation (every capability trait of `CoreStore`) for one backend
@@ -365,7 +344,7 @@ macro_rules! impl_store {
             use $crate::sql::{
                 admin_token_cols, blocked_cols, conflict, consumption_cols, credential_cols, customer_cols, db_err,
                 device_cols, device_insert_sql, device_reactivate_sql, device_touch_sql, event_cols, feature_cols,
-                from_json, lease_cols, license_cols, license_feature_select, license_product_select, locked_validation_select, open_text,
+                from_json, lease_cols, license_cols, license_feature_select, license_product_select, open_text,
                 parse_enum, policy_cols, product_cols, signing_key_cols, to_json, user_cols, validation_select,
                 VALIDATION_DEVICE_AT, VALIDATION_PRODUCT_AT,
             };
