@@ -260,7 +260,7 @@ pub async fn create_license_keys(State(state): State<AppState>, req: KmRequest) 
     Ok(Reply::new(code)
         .field("created", json!(created))
         .field("duplicate", json!(total - created))
-        .product(product.id.get()))
+        .product(product.id))
 }
 
 pub async fn update_license_key(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
@@ -316,7 +316,7 @@ pub async fn update_license_key(State(state): State<AppState>, req: KmRequest) -
     if !errors.is_empty() {
         return Ok(Reply::new(951)
             .field("errors", errors.into_value())
-            .product(license.product_id.get()));
+            .product(license.product_id));
     }
     if edit.assignment == Assignment::Assigned && attrs.assigned_at.is_none() {
         attrs.assigned_at = Some(state.now());
@@ -337,7 +337,7 @@ pub async fn update_license_key(State(state): State<AppState>, req: KmRequest) -
         )
         .await
     {
-        Ok(_) => Ok(Reply::new(950).product(license.product_id.get())),
+        Ok(_) => Ok(Reply::new(950).product(license.product_id)),
         Err(StoreError::NotFound) => Ok(Reply::new(952)),
         Err(other) => Err(other.into()),
     }
@@ -358,7 +358,7 @@ pub async fn delete_license_key(State(state): State<AppState>, req: KmRequest) -
         )
         .await
     {
-        Ok(()) => Ok(Reply::new(850).product(license.product_id.get())),
+        Ok(()) => Ok(Reply::new(850).product(license.product_id)),
         Err(StoreError::NotFound) => Ok(Reply::new(851)),
         Err(other) => Err(other.into()),
     }
@@ -416,7 +416,7 @@ async fn license_meta(state: &AppState, req: &KmRequest, codes: MetaCodes) -> Re
         return Ok(Reply::new(210));
     };
     if license.assignment == Assignment::InStock {
-        return Ok(Reply::new(201).product(license.product_id.get()));
+        return Ok(Reply::new(201).product(license.product_id));
     }
     let write = match codes.capability {
         "create-license-key-meta" => MetaWrite::Create(453, 452, 210),
@@ -425,7 +425,7 @@ async fn license_meta(state: &AppState, req: &KmRequest, codes: MetaCodes) -> Re
     };
     let owner = MetaOwner::License(license.id);
     let reply = write_meta(state, &caller, owner, &key, &value.unwrap_or_default(), write).await?;
-    Ok(reply.product(license.product_id.get()))
+    Ok(reply.product(license.product_id))
 }
 
 /// One Key Manager meta write and the codes it answers with.
@@ -505,14 +505,14 @@ pub(super) async fn product_param(
 }
 
 /// Every license of a product (or all), in id order.
-async fn all_licenses(state: &AppState, product_id: Option<i64>) -> Result<Vec<License>, Internal> {
+async fn all_licenses(state: &AppState, product_id: Option<ProductId>) -> Result<Vec<License>, Internal> {
     let mut out = Vec::new();
     let mut page = Page {
         after: None,
         limit: 1000,
     };
     let filter = LicenseFilter {
-        product_id: product_id.map(ProductId::new),
+        product_id,
         ..LicenseFilter::default()
     };
     loop {
@@ -536,7 +536,7 @@ pub async fn get_license_keys(State(state): State<AppState>, req: KmRequest) -> 
     let status = req.present("status");
     let email = req.present("customer_email").or_else(|| req.present("owner_email"));
     let mut keys = Vec::new();
-    for license in all_licenses(state, product_id.map(i64::from)).await? {
+    for license in all_licenses(state, product_id).await? {
         if license.key.is_none()
             || status
                 .as_deref()
@@ -555,14 +555,14 @@ pub async fn get_license_keys(State(state): State<AppState>, req: KmRequest) -> 
 pub async fn available_count(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let (state, req) = (&state, &req);
     let caller = authorised!(caller(state, req, "get-available-license-keys-count"));
-    let product = product_param(state, req).await?.filter(|p| caller.in_scope(p.id.get()));
+    let product = product_param(state, req).await?.filter(|p| caller.in_scope(p.id));
     let Some(product) = product else {
         return Ok(Reply::new(740));
     };
-    let count = all_licenses(state, Some(product.id.get()))
+    let count = all_licenses(state, Some(product.id))
         .await?
         .iter()
         .filter(|l| l.key.is_some() && super::views::license_status(l) == "available")
         .count();
-    Ok(Reply::new(741).field("count", json!(count)).product(product.id.get()))
+    Ok(Reply::new(741).field("count", json!(count)).product(product.id))
 }

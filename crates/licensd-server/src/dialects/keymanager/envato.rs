@@ -50,7 +50,7 @@ async fn envato_products(state: &AppState, caller: &Caller) -> Result<Vec<(Produ
             let attrs = ProductAttrs::of(&product);
             if attrs.source.as_deref() == Some("envato")
                 && let Some(item) = attrs.external_reference
-                && caller.in_scope(product.id.get())
+                && caller.in_scope(product.id)
             {
                 out.push((product, item));
             }
@@ -172,5 +172,5 @@ pub async fn import(
         Ok(_) | Err(StoreError::Denied(_)) => {}
         Err(other) => return Err(other.into()),
     }
-    Ok(Some(Reply::new(206).product(product.id.get())))
+    Ok(Some(Reply::new(206).product(product.id)))
 }

@@ -78,7 +78,7 @@ pub async fn create_license_by_template(
         ),
         None => None,
     };
-    let release = resolve_release(&state, product.id.get(), request.software_release_limitation.as_deref())
+    let release = resolve_release(&state, product.id, request.software_release_limitation.as_deref())
         .await?
         .flatten();
     let mut values = Vec::new();
