@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use licensd_domain::keygen::KeyPattern;
 use licensd_domain::*;
-use licensd_store::{LicenseEdit, LicenseFilter, NewBlockedDevice, NewLicense};
+use licensd_store::{LicenseEdit, LicenseFilter, LicenseSettings, NewBlockedDevice, NewLicense};
 use serde::{Deserialize, Serialize};
 
 /// Fields shared by single and bulk issue. Values given here win over the policy's.
@@ -122,18 +122,20 @@ async fn prepare(state: &AppState, fields: &LicenseFields) -> Result<(Product, N
             .filter(|days| *days > 0));
     let new = NewLicense {
         product_id: product.id,
-        policy_id: fields.policy_id,
-        customer_id: fields.customer_id.map(CustomerId::new),
         key,
-        status: fields.status.unwrap_or(LicenseStatus::Active),
-        assignment: fields.assignment.unwrap_or(Assignment::Assigned),
-        terms,
-        starts_at: fields.starts_at,
-        expires_at,
-        maintenance_expires_at: maintenance,
-        trial_days,
-        order_ref: fields.order_ref.clone(),
-        metadata: metadata_or_empty(fields.metadata.clone())?,
+        settings: LicenseSettings {
+            policy_id: fields.policy_id,
+            customer_id: fields.customer_id.map(CustomerId::new),
+            status: fields.status.unwrap_or(LicenseStatus::Active),
+            assignment: fields.assignment.unwrap_or(Assignment::Assigned),
+            terms,
+            starts_at: fields.starts_at,
+            expires_at,
+            maintenance_expires_at: maintenance,
+            trial_days,
+            order_ref: fields.order_ref.clone(),
+            metadata: metadata_or_empty(fields.metadata.clone())?,
+        },
         features,
     };
     Ok((product, new))
@@ -336,46 +338,46 @@ pub async fn update_license(
                 .await
                 .for_resource("customer")?;
         }
-        edit.customer_id = customer_id.map(CustomerId::new);
+        edit.settings.customer_id = customer_id.map(CustomerId::new);
     }
     if let Some(status) = body.status {
-        edit.status = status;
+        edit.settings.status = status;
     }
     if let Some(assignment) = body.assignment {
-        edit.assignment = assignment;
+        edit.settings.assignment = assignment;
     }
     if let Some(terms) = body.terms {
         check_terms(&terms)?;
-        edit.terms = terms;
+        edit.settings.terms = terms;
     }
     require_instant("starts_at", body.starts_at.flatten())?;
     require_instant("expires_at", body.expires_at.flatten())?;
     require_instant("maintenance_expires_at", body.maintenance_expires_at.flatten())?;
     require_days("trial_days", body.trial_days.flatten())?;
     if let Some(value) = body.starts_at {
-        edit.starts_at = value;
+        edit.settings.starts_at = value;
     }
     if let Some(value) = body.expires_at {
-        edit.expires_at = value;
+        edit.settings.expires_at = value;
     }
     if let Some(value) = body.maintenance_expires_at {
-        edit.maintenance_expires_at = value;
+        edit.settings.maintenance_expires_at = value;
     }
     if let Some(value) = body.trial_days {
-        edit.trial_days = value;
+        edit.settings.trial_days = value;
     }
     if let Some(value) = body.order_ref {
         optional_text("order_ref", &value, 256)?;
-        edit.order_ref = value;
+        edit.settings.order_ref = value;
     }
     if body.metadata.is_some() {
-        edit.metadata = metadata_or_empty(body.metadata)?;
+        edit.settings.metadata = metadata_or_empty(body.metadata)?;
     }
     if let Some(features) = body.features {
         check_feature_codes(&state, license.product_id, &features).await?;
         edit.features = Some(features);
     }
-    if let (Some(start), Some(end)) = (edit.starts_at, edit.expires_at)
+    if let (Some(start), Some(end)) = (edit.settings.starts_at, edit.settings.expires_at)
         && end <= start
     {
         return Err(ApiError::unprocessable("expires_at must be after starts_at"));
@@ -393,7 +395,7 @@ async fn set_status(
 ) -> Result<Json<License>, ApiError> {
     let license = lookup::license(&state, id).await?;
     let mut edit = LicenseEdit::from_license(&license);
-    edit.status = status;
+    edit.settings.status = status;
     let event = admin.event(action, "license").subject(id);
     ok_json("license", state.store.edit_license(id, edit, event, state.now())).await
 }

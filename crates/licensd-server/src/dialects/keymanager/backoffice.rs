@@ -11,7 +11,7 @@ use super::views::{LicenseAttrs, license_json};
 use crate::state::AppState;
 use axum::extract::State;
 use licensd_domain::{Assignment, EventDraft, License, LicenseStatus, LicenseTerms, Millis};
-use licensd_store::{LicenseEdit, LicenseFilter, MetaOwner, NewLicense, Page, StoreError};
+use licensd_store::{LicenseEdit, LicenseFilter, LicenseSettings, MetaOwner, NewLicense, Page, StoreError};
 use serde_json::{Map, Value, json};
 
 const DAY_MS: Millis = 86_400_000;
@@ -196,21 +196,23 @@ pub async fn create_license_keys(State(state): State<AppState>, req: KmRequest) 
     };
     let new = |key: &String| NewLicense {
         product_id: product.id,
-        policy_id: None,
-        customer_id: None,
         key: Some(key.clone()),
-        status,
-        assignment,
-        terms: LicenseTerms {
-            max_activations: (limit > 0).then_some(limit),
-            ..LicenseTerms::default()
+        settings: LicenseSettings {
+            policy_id: None,
+            customer_id: None,
+            status,
+            assignment,
+            terms: LicenseTerms {
+                max_activations: (limit > 0).then_some(limit),
+                ..LicenseTerms::default()
+            },
+            starts_at: None,
+            expires_at: expiry(assignment, &attrs),
+            maintenance_expires_at: None,
+            trial_days: None,
+            order_ref: None,
+            metadata: attrs.write_into(&json!({})),
         },
-        starts_at: None,
-        expires_at: expiry(assignment, &attrs),
-        maintenance_expires_at: None,
-        trial_days: None,
-        order_ref: None,
-        metadata: attrs.write_into(&json!({})),
         features: Vec::new(),
     };
     let total = keys.len();
@@ -284,7 +286,7 @@ pub async fn update_license_key(State(state): State<AppState>, req: KmRequest) -
     let mut attrs = LicenseAttrs::of(&license);
     let mut edit = LicenseEdit::from_license(&license);
     if let Some(limit) = count_param(req, "activation_limit", &mut errors) {
-        edit.terms.max_activations = (limit > 0).then_some(limit);
+        edit.settings.terms.max_activations = (limit > 0).then_some(limit);
     }
     if let Some(validity) = count_param(req, "validity", &mut errors) {
         attrs.validity = validity;
@@ -292,10 +294,10 @@ pub async fn update_license_key(State(state): State<AppState>, req: KmRequest) -
     if let Some(status) = req.present("status") {
         match parse_status(&status) {
             Some((status, assignment)) => {
-                edit.status = status;
+                edit.settings.status = status;
                 // Blocking keeps whether the key had been handed out.
                 if status == LicenseStatus::Active {
-                    edit.assignment = assignment;
+                    edit.settings.assignment = assignment;
                 }
             }
             None => errors.add("status", "The selected status is invalid."),
@@ -318,15 +320,15 @@ pub async fn update_license_key(State(state): State<AppState>, req: KmRequest) -
             .field("errors", errors.into_value())
             .product(license.product_id));
     }
-    if edit.assignment == Assignment::Assigned && attrs.assigned_at.is_none() {
+    if edit.settings.assignment == Assignment::Assigned && attrs.assigned_at.is_none() {
         attrs.assigned_at = Some(state.now());
     }
     // Key Manager's expiry follows assignment date and validity; a key assigned elsewhere
     // (native API) with an explicit expiry and no validity keeps it.
     if attrs.validity > 0 || LicenseAttrs::of(&license).validity > 0 {
-        edit.expires_at = expiry(edit.assignment, &attrs);
+        edit.settings.expires_at = expiry(edit.settings.assignment, &attrs);
     }
-    edit.metadata = attrs.write_into(&license.metadata);
+    edit.settings.metadata = attrs.write_into(&license.metadata);
     match state
         .store
         .edit_license(

@@ -17,7 +17,9 @@ use axum::extract::State;
 use licensd_crypto::SigningKey;
 use licensd_domain::generator::{Generator, GeneratorError, check_quantity};
 use licensd_domain::{Assignment, Denial, DeviceInfo, EventDraft, License, LicenseStatus, LicenseTerms, Millis};
-use licensd_store::{AssignActivation, AssignOutcome, AssignSelection, NewDelivery, NewLicense, StoreError};
+use licensd_store::{
+    AssignActivation, AssignOutcome, AssignSelection, LicenseSettings, NewDelivery, NewLicense, StoreError,
+};
 use serde_json::{Value, json};
 
 const DAY_MS: Millis = 86_400_000;
@@ -73,21 +75,23 @@ pub fn minted_license(generator: &Generator, key: String, owner: Option<(&Licens
     };
     NewLicense {
         product_id: generator.product_id,
-        policy_id: None,
-        customer_id: None,
         key: Some(key),
-        status: LicenseStatus::Active,
-        assignment,
-        terms: LicenseTerms {
-            max_activations: (generator.activation_limit > 0).then_some(generator.activation_limit),
-            ..LicenseTerms::default()
+        settings: LicenseSettings {
+            policy_id: None,
+            customer_id: None,
+            status: LicenseStatus::Active,
+            assignment,
+            terms: LicenseTerms {
+                max_activations: (generator.activation_limit > 0).then_some(generator.activation_limit),
+                ..LicenseTerms::default()
+            },
+            starts_at: None,
+            expires_at,
+            maintenance_expires_at: None,
+            trial_days: None,
+            order_ref: None,
+            metadata: attrs.write_into(&json!({})),
         },
-        starts_at: None,
-        expires_at,
-        maintenance_expires_at: None,
-        trial_days: None,
-        order_ref: None,
-        metadata: attrs.write_into(&json!({})),
         features: Vec::new(),
     }
 }

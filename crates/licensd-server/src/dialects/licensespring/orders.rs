@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use licensd_domain::keygen::KeyPattern;
 use licensd_domain::*;
-use licensd_store::{LicenseFilter, NewCustomer, NewLicense, NewLicenseUser, Page, StoreError};
+use licensd_store::{LicenseFilter, LicenseSettings, NewCustomer, NewLicense, NewLicenseUser, Page, StoreError};
 use serde_json::{Value, json};
 
 fn generate_key() -> Result<String, LsError> {
@@ -164,18 +164,20 @@ fn order_license(
         product: product.clone(),
         new: NewLicense {
             product_id: product.id,
-            policy_id: policy.map(|policy| policy.id),
-            customer_id: None,
             key,
-            status: LicenseStatus::Active,
-            assignment: Assignment::Assigned,
-            terms,
-            starts_at: None,
-            expires_at,
-            maintenance_expires_at: maintenance,
-            trial_days: None,
-            order_ref: Some(order_id.to_string()),
-            metadata: json!({}),
+            settings: LicenseSettings {
+                policy_id: policy.map(|policy| policy.id),
+                customer_id: None,
+                status: LicenseStatus::Active,
+                assignment: Assignment::Assigned,
+                terms,
+                starts_at: None,
+                expires_at,
+                maintenance_expires_at: maintenance,
+                trial_days: None,
+                order_ref: Some(order_id.to_string()),
+                metadata: json!({}),
+            },
             features: policy.map(|policy| policy.features.clone()).unwrap_or_default(),
         },
         users,
@@ -246,9 +248,10 @@ pub async fn order(State(state): State<AppState>, peer: Peer, headers: HeaderMap
             .data(json!({"order_id": order_id}));
             let news = ordered
                 .iter()
-                .map(|ordered| NewLicense {
-                    customer_id,
-                    ..ordered.new.clone()
+                .map(|ordered| {
+                    let mut l = ordered.new.clone();
+                    l.settings.customer_id = customer_id;
+                    l
                 })
                 .collect();
             let created = match state.store.create_licenses(news, event, now).await {

@@ -91,19 +91,21 @@ pub async fn trial_key(call: LsCall) -> Result<Response, LsError> {
     licensd_crypto::random_bytes(&mut random).map_err(|_| LsError::internal())?;
     let new = licensd_store::NewLicense {
         product_id: product.id,
-        policy_id: policy.as_ref().map(|policy| policy.id),
-        customer_id: None,
         key: Some(pattern.generate(&random)),
-        status: LicenseStatus::Active,
-        assignment: Assignment::Assigned,
-        terms,
-        starts_at: None,
-        // The trial clock starts at first activation (`rules::plan_activation`).
-        expires_at: None,
-        maintenance_expires_at: maintenance,
-        trial_days: Some(trial_days),
-        order_ref: Some(marker.clone()),
-        metadata: json!({"trial_email": email}),
+        settings: licensd_store::LicenseSettings {
+            policy_id: policy.as_ref().map(|policy| policy.id),
+            customer_id: None,
+            status: LicenseStatus::Active,
+            assignment: Assignment::Assigned,
+            terms,
+            starts_at: None,
+            // The trial clock starts at first activation (`rules::plan_activation`).
+            expires_at: None,
+            maintenance_expires_at: maintenance,
+            trial_days: Some(trial_days),
+            order_ref: Some(marker.clone()),
+            metadata: json!({"trial_email": email}),
+        },
         features: policy
             .as_ref()
             .map(|policy| policy.features.clone())

@@ -47,7 +47,7 @@ use axum::response::Response;
 use licensd_domain::backoffice::{self, CustomerProfile, Entry, EntryKind, EntryScope, TagTarget};
 use licensd_domain::*;
 use licensd_store::dialects::slascone as sl;
-use licensd_store::{NewLicense, NewPolicy, StoreError};
+use licensd_store::{LicenseSettings, NewLicense, NewPolicy, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
