@@ -134,14 +134,8 @@ macro_rules! impl_consumption {
                     now: Millis,
                 ) -> Result<ConsumptionOutcome> {
                     let codec = &*self.codec;
-                    $crate::sql::sqlite_only!($backend,
-                    if let Some(writer) = sqlite_writer(self) {
-                        let codec = self.codec.clone();
-                        return writer
-                            .run(move |conn| direct::consume(conn, &*codec, &license, amount, idempotency_key, event, now))
-                            .await;
-                    }
-                    );
+                    $crate::sql::on_sqlite_writer!($backend, self,
+                        |conn, codec| direct::consume(conn, codec, &license, amount, idempotency_key, event, now));
                     let mut tx = begin_write(self).await?;
                     let (license, product) = if BACKEND == Backend::Postgres {
                         lock_license_with_product(&mut tx, codec, &license).await?

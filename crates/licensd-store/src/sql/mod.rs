@@ -460,7 +460,28 @@ macro_rules! sqlite_only {
     (Postgres, $($body:tt)*) => {};
 }
 
-pub(crate) use {impl_store, sqlite_only};
+/// On SQLite with its writer thread, runs one write there and returns its answer: `$call`
+/// sees the writer's connection as `$conn` and the store's codec as `$codec`; the `let`s before
+/// it make owned copies of what the call borrows (the closure outlives the caller's borrows).
+/// On PostgreSQL (or SQLite without a writer thread) it expands to nothing and the caller's
+/// transaction follows.
+macro_rules! on_sqlite_writer {
+    (Sqlite, $store:expr, $(let $owned:ident = $init:expr;)* |$conn:ident, $codec:ident| $call:expr) => {
+        if let Some(writer) = sqlite_writer($store) {
+            let codec = $store.codec.clone();
+            $(let $owned = $init;)*
+            return writer
+                .run(move |$conn| {
+                    let $codec: &dyn $crate::SecretCodec = &*codec;
+                    $call
+                })
+                .await;
+        }
+    };
+    (Postgres, $($rest:tt)*) => {};
+}
+
+pub(crate) use {impl_store, on_sqlite_writer, sqlite_only};
 
 /// The database itself: which one, migrations, reachability and pool/cache figures.
 #[async_trait::async_trait]

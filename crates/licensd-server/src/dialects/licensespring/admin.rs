@@ -71,7 +71,7 @@ pub async fn create_product_version(
     lookup::product(&state, product_id).await?;
     let now = state.now();
     let new = ProductVersionSpec {
-        product_id: product_id,
+        product_id,
         version: body.version,
         environment: body.environment,
         channel: body.channel,
