@@ -194,7 +194,14 @@ pub async fn update_product(State(state): State<AppState>, Path(id): Path<i64>, 
         Ok(body) => body,
         Err(flash) => return product_page(&session, &state, id, StatusCode::UNPROCESSABLE_ENTITY, Some(flash)).await,
     };
-    match api::update_product(session.admin(), State(state.clone()), ApiPath(id), ApiJson(body)).await {
+    match api::update_product(
+        session.admin(),
+        State(state.clone()),
+        ApiPath(ProductId::new(id)),
+        ApiJson(body),
+    )
+    .await
+    {
         Ok(_) => {
             product_page(
                 &session,

@@ -9,6 +9,7 @@ use crate::session::{Session, Write};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use licensd_domain::ProductId;
 use licensd_domain::lockout::IpLockoutPolicy;
 use licensd_server::AppState;
 use licensd_server::dialects::dna::admin as dna;
@@ -42,7 +43,7 @@ async fn lockout_page(
     };
     let mut rows = Vec::with_capacity(products.len());
     for product in &products {
-        match dna::get_ip_lockout(session.admin(), State(state.clone()), ApiPath(product.id.get())).await {
+        match dna::get_ip_lockout(session.admin(), State(state.clone()), ApiPath(product.id)).await {
             Ok(policy) => rows.push((product, policy.0)),
             Err(e) => return layout::error_page(e.status, &e.message),
         }
@@ -120,7 +121,7 @@ pub async fn set_lockout(State(state): State<AppState>, write: Write<LockoutForm
         Ok(parsed) => parsed,
         Err(flash) => return lockout_page(&session, &state, None, StatusCode::UNPROCESSABLE_ENTITY, Some(flash)).await,
     };
-    save(&session, &state, product_id, policy, "Policy saved.").await
+    save(&session, &state, ProductId::new(product_id), policy, "Policy saved.").await
 }
 
 #[derive(Deserialize)]
@@ -128,7 +129,7 @@ pub struct Empty {}
 
 pub async fn reset_lockout(
     State(state): State<AppState>,
-    Path(product_id): Path<i64>,
+    Path(product_id): Path<ProductId>,
     write: Write<Empty>,
 ) -> Response {
     let Write { session, .. } = write;
@@ -142,7 +143,13 @@ pub async fn reset_lockout(
     .await
 }
 
-async fn save(session: &Session, state: &AppState, product_id: i64, policy: IpLockoutPolicy, done: &str) -> Response {
+async fn save(
+    session: &Session,
+    state: &AppState,
+    product_id: ProductId,
+    policy: IpLockoutPolicy,
+    done: &str,
+) -> Response {
     match dna::set_ip_lockout(
         session.admin(),
         State(state.clone()),

@@ -335,13 +335,13 @@ pub async fn action(
     let Write { session, form } = write;
     let admin = session.admin();
     let result = match action.as_str() {
-        "disable" => api::disable_license(admin, State(state.clone()), ApiPath(id))
+        "disable" => api::disable_license(admin, State(state.clone()), ApiPath(LicenseId::new(id)))
             .await
             .map(|_| "Licence disabled."),
-        "enable" => api::enable_license(admin, State(state.clone()), ApiPath(id))
+        "enable" => api::enable_license(admin, State(state.clone()), ApiPath(LicenseId::new(id)))
             .await
             .map(|_| "Licence enabled."),
-        "reset-consumption" => api::reset_consumption(admin, State(state.clone()), ApiPath(id))
+        "reset-consumption" => api::reset_consumption(admin, State(state.clone()), ApiPath(LicenseId::new(id)))
             .await
             .map(|_| "Consumption reset."),
         "extend" => match date_field("expiry", &form.expires) {
@@ -359,7 +359,7 @@ pub async fn action(
                     metadata: None,
                     features: None,
                 };
-                api::update_license(admin, State(state.clone()), ApiPath(id), ApiJson(body))
+                api::update_license(admin, State(state.clone()), ApiPath(LicenseId::new(id)), ApiJson(body))
                     .await
                     .map(|_| "Expiry changed.")
             }
@@ -388,7 +388,7 @@ pub async fn device_action(
     };
     let admin = session.admin();
     let result = match action.as_str() {
-        "deactivate" => api::deactivate_device(admin, State(state.clone()), ApiPath(id))
+        "deactivate" => api::deactivate_device(admin, State(state.clone()), ApiPath(DeviceId::new(id)))
             .await
             .map(|_| "Device deactivated."),
         "block" => {

@@ -137,7 +137,7 @@ pub async fn delete_customer(State(state): State<AppState>, Path(id): Path<i64>,
         }
         Err(e) => return layout::read_failed(e, "customer"),
     }
-    match people::delete_customer(session.admin(), State(state.clone()), ApiPath(id)).await {
+    match people::delete_customer(session.admin(), State(state.clone()), ApiPath(CustomerId::new(id))).await {
         Ok(_) => {
             let flash = Flash::Notice("Customer deleted.".into());
             customers_page(&session, &state, None, StatusCode::OK, Some(flash)).await
@@ -276,7 +276,7 @@ pub async fn create_edition(State(state): State<AppState>, write: Write<EditionF
         return editions_page(&session, &state, None, api.status, Some(Flash::refused(&api))).await;
     }
     let event = session.admin().event("slascone.template_created", "policy");
-    match sl::create_edition(&state, product_id, &request, event).await {
+    match sl::create_edition(&state, ProductId::new(product_id), &request, event).await {
         Ok(policy) => {
             let notice = Flash::Notice(format!("Edition {} created.", policy.name));
             editions_page(&session, &state, Some(product_id), StatusCode::CREATED, Some(notice)).await

@@ -112,28 +112,10 @@ pub struct NewLicenseUser {
     pub password_hash: Option<String>,
 }
 
+/// What an administrator sets on a license, shared by its creation (`NewLicense`) and its edit
+/// (`LicenseEdit`); counters are not among them.
 #[derive(Debug, Clone)]
-pub struct NewLicense {
-    pub product_id: ProductId,
-    pub policy_id: Option<i64>,
-    pub customer_id: Option<CustomerId>,
-    pub key: Option<String>,
-    pub status: LicenseStatus,
-    pub assignment: Assignment,
-    pub terms: LicenseTerms,
-    pub starts_at: Option<Millis>,
-    pub expires_at: Option<Millis>,
-    pub maintenance_expires_at: Option<Millis>,
-    pub trial_days: Option<i64>,
-    pub order_ref: Option<String>,
-    pub metadata: serde_json::Value,
-    /// Features granted, by code of the product's feature definitions (unknown code → Conflict).
-    pub features: Vec<FeatureGrant>,
-}
-
-/// The administrator-editable fields of a license; counters are not among them.
-#[derive(Debug, Clone)]
-pub struct LicenseEdit {
+pub struct LicenseSettings {
     pub policy_id: Option<i64>,
     pub customer_id: Option<CustomerId>,
     pub status: LicenseStatus,
@@ -145,12 +127,11 @@ pub struct LicenseEdit {
     pub trial_days: Option<i64>,
     pub order_ref: Option<String>,
     pub metadata: serde_json::Value,
-    /// `Some` replaces the license's feature grants (keeping counters of features that stay).
-    pub features: Option<Vec<FeatureGrant>>,
 }
 
-impl LicenseEdit {
-    pub fn from_license(license: &License) -> Self {
+impl LicenseSettings {
+    /// The license's current settings.
+    pub fn of(license: &License) -> Self {
         Self {
             policy_id: license.policy_id,
             customer_id: license.customer_id,
@@ -163,6 +144,32 @@ impl LicenseEdit {
             trial_days: license.trial_days,
             order_ref: license.order_ref.clone(),
             metadata: license.metadata.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewLicense {
+    pub product_id: ProductId,
+    pub key: Option<String>,
+    pub settings: LicenseSettings,
+    /// Features granted, by code of the product's feature definitions (unknown code → Conflict).
+    pub features: Vec<FeatureGrant>,
+}
+
+/// The administrator-editable fields of a license.
+#[derive(Debug, Clone)]
+pub struct LicenseEdit {
+    pub settings: LicenseSettings,
+    /// `Some` replaces the license's feature grants (keeping counters of features that stay).
+    pub features: Option<Vec<FeatureGrant>>,
+}
+
+impl LicenseEdit {
+    /// An edit that leaves the license as it is (callers change what they edit).
+    pub fn from_license(license: &License) -> Self {
+        Self {
+            settings: LicenseSettings::of(license),
             features: None,
         }
     }

@@ -5,10 +5,11 @@
 use crate::error::ApiError;
 use crate::http::lookup;
 use crate::state::AppState;
+use licensd_domain::ProductId;
 use licensd_domain::keygen::KeyPattern;
 
 /// The product a credential is limited to exists (404 `product` otherwise).
-pub(crate) async fn check_product_scope(state: &AppState, product_id: Option<i64>) -> Result<(), ApiError> {
+pub(crate) async fn check_product_scope(state: &AppState, product_id: Option<ProductId>) -> Result<(), ApiError> {
     if let Some(product_id) = product_id {
         lookup::product(state, product_id).await?;
     }

@@ -7,19 +7,11 @@ use crate::state::AppState;
 use licensd_domain::{License, LicenseId, Product, ProductId};
 
 /// The license `id`, or `404 license not found`.
-pub async fn license(state: &AppState, id: i64) -> Result<License, ApiError> {
-    state
-        .store
-        .get_license(LicenseId::new(id))
-        .await
-        .for_resource("license")
+pub async fn license(state: &AppState, id: LicenseId) -> Result<License, ApiError> {
+    state.store.get_license(id).await.for_resource("license")
 }
 
 /// The product `id`, or `404 product not found`.
-pub async fn product(state: &AppState, id: i64) -> Result<Product, ApiError> {
-    state
-        .store
-        .get_product(ProductId::new(id))
-        .await
-        .for_resource("product")
+pub async fn product(state: &AppState, id: ProductId) -> Result<Product, ApiError> {
+    state.store.get_product(id).await.for_resource("product")
 }

@@ -44,7 +44,7 @@ pub async fn create_credential(
 ) -> Result<(StatusCode, Json<CreatedCredential>), ApiError> {
     require_text("name", &body.name, 256)?;
     let ip_allowlist = check_ip_rules(&body.ip_allowlist)?;
-    check_product_scope(&state, body.product_id).await?;
+    check_product_scope(&state, body.product_id.map(ProductId::new)).await?;
     let (key_id, secret) = new_key_id_and_secret()?;
     let new = NewCredential {
         dialect: body.dialect,

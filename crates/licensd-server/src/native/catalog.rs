@@ -87,9 +87,9 @@ pub async fn list_products(
 pub async fn get_product(
     _admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<ProductId>,
 ) -> Result<Json<Product>, ApiError> {
-    ok_json("product", state.store.get_product(ProductId::new(id))).await
+    ok_json("product", state.store.get_product(id)).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -109,7 +109,7 @@ pub struct UpdateProduct {
 pub async fn update_product(
     admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<ProductId>,
     ApiJson(body): ApiJson<UpdateProduct>,
 ) -> Result<Json<Product>, ApiError> {
     let mut product = lookup::product(&state, id).await?;
@@ -157,7 +157,7 @@ pub struct DeleteProductQuery {
 pub async fn delete_product(
     admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<ProductId>,
     ApiQuery(query): ApiQuery<DeleteProductQuery>,
 ) -> Result<StatusCode, ApiError> {
     let deletion = if query.cascade {
@@ -166,7 +166,7 @@ pub async fn delete_product(
         product_deletion::ProductDeletion::RefuseWhileLicensed
     };
     let write = state.store.delete_product(
-        ProductId::new(id),
+        id,
         deletion,
         admin.event("product.deleted", "product").subject(id),
         state.now(),
@@ -438,7 +438,7 @@ pub async fn create_policy(
         .get_product(ProductId::new(body.product_id))
         .await
         .for_resource("product")?;
-    check_feature_codes(&state, body.product_id, &body.features).await?;
+    check_feature_codes(&state, ProductId::new(body.product_id), &body.features).await?;
     let new = NewPolicy {
         product_id: ProductId::new(body.product_id),
         code: body.code,
@@ -454,7 +454,11 @@ pub async fn create_policy(
 }
 
 /// Feature grants must name features of the same product.
-pub async fn check_feature_codes(state: &AppState, product_id: i64, grants: &[FeatureGrant]) -> Result<(), ApiError> {
+pub async fn check_feature_codes(
+    state: &AppState,
+    product_id: ProductId,
+    grants: &[FeatureGrant],
+) -> Result<(), ApiError> {
     if grants.is_empty() {
         return Ok(());
     }
@@ -465,7 +469,7 @@ pub async fn check_feature_codes(state: &AppState, product_id: i64, grants: &[Fe
         within(limits::count("overrides.floating_seats", overrides.floating_seats))?;
         require_instant("overrides.expires_at", overrides.expires_at)?;
     }
-    let known = state.store.list_features(Some(ProductId::new(product_id))).await?;
+    let known = state.store.list_features(Some(product_id)).await?;
     for grant in grants {
         if !known.iter().any(|f| f.spec.code == grant.code) {
             return Err(ApiError::unprocessable(format!(
@@ -537,7 +541,7 @@ pub async fn update_policy(
         policy.maintenance_days = days;
     }
     if let Some(features) = body.features {
-        check_feature_codes(&state, policy.product_id.get(), &features).await?;
+        check_feature_codes(&state, policy.product_id, &features).await?;
         policy.features = features;
     }
     if body.metadata.is_some() {

@@ -153,14 +153,14 @@ pub async fn checkout_file(
 pub async fn issue_license_file(
     _admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<LicenseId>,
     ApiJson(request): ApiJson<IssueFileRequest>,
 ) -> Result<(StatusCode, Json<LicenceFileResponse>), ApiError> {
     check_fingerprint(&request.fingerprint)?;
     check_ttl(request.ttl_seconds)?;
     let response = issue(
         &state,
-        LicenseRef::Id(LicenseId::new(id)),
+        LicenseRef::Id(id),
         &request.fingerprint,
         request.ttl_seconds,
         request.encrypt,

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use licensd_domain::keygen::KeyPattern;
 use licensd_domain::*;
-use licensd_store::{LicenseEdit, LicenseFilter, NewBlockedDevice, NewLicense};
+use licensd_store::{LicenseEdit, LicenseFilter, LicenseSettings, NewBlockedDevice, NewLicense};
 use serde::{Deserialize, Serialize};
 
 /// Fields shared by single and bulk issue. Values given here win over the policy's.
@@ -94,7 +94,7 @@ async fn prepare(state: &AppState, fields: &LicenseFields) -> Result<(Product, N
     if let Some(explicit) = &fields.features {
         features = explicit.clone();
     }
-    check_feature_codes(state, product.id.get(), &features).await?;
+    check_feature_codes(state, product.id, &features).await?;
     if let Some(customer_id) = fields.customer_id {
         state
             .store
@@ -122,18 +122,20 @@ async fn prepare(state: &AppState, fields: &LicenseFields) -> Result<(Product, N
             .filter(|days| *days > 0));
     let new = NewLicense {
         product_id: product.id,
-        policy_id: fields.policy_id,
-        customer_id: fields.customer_id.map(CustomerId::new),
         key,
-        status: fields.status.unwrap_or(LicenseStatus::Active),
-        assignment: fields.assignment.unwrap_or(Assignment::Assigned),
-        terms,
-        starts_at: fields.starts_at,
-        expires_at,
-        maintenance_expires_at: maintenance,
-        trial_days,
-        order_ref: fields.order_ref.clone(),
-        metadata: metadata_or_empty(fields.metadata.clone())?,
+        settings: LicenseSettings {
+            policy_id: fields.policy_id,
+            customer_id: fields.customer_id.map(CustomerId::new),
+            status: fields.status.unwrap_or(LicenseStatus::Active),
+            assignment: fields.assignment.unwrap_or(Assignment::Assigned),
+            terms,
+            starts_at: fields.starts_at,
+            expires_at,
+            maintenance_expires_at: maintenance,
+            trial_days,
+            order_ref: fields.order_ref.clone(),
+            metadata: metadata_or_empty(fields.metadata.clone())?,
+        },
         features,
     };
     Ok((product, new))
@@ -279,11 +281,11 @@ pub struct LicenseDetail {
 pub async fn get_license(
     _admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<LicenseId>,
 ) -> Result<Json<LicenseDetail>, ApiError> {
     let license = lookup::license(&state, id).await?;
-    let features = state.store.license_features(LicenseId::new(id)).await?;
-    let devices = state.store.list_devices(LicenseId::new(id)).await?;
+    let features = state.store.license_features(id).await?;
+    let devices = state.store.list_devices(id).await?;
     Ok(Json(LicenseDetail {
         license,
         features,
@@ -323,7 +325,7 @@ pub struct UpdateLicense {
 pub async fn update_license(
     admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<LicenseId>,
     ApiJson(body): ApiJson<UpdateLicense>,
 ) -> Result<Json<License>, ApiError> {
     let license = lookup::license(&state, id).await?;
@@ -336,74 +338,66 @@ pub async fn update_license(
                 .await
                 .for_resource("customer")?;
         }
-        edit.customer_id = customer_id.map(CustomerId::new);
+        edit.settings.customer_id = customer_id.map(CustomerId::new);
     }
     if let Some(status) = body.status {
-        edit.status = status;
+        edit.settings.status = status;
     }
     if let Some(assignment) = body.assignment {
-        edit.assignment = assignment;
+        edit.settings.assignment = assignment;
     }
     if let Some(terms) = body.terms {
         check_terms(&terms)?;
-        edit.terms = terms;
+        edit.settings.terms = terms;
     }
     require_instant("starts_at", body.starts_at.flatten())?;
     require_instant("expires_at", body.expires_at.flatten())?;
     require_instant("maintenance_expires_at", body.maintenance_expires_at.flatten())?;
     require_days("trial_days", body.trial_days.flatten())?;
     if let Some(value) = body.starts_at {
-        edit.starts_at = value;
+        edit.settings.starts_at = value;
     }
     if let Some(value) = body.expires_at {
-        edit.expires_at = value;
+        edit.settings.expires_at = value;
     }
     if let Some(value) = body.maintenance_expires_at {
-        edit.maintenance_expires_at = value;
+        edit.settings.maintenance_expires_at = value;
     }
     if let Some(value) = body.trial_days {
-        edit.trial_days = value;
+        edit.settings.trial_days = value;
     }
     if let Some(value) = body.order_ref {
         optional_text("order_ref", &value, 256)?;
-        edit.order_ref = value;
+        edit.settings.order_ref = value;
     }
     if body.metadata.is_some() {
-        edit.metadata = metadata_or_empty(body.metadata)?;
+        edit.settings.metadata = metadata_or_empty(body.metadata)?;
     }
     if let Some(features) = body.features {
-        check_feature_codes(&state, license.product_id.get(), &features).await?;
+        check_feature_codes(&state, license.product_id, &features).await?;
         edit.features = Some(features);
     }
-    if let (Some(start), Some(end)) = (edit.starts_at, edit.expires_at)
+    if let (Some(start), Some(end)) = (edit.settings.starts_at, edit.settings.expires_at)
         && end <= start
     {
         return Err(ApiError::unprocessable("expires_at must be after starts_at"));
     }
     let event = admin.event("license.updated", "license").subject(id);
-    ok_json(
-        "license",
-        state.store.edit_license(LicenseId::new(id), edit, event, state.now()),
-    )
-    .await
+    ok_json("license", state.store.edit_license(id, edit, event, state.now())).await
 }
 
 async fn set_status(
     admin: Admin,
     state: AppState,
-    id: i64,
+    id: LicenseId,
     status: LicenseStatus,
     action: &str,
 ) -> Result<Json<License>, ApiError> {
     let license = lookup::license(&state, id).await?;
     let mut edit = LicenseEdit::from_license(&license);
-    edit.status = status;
+    edit.settings.status = status;
     let event = admin.event(action, "license").subject(id);
-    ok_json(
-        "license",
-        state.store.edit_license(LicenseId::new(id), edit, event, state.now()),
-    )
-    .await
+    ok_json("license", state.store.edit_license(id, edit, event, state.now())).await
 }
 
 /// Sets the licence's consumption counters (its own and its features') back to zero and starts
@@ -412,22 +406,22 @@ async fn set_status(
 pub async fn reset_consumption(
     admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<LicenseId>,
 ) -> Result<Json<License>, ApiError> {
     let event = admin.event("license.consumption_reset", "license").subject(id);
     state
         .store
-        .reset_consumption(LicenseId::new(id), event, state.now())
+        .reset_consumption(id, event, state.now())
         .await
         .for_resource("license")?;
-    ok_json("license", state.store.get_license(LicenseId::new(id))).await
+    ok_json("license", state.store.get_license(id)).await
 }
 
 #[utoipa::path(post, path = "/v1/licenses/{id}/enable", tag = "licenses", params(("id" = i64, Path)), responses((status = 200, body = License)), security(("bearer" = [])))]
 pub async fn enable_license(
     admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<LicenseId>,
 ) -> Result<Json<License>, ApiError> {
     set_status(admin, state, id, LicenseStatus::Active, "license.enabled").await
 }
@@ -436,7 +430,7 @@ pub async fn enable_license(
 pub async fn disable_license(
     admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<LicenseId>,
 ) -> Result<Json<License>, ApiError> {
     set_status(admin, state, id, LicenseStatus::Disabled, "license.disabled").await
 }
@@ -445,7 +439,7 @@ pub async fn disable_license(
 pub async fn block_license(
     admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<LicenseId>,
 ) -> Result<Json<License>, ApiError> {
     set_status(admin, state, id, LicenseStatus::Blocked, "license.blocked").await
 }
@@ -454,10 +448,10 @@ pub async fn block_license(
 pub async fn delete_license(
     admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<LicenseId>,
 ) -> Result<StatusCode, ApiError> {
     let event = admin.event("license.deleted", "license").subject(id);
-    let write = state.store.delete_license(LicenseId::new(id), event, state.now());
+    let write = state.store.delete_license(id, event, state.now());
     no_content("license", write).await
 }
 
@@ -465,43 +459,39 @@ pub async fn delete_license(
 pub async fn list_devices(
     _admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<LicenseId>,
 ) -> Result<Json<Vec<Device>>, ApiError> {
     lookup::license(&state, id).await?;
-    Ok(Json(state.store.list_devices(LicenseId::new(id)).await?))
+    Ok(Json(state.store.list_devices(id).await?))
 }
 
 #[utoipa::path(get, path = "/v1/licenses/{id}/leases", tag = "devices", params(("id" = i64, Path)), responses((status = 200, body = Vec<FloatingLease>)), security(("bearer" = [])))]
 pub async fn list_leases(
     _admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<LicenseId>,
 ) -> Result<Json<Vec<FloatingLease>>, ApiError> {
     lookup::license(&state, id).await?;
-    Ok(Json(state.store.live_leases(LicenseId::new(id), state.now()).await?))
+    Ok(Json(state.store.live_leases(id, state.now()).await?))
 }
 
 #[utoipa::path(get, path = "/v1/devices/{id}", tag = "devices", params(("id" = i64, Path)), responses((status = 200, body = Device), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn get_device(
     _admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<DeviceId>,
 ) -> Result<Json<Device>, ApiError> {
-    ok_json("device", state.store.get_device(DeviceId::new(id))).await
+    ok_json("device", state.store.get_device(id)).await
 }
 
 #[utoipa::path(post, path = "/v1/devices/{id}/deactivate", tag = "devices", params(("id" = i64, Path)), responses((status = 200, body = Device), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn deactivate_device(
     admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<DeviceId>,
 ) -> Result<Json<Device>, ApiError> {
     let event = admin.event("device.deactivated", "device").subject(id);
-    ok_json(
-        "device",
-        state.store.deactivate_device(DeviceId::new(id), event, state.now()),
-    )
-    .await
+    ok_json("device", state.store.deactivate_device(id, event, state.now())).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -521,11 +511,12 @@ pub async fn block_device(
 ) -> Result<(StatusCode, Json<BlockedDevice>), ApiError> {
     require_text("fingerprint", &body.fingerprint, 512)?;
     optional_text("reason", &body.reason, 1024)?;
-    if let Some(product_id) = body.product_id {
+    let product_id = body.product_id.map(ProductId::new);
+    if let Some(product_id) = product_id {
         lookup::product(&state, product_id).await?;
     }
     let new = NewBlockedDevice {
-        product_id: body.product_id.map(ProductId::new),
+        product_id,
         fingerprint: body.fingerprint,
         reason: body.reason,
     };

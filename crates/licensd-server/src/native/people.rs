@@ -96,9 +96,9 @@ pub async fn list_customers(
 pub async fn get_customer(
     _admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<CustomerId>,
 ) -> Result<Json<Customer>, ApiError> {
-    ok_json("customer", state.store.get_customer(CustomerId::new(id))).await
+    ok_json("customer", state.store.get_customer(id)).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -123,14 +123,10 @@ pub struct UpdateCustomer {
 pub async fn update_customer(
     admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<CustomerId>,
     ApiJson(body): ApiJson<UpdateCustomer>,
 ) -> Result<Json<Customer>, ApiError> {
-    let mut customer = state
-        .store
-        .get_customer(CustomerId::new(id))
-        .await
-        .for_resource("customer")?;
+    let mut customer = state.store.get_customer(id).await.for_resource("customer")?;
     if let Some(email) = body.email {
         if let Some(email) = &email {
             check_email(email)?;
@@ -160,10 +156,10 @@ pub async fn update_customer(
 pub async fn delete_customer(
     admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<CustomerId>,
 ) -> Result<StatusCode, ApiError> {
     let event = admin.event("customer.deleted", "customer").subject(id);
-    let write = state.store.delete_customer(CustomerId::new(id), event, state.now());
+    let write = state.store.delete_customer(id, event, state.now());
     no_content("customer", write).await
 }
 
@@ -285,7 +281,7 @@ pub struct AssignUser {
 pub async fn assign_user(
     admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<LicenseId>,
     ApiJson(body): ApiJson<AssignUser>,
 ) -> Result<StatusCode, ApiError> {
     lookup::license(&state, id).await?;
@@ -298,9 +294,7 @@ pub async fn assign_user(
         .event("license.user_assigned", "license")
         .subject(id)
         .data(serde_json::json!({"user_id": body.user_id}));
-    let write = state
-        .store
-        .assign_license_user(LicenseId::new(id), body.user_id, event, state.now());
+    let write = state.store.assign_license_user(id, body.user_id, event, state.now());
     no_content("license", write).await
 }
 
@@ -324,8 +318,8 @@ pub async fn unassign_user(
 pub async fn users_of_license(
     _admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<LicenseId>,
 ) -> Result<Json<Vec<LicenseUser>>, ApiError> {
     lookup::license(&state, id).await?;
-    Ok(Json(state.store.users_of_license(LicenseId::new(id)).await?))
+    Ok(Json(state.store.users_of_license(id).await?))
 }

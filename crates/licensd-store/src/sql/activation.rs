@@ -332,14 +332,8 @@ macro_rules! impl_activation {
                     now: Millis,
                 ) -> Result<Activation> {
                     let codec = &*self.codec;
-                    $crate::sql::sqlite_only!($backend,
-                    if let Some(writer) = sqlite_writer(self) {
-                        let codec = self.codec.clone();
-                        return writer
-                            .run(move |conn| direct::activate(conn, &*codec, &license, &device, user_id, event, now))
-                            .await;
-                    }
-                    );
+                    $crate::sql::on_sqlite_writer!($backend, self,
+                        |conn, codec| direct::activate(conn, codec, &license, &device, user_id, event, now));
                     let mut tx = begin_write(self).await?;
                     let license = lock_license_or_deny(&mut tx, codec, &license).await?;
                     let activation = activate_locked(&mut tx, codec, license, &device, user_id, event, now).await?;

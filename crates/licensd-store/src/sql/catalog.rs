@@ -50,6 +50,25 @@ pub trait CatalogStore: Send + Sync + 'static {
 /// `impl_store!`'s `shared` module (see `sql/mod.rs`).
 macro_rules! impl_catalog {
     ($store:ty, $backend:ident) => {
+            /// Binds a feature definition's spec after its product (or its id) as eleven
+            /// parameters: code, name, feature type, max consumptions, allow overages, max
+            /// overages, allow negative, reset period, floating seats, floating lease seconds,
+            /// metadata (the order of the insert and the update).
+            fn bind_feature_spec<'q>(query: Query<'q>, spec: &'q FeatureSpec) -> Result<Query<'q>> {
+                Ok(query
+                    .bind(&spec.code)
+                    .bind(&spec.name)
+                    .bind(spec.feature_type.as_str())
+                    .bind(spec.max_consumptions)
+                    .bind(spec.allow_overages)
+                    .bind(spec.max_overages)
+                    .bind(spec.allow_negative)
+                    .bind(spec.reset_period.as_str())
+                    .bind(spec.floating_seats)
+                    .bind(spec.floating_lease_seconds)
+                    .bind(to_json(&spec.metadata)?))
+            }
+
             #[async_trait::async_trait]
             impl $crate::CatalogStore for $store {
                 // --- products ---
@@ -187,19 +206,8 @@ macro_rules! impl_catalog {
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING ",
                         feature_cols!()
                     ))
-                    .bind(new.product_id.get())
-                    .bind(&new.code)
-                    .bind(&new.name)
-                    .bind(new.feature_type.as_str())
-                    .bind(new.max_consumptions)
-                    .bind(new.allow_overages)
-                    .bind(new.max_overages)
-                    .bind(new.allow_negative)
-                    .bind(new.reset_period.as_str())
-                    .bind(new.floating_seats)
-                    .bind(new.floating_lease_seconds)
-                    .bind(to_json(&new.metadata)?)
-                    .bind(now);
+                    .bind(new.product_id.get());
+                    let query = bind_feature_spec(query, &new)?.bind(now);
                     let on_error = conflict("feature code already exists for this product", "product does not exist");
                     write_logged(self, query, on_error, feature_from_row, |f| f.id, event, now).await
                 }
@@ -230,18 +238,8 @@ macro_rules! impl_catalog {
                          floating_seats = $10, floating_lease_seconds = $11, metadata = $12 WHERE id = $1 RETURNING ",
                         feature_cols!()
                     ))
-                    .bind(feature.id)
-                    .bind(&feature.spec.code)
-                    .bind(&feature.spec.name)
-                    .bind(feature.spec.feature_type.as_str())
-                    .bind(feature.spec.max_consumptions)
-                    .bind(feature.spec.allow_overages)
-                    .bind(feature.spec.max_overages)
-                    .bind(feature.spec.allow_negative)
-                    .bind(feature.spec.reset_period.as_str())
-                    .bind(feature.spec.floating_seats)
-                    .bind(feature.spec.floating_lease_seconds)
-                    .bind(to_json(&feature.spec.metadata)?);
+                    .bind(feature.id);
+                    let query = bind_feature_spec(query, &feature.spec)?;
                     let on_error = conflict("feature code already exists for this product", "feature reference");
                     write_logged(self, query, on_error, feature_from_row, |u| u.id, event, now).await
                 }

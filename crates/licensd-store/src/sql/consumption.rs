@@ -103,7 +103,7 @@ macro_rules! impl_consumption {
 
             async fn insert_consumption(
                 conn: &mut Conn,
-                license_id: i64,
+                license_id: LicenseId,
                 feature_id: Option<i64>,
                 amount: i64,
                 total_after: i64,
@@ -111,7 +111,7 @@ macro_rules! impl_consumption {
                 now: Millis,
             ) -> Result<ConsumptionEvent> {
                 let row = sqlx::query(INSERT_CONSUMPTION)
-                .bind(license_id)
+                .bind(license_id.get())
                 .bind(feature_id)
                 .bind(amount)
                 .bind(total_after)
@@ -134,14 +134,8 @@ macro_rules! impl_consumption {
                     now: Millis,
                 ) -> Result<ConsumptionOutcome> {
                     let codec = &*self.codec;
-                    $crate::sql::sqlite_only!($backend,
-                    if let Some(writer) = sqlite_writer(self) {
-                        let codec = self.codec.clone();
-                        return writer
-                            .run(move |conn| direct::consume(conn, &*codec, &license, amount, idempotency_key, event, now))
-                            .await;
-                    }
-                    );
+                    $crate::sql::on_sqlite_writer!($backend, self,
+                        |conn, codec| direct::consume(conn, codec, &license, amount, idempotency_key, event, now));
                     let mut tx = begin_write(self).await?;
                     let (license, product) = if BACKEND == Backend::Postgres {
                         lock_license_with_product(&mut tx, codec, &license).await?
@@ -187,7 +181,7 @@ macro_rules! impl_consumption {
                     .await
                     .map_err(db_err)?;
                     let license = license_from_row(&row, codec)?;
-                    let consumed = insert_consumption(&mut tx, license.id.get(), None, amount, counter.used, idempotency_key, now).await?;
+                    let consumed = insert_consumption(&mut tx, license.id, None, amount, counter.used, idempotency_key, now).await?;
                     insert_event(&mut tx, event, Some(license.id), now).await?;
                     tx.commit().await.map_err(db_err)?;
                     Ok(ConsumptionOutcome { license, event: consumed, total: counter.used, replayed: false })
@@ -233,7 +227,7 @@ macro_rules! impl_consumption {
                         .await
                         .map_err(db_err)?;
                     let consumed =
-                        insert_consumption(&mut tx, license.id.get(), Some(feature.definition.id), amount, counter.used, idempotency_key, now)
+                        insert_consumption(&mut tx, license.id, Some(feature.definition.id), amount, counter.used, idempotency_key, now)
                             .await?;
                     insert_event(&mut tx, event, Some(license.id), now).await?;
                     tx.commit().await.map_err(db_err)?;

@@ -66,17 +66,8 @@ macro_rules! impl_leases {
                     now: Millis,
                 ) -> Result<FloatingLease> {
                     let codec = &*self.codec;
-                    $crate::sql::sqlite_only!($backend,
-                    if let Some(writer) = sqlite_writer(self) {
-                        let codec = self.codec.clone();
-                        let fingerprint = fingerprint.to_owned();
-                        return writer
-                            .run(move |conn| {
-                                direct::checkout_lease(conn, &*codec, &license, &fingerprint, borrow_until, event, now)
-                            })
-                            .await;
-                    }
-                    );
+                    $crate::sql::on_sqlite_writer!($backend, self, let fingerprint = fingerprint.to_owned();
+                        |conn, codec| direct::checkout_lease(conn, codec, &license, &fingerprint, borrow_until, event, now));
                     let mut tx = begin_write(self).await?;
                     let license = lock_license_or_deny(&mut tx, codec, &license).await?;
                     let product = product_of(&mut tx, &license).await?;

@@ -88,33 +88,24 @@ macro_rules! impl_licenses {
                 codes: &mut HashMap<ProductId, HashMap<String, (i64, ResetPeriod)>>,
                 now: Millis,
             ) -> Result<License> {
-                let period = item.terms.consumption.as_ref().map(|c| c.reset_period);
+                let period = item.settings.terms.consumption.as_ref().map(|c| c.reset_period);
                 let (digest, sealed) = match &item.key {
                     Some(key) => (Some(codec.digest(key.as_bytes())), Some(codec.seal(key.as_bytes(), LICENSE_KEY))),
                     None => (None, None),
                 };
-                let row = sqlx::query(concat!(
-                    "INSERT INTO licenses (product_id, policy_id, customer_id, key_digest, key_sealed, status, assignment, \
-                     terms, starts_at, expires_at, maintenance_expires_at, trial_days, transfer_count, deactivation_count, \
-                     consumption_used, consumption_period_start, order_ref, metadata, lock_version, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, 0, 0, $13, $14, $15, 0, $16, $16) RETURNING ",
+                let query = sqlx::query(concat!(
+                    "INSERT INTO licenses (product_id, key_digest, key_sealed, ",
+                    license_settings_columns!(),
+                    ", transfer_count, deactivation_count, consumption_used, consumption_period_start, lock_version, \
+                     created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 0, 0, 0, $15, 0, $16, $16) RETURNING ",
                     license_cols!()
                 ))
                 .bind(item.product_id.get())
-                .bind(item.policy_id)
-                .bind(item.customer_id.map(i64::from))
                 .bind(digest)
-                .bind(sealed)
-                .bind(item.status.as_str())
-                .bind(item.assignment.as_str())
-                .bind(to_json(&item.terms)?)
-                .bind(item.starts_at)
-                .bind(item.expires_at)
-                .bind(item.maintenance_expires_at)
-                .bind(item.trial_days)
+                .bind(sealed);
+                let row = bind_license_settings!(query, &item.settings)
                 .bind(initial_period_start(period, now))
-                .bind(&item.order_ref)
-                .bind(to_json(&item.metadata)?)
                 .bind(now)
                 .fetch_one(&mut *conn)
                 .await
@@ -201,24 +192,14 @@ macro_rules! impl_licenses {
                 #[tracing::instrument(level = "debug", skip_all, fields(id = id.get()))]
                 async fn edit_license(&self, id: LicenseId, edit: LicenseEdit, event: EventDraft, now: Millis) -> Result<License> {
                     let mut tx = begin_write(self).await?;
-                    let row = sqlx::query(concat!(
-                        "UPDATE licenses SET policy_id = $2, customer_id = $3, status = $4, assignment = $5, terms = $6, \
-                         starts_at = $7, expires_at = $8, maintenance_expires_at = $9, trial_days = $10, order_ref = $11, \
-                         metadata = $12, updated_at = $13 WHERE id = $1 RETURNING ",
+                    let query = sqlx::query(concat!(
+                        "UPDATE licenses SET (",
+                        license_settings_columns!(),
+                        ", updated_at) = ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) WHERE id = $1 RETURNING ",
                         license_cols!()
                     ))
-                    .bind(id.get())
-                    .bind(edit.policy_id)
-                    .bind(edit.customer_id.map(i64::from))
-                    .bind(edit.status.as_str())
-                    .bind(edit.assignment.as_str())
-                    .bind(to_json(&edit.terms)?)
-                    .bind(edit.starts_at)
-                    .bind(edit.expires_at)
-                    .bind(edit.maintenance_expires_at)
-                    .bind(edit.trial_days)
-                    .bind(&edit.order_ref)
-                    .bind(to_json(&edit.metadata)?)
+                    .bind(id.get());
+                    let row = bind_license_settings!(query, &edit.settings)
                     .bind(now)
                     .fetch_optional(&mut *tx)
                     .await

@@ -324,11 +324,40 @@ macro_rules! consumption_replay_select {
     };
 }
 
+/// Binds a license's `LicenseSettings` as eleven consecutive parameters, in the order
+/// `LICENSE_SETTINGS_COLUMNS` names them; every statement that creates or edits a license binds
+/// them through here. Expands to the bind chain (encoding errors return through `?`).
+macro_rules! bind_license_settings {
+    ($query:expr, $settings:expr) => {{
+        let settings: &$crate::LicenseSettings = $settings;
+        $query
+            .bind(settings.policy_id)
+            .bind(settings.customer_id.map(i64::from))
+            .bind(settings.status.as_str())
+            .bind(settings.assignment.as_str())
+            .bind($crate::sql::to_json(&settings.terms)?)
+            .bind(settings.starts_at)
+            .bind(settings.expires_at)
+            .bind(settings.maintenance_expires_at)
+            .bind(settings.trial_days)
+            .bind(&settings.order_ref)
+            .bind($crate::sql::to_json(&settings.metadata)?)
+    }};
+}
+
+/// The `licenses` columns `bind_license_settings!` fills, in its order.
+macro_rules! license_settings_columns {
+    () => {
+        "policy_id, customer_id, status, assignment, terms, starts_at, expires_at, maintenance_expires_at, \
+         trial_days, order_ref, metadata"
+    };
+}
+
 pub(crate) use {
-    admin_token_cols, blocked_cols, consumption_cols, consumption_replay_select, credential_cols, customer_cols,
-    device_cols, device_insert_sql, device_reactivate_sql, device_touch_sql, event_cols, feature_cols, lease_cols,
-    license_cols, license_feature_select, license_product_select, policy_cols, product_cols, signing_key_cols,
-    user_cols, validation_select,
+    admin_token_cols, bind_license_settings, blocked_cols, consumption_cols, consumption_replay_select,
+    credential_cols, customer_cols, device_cols, device_insert_sql, device_reactivate_sql, device_touch_sql,
+    event_cols, feature_cols, lease_cols, license_cols, license_feature_select, license_product_select,
+    license_settings_columns, policy_cols, product_cols, signing_key_cols, user_cols, validation_select,
 };
 
 /// Expands the store implementation (every capability trait of `CoreStore`) for one backend
@@ -344,9 +373,9 @@ macro_rules! impl_store {
         pub(crate) mod shared {
             use super::*;
             use $crate::sql::{
-                admin_token_cols, blocked_cols, conflict, consumption_cols, credential_cols, customer_cols, db_err,
+                admin_token_cols, bind_license_settings, blocked_cols, conflict, consumption_cols, credential_cols, customer_cols, db_err,
                 device_cols, device_insert_sql, device_reactivate_sql, device_touch_sql, event_cols, feature_cols,
-                from_json, lease_cols, license_cols, license_feature_select, license_product_select, open_text,
+                from_json, lease_cols, license_cols, license_settings_columns, license_feature_select, license_product_select, open_text,
                 parse_enum, policy_cols, product_cols, signing_key_cols, to_json, user_cols, validation_select,
                 VALIDATION_DEVICE_AT, VALIDATION_PRODUCT_AT,
             };
@@ -431,7 +460,28 @@ macro_rules! sqlite_only {
     (Postgres, $($body:tt)*) => {};
 }
 
-pub(crate) use {impl_store, sqlite_only};
+/// On SQLite with its writer thread, runs one write there and returns its answer: `$call`
+/// sees the writer's connection as `$conn` and the store's codec as `$codec`; the `let`s before
+/// it make owned copies of what the call borrows (the closure outlives the caller's borrows).
+/// On PostgreSQL (or SQLite without a writer thread) it expands to nothing and the caller's
+/// transaction follows.
+macro_rules! on_sqlite_writer {
+    (Sqlite, $store:expr, $(let $owned:ident = $init:expr;)* |$conn:ident, $codec:ident| $call:expr) => {
+        if let Some(writer) = sqlite_writer($store) {
+            let codec = $store.codec.clone();
+            $(let $owned = $init;)*
+            return writer
+                .run(move |$conn| {
+                    let $codec: &dyn $crate::SecretCodec = &*codec;
+                    $call
+                })
+                .await;
+        }
+    };
+    (Postgres, $($rest:tt)*) => {};
+}
+
+pub(crate) use {impl_store, on_sqlite_writer, sqlite_only};
 
 /// The database itself: which one, migrations, reachability and pool/cache figures.
 #[async_trait::async_trait]

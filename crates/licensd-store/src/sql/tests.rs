@@ -36,18 +36,20 @@ fn ev(action: &str, subject: &str) -> EventDraft {
 fn license(product_id: i64, key: &str, terms: LicenseTerms) -> NewLicense {
     NewLicense {
         product_id: ProductId::new(product_id),
-        policy_id: None,
-        customer_id: None,
         key: Some(key.into()),
-        status: LicenseStatus::Active,
-        assignment: Assignment::Assigned,
-        terms,
-        starts_at: None,
-        expires_at: None,
-        maintenance_expires_at: None,
-        trial_days: None,
-        order_ref: None,
-        metadata: json!({}),
+        settings: LicenseSettings {
+            policy_id: None,
+            customer_id: None,
+            status: LicenseStatus::Active,
+            assignment: Assignment::Assigned,
+            terms,
+            starts_at: None,
+            expires_at: None,
+            maintenance_expires_at: None,
+            trial_days: None,
+            order_ref: None,
+            metadata: json!({}),
+        },
         features: vec![],
     }
 }

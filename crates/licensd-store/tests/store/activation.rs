@@ -331,49 +331,55 @@ pub async fn license_and_product_states_are_refused(db: Db) {
     let cases = [
         (
             "DISABLED",
-            NewLicense {
-                status: LicenseStatus::Disabled,
-                ..new_license(p.id, "DISABLED", terms(Some(1)))
+            {
+                let mut l = new_license(p.id, "DISABLED", terms(Some(1)));
+                l.settings.status = LicenseStatus::Disabled;
+                l
             },
             Denial::LicenseDisabled,
         ),
         (
             "BLOCKED",
-            NewLicense {
-                status: LicenseStatus::Blocked,
-                ..new_license(p.id, "BLOCKED", terms(Some(1)))
+            {
+                let mut l = new_license(p.id, "BLOCKED", terms(Some(1)));
+                l.settings.status = LicenseStatus::Blocked;
+                l
             },
             Denial::LicenseBlocked,
         ),
         (
             "SUSPENDED",
-            NewLicense {
-                status: LicenseStatus::Suspended,
-                ..new_license(p.id, "SUSPENDED", terms(Some(1)))
+            {
+                let mut l = new_license(p.id, "SUSPENDED", terms(Some(1)));
+                l.settings.status = LicenseStatus::Suspended;
+                l
             },
             Denial::LicenseSuspended,
         ),
         (
             "STOCK",
-            NewLicense {
-                assignment: Assignment::InStock,
-                ..new_license(p.id, "STOCK", terms(Some(1)))
+            {
+                let mut l = new_license(p.id, "STOCK", terms(Some(1)));
+                l.settings.assignment = Assignment::InStock;
+                l
             },
             Denial::LicenseNotAssigned,
         ),
         (
             "FUTURE",
-            NewLicense {
-                starts_at: Some(NOW + 1),
-                ..new_license(p.id, "FUTURE", terms(Some(1)))
+            {
+                let mut l = new_license(p.id, "FUTURE", terms(Some(1)));
+                l.settings.starts_at = Some(NOW + 1);
+                l
             },
             Denial::LicenseNotStarted,
         ),
         (
             "EXPIRED",
-            NewLicense {
-                expires_at: Some(NOW),
-                ..new_license(p.id, "EXPIRED", terms(Some(1)))
+            {
+                let mut l = new_license(p.id, "EXPIRED", terms(Some(1)));
+                l.settings.expires_at = Some(NOW);
+                l
             },
             Denial::LicenseExpired,
         ),
@@ -388,13 +394,11 @@ pub async fn license_and_product_states_are_refused(db: Db) {
         assert_unchanged(&db, &before, key).await;
     }
     // Reserved licenses have left stock and activate.
-    let reserved = create_license(
-        &db,
-        NewLicense {
-            assignment: Assignment::Reserved,
-            ..new_license(p.id, "RESERVED", terms(Some(1)))
-        },
-    )
+    let reserved = create_license(&db, {
+        let mut l = new_license(p.id, "RESERVED", terms(Some(1)));
+        l.settings.assignment = Assignment::Reserved;
+        l
+    })
     .await;
     assert!(activate(&db, &reserved, "fp", NOW).await.unwrap().newly_activated);
 
@@ -578,20 +582,18 @@ pub async fn trial_expiry_starts_at_first_activation(db: Db) {
         )
         .await
         .unwrap();
-    let lic = create_license(
-        &db,
-        NewLicense {
-            trial_days: Some(14),
-            ..new_license(
-                p.id,
-                "TRIAL",
-                LicenseTerms {
-                    kind: LicenseKind::Trial,
-                    ..terms(Some(2))
-                },
-            )
-        },
-    )
+    let lic = create_license(&db, {
+        let mut l = new_license(
+            p.id,
+            "TRIAL",
+            LicenseTerms {
+                kind: LicenseKind::Trial,
+                ..terms(Some(2))
+            },
+        );
+        l.settings.trial_days = Some(14);
+        l
+    })
     .await;
     assert_eq!(lic.expires_at, None);
 
@@ -624,21 +626,19 @@ pub async fn trial_expiry_starts_at_first_activation(db: Db) {
     assert_denied(activate(&db, &lic, "C", start + 15 * DAY).await, Denial::TrialExpired);
 
     // Trials with a fixed expiry keep it.
-    let fixed = create_license(
-        &db,
-        NewLicense {
-            trial_days: Some(14),
-            expires_at: Some(NOW + 5 * DAY),
-            ..new_license(
-                p.id,
-                "TRIAL-FIXED",
-                LicenseTerms {
-                    kind: LicenseKind::Trial,
-                    ..terms(Some(2))
-                },
-            )
-        },
-    )
+    let fixed = create_license(&db, {
+        let mut l = new_license(
+            p.id,
+            "TRIAL-FIXED",
+            LicenseTerms {
+                kind: LicenseKind::Trial,
+                ..terms(Some(2))
+            },
+        );
+        l.settings.trial_days = Some(14);
+        l.settings.expires_at = Some(NOW + 5 * DAY);
+        l
+    })
     .await;
     assert_eq!(
         activate(&db, &fixed, "A", NOW).await.unwrap().license.expires_at,

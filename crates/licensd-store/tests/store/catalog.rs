@@ -673,18 +673,16 @@ pub async fn referenced_rows_cannot_be_deleted(db: Db) {
         )
         .await
         .unwrap();
-    let lic = create_license(
-        &db,
-        NewLicense {
-            policy_id: Some(policy.id),
-            customer_id: Some(customer.id),
-            features: vec![FeatureGrant {
-                code: "pro".into(),
-                overrides: FeatureOverrides::default(),
-            }],
-            ..new_license(p.id, "KEY-1", terms(Some(1)))
-        },
-    )
+    let lic = create_license(&db, {
+        let mut l = new_license(p.id, "KEY-1", terms(Some(1)));
+        l.settings.policy_id = Some(policy.id);
+        l.settings.customer_id = Some(customer.id);
+        l.features = vec![FeatureGrant {
+            code: "pro".into(),
+            overrides: FeatureOverrides::default(),
+        }];
+        l
+    })
     .await;
     let before = state(&db, lic.id).await;
 

@@ -265,10 +265,11 @@ pub async fn concurrent_edits_never_lose_counter_updates(db: Db) {
                 0 => consume(&db, &lic, 1, None, NOW).await.map(|_| ()),
                 1 => activate(&db, &lic, &format!("dev-{i}"), NOW).await.map(|_| ()),
                 _ => {
-                    let edit = LicenseEdit {
-                        metadata: json!({"edit": i}),
-                        order_ref: Some(format!("PO-{i}")),
-                        ..LicenseEdit::from_license(&lic)
+                    let edit = {
+                        let mut l = LicenseEdit::from_license(&lic);
+                        l.settings.metadata = json!({"edit": i});
+                        l.settings.order_ref = Some(format!("PO-{i}"));
+                        l
                     };
                     db.edit_license(lic.id, edit, ev_on("license.update", "license", lic.id), NOW)
                         .await

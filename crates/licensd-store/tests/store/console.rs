@@ -131,11 +131,11 @@ pub async fn licence_search_filters_and_pages_by_keyset(db: Db) {
             terms(None),
         );
         if i == 3 {
-            new.customer_id = Some(customer.id);
-            new.order_ref = Some("ORD-3".into());
+            new.settings.customer_id = Some(customer.id);
+            new.settings.order_ref = Some("ORD-3".into());
         }
         if i == 4 {
-            new.status = LicenseStatus::Disabled;
+            new.settings.status = LicenseStatus::Disabled;
         }
         ids.push(create_license(&db, new).await.id.get());
     }
@@ -208,9 +208,10 @@ pub async fn dashboard_counts_and_daily_activity(db: Db) {
     let b = license(&db, a.product_id, "SECOND", floating_terms(2, 600)).await;
     db.edit_license(
         b.id,
-        LicenseEdit {
-            status: LicenseStatus::Suspended,
-            ..LicenseEdit::from_license(&b)
+        {
+            let mut l = LicenseEdit::from_license(&b);
+            l.settings.status = LicenseStatus::Suspended;
+            l
         },
         ev("license.updated", "license"),
         NOW,
@@ -387,12 +388,12 @@ pub async fn dashboard_tallies_equal_counts_after_every_write(db: Db) {
     let mut many = Vec::new();
     for i in 0..6 {
         let mut new = new_license(product.id, &format!("BULK-{i}"), terms(Some(5)));
-        new.expires_at = match i % 3 {
+        new.settings.expires_at = match i % 3 {
             0 => None,
             1 => Some(NOW + 2 * HOUR),
             _ => Some(NOW - 3 * DAY),
         };
-        new.status = if i == 5 {
+        new.settings.status = if i == 5 {
             LicenseStatus::Disabled
         } else {
             LicenseStatus::Active
@@ -423,10 +424,11 @@ pub async fn dashboard_tallies_equal_counts_after_every_write(db: Db) {
     let edited = &bulk[1];
     db.edit_license(
         edited.id,
-        LicenseEdit {
-            status: LicenseStatus::Suspended,
-            expires_at: Some(NOW + 5 * DAY),
-            ..LicenseEdit::from_license(edited)
+        {
+            let mut l = LicenseEdit::from_license(edited);
+            l.settings.status = LicenseStatus::Suspended;
+            l.settings.expires_at = Some(NOW + 5 * DAY);
+            l
         },
         ev_on("license.updated", "license", edited.id),
         NOW,
@@ -436,9 +438,10 @@ pub async fn dashboard_tallies_equal_counts_after_every_write(db: Db) {
     assert_tallies(&db, NOW, "a status and expiry edit").await;
     db.edit_license(
         bulk[2].id,
-        LicenseEdit {
-            expires_at: None,
-            ..LicenseEdit::from_license(&bulk[2])
+        {
+            let mut l = LicenseEdit::from_license(&bulk[2]);
+            l.settings.expires_at = None;
+            l
         },
         ev_on("license.updated", "license", bulk[2].id),
         NOW,

@@ -249,22 +249,18 @@ pub async fn consumption_on_non_consumption_license_is_denied(db: Db) {
     assert_unchanged(&db, &before, "consumption on a non-consumption license").await;
 
     // License state is checked first.
-    let disabled = create_license(
-        &db,
-        NewLicense {
-            status: LicenseStatus::Disabled,
-            ..new_license(p.id, "DIS", consumption_terms(Some(10)))
-        },
-    )
+    let disabled = create_license(&db, {
+        let mut l = new_license(p.id, "DIS", consumption_terms(Some(10)));
+        l.settings.status = LicenseStatus::Disabled;
+        l
+    })
     .await;
     assert_denied(consume(&db, &disabled, 1, None, NOW).await, Denial::LicenseDisabled);
-    let expired = create_license(
-        &db,
-        NewLicense {
-            expires_at: Some(NOW),
-            ..new_license(p.id, "EXP", consumption_terms(Some(10)))
-        },
-    )
+    let expired = create_license(&db, {
+        let mut l = new_license(p.id, "EXP", consumption_terms(Some(10)));
+        l.settings.expires_at = Some(NOW);
+        l
+    })
     .await;
     assert_denied(consume(&db, &expired, 1, None, NOW).await, Denial::LicenseExpired);
     assert_denied(
@@ -504,17 +500,15 @@ pub async fn feature_consumption_denials(db: Db) {
         1
     );
 
-    let disabled = create_license(
-        &db,
-        NewLicense {
-            status: LicenseStatus::Disabled,
-            features: vec![FeatureGrant {
-                code: "api".into(),
-                overrides: FeatureOverrides::default(),
-            }],
-            ..new_license(p.id, "KEY-DIS", terms(Some(1)))
-        },
-    )
+    let disabled = create_license(&db, {
+        let mut l = new_license(p.id, "KEY-DIS", terms(Some(1)));
+        l.settings.status = LicenseStatus::Disabled;
+        l.features = vec![FeatureGrant {
+            code: "api".into(),
+            overrides: FeatureOverrides::default(),
+        }];
+        l
+    })
     .await;
     assert_denied(
         consume_feature(&db, &disabled, "api", 1, None, NOW).await,

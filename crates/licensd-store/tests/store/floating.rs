@@ -230,22 +230,18 @@ pub async fn floating_denials(db: Db) {
     assert_denied(checkout(&db, &floating, "evil", None, NOW).await, Denial::DeviceBlocked);
     assert!(db.live_leases(floating.id, NOW).await.unwrap().is_empty());
 
-    let disabled = create_license(
-        &db,
-        NewLicense {
-            status: LicenseStatus::Disabled,
-            ..new_license(p.id, "FLOAT-DIS", floating_terms(2, 600))
-        },
-    )
+    let disabled = create_license(&db, {
+        let mut l = new_license(p.id, "FLOAT-DIS", floating_terms(2, 600));
+        l.settings.status = LicenseStatus::Disabled;
+        l
+    })
     .await;
     assert_denied(checkout(&db, &disabled, "A", None, NOW).await, Denial::LicenseDisabled);
-    let expired = create_license(
-        &db,
-        NewLicense {
-            expires_at: Some(NOW),
-            ..new_license(p.id, "FLOAT-EXP", floating_terms(2, 600))
-        },
-    )
+    let expired = create_license(&db, {
+        let mut l = new_license(p.id, "FLOAT-EXP", floating_terms(2, 600));
+        l.settings.expires_at = Some(NOW);
+        l
+    })
     .await;
     assert_denied(checkout(&db, &expired, "A", None, NOW).await, Denial::LicenseExpired);
     assert_denied(

@@ -538,18 +538,20 @@ pub fn floating_terms(seats: i64, lease_seconds: i64) -> LicenseTerms {
 pub fn new_license(product_id: ProductId, key: &str, terms: LicenseTerms) -> NewLicense {
     NewLicense {
         product_id,
-        policy_id: None,
-        customer_id: None,
         key: Some(key.into()),
-        status: LicenseStatus::Active,
-        assignment: Assignment::Assigned,
-        terms,
-        starts_at: None,
-        expires_at: None,
-        maintenance_expires_at: None,
-        trial_days: None,
-        order_ref: None,
-        metadata: json!({}),
+        settings: LicenseSettings {
+            policy_id: None,
+            customer_id: None,
+            status: LicenseStatus::Active,
+            assignment: Assignment::Assigned,
+            terms,
+            starts_at: None,
+            expires_at: None,
+            maintenance_expires_at: None,
+            trial_days: None,
+            order_ref: None,
+            metadata: json!({}),
+        },
         features: Vec::new(),
     }
 }

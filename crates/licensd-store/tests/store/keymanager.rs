@@ -195,9 +195,10 @@ pub async fn km_metadata_per_owner(db: Db) {
 }
 
 fn stock(product_id: ProductId, key: &str) -> NewLicense {
-    NewLicense {
-        assignment: Assignment::InStock,
-        ..new_license(product_id, key, terms(Some(1)))
+    {
+        let mut l = new_license(product_id, key, terms(Some(1)));
+        l.settings.assignment = Assignment::InStock;
+        l
     }
 }
 
@@ -300,9 +301,10 @@ pub async fn km_generators_and_assignment(db: Db) {
     );
     assert_eq!(event_count(&db).await, events);
     // Offered keys make up the shortfall (already assigned as given).
-    let minted = |key: &str| NewLicense {
-        assignment: Assignment::Assigned,
-        ..new_license(product.id, key, terms(Some(1)))
+    let minted = |key: &str| {
+        let mut l = new_license(product.id, key, terms(Some(1)));
+        l.settings.assignment = Assignment::Assigned;
+        l
     };
     let outcome = db
         .assign_stock(

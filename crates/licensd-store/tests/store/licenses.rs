@@ -81,14 +81,12 @@ pub async fn bulk_create_licenses(db: Db) {
     // Every enum value round-trips.
     for status in LicenseStatus::ALL {
         for assignment in Assignment::ALL {
-            let lic = create_license(
-                &db,
-                NewLicense {
-                    status: *status,
-                    assignment: *assignment,
-                    ..new_license(p.id, &format!("E-{status}-{assignment}"), terms(None))
-                },
-            )
+            let lic = create_license(&db, {
+                let mut l = new_license(p.id, &format!("E-{status}-{assignment}"), terms(None));
+                l.settings.status = *status;
+                l.settings.assignment = *assignment;
+                l
+            })
             .await;
             let got = db.get_license(lic.id).await.unwrap();
             assert_eq!((got.status, got.assignment), (*status, *assignment));
@@ -262,12 +260,13 @@ pub async fn list_licenses_filters_and_pages(db: Db) {
               customer: Option<i64>,
               status: LicenseStatus,
               order: Option<&str>,
-              policy: Option<i64>| NewLicense {
-        customer_id: customer.map(CustomerId::new),
-        status,
-        order_ref: order.map(str::to_owned),
-        policy_id: policy,
-        ..new_license(ProductId::new(product), key, terms(Some(1)))
+              policy: Option<i64>| {
+        let mut l = new_license(ProductId::new(product), key, terms(Some(1)));
+        l.settings.customer_id = customer.map(CustomerId::new);
+        l.settings.status = status;
+        l.settings.order_ref = order.map(str::to_owned);
+        l.settings.policy_id = policy;
+        l
     };
     let created = db
         .create_licenses(
@@ -542,18 +541,19 @@ pub async fn edit_license_never_touches_counters(db: Db) {
         vm_allowed: false,
         ..consumption_terms(Some(500))
     };
-    let edit = LicenseEdit {
-        customer_id: Some(c.id),
-        status: LicenseStatus::Suspended,
-        assignment: Assignment::Reserved,
-        terms: new_terms.clone(),
-        starts_at: Some(NOW - DAY),
-        expires_at: Some(NOW + 30 * DAY),
-        maintenance_expires_at: Some(NOW + 60 * DAY),
-        trial_days: Some(7),
-        order_ref: Some("PO-77".into()),
-        metadata: json!({"edited": true}),
-        ..LicenseEdit::from_license(&before)
+    let edit = {
+        let mut l = LicenseEdit::from_license(&before);
+        l.settings.customer_id = Some(c.id);
+        l.settings.status = LicenseStatus::Suspended;
+        l.settings.assignment = Assignment::Reserved;
+        l.settings.terms = new_terms.clone();
+        l.settings.starts_at = Some(NOW - DAY);
+        l.settings.expires_at = Some(NOW + 30 * DAY);
+        l.settings.maintenance_expires_at = Some(NOW + 60 * DAY);
+        l.settings.trial_days = Some(7);
+        l.settings.order_ref = Some("PO-77".into());
+        l.settings.metadata = json!({"edited": true});
+        l
     };
     let after = db
         .edit_license(lic.id, edit, ev_on("license.update", "license", lic.id), NOW + 5_000)
@@ -585,15 +585,16 @@ pub async fn edit_license_never_touches_counters(db: Db) {
     let cleared = db
         .edit_license(
             lic.id,
-            LicenseEdit {
-                customer_id: None,
-                starts_at: None,
-                expires_at: None,
-                maintenance_expires_at: None,
-                trial_days: None,
-                order_ref: None,
-                status: LicenseStatus::Active,
-                ..LicenseEdit::from_license(&after)
+            {
+                let mut l = LicenseEdit::from_license(&after);
+                l.settings.customer_id = None;
+                l.settings.starts_at = None;
+                l.settings.expires_at = None;
+                l.settings.maintenance_expires_at = None;
+                l.settings.trial_days = None;
+                l.settings.order_ref = None;
+                l.settings.status = LicenseStatus::Active;
+                l
             },
             ev_on("license.update", "license", lic.id),
             NOW + 6_000,
@@ -784,9 +785,10 @@ pub async fn edit_license_replaces_feature_grants_keeping_counters(db: Db) {
     // `features: None` leaves grants alone.
     db.edit_license(
         lic.id,
-        LicenseEdit {
-            order_ref: Some("x".into()),
-            ..LicenseEdit::from_license(&lic)
+        {
+            let mut l = LicenseEdit::from_license(&lic);
+            l.settings.order_ref = Some("x".into());
+            l
         },
         ev_on("license.update", "license", lic.id),
         NOW + 1,
@@ -841,13 +843,14 @@ pub async fn edit_license_replaces_feature_grants_keeping_counters(db: Db) {
 
     // An unknown code in a replacement conflicts and changes nothing.
     let before = by_code(db.license_features(lic.id).await.unwrap());
-    let bad = LicenseEdit {
-        features: Some(vec![FeatureGrant {
+    let bad = {
+        let mut l = LicenseEdit::from_license(&lic);
+        l.features = Some(vec![FeatureGrant {
             code: "nope".into(),
             overrides: FeatureOverrides::default(),
-        }]),
-        status: LicenseStatus::Disabled,
-        ..LicenseEdit::from_license(&lic)
+        }]);
+        l.settings.status = LicenseStatus::Disabled;
+        l
     };
     assert_conflict(
         db.edit_license(lic.id, bad, ev_on("license.update", "license", lic.id), NOW + 3)

@@ -130,7 +130,7 @@ pub async fn bundle_activation_is_atomic(db: Db) {
 
     // A disabled member refuses too, before or after the others in lock order.
     let mut edit = LicenseEdit::from_license(&db.get_license(bundle.id).await.unwrap());
-    edit.status = LicenseStatus::Disabled;
+    edit.settings.status = LicenseStatus::Disabled;
     db.edit_license(bundle.id, edit, ev("license.edit", "license"), NOW)
         .await
         .unwrap();

@@ -261,9 +261,10 @@ pub async fn outbox_concurrent_claims_are_disjoint(db: Db) {
 }
 
 fn stock(product_id: ProductId, key: &str) -> NewLicense {
-    NewLicense {
-        assignment: Assignment::InStock,
-        ..new_license(product_id, key, terms(Some(1)))
+    {
+        let mut l = new_license(product_id, key, terms(Some(1)));
+        l.settings.assignment = Assignment::InStock;
+        l
     }
 }
 

@@ -107,7 +107,7 @@ pub async fn staleness_is_bounded_across_two_nodes(db: Db) {
 
     // A disables the licence.
     let mut edit = LicenseEdit::from_license(&db.get_license(lic.id).await.expect("license"));
-    edit.status = LicenseStatus::Disabled;
+    edit.settings.status = LicenseStatus::Disabled;
     db.edit_license(lic.id, edit.clone(), ev_on("license.edit", "license", lic.id), NOW + 3)
         .await
         .expect("disable on A");
@@ -118,8 +118,8 @@ pub async fn staleness_is_bounded_across_two_nodes(db: Db) {
     .await;
 
     // A enables it with an expiry in the past.
-    edit.status = LicenseStatus::Active;
-    edit.expires_at = Some(NOW - 1);
+    edit.settings.status = LicenseStatus::Active;
+    edit.settings.expires_at = Some(NOW - 1);
     db.edit_license(lic.id, edit.clone(), ev_on("license.edit", "license", lic.id), NOW + 4)
         .await
         .expect("expire on A");
@@ -131,7 +131,7 @@ pub async fn staleness_is_bounded_across_two_nodes(db: Db) {
 
     // B's listening connection is killed, then A changes the licence: the notification is lost
     // with the connection, yet B's answers still keep the bound.
-    edit.expires_at = None;
+    edit.settings.expires_at = None;
     db.edit_license(lic.id, edit.clone(), ev_on("license.edit", "license", lic.id), NOW + 5)
         .await
         .expect("renew on A");
@@ -147,7 +147,7 @@ pub async fn staleness_is_bounded_across_two_nodes(db: Db) {
         )
         .await;
     assert_eq!(killed, 1, "node B has one listening connection");
-    edit.status = LicenseStatus::Suspended;
+    edit.settings.status = LicenseStatus::Suspended;
     db.edit_license(lic.id, edit.clone(), ev_on("license.edit", "license", lic.id), NOW + 6)
         .await
         .expect("suspend on A");

@@ -70,7 +70,7 @@ pub async fn slascone_license_update_is_all_or_nothing(db: Db) {
         .await
         .unwrap();
     let mut new = new_license(p.id, "UPD-KEY", terms(Some(2)));
-    new.policy_id = Some(a.id);
+    new.settings.policy_id = Some(a.id);
     let lic = create_license(&db, new).await;
     let other = license(&db, p.id, "OTHER-KEY", terms(Some(1))).await;
     db.set_legacy_key(other.id, "TAKEN", ev("l", "license"), NOW)

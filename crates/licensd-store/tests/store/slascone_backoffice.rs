@@ -264,7 +264,7 @@ pub async fn slascone_a_product_keeps_its_last_edition(db: Db) {
     let a = db.create_policy(edition("a"), ev("p", "policy"), NOW).await.unwrap();
     let b = db.create_policy(edition("b"), ev("p", "policy"), NOW).await.unwrap();
     let mut lic = new_license(p.id, "ON-A", terms(Some(1)));
-    lic.policy_id = Some(a.id);
+    lic.settings.policy_id = Some(a.id);
     create_license(&db, lic).await;
     // An edition with licenses stays.
     assert_eq!(

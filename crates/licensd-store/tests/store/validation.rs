@@ -26,13 +26,11 @@ pub async fn validate_fresh_license_without_fingerprint(db: Db) {
     assert_eq!(by_id.license, lic);
 
     // Maintenance over: still valid, flagged.
-    let m = create_license(
-        &db,
-        NewLicense {
-            maintenance_expires_at: Some(NOW - 1),
-            ..new_license(p.id, "KEY-M", terms(Some(1)))
-        },
-    )
+    let m = create_license(&db, {
+        let mut l = new_license(p.id, "KEY-M", terms(Some(1)));
+        l.settings.maintenance_expires_at = Some(NOW - 1);
+        l
+    })
     .await;
     let report = db.validate(key_of(&m), None, NOW).await.unwrap();
     assert_eq!(
@@ -106,13 +104,11 @@ pub async fn validate_device_states(db: Db) {
 
 pub async fn validate_expiry_and_grace(db: Db) {
     let p = product(&db, "app").await;
-    let expired = create_license(
-        &db,
-        NewLicense {
-            expires_at: Some(NOW - 1),
-            ..new_license(p.id, "EXPIRED", terms(Some(1)))
-        },
-    )
+    let expired = create_license(&db, {
+        let mut l = new_license(p.id, "EXPIRED", terms(Some(1)));
+        l.settings.expires_at = Some(NOW - 1);
+        l
+    })
     .await;
     assert_eq!(
         db.validate(key_of(&expired), None, NOW).await.unwrap().outcome,
@@ -120,13 +116,11 @@ pub async fn validate_expiry_and_grace(db: Db) {
     );
 
     // Exactly at expiry it no longer validates; one millisecond before it does.
-    let edge = create_license(
-        &db,
-        NewLicense {
-            expires_at: Some(NOW),
-            ..new_license(p.id, "EDGE", terms(Some(1)))
-        },
-    )
+    let edge = create_license(&db, {
+        let mut l = new_license(p.id, "EDGE", terms(Some(1)));
+        l.settings.expires_at = Some(NOW);
+        l
+    })
     .await;
     assert_eq!(
         db.validate(key_of(&edge), None, NOW).await.unwrap().outcome,
@@ -138,20 +132,18 @@ pub async fn validate_expiry_and_grace(db: Db) {
     );
 
     // Grace period.
-    let grace = create_license(
-        &db,
-        NewLicense {
-            expires_at: Some(NOW - HOUR),
-            ..new_license(
-                p.id,
-                "GRACE",
-                LicenseTerms {
-                    grace_period_hours: 24,
-                    ..terms(Some(1))
-                },
-            )
-        },
-    )
+    let grace = create_license(&db, {
+        let mut l = new_license(
+            p.id,
+            "GRACE",
+            LicenseTerms {
+                grace_period_hours: 24,
+                ..terms(Some(1))
+            },
+        );
+        l.settings.expires_at = Some(NOW - HOUR);
+        l
+    })
     .await;
     assert_eq!(
         db.validate(key_of(&grace), None, NOW).await.unwrap().outcome,
@@ -169,20 +161,18 @@ pub async fn validate_expiry_and_grace(db: Db) {
     );
 
     // Trials say so.
-    let trial = create_license(
-        &db,
-        NewLicense {
-            expires_at: Some(NOW - 1),
-            ..new_license(
-                p.id,
-                "TRIAL",
-                LicenseTerms {
-                    kind: LicenseKind::Trial,
-                    ..terms(Some(1))
-                },
-            )
-        },
-    )
+    let trial = create_license(&db, {
+        let mut l = new_license(
+            p.id,
+            "TRIAL",
+            LicenseTerms {
+                kind: LicenseKind::Trial,
+                ..terms(Some(1))
+            },
+        );
+        l.settings.expires_at = Some(NOW - 1);
+        l
+    })
     .await;
     assert_eq!(
         db.validate(key_of(&trial), None, NOW).await.unwrap().outcome,
@@ -190,13 +180,11 @@ pub async fn validate_expiry_and_grace(db: Db) {
     );
 
     // Not started yet.
-    let future = create_license(
-        &db,
-        NewLicense {
-            starts_at: Some(NOW + DAY),
-            ..new_license(p.id, "FUTURE", terms(Some(1)))
-        },
-    )
+    let future = create_license(&db, {
+        let mut l = new_license(p.id, "FUTURE", terms(Some(1)));
+        l.settings.starts_at = Some(NOW + DAY);
+        l
+    })
     .await;
     assert_eq!(
         db.validate(key_of(&future), None, NOW).await.unwrap().outcome,
@@ -208,14 +196,12 @@ pub async fn validate_expiry_and_grace(db: Db) {
     );
 
     // License and product states come before dates.
-    let disabled = create_license(
-        &db,
-        NewLicense {
-            status: LicenseStatus::Disabled,
-            expires_at: Some(NOW - 1),
-            ..new_license(p.id, "DISABLED", terms(Some(1)))
-        },
-    )
+    let disabled = create_license(&db, {
+        let mut l = new_license(p.id, "DISABLED", terms(Some(1)));
+        l.settings.status = LicenseStatus::Disabled;
+        l.settings.expires_at = Some(NOW - 1);
+        l
+    })
     .await;
     assert_eq!(
         db.validate(key_of(&disabled), None, NOW).await.unwrap().outcome,

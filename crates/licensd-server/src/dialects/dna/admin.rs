@@ -78,14 +78,10 @@ fn not_found(what: &'static str) -> impl Fn(licensd_store::StoreError) -> ApiErr
 pub async fn get_ip_lockout(
     _admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<ProductId>,
 ) -> Result<Json<IpLockoutPolicy>, ApiError> {
     Ok(Json(
-        state
-            .store
-            .ip_lockout_policy(ProductId::new(id))
-            .await
-            .map_err(not_found("product"))?,
+        state.store.ip_lockout_policy(id).await.map_err(not_found("product"))?,
     ))
 }
 
@@ -95,7 +91,7 @@ pub async fn get_ip_lockout(
 pub async fn set_ip_lockout(
     admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<ProductId>,
     ApiJson(policy): ApiJson<IpLockoutPolicy>,
 ) -> Result<Json<IpLockoutPolicy>, ApiError> {
     if !policy.is_valid() {
@@ -106,7 +102,7 @@ pub async fn set_ip_lockout(
     let event = admin.event("dna.ip_lockout_policy_set", "product").subject(id);
     let saved = state
         .store
-        .set_ip_lockout_policy(ProductId::new(id), policy, event, state.now())
+        .set_ip_lockout_policy(id, policy, event, state.now())
         .await
         .map_err(not_found("product"))?;
     Ok(Json(saved))
@@ -126,10 +122,10 @@ pub struct DnaLicenseView {
     pub ip_locked: bool,
 }
 
-async fn view(state: &AppState, license_id: i64) -> Result<DnaLicenseView, ApiError> {
+async fn view(state: &AppState, license_id: LicenseId) -> Result<DnaLicenseView, ApiError> {
     let license = state
         .store
-        .get_license(LicenseId::new(license_id))
+        .get_license(license_id)
         .await
         .map_err(not_found("license"))?;
     let product = state.store.get_product(license.product_id).await?;
@@ -137,7 +133,7 @@ async fn view(state: &AppState, license_id: i64) -> Result<DnaLicenseView, ApiEr
     let facts = state.store.license_facts(&license, now).await?;
     let dna = state
         .store
-        .license_account(LicenseId::new(license_id))
+        .license_account(license_id)
         .await
         .map_err(not_found("license"))?;
     let keywords = status_keywords(
@@ -151,7 +147,7 @@ async fn view(state: &AppState, license_id: i64) -> Result<DnaLicenseView, ApiEr
         now,
     );
     Ok(DnaLicenseView {
-        license_id,
+        license_id: license_id.get(),
         status: keywords.render(),
         password_set: dna.password_hash.is_some(),
         admin_password_set: dna.admin_password_hash.is_some(),
@@ -165,7 +161,7 @@ async fn view(state: &AppState, license_id: i64) -> Result<DnaLicenseView, ApiEr
 pub async fn get_dna_license(
     _admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<LicenseId>,
 ) -> Result<Json<DnaLicenseView>, ApiError> {
     Ok(Json(view(&state, id).await?))
 }
@@ -181,7 +177,7 @@ pub struct UpdateDnaLicense {
 pub async fn update_dna_license(
     admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<LicenseId>,
     ApiJson(body): ApiJson<UpdateDnaLicense>,
 ) -> Result<Json<DnaLicenseView>, ApiError> {
     optional_text("activation_email", &body.activation_email, 254)?;
@@ -192,13 +188,7 @@ pub async fn update_dna_license(
     let event = admin.event("dna.license_update", "license").subject(id);
     state
         .store
-        .update_license_account(
-            LicenseId::new(id),
-            body.activation_email,
-            body.license_data,
-            event,
-            state.now(),
-        )
+        .update_license_account(id, body.activation_email, body.license_data, event, state.now())
         .await
         .map_err(not_found("license"))?;
     Ok(Json(view(&state, id).await?))
@@ -214,7 +204,7 @@ pub struct DnaPasswordBody {
 async fn store_password(
     admin: &Admin,
     state: &AppState,
-    id: i64,
+    id: LicenseId,
     which: DnaPassword,
     password: Option<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -239,7 +229,7 @@ async fn store_password(
     let event = admin.event(action, "license").subject(id);
     state
         .store
-        .set_license_password(LicenseId::new(id), which, hash, event, state.now())
+        .set_license_password(id, which, hash, event, state.now())
         .await
         .map_err(not_found("license"))?;
     Ok(StatusCode::NO_CONTENT)
@@ -250,7 +240,7 @@ async fn store_password(
 pub async fn set_password(
     admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<LicenseId>,
     ApiJson(body): ApiJson<DnaPasswordBody>,
 ) -> Result<StatusCode, ApiError> {
     store_password(&admin, &state, id, DnaPassword::User, body.password).await
@@ -261,7 +251,7 @@ pub async fn set_password(
 pub async fn set_admin_password(
     admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<LicenseId>,
     ApiJson(body): ApiJson<DnaPasswordBody>,
 ) -> Result<StatusCode, ApiError> {
     store_password(&admin, &state, id, DnaPassword::Admin, body.password).await
@@ -278,12 +268,12 @@ pub struct Unlocked {
 pub async fn unlock(
     admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<LicenseId>,
 ) -> Result<Json<Unlocked>, ApiError> {
     let event = admin.event("dna.ip_lockout_cleared", "license").subject(id);
     let cleared = state
         .store
-        .clear_ip_lockouts(LicenseId::new(id), event, state.now())
+        .clear_ip_lockouts(id, event, state.now())
         .await
         .map_err(not_found("license"))?;
     Ok(Json(Unlocked { cleared }))
@@ -301,12 +291,12 @@ pub struct Cleared {
 pub async fn reset_reactivation_lockout(
     admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<LicenseId>,
 ) -> Result<Json<Cleared>, ApiError> {
     let event = admin.event("dna.reactivation_lockout_reset", "license").subject(id);
     let cleared = state
         .store
-        .reset_reactivation_lockout(LicenseId::new(id), event, state.now())
+        .reset_reactivation_lockout(id, event, state.now())
         .await
         .map_err(not_found("license"))?;
     Ok(Json(Cleared { cleared }))
@@ -343,7 +333,7 @@ pub struct NewInfoTag {
 pub async fn list_info_tags(
     _admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<LicenseId>,
 ) -> Result<Json<Vec<InfoTagView>>, ApiError> {
     let page = licensd_store::Page {
         after: None,
@@ -351,7 +341,7 @@ pub async fn list_info_tags(
     };
     let tags = state
         .store
-        .list_info_tags(LicenseId::new(id), page)
+        .list_info_tags(id, page)
         .await
         .map_err(not_found("license"))?;
     Ok(Json(tags.into_iter().map(InfoTagView::from).collect()))
@@ -363,14 +353,14 @@ pub async fn list_info_tags(
 pub async fn add_info_tag(
     admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<LicenseId>,
     ApiJson(body): ApiJson<NewInfoTag>,
 ) -> Result<(StatusCode, Json<InfoTagView>), ApiError> {
     crate::http::validate::require_text("tag", &body.tag, 4096)?;
     let event = admin.event("dna.info_tag_add", "license").subject(id);
     let tag = state
         .store
-        .add_info_tag(LicenseId::new(id), &body.tag, event, state.now())
+        .add_info_tag(id, &body.tag, event, state.now())
         .await
         .map_err(not_found("license"))?;
     Ok((StatusCode::CREATED, Json(tag.into())))

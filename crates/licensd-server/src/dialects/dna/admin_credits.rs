@@ -108,7 +108,7 @@ fn check_email(email: &str) -> Result<(), ApiError> {
 pub async fn list_credit_pools(
     _admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<ProductId>,
     ApiQuery(query): ApiQuery<CreditPoolQuery>,
 ) -> Result<Json<Vec<CreditPoolView>>, ApiError> {
     if let Some(email) = &query.email {
@@ -116,7 +116,7 @@ pub async fn list_credit_pools(
     }
     let pools = state
         .store
-        .credit_pools(ProductId::new(id), query.email.as_deref())
+        .credit_pools(id, query.email.as_deref())
         .await
         .for_resource("product")?;
     Ok(Json(pools.into_iter().map(CreditPoolView::from).collect()))
@@ -125,7 +125,7 @@ pub async fn list_credit_pools(
 async fn fund(
     admin: &Admin,
     state: &AppState,
-    product_id: i64,
+    product_id: ProductId,
     body: FundCreditPool,
     funding: Funding,
     action: &str,
@@ -138,14 +138,7 @@ async fn fund(
     let event = admin.event(action, "product").subject(product_id);
     let pool = state
         .store
-        .fund_credit_pool(
-            ProductId::new(product_id),
-            &body.email,
-            &body.name,
-            funding,
-            event,
-            state.now(),
-        )
+        .fund_credit_pool(product_id, &body.email, &body.name, funding, event, state.now())
         .await
         .map_err(|e| match e {
             StoreError::InvalidInput(message) => ApiError::unprocessable(message),
@@ -159,7 +152,7 @@ async fn fund(
 pub async fn set_credit_pool(
     admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<ProductId>,
     ApiJson(body): ApiJson<FundCreditPool>,
 ) -> Result<Json<CreditPoolView>, ApiError> {
     let funding = Funding::Set(body.count);
@@ -171,7 +164,7 @@ pub async fn set_credit_pool(
 pub async fn add_to_credit_pool(
     admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<ProductId>,
     ApiJson(body): ApiJson<FundCreditPool>,
 ) -> Result<Json<CreditPoolView>, ApiError> {
     let funding = Funding::Add(body.count);

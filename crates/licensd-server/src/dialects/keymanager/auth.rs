@@ -93,11 +93,11 @@ impl Caller {
     /// Whether the key may act on `product_id` (`access::admit`): a key scoped to another product
     /// does not see that product's licences, generators or contracts (Key Manager answers as
     /// for an unknown one).
-    pub fn in_scope(&self, product_id: i64) -> bool {
+    pub fn in_scope(&self, product_id: ProductId) -> bool {
         let request = AccessRequest {
             peer: self.ip.as_deref().and_then(|ip| ip.parse().ok()),
             write: false,
-            product: Some(ProductId::new(product_id)),
+            product: Some(product_id),
         };
         self.credential.admit(&request).is_ok()
     }

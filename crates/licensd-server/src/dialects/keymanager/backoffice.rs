@@ -11,7 +11,7 @@ use super::views::{LicenseAttrs, license_json};
 use crate::state::AppState;
 use axum::extract::State;
 use licensd_domain::{Assignment, EventDraft, License, LicenseStatus, LicenseTerms, Millis};
-use licensd_store::{LicenseEdit, LicenseFilter, MetaOwner, NewLicense, Page, StoreError};
+use licensd_store::{LicenseEdit, LicenseFilter, LicenseSettings, MetaOwner, NewLicense, Page, StoreError};
 use serde_json::{Map, Value, json};
 
 const DAY_MS: Millis = 86_400_000;
@@ -196,21 +196,23 @@ pub async fn create_license_keys(State(state): State<AppState>, req: KmRequest) 
     };
     let new = |key: &String| NewLicense {
         product_id: product.id,
-        policy_id: None,
-        customer_id: None,
         key: Some(key.clone()),
-        status,
-        assignment,
-        terms: LicenseTerms {
-            max_activations: (limit > 0).then_some(limit),
-            ..LicenseTerms::default()
+        settings: LicenseSettings {
+            policy_id: None,
+            customer_id: None,
+            status,
+            assignment,
+            terms: LicenseTerms {
+                max_activations: (limit > 0).then_some(limit),
+                ..LicenseTerms::default()
+            },
+            starts_at: None,
+            expires_at: expiry(assignment, &attrs),
+            maintenance_expires_at: None,
+            trial_days: None,
+            order_ref: None,
+            metadata: attrs.write_into(&json!({})),
         },
-        starts_at: None,
-        expires_at: expiry(assignment, &attrs),
-        maintenance_expires_at: None,
-        trial_days: None,
-        order_ref: None,
-        metadata: attrs.write_into(&json!({})),
         features: Vec::new(),
     };
     let total = keys.len();
@@ -260,7 +262,7 @@ pub async fn create_license_keys(State(state): State<AppState>, req: KmRequest) 
     Ok(Reply::new(code)
         .field("created", json!(created))
         .field("duplicate", json!(total - created))
-        .product(product.id.get()))
+        .product(product.id))
 }
 
 pub async fn update_license_key(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
@@ -284,7 +286,7 @@ pub async fn update_license_key(State(state): State<AppState>, req: KmRequest) -
     let mut attrs = LicenseAttrs::of(&license);
     let mut edit = LicenseEdit::from_license(&license);
     if let Some(limit) = count_param(req, "activation_limit", &mut errors) {
-        edit.terms.max_activations = (limit > 0).then_some(limit);
+        edit.settings.terms.max_activations = (limit > 0).then_some(limit);
     }
     if let Some(validity) = count_param(req, "validity", &mut errors) {
         attrs.validity = validity;
@@ -292,10 +294,10 @@ pub async fn update_license_key(State(state): State<AppState>, req: KmRequest) -
     if let Some(status) = req.present("status") {
         match parse_status(&status) {
             Some((status, assignment)) => {
-                edit.status = status;
+                edit.settings.status = status;
                 // Blocking keeps whether the key had been handed out.
                 if status == LicenseStatus::Active {
-                    edit.assignment = assignment;
+                    edit.settings.assignment = assignment;
                 }
             }
             None => errors.add("status", "The selected status is invalid."),
@@ -316,17 +318,17 @@ pub async fn update_license_key(State(state): State<AppState>, req: KmRequest) -
     if !errors.is_empty() {
         return Ok(Reply::new(951)
             .field("errors", errors.into_value())
-            .product(license.product_id.get()));
+            .product(license.product_id));
     }
-    if edit.assignment == Assignment::Assigned && attrs.assigned_at.is_none() {
+    if edit.settings.assignment == Assignment::Assigned && attrs.assigned_at.is_none() {
         attrs.assigned_at = Some(state.now());
     }
     // Key Manager's expiry follows assignment date and validity; a key assigned elsewhere
     // (native API) with an explicit expiry and no validity keeps it.
     if attrs.validity > 0 || LicenseAttrs::of(&license).validity > 0 {
-        edit.expires_at = expiry(edit.assignment, &attrs);
+        edit.settings.expires_at = expiry(edit.settings.assignment, &attrs);
     }
-    edit.metadata = attrs.write_into(&license.metadata);
+    edit.settings.metadata = attrs.write_into(&license.metadata);
     match state
         .store
         .edit_license(
@@ -337,7 +339,7 @@ pub async fn update_license_key(State(state): State<AppState>, req: KmRequest) -
         )
         .await
     {
-        Ok(_) => Ok(Reply::new(950).product(license.product_id.get())),
+        Ok(_) => Ok(Reply::new(950).product(license.product_id)),
         Err(StoreError::NotFound) => Ok(Reply::new(952)),
         Err(other) => Err(other.into()),
     }
@@ -358,7 +360,7 @@ pub async fn delete_license_key(State(state): State<AppState>, req: KmRequest) -
         )
         .await
     {
-        Ok(()) => Ok(Reply::new(850).product(license.product_id.get())),
+        Ok(()) => Ok(Reply::new(850).product(license.product_id)),
         Err(StoreError::NotFound) => Ok(Reply::new(851)),
         Err(other) => Err(other.into()),
     }
@@ -416,7 +418,7 @@ async fn license_meta(state: &AppState, req: &KmRequest, codes: MetaCodes) -> Re
         return Ok(Reply::new(210));
     };
     if license.assignment == Assignment::InStock {
-        return Ok(Reply::new(201).product(license.product_id.get()));
+        return Ok(Reply::new(201).product(license.product_id));
     }
     let write = match codes.capability {
         "create-license-key-meta" => MetaWrite::Create(453, 452, 210),
@@ -425,7 +427,7 @@ async fn license_meta(state: &AppState, req: &KmRequest, codes: MetaCodes) -> Re
     };
     let owner = MetaOwner::License(license.id);
     let reply = write_meta(state, &caller, owner, &key, &value.unwrap_or_default(), write).await?;
-    Ok(reply.product(license.product_id.get()))
+    Ok(reply.product(license.product_id))
 }
 
 /// One Key Manager meta write and the codes it answers with.
@@ -505,14 +507,14 @@ pub(super) async fn product_param(
 }
 
 /// Every license of a product (or all), in id order.
-async fn all_licenses(state: &AppState, product_id: Option<i64>) -> Result<Vec<License>, Internal> {
+async fn all_licenses(state: &AppState, product_id: Option<ProductId>) -> Result<Vec<License>, Internal> {
     let mut out = Vec::new();
     let mut page = Page {
         after: None,
         limit: 1000,
     };
     let filter = LicenseFilter {
-        product_id: product_id.map(ProductId::new),
+        product_id,
         ..LicenseFilter::default()
     };
     loop {
@@ -536,7 +538,7 @@ pub async fn get_license_keys(State(state): State<AppState>, req: KmRequest) -> 
     let status = req.present("status");
     let email = req.present("customer_email").or_else(|| req.present("owner_email"));
     let mut keys = Vec::new();
-    for license in all_licenses(state, product_id.map(i64::from)).await? {
+    for license in all_licenses(state, product_id).await? {
         if license.key.is_none()
             || status
                 .as_deref()
@@ -555,14 +557,14 @@ pub async fn get_license_keys(State(state): State<AppState>, req: KmRequest) -> 
 pub async fn available_count(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let (state, req) = (&state, &req);
     let caller = authorised!(caller(state, req, "get-available-license-keys-count"));
-    let product = product_param(state, req).await?.filter(|p| caller.in_scope(p.id.get()));
+    let product = product_param(state, req).await?.filter(|p| caller.in_scope(p.id));
     let Some(product) = product else {
         return Ok(Reply::new(740));
     };
-    let count = all_licenses(state, Some(product.id.get()))
+    let count = all_licenses(state, Some(product.id))
         .await?
         .iter()
         .filter(|l| l.key.is_some() && super::views::license_status(l) == "available")
         .count();
-    Ok(Reply::new(741).field("count", json!(count)).product(product.id.get()))
+    Ok(Reply::new(741).field("count", json!(count)).product(product.id))
 }

@@ -73,7 +73,7 @@ pub(super) async fn find_license(
         return Ok(None);
     };
     let license = state.store.find_license_by_key(&key).await?;
-    Ok(license.filter(|license| caller.in_scope(license.product_id.get())))
+    Ok(license.filter(|license| caller.in_scope(license.product_id)))
 }
 
 fn event(caller: &Caller, action: &str) -> EventDraft {
@@ -103,13 +103,13 @@ async fn check(state: &AppState, req: &KmRequest, capability: &str, command: Com
         Ok(report) => report,
         Err(StoreError::NotFound) => return Ok(Reply::new(210)),
         Err(StoreError::Denied(denial)) => {
-            return Ok(Reply::new(denial_code(denial, command)).product(license.product_id.get()));
+            return Ok(Reply::new(denial_code(denial, command)).product(license.product_id));
         }
         Err(other) => return Err(other.into()),
     };
     let product_id = report.license.product_id;
     if let Err(denial) = report.outcome {
-        return Ok(Reply::new(denial_code(denial, command)).product(product_id.get()));
+        return Ok(Reply::new(denial_code(denial, command)).product(product_id));
     }
     match command {
         Command::Details => {
@@ -118,9 +118,9 @@ async fn check(state: &AppState, req: &KmRequest, capability: &str, command: Com
             Ok(Reply::new(500)
                 .field("licenseKey", license_details_json(&report.license, &license_meta))
                 .field("product", product_details_json(&report.product, &product_meta))
-                .product(product_id.get()))
+                .product(product_id))
         }
-        Command::Verify | Command::Activate | Command::Deactivate => Ok(Reply::new(200).product(product_id.get())),
+        Command::Verify | Command::Activate | Command::Deactivate => Ok(Reply::new(200).product(product_id)),
     }
 }
 
@@ -145,11 +145,11 @@ pub async fn activate(State(state): State<AppState>, req: KmRequest) -> Result<R
         .await
     {
         Ok(activation) => {
-            Ok(Reply::new(if activation.newly_activated { 300 } else { 301 }).product(license.product_id.get()))
+            Ok(Reply::new(if activation.newly_activated { 300 } else { 301 }).product(license.product_id))
         }
         Err(StoreError::NotFound) => Ok(Reply::new(210)),
         Err(StoreError::Denied(denial)) => {
-            Ok(Reply::new(denial_code(denial, Command::Activate)).product(license.product_id.get()))
+            Ok(Reply::new(denial_code(denial, Command::Activate)).product(license.product_id))
         }
         Err(other) => Err(other.into()),
     }
@@ -167,10 +167,10 @@ pub async fn deactivate(State(state): State<AppState>, req: KmRequest) -> Result
         .deactivate(LicenseRef::Id(license.id), &identifier, event, state.now())
         .await
     {
-        Ok(_) => Ok(Reply::new(400).product(license.product_id.get())),
+        Ok(_) => Ok(Reply::new(400).product(license.product_id)),
         Err(StoreError::NotFound) | Err(StoreError::Denied(Denial::LicenseNotFound)) => Ok(Reply::new(210)),
         Err(StoreError::Denied(denial)) => {
-            Ok(Reply::new(denial_code(denial, Command::Deactivate)).product(license.product_id.get()))
+            Ok(Reply::new(denial_code(denial, Command::Deactivate)).product(license.product_id))
         }
         Err(other) => Err(other.into()),
     }

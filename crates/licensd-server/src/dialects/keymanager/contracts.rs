@@ -282,7 +282,7 @@ pub async fn get_all_contracts(State(state): State<AppState>, req: KmRequest) ->
         .list_contracts()
         .await?
         .iter()
-        .filter(|c| caller.in_scope(c.contract.product_id.get()))
+        .filter(|c| caller.in_scope(c.contract.product_id))
         .map(contract_json)
         .collect();
     Ok(Reply::new(846).field("contracts", Value::Array(contracts)))
@@ -321,7 +321,7 @@ async fn holder(
         return Ok(Err(Reply::rate_limited(reset_seconds)));
     }
     if stored.contract.check(operation).is_err() {
-        return Ok(Err(Reply::new(102).product(stored.contract.product_id.get())));
+        return Ok(Err(Reply::new(102).product(stored.contract.product_id)));
     }
     Ok(Ok(stored))
 }
@@ -342,9 +342,9 @@ fn holder_event(stored: &StoredContract, req: &KmRequest, action: &str) -> Event
 pub async fn get_info(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let (state, req) = (&state, &req);
     let stored = holder!(state, req, ContractOperation::GetInfo);
-    let product_id = stored.contract.product_id.get();
+    let product_id = stored.contract.product_id;
     // A product that no longer serves keys (inactive or archived) is not there for the holder.
-    let product = match state.store.get_product(ProductId::new(product_id)).await {
+    let product = match state.store.get_product(product_id).await {
         Ok(product) if product.status == ProductStatus::Active => product,
         Ok(_) | Err(StoreError::NotFound) => return Ok(Reply::new(1202).product(product_id)),
         Err(other) => return Err(other.into()),
@@ -352,10 +352,7 @@ pub async fn get_info(State(state): State<AppState>, req: KmRequest) -> Result<R
     let Some(generator) = product_generator(state, product_id).await? else {
         return Ok(Reply::new(1203).product(product_id));
     };
-    let meta = state
-        .store
-        .list_meta(MetaOwner::Product(ProductId::new(product_id)))
-        .await?;
+    let meta = state.store.list_meta(MetaOwner::Product(product_id)).await?;
     Ok(Reply::new(1204)
         .field("contract", contract_json(&stored))
         .field("product", product_json(&product, &meta))
@@ -366,8 +363,8 @@ pub async fn get_info(State(state): State<AppState>, req: KmRequest) -> Result<R
 pub async fn generate(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let (state, req) = (&state, &req);
     let stored = holder!(state, req, ContractOperation::Generate);
-    let product_id = stored.contract.product_id.get();
-    match state.store.get_product(ProductId::new(product_id)).await {
+    let product_id = stored.contract.product_id;
+    match state.store.get_product(product_id).await {
         Ok(product) if product.status == ProductStatus::Active => {}
         Ok(_) | Err(StoreError::NotFound) => return Ok(Reply::new(1202).product(product_id)),
         Err(other) => return Err(other.into()),
@@ -426,7 +423,7 @@ pub async fn generate(State(state): State<AppState>, req: KmRequest) -> Result<R
 pub async fn destroy(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let (state, req) = (&state, &req);
     let stored = holder!(state, req, ContractOperation::Destroy);
-    let product_id = stored.contract.product_id.get();
+    let product_id = stored.contract.product_id;
     let license = match req.present("license_key") {
         Some(key) => state.store.find_license_by_key(&key).await?,
         None => None,
@@ -453,7 +450,7 @@ pub async fn destroy(State(state): State<AppState>, req: KmRequest) -> Result<Re
 pub async fn destroy_all(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
     let (state, req) = (&state, &req);
     let stored = holder!(state, req, ContractOperation::DestroyAll);
-    let product_id = stored.contract.product_id.get();
+    let product_id = stored.contract.product_id;
     let deleted = state
         .store
         .destroy_contract_keys(

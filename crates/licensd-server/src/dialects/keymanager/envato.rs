@@ -15,7 +15,7 @@ use super::request::KmRequest;
 use super::views::{LicenseAttrs, ProductAttrs};
 use crate::state::AppState;
 use licensd_domain::{Assignment, DeviceInfo, EventDraft, LicenseStatus, LicenseTerms, Product};
-use licensd_store::{LicenseRef, NewLicense, Page, StoreError};
+use licensd_store::{LicenseRef, LicenseSettings, NewLicense, Page, StoreError};
 use serde_json::{Value, json};
 
 struct EnvatoConfig {
@@ -50,7 +50,7 @@ async fn envato_products(state: &AppState, caller: &Caller) -> Result<Vec<(Produ
             let attrs = ProductAttrs::of(&product);
             if attrs.source.as_deref() == Some("envato")
                 && let Some(item) = attrs.external_reference
-                && caller.in_scope(product.id.get())
+                && caller.in_scope(product.id)
             {
                 out.push((product, item));
             }
@@ -131,19 +131,21 @@ pub async fn import(
     };
     let new = NewLicense {
         product_id: product.id,
-        policy_id: None,
-        customer_id: None,
         key: Some(code.to_string()),
-        status: LicenseStatus::Active,
-        assignment: Assignment::Assigned,
-        // An Envato regular license covers one end product: one activation.
-        terms: LicenseTerms::default(),
-        starts_at: None,
-        expires_at: None,
-        maintenance_expires_at: None,
-        trial_days: None,
-        order_ref: Some(format!("envato:{item}")),
-        metadata: attrs.write_into(&json!({})),
+        settings: LicenseSettings {
+            policy_id: None,
+            customer_id: None,
+            status: LicenseStatus::Active,
+            assignment: Assignment::Assigned,
+            // An Envato regular license covers one end product: one activation.
+            terms: LicenseTerms::default(),
+            starts_at: None,
+            expires_at: None,
+            maintenance_expires_at: None,
+            trial_days: None,
+            order_ref: Some(format!("envato:{item}")),
+            metadata: attrs.write_into(&json!({})),
+        },
         features: Vec::new(),
     };
     let event = EventDraft::new(caller.actor(), "license.imported", "license")
@@ -172,5 +174,5 @@ pub async fn import(
         Ok(_) | Err(StoreError::Denied(_)) => {}
         Err(other) => return Err(other.into()),
     }
-    Ok(Some(Reply::new(206).product(product.id.get())))
+    Ok(Some(Reply::new(206).product(product.id)))
 }

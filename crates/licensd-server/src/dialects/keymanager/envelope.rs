@@ -6,6 +6,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use licensd_crypto::{PublicKey, SigningKey};
+use licensd_domain::ProductId;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -32,7 +33,7 @@ pub struct Reply {
     pub message: &'static str,
     pub fields: Vec<(&'static str, Value)>,
     /// The product the request resolved to; its own key signs when it has one.
-    pub product_id: Option<i64>,
+    pub product_id: Option<ProductId>,
     /// Seconds until a rate-limit window resets (429 only): also sent as the envelope's top-level
     /// `retry_after`, which the SDKs read, and as `Retry-After`.
     pub retry_after: Option<u64>,
@@ -61,7 +62,7 @@ impl Reply {
         self
     }
 
-    pub fn product(mut self, product_id: i64) -> Self {
+    pub fn product(mut self, product_id: ProductId) -> Self {
         self.product_id = Some(product_id);
         self
     }

@@ -59,7 +59,7 @@ pub async fn access_downloadables(State(state): State<AppState>, req: KmRequest)
         Err(other) => return Err(other.into()),
     };
     if let Err(denial) = report.outcome {
-        return Ok(Reply::new(denial_code(denial, Command::Verify)).product(license.product_id.get()));
+        return Ok(Reply::new(denial_code(denial, Command::Verify)).product(license.product_id));
     }
     let api_key = req.api_key.clone().unwrap_or_default();
     let key = license.key.clone().unwrap_or_default();
@@ -84,7 +84,7 @@ pub async fn access_downloadables(State(state): State<AppState>, req: KmRequest)
         .collect();
     Ok(Reply::new(600)
         .field("downloadables", Value::Array(downloadables))
-        .product(license.product_id.get()))
+        .product(license.product_id))
 }
 
 /// A download call, checked before the handler runs: the path, the per-IP allowance (signed 429),
@@ -141,7 +141,7 @@ pub async fn download(State(state): State<AppState>, call: DownloadCall) -> Resu
         .store
         .find_license_by_key(&call.license_key)
         .await?
-        .filter(|l| call.caller.in_scope(l.product_id.get()));
+        .filter(|l| call.caller.in_scope(l.product_id));
     let Some(license) = license else {
         return refused(Reply::new(701));
     };
@@ -161,10 +161,10 @@ pub async fn download(State(state): State<AppState>, call: DownloadCall) -> Resu
         Err(other) => return Err(other.into()),
     };
     if !entitled {
-        return refused(Reply::new(701).product(license.product_id.get()));
+        return refused(Reply::new(701).product(license.product_id));
     }
     let Some(numeric) = call.version.parse::<i64>().ok() else {
-        return refused(Reply::new(700).product(license.product_id.get()));
+        return refused(Reply::new(700).product(license.product_id));
     };
     let downloadable = state
         .store
@@ -172,10 +172,10 @@ pub async fn download(State(state): State<AppState>, call: DownloadCall) -> Resu
         .await?
         .filter(|d| d.published);
     let Some(downloadable) = downloadable else {
-        return refused(Reply::new(700).product(license.product_id.get()));
+        return refused(Reply::new(700).product(license.product_id));
     };
     let Some((name, content)) = state.store.take_download(downloadable.id).await? else {
-        return refused(Reply::new(700).product(license.product_id.get()));
+        return refused(Reply::new(700).product(license.product_id));
     };
     let mut response = (StatusCode::OK, content).into_response();
     let headers = response.headers_mut();
@@ -223,7 +223,7 @@ pub async fn send_telemetry(State(state): State<AppState>, req: KmRequest) -> Re
             .store
             .find_license_by_key(key)
             .await?
-            .filter(|l| caller.in_scope(l.product_id.get())),
+            .filter(|l| caller.in_scope(l.product_id)),
         None => None,
     };
     let product_given = req.present("product_id");
@@ -317,7 +317,7 @@ pub async fn send_telemetry(State(state): State<AppState>, req: KmRequest) -> Re
         Reply::new(831).field("errors", Value::Object(errors))
     };
     Ok(match product_id {
-        Some(id) => reply.product(id.get()),
+        Some(id) => reply.product(id),
         None => reply,
     })
 }

@@ -303,10 +303,10 @@ fn internal(error: Internal) -> Response {
 /// The product's own key when the request resolved to a product that has one, else the global key.
 pub(super) async fn signing_key(
     state: &AppState,
-    product_id: Option<i64>,
+    product_id: Option<ProductId>,
 ) -> Result<(Arc<SigningKey>, KeyUsed), Internal> {
     if let Some(product_id) = product_id
-        && let Some(stored) = state.store.product_signing_key(ProductId::new(product_id)).await?
+        && let Some(stored) = state.store.product_signing_key(product_id).await?
     {
         let algorithm = Algorithm::parse(&stored.algorithm)
             .ok_or_else(|| StoreError::Corrupt(format!("unknown product key algorithm {}", stored.algorithm)))?;

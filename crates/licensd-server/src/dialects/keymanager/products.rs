@@ -122,9 +122,7 @@ pub async fn update_product(State(state): State<AppState>, req: KmRequest) -> Re
         &mut errors,
     );
     if !errors.is_empty() {
-        return Ok(Reply::new(651)
-            .field("errors", errors.into_value())
-            .product(product.id.get()));
+        return Ok(Reply::new(651).field("errors", errors.into_value()).product(product.id));
     }
     let id = product.id;
     let mut updated = product.clone();
@@ -143,7 +141,7 @@ pub async fn update_product(State(state): State<AppState>, req: KmRequest) -> Re
         )
         .await
     {
-        Ok(_) => Ok(Reply::new(650).product(id.get())),
+        Ok(_) => Ok(Reply::new(650).product(id)),
         Err(StoreError::NotFound) => Ok(Reply::new(651)),
         Err(other) => Err(other.into()),
     }
@@ -217,13 +215,13 @@ async fn product_meta(state: &AppState, req: &KmRequest, codes: ProductMetaCodes
         return Ok(Reply::new(codes.product_missing));
     };
     let Some(key) = req.present("key").filter(|k| k.len() <= 255) else {
-        return Ok(Reply::new(codes.key_required).product(product.id.get()));
+        return Ok(Reply::new(codes.key_required).product(product.id));
     };
     let value = req.text("value").filter(|v| v.len() <= 65_535);
     if let Some(code) = codes.value_required
         && value.is_none()
     {
-        return Ok(Reply::new(code).product(product.id.get()));
+        return Ok(Reply::new(code).product(product.id));
     }
     let write = match codes.capability {
         "create-product-meta" => MetaWrite::Create(273, 272, 274),
@@ -232,7 +230,7 @@ async fn product_meta(state: &AppState, req: &KmRequest, codes: ProductMetaCodes
     };
     let owner = MetaOwner::Product(product.id);
     let reply = write_meta(state, &caller, owner, &key, &value.unwrap_or_default(), write).await?;
-    Ok(reply.product(product.id.get()))
+    Ok(reply.product(product.id))
 }
 
 pub async fn get_all_products(State(state): State<AppState>, req: KmRequest) -> Result<Reply, Internal> {
@@ -247,7 +245,7 @@ pub async fn get_all_products(State(state): State<AppState>, req: KmRequest) -> 
         let batch = state.store.list_products(page).await?;
         let last = batch.last().map(|p| p.id);
         for product in batch {
-            if !caller.in_scope(product.id.get()) {
+            if !caller.in_scope(product.id) {
                 continue;
             }
             let meta = state.store.list_meta(MetaOwner::Product(product.id)).await?;

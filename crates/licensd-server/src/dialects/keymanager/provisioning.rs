@@ -17,7 +17,9 @@ use axum::extract::State;
 use licensd_crypto::SigningKey;
 use licensd_domain::generator::{Generator, GeneratorError, check_quantity};
 use licensd_domain::{Assignment, Denial, DeviceInfo, EventDraft, License, LicenseStatus, LicenseTerms, Millis};
-use licensd_store::{AssignActivation, AssignOutcome, AssignSelection, NewDelivery, NewLicense, StoreError};
+use licensd_store::{
+    AssignActivation, AssignOutcome, AssignSelection, LicenseSettings, NewDelivery, NewLicense, StoreError,
+};
 use serde_json::{Value, json};
 
 const DAY_MS: Millis = 86_400_000;
@@ -73,30 +75,32 @@ pub fn minted_license(generator: &Generator, key: String, owner: Option<(&Licens
     };
     NewLicense {
         product_id: generator.product_id,
-        policy_id: None,
-        customer_id: None,
         key: Some(key),
-        status: LicenseStatus::Active,
-        assignment,
-        terms: LicenseTerms {
-            max_activations: (generator.activation_limit > 0).then_some(generator.activation_limit),
-            ..LicenseTerms::default()
+        settings: LicenseSettings {
+            policy_id: None,
+            customer_id: None,
+            status: LicenseStatus::Active,
+            assignment,
+            terms: LicenseTerms {
+                max_activations: (generator.activation_limit > 0).then_some(generator.activation_limit),
+                ..LicenseTerms::default()
+            },
+            starts_at: None,
+            expires_at,
+            maintenance_expires_at: None,
+            trial_days: None,
+            order_ref: None,
+            metadata: attrs.write_into(&json!({})),
         },
-        starts_at: None,
-        expires_at,
-        maintenance_expires_at: None,
-        trial_days: None,
-        order_ref: None,
-        metadata: attrs.write_into(&json!({})),
         features: Vec::new(),
     }
 }
 
 /// The generator a product mints with: its first active one.
-pub async fn product_generator(state: &AppState, product_id: i64) -> Result<Option<Generator>, Internal> {
+pub async fn product_generator(state: &AppState, product_id: ProductId) -> Result<Option<Generator>, Internal> {
     Ok(state
         .store
-        .list_generators(Some(ProductId::new(product_id)))
+        .list_generators(Some(product_id))
         .await?
         .into_iter()
         .find(|g| g.active))
@@ -138,21 +142,17 @@ pub async fn generate(State(state): State<AppState>, req: KmRequest) -> Result<R
         },
         None => None,
     };
-    let Some(generator) = generator.filter(|g| caller.in_scope(g.product_id.get())) else {
+    let Some(generator) = generator.filter(|g| caller.in_scope(g.product_id)) else {
         return Ok(Reply::new(806));
     };
     let Some(quantity) = quantity(req) else {
-        return Ok(
-            incorrect("quantity", "The quantity must be between 1 and 1000.").product(generator.product_id.get())
-        );
+        return Ok(incorrect("quantity", "The quantity must be between 1 and 1000.").product(generator.product_id));
     };
     match generator.check_mint(quantity) {
         Ok(()) => {}
-        Err(GeneratorError::Inactive) => return Ok(Reply::new(806).product(generator.product_id.get())),
+        Err(GeneratorError::Inactive) => return Ok(Reply::new(806).product(generator.product_id)),
         Err(_) => {
-            return Ok(
-                incorrect("quantity", "The quantity must be between 1 and 1000.").product(generator.product_id.get())
-            );
+            return Ok(incorrect("quantity", "The quantity must be between 1 and 1000.").product(generator.product_id));
         }
     }
     // Keys carry at least 64 random bits; a collision with an existing key is retried once.
@@ -170,7 +170,7 @@ pub async fn generate(State(state): State<AppState>, req: KmRequest) -> Result<R
             Ok(_) => {
                 return Ok(Reply::new(815)
                     .field("licenseKeys", json!(keys))
-                    .product(generator.product_id.get()));
+                    .product(generator.product_id));
             }
             Err(StoreError::Conflict(_)) if attempt == 0 => continue,
             Err(other) => return Err(other.into()),
@@ -229,9 +229,9 @@ pub async fn assign_license_key(State(state): State<AppState>, req: KmRequest) -
         .await?
     {
         // The documented answer carries no payload beyond code and message.
-        AssignOutcome::Assigned(_) => Ok(Reply::new(800).product(license.product_id.get())),
+        AssignOutcome::Assigned(_) => Ok(Reply::new(800).product(license.product_id)),
         AssignOutcome::NotAssignable | AssignOutcome::Insufficient { .. } => {
-            Ok(Reply::new(801).product(license.product_id.get()))
+            Ok(Reply::new(801).product(license.product_id))
         }
     }
 }
@@ -271,12 +271,10 @@ pub async fn assign_and_activate(State(state): State<AppState>, req: KmRequest) 
         .await;
     let product_id = license.product_id;
     match outcome {
-        Ok(AssignActivation::Activated(_)) => Ok(Reply::new(300).product(product_id.get())),
-        Ok(AssignActivation::NotAssignable) => Ok(Reply::new(801).product(product_id.get())),
+        Ok(AssignActivation::Activated(_)) => Ok(Reply::new(300).product(product_id)),
+        Ok(AssignActivation::NotAssignable) => Ok(Reply::new(801).product(product_id)),
         Err(StoreError::NotFound | StoreError::Denied(Denial::LicenseNotFound)) => Ok(Reply::new(801)),
-        Err(StoreError::Denied(denial)) => {
-            Ok(Reply::new(denial_code(denial, Command::Activate)).product(product_id.get()))
-        }
+        Err(StoreError::Denied(denial)) => Ok(Reply::new(denial_code(denial, Command::Activate)).product(product_id)),
         Err(other) => Err(other.into()),
     }
 }
@@ -332,12 +330,12 @@ async fn random_assign_for(
         },
         None => None,
     };
-    let Some(product) = product.filter(|p| caller.in_scope(p.id.get())) else {
+    let Some(product) = product.filter(|p| caller.in_scope(p.id)) else {
         return Ok((Reply::new(805), false));
     };
     let Some(quantity) = quantity(req) else {
         return Ok((
-            incorrect("quantity", "The quantity must be between 1 and 1000.").product(product.id.get()),
+            incorrect("quantity", "The quantity must be between 1 and 1000.").product(product.id),
             false,
         ));
     };
@@ -345,8 +343,8 @@ async fn random_assign_for(
     let owner = owner(req);
     let now = state.now();
     let mint = if generate {
-        let Some(generator) = product_generator(state, product.id.get()).await? else {
-            return Ok((Reply::new(806).product(product.id.get()), false));
+        let Some(generator) = product_generator(state, product.id).await? else {
+            return Ok((Reply::new(806).product(product.id), false));
         };
         // Offered for the shortfall only; the store takes as many as it needs.
         mint_keys(&generator, quantity as usize)?
@@ -370,14 +368,14 @@ async fn random_assign_for(
         }
         Some(callback) => {
             // Signed with the key the answer would use, inside the assignment's transaction.
-            let (key, used) = super::signing_key(state, Some(product.id.get())).await?;
+            let (key, used) = super::signing_key(state, Some(product.id)).await?;
             let product_id = product.id;
             let callback = callback.clone();
             let render = move |licenses: &[License]| {
                 let keys = licenses.iter().map(license_json).collect();
                 let reply = Reply::new(803)
                     .field("license_keys", Value::Array(keys))
-                    .product(product_id.get());
+                    .product(product_id);
                 callback
                     .delivery(reply, &key, used, now)
                     .map_err(|error| error.to_string())
@@ -404,19 +402,19 @@ async fn random_assign_for(
             }
             let reply = Reply::new(803)
                 .field("license_keys", Value::Array(keys))
-                .product(product.id.get());
+                .product(product.id);
             Ok((reply, callback.is_some()))
         }
         Ok(AssignOutcome::Insufficient { available }) => Ok((
             Reply::new(802)
                 .field("available_quantity", json!(available))
-                .product(product.id.get()),
+                .product(product.id),
             false,
         )),
         Ok(AssignOutcome::NotAssignable) => Ok((
             Reply::new(802)
                 .field("available_quantity", json!(0))
-                .product(product.id.get()),
+                .product(product.id),
             false,
         )),
         Err(other) => Err(other.into()),

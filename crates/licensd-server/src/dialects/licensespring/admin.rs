@@ -50,7 +50,7 @@ fn enabled() -> bool {
 pub async fn create_product_version(
     admin: Admin,
     State(state): State<AppState>,
-    ApiPath(product_id): ApiPath<i64>,
+    ApiPath(product_id): ApiPath<ProductId>,
     ApiJson(body): ApiJson<CreateProductVersion>,
 ) -> Result<(StatusCode, Json<ProductVersion>), ApiError> {
     require_text("version", &body.version, 64)?;
@@ -71,7 +71,7 @@ pub async fn create_product_version(
     lookup::product(&state, product_id).await?;
     let now = state.now();
     let new = ProductVersionSpec {
-        product_id: ProductId::new(product_id),
+        product_id,
         version: body.version,
         environment: body.environment,
         channel: body.channel,
@@ -95,12 +95,12 @@ pub async fn create_product_version(
 pub async fn list_product_versions(
     _admin: Admin,
     State(state): State<AppState>,
-    ApiPath(product_id): ApiPath<i64>,
+    ApiPath(product_id): ApiPath<ProductId>,
 ) -> Result<Json<Vec<ProductVersion>>, ApiError> {
     lookup::product(&state, product_id).await?;
     let versions = state
         .store
-        .list_product_versions(ProductId::new(product_id))
+        .list_product_versions(product_id)
         .await
         .for_resource("product version")?;
     Ok(Json(versions))
@@ -148,28 +148,20 @@ pub struct BundleLicenses {
     pub member_license_ids: Vec<i64>,
 }
 
-async fn bundle_products_of(state: &AppState, product_id: i64) -> Result<BundleProducts, ApiError> {
+async fn bundle_products_of(state: &AppState, product_id: ProductId) -> Result<BundleProducts, ApiError> {
     lookup::product(state, product_id).await?;
-    let member_product_ids = state
-        .store
-        .bundle_products(ProductId::new(product_id))
-        .await
-        .for_resource("product")?;
+    let member_product_ids = state.store.bundle_products(product_id).await.for_resource("product")?;
     Ok(BundleProducts {
-        product_id,
+        product_id: product_id.get(),
         member_product_ids: member_product_ids.into_iter().map(i64::from).collect(),
     })
 }
 
-async fn bundle_licenses_of(state: &AppState, license_id: i64) -> Result<BundleLicenses, ApiError> {
+async fn bundle_licenses_of(state: &AppState, license_id: LicenseId) -> Result<BundleLicenses, ApiError> {
     lookup::license(state, license_id).await?;
-    let member_license_ids = state
-        .store
-        .bundle_licenses(LicenseId::new(license_id))
-        .await
-        .for_resource("license")?;
+    let member_license_ids = state.store.bundle_licenses(license_id).await.for_resource("license")?;
     Ok(BundleLicenses {
-        license_id,
+        license_id: license_id.get(),
         member_license_ids: member_license_ids.into_iter().map(i64::from).collect(),
     })
 }
@@ -181,17 +173,18 @@ async fn bundle_licenses_of(state: &AppState, license_id: i64) -> Result<BundleL
 pub async fn add_bundle_product(
     admin: Admin,
     State(state): State<AppState>,
-    ApiPath(product_id): ApiPath<i64>,
+    ApiPath(product_id): ApiPath<ProductId>,
     ApiJson(body): ApiJson<AddBundleProduct>,
 ) -> Result<(StatusCode, Json<BundleProducts>), ApiError> {
-    for id in [product_id, body.product_id] {
+    let member_id = ProductId::new(body.product_id);
+    for id in [product_id, member_id] {
         lookup::product(&state, id).await?;
     }
     state
         .store
         .add_bundle_product(
-            ProductId::new(product_id),
-            ProductId::new(body.product_id),
+            product_id,
+            member_id,
             admin.event("product.bundle_member_added", "product"),
             state.now(),
         )
@@ -205,7 +198,7 @@ pub async fn add_bundle_product(
 pub async fn list_bundle_products(
     _admin: Admin,
     State(state): State<AppState>,
-    ApiPath(product_id): ApiPath<i64>,
+    ApiPath(product_id): ApiPath<ProductId>,
 ) -> Result<Json<BundleProducts>, ApiError> {
     Ok(Json(bundle_products_of(&state, product_id).await?))
 }
@@ -216,11 +209,11 @@ pub async fn list_bundle_products(
 pub async fn remove_bundle_product(
     admin: Admin,
     State(state): State<AppState>,
-    ApiPath((product_id, member_id)): ApiPath<(i64, i64)>,
+    ApiPath((product_id, member_id)): ApiPath<(ProductId, ProductId)>,
 ) -> Result<StatusCode, ApiError> {
     let write = state.store.remove_bundle_product(
-        ProductId::new(product_id),
-        ProductId::new(member_id),
+        product_id,
+        member_id,
         admin.event("product.bundle_member_removed", "product"),
         state.now(),
     );
@@ -234,17 +227,18 @@ pub async fn remove_bundle_product(
 pub async fn link_bundle_license(
     admin: Admin,
     State(state): State<AppState>,
-    ApiPath(license_id): ApiPath<i64>,
+    ApiPath(license_id): ApiPath<LicenseId>,
     ApiJson(body): ApiJson<LinkBundleLicense>,
 ) -> Result<(StatusCode, Json<BundleLicenses>), ApiError> {
-    for id in [license_id, body.license_id] {
+    let member_id = LicenseId::new(body.license_id);
+    for id in [license_id, member_id] {
         lookup::license(&state, id).await?;
     }
     state
         .store
         .link_bundle_license(
-            LicenseId::new(license_id),
-            LicenseId::new(body.license_id),
+            license_id,
+            member_id,
             admin.event("license.bundle_member_linked", "license"),
             state.now(),
         )
@@ -258,7 +252,7 @@ pub async fn link_bundle_license(
 pub async fn list_bundle_licenses(
     _admin: Admin,
     State(state): State<AppState>,
-    ApiPath(license_id): ApiPath<i64>,
+    ApiPath(license_id): ApiPath<LicenseId>,
 ) -> Result<Json<BundleLicenses>, ApiError> {
     Ok(Json(bundle_licenses_of(&state, license_id).await?))
 }
@@ -269,21 +263,15 @@ pub async fn list_bundle_licenses(
 pub async fn unlink_bundle_license(
     admin: Admin,
     State(state): State<AppState>,
-    ApiPath((license_id, member_id)): ApiPath<(i64, i64)>,
+    ApiPath((license_id, member_id)): ApiPath<(LicenseId, LicenseId)>,
 ) -> Result<StatusCode, ApiError> {
     // Only a member of this bundle license is unlinked through it.
-    let linked = state
-        .store
-        .bundle_of_license(LicenseId::new(member_id))
-        .await
-        .for_resource("license")?;
-    if linked != Some(LicenseId::new(license_id)) {
+    let linked = state.store.bundle_of_license(member_id).await.for_resource("license")?;
+    if linked != Some(license_id) {
         return Err(ApiError::not_found("bundle member license"));
     }
     let event = admin.event("license.bundle_member_unlinked", "license");
-    let write = state
-        .store
-        .unlink_bundle_license(LicenseId::new(member_id), event, state.now());
+    let write = state.store.unlink_bundle_license(member_id, event, state.now());
     no_content("bundle member license", write).await
 }
 

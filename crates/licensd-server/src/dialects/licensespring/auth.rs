@@ -31,11 +31,11 @@ pub struct Caller {
 
 impl Caller {
     /// `access::admit` for this caller's request, refusals in LicenseSpring's codes.
-    fn admit(&self, write: bool, product: Option<i64>) -> Result<(), LsError> {
+    fn admit(&self, write: bool, product: Option<ProductId>) -> Result<(), LsError> {
         let request = AccessRequest {
             peer: self.peer,
             write,
-            product: product.map(ProductId::new),
+            product,
         };
         self.credential
             .admit(&request)
@@ -48,7 +48,7 @@ impl Caller {
     }
 
     /// A product-scoped key may only be used for its own product.
-    pub fn require_product(&self, product_id: i64) -> Result<(), LsError> {
+    pub fn require_product(&self, product_id: ProductId) -> Result<(), LsError> {
         self.admit(false, Some(product_id))
     }
 }

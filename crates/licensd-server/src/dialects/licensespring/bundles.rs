@@ -137,7 +137,7 @@ async fn check_all(call: &LsCall, identity: Identity, hardware_id: &str) -> Resu
     let ids = bundle_license_ids(state, &identity.license).await?;
     let mut reports = Vec::with_capacity(ids.len());
     for id in ids {
-        reports.push(validated(state, id.get(), hardware_id).await?);
+        reports.push(validated(state, id, hardware_id).await?);
     }
     let mut list = Vec::with_capacity(reports.len());
     for report in reports {

@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use licensd_domain::keygen::KeyPattern;
 use licensd_domain::*;
-use licensd_store::{LicenseFilter, NewCustomer, NewLicense, NewLicenseUser, Page, StoreError};
+use licensd_store::{LicenseFilter, LicenseSettings, NewCustomer, NewLicense, NewLicenseUser, Page, StoreError};
 use serde_json::{Value, json};
 
 fn generate_key() -> Result<String, LsError> {
@@ -49,7 +49,7 @@ pub async fn generate_keys(State(state): State<AppState>, peer: Peer, headers: H
             let params = query_params(query)?;
             let caller = authenticate(&state, &headers, peer.0).await?;
             let product = product_by_code(&state, &params.req_str("product")?).await?;
-            caller.require_product(product.id.get())?;
+            caller.require_product(product.id)?;
             let quantity = params.opt_i64("quantity")?.unwrap_or(1);
             let max = i64::try_from(state.settings.max_bulk_licenses).unwrap_or(i64::MAX);
             if quantity < 1 {
@@ -164,18 +164,20 @@ fn order_license(
         product: product.clone(),
         new: NewLicense {
             product_id: product.id,
-            policy_id: policy.map(|policy| policy.id),
-            customer_id: None,
             key,
-            status: LicenseStatus::Active,
-            assignment: Assignment::Assigned,
-            terms,
-            starts_at: None,
-            expires_at,
-            maintenance_expires_at: maintenance,
-            trial_days: None,
-            order_ref: Some(order_id.to_string()),
-            metadata: json!({}),
+            settings: LicenseSettings {
+                policy_id: policy.map(|policy| policy.id),
+                customer_id: None,
+                status: LicenseStatus::Active,
+                assignment: Assignment::Assigned,
+                terms,
+                starts_at: None,
+                expires_at,
+                maintenance_expires_at: maintenance,
+                trial_days: None,
+                order_ref: Some(order_id.to_string()),
+                metadata: json!({}),
+            },
             features: policy.map(|policy| policy.features.clone()).unwrap_or_default(),
         },
         users,
@@ -224,7 +226,7 @@ pub async fn order(State(state): State<AppState>, peer: Peer, headers: HeaderMap
             for item in object_list(params.0.get("items"), "items")? {
                 let item = Params(item.clone());
                 let product = product_by_code(&state, &item.req_str("product_code")?).await?;
-                caller.require_product(product.id.get())?;
+                caller.require_product(product.id)?;
                 for spec in object_list(item.0.get("licenses"), "licenses")? {
                     let spec = Params(spec.clone());
                     ordered.push(order_license(&product, &policies, &order_id, &item, &spec, now)?);
@@ -246,9 +248,10 @@ pub async fn order(State(state): State<AppState>, peer: Peer, headers: HeaderMap
             .data(json!({"order_id": order_id}));
             let news = ordered
                 .iter()
-                .map(|ordered| NewLicense {
-                    customer_id: customer_id.map(CustomerId::new),
-                    ..ordered.new.clone()
+                .map(|ordered| {
+                    let mut l = ordered.new.clone();
+                    l.settings.customer_id = customer_id;
+                    l
                 })
                 .collect();
             let created = match state.store.create_licenses(news, event, now).await {
@@ -292,7 +295,7 @@ async fn find_or_create_customer(
     state: &AppState,
     caller: &super::auth::Caller,
     customer: &Params,
-) -> Result<i64, LsError> {
+) -> Result<CustomerId, LsError> {
     let email = customer.req_str("email")?;
     if let Some(id) = state
         .store
@@ -300,7 +303,7 @@ async fn find_or_create_customer(
         .await
         .map_err(LsError::from_store)?
     {
-        return Ok(id.get());
+        return Ok(id);
     }
     let name = [customer.opt_str("first_name")?, customer.opt_str("last_name")?]
         .into_iter()
@@ -325,7 +328,7 @@ async fn find_or_create_customer(
         .create_customer(new, event, state.now())
         .await
         .map_err(LsError::from_store)?;
-    Ok(created.id.get())
+    Ok(created.id)
 }
 
 async fn find_or_create_user(
@@ -333,7 +336,7 @@ async fn find_or_create_user(
     caller: &super::auth::Caller,
     email: &str,
     password: Option<&str>,
-    customer_id: Option<i64>,
+    customer_id: Option<CustomerId>,
 ) -> Result<LicenseUser, LsError> {
     if let Some(user) = state
         .store
@@ -352,7 +355,7 @@ async fn find_or_create_user(
         None => None,
     };
     let new = NewLicenseUser {
-        customer_id: customer_id.map(CustomerId::new),
+        customer_id,
         email: email.to_string(),
         name: None,
         password_hash,

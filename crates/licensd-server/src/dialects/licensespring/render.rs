@@ -76,7 +76,7 @@ pub fn seats_in_use(leases: &[FloatingLease], feature_id: Option<i64>, now: Mill
         .count() as i64
 }
 
-pub fn feature(feature: &LicenseFeature, license_id: i64, leases: &[FloatingLease], now: Millis) -> Value {
+pub fn feature(feature: &LicenseFeature, license_id: LicenseId, leases: &[FloatingLease], now: Millis) -> Value {
     let definition = &feature.definition;
     let mut object = json!({
         "id": definition.id,
@@ -294,7 +294,7 @@ pub fn license(view: &LicenseView<'_>) -> serde_json::Map<String, Value> {
         Value::Array(
             view.features
                 .iter()
-                .map(|f| feature(f, license.id.get(), view.leases, now))
+                .map(|f| feature(f, license.id, view.leases, now))
                 .collect(),
         ),
     );

@@ -143,23 +143,23 @@ pub async fn isv_id(_admin: Admin, State(state): State<AppState>) -> Json<IsvVie
 pub async fn list_analytical_fields(
     _admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<ProductId>,
 ) -> Result<Json<Vec<AnalyticalField>>, ApiError> {
     lookup::product(&state, id).await?;
-    Ok(Json(state.store.analytical_fields(ProductId::new(id)).await?))
+    Ok(Json(state.store.analytical_fields(id).await?))
 }
 
 #[utoipa::path(post, path = "/v1/slascone/products/{id}/analytical-fields", tag = "slascone", request_body = CreateAnalyticalField, responses((status = 201, body = AnalyticalField), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn create_analytical_field(
     admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<ProductId>,
     ApiJson(body): ApiJson<CreateAnalyticalField>,
 ) -> Result<(StatusCode, Json<AnalyticalField>), ApiError> {
     require_text("name", &body.name, 256)?;
     lookup::product(&state, id).await?;
     let write = state.store.create_analytical_field(
-        ProductId::new(id),
+        id,
         body.name.trim(),
         body.field_type,
         admin.event("slascone.analytical_field_created", "product"),
@@ -172,23 +172,23 @@ pub async fn create_analytical_field(
 pub async fn list_usage_features(
     _admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<ProductId>,
 ) -> Result<Json<Vec<UsageFeature>>, ApiError> {
     lookup::product(&state, id).await?;
-    Ok(Json(state.store.usage_features(ProductId::new(id)).await?))
+    Ok(Json(state.store.usage_features(id).await?))
 }
 
 #[utoipa::path(post, path = "/v1/slascone/products/{id}/usage-features", tag = "slascone", request_body = CreateNamed, responses((status = 201, body = UsageFeature), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn create_usage_feature(
     admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<ProductId>,
     ApiJson(body): ApiJson<CreateNamed>,
 ) -> Result<(StatusCode, Json<UsageFeature>), ApiError> {
     require_text("name", &body.name, 256)?;
     lookup::product(&state, id).await?;
     let write = state.store.create_usage_feature(
-        ProductId::new(id),
+        id,
         body.name.trim(),
         admin.event("slascone.usage_feature_created", "product"),
         state.now(),
@@ -226,10 +226,10 @@ pub async fn create_usage_module(
 pub async fn license_usage(
     _admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<LicenseId>,
 ) -> Result<Json<Vec<UsageTotalView>>, ApiError> {
     lookup::license(&state, id).await?;
-    let totals = state.store.usage_totals(LicenseId::new(id)).await?;
+    let totals = state.store.usage_totals(id).await?;
     Ok(Json(
         totals
             .into_iter()
@@ -246,10 +246,10 @@ pub async fn license_usage(
 pub async fn license_analytics(
     _admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<LicenseId>,
 ) -> Result<Json<Vec<AnalyticalValueView>>, ApiError> {
     lookup::license(&state, id).await?;
-    let values = state.store.analytical_values(LicenseId::new(id)).await?;
+    let values = state.store.analytical_values(id).await?;
     Ok(Json(
         values
             .into_iter()
@@ -418,16 +418,12 @@ pub async fn create_customer(
 pub async fn get_customer_profile(
     _admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<CustomerId>,
 ) -> Result<Json<CustomerWithProfile>, ApiError> {
-    let customer = state
-        .store
-        .get_customer(CustomerId::new(id))
-        .await
-        .for_resource("customer")?;
+    let customer = state.store.get_customer(id).await.for_resource("customer")?;
     let profile = state
         .store
-        .customer_profile(CustomerId::new(id))
+        .customer_profile(id)
         .await?
         .ok_or_else(|| ApiError::not_found("SLASCONE customer profile"))?;
     Ok(Json(CustomerWithProfile { customer, profile }))
@@ -485,10 +481,10 @@ pub struct LicenseValueView {
 pub async fn license_values(
     _admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<LicenseId>,
 ) -> Result<Json<Vec<LicenseValueView>>, ApiError> {
     lookup::license(&state, id).await?;
-    let values = state.store.license_values(LicenseId::new(id)).await?;
+    let values = state.store.license_values(id).await?;
     Ok(Json(
         values
             .into_iter()
@@ -510,7 +506,7 @@ pub struct SetLicenseValue {
 pub async fn set_license_value(
     admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<LicenseId>,
     ApiJson(body): ApiJson<SetLicenseValue>,
 ) -> Result<StatusCode, ApiError> {
     let license = lookup::license(&state, id).await?;
@@ -529,7 +525,7 @@ pub async fn set_license_value(
             ApiError::unprocessable("entry_id is not a variable or license type of the license's product")
         })?;
     let write = state.store.set_license_value(
-        LicenseId::new(id),
+        id,
         entry.id,
         &body.value,
         admin.event("slascone.license_value_set", "license"),
@@ -548,12 +544,12 @@ pub struct SetLegacyKey {
 pub async fn set_legacy_key(
     admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<LicenseId>,
     ApiJson(body): ApiJson<SetLegacyKey>,
 ) -> Result<StatusCode, ApiError> {
     require_text("legacy_key", &body.legacy_key, 256)?;
     let write = state.store.set_legacy_key(
-        LicenseId::new(id),
+        id,
         body.legacy_key.trim(),
         admin.event("slascone.legacy_key_set", "license"),
         state.now(),

@@ -146,7 +146,7 @@ pub async fn client_licenses(
             if token.client_id != client_id {
                 return Err(Conflict::ClientOnOtherToken.into());
             }
-            if active_device(state, token.license_id.get(), client_id).await?.is_none() {
+            if active_device(state, token.license_id, client_id).await?.is_none() {
                 return Err(Conflict::TokenNotAssigned.into());
             }
             vec![token]
@@ -164,8 +164,8 @@ pub async fn client_licenses(
             .get_license(token.license_id)
             .await
             .map_err(SlError::from_store)?;
-        let in_scope = caller.in_scope(license.product_id.get());
-        if in_scope && active_device(state, license.id.get(), client_id).await?.is_some() {
+        let in_scope = caller.in_scope(license.product_id);
+        if in_scope && active_device(state, license.id, client_id).await?.is_some() {
             licenses.push(license);
         }
     }

@@ -36,7 +36,7 @@ pub async fn toggle(
     let license = match request.license_key.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
         Some(key) => {
             let license = super::lookup::known_license(state, key).await?;
-            caller.require_product(license.product_id.get())?;
+            caller.require_product(license.product_id)?;
             license
         }
         None => license_by_guid(state, &caller, request.license_id).await?,

@@ -419,17 +419,17 @@ pub enum Use {
 impl Caller {
     /// A product-scoped key used for another product is a bad key for that call: 401
     /// (`access::admit`).
-    pub fn require_product(&self, product_id: i64) -> SlResult<()> {
+    pub fn require_product(&self, product_id: ProductId) -> SlResult<()> {
         let request = AccessRequest {
             peer: self.peer,
             write: false,
-            product: Some(ProductId::new(product_id)),
+            product: Some(product_id),
         };
         self.credential.admit(&request).map_err(refused)
     }
 
     /// Whether the key may act on `product_id` (lookups skip the licences of other products).
-    pub fn in_scope(&self, product_id: i64) -> bool {
+    pub fn in_scope(&self, product_id: ProductId) -> bool {
         self.require_product(product_id).is_ok()
     }
 

@@ -166,27 +166,18 @@ macro_rules! impl_keymanager {
                 now: Millis,
             ) -> Result<LicenseId> {
                 let key = item.key.as_deref().ok_or_else(|| StoreError::Conflict("a license key is required".into()))?;
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO licenses (product_id, policy_id, customer_id, key_digest, key_sealed, status, assignment, \
-                     terms, starts_at, expires_at, maintenance_expires_at, trial_days, transfer_count, deactivation_count, \
-                     consumption_used, consumption_period_start, order_ref, metadata, lock_version, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, 0, 0, $13, $14, $15, 0, $13, $13) RETURNING id",
-                )
+                let query = sqlx::query_scalar(concat!(
+                    "INSERT INTO licenses (product_id, key_digest, key_sealed, ",
+                    crate::sql::license_settings_columns!(),
+                    ", transfer_count, deactivation_count, consumption_used, consumption_period_start, lock_version, \
+                     created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 0, 0, 0, $15, 0, $15, $15) RETURNING id",
+                ))
                 .bind(item.product_id.get())
-                .bind(item.policy_id)
-                .bind(item.customer_id.map(i64::from))
                 .bind(codec.digest(key.as_bytes()))
-                .bind(codec.seal(key.as_bytes(), LICENSE_KEY))
-                .bind(item.status.as_str())
-                .bind(item.assignment.as_str())
-                .bind(to_json(&item.terms)?)
-                .bind(item.starts_at)
-                .bind(item.expires_at)
-                .bind(item.maintenance_expires_at)
-                .bind(item.trial_days)
+                .bind(codec.seal(key.as_bytes(), LICENSE_KEY));
+                let id: i64 = crate::sql::bind_license_settings!(query, &item.settings)
                 .bind(now)
-                .bind(&item.order_ref)
-                .bind(to_json(&item.metadata)?)
                 .fetch_one(conn)
                 .await
                 .map_err(conflict("license key already exists", "product does not exist"))?;

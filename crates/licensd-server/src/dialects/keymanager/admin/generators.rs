@@ -7,12 +7,12 @@ use licensd_domain::ProductId;
 pub async fn create_generator(
     admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<ProductId>,
     ApiJson(spec): ApiJson<GeneratorSpec>,
 ) -> Result<(StatusCode, Json<Generator>), ApiError> {
     spec.validate().map_err(|e| ApiError::unprocessable(e.to_string()))?;
     let write = state.store.create_generator(
-        ProductId::new(id),
+        id,
         spec,
         admin.event("keymanager.generator.created", "generator"),
         state.now(),
@@ -76,12 +76,12 @@ pub async fn delete_generator(
 pub async fn create_downloadable(
     admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<ProductId>,
     ApiJson(spec): ApiJson<DownloadableSpec>,
 ) -> Result<(StatusCode, Json<Downloadable>), ApiError> {
     spec.validate().map_err(|e| ApiError::unprocessable(e.to_string()))?;
     let write = state.store.create_downloadable(
-        ProductId::new(id),
+        id,
         spec,
         admin.event("keymanager.downloadable.created", "downloadable"),
         state.now(),

@@ -82,7 +82,7 @@ pub async fn create_api_key(
     crate::http::validate::require_text("name", &body.name, 256)?;
     let ip_allowlist = check_ip_rules(&body.ip_allowlist)?;
     let capabilities = capabilities(body.capabilities)?;
-    check_product_scope(&state, body.product_id).await?;
+    check_product_scope(&state, body.product_id.map(ProductId::new)).await?;
     let (key_id, secret) = new_key_id_and_secret()?;
     let credential = state
         .store

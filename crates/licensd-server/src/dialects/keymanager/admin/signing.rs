@@ -24,7 +24,7 @@ pub struct ProductKeyView {
 pub async fn set_product_signing_key(
     admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<ProductId>,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<ProductKeyView>), ApiError> {
     // The body is optional: an empty one asks for the default algorithm.
@@ -50,7 +50,7 @@ pub async fn set_product_signing_key(
     let stored = state
         .store
         .put_product_signing_key(
-            ProductId::new(id),
+            id,
             NewSigningKey {
                 kid: key.kid().to_string(),
                 algorithm: algorithm.as_str().to_string(),
@@ -65,7 +65,7 @@ pub async fn set_product_signing_key(
     Ok((
         StatusCode::CREATED,
         Json(ProductKeyView {
-            product_id: id,
+            product_id: id.get(),
             kid: stored.kid,
             algorithm: stored.algorithm,
             pem: public.to_pem(),
@@ -78,17 +78,17 @@ pub async fn set_product_signing_key(
 pub async fn get_product_signing_key(
     _admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<ProductId>,
 ) -> Result<Json<ProductKeyView>, ApiError> {
     let stored = state
         .store
-        .product_signing_key(ProductId::new(id))
+        .product_signing_key(id)
         .await?
         .ok_or_else(|| ApiError::not_found("product signing key"))?;
     let algorithm = Algorithm::parse(&stored.algorithm).ok_or_else(ApiError::internal)?;
     let public = PublicKey::from_spki_der(algorithm, stored.public_der).map_err(|_| ApiError::internal())?;
     Ok(Json(ProductKeyView {
-        product_id: id,
+        product_id: id.get(),
         kid: stored.kid,
         algorithm: stored.algorithm,
         pem: public.to_pem(),
@@ -100,11 +100,9 @@ pub async fn get_product_signing_key(
 pub async fn delete_product_signing_key(
     admin: Admin,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(id): ApiPath<ProductId>,
 ) -> Result<StatusCode, ApiError> {
     let event = admin.event("keymanager.product_key.deleted", "product").subject(id);
-    let write = state
-        .store
-        .delete_product_signing_key(ProductId::new(id), event, state.now());
+    let write = state.store.delete_product_signing_key(id, event, state.now());
     no_content("product signing key", write).await
 }

@@ -9,7 +9,7 @@ pub async fn check_license_feature(call: LsCall) -> Result<Response, LsError> {
     let license = call.license().await?;
     active_device(state, &license, &hardware_id).await?;
     let now = state.now();
-    let feature = license_feature(state, license.id.get(), &code).await?;
+    let feature = license_feature(state, license.id, &code).await?;
     if !licensd_domain::rules::feature_active(&feature, now) {
         return Err(denial_error(Denial::FeatureExpired));
     }
@@ -29,7 +29,7 @@ pub async fn check_license_feature(call: LsCall) -> Result<Response, LsError> {
             .map_err(LsError::from_store)?;
         return feature_response(state, &license, &code, &lease).await;
     }
-    Ok(signed(&render_feature(state, &feature, license.id.get(), now).await?))
+    Ok(signed(&render_feature(state, &feature, license.id, now).await?))
 }
 
 pub async fn add_consumption(call: LsCall) -> Result<Response, LsError> {
@@ -72,7 +72,7 @@ pub async fn add_feature_consumption(call: LsCall) -> Result<Response, LsError> 
         )
         .await
         .map_err(LsError::from_store)?;
-    let mut body = rendered_feature(&call.state, license.id.get(), &code, now).await?;
+    let mut body = rendered_feature(&call.state, license.id, &code, now).await?;
     // This endpoint spells the cap in the plural (reference §4.7).
     if let Some(map) = body.as_object_mut()
         && let Some(max) = map.remove("max_consumption")

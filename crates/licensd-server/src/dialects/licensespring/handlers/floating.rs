@@ -65,10 +65,14 @@ fn borrow_until(params: &Params, license: &License, now: Millis) -> Result<Milli
 }
 
 /// The feature `code` of a license (`feature_not_found` when it has none).
-pub(super) async fn license_feature(state: &AppState, license_id: i64, code: &str) -> Result<LicenseFeature, LsError> {
+pub(super) async fn license_feature(
+    state: &AppState,
+    license_id: LicenseId,
+    code: &str,
+) -> Result<LicenseFeature, LsError> {
     state
         .store
-        .license_features(LicenseId::new(license_id))
+        .license_features(license_id)
         .await
         .map_err(LsError::from_store)?
         .into_iter()
@@ -80,12 +84,12 @@ pub(super) async fn license_feature(state: &AppState, license_id: i64, code: &st
 pub(super) async fn render_feature(
     state: &AppState,
     feature: &LicenseFeature,
-    license_id: i64,
+    license_id: LicenseId,
     now: Millis,
 ) -> Result<Value, LsError> {
     let leases = state
         .store
-        .live_leases(LicenseId::new(license_id), now)
+        .live_leases(license_id, now)
         .await
         .map_err(LsError::from_store)?;
     Ok(render::feature(feature, license_id, &leases, now))
@@ -94,7 +98,7 @@ pub(super) async fn render_feature(
 /// The feature `code` of a license as the License API renders it (with its live seats).
 pub(super) async fn rendered_feature(
     state: &AppState,
-    license_id: i64,
+    license_id: LicenseId,
     code: &str,
     now: Millis,
 ) -> Result<Value, LsError> {
@@ -110,7 +114,7 @@ pub(super) async fn feature_response(
     lease: &FloatingLease,
 ) -> Result<Response, LsError> {
     let now = state.now();
-    let mut body = rendered_feature(state, license.id.get(), code, now).await?;
+    let mut body = rendered_feature(state, license.id, code, now).await?;
     if let Some(map) = body.as_object_mut() {
         map.insert("borrowed_until".into(), json!(lease.borrowed_until.map(to_rfc3339)));
         map.insert("floating_end_date".into(), json!(to_rfc3339(lease.expires_at)));

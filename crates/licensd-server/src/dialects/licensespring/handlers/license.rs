@@ -47,7 +47,7 @@ pub async fn check_license(call: LsCall<true>) -> Result<Response, LsError> {
             None => {
                 let identity = call.identify(false).await?;
                 let include_expired_features = include_expired_features(&call.params)?;
-                let report = validated(&call.state, identity.license.id.get(), &hardware_id).await?;
+                let report = validated(&call.state, identity.license.id, &hardware_id).await?;
                 (identity, include_expired_features, report)
             }
         };
@@ -74,15 +74,11 @@ pub(crate) fn include_expired_features(params: &Params) -> Result<bool, LsError>
 /// as the device is one of its own.
 pub(crate) async fn validated(
     state: &AppState,
-    license_id: i64,
+    license_id: LicenseId,
     hardware_id: &str,
 ) -> Result<licensd_store::ValidationReport, LsError> {
     let report = state
-        .validate(
-            LicenseRef::Id(LicenseId::new(license_id)),
-            Some(hardware_id),
-            state.now(),
-        )
+        .validate(LicenseRef::Id(license_id), Some(hardware_id), state.now())
         .await
         .map_err(LsError::from_store)?;
     usable(report)

@@ -341,7 +341,7 @@ pub(crate) async fn begin(
         (Some(None), Some(code)) => return Err(unknown_product(unknown, &code)),
         _ => product(state, params, unknown).await?,
     };
-    caller.require_product(product.id.get())?;
+    caller.require_product(product.id)?;
     Ok((caller, product))
 }
 

@@ -9,12 +9,12 @@ fn trial_marker(hardware_id: &str) -> String {
 
 /// The answer for a device whose trial was already issued (one trial per hardware id and
 /// product, kept by a unique index on the marker).
-async fn existing_trial(state: &AppState, product_id: i64, marker: &str) -> Result<Option<Response>, LsError> {
+async fn existing_trial(state: &AppState, product_id: ProductId, marker: &str) -> Result<Option<Response>, LsError> {
     let existing = state
         .store
         .list_licenses(
             licensd_store::LicenseFilter {
-                product_id: Some(ProductId::new(product_id)),
+                product_id: Some(product_id),
                 order_ref: Some(marker.to_string()),
                 ..Default::default()
             },
@@ -72,7 +72,7 @@ pub async fn trial_key(call: LsCall) -> Result<Response, LsError> {
     };
     call.caller.require_write()?;
     let marker = trial_marker(&hardware_id);
-    if let Some(reply) = existing_trial(state, product.id.get(), &marker).await? {
+    if let Some(reply) = existing_trial(state, product.id, &marker).await? {
         return Ok(reply);
     }
     let now = state.now();
@@ -91,19 +91,21 @@ pub async fn trial_key(call: LsCall) -> Result<Response, LsError> {
     licensd_crypto::random_bytes(&mut random).map_err(|_| LsError::internal())?;
     let new = licensd_store::NewLicense {
         product_id: product.id,
-        policy_id: policy.as_ref().map(|policy| policy.id),
-        customer_id: None,
         key: Some(pattern.generate(&random)),
-        status: LicenseStatus::Active,
-        assignment: Assignment::Assigned,
-        terms,
-        starts_at: None,
-        // The trial clock starts at first activation (`rules::plan_activation`).
-        expires_at: None,
-        maintenance_expires_at: maintenance,
-        trial_days: Some(trial_days),
-        order_ref: Some(marker.clone()),
-        metadata: json!({"trial_email": email}),
+        settings: licensd_store::LicenseSettings {
+            policy_id: policy.as_ref().map(|policy| policy.id),
+            customer_id: None,
+            status: LicenseStatus::Active,
+            assignment: Assignment::Assigned,
+            terms,
+            starts_at: None,
+            // The trial clock starts at first activation (`rules::plan_activation`).
+            expires_at: None,
+            maintenance_expires_at: maintenance,
+            trial_days: Some(trial_days),
+            order_ref: Some(marker.clone()),
+            metadata: json!({"trial_email": email}),
+        },
         features: policy
             .as_ref()
             .map(|policy| policy.features.clone())
@@ -118,7 +120,7 @@ pub async fn trial_key(call: LsCall) -> Result<Response, LsError> {
         // A concurrent request issued this device's trial first (the unique index on
         // the marker refused the second): answer with that one.
         Err(StoreError::Conflict(message)) => {
-            return match existing_trial(state, product.id.get(), &marker).await? {
+            return match existing_trial(state, product.id, &marker).await? {
                 Some(reply) => Ok(reply),
                 None => Err(LsError::from_store(StoreError::Conflict(message))),
             };

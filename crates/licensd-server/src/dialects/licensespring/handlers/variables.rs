@@ -4,7 +4,7 @@ use super::*;
 
 /// Device variables as `[{variable, value, device_id, created_at}]`; values are rendered as text
 /// (what LicenseSpring stores), which also keeps floats out of signed bodies.
-fn variable_rows(device_id: i64, variables: &Value, created_at: Value, with_id: bool) -> Value {
+fn variable_rows(device_id: DeviceId, variables: &Value, created_at: Value, with_id: bool) -> Value {
     let Some(map) = variables.as_object() else {
         return json!([]);
     };
@@ -56,7 +56,7 @@ pub async fn track_device_variables(call: LsCall) -> Result<Response, LsError> {
         )
         .await
         .map_err(LsError::from_store)?;
-    Ok(signed(&variable_rows(device_id.get(), &after, json!(now), false)))
+    Ok(signed(&variable_rows(device_id, &after, json!(now), false)))
 }
 
 pub async fn get_device_variables(
@@ -67,10 +67,5 @@ pub async fn get_device_variables(
     let license = license(&state, &product, &params).await?;
     let (device, _) = active_device(&state, &license, &hardware_id).await?;
     let created_at = json!(to_rfc3339(device.last_seen_at));
-    Ok(signed(&variable_rows(
-        device.id.get(),
-        &device.variables,
-        created_at,
-        true,
-    )))
+    Ok(signed(&variable_rows(device.id, &device.variables, created_at, true)))
 }

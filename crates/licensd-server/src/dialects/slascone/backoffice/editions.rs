@@ -117,7 +117,7 @@ pub async fn create_template(
     let product = product_by_code(&state, &code).await?;
     let request: TemplateRequest = parse_body(&body)?;
     let event = EventDraft::new(actor, "slascone.template_created", "policy");
-    let policy = create_edition(&state, product.id.get(), &request, event).await?;
+    let policy = create_edition(&state, product.id, &request, event).await?;
     json_ok(&template_view(&policy))
 }
 
@@ -126,7 +126,7 @@ pub async fn create_template(
 /// event of the caller.
 pub async fn create_edition(
     state: &AppState,
-    product_id: i64,
+    product_id: ProductId,
     request: &TemplateRequest,
     event: EventDraft,
 ) -> SlResult<Policy> {
@@ -136,7 +136,7 @@ pub async fn create_edition(
     let mut terms = LicenseTerms::default();
     apply_template(request, floating, &mut terms)?;
     let new = NewPolicy {
-        product_id: ProductId::new(product_id),
+        product_id,
         code: code_of(&name),
         name,
         terms,

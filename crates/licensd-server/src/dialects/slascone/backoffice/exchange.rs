@@ -78,7 +78,7 @@ pub async fn create_license_by_template(
         ),
         None => None,
     };
-    let release = resolve_release(&state, product.id.get(), request.software_release_limitation.as_deref())
+    let release = resolve_release(&state, product.id, request.software_release_limitation.as_deref())
         .await?
         .flatten();
     let mut values = Vec::new();
@@ -155,20 +155,22 @@ pub async fn create_license_by_template(
     }
     let new = NewLicense {
         product_id: product.id,
-        policy_id: Some(policy.id),
-        customer_id: customer.as_ref().map(|c| c.id),
         key: Some(random_guid()?),
-        status: LicenseStatus::Active,
-        assignment: Assignment::Assigned,
-        trial_days: (terms.kind == LicenseKind::Trial && expiry.is_none())
-            .then_some(product.trial_days)
-            .filter(|days| *days > 0),
-        terms,
-        starts_at: None,
-        expires_at: expiry.or(stamped_expiry),
-        maintenance_expires_at: maintenance,
-        order_ref: None,
-        metadata: serde_json::json!({"slascone": slascone}),
+        settings: LicenseSettings {
+            policy_id: Some(policy.id),
+            customer_id: customer.as_ref().map(|c| c.id),
+            status: LicenseStatus::Active,
+            assignment: Assignment::Assigned,
+            trial_days: (terms.kind == LicenseKind::Trial && expiry.is_none())
+                .then_some(product.trial_days)
+                .filter(|days| *days > 0),
+            terms,
+            starts_at: None,
+            expires_at: expiry.or(stamped_expiry),
+            maintenance_expires_at: maintenance,
+            order_ref: None,
+            metadata: serde_json::json!({"slascone": slascone}),
+        },
         features: grants,
     };
     // The license, its legacy key and its SLASCONE values are one store transaction: a refusal

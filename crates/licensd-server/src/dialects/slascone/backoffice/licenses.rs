@@ -25,14 +25,7 @@ pub async fn switch_template(
         policy_id: Some(policy.id),
         ..sla::LicenseUpdate::default()
     };
-    apply_update(
-        &state,
-        actor,
-        "slascone.license_template_switched",
-        license.id.get(),
-        update,
-    )
-    .await
+    apply_update(&state, actor, "slascone.license_template_switched", license.id, update).await
 }
 
 /// Writes a license update in one store transaction and answers the license's `LicenseInfo`;
@@ -41,20 +34,16 @@ async fn apply_update(
     state: &AppState,
     actor: String,
     action: &str,
-    license_id: i64,
+    license_id: LicenseId,
     update: sla::LicenseUpdate,
 ) -> SlResult<Response> {
     let event = EventDraft::new(actor, action, "license");
     state
         .store
-        .apply_license_update(LicenseId::new(license_id), update, event, state.now())
+        .apply_license_update(license_id, update, event, state.now())
         .await
         .map_err(update_refusal)?;
-    let license = state
-        .store
-        .get_license(LicenseId::new(license_id))
-        .await
-        .map_err(SlError::from_store)?;
+    let license = state.store.get_license(license_id).await.map_err(SlError::from_store)?;
     let product = state
         .store
         .get_product(license.product_id)
@@ -167,7 +156,7 @@ pub async fn update_license(
     };
     let release = resolve_release(
         &state,
-        license.product_id.get(),
+        license.product_id,
         request.software_release_limitation.as_deref(),
     )
     .await?;
@@ -185,5 +174,5 @@ pub async fn update_license(
         release: release.map(|r| r.map(|entry| entry.id)),
         legacy_key,
     };
-    apply_update(&state, actor, "slascone.license_updated", license.id.get(), update).await
+    apply_update(&state, actor, "slascone.license_updated", license.id, update).await
 }

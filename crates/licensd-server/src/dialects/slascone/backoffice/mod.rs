@@ -47,7 +47,7 @@ use axum::response::Response;
 use licensd_domain::backoffice::{self, CustomerProfile, Entry, EntryKind, EntryScope, TagTarget};
 use licensd_domain::*;
 use licensd_store::dialects::slascone as sl;
-use licensd_store::{NewLicense, NewPolicy, StoreError};
+use licensd_store::{LicenseSettings, NewLicense, NewPolicy, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -192,14 +192,18 @@ fn non_blank(value: Option<&str>) -> Option<String> {
 
 /// A software release limitation named by its release or id: `None` when not given, `Some(None)`
 /// for `none` or empty (a reset), 1004 when the product has no such limitation.
-async fn resolve_release(state: &AppState, product_id: i64, text: Option<&str>) -> SlResult<Option<Option<Entry>>> {
+async fn resolve_release(
+    state: &AppState,
+    product_id: ProductId,
+    text: Option<&str>,
+) -> SlResult<Option<Option<Entry>>> {
     match text.map(str::trim) {
         None => Ok(None),
         Some(text) if text.is_empty() || text.eq_ignore_ascii_case("none") => Ok(Some(None)),
         Some(text) => {
             let releases = state
                 .store
-                .list_entries(EntryKind::SoftwareRelease, Some(product_id))
+                .list_entries(EntryKind::SoftwareRelease, Some(product_id.get()))
                 .await
                 .map_err(SlError::from_store)?;
             let found = releases

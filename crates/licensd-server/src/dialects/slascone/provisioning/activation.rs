@@ -29,7 +29,7 @@ pub async fn activate(
     let client_id = required(request.client_id, Conflict::MissingClientId)?;
     let key = required(request.license_key, Conflict::InvalidLicenseKey)?;
     let (license, claim) = find_by_license_or_token_key(state, &product, &key, &client_id).await?;
-    check_software_version(state, license.id.get(), request.software_version.as_deref()).await?;
+    check_software_version(state, license.id, request.software_version.as_deref()).await?;
     let variables = request
         .client_description
         .as_ref()
@@ -56,7 +56,7 @@ pub async fn activate(
         )
         .await
         .map_err(SlError::from_store)?;
-    let token = token_after_activation(state, &caller, license.id.get(), &client_id, claim).await?;
+    let token = token_after_activation(state, &caller, license.id, &client_id, claim).await?;
     let info = render_info(
         state,
         &activation.product,
@@ -97,7 +97,7 @@ async fn licenses_to_move_from(state: &AppState, license: &License, client_id: &
         if other.product_id != license.product_id || other.terms.kind == LicenseKind::Trial {
             continue;
         }
-        if active_device(state, other.id.get(), client_id).await?.is_none() {
+        if active_device(state, other.id, client_id).await?.is_none() {
             continue;
         }
         if other.customer_id.is_some() && other.customer_id == license.customer_id {
@@ -110,13 +110,13 @@ async fn licenses_to_move_from(state: &AppState, license: &License, client_id: &
 
 /// 1003 when the client runs a newer version than the license's software release limitation
 /// covers (the limitation is the highest release the license may run).
-pub async fn check_software_version(state: &AppState, license_id: i64, version: Option<&str>) -> SlResult<()> {
+pub async fn check_software_version(state: &AppState, license_id: LicenseId, version: Option<&str>) -> SlResult<()> {
     let Some(version) = version.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(());
     };
     let values = state
         .store
-        .license_values(LicenseId::new(license_id))
+        .license_values(license_id)
         .await
         .map_err(SlError::from_store)?;
     let limitation = values
@@ -131,11 +131,11 @@ pub async fn check_software_version(state: &AppState, license_id: i64, version: 
 }
 
 /// The token key of (license, client), creating it on first use.
-pub async fn issue_token(state: &AppState, license_id: i64, client_id: &str) -> SlResult<SlasconeToken> {
+pub async fn issue_token(state: &AppState, license_id: LicenseId, client_id: &str) -> SlResult<SlasconeToken> {
     let candidate = random_guid()?;
     state
         .store
-        .token_for(LicenseId::new(license_id), client_id, &candidate, state.now())
+        .token_for(license_id, client_id, &candidate, state.now())
         .await
         .map_err(SlError::from_store)
 }
@@ -174,11 +174,7 @@ async fn find_by_license_or_token_key(
     if license.product_id != product.id {
         return Err(Conflict::UnknownTokenKey.into());
     }
-    if token.client_id != client_id
-        && active_device(state, license.id.get(), &token.client_id)
-            .await?
-            .is_some()
-    {
+    if token.client_id != client_id && active_device(state, license.id, &token.client_id).await?.is_some() {
         return Err(Conflict::TokenAlreadyAssigned.into());
     }
     Ok((license, Some(token.token_key)))
@@ -190,7 +186,7 @@ async fn find_by_license_or_token_key(
 async fn token_after_activation(
     state: &AppState,
     caller: &Caller,
-    license_id: i64,
+    license_id: LicenseId,
     client_id: &str,
     claim: Option<String>,
 ) -> SlResult<SlasconeToken> {
@@ -257,7 +253,7 @@ pub async fn offline_activation(
         )
         .await
         .map_err(SlError::from_store)?;
-    let token = token_after_activation(&state, &caller, license.id.get(), &client_id, claim).await?;
+    let token = token_after_activation(&state, &caller, license.id, &client_id, claim).await?;
     let xml = super::super::xml::activation_file(
         &state.keys.rsa(),
         activation.license.key.as_deref().unwrap_or_default(),

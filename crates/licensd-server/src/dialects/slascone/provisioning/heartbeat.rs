@@ -33,7 +33,7 @@ pub async fn heartbeat(
     if let Err(denial) = report.outcome {
         return Err(denial.into());
     }
-    check_software_version(state, license.id.get(), request.software_version.as_deref()).await?;
+    check_software_version(state, license.id, request.software_version.as_deref()).await?;
     // Record what the client reported. `activate` on an active device only refreshes it; the
     // license is re-checked under its lock, so a license that just expired is refused here too.
     let refreshed = state
@@ -99,7 +99,7 @@ async fn client_license(
         if token.client_id != client_id {
             return Err(Conflict::ClientOnOtherToken.into());
         }
-        if active_device(state, license.id.get(), client_id).await?.is_none() {
+        if active_device(state, license.id, client_id).await?.is_none() {
             return Err(Conflict::TokenNotAssigned.into());
         }
         return Ok((license, token));
@@ -116,17 +116,17 @@ async fn client_license(
             .get_license(token.license_id)
             .await
             .map_err(SlError::from_store)?;
-        if license.product_id == product.id && active_device(state, license.id.get(), client_id).await?.is_some() {
+        if license.product_id == product.id && active_device(state, license.id, client_id).await?.is_some() {
             return Ok((license, token));
         }
     }
     Err(Conflict::UnknownClient.into())
 }
 
-pub async fn active_device(state: &AppState, license_id: i64, client_id: &str) -> SlResult<Option<Device>> {
+pub async fn active_device(state: &AppState, license_id: LicenseId, client_id: &str) -> SlResult<Option<Device>> {
     let devices = state
         .store
-        .list_devices(LicenseId::new(license_id))
+        .list_devices(license_id)
         .await
         .map_err(SlError::from_store)?;
     Ok(devices
@@ -153,7 +153,7 @@ pub async fn unassign(
         .get_license(token.license_id)
         .await
         .map_err(SlError::from_store)?;
-    caller.require_product(license.product_id.get())?;
+    caller.require_product(license.product_id)?;
     match state
         .store
         .deactivate(

@@ -46,7 +46,7 @@ pub async fn product(state: &AppState, caller: &Caller, product_id: Option<Strin
         Err(StoreError::NotFound) => return Err(Conflict::UnknownProduct.into()),
         Err(other) => return Err(SlError::from_store(other)),
     };
-    caller.require_product(product.id.get())?;
+    caller.require_product(product.id)?;
     Ok(product)
 }
 
@@ -62,7 +62,7 @@ pub async fn license_by_guid(state: &AppState, caller: &Caller, license_id: Opti
         Err(StoreError::NotFound) => return Err(Conflict::InvalidLicenseKey.into()),
         Err(other) => return Err(SlError::from_store(other)),
     };
-    caller.require_product(license.product_id.get())?;
+    caller.require_product(license.product_id)?;
     Ok(license)
 }
 

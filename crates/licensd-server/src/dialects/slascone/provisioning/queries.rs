@@ -34,7 +34,7 @@ pub async fn by_license(
             super::super::lookup::known_license(&state, &key).await?
         }
     };
-    caller.require_product(license.product_id.get())?;
+    caller.require_product(license.product_id)?;
     let product = state
         .store
         .get_product(license.product_id)

@@ -20,7 +20,7 @@ pub async fn validate(
     let state = &state;
     let key = required(request.license_key, Conflict::InvalidLicenseKey)?;
     let license = super::super::lookup::known_license(state, &key).await?;
-    caller.require_product(license.product_id.get())?;
+    caller.require_product(license.product_id)?;
     let product = state
         .store
         .get_product(license.product_id)
@@ -34,7 +34,7 @@ pub async fn validate(
     let client = request.client_id.filter(|id| !id.trim().is_empty());
     let (device, token) = match &client {
         Some(client_id) => (
-            active_device(state, license.id.get(), client_id).await?,
+            active_device(state, license.id, client_id).await?,
             state
                 .store
                 .token_of(license.id, client_id)
