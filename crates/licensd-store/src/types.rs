@@ -130,6 +130,24 @@ pub struct LicenseSettings {
 }
 
 impl LicenseSettings {
+    /// An active, assigned license under `terms` with nothing else set (no policy, customer,
+    /// dates, trial, order reference; empty metadata): the base the issuers override.
+    pub fn active(terms: LicenseTerms) -> Self {
+        Self {
+            policy_id: None,
+            customer_id: None,
+            status: LicenseStatus::Active,
+            assignment: Assignment::Assigned,
+            terms,
+            starts_at: None,
+            expires_at: None,
+            maintenance_expires_at: None,
+            trial_days: None,
+            order_ref: None,
+            metadata: serde_json::json!({}),
+        }
+    }
+
     /// The license's current settings.
     pub fn of(license: &License) -> Self {
         Self {

@@ -37,19 +37,7 @@ fn license(product_id: i64, key: &str, terms: LicenseTerms) -> NewLicense {
     NewLicense {
         product_id: ProductId::new(product_id),
         key: Some(key.into()),
-        settings: LicenseSettings {
-            policy_id: None,
-            customer_id: None,
-            status: LicenseStatus::Active,
-            assignment: Assignment::Assigned,
-            terms,
-            starts_at: None,
-            expires_at: None,
-            maintenance_expires_at: None,
-            trial_days: None,
-            order_ref: None,
-            metadata: json!({}),
-        },
+        settings: LicenseSettings::active(terms),
         features: vec![],
     }
 }

@@ -539,19 +539,7 @@ pub fn new_license(product_id: ProductId, key: &str, terms: LicenseTerms) -> New
     NewLicense {
         product_id,
         key: Some(key.into()),
-        settings: LicenseSettings {
-            policy_id: None,
-            customer_id: None,
-            status: LicenseStatus::Active,
-            assignment: Assignment::Assigned,
-            terms,
-            starts_at: None,
-            expires_at: None,
-            maintenance_expires_at: None,
-            trial_days: None,
-            order_ref: None,
-            metadata: json!({}),
-        },
+        settings: LicenseSettings::active(terms),
         features: Vec::new(),
     }
 }

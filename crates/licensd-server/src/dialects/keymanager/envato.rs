@@ -14,7 +14,7 @@ use super::envelope::Reply;
 use super::request::KmRequest;
 use super::views::{LicenseAttrs, ProductAttrs};
 use crate::state::AppState;
-use licensd_domain::{Assignment, DeviceInfo, EventDraft, LicenseStatus, LicenseTerms, Product};
+use licensd_domain::{DeviceInfo, EventDraft, LicenseTerms, Product};
 use licensd_store::{LicenseRef, LicenseSettings, NewLicense, Page, StoreError};
 use serde_json::{Value, json};
 
@@ -132,19 +132,11 @@ pub async fn import(
     let new = NewLicense {
         product_id: product.id,
         key: Some(code.to_string()),
+        // An Envato regular license covers one end product: one activation.
         settings: LicenseSettings {
-            policy_id: None,
-            customer_id: None,
-            status: LicenseStatus::Active,
-            assignment: Assignment::Assigned,
-            // An Envato regular license covers one end product: one activation.
-            terms: LicenseTerms::default(),
-            starts_at: None,
-            expires_at: None,
-            maintenance_expires_at: None,
-            trial_days: None,
             order_ref: Some(format!("envato:{item}")),
             metadata: attrs.write_into(&json!({})),
+            ..LicenseSettings::active(LicenseTerms::default())
         },
         features: Vec::new(),
     };

@@ -230,24 +230,7 @@ pub async fn authenticate_reading(
         .ok_or_else(|| LsError::bad("authorization_invalid_headers", "Date is not an RFC 7231 date"))?;
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let message = signing_string(&names, headers)?;
-    let (found, product) = match product_code {
-        Some(code) => {
-            let (found, product) = state
-                .store
-                .find_credential_and_product(Dialect::LicenseSpring, &api_key, code)
-                .await
-                .map_err(LsError::from_store)?;
-            (found, Some(product))
-        }
-        None => (
-            state
-                .store
-                .find_credential(Dialect::LicenseSpring, &api_key)
-                .await
-                .map_err(LsError::from_store)?,
-            None,
-        ),
-    };
+    let (found, product) = credential_and_product(state, &api_key, product_code).await?;
     let Some((credential, shared_key)) = found else {
         return Err(LsError::bad("invalid_api_key", "unknown API key"));
     };
@@ -260,6 +243,34 @@ pub async fn authenticate_reading(
     }
     check_skew(state, date)?;
     Ok((admit(credential, peer, false)?, product))
+}
+
+/// The LicenseSpring credential with public id `key_id` (API key or OAuth client id) and, when
+/// `product_code` is given, the product with that code as `Some(found)`, read together
+/// (`find_credential_and_product`, one round trip on PostgreSQL). Neither is judged here: callers
+/// refuse in their own order (credential first, an unknown product after authentication).
+pub(super) async fn credential_and_product(
+    state: &AppState,
+    key_id: &str,
+    product_code: Option<&str>,
+) -> Result<(Option<(Credential, String)>, Option<Option<Product>>), LsError> {
+    let store = &state.store;
+    match product_code {
+        Some(code) => {
+            let (found, product) = store
+                .find_credential_and_product(Dialect::LicenseSpring, key_id, code)
+                .await
+                .map_err(LsError::from_store)?;
+            Ok((found, Some(product)))
+        }
+        None => Ok((
+            store
+                .find_credential(Dialect::LicenseSpring, key_id)
+                .await
+                .map_err(LsError::from_store)?,
+            None,
+        )),
+    }
 }
 
 /// The `Date` header of a bearer request: RFC 7231 and inside the window.

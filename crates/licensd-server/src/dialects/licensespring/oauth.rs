@@ -64,24 +64,7 @@ pub async fn verify_bearer_reading(
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .ok_or_else(malformed)?;
     let expires_at: Millis = expires.parse().map_err(|_| malformed())?;
-    let (found, product) = match product_code {
-        Some(code) => {
-            let (found, product) = state
-                .store
-                .find_credential_and_product(Dialect::LicenseSpring, &client_id, code)
-                .await
-                .map_err(LsError::from_store)?;
-            (found, Some(product))
-        }
-        None => (
-            state
-                .store
-                .find_credential(Dialect::LicenseSpring, &client_id)
-                .await
-                .map_err(LsError::from_store)?,
-            None,
-        ),
-    };
+    let (found, product) = super::auth::credential_and_product(state, &client_id, product_code).await?;
     let (credential, secret) = found.ok_or_else(malformed)?;
     let expected = mac(&secret, &client_id, expires_at);
     if !licensd_crypto::constant_time_eq(expected.as_bytes(), given.as_bytes()) {
