@@ -13,12 +13,12 @@ use super::codes::Conflict;
 use super::info::{self, utc};
 use super::provisioning::{active_device, event, license_by_guid};
 use super::wire::{Call, ReadCall, WriteCall};
-use super::wire::{Caller, SlError, SlResult, guid_id, id_guid, json_ok, text_ok};
+use super::wire::{Caller, SlError, SlResult, guid_id, id_guid, json_ok, required, text_ok};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::response::Response;
 use licensd_domain::*;
-use licensd_store::{LicenseRef, StoreError};
+use licensd_store::LicenseRef;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -181,10 +181,7 @@ pub async fn heartbeat(
     Call(caller, request): WriteCall<ConsumptionHeartbeat>,
 ) -> SlResult<Response> {
     let state = &state;
-    let client_id = match request.client_id.as_deref().map(str::trim) {
-        Some(id) if !id.is_empty() => id.to_owned(),
-        _ => return Err(Conflict::MissingClientId.into()),
-    };
+    let client_id = required(request.client_id.as_deref(), Conflict::MissingClientId)?;
     let licenses = client_licenses(state, &caller, &client_id, request.token_key.as_deref()).await?;
     // Check every item before consuming anything.
     let mut planned = Vec::new();
@@ -274,15 +271,11 @@ pub async fn rollback(State(state): State<AppState>, Call(caller, value): WriteC
     }
     for id in ids {
         let scope = caller.credential.product_id;
-        match state
+        state
             .store
             .rollback_consumption(id, scope, event(&caller, "slascone.consumption_rollback"), state.now())
             .await
-        {
-            Ok(_) => {}
-            Err(StoreError::NotFound) => return Err(Conflict::LimitationDoesNotExist.into()),
-            Err(other) => return Err(SlError::from_store(other)),
-        }
+            .map_err(SlError::not_found_as(Conflict::LimitationDoesNotExist))?;
     }
     Ok(text_ok("The consumption transactions were rolled back."))
 }

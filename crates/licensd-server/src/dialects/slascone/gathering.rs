@@ -10,9 +10,10 @@
 use super::codes::Conflict;
 use super::consumption::client_licenses;
 use super::info::utc;
+use super::lookup::known_product;
 use super::wire::{AdminCall, AdminKey, Call, Caller, SlPath, WriteCall};
 
-use super::wire::{SlError, SlResult, guid_id, id_guid, json_ok, parse_body, text_ok};
+use super::wire::{SlError, SlResult, guid_id, id_guid, json_ok, parse_body, required, text_ok};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::response::Response;
@@ -72,27 +73,54 @@ pub struct AnalyticalHeartbeat {
     pub analytical_heartbeat: Vec<AnalyticalItem>,
 }
 
-fn client_id(value: Option<&str>) -> SlResult<String> {
-    match value.map(str::trim) {
-        Some(id) if !id.is_empty() => Ok(id.to_owned()),
-        _ => Err(Conflict::MissingClientId.into()),
-    }
+/// The licenses a heartbeat may report for, each with what its product defines (analytical
+/// fields or usage features), and the one it reports for: both heartbeats look up the items they
+/// report among these, and one heartbeat reports for one license.
+struct Candidates<T> {
+    per_license: Vec<(i64, Vec<T>)>,
+    chosen: Option<i64>,
 }
 
-/// Each candidate license's id with what its product defines (analytical fields or usage
-/// features), read by `defined` from the product id: both heartbeats look up the items they report
-/// among these.
-async fn per_license<T, F, Fut>(licenses: &[License], defined: F) -> SlResult<Vec<(i64, Vec<T>)>>
-where
-    F: Fn(i64) -> Fut,
-    Fut: std::future::Future<Output = Result<Vec<T>, StoreError>>,
-{
-    let mut candidates = Vec::with_capacity(licenses.len());
-    for license in licenses {
-        let items = defined(license.product_id.get()).await.map_err(SlError::from_store)?;
-        candidates.push((license.id.get(), items));
+impl<T> Candidates<T> {
+    /// Reads what each license's product defines with `defined` (from the product id).
+    async fn load<F, Fut>(licenses: &[License], defined: F) -> SlResult<Self>
+    where
+        F: Fn(i64) -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<T>, StoreError>>,
+    {
+        let mut per_license = Vec::with_capacity(licenses.len());
+        for license in licenses {
+            let items = defined(license.product_id.get()).await.map_err(SlError::from_store)?;
+            per_license.push((license.id.get(), items));
+        }
+        Ok(Candidates {
+            per_license,
+            chosen: None,
+        })
     }
-    Ok(candidates)
+
+    /// The first definition `matches` picks, whose license the heartbeat then reports for;
+    /// `unknown` when no candidate defines it, or when it belongs to another license than the
+    /// heartbeat's earlier items.
+    fn find(&mut self, matches: impl Fn(&T) -> bool, unknown: Conflict) -> SlResult<&T> {
+        let found = self
+            .per_license
+            .iter()
+            .find_map(|(license, items)| items.iter().find(|item| matches(item)).map(|item| (*license, item)));
+        let Some((owner, item)) = found else {
+            return Err(unknown.into());
+        };
+        if self.chosen.is_some_and(|id| id != owner) {
+            return Err(unknown.into());
+        }
+        self.chosen = Some(owner);
+        Ok(item)
+    }
+
+    /// The license the heartbeat reports for; none when it reported no item.
+    fn chosen(&self) -> Option<LicenseId> {
+        self.chosen.map(LicenseId::new)
+    }
 }
 
 /// POST /data_gathering/analytical_heartbeats
@@ -100,29 +128,18 @@ pub async fn analytical(
     State(state): State<AppState>,
     Call(caller, request): WriteCall<AnalyticalHeartbeat>,
 ) -> SlResult<Response> {
-    let client = client_id(request.client_id.as_deref())?;
+    let client = required(request.client_id.as_deref(), Conflict::MissingClientId)?;
     let licenses = client_licenses(&state, &caller, &client, request.token_key.as_deref()).await?;
     let now = state.now();
     // The fields every candidate license's product defines.
-    let candidates = per_license(&licenses, |product| {
+    let mut candidates = Candidates::load(&licenses, |product| {
         state.store.analytical_fields(ProductId::new(product))
     })
     .await?;
-    let mut license_id = None;
     let mut reports = Vec::new();
     for item in &request.analytical_heartbeat {
         let wanted = item.analytical_field_id.as_deref().and_then(guid_id);
-        let found = candidates
-            .iter()
-            .find_map(|(license, fields)| fields.iter().find(|f| Some(f.id) == wanted).map(|f| (*license, f)));
-        let Some((owner, field)) = found else {
-            return Err(Conflict::UnknownAnalyticalField.into());
-        };
-        // One heartbeat reports for one license.
-        if license_id.is_some_and(|id| id != owner) {
-            return Err(Conflict::UnknownAnalyticalField.into());
-        }
-        license_id = Some(owner);
+        let field = candidates.find(|f| Some(f.id) == wanted, Conflict::UnknownAnalyticalField)?;
         let value = match (&item.value_array, &item.value) {
             (Some(array), _) => {
                 let texts = array.iter().map(scalar_text).collect::<SlResult<Vec<_>>>()?;
@@ -146,10 +163,10 @@ pub async fn analytical(
     }
     let ids: Vec<i64> = reports.iter().map(|r| r.field_id).collect();
     analytics::check_unique_fields(&ids).map_err(rejection)?;
-    if let Some(license_id) = license_id {
+    if let Some(license_id) = candidates.chosen() {
         state
             .store
-            .record_analytics(LicenseId::new(license_id), &client, reports, now)
+            .record_analytics(license_id, &client, reports, now)
             .await
             .map_err(SlError::from_store)?;
     }
@@ -200,27 +217,18 @@ pub async fn usage_by_name(
 }
 
 async fn usage(state: &AppState, caller: Caller, request: UsageHeartbeat, named_by: NamedBy) -> SlResult<Response> {
-    let client = client_id(request.client_id.as_deref())?;
+    let client = required(request.client_id.as_deref(), Conflict::MissingClientId)?;
     let licenses = client_licenses(state, &caller, &client, request.token_key.as_deref()).await?;
     let now = state.now();
-    let candidates = per_license(&licenses, |product| state.store.usage_features(ProductId::new(product))).await?;
-    let mut license_id = None;
+    let mut candidates =
+        Candidates::load(&licenses, |product| state.store.usage_features(ProductId::new(product))).await?;
     let mut reports = Vec::new();
     for item in &request.usage_heartbeat {
         let matches = |feature: &UsageFeature| match named_by {
             NamedBy::Id => item.usage_feature_id.as_deref().and_then(guid_id) == Some(feature.id),
             NamedBy::Name => item.usage_feature_name.as_deref().map(str::trim) == Some(feature.name.as_str()),
         };
-        let found = candidates
-            .iter()
-            .find_map(|(license, features)| features.iter().find(|f| matches(f)).map(|f| (*license, f.clone())));
-        let Some((owner, feature)) = found else {
-            return Err(Conflict::UnknownUsageFeature.into());
-        };
-        if license_id.is_some_and(|id| id != owner) {
-            return Err(Conflict::UnknownUsageFeature.into());
-        }
-        license_id = Some(owner);
+        let feature = candidates.find(matches, Conflict::UnknownUsageFeature)?;
         let module_wanted = match named_by {
             NamedBy::Id => item.usage_module_id.as_deref().map(str::trim).filter(|t| !t.is_empty()),
             NamedBy::Name => item
@@ -258,10 +266,10 @@ async fn usage(state: &AppState, caller: Caller, request: UsageHeartbeat, named_
             reported_at: instant(item.timestamp_utc.as_deref(), now)?,
         });
     }
-    if let Some(license_id) = license_id {
+    if let Some(license_id) = candidates.chosen() {
         state
             .store
-            .record_usage(LicenseId::new(license_id), &client, reports, now)
+            .record_usage(license_id, &client, reports, now)
             .await
             .map_err(SlError::from_store)?;
     }
@@ -288,27 +296,10 @@ pub struct DefinitionView {
     pub created_date_utc: String,
 }
 
-/// The product an admin path names by its code (SLASCONE product id); 3000 when unknown.
-async fn admin_product(state: &AppState, code: &str) -> SlResult<Product> {
-    match super::lookup::product_by_code(state, code).await {
-        Ok(product) => Ok(product),
-        Err(StoreError::NotFound) => Err(Conflict::UnknownProduct.into()),
-        Err(other) => Err(SlError::from_store(other)),
-    }
-}
-
 fn name_of(request: &DefinitionRequest) -> SlResult<String> {
     match request.name.as_deref().map(str::trim) {
         Some(name) if !name.is_empty() && name.len() <= 256 => Ok(name.to_owned()),
         _ => Err(SlError::BadRequest("name must be 1 to 256 characters".into())),
-    }
-}
-
-/// A uniqueness conflict of a definition becomes the dialect's "already exists" ID.
-fn exists(error: StoreError, conflict: Conflict) -> SlError {
-    match error {
-        StoreError::Conflict(_) => conflict.into(),
-        other => SlError::from_store(other),
     }
 }
 
@@ -318,7 +309,7 @@ pub async fn create_analytical_field(
     SlPath((_isv_id, code)): SlPath<(String, String)>,
     AdminCall(actor, body): AdminCall,
 ) -> SlResult<Response> {
-    let product = admin_product(&state, &code).await?;
+    let product = known_product(&state, &code).await?;
     let request: DefinitionRequest = parse_body(&body)?;
     let name = name_of(&request)?;
     let field_type = request
@@ -331,7 +322,7 @@ pub async fn create_analytical_field(
         .store
         .create_analytical_field(product.id, &name, field_type, event, state.now())
         .await
-        .map_err(|e| exists(e, Conflict::AnalyticalFieldExists))?;
+        .map_err(SlError::exists_as(Conflict::AnalyticalFieldExists))?;
     json_ok(&DefinitionView {
         id: id_guid(field.id),
         name: field.name,
@@ -346,7 +337,7 @@ pub async fn create_usage_feature(
     SlPath((_isv_id, code)): SlPath<(String, String)>,
     AdminCall(actor, body): AdminCall,
 ) -> SlResult<Response> {
-    let product = admin_product(&state, &code).await?;
+    let product = known_product(&state, &code).await?;
     let request: DefinitionRequest = parse_body(&body)?;
     let name = name_of(&request)?;
     let event = EventDraft::new(actor, "slascone.usage_feature_created", "product");
@@ -354,7 +345,7 @@ pub async fn create_usage_feature(
         .store
         .create_usage_feature(product.id, &name, event, state.now())
         .await
-        .map_err(|e| exists(e, Conflict::UsageFeatureExists))?;
+        .map_err(SlError::exists_as(Conflict::UsageFeatureExists))?;
     json_ok(&DefinitionView {
         id: id_guid(feature.id),
         name: feature.name,
@@ -369,7 +360,7 @@ pub async fn create_usage_module(
     SlPath((_isv_id, code, feature_guid)): SlPath<(String, String, String)>,
     AdminCall(actor, body): AdminCall,
 ) -> SlResult<Response> {
-    let product = admin_product(&state, &code).await?;
+    let product = known_product(&state, &code).await?;
     let features = state
         .store
         .usage_features(product.id)
@@ -386,7 +377,7 @@ pub async fn create_usage_module(
         .store
         .create_usage_module(feature.id, &name, event, state.now())
         .await
-        .map_err(|e| exists(e, Conflict::UsageModuleExists))?;
+        .map_err(SlError::exists_as(Conflict::UsageModuleExists))?;
     json_ok(&DefinitionView {
         id: id_guid(module.id),
         name: module.name,
@@ -423,4 +414,27 @@ pub async fn usage_totals(
         })
         .collect();
     json_ok(&views)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_heartbeat_reports_for_the_license_of_its_first_item() {
+        let mut candidates = Candidates {
+            per_license: vec![(1, vec![10, 11]), (2, vec![20, 11])],
+            chosen: None,
+        };
+        let unknown = Conflict::UnknownUsageFeature;
+        assert_eq!(candidates.chosen(), None);
+        // The first license that defines the item wins, and the heartbeat is then that license's.
+        assert_eq!(candidates.find(|item| *item == 11, unknown), Ok(&11));
+        assert_eq!(candidates.chosen(), Some(LicenseId::new(1)));
+        assert_eq!(candidates.find(|item| *item == 10, unknown), Ok(&10));
+        // Defined only by another license, or by none: the dialect's "unknown".
+        assert_eq!(candidates.find(|item| *item == 20, unknown), Err(unknown.into()));
+        assert_eq!(candidates.find(|item| *item == 99, unknown), Err(unknown.into()));
+        assert_eq!(candidates.chosen(), Some(LicenseId::new(1)));
+    }
 }

@@ -4,9 +4,9 @@
 //! upper-case forms when it is a GUID. Other text (a vendor's own key format) matches exactly.
 
 use super::codes::Conflict;
-use super::wire::{SlError, SlResult, parse_guid};
+use super::wire::{SlError, SlResult, guid_id, parse_guid};
 use crate::state::AppState;
-use licensd_domain::{License, Product};
+use licensd_domain::{Customer, CustomerId, License, LicenseId, Product};
 use licensd_store::dialects::slascone::SlasconeToken;
 use licensd_store::{Result, StoreError};
 
@@ -60,6 +60,35 @@ pub async fn known_license(state: &AppState, key: &str) -> SlResult<License> {
         .await
         .map_err(SlError::from_store)?
         .ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))
+}
+
+/// The product whose code is the SLASCONE `product_id` given, or "unknown product" (3000).
+pub async fn known_product(state: &AppState, code: &str) -> SlResult<Product> {
+    product_by_code(state, code)
+        .await
+        .map_err(SlError::not_found_as(Conflict::UnknownProduct))
+}
+
+/// The license a SLASCONE `license_id` (licensd's id as a GUID) names, or "not a valid license
+/// key" (1000) for a malformed or unknown one, as SLASCONE answers.
+pub async fn license_by_guid(state: &AppState, guid: &str) -> SlResult<License> {
+    let id = guid_id(guid).ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?;
+    state
+        .store
+        .get_license(LicenseId::new(id))
+        .await
+        .map_err(SlError::not_found_as(Conflict::InvalidLicenseKey))
+}
+
+/// The customer a SLASCONE `customer_id` (licensd's id as a GUID) names, or "unknown customer"
+/// (4000) for a malformed or unknown one.
+pub async fn customer_by_guid(state: &AppState, guid: &str) -> SlResult<Customer> {
+    let id = guid_id(guid).ok_or(SlError::Conflict(Conflict::UnknownCustomer))?;
+    state
+        .store
+        .get_customer(CustomerId::new(id))
+        .await
+        .map_err(SlError::not_found_as(Conflict::UnknownCustomer))
 }
 
 /// The token `key` names, or the conflict SLASCONE answers for an unknown token key.

@@ -142,7 +142,6 @@
 //! | 12005 | `sessions_floating` (no session id) | |
 //! | 12006 | `a_users_floating_license_gives_seats_to_its_users_on_one_client_at_a_time`, `concurrent_session_opens_never_exceed_the_limits` (the user holds a live session on another client of a Users floating license) | |
 //! | 13001, 13002, 13003, 14001, 14002, 14003 | `backoffice_webhooks_tags_and_resellers` | |
-use licensd_domain::LicenseId;
 
 pub mod admin;
 mod backoffice;
@@ -169,7 +168,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post, put};
-use wire::{AdminCall, SlPath, SlResult, guid_id};
+use wire::{AdminCall, SlPath, SlResult};
 
 const PREFIX: &str = "/api/v2/isv/{isv_id}";
 
@@ -286,20 +285,8 @@ async fn license_xml(
     _admin: AdminCall,
 ) -> SlResult<Response> {
     let axum::extract::Query(query) = query.map_err(|e| SlError::BadRequest(e.body_text()))?;
-    let id = guid_id(&license_id).ok_or(SlError::Conflict(codes::Conflict::InvalidLicenseKey))?;
-    let license = match state.store.get_license(LicenseId::new(id)).await {
-        Ok(license) => license,
-        Err(licensd_store::StoreError::NotFound) => {
-            return Err(codes::Conflict::InvalidLicenseKey.into());
-        }
-        Err(other) => return Err(SlError::from_store(other)),
-    };
-    let product = state
-        .store
-        .get_product(license.product_id)
-        .await
-        .map_err(SlError::from_store)?;
-    let info = provisioning::render_info(&state, &product, &license, None, None).await?;
+    let license = lookup::license_by_guid(&state, &license_id).await?;
+    let info = provisioning::license_info_of(&state, &license).await?;
     let client = query.client_id.filter(|id| !id.trim().is_empty());
     let xml = xml::license_file(&state.keys.rsa(), &info, license.updated_at, client.as_deref())?;
     Ok(wire::xml_ok(xml, &format!("License-{license_id}.xml")))

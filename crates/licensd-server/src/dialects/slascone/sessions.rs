@@ -25,7 +25,7 @@
 use super::codes::Conflict;
 use super::info;
 use super::provisioning::{event, license_by_guid};
-use super::wire::{Call, Caller, SlError, SlResult, WriteCall, json_ok, text_ok};
+use super::wire::{Call, Caller, SlError, SlResult, WriteCall, json_ok, required, text_ok};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::response::Response;
@@ -71,10 +71,7 @@ async fn parse(state: &AppState, caller: &Caller, request: &SessionRequest) -> S
     if license.terms.floating.is_none() {
         return Err(Conflict::LicenseIsNamed.into());
     }
-    let client_id = match &request.client_id {
-        Some(id) if !id.trim().is_empty() => id.trim().to_owned(),
-        _ => return Err(Conflict::MissingClientId.into()),
-    };
+    let client_id = required(request.client_id.as_deref(), Conflict::MissingClientId)?;
     let session_id = match &request.session_id {
         Some(id) if !id.trim().is_empty() => session_key(id),
         _ => return Err(Conflict::SessionIdMandatory.into()),

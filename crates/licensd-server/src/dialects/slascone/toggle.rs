@@ -17,7 +17,6 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::response::Response;
 use licensd_domain::LicenseStatus;
-use licensd_store::StoreError;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -41,7 +40,7 @@ pub async fn toggle(
         }
         None => license_by_guid(state, &caller, request.license_id).await?,
     };
-    let status = match state
+    let status = state
         .store
         .toggle_license(
             license.id,
@@ -49,11 +48,7 @@ pub async fn toggle(
             state.now(),
         )
         .await
-    {
-        Ok(status) => status,
-        Err(StoreError::NotFound) => return Err(Conflict::InvalidLicenseKey.into()),
-        Err(other) => return Err(SlError::from_store(other)),
-    };
+        .map_err(SlError::not_found_as(Conflict::InvalidLicenseKey))?;
     json_ok(&json!({
         "license_id": id_guid(license.id.get()),
         "is_license_active": status == LicenseStatus::Active,

@@ -4,8 +4,9 @@
 //! license's `max_users`, enforced by the store under the license lock (1009).
 
 use super::codes::Conflict;
+use super::lookup::license_by_guid;
 use super::wire::{AdminCall, AdminKey, SlPath};
-use super::wire::{SlError, SlResult, guid_id, json_ok, parse_body, text_ok};
+use super::wire::{SlError, SlResult, json_ok, parse_body, text_ok};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::response::Response;
@@ -44,22 +45,13 @@ pub fn valid_email(email: &str) -> bool {
     }
 }
 
-async fn license(state: &AppState, guid: &str) -> SlResult<License> {
-    let id = guid_id(guid).ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?;
-    match state.store.get_license(LicenseId::new(id)).await {
-        Ok(license) => Ok(license),
-        Err(StoreError::NotFound) => Err(Conflict::InvalidLicenseKey.into()),
-        Err(other) => Err(SlError::from_store(other)),
-    }
-}
-
 /// POST /licenses/{license_id}/users (AdminKey)
 pub async fn add(
     State(state): State<AppState>,
     SlPath((_isv_id, license_guid)): SlPath<(String, String)>,
     AdminCall(actor, body): AdminCall,
 ) -> SlResult<Response> {
-    let license = license(&state, &license_guid).await?;
+    let license = license_by_guid(&state, &license_guid).await?;
     let request: AddUser = parse_body(&body)?;
     let email = request.user_id.unwrap_or_default().trim().to_ascii_lowercase();
     if !valid_email(&email) {
@@ -96,7 +88,7 @@ pub async fn remove(
     SlPath((_isv_id, license_guid, email)): SlPath<(String, String, String)>,
     AdminKey(actor): AdminKey,
 ) -> SlResult<Response> {
-    let license = license(&state, &license_guid).await?;
+    let license = license_by_guid(&state, &license_guid).await?;
     let email = email.trim().to_ascii_lowercase();
     let user = state
         .store
@@ -105,15 +97,12 @@ pub async fn remove(
         .map_err(SlError::from_store)?
         .ok_or(SlError::Conflict(Conflict::UnknownLicenseUser))?;
     let event = EventDraft::new(actor, "slascone.license_user_unassigned", "license");
-    match state
+    state
         .store
         .unassign_license_user(license.id, user.id, event, state.now())
         .await
-    {
-        Ok(()) => Ok(text_ok("The license user was removed.")),
-        Err(StoreError::NotFound) => Err(Conflict::UnknownLicenseUser.into()),
-        Err(other) => Err(SlError::from_store(other)),
-    }
+        .map_err(SlError::not_found_as(Conflict::UnknownLicenseUser))?;
+    Ok(text_ok("The license user was removed."))
 }
 
 #[cfg(test)]

@@ -109,6 +109,24 @@ impl SlError {
             }
         }
     }
+
+    /// `from_store`, except that "not found" is `conflict`: the id or key the client sent names
+    /// nothing (for `map_err`).
+    pub fn not_found_as(conflict: Conflict) -> impl FnOnce(StoreError) -> SlError {
+        move |error| match error {
+            StoreError::NotFound => conflict.into(),
+            other => SlError::from_store(other),
+        }
+    }
+
+    /// `from_store`, except that a uniqueness conflict of the store is `conflict`, the dialect's
+    /// "already exists" (for `map_err`).
+    pub fn exists_as(conflict: Conflict) -> impl FnOnce(StoreError) -> SlError {
+        move |error| match error {
+            StoreError::Conflict(_) => conflict.into(),
+            other => SlError::from_store(other),
+        }
+    }
 }
 
 impl IntoResponse for SlError {
@@ -525,6 +543,14 @@ pub fn id_guid(id: i64) -> String {
     format!("00000000-0000-8000-8000-{:012x}", id.max(0))
 }
 
+/// A required text field, trimmed: missing or blank is `missing`.
+pub fn required<S: AsRef<str>>(value: Option<S>, missing: Conflict) -> SlResult<String> {
+    match value.as_ref().map(|value| value.as_ref().trim()) {
+        Some(value) if !value.is_empty() => Ok(value.to_owned()),
+        _ => Err(missing.into()),
+    }
+}
+
 /// The id a GUID from `id_guid` holds; `None` for any other GUID.
 pub fn guid_id(text: &str) -> Option<i64> {
     let bytes = parse_guid(text)?;
@@ -568,6 +594,35 @@ mod tests {
                 .get(header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok()),
             Some("5")
+        );
+    }
+
+    #[test]
+    fn required_text_is_trimmed_and_blank_is_the_conflict() {
+        let missing = Conflict::MissingClientId;
+        assert_eq!(required(Some(" client-1 "), missing), Ok("client-1".to_owned()));
+        assert_eq!(required(Some("c".to_owned()), missing), Ok("c".to_owned()));
+        for blank in [None, Some(""), Some("  ")] {
+            assert_eq!(required(blank, missing), Err(missing.into()));
+        }
+    }
+
+    #[test]
+    fn store_errors_become_the_given_conflict_only_for_their_case() {
+        let unknown = Conflict::InvalidLicenseKey;
+        assert_eq!(SlError::not_found_as(unknown)(StoreError::NotFound), unknown.into());
+        assert_eq!(
+            SlError::not_found_as(unknown)(StoreError::Conflict("taken".into())),
+            SlError::from_store(StoreError::Conflict("taken".into()))
+        );
+        let taken = Conflict::TemplateExists;
+        assert_eq!(
+            SlError::exists_as(taken)(StoreError::Conflict("taken".into())),
+            taken.into()
+        );
+        assert_eq!(
+            SlError::exists_as(taken)(StoreError::NotFound),
+            SlError::NotFound("record")
         );
     }
 

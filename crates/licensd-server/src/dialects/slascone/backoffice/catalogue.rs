@@ -56,7 +56,7 @@ async fn product_entry(
     kind: EntryKind,
     duplicate: Conflict,
 ) -> SlResult<Response> {
-    let product = product_by_code(&state, &code).await?;
+    let product = known_product(&state, &code).await?;
     let request: NamedRequest = parse_body(&body)?;
     let entry = create_entry(&state, actor, kind, product.id.get(), &request, duplicate).await?;
     json_ok(&EntryView::from(entry))
@@ -107,7 +107,7 @@ async fn catalogue_feature(
     body: Bytes,
     feature_type: FeatureType,
 ) -> SlResult<Response> {
-    let product = product_by_code(&state, &code).await?;
+    let product = known_product(&state, &code).await?;
     let request: FeatureRequest = parse_body(&body)?;
     let name = entry_name(request.name.as_deref())
         .ok_or_else(|| SlError::BadRequest("name must be 1 to 256 characters".into()))?;
@@ -158,7 +158,7 @@ async fn catalogue_feature(
         .store
         .create_feature(new, EventDraft::new(actor, action, "feature"), state.now())
         .await
-        .map_err(|e| exists(e, duplicate))?;
+        .map_err(SlError::exists_as(duplicate))?;
     json_ok(&FeatureView {
         id: id_guid(feature.id),
         name: feature.spec.name,
@@ -183,7 +183,7 @@ pub async fn create_software_release(
     SlPath((_isv_id, code)): SlPath<(String, String)>,
     AdminCall(actor, body): AdminCall,
 ) -> SlResult<Response> {
-    let product = product_by_code(&state, &code).await?;
+    let product = known_product(&state, &code).await?;
     let request: SoftwareReleaseRequest = parse_body(&body)?;
     let release = non_blank(request.software_release.as_deref())
         .filter(|r| r.len() <= 64 && r.chars().all(|c| c.is_ascii_alphanumeric() || ".-".contains(c)))

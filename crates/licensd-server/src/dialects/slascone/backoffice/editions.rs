@@ -114,7 +114,7 @@ pub async fn create_template(
     SlPath((_isv_id, code)): SlPath<(String, String)>,
     AdminCall(actor, body): AdminCall,
 ) -> SlResult<Response> {
-    let product = product_by_code(&state, &code).await?;
+    let product = known_product(&state, &code).await?;
     let request: TemplateRequest = parse_body(&body)?;
     let event = EventDraft::new(actor, "slascone.template_created", "policy");
     let policy = create_edition(&state, product.id, &request, event).await?;
@@ -149,7 +149,7 @@ pub async fn create_edition(
         .store
         .create_policy(new, event, state.now())
         .await
-        .map_err(|e| exists(e, Conflict::TemplateExists))
+        .map_err(SlError::exists_as(Conflict::TemplateExists))
 }
 
 pub(super) async fn template_by_guid(state: &AppState, guid: &str) -> SlResult<Policy> {
@@ -187,7 +187,7 @@ pub async fn update_template(
         .store
         .update_policy(policy, event, state.now())
         .await
-        .map_err(|e| exists(e, Conflict::TemplateExists))?;
+        .map_err(SlError::exists_as(Conflict::TemplateExists))?;
     json_ok(&template_view(&policy))
 }
 

@@ -49,7 +49,7 @@ pub async fn create_license_by_template(
     AdminCall(actor, body): AdminCall,
 ) -> SlResult<Response> {
     let request: ByTemplateRequest = parse_body(&body)?;
-    let product = product_by_code(&state, request.product_id.as_deref().unwrap_or_default()).await?;
+    let product = known_product(&state, request.product_id.as_deref().unwrap_or_default()).await?;
     let wanted = request.template_name.as_deref().map(str::trim).unwrap_or_default();
     let policy = state
         .store

@@ -44,12 +44,7 @@ async fn apply_update(
         .await
         .map_err(update_refusal)?;
     let license = state.store.get_license(license_id).await.map_err(SlError::from_store)?;
-    let product = state
-        .store
-        .get_product(license.product_id)
-        .await
-        .map_err(SlError::from_store)?;
-    let info = super::provisioning::render_info(state, &product, &license, None, None).await?;
+    let info = super::provisioning::license_info_of(state, &license).await?;
     json_ok(&info)
 }
 

@@ -37,6 +37,7 @@ pub use tags::*;
 
 use super::codes::Conflict;
 use super::info::utc;
+use super::lookup::{customer_by_guid, known_product, license_by_guid};
 use super::wire::{AdminCall, AdminKey, SlPath};
 use super::wire::{SlError, SlResult, guid_id, id_guid, json_ok, parse_body, random_guid};
 use super::{provisioning, users, wire};
@@ -96,40 +97,6 @@ fn code_of(name: &str) -> String {
     code
 }
 
-/// Maps a store error whose `Conflict` means "already exists" to the given conflict.
-fn exists(error: StoreError, conflict: Conflict) -> SlError {
-    match error {
-        StoreError::Conflict(_) => conflict.into(),
-        other => SlError::from_store(other),
-    }
-}
-
-async fn product_by_code(state: &AppState, code: &str) -> SlResult<Product> {
-    match super::lookup::product_by_code(state, code).await {
-        Ok(product) => Ok(product),
-        Err(StoreError::NotFound) => Err(Conflict::UnknownProduct.into()),
-        Err(other) => Err(SlError::from_store(other)),
-    }
-}
-
-async fn license_by_guid(state: &AppState, guid: &str) -> SlResult<License> {
-    let id = guid_id(guid).ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?;
-    match state.store.get_license(LicenseId::new(id)).await {
-        Ok(license) => Ok(license),
-        Err(StoreError::NotFound) => Err(Conflict::InvalidLicenseKey.into()),
-        Err(other) => Err(SlError::from_store(other)),
-    }
-}
-
-async fn customer_by_guid(state: &AppState, guid: &str) -> SlResult<Customer> {
-    let id = guid_id(guid).ok_or(SlError::Conflict(Conflict::UnknownCustomer))?;
-    match state.store.get_customer(CustomerId::new(id)).await {
-        Ok(customer) => Ok(customer),
-        Err(StoreError::NotFound) => Err(Conflict::UnknownCustomer.into()),
-        Err(other) => Err(SlError::from_store(other)),
-    }
-}
-
 async fn entry_by_guid(state: &AppState, kind: EntryKind, guid: Option<&str>) -> SlResult<Option<Entry>> {
     let Some(id) = guid.and_then(guid_id) else {
         return Ok(None);
@@ -182,7 +149,7 @@ async fn create_entry(
         .store
         .create_entry(kind, scope_id, &name, detail, event, state.now())
         .await
-        .map_err(|e| exists(e, duplicate))
+        .map_err(SlError::exists_as(duplicate))
 }
 
 /// A text that is not blank after trimming.

@@ -5,7 +5,7 @@
 use super::codes::Conflict;
 use super::info::{self, InfoParts, LicenseInfo};
 use super::wire::{Call, Key, ReadCall, SlPath, WriteCall};
-use super::wire::{Caller, SlError, SlResult, guid_id, json_ok, random_guid, text_ok};
+use super::wire::{Caller, SlError, SlResult, json_ok, random_guid, required, text_ok};
 use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -30,40 +30,31 @@ pub fn event(caller: &Caller, action: &str) -> EventDraft {
     EventDraft::new(caller.actor(), action, "license")
 }
 
-/// A required text field: missing or blank is `missing`.
-fn required(value: Option<String>, missing: Conflict) -> SlResult<String> {
-    match value {
-        Some(value) if !value.trim().is_empty() => Ok(value.trim().to_owned()),
-        _ => Err(missing.into()),
-    }
-}
-
 /// The product a `product_id` names (its code), within the key's product scope.
 pub async fn product(state: &AppState, caller: &Caller, product_id: Option<String>) -> SlResult<Product> {
     let code = required(product_id, Conflict::UnknownProduct)?;
-    let product = match super::lookup::product_by_code(state, &code).await {
-        Ok(product) => product,
-        Err(StoreError::NotFound) => return Err(Conflict::UnknownProduct.into()),
-        Err(other) => return Err(SlError::from_store(other)),
-    };
+    let product = super::lookup::known_product(state, &code).await?;
     caller.require_product(product.id)?;
     Ok(product)
 }
 
-/// The license a SLASCONE `license_id` (GUID) names, within the key's product scope. An unknown
-/// or foreign id is "not a valid license key" (1000), as SLASCONE answers.
+/// The license a SLASCONE `license_id` (GUID) names, within the key's product scope. A missing,
+/// unknown or foreign id is "not a valid license key" (1000), as SLASCONE answers.
 pub async fn license_by_guid(state: &AppState, caller: &Caller, license_id: Option<String>) -> SlResult<License> {
-    let id = license_id
-        .as_deref()
-        .and_then(guid_id)
-        .ok_or(SlError::Conflict(Conflict::InvalidLicenseKey))?;
-    let license = match state.store.get_license(LicenseId::new(id)).await {
-        Ok(license) => license,
-        Err(StoreError::NotFound) => return Err(Conflict::InvalidLicenseKey.into()),
-        Err(other) => return Err(SlError::from_store(other)),
-    };
+    let license = super::lookup::license_by_guid(state, license_id.as_deref().unwrap_or_default()).await?;
     caller.require_product(license.product_id)?;
     Ok(license)
+}
+
+/// A license's `LicenseInfo` without a client (no client fields, no token key): what the
+/// lookups and the back office answer.
+pub async fn license_info_of(state: &AppState, license: &License) -> SlResult<LicenseInfo> {
+    let product = state
+        .store
+        .get_product(license.product_id)
+        .await
+        .map_err(SlError::from_store)?;
+    render_info(state, &product, license, None, None).await
 }
 
 /// Loads what a `LicenseInfo` needs besides what the caller already has, and renders it.

@@ -35,12 +35,7 @@ pub async fn by_license(
         }
     };
     caller.require_product(license.product_id)?;
-    let product = state
-        .store
-        .get_product(license.product_id)
-        .await
-        .map_err(SlError::from_store)?;
-    let info = render_info(&state, &product, &license, None, None).await?;
+    let info = license_info_of(&state, &license).await?;
     json_ok(&vec![info])
 }
 
@@ -50,16 +45,8 @@ pub async fn by_customer(
     State(state): State<AppState>,
     Call(caller, request): ReadCall<LookupRequest>,
 ) -> SlResult<Response> {
-    let customer_id = request
-        .customer_id
-        .as_deref()
-        .and_then(guid_id)
-        .ok_or(SlError::Conflict(Conflict::UnknownCustomer))?;
-    match state.store.get_customer(CustomerId::new(customer_id)).await {
-        Ok(_) => {}
-        Err(StoreError::NotFound) => return Err(Conflict::UnknownCustomer.into()),
-        Err(other) => return Err(SlError::from_store(other)),
-    }
+    let customer =
+        super::super::lookup::customer_by_guid(&state, request.customer_id.as_deref().unwrap_or_default()).await?;
     let product_filter = match request.product_id.filter(|code| !code.trim().is_empty()) {
         Some(code) => Some(product(&state, &caller, Some(code)).await?.id),
         None => caller.credential.product_id,
@@ -68,7 +55,7 @@ pub async fn by_customer(
     let mut page = Page::default();
     loop {
         let filter = LicenseFilter {
-            customer_id: Some(CustomerId::new(customer_id)),
+            customer_id: Some(customer.id),
             product_id: product_filter,
             ..LicenseFilter::default()
         };
@@ -81,12 +68,7 @@ pub async fn by_customer(
             break;
         };
         for license in &licenses {
-            let product = state
-                .store
-                .get_product(license.product_id)
-                .await
-                .map_err(SlError::from_store)?;
-            infos.push(render_info(&state, &product, license, None, None).await?);
+            infos.push(license_info_of(&state, license).await?);
         }
         page.after = Some(last.get());
     }
@@ -140,12 +122,7 @@ pub async fn by_user(
         {
             continue;
         }
-        let product = state
-            .store
-            .get_product(license.product_id)
-            .await
-            .map_err(SlError::from_store)?;
-        infos.push(render_info(&state, &product, &license, None, None).await?);
+        infos.push(license_info_of(&state, &license).await?);
     }
     json_ok(&infos)
 }
