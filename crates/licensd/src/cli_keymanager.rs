@@ -190,6 +190,47 @@ const CONTRACT_COLUMNS: &[(&str, &str)] = &[
 ];
 const PRODUCT_KEY_FIELDS: &[(&str, &str)] = &[("PRODUCT", "product_id"), ("KID", "kid"), ("ALGORITHM", "algorithm")];
 
+/// A `/v1/keymanager/…` collection whose records are listed (of one product with `--product`
+/// where the command has it) and deleted by id the same way.
+struct Collection {
+    path: &'static str,
+    columns: &'static [(&'static str, &'static str)],
+}
+
+const API_KEYS: Collection = Collection {
+    path: "/v1/keymanager/api-keys",
+    columns: KEY_COLUMNS,
+};
+const ACCESS_BLOCKS: Collection = Collection {
+    path: "/v1/keymanager/access-blocks",
+    columns: BLOCK_COLUMNS,
+};
+const GENERATORS: Collection = Collection {
+    path: "/v1/keymanager/generators",
+    columns: GENERATOR_COLUMNS,
+};
+const DOWNLOADABLES: Collection = Collection {
+    path: "/v1/keymanager/downloadables",
+    columns: DOWNLOADABLE_COLUMNS,
+};
+const CONTRACTS: Collection = Collection {
+    path: "/v1/keymanager/contracts",
+    columns: CONTRACT_COLUMNS,
+};
+
+impl Collection {
+    async fn list(&self, client: &Client, product: Option<i64>, json: bool) -> Result<String, CliError> {
+        let value = client.get(&for_product(self.path, product)).await?;
+        Ok(show(&value, json, self.columns))
+    }
+
+    /// Deletes one record; prints nothing.
+    async fn delete(&self, client: &Client, id: i64) -> Result<String, CliError> {
+        client.delete(&format!("{}/{id}", self.path)).await?;
+        Ok(String::new())
+    }
+}
+
 pub async fn execute(client: &Client, command: KeyManagerCommand, json: bool) -> Result<String, CliError> {
     match command {
         KeyManagerCommand::Capabilities => {
@@ -229,10 +270,7 @@ pub async fn execute(client: &Client, command: KeyManagerCommand, json: bool) ->
                 )
             })
         }
-        KeyManagerCommand::Keys => {
-            let value = client.get("/v1/keymanager/api-keys").await?;
-            Ok(show(&value, json, KEY_COLUMNS))
-        }
+        KeyManagerCommand::Keys => API_KEYS.list(client, None, json).await,
         KeyManagerCommand::UpdateKey {
             id,
             capabilities,
@@ -262,14 +300,8 @@ pub async fn execute(client: &Client, command: KeyManagerCommand, json: bool) ->
             let value = client.post("/v1/keymanager/access-blocks", body).await?;
             Ok(show(&value, json, BLOCK_COLUMNS))
         }
-        KeyManagerCommand::Blocks => {
-            let value = client.get("/v1/keymanager/access-blocks").await?;
-            Ok(show(&value, json, BLOCK_COLUMNS))
-        }
-        KeyManagerCommand::Unblock { id } => {
-            client.delete(&format!("/v1/keymanager/access-blocks/{id}")).await?;
-            Ok(String::new())
-        }
+        KeyManagerCommand::Blocks => ACCESS_BLOCKS.list(client, None, json).await,
+        KeyManagerCommand::Unblock { id } => ACCESS_BLOCKS.delete(client, id).await,
         KeyManagerCommand::ProductKey { product, algorithm } => {
             let value = client
                 .post(
@@ -320,15 +352,8 @@ pub async fn execute(client: &Client, command: KeyManagerCommand, json: bool) ->
                 .await?;
             Ok(show(&value, json, GENERATOR_COLUMNS))
         }
-        KeyManagerCommand::Generators { product } => {
-            let path = for_product("/v1/keymanager/generators", product);
-            let value = client.get(&path).await?;
-            Ok(show(&value, json, GENERATOR_COLUMNS))
-        }
-        KeyManagerCommand::DeleteGenerator { id } => {
-            client.delete(&format!("/v1/keymanager/generators/{id}")).await?;
-            Ok(String::new())
-        }
+        KeyManagerCommand::Generators { product } => GENERATORS.list(client, product, json).await,
+        KeyManagerCommand::DeleteGenerator { id } => GENERATORS.delete(client, id).await,
         KeyManagerCommand::CreateDownloadable {
             product,
             numeric_version,
@@ -364,15 +389,8 @@ pub async fn execute(client: &Client, command: KeyManagerCommand, json: bool) ->
             .await?;
             Ok(show(&value, json, DOWNLOADABLE_COLUMNS))
         }
-        KeyManagerCommand::Downloadables { product } => {
-            let path = for_product("/v1/keymanager/downloadables", product);
-            let value = client.get(&path).await?;
-            Ok(show(&value, json, DOWNLOADABLE_COLUMNS))
-        }
-        KeyManagerCommand::DeleteDownloadable { id } => {
-            client.delete(&format!("/v1/keymanager/downloadables/{id}")).await?;
-            Ok(String::new())
-        }
+        KeyManagerCommand::Downloadables { product } => DOWNLOADABLES.list(client, product, json).await,
+        KeyManagerCommand::DeleteDownloadable { id } => DOWNLOADABLES.delete(client, id).await,
         KeyManagerCommand::CreateContract {
             product,
             name,
@@ -386,14 +404,8 @@ pub async fn execute(client: &Client, command: KeyManagerCommand, json: bool) ->
             let value = client.post("/v1/keymanager/contracts", body).await?;
             Ok(show(&value, json, CONTRACT_COLUMNS))
         }
-        KeyManagerCommand::Contracts => {
-            let value = client.get("/v1/keymanager/contracts").await?;
-            Ok(show(&value, json, CONTRACT_COLUMNS))
-        }
-        KeyManagerCommand::DeleteContract { id } => {
-            client.delete(&format!("/v1/keymanager/contracts/{id}")).await?;
-            Ok(String::new())
-        }
+        KeyManagerCommand::Contracts => CONTRACTS.list(client, None, json).await,
+        KeyManagerCommand::DeleteContract { id } => CONTRACTS.delete(client, id).await,
     }
 }
 

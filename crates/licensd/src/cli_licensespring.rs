@@ -74,20 +74,65 @@ fn show(value: &Value, json: bool) -> String {
     output::show(value, json, COLUMNS)
 }
 
-/// A bundle and its members, e.g. `bundle 3: 4, 5`.
-fn show_bundle(value: &Value, id: &str, members: &str, json: bool) -> String {
-    if json {
-        return value.to_string();
+/// One of the two bundle-member resources, which the server serves alike: a bundle product's
+/// member products and a bundle license's member licenses.
+struct BundleMembers {
+    /// `products` or `licenses`: the bundle's collection under `/v1`.
+    collection: &'static str,
+    /// The bundle's id in an answer, and the member's id in a request body.
+    id_field: &'static str,
+    /// The member ids in an answer.
+    members_field: &'static str,
+}
+
+const PRODUCT_BUNDLES: BundleMembers = BundleMembers {
+    collection: "products",
+    id_field: "product_id",
+    members_field: "member_product_ids",
+};
+const LICENSE_BUNDLES: BundleMembers = BundleMembers {
+    collection: "licenses",
+    id_field: "license_id",
+    members_field: "member_license_ids",
+};
+
+impl BundleMembers {
+    fn path(&self, bundle: i64) -> String {
+        format!("/v1/{}/{bundle}/bundle-members", self.collection)
     }
-    let list: Vec<String> = value[members]
-        .as_array()
-        .map(|ids| ids.iter().map(Value::to_string).collect())
-        .unwrap_or_default();
-    format!(
-        "bundle {}: {}",
-        value[id],
-        if list.is_empty() { "-".into() } else { list.join(", ") }
-    )
+
+    async fn list(&self, client: &Client, bundle: i64, json: bool) -> Result<String, CliError> {
+        let value = client.get(&self.path(bundle)).await?;
+        Ok(self.show(&value, json))
+    }
+
+    async fn add(&self, client: &Client, bundle: i64, member: i64, json: bool) -> Result<String, CliError> {
+        let value = client
+            .post(&self.path(bundle), json!({ self.id_field: member }))
+            .await?;
+        Ok(self.show(&value, json))
+    }
+
+    async fn remove(&self, client: &Client, bundle: i64, member: i64) -> Result<(), CliError> {
+        client.delete(&format!("{}/{member}", self.path(bundle))).await?;
+        Ok(())
+    }
+
+    /// A bundle and its members, e.g. `bundle 3: 4, 5`.
+    fn show(&self, value: &Value, json: bool) -> String {
+        if json {
+            return value.to_string();
+        }
+        let list: Vec<String> = value[self.members_field]
+            .as_array()
+            .map(|ids| ids.iter().map(Value::to_string).collect())
+            .unwrap_or_default();
+        format!(
+            "bundle {}: {}",
+            value[self.id_field],
+            if list.is_empty() { "-".into() } else { list.join(", ") }
+        )
+    }
 }
 
 pub async fn execute(client: &Client, command: LicenseSpringCommand, json: bool) -> Result<String, CliError> {
@@ -127,46 +172,24 @@ pub async fn execute(client: &Client, command: LicenseSpringCommand, json: bool)
             let value = client.post(&format!("/v1/products/{product}/versions"), body).await?;
             Ok(show(&value, json))
         }
-        LicenseSpringCommand::BundleProducts { product } => {
-            let value = client.get(&format!("/v1/products/{product}/bundle-members")).await?;
-            Ok(show_bundle(&value, "product_id", "member_product_ids", json))
-        }
+        LicenseSpringCommand::BundleProducts { product } => PRODUCT_BUNDLES.list(client, product, json).await,
         LicenseSpringCommand::AddBundleProduct { bundle, member } => {
-            let value = client
-                .post(
-                    &format!("/v1/products/{bundle}/bundle-members"),
-                    json!({"product_id": member}),
-                )
-                .await?;
-            Ok(show_bundle(&value, "product_id", "member_product_ids", json))
+            PRODUCT_BUNDLES.add(client, bundle, member, json).await
         }
         LicenseSpringCommand::RemoveBundleProduct { bundle, member } => {
-            client
-                .delete(&format!("/v1/products/{bundle}/bundle-members/{member}"))
-                .await?;
+            PRODUCT_BUNDLES.remove(client, bundle, member).await?;
             Ok(if json {
                 json!({"removed": member}).to_string()
             } else {
                 format!("removed product {member} from bundle {bundle}")
             })
         }
-        LicenseSpringCommand::BundleLicenses { license } => {
-            let value = client.get(&format!("/v1/licenses/{license}/bundle-members")).await?;
-            Ok(show_bundle(&value, "license_id", "member_license_ids", json))
-        }
+        LicenseSpringCommand::BundleLicenses { license } => LICENSE_BUNDLES.list(client, license, json).await,
         LicenseSpringCommand::LinkBundleLicense { bundle, member } => {
-            let value = client
-                .post(
-                    &format!("/v1/licenses/{bundle}/bundle-members"),
-                    json!({"license_id": member}),
-                )
-                .await?;
-            Ok(show_bundle(&value, "license_id", "member_license_ids", json))
+            LICENSE_BUNDLES.add(client, bundle, member, json).await
         }
         LicenseSpringCommand::UnlinkBundleLicense { bundle, member } => {
-            client
-                .delete(&format!("/v1/licenses/{bundle}/bundle-members/{member}"))
-                .await?;
+            LICENSE_BUNDLES.remove(client, bundle, member).await?;
             Ok(if json {
                 json!({"unlinked": member}).to_string()
             } else {
@@ -181,5 +204,21 @@ pub async fn execute(client: &Client, command: LicenseSpringCommand, json: bool)
                 format!("deleted product version {id}")
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundle_members_path_and_table_follow_the_resource() {
+        assert_eq!(PRODUCT_BUNDLES.path(3), "/v1/products/3/bundle-members");
+        assert_eq!(LICENSE_BUNDLES.path(7), "/v1/licenses/7/bundle-members");
+        let products = json!({"product_id": 3, "member_product_ids": [4, 5]});
+        assert_eq!(PRODUCT_BUNDLES.show(&products, false), "bundle 3: 4, 5");
+        let licenses = json!({"license_id": 7, "member_license_ids": []});
+        assert_eq!(LICENSE_BUNDLES.show(&licenses, false), "bundle 7: -");
+        assert_eq!(LICENSE_BUNDLES.show(&licenses, true), licenses.to_string());
     }
 }

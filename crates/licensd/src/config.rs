@@ -7,10 +7,13 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Default, Args)]
+/// The settings as flags and, but for `config`, as the config file's keys.
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ServeArgs {
     /// TOML file with any of the settings below (keys as the flags, with underscores).
     #[arg(long, env = "LICENSD_CONFIG")]
+    #[serde(skip)]
     pub config: Option<PathBuf>,
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "LICENSD_LISTEN")]
@@ -78,6 +81,7 @@ pub struct ServeArgs {
     /// Let webhooks named by API clients (Key Manager's queued random-assign) target private,
     /// loopback and link-local addresses [default: refused].
     #[arg(long, env = "LICENSD_ALLOW_PRIVATE_WEBHOOKS")]
+    #[serde(default)]
     pub allow_private_webhooks: bool,
     /// Seconds one webhook delivery attempt may take before it counts as failed [default: 10].
     #[arg(long, env = "LICENSD_WEBHOOK_TIMEOUT")]
@@ -93,36 +97,6 @@ pub struct ServeArgs {
     /// Seconds an admin-console session (`/console`) lasts after sign-in [default: 28800, 8 hours].
     #[arg(long, env = "LICENSD_CONSOLE_SESSION_TTL")]
     pub console_session_ttl: Option<u64>,
-}
-
-/// The config file's shape: the same settings as the flags.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileSettings {
-    listen: Option<SocketAddr>,
-    data_dir: Option<PathBuf>,
-    database_url: Option<String>,
-    master_key_file: Option<PathBuf>,
-    rsa_bits: Option<u32>,
-    max_connections: Option<u32>,
-    max_bulk_licenses: Option<usize>,
-    validation_cache_entries: Option<usize>,
-    pg_cache_max_staleness: Option<u64>,
-    admin_token: Option<String>,
-    log: Option<String>,
-    log_format: Option<LogFormat>,
-    metrics_listen: Option<SocketAddr>,
-    rate_limit_per_credential: Option<u32>,
-    rate_limit_per_ip: Option<u32>,
-    rate_limit_window_seconds: Option<u64>,
-    header_read_timeout: Option<u64>,
-    body_read_timeout: Option<u64>,
-    shutdown_grace: Option<u64>,
-    allow_private_webhooks: Option<bool>,
-    webhook_timeout: Option<u64>,
-    outbox_retry_base_ms: Option<u64>,
-    slascone_isv_id: Option<String>,
-    console_session_ttl: Option<u64>,
 }
 
 /// How log lines are written.
@@ -174,10 +148,9 @@ impl ServeArgs {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read config file {}", path.display()))?;
-                toml::from_str::<FileSettings>(&text)
-                    .with_context(|| format!("invalid config file {}", path.display()))?
+                toml::from_str::<ServeArgs>(&text).with_context(|| format!("invalid config file {}", path.display()))?
             }
-            None => FileSettings::default(),
+            None => ServeArgs::default(),
         };
         let data_dir = self
             .data_dir
@@ -292,7 +265,7 @@ impl ServeArgs {
             header_read_timeout,
             body_read_timeout,
             shutdown_grace,
-            allow_private_webhooks: self.allow_private_webhooks || file.allow_private_webhooks.unwrap_or(false),
+            allow_private_webhooks: self.allow_private_webhooks || file.allow_private_webhooks,
             webhook_timeout,
             outbox_retry_base_ms,
             slascone_isv_id,
@@ -401,6 +374,24 @@ mod tests {
             .resolve()
             .is_err()
         );
+    }
+
+    #[test]
+    fn the_config_file_takes_the_flags_keys_but_not_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = |text: &str| {
+            let path = dir.path().join("licensd.toml");
+            std::fs::write(&path, text).unwrap();
+            ServeArgs {
+                config: Some(path),
+                ..ServeArgs::default()
+            }
+            .resolve()
+        };
+        assert!(from("allow_private_webhooks = true\n").unwrap().allow_private_webhooks);
+        assert!(!from("").unwrap().allow_private_webhooks);
+        assert!(from("config = \"other.toml\"\n").is_err());
+        assert!(from("no_such_setting = 1\n").is_err());
     }
 
     #[test]
