@@ -166,26 +166,19 @@ pub fn license_details_json(license: &License, meta: &[MetaEntry]) -> Value {
     })
 }
 
-/// A product in get-all-products and the Contracts API (the documented example's fields; unset
-/// texts are `""`).
+/// A product in get-all-products and the Contracts API (the documented example's fields): the
+/// get-license-key-details object plus the product's status, flag and timestamps.
 pub fn product_json(product: &Product, meta: &[MetaEntry]) -> Value {
-    let attrs = ProductAttrs::of(product);
-    json!({
-        "id": product.id,
-        "external_reference": text_or_empty(attrs.external_reference),
-        "source": attrs.source.unwrap_or_else(|| "internal".into()),
-        "name": product.name,
-        "post_url": text_or_empty(attrs.post_url),
-        "description": text_or_empty(attrs.description),
-        "status": product_status(product),
-        "require_non_expired": u8::from(attrs.require_non_expired),
-        "created_at": km_timestamp(product.created_at),
-        "updated_at": km_timestamp(product.updated_at),
-        "meta_data": meta_json(meta),
-    })
+    let mut object = product_details_json(product, meta);
+    object["status"] = json!(product_status(product));
+    object["require_non_expired"] = json!(u8::from(ProductAttrs::of(product).require_non_expired));
+    object["created_at"] = json!(km_timestamp(product.created_at));
+    object["updated_at"] = json!(km_timestamp(product.updated_at));
+    object
 }
 
-/// The `product` object of get-license-key-details (the documented example's fields).
+/// The `product` object of get-license-key-details (the documented example's fields; unset texts
+/// are `""`).
 pub fn product_details_json(product: &Product, meta: &[MetaEntry]) -> Value {
     let attrs = ProductAttrs::of(product);
     json!({

@@ -18,7 +18,7 @@ use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use licensd_domain::access::AccessRequest;
 use licensd_domain::*;
 use licensd_store::{Activation, LicenseRef, StoreError};
@@ -321,36 +321,50 @@ fn file_event(file: &RequestFile, peer: &Peer, action: &str) -> EventDraft {
         .from_ip(peer.0.map(|ip| ip.to_string()))
 }
 
-pub async fn activate_offline(State(state): State<AppState>, peer: Peer, headers: HeaderMap, body: Bytes) -> Response {
-    let result: Result<Response, LsError> = async {
-        let body = uploaded_file(&headers, &body)?;
-        let file = read_request_file(&state, body, "activation", peer.0).await?;
-        let product = file_product(&state, &file).await?;
-        let request = &file.request;
-        let hardware_id = request.req_str("hardware_id")?;
-        let identity = identify(&state, &product, request, true).await?;
-        refuse_floating(&identity.license)?;
-        let activation = state
-            .store
-            .activate(
-                LicenseRef::Id(identity.license.id),
-                device_info(request, &hardware_id)?,
-                identity.user.as_ref().map(|user| user.id),
-                file_event(&file, &peer, "license.activated_offline"),
-                state.now(),
-            )
-            .await
-            .map_err(LsError::from_store)?;
-        let identity = Identity {
-            license: activation.license.clone(),
-            user: identity.user,
-            bundle_key: identity.bundle_key,
-        };
-        let object = offline_object(&state, &file, &identity, &activation, &hardware_id).await?;
-        Ok(signed(&Value::Object(object)))
-    }
-    .await;
-    result.unwrap_or_else(IntoResponse::into_response)
+/// The uploaded request file of `kind` (`activation` or `deactivation`), verified and admitted,
+/// and the product it names: how every offline endpoint starts.
+async fn uploaded_request(
+    state: &AppState,
+    peer: &Peer,
+    headers: &HeaderMap,
+    body: &[u8],
+    kind: &str,
+) -> Result<(RequestFile, Product), LsError> {
+    let body = uploaded_file(headers, body)?;
+    let file = read_request_file(state, body, kind, peer.0).await?;
+    let product = file_product(state, &file).await?;
+    Ok((file, product))
+}
+
+pub async fn activate_offline(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, LsError> {
+    let (file, product) = uploaded_request(&state, &peer, &headers, &body, "activation").await?;
+    let request = &file.request;
+    let hardware_id = request.req_str("hardware_id")?;
+    let identity = identify(&state, &product, request, true).await?;
+    refuse_floating(&identity.license)?;
+    let activation = state
+        .store
+        .activate(
+            LicenseRef::Id(identity.license.id),
+            device_info(request, &hardware_id)?,
+            identity.user.as_ref().map(|user| user.id),
+            file_event(&file, &peer, "license.activated_offline"),
+            state.now(),
+        )
+        .await
+        .map_err(LsError::from_store)?;
+    let identity = Identity {
+        license: activation.license.clone(),
+        user: identity.user,
+        bundle_key: identity.bundle_key,
+    };
+    let object = offline_object(&state, &file, &identity, &activation, &hardware_id).await?;
+    Ok(signed(&Value::Object(object)))
 }
 
 fn refuse_floating(license: &License) -> Result<(), LsError> {
@@ -415,51 +429,45 @@ pub async fn activate_bundle_offline(
     peer: Peer,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let result: Result<Response, LsError> = async {
-        let body = uploaded_file(&headers, &body)?;
-        let file = read_request_file(&state, body, "activation", peer.0).await?;
-        let product = file_product(&state, &file).await?;
-        require_bundle(&state, &product).await?;
-        let request = &file.request;
-        let hardware_id = request.req_str("hardware_id")?;
-        let identity = identify(&state, &product, request, true).await?;
-        let ids = bundle_license_ids(&state, &identity.license).await?;
-        for id in &ids {
-            refuse_floating(&state.store.get_license(*id).await.map_err(LsError::from_store)?)?;
-        }
-        let activations = state
-            .store
-            .activate_many(
-                &ids,
-                device_info(request, &hardware_id)?,
-                identity.user.as_ref().map(|user| user.id),
-                file_event(&file, &peer, "license.bundle_activated_offline"),
-                state.now(),
-            )
-            .await
-            .map_err(LsError::from_store)?;
-        let signed_id = identity.signed_id();
-        let mut licenses = Vec::with_capacity(activations.len());
-        for activation in in_bundle_order(&ids, activations) {
-            let member = Identity {
-                license: activation.license.clone(),
-                user: identity.user.clone(),
-                bundle_key: identity.user.is_none().then(|| signed_id.clone()),
-            };
-            licenses.push(Value::Object(
-                offline_object(&state, &file, &member, &activation, &hardware_id).await?,
-            ));
-        }
-        let mut answer = Map::new();
-        answer.insert("licenses".into(), Value::Array(licenses));
-        let unsigned = super::js_json::to_vec(&Value::Object(answer.clone()));
-        let signature = state.keys.rsa().sign(&unsigned).map_err(|_| LsError::internal())?;
-        answer.insert("bundle_signature_v2".into(), json!(licensd_crypto::b64(&signature)));
-        Ok(signed(&Value::Object(answer)))
+) -> Result<Response, LsError> {
+    let (file, product) = uploaded_request(&state, &peer, &headers, &body, "activation").await?;
+    require_bundle(&state, &product).await?;
+    let request = &file.request;
+    let hardware_id = request.req_str("hardware_id")?;
+    let identity = identify(&state, &product, request, true).await?;
+    let ids = bundle_license_ids(&state, &identity.license).await?;
+    for id in &ids {
+        refuse_floating(&state.store.get_license(*id).await.map_err(LsError::from_store)?)?;
     }
-    .await;
-    result.unwrap_or_else(IntoResponse::into_response)
+    let activations = state
+        .store
+        .activate_many(
+            &ids,
+            device_info(request, &hardware_id)?,
+            identity.user.as_ref().map(|user| user.id),
+            file_event(&file, &peer, "license.bundle_activated_offline"),
+            state.now(),
+        )
+        .await
+        .map_err(LsError::from_store)?;
+    let signed_id = identity.signed_id();
+    let mut licenses = Vec::with_capacity(activations.len());
+    for activation in in_bundle_order(&ids, activations) {
+        let member = Identity {
+            license: activation.license.clone(),
+            user: identity.user.clone(),
+            bundle_key: identity.user.is_none().then(|| signed_id.clone()),
+        };
+        licenses.push(Value::Object(
+            offline_object(&state, &file, &member, &activation, &hardware_id).await?,
+        ));
+    }
+    let mut answer = Map::new();
+    answer.insert("licenses".into(), Value::Array(licenses));
+    let unsigned = super::js_json::to_vec(&Value::Object(answer.clone()));
+    let signature = state.keys.rsa().sign(&unsigned).map_err(|_| LsError::internal())?;
+    answer.insert("bundle_signature_v2".into(), json!(licensd_crypto::b64(&signature)));
+    Ok(signed(&Value::Object(answer)))
 }
 
 /// `POST /deactivate_offline`. The usage recorded offline travels in the file: `consumptions`
@@ -473,56 +481,50 @@ pub async fn deactivate_offline(
     peer: Peer,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let result: Result<Response, LsError> = async {
-        let body = uploaded_file(&headers, &body)?;
-        let file = read_request_file(&state, body, "deactivation", peer.0).await?;
-        let product = file_product(&state, &file).await?;
-        let request = &file.request;
-        let hardware_id = request.req_str("hardware_id")?;
-        let identity = identify(&state, &product, request, false).await?;
-        let consumptions = request.opt_i64("consumptions")?.unwrap_or(0);
-        let features = feature_consumptions(request)?;
-        let bundle = !state
-            .store
-            .bundle_products(product.id)
-            .await
-            .map_err(LsError::from_store)?
-            .is_empty();
-        if bundle {
-            let ids = bundle_license_ids(&state, &identity.license).await?;
-            state
-                .store
-                .deactivate_many(
-                    &ids,
-                    &hardware_id,
-                    file_event(&file, &peer, "license.bundle_deactivated_offline"),
-                    state.now(),
-                )
-                .await
-                .map_err(LsError::from_store)?;
-            return Ok(plain("license_deactivated"));
-        }
-        let idempotency_key = request
-            .opt_str("request_id")?
-            .map(|id| format!("licensespring-offline:{id}"));
+) -> Result<Response, LsError> {
+    let (file, product) = uploaded_request(&state, &peer, &headers, &body, "deactivation").await?;
+    let request = &file.request;
+    let hardware_id = request.req_str("hardware_id")?;
+    let identity = identify(&state, &product, request, false).await?;
+    let consumptions = request.opt_i64("consumptions")?.unwrap_or(0);
+    let features = feature_consumptions(request)?;
+    let bundle = !state
+        .store
+        .bundle_products(product.id)
+        .await
+        .map_err(LsError::from_store)?
+        .is_empty();
+    if bundle {
+        let ids = bundle_license_ids(&state, &identity.license).await?;
         state
             .store
-            .deactivate_with_consumptions(
-                identity.license.id,
+            .deactivate_many(
+                &ids,
                 &hardware_id,
-                consumptions,
-                features,
-                idempotency_key,
-                file_event(&file, &peer, "license.deactivated_offline"),
+                file_event(&file, &peer, "license.bundle_deactivated_offline"),
                 state.now(),
             )
             .await
             .map_err(LsError::from_store)?;
-        Ok(plain("license_deactivated"))
+        return Ok(plain("license_deactivated"));
     }
-    .await;
-    result.unwrap_or_else(IntoResponse::into_response)
+    let idempotency_key = request
+        .opt_str("request_id")?
+        .map(|id| format!("licensespring-offline:{id}"));
+    state
+        .store
+        .deactivate_with_consumptions(
+            identity.license.id,
+            &hardware_id,
+            consumptions,
+            features,
+            idempotency_key,
+            file_event(&file, &peer, "license.deactivated_offline"),
+            state.now(),
+        )
+        .await
+        .map_err(LsError::from_store)?;
+    Ok(plain("license_deactivated"))
 }
 
 /// `product_features` of a deactivation file as (feature code, pending consumptions).
