@@ -117,6 +117,15 @@ pub(super) fn denial_error(denial: Denial) -> ApiError {
     ApiError::new(status, denial.code(), denial.to_string())
 }
 
+/// A client command's answer: 200 with the body `body` makes of what the store did, or the
+/// store's refusal as a client error; signed either way.
+fn answer<T, B: Serialize>(state: &AppState, outcome: Result<T, StoreError>, body: impl FnOnce(T) -> B) -> Response {
+    match outcome {
+        Ok(done) => signed(state, StatusCode::OK, &body(done)),
+        Err(error) => signed_error(state, store_error(error)),
+    }
+}
+
 fn store_error(error: StoreError) -> ApiError {
     match error {
         StoreError::Denied(denial) => denial_error(denial),
@@ -145,7 +154,7 @@ impl Caller {
     }
 }
 
-pub(super) fn check_key(key: &str) -> Result<(), ApiError> {
+fn check_key(key: &str) -> Result<(), ApiError> {
     if key.trim().is_empty() || key.len() > 512 {
         return Err(ApiError::unprocessable("key must be 1 to 512 bytes"));
     }
@@ -159,11 +168,19 @@ pub(super) fn check_fingerprint(fingerprint: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub(super) fn check_nonce(nonce: &Option<String>) -> Result<(), ApiError> {
+fn check_nonce(nonce: &Option<String>) -> Result<(), ApiError> {
     match nonce {
         Some(nonce) if nonce.len() > 256 => Err(ApiError::unprocessable("nonce must be at most 256 bytes")),
         _ => Ok(()),
     }
+}
+
+/// The checks of a client request that names a license key and one of its devices (activate,
+/// deactivate, checkout, release, checkout-file), in the order their errors are reported.
+pub(super) fn check_device_call(key: &str, fingerprint: &str, nonce: &Option<String>) -> Result<(), ApiError> {
+    check_key(key)
+        .and_then(|_| check_fingerprint(fingerprint))
+        .and_then(|_| check_nonce(nonce))
 }
 
 /// Lives in licensd-domain so the client SDK (`licensd_client::LicenseSummary`) reads the very type
@@ -452,7 +469,7 @@ pub async fn deactivate(
     caller: Caller,
     ClientCall(request): ClientCall<DeviceRequest>,
 ) -> Response {
-    match state
+    let outcome = state
         .store
         .deactivate(
             LicenseRef::Key(request.key),
@@ -460,19 +477,12 @@ pub async fn deactivate(
             caller.event("license.deactivated"),
             state.now(),
         )
-        .await
-    {
-        Ok(license) => signed(
-            &state,
-            StatusCode::OK,
-            &ActionResponse {
-                code: "DEACTIVATED".into(),
-                license_id: license.id.get(),
-                nonce: request.nonce,
-            },
-        ),
-        Err(error) => signed_error(&state, store_error(error)),
-    }
+        .await;
+    answer(&state, outcome, |license| ActionResponse {
+        code: "DEACTIVATED".into(),
+        license_id: license.id.get(),
+        nonce: request.nonce,
+    })
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -534,20 +544,13 @@ pub async fn consume(
                 .await
         }
     };
-    match outcome {
-        Ok(outcome) => signed(
-            &state,
-            StatusCode::OK,
-            &ConsumeResponse {
-                code: "CONSUMED".into(),
-                license_id: outcome.license.id.get(),
-                total: outcome.total,
-                replayed: outcome.replayed,
-                nonce: request.nonce,
-            },
-        ),
-        Err(error) => signed_error(&state, store_error(error)),
-    }
+    answer(&state, outcome, |outcome| ConsumeResponse {
+        code: "CONSUMED".into(),
+        license_id: outcome.license.id.get(),
+        total: outcome.total,
+        replayed: outcome.replayed,
+        nonce: request.nonce,
+    })
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -575,7 +578,7 @@ pub async fn checkout(
     ClientCall(request): ClientCall<CheckoutRequest>,
 ) -> Response {
     let event = caller.event("license.lease_checked_out");
-    match state
+    let outcome = state
         .store
         .checkout_lease(
             LicenseRef::Key(request.key),
@@ -584,19 +587,12 @@ pub async fn checkout(
             event,
             state.now(),
         )
-        .await
-    {
-        Ok(lease) => signed(
-            &state,
-            StatusCode::OK,
-            &CheckoutResponse {
-                code: "CHECKED_OUT".into(),
-                lease,
-                nonce: request.nonce,
-            },
-        ),
-        Err(error) => signed_error(&state, store_error(error)),
-    }
+        .await;
+    answer(&state, outcome, |lease| CheckoutResponse {
+        code: "CHECKED_OUT".into(),
+        lease,
+        nonce: request.nonce,
+    })
 }
 
 #[utoipa::path(post, path = "/v1/licenses/actions/release", tag = "client", request_body = DeviceRequest,
@@ -607,7 +603,7 @@ pub async fn release(
     ClientCall(request): ClientCall<DeviceRequest>,
 ) -> Response {
     let key = request.key.clone();
-    match state
+    let released = state
         .store
         .release_lease(
             LicenseRef::Key(key.clone()),
@@ -615,51 +611,40 @@ pub async fn release(
             caller.event("license.lease_released"),
             state.now(),
         )
-        .await
-    {
-        Ok(()) => {
-            let license_id = state
-                .store
-                .find_license_by_key(&key)
-                .await
-                .ok()
-                .flatten()
-                .map_or(0, |l| l.id.get());
-            signed(
-                &state,
-                StatusCode::OK,
-                &ActionResponse {
-                    code: "RELEASED".into(),
-                    license_id,
-                    nonce: request.nonce,
-                },
-            )
-        }
-        Err(error) => signed_error(&state, store_error(error)),
-    }
+        .await;
+    // The release does not return the license; the answer names it all the same.
+    let outcome = match released {
+        Ok(()) => Ok(state
+            .store
+            .find_license_by_key(&key)
+            .await
+            .ok()
+            .flatten()
+            .map_or(0, |l| l.id.get())),
+        Err(error) => Err(error),
+    };
+    answer(&state, outcome, |license_id| ActionResponse {
+        code: "RELEASED".into(),
+        license_id,
+        nonce: request.nonce,
+    })
 }
 
 impl ClientBody for DeviceRequest {
     fn check(&self) -> Result<(), ApiError> {
-        check_key(&self.key)
-            .and_then(|_| check_fingerprint(&self.fingerprint))
-            .and_then(|_| check_nonce(&self.nonce))
+        check_device_call(&self.key, &self.fingerprint, &self.nonce)
     }
 }
 
 impl ClientBody for CheckoutRequest {
     fn check(&self) -> Result<(), ApiError> {
-        check_key(&self.key)
-            .and_then(|_| check_fingerprint(&self.fingerprint))
-            .and_then(|_| check_nonce(&self.nonce))
+        check_device_call(&self.key, &self.fingerprint, &self.nonce)
     }
 }
 
 impl ClientBody for ActivateRequest {
     fn check(&self) -> Result<(), ApiError> {
-        check_key(&self.key)
-            .and_then(|_| check_fingerprint(&self.fingerprint))
-            .and_then(|_| check_nonce(&self.nonce))
+        check_device_call(&self.key, &self.fingerprint, &self.nonce)
             .and_then(|_| check_optional_text("name", &self.name))
             .and_then(|_| check_optional_text("hostname", &self.hostname))
             .and_then(|_| check_optional_text("os", &self.os))
@@ -695,5 +680,35 @@ impl ClientBody for ValidateRequest {
             }
             _ => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_device_call;
+
+    fn refusal(key: &str, fingerprint: &str, nonce: Option<&str>) -> Option<String> {
+        check_device_call(key, fingerprint, &nonce.map(str::to_owned))
+            .err()
+            .map(|error| error.message)
+    }
+
+    #[test]
+    fn a_device_call_is_checked_key_first_then_fingerprint_then_nonce() {
+        let long_nonce = "n".repeat(257);
+        assert_eq!(refusal("KEY-1", "fp-1", Some("n")), None);
+        assert_eq!(refusal("KEY-1", "fp-1", None), None);
+        assert_eq!(
+            refusal(" ", "", Some(&long_nonce)).as_deref(),
+            Some("key must be 1 to 512 bytes")
+        );
+        assert_eq!(
+            refusal("KEY-1", " ", Some(&long_nonce)).as_deref(),
+            Some("fingerprint must be 1 to 512 bytes")
+        );
+        assert_eq!(
+            refusal("KEY-1", "fp-1", Some(&long_nonce)).as_deref(),
+            Some("nonce must be at most 256 bytes")
+        );
     }
 }

@@ -4,9 +4,7 @@
 //! holds and whether it may be issued is `licensd_domain::licence_file::plan_licence_file`; the
 //! bytes, the signature and the encryption are `licensd_crypto::issue_licence_file`.
 
-use super::client::{
-    ClientBody, ClientCall, check_fingerprint, check_key, check_nonce, denial_error, signed, signed_error,
-};
+use super::client::{ClientBody, ClientCall, check_device_call, check_fingerprint, denial_error, signed, signed_error};
 use crate::error::{ApiError, ErrorBody};
 use crate::http::Admin;
 use crate::http::extract::{ApiJson, ApiPath};
@@ -179,9 +177,6 @@ pub async fn issue_license_file(
 
 impl ClientBody for CheckoutFileRequest {
     fn check(&self) -> Result<(), ApiError> {
-        check_key(&self.key)
-            .and_then(|_| check_fingerprint(&self.fingerprint))
-            .and_then(|_| check_nonce(&self.nonce))
-            .and_then(|_| check_ttl(self.ttl_seconds))
+        check_device_call(&self.key, &self.fingerprint, &self.nonce).and_then(|_| check_ttl(self.ttl_seconds))
     }
 }
