@@ -8,6 +8,7 @@ pub mod analytics;
 pub mod backoffice;
 pub mod clock;
 pub mod consumption_rollback;
+pub mod contact;
 pub mod contract;
 pub mod delivery;
 pub mod denial;

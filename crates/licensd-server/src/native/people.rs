@@ -14,11 +14,8 @@ use licensd_store::{NewCustomer, NewLicenseUser};
 use serde::Deserialize;
 
 fn check_email(email: &str) -> Result<(), ApiError> {
-    require_text("email", email, 320)?;
-    let valid = email.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
-    }) && !email.chars().any(char::is_whitespace);
-    if valid {
+    require_text("email", email, contact::MAX_EMAIL_LEN)?;
+    if contact::is_plausible_email(email) {
         Ok(())
     } else {
         Err(ApiError::unprocessable("email is not a valid address"))

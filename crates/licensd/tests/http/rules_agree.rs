@@ -11,6 +11,9 @@
 //! - (c) `rules::feature_active`: feature expiry was re-implemented three times. The same licence
 //!   with an expired, a still-running and an open-ended feature is asked through the native API,
 //!   LicenseSpring (feature check and licence check) and SLASCONE.
+//! - (d) `contact::is_plausible_email`: the native API took `a@b@c.com` and addresses of up to
+//!   320 bytes, SLASCONE and DNA did not. The same addresses are sent to the native API (a
+//!   customer's email), SLASCONE (a licence user) and DNA (`NewEmail`).
 //!
 //! No test clock exists in the harness: expiries are set hours away from now, so no boundary can
 //! be crossed while a test runs. On SQLite and PostgreSQL.
@@ -18,6 +21,7 @@
 use crate::harness::{SLASCONE_ISV, Server, backend_tests};
 use crate::reliability_support::{Credential, licensespring_headers};
 use licensd_domain::access::IpRule;
+use licensd_domain::contact::{MAX_EMAIL_LEN, is_plausible_email};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::net::{IpAddr, Ipv4Addr};
@@ -330,6 +334,61 @@ backend_tests! {
                 .find(|f| f["name"] == code)
                 .unwrap_or_else(|| panic!("SLASCONE lists {code}: {validated}"));
             assert_eq!(feature["is_active"], active, "SLASCONE {code}: {validated}");
+        }
+    }
+
+    async fn email_checks_agree_with_is_plausible_email_in_every_dialect(server) {
+        let product_id = server.product(PRODUCT).await;
+        let license_id = server
+            .license(product_id, "AGREE-MAIL", json!({"max_activations": 5, "max_users": 10}))
+            .await;
+        let dna = credential(&server, "dna", json!({})).await;
+        let at_most = format!("{}@example.com", "m".repeat(MAX_EMAIL_LEN - "@example.com".len()));
+        let one_over = format!("o{at_most}");
+        // (address, plausible by `contact::is_plausible_email`), written out so that a change of
+        // the domain rule itself is noticed here too.
+        let cases = [
+            ("ann@example.com", true),
+            (at_most.as_str(), true),
+            ("ann@b@example.com", false),
+            (one_over.as_str(), false),
+            ("ann@example", false),
+        ];
+        for (n, (email, plausible)) in cases.into_iter().enumerate() {
+            assert_eq!(is_plausible_email(email), plausible, "{email}");
+
+            let (status, body) = server
+                .admin(Method::POST, "/v1/customers", Some(json!({"name": format!("agree {n}"), "email": email})))
+                .await;
+            let expected = if plausible { StatusCode::CREATED } else { StatusCode::UNPROCESSABLE_ENTITY };
+            assert_eq!(status, expected, "native {email}: {body}");
+
+            let users = format!("/api/v2/isv/{SLASCONE_ISV}/licenses/00000000-0000-8000-8000-{license_id:012x}/users");
+            let request = server
+                .http
+                .post(server.url(&users))
+                .header("AdminKey", crate::harness::ADMIN_TOKEN)
+                .json(&json!({"user_id": email}));
+            let (status, body) = finish(request).await;
+            if plausible {
+                assert_eq!(status, StatusCode::OK, "SLASCONE {email}: {body}");
+            } else {
+                let refused = json!({"id": 1012, "message": "Invalid email-address.", "help": null});
+                assert_eq!((status, body), (StatusCode::CONFLICT, refused), "SLASCONE {email}");
+            }
+
+            let request = server
+                .http
+                .patch(server.url(&format!("/dna/v1/Licenses/{PRODUCT}/AGREE-MAIL")))
+                .basic_auth(&dna.key_id, Some(&dna.secret))
+                .json(&json!({"NewEmail": email, "UserIp": "192.0.2.1"}));
+            let (status, body) = finish(request).await;
+            if plausible {
+                assert_eq!(status, StatusCode::OK, "DNA {email}: {body}");
+            } else {
+                let refused = json!({"Message": "Invalid NewEmail format"});
+                assert_eq!((status, body), (StatusCode::BAD_REQUEST, refused), "DNA {email}");
+            }
         }
     }
 }

@@ -367,7 +367,7 @@ pub async fn create_customer(
     require_text("company", &body.company, 256)?;
     require_text("customer_number", &body.customer_number, 128)?;
     let email = body.email.trim().to_ascii_lowercase();
-    if !super::users::valid_email(&email) {
+    if !licensd_domain::contact::is_plausible_email(&email) {
         return Err(ApiError::unprocessable("email is not a valid address"));
     }
     let country = match body.country.as_deref() {

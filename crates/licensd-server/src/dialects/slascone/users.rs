@@ -29,22 +29,6 @@ pub struct UserView {
     pub is_active: bool,
 }
 
-/// A plausible email address: one `@` with text on both sides, a dot in the domain, no spaces.
-pub fn valid_email(email: &str) -> bool {
-    match email.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !domain.contains('@')
-                && !email.chars().any(char::is_whitespace)
-                && email.len() <= 254
-        }
-        None => false,
-    }
-}
-
 /// POST /licenses/{license_id}/users (AdminKey)
 pub async fn add(
     State(state): State<AppState>,
@@ -54,7 +38,7 @@ pub async fn add(
     let license = license_by_guid(&state, &license_guid).await?;
     let request: AddUser = parse_body(&body)?;
     let email = request.user_id.unwrap_or_default().trim().to_ascii_lowercase();
-    if !valid_email(&email) {
+    if !contact::is_plausible_email(&email) {
         return Err(Conflict::InvalidEmail.into());
     }
     // Finding or creating the user and assigning it are one store transaction: a refused
@@ -103,26 +87,4 @@ pub async fn remove(
         .await
         .map_err(SlError::not_found_as(Conflict::UnknownLicenseUser))?;
     Ok(text_ok("The license user was removed."))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::valid_email;
-
-    #[test]
-    fn emails() {
-        assert!(valid_email("a@example.com"));
-        for bad in [
-            "",
-            "a",
-            "a@",
-            "@example.com",
-            "a@example",
-            "a b@example.com",
-            "a@@example.com",
-            "a@.com",
-        ] {
-            assert!(!valid_email(bad), "{bad}");
-        }
-    }
 }

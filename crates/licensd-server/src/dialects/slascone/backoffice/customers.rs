@@ -44,7 +44,7 @@ pub async fn create_customer(State(state): State<AppState>, AdminCall(actor, bod
             "company_name, customer_number or email is too long".into(),
         ));
     }
-    if !super::users::valid_email(&email) {
+    if !licensd_domain::contact::is_plausible_email(&email) {
         return Err(Conflict::InvalidEmail.into());
     }
     let country = match non_blank(request.country.as_deref()) {
@@ -160,7 +160,7 @@ pub async fn create_reseller_contact(
     let email = non_blank(request.email.as_deref())
         .map(|e| e.to_ascii_lowercase())
         .ok_or(SlError::Conflict(Conflict::InvalidEmail))?;
-    if !super::users::valid_email(&email) {
+    if !licensd_domain::contact::is_plausible_email(&email) {
         return Err(Conflict::InvalidEmail.into());
     }
     let named = NamedRequest {

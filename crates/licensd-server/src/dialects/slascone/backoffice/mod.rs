@@ -40,7 +40,7 @@ use super::info::utc;
 use super::lookup::{customer_by_guid, known_product, license_by_guid};
 use super::wire::{AdminCall, AdminKey, SlPath};
 use super::wire::{SlError, SlResult, guid_id, id_guid, json_ok, parse_body, random_guid};
-use super::{provisioning, users, wire};
+use super::{provisioning, wire};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
