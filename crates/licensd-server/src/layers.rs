@@ -22,6 +22,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::header::CONTENT_LENGTH;
 use axum::response::Response;
+use axum::routing::Route;
 use http_body_util::BodyExt;
 use std::convert::Infallible;
 use std::future::Future;
@@ -29,31 +30,18 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
+use tower::layer::layer_fn;
 use tower::{Layer, Service};
 
 /// The future every layer here returns.
 type Answer = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
 /// Layer 1 (module documentation): request ids and metrics.
-#[derive(Clone)]
-pub struct ObserveLayer {
-    metrics: Arc<Metrics>,
-}
-
-impl ObserveLayer {
-    pub fn new(metrics: Arc<Metrics>) -> Self {
-        Self { metrics }
-    }
-}
-
-impl<S> Layer<S> for ObserveLayer {
-    type Service = Observe<S>;
-    fn layer(&self, inner: S) -> Observe<S> {
-        Observe {
-            inner,
-            metrics: self.metrics.clone(),
-        }
-    }
+pub fn observe(metrics: Arc<Metrics>) -> impl Layer<Route, Service = Observe<Route>> + Clone {
+    layer_fn(move |inner| Observe {
+        inner,
+        metrics: metrics.clone(),
+    })
 }
 
 #[derive(Clone)]
@@ -98,25 +86,11 @@ where
 }
 
 /// Layer 3 (module documentation): oversized bodies drained, then the edge checks.
-#[derive(Clone)]
-pub struct EdgeLayer {
-    state: AppState,
-}
-
-impl EdgeLayer {
-    pub fn new(state: AppState) -> Self {
-        Self { state }
-    }
-}
-
-impl<S> Layer<S> for EdgeLayer {
-    type Service = Edge<S>;
-    fn layer(&self, inner: S) -> Edge<S> {
-        Edge {
-            inner,
-            state: self.state.clone(),
-        }
-    }
+pub fn edge(state: AppState) -> impl Layer<Route, Service = Edge<Route>> + Clone {
+    layer_fn(move |inner| Edge {
+        inner,
+        state: state.clone(),
+    })
 }
 
 #[derive(Clone)]

@@ -59,9 +59,9 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(layers::EdgeLayer::new(state.clone()))
+        .layer(layers::edge(state.clone()))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(redact::request_span::<Body>))
-        .layer(layers::ObserveLayer::new(state.metrics.clone()))
+        .layer(layers::observe(state.metrics.clone()))
         .with_state(state)
 }
 
