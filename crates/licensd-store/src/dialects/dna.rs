@@ -169,7 +169,7 @@ pub trait InfoTagStore: Send + Sync + 'static {
 /// first (`sql/tx.rs`), held to commit.
 macro_rules! impl_dna_store {
     ($store:ty, $row:ty, $conn:ty, $core:ident) => {
-        use crate::$core::shared::{Query, begin_write, get, insert_event, lock_license_id};
+        use crate::$core::shared::{Query, begin_write, fetch_optional, get, insert_event, lock_license_id};
 
         #[async_trait::async_trait]
         impl LicenseAccountStore for $store {
@@ -504,15 +504,11 @@ macro_rules! impl_dna_store {
 
             #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
             async fn latest_info_tag(&self, license_id: LicenseId) -> Result<Option<InfoTag>> {
-                sqlx::query(
+                let query = sqlx::query(
                     "SELECT id, license_id, tag, at FROM dna_info_tags WHERE license_id = $1 ORDER BY id DESC LIMIT 1",
                 )
-                .bind(license_id.get())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?
-                .map(|r| info_tag_from_row(&r))
-                .transpose()
+                .bind(license_id.get());
+                fetch_optional(&self.pool, query, info_tag_from_row).await
             }
         }
 

@@ -173,8 +173,22 @@ macro_rules! tx_helpers {
         where
             'q: 'c,
         {
+            fetch_optional(conn, query, decode)
+                .await?
+                .ok_or(StoreError::NotFound)
+        }
+
+        /// The one row `query` looks up, decoded, if there is one.
+        pub(crate) async fn fetch_optional<'q, 'c, T>(
+            conn: impl sqlx::Executor<'c, Database = Db>,
+            query: Query<'q>,
+            decode: impl FnOnce(&DbRow) -> Result<T>,
+        ) -> Result<Option<T>>
+        where
+            'q: 'c,
+        {
             let row = query.fetch_optional(conn).await.map_err(db_err)?;
-            row.map(|r| decode(&r)).transpose()?.ok_or(StoreError::NotFound)
+            row.map(|r| decode(&r)).transpose()
         }
 
         /// Every row `query` returns, decoded, in its order.

@@ -82,14 +82,11 @@ macro_rules! impl_km_contracts {
 
             #[tracing::instrument(level = "debug", skip_all)]
             async fn find_contract_by_key(&self, key: &str) -> Result<Option<StoredContract>> {
-                let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                let query = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "SELECT {CONTRACT_COLS} FROM km_contracts c WHERE c.key_digest = $1"
                 )))
-                .bind(self.codec.digest(key.as_bytes()))
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?;
-                row.map(|row| contract_from_row(&row, &*self.codec)).transpose()
+                .bind(self.codec.digest(key.as_bytes()));
+                fetch_optional(&self.pool, query, |row| contract_from_row(row, &*self.codec)).await
             }
 
             #[tracing::instrument(level = "debug", skip_all)]

@@ -131,15 +131,12 @@ macro_rules! impl_km_generators {
 
             #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.get()))]
             async fn downloadable_by_version(&self, product_id: ProductId, numeric_version: i64) -> Result<Option<Downloadable>> {
-                let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                let query = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "{DOWNLOADABLE_SELECT} WHERE product_id = $1 AND numeric_version = $2"
                 )))
                 .bind(product_id.get())
-                .bind(numeric_version)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?;
-                row.as_ref().map(downloadable_from_row).transpose()
+                .bind(numeric_version);
+                fetch_optional(&self.pool, query, downloadable_from_row).await
             }
 
             #[tracing::instrument(level = "debug", skip_all, fields(id = id))]

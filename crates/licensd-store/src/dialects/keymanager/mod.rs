@@ -44,7 +44,7 @@ macro_rules! impl_keymanager {
             use crate::StoreError;
             use crate::sql::{conflict, db_err, from_json, to_json};
             use crate::$core::shared::{
-                begin_write, delete_logged, fetch_found, fetch_rows, get, insert_event, write_logged, write_pool,
+                begin_write, delete_logged, fetch_found, fetch_optional, fetch_rows, get, insert_event, write_logged, write_pool,
             };
 
             fn block_from_row(row: &$row) -> Result<AccessBlock> {

@@ -54,27 +54,26 @@ macro_rules! impl_km_products {
 
             #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.get()))]
             async fn product_signing_key(&self, product_id: ProductId) -> Result<Option<ProductSigningKey>> {
-                let row = sqlx::query(
+                let query = sqlx::query(
                     "SELECT product_id, kid, algorithm, public_der, private_sealed, created_at \
                      FROM km_product_signing_keys WHERE product_id = $1",
                 )
-                .bind(product_id.get())
-                .fetch_optional(&self.pool)
+                .bind(product_id.get());
+                fetch_optional(&self.pool, query, |row| {
+                    let sealed: Vec<u8> = get(row, "private_sealed")?;
+                    let private_pkcs8 = self.codec.open(&sealed, PRODUCT_SIGNING_KEY).ok_or_else(|| {
+                        StoreError::Corrupt("cannot open sealed product signing key (tampered or another master key)".into())
+                    })?;
+                    Ok(ProductSigningKey {
+                        product_id: ProductId::new(get(row, "product_id")?),
+                        kid: get(row, "kid")?,
+                        algorithm: get(row, "algorithm")?,
+                        public_der: get(row, "public_der")?,
+                        private_pkcs8,
+                        created_at: get(row, "created_at")?,
+                    })
+                })
                 .await
-                .map_err(db_err)?;
-                let Some(row) = row else { return Ok(None) };
-                let sealed: Vec<u8> = get(&row, "private_sealed")?;
-                let private_pkcs8 = self.codec.open(&sealed, PRODUCT_SIGNING_KEY).ok_or_else(|| {
-                    StoreError::Corrupt("cannot open sealed product signing key (tampered or another master key)".into())
-                })?;
-                Ok(Some(ProductSigningKey {
-                    product_id: ProductId::new(get(&row, "product_id")?),
-                    kid: get(&row, "kid")?,
-                    algorithm: get(&row, "algorithm")?,
-                    public_der: get(&row, "public_der")?,
-                    private_pkcs8,
-                    created_at: get(&row, "created_at")?,
-                }))
             }
 
             #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.get()))]

@@ -51,15 +51,12 @@ macro_rules! impl_slascone_backoffice {
 
             #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
             async fn find_entry(&self, kind: EntryKind, id: i64) -> Result<Option<Entry>> {
-                let row = sqlx::query(
+                let query = sqlx::query(
                     "SELECT id, kind, scope_id, name, detail, created_at FROM slascone_entries WHERE id = $1 AND kind = $2",
                 )
                 .bind(id)
-                .bind(kind.as_str())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?;
-                row.as_ref().map(entry_from_row).transpose()
+                .bind(kind.as_str());
+                fetch_optional(&self.pool, query, entry_from_row).await
             }
 
             #[tracing::instrument(level = "debug", skip_all)]
@@ -136,23 +133,22 @@ macro_rules! impl_slascone_backoffice {
 
             #[tracing::instrument(level = "debug", skip_all, fields(customer_id = customer_id.get()))]
             async fn customer_profile(&self, customer_id: CustomerId) -> Result<Option<CustomerProfile>> {
-                let row = sqlx::query(
+                let query = sqlx::query(
                     "SELECT customer_id, customer_number, prospect_number, customer_type_id, country, language \
                      FROM slascone_customers WHERE customer_id = $1",
                 )
-                .bind(customer_id.get())
-                .fetch_optional(&self.pool)
+                .bind(customer_id.get());
+                fetch_optional(&self.pool, query, |row| {
+                    Ok(CustomerProfile {
+                        customer_id: CustomerId::new(row.try_get("customer_id").map_err(db_err)?),
+                        customer_number: row.try_get("customer_number").map_err(db_err)?,
+                        prospect_number: row.try_get("prospect_number").map_err(db_err)?,
+                        customer_type_id: row.try_get("customer_type_id").map_err(db_err)?,
+                        country: row.try_get("country").map_err(db_err)?,
+                        language: row.try_get("language").map_err(db_err)?,
+                    })
+                })
                 .await
-                .map_err(db_err)?;
-                let Some(row) = row else { return Ok(None) };
-                Ok(Some(CustomerProfile {
-                    customer_id: CustomerId::new(row.try_get("customer_id").map_err(db_err)?),
-                    customer_number: row.try_get("customer_number").map_err(db_err)?,
-                    prospect_number: row.try_get("prospect_number").map_err(db_err)?,
-                    customer_type_id: row.try_get("customer_type_id").map_err(db_err)?,
-                    country: row.try_get("country").map_err(db_err)?,
-                    language: row.try_get("language").map_err(db_err)?,
-                }))
             }
 
             #[tracing::instrument(level = "debug", skip_all, fields(tag_id = tag_id, target_id = target_id))]

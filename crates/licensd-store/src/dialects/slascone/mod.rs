@@ -53,7 +53,7 @@ pub use api::*;
 macro_rules! impl_slascone_store {
     ($store:ty, $row:ty, $conn:ty, $core:ident) => {
         use crate::$core::shared::{
-            begin_write, execute_in_write, fetch_rows, insert_event as log_event, lock_license_id, write_logged, write_pool,
+            begin_write, execute_in_write, fetch_optional, fetch_rows, insert_event as log_event, lock_license_id, write_logged, write_pool,
         };
 
         impl_slascone_analytics!($store, $row, $conn, $core);
@@ -165,29 +165,23 @@ macro_rules! impl_slascone_store {
 
             #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
             async fn token_of(&self, license_id: LicenseId, client_id: &str) -> Result<Option<SlasconeToken>> {
-                let row = sqlx::query(
+                let query = sqlx::query(
                     "SELECT license_id, client_id, token_sealed, created_at FROM slascone_tokens \
                      WHERE license_id = $1 AND client_id = $2",
                 )
                 .bind(license_id.get())
-                .bind(client_id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?;
-                row.map(|row| token_from_row(&*self.codec, &row)).transpose()
+                .bind(client_id);
+                fetch_optional(&self.pool, query, |row| token_from_row(&*self.codec, row)).await
             }
 
             #[tracing::instrument(level = "debug", skip_all)]
             async fn find_token(&self, token_key: &str) -> Result<Option<SlasconeToken>> {
-                let row = sqlx::query(
+                let query = sqlx::query(
                     "SELECT license_id, client_id, token_sealed, created_at FROM slascone_tokens \
                      WHERE token_digest = $1",
                 )
-                .bind(self.codec.digest(token_key.as_bytes()))
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?;
-                row.map(|row| token_from_row(&*self.codec, &row)).transpose()
+                .bind(self.codec.digest(token_key.as_bytes()));
+                fetch_optional(&self.pool, query, |row| token_from_row(&*self.codec, row)).await
             }
 
             #[tracing::instrument(level = "debug", skip_all)]
