@@ -101,7 +101,7 @@ pub trait BulkJobStore: Send + Sync + 'static {
 macro_rules! impl_bulk_jobs {
     ($store:ty, $core:ident) => {
         const _: () = {
-            use crate::$core::shared::{begin_write, get, insert_event, insert_license};
+            use crate::$core::shared::{begin_write, execute_in_write, get, insert_event, insert_license};
             use crate::sql::{db_err, from_json};
 
             #[async_trait::async_trait]
@@ -114,25 +114,16 @@ macro_rules! impl_bulk_jobs {
                     now: Millis,
                     forget_before: Millis,
                 ) -> Result<()> {
-                    let mut tx = begin_write(self).await?;
-                    sqlx::query("DELETE FROM console_bulk_jobs WHERE finished_at < $1")
-                        .bind(forget_before)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                    sqlx::query(
+                    let forget = sqlx::query("DELETE FROM console_bulk_jobs WHERE finished_at < $1").bind(forget_before);
+                    let insert = sqlx::query(
                         "INSERT INTO console_bulk_jobs (id, admin_token_id, status, requested, done, created_at, heartbeat_at) \
                          VALUES ($1, $2, 'running', $3, 0, $4, $4)",
                     )
                     .bind(id)
                     .bind(admin_token_id)
                     .bind(requested)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(())
+                    .bind(now);
+                    execute_in_write(self, [forget, insert], db_err).await
                 }
 
                 async fn bulk_job_get(&self, id: &str, stale_before: Millis) -> Result<BulkJob> {
@@ -189,32 +180,22 @@ macro_rules! impl_bulk_jobs {
                 }
 
                 async fn bulk_job_heartbeat(&self, id: &str, now: Millis) -> Result<()> {
-                    let mut tx = begin_write(self).await?;
-                    sqlx::query("UPDATE console_bulk_jobs SET heartbeat_at = $2 WHERE id = $1 AND status = 'running'")
+                    let beat = sqlx::query("UPDATE console_bulk_jobs SET heartbeat_at = $2 WHERE id = $1 AND status = 'running'")
                         .bind(id)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(())
+                        .bind(now);
+                    execute_in_write(self, [beat], db_err).await
                 }
 
                 async fn bulk_job_fail(&self, id: &str, error: &str, error_status: i64, now: Millis) -> Result<()> {
-                    let mut tx = begin_write(self).await?;
-                    sqlx::query(
+                    let fail = sqlx::query(
                         "UPDATE console_bulk_jobs SET status = 'failed', error = $2, error_status = $3, finished_at = $4 \
                          WHERE id = $1 AND status = 'running'",
                     )
                     .bind(id)
                     .bind(error)
                     .bind(error_status)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(())
+                    .bind(now);
+                    execute_in_write(self, [fail], db_err).await
                 }
 
                 async fn create_licenses_for_bulk_job(

@@ -55,7 +55,7 @@ macro_rules! impl_console_sessions {
     ($store:ty, $core:ident) => {
         const _: () = {
             use crate::sql::db_err;
-            use crate::$core::shared::{begin_write, get, insert_event};
+            use crate::$core::shared::{begin_write, execute_in_write, get, insert_event};
 
             #[async_trait::async_trait]
             impl ConsoleSessionStore for $store {
@@ -67,13 +67,8 @@ macro_rules! impl_console_sessions {
                     now: Millis,
                     expires_at: Millis,
                 ) -> Result<()> {
-                    let mut tx = begin_write(self).await?;
-                    sqlx::query("DELETE FROM console_sessions WHERE expires_at <= $1")
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                    sqlx::query(
+                    let prune = sqlx::query("DELETE FROM console_sessions WHERE expires_at <= $1").bind(now);
+                    let insert = sqlx::query(
                         "INSERT INTO console_sessions (digest, admin_token_id, csrf, created_at, expires_at) \
                          VALUES ($1, $2, $3, $4, $5)",
                     )
@@ -81,12 +76,8 @@ macro_rules! impl_console_sessions {
                     .bind(admin_token_id)
                     .bind(csrf)
                     .bind(now)
-                    .bind(expires_at)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(())
+                    .bind(expires_at);
+                    execute_in_write(self, [prune, insert], db_err).await
                 }
 
                 async fn console_session_find(&self, secret: &str, now: Millis) -> Result<Option<ConsoleSession>> {
@@ -114,14 +105,9 @@ macro_rules! impl_console_sessions {
                 }
 
                 async fn console_session_close(&self, secret: &str) -> Result<()> {
-                    let mut tx = begin_write(self).await?;
-                    sqlx::query("DELETE FROM console_sessions WHERE digest = $1")
-                        .bind(self.codec.digest(secret.as_bytes()))
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                    tx.commit().await.map_err(db_err)?;
-                    Ok(())
+                    let close = sqlx::query("DELETE FROM console_sessions WHERE digest = $1")
+                        .bind(self.codec.digest(secret.as_bytes()));
+                    execute_in_write(self, [close], db_err).await
                 }
 
                 async fn admin_token_read_only(&self, id: i64) -> Result<bool> {

@@ -169,7 +169,7 @@ pub trait InfoTagStore: Send + Sync + 'static {
 /// first (`sql/tx.rs`), held to commit.
 macro_rules! impl_dna_store {
     ($store:ty, $row:ty, $conn:ty, $core:ident) => {
-        use crate::$core::shared::{begin_write, get, insert_event, lock_license_id};
+        use crate::$core::shared::{Query, begin_write, fetch_optional, get, insert_event, lock_license_id};
 
         #[async_trait::async_trait]
         impl LicenseAccountStore for $store {
@@ -225,9 +225,6 @@ macro_rules! impl_dna_store {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<()> {
-                let mut tx = begin_write(self).await?;
-                lock_license_id(&mut tx, license_id).await?;
-                ensure_row(&mut tx, license_id, now).await?;
                 let sql = match which {
                     DnaPassword::User => {
                         "UPDATE dna_licenses SET password_hash = $2, reset_digest = NULL, reset_expires_at = NULL, \
@@ -238,14 +235,9 @@ macro_rules! impl_dna_store {
                          admin_reset_expires_at = NULL, updated_at = $3 WHERE license_id = $1"
                     }
                 };
-                sqlx::query(sql)
-                    .bind(license_id.get())
-                    .bind(hash)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                insert_event(&mut tx, event, license_id, now).await?;
+                let update = sqlx::query(sql).bind(license_id.get()).bind(hash).bind(now);
+                let mut tx = begin_write(self).await?;
+                update_dna_row(&mut tx, license_id, update, event, now).await?;
                 tx.commit().await.map_err(db_err)
             }
 
@@ -259,9 +251,6 @@ macro_rules! impl_dna_store {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<()> {
-                let mut tx = begin_write(self).await?;
-                lock_license_id(&mut tx, license_id).await?;
-                ensure_row(&mut tx, license_id, now).await?;
                 let sql = match which {
                     DnaPassword::User => {
                         "UPDATE dna_licenses SET reset_digest = $2, reset_expires_at = $3, updated_at = $4 \
@@ -272,15 +261,13 @@ macro_rules! impl_dna_store {
                          WHERE license_id = $1"
                     }
                 };
-                sqlx::query(sql)
+                let update = sqlx::query(sql)
                     .bind(license_id.get())
                     .bind(self.codec.digest(code.as_bytes()))
                     .bind(expires_at)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                insert_event(&mut tx, event, license_id, now).await?;
+                    .bind(now);
+                let mut tx = begin_write(self).await?;
+                update_dna_row(&mut tx, license_id, update, event, now).await?;
                 tx.commit().await.map_err(db_err)
             }
 
@@ -322,22 +309,17 @@ macro_rules! impl_dna_store {
                 event: EventDraft,
                 now: Millis,
             ) -> Result<DnaLicense> {
-                let mut tx = begin_write(self).await?;
-                lock_license_id(&mut tx, license_id).await?;
-                ensure_row(&mut tx, license_id, now).await?;
-                sqlx::query(
+                let update = sqlx::query(
                     "UPDATE dna_licenses SET activation_email = COALESCE($2, activation_email), \
                      license_data = COALESCE($3, license_data), updated_at = $4 WHERE license_id = $1",
                 )
                 .bind(license_id.get())
                 .bind(activation_email)
                 .bind(license_data)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
+                .bind(now);
+                let mut tx = begin_write(self).await?;
+                update_dna_row(&mut tx, license_id, update, event, now).await?;
                 let updated = dna_row(&mut tx, license_id).await?;
-                insert_event(&mut tx, event, license_id, now).await?;
                 tx.commit().await.map_err(db_err)?;
                 Ok(updated)
             }
@@ -522,15 +504,11 @@ macro_rules! impl_dna_store {
 
             #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
             async fn latest_info_tag(&self, license_id: LicenseId) -> Result<Option<InfoTag>> {
-                sqlx::query(
+                let query = sqlx::query(
                     "SELECT id, license_id, tag, at FROM dna_info_tags WHERE license_id = $1 ORDER BY id DESC LIMIT 1",
                 )
-                .bind(license_id.get())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?
-                .map(|r| info_tag_from_row(&r))
-                .transpose()
+                .bind(license_id.get());
+                fetch_optional(&self.pool, query, info_tag_from_row).await
             }
         }
 
@@ -552,16 +530,27 @@ macro_rules! impl_dna_store {
             if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
         }
 
-        async fn ensure_row(conn: &mut $conn, license_id: LicenseId, now: Millis) -> Result<()> {
+        /// Every write of a license's DNA data: takes the license lock, creates the license's
+        /// `dna_licenses` row when it has none yet (so `update` always finds it), runs `update` (an
+        /// `UPDATE dna_licenses … WHERE license_id = $1`) and logs `event`; the caller commits.
+        async fn update_dna_row(
+            tx: &mut $conn,
+            license_id: LicenseId,
+            update: Query<'_>,
+            event: EventDraft,
+            now: Millis,
+        ) -> Result<()> {
+            lock_license_id(&mut *tx, license_id).await?;
             sqlx::query(
                 "INSERT INTO dna_licenses (license_id, updated_at) VALUES ($1, $2) ON CONFLICT (license_id) DO NOTHING",
             )
             .bind(license_id.get())
             .bind(now)
-            .execute(&mut *conn)
+            .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-            Ok(())
+            update.execute(&mut *tx).await.map_err(db_err)?;
+            insert_event(&mut *tx, event, license_id, now).await
         }
 
         async fn dna_row(conn: &mut $conn, license_id: LicenseId) -> Result<DnaLicense> {

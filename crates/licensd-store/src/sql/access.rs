@@ -157,17 +157,13 @@ macro_rules! impl_access {
 
                 #[tracing::instrument(level = "debug", skip_all)]
                 async fn find_admin_token(&self, token: &str) -> Result<Option<AdminToken>> {
-                    sqlx::query(concat!(
+                    let query = sqlx::query(concat!(
                         "SELECT ",
                         admin_token_cols!(),
                         " FROM admin_tokens WHERE digest = $1 AND revoked_at IS NULL"
                     ))
-                    .bind(self.codec.digest(token.as_bytes()))
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(db_err)?
-                    .map(|r| admin_token_from_row(&r))
-                    .transpose()
+                    .bind(self.codec.digest(token.as_bytes()));
+                    fetch_optional(&self.pool, query, admin_token_from_row).await
                 }
 
                 #[tracing::instrument(level = "debug", skip_all)]

@@ -169,17 +169,13 @@ macro_rules! impl_people {
 
             #[tracing::instrument(level = "debug", skip_all)]
             async fn find_license_user_by_email(&self, email: &str) -> Result<Option<LicenseUser>> {
-                sqlx::query(concat!(
+                let query = sqlx::query(concat!(
                     "SELECT ",
                     user_cols!(),
                     " FROM license_users WHERE email = $1"
                 ))
-                .bind(email)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?
-                .map(|r| user_from_row(&r))
-                .transpose()
+                .bind(email);
+                fetch_optional(&self.pool, query, user_from_row).await
             }
 
             #[tracing::instrument(level = "debug", skip_all, fields(customer_id = customer_id.map(i64::from)))]

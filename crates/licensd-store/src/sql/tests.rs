@@ -62,27 +62,73 @@ async fn stores() -> Vec<(Arc<dyn Store>, Option<tempfile::TempDir>)> {
             .expect("sqlite in memory"),
         None,
     ));
-    if let Ok(admin) = std::env::var("LICENSD_TEST_PG_URL") {
-        use sqlx::Connection;
-        let name = format!("smoke_{}", std::process::id());
-        let mut conn = sqlx::PgConnection::connect(&admin).await.expect("pg admin");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
-            .execute(&mut conn)
-            .await
-            .expect("drop");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .expect("create");
-        let base = admin.rsplit_once('/').map(|(base, _)| base).expect("url with database");
-        out.push((
-            connect(&format!("{base}/{name}"), Arc::new(XorCodec), 16)
-                .await
-                .expect("pg"),
-            None,
-        ));
+    if let Some(url) = fresh_pg_database("smoke").await {
+        out.push((connect(&url, Arc::new(XorCodec), 16).await.expect("pg"), None));
     }
     out
+}
+
+/// The URL of a new, empty database `{prefix}_{pid}` on the server `LICENSD_TEST_PG_URL` names;
+/// `None` without one.
+async fn fresh_pg_database(prefix: &str) -> Option<String> {
+    use sqlx::Connection;
+    let admin = std::env::var("LICENSD_TEST_PG_URL").ok()?;
+    let name = format!("{prefix}_{}", std::process::id());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("pg admin");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("drop");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create");
+    let base = admin.rsplit_once('/').map(|(base, _)| base).expect("url with database");
+    Some(format!("{base}/{name}"))
+}
+
+/// `execute_in_write` commits all of its statements or, when one fails, none: a second insert of
+/// the same product code is refused as a Conflict and takes the first insert with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execute_in_write_is_all_or_nothing() {
+    macro_rules! check {
+        ($store:expr, $core:ident) => {{
+            let store = $store;
+            store.migrate(NOW).await.expect("migrate");
+            let insert = |code: &'static str| {
+                sqlx::query(
+                    "INSERT INTO products (code, name, auth_method, status, trial_allowed, trial_days, metadata, \
+                     created_at, updated_at) VALUES ($1, 'App', 'key', 'active', $2, 0, '{}', $3, $3)",
+                )
+                .bind(code)
+                .bind(false)
+                .bind(NOW)
+            };
+            let refused =
+                crate::$core::shared::execute_in_write(&store, [insert("a"), insert("a")], crate::sql::db_err).await;
+            assert!(matches!(refused, Err(StoreError::Conflict(_))), "{refused:?}");
+            crate::$core::shared::execute_in_write(&store, [insert("b")], crate::sql::db_err)
+                .await
+                .expect("one insert");
+            let codes: Vec<String> = sqlx::query_scalar("SELECT code FROM products")
+                .fetch_all(&store.pool)
+                .await
+                .expect("codes");
+            assert_eq!(codes, ["b"]);
+        }};
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    check!(
+        SqliteStore::connect(&url, Arc::new(XorCodec), 2).await.expect("sqlite"),
+        sqlite
+    );
+    if let Some(url) = fresh_pg_database("execute_in_write").await {
+        check!(
+            PostgresStore::connect(&url, Arc::new(XorCodec), 2).await.expect("pg"),
+            postgres
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

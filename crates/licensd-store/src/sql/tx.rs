@@ -105,6 +105,22 @@ macro_rules! tx_helpers {
             Ok(())
         }
 
+        /// Runs `statements` in order in one write transaction and commits: all of them, or none
+        /// when one fails (`on_error` maps that failure). The console's session and bulk-job
+        /// bookkeeping (opening a session or a job first prunes the expired ones) and SLASCONE's
+        /// analytics and usage reports (a batch is stored whole or not at all) write this way.
+        pub(crate) async fn execute_in_write<'q>(
+            store: &$store,
+            statements: impl IntoIterator<Item = Query<'q>>,
+            on_error: impl Fn(sqlx::Error) -> StoreError,
+        ) -> Result<()> {
+            let mut tx = begin_write(store).await?;
+            for statement in statements {
+                statement.execute(&mut *tx).await.map_err(&on_error)?;
+            }
+            tx.commit().await.map_err(db_err)
+        }
+
         /// Revokes the one row `sql` (`UPDATE … SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1
         /// RETURNING …`) names, logs `event` about `id` and commits, in one write transaction, and
         /// returns the row as it now stands; NotFound (and nothing changed) when there is no such
@@ -157,8 +173,22 @@ macro_rules! tx_helpers {
         where
             'q: 'c,
         {
+            fetch_optional(conn, query, decode)
+                .await?
+                .ok_or(StoreError::NotFound)
+        }
+
+        /// The one row `query` looks up, decoded, if there is one.
+        pub(crate) async fn fetch_optional<'q, 'c, T>(
+            conn: impl sqlx::Executor<'c, Database = Db>,
+            query: Query<'q>,
+            decode: impl FnOnce(&DbRow) -> Result<T>,
+        ) -> Result<Option<T>>
+        where
+            'q: 'c,
+        {
             let row = query.fetch_optional(conn).await.map_err(db_err)?;
-            row.map(|r| decode(&r)).transpose()?.ok_or(StoreError::NotFound)
+            row.map(|r| decode(&r)).transpose()
         }
 
         /// Every row `query` returns, decoded, in its order.
@@ -267,7 +297,8 @@ macro_rules! tx_helpers {
             .ok_or(StoreError::Denied(Denial::ProductNotFound))
         }
 
-        type Query<'q> = sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>;
+        /// A statement with its parameters bound, as the helpers here and the dialects' take it.
+        pub(crate) type Query<'q> = sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>;
 
         /// Binds an event's fields after its instant, in `INSERT_EVENT`'s order: actor, source IP,
         /// action, subject type, subject (the draft's, else `subject`), data.

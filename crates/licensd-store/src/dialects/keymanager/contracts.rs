@@ -19,17 +19,16 @@ macro_rules! bind_contract_fields {
     };
 }
 
-/// The SQL behind these `ContractStore` methods, as inherent methods of one store type; the trait
-/// impl in `mod.rs` delegates to them. Expanded inside `impl_keymanager!`,
-/// so the row helpers and `insert_event` there are in scope.
-macro_rules! km_contracts_sql {
+/// Implements `ContractStore` for one store type. Expanded inside `impl_keymanager!`, so the
+/// row helpers and `insert_event` there are in scope.
+macro_rules! impl_km_contracts {
     ($store:ty, $row:ty, $conn:ty, $lock:literal, $skip_locked:literal, $core:ident) => {
-        impl $store {
-            async fn sql_create_contract(&self, fields: ContractFields, event: EventDraft, now: Millis) -> Result<StoredContract> {
+        #[async_trait::async_trait]
+        impl ContractStore for $store {
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn create_contract(&self, fields: ContractFields, event: EventDraft, now: Millis) -> Result<StoredContract> {
                 let mut tx = begin_write(self).await?;
-                if !product_exists(&mut tx, fields.product_id).await? {
-                    return Err(StoreError::NotFound);
-                }
+                require_product(&mut tx, fields.product_id).await?;
                 let insert = sqlx::query_scalar(
                     "INSERT INTO km_contracts (product_id, name, information, key_digest, key_sealed, license_keys_quantity, \
                      active, can_get_info, can_generate, can_destroy, can_destroy_all, created_at, updated_at) \
@@ -46,11 +45,10 @@ macro_rules! km_contracts_sql {
                 Ok(stored)
             }
 
-            async fn sql_update_contract(&self, id: i64, fields: ContractFields, event: EventDraft, now: Millis) -> Result<StoredContract> {
+            #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
+            async fn update_contract(&self, id: i64, fields: ContractFields, event: EventDraft, now: Millis) -> Result<StoredContract> {
                 let mut tx = begin_write(self).await?;
-                if !product_exists(&mut tx, fields.product_id).await? {
-                    return Err(StoreError::NotFound);
-                }
+                require_product(&mut tx, fields.product_id).await?;
                 let update = sqlx::query(
                     "UPDATE km_contracts SET product_id = $2, name = $3, information = $4, key_digest = $5, key_sealed = $6, \
                      license_keys_quantity = $7, active = $8, can_get_info = $9, can_generate = $10, can_destroy = $11, \
@@ -71,35 +69,34 @@ macro_rules! km_contracts_sql {
                 Ok(stored)
             }
 
-            async fn sql_delete_contract(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
+            #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
+            async fn delete_contract(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
                 delete_logged(self, "DELETE FROM km_contracts WHERE id = $1", id, db_err, event, now).await
             }
 
-            async fn sql_get_contract(&self, id: i64) -> Result<StoredContract> {
+            #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
+            async fn get_contract(&self, id: i64) -> Result<StoredContract> {
                 let mut conn = self.pool.acquire().await.map_err(db_err)?;
                 contract_by_id(&mut conn, &*self.codec, id).await
             }
 
-            async fn sql_find_contract_by_key(&self, key: &str) -> Result<Option<StoredContract>> {
-                let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn find_contract_by_key(&self, key: &str) -> Result<Option<StoredContract>> {
+                let query = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "SELECT {CONTRACT_COLS} FROM km_contracts c WHERE c.key_digest = $1"
                 )))
-                .bind(self.codec.digest(key.as_bytes()))
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?;
-                row.map(|row| contract_from_row(&row, &*self.codec)).transpose()
+                .bind(self.codec.digest(key.as_bytes()));
+                fetch_optional(&self.pool, query, |row| contract_from_row(row, &*self.codec)).await
             }
 
-            async fn sql_list_contracts(&self) -> Result<Vec<StoredContract>> {
-                let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {CONTRACT_COLS} FROM km_contracts c ORDER BY c.id")))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_err)?;
-                rows.iter().map(|row| contract_from_row(row, &*self.codec)).collect()
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn list_contracts(&self) -> Result<Vec<StoredContract>> {
+                let query = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {CONTRACT_COLS} FROM km_contracts c ORDER BY c.id")));
+                fetch_rows(&self.pool, query, |row| contract_from_row(row, &*self.codec)).await
             }
 
-            async fn sql_generate_contract_keys(
+            #[tracing::instrument(level = "debug", skip_all, fields(contract_id = contract_id))]
+            async fn generate_contract_keys(
                 &self,
                 contract_id: i64,
                 new: Vec<crate::NewLicense>,
@@ -136,7 +133,8 @@ macro_rules! km_contracts_sql {
                 Ok(Ok(ids))
             }
 
-            async fn sql_destroy_contract_key(&self, contract_id: i64, license_id: LicenseId, event: EventDraft, now: Millis) -> Result<()> {
+            #[tracing::instrument(level = "debug", skip_all, fields(contract_id = contract_id, license_id = license_id.get()))]
+            async fn destroy_contract_key(&self, contract_id: i64, license_id: LicenseId, event: EventDraft, now: Millis) -> Result<()> {
                 let mut tx = begin_write(self).await?;
                 let done = sqlx::query(
                     "DELETE FROM licenses WHERE id = $1 AND id IN \
@@ -155,7 +153,8 @@ macro_rules! km_contracts_sql {
                 Ok(())
             }
 
-            async fn sql_destroy_contract_keys(&self, contract_id: i64, event: EventDraft, now: Millis) -> Result<i64> {
+            #[tracing::instrument(level = "debug", skip_all, fields(contract_id = contract_id))]
+            async fn destroy_contract_keys(&self, contract_id: i64, event: EventDraft, now: Millis) -> Result<i64> {
                 let mut tx = begin_write(self).await?;
                 let done = sqlx::query(
                     "DELETE FROM licenses WHERE id IN (SELECT license_id FROM km_contract_licenses WHERE contract_id = $1)",

@@ -1,12 +1,13 @@
 //! Key generators, downloadables and their files.
 
-/// The SQL behind these `GeneratorStore` methods, as inherent methods of one store type; the trait
-/// impl in `mod.rs` delegates to them. Expanded inside `impl_keymanager!`,
-/// so the row helpers and `insert_event` there are in scope.
-macro_rules! km_generators_sql {
+/// Implements `GeneratorStore` and `DownloadStore` for one store type. Expanded inside
+/// `impl_keymanager!`, so the row helpers and `insert_event` there are in scope.
+macro_rules! impl_km_generators {
     ($store:ty, $row:ty, $conn:ty, $lock:literal, $skip_locked:literal, $core:ident) => {
-        impl $store {
-            async fn sql_create_generator(
+        #[async_trait::async_trait]
+        impl GeneratorStore for $store {
+            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.get()))]
+            async fn create_generator(
                 &self,
                 product_id: ProductId,
                 spec: GeneratorSpec,
@@ -14,9 +15,7 @@ macro_rules! km_generators_sql {
                 now: Millis,
             ) -> Result<Generator> {
                 let mut tx = begin_write(self).await?;
-                if !product_exists(&mut tx, product_id).await? {
-                    return Err(StoreError::NotFound);
-                }
+                require_product(&mut tx, product_id).await?;
                 let row = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "INSERT INTO km_generators (product_id, name, pattern, activation_limit, validity_days, active, \
                      created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {GENERATOR_COLS}"
@@ -37,26 +36,25 @@ macro_rules! km_generators_sql {
                 Ok(generator)
             }
 
-            async fn sql_get_generator(&self, id: i64) -> Result<Generator> {
+            #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
+            async fn get_generator(&self, id: i64) -> Result<Generator> {
                 let query = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {GENERATOR_COLS} FROM km_generators WHERE id = $1")))
                     .bind(id);
                 fetch_found(&self.pool, query, generator_from_row).await
             }
 
-            async fn sql_list_generators(&self, product_id: Option<ProductId>) -> Result<Vec<Generator>> {
-                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.map(i64::from)))]
+            async fn list_generators(&self, product_id: Option<ProductId>) -> Result<Vec<Generator>> {
+                let query = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "SELECT {GENERATOR_COLS} FROM km_generators WHERE ($1 IS NULL OR product_id = $1) ORDER BY id"
                 )))
-                .bind(product_id.map(i64::from))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err)?;
-                rows.iter().map(generator_from_row).collect()
+                .bind(product_id.map(i64::from));
+                fetch_rows(&self.pool, query, generator_from_row).await
             }
 
-            async fn sql_update_generator(&self, id: i64, spec: GeneratorSpec, event: EventDraft, now: Millis) -> Result<Generator> {
-                let mut tx = begin_write(self).await?;
-                let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
+            async fn update_generator(&self, id: i64, spec: GeneratorSpec, event: EventDraft, now: Millis) -> Result<Generator> {
+                let query = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "UPDATE km_generators SET name = $2, pattern = $3, activation_limit = $4, validity_days = $5, \
                      active = $6, updated_at = $7 WHERE id = $1 RETURNING {GENERATOR_COLS}"
                 )))
@@ -66,22 +64,20 @@ macro_rules! km_generators_sql {
                 .bind(spec.activation_limit)
                 .bind(spec.validity_days)
                 .bind(spec.active)
-                .bind(now)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_err)?
-                .ok_or(StoreError::NotFound)?;
-                let generator = generator_from_row(&row)?;
-                insert_event(&mut tx, event, Some(id), now).await?;
-                tx.commit().await.map_err(db_err)?;
-                Ok(generator)
+                .bind(now);
+                write_logged(self, query, db_err, generator_from_row, |_| Some(id), event, now).await
             }
 
-            async fn sql_delete_generator(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
+            #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
+            async fn delete_generator(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
                 delete_logged(self, "DELETE FROM km_generators WHERE id = $1", id, db_err, event, now).await
             }
+        }
 
-            async fn sql_create_downloadable(
+        #[async_trait::async_trait]
+        impl DownloadStore for $store {
+            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.get()))]
+            async fn create_downloadable(
                 &self,
                 product_id: ProductId,
                 spec: DownloadableSpec,
@@ -89,9 +85,7 @@ macro_rules! km_generators_sql {
                 now: Millis,
             ) -> Result<Downloadable> {
                 let mut tx = begin_write(self).await?;
-                if !product_exists(&mut tx, product_id).await? {
-                    return Err(StoreError::NotFound);
-                }
+                require_product(&mut tx, product_id).await?;
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO km_downloadables (product_id, numeric_version, version, update_summary, changelog, \
                      published, release_date, download_counter, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8) \
@@ -119,36 +113,34 @@ macro_rules! km_generators_sql {
                 Ok(downloadable)
             }
 
-            async fn sql_list_downloadables(&self, product_id: Option<ProductId>) -> Result<Vec<Downloadable>> {
-                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.map(i64::from)))]
+            async fn list_downloadables(&self, product_id: Option<ProductId>) -> Result<Vec<Downloadable>> {
+                let query = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "{DOWNLOADABLE_SELECT} WHERE ($1 IS NULL OR product_id = $1) ORDER BY product_id, numeric_version"
                 )))
-                .bind(product_id.map(i64::from))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err)?;
-                rows.iter().map(downloadable_from_row).collect()
+                .bind(product_id.map(i64::from));
+                fetch_rows(&self.pool, query, downloadable_from_row).await
             }
 
-            async fn sql_get_downloadable(&self, id: i64) -> Result<Downloadable> {
+            #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
+            async fn get_downloadable(&self, id: i64) -> Result<Downloadable> {
                 let query = sqlx::query(sqlx::AssertSqlSafe(format!("{DOWNLOADABLE_SELECT} WHERE id = $1")))
                     .bind(id);
                 fetch_found(&self.pool, query, downloadable_from_row).await
             }
 
-            async fn sql_downloadable_by_version(&self, product_id: ProductId, numeric_version: i64) -> Result<Option<Downloadable>> {
-                let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.get()))]
+            async fn downloadable_by_version(&self, product_id: ProductId, numeric_version: i64) -> Result<Option<Downloadable>> {
+                let query = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "{DOWNLOADABLE_SELECT} WHERE product_id = $1 AND numeric_version = $2"
                 )))
                 .bind(product_id.get())
-                .bind(numeric_version)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?;
-                row.as_ref().map(downloadable_from_row).transpose()
+                .bind(numeric_version);
+                fetch_optional(&self.pool, query, downloadable_from_row).await
             }
 
-            async fn sql_put_downloadable_file(
+            #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
+            async fn put_downloadable_file(
                 &self,
                 id: i64,
                 file_name: &str,
@@ -178,7 +170,8 @@ macro_rules! km_generators_sql {
                 Ok(downloadable)
             }
 
-            async fn sql_take_download(&self, id: i64) -> Result<Option<(String, Vec<u8>)>> {
+            #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
+            async fn take_download(&self, id: i64) -> Result<Option<(String, Vec<u8>)>> {
                 let mut tx = begin_write(self).await?;
                 let row = sqlx::query(
                     "UPDATE km_downloadables SET download_counter = download_counter + 1 \
@@ -200,7 +193,8 @@ macro_rules! km_generators_sql {
                 Ok(file)
             }
 
-            async fn sql_delete_downloadable(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
+            #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
+            async fn delete_downloadable(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
                 delete_logged(self, "DELETE FROM km_downloadables WHERE id = $1", id, db_err, event, now).await
             }
         }

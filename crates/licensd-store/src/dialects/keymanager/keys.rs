@@ -1,12 +1,13 @@
 //! API keys' capabilities and the access block list.
 
-/// The SQL behind these `ApiKeyStore` and `AccessBlockStore` methods, as inherent methods of one store type; the trait
-/// impl in `mod.rs` delegates to them. Expanded inside `impl_keymanager!`,
-/// so the row helpers and `insert_event` there are in scope.
-macro_rules! km_keys_sql {
+/// Implements `ApiKeyStore` and `AccessBlockStore` for one store type. Expanded inside
+/// `impl_keymanager!`, so the row helpers and `insert_event` there are in scope.
+macro_rules! impl_km_keys {
     ($store:ty, $row:ty, $conn:ty, $lock:literal, $skip_locked:literal, $core:ident) => {
-        impl $store {
-            async fn sql_api_key_settings(&self, credential_id: i64) -> Result<Option<ApiKeySettings>> {
+        #[async_trait::async_trait]
+        impl ApiKeyStore for $store {
+            #[tracing::instrument(level = "debug", skip_all, fields(credential_id = credential_id))]
+            async fn api_key_settings(&self, credential_id: i64) -> Result<Option<ApiKeySettings>> {
                 let row = sqlx::query(
                     "SELECT credential_id, capabilities, active, updated_at FROM km_api_key_settings \
                      WHERE credential_id = $1",
@@ -27,7 +28,8 @@ macro_rules! km_keys_sql {
                 .transpose()
             }
 
-            async fn sql_put_api_key_settings(
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn put_api_key_settings(
                 &self,
                 settings: ApiKeySettings,
                 event: EventDraft,
@@ -59,8 +61,12 @@ macro_rules! km_keys_sql {
                 tx.commit().await.map_err(db_err)?;
                 Ok(settings)
             }
+        }
 
-            async fn sql_add_access_block(
+        #[async_trait::async_trait]
+        impl AccessBlockStore for $store {
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn add_access_block(
                 &self,
                 kind: AccessBlockKind,
                 value: &str,
@@ -80,15 +86,14 @@ macro_rules! km_keys_sql {
                 write_logged(self, query, on_error, block_from_row, |b| b.id, event, now).await
             }
 
-            async fn sql_list_access_blocks(&self) -> Result<Vec<AccessBlock>> {
-                let rows = sqlx::query("SELECT id, kind, value, reason, created_at FROM km_access_blocks ORDER BY id")
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_err)?;
-                rows.iter().map(block_from_row).collect()
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn list_access_blocks(&self) -> Result<Vec<AccessBlock>> {
+                let query = sqlx::query("SELECT id, kind, value, reason, created_at FROM km_access_blocks ORDER BY id");
+                fetch_rows(&self.pool, query, block_from_row).await
             }
 
-            async fn sql_delete_access_block(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
+            #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
+            async fn delete_access_block(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
                 delete_logged(self, "DELETE FROM km_access_blocks WHERE id = $1", id, db_err, event, now).await
             }
         }

@@ -43,7 +43,9 @@ macro_rules! impl_keymanager {
         const _: () = {
             use crate::StoreError;
             use crate::sql::{conflict, db_err, from_json, to_json};
-            use crate::$core::shared::{begin_write, delete_logged, fetch_found, get, insert_event, write_logged, write_pool};
+            use crate::$core::shared::{
+                begin_write, delete_logged, fetch_found, fetch_optional, fetch_rows, get, insert_event, write_logged, write_pool,
+            };
 
             fn block_from_row(row: &$row) -> Result<AccessBlock> {
                 let kind: String = get(row, "kind")?;
@@ -148,13 +150,15 @@ macro_rules! impl_keymanager {
                 })
             }
 
-            async fn product_exists(conn: &mut $conn, product_id: ProductId) -> Result<bool> {
+            /// NotFound unless the product exists: Key Manager writes about a product check it
+            /// first, inside their transaction, rather than leave it to the foreign key's error.
+            async fn require_product(conn: &mut $conn, product_id: ProductId) -> Result<()> {
                 let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products WHERE id = $1")
                     .bind(product_id.get())
                     .fetch_one(conn)
                     .await
                     .map_err(db_err)?;
-                Ok(found > 0)
+                if found == 0 { Err(StoreError::NotFound) } else { Ok(()) }
             }
 
             /// Inserts one key-based license (no feature grants: Key Manager keys have none),
@@ -317,147 +321,10 @@ macro_rules! impl_keymanager {
                 Ok(())
             }
 
-            km_keys_sql!($store, $row, $conn, $lock, $skip_locked, $core);
-            km_products_sql!($store, $row, $conn, $lock, $skip_locked, $core);
-            km_generators_sql!($store, $row, $conn, $lock, $skip_locked, $core);
-            km_contracts_sql!($store, $row, $conn, $lock, $skip_locked, $core);
-
-            #[async_trait::async_trait]
-            impl ApiKeyStore for $store {
-                #[tracing::instrument(level = "debug", skip_all, fields(credential_id = credential_id))]
-                async fn api_key_settings(&self, credential_id: i64) -> Result<Option<ApiKeySettings>> {
-                    self.sql_api_key_settings(credential_id).await
-                }
-
-                #[tracing::instrument(level = "debug", skip_all)]
-                async fn put_api_key_settings(
-                    &self,
-                    settings: ApiKeySettings,
-                    event: EventDraft,
-                ) -> Result<ApiKeySettings> {
-                    self.sql_put_api_key_settings(settings, event).await
-                }
-            }
-
-            #[async_trait::async_trait]
-            impl AccessBlockStore for $store {
-                #[tracing::instrument(level = "debug", skip_all)]
-                async fn add_access_block(
-                    &self,
-                    kind: AccessBlockKind,
-                    value: &str,
-                    reason: Option<String>,
-                    event: EventDraft,
-                    now: Millis,
-                ) -> Result<AccessBlock> {
-                    self.sql_add_access_block(kind, value, reason, event, now).await
-                }
-
-                #[tracing::instrument(level = "debug", skip_all)]
-                async fn list_access_blocks(&self) -> Result<Vec<AccessBlock>> {
-                    self.sql_list_access_blocks().await
-                }
-
-                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
-                async fn delete_access_block(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
-                    self.sql_delete_access_block(id, event, now).await
-                }
-            }
-
-            #[async_trait::async_trait]
-            impl ProductKeyStore for $store {
-                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.get()))]
-                async fn put_product_signing_key(
-                    &self,
-                    product_id: ProductId,
-                    key: crate::NewSigningKey,
-                    event: EventDraft,
-                    now: Millis,
-                ) -> Result<ProductSigningKey> {
-                    self.sql_put_product_signing_key(product_id, key, event, now).await
-                }
-
-                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.get()))]
-                async fn product_signing_key(&self, product_id: ProductId) -> Result<Option<ProductSigningKey>> {
-                    self.sql_product_signing_key(product_id).await
-                }
-
-                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.get()))]
-                async fn delete_product_signing_key(&self, product_id: ProductId, event: EventDraft, now: Millis) -> Result<()> {
-                    self.sql_delete_product_signing_key(product_id, event, now).await
-                }
-            }
-
-            #[async_trait::async_trait]
-            impl MetadataStore for $store {
-                #[tracing::instrument(level = "debug", skip_all)]
-                async fn list_meta(&self, owner: MetaOwner) -> Result<Vec<MetaEntry>> {
-                    self.sql_list_meta(owner).await
-                }
-
-                #[tracing::instrument(level = "debug", skip_all)]
-                async fn create_meta(
-                    &self,
-                    owner: MetaOwner,
-                    key: &str,
-                    value: &str,
-                    event: EventDraft,
-                    now: Millis,
-                ) -> Result<MetaEntry> {
-                    self.sql_create_meta(owner, key, value, event, now).await
-                }
-
-                #[tracing::instrument(level = "debug", skip_all)]
-                async fn update_meta(
-                    &self,
-                    owner: MetaOwner,
-                    key: &str,
-                    value: &str,
-                    event: EventDraft,
-                    now: Millis,
-                ) -> Result<MetaEntry> {
-                    self.sql_update_meta(owner, key, value, event, now).await
-                }
-
-                #[tracing::instrument(level = "debug", skip_all)]
-                async fn delete_meta(&self, owner: MetaOwner, key: &str, event: EventDraft, now: Millis) -> Result<()> {
-                    self.sql_delete_meta(owner, key, event, now).await
-                }
-            }
-
-            #[async_trait::async_trait]
-            impl GeneratorStore for $store {
-                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.get()))]
-                async fn create_generator(
-                    &self,
-                    product_id: ProductId,
-                    spec: GeneratorSpec,
-                    event: EventDraft,
-                    now: Millis,
-                ) -> Result<Generator> {
-                    self.sql_create_generator(product_id, spec, event, now).await
-                }
-
-                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
-                async fn get_generator(&self, id: i64) -> Result<Generator> {
-                    self.sql_get_generator(id).await
-                }
-
-                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.map(i64::from)))]
-                async fn list_generators(&self, product_id: Option<ProductId>) -> Result<Vec<Generator>> {
-                    self.sql_list_generators(product_id).await
-                }
-
-                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
-                async fn update_generator(&self, id: i64, spec: GeneratorSpec, event: EventDraft, now: Millis) -> Result<Generator> {
-                    self.sql_update_generator(id, spec, event, now).await
-                }
-
-                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
-                async fn delete_generator(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
-                    self.sql_delete_generator(id, event, now).await
-                }
-            }
+            impl_km_keys!($store, $row, $conn, $lock, $skip_locked, $core);
+            impl_km_products!($store, $row, $conn, $lock, $skip_locked, $core);
+            impl_km_generators!($store, $row, $conn, $lock, $skip_locked, $core);
+            impl_km_contracts!($store, $row, $conn, $lock, $skip_locked, $core);
 
             #[async_trait::async_trait]
             impl StockStore for $store {
@@ -534,111 +401,6 @@ macro_rules! impl_keymanager {
             }
 
             #[async_trait::async_trait]
-            impl ContractStore for $store {
-                #[tracing::instrument(level = "debug", skip_all)]
-                async fn create_contract(&self, fields: ContractFields, event: EventDraft, now: Millis) -> Result<StoredContract> {
-                    self.sql_create_contract(fields, event, now).await
-                }
-
-                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
-                async fn update_contract(&self, id: i64, fields: ContractFields, event: EventDraft, now: Millis) -> Result<StoredContract> {
-                    self.sql_update_contract(id, fields, event, now).await
-                }
-
-                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
-                async fn delete_contract(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
-                    self.sql_delete_contract(id, event, now).await
-                }
-
-                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
-                async fn get_contract(&self, id: i64) -> Result<StoredContract> {
-                    self.sql_get_contract(id).await
-                }
-
-                #[tracing::instrument(level = "debug", skip_all)]
-                async fn find_contract_by_key(&self, key: &str) -> Result<Option<StoredContract>> {
-                    self.sql_find_contract_by_key(key).await
-                }
-
-                #[tracing::instrument(level = "debug", skip_all)]
-                async fn list_contracts(&self) -> Result<Vec<StoredContract>> {
-                    self.sql_list_contracts().await
-                }
-
-                #[tracing::instrument(level = "debug", skip_all, fields(contract_id = contract_id))]
-                async fn generate_contract_keys(
-                    &self,
-                    contract_id: i64,
-                    new: Vec<crate::NewLicense>,
-                    event: EventDraft,
-                    now: Millis,
-                ) -> Result<std::result::Result<Vec<LicenseId>, ContractRefusal>> {
-                    self.sql_generate_contract_keys(contract_id, new, event, now).await
-                }
-
-                #[tracing::instrument(level = "debug", skip_all, fields(contract_id = contract_id, license_id = license_id.get()))]
-                async fn destroy_contract_key(&self, contract_id: i64, license_id: LicenseId, event: EventDraft, now: Millis) -> Result<()> {
-                    self.sql_destroy_contract_key(contract_id, license_id, event, now).await
-                }
-
-                #[tracing::instrument(level = "debug", skip_all, fields(contract_id = contract_id))]
-                async fn destroy_contract_keys(&self, contract_id: i64, event: EventDraft, now: Millis) -> Result<i64> {
-                    self.sql_destroy_contract_keys(contract_id, event, now).await
-                }
-            }
-
-            #[async_trait::async_trait]
-            impl DownloadStore for $store {
-                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.get()))]
-                async fn create_downloadable(
-                    &self,
-                    product_id: ProductId,
-                    spec: DownloadableSpec,
-                    event: EventDraft,
-                    now: Millis,
-                ) -> Result<Downloadable> {
-                    self.sql_create_downloadable(product_id, spec, event, now).await
-                }
-
-                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.map(i64::from)))]
-                async fn list_downloadables(&self, product_id: Option<ProductId>) -> Result<Vec<Downloadable>> {
-                    self.sql_list_downloadables(product_id).await
-                }
-
-                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
-                async fn get_downloadable(&self, id: i64) -> Result<Downloadable> {
-                    self.sql_get_downloadable(id).await
-                }
-
-                #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.get()))]
-                async fn downloadable_by_version(&self, product_id: ProductId, numeric_version: i64) -> Result<Option<Downloadable>> {
-                    self.sql_downloadable_by_version(product_id, numeric_version).await
-                }
-
-                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
-                async fn put_downloadable_file(
-                    &self,
-                    id: i64,
-                    file_name: &str,
-                    content: Vec<u8>,
-                    event: EventDraft,
-                    now: Millis,
-                ) -> Result<Downloadable> {
-                    self.sql_put_downloadable_file(id, file_name, content, event, now).await
-                }
-
-                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
-                async fn take_download(&self, id: i64) -> Result<Option<(String, Vec<u8>)>> {
-                    self.sql_take_download(id).await
-                }
-
-                #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
-                async fn delete_downloadable(&self, id: i64, event: EventDraft, now: Millis) -> Result<()> {
-                    self.sql_delete_downloadable(id, event, now).await
-                }
-            }
-
-            #[async_trait::async_trait]
             impl TelemetryStore for $store {
                 #[tracing::instrument(level = "debug", skip_all)]
                 async fn add_telemetry(&self, record: NewTelemetry, now: Millis) -> Result<TelemetryRecord> {
@@ -680,7 +442,7 @@ macro_rules! impl_keymanager {
                 #[tracing::instrument(level = "debug", skip_all)]
                 async fn list_telemetry(&self, filter: TelemetryFilter, limit: i64) -> Result<Vec<TelemetryRecord>> {
                     let digest = filter.license_key.as_ref().map(|key| self.codec.digest(key.as_bytes()));
-                    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    let query = sqlx::query(sqlx::AssertSqlSafe(format!(
                         "SELECT {TELEMETRY_COLS} FROM km_telemetry WHERE ($1 IS NULL OR license_key_digest = $1) \
                          AND ($2 IS NULL OR user_identifier = $2) AND ($3 IS NULL OR has_red_flags = $3) \
                          AND ($4 IS NULL OR product_id = $4) ORDER BY id DESC LIMIT $5"
@@ -689,11 +451,8 @@ macro_rules! impl_keymanager {
                     .bind(&filter.user_identifier)
                     .bind(filter.has_red_flags)
                     .bind(filter.product_id.map(i64::from))
-                    .bind(limit.clamp(1, 1000))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_err)?;
-                    rows.iter().map(|row| telemetry_from_row(row, &*self.codec)).collect()
+                    .bind(limit.clamp(1, 1000));
+                    fetch_rows(&self.pool, query, |row| telemetry_from_row(row, &*self.codec)).await
                 }
             }
         };

@@ -1,13 +1,14 @@
 //! Per-product signing keys and key/value metadata of license keys and
 //! products.
 
-/// The SQL behind these `ProductKeyStore` and `MetadataStore` methods, as inherent methods of one store type; the trait
-/// impl in `mod.rs` delegates to them. Expanded inside `impl_keymanager!`,
-/// so the row helpers and `insert_event` there are in scope.
-macro_rules! km_products_sql {
+/// Implements `ProductKeyStore` and `MetadataStore` for one store type. Expanded inside
+/// `impl_keymanager!`, so the row helpers and `insert_event` there are in scope.
+macro_rules! impl_km_products {
     ($store:ty, $row:ty, $conn:ty, $lock:literal, $skip_locked:literal, $core:ident) => {
-        impl $store {
-            async fn sql_put_product_signing_key(
+        #[async_trait::async_trait]
+        impl ProductKeyStore for $store {
+            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.get()))]
+            async fn put_product_signing_key(
                 &self,
                 product_id: ProductId,
                 key: crate::NewSigningKey,
@@ -51,48 +52,50 @@ macro_rules! km_products_sql {
                 })
             }
 
-            async fn sql_product_signing_key(&self, product_id: ProductId) -> Result<Option<ProductSigningKey>> {
-                let row = sqlx::query(
+            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.get()))]
+            async fn product_signing_key(&self, product_id: ProductId) -> Result<Option<ProductSigningKey>> {
+                let query = sqlx::query(
                     "SELECT product_id, kid, algorithm, public_der, private_sealed, created_at \
                      FROM km_product_signing_keys WHERE product_id = $1",
                 )
-                .bind(product_id.get())
-                .fetch_optional(&self.pool)
+                .bind(product_id.get());
+                fetch_optional(&self.pool, query, |row| {
+                    let sealed: Vec<u8> = get(row, "private_sealed")?;
+                    let private_pkcs8 = self.codec.open(&sealed, PRODUCT_SIGNING_KEY).ok_or_else(|| {
+                        StoreError::Corrupt("cannot open sealed product signing key (tampered or another master key)".into())
+                    })?;
+                    Ok(ProductSigningKey {
+                        product_id: ProductId::new(get(row, "product_id")?),
+                        kid: get(row, "kid")?,
+                        algorithm: get(row, "algorithm")?,
+                        public_der: get(row, "public_der")?,
+                        private_pkcs8,
+                        created_at: get(row, "created_at")?,
+                    })
+                })
                 .await
-                .map_err(db_err)?;
-                let Some(row) = row else { return Ok(None) };
-                let sealed: Vec<u8> = get(&row, "private_sealed")?;
-                let private_pkcs8 = self.codec.open(&sealed, PRODUCT_SIGNING_KEY).ok_or_else(|| {
-                    StoreError::Corrupt("cannot open sealed product signing key (tampered or another master key)".into())
-                })?;
-                Ok(Some(ProductSigningKey {
-                    product_id: ProductId::new(get(&row, "product_id")?),
-                    kid: get(&row, "kid")?,
-                    algorithm: get(&row, "algorithm")?,
-                    public_der: get(&row, "public_der")?,
-                    private_pkcs8,
-                    created_at: get(&row, "created_at")?,
-                }))
             }
 
-            async fn sql_delete_product_signing_key(&self, product_id: ProductId, event: EventDraft, now: Millis) -> Result<()> {
+            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.get()))]
+            async fn delete_product_signing_key(&self, product_id: ProductId, event: EventDraft, now: Millis) -> Result<()> {
                 delete_logged(self, "DELETE FROM km_product_signing_keys WHERE product_id = $1", product_id.get(), db_err, event, now).await
             }
+        }
 
-            async fn sql_list_meta(&self, owner: MetaOwner) -> Result<Vec<MetaEntry>> {
+        #[async_trait::async_trait]
+        impl MetadataStore for $store {
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn list_meta(&self, owner: MetaOwner) -> Result<Vec<MetaEntry>> {
                 let (table, column, _) = meta_table(owner);
                 let sql = format!(
                     "SELECT id, meta_key, meta_value, created_at, updated_at FROM {table} WHERE {column} = $1 ORDER BY id"
                 );
-                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(owner.id())
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_err)?;
-                rows.iter().map(meta_from_row).collect()
+                let query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(owner.id());
+                fetch_rows(&self.pool, query, meta_from_row).await
             }
 
-            async fn sql_create_meta(
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn create_meta(
                 &self,
                 owner: MetaOwner,
                 key: &str,
@@ -130,7 +133,8 @@ macro_rules! km_products_sql {
                 Ok(entry)
             }
 
-            async fn sql_update_meta(
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn update_meta(
                 &self,
                 owner: MetaOwner,
                 key: &str,
@@ -139,26 +143,20 @@ macro_rules! km_products_sql {
                 now: Millis,
             ) -> Result<MetaEntry> {
                 let (table, column, _) = meta_table(owner);
-                let mut tx = begin_write(self).await?;
-                let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                let query = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "UPDATE {table} SET meta_value = $3, updated_at = $4 WHERE {column} = $1 AND meta_key = $2 \
                      RETURNING id, meta_key, meta_value, created_at, updated_at"
                 )))
                 .bind(owner.id())
                 .bind(key)
                 .bind(value)
-                .bind(now)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_err)?;
-                let entry = meta_from_row(&row.ok_or(StoreError::NotFound)?)?;
+                .bind(now);
                 let event = EventDraft { subject_type: owner.subject_type().into(), ..event };
-                insert_event(&mut tx, event, Some(owner.id()), now).await?;
-                tx.commit().await.map_err(db_err)?;
-                Ok(entry)
+                write_logged(self, query, db_err, meta_from_row, |_| Some(owner.id()), event, now).await
             }
 
-            async fn sql_delete_meta(&self, owner: MetaOwner, key: &str, event: EventDraft, now: Millis) -> Result<()> {
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn delete_meta(&self, owner: MetaOwner, key: &str, event: EventDraft, now: Millis) -> Result<()> {
                 let (table, column, _) = meta_table(owner);
                 let mut tx = begin_write(self).await?;
                 let done = sqlx::query(sqlx::AssertSqlSafe(format!(

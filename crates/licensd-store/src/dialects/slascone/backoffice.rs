@@ -1,13 +1,14 @@
 //! Back-office entries (editions, tags, license types…), customers, license values and limits,
 //! legacy keys, and deleting editions or toggling licenses.
 
-/// The SQL behind these `BackofficeStore` and `LegacyKeyStore` methods, as inherent methods of one store type; the trait
-/// impl in `mod.rs` delegates to them. Expanded inside `impl_slascone_store!`,
-/// so the row helpers and `log_event` there are in scope.
-macro_rules! slascone_backoffice_sql {
+/// Implements `BackofficeStore` and `LegacyKeyStore` for one store type. Expanded inside
+/// `impl_slascone_store!`, so the row helpers and `log_event` there are in scope.
+macro_rules! impl_slascone_backoffice {
     ($store:ty, $row:ty, $conn:ty, $core:ident) => {
-        impl $store {
-            async fn sql_create_entry(
+        #[async_trait::async_trait]
+        impl BackofficeStore for $store {
+            #[tracing::instrument(level = "debug", skip_all, fields(scope_id = scope_id))]
+            async fn create_entry(
                 &self,
                 kind: EntryKind,
                 scope_id: i64,
@@ -34,7 +35,8 @@ macro_rules! slascone_backoffice_sql {
                 Ok(Entry { id, kind, scope_id, name: name.to_owned(), detail: detail.map(str::to_owned), created_at: now })
             }
 
-            async fn sql_list_entries(&self, kind: EntryKind, scope_id: Option<i64>) -> Result<Vec<Entry>> {
+            #[tracing::instrument(level = "debug", skip_all, fields(scope_id = scope_id))]
+            async fn list_entries(&self, kind: EntryKind, scope_id: Option<i64>) -> Result<Vec<Entry>> {
                 let found = sqlx::query(
                     "SELECT id, kind, scope_id, name, detail, created_at FROM slascone_entries \
                      WHERE kind = $1 AND ($2 IS NULL OR scope_id = $2) ORDER BY id",
@@ -47,19 +49,18 @@ macro_rules! slascone_backoffice_sql {
                 found.iter().map(entry_from_row).collect()
             }
 
-            async fn sql_find_entry(&self, kind: EntryKind, id: i64) -> Result<Option<Entry>> {
-                let row = sqlx::query(
+            #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
+            async fn find_entry(&self, kind: EntryKind, id: i64) -> Result<Option<Entry>> {
+                let query = sqlx::query(
                     "SELECT id, kind, scope_id, name, detail, created_at FROM slascone_entries WHERE id = $1 AND kind = $2",
                 )
                 .bind(id)
-                .bind(kind.as_str())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?;
-                row.as_ref().map(entry_from_row).transpose()
+                .bind(kind.as_str());
+                fetch_optional(&self.pool, query, entry_from_row).await
             }
 
-            async fn sql_create_customer_with_profile(
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn create_customer_with_profile(
                 &self,
                 email: &str,
                 company: &str,
@@ -130,27 +131,28 @@ macro_rules! slascone_backoffice_sql {
                 Ok((customer, CustomerProfile { customer_id: CustomerId::new(id), ..profile }))
             }
 
-            async fn sql_customer_profile(&self, customer_id: CustomerId) -> Result<Option<CustomerProfile>> {
-                let row = sqlx::query(
+            #[tracing::instrument(level = "debug", skip_all, fields(customer_id = customer_id.get()))]
+            async fn customer_profile(&self, customer_id: CustomerId) -> Result<Option<CustomerProfile>> {
+                let query = sqlx::query(
                     "SELECT customer_id, customer_number, prospect_number, customer_type_id, country, language \
                      FROM slascone_customers WHERE customer_id = $1",
                 )
-                .bind(customer_id.get())
-                .fetch_optional(&self.pool)
+                .bind(customer_id.get());
+                fetch_optional(&self.pool, query, |row| {
+                    Ok(CustomerProfile {
+                        customer_id: CustomerId::new(row.try_get("customer_id").map_err(db_err)?),
+                        customer_number: row.try_get("customer_number").map_err(db_err)?,
+                        prospect_number: row.try_get("prospect_number").map_err(db_err)?,
+                        customer_type_id: row.try_get("customer_type_id").map_err(db_err)?,
+                        country: row.try_get("country").map_err(db_err)?,
+                        language: row.try_get("language").map_err(db_err)?,
+                    })
+                })
                 .await
-                .map_err(db_err)?;
-                let Some(row) = row else { return Ok(None) };
-                Ok(Some(CustomerProfile {
-                    customer_id: CustomerId::new(row.try_get("customer_id").map_err(db_err)?),
-                    customer_number: row.try_get("customer_number").map_err(db_err)?,
-                    prospect_number: row.try_get("prospect_number").map_err(db_err)?,
-                    customer_type_id: row.try_get("customer_type_id").map_err(db_err)?,
-                    country: row.try_get("country").map_err(db_err)?,
-                    language: row.try_get("language").map_err(db_err)?,
-                }))
             }
 
-            async fn sql_assign_tag(
+            #[tracing::instrument(level = "debug", skip_all, fields(tag_id = tag_id, target_id = target_id))]
+            async fn assign_tag(
                 &self,
                 tag_id: i64,
                 target: TagTarget,
@@ -191,7 +193,8 @@ macro_rules! slascone_backoffice_sql {
                 tx.commit().await.map_err(db_err)
             }
 
-            async fn sql_tags_of(&self, target: TagTarget, target_id: i64) -> Result<Vec<Entry>> {
+            #[tracing::instrument(level = "debug", skip_all, fields(target_id = target_id))]
+            async fn tags_of(&self, target: TagTarget, target_id: i64) -> Result<Vec<Entry>> {
                 let found = sqlx::query(
                     "SELECT e.id, e.kind, e.scope_id, e.name, e.detail, e.created_at FROM slascone_tag_assignments a \
                      JOIN slascone_entries e ON e.id = a.tag_id WHERE a.target_type = $1 AND a.target_id = $2 ORDER BY e.id",
@@ -204,7 +207,8 @@ macro_rules! slascone_backoffice_sql {
                 found.iter().map(entry_from_row).collect()
             }
 
-            async fn sql_set_license_value(
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get(), entry_id = entry_id))]
+            async fn set_license_value(
                 &self,
                 license_id: LicenseId,
                 entry_id: i64,
@@ -218,7 +222,65 @@ macro_rules! slascone_backoffice_sql {
                 tx.commit().await.map_err(db_err)
             }
 
-            async fn sql_create_license_from_edition(
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
+            async fn clear_license_values(
+                &self,
+                license_id: LicenseId,
+                kind: EntryKind,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<()> {
+                let mut tx = begin_write(self).await?;
+                sqlx::query(
+                    "DELETE FROM slascone_license_values WHERE license_id = $1 AND entry_id IN \
+                     (SELECT id FROM slascone_entries WHERE kind = $2)",
+                )
+                .bind(license_id.get())
+                .bind(kind.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                log_event(&mut tx, event, license_id, now).await?;
+                tx.commit().await.map_err(db_err)
+            }
+
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
+            async fn update_license_limits(
+                &self,
+                license_id: LicenseId,
+                update: LicenseLimitsUpdate,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<()> {
+                // The limits are one part of the license update (one definition of their checks).
+                let update = crate::dialects::slascone_admin::LicenseUpdate {
+                    limits: update,
+                    ..Default::default()
+                };
+                crate::dialects::slascone_admin::LicenseUpdateStore::apply_license_update(
+                    self, license_id, update, event, now,
+                )
+                .await
+            }
+
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
+            async fn license_values(&self, license_id: LicenseId) -> Result<Vec<(Entry, String)>> {
+                let found = sqlx::query(
+                    "SELECT e.id, e.kind, e.scope_id, e.name, e.detail, e.created_at, v.value FROM slascone_license_values v \
+                     JOIN slascone_entries e ON e.id = v.entry_id WHERE v.license_id = $1 ORDER BY e.id",
+                )
+                .bind(license_id.get())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+                found
+                    .iter()
+                    .map(|row| Ok((entry_from_row(row)?, row.try_get("value").map_err(db_err)?)))
+                    .collect()
+            }
+
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn create_license_from_edition(
                 &self,
                 new: SlasconeNewLicense,
                 events: SlasconeCreateEvents,
@@ -246,7 +308,8 @@ macro_rules! slascone_backoffice_sql {
                 Ok(license)
             }
 
-            async fn sql_add_license_user(
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
+            async fn add_license_user(
                 &self,
                 license_id: LicenseId,
                 new: NewLicenseUser,
@@ -310,91 +373,8 @@ macro_rules! slascone_backoffice_sql {
                 Ok((user, is_new))
             }
 
-            async fn sql_clear_license_values(
-                &self,
-                license_id: LicenseId,
-                kind: EntryKind,
-                event: EventDraft,
-                now: Millis,
-            ) -> Result<()> {
-                let mut tx = begin_write(self).await?;
-                sqlx::query(
-                    "DELETE FROM slascone_license_values WHERE license_id = $1 AND entry_id IN \
-                     (SELECT id FROM slascone_entries WHERE kind = $2)",
-                )
-                .bind(license_id.get())
-                .bind(kind.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-                log_event(&mut tx, event, license_id, now).await?;
-                tx.commit().await.map_err(db_err)
-            }
-
-            async fn sql_update_license_limits(
-                &self,
-                license_id: LicenseId,
-                update: LicenseLimitsUpdate,
-                event: EventDraft,
-                now: Millis,
-            ) -> Result<()> {
-                // The limits are one part of the license update (one definition of their checks).
-                let update = crate::dialects::slascone_admin::LicenseUpdate {
-                    limits: update,
-                    ..Default::default()
-                };
-                crate::dialects::slascone_admin::LicenseUpdateStore::apply_license_update(
-                    self, license_id, update, event, now,
-                )
-                .await
-            }
-
-            async fn sql_license_values(&self, license_id: LicenseId) -> Result<Vec<(Entry, String)>> {
-                let found = sqlx::query(
-                    "SELECT e.id, e.kind, e.scope_id, e.name, e.detail, e.created_at, v.value FROM slascone_license_values v \
-                     JOIN slascone_entries e ON e.id = v.entry_id WHERE v.license_id = $1 ORDER BY e.id",
-                )
-                .bind(license_id.get())
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err)?;
-                found
-                    .iter()
-                    .map(|row| Ok((entry_from_row(row)?, row.try_get("value").map_err(db_err)?)))
-                    .collect()
-            }
-
-            async fn sql_set_legacy_key(
-                &self,
-                license_id: LicenseId,
-                legacy_key: &str,
-                event: EventDraft,
-                now: Millis,
-            ) -> Result<()> {
-                let mut tx = begin_write(self).await?;
-                put_legacy_key(&mut tx, license_id, legacy_key).await?;
-                log_event(&mut tx, event, license_id, now).await?;
-                tx.commit().await.map_err(db_err)
-            }
-
-            async fn sql_license_of_legacy_key(&self, legacy_key: &str) -> Result<Option<LicenseId>> {
-                sqlx::query_scalar("SELECT license_id FROM slascone_legacy_keys WHERE legacy_key = $1")
-                    .bind(legacy_key)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(db_err)
-                    .map(|id: Option<i64>| id.map(LicenseId::new))
-            }
-
-            async fn sql_legacy_key_of(&self, license_id: LicenseId) -> Result<Option<String>> {
-                sqlx::query_scalar("SELECT legacy_key FROM slascone_legacy_keys WHERE license_id = $1")
-                    .bind(license_id.get())
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(db_err)
-            }
-
-            async fn sql_delete_edition(&self, policy_id: i64, event: EventDraft, now: Millis) -> Result<()> {
+            #[tracing::instrument(level = "debug", skip_all, fields(policy_id = policy_id))]
+            async fn delete_edition(&self, policy_id: i64, event: EventDraft, now: Millis) -> Result<()> {
                 let mut tx = begin_write(self).await?;
                 let product_id: Option<i64> = sqlx::query_scalar("SELECT product_id FROM policies WHERE id = $1")
                     .bind(policy_id)
@@ -426,7 +406,8 @@ macro_rules! slascone_backoffice_sql {
                 tx.commit().await.map_err(db_err)
             }
 
-            async fn sql_toggle_license(&self, license_id: LicenseId, event: EventDraft, now: Millis) -> Result<LicenseStatus> {
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
+            async fn toggle_license(&self, license_id: LicenseId, event: EventDraft, now: Millis) -> Result<LicenseStatus> {
                 let mut tx = begin_write(self).await?;
                 let status: Option<String> = sqlx::query_scalar(
                     "UPDATE licenses SET status = CASE WHEN status = 'active' THEN 'disabled' ELSE 'active' END, \
@@ -443,6 +424,42 @@ macro_rules! slascone_backoffice_sql {
                 log_event(&mut tx, event, license_id, now).await?;
                 tx.commit().await.map_err(db_err)?;
                 Ok(status)
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl LegacyKeyStore for $store {
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
+            async fn set_legacy_key(
+                &self,
+                license_id: LicenseId,
+                legacy_key: &str,
+                event: EventDraft,
+                now: Millis,
+            ) -> Result<()> {
+                let mut tx = begin_write(self).await?;
+                put_legacy_key(&mut tx, license_id, legacy_key).await?;
+                log_event(&mut tx, event, license_id, now).await?;
+                tx.commit().await.map_err(db_err)
+            }
+
+            #[tracing::instrument(level = "debug", skip_all)]
+            async fn license_of_legacy_key(&self, legacy_key: &str) -> Result<Option<LicenseId>> {
+                sqlx::query_scalar("SELECT license_id FROM slascone_legacy_keys WHERE legacy_key = $1")
+                    .bind(legacy_key)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)
+                    .map(|id: Option<i64>| id.map(LicenseId::new))
+            }
+
+            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
+            async fn legacy_key_of(&self, license_id: LicenseId) -> Result<Option<String>> {
+                sqlx::query_scalar("SELECT legacy_key FROM slascone_legacy_keys WHERE license_id = $1")
+                    .bind(license_id.get())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_err)
             }
         }
 

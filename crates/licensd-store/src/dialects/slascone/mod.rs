@@ -52,10 +52,12 @@ pub use api::*;
 /// transaction helpers (`sql/tx.rs`).
 macro_rules! impl_slascone_store {
     ($store:ty, $row:ty, $conn:ty, $core:ident) => {
-        use crate::$core::shared::{begin_write, insert_event as log_event, lock_license_id, write_pool};
+        use crate::$core::shared::{
+            begin_write, execute_in_write, fetch_optional, fetch_rows, insert_event as log_event, lock_license_id, write_logged, write_pool,
+        };
 
-        slascone_analytics_sql!($store, $row, $conn, $core);
-        slascone_backoffice_sql!($store, $row, $conn, $core);
+        impl_slascone_analytics!($store, $row, $conn, $core);
+        impl_slascone_backoffice!($store, $row, $conn, $core);
 
         #[async_trait::async_trait]
         impl TokenStore for $store {
@@ -163,29 +165,23 @@ macro_rules! impl_slascone_store {
 
             #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
             async fn token_of(&self, license_id: LicenseId, client_id: &str) -> Result<Option<SlasconeToken>> {
-                let row = sqlx::query(
+                let query = sqlx::query(
                     "SELECT license_id, client_id, token_sealed, created_at FROM slascone_tokens \
                      WHERE license_id = $1 AND client_id = $2",
                 )
                 .bind(license_id.get())
-                .bind(client_id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?;
-                row.map(|row| token_from_row(&*self.codec, &row)).transpose()
+                .bind(client_id);
+                fetch_optional(&self.pool, query, |row| token_from_row(&*self.codec, row)).await
             }
 
             #[tracing::instrument(level = "debug", skip_all)]
             async fn find_token(&self, token_key: &str) -> Result<Option<SlasconeToken>> {
-                let row = sqlx::query(
+                let query = sqlx::query(
                     "SELECT license_id, client_id, token_sealed, created_at FROM slascone_tokens \
                      WHERE token_digest = $1",
                 )
-                .bind(self.codec.digest(token_key.as_bytes()))
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?;
-                row.map(|row| token_from_row(&*self.codec, &row)).transpose()
+                .bind(self.codec.digest(token_key.as_bytes()));
+                fetch_optional(&self.pool, query, |row| token_from_row(&*self.codec, row)).await
             }
 
             #[tracing::instrument(level = "debug", skip_all)]
@@ -302,245 +298,6 @@ macro_rules! impl_slascone_store {
                 log_event(&mut tx, EventDraft { data, ..event }, license_id, now).await?;
                 tx.commit().await.map_err(db_err)?;
                 Ok(ConsumptionRollback { license_id, feature_id, total: next.used, replayed: false })
-            }
-        }
-
-        #[async_trait::async_trait]
-        impl AnalyticsStore for $store {
-            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.get()))]
-            async fn create_analytical_field(
-                &self,
-                product_id: ProductId,
-                name: &str,
-                field_type: AnalyticalFieldType,
-                event: EventDraft,
-                now: Millis,
-            ) -> Result<AnalyticalField> {
-                self.sql_create_analytical_field(product_id, name, field_type, event, now).await
-            }
-
-            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.get()))]
-            async fn analytical_fields(&self, product_id: ProductId) -> Result<Vec<AnalyticalField>> {
-                self.sql_analytical_fields(product_id).await
-            }
-
-            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.get()))]
-            async fn create_usage_feature(
-                &self,
-                product_id: ProductId,
-                name: &str,
-                event: EventDraft,
-                now: Millis,
-            ) -> Result<UsageFeature> {
-                self.sql_create_usage_feature(product_id, name, event, now).await
-            }
-
-            #[tracing::instrument(level = "debug", skip_all, fields(product_id = product_id.get()))]
-            async fn usage_features(&self, product_id: ProductId) -> Result<Vec<UsageFeature>> {
-                self.sql_usage_features(product_id).await
-            }
-
-            #[tracing::instrument(level = "debug", skip_all, fields(usage_feature_id = usage_feature_id))]
-            async fn create_usage_module(
-                &self,
-                usage_feature_id: i64,
-                name: &str,
-                event: EventDraft,
-                now: Millis,
-            ) -> Result<UsageModule> {
-                self.sql_create_usage_module(usage_feature_id, name, event, now).await
-            }
-
-            #[tracing::instrument(level = "debug", skip_all, fields(usage_feature_id = usage_feature_id))]
-            async fn usage_modules(&self, usage_feature_id: i64) -> Result<Vec<UsageModule>> {
-                self.sql_usage_modules(usage_feature_id).await
-            }
-
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
-            async fn record_analytics(
-                &self,
-                license_id: LicenseId,
-                client_id: &str,
-                reports: Vec<AnalyticalReport>,
-                now: Millis,
-            ) -> Result<()> {
-                self.sql_record_analytics(license_id, client_id, reports, now).await
-            }
-
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
-            async fn analytical_values(&self, license_id: LicenseId) -> Result<Vec<AnalyticalReport>> {
-                self.sql_analytical_values(license_id).await
-            }
-
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
-            async fn record_usage(
-                &self,
-                license_id: LicenseId,
-                client_id: &str,
-                reports: Vec<UsageReport>,
-                now: Millis,
-            ) -> Result<()> {
-                self.sql_record_usage(license_id, client_id, reports, now).await
-            }
-
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
-            async fn usage_totals(&self, license_id: LicenseId) -> Result<Vec<UsageTotal>> {
-                self.sql_usage_totals(license_id).await
-            }
-        }
-
-        #[async_trait::async_trait]
-        impl BackofficeStore for $store {
-            #[tracing::instrument(level = "debug", skip_all, fields(scope_id = scope_id))]
-            async fn create_entry(
-                &self,
-                kind: EntryKind,
-                scope_id: i64,
-                name: &str,
-                detail: Option<&str>,
-                event: EventDraft,
-                now: Millis,
-            ) -> Result<Entry> {
-                self.sql_create_entry(kind, scope_id, name, detail, event, now).await
-            }
-
-            #[tracing::instrument(level = "debug", skip_all, fields(scope_id = scope_id))]
-            async fn list_entries(&self, kind: EntryKind, scope_id: Option<i64>) -> Result<Vec<Entry>> {
-                self.sql_list_entries(kind, scope_id).await
-            }
-
-            #[tracing::instrument(level = "debug", skip_all, fields(id = id))]
-            async fn find_entry(&self, kind: EntryKind, id: i64) -> Result<Option<Entry>> {
-                self.sql_find_entry(kind, id).await
-            }
-
-            #[tracing::instrument(level = "debug", skip_all)]
-            async fn create_customer_with_profile(
-                &self,
-                email: &str,
-                company: &str,
-                profile: CustomerProfile,
-                event: EventDraft,
-                now: Millis,
-            ) -> Result<(Customer, CustomerProfile)> {
-                self.sql_create_customer_with_profile(email, company, profile, event, now).await
-            }
-
-            #[tracing::instrument(level = "debug", skip_all, fields(customer_id = customer_id.get()))]
-            async fn customer_profile(&self, customer_id: CustomerId) -> Result<Option<CustomerProfile>> {
-                self.sql_customer_profile(customer_id).await
-            }
-
-            #[tracing::instrument(level = "debug", skip_all, fields(tag_id = tag_id, target_id = target_id))]
-            async fn assign_tag(
-                &self,
-                tag_id: i64,
-                target: TagTarget,
-                target_id: i64,
-                event: EventDraft,
-                now: Millis,
-            ) -> Result<()> {
-                self.sql_assign_tag(tag_id, target, target_id, event, now).await
-            }
-
-            #[tracing::instrument(level = "debug", skip_all, fields(target_id = target_id))]
-            async fn tags_of(&self, target: TagTarget, target_id: i64) -> Result<Vec<Entry>> {
-                self.sql_tags_of(target, target_id).await
-            }
-
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get(), entry_id = entry_id))]
-            async fn set_license_value(
-                &self,
-                license_id: LicenseId,
-                entry_id: i64,
-                value: &str,
-                event: EventDraft,
-                now: Millis,
-            ) -> Result<()> {
-                self.sql_set_license_value(license_id, entry_id, value, event, now).await
-            }
-
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
-            async fn clear_license_values(
-                &self,
-                license_id: LicenseId,
-                kind: EntryKind,
-                event: EventDraft,
-                now: Millis,
-            ) -> Result<()> {
-                self.sql_clear_license_values(license_id, kind, event, now).await
-            }
-
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
-            async fn update_license_limits(
-                &self,
-                license_id: LicenseId,
-                update: LicenseLimitsUpdate,
-                event: EventDraft,
-                now: Millis,
-            ) -> Result<()> {
-                self.sql_update_license_limits(license_id, update, event, now).await
-            }
-
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
-            async fn license_values(&self, license_id: LicenseId) -> Result<Vec<(Entry, String)>> {
-                self.sql_license_values(license_id).await
-            }
-
-            #[tracing::instrument(level = "debug", skip_all)]
-            async fn create_license_from_edition(
-                &self,
-                new: SlasconeNewLicense,
-                events: SlasconeCreateEvents,
-                now: Millis,
-            ) -> Result<License> {
-                self.sql_create_license_from_edition(new, events, now).await
-            }
-
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
-            async fn add_license_user(
-                &self,
-                license_id: LicenseId,
-                new: NewLicenseUser,
-                created: EventDraft,
-                assigned: EventDraft,
-                now: Millis,
-            ) -> Result<(LicenseUser, bool)> {
-                self.sql_add_license_user(license_id, new, created, assigned, now).await
-            }
-
-            #[tracing::instrument(level = "debug", skip_all, fields(policy_id = policy_id))]
-            async fn delete_edition(&self, policy_id: i64, event: EventDraft, now: Millis) -> Result<()> {
-                self.sql_delete_edition(policy_id, event, now).await
-            }
-
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
-            async fn toggle_license(&self, license_id: LicenseId, event: EventDraft, now: Millis) -> Result<LicenseStatus> {
-                self.sql_toggle_license(license_id, event, now).await
-            }
-        }
-
-        #[async_trait::async_trait]
-        impl LegacyKeyStore for $store {
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
-            async fn set_legacy_key(
-                &self,
-                license_id: LicenseId,
-                legacy_key: &str,
-                event: EventDraft,
-                now: Millis,
-            ) -> Result<()> {
-                self.sql_set_legacy_key(license_id, legacy_key, event, now).await
-            }
-
-            #[tracing::instrument(level = "debug", skip_all)]
-            async fn license_of_legacy_key(&self, legacy_key: &str) -> Result<Option<LicenseId>> {
-                self.sql_license_of_legacy_key(legacy_key).await
-            }
-
-            #[tracing::instrument(level = "debug", skip_all, fields(license_id = license_id.get()))]
-            async fn legacy_key_of(&self, license_id: LicenseId) -> Result<Option<String>> {
-                self.sql_legacy_key_of(license_id).await
             }
         }
 
