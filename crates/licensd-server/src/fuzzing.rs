@@ -85,20 +85,22 @@ pub fn dna(data: &[u8]) -> bool {
     matched
 }
 
-/// Native JSON bodies: the client API requests and the licence and product management bodies.
+/// Native JSON bodies, read as the server reads them (objects only): the client API requests and
+/// the licence and product management bodies.
 pub fn native_json(data: &[u8]) -> usize {
+    use crate::http::json_object::from_slice;
     use crate::native::{catalog, client, licenses};
     [
-        serde_json::from_slice::<client::ValidateRequest>(data).is_ok(),
-        serde_json::from_slice::<client::ActivateRequest>(data).is_ok(),
-        serde_json::from_slice::<client::DeviceRequest>(data).is_ok(),
-        serde_json::from_slice::<client::ConsumeRequest>(data).is_ok(),
-        serde_json::from_slice::<client::CheckoutRequest>(data).is_ok(),
-        serde_json::from_slice::<licenses::LicenseFields>(data).is_ok(),
-        serde_json::from_slice::<licenses::BulkCreateLicenses>(data).is_ok(),
-        serde_json::from_slice::<licenses::UpdateLicense>(data).is_ok(),
-        serde_json::from_slice::<catalog::CreateProduct>(data).is_ok(),
-        serde_json::from_slice::<catalog::UpdateProduct>(data).is_ok(),
+        from_slice::<client::ValidateRequest>(data).is_ok(),
+        from_slice::<client::ActivateRequest>(data).is_ok(),
+        from_slice::<client::DeviceRequest>(data).is_ok(),
+        from_slice::<client::ConsumeRequest>(data).is_ok(),
+        from_slice::<client::CheckoutRequest>(data).is_ok(),
+        from_slice::<licenses::LicenseFields>(data).is_ok(),
+        from_slice::<licenses::BulkCreateLicenses>(data).is_ok(),
+        from_slice::<licenses::UpdateLicense>(data).is_ok(),
+        from_slice::<catalog::CreateProduct>(data).is_ok(),
+        from_slice::<catalog::UpdateProduct>(data).is_ok(),
     ]
     .iter()
     .filter(|ok| **ok)

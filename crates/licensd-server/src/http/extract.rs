@@ -1,5 +1,6 @@
 //! Extractors that answer bad input with the native JSON error instead of axum's plain text.
 
+use super::json_object::JsonObject;
 use crate::error::ApiError;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -7,16 +8,17 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-/// A JSON body: 400 for broken JSON, 422 for the wrong shape (unknown or missing fields),
-/// 413 past the body limit, 415 without a JSON content type.
+/// A JSON body: 400 for broken JSON, 422 for the wrong shape (unknown or missing fields, or a
+/// top-level value that is not an object: [`JsonObject`]), 413 past the body limit, 415 without
+/// a JSON content type.
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
+        match axum::Json::<JsonObject<T>>::from_request(req, state).await {
+            Ok(axum::Json(JsonObject(value))) => Ok(Self(value)),
             Err(rejection) => Err(json_rejection(rejection)),
         }
     }
@@ -24,8 +26,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 
 /// A JSON body already read as bytes, parsed with the extractor's errors ([`ApiJson`]).
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    axum::Json::<T>::from_bytes(bytes)
-        .map(|axum::Json(value)| value)
+    axum::Json::<JsonObject<T>>::from_bytes(bytes)
+        .map(|axum::Json(JsonObject(value))| value)
         .map_err(json_rejection)
 }
 

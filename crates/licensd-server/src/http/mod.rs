@@ -5,6 +5,7 @@
 pub mod admin;
 pub(crate) mod credentials;
 pub mod extract;
+pub mod json_object;
 pub mod lookup;
 pub mod password;
 pub mod validate;

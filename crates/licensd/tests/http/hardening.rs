@@ -1,5 +1,7 @@
 //! Issue 13's defects, each proven black-box against the real binary on both databases.
 
+#[path = "hardening/json_objects.rs"]
+mod json_objects;
 #[path = "hardening/limits.rs"]
 mod limits;
 #[path = "hardening/log_secrets.rs"]

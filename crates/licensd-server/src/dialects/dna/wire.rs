@@ -211,13 +211,13 @@ pub fn basic_credentials(value: &str) -> Option<(String, String)> {
     Some((client_id.to_string(), api_key.to_string()))
 }
 
-/// A JSON body; an empty body is the type's default (every DNA body field is optional on the
+/// A JSON object body; an empty body is the type's default (every DNA body field is optional on the
 /// wire, and handlers say which ones they need).
 pub fn parse_body<T: DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, DnaError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(bytes).map_err(|e| DnaError::bad_request(format!("Invalid request body: {e}")))
+    crate::http::json_object::from_slice(bytes).map_err(|e| DnaError::bad_request(format!("Invalid request body: {e}")))
 }
 
 /// `UserIp` as DNA sends it: the end user's address. Required by every call whose documented body

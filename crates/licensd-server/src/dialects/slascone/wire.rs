@@ -184,13 +184,14 @@ fn retry_after(status: StatusCode, seconds: u64, body: serde_json::Value) -> Res
 
 pub type SlResult<T> = Result<T, SlError>;
 
-/// Parses a JSON request body; a malformed body is a technical 400.
+/// Parses a JSON request body; a malformed body (or a request struct sent as anything but a JSON
+/// object: `json_object`) is a technical 400.
 /// Every string is bounded first (`bounds.rs`: a longer one is a 400 naming its field).
 pub fn parse_body<T: DeserializeOwned>(bytes: &Bytes) -> SlResult<T> {
     let value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| SlError::BadRequest(format!("invalid JSON body: {e}")))?;
     super::bounds::check(&value)?;
-    serde_json::from_value(value).map_err(|e| SlError::BadRequest(format!("invalid JSON body: {e}")))
+    crate::http::json_object::from_value(value).map_err(|e| SlError::BadRequest(format!("invalid JSON body: {e}")))
 }
 
 /// A 200 JSON answer (the signing middleware adds the signature over these exact bytes).

@@ -31,7 +31,8 @@ pub async fn set_product_signing_key(
     let body: NewProductKey = if body.iter().all(u8::is_ascii_whitespace) {
         NewProductKey::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::unprocessable(format!("invalid body: {e}")))?
+        crate::http::json_object::from_slice(&body)
+            .map_err(|e| ApiError::unprocessable(format!("invalid body: {e}")))?
     };
     let algorithm = match body.algorithm.as_deref() {
         None => Algorithm::Rsa2048,

@@ -1,0 +1,128 @@
+//! A request body must be a JSON object. serde's derived `Deserialize` also reads a JSON array
+//! into a struct by position, so `["arr","Arr","key","active",false,0,null]` used to create a
+//! product and `["p","c"]` reached SLASCONE's and DNA's handlers as a body. Every body-taking
+//! API now answers an array, string, number or null with its own malformed-body error.
+
+use crate::harness::{ADMIN_TOKEN, SLASCONE_ISV, Server, backend_tests};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// Each body, with what serde_json names it and where it stops reading.
+const BODIES: &[(&str, &str, u32)] = &[
+    ("[]", "sequence", 0),
+    (r#"["OBJ-1","dev-1"]"#, "sequence", 0),
+    (r#""x""#, r#"string "x""#, 3),
+    ("1", "integer `1`", 1),
+    ("null", "null", 4),
+];
+
+fn refusal(found: &str, column: u32) -> String {
+    format!("invalid type: {found}, expected a JSON object at line 1 column {column}")
+}
+
+async fn post_raw(server: &Server, path: &str, headers: &[(&str, &str)], body: &str) -> (StatusCode, Value) {
+    let mut request = server
+        .http
+        .post(server.url(path))
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+async fn credential(server: &Server, dialect: &str) -> (String, String) {
+    let (status, created) = server
+        .admin(
+            Method::POST,
+            "/v1/credentials",
+            Some(json!({"dialect": dialect, "name": "objects"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    (
+        created["credential"]["key_id"].as_str().expect("key id").to_string(),
+        created["secret"].as_str().expect("secret").to_string(),
+    )
+}
+
+backend_tests! {
+    async fn bodies_that_are_not_json_objects_are_each_apis_malformed_body_error(server) {
+        let product = server.product("app").await;
+        let license = server.license(product, "OBJ-1", json!({"max_activations": 5})).await;
+        let admin = format!("Bearer {ADMIN_TOKEN}");
+        let (sl_id, sl_secret) = credential(&server, "slascone").await;
+        let provisioning_key = format!("{sl_id}.{sl_secret}");
+        let (dna_id, dna_key) = credential(&server, "dna").await;
+        let dna_auth = format!(
+            "Basic {}",
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{dna_id}:{dna_key}"))
+        );
+
+        // Seven elements in CreateProduct's field order: created product "arr" before the fix.
+        let positional_product = r#"["arr","Arr","key","active",false,0,null]"#;
+        let native_cases = BODIES.iter().copied().chain([(positional_product, "sequence", 0)]);
+        for (body, found, column) in native_cases {
+            let (status, answer) = post_raw(&server, "/v1/products", &[("authorization", &admin)], body).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "native {body}: {answer}");
+            let message = format!("Failed to deserialize the JSON body into the target type: {}", refusal(found, column));
+            assert_eq!(answer, json!({"error": {"code": "invalid_body", "message": message}}), "native {body}");
+        }
+        for (body, found, column) in BODIES.iter().copied() {
+            let (status, answer) = post_raw(&server, "/v1/licenses/actions/activate", &[], body).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "native client {body}: {answer}");
+            let message = format!("Failed to deserialize the JSON body into the target type: {}", refusal(found, column));
+            assert_eq!(answer, json!({"error": {"code": "invalid_body", "message": message}}), "native client {body}");
+
+            // Key Manager's per-product signing key: `[null]` generated one before the fix.
+            let signing_key = format!("/v1/keymanager/products/{product}/signing-key");
+            for body in [body, "[null]"] {
+                let (found, column) = if body == "[null]" { ("sequence", 0) } else { (found, column) };
+                let (status, answer) = post_raw(&server, &signing_key, &[("authorization", &admin)], body).await;
+                assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "keymanager {body}: {answer}");
+                let message = format!("invalid body: {}", refusal(found, column));
+                assert_eq!(answer, json!({"error": {"code": "invalid_body", "message": message}}), "keymanager {body}");
+            }
+
+            let activations = format!("/api/v2/isv/{SLASCONE_ISV}/provisioning/activations");
+            let (status, answer) = post_raw(&server, &activations, &[("ProvisioningKey", &provisioning_key)], body).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "slascone {body}: {answer}");
+            // SLASCONE reads a `Value` first (to bound its strings), so its message has no position.
+            let detail = format!("invalid JSON body: invalid type: {found}, expected a JSON object");
+            assert_eq!(answer, json!({"title": "Bad Request", "status": 400, "detail": detail}), "slascone {body}");
+
+            let (status, answer) = post_raw(&server, "/dna/v1/Licenses/app/OBJ-1", &[("authorization", &dna_auth)], body).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "dna {body}: {answer}");
+            assert_eq!(answer, json!({"Message": format!("Invalid request body: {}", refusal(found, column))}), "dna {body}");
+
+            // LicenseSpring already read its body as an object (`Params::from_json`).
+            let (status, answer) = post_raw(&server, "/api/v4/activate_license", &[], body).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "licensespring {body}: {answer}");
+            assert_eq!(
+                answer,
+                json!({"code": "invalid_json", "message": "request body must be a JSON object", "status": 400}),
+                "licensespring {body}"
+            );
+        }
+
+        // Nothing was created: one product, no device, no signing key.
+        let (_, products) = server.admin(Method::GET, "/v1/products", None).await;
+        let codes: Vec<&str> = products["data"].as_array().expect("products").iter().filter_map(|p| p["code"].as_str()).collect();
+        assert_eq!(codes, ["app"], "{products}");
+        let (status, devices) = server.admin(Method::GET, &format!("/v1/licenses/{license}/devices"), None).await;
+        assert_eq!(status, StatusCode::OK, "{devices}");
+        assert_eq!(devices, json!([]));
+        let (status, key) = server.admin(Method::GET, &format!("/v1/keymanager/products/{product}/signing-key"), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{key}");
+
+        // Object bodies go through as before.
+        let (status, created) = server.admin(Method::POST, "/v1/products", Some(json!({"code": "obj", "name": "Obj"}))).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let (status, _) = post_raw(&server, &format!("/v1/keymanager/products/{product}/signing-key"), &[("authorization", &admin)], "").await;
+        assert_eq!(status, StatusCode::CREATED, "an empty body still asks for the default key");
+    }
+}
