@@ -192,15 +192,7 @@ macro_rules! impl_slascone_admin_store {
                 ];
                 for (kind, value) in single {
                     let Some(entry) = value else { continue };
-                    sqlx::query(
-                        "DELETE FROM slascone_license_values WHERE license_id = $1 AND entry_id IN \
-                         (SELECT id FROM slascone_entries WHERE kind = $2)",
-                    )
-                    .bind(license_id.get())
-                    .bind(kind.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
+                    delete_license_values(&mut tx, license_id, kind.as_str()).await?;
                     if let Some(entry) = entry {
                         let inserted = sqlx::query(
                             "INSERT INTO slascone_license_values (license_id, entry_id, value) \
@@ -261,6 +253,8 @@ mod sqlite_impl {
     use licensd_domain::backoffice::{self, EntryKind};
     use sqlx::Row;
 
+    use crate::dialects::slascone::sqlite_impl::delete_license_values;
+
     impl_slascone_admin_store!(SqliteStore, sqlx::SqliteConnection, sqlite);
 }
 
@@ -274,6 +268,8 @@ mod postgres_impl {
     use licensd_domain::LicenseTerms;
     use licensd_domain::backoffice::{self, EntryKind};
     use sqlx::Row;
+
+    use crate::dialects::slascone::postgres_impl::delete_license_values;
 
     impl_slascone_admin_store!(PostgresStore, sqlx::PgConnection, postgres);
 }

@@ -231,15 +231,7 @@ macro_rules! impl_slascone_backoffice {
                 now: Millis,
             ) -> Result<()> {
                 let mut tx = begin_write(self).await?;
-                sqlx::query(
-                    "DELETE FROM slascone_license_values WHERE license_id = $1 AND entry_id IN \
-                     (SELECT id FROM slascone_entries WHERE kind = $2)",
-                )
-                .bind(license_id.get())
-                .bind(kind.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
+                delete_license_values(&mut tx, license_id, kind.as_str()).await?;
                 log_event(&mut tx, event, license_id, now).await?;
                 tx.commit().await.map_err(db_err)
             }
@@ -483,6 +475,22 @@ macro_rules! impl_slascone_backoffice {
             Ok(())
         }
 
+        /// Removes the license's values of one kind of entry (`EntryKind::as_str`): how a type or
+        /// release limitation is replaced or reset. `pub(crate)`: the licence update
+        /// (`slascone_admin.rs`) replaces them too.
+        pub(crate) async fn delete_license_values(conn: &mut $conn, license_id: LicenseId, kind: &str) -> Result<()> {
+            sqlx::query(
+                "DELETE FROM slascone_license_values WHERE license_id = $1 AND entry_id IN \
+                 (SELECT id FROM slascone_entries WHERE kind = $2)",
+            )
+            .bind(license_id.get())
+            .bind(kind)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            Ok(())
+        }
+
         /// Sets the license's value of an entry (a type or release limitation replaces the
         /// license's previous one). NotFound without the entry or the license.
         async fn put_license_value(conn: &mut $conn, license_id: LicenseId, entry_id: i64, value: &str) -> Result<()> {
@@ -501,15 +509,7 @@ macro_rules! impl_slascone_backoffice {
             };
             if EntryKind::parse(&kind).is_some_and(EntryKind::single_per_license) {
                 // A license has one type and one release limitation: the new replaces the old.
-                sqlx::query(
-                    "DELETE FROM slascone_license_values WHERE license_id = $1 AND entry_id IN \
-                     (SELECT id FROM slascone_entries WHERE kind = $2)",
-                )
-                .bind(license_id.get())
-                .bind(&kind)
-                .execute(&mut *conn)
-                .await
-                .map_err(db_err)?;
+                delete_license_values(&mut *conn, license_id, &kind).await?;
             }
             sqlx::query(
                 "INSERT INTO slascone_license_values (license_id, entry_id, value) VALUES ($1, $2, $3) \

@@ -329,7 +329,7 @@ macro_rules! impl_slascone_store {
     };
 }
 
-mod sqlite_impl {
+pub(crate) mod sqlite_impl {
     use super::*;
     use crate::StoreError;
     use crate::sql::{conflict, db_err, open_text};
@@ -339,7 +339,7 @@ mod sqlite_impl {
     impl_slascone_store!(SqliteStore, sqlx::sqlite::SqliteRow, sqlx::SqliteConnection, sqlite);
 }
 
-mod postgres_impl {
+pub(crate) mod postgres_impl {
     use super::*;
     use crate::StoreError;
     use crate::sql::{conflict, db_err, open_text};
