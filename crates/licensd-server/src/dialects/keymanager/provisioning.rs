@@ -16,7 +16,7 @@ use crate::state::AppState;
 use axum::extract::State;
 use licensd_crypto::SigningKey;
 use licensd_domain::generator::{Generator, GeneratorError, check_quantity};
-use licensd_domain::{Assignment, Denial, DeviceInfo, EventDraft, License, LicenseStatus, LicenseTerms, Millis};
+use licensd_domain::{Assignment, Denial, DeviceInfo, EventDraft, License, LicenseTerms, Millis};
 use licensd_store::{
     AssignActivation, AssignOutcome, AssignSelection, LicenseSettings, NewDelivery, NewLicense, StoreError,
 };
@@ -77,20 +77,13 @@ pub fn minted_license(generator: &Generator, key: String, owner: Option<(&Licens
         product_id: generator.product_id,
         key: Some(key),
         settings: LicenseSettings {
-            policy_id: None,
-            customer_id: None,
-            status: LicenseStatus::Active,
             assignment,
-            terms: LicenseTerms {
+            expires_at,
+            metadata: attrs.write_into(&json!({})),
+            ..LicenseSettings::active(LicenseTerms {
                 max_activations: (generator.activation_limit > 0).then_some(generator.activation_limit),
                 ..LicenseTerms::default()
-            },
-            starts_at: None,
-            expires_at,
-            maintenance_expires_at: None,
-            trial_days: None,
-            order_ref: None,
-            metadata: attrs.write_into(&json!({})),
+            })
         },
         features: Vec::new(),
     }

@@ -167,16 +167,10 @@ fn order_license(
             key,
             settings: LicenseSettings {
                 policy_id: policy.map(|policy| policy.id),
-                customer_id: None,
-                status: LicenseStatus::Active,
-                assignment: Assignment::Assigned,
-                terms,
-                starts_at: None,
                 expires_at,
                 maintenance_expires_at: maintenance,
-                trial_days: None,
                 order_ref: Some(order_id.to_string()),
-                metadata: json!({}),
+                ..LicenseSettings::active(terms)
             },
             features: policy.map(|policy| policy.features.clone()).unwrap_or_default(),
         },

@@ -92,19 +92,14 @@ pub async fn trial_key(call: LsCall) -> Result<Response, LsError> {
     let new = licensd_store::NewLicense {
         product_id: product.id,
         key: Some(pattern.generate(&random)),
+        // No expiry: the trial clock starts at first activation (`rules::plan_activation`).
         settings: licensd_store::LicenseSettings {
             policy_id: policy.as_ref().map(|policy| policy.id),
-            customer_id: None,
-            status: LicenseStatus::Active,
-            assignment: Assignment::Assigned,
-            terms,
-            starts_at: None,
-            // The trial clock starts at first activation (`rules::plan_activation`).
-            expires_at: None,
             maintenance_expires_at: maintenance,
             trial_days: Some(trial_days),
             order_ref: Some(marker.clone()),
             metadata: json!({"trial_email": email}),
+            ..licensd_store::LicenseSettings::active(terms)
         },
         features: policy
             .as_ref()

@@ -153,23 +153,20 @@ pub async fn create_license_by_template(
     if let Some(name) = non_blank(request.license_name.as_deref()) {
         slascone.insert("license_name".into(), Value::String(name));
     }
+    let trial_days = (terms.kind == LicenseKind::Trial && expiry.is_none())
+        .then_some(product.trial_days)
+        .filter(|days| *days > 0);
     let new = NewLicense {
         product_id: product.id,
         key: Some(random_guid()?),
         settings: LicenseSettings {
             policy_id: Some(policy.id),
             customer_id: customer.as_ref().map(|c| c.id),
-            status: LicenseStatus::Active,
-            assignment: Assignment::Assigned,
-            trial_days: (terms.kind == LicenseKind::Trial && expiry.is_none())
-                .then_some(product.trial_days)
-                .filter(|days| *days > 0),
-            terms,
-            starts_at: None,
+            trial_days,
             expires_at: expiry.or(stamped_expiry),
             maintenance_expires_at: maintenance,
-            order_ref: None,
             metadata: serde_json::json!({"slascone": slascone}),
+            ..LicenseSettings::active(terms)
         },
         features: grants,
     };
