@@ -1,7 +1,8 @@
 //! A request body must be a JSON object. serde's derived `Deserialize` also reads a JSON array
 //! into a struct by position, so `["arr","Arr","key","active",false,0,null]` used to create a
 //! product and `["p","c"]` reached SLASCONE's and DNA's handlers as a body. Every body-taking
-//! API now answers an array, string, number or null with its own malformed-body error.
+//! API now answers an array, string, number or null with its own malformed-body error, and so
+//! it does for a struct nested in a body (a policy's feature grants, its terms) given as an array.
 
 use crate::harness::{ADMIN_TOKEN, SLASCONE_ISV, Server, backend_tests};
 use reqwest::{Method, StatusCode};
@@ -124,5 +125,35 @@ backend_tests! {
         assert_eq!(status, StatusCode::CREATED, "{created}");
         let (status, _) = post_raw(&server, &format!("/v1/keymanager/products/{product}/signing-key"), &[("authorization", &admin)], "").await;
         assert_eq!(status, StatusCode::CREATED, "an empty body still asks for the default key");
+    }
+
+    async fn nested_structs_given_as_arrays_are_refused_and_change_nothing(server) {
+        let product = server.product("app").await;
+        let (status, feature) = server.admin(Method::POST, "/v1/features", Some(json!({"product_id": product, "code": "pro", "name": "Pro"}))).await;
+        assert_eq!(status, StatusCode::CREATED, "{feature}");
+        let admin = format!("Bearer {ADMIN_TOKEN}");
+        // A feature grant read by position (`["pro"]` = {"code": "pro"}) created this policy before;
+        // so did terms given as an array of LicenseTerms' fields in order.
+        let grant_as_array = json!({"product_id": product, "code": "p1", "name": "P1", "features": [{"code": "pro"}, ["pro"]]});
+        let terms_as_array = json!({"product_id": product, "code": "p2", "name": "P2", "terms": ["perpetual", "normal", 3, null, 0, false]});
+        // axum names the path of the refused value.
+        for (body, at) in [(grant_as_array, "features[1]: "), (terms_as_array, "terms: ")] {
+            let text = body.to_string();
+            let column = text.find("[\"").expect("the array");
+            let (status, answer) = post_raw(&server, "/v1/policies", &[("authorization", &admin)], &text).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}: {answer}");
+            let message = format!(
+                "Failed to deserialize the JSON body into the target type: {at}{}",
+                refusal("sequence", column as u32)
+            );
+            assert_eq!(answer, json!({"error": {"code": "invalid_body", "message": message}}), "{text}");
+        }
+        let (status, policies) = server.admin(Method::GET, "/v1/policies", None).await;
+        assert_eq!((status, policies), (StatusCode::OK, json!([])));
+        // The same bodies with objects go through.
+        let (status, policy) = server
+            .admin(Method::POST, "/v1/policies", Some(json!({"product_id": product, "code": "p1", "name": "P1", "features": [{"code": "pro"}], "terms": {"max_activations": 3}})))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{policy}");
     }
 }

@@ -141,6 +141,19 @@ backend_tests! {
         assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
         assert_eq!(answer.body["title"], "Bad Request");
         assert_eq!(remaining().await, 10);
+        // An item that is an array, not an object, was read by position (limitation_id, user_id,
+        // external_id, timestamp_utc, value) and consumed: now the whole heartbeat is a 400.
+        let answer = client
+            .post("/data_gathering/consumption_heartbeats", json!({"client_id": "C1", "consumption_heartbeat": [
+                {"limitation_id": documents_id, "value": 1},
+                [documents_id, null, null, null, 1]]}))
+            .await;
+        assert_eq!(
+            answer.body,
+            json!({"title": "Bad Request", "status": 400, "detail": "invalid JSON body: invalid type: sequence, expected a JSON object"})
+        );
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+        assert_eq!(remaining().await, 10);
         let answer = client
             .post("/data_gathering/usage_heartbeats", json!({"client_id": "C1", "usage_heartbeat": [
                 {"usage_feature_id": feature_id, "value": 2},
