@@ -52,7 +52,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .route("/readyz", get(native::health::readyz))
         .route("/metrics", get(metrics::authorized))
         .route("/v1/openapi.json", get(openapi::document))
-        .merge(native::routes())
+        .merge(native::routes(&state))
         .merge(dialects::admin_routes())
         .merge(dialects::routes(&state))
         .merge(extra)

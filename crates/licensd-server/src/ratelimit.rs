@@ -1,7 +1,9 @@
-//! Request rate limits shared by every dialect: a fixed-window counter per API credential and per
-//! client IP, in memory on each node. A dialect asks `check_ip` before authenticating and
-//! `check_credential` after, and answers `Limited` in its own documented form (DNA: 429 with
-//! `X-RateLimit-Reset`; Key Manager: a signed 429 envelope with `retry_after`). Health probes and metrics never call it, so they are never throttled.
+//! Request rate limits shared by every dialect and the native client API: a fixed-window counter
+//! per API credential and per client IP, in memory on each node. A dialect asks `check_ip` before
+//! authenticating and `check_credential` after, and answers `Limited` in its own documented form
+//! (DNA: 429 with `X-RateLimit-Reset`; Key Manager: a signed 429 envelope with `retry_after`;
+//! LicenseSpring: 429 `too_many_requests`; the native client API, which has no credential, only
+//! per IP: a signed 429 `rate_limited`), each with `Retry-After`. Health probes and metrics never call it, so they are never throttled.
 //!
 //! Fixed windows are enough here: the limits protect the server and mirror vendors' "N requests
 //! per period" allowances, whose reset time clients read from a header.
@@ -104,6 +106,11 @@ impl RateLimiter {
             per_credential: settings.per_credential.map(|limit| Windows::new(limit, window)),
             per_ip: settings.per_ip.map(|limit| Windows::new(limit, window)),
         }
+    }
+
+    /// Whether a per-IP allowance is set (callers skip building the key when it is not).
+    pub fn limits_ips(&self) -> bool {
+        self.per_ip.is_some()
     }
 
     /// Counts one request from a client IP (before authentication).

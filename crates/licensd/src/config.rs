@@ -63,7 +63,7 @@ pub struct ServeArgs {
     /// Dialect API requests allowed per credential per rate-limit window [default: unlimited].
     #[arg(long, env = "LICENSD_RATE_LIMIT_PER_CREDENTIAL")]
     pub rate_limit_per_credential: Option<u32>,
-    /// Dialect API requests allowed per client IP per rate-limit window [default: unlimited].
+    /// Dialect and client API requests allowed per client IP per rate-limit window [default: unlimited].
     #[arg(long, env = "LICENSD_RATE_LIMIT_PER_IP")]
     pub rate_limit_per_ip: Option<u32>,
     /// Length of the rate-limit window in seconds [default: 60].

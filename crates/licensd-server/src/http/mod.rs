@@ -13,13 +13,18 @@ pub mod validate;
 pub use admin::Admin;
 
 use axum::extract::ConnectInfo;
+use axum::http::Extensions;
 use axum::http::request::Parts;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// The caller's IP address as text, when the connection carries it.
 pub fn source_ip(parts: &Parts) -> Option<String> {
-    parts
-        .extensions
+    peer_ip(&parts.extensions).map(|ip| ip.to_string())
+}
+
+/// The caller's IP address, from a request's or its parts' extensions.
+pub fn peer_ip(extensions: &Extensions) -> Option<IpAddr> {
+    extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
+        .map(|ConnectInfo(addr)| addr.ip())
 }

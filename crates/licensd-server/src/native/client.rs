@@ -219,7 +219,7 @@ pub struct ValidateResponse {
 /// byte-identical to one answered before may be answered with the same signed bytes
 /// (`native::answers`): only when a fresh computation would give exactly those bytes.
 #[utoipa::path(post, path = "/v1/licenses/actions/validate", tag = "client", request_body = ValidateRequest,
-    responses((status = 200, body = ValidateResponse), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = ValidateResponse), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody, description = "over --rate-limit-per-ip; Retry-After says when to try again")))]
 pub async fn validate(State(state): State<AppState>, request: Request) -> Response {
     let now = state.now();
     // Reported to the second, so repeated checks of an unchanged license give identical bytes
@@ -384,7 +384,7 @@ fn check_optional_text(field: &str, value: &Option<String>) -> Result<(), ApiErr
 }
 
 #[utoipa::path(post, path = "/v1/licenses/actions/activate", tag = "client", request_body = ActivateRequest,
-    responses((status = 201, body = ActivateResponse), (status = 200, body = ActivateResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = ActivateResponse), (status = 200, body = ActivateResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody, description = "over --rate-limit-per-ip; Retry-After says when to try again")))]
 pub async fn activate(
     State(state): State<AppState>,
     caller: Caller,
@@ -463,7 +463,7 @@ pub struct ActionResponse {
 }
 
 #[utoipa::path(post, path = "/v1/licenses/actions/deactivate", tag = "client", request_body = DeviceRequest,
-    responses((status = 200, body = ActionResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = ActionResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody, description = "over --rate-limit-per-ip; Retry-After says when to try again")))]
 pub async fn deactivate(
     State(state): State<AppState>,
     caller: Caller,
@@ -509,7 +509,7 @@ pub struct ConsumeResponse {
 }
 
 #[utoipa::path(post, path = "/v1/licenses/actions/consume", tag = "client", request_body = ConsumeRequest,
-    responses((status = 200, body = ConsumeResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = ConsumeResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody, description = "over --rate-limit-per-ip; Retry-After says when to try again")))]
 pub async fn consume(
     State(state): State<AppState>,
     caller: Caller,
@@ -571,7 +571,7 @@ pub struct CheckoutResponse {
 }
 
 #[utoipa::path(post, path = "/v1/licenses/actions/checkout", tag = "client", request_body = CheckoutRequest,
-    responses((status = 200, body = CheckoutResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = CheckoutResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody, description = "over --rate-limit-per-ip; Retry-After says when to try again")))]
 pub async fn checkout(
     State(state): State<AppState>,
     caller: Caller,
@@ -596,7 +596,7 @@ pub async fn checkout(
 }
 
 #[utoipa::path(post, path = "/v1/licenses/actions/release", tag = "client", request_body = DeviceRequest,
-    responses((status = 200, body = ActionResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = ActionResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody, description = "over --rate-limit-per-ip; Retry-After says when to try again")))]
 pub async fn release(
     State(state): State<AppState>,
     caller: Caller,

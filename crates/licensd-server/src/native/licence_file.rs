@@ -124,7 +124,7 @@ async fn issue(
 
 /// A licence file for an activated device, signed like every client answer.
 #[utoipa::path(post, path = "/v1/licenses/actions/checkout-file", tag = "client", request_body = CheckoutFileRequest,
-    responses((status = 200, body = LicenceFileResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = LicenceFileResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody, description = "over --rate-limit-per-ip; Retry-After says when to try again")))]
 pub async fn checkout_file(
     State(state): State<AppState>,
     ClientCall(request): ClientCall<CheckoutFileRequest>,

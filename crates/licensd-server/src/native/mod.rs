@@ -15,12 +15,17 @@ pub mod people;
 pub mod webhooks;
 
 use crate::error::ApiError;
+use crate::ratelimit::RateDecision;
 use crate::state::AppState;
 use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::routing::{delete, get, post};
 use serde::Deserialize;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route(
             "/v1/products",
@@ -126,6 +131,13 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/v1/webhooks/{id}/deliveries", get(webhooks::list_webhook_deliveries))
         .route("/v1/webhooks/deliveries/{id}/redeliver", post(webhooks::redeliver))
+        .merge(client_routes(state))
+}
+
+/// The client API: what shipped applications call, with no credential (a license key is the
+/// only secret), so the per-IP allowance (`--rate-limit-per-ip`) is what bounds key guessing.
+fn client_routes(state: &AppState) -> Router<AppState> {
+    Router::new()
         .route("/v1/licenses/actions/validate", post(client::validate))
         .route("/v1/licenses/actions/activate", post(client::activate))
         .route("/v1/licenses/actions/deactivate", post(client::deactivate))
@@ -133,6 +145,29 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/licenses/actions/checkout", post(client::checkout))
         .route("/v1/licenses/actions/release", post(client::release))
         .route("/v1/licenses/actions/checkout-file", post(licence_file::checkout_file))
+        .route_layer(middleware::from_fn_with_state(state.clone(), within_ip_allowance))
+}
+
+/// The client API's namespace in the shared rate limiter.
+const RATE_SCOPE: &str = "native";
+
+/// Over the per-IP allowance: a signed 429 `rate_limited` with `Retry-After`, before the body is
+/// read; within it (or without an allowance) the request goes on.
+async fn within_ip_allowance(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if state.limiter.limits_ips()
+        && let Some(ip) = crate::http::peer_ip(request.extensions())
+        && let RateDecision::Limited { reset_seconds } = state.limiter.check_ip(RATE_SCOPE, &ip.to_string())
+    {
+        let error = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many requests from this address; retry in {reset_seconds} s"),
+        );
+        let mut response = client::signed_error(&state, error);
+        response.headers_mut().insert(header::RETRY_AFTER, reset_seconds.into());
+        return response;
+    }
+    next.run(request).await
 }
 
 /// `?after=<id>&limit=<n>` cursor pagination.

@@ -8,6 +8,8 @@ mod limits;
 mod log_secrets;
 #[path = "hardening/nul.rs"]
 mod nul;
+#[path = "hardening/rate_limits.rs"]
+mod rate_limits;
 #[path = "hardening/slow_clients.rs"]
 mod slow_clients;
 #[path = "hardening/trial_race.rs"]

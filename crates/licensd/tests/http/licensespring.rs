@@ -1941,3 +1941,6 @@ mod fidelity;
 
 #[path = "licensespring/expiry.rs"]
 mod expiry;
+
+#[path = "licensespring/rate_limits.rs"]
+mod rate_limits;

@@ -188,7 +188,7 @@ pub async fn authenticate_reading(
     {
         let (credential, product) = super::oauth::verify_bearer_reading(state, token, product_code).await?;
         check_date(state, date)?;
-        return Ok((admit(credential, peer, true)?, product));
+        return Ok((admit(state, credential, peer, true)?, product));
     }
     let params = parse_authorization(authorization)?;
     let Some(api_key) = params.api_key.filter(|key| !key.is_empty()) else {
@@ -242,7 +242,7 @@ pub async fn authenticate_reading(
         ));
     }
     check_skew(state, date)?;
-    Ok((admit(credential, peer, false)?, product))
+    Ok((admit(state, credential, peer, false)?, product))
 }
 
 /// The LicenseSpring credential with public id `key_id` (API key or OAuth client id) and, when
@@ -295,14 +295,15 @@ fn check_skew(state: &AppState, date: Millis) -> Result<(), LsError> {
 }
 
 /// The checks every authenticated credential passes (`access::admit`): not revoked, allowed from
-/// this address.
-fn admit(credential: Credential, peer: Option<IpAddr>, via_oauth: bool) -> Result<Caller, LsError> {
+/// this address; then the request counts against the credential's rate-limit allowance.
+fn admit(state: &AppState, credential: Credential, peer: Option<IpAddr>, via_oauth: bool) -> Result<Caller, LsError> {
     let caller = Caller {
         credential,
         via_oauth,
         peer,
     };
     caller.admit(false, None)?;
+    super::wire::within_credential_allowance(state, &caller.credential.key_id)?;
     Ok(caller)
 }
 

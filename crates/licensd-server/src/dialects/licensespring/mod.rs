@@ -303,6 +303,11 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/api/v4/{*rest}", any(handlers::not_found))
         // Every signed answer of the dialect is signed here, once (`wire::signed` marks them).
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), wire::sign_answers))
+        // Outermost: an address over its allowance is answered before anything else runs.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            wire::within_ip_allowance,
+        ))
 }
 
 pub fn admin_routes() -> Router<AppState> {

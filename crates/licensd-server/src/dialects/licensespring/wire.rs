@@ -2,6 +2,7 @@
 //! read the same way), and response signing (the `LicenseSignature` header over the exact body
 //! bytes, and the v1 `license_signature` body field).
 
+use crate::ratelimit::RateDecision;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -24,6 +25,8 @@ pub struct LsError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds until a rate-limit window resets: sent as `Retry-After` (429 only).
+    pub retry_after: Option<u64>,
 }
 
 impl LsError {
@@ -32,6 +35,19 @@ impl LsError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+    /// Over a `--rate-limit-*` allowance: 429 `too_many_requests` with `Retry-After`. The SDKs
+    /// read it as the API error it is (a JSON 4xx), not as "server unreachable".
+    pub fn too_many(reset_seconds: u64) -> Self {
+        Self {
+            retry_after: Some(reset_seconds),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                format!("too many requests; retry in {reset_seconds} s"),
+            )
         }
     }
     pub fn bad(code: &'static str, message: impl Into<String>) -> Self {
@@ -82,11 +98,42 @@ impl IntoResponse for LsError {
         });
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
         let mut response = (self.status, bytes).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, seconds.into());
+        }
         response
     }
+}
+
+/// The dialect's namespace in the shared rate limiter.
+const RATE_SCOPE: &str = "licensespring";
+
+/// A rate-limit decision as the dialect answers it.
+fn within(decision: RateDecision) -> Result<(), LsError> {
+    match decision {
+        RateDecision::Allowed => Ok(()),
+        RateDecision::Limited { reset_seconds } => Err(LsError::too_many(reset_seconds)),
+    }
+}
+
+/// The per-IP allowance (`--rate-limit-per-ip`), counted for every License API request before
+/// anything else runs (the SDKs' shared key is public, so the address bounds key guessing).
+pub async fn within_ip_allowance(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if state.limiter.limits_ips()
+        && let Some(ip) = crate::http::peer_ip(request.extensions())
+        && let Err(limited) = within(state.limiter.check_ip(RATE_SCOPE, &ip.to_string()))
+    {
+        return limited.into_response();
+    }
+    next.run(request).await
+}
+
+/// The per-credential allowance (`--rate-limit-per-credential`), counted once a request has
+/// authenticated with the credential.
+pub fn within_credential_allowance(state: &AppState, key_id: &str) -> Result<(), LsError> {
+    within(state.limiter.check_credential(RATE_SCOPE, key_id))
 }
 
 /// Request parameters as one flat object: the JSON body of a POST, or the query string of a GET
