@@ -1,8 +1,10 @@
 //! The HTTP toolkit every API shares: extractors that answer in the native error shape, the
-//! administrator token, edge validators and the caller's address. `native` and `dialects` both
-//! build on this module and never import each other.
+//! administrator token, edge validators and the caller's address (`client_ip`: the TCP peer, or
+//! the client a trusted reverse proxy forwarded). `native` and `dialects` both build on this
+//! module and never import each other.
 
 pub mod admin;
+pub mod client_ip;
 pub(crate) mod credentials;
 pub mod extract;
 pub mod json_object;
@@ -11,15 +13,4 @@ pub mod password;
 pub mod validate;
 
 pub use admin::Admin;
-
-use axum::extract::ConnectInfo;
-use axum::http::request::Parts;
-use std::net::SocketAddr;
-
-/// The caller's IP address as text, when the connection carries it.
-pub fn source_ip(parts: &Parts) -> Option<String> {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
-}
+pub use client_ip::{ClientIp, client_ip, source_ip};
