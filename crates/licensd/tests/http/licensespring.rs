@@ -1941,3 +1941,6 @@ mod fidelity;
 
 #[path = "licensespring/expiry.rs"]
 mod expiry;
+
+#[path = "licensespring/trusted_proxy.rs"]
+mod trusted_proxy;
