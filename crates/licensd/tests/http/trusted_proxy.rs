@@ -67,3 +67,31 @@ backend_tests! {
         assert_eq!((status, session.is_some()), (StatusCode::SEE_OTHER, true));
     }
 }
+
+/// An invalid `--trusted-proxy` stops `serve` before it listens, with a message naming the entry.
+#[test]
+fn an_invalid_trusted_proxy_is_a_startup_error() {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let output = std::process::Command::new(crate::harness::binary())
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--trusted-proxy",
+            "127.0.0.1/32",
+            "--trusted-proxy",
+            "10.0.0.0/33",
+        ])
+        .arg("--data-dir")
+        .arg(data_dir.path())
+        .env_remove("LICENSD_DATABASE_URL")
+        .env_remove("LICENSD_TRUSTED_PROXY")
+        .output()
+        .expect("run licensd");
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.stdout, b"");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "licensd: trusted_proxy must be an IP address or CIDR range such as 10.0.0.0/8, not \"10.0.0.0/33\": \"10.0.0.0/33\" has an invalid prefix length\n"
+    );
+}
