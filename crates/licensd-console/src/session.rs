@@ -7,18 +7,17 @@
 
 use crate::layout::{self, Flash};
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Extension, FromRequest, FromRequestParts, Request, State};
+use axum::extract::{Extension, FromRequest, FromRequestParts, Request, State};
 use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use licensd_server::AppState;
-use licensd_server::http::Admin;
+use licensd_server::http::{Admin, ClientIp, source_ip};
 use licensd_server::ratelimit::{RateDecision, RateLimitSettings, RateLimiter};
 use licensd_store::ConsoleSession;
 use maud::html;
 use serde::de::DeserializeOwned;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,7 +33,7 @@ const MAX_TOKEN_BYTES: usize = 512;
 pub struct ConsoleSettings {
     /// How long a session lasts after sign-in.
     pub session_ttl: Duration,
-    /// Sign-in attempts allowed per client address per minute.
+    /// Sign-in attempts allowed per client address (`http::client_ip`) per minute.
     pub sign_in_attempts_per_minute: u32,
 }
 
@@ -106,13 +105,6 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, value)| value.to_string())
 }
 
-fn source_ip(parts: &Parts) -> Option<String> {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
-}
-
 /// Whether the request reached us over TLS (through a proxy that says so).
 fn over_tls(headers: &HeaderMap) -> bool {
     headers
@@ -150,7 +142,7 @@ impl FromRequestParts<AppState> for Session {
         match state.store.console_session_find(&secret, state.now()).await {
             Ok(Some(session)) => Ok(Session {
                 session,
-                source_ip: source_ip(parts),
+                source_ip: source_ip(parts, &state.settings.trusted_proxies),
             }),
             Ok(None) => Err(Redirect::to("/console/sign-in?expired=1").into_response()),
             Err(error) => {
@@ -255,13 +247,11 @@ pub struct SignInForm {
 pub async fn sign_in(
     State(state): State<AppState>,
     Extension(shared): Extension<Arc<Shared>>,
-    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    ClientIp(client): ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let ip = connect
-        .map(|Extension(ConnectInfo(addr))| addr.ip().to_string())
-        .unwrap_or_default();
+    let ip = client.map(|ip| ip.to_string()).unwrap_or_default();
     if let RateDecision::Limited { reset_seconds } = shared.sign_in_limiter.check_ip("console-sign-in", &ip) {
         let flash = Flash::Error(format!(
             "Too many sign-in attempts from your address; try again in {reset_seconds} s."

@@ -17,6 +17,9 @@ pub struct ServerSettings {
     /// The SLASCONE ISV id this server answers to, canonical (lower-case) GUID form
     /// (`dialects::slascone::isv`).
     pub slascone_isv_id: String,
+    /// The reverse proxies whose `X-Forwarded-For` names the client (`http::client_ip`); empty:
+    /// trust no one, every client address is the TCP peer.
+    pub trusted_proxies: Vec<licensd_domain::access::IpRule>,
 }
 
 impl Default for ServerSettings {
@@ -27,6 +30,7 @@ impl Default for ServerSettings {
             body_read_timeout: crate::edge::DEFAULT_BODY_READ_TIMEOUT,
             allow_private_webhooks: false,
             slascone_isv_id: "00000000-0000-0000-0000-000000000000".to_owned(),
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use anyhow::{Context, bail};
 use clap::Args;
+use licensd_domain::access::IpRule;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -97,6 +98,13 @@ pub struct ServeArgs {
     /// Seconds an admin-console session (`/console`) lasts after sign-in [default: 28800, 8 hours].
     #[arg(long, env = "LICENSD_CONSOLE_SESSION_TTL")]
     pub console_session_ttl: Option<u64>,
+    /// A reverse proxy (address or CIDR range, e.g. 10.0.0.0/8) whose `X-Forwarded-For` names the
+    /// client; repeat the flag for several (the variable takes a comma-separated list, the config
+    /// file an array). Only proxies that overwrite or append to the header may be listed
+    /// [default: none: every client address is the TCP peer and the header is ignored].
+    #[arg(long = "trusted-proxy", env = "LICENSD_TRUSTED_PROXY", value_delimiter = ',')]
+    #[serde(default)]
+    pub trusted_proxy: Vec<String>,
 }
 
 /// How log lines are written.
@@ -140,6 +148,8 @@ pub struct Settings {
     pub slascone_isv_id: Option<String>,
     /// How long an admin-console session lasts.
     pub console_session_ttl: std::time::Duration,
+    /// The reverse proxies whose `X-Forwarded-For` is believed (`licensd_server::http::client_ip`).
+    pub trusted_proxies: Vec<IpRule>,
 }
 
 impl ServeArgs {
@@ -235,8 +245,22 @@ impl ServeArgs {
             n @ 1..=2_592_000 => std::time::Duration::from_secs(n),
             n => bail!("console_session_ttl must be between 1 and 2592000 seconds (30 days), not {n}"),
         };
+        let trusted_proxy = if self.trusted_proxy.is_empty() {
+            file.trusted_proxy
+        } else {
+            self.trusted_proxy
+        };
+        let trusted_proxies = trusted_proxy
+            .iter()
+            .map(|entry| {
+                IpRule::parse(entry.trim()).with_context(|| {
+                    format!("trusted_proxy must be an IP address or CIDR range such as 10.0.0.0/8, not {entry:?}")
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Settings {
             console_session_ttl,
+            trusted_proxies,
             listen: self
                 .listen
                 .or(file.listen)
@@ -451,6 +475,73 @@ mod tests {
             ..ServeArgs::default()
         };
         assert!(bad.resolve().is_err());
+    }
+
+    #[test]
+    fn trusted_proxies_default_to_none_and_refuse_bad_ranges() {
+        assert!(ServeArgs::default().resolve().unwrap().trusted_proxies.is_empty());
+        let texts =
+            |settings: Settings| -> Vec<String> { settings.trusted_proxies.iter().map(ToString::to_string).collect() };
+        let flags = ServeArgs {
+            trusted_proxy: vec!["127.0.0.1/32".into(), "2001:db8::/32".into(), "10.1.2.3".into()],
+            ..ServeArgs::default()
+        };
+        assert_eq!(
+            texts(flags.resolve().unwrap()),
+            ["127.0.0.1/32", "2001:db8::/32", "10.1.2.3"]
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("licensd.toml");
+        std::fs::write(&path, "trusted_proxy = [\"10.0.0.0/8\", \"::ffff:192.0.2.0/120\"]\n").unwrap();
+        let from_file = ServeArgs {
+            config: Some(path.clone()),
+            ..ServeArgs::default()
+        };
+        assert_eq!(
+            texts(from_file.resolve().unwrap()),
+            ["10.0.0.0/8", "::ffff:192.0.2.0/120"]
+        );
+        // Flags replace the file's list.
+        let both = ServeArgs {
+            config: Some(path),
+            trusted_proxy: vec!["192.0.2.1".into()],
+            ..ServeArgs::default()
+        };
+        assert_eq!(texts(both.resolve().unwrap()), ["192.0.2.1"]);
+        for bad in ["10.0.0.0/33", "proxy.example.com", "", "10.0.0.1:8080", "::1/129"] {
+            let error = ServeArgs {
+                trusted_proxy: vec!["127.0.0.1".into(), bad.into()],
+                ..ServeArgs::default()
+            }
+            .resolve()
+            .err()
+            .unwrap_or_else(|| panic!("{bad:?} accepted"));
+            assert_eq!(
+                error.to_string(),
+                format!("trusted_proxy must be an IP address or CIDR range such as 10.0.0.0/8, not {bad:?}")
+            );
+        }
+    }
+
+    #[test]
+    fn the_trusted_proxy_flag_repeats_and_its_variable_takes_a_list() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let cli = Cli::try_parse_from([
+            "licensd",
+            "--trusted-proxy",
+            "127.0.0.1/32",
+            "--trusted-proxy",
+            "10.0.0.0/8",
+        ])
+        .unwrap();
+        assert_eq!(cli.serve.trusted_proxy, ["127.0.0.1/32", "10.0.0.0/8"]);
+        let cli = Cli::try_parse_from(["licensd", "--trusted-proxy", "127.0.0.1/32,::1"]).unwrap();
+        assert_eq!(cli.serve.trusted_proxy, ["127.0.0.1/32", "::1"]);
     }
 
     #[test]

@@ -173,6 +173,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         per_ip: settings.rate_limit_per_ip,
         window: std::time::Duration::from_secs(settings.rate_limit_window_seconds),
     };
+    if !settings.trusted_proxies.is_empty() {
+        let proxies: Vec<String> = settings.trusted_proxies.iter().map(ToString::to_string).collect();
+        tracing::info!(trusted_proxies = %proxies.join(", "), "client addresses from X-Forwarded-For of trusted proxies");
+    }
     let state = AppState::new(SharedState {
         store,
         keys: Arc::new(keys),
@@ -183,6 +187,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             body_read_timeout: settings.body_read_timeout,
             allow_private_webhooks: settings.allow_private_webhooks,
             slascone_isv_id,
+            trusted_proxies: settings.trusted_proxies.clone(),
         }),
         limiter: Arc::new(licensd_server::ratelimit::RateLimiter::new(rate_limit)),
         metrics: Arc::new(licensd_server::metrics::Metrics::new()),

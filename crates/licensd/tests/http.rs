@@ -40,6 +40,8 @@ mod rules_agree;
 mod scaleout;
 #[path = "http/transfer.rs"]
 mod transfer;
+#[path = "http/trusted_proxy.rs"]
+mod trusted_proxy;
 #[path = "http/webhooks.rs"]
 mod webhooks;
 

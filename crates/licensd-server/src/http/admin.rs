@@ -53,7 +53,7 @@ impl FromRequestParts<AppState> for Admin {
         Ok(Admin {
             token_id: found.id,
             name: found.name,
-            source_ip: source_ip(parts),
+            source_ip: source_ip(parts, &state.settings.trusted_proxies),
         })
     }
 }

@@ -139,11 +139,11 @@ pub struct Caller {
     pub source_ip: Option<String>,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
+impl FromRequestParts<AppState> for Caller {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         Ok(Caller {
-            source_ip: source_ip(parts),
+            source_ip: source_ip(parts, &state.settings.trusted_proxies),
         })
     }
 }

@@ -155,7 +155,7 @@ const RATE_SCOPE: &str = "native";
 /// read; within it (or without an allowance) the request goes on.
 async fn within_ip_allowance(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if state.limiter.limits_ips()
-        && let Some(ip) = crate::http::peer_ip(request.extensions())
+        && let Some(ip) = crate::http::request_client_ip(&request, &state.settings.trusted_proxies)
         && let RateDecision::Limited { reset_seconds } = state.limiter.check_ip(RATE_SCOPE, &ip.to_string())
     {
         let error = ApiError::new(

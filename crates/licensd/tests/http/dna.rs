@@ -675,3 +675,5 @@ backend_tests! {
 mod credit_pools;
 #[path = "dna/fidelity.rs"]
 mod fidelity;
+#[path = "dna/trusted_proxy.rs"]
+mod trusted_proxy;

@@ -606,3 +606,5 @@ mod extras;
 mod fidelity;
 #[path = "keymanager/provisioning.rs"]
 mod provisioning;
+#[path = "keymanager/trusted_proxy.rs"]
+mod trusted_proxy;

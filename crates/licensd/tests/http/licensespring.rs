@@ -1944,3 +1944,6 @@ mod expiry;
 
 #[path = "licensespring/rate_limits.rs"]
 mod rate_limits;
+
+#[path = "licensespring/trusted_proxy.rs"]
+mod trusted_proxy;

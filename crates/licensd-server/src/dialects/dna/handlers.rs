@@ -25,8 +25,8 @@ pub struct Ctx {
     pub state: AppState,
     pub credential: Credential,
     pub client_ip: Option<String>,
-    /// The peer address `client_ip` was taken from (the credential's IP allow-list is checked
-    /// against it).
+    /// The client address `client_ip` is the text of (`http::client_ip`: the TCP peer, or the client
+    /// a trusted proxy forwarded); the credential's IP allow-list is checked against it.
     pub peer: Option<IpAddr>,
     pub now: Millis,
 }

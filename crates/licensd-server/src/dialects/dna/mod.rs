@@ -77,12 +77,12 @@ pub(crate) mod wire;
 
 use crate::state::AppState;
 use axum::Router;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use handlers::Ctx;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use wire::{DnaError, rate_limited};
 
 /// The limiter scope of this dialect's requests.
@@ -163,10 +163,7 @@ async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
 
 async fn handle(state: AppState, request: Request) -> Result<Response, DnaError> {
     let (parts, body) = request.into_parts();
-    let client_ip: Option<IpAddr> = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip());
+    let client_ip: Option<IpAddr> = crate::http::client_ip(&parts, &state.settings.trusted_proxies);
     if let Some(ip) = client_ip {
         rate_limited(state.limiter.check_ip(SCOPE, &ip.to_string()))?;
     }

@@ -106,7 +106,7 @@ impl FromRequestParts<AppState> for DownloadCall {
             Path::<(String, String, String, String)>::from_request_parts(parts, state)
                 .await
                 .map_err(IntoResponse::into_response)?;
-        let ip = crate::http::source_ip(parts);
+        let ip = crate::http::source_ip(parts, &state.settings.trusted_proxies);
         if let Some(refusal) = super::request::ip_gate(state, ip.as_deref()).await {
             return Err(refusal);
         }

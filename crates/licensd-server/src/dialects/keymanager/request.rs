@@ -7,12 +7,11 @@ use super::envelope::Reply;
 use crate::ratelimit::RateDecision;
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, FromRequest, Multipart, Query, Request};
+use axum::extract::{FromRequest, Multipart, Query, Request};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::net::SocketAddr;
 
 /// The parameters of one request, JSON values for JSON bodies and strings for form fields.
 #[derive(Debug, Clone, Default)]
@@ -21,6 +20,7 @@ pub struct KmRequest {
     pub api_key: Option<String>,
     /// The raw `Authorization: Bearer` token (the Contracts API authenticates with it).
     pub bearer: Option<String>,
+    /// The client address (`http::source_ip`).
     pub ip: Option<String>,
     /// `scheme://host` the client reached us at, for URLs handed back (download links).
     pub origin: String,
@@ -73,10 +73,7 @@ impl FromRequest<AppState> for KmRequest {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        let ip = crate::http::source_ip(&parts, &state.settings.trusted_proxies);
         if let Some(refusal) = ip_gate(state, ip.as_deref()).await {
             return Err(refusal);
         }

@@ -122,7 +122,7 @@ fn within(decision: RateDecision) -> Result<(), LsError> {
 /// anything else runs (the SDKs' shared key is public, so the address bounds key guessing).
 pub async fn within_ip_allowance(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if state.limiter.limits_ips()
-        && let Some(ip) = crate::http::peer_ip(request.extensions())
+        && let Some(ip) = crate::http::request_client_ip(&request, &state.settings.trusted_proxies)
         && let Err(limited) = within(state.limiter.check_ip(RATE_SCOPE, &ip.to_string()))
     {
         return limited.into_response();

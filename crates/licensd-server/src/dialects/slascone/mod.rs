@@ -23,7 +23,7 @@
 //! * **ProvisioningKey:** a licensd credential of dialect `slascone` (`POST /v1/credentials`); the
 //!   header value is `<key_id>.<secret>`. Every flag of the credential is enforced by the one
 //!   domain rule `access::admit` (`wire::authenticate`): revoked, outside its `ip_allowlist`
-//!   (checked against the peer address; IPv4-mapped IPv6 peers compare as IPv4), `read_only` on a
+//!   (against `http::client_ip`; IPv4-mapped IPv6 compares as IPv4), `read_only` on a
 //!   call that changes state, and scoped to another product. **Decision:** SLASCONE documents one
 //!   answer for a caller its key does not allow, 401 (reference `slascone-api.md` §1.2: "401 bad
 //!   key"; it has no read-only or IP-restricted provisioning keys of its own), so each of these is

@@ -6,7 +6,7 @@ use super::codes::Conflict;
 use crate::ratelimit::RateDecision;
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
@@ -17,7 +17,7 @@ use licensd_domain::{Credential, Denial, Dialect};
 use licensd_store::StoreError;
 use serde::de::DeserializeOwned;
 use serde_json::json;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 /// The header the signature of the body travels in.
 pub const SIGNATURE_HEADER: &str = "x-slascone-signature";
@@ -283,18 +283,16 @@ fn insert_b64(headers: &mut HeaderMap, name: &'static str, signature: &[u8]) {
 /// The per-IP allowance of the dialect (`--rate-limit-per-ip`), counted before anything else a
 /// handler does: every route of the dialect takes it as its first extractor. Over the allowance the
 /// request is refused with a signed 429 carrying `Retry-After`. Then the path's ISV id is checked
-/// (`isv.rs`): another ISV's is a signed 401, a malformed one a signed 404. It carries the peer
-/// address, which `authenticate` checks the ProvisioningKey's IP allow-list against.
+/// (`isv.rs`): another ISV's is a signed 401, a malformed one a signed 404. It carries the client
+/// address (`http::client_ip`), which `authenticate` checks the ProvisioningKey's IP allow-list
+/// against.
 pub struct IpGate(pub Option<IpAddr>);
 
 impl FromRequestParts<AppState> for IpGate {
     type Rejection = SlError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip());
+        let peer = crate::http::client_ip(parts, &state.settings.trusted_proxies);
         if let Some(ip) = peer
             && let RateDecision::Limited { reset_seconds } = state.limiter.check_ip("slascone", &ip.to_string())
         {
@@ -424,7 +422,7 @@ pub async fn method_not_allowed(_ip: IpGate) -> SlError {
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub credential: Credential,
-    /// The address the request came from.
+    /// The address the request came from (`http::client_ip`).
     pub peer: Option<IpAddr>,
 }
 

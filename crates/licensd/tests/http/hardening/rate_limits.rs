@@ -39,6 +39,17 @@ backend_tests! {
         let probe = server.http.get(server.url("/readyz")).send().await.expect("readyz");
         assert_eq!(probe.status(), StatusCode::OK);
 
+        // Behind a trusted proxy each forwarded client has its own allowance.
+        let (data_dir, database_url) = server.stop();
+        let server = Server::start_with(backend, data_dir, database_url, &[("--rate-limit-per-ip", "1"), ("--trusted-proxy", "127.0.0.1/32")]).await;
+        let validate_from = |client: &'static str| {
+            let request = server.http.post(server.url("/v1/licenses/actions/validate")).header("x-forwarded-for", client).json(&json!({"key": "RL-KEY-1"}));
+            async move { request.send().await.expect("validate").status() }
+        };
+        assert_eq!(validate_from("203.0.113.7").await, StatusCode::OK);
+        assert_eq!(validate_from("203.0.113.7").await, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(validate_from("203.0.113.8").await, StatusCode::OK);
+
         // Without an allowance (the default) the client API is not limited.
         let (data_dir, database_url) = server.stop();
         let server = Server::start_with(backend, data_dir, database_url, &[]).await;

@@ -124,4 +124,38 @@ backend_tests! {
         here.verify_all().await;
         mapped.verify_all().await;
     }
+
+    async fn behind_a_trusted_proxy_the_forwarded_client_is_checked_and_counted(server) {
+        let setup = setup(&server).await;
+        server.license(setup.product_id, "FLAG-KEY", json!({"max_activations": 3})).await;
+        let backend = server.backend;
+        let (dir, database) = server.stop();
+        let server = Server::start_with(
+            backend,
+            dir,
+            database,
+            &[("--trusted-proxy", "127.0.0.1/32"), ("--rate-limit-per-ip", "2"), ("--rate-limit-window-seconds", "60")],
+        )
+        .await;
+        let listed = Client::new(&server, key_with(&server, setup.product_id, json!({"ip_allowlist": ["203.0.113.7"]})).await);
+        let validate = |forwarded: &'static str| {
+            let listed = &listed;
+            async move {
+                listed
+                    .send(Method::POST, "/provisioning/validate", Some(json!({"license_key": "FLAG-KEY"})), &[("x-forwarded-for", forwarded)])
+                    .await
+            }
+        };
+        let detail = "the ProvisioningKey may not be used from this address";
+        ok(&validate("203.0.113.7").await);
+        unauthorized(&validate("198.51.100.9").await, detail);
+        // A spoofed left-most entry is not the client.
+        unauthorized(&validate("203.0.113.7, 198.51.100.9").await, detail);
+        // Each forwarded client has its own per-IP allowance.
+        ok(&validate("203.0.113.7").await);
+        let over = validate("203.0.113.7").await;
+        assert_eq!((over.status, &over.body), (StatusCode::TOO_MANY_REQUESTS, &json!({"title": "Too Many Requests", "status": 429})));
+        unauthorized(&validate("192.0.2.50").await, detail);
+        listed.verify_all().await;
+    }
 }

@@ -9,8 +9,7 @@ use super::wire::{LsError, Params, plain, signed, v1_signature};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request, State};
-use axum::http::request::Parts;
+use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use licensd_domain::clock::{HOUR, parse_rfc3339, to_rfc3339};
@@ -18,7 +17,6 @@ use licensd_domain::product_version::{self, ProductVersion, VersionQuery};
 use licensd_domain::*;
 use licensd_store::{LicenseRef, StoreError};
 use serde_json::{Value, json};
-use std::net::{IpAddr, SocketAddr};
 
 mod features;
 mod floating;
@@ -36,20 +34,9 @@ pub use trial::*;
 pub use users::*;
 pub use variables::*;
 
-/// The TCP peer address, for credential IP allow-lists and the event log.
-pub struct Peer(pub Option<IpAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for Peer {
-    type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Peer(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.ip()),
-        ))
-    }
-}
+/// The client address, for credential IP allow-lists and the event log (`http::client_ip`: the
+/// TCP peer, or the client a trusted proxy forwarded).
+pub use crate::http::ClientIp as Peer;
 
 pub(crate) type Query2 = Result<Query<Vec<(String, String)>>, QueryRejection>;
 
