@@ -408,7 +408,12 @@ pub async fn secrets_are_stored_sealed_or_digested(db: Db) {
     assert!(!contains(&private, &key.private_pkcs8));
 
     // A store with another codec key cannot open them: that is corruption, not silence.
-    let foreign = licensd_store::connect(&db.url, std::sync::Arc::new(TestCodec::new(0xBAD)), 2)
+    let foreign = licensd_store::connect(
+        &db.url,
+        std::sync::Arc::new(TestCodec::new(0xBAD)),
+        2,
+        SqliteSynchronous::default(),
+    )
         .await
         .unwrap();
     assert_corrupt(foreign.list_signing_keys().await);
