@@ -257,10 +257,7 @@ impl ServeArgs {
             database_url,
             rsa_bits,
             max_connections,
-            sqlite_synchronous: self
-                .sqlite_synchronous
-                .or(file.sqlite_synchronous)
-                .unwrap_or_default(),
+            sqlite_synchronous: self.sqlite_synchronous.or(file.sqlite_synchronous).unwrap_or_default(),
             max_bulk_licenses: self.max_bulk_licenses.or(file.max_bulk_licenses).unwrap_or(10_000),
             validation_cache_entries: self
                 .validation_cache_entries

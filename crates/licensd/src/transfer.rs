@@ -69,8 +69,8 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
         SystemClock.now(),
         &Bar::new("exported"),
     )
-        .await
-        .with_context(|| format!("cannot export {}", redact(url)))?;
+    .await
+    .with_context(|| format!("cannot export {}", redact(url)))?;
     println!(
         "licensd: exported {} rows of {} tables (schema version {}) to {}",
         summary.rows,
@@ -99,8 +99,8 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
         SystemClock.now(),
         &Bar::new("imported"),
     )
-        .await
-        .with_context(|| format!("cannot import {} into {}", args.input.display(), redact(url)))?;
+    .await
+    .with_context(|| format!("cannot import {} into {}", args.input.display(), redact(url)))?;
     println!(
         "licensd: imported {} rows of {} tables (schema version {}) into {}",
         summary.rows,

@@ -209,12 +209,18 @@ impl SqliteStore {
             held.push(self.pool.acquire().await.map_err(db_err)?);
         }
         for conn in &mut held {
-            let level = sqlx::query_scalar(PRAGMA).fetch_one(&mut **conn).await.map_err(db_err)?;
+            let level = sqlx::query_scalar(PRAGMA)
+                .fetch_one(&mut **conn)
+                .await
+                .map_err(db_err)?;
             levels.push(("main", level));
         }
         drop(held);
         if let Some(writer_thread) = &self.writer_thread {
-            let level = sqlx::query_scalar(PRAGMA).fetch_one(&self.writer).await.map_err(db_err)?;
+            let level = sqlx::query_scalar(PRAGMA)
+                .fetch_one(&self.writer)
+                .await
+                .map_err(db_err)?;
             levels.push(("writer", level));
             levels.push(("writer thread", writer_thread.run(move |conn| read(conn)).await?));
         }

@@ -72,7 +72,10 @@ pub fn the_setting_parses_full_or_normal_only() {
         );
     }
     assert_eq!(
-        (SqliteSynchronous::Full.to_string(), SqliteSynchronous::Normal.to_string()),
+        (
+            SqliteSynchronous::Full.to_string(),
+            SqliteSynchronous::Normal.to_string()
+        ),
         ("full".to_owned(), "normal".to_owned())
     );
 }

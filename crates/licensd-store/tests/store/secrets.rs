@@ -414,8 +414,8 @@ pub async fn secrets_are_stored_sealed_or_digested(db: Db) {
         2,
         SqliteSynchronous::default(),
     )
-        .await
-        .unwrap();
+    .await
+    .unwrap();
     assert_corrupt(foreign.list_signing_keys().await);
     assert_eq!(
         foreign.find_admin_token("ADMIN-TOKEN-SECRET-VALUE").await.unwrap(),
