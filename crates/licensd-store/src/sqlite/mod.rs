@@ -51,14 +51,6 @@ impl SqliteSynchronous {
         }
     }
 
-    /// The number `PRAGMA synchronous` reads back as (2, 1).
-    pub fn level(self) -> i64 {
-        match self {
-            Self::Full => 2,
-            Self::Normal => 1,
-        }
-    }
-
     /// sqlx's name for the same setting.
     pub(crate) fn sqlx(self) -> sqlx::sqlite::SqliteSynchronous {
         match self {
