@@ -212,7 +212,7 @@ static KEY_RING: LazyLock<KeyRing> = LazyLock::new(|| {
     runtime.block_on(async {
         let master = MasterKey::generate().expect("master key");
         let codec = Arc::new(licensd_server::CryptoCodec::new(&master));
-        let store = licensd_store::connect("sqlite::memory:", codec, 1)
+        let store = licensd_store::connect("sqlite::memory:", codec, 1, licensd_store::SqliteSynchronous::default())
             .await
             .expect("in-memory store");
         store.migrate(NOW).await.expect("migrations");

@@ -4,7 +4,7 @@
 //! one moment (every committed transaction before it, none after) even while a server writes;
 //! in WAL mode it does not block the writer.
 
-use crate::{Result, StoreError};
+use crate::{Result, SqliteSynchronous, StoreError};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection};
 use std::path::Path;
@@ -12,8 +12,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 /// Copies the SQLite database at `url` to the new file `out`, which must not exist yet.
-/// The source must exist; it is never created.
-pub async fn backup_sqlite(url: &str, out: &Path) -> Result<()> {
+/// The source must exist; it is never created. `VACUUM INTO` writes the copy with the
+/// connection's `synchronous`, which is therefore the server's.
+pub async fn backup_sqlite(url: &str, out: &Path, synchronous: SqliteSynchronous) -> Result<()> {
     // Claim the name first (an empty file, which `VACUUM INTO` accepts), so that an existing
     // file is never overwritten and a failed backup removes only what it created.
     match std::fs::OpenOptions::new().write(true).create_new(true).open(out) {
@@ -37,6 +38,7 @@ pub async fn backup_sqlite(url: &str, out: &Path) -> Result<()> {
     let options = SqliteConnectOptions::from_str(url)
         .map_err(|e| StoreError::Database(format!("invalid SQLite URL: {e}")))?
         .create_if_missing(false)
+        .synchronous(synchronous.sqlx())
         .busy_timeout(Duration::from_secs(10));
     let mut connection = match options.connect().await {
         Ok(connection) => connection,

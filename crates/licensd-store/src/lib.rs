@@ -66,7 +66,7 @@ pub use outbox::{
     OutboxStore, QueueDepth, truncate_utf8,
 };
 pub use postgres::{PostgresStore, READ_CACHE_LISTENER};
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, SqliteSynchronous};
 pub use types::*;
 pub use webhooks::{NewWebhookEndpoint, WebhookEndpoint, WebhookEndpointPatch, WebhookStore};
 
@@ -102,11 +102,13 @@ pub enum Backend {
     Postgres,
 }
 
-/// Opens the store a database URL names: `sqlite://path` (created if missing) or `postgres://…`.
+/// Opens the store a database URL names: `sqlite://path` (created if missing, every connection
+/// with `sqlite_synchronous`) or `postgres://…` (which ignores it).
 pub async fn connect(
     url: &str,
     codec: std::sync::Arc<dyn SecretCodec>,
     max_connections: u32,
+    sqlite_synchronous: SqliteSynchronous,
 ) -> Result<std::sync::Arc<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(std::sync::Arc::new(
@@ -114,7 +116,7 @@ pub async fn connect(
         ))
     } else if url.starts_with("sqlite:") {
         Ok(std::sync::Arc::new(
-            SqliteStore::connect(url, codec, max_connections).await?,
+            SqliteStore::connect(url, codec, max_connections, sqlite_synchronous).await?,
         ))
     } else {
         Err(StoreError::Database(format!(
@@ -134,11 +136,12 @@ pub async fn connect_server(
     url: &str,
     codec: std::sync::Arc<dyn SecretCodec>,
     max_connections: u32,
+    sqlite_synchronous: SqliteSynchronous,
     validation_cache_entries: usize,
     pg_cache_max_staleness: std::time::Duration,
 ) -> Result<std::sync::Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
-        let mut store = SqliteStore::connect(url, codec, max_connections).await?;
+        let mut store = SqliteStore::connect(url, codec, max_connections, sqlite_synchronous).await?;
         store.enable_validation_cache(validation_cache_entries).await?;
         Ok(std::sync::Arc::new(store))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -146,7 +149,7 @@ pub async fn connect_server(
         store.enable_read_cache(validation_cache_entries, pg_cache_max_staleness);
         Ok(std::sync::Arc::new(store))
     } else {
-        connect(url, codec, max_connections).await
+        connect(url, codec, max_connections, sqlite_synchronous).await
     }
 }
 

@@ -28,6 +28,8 @@ mod console;
 mod consumption;
 #[path = "store/dna.rs"]
 mod dna;
+#[path = "store/durability.rs"]
+mod durability;
 #[path = "store/events.rs"]
 mod events;
 #[path = "store/floating.rs"]
@@ -257,4 +259,20 @@ async fn postgres_read_cache_trigger_install_gives_way_to_writes() {
         pg_cache::trigger_install_gives_way_to_writes,
     )
     .await;
+}
+
+/// SQLite only: `PRAGMA synchronous` is the configured one on every connection of a store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_every_connection_has_the_configured_synchronous() {
+    durability::every_connection_has_the_configured_synchronous().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_an_in_memory_store_has_the_configured_synchronous() {
+    durability::an_in_memory_store_has_the_configured_synchronous().await;
+}
+
+#[test]
+fn sqlite_synchronous_parses_full_or_normal_only() {
+    durability::the_setting_parses_full_or_normal_only();
 }

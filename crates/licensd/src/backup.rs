@@ -28,7 +28,7 @@ pub async fn backup(args: BackupArgs) -> anyhow::Result<()> {
     if url.contains(":memory:") || url.contains("mode=memory") {
         bail!("an in-memory database cannot be backed up");
     }
-    licensd_store::backup_sqlite(url, &args.out)
+    licensd_store::backup_sqlite(url, &args.out, settings.sqlite_synchronous)
         .await
         .with_context(|| format!("cannot back up {url}"))?;
     let out = args.out.display();

@@ -4,6 +4,7 @@
 use anyhow::{Context, bail};
 use clap::Args;
 use licensd_domain::access::IpRule;
+use licensd_store::SqliteSynchronous;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -35,6 +36,11 @@ pub struct ServeArgs {
     /// Database connections in the pool [default: 16].
     #[arg(long, env = "LICENSD_MAX_CONNECTIONS")]
     pub max_connections: Option<u32>,
+    /// SQLite only: when a commit is on disk. `full`: every acknowledged write survives an OS
+    /// crash or power loss. `normal`: faster writes; a process crash loses nothing, but an OS
+    /// crash or power loss may undo the last acknowledged writes [default: full].
+    #[arg(long, env = "LICENSD_SQLITE_SYNCHRONOUS", value_name = "full|normal")]
+    pub sqlite_synchronous: Option<SqliteSynchronous>,
     /// Most licenses one bulk request may create [default: 10000].
     #[arg(long, env = "LICENSD_MAX_BULK_LICENSES")]
     pub max_bulk_licenses: Option<usize>,
@@ -127,6 +133,8 @@ pub struct Settings {
     pub master_key_file: PathBuf,
     pub rsa_bits: u32,
     pub max_connections: u32,
+    /// `PRAGMA synchronous` of every SQLite connection (ignored on PostgreSQL).
+    pub sqlite_synchronous: SqliteSynchronous,
     pub max_bulk_licenses: usize,
     pub validation_cache_entries: usize,
     /// 0: no read cache on PostgreSQL.
@@ -273,6 +281,7 @@ impl ServeArgs {
             database_url,
             rsa_bits,
             max_connections,
+            sqlite_synchronous: self.sqlite_synchronous.or(file.sqlite_synchronous).unwrap_or_default(),
             max_bulk_licenses: self.max_bulk_licenses.or(file.max_bulk_licenses).unwrap_or(10_000),
             validation_cache_entries: self
                 .validation_cache_entries
@@ -542,6 +551,62 @@ mod tests {
         assert_eq!(cli.serve.trusted_proxy, ["127.0.0.1/32", "10.0.0.0/8"]);
         let cli = Cli::try_parse_from(["licensd", "--trusted-proxy", "127.0.0.1/32,::1"]).unwrap();
         assert_eq!(cli.serve.trusted_proxy, ["127.0.0.1/32", "::1"]);
+    }
+
+    #[test]
+    fn sqlite_synchronous_is_full_unless_set_to_normal() {
+        use clap::Parser;
+        assert_eq!(
+            ServeArgs::default().resolve().unwrap().sqlite_synchronous,
+            SqliteSynchronous::Full
+        );
+        let serve = |flags: &[&str]| {
+            let args = ["licensd", "serve"].iter().chain(flags).copied();
+            match crate::Args::try_parse_from(args).map(|args| args.command) {
+                Ok(crate::Command::Serve(serve)) => Ok(serve),
+                Ok(other) => panic!("not serve: {other:?}"),
+                Err(error) => Err(error),
+            }
+        };
+        let normal = serve(&["--sqlite-synchronous", "normal"]).unwrap().resolve().unwrap();
+        assert_eq!(normal.sqlite_synchronous, SqliteSynchronous::Normal);
+        let full = serve(&["--sqlite-synchronous", "full"]).unwrap().resolve().unwrap();
+        assert_eq!(full.sqlite_synchronous, SqliteSynchronous::Full);
+        let error = serve(&["--sqlite-synchronous", "off"]).unwrap_err();
+        assert_eq!(error.kind(), clap::error::ErrorKind::ValueValidation);
+        let message = error.to_string();
+        assert!(
+            message.contains(
+                "invalid value 'off' for '--sqlite-synchronous <full|normal>': sqlite_synchronous must be \
+                 `full` (every acknowledged write survives power loss) or `normal` (faster; power loss may \
+                 undo the last writes), not \"off\""
+            ),
+            "{message}"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("licensd.toml");
+        std::fs::write(&path, "sqlite_synchronous = \"normal\"\n").unwrap();
+        let from_file = |flag: Option<SqliteSynchronous>| {
+            ServeArgs {
+                config: Some(path.clone()),
+                sqlite_synchronous: flag,
+                ..ServeArgs::default()
+            }
+            .resolve()
+        };
+        assert_eq!(from_file(None).unwrap().sqlite_synchronous, SqliteSynchronous::Normal);
+        assert_eq!(
+            from_file(Some(SqliteSynchronous::Full)).unwrap().sqlite_synchronous,
+            SqliteSynchronous::Full
+        );
+        std::fs::write(&path, "sqlite_synchronous = \"extra\"\n").unwrap();
+        let error = format!("{:#}", from_file(None).unwrap_err());
+        assert!(
+            error.contains("sqlite_synchronous must be `full` (every acknowledged write survives power loss)")
+                && error.contains("not \"extra\""),
+            "{error}"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use anyhow::{Context, bail};
 use licensd_crypto::{Algorithm, MasterKey};
 use licensd_domain::{Clock, Millis, SystemClock};
 use licensd_server::{AppState, CryptoCodec, KeyRing, ServerSettings, SharedState};
-use licensd_store::Store;
+use licensd_store::{SqliteSynchronous, Store};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -95,6 +95,7 @@ async fn open_store(
         &settings.database_url,
         codec,
         settings.max_connections,
+        settings.sqlite_synchronous,
         validation_cache_entries,
         settings.pg_cache_max_staleness,
     )
@@ -157,6 +158,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let _serve_lock = lock_sqlite_database(&settings.database_url)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (store, _master) = open_store(&settings, settings.validation_cache_entries, clock.now()).await?;
+    if settings.database_url.starts_with("sqlite:") {
+        let durability = match settings.sqlite_synchronous {
+            SqliteSynchronous::Full => "every acknowledged write survives power loss",
+            SqliteSynchronous::Normal => "power loss may undo the last acknowledged writes",
+        };
+        tracing::info!(sqlite_synchronous = %settings.sqlite_synchronous, "SQLite durability: {durability}");
+    }
     let rsa = if settings.rsa_bits == 4096 {
         Algorithm::Rsa4096
     } else {

@@ -62,9 +62,15 @@ impl Progress for Bar {
 pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
     let settings = args.serve.resolve()?;
     let url = &settings.database_url;
-    let summary = transfer::export_to_file(url, &args.out, SystemClock.now(), &Bar::new("exported"))
-        .await
-        .with_context(|| format!("cannot export {}", redact(url)))?;
+    let summary = transfer::export_to_file(
+        url,
+        &args.out,
+        settings.sqlite_synchronous,
+        SystemClock.now(),
+        &Bar::new("exported"),
+    )
+    .await
+    .with_context(|| format!("cannot export {}", redact(url)))?;
     println!(
         "licensd: exported {} rows of {} tables (schema version {}) to {}",
         summary.rows,
@@ -86,9 +92,15 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("cannot create data directory {}", settings.data_dir.display()))?;
     }
-    let summary = transfer::import_from_file(url, &args.input, SystemClock.now(), &Bar::new("imported"))
-        .await
-        .with_context(|| format!("cannot import {} into {}", args.input.display(), redact(url)))?;
+    let summary = transfer::import_from_file(
+        url,
+        &args.input,
+        settings.sqlite_synchronous,
+        SystemClock.now(),
+        &Bar::new("imported"),
+    )
+    .await
+    .with_context(|| format!("cannot import {} into {}", args.input.display(), redact(url)))?;
     println!(
         "licensd: imported {} rows of {} tables (schema version {}) into {}",
         summary.rows,

@@ -53,17 +53,27 @@ async fn stores() -> Vec<(Arc<dyn Store>, Option<tempfile::TempDir>)> {
     let mut out = Vec::new();
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    out.push((connect(&url, Arc::new(XorCodec), 8).await.expect("sqlite"), Some(dir)));
+    out.push((
+        connect(&url, Arc::new(XorCodec), 8, SqliteSynchronous::Full)
+            .await
+            .expect("sqlite"),
+        Some(dir),
+    ));
     // An in-memory database has no writer thread: the same commands run through sqlx, the path
     // PostgreSQL takes, so both SQLite write paths are exercised.
     out.push((
-        connect("sqlite::memory:", Arc::new(XorCodec), 8)
+        connect("sqlite::memory:", Arc::new(XorCodec), 8, SqliteSynchronous::Full)
             .await
             .expect("sqlite in memory"),
         None,
     ));
     if let Some(url) = fresh_pg_database("smoke").await {
-        out.push((connect(&url, Arc::new(XorCodec), 16).await.expect("pg"), None));
+        out.push((
+            connect(&url, Arc::new(XorCodec), 16, SqliteSynchronous::Full)
+                .await
+                .expect("pg"),
+            None,
+        ));
     }
     out
 }
@@ -120,7 +130,9 @@ async fn execute_in_write_is_all_or_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     check!(
-        SqliteStore::connect(&url, Arc::new(XorCodec), 2).await.expect("sqlite"),
+        SqliteStore::connect(&url, Arc::new(XorCodec), 2, SqliteSynchronous::Full)
+            .await
+            .expect("sqlite"),
         sqlite
     );
     if let Some(url) = fresh_pg_database("execute_in_write").await {
@@ -629,9 +641,16 @@ fn validation_select_lists_the_decoders_columns_in_order() {
 async fn sqlite_validation_counts_leave_the_read_cache_alone() {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let store = connect_server(&url, Arc::new(XorCodec), 4, 16, std::time::Duration::ZERO)
-        .await
-        .expect("sqlite");
+    let store = connect_server(
+        &url,
+        Arc::new(XorCodec),
+        4,
+        SqliteSynchronous::Full,
+        16,
+        std::time::Duration::ZERO,
+    )
+    .await
+    .expect("sqlite");
     store.migrate(NOW).await.expect("migrate");
     let before = store
         .read_generation()

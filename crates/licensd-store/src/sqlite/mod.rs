@@ -9,19 +9,90 @@
 //! connection of their own that executes a whole transaction per call; validation reads on the
 //! calling thread's connection (`ThreadReaders`); other reads use the main pool. Readers run
 //! beside the writer (WAL).
+//!
+//! Every connection (both pools, the writer thread's, the thread readers') runs with the
+//! `PRAGMA synchronous` the store was opened with (`SqliteSynchronous`): `FULL` by default, so an
+//! acknowledged commit survives power loss, or `NORMAL`, which syncs the log only at checkpoints.
 
 pub(crate) mod direct;
 
 use crate::read_cache::{Generation, ReadCache};
-use crate::sql::db_err;
+use crate::sql::{db_err, lite_err};
 use crate::{Result, SecretCodec, StoreError};
 use licensd_domain::Millis;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::{Sqlite, Transaction};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+/// When a SQLite commit is on disk: the `PRAGMA synchronous` of every connection a store opens
+/// (the database is always in WAL mode).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SqliteSynchronous {
+    /// `FULL`: the log is synced at every commit, so a write that was acknowledged survives a
+    /// process crash, an OS crash and power loss.
+    #[default]
+    Full,
+    /// `NORMAL`: the log is synced only at checkpoints. A commit survives a process crash
+    /// (`kill -9`), but an OS crash or power loss may undo the last commits before it (never
+    /// corrupting the database): a licence created and sent, an activation or consumption
+    /// already answered. Faster per commit.
+    Normal,
+}
+
+impl SqliteSynchronous {
+    /// The value of `PRAGMA synchronous` (`FULL`, `NORMAL`).
+    pub fn pragma(self) -> &'static str {
+        match self {
+            Self::Full => "FULL",
+            Self::Normal => "NORMAL",
+        }
+    }
+
+    /// sqlx's name for the same setting.
+    pub(crate) fn sqlx(self) -> sqlx::sqlite::SqliteSynchronous {
+        match self {
+            Self::Full => sqlx::sqlite::SqliteSynchronous::Full,
+            Self::Normal => sqlx::sqlite::SqliteSynchronous::Normal,
+        }
+    }
+}
+
+impl std::fmt::Display for SqliteSynchronous {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Full => "full",
+            Self::Normal => "normal",
+        })
+    }
+}
+
+impl FromStr for SqliteSynchronous {
+    type Err = String;
+
+    /// `full` or `normal` (any case).
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        if text.eq_ignore_ascii_case("full") {
+            Ok(Self::Full)
+        } else if text.eq_ignore_ascii_case("normal") {
+            Ok(Self::Normal)
+        } else {
+            Err(format!(
+                "sqlite_synchronous must be `full` (every acknowledged write survives power loss) or \
+                 `normal` (faster; power loss may undo the last writes), not {text:?}"
+            ))
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SqliteSynchronous {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
 
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
@@ -38,13 +109,19 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if missing) the database at a `sqlite:` URL.
-    pub async fn connect(url: &str, codec: Arc<dyn SecretCodec>, max_connections: u32) -> Result<Self> {
+    /// Opens (creating if missing) the database at a `sqlite:` URL, every connection with
+    /// `synchronous`.
+    pub async fn connect(
+        url: &str,
+        codec: Arc<dyn SecretCodec>,
+        max_connections: u32,
+        synchronous: SqliteSynchronous,
+    ) -> Result<Self> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::Database(format!("invalid SQLite URL: {e}")))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(synchronous.sqlx())
             .foreign_keys(true)
             // Writers queue on the lock instead of failing with SQLITE_BUSY.
             .busy_timeout(Duration::from_secs(10));
@@ -71,9 +148,10 @@ impl SqliteStore {
         } else {
             let path = options.get_filename();
             (
-                Some(WriterThread::open(path, writer.clone(), generation)?),
+                Some(WriterThread::open(path, synchronous, writer.clone(), generation)?),
                 Some(ThreadReaders {
                     path: path.to_owned(),
+                    synchronous,
                     id: generation as *const AtomicU64 as usize,
                 }),
             )
@@ -104,6 +182,44 @@ impl SqliteStore {
         self.read_cache =
             (entries > 0 && mode.eq_ignore_ascii_case("wal")).then(|| ReadCache::new(self.generation, entries));
         Ok(())
+    }
+
+    /// `PRAGMA synchronous` as each connection of this store reads it (0 OFF, 1 NORMAL, 2 FULL),
+    /// with the connection's role: every connection of the main pool (all of them opened and
+    /// held at once), then, on a file database, the writer pool's, the writer thread's and the
+    /// calling thread's reader. It holds the whole main pool for a moment: for checks, not for a
+    /// busy server's request path.
+    pub async fn synchronous_levels(&self) -> Result<Vec<(&'static str, i64)>> {
+        const PRAGMA: &str = "PRAGMA synchronous";
+        let read = |conn: &rusqlite::Connection| {
+            conn.pragma_query_value(None, "synchronous", |row| row.get::<_, i64>(0))
+                .map_err(lite_err)
+        };
+        let mut levels = Vec::new();
+        let mut held = Vec::new();
+        for _ in 0..self.pool.options().get_max_connections() {
+            held.push(self.pool.acquire().await.map_err(db_err)?);
+        }
+        for conn in &mut held {
+            let level = sqlx::query_scalar(PRAGMA)
+                .fetch_one(&mut **conn)
+                .await
+                .map_err(db_err)?;
+            levels.push(("main", level));
+        }
+        drop(held);
+        if let Some(writer_thread) = &self.writer_thread {
+            let level = sqlx::query_scalar(PRAGMA)
+                .fetch_one(&self.writer)
+                .await
+                .map_err(db_err)?;
+            levels.push(("writer", level));
+            levels.push(("writer thread", writer_thread.run(move |conn| read(conn)).await?));
+        }
+        if let Some(readers) = &self.readers {
+            levels.push(("thread reader", readers.read(read)?));
+        }
+        Ok(levels)
     }
 }
 
@@ -233,7 +349,12 @@ const JOBS_PER_TURN: usize = 64;
 type Job = Box<dyn FnOnce(&mut rusqlite::Connection) + Send>;
 
 impl WriterThread {
-    fn open(path: &std::path::Path, turn: SqlitePool, generation: Generation) -> Result<Self> {
+    fn open(
+        path: &std::path::Path,
+        synchronous: SqliteSynchronous,
+        turn: SqlitePool,
+        generation: Generation,
+    ) -> Result<Self> {
         use rusqlite::OpenFlags;
         let fail = |e: rusqlite::Error| StoreError::Database(format!("cannot open the SQLite writer connection: {e}"));
         let conn = rusqlite::Connection::open_with_flags(
@@ -243,7 +364,8 @@ impl WriterThread {
         .map_err(fail)?;
         // The sqlx connections' settings (journal mode WAL is a property of the file).
         conn.busy_timeout(Duration::from_secs(10)).map_err(fail)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(fail)?;
+        conn.pragma_update(None, "synchronous", synchronous.pragma())
+            .map_err(fail)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(fail)?;
         conn.set_prepared_statement_cache_capacity(32);
         // SAFETY: the handle belongs to `conn`, which the writer thread owns until it ends; the
@@ -312,6 +434,8 @@ fn run_job(conn: &mut rusqlite::Connection, job: Job) {
 /// enough to run on a runtime worker.
 pub(crate) struct ThreadReaders {
     path: std::path::PathBuf,
+    /// They never commit, but the last connection to close checkpoints the log into the file.
+    synchronous: SqliteSynchronous,
     /// Tells this store's connections from another store's on the same thread (tests open many).
     id: usize,
 }
@@ -344,6 +468,8 @@ impl ThreadReaders {
         .map_err(fail)?;
         conn.busy_timeout(Duration::from_secs(10)).map_err(fail)?;
         conn.pragma_update(None, "query_only", "ON").map_err(fail)?;
+        conn.pragma_update(None, "synchronous", self.synchronous.pragma())
+            .map_err(fail)?;
         conn.set_prepared_statement_cache_capacity(8);
         Ok(conn)
     }

@@ -2,6 +2,7 @@
 //! (tables, columns, id counters, applied migrations) and typed cells.
 
 use super::{ColumnType, MIGRATIONS_TABLE, TransferError};
+use crate::SqliteSynchronous;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use licensd_domain::Millis;
@@ -129,8 +130,9 @@ impl Held {
 }
 
 impl Db {
-    /// Opens `url`; a SQLite file is created only when `create` (import), never for export.
-    pub async fn open(url: &str, create: bool) -> Result<Self, TransferError> {
+    /// Opens `url`; a SQLite file is created only when `create` (import), never for export, and
+    /// its connection runs with `synchronous`.
+    pub async fn open(url: &str, create: bool, synchronous: SqliteSynchronous) -> Result<Self, TransferError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url)
                 .map_err(|e| TransferError::Database(format!("invalid PostgreSQL URL: {e}")))?;
@@ -145,6 +147,7 @@ impl Db {
             let mut options = SqliteConnectOptions::from_str(url)
                 .map_err(|e| TransferError::Database(format!("invalid SQLite URL: {e}")))?
                 .create_if_missing(create)
+                .synchronous(synchronous.sqlx())
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
             if create {

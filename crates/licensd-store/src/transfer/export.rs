@@ -5,6 +5,7 @@ use super::{
     DERIVED, EndCount, EndLine, FORMAT, FORMAT_VERSION, Header, MIGRATIONS_TABLE, Progress, RowLine, TABLES,
     TableHeader, TransferError, TransferSummary,
 };
+use crate::SqliteSynchronous;
 use futures_util::TryStreamExt as _;
 use serde_json::{Map, Value};
 use sqlx::AssertSqlSafe;
@@ -16,10 +17,12 @@ use std::path::Path;
 const PROGRESS_EVERY: u64 = 256;
 
 /// Writes the database at `url` to the new file `out` (refused if it exists; removed again if
-/// the export fails). The source is only read, in one read transaction.
+/// the export fails). The source is only read, in one read transaction, on a connection with
+/// `synchronous` (a SQLite source: it may checkpoint the log when it closes).
 pub async fn export_to_file(
     url: &str,
     out: &Path,
+    synchronous: SqliteSynchronous,
     now: i64,
     progress: &dyn Progress,
 ) -> Result<TransferSummary, TransferError> {
@@ -32,7 +35,7 @@ pub async fn export_to_file(
     };
     let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
     let result = async {
-        let summary = export(url, &mut writer, now, progress).await?;
+        let summary = export(url, &mut writer, synchronous, now, progress).await?;
         let file = writer
             .into_inner()
             .map_err(|e| TransferError::Io(format!("cannot write {}: {}", out.display(), e.error())))?;
@@ -52,10 +55,11 @@ pub async fn export_to_file(
 pub(super) async fn export(
     url: &str,
     out: &mut dyn Write,
+    synchronous: SqliteSynchronous,
     now: i64,
     progress: &dyn Progress,
 ) -> Result<TransferSummary, TransferError> {
-    let database = Db::open(url, false).await?;
+    let database = Db::open(url, false, synchronous).await?;
     let backend = database.backend();
     let result = async {
         let mut held = database.acquire().await?;

@@ -5,7 +5,7 @@ use super::{
     ColumnType, DERIVED, EndLine, FORMAT, FORMAT_VERSION, Header, MIGRATIONS_TABLE, Progress, RowLine, TABLES,
     TableHeader, TransferError, TransferSummary,
 };
-use crate::migrate;
+use crate::{SqliteSynchronous, migrate};
 use licensd_domain::Millis;
 use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashMap};
@@ -26,10 +26,11 @@ const PROGRESS_EVERY: u64 = 256;
 /// was migrated past the export's schema. Otherwise: the export's migrations are applied, every
 /// row is inserted in one transaction (any error rolls all of them back), the id counters are
 /// moved past the imported ids, and then this binary's newer migrations are applied (each recorded
-/// as applied at `now`).
+/// as applied at `now`). A SQLite database is written with `synchronous`.
 pub async fn import_from_file(
     url: &str,
     input: &Path,
+    synchronous: SqliteSynchronous,
     now: Millis,
     progress: &dyn Progress,
 ) -> Result<TransferSummary, TransferError> {
@@ -42,7 +43,7 @@ pub async fn import_from_file(
     };
     let header = parse_header(&first)?;
 
-    let database = Db::open(url, true).await?;
+    let database = Db::open(url, true, synchronous).await?;
     let result = import_into(&database, &header, &mut lines, now, progress).await;
     progress.finish();
     let result = match result {

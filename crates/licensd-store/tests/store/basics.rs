@@ -248,7 +248,7 @@ pub async fn unknown_ids_are_not_found(db: Db) {
 #[tokio::test]
 async fn connect_rejects_unknown_url_schemes() {
     let codec = std::sync::Arc::new(TestCodec::new(1));
-    match connect("mysql://localhost/db", codec, 1).await {
+    match connect("mysql://localhost/db", codec, 1, SqliteSynchronous::default()).await {
         Err(StoreError::Database(message)) => assert!(message.contains("mysql"), "{message}"),
         Err(other) => panic!("expected Database error, got {other:?}"),
         Ok(_) => panic!("a mysql:// URL must be refused"),

@@ -333,7 +333,7 @@ impl Db {
                 )
             }
         };
-        let store = connect(&url, codec.clone(), max_connections)
+        let store = connect(&url, codec.clone(), max_connections, SqliteSynchronous::default())
             .await
             .unwrap_or_else(|e| panic!("connect {url}: {e}"));
         store
@@ -381,9 +381,14 @@ impl Db {
 
     /// Opens another store on `url` with this test's codec.
     pub async fn connect_store(&self, url: &str) -> Arc<dyn Store> {
-        connect(url, self.codec.clone(), self.max_connections)
-            .await
-            .unwrap_or_else(|e| panic!("connect {url}: {e}"))
+        connect(
+            url,
+            self.codec.clone(),
+            self.max_connections,
+            SqliteSynchronous::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("connect {url}: {e}"))
     }
 
     pub fn expected_backend(&self) -> Backend {

@@ -85,7 +85,9 @@ async fn assert_reflected_within_bound(
 
 pub async fn staleness_is_bounded_across_two_nodes(db: Db) {
     let codec: Arc<dyn SecretCodec> = db.codec.clone();
-    let b = connect_server(&db.url, codec, 4, 1024, BOUND).await.expect("node B");
+    let b = connect_server(&db.url, codec, 4, SqliteSynchronous::default(), 1024, BOUND)
+        .await
+        .expect("node B");
     let b = &*b;
     let (_, lic) = product_and_license(&db, terms(Some(2))).await;
     activate(&db, &lic, "A", NOW).await.expect("activate on A");
@@ -216,7 +218,9 @@ pub async fn trigger_install_gives_way_to_writes(db: Db) {
         .expect("pid");
 
     let codec: Arc<dyn SecretCodec> = db.codec.clone();
-    let b = connect_server(&db.url, codec, 4, 1024, BOUND).await.expect("node B");
+    let b = connect_server(&db.url, codec, 4, SqliteSynchronous::default(), 1024, BOUND)
+        .await
+        .expect("node B");
     wait_for("node B's install waits at license_features", async || {
         waiting_on_a_lock(&db, install).await > 0
     })

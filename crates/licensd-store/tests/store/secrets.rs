@@ -408,9 +408,14 @@ pub async fn secrets_are_stored_sealed_or_digested(db: Db) {
     assert!(!contains(&private, &key.private_pkcs8));
 
     // A store with another codec key cannot open them: that is corruption, not silence.
-    let foreign = licensd_store::connect(&db.url, std::sync::Arc::new(TestCodec::new(0xBAD)), 2)
-        .await
-        .unwrap();
+    let foreign = licensd_store::connect(
+        &db.url,
+        std::sync::Arc::new(TestCodec::new(0xBAD)),
+        2,
+        SqliteSynchronous::default(),
+    )
+    .await
+    .unwrap();
     assert_corrupt(foreign.list_signing_keys().await);
     assert_eq!(
         foreign.find_admin_token("ADMIN-TOKEN-SECRET-VALUE").await.unwrap(),

@@ -5,6 +5,7 @@
 use licensd_domain::ProductId;
 
 use crate::harness::*;
+use licensd_store::SqliteSynchronous;
 use licensd_store::transfer::{self, TABLES, TransferError};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -136,7 +137,7 @@ pub async fn export_refuses_a_table_it_does_not_cover(db: Db) {
         .await;
     let dir = tempfile::tempdir().expect("temp dir");
     let out = export_path(dir.path(), "refused");
-    let error = transfer::export_to_file(&db.url, &out, NOW, &())
+    let error = transfer::export_to_file(&db.url, &out, SqliteSynchronous::default(), NOW, &())
         .await
         .expect_err("export refuses");
     assert!(
@@ -156,7 +157,7 @@ pub async fn values_survive_a_trip_through_the_other_engine(db: Db) {
     assert_eq!(product.id, ProductId::new(3), "ids 1 and 2 were used");
     let dir = tempfile::tempdir().expect("temp dir");
     let first = export_path(dir.path(), "first");
-    transfer::export_to_file(&db.url, &first, NOW, &())
+    transfer::export_to_file(&db.url, &first, SqliteSynchronous::default(), NOW, &())
         .await
         .expect("export");
 
@@ -167,7 +168,7 @@ pub async fn values_survive_a_trip_through_the_other_engine(db: Db) {
     let second = export_path(dir.path(), "second");
     let (first_for_other, second_for_other) = (first.clone(), second.clone());
     run(other, "transfer_other", 2, |target| async move {
-        let summary = transfer::import_from_file(&target.url, &first_for_other, NOW, &())
+        let summary = transfer::import_from_file(&target.url, &first_for_other, SqliteSynchronous::default(), NOW, &())
             .await
             .expect("import into the other engine");
         assert!(summary.rows >= 5, "{summary:?}");
@@ -215,7 +216,7 @@ pub async fn values_survive_a_trip_through_the_other_engine(db: Db) {
             .expect("product after import");
         assert_eq!(again.code, "VIA-STORE");
         assert_eq!(again.metadata, product.metadata);
-        transfer::export_to_file(&target.url, &second_for_other, NOW, &())
+        transfer::export_to_file(&target.url, &second_for_other, SqliteSynchronous::default(), NOW, &())
             .await
             .expect("export from the other engine");
         // The id counter continues past every id the source handed out, the deleted one included.
@@ -229,11 +230,11 @@ pub async fn values_survive_a_trip_through_the_other_engine(db: Db) {
 
     // Back into a new, unmigrated database of the first engine: import migrates it first.
     let back_url = db.fresh_url().await;
-    transfer::import_from_file(&back_url, &second, NOW, &())
+    transfer::import_from_file(&back_url, &second, SqliteSynchronous::default(), NOW, &())
         .await
         .expect("import back");
     let third = export_path(dir.path(), "third");
-    transfer::export_to_file(&back_url, &third, NOW, &())
+    transfer::export_to_file(&back_url, &third, SqliteSynchronous::default(), NOW, &())
         .await
         .expect("export again");
 
@@ -254,19 +255,19 @@ pub async fn import_refuses_non_empty_databases_and_bad_files(db: Db) {
         .expect("product");
     let dir = tempfile::tempdir().expect("temp dir");
     let file = export_path(dir.path(), "export");
-    transfer::export_to_file(&db.url, &file, NOW, &())
+    transfer::export_to_file(&db.url, &file, SqliteSynchronous::default(), NOW, &())
         .await
         .expect("export");
     // Never overwrites.
     let size = std::fs::metadata(&file).expect("export").len();
-    let again = transfer::export_to_file(&db.url, &file, NOW, &()).await;
+    let again = transfer::export_to_file(&db.url, &file, SqliteSynchronous::default(), NOW, &()).await;
     assert!(matches!(again, Err(TransferError::OutputExists(_))), "{again:?}");
     assert_eq!(std::fs::metadata(&file).expect("export").len(), size);
 
     // A database with data: refused, nothing changed.
     let before = db.raw.i64("SELECT COUNT(*) FROM products", &[]).await;
     let events = db.raw.i64("SELECT COUNT(*) FROM events", &[]).await;
-    let refused = transfer::import_from_file(&db.url, &file, NOW, &()).await;
+    let refused = transfer::import_from_file(&db.url, &file, SqliteSynchronous::default(), NOW, &()).await;
     match refused {
         Err(TransferError::NotEmpty { table }) => assert!(!table.is_empty()),
         other => panic!("expected NotEmpty, got {other:?}"),
@@ -307,7 +308,7 @@ pub async fn import_refuses_non_empty_databases_and_bad_files(db: Db) {
     ];
     for (path, expected) in cases {
         let url = db.fresh_url().await;
-        let error = transfer::import_from_file(&url, &path, NOW, &())
+        let error = transfer::import_from_file(&url, &path, SqliteSynchronous::default(), NOW, &())
             .await
             .expect_err("refused");
         assert!(error.to_string().contains(expected), "{expected}: {error}");
