@@ -6,8 +6,8 @@
 //! - a *write*: one durable single-row INSERT transaction plus the RSA-2048-signed answer;
 //!
 //! on the same PostgreSQL licensd uses in the run (pool of the same size, statements prepared
-//! per connection as sqlx does for licensd) and on SQLite (WAL, `synchronous = FULL`: licensd's
-//! default `--sqlite-synchronous`, which bench/run leaves as it is, so one fsync per commit; reads
+//! per connection as sqlx does for licensd) and on SQLite (WAL, `synchronous = NORMAL`: licensd's
+//! default `--sqlite-synchronous`, which bench/run leaves as it is; reads
 //! inline on the runtime thread's own connection and writes on one writer thread, as licensd's
 //! SQLite store does). Same HTTP stack and answer shape as the other
 //! baselines, so the only difference from them is the database work. The table is seeded with
@@ -137,7 +137,7 @@ fn connect_sqlite(path: &Path) -> anyhow::Result<rusqlite::Connection> {
     let conn = rusqlite::Connection::open(path)?;
     // licensd's default settings (crates/licensd-store/src/sqlite/mod.rs).
     conn.busy_timeout(Duration::from_secs(10))?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.set_prepared_statement_cache_capacity(8);
     Ok(conn)
 }

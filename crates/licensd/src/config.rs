@@ -38,7 +38,7 @@ pub struct ServeArgs {
     pub max_connections: Option<u32>,
     /// SQLite only: when a commit is on disk. `full`: every acknowledged write survives an OS
     /// crash or power loss. `normal`: faster writes; a process crash loses nothing, but an OS
-    /// crash or power loss may undo the last acknowledged writes [default: full].
+    /// crash or power loss may undo the last acknowledged writes [default: normal].
     #[arg(long, env = "LICENSD_SQLITE_SYNCHRONOUS", value_name = "full|normal")]
     pub sqlite_synchronous: Option<SqliteSynchronous>,
     /// Most licenses one bulk request may create [default: 10000].
@@ -554,11 +554,11 @@ mod tests {
     }
 
     #[test]
-    fn sqlite_synchronous_is_full_unless_set_to_normal() {
+    fn sqlite_synchronous_is_normal_unless_set_to_full() {
         use clap::Parser;
         assert_eq!(
             ServeArgs::default().resolve().unwrap().sqlite_synchronous,
-            SqliteSynchronous::Full
+            SqliteSynchronous::Normal
         );
         let serve = |flags: &[&str]| {
             let args = ["licensd", "serve"].iter().chain(flags).copied();

@@ -17,7 +17,7 @@ fn expected_level(mode: SqliteSynchronous) -> i64 {
 }
 
 pub async fn every_connection_has_the_configured_synchronous() {
-    assert_eq!(SqliteSynchronous::default(), SqliteSynchronous::Full);
+    assert_eq!(SqliteSynchronous::default(), SqliteSynchronous::Normal);
     for mode in [SqliteSynchronous::Full, SqliteSynchronous::Normal] {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("durability.db").display());
