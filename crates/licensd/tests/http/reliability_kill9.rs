@@ -280,12 +280,50 @@ async fn kill9_cycles(backend: Backend) {
     }
     let panics = server.panic_lines();
     assert!(panics.is_empty(), "panics in the server log:\n{}", panics.join("\n"));
+    if backend == Backend::Sqlite {
+        // One more kill, then SQLite itself checks the file: every page, index and constraint.
+        server.kill9();
+        assert_eq!(
+            sqlite_integrity_check(&server.data_dir.join("licensd.db")).await,
+            ["ok"]
+        );
+    }
     eprintln!(
         "kill9 {backend:?}: {} cycles, {} requests, {in_flight_total} in flight at a kill, {limit_refusals} limit refusals",
         cycles(),
         history.len()
     );
     assert!(history.len() > cycles() * WORKERS, "too few requests to mean anything");
+}
+
+/// `PRAGMA integrity_check` (and `foreign_key_check`) of a SQLite database file nobody has open:
+/// `["ok"]` when sound, else SQLite's list of problems.
+async fn sqlite_integrity_check(path: &std::path::Path) -> Vec<String> {
+    use sqlx::{Connection, Row};
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(false);
+    let mut connection = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .expect("open the database file");
+    let mut report: Vec<String> = sqlx::query("PRAGMA integrity_check")
+        .fetch_all(&mut connection)
+        .await
+        .expect("integrity_check")
+        .iter()
+        .map(|row| row.get::<String, _>(0))
+        .collect();
+    let dangling = sqlx::query("PRAGMA foreign_key_check")
+        .fetch_all(&mut connection)
+        .await
+        .expect("foreign_key_check");
+    report.extend(
+        dangling
+            .iter()
+            .map(|row| format!("foreign key violation in {}", row.get::<String, _>(0))),
+    );
+    let _ = connection.close().await;
+    report
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
