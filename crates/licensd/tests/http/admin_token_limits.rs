@@ -1,8 +1,8 @@
 //! Admin tokens' limits (`POST /v1/admin-tokens` with `expires_at` and `ip_allowlist`), enforced
 //! by the one `Admin` extractor with `access::admit_admin`: an expired token gets 401, a request
 //! from outside the allow-list 403 `ip_not_allowed`, a refused request changes nothing, bad
-//! limits at creation get the native 422. The console's sign-in obeys the same rule. On SQLite
-//! and PostgreSQL.
+//! limits at creation get the native 422. The console's sign-in and SLASCONE's `AdminKey` obey
+//! the same rule. On SQLite and PostgreSQL.
 
 use crate::console_browser::PlainSession;
 use crate::harness::{Server, backend_tests};
@@ -46,6 +46,25 @@ async fn call(
     let response = request.send().await.expect("request");
     let status = response.status();
     (status, response.json().await.expect("json body"))
+}
+
+/// A SLASCONE back-office call (`AdminKey: token`) creating a customer.
+async fn slascone_customer(server: &Server, token: &str) -> (StatusCode, Value) {
+    let path = format!("/api/v2/isv/{}/customers", crate::harness::SLASCONE_ISV);
+    let response = server
+        .http
+        .post(server.url(&path))
+        .header("AdminKey", token)
+        .json(&json!({"company_name": "X", "customer_number": "1", "email": "x@example.com"}))
+        .send()
+        .await
+        .expect("request");
+    let status = response.status();
+    (status, response.json().await.expect("json body"))
+}
+
+fn slascone_refusal(detail: &str) -> Value {
+    json!({"title": "Unauthorized", "status": 401, "detail": detail})
 }
 
 /// How many events the log holds.
@@ -99,6 +118,9 @@ backend_tests! {
         assert_eq!((status, body), (StatusCode::UNAUTHORIZED, expired_body()));
         let (status, body) = call(&server, &token, Method::POST, "/v1/products", Some(json!({"code": "after", "name": "After"})), None).await;
         assert_eq!((status, body), (StatusCode::UNAUTHORIZED, expired_body()));
+        // SLASCONE's back office takes admin tokens as `AdminKey`: the same rule, its own 401.
+        let (status, body) = slascone_customer(&server, &token).await;
+        assert_eq!((status, body), (StatusCode::UNAUTHORIZED, slascone_refusal("the AdminKey has expired")));
         assert_eq!(event_count(&server).await, events, "a refused request changes nothing");
         let (_, products) = server.admin(Method::GET, "/v1/products", None).await;
         let codes: Vec<&Value> = products["data"].as_array().expect("products").iter().map(|p| &p["code"]).collect();
@@ -122,6 +144,8 @@ backend_tests! {
         assert_eq!((status, body), (StatusCode::FORBIDDEN, ip_refused_body()));
         let (status, body) = call(&server, &elsewhere, Method::POST, "/v1/products", Some(json!({"code": "x", "name": "X"})), None).await;
         assert_eq!((status, body), (StatusCode::FORBIDDEN, ip_refused_body()));
+        let (status, body) = slascone_customer(&server, &elsewhere).await;
+        assert_eq!((status, body), (StatusCode::UNAUTHORIZED, slascone_refusal("the AdminKey may not be used from this address")));
         assert_eq!(event_count(&server).await, events, "a refused request changes nothing");
         // A client cannot pick its address with X-Forwarded-For: no proxy is trusted here.
         let (status, body) = call(&server, &elsewhere, Method::GET, "/v1/products", None, Some("203.0.113.7")).await;
@@ -130,12 +154,17 @@ backend_tests! {
         let read_only = secret(&create(&server, json!({"name": "ro", "read_only": true, "ip_allowlist": ["198.51.100.0/24"]})).await);
         let (status, body) = call(&server, &read_only, Method::POST, "/v1/products", Some(json!({"code": "x", "name": "X"})), None).await;
         assert_eq!((status, body), (StatusCode::FORBIDDEN, ip_refused_body()));
+        let local_reader = secret(&create(&server, json!({"name": "local-ro", "read_only": true, "ip_allowlist": ["127.0.0.1"]})).await);
+        let (status, body) = slascone_customer(&server, &local_reader).await;
+        assert_eq!((status, body), (StatusCode::UNAUTHORIZED, slascone_refusal("the AdminKey is read-only")));
         let (status, _, _) = PlainSession::sign_in(&server, &elsewhere, &[]).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "no console session from outside the list");
 
         let here = secret(&create(&server, json!({"name": "local", "ip_allowlist": ["10.0.0.0/8", "127.0.0.1"]})).await);
         let (status, body) = call(&server, &here, Method::POST, "/v1/products", Some(json!({"code": "local", "name": "Local"})), None).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (status, body) = slascone_customer(&server, &here).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
         let (status, session, _) = PlainSession::sign_in(&server, &here, &[]).await;
         assert_eq!(status, StatusCode::SEE_OTHER);
         assert!(session.is_some());
