@@ -109,6 +109,10 @@ backend_tests! {
         assert_eq!(status, StatusCode::OK, "{body}");
         let (status, body) = call(&server, &token, Method::POST, "/v1/products", Some(json!({"code": "before", "name": "Before"})), None).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (status, session, _) = PlainSession::sign_in(&server, &token, &[]).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let session = session.expect("console session");
+        assert_eq!(session.get("/console").await.0, StatusCode::OK);
 
         while now_ms() <= expires_at {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -128,7 +132,8 @@ backend_tests! {
         // The bootstrap token has no limits.
         let (status, _) = server.admin(Method::GET, "/v1/products", None).await;
         assert_eq!(status, StatusCode::OK);
-        // An expired token opens no console session either.
+        // The console session ends with its token, and an expired token opens no new one.
+        assert_eq!(session.get("/console").await.0, StatusCode::SEE_OTHER);
         let (status, session, _) = PlainSession::sign_in(&server, &token, &[]).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert!(session.is_none());
