@@ -12,6 +12,7 @@ use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use licensd_domain::access::{AdminRefusal, AdminTokenFlags, admit_admin};
 use licensd_server::AppState;
 use licensd_server::http::{Admin, ClientIp, source_ip};
 use licensd_server::ratelimit::{RateDecision, RateLimitSettings, RateLimiter};
@@ -300,14 +301,35 @@ pub async fn sign_in(
             );
         }
     };
+    // The API's rule for admin tokens (`access::admit_admin`): an expired token, or one used from
+    // an address outside its allow-list, opens no session. A session ends no later than its
+    // token's expiry.
+    let now = state.now();
+    let limits = AdminTokenFlags {
+        read_only: found.read_only,
+        expires_at: found.expires_at,
+        ip_rules: &found.ip_allowlist,
+    };
+    if let Err(refusal) = admit_admin(&limits, now, client, false) {
+        let (status, message) = match refusal {
+            AdminRefusal::Expired => (StatusCode::UNAUTHORIZED, "This admin token has expired."),
+            AdminRefusal::IpNotAllowed | AdminRefusal::ReadOnly => (
+                StatusCode::FORBIDDEN,
+                "This admin token may not be used from your address.",
+            ),
+        };
+        return render_sign_in(&headers, status, Some(Flash::Error(message.into())));
+    }
     let (Some(secret), Some(csrf)) = (random_secret(), random_secret()) else {
         return no_randomness();
     };
-    let now = state.now();
     let ttl = i64::try_from(shared.settings.session_ttl.as_millis()).unwrap_or(i64::MAX);
+    let ends = found.expires_at.map_or(now.saturating_add(ttl), |expires_at| {
+        expires_at.min(now.saturating_add(ttl))
+    });
     if let Err(error) = state
         .store
-        .console_session_open(found.id, &secret, &csrf, now, now.saturating_add(ttl))
+        .console_session_open(found.id, &secret, &csrf, now, ends)
         .await
     {
         tracing::warn!(%error, "console session not opened");

@@ -1,5 +1,5 @@
 //! Who may use licensd: the one access rule for client credentials ([`admit`], with IP allow-list
-//! rules parsed once as [`IpRule`]), Key Manager's API keys with per-endpoint capabilities, and
+//! rules parsed once as [`IpRule`]), the one rule for administrator tokens ([`admit_admin`]), Key Manager's API keys with per-endpoint capabilities, and
 //! the access block list (IPs, domains and activation identifiers). The rules are pure, and every
 //! dialect and the native API call them, so every one answers the same question the same way.
 
@@ -206,6 +206,53 @@ pub fn admit(flags: &CredentialFlags<'_>, request: &AccessRequest) -> Result<(),
         && scope != product
     {
         return Err(AccessRefusal::WrongProduct);
+    }
+    Ok(())
+}
+
+/// Most entries one IP allow-list (a credential's, an API key's or an admin token's) may hold.
+pub const MAX_IP_RULES: usize = 64;
+
+/// The limits of an administrator token (`/v1/admin-tokens`). The bootstrap token has none.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AdminTokenFlags<'a> {
+    pub read_only: bool,
+    /// The instant from which the token no longer works; `None` never expires.
+    pub expires_at: Option<Millis>,
+    /// Where it may be used from; empty allows any address.
+    pub ip_rules: &'a [IpRule],
+}
+
+/// Why an administrator token may not be used for a request, in the order [`admit_admin`] checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AdminRefusal {
+    #[error("the admin token has expired")]
+    Expired,
+    #[error("the admin token may not be used from this address")]
+    IpNotAllowed,
+    #[error("the admin token is read-only")]
+    ReadOnly,
+}
+
+/// The one rule for administrator tokens (a found, unrevoked token): expired first (at or after
+/// `expires_at` the token is no longer a credential at all), then the IP allow-list (empty allows
+/// any address; an unknown `peer` is refused by a non-empty list), then read-only on a `write`.
+/// The same order as [`admit`]: a caller learns nothing about what a token may do unless the
+/// token is still valid and used from an allowed address.
+pub fn admit_admin(
+    token: &AdminTokenFlags<'_>,
+    now: Millis,
+    peer: Option<IpAddr>,
+    write: bool,
+) -> Result<(), AdminRefusal> {
+    if token.expires_at.is_some_and(|expires_at| now >= expires_at) {
+        return Err(AdminRefusal::Expired);
+    }
+    if !token.ip_rules.is_empty() && !peer.is_some_and(|peer| IpRule::any_matches(token.ip_rules, peer)) {
+        return Err(AdminRefusal::IpNotAllowed);
+    }
+    if token.read_only && write {
+        return Err(AdminRefusal::ReadOnly);
     }
     Ok(())
 }

@@ -299,3 +299,68 @@ fn api_key_checks_run_in_order() {
         Ok(())
     );
 }
+
+fn admin(read_only: bool, expires_at: Option<Millis>, ip_rules: &[IpRule]) -> AdminTokenFlags<'_> {
+    AdminTokenFlags {
+        read_only,
+        expires_at,
+        ip_rules,
+    }
+}
+
+#[test]
+fn an_admin_token_without_limits_is_admitted_everywhere() {
+    let token = admin(false, None, &[]);
+    assert_eq!(admit_admin(&token, 1_000, Some(ip("198.51.100.1")), true), Ok(()));
+    assert_eq!(admit_admin(&token, i64::MAX, None, false), Ok(()));
+}
+
+#[test]
+fn an_admin_token_expires_at_its_instant() {
+    let token = admin(false, Some(5_000), &[]);
+    assert_eq!(admit_admin(&token, 4_999, None, true), Ok(()));
+    assert_eq!(admit_admin(&token, 5_000, None, false), Err(AdminRefusal::Expired));
+    assert_eq!(admit_admin(&token, 9_000, None, false), Err(AdminRefusal::Expired));
+}
+
+#[test]
+fn an_admin_token_allow_list_admits_only_its_addresses() {
+    let rules = [rule("203.0.113.7"), rule("10.0.0.0/8")];
+    let token = admin(false, None, &rules);
+    assert_eq!(admit_admin(&token, 0, Some(ip("203.0.113.7")), true), Ok(()));
+    assert_eq!(admit_admin(&token, 0, Some(ip("10.2.3.4")), true), Ok(()));
+    assert_eq!(admit_admin(&token, 0, Some(ip("::ffff:10.2.3.4")), true), Ok(()));
+    assert_eq!(
+        admit_admin(&token, 0, Some(ip("127.0.0.1")), false),
+        Err(AdminRefusal::IpNotAllowed)
+    );
+    assert_eq!(
+        admit_admin(&token, 0, None, false),
+        Err(AdminRefusal::IpNotAllowed),
+        "an unknown address is refused by a non-empty list"
+    );
+}
+
+#[test]
+fn a_read_only_admin_token_only_reads() {
+    let token = admin(true, None, &[]);
+    assert_eq!(admit_admin(&token, 0, None, false), Ok(()));
+    assert_eq!(admit_admin(&token, 0, None, true), Err(AdminRefusal::ReadOnly));
+}
+
+#[test]
+fn admin_refusals_come_expired_then_address_then_read_only() {
+    let rules = [rule("203.0.113.7")];
+    let everything = admin(true, Some(10), &rules);
+    let outside = Some(ip("127.0.0.1"));
+    assert_eq!(admit_admin(&everything, 10, outside, true), Err(AdminRefusal::Expired));
+    assert_eq!(
+        admit_admin(&everything, 9, outside, true),
+        Err(AdminRefusal::IpNotAllowed)
+    );
+    assert_eq!(
+        admit_admin(&everything, 9, Some(ip("203.0.113.7")), true),
+        Err(AdminRefusal::ReadOnly)
+    );
+    assert_eq!(admit_admin(&everything, 9, Some(ip("203.0.113.7")), false), Ok(()));
+}

@@ -98,6 +98,21 @@ impl ApiError {
             "this admin token is read-only: it may not change anything",
         )
     }
+    /// An admin token refused by `access::admit_admin`: 401 when it has expired (it is no longer
+    /// a credential), 403 `ip_not_allowed` from an address outside its allow-list, 403
+    /// `read_only_token` for a change asked by a read-only token.
+    pub fn admin_refused(refusal: licensd_domain::access::AdminRefusal) -> Self {
+        use licensd_domain::access::AdminRefusal;
+        match refusal {
+            AdminRefusal::Expired => Self::unauthorized("this admin token has expired"),
+            AdminRefusal::IpNotAllowed => Self::new(
+                StatusCode::FORBIDDEN,
+                "ip_not_allowed",
+                "this admin token may not be used from this address",
+            ),
+            AdminRefusal::ReadOnly => Self::read_only(),
+        }
+    }
     pub fn internal() -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error")
     }

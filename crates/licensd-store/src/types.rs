@@ -68,8 +68,23 @@ pub struct StoredSigningKey {
 pub struct AdminToken {
     pub id: i64,
     pub name: String,
+    /// Reads (API and console) and changes nothing.
+    pub read_only: bool,
+    /// The instant from which the token no longer works; `None` never expires.
+    pub expires_at: Option<Millis>,
+    /// Where it may be used from; empty allows any address.
+    pub ip_allowlist: Vec<access::IpRule>,
     pub created_at: Millis,
     pub revoked_at: Option<Millis>,
+}
+
+/// What an administrator sets on a new admin token (`AdminToken`'s limits).
+#[derive(Debug, Clone, Default)]
+pub struct NewAdminToken {
+    pub name: String,
+    pub read_only: bool,
+    pub expires_at: Option<Millis>,
+    pub ip_allowlist: Vec<access::IpRule>,
 }
 
 #[derive(Debug, Clone)]

@@ -93,6 +93,7 @@ backend_tests! {
     // the admin console's storage
     console::console_sessions_expire_and_end_with_their_token,
     console::read_only_admin_tokens,
+    console::admin_token_limits_round_trip,
     console::licence_search_filters_and_pages_by_keyset,
     console::dashboard_counts_and_daily_activity,
     console::dashboard_tallies_equal_counts_after_every_write,

@@ -208,6 +208,9 @@ const CREDENTIAL_COLUMNS: &[(&str, &str)] = &[
 const TOKEN_COLUMNS: &[(&str, &str)] = &[
     ("ID", "id"),
     ("NAME", "name"),
+    ("READ ONLY", "read_only"),
+    ("EXPIRES", "expires_at"),
+    ("IPS", "ip_allowlist"),
     ("CREATED", "created_at"),
     ("REVOKED", "revoked_at"),
 ];
@@ -528,8 +531,20 @@ async fn execute(client: &Client, command: AdminCommand, json: bool) -> Result<S
             )),
         },
         AdminCommand::Token(command) => match command {
-            TokenCommand::Create { name } => {
-                let created = client.post("/v1/admin-tokens", json!({"name": name})).await?;
+            TokenCommand::Create {
+                name,
+                read_only,
+                expires_at,
+                ip,
+            } => {
+                let expires_at = expires_at
+                    .map(|text| {
+                        licensd_domain::clock::parse_rfc3339(&text)
+                            .ok_or_else(|| CliError::usage("--expires-at must be RFC 3339, e.g. 2027-01-01T00:00:00Z"))
+                    })
+                    .transpose()?;
+                let body = json!({"name": name, "read_only": read_only, "expires_at": expires_at, "ip_allowlist": ip});
+                let created = client.post("/v1/admin-tokens", body).await?;
                 Ok(created_with_secret(&created, json, "token", TOKEN_COLUMNS))
             }
             TokenCommand::List => Ok(render(&client.get("/v1/admin-tokens").await?, json, TOKEN_COLUMNS)),

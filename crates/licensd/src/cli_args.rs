@@ -317,9 +317,22 @@ pub enum CredentialCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
-    Create { name: String },
+    Create {
+        name: String,
+        /// The token reads everything and changes nothing.
+        #[arg(long)]
+        read_only: bool,
+        /// When the token stops working (RFC 3339, e.g. 2027-01-01T00:00:00Z); never by default.
+        #[arg(long)]
+        expires_at: Option<String>,
+        /// IP address or CIDR range allowed to use it (repeatable); any address by default.
+        #[arg(long = "ip")]
+        ip: Vec<String>,
+    },
     List,
-    Revoke { id: i64 },
+    Revoke {
+        id: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,6 +10,8 @@
 #[path = "http/harness.rs"]
 mod harness;
 
+#[path = "http/admin_token_limits.rs"]
+mod admin_token_limits;
 #[path = "http/api.rs"]
 mod api;
 #[path = "http/cli.rs"]

@@ -1,7 +1,7 @@
 //! The administrator bearer token, shared by the native management API and every dialect's admin
 //! routes.
 
-use super::source_ip;
+use super::client_ip;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
@@ -9,10 +9,14 @@ use axum::http::Method;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use licensd_domain::EventDraft;
+use licensd_domain::access::{AdminTokenFlags, admit_admin};
 
-/// An authenticated administrator (bearer token from `/v1/admin-tokens` or bootstrap). A
-/// read-only token (`"read_only": true` at creation) is refused with 403 `read_only_token` on
-/// every method but GET and HEAD.
+/// An authenticated administrator (bearer token from `/v1/admin-tokens` or bootstrap), admitted by
+/// `access::admit_admin` in this order: a token past its `expires_at` is refused with 401
+/// (`unauthorized`, "this admin token has expired"); a request whose client address
+/// (`http::client_ip`, which honours `--trusted-proxy`) is outside the token's non-empty
+/// `ip_allowlist` with 403 `ip_not_allowed`; a read-only token (`"read_only": true` at creation)
+/// with 403 `read_only_token` on every method but GET and HEAD.
 pub struct Admin {
     pub token_id: i64,
     pub name: String,
@@ -41,19 +45,27 @@ impl FromRequestParts<AppState> for Admin {
             .map(str::trim)
             .filter(|token| !token.is_empty())
             .ok_or_else(|| ApiError::unauthorized("malformed Authorization header; expected Bearer <admin token>"))?;
+        // One lookup reads the token with its limits (read-only, expiry, allow-list).
         let found = match state.store.find_admin_token(token).await? {
             Some(found) => found,
             None => return Err(ApiError::unauthorized("invalid or revoked admin token")),
         };
-        // A read-only token reads (GET, HEAD) and nothing else; every other method may change
-        // something, so it is refused before any handler runs.
-        if !matches!(parts.method, Method::GET | Method::HEAD) && state.store.admin_token_read_only(found.id).await? {
-            return Err(ApiError::read_only());
-        }
+        // The one rule (`access::admit_admin`): expired (401), then the client address outside
+        // the allow-list (403 `ip_not_allowed`), then a read-only token on anything but GET and
+        // HEAD (403 `read_only_token`; every other method may change something). All before any
+        // handler runs, so a refused request changes nothing.
+        let peer = client_ip(parts, &state.settings.trusted_proxies);
+        let limits = AdminTokenFlags {
+            read_only: found.read_only,
+            expires_at: found.expires_at,
+            ip_rules: &found.ip_allowlist,
+        };
+        let write = !matches!(parts.method, Method::GET | Method::HEAD);
+        admit_admin(&limits, state.now(), peer, write).map_err(ApiError::admin_refused)?;
         Ok(Admin {
             token_id: found.id,
             name: found.name,
-            source_ip: source_ip(parts, &state.settings.trusted_proxies),
+            source_ip: peer.map(|ip| ip.to_string()),
         })
     }
 }

@@ -2,7 +2,7 @@
 //! API and the dialects' admin routes (which speak the native error shape) share them.
 
 use crate::error::ApiError;
-use licensd_domain::access::IpRule;
+use licensd_domain::access::{IpRule, MAX_IP_RULES};
 
 /// Rejects blank or oversized text fields with a clear message.
 pub fn require_text(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
@@ -61,7 +61,13 @@ pub fn check_ip_rule(rule: &str) -> Result<IpRule, ApiError> {
     IpRule::parse(rule).map_err(|error| ApiError::unprocessable(format!("ip_allowlist entry {error}")))
 }
 
-/// Parses every entry of an `ip_allowlist` (422 at the first malformed one).
+/// Parses every entry of an `ip_allowlist` (422 for more than `access::MAX_IP_RULES` entries,
+/// and at the first malformed one).
 pub fn check_ip_rules(rules: &[String]) -> Result<Vec<IpRule>, ApiError> {
+    if rules.len() > MAX_IP_RULES {
+        return Err(ApiError::unprocessable(format!(
+            "ip_allowlist must have at most {MAX_IP_RULES} entries"
+        )));
+    }
     rules.iter().map(|rule| check_ip_rule(rule)).collect()
 }

@@ -5,14 +5,14 @@ use crate::error::{ApiError, ErrorBody, ForResource, ok_json};
 use crate::http::Admin;
 use crate::http::credentials::{check_product_scope, new_key_id_and_secret};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::http::validate::{check_ip_rules, require_text};
+use crate::http::validate::{check_ip_rules, require_instant, require_text};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use licensd_crypto::Algorithm;
 use licensd_domain::*;
-use licensd_store::{AdminToken, EventFilter, NewCredential};
+use licensd_store::{AdminToken, EventFilter, NewAdminToken, NewCredential};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -96,12 +96,25 @@ pub struct CreateAdminToken {
     /// A read-only token reads everything (API and console) and changes nothing.
     #[serde(default)]
     pub read_only: bool,
+    /// The instant (milliseconds since the epoch) from which the token no longer works (401);
+    /// absent never expires. Must be in the future.
+    pub expires_at: Option<Millis>,
+    /// Addresses or CIDR ranges the token may be used from (403 `ip_not_allowed` from any
+    /// other); empty allows any.
+    #[serde(default)]
+    pub ip_allowlist: Vec<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AdminTokenView {
     pub id: i64,
     pub name: String,
+    pub read_only: bool,
+    /// Milliseconds since the epoch; `null` never expires.
+    pub expires_at: Option<Millis>,
+    /// Addresses or CIDR ranges it may be used from; empty allows any.
+    #[schema(value_type = Vec<String>)]
+    pub ip_allowlist: Vec<access::IpRule>,
     pub created_at: Millis,
     pub revoked_at: Option<Millis>,
 }
@@ -111,6 +124,9 @@ impl From<AdminToken> for AdminTokenView {
         Self {
             id: token.id,
             name: token.name,
+            read_only: token.read_only,
+            expires_at: token.expires_at,
+            ip_allowlist: token.ip_allowlist,
             created_at: token.created_at,
             revoked_at: token.revoked_at,
         }
@@ -124,24 +140,36 @@ pub struct CreatedAdminToken {
     pub secret: String,
 }
 
-#[utoipa::path(post, path = "/v1/admin-tokens", tag = "admin-tokens", request_body = CreateAdminToken, responses((status = 201, body = CreatedAdminToken)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/admin-tokens", tag = "admin-tokens", request_body = CreateAdminToken, responses((status = 201, body = CreatedAdminToken), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn create_admin_token(
     admin: Admin,
     State(state): State<AppState>,
     ApiJson(body): ApiJson<CreateAdminToken>,
 ) -> Result<(StatusCode, Json<CreatedAdminToken>), ApiError> {
     require_text("name", &body.name, 256)?;
+    require_instant("expires_at", body.expires_at)?;
+    let now = state.now();
+    if body.expires_at.is_some_and(|expires_at| expires_at <= now) {
+        return Err(ApiError::unprocessable("expires_at must be in the future"));
+    }
+    let ip_allowlist = check_ip_rules(&body.ip_allowlist)?;
     let secret = licensd_crypto::random_token("lsd_").map_err(|_| ApiError::internal())?;
-    let token = state
-        .store
-        .create_scoped_admin_token(
-            &body.name,
-            &secret,
-            body.read_only,
-            admin.event("admin_token.created", "admin_token"),
-            state.now(),
-        )
-        .await?;
+    // The event carries the token's limits, so the log shows what each token was allowed.
+    let event = admin
+        .event("admin_token.created", "admin_token")
+        .data(serde_json::json!({
+            "name": body.name,
+            "read_only": body.read_only,
+            "expires_at": body.expires_at,
+            "ip_allowlist": ip_allowlist,
+        }));
+    let new = NewAdminToken {
+        name: body.name,
+        read_only: body.read_only,
+        expires_at: body.expires_at,
+        ip_allowlist,
+    };
+    let token = state.store.create_scoped_admin_token(new, &secret, event, now).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedAdminToken {

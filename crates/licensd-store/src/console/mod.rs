@@ -12,6 +12,7 @@ crate::migrate::migrations!(
     702 "0702_console_search_indexes",
     703 "0703_console_tallies",
     704 "0704_console_bulk_jobs",
+    705 "0705_admin_token_limits",
 );
 
 mod bulk;

@@ -1,11 +1,12 @@
-//! Console sign-in: browser sessions and the admin tokens' read-only scope.
+//! Console sign-in: browser sessions and the admin tokens' limits (read-only, expiry, IP
+//! allow-list; `licensd_domain::access::admit_admin` is the rule).
 //!
 //! Sessions live in the database (`console_sessions`, migration 700), so several nodes on one
 //! PostgreSQL agree on who is signed in. The cookie's secret is stored only as a keyed digest,
 //! like admin tokens; a session ends at its expiry, at sign-out, or when its admin token is
 //! revoked.
 
-use crate::{AdminToken, PostgresStore, Result, SqliteStore, StoreError};
+use crate::{AdminToken, NewAdminToken, PostgresStore, Result, SqliteStore, StoreError};
 use licensd_domain::{EventDraft, Millis};
 
 /// A signed-in console session, with what its admin token may do.
@@ -36,14 +37,12 @@ pub trait ConsoleSessionStore: Send + Sync + 'static {
     async fn console_session_find(&self, secret: &str, now: Millis) -> Result<Option<ConsoleSession>>;
     /// Ends the session with this cookie secret (nothing when there is none).
     async fn console_session_close(&self, secret: &str) -> Result<()>;
-    /// Whether the admin token may only read.
-    async fn admin_token_read_only(&self, id: i64) -> Result<bool>;
-    /// Creates an admin token, read-only or not, and logs `event`, in one transaction.
+    /// Creates an admin token with its limits (read-only, expiry, IP allow-list) and logs
+    /// `event`, in one transaction.
     async fn create_scoped_admin_token(
         &self,
-        name: &str,
+        new: NewAdminToken,
         token: &str,
-        read_only: bool,
         event: EventDraft,
         now: Millis,
     ) -> Result<AdminToken>;
@@ -54,7 +53,7 @@ pub trait ConsoleSessionStore: Send + Sync + 'static {
 macro_rules! impl_console_sessions {
     ($store:ty, $core:ident) => {
         const _: () = {
-            use crate::sql::db_err;
+            use crate::sql::{admin_token_cols, db_err, from_json, to_json};
             use crate::$core::shared::{begin_write, execute_in_write, get, insert_event};
 
             #[async_trait::async_trait]
@@ -110,41 +109,38 @@ macro_rules! impl_console_sessions {
                     execute_in_write(self, [close], db_err).await
                 }
 
-                async fn admin_token_read_only(&self, id: i64) -> Result<bool> {
-                    sqlx::query_scalar("SELECT read_only FROM admin_tokens WHERE id = $1")
-                        .bind(id)
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(db_err)?
-                        .ok_or(StoreError::NotFound)
-                }
-
                 async fn create_scoped_admin_token(
                     &self,
-                    name: &str,
+                    new: NewAdminToken,
                     token: &str,
-                    read_only: bool,
                     event: EventDraft,
                     now: Millis,
                 ) -> Result<AdminToken> {
                     let mut tx = begin_write(self).await?;
-                    let row = sqlx::query(
-                        "INSERT INTO admin_tokens (name, digest, created_at, read_only) VALUES ($1, $2, $3, $4) \
-                         RETURNING id, name, created_at, revoked_at",
-                    )
-                    .bind(name)
+                    let row = sqlx::query(concat!(
+                        "INSERT INTO admin_tokens (name, digest, created_at, read_only, expires_at, ip_allowlist) \
+                         VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
+                        admin_token_cols!()
+                    ))
+                    .bind(&new.name)
                     .bind(self.codec.digest(token.as_bytes()))
                     .bind(now)
-                    .bind(read_only)
+                    .bind(new.read_only)
+                    .bind(new.expires_at)
+                    .bind(to_json(&new.ip_allowlist)?)
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(|e| match db_err(e) {
                         StoreError::Conflict(_) => StoreError::Conflict("admin token already exists".into()),
                         other => other,
                     })?;
+                    let ip_allowlist: String = get(&row, "ip_allowlist")?;
                     let created = AdminToken {
                         id: get(&row, "id")?,
                         name: get(&row, "name")?,
+                        read_only: get(&row, "read_only")?,
+                        expires_at: get(&row, "expires_at")?,
+                        ip_allowlist: from_json(&ip_allowlist, "admin token ip_allowlist")?,
                         created_at: get(&row, "created_at")?,
                         revoked_at: get(&row, "revoked_at")?,
                     };

@@ -238,7 +238,7 @@ macro_rules! signing_key_cols {
 }
 macro_rules! admin_token_cols {
     () => {
-        "id, name, created_at, revoked_at"
+        "id, name, read_only, expires_at, ip_allowlist, created_at, revoked_at"
     };
 }
 macro_rules! event_cols {

@@ -332,7 +332,15 @@ macro_rules! row_decoders {
 
             fn admin_token_from_row(r: &DbRow) -> Result<AdminToken> {
                 let c = Cursor::new(r, At::Name);
-                Ok($crate::sql::rows::columns_in_order!(c => AdminToken { id, name, created_at, revoked_at }))
+                Ok($crate::sql::rows::columns_in_order!(c => AdminToken {
+                    id,
+                    name,
+                    read_only,
+                    expires_at,
+                    ip_allowlist: c.json("ip_allowlist")?,
+                    created_at,
+                    revoked_at,
+                }))
             }
 
             fn event_from_row(r: &DbRow) -> Result<Event> {

@@ -2,6 +2,7 @@
 //! dashboard's counts and daily series, the licence search with keyset paging, recent events.
 
 use crate::harness::*;
+use licensd_domain::access::IpRule;
 use licensd_domain::*;
 use licensd_store::*;
 use serde_json::json;
@@ -12,9 +13,11 @@ const DAY: i64 = 86_400_000;
 pub async fn console_sessions_expire_and_end_with_their_token(db: Db) {
     let token = db
         .create_scoped_admin_token(
-            "ops",
+            NewAdminToken {
+                name: "ops".into(),
+                ..NewAdminToken::default()
+            },
             "secret-token-1",
-            false,
             ev("admin_token.created", "admin_token"),
             NOW,
         )
@@ -63,26 +66,27 @@ pub async fn read_only_admin_tokens(db: Db) {
     let events = event_count(&db).await;
     let ro = db
         .create_scoped_admin_token(
-            "auditor",
+            NewAdminToken {
+                name: "auditor".into(),
+                read_only: true,
+                ..NewAdminToken::default()
+            },
             "read-only-secret",
-            true,
             ev("admin_token.created", "admin_token"),
             NOW,
         )
         .await
         .unwrap();
     assert_eq!(event_count(&db).await, events + 1, "created with its event");
-    assert!(db.admin_token_read_only(ro.id).await.unwrap());
+    assert!(ro.read_only);
     let found = db.find_admin_token("read-only-secret").await.unwrap().expect("token");
-    assert_eq!(found.id, ro.id);
+    assert_eq!(found, ro, "one lookup reads the token with its limits");
     let rw = db
         .create_admin_token("ops", "writer-secret", ev("admin_token.created", "admin_token"), NOW)
         .await
         .unwrap();
-    assert!(
-        !db.admin_token_read_only(rw.id).await.unwrap(),
-        "tokens are not read-only by default"
-    );
+    assert!(!rw.read_only, "tokens are not read-only by default");
+    assert_eq!((rw.expires_at, rw.ip_allowlist.len()), (None, 0), "nor limited");
     db.console_session_open(ro.id, "ro-cookie", "c", NOW, NOW + HOUR)
         .await
         .unwrap();
@@ -93,16 +97,61 @@ pub async fn read_only_admin_tokens(db: Db) {
             .expect("session")
             .read_only
     );
-    assert_not_found(db.admin_token_read_only(9_999).await);
     assert_conflict(
         db.create_scoped_admin_token(
-            "dup",
+            NewAdminToken {
+                name: "dup".into(),
+                read_only: true,
+                ..NewAdminToken::default()
+            },
             "writer-secret",
-            true,
             ev("admin_token.created", "admin_token"),
             NOW,
         )
         .await,
+    );
+}
+
+/// An admin token's expiry and IP allow-list (migration 705) are stored, found with the token in
+/// one lookup, and listed.
+pub async fn admin_token_limits_round_trip(db: Db) {
+    let rules: Vec<IpRule> = ["203.0.113.7", "10.0.0.0/8", "2001:db8::/32"]
+        .into_iter()
+        .map(|text| IpRule::parse(text).unwrap())
+        .collect();
+    let created = db
+        .create_scoped_admin_token(
+            NewAdminToken {
+                name: "ci".into(),
+                read_only: false,
+                expires_at: Some(NOW + HOUR),
+                ip_allowlist: rules.clone(),
+            },
+            "ci-secret",
+            ev("admin_token.created", "admin_token"),
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        created,
+        AdminToken {
+            id: created.id,
+            name: "ci".into(),
+            read_only: false,
+            expires_at: Some(NOW + HOUR),
+            ip_allowlist: rules.clone(),
+            created_at: NOW,
+            revoked_at: None,
+        }
+    );
+    assert_eq!(db.find_admin_token("ci-secret").await.unwrap(), Some(created.clone()));
+    let listed = db.list_admin_tokens().await.unwrap();
+    assert_eq!(listed.iter().find(|t| t.id == created.id), Some(&created));
+    assert_eq!(
+        created.ip_allowlist.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        ["203.0.113.7", "10.0.0.0/8", "2001:db8::/32"],
+        "rules keep the form they were written in"
     );
 }
 

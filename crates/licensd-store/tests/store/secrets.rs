@@ -196,6 +196,9 @@ pub async fn admin_tokens(db: Db) {
         AdminToken {
             id: root.id,
             name: "root".into(),
+            read_only: false,
+            expires_at: None,
+            ip_allowlist: vec![],
             created_at: NOW,
             revoked_at: None
         }
@@ -217,6 +220,9 @@ pub async fn admin_tokens(db: Db) {
         AdminToken {
             id: ci.id,
             name: "ci".into(),
+            read_only: false,
+            expires_at: None,
+            ip_allowlist: vec![],
             created_at: NOW + 1_000,
             revoked_at: None
         }

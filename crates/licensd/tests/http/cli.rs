@@ -490,6 +490,46 @@ async fn cli_people_credentials_tokens_keys() {
     ok(&server, &["token", "revoke", &token_id]);
     let (code, _, stderr) = run_cli(&server.base, Some(&secret), &["product", "list"], &[]);
     assert_eq!(code, 6, "{stderr}");
+    // A limited token: expiry, IP allow-list and read-only, shown by the list.
+    ok(
+        &server,
+        &[
+            "token",
+            "create",
+            "shop",
+            "--read-only",
+            "--expires-at",
+            "2099-01-01T00:00:00Z",
+            "--ip",
+            "203.0.113.7",
+            "--ip",
+            "10.0.0.0/8",
+        ],
+    );
+    let tokens = ok_json(&server, &["token", "list"]);
+    let shop = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "shop")
+        .expect("token listed");
+    assert_eq!(
+        (&shop["read_only"], &shop["expires_at"], &shop["ip_allowlist"]),
+        (
+            &json!(true),
+            &json!(4_070_908_800_000_i64),
+            &json!(["203.0.113.7", "10.0.0.0/8"])
+        )
+    );
+    let listed = ok(&server, &["token", "list"]);
+    assert!(
+        listed.lines().next().unwrap_or_default().contains("EXPIRES"),
+        "{listed}"
+    );
+    let (code, _, stderr) = server.cli(&["token", "create", "bad", "--expires-at", "tomorrow"]);
+    assert_eq!(code, 2, "{stderr}");
+    let (code, _, stderr) = server.cli(&["token", "create", "bad", "--ip", "300.1.1.1"]);
+    assert_eq!(code, 5, "{stderr}");
 
     // Signing keys: a fresh server has two, one Ed25519.
     let keys = ok(&server, &["keys", "list"]);

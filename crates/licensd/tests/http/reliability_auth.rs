@@ -1,6 +1,7 @@
 //! Auth matrix (tests/reliability/README.md), generated from the route table read from the
-//! server's source: every route × {no auth, wrong secret, revoked, read-only on a write, wrong
-//! product scope, disallowed IP, another dialect's credential, a client credential on /v1} gets
+//! server's source: every route × {no auth, wrong secret, revoked, expired (admin tokens),
+//! read-only on a write, wrong product scope, disallowed IP (credentials and admin tokens),
+//! another dialect's credential, a client credential on /v1} gets
 //! its dialect's refusal, and changes nothing (the event log is compared before and after each
 //! route's cells). On SQLite and PostgreSQL.
 //!
@@ -50,6 +51,7 @@ pub enum Cell {
     NoAuth,
     WrongSecret,
     Revoked,
+    Expired,
     ReadOnly,
     WrongScope,
     DisallowedIp,
@@ -100,6 +102,10 @@ struct Creds {
     scoped: Vec<(Dialect, Credential)>,
     disallowed_ip: Vec<(Dialect, Credential)>,
     revoked_admin: String,
+    /// An admin token past its `expires_at`.
+    expired_admin: String,
+    /// An admin token allowed only from 192.0.2.7 (the tests call from 127.0.0.1).
+    disallowed_ip_admin: String,
 }
 
 const DIALECTS: [(Dialect, &str); 4] = [
@@ -130,6 +136,8 @@ async fn creds(server: &LoggedServer, fixtures: &Fixtures) -> Creds {
         scoped: Vec::new(),
         disallowed_ip: Vec::new(),
         revoked_admin: String::new(),
+        expired_admin: String::new(),
+        disallowed_ip_admin: String::new(),
     };
     for (dialect, name) in DIALECTS {
         creds.valid.push((dialect, fixtures.credential_of(dialect).clone()));
@@ -162,7 +170,34 @@ async fn creds(server: &LoggedServer, fixtures: &Fixtures) -> Creds {
     server
         .admin_ok(Method::POST, &format!("/v1/admin-tokens/{id}/revoke"), json!({}))
         .await;
+    let token = server
+        .admin_ok(
+            Method::POST,
+            "/v1/admin-tokens",
+            json!({"name": "wrong-ip", "ip_allowlist": ["192.0.2.7"]}),
+        )
+        .await;
+    creds.disallowed_ip_admin = token["secret"].as_str().expect("token secret").to_string();
+    let expires_at = now_millis() + 1_000;
+    let token = server
+        .admin_ok(
+            Method::POST,
+            "/v1/admin-tokens",
+            json!({"name": "expiring", "expires_at": expires_at}),
+        )
+        .await;
+    creds.expired_admin = token["secret"].as_str().expect("token secret").to_string();
+    while now_millis() <= expires_at {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     creds
+}
+
+fn now_millis() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970");
+    i64::try_from(since.as_millis()).expect("millis fit")
 }
 
 /// The id of the newest event (the event log is append-only).
@@ -308,6 +343,8 @@ async fn matrix(backend: Backend) {
             plan.push((Cell::NoAuth, None, None, true));
             plan.push((Cell::WrongSecret, None, Some(format!("{ADMIN_TOKEN}-wrong")), true));
             plan.push((Cell::Revoked, None, Some(creds.revoked_admin.clone()), true));
+            plan.push((Cell::Expired, None, Some(creds.expired_admin.clone()), true));
+            plan.push((Cell::DisallowedIp, None, Some(creds.disallowed_ip_admin.clone()), true));
             for (_, credential) in &creds.valid {
                 plan.push((Cell::ClientOnV1, None, Some(credential.joined()), true));
                 plan.push((Cell::ClientOnV1, None, Some(credential.secret.clone()), true));

@@ -8,11 +8,11 @@ use crate::state::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use licensd_domain::ProductId;
-use licensd_domain::access::{AccessRefusal, AccessRequest};
+use licensd_domain::access::{AccessRefusal, AccessRequest, AdminRefusal, AdminTokenFlags, admit_admin};
 use licensd_domain::{Credential, Denial, Dialect};
 use licensd_store::StoreError;
 use serde::de::DeserializeOwned;
@@ -374,8 +374,9 @@ impl FromRequest<AppState> for AdminCall {
         let (mut parts, body) = request.into_parts();
         IpGate::from_request_parts(&mut parts, state).await?;
         let headers = parts.headers.clone();
+        let (peer, write) = admin_request(&parts, state);
         let SlBody(bytes) = SlBody::from_request(Request::from_parts(parts, body), state).await?;
-        let actor = authenticate_admin(state, &headers).await?;
+        let actor = authenticate_admin(state, &headers, peer, write).await?;
         Ok(AdminCall(actor, bytes))
     }
 }
@@ -388,7 +389,10 @@ impl FromRequestParts<AppState> for AdminKey {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         IpGate::from_request_parts(parts, state).await?;
-        authenticate_admin(state, &parts.headers).await.map(AdminKey)
+        let (peer, write) = admin_request(parts, state);
+        authenticate_admin(state, &parts.headers, peer, write)
+            .await
+            .map(AdminKey)
     }
 }
 
@@ -506,18 +510,44 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, peer: Option<Ip
     }
 }
 
-/// Authenticates the back-office `AdminKey` header: a licensd admin token.
-pub async fn authenticate_admin(state: &AppState, headers: &HeaderMap) -> SlResult<String> {
+/// The client address of a back-office call and whether it may change something (any method but
+/// GET and HEAD), for `access::admit_admin`.
+fn admin_request(parts: &Parts, state: &AppState) -> (Option<IpAddr>, bool) {
+    let peer = crate::http::client_ip(parts, &state.settings.trusted_proxies);
+    (peer, !matches!(parts.method, Method::GET | Method::HEAD))
+}
+
+/// Authenticates the back-office `AdminKey` header: a licensd admin token, admitted by the same
+/// rule as `/v1` (`access::admit_admin`: expiry, IP allow-list, read-only on a write). Every
+/// refusal is SLASCONE's 401, as for a ProvisioningKey.
+pub async fn authenticate_admin(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: Option<IpAddr>,
+    write: bool,
+) -> SlResult<String> {
     let token = headers
         .get("adminkey")
         .and_then(|value| value.to_str().ok())
         .map(str::trim)
         .filter(|value| !value.is_empty())
         .ok_or(SlError::Unauthorized("missing AdminKey header"))?;
-    match state.store.find_admin_token(token).await.map_err(SlError::from_store)? {
-        Some(found) => Ok(format!("slascone-admin:{}", found.name)),
-        None => Err(SlError::Unauthorized("invalid AdminKey")),
-    }
+    let Some(found) = state.store.find_admin_token(token).await.map_err(SlError::from_store)? else {
+        return Err(SlError::Unauthorized("invalid AdminKey"));
+    };
+    let limits = AdminTokenFlags {
+        read_only: found.read_only,
+        expires_at: found.expires_at,
+        ip_rules: &found.ip_allowlist,
+    };
+    admit_admin(&limits, state.now(), peer, write).map_err(|refusal| {
+        SlError::Unauthorized(match refusal {
+            AdminRefusal::Expired => "the AdminKey has expired",
+            AdminRefusal::IpNotAllowed => "the AdminKey may not be used from this address",
+            AdminRefusal::ReadOnly => "the AdminKey is read-only",
+        })
+    })?;
+    Ok(format!("slascone-admin:{}", found.name))
 }
 
 /// The ISV id in every path is well-formed (404 otherwise). Whether it is this server's ISV is
