@@ -12,7 +12,7 @@ use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use licensd_domain::access::{AdminRefusal, AdminTokenFlags, admit_admin};
+use licensd_domain::access::{AdminRefusal, admit_admin};
 use licensd_server::AppState;
 use licensd_server::http::{Admin, ClientIp, source_ip};
 use licensd_server::ratelimit::{RateDecision, RateLimitSettings, RateLimiter};
@@ -305,12 +305,7 @@ pub async fn sign_in(
     // an address outside its allow-list, opens no session. A session ends no later than its
     // token's expiry.
     let now = state.now();
-    let limits = AdminTokenFlags {
-        read_only: found.read_only,
-        expires_at: found.expires_at,
-        ip_rules: &found.ip_allowlist,
-    };
-    if let Err(refusal) = admit_admin(&limits, now, client, false) {
+    if let Err(refusal) = admit_admin(&found.flags(), now, client, false) {
         let (status, message) = match refusal {
             AdminRefusal::Expired => (StatusCode::UNAUTHORIZED, "This admin token has expired."),
             AdminRefusal::IpNotAllowed | AdminRefusal::ReadOnly => (

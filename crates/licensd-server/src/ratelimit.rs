@@ -9,6 +9,7 @@
 //! per period" allowances, whose reset time clients read from a header.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -108,9 +109,13 @@ impl RateLimiter {
         }
     }
 
-    /// Whether a per-IP allowance is set (callers skip building the key when it is not).
-    pub fn limits_ips(&self) -> bool {
-        self.per_ip.is_some()
+    /// Counts one request from a request's client address (`http::client_ip`); a request whose
+    /// address is unknown, or any request when no per-IP allowance is set, is not counted.
+    pub fn check_client(&self, scope: &str, client: Option<IpAddr>) -> RateDecision {
+        match (&self.per_ip, client) {
+            (Some(windows), Some(ip)) => windows.hit(&format!("{scope}\u{0}{ip}"), Instant::now()),
+            _ => RateDecision::Allowed,
+        }
     }
 
     /// Counts one request from a client IP (before authentication).
@@ -191,5 +196,32 @@ mod tests {
             on.check_credential("dna", "client"),
             RateDecision::Limited { .. }
         ));
+    }
+
+    #[test]
+    fn client_addresses_count_as_their_ip_and_unknown_ones_not_at_all() {
+        let client: Option<IpAddr> = Some("192.0.2.1".parse().unwrap());
+        let off = RateLimiter::default();
+        for _ in 0..100 {
+            assert_eq!(off.check_client("native", client), RateDecision::Allowed);
+        }
+        let on = RateLimiter::new(RateLimitSettings {
+            per_credential: None,
+            per_ip: Some(1),
+            window: Duration::from_secs(60),
+        });
+        assert_eq!(on.check_client("native", client), RateDecision::Allowed);
+        // The same window as check_ip with the address's text.
+        assert!(matches!(
+            on.check_ip("native", "192.0.2.1"),
+            RateDecision::Limited { .. }
+        ));
+        assert!(matches!(
+            on.check_client("native", client),
+            RateDecision::Limited { .. }
+        ));
+        for _ in 0..10 {
+            assert_eq!(on.check_client("native", None), RateDecision::Allowed);
+        }
     }
 }

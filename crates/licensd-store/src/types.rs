@@ -78,6 +78,17 @@ pub struct AdminToken {
     pub revoked_at: Option<Millis>,
 }
 
+impl AdminToken {
+    /// The limits `access::admit_admin` judges a request by.
+    pub fn flags(&self) -> access::AdminTokenFlags<'_> {
+        access::AdminTokenFlags {
+            read_only: self.read_only,
+            expires_at: self.expires_at,
+            ip_rules: &self.ip_allowlist,
+        }
+    }
+}
+
 /// What an administrator sets on a new admin token (`AdminToken`'s limits).
 #[derive(Debug, Clone, Default)]
 pub struct NewAdminToken {

@@ -9,7 +9,7 @@ use axum::http::Method;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use licensd_domain::EventDraft;
-use licensd_domain::access::{AdminTokenFlags, admit_admin};
+use licensd_domain::access::admit_admin;
 
 /// An authenticated administrator (bearer token from `/v1/admin-tokens` or bootstrap), admitted by
 /// `access::admit_admin` in this order: a token past its `expires_at` is refused with 401
@@ -55,17 +55,17 @@ impl FromRequestParts<AppState> for Admin {
         // HEAD (403 `read_only_token`; every other method may change something). All before any
         // handler runs, so a refused request changes nothing.
         let peer = client_ip(parts, &state.settings.trusted_proxies);
-        let limits = AdminTokenFlags {
-            read_only: found.read_only,
-            expires_at: found.expires_at,
-            ip_rules: &found.ip_allowlist,
-        };
-        let write = !matches!(parts.method, Method::GET | Method::HEAD);
-        admit_admin(&limits, state.now(), peer, write).map_err(ApiError::admin_refused)?;
+        admit_admin(&found.flags(), state.now(), peer, is_write(&parts.method)).map_err(ApiError::admin_refused)?;
         Ok(Admin {
             token_id: found.id,
             name: found.name,
             source_ip: peer.map(|ip| ip.to_string()),
         })
     }
+}
+
+/// Whether a request may change something: every method but GET and HEAD (what a read-only admin
+/// token is refused).
+pub fn is_write(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD)
 }

@@ -154,10 +154,8 @@ const RATE_SCOPE: &str = "native";
 /// Over the per-IP allowance: a signed 429 `rate_limited` with `Retry-After`, before the body is
 /// read; within it (or without an allowance) the request goes on.
 async fn within_ip_allowance(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if state.limiter.limits_ips()
-        && let Some(ip) = crate::http::request_client_ip(&request, &state.settings.trusted_proxies)
-        && let RateDecision::Limited { reset_seconds } = state.limiter.check_ip(RATE_SCOPE, &ip.to_string())
-    {
+    let client = crate::http::request_client_ip(&request, &state.settings.trusted_proxies);
+    if let RateDecision::Limited { reset_seconds } = state.limiter.check_client(RATE_SCOPE, client) {
         let error = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",

@@ -164,9 +164,7 @@ async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
 async fn handle(state: AppState, request: Request) -> Result<Response, DnaError> {
     let (parts, body) = request.into_parts();
     let client_ip: Option<IpAddr> = crate::http::client_ip(&parts, &state.settings.trusted_proxies);
-    if let Some(ip) = client_ip {
-        rate_limited(state.limiter.check_ip(SCOPE, &ip.to_string()))?;
-    }
+    rate_limited(state.limiter.check_client(SCOPE, client_ip))?;
     let credential = wire::authenticate(&state, &parts.headers, client_ip).await?;
     rate_limited(state.limiter.check_credential(SCOPE, &credential.key_id))?;
 

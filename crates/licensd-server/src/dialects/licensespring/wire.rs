@@ -121,10 +121,8 @@ fn within(decision: RateDecision) -> Result<(), LsError> {
 /// The per-IP allowance (`--rate-limit-per-ip`), counted for every License API request before
 /// anything else runs (the SDKs' shared key is public, so the address bounds key guessing).
 pub async fn within_ip_allowance(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if state.limiter.limits_ips()
-        && let Some(ip) = crate::http::request_client_ip(&request, &state.settings.trusted_proxies)
-        && let Err(limited) = within(state.limiter.check_ip(RATE_SCOPE, &ip.to_string()))
-    {
+    let client = crate::http::request_client_ip(&request, &state.settings.trusted_proxies);
+    if let Err(limited) = within(state.limiter.check_client(RATE_SCOPE, client)) {
         return limited.into_response();
     }
     next.run(request).await

@@ -8,11 +8,11 @@ use crate::state::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use licensd_domain::ProductId;
-use licensd_domain::access::{AccessRefusal, AccessRequest, AdminRefusal, AdminTokenFlags, admit_admin};
+use licensd_domain::access::{AccessRefusal, AccessRequest, AdminRefusal, admit_admin};
 use licensd_domain::{Credential, Denial, Dialect};
 use licensd_store::StoreError;
 use serde::de::DeserializeOwned;
@@ -293,9 +293,7 @@ impl FromRequestParts<AppState> for IpGate {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let peer = crate::http::client_ip(parts, &state.settings.trusted_proxies);
-        if let Some(ip) = peer
-            && let RateDecision::Limited { reset_seconds } = state.limiter.check_ip("slascone", &ip.to_string())
-        {
+        if let RateDecision::Limited { reset_seconds } = state.limiter.check_client("slascone", peer) {
             return Err(SlError::RateLimited(reset_seconds));
         }
         // Then the ISV id of the path: another tenant's is refused here (isv.rs).
@@ -514,7 +512,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, peer: Option<Ip
 /// GET and HEAD), for `access::admit_admin`.
 fn admin_request(parts: &Parts, state: &AppState) -> (Option<IpAddr>, bool) {
     let peer = crate::http::client_ip(parts, &state.settings.trusted_proxies);
-    (peer, !matches!(parts.method, Method::GET | Method::HEAD))
+    (peer, crate::http::admin::is_write(&parts.method))
 }
 
 /// Authenticates the back-office `AdminKey` header: a licensd admin token, admitted by the same
@@ -535,12 +533,7 @@ pub async fn authenticate_admin(
     let Some(found) = state.store.find_admin_token(token).await.map_err(SlError::from_store)? else {
         return Err(SlError::Unauthorized("invalid AdminKey"));
     };
-    let limits = AdminTokenFlags {
-        read_only: found.read_only,
-        expires_at: found.expires_at,
-        ip_rules: &found.ip_allowlist,
-    };
-    admit_admin(&limits, state.now(), peer, write).map_err(|refusal| {
+    admit_admin(&found.flags(), state.now(), peer, write).map_err(|refusal| {
         SlError::Unauthorized(match refusal {
             AdminRefusal::Expired => "the AdminKey has expired",
             AdminRefusal::IpNotAllowed => "the AdminKey may not be used from this address",
